@@ -1,0 +1,2 @@
+//! `zmmu`, the command-line front end.
+fn main() {}

@@ -1,0 +1,191 @@
+//! Program interruptions that translation and protection raise, with the
+//! translation-exception identification (TEID) stored at real 0xA8
+//! (checklist 3).
+
+use crate::access::AccessKind;
+use crate::addr::LogicalAddress;
+use crate::asce::Level;
+use crate::control::{Facilities, Space};
+
+/// A program-interruption code (the 16-bit value stored at real 0x8E).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Code(pub u16);
+
+impl Code {
+    /// 0x0001 operation.
+    pub const OPERATION: Code = Code(0x01);
+    /// 0x0002 privileged operation.
+    pub const PRIVILEGED_OPERATION: Code = Code(0x02);
+    /// 0x0003 execute.
+    pub const EXECUTE: Code = Code(0x03);
+    /// 0x0004 protection.
+    pub const PROTECTION: Code = Code(0x04);
+    /// 0x0005 addressing.
+    pub const ADDRESSING: Code = Code(0x05);
+    /// 0x0006 specification.
+    pub const SPECIFICATION: Code = Code(0x06);
+    /// 0x0007 data.
+    pub const DATA: Code = Code(0x07);
+    /// 0x0008 fixed-point overflow.
+    pub const FIXED_POINT_OVERFLOW: Code = Code(0x08);
+    /// 0x0009 fixed-point divide.
+    pub const FIXED_POINT_DIVIDE: Code = Code(0x09);
+    /// 0x0010 segment translation.
+    pub const SEGMENT_TRANSLATION: Code = Code(0x10);
+    /// 0x0011 page translation.
+    pub const PAGE_TRANSLATION: Code = Code(0x11);
+    /// 0x0012 translation specification.
+    pub const TRANSLATION_SPECIFICATION: Code = Code(0x12);
+    /// 0x0013 special operation.
+    pub const SPECIAL_OPERATION: Code = Code(0x13);
+    /// 0x0038 ASCE type.
+    pub const ASCE_TYPE: Code = Code(0x38);
+    /// 0x0039 region-first translation.
+    pub const REGION_FIRST_TRANSLATION: Code = Code(0x39);
+    /// 0x003A region-second translation.
+    pub const REGION_SECOND_TRANSLATION: Code = Code(0x3A);
+    /// 0x003B region-third translation.
+    pub const REGION_THIRD_TRANSLATION: Code = Code(0x3B);
+
+    /// The translation exception of a level: invalid entry, or an index
+    /// outside the table's offset and length, at that level.
+    pub const fn translation(level: Level) -> Code {
+        match level {
+            Level::RegionFirst => Self::REGION_FIRST_TRANSLATION,
+            Level::RegionSecond => Self::REGION_SECOND_TRANSLATION,
+            Level::RegionThird => Self::REGION_THIRD_TRANSLATION,
+            Level::Segment => Self::SEGMENT_TRANSLATION,
+            Level::Page => Self::PAGE_TRANSLATION,
+        }
+    }
+
+    /// The exception nullifies the instruction (the old PSW points at it)
+    /// rather than suppressing or terminating it: the translation exceptions.
+    pub const fn nullifies(self) -> bool {
+        matches!(self.0, 0x10 | 0x11 | 0x38..=0x3B)
+    }
+}
+
+impl core::fmt::Debug for Code {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Code({:#06x})", self.0)
+    }
+}
+
+/// Which rule refused an access with a protection exception; with ESOP-2
+/// the TEID says which (checklist 3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProtectionKind {
+    /// A store to a page or large frame with DAT protection.
+    Dat,
+    /// Key-controlled protection.
+    Key,
+    /// Low-address protection.
+    LowAddress,
+    /// Instruction fetch from an IEP-protected page.
+    Iep,
+}
+
+impl ProtectionKind {
+    /// The ESOP-2 protection code bits (TEID bits 56, 60, 61).
+    const fn esop2_code(self) -> u64 {
+        match self {
+            Self::Dat => 0x04,
+            Self::Key => 0x08,
+            Self::LowAddress => 0x80,
+            Self::Iep => 0x84,
+        }
+    }
+}
+
+/// A translation-exception identification (the doubleword at real 0xA8).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct Teid(pub u64);
+
+impl Teid {
+    /// Fetch indication (bits 52-53 = 10).
+    pub const FETCH: u64 = 0x800;
+    /// Store indication (bits 52-53 = 01).
+    pub const STORE: u64 = 0x400;
+
+    /// The TEID for an access: the failing page address (bits 0-51), the
+    /// fetch/store indication (bits 52-53; an instruction fetch reports
+    /// fetch) and the address-space identification (bits 62-63). The
+    /// fetch/store indication assumes facility 75, as QEMU and current
+    /// machines do.
+    pub const fn for_access(address: LogicalAddress, kind: AccessKind, space: Space) -> Teid {
+        let fs = match kind {
+            AccessKind::Write => Self::STORE,
+            AccessKind::Read | AccessKind::Fetch => Self::FETCH,
+        };
+        Teid(address.page().value() | fs | space.as_bits())
+    }
+}
+
+impl core::fmt::Debug for Teid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Teid({:#x})", self.0)
+    }
+}
+
+/// A program interruption raised by an access: its code, the TEID where
+/// the architecture stores a predictable one, and the access id (the AR
+/// number stored at real 0xA0 in access-register mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Exception {
+    /// The interruption code.
+    pub code: Code,
+    /// The TEID, `None` where none is stored or its contents are
+    /// unpredictable (addressing, translation specification, and
+    /// protection cases without ESOP).
+    pub teid: Option<Teid>,
+    /// The exception access id for access-register mode.
+    pub access_id: Option<u8>,
+}
+
+impl Exception {
+    /// An exception with no TEID.
+    pub const fn without_teid(code: Code) -> Self {
+        Self { code, teid: None, access_id: None }
+    }
+
+    /// An addressing exception (no TEID is stored).
+    pub const fn addressing() -> Self {
+        Self::without_teid(Code::ADDRESSING)
+    }
+
+    /// A translation-specification exception (TEID unpredictable).
+    pub const fn translation_specification() -> Self {
+        Self::without_teid(Code::TRANSLATION_SPECIFICATION)
+    }
+
+    /// A translation exception (0x10, 0x11, 0x38-0x3B) with its TEID.
+    pub const fn translation(code: Code, teid: Teid, space: Space) -> Self {
+        Self { code, teid: Some(teid), access_id: access_id(space) }
+    }
+
+    /// A protection exception of `kind`, with the TEID the installed
+    /// suppression-on-protection facilities define (checklist 3.3): with
+    /// ESOP-2 every kind is identified; with ESOP-1 only DAT protection
+    /// (bit 61), the others leaving the TEID unpredictable; without ESOP
+    /// nothing is predictable.
+    pub fn protection(kind: ProtectionKind, teid: Teid, space: Space, facilities: Facilities) -> Self {
+        let teid = if facilities.contains(Facilities::ESOP2) || kind == ProtectionKind::Iep {
+            Some(Teid(teid.0 | kind.esop2_code()))
+        } else if facilities.contains(Facilities::ESOP1) && kind == ProtectionKind::Dat {
+            Some(Teid(teid.0 | ProtectionKind::Dat.esop2_code()))
+        } else {
+            None
+        };
+        Self { code: Code::PROTECTION, teid, access_id: access_id(space) }
+    }
+}
+
+const fn access_id(space: Space) -> Option<u8> {
+    match space {
+        Space::AccessRegister { ar, .. } => Some(ar),
+        _ => None,
+    }
+}

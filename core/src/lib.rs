@@ -1,0 +1,69 @@
+//! # zmmu-core
+//!
+//! IBM z/Architecture Dynamic Address Translation (DAT), storage keys and
+//! protection, prefixing, and a software TLB, in `no_std` Rust. The DAT walk
+//! here is the single source of truth for every zmmu backend.
+//!
+//! ## Translate one address
+//!
+//! ```
+//! use zmmu_core::prelude::*;
+//!
+//! // 1 MiB of storage with a segment table at 0x1000 and a page table at 0x2000.
+//! let mut storage = OwnedStorage::new(1 << 20);
+//! storage.write_u64(AbsoluteAddress::new(0x1000), 0x2000).unwrap(); // STE 0 -> page table 0x2000
+//! storage.write_u64(AbsoluteAddress::new(0x2000 + 5 * 8), 0x7_3000).unwrap(); // page 5 -> frame 0x73000
+//! let controls = Controls { cr1: Asce::new(0x1000), ..Controls::default() };
+//!
+//! let request = Request {
+//!     address: LogicalAddress::new(0x5123),
+//!     space: Space::Primary,
+//!     kind: AccessKind::Read,
+//!     key: 0,
+//! };
+//! let done = access(&mut storage, &controls, request).unwrap();
+//! assert_eq!(done.absolute, AbsoluteAddress::new(0x7_3123));
+//! // The reference bit of the frame is now set.
+//! assert!(storage.key(done.absolute).unwrap().referenced());
+//! ```
+#![no_std]
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod access;
+pub mod addr;
+pub mod asce;
+pub mod control;
+pub mod cpu;
+pub mod entry;
+pub mod exception;
+pub mod host;
+pub mod invalidate;
+pub mod keys;
+pub mod lap;
+pub mod prefix;
+pub mod storage;
+pub mod walk;
+
+/// log2 of the 4 KiB page size.
+pub const PAGE_SHIFT: u32 = 12;
+/// The byte-offset bits of a 4 KiB page.
+pub const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
+
+/// The types most users need, in one import.
+pub mod prelude {
+    pub use crate::access::{access, check, AccessKind, Fault, Request};
+    pub use crate::addr::{AbsoluteAddress, AddressingMode, LogicalAddress, RealAddress};
+    pub use crate::asce::{Asce, Level};
+    pub use crate::control::{Controls, Cr0, Facilities, Space};
+    pub use crate::exception::{Code, Exception, ProtectionKind, Teid};
+    pub use crate::keys::StorageKey;
+    pub use crate::prefix::Prefix;
+    #[cfg(feature = "alloc")]
+    pub use crate::storage::OwnedStorage;
+    pub use crate::storage::Storage;
+}

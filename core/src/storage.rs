@@ -1,0 +1,131 @@
+//! Absolute storage: the main storage of the guest, with one storage key per
+//! 4 KiB frame. Guest storage is untrusted input; every accessor is checked
+//! and answers `None` for an address at or above the storage size.
+
+use crate::addr::AbsoluteAddress;
+use crate::keys::StorageKey;
+
+/// Main storage as DAT and the protection rules see it.
+///
+/// Implementations must make [`Storage::read_u64`] *doubleword concurrent*:
+/// a table entry is fetched as a whole, never torn by a concurrent store
+/// (PoP "Block-Concurrent References"; checklist 2.3).
+pub trait Storage {
+    /// The size of absolute storage in bytes; addresses at or above it do
+    /// not exist (addressing exception).
+    fn size(&self) -> u64;
+
+    /// The big-endian doubleword at an 8-byte-aligned absolute address, or
+    /// `None` if it is outside storage.
+    fn read_u64(&self, address: AbsoluteAddress) -> Option<u64>;
+
+    /// Stores a big-endian doubleword at an 8-byte-aligned absolute address
+    /// as one concurrent store; `None` if it is outside storage.
+    fn write_u64(&mut self, address: AbsoluteAddress, value: u64) -> Option<()>;
+
+    /// Reads `buf.len()` bytes starting at `address`; `None` (and nothing
+    /// read) if any of them is outside storage.
+    fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()>;
+
+    /// Writes `data` starting at `address`; `None` (and nothing written) if
+    /// any byte is outside storage.
+    fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()>;
+
+    /// The storage key of the 4 KiB frame holding `address`.
+    fn key(&self, address: AbsoluteAddress) -> Option<StorageKey>;
+
+    /// Sets the storage key of the 4 KiB frame holding `address`.
+    fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()>;
+
+    /// Whether `address` exists.
+    #[inline]
+    fn contains(&self, address: AbsoluteAddress) -> bool {
+        address.value() < self.size()
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub use owned::OwnedStorage;
+
+#[cfg(feature = "alloc")]
+mod owned {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::Storage;
+    use crate::addr::AbsoluteAddress;
+    use crate::keys::StorageKey;
+    use crate::PAGE_SHIFT;
+
+    /// Storage held in a heap buffer, for tests, tools and the conformance
+    /// runner. All bytes and keys start as zero.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct OwnedStorage {
+        bytes: Vec<u8>,
+        keys: Vec<u8>,
+    }
+
+    impl OwnedStorage {
+        /// Zeroed storage of `size` bytes (rounded up to whole 4 KiB frames
+        /// for the key array only; the storage size is exactly `size`).
+        pub fn new(size: usize) -> Self {
+            Self {
+                bytes: vec![0; size],
+                keys: vec![0; size.div_ceil(1 << PAGE_SHIFT)],
+            }
+        }
+
+        /// The byte range `[address, address + len)` as indices, if it is
+        /// entirely inside storage.
+        fn range(&self, address: AbsoluteAddress, len: usize) -> Option<core::ops::Range<usize>> {
+            let start = usize::try_from(address.value()).ok()?;
+            let end = start.checked_add(len)?;
+            (end <= self.bytes.len()).then_some(start..end)
+        }
+
+        fn frame(&self, address: AbsoluteAddress) -> Option<usize> {
+            if !self.contains(address) {
+                return None;
+            }
+            usize::try_from(address.value() >> PAGE_SHIFT).ok()
+        }
+    }
+
+    impl Storage for OwnedStorage {
+        fn size(&self) -> u64 {
+            self.bytes.len() as u64
+        }
+
+        fn read_u64(&self, address: AbsoluteAddress) -> Option<u64> {
+            let mut buf = [0; 8];
+            self.read(address, &mut buf)?;
+            Some(u64::from_be_bytes(buf))
+        }
+
+        fn write_u64(&mut self, address: AbsoluteAddress, value: u64) -> Option<()> {
+            self.write(address, &value.to_be_bytes())
+        }
+
+        fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
+            let range = self.range(address, buf.len())?;
+            buf.copy_from_slice(&self.bytes[range]);
+            Some(())
+        }
+
+        fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
+            let range = self.range(address, data.len())?;
+            self.bytes[range].copy_from_slice(data);
+            Some(())
+        }
+
+        fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
+            Some(StorageKey::new(self.keys[self.frame(address)?]))
+        }
+
+        fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()> {
+            let frame = self.frame(address)?;
+            self.keys[frame] = key.value();
+            Some(())
+        }
+    }
+}
