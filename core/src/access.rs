@@ -6,21 +6,22 @@
 use crate::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use crate::asce::Asce;
 use crate::control::{AsceSource, Controls, Space};
-use crate::exception::{Code, Exception, ProtectionKind, Teid};
+use crate::exception::{Exception, ProtectionKind, Teid};
 use crate::keys::{KeyControls, StorageKey};
-use crate::storage::Storage;
-use crate::walk::{self, Frame, FrameSize, TablePath, Walk, WalkControls, WalkFault};
 use crate::lap;
+use crate::storage::Storage;
+use crate::walk::{self, FaultReason, Frame, FrameSize, TablePath, Walk, WalkControls, WalkFault};
 
 /// The kind of a storage access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum AccessKind {
     /// An instruction fetch.
-    Fetch,
+    Fetch = 0,
     /// An operand fetch.
-    Read,
+    Read = 1,
     /// An operand store.
-    Write,
+    Write = 2,
 }
 
 /// Why an access cannot be performed.
@@ -96,14 +97,25 @@ pub struct Request {
 }
 
 /// Checks an access without performing it or recording R and C.
-pub fn check<S: Storage + ?Sized>(storage: &S, controls: &Controls, request: Request) -> Result<Access, Fault> {
-    let Request { address, space, kind, key: access_key } = request;
+pub fn check<S: Storage + ?Sized>(
+    storage: &S,
+    controls: &Controls,
+    request: Request,
+) -> Result<Access, Fault> {
+    let Request {
+        address,
+        space,
+        kind,
+        key: access_key,
+    } = request;
     let source = asce_source(space, kind)?;
     let asce = source.map(|source| controls.asce(source));
     let teid = Teid::for_access(address, kind, space);
     let protection = |kind| Exception::protection(kind, teid, space, controls.facilities);
 
-    if kind == AccessKind::Write && lap::refuses_store(controls, asce.map(Asce::private), address.value()) {
+    if kind == AccessKind::Write
+        && lap::refuses_store(controls, asce.map(Asce::private), address.value())
+    {
         return Err(protection(ProtectionKind::LowAddress).into());
     }
 
@@ -126,10 +138,7 @@ pub fn check<S: Storage + ?Sized>(storage: &S, controls: &Controls, request: Req
     }
 
     let real = walk.real(address.value());
-    let absolute = match walk.frame {
-        Frame::Real(_) => controls.prefix.to_absolute(real),
-        Frame::Absolute(_) => AbsoluteAddress::new(real.value()),
-    };
+    let absolute = walk.absolute(address.value(), controls.prefix);
     let frame_key = storage.key(absolute).ok_or(Exception::addressing())?;
     let keys = KeyControls::new(controls.cr0, asce.is_some_and(Asce::private));
     if !keys.permitted(kind, access_key, frame_key, address.value()) {
@@ -150,7 +159,11 @@ pub fn check<S: Storage + ?Sized>(storage: &S, controls: &Controls, request: Req
 
 /// Performs the checks of an access and records it: R for every access, C
 /// for a store (PoP "Recording of References and Changes").
-pub fn access<S: Storage + ?Sized>(storage: &mut S, controls: &Controls, request: Request) -> Result<Access, Fault> {
+pub fn access<S: Storage + ?Sized>(
+    storage: &mut S,
+    controls: &Controls,
+    request: Request,
+) -> Result<Access, Fault> {
     let access = check(storage, controls, request)?;
     record(storage, access.absolute, access.key, request.kind);
     Ok(access)
@@ -159,7 +172,12 @@ pub fn access<S: Storage + ?Sized>(storage: &mut S, controls: &Controls, request
 /// Records R (and C for a store) in the key of the frame at `absolute`,
 /// whose key was `key`.
 #[inline]
-pub fn record<S: Storage + ?Sized>(storage: &mut S, absolute: AbsoluteAddress, key: StorageKey, kind: AccessKind) {
+pub fn record<S: Storage + ?Sized>(
+    storage: &mut S,
+    absolute: AbsoluteAddress,
+    key: StorageKey,
+    kind: AccessKind,
+) {
     let recorded = key.recorded(kind);
     if recorded != key {
         // The frame exists: its key was just read.
@@ -171,10 +189,12 @@ pub fn record<S: Storage + ?Sized>(storage: &mut S, absolute: AbsoluteAddress, k
 /// the TEID of the access; addressing and translation specification store
 /// none that is predictable.
 pub fn translation_exception(fault: WalkFault, teid: Teid, space: Space) -> Exception {
-    match fault.code {
-        Code::ADDRESSING => Exception::addressing(),
-        Code::TRANSLATION_SPECIFICATION => Exception::translation_specification(),
-        code => Exception::translation(code, teid, space),
+    match fault.reason {
+        FaultReason::Addressing => Exception::addressing(),
+        FaultReason::Specification => Exception::translation_specification(),
+        FaultReason::AsceType | FaultReason::Length | FaultReason::Invalid => {
+            Exception::translation(fault.code(), teid, space)
+        }
     }
 }
 
@@ -203,10 +223,14 @@ impl PagePermissions {
         let keys = KeyControls::new(controls.cr0, private == Some(true));
         // The fetch-protection override covers only addresses 0-2047, never a whole page.
         let fetch_ok = keys.store_permitted(access_key, key_now) || !key_now.fetch_protected();
-        let low_page = lap::active(controls, private) && lap::is_low_address(access.address.page().value());
+        let low_page =
+            lap::active(controls, private) && lap::is_low_address(access.address.page().value());
         Self {
             read: fetch_ok,
-            write: keys.store_permitted(access_key, key_now) && !access.dat_protected && !low_page && key_now.changed(),
+            write: keys.store_permitted(access_key, key_now)
+                && !access.dat_protected
+                && !low_page
+                && key_now.changed(),
             fetch: fetch_ok && !access.iep,
         }
     }

@@ -148,7 +148,11 @@ pub struct Exception {
 impl Exception {
     /// An exception with no TEID.
     pub const fn without_teid(code: Code) -> Self {
-        Self { code, teid: None, access_id: None }
+        Self {
+            code,
+            teid: None,
+            access_id: None,
+        }
     }
 
     /// An addressing exception (no TEID is stored).
@@ -163,7 +167,11 @@ impl Exception {
 
     /// A translation exception (0x10, 0x11, 0x38-0x3B) with its TEID.
     pub const fn translation(code: Code, teid: Teid, space: Space) -> Self {
-        Self { code, teid: Some(teid), access_id: access_id(space) }
+        Self {
+            code,
+            teid: Some(teid),
+            access_id: access_id(space),
+        }
     }
 
     /// A protection exception of `kind`, with the TEID the installed
@@ -171,7 +179,12 @@ impl Exception {
     /// ESOP-2 every kind is identified; with ESOP-1 only DAT protection
     /// (bit 61), the others leaving the TEID unpredictable; without ESOP
     /// nothing is predictable.
-    pub fn protection(kind: ProtectionKind, teid: Teid, space: Space, facilities: Facilities) -> Self {
+    pub fn protection(
+        kind: ProtectionKind,
+        teid: Teid,
+        space: Space,
+        facilities: Facilities,
+    ) -> Self {
         let teid = if facilities.contains(Facilities::ESOP2) || kind == ProtectionKind::Iep {
             Some(Teid(teid.0 | kind.esop2_code()))
         } else if facilities.contains(Facilities::ESOP1) && kind == ProtectionKind::Dat {
@@ -179,7 +192,11 @@ impl Exception {
         } else {
             None
         };
-        Self { code: Code::PROTECTION, teid, access_id: access_id(space) }
+        Self {
+            code: Code::PROTECTION,
+            teid,
+            access_id: access_id(space),
+        }
     }
 }
 

@@ -71,11 +71,20 @@ impl Invalidation {
     ) -> bool {
         match *self {
             Self::All => true,
-            Self::PageTableEntries { origin, first, extra } => entry_at(Level::Page).is_some_and(|pte| {
+            Self::PageTableEntries {
+                origin,
+                first,
+                extra,
+            } => entry_at(Level::Page).is_some_and(|pte| {
                 let first = origin.value() + u64::from(first) * 8;
                 (first..=first + u64::from(extra) * 8).contains(&pte.value())
             }),
-            Self::TableEntries { level, origin, first, extra } => entry_at(level).is_some_and(|entry| {
+            Self::TableEntries {
+                level,
+                origin,
+                first,
+                extra,
+            } => entry_at(level).is_some_and(|entry| {
                 let Some(index) = entry.value().checked_sub(origin.value()).map(|d| d / 8) else {
                     return false;
                 };
@@ -98,7 +107,12 @@ impl Invalidation {
 ///
 /// Specification exception if the range runs past entry 255; addressing
 /// exception (nothing changed) if an entry is outside storage.
-pub fn ipte<S: Storage + ?Sized>(storage: &mut S, r1: u64, r2: u64, extra: u8) -> Result<Invalidation, Exception> {
+pub fn ipte<S: Storage + ?Sized>(
+    storage: &mut S,
+    r1: u64,
+    r2: u64,
+    extra: u8,
+) -> Result<Invalidation, Exception> {
     let origin = AbsoluteAddress::new(r1 & 0xFFFF_FFFF_FFFF_F800);
     let first = Level::Page.index(r2) as u8;
     if u16::from(first) + u16::from(extra) > 255 {
@@ -106,7 +120,11 @@ pub fn ipte<S: Storage + ?Sized>(storage: &mut S, r1: u64, r2: u64, extra: u8) -
     }
     let entries = (0..=u64::from(extra)).map(|i| origin.wrapping_add((u64::from(first) + i) * 8));
     set_invalid_bits(storage, entries, crate::entry::PageEntry::I)?;
-    Ok(Invalidation::PageTableEntries { origin, first, extra })
+    Ok(Invalidation::PageTableEntries {
+        origin,
+        first,
+        extra,
+    })
 }
 
 /// INVALIDATE DAT TABLE ENTRY (IDTE). `r1` designates a region or segment
@@ -120,7 +138,12 @@ pub fn ipte<S: Storage + ?Sized>(storage: &mut S, r1: u64, r2: u64, extra: u8) -
 /// each entry is set (indexes wrap within the table) and everything formed
 /// through them is cleared. Specification exception if bits 44-51 of `r2`
 /// are not zero.
-pub fn idte<S: Storage + ?Sized>(storage: &mut S, r1: u64, r2: u64, r3: u64) -> Result<Invalidation, Exception> {
+pub fn idte<S: Storage + ?Sized>(
+    storage: &mut S,
+    r1: u64,
+    r2: u64,
+    r3: u64,
+) -> Result<Invalidation, Exception> {
     if r2 & 0x0000_0000_000F_F000 != 0 {
         return Err(Exception::without_teid(Code::SPECIFICATION));
     }
@@ -132,10 +155,15 @@ pub fn idte<S: Storage + ?Sized>(storage: &mut S, r1: u64, r2: u64, r3: u64) -> 
     let origin = designation.table_origin();
     let first = level.index(r2) as u16;
     let extra = (r2 & 0x7FF) as u16;
-    let entries = (0..=u64::from(extra))
-        .map(|i| origin.wrapping_add(((u64::from(first) + i) & 0x7FF) * 8));
+    let entries =
+        (0..=u64::from(extra)).map(|i| origin.wrapping_add(((u64::from(first) + i) & 0x7FF) * 8));
     set_invalid_bits(storage, entries, crate::entry::TableEntry::I)?;
-    Ok(Invalidation::TableEntries { level, origin, first, extra })
+    Ok(Invalidation::TableEntries {
+        level,
+        origin,
+        first,
+        extra,
+    })
 }
 
 /// Sets `bit` in each entry, after checking that every entry exists, so an
@@ -200,41 +228,70 @@ pub fn csp<S: Storage + ?Sized>(
         CspWidth::Doubleword => 8,
     };
     let mut buf = [0u8; 8];
-    storage.read(at, &mut buf[..bytes]).ok_or(Exception::addressing())?;
+    storage
+        .read(at, &mut buf[..bytes])
+        .ok_or(Exception::addressing())?;
     let found = u64::from_be_bytes(buf) >> (64 - 8 * bytes as u32);
     if found != compare & mask {
-        return Ok(CspOutcome { cc: 1, found, invalidation: None });
+        return Ok(CspOutcome {
+            cc: 1,
+            found,
+            invalidation: None,
+        });
     }
     let new = (replace & mask) << (64 - 8 * bytes as u32);
-    storage.write(at, &new.to_be_bytes()[..bytes]).ok_or(Exception::addressing())?;
+    storage
+        .write(at, &new.to_be_bytes()[..bytes])
+        .ok_or(Exception::addressing())?;
     let invalidation = (r2 & 1 != 0).then_some(Invalidation::All);
-    Ok(CspOutcome { cc: 0, found, invalidation })
+    Ok(CspOutcome {
+        cc: 0,
+        found,
+        invalidation,
+    })
 }
 
 /// SET STORAGE KEY EXTENDED (SSKE) without the conditional options: sets the
 /// key of the frame at the real address `real` (prefixed) to the ISKE-format
 /// byte `key`. Addressing exception if the frame does not exist.
-pub fn sske<S: Storage + ?Sized>(storage: &mut S, prefix: Prefix, real: RealAddress, key: u8) -> Result<Invalidation, Exception> {
+pub fn sske<S: Storage + ?Sized>(
+    storage: &mut S,
+    prefix: Prefix,
+    real: RealAddress,
+    key: u8,
+) -> Result<Invalidation, Exception> {
     let frame = prefix.to_absolute(real).page();
-    storage.set_key(frame, StorageKey::new(key)).ok_or(Exception::addressing())?;
+    storage
+        .set_key(frame, StorageKey::new(key))
+        .ok_or(Exception::addressing())?;
     Ok(Invalidation::Key(frame))
 }
 
 /// RESET REFERENCE BIT EXTENDED (RRBE): clears R in the key of the frame at
 /// the real address `real` (prefixed); the condition code is the old R and C
 /// as a two-bit value.
-pub fn rrbe<S: Storage + ?Sized>(storage: &mut S, prefix: Prefix, real: RealAddress) -> Result<(u8, Invalidation), Exception> {
+pub fn rrbe<S: Storage + ?Sized>(
+    storage: &mut S,
+    prefix: Prefix,
+    real: RealAddress,
+) -> Result<(u8, Invalidation), Exception> {
     let frame = prefix.to_absolute(real).page();
     let key = storage.key(frame).ok_or(Exception::addressing())?;
     let cc = (key.value() >> 1) & 3;
-    storage.set_key(frame, StorageKey::new(key.value() & !StorageKey::R)).ok_or(Exception::addressing())?;
+    storage
+        .set_key(frame, StorageKey::new(key.value() & !StorageKey::R))
+        .ok_or(Exception::addressing())?;
     Ok((cc, Invalidation::Key(frame)))
 }
 
 /// SET PREFIX (SPX): the new prefix from the operand (bits 33-50), after
 /// checking that the new prefix area exists. Returns the new prefix and the
 /// invalidation every cache of absolute addresses needs.
-pub fn spx<S: Storage + ?Sized>(storage: &S, old: Prefix, operand: u64) -> Result<(Prefix, Invalidation), Exception> {
+pub fn spx<S: Storage + ?Sized>(
+    storage: &S,
+    old: Prefix,
+    operand: u64,
+) -> Result<(Prefix, Invalidation), Exception> {
     let new = Prefix::new(operand);
     let last = AbsoluteAddress::new(new.value() + crate::prefix::PREFIX_AREA - 1);
     if !storage.contains(last) {

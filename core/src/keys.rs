@@ -105,7 +105,13 @@ impl KeyControls {
 
     /// Key-controlled protection permits an access of `kind`.
     #[inline]
-    pub fn permitted(self, kind: AccessKind, access_key: u8, key: StorageKey, address: u64) -> bool {
+    pub fn permitted(
+        self,
+        kind: AccessKind,
+        access_key: u8,
+        key: StorageKey,
+        address: u64,
+    ) -> bool {
         match kind {
             AccessKind::Write => self.store_permitted(access_key, key),
             AccessKind::Read | AccessKind::Fetch => self.fetch_permitted(access_key, key, address),

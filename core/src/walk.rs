@@ -11,6 +11,7 @@ use crate::asce::{Asce, Level};
 use crate::control::Controls;
 use crate::entry::{PageEntry, TableEntry};
 use crate::exception::Code;
+use crate::prefix::Prefix;
 use crate::storage::Storage;
 
 /// The size of the frame a translation ends in.
@@ -48,7 +49,11 @@ pub struct WalkControls {
 
 impl From<&Controls> for WalkControls {
     fn from(controls: &Controls) -> Self {
-        Self { edat1: controls.edat1(), edat2: controls.edat2(), iep: controls.iep() }
+        Self {
+            edat1: controls.edat1(),
+            edat2: controls.edat2(),
+            iep: controls.iep(),
+        }
     }
 }
 
@@ -59,6 +64,9 @@ impl From<&Controls> for WalkControls {
 pub struct TablePath([Option<AbsoluteAddress>; 5]);
 
 impl TablePath {
+    /// A path through no table (DAT off, or a real-space ASCE).
+    pub const EMPTY: TablePath = TablePath([None; 5]);
+
     /// The address of the entry used at `level`, if the walk went through it.
     #[inline]
     pub fn entry(&self, level: Level) -> Option<AbsoluteAddress> {
@@ -109,24 +117,66 @@ impl Walk {
             Frame::Absolute(a) => RealAddress::new(a.value() | offset),
         }
     }
+
+    /// The absolute address of `address` through this walk: the real address
+    /// prefixed for a page frame, the frame address itself for a large frame
+    /// (SFAA and RFAA are absolute).
+    #[inline]
+    pub fn absolute(&self, address: u64, prefix: Prefix) -> AbsoluteAddress {
+        let real = self.real(address);
+        match self.frame {
+            Frame::Real(_) => prefix.to_absolute(real),
+            Frame::Absolute(_) => AbsoluteAddress::new(real.value()),
+        }
+    }
 }
 
-/// Why a walk failed: the exception code, the level it was recognized at
-/// and the absolute address of the entry involved, where one was formed
-/// (LRA and LPTEA report it).
+/// The rule a failed walk broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultReason {
+    /// An index above the designated table is not zero (ASCE type).
+    AsceType,
+    /// The index lies outside the table's offset and length.
+    Length,
+    /// The entry is invalid.
+    Invalid,
+    /// A wrong table type, a common segment or region in a private space,
+    /// or page-table-entry bit 52 (translation specification).
+    Specification,
+    /// The entry is outside storage (addressing).
+    Addressing,
+}
+
+/// Why a walk failed: the rule, the level it was recognized at and the
+/// absolute address of the entry involved (the one fetched, or for a
+/// length violation the one that would have been), as LRA and LPTEA report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WalkFault {
-    /// The program-interruption code.
-    pub code: Code,
+    /// The rule that failed.
+    pub reason: FaultReason,
     /// The table level whose entry (or whose index check) failed.
     pub level: Level,
-    /// The address of the entry that was fetched or should have been.
+    /// The address of the entry concerned, where one can be formed.
     pub entry: Option<AbsoluteAddress>,
 }
 
 impl WalkFault {
-    const fn new(code: Code, level: Level, entry: Option<AbsoluteAddress>) -> Self {
-        Self { code, level, entry }
+    const fn new(reason: FaultReason, level: Level, entry: Option<AbsoluteAddress>) -> Self {
+        Self {
+            reason,
+            level,
+            entry,
+        }
+    }
+
+    /// The program-interruption code the fault raises.
+    pub const fn code(&self) -> Code {
+        match self.reason {
+            FaultReason::AsceType => Code::ASCE_TYPE,
+            FaultReason::Length | FaultReason::Invalid => Code::translation(self.level),
+            FaultReason::Specification => Code::TRANSLATION_SPECIFICATION,
+            FaultReason::Addressing => Code::ADDRESSING,
+        }
     }
 }
 
@@ -161,15 +211,19 @@ pub fn walk<S: Storage + ?Sized>(
 ) -> Result<Walk, WalkFault> {
     match walk_to_page_table(storage, asce, address, controls)? {
         PageTableStep::Leaf(walk) => Ok(walk),
-        PageTableStep::Entry { address: pte_address, protected, mut path } => {
+        PageTableStep::Entry {
+            address: pte_address,
+            protected,
+            mut path,
+        } => {
             let pte = PageEntry(fetch(storage, pte_address, Level::Page)?);
             path.set(Level::Page, pte_address);
-            let fault = |code| WalkFault::new(code, Level::Page, Some(pte_address));
+            let fault = |reason| WalkFault::new(reason, Level::Page, Some(pte_address));
             if pte.invalid() {
-                return Err(fault(Code::PAGE_TRANSLATION));
+                return Err(fault(FaultReason::Invalid));
             }
             if pte.bit52() {
-                return Err(fault(Code::TRANSLATION_SPECIFICATION));
+                return Err(fault(FaultReason::Specification));
             }
             Ok(Walk {
                 frame: Frame::Real(pte.frame()),
@@ -204,31 +258,32 @@ pub fn walk_to_page_table<S: Storage + ?Sized>(
     let top = asce.designation_type();
     // The indexes above the designated table must be zero.
     if top != Level::RegionFirst && address >> (top.shift() + 11) != 0 {
-        return Err(WalkFault::new(Code::ASCE_TYPE, top, None));
+        return Err(WalkFault::new(FaultReason::AsceType, top, None));
     }
     // The ASCE has a table length but no table offset.
     if top.index_block(address) > asce.table_length() {
-        return Err(WalkFault::new(Code::translation(top), top, None));
+        let would_be = entry_address(asce.table_origin(), top, address);
+        return Err(WalkFault::new(FaultReason::Length, top, would_be));
     }
 
     let mut origin = asce.table_origin();
     let mut level = top;
     let mut protected = false;
     let page_table = loop {
-        let entry_address = entry_address(origin, level, address)
-            .ok_or(WalkFault::new(Code::ADDRESSING, level, None))?;
-        let entry = TableEntry(fetch(storage, entry_address, level)?);
-        path.set(level, entry_address);
-        let fault = |code| WalkFault::new(code, level, Some(entry_address));
+        let at = entry_address(origin, level, address).ok_or(WalkFault::new(
+            FaultReason::Addressing,
+            level,
+            None,
+        ))?;
+        let entry = TableEntry(fetch(storage, at, level)?);
+        path.set(level, at);
+        let fault = |reason| WalkFault::new(reason, level, Some(at));
 
         if entry.invalid() {
-            return Err(fault(Code::translation(level)));
+            return Err(fault(FaultReason::Invalid));
         }
-        if entry.table_type() != level {
-            return Err(fault(Code::TRANSLATION_SPECIFICATION));
-        }
-        if common_in_private_space(entry, level, asce, controls) {
-            return Err(fault(Code::TRANSLATION_SPECIFICATION));
+        if entry.table_type() != level || common_in_private_space(entry, level, asce, controls) {
+            return Err(fault(FaultReason::Specification));
         }
         // Region protection needs EDAT-1; segment protection is always honoured.
         if level == Level::Segment || controls.edat1 {
@@ -250,15 +305,23 @@ pub fn walk_to_page_table<S: Storage + ?Sized>(
         let next = level.next();
         let block = next.index_block(address);
         if block < entry.table_offset() || block > entry.table_length() {
-            return Err(WalkFault::new(Code::translation(next), next, None));
+            let would_be = entry_address(entry.next_origin(level), next, address);
+            return Err(WalkFault::new(FaultReason::Length, next, would_be));
         }
         origin = entry.next_origin(level);
         level = next;
     };
 
-    let address = entry_address(page_table, Level::Page, address)
-        .ok_or(WalkFault::new(Code::ADDRESSING, Level::Page, None))?;
-    Ok(PageTableStep::Entry { address, protected, path })
+    let address = entry_address(page_table, Level::Page, address).ok_or(WalkFault::new(
+        FaultReason::Addressing,
+        Level::Page,
+        None,
+    ))?;
+    Ok(PageTableStep::Entry {
+        address,
+        protected,
+        path,
+    })
 }
 
 /// The address of `level`'s entry for `address` in the table at `origin`.
@@ -266,20 +329,34 @@ pub fn walk_to_page_table<S: Storage + ?Sized>(
 /// table is absent.
 #[inline]
 fn entry_address(origin: AbsoluteAddress, level: Level, address: u64) -> Option<AbsoluteAddress> {
-    origin.value().checked_add(level.index(address) * 8).map(AbsoluteAddress::new)
+    origin
+        .value()
+        .checked_add(level.index(address) * 8)
+        .map(AbsoluteAddress::new)
 }
 
 /// Fetches a table entry: doubleword-concurrent, not subject to key
 /// protection, and an addressing exception where storage does not exist.
 #[inline]
-fn fetch<S: Storage + ?Sized>(storage: &S, at: AbsoluteAddress, level: Level) -> Result<u64, WalkFault> {
-    storage.read_u64(at).ok_or(WalkFault::new(Code::ADDRESSING, level, Some(at)))
+fn fetch<S: Storage + ?Sized>(
+    storage: &S,
+    at: AbsoluteAddress,
+    level: Level,
+) -> Result<u64, WalkFault> {
+    storage
+        .read_u64(at)
+        .ok_or(WalkFault::new(FaultReason::Addressing, level, Some(at)))
 }
 
 /// A common segment (or, with EDAT-2, a common region-third entry) in a
 /// private space is a translation-specification exception.
 #[inline]
-fn common_in_private_space(entry: TableEntry, level: Level, asce: Asce, controls: WalkControls) -> bool {
+fn common_in_private_space(
+    entry: TableEntry,
+    level: Level,
+    asce: Asce,
+    controls: WalkControls,
+) -> bool {
     let common = match level {
         Level::Segment => entry.common(),
         Level::RegionThird => controls.edat2 && entry.common(),

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# zmmu's test command: installs what the tests need, then runs every check.
+# Usage: bash ci/test.sh        (the README's test command; .ci/run calls it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages the tests use: the s390x cross compiler and binutils (test
+# programs, the reference decoder) and qemu-user (differential testing).
+need_pkgs=()
+command -v s390x-linux-gnu-gcc >/dev/null || need_pkgs+=(gcc-s390x-linux-gnu)
+command -v s390x-linux-gnu-objdump >/dev/null || need_pkgs+=(binutils-s390x-linux-gnu)
+command -v qemu-s390x >/dev/null || need_pkgs+=(qemu-user)
+command -v qemu-system-s390x >/dev/null || need_pkgs+=(qemu-system-misc)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  step "installing ${need_pkgs[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-none; then
+  step "installing the x86_64-unknown-none target"
+  rustup target add x86_64-unknown-none
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "zmmu-core builds no_std for x86_64-unknown-none (with and without alloc)"
+cargo build -p zmmu-core --target x86_64-unknown-none --no-default-features
+cargo build -p zmmu-core --target x86_64-unknown-none
+
+step "all tests (release: the model and differential tests run many steps)"
+cargo test --workspace --release
+
+step "conformance: every committed vector through every backend available here"
+cargo run --release -p zmmu-conformance -- run --backend all
