@@ -193,6 +193,28 @@ pub enum CspWidth {
     Doubleword,
 }
 
+impl CspWidth {
+    /// The operand's length in bytes.
+    pub const fn bytes(self) -> usize {
+        match self {
+            Self::Word => 4,
+            Self::Doubleword => 8,
+        }
+    }
+
+    /// The logical address of the second operand in R2: R2 with the
+    /// rightmost bits (the purge flags, bit 63 TLB and bit 62 ALB) ignored
+    /// to the operand's alignment.
+    pub const fn operand_address(self, r2: u64) -> u64 {
+        r2 & !(self.bytes() as u64 - 1)
+    }
+
+    /// R2 bit 63: purge the TLBs when the operand is replaced.
+    pub const fn purges_tlb(r2: u64) -> bool {
+        r2 & 1 != 0
+    }
+}
+
 /// The outcome of COMPARE AND SWAP AND PURGE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CspOutcome {
@@ -200,38 +222,34 @@ pub struct CspOutcome {
     pub cc: u8,
     /// The value found at the operand (what R1 is loaded with when cc = 1).
     pub found: u64,
-    /// What to clear: all TLBs when the operand was stored and R2 bit 63 asks
-    /// for it, nothing otherwise.
+    /// What to clear: all TLBs when the operand was stored and the purge
+    /// was asked for, nothing otherwise.
     pub invalidation: Option<Invalidation>,
 }
 
-/// COMPARE AND SWAP AND PURGE (CSP/CSPG). The second operand is at the real
-/// address `r2` (low bits ignored to the operand's alignment), prefixed;
-/// `compare` and `replace` come from R1 and R1+1. When equal, `replace` is
-/// stored and, if bit 63 of `r2` is one, every TLB in the configuration is
-/// purged.
+/// COMPARE AND SWAP AND PURGE (CSP/CSPG) on the second operand at
+/// `operand`, the absolute address the caller obtained by translating
+/// [`CspWidth::operand_address`] of R2 as a *store* with the PSW key (the
+/// operand is logical and subject to protection, as any store; Hercules
+/// translates it with `ACCTYPE_WRITE`). `compare` and `replace` come from R1
+/// and R1+1. When equal, `replace` is stored and, if `purge` (R2 bit 63,
+/// [`CspWidth::purges_tlb`]), every TLB in the configuration is purged.
 pub fn csp<S: Storage + ?Sized>(
     storage: &mut S,
-    prefix: Prefix,
+    operand: AbsoluteAddress,
     width: CspWidth,
     compare: u64,
     replace: u64,
-    r2: u64,
+    purge: bool,
 ) -> Result<CspOutcome, Exception> {
-    let (align, mask) = match width {
-        CspWidth::Word => (!3u64, 0xFFFF_FFFFu64),
-        CspWidth::Doubleword => (!7u64, u64::MAX),
-    };
-    let at = prefix.to_absolute(RealAddress::new(r2 & align));
-    let bytes = match width {
-        CspWidth::Word => 4,
-        CspWidth::Doubleword => 8,
-    };
+    let bytes = width.bytes();
+    let shift = 64 - 8 * bytes as u32;
+    let mask = u64::MAX >> shift;
     let mut buf = [0u8; 8];
     storage
-        .read(at, &mut buf[..bytes])
+        .read(operand, &mut buf[..bytes])
         .ok_or(Exception::addressing())?;
-    let found = u64::from_be_bytes(buf) >> (64 - 8 * bytes as u32);
+    let found = u64::from_be_bytes(buf) >> shift;
     if found != compare & mask {
         return Ok(CspOutcome {
             cc: 1,
@@ -239,15 +257,14 @@ pub fn csp<S: Storage + ?Sized>(
             invalidation: None,
         });
     }
-    let new = (replace & mask) << (64 - 8 * bytes as u32);
+    let new = (replace & mask) << shift;
     storage
-        .write(at, &new.to_be_bytes()[..bytes])
+        .write(operand, &new.to_be_bytes()[..bytes])
         .ok_or(Exception::addressing())?;
-    let invalidation = (r2 & 1 != 0).then_some(Invalidation::All);
     Ok(CspOutcome {
         cc: 0,
         found,
-        invalidation,
+        invalidation: purge.then_some(Invalidation::All),
     })
 }
 

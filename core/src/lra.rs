@@ -44,10 +44,14 @@ fn asce_for(controls: &Controls, space: Space) -> Result<Asce, Fault> {
 ///   form a real address above 2 GiB is a special-operation exception.
 /// - cc 1: the segment-table entry is invalid, R1 = its address.
 /// - cc 2: the page-table entry is invalid, R1 = its address.
-/// - cc 3: ASCE-type, region translation (length or invalid) or a
-///   segment-table length violation: R1 bit 32 set and the code in bits
-///   48-63. In the 24/31-bit forms, cc 1 and 2 with an entry address above
-///   2 GiB also become cc 3.
+/// - cc 3: ASCE-type or region translation (length or invalid): R1 bit 32
+///   set and the code in bits 48-63;
+/// - cc 3 for a segment-table length violation, with R1 = the address the
+///   segment-table entry would have had (as Hercules does; see
+///   `docs/CHOICES.md`).
+///
+/// In the 24/31-bit forms, an entry address above 2 GiB in cc 1, 2 or the
+/// segment-length cc 3 becomes bit 32 plus the code.
 ///
 /// Addressing and translation-specification exceptions interrupt; no
 /// protection is checked.

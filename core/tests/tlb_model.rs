@@ -253,17 +253,16 @@ impl Pair {
                 frame,
                 purge,
             } => {
-                // The architected protocol for changing a valid entry: CSP with purge.
-                let at = page_table(segment) + page * 8;
-                let old = self.fresh.read_u64(AbsoluteAddress::new(at)).unwrap();
-                let r2 = at | u64::from(purge);
-                let prefix = self.controls.prefix;
-                let real = prefix.to_real(AbsoluteAddress::new(at)).value();
-                if real != at || !purge {
-                    return; // keep to operands that prefixing leaves alone, and to purging CSPs
+                // The architected protocol for changing a valid entry is CSP
+                // with purge; without the purge the TLB may lag, so only
+                // purging CSPs are made here.
+                if !purge {
+                    return;
                 }
+                let at = AbsoluteAddress::new(page_table(segment) + page * 8);
+                let old = self.fresh.read_u64(at).unwrap();
                 self.both(|s| {
-                    invalidate::csp(s, prefix, CspWidth::Doubleword, old, frame << 12, r2)
+                    invalidate::csp(s, at, CspWidth::Doubleword, old, frame << 12, true)
                         .map(|o| (o.cc, o.invalidation))
                 })
             }
