@@ -20,11 +20,14 @@ use zmmu_core::{invalidate, lra};
 struct Input {
     /// Storage size in 4 KiB frames (1-64).
     frames: u8,
-    /// Doublewords written at (index * 8) modulo storage.
-    words: Vec<(u16, u64)>,
+    /// Doublewords written at (index * 8) modulo storage; with the flag set
+    /// the value's origin bits are folded into storage, so that table entries
+    /// designate tables that exist.
+    words: Vec<(u16, u64, bool)>,
     keys: Vec<(u8, u8)>,
     cr0: u64,
-    asces: [u64; 3],
+    /// ASCEs; with the flag set their origins are folded into storage.
+    asces: [(u64, bool); 3],
     prefix: u64,
     facilities: u8,
     probes: Vec<(u64, u8, u8, u8)>,
@@ -35,8 +38,10 @@ struct Input {
 fuzz_target!(|input: Input| {
     let size = (usize::from(input.frames % 64) + 1) << 12;
     let mut storage = OwnedStorage::new(size);
-    for &(index, value) in &input.words {
+    let fold = |value: u64| (value & 0xFFF) | (value & 0xFFFF_F000) % size as u64;
+    for &(index, value, inside) in &input.words {
         let at = (u64::from(index) * 8) % size as u64;
+        let value = if inside { fold(value) } else { value };
         storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
     }
     for &(frame, key) in &input.keys {
@@ -45,11 +50,19 @@ fuzz_target!(|input: Input| {
             StorageKey::new(key),
         );
     }
+    let asce = |i: usize| {
+        let (value, inside) = input.asces[i];
+        if inside {
+            fold(value)
+        } else {
+            value
+        }
+    };
     let controls = Controls {
         cr0: Cr0::from_bits_retain(input.cr0),
-        cr1: Asce::new(input.asces[0]),
-        cr7: Asce::new(input.asces[1]),
-        cr13: Asce::new(input.asces[2]),
+        cr1: Asce::new(asce(0)),
+        cr7: Asce::new(asce(1)),
+        cr13: Asce::new(asce(2)),
         prefix: Prefix::new(input.prefix),
         facilities: Facilities::from_bits_truncate(u32::from(input.facilities)),
     };
