@@ -1,0 +1,219 @@
+//! The memory interface the interpreter uses, and a flat test memory.
+//!
+//! The CPU computes effective addresses (base + index + displacement,
+//! truncated to the addressing mode, DAT checklist 1.2) and splits an operand
+//! that wraps around the top of the addressing mode's range; every
+//! contiguous piece then goes to the [`Bus`], which translates (DAT,
+//! prefixing), checks keys and protection, and handles page crossings.
+
+use super::decode::Insn;
+use super::exception::ProgramException;
+use super::state::Cpu;
+
+/// The kind of a storage access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessKind {
+    /// Instruction fetch.
+    Fetch,
+    /// Operand fetch.
+    Read,
+    /// Operand store.
+    Write,
+}
+
+/// How the address of an access is to be interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// A logical address, translated according to the PSW (DAT bit and
+    /// address-space control). `base` is the operand's base register, whose
+    /// access register selects the address space in AR mode.
+    Logical {
+        /// Base register number of the operand (0 when none).
+        base: u8,
+    },
+    /// A real address (prefixed, not translated): lowcore, LURA/STURA.
+    Real,
+    /// An absolute address.
+    Absolute,
+}
+
+/// One storage access as the bus sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Access<'a> {
+    /// Fetch, read or write.
+    pub kind: AccessKind,
+    /// How to interpret the address.
+    pub space: Space,
+    /// The CPU's state at the time of the access (PSW, control registers,
+    /// access registers, prefix).
+    pub cpu: &'a Cpu,
+}
+
+/// Guest storage as the CPU sees it.
+pub trait Bus {
+    /// Read `buf.len()` bytes at `addr`.
+    fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8])
+        -> Result<(), ProgramException>;
+
+    /// Write `data` at `addr`.
+    fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), ProgramException>;
+
+    /// Recognize the access exceptions of an access of `len` bytes at `addr`
+    /// without transferring data, for instructions whose operands must be
+    /// checked before any store (PoP "Recognition of Access Exceptions").
+    fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), ProgramException>;
+
+    /// Carry out a control instruction that needs the machine (DAT tables,
+    /// storage keys, TLB, SCLP, other CPUs): IPTE, IDTE, PTLB, CSP, CSPG,
+    /// SSKE, ISKE, RRBE, LRA, LRAY, LRAG, TPROT, STRAG, LPTEA, SERVC, SIGP
+    /// and DIAGNOSE. The CPU has already checked the privileged state. The
+    /// default raises an operation exception.
+    fn control(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), ProgramException> {
+        let _ = (cpu, insn);
+        Err(ProgramException::OPERATION)
+    }
+
+    /// Purge this CPU's TLB (SPX, and whatever else the machine decides).
+    /// The default does nothing (an untranslated bus has no TLB).
+    fn purge_tlb(&mut self, cpu: &Cpu) {
+        let _ = cpu;
+    }
+}
+
+/// Apply prefixing to a real address: real 0-8191 and the prefix area swap
+/// (PoP "Prefixing").
+pub const fn prefix_real(real: u64, prefix: u32) -> u64 {
+    let p = (prefix & 0x7fff_e000) as u64;
+    if real < 0x2000 {
+        real + p
+    } else if real >= p && real < p + 0x2000 {
+        real - p
+    } else {
+        real
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub use flat::FlatMemory;
+
+#[cfg(feature = "alloc")]
+mod flat {
+    use super::{prefix_real, Access, Bus, Space};
+    use crate::cpu::exception::ProgramException;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// A flat, untranslated memory for user-level tests: logical = real =
+    /// absolute, except that real accesses are prefixed. Addresses outside
+    /// `base..base + size` raise an addressing exception. Keys, protection
+    /// and DAT are ignored.
+    #[derive(Clone, Debug)]
+    pub struct FlatMemory {
+        base: u64,
+        bytes: Vec<u8>,
+    }
+
+    impl FlatMemory {
+        /// `size` zero bytes starting at address `base`.
+        pub fn new(base: u64, size: usize) -> Self {
+            Self {
+                base,
+                bytes: vec![0; size],
+            }
+        }
+
+        /// The first address.
+        pub fn base(&self) -> u64 {
+            self.base
+        }
+
+        /// All bytes.
+        pub fn bytes(&self) -> &[u8] {
+            &self.bytes
+        }
+
+        /// All bytes, writable (for loading programs).
+        pub fn bytes_mut(&mut self) -> &mut [u8] {
+            &mut self.bytes
+        }
+
+        /// The byte range for `len` bytes at `addr`, or an addressing exception.
+        fn range(&self, addr: u64, len: u64) -> Result<core::ops::Range<usize>, ProgramException> {
+            let off = addr
+                .checked_sub(self.base)
+                .ok_or(ProgramException::ADDRESSING)?;
+            let end = off.checked_add(len).ok_or(ProgramException::ADDRESSING)?;
+            if end > self.bytes.len() as u64 {
+                return Err(ProgramException::ADDRESSING);
+            }
+            Ok(off as usize..end as usize)
+        }
+
+        fn absolute(acc: &Access<'_>, addr: u64) -> u64 {
+            match acc.space {
+                Space::Real => prefix_real(addr, acc.cpu.prefix),
+                _ => addr,
+            }
+        }
+
+        /// Copy `data` to `addr` directly (no access checks).
+        pub fn load(&mut self, addr: u64, data: &[u8]) -> Result<(), ProgramException> {
+            let r = self.range(addr, data.len() as u64)?;
+            self.bytes[r].copy_from_slice(data);
+            Ok(())
+        }
+
+        /// The bytes at `addr..addr + len`, if inside.
+        pub fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
+            self.range(addr, len as u64).ok().map(|r| &self.bytes[r])
+        }
+    }
+
+    impl Bus for FlatMemory {
+        fn read(
+            &mut self,
+            acc: &Access<'_>,
+            addr: u64,
+            buf: &mut [u8],
+        ) -> Result<(), ProgramException> {
+            // A real access may cross the prefix-area boundary: go per page.
+            if acc.space == Space::Real {
+                for (i, b) in buf.iter_mut().enumerate() {
+                    let a = Self::absolute(acc, addr.wrapping_add(i as u64));
+                    *b = self.bytes[self.range(a, 1)?.start];
+                }
+                return Ok(());
+            }
+            let r = self.range(addr, buf.len() as u64)?;
+            buf.copy_from_slice(&self.bytes[r]);
+            Ok(())
+        }
+
+        fn write(
+            &mut self,
+            acc: &Access<'_>,
+            addr: u64,
+            data: &[u8],
+        ) -> Result<(), ProgramException> {
+            if acc.space == Space::Real {
+                for (i, b) in data.iter().enumerate() {
+                    let a = Self::absolute(acc, addr.wrapping_add(i as u64));
+                    let at = self.range(a, 1)?.start;
+                    self.bytes[at] = *b;
+                }
+                return Ok(());
+            }
+            let r = self.range(addr, data.len() as u64)?;
+            self.bytes[r].copy_from_slice(data);
+            Ok(())
+        }
+
+        fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), ProgramException> {
+            if len == 0 {
+                return Ok(());
+            }
+            let _ = acc;
+            self.range(addr, len).map(|_| ())
+        }
+    }
+}

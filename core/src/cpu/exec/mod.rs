@@ -1,0 +1,521 @@
+//! Execution: one decoded instruction at a time on a [`Cpu`] through a
+//! [`Bus`].
+//!
+//! [`Cpu::step`] fetches, decodes and executes one instruction;
+//! [`execute`] carries out an already decoded instruction (what a block
+//! translator's slow path calls). The semantic shapes of [`Sem`] are
+//! implemented once in [`alu`]; instructions outside them live in
+//! [`branch`], [`storage`] and [`control`], grouped by concept.
+
+pub mod alu;
+pub mod branch;
+pub mod control;
+pub mod storage;
+
+use super::bus::{Access, AccessKind, Bus, Space};
+use super::decode::{decode, insn_len, Insn};
+use super::exception::{Ending, ProgramException};
+use super::format::Format;
+use super::opcode::Opcode;
+use super::sem::Sem;
+use super::state::Cpu;
+
+/// What happens to the PSW address after an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Continue with the next sequential instruction.
+    Seq,
+    /// Branch to this (already wrapped) address.
+    Jump(u64),
+    /// Re-execute the same instruction (an interruptible instruction that
+    /// did a CPU-determined amount of its work, like MVCL).
+    Again,
+    /// The instruction loaded a whole new PSW (LPSWE); leave it alone.
+    NewPsw,
+    /// SUPERVISOR CALL with this interruption code.
+    Svc(u16),
+}
+
+/// An interruption caused by the instruction just executed. The PSW has
+/// already been advanced as the architecture requires for the old PSW.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interruption {
+    /// A program interruption.
+    Program {
+        /// The exception.
+        exc: ProgramException,
+        /// Instruction-length code (0-3).
+        ilc: u8,
+    },
+    /// A supervisor-call interruption.
+    Supervisor {
+        /// The SVC interruption code: the I field.
+        code: u16,
+        /// Instruction-length code (1, or 2 for an executed SVC).
+        ilc: u8,
+    },
+}
+
+/// Lowcore locations (real addresses) used by interruptions.
+pub mod lowcore {
+    /// SVC interruption: ILC (bits 5-6 of this byte).
+    pub const SVC_ILC: u64 = 0x89;
+    /// SVC interruption code.
+    pub const SVC_CODE: u64 = 0x8a;
+    /// Program interruption: ILC (bits 5-6 of the byte at 0x8D; the
+    /// halfword at 0x8C holds ILC * 2).
+    pub const PGM_ILC: u64 = 0x8c;
+    /// Program interruption code.
+    pub const PGM_CODE: u64 = 0x8e;
+    /// Data-exception code.
+    pub const DXC: u64 = 0x93;
+    /// Exception access identification (AR number).
+    pub const ACCESS_ID: u64 = 0xa0;
+    /// Translation-exception identification.
+    pub const TEID: u64 = 0xa8;
+    /// Facility list stored by STFL.
+    pub const STFL: u64 = 0xc8;
+    /// SVC old PSW.
+    pub const SVC_OLD_PSW: u64 = 0x140;
+    /// Program old PSW.
+    pub const PGM_OLD_PSW: u64 = 0x150;
+    /// SVC new PSW.
+    pub const SVC_NEW_PSW: u64 = 0x1c0;
+    /// Program new PSW.
+    pub const PGM_NEW_PSW: u64 = 0x1d0;
+}
+
+/// The execution context of one instruction: the CPU, the bus, the decoded
+/// instruction and its address.
+pub struct Exec<'a, B: Bus> {
+    /// The CPU.
+    pub cpu: &'a mut Cpu,
+    /// Storage.
+    pub bus: &'a mut B,
+    /// The instruction being executed.
+    pub insn: Insn,
+    /// Its address (for an EXECUTE target: the target's address).
+    pub at: u64,
+}
+
+impl<B: Bus> core::fmt::Debug for Exec<'_, B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Exec")
+            .field("insn", &self.insn)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+/// Shorthand for instruction results.
+pub type ExecResult = Result<Next, ProgramException>;
+
+impl<'a, B: Bus> Exec<'a, B> {
+    /// Value of a register used as base or index: register 0 means zero.
+    pub fn addr_reg(&self, r: u8) -> u64 {
+        if r == 0 {
+            0
+        } else {
+            self.cpu.r64(r)
+        }
+    }
+
+    /// Effective address X + B + D, wrapped to the addressing mode.
+    pub fn ea(&self, x: u8, b: u8, d: i32) -> u64 {
+        let a = self
+            .addr_reg(x)
+            .wrapping_add(self.addr_reg(b))
+            .wrapping_add(d as i64 as u64);
+        self.cpu.psw.amode().wrap(a)
+    }
+
+    /// Relative address: instruction address + 2 * RI, wrapped.
+    pub fn rel(&self, ri: i64) -> u64 {
+        self.cpu
+            .psw
+            .amode()
+            .wrap(self.at.wrapping_add((ri as u64).wrapping_mul(2)))
+    }
+
+    /// The first-operand address B1 + D1.
+    pub fn ea1(&self) -> u64 {
+        self.ea(0, self.insn.f.b1, self.insn.f.d1)
+    }
+
+    /// The second-operand address as the format defines it: X2 + B2 + D2
+    /// (RX, RXY, RXE, RXF), the relative address (RIL), or B2 + D2.
+    pub fn ea2(&self) -> u64 {
+        let f = &self.insn.f;
+        match self.insn.op.format() {
+            Format::RilA | Format::RilB | Format::RilC => self.rel(f.ri),
+            Format::RxA | Format::RxB | Format::Rxe | Format::Rxf | Format::RxyA | Format::RxyB => {
+                self.ea(f.x2, f.b2, f.d2)
+            }
+            _ => self.ea(0, f.b2, f.d2),
+        }
+    }
+
+    /// The address of the next sequential instruction.
+    pub fn next(&self) -> u64 {
+        self.cpu
+            .psw
+            .amode()
+            .wrap(self.at.wrapping_add(u64::from(self.insn.len)))
+    }
+
+    /// Split `[addr, addr + len)` at the top of the addressing mode's range:
+    /// returns the length of the first piece (the second starts at 0).
+    fn first_piece(&self, addr: u64, len: usize) -> usize {
+        let room = self
+            .cpu
+            .psw
+            .amode()
+            .mask()
+            .wrapping_sub(addr)
+            .wrapping_add(1);
+        if room == 0 || room >= len as u64 {
+            len
+        } else {
+            room as usize
+        }
+    }
+
+    /// Read `buf.len()` bytes at logical `addr` (operand base register `base`).
+    pub fn read(&mut self, addr: u64, buf: &mut [u8], base: u8) -> Result<(), ProgramException> {
+        let n = self.first_piece(addr, buf.len());
+        let (a, b) = buf.split_at_mut(n);
+        let acc = Access {
+            kind: AccessKind::Read,
+            space: Space::Logical { base },
+            cpu: self.cpu,
+        };
+        self.bus.read(&acc, addr, a)?;
+        if !b.is_empty() {
+            self.bus.read(&acc, 0, b)?;
+        }
+        Ok(())
+    }
+
+    /// Write `data` at logical `addr`.
+    pub fn write(&mut self, addr: u64, data: &[u8], base: u8) -> Result<(), ProgramException> {
+        let n = self.first_piece(addr, data.len());
+        let (a, b) = data.split_at(n);
+        let acc = Access {
+            kind: AccessKind::Write,
+            space: Space::Logical { base },
+            cpu: self.cpu,
+        };
+        self.bus.write(&acc, addr, a)?;
+        if !b.is_empty() {
+            self.bus.write(&acc, 0, b)?;
+        }
+        Ok(())
+    }
+
+    /// Recognize access exceptions for `len` bytes at `addr`.
+    pub fn check(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+        base: u8,
+    ) -> Result<(), ProgramException> {
+        let n = self.first_piece(addr, usize::try_from(len).unwrap_or(usize::MAX)) as u64;
+        let acc = Access {
+            kind,
+            space: Space::Logical { base },
+            cpu: self.cpu,
+        };
+        self.bus.check(&acc, addr, n)?;
+        if len > n {
+            self.bus.check(&acc, 0, len - n)?;
+        }
+        Ok(())
+    }
+
+    /// Read an `n`-byte (1..=8) big-endian unsigned value.
+    pub fn read_uint(&mut self, addr: u64, n: usize, base: u8) -> Result<u64, ProgramException> {
+        let mut buf = [0u8; 8];
+        let n = n.min(8);
+        self.read(addr, &mut buf[8 - n..], base)?;
+        Ok(u64::from_be_bytes(buf))
+    }
+
+    /// Write the rightmost `n` (1..=8) bytes of `v`, big-endian.
+    pub fn write_uint(
+        &mut self,
+        addr: u64,
+        n: usize,
+        v: u64,
+        base: u8,
+    ) -> Result<(), ProgramException> {
+        let buf = v.to_be_bytes();
+        let n = n.min(8);
+        self.write(addr, &buf[8 - n..], base)
+    }
+
+    /// Specification exception unless `r` is even (the even register of an
+    /// even-odd pair).
+    pub fn even(&self, r: u8) -> Result<(), ProgramException> {
+        if r & 1 == 0 {
+            Ok(())
+        } else {
+            Err(ProgramException::SPECIFICATION)
+        }
+    }
+
+    /// Specification exception unless `addr` is a multiple of `align`.
+    pub fn aligned(&self, addr: u64, align: u64) -> Result<(), ProgramException> {
+        if addr % align == 0 {
+            Ok(())
+        } else {
+            Err(ProgramException::SPECIFICATION)
+        }
+    }
+
+    /// Privileged-operation exception in the problem state.
+    pub fn privileged(&self) -> Result<(), ProgramException> {
+        if self.cpu.psw.problem_state() {
+            Err(ProgramException::PRIVILEGED_OPERATION)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Set the condition code.
+    pub fn set_cc(&mut self, cc: u8) {
+        self.cpu.psw.set_cc(cc);
+    }
+
+    /// Raise fixed-point overflow after a result with `overflow` has been
+    /// stored, if PSW bit 20 enables it.
+    pub fn overflow(&self, overflow: bool) -> ExecResult {
+        if overflow && self.cpu.psw.mask & super::state::mask::FIXED_OVERFLOW != 0 {
+            Err(ProgramException::FIXED_POINT_OVERFLOW)
+        } else {
+            Ok(Next::Seq)
+        }
+    }
+
+    /// A register address in the form the addressing mode stores addresses
+    /// into registers (LA, MVCL ...): 24-bit sets bits 40-63 and zeroes
+    /// 32-39, 31-bit sets bits 33-63 and zeroes 32, bits 0-31 unchanged;
+    /// 64-bit sets all.
+    pub fn set_addr_reg(&mut self, r: u8, addr: u64) {
+        use super::state::AddrMode;
+        match self.cpu.psw.amode() {
+            AddrMode::A64 => self.cpu.set_r64(r, addr),
+            m => self.cpu.set_r32(r, m.wrap(addr) as u32),
+        }
+    }
+}
+
+/// Execute the decoded instruction `insn` located at `at`.
+pub fn execute<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> ExecResult {
+    let mut e = Exec { cpu, bus, insn, at };
+    dispatch(&mut e)
+}
+
+fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    match e.insn.op.sem() {
+        Sem::Alu(op, w, src) => alu::alu(e, op, w, src),
+        Sem::MemImm(op, w, mem, imm) => alu::mem_imm(e, op, w, mem, imm),
+        Sem::Field(op, shift, bits) => alu::field(e, op, shift, bits),
+        Sem::Store(n) => alu::store(e, n),
+        Sem::Shift(op, w) => alu::shift(e, op, w),
+        Sem::Special => special(e),
+    }
+}
+
+fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    if let Some(r) = alu::special(e) {
+        return r;
+    }
+    if let Some(r) = branch::special(e) {
+        return r;
+    }
+    if let Some(r) = storage::special(e) {
+        return r;
+    }
+    if let Some(r) = control::special(e) {
+        return r;
+    }
+    match e.insn.op {
+        Opcode::EX | Opcode::EXRL => execute_target(e),
+        _ => Err(ProgramException::OPERATION),
+    }
+}
+
+/// EXECUTE / EXECUTE RELATIVE LONG: fetch the target, OR bits 56-63 of R1
+/// (unless R1 is 0) into its second byte and execute it in place; the PSW
+/// then points after the EXECUTE, and relative addresses in the target are
+/// relative to the target (PoP "EXECUTE").
+fn execute_target<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let target = e.ea2();
+    e.aligned(target, 2)?;
+    let mut bytes = [0u8; 6];
+    let acc = Access {
+        kind: AccessKind::Fetch,
+        space: Space::Logical { base: 0 },
+        cpu: e.cpu,
+    };
+    e.bus.read(&acc, target, &mut bytes[..2])?;
+    let len = insn_len(bytes[0]);
+    if len > 2 {
+        let rest = e.cpu.psw.amode().wrap(target.wrapping_add(2));
+        e.bus.read(&acc, rest, &mut bytes[2..len])?;
+    }
+    if e.insn.f.r1 != 0 {
+        bytes[1] |= e.cpu.r64(e.insn.f.r1) as u8;
+    }
+    let target_insn = decode(&bytes).map_err(|_| ProgramException::OPERATION)?;
+    if matches!(target_insn.op, Opcode::EX | Opcode::EXRL) {
+        return Err(ProgramException::EXECUTE);
+    }
+    let mut inner = Exec {
+        cpu: &mut *e.cpu,
+        bus: &mut *e.bus,
+        insn: target_insn,
+        at: target,
+    };
+    // `Next::Seq` continues after the EXECUTE (the caller's next address);
+    // `Next::Again` re-executes the EXECUTE.
+    dispatch(&mut inner)
+}
+
+impl Cpu {
+    /// Fetch, decode and execute one instruction. On return the PSW points
+    /// where the architecture says: at the next instruction, at a branch
+    /// target, or (for nullifying exceptions) at the instruction itself; an
+    /// interruption is returned for the caller to deliver with
+    /// [`Cpu::deliver`] or to handle itself (a user-mode emulator handles
+    /// SVC).
+    pub fn step<B: Bus>(&mut self, bus: &mut B) -> Result<(), Interruption> {
+        // Early exception recognition: an invalid PSW (loaded by LPSW(E) or
+        // an interruption) is a specification exception with ILC 0 before
+        // anything is fetched; the PSW is left as it is.
+        if !self.psw.is_valid() || self.psw.addr & !self.psw.amode().mask() != 0 {
+            return Err(Interruption::Program {
+                exc: ProgramException::SPECIFICATION,
+                ilc: 0,
+            });
+        }
+        let at = self.psw.addr;
+        self.tod = self.tod.wrapping_add(1 << 12);
+        let insn = self
+            .fetch(bus, at)
+            .map_err(|(exc, ilc)| Interruption::Program { exc, ilc })?;
+        let ilc = insn.ilc();
+        let next = self.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
+        match execute(self, bus, insn, at) {
+            Ok(Next::Seq) => self.psw.addr = next,
+            Ok(Next::Jump(t)) => self.psw.addr = t,
+            Ok(Next::Again) => self.psw.addr = at,
+            Ok(Next::NewPsw) => {}
+            Ok(Next::Svc(code)) => {
+                self.psw.addr = next;
+                return Err(Interruption::Supervisor { code, ilc });
+            }
+            Err(exc) => {
+                self.psw.addr = match exc.ending() {
+                    Ending::Nullify => at,
+                    Ending::Suppress | Ending::Complete => next,
+                };
+                return Err(Interruption::Program { exc, ilc });
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetch and decode the instruction at `at`; an exception comes with the
+    /// ILC to report (0 when not even the first halfword was fetched).
+    pub fn fetch<B: Bus>(&self, bus: &mut B, at: u64) -> Result<Insn, (ProgramException, u8)> {
+        if at & 1 != 0 {
+            return Err((ProgramException::SPECIFICATION, 0));
+        }
+        let acc = Access {
+            kind: AccessKind::Fetch,
+            space: Space::Logical { base: 0 },
+            cpu: self,
+        };
+        let mut bytes = [0u8; 6];
+        bus.read(&acc, at, &mut bytes[..2]).map_err(|e| (e, 0))?;
+        let len = insn_len(bytes[0]);
+        if len > 2 {
+            let rest = self.psw.amode().wrap(at.wrapping_add(2));
+            bus.read(&acc, rest, &mut bytes[2..len])
+                .map_err(|e| (e, (len / 2) as u8))?;
+        }
+        decode(&bytes[..len]).map_err(|_| (ProgramException::OPERATION, (len / 2) as u8))
+    }
+
+    /// Deliver an interruption through the lowcore: store the interruption
+    /// code, ILC (and TEID, DXC) and the old PSW, and load the new PSW
+    /// (PoP "Program Interruption", "Supervisor-Call Interruption"). All
+    /// lowcore accesses are real, so they are prefixed.
+    pub fn deliver<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        intr: Interruption,
+    ) -> Result<(), ProgramException> {
+        let (old, new) = match intr {
+            Interruption::Program { exc, ilc } => {
+                self.store_real(bus, lowcore::PGM_ILC, &u16::from(ilc << 1).to_be_bytes())?;
+                self.store_real(bus, lowcore::PGM_CODE, &exc.code.to_be_bytes())?;
+                if let Some(teid) = exc.teid {
+                    self.store_real(bus, lowcore::TEID, &teid.to_be_bytes())?;
+                }
+                if let Some(ar) = exc.access_id {
+                    self.store_real(bus, lowcore::ACCESS_ID, &[ar])?;
+                }
+                if exc.code & 0x7f == 0x07 {
+                    self.store_real(bus, lowcore::DXC, &[exc.dxc])?;
+                }
+                (lowcore::PGM_OLD_PSW, lowcore::PGM_NEW_PSW)
+            }
+            Interruption::Supervisor { code, ilc } => {
+                self.store_real(bus, lowcore::SVC_ILC, &[ilc << 1])?;
+                self.store_real(bus, lowcore::SVC_CODE, &code.to_be_bytes())?;
+                (lowcore::SVC_OLD_PSW, lowcore::SVC_NEW_PSW)
+            }
+        };
+        let mut psw = [0u8; 16];
+        psw[..8].copy_from_slice(&self.psw.mask.to_be_bytes());
+        psw[8..].copy_from_slice(&self.psw.addr.to_be_bytes());
+        self.store_real(bus, old, &psw)?;
+        self.load_real(bus, new, &mut psw)?;
+        self.psw.mask = u64::from_be_bytes(psw[..8].try_into().unwrap_or_default());
+        self.psw.addr = u64::from_be_bytes(psw[8..].try_into().unwrap_or_default());
+        Ok(())
+    }
+
+    /// Store `data` at real address `addr`.
+    pub fn store_real<B: Bus>(
+        &self,
+        bus: &mut B,
+        addr: u64,
+        data: &[u8],
+    ) -> Result<(), ProgramException> {
+        let acc = Access {
+            kind: AccessKind::Write,
+            space: Space::Real,
+            cpu: self,
+        };
+        bus.write(&acc, addr, data)
+    }
+
+    /// Load `buf.len()` bytes from real address `addr`.
+    pub fn load_real<B: Bus>(
+        &self,
+        bus: &mut B,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ProgramException> {
+        let acc = Access {
+            kind: AccessKind::Read,
+            space: Space::Real,
+            cpu: self,
+        };
+        bus.read(&acc, addr, buf)
+    }
+}
