@@ -129,15 +129,18 @@ pub enum Space {
 }
 
 impl Space {
-    /// The PSW address-space-control bits (16-17) as a 2-bit value, which
-    /// is also the ASCE identification of a TEID (bits 62-63). `Real` gives
-    /// 00: with DAT off the AS bits play no part.
-    pub const fn as_bits(self) -> u64 {
-        match self {
-            Self::Real | Self::Primary => 0,
-            Self::AccessRegister { .. } => 1,
-            Self::Secondary => 2,
-            Self::Home => 3,
+    /// The ASCE identification a TEID reports (bits 62-63) for an access of
+    /// `kind` in this space: 00 primary, 01 access-register specified, 10
+    /// secondary, 11 home, naming the ASCE the translation used. An
+    /// instruction fetch uses CR1 except in home mode, so in secondary and
+    /// access-register mode it reports 00 (QEMU 7.2 and Hercules agree; see
+    /// docs/CHOICES.md). With DAT off no ASCE is used and 00 is reported.
+    pub const fn asce_id(self, kind: crate::access::AccessKind) -> u64 {
+        match (self, kind) {
+            (Self::Home, _) => 3,
+            (Self::Real | Self::Primary, _) | (_, crate::access::AccessKind::Fetch) => 0,
+            (Self::AccessRegister { .. }, _) => 1,
+            (Self::Secondary, _) => 2,
         }
     }
 }

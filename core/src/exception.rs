@@ -112,15 +112,16 @@ impl Teid {
 
     /// The TEID for an access: the failing page address (bits 0-51), the
     /// fetch/store indication (bits 52-53; an instruction fetch reports
-    /// fetch) and the address-space identification (bits 62-63). The
-    /// fetch/store indication assumes facility 75, as QEMU and current
-    /// machines do.
+    /// fetch) and the ASCE identification (bits 62-63), which names the ASCE
+    /// the translation *used* ([`Space::asce_id`]: an instruction fetch in
+    /// secondary-space mode reports primary). The fetch/store indication
+    /// assumes facility 75, as QEMU and current machines do.
     pub const fn for_access(address: LogicalAddress, kind: AccessKind, space: Space) -> Teid {
         let fs = match kind {
             AccessKind::Write => Self::STORE,
             AccessKind::Read | AccessKind::Fetch => Self::FETCH,
         };
-        Teid(address.page().value() | fs | space.as_bits())
+        Teid(address.page().value() | fs | space.asce_id(kind))
     }
 }
 
