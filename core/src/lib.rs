@@ -45,8 +45,14 @@ pub mod host;
 pub mod invalidate;
 pub mod keys;
 pub mod lap;
+pub mod lra;
+#[cfg(feature = "alloc")]
+pub mod machine;
 pub mod prefix;
+#[cfg(feature = "alloc")]
+pub mod shadow;
 pub mod storage;
+pub mod tlb;
 pub mod walk;
 
 /// log2 of the 4 KiB page size.

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Side-by-side wall times of the bare-metal test programs on `zmmu run` and
+# on qemu-system-s390x (TCG), as a Markdown table for docs/PERFORMANCE.md.
+#
+# Usage: bash cli/bench/programs.sh [SCALE [RUNS]]
+#   SCALE multiplies the problem sizes (default 4; the tests use 1),
+#   RUNS is the number of runs per cell, of which the median is shown
+#   (default 3). Needs s390x-linux-gnu-gcc and qemu-system-s390x.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SCALE=${1:-4}
+RUNS=${2:-3}
+PROGRAMS=(hello sieve sort hash chase memops spaces remap pagefault keys svc)
+TARGET=${CARGO_TARGET_DIR:-target}
+case $TARGET in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
+OUT=$TARGET/bench-programs-$SCALE
+bash cli/tests/programs/build.sh "$OUT" "$SCALE"
+cargo build -q --release -p zmmu-cli
+ZMMU=$TARGET/release/zmmu
+
+# "wall cpu": the median wall seconds and the median CPU seconds (user +
+# system, which the other processes on a shared machine do not inflate) of
+# RUNS runs of "$@".
+median() {
+  python3 - "$RUNS" "$@" <<'PY'
+import resource, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+walls, cpus = [], []
+for _ in range(runs):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    walls.append(time.monotonic() - start)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+mid = lambda v: sorted(v)[len(v) // 2]
+print(f"{mid(walls):.3f} {mid(cpus):.3f}")
+PY
+}
+
+echo "| program | instructions | zmmu run wall (s) | zmmu run CPU (s) | zmmu MIPS (CPU) | qemu-system-s390x wall (s) | qemu CPU (s) | zmmu / qemu (CPU) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for p in "${PROGRAMS[@]}"; do
+  elf="$OUT/$p.elf"
+  insns=$( ("$ZMMU" run "$elf" 2>&1 >/dev/null || true) | sed -n "s/.*; \([0-9]*\) instructions in.*/\1/p")
+  read -r zw zc < <(median "$ZMMU" run "$elf")
+  read -r qw qc < <(median qemu-system-s390x -nodefaults -nographic \
+    -machine s390-ccw-virtio,accel=tcg -cpu max -m 128M -chardev stdio,id=con0 \
+    -device sclpconsole,chardev=con0 -kernel "$elf")
+  printf '| %s | %s | %.3f | %.3f | %.1f | %.3f | %.3f | %.1f |\n' "$p" "$insns" "$zw" "$zc" \
+    "$(echo "$insns / $zc / 1000000" | bc -l)" "$qw" "$qc" "$(echo "$zc / $qc" | bc -l)"
+done

@@ -1,0 +1,264 @@
+//! `zmmu run` on hand-made ELF files: hostile files are refused with a
+//! precise error and never crash the tool; the exit status follows the
+//! documented convention; the instruction limit and trace work.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
+
+/// One program header.
+#[derive(Clone, Copy)]
+struct Phdr {
+    kind: u32,
+    offset: u64,
+    paddr: u64,
+    filesz: u64,
+    memsz: u64,
+}
+
+/// A big-endian ELF64 s390x executable: the header, the program headers,
+/// then `payload` at file offset 0x1000.
+fn elf(entry: u64, phdrs: &[Phdr]) -> Vec<u8> {
+    let mut f = vec![0u8; 64];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2; // ELFCLASS64
+    f[5] = 2; // ELFDATA2MSB
+    f[6] = 1; // EV_CURRENT
+    f[16..18].copy_from_slice(&2u16.to_be_bytes()); // ET_EXEC
+    f[18..20].copy_from_slice(&22u16.to_be_bytes()); // EM_S390
+    f[20..24].copy_from_slice(&1u32.to_be_bytes());
+    f[24..32].copy_from_slice(&entry.to_be_bytes());
+    f[32..40].copy_from_slice(&64u64.to_be_bytes()); // e_phoff
+    f[52..54].copy_from_slice(&64u16.to_be_bytes()); // e_ehsize
+    f[54..56].copy_from_slice(&56u16.to_be_bytes()); // e_phentsize
+    f[56..58].copy_from_slice(&(phdrs.len() as u16).to_be_bytes());
+    for p in phdrs {
+        let mut h = vec![0u8; 56];
+        h[..4].copy_from_slice(&p.kind.to_be_bytes());
+        h[4..8].copy_from_slice(&7u32.to_be_bytes()); // RWX
+        h[8..16].copy_from_slice(&p.offset.to_be_bytes());
+        h[16..24].copy_from_slice(&p.paddr.to_be_bytes()); // p_vaddr
+        h[24..32].copy_from_slice(&p.paddr.to_be_bytes()); // p_paddr
+        h[32..40].copy_from_slice(&p.filesz.to_be_bytes());
+        h[40..48].copy_from_slice(&p.memsz.to_be_bytes());
+        f.extend_from_slice(&h);
+    }
+    f
+}
+
+/// A runnable ELF: `code` at 0x20000 (entry) and `lowcore` bytes at 0.
+fn program(code: &[u8], lowcore: &[u8]) -> Vec<u8> {
+    let load = |offset: u64, paddr: u64, len: usize| Phdr {
+        kind: 1,
+        offset,
+        paddr,
+        filesz: len as u64,
+        memsz: len as u64,
+    };
+    let mut f = elf(
+        0x20000,
+        &[
+            load(0x1000, 0x20000, code.len()),
+            load(0x2000, 0, lowcore.len()),
+        ],
+    );
+    f.resize(0x1000, 0);
+    f.extend_from_slice(code);
+    f.resize(0x2000, 0);
+    f.extend_from_slice(lowcore);
+    f
+}
+
+/// A PSW as 16 bytes.
+fn psw(mask: u64, addr: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&mask.to_be_bytes());
+    b[8..].copy_from_slice(&addr.to_be_bytes());
+    b
+}
+
+const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn zmmu(args: &[&str], file: &PathBuf) -> Output {
+    Command::new(ZMMU)
+        .arg("run")
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("zmmu runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn exit_status_is_the_disabled_wait_psw_address_modulo_256() {
+    // LPSWE 0xF00 with a disabled-wait PSW at 0xF00 whose address is 0x1ab.
+    let mut lowcore = vec![0u8; 0xf10];
+    lowcore[0xf00..].copy_from_slice(&psw(DISABLED_WAIT, 0x1ab));
+    let file = write("wait.elf", &program(&[0xb2, 0xb2, 0x0f, 0x00], &lowcore));
+    let out = zmmu(&[], &file);
+    assert_eq!(out.status.code(), Some(0xab), "{}", stderr(&out));
+    assert!(stderr(&out).contains("disabled wait, PSW 0002000180000000 00000000000001ab"));
+}
+
+#[test]
+fn unknown_opcode_raises_the_operation_exception_through_the_lowcore() {
+    // Opcode 0x00 is unassigned. The program-new PSW is a disabled wait at
+    // 0x77: reaching it shows the interruption went through the lowcore.
+    let mut lowcore = vec![0u8; 0x1e0];
+    lowcore[0x1d0..0x1e0].copy_from_slice(&psw(DISABLED_WAIT, 0x77));
+    let file = write("unknown.elf", &program(&[0x00, 0x00], &lowcore));
+    let out = zmmu(&["--trace"], &file);
+    assert_eq!(out.status.code(), Some(0x77), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("program interruption code 0x0001 ilc 1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn instruction_limit_stops_an_endless_loop_with_status_124() {
+    // J * (BRC 15,0).
+    let file = write("loop.elf", &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
+    let out = zmmu(&["--max-insns", "1000"], &file);
+    assert_eq!(out.status.code(), Some(124));
+    let err = stderr(&out);
+    assert!(
+        err.contains("instruction limit reached at 0000000000020000"),
+        "{err}"
+    );
+    assert!(err.contains("1000 instructions"), "{err}");
+}
+
+#[test]
+fn trace_names_each_instruction_and_its_address() {
+    // LGHI 1,5 ; LPSWE 0xF00 (disabled wait, address 0).
+    let mut lowcore = vec![0u8; 0xf10];
+    lowcore[0xf00..].copy_from_slice(&psw(DISABLED_WAIT, 0));
+    let code = [0xa7, 0x19, 0x00, 0x05, 0xb2, 0xb2, 0x0f, 0x00];
+    let file = write("trace.elf", &program(&code, &lowcore));
+    let out = zmmu(&["--trace"], &file);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("0000000000020000 LGHI"), "{err}");
+    assert!(err.contains("0000000000020004 LPSWE"), "{err}");
+}
+
+#[test]
+fn a_program_check_loop_check_stops_with_status_126() {
+    // The program-new PSW is all zeros: 24-bit mode at address 0, where the
+    // zeroed lowcore holds opcode 0x00 again, forever.
+    let file = write("pgmloop.elf", &program(&[0x00, 0x00], &[0]));
+    let out = zmmu(&["--max-insns", "100000"], &file);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(stderr(&out).contains("check-stop: program-interruption loop"));
+}
+
+#[test]
+fn a_file_that_is_not_elf_is_refused_with_status_3() {
+    let file = write("text.elf", b"#!/bin/sh\necho not a program\n");
+    let out = zmmu(&[], &file);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("not an ELF file"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_little_endian_elf_is_not_an_s390x_executable() {
+    let mut f = program(&[0, 0], &[0]);
+    f[5] = 1; // ELFDATA2LSB
+    let out = zmmu(&[], &write("le.elf", &f));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("not an s390x executable"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_segment_outside_storage_is_refused_by_number() {
+    let mut f = elf(
+        0x20000,
+        &[Phdr {
+            kind: 1,
+            offset: 0,
+            paddr: 0xFFFF_FFFF_FFFF_F000,
+            filesz: 0,
+            memsz: 0x2000,
+        }],
+    );
+    f.resize(0x100, 0);
+    let out = zmmu(&["--memory", "1M"], &write("outside.elf", &f));
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("segment 0:"), "{err}");
+    assert!(
+        err.contains("do not fit in 0x100000 bytes of storage"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_segment_whose_bytes_are_outside_the_file_is_refused_by_number() {
+    let f = elf(
+        0x20000,
+        &[
+            Phdr {
+                kind: 4, // PT_NOTE: not loaded, not checked
+                offset: 1 << 40,
+                paddr: 0,
+                filesz: 1 << 40,
+                memsz: 1 << 40,
+            },
+            Phdr {
+                kind: 1,
+                offset: 0x10_0000,
+                paddr: 0x20000,
+                filesz: 0x100,
+                memsz: 0x100,
+            },
+        ],
+    );
+    let out = zmmu(&[], &write("short.elf", &f));
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("segment 1: file bytes outside the file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_truncation_of_a_program_is_refused_or_run_never_a_crash() {
+    let mut lowcore = vec![0u8; 0xf10];
+    lowcore[0xf00..].copy_from_slice(&psw(DISABLED_WAIT, 0));
+    let whole = program(&[0xb2, 0xb2, 0x0f, 0x00], &lowcore);
+    for len in (0..whole.len()).step_by(97).chain([whole.len() - 1]) {
+        let out = zmmu(&["--max-insns", "100"], &write("cut.elf", &whole[..len]));
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 3 | 124 | 126)),
+            "truncated to {len}: {code:?} {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn memory_size_rejects_nonsense() {
+    let file = write("any.elf", b"x");
+    for bad in ["0", "12Q", "1K", "100G"] {
+        let out = zmmu(&["--memory", bad], &file);
+        assert_eq!(out.status.code(), Some(2), "--memory {bad}");
+    }
+}

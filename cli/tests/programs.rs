@@ -1,0 +1,222 @@
+//! The bare-metal test programs in `tests/programs/` behave on `zmmu run`
+//! exactly as on `qemu-system-s390x -kernel`: the same console output and
+//! the same exit status (for QEMU, read from the disabled-wait PSW that
+//! `-d guest_errors` logs; zmmu's exit status is its address modulo 256).
+//!
+//! The programs are built here with `s390x-linux-gnu-gcc` (the test command
+//! installs it). Each run is compared with the output recorded from QEMU in
+//! `tests/programs/expected/`, and with a live QEMU run where
+//! `qemu-system-s390x` is installed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
+const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
+/// Far above what any program needs; a runaway program fails, not hangs.
+const MAX_INSNS: &str = "400000000";
+
+/// Prints a line the test harness does not capture (a SKIP or PENDING must
+/// be seen in the log of a passing run).
+fn notice(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Builds every program once; `None` (and a visible SKIP line) without the
+/// cross compiler.
+fn built() -> Option<&'static Path> {
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if !have("s390x-linux-gnu-gcc") {
+                notice("SKIP: s390x-linux-gnu-gcc is not installed (bash ci/test.sh installs it)");
+                return None;
+            }
+            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("programs");
+            let build = Command::new("bash")
+                .arg(format!("{PROGRAMS}/build.sh"))
+                .arg(&out)
+                .output()
+                .expect("bash runs");
+            assert!(
+                build.status.success(),
+                "building the test programs failed:\n{}",
+                String::from_utf8_lossy(&build.stderr)
+            );
+            Some(out)
+        })
+        .as_deref()
+}
+
+/// What a run shows: console bytes and exit status.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    console: String,
+    status: i32,
+}
+
+fn zmmu(elf: &Path) -> (Run, String) {
+    let out: Output = Command::new(ZMMU)
+        .args(["run", "--max-insns", MAX_INSNS])
+        .arg(elf)
+        .output()
+        .expect("zmmu runs");
+    let run = Run {
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        status: out.status.code().unwrap_or(-1),
+    };
+    (run, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The run on QEMU, if it is installed. The exit status is the low byte of
+/// the disabled-wait PSW's address, as logged with `-d guest_errors`.
+fn qemu(elf: &Path) -> Option<Run> {
+    if !have("qemu-system-s390x") {
+        notice("qemu-system-s390x is not installed: comparing with recorded output only");
+        return None;
+    }
+    let log = elf.with_extension("qemu.log");
+    let _ = std::fs::remove_file(&log);
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("qemu-system-s390x")
+        .args([
+            "-nodefaults",
+            "-nographic",
+            "-machine",
+            "s390-ccw-virtio,accel=tcg",
+        ])
+        .args(["-cpu", "max", "-m", "128M"])
+        .args([
+            "-chardev",
+            "stdio,id=con0",
+            "-device",
+            "sclpconsole,chardev=con0",
+        ])
+        .arg("-kernel")
+        .arg(elf)
+        .args(["-d", "guest_errors", "-D"])
+        .arg(&log)
+        .output()
+        .expect("qemu runs");
+    assert!(out.status.success(), "QEMU failed or timed out: {out:?}");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    let address = log
+        .lines()
+        .find_map(|l| l.strip_prefix("PSW: "))
+        .and_then(|psw| psw.split_whitespace().nth(1))
+        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| panic!("no disabled-wait PSW in QEMU's log:\n{log}"));
+    Some(Run {
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        status: (address & 0xFF) as i32,
+    })
+}
+
+/// Runs `name` on zmmu and checks it against the recorded QEMU output, the
+/// expected status and, where installed, a live QEMU run.
+fn runs_as_on_qemu(name: &str, status: i32) {
+    let Some(dir) = built() else { return };
+    let elf = dir.join(format!("{name}.elf"));
+    let expected = std::fs::read_to_string(format!("{PROGRAMS}/expected/{name}.out"))
+        .expect("recorded output");
+    let (run, stderr) = zmmu(&elf);
+    assert_eq!(
+        run,
+        Run {
+            console: expected,
+            status
+        },
+        "zmmu run {name}: {stderr}"
+    );
+    if let Some(reference) = qemu(&elf) {
+        assert_eq!(run, reference, "zmmu run and QEMU differ on {name}");
+    }
+}
+
+#[test]
+fn hello_prints_and_exits_with_the_wait_psw_address() {
+    runs_as_on_qemu("hello", 7);
+}
+
+#[test]
+fn sieve_runs_as_on_qemu() {
+    runs_as_on_qemu("sieve", 0);
+}
+
+#[test]
+fn sort_runs_as_on_qemu() {
+    runs_as_on_qemu("sort", 0);
+}
+
+#[test]
+fn hash_table_runs_as_on_qemu() {
+    runs_as_on_qemu("hash", 0);
+}
+
+#[test]
+fn pointer_chase_runs_as_on_qemu() {
+    runs_as_on_qemu("chase", 0);
+}
+
+#[test]
+fn memcpy_and_memset_over_large_buffers_run_as_on_qemu() {
+    runs_as_on_qemu("memops", 0);
+}
+
+#[test]
+fn secondary_space_accesses_through_sacf_run_as_on_qemu() {
+    runs_as_on_qemu("spaces", 0);
+}
+
+#[test]
+fn remapping_by_ipte_and_idte_runs_as_on_qemu() {
+    runs_as_on_qemu("remap", 0);
+}
+
+#[test]
+fn resolved_translation_and_protection_exceptions_run_as_on_qemu() {
+    runs_as_on_qemu("pagefault", 0);
+}
+
+#[test]
+fn storage_keys_record_references_and_changes_as_on_qemu() {
+    runs_as_on_qemu("keys", 0);
+}
+
+#[test]
+fn supervisor_calls_go_through_the_lowcore_as_on_qemu() {
+    runs_as_on_qemu("svc", 0);
+}
+
+/// MVCS and MVCP are not in the interpreter yet: until they are, zmmu must
+/// stop and name the instruction (exit status 125) instead of skipping it.
+/// Once they are, the program must behave as on QEMU.
+#[test]
+fn mvcs_and_mvcp_run_as_on_qemu_or_are_named_as_unimplemented() {
+    let Some(dir) = built() else { return };
+    let elf = dir.join("crossspace.elf");
+    let (run, stderr) = zmmu(&elf);
+    if run.status == 125 {
+        assert!(
+            stderr.contains("unimplemented instruction MVCS")
+                || stderr.contains("unimplemented instruction MVCP"),
+            "{stderr}"
+        );
+        notice(&format!(
+            "PENDING: crossspace stops at an unimplemented instruction: {}",
+            stderr.trim()
+        ));
+        return;
+    }
+    runs_as_on_qemu("crossspace", 0);
+}

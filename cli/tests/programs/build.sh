@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the bare-metal test programs into OUT (default ./build).
+# Usage: bash cli/tests/programs/build.sh [OUT [SCALE]]
+#   SCALE multiplies the problem sizes (1 for the tests, 4 for the benchmark).
+#   S390_CC overrides the compiler (default s390x-linux-gnu-gcc).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-build}
+scale=${2:-1}
+cc=${S390_CC:-s390x-linux-gnu-gcc}
+mkdir -p "$out"
+programs=(hello sieve sort hash chase memops spaces crossspace remap pagefault keys svc)
+for p in "${programs[@]}"; do
+  "$cc" -O2 -march=z196 -ffreestanding -nostdlib -static -fno-pic -no-pie \
+    -fno-builtin -fno-tree-loop-distribute-patterns -fno-stack-protector \
+    -fno-asynchronous-unwind-tables -Wall -Wno-array-bounds -Wno-stringop-overflow \
+    -DSCALE="$scale" \
+    -Wl,-T,"$here/link.ld" -Wl,--build-id=none -Wl,-z,norelro -Wl,--no-warn-rwx-segments \
+    -o "$out/$p.elf" "$here/start.S" "$here/rt.c" "$here/$p.c" -lgcc
+done
