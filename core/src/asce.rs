@@ -151,12 +151,15 @@ impl Asce {
         self.0 & Self::R != 0
     }
 
-    /// P: the space is private: common segments and regions are a
-    /// translation-specification exception, low-address protection and the
-    /// fetch-protection override do not apply.
+    /// The space is private: P is one, or R is one (a real space counts as
+    /// private, as Hercules implements it and its vectors show for the
+    /// fetch-protection override; see docs/CHOICES.md). In a private space
+    /// common segments and regions are a translation-specification
+    /// exception, and low-address protection and the fetch-protection
+    /// override do not apply.
     #[inline]
     pub const fn private(self) -> bool {
-        self.0 & Self::P != 0
+        self.0 & (Self::P | Self::R) != 0
     }
 
     /// The value that identifies the tables this ASCE designates, for

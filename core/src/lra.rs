@@ -21,6 +21,21 @@ pub struct CcResult {
     pub r1: u64,
 }
 
+impl CcResult {
+    /// R1 after LOAD REAL ADDRESS, given its value `before`: the 64-bit
+    /// forms (`wide`) replace all 64 bits for cc 0, 1 and 2 but only bits
+    /// 32-63 for cc 3; the 24/31-bit forms always replace only bits 32-63.
+    /// Bits not replaced remain unchanged (Hercules, and the recorded
+    /// Hercules vectors).
+    pub const fn lra_register(self, before: u64, wide: bool) -> u64 {
+        if wide && self.cc != 3 {
+            self.r1
+        } else {
+            (before & 0xFFFF_FFFF_0000_0000) | (self.r1 & 0xFFFF_FFFF)
+        }
+    }
+}
+
 /// Bit 32 of R1, set with an exception code when LRA answers cc 3.
 const LRA_EXCEPTION_FLAG: u64 = 0x8000_0000;
 

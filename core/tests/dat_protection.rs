@@ -276,15 +276,17 @@ fn lap_follows_the_asce_of_the_space_used() {
 }
 
 #[test]
-fn lap_in_a_real_space_follows_the_p_bit_only() {
-    // zmmu follows QEMU: a real-space ASCE (R = 1) is private only if P = 1
-    // (Hercules treats R = 1 as private; docs/CHOICES.md).
+fn a_real_space_is_private_for_low_address_protection() {
+    // zmmu follows Hercules: a real-space ASCE (R = 1) counts as private
+    // even with P = 0 (QEMU looks at P only; docs/CHOICES.md).
     let mut g = Guest::segment();
     g.cr0(Cr0::LOW_ADDRESS_PROTECTION);
     g.controls.cr1 = Asce::new(Asce::R);
-    assert_eq!(code(g.write(0x100)), Code::PROTECTION);
+    assert!(g.write(0x100).is_ok());
     g.controls.cr1 = Asce::new(Asce::R | Asce::P);
     assert!(g.write(0x100).is_ok());
+    g.controls.cr1 = Asce::new(0x1000);
+    assert_eq!(code(g.write(0x100)), Code::PROTECTION);
 }
 
 #[test]

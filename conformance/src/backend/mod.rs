@@ -5,9 +5,13 @@
 //! only in *how* an access is translated, never in how a result is
 //! reported.
 
+mod kvm;
+mod mock;
 mod tlb;
 mod walk;
 
+pub use kvm::KvmBackend;
+pub use mock::MockBackend;
 pub use tlb::TlbBackend;
 pub use walk::WalkBackend;
 
@@ -19,6 +23,11 @@ use zmmu_core::storage::Storage;
 
 use crate::machine::{self, SetupError};
 use crate::vector::{Expect, Lra, Probe, Scenario};
+
+/// R1 before the LOAD REAL ADDRESS whose result a vector's `lra` records:
+/// the probe program loads all ones (`conformance/vectors/README.md`), so
+/// bits the instruction leaves unchanged read as ones.
+pub const LRA_R1_BEFORE: u64 = u64::MAX;
 
 /// What a backend observed for one probe, in the vector format's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +109,7 @@ pub fn outcome<S: Storage + ?Sized>(
             .ok()
             .map(|r| Lra {
                 cc: u64::from(r.cc),
-                r1: r.r1,
+                r1: r.lra_register(LRA_R1_BEFORE, true),
             }),
     };
     Ok(Outcome {

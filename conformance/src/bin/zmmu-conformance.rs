@@ -174,6 +174,10 @@ fn make(choice: BackendChoice) -> Result<Box<dyn Backend>, String> {
     match choice {
         BackendChoice::Walk => Ok(Box::new(backend::WalkBackend)),
         BackendChoice::Tlb => Ok(Box::new(backend::TlbBackend)),
+        BackendChoice::Mock => Ok(Box::new(backend::MockBackend)),
+        BackendChoice::Kvm => backend::KvmBackend::new()
+            .map(|b| Box::new(b) as Box<dyn Backend>)
+            .map_err(|e| e.to_string()),
         other => Err(format!(
             "backend `{}` is not part of this build yet",
             format!("{other:?}").to_lowercase()

@@ -1,0 +1,87 @@
+//! The `kvm` backend: every probe as a real x86 load or store in a KVM VM
+//! (`zmmu-hv-kvm`), through host page tables that the core's shadow pager
+//! fills on each page fault, made twice so that the second access is served
+//! by the VM's MMU from the mapping the first one installed.
+
+use zmmu_core::host::HostPageSize;
+use zmmu_core::shadow::{self, EngineError};
+use zmmu_core::storage::Storage;
+use zmmu_hv_kvm::{GuestStorage, KvmConfig, KvmError, KvmHost};
+
+use super::{outcome, Backend, BackendError, Outcome};
+use crate::machine;
+use crate::vector::Scenario;
+
+/// Runs each probe in a KVM VM, twice (one VM per scenario).
+#[derive(Debug)]
+pub struct KvmBackend {
+    config: shadow::Config,
+}
+
+impl KvmBackend {
+    /// The backend, if KVM is usable here (the error says what is missing).
+    pub fn new() -> Result<Self, KvmError> {
+        zmmu_hv_kvm::vm::available()?;
+        // No speculative reference bits: vectors compare keys after each probe.
+        let config = shadow::Config {
+            largest: HostPageSize::Size2M,
+            ..shadow::Config::default()
+        };
+        Ok(Self { config })
+    }
+}
+
+fn backend_error(error: impl std::fmt::Display) -> BackendError {
+    BackendError::Backend(error.to_string())
+}
+
+impl Backend for KvmBackend {
+    fn name(&self) -> &'static str {
+        "kvm"
+    }
+
+    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Outcome>, BackendError> {
+        // Validates the scenario exactly as the other backends do.
+        let reference = machine::storage(scenario)?;
+        let mut storage =
+            GuestStorage::new(scenario.storage_size.max(1), false).map_err(backend_error)?;
+        for (address, bytes) in &scenario.mem {
+            storage.write(zmmu_core::addr::AbsoluteAddress::new(*address), bytes);
+        }
+        for frame in (0..scenario.storage_size).step_by(4096) {
+            let at = zmmu_core::addr::AbsoluteAddress::new(frame);
+            if let Some(key) = reference.key(at) {
+                storage.set_key(at, key);
+            }
+        }
+        let host = KvmHost::new(&storage, KvmConfig::default()).map_err(backend_error)?;
+        let controls = machine::controls(scenario);
+        let mut engine = shadow::Engine::new(host, self.config);
+        let mut outcomes = Vec::with_capacity(scenario.probes.len());
+        for probe in &scenario.probes {
+            let request = machine::request(probe);
+            let once =
+                |engine: &mut shadow::Engine<KvmHost>, storage: &mut GuestStorage| match engine
+                    .access(storage, &controls, request)
+                {
+                    Ok(served) => Ok(Ok((served.real.value(), served.absolute.value()))),
+                    Err(EngineError::Fault(fault)) => Ok(Err(fault)),
+                    Err(EngineError::Host(error)) => Err(backend_error(error)),
+                    Err(EngineError::Inconsistent(address)) => {
+                        Err(match engine.host_mut().take_error() {
+                            Some(error) => backend_error(error),
+                            None => BackendError::Backend(format!(
+                                "the VM's MMU disagrees with the pager at {address:?}"
+                            )),
+                        })
+                    }
+                };
+            let first = once(&mut engine, &mut storage)?;
+            let again = once(&mut engine, &mut storage)?;
+            let mut result = outcome(&storage, &controls, probe, first)?;
+            result.repeat = Some(outcome(&storage, &controls, probe, again)?.expect);
+            outcomes.push(result);
+        }
+        Ok(outcomes)
+    }
+}

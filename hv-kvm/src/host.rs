@@ -1,0 +1,574 @@
+//! [`KvmHost`]: one VM with its storage slot, its system slot (runtime and
+//! page-table pool), its vCPU parked in the runtime, and the run loop that
+//! connects page faults to whoever resolves them.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_core::host::{
+    FlushScope, HostAccess, HostAccessKind, HostFault, HostPageSize, HostPaging, HostPerms, Mapping,
+};
+use zmmu_core::storage::Storage;
+
+use crate::error::KvmError;
+use crate::memory::{GuestStorage, HostMemory, Region};
+use crate::paging::{KvmPaging, KvmRoot};
+use crate::pool::SlotHandle;
+use crate::runtime::{
+    self, action, cb, off, va, Kernel, Pattern, Runtime, KERNEL_SLOT, WRITES_CAPACITY,
+};
+use crate::vcpu::{Exit, Vcpu};
+use crate::vm::{Vm, STORAGE_SLOT, SYSTEM_SLOT};
+
+/// How to build a [`KvmHost`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvmConfig {
+    /// The size of the page-table pool in bytes (at most 1 GiB - 2 MiB; host
+    /// memory is committed only as tables are used).
+    pub pool_size: u64,
+}
+
+impl Default for KvmConfig {
+    fn default() -> Self {
+        Self {
+            pool_size: 64 << 20,
+        }
+    }
+}
+
+/// A page fault taken at CPL3, as the runtime reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageFault {
+    /// The faulting address (CR2).
+    pub address: u64,
+    /// The x86 page-fault error code (bit 0 protection, bit 1 write).
+    pub error_code: u64,
+    /// The faulting instruction.
+    pub rip: u64,
+    /// R12 at the fault: the batch loop's operation pointer.
+    pub op_pointer: u64,
+}
+
+impl PageFault {
+    /// The access was a store.
+    pub fn is_write(&self) -> bool {
+        self.error_code & 2 != 0
+    }
+}
+
+/// What the runtime does after the host handled a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Retry the faulting instruction (a mapping was installed).
+    Retry,
+    /// Continue at this address (the host completed or refused the operation).
+    Resume(u64),
+}
+
+/// Counters of the run loop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Runs started (batches, kernels, flushes).
+    pub runs: u64,
+    /// Exits to the host of any kind (each one `KVM_RUN` return).
+    pub exits: u64,
+    /// Page faults forwarded.
+    pub faults: u64,
+    /// Extra exits to pass page-table write chunks.
+    pub chunks: u64,
+    /// Nanoseconds spent inside `KVM_RUN` (guest code, traps, exits).
+    pub vcpu_ns: u64,
+    /// Nanoseconds spent resolving faults on the host side.
+    pub resolve_ns: u64,
+}
+
+/// The callback that decides what a page fault means.
+pub type FaultHandler<'a> =
+    dyn FnMut(&mut KvmPaging, &PageFault) -> Result<FaultAction, KvmError> + 'a;
+
+/// A KVM VM ready to run accesses: the storage slot, tables, runtime and
+/// vCPU. It implements the core's [`HostPaging`] (delegating to its
+/// [`KvmPaging`]) and [`HostAccess`] (one access run in the VM), so the
+/// core's `shadow::Engine` can drive it directly.
+#[derive(Debug)]
+pub struct KvmHost {
+    // Field order is drop order: the vCPU and VM file descriptors close
+    // before the memory they map is unmapped.
+    vcpu: Vcpu,
+    _vm: Vm,
+    paging: KvmPaging,
+    storage: Arc<Region>,
+    runtime: Runtime,
+    error: Option<KvmError>,
+    boot_root: KvmRoot,
+    kernels: Vec<Kernel>,
+    staged: VecDeque<(u64, u64)>,
+    staged_tail: (Vec<u64>, Option<u64>),
+    stats: RunStats,
+}
+
+impl KvmHost {
+    /// Creates the VM: `storage` at guest-physical 0 (shared: it stays
+    /// mapped while the VM lives), the system slot above it (at the next
+    /// 1 GiB boundary), the runtime installed and the vCPU parked in the
+    /// dispatcher.
+    pub fn new(storage: &GuestStorage, config: KvmConfig) -> Result<Self, KvmError> {
+        if config.pool_size < (1 << 20) || config.pool_size > (1 << 30) - off::RUNTIME_END {
+            return Err(KvmError::Config(format!(
+                "pool size {:#x} out of range",
+                config.pool_size
+            )));
+        }
+        let vm = Vm::new()?;
+        let system = HostMemory::new(
+            off::RUNTIME_END + config.pool_size,
+            false,
+            "runtime and page-table pool",
+        )?;
+        let system_gpa = storage.memory().len().next_multiple_of(1 << 30);
+        let runtime = Runtime::assemble()?;
+        runtime.install(&system)?;
+        let kernels = Pattern::ALL
+            .iter()
+            .flat_map(|&p| [false, true].map(move |w| (p, w)))
+            .map(|(p, w)| runtime::kernel(p, w))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, k) in kernels.iter().enumerate() {
+            if k.code.len() as u64 > KERNEL_SLOT {
+                return Err(KvmError::Assemble("kernel too large".into()));
+            }
+            system
+                .write(off::KERNELS + i as u64 * KERNEL_SLOT, &k.code)
+                .ok_or(KvmError::PoolExhausted)?;
+        }
+        vm.add_slot(Vm::region(STORAGE_SLOT, 0, storage.memory()))?;
+        let region = Vm::region(SYSTEM_SLOT, system_gpa, &system);
+        vm.add_slot(region)?;
+        let slot = SlotHandle {
+            vm: vm.fd.clone(),
+            region,
+            _memory: system.keep_alive(),
+        };
+        let mut paging = KvmPaging::new(system, system_gpa, storage.size(), Some(slot))?;
+        let boot_root = paging.create_root()?;
+        let vcpu = Vcpu::new(&vm)?;
+        vcpu.reset(boot_root.cr3(), runtime.dispatch)?;
+        paging.set_loaded(Some(boot_root));
+        Ok(Self {
+            vcpu,
+            _vm: vm,
+            paging,
+            storage: storage.shared(),
+            runtime,
+            error: None,
+            boot_root,
+            kernels,
+            staged: VecDeque::new(),
+            staged_tail: (Vec::new(), None),
+            stats: RunStats::default(),
+        })
+    }
+
+    /// Whether `storage` is the storage this VM maps at guest-physical 0.
+    pub fn maps(&self, storage: &GuestStorage) -> bool {
+        Arc::ptr_eq(&self.storage, &storage.shared())
+    }
+
+    /// The backend failure that the last [`HostAccess::probe`] could not
+    /// report through its signature, if any.
+    pub fn take_error(&mut self) -> Option<KvmError> {
+        self.error.take()
+    }
+
+    /// The page tables ([`HostPaging`]).
+    pub fn paging(&self) -> &KvmPaging {
+        &self.paging
+    }
+
+    /// The page tables, mutable.
+    pub fn paging_mut(&mut self) -> &mut KvmPaging {
+        &mut self.paging
+    }
+
+    /// The run-loop counters.
+    pub fn stats(&self) -> RunStats {
+        self.stats
+    }
+
+    /// The root the vCPU uses when nothing else is active (never released).
+    pub fn boot_root(&self) -> KvmRoot {
+        self.boot_root
+    }
+
+    /// The assembled benchmark kernels, to run the same bytes natively.
+    pub fn kernels(&self) -> &[Kernel] {
+        &self.kernels
+    }
+
+    fn cb_store(&self, field: u64, value: u64) {
+        let _ = self.paging.memory().store_u64(off::CB + field, value);
+    }
+
+    fn cb_load(&self, field: u64) -> u64 {
+        self.paging.memory().load_u64(off::CB + field).unwrap_or(0)
+    }
+
+    /// Moves what the tables need done into the control block: the first
+    /// chunk of writes now, the rest on `OUT MORE`; the INVLPGs and CR3 go
+    /// with the last chunk.
+    fn stage_pending(&mut self) {
+        let (pending, cr3) = self.paging.take_pending();
+        self.staged.extend(pending.writes);
+        self.staged_tail.0.extend(pending.invlpg);
+        if cr3.is_some() {
+            self.staged_tail = (Vec::new(), cr3);
+        }
+        self.next_chunk();
+    }
+
+    fn next_chunk(&mut self) {
+        let n = self.staged.len().min(WRITES_CAPACITY);
+        let memory = self.paging.memory();
+        for (i, (address, value)) in self.staged.drain(..n).enumerate() {
+            let at = off::WRITES + 16 * i as u64;
+            let _ = memory.store_u64(at, address);
+            let _ = memory.store_u64(at + 8, value);
+        }
+        self.cb_store(cb::N_WRITES, n as u64);
+        let last = self.staged.is_empty();
+        self.cb_store(cb::MORE, u64::from(!last));
+        if last {
+            let (invlpg, cr3) = std::mem::take(&mut self.staged_tail);
+            let memory = self.paging.memory();
+            let mut n = 0;
+            let mut cr3 = cr3;
+            if invlpg.len() > runtime::INVLPG_CAPACITY {
+                cr3 = cr3.or(self.paging.active().map(KvmRoot::cr3));
+            } else {
+                for (i, address) in invlpg.iter().enumerate() {
+                    let _ = memory.store_u64(off::INVLPG + 8 * i as u64, *address);
+                }
+                n = invlpg.len() as u64;
+            }
+            self.cb_store(cb::N_INVLPG, if cr3.is_some() { 0 } else { n });
+            self.cb_store(cb::NEW_CR3, cr3.unwrap_or(0));
+        } else {
+            self.cb_store(cb::N_INVLPG, 0);
+            self.cb_store(cb::NEW_CR3, 0);
+        }
+    }
+
+    /// Runs the CPL3 code at `entry` with up to four arguments until it
+    /// ends, passing every page fault to `on_fault`. `entry` 0 applies the
+    /// pending table changes only.
+    pub(crate) fn run(
+        &mut self,
+        entry: u64,
+        args: [u64; 4],
+        on_fault: &mut FaultHandler<'_>,
+    ) -> Result<(), KvmError> {
+        if self.paging.active().is_none() {
+            self.paging.activate(self.boot_root)?;
+        }
+        self.cb_store(cb::ENTRY, entry);
+        for (field, value) in [cb::ARG0, cb::ARG1, cb::ARG2, cb::ARG3]
+            .into_iter()
+            .zip(args)
+        {
+            self.cb_store(field, value);
+        }
+        self.stage_pending();
+        self.stats.runs += 1;
+        loop {
+            let started = std::time::Instant::now();
+            let exit = self.vcpu.run();
+            self.stats.vcpu_ns += started.elapsed().as_nanos() as u64;
+            self.stats.exits += 1;
+            match exit? {
+                Exit::Done => {
+                    self.paging.cr3_consumed();
+                    return Ok(());
+                }
+                Exit::More => {
+                    self.stats.chunks += 1;
+                    self.next_chunk();
+                }
+                Exit::Fault => {
+                    self.stats.faults += 1;
+                    self.paging.cr3_consumed();
+                    let fault = PageFault {
+                        address: self.cb_load(cb::CR2),
+                        error_code: self.cb_load(cb::ERR),
+                        rip: self.cb_load(cb::RIP),
+                        op_pointer: self.cb_load(cb::OP),
+                    };
+                    let started = std::time::Instant::now();
+                    let decided = on_fault(&mut self.paging, &fault);
+                    self.stats.resolve_ns += started.elapsed().as_nanos() as u64;
+                    let decided = match decided {
+                        Ok(action) => action,
+                        Err(e) => {
+                            // Leave the vCPU in a sane place: end this run.
+                            self.cb_store(cb::ACTION, action::RESUME);
+                            self.cb_store(cb::RESUME, self.runtime.end);
+                            self.stage_pending();
+                            let _ = self.finish_aborted();
+                            return Err(e);
+                        }
+                    };
+                    match decided {
+                        FaultAction::Retry => self.cb_store(cb::ACTION, action::RETRY),
+                        FaultAction::Resume(rip) => {
+                            self.cb_store(cb::ACTION, action::RESUME);
+                            self.cb_store(cb::RESUME, rip);
+                        }
+                    }
+                    self.stage_pending();
+                }
+                Exit::Fatal => {
+                    let error = KvmError::GuestException {
+                        vector: self.cb_load(cb::VECTOR) as u8,
+                        rip: self.cb_load(cb::FATAL_RIP),
+                        error_code: self.cb_load(cb::FATAL_ERR),
+                        cr2: self.cb_load(cb::FATAL_CR2),
+                    };
+                    self.recover()?;
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Runs an aborted run to its end, so the vCPU parks in the dispatcher.
+    fn finish_aborted(&mut self) -> Result<(), KvmError> {
+        for _ in 0..16 {
+            match self.vcpu.run()? {
+                Exit::Done => return Ok(()),
+                Exit::More => self.next_chunk(),
+                Exit::Fault | Exit::Fatal => break,
+            }
+        }
+        self.recover()
+    }
+
+    /// Puts the vCPU back into the dispatcher with the boot root after a
+    /// run went wrong.
+    fn recover(&mut self) -> Result<(), KvmError> {
+        self.vcpu
+            .reset(self.boot_root.cr3(), self.runtime.dispatch)?;
+        self.paging.set_loaded(Some(self.boot_root));
+        self.paging.cr3_consumed();
+        self.staged.clear();
+        self.staged_tail = (Vec::new(), None);
+        Ok(())
+    }
+
+    /// Applies pending table changes and flushes in the guest now (they are
+    /// otherwise applied at the start of the next run).
+    pub fn apply_pending(&mut self) -> Result<(), KvmError> {
+        self.run(0, [0; 4], &mut |_, _| Ok(FaultAction::Retry))
+    }
+
+    /// The batch loop's entry, its skip label and the range of its code.
+    pub(crate) fn batch_entry(&self) -> (u64, u64, core::ops::Range<u64>) {
+        (
+            self.runtime.batch,
+            self.runtime.skip,
+            self.runtime.batch_code.clone(),
+        )
+    }
+
+    /// Where an aborted run resumes (the end of the run).
+    pub(crate) fn end_label(&self) -> u64 {
+        self.runtime.end
+    }
+
+    /// The operation table, in the system slot.
+    pub(crate) fn ops_table(&self) -> &HostMemory {
+        self.paging.memory()
+    }
+
+    /// Runs kernel `index` (see [`KvmHost::kernels`]) in the VM with the
+    /// System V arguments; returns its result.
+    pub(crate) fn run_kernel(
+        &mut self,
+        index: usize,
+        args: [u64; 4],
+        on_fault: &mut FaultHandler<'_>,
+    ) -> Result<u64, KvmError> {
+        if index >= self.kernels.len() {
+            return Err(KvmError::Config(format!("no kernel {index}")));
+        }
+        let kernel = va(off::KERNELS + index as u64 * KERNEL_SLOT);
+        // The dispatcher passes four arguments; the kernel's address rides
+        // in the user data page.
+        let _ = self.paging.memory().store_u64(off::USER_DATA + 8, kernel);
+        self.run(self.runtime.call_kernel, args, on_fault)?;
+        Ok(self.paging.memory().load_u64(off::USER_DATA).unwrap_or(0))
+    }
+}
+
+impl KvmHost {
+    /// Runs `ops` through the active root as they are, without resolving
+    /// anything: an operation that faults is skipped and answers its page
+    /// fault. Operations at or above 2^47 and instruction fetches are
+    /// refused with a `BadMapping` error. (What tests and the flush
+    /// measurements use; the [`Engine`](crate::Engine) resolves faults.)
+    pub fn run_raw(
+        &mut self,
+        ops: &[crate::Operation],
+    ) -> Result<Vec<Result<u64, PageFault>>, KvmError> {
+        use zmmu_core::access::AccessKind;
+        if ops.len() > runtime::OPS_CAPACITY {
+            return Err(KvmError::Config("too many operations".into()));
+        }
+        let table = self.paging.memory();
+        for (i, op) in ops.iter().enumerate() {
+            let end = op.address.value().checked_add(op.width.bytes());
+            if op.kind == AccessKind::Fetch
+                || end.is_none_or(|end| end > zmmu_core::host::LOWER_HALF_END)
+            {
+                return Err(KvmError::BadMapping(format!("{op:?} cannot run in the VM")));
+            }
+            let control = (u64::from(op.kind == AccessKind::Write) << 2) | op.width.log2();
+            let _ = table.store_u64(
+                off::OPS + 16 * i as u64,
+                op.address.value() | (control << 56),
+            );
+            let _ = table.store_u64(off::OPS + 16 * i as u64 + 8, op.value & op.width.mask());
+        }
+        let skip = self.runtime.skip;
+        let mut faults: Vec<Option<PageFault>> = vec![None; ops.len()];
+        let first = op_va(0);
+        self.run(
+            self.runtime.batch,
+            [op_va(0), op_va(ops.len()), 0, 0],
+            &mut |_, fault| {
+                let index = (fault.op_pointer.wrapping_sub(first) / 16) as usize;
+                if let Some(slot) = faults.get_mut(index) {
+                    *slot = Some(*fault);
+                }
+                Ok(FaultAction::Resume(skip))
+            },
+        )?;
+        Ok(ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| match faults[i] {
+                Some(fault) => Err(fault),
+                None => Ok(self
+                    .paging
+                    .memory()
+                    .load_u64(off::OPS + 16 * i as u64 + 8)
+                    .unwrap_or(0)
+                    & op.width.mask()),
+            })
+            .collect())
+    }
+}
+
+/// The virtual address of operation `i` in the table.
+pub(crate) fn op_va(i: usize) -> u64 {
+    va(off::OPS + 16 * i as u64)
+}
+
+impl HostPaging for KvmHost {
+    type Root = KvmRoot;
+    type Error = KvmError;
+
+    fn create_root(&mut self) -> Result<KvmRoot, KvmError> {
+        self.paging.create_root()
+    }
+
+    fn release_root(&mut self, root: KvmRoot) {
+        if root != self.boot_root {
+            self.paging.release_root(root);
+        }
+    }
+
+    fn map(&mut self, root: KvmRoot, mapping: Mapping) -> Result<(), KvmError> {
+        self.paging.map(root, mapping)
+    }
+
+    fn protect(
+        &mut self,
+        root: KvmRoot,
+        logical: LogicalAddress,
+        size: HostPageSize,
+        perms: HostPerms,
+    ) {
+        self.paging.protect(root, logical, size, perms)
+    }
+
+    fn unmap(&mut self, root: KvmRoot, logical: LogicalAddress, size: HostPageSize) {
+        self.paging.unmap(root, logical, size)
+    }
+
+    fn clear(&mut self, root: KvmRoot) {
+        self.paging.clear(root)
+    }
+
+    fn flush(&mut self, root: KvmRoot, scope: FlushScope) {
+        self.paging.flush(root, scope)
+    }
+
+    fn activate(&mut self, root: KvmRoot) -> Result<(), KvmError> {
+        self.paging.activate(root)
+    }
+}
+
+impl HostAccess for KvmHost {
+    /// Runs one access in the VM at CPL3 through the active root: a byte
+    /// load, or a locked OR of zero for a store (a store that leaves the
+    /// byte as it was). The absolute address is read back from the tables
+    /// the CPU just used. A backend failure is kept for
+    /// [`KvmHost::take_error`] and reported as a fault of nothing mapped.
+    fn probe(
+        &mut self,
+        logical: LogicalAddress,
+        kind: HostAccessKind,
+    ) -> Result<AbsoluteAddress, HostFault> {
+        let control: u64 = match kind {
+            HostAccessKind::Read => 0,
+            HostAccessKind::Write => 8,
+        };
+        let not_mapped = HostFault {
+            address: logical,
+            kind,
+            present: false,
+        };
+        if logical.value() >= zmmu_core::host::LOWER_HALF_END {
+            return Err(not_mapped);
+        }
+        let table = self.paging.memory();
+        let _ = table.store_u64(off::OPS, logical.value() | (control << 56));
+        let _ = table.store_u64(off::OPS + 8, 0);
+        let skip = self.runtime.skip;
+        let mut fault: Option<HostFault> = None;
+        let ran = self.run(
+            self.runtime.batch,
+            [op_va(0), op_va(1), 0, 0],
+            &mut |_, f| {
+                fault = Some(HostFault {
+                    address: LogicalAddress::new(f.address),
+                    kind,
+                    present: f.error_code & 1 != 0,
+                });
+                Ok(FaultAction::Resume(skip))
+            },
+        );
+        if let Err(error) = ran {
+            self.error = Some(error);
+            return Err(not_mapped);
+        }
+        if let Some(fault) = fault {
+            return Err(fault);
+        }
+        let root = self.paging.active().ok_or(not_mapped)?;
+        self.paging
+            .translate(root, logical)
+            .map(|(absolute, _)| absolute)
+            .ok_or(not_mapped)
+    }
+}

@@ -1,0 +1,677 @@
+//! [`KvmPaging`]: the core's [`HostPaging`] on x86-64 4-level page tables
+//! held in the pool of the system slot, which the vCPU walks in hardware.
+//!
+//! ## Who writes which entry
+//! The lower half (PML4 entries 0-255) of each root maps s390x logical
+//! addresses to guest-absolute storage, as the shadow pager orders. The
+//! upper half entry 511 is the same in every root and maps the system slot
+//! (runtime and pool) at [`RUNTIME_VA`](crate::runtime::RUNTIME_VA).
+//!
+//! The host writes every entry into the pool directly, so its own view is
+//! always current. A write that *fills* an empty entry of a table the guest
+//! never wrote needs nothing more: the next access faults and the
+//! hypervisor walks the new entry. A write that *changes a present entry*,
+//! and every later write to a table the guest has written, is also queued
+//! for the guest, which repeats it at CPL0 before it next runs translated
+//! code. On an EPT/NPT host the repeat is redundant; on a shadow-paging
+//! hypervisor (PVM on our machines) it is what makes the change visible at
+//! all, because KVM only notices table writes that the guest makes: host
+//! writes bypass its write tracking, a later INVLPG or CR3 load does not
+//! re-read a table it believes unchanged, and once the guest has written an
+//! entry as not present, KVM delivers the next fault on it straight to the
+//! guest without looking at a host fill. `tests/flush.rs` measures both; the
+//! repeat can be switched off with [`KvmPaging::set_guest_table_writes`] to
+//! show it.
+//!
+//! Tables that are unlinked go to the pool's quarantine (see `pool`).
+
+use std::collections::BTreeSet;
+
+use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_core::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
+
+use crate::error::KvmError;
+use crate::memory::HostMemory;
+use crate::pool::{Pool, PoolStats, SlotHandle};
+use crate::runtime::{off, va, INVLPG_CAPACITY};
+
+/// x86-64 paging-entry bits.
+pub(crate) mod bits {
+    pub const P: u64 = 1 << 0;
+    pub const RW: u64 = 1 << 1;
+    pub const US: u64 = 1 << 2;
+    pub const A: u64 = 1 << 5;
+    pub const D: u64 = 1 << 6;
+    pub const PS: u64 = 1 << 7;
+    pub const NX: u64 = 1 << 63;
+    pub const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+    /// A non-leaf entry: present, writable, user (the leaf decides).
+    pub const TABLE: u64 = P | RW | US | A;
+}
+
+use bits::*;
+
+/// One root: the guest-physical address of its PML4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KvmRoot(u64);
+
+impl KvmRoot {
+    /// The guest-physical address of the PML4 (the CR3 value).
+    pub fn cr3(self) -> u64 {
+        self.0
+    }
+}
+
+/// What the guest must do before it next runs translated code.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// Page-table writes to repeat at CPL0: (virtual address, value).
+    pub writes: Vec<(u64, u64)>,
+    /// Addresses to INVLPG.
+    pub invlpg: Vec<u64>,
+    /// A CR3 reload (flushes everything).
+    pub reload: bool,
+}
+
+/// Counters of the paging backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PagingStats {
+    /// Mapping orders executed.
+    pub maps: u64,
+    /// Entries changed while present (each repeated in the guest).
+    pub guest_writes: u64,
+    /// INVLPGs requested.
+    pub invlpgs: u64,
+    /// Full flushes (CR3 reloads) requested.
+    pub reloads: u64,
+    /// The pool.
+    pub pool: PoolStats,
+}
+
+/// x86-64 page tables in a KVM memory slot, driven through [`HostPaging`].
+#[derive(Debug)]
+pub struct KvmPaging {
+    memory: HostMemory,
+    system_gpa: u64,
+    pool: Pool,
+    upper: u64,
+    roots: BTreeSet<u64>,
+    active: Option<KvmRoot>,
+    loaded: Option<KvmRoot>,
+    pending: Pending,
+    storage_limit: u64,
+    guest_table_writes: bool,
+    zombies: Vec<u64>,
+    /// Per pool page: the guest has written one of its entries, so KVM may
+    /// hold a shadow of it that host writes would not update.
+    visible: Vec<bool>,
+    stats: PagingStats,
+}
+
+/// The index of `address` in the table at `level` (4 = PML4 .. 1 = PT).
+#[inline]
+fn index(address: u64, level: u32) -> u64 {
+    (address >> (12 + 9 * (level - 1))) & 511
+}
+
+impl KvmPaging {
+    /// Tables in `memory` (the system slot at `system_gpa`), mapping frames
+    /// below `storage_limit`. Builds the shared upper half.
+    pub(crate) fn new(
+        memory: HostMemory,
+        system_gpa: u64,
+        storage_limit: u64,
+        slot: Option<SlotHandle>,
+    ) -> Result<Self, KvmError> {
+        if memory.len() > (1 << 30) {
+            return Err(KvmError::Config(
+                "the system slot (runtime + pool) is limited to 1 GiB".into(),
+            ));
+        }
+        let pool = Pool::new(off::RUNTIME_END, memory.len(), slot);
+        let pages = ((memory.len() - off::RUNTIME_END) / 4096) as usize;
+        let mut paging = Self {
+            memory,
+            system_gpa,
+            pool,
+            upper: 0,
+            roots: BTreeSet::new(),
+            active: None,
+            loaded: None,
+            pending: Pending::default(),
+            storage_limit,
+            guest_table_writes: true,
+            zombies: Vec::new(),
+            visible: Vec::new(),
+            stats: PagingStats::default(),
+        };
+        paging.visible = vec![false; pages];
+        paging.build_upper_half()?;
+        Ok(paging)
+    }
+
+    /// Maps the system slot at RUNTIME_VA: runtime pages 4 KiB each with
+    /// their own permissions, the pool with 2 MiB supervisor pages.
+    fn build_upper_half(&mut self) -> Result<(), KvmError> {
+        let pdpt = self.pool.alloc(&self.memory)?;
+        let pd = self.pool.alloc(&self.memory)?;
+        let pt = self.pool.alloc(&self.memory)?;
+        let rt_va = va(0);
+        let fail = || KvmError::Config("system slot layout".into());
+        self.memory
+            .store_u64(pdpt + 8 * index(rt_va, 3), self.gpa(pd) | TABLE)
+            .ok_or_else(fail)?;
+        self.memory
+            .store_u64(pd, self.gpa(pt) | TABLE)
+            .ok_or_else(fail)?;
+        for page in 0..512u64 {
+            let at = page * 4096;
+            let user_data = off::USTACK_TOP - 0x4000..off::USER_DATA + 0x1000;
+            let flags = if (off::CODE..off::CODE_END).contains(&at) {
+                P | US | A
+            } else if user_data.contains(&at) || at >= off::OPS {
+                P | RW | US | A | D | NX
+            } else {
+                P | RW | A | D | NX
+            };
+            self.memory
+                .store_u64(pt + 8 * page, self.gpa(at) | flags)
+                .ok_or_else(fail)?;
+        }
+        let mut big = off::RUNTIME_END;
+        while big < self.memory.len() {
+            self.memory
+                .store_u64(
+                    pd + 8 * (big >> 21),
+                    self.gpa(big) | P | RW | A | D | PS | NX,
+                )
+                .ok_or_else(fail)?;
+            big += 1 << 21;
+        }
+        self.upper = self.gpa(pdpt) | TABLE;
+        Ok(())
+    }
+
+    /// Whether narrowing changes are repeated in the guest (default on; see
+    /// the module docs). Off only to measure why it is needed.
+    pub fn set_guest_table_writes(&mut self, on: bool) {
+        self.guest_table_writes = on;
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> PagingStats {
+        PagingStats {
+            pool: self.pool.stats(),
+            ..self.stats
+        }
+    }
+
+    /// The system slot's memory.
+    pub(crate) fn memory(&self) -> &HostMemory {
+        &self.memory
+    }
+
+    /// The root currently active, if any.
+    pub fn active(&self) -> Option<KvmRoot> {
+        self.active
+    }
+
+    /// Takes what the guest must do before it runs again, and the CR3 to
+    /// load (if the active root is not the loaded one, or a reload was asked).
+    pub(crate) fn take_pending(&mut self) -> (Pending, Option<u64>) {
+        let mut pending = std::mem::take(&mut self.pending);
+        let overflow = pending.invlpg.len() > INVLPG_CAPACITY;
+        let cr3 = match self.active {
+            Some(active) if Some(active) != self.loaded || pending.reload || overflow => {
+                Some(active.cr3())
+            }
+            _ => None,
+        };
+        if cr3.is_some() {
+            pending.invlpg.clear();
+            self.loaded = self.active;
+        }
+        pending.reload = false;
+        (pending, cr3)
+    }
+
+    /// The vCPU has loaded the CR3 given by the last `take_pending`: roots
+    /// released while loaded can now be recycled.
+    pub(crate) fn cr3_consumed(&mut self) {
+        if self
+            .loaded
+            .is_some_and(|l| self.zombies.contains(&(l.cr3() - self.system_gpa)))
+        {
+            return;
+        }
+        for page in std::mem::take(&mut self.zombies) {
+            self.pool.release(page);
+        }
+    }
+
+    /// The vCPU was reset to `cr3` (boot or recovery).
+    pub(crate) fn set_loaded(&mut self, root: Option<KvmRoot>) {
+        self.loaded = root;
+    }
+
+    #[inline]
+    fn gpa(&self, offset: u64) -> u64 {
+        self.system_gpa + offset
+    }
+
+    /// The pool offset of the table an entry points to, if it is one of ours.
+    #[inline]
+    fn table_of(&self, entry: u64) -> Option<u64> {
+        let offset = (entry & ADDR).checked_sub(self.system_gpa)?;
+        self.pool.contains(offset).then_some(offset)
+    }
+
+    fn root_offset(&self, root: KvmRoot) -> Result<u64, KvmError> {
+        if !self.roots.contains(&root.0) {
+            return Err(KvmError::UnknownRoot);
+        }
+        Ok(root.0 - self.system_gpa)
+    }
+
+    #[inline]
+    fn entry(&self, table: u64, i: u64) -> u64 {
+        self.memory.load_u64(table + 8 * i).unwrap_or(0)
+    }
+
+    /// Writes an entry; a change to a present entry is queued for the guest.
+    fn set_entry(&mut self, table: u64, i: u64, value: u64) {
+        let at = table + 8 * i;
+        let old = self.memory.load_u64(at).unwrap_or(0);
+        if old == value {
+            return;
+        }
+        let _ = self.memory.store_u64(at, value);
+        let index = self.page_index(table);
+        let visible = self.visible.get(index).copied().unwrap_or(false);
+        if (old & P != 0 || visible) && self.guest_table_writes {
+            self.stats.guest_writes += 1;
+            self.pending.writes.push((va(at), value));
+            if let Some(v) = self.visible.get_mut(index) {
+                *v = true;
+            }
+        }
+    }
+
+    fn invlpg(&mut self, address: u64) {
+        self.stats.invlpgs += 1;
+        self.pending.invlpg.push(address);
+    }
+
+    fn reload(&mut self) {
+        self.stats.reloads += 1;
+        self.pending.reload = true;
+    }
+
+    /// A zeroed table page. A purge makes KVM forget every table, so no
+    /// page is guest-visible after one.
+    fn alloc(&mut self) -> Result<u64, KvmError> {
+        let purges = self.pool.stats().purges;
+        let page = self.pool.alloc(&self.memory)?;
+        if self.pool.stats().purges != purges {
+            self.visible.fill(false);
+        }
+        let index = self.page_index(page);
+        if let Some(v) = self.visible.get_mut(index) {
+            *v = false;
+        }
+        Ok(page)
+    }
+
+    #[inline]
+    fn page_index(&self, table: u64) -> usize {
+        (table.saturating_sub(off::RUNTIME_END) / 4096) as usize
+    }
+
+    /// Quarantines the table at `table` (level `level`) and every table below it.
+    fn free_tree(&mut self, table: u64, level: u32) {
+        if level > 1 {
+            for i in 0..512 {
+                let e = self.entry(table, i);
+                if e & P != 0 && e & PS == 0 {
+                    if let Some(child) = self.table_of(e) {
+                        self.free_tree(child, level - 1);
+                    }
+                }
+            }
+        }
+        self.pool.release(table);
+    }
+
+    /// The table at `level - 1` below entry `i` of `table`, created (or
+    /// split from a large leaf) if needed.
+    fn descend(&mut self, table: u64, i: u64, level: u32) -> Result<u64, KvmError> {
+        let e = self.entry(table, i);
+        if e & P != 0 && e & PS == 0 {
+            return self
+                .table_of(e)
+                .ok_or_else(|| KvmError::BadMapping("foreign table".into()));
+        }
+        let child = self.alloc()?;
+        if e & P != 0 {
+            // Split a large leaf into 512 leaves of the next size, same frame and perms.
+            let step = 1u64 << (12 + 9 * (level - 2));
+            let leaf_ps = if level - 1 > 1 { PS } else { 0 };
+            let flags = (e & !ADDR & !PS) | leaf_ps;
+            let frame = e & ADDR & !(step * 512 - 1);
+            for j in 0..512 {
+                let _ = self
+                    .memory
+                    .store_u64(child + 8 * j, (frame + j * step) | flags);
+            }
+        }
+        self.set_entry(table, i, self.gpa(child) | TABLE);
+        Ok(child)
+    }
+
+    /// Validates a mapping order.
+    fn check(&self, mapping: &Mapping) -> Result<(), KvmError> {
+        let size = mapping.size.bytes();
+        let l = mapping.logical.value();
+        let f = mapping.frame.value();
+        let bad = |why: &str| Err(KvmError::BadMapping(format!("{why}: {mapping:?}")));
+        if l % size != 0 || f % size != 0 {
+            return bad("misaligned");
+        }
+        if l.checked_add(size).is_none_or(|end| end > LOWER_HALF_END) {
+            return bad("outside the lower half");
+        }
+        if f.checked_add(size)
+            .is_none_or(|end| end > self.storage_limit)
+        {
+            return bad("frame outside guest storage");
+        }
+        if !mapping.perms.contains(HostPerms::READ) {
+            return bad("x86 cannot map without read permission");
+        }
+        Ok(())
+    }
+
+    /// The leaf entry for a frame with perms.
+    fn leaf(frame: u64, perms: HostPerms, large: bool) -> u64 {
+        let mut e = frame | P | US | A | D;
+        if perms.contains(HostPerms::WRITE) {
+            e |= RW;
+        }
+        if !perms.contains(HostPerms::EXECUTE) {
+            e |= NX;
+        }
+        if large {
+            e |= PS;
+        }
+        e
+    }
+
+    fn map_one(
+        &mut self,
+        root: u64,
+        logical: u64,
+        frame: u64,
+        size: HostPageSize,
+        perms: HostPerms,
+    ) -> Result<(), KvmError> {
+        let leaf_level = match size {
+            HostPageSize::Size4K => 1,
+            _ => 2,
+        };
+        let mut table = root;
+        let mut level = 4;
+        while level > leaf_level {
+            table = self.descend(table, index(logical, level), level)?;
+            level -= 1;
+        }
+        let i = index(logical, level);
+        let old = self.entry(table, i);
+        let new = Self::leaf(frame, perms, leaf_level == 2);
+        if old & P != 0 && old & PS == 0 && leaf_level == 2 {
+            // A large page replaces a page table (empty, by the contract; a
+            // full one is handled too): INVLPG of any address in the range
+            // drops the paging-structure caches for it, and the TLB entries
+            // of one page; a table with mappings needs a full flush.
+            let mut mapped = false;
+            if let Some(child) = self.table_of(old) {
+                mapped = (0..512).any(|j| self.entry(child, j) & P != 0);
+                self.free_tree(child, 1);
+            }
+            self.set_entry(table, i, new);
+            if mapped {
+                self.reload();
+            } else {
+                self.invlpg(logical);
+            }
+            return Ok(());
+        }
+        self.set_entry(table, i, new);
+        if old & P != 0 && old != new {
+            self.invlpg(logical);
+        }
+        Ok(())
+    }
+
+    /// Applies `edit` to every leaf inside the `size`-aligned range at
+    /// `logical`, or to the large leaf that contains it.
+    fn edit_range(
+        &mut self,
+        root: KvmRoot,
+        logical: LogicalAddress,
+        size: HostPageSize,
+        edit: impl Fn(u64) -> u64,
+    ) {
+        let Ok(root) = self.root_offset(root) else {
+            return;
+        };
+        let size_bytes = size.bytes();
+        let start = logical.value() & !(size_bytes - 1);
+        if start >= LOWER_HALF_END {
+            return;
+        }
+        let mut address = start;
+        let end = start.saturating_add(size_bytes).min(LOWER_HALF_END);
+        while address < end {
+            // Walk to the leaf (or hole) covering `address`.
+            let mut table = root;
+            let mut level = 4;
+            let step = loop {
+                let i = index(address, level);
+                let e = self.entry(table, i);
+                let span = 1u64 << (12 + 9 * (level - 1));
+                if e & P == 0 {
+                    break span;
+                }
+                if level == 1 || e & PS != 0 {
+                    let new = edit(e);
+                    if new != e {
+                        let freed = new & P == 0 && level > 1 && e & PS == 0;
+                        self.set_entry(table, i, new);
+                        if freed {
+                            self.reload();
+                        } else {
+                            self.invlpg(address & !(span - 1));
+                        }
+                    }
+                    break span;
+                }
+                // A whole table inside the range being removed: drop it at once.
+                if address % span == 0 && address + span <= end && edit(e) & P == 0 {
+                    if let Some(child) = self.table_of(e) {
+                        self.free_tree(child, level - 1);
+                    }
+                    self.set_entry(table, i, 0);
+                    self.reload();
+                    break span;
+                }
+                match self.table_of(e) {
+                    Some(child) => table = child,
+                    None => break span,
+                }
+                level -= 1;
+            };
+            address = (address & !(step - 1)).saturating_add(step);
+        }
+    }
+
+    /// The translation the x86 tables of `root` give `logical`: the frame
+    /// address of the byte and the permissions, read from the tables as the
+    /// CPU walks them.
+    pub fn translate(
+        &self,
+        root: KvmRoot,
+        logical: LogicalAddress,
+    ) -> Option<(AbsoluteAddress, HostPerms)> {
+        let mut table = self.root_offset(root).ok()?;
+        let address = logical.value();
+        if address >= LOWER_HALF_END {
+            return None;
+        }
+        let mut level = 4;
+        let mut writable = true;
+        loop {
+            let e = self.entry(table, index(address, level));
+            if e & P == 0 {
+                return None;
+            }
+            writable &= e & RW != 0;
+            if level == 1 || e & PS != 0 {
+                let span = 1u64 << (12 + 9 * (level - 1));
+                let mut perms = HostPerms::READ;
+                if writable {
+                    perms |= HostPerms::WRITE;
+                }
+                if e & NX == 0 {
+                    perms |= HostPerms::EXECUTE;
+                }
+                let frame = e & ADDR & !(span - 1);
+                return Some((AbsoluteAddress::new(frame | (address & (span - 1))), perms));
+            }
+            table = self.table_of(e)?;
+            level -= 1;
+        }
+    }
+}
+
+impl HostPaging for KvmPaging {
+    type Root = KvmRoot;
+    type Error = KvmError;
+
+    fn create_root(&mut self) -> Result<KvmRoot, KvmError> {
+        let page = self.alloc()?;
+        self.memory
+            .store_u64(page + 8 * 511, self.upper)
+            .ok_or(KvmError::PoolExhausted)?;
+        let root = KvmRoot(self.gpa(page));
+        self.roots.insert(root.0);
+        Ok(root)
+    }
+
+    fn release_root(&mut self, root: KvmRoot) {
+        let Ok(table) = self.root_offset(root) else {
+            return;
+        };
+        self.clear(root);
+        self.roots.remove(&root.0);
+        if self.active == Some(root) {
+            self.active = None;
+        }
+        if self.loaded == Some(root) {
+            // The vCPU still has it in CR3: the page may not become a table
+            // elsewhere before the vCPU has loaded another root.
+            self.zombies.push(table);
+        } else {
+            self.pool.release(table);
+        }
+    }
+
+    fn map(&mut self, root: KvmRoot, mapping: Mapping) -> Result<(), KvmError> {
+        self.check(&mapping)?;
+        let table = self.root_offset(root)?;
+        self.stats.maps += 1;
+        let (l, f) = (mapping.logical.value(), mapping.frame.value());
+        match mapping.size {
+            HostPageSize::Size1G => {
+                // No 1 GiB pages in the guest CPUID on every host: 512 x 2 MiB.
+                for j in 0..512u64 {
+                    let step = 1 << 21;
+                    self.map_one(
+                        table,
+                        l + j * step,
+                        f + j * step,
+                        HostPageSize::Size2M,
+                        mapping.perms,
+                    )?;
+                }
+                Ok(())
+            }
+            size => self.map_one(table, l, f, size, mapping.perms),
+        }
+    }
+
+    fn protect(
+        &mut self,
+        root: KvmRoot,
+        logical: LogicalAddress,
+        size: HostPageSize,
+        perms: HostPerms,
+    ) {
+        if !perms.contains(HostPerms::READ) {
+            return self.unmap(root, logical, size);
+        }
+        let keep_write = perms.contains(HostPerms::WRITE);
+        let keep_exec = perms.contains(HostPerms::EXECUTE);
+        self.edit_range(root, logical, size, |e| {
+            let mut e = e;
+            if !keep_write {
+                e &= !RW;
+            }
+            if !keep_exec {
+                e |= NX;
+            }
+            e
+        })
+    }
+
+    fn unmap(&mut self, root: KvmRoot, logical: LogicalAddress, size: HostPageSize) {
+        self.edit_range(root, logical, size, |_| 0)
+    }
+
+    fn clear(&mut self, root: KvmRoot) {
+        let Ok(table) = self.root_offset(root) else {
+            return;
+        };
+        let mut any = false;
+        for i in 0..256 {
+            let e = self.entry(table, i);
+            if e & P != 0 {
+                if let Some(child) = self.table_of(e) {
+                    self.free_tree(child, 3);
+                }
+                self.set_entry(table, i, 0);
+                any = true;
+            }
+        }
+        if any && self.active == Some(root) {
+            self.reload();
+        }
+    }
+
+    fn flush(&mut self, root: KvmRoot, scope: FlushScope) {
+        // Only the loaded root can hold TLB entries: without PCID every CR3
+        // load flushes the others.
+        if self.active != Some(root) {
+            return;
+        }
+        match scope {
+            FlushScope::Page(address) => self.invlpg(address.page().value()),
+            FlushScope::All => self.reload(),
+        }
+    }
+
+    fn activate(&mut self, root: KvmRoot) -> Result<(), KvmError> {
+        self.root_offset(root)?;
+        self.active = Some(root);
+        Ok(())
+    }
+}

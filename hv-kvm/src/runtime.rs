@@ -1,0 +1,644 @@
+//! The in-VM runtime: descriptor tables, the CPL0 trap stubs and dispatcher,
+//! the CPL3 batch loop and the benchmark kernels, assembled with iced-x86
+//! at start-up and placed in the system slot, which every root maps at
+//! [`RUNTIME_VA`] (the top 2 GiB, so that absolute addresses fit in a
+//! sign-extended 32-bit displacement).
+//!
+//! ## Protocol
+//! The vCPU never leaves the runtime between runs: it parks in the CPL0
+//! dispatcher after an `OUT` and continues there on the next `KVM_RUN`, so
+//! no register ioctl is needed in the steady state.
+//! - *Dispatcher* (CPL0): applies the pending page-table writes, the new
+//!   CR3 or the pending INVLPGs from the control block, then `IRETQ`s to the
+//!   CPL3 entry named in the control block with its arguments in registers
+//!   (entry 0: flush only, report done).
+//! - *Batch loop* (CPL3): walks a table of operations and ends with `INT3`.
+//! - `#BP` (CPL0, DPL3 gate): `OUT DONE`, then back to the dispatcher.
+//! - `#PF` from CPL3 (CPL0): records CR2, the error code, RIP and the
+//!   operation pointer (R12), `OUT FAULT`; when resumed, applies the pending
+//!   writes and flushes (`OUT MORE` while the host has more chunks), `INVLPG`s CR2, and either retries the access or
+//!   resumes at the address the host chose (the next operation).
+//! - Any other exception, or a `#PF` at CPL0: `OUT FATAL` with the details.
+
+use iced_x86::{BlockEncoderOptions, IcedError};
+
+use crate::error::KvmError;
+use crate::memory::HostMemory;
+
+/// The virtual address of the system slot's first byte in every root.
+pub const RUNTIME_VA: u64 = 0xFFFF_FFFF_8000_0000;
+
+/// Offsets inside the system slot.
+pub(crate) mod off {
+    /// GDT (supervisor).
+    pub const GDT: u64 = 0x0000;
+    /// IDT (supervisor).
+    pub const IDT: u64 = 0x1000;
+    /// TSS (supervisor).
+    pub const TSS: u64 = 0x2000;
+    /// Control block (supervisor).
+    pub const CB: u64 = 0x3000;
+    /// Pending INVLPG addresses (supervisor).
+    pub const INVLPG: u64 = 0x4000;
+    /// Pending page-table writes, (virtual address, value) pairs (supervisor).
+    pub const WRITES: u64 = 0x5000;
+    /// Code (user, read-only, executable).
+    pub const CODE: u64 = 0x8000;
+    /// Benchmark kernels, [`KERNEL_SLOT`] bytes each, inside the code pages.
+    pub const KERNELS: u64 = 0xC000;
+    /// The batch loop's dispatch table, inside the code pages.
+    pub const JUMP_TABLE: u64 = 0xF000;
+    /// End of the code pages.
+    pub const CODE_END: u64 = 0x10000;
+    /// Kernel stack top (stack in 0x10000..0x14000, supervisor).
+    pub const KSTACK_TOP: u64 = 0x14000;
+    /// User stack top (stack in 0x14000..0x18000, user).
+    pub const USTACK_TOP: u64 = 0x18000;
+    /// User data page (kernel results).
+    pub const USER_DATA: u64 = 0x18000;
+    /// Start of the operation table (user, read-write).
+    pub const OPS: u64 = 0x20000;
+    /// End of the runtime area; the page-table pool follows.
+    pub const RUNTIME_END: u64 = 0x20_0000;
+}
+
+/// The space reserved for one benchmark kernel.
+pub(crate) const KERNEL_SLOT: u64 = 0x200;
+
+/// Capacity of the pending INVLPG list.
+pub(crate) const INVLPG_CAPACITY: usize = 512;
+/// Capacity of the pending page-table write list.
+pub(crate) const WRITES_CAPACITY: usize = 512;
+/// Capacity of the operation table, in operations of 16 bytes.
+pub const OPS_CAPACITY: usize = ((off::RUNTIME_END - off::OPS) / 16) as usize;
+
+/// Control-block fields (byte offsets in the control block).
+pub(crate) mod cb {
+    pub const ENTRY: u64 = 0x00;
+    pub const ARG0: u64 = 0x08;
+    pub const ARG1: u64 = 0x10;
+    pub const ARG2: u64 = 0x18;
+    pub const ARG3: u64 = 0x20;
+    pub const NEW_CR3: u64 = 0x28;
+    pub const N_WRITES: u64 = 0x30;
+    pub const N_INVLPG: u64 = 0x38;
+    pub const ACTION: u64 = 0x40;
+    pub const RESUME: u64 = 0x48;
+    pub const CR2: u64 = 0x50;
+    pub const ERR: u64 = 0x58;
+    pub const RIP: u64 = 0x60;
+    pub const OP: u64 = 0x68;
+    pub const VECTOR: u64 = 0x70;
+    pub const FATAL_RIP: u64 = 0x80;
+    pub const FATAL_ERR: u64 = 0x88;
+    pub const FATAL_CR2: u64 = 0x90;
+    pub const MORE: u64 = 0x98;
+}
+
+/// I/O ports the CPL0 stubs report on.
+pub(crate) mod port {
+    pub const DONE: u16 = 0x10;
+    pub const FAULT: u16 = 0x11;
+    pub const FATAL: u16 = 0x12;
+    pub const MORE: u16 = 0x13;
+}
+
+/// GDT selectors.
+pub(crate) mod sel {
+    pub const KCODE: u16 = 0x08;
+    pub const KDATA: u16 = 0x10;
+    pub const TSS: u16 = 0x18;
+    pub const UDATA: u16 = 0x2B;
+    pub const UCODE: u16 = 0x33;
+}
+
+/// The resume action the host leaves in the control block after a fault.
+pub(crate) mod action {
+    /// Retry the faulting instruction.
+    pub const RETRY: u64 = 0;
+    /// Continue at `cb::RESUME`.
+    pub const RESUME: u64 = 1;
+}
+
+/// The virtual address of a system-slot offset.
+#[inline]
+pub const fn va(offset: u64) -> u64 {
+    RUNTIME_VA + offset
+}
+
+/// An absolute operand address as iced's sign-extended 32-bit displacement.
+#[inline]
+const fn abs32(offset: u64) -> i32 {
+    va(offset) as i64 as i32
+}
+
+/// The control-block field `field` as an absolute displacement.
+#[inline]
+const fn cbf(field: u64) -> i32 {
+    abs32(off::CB + field)
+}
+
+/// A benchmark access pattern over a power-of-two working set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pattern {
+    /// Consecutive doublewords.
+    Sequential,
+    /// One doubleword every 4 KiB + 64 bytes (a new page and cache line each time).
+    Strided,
+    /// Doublewords chosen by a 64-bit LCG.
+    Random,
+}
+
+impl Pattern {
+    /// Every pattern.
+    pub const ALL: [Pattern; 3] = [Pattern::Sequential, Pattern::Strided, Pattern::Random];
+
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sequential => "seq",
+            Self::Strided => "stride",
+            Self::Random => "random",
+        }
+    }
+}
+
+/// The stride of [`Pattern::Strided`].
+pub const STRIDE: u64 = 4096 + 64;
+
+/// The multiplier and increment of the random pattern's LCG (Knuth's MMIX).
+pub const LCG: (u64, u64) = (6364136223846793005, 1442695040888963407);
+
+/// A kernel: `fn(base, mask, count, seed) -> u64` (System V), position
+/// independent, with no stack use, so that the very same bytes run natively
+/// and inside the VM.
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    /// The pattern.
+    pub pattern: Pattern,
+    /// Whether it stores (otherwise it loads and sums).
+    pub write: bool,
+    /// The machine code.
+    pub code: Vec<u8>,
+}
+
+/// How many accesses one kernel iteration makes (the loop is unrolled so
+/// that the native limit is the memory system's, not the loop's).
+pub const KERNEL_UNROLL: u64 = 4;
+
+/// The offset mask a kernel applies: `size - 1` with the low bits cleared
+/// that keep every offset 8-aligned (32-aligned for the sequential
+/// pattern, whose four accesses per iteration share one offset).
+pub const fn kernel_mask(pattern: Pattern, size: u64) -> u64 {
+    match pattern {
+        Pattern::Sequential => (size - 1) & !31,
+        _ => (size - 1) & !7,
+    }
+}
+
+/// Assembles the benchmark kernel for a pattern and direction:
+/// `count / 4` iterations of four 8-byte big-endian loads (`MOV` +
+/// `BSWAP`, summed) or stores (`BSWAP` + `MOV` of the iteration counter)
+/// at `base + offset`. The offset starts at `seed & mask`, where `mask` is
+/// [`kernel_mask`], and advances by 8 ([`Pattern::Sequential`], 32 per
+/// iteration), by [`STRIDE`] ([`Pattern::Strided`]), or to
+/// `(lcg >> 16) & mask` with `lcg = lcg * LCG.0 + LCG.1` seeded with
+/// `seed` ([`Pattern::Random`]), after every access.
+pub fn kernel(pattern: Pattern, write: bool) -> Result<Kernel, KvmError> {
+    assemble_kernel(pattern, write)
+        .map(|code| Kernel {
+            pattern,
+            write,
+            code,
+        })
+        .map_err(|e| KvmError::Assemble(e.to_string()))
+}
+
+fn assemble_kernel(pattern: Pattern, write: bool) -> Result<Vec<u8>, IcedError> {
+    use iced_x86::code_asm::*;
+    // rdi = base, rsi = mask (size - 1), rdx = count, rcx = seed; rax = sum;
+    // r8 = offset; r9 = scratch; r10/r11 = LCG constants.
+    let mut a = iced_x86::code_asm::CodeAssembler::new(64)?;
+    let mut top = a.create_label();
+    let mut done = a.create_label();
+    a.xor(eax, eax)?;
+    a.and(
+        rsi,
+        if pattern == Pattern::Sequential {
+            -32
+        } else {
+            -8
+        },
+    )?;
+    a.mov(r8, rcx)?;
+    a.and(r8, rsi)?;
+    a.mov(r10, LCG.0)?;
+    a.mov(r11, LCG.1)?;
+    a.shr(rdx, 2)?;
+    a.jz(done)?;
+    a.set_label(&mut top)?;
+    for k in 0..KERNEL_UNROLL as i32 {
+        let displacement = if pattern == Pattern::Sequential {
+            8 * k
+        } else {
+            0
+        };
+        if write {
+            a.mov(r9, rdx)?;
+            a.bswap(r9)?;
+            a.mov(qword_ptr(rdi + r8 + displacement), r9)?;
+        } else {
+            a.mov(r9, qword_ptr(rdi + r8 + displacement))?;
+            a.bswap(r9)?;
+            a.add(rax, r9)?;
+        }
+        match pattern {
+            Pattern::Sequential => {}
+            Pattern::Strided => {
+                a.add(r8, STRIDE as i32)?;
+                a.and(r8, rsi)?;
+            }
+            Pattern::Random => {
+                a.imul_2(rcx, r10)?;
+                a.add(rcx, r11)?;
+                a.mov(r8, rcx)?;
+                a.shr(r8, 16)?;
+                a.and(r8, rsi)?;
+            }
+        }
+    }
+    if pattern == Pattern::Sequential {
+        a.add(r8, 32)?;
+        a.and(r8, rsi)?;
+    }
+    a.dec(rdx)?;
+    a.jnz(top)?;
+    a.set_label(&mut done)?;
+    a.ret()?;
+    a.assemble(0)
+}
+
+/// The assembled runtime and the addresses of its entry points.
+#[derive(Clone, Debug)]
+pub(crate) struct Runtime {
+    /// Code bytes for `off::CODE`.
+    pub code: Vec<u8>,
+    /// The CPL0 dispatcher (initial RIP).
+    pub dispatch: u64,
+    /// The CPL3 batch loop.
+    pub batch: u64,
+    /// Where a host-completed operation resumes: the next operation.
+    pub skip: u64,
+    /// The end of a batch or kernel run (`INT3`).
+    pub end: u64,
+    /// Calls the kernel whose address is in the second word of the user data
+    /// page with the System V arguments, stores RAX in the first word, ends.
+    pub call_kernel: u64,
+    /// The range of the batch loop's code, to tell its faults apart.
+    pub batch_code: core::ops::Range<u64>,
+    /// The dispatch table: 16 handlers indexed by `write << 2 | log2(width)`,
+    /// 8 for a write probe (a locked OR of zero: stores without changing
+    /// the byte), the rest skip.
+    pub jump_table: [u64; 16],
+    /// The handlers of vectors 0-31.
+    pub vectors: [u64; 32],
+}
+
+/// Vectors that push an error code.
+const fn has_error_code(vector: u32) -> bool {
+    matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30)
+}
+
+impl Runtime {
+    /// Assembles the runtime.
+    pub fn assemble() -> Result<Self, KvmError> {
+        Self::build().map_err(|e| KvmError::Assemble(e.to_string()))
+    }
+
+    fn build() -> Result<Self, IcedError> {
+        use iced_x86::code_asm::*;
+        let base = va(off::CODE);
+        let mut a = iced_x86::code_asm::CodeAssembler::new(64)?;
+
+        // ---- CPL0: apply pending writes, CR3, INVLPGs. Clobbers rax, rcx, rdx, rsi.
+        let mut apply = a.create_label();
+        a.set_label(&mut apply)?;
+        {
+            let mut no_writes = a.create_label();
+            let mut write_loop = a.create_label();
+            let mut no_cr3 = a.create_label();
+            let mut invlpg_loop = a.create_label();
+            let mut out = a.create_label();
+            a.mov(rcx, qword_ptr(cbf(cb::N_WRITES)))?;
+            a.test(rcx, rcx)?;
+            a.jz(no_writes)?;
+            a.mov(rdx, va(off::WRITES))?;
+            a.set_label(&mut write_loop)?;
+            a.mov(rsi, qword_ptr(rdx))?;
+            a.mov(rax, qword_ptr(rdx + 8))?;
+            a.mov(qword_ptr(rsi), rax)?;
+            a.add(rdx, 16)?;
+            a.dec(rcx)?;
+            a.jnz(write_loop)?;
+            a.mov(qword_ptr(cbf(cb::N_WRITES)), 0)?;
+            a.set_label(&mut no_writes)?;
+            a.mov(rax, qword_ptr(cbf(cb::NEW_CR3)))?;
+            a.test(rax, rax)?;
+            a.jz(no_cr3)?;
+            a.mov(cr3, rax)?;
+            a.mov(qword_ptr(cbf(cb::NEW_CR3)), 0)?;
+            a.mov(qword_ptr(cbf(cb::N_INVLPG)), 0)?;
+            a.ret()?;
+            a.set_label(&mut no_cr3)?;
+            a.mov(rcx, qword_ptr(cbf(cb::N_INVLPG)))?;
+            a.test(rcx, rcx)?;
+            a.jz(out)?;
+            a.mov(rdx, va(off::INVLPG))?;
+            a.set_label(&mut invlpg_loop)?;
+            a.mov(rax, qword_ptr(rdx))?;
+            a.invlpg(byte_ptr(rax))?;
+            a.add(rdx, 8)?;
+            a.dec(rcx)?;
+            a.jnz(invlpg_loop)?;
+            a.mov(qword_ptr(cbf(cb::N_INVLPG)), 0)?;
+            a.set_label(&mut out)?;
+            a.ret()?;
+        }
+
+        // ---- CPL0: apply everything pending, asking the host for more chunks.
+        let mut apply_all = a.create_label();
+        a.set_label(&mut apply_all)?;
+        {
+            let mut out = a.create_label();
+            a.call(apply)?;
+            a.cmp(qword_ptr(cbf(cb::MORE)), 0)?;
+            a.je(out)?;
+            a.out(port::MORE as u32, al)?;
+            a.jmp(apply_all)?;
+            a.set_label(&mut out)?;
+            a.ret()?;
+        }
+
+        // ---- CPL0 dispatcher.
+        let mut dispatch = a.create_label();
+        a.set_label(&mut dispatch)?;
+        {
+            let mut go = a.create_label();
+            a.mov(rsp, va(off::KSTACK_TOP))?;
+            a.call(apply_all)?;
+            a.mov(rax, qword_ptr(cbf(cb::ENTRY)))?;
+            a.test(rax, rax)?;
+            a.jnz(go)?;
+            a.out(port::DONE as u32, al)?;
+            a.jmp(dispatch)?;
+            a.set_label(&mut go)?;
+            a.push(sel::UDATA as i32)?;
+            a.mov(rcx, va(off::USTACK_TOP))?;
+            a.push(rcx)?;
+            a.push(2)?; // RFLAGS: IF=0, IOPL=0
+            a.push(sel::UCODE as i32)?;
+            a.push(rax)?;
+            a.mov(rdi, qword_ptr(cbf(cb::ARG0)))?;
+            a.mov(rsi, qword_ptr(cbf(cb::ARG1)))?;
+            a.mov(rdx, qword_ptr(cbf(cb::ARG2)))?;
+            a.mov(rcx, qword_ptr(cbf(cb::ARG3)))?;
+            a.iretq()?;
+        }
+
+        // ---- #BP from CPL3: the run is over.
+        let mut breakpoint = a.create_label();
+        a.set_label(&mut breakpoint)?;
+        a.out(port::DONE as u32, al)?;
+        a.jmp(dispatch)?;
+
+        // ---- Fatal exception stubs.
+        let mut fatal = a.create_label();
+        let mut vectors = Vec::with_capacity(32);
+        for vector in 0..32u32 {
+            let mut l = a.create_label();
+            a.set_label(&mut l)?;
+            a.mov(qword_ptr(cbf(cb::VECTOR)), vector as i32)?;
+            if has_error_code(vector) {
+                a.pop(qword_ptr(cbf(cb::FATAL_ERR)))?;
+            } else {
+                a.mov(qword_ptr(cbf(cb::FATAL_ERR)), 0)?;
+            }
+            a.jmp(fatal)?;
+            vectors.push(l);
+        }
+        a.set_label(&mut fatal)?;
+        a.mov(rax, qword_ptr(rsp))?;
+        a.mov(qword_ptr(cbf(cb::FATAL_RIP)), rax)?;
+        a.mov(rax, cr2)?;
+        a.mov(qword_ptr(cbf(cb::FATAL_CR2)), rax)?;
+        a.out(port::FATAL as u32, al)?;
+        a.jmp(dispatch)?;
+
+        // ---- #PF: forward CPL3 faults to the host.
+        let mut page_fault = a.create_label();
+        a.set_label(&mut page_fault)?;
+        {
+            let mut from_user = a.create_label();
+            let mut retry = a.create_label();
+            a.test(byte_ptr(rsp + 16), 3)?;
+            a.jnz(from_user)?;
+            a.jmp(vectors[14])?;
+            a.set_label(&mut from_user)?;
+            a.push(rax)?;
+            a.push(rcx)?;
+            a.push(rdx)?;
+            a.push(rsi)?;
+            // Frame now: err at rsp+32, rip at rsp+40.
+            a.mov(rax, cr2)?;
+            a.mov(qword_ptr(cbf(cb::CR2)), rax)?;
+            a.mov(rax, qword_ptr(rsp + 32))?;
+            a.mov(qword_ptr(cbf(cb::ERR)), rax)?;
+            a.mov(rax, qword_ptr(rsp + 40))?;
+            a.mov(qword_ptr(cbf(cb::RIP)), rax)?;
+            a.mov(qword_ptr(cbf(cb::OP)), r12)?;
+            a.out(port::FAULT as u32, al)?;
+            a.call(apply_all)?;
+            a.mov(rax, qword_ptr(cbf(cb::CR2)))?;
+            a.invlpg(byte_ptr(rax))?;
+            a.cmp(qword_ptr(cbf(cb::ACTION)), action::RETRY as i32)?;
+            a.je(retry)?;
+            a.mov(rax, qword_ptr(cbf(cb::RESUME)))?;
+            a.mov(qword_ptr(rsp + 40), rax)?;
+            a.set_label(&mut retry)?;
+            a.pop(rsi)?;
+            a.pop(rdx)?;
+            a.pop(rcx)?;
+            a.pop(rax)?;
+            a.add(rsp, 8)?;
+            a.iretq()?;
+        }
+
+        // ---- CPL3 batch loop: rdi = first op, rsi = end. r12 = op, r13 = end,
+        // r14 = dispatch table, rbx = address.
+        let mut batch = a.create_label();
+        let mut next = a.create_label();
+        let mut skip = a.create_label();
+        let mut end = a.create_label();
+        let mut handlers: Vec<CodeLabel> = Vec::with_capacity(8);
+        a.set_label(&mut batch)?;
+        a.mov(r12, rdi)?;
+        a.mov(r13, rsi)?;
+        a.mov(r14, va(off::JUMP_TABLE))?;
+        a.set_label(&mut next)?;
+        a.cmp(r12, r13)?;
+        a.jae(end)?;
+        a.mov(rax, qword_ptr(r12))?;
+        a.mov(rbx, rax)?;
+        a.shr(rax, 56)?;
+        a.and(eax, 15)?;
+        a.shl(rbx, 8)?;
+        a.shr(rbx, 8)?;
+        a.jmp(qword_ptr(r14 + rax * 8))?;
+        for handler in 0..8u32 {
+            let mut l = a.create_label();
+            a.set_label(&mut l)?;
+            let write = handler & 4 != 0;
+            match (write, handler & 3) {
+                (false, 0) => {
+                    a.movzx(eax, byte_ptr(rbx))?;
+                }
+                (false, 1) => {
+                    a.movzx(eax, word_ptr(rbx))?;
+                    a.rol(ax, 8)?;
+                }
+                (false, 2) => {
+                    a.mov(eax, dword_ptr(rbx))?;
+                    a.bswap(eax)?;
+                }
+                (false, _) => {
+                    a.mov(rax, qword_ptr(rbx))?;
+                    a.bswap(rax)?;
+                }
+                (true, 0) => {
+                    a.mov(al, byte_ptr(r12 + 8))?;
+                    a.mov(byte_ptr(rbx), al)?;
+                }
+                (true, 1) => {
+                    a.mov(ax, word_ptr(r12 + 8))?;
+                    a.rol(ax, 8)?;
+                    a.mov(word_ptr(rbx), ax)?;
+                }
+                (true, 2) => {
+                    a.mov(eax, dword_ptr(r12 + 8))?;
+                    a.bswap(eax)?;
+                    a.mov(dword_ptr(rbx), eax)?;
+                }
+                (true, _) => {
+                    a.mov(rax, qword_ptr(r12 + 8))?;
+                    a.bswap(rax)?;
+                    a.mov(qword_ptr(rbx), rax)?;
+                }
+            }
+            if !write {
+                a.mov(qword_ptr(r12 + 8), rax)?;
+            }
+            a.add(r12, 16)?;
+            a.jmp(next)?;
+            handlers.push(l);
+        }
+        let mut probe_write = a.create_label();
+        a.set_label(&mut probe_write)?;
+        a.lock().or(byte_ptr(rbx), 0)?;
+        a.add(r12, 16)?;
+        a.jmp(next)?;
+        handlers.push(probe_write);
+        a.set_label(&mut skip)?;
+        a.add(r12, 16)?;
+        a.jmp(next)?;
+        a.set_label(&mut end)?;
+        a.int3()?;
+        a.jmp(end)?;
+
+        // ---- CPL3 kernel call: the kernel's address is at USER_DATA + 8.
+        let mut call_kernel = a.create_label();
+        a.set_label(&mut call_kernel)?;
+        a.mov(r9, va(off::USER_DATA))?;
+        a.mov(r8, qword_ptr(r9 + 8))?;
+        a.call(r8)?;
+        a.mov(r9, va(off::USER_DATA))?;
+        a.mov(qword_ptr(r9), rax)?;
+        a.jmp(end)?;
+
+        let result =
+            a.assemble_options(base, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+        let ip = |l: &CodeLabel| result.label_ip(l);
+        let mut jump_table = [ip(&skip)?; 16];
+        for (slot, l) in jump_table.iter_mut().zip(&handlers) {
+            *slot = ip(l)?;
+        }
+        let mut vector_ips = [0; 32];
+        for (slot, l) in vector_ips.iter_mut().zip(&vectors) {
+            *slot = ip(l)?;
+        }
+        vector_ips[3] = ip(&breakpoint)?;
+        vector_ips[14] = ip(&page_fault)?;
+        Ok(Self {
+            dispatch: ip(&dispatch)?,
+            batch: ip(&batch)?,
+            skip: ip(&skip)?,
+            end: ip(&end)?,
+            call_kernel: ip(&call_kernel)?,
+            batch_code: ip(&batch)?..ip(&end)?,
+            jump_table,
+            vectors: vector_ips,
+            code: result.inner.code_buffer,
+        })
+    }
+
+    /// Writes the GDT, IDT, TSS, code and dispatch table into the system slot.
+    pub fn install(&self, slot: &HostMemory) -> Result<(), KvmError> {
+        let fail = || KvmError::Config("system slot too small for the runtime".into());
+        if self.code.len() as u64 > off::KERNELS - off::CODE {
+            return Err(KvmError::Assemble(format!(
+                "runtime code is {} bytes, too large",
+                self.code.len()
+            )));
+        }
+        slot.zero(0, off::RUNTIME_END).ok_or_else(fail)?;
+        // GDT: null, kernel code 64, kernel data, TSS (16 bytes), user data, user code 64.
+        let tss = va(off::TSS);
+        let tss_limit = 103u64;
+        let gdt = [
+            0,
+            0x00AF_9B00_0000_FFFF,
+            0x00CF_9300_0000_FFFF,
+            tss_limit | ((tss & 0xFF_FFFF) << 16) | (0x89 << 40) | (((tss >> 24) & 0xFF) << 56),
+            tss >> 32,
+            0x00CF_F300_0000_FFFF,
+            0x00AF_FB00_0000_FFFF,
+        ];
+        for (i, d) in gdt.iter().enumerate() {
+            slot.store_u64(off::GDT + 8 * i as u64, *d)
+                .ok_or_else(fail)?;
+        }
+        // TSS: RSP0, and the I/O map base beyond the limit (no I/O at CPL3).
+        slot.write(off::TSS + 4, &va(off::KSTACK_TOP).to_le_bytes())
+            .ok_or_else(fail)?;
+        slot.write(off::TSS + 0x66, &104u16.to_le_bytes())
+            .ok_or_else(fail)?;
+        // IDT: interrupt gates (IF cleared), DPL 0 except #BP (DPL 3 for INT3).
+        for (v, &handler) in self.vectors.iter().enumerate() {
+            let dpl3 = v == 3;
+            let attr: u64 = if dpl3 { 0xEE } else { 0x8E };
+            let lo = (handler & 0xFFFF)
+                | (u64::from(sel::KCODE) << 16)
+                | (attr << 40)
+                | (((handler >> 16) & 0xFFFF) << 48);
+            slot.store_u64(off::IDT + 16 * v as u64, lo)
+                .ok_or_else(fail)?;
+            slot.store_u64(off::IDT + 16 * v as u64 + 8, handler >> 32)
+                .ok_or_else(fail)?;
+        }
+        slot.write(off::CODE, &self.code).ok_or_else(fail)?;
+        for (i, &h) in self.jump_table.iter().enumerate() {
+            slot.store_u64(off::JUMP_TABLE + 8 * i as u64, h)
+                .ok_or_else(fail)?;
+        }
+        Ok(())
+    }
+}
