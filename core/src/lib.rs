@@ -26,6 +26,42 @@
 //! // The reference bit of the frame is now set.
 //! assert!(storage.key(done.absolute).unwrap().referenced());
 //! ```
+//!
+//! ## Resolve one host fault
+//!
+//! The shadow pager mirrors a translation into host page tables when the
+//! host MMU faults on it; here the host is `zmmu-hv-mock`'s software x86-64
+//! MMU (with `zmmu-hv-kvm` it is a real VM).
+//!
+//! ```
+//! use zmmu_core::host::{HostAccess, HostAccessKind};
+//! use zmmu_core::prelude::*;
+//! use zmmu_core::shadow::{Config, Resolution, RootTag, ShadowPager};
+//! use zmmu_hv_mock::MockHost;
+//!
+//! let mut storage = OwnedStorage::new(1 << 20);
+//! storage.write_u64(AbsoluteAddress::new(0x1000), 0x2000).unwrap();
+//! storage.write_u64(AbsoluteAddress::new(0x2000 + 5 * 8), 0x7_3000).unwrap();
+//! let controls = Controls { cr1: Asce::new(0x1000), ..Controls::default() };
+//! let request = Request {
+//!     address: LogicalAddress::new(0x5123),
+//!     space: Space::Primary,
+//!     kind: AccessKind::Read,
+//!     key: 0,
+//! };
+//!
+//! let mut host = MockHost::new(1 << 20);
+//! let mut pager = ShadowPager::new(Config::default());
+//! pager.activate(&mut host, RootTag::for_request(&controls, &request).unwrap()).unwrap();
+//! // The host MMU has no mapping yet: it faults.
+//! assert!(host.probe(request.address, HostAccessKind::Read).is_err());
+//! // The pager walks DAT, records R, and maps the page (read-only: C is 0).
+//! let resolved = pager.resolve_fault(&mut host, &mut storage, &controls, request).unwrap();
+//! assert!(matches!(resolved, Resolution::Mapped(done) if done.absolute == AbsoluteAddress::new(0x7_3123)));
+//! // Now the host MMU translates the address by itself.
+//! assert_eq!(host.probe(request.address, HostAccessKind::Read), Ok(AbsoluteAddress::new(0x7_3123)));
+//! assert!(host.probe(request.address, HostAccessKind::Write).is_err());
+//! ```
 #![no_std]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
