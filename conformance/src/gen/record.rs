@@ -125,9 +125,25 @@ pub fn decode(spec: &ProbeSpec, rec: &Record, rules: Rules) -> Result<Probe, Dro
         access: spec.access,
         key: spec.key,
         expect,
-        lra: if rules.lra { lra } else { None },
+        // `mem` lists the tables the planner built for the access's own
+        // translation; an instruction fetch in secondary-space mode is
+        // translated through the primary space, so LRAG in the secondary
+        // space may read table frames that `mem` does not list (their tag
+        // fill). Such an LRA result is not a function of the recorded state
+        // and is left out.
+        lra: if rules.lra && !fetch_through_primary(spec) {
+            lra
+        } else {
+            None
+        },
         key_after,
     })
+}
+
+/// An instruction fetch in secondary-space mode: translated with the primary
+/// ASCE although the PSW names the secondary space.
+fn fetch_through_primary(spec: &ProbeSpec) -> bool {
+    spec.space == Space::Secondary && spec.access == AccessKind::Fetch
 }
 
 #[cfg(test)]
