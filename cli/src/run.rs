@@ -20,8 +20,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use zmmu_core::cpu::decode::Insn;
+use zmmu_core::cpu::interrupt::Interruption;
 use zmmu_core::cpu::state::Cpu;
-use zmmu_core::machine::interrupt::Interruption;
 use zmmu_core::machine::{Machine, Observer, OutsideStorage, Stop};
 
 use crate::elf;
@@ -103,7 +103,8 @@ impl Observer for Report<'_> {
             let what = match interruption {
                 Interruption::Program { exception, ilc, .. } => format!(
                     "program interruption code {:#06x} ilc {ilc} teid {:x?}",
-                    exception.code, exception.teid
+                    exception.code.0,
+                    exception.teid.map(|t| t.0)
                 ),
                 Interruption::Supervisor { code, .. } => format!("SVC {code}"),
                 Interruption::External { code, parameter } => {

@@ -18,7 +18,7 @@ const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 /// Far above what any program needs; a runaway program fails, not hangs.
 const MAX_INSNS: &str = "400000000";
 
-/// Prints a line the test harness does not capture (a SKIP or PENDING must
+/// Prints a line the test harness does not capture (a SKIP must
 /// be seen in the log of a passing run).
 fn notice(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
@@ -198,25 +198,7 @@ fn supervisor_calls_go_through_the_lowcore_as_on_qemu() {
     runs_as_on_qemu("svc", 0);
 }
 
-/// MVCS and MVCP are not in the interpreter yet: until they are, zmmu must
-/// stop and name the instruction (exit status 125) instead of skipping it.
-/// Once they are, the program must behave as on QEMU.
 #[test]
-fn mvcs_and_mvcp_run_as_on_qemu_or_are_named_as_unimplemented() {
-    let Some(dir) = built() else { return };
-    let elf = dir.join("crossspace.elf");
-    let (run, stderr) = zmmu(&elf);
-    if run.status == 125 {
-        assert!(
-            stderr.contains("unimplemented instruction MVCS")
-                || stderr.contains("unimplemented instruction MVCP"),
-            "{stderr}"
-        );
-        notice(&format!(
-            "PENDING: crossspace stops at an unimplemented instruction: {}",
-            stderr.trim()
-        ));
-        return;
-    }
+fn mvcs_and_mvcp_move_between_the_primary_and_secondary_spaces_as_on_qemu() {
     runs_as_on_qemu("crossspace", 0);
 }

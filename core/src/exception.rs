@@ -60,11 +60,36 @@ impl Code {
         }
     }
 
+    /// How the exception ends the instruction (DAT checklist 3.1): the
+    /// translation exceptions (0x10, 0x11, 0x38-0x3B) nullify, fixed-point
+    /// overflow completes, all others suppress or terminate. Bit 8 of the
+    /// code (a concurrent PER event) does not change the ending.
+    pub const fn ending(self) -> Ending {
+        match self.0 & 0x7F {
+            0x10 | 0x11 | 0x38..=0x3B => Ending::Nullify,
+            0x08 => Ending::Complete,
+            _ => Ending::Suppress,
+        }
+    }
+
     /// The exception nullifies the instruction (the old PSW points at it)
     /// rather than suppressing or terminating it: the translation exceptions.
     pub const fn nullifies(self) -> bool {
-        matches!(self.0, 0x10 | 0x11 | 0x38..=0x3B)
+        matches!(self.ending(), Ending::Nullify)
     }
+}
+
+/// How an exception ends the instruction, which decides where the old PSW
+/// points (PoP "Types of Instruction Ending").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ending {
+    /// The instruction is nullified: the old PSW points at it.
+    Nullify,
+    /// Suppressed or terminated: the old PSW points at the next instruction.
+    Suppress,
+    /// Completed (e.g. fixed-point overflow): results are stored, the old PSW
+    /// points at the next instruction.
+    Complete,
 }
 
 impl core::fmt::Debug for Code {

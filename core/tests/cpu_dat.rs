@@ -2,7 +2,8 @@
 //! operand and instruction fetches, IPTE invalidating what the TLB cached,
 //! LRA, and translation exceptions delivered with their TEID.
 
-use zmmu_core::cpu::exec::{lowcore, Interruption};
+use zmmu_core::cpu::exception::ProgramException;
+use zmmu_core::cpu::interrupt::{lowcore, Interruption};
 use zmmu_core::cpu::state::{mask, Cpu, Psw};
 use zmmu_core::machine::bus::DatBus;
 use zmmu_core::prelude::*;
@@ -66,11 +67,11 @@ fn ipte_makes_the_next_access_a_nullifying_page_translation_exception() {
     assert_eq!(
         intr,
         Interruption::Program {
-            exc: zmmu_core::cpu::exception::ProgramException {
-                code: 0x11,
-                teid: Some(0x5000 | Teid::FETCH),
-                dxc: 0,
+            exception: ProgramException {
+                code: Code::PAGE_TRANSLATION,
+                teid: Some(Teid(0x5000 | Teid::FETCH)),
                 access_id: None,
+                dxc: 0,
             },
             ilc: 2,
         }
@@ -96,7 +97,118 @@ fn a_store_to_a_dat_protected_page_is_a_protection_exception() {
         .unwrap();
     cpu.gpr[2] = 0x5000;
     match cpu.step(&mut bus) {
-        Err(Interruption::Program { exc, .. }) => assert_eq!(exc.code, 0x04),
+        Err(Interruption::Program { exception, .. }) => {
+            assert_eq!(exception.code, Code::PROTECTION)
+        }
         other => panic!("expected protection, got {other:?}"),
     }
+}
+
+#[test]
+fn spx_of_a_prefix_area_outside_storage_is_an_addressing_exception() {
+    // spx 0x120(%r2) with the operand naming 0x100000-0x101FFF, past the
+    // 1 MiB of storage
+    let (mut cpu, mut bus) = machine(&[0xB2, 0x10, 0x21, 0x20]);
+    bus.storage
+        .write(
+            AbsoluteAddress::new(0x7_3120),
+            &0x0010_0000u32.to_be_bytes(),
+        )
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    match cpu.step(&mut bus) {
+        Err(Interruption::Program { exception, ilc }) => {
+            assert_eq!((exception.code, ilc), (Code::ADDRESSING, 2))
+        }
+        other => panic!("expected an addressing exception, got {other:?}"),
+    }
+    assert_eq!(cpu.prefix, Prefix::new(0), "the prefix is unchanged");
+}
+
+#[test]
+fn after_spx_translations_that_ended_in_the_old_lowcore_are_not_reused() {
+    // spx 0x120(%r2) to 0x40000. The code's page (virtual 0x1000, real
+    // 0x1000) is in the prefix area, so the next instruction is fetched
+    // from absolute 0x41004 (lghi %r1,7), not from the cached 0x1004.
+    let (mut cpu, mut bus) = machine(&[0xB2, 0x10, 0x21, 0x20, 0xA7, 0x19, 0x00, 0x01]);
+    bus.storage
+        .write(
+            AbsoluteAddress::new(0x7_3120),
+            &0x0004_0000u32.to_be_bytes(),
+        )
+        .unwrap();
+    bus.storage
+        .write(AbsoluteAddress::new(0x4_1004), &[0xA7, 0x19, 0x00, 0x07])
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    cpu.step(&mut bus).unwrap();
+    cpu.step(&mut bus).unwrap();
+    assert_eq!(cpu.gpr[1], 7);
+}
+
+const SECONDARY_SEGMENT_TABLE: u64 = 0x12000;
+const SECONDARY_PAGE_TABLE: u64 = 0x13000;
+
+/// The machine of [`machine`] with a secondary space (CR7) that maps
+/// virtual page 5 to absolute 0x74000, secondary-space control on, and
+/// `mvcs 0x100(%r1,%r2),0(%r2),%r3` (or MVCP, `op` 0xDA) as the code.
+fn two_spaces(op: u8) -> (Cpu, DatBus) {
+    let (mut cpu, mut bus) = machine(&[op, 0x13, 0x21, 0x00, 0x20, 0x00]);
+    let w =
+        |b: &mut DatBus, at: u64, v: u64| b.storage.write_u64(AbsoluteAddress::new(at), v).unwrap();
+    w(&mut bus, SECONDARY_SEGMENT_TABLE, SECONDARY_PAGE_TABLE);
+    w(&mut bus, SECONDARY_PAGE_TABLE + 5 * 8, 0x7_4000);
+    cpu.cr[7] = SECONDARY_SEGMENT_TABLE;
+    cpu.cr[0] |= 1 << 26;
+    cpu.gpr[1] = 8;
+    cpu.gpr[2] = 0x5000;
+    (cpu, bus)
+}
+
+#[test]
+fn mvcs_stores_into_the_secondary_space_and_mvcp_fetches_from_it() {
+    let (mut cpu, mut bus) = two_spaces(0xDB);
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_3000), b"primary!")
+        .unwrap();
+    cpu.step(&mut bus).unwrap();
+    let mut moved = [0u8; 8];
+    bus.storage
+        .read(AbsoluteAddress::new(0x7_4100), &mut moved)
+        .unwrap();
+    assert_eq!((&moved, cpu.psw.cc()), (b"primary!", 0));
+
+    let (mut cpu, mut bus) = two_spaces(0xDA);
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_4000), b"second!!")
+        .unwrap();
+    cpu.step(&mut bus).unwrap();
+    bus.storage
+        .read(AbsoluteAddress::new(0x7_3100), &mut moved)
+        .unwrap();
+    assert_eq!(&moved, b"second!!");
+}
+
+#[test]
+fn mvcs_stores_into_the_secondary_space_with_the_key_in_r3() {
+    // The secondary frame has key 3; the PSW key 0 would be allowed to
+    // store, R3's key 5 is not.
+    let (mut cpu, mut bus) = two_spaces(0xDB);
+    bus.storage
+        .set_key(AbsoluteAddress::new(0x7_4000), StorageKey::new(0x30))
+        .unwrap();
+    cpu.gpr[3] = 0x50;
+    match cpu.step(&mut bus) {
+        Err(Interruption::Program { exception, .. }) => {
+            assert_eq!(exception.code, Code::PROTECTION)
+        }
+        other => panic!("expected protection, got {other:?}"),
+    }
+
+    let (mut cpu, mut bus) = two_spaces(0xDB);
+    bus.storage
+        .set_key(AbsoluteAddress::new(0x7_4000), StorageKey::new(0x30))
+        .unwrap();
+    cpu.gpr[3] = 0x30;
+    cpu.step(&mut bus).unwrap();
 }

@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
-use zmmu_core::cpu::exec::Interruption;
+use zmmu_core::cpu::interrupt::Interruption;
 use zmmu_core::cpu::state::Cpu;
 
 /// Bytes of scratch storage a sequence may touch (based at %r13).

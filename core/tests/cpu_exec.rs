@@ -4,8 +4,10 @@ mod cpu_common;
 
 use zmmu_core::cpu::bus::{Access, Bus, FlatMemory};
 use zmmu_core::cpu::exception::ProgramException;
-use zmmu_core::cpu::exec::{lowcore, Interruption};
+use zmmu_core::cpu::interrupt::{lowcore, Interruption};
 use zmmu_core::cpu::state::{mask, AddrMode, Cpu, Psw};
+use zmmu_core::exception::Code;
+use zmmu_core::prefix::Prefix;
 
 const CODE: u64 = 0x1000;
 const DATA: u64 = 0x2000;
@@ -25,7 +27,7 @@ fn machine(code: &[u8]) -> (Cpu, FlatMemory) {
 
 fn program_exception(r: Result<(), Interruption>) -> (u16, u8) {
     match r {
-        Err(Interruption::Program { exc, ilc }) => (exc.code, ilc),
+        Err(Interruption::Program { exception, ilc }) => (exception.code.0, ilc),
         other => panic!("expected a program interruption, got {other:?}"),
     }
 }
@@ -141,7 +143,7 @@ fn program_interruption_swaps_psws_through_the_lowcore() {
 #[test]
 fn lowcore_accesses_are_prefixed() {
     let (mut cpu, mut mem) = machine(&[0x0A, 0x07]); // svc 7
-    cpu.prefix = 0x8000;
+    cpu.prefix = Prefix::new(0x8000);
     let intr = cpu.step(&mut mem).unwrap_err();
     assert_eq!(intr, Interruption::Supervisor { code: 7, ilc: 1 });
     cpu.deliver(&mut mem, intr).unwrap();
@@ -166,9 +168,12 @@ impl Bus for Faulting {
     fn check(&mut self, a: &Access<'_>, addr: u64, len: u64) -> Result<(), ProgramException> {
         let last = addr + len.max(1) - 1;
         if addr >> 12 == self.1 >> 12 || last >> 12 == self.1 >> 12 {
-            return Err(ProgramException::PAGE_TRANSLATION);
+            return Err(ProgramException::new(Code::PAGE_TRANSLATION));
         }
         self.0.check(a, addr, len)
+    }
+    fn set_prefix(&mut self, cpu: &mut Cpu, operand: u64) -> Result<(), ProgramException> {
+        self.0.set_prefix(cpu, operand)
     }
 }
 
@@ -302,15 +307,25 @@ fn stfle_sets_r0_to_the_doublewords_needed_minus_one() {
 fn spx_sets_the_prefix_and_stpx_stores_it() {
     // spx 0(%r2); stpx 4(%r2)
     let (mut cpu, mut mem) = machine(&[0xB2, 0x10, 0x20, 0x00, 0xB2, 0x11, 0x20, 0x04]);
-    mem.load(DATA, &0x0001_2345u32.to_be_bytes()).unwrap();
+    mem.load(DATA, &0x0000_8345u32.to_be_bytes()).unwrap();
     cpu.gpr[2] = DATA;
     cpu.step(&mut mem).unwrap();
     cpu.step(&mut mem).unwrap();
-    assert_eq!(cpu.prefix, 0x0001_2000);
+    assert_eq!(cpu.prefix, Prefix::new(0x8000));
     assert_eq!(
         mem.slice(DATA + 4, 4).unwrap(),
-        &0x0001_2000u32.to_be_bytes()
+        &0x0000_8000u32.to_be_bytes()
     );
+}
+
+#[test]
+fn spx_of_a_prefix_area_outside_storage_is_an_addressing_exception() {
+    // spx 0(%r2) naming 0x10000-0x11fff, past the 64 KiB of storage
+    let (mut cpu, mut mem) = machine(&[0xB2, 0x10, 0x20, 0x00]);
+    mem.load(DATA, &0x0001_0000u32.to_be_bytes()).unwrap();
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0005, 2));
+    assert_eq!(cpu.prefix, Prefix::new(0), "the prefix is unchanged");
 }
 
 #[test]
@@ -459,7 +474,7 @@ const NOT_INTERPRETED: &[&str] = &[
     "PPA", "ETND", "TEND", "TRAP4", "EREGG", "MVCOS", "ECTG", "CSST", "LPD", "LPDG", "ED", "EDMK",
     "PKU", "UNPKU", "CVBY", "CVBG", "CVDY", "CVDG", "LASP", "MVCSK", "MVCDK", "PKA", "UNPKA",
     "TRACG", "ECAG", "MVCLU", "CLCLU", "LAMY", "STAMY", "LMD", "SRP", "MVO", "PACK", "UNPK", "ZAP",
-    "CP", "AP", "SP", "MP", "DP", "PR", "UPT", "PTFF", "SCKPF", "TRAP2", "MVCK", "MVCP", "MVCS",
+    "CP", "AP", "SP", "MP", "DP", "PR", "UPT", "PTFF", "SCKPF", "TRAP2", "MVCK",
 ];
 
 /// Control instructions the interpreter hands to [`Bus::control`] (the
@@ -484,8 +499,8 @@ fn every_table_instruction_is_interpreted_except_the_listed_ones() {
         let (mut cpu, mut mem) = machine(&code);
         cpu.cr[0] |= 1 << 26; // secondary-space control, for SAC
         cpu.psw.mask |= mask::DAT;
-        if let Err(Interruption::Program { exc, .. }) = cpu.step(&mut mem) {
-            if exc.code == 0x0001 {
+        if let Err(Interruption::Program { exception, .. }) = cpu.step(&mut mem) {
+            if exception.code == Code::OPERATION {
                 unimplemented.push(row.op.mnemonic());
             }
         }
@@ -669,11 +684,127 @@ fn epsw_extracts_both_halves_of_the_psw_mask() {
 fn stura_and_lura_access_real_storage_with_prefixing() {
     // stura %r1,%r2 ; lura %r3,%r2 with r2 = real 0x100 and prefix 0x8000
     let (mut cpu, mut mem) = machine(&[0xB2, 0x46, 0x00, 0x12, 0xB2, 0x4B, 0x00, 0x32]);
-    cpu.prefix = 0x8000;
+    cpu.prefix = Prefix::new(0x8000);
     cpu.gpr[1] = 0xdead_beef;
     cpu.gpr[2] = 0x100;
     cpu.step(&mut mem).unwrap();
     cpu.step(&mut mem).unwrap();
     assert_eq!(mem.slice(0x8100, 4).unwrap(), &0xdead_beefu32.to_be_bytes());
     assert_eq!(cpu.gpr[3], 0xdead_beef);
+}
+
+/// MVCS 0(%r1,%r2),0(%r3),%r4 at CODE, in a supervisor-state CPU with DAT
+/// on and secondary-space control (CR0 bit 37) set; the flat memory does
+/// not translate, so both spaces are the same storage.
+fn mvcs(len: u64) -> (Cpu, FlatMemory) {
+    let (mut cpu, mut mem) = machine(&[0xDB, 0x14, 0x20, 0x00, 0x30, 0x00]);
+    cpu.psw.mask |= mask::DAT;
+    cpu.cr[0] |= 1 << 26;
+    cpu.gpr[1] = len;
+    cpu.gpr[2] = 0x4000;
+    cpu.gpr[3] = DATA;
+    mem.load(DATA, &[0x5A; 0x200]).unwrap();
+    (cpu, mem)
+}
+
+#[test]
+fn mvcs_moves_the_true_length_with_cc0_up_to_256_bytes() {
+    let (mut cpu, mut mem) = mvcs(10);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.psw.cc(), 0);
+    assert_eq!(
+        mem.slice(0x4000, 11).unwrap(),
+        &[[0x5A; 10].as_slice(), &[0]].concat()
+    );
+}
+
+#[test]
+fn mvcs_above_256_bytes_moves_256_with_cc3() {
+    let (mut cpu, mut mem) = mvcs(0x1_0000_0101);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.psw.cc(), 3);
+    assert_eq!(mem.slice(0x4000, 256).unwrap(), &[0x5A; 256]);
+    assert_eq!(mem.slice(0x4100, 1).unwrap(), &[0]);
+}
+
+#[test]
+fn mvcs_with_dat_off_or_without_secondary_space_control_is_a_special_operation() {
+    let (mut cpu, mut mem) = mvcs(10);
+    cpu.psw.mask &= !mask::DAT;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0013, 3));
+
+    let (mut cpu, mut mem) = mvcs(10);
+    cpu.cr[0] &= !(1 << 26);
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0013, 3));
+    assert_eq!(mem.slice(0x4000, 1).unwrap(), &[0], "nothing moved");
+}
+
+#[test]
+fn mvcs_in_the_access_register_or_home_space_mode_is_a_special_operation() {
+    for asc in [1u64, 3] {
+        let (mut cpu, mut mem) = mvcs(10);
+        cpu.psw.mask |= asc << 46;
+        assert_eq!(program_exception(cpu.step(&mut mem)).0, 0x0013, "asc {asc}");
+    }
+}
+
+#[test]
+fn mvcp_in_the_problem_state_needs_the_r3_key_in_the_psw_key_mask() {
+    // mvcp 0(%r1,%r2),0(%r3),%r4 with key 6 in R4, in the problem state
+    // with `key_mask` in the PSW-key mask (CR3 bits 32-47)
+    let mvcp = |key_mask: u64| {
+        let (mut cpu, mut mem) = mvcs(10);
+        mem.load(CODE, &[0xDA, 0x14, 0x20, 0x00, 0x30, 0x00])
+            .unwrap();
+        cpu.psw.mask |= mask::PROBLEM;
+        cpu.gpr[4] = 0x60;
+        cpu.cr[3] = key_mask << 16;
+        (cpu, mem)
+    };
+    let (mut cpu, mut mem) = mvcp(0x8000 >> 5);
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0002, 3));
+
+    let (mut cpu, mut mem) = mvcp(0x8000 >> 6);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(mem.slice(0x4000, 10).unwrap(), &[0x5A; 10]);
+}
+
+#[test]
+fn fprs_other_than_0_2_4_6_without_the_afp_register_control_are_a_data_exception_with_dxc_1() {
+    let cases: [(&str, &[u8]); 5] = [
+        ("ld %f8,0(%r2)", &[0x68, 0x80, 0x20, 0x00]),
+        ("std %f1,0(%r2)", &[0x60, 0x10, 0x20, 0x00]),
+        ("ldr %f0,%f9", &[0x28, 0x09]),
+        ("lgdr %r1,%f3", &[0xB3, 0xCD, 0x00, 0x13]),
+        ("ldgr %f10,%r1", &[0xB3, 0xC1, 0x00, 0xA1]),
+    ];
+    for (insn, code) in cases {
+        let (mut cpu, mut mem) = machine(code);
+        cpu.gpr[2] = DATA;
+        let intr = cpu.step(&mut mem).unwrap_err();
+        let ilc = (code.len() / 2) as u8;
+        assert_eq!(program_exception(Err(intr)), (0x0007, ilc), "{insn}");
+        assert_eq!(cpu.psw.addr, CODE + code.len() as u64, "{insn}: suppressed");
+        cpu.deliver(&mut mem, intr).unwrap();
+        assert_eq!(mem.slice(lowcore::DXC, 1).unwrap(), &[1], "{insn}");
+
+        let (mut cpu, mut mem) = machine(code);
+        cpu.gpr[2] = DATA;
+        cpu.cr[0] |= 1 << (63 - 45);
+        cpu.step(&mut mem).unwrap();
+    }
+}
+
+#[test]
+fn fprs_0_2_4_6_are_available_without_the_afp_register_control() {
+    // ldgr %f6,%r1 ; std %f6,0(%r2)
+    let (mut cpu, mut mem) = machine(&[0xB3, 0xC1, 0x00, 0x61, 0x60, 0x60, 0x20, 0x00]);
+    cpu.gpr[1] = 0x0123_4567_89AB_CDEF;
+    cpu.gpr[2] = DATA;
+    cpu.step(&mut mem).unwrap();
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(
+        mem.slice(DATA, 8).unwrap(),
+        &0x0123_4567_89AB_CDEFu64.to_be_bytes()
+    );
 }

@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use zmmu_core::addr::AbsoluteAddress;
 use zmmu_core::cpu::exception::ProgramException;
+use zmmu_core::exception::Code;
 use zmmu_core::machine::sclp::{command, response, Sclp, Serviced};
 use zmmu_core::storage::{OwnedStorage, Storage};
 
@@ -90,21 +91,21 @@ fn an_unknown_command_is_answered_invalid_command() {
 #[test]
 fn a_length_below_the_header_is_a_specification_exception() {
     let (result, _, _) = call(&[0, 4, 0, 0, 0, 0, 0, 0], command::WRITE_EVENT_DATA);
-    assert_eq!(result, Err(ProgramException::SPECIFICATION));
+    assert_eq!(result, Err(ProgramException::new(Code::SPECIFICATION)));
 }
 
 #[test]
 fn an_sccb_that_is_not_doubleword_aligned_is_a_specification_exception() {
     let mut storage = OwnedStorage::new(0x10000);
     let result = Sclp::default().service_call(&mut storage, 0, command::WRITE_EVENT_DATA, 0x4004);
-    assert_eq!(result, Err(ProgramException::SPECIFICATION));
+    assert_eq!(result, Err(ProgramException::new(Code::SPECIFICATION)));
 }
 
 #[test]
 fn an_sccb_past_the_end_of_storage_is_an_addressing_exception() {
     let mut storage = OwnedStorage::new(0x10000);
     let result = Sclp::default().service_call(&mut storage, 0, command::WRITE_EVENT_DATA, 0x20000);
-    assert_eq!(result, Err(ProgramException::ADDRESSING));
+    assert_eq!(result, Err(ProgramException::new(Code::ADDRESSING)));
 }
 
 #[test]

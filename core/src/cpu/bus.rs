@@ -9,31 +9,34 @@
 use super::decode::Insn;
 use super::exception::ProgramException;
 use super::state::Cpu;
-
-/// The kind of a storage access.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccessKind {
-    /// Instruction fetch.
-    Fetch,
-    /// Operand fetch.
-    Read,
-    /// Operand store.
-    Write,
-}
+use crate::access::AccessKind;
+use crate::control;
+use crate::exception::Code;
 
 /// How the address of an access is to be interpreted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Space {
     /// A logical address, translated according to the PSW (DAT bit and
-    /// address-space control). `base` is the operand's base register, whose
-    /// access register selects the address space in AR mode.
+    /// address-space control) with the PSW key. `base` is the operand's
+    /// base register, whose access register selects the address space in
+    /// AR mode.
     Logical {
         /// Base register number of the operand (0 when none).
         base: u8,
     },
-    /// A real address (prefixed, not translated): lowcore, LURA/STURA.
+    /// A logical address in an address space the instruction names,
+    /// accessed with a key it supplies (MVCS, MVCP), whatever the PSW's
+    /// address-space control and key.
+    Explicit {
+        /// The address space.
+        space: control::Space,
+        /// The access key.
+        key: u8,
+    },
+    /// A real address (prefixed, not translated): LURA, STURA, STFL.
     Real,
-    /// An absolute address.
+    /// An absolute address: the lowcore fields an interruption stores,
+    /// already prefixed.
     Absolute,
 }
 
@@ -47,6 +50,16 @@ pub struct Access<'a> {
     /// The CPU's state at the time of the access (PSW, control registers,
     /// access registers, prefix).
     pub cpu: &'a Cpu,
+}
+
+impl Access<'_> {
+    /// The access key: the one the instruction supplies, else the PSW key.
+    pub const fn key(&self) -> u8 {
+        match self.space {
+            Space::Explicit { key, .. } => key,
+            _ => self.cpu.psw.key(),
+        }
+    }
 }
 
 /// Guest storage as the CPU sees it.
@@ -63,34 +76,20 @@ pub trait Bus {
     /// checked before any store (PoP "Recognition of Access Exceptions").
     fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), ProgramException>;
 
-    /// Carry out a control instruction that needs the machine (DAT tables,
-    /// storage keys, TLB, SCLP, other CPUs): IPTE, IDTE, PTLB, CSP, CSPG,
-    /// SSKE, ISKE, RRBE, LRA, LRAY, LRAG, TPROT, STRAG, LPTEA, SERVC, SIGP
-    /// and DIAGNOSE. The CPU has already checked the privileged state. The
-    /// default raises an operation exception.
+    /// Carry out a control instruction that needs the machine
+    /// ([`crate::cpu::opcode::Opcode::needs_machine`]: DAT tables, storage
+    /// keys, TLB, SCLP, other CPUs). The CPU has already checked the
+    /// privileged state. The default raises an operation exception.
     fn control(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), ProgramException> {
         let _ = (cpu, insn);
-        Err(ProgramException::OPERATION)
+        Err(ProgramException::new(Code::OPERATION))
     }
 
-    /// Purge this CPU's TLB (SPX, and whatever else the machine decides).
-    /// The default does nothing (an untranslated bus has no TLB).
-    fn purge_tlb(&mut self, cpu: &Cpu) {
-        let _ = cpu;
-    }
-}
-
-/// Apply prefixing to a real address: real 0-8191 and the prefix area swap
-/// (PoP "Prefixing").
-pub const fn prefix_real(real: u64, prefix: u32) -> u64 {
-    let p = (prefix & 0x7fff_e000) as u64;
-    if real < 0x2000 {
-        real + p
-    } else if real >= p && real < p + 0x2000 {
-        real - p
-    } else {
-        real
-    }
+    /// SET PREFIX: make bits 33-50 of `operand` the CPU's prefix, after
+    /// checking that the new prefix area is in storage (addressing
+    /// exception otherwise), and drop whatever cached translations the
+    /// change affects.
+    fn set_prefix(&mut self, cpu: &mut Cpu, operand: u64) -> Result<(), ProgramException>;
 }
 
 #[cfg(feature = "alloc")]
@@ -98,8 +97,12 @@ pub use flat::FlatMemory;
 
 #[cfg(feature = "alloc")]
 mod flat {
-    use super::{prefix_real, Access, Bus, Space};
+    use super::{Access, Bus, Space};
+    use crate::addr::RealAddress;
     use crate::cpu::exception::ProgramException;
+    use crate::cpu::state::Cpu;
+    use crate::exception::Code;
+    use crate::prefix::{Prefix, PREFIX_AREA};
     use alloc::vec;
     use alloc::vec::Vec;
 
@@ -141,17 +144,19 @@ mod flat {
         fn range(&self, addr: u64, len: u64) -> Result<core::ops::Range<usize>, ProgramException> {
             let off = addr
                 .checked_sub(self.base)
-                .ok_or(ProgramException::ADDRESSING)?;
-            let end = off.checked_add(len).ok_or(ProgramException::ADDRESSING)?;
+                .ok_or(ProgramException::new(Code::ADDRESSING))?;
+            let end = off
+                .checked_add(len)
+                .ok_or(ProgramException::new(Code::ADDRESSING))?;
             if end > self.bytes.len() as u64 {
-                return Err(ProgramException::ADDRESSING);
+                return Err(ProgramException::new(Code::ADDRESSING));
             }
             Ok(off as usize..end as usize)
         }
 
         fn absolute(acc: &Access<'_>, addr: u64) -> u64 {
             match acc.space {
-                Space::Real => prefix_real(addr, acc.cpu.prefix),
+                Space::Real => acc.cpu.prefix.to_absolute(RealAddress::new(addr)).value(),
                 _ => addr,
             }
         }
@@ -214,6 +219,13 @@ mod flat {
             }
             let _ = acc;
             self.range(addr, len).map(|_| ())
+        }
+
+        fn set_prefix(&mut self, cpu: &mut Cpu, operand: u64) -> Result<(), ProgramException> {
+            let prefix = Prefix::new(operand);
+            self.range(prefix.value(), PREFIX_AREA)?;
+            cpu.prefix = prefix;
+            Ok(())
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Decoding: instruction bytes to a typed [`Insn`].
 
 use super::format::Fields;
-use super::opcode::{key_of, lookup, Opcode};
+use super::opcode::{lookup, Opcode};
 
 /// Instruction length in bytes from the first byte: bits 0-1 of the opcode
 /// are 00 for 2 bytes, 01 or 10 for 4 bytes, 11 for 6 bytes (PoP
@@ -57,8 +57,7 @@ pub fn decode(bytes: &[u8]) -> Result<Insn, DecodeError> {
     }
     let image = u64::from_be_bytes(image);
     let byte = |i: usize| code.get(i).copied().unwrap_or(0);
-    let key = key_of(first, byte(1), byte(5));
-    Ok(match lookup(key) {
+    Ok(match lookup(first, byte(1), byte(5)) {
         Some(row) => Insn {
             op: row.op,
             len: len as u8,
@@ -77,92 +76,110 @@ impl Opcode {
     /// it may change the instruction address other than sequentially
     /// (branches, EXECUTE, SVC, LPSW/LPSWE, SAM*), or change state that
     /// decides how the following instructions are fetched or translated
-    /// (control registers, the PSW mask, prefix, address-space control,
-    /// TLB contents), or is one that only a machine can carry out.
+    /// (control registers, the PSW mask, prefix, address-space control),
+    /// or is one that only a machine can carry out
+    /// ([`Opcode::needs_machine`]).
     pub fn ends_block(self) -> bool {
+        use Opcode::*;
+        self.needs_machine()
+            || matches!(
+                self,
+                BCR | BC
+                    | BRC
+                    | BRCL
+                    | BAS
+                    | BASR
+                    | BAL
+                    | BALR
+                    | BRAS
+                    | BRASL
+                    | BCT
+                    | BCTR
+                    | BCTG
+                    | BCTGR
+                    | BRCT
+                    | BRCTG
+                    | BRCTH
+                    | BXH
+                    | BXLE
+                    | BXHG
+                    | BXLEG
+                    | BRXH
+                    | BRXLE
+                    | BRXHG
+                    | BRXLG
+                    | CRJ
+                    | CGRJ
+                    | CLRJ
+                    | CLGRJ
+                    | CIJ
+                    | CGIJ
+                    | CLIJ
+                    | CLGIJ
+                    | CRB
+                    | CGRB
+                    | CLRB
+                    | CLGRB
+                    | CIB
+                    | CGIB
+                    | CLIB
+                    | CLGIB
+                    | CRT
+                    | CGRT
+                    | CLRT
+                    | CLGRT
+                    | CIT
+                    | CGIT
+                    | CLFIT
+                    | CLGIT
+                    | BSM
+                    | BASSM
+                    | EX
+                    | EXRL
+                    | SVC
+                    | LPSW
+                    | LPSWE
+                    | SAM24
+                    | SAM31
+                    | SAM64
+                    | SSM
+                    | STOSM
+                    | STNSM
+                    | LCTL
+                    | LCTLG
+                    | SPX
+                    | SAC
+                    | SACF
+                    | SPKA
+                    | MVCL
+                    | CLCL
+                    | Unknown
+            )
+    }
+
+    /// Is this one of the privileged instructions that need the machine
+    /// (DAT tables, storage keys, TLB, SCLP, other CPUs), which the
+    /// interpreter hands to [`crate::cpu::bus::Bus::control`]?
+    pub fn needs_machine(self) -> bool {
         use Opcode::*;
         matches!(
             self,
-            BCR | BC
-                | BRC
-                | BRCL
-                | BAS
-                | BASR
-                | BAL
-                | BALR
-                | BRAS
-                | BRASL
-                | BCT
-                | BCTR
-                | BCTG
-                | BCTGR
-                | BRCT
-                | BRCTG
-                | BRCTH
-                | BXH
-                | BXLE
-                | BXHG
-                | BXLEG
-                | BRXH
-                | BRXLE
-                | BRXHG
-                | BRXLG
-                | CRJ
-                | CGRJ
-                | CLRJ
-                | CLGRJ
-                | CIJ
-                | CGIJ
-                | CLIJ
-                | CLGIJ
-                | CRB
-                | CGRB
-                | CLRB
-                | CLGRB
-                | CIB
-                | CGIB
-                | CLIB
-                | CLGIB
-                | CRT
-                | CGRT
-                | CLRT
-                | CLGRT
-                | CIT
-                | CGIT
-                | CLFIT
-                | CLGIT
-                | BSM
-                | BASSM
-                | EX
-                | EXRL
-                | SVC
-                | LPSW
-                | LPSWE
-                | SAM24
-                | SAM31
-                | SAM64
-                | SSM
-                | STOSM
-                | STNSM
-                | LCTL
-                | LCTLG
-                | SPX
-                | SAC
-                | SACF
-                | SPKA
-                | IPTE
-                | IDTE
+            IPTE | IDTE
                 | PTLB
                 | CSP
                 | CSPG
                 | SSKE
+                | ISKE
                 | RRBE
+                | LRA
+                | LRAY
+                | LRAG
+                | TPROT
+                | STRAG
+                | LPTEA
                 | SERVC
                 | SIGP
                 | DIAG
-                | MVCL
-                | CLCL
-                | Unknown
         )
     }
 }

@@ -11,8 +11,8 @@
 //!   the machine's bus ([`crate::machine::bus::DatBus`]) goes through the
 //!   core's DAT, keys, prefixing and software TLB, and carries out the
 //!   control instructions handed to [`bus::Bus::control`].
-//! - Program and supervisor-call interruptions are delivered through the
-//!   lowcore by [`state::Cpu::deliver`].
+//! - Program, supervisor-call and external interruptions are delivered
+//!   through the lowcore by [`state::Cpu::deliver`] ([`interrupt`]).
 //!
 //! ## Run a few instructions
 //!
@@ -36,6 +36,7 @@ pub mod decode;
 pub mod exception;
 pub mod exec;
 pub mod format;
+pub mod interrupt;
 pub mod opcode;
 pub mod sem;
 pub mod state;

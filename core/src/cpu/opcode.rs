@@ -663,30 +663,101 @@ opcodes! {
 /// The table in declaration order (indexed by `Opcode as usize`).
 pub static TABLE: [OpInfo; COUNT] = TABLE_DATA;
 
-/// The table sorted by key, for binary search (sorted at compile time).
-static SORTED: [OpInfo; COUNT] = sort_by_key(TABLE_DATA);
-
-const fn sort_by_key(mut t: [OpInfo; COUNT]) -> [OpInfo; COUNT] {
-    let mut i = 1;
-    while i < COUNT {
-        let mut j = i;
-        while j > 0 && t[j - 1].key > t[j].key {
-            let tmp = t[j - 1];
-            t[j - 1] = t[j];
-            t[j] = tmp;
-            j -= 1;
-        }
-        i += 1;
+/// The first byte and the opcode extension of a key: the inverse of
+/// [`key_of`] (the extension is 0 for a one-byte opcode).
+pub const fn split_key(key: u16) -> (u8, u8) {
+    if key <= 0xFF && matches!(ext_kind(key as u8), ExtKind::None) {
+        (key as u8, 0)
+    } else if key <= 0xFFF && matches!(ext_kind((key >> 4) as u8), ExtKind::Nibble) {
+        ((key >> 4) as u8, (key & 0xF) as u8)
+    } else {
+        ((key >> 8) as u8, key as u8)
     }
-    t
 }
 
-/// Look an opcode key up in the table.
-pub fn lookup(key: u16) -> Option<&'static OpInfo> {
-    SORTED
-        .binary_search_by_key(&key, |r| r.key)
-        .ok()
-        .and_then(|i| SORTED.get(i))
+/// No instruction.
+const NO_ROW: u16 = u16::MAX;
+
+/// The first bytes that take an extension, one 256-entry block of
+/// [`Index::extended`] each.
+const EXTENDED: usize = count_extended();
+
+const fn count_extended() -> usize {
+    let mut n = 0;
+    let mut b = 0;
+    while b < 256 {
+        if !matches!(ext_kind(b as u8), ExtKind::None) {
+            n += 1;
+        }
+        b += 1;
+    }
+    n
+}
+
+/// The decoder's direct index into [`TABLE`], built from it at compile
+/// time: the first byte selects a row, or the block of rows indexed by the
+/// opcode extension.
+struct Index {
+    /// Per first byte: the row (one-byte opcodes) or the block number.
+    first: [u16; 256],
+    /// Per block and extension: the row.
+    extended: [[u16; 256]; EXTENDED],
+}
+
+static INDEX: Index = index(&TABLE_DATA);
+
+/// Builds [`INDEX`]; a key that does not round-trip through [`key_of`] or
+/// that two rows share stops the build.
+const fn index(table: &[OpInfo; COUNT]) -> Index {
+    let mut first = [NO_ROW; 256];
+    let mut block = 0;
+    let mut b = 0;
+    while b < 256 {
+        if !matches!(ext_kind(b as u8), ExtKind::None) {
+            first[b] = block;
+            block += 1;
+        }
+        b += 1;
+    }
+    let mut extended = [[NO_ROW; 256]; EXTENDED];
+    let mut row = 0;
+    while row < COUNT {
+        let key = table[row].key;
+        let (b0, ext) = split_key(key);
+        assert!(
+            key_of(b0, ext, ext) == key,
+            "an opcode key that no instruction has"
+        );
+        let slot = if matches!(ext_kind(b0), ExtKind::None) {
+            &mut first[b0 as usize]
+        } else {
+            &mut extended[first[b0 as usize] as usize][ext as usize]
+        };
+        assert!(*slot == NO_ROW, "two instructions with one opcode key");
+        *slot = row as u16;
+        row += 1;
+    }
+    Index { first, extended }
+}
+
+/// The table row of the instruction whose first byte is `b0`, second `b1`
+/// and sixth `b5` (bytes an instruction does not have may be anything):
+/// two array reads, no search.
+#[inline]
+pub fn lookup(b0: u8, b1: u8, b5: u8) -> Option<&'static OpInfo> {
+    let first = INDEX.first[usize::from(b0)];
+    let row = match ext_kind(b0) {
+        ExtKind::None => first,
+        kind => {
+            let ext = match kind {
+                ExtKind::Nibble => b1 & 0xF,
+                ExtKind::Byte5 => b5,
+                _ => b1,
+            };
+            INDEX.extended.get(usize::from(first))?[usize::from(ext)]
+        }
+    };
+    TABLE.get(usize::from(row))
 }
 
 impl Opcode {
@@ -709,9 +780,4 @@ impl Opcode {
     pub fn sem(self) -> Sem {
         self.info().map_or(Special, |i| i.sem)
     }
-}
-
-/// All table rows sorted by key (for tests and tools).
-pub fn sorted() -> &'static [OpInfo] {
-    &SORTED
 }

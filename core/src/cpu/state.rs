@@ -1,5 +1,8 @@
 //! Architected CPU state: registers, the PSW and the prefix.
 
+use crate::control::Cr0;
+use crate::prefix::Prefix;
+
 /// Addressing mode, PSW bits 31-32 (EA, BA): 00 24-bit, 01 31-bit, 11 64-bit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddrMode {
@@ -60,6 +63,9 @@ pub mod mask {
     /// Bits 0-7, the system mask (what SSM, STNSM and STOSM change).
     pub const SYSTEM: u64 = 0xff << 56;
 }
+
+/// CR0 bit 45: the AFP-register control.
+pub const CR0_AFP_REGISTER: u64 = 1 << (63 - 45);
 
 /// The program-status word: the 64-bit mask and the 64-bit instruction
 /// address, as stored by STPSW-style operations (the condition code lives in
@@ -130,13 +136,32 @@ impl Psw {
         ((self.mask >> 46) & 3) as u8
     }
 
-    /// Is this PSW valid to load? Bits that must be zero in the 64-bit
-    /// mask: 0, 2-4, 24-30, 33-63; and EA=1 requires BA=1 (PoP "Program-Status
-    /// Word"; violation is a specification exception).
+    /// Can this PSW be executed? Bits that must be zero in the 64-bit
+    /// mask: 0, 2-4, 24-30, 33-63; EA=1 requires BA=1; the instruction
+    /// address must fit the addressing mode (PoP "Program-Status Word"; an
+    /// invalid PSW is loaded all the same, and a specification exception is
+    /// recognized as soon as it is current).
     pub const fn is_valid(&self) -> bool {
         const MUST_BE_ZERO: u64 = (1 << 63) | (7 << 59) | (0x7f << 33) | 0x7fff_ffff;
         let ea_without_ba = self.mask & mask::EA != 0 && self.mask & mask::BA == 0;
-        self.mask & MUST_BE_ZERO == 0 && !ea_without_ba
+        self.mask & MUST_BE_ZERO == 0 && !ea_without_ba && self.addr & !self.amode().mask() == 0
+    }
+
+    /// The PSW as stored in storage: mask, then instruction address.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut buf = [0u8; 16];
+        buf[..8].copy_from_slice(&self.mask.to_be_bytes());
+        buf[8..].copy_from_slice(&self.addr.to_be_bytes());
+        buf
+    }
+
+    /// The PSW stored as [`Psw::to_bytes`] stores it.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        let (m, a) = bytes.split_at(8);
+        Self {
+            mask: u64::from_be_bytes(m.try_into().unwrap_or_default()),
+            addr: u64::from_be_bytes(a.try_into().unwrap_or_default()),
+        }
     }
 }
 
@@ -153,8 +178,8 @@ pub struct Cpu {
     pub fpr: [u64; 16],
     /// The current PSW.
     pub psw: Psw,
-    /// The prefix register (bits 1-17 of a real address, 8 KiB aligned).
-    pub prefix: u32,
+    /// The prefix register.
+    pub prefix: Prefix,
     /// The CPU address (what STAP stores and SIGP addresses).
     pub cpu_addr: u16,
     /// The TOD clock as STCK stores it; advanced by the interpreter by one
@@ -181,17 +206,19 @@ impl Cpu {
             cr,
             fpr: [0; 16],
             psw: Psw { mask: 0, addr: 0 },
-            prefix: 0,
+            prefix: Prefix::new(0),
             cpu_addr: 0,
             tod: 0,
         }
     }
 
     /// A CPU in problem state, 64-bit addressing, DAT off, starting at
-    /// `addr`: the state a Linux user program starts in, as seen by an
-    /// interpreter that does not translate.
+    /// `addr`, all 16 floating-point registers available: the state a
+    /// Linux user program starts in, as seen by an interpreter that does
+    /// not translate.
     pub const fn user(addr: u64) -> Self {
         let mut cpu = Self::new();
+        cpu.cr[0] |= CR0_AFP_REGISTER;
         cpu.psw.mask = mask::PROBLEM | mask::EA | mask::BA;
         cpu.psw.addr = addr;
         cpu
@@ -222,6 +249,27 @@ impl Cpu {
     /// Bits 0-31 of register `r` (the high word).
     pub fn rh(&self, r: u8) -> u32 {
         (self.gpr[usize::from(r & 15)] >> 32) as u32
+    }
+
+    /// Floating-point register `r` may be used: with the AFP-register
+    /// control (CR0 bit 45) zero only FPRs 0, 2, 4 and 6 can be (PoP
+    /// "Floating-Point Registers"; the others are a data exception with
+    /// DXC 1).
+    pub const fn fpr_available(&self, r: u8) -> bool {
+        self.cr[0] & CR0_AFP_REGISTER != 0 || matches!(r & 15, 0 | 2 | 4 | 6)
+    }
+
+    /// Secondary-space control, CR0 bit 37: SAC, SACF, MVCP and MVCS are
+    /// allowed.
+    pub const fn secondary_space_control(&self) -> bool {
+        self.cr[0] & Cr0::SECONDARY_SPACE.bits() != 0
+    }
+
+    /// In the problem state, may the program use access key `key`? Only
+    /// if the PSW-key mask (CR3 bits 32-47) has the key's bit (SPKA, MVCP,
+    /// MVCS); the supervisor state may use any key.
+    pub const fn key_authorized(&self, key: u8) -> bool {
+        !self.psw.problem_state() || self.cr[3] & ((0x8000 >> (key & 0xF)) << 16) != 0
     }
 
     /// Set bits 0-31 of register `r`.

@@ -21,10 +21,9 @@ use crate::cpu::decode::Insn;
 use crate::cpu::exception::ProgramException;
 use crate::cpu::opcode::Opcode;
 use crate::cpu::state::Cpu;
-use crate::exception::Exception;
+use crate::exception::Code;
 use crate::invalidate::{self, CspWidth, Invalidation};
 use crate::lra;
-use crate::prefix::Prefix;
 use crate::storage::{OwnedStorage, Storage};
 use crate::tlb::{self, Tlb};
 use crate::PAGE_MASK;
@@ -100,7 +99,7 @@ impl DatBus {
             cr1: Asce::new(cpu.cr[1]),
             cr7: Asce::new(cpu.cr[7]),
             cr13: Asce::new(cpu.cr[13]),
-            prefix: Prefix::new(u64::from(cpu.prefix)),
+            prefix: cpu.prefix,
             facilities: self.facilities,
         }
     }
@@ -122,6 +121,7 @@ impl DatBus {
     fn target(acc: &Access<'_>) -> Target {
         match acc.space {
             bus::Space::Logical { base } => Target::Dat(logical_space(acc.cpu, base)),
+            bus::Space::Explicit { space, .. } => Target::Dat(space),
             bus::Space::Real => Target::Dat(Space::Real),
             bus::Space::Absolute => Target::Absolute,
         }
@@ -129,13 +129,13 @@ impl DatBus {
 
     fn exception(&mut self, fault: Fault) -> ProgramException {
         match fault {
-            Fault::Program(e) => program(e),
+            Fault::Program(e) => e.into(),
             Fault::ArtUnsupported { alet } => {
                 self.halt = Some(Halt::Unimplemented {
                     mnemonic: "access-register translation",
                     detail: Some(format!("ALET {alet:#x}")),
                 });
-                ProgramException::OPERATION
+                ProgramException::new(Code::OPERATION)
             }
         }
     }
@@ -154,7 +154,7 @@ impl DatBus {
                 let end = address.checked_add(len as u64);
                 match end {
                     Some(end) if end <= self.storage.size() => Ok(AbsoluteAddress::new(address)),
-                    _ => Err(ProgramException::ADDRESSING),
+                    _ => Err(ProgramException::new(Code::ADDRESSING)),
                 }
             }
             Target::Dat(space) => {
@@ -212,17 +212,6 @@ impl DatBus {
     }
 }
 
-/// Converts zmmu-core's exception into the interpreter's (the same code,
-/// TEID and exception access id).
-fn program(e: Exception) -> ProgramException {
-    ProgramException {
-        code: e.code.0,
-        teid: e.teid.map(|t| t.0),
-        dxc: 0,
-        access_id: e.access_id,
-    }
-}
-
 /// The pieces of `[address, address + len)` that stay inside one 4 KiB
 /// page: `(offset in the operand, address, length)`.
 fn pages(address: u64, len: usize) -> impl Iterator<Item = (usize, u64, usize)> {
@@ -268,14 +257,6 @@ pub fn asc_space(cpu: &Cpu, base: u8) -> Space {
     }
 }
 
-fn core_kind(kind: bus::AccessKind) -> AccessKind {
-    match kind {
-        bus::AccessKind::Fetch => AccessKind::Fetch,
-        bus::AccessKind::Read => AccessKind::Read,
-        bus::AccessKind::Write => AccessKind::Write,
-    }
-}
-
 impl Bus for DatBus {
     fn read(
         &mut self,
@@ -285,14 +266,14 @@ impl Bus for DatBus {
     ) -> Result<(), ProgramException> {
         self.sync(acc.cpu);
         let target = Self::target(acc);
-        let kind = core_kind(acc.kind);
-        let key = acc.cpu.psw.key();
+        let kind = acc.kind;
+        let key = acc.key();
         for (offset, at, n) in pages(addr, buf.len()) {
             let absolute = self.translate(target, kind, key, at, n)?;
             let piece = &mut buf[offset..offset + n];
             self.storage
                 .read(absolute, piece)
-                .ok_or(ProgramException::ADDRESSING)?;
+                .ok_or(ProgramException::new(Code::ADDRESSING))?;
         }
         Ok(())
     }
@@ -300,7 +281,7 @@ impl Bus for DatBus {
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), ProgramException> {
         self.sync(acc.cpu);
         let target = Self::target(acc);
-        let key = acc.cpu.psw.key();
+        let key = acc.key();
         // A store that crosses a page is refused whole if any page refuses it.
         if (addr & PAGE_MASK) + data.len() as u64 > 0x1000 {
             for (_, at, _) in pages(addr, data.len()).skip(1) {
@@ -311,7 +292,7 @@ impl Bus for DatBus {
             let absolute = self.translate(target, AccessKind::Write, key, at, n)?;
             self.storage
                 .write(absolute, &data[offset..offset + n])
-                .ok_or(ProgramException::ADDRESSING)?;
+                .ok_or(ProgramException::new(Code::ADDRESSING))?;
         }
         Ok(())
     }
@@ -319,8 +300,8 @@ impl Bus for DatBus {
     fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), ProgramException> {
         self.sync(acc.cpu);
         let target = Self::target(acc);
-        let kind = core_kind(acc.kind);
-        let key = acc.cpu.psw.key();
+        let kind = acc.kind;
+        let key = acc.key();
         // At most one probe per page, whatever the length.
         let len = usize::try_from(len.min(1 << 32)).unwrap_or(usize::MAX);
         for (_, at, _) in pages(addr, len) {
@@ -337,9 +318,12 @@ impl Bus for DatBus {
         result
     }
 
-    fn purge_tlb(&mut self, cpu: &Cpu) {
+    fn set_prefix(&mut self, cpu: &mut Cpu, operand: u64) -> Result<(), ProgramException> {
+        let (prefix, inv) = invalidate::spx(&self.storage, cpu.prefix, operand)?;
+        self.invalidate(&inv);
+        cpu.prefix = prefix;
         self.sync(cpu);
-        self.tlb.flush();
+        Ok(())
     }
 }
 
@@ -367,33 +351,33 @@ impl DatBus {
             mnemonic: insn.op.mnemonic(),
             detail,
         });
-        ProgramException::OPERATION
+        ProgramException::new(Code::OPERATION)
     }
 
     /// The machine instructions (the privileged-state check is done).
     fn machine_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), ProgramException> {
         use Opcode::*;
         let f = insn.f;
-        let prefix = Prefix::new(u64::from(cpu.prefix));
+        let prefix = cpu.prefix;
         let amode = cpu.psw.amode();
         match insn.op {
             IPTE => {
                 // The IPTE-range facility (13) is not installed (STFLE does
                 // not report it): R3 and M4 are ignored.
                 let inv = invalidate::ipte(&mut self.storage, cpu.r64(f.r1), cpu.r64(f.r2), 0)
-                    .map_err(program)?;
+                    .map_err(ProgramException::from)?;
                 self.invalidate(&inv);
             }
             IDTE => {
                 let r3 = if f.r3 == 0 { 0 } else { cpu.r64(f.r3) };
                 let inv = invalidate::idte(&mut self.storage, cpu.r64(f.r1), cpu.r64(f.r2), r3)
-                    .map_err(program)?;
+                    .map_err(ProgramException::from)?;
                 self.invalidate(&inv);
             }
             PTLB => self.tlb.flush(),
             CSP | CSPG => {
                 if f.r1 & 1 != 0 {
-                    return Err(ProgramException::SPECIFICATION);
+                    return Err(ProgramException::new(Code::SPECIFICATION));
                 }
                 let (width, mask) = if insn.op == CSP {
                     (CspWidth::Word, 0xFFFF_FFFF)
@@ -419,7 +403,7 @@ impl DatBus {
                     cpu.r64(f.r1 + 1) & mask,
                     CspWidth::purges_tlb(r2),
                 )
-                .map_err(program)?;
+                .map_err(ProgramException::from)?;
                 if out.cc == 1 {
                     if insn.op == CSP {
                         cpu.set_r32(f.r1, out.found as u32);
@@ -435,8 +419,8 @@ impl DatBus {
             SSKE => {
                 let real = RealAddress::new(amode.wrap(cpu.r64(f.r2)));
                 let key = cpu.r64(f.r1) as u8;
-                let inv =
-                    invalidate::sske(&mut self.storage, prefix, real, key).map_err(program)?;
+                let inv = invalidate::sske(&mut self.storage, prefix, real, key)
+                    .map_err(ProgramException::from)?;
                 self.invalidate(&inv);
             }
             ISKE => {
@@ -444,14 +428,14 @@ impl DatBus {
                 let key = self
                     .storage
                     .key(prefix.to_absolute(real))
-                    .ok_or(ProgramException::ADDRESSING)?;
+                    .ok_or(ProgramException::new(Code::ADDRESSING))?;
                 let r1 = (cpu.r64(f.r1) & !0xFF) | u64::from(key.value());
                 cpu.set_r64(f.r1, r1);
             }
             RRBE => {
                 let real = RealAddress::new(amode.wrap(cpu.r64(f.r2)));
-                let (cc, inv) =
-                    invalidate::rrbe(&mut self.storage, prefix, real).map_err(program)?;
+                let (cc, inv) = invalidate::rrbe(&mut self.storage, prefix, real)
+                    .map_err(ProgramException::from)?;
                 self.invalidate(&inv);
                 cpu.psw.set_cc(cc);
             }
@@ -468,11 +452,7 @@ impl DatBus {
                     wide,
                 )
                 .map_err(|e| self.exception(e))?;
-                if wide {
-                    cpu.set_r64(f.r1, out.r1);
-                } else {
-                    cpu.set_r32(f.r1, out.r1 as u32);
-                }
+                cpu.set_r64(f.r1, out.lra_register(cpu.r64(f.r1), wide));
                 cpu.psw.set_cc(out.cc);
             }
             TPROT => {
@@ -494,7 +474,7 @@ impl DatBus {
                 let store_at = ea(cpu, 0, f.b1, f.d1);
                 let address = ea(cpu, 0, f.b2, f.d2);
                 if store_at & 7 != 0 {
-                    return Err(ProgramException::SPECIFICATION);
+                    return Err(ProgramException::new(Code::SPECIFICATION));
                 }
                 let controls = *self.tlb.controls();
                 let space = asc_space(cpu, f.b2);
@@ -506,7 +486,7 @@ impl DatBus {
                 )
                 .map_err(|e| self.exception(e))?;
                 let acc = Access {
-                    kind: bus::AccessKind::Write,
+                    kind: AccessKind::Write,
                     space: bus::Space::Logical { base: f.b1 },
                     cpu,
                 };
@@ -532,7 +512,7 @@ impl DatBus {
                     Asce::new(asce),
                     LogicalAddress::new(address),
                 )
-                .map_err(program)?;
+                .map_err(ProgramException::from)?;
                 cpu.set_r64(f.r1, out.r1);
                 cpu.psw.set_cc(out.cc);
             }

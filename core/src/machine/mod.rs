@@ -1,8 +1,9 @@
 //! A whole s390x machine for running bare-metal programs: absolute storage,
 //! one [`Cpu`] (the interpreter), the software TLB over zmmu-core's DAT
-//! ([`bus::DatBus`]), interruption delivery through the lowcore
-//! ([`interrupt`]) and the SCLP console ([`sclp`]), behaving like QEMU's
-//! `s390-ccw-virtio` machine for a program loaded with `-kernel`.
+//! ([`bus::DatBus`]), the external interruptions it raises ([`interrupt`],
+//! delivered by [`Cpu::deliver`]) and the SCLP console ([`sclp`]),
+//! behaving like QEMU's `s390-ccw-virtio` machine for a program loaded
+//! with `-kernel`.
 //!
 //! ```
 //! use zmmu_core::machine::{Machine, Stop};
@@ -25,16 +26,16 @@ use alloc::format;
 use alloc::string::String;
 
 use crate::addr::AbsoluteAddress;
-use crate::cpu::bus::{self as cpu_bus, Bus};
-use crate::cpu::decode::{self, Insn};
+use crate::cpu::decode::Insn;
 use crate::cpu::exception::ProgramException;
-use crate::cpu::exec::Interruption as Step;
+use crate::cpu::exec::Exec;
+use crate::cpu::interrupt::{Interruption, SERVICE_SIGNAL};
 use crate::cpu::opcode::Opcode;
 use crate::cpu::state::{mask, Cpu, Psw};
+use crate::exception::Code;
 use crate::storage::{OwnedStorage, Storage};
 
 use bus::{DatBus, Halt};
-use interrupt::Interruption;
 
 /// The PSW QEMU starts a `-kernel` program with: 64-bit addressing, DAT
 /// off, all interruptions disabled, key 0, supervisor state.
@@ -210,12 +211,8 @@ impl Machine {
                     faults_in_a_row = 0;
                     continue;
                 }
-                Err(Step::Supervisor { code, ilc }) => {
-                    faults_in_a_row = 0;
-                    Interruption::Supervisor { code, ilc }
-                }
-                Err(Step::Program { exc, ilc }) => {
-                    if let Some(stop) = self.unimplemented(at, &exc) {
+                Err(interruption @ Interruption::Program { exception, .. }) => {
+                    if let Some(stop) = self.unimplemented(at, &exception) {
                         // Not executed: the PSW points at it again.
                         self.cpu.psw.addr = at;
                         break stop;
@@ -227,10 +224,11 @@ impl Machine {
                             psw: self.cpu.psw,
                         };
                     }
-                    Interruption::Program {
-                        exception: exc,
-                        ilc,
-                    }
+                    interruption
+                }
+                Err(interruption) => {
+                    faults_in_a_row = 0;
+                    interruption
                 }
             };
             if let Some(stop) = self.deliver(interruption, observer) {
@@ -255,7 +253,7 @@ impl Machine {
                 address: at,
             });
         }
-        if exc.code != ProgramException::OPERATION.code {
+        if exc.code != Code::OPERATION {
             return None;
         }
         let insn = self.cpu.fetch(&mut self.bus, at).ok()?;
@@ -281,34 +279,13 @@ impl Machine {
     /// R1 ORed into its second byte (the registers are as they were: the
     /// operation exception suppressed the EXECUTE).
     fn execute_target(&mut self, at: u64, insn: &Insn) -> Option<Insn> {
-        let f = insn.f;
-        let reg = |r: u8| if r == 0 { 0 } else { self.cpu.r64(r) };
-        let amode = self.cpu.psw.amode();
-        let target = if insn.op == Opcode::EXRL {
-            amode.wrap(at.wrapping_add((f.ri as u64).wrapping_mul(2)))
-        } else {
-            amode.wrap(
-                reg(f.x2)
-                    .wrapping_add(reg(f.b2))
-                    .wrapping_add(f.d2 as i64 as u64),
-            )
+        let mut exec = Exec {
+            cpu: &mut self.cpu,
+            bus: &mut self.bus,
+            insn: *insn,
+            at,
         };
-        let mut bytes = [0u8; 6];
-        let access = cpu_bus::Access {
-            kind: cpu_bus::AccessKind::Fetch,
-            space: cpu_bus::Space::Logical { base: 0 },
-            cpu: &self.cpu,
-        };
-        self.bus.read(&access, target, &mut bytes[..2]).ok()?;
-        let len = decode::insn_len(bytes[0]);
-        if len > 2 {
-            let rest = amode.wrap(target.wrapping_add(2));
-            self.bus.read(&access, rest, &mut bytes[2..len]).ok()?;
-        }
-        if f.r1 != 0 {
-            bytes[1] |= self.cpu.r64(f.r1) as u8;
-        }
-        decode::decode(&bytes[..len]).ok()
+        exec.execute_target().ok().map(|(_, target)| target)
     }
 
     /// Delivers a pending external interruption if the CPU is enabled for
@@ -320,7 +297,7 @@ impl Machine {
         }
         self.bus.service_signal = None;
         let interruption = Interruption::External {
-            code: interrupt::SERVICE_SIGNAL,
+            code: SERVICE_SIGNAL,
             parameter,
         };
         self.deliver(interruption, observer)
@@ -340,16 +317,16 @@ impl Machine {
                     psw: self.cpu.psw,
                 });
             }
-            if interrupt::deliver(&mut self.bus.storage, &mut self.cpu, interruption).is_err() {
+            if self.cpu.deliver(&mut self.bus, interruption).is_err() {
                 return Some(Stop::CheckStop {
                     reason: "lowcore outside storage",
                     psw: self.cpu.psw,
                 });
             }
             observer.interruption(&self.cpu, &interruption);
-            if !interrupt::psw_valid(&self.cpu.psw) {
+            if !self.cpu.psw.is_valid() {
                 next = Some(Interruption::Program {
-                    exception: ProgramException::SPECIFICATION,
+                    exception: ProgramException::new(Code::SPECIFICATION),
                     ilc: 0,
                 });
             }

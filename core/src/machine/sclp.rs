@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 
 use crate::addr::AbsoluteAddress;
 use crate::cpu::exception::ProgramException;
+use crate::exception::Code;
 use crate::storage::Storage;
 
 /// SCLP command words (after masking with [`COMMAND_MASK`]).
@@ -129,21 +130,21 @@ impl Sclp {
         sccb: u64,
     ) -> Result<Serviced, ProgramException> {
         if sccb & !0x1FFF == 0 || sccb & !0x1FFF == prefix || sccb & !0x7FFF_FFF8 != 0 {
-            return Err(ProgramException::SPECIFICATION);
+            return Err(ProgramException::new(Code::SPECIFICATION));
         }
         let at = AbsoluteAddress::new(sccb);
         let mut header = [0u8; HEADER];
         storage
             .read(at, &mut header)
-            .ok_or(ProgramException::ADDRESSING)?;
+            .ok_or(ProgramException::new(Code::ADDRESSING))?;
         let length = usize::from(u16::from_be_bytes([header[0], header[1]]));
         if length < HEADER {
-            return Err(ProgramException::SPECIFICATION);
+            return Err(ProgramException::new(Code::SPECIFICATION));
         }
         let mut block = alloc::vec![0u8; length];
         storage
             .read(at, &mut block)
-            .ok_or(ProgramException::ADDRESSING)?;
+            .ok_or(ProgramException::new(Code::ADDRESSING))?;
 
         let masked = command & COMMAND_MASK;
         let code = match masked {
@@ -165,7 +166,7 @@ impl Sclp {
         block[6..8].copy_from_slice(&code.to_be_bytes());
         storage
             .write(at, &block)
-            .ok_or(ProgramException::ADDRESSING)?;
+            .ok_or(ProgramException::new(Code::ADDRESSING))?;
         Ok(Serviced::Done {
             parameter: (sccb & !3) as u32,
         })

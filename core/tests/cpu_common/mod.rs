@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use zmmu_core::cpu::decode::insn_len;
-use zmmu_core::cpu::opcode::{ext_kind, ExtKind};
+use zmmu_core::cpu::opcode::{ext_kind, split_key, ExtKind};
 
 /// True if `tool` can be run (`tool --version` succeeds).
 pub fn have(tool: &str) -> bool {
@@ -119,20 +119,14 @@ pub mod elf;
 /// Bytes of an instruction with the opcode of `key` (first byte `b0`), all
 /// other fields filled from `fill`.
 pub fn encode_key(key: u16, fill: &[u8; 6]) -> Vec<u8> {
-    let b0 = if key <= 0xff {
-        key as u8
-    } else if key <= 0xfff && ext_kind((key >> 4) as u8) == ExtKind::Nibble {
-        (key >> 4) as u8
-    } else {
-        (key >> 8) as u8
-    };
+    let (b0, ext) = split_key(key);
     let mut b = *fill;
     b[0] = b0;
     match ext_kind(b0) {
         ExtKind::None => {}
-        ExtKind::Byte1 => b[1] = key as u8,
-        ExtKind::Nibble => b[1] = (b[1] & 0xf0) | (key & 0xf) as u8,
-        ExtKind::Byte5 => b[5] = key as u8,
+        ExtKind::Byte1 => b[1] = ext,
+        ExtKind::Nibble => b[1] = (b[1] & 0xf0) | ext,
+        ExtKind::Byte5 => b[5] = ext,
     }
     b[..insn_len(b0)].to_vec()
 }

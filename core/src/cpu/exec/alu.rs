@@ -15,6 +15,7 @@ use crate::cpu::exception::ProgramException;
 use crate::cpu::format::Format;
 use crate::cpu::opcode::Opcode;
 use crate::cpu::sem::{AluOp, Ext, FieldOp, ShiftOp, Src, Width};
+use crate::exception::Code;
 
 /// Apply `op` to first operand `a` and second operand `b` (both already
 /// extended); `cc_in` is the current condition code (carry/borrow in).
@@ -121,7 +122,7 @@ pub fn mem_imm<B: Bus>(e: &mut Exec<'_, B>, op: AluOp, w: Width, mem: Ext, imm: 
         return Ok(Next::Seq);
     }
     if !is_compare(op) {
-        e.check(addr, n as u64, crate::cpu::bus::AccessKind::Write, f.b1)?;
+        e.check(addr, n as u64, crate::access::AccessKind::Write, f.b1)?;
     }
     let a = mem.apply(e.read_uint(addr, n, f.b1)?);
     let out = compute(op, w, a, b, e.cpu.psw.cc());
@@ -338,7 +339,7 @@ fn multiply<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 fn divide<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let r1 = e.insn.f.r1;
     e.even(r1)?;
-    let div_err = ProgramException::FIXED_POINT_DIVIDE;
+    let div_err = ProgramException::new(Code::FIXED_POINT_DIVIDE);
     match e.insn.op {
         Opcode::DR | Opcode::D => {
             let d = operand2(e, 4)? as u32 as i32 as i64;
@@ -488,19 +489,18 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             }
             Ok(Next::Seq)
         }
-        LDGR => {
-            e.cpu.fpr[usize::from(f.r1 & 15)] = e.cpu.r64(f.r2);
+        LDGR => e.fpr(f.r1).map(|r1| {
+            e.cpu.fpr[r1] = e.cpu.r64(f.r2);
+            Next::Seq
+        }),
+        LGDR => e.fpr(f.r2).map(|r2| {
+            e.cpu.set_r64(f.r1, e.cpu.fpr[r2]);
+            Next::Seq
+        }),
+        LDR => e.fpr(f.r1).and_then(|r1| {
+            e.cpu.fpr[r1] = e.cpu.fpr[e.fpr(f.r2)?];
             Ok(Next::Seq)
-        }
-        LGDR => {
-            let v = e.cpu.fpr[usize::from(f.r2 & 15)];
-            e.cpu.set_r64(f.r1, v);
-            Ok(Next::Seq)
-        }
-        LDR => {
-            e.cpu.fpr[usize::from(f.r1 & 15)] = e.cpu.fpr[usize::from(f.r2 & 15)];
-            Ok(Next::Seq)
-        }
+        }),
         AIH | ALSIH | ALSIHN | CIH | CLIH => high_immediate(e),
         _ => return None,
     })

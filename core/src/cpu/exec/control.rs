@@ -4,10 +4,13 @@
 //! machine ([`Bus::control`]).
 
 use super::{Exec, ExecResult, Next};
-use crate::cpu::bus::{Access, AccessKind, Bus, Space};
+use crate::access::AccessKind;
+use crate::cpu::bus::Bus;
 use crate::cpu::exception::ProgramException;
+use crate::cpu::interrupt::lowcore;
 use crate::cpu::opcode::Opcode;
 use crate::cpu::state::{mask, AddrMode, Psw};
+use crate::exception::Code;
 
 /// The facility bits STFLE and STFL report (bit n = facility n): 0 N3, 1
 /// z/Architecture installed, 2 z/Architecture active, 3 DAT enhancement, 7
@@ -85,7 +88,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         STFLE => store_facility_list_extended(e),
         IPK => (|| {
             if e.cpu.psw.problem_state() && e.cpu.cr[0] & (1 << 27) == 0 {
-                return Err(ProgramException::PRIVILEGED_OPERATION);
+                return Err(ProgramException::new(Code::PRIVILEGED_OPERATION));
             }
             let v = (e.cpu.r64(2) & !0xff) | (u64::from(e.cpu.psw.key()) << 4);
             e.cpu.set_r64(2, v);
@@ -93,10 +96,8 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         })(),
         SPKA => (|| {
             let key = ((e.ea2() >> 4) & 0xf) as u8;
-            // In the problem state the key must be authorized by the PSW-key
-            // mask, CR3 bits 32-47.
-            if e.cpu.psw.problem_state() && e.cpu.cr[3] & (0x8000 >> key) << 16 == 0 {
-                return Err(ProgramException::PRIVILEGED_OPERATION);
+            if !e.cpu.key_authorized(key) {
+                return Err(ProgramException::new(Code::PRIVILEGED_OPERATION));
             }
             e.cpu.psw.mask = (e.cpu.psw.mask & !mask::KEY) | (u64::from(key) << 52);
             Ok(Next::Seq)
@@ -111,44 +112,28 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
 fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
     use Opcode::*;
     let f = e.insn.f;
-    let known = matches!(
-        e.insn.op,
-        LPSWE
-            | LPSW
-            | LCTLG
-            | LCTL
-            | STCTG
-            | STCTL
-            | SSM
-            | STOSM
-            | STNSM
-            | SPX
-            | STPX
-            | STAP
-            | STIDP
-            | STFL
-            | LURA
-            | LURAG
-            | STURA
-            | STURG
-            | IPTE
-            | IDTE
-            | PTLB
-            | CSP
-            | CSPG
-            | SSKE
-            | ISKE
-            | RRBE
-            | LRA
-            | LRAY
-            | LRAG
-            | TPROT
-            | STRAG
-            | LPTEA
-            | SERVC
-            | SIGP
-            | DIAG
-    );
+    let known = e.insn.op.needs_machine()
+        || matches!(
+            e.insn.op,
+            LPSWE
+                | LPSW
+                | LCTLG
+                | LCTL
+                | STCTG
+                | STCTL
+                | SSM
+                | STOSM
+                | STNSM
+                | SPX
+                | STPX
+                | STAP
+                | STIDP
+                | STFL
+                | LURA
+                | LURAG
+                | STURA
+                | STURG
+        );
     if !known {
         return None;
     }
@@ -176,16 +161,14 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         SPX => (|| {
             let a = e.ea2();
             e.aligned(a, 4)?;
-            let p = e.read_uint(a, 4, f.b2)? as u32;
-            e.cpu.prefix = p & 0x7fff_e000;
-            // Setting the prefix purges the TLB.
-            e.bus.purge_tlb(e.cpu);
+            let operand = e.read_uint(a, 4, f.b2)?;
+            e.bus.set_prefix(e.cpu, operand)?;
             Ok(Next::Seq)
         })(),
         STPX => (|| {
             let a = e.ea2();
             e.aligned(a, 4)?;
-            let p = u64::from(e.cpu.prefix);
+            let p = e.cpu.prefix.value();
             e.write_uint(a, 4, p, f.b2)?;
             Ok(Next::Seq)
         })(),
@@ -206,7 +189,7 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         STFL => (|| {
             let word = (FACILITIES[0] >> 32) as u32;
             e.cpu
-                .store_real(e.bus, super::lowcore::STFL, &word.to_be_bytes())?;
+                .store_real(e.bus, lowcore::STFL, &word.to_be_bytes())?;
             Ok(Next::Seq)
         })(),
         LURA | LURAG | STURA | STURG => real_access(e),
@@ -224,7 +207,7 @@ fn set_addressing_mode<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     };
     let next = e.at.wrapping_add(u64::from(e.insn.len));
     if next & !mode.mask() != 0 {
-        return Err(ProgramException::SPECIFICATION);
+        return Err(ProgramException::new(Code::SPECIFICATION));
     }
     e.cpu.psw.set_amode(mode);
     Ok(Next::Jump(next))
@@ -239,17 +222,16 @@ fn set_address_space_control<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         1 => 2,
         2 => 1,
         3 => 3,
-        _ => return Err(ProgramException::SPECIFICATION),
+        _ => return Err(ProgramException::new(Code::SPECIFICATION)),
     };
     if e.insn.op == Opcode::SAC && !e.cpu.psw.dat() {
-        return Err(ProgramException::SPECIAL_OPERATION);
+        return Err(ProgramException::new(Code::SPECIAL_OPERATION));
     }
-    if e.cpu.cr[0] & (1 << 26) == 0 {
-        // Secondary-space control (CR0 bit 37) off.
-        return Err(ProgramException::SPECIAL_OPERATION);
+    if !e.cpu.secondary_space_control() {
+        return Err(ProgramException::new(Code::SPECIAL_OPERATION));
     }
     if asc == 3 && e.cpu.psw.problem_state() {
-        return Err(ProgramException::PRIVILEGED_OPERATION);
+        return Err(ProgramException::new(Code::PRIVILEGED_OPERATION));
     }
     e.cpu.psw.mask = (e.cpu.psw.mask & !mask::ASC) | (asc << 46);
     Ok(Next::Seq)
@@ -286,14 +268,11 @@ fn load_psw<B: Bus>(e: &mut Exec<'_, B>, extended: bool) -> ExecResult {
     let psw = if extended {
         let mut buf = [0u8; 16];
         e.read(a, &mut buf, base)?;
-        Psw {
-            mask: u64::from_be_bytes(buf[..8].try_into().unwrap_or_default()),
-            addr: u64::from_be_bytes(buf[8..].try_into().unwrap_or_default()),
-        }
+        Psw::from_bytes(buf)
     } else {
         let short = e.read_uint(a, 8, base)?;
         if short & (1 << 51) == 0 {
-            return Err(ProgramException::SPECIFICATION);
+            return Err(ProgramException::new(Code::SPECIFICATION));
         }
         Psw {
             mask: (short & 0xfff7_ffff_0000_0000) | (short & 0x8000_0000),
@@ -351,12 +330,7 @@ fn real_access<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let mut buf = [0u8; 8];
     match e.insn.op {
         Opcode::LURA | Opcode::LURAG => {
-            let acc = Access {
-                kind: AccessKind::Read,
-                space: Space::Real,
-                cpu: e.cpu,
-            };
-            e.bus.read(&acc, addr, &mut buf[8 - n..])?;
+            e.cpu.load_real(e.bus, addr, &mut buf[8 - n..])?;
             let v = u64::from_be_bytes(buf);
             if wide {
                 e.cpu.set_r64(f.r1, v);

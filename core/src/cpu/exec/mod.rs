@@ -12,13 +12,20 @@ pub mod branch;
 pub mod control;
 pub mod storage;
 
-use super::bus::{Access, AccessKind, Bus, Space};
+use super::bus::{Access, Bus, Space};
 use super::decode::{decode, insn_len, Insn};
-use super::exception::{Ending, ProgramException};
+use super::exception::ProgramException;
 use super::format::Format;
+use super::interrupt::Interruption;
 use super::opcode::Opcode;
 use super::sem::Sem;
 use super::state::Cpu;
+use crate::access::AccessKind;
+use crate::exception::{Code, Ending};
+
+/// The data-exception code of a floating-point register that the
+/// AFP-register control makes unavailable.
+pub const DXC_AFP_REGISTER: u8 = 1;
 
 /// What happens to the PSW address after an instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,55 +41,6 @@ pub enum Next {
     NewPsw,
     /// SUPERVISOR CALL with this interruption code.
     Svc(u16),
-}
-
-/// An interruption caused by the instruction just executed. The PSW has
-/// already been advanced as the architecture requires for the old PSW.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Interruption {
-    /// A program interruption.
-    Program {
-        /// The exception.
-        exc: ProgramException,
-        /// Instruction-length code (0-3).
-        ilc: u8,
-    },
-    /// A supervisor-call interruption.
-    Supervisor {
-        /// The SVC interruption code: the I field.
-        code: u16,
-        /// Instruction-length code (1, or 2 for an executed SVC).
-        ilc: u8,
-    },
-}
-
-/// Lowcore locations (real addresses) used by interruptions.
-pub mod lowcore {
-    /// SVC interruption: ILC (bits 5-6 of this byte).
-    pub const SVC_ILC: u64 = 0x89;
-    /// SVC interruption code.
-    pub const SVC_CODE: u64 = 0x8a;
-    /// Program interruption: ILC (bits 5-6 of the byte at 0x8D; the
-    /// halfword at 0x8C holds ILC * 2).
-    pub const PGM_ILC: u64 = 0x8c;
-    /// Program interruption code.
-    pub const PGM_CODE: u64 = 0x8e;
-    /// Data-exception code.
-    pub const DXC: u64 = 0x93;
-    /// Exception access identification (AR number).
-    pub const ACCESS_ID: u64 = 0xa0;
-    /// Translation-exception identification.
-    pub const TEID: u64 = 0xa8;
-    /// Facility list stored by STFL.
-    pub const STFL: u64 = 0xc8;
-    /// SVC old PSW.
-    pub const SVC_OLD_PSW: u64 = 0x140;
-    /// Program old PSW.
-    pub const PGM_OLD_PSW: u64 = 0x150;
-    /// SVC new PSW.
-    pub const SVC_NEW_PSW: u64 = 0x1c0;
-    /// Program new PSW.
-    pub const PGM_NEW_PSW: u64 = 0x1d0;
 }
 
 /// The execution context of one instruction: the CPU, the bus, the decoded
@@ -182,11 +140,21 @@ impl<'a, B: Bus> Exec<'a, B> {
 
     /// Read `buf.len()` bytes at logical `addr` (operand base register `base`).
     pub fn read(&mut self, addr: u64, buf: &mut [u8], base: u8) -> Result<(), ProgramException> {
+        self.read_in(Space::Logical { base }, addr, buf)
+    }
+
+    /// Read `buf.len()` bytes at `addr` in `space`.
+    pub fn read_in(
+        &mut self,
+        space: Space,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ProgramException> {
         let n = self.first_piece(addr, buf.len());
         let (a, b) = buf.split_at_mut(n);
         let acc = Access {
             kind: AccessKind::Read,
-            space: Space::Logical { base },
+            space,
             cpu: self.cpu,
         };
         self.bus.read(&acc, addr, a)?;
@@ -198,11 +166,21 @@ impl<'a, B: Bus> Exec<'a, B> {
 
     /// Write `data` at logical `addr`.
     pub fn write(&mut self, addr: u64, data: &[u8], base: u8) -> Result<(), ProgramException> {
+        self.write_in(Space::Logical { base }, addr, data)
+    }
+
+    /// Write `data` at `addr` in `space`.
+    pub fn write_in(
+        &mut self,
+        space: Space,
+        addr: u64,
+        data: &[u8],
+    ) -> Result<(), ProgramException> {
         let n = self.first_piece(addr, data.len());
         let (a, b) = data.split_at(n);
         let acc = Access {
             kind: AccessKind::Write,
-            space: Space::Logical { base },
+            space,
             cpu: self.cpu,
         };
         self.bus.write(&acc, addr, a)?;
@@ -212,7 +190,7 @@ impl<'a, B: Bus> Exec<'a, B> {
         Ok(())
     }
 
-    /// Recognize access exceptions for `len` bytes at `addr`.
+    /// Recognize access exceptions for `len` bytes at logical `addr`.
     pub fn check(
         &mut self,
         addr: u64,
@@ -220,10 +198,21 @@ impl<'a, B: Bus> Exec<'a, B> {
         kind: AccessKind,
         base: u8,
     ) -> Result<(), ProgramException> {
+        self.check_in(Space::Logical { base }, addr, len, kind)
+    }
+
+    /// Recognize access exceptions for `len` bytes at `addr` in `space`.
+    pub fn check_in(
+        &mut self,
+        space: Space,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+    ) -> Result<(), ProgramException> {
         let n = self.first_piece(addr, usize::try_from(len).unwrap_or(usize::MAX)) as u64;
         let acc = Access {
             kind,
-            space: Space::Logical { base },
+            space,
             cpu: self.cpu,
         };
         self.bus.check(&acc, addr, n)?;
@@ -260,7 +249,7 @@ impl<'a, B: Bus> Exec<'a, B> {
         if r & 1 == 0 {
             Ok(())
         } else {
-            Err(ProgramException::SPECIFICATION)
+            Err(ProgramException::new(Code::SPECIFICATION))
         }
     }
 
@@ -269,14 +258,25 @@ impl<'a, B: Bus> Exec<'a, B> {
         if addr % align == 0 {
             Ok(())
         } else {
-            Err(ProgramException::SPECIFICATION)
+            Err(ProgramException::new(Code::SPECIFICATION))
+        }
+    }
+
+    /// The index of floating-point register `r`, or a data exception with
+    /// DXC 1 when the AFP-register control makes it unavailable
+    /// ([`Cpu::fpr_available`]).
+    pub fn fpr(&self, r: u8) -> Result<usize, ProgramException> {
+        if self.cpu.fpr_available(r) {
+            Ok(usize::from(r & 15))
+        } else {
+            Err(ProgramException::data(DXC_AFP_REGISTER))
         }
     }
 
     /// Privileged-operation exception in the problem state.
     pub fn privileged(&self) -> Result<(), ProgramException> {
         if self.cpu.psw.problem_state() {
-            Err(ProgramException::PRIVILEGED_OPERATION)
+            Err(ProgramException::new(Code::PRIVILEGED_OPERATION))
         } else {
             Ok(())
         }
@@ -291,7 +291,7 @@ impl<'a, B: Bus> Exec<'a, B> {
     /// stored, if PSW bit 20 enables it.
     pub fn overflow(&self, overflow: bool) -> ExecResult {
         if overflow && self.cpu.psw.mask & super::state::mask::FIXED_OVERFLOW != 0 {
-            Err(ProgramException::FIXED_POINT_OVERFLOW)
+            Err(ProgramException::new(Code::FIXED_POINT_OVERFLOW))
         } else {
             Ok(Next::Seq)
         }
@@ -342,35 +342,33 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     }
     match e.insn.op {
         Opcode::EX | Opcode::EXRL => execute_target(e),
-        _ => Err(ProgramException::OPERATION),
+        _ => Err(ProgramException::new(Code::OPERATION)),
     }
 }
 
-/// EXECUTE / EXECUTE RELATIVE LONG: fetch the target, OR bits 56-63 of R1
-/// (unless R1 is 0) into its second byte and execute it in place; the PSW
+impl<B: Bus> Exec<'_, B> {
+    /// The target of EXECUTE / EXECUTE RELATIVE LONG: its address and the
+    /// instruction there with bits 56-63 of R1 (unless R1 is 0) ORed into
+    /// its second byte.
+    pub fn execute_target(&mut self) -> Result<(u64, Insn), ProgramException> {
+        let target = self.ea2();
+        self.aligned(target, 2)?;
+        let (mut bytes, len) = self.cpu.fetch_bytes(self.bus, target).map_err(|(e, _)| e)?;
+        if self.insn.f.r1 != 0 {
+            bytes[1] |= self.cpu.r64(self.insn.f.r1) as u8;
+        }
+        let insn = decode(&bytes[..len]).map_err(|_| ProgramException::new(Code::OPERATION))?;
+        Ok((target, insn))
+    }
+}
+
+/// EXECUTE / EXECUTE RELATIVE LONG: execute the target in place; the PSW
 /// then points after the EXECUTE, and relative addresses in the target are
 /// relative to the target (PoP "EXECUTE").
 fn execute_target<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    let target = e.ea2();
-    e.aligned(target, 2)?;
-    let mut bytes = [0u8; 6];
-    let acc = Access {
-        kind: AccessKind::Fetch,
-        space: Space::Logical { base: 0 },
-        cpu: e.cpu,
-    };
-    e.bus.read(&acc, target, &mut bytes[..2])?;
-    let len = insn_len(bytes[0]);
-    if len > 2 {
-        let rest = e.cpu.psw.amode().wrap(target.wrapping_add(2));
-        e.bus.read(&acc, rest, &mut bytes[2..len])?;
-    }
-    if e.insn.f.r1 != 0 {
-        bytes[1] |= e.cpu.r64(e.insn.f.r1) as u8;
-    }
-    let target_insn = decode(&bytes).map_err(|_| ProgramException::OPERATION)?;
+    let (target, target_insn) = e.execute_target()?;
     if matches!(target_insn.op, Opcode::EX | Opcode::EXRL) {
-        return Err(ProgramException::EXECUTE);
+        return Err(ProgramException::new(Code::EXECUTE));
     }
     let mut inner = Exec {
         cpu: &mut *e.cpu,
@@ -394,9 +392,9 @@ impl Cpu {
         // Early exception recognition: an invalid PSW (loaded by LPSW(E) or
         // an interruption) is a specification exception with ILC 0 before
         // anything is fetched; the PSW is left as it is.
-        if !self.psw.is_valid() || self.psw.addr & !self.psw.amode().mask() != 0 {
+        if !self.psw.is_valid() {
             return Err(Interruption::Program {
-                exc: ProgramException::SPECIFICATION,
+                exception: ProgramException::new(Code::SPECIFICATION),
                 ilc: 0,
             });
         }
@@ -404,7 +402,7 @@ impl Cpu {
         self.tod = self.tod.wrapping_add(1 << 12);
         let insn = self
             .fetch(bus, at)
-            .map_err(|(exc, ilc)| Interruption::Program { exc, ilc })?;
+            .map_err(|(exception, ilc)| Interruption::Program { exception, ilc })?;
         let ilc = insn.ilc();
         let next = self.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
         match execute(self, bus, insn, at) {
@@ -416,12 +414,12 @@ impl Cpu {
                 self.psw.addr = next;
                 return Err(Interruption::Supervisor { code, ilc });
             }
-            Err(exc) => {
-                self.psw.addr = match exc.ending() {
+            Err(exception) => {
+                self.psw.addr = match exception.code.ending() {
                     Ending::Nullify => at,
                     Ending::Suppress | Ending::Complete => next,
                 };
-                return Err(Interruption::Program { exc, ilc });
+                return Err(Interruption::Program { exception, ilc });
             }
         }
         Ok(())
@@ -431,8 +429,19 @@ impl Cpu {
     /// ILC to report (0 when not even the first halfword was fetched).
     pub fn fetch<B: Bus>(&self, bus: &mut B, at: u64) -> Result<Insn, (ProgramException, u8)> {
         if at & 1 != 0 {
-            return Err((ProgramException::SPECIFICATION, 0));
+            return Err((ProgramException::new(Code::SPECIFICATION), 0));
         }
+        let (bytes, len) = self.fetch_bytes(bus, at)?;
+        decode(&bytes[..len]).map_err(|_| (ProgramException::new(Code::OPERATION), (len / 2) as u8))
+    }
+
+    /// Fetch the bytes of the instruction at `at` (the first halfword says
+    /// how many, [`insn_len`]); an exception comes with the ILC to report.
+    fn fetch_bytes<B: Bus>(
+        &self,
+        bus: &mut B,
+        at: u64,
+    ) -> Result<([u8; 6], usize), (ProgramException, u8)> {
         let acc = Access {
             kind: AccessKind::Fetch,
             space: Space::Logical { base: 0 },
@@ -446,47 +455,7 @@ impl Cpu {
             bus.read(&acc, rest, &mut bytes[2..len])
                 .map_err(|e| (e, (len / 2) as u8))?;
         }
-        decode(&bytes[..len]).map_err(|_| (ProgramException::OPERATION, (len / 2) as u8))
-    }
-
-    /// Deliver an interruption through the lowcore: store the interruption
-    /// code, ILC (and TEID, DXC) and the old PSW, and load the new PSW
-    /// (PoP "Program Interruption", "Supervisor-Call Interruption"). All
-    /// lowcore accesses are real, so they are prefixed.
-    pub fn deliver<B: Bus>(
-        &mut self,
-        bus: &mut B,
-        intr: Interruption,
-    ) -> Result<(), ProgramException> {
-        let (old, new) = match intr {
-            Interruption::Program { exc, ilc } => {
-                self.store_real(bus, lowcore::PGM_ILC, &u16::from(ilc << 1).to_be_bytes())?;
-                self.store_real(bus, lowcore::PGM_CODE, &exc.code.to_be_bytes())?;
-                if let Some(teid) = exc.teid {
-                    self.store_real(bus, lowcore::TEID, &teid.to_be_bytes())?;
-                }
-                if let Some(ar) = exc.access_id {
-                    self.store_real(bus, lowcore::ACCESS_ID, &[ar])?;
-                }
-                if exc.code & 0x7f == 0x07 {
-                    self.store_real(bus, lowcore::DXC, &[exc.dxc])?;
-                }
-                (lowcore::PGM_OLD_PSW, lowcore::PGM_NEW_PSW)
-            }
-            Interruption::Supervisor { code, ilc } => {
-                self.store_real(bus, lowcore::SVC_ILC, &[ilc << 1])?;
-                self.store_real(bus, lowcore::SVC_CODE, &code.to_be_bytes())?;
-                (lowcore::SVC_OLD_PSW, lowcore::SVC_NEW_PSW)
-            }
-        };
-        let mut psw = [0u8; 16];
-        psw[..8].copy_from_slice(&self.psw.mask.to_be_bytes());
-        psw[8..].copy_from_slice(&self.psw.addr.to_be_bytes());
-        self.store_real(bus, old, &psw)?;
-        self.load_real(bus, new, &mut psw)?;
-        self.psw.mask = u64::from_be_bytes(psw[..8].try_into().unwrap_or_default());
-        self.psw.addr = u64::from_be_bytes(psw[8..].try_into().unwrap_or_default());
-        Ok(())
+        Ok((bytes, len))
     }
 
     /// Store `data` at real address `addr`.

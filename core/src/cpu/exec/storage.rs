@@ -4,12 +4,15 @@
 //! update, and the storage-to-storage (SS) and long-operand instructions.
 
 use super::{Exec, ExecResult, Next};
-use crate::cpu::bus::{AccessKind, Bus};
+use crate::access::AccessKind;
+use crate::control;
+use crate::cpu::bus::{Bus, Space};
 use crate::cpu::cc;
 use crate::cpu::exception::ProgramException;
 use crate::cpu::opcode::Opcode;
 use crate::cpu::sem::{AluOp, Ext, Width};
 use crate::cpu::state::AddrMode;
+use crate::exception::Code;
 
 /// Bytes an interruptible long instruction (MVCL, MVCLE, CLCL, CLCLE, MVST,
 /// CLST, SRST) processes per execution before it reports partial
@@ -44,14 +47,16 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             Ok(Next::Seq)
         })(),
         LD | LDY => (|| {
+            let r1 = e.fpr(e.insn.f.r1)?;
             let a = e.ea2();
             let v = e.read_uint(a, 8, e.insn.f.b2)?;
-            e.cpu.fpr[usize::from(e.insn.f.r1 & 15)] = v;
+            e.cpu.fpr[r1] = v;
             Ok(Next::Seq)
         })(),
         STD | STDY => (|| {
+            let r1 = e.fpr(e.insn.f.r1)?;
             let a = e.ea2();
-            let v = e.cpu.fpr[usize::from(e.insn.f.r1 & 15)];
+            let v = e.cpu.fpr[r1];
             e.write_uint(a, 8, v, e.insn.f.b2)?;
             Ok(Next::Seq)
         })(),
@@ -72,6 +77,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         // Hints: no architected effect.
         PFD | PFDRL | NIAI => Ok(Next::Seq),
         MVC | NC | OC | XC | MVN | MVZ => ss_move(e),
+        MVCP | MVCS => move_between_spaces(e),
         CLC => compare_logical_characters(e),
         TR => translate(e),
         TRT | TRTR => translate_and_test(e),
@@ -505,6 +511,58 @@ fn ss_move<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     Ok(Next::Seq)
 }
 
+/// MVCP (MOVE TO PRIMARY) and MVCS (MOVE TO SECONDARY): move up to 256
+/// bytes from the secondary space to the primary (MVCP) or back (MVCS).
+/// The true length is in R1 (bits 32-63, all 64 in the 64-bit mode): up
+/// to 256 it is moved with cc 0, above 256 bytes are moved with cc 3. The
+/// secondary-space operand is accessed with the key in R3 bits 56-59, the
+/// primary-space one with the PSW key. Special-operation exception with
+/// DAT off, secondary-space control (CR0 bit 37) zero, or in the
+/// access-register or home-space mode; privileged-operation exception in
+/// the problem state when the PSW-key mask does not authorize the R3 key.
+fn move_between_spaces<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let psw = e.cpu.psw;
+    let home_or_ar = psw.asc() & 1 != 0;
+    if !psw.dat() || !e.cpu.secondary_space_control() || home_or_ar {
+        return Err(ProgramException::new(Code::SPECIAL_OPERATION));
+    }
+    let key = ((e.cpu.r64(f.r3) >> 4) & 0xF) as u8;
+    if !e.cpu.key_authorized(key) {
+        return Err(ProgramException::new(Code::PRIVILEGED_OPERATION));
+    }
+    let true_len = match psw.amode() {
+        AddrMode::A64 => e.cpu.r64(f.r1),
+        _ => u64::from(e.cpu.r32(f.r1)),
+    };
+    let (len, cc) = if true_len > 256 {
+        (256, 3)
+    } else {
+        (true_len as usize, 0)
+    };
+    let secondary = Space::Explicit {
+        space: control::Space::Secondary,
+        key,
+    };
+    let primary = Space::Explicit {
+        space: control::Space::Primary,
+        key: psw.key(),
+    };
+    let (to, from) = if e.insn.op == Opcode::MVCS {
+        (secondary, primary)
+    } else {
+        (primary, secondary)
+    };
+    let (dst, src) = (e.ea1(), e.ea(0, f.b2, f.d2));
+    e.check_in(from, src, len as u64, AccessKind::Read)?;
+    e.check_in(to, dst, len as u64, AccessKind::Write)?;
+    let mut buf = [0u8; 256];
+    e.read_in(from, src, &mut buf[..len])?;
+    e.write_in(to, dst, &buf[..len])?;
+    e.set_cc(cc);
+    Ok(Next::Seq)
+}
+
 /// CLC: cc 0 equal, 1 first operand low, 2 high (unsigned bytes).
 fn compare_logical_characters<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let f = e.insn.f;
@@ -729,7 +787,7 @@ fn compare_long<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 fn ending_char<B: Bus>(e: &Exec<'_, B>) -> Result<u8, ProgramException> {
     let r0 = e.cpu.r32(0);
     if r0 & 0xffff_ff00 != 0 {
-        return Err(ProgramException::SPECIFICATION);
+        return Err(ProgramException::new(Code::SPECIFICATION));
     }
     Ok(r0 as u8)
 }
