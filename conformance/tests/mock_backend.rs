@@ -6,7 +6,7 @@
 //! scales it.
 
 use zmmu_conformance::backend::{Backend, MockBackend, WalkBackend};
-use zmmu_conformance::gen::layout::STORAGE_SIZE;
+use zmmu_conformance::gen::driver::scenario_of;
 use zmmu_conformance::gen::plan::generate;
 use zmmu_conformance::gen::reference::Reference;
 use zmmu_conformance::vector::{Expect, Probe, Scenario};
@@ -15,32 +15,21 @@ use zmmu_conformance::vector::{Expect, Probe, Scenario};
 /// expectations (only the backends' answers are compared).
 fn scenario(seed: u64, reference: Reference) -> Scenario {
     let plan = generate(format!("plan-{seed}"), seed, seed, reference.caps());
-    Scenario {
-        name: plan.name.clone(),
-        facilities: plan.facilities.clone(),
-        storage_size: STORAGE_SIZE,
-        prefix: plan.prefix,
-        cr0: plan.cr0,
-        cr1: plan.cr1,
-        cr7: plan.cr7,
-        cr13: plan.cr13,
-        mem: plan.mem(),
-        keys: plan.keys.iter().map(|(&a, &k)| (a, k)).collect(),
-        probes: plan
-            .probes
-            .iter()
-            .map(|p| Probe {
-                addr: p.addr,
-                space: p.space,
-                amode: p.amode,
-                access: p.access,
-                key: p.key,
-                expect: Expect::Exception { pic: 0, teid: None },
-                lra: None,
-                key_after: None,
-            })
-            .collect(),
-    }
+    let probes = plan
+        .probes
+        .iter()
+        .map(|p| Probe {
+            addr: p.addr,
+            space: p.space,
+            amode: p.amode,
+            access: p.access,
+            key: p.key,
+            expect: Expect::Exception { pic: 0, teid: None },
+            lra: None,
+            key_after: None,
+        })
+        .collect();
+    scenario_of(&plan, probes)
 }
 
 #[test]

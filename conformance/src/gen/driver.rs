@@ -252,7 +252,7 @@ fn run_split<'a>(
 }
 
 /// The vector scenario of one plan with its recorded probes.
-fn scenario_of(plan: &Plan, probes: Vec<Probe>) -> Scenario {
+pub fn scenario_of(plan: &Plan, probes: Vec<Probe>) -> Scenario {
     Scenario {
         name: plan.name.clone(),
         facilities: plan.facilities.clone(),
