@@ -2,17 +2,15 @@
 //!
 //! `zmmu run PROGRAM.elf` runs a bare-metal s390x program the way
 //! `qemu-system-s390x -machine s390-ccw-virtio -nographic -kernel
-//! PROGRAM.elf` does; see [`run`] for the exit-status convention.
+//! PROGRAM.elf` does; see [`zmmu_cli::run`] for the exit-status convention.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-
-mod elf;
-mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zmmu_cli::run;
 
 /// zmmu: IBM z/Architecture guest memory through the host MMU.
 #[derive(Debug, Parser)]

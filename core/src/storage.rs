@@ -45,7 +45,7 @@ pub trait Storage {
 }
 
 #[cfg(feature = "alloc")]
-pub use owned::OwnedStorage;
+pub use owned::{KeyArray, OwnedStorage};
 
 #[cfg(feature = "alloc")]
 mod owned {
@@ -57,21 +57,63 @@ mod owned {
     use crate::keys::StorageKey;
     use crate::PAGE_SHIFT;
 
+    /// The storage keys of a storage of a given size, one per 4 KiB frame
+    /// (the last frame may be partial), kept beside the bytes: keys are not
+    /// addressable storage. Every accessor is checked against the size.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct KeyArray {
+        size: u64,
+        keys: Vec<u8>,
+    }
+
+    impl KeyArray {
+        /// All-zero keys for a storage of `size` bytes.
+        pub fn new(size: usize) -> Self {
+            Self {
+                size: size as u64,
+                keys: vec![0; size.div_ceil(1 << PAGE_SHIFT)],
+            }
+        }
+
+        /// The key of the frame holding `address`.
+        pub fn get(&self, address: AbsoluteAddress) -> Option<StorageKey> {
+            Some(StorageKey::new(self.keys[self.frame(address)?]))
+        }
+
+        /// Sets the key of the frame holding `address`.
+        pub fn set(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()> {
+            let frame = self.frame(address)?;
+            self.keys[frame] = key.value();
+            Some(())
+        }
+
+        /// Sets every key to `key`.
+        pub fn fill(&mut self, key: StorageKey) {
+            self.keys.fill(key.value());
+        }
+
+        fn frame(&self, address: AbsoluteAddress) -> Option<usize> {
+            if address.value() >= self.size {
+                return None;
+            }
+            usize::try_from(address.value() >> PAGE_SHIFT).ok()
+        }
+    }
+
     /// Storage held in a heap buffer, for tests, tools and the conformance
     /// runner. All bytes and keys start as zero.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct OwnedStorage {
         bytes: Vec<u8>,
-        keys: Vec<u8>,
+        keys: KeyArray,
     }
 
     impl OwnedStorage {
-        /// Zeroed storage of `size` bytes (rounded up to whole 4 KiB frames
-        /// for the key array only; the storage size is exactly `size`).
+        /// Zeroed storage of exactly `size` bytes.
         pub fn new(size: usize) -> Self {
             Self {
                 bytes: vec![0; size],
-                keys: vec![0; size.div_ceil(1 << PAGE_SHIFT)],
+                keys: KeyArray::new(size),
             }
         }
 
@@ -81,13 +123,6 @@ mod owned {
             let start = usize::try_from(address.value()).ok()?;
             let end = start.checked_add(len)?;
             (end <= self.bytes.len()).then_some(start..end)
-        }
-
-        fn frame(&self, address: AbsoluteAddress) -> Option<usize> {
-            if !self.contains(address) {
-                return None;
-            }
-            usize::try_from(address.value() >> PAGE_SHIFT).ok()
         }
     }
 
@@ -119,13 +154,11 @@ mod owned {
         }
 
         fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
-            Some(StorageKey::new(self.keys[self.frame(address)?]))
+            self.keys.get(address)
         }
 
         fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()> {
-            let frame = self.frame(address)?;
-            self.keys[frame] = key.value();
-            Some(())
+            self.keys.set(address, key)
         }
     }
 }

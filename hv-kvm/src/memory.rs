@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use zmmu_core::addr::AbsoluteAddress;
 use zmmu_core::keys::StorageKey;
+use zmmu_core::storage::KeyArray;
 use zmmu_core::storage::Storage;
-use zmmu_core::PAGE_SHIFT;
 
 use crate::error::KvmError;
 
@@ -221,7 +221,7 @@ impl HostMemory {
 pub struct GuestStorage {
     memory: HostMemory,
     size: u64,
-    keys: Vec<u8>,
+    keys: KeyArray,
 }
 
 impl GuestStorage {
@@ -229,13 +229,13 @@ impl GuestStorage {
     /// at or above `size` do not exist for the architecture and are never
     /// mapped).
     pub fn new(size: u64, huge: bool) -> Result<Self, KvmError> {
+        let bytes =
+            usize::try_from(size).map_err(|_| KvmError::Config("storage too large".into()))?;
         let memory = HostMemory::new(size, huge, "guest storage")?;
-        let frames = usize::try_from(size.div_ceil(1 << PAGE_SHIFT))
-            .map_err(|_| KvmError::Config("storage too large".into()))?;
         Ok(Self {
             memory,
             size,
-            keys: vec![0; frames],
+            keys: KeyArray::new(bytes),
         })
     }
 
@@ -253,20 +253,13 @@ impl GuestStorage {
     /// Sets every storage key to `key` (for example `R | C` to model frames
     /// already referenced and changed).
     pub fn fill_keys(&mut self, key: StorageKey) {
-        self.keys.fill(key.value());
+        self.keys.fill(key);
     }
 
     /// Zeroes all bytes and keys.
     pub fn reset(&mut self) {
         let _ = self.memory.zero(0, self.size);
-        self.keys.fill(0);
-    }
-
-    fn frame(&self, address: AbsoluteAddress) -> Option<usize> {
-        if !self.contains(address) {
-            return None;
-        }
-        usize::try_from(address.value() >> PAGE_SHIFT).ok()
+        self.keys.fill(StorageKey::default());
     }
 
     fn check(&self, address: AbsoluteAddress, len: usize) -> Option<u64> {
@@ -302,12 +295,10 @@ impl Storage for GuestStorage {
     }
 
     fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
-        Some(StorageKey::new(self.keys[self.frame(address)?]))
+        self.keys.get(address)
     }
 
     fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()> {
-        let frame = self.frame(address)?;
-        self.keys[frame] = key.value();
-        Some(())
+        self.keys.set(address, key)
     }
 }
