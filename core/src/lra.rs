@@ -65,8 +65,9 @@ fn asce_for(controls: &Controls, space: Space) -> Result<Asce, Fault> {
 ///   segment-table entry would have had (as Hercules does; see
 ///   `docs/CHOICES.md`).
 ///
-/// In the 24/31-bit forms, an entry address above 2 GiB in cc 1, 2 or the
-/// segment-length cc 3 becomes bit 32 plus the code.
+/// In the 24/31-bit forms, an entry address above 2 GiB in cc 1 or 2
+/// becomes cc 3 with bit 32 plus the code; the segment-length cc 3 does so
+/// in every form (only bits 32-63 of R1 are loaded for cc 3).
 ///
 /// Addressing and translation-specification exceptions interrupt; no
 /// protection is checked.
@@ -111,9 +112,11 @@ fn lra_fault(fault: WalkFault, wide: bool) -> Option<CcResult> {
             })
         }
         // Segment-table length violation: the address the entry would have
-        // had, with cc 3 (Hercules; see docs/CHOICES.md).
+        // had, with cc 3, in bits 32-63 only, so an address above 2 GiB
+        // gives bit 32 and the code in every form (Hercules; see
+        // docs/CHOICES.md).
         (FaultReason::Length, Level::Segment) => Some(match fault.entry.map(|e| e.value()) {
-            Some(r1) if narrow_ok(r1) => CcResult { cc: 3, r1 },
+            Some(r1) if r1 <= 0x7FFF_FFFF => CcResult { cc: 3, r1 },
             _ => flagged,
         }),
         _ => Some(flagged),
