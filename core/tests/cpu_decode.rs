@@ -172,27 +172,12 @@ fn decoder_agrees_with_objdump_on_gcc_output_and_knows_every_mnemonic() {
     let dir = scratch_dir("decode-gcc");
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for arch in ["z196", "z13"] {
-        for entry in std::fs::read_dir(corpus_dir()).unwrap() {
-            let src = entry.unwrap().path();
-            if src.extension().is_none_or(|e| e != "c") {
-                continue;
-            }
+        for src in corpus_sources() {
             let obj = dir.join(format!(
                 "{}-{arch}.o",
                 src.file_stem().unwrap().to_string_lossy()
             ));
-            run(Command::new("s390x-linux-gnu-gcc")
-                .args([
-                    "-O2",
-                    &format!("-march={arch}"),
-                    "-mno-vx",
-                    "-ffreestanding",
-                    "-fno-builtin",
-                    "-c",
-                ])
-                .arg(&src)
-                .arg("-o")
-                .arg(&obj));
+            run(cross_gcc(arch).arg("-c").arg(&src).arg("-o").arg(&obj));
             let items = objdump(&["-d"], &obj);
             let errors = check_against_objdump(&items);
             assert!(

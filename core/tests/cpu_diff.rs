@@ -21,7 +21,7 @@
 
 mod cpu_common;
 
-use cpu_common::{elf, require, run, scratch_dir};
+use cpu_common::{cross_gcc, elf, require, run, scratch_dir};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -965,24 +965,13 @@ fn compiled_c_corpus_gives_the_same_output_on_qemu_and_the_interpreter() {
         return;
     }
     let dir = scratch_dir("diff-c");
-    let corpus = cpu_common::corpus_dir();
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(&corpus)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "c"))
-        .collect();
-    sources.sort();
-    sources.push(corpus.join("driver/driver.c"));
+    let mut sources = cpu_common::corpus_sources();
+    sources.push(cpu_common::corpus_dir().join("driver/driver.c"));
     for arch in ["z196", "z13"] {
         let started = Instant::now();
         let exe = dir.join(format!("corpus-{arch}"));
-        run(Command::new("s390x-linux-gnu-gcc")
+        run(cross_gcc(arch)
             .args([
-                "-O2",
-                &format!("-march={arch}"),
-                "-mno-vx",
-                "-ffreestanding",
-                "-fno-builtin",
                 "-fno-tree-loop-distribute-patterns",
                 "-nostdlib",
                 "-static",

@@ -102,15 +102,8 @@ fn teid_reports_bits_0_51_of_a_64_bit_address() {
 
 #[test]
 fn teid_for_every_translation_exception_code() {
-    let cases = [
-        (Level::RegionFirst, Code::REGION_FIRST_TRANSLATION),
-        (Level::RegionSecond, Code::REGION_SECOND_TRANSLATION),
-        (Level::RegionThird, Code::REGION_THIRD_TRANSLATION),
-        (Level::Segment, Code::SEGMENT_TRANSLATION),
-    ];
-    for (level, expected) in cases {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+    for (level, expected) in TRANSLATION_EXCEPTIONS {
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         g.or(level, VA, TableEntry::I);
         let e = exception(g.write(VA));
         assert_eq!(
@@ -118,8 +111,7 @@ fn teid_for_every_translation_exception_code() {
             (expected, Some(Teid(VA_PAGE | Teid::STORE)))
         );
     }
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::I);
     assert_eq!(
         exception(g.write(VA)).teid,
@@ -140,8 +132,7 @@ fn teid_for_secondary_mode_instruction_fetch_reports_the_asce_used() {
 
 #[test]
 fn translation_specification_stores_no_teid() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::ZERO);
     assert_eq!(
         exception(g.write(VA)),
@@ -151,8 +142,7 @@ fn translation_specification_stores_no_teid() {
 
 #[test]
 fn addressing_exception_stores_no_teid() {
-    let mut g = Guest::segment();
-    g.map(VA, STORAGE);
+    let mut g = Guest::mapped(VA, STORAGE);
     assert_eq!(
         exception(g.write(VA)),
         Exception::without_teid(Code::ADDRESSING)
@@ -251,8 +241,7 @@ fn asce_type_precedes_asce_table_length() {
 
 #[test]
 fn invalid_bit_precedes_table_type() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set(
         Level::Segment,
         VA,
@@ -263,8 +252,7 @@ fn invalid_bit_precedes_table_type() {
 
 #[test]
 fn dat_protection_precedes_operand_addressing() {
-    let mut g = Guest::segment();
-    g.map(VA, STORAGE);
+    let mut g = Guest::mapped(VA, STORAGE);
     g.or(Level::Page, VA, PageEntry::P);
     assert_eq!(code(g.write(VA)), Code::PROTECTION);
     assert_eq!(code(g.read(VA)), Code::ADDRESSING);
@@ -281,8 +269,7 @@ fn iep_precedes_operand_addressing() {
 
 #[test]
 fn operand_addressing_precedes_key_protection() {
-    let mut g = Guest::segment();
-    g.map(VA, STORAGE);
+    let mut g = Guest::mapped(VA, STORAGE);
     assert_eq!(
         code(g.access(Space::Primary, AccessKind::Write, VA, 6)),
         Code::ADDRESSING
@@ -303,8 +290,7 @@ fn dat_protection_precedes_key_protection() {
 #[test]
 fn translation_exceptions_precede_protection() {
     // A fetch-protected frame behind an invalid page entry: 0x11, not 0x04.
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, 0x78);
     g.or(Level::Page, VA, PageEntry::I | PageEntry::P);
     assert_eq!(

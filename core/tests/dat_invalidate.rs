@@ -20,8 +20,7 @@ fn pte_at(px: u64) -> u64 {
 
 #[test]
 fn ipte_sets_only_the_invalid_bit() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::P | 0xFF);
     let before = g.entry(Level::Page, VA);
     let done = ipte(&mut g.storage, PT, VA, 0).unwrap();
@@ -41,16 +40,14 @@ fn ipte_sets_only_the_invalid_bit() {
 #[test]
 fn ipte_ignores_the_low_bits_of_the_page_table_origin() {
     // Linux passes the PTE address itself in R1: bits 53-63 are ignored.
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     ipte(&mut g.storage, pte_at(0x23) | 7, VA, 0).unwrap();
     assert_eq!(g.entry(Level::Page, VA), FRAME_A | PageEntry::I);
 }
 
 #[test]
 fn ipte_uses_only_the_page_index_of_r2() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     ipte(&mut g.storage, PT, 0xFFFF_FFFF_FFF2_3FFF, 0).unwrap();
     assert_eq!(g.entry(Level::Page, VA), FRAME_A | PageEntry::I);
 }
@@ -189,8 +186,7 @@ fn idte_bits_44_to_51_of_r2_must_be_zero() {
 
 #[test]
 fn idte_clearing_by_asce_invalidates_nothing() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     let target = g.controls.cr1;
     let before = g.storage.clone();
     let done = idte(&mut g.storage, 0, 0x800, target.value()).unwrap();

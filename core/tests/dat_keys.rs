@@ -19,8 +19,7 @@ const fn key(acc: u8, f: bool) -> u8 {
 
 /// A guest with VA mapped to FRAME_A, whose key is `frame_key`.
 fn keyed(frame_key: u8) -> Guest {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, frame_key);
     g
 }
@@ -207,8 +206,7 @@ fn fetch_protection_override_covers_0_2047_only() {
 
 #[test]
 fn fetch_protection_override_off_in_private_space() {
-    let mut g = Guest::segment();
-    g.map(0x100, FRAME_A);
+    let mut g = Guest::mapped(0x100, FRAME_A);
     g.set_key(FRAME_A, key(5, true));
     g.cr0(Cr0::FETCH_PROTECTION_OVERRIDE);
     assert!(permitted(&mut g, AccessKind::Read, 0x100, 3));
@@ -219,8 +217,7 @@ fn fetch_protection_override_off_in_private_space() {
 #[test]
 fn fetch_protection_override_uses_the_logical_address() {
     // Logical 0x5100 reaches real 0x100, logical 0x100 reaches FRAME_A + 0x100.
-    let mut g = Guest::segment();
-    g.map(0x5100, 0);
+    let mut g = Guest::mapped(0x5100, 0);
     g.map(0x100, FRAME_A);
     g.set_key(0, key(5, true));
     g.set_key(FRAME_A, key(5, true));
@@ -330,8 +327,7 @@ fn cached_permissions_leave_sub_page_rules_to_the_slow_path() {
     let done = g.read(0x100).unwrap();
     assert!(!PagePermissions::of(&g.controls, &done, 0, g.key(FRAME_B)).write);
     // The fetch-protection override covers half a page: never cached readable.
-    let mut g = Guest::segment();
-    g.map(0x100, FRAME_B);
+    let mut g = Guest::mapped(0x100, FRAME_B);
     g.set_key(FRAME_B, key(5, true));
     g.cr0(Cr0::FETCH_PROTECTION_OVERRIDE);
     let done = g

@@ -50,8 +50,7 @@ fn lra_cc0_returns_the_real_address_not_the_absolute() {
 
 #[test]
 fn lra_translates_regardless_of_the_psw_dat_bit() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let g = Guest::mapped(VA, FRAME_A);
     assert_eq!(
         lra_in(&g, Space::Real, VA, true),
         Ok(cc(0, FRAME_A + 0x456))
@@ -60,8 +59,7 @@ fn lra_translates_regardless_of_the_psw_dat_bit() {
 
 #[test]
 fn lra_uses_the_asce_of_the_current_space() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.controls.cr7 = asce(STORAGE * 2, Level::Segment, 3);
     g.controls.cr13 = g.controls.cr1;
     assert_eq!(
@@ -76,8 +74,7 @@ fn lra_uses_the_asce_of_the_current_space() {
 
 #[test]
 fn lra_cc1_for_invalid_ste_with_its_address() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Segment, VA, TableEntry::I);
     assert_eq!(lrag(&g, VA), Ok(cc(1, STE_VA)));
     assert_eq!(lra31(&g, VA), Ok(cc(1, STE_VA)));
@@ -85,11 +82,24 @@ fn lra_cc1_for_invalid_ste_with_its_address() {
 
 #[test]
 fn lra_cc2_for_invalid_pte_with_its_address() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::I);
     assert_eq!(lrag(&g, VA), Ok(cc(2, PTE_VA)));
     assert_eq!(lra31(&g, VA), Ok(cc(2, PTE_VA)));
+}
+
+/// A guest mapping `va` whose region-first entry for it gives the
+/// region-second table TL = 2, too short for `va`'s RSX: a region-second
+/// translation exception.
+fn region_second_index_past_its_length() -> (Guest, u64) {
+    let va = 0x600 << 42;
+    let mut g = Guest::mapped_from(Level::RegionFirst, va, FRAME_A);
+    g.set(
+        Level::RegionFirst,
+        va,
+        region_entry(Level::RegionFirst, RST, 0, 2),
+    );
+    (g, va)
 }
 
 #[test]
@@ -104,8 +114,7 @@ fn lra_cc3_with_code_for_asce_type_and_region_exceptions() {
         (Level::RegionThird, 0x3B),
     ];
     for (level, code) in levels {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         g.or(level, VA, TableEntry::I);
         assert_eq!(lrag(&g, VA), Ok(cc(3, FLAG | code)), "{level:?} invalid");
     }
@@ -113,14 +122,7 @@ fn lra_cc3_with_code_for_asce_type_and_region_exceptions() {
     let mut g = Guest::new(Level::RegionFirst);
     g.controls.cr1 = asce(RFT, Level::RegionFirst, 0);
     assert_eq!(lrag(&g, 512 << 53), Ok(cc(3, FLAG | 0x39)));
-    let mut g = Guest::new(Level::RegionFirst);
-    let va = 0x600 << 42;
-    g.map(va, FRAME_A);
-    g.set(
-        Level::RegionFirst,
-        va,
-        region_entry(Level::RegionFirst, RST, 0, 2),
-    );
+    let (g, va) = region_second_index_past_its_length();
     assert_eq!(lrag(&g, va), Ok(cc(3, FLAG | 0x3A)));
 }
 
@@ -134,8 +136,7 @@ fn lra_cc3_with_ste_address_for_segment_table_length_violation() {
     assert_eq!(lrag(&g, va), Ok(cc(3, ST + 0x600 * 8)));
     assert_eq!(lra31(&g, va), Ok(cc(3, ST + 0x600 * 8)));
     // ... and through a region-third entry's TL.
-    let mut g = Guest::new(Level::RegionThird);
-    g.map(va, FRAME_A);
+    let mut g = Guest::mapped_from(Level::RegionThird, va, FRAME_A);
     g.set(
         Level::RegionThird,
         va,
@@ -146,8 +147,7 @@ fn lra_cc3_with_ste_address_for_segment_table_length_violation() {
 
 #[test]
 fn lra_narrow_real_address_above_2g_is_special_operation() {
-    let mut g = Guest::segment();
-    g.map(VA, 0x1_0000_0000);
+    let g = Guest::mapped(VA, 0x1_0000_0000);
     assert_eq!(lrag(&g, VA), Ok(cc(0, 0x1_0000_0456)));
     assert_eq!(
         lra31(&g, VA),
@@ -188,22 +188,25 @@ fn lra_narrow_entry_address_above_2g_becomes_cc3() {
         ..controls
     };
     let va = 0x600 << 20;
-    assert_eq!(
-        lra(
-            &storage,
-            &short,
-            Space::Primary,
-            LogicalAddress::new(va),
-            false
-        ),
-        Ok(cc(3, FLAG | 0x10))
-    );
+    for wide in [false, true] {
+        // cc 3 loads only bits 32-63: in every form an entry address above
+        // 2 GiB becomes bit 32 plus the code (Hercules).
+        assert_eq!(
+            lra(
+                &storage,
+                &short,
+                Space::Primary,
+                LogicalAddress::new(va),
+                wide
+            ),
+            Ok(cc(3, FLAG | 0x10))
+        );
+    }
 }
 
 #[test]
 fn lra_interrupts_on_addressing_and_translation_specification() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::ZERO);
     assert_eq!(
         lrag(&g, VA),
@@ -247,83 +250,57 @@ fn lra_with_alet_other_than_0_1_is_unsupported() {
 
 // ---- 7.2 STORE REAL ADDRESS -----------------------------------------------------
 
+fn strag_in(g: &Guest, space: Space, va: u64) -> Result<RealAddress, Fault> {
+    strag(&g.storage, &g.controls, space, LogicalAddress::new(va))
+}
+
 #[test]
 fn strag_returns_the_64_bit_real_address() {
     let mut g = Guest::segment();
     g.controls.prefix = Prefix::new(0x6_0000);
     g.map(VA, 0x1_0000_0000);
-    let real = strag(
-        &g.storage,
-        &g.controls,
-        Space::Primary,
-        LogicalAddress::new(VA),
-    );
+    let real = strag_in(&g, Space::Primary, VA);
     assert_eq!(real, Ok(RealAddress::new(0x1_0000_0456)));
     g.map(VA, 0x1000);
-    let real = strag(
-        &g.storage,
-        &g.controls,
-        Space::Primary,
-        LogicalAddress::new(VA),
-    );
+    let real = strag_in(&g, Space::Primary, VA);
     assert_eq!(real, Ok(RealAddress::new(0x1456)));
 }
 
 #[test]
 fn strag_translation_exceptions_interrupt() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::I);
     assert_eq!(
-        code(strag(
-            &g.storage,
-            &g.controls,
-            Space::Primary,
-            LogicalAddress::new(VA)
-        )),
+        code(strag_in(&g, Space::Primary, VA)),
         Code::PAGE_TRANSLATION
     );
     g.or(Level::Segment, VA, TableEntry::I);
     assert_eq!(
-        code(strag(
-            &g.storage,
-            &g.controls,
-            Space::Primary,
-            LogicalAddress::new(VA)
-        )),
+        code(strag_in(&g, Space::Primary, VA)),
         Code::SEGMENT_TRANSLATION
     );
 }
 
 #[test]
 fn strag_translates_regardless_of_the_psw_dat_bit() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
-    let real = strag(
-        &g.storage,
-        &g.controls,
-        Space::Real,
-        LogicalAddress::new(VA),
-    );
+    let g = Guest::mapped(VA, FRAME_A);
+    let real = strag_in(&g, Space::Real, VA);
     assert_eq!(real, Ok(RealAddress::new(FRAME_A + 0x456)));
 }
 
 // ---- 7.3 TEST PROTECTION ----------------------------------------------------------
 
+fn tprot_in(g: &Guest, space: Space, va: u64, key: u8) -> Result<u8, Fault> {
+    tprot(&g.storage, &g.controls, space, LogicalAddress::new(va), key)
+}
+
 fn tprot_at(g: &Guest, va: u64, key: u8) -> Result<u8, Fault> {
-    tprot(
-        &g.storage,
-        &g.controls,
-        Space::Primary,
-        LogicalAddress::new(va),
-        key,
-    )
+    tprot_in(g, Space::Primary, va, key)
 }
 
 #[test]
 fn tprot_cc0_when_fetch_and_store_are_permitted() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, 0x68);
     assert_eq!(tprot_at(&g, VA, 6), Ok(0));
     assert_eq!(tprot_at(&g, VA, 0), Ok(0));
@@ -331,8 +308,7 @@ fn tprot_cc0_when_fetch_and_store_are_permitted() {
 
 #[test]
 fn tprot_cc1_for_dat_protection() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::P);
     assert_eq!(tprot_at(&g, VA, 0), Ok(1));
 }
@@ -343,38 +319,26 @@ fn tprot_cc1_for_low_address_protection() {
     g.cr0(Cr0::LOW_ADDRESS_PROTECTION);
     g.map(0x100, FRAME_A);
     assert_eq!(tprot_at(&g, 0x100, 0), Ok(1));
-    assert_eq!(
-        tprot(
-            &g.storage,
-            &g.controls,
-            Space::Real,
-            LogicalAddress::new(0x100),
-            0
-        ),
-        Ok(1)
-    );
+    assert_eq!(tprot_in(&g, Space::Real, 0x100, 0), Ok(1));
 }
 
 #[test]
 fn tprot_cc1_for_key_mismatch_without_fetch_protection() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, 0x70);
     assert_eq!(tprot_at(&g, VA, 6), Ok(1));
 }
 
 #[test]
 fn tprot_cc2_for_fetch_protection() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, 0x78);
     assert_eq!(tprot_at(&g, VA, 6), Ok(2));
 }
 
 #[test]
 fn tprot_cc3_when_translation_is_not_available() {
-    let mut g = Guest::new(Level::RegionThird);
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped_from(Level::RegionThird, VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::I);
     assert_eq!(tprot_at(&g, VA, 0), Ok(3), "page invalid");
     g.or(Level::Segment, VA, TableEntry::I);
@@ -386,8 +350,7 @@ fn tprot_cc3_when_translation_is_not_available() {
 
 #[test]
 fn tprot_interrupts_on_pte_bit_52_and_addressing() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::ZERO);
     assert_eq!(code(tprot_at(&g, VA, 0)), Code::TRANSLATION_SPECIFICATION);
     g.map(VA, STORAGE);
@@ -396,15 +359,13 @@ fn tprot_interrupts_on_pte_bit_52_and_addressing() {
 
 #[test]
 fn tprot_honours_both_overrides() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, 0x98);
     assert_eq!(tprot_at(&g, VA, 6), Ok(2));
     g.cr0(Cr0::STORAGE_PROTECTION_OVERRIDE);
     assert_eq!(tprot_at(&g, VA, 6), Ok(0));
     // Fetch-protection override: fetch permitted at 0-2047, store not.
-    let mut g = Guest::segment();
-    g.map(0x100, FRAME_A);
+    let mut g = Guest::mapped(0x100, FRAME_A);
     g.set_key(FRAME_A, 0x78);
     assert_eq!(tprot_at(&g, 0x100, 6), Ok(2));
     g.cr0(Cr0::FETCH_PROTECTION_OVERRIDE);
@@ -423,8 +384,7 @@ fn tprot_ignores_iep() {
 
 #[test]
 fn tprot_records_neither_reference_nor_change() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set_key(FRAME_A, 0x60);
     assert_eq!(tprot_at(&g, VA, 6), Ok(0));
     assert_eq!(g.key(FRAME_A).value(), 0x60);
@@ -434,26 +394,8 @@ fn tprot_records_neither_reference_nor_change() {
 fn tprot_with_dat_off_tests_the_real_address() {
     let mut g = Guest::segment();
     g.set_key(FRAME_A, 0x78);
-    assert_eq!(
-        tprot(
-            &g.storage,
-            &g.controls,
-            Space::Real,
-            LogicalAddress::new(FRAME_A),
-            6
-        ),
-        Ok(2)
-    );
-    assert_eq!(
-        tprot(
-            &g.storage,
-            &g.controls,
-            Space::Real,
-            LogicalAddress::new(FRAME_A),
-            7
-        ),
-        Ok(0)
-    );
+    assert_eq!(tprot_in(&g, Space::Real, FRAME_A, 6), Ok(2));
+    assert_eq!(tprot_in(&g, Space::Real, FRAME_A, 7), Ok(0));
 }
 
 // ---- 7.4 LOAD PAGE-TABLE-ENTRY ADDRESS ----------------------------------------------
@@ -477,21 +419,18 @@ fn lptea_cc0_returns_the_pte_address_without_fetching_it() {
 
 #[test]
 fn lptea_cc1_when_the_segment_is_protected() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Segment, VA, TableEntry::P);
     assert_eq!(lptea_of(&g, VA), Ok(cc(1, PTE_VA)));
     // Page protection is not looked at.
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::P);
     assert_eq!(lptea_of(&g, VA), Ok(cc(0, PTE_VA)));
 }
 
 #[test]
 fn lptea_cc1_for_region_protection_needs_edat1() {
-    let mut g = Guest::new(Level::RegionThird);
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped_from(Level::RegionThird, VA, FRAME_A);
     g.or(Level::RegionThird, VA, TableEntry::P);
     assert_eq!(lptea_of(&g, VA), Ok(cc(0, PTE_VA)));
     g.edat1();
@@ -507,8 +446,7 @@ fn lptea_cc2_for_an_invalid_entry_with_its_table_type() {
         (Level::Segment, 0),
     ];
     for (level, tt) in cases {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         g.or(level, VA, TableEntry::I);
         assert_eq!(
             lptea_of(&g, VA),
@@ -540,14 +478,7 @@ fn lptea_cc3_with_code_for_asce_type_and_length() {
     let mut g = Guest::segment();
     g.controls.cr1 = asce(ST, Level::Segment, 0);
     assert_eq!(lptea_of(&g, 0x600 << 20), Ok(cc(3, 0x10)));
-    let mut g = Guest::new(Level::RegionFirst);
-    let va = 0x600 << 42;
-    g.map(va, FRAME_A);
-    g.set(
-        Level::RegionFirst,
-        va,
-        region_entry(Level::RegionFirst, RST, 0, 2),
-    );
+    let (g, va) = region_second_index_past_its_length();
     assert_eq!(lptea_of(&g, va), Ok(cc(3, 0x3A)));
 }
 
@@ -563,8 +494,7 @@ fn lptea_for_a_real_space_is_special_operation() {
 
 #[test]
 fn lptea_interrupts_on_addressing_and_translation_specification() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.set(Level::Segment, VA, PT | tt(Level::RegionThird));
     assert_eq!(
         lptea_of(&g, VA),

@@ -110,8 +110,7 @@ fn large_frame_bypasses_prefixing() {
 #[test]
 fn prefixing_is_per_cpu() {
     // Two CPUs share storage and tables but not the prefix.
-    let mut g = Guest::segment();
-    g.map(0x5_0000, 0);
+    let mut g = Guest::mapped(0x5_0000, 0);
     let mut cpu1 = g.controls;
     cpu1.prefix = Prefix::new(0x6_0000);
     let mut cpu2 = g.controls;

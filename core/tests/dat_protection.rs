@@ -31,8 +31,7 @@ fn cr0_controls_follow_ibm_bit_numbering() {
 
 #[test]
 fn page_protection_refuses_stores_only() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::P);
     assert_eq!(code(g.write(VA)), Code::PROTECTION);
     assert!(g.read(VA).is_ok());
@@ -41,8 +40,7 @@ fn page_protection_refuses_stores_only() {
 
 #[test]
 fn segment_protection_applies_without_edat() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Segment, VA, TableEntry::P);
     assert!(!g.controls.edat1());
     assert_eq!(code(g.write(VA)), Code::PROTECTION);
@@ -52,8 +50,7 @@ fn segment_protection_applies_without_edat() {
 #[test]
 fn region_protection_needs_edat1() {
     for level in [Level::RegionFirst, Level::RegionSecond, Level::RegionThird] {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         g.or(level, VA, TableEntry::P);
         assert!(g.write(VA).is_ok(), "{level:?} P without EDAT-1");
         g.edat1();
@@ -92,8 +89,7 @@ fn region_protection_reaches_a_large_segment_frame() {
 #[test]
 fn dat_protection_does_not_apply_with_dat_off() {
     // The same location, reached through DAT-protected tables and with DAT off.
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::P);
     assert_eq!(code(g.write(VA)), Code::PROTECTION);
     assert!(g
@@ -122,8 +118,7 @@ fn iep_needs_cr0_bit_43_and_facility_130() {
         (Cr0::IEP, Facilities::IEP, false),
     ];
     for (cr0, facilities, fetch_ok) in cases {
-        let mut g = Guest::segment();
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped(VA, FRAME_A);
         g.or(Level::Page, VA, PageEntry::IEP);
         g.controls.cr0 = cr0;
         g.controls.facilities = facilities;

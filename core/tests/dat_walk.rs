@@ -30,8 +30,7 @@ fn effective_addresses_wrap_to_the_addressing_mode() {
 
 #[test]
 fn amode_24_wraps_addresses() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     // 16 MiB + VA wraps to VA in 24-bit mode and translates through VA's entries.
     let wrapped = AddressingMode::Bits24.wrap((1 << 24) + VA);
     assert_eq!(wrapped, LogicalAddress::new(VA));
@@ -88,8 +87,7 @@ const PT13: u64 = 0x2_1800;
 
 /// CR1 maps VA to FRAME_A, CR7 to FRAME_B, CR13 to FRAME_C.
 fn three_spaces() -> Guest {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     for (st, pt, frame) in [(ST7, PT7, FRAME_B), (ST13, PT13, FRAME_C)] {
         invalid_table(&mut g.storage, st, Level::Segment);
         invalid_table(&mut g.storage, pt, Level::Page);
@@ -239,8 +237,7 @@ fn real_space_asce_translates_without_a_walk() {
 
 #[test]
 fn asce_reserved_and_event_bits_do_not_change_the_walk() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     let plain = g.controls.cr1.value();
     for extra in [
         Asce::G,
@@ -296,8 +293,7 @@ fn one_entry_maps_the_architected_size() {
 
 #[test]
 fn page_table_origin_is_2k_aligned() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     // The STE designates the page table in the upper half of a 4 KiB block.
     g.set(Level::Segment, VA, segment_entry(PT2));
     put(
@@ -311,8 +307,7 @@ fn page_table_origin_is_2k_aligned() {
 #[test]
 fn region_table_origin_is_4k_aligned() {
     // Bit 52 of a region entry is not part of the origin.
-    let mut g = Guest::new(Level::RegionThird);
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped_from(Level::RegionThird, VA, FRAME_A);
     g.set(
         Level::RegionThird,
         VA,
@@ -344,8 +339,7 @@ fn table_length_3_admits_entry_2047() {
 
 #[test]
 fn asce_type_exception_for_nonzero_rfx_with_region_second_asce() {
-    let mut g = Guest::new(Level::RegionSecond);
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped_from(Level::RegionSecond, VA, FRAME_A);
     assert_eq!(code(g.read(1 << 53 | VA)), Code::ASCE_TYPE);
 }
 
@@ -359,8 +353,7 @@ fn asce_type_exception_for_any_index_above_the_designated_table() {
         (Level::Segment, 1 << 31),
     ];
     for (top, va) in cases {
-        let mut g = Guest::new(top);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(top, VA, FRAME_A);
         assert_eq!(code(g.read(va | VA)), Code::ASCE_TYPE, "{top:?} {va:#x}");
     }
     // The highest address each table type covers is no ASCE-type exception.
@@ -368,8 +361,7 @@ fn asce_type_exception_for_any_index_above_the_designated_table() {
         (Level::RegionSecond, (1u64 << 53) - 1),
         (Level::RegionThird, (1 << 42) - 1),
     ] {
-        let mut g = Guest::new(top);
-        g.map(va, FRAME_A);
+        let mut g = Guest::mapped_from(top, va, FRAME_A);
         assert_eq!(g.absolute(va), FRAME_A + 0xFFF, "{top:?}");
     }
 }
@@ -396,8 +388,7 @@ fn asce_table_length_violation_raises_the_top_levels_exception() {
         (Level::Segment, 512 << 20, Code::SEGMENT_TRANSLATION),
     ];
     for (top, va, expected) in cases {
-        let mut g = Guest::new(top);
-        g.map(va, FRAME_A);
+        let mut g = Guest::mapped_from(top, va, FRAME_A);
         g.controls.cr1 = asce(origin(top), top, 0);
         assert_eq!(code(g.read(va)), expected, "{top:?}");
         // With TL = 1 the same address translates.
@@ -431,8 +422,7 @@ fn table_offset_violation_raises_next_levels_exception() {
         (Level::RegionThird, Code::SEGMENT_TRANSLATION),
     ];
     for (level, expected) in cases {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         g.set(level, VA, region_entry(level, origin(level.next()), 1, 3));
         assert_eq!(code(g.read(VA)), expected, "TF in {level:?}");
     }
@@ -455,8 +445,7 @@ fn table_length_violation_raises_next_levels_exception() {
         (Level::RegionThird, 0x600 << 20, Code::SEGMENT_TRANSLATION),
     ];
     for (level, va, expected) in cases {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(va, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, va, FRAME_A);
         g.set(level, va, region_entry(level, origin(level.next()), 0, 2));
         assert_eq!(code(g.read(va)), expected, "TL in {level:?}");
         g.set(level, va, region_entry(level, origin(level.next()), 0, 3));
@@ -476,8 +465,7 @@ fn table_entry_outside_storage_is_addressing() {
         Level::Segment,
         Level::Page,
     ] {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         // Make the table at `level` lie outside storage.
         match level {
             Level::RegionFirst => g.controls.cr1 = asce(outside, Level::RegionFirst, 3),
@@ -518,8 +506,7 @@ fn table_addresses_do_not_wrap_at_2_to_the_64() {
 
 #[test]
 fn table_fetches_are_not_subject_to_key_protection() {
-    let mut g = Guest::new(Level::RegionThird);
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped_from(Level::RegionThird, VA, FRAME_A);
     // Every table frame is fetch-protected with key 5; the data frame has key 3.
     for table in [RTT, ST, PT] {
         g.set_key(table, 0x58);
@@ -534,16 +521,14 @@ fn table_fetches_are_not_subject_to_key_protection() {
 fn table_addresses_are_absolute_not_prefixed() {
     // With the prefix at the segment table, a prefixed table address would
     // land in absolute 0-8191, which holds no tables.
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.controls.prefix = Prefix::new(ST);
     assert_eq!(g.absolute(VA), FRAME_A + 0x456);
 }
 
 #[test]
 fn table_fetch_does_not_set_the_reference_bit() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.read(VA).unwrap();
     assert!(!g.key(ST).referenced());
     assert!(!g.key(PT).referenced());
@@ -554,14 +539,9 @@ fn table_fetch_does_not_set_the_reference_bit() {
 
 #[test]
 fn invalid_region_entry_raises_its_levels_exception() {
-    let cases = [
-        (Level::RegionFirst, Code::REGION_FIRST_TRANSLATION),
-        (Level::RegionSecond, Code::REGION_SECOND_TRANSLATION),
-        (Level::RegionThird, Code::REGION_THIRD_TRANSLATION),
-    ];
-    for (level, expected) in cases {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+    // The three region levels.
+    for &(level, expected) in &TRANSLATION_EXCEPTIONS[..3] {
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         g.or(level, VA, TableEntry::I);
         assert_eq!(code(g.read(VA)), expected, "{level:?}");
     }
@@ -572,13 +552,7 @@ fn invalid_entry_ignores_its_other_bits() {
     // I = 1 with a wrong table type, a common bit in a private space, FC
     // under EDAT-2 and a TF that the next index violates: still the
     // level's translation exception.
-    let cases = [
-        (Level::RegionFirst, Code::REGION_FIRST_TRANSLATION),
-        (Level::RegionSecond, Code::REGION_SECOND_TRANSLATION),
-        (Level::RegionThird, Code::REGION_THIRD_TRANSLATION),
-        (Level::Segment, Code::SEGMENT_TRANSLATION),
-    ];
-    for (level, expected) in cases {
+    for (level, expected) in TRANSLATION_EXCEPTIONS {
         let mut g = Guest::new(Level::RegionFirst);
         g.edat2();
         g.map(VA, FRAME_A);
@@ -593,8 +567,7 @@ fn invalid_entry_ignores_its_other_bits() {
 #[test]
 fn entry_with_wrong_table_type_is_translation_specification() {
     for level in Level::TABLES {
-        let mut g = Guest::new(Level::RegionFirst);
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped_from(Level::RegionFirst, VA, FRAME_A);
         let wrong = (level.type_code() + 1) & 3;
         let entry = (g.entry(level, VA) & !TableEntry::TT) | (wrong << 2);
         g.set(level, VA, entry);
@@ -653,6 +626,17 @@ fn reserved_bits_of_region_first_and_second_entries_are_ignored() {
 
 // ---- 2.5 Region-third entry, format 1 (EDAT-2) ------------------------------
 
+/// The walk of `va` through the tables CR1 designates, expected to succeed.
+fn walk_cr1(g: &Guest, va: u64) -> walk::Walk {
+    walk::walk(
+        &g.storage,
+        g.controls.cr1,
+        va,
+        WalkControls::from(&g.controls),
+    )
+    .unwrap()
+}
+
 #[test]
 fn edat2_region_third_entry_with_fc_is_a_2g_frame() {
     let mut g = Guest::new(Level::RegionThird);
@@ -663,26 +647,14 @@ fn edat2_region_third_entry_with_fc_is_a_2g_frame() {
     assert_eq!(done.size, FrameSize::Region2G);
     assert_eq!(done.absolute, AbsoluteAddress::new(0x3_0123));
     // RFAA is bits 0-32.
-    let w = walk::walk(
-        &g.storage,
-        g.controls.cr1,
-        va,
-        WalkControls::from(&g.controls),
-    )
-    .unwrap();
+    let w = walk_cr1(&g, va);
     assert_eq!(w.frame, Frame::Absolute(AbsoluteAddress::new(0)));
     g.set(
         Level::RegionThird,
         va,
         large_region(0x1_8000_0000) | 0x7FFF_F000,
     );
-    let w = walk::walk(
-        &g.storage,
-        g.controls.cr1,
-        va,
-        WalkControls::from(&g.controls),
-    )
-    .unwrap();
+    let w = walk_cr1(&g, va);
     assert_eq!(
         w.frame,
         Frame::Absolute(AbsoluteAddress::new(0x1_8000_0000))
@@ -719,13 +691,7 @@ fn large_frame_leaf_ends_the_walk_before_any_length_check() {
     g.edat2();
     let va = 0x7FF0_0000;
     g.set(Level::RegionThird, va, large_region(0) | TableEntry::TF);
-    let w = walk::walk(
-        &g.storage,
-        g.controls.cr1,
-        va,
-        WalkControls::from(&g.controls),
-    )
-    .unwrap();
+    let w = walk_cr1(&g, va);
     assert_eq!(w.size, FrameSize::Region2G);
 }
 
@@ -749,16 +715,14 @@ fn access_past_end_of_storage_inside_a_large_frame_is_addressing() {
 
 #[test]
 fn invalid_segment_entry_is_segment_translation() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Segment, VA, TableEntry::I);
     assert_eq!(code(g.read(VA)), Code::SEGMENT_TRANSLATION);
 }
 
 #[test]
 fn common_segment_in_private_space_is_translation_specification() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Segment, VA, TableEntry::COMMON);
     assert_eq!(g.absolute(VA), FRAME_A + 0x456);
     g.controls.cr1 = Asce::new(g.controls.cr1.value() | Asce::P);
@@ -794,8 +758,7 @@ fn edat1_segment_entry_with_fc_is_a_1m_frame() {
 
 #[test]
 fn segment_fc_ignored_without_edat1() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Segment, VA, TableEntry::FC);
     let done = g.read(VA).unwrap();
     assert_eq!(done.size, FrameSize::Page4K);
@@ -810,8 +773,7 @@ fn edat1_needs_cr0_bit_40_and_facility_8() {
         (Cr0::EDAT, Facilities::EDAT1, FrameSize::Segment1M),
     ];
     for (cr0, facilities, size) in cases {
-        let mut g = Guest::segment();
-        g.map(VA, FRAME_A);
+        let mut g = Guest::mapped(VA, FRAME_A);
         g.or(Level::Segment, VA, TableEntry::FC);
         g.controls.cr0 = cr0;
         g.controls.facilities = facilities;
@@ -821,8 +783,7 @@ fn edat1_needs_cr0_bit_40_and_facility_8() {
 
 #[test]
 fn page_table_entry_address_is_pto_plus_px_times_8() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     let done = g.read(VA).unwrap();
     assert_eq!(
         done.path.entry(Level::Segment),
@@ -838,16 +799,14 @@ fn page_table_entry_address_is_pto_plus_px_times_8() {
 
 #[test]
 fn invalid_pte_is_page_translation() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::I);
     assert_eq!(code(g.read(VA)), Code::PAGE_TRANSLATION);
 }
 
 #[test]
 fn pte_bit_52_is_translation_specification() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::ZERO);
     assert_eq!(PageEntry::ZERO, 1 << (63 - 52));
     assert_eq!(
@@ -858,16 +817,14 @@ fn pte_bit_52_is_translation_specification() {
 
 #[test]
 fn invalid_pte_ignores_bit_52() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::I | PageEntry::ZERO);
     assert_eq!(code(g.read(VA)), Code::PAGE_TRANSLATION);
 }
 
 #[test]
 fn pte_software_bits_56_to_63_are_ignored() {
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, 0xFF);
     for kind in [AccessKind::Read, AccessKind::Write, AccessKind::Fetch] {
         let done = g.access(Space::Primary, kind, VA, 0).unwrap();
@@ -883,8 +840,7 @@ fn pte_software_bits_56_to_63_are_ignored() {
 fn pte_bit_55_is_ignored_without_iep() {
     // Before the IEP facility bit 55 was EDAT-1's change-recording override;
     // zmmu reads it only as IEP (docs/CHOICES.md).
-    let mut g = Guest::segment();
-    g.map(VA, FRAME_A);
+    let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::IEP);
     for kind in [AccessKind::Read, AccessKind::Write, AccessKind::Fetch] {
         assert!(

@@ -154,6 +154,48 @@ fn page(logical: u64, frame: u64, perms: HostPerms) -> Mapping {
 
 const RC: u8 = StorageKey::R | StorageKey::C;
 
+/// A recording host and a pager without fault-around over `storage(key)`,
+/// after read faults at `addresses` were resolved and their orders taken.
+fn pager_after_reads(
+    key: u8,
+    addresses: &[u64],
+) -> (MockHost, Log, ShadowPager<MockHost>, OwnedStorage) {
+    let (mut host, log) = recording_host();
+    let mut pager = ShadowPager::new(no_around());
+    let mut storage = storage(key);
+    read_in(&mut pager, &mut host, &mut storage, &controls(), addresses);
+    take(&log);
+    (host, log, pager, storage)
+}
+
+/// Resolves each of `requests` in turn, each expected to succeed.
+fn resolve_all<S: Storage + ?Sized>(
+    pager: &mut ShadowPager<MockHost>,
+    host: &mut MockHost,
+    storage: &mut S,
+    controls: &Controls,
+    requests: impl IntoIterator<Item = Request>,
+) {
+    for request in requests {
+        pager
+            .resolve_fault(host, storage, controls, request)
+            .unwrap();
+    }
+}
+
+/// Resolves a primary-space read fault at each of `addresses` in turn, each
+/// expected to succeed.
+fn read_in<S: Storage + ?Sized>(
+    pager: &mut ShadowPager<MockHost>,
+    host: &mut MockHost,
+    storage: &mut S,
+    controls: &Controls,
+    addresses: &[u64],
+) {
+    let reads = addresses.iter().map(|&a| request(a, AccessKind::Read));
+    resolve_all(pager, host, storage, controls, reads);
+}
+
 #[test]
 fn read_fault_maps_the_page_read_only_while_its_change_bit_is_zero() {
     let mut host = MockHost::new();
@@ -218,18 +260,7 @@ fn store_fault_records_change_and_maps_the_page_writable() {
 
 #[test]
 fn store_to_a_read_only_page_upgrades_it_in_place_without_a_flush() {
-    let (mut host, log) = recording_host();
-    let mut pager = ShadowPager::new(no_around());
-    let mut storage = storage(0);
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x5000, AccessKind::Read),
-        )
-        .unwrap();
-    take(&log);
+    let (mut host, log, mut pager, mut storage) = pager_after_reads(0, &[0x5000]);
 
     pager
         .resolve_fault(
@@ -274,14 +305,7 @@ fn dat_protection_refuses_stores_and_keeps_the_page_read_only() {
         .times(1)
         .with(eq(1), eq(page(0x5000, 0x10_5000, HostPerms::READ)))
         .returning(|_, _| Ok(()));
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x5000, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(&mut pager, &mut host, &mut storage, &controls(), &[0x5000]);
 }
 
 #[test]
@@ -346,28 +370,17 @@ fn roots_are_tagged_by_access_key() {
     let mut pager = ShadowPager::new(no_around());
     let mut storage = storage((3 << 4) | RC);
 
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            Request {
-                key: 3,
-                ..request(0x5000, AccessKind::Read)
-            },
-        )
-        .unwrap();
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            Request {
-                key: 4,
-                ..request(0x5000, AccessKind::Read)
-            },
-        )
-        .unwrap();
+    let keyed = |key| Request {
+        key,
+        ..request(0x5000, AccessKind::Read)
+    };
+    resolve_all(
+        &mut pager,
+        &mut host,
+        &mut storage,
+        &controls(),
+        [keyed(3), keyed(4)],
+    );
 
     assert_eq!(
         take(&log),
@@ -512,20 +525,7 @@ fn addresses_at_or_above_2_pow_47_are_refused_as_unmappable() {
 
 #[test]
 fn ipte_drops_exactly_the_mappings_built_through_the_invalidated_entries() {
-    let (mut host, log) = recording_host();
-    let mut pager = ShadowPager::new(no_around());
-    let mut storage = storage(RC);
-    for address in [0x5000, 0x6000] {
-        pager
-            .resolve_fault(
-                &mut host,
-                &mut storage,
-                &controls(),
-                request(address, AccessKind::Read),
-            )
-            .unwrap();
-    }
-    take(&log);
+    let (mut host, log, mut pager, mut storage) = pager_after_reads(RC, &[0x5000, 0x6000]);
 
     let inv = invalidate::ipte(&mut storage, PAGE_TABLE, 0x5000, 0).unwrap();
     pager.invalidate(&mut host, &inv);
@@ -547,20 +547,7 @@ fn ipte_drops_exactly_the_mappings_built_through_the_invalidated_entries() {
 
 #[test]
 fn idte_drops_every_mapping_below_the_segment_entry() {
-    let (mut host, log) = recording_host();
-    let mut pager = ShadowPager::new(no_around());
-    let mut storage = storage(RC);
-    for address in [0x5000, 0x6000] {
-        pager
-            .resolve_fault(
-                &mut host,
-                &mut storage,
-                &controls(),
-                request(address, AccessKind::Read),
-            )
-            .unwrap();
-    }
-    take(&log);
+    let (mut host, log, mut pager, mut storage) = pager_after_reads(RC, &[0x5000, 0x6000]);
 
     let inv = invalidate::idte(&mut storage, SEGMENT_TABLE, 0, 0).unwrap();
     pager.invalidate(&mut host, &inv);
@@ -576,33 +563,16 @@ fn sske_drops_every_mapping_of_the_frame_in_every_root() {
     let (mut host, log) = recording_host();
     let mut pager = ShadowPager::new(no_around());
     let mut storage = storage(RC);
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x5000, AccessKind::Read),
-        )
-        .unwrap();
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            Request {
-                space: Space::Real,
-                ..request(0x10_5000, AccessKind::Read)
-            },
-        )
-        .unwrap();
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x6000, AccessKind::Read),
-        )
-        .unwrap();
+    let real = Request {
+        space: Space::Real,
+        ..request(0x10_5000, AccessKind::Read)
+    };
+    let reads = [
+        request(0x5000, AccessKind::Read),
+        real,
+        request(0x6000, AccessKind::Read),
+    ];
+    resolve_all(&mut pager, &mut host, &mut storage, &controls(), reads);
     take(&log);
 
     let inv = invalidate::sske(
@@ -629,11 +599,8 @@ fn spx_drops_the_mappings_of_both_prefix_areas_and_of_absolute_zero() {
         space: Space::Real,
         ..request(address, AccessKind::Read)
     };
-    for address in [0x0, 0x8000, 0x20000] {
-        pager
-            .resolve_fault(&mut host, &mut storage, &controls(), real(address))
-            .unwrap();
-    }
+    let reads = [0x0, 0x8000, 0x20000].map(real);
+    resolve_all(&mut pager, &mut host, &mut storage, &controls(), reads);
     take(&log);
 
     let (_, inv) = invalidate::spx(&storage, Prefix::default(), 0x8000).unwrap();
@@ -647,18 +614,7 @@ fn spx_drops_the_mappings_of_both_prefix_areas_and_of_absolute_zero() {
 
 #[test]
 fn cr0_change_clears_every_root_but_a_new_asce_keeps_them() {
-    let (mut host, log) = recording_host();
-    let mut pager = ShadowPager::new(no_around());
-    let mut storage = storage(RC);
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x5000, AccessKind::Read),
-        )
-        .unwrap();
-    take(&log);
+    let (mut host, log, mut pager, _) = pager_after_reads(RC, &[0x5000]);
 
     let other_asce = Controls {
         cr1: Asce::new(0x3000),
@@ -691,11 +647,8 @@ fn the_least_recently_used_root_is_released_first() {
         key,
         ..request(0x5000, AccessKind::Read)
     };
-    for key in [0, 1, 0, 2] {
-        pager
-            .resolve_fault(&mut host, &mut storage, &controls(), keyed(key))
-            .unwrap();
-    }
+    let reads = [0, 1, 0, 2].map(keyed);
+    resolve_all(&mut pager, &mut host, &mut storage, &controls(), reads);
     let orders = take(&log);
     assert!(orders.contains(&Order::Release(2)));
     assert!(!orders.contains(&Order::Release(1)));
@@ -749,14 +702,7 @@ fn segment_frames_that_are_not_contiguous_map_as_4k_pages() {
     let (mut host, log) = recording_host();
     let mut pager = ShadowPager::new(no_around());
 
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls,
-            request(0x1_2345, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(&mut pager, &mut host, &mut storage, &controls, &[0x1_2345]);
 
     assert_eq!(
         take(&log),
@@ -775,14 +721,7 @@ fn a_key_change_inside_a_large_mapping_demotes_it() {
     let (mut storage, controls) = segment_frames(0x20_0000, 0x30_0000);
     let (mut host, log) = recording_host();
     let mut pager = ShadowPager::new(no_around());
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls,
-            request(0x1_2345, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(&mut pager, &mut host, &mut storage, &controls, &[0x1_2345]);
     take(&log);
 
     let inv = invalidate::sske(
@@ -793,14 +732,7 @@ fn a_key_change_inside_a_large_mapping_demotes_it() {
     )
     .unwrap();
     pager.invalidate(&mut host, &inv);
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls,
-            request(0x1_2345, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(&mut pager, &mut host, &mut storage, &controls, &[0x1_2345]);
 
     assert_eq!(
         take(&log),
@@ -831,14 +763,7 @@ fn fault_around_maps_referenced_neighbours_up_to_the_first_unreferenced_one() {
         ..Config::default()
     });
 
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x1000, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(&mut pager, &mut host, &mut storage, &controls(), &[0x1000]);
 
     let rw = HostPerms::READ | HostPerms::WRITE;
     assert_eq!(
@@ -862,14 +787,7 @@ fn speculative_reference_recording_maps_the_whole_window_and_sets_r() {
         ..Config::default()
     });
 
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls(),
-            request(0x1000, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(&mut pager, &mut host, &mut storage, &controls(), &[0x1000]);
 
     assert_eq!(take(&log).len(), 5);
     assert!(storage
@@ -946,14 +864,13 @@ fn a_2g_region_frame_maps_as_1g_pages() {
     let (mut host, log) = recording_host();
     let mut pager = ShadowPager::new(Config::default());
 
-    pager
-        .resolve_fault(
-            &mut host,
-            &mut storage,
-            &controls,
-            request(0xC000_1234, AccessKind::Read),
-        )
-        .unwrap();
+    read_in(
+        &mut pager,
+        &mut host,
+        &mut storage,
+        &controls,
+        &[0xC000_1234],
+    );
 
     let mapping = Mapping {
         logical: LogicalAddress::new(0xC000_0000),

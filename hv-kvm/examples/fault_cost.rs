@@ -14,11 +14,30 @@ use zmmu_core::shadow;
 use zmmu_core::storage::Storage;
 use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError, Pattern};
 
+/// The bytes the store pass covers, from logical 16 MiB on.
+const SIZE: u64 = 16 << 20;
+
+/// One sequential store pass over [`SIZE`] bytes from logical 16 MiB, which
+/// must not fault to the guest.
+fn store_pass(engine: &mut Engine, context: &Context) -> Result<(), KvmError> {
+    engine
+        .run_pattern(
+            context,
+            Pattern::Sequential,
+            true,
+            LogicalAddress::new(16 << 20),
+            SIZE,
+            SIZE / 8,
+            0,
+        )?
+        .unwrap();
+    Ok(())
+}
+
 fn main() -> Result<(), KvmError> {
     if std::env::args().any(|a| a == "--round-trips") {
         return round_trips();
     }
-    const SIZE: u64 = 16 << 20;
     let mut storage = GuestStorage::new(32 << 20, false)?;
     storage.memory().populate();
     // Segments 16..32 (logical 16-32 MiB) -> frames 16-32 MiB, 4 KiB pages.
@@ -72,17 +91,7 @@ fn main() -> Result<(), KvmError> {
             Err(e) => return Err(e),
         };
         let t = Instant::now();
-        engine
-            .run_pattern(
-                &context,
-                Pattern::Sequential,
-                true,
-                LogicalAddress::new(16 << 20),
-                SIZE,
-                SIZE / 8,
-                0,
-            )?
-            .unwrap();
+        store_pass(&mut engine, &context)?;
         let wall = t.elapsed().as_nanos() as f64;
         let s = engine.host().stats();
         let pages = (SIZE / 4096) as f64;
@@ -95,17 +104,7 @@ fn main() -> Result<(), KvmError> {
         );
         // A second pass: every page mapped, nothing faults.
         let t = Instant::now();
-        engine
-            .run_pattern(
-                &context,
-                Pattern::Sequential,
-                true,
-                LogicalAddress::new(16 << 20),
-                SIZE,
-                SIZE / 8,
-                0,
-            )?
-            .unwrap();
+        store_pass(&mut engine, &context)?;
         println!("   second pass: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{engine_or_skip, map_page, primary, PAGE_TABLES};
+use common::{code, engine_or_skip, map_page, primary, PAGE_TABLES};
 use zmmu_core::invalidate;
 use zmmu_core::prelude::*;
 use zmmu_hv_kvm::{software_access, Context, EngineConfig, Operation, Width};
@@ -74,10 +74,7 @@ fn invalid_page_raises_page_translation_and_the_batch_goes_on() {
             ],
         )
         .unwrap();
-    let Err(Fault::Program(e)) = out[0] else {
-        panic!("{:?}", out[0])
-    };
-    assert_eq!(e.code, Code::PAGE_TRANSLATION);
+    assert_eq!(code(out[0]), Code::PAGE_TRANSLATION);
     assert_eq!(out[1], Ok(7));
     assert_eq!(byte_at(&engine, 0x40_0000), 7);
 }
@@ -103,10 +100,7 @@ fn store_to_a_dat_protected_page_is_refused_and_not_performed() {
         )
         .unwrap();
     assert_eq!(out[0], Ok(0x5A));
-    let Err(Fault::Program(e)) = out[1] else {
-        panic!("{:?}", out[1])
-    };
-    assert_eq!(e.code, Code::PROTECTION);
+    assert_eq!(code(out[1]), Code::PROTECTION);
     assert_eq!(byte_at(&engine, 0x40_0010), 0x5A);
 }
 
@@ -180,10 +174,7 @@ fn key_controlled_protection_follows_sske() {
             ],
         )
         .unwrap();
-    let Err(Fault::Program(e)) = out[0] else {
-        panic!("{:?}", out[0])
-    };
-    assert_eq!(e.code, Code::PROTECTION);
+    assert_eq!(code(out[0]), Code::PROTECTION);
     assert_eq!(out[1], Ok(9));
 }
 
@@ -203,10 +194,7 @@ fn ipte_removes_the_translation_from_the_vm() {
     let out = engine
         .run(&ctx, &[Operation::read(0x5000, Width::Byte)])
         .unwrap();
-    let Err(Fault::Program(e)) = out[0] else {
-        panic!("{:?}", out[0])
-    };
-    assert_eq!(e.code, Code::PAGE_TRANSLATION);
+    assert_eq!(code(out[0]), Code::PAGE_TRANSLATION);
 }
 
 #[test]
@@ -232,10 +220,7 @@ fn low_address_protection_is_enforced_below_the_page_granularity() {
             ],
         )
         .unwrap();
-    let Err(Fault::Program(e)) = out[0] else {
-        panic!("{:?}", out[0])
-    };
-    assert_eq!(e.code, Code::PROTECTION);
+    assert_eq!(code(out[0]), Code::PROTECTION);
     assert_eq!(out[1], Ok(2));
     assert_eq!(byte_at(&engine, 0x900), 2);
     assert_eq!(byte_at(&engine, 0x100), 0);
@@ -263,10 +248,7 @@ fn fetches_and_addresses_above_the_lower_half_take_the_software_path() {
     let out = engine
         .run(&real, &[Operation::read(1 << 50, Width::Byte)])
         .unwrap();
-    let Err(Fault::Program(e)) = out[0] else {
-        panic!("{:?}", out[0])
-    };
-    assert_eq!(e.code, Code::ADDRESSING);
+    assert_eq!(code(out[0]), Code::ADDRESSING);
     assert_eq!(engine.stats().software, 2);
 }
 

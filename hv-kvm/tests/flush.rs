@@ -7,7 +7,7 @@ mod common;
 use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_core::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
 use zmmu_core::storage::Storage;
-use zmmu_hv_kvm::{Operation, Width};
+use zmmu_hv_kvm::{GuestStorage, KvmHost, KvmRoot, Operation, PageFault, Width};
 
 const L: u64 = 0x10_0000;
 
@@ -22,51 +22,56 @@ fn mapping(logical: u64, frame: u64, perms: HostPerms) -> Mapping {
 
 const RW: HostPerms = HostPerms::READ.union(HostPerms::WRITE);
 
-#[test]
-fn removed_mapping_faults_after_flush() {
-    let Some((mut host, mut storage)) = common::host_or_skip(4 << 20, 4 << 20) else {
-        return;
-    };
-    storage
-        .write(AbsoluteAddress::new(0x2_0000), &[0xAA])
-        .unwrap();
+/// A VM over 4 MiB whose frame 0x2_0000 starts with 0xAA and frame 0x3_0000
+/// with 0xBB, or `None` (SKIP printed).
+fn host_with_marked_frames() -> Option<(KvmHost, GuestStorage)> {
+    let (host, mut storage) = common::host_or_skip(4 << 20, 4 << 20)?;
+    for (frame, byte) in [(0x2_0000, 0xAA), (0x3_0000, 0xBB)] {
+        storage.write(AbsoluteAddress::new(frame), &[byte]).unwrap();
+    }
+    Some((host, storage))
+}
+
+/// A new active root in which `L` maps read-write to `frame`.
+fn active_root_mapping_l(host: &mut KvmHost, frame: u64) -> KvmRoot {
     let root = host.create_root().unwrap();
     host.activate(root).unwrap();
-    host.map(root, mapping(L, 0x2_0000, RW)).unwrap();
-    assert_eq!(
-        host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-        Ok(0xAA)
-    );
+    host.map(root, mapping(L, frame, RW)).unwrap();
+    root
+}
+
+/// What the vCPU reads at byte `L`.
+fn read_l(host: &mut KvmHost) -> Result<u64, PageFault> {
+    host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0]
+}
+
+/// Removes the 4 KiB mapping of `L` from `root` and flushes that page.
+fn unmap_l_and_flush_page(host: &mut KvmHost, root: KvmRoot) {
     host.unmap(root, LogicalAddress::new(L), HostPageSize::Size4K);
     host.flush(root, FlushScope::Page(LogicalAddress::new(L)));
-    assert!(host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0].is_err());
+}
+
+#[test]
+fn removed_mapping_faults_after_flush() {
+    let Some((mut host, _storage)) = host_with_marked_frames() else {
+        return;
+    };
+    let root = active_root_mapping_l(&mut host, 0x2_0000);
+    assert_eq!(read_l(&mut host), Ok(0xAA));
+    unmap_l_and_flush_page(&mut host, root);
+    assert!(read_l(&mut host).is_err());
 }
 
 #[test]
 fn remapped_page_reads_the_new_frame() {
-    let Some((mut host, mut storage)) = common::host_or_skip(4 << 20, 4 << 20) else {
+    let Some((mut host, _storage)) = host_with_marked_frames() else {
         return;
     };
-    storage
-        .write(AbsoluteAddress::new(0x2_0000), &[0xAA])
-        .unwrap();
-    storage
-        .write(AbsoluteAddress::new(0x3_0000), &[0xBB])
-        .unwrap();
-    let root = host.create_root().unwrap();
-    host.activate(root).unwrap();
-    host.map(root, mapping(L, 0x2_0000, RW)).unwrap();
-    assert_eq!(
-        host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-        Ok(0xAA)
-    );
-    host.unmap(root, LogicalAddress::new(L), HostPageSize::Size4K);
-    host.flush(root, FlushScope::Page(LogicalAddress::new(L)));
+    let root = active_root_mapping_l(&mut host, 0x2_0000);
+    assert_eq!(read_l(&mut host), Ok(0xAA));
+    unmap_l_and_flush_page(&mut host, root);
     host.map(root, mapping(L, 0x3_0000, RW)).unwrap();
-    assert_eq!(
-        host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-        Ok(0xBB)
-    );
+    assert_eq!(read_l(&mut host), Ok(0xBB));
 }
 
 #[test]
@@ -74,9 +79,7 @@ fn write_protected_page_refuses_stores_after_flush() {
     let Some((mut host, _storage)) = common::host_or_skip(4 << 20, 4 << 20) else {
         return;
     };
-    let root = host.create_root().unwrap();
-    host.activate(root).unwrap();
-    host.map(root, mapping(L, 0x2_0000, RW)).unwrap();
+    let root = active_root_mapping_l(&mut host, 0x2_0000);
     assert!(host
         .run_raw(&[Operation::write(L, Width::Byte, 1)])
         .unwrap()[0]
@@ -101,40 +104,25 @@ fn write_protected_page_refuses_stores_after_flush() {
 
 #[test]
 fn cleared_root_faults_everywhere_and_roots_switch() {
-    let Some((mut host, mut storage)) = common::host_or_skip(4 << 20, 4 << 20) else {
+    let Some((mut host, _storage)) = host_with_marked_frames() else {
         return;
     };
-    storage
-        .write(AbsoluteAddress::new(0x2_0000), &[0xAA])
-        .unwrap();
-    storage
-        .write(AbsoluteAddress::new(0x3_0000), &[0xBB])
-        .unwrap();
     let a = host.create_root().unwrap();
     let b = host.create_root().unwrap();
     host.map(a, mapping(L, 0x2_0000, RW)).unwrap();
     host.map(b, mapping(L, 0x3_0000, RW)).unwrap();
     for _ in 0..3 {
         host.activate(a).unwrap();
-        assert_eq!(
-            host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-            Ok(0xAA)
-        );
+        assert_eq!(read_l(&mut host), Ok(0xAA));
         host.activate(b).unwrap();
-        assert_eq!(
-            host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-            Ok(0xBB)
-        );
+        assert_eq!(read_l(&mut host), Ok(0xBB));
     }
     host.clear(a);
     host.flush(a, FlushScope::All);
     host.activate(a).unwrap();
-    assert!(host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0].is_err());
+    assert!(read_l(&mut host).is_err());
     host.activate(b).unwrap();
-    assert_eq!(
-        host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-        Ok(0xBB)
-    );
+    assert_eq!(read_l(&mut host), Ok(0xBB));
 }
 
 /// The reason behind the guest-side table writes: with them switched off,
@@ -142,33 +130,21 @@ fn cleared_root_faults_everywhere_and_roots_switch() {
 /// (on EPT/NPT it does; on a shadow-paging hypervisor it may not).
 #[test]
 fn host_only_table_writes_observation() {
-    let Some((mut host, mut storage)) = common::host_or_skip(4 << 20, 4 << 20) else {
+    let Some((mut host, _storage)) = host_with_marked_frames() else {
         return;
     };
-    storage
-        .write(AbsoluteAddress::new(0x2_0000), &[0xAA])
-        .unwrap();
-    storage
-        .write(AbsoluteAddress::new(0x3_0000), &[0xBB])
-        .unwrap();
     host.paging_mut().set_guest_table_writes(false);
-    let root = host.create_root().unwrap();
-    host.activate(root).unwrap();
-    host.map(root, mapping(L, 0x2_0000, RW)).unwrap();
-    assert_eq!(
-        host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0],
-        Ok(0xAA)
-    );
+    let root = active_root_mapping_l(&mut host, 0x2_0000);
+    assert_eq!(read_l(&mut host), Ok(0xAA));
     // Remove, INVLPG in the guest, then look.
-    host.unmap(root, LogicalAddress::new(L), HostPageSize::Size4K);
-    host.flush(root, FlushScope::Page(LogicalAddress::new(L)));
-    let after_invlpg = host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0];
+    unmap_l_and_flush_page(&mut host, root);
+    let after_invlpg = read_l(&mut host);
     // Remove, reload CR3, then look.
     host.map(root, mapping(L, 0x3_0000, RW)).unwrap();
     let _ = host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap();
     host.unmap(root, LogicalAddress::new(L), HostPageSize::Size4K);
     host.flush(root, FlushScope::All);
-    let after_reload = host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0];
+    let after_reload = read_l(&mut host);
     eprintln!(
         "host-only table writes: read after unmap+INVLPG = {after_invlpg:x?}, after unmap+CR3 reload = {after_reload:x?} \
          (a value is a stale translation)"

@@ -4,7 +4,7 @@
 use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_core::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
 use zmmu_hv_mock::pagetable::{Kind, PF_PRESENT, PF_USER, PF_WRITE};
-use zmmu_hv_mock::{MockError, MockHost};
+use zmmu_hv_mock::{MockError, MockHost, MockRoot};
 
 const RW: HostPerms = HostPerms::READ.union(HostPerms::WRITE);
 
@@ -21,15 +21,20 @@ fn at(address: u64) -> LogicalAddress {
     LogicalAddress::new(address)
 }
 
+/// A host over `storage` bytes with a new root in which `mapping` is made.
+fn host_with_root_mapping(storage: u64, mapping: Mapping) -> (MockHost, MockRoot) {
+    let mut host = MockHost::new(storage);
+    let root = host.create_root().unwrap();
+    host.map(root, mapping).unwrap();
+    (host, root)
+}
+
 #[test]
 fn a_read_only_page_faults_on_store_with_present_and_write_in_the_error_code() {
-    let mut host = MockHost::new(16 << 20);
-    let root = host.create_root().unwrap();
-    host.map(
-        root,
+    let (mut host, root) = host_with_root_mapping(
+        16 << 20,
         mapping(0x5000, 0x7000, HostPageSize::Size4K, HostPerms::READ),
-    )
-    .unwrap();
+    );
 
     assert_eq!(
         host.load(root, at(0x5123), Kind::Read),
@@ -43,25 +48,19 @@ fn a_read_only_page_faults_on_store_with_present_and_write_in_the_error_code() {
 
 #[test]
 fn no_mapping_is_executable() {
-    let mut host = MockHost::new(16 << 20);
-    let root = host.create_root().unwrap();
-    host.map(
-        root,
+    let (mut host, root) = host_with_root_mapping(
+        16 << 20,
         mapping(0x20_0000, 0x40_0000, HostPageSize::Size2M, RW),
-    )
-    .unwrap();
+    );
     assert!(host.load(root, at(0x20_0000), Kind::Execute).is_err());
 }
 
 #[test]
 fn large_pages_translate_the_offset_inside_them() {
-    let mut host = MockHost::new(4 << 30);
-    let root = host.create_root().unwrap();
-    host.map(
-        root,
+    let (mut host, root) = host_with_root_mapping(
+        4 << 30,
         mapping(0x20_0000, 0x40_0000, HostPageSize::Size2M, RW),
-    )
-    .unwrap();
+    );
     host.map(root, mapping(1 << 30, 2 << 30, HostPageSize::Size1G, RW))
         .unwrap();
 
@@ -77,10 +76,8 @@ fn large_pages_translate_the_offset_inside_them() {
 
 #[test]
 fn an_unmapped_page_stays_visible_until_invlpg() {
-    let mut host = MockHost::new(16 << 20);
-    let root = host.create_root().unwrap();
-    host.map(root, mapping(0x5000, 0x7000, HostPageSize::Size4K, RW))
-        .unwrap();
+    let (mut host, root) =
+        host_with_root_mapping(16 << 20, mapping(0x5000, 0x7000, HostPageSize::Size4K, RW));
     host.load(root, at(0x5000), Kind::Read).unwrap();
 
     host.unmap(root, at(0x5000), HostPageSize::Size4K);
@@ -113,13 +110,10 @@ fn a_cr3_reload_drops_every_translation_of_the_root_only() {
 
 #[test]
 fn protect_narrows_and_an_upgrade_needs_no_flush() {
-    let mut host = MockHost::new(16 << 20);
-    let root = host.create_root().unwrap();
-    host.map(
-        root,
+    let (mut host, root) = host_with_root_mapping(
+        16 << 20,
         mapping(0x5000, 0x7000, HostPageSize::Size4K, HostPerms::READ),
-    )
-    .unwrap();
+    );
     host.load(root, at(0x5000), Kind::Read).unwrap();
 
     // The stale read-only TLB entry only makes the first store fault.
@@ -135,10 +129,8 @@ fn protect_narrows_and_an_upgrade_needs_no_flush() {
 
 #[test]
 fn map_refuses_orders_that_would_need_a_flush() {
-    let mut host = MockHost::new(16 << 20);
-    let root = host.create_root().unwrap();
-    host.map(root, mapping(0x5000, 0x7000, HostPageSize::Size4K, RW))
-        .unwrap();
+    let (mut host, root) =
+        host_with_root_mapping(16 << 20, mapping(0x5000, 0x7000, HostPageSize::Size4K, RW));
 
     let other_frame = host.map(root, mapping(0x5000, 0x8000, HostPageSize::Size4K, RW));
     let narrower = host.map(
@@ -159,10 +151,8 @@ fn map_refuses_orders_that_would_need_a_flush() {
 
 #[test]
 fn accessed_and_dirty_flags_make_a_store_through_a_clean_entry_walk_again() {
-    let mut host = MockHost::new(16 << 20);
-    let root = host.create_root().unwrap();
-    host.map(root, mapping(0x5000, 0x7000, HostPageSize::Size4K, RW))
-        .unwrap();
+    let (mut host, root) =
+        host_with_root_mapping(16 << 20, mapping(0x5000, 0x7000, HostPageSize::Size4K, RW));
     host.load(root, at(0x5000), Kind::Read).unwrap();
     host.load(root, at(0x5000), Kind::Read).unwrap();
     host.load(root, at(0x5000), Kind::Write).unwrap();
@@ -174,13 +164,10 @@ fn accessed_and_dirty_flags_make_a_store_through_a_clean_entry_walk_again() {
 #[test]
 fn a_two_dimensional_walk_of_a_4k_page_makes_24_references_with_4k_ept_pages() {
     // Storage that is not a multiple of 2 MiB is mapped by 4 KiB EPT pages.
-    let mut host = MockHost::new(0x10_1000);
-    let root = host.create_root().unwrap();
-    host.map(
-        root,
+    let (mut host, root) = host_with_root_mapping(
+        0x10_1000,
         mapping(0x10_0000, 0x10_0000, HostPageSize::Size4K, RW),
-    )
-    .unwrap();
+    );
     host.load(root, at(0x10_0000), Kind::Read).unwrap();
     assert_eq!(host.counters().walk_references, 24);
 }

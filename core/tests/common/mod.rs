@@ -93,6 +93,15 @@ pub const fn invalid(level: Level) -> u64 {
     }
 }
 
+/// The translation exception an invalid entry of each table level raises,
+/// from the region-first table down to the segment table.
+pub const TRANSLATION_EXCEPTIONS: [(Level, Code); 4] = [
+    (Level::RegionFirst, Code::REGION_FIRST_TRANSLATION),
+    (Level::RegionSecond, Code::REGION_SECOND_TRANSLATION),
+    (Level::RegionThird, Code::REGION_THIRD_TRANSLATION),
+    (Level::Segment, Code::SEGMENT_TRANSLATION),
+];
+
 /// An ASCE designating the table at `origin` of type `dt` with length `tl`.
 pub fn asce(origin: u64, dt: Level, tl: u64) -> Asce {
     Asce::new(origin | (dt.type_code() << 2) | tl)
@@ -194,6 +203,20 @@ impl Guest {
     /// A guest whose CR1 designates a segment table.
     pub fn segment() -> Self {
         Self::new(Level::Segment)
+    }
+
+    /// A guest with tables from `top` down in which `va` translates to the
+    /// real frame `frame` (see [`Guest::map`]).
+    pub fn mapped_from(top: Level, va: u64, frame: u64) -> Self {
+        let mut guest = Self::new(top);
+        guest.map(va, frame);
+        guest
+    }
+
+    /// A guest whose CR1 designates a segment table, in which `va`
+    /// translates to the real frame `frame`.
+    pub fn mapped(va: u64, frame: u64) -> Self {
+        Self::mapped_from(Level::Segment, va, frame)
     }
 
     /// Makes `va` translate to the real frame `frame`: one region entry per

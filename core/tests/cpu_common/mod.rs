@@ -61,6 +61,31 @@ pub fn corpus_dir() -> PathBuf {
     }
 }
 
+/// The C files of the corpus (not the driver), sorted.
+pub fn corpus_sources() -> Vec<PathBuf> {
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    sources.sort();
+    sources
+}
+
+/// `s390x-linux-gnu-gcc` set to compile freestanding code for `arch` at
+/// `-O2`, without vector registers or builtins; the caller adds the rest.
+pub fn cross_gcc(arch: &str) -> Command {
+    let mut gcc = Command::new("s390x-linux-gnu-gcc");
+    gcc.args([
+        "-O2",
+        &format!("-march={arch}"),
+        "-mno-vx",
+        "-ffreestanding",
+        "-fno-builtin",
+    ]);
+    gcc
+}
+
 /// Condition-code suffixes of the extended mnemonics (PoP appendix B).
 pub const COND_SUFFIXES: &[&str] = &[
     "o", "h", "p", "nle", "l", "m", "nhe", "lh", "ne", "nz", "e", "z", "nlh", "he", "nl", "nm",

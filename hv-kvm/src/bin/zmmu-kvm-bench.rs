@@ -220,6 +220,43 @@ impl Offsets {
     }
 }
 
+/// The access kind of a step: a store when `write`, else an operand fetch.
+fn access_kind(write: bool) -> AccessKind {
+    if write {
+        AccessKind::Write
+    } else {
+        AccessKind::Read
+    }
+}
+
+/// A request for `kind` at `address` in `ctx`'s space with its key.
+#[inline(always)]
+fn request(ctx: &Context, address: u64, kind: AccessKind) -> Request {
+    Request {
+        address: LogicalAddress::new(address),
+        space: ctx.space,
+        kind,
+        key: ctx.key,
+    }
+}
+
+/// The storage access of step `i` at `absolute`: a store of `i` (as the
+/// guest stores it, big-endian) when `write`, else a fetch added to `sum`.
+#[inline(always)]
+fn touch(storage: &mut GuestStorage, absolute: u64, write: bool, i: u64, sum: &mut u64) {
+    if write {
+        let _ = storage.memory().store_u64(absolute, i.swap_bytes());
+    } else {
+        *sum = sum.wrapping_add(
+            storage
+                .memory()
+                .load_u64(absolute)
+                .unwrap_or(0)
+                .swap_bytes(),
+        );
+    }
+}
+
 fn soft_tlb(
     tlb: &mut Tlb,
     storage: &mut GuestStorage,
@@ -229,11 +266,7 @@ fn soft_tlb(
     size: u64,
     count: u64,
 ) -> u64 {
-    let kind = if write {
-        AccessKind::Write
-    } else {
-        AccessKind::Read
-    };
+    let kind = access_kind(write);
     let partition = partition_index(Some(AsceSource::Primary));
     let mut offsets = Offsets::new(pattern, size, SEED);
     let mut sum = 0u64;
@@ -241,30 +274,12 @@ fn soft_tlb(
         let address = LOGICAL_BASE + offsets.next();
         let absolute = match tlb.lookup(partition, address, kind, ctx.key) {
             Some(absolute) => absolute,
-            None => {
-                let request = Request {
-                    address: LogicalAddress::new(address),
-                    space: ctx.space,
-                    kind,
-                    key: ctx.key,
-                };
-                match tlb.access(storage, request) {
-                    Ok(t) => t.absolute.value(),
-                    Err(_) => continue,
-                }
-            }
+            None => match tlb.access(storage, request(ctx, address, kind)) {
+                Ok(t) => t.absolute.value(),
+                Err(_) => continue,
+            },
         };
-        if write {
-            let _ = storage.memory().store_u64(absolute, i.swap_bytes());
-        } else {
-            sum = sum.wrapping_add(
-                storage
-                    .memory()
-                    .load_u64(absolute)
-                    .unwrap_or(0)
-                    .swap_bytes(),
-            );
-        }
+        touch(storage, absolute, write, i, &mut sum);
     }
     sum
 }
@@ -277,37 +292,15 @@ fn walk(
     size: u64,
     count: u64,
 ) -> u64 {
-    let kind = if write {
-        AccessKind::Write
-    } else {
-        AccessKind::Read
-    };
+    let kind = access_kind(write);
     let mut offsets = Offsets::new(pattern, size, SEED);
     let mut sum = 0u64;
     for i in (1..=count).rev() {
         let address = LOGICAL_BASE + offsets.next();
-        let request = Request {
-            address: LogicalAddress::new(address),
-            space: ctx.space,
-            kind,
-            key: ctx.key,
-        };
-        let Ok(done) = access::access(storage, &ctx.controls, request) else {
+        let Ok(done) = access::access(storage, &ctx.controls, request(ctx, address, kind)) else {
             continue;
         };
-        if write {
-            let _ = storage
-                .memory()
-                .store_u64(done.absolute.value(), i.swap_bytes());
-        } else {
-            sum = sum.wrapping_add(
-                storage
-                    .memory()
-                    .load_u64(done.absolute.value())
-                    .unwrap_or(0)
-                    .swap_bytes(),
-            );
-        }
+        touch(storage, done.absolute.value(), write, i, &mut sum);
     }
     sum
 }

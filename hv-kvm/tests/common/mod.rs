@@ -35,7 +35,7 @@ pub fn kvm_or_skip() -> bool {
 }
 
 use zmmu_core::prelude::*;
-use zmmu_hv_kvm::{Context, Engine, EngineConfig};
+use zmmu_hv_kvm::{Context, Engine, EngineConfig, Outcome};
 
 /// The segment table of the test address spaces (512 entries: 512 MiB).
 pub const SEGMENT_TABLE: u64 = 0x1000;
@@ -68,6 +68,15 @@ pub fn map_page<S: Storage + ?Sized>(storage: &mut S, page: u64, frame: u64, bit
     storage
         .write_u64(AbsoluteAddress::new(pt + (page & 0xFF) * 8), frame | bits)
         .unwrap();
+}
+
+/// The program-interruption code of a refused access; panics on success or
+/// on a refusal that is not a program interruption.
+pub fn code(outcome: Outcome) -> Code {
+    match outcome {
+        Err(Fault::Program(e)) => e.code,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Primary space through [`SEGMENT_TABLE`], key 0, with `cr0`.
