@@ -104,14 +104,20 @@ impl AddressingMode {
         }
     }
 
+    /// The mask applied to effective addresses (checklist 1.2).
+    #[inline]
+    pub const fn mask(self) -> u64 {
+        match self {
+            Self::Bits24 => 0xFF_FFFF,
+            Self::Bits31 => 0x7FFF_FFFF,
+            Self::Bits64 => u64::MAX,
+        }
+    }
+
     /// Effective-address generation (PoP "Address Generation"): the 64-bit
     /// sum is truncated to the mode's width, so it wraps.
     #[inline]
-    pub const fn wrap(self, address: u64) -> LogicalAddress {
-        LogicalAddress::new(match self {
-            Self::Bits24 => address & 0xFF_FFFF,
-            Self::Bits31 => address & 0x7FFF_FFFF,
-            Self::Bits64 => address,
-        })
+    pub const fn wrap(self, address: u64) -> u64 {
+        address & self.mask()
     }
 }

@@ -43,11 +43,6 @@ const LRA_EXCEPTION_FLAG: u64 = 0x8000_0000;
 /// for access-register translation it does not implement. `Space::Real` is
 /// treated as primary: these instructions translate even with DAT off.
 fn asce_for(controls: &Controls, space: Space) -> Result<Asce, Fault> {
-    let space = if space == Space::Real {
-        Space::Primary
-    } else {
-        space
-    };
     let source = access::asce_source(space, AccessKind::Read)?;
     Ok(controls.asce(source.unwrap_or(crate::control::AsceSource::Primary)))
 }

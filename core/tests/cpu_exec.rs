@@ -2,10 +2,11 @@
 
 mod cpu_common;
 
+use zmmu_core::addr::AddressingMode;
 use zmmu_core::cpu::bus::{Access, Bus, FlatMemory};
 use zmmu_core::cpu::exception::ProgramException;
 use zmmu_core::cpu::interrupt::{lowcore, Interruption};
-use zmmu_core::cpu::state::{mask, AddrMode, Cpu, Psw};
+use zmmu_core::cpu::state::{mask, Cpu, Psw};
 use zmmu_core::exception::Code;
 use zmmu_core::prefix::Prefix;
 
@@ -209,7 +210,7 @@ fn operands_wrap_at_the_top_of_24_bit_storage() {
     let mut cpu = Cpu::new();
     cpu.psw.addr = 0x1000;
     cpu.gpr[2] = 0xff_fffe;
-    assert_eq!(cpu.psw.amode(), AddrMode::A24);
+    assert_eq!(cpu.psw.amode(), AddressingMode::Bits24);
     cpu.step(&mut mem).unwrap();
     assert_eq!(cpu.gpr[1], 0xAABB_CCDD);
 }
@@ -218,7 +219,7 @@ fn operands_wrap_at_the_top_of_24_bit_storage() {
 fn load_address_wraps_to_31_bits_and_keeps_bits_0_to_31() {
     // la %r1,1(%r2) in the 31-bit mode with r2 = 0x7fffffff
     let (mut cpu, mut mem) = machine(&[0x41, 0x10, 0x20, 0x01]);
-    cpu.psw.set_amode(AddrMode::A31);
+    cpu.psw.set_amode(AddressingMode::Bits31);
     cpu.gpr[1] = 0x1234_5678_ffff_ffff;
     cpu.gpr[2] = 0x7fff_ffff;
     cpu.step(&mut mem).unwrap();
@@ -524,7 +525,7 @@ fn every_table_instruction_is_interpreted_except_the_listed_ones() {
 fn bal_in_the_24_bit_mode_links_ilc_cc_program_mask_and_address() {
     // bal %r14,0(%r5)
     let (mut cpu, mut mem) = machine(&[0x45, 0xE0, 0x50, 0x00]);
-    cpu.psw.set_amode(AddrMode::A24);
+    cpu.psw.set_amode(AddressingMode::Bits24);
     cpu.psw.mask |= (2 << 44) | (0xA << 40);
     cpu.gpr[5] = 0x3000;
     cpu.step(&mut mem).unwrap();
@@ -599,7 +600,7 @@ fn sam24_where_the_next_address_needs_more_bits_is_a_specification_exception() {
     mem.load(0x100_0000, &[0x01, 0x0C]).unwrap();
     let mut cpu = Cpu::user(0x100_0000);
     assert_eq!(program_exception(cpu.step(&mut mem)).0, 0x0006);
-    assert_eq!(cpu.psw.amode(), AddrMode::A64);
+    assert_eq!(cpu.psw.amode(), AddressingMode::Bits64);
 }
 
 #[test]

@@ -17,15 +17,9 @@ const VA: u64 = 0x0012_3456;
 #[test]
 fn effective_addresses_wrap_to_the_addressing_mode() {
     let sum = 0xFFFF_FFFF_8123_4567;
-    assert_eq!(
-        AddressingMode::Bits24.wrap(sum),
-        LogicalAddress::new(0x23_4567)
-    );
-    assert_eq!(
-        AddressingMode::Bits31.wrap(sum),
-        LogicalAddress::new(0x0123_4567)
-    );
-    assert_eq!(AddressingMode::Bits64.wrap(sum), LogicalAddress::new(sum));
+    assert_eq!(AddressingMode::Bits24.wrap(sum), 0x23_4567);
+    assert_eq!(AddressingMode::Bits31.wrap(sum), 0x0123_4567);
+    assert_eq!(AddressingMode::Bits64.wrap(sum), sum);
 }
 
 #[test]
@@ -33,8 +27,8 @@ fn amode_24_wraps_addresses() {
     let mut g = Guest::mapped(VA, FRAME_A);
     // 16 MiB + VA wraps to VA in 24-bit mode and translates through VA's entries.
     let wrapped = AddressingMode::Bits24.wrap((1 << 24) + VA);
-    assert_eq!(wrapped, LogicalAddress::new(VA));
-    assert_eq!(g.absolute(wrapped.value()), FRAME_A + 0x456);
+    assert_eq!(wrapped, VA);
+    assert_eq!(g.absolute(wrapped), FRAME_A + 0x456);
 }
 
 #[test]
@@ -42,7 +36,7 @@ fn amode_31_top_address_is_inside_a_segment_table_with_tl_3() {
     // In 31-bit mode RFX = RSX = RTX = 0, so a segment table of length 3
     // (2048 entries) covers every address.
     let mut g = Guest::segment();
-    let top = AddressingMode::Bits31.wrap(u64::MAX).value();
+    let top = AddressingMode::Bits31.wrap(u64::MAX);
     assert_eq!(top, 0x7FFF_FFFF);
     g.map(top, FRAME_A);
     assert_eq!(g.absolute(top), FRAME_A + 0xFFF);
@@ -67,7 +61,7 @@ fn dat_table_addresses_are_not_wrapped_by_the_addressing_mode() {
         cr1: asce(st, Level::Segment, 3),
         ..Controls::default()
     };
-    let address = AddressingMode::Bits24.wrap(VA);
+    let address = LogicalAddress::new(AddressingMode::Bits24.wrap(VA));
     let request = Request {
         address,
         space: Space::Primary,

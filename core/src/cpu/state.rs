@@ -1,34 +1,8 @@
 //! Architected CPU state: registers, the PSW and the prefix.
 
+use crate::addr::AddressingMode;
 use crate::control::Cr0;
 use crate::prefix::Prefix;
-
-/// Addressing mode, PSW bits 31-32 (EA, BA): 00 24-bit, 01 31-bit, 11 64-bit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AddrMode {
-    /// 24-bit: effective addresses wrap at 2^24.
-    A24,
-    /// 31-bit: effective addresses wrap at 2^31.
-    A31,
-    /// 64-bit: no truncation.
-    A64,
-}
-
-impl AddrMode {
-    /// The mask applied to effective addresses (DAT checklist 1.2).
-    pub const fn mask(self) -> u64 {
-        match self {
-            AddrMode::A24 => 0x00ff_ffff,
-            AddrMode::A31 => 0x7fff_ffff,
-            AddrMode::A64 => u64::MAX,
-        }
-    }
-
-    /// Truncate `addr` to this mode (the result wraps).
-    pub const fn wrap(self, addr: u64) -> u64 {
-        addr & self.mask()
-    }
-}
 
 /// PSW mask bits (IBM bit numbers in the names; DAT checklist 1.1).
 pub mod mask {
@@ -97,20 +71,20 @@ impl Psw {
     /// The addressing mode; EA=1 with BA=0 is invalid and reads as 24-bit
     /// here (loading such a PSW is a specification exception, checked where
     /// PSWs are loaded).
-    pub const fn amode(&self) -> AddrMode {
+    pub const fn amode(&self) -> AddressingMode {
         match (self.mask & mask::EA != 0, self.mask & mask::BA != 0) {
-            (true, true) => AddrMode::A64,
-            (false, true) => AddrMode::A31,
-            _ => AddrMode::A24,
+            (true, true) => AddressingMode::Bits64,
+            (false, true) => AddressingMode::Bits31,
+            _ => AddressingMode::Bits24,
         }
     }
 
     /// Set the addressing mode bits.
-    pub fn set_amode(&mut self, mode: AddrMode) {
+    pub fn set_amode(&mut self, mode: AddressingMode) {
         let bits = match mode {
-            AddrMode::A24 => 0,
-            AddrMode::A31 => mask::BA,
-            AddrMode::A64 => mask::EA | mask::BA,
+            AddressingMode::Bits24 => 0,
+            AddressingMode::Bits31 => mask::BA,
+            AddressingMode::Bits64 => mask::EA | mask::BA,
         };
         self.mask = (self.mask & !(mask::EA | mask::BA)) | bits;
     }

@@ -441,7 +441,7 @@ impl DatBus {
             }
             LRA | LRAY | LRAG => {
                 let address = ea(cpu, f.x2, f.b2, f.d2);
-                let wide = insn.op == LRAG || amode == crate::cpu::state::AddrMode::A64;
+                let wide = insn.op == LRAG || amode == crate::addr::AddressingMode::Bits64;
                 let controls = *self.tlb.controls();
                 let space = asc_space(cpu, f.b2);
                 let out = lra::lra(

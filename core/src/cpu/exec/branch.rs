@@ -2,13 +2,13 @@
 //! branch, compare and trap.
 
 use super::{Exec, ExecResult, Next};
+use crate::addr::AddressingMode;
 use crate::cpu::bus::Bus;
 use crate::cpu::cc;
 use crate::cpu::exception::ProgramException;
 use crate::cpu::format::Format;
 use crate::cpu::opcode::Opcode;
 use crate::cpu::sem::{Ext, Width};
-use crate::cpu::state::AddrMode;
 
 /// Branch if `taken`.
 const fn jump_if(taken: bool, target: u64) -> Next {
@@ -25,16 +25,16 @@ const fn jump_if(taken: bool, target: u64) -> Next {
 fn link<B: Bus>(e: &mut Exec<'_, B>, r1: u8) {
     let next = e.next();
     match e.cpu.psw.amode() {
-        AddrMode::A64 => e.cpu.set_r64(r1, next),
-        AddrMode::A31 => e.cpu.set_r32(r1, (next as u32) | 0x8000_0000),
-        AddrMode::A24 => e.cpu.set_r32(r1, next as u32 & 0x00ff_ffff),
+        AddressingMode::Bits64 => e.cpu.set_r64(r1, next),
+        AddressingMode::Bits31 => e.cpu.set_r32(r1, (next as u32) | 0x8000_0000),
+        AddressingMode::Bits24 => e.cpu.set_r32(r1, next as u32 & 0x00ff_ffff),
     }
 }
 
 /// The link information of BAL, BALR: in the 24-bit mode bits 32-63 are
 /// ILC, CC, program mask and the 24-bit address; otherwise as [`link`].
 fn link_bal<B: Bus>(e: &mut Exec<'_, B>, r1: u8) {
-    if e.cpu.psw.amode() == AddrMode::A24 {
+    if e.cpu.psw.amode() == AddressingMode::Bits24 {
         let high = (u32::from(e.insn.ilc()) << 30)
             | (u32::from(e.cpu.psw.cc()) << 28)
             | (u32::from(e.cpu.psw.program_mask()) << 24);

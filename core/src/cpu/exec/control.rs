@@ -5,11 +5,12 @@
 
 use super::{Exec, ExecResult, Next};
 use crate::access::AccessKind;
+use crate::addr::AddressingMode;
 use crate::cpu::bus::Bus;
 use crate::cpu::exception::ProgramException;
 use crate::cpu::interrupt::lowcore;
 use crate::cpu::opcode::Opcode;
-use crate::cpu::state::{mask, AddrMode, Psw};
+use crate::cpu::state::{mask, Psw};
 use crate::exception::Code;
 
 /// The facility bits STFLE and STFL report (bit n = facility n): 0 N3, 1
@@ -46,9 +47,9 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         SAM24 | SAM31 | SAM64 => set_addressing_mode(e),
         TAM => {
             let cc = match e.cpu.psw.amode() {
-                AddrMode::A24 => 0,
-                AddrMode::A31 => 1,
-                AddrMode::A64 => 3,
+                AddressingMode::Bits24 => 0,
+                AddressingMode::Bits31 => 1,
+                AddressingMode::Bits64 => 3,
             };
             e.set_cc(cc);
             Ok(Next::Seq)
@@ -201,9 +202,9 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
 /// address must fit the new mode (specification exception).
 fn set_addressing_mode<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let mode = match e.insn.op {
-        Opcode::SAM24 => AddrMode::A24,
-        Opcode::SAM31 => AddrMode::A31,
-        _ => AddrMode::A64,
+        Opcode::SAM24 => AddressingMode::Bits24,
+        Opcode::SAM31 => AddressingMode::Bits31,
+        _ => AddressingMode::Bits64,
     };
     let next = e.at.wrapping_add(u64::from(e.insn.len));
     if next & !mode.mask() != 0 {

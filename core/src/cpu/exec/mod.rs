@@ -302,9 +302,9 @@ impl<'a, B: Bus> Exec<'a, B> {
     /// 32-39, 31-bit sets bits 33-63 and zeroes 32, bits 0-31 unchanged;
     /// 64-bit sets all.
     pub fn set_addr_reg(&mut self, r: u8, addr: u64) {
-        use super::state::AddrMode;
+        use crate::addr::AddressingMode;
         match self.cpu.psw.amode() {
-            AddrMode::A64 => self.cpu.set_r64(r, addr),
+            AddressingMode::Bits64 => self.cpu.set_r64(r, addr),
             m => self.cpu.set_r32(r, m.wrap(addr) as u32),
         }
     }

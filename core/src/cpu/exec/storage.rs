@@ -5,13 +5,13 @@
 
 use super::{Exec, ExecResult, Next};
 use crate::access::AccessKind;
+use crate::addr::AddressingMode;
 use crate::control;
 use crate::cpu::bus::{Bus, Space};
 use crate::cpu::cc;
 use crate::cpu::exception::ProgramException;
 use crate::cpu::opcode::Opcode;
 use crate::cpu::sem::{AluOp, Ext, Width};
-use crate::cpu::state::AddrMode;
 use crate::exception::Code;
 
 /// Bytes an interruptible long instruction (MVCL, MVCLE, CLCL, CLCLE, MVST,
@@ -457,7 +457,7 @@ fn quadword<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 /// Do `[dst, dst+len)` and `[src, src+len)` overlap so that a left-to-right,
 /// byte-at-a-time operation reads bytes it has already stored (the
 /// destination starts inside the source, modulo the addressing mode)?
-fn forward_overlap(dst: u64, src: u64, len: u64, mode: AddrMode) -> bool {
+fn forward_overlap(dst: u64, src: u64, len: u64, mode: AddressingMode) -> bool {
     let d = mode.wrap(dst.wrapping_sub(src));
     d != 0 && d < len
 }
@@ -532,7 +532,7 @@ fn move_between_spaces<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return Err(ProgramException::new(Code::PRIVILEGED_OPERATION));
     }
     let true_len = match psw.amode() {
-        AddrMode::A64 => e.cpu.r64(f.r1),
+        AddressingMode::Bits64 => e.cpu.r64(f.r1),
         _ => u64::from(e.cpu.r32(f.r1)),
     };
     let (len, cc) = if true_len > 256 {
@@ -653,7 +653,7 @@ fn long_operand<B: Bus>(e: &Exec<'_, B>, reg: u8, extended: bool) -> LongOperand
     let l = e.cpu.r64(reg | 1);
     let len = if !extended {
         l & 0x00ff_ffff
-    } else if e.cpu.psw.amode() == AddrMode::A64 {
+    } else if e.cpu.psw.amode() == AddressingMode::Bits64 {
         l
     } else {
         l & 0xffff_ffff
@@ -667,7 +667,7 @@ fn store_long_operand<B: Bus>(e: &mut Exec<'_, B>, op: &LongOperand, extended: b
     if !extended {
         let v = (e.cpu.r32(r) & 0xff00_0000) | (op.len as u32 & 0x00ff_ffff);
         e.cpu.set_r32(r, v);
-    } else if e.cpu.psw.amode() == AddrMode::A64 {
+    } else if e.cpu.psw.amode() == AddressingMode::Bits64 {
         e.cpu.set_r64(r, op.len);
     } else {
         e.cpu.set_r32(r, op.len as u32);
