@@ -33,9 +33,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "zmmu-core builds no_std for x86_64-unknown-none (with and without alloc)"
-cargo build -p zmmu-core --target x86_64-unknown-none --no-default-features
-cargo build -p zmmu-core --target x86_64-unknown-none
+step "zmmu-mmu builds no_std for x86_64-unknown-none (with and without alloc)"
+cargo build -p zmmu-mmu --target x86_64-unknown-none --no-default-features
+cargo build -p zmmu-mmu --target x86_64-unknown-none
 
 step "all tests (release: the model and differential tests run many steps)"
 cargo test --workspace --release

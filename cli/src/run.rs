@@ -19,10 +19,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use zmmu_core::cpu::decode::Insn;
-use zmmu_core::cpu::interrupt::Interruption;
-use zmmu_core::cpu::state::Cpu;
-use zmmu_core::machine::{Machine, Observer, OutsideStorage, Stop};
+use zmmu_cpu::decode::Insn;
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::state::Cpu;
+use zmmu_machine::{Machine, Observer, OutsideStorage, Stop};
 
 use crate::elf;
 

@@ -1,13 +1,13 @@
-//! A scenario's machine state in zmmu-core's terms: absolute storage with its
+//! A scenario's machine state in zmmu-mmu's terms: absolute storage with its
 //! keys, the control state, and each probe as an access request.
 
-use zmmu_core::access::{AccessKind, Request};
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::asce::Asce;
-use zmmu_core::control::{Controls, Cr0, Facilities, Space};
-use zmmu_core::keys::StorageKey;
-use zmmu_core::prefix::Prefix;
-use zmmu_core::storage::{OwnedStorage, Storage};
+use zmmu_mmu::access::{AccessKind, Request};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::asce::Asce;
+use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::prefix::Prefix;
+use zmmu_mmu::storage::{OwnedStorage, Storage};
 
 use crate::vector::{self, Facility, Probe, Scenario};
 
@@ -87,22 +87,22 @@ pub fn controls(scenario: &Scenario) -> Controls {
     }
 }
 
-/// The space of a probe in zmmu-core's terms.
-pub fn space(space: vector::Space) -> Space {
+/// The space of a probe in zmmu-mmu's terms.
+pub fn space(space: vector::ProbeSpace) -> AddressSpace {
     match space {
-        vector::Space::Primary => Space::Primary,
-        vector::Space::Secondary => Space::Secondary,
-        vector::Space::Home => Space::Home,
-        vector::Space::Real => Space::Real,
+        vector::ProbeSpace::Primary => AddressSpace::Primary,
+        vector::ProbeSpace::Secondary => AddressSpace::Secondary,
+        vector::ProbeSpace::Home => AddressSpace::Home,
+        vector::ProbeSpace::Real => AddressSpace::Real,
     }
 }
 
-/// The access kind of a probe in zmmu-core's terms.
-pub fn kind(access: vector::AccessKind) -> AccessKind {
+/// The access kind of a probe in zmmu-mmu's terms.
+pub fn kind(access: vector::ProbeKind) -> AccessKind {
     match access {
-        vector::AccessKind::Fetch => AccessKind::Fetch,
-        vector::AccessKind::Read => AccessKind::Read,
-        vector::AccessKind::Write => AccessKind::Write,
+        vector::ProbeKind::InstructionFetch => AccessKind::InstructionFetch,
+        vector::ProbeKind::Read => AccessKind::Read,
+        vector::ProbeKind::Write => AccessKind::Write,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::backend::{Backend, Outcome};
+use crate::backend::{Backend, Observed};
 use crate::vector::{Expect, Probe, Scenario};
 
 /// A vector file's scenarios, with the name to report it by.
@@ -102,7 +102,7 @@ pub fn matches(expected: &Expect, got: &Expect) -> bool {
 }
 
 /// Every field of `outcome` that differs from what `probe` records.
-pub fn differences(probe: &Probe, outcome: &Outcome) -> Vec<(&'static str, String, String)> {
+pub fn differences(probe: &Probe, outcome: &Observed) -> Vec<(&'static str, String, String)> {
     let mut out = Vec::new();
     if !matches(&probe.expect, &outcome.expect) {
         out.push(("expect", show(&probe.expect), show(&outcome.expect)));

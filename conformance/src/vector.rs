@@ -61,7 +61,7 @@ impl Facility {
 
 /// The address space a probe is translated in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Space {
+pub enum ProbeSpace {
     /// DAT on, PSW address-space control primary (CR1).
     Primary,
     /// DAT on, secondary-space mode (CR7; instruction fetch uses CR1).
@@ -72,53 +72,62 @@ pub enum Space {
     Real,
 }
 
-impl Space {
+impl ProbeSpace {
     /// Every space, in the order of the specification.
-    pub const ALL: [Space; 4] = [Space::Primary, Space::Secondary, Space::Home, Space::Real];
+    pub const ALL: [ProbeSpace; 4] = [
+        ProbeSpace::Primary,
+        ProbeSpace::Secondary,
+        ProbeSpace::Home,
+        ProbeSpace::Real,
+    ];
 
     /// The name used in vector files.
     pub fn name(self) -> &'static str {
         match self {
-            Space::Primary => "primary",
-            Space::Secondary => "secondary",
-            Space::Home => "home",
-            Space::Real => "real",
+            ProbeSpace::Primary => "primary",
+            ProbeSpace::Secondary => "secondary",
+            ProbeSpace::Home => "home",
+            ProbeSpace::Real => "real",
         }
     }
 
     /// The space with this file name, if any.
-    pub fn from_name(name: &str) -> Option<Space> {
-        Space::ALL.into_iter().find(|s| s.name() == name)
+    pub fn from_name(name: &str) -> Option<ProbeSpace> {
+        ProbeSpace::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 
 /// The kind of one-byte access a probe makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AccessKind {
+pub enum ProbeKind {
     /// Instruction fetch.
-    Fetch,
+    InstructionFetch,
     /// Operand fetch.
     Read,
     /// Operand store.
     Write,
 }
 
-impl AccessKind {
+impl ProbeKind {
     /// Every access kind, in the order of the specification.
-    pub const ALL: [AccessKind; 3] = [AccessKind::Fetch, AccessKind::Read, AccessKind::Write];
+    pub const ALL: [ProbeKind; 3] = [
+        ProbeKind::InstructionFetch,
+        ProbeKind::Read,
+        ProbeKind::Write,
+    ];
 
     /// The name used in vector files.
     pub fn name(self) -> &'static str {
         match self {
-            AccessKind::Fetch => "fetch",
-            AccessKind::Read => "read",
-            AccessKind::Write => "write",
+            ProbeKind::InstructionFetch => "fetch",
+            ProbeKind::Read => "read",
+            ProbeKind::Write => "write",
         }
     }
 
     /// The access kind with this file name, if any.
-    pub fn from_name(name: &str) -> Option<AccessKind> {
-        AccessKind::ALL.into_iter().find(|a| a.name() == name)
+    pub fn from_name(name: &str) -> Option<ProbeKind> {
+        ProbeKind::ALL.into_iter().find(|a| a.name() == name)
     }
 }
 
@@ -196,11 +205,11 @@ pub struct Probe {
     /// Logical (effective) address, already wrapped for `amode`.
     pub addr: u64,
     /// Address space, or real for DAT off.
-    pub space: Space,
+    pub space: ProbeSpace,
     /// Addressing mode.
     pub amode: Amode,
     /// Access kind.
-    pub access: AccessKind,
+    pub access: ProbeKind,
     /// PSW key, 0..15.
     pub key: u64,
     /// The outcome.
@@ -462,14 +471,14 @@ fn parse_probe(value: &Value, path: &str) -> Result<Probe, LineError> {
         "key_after",
     ])?;
     let space_name = obj.string("space")?;
-    let space = Space::from_name(space_name).ok_or_else(|| {
+    let space = ProbeSpace::from_name(space_name).ok_or_else(|| {
         LineError::field(
             &obj.path("space"),
             format!("unknown space {space_name:?} (primary, secondary, home, real)"),
         )
     })?;
     let access_name = obj.string("access")?;
-    let access = AccessKind::from_name(access_name).ok_or_else(|| {
+    let access = ProbeKind::from_name(access_name).ok_or_else(|| {
         LineError::field(
             &obj.path("access"),
             format!("unknown access {access_name:?} (fetch, read, write)"),
@@ -784,9 +793,9 @@ mod tests {
             probes: vec![
                 Probe {
                     addr: 0x1234,
-                    space: Space::Primary,
+                    space: ProbeSpace::Primary,
                     amode: Amode::Bits64,
-                    access: AccessKind::Write,
+                    access: ProbeKind::Write,
                     key: 1,
                     expect: Expect::Success {
                         real: 0x50_1234,
@@ -800,9 +809,9 @@ mod tests {
                 },
                 Probe {
                     addr: 0xff_ffff,
-                    space: Space::Home,
+                    space: ProbeSpace::Home,
                     amode: Amode::Bits24,
-                    access: AccessKind::Fetch,
+                    access: ProbeKind::InstructionFetch,
                     key: 0,
                     expect: Expect::Exception {
                         pic: 0x11,
@@ -813,9 +822,9 @@ mod tests {
                 },
                 Probe {
                     addr: 0,
-                    space: Space::Real,
+                    space: ProbeSpace::Real,
                     amode: Amode::Bits31,
-                    access: AccessKind::Read,
+                    access: ProbeKind::Read,
                     key: 15,
                     expect: Expect::Exception {
                         pic: 0x5,

@@ -5,14 +5,14 @@
 
 use std::time::Instant;
 
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::control::{Controls, Space};
-use zmmu_core::host::HostPageSize;
-use zmmu_core::keys::StorageKey;
-use zmmu_core::prelude::Asce;
-use zmmu_core::shadow;
-use zmmu_core::storage::Storage;
 use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError, Pattern};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::control::{AddressSpace, Controls};
+use zmmu_mmu::host::HostPageSize;
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::prelude::Asce;
+use zmmu_mmu::shadow;
+use zmmu_mmu::storage::Storage;
 
 /// The bytes the store pass covers, from logical 16 MiB on.
 const SIZE: u64 = 16 << 20;
@@ -61,7 +61,7 @@ fn main() -> Result<(), KvmError> {
             cr1: Asce::new(0x1000),
             ..Controls::default()
         },
-        space: Space::Primary,
+        space: AddressSpace::Primary,
         key: 0,
     };
     for around in [1u16, 16, 512] {
@@ -113,8 +113,8 @@ fn main() -> Result<(), KvmError> {
 /// Round trips without resolution: an empty run, and faults answered at once.
 #[allow(dead_code)]
 pub fn round_trips() -> Result<(), KvmError> {
-    use zmmu_core::host::HostPaging;
     use zmmu_hv_kvm::{KvmConfig, KvmHost, Operation, Width};
+    use zmmu_mmu::host::HostPaging;
     let storage = GuestStorage::new(4 << 20, false)?;
     let mut host = KvmHost::new(&storage, KvmConfig::default())?;
     let root = host.create_root()?;

@@ -4,13 +4,13 @@
 //! (instruction fetches, addresses at or above 2^47, sub-page rules)
 //! performed by the core in software.
 
-use zmmu_core::access::{self, Access, AccessKind, Fault, Request};
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::control::{Controls, Space};
-use zmmu_core::host::{HostPageSize, HostPaging, HostPerms, LOWER_HALF_END};
-use zmmu_core::invalidate::Invalidation;
-use zmmu_core::shadow::{self, Resolution, RootTag, ShadowError, ShadowPager};
-use zmmu_core::storage::Storage;
+use zmmu_mmu::access::{self, Access, AccessKind, Fault, Request};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::control::{AddressSpace, Controls};
+use zmmu_mmu::host::{HostPageSize, HostPaging, HostPerms, LOWER_HALF_END};
+use zmmu_mmu::invalidate::Invalidation;
+use zmmu_mmu::shadow::{self, Resolution, RootTag, ShadowError, ShadowPager};
+use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
 use crate::host::{op_va, FaultAction, KvmConfig, KvmHost, PageFault};
@@ -25,7 +25,7 @@ pub struct Context {
     /// CR0, CR1, CR7, CR13, prefix and facilities.
     pub controls: Controls,
     /// The address space (PSW ASC, or real with DAT off).
-    pub space: Space,
+    pub space: AddressSpace,
     /// The access key (PSW key).
     pub key: u8,
 }
@@ -133,7 +133,7 @@ impl Operation {
     pub fn fetch(address: u64, width: Width) -> Self {
         Self {
             address: LogicalAddress::new(address),
-            kind: AccessKind::Fetch,
+            kind: AccessKind::InstructionFetch,
             width,
             value: 0,
         }
@@ -141,7 +141,7 @@ impl Operation {
 
     /// Whether it can run in the VM: a load or store entirely below 2^47.
     fn in_hardware(&self) -> bool {
-        self.kind != AccessKind::Fetch
+        self.kind != AccessKind::InstructionFetch
             && self
                 .address
                 .value()
@@ -510,7 +510,7 @@ pub fn software_access<S: Storage + ?Sized>(
         };
         // Checked above: the frame exists; a piece cannot run past it.
         if done.is_none() {
-            return Err(Fault::Program(zmmu_core::exception::Exception::addressing()));
+            return Err(Fault::Program(zmmu_mmu::exception::Exception::addressing()));
         }
         at += len;
     }

@@ -5,11 +5,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::host::{
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::host::{
     FlushScope, HostAccess, HostAccessKind, HostFault, HostPageSize, HostPaging, HostPerms, Mapping,
 };
-use zmmu_core::storage::Storage;
+use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
 use crate::memory::{GuestStorage, HostMemory, Region};
@@ -419,15 +419,15 @@ impl KvmHost {
         &mut self,
         ops: &[crate::Operation],
     ) -> Result<Vec<Result<u64, PageFault>>, KvmError> {
-        use zmmu_core::access::AccessKind;
+        use zmmu_mmu::access::AccessKind;
         if ops.len() > runtime::OPS_CAPACITY {
             return Err(KvmError::Config("too many operations".into()));
         }
         let table = self.paging.memory();
         for (i, op) in ops.iter().enumerate() {
             let end = op.address.value().checked_add(op.width.bytes());
-            if op.kind == AccessKind::Fetch
-                || end.is_none_or(|end| end > zmmu_core::host::LOWER_HALF_END)
+            if op.kind == AccessKind::InstructionFetch
+                || end.is_none_or(|end| end > zmmu_mmu::host::LOWER_HALF_END)
             {
                 return Err(KvmError::BadMapping(format!("{op:?} cannot run in the VM")));
             }
@@ -538,7 +538,7 @@ impl HostAccess for KvmHost {
             kind,
             present: false,
         };
-        if logical.value() >= zmmu_core::host::LOWER_HALF_END {
+        if logical.value() >= zmmu_mmu::host::LOWER_HALF_END {
             return Err(not_mapped);
         }
         let table = self.paging.memory();

@@ -1,11 +1,11 @@
-//! `zmmu-hv-kvm`: the core's [`HostPaging`](zmmu_core::host::HostPaging) on
+//! `zmmu-hv-kvm`: the core's [`HostPaging`](zmmu_mmu::host::HostPaging) on
 //! a real KVM virtual machine, and an access engine that runs s390x storage
 //! accesses as native x86 loads and stores through it.
 //!
 //! ## Map guest storage and run a batch of accesses
 //!
 //! ```
-//! use zmmu_core::prelude::*;
+//! use zmmu_mmu::prelude::*;
 //! use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError, Operation, Width};
 //!
 //! # fn main() -> Result<(), KvmError> {
@@ -30,7 +30,7 @@
 //!
 //! let context = Context {
 //!     controls: Controls { cr1: Asce::new(0x1000), ..Controls::default() },
-//!     space: Space::Primary,
+//!     space: AddressSpace::Primary,
 //!     key: 0,
 //! };
 //! let outcomes = engine.run(

@@ -11,10 +11,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use zmmu_core::addr::AbsoluteAddress;
-use zmmu_core::keys::StorageKey;
-use zmmu_core::storage::KeyArray;
-use zmmu_core::storage::Storage;
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::storage::KeyArray;
+use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
 

@@ -27,8 +27,8 @@
 
 use std::collections::BTreeSet;
 
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
 
 use crate::error::KvmError;
 use crate::memory::HostMemory;

@@ -3,9 +3,9 @@
 mod common;
 
 use common::{code, engine_or_skip, map_page, primary, PAGE_TABLES};
-use zmmu_core::invalidate;
-use zmmu_core::prelude::*;
 use zmmu_hv_kvm::{software_access, Context, EngineConfig, Operation, Width};
+use zmmu_mmu::invalidate;
+use zmmu_mmu::prelude::*;
 
 fn byte_at(engine: &zmmu_hv_kvm::Engine, address: u64) -> u8 {
     let mut b = [0];
@@ -208,7 +208,7 @@ fn low_address_protection_is_enforced_below_the_page_granularity() {
             facilities: Facilities::LAP,
             ..Controls::default()
         },
-        space: Space::Real,
+        space: AddressSpace::Real,
         key: 0,
     };
     let out = engine
@@ -242,7 +242,7 @@ fn fetches_and_addresses_above_the_lower_half_take_the_software_path() {
         .unwrap();
     assert_eq!(out[0], Ok(0x47F0));
     let real = Context {
-        space: Space::Real,
+        space: AddressSpace::Real,
         ..ctx
     };
     let out = engine
@@ -411,7 +411,12 @@ fn random_tables_never_panic_and_agree_with_the_software_path() {
         } else {
             Cr0::empty()
         };
-        let space = [Space::Primary, Space::Secondary, Space::Home, Space::Real][round % 4];
+        let space = [
+            AddressSpace::Primary,
+            AddressSpace::Secondary,
+            AddressSpace::Home,
+            AddressSpace::Real,
+        ][round % 4];
         let ctx = Context {
             controls: Controls {
                 cr0,
@@ -446,7 +451,7 @@ fn random_tables_never_panic_and_agree_with_the_software_path() {
             assert_eq!(got[i], want, "round {round} op {i}: {op:?} in {ctx:?}");
         }
         // A table change the engine is told about: PTLB.
-        engine.invalidate(&zmmu_core::invalidate::Invalidation::All);
+        engine.invalidate(&zmmu_mmu::invalidate::Invalidation::All);
     }
     for frame in (0..4u64 << 20).step_by(4096) {
         let a = AbsoluteAddress::new(frame);

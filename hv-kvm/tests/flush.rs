@@ -4,10 +4,10 @@
 
 mod common;
 
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
-use zmmu_core::storage::Storage;
 use zmmu_hv_kvm::{GuestStorage, KvmHost, KvmRoot, Operation, PageFault, Width};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
+use zmmu_mmu::storage::Storage;
 
 const L: u64 = 0x10_0000;
 

@@ -5,10 +5,10 @@
 mod common;
 
 use common::{map_page, SEGMENT_TABLE};
-use zmmu_core::host::HostPageSize;
-use zmmu_core::prelude::*;
-use zmmu_core::shadow::{self, Engine, EngineError, ServedBy};
 use zmmu_hv_kvm::GuestStorage;
+use zmmu_mmu::host::HostPageSize;
+use zmmu_mmu::prelude::*;
+use zmmu_mmu::shadow::{self, Engine, EngineError, ServedBy};
 
 #[test]
 fn shadow_engine_on_kvm_agrees_with_the_walk() {
@@ -31,10 +31,14 @@ fn shadow_engine_on_kvm_agrees_with_the_walk() {
     let mut engine = Engine::new(host, config);
     let mut served_by_mmu = 0;
     for page in 1..=4u64 {
-        for kind in [AccessKind::Read, AccessKind::Write, AccessKind::Fetch] {
+        for kind in [
+            AccessKind::Read,
+            AccessKind::Write,
+            AccessKind::InstructionFetch,
+        ] {
             let request = Request {
                 address: LogicalAddress::new(page * 0x1000 + 0x10),
-                space: Space::Primary,
+                space: AddressSpace::Primary,
                 kind,
                 key: 0,
             };

@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
-use zmmu_core::host::{HostPageSize, HostPaging, HostPerms, Mapping};
-use zmmu_core::prelude::*;
-use zmmu_core::shadow::{Config, Engine};
 use zmmu_hv_mock::pagetable::Kind;
 use zmmu_hv_mock::MockHost;
+use zmmu_mmu::host::{HostPageSize, HostPaging, HostPerms, Mapping};
+use zmmu_mmu::prelude::*;
+use zmmu_mmu::shadow::{Config, Engine};
 
 /// The touched range.
 const SPAN: u64 = 64 << 20;
@@ -78,7 +78,7 @@ fn touch(
     for page in (0..SPAN).step_by(4096) {
         let request = Request {
             address: LogicalAddress::new(page),
-            space: Space::Primary,
+            space: AddressSpace::Primary,
             kind,
             key: 0,
         };
@@ -298,7 +298,7 @@ fn large_fault(c: &mut Criterion) {
     };
     let request = Request {
         address: LogicalAddress::new(0x8000_1000),
-        space: Space::Primary,
+        space: AddressSpace::Primary,
         kind: AccessKind::Read,
         key: 0,
     };

@@ -3,7 +3,7 @@
 //! as the CPU walks EPT (read, write and execute bits, the large-page bit,
 //! the accessed and dirty flags).
 
-use zmmu_core::host::HostPageSize;
+use zmmu_mmu::host::HostPageSize;
 
 use crate::memory::{HostMemory, Hpa};
 

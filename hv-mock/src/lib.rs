@@ -17,8 +17,8 @@
 //! ## Resolve one host fault
 //!
 //! ```
-//! use zmmu_core::prelude::*;
-//! use zmmu_core::shadow::{Config, Engine, ServedBy};
+//! use zmmu_mmu::prelude::*;
+//! use zmmu_mmu::shadow::{Config, Engine, ServedBy};
 //! use zmmu_hv_mock::MockHost;
 //!
 //! let mut storage = OwnedStorage::new(1 << 20);
@@ -27,7 +27,7 @@
 //! let controls = Controls { cr1: Asce::new(0x1000), ..Controls::default() };
 //! let mut engine = Engine::new(MockHost::new(1 << 20), Config::default());
 //!
-//! let read = Request { address: LogicalAddress::new(0x5123), space: Space::Primary, kind: AccessKind::Read, key: 0 };
+//! let read = Request { address: LogicalAddress::new(0x5123), space: AddressSpace::Primary, kind: AccessKind::Read, key: 0 };
 //! // The first access faults in the host MMU; the pager maps the page.
 //! let first = engine.access(&mut storage, &controls, read).unwrap();
 //! assert_eq!((first.absolute, first.by), (AbsoluteAddress::new(0x7_3123), ServedBy::Shadowed));
@@ -47,8 +47,8 @@ pub mod tlb;
 
 use std::collections::{BTreeMap, HashMap};
 
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::host::{
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::host::{
     FlushScope, HostAccess, HostAccessKind, HostFault, HostPageSize, HostPaging, HostPerms,
     Mapping, LOWER_HALF_END,
 };

@@ -5,7 +5,7 @@
 //! on the leaf of a store. The tables are in guest-physical memory, so
 //! every entry fetch goes through the EPT first: a two-dimensional walk.
 
-use zmmu_core::host::{HostAccessKind, HostPageSize};
+use zmmu_mmu::host::{HostAccessKind, HostPageSize};
 
 use crate::ept::{index, level_bytes, Ept};
 use crate::memory::{HostMemory, Hpa};

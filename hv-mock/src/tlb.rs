@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use zmmu_core::host::HostPageSize;
+use zmmu_mmu::host::HostPageSize;
 
 use crate::pagetable::Translation;
 

@@ -1,8 +1,8 @@
 //! The engine on hv-mock, rule by rule.
 
-use zmmu_core::prelude::*;
-use zmmu_core::shadow::{Config, Engine, ServedBy};
 use zmmu_hv_mock::MockHost;
+use zmmu_mmu::prelude::*;
+use zmmu_mmu::shadow::{Config, Engine, ServedBy};
 
 const SEGMENT_TABLE: u64 = 0x1000;
 
@@ -29,7 +29,7 @@ fn storage_with_key(size: usize, key: u8) -> OwnedStorage {
 fn read(address: u64) -> Request {
     Request {
         address: LogicalAddress::new(address),
-        space: Space::Primary,
+        space: AddressSpace::Primary,
         kind: AccessKind::Read,
         key: 0,
     }

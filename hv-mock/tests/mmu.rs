@@ -1,10 +1,10 @@
 //! hv-mock's MMU behaves as x86-64 hardware: bit by bit, walk by walk,
 //! flush by flush.
 
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
 use zmmu_hv_mock::pagetable::{Kind, PF_PRESENT, PF_USER, PF_WRITE};
 use zmmu_hv_mock::{MockError, MockHost, MockRoot};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
 
 const RW: HostPerms = HostPerms::READ.union(HostPerms::WRITE);
 

@@ -11,20 +11,20 @@
 
 use std::collections::HashMap;
 
-use zmmu_core::access::{check, Access, AccessKind, Fault, Request};
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
-use zmmu_core::asce::{Asce, Level};
-use zmmu_core::control::{Controls, Cr0, Facilities, Space};
-use zmmu_core::host::LOWER_HALF_END;
-use zmmu_core::invalidate::{self, CspWidth, Invalidation};
-use zmmu_core::keys::{KeyControls, StorageKey};
-use zmmu_core::lap;
-use zmmu_core::prefix::Prefix;
-use zmmu_core::shadow::{Config, Engine, EngineError, Purpose, RootTag};
-use zmmu_core::storage::{OwnedStorage, Storage};
-use zmmu_core::walk::{walk_to_page_table, PageTableStep, TablePath, WalkControls};
 use zmmu_hv_mock::pagetable::Kind;
 use zmmu_hv_mock::MockHost;
+use zmmu_mmu::access::{check, Access, AccessKind, Fault, Request};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
+use zmmu_mmu::asce::{Asce, Level};
+use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
+use zmmu_mmu::host::LOWER_HALF_END;
+use zmmu_mmu::invalidate::{self, CspWidth, Invalidation};
+use zmmu_mmu::keys::{KeyControls, StorageKey};
+use zmmu_mmu::lap;
+use zmmu_mmu::prefix::Prefix;
+use zmmu_mmu::shadow::{Config, Engine, EngineError, Purpose, RootTag};
+use zmmu_mmu::storage::{OwnedStorage, Storage};
+use zmmu_mmu::walk::{walk_to_page_table, PageTableStep, TablePath, WalkControls};
 
 const STORAGE: u64 = 8 << 20;
 /// Logical addresses used: four segments.
@@ -274,7 +274,7 @@ impl Model {
         };
         let request = Request {
             address,
-            space: Space::Primary,
+            space: AddressSpace::Primary,
             kind: AccessKind::Read,
             key: 0,
         };
@@ -315,9 +315,11 @@ impl Model {
     fn random_request(&mut self) -> Request {
         if !self.recent.is_empty() && self.rng.chance(60) {
             let i = self.rng.below(self.recent.len() as u64) as usize;
-            let kind = self
-                .rng
-                .pick(&[AccessKind::Read, AccessKind::Write, AccessKind::Fetch]);
+            let kind = self.rng.pick(&[
+                AccessKind::Read,
+                AccessKind::Write,
+                AccessKind::InstructionFetch,
+            ]);
             let offset = self.rng.below(0x1000);
             let recent = self.recent[i];
             return Request {
@@ -335,21 +337,21 @@ impl Model {
             rng.below(UNIVERSE)
         };
         let space = rng.pick(&[
-            Space::Real,
-            Space::Primary,
-            Space::Primary,
-            Space::Secondary,
-            Space::Home,
-            Space::AccessRegister { alet: 0, ar: 1 },
-            Space::AccessRegister { alet: 1, ar: 2 },
-            Space::AccessRegister { alet: 7, ar: 3 },
+            AddressSpace::Real,
+            AddressSpace::Primary,
+            AddressSpace::Primary,
+            AddressSpace::Secondary,
+            AddressSpace::Home,
+            AddressSpace::AccessRegister { alet: 0, ar: 1 },
+            AddressSpace::AccessRegister { alet: 1, ar: 2 },
+            AddressSpace::AccessRegister { alet: 7, ar: 3 },
         ]);
         let kind = rng.pick(&[
             AccessKind::Read,
             AccessKind::Read,
             AccessKind::Write,
             AccessKind::Write,
-            AccessKind::Fetch,
+            AccessKind::InstructionFetch,
         ]);
         Request {
             address: LogicalAddress::new(address),
@@ -390,7 +392,7 @@ impl Model {
         }
         // Not what DAT says now: it must be a translation a TLB may keep,
         // used under today's keys and low-address protection.
-        let source = zmmu_core::access::asce_source(request.space, request.kind)
+        let source = zmmu_mmu::access::asce_source(request.space, request.kind)
             .map_err(|f| format!("{f:?}"))?;
         let Some(asce) = source.map(|s| self.controls.asce(s)) else {
             return Err(format!(
@@ -419,7 +421,7 @@ impl Model {
             list.iter().any(|f| {
                 f.absolute == page
                     && !(request.kind == AccessKind::Write && f.protected)
-                    && !(request.kind == AccessKind::Fetch && f.iep)
+                    && !(request.kind == AccessKind::InstructionFetch && f.iep)
             })
         });
         if kept {

@@ -3,12 +3,12 @@
 //! fills on each page fault, made twice so that the second access is served
 //! by the VM's MMU from the mapping the first one installed.
 
-use zmmu_core::host::HostPageSize;
-use zmmu_core::shadow::{self, EngineError};
-use zmmu_core::storage::Storage;
 use zmmu_hv_kvm::{GuestStorage, KvmConfig, KvmError, KvmHost};
+use zmmu_mmu::host::HostPageSize;
+use zmmu_mmu::shadow::{self, EngineError};
+use zmmu_mmu::storage::Storage;
 
-use super::{outcome, Backend, BackendError, Outcome};
+use super::{outcome, Backend, BackendError, Observed};
 use crate::machine;
 use crate::vector::Scenario;
 
@@ -40,16 +40,16 @@ impl Backend for KvmBackend {
         "kvm"
     }
 
-    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Outcome>, BackendError> {
+    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError> {
         // Validates the scenario exactly as the other backends do.
         let reference = machine::storage(scenario)?;
         let mut storage =
             GuestStorage::new(scenario.storage_size.max(1), false).map_err(backend_error)?;
         for (address, bytes) in &scenario.mem {
-            storage.write(zmmu_core::addr::AbsoluteAddress::new(*address), bytes);
+            storage.write(zmmu_mmu::addr::AbsoluteAddress::new(*address), bytes);
         }
         for frame in (0..scenario.storage_size).step_by(4096) {
-            let at = zmmu_core::addr::AbsoluteAddress::new(frame);
+            let at = zmmu_mmu::addr::AbsoluteAddress::new(frame);
             if let Some(key) = reference.key(at) {
                 storage.set_key(at, key);
             }

@@ -3,13 +3,13 @@
 //! the second access is served by the host MMU wherever the first one mapped
 //! the page (and mappings formed by earlier probes serve later ones).
 
-use zmmu_core::access::{Fault, Request};
-use zmmu_core::control::Controls;
-use zmmu_core::shadow::{Config, Engine, EngineError};
-use zmmu_core::storage::OwnedStorage;
 use zmmu_hv_mock::MockHost;
+use zmmu_mmu::access::{Fault, Request};
+use zmmu_mmu::control::Controls;
+use zmmu_mmu::shadow::{Config, Engine, EngineError};
+use zmmu_mmu::storage::OwnedStorage;
 
-use super::{outcome, Backend, BackendError, Outcome};
+use super::{outcome, Backend, BackendError, Observed};
 use crate::machine;
 use crate::vector::Scenario;
 
@@ -25,7 +25,7 @@ impl Backend for MockBackend {
         "mock"
     }
 
-    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Outcome>, BackendError> {
+    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError> {
         let mut storage = machine::storage(scenario)?;
         let controls = machine::controls(scenario);
         let mut engine = Engine::new(MockHost::new(scenario.storage_size), Config::default());

@@ -15,11 +15,11 @@ pub use mock::MockBackend;
 pub use tlb::TlbBackend;
 pub use walk::WalkBackend;
 
-use zmmu_core::access::{self, Fault};
-use zmmu_core::addr::RealAddress;
-use zmmu_core::control::Controls;
-use zmmu_core::lra;
-use zmmu_core::storage::Storage;
+use zmmu_mmu::access::{self, Fault};
+use zmmu_mmu::addr::RealAddress;
+use zmmu_mmu::control::Controls;
+use zmmu_mmu::lra;
+use zmmu_mmu::storage::Storage;
 
 use crate::machine::{self, SetupError};
 use crate::vector::{Expect, Lra, Probe, Scenario};
@@ -31,7 +31,7 @@ pub const LRA_R1_BEFORE: u64 = u64::MAX;
 
 /// What a backend observed for one probe, in the vector format's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Observed {
     /// The access outcome.
     pub expect: Expect,
     /// LOAD REAL ADDRESS (64-bit form), where it completes with a condition code.
@@ -78,7 +78,7 @@ pub trait Backend {
 
     /// Runs every probe of `scenario` in order, starting from its initial
     /// state, and returns one outcome per probe.
-    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Outcome>, BackendError>;
+    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError>;
 }
 
 /// The outcome of one probe given the result of its access, computed from
@@ -89,7 +89,7 @@ pub fn outcome<S: Storage + ?Sized>(
     controls: &Controls,
     probe: &Probe,
     result: Result<(u64, u64), Fault>,
-) -> Result<Outcome, BackendError> {
+) -> Result<Observed, BackendError> {
     let expect = match result {
         Ok((real, abs)) => Expect::Success { real, abs },
         Err(Fault::Program(e)) => Expect::Exception {
@@ -104,7 +104,7 @@ pub fn outcome<S: Storage + ?Sized>(
     };
     let request = machine::request(probe);
     let lra = match probe.space {
-        crate::vector::Space::Real => None,
+        crate::vector::ProbeSpace::Real => None,
         _ => lra::lra(storage, controls, request.space, request.address, true)
             .ok()
             .map(|r| Lra {
@@ -112,7 +112,7 @@ pub fn outcome<S: Storage + ?Sized>(
                 r1: r.lra_register(LRA_R1_BEFORE, true),
             }),
     };
-    Ok(Outcome {
+    Ok(Observed {
         expect,
         lra,
         key_after: frame_key(storage, controls, probe),
@@ -131,7 +131,7 @@ pub fn frame_key<S: Storage + ?Sized>(
     let absolute = match access::asce_source(request.space, request.kind).ok()? {
         None => controls.prefix.to_absolute(RealAddress::new(probe.addr)),
         Some(source) => {
-            zmmu_core::walk::walk(storage, controls.asce(source), probe.addr, controls.into())
+            zmmu_mmu::walk::walk(storage, controls.asce(source), probe.addr, controls.into())
                 .ok()?
                 .absolute(probe.addr, controls.prefix)
         }

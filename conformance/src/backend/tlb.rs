@@ -2,9 +2,9 @@
 //! twice so that the second access exercises the hit path (and entries
 //! formed by earlier probes serve later ones).
 
-use zmmu_core::tlb::Tlb;
+use zmmu_mmu::tlb::Tlb;
 
-use super::{outcome, Backend, BackendError, Outcome};
+use super::{outcome, Backend, BackendError, Observed};
 use crate::machine;
 use crate::vector::Scenario;
 
@@ -17,7 +17,7 @@ impl Backend for TlbBackend {
         "tlb"
     }
 
-    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Outcome>, BackendError> {
+    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError> {
         let mut storage = machine::storage(scenario)?;
         let controls = machine::controls(scenario);
         let mut tlb = Tlb::new(&controls);

@@ -1,9 +1,9 @@
 //! The `walk` backend: every probe through the core's DAT walk and access
 //! checks, nothing cached.
 
-use zmmu_core::access;
+use zmmu_mmu::access;
 
-use super::{outcome, Backend, BackendError, Outcome};
+use super::{outcome, Backend, BackendError, Observed};
 use crate::machine;
 use crate::vector::Scenario;
 
@@ -16,7 +16,7 @@ impl Backend for WalkBackend {
         "walk"
     }
 
-    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Outcome>, BackendError> {
+    fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError> {
         let mut storage = machine::storage(scenario)?;
         let controls = machine::controls(scenario);
         scenario

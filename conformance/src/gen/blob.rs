@@ -2,7 +2,7 @@
 
 use super::layout::{BLOB_SIZE, STORAGE_SIZE, TAG_RANGES};
 use super::plan::Plan;
-use crate::vector::{AccessKind, Space};
+use crate::vector::{ProbeKind, ProbeSpace};
 
 /// Identifies a batch blob ("zmmuprob").
 const MAGIC: u64 = 0x7a6d_6d75_7072_6f62;
@@ -46,15 +46,15 @@ pub fn encode(plans: &[Plan], console: bool) -> Result<Vec<u8>, String> {
         }
         for p in &plan.probes {
             let space = match p.space {
-                Space::Primary => 0,
-                Space::Secondary => 1,
-                Space::Home => 2,
-                Space::Real => 3,
+                ProbeSpace::Primary => 0,
+                ProbeSpace::Secondary => 1,
+                ProbeSpace::Home => 2,
+                ProbeSpace::Real => 3,
             };
             let access = match p.access {
-                AccessKind::Fetch => 0,
-                AccessKind::Read => 1,
-                AccessKind::Write => 2,
+                ProbeKind::InstructionFetch => 0,
+                ProbeKind::Read => 1,
+                ProbeKind::Write => 2,
             };
             w.extend([
                 p.addr,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::vector::{AccessKind, Expect, Facility, Probe, Scenario, Space};
+use crate::vector::{Expect, Facility, Probe, ProbeKind, ProbeSpace, Scenario};
 
 const CR0_LAP: u64 = 0x1000_0000;
 const CR0_FETCH_OVERRIDE: u64 = 0x0200_0000;
@@ -67,10 +67,12 @@ fn absolute(prefix: u64, real: u64) -> u64 {
 /// The ASCE a probe is translated with (`None` for DAT off).
 fn asce_of(s: &Scenario, p: &Probe) -> Option<u64> {
     match (p.space, p.access) {
-        (Space::Real, _) => None,
-        (Space::Primary, _) | (Space::Secondary, AccessKind::Fetch) => Some(s.cr1),
-        (Space::Secondary, _) => Some(s.cr7),
-        (Space::Home, _) => Some(s.cr13),
+        (ProbeSpace::Real, _) => None,
+        (ProbeSpace::Primary, _) | (ProbeSpace::Secondary, ProbeKind::InstructionFetch) => {
+            Some(s.cr1)
+        }
+        (ProbeSpace::Secondary, _) => Some(s.cr7),
+        (ProbeSpace::Home, _) => Some(s.cr13),
     }
 }
 
@@ -161,10 +163,10 @@ fn asce_type(asce: Option<u64>) -> &'static str {
 fn protection(s: &Scenario, p: &Probe, asce: Option<u64>, w: &Walk) -> Vec<&'static str> {
     let mut kinds = Vec::new();
     let shared = asce.is_none_or(|a| a & 0x120 == 0);
-    if p.access == AccessKind::Write && s.cr0 & CR0_LAP != 0 && shared && p.addr & !0x11ff == 0 {
+    if p.access == ProbeKind::Write && s.cr0 & CR0_LAP != 0 && shared && p.addr & !0x11ff == 0 {
         kinds.push("low-address protection");
     }
-    if p.access == AccessKind::Write {
+    if p.access == ProbeKind::Write {
         match w.dat_protect {
             Some("page") => kinds.push("DAT protection (page)"),
             Some("segment") => kinds.push("DAT protection (segment)"),
@@ -172,7 +174,7 @@ fn protection(s: &Scenario, p: &Probe, asce: Option<u64>, w: &Walk) -> Vec<&'sta
             None => {}
         }
     }
-    if p.access == AccessKind::Fetch
+    if p.access == ProbeKind::InstructionFetch
         && w.iep
         && s.cr0 & CR0_IEP != 0
         && s.facilities.contains(&Facility::Iep)
@@ -190,7 +192,7 @@ fn protection(s: &Scenario, p: &Probe, asce: Option<u64>, w: &Walk) -> Vec<&'sta
         let fetch_protected = key & 8 != 0;
         if p.key != 0 && p.key != acc {
             let store_override = s.cr0 & CR0_STORE_OVERRIDE != 0 && acc == 9;
-            if p.access == AccessKind::Write {
+            if p.access == ProbeKind::Write {
                 kinds.push(if store_override {
                     "storage-protection override (store)"
                 } else {
@@ -394,7 +396,7 @@ mod tests {
                 total(table, row)
             );
         }
-        for space in Space::ALL {
+        for space in ProbeSpace::ALL {
             assert!(total("4. space", space.name()) >= 100, "{}", space.name());
         }
     }

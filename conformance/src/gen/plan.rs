@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::layout::{DATA_ZONE, PROBE_START, SNIPPET_PAGE, STORAGE_SIZE, TABLE_ZONE};
 use super::prng::Prng;
-use crate::vector::{AccessKind, Amode, Facility, Space};
+use crate::vector::{Amode, Facility, ProbeKind, ProbeSpace};
 
 /// CR0 bits the generator varies.
 pub mod cr0 {
@@ -55,11 +55,11 @@ pub struct ProbeSpec {
     /// Logical address, wrapped for `amode`.
     pub addr: u64,
     /// Address space.
-    pub space: Space,
+    pub space: ProbeSpace,
     /// Addressing mode.
     pub amode: Amode,
     /// Access kind.
-    pub access: AccessKind,
+    pub access: ProbeKind,
     /// PSW key.
     pub key: u64,
 }
@@ -685,38 +685,38 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
         let n = b.rng.range(2, 6);
         for _ in 0..n {
             let mut access = b.rng.pick(&[
-                AccessKind::Read,
-                AccessKind::Read,
-                AccessKind::Write,
-                AccessKind::Write,
-                AccessKind::Fetch,
+                ProbeKind::Read,
+                ProbeKind::Read,
+                ProbeKind::Write,
+                ProbeKind::Write,
+                ProbeKind::InstructionFetch,
             ]);
             let space = match domain {
-                Domain::Primary if access == AccessKind::Fetch && b.rng.chance(35) => {
-                    Space::Secondary
+                Domain::Primary if access == ProbeKind::InstructionFetch && b.rng.chance(35) => {
+                    ProbeSpace::Secondary
                 }
-                Domain::Primary => Space::Primary,
+                Domain::Primary => ProbeSpace::Primary,
                 Domain::Secondary => {
-                    if access == AccessKind::Fetch {
-                        access = AccessKind::Read;
+                    if access == ProbeKind::InstructionFetch {
+                        access = ProbeKind::Read;
                     }
-                    Space::Secondary
+                    ProbeSpace::Secondary
                 }
-                Domain::Home => Space::Home,
-                Domain::DatOff => Space::Real,
+                Domain::Home => ProbeSpace::Home,
+                Domain::DatOff => ProbeSpace::Real,
             };
             let mut offset =
-                if low_page && lap_applies && access == AccessKind::Write && b.rng.chance(70) {
+                if low_page && lap_applies && access == ProbeKind::Write && b.rng.chance(70) {
                     b.rng.range(0, 0x200)
                 } else if low_page && b.rng.chance(60) {
                     b.rng.range(0, 0x800)
                 } else {
                     b.rng.range(0, 0x1000)
                 };
-            if access != AccessKind::Read {
+            if access != ProbeKind::Read {
                 offset &= !1;
                 let translated = matches!(intent, Intent::Data(_) | Intent::Lowcore(_));
-                let lap_write = access == AccessKind::Write
+                let lap_write = access == ProbeKind::Write
                     && lap_applies
                     && low_page
                     && offset < 0x200
@@ -811,7 +811,7 @@ mod tests {
             }
             for p in &a.probes {
                 assert!(p.addr <= p.amode.max_addr());
-                if p.access != AccessKind::Read {
+                if p.access != ProbeKind::Read {
                     assert_eq!(p.addr & 1, 0);
                 }
             }
@@ -863,9 +863,9 @@ mod tests {
         );
         let probe = |addr| ProbeSpec {
             addr,
-            space: Space::Primary,
+            space: ProbeSpace::Primary,
             amode: Amode::Bits64,
-            access: AccessKind::Read,
+            access: ProbeKind::Read,
             key: 0,
         };
         let probes = vec![

@@ -5,7 +5,7 @@
 
 use super::layout::RECORD_WORDS;
 use super::plan::ProbeSpec;
-use crate::vector::{AccessKind, Amode, Expect, Lra, Probe, Space};
+use crate::vector::{Amode, Expect, Lra, Probe, ProbeKind, ProbeSpace};
 
 /// The TEID slot's contents before every access.
 const TEID_SENTINEL: u64 = 0xfeed_face_cafe_beef;
@@ -76,7 +76,7 @@ pub fn decode(spec: &ProbeSpec, rec: &Record, rules: Rules) -> Result<Probe, Dro
     }
     let pic = r[1] & 0xffff;
     let succeeded = match spec.access {
-        AccessKind::Fetch => {
+        ProbeKind::InstructionFetch => {
             kind == KIND_PROGRAM
                 && pic == 1
                 && r[3] == wrap(spec.addr + 2, spec.amode)
@@ -85,7 +85,7 @@ pub fn decode(spec: &ProbeSpec, rec: &Record, rules: Rules) -> Result<Probe, Dro
         _ => kind == KIND_SVC,
     };
     let lrag = |status: u64, r1: u64| {
-        (spec.space != Space::Real && Record::kind(status) == KIND_SVC)
+        (spec.space != ProbeSpace::Real && Record::kind(status) == KIND_SVC)
             .then_some(Lra { cc: status & 3, r1 })
     };
     // LRAG in the probe's space, and in the space that translated the
@@ -95,7 +95,7 @@ pub fn decode(spec: &ProbeSpec, rec: &Record, rules: Rules) -> Result<Probe, Dro
     let expect = if succeeded {
         let frame = tag_frame(r[4]).ok_or(Dropped::Untagged)?;
         let real = match spec.space {
-            Space::Real => spec.addr,
+            ProbeSpace::Real => spec.addr,
             _ => match lra_of_access {
                 Some(Lra { cc: 0, r1 }) => r1,
                 _ => return Err(Dropped::Inconsistent),
@@ -105,7 +105,7 @@ pub fn decode(spec: &ProbeSpec, rec: &Record, rules: Rules) -> Result<Probe, Dro
             real,
             abs: frame << 12 | (spec.addr & 0xfff),
         }
-    } else if kind == KIND_PROGRAM && !(spec.access == AccessKind::Fetch && pic == 1) {
+    } else if kind == KIND_PROGRAM && !(spec.access == ProbeKind::InstructionFetch && pic == 1) {
         let defined = has_teid(pic) && (pic != 0x04 || rules.protection_teid);
         let teid = (defined && r[2] != TEID_SENTINEL).then_some(r[2]);
         Expect::Exception { pic, teid }
@@ -143,7 +143,7 @@ pub fn decode(spec: &ProbeSpec, rec: &Record, rules: Rules) -> Result<Probe, Dro
 /// An instruction fetch in secondary-space mode: translated with the primary
 /// ASCE although the PSW names the secondary space.
 fn fetch_through_primary(spec: &ProbeSpec) -> bool {
-    spec.space == Space::Secondary && spec.access == AccessKind::Fetch
+    spec.space == ProbeSpace::Secondary && spec.access == ProbeKind::InstructionFetch
 }
 
 #[cfg(test)]
@@ -152,9 +152,9 @@ mod tests {
 
     const SPEC: ProbeSpec = ProbeSpec {
         addr: 0x1234,
-        space: Space::Primary,
+        space: ProbeSpace::Primary,
         amode: Amode::Bits31,
-        access: AccessKind::Read,
+        access: ProbeKind::Read,
         key: 0,
     };
     const TAG: u64 = 0x005a_0000_0008_0042;
@@ -254,8 +254,8 @@ mod tests {
     #[test]
     fn fetch_success_needs_operation_exception_after_the_address() {
         let spec = ProbeSpec {
-            access: AccessKind::Fetch,
-            space: Space::Real,
+            access: ProbeKind::InstructionFetch,
+            space: ProbeSpace::Real,
             ..SPEC
         };
         let ok = rec(&[(1, 2 << 56 | 1), (3, 0x1236), (4, TAG), (5, 1 << 56 | 3)]);
@@ -295,9 +295,9 @@ mod rule_tests {
     fn rules_drop_protection_teid_and_lowcore_key() {
         let spec = ProbeSpec {
             addr: 0x1234,
-            space: Space::Real,
+            space: ProbeSpace::Real,
             amode: Amode::Bits64,
-            access: AccessKind::Write,
+            access: ProbeKind::Write,
             key: 3,
         };
         let rules = Rules {

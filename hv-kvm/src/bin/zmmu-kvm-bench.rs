@@ -24,18 +24,18 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use zmmu_core::access::{self, AccessKind, Request};
-use zmmu_core::addr::{AbsoluteAddress, LogicalAddress};
-use zmmu_core::control::{AsceSource, Controls, Cr0, Facilities, Space};
-use zmmu_core::host::HostPageSize;
-use zmmu_core::keys::StorageKey;
-use zmmu_core::prelude::Asce;
-use zmmu_core::shadow;
-use zmmu_core::storage::Storage;
-use zmmu_core::tlb::{partition_index, Tlb};
 use zmmu_hv_kvm::native::NativeKernel;
 use zmmu_hv_kvm::runtime::{kernel_mask, Pattern, LCG, STRIDE};
 use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError};
+use zmmu_mmu::access::{self, AccessKind, Request};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::control::{AddressSpace, AsceSource, Controls, Cr0, Facilities};
+use zmmu_mmu::host::HostPageSize;
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::prelude::Asce;
+use zmmu_mmu::shadow;
+use zmmu_mmu::storage::Storage;
+use zmmu_mmu::tlb::{partition_index, Tlb};
 
 const MIB: u64 = 1 << 20;
 /// Logical base of every working set (aligned to the largest one).
@@ -151,7 +151,7 @@ fn build_tables(storage: &mut GuestStorage, frames: Frames, size: u64) -> Contex
             facilities,
             ..Controls::default()
         },
-        space: Space::Primary,
+        space: AddressSpace::Primary,
         key: 0,
     }
 }

@@ -34,8 +34,8 @@ pub fn kvm_or_skip() -> bool {
     }
 }
 
-use zmmu_core::prelude::*;
 use zmmu_hv_kvm::{Context, Engine, EngineConfig, Outcome};
+use zmmu_mmu::prelude::*;
 
 /// The segment table of the test address spaces (512 entries: 512 MiB).
 pub const SEGMENT_TABLE: u64 = 0x1000;
@@ -88,7 +88,7 @@ pub fn primary(cr0: Cr0, facilities: Facilities) -> Context {
             facilities,
             ..Controls::default()
         },
-        space: Space::Primary,
+        space: AddressSpace::Primary,
         key: 0,
     }
 }

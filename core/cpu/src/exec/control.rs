@@ -1,0 +1,348 @@
+//! Control and system instructions: PSW and control-register access,
+//! address-space and key control, clocks, facility and CPU identification,
+//! SUPERVISOR CALL, and the hand-off of the instructions that need the
+//! machine ([`Bus::control`]).
+
+use super::{Exec, ExecResult, Next};
+use crate::bus::Bus;
+use crate::interrupt::lowcore;
+use crate::opcode::Opcode;
+use crate::state::{mask, Psw};
+use zmmu_mmu::access::AccessKind;
+use zmmu_mmu::addr::AddressingMode;
+use zmmu_mmu::exception::Code;
+use zmmu_mmu::exception::Exception;
+
+/// The facility bits STFLE and STFL report (bit n = facility n): 0 N3, 1
+/// z/Architecture installed, 2 z/Architecture active, 3 DAT enhancement, 7
+/// STFLE, 18 long displacement, 21 extended immediate, 25 store clock fast,
+/// 34 general-instructions extension, 35 execute extensions, 45 distinct
+/// operands / high word / interlocked access 1 / load-store on condition 1 /
+/// population count, 53 load-store on condition 2 and load-and-zero
+/// rightmost byte.
+pub const FACILITIES: [u64; 1] = [facility_bits(&[0, 1, 2, 3, 7, 18, 21, 25, 34, 35, 45, 53])];
+
+const fn facility_bits(bits: &[u32]) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < bits.len() {
+        v |= 1 << (63 - bits[i]);
+        i += 1;
+    }
+    v
+}
+
+/// The CPU identification STIDP stores: version 0, a CPU identification
+/// derived from the CPU address, machine type 0x2964 (z13), format 0.
+pub const fn cpu_id(cpu_addr: u16) -> u64 {
+    ((cpu_addr as u64) << 32) | (0x2964 << 16)
+}
+
+/// Control instructions, or `None` if `e.insn` is not one.
+pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
+    use Opcode::*;
+    let f = e.insn.f;
+    Some(match e.insn.op {
+        SVC => Ok(Next::Svc(f.i2 as u16)),
+        SAM24 | SAM31 | SAM64 => set_addressing_mode(e),
+        TAM => {
+            let cc = match e.cpu.psw.amode() {
+                AddressingMode::Bits24 => 0,
+                AddressingMode::Bits31 => 1,
+                AddressingMode::Bits64 => 3,
+            };
+            e.set_cc(cc);
+            Ok(Next::Seq)
+        }
+        EPSW => {
+            let m = e.cpu.psw.mask;
+            e.cpu.set_r32(f.r1, (m >> 32) as u32);
+            if f.r2 != 0 {
+                e.cpu.set_r32(f.r2, m as u32);
+            }
+            Ok(Next::Seq)
+        }
+        EAR => {
+            let v = e.cpu.ar[usize::from(f.r2 & 15)];
+            e.cpu.set_r32(f.r1, v);
+            Ok(Next::Seq)
+        }
+        SAR => {
+            e.cpu.ar[usize::from(f.r1 & 15)] = e.cpu.r32(f.r2);
+            Ok(Next::Seq)
+        }
+        STCK | STCKF => (|| {
+            let a = e.ea2();
+            let tod = e.cpu.tod;
+            e.write_uint(a, 8, tod, f.b2)?;
+            e.set_cc(0);
+            Ok(Next::Seq)
+        })(),
+        STCKE => (|| {
+            let a = e.ea2();
+            let mut buf = [0u8; 16];
+            buf[1..9].copy_from_slice(&e.cpu.tod.to_be_bytes());
+            e.write(a, &buf, f.b2)?;
+            e.set_cc(0);
+            Ok(Next::Seq)
+        })(),
+        STFLE => store_facility_list_extended(e),
+        IPK => (|| {
+            if e.cpu.psw.problem_state() && e.cpu.cr[0] & (1 << 27) == 0 {
+                return Err(Exception::new(Code::PRIVILEGED_OPERATION));
+            }
+            let v = (e.cpu.r64(2) & !0xff) | (u64::from(e.cpu.psw.key()) << 4);
+            e.cpu.set_r64(2, v);
+            Ok(Next::Seq)
+        })(),
+        SPKA => (|| {
+            let key = ((e.ea2() >> 4) & 0xf) as u8;
+            if !e.cpu.key_authorized(key) {
+                return Err(Exception::new(Code::PRIVILEGED_OPERATION));
+            }
+            e.cpu.psw.mask = (e.cpu.psw.mask & !mask::KEY) | (u64::from(key) << 52);
+            Ok(Next::Seq)
+        })(),
+        SAC | SACF => set_address_space_control(e),
+        _ => return privileged(e),
+    })
+}
+
+/// Privileged instructions (privileged-operation exception in the problem
+/// state), or `None`.
+fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
+    use Opcode::*;
+    let f = e.insn.f;
+    let known = e.insn.op.needs_machine()
+        || matches!(
+            e.insn.op,
+            LPSWE
+                | LPSW
+                | LCTLG
+                | LCTL
+                | STCTG
+                | STCTL
+                | SSM
+                | STOSM
+                | STNSM
+                | SPX
+                | STPX
+                | STAP
+                | STIDP
+                | STFL
+                | LURA
+                | LURAG
+                | STURA
+                | STURG
+        );
+    if !known {
+        return None;
+    }
+    if let Err(x) = e.privileged() {
+        return Some(Err(x));
+    }
+    Some(match e.insn.op {
+        LPSWE => load_psw(e, true),
+        LPSW => load_psw(e, false),
+        LCTLG | LCTL | STCTG | STCTL => control_registers(e),
+        SSM => (|| {
+            let byte = e.read_uint(e.ea1(), 1, f.b1)?;
+            e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (byte << 56);
+            Ok(Next::Seq)
+        })(),
+        STOSM | STNSM => (|| {
+            let a = e.ea1();
+            let old = (e.cpu.psw.mask >> 56) as u8;
+            e.write_uint(a, 1, u64::from(old), f.b1)?;
+            let i = f.i2 as u8;
+            let new = if e.insn.op == STOSM { old | i } else { old & i };
+            e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (u64::from(new) << 56);
+            Ok(Next::Seq)
+        })(),
+        SPX => (|| {
+            let a = e.ea2();
+            e.aligned(a, 4)?;
+            let operand = e.read_uint(a, 4, f.b2)?;
+            e.bus.set_prefix(e.cpu, operand)?;
+            Ok(Next::Seq)
+        })(),
+        STPX => (|| {
+            let a = e.ea2();
+            e.aligned(a, 4)?;
+            let p = e.cpu.prefix.value();
+            e.write_uint(a, 4, p, f.b2)?;
+            Ok(Next::Seq)
+        })(),
+        STAP => (|| {
+            let a = e.ea2();
+            e.aligned(a, 2)?;
+            let v = u64::from(e.cpu.cpu_addr);
+            e.write_uint(a, 2, v, f.b2)?;
+            Ok(Next::Seq)
+        })(),
+        STIDP => (|| {
+            let a = e.ea2();
+            e.aligned(a, 8)?;
+            let v = cpu_id(e.cpu.cpu_addr);
+            e.write_uint(a, 8, v, f.b2)?;
+            Ok(Next::Seq)
+        })(),
+        STFL => (|| {
+            let word = (FACILITIES[0] >> 32) as u32;
+            e.cpu
+                .store_real(e.bus, lowcore::STFL, &word.to_be_bytes())?;
+            Ok(Next::Seq)
+        })(),
+        LURA | LURAG | STURA | STURG => real_access(e),
+        _ => e.bus.control(e.cpu, &e.insn).map(|()| Next::Seq),
+    })
+}
+
+/// SAM24, SAM31, SAM64: set the addressing mode; the updated instruction
+/// address must fit the new mode (specification exception).
+fn set_addressing_mode<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let mode = match e.insn.op {
+        Opcode::SAM24 => AddressingMode::Bits24,
+        Opcode::SAM31 => AddressingMode::Bits31,
+        _ => AddressingMode::Bits64,
+    };
+    let next = e.at.wrapping_add(u64::from(e.insn.len));
+    if next & !mode.mask() != 0 {
+        return Err(Exception::new(Code::SPECIFICATION));
+    }
+    e.cpu.psw.set_amode(mode);
+    Ok(Next::Jump(next))
+}
+
+/// SAC, SACF: the address-space control from bits 52-55 of the
+/// second-operand address (0 primary, 1 secondary, 2 AR, 3 home).
+fn set_address_space_control<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let code = (e.ea(0, e.insn.f.b2, e.insn.f.d2) >> 8) & 0xf;
+    let asc = match code {
+        0 => 0,
+        1 => 2,
+        2 => 1,
+        3 => 3,
+        _ => return Err(Exception::new(Code::SPECIFICATION)),
+    };
+    if e.insn.op == Opcode::SAC && !e.cpu.psw.dat() {
+        return Err(Exception::new(Code::SPECIAL_OPERATION));
+    }
+    if !e.cpu.secondary_space_control() {
+        return Err(Exception::new(Code::SPECIAL_OPERATION));
+    }
+    if asc == 3 && e.cpu.psw.problem_state() {
+        return Err(Exception::new(Code::PRIVILEGED_OPERATION));
+    }
+    e.cpu.psw.mask = (e.cpu.psw.mask & !mask::ASC) | (asc << 46);
+    Ok(Next::Seq)
+}
+
+/// STFLE: store as many facility doublewords as R0 bits 56-63 + 1 allow;
+/// R0 bits 56-63 receive the number needed minus one; cc 0 if all fit, 3
+/// otherwise.
+fn store_facility_list_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let a = e.ea2();
+    e.aligned(a, 8)?;
+    let room = (e.cpu.r64(0) & 0xff) as usize + 1;
+    let n = room.min(FACILITIES.len());
+    for (i, dw) in FACILITIES.iter().take(n).enumerate() {
+        let at = e.cpu.psw.amode().wrap(a.wrapping_add(8 * i as u64));
+        e.write_uint(at, 8, *dw, e.insn.f.b2)?;
+    }
+    let r0 = (e.cpu.r64(0) & !0xff) | (FACILITIES.len() as u64 - 1);
+    e.cpu.set_r64(0, r0);
+    e.set_cc(if room >= FACILITIES.len() { 0 } else { 3 });
+    Ok(Next::Seq)
+}
+
+/// LPSWE (16-byte PSW) and LPSW (8-byte ESA/390 form, bit 12 must be one).
+/// The operand must be doubleword aligned.
+fn load_psw<B: Bus>(e: &mut Exec<'_, B>, extended: bool) -> ExecResult {
+    // LPSW is an SI instruction (operand D1(B1)), LPSWE an S instruction.
+    let (a, base) = if extended {
+        (e.ea2(), e.insn.f.b2)
+    } else {
+        (e.ea1(), e.insn.f.b1)
+    };
+    e.aligned(a, 8)?;
+    let psw = if extended {
+        let mut buf = [0u8; 16];
+        e.read(a, &mut buf, base)?;
+        Psw::from_bytes(buf)
+    } else {
+        let short = e.read_uint(a, 8, base)?;
+        if short & (1 << 51) == 0 {
+            return Err(Exception::new(Code::SPECIFICATION));
+        }
+        Psw {
+            mask: (short & 0xfff7_ffff_0000_0000) | (short & 0x8000_0000),
+            addr: short & 0x7fff_ffff,
+        }
+    };
+    // An invalid PSW is loaded all the same: the specification exception
+    // is recognized early, before the next instruction is fetched
+    // ([`crate::state::Cpu::step`]), with ILC 0.
+    e.cpu.psw = psw;
+    Ok(Next::NewPsw)
+}
+
+/// LCTLG, LCTL, STCTG, STCTL: control registers R1 through R3 (wrapping).
+fn control_registers<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let wide = matches!(e.insn.op, Opcode::LCTLG | Opcode::STCTG);
+    let n = if wide { 8 } else { 4 };
+    let a = e.ea2();
+    e.aligned(a, n as u64)?;
+    let count = u64::from((f.r3.wrapping_sub(f.r1) & 15) + 1);
+    let load = matches!(e.insn.op, Opcode::LCTLG | Opcode::LCTL);
+    let kind = if load {
+        AccessKind::Read
+    } else {
+        AccessKind::Write
+    };
+    e.check(a, count * n as u64, kind, f.b2)?;
+    for i in 0..count {
+        let r = usize::from((f.r1 + i as u8) & 15);
+        let at = e.cpu.psw.amode().wrap(a.wrapping_add(i * n as u64));
+        if load {
+            let v = e.read_uint(at, n, f.b2)?;
+            e.cpu.cr[r] = if wide {
+                v
+            } else {
+                (e.cpu.cr[r] & !0xffff_ffff) | v
+            };
+        } else {
+            let v = e.cpu.cr[r];
+            e.write_uint(at, n, v, f.b2)?;
+        }
+    }
+    Ok(Next::Seq)
+}
+
+/// LURA, LURAG, STURA, STURG: a word or doubleword at the real address in
+/// R2 (prefixed, not translated).
+fn real_access<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let wide = matches!(e.insn.op, Opcode::LURAG | Opcode::STURG);
+    let n = if wide { 8 } else { 4 };
+    let addr = e.cpu.psw.amode().wrap(e.cpu.r64(f.r2));
+    e.aligned(addr, n as u64)?;
+    let mut buf = [0u8; 8];
+    match e.insn.op {
+        Opcode::LURA | Opcode::LURAG => {
+            e.cpu.load_real(e.bus, addr, &mut buf[8 - n..])?;
+            let v = u64::from_be_bytes(buf);
+            if wide {
+                e.cpu.set_r64(f.r1, v);
+            } else {
+                e.cpu.set_r32(f.r1, v as u32);
+            }
+        }
+        _ => {
+            buf = e.cpu.r64(f.r1).to_be_bytes();
+            e.cpu.store_real(e.bus, addr, &buf[8 - n..])?;
+        }
+    }
+    Ok(Next::Seq)
+}

@@ -1,0 +1,479 @@
+//! Execution: one decoded instruction at a time on a [`Cpu`] through a
+//! [`Bus`].
+//!
+//! [`Cpu::step`] fetches, decodes and executes one instruction;
+//! [`execute`] carries out an already decoded instruction (what a block
+//! translator's slow path calls). The semantic shapes of [`Sem`] are
+//! implemented once in [`alu`]; instructions outside them live in
+//! [`branch`], [`storage`] and [`control`], grouped by concept.
+
+pub mod alu;
+pub mod branch;
+pub mod control;
+pub mod storage;
+
+use super::bus::{Access, AddressType, Bus};
+use super::decode::{decode, insn_len, Insn};
+use super::format::Format;
+use super::interrupt::Interruption;
+use super::opcode::Opcode;
+use super::sem::Sem;
+use super::state::Cpu;
+use zmmu_mmu::access::AccessKind;
+use zmmu_mmu::exception::Exception;
+use zmmu_mmu::exception::{Code, Ending};
+
+/// The data-exception code of a floating-point register that the
+/// AFP-register control makes unavailable.
+pub const DXC_AFP_REGISTER: u8 = 1;
+
+/// What happens to the PSW address after an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Continue with the next sequential instruction.
+    Seq,
+    /// Branch to this (already wrapped) address.
+    Jump(u64),
+    /// Re-execute the same instruction (an interruptible instruction that
+    /// did a CPU-determined amount of its work, like MVCL).
+    Again,
+    /// The instruction loaded a whole new PSW (LPSWE); leave it alone.
+    NewPsw,
+    /// SUPERVISOR CALL with this interruption code.
+    Svc(u16),
+}
+
+/// The execution context of one instruction: the CPU, the bus, the decoded
+/// instruction and its address.
+pub struct Exec<'a, B: Bus> {
+    /// The CPU.
+    pub cpu: &'a mut Cpu,
+    /// Storage.
+    pub bus: &'a mut B,
+    /// The instruction being executed.
+    pub insn: Insn,
+    /// Its address (for an EXECUTE target: the target's address).
+    pub at: u64,
+}
+
+impl<B: Bus> core::fmt::Debug for Exec<'_, B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Exec")
+            .field("insn", &self.insn)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+/// Shorthand for instruction results.
+pub type ExecResult = Result<Next, Exception>;
+
+impl<'a, B: Bus> Exec<'a, B> {
+    /// Value of a register used as base or index: register 0 means zero.
+    pub fn addr_reg(&self, r: u8) -> u64 {
+        if r == 0 {
+            0
+        } else {
+            self.cpu.r64(r)
+        }
+    }
+
+    /// Effective address X + B + D, wrapped to the addressing mode.
+    pub fn ea(&self, x: u8, b: u8, d: i32) -> u64 {
+        let a = self
+            .addr_reg(x)
+            .wrapping_add(self.addr_reg(b))
+            .wrapping_add(d as i64 as u64);
+        self.cpu.psw.amode().wrap(a)
+    }
+
+    /// Relative address: instruction address + 2 * RI, wrapped.
+    pub fn rel(&self, ri: i64) -> u64 {
+        self.cpu
+            .psw
+            .amode()
+            .wrap(self.at.wrapping_add((ri as u64).wrapping_mul(2)))
+    }
+
+    /// The first-operand address B1 + D1.
+    pub fn ea1(&self) -> u64 {
+        self.ea(0, self.insn.f.b1, self.insn.f.d1)
+    }
+
+    /// The second-operand address as the format defines it: X2 + B2 + D2
+    /// (RX, RXY, RXE, RXF), the relative address (RIL), or B2 + D2.
+    pub fn ea2(&self) -> u64 {
+        let f = &self.insn.f;
+        match self.insn.op.format() {
+            Format::RilA | Format::RilB | Format::RilC => self.rel(f.ri),
+            Format::RxA | Format::RxB | Format::Rxe | Format::Rxf | Format::RxyA | Format::RxyB => {
+                self.ea(f.x2, f.b2, f.d2)
+            }
+            _ => self.ea(0, f.b2, f.d2),
+        }
+    }
+
+    /// The address of the next sequential instruction.
+    pub fn next(&self) -> u64 {
+        self.cpu
+            .psw
+            .amode()
+            .wrap(self.at.wrapping_add(u64::from(self.insn.len)))
+    }
+
+    /// Split `[addr, addr + len)` at the top of the addressing mode's range:
+    /// returns the length of the first piece (the second starts at 0).
+    fn first_piece(&self, addr: u64, len: usize) -> usize {
+        let room = self
+            .cpu
+            .psw
+            .amode()
+            .mask()
+            .wrapping_sub(addr)
+            .wrapping_add(1);
+        if room == 0 || room >= len as u64 {
+            len
+        } else {
+            room as usize
+        }
+    }
+
+    /// Read `buf.len()` bytes at logical `addr` (operand base register `base`).
+    pub fn read(&mut self, addr: u64, buf: &mut [u8], base: u8) -> Result<(), Exception> {
+        self.read_in(AddressType::Logical { base }, addr, buf)
+    }
+
+    /// Read `buf.len()` bytes at `addr` in `space`.
+    pub fn read_in(
+        &mut self,
+        space: AddressType,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Exception> {
+        let n = self.first_piece(addr, buf.len());
+        let (a, b) = buf.split_at_mut(n);
+        let acc = Access {
+            kind: AccessKind::Read,
+            space,
+            cpu: self.cpu,
+        };
+        self.bus.read(&acc, addr, a)?;
+        if !b.is_empty() {
+            self.bus.read(&acc, 0, b)?;
+        }
+        Ok(())
+    }
+
+    /// Write `data` at logical `addr`.
+    pub fn write(&mut self, addr: u64, data: &[u8], base: u8) -> Result<(), Exception> {
+        self.write_in(AddressType::Logical { base }, addr, data)
+    }
+
+    /// Write `data` at `addr` in `space`.
+    pub fn write_in(
+        &mut self,
+        space: AddressType,
+        addr: u64,
+        data: &[u8],
+    ) -> Result<(), Exception> {
+        let n = self.first_piece(addr, data.len());
+        let (a, b) = data.split_at(n);
+        let acc = Access {
+            kind: AccessKind::Write,
+            space,
+            cpu: self.cpu,
+        };
+        self.bus.write(&acc, addr, a)?;
+        if !b.is_empty() {
+            self.bus.write(&acc, 0, b)?;
+        }
+        Ok(())
+    }
+
+    /// Recognize access exceptions for `len` bytes at logical `addr`.
+    pub fn check(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+        base: u8,
+    ) -> Result<(), Exception> {
+        self.check_in(AddressType::Logical { base }, addr, len, kind)
+    }
+
+    /// Recognize access exceptions for `len` bytes at `addr` in `space`.
+    pub fn check_in(
+        &mut self,
+        space: AddressType,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+    ) -> Result<(), Exception> {
+        let n = self.first_piece(addr, usize::try_from(len).unwrap_or(usize::MAX)) as u64;
+        let acc = Access {
+            kind,
+            space,
+            cpu: self.cpu,
+        };
+        self.bus.check(&acc, addr, n)?;
+        if len > n {
+            self.bus.check(&acc, 0, len - n)?;
+        }
+        Ok(())
+    }
+
+    /// Read an `n`-byte (1..=8) big-endian unsigned value.
+    pub fn read_uint(&mut self, addr: u64, n: usize, base: u8) -> Result<u64, Exception> {
+        let mut buf = [0u8; 8];
+        let n = n.min(8);
+        self.read(addr, &mut buf[8 - n..], base)?;
+        Ok(u64::from_be_bytes(buf))
+    }
+
+    /// Write the rightmost `n` (1..=8) bytes of `v`, big-endian.
+    pub fn write_uint(&mut self, addr: u64, n: usize, v: u64, base: u8) -> Result<(), Exception> {
+        let buf = v.to_be_bytes();
+        let n = n.min(8);
+        self.write(addr, &buf[8 - n..], base)
+    }
+
+    /// Specification exception unless `r` is even (the even register of an
+    /// even-odd pair).
+    pub fn even(&self, r: u8) -> Result<(), Exception> {
+        if r & 1 == 0 {
+            Ok(())
+        } else {
+            Err(Exception::new(Code::SPECIFICATION))
+        }
+    }
+
+    /// Specification exception unless `addr` is a multiple of `align`.
+    pub fn aligned(&self, addr: u64, align: u64) -> Result<(), Exception> {
+        if addr % align == 0 {
+            Ok(())
+        } else {
+            Err(Exception::new(Code::SPECIFICATION))
+        }
+    }
+
+    /// The index of floating-point register `r`, or a data exception with
+    /// DXC 1 when the AFP-register control makes it unavailable
+    /// ([`Cpu::fpr_available`]).
+    pub fn fpr(&self, r: u8) -> Result<usize, Exception> {
+        if self.cpu.fpr_available(r) {
+            Ok(usize::from(r & 15))
+        } else {
+            Err(Exception::data(DXC_AFP_REGISTER))
+        }
+    }
+
+    /// Privileged-operation exception in the problem state.
+    pub fn privileged(&self) -> Result<(), Exception> {
+        if self.cpu.psw.problem_state() {
+            Err(Exception::new(Code::PRIVILEGED_OPERATION))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Set the condition code.
+    pub fn set_cc(&mut self, cc: u8) {
+        self.cpu.psw.set_cc(cc);
+    }
+
+    /// Raise fixed-point overflow after a result with `overflow` has been
+    /// stored, if PSW bit 20 enables it.
+    pub fn overflow(&self, overflow: bool) -> ExecResult {
+        if overflow && self.cpu.psw.mask & super::state::mask::FIXED_OVERFLOW != 0 {
+            Err(Exception::new(Code::FIXED_POINT_OVERFLOW))
+        } else {
+            Ok(Next::Seq)
+        }
+    }
+
+    /// A register address in the form the addressing mode stores addresses
+    /// into registers (LA, MVCL ...): 24-bit sets bits 40-63 and zeroes
+    /// 32-39, 31-bit sets bits 33-63 and zeroes 32, bits 0-31 unchanged;
+    /// 64-bit sets all.
+    pub fn set_addr_reg(&mut self, r: u8, addr: u64) {
+        use zmmu_mmu::addr::AddressingMode;
+        match self.cpu.psw.amode() {
+            AddressingMode::Bits64 => self.cpu.set_r64(r, addr),
+            m => self.cpu.set_r32(r, m.wrap(addr) as u32),
+        }
+    }
+}
+
+/// Execute the decoded instruction `insn` located at `at`.
+pub fn execute<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> ExecResult {
+    let mut e = Exec { cpu, bus, insn, at };
+    dispatch(&mut e)
+}
+
+fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    match e.insn.op.sem() {
+        Sem::Alu(op, w, src) => alu::alu(e, op, w, src),
+        Sem::MemImm(op, w, mem, imm) => alu::mem_imm(e, op, w, mem, imm),
+        Sem::Field(op, shift, bits) => alu::field(e, op, shift, bits),
+        Sem::Store(n) => alu::store(e, n),
+        Sem::Shift(op, w) => alu::shift(e, op, w),
+        Sem::Special => special(e),
+    }
+}
+
+fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    if let Some(r) = alu::special(e) {
+        return r;
+    }
+    if let Some(r) = branch::special(e) {
+        return r;
+    }
+    if let Some(r) = storage::special(e) {
+        return r;
+    }
+    if let Some(r) = control::special(e) {
+        return r;
+    }
+    match e.insn.op {
+        Opcode::EX | Opcode::EXRL => execute_target(e),
+        _ => Err(Exception::new(Code::OPERATION)),
+    }
+}
+
+impl<B: Bus> Exec<'_, B> {
+    /// The target of EXECUTE / EXECUTE RELATIVE LONG: its address and the
+    /// instruction there with bits 56-63 of R1 (unless R1 is 0) ORed into
+    /// its second byte.
+    pub fn execute_target(&mut self) -> Result<(u64, Insn), Exception> {
+        let target = self.ea2();
+        self.aligned(target, 2)?;
+        let (mut bytes, len) = self.cpu.fetch_bytes(self.bus, target).map_err(|(e, _)| e)?;
+        if self.insn.f.r1 != 0 {
+            bytes[1] |= self.cpu.r64(self.insn.f.r1) as u8;
+        }
+        let insn = decode(&bytes[..len]).map_err(|_| Exception::new(Code::OPERATION))?;
+        Ok((target, insn))
+    }
+}
+
+/// EXECUTE / EXECUTE RELATIVE LONG: execute the target in place; the PSW
+/// then points after the EXECUTE, and relative addresses in the target are
+/// relative to the target (PoP "EXECUTE").
+fn execute_target<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let (target, target_insn) = e.execute_target()?;
+    if matches!(target_insn.op, Opcode::EX | Opcode::EXRL) {
+        return Err(Exception::new(Code::EXECUTE));
+    }
+    let mut inner = Exec {
+        cpu: &mut *e.cpu,
+        bus: &mut *e.bus,
+        insn: target_insn,
+        at: target,
+    };
+    // `Next::Seq` continues after the EXECUTE (the caller's next address);
+    // `Next::Again` re-executes the EXECUTE.
+    dispatch(&mut inner)
+}
+
+impl Cpu {
+    /// Fetch, decode and execute one instruction. On return the PSW points
+    /// where the architecture says: at the next instruction, at a branch
+    /// target, or (for nullifying exceptions) at the instruction itself; an
+    /// interruption is returned for the caller to deliver with
+    /// [`Cpu::deliver`] or to handle itself (a user-mode emulator handles
+    /// SVC).
+    pub fn step<B: Bus>(&mut self, bus: &mut B) -> Result<(), Interruption> {
+        // Early exception recognition: an invalid PSW (loaded by LPSW(E) or
+        // an interruption) is a specification exception with ILC 0 before
+        // anything is fetched; the PSW is left as it is.
+        if !self.psw.is_valid() {
+            return Err(Interruption::Program {
+                exception: Exception::new(Code::SPECIFICATION),
+                ilc: 0,
+            });
+        }
+        let at = self.psw.addr;
+        self.tod = self.tod.wrapping_add(1 << 12);
+        let insn = self
+            .fetch(bus, at)
+            .map_err(|(exception, ilc)| Interruption::Program { exception, ilc })?;
+        let ilc = insn.ilc();
+        let next = self.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
+        match execute(self, bus, insn, at) {
+            Ok(Next::Seq) => self.psw.addr = next,
+            Ok(Next::Jump(t)) => self.psw.addr = t,
+            Ok(Next::Again) => self.psw.addr = at,
+            Ok(Next::NewPsw) => {}
+            Ok(Next::Svc(code)) => {
+                self.psw.addr = next;
+                return Err(Interruption::Supervisor { code, ilc });
+            }
+            Err(exception) => {
+                self.psw.addr = match exception.code.ending() {
+                    Ending::Nullify => at,
+                    Ending::Suppress | Ending::Complete => next,
+                };
+                return Err(Interruption::Program { exception, ilc });
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetch and decode the instruction at `at`; an exception comes with the
+    /// ILC to report (0 when not even the first halfword was fetched).
+    pub fn fetch<B: Bus>(&self, bus: &mut B, at: u64) -> Result<Insn, (Exception, u8)> {
+        if at & 1 != 0 {
+            return Err((Exception::new(Code::SPECIFICATION), 0));
+        }
+        let (bytes, len) = self.fetch_bytes(bus, at)?;
+        decode(&bytes[..len]).map_err(|_| (Exception::new(Code::OPERATION), (len / 2) as u8))
+    }
+
+    /// Fetch the bytes of the instruction at `at` (the first halfword says
+    /// how many, [`insn_len`]); an exception comes with the ILC to report.
+    fn fetch_bytes<B: Bus>(
+        &self,
+        bus: &mut B,
+        at: u64,
+    ) -> Result<([u8; 6], usize), (Exception, u8)> {
+        let acc = Access {
+            kind: AccessKind::InstructionFetch,
+            space: AddressType::Logical { base: 0 },
+            cpu: self,
+        };
+        let mut bytes = [0u8; 6];
+        bus.read(&acc, at, &mut bytes[..2]).map_err(|e| (e, 0))?;
+        let len = insn_len(bytes[0]);
+        if len > 2 {
+            let rest = self.psw.amode().wrap(at.wrapping_add(2));
+            bus.read(&acc, rest, &mut bytes[2..len])
+                .map_err(|e| (e, (len / 2) as u8))?;
+        }
+        Ok((bytes, len))
+    }
+
+    /// Store `data` at real address `addr`.
+    pub fn store_real<B: Bus>(&self, bus: &mut B, addr: u64, data: &[u8]) -> Result<(), Exception> {
+        let acc = Access {
+            kind: AccessKind::Write,
+            space: AddressType::Real,
+            cpu: self,
+        };
+        bus.write(&acc, addr, data)
+    }
+
+    /// Load `buf.len()` bytes from real address `addr`.
+    pub fn load_real<B: Bus>(
+        &self,
+        bus: &mut B,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Exception> {
+        let acc = Access {
+            kind: AccessKind::Read,
+            space: AddressType::Real,
+            cpu: self,
+        };
+        bus.read(&acc, addr, buf)
+    }
+}

@@ -1,0 +1,254 @@
+//! Architected CPU state: registers, the PSW and the prefix.
+
+use zmmu_mmu::addr::AddressingMode;
+use zmmu_mmu::control::Cr0;
+use zmmu_mmu::prefix::Prefix;
+
+/// PSW mask bits (IBM bit numbers in the names; DAT checklist 1.1).
+pub mod mask {
+    /// Bit 1: PER mask.
+    pub const PER: u64 = 1 << 62;
+    /// Bit 5: DAT mode.
+    pub const DAT: u64 = 1 << 58;
+    /// Bit 6: I/O mask.
+    pub const IO: u64 = 1 << 57;
+    /// Bit 7: external mask.
+    pub const EXT: u64 = 1 << 56;
+    /// Bits 8-11: PSW key.
+    pub const KEY: u64 = 0xf << 52;
+    /// Bit 13: machine-check mask.
+    pub const MCHECK: u64 = 1 << 50;
+    /// Bit 14: wait state.
+    pub const WAIT: u64 = 1 << 49;
+    /// Bit 15: problem state.
+    pub const PROBLEM: u64 = 1 << 48;
+    /// Bits 16-17: address-space control.
+    pub const ASC: u64 = 3 << 46;
+    /// Bits 18-19: condition code.
+    pub const CC: u64 = 3 << 44;
+    /// Bits 20-23: program mask.
+    pub const PROGRAM_MASK: u64 = 0xf << 40;
+    /// Bit 20: fixed-point-overflow mask.
+    pub const FIXED_OVERFLOW: u64 = 1 << 43;
+    /// Bit 31: extended addressing.
+    pub const EA: u64 = 1 << 32;
+    /// Bit 32: basic addressing.
+    pub const BA: u64 = 1 << 31;
+    /// Bits 0-7, the system mask (what SSM, STNSM and STOSM change).
+    pub const SYSTEM: u64 = 0xff << 56;
+}
+
+/// CR0 bit 45: the AFP-register control.
+pub const CR0_AFP_REGISTER: u64 = 1 << (63 - 45);
+
+/// The program-status word: the 64-bit mask and the 64-bit instruction
+/// address, as stored by STPSW-style operations (the condition code lives in
+/// the mask, bits 18-19).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Psw {
+    /// Bits 0-63.
+    pub mask: u64,
+    /// Bits 64-127: the instruction address.
+    pub addr: u64,
+}
+
+impl Psw {
+    /// The condition code.
+    pub const fn cc(&self) -> u8 {
+        ((self.mask >> 44) & 3) as u8
+    }
+
+    /// Replace the condition code.
+    pub fn set_cc(&mut self, cc: u8) {
+        self.mask = (self.mask & !mask::CC) | (u64::from(cc & 3) << 44);
+    }
+
+    /// The program mask (bits 20-23).
+    pub const fn program_mask(&self) -> u8 {
+        ((self.mask >> 40) & 0xf) as u8
+    }
+
+    /// The addressing mode; EA=1 with BA=0 is invalid and reads as 24-bit
+    /// here (loading such a PSW is a specification exception, checked where
+    /// PSWs are loaded).
+    pub const fn amode(&self) -> AddressingMode {
+        match (self.mask & mask::EA != 0, self.mask & mask::BA != 0) {
+            (true, true) => AddressingMode::Bits64,
+            (false, true) => AddressingMode::Bits31,
+            _ => AddressingMode::Bits24,
+        }
+    }
+
+    /// Set the addressing mode bits.
+    pub fn set_amode(&mut self, mode: AddressingMode) {
+        let bits = match mode {
+            AddressingMode::Bits24 => 0,
+            AddressingMode::Bits31 => mask::BA,
+            AddressingMode::Bits64 => mask::EA | mask::BA,
+        };
+        self.mask = (self.mask & !(mask::EA | mask::BA)) | bits;
+    }
+
+    /// The PSW key (bits 8-11).
+    pub const fn key(&self) -> u8 {
+        ((self.mask >> 52) & 0xf) as u8
+    }
+
+    /// DAT mode (bit 5).
+    pub const fn dat(&self) -> bool {
+        self.mask & mask::DAT != 0
+    }
+
+    /// Problem state (bit 15).
+    pub const fn problem_state(&self) -> bool {
+        self.mask & mask::PROBLEM != 0
+    }
+
+    /// Address-space control (bits 16-17): 0 primary, 1 AR, 2 secondary,
+    /// 3 home.
+    pub const fn asc(&self) -> u8 {
+        ((self.mask >> 46) & 3) as u8
+    }
+
+    /// Can this PSW be executed? Bits that must be zero in the 64-bit
+    /// mask: 0, 2-4, 24-30, 33-63; EA=1 requires BA=1; the instruction
+    /// address must fit the addressing mode (PoP "Program-Status Word"; an
+    /// invalid PSW is loaded all the same, and a specification exception is
+    /// recognized as soon as it is current).
+    pub const fn is_valid(&self) -> bool {
+        const MUST_BE_ZERO: u64 = (1 << 63) | (7 << 59) | (0x7f << 33) | 0x7fff_ffff;
+        let ea_without_ba = self.mask & mask::EA != 0 && self.mask & mask::BA == 0;
+        self.mask & MUST_BE_ZERO == 0 && !ea_without_ba && self.addr & !self.amode().mask() == 0
+    }
+
+    /// The PSW as stored in storage: mask, then instruction address.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut buf = [0u8; 16];
+        buf[..8].copy_from_slice(&self.mask.to_be_bytes());
+        buf[8..].copy_from_slice(&self.addr.to_be_bytes());
+        buf
+    }
+
+    /// The PSW stored as [`Psw::to_bytes`] stores it.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        let (m, a) = bytes.split_at(8);
+        Self {
+            mask: u64::from_be_bytes(m.try_into().unwrap_or_default()),
+            addr: u64::from_be_bytes(a.try_into().unwrap_or_default()),
+        }
+    }
+}
+
+/// The state of one CPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cpu {
+    /// General registers 0-15.
+    pub gpr: [u64; 16],
+    /// Access registers 0-15.
+    pub ar: [u32; 16],
+    /// Control registers 0-15.
+    pub cr: [u64; 16],
+    /// Floating-point registers (only moved as bits: LD, STD, LDR, LDGR, LGDR).
+    pub fpr: [u64; 16],
+    /// The current PSW.
+    pub psw: Psw,
+    /// The prefix register.
+    pub prefix: Prefix,
+    /// The CPU address (what STAP stores and SIGP addresses).
+    pub cpu_addr: u16,
+    /// The TOD clock as STCK stores it; advanced by the interpreter by one
+    /// unit per executed instruction so that successive values differ.
+    pub tod: u64,
+}
+
+impl Default for Cpu {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cpu {
+    /// A CPU after initial CPU reset: all registers zero except CR0 (0xE0) and
+    /// CR14 (0xC2000000), PSW zero (PoP "Initial CPU Reset").
+    pub const fn new() -> Self {
+        let mut cr = [0u64; 16];
+        cr[0] = 0xe0;
+        cr[14] = 0xc200_0000;
+        Self {
+            gpr: [0; 16],
+            ar: [0; 16],
+            cr,
+            fpr: [0; 16],
+            psw: Psw { mask: 0, addr: 0 },
+            prefix: Prefix::new(0),
+            cpu_addr: 0,
+            tod: 0,
+        }
+    }
+
+    /// A CPU in problem state, 64-bit addressing, DAT off, starting at
+    /// `addr`, all 16 floating-point registers available: the state a
+    /// Linux user program starts in, as seen by an interpreter that does
+    /// not translate.
+    pub const fn user(addr: u64) -> Self {
+        let mut cpu = Self::new();
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.psw.mask = mask::PROBLEM | mask::EA | mask::BA;
+        cpu.psw.addr = addr;
+        cpu
+    }
+
+    /// Bits 32-63 of general register `r` (the register number is taken
+    /// modulo 16).
+    pub fn r32(&self, r: u8) -> u32 {
+        self.gpr[usize::from(r & 15)] as u32
+    }
+
+    /// General register `r`, 64 bits.
+    pub fn r64(&self, r: u8) -> u64 {
+        self.gpr[usize::from(r & 15)]
+    }
+
+    /// Set bits 32-63 of register `r`, keeping bits 0-31.
+    pub fn set_r32(&mut self, r: u8, v: u32) {
+        let g = &mut self.gpr[usize::from(r & 15)];
+        *g = (*g & 0xffff_ffff_0000_0000) | u64::from(v);
+    }
+
+    /// Set register `r` (64 bits).
+    pub fn set_r64(&mut self, r: u8, v: u64) {
+        self.gpr[usize::from(r & 15)] = v;
+    }
+
+    /// Bits 0-31 of register `r` (the high word).
+    pub fn rh(&self, r: u8) -> u32 {
+        (self.gpr[usize::from(r & 15)] >> 32) as u32
+    }
+
+    /// Floating-point register `r` may be used: with the AFP-register
+    /// control (CR0 bit 45) zero only FPRs 0, 2, 4 and 6 can be (PoP
+    /// "Floating-Point Registers"; the others are a data exception with
+    /// DXC 1).
+    pub const fn fpr_available(&self, r: u8) -> bool {
+        self.cr[0] & CR0_AFP_REGISTER != 0 || matches!(r & 15, 0 | 2 | 4 | 6)
+    }
+
+    /// Secondary-space control, CR0 bit 37: SAC, SACF, MVCP and MVCS are
+    /// allowed.
+    pub const fn secondary_space_control(&self) -> bool {
+        self.cr[0] & Cr0::SECONDARY_SPACE.bits() != 0
+    }
+
+    /// In the problem state, may the program use access key `key`? Only
+    /// if the PSW-key mask (CR3 bits 32-47) has the key's bit (SPKA, MVCP,
+    /// MVCS); the supervisor state may use any key.
+    pub const fn key_authorized(&self, key: u8) -> bool {
+        !self.psw.problem_state() || self.cr[3] & ((0x8000 >> (key & 0xF)) << 16) != 0
+    }
+
+    /// Set bits 0-31 of register `r`.
+    pub fn set_rh(&mut self, r: u8, v: u32) {
+        let g = &mut self.gpr[usize::from(r & 15)];
+        *g = (*g & 0xffff_ffff) | (u64::from(v) << 32);
+    }
+}

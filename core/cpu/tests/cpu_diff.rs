@@ -1,0 +1,1022 @@
+//! Differential testing of the interpreter against `qemu-s390x`.
+//!
+//! Seeded random sequences of problem-state instructions, each with random
+//! register, condition-code and storage inputs, are assembled into one small
+//! static s390x Linux program per batch: for every sequence a fixed prologue
+//! loads the inputs, the sequence runs, and an epilogue saves all general
+//! registers, the condition code (IPM) and the scratch storage into an
+//! output area; at the end one `write` system call puts the whole area on
+//! stdout and `exit` ends the program. The same ELF is run by `qemu-s390x`
+//! and by the interpreter (on a [`FlatMemory`]); the outputs must be equal
+//! byte for byte. A mismatch is shrunk (instructions dropped while it
+//! persists) and printed as a reproducing program with its inputs.
+//!
+//! Environment: `ZMMU_DIFF_INSNS` (random-sequence instructions to execute
+//! in the interpreter, prologues and epilogues not counted; default
+//! 1,000,000), `ZMMU_DIFF_SEED` (default 1),
+//! `ZMMU_DIFF_SEQ_LEN` (random instructions per sequence, default 40),
+//! `ZMMU_DIFF_BATCH` (sequences per program, default 400).
+//!
+//! [`FlatMemory`]: zmmu_cpu::bus::FlatMemory
+
+mod cpu_common;
+
+use cpu_common::{cross_gcc, elf, require, run, scratch_dir};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::state::Cpu;
+
+/// Bytes of scratch storage a sequence may touch (based at %r13).
+const SCRATCH: usize = 512;
+/// One output record: 16 registers, the IPM word, the scratch storage.
+const RECORD: usize = 16 * 8 + 4 + SCRATCH;
+/// Instructions each case runs besides its random sequence (prologue 7,
+/// epilogue 7), and each program besides its cases (start and exit).
+const PER_CASE: u64 = 14;
+const PER_PROGRAM: u64 = 7;
+/// Registers a sequence may write (%r13 holds the scratch base).
+const REGS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15];
+/// Even registers of the pairs a sequence may write.
+const EVEN: [u8; 7] = [0, 2, 4, 6, 8, 10, 14];
+
+/// xorshift64*: small, seedable, good enough for test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len() as u64) as usize]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    /// A register value biased towards the edges of arithmetic.
+    fn value(&mut self) -> u64 {
+        const EDGES: [u64; 12] = [
+            0,
+            1,
+            2,
+            u64::MAX,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x7fff_ffff_ffff_ffff,
+            0x8000_0000_0000_0000,
+            0xffff_ffff_8000_0000,
+            0x0000_0000_ffff_fffe,
+        ];
+        match self.below(4) {
+            0 => self.pick(&EDGES),
+            1 => self.below(256),
+            2 => self.next() as u32 as i32 as i64 as u64,
+            _ => self.next(),
+        }
+    }
+}
+
+/// A sequence element: an instruction line or a label.
+#[derive(Clone, Debug)]
+enum Item {
+    Insn(String),
+    Label(String),
+}
+
+/// A random test case.
+#[derive(Clone, Debug)]
+struct Case {
+    items: Vec<Item>,
+    regs: [u64; 16],
+    cc: u8,
+    mem: Vec<u8>,
+    /// Run the sequence in the 31-bit addressing mode (SAM31 ... SAM64).
+    amode31: bool,
+}
+
+/// Instruction templates. Placeholders: {R} register (not %r13), {E} even
+/// register, {Mn} storage operand of n bytes, {An} aligned, {I8} {U8} {I16}
+/// {U16} {I32} {U32} {U4} {U6} {Z6} immediates, {SH} shift amount, {L}
+/// forward label, {RLn} relative-long operand aligned on n, {SS} SS operands,
+/// {TR} SS operands with a 256-byte table, {LA} {LAY} any address.
+#[rustfmt::skip]
+const TEMPLATES: &[&str] = &[
+    // Register-register arithmetic and logic.
+    "ar {R},{R}", "agr {R},{R}", "agfr {R},{R}", "sr {R},{R}", "sgr {R},{R}", "sgfr {R},{R}",
+    "alr {R},{R}", "algr {R},{R}", "algfr {R},{R}", "slr {R},{R}", "slgr {R},{R}", "slgfr {R},{R}",
+    "alcr {R},{R}", "alcgr {R},{R}", "slbr {R},{R}", "slbgr {R},{R}",
+    "nr {R},{R}", "ngr {R},{R}", "or {R},{R}", "ogr {R},{R}", "xr {R},{R}", "xgr {R},{R}",
+    "lr {R},{R}", "lgr {R},{R}", "lgfr {R},{R}", "llgfr {R},{R}", "llgtr {R},{R}",
+    "lbr {R},{R}", "lgbr {R},{R}", "lhr {R},{R}", "lghr {R},{R}", "llcr {R},{R}", "llgcr {R},{R}",
+    "llhr {R},{R}", "llghr {R},{R}", "ltr {R},{R}", "ltgr {R},{R}", "ltgfr {R},{R}",
+    "lcr {R},{R}", "lcgr {R},{R}", "lcgfr {R},{R}", "lpr {R},{R}", "lpgr {R},{R}", "lpgfr {R},{R}",
+    "lnr {R},{R}", "lngr {R},{R}", "lngfr {R},{R}", "cr {R},{R}", "cgr {R},{R}", "cgfr {R},{R}",
+    "clr {R},{R}", "clgr {R},{R}", "clgfr {R},{R}", "msr {R},{R}", "msgr {R},{R}", "msgfr {R},{R}",
+    "mr {E},{R}", "mlr {E},{R}", "mlgr {E},{R}",
+    "ark {R},{R},{R}", "agrk {R},{R},{R}", "srk {R},{R},{R}", "sgrk {R},{R},{R}",
+    "alrk {R},{R},{R}", "algrk {R},{R},{R}", "slrk {R},{R},{R}", "slgrk {R},{R},{R}",
+    "nrk {R},{R},{R}", "ngrk {R},{R},{R}", "ork {R},{R},{R}", "ogrk {R},{R},{R}",
+    "xrk {R},{R},{R}", "xgrk {R},{R},{R}",
+    "popcnt {R},{R}", "flogr {E},{R}", "lrvr {R},{R}", "lrvgr {R},{R}",
+    "locr {R},{R},{U4}", "locgr {R},{R},{U4}", "ipm {R}",
+    // Immediates.
+    "ahi {R},{I16}", "aghi {R},{I16}", "afi {R},{I32}", "agfi {R},{I32}", "alfi {R},{U32}",
+    "algfi {R},{U32}", "slfi {R},{U32}", "slgfi {R},{U32}", "lhi {R},{I16}", "lghi {R},{I16}",
+    "lgfi {R},{I32}", "chi {R},{I16}", "cghi {R},{I16}", "cfi {R},{I32}", "cgfi {R},{I32}",
+    "clfi {R},{U32}", "clgfi {R},{U32}", "mhi {R},{I16}", "mghi {R},{I16}", "msfi {R},{I32}",
+    "msgfi {R},{I32}",
+    "nihh {R},{U16}", "nihl {R},{U16}", "nilh {R},{U16}", "nill {R},{U16}", "nihf {R},{U32}",
+    "nilf {R},{U32}", "oihh {R},{U16}", "oihl {R},{U16}", "oilh {R},{U16}", "oill {R},{U16}",
+    "oihf {R},{U32}", "oilf {R},{U32}", "xihf {R},{U32}", "xilf {R},{U32}",
+    "iihh {R},{U16}", "iihl {R},{U16}", "iilh {R},{U16}", "iill {R},{U16}", "iihf {R},{U32}",
+    "iilf {R},{U32}", "llihh {R},{U16}", "llihl {R},{U16}", "llilh {R},{U16}", "llill {R},{U16}",
+    "llihf {R},{U32}", "llilf {R},{U32}",
+    "tmll {R},{U16}", "tmlh {R},{U16}", "tmhl {R},{U16}", "tmhh {R},{U16}",
+    "ahik {R},{R},{I16}", "aghik {R},{R},{I16}", "alhsik {R},{R},{I16}", "alghsik {R},{R},{I16}",
+    "lochi {R},{I16},{U4}", "locghi {R},{I16},{U4}",
+    // Register-storage.
+    "l {R},{M4}", "ly {R},{M4}", "lg {R},{M8}", "lgf {R},{M4}", "lgh {R},{M2}", "lh {R},{M2}",
+    "lhy {R},{M2}", "llgf {R},{M4}", "llgt {R},{M4}", "llgc {R},{M1}", "llgh {R},{M2}",
+    "llc {R},{M1}", "llh {R},{M2}", "lb {R},{M1}", "lgb {R},{M1}", "lt {R},{M4}", "ltg {R},{M8}",
+    "ltgf {R},{M4}",
+    "a {R},{M4}", "ay {R},{M4}", "ag {R},{M8}", "agf {R},{M4}", "ah {R},{M2}", "ahy {R},{M2}",
+    "al {R},{M4}", "aly {R},{M4}", "alg {R},{M8}", "algf {R},{M4}", "alc {R},{M4}",
+    "alcg {R},{M8}", "s {R},{M4}", "sy {R},{M4}", "sg {R},{M8}", "sgf {R},{M4}", "sh {R},{M2}",
+    "shy {R},{M2}", "sl {R},{M4}", "sly {R},{M4}", "slg {R},{M8}", "slgf {R},{M4}",
+    "slb {R},{M4}", "slbg {R},{M8}", "n {R},{M4}", "ny {R},{M4}", "ng {R},{M8}", "o {R},{M4}",
+    "oy {R},{M4}", "og {R},{M8}", "x {R},{M4}", "xy {R},{M4}", "xg {R},{M8}",
+    "c {R},{M4}", "cy {R},{M4}", "cg {R},{M8}", "cgf {R},{M4}", "ch {R},{M2}", "chy {R},{M2}",
+    "cgh {R},{M2}", "cl {R},{M4}", "cly {R},{M4}", "clg {R},{M8}", "clgf {R},{M4}",
+    "ms {R},{M4}", "msy {R},{M4}", "msg {R},{M8}", "msgf {R},{M4}", "mh {R},{M2}",
+    "mhy {R},{M2}", "m {E},{M4}", "mfy {E},{M4}", "ml {E},{M4}", "mlg {E},{M8}",
+    "st {R},{M4}", "sty {R},{M4}", "stg {R},{M8}", "sth {R},{M2}", "sthy {R},{M2}",
+    "stc {R},{M1}", "stcy {R},{M1}", "ic {R},{M1}", "icy {R},{M1}",
+    "icm {R},{U4},{M4}", "icmy {R},{U4},{M4}", "icmh {R},{U4},{M4}",
+    "stcm {R},{U4},{M4}", "stcmy {R},{U4},{M4}", "stcmh {R},{U4},{M4}",
+    "clm {R},{U4},{M4}", "clmy {R},{U4},{M4}", "clmh {R},{U4},{M4}",
+    "lrv {R},{M4}", "lrvg {R},{M8}", "lrvh {R},{M2}", "strv {R},{M4}", "strvg {R},{M8}",
+    "strvh {R},{M2}", "loc {R},{M4},{U4}", "locg {R},{M8},{U4}", "stoc {R},{M4},{U4}",
+    "stocg {R},{M8},{U4}", "la {R},{LA}", "lay {R},{LAY}", "larl {R},{L}",
+    // Storage-immediate.
+    "mvi {M1},{U8}", "mviy {M1},{U8}", "ni {M1},{U8}", "niy {M1},{U8}", "oi {M1},{U8}",
+    "oiy {M1},{U8}", "xi {M1},{U8}", "xiy {M1},{U8}", "cli {M1},{U8}", "cliy {M1},{U8}",
+    "tm {M1},{U8}", "tmy {M1},{U8}", "asi {M4},{I8}", "agsi {M8},{I8}", "alsi {M4},{I8}",
+    "algsi {M8},{I8}", "mvhi {M4},{I16}", "mvghi {M8},{I16}", "mvhhi {M2},{I16}",
+    "chsi {M4},{I16}", "cghsi {M8},{I16}", "chhsi {M2},{I16}", "clfhsi {M4},{U16}",
+    "clghsi {M8},{U16}", "clhhsi {M2},{U16}",
+    // Storage-storage.
+    // QEMU 7.2 deviation: its TR reads a stale condition code when the
+    // previous instruction's cc is still lazily computed (TR leaves the cc
+    // unchanged architecturally); IPM before TR forces QEMU to compute it.
+    "mvc {SS}", "nc {SS}", "oc {SS}", "xc {SS}", "clc {SS}", "ipm {R}\n\ttr {TR}", "trt {TR}",
+    // Shifts and rotates.
+    "sll {R},{SH}", "srl {R},{SH}", "sla {R},{SH}", "sra {R},{SH}", "sllg {R},{R},{SH}",
+    "srlg {R},{R},{SH}", "slag {R},{R},{SH}", "srag {R},{R},{SH}", "rllg {R},{R},{SH}",
+    "rll {R},{R},{SH}", "sllk {R},{R},{SH}", "srlk {R},{R},{SH}", "slak {R},{R},{SH}",
+    "srak {R},{R},{SH}", "sldl {E},{SH}", "srdl {E},{SH}", "slda {E},{SH}", "srda {E},{SH}",
+    "risbg {R},{R},{U6},{Z6},{U6}", "risbgn {R},{R},{U6},{Z6},{U6}",
+    // QEMU 7.2 deviation: the test-only forms (I3 bit 0) of RNSBG, ROSBG and
+    // RXSBG crash its code generator ("tcg fatal error"); they are covered by
+    // the unit tests instead.
+    "rnsbg {R},{R},{U6},{U6},{U6}", "rosbg {R},{R},{U6},{U6},{U6}", "rxsbg {R},{R},{U6},{U6},{U6}",
+    "risbhg {R},{R},{U5},{Z5},{U6}", "risblg {R},{R},{U5},{Z5},{U6}",
+    // Relative long.
+    "lrl {R},{RL4}", "lgrl {R},{RL8}", "lgfrl {R},{RL4}", "llgfrl {R},{RL4}", "lhrl {R},{RL2}",
+    "lghrl {R},{RL2}", "llhrl {R},{RL2}", "llghrl {R},{RL2}", "strl {R},{RL4}",
+    "stgrl {R},{RL8}", "sthrl {R},{RL2}", "crl {R},{RL4}", "cgrl {R},{RL8}", "cgfrl {R},{RL4}",
+    "clrl {R},{RL4}", "clgrl {R},{RL8}", "clgfrl {R},{RL4}", "chrl {R},{RL2}", "cghrl {R},{RL2}",
+    "clhrl {R},{RL2}", "clghrl {R},{RL2}",
+    // Branches (forward only).
+    "brc {U4},{L}", "brcl {U4},{L}", "bras {R},{L}", "brasl {R},{L}", "brct {R},{L}",
+    "brctg {R},{L}", "brxh {R},{R},{L}", "brxle {R},{R},{L}", "brxhg {R},{R},{L}",
+    "brxlg {R},{R},{L}", "crj {R},{R},{U4},{L}", "cgrj {R},{R},{U4},{L}",
+    "clrj {R},{R},{U4},{L}", "clgrj {R},{R},{U4},{L}", "cij {R},{I8},{U4},{L}",
+    "cgij {R},{I8},{U4},{L}", "clij {R},{U8},{U4},{L}", "clgij {R},{U8},{U4},{L}",
+    // Interlocked and compare-and-swap.
+    "cs {R},{R},{A4}", "csy {R},{R},{A4}", "csg {R},{R},{A8}", "cds {E},{E},{A8}",
+    "cdsg {E},{E},{A16}", "laa {R},{R},{A4}", "laag {R},{R},{A8}", "laal {R},{R},{A4}",
+    "laalg {R},{R},{A8}", "lan {R},{R},{A4}", "lang {R},{R},{A8}", "lao {R},{R},{A4}",
+    "laog {R},{R},{A8}", "lax {R},{R},{A4}", "laxg {R},{R},{A8}",
+    // High-word facility.
+    "aih {R},{I32}", "alsih {R},{I32}", "alsihn {R},{I32}", "cih {R},{I32}", "clih {R},{U32}",
+    "lfh {R},{M4}", "stfh {R},{M4}", "lbh {R},{M1}", "llch {R},{M1}", "lhh {R},{M2}",
+    "llhh {R},{M2}", "stch {R},{M1}", "sthh {R},{M2}", "chf {R},{M4}", "clhf {R},{M4}",
+    "brcth {R},{L}", "lochhi {R},{I16},{U4}", "locfh {R},{M4},{U4}", "stocfh {R},{M4},{U4}",
+    // Miscellaneous.
+    "lzrg {R},{M8}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
+    "bcr 15,%r0", "bcr 0,%r1", "nopr", "mvcin {SSR2}", "trtr {TRR1}",
+    // Execute of SS instructions placed out of line (length from the register).
+    "exrl {R},.Lex_mvc", "exrl {R},.Lex_xc", "exrl {R},.Lex_clc", "exrl {R},.Lex_oc",
+];
+
+/// Templates not used in the 31-bit mode: QEMU 7.2's LA, LAY and LARL clear
+/// bits 0-31 of R1 there, where the architecture leaves them unchanged
+/// (reference-machines.md).
+const QEMU_31_BIT_DEVIATIONS: &[&str] = &["la ", "lay ", "larl "];
+
+/// The out-of-line targets of the EXRL templates.
+const EX_TARGETS: &str = "\
+.Lex_mvc: mvc 0(1,%r13),256(%r13)
+.Lex_xc: xc 0(1,%r13),256(%r13)
+.Lex_clc: clc 0(1,%r13),256(%r13)
+.Lex_oc: oc 0(1,%r13),256(%r13)
+";
+
+/// Generated instructions that need setup lines; `None` picks a template.
+fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
+    let r = |rng: &mut Rng| rng.pick(&REGS);
+    let mem = |rng: &mut Rng, n: usize| rng.below((SCRATCH - n + 1) as u64);
+    Some(match rng.below(12) {
+        0 => {
+            // Register divides: make the divisor nonzero and not -1 (low bits
+            // 10), and the dividend small enough for the quotient to fit.
+            let e = rng.pick(&EVEN);
+            let d = loop {
+                let d = r(rng);
+                if d != e && d != e + 1 {
+                    break d;
+                }
+            };
+            let (op, prep): (&str, String) = match rng.below(5) {
+                0 => ("dr", format!("lr %r{e},%r{}\n\tsra %r{e},31", e + 1)),
+                1 => ("dlr", format!("lhi %r{e},0")),
+                2 => ("dlgr", format!("lghi %r{e},0")),
+                3 => ("dsgr", String::new()),
+                _ => ("dsgfr", String::new()),
+            };
+            let mut v = vec![format!("nill %r{d},65532"), format!("oill %r{d},2")];
+            if !prep.is_empty() {
+                v.extend(prep.split('\n').map(|s| s.trim().to_string()));
+            }
+            v.push(format!("{op} %r{e},%r{d}"));
+            v
+        }
+        1 => {
+            // Storage divides with the same guards on the storage operand.
+            let e = rng.pick(&EVEN);
+            let (op, n, prep) = match rng.below(5) {
+                0 => ("d", 4, format!("lr %r{e},%r{}\n\tsra %r{e},31", e + 1)),
+                1 => ("dl", 4, format!("lhi %r{e},0")),
+                2 => ("dlg", 8, format!("lghi %r{e},0")),
+                3 => ("dsg", 8, String::new()),
+                _ => ("dsgf", 4, String::new()),
+            };
+            let at = mem(rng, n);
+            let last = at + n as u64 - 1;
+            let mut v = vec![format!("ni {last}(%r13),252"), format!("oi {last}(%r13),2")];
+            if !prep.is_empty() {
+                v.extend(prep.split('\n').map(|s| s.trim().to_string()));
+            }
+            v.push(format!("{op} %r{e},{at}(%r13)"));
+            v
+        }
+        2 => {
+            // Load/store multiple over a range that does not include %r13.
+            let (lo, hi) = if rng.chance(80) {
+                let a = rng.below(13) as u8;
+                let b = rng.below(13) as u8;
+                (a.min(b), a.max(b))
+            } else {
+                (14, 14 + rng.below(2) as u8)
+            };
+            let (op, n) = rng.pick(&[
+                ("lm", 4),
+                ("lmy", 4),
+                ("lmg", 8),
+                ("stm", 4),
+                ("stmy", 4),
+                ("stmg", 8),
+            ]);
+            let count = usize::from(hi - lo) + 1;
+            let at = mem(rng, count * n);
+            vec![format!("{op} %r{lo},%r{hi},{at}(%r13)")]
+        }
+        3 => {
+            // MVCL / CLCL inside the scratch area.
+            let (a, b) = two_pairs(rng);
+            let (d1, l1) = span(rng);
+            let (d2, l2) = span(rng);
+            let pad = rng.below(256);
+            let op = if rng.chance(50) { "mvcl" } else { "clcl" };
+            vec![
+                addr(a, d1),
+                format!("lgfi %r{},{l1}", a + 1),
+                addr(b, d2),
+                format!("iilf %r{},{}", b + 1, (pad << 24) | l2),
+                format!("{op} %r{a},%r{b}"),
+            ]
+        }
+        4 => {
+            // MVCLE / CLCLE inside the scratch area. MVCLE's result is
+            // unpredictable for destructively overlapping operands (the
+            // destination starting inside the source): avoid them.
+            let (a, b) = two_pairs(rng);
+            let op = if rng.chance(50) { "mvcle" } else { "clcle" };
+            let ((d1, l1), (d2, l2)) = loop {
+                let (x, y) = (span(rng), span(rng));
+                let overlap = x.0 > y.0 && x.0 < y.0 + x.1.min(y.1);
+                if op == "clcle" || !overlap {
+                    break (x, y);
+                }
+            };
+            let pad = rng.below(256);
+            vec![
+                addr(a, d1),
+                format!("lgfi %r{},{l1}", a + 1),
+                addr(b, d2),
+                format!("lgfi %r{},{l2}", b + 1),
+                // A CPU-determined amount may leave cc 3: repeat until done.
+                format!("1: {op} %r{a},%r{b},{pad}"),
+                "jo 1b".to_string(),
+            ]
+        }
+        5 => {
+            // MVST / CLST / SRST on strings ending inside the scratch area.
+            let c = rng.below(256);
+            let r1 = loop {
+                let x = r(rng);
+                if x != 0 {
+                    break x;
+                }
+            };
+            let r2 = loop {
+                let x = r(rng);
+                if x != 0 && x != r1 {
+                    break x;
+                }
+            };
+            let x = rng.below(SCRATCH as u64);
+            let y = rng.below(SCRATCH as u64);
+            let (lo, hi) = (x.min(y), x.max(y));
+            match rng.below(3) {
+                0 => vec![
+                    format!("lhi %r0,{c}"),
+                    format!("mvi 511(%r13),{c}"),
+                    addr(r1, lo),
+                    addr(r2, hi),
+                    format!("1: mvst %r{r1},%r{r2}"),
+                    "jo 1b".to_string(),
+                ],
+                1 => vec![
+                    format!("lhi %r0,{c}"),
+                    format!("mvi 511(%r13),{c}"),
+                    addr(r1, x),
+                    addr(r2, y),
+                    format!("1: clst %r{r1},%r{r2}"),
+                    "jo 1b".to_string(),
+                ],
+                _ => vec![
+                    format!("lhi %r0,{c}"),
+                    addr(r1, hi),
+                    addr(r2, lo),
+                    format!("1: srst %r{r1},%r{r2}"),
+                    "jo 1b".to_string(),
+                ],
+            }
+        }
+        6 if !amode31 => {
+            // EX with the target address in a register (LARL: 64-bit mode
+            // only, see `addr`).
+            let (t, x) = loop {
+                let t = r(rng);
+                let x = r(rng);
+                if t != 0 && t != x {
+                    break (t, x);
+                }
+            };
+            let target = rng.pick(&[".Lex_mvc", ".Lex_xc", ".Lex_clc", ".Lex_oc"]);
+            vec![format!("larl %r{t},{target}"), format!("ex %r{x},0(%r{t})")]
+        }
+        _ => return None,
+    })
+}
+
+/// Lines that put scratch + `off` into register `r`. Not LA: QEMU 7.2's LA
+/// clears bits 0-31 in the 31-bit mode (reference-machines.md), so the
+/// setup uses a 64-bit add.
+fn addr(r: u8, off: u64) -> String {
+    format!("lgr %r{r},%r13\n\taghi %r{r},{off}")
+}
+
+/// Two distinct even-odd pairs, neither containing %r13 or %r0 (MVCL's
+/// registers are addresses).
+fn two_pairs(rng: &mut Rng) -> (u8, u8) {
+    let pairs = [2u8, 4, 6, 8, 10, 14];
+    let a = rng.pick(&pairs);
+    loop {
+        let b = rng.pick(&pairs);
+        if b != a {
+            return (a, b);
+        }
+    }
+}
+
+/// An (offset, length) inside the scratch area.
+fn span(rng: &mut Rng) -> (u64, u64) {
+    let d = rng.below(SCRATCH as u64);
+    let l = rng.below(SCRATCH as u64 - d + 1);
+    (d, l)
+}
+
+/// Expand one template.
+fn expand(t: &str, rng: &mut Rng, new_label: &mut dyn FnMut(&mut Rng) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let j = rest[i..].find('}').expect("unclosed placeholder") + i;
+        let p = &rest[i + 1..j];
+        rest = &rest[j + 1..];
+        let mem = |rng: &mut Rng, n: usize, align: usize| {
+            let slots = (SCRATCH - n) / align + 1;
+            format!("{}(%r13)", rng.below(slots as u64) as usize * align)
+        };
+        let s = match p {
+            "R" => format!("%r{}", rng.pick(&REGS)),
+            "E" => format!("%r{}", rng.pick(&EVEN)),
+            "M1" => mem(rng, 1, 1),
+            "M2" => mem(rng, 2, 1),
+            "M4" => mem(rng, 4, 1),
+            "M8" => mem(rng, 8, 1),
+            "A4" => mem(rng, 4, 4),
+            "A8" => mem(rng, 8, 8),
+            "A16" => mem(rng, 16, 16),
+            "I8" => rng.range(-128, 127).to_string(),
+            "U8" => rng.below(256).to_string(),
+            "I16" => rng.range(-32768, 32767).to_string(),
+            "U16" => rng.below(65536).to_string(),
+            "I32" => (rng.value() as u32 as i32).to_string(),
+            "U32" => (rng.value() as u32).to_string(),
+            "U4" => rng.below(16).to_string(),
+            "U5" => rng.below(32).to_string(),
+            "U6" => rng.below(64).to_string(),
+            "Z5" => (rng.below(32) + if rng.chance(30) { 128 } else { 0 }).to_string(),
+            "Z6" => (rng.below(64) + if rng.chance(30) { 128 } else { 0 }).to_string(),
+            "SH" => {
+                if rng.chance(70) {
+                    rng.below(64).to_string()
+                } else {
+                    format!("{}(%r{})", rng.below(4096), rng.pick(&REGS))
+                }
+            }
+            "L" => new_label(rng),
+            "RL2" => format!("scratch+{}", rng.below((SCRATCH / 2) as u64) * 2),
+            "RL4" => format!("scratch+{}", rng.below((SCRATCH / 4) as u64) * 4),
+            "RL8" => format!("scratch+{}", rng.below((SCRATCH / 8) as u64) * 8),
+            "SS" => {
+                let len = rng.range(1, 256) as u64;
+                let d1 = rng.below(SCRATCH as u64 - len + 1);
+                let d2 = rng.below(SCRATCH as u64 - len + 1);
+                format!("{d1}({len},%r13),{d2}(%r13)")
+            }
+            "TR" => {
+                let len = rng.range(1, 256) as u64;
+                let d1 = rng.below(SCRATCH as u64 - len + 1);
+                let d2 = rng.below((SCRATCH - 256 + 1) as u64);
+                format!("{d1}({len},%r13),{d2}(%r13)")
+            }
+            "SSR2" => {
+                // MVCIN: the second-operand address designates its rightmost
+                // byte; overlapping operands give unpredictable results.
+                loop {
+                    let len = rng.range(1, 128) as u64;
+                    let d1 = rng.below(SCRATCH as u64 - len + 1);
+                    let d2 = len - 1 + rng.below(SCRATCH as u64 - len + 1);
+                    let src = d2 + 1 - len;
+                    if d1 + len <= src || src + len <= d1 {
+                        break format!("{d1}({len},%r13),{d2}(%r13)");
+                    }
+                }
+            }
+            "TRR1" => {
+                // TRTR: the first-operand address designates its rightmost byte.
+                let len = rng.range(1, 256) as u64;
+                let d1 = len - 1 + rng.below(SCRATCH as u64 - len + 1);
+                let d2 = rng.below((SCRATCH - 256 + 1) as u64);
+                format!("{d1}({len},%r13),{d2}(%r13)")
+            }
+            "LA" => format!(
+                "{}(%r{},%r{})",
+                rng.below(4096),
+                rng.pick(&REGS),
+                rng.pick(&REGS)
+            ),
+            "LAY" => format!(
+                "{}(%r{},%r{})",
+                rng.range(-(1 << 19), (1 << 19) - 1),
+                rng.pick(&REGS),
+                rng.pick(&REGS)
+            ),
+            other => panic!("unknown placeholder {other}"),
+        };
+        out.push_str(&s);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Generate case number `id` with `len` random instructions.
+fn generate(rng: &mut Rng, id: usize, len: usize) -> Case {
+    let amode31 = rng.chance(25);
+    let mut insns: Vec<Vec<String>> = Vec::with_capacity(len);
+    let mut labels: Vec<Vec<String>> = vec![Vec::new(); len + 1];
+    let mut counter = 0;
+    for pos in 0..len {
+        let mut pending: Option<(usize, String)> = None;
+        let lines = match special(rng, amode31).filter(|_| rng.chance(25)) {
+            Some(lines) => lines,
+            None => {
+                let t = loop {
+                    let t = rng.pick(TEMPLATES);
+                    if !(amode31 && QEMU_31_BIT_DEVIATIONS.iter().any(|p| t.starts_with(p))) {
+                        break t;
+                    }
+                };
+                let mut new_label = |rng: &mut Rng| {
+                    let name = format!(".L{id}_{counter}");
+                    counter += 1;
+                    let target = (pos + 1 + rng.below(6) as usize).min(len);
+                    pending = Some((target, name.clone()));
+                    name
+                };
+                vec![expand(t, rng, &mut new_label)]
+            }
+        };
+        if let Some((target, name)) = pending {
+            labels[target].push(name);
+        }
+        insns.push(lines);
+    }
+    let mut items = Vec::new();
+    for (pos, here) in labels.iter_mut().enumerate() {
+        items.extend(here.drain(..).map(Item::Label));
+        if let Some(lines) = insns.get(pos) {
+            // A group (setup lines plus the instruction) shrinks as a unit.
+            items.push(Item::Insn(lines.join("\n\t")));
+        }
+    }
+    let mut regs = [0u64; 16];
+    for r in regs.iter_mut() {
+        *r = rng.value();
+    }
+    let mem = (0..SCRATCH)
+        .map(|_| if rng.chance(20) { 0 } else { rng.next() as u8 })
+        .collect();
+    Case {
+        items,
+        regs,
+        cc: rng.below(4) as u8,
+        mem,
+        amode31,
+    }
+}
+
+/// The assembly text of a program running `cases` in order.
+fn program(cases: &[Case]) -> String {
+    let mut s = String::new();
+    s.push_str("\t.text\n\t.globl _start\n_start:\n\tlarl %r13,scratch\n");
+    for (i, c) in cases.iter().enumerate() {
+        let _ = write!(
+            s,
+            "# case {i}\n\tlarl %r1,in{i}\n\tmvc 0(256,%r13),136(%r1)\n\tmvc 256(256,%r13),392(%r1)\n\
+             \tl %r0,128(%r1)\n\tspm %r0\n\tlmg %r14,%r15,112(%r1)\n\tlmg %r0,%r12,0(%r1)\n"
+        );
+        if c.amode31 {
+            s.push_str("\tsam31\n");
+        }
+        for item in &c.items {
+            match item {
+                Item::Insn(t) => {
+                    let _ = writeln!(s, "\t{t}");
+                }
+                Item::Label(l) => {
+                    let _ = writeln!(s, "{l}:");
+                }
+            }
+        }
+        if c.amode31 {
+            s.push_str("\tsam64\n");
+        }
+        let _ = write!(
+            s,
+            "\tstmg %r0,%r15,{SCRATCH}(%r13)\n\tipm %r0\n\tst %r0,{}(%r13)\n\
+             \tlarl %r1,out+{}\n\tmvc 0(132,%r1),{SCRATCH}(%r13)\n\tmvc 132(256,%r1),0(%r13)\n\
+             \tmvc 388(256,%r1),256(%r13)\n",
+            SCRATCH + 128,
+            i * RECORD
+        );
+    }
+    let _ = write!(
+        s,
+        "\tlghi %r2,1\n\tlarl %r3,out\n\tlgfi %r4,{}\n\tsvc 4\n\tlghi %r2,0\n\tsvc 1\n{EX_TARGETS}",
+        cases.len() * RECORD
+    );
+    s.push_str("\t.data\n\t.balign 4096\nscratch:\n\t.skip 1024\n");
+    for (i, c) in cases.iter().enumerate() {
+        let _ = write!(s, "\t.balign 8\nin{i}:\n");
+        for r in c.regs {
+            let _ = writeln!(s, "\t.quad {r:#x}");
+        }
+        let _ = writeln!(s, "\t.long {:#x}\n\t.long 0", u32::from(c.cc) << 28);
+        for chunk in c.mem.chunks(16) {
+            let bytes: Vec<String> = chunk.iter().map(|b| b.to_string()).collect();
+            let _ = writeln!(s, "\t.byte {}", bytes.join(","));
+        }
+    }
+    let _ = write!(
+        s,
+        "\t.bss\n\t.balign 8\nout:\n\t.skip {}\n",
+        cases.len() * RECORD
+    );
+    s
+}
+
+/// Assemble and link `src` into an ELF; `Err` carries the assembler's
+/// complaint.
+fn build(dir: &Path, name: &str, src: &str) -> Result<PathBuf, String> {
+    let s = dir.join(format!("{name}.s"));
+    let o = dir.join(format!("{name}.o"));
+    let exe = dir.join(name);
+    std::fs::write(&s, src).unwrap();
+    let out = Command::new("s390x-linux-gnu-as")
+        .args(["-march=z13", "-o"])
+        .arg(&o)
+        .arg(&s)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    run(Command::new("s390x-linux-gnu-ld")
+        .args([
+            "-static",
+            "-Ttext=0x1000000",
+            "-Tdata=0x2000000",
+            "-Tbss=0x2800000",
+            "-o",
+        ])
+        .arg(&exe)
+        .arg(&o));
+    Ok(exe)
+}
+
+/// Run the ELF under qemu-s390x; returns stdout.
+fn run_qemu(exe: &Path) -> std::thread::JoinHandle<Result<Vec<u8>, String>> {
+    let child = Command::new("qemu-s390x")
+        .args(["-cpu", "max"])
+        .arg(exe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn qemu-s390x");
+    std::thread::spawn(move || {
+        let out = child.wait_with_output().expect("qemu-s390x");
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(format!(
+                "qemu-s390x failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    })
+}
+
+/// Run the ELF in the interpreter: Linux `write` (SVC 4) appends to the
+/// output, `exit` (SVC 1) ends. Returns the output and the instruction count.
+fn run_interpreter(exe: &Path) -> Result<(Vec<u8>, u64), String> {
+    let image = std::fs::read(exe).unwrap();
+    let mut mem = elf::load(&image);
+    let mut cpu = Cpu::user(elf::entry(&image));
+    let mut out = Vec::new();
+    let mut steps = 0u64;
+    let trace = std::env::var_os("ZMMU_DIFF_TRACE").is_some();
+    loop {
+        steps += 1;
+        if trace {
+            if let Ok(insn) = cpu.fetch(&mut mem, cpu.psw.addr) {
+                eprintln!(
+                    "{:#x} cc={} {:?} {:x?}",
+                    cpu.psw.addr,
+                    cpu.psw.cc(),
+                    insn.op,
+                    cpu.gpr
+                );
+            }
+        }
+        if steps > 200_000_000 {
+            return Err("step limit".into());
+        }
+        match cpu.step(&mut mem) {
+            Ok(()) => {}
+            Err(Interruption::Supervisor { code: 4, .. }) => {
+                let (buf, len) = (cpu.gpr[3], cpu.gpr[4] as usize);
+                let bytes = mem.slice(buf, len).ok_or("write outside memory")?;
+                out.extend_from_slice(bytes);
+                cpu.gpr[2] = len as u64;
+            }
+            Err(Interruption::Supervisor { code: 1, .. }) => return Ok((out, steps)),
+            Err(other) => {
+                let at = cpu.psw.addr;
+                return Err(format!("{other:x?} at {at:#x} (after {steps} steps)"));
+            }
+        }
+    }
+}
+
+/// ArithResult of running one program on both sides.
+enum Verdict {
+    Same(u64),
+    /// Index of the first differing record (or `usize::MAX` if a side
+    /// failed), and a description.
+    Differ(usize, String),
+}
+
+fn compare(dir: &Path, name: &str, cases: &[Case]) -> Result<Verdict, String> {
+    let exe = build(dir, name, &program(cases))?;
+    let qemu = run_qemu(&exe);
+    let interp = run_interpreter(&exe);
+    let expected = match qemu
+        .join()
+        .map_err(|_| "qemu thread panicked".to_string())?
+    {
+        Ok(out) => out,
+        Err(e) => return Ok(Verdict::Differ(usize::MAX, e)),
+    };
+    let (got, steps) = match interp {
+        Ok(x) => x,
+        Err(e) => return Ok(Verdict::Differ(usize::MAX, format!("interpreter: {e}"))),
+    };
+    if expected == got {
+        return Ok(Verdict::Same(steps));
+    }
+    for i in 0..cases.len() {
+        let r = i * RECORD..(i + 1) * RECORD;
+        let (e, g) = (expected.get(r.clone()), got.get(r));
+        if e != g {
+            return Ok(Verdict::Differ(i, describe(e, g)));
+        }
+    }
+    Ok(Verdict::Differ(
+        usize::MAX,
+        format!("output lengths {} vs {}", expected.len(), got.len()),
+    ))
+}
+
+/// The differences between two records (qemu's, then the interpreter's).
+fn describe(expected: Option<&[u8]>, got: Option<&[u8]>) -> String {
+    let (Some(e), Some(g)) = (expected, got) else {
+        return "record missing".into();
+    };
+    let mut s = String::new();
+    for r in 0..16 {
+        let x = u64::from_be_bytes(e[r * 8..r * 8 + 8].try_into().unwrap());
+        let y = u64::from_be_bytes(g[r * 8..r * 8 + 8].try_into().unwrap());
+        if x != y {
+            let _ = writeln!(s, "  %r{r}: qemu {x:#018x} interpreter {y:#018x}");
+        }
+    }
+    let (ce, cg) = ((e[128] >> 4) & 3, (g[128] >> 4) & 3);
+    if ce != cg {
+        let _ = writeln!(s, "  cc: qemu {ce} interpreter {cg}");
+    }
+    if e[128..132] != g[128..132] && ce == cg {
+        let _ = writeln!(
+            s,
+            "  IPM word: qemu {:02x?} interpreter {:02x?}",
+            &e[128..132],
+            &g[128..132]
+        );
+    }
+    for i in 0..SCRATCH {
+        if e[132 + i] != g[132 + i] {
+            let _ = writeln!(
+                s,
+                "  scratch+{i}: qemu {:#04x} interpreter {:#04x}",
+                e[132 + i],
+                g[132 + i]
+            );
+        }
+    }
+    s
+}
+
+/// Drop instructions while the case still mismatches; returns the smallest
+/// failing case and its description.
+fn shrink(dir: &Path, case: &Case, why: String) -> (Case, String) {
+    let mut best = case.clone();
+    let mut why = why;
+    let mut i = best.items.len();
+    while i > 0 {
+        i -= 1;
+        if !matches!(best.items[i], Item::Insn(_)) {
+            continue;
+        }
+        let mut trial = best.clone();
+        trial.items.remove(i);
+        if let Ok(Verdict::Differ(_, w)) = compare(dir, "shrink", std::slice::from_ref(&trial)) {
+            best = trial;
+            why = w;
+            i = i.min(best.items.len());
+        }
+    }
+    let _ = build(dir, "minimal", &program(std::slice::from_ref(&best)));
+    (best, why)
+}
+
+fn report(case: &Case, why: &str) -> String {
+    let mut s = String::from("minimal reproducing program (GNU as, -march=z13):\n");
+    for item in &case.items {
+        match item {
+            Item::Insn(t) => {
+                let _ = writeln!(s, "\t{t}");
+            }
+            Item::Label(l) => {
+                let _ = writeln!(s, "{l}:");
+            }
+        }
+    }
+    let mode = if case.amode31 {
+        "31-bit (SAM31 before, SAM64 after)"
+    } else {
+        "64-bit"
+    };
+    let _ = writeln!(
+        s,
+        "inputs: cc={} (%r13 = scratch, 512 bytes), {mode} addressing",
+        case.cc
+    );
+    for (r, v) in case.regs.iter().enumerate() {
+        if r != 13 {
+            let _ = writeln!(s, "  %r{r} = {v:#018x}");
+        }
+    }
+    let hex: String = case.mem.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = writeln!(s, "  scratch = {hex}");
+    let _ = writeln!(
+        s,
+        "(as a program: minimal.s / minimal in {})",
+        std::env::temp_dir().display()
+    );
+    let _ = write!(s, "differences:\n{why}");
+    s
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn interpreter_matches_qemu_on_random_user_programs() {
+    if !require(&["qemu-s390x", "s390x-linux-gnu-as", "s390x-linux-gnu-ld"]) {
+        return;
+    }
+    let target = env_u64("ZMMU_DIFF_INSNS", 1_000_000);
+    let seed = env_u64("ZMMU_DIFF_SEED", 1);
+    let seq_len = env_u64("ZMMU_DIFF_SEQ_LEN", 40) as usize;
+    let batch = env_u64("ZMMU_DIFF_BATCH", 400) as usize;
+    let dir = scratch_dir("diff");
+    let mut rng = Rng::new(seed);
+    let started = Instant::now();
+    let (mut executed, mut total, mut cases_run, mut programs) = (0u64, 0u64, 0usize, 0usize);
+    while executed < target {
+        let cases: Vec<Case> = (0..batch)
+            .map(|i| generate(&mut rng, cases_run + i, seq_len))
+            .collect();
+        let verdict = compare(&dir, "batch", &cases).unwrap_or_else(|e| panic!("assembler: {e}"));
+        match verdict {
+            // Count only the instructions of the random sequences: every case
+            // also runs PER_CASE prologue and epilogue instructions.
+            Verdict::Same(steps) => {
+                total += steps;
+                let modes = 2 * cases.iter().filter(|c| c.amode31).count() as u64;
+                executed +=
+                    steps.saturating_sub(PER_CASE * cases.len() as u64 + modes + PER_PROGRAM);
+            }
+            Verdict::Differ(i, why) if i < cases.len() => {
+                let (min, why) = shrink(&dir, &cases[i], why);
+                panic!(
+                    "seed {seed}: case {} differs from qemu-s390x\n{}",
+                    cases_run + i,
+                    report(&min, &why)
+                );
+            }
+            Verdict::Differ(_, why) => {
+                // Find the failing case by running them one at a time.
+                for (i, c) in cases.iter().enumerate() {
+                    if let Ok(Verdict::Differ(_, w)) =
+                        compare(&dir, "single", std::slice::from_ref(c))
+                    {
+                        let (min, w) = shrink(&dir, c, w);
+                        panic!(
+                            "seed {seed}: case {} fails: {why}\n{}",
+                            cases_run + i,
+                            report(&min, &w)
+                        );
+                    }
+                }
+                panic!("seed {seed}: batch fails but no single case does: {why}");
+            }
+        }
+        cases_run += cases.len();
+        programs += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let msg = format!(
+        "differential test: seed {seed}, {executed} random instructions executed ({total} with \
+         prologues and epilogues) in {cases_run} sequences, {programs} qemu-s390x runs, {secs:.1} s"
+    );
+    println!("{msg}");
+    eprintln!("{msg}");
+}
+
+/// GCC's output for the C corpus (`tests/cpu_corpus`), linked with a driver
+/// that calls every function with pseudo-random inputs and writes all
+/// results, gives the same bytes under qemu-s390x and the interpreter, at
+/// `-march=z196` and at `-march=z13`.
+#[test]
+fn compiled_c_corpus_gives_the_same_output_on_qemu_and_the_interpreter() {
+    if !require(&["qemu-s390x", "s390x-linux-gnu-gcc"]) {
+        return;
+    }
+    let dir = scratch_dir("diff-c");
+    let mut sources = cpu_common::corpus_sources();
+    sources.push(cpu_common::corpus_dir().join("driver/driver.c"));
+    for arch in ["z196", "z13"] {
+        let started = Instant::now();
+        let exe = dir.join(format!("corpus-{arch}"));
+        run(cross_gcc(arch)
+            .args([
+                "-fno-tree-loop-distribute-patterns",
+                "-nostdlib",
+                "-static",
+                "-Wl,--build-id=none",
+                "-Wl,-Ttext=0x1000000",
+                "-o",
+            ])
+            .arg(&exe)
+            .args(&sources)
+            .arg("-lgcc"));
+        let expected = run_qemu(&exe)
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (got, steps) = run_interpreter(&exe).unwrap_or_else(|e| panic!("{arch}: {e}"));
+        assert!(!expected.is_empty());
+        if let Some(at) = expected.iter().zip(&got).position(|(a, b)| a != b) {
+            panic!(
+                "-march={arch}: output differs from qemu-s390x at byte {at} (result {})",
+                at / 8
+            );
+        }
+        assert_eq!(expected.len(), got.len(), "-march={arch}: output length");
+        println!(
+            "C corpus at -march={arch}: {steps} instructions, {} bytes of results agree, {:.1} s",
+            got.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Debugging aid: `ZMMU_DIFF_ELF=prog cargo test --test cpu_diff -- --ignored`
+/// runs one ELF in the interpreter and prints its output in hex
+/// (`ZMMU_DIFF_TRACE=1` traces every instruction).
+#[test]
+#[ignore]
+fn run_one_elf_from_env() {
+    let Some(path) = std::env::var_os("ZMMU_DIFF_ELF") else {
+        return;
+    };
+    match run_interpreter(Path::new(&path)) {
+        Ok((out, steps)) => {
+            let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+            println!("{steps} steps, output {hex}");
+        }
+        Err(e) => println!("interpreter: {e}"),
+    }
+}

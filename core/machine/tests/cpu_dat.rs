@@ -1,0 +1,214 @@
+//! The interpreter with DAT on, through the machine's [`DatBus`]: translated
+//! operand and instruction fetches, IPTE invalidating what the TLB cached,
+//! LRA, and translation exceptions delivered with their TEID.
+
+use zmmu_cpu::interrupt::{lowcore, Interruption};
+use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_machine::bus::DatBus;
+use zmmu_mmu::exception::Exception;
+use zmmu_mmu::prelude::*;
+
+const SEGMENT_TABLE: u64 = 0x10000;
+const PAGE_TABLE: u64 = 0x11000;
+
+/// 1 MiB of storage: virtual page 1 maps to absolute 0x1000 (the code),
+/// virtual page 5 to absolute 0x73000; `code` at virtual 0x1000; a CPU in
+/// 64-bit supervisor state with DAT on in the primary space.
+fn machine(code: &[u8]) -> (Cpu, DatBus) {
+    let mut storage = OwnedStorage::new(1 << 20);
+    let w =
+        |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
+    w(&mut storage, SEGMENT_TABLE, PAGE_TABLE);
+    w(&mut storage, PAGE_TABLE + 8, 0x1000);
+    w(&mut storage, PAGE_TABLE + 5 * 8, 0x7_3000);
+    storage.write(AbsoluteAddress::new(0x1000), code).unwrap();
+    let mut cpu = Cpu::new();
+    cpu.cr[1] = SEGMENT_TABLE;
+    cpu.psw = Psw {
+        mask: mask::DAT | mask::EA | mask::BA,
+        addr: 0x1000,
+    };
+    (cpu, DatBus::new(storage))
+}
+
+#[test]
+fn operands_and_instructions_are_fetched_through_dat() {
+    // l %r1,0x123(%r2)
+    let (mut cpu, mut bus) = machine(&[0x58, 0x10, 0x21, 0x23]);
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_3123), &[1, 2, 3, 4])
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    cpu.step(&mut bus).unwrap();
+    assert_eq!(cpu.gpr[1], 0x0102_0304);
+}
+
+#[test]
+fn lra_loads_the_real_address() {
+    // lra %r5,0x123(%r2)
+    let (mut cpu, mut bus) = machine(&[0xB1, 0x50, 0x21, 0x23]);
+    cpu.gpr[2] = 0x5000;
+    cpu.step(&mut bus).unwrap();
+    assert_eq!((cpu.gpr[5], cpu.psw.cc()), (0x7_3123, 0));
+}
+
+#[test]
+fn ipte_makes_the_next_access_a_nullifying_page_translation_exception() {
+    // l %r1,0(%r2); ipte %r3,%r2; l %r1,0(%r2)
+    let code = [
+        0x58, 0x10, 0x20, 0x00, 0xB2, 0x21, 0x00, 0x32, 0x58, 0x10, 0x20, 0x00,
+    ];
+    let (mut cpu, mut bus) = machine(&code);
+    cpu.gpr[2] = 0x5000;
+    cpu.gpr[3] = PAGE_TABLE;
+    cpu.step(&mut bus).unwrap(); // cached in the TLB
+    cpu.step(&mut bus).unwrap(); // IPTE drops it
+    let intr = cpu.step(&mut bus).unwrap_err();
+    assert_eq!(
+        intr,
+        Interruption::Program {
+            exception: Exception {
+                code: Code::PAGE_TRANSLATION,
+                teid: Some(Teid(0x5000 | Teid::FETCH)),
+                access_id: None,
+                dxc: 0,
+            },
+            ilc: 2,
+        }
+    );
+    assert_eq!(
+        cpu.psw.addr, 0x1008,
+        "nullified: the old PSW points at the L"
+    );
+    cpu.deliver(&mut bus, intr).unwrap();
+    let mut teid = [0u8; 8];
+    bus.storage
+        .read(AbsoluteAddress::new(lowcore::TEID), &mut teid)
+        .unwrap();
+    assert_eq!(u64::from_be_bytes(teid), 0x5000 | Teid::FETCH);
+}
+
+#[test]
+fn a_store_to_a_dat_protected_page_is_a_protection_exception() {
+    // st %r1,0(%r2) with the page-table entry's protection bit on
+    let (mut cpu, mut bus) = machine(&[0x50, 0x10, 0x20, 0x00]);
+    bus.storage
+        .write_u64(AbsoluteAddress::new(PAGE_TABLE + 5 * 8), 0x7_3000 | 0x200)
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    match cpu.step(&mut bus) {
+        Err(Interruption::Program { exception, .. }) => {
+            assert_eq!(exception.code, Code::PROTECTION)
+        }
+        other => panic!("expected protection, got {other:?}"),
+    }
+}
+
+#[test]
+fn spx_of_a_prefix_area_outside_storage_is_an_addressing_exception() {
+    // spx 0x120(%r2) with the operand naming 0x100000-0x101FFF, past the
+    // 1 MiB of storage
+    let (mut cpu, mut bus) = machine(&[0xB2, 0x10, 0x21, 0x20]);
+    bus.storage
+        .write(
+            AbsoluteAddress::new(0x7_3120),
+            &0x0010_0000u32.to_be_bytes(),
+        )
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    match cpu.step(&mut bus) {
+        Err(Interruption::Program { exception, ilc }) => {
+            assert_eq!((exception.code, ilc), (Code::ADDRESSING, 2))
+        }
+        other => panic!("expected an addressing exception, got {other:?}"),
+    }
+    assert_eq!(cpu.prefix, Prefix::new(0), "the prefix is unchanged");
+}
+
+#[test]
+fn after_spx_translations_that_ended_in_the_old_lowcore_are_not_reused() {
+    // spx 0x120(%r2) to 0x40000. The code's page (virtual 0x1000, real
+    // 0x1000) is in the prefix area, so the next instruction is fetched
+    // from absolute 0x41004 (lghi %r1,7), not from the cached 0x1004.
+    let (mut cpu, mut bus) = machine(&[0xB2, 0x10, 0x21, 0x20, 0xA7, 0x19, 0x00, 0x01]);
+    bus.storage
+        .write(
+            AbsoluteAddress::new(0x7_3120),
+            &0x0004_0000u32.to_be_bytes(),
+        )
+        .unwrap();
+    bus.storage
+        .write(AbsoluteAddress::new(0x4_1004), &[0xA7, 0x19, 0x00, 0x07])
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    cpu.step(&mut bus).unwrap();
+    cpu.step(&mut bus).unwrap();
+    assert_eq!(cpu.gpr[1], 7);
+}
+
+const SECONDARY_SEGMENT_TABLE: u64 = 0x12000;
+const SECONDARY_PAGE_TABLE: u64 = 0x13000;
+
+/// The machine of [`machine`] with a secondary space (CR7) that maps
+/// virtual page 5 to absolute 0x74000, secondary-space control on, and
+/// `mvcs 0x100(%r1,%r2),0(%r2),%r3` (or MVCP, `op` 0xDA) as the code.
+fn two_spaces(op: u8) -> (Cpu, DatBus) {
+    let (mut cpu, mut bus) = machine(&[op, 0x13, 0x21, 0x00, 0x20, 0x00]);
+    let w =
+        |b: &mut DatBus, at: u64, v: u64| b.storage.write_u64(AbsoluteAddress::new(at), v).unwrap();
+    w(&mut bus, SECONDARY_SEGMENT_TABLE, SECONDARY_PAGE_TABLE);
+    w(&mut bus, SECONDARY_PAGE_TABLE + 5 * 8, 0x7_4000);
+    cpu.cr[7] = SECONDARY_SEGMENT_TABLE;
+    cpu.cr[0] |= 1 << 26;
+    cpu.gpr[1] = 8;
+    cpu.gpr[2] = 0x5000;
+    (cpu, bus)
+}
+
+#[test]
+fn mvcs_stores_into_the_secondary_space_and_mvcp_fetches_from_it() {
+    let (mut cpu, mut bus) = two_spaces(0xDB);
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_3000), b"primary!")
+        .unwrap();
+    cpu.step(&mut bus).unwrap();
+    let mut moved = [0u8; 8];
+    bus.storage
+        .read(AbsoluteAddress::new(0x7_4100), &mut moved)
+        .unwrap();
+    assert_eq!((&moved, cpu.psw.cc()), (b"primary!", 0));
+
+    let (mut cpu, mut bus) = two_spaces(0xDA);
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_4000), b"second!!")
+        .unwrap();
+    cpu.step(&mut bus).unwrap();
+    bus.storage
+        .read(AbsoluteAddress::new(0x7_3100), &mut moved)
+        .unwrap();
+    assert_eq!(&moved, b"second!!");
+}
+
+#[test]
+fn mvcs_stores_into_the_secondary_space_with_the_key_in_r3() {
+    // The secondary frame has key 3; the PSW key 0 would be allowed to
+    // store, R3's key 5 is not.
+    let (mut cpu, mut bus) = two_spaces(0xDB);
+    bus.storage
+        .set_key(AbsoluteAddress::new(0x7_4000), StorageKey::new(0x30))
+        .unwrap();
+    cpu.gpr[3] = 0x50;
+    match cpu.step(&mut bus) {
+        Err(Interruption::Program { exception, .. }) => {
+            assert_eq!(exception.code, Code::PROTECTION)
+        }
+        other => panic!("expected protection, got {other:?}"),
+    }
+
+    let (mut cpu, mut bus) = two_spaces(0xDB);
+    bus.storage
+        .set_key(AbsoluteAddress::new(0x7_4000), StorageKey::new(0x30))
+        .unwrap();
+    cpu.gpr[3] = 0x30;
+    cpu.step(&mut bus).unwrap();
+}
