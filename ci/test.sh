@@ -33,9 +33,15 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "zmmu-mmu builds no_std for x86_64-unknown-none (with and without alloc)"
-cargo build -p zmmu-mmu --target x86_64-unknown-none --no-default-features
-cargo build -p zmmu-mmu --target x86_64-unknown-none
+step "the core crates build no_std for x86_64-unknown-none"
+cargo build -p zmmu-mmu -p zmmu-cpu --target x86_64-unknown-none --no-default-features
+cargo build -p zmmu-mmu -p zmmu-cpu -p zmmu-machine --target x86_64-unknown-none
+
+step "no module cycles inside any crate"
+python3 ci/module-cycles.py
+
+step "the core crates' tests in debug (what a plain \`cargo test\` runs)"
+cargo test -p zmmu-mmu -p zmmu-cpu -p zmmu-machine
 
 step "all tests (release: the model and differential tests run many steps)"
 cargo test --workspace --release

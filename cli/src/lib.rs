@@ -1,9 +1,9 @@
-//! The library behind `zmmu`: loading bare-metal s390x ELF files ([`elf`])
-//! and running them on the core's machine ([`run`]). The binary is a thin
-//! command-line layer over it; the library exists so that the ELF loader,
-//! which reads untrusted files, can be fuzzed (`cli/fuzz`).
+//! The library behind `zmmu`: running a program on zmmu-machine with the
+//! host's files and terminal ([`run`]). The binary is a thin command-line
+//! layer over it. The ELF loader it uses is `zmmu_machine::elf` (fuzzed by
+//! `cli/fuzz`).
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
+#![forbid(unsafe_code)]
 
-pub mod elf;
 pub mod run;

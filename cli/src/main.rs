@@ -5,6 +5,7 @@
 //! PROGRAM.elf` does; see [`zmmu_cli::run`] for the exit-status convention.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

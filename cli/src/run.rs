@@ -24,7 +24,7 @@ use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
 use zmmu_machine::{Machine, Observer, OutsideStorage, Stop};
 
-use crate::elf;
+use zmmu_machine::elf;
 
 /// Exit status when the instruction limit is reached.
 pub const EXIT_LIMIT: u8 = 124;

@@ -12,7 +12,7 @@
 //! ```
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-#![deny(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
 
 pub mod backend;
 pub mod gen;

@@ -2,10 +2,11 @@
 //! pass over 16 MiB mapped with 4 KiB pages, one fault per page (no
 //! fault-around), and splits the wall time into time inside `KVM_RUN` and
 //! time resolving on the host. `cargo run --release --example fault_cost`.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::time::Instant;
 
-use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError, Pattern};
+use zmmu_hv_kvm::{BatchEngine, Context, EngineConfig, GuestStorage, KvmError, Pattern};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::{AddressSpace, Controls};
 use zmmu_mmu::host::HostPageSize;
@@ -19,7 +20,7 @@ const SIZE: u64 = 16 << 20;
 
 /// One sequential store pass over [`SIZE`] bytes from logical 16 MiB, which
 /// must not fault to the guest.
-fn store_pass(engine: &mut Engine, context: &Context) -> Result<(), KvmError> {
+fn store_pass(engine: &mut BatchEngine, context: &Context) -> Result<(), KvmError> {
     engine
         .run_pattern(
             context,
@@ -76,7 +77,7 @@ fn main() -> Result<(), KvmError> {
             largest: HostPageSize::Size4K,
             ..shadow::Config::default()
         };
-        let mut engine = match Engine::new(
+        let mut engine = match BatchEngine::new(
             storage2,
             EngineConfig {
                 shadow,
@@ -113,7 +114,7 @@ fn main() -> Result<(), KvmError> {
 /// Round trips without resolution: an empty run, and faults answered at once.
 #[allow(dead_code)]
 pub fn round_trips() -> Result<(), KvmError> {
-    use zmmu_hv_kvm::{KvmConfig, KvmHost, Operation, Width};
+    use zmmu_hv_kvm::{AccessWidth, KvmConfig, KvmHost, Operation};
     use zmmu_mmu::host::HostPaging;
     let storage = GuestStorage::new(4 << 20, false)?;
     let mut host = KvmHost::new(&storage, KvmConfig::default())?;
@@ -138,7 +139,7 @@ pub fn round_trips() -> Result<(), KvmError> {
         t.elapsed().as_nanos() as f64 / n as f64 / 1e3
     );
     let ops: Vec<Operation> = (0..n)
-        .map(|i| Operation::read(0x10_0000 + i * 4096, Width::Byte))
+        .map(|i| Operation::read(0x10_0000 + i * 4096, AccessWidth::Byte))
         .collect();
     let t = Instant::now();
     let out = host.run_raw(&ops)?;

@@ -30,7 +30,7 @@ pub struct Context {
     pub key: u8,
 }
 
-/// How to build an [`Engine`].
+/// How to build a [`BatchEngine`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     /// The VM.
@@ -55,7 +55,7 @@ impl Default for EngineConfig {
 
 /// The width of an access in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Width {
+pub enum AccessWidth {
     /// 1 byte.
     Byte,
     /// 2 bytes.
@@ -66,7 +66,7 @@ pub enum Width {
     Double,
 }
 
-impl Width {
+impl AccessWidth {
     /// The width in bytes.
     pub const fn bytes(self) -> u64 {
         match self {
@@ -103,14 +103,14 @@ pub struct Operation {
     /// Read, write or instruction fetch (fetches always take the software path).
     pub kind: AccessKind,
     /// The width.
-    pub width: Width,
+    pub width: AccessWidth,
     /// The value to store (writes; its low `width` bytes), ignored otherwise.
     pub value: u64,
 }
 
 impl Operation {
     /// A load.
-    pub fn read(address: u64, width: Width) -> Self {
+    pub fn read(address: u64, width: AccessWidth) -> Self {
         Self {
             address: LogicalAddress::new(address),
             kind: AccessKind::Read,
@@ -120,7 +120,7 @@ impl Operation {
     }
 
     /// A store.
-    pub fn write(address: u64, width: Width, value: u64) -> Self {
+    pub fn write(address: u64, width: AccessWidth, value: u64) -> Self {
         Self {
             address: LogicalAddress::new(address),
             kind: AccessKind::Write,
@@ -130,7 +130,7 @@ impl Operation {
     }
 
     /// An instruction fetch (performed by the core in software).
-    pub fn fetch(address: u64, width: Width) -> Self {
+    pub fn fetch(address: u64, width: AccessWidth) -> Self {
         Self {
             address: LogicalAddress::new(address),
             kind: AccessKind::InstructionFetch,
@@ -152,7 +152,7 @@ impl Operation {
 
 /// The outcome of one operation: the value loaded (or stored), or the
 /// s390x exception with the access not performed.
-pub type Outcome = Result<u64, Fault>;
+pub type AccessResult = Result<u64, Fault>;
 
 /// Counters of the engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -167,7 +167,7 @@ pub struct EngineStats {
 
 /// Runs s390x accesses in a KVM VM.
 #[derive(Debug)]
-pub struct Engine {
+pub struct BatchEngine {
     host: KvmHost,
     storage: GuestStorage,
     pager: ShadowPager<KvmPaging>,
@@ -175,7 +175,7 @@ pub struct Engine {
     stats: EngineStats,
 }
 
-impl Engine {
+impl BatchEngine {
     /// An engine over `storage` with a new VM.
     pub fn new(storage: GuestStorage, config: EngineConfig) -> Result<Self, KvmError> {
         let host = KvmHost::new(&storage, config.kvm)?;
@@ -210,7 +210,7 @@ impl Engine {
 
     /// Guest-absolute storage, mutable. Changing DAT tables, keys or the
     /// prefix behind the engine's back must be followed by the matching
-    /// [`Engine::invalidate`], as on a real CPU.
+    /// [`BatchEngine::invalidate`], as on a real CPU.
     pub fn storage_mut(&mut self) -> &mut GuestStorage {
         &mut self.storage
     }
@@ -225,7 +225,7 @@ impl Engine {
         self.pager.invalidate(self.host.paging_mut(), invalidation);
     }
 
-    /// Tells the pager about new control registers (done by [`Engine::run`]
+    /// Tells the pager about new control registers (done by [`BatchEngine::run`]
     /// when the context's controls differ from the last ones).
     pub fn set_controls(&mut self, controls: &Controls) {
         if let Some(old) = self.controls.replace(*controls) {
@@ -270,7 +270,11 @@ impl Engine {
 
     /// Runs `ops` in order in `context` and returns one outcome each. An
     /// exception does not stop the batch: later operations still run.
-    pub fn run(&mut self, context: &Context, ops: &[Operation]) -> Result<Vec<Outcome>, KvmError> {
+    pub fn run(
+        &mut self,
+        context: &Context,
+        ops: &[Operation],
+    ) -> Result<Vec<AccessResult>, KvmError> {
         self.set_controls(&context.controls);
         let mut outcomes = Vec::with_capacity(ops.len());
         let mut i = 0;
@@ -293,7 +297,7 @@ impl Engine {
         Ok(outcomes)
     }
 
-    fn count(&mut self, outcome: &Outcome, hardware: bool) {
+    fn count(&mut self, outcome: &AccessResult, hardware: bool) {
         if hardware {
             self.stats.hardware += 1;
         } else {
@@ -309,7 +313,7 @@ impl Engine {
         context: &Context,
         root: KvmRoot,
         ops: &[Operation],
-        outcomes: &mut Vec<Outcome>,
+        outcomes: &mut Vec<AccessResult>,
     ) -> Result<(), KvmError> {
         self.host.paging_mut().activate(root)?;
         let table = self.host.ops_table();
@@ -320,7 +324,7 @@ impl Engine {
             let _ = table.store_u64(at + 8, op.value & op.width.mask());
         }
         let (entry, skip, code) = self.host.batch_entry();
-        let mut completed: Vec<Option<(Outcome, bool)>> = vec![None; ops.len()];
+        let mut completed: Vec<Option<(AccessResult, bool)>> = vec![None; ops.len()];
         let mut last: Option<(usize, u64)> = None;
         let pager = &mut self.pager;
         let storage = &mut self.storage;
@@ -480,7 +484,7 @@ pub fn software_access<S: Storage + ?Sized>(
     storage: &mut S,
     context: &Context,
     op: &Operation,
-) -> Outcome {
+) -> AccessResult {
     let width = op.width.bytes();
     let first = op.address.value();
     let split = (0x1000 - (first & 0xFFF)).min(width);

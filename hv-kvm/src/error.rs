@@ -47,7 +47,10 @@ pub enum KvmError {
     /// outside the lower half, or a misaligned range.
     BadMapping(String),
     /// A root handle that this backend did not create or already released.
-    UnknownRoot,
+    UnknownRoot {
+        /// The root's CR3 (the guest-physical address of its PML4).
+        cr3: u64,
+    },
     /// The runtime took an exception it cannot forward (a bug in this crate
     /// or a hypervisor that does not behave like x86).
     GuestException {
@@ -106,7 +109,9 @@ impl fmt::Display for KvmError {
             Self::Assemble(why) => write!(f, "runtime assembly failed: {why}"),
             Self::PoolExhausted => write!(f, "the page-table pool is exhausted (raise KvmConfig::pool_size)"),
             Self::BadMapping(why) => write!(f, "bad mapping order: {why}"),
-            Self::UnknownRoot => write!(f, "unknown or released root"),
+            Self::UnknownRoot { cr3 } => {
+                write!(f, "unknown or released root (PML4 at guest-physical {cr3:#x})")
+            }
             Self::GuestException { vector, rip, error_code, cr2 } => write!(
                 f,
                 "runtime exception vector {vector} at rip {rip:#x} (error code {error_code:#x}, cr2 {cr2:#x})"

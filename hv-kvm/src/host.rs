@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use x86_64::structures::idt::PageFaultErrorCode;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{
     FlushScope, HostAccess, HostAccessKind, HostFault, HostPageSize, HostPaging, HostPerms, Mapping,
@@ -12,7 +13,7 @@ use zmmu_mmu::host::{
 use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
-use crate::memory::{GuestStorage, HostMemory, Region};
+use crate::memory::{GuestStorage, Region, SlotMemory};
 use crate::paging::{KvmPaging, KvmRoot};
 use crate::pool::SlotHandle;
 use crate::runtime::{
@@ -42,7 +43,8 @@ impl Default for KvmConfig {
 pub struct PageFault {
     /// The faulting address (CR2).
     pub address: u64,
-    /// The x86 page-fault error code (bit 0 protection, bit 1 write).
+    /// The x86 page-fault error code as the CPU pushed it (see
+    /// [`PageFault::code`]).
     pub error_code: u64,
     /// The faulting instruction.
     pub rip: u64,
@@ -51,11 +53,39 @@ pub struct PageFault {
 }
 
 impl PageFault {
+    /// The error code's flags (Intel SDM Vol. 3A, 4.7 "Page-Fault
+    /// Exceptions", Figure 4-12), every bit kept.
+    pub fn code(&self) -> PageFaultErrorCode {
+        PageFaultErrorCode::from_bits_retain(self.error_code)
+    }
+
     /// The access was a store.
     pub fn is_write(&self) -> bool {
-        self.error_code & 2 != 0
+        self.code().contains(PageFaultErrorCode::CAUSED_BY_WRITE)
+    }
+
+    /// The translation was present: a protection violation, not a missing
+    /// page.
+    pub fn is_protection(&self) -> bool {
+        self.code()
+            .contains(PageFaultErrorCode::PROTECTION_VIOLATION)
     }
 }
+
+impl std::fmt::Display for PageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "page fault at {:#x} (error code {:?}) by the instruction at {:#x}, operation at {:#x}",
+            self.address,
+            self.code(),
+            self.rip,
+            self.op_pointer
+        )
+    }
+}
+
+impl std::error::Error for PageFault {}
 
 /// What the runtime does after the host handled a fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +151,7 @@ impl KvmHost {
             )));
         }
         let vm = Vm::new()?;
-        let system = HostMemory::new(
+        let system = SlotMemory::new(
             off::RUNTIME_END + config.pool_size,
             false,
             "runtime and page-table pool",
@@ -136,7 +166,12 @@ impl KvmHost {
             .collect::<Result<Vec<_>, _>>()?;
         for (i, k) in kernels.iter().enumerate() {
             if k.code.len() as u64 > KERNEL_SLOT {
-                return Err(KvmError::Assemble("kernel too large".into()));
+                return Err(KvmError::Assemble(format!(
+                    "benchmark kernel {i} ({:?}, write {}) is {} bytes, its slot {KERNEL_SLOT}",
+                    k.pattern,
+                    k.write,
+                    k.code.len()
+                )));
             }
             system
                 .write(off::KERNELS + i as u64 * KERNEL_SLOT, &k.code)
@@ -385,7 +420,7 @@ impl KvmHost {
     }
 
     /// The operation table, in the system slot.
-    pub(crate) fn ops_table(&self) -> &HostMemory {
+    pub(crate) fn ops_table(&self) -> &SlotMemory {
         self.paging.memory()
     }
 
@@ -414,14 +449,18 @@ impl KvmHost {
     /// anything: an operation that faults is skipped and answers its page
     /// fault. Operations at or above 2^47 and instruction fetches are
     /// refused with a `BadMapping` error. (What tests and the flush
-    /// measurements use; the [`Engine`](crate::Engine) resolves faults.)
+    /// measurements use; the [`BatchEngine`](crate::BatchEngine) resolves faults.)
     pub fn run_raw(
         &mut self,
         ops: &[crate::Operation],
     ) -> Result<Vec<Result<u64, PageFault>>, KvmError> {
         use zmmu_mmu::access::AccessKind;
         if ops.len() > runtime::OPS_CAPACITY {
-            return Err(KvmError::Config("too many operations".into()));
+            return Err(KvmError::Config(format!(
+                "{} operations in one raw run, the operation table holds {}",
+                ops.len(),
+                runtime::OPS_CAPACITY
+            )));
         }
         let table = self.paging.memory();
         for (i, op) in ops.iter().enumerate() {
@@ -553,7 +592,7 @@ impl HostAccess for KvmHost {
                 fault = Some(HostFault {
                     address: LogicalAddress::new(f.address),
                     kind,
-                    present: f.error_code & 1 != 0,
+                    present: f.is_protection(),
                 });
                 Ok(FaultAction::Resume(skip))
             },

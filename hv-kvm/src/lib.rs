@@ -6,12 +6,14 @@
 //!
 //! ```
 //! use zmmu_mmu::prelude::*;
-//! use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError, Operation, Width};
+//! use zmmu_hv_kvm::{
+//!     AccessWidth, BatchEngine, Context, EngineConfig, GuestStorage, KvmError, Operation,
+//! };
 //!
 //! # fn main() -> Result<(), KvmError> {
 //! // 16 MiB of s390x absolute storage, slot 0 of a new VM.
 //! let storage = GuestStorage::new(16 << 20, false)?;
-//! let mut engine = match Engine::new(storage, EngineConfig::default()) {
+//! let mut engine = match BatchEngine::new(storage, EngineConfig::default()) {
 //!     Ok(engine) => engine,
 //!     Err(e) if e.is_unavailable() => {
 //!         eprintln!("SKIP: {e}");
@@ -36,9 +38,9 @@
 //! let outcomes = engine.run(
 //!     &context,
 //!     &[
-//!         Operation::read(0x5010, Width::Double),
-//!         Operation::write(0x5018, Width::Word, 0xCAFE_F00D),
-//!         Operation::read(0x9000, Width::Byte),
+//!         Operation::read(0x5010, AccessWidth::Double),
+//!         Operation::write(0x5018, AccessWidth::Word, 0xCAFE_F00D),
+//!         Operation::read(0x9000, AccessWidth::Byte),
 //!     ],
 //! )?;
 //! assert_eq!(outcomes[0], Ok(0x1122_3344_5566_7788));
@@ -68,7 +70,7 @@
 //!   benchmark kernels, assembled with iced-x86.
 //! - **Run loop** ([`KvmHost`]): the vCPU stays parked in the dispatcher;
 //!   a run is one `KVM_RUN` plus one per forwarded fault.
-//! - **Engine** ([`Engine`]): batches of operations, fault resolution
+//! - **Engine** ([`BatchEngine`]): batches of operations, fault resolution
 //!   by the core's shadow pager, and the software path for instruction fetches,
 //!   addresses at or above 2^47 and sub-page rules.
 //!
@@ -118,7 +120,8 @@ mod vcpu;
 pub mod vm;
 
 pub use engine::{
-    software_access, Context, Engine, EngineConfig, EngineStats, Operation, Outcome, Width,
+    software_access, AccessResult, AccessWidth, BatchEngine, Context, EngineConfig, EngineStats,
+    Operation,
 };
 pub use error::KvmError;
 pub use host::{FaultAction, KvmConfig, KvmHost, PageFault, RunStats};

@@ -1,8 +1,10 @@
 //! Host memory that backs a KVM memory slot, and guest-absolute storage on
 //! top of it.
 //!
-//! [`HostMemory`] is an anonymous, 2 MiB-aligned mapping owned by this
-//! crate; every accessor checks its bounds, so no address a guest or caller
+//! [`SlotMemory`] is the host side of one memory slot (guest storage, or
+//! the runtime and page-table pool), addressed by offset from the slot's
+//! first byte: an anonymous, 2 MiB-aligned mapping owned by this crate;
+//! every accessor checks its bounds, so no address a guest or caller
 //! supplies can reach outside it. [`GuestStorage`] is s390x absolute storage
 //! (slot 0 at guest-physical 0) with one storage key per 4 KiB frame; it
 //! implements the core's [`Storage`].
@@ -39,15 +41,16 @@ unsafe impl Sync for Region {}
 
 impl Drop for Region {
     fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping created in `HostMemory::new`,
+        // SAFETY: unmaps exactly the mapping created in `SlotMemory::new`,
         // after every handle (including those of VMs) is gone.
         unsafe { libc::munmap(self.base, self.len) };
     }
 }
 
-/// An anonymous host mapping, zero-filled, aligned to 2 MiB.
+/// The host memory behind one KVM memory slot, addressed by offset: an
+/// anonymous host mapping, zero-filled, aligned to 2 MiB.
 #[derive(Debug)]
-pub struct HostMemory {
+pub struct SlotMemory {
     base: NonNull<u8>,
     len: usize,
     region: Arc<Region>,
@@ -56,9 +59,9 @@ pub struct HostMemory {
 // SAFETY: the mapping is plain memory owned by this value, not tied to the
 // thread that created it. (It is deliberately not `Sync`: `write` and
 // `zero` copy through `&self`, so two threads must not share one.)
-unsafe impl Send for HostMemory {}
+unsafe impl Send for SlotMemory {}
 
-impl HostMemory {
+impl SlotMemory {
     /// Maps `len` bytes (rounded up to 2 MiB). `huge` asks the kernel for
     /// transparent huge pages (`MADV_HUGEPAGE`), otherwise they are refused
     /// (`MADV_NOHUGEPAGE`), so that measurements say what they measure.
@@ -219,7 +222,7 @@ impl HostMemory {
 /// as its slot 0, so it stays mapped as long as a VM can reach it.
 #[derive(Debug)]
 pub struct GuestStorage {
-    memory: HostMemory,
+    memory: SlotMemory,
     size: u64,
     keys: KeyArray,
 }
@@ -229,9 +232,12 @@ impl GuestStorage {
     /// at or above `size` do not exist for the architecture and are never
     /// mapped).
     pub fn new(size: u64, huge: bool) -> Result<Self, KvmError> {
-        let bytes =
-            usize::try_from(size).map_err(|_| KvmError::Config("storage too large".into()))?;
-        let memory = HostMemory::new(size, huge, "guest storage")?;
+        let bytes = usize::try_from(size).map_err(|_| {
+            KvmError::Config(format!(
+                "guest storage of {size:#x} bytes is too large for this host"
+            ))
+        })?;
+        let memory = SlotMemory::new(size, huge, "guest storage")?;
         Ok(Self {
             memory,
             size,
@@ -241,7 +247,7 @@ impl GuestStorage {
 
     /// The host memory behind storage (for the memory slot and for native
     /// comparison loops).
-    pub fn memory(&self) -> &HostMemory {
+    pub fn memory(&self) -> &SlotMemory {
         &self.memory
     }
 

@@ -24,32 +24,51 @@
 //! show it.
 //!
 //! Tables that are unlinked go to the pool's quarantine (see `pool`).
+//!
+//! Entries are plain `u64` words in the pool; their flag bits are the
+//! `x86_64` crate's [`PageTableFlags`] (Intel SDM Vol. 3A, 4.5, Tables 4-15
+//! to 4-20; AMD APM Vol. 2, 5.4).
 
 use std::collections::BTreeSet;
 
+use x86_64::structures::paging::PageTableFlags;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
 
 use crate::error::KvmError;
-use crate::memory::HostMemory;
+use crate::memory::SlotMemory;
 use crate::pool::{Pool, PoolStats, SlotHandle};
 use crate::runtime::{off, va, INVLPG_CAPACITY};
 
-/// x86-64 paging-entry bits.
-pub(crate) mod bits {
-    pub const P: u64 = 1 << 0;
-    pub const RW: u64 = 1 << 1;
-    pub const US: u64 = 1 << 2;
-    pub const A: u64 = 1 << 5;
-    pub const D: u64 = 1 << 6;
-    pub const PS: u64 = 1 << 7;
-    pub const NX: u64 = 1 << 63;
-    pub const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
-    /// A non-leaf entry: present, writable, user (the leaf decides).
-    pub const TABLE: u64 = P | RW | US | A;
+/// The address field of an entry (the next table's or the frame's
+/// address): bits 51:12, every bit that is not a flag.
+const ADDRESS: u64 = !PageTableFlags::all().bits();
+
+/// The flags of a non-leaf entry: present, writable, user, accessed. Access
+/// rights combine over all levels (Intel SDM Vol. 3A, 4.6.1), so the leaf
+/// decides.
+const TABLE: PageTableFlags = PageTableFlags::PRESENT
+    .union(PageTableFlags::WRITABLE)
+    .union(PageTableFlags::USER_ACCESSIBLE)
+    .union(PageTableFlags::ACCESSED);
+
+/// The flags of an entry read from memory (everything but [`ADDRESS`]).
+#[inline]
+const fn flags(entry: u64) -> PageTableFlags {
+    PageTableFlags::from_bits_truncate(entry)
 }
 
-use bits::*;
+/// Whether `entry` is present.
+#[inline]
+const fn present(entry: u64) -> bool {
+    flags(entry).contains(PageTableFlags::PRESENT)
+}
+
+/// Whether `entry` (in a PDPT or PD) maps a large page rather than a table.
+#[inline]
+const fn large(entry: u64) -> bool {
+    flags(entry).contains(PageTableFlags::HUGE_PAGE)
+}
 
 /// One root: the guest-physical address of its PML4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,7 +110,7 @@ pub struct PagingStats {
 /// x86-64 page tables in a KVM memory slot, driven through [`HostPaging`].
 #[derive(Debug)]
 pub struct KvmPaging {
-    memory: HostMemory,
+    memory: SlotMemory,
     system_gpa: u64,
     pool: Pool,
     upper: u64,
@@ -118,7 +137,7 @@ impl KvmPaging {
     /// Tables in `memory` (the system slot at `system_gpa`), mapping frames
     /// below `storage_limit`. Builds the shared upper half.
     pub(crate) fn new(
-        memory: HostMemory,
+        memory: SlotMemory,
         system_gpa: u64,
         storage_limit: u64,
         slot: Option<SlotHandle>,
@@ -157,38 +176,47 @@ impl KvmPaging {
         let pd = self.pool.alloc(&self.memory)?;
         let pt = self.pool.alloc(&self.memory)?;
         let rt_va = va(0);
-        let fail = || KvmError::Config("system slot layout".into());
+        let fail =
+            || KvmError::Config("system slot: the upper-half tables lie outside the slot".into());
         self.memory
-            .store_u64(pdpt + 8 * index(rt_va, 3), self.gpa(pd) | TABLE)
+            .store_u64(pdpt + 8 * index(rt_va, 3), self.gpa(pd) | TABLE.bits())
             .ok_or_else(fail)?;
         self.memory
-            .store_u64(pd, self.gpa(pt) | TABLE)
+            .store_u64(pd, self.gpa(pt) | TABLE.bits())
             .ok_or_else(fail)?;
         for page in 0..512u64 {
             let at = page * 4096;
             let user_data = off::USTACK_TOP - 0x4000..off::USER_DATA + 0x1000;
+            let data = PageTableFlags::PRESENT
+                | PageTableFlags::WRITABLE
+                | PageTableFlags::ACCESSED
+                | PageTableFlags::DIRTY
+                | PageTableFlags::NO_EXECUTE;
             let flags = if (off::CODE..off::CODE_END).contains(&at) {
-                P | US | A
+                PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE | PageTableFlags::ACCESSED
             } else if user_data.contains(&at) || at >= off::OPS {
-                P | RW | US | A | D | NX
+                data | PageTableFlags::USER_ACCESSIBLE
             } else {
-                P | RW | A | D | NX
+                data
             };
             self.memory
-                .store_u64(pt + 8 * page, self.gpa(at) | flags)
+                .store_u64(pt + 8 * page, self.gpa(at) | flags.bits())
                 .ok_or_else(fail)?;
         }
+        let pool = PageTableFlags::PRESENT
+            | PageTableFlags::WRITABLE
+            | PageTableFlags::ACCESSED
+            | PageTableFlags::DIRTY
+            | PageTableFlags::HUGE_PAGE
+            | PageTableFlags::NO_EXECUTE;
         let mut big = off::RUNTIME_END;
         while big < self.memory.len() {
             self.memory
-                .store_u64(
-                    pd + 8 * (big >> 21),
-                    self.gpa(big) | P | RW | A | D | PS | NX,
-                )
+                .store_u64(pd + 8 * (big >> 21), self.gpa(big) | pool.bits())
                 .ok_or_else(fail)?;
             big += 1 << 21;
         }
-        self.upper = self.gpa(pdpt) | TABLE;
+        self.upper = self.gpa(pdpt) | TABLE.bits();
         Ok(())
     }
 
@@ -207,7 +235,7 @@ impl KvmPaging {
     }
 
     /// The system slot's memory.
-    pub(crate) fn memory(&self) -> &HostMemory {
+    pub(crate) fn memory(&self) -> &SlotMemory {
         &self.memory
     }
 
@@ -262,13 +290,13 @@ impl KvmPaging {
     /// The pool offset of the table an entry points to, if it is one of ours.
     #[inline]
     fn table_of(&self, entry: u64) -> Option<u64> {
-        let offset = (entry & ADDR).checked_sub(self.system_gpa)?;
+        let offset = (entry & ADDRESS).checked_sub(self.system_gpa)?;
         self.pool.contains(offset).then_some(offset)
     }
 
     fn root_offset(&self, root: KvmRoot) -> Result<u64, KvmError> {
         if !self.roots.contains(&root.0) {
-            return Err(KvmError::UnknownRoot);
+            return Err(KvmError::UnknownRoot { cr3: root.0 });
         }
         Ok(root.0 - self.system_gpa)
     }
@@ -288,7 +316,7 @@ impl KvmPaging {
         let _ = self.memory.store_u64(at, value);
         let index = self.page_index(table);
         let visible = self.visible.get(index).copied().unwrap_or(false);
-        if (old & P != 0 || visible) && self.guest_table_writes {
+        if (present(old) || visible) && self.guest_table_writes {
             self.stats.guest_writes += 1;
             self.pending.writes.push((va(at), value));
             if let Some(v) = self.visible.get_mut(index) {
@@ -332,7 +360,7 @@ impl KvmPaging {
         if level > 1 {
             for i in 0..512 {
                 let e = self.entry(table, i);
-                if e & P != 0 && e & PS == 0 {
+                if present(e) && !large(e) {
                     if let Some(child) = self.table_of(e) {
                         self.free_tree(child, level - 1);
                     }
@@ -346,25 +374,28 @@ impl KvmPaging {
     /// split from a large leaf) if needed.
     fn descend(&mut self, table: u64, i: u64, level: u32) -> Result<u64, KvmError> {
         let e = self.entry(table, i);
-        if e & P != 0 && e & PS == 0 {
-            return self
-                .table_of(e)
-                .ok_or_else(|| KvmError::BadMapping("foreign table".into()));
+        if present(e) && !large(e) {
+            return self.table_of(e).ok_or_else(|| {
+                KvmError::BadMapping(format!(
+                    "entry {i} ({e:#x}) of the table at system-slot offset {table:#x} \
+                         points outside the page-table pool"
+                ))
+            });
         }
         let child = self.alloc()?;
-        if e & P != 0 {
+        if present(e) {
             // Split a large leaf into 512 leaves of the next size, same frame and perms.
             let step = 1u64 << (12 + 9 * (level - 2));
-            let leaf_ps = if level - 1 > 1 { PS } else { 0 };
-            let flags = (e & !ADDR & !PS) | leaf_ps;
-            let frame = e & ADDR & !(step * 512 - 1);
+            let mut leaf_flags = flags(e);
+            leaf_flags.set(PageTableFlags::HUGE_PAGE, level - 1 > 1);
+            let frame = e & ADDRESS & !(step * 512 - 1);
             for j in 0..512 {
                 let _ = self
                     .memory
-                    .store_u64(child + 8 * j, (frame + j * step) | flags);
+                    .store_u64(child + 8 * j, (frame + j * step) | leaf_flags.bits());
             }
         }
-        self.set_entry(table, i, self.gpa(child) | TABLE);
+        self.set_entry(table, i, self.gpa(child) | TABLE.bits());
         Ok(child)
     }
 
@@ -393,17 +424,17 @@ impl KvmPaging {
 
     /// The leaf entry for a frame with perms.
     fn leaf(frame: u64, perms: HostPerms, large: bool) -> u64 {
-        let mut e = frame | P | US | A | D;
-        if perms.contains(HostPerms::WRITE) {
-            e |= RW;
-        }
-        if !perms.contains(HostPerms::EXECUTE) {
-            e |= NX;
-        }
-        if large {
-            e |= PS;
-        }
-        e
+        let mut flags = PageTableFlags::PRESENT
+            | PageTableFlags::USER_ACCESSIBLE
+            | PageTableFlags::ACCESSED
+            | PageTableFlags::DIRTY;
+        flags.set(PageTableFlags::WRITABLE, perms.contains(HostPerms::WRITE));
+        flags.set(
+            PageTableFlags::NO_EXECUTE,
+            !perms.contains(HostPerms::EXECUTE),
+        );
+        flags.set(PageTableFlags::HUGE_PAGE, large);
+        frame | flags.bits()
     }
 
     fn map_one(
@@ -427,14 +458,14 @@ impl KvmPaging {
         let i = index(logical, level);
         let old = self.entry(table, i);
         let new = Self::leaf(frame, perms, leaf_level == 2);
-        if old & P != 0 && old & PS == 0 && leaf_level == 2 {
+        if present(old) && !large(old) && leaf_level == 2 {
             // A large page replaces a page table (empty, by the contract; a
             // full one is handled too): INVLPG of any address in the range
             // drops the paging-structure caches for it, and the TLB entries
             // of one page; a table with mappings needs a full flush.
             let mut mapped = false;
             if let Some(child) = self.table_of(old) {
-                mapped = (0..512).any(|j| self.entry(child, j) & P != 0);
+                mapped = (0..512).any(|j| present(self.entry(child, j)));
                 self.free_tree(child, 1);
             }
             self.set_entry(table, i, new);
@@ -446,7 +477,7 @@ impl KvmPaging {
             return Ok(());
         }
         self.set_entry(table, i, new);
-        if old & P != 0 && old != new {
+        if present(old) && old != new {
             self.invlpg(logical);
         }
         Ok(())
@@ -479,13 +510,13 @@ impl KvmPaging {
                 let i = index(address, level);
                 let e = self.entry(table, i);
                 let span = 1u64 << (12 + 9 * (level - 1));
-                if e & P == 0 {
+                if !present(e) {
                     break span;
                 }
-                if level == 1 || e & PS != 0 {
+                if level == 1 || large(e) {
                     let new = edit(e);
                     if new != e {
-                        let freed = new & P == 0 && level > 1 && e & PS == 0;
+                        let freed = !present(new) && level > 1 && !large(e);
                         self.set_entry(table, i, new);
                         if freed {
                             self.reload();
@@ -496,7 +527,7 @@ impl KvmPaging {
                     break span;
                 }
                 // A whole table inside the range being removed: drop it at once.
-                if address % span == 0 && address + span <= end && edit(e) & P == 0 {
+                if address % span == 0 && address + span <= end && !present(edit(e)) {
                     if let Some(child) = self.table_of(e) {
                         self.free_tree(child, level - 1);
                     }
@@ -531,20 +562,20 @@ impl KvmPaging {
         let mut writable = true;
         loop {
             let e = self.entry(table, index(address, level));
-            if e & P == 0 {
+            if !present(e) {
                 return None;
             }
-            writable &= e & RW != 0;
-            if level == 1 || e & PS != 0 {
+            writable &= flags(e).contains(PageTableFlags::WRITABLE);
+            if level == 1 || large(e) {
                 let span = 1u64 << (12 + 9 * (level - 1));
                 let mut perms = HostPerms::READ;
                 if writable {
                     perms |= HostPerms::WRITE;
                 }
-                if e & NX == 0 {
+                if !flags(e).contains(PageTableFlags::NO_EXECUTE) {
                     perms |= HostPerms::EXECUTE;
                 }
-                let frame = e & ADDR & !(span - 1);
+                let frame = e & ADDRESS & !(span - 1);
                 return Some((AbsoluteAddress::new(frame | (address & (span - 1))), perms));
             }
             table = self.table_of(e)?;
@@ -624,10 +655,10 @@ impl HostPaging for KvmPaging {
         self.edit_range(root, logical, size, |e| {
             let mut e = e;
             if !keep_write {
-                e &= !RW;
+                e &= !PageTableFlags::WRITABLE.bits();
             }
             if !keep_exec {
-                e |= NX;
+                e |= PageTableFlags::NO_EXECUTE.bits();
             }
             e
         })
@@ -644,7 +675,7 @@ impl HostPaging for KvmPaging {
         let mut any = false;
         for i in 0..256 {
             let e = self.entry(table, i);
-            if e & P != 0 {
+            if present(e) {
                 if let Some(child) = self.table_of(e) {
                     self.free_tree(child, 3);
                 }

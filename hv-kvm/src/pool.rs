@@ -14,7 +14,7 @@ use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
 
 use crate::error::KvmError;
-use crate::memory::HostMemory;
+use crate::memory::SlotMemory;
 
 /// The system slot's memory region, re-registrable.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ impl Pool {
     }
 
     /// A zeroed page, purging the quarantine if nothing else is left.
-    pub fn alloc(&mut self, memory: &HostMemory) -> Result<u64, KvmError> {
+    pub fn alloc(&mut self, memory: &SlotMemory) -> Result<u64, KvmError> {
         let page = match self.free.pop() {
             Some(page) => page,
             None if self.fresh < self.end => {

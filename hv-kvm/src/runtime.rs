@@ -23,7 +23,7 @@
 use iced_x86::{BlockEncoderOptions, IcedError};
 
 use crate::error::KvmError;
-use crate::memory::HostMemory;
+use crate::memory::SlotMemory;
 
 /// The virtual address of the system slot's first byte in every root.
 pub const RUNTIME_VA: u64 = 0xFFFF_FFFF_8000_0000;
@@ -591,7 +591,7 @@ impl Runtime {
     }
 
     /// Writes the GDT, IDT, TSS, code and dispatch table into the system slot.
-    pub fn install(&self, slot: &HostMemory) -> Result<(), KvmError> {
+    pub fn install(&self, slot: &SlotMemory) -> Result<(), KvmError> {
         let fail = || KvmError::Config("system slot too small for the runtime".into());
         if self.code.len() as u64 > off::KERNELS - off::CODE {
             return Err(KvmError::Assemble(format!(

@@ -7,7 +7,7 @@ use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Cap, Kvm, VmFd};
 
 use crate::error::{KvmError, KVM_API_VERSION};
-use crate::memory::HostMemory;
+use crate::memory::SlotMemory;
 
 /// The path of the KVM device.
 pub const KVM_DEVICE: &str = "/dev/kvm";
@@ -70,7 +70,7 @@ impl Vm {
     }
 
     /// The region of a slot over `memory` at `gpa`.
-    pub fn region(slot: u32, gpa: u64, memory: &HostMemory) -> kvm_userspace_memory_region {
+    pub fn region(slot: u32, gpa: u64, memory: &SlotMemory) -> kvm_userspace_memory_region {
         kvm_userspace_memory_region {
             slot,
             flags: 0,

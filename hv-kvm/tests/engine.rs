@@ -1,13 +1,14 @@
 //! The access engine end to end in a KVM VM: each test is one rule.
+#![forbid(unsafe_code)]
 
 mod common;
 
 use common::{code, engine_or_skip, map_page, primary, PAGE_TABLES};
-use zmmu_hv_kvm::{software_access, Context, EngineConfig, Operation, Width};
+use zmmu_hv_kvm::{software_access, AccessWidth, Context, EngineConfig, Operation};
 use zmmu_mmu::invalidate;
 use zmmu_mmu::prelude::*;
 
-fn byte_at(engine: &zmmu_hv_kvm::Engine, address: u64) -> u8 {
+fn byte_at(engine: &zmmu_hv_kvm::BatchEngine, address: u64) -> u8 {
     let mut b = [0];
     engine
         .storage()
@@ -28,16 +29,16 @@ fn loads_and_stores_of_every_width_are_big_endian() {
         .run(
             &ctx,
             &[
-                Operation::write(0x5000, Width::Byte, 0x11),
-                Operation::write(0x5002, Width::Half, 0x2233),
-                Operation::write(0x5004, Width::Word, 0x4455_6677),
-                Operation::write(0x5008, Width::Double, 0x8899_AABB_CCDD_EEFF),
-                Operation::read(0x5000, Width::Double),
-                Operation::read(0x5008, Width::Word),
-                Operation::read(0x5002, Width::Half),
+                Operation::write(0x5000, AccessWidth::Byte, 0x11),
+                Operation::write(0x5002, AccessWidth::Half, 0x2233),
+                Operation::write(0x5004, AccessWidth::Word, 0x4455_6677),
+                Operation::write(0x5008, AccessWidth::Double, 0x8899_AABB_CCDD_EEFF),
+                Operation::read(0x5000, AccessWidth::Double),
+                Operation::read(0x5008, AccessWidth::Word),
+                Operation::read(0x5002, AccessWidth::Half),
                 // Crosses from page 5 into page 6 (frames far apart).
-                Operation::write(0x5FFC, Width::Double, 0x0102_0304_0506_0708),
-                Operation::read(0x5FFE, Width::Word),
+                Operation::write(0x5FFC, AccessWidth::Double, 0x0102_0304_0506_0708),
+                Operation::read(0x5FFE, AccessWidth::Word),
             ],
         )
         .unwrap();
@@ -69,8 +70,8 @@ fn invalid_page_raises_page_translation_and_the_batch_goes_on() {
         .run(
             &ctx,
             &[
-                Operation::read(0x9008, Width::Double),
-                Operation::write(0x5000, Width::Byte, 7),
+                Operation::read(0x9008, AccessWidth::Double),
+                Operation::write(0x5000, AccessWidth::Byte, 7),
             ],
         )
         .unwrap();
@@ -94,8 +95,8 @@ fn store_to_a_dat_protected_page_is_refused_and_not_performed() {
         .run(
             &ctx,
             &[
-                Operation::read(0x5010, Width::Byte),
-                Operation::write(0x5010, Width::Byte, 1),
+                Operation::read(0x5010, AccessWidth::Byte),
+                Operation::write(0x5010, AccessWidth::Byte, 1),
             ],
         )
         .unwrap();
@@ -111,14 +112,15 @@ fn reference_and_change_bits_are_recorded_by_the_first_load_and_store() {
     };
     map_page(engine.storage_mut(), 5, 0x40_0000, 0);
     let ctx = primary(Cr0::empty(), Facilities::empty());
-    let key = |e: &zmmu_hv_kvm::Engine| e.storage().key(AbsoluteAddress::new(0x40_0000)).unwrap();
+    let key =
+        |e: &zmmu_hv_kvm::BatchEngine| e.storage().key(AbsoluteAddress::new(0x40_0000)).unwrap();
     engine
-        .run(&ctx, &[Operation::read(0x5000, Width::Double)])
+        .run(&ctx, &[Operation::read(0x5000, AccessWidth::Double)])
         .unwrap();
     assert!(key(&engine).referenced() && !key(&engine).changed());
     // Mapped read-only: the store faults, records C and upgrades the mapping.
     engine
-        .run(&ctx, &[Operation::write(0x5008, Width::Double, 1)])
+        .run(&ctx, &[Operation::write(0x5008, AccessWidth::Double, 1)])
         .unwrap();
     assert!(key(&engine).changed());
     let faults = engine.host().stats().faults;
@@ -126,8 +128,8 @@ fn reference_and_change_bits_are_recorded_by_the_first_load_and_store() {
         .run(
             &ctx,
             &[
-                Operation::write(0x5010, Width::Double, 2),
-                Operation::read(0x5008, Width::Double),
+                Operation::write(0x5010, AccessWidth::Double, 2),
+                Operation::read(0x5008, AccessWidth::Double),
             ],
         )
         .unwrap();
@@ -152,7 +154,7 @@ fn key_controlled_protection_follows_sske() {
         .unwrap();
     assert_eq!(
         engine
-            .run(&ctx, &[Operation::write(0x5000, Width::Byte, 9)])
+            .run(&ctx, &[Operation::write(0x5000, AccessWidth::Byte, 9)])
             .unwrap()[0],
         Ok(9)
     );
@@ -164,13 +166,13 @@ fn key_controlled_protection_follows_sske() {
         0x50,
     )
     .unwrap();
-    engine.invalidate(&inv);
+    engine.invalidate(&inv.into_invalidation());
     let out = engine
         .run(
             &ctx,
             &[
-                Operation::write(0x5000, Width::Byte, 10),
-                Operation::read(0x5000, Width::Byte),
+                Operation::write(0x5000, AccessWidth::Byte, 10),
+                Operation::read(0x5000, AccessWidth::Byte),
             ],
         )
         .unwrap();
@@ -186,13 +188,13 @@ fn ipte_removes_the_translation_from_the_vm() {
     map_page(engine.storage_mut(), 5, 0x40_0000, 0);
     let ctx = primary(Cr0::empty(), Facilities::empty());
     assert!(engine
-        .run(&ctx, &[Operation::read(0x5000, Width::Byte)])
+        .run(&ctx, &[Operation::read(0x5000, AccessWidth::Byte)])
         .unwrap()[0]
         .is_ok());
     let inv = invalidate::ipte(engine.storage_mut(), PAGE_TABLES, 0x5000, 0).unwrap();
-    engine.invalidate(&inv);
+    engine.invalidate(&inv.into_invalidation());
     let out = engine
-        .run(&ctx, &[Operation::read(0x5000, Width::Byte)])
+        .run(&ctx, &[Operation::read(0x5000, AccessWidth::Byte)])
         .unwrap();
     assert_eq!(code(out[0]), Code::PAGE_TRANSLATION);
 }
@@ -215,8 +217,8 @@ fn low_address_protection_is_enforced_below_the_page_granularity() {
         .run(
             &ctx,
             &[
-                Operation::write(0x100, Width::Byte, 1),
-                Operation::write(0x900, Width::Byte, 2),
+                Operation::write(0x100, AccessWidth::Byte, 1),
+                Operation::write(0x900, AccessWidth::Byte, 2),
             ],
         )
         .unwrap();
@@ -238,7 +240,7 @@ fn fetches_and_addresses_above_the_lower_half_take_the_software_path() {
         .unwrap();
     let ctx = primary(Cr0::empty(), Facilities::empty());
     let out = engine
-        .run(&ctx, &[Operation::fetch(0x5000, Width::Half)])
+        .run(&ctx, &[Operation::fetch(0x5000, AccessWidth::Half)])
         .unwrap();
     assert_eq!(out[0], Ok(0x47F0));
     let real = Context {
@@ -246,7 +248,7 @@ fn fetches_and_addresses_above_the_lower_half_take_the_software_path() {
         ..ctx
     };
     let out = engine
-        .run(&real, &[Operation::read(1 << 50, Width::Byte)])
+        .run(&real, &[Operation::read(1 << 50, AccessWidth::Byte)])
         .unwrap();
     assert_eq!(code(out[0]), Code::ADDRESSING);
     assert_eq!(engine.stats().software, 2);
@@ -270,7 +272,10 @@ fn edat1_frame_pairs_map_as_two_megabyte_pages() {
         .unwrap();
     let ctx = primary(Cr0::EDAT, Facilities::EDAT1);
     let out = engine
-        .run(&ctx, &[Operation::read(5 << 20 | 0x18, Width::Double)])
+        .run(
+            &ctx,
+            &[Operation::read(5 << 20 | 0x18, AccessWidth::Double)],
+        )
         .unwrap();
     assert_eq!(out[0], Ok(0xDEAD_BEEF));
     assert_eq!(
@@ -281,7 +286,7 @@ fn edat1_frame_pairs_map_as_two_megabyte_pages() {
     );
     let faults = engine.host().stats().faults;
     let ops: Vec<Operation> = (0..512)
-        .map(|i| Operation::write((4 << 20) + i * 4096, Width::Double, i))
+        .map(|i| Operation::write((4 << 20) + i * 4096, AccessWidth::Double, i))
         .collect();
     assert!(engine.run(&ctx, &ops).unwrap().iter().all(|o| o.is_ok()));
     assert_eq!(
@@ -321,8 +326,12 @@ fn batches_agree_with_the_software_path() {
         let ops: Vec<Operation> = (0..2000)
             .map(|_| {
                 let address = next() % (64 * 4096 + 4096);
-                let width =
-                    [Width::Byte, Width::Half, Width::Word, Width::Double][(next() % 4) as usize];
+                let width = [
+                    AccessWidth::Byte,
+                    AccessWidth::Half,
+                    AccessWidth::Word,
+                    AccessWidth::Double,
+                ][(next() % 4) as usize];
                 if next() % 2 == 0 {
                     Operation::write(address, width, next())
                 } else {
@@ -436,8 +445,12 @@ fn random_tables_never_panic_and_agree_with_the_software_path() {
                     1 => (1 << 47) - (next() % 16),
                     _ => next() % (1 << 33),
                 };
-                let width =
-                    [Width::Byte, Width::Half, Width::Word, Width::Double][(next() % 4) as usize];
+                let width = [
+                    AccessWidth::Byte,
+                    AccessWidth::Half,
+                    AccessWidth::Word,
+                    AccessWidth::Double,
+                ][(next() % 4) as usize];
                 match next() % 3 {
                     0 => Operation::write(address, width, next()),
                     1 => Operation::read(address, width),

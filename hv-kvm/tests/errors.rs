@@ -1,4 +1,5 @@
 //! The typed errors say what is missing and how to fix it.
+#![forbid(unsafe_code)]
 
 use std::path::Path;
 

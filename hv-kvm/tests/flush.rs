@@ -1,10 +1,11 @@
 //! The flush protocol, measured on this hypervisor: a narrowed or removed
 //! mapping is seen by the vCPU before it runs again, through the guest's
 //! own table writes and INVLPG/CR3 loads.
+#![forbid(unsafe_code)]
 
 mod common;
 
-use zmmu_hv_kvm::{GuestStorage, KvmHost, KvmRoot, Operation, PageFault, Width};
+use zmmu_hv_kvm::{AccessWidth, GuestStorage, KvmHost, KvmRoot, Operation, PageFault};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
 use zmmu_mmu::storage::Storage;
@@ -42,7 +43,8 @@ fn active_root_mapping_l(host: &mut KvmHost, frame: u64) -> KvmRoot {
 
 /// What the vCPU reads at byte `L`.
 fn read_l(host: &mut KvmHost) -> Result<u64, PageFault> {
-    host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap()[0]
+    host.run_raw(&[Operation::read(L, AccessWidth::Byte)])
+        .unwrap()[0]
 }
 
 /// Removes the 4 KiB mapping of `L` from `root` and flushes that page.
@@ -81,7 +83,7 @@ fn write_protected_page_refuses_stores_after_flush() {
     };
     let root = active_root_mapping_l(&mut host, 0x2_0000);
     assert!(host
-        .run_raw(&[Operation::write(L, Width::Byte, 1)])
+        .run_raw(&[Operation::write(L, AccessWidth::Byte, 1)])
         .unwrap()[0]
         .is_ok());
     host.protect(
@@ -93,8 +95,8 @@ fn write_protected_page_refuses_stores_after_flush() {
     host.flush(root, FlushScope::Page(LogicalAddress::new(L)));
     let out = host
         .run_raw(&[
-            Operation::write(L, Width::Byte, 2),
-            Operation::read(L, Width::Byte),
+            Operation::write(L, AccessWidth::Byte, 2),
+            Operation::read(L, AccessWidth::Byte),
         ])
         .unwrap();
     let fault = out[0].expect_err("store to a read-only page");
@@ -141,7 +143,9 @@ fn host_only_table_writes_observation() {
     let after_invlpg = read_l(&mut host);
     // Remove, reload CR3, then look.
     host.map(root, mapping(L, 0x3_0000, RW)).unwrap();
-    let _ = host.run_raw(&[Operation::read(L, Width::Byte)]).unwrap();
+    let _ = host
+        .run_raw(&[Operation::read(L, AccessWidth::Byte)])
+        .unwrap();
     host.unmap(root, LogicalAddress::new(L), HostPageSize::Size4K);
     host.flush(root, FlushScope::All);
     let after_reload = read_l(&mut host);
@@ -171,7 +175,7 @@ fn pool_purges_keep_translations_right() {
             host.map(root, mapping(i << 21, frame, RW)).unwrap();
         }
         let ops: Vec<Operation> = (0..64u64)
-            .map(|i| Operation::read(i << 21, Width::Byte))
+            .map(|i| Operation::read(i << 21, AccessWidth::Byte))
             .collect();
         let out = host.run_raw(&ops).unwrap();
         for (i, got) in out.iter().enumerate() {

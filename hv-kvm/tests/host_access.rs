@@ -1,6 +1,7 @@
 //! `KvmHost` as the core's `HostAccess`: the core's shadow engine (what the
 //! conformance runner's `kvm` backend uses) agrees with the DAT walk, and
 //! its second access is served by the VM's MMU.
+#![forbid(unsafe_code)]
 
 mod common;
 

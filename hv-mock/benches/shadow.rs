@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p zmmu-hv-mock --bench shadow`. Before the timings it prints
 //! one line per configuration with the counts (faults, mappings, walks).
+#![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 use zmmu_mmu::host::HostPageSize;
 
-use crate::memory::{HostMemory, Hpa};
+use crate::memory::{HostPhysicalMemory, Hpa};
 
 /// Readable.
 pub const R: u64 = 1 << 0;
@@ -49,7 +49,7 @@ pub struct Ept {
 
 impl Ept {
     /// An empty hierarchy.
-    pub fn new(memory: &mut HostMemory) -> Self {
+    pub fn new(memory: &mut HostPhysicalMemory) -> Self {
         Self {
             root: memory.alloc(),
         }
@@ -58,7 +58,7 @@ impl Ept {
     /// Maps the `size`-aligned guest-physical range at `gpa` to `hpa` with
     /// read, write and execute permission (a hypervisor's setup; not
     /// counted).
-    pub fn map(&mut self, memory: &mut HostMemory, gpa: u64, hpa: Hpa, size: HostPageSize) {
+    pub fn map(&mut self, memory: &mut HostPhysicalMemory, gpa: u64, hpa: Hpa, size: HostPageSize) {
         let leaf = leaf_level(size);
         let mut table = self.root;
         for level in 0..leaf {
@@ -82,7 +82,7 @@ impl Ept {
     /// an EPT violation.
     pub fn translate(
         &self,
-        memory: &mut HostMemory,
+        memory: &mut HostPhysicalMemory,
         gpa: u64,
         write: bool,
         references: &mut u32,

@@ -6,7 +6,7 @@
 //! CPU does for a user-mode access ([`pagetable::walk`]): present, writable,
 //! user and no-execute bits, 2 MiB and 1 GiB leaves, accessed and dirty
 //! flags, and a count of the memory references of each two-dimensional
-//! walk. A simulated TLB ([`tlb::Tlb`]) caches final translations per root
+//! walk. A simulated TLB ([`tlb::X86Tlb`]) caches final translations per root
 //! until INVLPG or a CR3 reload, so a flush the pager forgot shows up as a
 //! stale translation. It is the backend that lets everything run without
 //! KVM.
@@ -38,7 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-#![deny(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
 
 pub mod ept;
 pub mod memory;
@@ -46,7 +46,9 @@ pub mod pagetable;
 pub mod tlb;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
+use x86_64::structures::paging::PageTableFlags;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{
     FlushScope, HostAccess, HostAccessKind, HostFault, HostPageSize, HostPaging, HostPerms,
@@ -54,9 +56,9 @@ use zmmu_mmu::host::{
 };
 
 use ept::{index, leaf_level, level_bytes, Ept};
-use memory::{HostMemory, Hpa};
-use pagetable::{Kind, Translation, WalkError};
-use tlb::Tlb;
+use memory::{HostPhysicalMemory, Hpa};
+use pagetable::{is_leaf, is_present, Kind, PageFaultErrorCode, Translation, WalkError, ADDRESS};
+use tlb::X86Tlb;
 
 /// The guest-physical address of the first page-table page; storage must
 /// lie below it.
@@ -92,17 +94,70 @@ pub enum MockError {
     OutOfMemory,
 }
 
+impl fmt::Display for MockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownRoot(root) => {
+                write!(f, "mock host: unknown or released root {}", root.0)
+            }
+            Self::BadAddress(at) => write!(
+                f,
+                "mock host: logical address {:#x} is not below 2^47 or not aligned to the page size",
+                at.value()
+            ),
+            Self::OutsideStorage(frame) => write!(
+                f,
+                "mock host: frame at absolute {:#x} is not inside storage",
+                frame.value()
+            ),
+            Self::NotReadable(at) => write!(
+                f,
+                "mock host: mapping at logical {:#x} without read permission (x86 cannot express it)",
+                at.value()
+            ),
+            Self::Occupied(at) => write!(
+                f,
+                "mock host: the range at logical {:#x} holds another translation",
+                at.value()
+            ),
+            Self::OutOfMemory => write!(f, "mock host: the page-table page budget is spent"),
+        }
+    }
+}
+
+impl std::error::Error for MockError {}
+
 /// A page fault raised by a simulated access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageFault {
     /// The faulting address (CR2).
     pub address: LogicalAddress,
-    /// The x86 error code ([`pagetable::PF_PRESENT`] and friends); 0 with
-    /// `ept` set.
-    pub error_code: u32,
+    /// The x86 error code; empty with `ept` set.
+    pub error_code: PageFaultErrorCode,
     /// An EPT violation rather than a page fault (a mapping outside storage).
     pub ept: bool,
 }
+
+impl fmt::Display for PageFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ept {
+            write!(
+                f,
+                "EPT violation on an access to logical {:#x}",
+                self.address.value()
+            )
+        } else {
+            write!(
+                f,
+                "page fault at logical {:#x} (error code {:?})",
+                self.address.value(),
+                self.error_code
+            )
+        }
+    }
+}
+
+impl std::error::Error for PageFault {}
 
 /// What the simulated MMU did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -141,7 +196,7 @@ impl Counters {
 /// `HostPaging` in software: see the crate docs.
 #[derive(Debug)]
 pub struct MockHost {
-    memory: HostMemory,
+    memory: HostPhysicalMemory,
     ept: Ept,
     /// Guest-physical page of each page-table page, to its host page.
     tables: HashMap<u64, Hpa>,
@@ -151,7 +206,7 @@ pub struct MockHost {
     roots: BTreeMap<MockRoot, u64>,
     next_root: u32,
     active: Option<MockRoot>,
-    tlb: Tlb,
+    tlb: X86Tlb,
     storage_size: u64,
     counters: Counters,
 }
@@ -166,7 +221,7 @@ impl MockHost {
     /// A host with a TLB of `tlb_entries` entries.
     pub fn with_tlb(storage_size: u64, tlb_entries: usize) -> Self {
         let storage_size = storage_size.min(TABLE_GPA);
-        let mut memory = HostMemory::default();
+        let mut memory = HostPhysicalMemory::default();
         let mut ept = Ept::new(&mut memory);
         let mut gpa = 0;
         while gpa < storage_size {
@@ -191,7 +246,7 @@ impl MockHost {
             roots: BTreeMap::new(),
             next_root: 0,
             active: None,
-            tlb: Tlb::new(tlb_entries),
+            tlb: X86Tlb::new(tlb_entries),
             storage_size,
             counters: Counters::default(),
         }
@@ -236,7 +291,7 @@ impl MockHost {
         };
         let Some(&cr3) = self.roots.get(&root).filter(|_| va < LOWER_HALF_END) else {
             self.counters.page_faults += 1;
-            return Err(fault(pagetable::PF_USER, false));
+            return Err(fault(PageFaultErrorCode::USER_MODE, false));
         };
         if let Some(hit) = self.tlb.lookup(root.0, va) {
             match kind {
@@ -245,7 +300,9 @@ impl MockHost {
                         root,
                         va,
                         fault(
-                            pagetable::PF_USER | pagetable::PF_WRITE | pagetable::PF_PRESENT,
+                            PageFaultErrorCode::USER_MODE
+                                | PageFaultErrorCode::CAUSED_BY_WRITE
+                                | PageFaultErrorCode::PROTECTION_VIOLATION,
                             false,
                         ),
                     ))
@@ -255,7 +312,9 @@ impl MockHost {
                         root,
                         va,
                         fault(
-                            pagetable::PF_USER | pagetable::PF_FETCH | pagetable::PF_PRESENT,
+                            PageFaultErrorCode::USER_MODE
+                                | PageFaultErrorCode::INSTRUCTION_FETCH
+                                | PageFaultErrorCode::PROTECTION_VIOLATION,
                             false,
                         ),
                     ))
@@ -275,7 +334,9 @@ impl MockHost {
                 Ok(absolute(&translation, va))
             }
             Err(WalkError::PageFault(code)) => Err(self.tlb_fault(root, va, fault(code, false))),
-            Err(WalkError::EptViolation(_)) => Err(self.tlb_fault(root, va, fault(0, true))),
+            Err(WalkError::EptViolation(_)) => {
+                Err(self.tlb_fault(root, va, fault(PageFaultErrorCode::empty(), true)))
+            }
         }
     }
 
@@ -337,8 +398,8 @@ impl MockHost {
         if level < 3 {
             for i in 0..512 {
                 let entry = self.read(gpa, i);
-                if entry & pagetable::P != 0 && !pagetable::is_leaf(entry, level) {
-                    self.free_table(entry & pagetable::ADDRESS, level + 1);
+                if is_present(entry) && !is_leaf(entry, level) {
+                    self.free_table(entry & ADDRESS, level + 1);
                 }
             }
         }
@@ -352,9 +413,7 @@ impl MockHost {
     fn empty(&self, gpa: u64, level: usize) -> bool {
         (0..512).all(|i| {
             let entry = self.read(gpa, i);
-            entry & pagetable::P == 0
-                || (!pagetable::is_leaf(entry, level)
-                    && self.empty(entry & pagetable::ADDRESS, level + 1))
+            !is_present(entry) || (!is_leaf(entry, level) && self.empty(entry & ADDRESS, level + 1))
         })
     }
 
@@ -383,27 +442,27 @@ impl MockHost {
         for level in 0..=target {
             let i = index(va, level);
             let entry = self.read(table, i);
-            if entry & pagetable::P == 0 {
+            if !is_present(entry) {
                 return;
             }
-            if pagetable::is_leaf(entry, level) || level == target {
+            if is_leaf(entry, level) || level == target {
                 self.change(table, i, level, change);
                 return;
             }
-            table = entry & pagetable::ADDRESS;
+            table = entry & ADDRESS;
         }
     }
 
     /// Applies `change` to entry `i` of `table` at `level` and everything below it.
     fn change(&mut self, table: u64, i: u64, level: usize, change: Change) {
         let entry = self.read(table, i);
-        if entry & pagetable::P == 0 {
+        if !is_present(entry) {
             return;
         }
         match change {
             Change::Remove => {
-                if !pagetable::is_leaf(entry, level) {
-                    self.free_table(entry & pagetable::ADDRESS, level + 1);
+                if !is_leaf(entry, level) {
+                    self.free_table(entry & ADDRESS, level + 1);
                 }
                 self.write(table, i, 0);
             }
@@ -411,17 +470,17 @@ impl MockHost {
                 writable,
                 executable,
             } => {
-                if pagetable::is_leaf(entry, level) {
+                if is_leaf(entry, level) {
                     let mut narrowed = entry;
                     if !writable {
-                        narrowed &= !pagetable::W;
+                        narrowed &= !PageTableFlags::WRITABLE.bits();
                     }
                     if !executable {
-                        narrowed |= pagetable::NX;
+                        narrowed |= PageTableFlags::NO_EXECUTE.bits();
                     }
                     self.write(table, i, narrowed);
                 } else {
-                    let next = entry & pagetable::ADDRESS;
+                    let next = entry & ADDRESS;
                     (0..512).for_each(|j| self.change(next, j, level + 1, change));
                 }
             }
@@ -488,14 +547,14 @@ impl HostPaging for MockHost {
         for level in 0..target {
             let i = index(va, level);
             let entry = self.read(table, i);
-            table = if entry & pagetable::P == 0 {
+            table = if !is_present(entry) {
                 let next = self.alloc_table()?;
                 self.write(table, i, pagetable::table(next));
                 next
-            } else if pagetable::is_leaf(entry, level) {
+            } else if is_leaf(entry, level) {
                 return Err(MockError::Occupied(logical));
             } else {
-                entry & pagetable::ADDRESS
+                entry & ADDRESS
             };
         }
         let i = index(va, target);
@@ -506,17 +565,19 @@ impl HostPaging for MockHost {
             perms.contains(HostPerms::WRITE),
             perms.contains(HostPerms::EXECUTE),
         );
-        if entry & pagetable::P != 0 {
-            if !pagetable::is_leaf(entry, target) {
-                if !self.empty(entry & pagetable::ADDRESS, target + 1) {
+        if is_present(entry) {
+            if !is_leaf(entry, target) {
+                if !self.empty(entry & ADDRESS, target + 1) {
                     return Err(MockError::Occupied(logical));
                 }
-                self.free_table(entry & pagetable::ADDRESS, target + 1);
+                self.free_table(entry & ADDRESS, target + 1);
             } else {
-                let same_frame =
-                    entry & pagetable::ADDRESS & !(level_bytes(target) - 1) == frame.value();
-                let narrower = (entry & pagetable::W != 0 && new & pagetable::W == 0)
-                    || (entry & pagetable::NX == 0 && new & pagetable::NX != 0);
+                let same_frame = entry & ADDRESS & !(level_bytes(target) - 1) == frame.value();
+                let (old_flags, new_flags) = (pagetable::flags(entry), pagetable::flags(new));
+                let narrower = (old_flags.contains(PageTableFlags::WRITABLE)
+                    && !new_flags.contains(PageTableFlags::WRITABLE))
+                    || (!old_flags.contains(PageTableFlags::NO_EXECUTE)
+                        && new_flags.contains(PageTableFlags::NO_EXECUTE));
                 if !same_frame || narrower {
                     return Err(MockError::Occupied(logical));
                 }
@@ -595,7 +656,9 @@ impl HostAccess for MockHost {
             .map_err(|fault| HostFault {
                 address: logical,
                 kind,
-                present: fault.error_code & pagetable::PF_PRESENT != 0,
+                present: fault
+                    .error_code
+                    .contains(PageFaultErrorCode::PROTECTION_VIOLATION),
             })
     }
 }

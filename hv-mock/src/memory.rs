@@ -7,12 +7,12 @@ pub type Hpa = u64;
 /// Host-physical pages, allocated and freed one at a time. Page `n` is at
 /// host-physical address `(n + 1) * 4096`, so that 0 is never a table.
 #[derive(Debug, Default)]
-pub struct HostMemory {
+pub struct HostPhysicalMemory {
     pages: Vec<Box<[u64; 512]>>,
     free: Vec<usize>,
 }
 
-impl HostMemory {
+impl HostPhysicalMemory {
     /// A zeroed page.
     pub fn alloc(&mut self) -> Hpa {
         let index = match self.free.pop() {

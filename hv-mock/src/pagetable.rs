@@ -4,37 +4,30 @@
 //! PD (2 MiB) levels, accessed flags on every entry used and the dirty flag
 //! on the leaf of a store. The tables are in guest-physical memory, so
 //! every entry fetch goes through the EPT first: a two-dimensional walk.
+//!
+//! Entries are plain `u64` words in memory; their flag bits are the `x86_64`
+//! crate's [`PageTableFlags`] (Intel SDM Vol. 3A, 4.5, Tables 4-15 to 4-20;
+//! AMD APM Vol. 2, 5.4).
 
+use x86_64::structures::paging::PageTableFlags;
 use zmmu_mmu::host::{HostAccessKind, HostPageSize};
 
 use crate::ept::{index, level_bytes, Ept};
-use crate::memory::{HostMemory, Hpa};
+use crate::memory::{HostPhysicalMemory, Hpa};
 
-/// Present.
-pub const P: u64 = 1 << 0;
-/// Writable.
-pub const W: u64 = 1 << 1;
-/// User-accessible.
-pub const U: u64 = 1 << 2;
-/// Accessed.
-pub const A: u64 = 1 << 5;
-/// Dirty (leaves).
-pub const D: u64 = 1 << 6;
-/// A leaf at the PDPT or PD level.
-pub const PS: u64 = 1 << 7;
-/// No-execute.
-pub const NX: u64 = 1 << 63;
-/// The next table's or the frame's address.
-pub const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
+/// The page-fault error code pushed on `#PF` (Intel SDM Vol. 3A, 4.7
+/// "Page-Fault Exceptions", Figure 4-12).
+pub use x86_64::structures::idt::PageFaultErrorCode;
 
-/// Page-fault error code: the translation was present (a protection fault).
-pub const PF_PRESENT: u32 = 1 << 0;
-/// Page-fault error code: the access was a store.
-pub const PF_WRITE: u32 = 1 << 1;
-/// Page-fault error code: the access was made at CPL 3.
-pub const PF_USER: u32 = 1 << 2;
-/// Page-fault error code: the access was an instruction fetch.
-pub const PF_FETCH: u32 = 1 << 4;
+/// The address field of an entry (the next table's or the frame's address):
+/// bits 51:12, every bit that is not a flag (a 52-bit MAXPHYADDR).
+pub const ADDRESS: u64 = !PageTableFlags::all().bits();
+
+/// The flags of an entry read from memory (everything but [`ADDRESS`]).
+#[inline]
+pub(crate) const fn flags(entry: u64) -> PageTableFlags {
+    PageTableFlags::from_bits_truncate(entry)
+}
 
 /// The kind of a simulated access: the core's two, plus instruction fetches
 /// so that no-execute can be shown to hold.
@@ -78,27 +71,40 @@ pub struct Translation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WalkError {
     /// A page fault with this x86 error code.
-    PageFault(u32),
+    PageFault(PageFaultErrorCode),
     /// The EPT does not map a guest-physical address the walk needed.
     EptViolation(u64),
 }
 
+impl core::fmt::Display for WalkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::PageFault(code) => write!(f, "page fault (error code {code:?})"),
+            Self::EptViolation(gpa) => {
+                write!(f, "EPT violation at guest-physical {gpa:#x}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WalkError {}
+
 /// Walks the tables at guest-physical `cr3` for a user-mode access of `kind`
 /// at `va`, counting every entry read (guest and EPT) in `references`.
 pub fn walk(
-    memory: &mut HostMemory,
+    memory: &mut HostPhysicalMemory,
     ept: &Ept,
     cr3: u64,
     va: u64,
     kind: Kind,
     references: &mut u32,
 ) -> Result<Translation, WalkError> {
-    let mut code = PF_USER;
-    match kind {
-        Kind::Write => code |= PF_WRITE,
-        Kind::Execute => code |= PF_FETCH,
-        Kind::Read => {}
-    }
+    let code = PageFaultErrorCode::USER_MODE
+        | match kind {
+            Kind::Write => PageFaultErrorCode::CAUSED_BY_WRITE,
+            Kind::Execute => PageFaultErrorCode::INSTRUCTION_FETCH,
+            Kind::Read => PageFaultErrorCode::empty(),
+        };
     let mut table = cr3;
     let (mut writable, mut user, mut nx) = (true, true, false);
     for level in 0..4 {
@@ -110,15 +116,15 @@ pub fn walk(
             .read(entry_hpa)
             .ok_or(WalkError::EptViolation(entry_gpa))?;
         *references += 1;
-        if entry & P == 0 {
+        let entry_flags = flags(entry);
+        if !entry_flags.contains(PageTableFlags::PRESENT) {
             return Err(WalkError::PageFault(code));
         }
-        writable &= entry & W != 0;
-        user &= entry & U != 0;
-        nx |= entry & NX != 0;
-        let leaf = level == 3 || (level > 0 && entry & PS != 0);
-        if !leaf {
-            let _ = memory.write(entry_hpa, entry | A);
+        writable &= entry_flags.contains(PageTableFlags::WRITABLE);
+        user &= entry_flags.contains(PageTableFlags::USER_ACCESSIBLE);
+        nx |= entry_flags.contains(PageTableFlags::NO_EXECUTE);
+        if !is_leaf(entry, level) {
+            let _ = memory.write(entry_hpa, entry | PageTableFlags::ACCESSED.bits());
             table = entry & ADDRESS;
             continue;
         }
@@ -129,13 +135,14 @@ pub fn walk(
                 Kind::Execute => !nx,
             };
         if !permitted {
-            return Err(WalkError::PageFault(code | PF_PRESENT));
+            return Err(WalkError::PageFault(
+                code | PageFaultErrorCode::PROTECTION_VIOLATION,
+            ));
         }
-        let dirty = entry & D != 0 || kind == Kind::Write;
-        let _ = memory.write(
-            entry_hpa,
-            entry | A | if kind == Kind::Write { D } else { 0 },
-        );
+        let dirty = entry_flags.contains(PageTableFlags::DIRTY) || kind == Kind::Write;
+        let mut set = PageTableFlags::ACCESSED;
+        set.set(PageTableFlags::DIRTY, kind == Kind::Write);
+        let _ = memory.write(entry_hpa, entry | set.bits());
         let bytes = level_bytes(level);
         let gpa = entry & ADDRESS & !(bytes - 1);
         let hpa = ept
@@ -165,20 +172,28 @@ pub fn walk(
 
 /// The leaf entry for a mapping at `level`.
 pub(crate) fn leaf(frame: u64, level: usize, writable: bool, executable: bool) -> u64 {
-    frame
-        | P
-        | U
-        | if writable { W } else { 0 }
-        | if executable { 0 } else { NX }
-        | if level < 3 { PS } else { 0 }
+    let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+    flags.set(PageTableFlags::WRITABLE, writable);
+    flags.set(PageTableFlags::NO_EXECUTE, !executable);
+    flags.set(PageTableFlags::HUGE_PAGE, level < 3);
+    frame | flags.bits()
 }
 
 /// The entry that points at a lower table.
 pub(crate) const fn table(gpa: u64) -> u64 {
-    gpa | P | W | U
+    gpa | PageTableFlags::PRESENT
+        .union(PageTableFlags::WRITABLE)
+        .union(PageTableFlags::USER_ACCESSIBLE)
+        .bits()
 }
 
-/// Whether `entry` at `level` is a leaf.
+/// Whether `entry` is present.
+pub(crate) const fn is_present(entry: u64) -> bool {
+    flags(entry).contains(PageTableFlags::PRESENT)
+}
+
+/// Whether `entry` at `level` is a leaf: always in a PT, with the page-size
+/// bit in a PDPT or PD (Intel SDM Vol. 3A, 4.5; no PS leaf in a PML4).
 pub(crate) const fn is_leaf(entry: u64, level: usize) -> bool {
-    level == 3 || (level > 0 && entry & PS != 0)
+    level == 3 || (level > 0 && flags(entry).contains(PageTableFlags::HUGE_PAGE))
 }

@@ -22,13 +22,13 @@ const SIZES: [HostPageSize; 3] = [
 
 /// The TLB.
 #[derive(Debug)]
-pub struct Tlb {
+pub struct X86Tlb {
     entries: HashMap<Key, Translation>,
     order: VecDeque<Key>,
     capacity: usize,
 }
 
-impl Tlb {
+impl X86Tlb {
     /// An empty TLB of `capacity` entries (at least one).
     pub fn new(capacity: usize) -> Self {
         Self {

@@ -1,4 +1,5 @@
 //! The engine on hv-mock, rule by rule.
+#![forbid(unsafe_code)]
 
 use zmmu_hv_mock::MockHost;
 use zmmu_mmu::prelude::*;

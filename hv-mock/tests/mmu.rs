@@ -1,7 +1,8 @@
 //! hv-mock's MMU behaves as x86-64 hardware: bit by bit, walk by walk,
 //! flush by flush.
+#![forbid(unsafe_code)]
 
-use zmmu_hv_mock::pagetable::{Kind, PF_PRESENT, PF_USER, PF_WRITE};
+use zmmu_hv_mock::pagetable::{Kind, PageFaultErrorCode};
 use zmmu_hv_mock::{MockError, MockHost, MockRoot};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping};
@@ -41,9 +42,14 @@ fn a_read_only_page_faults_on_store_with_present_and_write_in_the_error_code() {
         Ok(AbsoluteAddress::new(0x7123))
     );
     let fault = host.load(root, at(0x5123), Kind::Write).unwrap_err();
-    assert_eq!(fault.error_code, PF_USER | PF_WRITE | PF_PRESENT);
+    assert_eq!(
+        fault.error_code,
+        PageFaultErrorCode::USER_MODE
+            | PageFaultErrorCode::CAUSED_BY_WRITE
+            | PageFaultErrorCode::PROTECTION_VIOLATION
+    );
     let missing = host.load(root, at(0x6000), Kind::Read).unwrap_err();
-    assert_eq!(missing.error_code, PF_USER);
+    assert_eq!(missing.error_code, PageFaultErrorCode::USER_MODE);
 }
 
 #[test]

@@ -3,11 +3,14 @@
 //! through the shadow pager on hv-mock. After every step, what hv-mock's
 //! hardware walk (TLB included) grants must be what the core's DAT walk
 //! grants now, or a translation the architecture lets a TLB keep: one that
-//! DAT produced since the last invalidation covering it (checklist 6.2 and
-//! 6.4), used under the current keys, low-address protection and C bit,
-//! which are never cached.
+//! DAT produced since the last invalidation covering it (Principles of
+//! Operation, chapter 3, "Translation-Lookaside Buffer": an entry formed
+//! from valid table entries may be used after a plain store changes them,
+//! until IPTE, IDTE, CSP or PTLB clears it), used under the current keys,
+//! low-address protection and C bit, which are never cached.
 //!
 //! `MODEL_STEPS` (default 100000) and `MODEL_SEED` (default 1) scale it.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 
@@ -18,7 +21,7 @@ use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use zmmu_mmu::asce::{Asce, Level};
 use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
 use zmmu_mmu::host::LOWER_HALF_END;
-use zmmu_mmu::invalidate::{self, CspWidth, Invalidation};
+use zmmu_mmu::invalidate::{self, CspWidth, Invalidation, PendingFlush};
 use zmmu_mmu::keys::{KeyControls, StorageKey};
 use zmmu_mmu::lap;
 use zmmu_mmu::prefix::Prefix;
@@ -288,7 +291,8 @@ impl Model {
         })
     }
 
-    fn invalidate(&mut self, invalidation: Invalidation) {
+    fn invalidate(&mut self, pending: PendingFlush) {
+        let invalidation = pending.into_invalidation();
         self.engine.invalidate(&invalidation);
         self.formed.retain(|_, list| {
             list.retain(|f| {
@@ -502,7 +506,7 @@ impl Model {
                         self.invalidate(inv);
                     }
                 } else {
-                    self.invalidate(Invalidation::All);
+                    self.invalidate(PendingFlush::new(Invalidation::All));
                 }
             }
             75..=81 => {

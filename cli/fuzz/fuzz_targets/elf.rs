@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zmmu_cli::elf;
+use zmmu_machine::elf;
 
 fuzz_target!(|data: &[u8]| {
     let storage = 1 << 24;

@@ -6,6 +6,7 @@
 //!
 //! Exit status: 0 when every probe matches, 1 on any mismatch, 2 when the
 //! input cannot be read or a backend cannot be started.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

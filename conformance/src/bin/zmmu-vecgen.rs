@@ -1,5 +1,6 @@
 //! `zmmu-vecgen`: records DAT conformance vectors from a reference machine
 //! (QEMU TCG or Hercules) and prints the coverage table of vector files.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -43,8 +43,10 @@ pub const CR0_AFP_REGISTER: u64 = 1 << (63 - 45);
 
 /// The program-status word: the 64-bit mask and the 64-bit instruction
 /// address, as stored by STPSW-style operations (the condition code lives in
-/// the mask, bits 18-19).
+/// the mask, bits 18-19). `repr(C)`: translated code reads and writes both
+/// words at [`offset::PSW_MASK`] and [`offset::PSW_ADDR`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Psw {
     /// Bits 0-63.
     pub mask: u64,
@@ -55,7 +57,7 @@ pub struct Psw {
 impl Psw {
     /// The condition code.
     pub const fn cc(&self) -> u8 {
-        ((self.mask >> 44) & 3) as u8
+        ((self.mask >> offset::PSW_CC_SHIFT) & 3) as u8
     }
 
     /// Replace the condition code.
@@ -139,8 +141,11 @@ impl Psw {
     }
 }
 
-/// The state of one CPU.
+/// The state of one CPU. `repr(C)`, so that translated code can load and
+/// store registers, the PSW and the condition code in place, at the byte
+/// offsets of [`offset`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Cpu {
     /// General registers 0-15.
     pub gpr: [u64; 16],
@@ -159,6 +164,35 @@ pub struct Cpu {
     /// The TOD clock as STCK stores it; advanced by the interpreter by one
     /// unit per executed instruction so that successive values differ.
     pub tod: u64,
+}
+
+/// Byte offsets of the architected state inside [`Cpu`], for generated code.
+pub mod offset {
+    use super::{Cpu, Psw};
+    use core::mem::{offset_of, size_of};
+
+    /// General register `r` (a `u64`, host byte order) is at `GPR + 8 * r`.
+    pub const GPR: usize = offset_of!(Cpu, gpr);
+    /// Access register `r` (a `u32`) is at `AR + 4 * r`.
+    pub const AR: usize = offset_of!(Cpu, ar);
+    /// Control register `r` (a `u64`) is at `CR + 8 * r`.
+    pub const CR: usize = offset_of!(Cpu, cr);
+    /// Floating-point register `r` (a `u64`, the register's bits) is at
+    /// `FPR + 8 * r`.
+    pub const FPR: usize = offset_of!(Cpu, fpr);
+    /// PSW bits 0-63 (a `u64`); the condition code is bits 18-19, that is
+    /// `(mask >> PSW_CC_SHIFT) & 3`.
+    pub const PSW_MASK: usize = offset_of!(Cpu, psw) + offset_of!(Psw, mask);
+    /// The PSW instruction address (a `u64`).
+    pub const PSW_ADDR: usize = offset_of!(Cpu, psw) + offset_of!(Psw, addr);
+    /// The shift that brings the condition code to bits 0-1 of the mask.
+    pub const PSW_CC_SHIFT: u32 = 44;
+    /// The prefix register (a `u64`).
+    pub const PREFIX: usize = offset_of!(Cpu, prefix);
+    /// The size of [`Cpu`].
+    pub const SIZE: usize = size_of::<Cpu>();
+
+    const _: () = assert!(PSW_MASK % 8 == 0 && PSW_ADDR == PSW_MASK + 8 && GPR % 8 == 0);
 }
 
 impl Default for Cpu {

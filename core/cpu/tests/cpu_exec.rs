@@ -113,6 +113,110 @@ fn execute_ors_bits_56_to_63_of_r1_into_the_target_length() {
     assert_eq!(cpu.psw.addr, CODE + 4, "continues after the EXECUTE");
 }
 
+/// Runs `target` (placed at DATA) under EX at CODE (`ex %r0,0(%r5)`, four
+/// bytes) or EXRL at CODE (`exrl %r0,DATA`, six bytes), in `amode`, and
+/// returns the CPU afterwards.
+fn executed(target: &[u8], exrl: bool, amode: AddressingMode) -> Cpu {
+    let execute: &[u8] = if exrl {
+        // exrl %r0,DATA: RI2 = (DATA - CODE) / 2 halfwords.
+        &[0xC6, 0x00, 0x00, 0x00, 0x08, 0x00]
+    } else {
+        &[0x44, 0x00, 0x50, 0x00]
+    };
+    let (mut cpu, mut mem) = machine(execute);
+    mem.load(DATA, target).unwrap();
+    cpu.gpr[5] = DATA;
+    cpu.psw.set_amode(amode);
+    cpu.step(&mut mem).unwrap();
+    cpu
+}
+
+/// The length of the EXECUTE in [`executed`].
+fn execute_len(exrl: bool) -> u64 {
+    if exrl {
+        6
+    } else {
+        4
+    }
+}
+
+#[test]
+fn branch_and_save_under_execute_links_to_the_instruction_after_the_execute() {
+    for exrl in [false, true] {
+        let after = CODE + execute_len(exrl);
+        // bras %r14,+8 ; brasl %r14,+8 ; bas %r14,0x100 ; basr %r14,%r0 (no branch)
+        let targets: [&[u8]; 4] = [
+            &[0xA7, 0xE5, 0x00, 0x04],
+            &[0xC0, 0xE5, 0x00, 0x00, 0x00, 0x04],
+            &[0x4D, 0xE0, 0x01, 0x00],
+            &[0x0D, 0xE0],
+        ];
+        for target in targets {
+            let cpu = executed(target, exrl, AddressingMode::Bits64);
+            assert_eq!(cpu.gpr[14], after, "{target:02x?} exrl={exrl}");
+        }
+        let cpu = executed(&[0x0D, 0xE0], exrl, AddressingMode::Bits31);
+        assert_eq!(cpu.gpr[14], after | 0x8000_0000, "basr 31-bit exrl={exrl}");
+    }
+}
+
+#[test]
+fn branch_and_link_under_execute_in_the_24_bit_mode_stores_the_executes_ilc() {
+    for exrl in [false, true] {
+        // balr %r14,%r0: no branch; bits 32-33 are the ILC of the EXECUTE.
+        let cpu = executed(&[0x05, 0xE0], exrl, AddressingMode::Bits24);
+        let ilc = if exrl { 3u64 } else { 2 };
+        let link = cpu.gpr[14] & 0xffff_ffff;
+        assert_eq!(link >> 30, ilc, "exrl={exrl}");
+        assert_eq!(link & 0x00ff_ffff, CODE + execute_len(exrl), "exrl={exrl}");
+        // bal %r14,0x100 branches and links the same way.
+        let cpu = executed(&[0x45, 0xE0, 0x01, 0x00], exrl, AddressingMode::Bits24);
+        assert_eq!(cpu.gpr[14] & 0x00ff_ffff, CODE + execute_len(exrl));
+        assert_eq!(cpu.psw.addr, 0x100);
+    }
+}
+
+#[test]
+fn relative_operands_under_execute_are_relative_to_the_target() {
+    for exrl in [false, true] {
+        // larl %r1,+0x10 (RI2 = 8 halfwords)
+        let cpu = executed(
+            &[0xC0, 0x10, 0x00, 0x00, 0x00, 0x08],
+            exrl,
+            AddressingMode::Bits64,
+        );
+        assert_eq!(cpu.gpr[1], DATA + 0x10, "larl exrl={exrl}");
+        // bras %r14,+8 branches relative to the target
+        let cpu = executed(&[0xA7, 0xE5, 0x00, 0x04], exrl, AddressingMode::Bits64);
+        assert_eq!(cpu.psw.addr, DATA + 8, "bras exrl={exrl}");
+        // brc 15,+8 likewise; a relative branch not taken continues after the EXECUTE
+        let cpu = executed(&[0xA7, 0xF4, 0x00, 0x04], exrl, AddressingMode::Bits64);
+        assert_eq!(cpu.psw.addr, DATA + 8, "brc exrl={exrl}");
+        let cpu = executed(&[0xA7, 0x04, 0x00, 0x04], exrl, AddressingMode::Bits64);
+        assert_eq!(cpu.psw.addr, CODE + execute_len(exrl), "brc 0 exrl={exrl}");
+    }
+}
+
+#[test]
+fn relative_long_loads_under_execute_address_relative_to_the_target() {
+    for exrl in [false, true] {
+        // lgrl %r1,+0x10 reads the doubleword at DATA + 0x10
+        let (mut cpu, mut mem) = machine(if exrl {
+            &[0xC6, 0x00, 0x00, 0x00, 0x08, 0x00]
+        } else {
+            &[0x44, 0x00, 0x50, 0x00]
+        });
+        mem.load(DATA, &[0xC4, 0x18, 0x00, 0x00, 0x00, 0x08])
+            .unwrap();
+        mem.load(DATA + 0x10, &0x1122_3344_5566_7788u64.to_be_bytes())
+            .unwrap();
+        cpu.gpr[5] = DATA;
+        cpu.step(&mut mem).unwrap();
+        assert_eq!(cpu.gpr[1], 0x1122_3344_5566_7788, "exrl={exrl}");
+        assert_eq!(cpu.psw.addr, CODE + execute_len(exrl));
+    }
+}
+
 #[test]
 fn execute_of_execute_is_an_execute_exception() {
     // ex %r0,0(%r5) targeting another ex

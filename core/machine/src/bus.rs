@@ -19,7 +19,7 @@ use zmmu_cpu::state::Cpu;
 use zmmu_mmu::access::{self, AccessKind, Fault, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use zmmu_mmu::asce::Asce;
-use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
+use zmmu_mmu::control::{AddressSpace, Controls, Facilities};
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
 use zmmu_mmu::invalidate::{self, CspWidth, Invalidation};
@@ -29,15 +29,6 @@ use zmmu_mmu::tlb::{self, Tlb};
 use zmmu_mmu::PAGE_MASK;
 
 use super::sclp::{Sclp, Serviced};
-
-/// The CR0 bits translation and protection depend on; other CR0 changes
-/// (interruption subclass masks) leave the TLB alone.
-const DAT_CR0_BITS: Cr0 = Cr0::LOW_ADDRESS_PROTECTION
-    .union(Cr0::SECONDARY_SPACE)
-    .union(Cr0::FETCH_PROTECTION_OVERRIDE)
-    .union(Cr0::STORAGE_PROTECTION_OVERRIDE)
-    .union(Cr0::EDAT)
-    .union(Cr0::IEP);
 
 /// Why the bus asks the machine to stop instead of raising an exception.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,16 +83,10 @@ impl DatBus {
         }
     }
 
-    /// The DAT controls the CPU's registers define.
+    /// The DAT controls the CPU's registers define (CR0 masked with
+    /// `Cr0::TRANSLATION_BITS`: other CR0 changes leave the TLB alone).
     pub fn controls(&self, cpu: &Cpu) -> Controls {
-        Controls {
-            cr0: Cr0::from_bits_retain(cpu.cr[0]).intersection(DAT_CR0_BITS),
-            cr1: Asce::new(cpu.cr[1]),
-            cr7: Asce::new(cpu.cr[7]),
-            cr13: Asce::new(cpu.cr[13]),
-            prefix: cpu.prefix,
-            facilities: self.facilities,
-        }
+        Controls::from_registers(&cpu.cr, cpu.prefix, self.facilities)
     }
 
     /// Tells the TLB about control-register and prefix changes.
@@ -315,7 +300,7 @@ impl Bus for DatBus {
 
     fn set_prefix(&mut self, cpu: &mut Cpu, operand: u64) -> Result<(), Exception> {
         let (prefix, inv) = invalidate::spx(&self.storage, cpu.prefix, operand)?;
-        self.invalidate(&inv);
+        inv.apply(|inv| self.invalidate(inv));
         cpu.prefix = prefix;
         self.sync(cpu);
         Ok(())
@@ -360,12 +345,12 @@ impl DatBus {
                 // The IPTE-range facility (13) is not installed (STFLE does
                 // not report it): R3 and M4 are ignored.
                 let inv = invalidate::ipte(&mut self.storage, cpu.r64(f.r1), cpu.r64(f.r2), 0)?;
-                self.invalidate(&inv);
+                inv.apply(|inv| self.invalidate(inv));
             }
             IDTE => {
                 let r3 = if f.r3 == 0 { 0 } else { cpu.r64(f.r3) };
                 let inv = invalidate::idte(&mut self.storage, cpu.r64(f.r1), cpu.r64(f.r2), r3)?;
-                self.invalidate(&inv);
+                inv.apply(|inv| self.invalidate(inv));
             }
             PTLB => self.tlb.flush(),
             CSP | CSPG => {
@@ -404,7 +389,7 @@ impl DatBus {
                     }
                 }
                 if let Some(inv) = out.invalidation {
-                    self.invalidate(&inv);
+                    inv.apply(|inv| self.invalidate(inv));
                 }
                 cpu.psw.set_cc(out.cc);
             }
@@ -412,7 +397,7 @@ impl DatBus {
                 let real = RealAddress::new(amode.wrap(cpu.r64(f.r2)));
                 let key = cpu.r64(f.r1) as u8;
                 let inv = invalidate::sske(&mut self.storage, prefix, real, key)?;
-                self.invalidate(&inv);
+                inv.apply(|inv| self.invalidate(inv));
             }
             ISKE => {
                 let real = RealAddress::new(amode.wrap(cpu.r64(f.r2)));
@@ -426,7 +411,7 @@ impl DatBus {
             RRBE => {
                 let real = RealAddress::new(amode.wrap(cpu.r64(f.r2)));
                 let (cc, inv) = invalidate::rrbe(&mut self.storage, prefix, real)?;
-                self.invalidate(&inv);
+                inv.apply(|inv| self.invalidate(inv));
                 cpu.psw.set_cc(cc);
             }
             LRA | LRAY | LRAG => {

@@ -28,6 +28,7 @@
 extern crate alloc;
 
 pub mod bus;
+pub mod elf;
 pub mod interrupt;
 pub mod sclp;
 
@@ -35,7 +36,7 @@ use alloc::format;
 use alloc::string::String;
 
 use zmmu_cpu::decode::Insn;
-use zmmu_cpu::exec::Exec;
+use zmmu_cpu::exec::{Exec, Sequential};
 use zmmu_cpu::interrupt::{Interruption, SERVICE_SIGNAL};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu, Psw};
@@ -288,11 +289,13 @@ impl Machine {
     /// R1 ORed into its second byte (the registers are as they were: the
     /// operation exception suppressed the EXECUTE).
     fn execute_target(&mut self, at: u64, insn: &Insn) -> Option<Insn> {
+        let sequential = Sequential::after(&self.cpu, insn, at);
         let mut exec = Exec {
             cpu: &mut self.cpu,
             bus: &mut self.bus,
             insn: *insn,
             at,
+            sequential,
         };
         exec.execute_target().ok().map(|(_, target)| target)
     }

@@ -4,11 +4,13 @@
 //! `cargo bench -p zmmu-mmu --bench dat`
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
-use zmmu_mmu::access::{self, AccessKind, Request};
+use zmmu_mmu::access::{self, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::asce::{Asce, Level};
-use zmmu_mmu::control::{AddressSpace, AsceSource, Controls, Cr0, Facilities};
+use zmmu_mmu::control::{Controls, Cr0, Facilities};
 use zmmu_mmu::entry::TableEntry;
+use zmmu_mmu::kind::AccessKind;
+use zmmu_mmu::space::{AddressSpace, AsceSource};
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 use zmmu_mmu::tlb::{self, Tlb};
 use zmmu_mmu::walk::{self, WalkControls};

@@ -1,28 +1,20 @@
-//! One storage access, checked as the architecture orders it (checklist
-//! 2.8 and 3.4): low-address protection, ASCE selection, the DAT walk, DAT
-//! protection and IEP, prefixing, the addressing check, key-controlled
-//! protection, then reference and change recording.
+//! One storage access, checked as the architecture orders it (PoP ch. 6,
+//! priority of access exceptions; ch. 3, Translation Process): low-address
+//! protection, ASCE selection, the DAT walk, DAT protection and IEP,
+//! prefixing, the addressing check, key-controlled protection, then
+//! reference and change recording.
 
 use crate::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use crate::asce::Asce;
-use crate::control::{AddressSpace, AsceSource, Controls};
+use crate::control::Controls;
 use crate::exception::{Exception, ProtectionKind, Teid};
 use crate::keys::{KeyControls, StorageKey};
+/// Re-exported at its old path; defined in the leaf module [`crate::kind`].
+pub use crate::kind::AccessKind;
 use crate::lap;
+use crate::space::{AddressSpace, AsceSource};
 use crate::storage::Storage;
 use crate::walk::{self, FaultReason, Frame, FrameSize, TablePath, Walk, WalkControls, WalkFault};
-
-/// The kind of a storage access.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum AccessKind {
-    /// An instruction fetch.
-    InstructionFetch = 0,
-    /// An operand fetch.
-    Read = 1,
-    /// An operand store.
-    Write = 2,
-}
 
 /// Why an access cannot be performed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,13 +30,28 @@ pub enum Fault {
     },
 }
 
+impl core::fmt::Display for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Program(exception) => write!(f, "{exception}"),
+            Self::ArtUnsupported { alet } => write!(
+                f,
+                "access-register translation (ALET {alet:#x}) is not implemented"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for Fault {}
+
 impl From<Exception> for Fault {
     fn from(exception: Exception) -> Self {
         Fault::Program(exception)
     }
 }
 
-/// The ASCE an access uses, or `None` with DAT off (checklist 1.3):
+/// The ASCE an access uses, or `None` with DAT off (PoP ch. 3, Address
+/// Spaces: the ASCE each translation mode uses):
 /// instruction fetches use CR1 except in home mode; operand accesses use the
 /// space's own control register, and in access-register mode ALET 0 means
 /// primary and ALET 1 secondary.
@@ -160,7 +167,7 @@ pub fn check<S: Storage + ?Sized>(
 }
 
 /// Performs the checks of an access and records it: R for every access, C
-/// for a store (PoP "Recording of References and Changes").
+/// for a store (PoP ch. 3, Reference Recording, Change Recording).
 pub fn access<S: Storage + ?Sized>(
     storage: &mut S,
     controls: &Controls,

@@ -1,4 +1,4 @@
-//! The three kinds of s390x address (PoP "Address Types"): *logical*
+//! The three kinds of s390x address (PoP ch. 3, Address Types): *logical*
 //! addresses are what a program names and DAT translates; *real* addresses
 //! are what DAT produces and prefixing converts; *absolute* addresses name
 //! main storage. Distinct types make mixing them a compile error.
@@ -104,7 +104,7 @@ impl AddressingMode {
         }
     }
 
-    /// The mask applied to effective addresses (checklist 1.2).
+    /// The mask applied to effective addresses (PoP ch. 5, Address Generation).
     #[inline]
     pub const fn mask(self) -> u64 {
         match self {
@@ -114,7 +114,7 @@ impl AddressingMode {
         }
     }
 
-    /// Effective-address generation (PoP "Address Generation"): the 64-bit
+    /// Effective-address generation (PoP ch. 5, Address Generation): the 64-bit
     /// sum is truncated to the mode's width, so it wraps.
     #[inline]
     pub const fn wrap(self, address: u64) -> u64 {

@@ -92,7 +92,20 @@ impl Level {
     }
 }
 
-/// An address-space-control element (PoP "ASCE"; checklist 1.4).
+/// `segment table`, `page table`, ...
+impl core::fmt::Display for Level {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Level::RegionFirst => "region-first table",
+            Level::RegionSecond => "region-second table",
+            Level::RegionThird => "region-third table",
+            Level::Segment => "segment table",
+            Level::Page => "page table",
+        })
+    }
+}
+
+/// An address-space-control element (PoP ch. 3, Address-Space-Control Element).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(transparent)]
 pub struct Asce(u64);

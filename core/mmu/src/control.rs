@@ -1,10 +1,13 @@
 //! Control state that DAT depends on: CR0's controls, the installed
-//! facilities, the three ASCE control registers and the prefix register.
+//! facilities, the three ASCE control registers and the prefix register
+//! (PoP ch. 4, Control Registers; ch. 3, Translation Control).
 
 use bitflags::bitflags;
 
 use crate::asce::Asce;
 use crate::prefix::Prefix;
+/// Re-exported at their old path; defined in the leaf module [`crate::space`].
+pub use crate::space::{AddressSpace, AsceSource};
 
 bitflags! {
     /// Control register 0 bits that affect translation and protection
@@ -26,6 +29,21 @@ bitflags! {
         /// Every other bit is kept as loaded.
         const _ = !0;
     }
+}
+
+impl Cr0 {
+    /// The CR0 bits that DAT, the protection rules and the secondary-space
+    /// control read (bits 35, 37, 38, 39, 40 and 43; PoP ch. 3, Translation
+    /// Control, and ch. 4, Control Registers). The other bits (interruption
+    /// subclass masks and the like) never change a translation: a cache of
+    /// translations compares CR0 under this mask, and
+    /// [`Controls::from_registers`] keeps only these.
+    pub const TRANSLATION_BITS: Cr0 = Cr0::LOW_ADDRESS_PROTECTION
+        .union(Cr0::SECONDARY_SPACE)
+        .union(Cr0::FETCH_PROTECTION_OVERRIDE)
+        .union(Cr0::STORAGE_PROTECTION_OVERRIDE)
+        .union(Cr0::EDAT)
+        .union(Cr0::IEP);
 }
 
 bitflags! {
@@ -66,6 +84,20 @@ pub struct Controls {
 }
 
 impl Controls {
+    /// The controls that the 16 control registers `cr` define (CR0 masked
+    /// with [`Cr0::TRANSLATION_BITS`], the ASCEs from CR1, CR7 and CR13),
+    /// with the prefix register and the installed facilities.
+    pub const fn from_registers(cr: &[u64; 16], prefix: Prefix, facilities: Facilities) -> Self {
+        Self {
+            cr0: Cr0::from_bits_retain(cr[0]).intersection(Cr0::TRANSLATION_BITS),
+            cr1: Asce::new(cr[1]),
+            cr7: Asce::new(cr[7]),
+            cr13: Asce::new(cr[13]),
+            prefix,
+            facilities,
+        }
+    }
+
     /// EDAT-1 is in effect: CR0 bit 40 set and facility 8 installed.
     #[inline]
     pub fn edat1(&self) -> bool {
@@ -91,56 +123,6 @@ impl Controls {
             AsceSource::Primary => self.cr1,
             AsceSource::Secondary => self.cr7,
             AsceSource::Home => self.cr13,
-        }
-    }
-}
-
-/// The control register an ASCE is taken from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AsceSource {
-    /// CR1.
-    Primary,
-    /// CR7.
-    Secondary,
-    /// CR13.
-    Home,
-}
-
-/// The address space an access is made in: DAT off (`Real`), or one of the
-/// PSW address-space-control modes (PSW bits 16-17).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AddressSpace {
-    /// DAT off: the logical address is the real address.
-    Real,
-    /// Primary-space mode (AS = 00).
-    Primary,
-    /// Access-register mode (AS = 01) with the ALET of the access register
-    /// that the operand's base register names (AR 0 always means ALET 0).
-    AccessRegister {
-        /// The access-list-entry token.
-        alet: u32,
-        /// The access-register number, stored at real 0xA0 on a fault.
-        ar: u8,
-    },
-    /// Secondary-space mode (AS = 10).
-    Secondary,
-    /// Home-space mode (AS = 11).
-    Home,
-}
-
-impl AddressSpace {
-    /// The ASCE identification a TEID reports (bits 62-63) for an access of
-    /// `kind` in this space: 00 primary, 01 access-register specified, 10
-    /// secondary, 11 home, naming the ASCE the translation used. An
-    /// instruction fetch uses CR1 except in home mode, so in secondary and
-    /// access-register mode it reports 00 (QEMU 7.2 and Hercules agree; see
-    /// docs/CHOICES.md). With DAT off no ASCE is used and 00 is reported.
-    pub const fn asce_id(self, kind: crate::access::AccessKind) -> u64 {
-        match (self, kind) {
-            (Self::Home, _) => 3,
-            (Self::Real | Self::Primary, _) | (_, crate::access::AccessKind::InstructionFetch) => 0,
-            (Self::AccessRegister { .. }, _) => 1,
-            (Self::Secondary, _) => 2,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! DAT table entries: region-table entries (RFTE, RSTE, RTTE), segment-table
-//! entries and page-table entries (checklist 2.4-2.7). Each is a transparent
+//! entries and page-table entries (PoP ch. 3, Translation Tables). Each is a transparent
 //! wrapper over the big-endian doubleword fetched from storage, with
 //! accessors named as the Principles of Operation names the fields.
 
@@ -110,7 +110,7 @@ impl TableEntry {
     }
 }
 
-/// A page-table entry (checklist 2.7).
+/// A page-table entry (PoP ch. 3, Translation Tables: Page-Table Entries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct PageEntry(pub u64);

@@ -1,11 +1,12 @@
 //! Program interruptions that translation and protection raise, with the
-//! translation-exception identification (TEID) stored at real 0xA8
-//! (checklist 3).
+//! translation-exception identification (TEID) stored at real 0xA8 (PoP
+//! ch. 6, Program Interruption: Translation-Exception Identification).
 
-use crate::access::AccessKind;
 use crate::addr::LogicalAddress;
 use crate::asce::Level;
-use crate::control::{AddressSpace, Facilities};
+use crate::control::Facilities;
+use crate::kind::AccessKind;
+use crate::space::AddressSpace;
 
 /// A program-interruption code (the 16-bit value stored at real 0x8E).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,7 +61,7 @@ impl Code {
         }
     }
 
-    /// How the exception ends the instruction (DAT checklist 3.1): the
+    /// How the exception ends the instruction (PoP ch. 5, Types of Instruction Ending): the
     /// translation exceptions (0x10, 0x11, 0x38-0x3B) nullify, fixed-point
     /// overflow completes, all others suppress or terminate. Bit 8 of the
     /// code (a concurrent PER event) does not change the ending.
@@ -80,7 +81,7 @@ impl Code {
 }
 
 /// How an exception ends the instruction, which decides where the old PSW
-/// points (PoP "Types of Instruction Ending").
+/// points (PoP ch. 5, Types of Instruction Ending).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ending {
     /// The instruction is nullified: the old PSW points at it.
@@ -92,14 +93,52 @@ pub enum Ending {
     Complete,
 }
 
+impl Code {
+    /// The exception's name as the PoP gives it (without "exception"), for
+    /// the codes zmmu raises; `None` for others. A concurrent PER event
+    /// (bit 8, 0x80) does not change the name.
+    pub const fn name(self) -> Option<&'static str> {
+        Some(match self.0 & !0x80 {
+            0x01 => "operation",
+            0x02 => "privileged-operation",
+            0x03 => "execute",
+            0x04 => "protection",
+            0x05 => "addressing",
+            0x06 => "specification",
+            0x07 => "data",
+            0x08 => "fixed-point-overflow",
+            0x09 => "fixed-point-divide",
+            0x10 => "segment-translation",
+            0x11 => "page-translation",
+            0x12 => "translation-specification",
+            0x13 => "special-operation",
+            0x38 => "ASCE-type",
+            0x39 => "region-first-translation",
+            0x3A => "region-second-translation",
+            0x3B => "region-third-translation",
+            _ => return None,
+        })
+    }
+}
+
 impl core::fmt::Debug for Code {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Code({:#06x})", self.0)
     }
 }
 
+/// `page-translation exception (code 0x0011)`.
+impl core::fmt::Display for Code {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} exception (code {:#06x})", self.0),
+            None => write!(f, "program interruption code {:#06x}", self.0),
+        }
+    }
+}
+
 /// Which rule refused an access with a protection exception; with ESOP-2
-/// the TEID says which (checklist 3.3).
+/// the TEID says which (PoP ch. 3, Suppression on Protection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProtectionKind {
     /// A store to a page or large frame with DAT protection.
@@ -162,7 +201,7 @@ impl core::fmt::Debug for Teid {
 
 /// A program exception, whoever raises it (an access, or an instruction):
 /// its interruption code and the data the interruption stores with it
-/// (PoP "Program Interruption"): the TEID where the architecture stores a
+/// (PoP ch. 6, Program Interruption): the TEID where the architecture stores a
 /// predictable one (real 0xA8), the exception access id (the AR number,
 /// real 0xA0, in access-register mode) and the data-exception code (real
 /// 0x93, for [`Code::DATA`]).
@@ -179,6 +218,26 @@ pub struct Exception {
     /// The data-exception code, zero unless the code is [`Code::DATA`].
     pub dxc: u8,
 }
+
+/// The code, then what is stored with it: `page-translation exception (code
+/// 0x0011), TEID 0x5800`.
+impl core::fmt::Display for Exception {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(teid) = self.teid {
+            write!(f, ", TEID {:#x}", teid.0)?;
+        }
+        if let Some(ar) = self.access_id {
+            write!(f, ", exception access id {ar}")?;
+        }
+        if self.code == Code::DATA {
+            write!(f, ", DXC {:#04x}", self.dxc)?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Exception {}
 
 impl From<Code> for Exception {
     fn from(code: Code) -> Self {
@@ -227,7 +286,8 @@ impl Exception {
     }
 
     /// A protection exception of `kind`, with the TEID the installed
-    /// suppression-on-protection facilities define (checklist 3.3): with
+    /// suppression-on-protection facilities define (PoP ch. 3, Suppression
+    /// on Protection): with
     /// ESOP-2 every kind is identified; with ESOP-1 only DAT protection
     /// (bit 61), the others leaving the TEID unpredictable; without ESOP
     /// nothing is predictable.

@@ -195,6 +195,34 @@ pub struct HostFault {
     pub present: bool,
 }
 
+impl core::fmt::Display for HostAccessKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Read => "load",
+            Self::Write => "store",
+        })
+    }
+}
+
+/// `host page fault: store at logical 0x5000 (not permitted)`.
+impl core::fmt::Display for HostFault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let why = if self.present {
+            "not permitted"
+        } else {
+            "not mapped"
+        };
+        write!(
+            f,
+            "host page fault: {} at logical {:#x} ({why})",
+            self.kind,
+            self.address.value()
+        )
+    }
+}
+
+impl core::error::Error for HostFault {}
+
 /// A host MMU that can make one access through its active root: how the
 /// shadow pager's `Engine` (`zmmu_mmu::shadow`, with `alloc`) tries the
 /// fast path. hv-mock

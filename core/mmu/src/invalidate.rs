@@ -1,13 +1,20 @@
 //! The instructions that change DAT tables, keys or the prefix in ways a
-//! cached translation must notice (checklist 6.3), each as its architected
-//! storage effect plus an [`Invalidation`] that says which cached
-//! translations (software TLB entries, shadow mappings) must go.
+//! cached translation must notice (PoP ch. 10, Control Instructions; ch. 3,
+//! Translation-Lookaside Buffer), each as its architected storage effect
+//! plus an [`Invalidation`] that says which cached translations (software
+//! TLB entries, shadow mappings, translated code) must go.
 //!
 //! Every cache in zmmu consumes the same descriptor, so IPTE, IDTE, CSP,
-//! PTLB, SSKE, RRBE and SPX are interpreted in one place.
+//! PTLB, SSKE, RRBE and SPX are interpreted in one place. The operations
+//! hand it back wrapped in a [`PendingFlush`], which is `#[must_use]` and
+//! consumed only by giving the invalidation to the caches
+//! ([`PendingFlush::apply`], [`PendingFlush::into_invalidation`]) or by
+//! saying that nothing caches translations ([`PendingFlush::ignore`]): a
+//! forgotten flush is a compiler warning, not a stale translation.
 
 use crate::addr::{AbsoluteAddress, RealAddress};
 use crate::asce::{Asce, Level};
+use crate::entry::{PageEntry, TableEntry};
 use crate::exception::{Code, Exception};
 use crate::keys::StorageKey;
 use crate::prefix::Prefix;
@@ -55,6 +62,51 @@ pub enum Invalidation {
         /// The prefix after SPX.
         new: Prefix,
     },
+}
+
+/// An invalidation that the caches still have to carry out: what every
+/// operation that changes a translation hands back (as `x86_64`'s
+/// `MapperFlush` does). Dropping it unused is a warning; consume it with
+/// [`PendingFlush::apply`] (give the [`Invalidation`] to each cache),
+/// [`PendingFlush::into_invalidation`] or [`PendingFlush::ignore`].
+#[must_use = "the cached translations (software TLB, shadow, translated code) stay stale until the \
+              invalidation is applied: call `apply`, `into_invalidation` or `ignore`"]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PendingFlush(Invalidation);
+
+impl PendingFlush {
+    /// The obligation to carry out `invalidation`.
+    #[inline]
+    pub const fn new(invalidation: Invalidation) -> Self {
+        Self(invalidation)
+    }
+
+    /// The invalidation, without discharging the obligation.
+    #[inline]
+    pub const fn invalidation(&self) -> &Invalidation {
+        &self.0
+    }
+
+    /// Discharges the obligation: `flush` gives the invalidation to every
+    /// cache of translations (for example
+    /// `pending.apply(|inv| { tlb.invalidate(inv); pager.invalidate(host, inv) })`).
+    #[inline]
+    pub fn apply(self, flush: impl FnOnce(&Invalidation)) {
+        flush(&self.0);
+    }
+
+    /// Discharges the obligation by taking the invalidation, for a caller
+    /// that hands it on (to several caches, or later).
+    #[inline]
+    pub const fn into_invalidation(self) -> Invalidation {
+        self.0
+    }
+
+    /// Discharges the obligation without flushing anything: for a caller
+    /// that holds no cached translations (tests of the storage effect, a
+    /// reference walk).
+    #[inline]
+    pub fn ignore(self) {}
 }
 
 impl Invalidation {
@@ -112,19 +164,19 @@ pub fn ipte<S: Storage + ?Sized>(
     r1: u64,
     r2: u64,
     extra: u8,
-) -> Result<Invalidation, Exception> {
+) -> Result<PendingFlush, Exception> {
     let origin = AbsoluteAddress::new(r1 & 0xFFFF_FFFF_FFFF_F800);
     let first = Level::Page.index(r2) as u8;
     if u16::from(first) + u16::from(extra) > 255 {
         return Err(Exception::new(Code::SPECIFICATION));
     }
     let entries = (0..=u64::from(extra)).map(|i| origin.wrapping_add((u64::from(first) + i) * 8));
-    set_invalid_bits(storage, entries, crate::entry::PageEntry::I)?;
-    Ok(Invalidation::PageTableEntries {
+    set_invalid_bits(storage, entries, PageEntry::I)?;
+    Ok(PendingFlush::new(Invalidation::PageTableEntries {
         origin,
         first,
         extra,
-    })
+    }))
 }
 
 /// INVALIDATE DAT TABLE ENTRY (IDTE). `r1` designates a region or segment
@@ -143,12 +195,12 @@ pub fn idte<S: Storage + ?Sized>(
     r1: u64,
     r2: u64,
     r3: u64,
-) -> Result<Invalidation, Exception> {
+) -> Result<PendingFlush, Exception> {
     if r2 & 0x0000_0000_000F_F000 != 0 {
         return Err(Exception::new(Code::SPECIFICATION));
     }
     if r2 & 0x800 != 0 {
-        return Ok(Invalidation::Asce(Asce::new(r3)));
+        return Ok(PendingFlush::new(Invalidation::Asce(Asce::new(r3))));
     }
     let designation = Asce::new(r1);
     let level = designation.designation_type();
@@ -157,13 +209,13 @@ pub fn idte<S: Storage + ?Sized>(
     let extra = (r2 & 0x7FF) as u16;
     let entries =
         (0..=u64::from(extra)).map(|i| origin.wrapping_add(((u64::from(first) + i) & 0x7FF) * 8));
-    set_invalid_bits(storage, entries, crate::entry::TableEntry::I)?;
-    Ok(Invalidation::TableEntries {
+    set_invalid_bits(storage, entries, TableEntry::I)?;
+    Ok(PendingFlush::new(Invalidation::TableEntries {
         level,
         origin,
         first,
         extra,
-    })
+    }))
 }
 
 /// Sets `bit` in each entry, after checking that every entry exists, so an
@@ -216,7 +268,8 @@ impl CspWidth {
 }
 
 /// The outcome of COMPARE AND SWAP AND PURGE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a purge (`invalidation`) must be applied to the caches"]
+#[derive(Debug, PartialEq, Eq)]
 pub struct CspOutcome {
     /// Condition code: 0 stored, 1 not equal.
     pub cc: u8,
@@ -224,7 +277,7 @@ pub struct CspOutcome {
     pub found: u64,
     /// What to clear: all TLBs when the operand was stored and the purge
     /// was asked for, nothing otherwise.
-    pub invalidation: Option<Invalidation>,
+    pub invalidation: Option<PendingFlush>,
 }
 
 /// COMPARE AND SWAP AND PURGE (CSP/CSPG) on the second operand at
@@ -264,7 +317,7 @@ pub fn csp<S: Storage + ?Sized>(
     Ok(CspOutcome {
         cc: 0,
         found,
-        invalidation: purge.then_some(Invalidation::All),
+        invalidation: purge.then_some(PendingFlush::new(Invalidation::All)),
     })
 }
 
@@ -276,12 +329,12 @@ pub fn sske<S: Storage + ?Sized>(
     prefix: Prefix,
     real: RealAddress,
     key: u8,
-) -> Result<Invalidation, Exception> {
+) -> Result<PendingFlush, Exception> {
     let frame = prefix.to_absolute(real).page();
     storage
         .set_key(frame, StorageKey::new(key))
         .ok_or(Exception::addressing())?;
-    Ok(Invalidation::Key(frame))
+    Ok(PendingFlush::new(Invalidation::Key(frame)))
 }
 
 /// RESET REFERENCE BIT EXTENDED (RRBE): clears R in the key of the frame at
@@ -291,14 +344,14 @@ pub fn rrbe<S: Storage + ?Sized>(
     storage: &mut S,
     prefix: Prefix,
     real: RealAddress,
-) -> Result<(u8, Invalidation), Exception> {
+) -> Result<(u8, PendingFlush), Exception> {
     let frame = prefix.to_absolute(real).page();
     let key = storage.key(frame).ok_or(Exception::addressing())?;
     let cc = (key.value() >> 1) & 3;
     storage
         .set_key(frame, StorageKey::new(key.value() & !StorageKey::R))
         .ok_or(Exception::addressing())?;
-    Ok((cc, Invalidation::Key(frame)))
+    Ok((cc, PendingFlush::new(Invalidation::Key(frame))))
 }
 
 /// SET PREFIX (SPX): the new prefix from the operand (bits 33-50), after
@@ -308,11 +361,11 @@ pub fn spx<S: Storage + ?Sized>(
     storage: &S,
     old: Prefix,
     operand: u64,
-) -> Result<(Prefix, Invalidation), Exception> {
+) -> Result<(Prefix, PendingFlush), Exception> {
     let new = Prefix::new(operand);
     let last = AbsoluteAddress::new(new.value() + crate::prefix::PREFIX_AREA - 1);
     if !storage.contains(last) {
         return Err(Exception::addressing());
     }
-    Ok((new, Invalidation::Prefix { old, new }))
+    Ok((new, PendingFlush::new(Invalidation::Prefix { old, new })))
 }

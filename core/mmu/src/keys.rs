@@ -1,7 +1,8 @@
-//! Storage keys and key-controlled protection (checklist 5.3-5.6).
+//! Storage keys and key-controlled protection (PoP ch. 3, Storage Key,
+//! Key-Controlled Protection, Reference Recording, Change Recording).
 
-use crate::access::AccessKind;
 use crate::control::Cr0;
+use crate::kind::AccessKind;
 
 /// A storage key as ISKE returns it in bits 56-63: ACC (4 bits), F, R, C.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -53,7 +54,7 @@ impl StorageKey {
     }
 
     /// The key after an access of `kind`: R is set by every access, C by a
-    /// store (PoP "Recording of References and Changes").
+    /// store (PoP ch. 3, Reference Recording, Change Recording).
     #[inline]
     pub const fn recorded(self, kind: AccessKind) -> Self {
         let rc = match kind {

@@ -1,4 +1,4 @@
-//! Low-address protection (checklist 5.2).
+//! Low-address protection (PoP ch. 3, Low-Address Protection).
 
 use crate::control::{Controls, Cr0};
 

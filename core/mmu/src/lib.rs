@@ -79,11 +79,13 @@ pub mod exception;
 pub mod host;
 pub mod invalidate;
 pub mod keys;
+pub mod kind;
 pub mod lap;
 pub mod lra;
 pub mod prefix;
 #[cfg(feature = "alloc")]
 pub mod shadow;
+pub mod space;
 pub mod storage;
 pub mod tlb;
 pub mod walk;
@@ -95,13 +97,15 @@ pub const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
 
 /// The types most users need, in one import.
 pub mod prelude {
-    pub use crate::access::{access, check, AccessKind, Fault, Request};
+    pub use crate::access::{access, check, Fault, Request};
     pub use crate::addr::{AbsoluteAddress, AddressingMode, LogicalAddress, RealAddress};
     pub use crate::asce::{Asce, Level};
-    pub use crate::control::{AddressSpace, Controls, Cr0, Facilities};
+    pub use crate::control::{Controls, Cr0, Facilities};
     pub use crate::exception::{Code, Exception, ProtectionKind, Teid};
     pub use crate::keys::StorageKey;
+    pub use crate::kind::AccessKind;
     pub use crate::prefix::Prefix;
+    pub use crate::space::AddressSpace;
     #[cfg(feature = "alloc")]
     pub use crate::storage::OwnedStorage;
     pub use crate::storage::Storage;

@@ -1,14 +1,16 @@
-//! The instructions that expose translation to a program (checklist 7):
+//! The instructions that expose translation to a program (PoP ch. 10, Control Instructions):
 //! LOAD REAL ADDRESS (LRA, LRAY, LRAG), STORE REAL ADDRESS (STRAG), TEST
 //! PROTECTION (TPROT) and LOAD PAGE-TABLE-ENTRY ADDRESS (LPTEA).
 //!
 //! All of them translate with the given space regardless of the PSW DAT bit.
 
-use crate::access::{self, AccessKind, Fault, Request};
+use crate::access::{self, Fault, Request};
 use crate::addr::{LogicalAddress, RealAddress};
 use crate::asce::{Asce, Level};
-use crate::control::{AddressSpace, Controls};
+use crate::control::Controls;
 use crate::exception::{Code, Exception, Teid};
+use crate::kind::AccessKind;
+use crate::space::{AddressSpace, AsceSource};
 use crate::storage::Storage;
 use crate::walk::{self, FaultReason, PageTableStep, WalkControls, WalkFault};
 
@@ -44,7 +46,7 @@ const LRA_EXCEPTION_FLAG: u64 = 0x8000_0000;
 /// treated as primary: these instructions translate even with DAT off.
 fn asce_for(controls: &Controls, space: AddressSpace) -> Result<Asce, Fault> {
     let source = access::asce_source(space, AccessKind::Read)?;
-    Ok(controls.asce(source.unwrap_or(crate::control::AsceSource::Primary)))
+    Ok(controls.asce(source.unwrap_or(AsceSource::Primary)))
 }
 
 /// LOAD REAL ADDRESS. `wide` is true for LRAG and for LRA/LRAY in 64-bit
@@ -133,7 +135,7 @@ pub fn strag<S: Storage + ?Sized>(
         .map_err(|fault| access::translation_exception(fault, teid, space).into())
 }
 
-/// TEST PROTECTION with access key `key` (checklist 7.3):
+/// TEST PROTECTION with access key `key` (PoP ch. 10, TEST PROTECTION):
 /// - cc 0: fetch and store permitted;
 /// - cc 1: fetch permitted, store not (key, DAT protection or low-address
 ///   protection);
@@ -172,7 +174,7 @@ fn is_translation(code: Code) -> bool {
     matches!(code.0, 0x10 | 0x11 | 0x38..=0x3B)
 }
 
-/// LOAD PAGE-TABLE-ENTRY ADDRESS through `asce` (checklist 7.4, as Hercules
+/// LOAD PAGE-TABLE-ENTRY ADDRESS through `asce` (PoP ch. 10, as Hercules
 /// implements it; the caller decodes M4 into the ASCE):
 /// - cc 0: R1 = the page-table entry's address, no region or segment
 ///   protection;

@@ -1,4 +1,4 @@
-//! Prefixing (PoP "Prefixing"; checklist 4): the conversion between real and
+//! Prefixing (PoP ch. 3, Prefixing): the conversion between real and
 //! absolute addresses that gives each CPU its own 8 KiB lowcore.
 
 use crate::addr::{AbsoluteAddress, RealAddress};

@@ -9,7 +9,7 @@ use crate::keys::StorageKey;
 ///
 /// Implementations must make [`Storage::read_u64`] *doubleword concurrent*:
 /// a table entry is fetched as a whole, never torn by a concurrent store
-/// (PoP "Block-Concurrent References"; checklist 2.3).
+/// (PoP ch. 5, Block-Concurrent References).
 pub trait Storage {
     /// The size of absolute storage in bytes; addresses at or above it do
     /// not exist (addressing exception).
@@ -41,6 +41,26 @@ pub trait Storage {
     #[inline]
     fn contains(&self, address: AbsoluteAddress) -> bool {
         address.value() < self.size()
+    }
+
+    /// Whether the 4 KiB frame holding `address` is marked as holding
+    /// translated code (see [`Storage::set_code_frame`]). The default: no
+    /// frame is, as for a storage that does not track code frames.
+    #[inline]
+    fn code_frame(&self, address: AbsoluteAddress) -> bool {
+        let _ = address;
+        false
+    }
+
+    /// Marks (`code`) or unmarks the 4 KiB frame holding `address` as
+    /// holding translated code, so that the software TLB never lets a store
+    /// to it hit (`tlb::Tlb::mark_code` flags the entries already formed). Not an architected state: keys, R and C are
+    /// untouched. `None` if the frame does not exist or the storage does
+    /// not track code frames (the default).
+    #[inline]
+    fn set_code_frame(&mut self, address: AbsoluteAddress, code: bool) -> Option<()> {
+        let _ = (address, code);
+        None
     }
 }
 
@@ -101,11 +121,14 @@ mod owned {
     }
 
     /// Storage held in a heap buffer, for tests, tools and the conformance
-    /// runner. All bytes and keys start as zero.
+    /// runner. All bytes and keys start as zero and no frame is marked as
+    /// holding code.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct OwnedStorage {
         bytes: Vec<u8>,
         keys: KeyArray,
+        /// One bit per 4 KiB frame: the frame holds translated code.
+        code: Vec<u64>,
     }
 
     impl OwnedStorage {
@@ -114,7 +137,17 @@ mod owned {
             Self {
                 bytes: vec![0; size],
                 keys: KeyArray::new(size),
+                code: vec![0; size.div_ceil(1 << PAGE_SHIFT).div_ceil(64)],
             }
+        }
+
+        /// The word and bit of the code bitset for the frame of `address`.
+        fn code_bit(&self, address: AbsoluteAddress) -> Option<(usize, u64)> {
+            if !self.contains(address) {
+                return None;
+            }
+            let frame = usize::try_from(address.value() >> PAGE_SHIFT).ok()?;
+            Some((frame / 64, 1 << (frame % 64)))
         }
 
         /// The byte range `[address, address + len)` as indices, if it is
@@ -159,6 +192,21 @@ mod owned {
 
         fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()> {
             self.keys.set(address, key)
+        }
+
+        fn code_frame(&self, address: AbsoluteAddress) -> bool {
+            self.code_bit(address)
+                .is_some_and(|(word, bit)| self.code[word] & bit != 0)
+        }
+
+        fn set_code_frame(&mut self, address: AbsoluteAddress, code: bool) -> Option<()> {
+            let (word, bit) = self.code_bit(address)?;
+            if code {
+                self.code[word] |= bit;
+            } else {
+                self.code[word] &= !bit;
+            }
+            Some(())
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A software TLB for the software paths (the interpreter, the conformance
-//! `tlb` backend, addresses the host MMU cannot map), built like a fast
-//! emulator TLB: direct-mapped, one tag compare per access kind on the hit
-//! path, and the rules of checklist section 6:
+//! `tlb` backend, addresses the host MMU cannot map) and for code that a
+//! translator generates, built like a fast emulator TLB: direct-mapped, one
+//! tag compare per access kind on the hit path, and the rules of the
+//! translation-lookaside buffer (PoP ch. 3, Translation-Lookaside Buffer):
 //!
 //! - no negative entries: a miss always walks the guest tables again;
 //! - entries are formed only from successful, recorded accesses, so R is
@@ -17,106 +18,164 @@
 //!   ([`Invalidation::covers`]);
 //! - each partition (real, primary, secondary, home) holds entries of one
 //!   ASCE; [`Tlb::set_controls`] drops a partition whose ASCE changed and
-//!   everything when CR0, the prefix or the facilities change.
+//!   everything when CR0, the prefix or the facilities change;
+//! - a store to a frame that holds translated code
+//!   ([`Storage::code_frame`]) never hits: its write tag carries
+//!   [`TAG_CODE`], so every such store reaches [`Tlb::access`], which
+//!   translates it as usual, and the caller then drops the translated
+//!   blocks of the frame.
+//!
+//! # Layout, for code that probes the TLB inline
+//!
+//! The entries of all [`PARTITIONS`] partitions are one heap allocation of
+//! `PARTITIONS * ENTRIES` [`Entry`]s at [`Tlb::entries_ptr`], which stays at
+//! the same address for the life of the [`Tlb`] (flushes and fills rewrite
+//! entries in place; moving the `Tlb` does not move them). Partition `p`
+//! ([`partition_index`]) starts at byte `p * PARTITION_STRIDE`. An entry is
+//! [`ENTRY_SIZE`] (32) bytes, `#[repr(C)]`:
+//!
+//! | offset | field |
+//! |---|---|
+//! | `TAG_OFFSET[0]` = 0 | tag for instruction fetches |
+//! | `TAG_OFFSET[1]` = 8 | tag for operand fetches |
+//! | `TAG_OFFSET[2]` = 16 | tag for operand stores |
+//! | [`ADDEND_OFFSET`] = 24 | addend: absolute page minus logical page |
+//!
+//! ([`TAG_OFFSET`] is indexed by the [`AccessKind`] discriminant.) A probe
+//! for an access of `len` bytes at the logical address `a` (already wrapped
+//! for the addressing mode), of kind `k`, with access key `key`:
+//!
+//! 1. an access that crosses a 4 KiB boundary (`(a & 0xFFF) + len >
+//!    0x1000`) takes the slow path (or is split per page);
+//! 2. slot: `(a >> 12) & (ENTRIES - 1)`, so the entry is at
+//!    `entries_ptr + p * PARTITION_STRIDE + slot * ENTRY_SIZE`; with 256
+//!    entries of 32 bytes, `slot * ENTRY_SIZE` is `(a >> 7) & 0x1FE0`;
+//! 3. tag ([`tag`]): `(a & !0xFFF) | (key << TAG_KEY_SHIFT) | TAG_VALID`,
+//!    the page, the access key in bits 1-4 and the valid bit (bit 0); the
+//!    key is usually a constant of the translated block;
+//! 4. compare the 8 bytes at `entry + TAG_OFFSET[k]` with the tag: unequal
+//!    is a miss, handled by [`Tlb::access`] (which walks, checks, records
+//!    and refills);
+//! 5. on a hit, the absolute address is `a + [entry + ADDEND_OFFSET]`
+//!    (wrapping), and the byte is at that offset in the host's copy of
+//!    absolute storage (host address = storage base + absolute address).
+//!
+//! No lookup ever produces [`INVALID_TAG`] (valid bit clear) or a tag with
+//! [`TAG_CODE`] set, so an empty slot, a kind the page does not permit and
+//! a store to a code frame all miss on the same compare. In x86-64, with
+//! the entries in `rbx`, the address in `rdi` and the key constant:
+//!
+//! ```text
+//! mov  rax, rdi
+//! shr  rax, 7
+//! and  eax, 0x1FE0                       ; slot * ENTRY_SIZE
+//! mov  rdx, rdi
+//! and  rdx, -4096
+//! or   rdx, KEY << 1 | 1                 ; the tag
+//! cmp  rdx, [rbx + rax + P * 8192 + 16]  ; TAG_OFFSET[store]
+//! jne  slow
+//! add  rdi, [rbx + rax + P * 8192 + 24]  ; ADDEND_OFFSET: absolute address
+//! movbe [r_storage + rdi], rcx
+//! ```
+//!
+//! The generated code and the `Tlb`'s methods run on the same CPU thread:
+//! nothing changes an entry while a probe reads it.
 
-use crate::access::{self, AccessKind, Fault, PagePermissions, Request};
+use core::mem::{offset_of, size_of};
+
 use crate::addr::{AbsoluteAddress, RealAddress};
-use crate::asce::{Asce, Level};
-use crate::control::{AsceSource, Controls};
+#[cfg(doc)]
 use crate::invalidate::Invalidation;
+use crate::kind::AccessKind;
+use crate::space::AsceSource;
+#[cfg(doc)]
 use crate::storage::Storage;
-use crate::walk::TablePath;
-use crate::PAGE_MASK;
+use crate::{PAGE_MASK, PAGE_SHIFT};
 
 /// Number of entries per partition (a power of two).
 pub const ENTRIES: usize = 256;
 
-/// A tag that no lookup produces: lookups always set bit 0.
-const INVALID_TAG: u64 = 0;
+/// Number of partitions: DAT off, primary, secondary, home
+/// ([`partition_index`]).
+pub const PARTITIONS: usize = 4;
 
-/// The part of an entry the hit path reads: one tag per access kind
-/// (indexed by [`AccessKind`]'s discriminant) and the addend that turns a
-/// logical address into an absolute one.
+/// One entry of the hit path: a tag per access kind (indexed by
+/// [`AccessKind`]'s discriminant) and the addend that turns a logical
+/// address into an absolute one. See the module docs for the layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(32))]
-struct Hot {
+pub struct Entry {
     tags: [u64; 3],
     addend: u64,
 }
 
-/// The part only fills, misses and invalidations read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Cold {
-    real_page: u64,
-    absolute_page: u64,
-    path: TablePath,
+impl Entry {
+    /// An entry that matches no lookup.
+    pub const EMPTY: Entry = Entry {
+        tags: [INVALID_TAG; 3],
+        addend: 0,
+    };
+
+    /// The tag stored for accesses of `kind`.
+    #[inline]
+    pub const fn tag(&self, kind: AccessKind) -> u64 {
+        self.tags[kind as usize]
+    }
+
+    /// The addend: the absolute page minus the logical page (wrapping).
+    #[inline]
+    pub const fn addend(&self) -> u64 {
+        self.addend
+    }
 }
 
-const EMPTY_HOT: Hot = Hot {
-    tags: [INVALID_TAG; 3],
-    addend: 0,
-};
-const EMPTY_COLD: Cold = Cold {
-    real_page: 0,
-    absolute_page: 0,
-    path: TablePath::EMPTY,
-};
+/// The size of an [`Entry`] in bytes.
+pub const ENTRY_SIZE: usize = size_of::<Entry>();
+
+/// The byte offset of the tag for each [`AccessKind`] (by discriminant:
+/// instruction fetch, operand fetch, operand store) inside an [`Entry`].
+pub const TAG_OFFSET: [usize; 3] = [
+    offset_of!(Entry, tags),
+    offset_of!(Entry, tags) + size_of::<u64>(),
+    offset_of!(Entry, tags) + 2 * size_of::<u64>(),
+];
+
+/// The byte offset of the addend inside an [`Entry`].
+pub const ADDEND_OFFSET: usize = offset_of!(Entry, addend);
+
+/// The distance in bytes between the first entries of two consecutive
+/// partitions.
+pub const PARTITION_STRIDE: usize = ENTRIES * ENTRY_SIZE;
+
+/// Tag bit 0: set in every tag a lookup forms.
+pub const TAG_VALID: u64 = 1;
+
+/// The access key occupies tag bits 1-4.
+pub const TAG_KEY_SHIFT: u32 = 1;
+
+/// Tag bit 5, only ever in a stored store tag: the page holds translated
+/// code. No lookup forms it, so stores to the page never hit.
+pub const TAG_CODE: u64 = 1 << 5;
+
+/// A stored tag that no lookup produces (the valid bit is clear).
+pub const INVALID_TAG: u64 = 0;
+
+const _: () = assert!(ENTRIES.is_power_of_two());
+const _: () = assert!(ENTRY_SIZE == 32 && ADDEND_OFFSET == 24);
+const _: () = assert!(TAG_OFFSET[AccessKind::Write as usize] == 16);
+const _: () = assert!(TAG_CODE & ((0xF << TAG_KEY_SHIFT) | TAG_VALID | !PAGE_MASK) == 0);
 
 /// The tag of a page for an access key: the page address, the key in bits
 /// 1-4 and bit 0 set.
 #[inline(always)]
-const fn tag(address: u64, key: u8) -> u64 {
-    (address & !PAGE_MASK) | ((key as u64 & 0xF) << 1) | 1
+pub const fn tag(address: u64, key: u8) -> u64 {
+    (address & !PAGE_MASK) | ((key as u64 & 0xF) << TAG_KEY_SHIFT) | TAG_VALID
 }
 
+/// The slot of `address` within a partition.
 #[inline(always)]
-const fn slot(address: u64) -> usize {
-    (address >> 12) as usize & (ENTRIES - 1)
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Partition {
-    asce: Option<Asce>,
-    hot: [Hot; ENTRIES],
-    cold: [Cold; ENTRIES],
-}
-
-impl Partition {
-    const fn new() -> Self {
-        Self {
-            asce: None,
-            hot: [EMPTY_HOT; ENTRIES],
-            cold: [EMPTY_COLD; ENTRIES],
-        }
-    }
-
-    fn clear(&mut self) {
-        self.hot = [EMPTY_HOT; ENTRIES];
-    }
-}
-
-/// A translation served by the TLB.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Translated {
-    /// The real address of the byte.
-    pub real: RealAddress,
-    /// The absolute address of the byte.
-    pub absolute: AbsoluteAddress,
-    /// Whether the TLB answered without walking.
-    pub hit: bool,
-}
-
-/// The software TLB of one CPU.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tlb {
-    partitions: [Partition; 4],
-    controls: Controls,
-}
-
-impl Default for Tlb {
-    fn default() -> Self {
-        Self::new(&Controls::default())
-    }
+pub const fn slot(address: u64) -> usize {
+    (address >> PAGE_SHIFT) as usize & (ENTRIES - 1)
 }
 
 /// The partition an access uses: DAT off, or the control register its ASCE
@@ -132,135 +191,281 @@ pub fn partition_index(source: Option<AsceSource>) -> usize {
     }
 }
 
-impl Tlb {
-    /// An empty TLB for the given control state.
-    pub fn new(controls: &Controls) -> Self {
-        Self {
-            partitions: core::array::from_fn(|_| Partition::new()),
-            controls: *controls,
+/// A translation served by the TLB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Translated {
+    /// The real address of the byte.
+    pub real: RealAddress,
+    /// The absolute address of the byte.
+    pub absolute: AbsoluteAddress,
+    /// Whether the TLB answered without walking.
+    pub hit: bool,
+}
+
+#[cfg(feature = "alloc")]
+pub use table::Tlb;
+
+#[cfg(feature = "alloc")]
+mod table {
+    use alloc::boxed::Box;
+    use alloc::vec;
+
+    use super::{
+        partition_index, slot, tag, Entry, Translated, ENTRIES, INVALID_TAG, PARTITIONS, TAG_CODE,
+    };
+    #[cfg(doc)]
+    use super::{PARTITION_STRIDE, TAG_OFFSET};
+    use crate::access::{self, Fault, PagePermissions, Request};
+    use crate::addr::{AbsoluteAddress, RealAddress};
+    use crate::asce::{Asce, Level};
+    use crate::control::Controls;
+    use crate::invalidate::Invalidation;
+    use crate::kind::AccessKind;
+    use crate::space::AsceSource;
+    use crate::storage::Storage;
+    use crate::walk::TablePath;
+    use crate::PAGE_MASK;
+
+    /// All the entries of all partitions.
+    const TOTAL: usize = PARTITIONS * ENTRIES;
+
+    /// The part of an entry only fills, misses and invalidations read.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Cold {
+        real_page: u64,
+        absolute_page: u64,
+        path: TablePath,
+    }
+
+    const EMPTY_COLD: Cold = Cold {
+        real_page: 0,
+        absolute_page: 0,
+        path: TablePath::EMPTY,
+    };
+
+    /// `N` copies of `value` on the heap, never built on the stack.
+    fn boxed<T: Copy, const N: usize>(value: T) -> Box<[T; N]> {
+        match vec![value; N].into_boxed_slice().try_into() {
+            Ok(array) => array,
+            Err(_) => unreachable!("a vector of N elements"),
         }
     }
 
-    /// Tells the TLB the control state changed (a control register load, SPX,
-    /// a facility change). Partitions whose ASCE changed are dropped; a
-    /// change of CR0, the prefix or the facilities drops everything. Must be
-    /// called before the next access after any such change.
-    pub fn set_controls(&mut self, controls: &Controls) {
-        let old = self.controls;
-        if old.cr0 != controls.cr0
-            || old.prefix != controls.prefix
-            || old.facilities != controls.facilities
-        {
-            self.flush();
-        } else {
-            for (source, index) in [
-                (AsceSource::Primary, 1),
-                (AsceSource::Secondary, 2),
-                (AsceSource::Home, 3),
-            ] {
-                if old.asce(source) != controls.asce(source) {
-                    self.partitions[index].clear();
+    /// The software TLB of one CPU. Its tables are on the heap (about 88
+    /// KiB), so the `Tlb` itself is small to move.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Tlb {
+        /// The hit path's entries, partition after partition.
+        entries: Box<[Entry; TOTAL]>,
+        /// What fills and invalidations need, with the same indexes.
+        cold: Box<[Cold; TOTAL]>,
+        /// The ASCE each partition's entries were formed through.
+        asce: [Option<Asce>; PARTITIONS],
+        controls: Controls,
+    }
+
+    impl Clone for Tlb {
+        fn clone(&self) -> Self {
+            let mut entries = boxed(Entry::EMPTY);
+            entries.copy_from_slice(&self.entries[..]);
+            let mut cold = boxed(EMPTY_COLD);
+            cold.copy_from_slice(&self.cold[..]);
+            Self {
+                entries,
+                cold,
+                asce: self.asce,
+                controls: self.controls,
+            }
+        }
+    }
+
+    impl Default for Tlb {
+        fn default() -> Self {
+            Self::new(&Controls::default())
+        }
+    }
+
+    impl Tlb {
+        /// An empty TLB for the given control state.
+        pub fn new(controls: &Controls) -> Self {
+            Self {
+                entries: boxed(Entry::EMPTY),
+                cold: boxed(EMPTY_COLD),
+                asce: [None; PARTITIONS],
+                controls: *controls,
+            }
+        }
+
+        /// The first entry of partition 0: `PARTITIONS * ENTRIES` entries
+        /// follow, partition after partition ([`PARTITION_STRIDE`] bytes
+        /// apart). The address is the same for the life of the TLB (see the
+        /// module docs for the probe).
+        #[inline]
+        pub fn entries_ptr(&self) -> *const Entry {
+            self.entries.as_ptr()
+        }
+
+        /// The entries, partition after partition.
+        #[inline]
+        pub fn entries(&self) -> &[Entry] {
+            &self.entries[..]
+        }
+
+        /// Tells the TLB the control state changed (a control register load,
+        /// SPX, a facility change). Partitions whose ASCE changed are dropped;
+        /// a change of CR0, the prefix or the facilities drops everything.
+        /// Must be called before the next access after any such change.
+        pub fn set_controls(&mut self, controls: &Controls) {
+            let old = self.controls;
+            if old.cr0 != controls.cr0
+                || old.prefix != controls.prefix
+                || old.facilities != controls.facilities
+            {
+                self.flush();
+            } else {
+                for (source, index) in [
+                    (AsceSource::Primary, 1),
+                    (AsceSource::Secondary, 2),
+                    (AsceSource::Home, 3),
+                ] {
+                    if old.asce(source) != controls.asce(source) {
+                        self.clear_partition(index);
+                    }
+                }
+            }
+            self.controls = *controls;
+        }
+
+        fn clear_partition(&mut self, partition: usize) {
+            self.entries[partition * ENTRIES..][..ENTRIES].fill(Entry::EMPTY);
+        }
+
+        /// Drops every entry (PTLB, CPU reset).
+        pub fn flush(&mut self) {
+            self.entries.fill(Entry::EMPTY);
+        }
+
+        /// Drops the entries an architected invalidation covers.
+        pub fn invalidate(&mut self, invalidation: &Invalidation) {
+            if *invalidation == Invalidation::All {
+                return self.flush();
+            }
+            for (partition, asce) in self.asce.iter().enumerate() {
+                let range = partition * ENTRIES..(partition + 1) * ENTRIES;
+                for (entry, cold) in self.entries[range.clone()]
+                    .iter_mut()
+                    .zip(&self.cold[range])
+                {
+                    // Fetch and store permission imply read permission: an
+                    // entry without a read tag is empty.
+                    if entry.tags[AccessKind::Read as usize] == INVALID_TAG {
+                        continue;
+                    }
+                    let covered = invalidation.covers(
+                        |level: Level| cold.path.entry(level),
+                        *asce,
+                        AbsoluteAddress::new(cold.absolute_page),
+                    );
+                    if covered {
+                        *entry = Entry::EMPTY;
+                    }
                 }
             }
         }
-        self.controls = *controls;
-    }
 
-    /// Drops every entry (PTLB, CPU reset).
-    pub fn flush(&mut self) {
-        for partition in &mut self.partitions {
-            partition.clear();
-        }
-    }
-
-    /// Drops the entries an architected invalidation covers.
-    pub fn invalidate(&mut self, invalidation: &Invalidation) {
-        if *invalidation == Invalidation::All {
-            return self.flush();
-        }
-        for partition in &mut self.partitions {
-            let asce = partition.asce;
-            for (hot, cold) in partition.hot.iter_mut().zip(&partition.cold) {
-                // Fetch and store permission imply read permission: an entry
-                // without a read tag is empty.
-                if hot.tags[AccessKind::Read as usize] == INVALID_TAG {
-                    continue;
-                }
-                let covered = invalidation.covers(
-                    |level: Level| cold.path.entry(level),
-                    asce,
-                    AbsoluteAddress::new(cold.absolute_page),
-                );
-                if covered {
-                    *hot = EMPTY_HOT;
+        /// Makes stores to the absolute page `absolute_page` miss from now
+        /// on: every entry ending in that frame keeps its fetch tags but
+        /// gets [`TAG_CODE`] in its store tag. Call it (on every CPU's TLB)
+        /// after marking the frame with [`Storage::set_code_frame`], which
+        /// makes later fills set the flag too; unmarking the frame in
+        /// storage lets stores hit again after the next fill.
+        pub fn mark_code(&mut self, absolute_page: AbsoluteAddress) {
+            let page = absolute_page.page().value();
+            for (entry, cold) in self.entries.iter_mut().zip(self.cold.iter()) {
+                let store = &mut entry.tags[AccessKind::Write as usize];
+                if *store != INVALID_TAG && cold.absolute_page == page {
+                    *store |= TAG_CODE;
                 }
             }
         }
-    }
 
-    /// The hit path: the absolute address of `address` for an access of
-    /// `kind` with access key `key` in partition `partition` (see
-    /// [`partition_index`]), if an entry permits it. One load of the tag,
-    /// one compare, one add.
-    #[inline(always)]
-    pub fn lookup(&self, partition: usize, address: u64, kind: AccessKind, key: u8) -> Option<u64> {
-        let hot = &self.partitions[partition & 3].hot[slot(address)];
-        (hot.tags[kind as usize] == tag(address, key)).then(|| address.wrapping_add(hot.addend))
-    }
-
-    /// Translates and records one access: the hit path, or on a miss a full
-    /// [`access::access`] (walk, protection, R/C recording) that then forms
-    /// an entry with the permissions the whole page allows.
-    pub fn access<S: Storage + ?Sized>(
-        &mut self,
-        storage: &mut S,
-        request: Request,
-    ) -> Result<Translated, Fault> {
-        let partition = partition_index(access::asce_source(request.space, request.kind)?);
-        let address = request.address.value();
-        if let Some(absolute) = self.lookup(partition, address, request.kind, request.key) {
-            let cold = &self.partitions[partition].cold[slot(address)];
-            let offset = address & PAGE_MASK;
-            return Ok(Translated {
-                real: RealAddress::new(cold.real_page | offset),
-                absolute: AbsoluteAddress::new(absolute),
-                hit: true,
-            });
+        /// The hit path: the absolute address of `address` for an access of
+        /// `kind` with access key `key` in partition `partition` (see
+        /// [`partition_index`]), if an entry permits it. One load of the
+        /// tag, one compare, one add.
+        #[inline(always)]
+        pub fn lookup(
+            &self,
+            partition: usize,
+            address: u64,
+            kind: AccessKind,
+            key: u8,
+        ) -> Option<u64> {
+            let entry = &self.entries[(partition & (PARTITIONS - 1)) * ENTRIES + slot(address)];
+            (entry.tags[kind as usize] == tag(address, key))
+                .then(|| address.wrapping_add(entry.addend))
         }
-        let controls = self.controls;
-        let done = access::access(storage, &controls, request)?;
-        let key_now = storage.key(done.absolute).unwrap_or(done.key);
-        let perms = PagePermissions::of(&controls, &done, request.key, key_now);
-        let partition = &mut self.partitions[partition];
-        if partition.asce != done.asce {
-            partition.clear();
-            partition.asce = done.asce;
-        }
-        let page_tag = tag(address, request.key);
-        let pick = |allowed: bool| if allowed { page_tag } else { INVALID_TAG };
-        let mut tags = [INVALID_TAG; 3];
-        tags[AccessKind::InstructionFetch as usize] = pick(perms.fetch);
-        tags[AccessKind::Read as usize] = pick(perms.read);
-        tags[AccessKind::Write as usize] = pick(perms.write);
-        let absolute_page = done.absolute.page().value();
-        partition.hot[slot(address)] = Hot {
-            tags,
-            addend: absolute_page.wrapping_sub(address & !PAGE_MASK),
-        };
-        partition.cold[slot(address)] = Cold {
-            real_page: done.real.page().value(),
-            absolute_page,
-            path: done.path,
-        };
-        Ok(Translated {
-            real: done.real,
-            absolute: done.absolute,
-            hit: false,
-        })
-    }
 
-    /// The control state the TLB was last told about.
-    pub fn controls(&self) -> &Controls {
-        &self.controls
+        /// Translates and records one access: the hit path, or on a miss a
+        /// full [`access::access`] (walk, protection, R/C recording) that
+        /// then forms an entry with the permissions the whole page allows.
+        /// A store to a code frame ([`Storage::code_frame`]) is translated
+        /// and recorded as any other, but the entry formed never lets a
+        /// store hit.
+        pub fn access<S: Storage + ?Sized>(
+            &mut self,
+            storage: &mut S,
+            request: Request,
+        ) -> Result<Translated, Fault> {
+            let partition = partition_index(access::asce_source(request.space, request.kind)?);
+            let address = request.address.value();
+            let index = partition * ENTRIES + slot(address);
+            if let Some(absolute) = self.lookup(partition, address, request.kind, request.key) {
+                let offset = address & PAGE_MASK;
+                return Ok(Translated {
+                    real: RealAddress::new(self.cold[index].real_page | offset),
+                    absolute: AbsoluteAddress::new(absolute),
+                    hit: true,
+                });
+            }
+            let controls = self.controls;
+            let done = access::access(storage, &controls, request)?;
+            let key_now = storage.key(done.absolute).unwrap_or(done.key);
+            let perms = PagePermissions::of(&controls, &done, request.key, key_now);
+            if self.asce[partition] != done.asce {
+                self.clear_partition(partition);
+                self.asce[partition] = done.asce;
+            }
+            let page_tag = tag(address, request.key);
+            let pick = |allowed: bool| if allowed { page_tag } else { INVALID_TAG };
+            let mut tags = [INVALID_TAG; 3];
+            tags[AccessKind::InstructionFetch as usize] = pick(perms.fetch);
+            tags[AccessKind::Read as usize] = pick(perms.read);
+            tags[AccessKind::Write as usize] = if perms.write && storage.code_frame(done.absolute) {
+                page_tag | TAG_CODE
+            } else {
+                pick(perms.write)
+            };
+            let absolute_page = done.absolute.page().value();
+            self.entries[index] = Entry {
+                tags,
+                addend: absolute_page.wrapping_sub(address & !PAGE_MASK),
+            };
+            self.cold[index] = Cold {
+                real_page: done.real.page().value(),
+                absolute_page,
+                path: done.path,
+            };
+            Ok(Translated {
+                real: done.real,
+                absolute: done.absolute,
+                hit: false,
+            })
+        }
+
+        /// The control state the TLB was last told about.
+        pub fn controls(&self) -> &Controls {
+            &self.controls
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The DAT table walk (PoP "Translation Process"; checklist 2): one loop
+//! The DAT table walk (PoP ch. 3, Translation Process): one loop
 //! over the region and segment levels, each step in the architected order
 //! (fetch, invalid bit, table type, common/private, protection, large-frame
 //! leaf, next table's offset and length), then the page-table entry.
@@ -60,21 +60,51 @@ impl From<&Controls> for WalkControls {
 /// The absolute addresses of the table entries a walk used, by level: the
 /// reverse map from guest tables to cached translations that IPTE and IDTE
 /// need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct TablePath([Option<AbsoluteAddress>; 5]);
+///
+/// Kept compact (40 bytes rather than five `Option`s of 16): an entry
+/// address is always 8-byte aligned, so an odd value stands for "no entry
+/// at this level".
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TablePath([u64; 5]);
+
+/// The stored value of a level the walk did not go through.
+const NO_ENTRY: u64 = u64::MAX;
 
 impl TablePath {
     /// A path through no table (DAT off, or a real-space ASCE).
-    pub const EMPTY: TablePath = TablePath([None; 5]);
+    pub const EMPTY: TablePath = TablePath([NO_ENTRY; 5]);
 
     /// The address of the entry used at `level`, if the walk went through it.
     #[inline]
     pub fn entry(&self, level: Level) -> Option<AbsoluteAddress> {
-        self.0[level as usize]
+        let at = self.0[level as usize];
+        (at != NO_ENTRY).then_some(AbsoluteAddress::new(at))
     }
 
     fn set(&mut self, level: Level, address: AbsoluteAddress) {
-        self.0[level as usize] = Some(address);
+        debug_assert_eq!(address.value() % 8, 0, "table entries are doublewords");
+        self.0[level as usize] = address.value();
+    }
+}
+
+impl Default for TablePath {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl core::fmt::Debug for TablePath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let levels = [
+            Level::RegionFirst,
+            Level::RegionSecond,
+            Level::RegionThird,
+            Level::Segment,
+            Level::Page,
+        ];
+        f.debug_tuple("TablePath")
+            .field(&levels.map(|level| self.entry(level)))
+            .finish()
     }
 }
 
@@ -147,6 +177,18 @@ pub enum FaultReason {
     Addressing,
 }
 
+impl core::fmt::Display for FaultReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::AsceType => "an index above the designated table is not zero",
+            Self::Length => "the index is outside the table's offset and length",
+            Self::Invalid => "the entry is invalid",
+            Self::Specification => "translation specification",
+            Self::Addressing => "the entry is outside storage",
+        })
+    }
+}
+
 /// Why a walk failed: the rule, the level it was recognized at and the
 /// absolute address of the entry involved (the one fetched, or for a
 /// length violation the one that would have been), as LRA and LPTEA report it.
@@ -159,6 +201,20 @@ pub struct WalkFault {
     /// The address of the entry concerned, where one can be formed.
     pub entry: Option<AbsoluteAddress>,
 }
+
+/// `DAT walk failed at the page table (entry at absolute 0x2028): the
+/// entry is invalid; page-translation exception (code 0x0011)`.
+impl core::fmt::Display for WalkFault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "DAT walk failed at the {}", self.level)?;
+        if let Some(entry) = self.entry {
+            write!(f, " (entry at absolute {:#x})", entry.value())?;
+        }
+        write!(f, ": {}; {}", self.reason, self.code())
+    }
+}
+
+impl core::error::Error for WalkFault {}
 
 impl WalkFault {
     const fn new(reason: FaultReason, level: Level, entry: Option<AbsoluteAddress>) -> Self {

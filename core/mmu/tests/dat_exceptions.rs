@@ -1,5 +1,6 @@
 //! Program-interruption codes, translation-exception identification and
-//! the priority of the checks of one access (checklist 3).
+//! the priority of the checks of one access (PoP ch. 6, Program
+//! Interruption).
 
 mod common;
 

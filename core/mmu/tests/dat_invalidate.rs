@@ -1,12 +1,13 @@
 //! The storage effects of IPTE, IDTE and CSP/CSPG, and which cached
-//! translations each requires to be dropped (checklist 6.3, as far as the
-//! table walk sees them).
+//! translations each requires to be dropped (PoP ch. 10, Control
+//! Instructions; ch. 3, Translation-Lookaside Buffer; as far as the table
+//! walk sees them).
 
 mod common;
 
 use common::*;
 use zmmu_mmu::entry::{PageEntry, TableEntry};
-use zmmu_mmu::invalidate::{csp, idte, ipte, CspOutcome, CspWidth, Invalidation};
+use zmmu_mmu::invalidate::{csp, idte, ipte, CspOutcome, CspWidth, Invalidation, PendingFlush};
 use zmmu_mmu::prelude::*;
 
 /// A virtual address in segment 1, page 0x23, byte 0x456.
@@ -23,7 +24,7 @@ fn ipte_sets_only_the_invalid_bit() {
     let mut g = Guest::mapped(VA, FRAME_A);
     g.or(Level::Page, VA, PageEntry::P | 0xFF);
     let before = g.entry(Level::Page, VA);
-    let done = ipte(&mut g.storage, PT, VA, 0).unwrap();
+    let done = ipte(&mut g.storage, PT, VA, 0).unwrap().into_invalidation();
     assert_eq!(g.entry(Level::Page, VA), before | PageEntry::I);
     assert_eq!(
         done,
@@ -41,14 +42,18 @@ fn ipte_sets_only_the_invalid_bit() {
 fn ipte_ignores_the_low_bits_of_the_page_table_origin() {
     // Linux passes the PTE address itself in R1: bits 53-63 are ignored.
     let mut g = Guest::mapped(VA, FRAME_A);
-    ipte(&mut g.storage, pte_at(0x23) | 7, VA, 0).unwrap();
+    ipte(&mut g.storage, pte_at(0x23) | 7, VA, 0)
+        .unwrap()
+        .ignore();
     assert_eq!(g.entry(Level::Page, VA), FRAME_A | PageEntry::I);
 }
 
 #[test]
 fn ipte_uses_only_the_page_index_of_r2() {
     let mut g = Guest::mapped(VA, FRAME_A);
-    ipte(&mut g.storage, PT, 0xFFFF_FFFF_FFF2_3FFF, 0).unwrap();
+    ipte(&mut g.storage, PT, 0xFFFF_FFFF_FFF2_3FFF, 0)
+        .unwrap()
+        .ignore();
     assert_eq!(g.entry(Level::Page, VA), FRAME_A | PageEntry::I);
 }
 
@@ -59,7 +64,7 @@ fn ipte_range_invalidates_the_following_entries() {
         put(&mut g.storage, pte_at(px), FRAME_A);
     }
     put(&mut g.storage, pte_at(0xFC), FRAME_A);
-    ipte(&mut g.storage, PT, 0xFD << 12, 2).unwrap();
+    ipte(&mut g.storage, PT, 0xFD << 12, 2).unwrap().ignore();
     assert_eq!(get(&g.storage, pte_at(0xFC)), FRAME_A);
     for px in 0xFD..=0xFF {
         assert_eq!(
@@ -95,7 +100,7 @@ fn ipte_entry_outside_storage_is_addressing_and_changes_nothing() {
         Err(Exception::addressing())
     );
     assert_eq!(get(&storage, PT + 0x7F * 8), FRAME_A);
-    ipte(&mut storage, PT, 0x7F << 12, 0).unwrap();
+    ipte(&mut storage, PT, 0x7F << 12, 0).unwrap().ignore();
     assert_eq!(get(&storage, PT + 0x7F * 8), FRAME_A | PageEntry::I);
 }
 
@@ -134,7 +139,7 @@ fn idte_sets_invalid_bits_with_wrap() {
     }
     let r1 = asce(ST, Level::Segment, 3).value();
     let r2 = (0x7FE << 20) | 3;
-    let done = idte(&mut g.storage, r1, r2, 0).unwrap();
+    let done = idte(&mut g.storage, r1, r2, 0).unwrap().into_invalidation();
     assert_eq!(
         done,
         Invalidation::TableEntries {
@@ -167,7 +172,7 @@ fn idte_takes_the_index_of_r1s_level() {
     let va = 0x123 << 42;
     g.link(va);
     let r1 = asce(RST, Level::RegionSecond, 3).value();
-    idte(&mut g.storage, r1, va, 0).unwrap();
+    idte(&mut g.storage, r1, va, 0).unwrap().ignore();
     assert!(TableEntry(g.entry(Level::RegionSecond, va)).invalid());
     assert_eq!(code(g.read(va)), Code::REGION_SECOND_TRANSLATION);
 }
@@ -189,7 +194,9 @@ fn idte_clearing_by_asce_invalidates_nothing() {
     let mut g = Guest::mapped(VA, FRAME_A);
     let target = g.controls.cr1;
     let before = g.storage.clone();
-    let done = idte(&mut g.storage, 0, 0x800, target.value()).unwrap();
+    let done = idte(&mut g.storage, 0, 0x800, target.value())
+        .unwrap()
+        .into_invalidation();
     assert_eq!(done, Invalidation::Asce(target));
     assert_eq!(g.storage, before);
     assert_eq!(g.absolute(VA), FRAME_A + 0x456);
@@ -264,7 +271,7 @@ fn csp_purges_only_when_equal() {
         Ok(CspOutcome {
             cc: 0,
             found: 0x1111_2222,
-            invalidation: Some(Invalidation::All)
+            invalidation: Some(PendingFlush::new(Invalidation::All))
         })
     );
     g.storage
@@ -311,7 +318,7 @@ fn cspg_compares_and_swaps_a_doubleword() {
         CspOutcome {
             cc: 0,
             found: old,
-            invalidation: Some(Invalidation::All)
+            invalidation: Some(PendingFlush::new(Invalidation::All))
         }
     );
     assert_eq!(code(g.read(VA)), Code::SEGMENT_TRANSLATION);
@@ -357,5 +364,22 @@ fn csp_outside_storage_is_addressing() {
             false
         ),
         Err(Exception::addressing())
+    );
+}
+
+#[test]
+fn a_pending_flush_is_discharged_by_handing_its_invalidation_to_every_cache() {
+    let mut g = Guest::mapped(VA, FRAME_A);
+    let pending = ipte(&mut g.storage, PT, VA, 0).unwrap();
+    let expected = *pending.invalidation();
+    let mut caches = Vec::new();
+    pending.apply(|invalidation| {
+        caches.push(*invalidation);
+        caches.push(*invalidation);
+    });
+    assert_eq!(caches, [expected, expected]);
+    assert_eq!(
+        PendingFlush::new(Invalidation::All).into_invalidation(),
+        Invalidation::All
     );
 }

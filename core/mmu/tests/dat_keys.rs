@@ -1,5 +1,6 @@
 //! Storage keys, key-controlled protection, the two overrides, and
-//! reference and change recording (checklist 5.3-5.6).
+//! reference and change recording (PoP ch. 3, Storage Key, Key-Controlled
+//! Protection, Reference Recording, Change Recording).
 
 mod common;
 
@@ -65,7 +66,9 @@ fn keys_belong_to_absolute_frames() {
 fn sske_sets_the_key_of_the_prefixed_real_frame() {
     let mut g = Guest::segment();
     let prefix = Prefix::new(0x6_0000);
-    let done = sske(&mut g.storage, prefix, RealAddress::new(0x1234), 0x5A).unwrap();
+    let done = sske(&mut g.storage, prefix, RealAddress::new(0x1234), 0x5A)
+        .unwrap()
+        .into_invalidation();
     assert_eq!(g.key(0x6_1000).value(), 0x5A);
     assert_eq!(g.key(0x1000).value(), 0);
     assert_eq!(done, Invalidation::Key(AbsoluteAddress::new(0x6_1000)));
@@ -76,7 +79,8 @@ fn sske_sets_the_key_of_the_prefixed_real_frame() {
         RealAddress::new(0x7000),
         0x31,
     )
-    .unwrap();
+    .unwrap()
+    .ignore();
     assert_eq!(g.key(0x7000).value(), 0x30);
 }
 
@@ -114,7 +118,7 @@ fn rrbe_returns_old_r_and_c() {
             "key {before:#x}"
         );
         assert_eq!(
-            invalidation,
+            invalidation.into_invalidation(),
             Invalidation::Key(AbsoluteAddress::new(FRAME_A))
         );
     }

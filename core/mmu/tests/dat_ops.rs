@@ -1,5 +1,6 @@
 //! The instructions that expose translation: LOAD REAL ADDRESS, STORE REAL
-//! ADDRESS, TEST PROTECTION and LOAD PAGE-TABLE-ENTRY ADDRESS (checklist 7).
+//! ADDRESS, TEST PROTECTION and LOAD PAGE-TABLE-ENTRY ADDRESS (PoP ch. 10,
+//! Control Instructions).
 
 mod common;
 

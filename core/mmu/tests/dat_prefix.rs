@@ -1,10 +1,10 @@
 //! Real and absolute addresses: prefixing, what it applies to, DAT off, and
-//! SET PREFIX (checklist 4).
+//! SET PREFIX (PoP ch. 3, Prefixing; ch. 10, SET PREFIX).
 
 mod common;
 
 use common::*;
-use zmmu_mmu::invalidate::{spx, Invalidation};
+use zmmu_mmu::invalidate::{spx, Invalidation, PendingFlush};
 use zmmu_mmu::prelude::*;
 
 const P: u64 = 0x6_0000;
@@ -174,10 +174,10 @@ fn spx_checks_new_prefix_area_exists() {
         spx(&g.storage, old, last),
         Ok((
             Prefix::new(last),
-            Invalidation::Prefix {
+            PendingFlush::new(Invalidation::Prefix {
                 old,
                 new: Prefix::new(last)
-            }
+            })
         ))
     );
     assert_eq!(spx(&g.storage, old, STORAGE), Err(Exception::addressing()));

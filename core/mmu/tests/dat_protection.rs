@@ -1,5 +1,6 @@
 //! DAT protection, instruction-execution protection and low-address
-//! protection (checklist 2.4-2.8, 5.1, 5.2).
+//! protection (PoP ch. 3, Protection: DAT Protection, Low-Address
+//! Protection; Translation Tables).
 
 mod common;
 

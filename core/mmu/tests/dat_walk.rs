@@ -1,6 +1,6 @@
 //! The DAT table walk: addressing modes, ASCE selection and format, the
-//! virtual-address fields, and the per-level checks (checklist 1.2-1.4 and
-//! 2.1-2.7).
+//! virtual-address fields, and the per-level checks (PoP ch. 5, Address
+//! Generation; ch. 3, Address-Space-Control Element, Translation Process).
 
 mod common;
 

@@ -7,16 +7,18 @@ use std::sync::{Arc, Mutex};
 use mockall::mock;
 use mockall::predicate::eq;
 
-use zmmu_mmu::access::{AccessKind, Fault, Request};
+use zmmu_mmu::access::{Fault, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use zmmu_mmu::asce::Asce;
-use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
+use zmmu_mmu::control::{Controls, Cr0, Facilities};
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
 use zmmu_mmu::invalidate;
 use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::Prefix;
 use zmmu_mmu::shadow::{Config, Purpose, Resolution, RootTag, ShadowError, ShadowPager};
+use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 
 mock! {
@@ -528,7 +530,7 @@ fn ipte_drops_exactly_the_mappings_built_through_the_invalidated_entries() {
     let (mut host, log, mut pager, mut storage) = pager_after_reads(RC, &[0x5000, 0x6000]);
 
     let inv = invalidate::ipte(&mut storage, PAGE_TABLE, 0x5000, 0).unwrap();
-    pager.invalidate(&mut host, &inv);
+    inv.apply(|inv| pager.invalidate(&mut host, inv));
 
     assert_eq!(
         take(&log),
@@ -550,7 +552,7 @@ fn idte_drops_every_mapping_below_the_segment_entry() {
     let (mut host, log, mut pager, mut storage) = pager_after_reads(RC, &[0x5000, 0x6000]);
 
     let inv = invalidate::idte(&mut storage, SEGMENT_TABLE, 0, 0).unwrap();
-    pager.invalidate(&mut host, &inv);
+    inv.apply(|inv| pager.invalidate(&mut host, inv));
 
     let orders = take(&log);
     assert!(orders.contains(&Order::Unmap(1, 0x5000, HostPageSize::Size4K)));
@@ -582,7 +584,7 @@ fn sske_drops_every_mapping_of_the_frame_in_every_root() {
         RC,
     )
     .unwrap();
-    pager.invalidate(&mut host, &inv);
+    inv.apply(|inv| pager.invalidate(&mut host, inv));
 
     let orders = take(&log);
     assert!(orders.contains(&Order::Unmap(1, 0x5000, HostPageSize::Size4K)));
@@ -604,7 +606,7 @@ fn spx_drops_the_mappings_of_both_prefix_areas_and_of_absolute_zero() {
     take(&log);
 
     let (_, inv) = invalidate::spx(&storage, Prefix::default(), 0x8000).unwrap();
-    pager.invalidate(&mut host, &inv);
+    inv.apply(|inv| pager.invalidate(&mut host, inv));
 
     let orders = take(&log);
     assert!(orders.contains(&Order::Unmap(1, 0x0, HostPageSize::Size4K)));
@@ -731,7 +733,7 @@ fn a_key_change_inside_a_large_mapping_demotes_it() {
         0,
     )
     .unwrap();
-    pager.invalidate(&mut host, &inv);
+    inv.apply(|inv| pager.invalidate(&mut host, inv));
     read_in(&mut pager, &mut host, &mut storage, &controls, &[0x1_2345]);
 
     assert_eq!(

@@ -1,18 +1,21 @@
 //! Property: after any sequence of architected operations, every access the
 //! software TLB serves equals a fresh DAT walk with protection checks, with
-//! the same reference and change recording (checklist 6).
+//! the same reference and change recording (PoP ch. 3, Translation-Lookaside
+//! Buffer).
 
 use proptest::prelude::*;
-use zmmu_mmu::access::{self, AccessKind, Request};
+use zmmu_mmu::access::{self, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use zmmu_mmu::asce::Asce;
-use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
+use zmmu_mmu::control::{Controls, Cr0, Facilities};
 use zmmu_mmu::entry::{PageEntry, TableEntry};
-use zmmu_mmu::invalidate::{self, CspWidth, Invalidation};
+use zmmu_mmu::invalidate::{self, CspWidth, PendingFlush};
 use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::Prefix;
+use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
-use zmmu_mmu::tlb::Tlb;
+use zmmu_mmu::tlb::{partition_index, Tlb};
 
 const STORAGE: usize = 1 << 20;
 const SEGMENTS: u64 = 4;
@@ -74,6 +77,12 @@ enum Op {
         bits: u64,
     },
     SwapSpaces,
+    /// A frame starts or stops holding translated code (not architected:
+    /// translations must not change, and stores to it must never hit).
+    MarkCode {
+        frame: u64,
+        code: bool,
+    },
 }
 
 /// Logical pages: mostly a few, so that entries are reused and hit.
@@ -110,6 +119,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just(0u64), Just(0x8000u64), Just(0x3_E000u64)].prop_map(|prefix| Op::Spx { prefix }),
         1 => (0u64..16).prop_map(|b| Op::Cr0 { bits: b << 24 }),
         1 => Just(Op::SwapSpaces),
+        1 => (hot_frame(), any::<bool>()).prop_map(|(frame, code)| Op::MarkCode { frame, code }),
     ]
 }
 
@@ -174,13 +184,13 @@ impl Pair {
         &mut self,
         f: impl Fn(
             &mut OwnedStorage,
-        ) -> Result<(T, Option<Invalidation>), zmmu_mmu::exception::Exception>,
+        ) -> Result<(T, Option<PendingFlush>), zmmu_mmu::exception::Exception>,
     ) {
         let a = f(&mut self.fresh);
         let b = f(&mut self.cached);
         assert_eq!(a, b);
-        if let Ok((_, Some(invalidation))) = b {
-            self.tlb.invalidate(&invalidation);
+        if let Ok((_, Some(pending))) = b {
+            pending.apply(|invalidation| self.tlb.invalidate(invalidation));
         }
     }
 
@@ -222,6 +232,18 @@ impl Pair {
                     .access(&mut self.cached, request)
                     .map(|t| (t.real, t.absolute));
                 assert_eq!(cached, fresh, "{request:?}");
+                // A store to a frame holding code never hits the inline probe.
+                if let Ok((_, absolute)) = cached {
+                    if kind == AccessKind::Write && self.cached.code_frame(absolute) {
+                        let source = access::asce_source(space, kind).unwrap();
+                        let address = request.address.value();
+                        assert_eq!(
+                            self.tlb.lookup(partition_index(source), address, kind, key),
+                            None,
+                            "{request:?}"
+                        );
+                    }
+                }
                 assert!(
                     self.fresh == self.cached,
                     "storage or keys differ after {request:?}"
@@ -290,14 +312,22 @@ impl Pair {
                 })
             }
             Op::Spx { prefix } => {
-                if let Ok((new, invalidation)) =
+                if let Ok((new, pending)) =
                     invalidate::spx(&self.fresh, self.controls.prefix, prefix)
                 {
-                    self.tlb.invalidate(&invalidation);
+                    pending.apply(|invalidation| self.tlb.invalidate(invalidation));
                     self.set_controls(Controls {
                         prefix: new,
                         ..self.controls
                     });
+                }
+            }
+            Op::MarkCode { frame, code } => {
+                let at = AbsoluteAddress::new(frame << 12);
+                let fresh = self.fresh.set_code_frame(at, code);
+                assert_eq!(self.cached.set_code_frame(at, code), fresh);
+                if code {
+                    self.tlb.mark_code(at);
                 }
             }
             Op::Cr0 { bits } => self.set_controls(Controls {

@@ -34,7 +34,7 @@ pub fn kvm_or_skip() -> bool {
     }
 }
 
-use zmmu_hv_kvm::{Context, Engine, EngineConfig, Outcome};
+use zmmu_hv_kvm::{AccessResult, BatchEngine, Context, EngineConfig};
 use zmmu_mmu::prelude::*;
 
 /// The segment table of the test address spaces (512 entries: 512 MiB).
@@ -44,9 +44,9 @@ pub const SEGMENT_TABLE: u64 = 0x1000;
 pub const PAGE_TABLES: u64 = 0x10_0000;
 
 /// An engine over `size` bytes of zeroed storage, or `None` (SKIP printed).
-pub fn engine_or_skip(size: u64, config: EngineConfig) -> Option<Engine> {
+pub fn engine_or_skip(size: u64, config: EngineConfig) -> Option<BatchEngine> {
     let storage = GuestStorage::new(size, false).expect("host memory");
-    match Engine::new(storage, config) {
+    match BatchEngine::new(storage, config) {
         Ok(engine) => Some(engine),
         Err(e) if e.is_unavailable() => {
             eprintln!("SKIP: {e}");
@@ -72,7 +72,7 @@ pub fn map_page<S: Storage + ?Sized>(storage: &mut S, page: u64, frame: u64, bit
 
 /// The program-interruption code of a refused access; panics on success or
 /// on a refusal that is not a program interruption.
-pub fn code(outcome: Outcome) -> Code {
+pub fn code(outcome: AccessResult) -> Code {
     match outcome {
         Err(Fault::Program(e)) => e.code,
         other => panic!("{other:?}"),

@@ -403,21 +403,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.set_cc(u8::from(r != 0));
             Ok(Next::Seq)
         }
-        FLOGR => (|| {
-            e.even(f.r1)?;
-            let v = e.cpu.r64(f.r2);
-            if v == 0 {
-                e.cpu.set_r64(f.r1, 64);
-                e.cpu.set_r64(f.r1 | 1, 0);
-                e.set_cc(0);
-            } else {
-                let n = v.leading_zeros();
-                e.cpu.set_r64(f.r1, u64::from(n));
-                e.cpu.set_r64(f.r1 | 1, v & !(1u64 << (63 - n)));
-                e.set_cc(2);
-            }
-            Ok(Next::Seq)
-        })(),
+        FLOGR => find_leftmost_one(e),
         IPM => {
             let byte = (u32::from(e.cpu.psw.cc()) << 4) | u32::from(e.cpu.psw.program_mask());
             let v = (e.cpu.r32(f.r1) & 0x00ff_ffff) | (byte << 24);
@@ -522,4 +508,22 @@ fn high_immediate<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         e.set_cc(out.cc);
     }
     e.overflow(out.overflow)
+}
+
+/// FLOGR: the bit number of the leftmost one of R2 into R1, R2 with that bit cleared into R1 + 1; cc 0 if R2 is zero, else 2.
+fn find_leftmost_one<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    e.even(f.r1)?;
+    let v = e.cpu.r64(f.r2);
+    if v == 0 {
+        e.cpu.set_r64(f.r1, 64);
+        e.cpu.set_r64(f.r1 | 1, 0);
+        e.set_cc(0);
+    } else {
+        let n = v.leading_zeros();
+        e.cpu.set_r64(f.r1, u64::from(n));
+        e.cpu.set_r64(f.r1 | 1, v & !(1u64 << (63 - n)));
+        e.set_cc(2);
+    }
+    Ok(Next::Seq)
 }

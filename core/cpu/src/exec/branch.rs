@@ -35,7 +35,7 @@ fn link<B: Bus>(e: &mut Exec<'_, B>, r1: u8) {
 /// ILC, CC, program mask and the 24-bit address; otherwise as [`link`].
 fn link_bal<B: Bus>(e: &mut Exec<'_, B>, r1: u8) {
     if e.cpu.psw.amode() == AddressingMode::Bits24 {
-        let high = (u32::from(e.insn.ilc()) << 30)
+        let high = (u32::from(e.sequential.ilc) << 30)
             | (u32::from(e.cpu.psw.cc()) << 28)
             | (u32::from(e.cpu.psw.program_mask()) << 24);
         let next = e.next() as u32 & 0x00ff_ffff;

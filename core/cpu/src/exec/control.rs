@@ -71,38 +71,11 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.cpu.ar[usize::from(f.r1 & 15)] = e.cpu.r32(f.r2);
             Ok(Next::Seq)
         }
-        STCK | STCKF => (|| {
-            let a = e.ea2();
-            let tod = e.cpu.tod;
-            e.write_uint(a, 8, tod, f.b2)?;
-            e.set_cc(0);
-            Ok(Next::Seq)
-        })(),
-        STCKE => (|| {
-            let a = e.ea2();
-            let mut buf = [0u8; 16];
-            buf[1..9].copy_from_slice(&e.cpu.tod.to_be_bytes());
-            e.write(a, &buf, f.b2)?;
-            e.set_cc(0);
-            Ok(Next::Seq)
-        })(),
+        STCK | STCKF => store_clock(e),
+        STCKE => store_clock_extended(e),
         STFLE => store_facility_list_extended(e),
-        IPK => (|| {
-            if e.cpu.psw.problem_state() && e.cpu.cr[0] & (1 << 27) == 0 {
-                return Err(Exception::new(Code::PRIVILEGED_OPERATION));
-            }
-            let v = (e.cpu.r64(2) & !0xff) | (u64::from(e.cpu.psw.key()) << 4);
-            e.cpu.set_r64(2, v);
-            Ok(Next::Seq)
-        })(),
-        SPKA => (|| {
-            let key = ((e.ea2() >> 4) & 0xf) as u8;
-            if !e.cpu.key_authorized(key) {
-                return Err(Exception::new(Code::PRIVILEGED_OPERATION));
-            }
-            e.cpu.psw.mask = (e.cpu.psw.mask & !mask::KEY) | (u64::from(key) << 52);
-            Ok(Next::Seq)
-        })(),
+        IPK => insert_psw_key(e),
+        SPKA => set_psw_key_from_address(e),
         SAC | SACF => set_address_space_control(e),
         _ => return privileged(e),
     })
@@ -112,7 +85,6 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
 /// state), or `None`.
 fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
     use Opcode::*;
-    let f = e.insn.f;
     let known = e.insn.op.needs_machine()
         || matches!(
             e.insn.op,
@@ -145,54 +117,13 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         LPSWE => load_psw(e, true),
         LPSW => load_psw(e, false),
         LCTLG | LCTL | STCTG | STCTL => control_registers(e),
-        SSM => (|| {
-            let byte = e.read_uint(e.ea1(), 1, f.b1)?;
-            e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (byte << 56);
-            Ok(Next::Seq)
-        })(),
-        STOSM | STNSM => (|| {
-            let a = e.ea1();
-            let old = (e.cpu.psw.mask >> 56) as u8;
-            e.write_uint(a, 1, u64::from(old), f.b1)?;
-            let i = f.i2 as u8;
-            let new = if e.insn.op == STOSM { old | i } else { old & i };
-            e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (u64::from(new) << 56);
-            Ok(Next::Seq)
-        })(),
-        SPX => (|| {
-            let a = e.ea2();
-            e.aligned(a, 4)?;
-            let operand = e.read_uint(a, 4, f.b2)?;
-            e.bus.set_prefix(e.cpu, operand)?;
-            Ok(Next::Seq)
-        })(),
-        STPX => (|| {
-            let a = e.ea2();
-            e.aligned(a, 4)?;
-            let p = e.cpu.prefix.value();
-            e.write_uint(a, 4, p, f.b2)?;
-            Ok(Next::Seq)
-        })(),
-        STAP => (|| {
-            let a = e.ea2();
-            e.aligned(a, 2)?;
-            let v = u64::from(e.cpu.cpu_addr);
-            e.write_uint(a, 2, v, f.b2)?;
-            Ok(Next::Seq)
-        })(),
-        STIDP => (|| {
-            let a = e.ea2();
-            e.aligned(a, 8)?;
-            let v = cpu_id(e.cpu.cpu_addr);
-            e.write_uint(a, 8, v, f.b2)?;
-            Ok(Next::Seq)
-        })(),
-        STFL => (|| {
-            let word = (FACILITIES[0] >> 32) as u32;
-            e.cpu
-                .store_real(e.bus, lowcore::STFL, &word.to_be_bytes())?;
-            Ok(Next::Seq)
-        })(),
+        SSM => set_system_mask(e),
+        STOSM | STNSM => store_then_change_system_mask(e),
+        SPX => set_prefix(e),
+        STPX => store_prefix(e),
+        STAP => store_cpu_address(e),
+        STIDP => store_cpu_id(e),
+        STFL => store_facility_list(e),
         LURA | LURAG | STURA | STURG => real_access(e),
         _ => e.bus.control(e.cpu, &e.insn).map(|()| Next::Seq),
     })
@@ -344,5 +275,118 @@ fn real_access<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
             e.cpu.store_real(e.bus, addr, &buf[8 - n..])?;
         }
     }
+    Ok(Next::Seq)
+}
+
+/// STCK, STCKF: store the TOD clock (8 bytes); cc 0.
+fn store_clock<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    let tod = e.cpu.tod;
+    e.write_uint(a, 8, tod, f.b2)?;
+    e.set_cc(0);
+    Ok(Next::Seq)
+}
+
+/// STCKE: store the 16-byte extended TOD clock (epoch index 0, clock, zero programmable field); cc 0.
+fn store_clock_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    let mut buf = [0u8; 16];
+    buf[1..9].copy_from_slice(&e.cpu.tod.to_be_bytes());
+    e.write(a, &buf, f.b2)?;
+    e.set_cc(0);
+    Ok(Next::Seq)
+}
+
+/// IPK: insert the PSW key into bits 56-59 of R2 (privileged in the problem state unless CR0 bit 36 allows it).
+fn insert_psw_key<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    if e.cpu.psw.problem_state() && e.cpu.cr[0] & (1 << 27) == 0 {
+        return Err(Exception::new(Code::PRIVILEGED_OPERATION));
+    }
+    let v = (e.cpu.r64(2) & !0xff) | (u64::from(e.cpu.psw.key()) << 4);
+    e.cpu.set_r64(2, v);
+    Ok(Next::Seq)
+}
+
+/// SPKA: set the PSW key from bits 56-59 of the second-operand address, if the PSW-key mask allows it.
+fn set_psw_key_from_address<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let key = ((e.ea2() >> 4) & 0xf) as u8;
+    if !e.cpu.key_authorized(key) {
+        return Err(Exception::new(Code::PRIVILEGED_OPERATION));
+    }
+    e.cpu.psw.mask = (e.cpu.psw.mask & !mask::KEY) | (u64::from(key) << 52);
+    Ok(Next::Seq)
+}
+
+/// SSM: replace PSW bits 0-7 with the byte at the operand address.
+fn set_system_mask<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let byte = e.read_uint(e.ea1(), 1, f.b1)?;
+    e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (byte << 56);
+    Ok(Next::Seq)
+}
+
+/// STOSM, STNSM: store PSW bits 0-7, then OR (STOSM) or AND (STNSM) them with I2.
+fn store_then_change_system_mask<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea1();
+    let old = (e.cpu.psw.mask >> 56) as u8;
+    e.write_uint(a, 1, u64::from(old), f.b1)?;
+    let i = f.i2 as u8;
+    let new = if e.insn.op == Opcode::STOSM {
+        old | i
+    } else {
+        old & i
+    };
+    e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (u64::from(new) << 56);
+    Ok(Next::Seq)
+}
+
+/// SPX: set the prefix register from the word at the operand address.
+fn set_prefix<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    e.aligned(a, 4)?;
+    let operand = e.read_uint(a, 4, f.b2)?;
+    e.bus.set_prefix(e.cpu, operand)?;
+    Ok(Next::Seq)
+}
+
+/// STPX: store the prefix register (a word, aligned).
+fn store_prefix<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    e.aligned(a, 4)?;
+    let p = e.cpu.prefix.value();
+    e.write_uint(a, 4, p, f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// STAP: store the CPU address (a halfword, aligned).
+fn store_cpu_address<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    e.aligned(a, 2)?;
+    let v = u64::from(e.cpu.cpu_addr);
+    e.write_uint(a, 2, v, f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// STIDP: store the CPU identification (a doubleword, aligned).
+fn store_cpu_id<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    e.aligned(a, 8)?;
+    let v = cpu_id(e.cpu.cpu_addr);
+    e.write_uint(a, 8, v, f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// STFL: store facility bits 0-31 at real location 200.
+fn store_facility_list<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let word = (FACILITIES[0] >> 32) as u32;
+    e.cpu
+        .store_real(e.bus, lowcore::STFL, &word.to_be_bytes())?;
     Ok(Next::Seq)
 }

@@ -54,6 +54,34 @@ pub struct Exec<'a, B: Bus> {
     pub insn: Insn,
     /// Its address (for an EXECUTE target: the target's address).
     pub at: u64,
+    /// The instruction whose address and length define the next sequential
+    /// instruction and the ILC stored with link information: the
+    /// instruction itself, or for an EXECUTE target the EXECUTE (PoP
+    /// "EXECUTE": the target's link information designates the instruction
+    /// after the EXECUTE).
+    pub sequential: Sequential,
+}
+
+/// Where the next sequential instruction is, and the instruction-length
+/// code that goes with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sequential {
+    /// The address of the next sequential instruction, wrapped to the
+    /// addressing mode.
+    pub next: u64,
+    /// The ILC of the instruction it follows.
+    pub ilc: u8,
+}
+
+impl Sequential {
+    /// The instruction `insn` at `at` followed by the next one, in `cpu`'s
+    /// addressing mode.
+    pub fn after(cpu: &Cpu, insn: &Insn, at: u64) -> Self {
+        Self {
+            next: cpu.psw.amode().wrap(at.wrapping_add(u64::from(insn.len))),
+            ilc: insn.ilc(),
+        }
+    }
 }
 
 impl<B: Bus> core::fmt::Debug for Exec<'_, B> {
@@ -115,10 +143,7 @@ impl<'a, B: Bus> Exec<'a, B> {
 
     /// The address of the next sequential instruction.
     pub fn next(&self) -> u64 {
-        self.cpu
-            .psw
-            .amode()
-            .wrap(self.at.wrapping_add(u64::from(self.insn.len)))
+        self.sequential.next
     }
 
     /// Split `[addr, addr + len)` at the top of the addressing mode's range:
@@ -306,7 +331,14 @@ impl<'a, B: Bus> Exec<'a, B> {
 
 /// Execute the decoded instruction `insn` located at `at`.
 pub fn execute<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> ExecResult {
-    let mut e = Exec { cpu, bus, insn, at };
+    let sequential = Sequential::after(cpu, &insn, at);
+    let mut e = Exec {
+        cpu,
+        bus,
+        insn,
+        at,
+        sequential,
+    };
     dispatch(&mut e)
 }
 
@@ -369,6 +401,7 @@ fn execute_target<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         bus: &mut *e.bus,
         insn: target_insn,
         at: target,
+        sequential: e.sequential,
     };
     // `Next::Seq` continues after the EXECUTE (the caller's next address);
     // `Next::Again` re-executes the EXECUTE.

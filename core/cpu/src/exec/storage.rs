@@ -27,52 +27,17 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         LM | LMY | LMG | LMH => load_multiple(e),
         STM | STMY | STMG | STMH => store_multiple(e),
         ICM | ICMY | ICMH | STCM | STCMY | STCMH | CLM | CLMY | CLMH => under_mask(e),
-        IC | ICY => (|| {
-            let a = e.ea2();
-            let b = e.read_uint(a, 1, e.insn.f.b2)?;
-            let r1 = e.insn.f.r1;
-            let v = (e.cpu.r64(r1) & !0xff) | b;
-            e.cpu.set_r64(r1, v);
-            Ok(Next::Seq)
-        })(),
+        IC | ICY => insert_character(e),
         LRV | LRVG | LRVH | STRV | STRVG | STRVH => byte_reversed(e),
         LFH | LBH | LLCH | LHH | LLHH | STFH | STCH | STHH | CHF | CLHF => high_word(e),
         LOC | LOCG | LOCFH | STOC | STOCG | STOCFH => on_condition(e),
         CS | CSY | CSG | CDS | CDSY | CDSG => compare_and_swap(e),
         LAA | LAAG | LAAL | LAALG | LAN | LANG | LAO | LAOG | LAX | LAXG => interlocked(e),
-        TM | TMY => (|| {
-            let a = e.ea1();
-            let b = e.read_uint(a, 1, e.insn.f.b1)? as u8;
-            e.set_cc(cc::test_under_mask_byte(b, e.insn.f.i2 as u8));
-            Ok(Next::Seq)
-        })(),
-        LD | LDY => (|| {
-            let r1 = e.fpr(e.insn.f.r1)?;
-            let a = e.ea2();
-            let v = e.read_uint(a, 8, e.insn.f.b2)?;
-            e.cpu.fpr[r1] = v;
-            Ok(Next::Seq)
-        })(),
-        STD | STDY => (|| {
-            let r1 = e.fpr(e.insn.f.r1)?;
-            let a = e.ea2();
-            let v = e.cpu.fpr[r1];
-            e.write_uint(a, 8, v, e.insn.f.b2)?;
-            Ok(Next::Seq)
-        })(),
-        NTSTG => (|| {
-            let a = e.ea2();
-            e.aligned(a, 8)?;
-            let v = e.cpu.r64(e.insn.f.r1);
-            e.write_uint(a, 8, v, e.insn.f.b2)?;
-            Ok(Next::Seq)
-        })(),
-        LZRG => (|| {
-            let a = e.ea2();
-            let v = e.read_uint(a, 8, e.insn.f.b2)?;
-            e.cpu.set_r64(e.insn.f.r1, v & !0xff);
-            Ok(Next::Seq)
-        })(),
+        TM | TMY => test_under_mask(e),
+        LD | LDY => load_fpr(e),
+        STD | STDY => store_fpr(e),
+        NTSTG => nontransactional_store(e),
+        LZRG => load_and_zero_rightmost_byte(e),
         LPQ | STPQ => quadword(e),
         // Hints: no architected effect.
         PFD | PFDRL | NIAI => Ok(Next::Seq),
@@ -876,5 +841,58 @@ fn search_string<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     }
     e.set_addr_reg(f.r2, p);
     e.set_cc(3);
+    Ok(Next::Seq)
+}
+
+/// IC, ICY: insert the byte at the operand address into bits 56-63 of R1.
+fn insert_character<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let a = e.ea2();
+    let b = e.read_uint(a, 1, e.insn.f.b2)?;
+    let r1 = e.insn.f.r1;
+    let v = (e.cpu.r64(r1) & !0xff) | b;
+    e.cpu.set_r64(r1, v);
+    Ok(Next::Seq)
+}
+
+/// TM, TMY: test the selected bits of the byte at the first-operand address.
+fn test_under_mask<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let a = e.ea1();
+    let b = e.read_uint(a, 1, e.insn.f.b1)? as u8;
+    e.set_cc(cc::test_under_mask_byte(b, e.insn.f.i2 as u8));
+    Ok(Next::Seq)
+}
+
+/// LD, LDY: load a floating-point register from storage (8 bytes, moved as bits).
+fn load_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let r1 = e.fpr(e.insn.f.r1)?;
+    let a = e.ea2();
+    let v = e.read_uint(a, 8, e.insn.f.b2)?;
+    e.cpu.fpr[r1] = v;
+    Ok(Next::Seq)
+}
+
+/// STD, STDY: store a floating-point register (8 bytes, moved as bits).
+fn store_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let r1 = e.fpr(e.insn.f.r1)?;
+    let a = e.ea2();
+    let v = e.cpu.fpr[r1];
+    e.write_uint(a, 8, v, e.insn.f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// NTSTG: store R1 at the doubleword-aligned operand address.
+fn nontransactional_store<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let a = e.ea2();
+    e.aligned(a, 8)?;
+    let v = e.cpu.r64(e.insn.f.r1);
+    e.write_uint(a, 8, v, e.insn.f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// LZRG: load a doubleword with bits 56-63 set to zero.
+fn load_and_zero_rightmost_byte<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let a = e.ea2();
+    let v = e.read_uint(a, 8, e.insn.f.b2)?;
+    e.cpu.set_r64(e.insn.f.r1, v & !0xff);
     Ok(Next::Seq)
 }

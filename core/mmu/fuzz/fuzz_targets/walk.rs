@@ -6,12 +6,14 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use zmmu_mmu::access::{self, AccessKind, Request};
+use zmmu_mmu::access::{self, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::asce::Asce;
-use zmmu_mmu::control::{Controls, Cr0, Facilities, AddressSpace};
+use zmmu_mmu::control::{Controls, Cr0, Facilities};
 use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::Prefix;
+use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 use zmmu_mmu::tlb::Tlb;
 use zmmu_mmu::{invalidate, lra};
@@ -79,7 +81,11 @@ fuzz_target!(|input: Input| {
                 ar: space >> 4,
             },
         };
-        let kind = [AccessKind::Read, AccessKind::Write, AccessKind::InstructionFetch][usize::from(kind % 3)];
+        let kind = [
+            AccessKind::Read,
+            AccessKind::Write,
+            AccessKind::InstructionFetch,
+        ][usize::from(kind % 3)];
         let request = Request {
             address: LogicalAddress::new(address),
             space,
@@ -100,13 +106,13 @@ fuzz_target!(|input: Input| {
         let _ = lra::lptea(&storage, &controls, controls.cr1, request.address);
     }
     if let Some((r1, r2, r3)) = input.idte {
-        if let Ok(invalidation) = invalidate::idte(&mut storage, r1, r2, r3) {
-            tlb.invalidate(&invalidation);
+        if let Ok(pending) = invalidate::idte(&mut storage, r1, r2, r3) {
+            pending.apply(|invalidation| tlb.invalidate(invalidation));
         }
     }
     if let Some((r1, r2, extra)) = input.ipte {
-        if let Ok(invalidation) = invalidate::ipte(&mut storage, r1, r2, extra) {
-            tlb.invalidate(&invalidation);
+        if let Ok(pending) = invalidate::ipte(&mut storage, r1, r2, extra) {
+            pending.apply(|invalidation| tlb.invalidate(invalidation));
         }
     }
 });

@@ -48,6 +48,22 @@ pub enum EngineError<E> {
     Inconsistent(LogicalAddress),
 }
 
+impl<E: core::fmt::Debug> core::fmt::Display for EngineError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Fault(fault) => write!(f, "{fault}"),
+            Self::Host(error) => write!(f, "host paging backend failed: {error:?}"),
+            Self::Inconsistent(address) => write!(
+                f,
+                "the host MMU disagrees with the shadow pager at logical {:#x}",
+                address.value()
+            ),
+        }
+    }
+}
+
+impl<E: core::fmt::Debug> core::error::Error for EngineError<E> {}
+
 /// A host MMU backend, the shadow pager that drives it, and the software
 /// path, behind one [`Engine::access`]:
 ///

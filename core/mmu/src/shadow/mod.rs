@@ -1,6 +1,6 @@
 //! The shadow pager: mirrors s390x DAT translations into host page tables
 //! through a [`HostPaging`] backend, on demand, as an architected TLB would
-//! cache them (checklist section 6).
+//! cache them (PoP ch. 3, Translation-Lookaside Buffer).
 //!
 //! - **On a host fault** ([`ShadowPager::resolve_fault`]) it performs the
 //!   access with [`access::access`] (the DAT walk, protection, keys, R and
@@ -64,7 +64,7 @@ use alloc::vec::Vec;
 
 pub use engine::{Engine, EngineError, Served, ServedBy};
 
-use crate::access::{self, Access, AccessKind, Fault, PagePermissions, Request};
+use crate::access::{self, Access, Fault, PagePermissions, Request};
 use crate::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use crate::asce::Asce;
 use crate::control::{Controls, Cr0};
@@ -72,6 +72,7 @@ use crate::host::{
     FlushScope, HostAccessKind, HostPageSize, HostPaging, HostPerms, LOWER_HALF_END,
 };
 use crate::invalidate::Invalidation;
+use crate::kind::AccessKind;
 use crate::storage::Storage;
 use crate::walk::{FrameSize, TablePath};
 use crate::PAGE_SHIFT;
@@ -86,12 +87,9 @@ const PAGE: u64 = 1 << PAGE_SHIFT;
 const FLUSH_PAGES_MAX: usize = 32;
 
 /// The CR0 bits whose change alters translations or the permissions derived
-/// from them.
-const CR0_RULES: Cr0 = Cr0::LOW_ADDRESS_PROTECTION
-    .union(Cr0::FETCH_PROTECTION_OVERRIDE)
-    .union(Cr0::STORAGE_PROTECTION_OVERRIDE)
-    .union(Cr0::EDAT)
-    .union(Cr0::IEP);
+/// from them: [`Cr0::TRANSLATION_BITS`] but the secondary-space control
+/// (bits 35, 38, 39, 40, 43).
+const CR0_RULES: Cr0 = Cr0::TRANSLATION_BITS.difference(Cr0::SECONDARY_SPACE);
 
 /// Tuning of the shadow pager.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +234,22 @@ pub enum ShadowError<E> {
     /// The backend failed to create a root or install a mapping.
     Host(E),
 }
+
+impl<E: core::fmt::Debug> core::fmt::Display for ShadowError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Fault(fault) => write!(f, "{fault}"),
+            Self::Unmappable(address) => write!(
+                f,
+                "logical address {:#x} is beyond what the host MMU maps",
+                address.value()
+            ),
+            Self::Host(error) => write!(f, "host paging backend failed: {error:?}"),
+        }
+    }
+}
+
+impl<E: core::fmt::Debug> core::error::Error for ShadowError<E> {}
 
 impl<E> From<Fault> for ShadowError<E> {
     fn from(fault: Fault) -> Self {

@@ -17,8 +17,11 @@
 //! of 64 MiB (and the largest size) once, with and without fault-around and
 //! large frames.
 //!
-//! Usage: `zmmu-kvm-bench [--max-mib N] [--quick] [--out DIR]`; writes
-//! `DIR/kvm-bench.csv`, `DIR/kvm-warmup.csv` and `DIR/kvm-bench.svg`.
+//! Usage: `cargo run --release -p zmmu-kvm-bench -- [--max-mib N] [--quick]
+//! [--out DIR]`; writes `DIR/kvm-bench.csv`, `DIR/kvm-warmup.csv` and
+//! `DIR/kvm-bench.svg` (`--out docs` for the committed results).
+#![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -26,7 +29,7 @@ use std::time::Instant;
 
 use zmmu_hv_kvm::native::NativeKernel;
 use zmmu_hv_kvm::runtime::{kernel_mask, Pattern, LCG, STRIDE};
-use zmmu_hv_kvm::{Context, Engine, EngineConfig, GuestStorage, KvmError};
+use zmmu_hv_kvm::{BatchEngine, Context, EngineConfig, GuestStorage, KvmError};
 use zmmu_mmu::access::{self, AccessKind, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::{AddressSpace, AsceSource, Controls, Cr0, Facilities};
@@ -160,7 +163,7 @@ fn engine(
     frames: Frames,
     size: u64,
     shadow: shadow::Config,
-) -> Result<(Engine, Context), KvmError> {
+) -> Result<(BatchEngine, Context), KvmError> {
     let mut storage = GuestStorage::new(ABSOLUTE_BASE + size, frames == Frames::Edat1M)?;
     // Host memory is backed before the VM touches it: warm-up measures
     // translation, not the host kernel's demand paging.
@@ -170,7 +173,7 @@ fn engine(
         shadow,
         ..EngineConfig::default()
     };
-    Ok((Engine::new(storage, config)?, context))
+    Ok((BatchEngine::new(storage, config)?, context))
 }
 
 fn shadow_config(fault_around: u16, large: bool) -> shadow::Config {

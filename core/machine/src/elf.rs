@@ -8,7 +8,10 @@
 //! precisely what is wrong. Parsing uses the `object` crate's low-level ELF
 //! reader, which bounds-checks every table it hands out.
 
-use std::fmt;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
 
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
@@ -108,7 +111,7 @@ impl fmt::Display for ElfError {
     }
 }
 
-impl std::error::Error for ElfError {}
+impl core::error::Error for ElfError {}
 
 /// Parses `data` as an s390x executable whose segments must fit in
 /// `storage` bytes.
