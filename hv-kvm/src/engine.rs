@@ -4,11 +4,12 @@
 //! (instruction fetches, addresses at or above 2^47, sub-page rules)
 //! performed by the core in software.
 
-use zmmu_mmu::access::{self, Access, AccessKind, Fault, Request};
+use zmmu_mmu::access::{AccessKind, Fault, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::{AddressSpace, Controls};
 use zmmu_mmu::host::{HostPageSize, HostPaging, HostPerms, LOWER_HALF_END};
 use zmmu_mmu::invalidate::Invalidation;
+use zmmu_mmu::range::{self, Walked};
 use zmmu_mmu::shadow::{self, Resolution, RootTag, ShadowError, ShadowPager};
 use zmmu_mmu::storage::Storage;
 
@@ -477,46 +478,27 @@ fn fault_op(fault: &PageFault, code: &core::ops::Range<u64>, n: usize) -> Option
     (offset % 16 == 0 && index < n).then_some(index)
 }
 
-/// Performs `op` in software, as the architecture orders it: every byte
-/// checked (both pages of a crossing access) before anything is recorded
-/// or stored.
+/// Performs `op` in software through zmmu-mmu's one access path
+/// ([`range`]): every page of a crossing access checked before anything is
+/// recorded or stored.
 pub fn software_access<S: Storage + ?Sized>(
     storage: &mut S,
     context: &Context,
     op: &Operation,
 ) -> AccessResult {
-    let width = op.width.bytes();
-    let first = op.address.value();
-    let split = (0x1000 - (first & 0xFFF)).min(width);
-    let pieces = [(first, split), (first.wrapping_add(split), width - split)];
-    let mut checked: [Option<(Access, u64)>; 2] = [None, None];
-    for (slot, &(address, len)) in checked.iter_mut().zip(&pieces) {
-        if len == 0 {
-            continue;
-        }
-        let request = Request {
-            address: LogicalAddress::new(address),
-            space: context.space,
-            kind: op.kind,
-            key: context.key,
-        };
-        *slot = Some((access::check(storage, &context.controls, request)?, len));
-    }
+    let width = op.width.bytes() as usize;
+    let mut walked = Walked {
+        storage,
+        controls: &context.controls,
+        space: context.space,
+        key: context.key,
+    };
+    let address = op.address.value();
     let value = (op.value & op.width.mask()).to_be_bytes();
     let mut bytes = [0u8; 8];
-    let mut at = 8 - width as usize;
-    for (access, len) in checked.iter().flatten() {
-        let len = *len as usize;
-        access::record(storage, access.absolute, access.key, op.kind);
-        let done = match op.kind {
-            AccessKind::Write => storage.write(access.absolute, &value[at..at + len]),
-            _ => storage.read(access.absolute, &mut bytes[at..at + len]),
-        };
-        // Checked above: the frame exists; a piece cannot run past it.
-        if done.is_none() {
-            return Err(Fault::Program(zmmu_mmu::exception::Exception::addressing()));
-        }
-        at += len;
+    match op.kind {
+        AccessKind::Write => range::write(&mut walked, address, &value[8 - width..])?,
+        kind => range::read(&mut walked, kind, address, &mut bytes[8 - width..])?,
     }
     Ok(match op.kind {
         AccessKind::Write => op.value & op.width.mask(),

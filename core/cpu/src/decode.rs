@@ -77,11 +77,12 @@ impl Opcode {
     /// (branches, EXECUTE, SVC, LPSW/LPSWE, SAM*), or change state that
     /// decides how the following instructions are fetched or translated
     /// (control registers, the PSW mask, prefix, address-space control),
-    /// or is one that only a machine can carry out
-    /// ([`Opcode::needs_machine`]).
+    /// or is a DAT or system instruction ([`Opcode::is_dat`],
+    /// [`Opcode::is_system`]).
     pub fn ends_block(self) -> bool {
         use Opcode::*;
-        self.needs_machine()
+        self.is_dat()
+            || self.is_system()
             || matches!(
                 self,
                 BCR | BC
@@ -157,10 +158,10 @@ impl Opcode {
             )
     }
 
-    /// Is this one of the privileged instructions that need the machine
-    /// (DAT tables, storage keys, TLB, SCLP, other CPUs), which the
-    /// interpreter hands to [`crate::bus::Bus::control`]?
-    pub fn needs_machine(self) -> bool {
+    /// Is this a privileged instruction that reads or changes DAT tables,
+    /// storage keys or translation caches (executed by [`crate::exec::dat`]
+    /// through [`crate::memory::Memory`])?
+    pub fn is_dat(self) -> bool {
         use Opcode::*;
         matches!(
             self,
@@ -177,10 +178,16 @@ impl Opcode {
                 | TPROT
                 | STRAG
                 | LPTEA
-                | SERVC
-                | SIGP
-                | DIAG
+                | SPX
         )
+    }
+
+    /// Is this an instruction whose semantics are the machine's (the
+    /// service processor, other CPUs, the hypervisor), handed to
+    /// [`crate::memory::System::system_instruction`]?
+    pub fn is_system(self) -> bool {
+        use Opcode::*;
+        matches!(self, SERVC | SIGP | DIAG)
     }
 }
 

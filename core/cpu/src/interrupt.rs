@@ -10,7 +10,7 @@
 //! Where the old PSW points is decided before delivery, by how the
 //! exception ends the instruction ([`zmmu_mmu::exception::Code::ending`]).
 
-use super::bus::{Access, AddressType, Bus};
+use super::memory::{Access, AddressType, Bus};
 use super::state::{Cpu, Psw};
 use zmmu_mmu::access::AccessKind;
 use zmmu_mmu::addr::RealAddress;

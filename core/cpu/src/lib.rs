@@ -6,20 +6,20 @@
 //!   [`opcode`] is the single table mapping opcode bits to mnemonic,
 //!   [`format::Format`] and semantic shape ([`sem::Sem`]).
 //! - [`exec`] carries instructions out on a [`state::Cpu`] through a
-//!   [`bus::Bus`]. Semantics are kept apart from dispatch: the table-driven
+//!   [`memory::Bus`]. Semantics are kept apart from dispatch: the table-driven
 //!   shapes and the pure condition-code rules of [`cc`] are what a block
 //!   translator reuses.
-//! - [`bus::FlatMemory`] is an untranslated memory for user-level tests;
+//! - [`memory::FlatMemory`] is an untranslated memory for user-level tests;
 //!   the machine's bus ([`zmmu_machine::bus::DatBus`]) goes through the
 //!   core's DAT, keys, prefixing and software TLB, and carries out the
-//!   control instructions handed to [`bus::Bus::control`].
+//!   control instructions handed to [`memory::Bus::control`].
 //! - Program, supervisor-call and external interruptions are delivered
 //!   through the lowcore by [`state::Cpu::deliver`] ([`interrupt`]).
 //!
 //! ## Run a few instructions
 //!
 //! ```
-//! use zmmu_cpu::bus::FlatMemory;
+//! use zmmu_cpu::memory::FlatMemory;
 //! use zmmu_cpu::state::Cpu;
 //!
 //! let mut mem = FlatMemory::new(0, 0x10000);
@@ -40,12 +40,12 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-pub mod bus;
 pub mod cc;
 pub mod decode;
 pub mod exec;
 pub mod format;
 pub mod interrupt;
+pub mod memory;
 pub mod opcode;
 pub mod sem;
 pub mod state;

@@ -17,7 +17,7 @@
 //! `ZMMU_DIFF_SEQ_LEN` (random instructions per sequence, default 40),
 //! `ZMMU_DIFF_BATCH` (sequences per program, default 400).
 //!
-//! [`FlatMemory`]: zmmu_cpu::bus::FlatMemory
+//! [`FlatMemory`]: zmmu_cpu::memory::FlatMemory
 
 mod cpu_common;
 

@@ -2,7 +2,7 @@
 //!
 //! A whole s390x machine for running bare-metal programs: absolute storage,
 //! one [`Cpu`] (the interpreter), the software TLB over zmmu-mmu's DAT
-//! ([`bus::DatBus`]), the external interruptions it raises ([`interrupt`],
+//! ([`memory::DatBus`]), the external interruptions it raises ([`interrupt`],
 //! delivered by [`Cpu::deliver`]) and the SCLP console ([`sclp`]),
 //! behaving like QEMU's `s390-ccw-virtio` machine for a program loaded
 //! with `-kernel`.
@@ -31,6 +31,7 @@ pub mod bus;
 pub mod elf;
 pub mod interrupt;
 pub mod sclp;
+pub mod system;
 
 use alloc::format;
 use alloc::string::String;
@@ -46,6 +47,7 @@ use zmmu_mmu::exception::Exception;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 
 use bus::{DatBus, Halt};
+use system::{Board, Services};
 
 /// The PSW QEMU starts a `-kernel` program with: 64-bit addressing, DAT
 /// off, all interruptions disabled, key 0, supervisor state.
@@ -145,8 +147,10 @@ pub struct OutsideStorage {
 pub struct Machine {
     /// The CPU.
     pub cpu: Cpu,
-    /// Storage, TLB and SCLP.
+    /// Storage and the TLB.
     pub bus: DatBus,
+    /// The service processor and what else the machine offers.
+    pub services: Services,
 }
 
 impl Machine {
@@ -156,6 +160,7 @@ impl Machine {
         Self {
             cpu: Cpu::new(),
             bus: DatBus::new(OwnedStorage::new(memory)),
+            services: Services::default(),
         }
     }
 
@@ -212,9 +217,14 @@ impl Machine {
             }
             executed += 1;
             self.bus.halt = None;
-            let step = self.cpu.step(&mut self.bus);
-            if !self.bus.sclp.console.is_empty() {
-                observer.console(&self.bus.sclp.take_console());
+            self.services.halt = None;
+            let mut board = Board {
+                bus: &mut self.bus,
+                services: &mut self.services,
+            };
+            let step = self.cpu.step(&mut board);
+            if !self.services.sclp.console.is_empty() {
+                observer.console(&self.services.sclp.take_console());
             }
             let interruption = match step {
                 Ok(()) => {
@@ -256,7 +266,8 @@ impl Machine {
     /// whose execution the interpreter does not provide. Unknown opcodes
     /// (and EXECUTE targets) raise the architected operation exception.
     fn unimplemented(&mut self, at: u64, exc: &Exception) -> Option<Stop> {
-        if let Some(Halt::Unimplemented { mnemonic, detail }) = self.bus.halt.take() {
+        let halt = self.services.halt.take().or_else(|| self.bus.halt.take());
+        if let Some(Halt::Unimplemented { mnemonic, detail }) = halt {
             return Some(Stop::Unimplemented {
                 mnemonic,
                 detail,
@@ -303,11 +314,11 @@ impl Machine {
     /// Delivers a pending external interruption if the CPU is enabled for
     /// it (at most one per instruction boundary).
     fn interruptions(&mut self, observer: &mut dyn Observer) -> Option<Stop> {
-        let parameter = self.bus.service_signal?;
+        let parameter = self.services.service_signal?;
         if !interrupt::service_signal_enabled(&self.cpu) {
             return None;
         }
-        self.bus.service_signal = None;
+        self.services.service_signal = None;
         let interruption = Interruption::External {
             code: SERVICE_SIGNAL,
             parameter,

@@ -83,6 +83,7 @@ pub mod kind;
 pub mod lap;
 pub mod lra;
 pub mod prefix;
+pub mod range;
 #[cfg(feature = "alloc")]
 pub mod shadow;
 pub mod space;

@@ -141,6 +141,16 @@ mod owned {
             }
         }
 
+        /// All bytes, in absolute-address order.
+        pub fn bytes(&self) -> &[u8] {
+            &self.bytes
+        }
+
+        /// All bytes, writable: for loaders and tests (no key is recorded).
+        pub fn bytes_mut(&mut self) -> &mut [u8] {
+            &mut self.bytes
+        }
+
         /// The word and bit of the code bitset for the frame of `address`.
         fn code_bit(&self, address: AbsoluteAddress) -> Option<(usize, u64)> {
             if !self.contains(address) {

@@ -9,9 +9,9 @@
 //! [`Sem::Shift`]: crate::sem::Sem::Shift
 
 use super::{Exec, ExecResult, Next};
-use crate::bus::Bus;
 use crate::cc::{self, ArithResult};
 use crate::format::Format;
+use crate::memory::Bus;
 use crate::opcode::Opcode;
 use crate::sem::{AluOp, Ext, FieldOp, ShiftOp, Src, Width};
 use zmmu_mmu::exception::Code;

@@ -2,9 +2,9 @@
 //! branch, compare and trap.
 
 use super::{Exec, ExecResult, Next};
-use crate::bus::Bus;
 use crate::cc;
 use crate::format::Format;
+use crate::memory::Bus;
 use crate::opcode::Opcode;
 use crate::sem::{Ext, Width};
 use zmmu_mmu::addr::AddressingMode;

@@ -1,11 +1,11 @@
 //! Control and system instructions: PSW and control-register access,
 //! address-space and key control, clocks, facility and CPU identification,
-//! SUPERVISOR CALL, and the hand-off of the instructions that need the
-//! machine ([`Bus::control`]).
+//! SUPERVISOR CALL, and the hand-off of the instructions whose semantics
+//! are the machine's ([`crate::memory::System`]).
 
 use super::{Exec, ExecResult, Next};
-use crate::bus::Bus;
 use crate::interrupt::lowcore;
+use crate::memory::Bus;
 use crate::opcode::Opcode;
 use crate::state::{mask, Psw};
 use zmmu_mmu::access::AccessKind;
@@ -85,7 +85,8 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
 /// state), or `None`.
 fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
     use Opcode::*;
-    let known = e.insn.op.needs_machine()
+    let known = e.insn.op.is_dat()
+        || e.insn.op.is_system()
         || matches!(
             e.insn.op,
             LPSWE
@@ -97,7 +98,6 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
                 | SSM
                 | STOSM
                 | STNSM
-                | SPX
                 | STPX
                 | STAP
                 | STIDP
@@ -119,13 +119,13 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         LCTLG | LCTL | STCTG | STCTL => control_registers(e),
         SSM => set_system_mask(e),
         STOSM | STNSM => store_then_change_system_mask(e),
-        SPX => set_prefix(e),
         STPX => store_prefix(e),
         STAP => store_cpu_address(e),
         STIDP => store_cpu_id(e),
         STFL => store_facility_list(e),
         LURA | LURAG | STURA | STURG => real_access(e),
-        _ => e.bus.control(e.cpu, &e.insn).map(|()| Next::Seq),
+        op if op.is_dat() => super::dat::execute(e),
+        _ => e.bus.system_instruction(e.cpu, &e.insn).map(|()| Next::Seq),
     })
 }
 
@@ -340,16 +340,6 @@ fn store_then_change_system_mask<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         old & i
     };
     e.cpu.psw.mask = (e.cpu.psw.mask & !mask::SYSTEM) | (u64::from(new) << 56);
-    Ok(Next::Seq)
-}
-
-/// SPX: set the prefix register from the word at the operand address.
-fn set_prefix<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    let f = e.insn.f;
-    let a = e.ea2();
-    e.aligned(a, 4)?;
-    let operand = e.read_uint(a, 4, f.b2)?;
-    e.bus.set_prefix(e.cpu, operand)?;
     Ok(Next::Seq)
 }
 

@@ -10,12 +10,13 @@
 pub mod alu;
 pub mod branch;
 pub mod control;
+pub mod dat;
 pub mod storage;
 
-use super::bus::{Access, AddressType, Bus};
 use super::decode::{decode, insn_len, Insn};
 use super::format::Format;
 use super::interrupt::Interruption;
+use super::memory::{Access, AddressType, Bus};
 use super::opcode::Opcode;
 use super::sem::Sem;
 use super::state::Cpu;

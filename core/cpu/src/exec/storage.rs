@@ -4,8 +4,8 @@
 //! update, and the storage-to-storage (SS) and long-operand instructions.
 
 use super::{Exec, ExecResult, Next};
-use crate::bus::{AddressType, Bus};
 use crate::cc;
+use crate::memory::{AddressType, Bus};
 use crate::opcode::Opcode;
 use crate::sem::{AluOp, Ext, Width};
 use zmmu_mmu::access::AccessKind;

@@ -1,6 +1,6 @@
 //! Loading a static s390x ELF executable into a [`FlatMemory`].
 
-use zmmu_cpu::bus::FlatMemory;
+use zmmu_cpu::memory::FlatMemory;
 
 fn be(bytes: &[u8], off: usize, n: usize) -> u64 {
     bytes[off..off + n]
