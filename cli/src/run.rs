@@ -22,7 +22,7 @@ use std::time::Instant;
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
-use zmmu_machine::{Machine, Observer, OutsideStorage, Stop};
+use zmmu_machine::{Machine, Observer, Stop};
 
 use zmmu_machine::elf;
 
@@ -120,21 +120,6 @@ impl Observer for Report<'_> {
     }
 }
 
-/// Copies a segment's file bytes to storage and zeroes the rest of its
-/// memory size, a page at a time (a large `p_memsz` costs no host memory
-/// beyond guest storage).
-fn place(machine: &mut Machine, segment: &elf::Segment) -> Result<(), OutsideStorage> {
-    machine.load(segment.address, &segment.data)?;
-    let zeros = [0u8; 4096];
-    let mut at = segment.data.len() as u64;
-    while at < segment.memory_size {
-        let n = (segment.memory_size - at).min(zeros.len() as u64);
-        machine.load(segment.address + at, &zeros[..n as usize])?;
-        at += n;
-    }
-    Ok(())
-}
-
 /// The nonzero fields of a decoded instruction, as `name=value` pairs
 /// (displacements and relative offsets signed, in decimal).
 fn operands(insn: &Insn) -> String {
@@ -199,15 +184,12 @@ pub fn run(program: &Path, max_insns: Option<u64>, trace: bool, memory: u64) -> 
         return ExitCode::from(EXIT_LOAD);
     };
     let mut machine = Machine::new(memory);
-    for segment in &image.segments {
-        if let Err(e) = place(&mut machine, segment) {
-            eprintln!(
-                "zmmu: cannot load {}: segment {}: {e:?}",
-                program.display(),
-                segment.index
-            );
-            return ExitCode::from(EXIT_LOAD);
-        }
+    if let Err((index, e)) = machine.load_image(&image) {
+        eprintln!(
+            "zmmu: cannot load {}: segment {index}: {e}",
+            program.display()
+        );
+        return ExitCode::from(EXIT_LOAD);
     }
     machine.start(image.entry);
 

@@ -42,6 +42,21 @@ pub enum DecodeError {
     },
 }
 
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Truncated { needed } => {
+                write!(
+                    f,
+                    "truncated instruction: its first byte announces {needed} bytes"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
 /// Decode the instruction at the start of `bytes`. Unknown opcodes decode to
 /// [`Opcode::Unknown`] with the length their first byte announces, so that
 /// execution can report an operation exception with the right ILC.

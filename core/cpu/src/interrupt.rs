@@ -92,6 +92,14 @@ pub enum Interruption {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LowcoreUnavailable;
 
+impl core::fmt::Display for LowcoreUnavailable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the lowcore (the prefix area) is outside storage")
+    }
+}
+
+impl core::error::Error for LowcoreUnavailable {}
+
 impl Cpu {
     /// Delivers `intr`: stores its code and parameters, stores the current
     /// PSW as the old PSW and loads the new PSW from the lowcore. Whether

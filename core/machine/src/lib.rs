@@ -142,6 +142,18 @@ pub struct OutsideStorage {
     pub size: u64,
 }
 
+impl core::fmt::Display for OutsideStorage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{:#x} bytes at absolute address {:#x} do not fit in {:#x} bytes of storage",
+            self.len, self.address, self.size
+        )
+    }
+}
+
+impl core::error::Error for OutsideStorage {}
+
 /// One s390x CPU with its storage.
 #[derive(Debug)]
 pub struct Machine {
@@ -180,6 +192,31 @@ impl Machine {
             .storage
             .write(AbsoluteAddress::new(address), bytes)
             .ok_or(outside)
+    }
+
+    /// Places a program image as QEMU's `-kernel` loader does: each
+    /// segment's file bytes at its physical address, the rest of its memory
+    /// size zeroed (a page at a time: a large `p_memsz` costs no host
+    /// memory beyond guest storage). The segment that does not fit is
+    /// named by the error.
+    pub fn load_image(&mut self, image: &elf::Image) -> Result<(), (usize, OutsideStorage)> {
+        for segment in &image.segments {
+            self.load_segment(segment)
+                .map_err(|outside| (segment.index, outside))?;
+        }
+        Ok(())
+    }
+
+    fn load_segment(&mut self, segment: &elf::Segment) -> Result<(), OutsideStorage> {
+        self.load(segment.address, &segment.data)?;
+        let zeros = [0u8; 4096];
+        let mut at = segment.data.len() as u64;
+        while at < segment.memory_size {
+            let n = (segment.memory_size - at).min(zeros.len() as u64);
+            self.load(segment.address + at, &zeros[..n as usize])?;
+            at += n;
+        }
+        Ok(())
     }
 
     /// Sets the PSW QEMU starts a `-kernel` program with, at `entry`.

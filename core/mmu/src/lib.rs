@@ -65,7 +65,7 @@
 #![no_std]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-#![deny(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
