@@ -7,7 +7,6 @@
 #![deny(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,30 +27,15 @@ enum Command {
     /// exit status from the final disabled-wait PSW (its address, modulo
     /// 256); 124 when the instruction limit is reached, 125 for an
     /// unimplemented instruction, 126 for a check-stop or a wait nothing can
-    /// end, 3 when the program cannot be loaded.
-    Run {
-        /// The program.
-        program: PathBuf,
-        /// Stop after this many instructions.
-        #[arg(long, value_name = "N")]
-        max_insns: Option<u64>,
-        /// Print every instruction and interruption to stderr.
-        #[arg(long)]
-        trace: bool,
-        /// Guest storage size, with an optional K, M or G suffix.
-        #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = run::parse_size)]
-        memory: u64,
-    },
+    /// end, 3 when the program cannot be loaded or the options do not fit
+    /// the machine; 0 when every CPU has stopped (SIGP STOP to itself), as
+    /// QEMU exits.
+    Run(run::RunOptions),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            program,
-            max_insns,
-            trace,
-            memory,
-        } => run::run(&program, max_insns, trace, memory),
+        Command::Run(options) => run::run(&options),
     }
 }

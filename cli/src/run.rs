@@ -5,6 +5,7 @@
 //!
 //! | stop | status |
 //! |---|---|
+//! | every CPU stopped (SIGP STOP to itself, a CPU reset) | 0, as QEMU |
 //! | disabled-wait PSW | its instruction address modulo 256 (bits 56-63) |
 //! | instruction limit reached | 124 |
 //! | unimplemented instruction | 125 |
@@ -15,13 +16,14 @@
 //! collides with 124-126 or 3 can be told apart there.
 
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use zmmu_cpu::clock::{ns_to_tod, TimeSource};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
+use zmmu_machine::config::{Config, CpuFeatures, Device, WatchdogAction};
 use zmmu_machine::{Machine, Observer, Stop};
 
 use zmmu_machine::elf;
@@ -34,6 +36,128 @@ pub const EXIT_UNIMPLEMENTED: u8 = 125;
 pub const EXIT_CHECK_STOP: u8 = 126;
 /// Exit status when the program cannot be loaded.
 pub const EXIT_LOAD: u8 = 3;
+
+/// The machine options of `zmmu run`, in the spirit of QEMU's, so that a
+/// test's QEMU parameters map one to one.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunOptions {
+    /// The program.
+    pub program: std::path::PathBuf,
+    /// Stop after this many instructions.
+    #[arg(long, value_name = "N")]
+    pub max_insns: Option<u64>,
+    /// Print every instruction and interruption to stderr.
+    #[arg(long)]
+    pub trace: bool,
+    /// Guest storage size, with an optional K, M or G suffix (a bare
+    /// number is bytes).
+    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_size)]
+    pub memory: u64,
+    /// The kernel command line, stored in the parm area at 0x10480 as
+    /// QEMU's -kernel loader stores it (at most 895 bytes).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub append: Option<String>,
+    /// The guest's name, as STSI 3.2.2 reports it.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The guest's UUID (8-4-4-4-12 hexadecimal), as STSI 3.2.2 reports it.
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    pub uuid: Option<[u8; 16]>,
+    /// A device: virtio-net-ccw (a network device without a backend on the
+    /// channel subsystem) or diag288 (the DIAGNOSE 0x288 watchdog).
+    /// Repeatable.
+    #[arg(long = "device", value_name = "DEVICE", value_parser = parse_device)]
+    pub devices: Vec<Device>,
+    /// What the watchdog does when it expires: reset, poweroff, pause, none
+    /// or inject-nmi.
+    #[arg(long, value_name = "ACTION", default_value = "reset", value_parser = parse_watchdog_action)]
+    pub watchdog_action: WatchdogAction,
+    /// The CPU model and the features switched on or off, as QEMU's -cpu:
+    /// max[,vx=on|off][,gs=off].
+    #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_cpu)]
+    pub cpu: CpuFeatures,
+    /// The number of CPUs. zmmu runs one CPU today: more is refused.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_smp)]
+    pub smp: u32,
+}
+
+impl RunOptions {
+    /// The machine configuration these options describe.
+    pub fn config(&self) -> Config {
+        Config {
+            command_line: self.append.clone(),
+            name: self.name.clone(),
+            uuid: self.uuid,
+            devices: self.devices.clone(),
+            watchdog_action: self.watchdog_action,
+            cpu: self.cpu,
+        }
+    }
+}
+
+fn parse_uuid(text: &str) -> Result<[u8; 16], String> {
+    zmmu_machine::config::parse_uuid(text)
+        .ok_or_else(|| format!("`{text}` is not a UUID (8-4-4-4-12 hexadecimal digits)"))
+}
+
+fn parse_device(text: &str) -> Result<Device, String> {
+    Device::from_name(text)
+        .ok_or_else(|| format!("`{text}`: zmmu has the devices virtio-net-ccw and diag288"))
+}
+
+fn parse_watchdog_action(text: &str) -> Result<WatchdogAction, String> {
+    WatchdogAction::from_name(text).ok_or_else(|| {
+        format!("`{text}`: the watchdog actions are reset, poweroff, pause, none and inject-nmi")
+    })
+}
+
+fn parse_cpu(text: &str) -> Result<CpuFeatures, String> {
+    CpuFeatures::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_smp(text: &str) -> Result<u32, String> {
+    // QEMU's form: N, or N,maxcpus=M,... with the CPU count first.
+    let count = text.split(',').next().unwrap_or_default();
+    match count.parse::<u32>() {
+        Ok(1) => Ok(1),
+        Ok(n) if n > 1 => Err(format!(
+            "{n} CPUs: zmmu runs one CPU today (multiprocessing is not implemented yet)"
+        )),
+        _ => Err(format!("`{text}` is not a CPU count")),
+    }
+}
+
+/// The host's monotonic clock, for a machine that runs in real time: an
+/// enabled wait sleeps on the host until the next timer interruption.
+#[derive(Debug)]
+struct HostTime {
+    start: Instant,
+}
+
+impl TimeSource for HostTime {
+    fn now_ns(&mut self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn wait_until_ns(&mut self, deadline: u64) {
+        let now = self.now_ns();
+        if deadline > now {
+            std::thread::sleep(std::time::Duration::from_nanos(deadline - now));
+        }
+    }
+}
+
+/// The TOD clock value of the host's wall clock (the TOD clock counts from
+/// 1900-01-01; the Unix epoch is 2,208,988,800 s later).
+fn host_tod() -> u64 {
+    const UNIX_EPOCH_IN_TOD_SECONDS: u64 = 2_208_988_800;
+    let since_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let ns = (UNIX_EPOCH_IN_TOD_SECONDS + since_unix.as_secs()) * 1_000_000_000
+        + u64::from(since_unix.subsec_nanos());
+    ns_to_tod(ns)
+}
 
 /// Parses a storage size: a byte count with an optional K, M or G suffix
 /// (powers of 1024). At least 64 KiB (the lowcore and the program area),
@@ -107,9 +231,12 @@ impl Observer for Report<'_> {
                     exception.teid.map(|t| t.0)
                 ),
                 Interruption::Supervisor { code, .. } => format!("SVC {code}"),
-                Interruption::External { code, parameter } => {
+                Interruption::External {
+                    code, parameter, ..
+                } => {
                     format!("external interruption {code:#06x} parameter {parameter:#x}")
                 }
+                Interruption::Restart => "restart interruption".to_string(),
             };
             let _ = writeln!(
                 out,
@@ -164,7 +291,13 @@ fn operands(insn: &Insn) -> String {
 }
 
 /// Loads and runs `program`; the exit status per the module docs.
-pub fn run(program: &Path, max_insns: Option<u64>, trace: bool, memory: u64) -> ExitCode {
+pub fn run(options: &RunOptions) -> ExitCode {
+    let (program, max_insns, trace, memory) = (
+        options.program.as_path(),
+        options.max_insns,
+        options.trace,
+        options.memory,
+    );
     let bytes = match std::fs::read(program) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -183,7 +316,19 @@ pub fn run(program: &Path, max_insns: Option<u64>, trace: bool, memory: u64) -> 
         eprintln!("zmmu: {memory} bytes of storage do not fit this host");
         return ExitCode::from(EXIT_LOAD);
     };
-    let mut machine = Machine::new(memory);
+    let mut machine = match Machine::with_config(memory, options.config()) {
+        Ok(machine) => machine,
+        Err(e) => {
+            eprintln!("zmmu: {e}");
+            return ExitCode::from(EXIT_LOAD);
+        }
+    };
+    machine.services.clock = zmmu_cpu::clock::Clock::new(
+        Box::new(HostTime {
+            start: Instant::now(),
+        }),
+        host_tod(),
+    );
     if let Err((index, e)) = machine.load_image(&image) {
         eprintln!(
             "zmmu: cannot load {}: segment {index}: {e}",
@@ -209,6 +354,10 @@ pub fn run(program: &Path, max_insns: Option<u64>, trace: bool, memory: u64) -> 
     drop(report);
 
     let (status, why) = match &outcome.stop {
+        Stop::Stopped { psw } => (
+            0,
+            format!("CPU stopped, PSW {:016x} {:016x}", psw.mask, psw.addr),
+        ),
         Stop::DisabledWait { psw } => (
             (psw.addr & 0xFF) as u8,
             format!("disabled wait, PSW {:016x} {:016x}", psw.mask, psw.addr),

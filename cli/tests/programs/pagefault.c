@@ -12,7 +12,7 @@
 static volatile u64 counts[64];
 static volatile u64 first_teids[4];
 static volatile int nfirst;
-static volatile u64 last_old_psw, last_ilc;
+static volatile u64 last_old_psw, last_ilc, protection_teid;
 
 static int handler(u16 code, u64 teid, u64 *old_psw)
 {
@@ -33,6 +33,8 @@ static int handler(u16 code, u64 teid, u64 *old_psw)
         return 1;
     }
     case 0x04:  /* protection */
+        protection_teid = teid;
+        return 1;
     case 0x01:  /* operation */
         return 1;
     }
@@ -71,6 +73,8 @@ int main(void)
     *(volatile u64 *)va = 0xdead;
     rt_printf("protection exceptions %lu, store suppressed: %s\n", counts[0x04],
               *(volatile u64 *)va == before ? "yes" : "NO");
+    /* ESOP-1: the TEID names the page, a store, and DAT protection (bit 61). */
+    rt_printf("protection TEID %lx\n", protection_teid);
 
     /* An unassigned opcode: operation exception, ILC 1, old PSW past it. */
     u64 here;

@@ -197,6 +197,15 @@ impl Opcode {
         )
     }
 
+    /// Is this an instruction of the vector facility that needs the
+    /// vector-enablement control (CR0 bit 46), executed by
+    /// [`crate::exec::vector`]? Every opcode with first byte E7 hex except
+    /// LOAD COUNT TO BLOCK BOUNDARY.
+    pub fn is_vector(self) -> bool {
+        self.info()
+            .is_some_and(|i| i.key >> 8 == 0xE7 && self != Opcode::LCBB)
+    }
+
     /// Is this an instruction whose semantics are the machine's (the
     /// service processor, other CPUs, the hypervisor), handed to
     /// [`crate::memory::System::system_instruction`]?

@@ -61,6 +61,22 @@ pub enum Format {
     SsF,
     Sse,
     Ssf,
+    VriA,
+    VriB,
+    VriC,
+    VriD,
+    VriE,
+    VrrA,
+    VrrB,
+    VrrC,
+    VrrD,
+    VrrE,
+    VrrF,
+    VrsA,
+    VrsB,
+    VrsC,
+    Vrv,
+    Vrx,
 }
 
 /// The fields of an instruction, named as the PoP names them. Mask fields
@@ -94,11 +110,12 @@ pub struct Fields {
     pub d2: i32,
     /// D4 displacement (RIS, RRS, SS-e).
     pub d4: i32,
-    /// I1/I2 immediate, raw (8, 16 or 32 bits, not extended).
+    /// I1/I2 immediate, raw (8, 16 or 32 bits, not extended; VRI-e's
+    /// 12-bit I3 is kept here too).
     pub i2: u32,
-    /// RIE-f I3 (start bit).
+    /// RIE-f I3 (start bit); VRI-b I3.
     pub i3: u8,
-    /// RIE-f I4 (end bit).
+    /// RIE-f I4 (end bit); VRI-d I4.
     pub i4: u8,
     /// RIE-f I5 (rotate amount).
     pub i5: u8,
@@ -108,6 +125,18 @@ pub struct Fields {
     pub l1: u8,
     /// L2 (SS-b, SS-f, RSL-b).
     pub l2: u8,
+    /// V1 vector register (0-31: the 4-bit field extended by RXB bit 0).
+    pub v1: u8,
+    /// V2 vector register (0-31; the index vector of VRV).
+    pub v2: u8,
+    /// V3 vector register (0-31).
+    pub v3: u8,
+    /// V4 vector register (0-31).
+    pub v4: u8,
+    /// M5.
+    pub m5: u8,
+    /// M6.
+    pub m6: u8,
 }
 
 /// Read bits `from..=to` (IBM numbering) of a 48-bit instruction image that
@@ -165,6 +194,12 @@ impl Format {
             ri: 0,
             l1: 0,
             l2: 0,
+            v1: 0,
+            v2: 0,
+            v3: 0,
+            v4: 0,
+            m5: 0,
+            m6: 0,
         };
         let n8 = bits(image, 8, 11) as u8;
         let n12 = bits(image, 12, 15) as u8;
@@ -173,6 +208,13 @@ impl Format {
         let n24 = bits(image, 24, 27) as u8;
         let n28 = bits(image, 28, 31) as u8;
         let n32 = bits(image, 32, 35) as u8;
+        // The RXB field (bits 36-39) supplies the high bit of the vector
+        // register fields in bits 8-11, 12-15, 16-19 and 32-35, in that order.
+        let rxb = bits(image, 36, 39) as u8;
+        let v8 = n8 | (rxb & 8) << 1;
+        let v12 = n12 | (rxb & 4) << 2;
+        let v16 = n16 | (rxb & 2) << 3;
+        let v32 = n32 | (rxb & 1) << 4;
         match self {
             Format::E => {}
             Format::I => f.i2 = bits(image, 8, 15) as u32,
@@ -404,6 +446,110 @@ impl Format {
                 f.d1 = disp12(image, 20);
                 f.b2 = n32;
                 f.d2 = disp12(image, 36);
+            }
+            Format::VriA => {
+                f.v1 = v8;
+                f.i2 = bits(image, 16, 31) as u32;
+                f.m3 = n32;
+            }
+            Format::VriB => {
+                f.v1 = v8;
+                f.i2 = bits(image, 16, 23) as u32;
+                f.i3 = bits(image, 24, 31) as u8;
+                f.m4 = n32;
+            }
+            Format::VriC => {
+                f.v1 = v8;
+                f.v3 = v12;
+                f.i2 = bits(image, 16, 31) as u32;
+                f.m4 = n32;
+            }
+            Format::VriD => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.v3 = v16;
+                f.i4 = bits(image, 24, 31) as u8;
+                f.m5 = n32;
+            }
+            Format::VriE => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.i2 = bits(image, 16, 27) as u32;
+                f.m5 = n28;
+                f.m4 = n32;
+            }
+            Format::VrrA => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.m5 = n24;
+                f.m4 = n28;
+                f.m3 = n32;
+            }
+            Format::VrrB => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.v3 = v16;
+                f.m5 = n24;
+                f.m4 = n32;
+            }
+            Format::VrrC => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.v3 = v16;
+                f.m6 = n24;
+                f.m5 = n28;
+                f.m4 = n32;
+            }
+            Format::VrrD => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.v3 = v16;
+                f.m5 = n20;
+                f.m6 = n24;
+                f.v4 = v32;
+            }
+            Format::VrrE => {
+                f.v1 = v8;
+                f.v2 = v12;
+                f.v3 = v16;
+                f.m6 = n20;
+                f.m5 = n28;
+                f.v4 = v32;
+            }
+            Format::VrrF => {
+                f.v1 = v8;
+                f.r2 = n12;
+                f.r3 = n16;
+            }
+            Format::VrsA | Format::VrsB | Format::VrsC => {
+                match self {
+                    Format::VrsA => {
+                        f.v1 = v8;
+                        f.v3 = v12;
+                    }
+                    Format::VrsB => {
+                        f.v1 = v8;
+                        f.r3 = n12;
+                    }
+                    _ => {
+                        f.r1 = n8;
+                        f.v3 = v12;
+                    }
+                }
+                f.b2 = n16;
+                f.d2 = disp12(image, 20);
+                f.m4 = n32;
+            }
+            Format::Vrv | Format::Vrx => {
+                f.v1 = v8;
+                if let Format::Vrv = self {
+                    f.v2 = v12;
+                } else {
+                    f.x2 = n12;
+                }
+                f.b2 = n16;
+                f.d2 = disp12(image, 20);
+                f.m3 = n32;
             }
         }
         f

@@ -50,6 +50,12 @@ pub mod lowcore {
     pub const PGM_OLD_PSW: u64 = 0x150;
     /// External new PSW.
     pub const EXT_NEW_PSW: u64 = 0x1B0;
+    /// Restart old PSW.
+    pub const RESTART_OLD_PSW: u64 = 0x120;
+    /// Restart new PSW.
+    pub const RESTART_NEW_PSW: u64 = 0x1A0;
+    /// The architectural-mode identification byte store status sets.
+    pub const ARCH_MODE_ID: u64 = 0xA3;
     /// SVC new PSW.
     pub const SVC_NEW_PSW: u64 = 0x1C0;
     /// Program new PSW.
@@ -58,6 +64,14 @@ pub mod lowcore {
 
 /// External-interruption code of the SCLP service signal.
 pub const SERVICE_SIGNAL: u16 = 0x2401;
+/// External-interruption code of the clock comparator.
+pub const CLOCK_COMPARATOR: u16 = 0x1004;
+/// External-interruption code of the CPU timer.
+pub const CPU_TIMER: u16 = 0x1005;
+/// External-interruption code of an emergency signal.
+pub const EMERGENCY_SIGNAL: u16 = 0x1201;
+/// External-interruption code of an external call.
+pub const EXTERNAL_CALL: u16 = 0x1202;
 
 /// One interruption to deliver. [`Cpu::step`] returns the program and
 /// supervisor-call interruptions an instruction causes, with the PSW
@@ -82,9 +96,14 @@ pub enum Interruption {
     External {
         /// The external-interruption code ([`SERVICE_SIGNAL`], ...).
         code: u16,
-        /// The parameter stored at real 0x80.
+        /// The parameter stored at real 0x80 (service signal).
         parameter: u32,
+        /// The CPU address stored at real 0x84: the sending CPU's, for an
+        /// emergency signal or external call.
+        cpu_addr: u16,
     },
+    /// A restart interruption (SIGP RESTART, the operator's restart key).
+    Restart,
 }
 
 /// The lowcore could not be stored or loaded: the prefix area is outside
@@ -130,15 +149,21 @@ impl Cpu {
                 self.store_lowcore(bus, lowcore::SVC_CODE, &code.to_be_bytes())?;
                 (lowcore::SVC_OLD_PSW, lowcore::SVC_NEW_PSW)
             }
-            Interruption::External { code, parameter } => {
+            Interruption::External {
+                code,
+                parameter,
+                cpu_addr,
+            } => {
                 self.store_lowcore(bus, lowcore::EXT_CODE, &code.to_be_bytes())?;
-                self.store_lowcore(bus, lowcore::EXT_PARAM, &parameter.to_be_bytes())?;
-                if code != SERVICE_SIGNAL {
-                    let cpu_addr = self.cpu_addr.to_be_bytes();
-                    self.store_lowcore(bus, lowcore::EXT_CPU_ADDR, &cpu_addr)?;
+                if code == SERVICE_SIGNAL {
+                    self.store_lowcore(bus, lowcore::EXT_PARAM, &parameter.to_be_bytes())?;
+                }
+                if matches!(code, EMERGENCY_SIGNAL | EXTERNAL_CALL) {
+                    self.store_lowcore(bus, lowcore::EXT_CPU_ADDR, &cpu_addr.to_be_bytes())?;
                 }
                 (lowcore::EXT_OLD_PSW, lowcore::EXT_NEW_PSW)
             }
+            Interruption::Restart => (lowcore::RESTART_OLD_PSW, lowcore::RESTART_NEW_PSW),
         };
         self.store_lowcore(bus, old, &self.psw.to_bytes())?;
         let mut psw = [0u8; 16];

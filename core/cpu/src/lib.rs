@@ -41,6 +41,7 @@
 extern crate alloc;
 
 pub mod cc;
+pub mod clock;
 pub mod decode;
 pub mod exec;
 pub mod format;

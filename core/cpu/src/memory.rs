@@ -8,6 +8,7 @@
 //! translates (DAT, prefixing), checks keys and protection, and handles page
 //! crossings.
 
+use super::clock::Timing;
 use super::decode::Insn;
 use super::state::Cpu;
 use zmmu_mmu::access::Fault;
@@ -123,6 +124,13 @@ pub trait System {
         let _ = (cpu, insn);
         Err(Exception::new(Code::OPERATION))
     }
+
+    /// The configuration's TOD clock, for STORE CLOCK, SET CLOCK and the
+    /// CPU timer. `None` (the default): a machine without a clock, where
+    /// those instructions are operation exceptions.
+    fn clock(&mut self) -> Option<&mut dyn Timing> {
+        None
+    }
 }
 
 /// Everything a CPU executes against: its memory and its machine.
@@ -164,6 +172,7 @@ pub use flat::FlatMemory;
 #[cfg(feature = "alloc")]
 mod flat {
     use super::{Access, AddressType, Memory, System};
+    use crate::clock::{Clock, Timing, VirtualTime, TOD_2026};
     use zmmu_mmu::access::Fault;
     use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
     use zmmu_mmu::control::Facilities;
@@ -183,6 +192,9 @@ mod flat {
         storage: FlatStorage,
         /// The installed facilities the DAT instructions see.
         pub facilities: Facilities,
+        /// The TOD clock, in virtual time: it moves only when the caller
+        /// advances `clock.source` (and steps by one unit per STORE CLOCK).
+        pub clock: Clock<VirtualTime>,
     }
 
     /// The bytes and keys of a [`FlatMemory`] at absolute addresses
@@ -243,6 +255,7 @@ mod flat {
                     inner: OwnedStorage::new(size),
                 },
                 facilities: Facilities::LAP,
+                clock: Clock::new(VirtualTime::default(), TOD_2026),
             }
         }
 
@@ -359,6 +372,11 @@ mod flat {
     }
 
     /// No service processor, no other CPUs: SERVICE CALL, SIGNAL
-    /// PROCESSOR and DIAGNOSE are operation exceptions.
-    impl System for FlatMemory {}
+    /// PROCESSOR and DIAGNOSE are operation exceptions. The clock runs in
+    /// virtual time, advanced by the caller ([`FlatMemory::clock`]).
+    impl System for FlatMemory {
+        fn clock(&mut self) -> Option<&mut dyn Timing> {
+            Some(&mut self.clock)
+        }
+    }
 }

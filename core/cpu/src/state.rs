@@ -41,6 +41,9 @@ pub mod mask {
 /// CR0 bit 45: the AFP-register control.
 pub const CR0_AFP_REGISTER: u64 = 1 << (63 - 45);
 
+/// CR0 bit 46: the vector-enablement control.
+pub const CR0_VECTOR: u64 = 1 << (63 - 46);
+
 /// The program-status word: the 64-bit mask and the 64-bit instruction
 /// address, as stored by STPSW-style operations (the condition code lives in
 /// the mask, bits 18-19). `repr(C)`: translated code reads and writes both
@@ -153,17 +156,29 @@ pub struct Cpu {
     pub ar: [u32; 16],
     /// Control registers 0-15.
     pub cr: [u64; 16],
-    /// Floating-point registers (only moved as bits: LD, STD, LDR, LDGR, LGDR).
-    pub fpr: [u64; 16],
+    /// Vector registers 0-31, 128 bits each as two `u64` words in host byte
+    /// order: word 0 holds bits 0-63, word 1 bits 64-127 (PoP "Vector
+    /// Registers"). Floating-point register `n` is bits 0-63 of vector
+    /// register `n` (`vr[n][0]`; [`Cpu::fpr`], [`Cpu::set_fpr`]).
+    pub vr: [[u64; 2]; 32],
     /// The current PSW.
     pub psw: Psw,
     /// The prefix register.
     pub prefix: Prefix,
     /// The CPU address (what STAP stores and SIGP addresses).
     pub cpu_addr: u16,
-    /// The TOD clock as STCK stores it; advanced by the interpreter by one
-    /// unit per executed instruction so that successive values differ.
-    pub tod: u64,
+    /// The floating-point-control register.
+    pub fpc: u32,
+    /// The clock comparator (SCKC, STCKC): a clock-comparator external
+    /// interruption is pending while the TOD clock exceeds it.
+    pub clock_comparator: u64,
+    /// The CPU timer, as the monotonic time (TOD units, see
+    /// [`crate::clock::Timing::monotonic`]) at which it reaches zero: its
+    /// value is `cpu_timer_zero - monotonic` (SPT, STPT), negative after it.
+    pub cpu_timer_zero: u64,
+    /// The TOD programmable register (SCKPF): bits 16-31 of the TOD
+    /// programmable field STCKE stores.
+    pub tod_programmable: u16,
 }
 
 /// Byte offsets of the architected state inside [`Cpu`], for generated code.
@@ -177,9 +192,14 @@ pub mod offset {
     pub const AR: usize = offset_of!(Cpu, ar);
     /// Control register `r` (a `u64`) is at `CR + 8 * r`.
     pub const CR: usize = offset_of!(Cpu, cr);
+    /// Vector register `v` is at `VR + 16 * v`: bits 0-63 as a `u64` in host
+    /// byte order, then bits 64-127 as another.
+    pub const VR: usize = offset_of!(Cpu, vr);
     /// Floating-point register `r` (a `u64`, the register's bits) is at
-    /// `FPR + 8 * r`.
-    pub const FPR: usize = offset_of!(Cpu, fpr);
+    /// `FPR + FPR_STRIDE * r`: bits 0-63 of vector register `r`.
+    pub const FPR: usize = VR;
+    /// The distance between two floating-point registers.
+    pub const FPR_STRIDE: usize = 16;
     /// PSW bits 0-63 (a `u64`); the condition code is bits 18-19, that is
     /// `(mask >> PSW_CC_SHIFT) & 3`.
     pub const PSW_MASK: usize = offset_of!(Cpu, psw) + offset_of!(Psw, mask);
@@ -193,6 +213,7 @@ pub mod offset {
     pub const SIZE: usize = size_of::<Cpu>();
 
     const _: () = assert!(PSW_MASK % 8 == 0 && PSW_ADDR == PSW_MASK + 8 && GPR % 8 == 0);
+    const _: () = assert!(VR % 8 == 0 && size_of::<[[u64; 2]; 32]>() == 32 * FPR_STRIDE);
 }
 
 impl Default for Cpu {
@@ -212,21 +233,39 @@ impl Cpu {
             gpr: [0; 16],
             ar: [0; 16],
             cr,
-            fpr: [0; 16],
+            vr: [[0; 2]; 32],
             psw: Psw { mask: 0, addr: 0 },
             prefix: Prefix::new(0),
             cpu_addr: 0,
-            tod: 0,
+            fpc: 0,
+            clock_comparator: 0,
+            cpu_timer_zero: 0,
+            tod_programmable: 0,
         }
     }
 
+    /// Initial CPU reset (PoP ch. 4 "Resets"): the PSW, prefix, CPU timer,
+    /// clock comparator and TOD programmable register are cleared and the
+    /// control registers get their initial values; the general, access and
+    /// floating-point/vector registers are unchanged.
+    pub fn initial_cpu_reset(&mut self) {
+        let fresh = Self::new();
+        self.psw = fresh.psw;
+        self.prefix = fresh.prefix;
+        self.cr = fresh.cr;
+        self.fpc = 0;
+        self.clock_comparator = 0;
+        self.cpu_timer_zero = 0;
+        self.tod_programmable = 0;
+    }
+
     /// A CPU in problem state, 64-bit addressing, DAT off, starting at
-    /// `addr`, all 16 floating-point registers available: the state a
-    /// Linux user program starts in, as seen by an interpreter that does
-    /// not translate.
+    /// `addr`, all 16 floating-point registers and the vector registers
+    /// available: the state a Linux user program starts in, as seen by an
+    /// interpreter that does not translate.
     pub const fn user(addr: u64) -> Self {
         let mut cpu = Self::new();
-        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.cr[0] |= CR0_AFP_REGISTER | CR0_VECTOR;
         cpu.psw.mask = mask::PROBLEM | mask::EA | mask::BA;
         cpu.psw.addr = addr;
         cpu
@@ -265,6 +304,36 @@ impl Cpu {
     /// DXC 1).
     pub const fn fpr_available(&self, r: u8) -> bool {
         self.cr[0] & CR0_AFP_REGISTER != 0 || matches!(r & 15, 0 | 2 | 4 | 6)
+    }
+
+    /// Floating-point register `r` (modulo 16): bits 0-63 of vector
+    /// register `r`.
+    pub const fn fpr(&self, r: u8) -> u64 {
+        self.vr[(r & 15) as usize][0]
+    }
+
+    /// Set floating-point register `r` (modulo 16), leaving bits 64-127 of
+    /// the vector register unchanged.
+    pub fn set_fpr(&mut self, r: u8, v: u64) {
+        self.vr[usize::from(r & 15)][0] = v;
+    }
+
+    /// Vector register `v` (modulo 32) as one 128-bit value, bit 0 of the
+    /// register the most significant.
+    pub const fn v128(&self, v: u8) -> u128 {
+        let [hi, lo] = self.vr[(v & 31) as usize];
+        ((hi as u128) << 64) | lo as u128
+    }
+
+    /// Set vector register `v` (modulo 32) from a 128-bit value.
+    pub fn set_v128(&mut self, v: u8, x: u128) {
+        self.vr[usize::from(v & 31)] = [(x >> 64) as u64, x as u64];
+    }
+
+    /// The vector-enablement control (CR0 bit 46): vector instructions may
+    /// be executed (otherwise a data exception with DXC FE hex).
+    pub const fn vector_enabled(&self) -> bool {
+        self.cr[0] & CR0_VECTOR != 0
     }
 
     /// Secondary-space control, CR0 bit 37: SAC, SACF, MVCP and MVCS are

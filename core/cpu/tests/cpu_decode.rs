@@ -97,14 +97,24 @@ fn check_against_objdump(items: &[(Vec<u8>, String)]) -> Vec<String> {
     errors
 }
 
+/// One disassembled instruction: its bytes, objdump's mnemonic and
+/// operand text.
+type Disassembled = (Vec<u8>, String, String);
+
 /// Disassemble one instruction per table row, each in its own 8-byte slot
-/// padded with `nopr`, and return what objdump says at each slot.
-fn disassemble_table(fill: &[u8; 6], tag: &str) -> Vec<Option<(Vec<u8>, String)>> {
+/// padded with `nopr`, and return what objdump says at each slot. Vector
+/// instructions (first byte E7) get `vector_fill` instead of `fill`.
+fn disassemble_table(
+    fill: &[u8; 6],
+    vector_fill: &[u8; 6],
+    tag: &str,
+) -> Vec<Option<Disassembled>> {
     let dir = scratch_dir(tag);
     let bin = dir.join("all.bin");
     let mut image = Vec::new();
     for row in TABLE.iter() {
-        let mut slot = encode_key(row.key, fill);
+        let vector = row.key >> 8 == 0xE7;
+        let mut slot = encode_key(row.key, if vector { vector_fill } else { fill });
         while slot.len() < 8 {
             slot.extend([0x07, 0x00]);
         }
@@ -115,7 +125,7 @@ fn disassemble_table(fill: &[u8; 6], tag: &str) -> Vec<Option<(Vec<u8>, String)>
         .args(["-D", "-b", "binary", "-m", "s390:64-bit"])
         .arg(&bin));
     let text = String::from_utf8_lossy(&out);
-    let mut at: BTreeMap<usize, (Vec<u8>, String)> = BTreeMap::new();
+    let mut at: BTreeMap<usize, Disassembled> = BTreeMap::new();
     for line in text.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 3 {
@@ -128,10 +138,42 @@ fn disassemble_table(fill: &[u8; 6], tag: &str) -> Vec<Option<(Vec<u8>, String)>
             .split_whitespace()
             .filter_map(|h| u8::from_str_radix(h, 16).ok())
             .collect();
-        let mn = cols[2].split_whitespace().next().unwrap_or("").to_string();
-        at.insert(addr, (bytes, mn));
+        let mut words = cols[2].split_whitespace();
+        let mn = words.next().unwrap_or("").to_string();
+        let operands = cols
+            .get(3)
+            .copied()
+            .or(words.next())
+            .unwrap_or("")
+            .to_string();
+        at.insert(addr, (bytes, mn, operands));
     }
     (0..TABLE.len()).map(|i| at.remove(&(i * 8))).collect()
+}
+
+/// The vector registers objdump names in `operands` (`%v17` -> 17), in
+/// order.
+fn vector_operands(operands: &str) -> Vec<u8> {
+    operands
+        .split(|c: char| c == ',' || c == '(' || c == ')')
+        .filter_map(|o| o.trim().strip_prefix("%v")?.parse().ok())
+        .collect()
+}
+
+/// The vector registers of a decoded instruction in operand order (the
+/// order of the assembler syntax).
+fn decoded_vector_operands(insn: &Insn) -> Vec<u8> {
+    use zmmu_cpu::format::Format::*;
+    let f = &insn.f;
+    match insn.op.format() {
+        Vrx | VriA | VriB | VrsB | VrrF => vec![f.v1],
+        Vrv | VrrA | VriE => vec![f.v1, f.v2],
+        VrsA | VriC => vec![f.v1, f.v3],
+        VrsC => vec![f.v3],
+        VrrB | VrrC | VriD => vec![f.v1, f.v2, f.v3],
+        VrrD | VrrE => vec![f.v1, f.v2, f.v3, f.v4],
+        _ => vec![],
+    }
 }
 
 #[test]
@@ -140,21 +182,56 @@ fn every_table_entry_disassembles_to_its_mnemonic_and_length() {
         return;
     }
     // Fields filled with a pattern first; objdump refuses some encodings with
-    // nonzero reserved fields, so those are retried with zero fields.
-    let patterned = disassemble_table(&[0, 0x12, 0x34, 0x56, 0x70, 0], "decode-table-p");
-    let zeroed = disassemble_table(&[0; 6], "decode-table-z");
+    // nonzero reserved fields, so those are retried with zero fields. Vector
+    // instructions get registers 1, 2, 3 and 0 with all four RXB bits set
+    // (17, 18, 19, 16) and zero masks, and their vector operands are checked
+    // too: that is the RXB extension and every field position.
+    let fill = [0, 0x12, 0x34, 0x56, 0x70, 0];
+    // Reserved vector fields must be zero for objdump: fewer registers
+    // until it disassembles.
+    let vector_fills = [
+        [0, 0x12, 0x34, 0x00, 0x0F, 0],
+        [0, 0x12, 0x30, 0x00, 0x0F, 0],
+        [0, 0x12, 0x00, 0x00, 0x0F, 0],
+        [0, 0x10, 0x00, 0x00, 0x0F, 0],
+    ];
+    let vector_tables: Vec<_> = vector_fills
+        .iter()
+        .enumerate()
+        .map(|(k, v)| disassemble_table(&fill, v, &format!("decode-table-v{k}")))
+        .collect();
+    let patterned = &vector_tables[0];
+    let zeroed = disassemble_table(&[0; 6], &[0; 6], "decode-table-z");
     let mut errors = Vec::new();
     let mut unknown_to_objdump = Vec::new();
+    let mut vector_checked = 0;
     for (i, row) in TABLE.iter().enumerate() {
-        let pick = |v: &Vec<Option<(Vec<u8>, String)>>| {
-            v[i].clone().filter(|(_, mn)| !mn.starts_with('.'))
-        };
-        match pick(&patterned).or_else(|| pick(&zeroed)) {
-            Some(item) => errors.extend(check_against_objdump(&[item])),
+        let pick =
+            |v: &Vec<Option<Disassembled>>| v[i].clone().filter(|(_, mn, _)| !mn.starts_with('.'));
+        if row.key >> 8 == 0xE7 && row.op != Opcode::LCBB {
+            match vector_tables.iter().find_map(pick) {
+                Some((bytes, mn, operands)) => {
+                    errors.extend(check_against_objdump(&[(bytes.clone(), mn.clone())]));
+                    let insn = decode(&bytes).unwrap();
+                    let (want, got) = (vector_operands(&operands), decoded_vector_operands(&insn));
+                    if want != got {
+                        errors.push(format!(
+                            "{bytes:02x?}: objdump {mn} {operands}: vector registers {want:?}, decoded {got:?}"
+                        ));
+                    }
+                    vector_checked += 1;
+                }
+                None => unknown_to_objdump.push(row.op.mnemonic()),
+            }
+            continue;
+        }
+        match pick(patterned).or_else(|| pick(&zeroed)) {
+            Some((bytes, mn, _)) => errors.extend(check_against_objdump(&[(bytes, mn)])),
             None => unknown_to_objdump.push(row.op.mnemonic()),
         }
     }
     println!("not disassembled by objdump: {unknown_to_objdump:?}");
+    println!("vector instructions with their operands checked: {vector_checked}");
     assert!(
         errors.is_empty(),
         "{} mismatches:\n{}",
@@ -171,13 +248,19 @@ fn decoder_agrees_with_objdump_on_gcc_output_and_knows_every_mnemonic() {
     }
     let dir = scratch_dir("decode-gcc");
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for arch in ["z196", "z13"] {
+    for (arch, vx) in [("z196", false), ("z13", false), ("z13", true)] {
         for src in corpus_sources() {
             let obj = dir.join(format!(
-                "{}-{arch}.o",
-                src.file_stem().unwrap().to_string_lossy()
+                "{}-{arch}{}.o",
+                src.file_stem().unwrap().to_string_lossy(),
+                if vx { "-vx" } else { "" }
             ));
-            run(cross_gcc(arch).arg("-c").arg(&src).arg("-o").arg(&obj));
+            let mut gcc = if vx {
+                cross_gcc_vx(arch)
+            } else {
+                cross_gcc(arch)
+            };
+            run(gcc.arg("-c").arg(&src).arg("-o").arg(&obj));
             let items = objdump(&["-d"], &obj);
             let errors = check_against_objdump(&items);
             assert!(

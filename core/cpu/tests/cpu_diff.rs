@@ -21,7 +21,7 @@
 
 mod cpu_common;
 
-use cpu_common::{cross_gcc, elf, require, run, scratch_dir};
+use cpu_common::{cross_gcc, cross_gcc_vx, elf, require, run, scratch_dir};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -958,7 +958,8 @@ fn interpreter_matches_qemu_on_random_user_programs() {
 /// GCC's output for the C corpus (`tests/cpu_corpus`), linked with a driver
 /// that calls every function with pseudo-random inputs and writes all
 /// results, gives the same bytes under qemu-s390x and the interpreter, at
-/// `-march=z196` and at `-march=z13`.
+/// `-march=z196`, at `-march=z13 -mno-vx` and at `-march=z13` with the
+/// vector registers (GCC's vector code: `cpu_corpus/vector.c`, loops).
 #[test]
 fn compiled_c_corpus_gives_the_same_output_on_qemu_and_the_interpreter() {
     if !require(&["qemu-s390x", "s390x-linux-gnu-gcc"]) {
@@ -967,10 +968,16 @@ fn compiled_c_corpus_gives_the_same_output_on_qemu_and_the_interpreter() {
     let dir = scratch_dir("diff-c");
     let mut sources = cpu_common::corpus_sources();
     sources.push(cpu_common::corpus_dir().join("driver/driver.c"));
-    for arch in ["z196", "z13"] {
+    for (arch, vx) in [("z196", false), ("z13", false), ("z13", true)] {
         let started = Instant::now();
-        let exe = dir.join(format!("corpus-{arch}"));
-        run(cross_gcc(arch)
+        let mut gcc = if vx {
+            cross_gcc_vx(arch)
+        } else {
+            cross_gcc(arch)
+        };
+        let arch = if vx { "z13 (vector)" } else { arch };
+        let exe = dir.join(format!("corpus-{}", arch.replace(' ', "-")));
+        run(gcc
             .args([
                 "-fno-tree-loop-distribute-patterns",
                 "-nostdlib",

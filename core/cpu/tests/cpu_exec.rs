@@ -423,9 +423,21 @@ fn stfle_sets_r0_to_the_doublewords_needed_minus_one() {
     let (mut cpu, mut mem) = machine(&[0xB2, 0xB0, 0x20, 0x00]);
     cpu.gpr[2] = DATA;
     cpu.step(&mut mem).unwrap();
-    assert_eq!((cpu.gpr[0] & 0xff, cpu.psw.cc()), (0, 0));
+    // Room for one doubleword of three (facility 129 is in the third):
+    // cc 3 and R0 = 2.
+    assert_eq!((cpu.gpr[0] & 0xff, cpu.psw.cc()), (2, 3));
     let dw = u64::from_be_bytes(mem.slice(DATA, 8).unwrap().try_into().unwrap());
     assert_ne!(dw & (1 << (63 - 2)), 0, "z/Architecture active (bit 2)");
+
+    cpu.psw.addr = CODE;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.gpr[0] & 0xff, cpu.psw.cc()), (2, 0));
+    let dw = u64::from_be_bytes(mem.slice(DATA + 16, 8).unwrap().try_into().unwrap());
+    assert_ne!(
+        dw & (1 << (63 - (129 - 128))),
+        0,
+        "vector facility (bit 129)"
+    );
 }
 
 #[test]

@@ -1,16 +1,106 @@
-//! When the machine's interruptions can be taken (PoP "Interruptions"):
-//! the enablement of the service signal and the disabled wait. Delivery
-//! through the lowcore is the CPU's ([`zmmu_cpu::interrupt`]).
+//! Which of the machine's interruptions can be taken, in which order, and
+//! when a waiting CPU wakes up (PoP ch. 6 "Interruptions": priority, the
+//! external subclass masks in CR0, the wait state). Delivery through the
+//! lowcore is the CPU's ([`zmmu_cpu::interrupt`]).
 
+use zmmu_cpu::clock::{Clock, TimeSource};
+use zmmu_cpu::interrupt::{
+    Interruption, CLOCK_COMPARATOR, CPU_TIMER, EMERGENCY_SIGNAL, EXTERNAL_CALL, SERVICE_SIGNAL,
+};
 use zmmu_cpu::state::{mask, Cpu, Psw};
 
+/// CR0 bit 49: the emergency-signal subclass mask.
+pub const CR0_EMERGENCY_SIGNAL: u64 = 1 << (63 - 49);
+/// CR0 bit 50: the external-call subclass mask.
+pub const CR0_EXTERNAL_CALL: u64 = 1 << (63 - 50);
+/// CR0 bit 52: the clock-comparator subclass mask.
+pub const CR0_CLOCK_COMPARATOR: u64 = 1 << (63 - 52);
+/// CR0 bit 53: the CPU-timer subclass mask.
+pub const CR0_CPU_TIMER: u64 = 1 << (63 - 53);
 /// CR0 bit 54: the service-signal subclass mask.
 pub const CR0_SERVICE_SIGNAL: u64 = 1 << (63 - 54);
 
-/// External interruptions of the service-signal subclass are enabled: PSW
-/// bit 7 and CR0 bit 54.
-pub fn service_signal_enabled(cpu: &Cpu) -> bool {
-    cpu.psw.mask & mask::EXT != 0 && cpu.cr[0] & CR0_SERVICE_SIGNAL != 0
+/// The signals another CPU (or this one, by SIGP to itself) left pending
+/// for a CPU, and the restart the operator or SIGP RESTART asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// Emergency signals pending, by sending CPU address (one per sender).
+    pub emergency: alloc::collections::BTreeSet<u16>,
+    /// An external call is pending from this CPU address.
+    pub external_call: Option<u16>,
+    /// A restart interruption is pending.
+    pub restart: bool,
+}
+
+/// An external subclass is enabled: PSW bit 7 and its CR0 mask bit.
+pub const fn external_enabled(cpu: &Cpu, subclass: u64) -> bool {
+    cpu.psw.mask & mask::EXT != 0 && cpu.cr[0] & subclass != 0
+}
+
+/// The external interruption to take now, if any, in the priority order
+/// of the architecture (emergency signal, external call, clock
+/// comparator, CPU timer, service signal), taking it off its source. The
+/// timers are looked at only with `check_timers`.
+pub fn take_external<T: TimeSource>(
+    cpu: &Cpu,
+    clock: &mut Clock<T>,
+    signals: &mut Signals,
+    service_signal: &mut Option<u32>,
+    check_timers: bool,
+) -> Option<Interruption> {
+    let external = |code, parameter, cpu_addr| Interruption::External {
+        code,
+        parameter,
+        cpu_addr,
+    };
+    if cpu.psw.mask & mask::EXT == 0 {
+        return None;
+    }
+    let cr0 = cpu.cr[0];
+    if cr0 & CR0_EMERGENCY_SIGNAL != 0 {
+        if let Some(from) = signals.emergency.pop_first() {
+            return Some(external(EMERGENCY_SIGNAL, 0, from));
+        }
+    }
+    if cr0 & CR0_EXTERNAL_CALL != 0 {
+        if let Some(from) = signals.external_call.take() {
+            return Some(external(EXTERNAL_CALL, 0, from));
+        }
+    }
+    // The timers stay pending while their condition holds; the program
+    // ends it (a new comparator value, a new timer value).
+    if check_timers {
+        if cr0 & CR0_CLOCK_COMPARATOR != 0 && clock.peek_tod() > cpu.clock_comparator {
+            return Some(external(CLOCK_COMPARATOR, 0, 0));
+        }
+        if cr0 & CR0_CPU_TIMER != 0 && cpu_timer_negative(cpu, clock.monotonic()) {
+            return Some(external(CPU_TIMER, 0, 0));
+        }
+    }
+    if cr0 & CR0_SERVICE_SIGNAL != 0 {
+        if let Some(parameter) = service_signal.take() {
+            return Some(external(SERVICE_SIGNAL, parameter, 0));
+        }
+    }
+    None
+}
+
+/// The CPU timer is negative: its value `cpu_timer_zero - now` has bit 0
+/// set (PoP "CPU Timer": an interruption is pending while it is negative).
+pub const fn cpu_timer_negative(cpu: &Cpu, monotonic_now: u64) -> bool {
+    (cpu.cpu_timer_zero.wrapping_sub(monotonic_now) as i64) < 0
+}
+
+/// The earliest monotonic time (TOD units) at which an enabled timer
+/// interruption becomes pending, for a CPU in the enabled wait.
+pub fn next_timer<T: TimeSource>(cpu: &Cpu, clock: &Clock<T>) -> Option<u64> {
+    let comparator = external_enabled(cpu, CR0_CLOCK_COMPARATOR)
+        .then(|| clock.monotonic_at_tod(cpu.clock_comparator).wrapping_add(1));
+    let timer = external_enabled(cpu, CR0_CPU_TIMER).then(|| cpu.cpu_timer_zero.wrapping_add(1));
+    match (comparator, timer) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The PSW is a wait PSW with I/O, external and machine-check

@@ -28,9 +28,11 @@
 extern crate alloc;
 
 pub mod bus;
+pub mod config;
 pub mod elf;
 pub mod interrupt;
 pub mod sclp;
+pub mod sigp;
 pub mod system;
 
 use alloc::format;
@@ -38,7 +40,7 @@ use alloc::string::String;
 
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::exec::{Exec, Sequential};
-use zmmu_cpu::interrupt::{Interruption, SERVICE_SIGNAL};
+use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu, Psw};
 use zmmu_mmu::addr::AbsoluteAddress;
@@ -47,11 +49,20 @@ use zmmu_mmu::exception::Exception;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 
 use bus::{DatBus, Halt};
-use system::{Board, Services};
+use config::Config;
+use system::{Board, CpuState, Services, StopRequest};
+use zmmu_mmu::control::Facilities;
 
 /// The PSW QEMU starts a `-kernel` program with: 64-bit addressing, DAT
 /// off, all interruptions disabled, key 0, supervisor state.
 pub const START_MASK: u64 = mask::EA | mask::BA;
+
+/// The DAT-related facilities of the machine: low-address protection and
+/// enhanced suppression on protection 1 (a DAT-protection exception
+/// identifies the page, PoP "Suppression on Protection"), as QEMU 7.2's
+/// `-cpu max` offers them under TCG. EDAT-1 is implemented by the MMU but
+/// not offered: STFLE does not report facility 8.
+pub const FACILITIES: Facilities = Facilities::LAP.union(Facilities::ESOP1);
 
 /// Program interruptions in a row without one completed instruction after
 /// which the machine check-stops (a program-new PSW that faults again at
@@ -84,6 +95,13 @@ pub enum Stop {
         detail: Option<String>,
         /// Its address.
         address: u64,
+    },
+    /// Every CPU of the configuration is in the stopped state (SIGP STOP
+    /// to itself, a CPU reset): the machine has nothing left to run, and
+    /// ends as QEMU does.
+    Stopped {
+        /// The stopped CPU's PSW.
+        psw: Psw,
     },
     /// The CPU entered the check-stop state.
     CheckStop {
@@ -131,6 +149,38 @@ pub trait Observer {
 
 impl Observer for () {}
 
+/// When the run loop looks at the timers: every [`TimerPoll::PERIOD`]
+/// instructions, and after anything that can change whether a timer
+/// interruption is enabled or due (the PSW mask, CR0, the clock comparator,
+/// the CPU timer) or a wait.
+#[derive(Debug, Default)]
+struct TimerPoll {
+    seen: (u64, u64, u64, u64),
+    woke: bool,
+}
+
+impl TimerPoll {
+    /// Instructions between two looks at the clock: a timer interruption
+    /// is taken at most this many instructions late.
+    const PERIOD: u64 = 32;
+
+    fn due(&mut self, cpu: &Cpu, executed: u64) -> bool {
+        let now = (
+            cpu.psw.mask,
+            cpu.cr[0],
+            cpu.clock_comparator,
+            cpu.cpu_timer_zero,
+        );
+        let changed = now != self.seen;
+        self.seen = now;
+        changed || core::mem::take(&mut self.woke) || executed % Self::PERIOD == 0
+    }
+
+    fn wake(&mut self) {
+        self.woke = true;
+    }
+}
+
 /// Why a program image could not be placed in storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutsideStorage {
@@ -163,16 +213,34 @@ pub struct Machine {
     pub bus: DatBus,
     /// The service processor and what else the machine offers.
     pub services: Services,
+    /// What the machine was configured with.
+    pub config: Config,
 }
 
 impl Machine {
     /// A machine with `memory` bytes of zeroed storage and a CPU after
     /// initial CPU reset.
     pub fn new(memory: usize) -> Self {
-        Self {
+        let mut machine = Self {
             cpu: Cpu::new(),
             bus: DatBus::new(OwnedStorage::new(memory)),
             services: Services::default(),
+            config: Config::default(),
+        };
+        machine.offer(FACILITIES);
+        machine
+    }
+
+    /// Offers the DAT-related `facilities`: the bus applies them and the
+    /// SCLP reports them (ESOP-1 is an SCLP configuration characteristic),
+    /// so what the guest is told and what it gets are one decision.
+    pub fn offer(&mut self, facilities: Facilities) {
+        self.bus.facilities = facilities;
+        if facilities.contains(Facilities::ESOP1) {
+            self.services
+                .sclp
+                .config
+                .set_conf_char(sclp::conf_char::ESOP);
         }
     }
 
@@ -219,8 +287,36 @@ impl Machine {
         Ok(())
     }
 
-    /// Sets the PSW QEMU starts a `-kernel` program with, at `entry`.
+    /// A machine with `memory` bytes of storage configured as `config`
+    /// says ([`Config::validate`] first).
+    pub fn with_config(memory: usize, config: Config) -> Result<Self, String> {
+        config.validate()?;
+        if let Some(line) = &config.command_line {
+            let end = config::COMMAND_LINE_ADDRESS as usize + line.len() + 1;
+            if end > memory {
+                return Err(alloc::format!(
+                    "a command line needs storage up to {end:#x} (the parm area), not {memory:#x} bytes"
+                ));
+            }
+        }
+        let mut machine = Self::new(memory);
+        machine.config = config;
+        Ok(machine)
+    }
+
+    /// Sets the PSW QEMU starts a `-kernel` program with, at `entry`, after
+    /// storing the command line in the parm area as QEMU's loader does
+    /// (over whatever the program image put there).
     pub fn start(&mut self, entry: u64) {
+        if let Some(line) = &self.config.command_line {
+            let mut bytes = line.clone().into_bytes();
+            bytes.push(0);
+            // Validated to fit the parm area, which is in the first 72 KiB.
+            let _ = self
+                .bus
+                .storage
+                .write(AbsoluteAddress::new(config::COMMAND_LINE_ADDRESS), &bytes);
+        }
         self.cpu.psw = Psw {
             mask: START_MASK,
             addr: entry,
@@ -231,17 +327,28 @@ impl Machine {
     pub fn run(&mut self, limit: Option<u64>, observer: &mut dyn Observer) -> RunOutcome {
         let mut executed = 0u64;
         let mut faults_in_a_row = 0u32;
+        let mut timers = TimerPoll::default();
         let stop = loop {
-            if let Some(stop) = self.interruptions(observer) {
+            if self.services.state == CpuState::Stopped {
+                break Stop::Stopped { psw: self.cpu.psw };
+            }
+            let check_timers = timers.due(&self.cpu, executed);
+            if let Some(stop) = self.interruptions(observer, check_timers) {
                 break stop;
             }
             if self.cpu.psw.mask & mask::WAIT != 0 {
                 let psw = self.cpu.psw;
-                break if interrupt::disabled_wait(&psw) {
-                    Stop::DisabledWait { psw }
-                } else {
-                    Stop::EnabledWaitForever { psw }
-                };
+                if interrupt::disabled_wait(&psw) {
+                    break Stop::DisabledWait { psw };
+                }
+                match interrupt::next_timer(&self.cpu, &self.services.clock) {
+                    Some(deadline) => {
+                        self.services.clock.wait_until(deadline);
+                        timers.wake();
+                        continue;
+                    }
+                    None => break Stop::EnabledWaitForever { psw },
+                }
             }
             if limit.is_some_and(|limit| executed >= limit) {
                 break Stop::LimitReached;
@@ -253,6 +360,7 @@ impl Machine {
                 }
             }
             executed += 1;
+            self.services.clock.source.executed(1);
             self.bus.halt = None;
             self.services.halt = None;
             let mut board = Board {
@@ -262,6 +370,9 @@ impl Machine {
             let step = self.cpu.step(&mut board);
             if !self.services.sclp.console.is_empty() {
                 observer.console(&self.services.sclp.take_console());
+            }
+            if let Some(stop) = self.carry_out_stop_request() {
+                break stop;
             }
             let interruption = match step {
                 Ok(()) => {
@@ -296,6 +407,42 @@ impl Machine {
             stop,
             instructions: executed,
         }
+    }
+
+    /// Carries out a stop SIGP asked for once the instruction has ended:
+    /// the CPU enters the stopped state, after storing its status at
+    /// [`sigp::STATUS_AREA`] for STOP AND STORE STATUS, or after a reset
+    /// (which also clears the pending interruptions, PoP "CPU Reset").
+    fn carry_out_stop_request(&mut self) -> Option<Stop> {
+        let request = self.services.stop.take()?;
+        if matches!(
+            request,
+            StopRequest::CpuReset | StopRequest::InitialCpuReset
+        ) {
+            self.services.signals = Default::default();
+            if request == StopRequest::InitialCpuReset {
+                self.cpu.initial_cpu_reset();
+            }
+        }
+        if request == StopRequest::StopAndStoreStatus {
+            let now = self.services.clock.monotonic();
+            let cpu_timer = self.cpu.cpu_timer_zero.wrapping_sub(now);
+            let stored = sigp::store_status(
+                &mut self.bus.storage,
+                &self.cpu,
+                cpu_timer,
+                sigp::STATUS_AREA,
+                true,
+            );
+            if stored.is_none() {
+                return Some(Stop::CheckStop {
+                    reason: "status area outside storage",
+                    psw: self.cpu.psw,
+                });
+            }
+        }
+        self.services.state = CpuState::Stopped;
+        None
     }
 
     /// The stop for an operation exception that means "not implemented
@@ -348,17 +495,26 @@ impl Machine {
         exec.execute_target().ok().map(|(_, target)| target)
     }
 
-    /// Delivers a pending external interruption if the CPU is enabled for
-    /// it (at most one per instruction boundary).
-    fn interruptions(&mut self, observer: &mut dyn Observer) -> Option<Stop> {
-        let parameter = self.services.service_signal?;
-        if !interrupt::service_signal_enabled(&self.cpu) {
-            return None;
-        }
-        self.services.service_signal = None;
-        let interruption = Interruption::External {
-            code: SERVICE_SIGNAL,
-            parameter,
+    /// Delivers the highest-priority pending interruption the CPU is
+    /// enabled for, if any (one per instruction boundary): external, then
+    /// restart (PoP "Priority of Interruptions"). Timer conditions are
+    /// looked at only when `check_timers` (reading the clock costs).
+    fn interruptions(&mut self, observer: &mut dyn Observer, check_timers: bool) -> Option<Stop> {
+        let services = &mut self.services;
+        let external = interrupt::take_external(
+            &self.cpu,
+            &mut services.clock,
+            &mut services.signals,
+            &mut services.service_signal,
+            check_timers,
+        );
+        let interruption = match external {
+            Some(external) => external,
+            None if services.signals.restart => {
+                services.signals.restart = false;
+                Interruption::Restart
+            }
+            None => return None,
         };
         self.deliver(interruption, observer)
     }

@@ -1,11 +1,13 @@
 //! The machine's side of the instructions whose semantics are not the
 //! CPU's alone ([`System`]): SERVICE CALL to the service processor
-//! ([`crate::sclp`]), SIGNAL PROCESSOR and DIAGNOSE. [`Board`] puts a
-//! CPU's [`DatBus`] and these [`Services`] together as the one
-//! [`zmmu_cpu::memory::Bus`] the CPU executes against.
+//! ([`crate::sclp`]), SIGNAL PROCESSOR ([`crate::sigp`]) and DIAGNOSE, and
+//! the TOD clock. [`Board`] puts a CPU's [`DatBus`] and these [`Services`]
+//! together as the one [`zmmu_cpu::memory::Bus`] the CPU executes against.
 
-use alloc::format;
+use alloc::boxed::Box;
 use alloc::string::String;
+
+use zmmu_cpu::clock::{Clock, TimeSource, Timing, VirtualTime, TOD_2026};
 
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::memory::{Access, Memory, System};
@@ -19,11 +21,37 @@ use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::storage::Storage;
 
 use crate::bus::{DatBus, Halt};
+use crate::interrupt::Signals;
 use crate::sclp::{Sclp, Serviced};
+use crate::sigp;
 
-/// What the machine keeps besides storage: the service processor and the
-/// interruption it signals.
-#[derive(Debug, Default)]
+/// The state of a CPU (PoP ch. 4 "CPU States").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuState {
+    /// Executing instructions (or waiting, with the wait bit).
+    Operating,
+    /// Stopped: it executes nothing until started or restarted.
+    Stopped,
+}
+
+/// A stop (or reset, which stops) that SIGP asked for, carried out when the
+/// current instruction has completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopRequest {
+    /// SIGP STOP.
+    Stop,
+    /// SIGP STOP AND STORE STATUS: status is stored at absolute 0x1200.
+    StopAndStoreStatus,
+    /// SIGP CPU RESET: the CPU is reset and stopped.
+    CpuReset,
+    /// SIGP INITIAL CPU RESET: the CPU is reset, its PSW, prefix, timers
+    /// and control registers cleared, and stopped.
+    InitialCpuReset,
+}
+
+/// What the machine keeps besides storage: the CPU's state and signals,
+/// the service processor and the interruption it signals, and the clock.
+#[derive(Debug)]
 pub struct Services {
     /// The service-call logical processor (console).
     pub sclp: Sclp,
@@ -32,6 +60,30 @@ pub struct Services {
     /// Set when an instruction must stop the machine; the operation
     /// exception returned with it is not delivered.
     pub halt: Option<Halt>,
+    /// The configuration's TOD clock.
+    pub clock: Clock<Box<dyn TimeSource>>,
+    /// The CPU's state.
+    pub state: CpuState,
+    /// A stop to carry out after the current instruction.
+    pub stop: Option<StopRequest>,
+    /// Emergency signals, external calls and restart pending for the CPU.
+    pub signals: Signals,
+}
+
+impl Default for Services {
+    /// One operating CPU, no SCLP request pending, a clock in virtual time
+    /// starting at 2026-01-01.
+    fn default() -> Self {
+        Self {
+            sclp: Sclp::default(),
+            service_signal: None,
+            halt: None,
+            clock: Clock::new(Box::new(VirtualTime::default()), TOD_2026),
+            state: CpuState::Operating,
+            stop: None,
+            signals: Signals::default(),
+        }
+    }
 }
 
 impl Services {
@@ -102,19 +154,21 @@ impl Board<'_> {
         Ok(())
     }
 
-    /// SIGNAL PROCESSOR: the CPU address in R3, the order in bits 56-63 of
-    /// the second-operand address. One CPU: any other address is not
-    /// operational (cc 3).
+    /// SIGNAL PROCESSOR: the order in bits 56-63 of the second-operand
+    /// address, the CPU address in R3, the parameter in R1 + 1 (R1 when
+    /// odd); status goes to bits 32-63 of R1 with cc 1.
     fn signal_processor(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
         let f = insn.f;
-        let target = cpu.r64(f.r3) as u16;
-        if target != cpu.cpu_addr {
-            cpu.psw.set_cc(3);
-            return Ok(());
-        }
         let base = if f.b2 == 0 { 0 } else { cpu.r64(f.b2) };
-        let order = base.wrapping_add(f.d2 as i64 as u64) & 0xFF;
-        Err(self.unimplemented(insn, Some(format!("order {order:#x}"))))
+        let order = (base.wrapping_add(f.d2 as i64 as u64) & 0xFF) as u8;
+        let parameter = cpu.r64(f.r1 | 1);
+        let target = cpu.r64(f.r3) as u16;
+        let answer = sigp::signal(self, cpu, order, target, parameter);
+        if let sigp::Answer::Status(status) = answer {
+            cpu.set_r32(f.r1, status);
+        }
+        cpu.psw.set_cc(answer.cc());
+        Ok(())
     }
 }
 
@@ -125,5 +179,9 @@ impl System for Board<'_> {
             Opcode::SIGP => self.signal_processor(cpu, insn),
             _ => Err(self.unimplemented(insn, None)),
         }
+    }
+
+    fn clock(&mut self) -> Option<&mut dyn Timing> {
+        Some(&mut self.services.clock)
     }
 }

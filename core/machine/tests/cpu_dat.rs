@@ -105,6 +105,38 @@ fn a_store_to_a_dat_protected_page_is_a_protection_exception() {
 }
 
 #[test]
+fn with_esop_1_a_dat_protection_exception_identifies_the_page_a_store_and_bit_61() {
+    // st %r1,0x10(%r2) with the page-table entry's protection bit on, on the
+    // machine's facilities (ESOP-1 offered): TEID = page | store | bit 61.
+    let (mut cpu, mut bus) = machine(&[0x50, 0x10, 0x20, 0x10]);
+    bus.facilities = zmmu_machine::FACILITIES;
+    bus.storage
+        .write_u64(AbsoluteAddress::new(PAGE_TABLE + 5 * 8), 0x7_3000 | 0x200)
+        .unwrap();
+    cpu.gpr[2] = 0x5000;
+    let intr = cpu.step(&mut bus).unwrap_err();
+    let esop1_dat = 0x4;
+    assert_eq!(
+        intr,
+        Interruption::Program {
+            exception: Exception {
+                code: Code::PROTECTION,
+                teid: Some(Teid(0x5000 | Teid::STORE | esop1_dat)),
+                access_id: None,
+                dxc: 0,
+            },
+            ilc: 2,
+        }
+    );
+    cpu.deliver(&mut bus, intr).unwrap();
+    let mut teid = [0u8; 8];
+    bus.storage
+        .read(AbsoluteAddress::new(lowcore::TEID), &mut teid)
+        .unwrap();
+    assert_eq!(u64::from_be_bytes(teid), 0x5000 | Teid::STORE | esop1_dat);
+}
+
+#[test]
 fn spx_of_a_prefix_area_outside_storage_is_an_addressing_exception() {
     // spx 0x120(%r2) with the operand naming 0x100000-0x101FFF, past the
     // 1 MiB of storage

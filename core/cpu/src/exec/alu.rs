@@ -472,15 +472,16 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             Ok(Next::Seq)
         }
         LDGR => e.fpr(f.r1).map(|r1| {
-            e.cpu.fpr[r1] = e.cpu.r64(f.r2);
+            e.cpu.set_fpr(r1, e.cpu.r64(f.r2));
             Next::Seq
         }),
         LGDR => e.fpr(f.r2).map(|r2| {
-            e.cpu.set_r64(f.r1, e.cpu.fpr[r2]);
+            e.cpu.set_r64(f.r1, e.cpu.fpr(r2));
             Next::Seq
         }),
         LDR => e.fpr(f.r1).and_then(|r1| {
-            e.cpu.fpr[r1] = e.cpu.fpr[e.fpr(f.r2)?];
+            let v = e.cpu.fpr(e.fpr(f.r2)?);
+            e.cpu.set_fpr(r1, v);
             Ok(Next::Seq)
         }),
         AIH | ALSIH | ALSIHN | CIH | CLIH => high_immediate(e),

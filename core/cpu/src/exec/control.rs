@@ -19,8 +19,19 @@ use zmmu_mmu::exception::Exception;
 /// 34 general-instructions extension, 35 execute extensions, 45 distinct
 /// operands / high word / interlocked access 1 / load-store on condition 1 /
 /// population count, 53 load-store on condition 2 and load-and-zero
-/// rightmost byte.
-pub const FACILITIES: [u64; 1] = [facility_bits(&[0, 1, 2, 3, 7, 18, 21, 25, 34, 35, 45, 53])];
+/// rightmost byte, 129 vector facility for z/Architecture (without vector
+/// floating point: [`super::vector`]). One doubleword per 64 facilities.
+pub const FACILITIES: [u64; 3] = [
+    facility_bits(&[0, 1, 2, 3, 7, 18, 21, 25, 34, 35, 45, 53]),
+    0,
+    facility_bits(&[129 - 128]),
+];
+
+/// Facility `n` is installed: STFLE reports it.
+pub const fn installed(n: u32) -> bool {
+    let word = (n / 64) as usize;
+    word < FACILITIES.len() && FACILITIES[word] & (1 << (63 - n % 64)) != 0
+}
 
 const fn facility_bits(bits: &[u32]) -> u64 {
     let mut v = 0u64;
@@ -71,8 +82,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.cpu.ar[usize::from(f.r1 & 15)] = e.cpu.r32(f.r2);
             Ok(Next::Seq)
         }
-        STCK | STCKF => store_clock(e),
-        STCKE => store_clock_extended(e),
+        STCK | STCKF | STCKE => super::clock::store_clock(e),
         STFLE => store_facility_list_extended(e),
         IPK => insert_psw_key(e),
         SPKA => set_psw_key_from_address(e),
@@ -99,6 +109,12 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
                 | STOSM
                 | STNSM
                 | STPX
+                | SCK
+                | SCKPF
+                | SCKC
+                | STCKC
+                | SPT
+                | STPT
                 | STAP
                 | STIDP
                 | STFL
@@ -124,6 +140,7 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         STIDP => store_cpu_id(e),
         STFL => store_facility_list(e),
         LURA | LURAG | STURA | STURG => real_access(e),
+        SCK | SCKPF | SCKC | STCKC | SPT | STPT => super::clock::timing(e),
         op if op.is_dat() => super::dat::execute(e),
         _ => e.bus.system_instruction(e.cpu, &e.insn).map(|()| Next::Seq),
     })
@@ -275,27 +292,6 @@ fn real_access<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
             e.cpu.store_real(e.bus, addr, &buf[8 - n..])?;
         }
     }
-    Ok(Next::Seq)
-}
-
-/// STCK, STCKF: store the TOD clock (8 bytes); cc 0.
-fn store_clock<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    let f = e.insn.f;
-    let a = e.ea2();
-    let tod = e.cpu.tod;
-    e.write_uint(a, 8, tod, f.b2)?;
-    e.set_cc(0);
-    Ok(Next::Seq)
-}
-
-/// STCKE: store the 16-byte extended TOD clock (epoch index 0, clock, zero programmable field); cc 0.
-fn store_clock_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    let f = e.insn.f;
-    let a = e.ea2();
-    let mut buf = [0u8; 16];
-    buf[1..9].copy_from_slice(&e.cpu.tod.to_be_bytes());
-    e.write(a, &buf, f.b2)?;
-    e.set_cc(0);
     Ok(Next::Seq)
 }
 

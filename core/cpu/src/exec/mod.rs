@@ -5,13 +5,16 @@
 //! [`execute`] carries out an already decoded instruction (what a block
 //! translator's slow path calls). The semantic shapes of [`Sem`] are
 //! implemented once in [`alu`]; instructions outside them live in
-//! [`branch`], [`storage`] and [`control`], grouped by concept.
+//! [`branch`], [`storage`], [`control`] and [`vector`], grouped by concept.
 
 pub mod alu;
 pub mod branch;
+pub mod clock;
 pub mod control;
 pub mod dat;
+pub mod float;
 pub mod storage;
+pub mod vector;
 
 use super::decode::{decode, insn_len, Insn};
 use super::format::Format;
@@ -130,14 +133,18 @@ impl<'a, B: Bus> Exec<'a, B> {
     }
 
     /// The second-operand address as the format defines it: X2 + B2 + D2
-    /// (RX, RXY, RXE, RXF), the relative address (RIL), or B2 + D2.
+    /// (RX, RXY, RXE, RXF, VRX), the relative address (RIL), or B2 + D2.
     pub fn ea2(&self) -> u64 {
         let f = &self.insn.f;
         match self.insn.op.format() {
             Format::RilA | Format::RilB | Format::RilC => self.rel(f.ri),
-            Format::RxA | Format::RxB | Format::Rxe | Format::Rxf | Format::RxyA | Format::RxyB => {
-                self.ea(f.x2, f.b2, f.d2)
-            }
+            Format::RxA
+            | Format::RxB
+            | Format::Rxe
+            | Format::Rxf
+            | Format::RxyA
+            | Format::RxyB
+            | Format::Vrx => self.ea(f.x2, f.b2, f.d2),
             _ => self.ea(0, f.b2, f.d2),
         }
     }
@@ -282,12 +289,12 @@ impl<'a, B: Bus> Exec<'a, B> {
         }
     }
 
-    /// The index of floating-point register `r`, or a data exception with
+    /// Floating-point register number `r` (0-15), or a data exception with
     /// DXC 1 when the AFP-register control makes it unavailable
     /// ([`Cpu::fpr_available`]).
-    pub fn fpr(&self, r: u8) -> Result<usize, Exception> {
+    pub fn fpr(&self, r: u8) -> Result<u8, Exception> {
         if self.cpu.fpr_available(r) {
-            Ok(usize::from(r & 15))
+            Ok(r & 15)
         } else {
             Err(Exception::data(DXC_AFP_REGISTER))
         }
@@ -355,6 +362,9 @@ fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 }
 
 fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    if e.insn.op.is_vector() || e.insn.op == Opcode::LCBB {
+        return vector::execute(e);
+    }
     if let Some(r) = alu::special(e) {
         return r;
     }
@@ -365,6 +375,9 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return r;
     }
     if let Some(r) = control::special(e) {
+        return r;
+    }
+    if let Some(r) = float::special(e) {
         return r;
     }
     match e.insn.op {
@@ -427,7 +440,6 @@ impl Cpu {
             });
         }
         let at = self.psw.addr;
-        self.tod = self.tod.wrapping_add(1 << 12);
         let insn = self
             .fetch(bus, at)
             .map_err(|(exception, ilc)| Interruption::Program { exception, ilc })?;

@@ -867,7 +867,7 @@ fn load_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let r1 = e.fpr(e.insn.f.r1)?;
     let a = e.ea2();
     let v = e.read_uint(a, 8, e.insn.f.b2)?;
-    e.cpu.fpr[r1] = v;
+    e.cpu.set_fpr(r1, v);
     Ok(Next::Seq)
 }
 
@@ -875,7 +875,7 @@ fn load_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 fn store_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let r1 = e.fpr(e.insn.f.r1)?;
     let a = e.ea2();
-    let v = e.cpu.fpr[r1];
+    let v = e.cpu.fpr(r1);
     e.write_uint(a, 8, v, e.insn.f.b2)?;
     Ok(Next::Seq)
 }

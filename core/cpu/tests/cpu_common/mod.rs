@@ -75,11 +75,18 @@ pub fn corpus_sources() -> Vec<PathBuf> {
 /// `s390x-linux-gnu-gcc` set to compile freestanding code for `arch` at
 /// `-O2`, without vector registers or builtins; the caller adds the rest.
 pub fn cross_gcc(arch: &str) -> Command {
+    let mut gcc = cross_gcc_vx(arch);
+    gcc.arg("-mno-vx");
+    gcc
+}
+
+/// As [`cross_gcc`], but with the vector registers (GCC's default from
+/// `-march=z13` on).
+pub fn cross_gcc_vx(arch: &str) -> Command {
     let mut gcc = Command::new("s390x-linux-gnu-gcc");
     gcc.args([
         "-O2",
         &format!("-march={arch}"),
-        "-mno-vx",
         "-ffreestanding",
         "-fno-builtin",
     ]);
@@ -136,7 +143,25 @@ pub fn mnemonic_matches(name: &str, dis: &str) -> bool {
         }
     }
     // Conditional forms: LOCR -> locrne, CIJ -> cijnh, CGIT -> cgite, ...
-    strip(dis, name, "")
+    if strip(dis, name, "") {
+        return true;
+    }
+    vector_form_matches(name, dis)
+}
+
+/// The extended mnemonics of vector instructions (the element size and
+/// flags in the mnemonic): VA -> vab .. vaq, VML -> vmlhw, VFAE ->
+/// vfaezbs, VSTRC -> vstrczfs, VGBM -> vzero / vone.
+fn vector_form_matches(name: &str, dis: &str) -> bool {
+    if name == "vgbm" && (dis == "vzero" || dis == "vone") {
+        return true;
+    }
+    let Some(rest) = dis.strip_prefix(name).filter(|_| name.starts_with('v')) else {
+        return false;
+    };
+    let rest = rest.strip_prefix('z').unwrap_or(rest);
+    let rest = rest.strip_suffix('s').unwrap_or(rest);
+    ["b", "h", "f", "g", "q", "hw"].contains(&rest)
 }
 
 pub mod elf;

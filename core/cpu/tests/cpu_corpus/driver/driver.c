@@ -73,6 +73,15 @@ __int128 shl128(__int128, int); long frame(long); long many(long, long, long, lo
 void spill(long *); int table_lookup(int); long global_addr(void); void zero_big(long *);
 void set_bytes(char *); void copy_arr(long *, const long *); int sum_shorts(const unsigned short *, int);
 
+/* vector.c */
+void vec_bytes(const void *, const void *, void *); void vec_halves(const void *, const void *, void *);
+void vec_words(const void *, const void *, void *); void vec_doubles(const void *, const void *, void *);
+void vec_shuffle(const void *, const void *, void *); u64 vec_extract(const void *, int);
+void add_arrays(int *, const int *, const int *); unsigned sum_bytes(const unsigned char *);
+int max_arr(const int *); void widen(long *, const int *); void narrow(short *, const int *);
+void scale(unsigned short *, const unsigned char *); void xor_arr(u64 *, const u64 *);
+int count_eq(const unsigned char *, unsigned char);
+
 static u64 seed = 88172645463325252UL;
 static u64 rnd(void) { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; return seed; }
 static unsigned char out[1 << 20];
@@ -130,6 +139,18 @@ void driver(void) {
     struct big g1, g2; copy_var(g1.b, str, 40); copy_big(&g2, &g1); put(cmp_big(&g1, &g2)); clear_big(&g2); put(cmp_big(&g1, &g2));
     move_var(str + 3, str, 100); put(hash(str));
     stfar((u64 *)gl + 2000, a); put(ldfar((u64 *)gl + 2000));
+    u64 vr[32];
+    void (*vops[])(const void *, const void *, void *) = {vec_bytes, vec_halves, vec_words, vec_doubles};
+    for (int k = 0; k < 4; k++) { vops[k](mem + 7, mem + 9, vr); for (int i = 0; i < 32; i++) put(vr[i]); }
+    vec_shuffle(mem + 3, mem + 5, vr); for (int i = 0; i < 8; i++) put(vr[i]);
+    put(vec_extract(mem + 11, s));
+    add_arrays((int *)(mem + 300), (int *)(mem + 400), (int *)(mem + 500)); put(mem[300]); put(mem[331]);
+    put(sum_bytes((unsigned char *)mem)); put(max_arr((int *)mem));
+    widen(mem + 600, (int *)(mem + 700)); put(mem[600]); put(mem[663]);
+    narrow((short *)(mem + 800), (int *)(mem + 900)); put(mem[800]); put(mem[815]);
+    scale((unsigned short *)(mem + 1000), (unsigned char *)(mem + 1100)); put(mem[1000]); put(mem[1031]);
+    xor_arr((u64 *)mem + 1200, (u64 *)mem + 1300); put(mem[1200]); put(mem[1231]);
+    put(count_eq((unsigned char *)mem, a));
   }
   sys_write(out, outn);
 }

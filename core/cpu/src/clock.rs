@@ -1,0 +1,194 @@
+//! The time-of-day clock and the time base of the CPU timer and clock
+//! comparator (PoP ch. 4 "Timing"). TOD units: bit 51 of the clock is one
+//! microsecond, so one unit is 2^-12 µs and 1 ns is 4.096 units.
+//!
+//! Time comes from a [`TimeSource`]: the host's monotonic clock for a
+//! machine that runs in real time, or [`VirtualTime`], which a machine
+//! advances by the instructions it executes (reproducible runs, tests).
+
+/// TOD units per microsecond (bit 51).
+pub const TOD_PER_US: u64 = 1 << 12;
+
+/// Nanoseconds as TOD units (4.096 per ns), wrapping like the clock.
+pub const fn ns_to_tod(ns: u64) -> u64 {
+    ((ns as u128 * 512 / 125) & u64::MAX as u128) as u64
+}
+
+/// TOD units as nanoseconds, rounded up (a deadline is never early).
+pub const fn tod_to_ns(tod: u64) -> u64 {
+    ((tod as u128 * 125).div_ceil(512)) as u64
+}
+
+/// Where time comes from.
+pub trait TimeSource: core::fmt::Debug {
+    /// Monotonic nanoseconds since the machine started.
+    fn now_ns(&mut self) -> u64;
+
+    /// Waits until [`TimeSource::now_ns`] reaches `deadline` (an enabled
+    /// wait): a host source sleeps, virtual time jumps.
+    fn wait_until_ns(&mut self, deadline: u64);
+
+    /// Tells the source that `instructions` more were executed (virtual
+    /// time advances with them; a host source ignores it).
+    fn executed(&mut self, instructions: u64) {
+        let _ = instructions;
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: TimeSource + ?Sized> TimeSource for alloc::boxed::Box<T> {
+    fn now_ns(&mut self) -> u64 {
+        (**self).now_ns()
+    }
+    fn wait_until_ns(&mut self, deadline: u64) {
+        (**self).wait_until_ns(deadline);
+    }
+    fn executed(&mut self, instructions: u64) {
+        (**self).executed(instructions);
+    }
+}
+
+/// What instructions need of the clock (STORE CLOCK, SET CLOCK, the CPU
+/// timer's time base), object-safe for [`crate::memory::System::clock`].
+pub trait Timing {
+    /// The TOD clock now, unique and increasing.
+    fn tod(&mut self) -> u64;
+    /// SET CLOCK.
+    fn set_tod(&mut self, tod: u64);
+    /// The monotonic time base in TOD units.
+    fn monotonic(&mut self) -> u64;
+}
+
+impl<T: TimeSource> Timing for Clock<T> {
+    fn tod(&mut self) -> u64 {
+        Clock::tod(self)
+    }
+    fn set_tod(&mut self, tod: u64) {
+        Clock::set_tod(self, tod);
+    }
+    fn monotonic(&mut self) -> u64 {
+        Clock::monotonic(self)
+    }
+}
+
+/// Time that advances one nanosecond per executed instruction and jumps
+/// across waits: runs are reproducible.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtualTime {
+    /// Nanoseconds so far.
+    pub ns: u64,
+}
+
+impl TimeSource for VirtualTime {
+    fn now_ns(&mut self) -> u64 {
+        self.ns
+    }
+
+    fn wait_until_ns(&mut self, deadline: u64) {
+        self.ns = self.ns.max(deadline);
+    }
+
+    fn executed(&mut self, instructions: u64) {
+        self.ns = self.ns.wrapping_add(instructions);
+    }
+}
+
+/// The configuration's TOD clock over a time source: SET CLOCK moves its
+/// epoch, never the time base of the CPU timers; successive values are
+/// unique and increasing (PoP "STORE CLOCK": the clock is stepped past the
+/// last value stored).
+#[derive(Clone, Debug)]
+pub struct Clock<T: TimeSource> {
+    /// The time source.
+    pub source: T,
+    /// TOD value at monotonic time zero.
+    epoch: u64,
+    /// The last TOD value handed out.
+    last: u64,
+}
+
+/// 2026-01-01 00:00:00 UTC as a TOD value (the clock counts from
+/// 1900-01-01): where a virtual clock starts.
+pub const TOD_2026: u64 = ((126 * 365 + 31) * 86_400u64) * 1_000_000 * TOD_PER_US;
+
+impl<T: TimeSource> Clock<T> {
+    /// A clock whose TOD value is `tod_now` at this moment.
+    pub fn new(mut source: T, tod_now: u64) -> Self {
+        let epoch = tod_now.wrapping_sub(ns_to_tod(source.now_ns()));
+        Self {
+            source,
+            epoch,
+            last: 0,
+        }
+    }
+
+    /// Monotonic time in TOD units since the machine started: the time
+    /// base of the CPU timer, which SET CLOCK does not move.
+    pub fn monotonic(&mut self) -> u64 {
+        ns_to_tod(self.source.now_ns())
+    }
+
+    /// The TOD clock now, stepped past the last value handed out.
+    pub fn tod(&mut self) -> u64 {
+        let now = self.epoch.wrapping_add(self.monotonic());
+        let tod = if now > self.last { now } else { self.last + 1 };
+        self.last = tod;
+        tod
+    }
+
+    /// The TOD clock now, without handing the value out (for comparing it
+    /// with the clock comparator).
+    pub fn peek_tod(&mut self) -> u64 {
+        self.epoch.wrapping_add(self.monotonic())
+    }
+
+    /// SET CLOCK: the TOD clock is `tod` from now on.
+    pub fn set_tod(&mut self, tod: u64) {
+        self.epoch = tod.wrapping_sub(self.monotonic());
+        self.last = tod.wrapping_sub(1);
+    }
+
+    /// The monotonic time (TOD units) at which the TOD clock reaches
+    /// `tod`: for a clock-comparator deadline.
+    pub fn monotonic_at_tod(&self, tod: u64) -> u64 {
+        tod.wrapping_sub(self.epoch)
+    }
+
+    /// Waits until monotonic time `deadline` (TOD units).
+    pub fn wait_until(&mut self, deadline: u64) {
+        self.source.wait_until_ns(tod_to_ns(deadline));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_microsecond_is_bit_51() {
+        assert_eq!(ns_to_tod(1000), TOD_PER_US);
+        assert_eq!(tod_to_ns(TOD_PER_US), 1000);
+        assert_eq!(tod_to_ns(1), 1, "rounded up");
+    }
+
+    #[test]
+    fn successive_values_are_unique_and_increasing() {
+        let mut clock = Clock::new(VirtualTime::default(), 0x1000);
+        let a = clock.tod();
+        let b = clock.tod();
+        assert!(b > a);
+        clock.source.executed(1000);
+        assert_eq!(clock.tod(), 0x1000 + TOD_PER_US);
+    }
+
+    #[test]
+    fn set_clock_moves_the_tod_but_not_the_monotonic_base() {
+        let mut clock = Clock::new(VirtualTime::default(), TOD_2026);
+        clock.source.executed(5);
+        let base = clock.monotonic();
+        clock.set_tod(42 << 12);
+        assert_eq!(clock.monotonic(), base);
+        assert_eq!(clock.tod(), 42 << 12);
+        assert_eq!(clock.monotonic_at_tod(43 << 12), base + (1 << 12));
+    }
+}

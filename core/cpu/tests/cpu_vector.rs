@@ -1,0 +1,410 @@
+//! The vector facility's rules, one architected rule per test.
+
+mod cpu_common;
+
+use zmmu_cpu::interrupt::{lowcore, Interruption};
+use zmmu_cpu::memory::FlatMemory;
+use zmmu_cpu::state::{mask, Cpu, Psw, CR0_VECTOR};
+use zmmu_mmu::exception::Code;
+
+const CODE: u64 = 0x1000;
+const DATA: u64 = 0x2000;
+
+/// A six-byte E7 instruction from the nibbles at bits 8, 12, 16, 20, 24,
+/// 28 and 32; the fields at bits 8, 12, 16 and 32 may be vector registers
+/// 0-31, whose fifth bit goes to the RXB field.
+fn e7(op: u8, n: [u8; 7]) -> [u8; 6] {
+    let rxb = (n[0] >> 4 & 1) << 3 | (n[1] >> 4 & 1) << 2 | (n[2] >> 4 & 1) << 1 | (n[6] >> 4 & 1);
+    [
+        0xE7,
+        (n[0] & 15) << 4 | (n[1] & 15),
+        (n[2] & 15) << 4 | (n[3] & 15),
+        (n[4] & 15) << 4 | (n[5] & 15),
+        (n[6] & 15) << 4 | rxb,
+        op,
+    ]
+}
+
+/// VRR-c: V1, V2, V3, M4 (and M5, M6).
+fn vrr(op: u8, v1: u8, v2: u8, v3: u8, m4: u8, m5: u8) -> [u8; 6] {
+    e7(op, [v1, v2, v3, 0, 0, m5, m4])
+}
+
+/// A CPU in 64-bit supervisor state with the vector-enablement control on,
+/// at CODE, and 64 KiB of memory holding `code` there.
+fn machine(code: &[u8]) -> (Cpu, FlatMemory) {
+    let mut mem = FlatMemory::new(0, 0x10000);
+    mem.load(CODE, code).unwrap();
+    let mut cpu = Cpu::new();
+    cpu.cr[0] |= CR0_VECTOR;
+    cpu.psw = Psw {
+        mask: mask::EA | mask::BA,
+        addr: CODE,
+    };
+    (cpu, mem)
+}
+
+fn program_exception(r: Result<(), Interruption>) -> (u16, u8) {
+    match r {
+        Err(Interruption::Program { exception, ilc }) => (exception.code.0, ilc),
+        other => panic!("expected a program interruption, got {other:?}"),
+    }
+}
+
+/// Run `code` (one instruction) with V2 = `a`, V3 = `b`, V4 = `c`; returns
+/// V1 and the cc.
+fn run3(code: [u8; 6], a: u128, b: u128, c: u128) -> (u128, u8) {
+    let (mut cpu, mut mem) = machine(&code);
+    cpu.set_v128(2, a);
+    cpu.set_v128(3, b);
+    cpu.set_v128(4, c);
+    cpu.step(&mut mem).unwrap();
+    (cpu.v128(1), cpu.psw.cc())
+}
+
+fn bytes(s: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b[..s.len()].copy_from_slice(s);
+    u128::from_be_bytes(b)
+}
+
+#[test]
+fn vector_instructions_without_the_vector_enablement_control_are_a_data_exception_with_dxc_fe() {
+    // vl %v1,0(%r2)
+    let vl = e7(0x06, [1, 0, 2, 0, 0, 0, 0]);
+    let (mut cpu, mut mem) = machine(&vl);
+    cpu.cr[0] &= !CR0_VECTOR;
+    cpu.gpr[2] = DATA;
+    let intr = cpu.step(&mut mem).unwrap_err();
+    assert_eq!(program_exception(Err(intr)), (0x0007, 3));
+    assert_eq!(cpu.psw.addr, CODE + 6, "suppressed");
+    assert_eq!(cpu.v128(1), 0, "nothing loaded");
+    cpu.deliver(&mut mem, intr).unwrap();
+    assert_eq!(mem.slice(lowcore::DXC, 1).unwrap(), &[0xFE]);
+
+    let (mut cpu, mut mem) = machine(&vl);
+    mem.load(DATA, &[0x5A; 16]).unwrap();
+    cpu.gpr[2] = DATA;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), u128::from_be_bytes([0x5A; 16]));
+}
+
+#[test]
+fn load_count_to_block_boundary_needs_no_vector_enablement() {
+    // lcbb %r1,0(%r2),0 (64-byte blocks): 10 bytes to the boundary -> cc 3
+    let (mut cpu, mut mem) = machine(&[0xE7, 0x10, 0x20, 0x00, 0x00, 0x27]);
+    cpu.cr[0] &= !CR0_VECTOR;
+    cpu.gpr[1] = 0xAAAA_AAAA_0000_0000;
+    cpu.gpr[2] = DATA + 54;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.gpr[1], cpu.psw.cc()), (0xAAAA_AAAA_0000_000A, 3));
+    // 16 or more bytes to the boundary: 16, cc 0
+    let (mut cpu, mut mem) = machine(&[0xE7, 0x10, 0x20, 0x00, 0x00, 0x27]);
+    cpu.gpr[2] = DATA + 8;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.gpr[1], cpu.psw.cc()), (16, 0));
+}
+
+#[test]
+fn floating_point_registers_are_the_leftmost_doublewords_of_vector_registers_0_to_15() {
+    // ldgr %f5,%r1 ; vlgvg %r3,%v5,1 ; vlgvg %r2,%v5,0
+    let mut code = vec![0xB3, 0xC1, 0x00, 0x51];
+    code.extend(e7(0x21, [3, 5, 0, 0, 0, 1, 3]));
+    code.extend(e7(0x21, [2, 5, 0, 0, 0, 0, 3]));
+    let (mut cpu, mut mem) = machine(&code);
+    cpu.cr[0] |= 1 << (63 - 45);
+    cpu.set_v128(5, u128::MAX);
+    cpu.gpr[1] = 0x0123_4567_89AB_CDEF;
+    for _ in 0..3 {
+        cpu.step(&mut mem).unwrap();
+    }
+    assert_eq!(cpu.gpr[2], 0x0123_4567_89AB_CDEF, "FPR 5 is VR 5 bits 0-63");
+    assert_eq!(cpu.gpr[3], u64::MAX, "bits 64-127 unchanged");
+    assert_eq!(cpu.fpr(5), cpu.vr[5][0]);
+}
+
+#[test]
+fn rxb_bits_extend_every_register_field_to_vector_registers_16_to_31() {
+    // vperm %v17,%v18,%v19,%v20: each operand field names a register >= 16
+    let code = e7(0x8C, [17, 18, 19, 0, 0, 0, 20]);
+    assert_eq!(code[4] & 0xF, 0xF, "RXB");
+    let (mut cpu, mut mem) = machine(&code);
+    cpu.set_v128(18, bytes(b"ABCDEFGHIJKLMNOP"));
+    cpu.set_v128(19, bytes(b"abcdefghijklmnop"));
+    cpu.set_v128(
+        20,
+        bytes(&[0, 16, 1, 17, 15, 31, 32, 48, 0, 0, 0, 0, 0, 0, 0, 0]),
+    );
+    cpu.set_v128(1, 7);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), 7, "V1 without RXB untouched");
+    // Only bits 3-7 of each control byte count: 32 and 48 select 0 and 16.
+    assert_eq!(cpu.v128(17), bytes(b"AaBbPpAaAAAAAAAA"));
+}
+
+#[test]
+fn vll_and_vstl_move_bytes_up_to_the_index_in_r3_at_most_16() {
+    // vll %v1,%r3,0(%r2)
+    let vll = e7(0x37, [1, 3, 2, 0, 0, 0, 0]);
+    let (mut cpu, mut mem) = machine(&vll);
+    mem.load(DATA, b"0123456789abcdefXYZ").unwrap();
+    cpu.set_v128(1, u128::MAX);
+    cpu.gpr[2] = DATA;
+    cpu.gpr[3] = 0xFFFF_FFFF_0000_0003; // bits 32-63: highest index 3
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), bytes(b"0123"), "4 bytes, the rest zero");
+
+    let (mut cpu, mut mem) = machine(&vll);
+    mem.load(DATA, b"0123456789abcdefXYZ").unwrap();
+    cpu.gpr[2] = DATA;
+    cpu.gpr[3] = 0x100;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), bytes(b"0123456789abcdef"));
+
+    // vstl %v1,%r3,0(%r2): the bytes after the length are not stored
+    let (mut cpu, mut mem) = machine(&e7(0x3F, [1, 3, 2, 0, 0, 0, 0]));
+    cpu.set_v128(1, bytes(b"ABCDEFGHIJKLMNOP"));
+    cpu.gpr[2] = DATA;
+    cpu.gpr[3] = 1;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(mem.slice(DATA, 3).unwrap(), b"AB\0");
+}
+
+#[test]
+fn element_index_beyond_the_element_count_is_a_specification_exception() {
+    // vleh %v1,0(%r2),8: halfword elements are 0-7
+    let (mut cpu, mut mem) = machine(&e7(0x01, [1, 0, 2, 0, 0, 0, 8]));
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vrep %v1,%v3,16,0: byte elements are 0-15
+    let (mut cpu, mut mem) = machine(&e7(0x4D, [1, 3, 0, 0, 1, 0, 0]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // va %v1,%v2,%v3,5: no element size 5
+    let (mut cpu, mut mem) = machine(&vrr(0xF3, 1, 2, 3, 5, 0));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+#[test]
+fn vlgv_and_vlvg_take_the_element_index_modulo_the_element_count() {
+    // vlgvf %r1,%v3,5(%r0): word elements 0-3, 5 selects element 1
+    let (mut cpu, mut mem) = machine(&e7(0x21, [1, 3, 0, 0, 0, 5, 2]));
+    cpu.set_v128(3, 0x0000_0000_1111_1111_2222_2222_3333_3333);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.gpr[1], 0x1111_1111);
+    // vlvgh %v1,%r3,9(%r2) with r2 = 0x10: index 0x19 modulo 8 = 1
+    let (mut cpu, mut mem) = machine(&e7(0x22, [1, 3, 2, 0, 0, 9, 1]));
+    cpu.gpr[2] = 0x10;
+    cpu.gpr[3] = 0xABCD;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), 0xABCD << 96);
+}
+
+#[test]
+fn vlm_of_more_than_16_registers_or_v3_below_v1_is_a_specification_exception() {
+    // vlm %v0,%v16,0(%r2)
+    let (mut cpu, mut mem) = machine(&e7(0x36, [0, 16, 2, 0, 0, 0, 0]));
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vlm %v5,%v4,0(%r2)
+    let (mut cpu, mut mem) = machine(&e7(0x36, [5, 4, 2, 0, 0, 0, 0]));
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vlm %v16,%v31,0(%r2): all 16 high registers, in order
+    let (mut cpu, mut mem) = machine(&e7(0x36, [16, 31, 2, 0, 0, 0, 0]));
+    let data: Vec<u8> = (0..=255).collect();
+    mem.load(DATA, &data).unwrap();
+    cpu.gpr[2] = DATA;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(16), bytes(&data[..16]));
+    assert_eq!(cpu.v128(31), bytes(&data[240..]));
+}
+
+#[test]
+fn quadword_add_carries_across_the_whole_register() {
+    // va %v1,%v2,%v3,4 (as kvm-unit-tests' vector test adds 21 + 21)
+    let (r, _) = run3(vrr(0xF3, 1, 2, 3, 4, 0), 21, 21, 0);
+    assert_eq!(r, 42);
+    let (r, _) = run3(vrr(0xF3, 1, 2, 3, 4, 0), u64::MAX as u128, 1, 0);
+    assert_eq!(r, 1 << 64);
+    // vaccf: the carry out of each word
+    let (r, _) = run3(
+        vrr(0xF1, 1, 2, 3, 2, 0),
+        0xFFFF_FFFF << 96 | 1,
+        1 << 96 | 1,
+        0,
+    );
+    assert_eq!(r, 1 << 96);
+}
+
+#[test]
+fn compares_set_the_cc_only_with_the_cs_flag() {
+    // vceqf %v1,%v2,%v3 with and without CS (VRR-b: M5 at bits 24-27)
+    let vceqf = |m5: u8| e7(0xF8, [1, 2, 3, 0, m5, 0, 2]);
+    let a = 0x0000_0001_0000_0002_0000_0003_0000_0004;
+    let b = 0x0000_0001_0000_0000_0000_0003_0000_0000;
+    let (r, cc) = run3(vceqf(CS), a, b, 0);
+    assert_eq!(r, 0xFFFF_FFFF_0000_0000_FFFF_FFFF_0000_0000);
+    assert_eq!(cc, 1, "mixed");
+    let (_, cc) = run3(vceqf(CS), a, a, 0);
+    assert_eq!(cc, 0, "all equal");
+    let (_, cc) = run3(vceqf(CS), a, !a, 0);
+    assert_eq!(cc, 3, "none equal");
+    let (_, cc) = run3(vceqf(0), a, a, 0);
+    assert_eq!(cc, 0, "unchanged (initial cc 0)");
+}
+
+/// VFAE/VFEE/VFENE flags in M5.
+const ZS: u8 = 2;
+const CS: u8 = 1;
+const RT: u8 = 4;
+
+#[test]
+fn find_element_equal_reports_the_byte_index_of_the_first_match_or_zero() {
+    // vfeeb %v1,%v2,%v3 (VRR-b: M5 in bits 24-27)
+    let vfee = |m5: u8| e7(0x80, [1, 2, 3, 0, m5, 0, 0]);
+    let a = bytes(b"hello, world\0xyz");
+    let b = bytes(b"QQQQQQQQQQQQQQQQ");
+    // No match and no zero search: index 16, cc 3.
+    let (r, cc) = run3(vfee(CS), a, b, 0);
+    assert_eq!((r, cc), (16 << 64, 3));
+    // Zero search finds the terminator at 12: cc 0.
+    let (r, cc) = run3(vfee(ZS | CS), a, b, 0);
+    assert_eq!((r, cc), (12 << 64, 0));
+    // A match at 4 ('o') before the zero: index 4, cc 2.
+    let (r, cc) = run3(vfee(ZS | CS), a, bytes(b"QQQQoQQQQQQQQQQQ"), 0);
+    assert_eq!((r, cc), (4 << 64, 2));
+    // A match without zero search: cc 1.
+    let (r, cc) = run3(vfee(CS), a, bytes(b"QQQQoQQQQQQQQQQQ"), 0);
+    assert_eq!((r, cc), (4 << 64, 1));
+}
+
+#[test]
+fn find_element_not_equal_reports_which_operand_is_low() {
+    let vfene = |m5: u8| e7(0x81, [1, 2, 3, 0, m5, 0, 0]);
+    let (r, cc) = run3(vfene(CS), bytes(b"abcd"), bytes(b"abzd"), 0);
+    assert_eq!((r, cc), (2 << 64, 1), "'c' < 'z'");
+    let (r, cc) = run3(vfene(CS), bytes(b"abzd"), bytes(b"abcd"), 0);
+    assert_eq!((r, cc), (2 << 64, 2));
+    let (r, cc) = run3(vfene(CS), bytes(b"abcd"), bytes(b"abcd"), 0);
+    assert_eq!((r, cc), (16 << 64, 3), "all equal");
+    // Equal strings up to their terminator: the zero at 4 comes first.
+    let (r, cc) = run3(vfene(ZS | CS), bytes(b"abcd\0x"), bytes(b"abcd\0y"), 0);
+    assert_eq!((r, cc), (4 << 64, 0));
+}
+
+#[test]
+fn find_any_element_equal_with_mask_result_and_invert() {
+    // vfaeb %v1,%v2,%v3 with RT: a mask of the bytes that are in the set
+    let vfae = |m5: u8| e7(0x82, [1, 2, 3, 0, m5, 0, 0]);
+    let a = bytes(b"a,b;c");
+    let set = bytes(b",;,;,;,;,;,;,;,;");
+    let (r, cc) = run3(vfae(RT | CS), a, set, 0);
+    assert_eq!(r, bytes(&[0, 0xFF, 0, 0xFF]));
+    assert_eq!(cc, 1);
+    // Inverted (IN = 8): the first byte not in the set is at 0.
+    let (r, _) = run3(vfae(8 | CS), a, set, 0);
+    assert_eq!(r, 0);
+    // Index result with zero search: ',' at 1 comes before the zero at 5.
+    let (r, cc) = run3(vfae(ZS | CS), a, set, 0);
+    assert_eq!((r, cc), (1 << 64, 2));
+}
+
+#[test]
+fn string_range_compare_matches_elements_inside_any_range() {
+    // vstrcb %v1,%v2,%v3,%v4 (VRR-d: M5 at bits 20-27 is the element size,
+    // M6 at bits 24-27 the flags): ranges 'a' <= x <= 'z'
+    let vstrc = |m6: u8| e7(0x8A, [1, 2, 3, 0, m6, 0, 4]);
+    let range = bytes(b"az");
+    // Controls: element 0 "equal or high" (bits 0 and 2), element 1 "equal
+    // or low" (bits 0 and 1); all other pairs never match (zero controls).
+    let ctl = bytes(&[0xA0, 0xC0]);
+    let a = bytes(b"ABcD\0e");
+    let (r, cc) = run3(vstrc(CS), a, range, ctl);
+    assert_eq!((r, cc), (2 << 64, 1), "'c' at 2");
+    let (r, cc) = run3(vstrc(ZS | CS), bytes(b"AB\0cD"), range, ctl);
+    assert_eq!((r, cc), (2 << 64, 0), "the zero at 2 comes first");
+    let (r, cc) = run3(vstrc(RT | CS), a, range, ctl);
+    assert_eq!((r, cc), (bytes(&[0, 0, 0xFF, 0, 0, 0xFF]), 1));
+    let (r, cc) = run3(vstrc(CS), bytes(b"ABC"), range, ctl);
+    assert_eq!((r, cc), (16 << 64, 3));
+}
+
+#[test]
+fn vistr_clears_everything_from_the_first_zero_element() {
+    // vistrb %v1,%v2 with CS (VRR-a: M5 at bits 24-27)
+    let code = e7(0x5C, [1, 2, 0, 0, CS, 0, 0]);
+    let (r, cc) = run3(code, bytes(b"abc\0def"), 0, 0);
+    assert_eq!((r, cc), (bytes(b"abc"), 0));
+    let (r, cc) = run3(code, bytes(b"0123456789abcdef"), 0, 0);
+    assert_eq!((r, cc), (bytes(b"0123456789abcdef"), 3));
+}
+
+#[test]
+fn pack_saturate_sets_the_cc_from_how_many_elements_saturated() {
+    // vpksh %v1,%v2,%v3 with CS: halfwords to bytes
+    let code = e7(0x97, [1, 2, 3, 0, CS, 0, 1]);
+    let (r, cc) = run3(code, 0x0001_0080_FF7F_FF00 << 64, 0, 0);
+    assert_eq!(r, 0x01_7F_80_80_00_00_00_00 << 64);
+    assert_eq!(cc, 1);
+    let (_, cc) = run3(code, 0, 0, 0);
+    assert_eq!(cc, 0);
+}
+
+#[test]
+fn vector_shift_left_double_by_byte_concatenates_the_operands() {
+    // vsldb %v1,%v2,%v3,3
+    let (r, _) = run3(
+        e7(0x77, [1, 2, 3, 0, 0, 3, 0]),
+        bytes(b"ABCDEFGHIJKLMNOP"),
+        bytes(b"abcdefghijklmnop"),
+        0,
+    );
+    assert_eq!(r, bytes(b"DEFGHIJKLMNOPabc"));
+}
+
+#[test]
+fn generate_mask_wraps_around_when_the_start_bit_follows_the_end_bit() {
+    // vgmb %v1,6,1: bits 6, 7, 0 and 1 of each byte
+    let (r, _) = run3(e7(0x46, [1, 0, 0, 6, 0, 1, 0]), 0, 0, 0);
+    assert_eq!(r, u128::from_be_bytes([0xC3; 16]));
+}
+
+#[test]
+fn multiply_even_gives_double_width_products() {
+    // vmef %v1,%v2,%v3: words 0 and 2, signed
+    let a = (-3i32 as u32 as u128) << 96 | 5 << 32;
+    let b = 7u128 << 96 | 9 << 32;
+    let (r, _) = run3(vrr(0xA6, 1, 2, 3, 2, 0), a, b, 0);
+    assert_eq!(r, ((-21i64 as u64 as u128) << 64) | 45);
+}
+
+#[test]
+fn sum_across_words_adds_the_rightmost_element_of_the_third_operand() {
+    // vsumb %v1,%v2,%v3: each word = its four bytes + byte 3 of V3's word
+    let (r, _) = run3(
+        vrr(0x64, 1, 2, 3, 0, 0),
+        u128::from_be_bytes([0xFF; 16]),
+        1,
+        0,
+    );
+    assert_eq!(
+        r,
+        (4 * 255) << 96 | (4 * 255) << 64 | (4 * 255) << 32 | (4 * 255 + 1)
+    );
+}
+
+#[test]
+fn every_vector_table_instruction_is_interpreted() {
+    use zmmu_cpu::opcode::TABLE;
+    let mut unimplemented = Vec::new();
+    for row in TABLE.iter().filter(|r| r.op.is_vector()) {
+        let code = cpu_common::encode_key(row.key, &[0; 6]);
+        let (mut cpu, mut mem) = machine(&code);
+        if let Err(Interruption::Program { exception, .. }) = cpu.step(&mut mem) {
+            if exception.code == Code::OPERATION {
+                unimplemented.push(row.op.mnemonic());
+            }
+        }
+    }
+    assert!(unimplemented.is_empty(), "{unimplemented:?}");
+}

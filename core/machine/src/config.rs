@@ -1,0 +1,221 @@
+//! What a machine is made of, in the terms of QEMU's `s390-ccw-virtio`
+//! command line (`-m`, `-append`, `-name`, `-uuid`, `-device`,
+//! `-watchdog-action`, `-cpu`), so that a test's QEMU parameters map one to
+//! one.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Where QEMU's `-kernel` loader puts the kernel command line (the parm
+/// area of the IPL'd program, `KERN_PARM_AREA`).
+pub const COMMAND_LINE_ADDRESS: u64 = 0x10480;
+/// The longest command line that fits there with its terminating zero
+/// (QEMU's legacy parm-area size, 896 bytes).
+pub const COMMAND_LINE_MAX: usize = 895;
+
+/// A device on the machine's command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// `virtio-net-ccw`: a virtio network device on the channel subsystem,
+    /// without a backend.
+    VirtioNetCcw,
+    /// `diag288`: the watchdog that DIAGNOSE 0x288 drives.
+    Diag288,
+}
+
+impl Device {
+    /// The device named on the command line (its QEMU name, without
+    /// properties).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.split(',').next()? {
+            "virtio-net-ccw" => Some(Self::VirtioNetCcw),
+            "diag288" => Some(Self::Diag288),
+            _ => None,
+        }
+    }
+}
+
+/// What the watchdog does when it expires (QEMU's `-watchdog-action`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WatchdogAction {
+    /// Reset the machine (QEMU's default).
+    #[default]
+    Reset,
+    /// Stop the machine, as a power-off.
+    Poweroff,
+    /// Pause the machine (zmmu stops it and says so).
+    Pause,
+    /// Nothing happens.
+    None,
+    /// Inject a non-maskable interruption: on s390x a restart interruption
+    /// (QEMU's `inject-nmi`).
+    InjectNmi,
+}
+
+impl WatchdogAction {
+    /// The action with this QEMU name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "reset" => Self::Reset,
+            "poweroff" | "shutdown" => Self::Poweroff,
+            "pause" => Self::Pause,
+            "none" => Self::None,
+            "inject-nmi" => Self::InjectNmi,
+            _ => return Option::None,
+        })
+    }
+}
+
+/// CPU-model features a test may switch off (`-cpu max,vx=off`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuFeatures {
+    /// The vector facility (129), where zmmu implements it.
+    pub vx: bool,
+    /// The guarded-storage facility (133): zmmu does not implement it, so
+    /// it can only be off.
+    pub gs: bool,
+}
+
+impl Default for CpuFeatures {
+    fn default() -> Self {
+        Self {
+            vx: true,
+            gs: false,
+        }
+    }
+}
+
+/// Why a `-cpu` model string is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuModelError(pub String);
+
+impl fmt::Display for CpuModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::error::Error for CpuModelError {}
+
+impl CpuFeatures {
+    /// Parses QEMU's `-cpu MODEL[,FEATURE=on|off...]`: the model is `max`,
+    /// `host` or `qemu` (all mean the one model zmmu has), each feature is
+    /// `vx` or `gs`. Asking for what zmmu does not implement is an error,
+    /// never ignored.
+    pub fn parse(text: &str) -> Result<Self, CpuModelError> {
+        let mut parts = text.split(',');
+        let model = parts.next().unwrap_or_default();
+        if !matches!(model, "max" | "host" | "qemu") {
+            return Err(CpuModelError(alloc::format!(
+                "CPU model `{model}`: zmmu has one model, named max, host or qemu"
+            )));
+        }
+        let mut features = Self::default();
+        for part in parts {
+            let (name, value) = part.split_once('=').unwrap_or((part, "on"));
+            let on = match value {
+                "on" | "true" => true,
+                "off" | "false" => false,
+                _ => {
+                    return Err(CpuModelError(alloc::format!(
+                        "feature `{part}`: the value must be on or off"
+                    )))
+                }
+            };
+            match (name, on) {
+                ("vx", on) => features.vx = on,
+                ("gs", false) => features.gs = false,
+                ("gs", true) => {
+                    return Err(CpuModelError(
+                        "feature gs=on: the guarded-storage facility is not implemented".into(),
+                    ))
+                }
+                _ => {
+                    return Err(CpuModelError(alloc::format!(
+                        "feature `{name}`: zmmu can switch vx and gs only"
+                    )))
+                }
+            }
+        }
+        Ok(features)
+    }
+}
+
+/// A machine's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The kernel command line, stored at [`COMMAND_LINE_ADDRESS`].
+    pub command_line: Option<String>,
+    /// The guest's name (STSI 3.2.2 reports it).
+    pub name: Option<String>,
+    /// The guest's UUID (STSI 3.2.2 reports it).
+    pub uuid: Option<[u8; 16]>,
+    /// The devices.
+    pub devices: Vec<Device>,
+    /// What the watchdog does when it expires.
+    pub watchdog_action: WatchdogAction,
+    /// CPU-model features.
+    pub cpu: CpuFeatures,
+}
+
+impl Config {
+    /// Checks what the machine cannot take: a command line longer than
+    /// the parm area.
+    pub fn validate(&self) -> Result<(), String> {
+        match &self.command_line {
+            Some(line) if line.len() > COMMAND_LINE_MAX => Err(alloc::format!(
+                "the command line is {} bytes long; at most {COMMAND_LINE_MAX} fit in the parm area",
+                line.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses a UUID in its 8-4-4-4-12 hexadecimal form.
+pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let digits: Vec<u8> = text.bytes().filter(|&b| b != b'-').collect();
+    let groups: Vec<usize> = text.split('-').map(str::len).collect();
+    if digits.len() != 32 || groups != [8, 4, 4, 4, 12] {
+        return None;
+    }
+    let mut uuid = [0u8; 16];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        let hex = core::str::from_utf8(pair).ok()?;
+        uuid[i] = u8::from_str_radix(hex, 16).ok()?;
+    }
+    Some(uuid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_in_the_8_4_4_4_12_form() {
+        assert_eq!(
+            parse_uuid("12345678-9abc-def0-1234-56789abcdef0"),
+            Some([
+                0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc,
+                0xde, 0xf0
+            ])
+        );
+        assert_eq!(parse_uuid("123456789abcdef0123456789abcdef0"), None);
+        assert_eq!(parse_uuid("12345678-9abc-def0-1234-56789abcdefg"), None);
+    }
+
+    #[test]
+    fn cpu_model_switches_only_what_exists() {
+        assert_eq!(
+            CpuFeatures::parse("max,vx=off,gs=off"),
+            Ok(CpuFeatures {
+                vx: false,
+                gs: false
+            })
+        );
+        assert!(CpuFeatures::parse("max,gs=on").is_err());
+        assert!(CpuFeatures::parse("z14").is_err());
+        assert!(CpuFeatures::parse("max,ctop=on").is_err());
+    }
+}

@@ -1,0 +1,523 @@
+//! Differential test: the jit against the interpreter on seeded random
+//! instruction streams with DAT on (and off), over the machine's `DatBus`:
+//! loads and stores through random page tables (invalid, protected and
+//! out-of-storage pages, storage keys), IPTE, EXECUTE, stores into the
+//! code's own frames through an alias page, instructions the translator
+//! does not translate. After every `Jit::run` (a few blocks) the full CPU
+//! state, storage and storage keys must equal those of a second machine
+//! stepped by the interpreter as many times.
+//!
+//! ```text
+//! ZMMU_JIT_DIFF_INSNS=5000000 ZMMU_JIT_DIFF_SEED=7 cargo test --release -p zmmu-jit --test jit_diff -- --nocapture
+//! ```
+
+use zmmu_cpu::decode::{insn_len, Insn};
+use zmmu_cpu::format::Format;
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::opcode::{ext_kind, split_key, ExtKind, Opcode};
+use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_jit::Jit;
+use zmmu_machine::bus::DatBus;
+use zmmu_mmu::exception::Ending;
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::prelude::*;
+
+const STORAGE: usize = 0x40000;
+const SEGMENT_TABLE: u64 = 0x10000;
+const PAGE_TABLE: u64 = 0x11000;
+/// Logical code pages 0x100000..0x104000 -> frames 0x20000..0x24000.
+const CODE: u64 = 0x10_0000;
+const CODE_FRAME: u64 = 0x2_0000;
+/// Logical data pages 0x108000..0x110000 -> frames 0x28000..
+const DATA: u64 = 0x10_8000;
+const DATA_FRAME: u64 = 0x2_8000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+use Opcode::*;
+
+/// Instructions with a native translation (or a native candidate).
+const NATIVE: &[Opcode] = &[
+    LGR, LR, LTGR, LTR, AGR, AR, SGR, SR, ALGR, ALR, SLGR, SLR, NGR, NR, OGR, OR, XGR, XR, CGR,
+    CR, CLGR, CLR, LGFR, LLGFR, AGHI, AHI, CGHI, CHI, LGHI, LHI, AGFI, AFI, LGFI, IILF, LLILF,
+    LLIHF, IIHF, LG, L, LY, LLGF, LGF, LH, LHY, LGH, LLGC, LLC, LB, LGB, LLGH, AG, A, SG, S, CG,
+    C, CLG, CL, NG, N, OG, O, XG, X, ALG, AL, STG, ST, STY, STH, STHY, STC, STCY, LA, LAY, LARL,
+    SLLG, SRLG, SRAG, SLL, SRL, SRA, BRC, BRCL, BRCT, BRCTG, BRAS, BRASL, CIJ, CGIJ, CRJ, CGRJ,
+    CLRJ, CLGRJ, CLIJ, CLGIJ,
+];
+
+/// Instructions the interpreter runs for the jit.
+const FALLBACK: &[Opcode] = &[
+    MVC, XC, CLC, NC, OC, MVI, CLI, NI, OI, TM, MSGR, MSR, LCGR, LPGR, ALCGR, SLBGR, DSGR, SLA,
+    RLLG, NILF, OILF, TMLL, ICM,
+];
+
+/// One generated instruction: bytes, and a relative field to patch with
+/// the address of a later instruction (field byte offset, width in bytes,
+/// how many instructions ahead).
+struct Gen {
+    bytes: Vec<u8>,
+    rel: Option<(usize, usize, usize)>,
+    /// EX/BCR/BASR are preceded by a LARL of their target into r9.
+    larl_target: Option<usize>,
+}
+
+fn dest(rng: &mut Rng) -> u8 {
+    rng.below(10) as u8
+}
+
+fn base(rng: &mut Rng) -> u8 {
+    if rng.chance(5) {
+        0
+    } else {
+        10 + rng.below(3) as u8
+    }
+}
+
+fn encode(op: Opcode, rng: &mut Rng) -> Gen {
+    let info = op.info().expect("a table instruction");
+    let (b0, ext) = split_key(info.key);
+    let len = insn_len(b0);
+    let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+    b[0] = b0;
+    let r1 = dest(rng);
+    let r2 = rng.below(16) as u8;
+    let bs = base(rng);
+    let x2 = if rng.chance(10) { rng.below(10) as u8 } else { 0 };
+    let d12 = rng.below(0x1000) as u16;
+    let mut rel = None;
+    let ahead = 1 + rng.below(4) as usize;
+    match op.format() {
+        Format::RR => b[1] = r1 << 4 | r2,
+        Format::Rre => {
+            b[2] = 0;
+            b[3] = r1 << 4 | r2;
+        }
+        Format::RiA | Format::RilA => b[1] = r1 << 4,
+        Format::RiB | Format::RilB => {
+            b[1] = r1 << 4;
+            rel = Some((2, len - 2, ahead));
+        }
+        Format::RiC | Format::RilC => {
+            b[1] = (rng.below(16) as u8) << 4;
+            rel = Some((2, len - 2, ahead));
+        }
+        Format::RxA | Format::RxyA | Format::RsA | Format::RsyA => {
+            let shift = matches!(op.format(), Format::RsA | Format::RsyA);
+            let second = if shift {
+                if op.format() == Format::RsA {
+                    0
+                } else {
+                    r2
+                }
+            } else {
+                x2
+            };
+            b[1] = r1 << 4 | second;
+            let (bb, d) = if shift && rng.chance(80) {
+                (0, rng.below(70) as u16)
+            } else {
+                (bs, d12)
+            };
+            b[2] = bb << 4 | (d >> 8) as u8;
+            b[3] = d as u8;
+            if len == 6 {
+                b[4] = if rng.chance(90) { 0 } else { 0xff };
+            }
+        }
+        Format::RieB => {
+            b[1] = r1 << 4 | r2;
+            b[4] = (rng.below(16) as u8) << 4;
+            rel = Some((2, 2, ahead));
+        }
+        Format::RieC => {
+            b[1] = r1 << 4 | rng.below(16) as u8;
+            rel = Some((2, 2, ahead));
+        }
+        Format::SsA => {
+            b[1] = if rng.chance(80) {
+                rng.below(32) as u8
+            } else {
+                rng.next() as u8
+            };
+            let (d1, d2) = (rng.below(0x1000) as u16, rng.below(0x1000) as u16);
+            b[2] = base(rng) << 4 | (d1 >> 8) as u8;
+            b[3] = d1 as u8;
+            b[4] = base(rng) << 4 | (d2 >> 8) as u8;
+            b[5] = d2 as u8;
+        }
+        Format::Si => {
+            b[2] = bs << 4 | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+        }
+        _ => {}
+    }
+    match ext_kind(b0) {
+        ExtKind::None => {}
+        ExtKind::Byte1 => b[1] = ext,
+        ExtKind::Nibble => b[1] = (b[1] & 0xf0) | ext,
+        ExtKind::Byte5 => b[5] = ext,
+    }
+    Gen {
+        bytes: b,
+        rel,
+        larl_target: None,
+    }
+}
+
+/// A random instruction.
+fn instruction(rng: &mut Rng) -> Gen {
+    let roll = rng.below(1000);
+    match roll {
+        0..=779 => encode(rng.pick(NATIVE), rng),
+        780..=899 => encode(rng.pick(FALLBACK), rng),
+        900..=929 => {
+            // BCR / BASR to a later instruction, or EX of any one.
+            let which = rng.below(3);
+            let bytes = match which {
+                0 => vec![0x07, (rng.below(16) as u8) << 4 | 9],
+                1 => vec![0x0d, dest(rng) << 4 | 9],
+                _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, 0x00],
+            };
+            Gen {
+                bytes,
+                rel: None,
+                larl_target: Some(1 + rng.below(6) as usize),
+            }
+        }
+        930..=939 => Gen {
+            // IPTE r13,r10..r12: invalidate a data page.
+            bytes: vec![0xb2, 0x21, 0x00, 0xd0 | (10 + rng.below(3) as u8)],
+            rel: None,
+            larl_target: None,
+        },
+        940..=944 => {
+            // Random bytes: anything the decoder knows, or not.
+            let len = [2, 4, 6][rng.below(3) as usize];
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            bytes[0] = (bytes[0] & 0x3f) | [0x00, 0x40, 0xc0][len / 2 - 1];
+            Gen {
+                bytes,
+                rel: None,
+                larl_target: None,
+            }
+        }
+        _ => {
+            // A store of a register into the code frame via the alias page.
+            let op = rng.pick(&[STG, ST, STH, STC, MVI]);
+            let mut g = encode(op, rng);
+            let at = (0xf000 + rng.below(0x1000)) as u16;
+            let (pos, v) = if op == MVI { (2, 12u8) } else { (2, 12u8) };
+            g.bytes[pos] = v << 4 | ((at >> 8) & 0xf) as u8;
+            g.bytes[pos + 1] = at as u8;
+            if g.bytes.len() == 6 {
+                g.bytes[4] = 0;
+            }
+            if op != MVI {
+                g.bytes[1] &= 0xf0;
+            }
+            g
+        }
+    }
+}
+
+/// Lays out `n` random instructions at `start`; returns the code and the
+/// address of each instruction (the last is the terminator).
+fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>) {
+    let mut gens: Vec<Gen> = Vec::new();
+    for _ in 0..n {
+        let g = instruction(rng);
+        if let Some(k) = g.larl_target {
+            gens.push(Gen {
+                bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
+                rel: Some((2, 4, k + 1)),
+                larl_target: None,
+            });
+        }
+        gens.push(g);
+    }
+    gens.push(Gen {
+        bytes: vec![0, 0],
+        rel: None,
+        larl_target: None,
+    });
+    let mut addrs = Vec::new();
+    let mut at = start;
+    for g in &gens {
+        addrs.push(at);
+        at += g.bytes.len() as u64;
+    }
+    let last = gens.len() - 1;
+    let mut code = Vec::new();
+    for (i, g) in gens.iter().enumerate() {
+        let mut bytes = g.bytes.clone();
+        if let Some((pos, width, ahead)) = g.rel {
+            let target = addrs[(i + ahead).min(last)];
+            let halfwords = (target as i64 - addrs[i] as i64) / 2;
+            let be = halfwords.to_be_bytes();
+            bytes[pos..pos + width].copy_from_slice(&be[8 - width..]);
+        }
+        code.extend_from_slice(&bytes);
+    }
+    (code, addrs)
+}
+
+struct Case {
+    cpu: Cpu,
+    bus: DatBus,
+}
+
+fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
+    let mut storage = OwnedStorage::new(STORAGE);
+    let dat = rng.chance(75);
+    let amode31 = rng.chance(20);
+    let start_off = rng.below(0xe00) & !1;
+    let n = 100 + rng.below(300) as usize;
+    let (code_base, data_base) = if dat { (CODE, DATA) } else { (CODE_FRAME, DATA_FRAME) };
+    let (code, addrs) = program(rng, code_base + start_off, n);
+    let abs_start = CODE_FRAME + start_off;
+    storage
+        .write(AbsoluteAddress::new(abs_start), &code)
+        .expect("code fits");
+    let w = |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
+    // Segment 1 (logical 1 MiB..2 MiB) -> the page table.
+    w(&mut storage, SEGMENT_TABLE + 8, PAGE_TABLE);
+    for page in 0..4u64 {
+        w(&mut storage, PAGE_TABLE + page * 8, CODE_FRAME + page * 0x1000);
+    }
+    for page in 8..16u64 {
+        let frame = DATA_FRAME + (page - 8) * 0x1000;
+        let pte = match rng.below(100) {
+            0..=4 => frame | 0x400,
+            5..=9 => frame | 0x200,
+            10..=12 => 0x7f_f000,
+            _ => frame,
+        };
+        w(&mut storage, PAGE_TABLE + page * 8, pte);
+    }
+    if rng.chance(60) {
+        // The last data page aliases the first code frame.
+        w(&mut storage, PAGE_TABLE + 15 * 8, CODE_FRAME);
+    }
+    let psw_key: u8 = if rng.chance(70) { 0 } else { 9 };
+    for frame in 0..(STORAGE as u64 / 0x1000) {
+        let key = if (0x28..0x30).contains(&frame) && rng.chance(30) {
+            let acc = rng.pick(&[0u8, 3, 9]);
+            let fetch = if rng.chance(30) { StorageKey::F } else { 0 };
+            (acc << 4) | fetch
+        } else {
+            0
+        };
+        storage
+            .set_key(AbsoluteAddress::new(frame * 0x1000), StorageKey::new(key))
+            .unwrap();
+    }
+    let mut cpu = Cpu::new();
+    cpu.cr[1] = SEGMENT_TABLE;
+    for r in 0..10 {
+        cpu.gpr[r] = match rng.below(4) {
+            0 => rng.below(16),
+            1 => rng.next() as u32 as u64,
+            _ => rng.next(),
+        };
+    }
+    for r in 10..13 {
+        cpu.gpr[r] = data_base + rng.below(0x8000);
+    }
+    if dat && rng.chance(30) {
+        // r12 into the alias of the code frame.
+        cpu.gpr[12] = data_base + 0x7000 + rng.below(0x1000);
+    }
+    cpu.gpr[13] = PAGE_TABLE;
+    let mut m = mask::EA | mask::BA | (u64::from(psw_key) << 52);
+    if amode31 {
+        m &= !mask::EA;
+    }
+    if dat {
+        m |= mask::DAT;
+    }
+    m |= rng.below(4) << 44;
+    if rng.chance(20) {
+        m |= mask::FIXED_OVERFLOW;
+    }
+    cpu.psw = Psw {
+        mask: m,
+        addr: code_base + start_off,
+    };
+    (
+        Case {
+            cpu,
+            bus: DatBus::new(storage),
+        },
+        addrs,
+    )
+}
+
+fn same(a: &Case, b: &Case) -> Result<(), String> {
+    if a.cpu != b.cpu {
+        let mut diff = String::new();
+        for r in 0..16 {
+            if a.cpu.gpr[r] != b.cpu.gpr[r] {
+                diff += &format!(
+                    " r{r}: interp {:#x} jit {:#x};",
+                    a.cpu.gpr[r], b.cpu.gpr[r]
+                );
+            }
+        }
+        if a.cpu.psw != b.cpu.psw {
+            diff += &format!(" psw: interp {:x?} jit {:x?};", a.cpu.psw, b.cpu.psw);
+        }
+        if diff.is_empty() {
+            diff = format!(" interp {:x?}\n jit {:x?}", a.cpu, b.cpu);
+        }
+        return Err(format!("CPU differs:{diff}"));
+    }
+    let (x, y) = (a.bus.storage.bytes(), b.bus.storage.bytes());
+    if x != y {
+        let at = x.iter().zip(y).position(|(p, q)| p != q).unwrap_or(0);
+        return Err(format!(
+            "storage differs at {at:#x}: interp {:02x?} jit {:02x?}",
+            &x[at..(at + 8).min(x.len())],
+            &y[at..(at + 8).min(y.len())]
+        ));
+    }
+    for frame in 0..(STORAGE as u64 / 0x1000) {
+        let at = AbsoluteAddress::new(frame * 0x1000);
+        if a.bus.storage.key(at) != b.bus.storage.key(at) {
+            return Err(format!("storage key of frame {frame:#x} differs"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one case; the guest instructions executed, or why it failed.
+fn run_case(jit: &mut Jit, rng: &mut Rng, budget: u64) -> Result<u64, String> {
+    let (reference, addrs) = case(rng);
+    let mut interp = reference;
+    let mut jitted = Case {
+        cpu: interp.cpu.clone(),
+        bus: DatBus::new(interp.bus.storage.clone()),
+    };
+    jit.flush(&mut jitted.bus);
+    let mut total = 0u64;
+    let mut trail: Vec<String> = Vec::new();
+    let mut faults = 0;
+    while total < budget {
+        let chunk = 1 + rng.below(60);
+        let before = jitted.cpu.psw.addr;
+        let (n, result) = jit.run(&mut jitted.cpu, &mut jitted.bus, chunk);
+        if n == 0 || n > chunk {
+            return Err(format!("run({chunk}) executed {n}"));
+        }
+        let mut expected = Ok(());
+        for i in 0..n {
+            let at = interp.cpu.psw.addr;
+            if let Ok(insn) = interp.cpu.fetch(&mut interp.bus, at) {
+                trail.push(format!("{at:#x} {}", insn.op.mnemonic()));
+            }
+            expected = interp.cpu.step(&mut interp.bus);
+            if expected.is_err() && i + 1 != n {
+                return Err(format!(
+                    "the interpreter stopped after {} of {n} instructions with {expected:?}; the jit ran on from {before:#x}",
+                    i + 1
+                ));
+            }
+        }
+        total += n;
+        let tail = trail.len().saturating_sub(12);
+        let context = || trail[tail..].join("; ");
+        if expected != result {
+            return Err(format!(
+                "results differ: interp {expected:?} jit {result:?} after [{}]",
+                context()
+            ));
+        }
+        same(&interp, &jitted).map_err(|e| format!("{e}\n  after [{}]", context()))?;
+        if trail.len() > 64 {
+            trail.drain(..32);
+        }
+        match result {
+            Ok(()) => {}
+            Err(Interruption::Program { exception, ilc }) => {
+                faults += 1;
+                if ilc == 0 || faults > 200 {
+                    break;
+                }
+                if exception.code.ending() == Ending::Nullify {
+                    // Skip the nullified instruction, as a handler would.
+                    let at = interp.cpu.psw.addr;
+                    let Ok(insn) = interp.cpu.fetch(&mut interp.bus, at) else {
+                        break;
+                    };
+                    let next = at + u64::from(Insn::ilc(&insn)) * 2;
+                    interp.cpu.psw.addr = next;
+                    jitted.cpu.psw.addr = next;
+                }
+            }
+            Err(_) => {}
+        }
+        let psw = interp.cpu.psw;
+        if psw.mask & mask::WAIT != 0 || !psw.is_valid() || psw.addr == *addrs.last().unwrap_or(&0)
+        {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn jit_matches_the_interpreter_on_random_programs_under_dat() {
+    let default = if cfg!(debug_assertions) { 150_000 } else { 1_000_000 };
+    let target = env_u64("ZMMU_JIT_DIFF_INSNS", default);
+    let seed = env_u64("ZMMU_JIT_DIFF_SEED", 0x5eed);
+    // A small buffer, so that full-buffer flushes happen too.
+    let mut jit = Jit::new(1 << 20).expect("executable memory");
+    let mut total = 0u64;
+    let mut cases = 0u64;
+    while total < target {
+        let case_seed = seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(cases)
+            | 1;
+        let mut rng = Rng(case_seed);
+        jit.set_movbe(cases % 2 == 0);
+        match run_case(&mut jit, &mut rng, 4000) {
+            Ok(n) => total += n,
+            Err(why) => panic!(
+                "case {cases} (ZMMU_JIT_DIFF_SEED={seed}, case seed {case_seed:#x}): {why}"
+            ),
+        }
+        cases += 1;
+    }
+    let s = jit.stats();
+    eprintln!(
+        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {}, steps {}, smc drops {}, flushes {}",
+        s.native, s.helper_calls, s.slow_paths, s.blocks, s.steps, s.smc_invalidations, s.flushes
+    );
+}
