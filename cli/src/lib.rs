@@ -4,6 +4,7 @@
 //! `cli/fuzz`).
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-#![forbid(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod lazy_alloc;
 pub mod run;

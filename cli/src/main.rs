@@ -10,7 +10,12 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zmmu_cli::lazy_alloc::LazyZeroed;
 use zmmu_cli::run;
+
+/// Guest storage is reserved lazily (see [`zmmu_cli::lazy_alloc`]).
+#[global_allocator]
+static ALLOCATOR: LazyZeroed = LazyZeroed;
 
 /// zmmu: IBM z/Architecture guest memory through the host MMU.
 #[derive(Debug, Parser)]
@@ -28,8 +33,10 @@ enum Command {
     /// 256); 124 when the instruction limit is reached, 125 for an
     /// unimplemented instruction, 126 for a check-stop or a wait nothing can
     /// end, 3 when the program cannot be loaded or the options do not fit
-    /// the machine; 0 when every CPU has stopped (SIGP STOP to itself), as
-    /// QEMU exits.
+    /// the machine; 0 when every CPU has stopped (SIGP STOP to itself) or
+    /// the diag288 watchdog powered the machine off, as QEMU exits; 122 for
+    /// a re-IPL (DIAGNOSE X'308' load clear, the watchdog's reset), 123
+    /// when the watchdog paused the machine.
     Run(run::RunOptions),
 }
 

@@ -7,6 +7,9 @@
 //! |---|---|
 //! | every CPU stopped (SIGP STOP to itself, a CPU reset) | 0, as QEMU |
 //! | disabled-wait PSW | its instruction address modulo 256 (bits 56-63) |
+//! | the diag288 watchdog expired with `--watchdog-action poweroff` | 0, as QEMU |
+//! | a re-IPL: DIAGNOSE X'308' load clear, or the watchdog with `reset` (QEMU restarts the program; zmmu does not) | 122 |
+//! | the watchdog expired with `--watchdog-action pause` (QEMU pauses) | 123 |
 //! | instruction limit reached | 124 |
 //! | unimplemented instruction | 125 |
 //! | check-stop, or a wait that nothing can end | 126 |
@@ -28,6 +31,11 @@ use zmmu_machine::{Machine, Observer, Stop};
 
 use zmmu_machine::elf;
 
+/// Exit status when the program asks for a re-IPL (DIAGNOSE X'308' load
+/// clear) or the watchdog expires with the `reset` action.
+pub const EXIT_REIPL: u8 = 122;
+/// Exit status when the watchdog expires with the `pause` action.
+pub const EXIT_PAUSED: u8 = 123;
 /// Exit status when the instruction limit is reached.
 pub const EXIT_LIMIT: u8 = 124;
 /// Exit status for an unimplemented instruction.
@@ -79,6 +87,22 @@ pub struct RunOptions {
     /// The number of CPUs. zmmu runs one CPU today: more is refused.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_smp)]
     pub smp: u32,
+    /// How instructions execute: `interp` (the interpreter) or `jit`
+    /// (s390x blocks translated to x86-64 code; x86-64 hosts only).
+    #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
+    pub engine: EngineKind,
+    /// Print the engine's counters to stderr at exit.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// The execution engines of `zmmu run --engine`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The interpreter.
+    Interp,
+    /// The translator (zmmu-jit).
+    Jit,
 }
 
 impl RunOptions {
@@ -237,6 +261,13 @@ impl Observer for Report<'_> {
                     format!("external interruption {code:#06x} parameter {parameter:#x}")
                 }
                 Interruption::Restart => "restart interruption".to_string(),
+                Interruption::Io {
+                    subchannel_id,
+                    parameter,
+                    word,
+                } => format!(
+                    "I/O interruption subsystem id {subchannel_id:#010x} parameter {parameter:#010x} word {word:#010x}"
+                ),
             };
             let _ = writeln!(
                 out,
@@ -316,6 +347,12 @@ pub fn run(options: &RunOptions) -> ExitCode {
         eprintln!("zmmu: {memory} bytes of storage do not fit this host");
         return ExitCode::from(EXIT_LOAD);
     };
+    if !crate::lazy_alloc::can_reserve(memory) {
+        eprintln!(
+            "zmmu: the host cannot reserve {memory:#x} bytes of guest storage (address space or overcommit policy); choose a smaller --memory"
+        );
+        return ExitCode::from(EXIT_LOAD);
+    }
     let mut machine = match Machine::with_config(memory, options.config()) {
         Ok(machine) => machine,
         Err(e) => {
@@ -344,8 +381,21 @@ pub fn run(options: &RunOptions) -> ExitCode {
         console: BufWriter::new(stdout.lock()),
         trace: trace.then(|| BufWriter::new(stderr.lock())),
     };
+    let mut jit = match options.engine {
+        EngineKind::Interp => None,
+        EngineKind::Jit => match zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER) {
+            Ok(jit) => Some(jit),
+            Err(e) => {
+                eprintln!("zmmu: --engine jit: {e}");
+                return ExitCode::from(EXIT_LOAD);
+            }
+        },
+    };
     let started = Instant::now();
-    let outcome = machine.run(max_insns, &mut report);
+    let outcome = match &mut jit {
+        Some(jit) => machine.run_with(max_insns, &mut report, jit),
+        None => machine.run(max_insns, &mut report),
+    };
     let elapsed = started.elapsed();
     let _ = report.console.flush();
     if let Some(out) = &mut report.trace {
@@ -384,6 +434,30 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 None => format!("unimplemented instruction {mnemonic} at {address:#x}"),
             },
         ),
+        Stop::ReIpl { watchdog, psw } => (
+            EXIT_REIPL,
+            format!(
+                "re-IPL requested by {} (zmmu does not re-IPL), PSW {:016x} {:016x}",
+                if *watchdog {
+                    "the diag288 watchdog"
+                } else {
+                    "DIAGNOSE X'308'"
+                },
+                psw.mask,
+                psw.addr
+            ),
+        ),
+        Stop::WatchdogExpired { action, psw } => (
+            if *action == WatchdogAction::Pause {
+                EXIT_PAUSED
+            } else {
+                0
+            },
+            format!(
+                "the diag288 watchdog expired: {action:?}, PSW {:016x} {:016x}",
+                psw.mask, psw.addr
+            ),
+        ),
         Stop::CheckStop { reason, psw } => (
             EXIT_CHECK_STOP,
             format!(
@@ -397,5 +471,45 @@ pub fn run(options: &RunOptions) -> ExitCode {
         outcome.instructions,
         elapsed.as_secs_f64()
     );
+    if options.stats {
+        print_stats(outcome.instructions, elapsed, jit.as_ref());
+    }
     ExitCode::from(status)
+}
+
+/// `--stats`: the engine's counters on stderr.
+fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmmu_jit::Jit>) {
+    let seconds = elapsed.as_secs_f64();
+    let mips = if seconds > 0.0 {
+        instructions as f64 / seconds / 1e6
+    } else {
+        0.0
+    };
+    eprintln!("stats: instructions {instructions}, {mips:.1} MIPS");
+    let Some(jit) = jit else {
+        return;
+    };
+    let s = jit.stats();
+    let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    eprintln!(
+        "stats: native {} ({:.1}%), blocks translated {} ({} instructions, {} bytes of host code, {:.1} bytes per instruction), entries into translated code {}",
+        s.native(),
+        100.0 * per(s.native(), s.instructions),
+        s.blocks,
+        s.translated_instructions,
+        s.code_bytes,
+        per(s.code_bytes, s.translated_instructions),
+        s.entries,
+    );
+    eprintln!(
+        "stats: jump-cache hits {}, block-cache hits {}, helper calls {} (slow paths {}), interpreted steps {}, smc block drops {}, jump-cache drops {}, buffer flushes {}",
+        s.jump_hits, s.cache_hits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
+    );
+    let mut fallbacks: Vec<_> = s.fallbacks.iter().collect();
+    fallbacks.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let list: Vec<String> = fallbacks.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    eprintln!(
+        "stats: interpreter fallbacks by mnemonic: {}",
+        list.join(", ")
+    );
 }

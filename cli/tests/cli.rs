@@ -262,3 +262,37 @@ fn memory_size_rejects_nonsense() {
         assert_eq!(out.status.code(), Some(2), "--memory {bad}");
     }
 }
+
+/// LPSWE 0xF00 with a disabled-wait PSW at 0xF00 whose address is `status`.
+fn wait_program(status: u64) -> Vec<u8> {
+    let mut lowcore = vec![0u8; 0xf10];
+    lowcore[0xf00..].copy_from_slice(&psw(DISABLED_WAIT, status));
+    program(&[0xb2, 0xb2, 0x0f, 0x00], &lowcore)
+}
+
+#[test]
+fn the_largest_storage_starts_on_a_small_host_because_it_is_reserved_lazily() {
+    // 64 GiB of guest storage on a host with less: only touched pages cost.
+    let file = write("lazy.elf", &wait_program(0x2a));
+    let out = zmmu(&["--memory", "64G"], &file);
+    assert_eq!(out.status.code(), Some(0x2a), "{}", stderr(&out));
+}
+
+#[test]
+fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
+    let file = write("opts.elf", &wait_program(0x2a));
+    for (args, why) in [
+        (&["--smp", "2"][..], "one CPU"),
+        (&["--cpu", "max,gs=on"][..], "guarded-storage"),
+        (&["--device", "virtio-blk-ccw"][..], "virtio-net-ccw and diag288"),
+        (&["--uuid", "1234"][..], "not a UUID"),
+    ] {
+        let out = zmmu(args, &file);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+    }
+    let long = "x".repeat(896);
+    let out = zmmu(&["--append", &long], &file);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("parm area"), "{}", stderr(&out));
+}

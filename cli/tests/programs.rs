@@ -64,9 +64,17 @@ struct Run {
     status: i32,
 }
 
-fn zmmu(elf: &Path) -> (Run, String) {
+/// The engines every program runs on: the interpreter, and the jit on
+/// x86-64 hosts.
+const ENGINES: &[&str] = if cfg!(target_arch = "x86_64") {
+    &["interp", "jit"]
+} else {
+    &["interp"]
+};
+
+fn zmmu(elf: &Path, engine: &str) -> (Run, String) {
     let out: Output = Command::new(ZMMU)
-        .args(["run", "--max-insns", MAX_INSNS])
+        .args(["run", "--engine", engine, "--max-insns", MAX_INSNS])
         .arg(elf)
         .output()
         .expect("zmmu runs");
@@ -129,18 +137,28 @@ fn runs_as_on_qemu(name: &str, status: i32) {
     let elf = dir.join(format!("{name}.elf"));
     let expected = std::fs::read_to_string(format!("{PROGRAMS}/expected/{name}.out"))
         .expect("recorded output");
-    let (run, stderr) = zmmu(&elf);
-    assert_eq!(
-        run,
-        Run {
-            console: expected,
-            status
-        },
-        "zmmu run {name}: {stderr}"
-    );
+    let expected = Run {
+        console: expected,
+        status,
+    };
+    let mut run = None;
+    for engine in ENGINES {
+        let (this, stderr) = zmmu(&elf, engine);
+        assert_eq!(
+            this, expected,
+            "zmmu run --engine {engine} {name}: {stderr}"
+        );
+        run = Some(this);
+    }
+    let run = run.expect("one engine at least");
     if let Some(reference) = qemu(&elf) {
         assert_eq!(run, reference, "zmmu run and QEMU differ on {name}");
     }
+}
+
+#[test]
+fn store_system_information_and_cpu_id_answer_as_on_qemu() {
+    runs_as_on_qemu("stsi", 0);
 }
 
 #[test]

@@ -35,6 +35,7 @@ use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 use zmmu_machine::bus::DatBus;
+use zmmu_machine::engine::{Engine, Ran};
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
@@ -43,7 +44,7 @@ use zmmu_mmu::exception::{Ending, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, translate, Env, Guest};
+use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, Stubs};
 
 use buffer::CodeBuffer;
 
@@ -80,8 +81,6 @@ const MAX_BLOCKS: usize = 1 << 16;
 pub struct Stats {
     /// Guest instructions executed (as `Cpu::step` counts them).
     pub instructions: u64,
-    /// Instructions executed by translated blocks' native code.
-    pub native: u64,
     /// Blocks translated.
     pub blocks: u64,
     /// Bytes of host code emitted.
@@ -92,12 +91,19 @@ pub struct Stats {
     pub jump_hits: u64,
     /// Block lookups served by the block cache after a jump-cache miss.
     pub cache_hits: u64,
-    /// Blocks executed.
-    pub blocks_run: u64,
+    /// Entries into translated code from the run loop (blocks then chain
+    /// through the jump cache without returning).
+    pub entries: u64,
     /// Helper calls (fallbacks plus slow paths).
     pub helper_calls: u64,
-    /// Slow paths of native instructions (TLB miss, page crossing, overflow).
+    /// Slow paths of native instructions (a TLB miss the fill did not
+    /// resolve, a page crossing, an overflow, a divide exception).
     pub slow_paths: u64,
+    /// TLB fills called by inline probes.
+    pub tlb_fills: u64,
+    /// Stores the fill let through into frames that hold translated code
+    /// (outside the code bytes).
+    pub code_page_stores: u64,
     /// Instructions interpreted with `Cpu::step` outside blocks (fetch
     /// exceptions, page-crossing instructions, the end of the budget).
     pub steps: u64,
@@ -111,6 +117,16 @@ pub struct Stats {
     pub fallbacks: HashMap<&'static str, u64>,
 }
 
+impl Stats {
+    /// Instructions executed by native code (neither a helper call nor an
+    /// interpreted step).
+    pub fn native(&self) -> u64 {
+        self.instructions
+            .saturating_sub(self.helper_calls)
+            .saturating_sub(self.steps)
+    }
+}
+
 /// One translated block.
 #[derive(Debug)]
 struct Block {
@@ -121,16 +137,51 @@ struct Block {
     /// Absolute bytes it was translated from.
     start: u64,
     end: u64,
-    key: (u64, u64),
+    key: Key,
+    env: Env,
     valid: bool,
 }
+
+/// A block is found by its logical address (the code depends on it:
+/// relative branches, link addresses), its absolute address and the PSW
+/// bits; for a block cut short to fit an instruction budget, its length is
+/// in the (otherwise zero) low bits of the PSW bits.
+type Key = (u64, u64, u64);
+
+/// Entries of the jump cache.
+const JUMP_ENTRIES: usize = abi::JUMP_ENTRIES;
+
+/// One jump-cache entry: valid while `generation` is the cache's.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+struct Jump {
+    addr: u64,
+    bits: u64,
+    code: u64,
+    generation: u32,
+    block: u32,
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Jump>() == abi::JUMP_SIZE);
+    assert!(offset_of!(Jump, addr) == abi::JUMP_ADDR);
+    assert!(offset_of!(Jump, bits) == abi::JUMP_BITS);
+    assert!(offset_of!(Jump, code) == abi::JUMP_CODE);
+    assert!(offset_of!(Jump, generation) == abi::JUMP_GENERATION);
+};
+
+use abi::jump_slot;
 
 /// The jit's caches (what the helper changes).
 #[derive(Debug)]
 struct Caches {
     blocks: Vec<Block>,
-    by_key: HashMap<(u64, u64), usize>,
-    jump: HashMap<(u64, u64), usize>,
+    by_key: HashMap<Key, usize>,
+    /// (PSW address, PSW bits) -> block, direct-mapped.
+    jump: Box<[Jump]>,
+    /// The generation of valid jump-cache entries (0 is never valid).
+    generation: u32,
     /// Absolute page -> blocks with bytes in it.
     pages: HashMap<u64, Vec<usize>>,
     /// The controls the jump cache was filled under.
@@ -143,10 +194,28 @@ struct Caches {
 
 impl Caches {
     fn clear_jump(&mut self) {
-        if !self.jump.is_empty() {
-            self.stats.jump_flushes += 1;
-            self.jump.clear();
+        self.stats.jump_flushes += 1;
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.jump.fill(Jump::default());
+            self.generation = 1;
         }
+    }
+
+    fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
+        let e = &self.jump[jump_slot(addr)];
+        (e.generation == self.generation && e.addr == addr && e.bits == bits)
+            .then_some(e.block as usize)
+    }
+
+    fn jump_set(&mut self, addr: u64, bits: u64, block: usize, code: u64) {
+        self.jump[jump_slot(addr)] = Jump {
+            addr,
+            bits,
+            code,
+            generation: self.generation,
+            block: block as u32,
+        };
     }
 
     /// Drops the blocks with bytes in `start..end` (absolute).
@@ -195,6 +264,17 @@ impl Caches {
         self.clear_jump();
     }
 
+    /// Whether a valid block has bytes in `start..end` (absolute, within
+    /// one page).
+    fn overlaps_code(&self, start: u64, end: u64) -> bool {
+        self.pages.get(&(start & !0xfff)).is_some_and(|list| {
+            list.iter().any(|&id| {
+                let b = &self.blocks[id];
+                b.valid && b.start < end && start < b.end
+            })
+        })
+    }
+
     /// Whether any block has bytes in the page of `absolute`.
     fn has_code(&self, absolute: u64) -> bool {
         self.pages
@@ -211,10 +291,19 @@ struct Ctx<M> {
     tlb: u64,
     storage: u64,
     storage_len: u64,
+    budget: u64,
+    jump: u64,
+    generation: u64,
+    bits: u64,
+    last_block: u64,
+    fill: extern "sysv64" fn(*mut Ctx<M>, u64, u64) -> u64,
+    fill_absolute: u64,
     cpu: *mut Cpu,
     mem: *mut M,
     caches: *mut Caches,
+    exit_block: usize,
     exit_index: usize,
+    refund: u64,
     result: Result<(), Interruption>,
     leave_run: bool,
 }
@@ -224,12 +313,20 @@ const _: () = {
     assert!(core::mem::offset_of!(Ctx<DatBus>, tlb) == abi::CTX_TLB);
     assert!(core::mem::offset_of!(Ctx<DatBus>, storage) == abi::CTX_STORAGE);
     assert!(core::mem::offset_of!(Ctx<DatBus>, storage_len) == abi::CTX_STORAGE_LEN);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, budget) == abi::CTX_BUDGET);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, jump) == abi::CTX_JUMP);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, generation) == abi::CTX_GENERATION);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, bits) == abi::CTX_BITS);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, last_block) == abi::CTX_LAST_BLOCK);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, fill) == abi::CTX_FILL);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, fill_absolute) == abi::CTX_FILL_ABSOLUTE);
 };
 
 /// The jit engine of one CPU.
 #[derive(Debug)]
 pub struct Jit {
     buffer: CodeBuffer,
+    stubs: Stubs,
     caches: Caches,
     movbe: bool,
 }
@@ -380,14 +477,15 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     let ctx = unsafe { &mut *ctx };
     // SAFETY: as above.
     let (cpu, mem, caches) = unsafe { (&mut *ctx.cpu, &mut *ctx.mem, &mut *ctx.caches) };
-    let index = index as usize;
-    let Some(block) = caches.current.and_then(|id| caches.blocks.get(id)) else {
+    let (id, index) = ((index >> 8) as usize, (index & 0xff) as usize);
+    caches.current = Some(id);
+    caches.current_dirty = false;
+    let Some(block) = caches.blocks.get(id) else {
         return abi::EXIT;
     };
+    let len = block.insns.len();
     let Some(&Guest { at, insn }) = block.insns.get(index) else {
-        ctx.exit_index = index.saturating_sub(1);
-        ctx.result = Ok(());
-        return abi::EXIT;
+        unreachable!("generated code passes an index of its block");
     };
     let native = block.native[index];
     caches.stats.helper_calls += 1;
@@ -410,6 +508,8 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         };
         step_decoded(cpu, &mut watch, insn, at)
     };
+    // The dispatcher must see a jump cache dropped by this instruction.
+    ctx.generation = u64::from(caches.generation);
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
     let leave = result.is_err()
         || insn.op.ends_block()
@@ -419,10 +519,75 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     if !leave {
         return abi::END;
     }
+    ctx.exit_block = id;
     ctx.exit_index = index;
+    ctx.refund = (len - index - 1) as u64;
     ctx.result = result;
     ctx.leave_run = mask_changed || leaves_run(insn.op);
     abi::EXIT
+}
+
+/// The TLB-fill helper generated code calls on a miss of its inline probe
+/// (see [`abi::CTX_FILL`]): translates the access of `how & 0xff` (1 read,
+/// 2 write) of `how >> 8` bytes at `addr` as the interpreter's access would
+/// (walk, protection, R/C recording, TLB fill).
+extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> u64 {
+    // SAFETY: as in `helper`: the context and what it points to are only
+    // used through it while translated code runs.
+    let ctx = unsafe { &mut *ctx };
+    // SAFETY: as above.
+    let (cpu, mem, caches) = unsafe { (&*ctx.cpu, &mut *ctx.mem, &mut *ctx.caches) };
+    caches.stats.tlb_fills += 1;
+    let kind = match how & 0xff {
+        1 => AccessKind::Read,
+        2 => AccessKind::Write,
+        _ => return abi::FILL_INTERPRET,
+    };
+    let len = how >> 8;
+    let acc = Access {
+        kind,
+        space: AddressType::Logical { base: 0 },
+        cpu,
+    };
+    let Ok(absolute) = mem.translate(&acc, addr) else {
+        return abi::FILL_INTERPRET;
+    };
+    let Some(partition) = partition(cpu.psw.dat(), cpu.psw.asc()) else {
+        return abi::FILL_INTERPRET;
+    };
+    let bus = mem.dat_bus();
+    if bus.tlb.lookup(partition, addr, kind, cpu.psw.key()).is_some() {
+        return abi::FILL_RETRY;
+    }
+    // A store into a frame with translated code misses on purpose: it may
+    // go ahead if it does not touch the code of any block (and the frame
+    // does permit it: the same lookup without the code flag hits).
+    let abs = absolute.value();
+    let index = partition * zmmu_mmu::tlb::ENTRIES + zmmu_mmu::tlb::slot(addr);
+    let code_tag = zmmu_mmu::tlb::tag(addr, cpu.psw.key()) | zmmu_mmu::tlb::TAG_CODE;
+    let permitted = kind == AccessKind::Write
+        && bus
+            .tlb
+            .entries()
+            .get(index)
+            .is_some_and(|e| e.tag(AccessKind::Write) == code_tag);
+    if permitted && !caches.overlaps_code(abs, abs + len) {
+        caches.stats.code_page_stores += 1;
+        ctx.fill_absolute = abs;
+        return abi::FILL_ABSOLUTE;
+    }
+    abi::FILL_INTERPRET
+}
+
+/// The TLB partition of operand accesses, `None` in access-register mode.
+fn partition(dat: bool, asc: u8) -> Option<usize> {
+    match (dat, asc) {
+        (false, _) => Some(0),
+        (true, 0) => Some(1),
+        (true, 2) => Some(2),
+        (true, 3) => Some(3),
+        _ => None,
+    }
 }
 
 impl Jit {
@@ -433,12 +598,16 @@ impl Jit {
         if !cfg!(target_arch = "x86_64") {
             return Err("the jit engine needs an x86-64 host".into());
         }
+        let mut buffer = CodeBuffer::new(buffer)?;
+        let stubs = emit_stubs(&mut buffer)?;
         Ok(Self {
-            buffer: CodeBuffer::new(buffer)?,
+            buffer,
+            stubs,
             caches: Caches {
                 blocks: Vec::new(),
                 by_key: HashMap::new(),
-                jump: HashMap::new(),
+                jump: vec![Jump::default(); JUMP_ENTRIES].into_boxed_slice(),
+                generation: 1,
                 pages: HashMap::new(),
                 jump_controls: None,
                 current_dirty: false,
@@ -469,9 +638,13 @@ impl Jit {
         }
         self.caches.blocks.clear();
         self.caches.by_key.clear();
-        self.caches.jump.clear();
+        self.caches.clear_jump();
         self.caches.pages.clear();
         self.buffer.reset();
+        // The stubs go back first, at the same addresses as before.
+        if let Ok(stubs) = emit_stubs(&mut self.buffer) {
+            self.stubs = stubs;
+        }
         self.caches.stats.flushes += 1;
     }
 
@@ -493,14 +666,11 @@ impl Jit {
     /// stopping after the first that returns an interruption (or earlier,
     /// after an instruction that may have made an interruption pending or
     /// changed the PSW mask). Returns the instructions executed (the one
-    /// that ended in the interruption included) and the result of the last.
-    pub fn run<M: JitMemory>(
-        &mut self,
-        cpu: &mut Cpu,
-        mem: &mut M,
-        max: u64,
-    ) -> (u64, Result<(), Interruption>) {
+    /// that ended in the interruption included), the address of the last
+    /// and its result.
+    pub fn run<M: JitMemory>(&mut self, cpu: &mut Cpu, mem: &mut M, max: u64) -> Ran {
         let mut done = 0u64;
+        let mut last = cpu.psw.addr;
         self.sync(cpu, mem);
         // The machine may have stored into the lowcore (interruptions).
         let lowcore = cpu.prefix.value();
@@ -509,11 +679,18 @@ impl Jit {
             if done >= max {
                 break Ok(());
             }
-            let block = self.block(cpu, mem);
-            let fits =
-                block.is_some_and(|id| self.caches.blocks[id].insns.len() as u64 <= max - done);
-            let (Some(id), true) = (block, fits) else {
+            let room = max - done;
+            let block = self.block(cpu, mem).and_then(|id| {
+                let len = self.caches.blocks[id].insns.len();
+                if len as u64 <= room {
+                    Some(id)
+                } else {
+                    self.prefix(mem, id, room as usize)
+                }
+            });
+            let Some(id) = block else {
                 done += 1;
+                last = cpu.psw.addr;
                 self.caches.stats.steps += 1;
                 let r = self.step(cpu, mem);
                 self.sync(cpu, mem);
@@ -522,8 +699,9 @@ impl Jit {
                 }
                 continue;
             };
-            let (n, r, exited, leave) = self.run_block(id, cpu, mem);
+            let (n, at, r, exited, leave) = self.run_chain(id, room, cpu, mem);
             done += n;
+            last = at;
             if exited {
                 self.sync(cpu, mem);
             }
@@ -532,7 +710,11 @@ impl Jit {
             }
         };
         self.caches.stats.instructions += done;
-        (done, result)
+        Ran {
+            instructions: done,
+            last,
+            result,
+        }
     }
 
     /// Interprets one instruction (outside any block).
@@ -554,7 +736,7 @@ impl Jit {
             return None;
         }
         let bits = psw.mask & KEY_BITS;
-        if let Some(&id) = self.caches.jump.get(&(psw.addr, bits)) {
+        if let Some(id) = self.caches.jump_get(psw.addr, bits) {
             self.caches.stats.jump_hits += 1;
             return Some(id);
         }
@@ -564,9 +746,11 @@ impl Jit {
             cpu,
         };
         let abs = mem.translate(&acc, psw.addr).ok()?.value();
-        if let Some(&id) = self.caches.by_key.get(&(abs, bits)) {
+        let key = (psw.addr, abs, bits);
+        if let Some(&id) = self.caches.by_key.get(&key) {
             self.caches.stats.cache_hits += 1;
-            self.caches.jump.insert((psw.addr, bits), id);
+            let code = self.buffer.address(self.caches.blocks[id].code) as u64;
+            self.caches.jump_set(psw.addr, bits, id, code);
             return Some(id);
         }
         let amode = psw.amode();
@@ -577,28 +761,55 @@ impl Jit {
             let bytes = bytes.get(usize::try_from(abs).ok()?..end)?;
             decode_block(bytes, psw.addr, amode, zmmu_translator::MAX_BLOCK)
         };
-        let last = insns.last()?;
-        let len: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
-        let _ = last;
+        if insns.is_empty() {
+            return None;
+        }
         let env = Env {
             amode,
             key: psw.key(),
-            partition: match (psw.dat(), psw.asc()) {
-                (false, _) => Some(0),
-                (true, 0) => Some(1),
-                (true, 2) => Some(2),
-                (true, 3) => Some(3),
-                _ => None,
-            },
+            partition: partition(psw.dat(), psw.asc()),
             movbe: self.movbe,
         };
+        let id = self.add_block(mem, insns, env, key)?;
+        let code = self.buffer.address(self.caches.blocks[id].code) as u64;
+        self.caches.jump_set(psw.addr, bits, id, code);
+        Some(id)
+    }
+
+    /// The first `len` instructions of block `id` as a block of their own
+    /// (to end exactly at an instruction budget).
+    fn prefix<M: JitMemory>(&mut self, mem: &mut M, id: usize, len: usize) -> Option<usize> {
+        let block = &self.caches.blocks[id];
+        let key = (block.key.0, block.key.1, block.key.2 | len as u64);
+        if let Some(&id) = self.caches.by_key.get(&key) {
+            self.caches.stats.cache_hits += 1;
+            return Some(id);
+        }
+        let insns = block.insns.get(..len)?.to_vec();
+        let env = block.env;
+        self.add_block(mem, insns, env, key)
+    }
+
+    /// Translates `insns` and enters the block in the caches.
+    fn add_block<M: JitMemory>(
+        &mut self,
+        mem: &mut M,
+        insns: Vec<Guest>,
+        env: Env,
+        key: Key,
+    ) -> Option<usize> {
+        let abs = key.1;
+        let len: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
         if self.caches.blocks.len() >= MAX_BLOCKS {
             self.flush(mem);
         }
+        let id = self.caches.blocks.len();
         let mut placed = None;
+        let mut id = id;
         for _ in 0..2 {
+            id = self.caches.blocks.len();
             let ip = self.buffer.next_address();
-            let translated = translate(&insns, &env, ip).ok()?;
+            let translated = translate(&insns, &env, ip, id as u32, &self.stubs).ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
                 placed = Some((at, translated));
                 break;
@@ -614,35 +825,37 @@ impl Jit {
         stats.blocks += 1;
         stats.code_bytes += translated.code.len() as u64;
         stats.translated_instructions += insns.len() as u64;
-        let id = self.caches.blocks.len();
         self.caches.blocks.push(Block {
             code,
             insns,
             native: translated.native,
             start: abs,
             end: abs + len,
-            key: (abs, bits),
+            key,
+            env,
             valid: true,
         });
-        self.caches.by_key.insert((abs, bits), id);
-        self.caches.jump.insert((psw.addr, bits), id);
+        self.caches.by_key.insert(key, id);
         self.caches.pages.entry(page).or_default().push(id);
         Some(id)
     }
 
-    /// Runs block `id`: (instructions executed, result of the last,
-    /// whether the helper ended it, whether the run must return).
-    fn run_block<M: JitMemory>(
+    /// Runs block `id` and the blocks it chains to, within `budget`
+    /// instructions: (instructions executed, address of the last, result
+    /// of the last, whether the helper ended the chain, whether the run
+    /// must return).
+    fn run_chain<M: JitMemory>(
         &mut self,
         id: usize,
+        budget: u64,
         cpu: &mut Cpu,
         mem: &mut M,
-    ) -> (u64, Result<(), Interruption>, bool, bool) {
+    ) -> (u64, u64, Result<(), Interruption>, bool, bool) {
         let code = self.buffer.address(self.caches.blocks[id].code);
-        let len = self.caches.blocks[id].insns.len();
+        let enter = self.buffer.address(self.stubs.enter);
         self.caches.current = Some(id);
         self.caches.current_dirty = false;
-        self.caches.stats.blocks_run += 1;
+        self.caches.stats.entries += 1;
         let bus = mem.dat_bus();
         let tlb = bus.tlb.entries_ptr() as u64;
         let bytes = bus.storage.bytes_mut();
@@ -653,39 +866,69 @@ impl Jit {
             tlb,
             storage,
             storage_len,
+            budget,
+            jump: self.caches.jump.as_ptr() as u64,
+            generation: u64::from(self.caches.generation),
+            bits: cpu.psw.mask & KEY_BITS,
+            last_block: id as u64,
+            fill: fill::<M>,
+            fill_absolute: 0,
             cpu: cpu_ptr,
             mem,
             caches: &mut self.caches,
+            exit_block: id,
             exit_index: 0,
+            refund: 0,
             result: Ok(()),
             leave_run: false,
         };
-        let status = call(code, cpu_ptr, &mut ctx);
+        let status = call(enter, cpu_ptr, &mut ctx, code);
         let exited = status != abi::END;
         self.caches.current = None;
-        let n = if exited { ctx.exit_index + 1 } else { len };
-        let native = self.caches.blocks[id].native[..n.min(len)]
-            .iter()
-            .filter(|&&x| x)
-            .count();
-        self.caches.stats.native += native as u64;
-        (n as u64, ctx.result, exited, ctx.leave_run)
+        let n = budget - ctx.budget - ctx.refund;
+        let last = if exited {
+            self.caches.blocks[ctx.exit_block].insns[ctx.exit_index].at
+        } else {
+            let block = &self.caches.blocks[ctx.last_block as u32 as usize];
+            block.insns.last().map_or(0, |g| g.at)
+        };
+        (n, last, ctx.result, exited, ctx.leave_run)
     }
 }
 
-/// Calls the block at `code`.
+/// Places the shared stubs at the start of the (empty) buffer.
+fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
+    let ip = buffer.next_address();
+    let (code, stubs) = stubs(ip).map_err(|e| format!("cannot assemble the jit stubs: {e}"))?;
+    let at = buffer
+        .push(&code)
+        .ok_or("the code buffer cannot hold the jit stubs")?;
+    Ok(Stubs {
+        enter: at + stubs.enter,
+        ..stubs
+    })
+}
+
+impl Engine for Jit {
+    fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
+        Jit::run(self, cpu, board, max.max(1))
+    }
+}
+
+/// Enters translated code through the trampoline `enter`, at `code`.
 #[cfg(target_arch = "x86_64")]
-fn call<M>(code: *const u8, cpu: *mut Cpu, ctx: *mut Ctx<M>) -> u64 {
-    type BlockFn<M> = extern "sysv64" fn(*mut Cpu, *mut Ctx<M>) -> u64;
-    // SAFETY: `code` is the start of a block the translator emitted for
-    // this ABI into the executable buffer, which stays mapped and
-    // executable (never writable) while the block runs.
-    let f: BlockFn<M> = unsafe { core::mem::transmute::<*const u8, BlockFn<M>>(code) };
-    f(cpu, ctx)
+fn call<M>(enter: *const u8, cpu: *mut Cpu, ctx: *mut Ctx<M>, code: *const u8) -> u64 {
+    type EnterFn<M> = extern "sysv64" fn(*mut Cpu, *mut Ctx<M>, *const u8) -> u64;
+    // SAFETY: `enter` is the trampoline and `code` the start of a block,
+    // both emitted by the translator for this ABI into the executable
+    // buffer, which stays mapped and executable (never writable) while
+    // translated code runs; `cpu` and `ctx` are valid for the call.
+    let f: EnterFn<M> = unsafe { core::mem::transmute::<*const u8, EnterFn<M>>(enter) };
+    f(cpu, ctx, code)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn call<M>(_: *const u8, _: *mut Cpu, _: *mut Ctx<M>) -> u64 {
+fn call<M>(_: *const u8, _: *mut Cpu, _: *mut Ctx<M>, _: *const u8) -> u64 {
     unreachable!("Jit::new fails on other hosts")
 }
 

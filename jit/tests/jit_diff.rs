@@ -57,18 +57,22 @@ use Opcode::*;
 
 /// Instructions with a native translation (or a native candidate).
 const NATIVE: &[Opcode] = &[
-    LGR, LR, LTGR, LTR, AGR, AR, SGR, SR, ALGR, ALR, SLGR, SLR, NGR, NR, OGR, OR, XGR, XR, CGR,
-    CR, CLGR, CLR, LGFR, LLGFR, AGHI, AHI, CGHI, CHI, LGHI, LHI, AGFI, AFI, LGFI, IILF, LLILF,
-    LLIHF, IIHF, LG, L, LY, LLGF, LGF, LH, LHY, LGH, LLGC, LLC, LB, LGB, LLGH, AG, A, SG, S, CG,
-    C, CLG, CL, NG, N, OG, O, XG, X, ALG, AL, STG, ST, STY, STH, STHY, STC, STCY, LA, LAY, LARL,
-    SLLG, SRLG, SRAG, SLL, SRL, SRA, BRC, BRCL, BRCT, BRCTG, BRAS, BRASL, CIJ, CGIJ, CRJ, CGRJ,
-    CLRJ, CLGRJ, CLIJ, CLGIJ,
+    LGR, LR, LTGR, LTR, AGR, AR, SGR, SR, ALGR, ALR, SLGR, SLR, NGR, NR, OGR, OR, XGR, XR, CGR, CR,
+    CLGR, CLR, LGFR, LLGFR, AGHI, AHI, CGHI, CHI, LGHI, LHI, AGFI, AFI, LGFI, IILF, LLILF, LLIHF,
+    IIHF, LG, L, LY, LLGF, LGF, LH, LHY, LGH, LLGC, LLC, LB, LGB, LLGH, AG, A, SG, S, CG, C, CLG,
+    CL, NG, N, OG, O, XG, X, ALG, AL, STG, ST, STY, STH, STHY, STC, STCY, LA, LAY, LARL, SLLG,
+    SRLG, SRAG, SLL, SRL, SRA, BRC, BRCL, BRCT, BRCTG, BRAS, BRASL, CIJ, CGIJ, CRJ, CGRJ, CLRJ,
+    CLGRJ, CLIJ, CLGIJ, MSGR, MSR, MHI, MGHI, MSGFI, MS, MSG, ALCGR, ALCR, SLBGR, SLBR, NGRK, AGRK,
+    SRK, ALRK, SLGRK, XRK, AHIK, AGHIK, NILL, OILL, XILF, NIHF, TMLL, TMHH, TMLH, MVI, CLI, NI, OI,
+    XI, MVHI, MVGHI, MVHHI, CHSI, CGHSI, CLGHSI, CLFHSI, CLHHSI, MVIY, CLIY, ASI, AGSI, ALSI,
+    ALGSI, LGRL, LRL, LGFRL, LLGFRL, LHRL, STGRL, STRL, STHRL, CGHRL, RISBG, RISBGN, RNSBG, ROSBG,
+    RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY,
 ];
 
 /// Instructions the interpreter runs for the jit.
 const FALLBACK: &[Opcode] = &[
-    MVC, XC, CLC, NC, OC, MVI, CLI, NI, OI, TM, MSGR, MSR, LCGR, LPGR, ALCGR, SLBGR, DSGR, SLA,
-    RLLG, NILF, OILF, TMLL, ICM,
+    MVC, XC, CLC, NC, OC, TM, LCGR, LPGR, DSGR, SLA, RLLG, ICM, LMG, STMG, DLG, DSG, RISBHG, LOCG,
+    STOC,
 ];
 
 /// One generated instruction: bytes, and a relative field to patch with
@@ -102,7 +106,11 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
     let r1 = dest(rng);
     let r2 = rng.below(16) as u8;
     let bs = base(rng);
-    let x2 = if rng.chance(10) { rng.below(10) as u8 } else { 0 };
+    let x2 = if rng.chance(10) {
+        rng.below(10) as u8
+    } else {
+        0
+    };
     let d12 = rng.below(0x1000) as u16;
     let mut rel = None;
     let ahead = 1 + rng.below(4) as usize;
@@ -120,6 +128,18 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RiC | Format::RilC => {
             b[1] = (rng.below(16) as u8) << 4;
             rel = Some((2, len - 2, ahead));
+        }
+        _ if matches!(op, LMG | STMG) => {
+            // LMG/STMG r1..r3: loads stay below the base registers.
+            b[1] = r1 << 4 | dest(rng).max(r1);
+            b[2] = bs << 4 | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+            b[4] = 0;
+        }
+        Format::RsB => {
+            b[1] = r1 << 4 | rng.below(16) as u8;
+            b[2] = bs << 4 | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
         }
         Format::RxA | Format::RxyA | Format::RsA | Format::RsyA => {
             let shift = matches!(op.format(), Format::RsA | Format::RsyA);
@@ -165,10 +185,20 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
             b[4] = base(rng) << 4 | (d2 >> 8) as u8;
             b[5] = d2 as u8;
         }
-        Format::Si => {
+        Format::Si | Format::Sil | Format::Siy => {
             b[2] = bs << 4 | (d12 >> 8) as u8;
             b[3] = d12 as u8;
+            if op.format() == Format::Siy {
+                b[4] = 0;
+            }
         }
+        Format::RrfA => {
+            b[2] = (rng.below(16) as u8) << 4;
+            b[3] = r1 << 4 | r2;
+        }
+        Format::RieD => b[1] = r1 << 4 | rng.below(16) as u8,
+        Format::RieF => b[1] = r1 << 4 | r2,
+        Format::RrfC => b[3] = r1 << 4 | r2,
         _ => {}
     }
     match ext_kind(b0) {
@@ -226,9 +256,9 @@ fn instruction(rng: &mut Rng) -> Gen {
             let op = rng.pick(&[STG, ST, STH, STC, MVI]);
             let mut g = encode(op, rng);
             let at = (0xf000 + rng.below(0x1000)) as u16;
-            let (pos, v) = if op == MVI { (2, 12u8) } else { (2, 12u8) };
-            g.bytes[pos] = v << 4 | ((at >> 8) & 0xf) as u8;
-            g.bytes[pos + 1] = at as u8;
+            // Base r12 (which may point into the alias page), index 0.
+            g.bytes[2] = 12 << 4 | ((at >> 8) & 0xf) as u8;
+            g.bytes[3] = at as u8;
             if g.bytes.len() == 6 {
                 g.bytes[4] = 0;
             }
@@ -292,20 +322,47 @@ fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
     let amode31 = rng.chance(20);
     let start_off = rng.below(0xe00) & !1;
     let n = 100 + rng.below(300) as usize;
-    let (code_base, data_base) = if dat { (CODE, DATA) } else { (CODE_FRAME, DATA_FRAME) };
+    let (code_base, data_base) = if dat {
+        (CODE, DATA)
+    } else {
+        (CODE_FRAME, DATA_FRAME)
+    };
     let (code, addrs) = program(rng, code_base + start_off, n);
+    let noise: Vec<u8> = (0..0x8000).map(|_| rng.next() as u8).collect();
+    storage
+        .write(AbsoluteAddress::new(DATA_FRAME), &noise)
+        .expect("data fits");
     let abs_start = CODE_FRAME + start_off;
     storage
         .write(AbsoluteAddress::new(abs_start), &code)
         .expect("code fits");
-    let w = |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
-    // Segment 1 (logical 1 MiB..2 MiB) -> the page table.
+    let w =
+        |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
+    // Segment 1 (logical 1 MiB..2 MiB) -> the page table; every other
+    // segment and page invalid, so that no store reaches a table (a table
+    // changed without IPTE leaves what a TLB holds unpredictable).
+    for i in 0..512 {
+        w(&mut storage, SEGMENT_TABLE + i * 8, 0x20);
+    }
+    for i in 0..256 {
+        w(&mut storage, PAGE_TABLE + i * 8, 0x400);
+    }
     w(&mut storage, SEGMENT_TABLE + 8, PAGE_TABLE);
     for page in 0..4u64 {
-        w(&mut storage, PAGE_TABLE + page * 8, CODE_FRAME + page * 0x1000);
+        w(
+            &mut storage,
+            PAGE_TABLE + page * 8,
+            CODE_FRAME + page * 0x1000,
+        );
+    }
+    // Data frames in a random order: neighbouring pages are not
+    // neighbouring frames.
+    let mut order: Vec<u64> = (0..8).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
     }
     for page in 8..16u64 {
-        let frame = DATA_FRAME + (page - 8) * 0x1000;
+        let frame = DATA_FRAME + order[(page - 8) as usize] * 0x1000;
         let pte = match rng.below(100) {
             0..=4 => frame | 0x400,
             5..=9 => frame | 0x200,
@@ -333,6 +390,12 @@ fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
     }
     let mut cpu = Cpu::new();
     cpu.cr[1] = SEGMENT_TABLE;
+    if rng.chance(50) {
+        cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
+    }
+    for r in 0..16 {
+        cpu.vr[r][0] = rng.next();
+    }
     for r in 0..10 {
         cpu.gpr[r] = match rng.below(4) {
             0 => rng.below(16),
@@ -377,10 +440,7 @@ fn same(a: &Case, b: &Case) -> Result<(), String> {
         let mut diff = String::new();
         for r in 0..16 {
             if a.cpu.gpr[r] != b.cpu.gpr[r] {
-                diff += &format!(
-                    " r{r}: interp {:#x} jit {:#x};",
-                    a.cpu.gpr[r], b.cpu.gpr[r]
-                );
+                diff += &format!(" r{r}: interp {:#x} jit {:#x};", a.cpu.gpr[r], b.cpu.gpr[r]);
             }
         }
         if a.cpu.psw != b.cpu.psw {
@@ -424,25 +484,36 @@ fn run_case(jit: &mut Jit, rng: &mut Rng, budget: u64) -> Result<u64, String> {
     while total < budget {
         let chunk = 1 + rng.below(60);
         let before = jitted.cpu.psw.addr;
-        let (n, result) = jit.run(&mut jitted.cpu, &mut jitted.bus, chunk);
+        let ran = jit.run(&mut jitted.cpu, &mut jitted.bus, chunk);
+        let (n, result) = (ran.instructions, ran.result);
         if n == 0 || n > chunk {
             return Err(format!("run({chunk}) executed {n}"));
         }
         let mut expected = Ok(());
+        let mut last = 0;
         for i in 0..n {
             let at = interp.cpu.psw.addr;
+            last = at;
             if let Ok(insn) = interp.cpu.fetch(&mut interp.bus, at) {
                 trail.push(format!("{at:#x} {}", insn.op.mnemonic()));
             }
             expected = interp.cpu.step(&mut interp.bus);
             if expected.is_err() && i + 1 != n {
+                let tail = trail.len().saturating_sub(12);
                 return Err(format!(
-                    "the interpreter stopped after {} of {n} instructions with {expected:?}; the jit ran on from {before:#x}",
-                    i + 1
+                    "the interpreter stopped after {} of {n} instructions with {expected:?}; the jit ran on from {before:#x}, after [{}]",
+                    i + 1,
+                    trail[tail..].join("; ")
                 ));
             }
         }
         total += n;
+        if last != ran.last {
+            return Err(format!(
+                "last address: interp {last:#x} jit {:#x}",
+                ran.last
+            ));
+        }
         let tail = trail.len().saturating_sub(12);
         let context = || trail[tail..].join("; ");
         if expected != result {
@@ -493,7 +564,11 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 #[test]
 fn jit_matches_the_interpreter_on_random_programs_under_dat() {
-    let default = if cfg!(debug_assertions) { 150_000 } else { 1_000_000 };
+    let default = if cfg!(debug_assertions) {
+        150_000
+    } else {
+        1_000_000
+    };
     let target = env_u64("ZMMU_JIT_DIFF_INSNS", default);
     let seed = env_u64("ZMMU_JIT_DIFF_SEED", 0x5eed);
     // A small buffer, so that full-buffer flushes happen too.
@@ -501,23 +576,23 @@ fn jit_matches_the_interpreter_on_random_programs_under_dat() {
     let mut total = 0u64;
     let mut cases = 0u64;
     while total < target {
-        let case_seed = seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(cases)
-            | 1;
+        let case_seed = match std::env::var("ZMMU_JIT_DIFF_CASE") {
+            Ok(v) => u64::from_str_radix(v.trim_start_matches("0x"), 16).expect("a hex case seed"),
+            Err(_) => seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(cases) | 1,
+        };
         let mut rng = Rng(case_seed);
         jit.set_movbe(cases % 2 == 0);
         match run_case(&mut jit, &mut rng, 4000) {
             Ok(n) => total += n,
-            Err(why) => panic!(
-                "case {cases} (ZMMU_JIT_DIFF_SEED={seed}, case seed {case_seed:#x}): {why}"
-            ),
+            Err(why) => {
+                panic!("case {cases} (ZMMU_JIT_DIFF_SEED={seed}, case seed {case_seed:#x}): {why}")
+            }
         }
         cases += 1;
     }
     let s = jit.stats();
     eprintln!(
-        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {}, steps {}, smc drops {}, flushes {}",
-        s.native, s.helper_calls, s.slow_paths, s.blocks, s.steps, s.smc_invalidations, s.flushes
+        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {}, steps {}, smc drops {}, code-page stores {}, flushes {}",
+        s.native(), s.helper_calls, s.slow_paths, s.blocks, s.steps, s.smc_invalidations, s.code_page_stores, s.flushes
     );
 }

@@ -211,7 +211,30 @@ impl Opcode {
     /// [`crate::memory::System::system_instruction`]?
     pub fn is_system(self) -> bool {
         use Opcode::*;
-        matches!(self, SERVC | SIGP | DIAG)
+        matches!(self, SERVC | SIGP | DIAG | STSI) || self.is_io()
+    }
+
+    /// An I/O instruction (PoP ch. 14), carried out by the machine's
+    /// channel subsystem: CSCH, HSCH, MSCH, SSCH, STSCH, TSCH, TPI, SAL,
+    /// RSCH, STCRW, RCHP, SCHM, CHSC, XSCH.
+    pub fn is_io(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            CSCH | HSCH
+                | MSCH
+                | SSCH
+                | STSCH
+                | TSCH
+                | TPI
+                | SAL
+                | RSCH
+                | STCRW
+                | RCHP
+                | SCHM
+                | CHSC
+                | XSCH
+        )
     }
 }
 

@@ -58,6 +58,16 @@ pub mod lowcore {
     pub const ARCH_MODE_ID: u64 = 0xA3;
     /// SVC new PSW.
     pub const SVC_NEW_PSW: u64 = 0x1C0;
+    /// I/O interruption: the subsystem-identification word.
+    pub const IO_SUBSYSTEM_ID: u64 = 0xB8;
+    /// I/O-interruption parameter (word).
+    pub const IO_PARAMETER: u64 = 0xBC;
+    /// I/O-interruption identification word.
+    pub const IO_WORD: u64 = 0xC0;
+    /// I/O old PSW.
+    pub const IO_OLD_PSW: u64 = 0x170;
+    /// I/O new PSW.
+    pub const IO_NEW_PSW: u64 = 0x1F0;
     /// Program new PSW.
     pub const PGM_NEW_PSW: u64 = 0x1D0;
 }
@@ -104,6 +114,16 @@ pub enum Interruption {
     },
     /// A restart interruption (SIGP RESTART, the operator's restart key).
     Restart,
+    /// An I/O interruption: the interruption code stored at real 0xB8.
+    Io {
+        /// The subsystem-identification word (real 0xB8).
+        subchannel_id: u32,
+        /// The interruption parameter (real 0xBC).
+        parameter: u32,
+        /// The I/O-interruption identification word (real 0xC0): the
+        /// subclass in bits 2-4.
+        word: u32,
+    },
 }
 
 /// The lowcore could not be stored or loaded: the prefix area is outside
@@ -140,7 +160,15 @@ impl Cpu {
                     self.store_lowcore(bus, lowcore::ACCESS_ID, &[ar])?;
                 }
                 if exception.code.0 & 0x7F == Code::DATA.0 {
-                    self.store_lowcore(bus, lowcore::DXC, &[exception.dxc])?;
+                    // The DXC in the word at real 0x90 (zeros before it),
+                    // and in byte 2 of the FPC when the AFP-register
+                    // control is one (PoP "Data-Exception Code"; QEMU
+                    // stores the same).
+                    let dxc = u32::from(exception.dxc);
+                    self.store_lowcore(bus, lowcore::DXC - 3, &dxc.to_be_bytes())?;
+                    if self.cr[0] & crate::state::CR0_AFP_REGISTER != 0 {
+                        self.fpc = (self.fpc & !0xFF00) | (dxc << 8);
+                    }
                 }
                 (lowcore::PGM_OLD_PSW, lowcore::PGM_NEW_PSW)
             }
@@ -164,6 +192,18 @@ impl Cpu {
                 (lowcore::EXT_OLD_PSW, lowcore::EXT_NEW_PSW)
             }
             Interruption::Restart => (lowcore::RESTART_OLD_PSW, lowcore::RESTART_NEW_PSW),
+            Interruption::Io {
+                subchannel_id,
+                parameter,
+                word,
+            } => {
+                let mut code = [0u8; 12];
+                code[..4].copy_from_slice(&subchannel_id.to_be_bytes());
+                code[4..8].copy_from_slice(&parameter.to_be_bytes());
+                code[8..].copy_from_slice(&word.to_be_bytes());
+                self.store_lowcore(bus, lowcore::IO_SUBSYSTEM_ID, &code)?;
+                (lowcore::IO_OLD_PSW, lowcore::IO_NEW_PSW)
+            }
         };
         self.store_lowcore(bus, old, &self.psw.to_bytes())?;
         let mut psw = [0u8; 16];

@@ -232,6 +232,18 @@ opcodes! {
     RRBE 0xB22A Rre SP;
     SSKE 0xB22B RrfC SP;
     TB 0xB22C Rre SP;
+    CSCH 0xB230 S SP;
+    HSCH 0xB231 S SP;
+    MSCH 0xB232 S SP;
+    SSCH 0xB233 S SP;
+    STSCH 0xB234 S SP;
+    TSCH 0xB235 S SP;
+    TPI 0xB236 S SP;
+    SAL 0xB237 S SP;
+    RSCH 0xB238 S SP;
+    STCRW 0xB239 S SP;
+    RCHP 0xB23B S SP;
+    SCHM 0xB23C S SP;
     BAKR 0xB240 Rre SP;
     CKSM 0xB241 Rre SP;
     STURA 0xB246 Rre SP;
@@ -250,6 +262,8 @@ opcodes! {
     CUSE 0xB257 Rre SP;
     CLST 0xB25D Rre SP;
     SRST 0xB25E Rre SP;
+    CHSC 0xB25F Rre SP;
+    XSCH 0xB276 S SP;
     STCKE 0xB278 S SP;
     SACF 0xB279 S SP;
     STCKF 0xB27C S SP;
@@ -266,6 +280,8 @@ opcodes! {
     TRAP4 0xB2FF S SP;
     SFPC 0xB384 Rre SP;
     EFPC 0xB38C Rre SP;
+    LZER 0xB374 Rre SP;
+    LZDR 0xB375 Rre SP;
     LDGR 0xB3C1 Rre SP;
     LGDR 0xB3CD Rre SP;
     LPGR 0xB900 Rre Alu(LoadPos, W64, Reg(F));

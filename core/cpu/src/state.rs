@@ -169,6 +169,10 @@ pub struct Cpu {
     pub cpu_addr: u16,
     /// The floating-point-control register.
     pub fpc: u32,
+    /// The CPU model has the vector facility (129): STFLE reports it and
+    /// vector instructions execute. Without it (QEMU's `-cpu max,vx=off`)
+    /// they are operation exceptions. Not architected state: the model.
+    pub vector_facility: bool,
     /// The clock comparator (SCKC, STCKC): a clock-comparator external
     /// interruption is pending while the TOD clock exceeds it.
     pub clock_comparator: u64,
@@ -238,6 +242,7 @@ impl Cpu {
             prefix: Prefix::new(0),
             cpu_addr: 0,
             fpc: 0,
+            vector_facility: true,
             clock_comparator: 0,
             cpu_timer_zero: 0,
             tod_programmable: 0,

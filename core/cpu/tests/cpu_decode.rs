@@ -155,7 +155,7 @@ fn disassemble_table(
 /// order.
 fn vector_operands(operands: &str) -> Vec<u8> {
     operands
-        .split(|c: char| c == ',' || c == '(' || c == ')')
+        .split([',', '(', ')'])
         .filter_map(|o| o.trim().strip_prefix("%v")?.parse().ok())
         .collect()
 }

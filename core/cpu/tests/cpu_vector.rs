@@ -394,6 +394,93 @@ fn sum_across_words_adds_the_rightmost_element_of_the_third_operand() {
 }
 
 #[test]
+fn checksum_adds_the_words_with_end_around_carry_into_word_1() {
+    // vcksm %v1,%v2,%v3: word 1 of V3 plus the four words of V2, each carry
+    // out of bit 0 added back in; the other words of V1 zero
+    let a = 0xFFFF_FFFF_0000_0001_8000_0000_8000_0000;
+    let (r, _) = run3(vrr(0x66, 1, 2, 3, 0, 0), a, 5 << 64 | 99, 0);
+    // 5 + 0xFFFFFFFF = 4 + carry -> 5; + 1 -> 6; + 0x80000000 -> 0x80000006;
+    // + 0x80000000 = 6 + carry -> 7.
+    assert_eq!(r, 7 << 64);
+}
+
+#[test]
+fn vector_shift_left_shifts_each_byte_by_its_own_amount_with_bits_of_the_next() {
+    // vsl %v1,%v2,%v3: byte i by bits 5-7 of byte i of V3 (0x0A -> 2)
+    let a = bytes(&[0x81, 0xC0, 0x01]);
+    let amounts = bytes(&[0x0A, 0x01, 0xF8]);
+    let (r, _) = run3(vrr(0x74, 1, 2, 3, 0, 0), a, amounts, 0);
+    assert_eq!(r, bytes(&[0x07, 0x80, 0x01]));
+    // vsra %v1,%v2,%v3: the sign comes into byte 0
+    let (r, _) = run3(
+        vrr(0x7E, 1, 2, 3, 0, 0),
+        bytes(&[0x80, 0x01]),
+        bytes(&[0x01, 0x01]),
+        0,
+    );
+    assert_eq!(r, bytes(&[0xC0, 0x00]));
+}
+
+#[test]
+fn the_kvm_unit_tests_vector_sequence_adds_21_and_21() {
+    // vlm %v0,%v15 and %v16,%v31 from a page of 0xFF; vl %v0 and %v1 of the
+    // quadword 21; va %v2,%v0,%v1,4; vst %v2
+    let mut code = Vec::new();
+    code.extend(e7(0x36, [0, 15, 2, 0, 0, 0, 0]));
+    code.extend(e7(0x36, [16, 31, 2, 1, 0, 0, 0]));
+    code.extend(e7(0x06, [0, 0, 3, 0, 0, 0, 0]));
+    code.extend(e7(0x06, [1, 0, 3, 0, 1, 0, 0]));
+    code.extend(vrr(0xF3, 2, 0, 1, 4, 0));
+    code.extend(e7(0x0E, [2, 0, 3, 0, 2, 0, 0]));
+    let (mut cpu, mut mem) = machine(&code);
+    mem.load(0x4000, &[0xFF; 512]).unwrap();
+    mem.load(0x3000, &21u128.to_be_bytes()).unwrap();
+    mem.load(0x3010, &21u128.to_be_bytes()).unwrap();
+    cpu.gpr[2] = 0x4000;
+    cpu.gpr[3] = 0x3000;
+    for _ in 0..6 {
+        cpu.step(&mut mem).unwrap();
+    }
+    assert_eq!(cpu.v128(31), u128::MAX);
+    assert_eq!(mem.slice(0x3020, 16).unwrap(), &42u128.to_be_bytes());
+}
+
+#[test]
+fn arbitrary_vector_instructions_on_arbitrary_registers_never_panic() {
+    use zmmu_cpu::opcode::TABLE;
+    let vector: Vec<u16> = TABLE
+        .iter()
+        .filter(|r| r.key >> 8 == 0xE7)
+        .map(|r| r.key)
+        .collect();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..200_000 {
+        let key = vector[(next() % vector.len() as u64) as usize];
+        let mut code: [u8; 6] = next().to_be_bytes()[..6].try_into().unwrap();
+        code[0] = 0xE7;
+        code[5] = key as u8;
+        let (mut cpu, mut mem) = machine(&code);
+        for v in 0..32 {
+            cpu.set_v128(v, u128::from(next()) << 64 | u128::from(next()));
+        }
+        for g in cpu.gpr.iter_mut() {
+            *g = if next() % 2 == 0 {
+                next() % 0xF000
+            } else {
+                next()
+            };
+        }
+        let _ = cpu.step(&mut mem);
+    }
+}
+
+#[test]
 fn every_vector_table_instruction_is_interpreted() {
     use zmmu_cpu::opcode::TABLE;
     let mut unimplemented = Vec::new();

@@ -27,13 +27,21 @@
 
 extern crate alloc;
 
+pub mod board;
 pub mod bus;
 pub mod config;
+pub mod css;
+pub mod diag;
 pub mod elf;
+pub mod engine;
 pub mod interrupt;
+pub mod ipl;
 pub mod sclp;
 pub mod sigp;
+pub mod stsi;
 pub mod system;
+pub mod virtio_ccw;
+pub mod watchdog;
 
 use alloc::format;
 use alloc::string::String;
@@ -79,7 +87,13 @@ pub enum Stop {
         psw: Psw,
     },
     /// The CPU waits with some interruptions enabled, but nothing can ever
-    /// interrupt it (no SCLP request pending, no I/O devices).
+    /// interrupt it: no SCLP request pending, no timer enabled, and no I/O
+    /// interruption it is enabled for. zmmu's channel programs end inside
+    /// the instruction that starts them, so an I/O interruption is pending
+    /// before the wait PSW is loaded or never; a pending one the CPU is
+    /// enabled for is taken at the top of the run loop, before the wait is
+    /// looked at, and one it is not enabled for (PSW bit 6 or the
+    /// subclass's CR6 bit off) cannot end the wait.
     EnabledWaitForever {
         /// The wait PSW.
         psw: Psw,
@@ -107,6 +121,25 @@ pub enum Stop {
     CheckStop {
         /// Why.
         reason: &'static str,
+        /// The PSW at that moment.
+        psw: Psw,
+    },
+    /// The machine was asked to re-IPL: DIAGNOSE X'308' subcode 3 (load
+    /// clear), or the diag288 watchdog expired with the `reset` action.
+    /// QEMU resets the machine and starts the program again; zmmu ends the
+    /// run here.
+    ReIpl {
+        /// The watchdog asked for it (else the program did).
+        watchdog: bool,
+        /// The PSW at that moment.
+        psw: Psw,
+    },
+    /// The diag288 watchdog expired with the `poweroff` or `pause` action
+    /// (`--watchdog-action`): QEMU powers the machine off or pauses it;
+    /// zmmu ends the run.
+    WatchdogExpired {
+        /// The action.
+        action: config::WatchdogAction,
         /// The PSW at that moment.
         psw: Psw,
     },
@@ -300,6 +333,15 @@ impl Machine {
             }
         }
         let mut machine = Self::new(memory);
+        for device in &config.devices {
+            if *device == config::Device::VirtioNetCcw {
+                machine
+                    .services
+                    .css
+                    .add_device(alloc::boxed::Box::new(virtio_ccw::VirtioCcw::net()));
+            }
+        }
+        machine.cpu.vector_facility = config.cpu.vx;
         machine.config = config;
         Ok(machine)
     }
@@ -325,14 +367,36 @@ impl Machine {
 
     /// Runs until the CPU stops, or `limit` instructions have run.
     pub fn run(&mut self, limit: Option<u64>, observer: &mut dyn Observer) -> RunOutcome {
+        self.run_with(limit, observer, &mut engine::Interpreter)
+    }
+
+    /// [`Machine::run`] with instructions executed by `engine` (in batches
+    /// that end at the timer-poll period and the limit; one at a time,
+    /// interpreted, while the observer traces).
+    pub fn run_with(
+        &mut self,
+        limit: Option<u64>,
+        observer: &mut dyn Observer,
+        engine: &mut dyn engine::Engine,
+    ) -> RunOutcome {
         let mut executed = 0u64;
         let mut faults_in_a_row = 0u32;
         let mut timers = TimerPoll::default();
+        let mut unclocked = 0u64;
         let stop = loop {
             if self.services.state == CpuState::Stopped {
                 break Stop::Stopped { psw: self.cpu.psw };
             }
             let check_timers = timers.due(&self.cpu, executed);
+            if check_timers {
+                // Virtual time advances with the instructions, told in
+                // batches (a call per instruction would cost).
+                self.services.clock.source.executed(unclocked);
+                unclocked = 0;
+                if let Some(stop) = self.watchdog_expiry() {
+                    break stop;
+                }
+            }
             if let Some(stop) = self.interruptions(observer, check_timers) {
                 break stop;
             }
@@ -341,7 +405,9 @@ impl Machine {
                 if interrupt::disabled_wait(&psw) {
                     break Stop::DisabledWait { psw };
                 }
-                match interrupt::next_timer(&self.cpu, &self.services.clock) {
+                self.services.clock.source.executed(core::mem::take(&mut unclocked));
+                let timer = interrupt::next_timer(&self.cpu, &self.services.clock);
+                match watchdog::earliest(timer, &self.services.watchdog) {
                     Some(deadline) => {
                         self.services.clock.wait_until(deadline);
                         timers.wake();
@@ -359,19 +425,35 @@ impl Machine {
                     observer.trace(&self.cpu, &insn);
                 }
             }
-            executed += 1;
-            self.services.clock.source.executed(1);
             self.bus.halt = None;
             self.services.halt = None;
             let mut board = Board {
                 bus: &mut self.bus,
                 services: &mut self.services,
+                config: &self.config,
             };
-            let step = self.cpu.step(&mut board);
+            // The engine hook: a batch that ends where the loop must look
+            // again (the limit, the next timer poll).
+            let ran = if observer.tracing() {
+                engine::Engine::run(&mut engine::Interpreter, &mut self.cpu, &mut board, 1)
+            } else {
+                let room = limit.map_or(u64::MAX, |limit| limit - executed);
+                let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
+                engine.run(&mut self.cpu, &mut board, room.min(poll))
+            };
+            executed += ran.instructions;
+            unclocked += ran.instructions;
+            if ran.instructions > 1 {
+                faults_in_a_row = 0;
+            }
+            let (at, step) = (ran.last, ran.result);
             if !self.services.sclp.console.is_empty() {
                 observer.console(&self.services.sclp.take_console());
             }
             if let Some(stop) = self.carry_out_stop_request() {
+                break stop;
+            }
+            if let Some(stop) = self.carry_out_reset() {
                 break stop;
             }
             let interruption = match step {
@@ -403,6 +485,7 @@ impl Machine {
                 break stop;
             }
         };
+        self.services.clock.source.executed(unclocked);
         RunOutcome {
             stop,
             instructions: executed,
@@ -462,6 +545,9 @@ impl Machine {
             return None;
         }
         let insn = self.cpu.fetch(&mut self.bus, at).ok()?;
+        if zmmu_cpu::exec::absent_from_model(&self.cpu, insn.op) {
+            return None;
+        }
         match insn.op {
             Opcode::Unknown => None,
             Opcode::EX | Opcode::EXRL => {
@@ -496,8 +582,8 @@ impl Machine {
     }
 
     /// Delivers the highest-priority pending interruption the CPU is
-    /// enabled for, if any (one per instruction boundary): external, then
-    /// restart (PoP "Priority of Interruptions"). Timer conditions are
+    /// enabled for, if any (one per instruction boundary): external, I/O,
+    /// then restart (PoP "Priority of Interruptions"). Timer conditions are
     /// looked at only when `check_timers` (reading the clock costs).
     fn interruptions(&mut self, observer: &mut dyn Observer, check_timers: bool) -> Option<Stop> {
         let services = &mut self.services;
@@ -508,8 +594,9 @@ impl Machine {
             &mut services.service_signal,
             check_timers,
         );
-        let interruption = match external {
-            Some(external) => external,
+        let io = || services.css.take_interruption(&self.cpu);
+        let interruption = match external.or_else(io) {
+            Some(interruption) => interruption,
             None if services.signals.restart => {
                 services.signals.restart = false;
                 Interruption::Restart

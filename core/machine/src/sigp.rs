@@ -9,7 +9,7 @@ use zmmu_cpu::state::Cpu;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
-use crate::system::{Board, StopRequest};
+use crate::board::{Board, StopRequest};
 
 /// Order codes.
 pub mod order {
@@ -164,11 +164,11 @@ pub fn signal(
         }
         // Only a stopped CPU's status can be stored at an address.
         STORE_STATUS_AT_ADDRESS => Answer::Status(status::INCORRECT_STATE),
-        STORE_ADDITIONAL_STATUS_AT_ADDRESS if zmmu_cpu::exec::control::installed(129) => {
+        STORE_ADDITIONAL_STATUS_AT_ADDRESS if zmmu_cpu::exec::control::installed(cpu, 129) => {
             Answer::Status(status::INCORRECT_STATE)
         }
         // The running CPU is this one.
-        SENSE_RUNNING_STATUS if zmmu_cpu::exec::control::installed(9) => Answer::Accepted,
+        SENSE_RUNNING_STATUS if zmmu_cpu::exec::control::installed(cpu, 9) => Answer::Accepted,
         _ => Answer::Status(status::INVALID_ORDER),
     }
 }

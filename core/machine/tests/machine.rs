@@ -186,11 +186,11 @@ fn an_sccb_in_the_lowcore_is_a_specification_exception() {
 
 #[test]
 fn an_unimplemented_instruction_stops_the_machine_by_name_without_executing() {
-    // DIAG 0,0,0 is known to the decoder; the machine does not implement it.
-    let mut m = machine(&[0xa7, 0x19, 0x00, 0x01, 0x83, 0x00, 0x00, 0x00]);
+    // PTFF is known to the decoder; the machine does not implement it.
+    let mut m = machine(&[0xa7, 0x19, 0x00, 0x01, 0x01, 0x04]);
     let outcome = m.run(Some(10), &mut ());
     assert!(
-        matches!(outcome.stop, Stop::Unimplemented { mnemonic: "DIAG", address, .. } if address == CODE + 4),
+        matches!(outcome.stop, Stop::Unimplemented { mnemonic: "PTFF", address, .. } if address == CODE + 4),
         "{:?}",
         outcome.stop
     );
@@ -227,14 +227,14 @@ fn a_store_crossing_into_an_invalid_page_stores_nothing() {
 
 #[test]
 fn an_unimplemented_target_of_exrl_is_named_at_the_exrl() {
-    // EXRL 0,*+6 whose target is DIAG.
-    let mut m = machine(&[0xc6, 0x00, 0x00, 0x00, 0x00, 0x03, 0x83, 0x00, 0x00, 0x00]);
+    // EXRL 0,*+6 whose target is PTFF.
+    let mut m = machine(&[0xc6, 0x00, 0x00, 0x00, 0x00, 0x03, 0x01, 0x04]);
     let stop = stopped_at(&mut m, 10);
     assert!(
         matches!(
             stop,
             Stop::Unimplemented {
-                mnemonic: "DIAG",
+                mnemonic: "PTFF",
                 address: CODE,
                 ..
             }

@@ -471,6 +471,16 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             }
             Ok(Next::Seq)
         }
+        // LOAD ZERO (short: bits 0-31 of the register; long: bits 0-63).
+        LZER => e.fpr(f.r1).map(|r1| {
+            let v = e.cpu.fpr(r1) & 0xffff_ffff;
+            e.cpu.set_fpr(r1, v);
+            Next::Seq
+        }),
+        LZDR => e.fpr(f.r1).map(|r1| {
+            e.cpu.set_fpr(r1, 0);
+            Next::Seq
+        }),
         LDGR => e.fpr(f.r1).map(|r1| {
             e.cpu.set_fpr(r1, e.cpu.r64(f.r2));
             Next::Seq

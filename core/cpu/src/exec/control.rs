@@ -7,30 +7,60 @@ use super::{Exec, ExecResult, Next};
 use crate::interrupt::lowcore;
 use crate::memory::Bus;
 use crate::opcode::Opcode;
-use crate::state::{mask, Psw};
+use crate::state::{mask, Cpu, Psw};
 use zmmu_mmu::access::AccessKind;
 use zmmu_mmu::addr::AddressingMode;
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
 
-/// The facility bits STFLE and STFL report (bit n = facility n): 0 N3, 1
-/// z/Architecture installed, 2 z/Architecture active, 3 DAT enhancement, 7
-/// STFLE, 18 long displacement, 21 extended immediate, 25 store clock fast,
-/// 34 general-instructions extension, 35 execute extensions, 45 distinct
-/// operands / high word / interlocked access 1 / load-store on condition 1 /
-/// population count, 53 load-store on condition 2 and load-and-zero
-/// rightmost byte, 129 vector facility for z/Architecture (without vector
-/// floating point: [`super::vector`]). One doubleword per 64 facilities.
+/// The facility bits STFLE and STFL report (bit n = facility n): those whose
+/// instructions and behaviour zmmu implements, and no other. QEMU 7.2's
+/// `-cpu max` (TCG) reports more (4, 16, 17, 19, 22, 24, 27, 30-34, 37,
+/// 40, 41, 45, 49, 51-53, 57, 58, 61, 69, 71, 72, 75-77, 130, 131, 135,
+/// 138, 146, 148); each is left out here until zmmu implements it.
+///
+/// | bit | facility | why it is offered |
+/// |---|---|---|
+/// | 0 | N3 instructions in ESA/390 mode | the N3 instructions are implemented (z/Architecture has them all) |
+/// | 1 | z/Architecture installed | the only architecture zmmu runs |
+/// | 2 | z/Architecture active | the CPU runs in z/Architecture mode |
+/// | 3 | DAT enhancement (IDTE, CSPG) | [`super::dat`] |
+/// | 7 | STFLE | STFLE below |
+/// | 9 | sense running status | the SIGP order (the machine's `sigp`) |
+/// | 18 | long displacement | every RXY/RSY/SIY form the base has (LAMY and STAMY as LAM and STAM: not yet) |
+/// | 21 | extended immediate | all of its instructions |
+/// | 25 | store clock fast (STCKF) | [`super::clock`] |
+/// | 35 | execute extensions (EXRL) | [`super::Exec::execute_target`] |
+/// | 129 | vector facility for z/Architecture | [`super::vector`] (owned by the vector work) |
+///
+/// Not offered although partly there: 34 general-instructions extension
+/// (ECAG is missing), 45 distinct operands / high word / interlocked access
+/// 1 / load-store on condition 1 / population count (the high-word
+/// register forms AHHHR, AHHLR, ALHHHR, ALHHLR, SHHHR, SHHLR, SLHHHR,
+/// SLHHLR, CHHR, CHLR, CLHHR, CLHLR are missing), 53 load-store on
+/// condition 2 and load-and-zero rightmost byte (LOCFHR, LZRF, LLZRGF are
+/// missing). One doubleword per 64 facilities.
 pub const FACILITIES: [u64; 3] = [
-    facility_bits(&[0, 1, 2, 3, 7, 18, 21, 25, 34, 35, 45, 53]),
+    facility_bits(&[0, 1, 2, 3, 7, 9, 18, 21, 25, 35]),
     0,
     facility_bits(&[129 - 128]),
 ];
 
-/// Facility `n` is installed: STFLE reports it.
-pub const fn installed(n: u32) -> bool {
+/// The facility list of `cpu`'s model: [`FACILITIES`], less the vector
+/// facility (129) on a model without it.
+pub const fn facilities(cpu: &Cpu) -> [u64; 3] {
+    let mut list = FACILITIES;
+    if !cpu.vector_facility {
+        list[129 / 64] &= !(1 << (63 - 129 % 64));
+    }
+    list
+}
+
+/// Facility `n` is installed on `cpu`: STFLE reports it.
+pub const fn installed(cpu: &Cpu, n: u32) -> bool {
+    let list = facilities(cpu);
     let word = (n / 64) as usize;
-    word < FACILITIES.len() && FACILITIES[word] & (1 << (63 - n % 64)) != 0
+    word < list.len() && list[word] & (1 << (63 - n % 64)) != 0
 }
 
 const fn facility_bits(bits: &[u32]) -> u64 {
@@ -43,10 +73,17 @@ const fn facility_bits(bits: &[u32]) -> u64 {
     v
 }
 
-/// The CPU identification STIDP stores: version 0, a CPU identification
-/// derived from the CPU address, machine type 0x2964 (z13), format 0.
+/// The machine type STIDP and STSI 1.1.1 report: 0x8561 (IBM z15 T01), as
+/// QEMU 7.2's `-cpu max` under TCG.
+pub const MACHINE_TYPE: u16 = 0x8561;
+
+/// The CPU identification STIDP stores, as QEMU stores it under TCG:
+/// version code 0 (bits 0-7), a CPU identification of zero but for the
+/// CPU address in its low four bits placed where QEMU's basic mode puts
+/// them (bits 6-9 of the doubleword: QEMU deposits them at bit 54 counted
+/// from the right), the machine type (bits 32-47), format 0 (bit 48).
 pub const fn cpu_id(cpu_addr: u16) -> u64 {
-    ((cpu_addr as u64) << 32) | (0x2964 << 16)
+    (((cpu_addr & 0xF) as u64) << 54) | ((MACHINE_TYPE as u64) << 16)
 }
 
 /// Control instructions, or `None` if `e.insn` is not one.
@@ -118,6 +155,7 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
                 | STAP
                 | STIDP
                 | STFL
+                | TB
                 | LURA
                 | LURAG
                 | STURA
@@ -140,6 +178,7 @@ fn privileged<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         STIDP => store_cpu_id(e),
         STFL => store_facility_list(e),
         LURA | LURAG | STURA | STURG => real_access(e),
+        TB => test_block(e),
         SCK | SCKPF | SCKC | STCKC | SPT | STPT => super::clock::timing(e),
         op if op.is_dat() => super::dat::execute(e),
         _ => e.bus.system_instruction(e.cpu, &e.insn).map(|()| Next::Seq),
@@ -193,14 +232,15 @@ fn store_facility_list_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let a = e.ea2();
     e.aligned(a, 8)?;
     let room = (e.cpu.r64(0) & 0xff) as usize + 1;
-    let n = room.min(FACILITIES.len());
-    for (i, dw) in FACILITIES.iter().take(n).enumerate() {
+    let list = facilities(e.cpu);
+    let n = room.min(list.len());
+    for (i, dw) in list.iter().take(n).enumerate() {
         let at = e.cpu.psw.amode().wrap(a.wrapping_add(8 * i as u64));
         e.write_uint(at, 8, *dw, e.insn.f.b2)?;
     }
-    let r0 = (e.cpu.r64(0) & !0xff) | (FACILITIES.len() as u64 - 1);
+    let r0 = (e.cpu.r64(0) & !0xff) | (list.len() as u64 - 1);
     e.cpu.set_r64(0, r0);
-    e.set_cc(if room >= FACILITIES.len() { 0 } else { 3 });
+    e.set_cc(if room >= list.len() { 0 } else { 3 });
     Ok(Next::Seq)
 }
 
@@ -292,6 +332,20 @@ fn real_access<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
             e.cpu.store_real(e.bus, addr, &buf[8 - n..])?;
         }
     }
+    Ok(Next::Seq)
+}
+
+/// TB: test the 4 KiB block at the real address in R2 (bits 52-63
+/// ignored) for usability and clear it; cc 0 (usable: zmmu's storage has
+/// no unusable blocks), as QEMU. Prefixing, low-address protection and the
+/// addressing exception apply; key-controlled protection does not (PoP
+/// "TEST BLOCK"), so the store is made with key 0.
+fn test_block<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let addr = e.cpu.psw.amode().wrap(e.cpu.r64(e.insn.f.r2)) & !0xfff;
+    let mut keyless = e.cpu.clone();
+    keyless.psw.mask &= !mask::KEY;
+    keyless.store_real(e.bus, addr, &[0u8; 4096])?;
+    e.set_cc(0);
     Ok(Next::Seq)
 }
 

@@ -361,7 +361,17 @@ fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     }
 }
 
+/// The facility `op` belongs to is not installed on `cpu`'s model (the
+/// vector facility with `-cpu max,vx=off`): the operation exception is the
+/// architected answer, not a gap of the interpreter.
+pub fn absent_from_model(cpu: &Cpu, op: Opcode) -> bool {
+    (op.is_vector() || op == Opcode::LCBB) && !cpu.vector_facility
+}
+
 fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    if absent_from_model(e.cpu, e.insn.op) {
+        return Err(Exception::new(Code::OPERATION));
+    }
     if e.insn.op.is_vector() || e.insn.op == Opcode::LCBB {
         return vector::execute(e);
     }

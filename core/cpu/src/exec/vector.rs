@@ -152,9 +152,9 @@ fn block_count(addr: u64, m3: u8) -> Result<usize, Exception> {
     Ok((block - addr % block).min(16) as usize)
 }
 
-/// The instructions that reach storage or general registers, or set
-/// a register other than V1 only; `None` for the register-to-register
-/// ones.
+/// The instructions that reach storage or general registers, or only set
+/// the condition code; `None` for those that compute a new V1 from vector
+/// registers ([`register`]).
 fn storage<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Option<Result<(), Exception>> {
     use Opcode::*;
     let op = e.insn.op;
@@ -164,20 +164,7 @@ fn storage<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Option<Result<(), Excepti
         VLM | VSTM => multiple(e, f),
         VLL | VSTL => with_length(e, f),
         VGEF | VGEG | VSCEF | VSCEG => gather_scatter(e, f),
-        VLGV => (|| {
-            let es = es_max(f.m4, 3)?;
-            let i = (e.ea2() as usize) & (count(es) - 1);
-            let x = get(e.cpu.v128(f.v3), es, i) as u64;
-            e.cpu.set_r64(f.r1, x);
-            Ok(())
-        })(),
-        VLVG => (|| {
-            let es = es_max(f.m4, 3)?;
-            let i = (e.ea2() as usize) & (count(es) - 1);
-            let v = put(e.cpu.v128(f.v1), es, i, u128::from(e.cpu.r64(f.r3)));
-            e.cpu.set_v128(f.v1, v);
-            Ok(())
-        })(),
+        VLGV | VLVG => general_register_element(e, f),
         VTM => {
             let (a, m) = (e.cpu.v128(f.v1), e.cpu.v128(f.v2));
             let sel = a & m;
@@ -190,24 +177,44 @@ fn storage<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Option<Result<(), Excepti
             });
             Ok(())
         }
-        VEC | VECL => (|| {
-            let es = es_max(f.m3, 3)?;
-            let i = count(es) / 2 - 1;
-            let (a, b) = (get(e.cpu.v128(f.v1), es, i), get(e.cpu.v128(f.v2), es, i));
-            let ord = if op == VEC {
-                sx(a, es).cmp(&sx(b, es))
-            } else {
-                a.cmp(&b)
-            };
-            e.set_cc(match ord {
-                core::cmp::Ordering::Equal => 0,
-                core::cmp::Ordering::Less => 1,
-                core::cmp::Ordering::Greater => 2,
-            });
-            Ok(())
-        })(),
+        VEC | VECL => element_compare(e, f),
         _ => return None,
     })
+}
+
+/// VLGV, VLVG: element M4-size of V3 to R1, or R3 into V1's element; the
+/// index is the second-operand address (not used to address storage)
+/// modulo the element count.
+fn general_register_element<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
+    let es = es_max(f.m4, 3)?;
+    let i = (e.ea2() as usize) & (count(es) - 1);
+    if e.insn.op == Opcode::VLGV {
+        let x = get(e.cpu.v128(f.v3), es, i) as u64;
+        e.cpu.set_r64(f.r1, x);
+    } else {
+        let v = put(e.cpu.v128(f.v1), es, i, u128::from(e.cpu.r64(f.r3)));
+        e.cpu.set_v128(f.v1, v);
+    }
+    Ok(())
+}
+
+/// VEC, VECL: compare element `count / 2 - 1` (the rightmost of doubleword
+/// 0) of V1 and V2, signed or logical: cc 0 equal, 1 V1 low, 2 V1 high.
+fn element_compare<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
+    let es = es_max(f.m3, 3)?;
+    let i = count(es) / 2 - 1;
+    let (a, b) = (get(e.cpu.v128(f.v1), es, i), get(e.cpu.v128(f.v2), es, i));
+    let ord = if e.insn.op == Opcode::VEC {
+        sx(a, es).cmp(&sx(b, es))
+    } else {
+        a.cmp(&b)
+    };
+    e.set_cc(match ord {
+        core::cmp::Ordering::Equal => 0,
+        core::cmp::Ordering::Less => 1,
+        core::cmp::Ordering::Greater => 2,
+    });
+    Ok(())
 }
 
 /// Loads and stores of one register or element (VRX format).
@@ -232,6 +239,8 @@ fn vrx<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
         }
         VST => e.write(addr, &v1.to_be_bytes(), f.b2)?,
         VLBB => {
+            // The bytes up to the block boundary; zmmu sets the rest of V1
+            // to zeros, as QEMU does.
             let n = block_count(addr, f.m3)?;
             let mut buf = [0u8; 16];
             e.read(addr, &mut buf[..n], f.b2)?;
@@ -698,10 +707,7 @@ fn register<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<V, Exception> {
                 (t & !m) | (r & m)
             })
         }
-        VSL | VSRL | VSRA => {
-            let n = (get(v3, 0, 7) & 7) as u32;
-            whole_shift(e.insn.op, v2, n)
-        }
+        VSL | VSRL | VSRA => bit_shift(e.insn.op, v2, v3),
         VSLB | VSRLB | VSRAB => {
             let n = ((get(v3, 0, 7) >> 3) & 15) as u32 * 8;
             let op = match e.insn.op {
@@ -778,6 +784,29 @@ fn shift_element(op: Opcode, a: u128, n: u32, es: u8) -> u128 {
             }
         }
     }
+}
+
+/// VSL, VSRL, VSRA: each byte of `v` shifted by bits 5-7 of the
+/// corresponding byte of `amounts`, with the bits of the adjacent byte
+/// (zeros, or for VSRA the sign, beyond the register) shifted in.
+fn bit_shift(op: Opcode, v: V, amounts: V) -> V {
+    let byte = |i: isize| -> u16 {
+        match i {
+            0..=15 => get(v, 0, i as usize) as u16,
+            _ if op == Opcode::VSRA && (v as i128) < 0 => 0xFF,
+            _ => 0,
+        }
+    };
+    (0..16).fold(0, |r, i| {
+        let n = (get(amounts, 0, i) & 7) as u32;
+        let i = i as isize;
+        let b = if op == Opcode::VSL {
+            ((byte(i) << 8 | byte(i + 1)) << n) >> 8
+        } else {
+            (byte(i - 1) << 8 | byte(i)) >> n
+        };
+        put(r, 0, i as usize, u128::from(b & 0xFF))
+    })
 }
 
 /// The whole register shifted by `n` (0-127) bits.

@@ -141,7 +141,7 @@ void driver(void) {
     stfar((u64 *)gl + 2000, a); put(ldfar((u64 *)gl + 2000));
     u64 vr[32];
     void (*vops[])(const void *, const void *, void *) = {vec_bytes, vec_halves, vec_words, vec_doubles};
-    for (int k = 0; k < 4; k++) { vops[k](mem + 7, mem + 9, vr); for (int i = 0; i < 32; i++) put(vr[i]); }
+    vops[it % 4](mem + 7, mem + 9, vr); for (int i = 0; i < 32; i++) put(vr[i]);
     vec_shuffle(mem + 3, mem + 5, vr); for (int i = 0; i < 8; i++) put(vr[i]);
     put(vec_extract(mem + 11, s));
     add_arrays((int *)(mem + 300), (int *)(mem + 400), (int *)(mem + 500)); put(mem[300]); put(mem[331]);

@@ -1,0 +1,47 @@
+//! How the CPU executes instructions: the interpreter one at a time, or an
+//! engine (the `jit`) that runs a batch and behaves exactly as that many
+//! calls of [`Cpu::step`].
+
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::state::Cpu;
+
+use crate::board::Board;
+
+/// What one call of [`Engine::run`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ran {
+    /// Instructions executed (the one that ended in an interruption
+    /// included); at least one.
+    pub instructions: u64,
+    /// The address of the last of them.
+    pub last: u64,
+    /// The result of the last ([`Cpu::step`]'s).
+    pub result: Result<(), Interruption>,
+}
+
+/// An execution engine. [`Engine::run`] must behave as calling
+/// [`Cpu::step`] up to `max` (at least 1) times, stopping after the first
+/// call that returns an interruption; it may stop earlier, and must after
+/// an instruction that may have made an interruption pending or changed the
+/// PSW mask (SERVC, SIGP, DIAG, LPSWE, SSM, ...), so that the machine
+/// checks for interruptions, timers and stop requests as it does between
+/// interpreted instructions.
+pub trait Engine {
+    /// Runs up to `max` instructions of `cpu` on `board`.
+    fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran;
+}
+
+/// The interpreter: one [`Cpu::step`] per call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Interpreter;
+
+impl Engine for Interpreter {
+    fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, _max: u64) -> Ran {
+        let last = cpu.psw.addr;
+        Ran {
+            instructions: 1,
+            last,
+            result: cpu.step(board),
+        }
+    }
+}
