@@ -284,7 +284,10 @@ fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
     for (args, why) in [
         (&["--smp", "2"][..], "one CPU"),
         (&["--cpu", "max,gs=on"][..], "guarded-storage"),
-        (&["--device", "virtio-blk-ccw"][..], "virtio-net-ccw and diag288"),
+        (
+            &["--device", "virtio-blk-ccw"][..],
+            "virtio-net-ccw and diag288",
+        ),
         (&["--uuid", "1234"][..], "not a UUID"),
     ] {
         let out = zmmu(args, &file);

@@ -1368,8 +1368,7 @@ pub fn instruction(
                 return Err(specification());
             }
             let mut b = [0u8; SCHIB_LEN];
-            bus
-                .read(&logical(AccessKind::Read, cpu), address, &mut b)?;
+            bus.read(&logical(AccessKind::Read, cpu), address, &mut b)?;
             let schib = Schib::from_bytes(&b);
             let (ssid, number) = sid.ok_or_else(operand)?;
             if !schib.valid_for_modify() {
@@ -1382,8 +1381,7 @@ pub fn instruction(
                 return Err(specification());
             }
             let mut b = [0u8; ORB_LEN];
-            bus
-                .read(&logical(AccessKind::Read, cpu), address, &mut b)?;
+            bus.read(&logical(AccessKind::Read, cpu), address, &mut b)?;
             let orb = Orb::from_bytes(&b);
             let (ssid, number) = sid.ok_or_else(operand)?;
             if !orb.valid() {
@@ -1455,8 +1453,7 @@ pub fn instruction(
                 };
                 bus.write(&acc, LOWCORE_IO_CODE, &code)
             } else {
-                bus
-                    .write(&logical(AccessKind::Write, cpu), address, &code[..8])
+                bus.write(&logical(AccessKind::Write, cpu), address, &code[..8])
             };
             if let Err(exception) = stored {
                 // Not taken after all: pending again, first in its class.
@@ -1562,8 +1559,7 @@ fn channel_subsystem_call(
     }
     let acc = |kind, cpu| logical(kind, r, cpu);
     let mut request = [0u8; 16];
-    bus
-        .read(&acc(AccessKind::Read, cpu), address, &mut request)?;
+    bus.read(&acc(AccessKind::Read, cpu), address, &mut request)?;
     let len = be16(&request, 0);
     if !(16..=4088).contains(&len) || len % 8 != 0 {
         return Err(operand());

@@ -27,12 +27,12 @@ use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::storage::Storage;
 
+use crate::board::Board;
 use crate::config::WatchdogAction;
 use crate::ipl::{
     load_normal_psw, response, subcode, Reset, IPLB_MIN_CCW, IPLB_MIN_FCP, IPLB_SIZE, IPLB_TYPE,
     PSW_BIT_12,
 };
-use crate::board::Board;
 use crate::watchdog::Watchdog;
 use crate::{Machine, Stop};
 

@@ -405,7 +405,10 @@ impl Machine {
                 if interrupt::disabled_wait(&psw) {
                     break Stop::DisabledWait { psw };
                 }
-                self.services.clock.source.executed(core::mem::take(&mut unclocked));
+                self.services
+                    .clock
+                    .source
+                    .executed(core::mem::take(&mut unclocked));
                 let timer = interrupt::next_timer(&self.cpu, &self.services.clock);
                 match watchdog::earliest(timer, &self.services.watchdog) {
                     Some(deadline) => {

@@ -14,9 +14,9 @@ use zmmu_cpu::state::Cpu;
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::kind::AccessKind;
 
+use crate::board::Board;
 use crate::config::Config;
 use crate::sclp::ASCII_TO_EBCDIC;
-use crate::board::Board;
 
 /// The size of a SYSIB: STSI stores a whole 4 KiB block (QEMU stores every
 /// byte, zeros where a field is reserved or not reported).

@@ -54,7 +54,9 @@ impl System for Board<'_> {
             Opcode::SIGP => self.signal_processor(cpu, insn),
             Opcode::DIAG => self.diagnose(cpu, insn),
             Opcode::STSI => self.store_system_information(cpu, insn),
-            op if op.is_io() => crate::css::instruction(&mut self.services.css, self.bus, cpu, insn),
+            op if op.is_io() => {
+                crate::css::instruction(&mut self.services.css, self.bus, cpu, insn)
+            }
             _ => Err(self.unimplemented(insn, None)),
         }
     }
