@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side wall times of the bare-metal test programs on `zmmu run` and
-# on qemu-system-s390x (TCG), as a Markdown table for docs/PERFORMANCE.md.
+# Side-by-side times of the bare-metal test programs on `zmmu run --engine
+# interp`, `zmmu run --engine jit` and qemu-system-s390x (TCG), whole
+# processes including start-up, as a Markdown table for docs/PERFORMANCE.md.
 #
 # Usage: bash cli/bench/programs.sh [SCALE [RUNS]]
 #   SCALE multiplies the problem sizes (default 4; the tests use 1),
@@ -38,15 +39,17 @@ print(f"{mid(walls):.3f} {mid(cpus):.3f}")
 PY
 }
 
-echo "| program | instructions | zmmu run wall (s) | zmmu run CPU (s) | zmmu MIPS (CPU) | qemu-system-s390x wall (s) | qemu CPU (s) | zmmu / qemu (CPU) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| program | instructions | interp CPU (s) | jit CPU (s) | qemu CPU (s) | jit wall (s) | qemu wall (s) | jit MIPS (CPU) | jit / interp | qemu / jit (CPU) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for p in "${PROGRAMS[@]}"; do
   elf="$OUT/$p.elf"
   insns=$( ("$ZMMU" run "$elf" 2>&1 >/dev/null || true) | sed -n "s/.*; \([0-9]*\) instructions in.*/\1/p")
-  read -r zw zc < <(median "$ZMMU" run "$elf")
+  read -r _ ic < <(median "$ZMMU" run --engine interp "$elf")
+  read -r jw jc < <(median "$ZMMU" run --engine jit "$elf")
   read -r qw qc < <(median qemu-system-s390x -nodefaults -nographic \
     -machine s390-ccw-virtio,accel=tcg -cpu max -m 128M -chardev stdio,id=con0 \
     -device sclpconsole,chardev=con0 -kernel "$elf")
-  printf '| %s | %s | %.3f | %.3f | %.1f | %.3f | %.3f | %.1f |\n' "$p" "$insns" "$zw" "$zc" \
-    "$(echo "$insns / $zc / 1000000" | bc -l)" "$qw" "$qc" "$(echo "$zc / $qc" | bc -l)"
+  printf '| %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f | %.1fx | %.2f |\n' "$p" "$insns" \
+    "$ic" "$jc" "$qc" "$jw" "$qw" "$(echo "$insns / $jc / 1000000" | bc -l)" \
+    "$(echo "$ic / $jc" | bc -l)" "$(echo "$qc / $jc" | bc -l)"
 done

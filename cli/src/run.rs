@@ -505,9 +505,17 @@ fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmm
         "stats: jump-cache hits {}, block-cache hits {}, helper calls {} (slow paths {}), interpreted steps {}, smc block drops {}, jump-cache drops {}, buffer flushes {}",
         s.jump_hits, s.cache_hits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
     );
-    let mut fallbacks: Vec<_> = s.fallbacks.iter().collect();
-    fallbacks.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let list: Vec<String> = fallbacks.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    eprintln!(
+        "stats: TLB fills from translated code {}, stores let into code frames {}, translation {:.0} ns per guest instruction",
+        s.tlb_fills,
+        s.code_page_stores,
+        per(s.translate_ns, s.translated_instructions),
+    );
+    let list: Vec<String> = s
+        .fallbacks()
+        .iter()
+        .map(|(m, n)| format!("{m} {n}"))
+        .collect();
     eprintln!(
         "stats: interpreter fallbacks by mnemonic: {}",
         list.join(", ")

@@ -18,6 +18,25 @@
 //!   blocks overlapping the bytes written are dropped before the next
 //!   instruction executes.
 //! - A full code buffer (or block table) is flushed and refilled.
+//!
+//! ```
+//! use zmmu_cpu::state::{mask, Cpu, Psw};
+//! use zmmu_jit::Jit;
+//! use zmmu_machine::bus::DatBus;
+//! use zmmu_mmu::prelude::*;
+//!
+//! // lghi %r2,7 ; aghi %r2,1 ; then an invalid opcode at 0x1008.
+//! let mut storage = OwnedStorage::new(1 << 16);
+//! storage.write(AbsoluteAddress::new(0x1000), &[0xa7, 0x29, 0, 7, 0xa7, 0x2b, 0, 1, 0, 0]).unwrap();
+//! let mut bus = DatBus::new(storage);
+//! let mut cpu = Cpu::new();
+//! cpu.psw = Psw { mask: mask::EA | mask::BA, addr: 0x1000 };
+//! let mut jit = Jit::new(1 << 20).unwrap();
+//! let ran = jit.run(&mut cpu, &mut bus, 100);
+//! // As three calls of Cpu::step: the third is an operation exception.
+//! assert_eq!((ran.instructions, ran.last, cpu.gpr[2]), (3, 0x1008, 8));
+//! assert!(ran.result.is_err());
+//! ```
 
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -87,6 +106,8 @@ pub struct Stats {
     pub code_bytes: u64,
     /// Guest instructions translated.
     pub translated_instructions: u64,
+    /// Time spent decoding and translating blocks, in nanoseconds.
+    pub translate_ns: u64,
     /// Block lookups served by the jump cache.
     pub jump_hits: u64,
     /// Block lookups served by the block cache after a jump-cache miss.
@@ -113,11 +134,30 @@ pub struct Stats {
     pub smc_invalidations: u64,
     /// Jump-cache drops (translation changes).
     pub jump_flushes: u64,
-    /// Interpreter fallbacks by mnemonic (instructions not translated).
-    pub fallbacks: HashMap<&'static str, u64>,
+    /// Interpreter fallbacks (instructions not translated), by opcode
+    /// (`Opcode as usize`; see [`Stats::fallbacks`]).
+    pub fallback_counts: Vec<u64>,
 }
 
 impl Stats {
+    /// Interpreter fallbacks by mnemonic, most frequent first.
+    pub fn fallbacks(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<(&'static str, u64)> = self
+            .fallback_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(op, &n)| {
+                let name = zmmu_cpu::opcode::TABLE
+                    .get(op)
+                    .map_or("UNKNOWN", |row| row.op.mnemonic());
+                (name, n)
+            })
+            .collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        list
+    }
+
     /// Instructions executed by native code (neither a helper call nor an
     /// interpreted step).
     pub fn native(&self) -> u64 {
@@ -140,6 +180,8 @@ struct Block {
     key: Key,
     env: Env,
     valid: bool,
+    /// Blocks made of the first instructions of this one: (length, id).
+    prefixes: Vec<(usize, usize)>,
 }
 
 /// A block is found by its logical address (the code depends on it:
@@ -188,11 +230,54 @@ struct Caches {
     jump_controls: Option<Controls>,
     /// The block running now was invalidated.
     current_dirty: bool,
+    /// The instruction being interpreted asked for absolute storage
+    /// ([`Memory::storage`]: the DAT instructions), which it may change
+    /// without a [`Memory::write`].
+    storage_touched: bool,
     current: Option<usize>,
     stats: Stats,
 }
 
 impl Caches {
+    /// After an instruction that used absolute storage directly: drops the
+    /// blocks in the bytes it may have changed (the DAT table entries of
+    /// IPTE and IDTE; everything for an instruction not known here).
+    fn after_storage(&mut self, cpu: &Cpu, insn: Option<&Insn>) {
+        if !core::mem::take(&mut self.storage_touched) {
+            return;
+        }
+        match insn.map(|i| (i.op, cpu.r64(i.f.r1))) {
+            // The page table of R1 (256 entries of 8 bytes).
+            Some((Opcode::IPTE, r1)) => {
+                let origin = r1 & !0x7ff;
+                self.invalidate_range(origin, origin + 0x800);
+            }
+            // A region or segment table: at most 4 pages.
+            Some((Opcode::IDTE, r1)) => {
+                let origin = r1 & !0xfff;
+                self.invalidate_range(origin, origin + 0x4000);
+            }
+            // Keys, reads, or an operand already dropped by `translate`.
+            Some((
+                Opcode::CSP
+                | Opcode::CSPG
+                | Opcode::SSKE
+                | Opcode::ISKE
+                | Opcode::RRBE
+                | Opcode::LRA
+                | Opcode::LRAY
+                | Opcode::LRAG
+                | Opcode::TPROT
+                | Opcode::STRAG
+                | Opcode::LPTEA
+                | Opcode::PTLB
+                | Opcode::SPX,
+                _,
+            )) => {}
+            _ => self.invalidate_range(0, u64::MAX),
+        }
+    }
+
     fn clear_jump(&mut self) {
         self.stats.jump_flushes += 1;
         self.generation = self.generation.wrapping_add(1);
@@ -393,12 +478,20 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
         self.inner.check(acc, addr, len)
     }
     fn translate(&mut self, acc: &Access<'_>, addr: u64) -> Result<AbsoluteAddress, Exception> {
-        self.inner.translate(acc, addr)
+        let absolute = self.inner.translate(acc, addr)?;
+        if acc.kind == AccessKind::Write {
+            // CSP and CSPG store their operand in absolute storage after
+            // this translation.
+            let abs = absolute.value();
+            self.caches.invalidate_range(abs, abs.saturating_add(16));
+        }
+        Ok(absolute)
     }
     fn facilities(&self) -> Facilities {
         self.inner.facilities()
     }
     fn storage(&mut self) -> &mut dyn Storage {
+        self.caches.storage_touched = true;
         self.inner.storage()
     }
     fn invalidate(&mut self, flush: PendingFlush) {
@@ -413,15 +506,44 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
 impl<M: JitMemory> System for Watch<'_, M> {
     fn system_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
         let r = self.inner.system_instruction(cpu, insn);
-        if insn.op == Opcode::SERVC {
-            // The SCLP wrote the SCCB (at most 4 KiB at the real address
-            // in R2) straight into storage.
-            let real = cpu.r64(insn.f.r2) & 0x7fff_fff8;
-            let abs = cpu.prefix.to_absolute(RealAddress::new(real)).value();
-            self.caches
-                .invalidate_range(abs, abs.saturating_add(0x1000));
-        } else {
-            self.caches.invalidate_range(0, u64::MAX);
+        match insn.op {
+            Opcode::SERVC => {
+                // The SCLP wrote the SCCB (at most 4 KiB at the real
+                // address in R2) straight into storage.
+                let real = cpu.r64(insn.f.r2) & 0x7fff_fff8;
+                for page in [real & !0xfff, (real & !0xfff) + 0x1000] {
+                    let abs = cpu.prefix.to_absolute(RealAddress::new(page)).value();
+                    self.caches.invalidate_range(abs, abs + 0x1000);
+                }
+            }
+            Opcode::STSI => {
+                // A 4 KiB SYSIB at the second-operand address, written
+                // through the machine's own bus: find its frame in the TLB
+                // (without recording anything), or drop every block.
+                let base = if insn.f.b2 == 0 {
+                    0
+                } else {
+                    cpu.r64(insn.f.b2)
+                };
+                let addr = cpu
+                    .psw
+                    .amode()
+                    .wrap(base.wrapping_add(insn.f.d2 as i64 as u64));
+                let found = partition(cpu.psw.dat(), cpu.psw.asc()).and_then(|p| {
+                    self.inner.dat_bus().tlb.lookup(
+                        p,
+                        addr & !0xfff,
+                        AccessKind::Write,
+                        cpu.psw.key(),
+                    )
+                });
+                match found {
+                    Some(abs) => self.caches.invalidate_range(abs, abs + 0x1000),
+                    None => self.caches.invalidate_range(0, u64::MAX),
+                }
+            }
+            // SIGP, DIAG, I/O: anything may have been stored.
+            _ => self.caches.invalidate_range(0, u64::MAX),
         }
         r
     }
@@ -492,11 +614,12 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     if native {
         caches.stats.slow_paths += 1;
     } else {
-        *caches
-            .stats
-            .fallbacks
-            .entry(insn.op.mnemonic())
-            .or_insert(0) += 1;
+        let counts = &mut caches.stats.fallback_counts;
+        let op = insn.op as usize;
+        if counts.len() <= op {
+            counts.resize(op + 1, 0);
+        }
+        counts[op] += 1;
     }
     cpu.psw.addr = at;
     let mask_before = cpu.psw.mask & !mask::CC;
@@ -508,6 +631,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         };
         step_decoded(cpu, &mut watch, insn, at)
     };
+    caches.after_storage(cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation);
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
@@ -556,7 +680,11 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
         return abi::FILL_INTERPRET;
     };
     let bus = mem.dat_bus();
-    if bus.tlb.lookup(partition, addr, kind, cpu.psw.key()).is_some() {
+    if bus
+        .tlb
+        .lookup(partition, addr, kind, cpu.psw.key())
+        .is_some()
+    {
         return abi::FILL_RETRY;
     }
     // A store into a frame with translated code misses on purpose: it may
@@ -611,6 +739,7 @@ impl Jit {
                 pages: HashMap::new(),
                 jump_controls: None,
                 current_dirty: false,
+                storage_touched: false,
                 current: None,
                 stats: Stats::default(),
             },
@@ -724,7 +853,9 @@ impl Jit {
             inner: mem,
             caches: &mut self.caches,
         };
-        cpu.step(&mut watch)
+        let r = cpu.step(&mut watch);
+        self.caches.after_storage(cpu, None);
+        r
     }
 
     /// The block at the PSW, translated if need be; `None` when the
@@ -780,14 +911,32 @@ impl Jit {
     /// (to end exactly at an instruction budget).
     fn prefix<M: JitMemory>(&mut self, mem: &mut M, id: usize, len: usize) -> Option<usize> {
         let block = &self.caches.blocks[id];
-        let key = (block.key.0, block.key.1, block.key.2 | len as u64);
-        if let Some(&id) = self.caches.by_key.get(&key) {
-            self.caches.stats.cache_hits += 1;
-            return Some(id);
+        let known = block.prefixes.iter().find(|&&(n, _)| n == len);
+        if let Some(&(_, prefix)) = known {
+            if self.caches.blocks[prefix].valid {
+                self.caches.stats.cache_hits += 1;
+                return Some(prefix);
+            }
         }
+        let parent = block.key;
+        let key = (parent.0, parent.1, parent.2 | len as u64);
         let insns = block.insns.get(..len)?.to_vec();
         let env = block.env;
-        self.add_block(mem, insns, env, key)
+        let prefix = match self.caches.by_key.get(&key) {
+            Some(&prefix) => prefix,
+            None => self.add_block(mem, insns, env, key)?,
+        };
+        // A flush may have dropped the whole block.
+        if let Some(block) = self
+            .caches
+            .blocks
+            .get_mut(id)
+            .filter(|b| b.valid && b.key == parent)
+        {
+            block.prefixes.retain(|&(n, _)| n != len);
+            block.prefixes.push((len, prefix));
+        }
+        Some(prefix)
     }
 
     /// Translates `insns` and enters the block in the caches.
@@ -804,6 +953,7 @@ impl Jit {
             self.flush(mem);
         }
         let id = self.caches.blocks.len();
+        let started = std::time::Instant::now();
         let mut placed = None;
         let mut id = id;
         for _ in 0..2 {
@@ -817,6 +967,7 @@ impl Jit {
             self.flush(mem);
         }
         let (code, translated) = placed?;
+        self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
         let page = abs & !0xfff;
         let bus = mem.dat_bus();
         let _ = bus.storage.set_code_frame(AbsoluteAddress::new(page), true);
@@ -834,6 +985,7 @@ impl Jit {
             key,
             env,
             valid: true,
+            prefixes: Vec::new(),
         });
         self.caches.by_key.insert(key, id);
         self.caches.pages.entry(page).or_default().push(id);

@@ -319,7 +319,7 @@ struct Case {
 fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
     let mut storage = OwnedStorage::new(STORAGE);
     let dat = rng.chance(75);
-    let amode31 = rng.chance(20);
+    let amode = rng.below(10); // 0: 24-bit, 1-2: 31-bit, else 64-bit
     let start_off = rng.below(0xe00) & !1;
     let n = 100 + rng.below(300) as usize;
     let (code_base, data_base) = if dat {
@@ -390,6 +390,8 @@ fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
     }
     let mut cpu = Cpu::new();
     cpu.cr[1] = SEGMENT_TABLE;
+    cpu.cr[7] = SEGMENT_TABLE;
+    cpu.cr[13] = SEGMENT_TABLE;
     if rng.chance(50) {
         cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
     }
@@ -412,8 +414,18 @@ fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
     }
     cpu.gpr[13] = PAGE_TABLE;
     let mut m = mask::EA | mask::BA | (u64::from(psw_key) << 52);
-    if amode31 {
-        m &= !mask::EA;
+    match amode {
+        0 => m &= !(mask::EA | mask::BA),
+        1 | 2 => m &= !mask::EA,
+        _ => {}
+    }
+    if rng.chance(15) {
+        m |= mask::PROBLEM;
+    }
+    // The address-space control: primary mostly, else access-register,
+    // secondary or home mode, all spaces with the same tables.
+    if rng.chance(25) {
+        m |= rng.below(4) << 46;
     }
     if dat {
         m |= mask::DAT;

@@ -607,10 +607,10 @@ fn arbitrary_instruction_bytes_and_state_never_panic() {
 /// freestanding C.
 const NOT_INTERPRETED: &[&str] = &[
     "BSM", "BASSM", "CVD", "CVB", "TRACE", "LAM", "STAM", "MC", "BAKR", "CKSM", "PALB", "EREG",
-    "ESTA", "TAR", "CPYA", "MVPG", "CUSE", "PPA", "ETND", "TEND", "TRAP4", "EREGG", "MVCOS",
-    "ECTG", "CSST", "LPD", "LPDG", "ED", "EDMK", "PKU", "UNPKU", "CVBY", "CVBG", "CVDY", "CVDG",
-    "LASP", "MVCSK", "MVCDK", "PKA", "UNPKA", "TRACG", "ECAG", "MVCLU", "CLCLU", "LAMY", "STAMY",
-    "LMD", "SRP", "MVO", "PACK", "UNPK", "ZAP", "CP", "AP", "SP", "MP", "DP", "PR", "UPT", "PTFF",
+    "ESTA", "TAR", "CPYA", "CUSE", "PPA", "ETND", "TEND", "TRAP4", "EREGG", "MVCOS", "ECTG",
+    "CSST", "LPD", "LPDG", "ED", "EDMK", "PKU", "UNPKU", "CVBY", "CVBG", "CVDY", "CVDG", "LASP",
+    "MVCSK", "MVCDK", "PKA", "UNPKA", "TRACG", "ECAG", "MVCLU", "CLCLU", "LAMY", "STAMY", "LMD",
+    "SRP", "MVO", "PACK", "UNPK", "ZAP", "CP", "AP", "SP", "MP", "DP", "PR", "UPT", "PTFF",
     "TRAP2", "MVCK",
 ];
 

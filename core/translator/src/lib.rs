@@ -24,6 +24,23 @@
 //!   slot, tag compare for the block's partition, kind and key, add the
 //!   addend, bound check against the storage size, then a big-endian load
 //!   or store (MOVBE when [`Env::movbe`], else BSWAP).
+//!
+//! ```
+//! use zmmu_mmu::addr::AddressingMode;
+//! use zmmu_translator::{decode_block, stubs, translate, Env};
+//!
+//! // agr %r1,%r2 ; lg %r3,8(%r1) ; brc 15,.-10 ; the block ends at the branch.
+//! let code = [0xb9, 0x08, 0x00, 0x12, 0xe3, 0x30, 0x10, 0x08, 0x00, 0x04, 0xa7, 0xf4, 0xff, 0xfb];
+//! let block = decode_block(&code, 0x2_0000, AddressingMode::Bits64, 64);
+//! assert_eq!(block.len(), 3);
+//! let env = Env { amode: AddressingMode::Bits64, key: 0, partition: Some(0), movbe: false };
+//! // The shared stubs and the block, for code placed at host address 0x1000.
+//! let (shared, stubs) = stubs(0x1000).unwrap();
+//! let ip = 0x1000 + shared.len() as u64;
+//! let translated = translate(&block, &env, ip, 0, &stubs).unwrap();
+//! assert_eq!(translated.native, [true, true, true]);
+//! assert!(!translated.code.is_empty());
+//! ```
 
 #![no_std]
 #![deny(missing_docs)]

@@ -5,14 +5,17 @@
 //! [`execute`] carries out an already decoded instruction (what a block
 //! translator's slow path calls). The semantic shapes of [`Sem`] are
 //! implemented once in [`alu`]; instructions outside them live in
-//! [`branch`], [`storage`], [`control`] and [`vector`], grouped by concept.
+//! [`branch`], [`storage`], [`page`], [`control`], [`float`] (the FPC),
+//! [`bfp`] (binary floating point) and [`vector`], grouped by concept.
 
 pub mod alu;
+pub mod bfp;
 pub mod branch;
 pub mod clock;
 pub mod control;
 pub mod dat;
 pub mod float;
+pub mod page;
 pub mod storage;
 pub mod vector;
 
@@ -390,8 +393,12 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     if let Some(r) = float::special(e) {
         return r;
     }
+    if let Some(r) = bfp::special(e) {
+        return r;
+    }
     match e.insn.op {
         Opcode::EX | Opcode::EXRL => execute_target(e),
+        Opcode::MVPG => page::move_page(e),
         _ => Err(Exception::new(Code::OPERATION)),
     }
 }
