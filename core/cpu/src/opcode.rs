@@ -688,11 +688,14 @@ opcodes! {
     CLGIB 0xECFD Ris SP;
     CIB 0xECFE Ris SP;
     CLIB 0xECFF Ris SP;
+    LDEB 0xED04 Rxe SP;
     KEB 0xED08 Rxe SP;
     CEB 0xED09 Rxe SP;
     AEB 0xED0A Rxe SP;
     SEB 0xED0B Rxe SP;
     DEB 0xED0D Rxe SP;
+    SQEB 0xED14 Rxe SP;
+    SQDB 0xED15 Rxe SP;
     MEEB 0xED17 Rxe SP;
     KDB 0xED18 Rxe SP;
     CDB 0xED19 Rxe SP;

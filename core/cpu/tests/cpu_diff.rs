@@ -671,7 +671,7 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
         ("sqebr", 32),
         ("sqdbr", 64),
     ];
-    const RX: [(&str, u32); 12] = [
+    const RX: [(&str, u32); 15] = [
         ("aeb", 32),
         ("seb", 32),
         ("meeb", 32),
@@ -684,6 +684,9 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
         ("ddb", 64),
         ("cdb", 64),
         ("kdb", 64),
+        ("ldeb", 32),
+        ("sqeb", 32),
+        ("sqdb", 64),
     ];
     match rng.below(8) {
         0..=3 => {

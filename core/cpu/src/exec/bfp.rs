@@ -617,10 +617,10 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         LPDBR => sign::<B, Long>(e, Sign::Positive),
         LNEBR => sign::<B, Short>(e, Sign::Negative),
         LNDBR => sign::<B, Long>(e, Sign::Negative),
-        SQEBR => square_root::<B, Short>(e),
-        SQDBR => square_root::<B, Long>(e),
-        LDEBR => e.bfp_enabled().and_then(|()| {
-            let a = Short::get(e.cpu, e.insn.f.r2);
+        SQEBR | SQEB => square_root::<B, Short>(e),
+        SQDBR | SQDB => square_root::<B, Long>(e),
+        LDEBR | LDEB => e.bfp_enabled().and_then(|()| {
+            let a = e.bfp_op2::<Short>()?;
             let r1 = e.insn.f.r1;
             e.ieee_complete(lengthen(a), |cpu, v| Long::set(cpu, r1, v))
                 .map(|_| Next::Seq)
@@ -723,10 +723,10 @@ fn sign<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, how: Sign) -> ExecResult {
     Ok(Next::Seq)
 }
 
-/// SQUARE ROOT: R1 = sqrt(R2); cc unchanged.
+/// SQUARE ROOT: R1 = sqrt(operand 2); cc unchanged.
 fn square_root<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>) -> ExecResult {
     e.bfp_enabled()?;
-    let a = T::get(e.cpu, e.insn.f.r2);
+    let a = e.bfp_op2::<T>()?;
     let out = sqrt::<T>(a, fpc_round(e.cpu.fpc));
     let r1 = e.insn.f.r1;
     e.ieee_complete(out, |cpu, v| T::set(cpu, r1, v))?;
