@@ -65,12 +65,15 @@ use zmmu_mmu::control::Facilities;
 /// off, all interruptions disabled, key 0, supervisor state.
 pub const START_MASK: u64 = mask::EA | mask::BA;
 
-/// The DAT-related facilities of the machine: low-address protection and
+/// The DAT-related facilities of the machine: low-address protection,
 /// enhanced suppression on protection 1 (a DAT-protection exception
-/// identifies the page, PoP "Suppression on Protection"), as QEMU 7.2's
-/// `-cpu max` offers them under TCG. EDAT-1 is implemented by the MMU but
+/// identifies the page, PoP "Suppression on Protection") and
+/// instruction-execution protection (facility 130, which STFLE reports),
+/// as QEMU 7.2's `-cpu max` offers them under TCG. EDAT-1 is implemented by the MMU but
 /// not offered: STFLE does not report facility 8.
-pub const FACILITIES: Facilities = Facilities::LAP.union(Facilities::ESOP1);
+pub const FACILITIES: Facilities = Facilities::LAP
+    .union(Facilities::ESOP1)
+    .union(Facilities::IEP);
 
 /// Program interruptions in a row without one completed instruction after
 /// which the machine check-stops (a program-new PSW that faults again at

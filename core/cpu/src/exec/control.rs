@@ -31,7 +31,8 @@ use zmmu_mmu::exception::Exception;
 /// | 21 | extended immediate | all of its instructions |
 /// | 25 | store clock fast (STCKF) | [`super::clock`] |
 /// | 35 | execute extensions (EXRL) | [`super::Exec::execute_target`] |
-/// | 129 | vector facility for z/Architecture | [`super::vector`] (owned by the vector work) |
+/// | 129 | vector facility for z/Architecture | [`super::vector`] |
+/// | 130 | instruction-execution protection | the MMU's DAT (`zmmu_mmu`, `Controls::iep`), which the machine offers with it |
 ///
 /// Not offered although partly there: 34 general-instructions extension
 /// (ECAG is missing), 45 distinct operands / high word / interlocked access
@@ -43,7 +44,7 @@ use zmmu_mmu::exception::Exception;
 pub const FACILITIES: [u64; 3] = [
     facility_bits(&[0, 1, 2, 3, 7, 9, 18, 21, 25, 35]),
     0,
-    facility_bits(&[129 - 128]),
+    facility_bits(&[129 - 128, 130 - 128]),
 ];
 
 /// The facility list of `cpu`'s model: [`FACILITIES`], less the vector
