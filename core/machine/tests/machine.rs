@@ -2,32 +2,14 @@
 //! lowcore as the architecture says, the SCLP console behaves as QEMU's,
 //! and what is not implemented stops the machine by name.
 
+mod common;
+
+use common::*;
+
 use zmmu_machine::sclp::response;
 use zmmu_machine::{Machine, Observer, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-const CODE: u64 = 0x20000;
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
-const BITS64: u64 = 0x0000_0001_8000_0000;
-const DAT: u64 = 0x0400_0000_0000_0000;
-const EXT: u64 = 0x0100_0000_0000_0000;
-
-fn psw(mask: u64, addr: u64) -> Vec<u8> {
-    [mask.to_be_bytes(), addr.to_be_bytes()].concat()
-}
-
-/// A machine with `code` at 0x20000 and every new PSW a disabled wait whose
-/// address names the interruption class: external 0xE, SVC 0x5, program 0xF.
-fn machine(code: &[u8]) -> Machine {
-    let mut m = Machine::new(1 << 20);
-    m.load(CODE, code).unwrap();
-    m.load(0x1b0, &psw(DISABLED_WAIT, 0xE)).unwrap();
-    m.load(0x1c0, &psw(DISABLED_WAIT, 0x5)).unwrap();
-    m.load(0x1d0, &psw(DISABLED_WAIT, 0xF)).unwrap();
-    m.start(CODE);
-    m
-}
 
 /// Segment table at 0x10000 (TL 0) and a page table at 0x11000 that maps
 /// the first MiB virtual = real except page `hole`; CR1 designates it.
@@ -47,16 +29,6 @@ fn identity_map_except(m: &mut Machine, hole: u64) {
             .unwrap();
     }
     m.cpu.cr[1] = 0x10000;
-}
-
-fn u16_at(m: &Machine, a: u64) -> u16 {
-    let mut b = [0; 2];
-    m.bus.storage.read(AbsoluteAddress::new(a), &mut b).unwrap();
-    u16::from_be_bytes(b)
-}
-
-fn u64_at(m: &Machine, a: u64) -> u64 {
-    m.bus.storage.read_u64(AbsoluteAddress::new(a)).unwrap()
 }
 
 /// Collects the console output of a run.

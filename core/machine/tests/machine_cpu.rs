@@ -2,44 +2,16 @@
 //! state, store status, the restart interruption, the TOD clock, the clock
 //! comparator and the CPU timer, and the kernel command line.
 
+mod common;
+
+use common::*;
+
 use zmmu_cpu::interrupt::lowcore;
 use zmmu_machine::config::{Config, COMMAND_LINE_ADDRESS};
 use zmmu_machine::sigp::{status, STATUS_AREA};
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-const CODE: u64 = 0x20000;
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
-const BITS64: u64 = 0x0000_0001_8000_0000;
-const EXT: u64 = 0x0100_0000_0000_0000;
-const WAIT: u64 = 0x0002_0000_0000_0000;
-
-fn psw(mask: u64, addr: u64) -> Vec<u8> {
-    [mask.to_be_bytes(), addr.to_be_bytes()].concat()
-}
-
-/// A machine with `code` at 0x20000 and every new PSW a disabled wait whose
-/// address names the class: external 0xE, program 0xF, restart 0xA.
-fn machine(code: &[u8]) -> Machine {
-    let mut m = Machine::new(1 << 20);
-    m.load(CODE, code).unwrap();
-    m.load(0x1b0, &psw(DISABLED_WAIT, 0xE)).unwrap();
-    m.load(0x1d0, &psw(DISABLED_WAIT, 0xF)).unwrap();
-    m.load(0x1a0, &psw(DISABLED_WAIT, 0xA)).unwrap();
-    m.start(CODE);
-    m
-}
-
-fn u16_at(m: &Machine, a: u64) -> u16 {
-    let mut b = [0; 2];
-    m.bus.storage.read(AbsoluteAddress::new(a), &mut b).unwrap();
-    u16::from_be_bytes(b)
-}
-
-fn u64_at(m: &Machine, a: u64) -> u64 {
-    m.bus.storage.read_u64(AbsoluteAddress::new(a)).unwrap()
-}
 
 /// `sigp %r2,%r4,ORDER` (R1 = 2, R3 = 4, D2 = order, B2 = 0).
 fn sigp(order: u8) -> [u8; 4] {
