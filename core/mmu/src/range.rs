@@ -116,6 +116,13 @@ impl<S: Storage + ?Sized> PageTranslator for Walked<'_, S> {
     }
 }
 
+/// The `len` bytes at `address` lie in one page (the common case: one
+/// translation, nothing else to check).
+#[inline]
+fn within_page(address: u64, len: usize) -> bool {
+    (address & PAGE_MASK) as usize + len <= (PAGE_MASK + 1) as usize
+}
+
 /// Recognizes the exceptions of every page of the operand but the first
 /// (which the first translation recognizes itself).
 fn probe_rest<T: PageTranslator + ?Sized>(
@@ -137,6 +144,13 @@ pub fn read<T: PageTranslator + ?Sized>(
     address: u64,
     buf: &mut [u8],
 ) -> Result<(), T::Error> {
+    if within_page(address, buf.len()) {
+        let absolute = t.translate(address, kind)?;
+        return t
+            .storage()
+            .read(absolute, buf)
+            .ok_or_else(|| Exception::addressing().into());
+    }
     probe_rest(t, kind, address, buf.len())?;
     for piece in pieces(address, buf.len()) {
         let absolute = t.translate(piece.address, kind)?;
@@ -153,6 +167,13 @@ pub fn write<T: PageTranslator + ?Sized>(
     address: u64,
     data: &[u8],
 ) -> Result<(), T::Error> {
+    if within_page(address, data.len()) {
+        let absolute = t.translate(address, AccessKind::Write)?;
+        return t
+            .storage()
+            .write(absolute, data)
+            .ok_or_else(|| Exception::addressing().into());
+    }
     probe_rest(t, AccessKind::Write, address, data.len())?;
     for piece in pieces(address, data.len()) {
         let absolute = t.translate(piece.address, AccessKind::Write)?;
