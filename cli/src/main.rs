@@ -37,8 +37,21 @@ enum Command {
     /// the diag288 watchdog powered the machine off, as QEMU exits; 122 for
     /// a re-IPL (DIAGNOSE X'308' load clear, the watchdog's reset), 123
     /// when the watchdog paused the machine.
+    #[command(after_long_help = MACHINE)]
     Run(run::RunOptions),
 }
+
+/// What `zmmu run` emulates, for `zmmu run --help`.
+const MACHINE: &str = "\
+The machine (as QEMU's s390-ccw-virtio with -kernel, one CPU):
+  z/Architecture DAT with storage keys, low-address protection, ESOP-1 and
+  instruction-execution protection; the general, control, vector (129) and
+  binary floating-point (short, long) instructions; SCLP (read SCP/CPU info,
+  VT220 and line-mode consoles); SIGP to the CPU itself; STSI, STIDP, STFLE
+  (only what is implemented); DIAG 0x10, 0x44, 0x9c, 0x288, 0x308; the TOD
+  clock, clock comparator and CPU timer; the restart interruption; a channel
+  subsystem with virtio-net-ccw (no backend). Anything else stops the run by
+  name (exit status 125).";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
