@@ -110,6 +110,13 @@ pub struct Board<'a> {
     /// What the machine was configured with (STSI's name and UUID, the
     /// diag288 device).
     pub config: &'a crate::config::Config,
+    /// Set when an instruction reached the machine ([`System`]: SERVC,
+    /// SIGP, DIAG, STSI, I/O, the clock): it may have made an interruption
+    /// pending or asked for a stop, so an engine running a batch ends it
+    /// there and the machine looks.
+    ///
+    /// [`System`]: zmmu_cpu::memory::System
+    pub attention: bool,
 }
 
 impl Memory for Board<'_> {

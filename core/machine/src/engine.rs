@@ -31,17 +31,41 @@ pub trait Engine {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran;
 }
 
-/// The interpreter: one [`Cpu::step`] per call.
+/// The interpreter: [`Cpu::step`] after [`Cpu::step`], up to `max`, ending
+/// the batch after an interruption, after an instruction that reached the
+/// machine ([`Board::attention`]) or changed what decides which
+/// interruptions are enabled or due (the PSW mask, CR0, CR6, CR14, the
+/// clock comparator, the CPU timer).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Interpreter;
 
+/// What an instruction must not change for a batch to go on.
+fn watched(cpu: &Cpu) -> [u64; 6] {
+    [
+        cpu.psw.mask,
+        cpu.cr[0],
+        cpu.cr[6],
+        cpu.cr[14],
+        cpu.clock_comparator,
+        cpu.cpu_timer_zero,
+    ]
+}
+
 impl Engine for Interpreter {
-    fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, _max: u64) -> Ran {
-        let last = cpu.psw.addr;
-        Ran {
-            instructions: 1,
-            last,
-            result: cpu.step(board),
+    fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
+        let mut instructions = 0;
+        loop {
+            let last = cpu.psw.addr;
+            let before = watched(cpu);
+            let result = cpu.step(board);
+            instructions += 1;
+            if result.is_err() || instructions >= max || board.attention || watched(cpu) != before {
+                return Ran {
+                    instructions,
+                    last,
+                    result,
+                };
+            }
         }
     }
 }

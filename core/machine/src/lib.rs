@@ -441,6 +441,7 @@ impl Machine {
                 bus: &mut self.bus,
                 services: &mut self.services,
                 config: &self.config,
+                attention: false,
             };
             // The engine hook: a batch that ends where the loop must look
             // again (the limit, the next timer poll).

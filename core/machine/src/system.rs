@@ -49,6 +49,7 @@ impl Board<'_> {
 
 impl System for Board<'_> {
     fn system_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
+        self.attention = true;
         match insn.op {
             Opcode::SERVC => self.service_call(cpu, insn),
             Opcode::SIGP => self.signal_processor(cpu, insn),
@@ -62,6 +63,7 @@ impl System for Board<'_> {
     }
 
     fn clock(&mut self) -> Option<&mut dyn Timing> {
+        self.attention = true;
         Some(&mut self.services.clock)
     }
 }
