@@ -249,6 +249,12 @@ impl Cpu {
         }
     }
 
+    /// The CPU timer's value at monotonic time `now` (TOD units; negative,
+    /// as a signed value, once it has passed zero).
+    pub const fn cpu_timer(&self, now: u64) -> u64 {
+        self.cpu_timer_zero.wrapping_sub(now)
+    }
+
     /// Initial CPU reset (PoP ch. 4 "Resets"): the PSW, prefix, CPU timer,
     /// clock comparator and TOD programmable register are cleared and the
     /// control registers get their initial values; the general, access and

@@ -6,6 +6,7 @@ use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
 
 use crate::board::Board;
+use crate::interrupt::interruption_controls;
 
 /// What one call of [`Engine::run`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,32 +35,23 @@ pub trait Engine {
 /// The interpreter: [`Cpu::step`] after [`Cpu::step`], up to `max`, ending
 /// the batch after an interruption, after an instruction that reached the
 /// machine ([`Board::attention`]) or changed what decides which
-/// interruptions are enabled or due (the PSW mask, CR0, CR6, CR14, the
-/// clock comparator, the CPU timer).
+/// interruptions are enabled or due ([`interruption_controls`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Interpreter;
-
-/// What an instruction must not change for a batch to go on.
-fn watched(cpu: &Cpu) -> [u64; 6] {
-    [
-        cpu.psw.mask,
-        cpu.cr[0],
-        cpu.cr[6],
-        cpu.cr[14],
-        cpu.clock_comparator,
-        cpu.cpu_timer_zero,
-    ]
-}
 
 impl Engine for Interpreter {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         let mut instructions = 0;
         loop {
             let last = cpu.psw.addr;
-            let before = watched(cpu);
+            let before = interruption_controls(cpu);
             let result = cpu.step(board);
             instructions += 1;
-            if result.is_err() || instructions >= max || board.attention || watched(cpu) != before {
+            if result.is_err()
+                || instructions >= max
+                || board.attention
+                || interruption_controls(cpu) != before
+            {
                 return Ran {
                     instructions,
                     last,

@@ -32,6 +32,22 @@ pub struct Signals {
     pub restart: bool,
 }
 
+/// What decides which interruptions are enabled or due: the PSW mask, CR0
+/// (external subclasses), CR6 (I/O subclasses), CR14 (machine-check
+/// subclasses), the clock comparator and the CPU timer. When none of them
+/// changed, an instruction that did not reach the machine cannot have made
+/// an interruption takeable.
+pub const fn interruption_controls(cpu: &Cpu) -> [u64; 6] {
+    [
+        cpu.psw.mask,
+        cpu.cr[0],
+        cpu.cr[6],
+        cpu.cr[14],
+        cpu.clock_comparator,
+        cpu.cpu_timer_zero,
+    ]
+}
+
 /// An external subclass is enabled: PSW bit 7 and its CR0 mask bit.
 pub const fn external_enabled(cpu: &Cpu, subclass: u64) -> bool {
     cpu.psw.mask & mask::EXT != 0 && cpu.cr[0] & subclass != 0
@@ -88,7 +104,7 @@ pub fn take_external<T: TimeSource>(
 /// The CPU timer is negative: its value `cpu_timer_zero - now` has bit 0
 /// set (PoP "CPU Timer": an interruption is pending while it is negative).
 pub const fn cpu_timer_negative(cpu: &Cpu, monotonic_now: u64) -> bool {
-    (cpu.cpu_timer_zero.wrapping_sub(monotonic_now) as i64) < 0
+    (cpu.cpu_timer(monotonic_now) as i64) < 0
 }
 
 /// The earliest monotonic time (TOD units) at which an enabled timer

@@ -186,12 +186,12 @@ pub trait Observer {
 impl Observer for () {}
 
 /// When the run loop looks at the timers: every [`TimerPoll::PERIOD`]
-/// instructions, and after anything that can change whether a timer
-/// interruption is enabled or due (the PSW mask, CR0, the clock comparator,
-/// the CPU timer) or a wait.
+/// instructions, and after anything that can change whether an
+/// interruption is enabled or due ([`interrupt::interruption_controls`]) or
+/// a wait.
 #[derive(Debug, Default)]
 struct TimerPoll {
-    seen: (u64, u64, u64, u64),
+    seen: [u64; 6],
     woke: bool,
 }
 
@@ -205,12 +205,7 @@ impl TimerPoll {
     const PERIOD: u64 = 4096;
 
     fn due(&mut self, cpu: &Cpu, executed: u64) -> bool {
-        let now = (
-            cpu.psw.mask,
-            cpu.cr[0],
-            cpu.clock_comparator,
-            cpu.cpu_timer_zero,
-        );
+        let now = interrupt::interruption_controls(cpu);
         let changed = now != self.seen;
         self.seen = now;
         changed || core::mem::take(&mut self.woke) || executed % Self::PERIOD == 0
@@ -520,7 +515,7 @@ impl Machine {
         }
         if request == StopRequest::StopAndStoreStatus {
             let now = self.services.clock.monotonic();
-            let cpu_timer = self.cpu.cpu_timer_zero.wrapping_sub(now);
+            let cpu_timer = self.cpu.cpu_timer(now);
             let stored = sigp::store_status(
                 &mut self.bus.storage,
                 &self.cpu,

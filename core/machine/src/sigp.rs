@@ -7,6 +7,8 @@
 use zmmu_cpu::interrupt::lowcore;
 use zmmu_cpu::state::Cpu;
 use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::invalidate::prefix_area_exists;
+use zmmu_mmu::prefix::Prefix;
 use zmmu_mmu::storage::Storage;
 
 use crate::board::{Board, StopRequest};
@@ -153,9 +155,8 @@ pub fn signal(
             Answer::Accepted
         }
         SET_PREFIX => {
-            let area = AbsoluteAddress::new(parameter & 0x7FFF_E000);
-            let last = AbsoluteAddress::new(area.value() + 0x1FFF);
-            if !board.bus.storage.contains(area) || !board.bus.storage.contains(last) {
+            let prefix = Prefix::new(parameter);
+            if !prefix_area_exists(&board.bus.storage, prefix) {
                 Answer::Status(status::INVALID_PARAMETER)
             } else {
                 // Only a stopped CPU's prefix can be set.

@@ -363,9 +363,16 @@ pub fn spx<S: Storage + ?Sized>(
     operand: u64,
 ) -> Result<(Prefix, PendingFlush), Exception> {
     let new = Prefix::new(operand);
-    let last = AbsoluteAddress::new(new.value() + crate::prefix::PREFIX_AREA - 1);
-    if !storage.contains(last) {
+    if !prefix_area_exists(storage, new) {
         return Err(Exception::addressing());
     }
     Ok((new, PendingFlush::new(Invalidation::Prefix { old, new })))
+}
+
+/// The whole 8 KiB prefix area of `prefix` is in storage (what SET PREFIX
+/// and SIGP SET PREFIX require).
+pub fn prefix_area_exists<S: Storage + ?Sized>(storage: &S, prefix: Prefix) -> bool {
+    storage.contains(AbsoluteAddress::new(
+        prefix.value() + crate::prefix::PREFIX_AREA - 1,
+    ))
 }

@@ -62,7 +62,7 @@ pub fn timing<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         }
         STPT => {
             let now = clock(e.bus)?.monotonic();
-            let value = e.cpu.cpu_timer_zero.wrapping_sub(now);
+            let value = e.cpu.cpu_timer(now);
             e.write_uint(a, 8, value, base)?;
         }
         _ => return Err(Exception::new(Code::OPERATION)),
