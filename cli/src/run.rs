@@ -25,9 +25,12 @@ use std::time::Instant;
 use zmmu_cpu::clock::{ns_to_tod, TimeSource};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::Cpu;
+use zmmu_cpu::state::{Cpu, Psw};
+use zmmu_machine::bus::DatBus;
 use zmmu_machine::config::{Config, CpuFeatures, Device, WatchdogAction};
 use zmmu_machine::{Machine, Observer, Stop};
+
+use crate::trace::Tracer;
 
 use zmmu_machine::elf;
 
@@ -54,9 +57,21 @@ pub struct RunOptions {
     /// Stop after this many instructions.
     #[arg(long, value_name = "N")]
     pub max_insns: Option<u64>,
-    /// Print every instruction and interruption to stderr.
-    #[arg(long)]
-    pub trace: bool,
+    /// Trace, one line per event: `insn` (each instruction in assembler
+    /// syntax with the registers it changed), `exc` (each interruption
+    /// with its code, TEID and old PSW), `mmu` (TLB fills and
+    /// invalidations), or `all`; comma-separated. A traced run executes
+    /// one instruction at a time in the interpreter, whatever the engine.
+    #[arg(long, value_name = "KINDS", value_parser = crate::trace::parse_kinds)]
+    pub trace: Option<crate::trace::Kinds>,
+    /// Trace only addresses in LO-HI (hexadecimal, inclusive: the
+    /// instruction address, the old PSW's, the logical address a TLB entry
+    /// was filled for). Repeatable.
+    #[arg(long, value_name = "LO-HI", value_parser = crate::trace::parse_range)]
+    pub trace_range: Vec<crate::trace::Range>,
+    /// Write the trace to this file instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    pub trace_file: Option<std::path::PathBuf>,
     /// Guest storage size, with an optional K, M or G suffix (a bare
     /// number is bytes).
     #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_size)]
@@ -206,129 +221,64 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Console to stdout, trace to stderr.
+/// Console to stdout, the trace to its [`Tracer`].
+#[derive(Debug)]
 struct Report<'a> {
     console: BufWriter<io::StdoutLock<'a>>,
-    trace: Option<BufWriter<io::StderrLock<'a>>>,
-}
-
-impl std::fmt::Debug for Report<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Report")
-            .field("trace", &self.trace.is_some())
-            .finish()
-    }
+    tracer: Option<Tracer>,
 }
 
 impl Observer for Report<'_> {
     fn console(&mut self, bytes: &[u8]) {
         // A closed stdout does not stop the guest.
         let _ = self.console.write_all(bytes);
-        if self.trace.is_some() {
+        if self.tracer.is_some() {
             let _ = self.console.flush();
         }
     }
 
     fn tracing(&self) -> bool {
-        self.trace.is_some()
+        self.tracer.is_some()
     }
 
     fn trace(&mut self, cpu: &Cpu, insn: &Insn) {
-        if let Some(out) = &mut self.trace {
-            let _ = writeln!(
-                out,
-                "{:016x} {:<8} {} cc={}",
-                cpu.psw.addr,
-                insn.op.mnemonic(),
-                operands(insn),
-                cpu.psw.cc()
-            );
+        if let Some(tracer) = &mut self.tracer {
+            tracer.instruction(cpu, insn);
         }
     }
 
-    fn interruption(&mut self, cpu: &Cpu, interruption: &Interruption) {
-        if let Some(out) = &mut self.trace {
-            let what = match interruption {
-                Interruption::Program { exception, ilc, .. } => format!(
-                    "program interruption code {:#06x} ilc {ilc} teid {:x?}",
-                    exception.code.0,
-                    exception.teid.map(|t| t.0)
-                ),
-                Interruption::Supervisor { code, .. } => format!("SVC {code}"),
-                Interruption::External {
-                    code, parameter, ..
-                } => {
-                    format!("external interruption {code:#06x} parameter {parameter:#x}")
-                }
-                Interruption::Restart => "restart interruption".to_string(),
-                Interruption::Io {
-                    subchannel_id,
-                    parameter,
-                    word,
-                } => format!(
-                    "I/O interruption subsystem id {subchannel_id:#010x} parameter {parameter:#010x} word {word:#010x}"
-                ),
-            };
-            let _ = writeln!(
-                out,
-                "*** {what}; new PSW {:016x} {:016x}",
-                cpu.psw.mask, cpu.psw.addr
-            );
+    fn interruption(&mut self, cpu: &Cpu, interruption: &Interruption, old: &Psw) {
+        if let Some(tracer) = &mut self.tracer {
+            tracer.interruption(cpu, interruption, old);
         }
+    }
+
+    fn boundary(&mut self, cpu: &Cpu, bus: &mut DatBus) -> bool {
+        if let Some(tracer) = &mut self.tracer {
+            tracer.boundary(cpu, bus);
+        }
+        false
     }
 }
 
-/// The nonzero fields of a decoded instruction, as `name=value` pairs
-/// (displacements and relative offsets signed, in decimal).
-fn operands(insn: &Insn) -> String {
-    let f = &insn.f;
-    let fields: [(&str, i64); 18] = [
-        ("r1", f.r1.into()),
-        ("r2", f.r2.into()),
-        ("r3", f.r3.into()),
-        ("m1", f.m1.into()),
-        ("m3", f.m3.into()),
-        ("m4", f.m4.into()),
-        ("x2", f.x2.into()),
-        ("b1", f.b1.into()),
-        ("d1", f.d1.into()),
-        ("b2", f.b2.into()),
-        ("d2", f.d2.into()),
-        ("b4", f.b4.into()),
-        ("d4", f.d4.into()),
-        ("i2", f.i2.into()),
-        ("ri", f.ri),
-        ("i3", f.i3.into()),
-        ("i4", f.i4.into()),
-        ("i5", f.i5.into()),
-    ];
-    let mut text = String::new();
-    for (name, value) in fields.iter().filter(|(_, v)| *v != 0) {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        if matches!(*name, "d1" | "d2" | "d4" | "ri") {
-            text.push_str(&format!("{name}={value}"));
-        } else {
-            text.push_str(&format!("{name}={value:#x}"));
-        }
-    }
-    for (name, value) in [("l1", f.l1), ("l2", f.l2)] {
-        if value != 0 {
-            text.push_str(&format!(" {name}={value}"));
-        }
-    }
-    text
+/// The tracer `--trace`, `--trace-range` and `--trace-file` ask for.
+fn tracer(options: &RunOptions) -> Result<Option<Tracer>, String> {
+    let Some(kinds) = options.trace.filter(|k| k.any()) else {
+        return Ok(None);
+    };
+    let out: Box<dyn Write> = match &options.trace_file {
+        Some(path) => Box::new(BufWriter::new(std::fs::File::create(path).map_err(
+            |e| format!("cannot create the trace file {}: {e}", path.display()),
+        )?)),
+        None => Box::new(BufWriter::new(io::stderr())),
+    };
+    Ok(Some(Tracer::new(out, kinds, options.trace_range.clone())))
 }
 
 /// Loads and runs `program`; the exit status per the module docs.
 pub fn run(options: &RunOptions) -> ExitCode {
-    let (program, max_insns, trace, memory) = (
-        options.program.as_path(),
-        options.max_insns,
-        options.trace,
-        options.memory,
-    );
+    let (program, max_insns, memory) =
+        (options.program.as_path(), options.max_insns, options.memory);
     let bytes = match std::fs::read(program) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -375,11 +325,20 @@ pub fn run(options: &RunOptions) -> ExitCode {
     }
     machine.start(image.entry);
 
+    let tracer = match tracer(options) {
+        Ok(tracer) => tracer,
+        Err(e) => {
+            eprintln!("zmmu: {e}");
+            return ExitCode::from(EXIT_LOAD);
+        }
+    };
+    if tracer.as_ref().is_some_and(Tracer::wants_tlb_log) {
+        machine.bus.tlb_log = Some(Vec::new());
+    }
     let stdout = io::stdout();
-    let stderr = io::stderr();
     let mut report = Report {
         console: BufWriter::new(stdout.lock()),
-        trace: trace.then(|| BufWriter::new(stderr.lock())),
+        tracer,
     };
     let mut jit = match options.engine {
         EngineKind::Interp => None,
@@ -398,8 +357,8 @@ pub fn run(options: &RunOptions) -> ExitCode {
     };
     let elapsed = started.elapsed();
     let _ = report.console.flush();
-    if let Some(out) = &mut report.trace {
-        let _ = out.flush();
+    if let Some(tracer) = &mut report.tracer {
+        tracer.finish(&machine.cpu, &mut machine.bus);
     }
     drop(report);
 
@@ -418,6 +377,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 "enabled wait with nothing pending, PSW {:016x} {:016x}",
                 psw.mask, psw.addr
             ),
+        ),
+        Stop::Paused => (
+            EXIT_LIMIT,
+            format!("paused at {:016x}", machine.cpu.psw.addr),
         ),
         Stop::LimitReached => (
             EXIT_LIMIT,

@@ -117,10 +117,13 @@ fn unknown_opcode_raises_the_operation_exception_through_the_lowcore() {
     let mut lowcore = vec![0u8; 0x1e0];
     lowcore[0x1d0..0x1e0].copy_from_slice(&psw(DISABLED_WAIT, 0x77));
     let file = write("unknown.elf", &program(&[0x00, 0x00], &lowcore));
-    let out = zmmu(&["--trace"], &file);
+    let out = zmmu(&["--trace", "exc"], &file);
     assert_eq!(out.status.code(), Some(0x77), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("program interruption code 0x0001 ilc 1"),
+        stderr(&out).contains(
+            "*** program interruption: operation exception (code 0x0001), ilc 1; \
+             old PSW 0000000180000000 0000000000020002; new PSW 0002000180000000 0000000000000077"
+        ),
         "{}",
         stderr(&out)
     );
@@ -141,17 +144,68 @@ fn instruction_limit_stops_an_endless_loop_with_status_124() {
 }
 
 #[test]
-fn trace_names_each_instruction_and_its_address() {
-    // LGHI 1,5 ; LPSWE 0xF00 (disabled wait, address 0).
+fn trace_shows_each_instruction_in_assembler_syntax_with_the_registers_it_changed() {
+    // LGHI 1,5 ; CHI 1,5 ; LPSWE 0xF00 (disabled wait, address 0).
     let mut lowcore = vec![0u8; 0xf10];
     lowcore[0xf00..].copy_from_slice(&psw(DISABLED_WAIT, 0));
-    let code = [0xa7, 0x19, 0x00, 0x05, 0xb2, 0xb2, 0x0f, 0x00];
+    let code = [
+        0xa7, 0x19, 0x00, 0x05, 0xa7, 0x1e, 0x00, 0x05, 0xb2, 0xb2, 0x0f, 0x00,
+    ];
     let file = write("trace.elf", &program(&code, &lowcore));
-    let out = zmmu(&["--trace"], &file);
+    let out = zmmu(&["--trace", "insn"], &file);
     assert_eq!(out.status.code(), Some(0));
-    let err = stderr(&out);
-    assert!(err.contains("0000000000020000 LGHI"), "{err}");
-    assert!(err.contains("0000000000020004 LPSWE"), "{err}");
+    let lines: Vec<String> = stderr(&out)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        &lines[..3],
+        [
+            "0000000000020000 lghi %r1,5 r1=0000000000000005",
+            "0000000000020004 chi %r1,5",
+            "0000000000020008 lpswe 3840",
+        ],
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn trace_range_and_trace_file_select_what_is_written_where() {
+    // LGHI 1,5 ; LGHI 2,6 ; LPSWE 0xF00: only the second is in the range.
+    let mut lowcore = vec![0u8; 0xf10];
+    lowcore[0xf00..].copy_from_slice(&psw(DISABLED_WAIT, 0));
+    let code = [
+        0xa7, 0x19, 0x00, 0x05, 0xa7, 0x29, 0x00, 0x06, 0xb2, 0xb2, 0x0f, 0x00,
+    ];
+    let file = write("range.elf", &program(&code, &lowcore));
+    let trace = std::env::temp_dir().join(format!("zmmu-trace-{}.txt", std::process::id()));
+    let out = zmmu(
+        &[
+            "--trace",
+            "insn,exc",
+            "--trace-range",
+            "20004-20007",
+            "--trace-file",
+            trace.to_str().unwrap(),
+        ],
+        &file,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let _ = std::fs::remove_file(&trace);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("0000000000020004  lghi %r2,6"), "{text}");
+    assert!(!stderr(&out).contains("lghi"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_trace_options_are_refused_by_name() {
+    let file = write("badtrace.elf", &program(&[0x00, 0x00], &[0]));
+    let out = zmmu(&["--trace", "everything"], &file);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("insn, exc, mmu"), "{}", stderr(&out));
+    let out = zmmu(&["--trace", "insn", "--trace-range", "9-1"], &file);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -220,3 +220,36 @@ fn supervisor_calls_go_through_the_lowcore_as_on_qemu() {
 fn mvcs_and_mvcp_move_between_the_primary_and_secondary_spaces_as_on_qemu() {
     runs_as_on_qemu("crossspace", 0);
 }
+
+/// `--trace all --trace-file` of a run of `elf` on `engine`.
+fn trace(elf: &Path, engine: &str) -> String {
+    let file = elf.with_extension(format!("{engine}.trace"));
+    let out = Command::new(ZMMU)
+        .args(["run", "--engine", engine, "--max-insns", MAX_INSNS])
+        .args(["--trace", "all", "--trace-file"])
+        .args([&file, elf])
+        .output()
+        .expect("zmmu runs");
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read_to_string(&file).expect("the trace file")
+}
+
+#[test]
+fn a_trace_shows_faults_tlb_fills_and_invalidations_identically_on_every_engine() {
+    let Some(dir) = built() else { return };
+    let elf = dir.join("pagefault.elf");
+    let traces: Vec<String> = ENGINES.iter().map(|e| trace(&elf, e)).collect();
+    let interp = &traces[0];
+    for (engine, other) in ENGINES.iter().zip(&traces) {
+        assert!(other == interp, "--engine {engine} traces differently");
+    }
+    for expected in [
+        "*** program interruption: segment-translation exception (code 0x0010), TEID 0x10000800, ilc 3; old PSW",
+        "*** program interruption: page-translation exception (code 0x0011)",
+        "    tlb fill Primary fetch 0000000010000000 -> absolute",
+        "    tlb invalidate PageTableEntries",
+        "  lpswe 336",
+    ] {
+        assert!(interp.contains(expected), "no `{expected}` in the trace");
+    }
+}

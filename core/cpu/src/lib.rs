@@ -43,6 +43,7 @@ extern crate alloc;
 pub mod cc;
 pub mod clock;
 pub mod decode;
+pub mod disasm;
 pub mod exec;
 pub mod format;
 pub mod interrupt;

@@ -22,6 +22,8 @@ use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 use zmmu_mmu::tlb::{self, Tlb};
 
+use crate::tlb_log::{TlbEvent, TlbLog};
+
 /// Why the machine stops instead of delivering an exception.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Halt {
@@ -67,6 +69,8 @@ pub struct DatBus {
     /// (access-register translation); the operation exception returned
     /// with it is not delivered.
     pub halt: Option<Halt>,
+    /// The TLB's fills and invalidations, recorded while `Some` (tracing).
+    pub tlb_log: Option<TlbLog>,
 }
 
 impl DatBus {
@@ -78,6 +82,13 @@ impl DatBus {
             tlb: Tlb::default(),
             facilities: Facilities::LAP,
             halt: None,
+            tlb_log: None,
+        }
+    }
+
+    fn log(&mut self, event: TlbEvent) {
+        if let Some(log) = &mut self.tlb_log {
+            log.push(event);
         }
     }
 
@@ -93,6 +104,7 @@ impl DatBus {
         let controls = self.controls(cpu);
         if controls != *self.tlb.controls() {
             self.tlb.set_controls(&controls);
+            self.log(TlbEvent::Controls);
         }
     }
 
@@ -148,7 +160,17 @@ impl PageTranslator for Pages<'_> {
         let request = self.request(space, address, kind);
         let bus = &mut *self.bus;
         match bus.tlb.access(&mut bus.storage, request) {
-            Ok(translated) => Ok(translated.absolute),
+            Ok(translated) => {
+                if !translated.hit {
+                    bus.log(TlbEvent::Fill {
+                        address,
+                        space,
+                        kind,
+                        absolute: translated.absolute.value(),
+                    });
+                }
+                Ok(translated.absolute)
+            }
             Err(fault) => Err(bus.fault(fault)),
         }
     }
@@ -205,7 +227,12 @@ impl Memory for DatBus {
     }
 
     fn invalidate(&mut self, flush: PendingFlush) {
-        flush.apply(|invalidation| self.tlb.invalidate(invalidation));
+        flush.apply(|invalidation| {
+            self.tlb.invalidate(invalidation);
+            if let Some(log) = &mut self.tlb_log {
+                log.push(TlbEvent::Invalidate(*invalidation));
+            }
+        });
     }
 
     fn fault(&mut self, fault: Fault) -> Exception {

@@ -40,6 +40,7 @@ pub mod sclp;
 pub mod sigp;
 pub mod stsi;
 pub mod system;
+pub mod tlb_log;
 pub mod virtio_ccw;
 pub mod watchdog;
 
@@ -103,6 +104,9 @@ pub enum Stop {
     },
     /// The instruction limit was reached before the program stopped.
     LimitReached,
+    /// The observer asked the run to stop at an instruction boundary
+    /// ([`Observer::boundary`]).
+    Paused,
     /// An instruction the machine knows but does not implement. It was not
     /// executed.
     Unimplemented {
@@ -177,9 +181,21 @@ pub trait Observer {
         let _ = (cpu, insn);
     }
 
-    /// Called after each interruption is delivered.
-    fn interruption(&mut self, cpu: &Cpu, interruption: &Interruption) {
-        let _ = (cpu, interruption);
+    /// Called after each interruption is delivered, with the old PSW
+    /// (stored in the lowcore) and the CPU state after the new PSW is
+    /// loaded.
+    fn interruption(&mut self, cpu: &Cpu, interruption: &Interruption, old: &Psw) {
+        let _ = (cpu, interruption, old);
+    }
+
+    /// Called while [`Observer::tracing`] at every instruction boundary the
+    /// run reaches, after the previous instruction and the interruptions
+    /// delivered behind it, before the next one is fetched. `true` ends
+    /// the run with [`Stop::Paused`] there (a debugger's breakpoint,
+    /// watchpoint or step); the next instruction is not executed.
+    fn boundary(&mut self, cpu: &Cpu, bus: &mut DatBus) -> bool {
+        let _ = (cpu, bus);
+        false
     }
 }
 
@@ -421,6 +437,9 @@ impl Machine {
                     None => break Stop::EnabledWaitForever { psw },
                 }
             }
+            if observer.tracing() && observer.boundary(&self.cpu, &mut self.bus) {
+                break Stop::Paused;
+            }
             if limit.is_some_and(|limit| executed >= limit) {
                 break Stop::LimitReached;
             }
@@ -626,13 +645,14 @@ impl Machine {
                     psw: self.cpu.psw,
                 });
             }
+            let old = self.cpu.psw;
             if self.cpu.deliver(&mut self.bus, interruption).is_err() {
                 return Some(Stop::CheckStop {
                     reason: "lowcore outside storage",
                     psw: self.cpu.psw,
                 });
             }
-            observer.interruption(&self.cpu, &interruption);
+            observer.interruption(&self.cpu, &interruption, &old);
             if !self.cpu.psw.is_valid() {
                 next = Some(Interruption::Program {
                     exception: Exception::new(Code::SPECIFICATION),
