@@ -63,7 +63,7 @@ use zmmu_mmu::exception::{Ending, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, Stubs};
+use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, MemoryAccess, Stubs};
 
 use buffer::CodeBuffer;
 
@@ -898,7 +898,9 @@ impl Jit {
         let env = Env {
             amode,
             key: psw.key(),
-            partition: partition(psw.dat(), psw.asc()),
+            memory: partition(psw.dat(), psw.asc()).map_or(MemoryAccess::Helper, |partition| {
+                MemoryAccess::SoftTlb { partition }
+            }),
             movbe: self.movbe,
         };
         let id = self.add_block(mem, insns, env, key)?;
