@@ -38,7 +38,7 @@ use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, L
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
 use crate::pool::{Pool, PoolStats, SlotHandle};
-use crate::runtime::{off, va, INVLPG_CAPACITY};
+use crate::runtime::{off, va, CODE_CACHE_MAX, CODE_CACHE_VA, INVLPG_CAPACITY};
 
 /// The address field of an entry (the next table's or the frame's
 /// address): bits 51:12, every bit that is not a flag.
@@ -141,6 +141,7 @@ impl KvmPaging {
         system_gpa: u64,
         storage_limit: u64,
         slot: Option<SlotHandle>,
+        code: Option<(u64, u64)>,
     ) -> Result<Self, KvmError> {
         if memory.len() > (1 << 30) {
             return Err(KvmError::Config(
@@ -165,13 +166,16 @@ impl KvmPaging {
             stats: PagingStats::default(),
         };
         paging.visible = vec![false; pages];
-        paging.build_upper_half()?;
+        paging.build_upper_half(code)?;
         Ok(paging)
     }
 
     /// Maps the system slot at RUNTIME_VA: runtime pages 4 KiB each with
-    /// their own permissions, the pool with 2 MiB supervisor pages.
-    fn build_upper_half(&mut self) -> Result<(), KvmError> {
+    /// their own permissions, the pool with 2 MiB supervisor pages; and the
+    /// code-cache slot `code` (guest-physical address, length), if any, at
+    /// [`CODE_CACHE_VA`] with 2 MiB user pages, executable and read-only
+    /// (translated code can run it, never write it).
+    fn build_upper_half(&mut self, code: Option<(u64, u64)>) -> Result<(), KvmError> {
         let pdpt = self.pool.alloc(&self.memory)?;
         let pd = self.pool.alloc(&self.memory)?;
         let pt = self.pool.alloc(&self.memory)?;
@@ -216,6 +220,29 @@ impl KvmPaging {
                 .ok_or_else(fail)?;
             big += 1 << 21;
         }
+        if let Some((gpa, len)) = code {
+            if len > CODE_CACHE_MAX || gpa % (1 << 21) != 0 {
+                return Err(KvmError::Config(format!(
+                    "code cache of {len:#x} bytes at {gpa:#x}: at most {CODE_CACHE_MAX:#x}, 2 MiB aligned"
+                )));
+            }
+            let code_pd = self.pool.alloc(&self.memory)?;
+            self.memory
+                .store_u64(
+                    pdpt + 8 * index(CODE_CACHE_VA, 3),
+                    self.gpa(code_pd) | TABLE.bits(),
+                )
+                .ok_or_else(fail)?;
+            let leaf = PageTableFlags::PRESENT
+                | PageTableFlags::USER_ACCESSIBLE
+                | PageTableFlags::ACCESSED
+                | PageTableFlags::HUGE_PAGE;
+            for i in 0..len.div_ceil(1 << 21) {
+                self.memory
+                    .store_u64(code_pd + 8 * i, (gpa + (i << 21)) | leaf.bits())
+                    .ok_or_else(fail)?;
+            }
+        }
         self.upper = self.gpa(pdpt) | TABLE.bits();
         Ok(())
     }
@@ -237,6 +264,11 @@ impl KvmPaging {
     /// The system slot's memory.
     pub(crate) fn memory(&self) -> &SlotMemory {
         &self.memory
+    }
+
+    /// The execution area of translated code.
+    pub fn exec_area(&self) -> crate::exec::ExecArea<'_> {
+        crate::exec::ExecArea::new(&self.memory)
     }
 
     /// The root currently active, if any.
