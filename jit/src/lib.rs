@@ -887,9 +887,11 @@ impl Jit {
         let amode = psw.amode();
         let page_end = (abs | 0xfff) + 1;
         let insns = {
-            let bytes = mem.dat_bus().storage.bytes();
-            let end = usize::try_from(page_end).ok()?.min(bytes.len());
-            let bytes = bytes.get(usize::try_from(abs).ok()?..end)?;
+            let storage = &mem.dat_bus().storage;
+            let mut page = [0u8; 4096];
+            let len = usize::try_from(page_end.min(storage.size()).checked_sub(abs)?).ok()?;
+            let bytes = page.get_mut(..len)?;
+            storage.read(AbsoluteAddress::new(abs), bytes)?;
             decode_block(bytes, psw.addr, amode, zmmu_translator::MAX_BLOCK)
         };
         if insns.is_empty() {
@@ -1012,8 +1014,7 @@ impl Jit {
         self.caches.stats.entries += 1;
         let bus = mem.dat_bus();
         let tlb = bus.tlb.entries_ptr() as u64;
-        let bytes = bus.storage.bytes_mut();
-        let (storage, storage_len) = (bytes.as_mut_ptr() as u64, bytes.len() as u64);
+        let (storage, storage_len) = (bus.storage.host_base() as u64, bus.storage.size());
         let cpu_ptr: *mut Cpu = cpu;
         let mut ctx = Ctx::<M> {
             helper: helper::<M>,

@@ -91,6 +91,26 @@ pub trait Memory {
     /// storage, interlocked).
     fn translate(&mut self, acc: &Access<'_>, addr: u64) -> Result<AbsoluteAddress, Exception>;
 
+    /// An interlocked update of the `len`-byte storage operand at `addr`
+    /// (`len` 4, 8 or 16, `addr` aligned on it): translated and checked
+    /// as a store (which records R and C, also when nothing is stored, as
+    /// QEMU's compare-and-swap does), then fetched and replaced by
+    /// `update(old)` unless that is `None`, with no other CPU's access to
+    /// the operand in between ([`Storage::interlocked`]). Answers the value
+    /// fetched, big-endian.
+    fn interlocked(
+        &mut self,
+        acc: &Access<'_>,
+        addr: u64,
+        len: usize,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Result<u128, Exception> {
+        let absolute = self.translate(acc, addr)?;
+        self.storage()
+            .interlocked(absolute, len, update)
+            .ok_or(Exception::addressing())
+    }
+
     /// The installed facilities that translation depends on.
     fn facilities(&self) -> Facilities;
 

@@ -258,6 +258,24 @@ impl<'a, B: Bus> Exec<'a, B> {
         Ok(())
     }
 
+    /// An interlocked update of the aligned `len`-byte operand at logical
+    /// `addr` ([`crate::memory::Memory::interlocked`]): `update` gets the
+    /// value fetched and answers the value to store, if any.
+    pub fn interlocked(
+        &mut self,
+        addr: u64,
+        len: usize,
+        base: u8,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Result<u128, Exception> {
+        let acc = Access {
+            kind: AccessKind::Write,
+            space: AddressType::Logical { base },
+            cpu: self.cpu,
+        };
+        self.bus.interlocked(&acc, addr, len, update)
+    }
+
     /// Read an `n`-byte (1..=8) big-endian unsigned value.
     pub fn read_uint(&mut self, addr: u64, n: usize, base: u8) -> Result<u64, Exception> {
         let mut buf = [0u8; 8];

@@ -301,7 +301,8 @@ fn on_condition<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 /// CS, CSY, CSG, CDS, CDSY, CDSG: compare the first operand (a register or
 /// an even-odd pair) with storage; equal: store the third operand, cc 0;
 /// unequal: load storage into the first operand, cc 1. The storage operand
-/// must be aligned on its size.
+/// must be aligned on its size; fetch, compare and store are one
+/// interlocked update (PoP "Interlocked Update").
 fn compare_and_swap<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     use Opcode::*;
     let f = e.insn.f;
@@ -317,53 +318,39 @@ fn compare_and_swap<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         e.even(f.r3)?;
     }
     e.aligned(a, n as u64)?;
-    e.check(a, n as u64, AccessKind::Write, f.b2)?;
-    let mut mem = [0u8; 16];
-    e.read(a, &mut mem[..n], f.b2)?;
-    let reg_bytes = |e: &Exec<'_, B>, r: u8| -> ([u8; 16], usize) {
-        let mut b = [0u8; 16];
+    let operand = |e: &Exec<'_, B>, r: u8| -> u128 {
         match n {
-            4 => b[..4].copy_from_slice(&e.cpu.r32(r).to_be_bytes()),
-            8 if pair => {
-                b[..4].copy_from_slice(&e.cpu.r32(r).to_be_bytes());
-                b[4..8].copy_from_slice(&e.cpu.r32(r | 1).to_be_bytes());
-            }
-            8 => b[..8].copy_from_slice(&e.cpu.r64(r).to_be_bytes()),
-            _ => {
-                b[..8].copy_from_slice(&e.cpu.r64(r).to_be_bytes());
-                b[8..].copy_from_slice(&e.cpu.r64(r | 1).to_be_bytes());
-            }
+            4 => u128::from(e.cpu.r32(r)),
+            8 if pair => u128::from(e.cpu.r32(r)) << 32 | u128::from(e.cpu.r32(r | 1)),
+            8 => u128::from(e.cpu.r64(r)),
+            _ => u128::from(e.cpu.r64(r)) << 64 | u128::from(e.cpu.r64(r | 1)),
         }
-        (b, n)
     };
-    let (first, _) = reg_bytes(e, f.r1);
-    if first[..n] == mem[..n] {
-        let (third, _) = reg_bytes(e, f.r3);
-        e.write(a, &third[..n], f.b2)?;
+    let (first, third) = (operand(e, f.r1), operand(e, f.r3));
+    let found = e.interlocked(a, n, f.b2, &mut |old| (old == first).then_some(third))?;
+    if found == first {
         e.set_cc(0);
-    } else {
-        let word = |i: usize| u32::from_be_bytes(mem[i..i + 4].try_into().unwrap_or_default());
-        let dword = |i: usize| u64::from_be_bytes(mem[i..i + 8].try_into().unwrap_or_default());
-        match n {
-            4 => e.cpu.set_r32(f.r1, word(0)),
-            8 if pair => {
-                e.cpu.set_r32(f.r1, word(0));
-                e.cpu.set_r32(f.r1 | 1, word(4));
-            }
-            8 => e.cpu.set_r64(f.r1, dword(0)),
-            _ => {
-                e.cpu.set_r64(f.r1, dword(0));
-                e.cpu.set_r64(f.r1 | 1, dword(8));
-            }
-        }
-        e.set_cc(1);
+        return Ok(Next::Seq);
     }
+    match n {
+        4 => e.cpu.set_r32(f.r1, found as u32),
+        8 if pair => {
+            e.cpu.set_r32(f.r1, (found >> 32) as u32);
+            e.cpu.set_r32(f.r1 | 1, found as u32);
+        }
+        8 => e.cpu.set_r64(f.r1, found as u64),
+        _ => {
+            e.cpu.set_r64(f.r1, (found >> 64) as u64);
+            e.cpu.set_r64(f.r1 | 1, found as u64);
+        }
+    }
+    e.set_cc(1);
     Ok(Next::Seq)
 }
 
 /// LOAD AND ADD / ADD LOGICAL / AND / OR / EXCLUSIVE OR: R1 receives the
-/// original storage operand, storage receives it combined with R3; the cc
-/// is that of the combination.
+/// original storage operand, storage receives it combined with R3 (one
+/// interlocked update); the cc is that of the combination.
 fn interlocked<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     use Opcode::*;
     let f = e.insn.f;
@@ -382,10 +369,17 @@ fn interlocked<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let n = if w == Width::W32 { 4 } else { 8 };
     let a = e.ea2();
     e.aligned(a, n as u64)?;
-    e.check(a, n as u64, AccessKind::Write, f.b2)?;
-    let old = e.read_uint(a, n, f.b2)?;
-    let out = super::alu::compute(op, w, old, e.cpu.r64(f.r3), e.cpu.psw.cc());
-    e.write_uint(a, n, out.value, f.b2)?;
+    let (r3, cc) = (e.cpu.r64(f.r3), e.cpu.psw.cc());
+    let mut out = None;
+    let old = e.interlocked(a, n, f.b2, &mut |old| {
+        let result = super::alu::compute(op, w, old as u64, r3, cc);
+        out = Some(result);
+        Some(u128::from(result.value & (u64::MAX >> (64 - 8 * n as u32))))
+    })? as u64;
+    // The update ran at least once: the operand was stored.
+    let Some(out) = out else {
+        return Err(Exception::addressing());
+    };
     match w {
         Width::W32 => e.cpu.set_r32(f.r1, old as u32),
         Width::W64 => e.cpu.set_r64(f.r1, old),
