@@ -36,6 +36,7 @@ pub mod elf;
 pub mod engine;
 pub mod interrupt;
 pub mod ipl;
+pub mod kernel;
 pub mod sclp;
 pub mod sigp;
 pub mod stsi;
