@@ -32,7 +32,7 @@ use zmmu_machine::{Machine, Observer, Stop};
 
 use crate::trace::Tracer;
 
-use zmmu_machine::elf;
+use zmmu_machine::kernel;
 
 /// Exit status when the program asks for a re-IPL (DIAGNOSE X'308' load
 /// clear) or the watchdog expires with the `reset` action.
@@ -52,8 +52,14 @@ pub const EXIT_LOAD: u8 = 3;
 /// test's QEMU parameters map one to one.
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunOptions {
-    /// The program.
+    /// The program: an s390x ELF, or a kernel image as QEMU's -kernel
+    /// loads it (Linux's vmlinuz: copied to 0, started at 0x10000).
     pub program: std::path::PathBuf,
+    /// An initial RAM disk, placed as QEMU's -initrd places it (8 MiB or
+    /// the first megabyte boundary a megabyte past the kernel) and
+    /// announced in the kernel's parm area (0x10408: start, size).
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<std::path::PathBuf>,
     /// Stop after this many instructions.
     #[arg(long, value_name = "N")]
     pub max_insns: Option<u64>,
@@ -286,7 +292,17 @@ pub fn run(options: &RunOptions) -> ExitCode {
             return ExitCode::from(EXIT_LOAD);
         }
     };
-    let image = match elf::parse(&bytes, memory) {
+    let initrd = match &options.initrd {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                eprintln!("zmmu: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_LOAD);
+            }
+        },
+        None => None,
+    };
+    let image = match kernel::parse(&bytes, initrd.as_deref(), memory) {
         Ok(image) => image,
         Err(e) => {
             eprintln!("zmmu: cannot load {}: {e}", program.display());

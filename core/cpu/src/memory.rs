@@ -171,7 +171,14 @@ pub fn logical_space(cpu: &Cpu, base: u8) -> AddressSpace {
 /// (what LRA and STRAG translate in); in access-register mode the ALET of
 /// the base register's access register (AR 0 always means primary).
 pub fn asc_space(cpu: &Cpu, base: u8) -> AddressSpace {
-    match cpu.psw.asc() {
+    space_of(cpu, cpu.psw.asc(), base)
+}
+
+/// The space an address-space control `asc` (PSW bits 16-17: 0 primary,
+/// 1 access register, 2 secondary, 3 home) names for an operand with base
+/// register `base`.
+pub fn space_of(cpu: &Cpu, asc: u8, base: u8) -> AddressSpace {
+    match asc & 3 {
         0 => AddressSpace::Primary,
         1 => AddressSpace::AccessRegister {
             alet: if base == 0 {

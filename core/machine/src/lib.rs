@@ -37,6 +37,7 @@ pub mod elf;
 pub mod engine;
 pub mod interrupt;
 pub mod ipl;
+pub mod kernel;
 pub mod main_storage;
 pub mod sclp;
 pub mod sigp;

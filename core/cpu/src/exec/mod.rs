@@ -12,9 +12,11 @@ pub mod alu;
 pub mod bfp;
 pub mod branch;
 pub mod clock;
+pub mod compare_swap_store;
 pub mod control;
 pub mod dat;
 pub mod float;
+pub mod optional_move;
 pub mod page;
 pub mod storage;
 pub mod vector;
@@ -417,6 +419,8 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     match e.insn.op {
         Opcode::EX | Opcode::EXRL => execute_target(e),
         Opcode::MVPG => page::move_page(e),
+        Opcode::MVCOS => optional_move::move_with_optional_specifications(e),
+        Opcode::CSST => compare_swap_store::compare_and_swap_and_store(e),
         _ => Err(Exception::new(Code::OPERATION)),
     }
 }

@@ -26,6 +26,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
     Some(match e.insn.op {
         LM | LMY | LMG | LMH => load_multiple(e),
         STM | STMY | STMG | STMH => store_multiple(e),
+        LAM | LAMY | STAM | STAMY => access_multiple(e),
         ICM | ICMY | ICMH | STCM | STCMY | STCMH | CLM | CLMY | CLMH => under_mask(e),
         IC | ICY => insert_character(e),
         LRV | LRVG | LRVH | STRV | STRVG | STRVH => byte_reversed(e),
@@ -36,6 +37,8 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         TM | TMY => test_under_mask(e),
         LD | LDY => load_fpr(e),
         STD | STDY => store_fpr(e),
+        LE | LEY => load_short_fpr(e),
+        STE | STEY => store_short_fpr(e),
         NTSTG => nontransactional_store(e),
         LZRG => load_and_zero_rightmost_byte(e),
         LPQ | STPQ => quadword(e),
@@ -48,6 +51,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         TRT | TRTR => translate_and_test(e),
         MVCIN => move_inverse(e),
         MVCL | MVCLE => move_long(e),
+        CKSM => checksum(e),
         CLCL | CLCLE => compare_long(e),
         MVST => move_string(e),
         CLST => compare_string(e),
@@ -111,6 +115,30 @@ fn store_multiple<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     }
     let a = e.ea2();
     e.write(a, &buf[..len], f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// LAM, LAMY, STAM, STAMY: access registers R1 through R3 (wrapping from
+/// 15 to 0) from or to consecutive words at the second operand, which
+/// must be on a word boundary (specification exception).
+fn access_multiple<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    e.aligned(a, 4)?;
+    let count = usize::from((f.r3.wrapping_sub(f.r1) & 15) + 1);
+    let mut buf = [0u8; 64];
+    if matches!(e.insn.op, Opcode::LAM | Opcode::LAMY) {
+        e.read(a, &mut buf[..count * 4], f.b2)?;
+        for (i, r) in register_range(f.r1, f.r3).enumerate() {
+            let word = [buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]];
+            e.cpu.ar[usize::from(r)] = u32::from_be_bytes(word);
+        }
+    } else {
+        for (i, r) in register_range(f.r1, f.r3).enumerate() {
+            buf[4 * i..4 * i + 4].copy_from_slice(&e.cpu.ar[usize::from(r)].to_be_bytes());
+        }
+        e.write(a, &buf[..count * 4], f.b2)?;
+    }
     Ok(Next::Seq)
 }
 
@@ -633,6 +661,31 @@ fn store_long_operand<B: Bus>(e: &mut Exec<'_, B>, op: &LongOperand, extended: b
     }
 }
 
+/// CKSM: the second operand's words (address in R2, length in R2+1; a
+/// last partial word padded with zeros on the right) added to R1 bits
+/// 32-63 with the carries out of bit 32 added back in (end-around carry).
+/// At most [`CPU_DETERMINED`] bytes per execution: the registers are
+/// updated and cc 3 set when some remain, cc 0 when done.
+fn checksum<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    e.even(f.r2)?;
+    let mut src = long_operand(e, f.r2, true);
+    let n = src.len.min(CPU_DETERMINED) as usize;
+    let mut buf = [0u8; CPU_DETERMINED as usize + 3];
+    e.read(src.addr, &mut buf[..n], f.r2)?;
+    let mut sum = u64::from(e.cpu.r32(f.r1));
+    for word in buf[..n.div_ceil(4) * 4].chunks_exact(4) {
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
+        sum = (sum & 0xffff_ffff) + (sum >> 32);
+    }
+    e.cpu.set_r32(f.r1, sum as u32);
+    src.addr = e.cpu.psw.amode().wrap(src.addr.wrapping_add(n as u64));
+    src.len -= n as u64;
+    store_long_operand(e, &src, true);
+    e.set_cc(if src.len == 0 { 0 } else { 3 });
+    Ok(Next::Seq)
+}
+
 /// MVCL and MVCLE: move the second operand to the first, padding with the
 /// pad byte. MVCL's pad is bits 32-39 of R2+1, MVCLE's bits 56-63 of the
 /// second-operand address. MVCL with destructive overlap sets cc 3 and
@@ -871,6 +924,25 @@ fn store_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let a = e.ea2();
     let v = e.cpu.fpr(r1);
     e.write_uint(a, 8, v, e.insn.f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// LE, LEY: load bits 0-31 of a floating-point register from a word in
+/// storage; bits 32-63 are unchanged.
+fn load_short_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let r1 = e.fpr(e.insn.f.r1)?;
+    let a = e.ea2();
+    let v = e.read_uint(a, 4, e.insn.f.b2)?;
+    e.cpu.set_fpr(r1, (v << 32) | (e.cpu.fpr(r1) & 0xFFFF_FFFF));
+    Ok(Next::Seq)
+}
+
+/// STE, STEY: store bits 0-31 of a floating-point register (a word).
+fn store_short_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let r1 = e.fpr(e.insn.f.r1)?;
+    let a = e.ea2();
+    let v = e.cpu.fpr(r1) >> 32;
+    e.write_uint(a, 4, v, e.insn.f.b2)?;
     Ok(Next::Seq)
 }
 
