@@ -40,6 +40,8 @@ pub const INITRD_BASE: u64 = 0x80_0000;
 pub const INITRD_STEP: u64 = 0x10_0000;
 /// The bits of the short IPL PSW at absolute 0 that are its address.
 pub const SHORT_PSW_ADDRESS: u64 = 0x7FFF_FFFF;
+/// Bit 12 of a short-format (ESA/390) PSW, the format IPL loads: one.
+pub const SHORT_PSW_FORMAT: u64 = 1 << (63 - 12);
 /// The ELF magic.
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
@@ -60,6 +62,12 @@ pub enum KernelError {
         /// The storage size.
         storage: u64,
     },
+    /// A raw image without the Linux magic whose first 8 bytes are not a
+    /// short-format PSW (bit 12 one), which IPL requires: not a kernel.
+    NotIplPsw {
+        /// The first 8 bytes.
+        psw: u64,
+    },
     /// The initrd does not fit between its placement and the end of
     /// storage.
     InitrdTooLarge {
@@ -79,6 +87,10 @@ impl fmt::Display for KernelError {
             Self::NoIplPsw { size } => write!(
                 f,
                 "not an ELF file and, {size} bytes long, too short for a kernel image's IPL PSW (8 bytes at 0)"
+            ),
+            Self::NotIplPsw { psw } => write!(
+                f,
+                "not an ELF file nor a kernel image: no S390EP magic, and its first 8 bytes ({psw:016x}) are not a short-format IPL PSW (bit 12 is zero)"
             ),
             Self::ImageTooLarge { size, storage } => write!(
                 f,
@@ -133,18 +145,22 @@ pub fn parse(kernel: &[u8], initrd: Option<&[u8]>, storage: u64) -> Result<Image
 /// (bytes 4-7).
 fn raw(kernel: &[u8], storage: u64) -> Result<Image, KernelError> {
     let size = kernel.len() as u64;
-    let Some(psw) = kernel.get(4..8) else {
+    let Some(psw) = kernel.get(..8) else {
         return Err(KernelError::NoIplPsw { size });
     };
+    let psw = u64::from_be_bytes([
+        psw[0], psw[1], psw[2], psw[3], psw[4], psw[5], psw[6], psw[7],
+    ]);
     if size > storage {
         return Err(KernelError::ImageTooLarge { size, storage });
     }
     let magic_at = LINUX_MAGIC_ADDRESS as usize;
     let entry = if kernel.get(magic_at..magic_at + LINUX_MAGIC.len()) == Some(LINUX_MAGIC) {
         KERNEL_START
+    } else if psw & SHORT_PSW_FORMAT != 0 {
+        psw & SHORT_PSW_ADDRESS
     } else {
-        let word = u32::from_be_bytes([psw[0], psw[1], psw[2], psw[3]]);
-        u64::from(word) & SHORT_PSW_ADDRESS
+        return Err(KernelError::NotIplPsw { psw });
     };
     Ok(Image {
         entry,
@@ -254,6 +270,12 @@ mod tests {
         assert_eq!(
             parse(&[0; 7], None, 1 << 20),
             Err(KernelError::NoIplPsw { size: 7 })
+        );
+        assert_eq!(
+            parse(b"#!/bin/sh\n", None, 1 << 20),
+            Err(KernelError::NotIplPsw {
+                psw: u64::from_be_bytes(*b"#!/bin/s")
+            })
         );
         assert_eq!(
             parse(&linux_image(0x2_0000), None, 0x1_0000),
