@@ -47,6 +47,9 @@ pub const EXIT_UNIMPLEMENTED: u8 = 125;
 pub const EXIT_CHECK_STOP: u8 = 126;
 /// Exit status when the program cannot be loaded.
 pub const EXIT_LOAD: u8 = 3;
+/// Exit status when an option cannot be honoured here (as clap's usage
+/// errors): `--engine kvm` without a usable /dev/kvm.
+pub const EXIT_USAGE: u8 = 2;
 
 /// The machine options of `zmmu run`, in the spirit of QEMU's, so that a
 /// test's QEMU parameters map one to one.
@@ -108,8 +111,10 @@ pub struct RunOptions {
     /// The number of CPUs. zmmu runs one CPU today: more is refused.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_smp)]
     pub smp: u32,
-    /// How instructions execute: `interp` (the interpreter) or `jit`
-    /// (s390x blocks translated to x86-64 code; x86-64 hosts only).
+    /// How instructions execute: `interp` (the interpreter), `jit`
+    /// (s390x blocks translated to x86-64 code; x86-64 hosts only) or
+    /// `kvm` (translated code in a KVM VM, guest accesses translated by
+    /// the x86 MMU; needs /dev/kvm).
     #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
     pub engine: EngineKind,
     /// Print the engine's counters to stderr at exit.
@@ -124,6 +129,8 @@ pub enum EngineKind {
     Interp,
     /// The translator (zmmu-jit).
     Jit,
+    /// Translated code in a KVM virtual machine (zmmu-kvm).
+    Kvm,
 }
 
 impl RunOptions {
@@ -356,8 +363,18 @@ pub fn run(options: &RunOptions) -> ExitCode {
         console: BufWriter::new(stdout.lock()),
         tracer,
     };
+    let mut kvm = None;
+    if options.engine == EngineKind::Kvm {
+        match zmmu_kvm::KvmEngine::new(&mut machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE) {
+            Ok(engine) => kvm = Some(engine),
+            Err(e) => {
+                eprintln!("zmmu: --engine kvm: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
     let mut jit = match options.engine {
-        EngineKind::Interp => None,
+        EngineKind::Interp | EngineKind::Kvm => None,
         EngineKind::Jit => match zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER) {
             Ok(jit) => Some(jit),
             Err(e) => {
@@ -367,9 +384,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
         },
     };
     let started = Instant::now();
-    let outcome = match &mut jit {
-        Some(jit) => machine.run_with(max_insns, &mut report, jit),
-        None => machine.run(max_insns, &mut report),
+    let outcome = match (&mut jit, &mut kvm) {
+        (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
+        (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
+        _ => machine.run(max_insns, &mut report),
     };
     let elapsed = started.elapsed();
     let _ = report.console.flush();
@@ -452,6 +470,13 @@ pub fn run(options: &RunOptions) -> ExitCode {
     );
     if options.stats {
         print_stats(outcome.instructions, elapsed, jit.as_ref());
+        kvm.iter()
+            .flat_map(|k| k.report())
+            .for_each(|l| eprintln!("stats: {l}"));
+    }
+    if let Some(e) = kvm.as_ref().and_then(|k| k.failure()) {
+        eprintln!("zmmu: --engine kvm gave up the VM (the interpreter finished the run): {e}");
+        return ExitCode::from(EXIT_UNIMPLEMENTED);
     }
     ExitCode::from(status)
 }

@@ -121,6 +121,8 @@ pub struct KvmPaging {
     storage_limit: u64,
     guest_table_writes: bool,
     zombies: Vec<u64>,
+    /// Absolute frames (4 KiB, by address) that hold translated code.
+    code_frames: BTreeSet<u64>,
     /// Per pool page: the guest has written one of its entries, so KVM may
     /// hold a shadow of it that host writes would not update.
     visible: Vec<bool>,
@@ -162,6 +164,7 @@ impl KvmPaging {
             storage_limit,
             guest_table_writes: true,
             zombies: Vec::new(),
+            code_frames: BTreeSet::new(),
             visible: Vec::new(),
             stats: PagingStats::default(),
         };
@@ -454,6 +457,37 @@ impl KvmPaging {
         Ok(())
     }
 
+    /// Marks (or unmarks) the absolute 4 KiB frame at `frame` as holding
+    /// translated code: mappings made from now on that cover it are never
+    /// writable, so that a store into it faults (self-modifying code).
+    /// Mappings that exist already are the caller's to drop.
+    pub fn set_code_frame(&mut self, frame: AbsoluteAddress, code: bool) {
+        let page = frame.value() & !0xFFF;
+        if code {
+            self.code_frames.insert(page);
+        } else {
+            self.code_frames.remove(&page);
+        }
+    }
+
+    /// Whether the absolute frame at `frame` holds translated code.
+    pub fn is_code_frame(&self, frame: AbsoluteAddress) -> bool {
+        self.code_frames.contains(&(frame.value() & !0xFFF))
+    }
+
+    /// Forgets every code frame.
+    pub fn clear_code_frames(&mut self) {
+        self.code_frames.clear();
+    }
+
+    /// Whether a frame of `len` bytes at `frame` holds a code frame.
+    fn holds_code(&self, frame: u64, len: u64) -> bool {
+        self.code_frames
+            .range(frame..frame.saturating_add(len))
+            .next()
+            .is_some()
+    }
+
     /// The leaf entry for a frame with perms.
     fn leaf(frame: u64, perms: HostPerms, large: bool) -> u64 {
         let mut flags = PageTableFlags::PRESENT
@@ -489,6 +523,10 @@ impl KvmPaging {
         }
         let i = index(logical, level);
         let old = self.entry(table, i);
+        let mut perms = perms;
+        if self.holds_code(frame, size.bytes()) {
+            perms.remove(HostPerms::WRITE);
+        }
         let new = Self::leaf(frame, perms, leaf_level == 2);
         if present(old) && !large(old) && leaf_level == 2 {
             // A large page replaces a page table (empty, by the contract; a

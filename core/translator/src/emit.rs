@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use iced_x86::code_asm::*;
-use iced_x86::IcedError;
+use iced_x86::{BlockEncoderOptions, IcedError};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
@@ -22,6 +22,24 @@ pub struct Translated {
     pub code: Vec<u8>,
     /// Per instruction: translated natively (else always the helper).
     pub native: Vec<bool>,
+    /// Per instruction translated (in order): where its inline code
+    /// starts and its slow path, so that a runner that lets guest accesses
+    /// fault ([`MemoryAccess::HostMmu`](crate::MemoryAccess::HostMmu)) can
+    /// send the faulting instruction to the interpreter: every native
+    /// access comes before the instruction changes any architected state.
+    pub sites: Vec<Site>,
+    /// Where the inline code ends (out-of-line paths follow).
+    pub inline_end: u64,
+}
+
+/// Where one guest instruction's code lies in a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The host address of its first byte of inline code.
+    pub start: u64,
+    /// The host address of its slow path (the helper runs it), if it has
+    /// one.
+    pub slow: Option<u64>,
 }
 
 /// Translates `block` (non-empty), block number `id`, to code that runs at
@@ -37,6 +55,9 @@ pub fn translate(
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
+    let mut first = g.a.create_label();
+    g.a.set_label(&mut first)?;
+    g.starts.push(first);
     for (index, guest) in block.iter().enumerate() {
         let next = env
             .amode
@@ -76,6 +97,7 @@ pub fn translate(
         let mut cont = g.a.create_label();
         g.a.set_label(&mut cont)?;
         g.resume.push(cont);
+        g.starts.push(cont);
         if index + 1 == block.len() {
             g.end_at(next)?;
         }
@@ -121,6 +143,9 @@ pub(crate) struct Gen {
     /// Per instruction index, the label after it (where a slow path
     /// resumes).
     resume: Vec<CodeLabel>,
+    /// Per instruction, where its code starts (and one more: where the
+    /// instruction after the last would).
+    starts: Vec<CodeLabel>,
 }
 
 /// Guest general register `r`.
@@ -148,6 +173,7 @@ impl Gen {
             slow: Vec::new(),
             fills: Vec::new(),
             resume: Vec::new(),
+            starts: Vec::new(),
         })
     }
 
@@ -188,10 +214,17 @@ impl Gen {
     }
 
     fn finish(mut self, ip: u64, native: Vec<bool>) -> Result<Translated, IcedError> {
+        let mut inline_end = self.a.create_label();
+        self.a.set_label(&mut inline_end)?;
+        self.a.nop()?;
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
+        let mut slows = alloc::vec![None; native.len()];
         for (mut label, index, next, ends) in slow {
             self.a.set_label(&mut label)?;
+            if let Some(at) = slows.get_mut(index) {
+                *at = Some(label);
+            }
             self.helper(index)?;
             if ends {
                 // A branch the helper ran returns EXIT; in case it did not,
@@ -210,8 +243,23 @@ impl Gen {
         a.set_label(&mut self.out)?;
         a.mov(eax, abi::END as u32)?;
         a.jmp(self.stubs.ret)?;
-        let code = a.assemble(ip)?;
-        Ok(Translated { code, native })
+        let result = a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+        let sites = slows
+            .iter()
+            .zip(&self.starts)
+            .map(|(slow, start)| {
+                Ok(Site {
+                    start: result.label_ip(start)?,
+                    slow: slow.map(|l| result.label_ip(&l)).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, IcedError>>()?;
+        Ok(Translated {
+            inline_end: result.label_ip(&inline_end)?,
+            code: result.inner.code_buffer,
+            native,
+            sites,
+        })
     }
 
     /// Wraps the address in `r` to the addressing mode.

@@ -71,7 +71,7 @@ mod shift;
 mod stubs;
 
 pub use block::{decode_block, Guest, MAX_BLOCK};
-pub use emit::{translate, Translated};
+pub use emit::{translate, Site, Translated};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, Stubs};
 

@@ -15,6 +15,7 @@
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::sem::Ext;
+use zmmu_mmu::addr::AddressingMode;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::tlb;
 
@@ -37,6 +38,14 @@ pub enum MemoryAccess {
         /// The partition.
         partition: usize,
     },
+    /// A plain access at the guest's logical address, translated by the
+    /// host MMU (the `kvm` engine: the shadow of the s390x tables in the
+    /// VM's page tables): no lookup, only a check that the whole access
+    /// lies below the top of the addressing mode's range and below 2^47
+    /// (else the slow path: wraparound, and what x86 cannot map). The
+    /// context's storage base ([`abi::CTX_STORAGE`]) must be 0; a page
+    /// fault is the runner's to resolve (see [`crate::Translated::sites`]).
+    HostMmu,
 }
 
 impl MemoryAccess {
@@ -73,8 +82,38 @@ impl Gen {
     ) -> Result<(), IcedError> {
         match self.env.memory {
             MemoryAccess::SoftTlb { partition } => self.tlb_probe(here, partition, kind, n),
+            MemoryAccess::HostMmu => self.host_mmu_check(here, n),
             MemoryAccess::Helper => unreachable!("native storage operands only when inline"),
         }
+    }
+
+    /// The range check of [`MemoryAccess::HostMmu`]: the `n` bytes at rax
+    /// must end at or below the top of the addressing mode (s390x wraps
+    /// there, x86 would not) and at or below 2^47 (the lower half, which
+    /// the shadow maps; above it lie non-canonical addresses and the
+    /// runtime).
+    fn host_mmu_check(&mut self, here: &mut Current, n: u32) -> Result<(), IcedError> {
+        here.used_slow = true;
+        let slow = here.slow;
+        let a = &mut self.a;
+        match self.env.amode {
+            AddressingMode::Bits64 => {
+                a.mov(rcx, zmmu_mmu::host::LOWER_HALF_END - u64::from(n))?;
+                a.cmp(rax, rcx)?;
+                a.ja(slow)?;
+            }
+            // rax is wrapped already: only a crossing of the top can fail.
+            amode if n > 1 => {
+                let top = match amode {
+                    AddressingMode::Bits31 => 1u32 << 31,
+                    _ => 1 << 24,
+                };
+                a.cmp(rax, (top - n) as i32)?;
+                a.ja(slow)?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// The inline software-TLB probe of `partition`: on a hit rax holds the
