@@ -1,8 +1,9 @@
 //! `zmmu run --gdb` driven by `gdb-multiarch` in batch mode, on every
 //! engine, against `tests/programs/debugee.c`: break at a symbol, continue,
 //! read registers and variables through DAT, step into a page fault and
-//! out of its handler, write a variable and continue to the changed
-//! output, detach (the guest runs on to its end).
+//! out of its handler, stop where a store changes a watched variable,
+//! write a variable and continue to the changed output, detach (the guest
+//! runs on to its end).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -31,6 +32,9 @@ printf "at touch %d\n", $pc == (long)&touch
 stepi
 printf "segment fault handler %d\n", $pc == (long)&rt_program_entry
 printf "program old PSW at touch %d\n", *(long *)0x158 == (long)&touch
+watch faults
+continue
+delete 2
 continue
 stepi
 printf "page fault handler %d\n", $pc == (long)&rt_program_entry
@@ -116,6 +120,8 @@ fn gdb_breaks_steps_through_a_page_fault_reads_and_writes_through_dat_on_every_e
             "at touch 1",
             "segment fault handler 1",
             "program old PSW at touch 1",
+            "Hardware watchpoint 2: faults",
+            "Old value = 0\nNew value = 1",
             "page fault handler 1",
             "loaded 5a4d4d55, pc past the load 1",
             "0x10000000:\t0x000000005a4d4d55",

@@ -49,6 +49,8 @@ pub trait Client {
     fn poll(&mut self) -> io::Result<Option<u8>>;
     /// Answers a malformed packet (`-`).
     fn nak(&mut self) -> io::Result<()>;
+    /// Sends the packet `$body#cc`.
+    fn reply(&mut self, body: &[u8]) -> io::Result<()>;
 }
 
 impl Client for TcpStream {
@@ -76,6 +78,10 @@ impl Client for TcpStream {
     fn nak(&mut self) -> io::Result<()> {
         Write::write_all(self, b"-")
     }
+
+    fn reply(&mut self, body: &[u8]) -> io::Result<()> {
+        Write::write_all(self, &packet::frame(body))
+    }
 }
 
 /// How a session ended.
@@ -91,18 +97,18 @@ pub enum Ended {
 
 type Machine<'s, 'm, C> = GdbStubStateMachine<'s, Session<'m>, C>;
 
+type Error = gdbstub::stub::GdbStubError<String, io::Error>;
+
 /// Answers a Ctrl-C the stub has seen: the guest stops with SIGINT.
 fn settle<'s, 'm, C: Connection<Error = io::Error>>(
     gdb: Machine<'s, 'm, C>,
     session: &mut Session<'m>,
-) -> Result<Machine<'s, 'm, C>, String> {
+) -> Result<Machine<'s, 'm, C>, Error> {
     match gdb {
-        GdbStubStateMachine::CtrlCInterrupt(g) => g
-            .interrupt_handled(
-                session,
-                Some(SingleThreadStopReason::Signal(Signal::SIGINT)),
-            )
-            .map_err(|e| e.to_string()),
+        GdbStubStateMachine::CtrlCInterrupt(g) => g.interrupt_handled(
+            session,
+            Some(SingleThreadStopReason::Signal(Signal::SIGINT)),
+        ),
         other => Ok(other),
     }
 }
@@ -112,84 +118,126 @@ fn feed<'s, 'm, C: Connection<Error = io::Error>>(
     mut gdb: Machine<'s, 'm, C>,
     session: &mut Session<'m>,
     bytes: &[u8],
-) -> Result<Machine<'s, 'm, C>, String> {
+) -> Result<Machine<'s, 'm, C>, Error> {
     for &byte in bytes {
         gdb = match settle(gdb, session)? {
-            GdbStubStateMachine::Idle(g) => g.incoming_data(session, byte),
-            GdbStubStateMachine::Running(g) => g.incoming_data(session, byte),
+            GdbStubStateMachine::Idle(g) => g.incoming_data(session, byte)?,
+            GdbStubStateMachine::Running(g) => g.incoming_data(session, byte)?,
             other => return Ok(other),
-        }
-        .map_err(|e| e.to_string())?;
+        };
     }
     settle(gdb, session)
 }
 
-/// One gdb session on `conn` (gdbstub's output) and `client` (its input),
-/// until gdb detaches, kills the guest, the guest stops, or the connection
-/// fails (an `Err`, after which the guest runs on).
+/// Lets the guest run until it stops or the run is due to look at the
+/// connection again: the stop to report, if any.
+fn run(session: &mut Session<'_>, ended: &mut Option<Stop>) -> Option<SingleThreadStopReason<u64>> {
+    let max = match session.resume {
+        Resume::Step => 1,
+        Resume::Continue => CHUNK,
+    };
+    match session.run(max) {
+        None if session.resume == Resume::Continue => None,
+        None => Some(SingleThreadStopReason::DoneStep),
+        Some(stop) => Some(session.stop_reason(&stop).unwrap_or_else(|| {
+            let psw = session.machine.cpu.psw;
+            let status = crate::run::stop_status(&stop, &psw).0;
+            *ended = Some(stop);
+            SingleThreadStopReason::Exited(status)
+        })),
+    }
+}
+
+/// How one stub instance ended.
+enum Instance {
+    /// The session is over.
+    Over(Ended),
+    /// A packet gdbstub could not take (answered `E01`): a new instance
+    /// takes the session on.
+    Refused,
+}
+
+/// One gdb session: gdbstub instances writing to what `connect` gives and
+/// reading `client`, until gdb detaches, kills the guest, the guest stops,
+/// or the connection fails (an `Err`, after which the guest runs on). A
+/// packet gdbstub cannot take (a malformed command, say) is answered with
+/// `E01` and the session goes on with a fresh instance: breakpoints and
+/// the guest's state live in `session`, not in gdbstub.
 pub fn debug<C: Connection<Error = io::Error>>(
-    conn: C,
+    mut connect: impl FnMut() -> io::Result<C>,
     client: &mut dyn Client,
     session: &mut Session<'_>,
 ) -> Result<Ended, String> {
+    let mut framer = Framer::new(PACKET_BUFFER);
+    loop {
+        let conn = connect().map_err(|e| e.to_string())?;
+        match instance(conn, client, session, &mut framer)? {
+            Instance::Over(ended) => return Ok(ended),
+            Instance::Refused => client.reply(b"E01").map_err(|e| e.to_string())?,
+        }
+    }
+}
+
+/// The value of a gdbstub call; a connection error ends the session, any
+/// other is the packet's fault and ends the instance ([`Instance::Refused`]).
+macro_rules! stub {
+    ($call:expr) => {
+        match $call {
+            Ok(value) => value,
+            Err(e) if e.is_connection_error() => return Err(e.to_string()),
+            Err(_) => return Ok(Instance::Refused),
+        }
+    };
+}
+
+fn instance<C: Connection<Error = io::Error>>(
+    conn: C,
+    client: &mut dyn Client,
+    session: &mut Session<'_>,
+    framer: &mut Framer,
+) -> Result<Instance, String> {
     let stub = GdbStub::builder(conn)
         .packet_buffer_size(PACKET_BUFFER)
         .build()
         .map_err(|e| e.to_string())?;
-    let mut gdb = stub.run_state_machine(session).map_err(|e| e.to_string())?;
-    let mut framer = Framer::new(PACKET_BUFFER);
+    let mut gdb = stub!(stub.run_state_machine(session));
     let mut ended = None;
     loop {
         let byte = match gdb {
             GdbStubStateMachine::Disconnected(g) => {
-                return Ok(match (ended, g.get_reason()) {
+                return Ok(Instance::Over(match (ended, g.get_reason()) {
                     (Some(stop), _) => Ended::Guest(stop),
                     (None, DisconnectReason::Kill) => Ended::Killed,
                     (None, _) => Ended::Detached,
-                });
+                }));
             }
-            GdbStubStateMachine::Running(g) => match client.poll().map_err(|e| e.to_string())? {
-                Some(byte) => {
+            GdbStubStateMachine::Running(g) => match client.poll() {
+                Err(_) => return Ok(Instance::Over(Ended::Detached)),
+                Ok(Some(byte)) => {
                     gdb = GdbStubStateMachine::Running(g);
                     byte
                 }
-                None => {
-                    let max = match session.resume {
-                        Resume::Step => 1,
-                        Resume::Continue => CHUNK,
+                Ok(None) => {
+                    gdb = match run(session, &mut ended) {
+                        Some(reason) => stub!(g.report_stop(session, reason)),
+                        None => GdbStubStateMachine::Running(g),
                     };
-                    let reason = match session.run(max) {
-                        None if session.resume == Resume::Continue => {
-                            gdb = GdbStubStateMachine::Running(g);
-                            continue;
-                        }
-                        None => SingleThreadStopReason::DoneStep,
-                        Some(stop) => match session.stop_reason(&stop) {
-                            Some(reason) => reason,
-                            None => {
-                                let psw = session.machine.cpu.psw;
-                                let status = crate::run::stop_status(&stop, &psw).0;
-                                ended = Some(stop);
-                                SingleThreadStopReason::Exited(status)
-                            }
-                        },
-                    };
-                    gdb = g.report_stop(session, reason).map_err(|e| e.to_string())?;
                     continue;
                 }
             },
             other => {
                 gdb = other;
-                match client.next().map_err(|e| e.to_string())? {
-                    Some(byte) => byte,
-                    None => return Ok(Ended::Detached),
+                match client.next() {
+                    Ok(Some(byte)) => byte,
+                    Ok(None) | Err(_) => return Ok(Instance::Over(Ended::Detached)),
                 }
             }
         };
         match framer.push(byte) {
             Framed::Pending => {}
             Framed::Reject => client.nak().map_err(|e| e.to_string())?,
-            Framed::Pass(bytes) => gdb = feed(gdb, session, &bytes)?,
+            Framed::Refuse => return Ok(Instance::Refused),
+            Framed::Pass(bytes) => gdb = stub!(feed(gdb, session, &bytes)),
         }
     }
 }
@@ -213,7 +261,7 @@ pub fn serve(address: &str, wait: bool, session: &mut Session<'_>) -> Result<Sto
         };
         waiting = false;
         let mut client = stream.try_clone().map_err(|e| e.to_string())?;
-        let ended = debug(stream, &mut client, session);
+        let ended = debug(|| stream.try_clone(), &mut client, session);
         session.clear_points();
         session.resume = Resume::Continue;
         match ended {

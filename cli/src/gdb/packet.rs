@@ -14,6 +14,9 @@ pub enum Framed {
     Pass(Vec<u8>),
     /// A malformed or oversized packet: answer `-`.
     Reject,
+    /// A well-formed packet gdbstub must not be given (see [`refused`]):
+    /// answer `E01`.
+    Refuse,
 }
 
 /// The framing state between packets and inside one.
@@ -68,12 +71,44 @@ impl Framer {
         }
         self.inside = false;
         let packet = std::mem::take(&mut self.packet);
-        if !self.overflow && checksum_ok(&packet) {
-            Framed::Pass(packet)
-        } else {
+        if self.overflow || !checksum_ok(&packet) {
             Framed::Reject
+        } else if refused(&packet, self.limit) {
+            Framed::Refuse
+        } else {
+            Framed::Pass(packet)
         }
     }
+}
+
+/// Packets gdbstub would answer badly: a memory read longer than a reply
+/// can hold (gdbstub would stream it, at any length), a register write
+/// (`G`) not holding exactly every register (gdbstub ends the session).
+pub fn refused(packet: &[u8], limit: usize) -> bool {
+    let body = packet
+        .get(1..packet.len().saturating_sub(3))
+        .unwrap_or_default();
+    match body.first() {
+        Some(b'm') => {
+            let len = body.split(|&b| b == b',').nth(1).and_then(|len| {
+                let len = std::str::from_utf8(len).ok()?;
+                u64::from_str_radix(len, 16).ok()
+            });
+            len.is_some_and(|len| len > (limit / 2) as u64)
+        }
+        Some(b'G') => body.len() - 1 != 2 * super::arch::G_PACKET_BYTES,
+        _ => false,
+    }
+}
+
+/// `body` as a packet: `$body#cc`.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let sum = body.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+    let mut packet = Vec::with_capacity(body.len() + 4);
+    packet.push(b'$');
+    packet.extend_from_slice(body);
+    packet.extend_from_slice(format!("#{sum:02x}").as_bytes());
+    packet
 }
 
 /// Whether `$body#cc` carries the checksum of its body (the sum of its
@@ -119,6 +154,17 @@ mod tests {
         assert_eq!(feed(&mut f, b"$g#00"), [Framed::Reject]);
         assert_eq!(feed(&mut f, b"$g#zz"), [Framed::Reject]);
         assert_eq!(feed(&mut f, b"$g#67"), [Framed::Pass(b"$g#67".to_vec())]);
+    }
+
+    #[test]
+    fn reads_longer_than_a_reply_and_partial_register_writes_are_refused() {
+        let mut f = Framer::new(64);
+        assert_eq!(feed(&mut f, &frame(b"m0,21")), [Framed::Refuse]);
+        assert_eq!(
+            feed(&mut f, &frame(b"m0,20")),
+            [Framed::Pass(frame(b"m0,20"))]
+        );
+        assert_eq!(feed(&mut f, &frame(b"G00")), [Framed::Refuse]);
     }
 
     #[test]
