@@ -10,6 +10,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # programs, the reference decoder) and qemu-user (differential testing).
 need_pkgs=()
 command -v s390x-linux-gnu-gcc >/dev/null || need_pkgs+=(gcc-s390x-linux-gnu)
+command -v gdb-multiarch >/dev/null || need_pkgs+=(gdb-multiarch)
 command -v s390x-linux-gnu-objdump >/dev/null || need_pkgs+=(binutils-s390x-linux-gnu)
 command -v qemu-s390x >/dev/null || need_pkgs+=(qemu-user)
 command -v qemu-system-s390x >/dev/null || need_pkgs+=(qemu-system-misc)

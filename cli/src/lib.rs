@@ -6,6 +6,7 @@
 #![deny(missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod gdb;
 pub mod lazy_alloc;
 pub mod run;
 pub mod trace;

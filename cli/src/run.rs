@@ -28,8 +28,9 @@ use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{Cpu, Psw};
 use zmmu_machine::bus::DatBus;
 use zmmu_machine::config::{Config, CpuFeatures, Device, WatchdogAction};
-use zmmu_machine::{Machine, Observer, Stop};
+use zmmu_machine::{Machine, Observer, RunOutcome, Stop};
 
+use crate::gdb::session::Session;
 use crate::trace::Tracer;
 
 use zmmu_machine::kernel;
@@ -120,6 +121,14 @@ pub struct RunOptions {
     /// Print the engine's counters to stderr at exit.
     #[arg(long)]
     pub stats: bool,
+    /// Serve gdb's remote protocol on ADDR:PORT (gdb-multiarch, `set
+    /// architecture s390:64-bit`, `target remote ADDR:PORT`); the guest
+    /// runs until gdb attaches.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub gdb: Option<String>,
+    /// With --gdb: start the guest only once gdb has attached.
+    #[arg(long, requires = "gdb")]
+    pub wait_for_gdb: bool,
 }
 
 /// The execution engines of `zmmu run --engine`.
@@ -365,7 +374,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
     };
     let mut kvm = None;
     if options.engine == EngineKind::Kvm {
-        match zmmu_kvm::KvmEngine::new(&mut machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE) {
+        match zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE) {
             Ok(engine) => kvm = Some(engine),
             Err(e) => {
                 eprintln!("zmmu: --engine kvm: {e}");
@@ -384,10 +393,29 @@ pub fn run(options: &RunOptions) -> ExitCode {
         },
     };
     let started = Instant::now();
-    let outcome = match (&mut jit, &mut kvm) {
-        (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
-        (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
-        _ => machine.run(max_insns, &mut report),
+    let outcome = match &options.gdb {
+        Some(_) if kvm.is_some() => {
+            eprintln!("zmmu: --gdb works with --engine interp or jit, not yet with kvm");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Some(address) => {
+            let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
+            match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {
+                Ok(stop) => RunOutcome {
+                    stop,
+                    instructions: session.executed,
+                },
+                Err(e) => {
+                    eprintln!("zmmu: {e}");
+                    return ExitCode::from(EXIT_LOAD);
+                }
+            }
+        }
+        None => match (&mut jit, &mut kvm) {
+            (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
+            (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
+            _ => machine.run(max_insns, &mut report),
+        },
     };
     let elapsed = started.elapsed();
     let _ = report.console.flush();
@@ -396,7 +424,29 @@ pub fn run(options: &RunOptions) -> ExitCode {
     }
     drop(report);
 
-    let (status, why) = match &outcome.stop {
+    let (status, why) = stop_status(&outcome.stop, &machine.cpu.psw);
+    eprintln!(
+        "zmmu: {why}; {} instructions in {:.3} s; exit status {status}",
+        outcome.instructions,
+        elapsed.as_secs_f64()
+    );
+    if options.stats {
+        print_stats(outcome.instructions, elapsed, jit.as_ref());
+        kvm.iter()
+            .flat_map(|k| k.report())
+            .for_each(|l| eprintln!("stats: {l}"));
+    }
+    if let Some(e) = kvm.as_ref().and_then(|k| k.failure()) {
+        eprintln!("zmmu: --engine kvm gave up the VM (the interpreter finished the run): {e}");
+        return ExitCode::from(EXIT_UNIMPLEMENTED);
+    }
+    ExitCode::from(status)
+}
+
+/// The exit status of a run that stopped with `stop` (the module docs),
+/// and the stop told in words; `current` is the PSW at the stop.
+pub fn stop_status(stop: &Stop, current: &Psw) -> (u8, String) {
+    match stop {
         Stop::Stopped { psw } => (
             0,
             format!("CPU stopped, PSW {:016x} {:016x}", psw.mask, psw.addr),
@@ -412,13 +462,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 psw.mask, psw.addr
             ),
         ),
-        Stop::Paused => (
-            EXIT_LIMIT,
-            format!("paused at {:016x}", machine.cpu.psw.addr),
-        ),
+        Stop::Paused => (EXIT_LIMIT, format!("paused at {:016x}", current.addr)),
         Stop::LimitReached => (
             EXIT_LIMIT,
-            format!("instruction limit reached at {:016x}", machine.cpu.psw.addr),
+            format!("instruction limit reached at {:016x}", current.addr),
         ),
         Stop::Unimplemented {
             mnemonic,
@@ -462,23 +509,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 psw.mask, psw.addr
             ),
         ),
-    };
-    eprintln!(
-        "zmmu: {why}; {} instructions in {:.3} s; exit status {status}",
-        outcome.instructions,
-        elapsed.as_secs_f64()
-    );
-    if options.stats {
-        print_stats(outcome.instructions, elapsed, jit.as_ref());
-        kvm.iter()
-            .flat_map(|k| k.report())
-            .for_each(|l| eprintln!("stats: {l}"));
     }
-    if let Some(e) = kvm.as_ref().and_then(|k| k.failure()) {
-        eprintln!("zmmu: --engine kvm gave up the VM (the interpreter finished the run): {e}");
-        return ExitCode::from(EXIT_UNIMPLEMENTED);
-    }
-    ExitCode::from(status)
 }
 
 /// `--stats`: the engine's counters on stderr.

@@ -357,3 +357,123 @@ fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("parm area"), "{}", stderr(&out));
 }
+
+/// A raw gdb remote-protocol client.
+struct Gdb {
+    stream: std::net::TcpStream,
+}
+
+impl Gdb {
+    /// Connects to a `zmmu run --gdb 127.0.0.1:0 --wait-for-gdb` child.
+    fn attach(child: &mut std::process::Child) -> Self {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let stderr = child.stderr.as_mut().expect("piped");
+        std::io::BufReader::new(stderr)
+            .read_line(&mut line)
+            .expect("zmmu says where it listens");
+        let address = line.trim().rsplit(' ').next().expect("an address");
+        let stream = std::net::TcpStream::connect(address).expect("the stub accepts");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        Self { stream }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends `$body#cc` and returns the reply's body (acks skipped).
+    fn ask(&mut self, body: &str) -> String {
+        let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+        self.send_raw(format!("${body}#{sum:02x}").as_bytes());
+        self.reply()
+    }
+
+    /// The next packet's body, run-length decoded (`X*n`: X repeated
+    /// n - 29 more times).
+    fn reply(&mut self) -> String {
+        let mut body = Vec::new();
+        while self.byte() != b'$' {}
+        loop {
+            match self.byte() {
+                b'#' => break,
+                b'*' => {
+                    let count = self.byte().saturating_sub(29);
+                    let last = *body.last().expect("a byte to repeat");
+                    body.extend(std::iter::repeat_n(last, usize::from(count)));
+                }
+                b => body.push(b),
+            }
+        }
+        self.byte();
+        self.byte();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    fn byte(&mut self) -> u8 {
+        use std::io::Read;
+        let mut b = [0u8];
+        self.stream.read_exact(&mut b).expect("the stub answers");
+        b[0]
+    }
+}
+
+#[test]
+fn bad_gdb_packets_get_protocol_errors_and_the_guest_runs_on() {
+    // J * at 0x20000: the guest loops until --max-insns.
+    let file = write("gdbloop.elf", &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
+    let mut child = Command::new(ZMMU)
+        .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
+        .args(["--max-insns", "3000000"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("zmmu runs");
+    let mut gdb = Gdb::attach(&mut child);
+    // A wrong checksum and an overlong packet are NAKed.
+    gdb.send_raw(b"$g#00");
+    assert_eq!(gdb.byte(), b'-');
+    let mut long = b"$m0,".to_vec();
+    long.extend(std::iter::repeat_n(b'1', 20000));
+    long.extend(b"#00");
+    gdb.send_raw(&long);
+    assert_eq!(gdb.byte(), b'-');
+    assert!(gdb.ask("qSupported:swbreak+").contains("PacketSize="));
+    // Storage outside the machine, and a huge length, are errors or short
+    // reads, never a crash.
+    assert!(gdb.ask("mffffffffffffff00,10").starts_with('E'));
+    assert!(gdb.ask("M7ffffff0,4:00000000").starts_with('E'));
+    assert_eq!(gdb.ask("m7fffff0,ffffffffffffffff"), "E01");
+    assert_eq!(
+        gdb.ask("m7fffff0,20"),
+        "0".repeat(32),
+        "a short read at the end"
+    );
+    // Malformed commands and a short register packet.
+    for bad in ["mzz,yy", "Z0,zz", "Gdeadbeef", "vCont;q", "p9999", "\u{7f}"] {
+        let answer = gdb.ask(bad);
+        assert!(
+            answer.is_empty() || answer.starts_with('E'),
+            "`{bad}` -> `{answer}`"
+        );
+    }
+    // The session still works: a breakpoint on the loop stops it, a
+    // Ctrl-C interrupts a continue.
+    assert_eq!(gdb.ask("Z0,20000,2"), "OK");
+    assert!(gdb.ask("c").starts_with("T05"));
+    assert_eq!(gdb.ask("z0,20000,2"), "OK");
+    gdb.send_raw(b"$c#63");
+    gdb.send_raw(&[3]);
+    let stopped = gdb.reply();
+    assert!(stopped == "S02" || stopped.starts_with("T02"), "{stopped}");
+    let regs = gdb.ask("g");
+    assert_eq!(&regs[16..32], "0000000000020000", "pswa");
+    // Detached, the guest runs on to the instruction limit.
+    assert_eq!(gdb.ask("D"), "OK");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+}

@@ -8,54 +8,16 @@
 //! `tests/programs/expected/`, and with a live QEMU run where
 //! `qemu-system-s390x` is installed.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
+mod common;
+use common::{built, have, notice, PROGRAMS};
+
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 /// Far above what any program needs; a runaway program fails, not hangs.
 const MAX_INSNS: &str = "400000000";
-
-/// Prints a line the test harness does not capture (a SKIP must
-/// be seen in the log of a passing run).
-fn notice(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Builds every program once; `None` (and a visible SKIP line) without the
-/// cross compiler.
-fn built() -> Option<&'static Path> {
-    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if !have("s390x-linux-gnu-gcc") {
-                notice("SKIP: s390x-linux-gnu-gcc is not installed (bash ci/test.sh installs it)");
-                return None;
-            }
-            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("programs");
-            let build = Command::new("bash")
-                .arg(format!("{PROGRAMS}/build.sh"))
-                .arg(&out)
-                .output()
-                .expect("bash runs");
-            assert!(
-                build.status.success(),
-                "building the test programs failed:\n{}",
-                String::from_utf8_lossy(&build.stderr)
-            );
-            Some(out)
-        })
-        .as_deref()
-}
 
 /// What a run shows: console bytes and exit status.
 #[derive(Debug, PartialEq, Eq)]

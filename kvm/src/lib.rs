@@ -47,6 +47,7 @@ use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
 use zmmu_hv_kvm::{ExecArea, KvmConfig, KvmError, KvmHost, KvmPaging};
 use zmmu_machine::engine::{Engine, Interpreter, Ran};
 use zmmu_machine::interrupt::interruption_controls;
+use zmmu_machine::main_storage::MainStorage;
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::Request;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
@@ -56,7 +57,7 @@ use zmmu_mmu::invalidate::Invalidation;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
-use zmmu_mmu::storage::OwnedStorage;
+use zmmu_mmu::storage::Storage;
 use zmmu_translator::{abi, decode_block, stubs, translate, Stubs};
 
 use blocks::{Block, Blocks};
@@ -124,8 +125,7 @@ impl KvmEngine {
     /// A VM over the machine's storage, with a code cache of `code_cache`
     /// bytes. Fails with [`KvmError::is_unavailable`] when KVM cannot be
     /// used here.
-    pub fn new(storage: &mut OwnedStorage, code_cache: u64) -> Result<Self, KvmError> {
-        let bytes = storage.bytes_mut();
+    pub fn new(storage: &MainStorage, code_cache: u64) -> Result<Self, KvmError> {
         let config = KvmConfig {
             code_cache,
             ..KvmConfig::default()
@@ -135,7 +135,7 @@ impl KvmEngine {
         // before the vCPU runs, and KVM touches the slot only while the
         // vCPU runs.
         let mut host =
-            unsafe { KvmHost::with_storage_at(bytes.as_mut_ptr(), bytes.len() as u64, config) }?;
+            unsafe { KvmHost::with_storage_at(storage.host_base(), storage.size(), config) }?;
         let (code, stubs) = stubs(CODE_CACHE_VA)
             .map_err(|e| KvmError::Assemble(format!("translator stubs: {e}")))?;
         let cache = host
@@ -205,12 +205,12 @@ impl KvmEngine {
 
     /// Runs up to `max` instructions; a backend failure is returned.
     fn run_vm(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Result<Ran, KvmError> {
-        let bytes = board.bus.storage.bytes_mut();
+        let storage = &board.bus.storage;
         // SAFETY: the board's storage lives for this run, during which the
         // vCPU runs; later runs re-point the slot again.
         unsafe {
             self.host
-                .remap_storage(bytes.as_mut_ptr(), bytes.len() as u64)?
+                .remap_storage(storage.host_base(), storage.size())?
         };
         self.sync_controls(cpu, board);
         // The machine may have stored into the prefix area (interruptions).
@@ -324,12 +324,17 @@ impl KvmEngine {
         let psw = cpu.psw;
         let amode = psw.amode();
         let insns = {
-            let bytes = board.bus.storage.bytes();
-            let page_end = ((abs | 0xfff) + 1).min(bytes.len() as u64);
-            let Some(bytes) = bytes.get(abs as usize..page_end as usize) else {
+            let storage = &board.bus.storage;
+            let page_end = ((abs | 0xfff) + 1).min(storage.size());
+            let mut bytes = vec![0; page_end.saturating_sub(abs) as usize];
+            if bytes.is_empty()
+                || storage
+                    .read(AbsoluteAddress::new(abs), &mut bytes)
+                    .is_none()
+            {
                 return Ok(None);
-            };
-            decode_block(bytes, addr, amode, zmmu_translator::MAX_BLOCK)
+            }
+            decode_block(&bytes, addr, amode, zmmu_translator::MAX_BLOCK)
         };
         if insns.is_empty() {
             return Ok(None);

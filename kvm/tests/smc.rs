@@ -79,7 +79,7 @@ fn a_store_into_the_running_block_changes_the_next_pass_as_in_the_interpreter() 
         "5 on the first pass, 7 on the second"
     );
     let mut machine = machine();
-    let mut engine = match zmmu_kvm::KvmEngine::new(&mut machine.bus.storage, 2 << 20) {
+    let mut engine = match zmmu_kvm::KvmEngine::new(&machine.bus.storage, 2 << 20) {
         Ok(engine) => engine,
         Err(e) if e.is_unavailable() => {
             eprintln!("SKIP: {e}");

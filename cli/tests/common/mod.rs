@@ -1,0 +1,50 @@
+//! What the tests that run the bare-metal programs share: building them
+//! once with `s390x-linux-gnu-gcc`, and telling a skipped check.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The programs' sources.
+pub const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
+
+/// Prints a line the test harness does not capture (a SKIP must
+/// be seen in the log of a passing run).
+pub fn notice(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Whether `tool --version` runs.
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Builds every program once; `None` (and a visible SKIP line) without the
+/// cross compiler.
+pub fn built() -> Option<&'static Path> {
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if !have("s390x-linux-gnu-gcc") {
+                notice("SKIP: s390x-linux-gnu-gcc is not installed (bash ci/test.sh installs it)");
+                return None;
+            }
+            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("programs");
+            let build = Command::new("bash")
+                .arg(format!("{PROGRAMS}/build.sh"))
+                .arg(&out)
+                .output()
+                .expect("bash runs");
+            assert!(
+                build.status.success(),
+                "building the test programs failed:\n{}",
+                String::from_utf8_lossy(&build.stderr)
+            );
+            Some(out)
+        })
+        .as_deref()
+}
