@@ -33,11 +33,13 @@ pub fn translate(
     id: u32,
     stubs: &Stubs,
 ) -> Result<Translated, IcedError> {
-    let mut g = Gen::new(*env, id, *stubs)?;
+    let start = block.first().map_or(0, |g| g.at);
+    let mut g = Gen::new(*env, id, *stubs, start, block.len())?;
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
     for (index, guest) in block.iter().enumerate() {
+        g.index = index;
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -51,6 +53,7 @@ pub fn translate(
         let outcome = g.native(&mut here)?;
         match outcome {
             Native::No => {
+                g.all_native = false;
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() {
@@ -121,6 +124,18 @@ pub(crate) struct Gen {
     /// Per instruction index, the label after it (where a slow path
     /// resumes).
     resume: Vec<CodeLabel>,
+    /// The guest address of the block and its first host instruction (the
+    /// budget check): a branch back to the start of a block whose
+    /// instructions are all native jumps there, not to the dispatcher.
+    /// (The helper may change translation without leaving the block, so a
+    /// block that calls it for an instruction goes through the jump
+    /// cache, which sees that change.)
+    start: u64,
+    top: CodeLabel,
+    all_native: bool,
+    /// The block's length and the index of the instruction being emitted.
+    len: usize,
+    index: usize,
 }
 
 /// Guest general register `r`.
@@ -134,10 +149,11 @@ pub(crate) fn gpr32(r: u8) -> AsmMemoryOperand {
 }
 
 impl Gen {
-    fn new(env: Env, id: u32, stubs: Stubs) -> Result<Self, IcedError> {
+    fn new(env: Env, id: u32, stubs: Stubs, start: u64, len: usize) -> Result<Self, IcedError> {
         let mut a = CodeAssembler::new(64)?;
         let exit = a.create_label();
         let out = a.create_label();
+        let top = a.create_label();
         Ok(Self {
             a,
             env,
@@ -148,12 +164,18 @@ impl Gen {
             slow: Vec::new(),
             fills: Vec::new(),
             resume: Vec::new(),
+            start,
+            top,
+            all_native: true,
+            len,
+            index: 0,
         })
     }
 
     /// Takes the block's length from the budget, or returns if it does not
     /// fit.
     fn budget(&mut self, len: usize) -> Result<(), IcedError> {
+        self.a.set_label(&mut self.top)?;
         self.a.cmp(r15, len as i32)?;
         self.a.jb(self.out)?;
         self.a.sub(r15, len as i32)?;
@@ -175,22 +197,46 @@ impl Gen {
     /// Sets the PSW address to `addr` and goes to the next block.
     pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
         self.a.mov(rax, addr)?;
+        if addr == self.start && self.all_native {
+            self.leave_rax()?;
+            self.a.jmp(self.top)?;
+            return Ok(());
+        }
         self.end_rax()
     }
 
     /// Sets the PSW address to rax and goes to the next block.
     pub(crate) fn end_rax(&mut self) -> Result<(), IcedError> {
-        self.a.mov(qword_ptr(rbx + offset::PSW_ADDR as i32), rax)?;
-        self.a
-            .mov(dword_ptr(rbp + abi::CTX_LAST_BLOCK as i32), self.id)?;
+        self.leave_rax()?;
         self.a.jmp(self.stubs.dispatch)?;
         Ok(())
+    }
+
+    /// Stores rax as the PSW address and the current instruction as the
+    /// last one run.
+    fn leave_rax(&mut self) -> Result<(), IcedError> {
+        let last = abi::last_run(self.id, self.index);
+        self.a.mov(qword_ptr(rbx + offset::PSW_ADDR as i32), rax)?;
+        self.a
+            .mov(dword_ptr(rbp + abi::CTX_LAST_BLOCK as i32), last)?;
+        Ok(())
+    }
+
+    /// A side exit to `addr` from the current instruction: gives back the
+    /// budget of the instructions after it and ends the block.
+    pub(crate) fn side_exit(&mut self, addr: u64) -> Result<(), IcedError> {
+        let after = self.len - self.index - 1;
+        if after > 0 {
+            self.a.add(r15, after as i32)?;
+        }
+        self.end_at(addr)
     }
 
     fn finish(mut self, ip: u64, native: Vec<bool>) -> Result<Translated, IcedError> {
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
         for (mut label, index, next, ends) in slow {
+            self.index = index;
             self.a.set_label(&mut label)?;
             self.helper(index)?;
             if ends {
@@ -246,10 +292,7 @@ impl Gen {
 
     /// The target of a relative-long or relative branch operand.
     pub(crate) fn rel(&self, here: &Current) -> u64 {
-        self.env.amode.wrap(
-            here.at
-                .wrapping_add((here.insn.f.ri as u64).wrapping_mul(2)),
-        )
+        crate::block::relative_target(here.at, &here.insn, self.env.amode)
     }
 
     /// Stores rax into R1 as an address (LA, LARL): all 64 bits in the

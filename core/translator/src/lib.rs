@@ -66,8 +66,10 @@ mod cc;
 mod emit;
 mod field;
 mod memory;
+mod multiple;
 mod native;
 mod shift;
+mod ss;
 mod stubs;
 
 pub use block::{decode_block, Guest, MAX_BLOCK};

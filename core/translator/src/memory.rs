@@ -46,18 +46,44 @@ impl MemoryAccess {
     }
 }
 
+/// How the interpreter touches the two operands of an SS instruction; the
+/// pair fill translates (and records) them the same way, so that an
+/// exception leaves the same reference and change bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairOrder {
+    /// Both checked (second, then first) before either is accessed (MVC,
+    /// NC, OC, XC).
+    CheckFirst = 0,
+    /// The first operand accessed, then the second (CLC).
+    InOrder = 1,
+}
+
 /// The out-of-line part of one inline access: where a TLB miss goes.
-pub(crate) struct Fill {
-    /// The miss path.
-    label: CodeLabel,
-    /// The probe, retried after a fill.
-    retry: CodeLabel,
-    /// Where a fill that gives the absolute address itself resumes.
-    hit: CodeLabel,
-    /// The instruction's slow path.
-    slow: CodeLabel,
-    kind: AccessKind,
-    n: u32,
+pub(crate) enum Fill {
+    /// One operand: the fill helper ([`abi::CTX_FILL`]), then the probe
+    /// again.
+    One {
+        /// The miss path.
+        label: CodeLabel,
+        /// The probe, retried after a fill.
+        retry: CodeLabel,
+        /// Where a fill that gives the absolute address itself resumes.
+        hit: CodeLabel,
+        /// The instruction's slow path.
+        slow: CodeLabel,
+        kind: AccessKind,
+        n: u32,
+    },
+    /// Two operands: the pair fill ([`abi::CTX_FILL_PAIR`]) gives both
+    /// absolute addresses.
+    Pair {
+        label: CodeLabel,
+        hit: CodeLabel,
+        slow: CodeLabel,
+        first: AccessKind,
+        order: PairOrder,
+        n: u32,
+    },
 }
 
 impl Gen {
@@ -77,6 +103,47 @@ impl Gen {
         }
     }
 
+    /// The two `n`-byte operands of an SS instruction, the first (logical
+    /// address in rax) accessed as `first`, the second (in rsi) read: on
+    /// return their host bytes are at r13 + rax and r13 + rsi; when the
+    /// fast path cannot do them, jumps to the slow path. Uses rcx, rdx and
+    /// the frame's qwords.
+    pub(crate) fn access_pair(
+        &mut self,
+        here: &mut Current,
+        first: AccessKind,
+        order: PairOrder,
+        n: u32,
+    ) -> Result<(), IcedError> {
+        let MemoryAccess::SoftTlb { partition } = self.env.memory else {
+            unreachable!("native storage operands only when inline")
+        };
+        here.used_slow = true;
+        let label = self.a.create_label();
+        let mut hit = self.a.create_label();
+        let slow = here.slow;
+        self.fills.push(Fill::Pair {
+            label,
+            hit,
+            slow,
+            first,
+            order,
+            n,
+        });
+        let a = &mut self.a;
+        a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+        a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rsi)?;
+        a.mov(rax, rsi)?;
+        self.tlb_lookup(partition, AccessKind::Read, n, slow, label)?;
+        self.a.mov(rsi, rax)?;
+        self.a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+        self.tlb_lookup(partition, first, n, slow, label)?;
+        self.a.nop()?;
+        self.a.set_label(&mut hit)?;
+        self.a.nop()?;
+        Ok(())
+    }
+
     /// The inline software-TLB probe of `partition`: on a hit rax holds the
     /// absolute address; a miss calls the fill helper out of line.
     fn tlb_probe(
@@ -88,20 +155,39 @@ impl Gen {
     ) -> Result<(), IcedError> {
         here.used_slow = true;
         let slow = here.slow;
-        let base = (partition * tlb::PARTITION_STRIDE) as i32;
         let mut retry = self.a.create_label();
-        let fill = self.a.create_label();
+        let label = self.a.create_label();
         let mut hit = self.a.create_label();
-        self.fills.push(Fill {
-            label: fill,
+        self.fills.push(Fill::One {
+            label,
             retry,
             hit,
             slow,
             kind,
             n,
         });
+        self.a.set_label(&mut retry)?;
+        self.tlb_lookup(partition, kind, n, slow, label)?;
+        // Where a fill that gives the absolute address itself resumes.
+        self.a.nop()?;
+        self.a.set_label(&mut hit)?;
+        self.a.nop()?;
+        Ok(())
+    }
+
+    /// The lookup: the logical address in rax becomes the absolute one;
+    /// a page crossing or an access beyond storage jumps to `slow`, a tag
+    /// mismatch to `miss`. Uses rcx and rdx.
+    fn tlb_lookup(
+        &mut self,
+        partition: usize,
+        kind: AccessKind,
+        n: u32,
+        slow: CodeLabel,
+        miss: CodeLabel,
+    ) -> Result<(), IcedError> {
+        let base = (partition * tlb::PARTITION_STRIDE) as i32;
         let a = &mut self.a;
-        a.set_label(&mut retry)?;
         if n > 1 {
             a.mov(ecx, eax)?;
             a.and(ecx, 0xfff)?;
@@ -118,7 +204,7 @@ impl Gen {
             rcx,
             qword_ptr(r12 + rdx + (base + tlb::TAG_OFFSET[kind as usize] as i32)),
         )?;
-        a.jne(fill)?;
+        a.jne(miss)?;
         a.add(
             rax,
             qword_ptr(r12 + rdx + (base + tlb::ADDEND_OFFSET as i32)),
@@ -126,10 +212,6 @@ impl Gen {
         a.lea(rcx, qword_ptr(rax + n as i32))?;
         a.cmp(rcx, r14)?;
         a.ja(slow)?;
-        // Where a fill that gives the absolute address itself resumes.
-        a.nop()?;
-        a.set_label(&mut hit)?;
-        a.nop()?;
         Ok(())
     }
 
@@ -197,22 +279,56 @@ impl Gen {
     /// translates the access as the interpreter would (walk, keys, R/C) and
     /// says whether the probe now hits; if not (an exception to raise, a
     /// page that is never cached), the interpreter runs the instruction.
+    /// A pair's miss: the pair fill translates both operands and gives
+    /// their absolute addresses, or sends the instruction to the
+    /// interpreter.
     pub(crate) fn emit_fills(&mut self) -> Result<(), IcedError> {
         let fills = core::mem::take(&mut self.fills);
-        for mut fill in fills {
+        for fill in fills {
             let a = &mut self.a;
-            a.set_label(&mut fill.label)?;
-            a.mov(qword_ptr(rsp), rax)?;
-            a.mov(rdi, rbp)?;
-            a.mov(rsi, rax)?;
-            a.mov(edx, fill.kind as u32 | fill.n << 8)?;
-            a.call(qword_ptr(rbp + abi::CTX_FILL as i32))?;
-            a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
-            a.mov(rax, qword_ptr(rsp))?;
-            a.jb(fill.retry)?;
-            a.ja(fill.slow)?;
-            a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;
-            a.jmp(fill.hit)?;
+            match fill {
+                Fill::One {
+                    mut label,
+                    retry,
+                    hit,
+                    slow,
+                    kind,
+                    n,
+                } => {
+                    a.set_label(&mut label)?;
+                    a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+                    a.mov(rdi, rbp)?;
+                    a.mov(rsi, rax)?;
+                    a.mov(edx, kind as u32 | n << 8)?;
+                    a.call(qword_ptr(rbp + abi::CTX_FILL as i32))?;
+                    a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
+                    a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+                    a.jb(retry)?;
+                    a.ja(slow)?;
+                    a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;
+                    a.jmp(hit)?;
+                }
+                Fill::Pair {
+                    mut label,
+                    hit,
+                    slow,
+                    first,
+                    order,
+                    n,
+                } => {
+                    a.set_label(&mut label)?;
+                    a.mov(rdi, rbp)?;
+                    a.mov(rsi, qword_ptr(rsp + abi::FRAME_FILL))?;
+                    a.mov(rdx, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+                    a.mov(ecx, first as u32 | (order as u32) << 8 | n << 16)?;
+                    a.call(qword_ptr(rbp + abi::CTX_FILL_PAIR as i32))?;
+                    a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
+                    a.jne(slow)?;
+                    a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;
+                    a.mov(rsi, qword_ptr(rbp + abi::CTX_FILL_SECOND as i32))?;
+                    a.jmp(hit)?;
+                }
+            }
         }
         Ok(())
     }

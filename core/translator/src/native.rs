@@ -32,6 +32,9 @@ impl Gen {
         if let Some(done) = self.branch(here)? {
             return Ok(done);
         }
+        if mem_ok && (self.ss(here)? || self.multiple(here)?) {
+            return Ok(Native::Yes);
+        }
         match insn.op {
             LA | LAY => {
                 self.ea(f.x2, f.b2, f.d2)?;
