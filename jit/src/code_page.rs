@@ -54,6 +54,14 @@ impl CodePage {
         }
     }
 
+    /// The frame's word of the code map ([`zmmu_translator::abi::CTX_CODE_MAP`]):
+    /// bit `g` set when a block has bytes in the 64-byte granule `g`.
+    pub(crate) fn granules(&self) -> u64 {
+        (0..64)
+            .filter(|&g| self.bytes[g] != 0)
+            .fold(0, |w, g| w | 1 << g)
+    }
+
     /// Whether a block has bytes in `start..end` (absolute, within the
     /// frame).
     pub(crate) fn overlaps(&self, start: u64, end: u64) -> bool {

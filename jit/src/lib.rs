@@ -140,25 +140,19 @@ pub struct Stats {
     /// Interpreter fallbacks (instructions not translated), by opcode
     /// (`Opcode as usize`; see [`Stats::fallbacks`]).
     pub fallback_counts: Vec<u64>,
+    /// Slow paths, by opcode (see [`Stats::slow`]).
+    pub slow_counts: Vec<u64>,
 }
 
 impl Stats {
     /// Interpreter fallbacks by mnemonic, most frequent first.
     pub fn fallbacks(&self) -> Vec<(&'static str, u64)> {
-        let mut list: Vec<(&'static str, u64)> = self
-            .fallback_counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n > 0)
-            .map(|(op, &n)| {
-                let name = zmmu_cpu::opcode::TABLE
-                    .get(op)
-                    .map_or("UNKNOWN", |row| row.op.mnemonic());
-                (name, n)
-            })
-            .collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        list
+        by_mnemonic(&self.fallback_counts)
+    }
+
+    /// Slow paths of native instructions by mnemonic, most frequent first.
+    pub fn slow(&self) -> Vec<(&'static str, u64)> {
+        by_mnemonic(&self.slow_counts)
     }
 
     /// Instructions executed by native code (neither a helper call nor an
@@ -168,6 +162,33 @@ impl Stats {
             .saturating_sub(self.helper_calls)
             .saturating_sub(self.steps)
     }
+}
+
+/// Counts by opcode (`Opcode as usize`) as (mnemonic, count), most
+/// frequent first.
+fn by_mnemonic(counts: &[u64]) -> Vec<(&'static str, u64)> {
+    let mut list: Vec<(&'static str, u64)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(op, &n)| {
+            let name = zmmu_cpu::opcode::TABLE
+                .get(op)
+                .map_or("UNKNOWN", |row| row.op.mnemonic());
+            (name, n)
+        })
+        .collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    list
+}
+
+/// Adds one to the count of `op`.
+fn count(counts: &mut Vec<u64>, op: Opcode) {
+    let op = op as usize;
+    if counts.len() <= op {
+        counts.resize(op + 1, 0);
+    }
+    counts[op] += 1;
 }
 
 /// One translated block.
@@ -229,6 +250,10 @@ struct Caches {
     generation: u32,
     /// Absolute page -> blocks with bytes in it.
     pages: HashMap<u64, CodePage>,
+    /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
+    /// is frame `f`'s [`CodePage::granules`], one word per frame of
+    /// storage.
+    code_map: Vec<u64>,
     /// The controls the jump cache was filled under.
     jump_controls: Option<Controls>,
     /// The block running now was invalidated.
@@ -338,10 +363,12 @@ impl Caches {
                 }
                 b.valid
             });
+            code.rebuild(|id| (blocks[id].start, blocks[id].end));
+            if let Some(word) = self.code_map.get_mut((page >> 12) as usize) {
+                *word = code.granules();
+            }
             if code.blocks.is_empty() {
                 self.pages.remove(&page);
-            } else {
-                code.rebuild(|id| (blocks[id].start, blocks[id].end));
             }
         }
         if dropped.is_empty() {
@@ -390,6 +417,7 @@ struct Ctx<M> {
     fill_absolute: u64,
     fill_pair: extern "sysv64" fn(*mut Ctx<M>, u64, u64, u64) -> u64,
     fill_second: u64,
+    code_map: u64,
     cpu: *mut Cpu,
     mem: *mut M,
     caches: *mut Caches,
@@ -414,6 +442,9 @@ const _: () = {
     assert!(core::mem::offset_of!(Ctx<DatBus>, fill_absolute) == abi::CTX_FILL_ABSOLUTE);
     assert!(core::mem::offset_of!(Ctx<DatBus>, fill_pair) == abi::CTX_FILL_PAIR);
     assert!(core::mem::offset_of!(Ctx<DatBus>, fill_second) == abi::CTX_FILL_SECOND);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, code_map) == abi::CTX_CODE_MAP);
+    // One word of the code map per frame.
+    assert!(abi::CODE_GRANULE_SHIFT == 6);
 };
 
 /// The jit engine of one CPU.
@@ -622,13 +653,9 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     caches.stats.helper_calls += 1;
     if native {
         caches.stats.slow_paths += 1;
+        count(&mut caches.stats.slow_counts, insn.op);
     } else {
-        let counts = &mut caches.stats.fallback_counts;
-        let op = insn.op as usize;
-        if counts.len() <= op {
-            counts.resize(op + 1, 0);
-        }
-        counts[op] += 1;
+        count(&mut caches.stats.fallback_counts, insn.op);
     }
     cpu.psw.addr = at;
     let mask_before = cpu.psw.mask & !mask::CC;
@@ -677,6 +704,11 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
         _ => return abi::FILL_INTERPRET,
     };
     let len = how >> 8;
+    if (addr & 0xfff) + len > 0x1000 {
+        // The inline probe sends a page crossing here (its tag never
+        // matches): the interpreter splits the access.
+        return abi::FILL_INTERPRET;
+    }
     let acc = Access {
         kind,
         space: AddressType::Logical { base: 0 },
@@ -805,6 +837,7 @@ impl Jit {
                 jump: vec![Jump::default(); JUMP_ENTRIES].into_boxed_slice(),
                 generation: 1,
                 pages: HashMap::new(),
+                code_map: Vec::new(),
                 jump_controls: None,
                 current_dirty: false,
                 storage_touched: false,
@@ -837,6 +870,7 @@ impl Jit {
         self.caches.by_key.clear();
         self.caches.clear_jump();
         self.caches.pages.clear();
+        self.caches.code_map.fill(0);
         self.buffer.reset();
         // The stubs go back first, at the same addresses as before.
         if let Ok(stubs) = emit_stubs(&mut self.buffer) {
@@ -967,7 +1001,10 @@ impl Jit {
             amode,
             key: psw.key(),
             memory: partition(psw.dat(), psw.asc()).map_or(MemoryAccess::Helper, |partition| {
-                MemoryAccess::SoftTlb { partition }
+                MemoryAccess::SoftTlb {
+                    partition,
+                    whole_pages: mem.dat_bus().storage.bytes().len() % 0x1000 == 0,
+                }
             }),
             movbe: self.movbe,
         };
@@ -1058,11 +1095,16 @@ impl Jit {
             prefixes: Vec::new(),
         });
         self.caches.by_key.insert(key, id);
-        self.caches
-            .pages
-            .entry(page)
-            .or_default()
-            .add(id, abs, abs + len);
+        let code = self.caches.pages.entry(page).or_default();
+        code.add(id, abs, abs + len);
+        let frames = (bus.storage.bytes().len() as u64).div_ceil(0x1000) as usize;
+        let map = &mut self.caches.code_map;
+        if map.len() < frames {
+            map.resize(frames, 0);
+        }
+        if let Some(word) = map.get_mut((page >> 12) as usize) {
+            *word = code.granules();
+        }
         Some(id)
     }
 
@@ -1101,6 +1143,7 @@ impl Jit {
             fill_absolute: 0,
             fill_pair: fill_pair::<M>,
             fill_second: 0,
+            code_map: self.caches.code_map.as_ptr() as u64,
             cpu: cpu_ptr,
             mem,
             caches: &mut self.caches,

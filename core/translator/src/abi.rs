@@ -62,6 +62,13 @@ pub const CTX_FILL_ABSOLUTE: usize = 80;
 pub const CTX_FILL_PAIR: usize = 88;
 /// Where the pair fill leaves the second operand's absolute address.
 pub const CTX_FILL_SECOND: usize = 96;
+/// The code map: one bit per [`CODE_GRANULE_SHIFT`]-sized granule of
+/// absolute storage (bit `a >> CODE_GRANULE_SHIFT` of the bit string at
+/// this address), set where a translated block has bytes; a store into a
+/// frame with translated code goes ahead inline where the map is clear.
+pub const CTX_CODE_MAP: usize = 104;
+/// Granules of the code map are 64 bytes.
+pub const CODE_GRANULE_SHIFT: u32 = 6;
 /// See [`CTX_FILL`].
 pub const FILL_RETRY: u64 = 0;
 /// See [`CTX_FILL`].

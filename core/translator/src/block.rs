@@ -12,7 +12,7 @@ pub const MAX_BLOCK: usize = 64;
 /// The most side exits one block holds (each branch target in a block
 /// starts a block of its own, so long chains of side exits would translate
 /// the same code many times over).
-pub const MAX_SIDE_EXITS: usize = 4;
+pub const MAX_SIDE_EXITS: usize = 2;
 
 /// One guest instruction of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

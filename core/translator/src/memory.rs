@@ -36,6 +36,9 @@ pub enum MemoryAccess {
     SoftTlb {
         /// The partition.
         partition: usize,
+        /// The storage size is a multiple of 4 KiB, so a page a TLB entry
+        /// maps lies wholly in storage and no bound check is needed.
+        whole_pages: bool,
     },
 }
 
@@ -98,7 +101,7 @@ impl Gen {
         n: u32,
     ) -> Result<(), IcedError> {
         match self.env.memory {
-            MemoryAccess::SoftTlb { partition } => self.tlb_probe(here, partition, kind, n),
+            MemoryAccess::SoftTlb { .. } => self.tlb_probe(here, kind, n),
             MemoryAccess::Helper => unreachable!("native storage operands only when inline"),
         }
     }
@@ -115,9 +118,6 @@ impl Gen {
         order: PairOrder,
         n: u32,
     ) -> Result<(), IcedError> {
-        let MemoryAccess::SoftTlb { partition } = self.env.memory else {
-            unreachable!("native storage operands only when inline")
-        };
         here.used_slow = true;
         let label = self.a.create_label();
         let mut hit = self.a.create_label();
@@ -134,10 +134,10 @@ impl Gen {
         a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
         a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rsi)?;
         a.mov(rax, rsi)?;
-        self.tlb_lookup(partition, AccessKind::Read, n, slow, label)?;
+        self.tlb_lookup(AccessKind::Read, n, slow, label)?;
         self.a.mov(rsi, rax)?;
         self.a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
-        self.tlb_lookup(partition, first, n, slow, label)?;
+        self.tlb_lookup(first, n, slow, label)?;
         self.a.nop()?;
         self.a.set_label(&mut hit)?;
         self.a.nop()?;
@@ -146,13 +146,7 @@ impl Gen {
 
     /// The inline software-TLB probe of `partition`: on a hit rax holds the
     /// absolute address; a miss calls the fill helper out of line.
-    fn tlb_probe(
-        &mut self,
-        here: &mut Current,
-        partition: usize,
-        kind: AccessKind,
-        n: u32,
-    ) -> Result<(), IcedError> {
+    fn tlb_probe(&mut self, here: &mut Current, kind: AccessKind, n: u32) -> Result<(), IcedError> {
         here.used_slow = true;
         let slow = here.slow;
         let mut retry = self.a.create_label();
@@ -167,7 +161,7 @@ impl Gen {
             n,
         });
         self.a.set_label(&mut retry)?;
-        self.tlb_lookup(partition, kind, n, slow, label)?;
+        self.tlb_lookup(kind, n, slow, label)?;
         // Where a fill that gives the absolute address itself resumes.
         self.a.nop()?;
         self.a.set_label(&mut hit)?;
@@ -175,29 +169,42 @@ impl Gen {
         Ok(())
     }
 
-    /// The lookup: the logical address in rax becomes the absolute one;
-    /// a page crossing or an access beyond storage jumps to `slow`, a tag
-    /// mismatch to `miss`. Uses rcx and rdx.
+    /// The TLB partition's byte offset from r12, and whether storage is
+    /// whole pages.
+    fn partition(&self) -> (i32, bool) {
+        match self.env.memory {
+            MemoryAccess::SoftTlb {
+                partition,
+                whole_pages,
+            } => ((partition * tlb::PARTITION_STRIDE) as i32, whole_pages),
+            MemoryAccess::Helper => unreachable!("native storage operands only when inline"),
+        }
+    }
+
+    /// The lookup: the logical address in rax becomes the absolute one; a
+    /// tag mismatch jumps to `miss` with the tag formed in rcx and the
+    /// slot's offset in rdx, an access beyond storage to `slow`. The tag
+    /// is formed from the page of the last byte and compared in the slot
+    /// of the first: an access that crosses a page never matches (the
+    /// slot holds a page of its own slot number), and the fill sends it to
+    /// the interpreter.
     fn tlb_lookup(
         &mut self,
-        partition: usize,
         kind: AccessKind,
         n: u32,
         slow: CodeLabel,
         miss: CodeLabel,
     ) -> Result<(), IcedError> {
-        let base = (partition * tlb::PARTITION_STRIDE) as i32;
+        let (base, whole_pages) = self.partition();
         let a = &mut self.a;
         if n > 1 {
-            a.mov(ecx, eax)?;
-            a.and(ecx, 0xfff)?;
-            a.cmp(ecx, (0x1000 - n) as i32)?;
-            a.ja(slow)?;
+            a.lea(rcx, qword_ptr(rax + (n - 1) as i32))?;
+        } else {
+            a.mov(rcx, rax)?;
         }
         a.mov(rdx, rax)?;
         a.shr(rdx, 7)?;
         a.and(edx, ((tlb::ENTRIES - 1) * tlb::ENTRY_SIZE) as i32)?;
-        a.mov(rcx, rax)?;
         a.and(rcx, -4096)?;
         a.or(rcx, tlb::tag(0, self.env.key) as i32)?;
         a.cmp(
@@ -209,9 +216,46 @@ impl Gen {
             rax,
             qword_ptr(r12 + rdx + (base + tlb::ADDEND_OFFSET as i32)),
         )?;
-        a.lea(rcx, qword_ptr(rax + n as i32))?;
-        a.cmp(rcx, r14)?;
-        a.ja(slow)?;
+        if !whole_pages {
+            a.lea(rcx, qword_ptr(rax + n as i32))?;
+            a.cmp(rcx, r14)?;
+            a.ja(slow)?;
+        }
+        Ok(())
+    }
+
+    /// A store that missed only because its frame holds translated code
+    /// (the store tag has [`tlb::TAG_CODE`]) goes ahead at once when the
+    /// 64-byte granules it touches hold no code (the map at
+    /// [`abi::CTX_CODE_MAP`]); otherwise, and for any other miss, falls
+    /// through to the fill. rcx and rdx as [`Gen::tlb_lookup`] leaves them
+    /// on a miss.
+    fn code_frame_store(&mut self, n: u32, hit: CodeLabel) -> Result<(), IcedError> {
+        let (base, _) = self.partition();
+        let mut other = self.a.create_label();
+        let mut code = self.a.create_label();
+        let a = &mut self.a;
+        a.or(rcx, tlb::TAG_CODE as i32)?;
+        let store = tlb::TAG_OFFSET[AccessKind::Write as usize] as i32;
+        a.cmp(rcx, qword_ptr(r12 + rdx + (base + store)))?;
+        a.jne(other)?;
+        a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+        a.add(
+            rax,
+            qword_ptr(r12 + rdx + (base + tlb::ADDEND_OFFSET as i32)),
+        )?;
+        a.mov(rcx, qword_ptr(rbp + abi::CTX_CODE_MAP as i32))?;
+        for last in [0, n - 1] {
+            a.lea(rdx, qword_ptr(rax + last as i32))?;
+            a.shr(rdx, abi::CODE_GRANULE_SHIFT)?;
+            a.bt(qword_ptr(rcx), rdx)?;
+            a.jc(code)?;
+        }
+        a.jmp(hit)?;
+        a.set_label(&mut code)?;
+        a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+        a.set_label(&mut other)?;
+        a.nop()?;
         Ok(())
     }
 
@@ -296,6 +340,10 @@ impl Gen {
                     n,
                 } => {
                     a.set_label(&mut label)?;
+                    if kind == AccessKind::Write && n <= 1 << abi::CODE_GRANULE_SHIFT {
+                        self.code_frame_store(n, hit)?;
+                    }
+                    let a = &mut self.a;
                     a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
                     a.mov(rdi, rbp)?;
                     a.mov(rsi, rax)?;
