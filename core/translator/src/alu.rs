@@ -217,7 +217,7 @@ impl Gen {
             AluOp::AddL | AluOp::AddLC => {
                 if op == AluOp::AddLC {
                     // The carry in is cc bit 1 (cc 2 or 3).
-                    a.bt(ecx, 1)?;
+                    a.bt(ecx, 5)?;
                     op2!(adc);
                 } else {
                     op2!(add);
@@ -228,7 +228,7 @@ impl Gen {
             AluOp::SubL | AluOp::SubLB => {
                 if op == AluOp::SubLB {
                     // A borrow in is cc bit 1 clear (cc 0 or 1).
-                    a.bt(ecx, 1)?;
+                    a.bt(ecx, 5)?;
                     a.cmc()?;
                     op2!(sbb);
                 } else {

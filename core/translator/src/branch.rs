@@ -24,7 +24,7 @@ impl Gen {
             BRC | BRCL => {
                 let target = self.rel(here);
                 if !matches!(f.m1, 0 | 15) {
-                    self.load_cc()?;
+                    self.cc_to_ecx()?;
                 }
                 return self.cond_exit(f.m1, target);
             }
@@ -119,7 +119,7 @@ impl Gen {
                 }
                 a.add(cl, cl)?;
                 a.or(cl, dl)?;
-                a.movzx(ecx, cl)?;
+                a.shl(cl, 4)?;
                 return self.cond_exit(f.m3, target);
             }
             _ => return Ok(None),
@@ -128,7 +128,7 @@ impl Gen {
     }
 
     /// A conditional relative branch to `target` on the condition code in
-    /// ecx and the mask `m`: a side exit, or the end of the block when
+    /// ecx (cc << 4) and the mask `m`: a side exit, or the end of the block when
     /// the mask selects every condition code.
     fn cond_exit(&mut self, m: u8, target: u64) -> Result<Option<Native>, IcedError> {
         match m & 15 {

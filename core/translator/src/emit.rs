@@ -40,6 +40,7 @@ pub fn translate(
     let mut ended = false;
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
+        g.cc_ready = core::mem::take(&mut g.cc_left);
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -54,6 +55,7 @@ pub fn translate(
         match outcome {
             Native::No => {
                 g.all_native = false;
+                g.cc_left = false;
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() {
@@ -136,6 +138,11 @@ pub(crate) struct Gen {
     /// The block's length and the index of the instruction being emitted.
     len: usize,
     index: usize,
+    /// cl holds the condition code << 4 at the start of the instruction
+    /// being emitted (the one before left it there, on its fast and slow
+    /// paths alike); `cc_left`: the instruction being emitted leaves it.
+    pub(crate) cc_ready: bool,
+    pub(crate) cc_left: bool,
 }
 
 /// Guest general register `r`.
@@ -169,6 +176,8 @@ impl Gen {
             all_native: true,
             len,
             index: 0,
+            cc_ready: false,
+            cc_left: false,
         })
     }
 
@@ -244,6 +253,8 @@ impl Gen {
                 // continue sequentially.
                 self.end_at(next)?;
             } else if let Some(&resume) = self.resume.get(index) {
+                // The next instruction may expect the cc in cl.
+                self.load_cc()?;
                 self.a.jmp(resume)?;
             } else {
                 self.end_at(next)?;

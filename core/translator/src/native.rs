@@ -57,7 +57,7 @@ impl Gen {
                     0 => return Ok(Native::Yes),
                     15 => {}
                     m => {
-                        self.load_cc()?;
+                        self.cc_to_ecx()?;
                         self.skip_unless(m, skip)?;
                     }
                 }
