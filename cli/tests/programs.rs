@@ -72,9 +72,23 @@ const ENGINES: &[&str] = if cfg!(target_arch = "x86_64") {
     &["interp"]
 };
 
+/// The programs that need several CPUs, and how many they run with
+/// (`zmmu run --smp N`, QEMU's `-smp N`): 4, more than the 2 host cores
+/// the tests run on, so the CPU threads are oversubscribed.
+const CPUS: &[(&str, &str)] = &[("smp", "4")];
+
+/// The CPU count `elf` runs with.
+fn cpus(elf: &Path) -> &'static str {
+    let name = elf.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    CPUS.iter()
+        .find(|(program, _)| *program == name)
+        .map_or("1", |(_, n)| n)
+}
+
 fn zmmu(elf: &Path, engine: &str) -> (Run, String) {
     let out: Output = Command::new(ZMMU)
         .args(["run", "--engine", engine, "--max-insns", MAX_INSNS])
+        .args(["--smp", cpus(elf)])
         .arg(elf)
         .output()
         .expect("zmmu runs");
@@ -103,7 +117,7 @@ fn qemu(elf: &Path) -> Option<Run> {
             "-machine",
             "s390-ccw-virtio,accel=tcg",
         ])
-        .args(["-cpu", "max", "-m", "128M"])
+        .args(["-cpu", "max", "-m", "128M", "-smp", cpus(elf)])
         .args([
             "-chardev",
             "stdio,id=con0",
@@ -219,4 +233,9 @@ fn supervisor_calls_go_through_the_lowcore_as_on_qemu() {
 #[test]
 fn mvcs_and_mvcp_move_between_the_primary_and_secondary_spaces_as_on_qemu() {
     runs_as_on_qemu("crossspace", 0);
+}
+
+#[test]
+fn cpus_started_by_sigp_share_storage_with_no_lost_update_as_on_qemu() {
+    runs_as_on_qemu("smp", 0);
 }

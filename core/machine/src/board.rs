@@ -14,7 +14,7 @@ use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::{Code, Exception};
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{PendingFlush, Scope};
 use zmmu_mmu::storage::Storage;
 
 use crate::bus::{DatBus, Halt};
@@ -117,6 +117,10 @@ pub struct Board<'a> {
     ///
     /// [`System`]: zmmu_cpu::memory::System
     pub attention: bool,
+    /// The CPU's membership of a configuration of several CPUs (SIGP to
+    /// the others, invalidations that reach their TLBs); `None` for a
+    /// machine of one CPU.
+    pub member: Option<&'a crate::configuration::Member>,
 }
 
 impl Memory for Board<'_> {
@@ -138,8 +142,17 @@ impl Memory for Board<'_> {
     fn storage(&mut self) -> &mut dyn Storage {
         self.bus.storage()
     }
+    /// Drops what `flush` covers from this CPU's TLB and, when its scope
+    /// is the configuration, from every other CPU's before returning
+    /// ([`crate::configuration::Member::broadcast`]).
     fn invalidate(&mut self, flush: PendingFlush) {
-        self.bus.invalidate(flush);
+        let scope = flush.scope();
+        let invalidation = flush.into_invalidation();
+        let tlb = &mut self.bus.tlb;
+        tlb.invalidate(&invalidation);
+        if let (Scope::Configuration, Some(member)) = (scope, self.member) {
+            member.broadcast(invalidation, &mut |queued| tlb.invalidate(queued));
+        }
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.bus.fault(fault)

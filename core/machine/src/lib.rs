@@ -31,6 +31,7 @@ extern crate alloc;
 pub mod board;
 pub mod bus;
 pub mod config;
+pub mod configuration;
 pub mod css;
 pub mod diag;
 pub mod elf;
@@ -252,6 +253,9 @@ pub struct Machine {
     pub services: Services,
     /// What the machine was configured with.
     pub config: Config,
+    /// The CPU's place in a configuration of several CPUs, each run by
+    /// its own thread; `None` for a machine of one CPU.
+    pub member: Option<configuration::Member>,
 }
 
 impl Machine {
@@ -263,6 +267,7 @@ impl Machine {
             bus: DatBus::over(main_storage::MainStorage::new(memory)),
             services: Services::default(),
             config: Config::default(),
+            member: None,
         };
         machine.offer(FACILITIES);
         machine
@@ -346,6 +351,10 @@ impl Machine {
             }
         }
         machine.cpu.vector_facility = config.cpu.vx;
+        machine.cpu.cpu_addr = config.cpus.core_ids[0];
+        let sclp = &mut machine.services.sclp.config;
+        sclp.cpus = config.cpus.core_ids.iter().map(|id| *id as u8).collect();
+        sclp.max_cpus = config.cpus.max_cpus;
         machine.config = config;
         Ok(machine)
     }
@@ -388,8 +397,19 @@ impl Machine {
         let mut timers = TimerPoll::default();
         let mut unclocked = 0u64;
         let stop = loop {
+            if let Some(member) = self.member.take() {
+                let ended = self.meet(&member, engine);
+                self.member = Some(member);
+                if let Some(stop) = ended {
+                    break stop;
+                }
+            }
             if self.services.state == CpuState::Stopped {
-                break Stop::Stopped { psw: self.cpu.psw };
+                let psw = self.cpu.psw;
+                match self.idle(configuration::Activity::Stopped, Stop::Stopped { psw }) {
+                    Some(stop) => break stop,
+                    None => continue,
+                }
             }
             let check_timers = timers.due(&self.cpu, executed);
             if check_timers {
@@ -407,7 +427,13 @@ impl Machine {
             if self.cpu.psw.mask & mask::WAIT != 0 {
                 let psw = self.cpu.psw;
                 if interrupt::disabled_wait(&psw) {
-                    break Stop::DisabledWait { psw };
+                    match self.idle(
+                        configuration::Activity::DisabledWait,
+                        Stop::DisabledWait { psw },
+                    ) {
+                        Some(stop) => break stop,
+                        None => continue,
+                    }
                 }
                 self.services
                     .clock
@@ -415,6 +441,19 @@ impl Machine {
                     .executed(core::mem::take(&mut unclocked));
                 let timer = interrupt::next_timer(&self.cpu, &self.services.clock);
                 match watchdog::earliest(timer, &self.services.watchdog) {
+                    // Another CPU may interrupt the wait: look again soon.
+                    Some(_) if self.member.is_some() => {
+                        let _ = self.idle(configuration::Activity::Running, Stop::LimitReached);
+                        timers.wake();
+                        continue;
+                    }
+                    None if self.member.is_some() => {
+                        let forever = Stop::EnabledWaitForever { psw };
+                        match self.idle(configuration::Activity::WaitingForOthers, forever) {
+                            Some(stop) => break stop,
+                            None => continue,
+                        }
+                    }
                     Some(deadline) => {
                         self.services.clock.wait_until(deadline);
                         timers.wake();
@@ -439,6 +478,7 @@ impl Machine {
                 services: &mut self.services,
                 config: &self.config,
                 attention: false,
+                member: self.member.as_ref(),
             };
             // The engine hook: a batch that ends where the loop must look
             // again (the limit, the next timer poll).
@@ -494,10 +534,69 @@ impl Machine {
             }
         };
         self.services.clock.source.executed(unclocked);
+        if let Some(member) = &self.member {
+            member.configuration.end(stop.clone());
+        }
         RunOutcome {
             stop,
             instructions: executed,
         }
+    }
+
+    /// A CPU of a configuration at an instruction boundary: the run may
+    /// have ended; what other CPUs asked of this one is carried out
+    /// (invalidations, a SIGP order, the stop or reset it asked for).
+    fn meet(
+        &mut self,
+        member: &configuration::Member,
+        engine: &mut dyn engine::Engine,
+    ) -> Option<Stop> {
+        if member.configuration.ended() {
+            return Some(
+                member
+                    .configuration
+                    .outcome()
+                    .unwrap_or(Stop::Stopped { psw: self.cpu.psw }),
+            );
+        }
+        if !member.take_kick() {
+            return None;
+        }
+        let tlb = &mut self.bus.tlb;
+        member.apply_flushes(&mut |invalidation| {
+            tlb.invalidate(invalidation);
+            engine.invalidate(invalidation);
+        });
+        if let Some(order) = member.take_order() {
+            let mut target = sigp::Target {
+                cpu: &mut self.cpu,
+                services: &mut self.services,
+                bus: &mut self.bus,
+            };
+            let answer = sigp::carry_out(&mut target, order);
+            // Running again before the sender learns it (so that its next
+            // step, perhaps its own stop, does not end the run).
+            if self.services.state == CpuState::Operating {
+                let _ = member.settle(configuration::Activity::Running, || Stop::LimitReached);
+            }
+            member.answer(order, answer);
+        }
+        self.carry_out_stop_request()
+    }
+
+    /// A CPU that cannot proceed by itself (`activity`): alone, the run
+    /// ends with `stop`; in a configuration, it ends when no CPU is left
+    /// running, else the CPU's thread parks until another CPU (or a timer)
+    /// needs it.
+    fn idle(&mut self, activity: configuration::Activity, stop: Stop) -> Option<Stop> {
+        let Some(member) = &self.member else {
+            return Some(stop);
+        };
+        if let Some(end) = member.settle(activity, || stop) {
+            return Some(end);
+        }
+        member.park();
+        None
     }
 
     /// Carries out a stop SIGP asked for once the instruction has ended:

@@ -37,7 +37,7 @@ impl Board<'_> {
         let base = if f.b2 == 0 { 0 } else { cpu.r64(f.b2) };
         let order = (base.wrapping_add(f.d2 as i64 as u64) & 0xFF) as u8;
         let parameter = cpu.r64(f.r1 | 1);
-        let target = cpu.r64(f.r3) as u16;
+        let target = cpu.r64(f.r3);
         let answer = sigp::signal(self, cpu, order, target, parameter);
         if let sigp::Answer::Status(status) = answer {
             cpu.set_r32(f.r1, status);
