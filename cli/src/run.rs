@@ -244,13 +244,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Console to stdout, trace to stderr.
-struct Report<'a> {
-    console: BufWriter<io::StdoutLock<'a>>,
-    trace: Option<BufWriter<io::StderrLock<'a>>>,
+/// Console to stdout, trace to stderr (not locked for the run: other CPUs'
+/// threads write to them too).
+struct Report {
+    console: BufWriter<io::Stdout>,
+    trace: Option<BufWriter<io::Stderr>>,
 }
 
-impl std::fmt::Debug for Report<'_> {
+impl std::fmt::Debug for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Report")
             .field("trace", &self.trace.is_some())
@@ -258,7 +259,7 @@ impl std::fmt::Debug for Report<'_> {
     }
 }
 
-impl Observer for Report<'_> {
+impl Observer for Report {
     fn console(&mut self, bytes: &[u8]) {
         // A closed stdout does not stop the guest.
         let _ = self.console.write_all(bytes);
@@ -413,11 +414,9 @@ pub fn run(options: &RunOptions) -> ExitCode {
     }
     machine.start(image.entry);
 
-    let stdout = io::stdout();
-    let stderr = io::stderr();
     let mut report = Report {
-        console: BufWriter::new(stdout.lock()),
-        trace: trace.then(|| BufWriter::new(stderr.lock())),
+        console: BufWriter::new(io::stdout()),
+        trace: trace.then(|| BufWriter::new(io::stderr())),
     };
     let mut jit = match options.engine {
         EngineKind::Interp => None,

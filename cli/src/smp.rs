@@ -93,7 +93,8 @@ pub fn run(
     let cpus = first.config.cpus.clone();
     let park = HostThreads::default();
     let threads = Arc::clone(&park.threads);
-    let configuration = Configuration::new(&cpus.core_ids, cpus.max_cpus, Box::new(park));
+    let sclp = core::mem::take(&mut first.services.sclp);
+    let configuration = Configuration::new(&cpus.core_ids, cpus.max_cpus, sclp, Box::new(park));
     let member = |index| Member {
         configuration: Arc::clone(&configuration),
         index,

@@ -132,6 +132,9 @@ impl Slot {
 /// The CPUs of the configuration.
 pub struct Configuration {
     slots: Vec<Slot>,
+    /// The service processor every CPU's SERVICE CALL reaches (the
+    /// service signal goes to the CPU that made the call).
+    pub sclp: spin::Mutex<crate::sclp::Sclp>,
     /// At most this many CPUs could be configured (`maxcpus`).
     pub max_cpus: u16,
     sigp: spin::Mutex<()>,
@@ -154,9 +157,15 @@ impl core::fmt::Debug for Configuration {
 
 impl Configuration {
     /// CPUs with the addresses `addresses` (index order), at most
-    /// `max_cpus` of them possible; threads park with `park`. CPU 0 starts
-    /// running, the others stopped, as QEMU starts them.
-    pub fn new(addresses: &[u16], max_cpus: u16, park: Box<dyn Park>) -> Arc<Self> {
+    /// `max_cpus` of them possible, sharing the service processor `sclp`;
+    /// threads park with `park`. CPU 0 starts running, the others stopped,
+    /// as QEMU starts them.
+    pub fn new(
+        addresses: &[u16],
+        max_cpus: u16,
+        sclp: crate::sclp::Sclp,
+        park: Box<dyn Park>,
+    ) -> Arc<Self> {
         let slots: Vec<Slot> = addresses.iter().map(|a| Slot::new(*a)).collect();
         if let Some(first) = slots.first() {
             first
@@ -165,6 +174,7 @@ impl Configuration {
         }
         Arc::new(Self {
             slots,
+            sclp: spin::Mutex::new(sclp),
             max_cpus,
             sigp: spin::Mutex::new(()),
             settle: spin::Mutex::new(()),

@@ -489,6 +489,7 @@ impl Machine {
                 let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
                 engine.run(&mut self.cpu, &mut board, room.min(poll))
             };
+            let board_attention = board.attention;
             executed += ran.instructions;
             unclocked += ran.instructions;
             if ran.instructions > 1 {
@@ -497,6 +498,12 @@ impl Machine {
             let (at, step) = (ran.last, ran.result);
             if !self.services.sclp.console.is_empty() {
                 observer.console(&self.services.sclp.take_console());
+            }
+            if let Some(member) = self.member.as_ref().filter(|_| board_attention) {
+                let console = member.configuration.sclp.lock().take_console();
+                if !console.is_empty() {
+                    observer.console(&console);
+                }
             }
             if let Some(stop) = self.carry_out_stop_request() {
                 break stop;
@@ -615,8 +622,7 @@ impl Machine {
             }
         }
         if request == StopRequest::StopAndStoreStatus {
-            let now = self.services.clock.monotonic();
-            let cpu_timer = self.cpu.cpu_timer(now);
+            let cpu_timer = self.services.cpu_timer(&self.cpu);
             let stored = sigp::store_status(
                 &mut self.bus.storage,
                 &self.cpu,
@@ -631,7 +637,12 @@ impl Machine {
                 });
             }
         }
-        self.services.state = CpuState::Stopped;
+        self.services.enter(&mut self.cpu, CpuState::Stopped);
+        if request == StopRequest::InitialCpuReset {
+            // The reset clears the CPU timer, which stays zero while the
+            // CPU is stopped.
+            self.services.stopped_cpu_timer = Some(0);
+        }
         None
     }
 

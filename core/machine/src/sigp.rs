@@ -213,13 +213,13 @@ pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
             }
         }
         START => {
-            services.state = CpuState::Operating;
+            services.enter(t.cpu, CpuState::Operating);
             Answer::Accepted
         }
         STOP => {
             if !stopped {
                 if waiting {
-                    services.state = CpuState::Stopped;
+                    services.enter(t.cpu, CpuState::Stopped);
                 } else {
                     services.stop = Some(StopRequest::Stop);
                 }
@@ -231,8 +231,8 @@ pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
                 services.stop = Some(StopRequest::StopAndStoreStatus);
                 return Answer::Accepted;
             }
-            services.state = CpuState::Stopped;
-            let cpu_timer = t.cpu.cpu_timer(services.clock.monotonic());
+            services.enter(t.cpu, CpuState::Stopped);
+            let cpu_timer = services.cpu_timer(t.cpu);
             // The save area is in absolute page 0, which always exists.
             let _ = store_status(&mut t.bus.storage, t.cpu, cpu_timer, STATUS_AREA, true);
             Answer::Accepted
@@ -240,7 +240,7 @@ pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
         RESTART => {
             if stopped {
                 // Taken before any other pending interruption.
-                services.state = CpuState::Operating;
+                services.enter(t.cpu, CpuState::Operating);
                 let _ = t.cpu.deliver(t.bus, Interruption::Restart);
             } else {
                 services.signals.restart = true;
@@ -277,7 +277,7 @@ pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
             if !stopped {
                 return Answer::Status(status::INCORRECT_STATE);
             }
-            let cpu_timer = t.cpu.cpu_timer(services.clock.monotonic());
+            let cpu_timer = services.cpu_timer(t.cpu);
             let at = order.parameter & 0x7FFF_FE00;
             match store_status(&mut t.bus.storage, t.cpu, cpu_timer, at, false) {
                 Some(()) => Answer::Accepted,

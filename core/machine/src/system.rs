@@ -20,10 +20,20 @@ impl Board<'_> {
         let command = cpu.r32(insn.f.r1);
         let sccb = cpu.r64(insn.f.r2);
         let prefix = cpu.prefix.value();
-        let Serviced { parameter } =
-            self.services
+        // The configuration's one service processor (every CPU's, when
+        // there are several).
+        let storage = &mut self.bus.storage;
+        let Serviced { parameter } = match self.member {
+            Some(member) => member
+                .configuration
                 .sclp
-                .service_call(&mut self.bus.storage, prefix, command, sccb)?;
+                .lock()
+                .service_call(storage, prefix, command, sccb)?,
+            None => self
+                .services
+                .sclp
+                .service_call(storage, prefix, command, sccb)?,
+        };
         self.services.signal_service(parameter);
         cpu.psw.set_cc(0);
         Ok(())
