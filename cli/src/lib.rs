@@ -9,4 +9,5 @@
 pub mod gdb;
 pub mod lazy_alloc;
 pub mod run;
+pub mod smp;
 pub mod trace;

@@ -285,10 +285,27 @@ impl Caches {
                 let origin = r1 & !0xfff;
                 self.invalidate_range(origin, origin + 0x4000);
             }
-            // Keys, reads, or an operand already dropped by `translate`.
+            // Keys, reads, or an operand already dropped by `translate`
+            // (the interlocked updates: `Memory::interlocked`).
             Some((
                 Opcode::CSP
                 | Opcode::CSPG
+                | Opcode::CS
+                | Opcode::CSY
+                | Opcode::CSG
+                | Opcode::CDS
+                | Opcode::CDSY
+                | Opcode::CDSG
+                | Opcode::LAA
+                | Opcode::LAAG
+                | Opcode::LAAL
+                | Opcode::LAALG
+                | Opcode::LAN
+                | Opcode::LANG
+                | Opcode::LAO
+                | Opcode::LAOG
+                | Opcode::LAX
+                | Opcode::LAXG
                 | Opcode::SSKE
                 | Opcode::ISKE
                 | Opcode::RRBE
@@ -1190,6 +1207,12 @@ fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
 impl Engine for Jit {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         Jit::run(self, cpu, board, max.max(1))
+    }
+
+    /// Another CPU changed translations: the jump cache (logical address
+    /// to block) goes, as after this CPU's own invalidations.
+    fn invalidate(&mut self, _invalidation: &zmmu_mmu::invalidate::Invalidation) {
+        self.caches.clear_jump();
     }
 }
 
