@@ -8,3 +8,4 @@
 
 pub mod lazy_alloc;
 pub mod run;
+pub mod terminal;

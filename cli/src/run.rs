@@ -31,6 +31,8 @@ use zmmu_machine::{Machine, Observer, Stop};
 
 use zmmu_machine::kernel;
 
+use crate::terminal::{Keyboard, RawMode};
+
 /// Exit status when the program asks for a re-IPL (DIAGNOSE X'308' load
 /// clear) or the watchdog expires with the `reset` action.
 pub const EXIT_REIPL: u8 = 122;
@@ -212,9 +214,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Console to stdout, trace to stderr.
+/// Console to stdout (flushed at once: an interactive guest's prompt must
+/// show), keys from stdin ([`crate::terminal`]), trace to stderr.
 struct Report<'a> {
     console: BufWriter<io::StdoutLock<'a>>,
+    keyboard: Keyboard,
     trace: Option<BufWriter<io::StderrLock<'a>>>,
 }
 
@@ -230,9 +234,15 @@ impl Observer for Report<'_> {
     fn console(&mut self, bytes: &[u8]) {
         // A closed stdout does not stop the guest.
         let _ = self.console.write_all(bytes);
-        if self.trace.is_some() {
-            let _ = self.console.flush();
-        }
+        let _ = self.console.flush();
+    }
+
+    fn console_input(&mut self) -> &[u8] {
+        self.keyboard.pending()
+    }
+
+    fn console_taken(&mut self, n: usize) {
+        self.keyboard.take(n);
     }
 
     fn tracing(&self) -> bool {
@@ -393,8 +403,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
 
     let stdout = io::stdout();
     let stderr = io::stderr();
+    let raw_mode = RawMode::enter();
     let mut report = Report {
         console: BufWriter::new(stdout.lock()),
+        keyboard: Keyboard::start(),
         trace: trace.then(|| BufWriter::new(stderr.lock())),
     };
     let mut jit = match options.engine {
@@ -418,6 +430,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
         let _ = out.flush();
     }
     drop(report);
+    drop(raw_mode);
 
     let (status, why) = match &outcome.stop {
         Stop::Stopped { psw } => (

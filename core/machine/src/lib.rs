@@ -30,6 +30,7 @@ extern crate alloc;
 pub mod board;
 pub mod bus;
 pub mod config;
+mod console;
 pub mod css;
 pub mod diag;
 pub mod elf;
@@ -181,6 +182,18 @@ pub trait Observer {
     /// Called after each interruption is delivered.
     fn interruption(&mut self, cpu: &Cpu, interruption: &Interruption) {
         let _ = (cpu, interruption);
+    }
+
+    /// Console input typed for the guest and not yet taken (polled with
+    /// the timers).
+    fn console_input(&mut self) -> &[u8] {
+        &[]
+    }
+
+    /// The guest's console took the first `n` bytes of
+    /// [`Observer::console_input`].
+    fn console_taken(&mut self, n: usize) {
+        let _ = n;
     }
 }
 
@@ -399,6 +412,7 @@ impl Machine {
                 if let Some(stop) = self.watchdog_expiry() {
                     break stop;
                 }
+                self.type_console_input(observer);
             }
             if let Some(stop) = self.interruptions(observer, check_timers) {
                 break stop;
