@@ -10,4 +10,5 @@ pub mod gdb;
 pub mod lazy_alloc;
 pub mod run;
 pub mod smp;
+pub mod terminal;
 pub mod trace;

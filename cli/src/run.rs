@@ -35,6 +35,8 @@ use crate::trace::Tracer;
 
 use zmmu_machine::kernel;
 
+use crate::terminal::{Keyboard, RawMode};
+
 /// Exit status when the program asks for a re-IPL (DIAGNOSE X'308' load
 /// clear) or the watchdog expires with the `reset` action.
 pub const EXIT_REIPL: u8 = 122;
@@ -281,11 +283,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Console to stdout, the trace to its [`Tracer`] (stdout not locked for
-/// the run: other CPUs' threads write to it too).
+/// Console to stdout (flushed at once: an interactive guest's prompt must
+/// show; not locked for the run: other CPUs' threads write to it too),
+/// keys from stdin ([`crate::terminal`]), the trace to its [`Tracer`].
 #[derive(Debug)]
 struct Report {
     console: BufWriter<io::Stdout>,
+    keyboard: Keyboard,
     tracer: Option<Tracer>,
 }
 
@@ -293,9 +297,15 @@ impl Observer for Report {
     fn console(&mut self, bytes: &[u8]) {
         // A closed stdout does not stop the guest.
         let _ = self.console.write_all(bytes);
-        if self.tracer.is_some() {
-            let _ = self.console.flush();
-        }
+        let _ = self.console.flush();
+    }
+
+    fn console_input(&mut self) -> &[u8] {
+        self.keyboard.pending()
+    }
+
+    fn console_taken(&mut self, n: usize) {
+        self.keyboard.take(n);
     }
 
     fn tracing(&self) -> bool {
@@ -406,8 +416,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
     if tracer.as_ref().is_some_and(Tracer::wants_tlb_log) {
         machine.bus.tlb_log = Some(Vec::new());
     }
+    let raw_mode = RawMode::enter();
     let mut report = Report {
         console: BufWriter::new(io::stdout()),
+        keyboard: Keyboard::start(),
         tracer,
     };
     let mut kvm = None;
@@ -481,6 +493,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
         tracer.finish(&machine.cpu, &mut machine.bus);
     }
     drop(report);
+    drop(raw_mode);
 
     let (status, why) = stop_status(&outcome.stop, &machine.cpu.psw);
     eprintln!(

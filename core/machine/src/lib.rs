@@ -32,6 +32,7 @@ pub mod board;
 pub mod bus;
 pub mod config;
 pub mod configuration;
+mod console;
 pub mod css;
 pub mod diag;
 pub mod elf;
@@ -200,6 +201,18 @@ pub trait Observer {
     fn boundary(&mut self, cpu: &Cpu, bus: &mut DatBus) -> bool {
         let _ = (cpu, bus);
         false
+    }
+
+    /// Console input typed for the guest and not yet taken (polled with
+    /// the timers).
+    fn console_input(&mut self) -> &[u8] {
+        &[]
+    }
+
+    /// The guest's console took the first `n` bytes of
+    /// [`Observer::console_input`].
+    fn console_taken(&mut self, n: usize) {
+        let _ = n;
     }
 }
 
@@ -437,6 +450,7 @@ impl Machine {
                 if let Some(stop) = self.watchdog_expiry() {
                     break stop;
                 }
+                self.type_console_input(observer);
             }
             if let Some(stop) = self.interruptions(observer, check_timers) {
                 break stop;
