@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side times of the bare-metal test programs on `zmmu run --engine
-# interp`, `zmmu run --engine jit` and qemu-system-s390x (TCG), whole
+# interp`, `zmmu run --engine jit`, `zmmu run --engine kvm` (where
+# /dev/kvm is usable; "-" otherwise) and qemu-system-s390x (TCG), whole
 # processes including start-up, as a Markdown table for docs/PERFORMANCE.md.
 #
 # Usage: bash cli/bench/programs.sh [SCALE [RUNS]]
@@ -39,8 +40,10 @@ print(f"{mid(walls):.3f} {mid(cpus):.3f}")
 PY
 }
 
-echo "| program | instructions | interp CPU (s) | jit CPU (s) | qemu CPU (s) | jit wall (s) | qemu wall (s) | jit MIPS (CPU) | jit / interp | qemu / jit (CPU) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+KVM=no
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then KVM=yes; fi
+echo "| program | instructions | interp CPU (s) | jit CPU (s) | qemu CPU (s) | jit wall (s) | qemu wall (s) | jit MIPS (CPU) | jit / interp | qemu / jit (CPU) | kvm wall (s) | kvm MIPS (wall) | kvm exits |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for p in "${PROGRAMS[@]}"; do
   elf="$OUT/$p.elf"
   insns=$( ("$ZMMU" run "$elf" 2>&1 >/dev/null || true) | sed -n "s/.*; \([0-9]*\) instructions in.*/\1/p")
@@ -49,7 +52,14 @@ for p in "${PROGRAMS[@]}"; do
   read -r qw qc < <(median qemu-system-s390x -nodefaults -nographic \
     -machine s390-ccw-virtio,accel=tcg -cpu max -m 128M -chardev stdio,id=con0 \
     -device sclpconsole,chardev=con0 -kernel "$elf")
-  printf '| %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f | %.1fx | %.2f |\n' "$p" "$insns" \
+  kw=- kmips=- kexits=-
+  if [ $KVM = yes ]; then
+    # The VM's time is wall time (the vCPU's CPU time is the host kernel's).
+    read -r kw _ < <(median "$ZMMU" run --engine kvm "$elf")
+    kmips=$(printf '%.1f' "$(echo "$insns / $kw / 1000000" | bc -l)")
+    kexits=$( ("$ZMMU" run --engine kvm --stats "$elf" 2>&1 >/dev/null || true) | sed -n 's/.*VM exits \([0-9]*\).*/\1/p')
+  fi
+  printf '| %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f | %.1fx | %.2f | %s | %s | %s |\n' "$p" "$insns" \
     "$ic" "$jc" "$qc" "$jw" "$qw" "$(echo "$insns / $jc / 1000000" | bc -l)" \
-    "$(echo "$ic / $jc" | bc -l)" "$(echo "$qc / $jc" | bc -l)"
+    "$(echo "$ic / $jc" | bc -l)" "$(echo "$qc / $jc" | bc -l)" "$kw" "$kmips" "$kexits"
 done

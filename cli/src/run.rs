@@ -33,7 +33,7 @@ use zmmu_machine::{Machine, Observer, RunOutcome, Stop};
 use crate::gdb::session::Session;
 use crate::trace::Tracer;
 
-use zmmu_machine::elf;
+use zmmu_machine::kernel;
 
 /// Exit status when the program asks for a re-IPL (DIAGNOSE X'308' load
 /// clear) or the watchdog expires with the `reset` action.
@@ -48,13 +48,22 @@ pub const EXIT_UNIMPLEMENTED: u8 = 125;
 pub const EXIT_CHECK_STOP: u8 = 126;
 /// Exit status when the program cannot be loaded.
 pub const EXIT_LOAD: u8 = 3;
+/// Exit status when an option cannot be honoured here (as clap's usage
+/// errors): `--engine kvm` without a usable /dev/kvm.
+pub const EXIT_USAGE: u8 = 2;
 
 /// The machine options of `zmmu run`, in the spirit of QEMU's, so that a
 /// test's QEMU parameters map one to one.
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunOptions {
-    /// The program.
+    /// The program: an s390x ELF, or a kernel image as QEMU's -kernel
+    /// loads it (Linux's vmlinuz: copied to 0, started at 0x10000).
     pub program: std::path::PathBuf,
+    /// An initial RAM disk, placed as QEMU's -initrd places it (8 MiB or
+    /// the first megabyte boundary a megabyte past the kernel) and
+    /// announced in the kernel's parm area (0x10408: start, size).
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<std::path::PathBuf>,
     /// Stop after this many instructions.
     #[arg(long, value_name = "N")]
     pub max_insns: Option<u64>,
@@ -103,8 +112,10 @@ pub struct RunOptions {
     /// The number of CPUs. zmmu runs one CPU today: more is refused.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_smp)]
     pub smp: u32,
-    /// How instructions execute: `interp` (the interpreter) or `jit`
-    /// (s390x blocks translated to x86-64 code; x86-64 hosts only).
+    /// How instructions execute: `interp` (the interpreter), `jit`
+    /// (s390x blocks translated to x86-64 code; x86-64 hosts only) or
+    /// `kvm` (translated code in a KVM VM, guest accesses translated by
+    /// the x86 MMU; needs /dev/kvm).
     #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
     pub engine: EngineKind,
     /// Print the engine's counters to stderr at exit.
@@ -127,6 +138,8 @@ pub enum EngineKind {
     Interp,
     /// The translator (zmmu-jit).
     Jit,
+    /// Translated code in a KVM virtual machine (zmmu-kvm).
+    Kvm,
 }
 
 impl RunOptions {
@@ -295,7 +308,17 @@ pub fn run(options: &RunOptions) -> ExitCode {
             return ExitCode::from(EXIT_LOAD);
         }
     };
-    let image = match elf::parse(&bytes, memory) {
+    let initrd = match &options.initrd {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                eprintln!("zmmu: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_LOAD);
+            }
+        },
+        None => None,
+    };
+    let image = match kernel::parse(&bytes, initrd.as_deref(), memory) {
         Ok(image) => image,
         Err(e) => {
             eprintln!("zmmu: cannot load {}: {e}", program.display());
@@ -349,8 +372,18 @@ pub fn run(options: &RunOptions) -> ExitCode {
         console: BufWriter::new(stdout.lock()),
         tracer,
     };
+    let mut kvm = None;
+    if options.engine == EngineKind::Kvm {
+        match zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE) {
+            Ok(engine) => kvm = Some(engine),
+            Err(e) => {
+                eprintln!("zmmu: --engine kvm: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
     let mut jit = match options.engine {
-        EngineKind::Interp => None,
+        EngineKind::Interp | EngineKind::Kvm => None,
         EngineKind::Jit => match zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER) {
             Ok(jit) => Some(jit),
             Err(e) => {
@@ -361,6 +394,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
     };
     let started = Instant::now();
     let outcome = match &options.gdb {
+        Some(_) if kvm.is_some() => {
+            eprintln!("zmmu: --gdb works with --engine interp or jit, not yet with kvm");
+            return ExitCode::from(EXIT_USAGE);
+        }
         Some(address) => {
             let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
             match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {
@@ -374,9 +411,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 }
             }
         }
-        None => match &mut jit {
-            Some(jit) => machine.run_with(max_insns, &mut report, jit),
-            None => machine.run(max_insns, &mut report),
+        None => match (&mut jit, &mut kvm) {
+            (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
+            (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
+            _ => machine.run(max_insns, &mut report),
         },
     };
     let elapsed = started.elapsed();
@@ -394,6 +432,13 @@ pub fn run(options: &RunOptions) -> ExitCode {
     );
     if options.stats {
         print_stats(outcome.instructions, elapsed, jit.as_ref());
+        kvm.iter()
+            .flat_map(|k| k.report())
+            .for_each(|l| eprintln!("stats: {l}"));
+    }
+    if let Some(e) = kvm.as_ref().and_then(|k| k.failure()) {
+        eprintln!("zmmu: --engine kvm gave up the VM (the interpreter finished the run): {e}");
+        return ExitCode::from(EXIT_UNIMPLEMENTED);
     }
     ExitCode::from(status)
 }

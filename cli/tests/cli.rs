@@ -223,7 +223,11 @@ fn a_file_that_is_not_elf_is_refused_with_status_3() {
     let file = write("text.elf", b"#!/bin/sh\necho not a program\n");
     let out = zmmu(&[], &file);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("not an ELF file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an ELF file nor a kernel image"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

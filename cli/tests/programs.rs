@@ -10,6 +10,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 mod common;
 use common::{built, have, notice, PROGRAMS};
@@ -26,12 +27,36 @@ struct Run {
 }
 
 /// The engines every program runs on: the interpreter, and the jit on
-/// x86-64 hosts.
+/// x86-64 hosts; and `kvm` where /dev/kvm is usable ([`kvm_usable`]), so
+/// that each program's kvm run is checked against the same output as the
+/// interpreter's.
 const ENGINES: &[&str] = if cfg!(target_arch = "x86_64") {
     &["interp", "jit"]
 } else {
     &["interp"]
 };
+
+/// Whether `--engine kvm` can run here (`/dev/kvm` opens read-write);
+/// prints a visible SKIP once where it cannot.
+fn kvm_usable() -> bool {
+    static USABLE: OnceLock<bool> = OnceLock::new();
+    *USABLE.get_or_init(|| {
+        if !cfg!(target_arch = "x86_64") {
+            return false;
+        }
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            Ok(_) => true,
+            Err(e) => {
+                notice(&format!("SKIP: --engine kvm: /dev/kvm: {e}"));
+                false
+            }
+        }
+    })
+}
 
 fn zmmu(elf: &Path, engine: &str) -> (Run, String) {
     let out: Output = Command::new(ZMMU)
@@ -103,7 +128,8 @@ fn runs_as_on_qemu(name: &str, status: i32) {
         status,
     };
     let mut run = None;
-    for engine in ENGINES {
+    let kvm = kvm_usable().then_some("kvm");
+    for engine in ENGINES.iter().copied().chain(kvm) {
         let (this, stderr) = zmmu(&elf, engine);
         assert_eq!(
             this, expected,

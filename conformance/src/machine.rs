@@ -1,15 +1,16 @@
 //! A scenario's machine state in zmmu-mmu's terms: absolute storage with its
-//! keys, the control state, and each probe as an access request.
+//! keys, the control state, and the names of spaces and access kinds.
 
-use zmmu_mmu::access::{AccessKind, Request};
-use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::access::AccessKind;
+use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::asce::Asce;
 use zmmu_mmu::control::{AddressSpace, Controls, Cr0, Facilities};
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::prefix::Prefix;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 
-use crate::vector::{self, Facility, Probe, Scenario};
+use crate::steps::Scenario;
+use crate::vector::{self, Facility};
 
 /// The largest storage a scenario may ask for (vector files are untrusted:
 /// a huge `storage_size` must not exhaust memory).
@@ -103,16 +104,5 @@ pub fn kind(access: vector::ProbeKind) -> AccessKind {
         vector::ProbeKind::InstructionFetch => AccessKind::InstructionFetch,
         vector::ProbeKind::Read => AccessKind::Read,
         vector::ProbeKind::Write => AccessKind::Write,
-    }
-}
-
-/// A probe as an access request. The PSW key is masked to its four bits
-/// (the reader already refuses keys above 15).
-pub fn request(probe: &Probe) -> Request {
-    Request {
-        address: LogicalAddress::new(probe.addr),
-        space: space(probe.space),
-        kind: kind(probe.access),
-        key: (probe.key & 0xF) as u8,
     }
 }

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::backend::{Backend, Observed};
-use crate::vector::{Expect, Probe, Scenario};
+use crate::steps::{format_op, format_outcome, Op, Outcome, Scenario, Step};
+use crate::vector::Lra;
 
-/// A vector file's scenarios, with the name to report it by.
+/// A vector file's scenarios (either version, read as version 2), with the
+/// name to report it by.
 #[derive(Debug)]
 pub struct VectorFile {
     /// The path or name of the file.
@@ -16,16 +18,16 @@ pub struct VectorFile {
     pub scenarios: Vec<Scenario>,
 }
 
-/// One field of one probe that a backend got wrong.
+/// One field of one step that a backend got wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     /// The vector file.
     pub file: String,
     /// The scenario name.
     pub scenario: String,
-    /// The probe's index in the scenario.
-    pub probe: usize,
-    /// The probe, described.
+    /// The step's index in the scenario.
+    pub step: usize,
+    /// The step, described.
     pub access: String,
     /// Which part differs (`expect`, `repeat`, `lra`, `key_after`, or `scenario` for a backend error).
     pub field: &'static str,
@@ -38,20 +40,20 @@ pub struct Mismatch {
 /// Counts for one outcome class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
-    /// Probes.
-    pub probes: usize,
-    /// Probes whose every recorded field matched.
+    /// Steps.
+    pub steps: usize,
+    /// Steps whose every recorded field matched.
     pub passed: usize,
 }
 
 impl Tally {
-    /// Probes with at least one mismatch.
+    /// Steps with at least one mismatch.
     pub fn failed(&self) -> usize {
-        self.probes - self.passed
+        self.steps - self.passed
     }
 
     fn add(&mut self, passed: bool) {
-        self.probes += 1;
+        self.steps += 1;
         self.passed += usize::from(passed);
     }
 }
@@ -61,73 +63,106 @@ impl Tally {
 pub struct Report {
     /// The backend's name.
     pub backend: String,
-    /// All probes.
+    /// All steps.
     pub total: Tally,
-    /// By the expected outcome (`ok` or the interruption code).
+    /// By class: an access by its expected outcome (`ok` or the
+    /// interruption code), an operation by its name.
     pub by_outcome: BTreeMap<String, Tally>,
     /// The mismatches, in order (at most the number asked for).
     pub mismatches: Vec<Mismatch>,
 }
 
-/// The class a probe is counted under: `ok` or its expected interruption code.
-pub fn outcome_class(expect: &Expect) -> String {
-    match expect {
-        Expect::Success { .. } => "ok".to_string(),
-        Expect::Exception { pic, .. } => format!("{pic:#06x}"),
+/// The class a step is counted under: for an access `ok` or its expected
+/// interruption code, for an operation its name.
+pub fn outcome_class(step: &Step) -> String {
+    match (&step.op, &step.expect) {
+        (Op::Access { .. }, Outcome::Exception { pic, .. }) => format!("{pic:#06x}"),
+        (Op::Access { .. }, _) => "ok".to_string(),
+        (op, _) => op.name().to_string(),
     }
 }
 
 /// Renders an outcome as it appears in vector files.
-pub fn show(expect: &Expect) -> String {
-    match expect {
-        Expect::Success { real, abs } => format!("{{real: {real:#x}, abs: {abs:#x}}}"),
-        Expect::Exception {
-            pic,
-            teid: Some(teid),
-        } => format!("{{pic: {pic:#x}, teid: {teid:#x}}}"),
-        Expect::Exception { pic, teid: None } => format!("{{pic: {pic:#x}}}"),
-    }
+pub fn show(outcome: &Outcome) -> String {
+    format_outcome(outcome)
 }
 
-/// Whether `got` matches the recorded `expected` outcome. A TEID is compared
-/// only where the vector records one (the format omits it where the
-/// architecture stores none or leaves it unpredictable).
-pub fn matches(expected: &Expect, got: &Expect) -> bool {
+/// Whether `got` matches the recorded `expected` outcome. Only what the
+/// vector records is compared: a TEID, the nullification, a condition code,
+/// a register or the last byte's address left out is not compared (the
+/// format omits them where the architecture leaves them unpredictable or
+/// the reference did not report them).
+pub fn matches(expected: &Outcome, got: &Outcome) -> bool {
+    fn same<T: PartialEq>(recorded: &Option<T>, got: &Option<T>) -> bool {
+        recorded.is_none() || recorded == got
+    }
     match (expected, got) {
-        (Expect::Exception { pic, teid: None }, Expect::Exception { pic: got_pic, .. }) => {
-            pic == got_pic
-        }
-        _ => expected == got,
+        (
+            Outcome::Exception {
+                pic,
+                teid,
+                nullified,
+            },
+            Outcome::Exception {
+                pic: p,
+                teid: t,
+                nullified: n,
+            },
+        ) => pic == p && same(teid, t) && same(nullified, n),
+        (
+            Outcome::Access { real, abs, last },
+            Outcome::Access {
+                real: r,
+                abs: a,
+                last: l,
+            },
+        ) => real == r && abs == a && same(last, l),
+        (Outcome::Done { cc, r1 }, Outcome::Done { cc: c, r1: r }) => same(cc, c) && same(r1, r),
+        _ => false,
     }
 }
 
-/// Every field of `outcome` that differs from what `probe` records.
-pub fn differences(probe: &Probe, outcome: &Observed) -> Vec<(&'static str, String, String)> {
-    let mut out = Vec::new();
-    if !matches(&probe.expect, &outcome.expect) {
-        out.push(("expect", show(&probe.expect), show(&outcome.expect)));
+/// Whether `got` is an outcome the step accepts: the recorded one or an
+/// allowed alternative (a stale translation until a purge).
+pub fn accepts(step: &Step, got: &Outcome) -> bool {
+    matches(&step.expect, got) || step.alt.iter().any(|alt| matches(alt, got))
+}
+
+fn show_expected(step: &Step) -> String {
+    let mut out = show(&step.expect);
+    for alt in &step.alt {
+        out.push_str(" or ");
+        out.push_str(&show(alt));
     }
-    if let Some(repeat) = &outcome.repeat {
-        if !matches(&probe.expect, repeat) {
-            out.push(("repeat", show(&probe.expect), show(repeat)));
+    out
+}
+
+/// Every field of `seen` that differs from what `step` records.
+pub fn differences(step: &Step, seen: &Observed) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    if !accepts(step, &seen.outcome) {
+        out.push(("expect", show_expected(step), show(&seen.outcome)));
+    }
+    if let Some(repeat) = &seen.repeat {
+        if !accepts(step, repeat) {
+            out.push(("repeat", show_expected(step), show(repeat)));
         }
     }
-    if let Some(lra) = &probe.lra {
-        let show_lra = |l: &crate::vector::Lra| format!("{{cc: {}, r1: {:#x}}}", l.cc, l.r1);
-        if outcome.lra.as_ref() != Some(lra) {
+    if let Some(lra) = &step.lra {
+        let show_lra = |l: &Lra| format!("{{cc: {}, r1: {:#x}}}", l.cc, l.r1);
+        if seen.lra.as_ref() != Some(lra) {
             out.push((
                 "lra",
                 show_lra(lra),
-                outcome
-                    .lra
+                seen.lra
                     .as_ref()
                     .map_or("no condition code (interruption)".into(), show_lra),
             ));
         }
     }
-    if let Some(key) = probe.key_after {
-        if outcome.key_after != Some(key) {
-            let got = outcome
+    if let Some(key) = step.key_after {
+        if seen.key_after != Some(key) {
+            let got = seen
                 .key_after
                 .map_or("no frame".into(), |k| format!("{k:#04x}"));
             out.push(("key_after", format!("{key:#04x}"), got));
@@ -136,20 +171,28 @@ pub fn differences(probe: &Probe, outcome: &Observed) -> Vec<(&'static str, Stri
     out
 }
 
-/// Describes a probe in one line.
-pub fn describe(probe: &Probe) -> String {
-    format!(
-        "{} {:#x} in {} ({}-bit) with key {}",
-        probe.access.name(),
-        probe.addr,
-        probe.space.name(),
-        probe.amode.bits(),
-        probe.key
-    )
+/// Describes a step in one line.
+pub fn describe(step: &Step) -> String {
+    match step.op {
+        Op::Access {
+            addr,
+            space,
+            amode,
+            access,
+            key,
+            size,
+        } => format!(
+            "{} of {size} at {addr:#x} in {} ({}-bit) with key {key}",
+            access.name(),
+            space.name(),
+            amode.bits(),
+        ),
+        op => format!("{{{}}}", format_op(&op)),
+    }
 }
 
 /// Runs every scenario of every file through `backend`, calling `progress`
-/// with the number of probes done after each scenario, and keeps at most
+/// with the number of steps done after each scenario, and keeps at most
 /// `keep` mismatches.
 pub fn run(
     backend: &mut dyn Backend,
@@ -168,29 +211,29 @@ pub fn run(
     };
     for file in files {
         for scenario in &file.scenarios {
-            let mismatch = |probe: usize, access: String, field, expected, got| Mismatch {
+            let mismatch = |step: usize, access: String, field, expected, got| Mismatch {
                 file: file.name.clone(),
                 scenario: scenario.name.clone(),
-                probe,
+                step,
                 access,
                 field,
                 expected,
                 got,
             };
             match backend.run(scenario) {
-                Ok(outcomes) if outcomes.len() == scenario.probes.len() => {
-                    for (i, (probe, outcome)) in scenario.probes.iter().zip(&outcomes).enumerate() {
-                        let diffs = differences(probe, outcome);
+                Ok(outcomes) if outcomes.len() == scenario.steps.len() => {
+                    for (i, (step, seen)) in scenario.steps.iter().zip(&outcomes).enumerate() {
+                        let diffs = differences(step, seen);
                         report.total.add(diffs.is_empty());
                         report
                             .by_outcome
-                            .entry(outcome_class(&probe.expect))
+                            .entry(outcome_class(step))
                             .or_default()
                             .add(diffs.is_empty());
                         for (field, expected, got) in diffs {
                             record(
                                 &mut report,
-                                mismatch(i, describe(probe), field, expected, got),
+                                mismatch(i, describe(step), field, expected, got),
                             );
                         }
                     }
@@ -198,17 +241,17 @@ pub fn run(
                 other => {
                     let why = match other {
                         Ok(outcomes) => format!(
-                            "{} outcomes for {} probes",
+                            "{} outcomes for {} steps",
                             outcomes.len(),
-                            scenario.probes.len()
+                            scenario.steps.len()
                         ),
                         Err(e) => e.to_string(),
                     };
-                    for probe in &scenario.probes {
+                    for step in &scenario.steps {
                         report.total.add(false);
                         report
                             .by_outcome
-                            .entry(outcome_class(&probe.expect))
+                            .entry(outcome_class(step))
                             .or_default()
                             .add(false);
                     }
@@ -218,23 +261,23 @@ pub fn run(
                             0,
                             "whole scenario".into(),
                             "scenario",
-                            "the probes run".into(),
+                            "the steps run".into(),
                             why,
                         ),
                     );
                 }
             }
-            progress(scenario.probes.len());
+            progress(scenario.steps.len());
         }
     }
     report
 }
 
-/// The summary line of tallies: `N probes, N passed, N failed`.
+/// The summary line of tallies: `N steps, N passed, N failed`.
 pub fn summary_line(tally: &Tally) -> String {
     format!(
-        "{} probes, {} passed, {} failed",
-        tally.probes,
+        "{} steps, {} passed, {} failed",
+        tally.steps,
         tally.passed,
         tally.failed()
     )
@@ -247,15 +290,15 @@ pub fn table(report: &Report) -> String {
     let _ = writeln!(out, "backend {}", report.backend);
     let _ = writeln!(
         out,
-        "  {:<10} {:>8} {:>8} {:>8}",
-        "outcome", "probes", "passed", "failed"
+        "  {:<12} {:>8} {:>8} {:>8}",
+        "class", "steps", "passed", "failed"
     );
     for (class, tally) in &report.by_outcome {
         let _ = writeln!(
             out,
-            "  {:<10} {:>8} {:>8} {:>8}",
+            "  {:<12} {:>8} {:>8} {:>8}",
             class,
-            tally.probes,
+            tally.steps,
             tally.passed,
             tally.failed()
         );
@@ -263,9 +306,9 @@ pub fn table(report: &Report) -> String {
     let t = &report.total;
     let _ = writeln!(
         out,
-        "  {:<10} {:>8} {:>8} {:>8}",
+        "  {:<12} {:>8} {:>8} {:>8}",
         "all",
-        t.probes,
+        t.steps,
         t.passed,
         t.failed()
     );
@@ -279,8 +322,8 @@ pub fn diff(report: &Report) -> String {
     for m in &report.mismatches {
         let _ = writeln!(
             out,
-            "[{}] {} scenario {} probe {}: {}",
-            report.backend, m.file, m.scenario, m.probe, m.access
+            "[{}] {} scenario {} step {}: {}",
+            report.backend, m.file, m.scenario, m.step, m.access
         );
         let _ = writeln!(out, "    {:<9} - expected {}", m.field, m.expected);
         let _ = writeln!(out, "    {:<9} + got      {}", "", m.got);

@@ -287,14 +287,14 @@ pub struct LineError {
 }
 
 impl LineError {
-    fn field(path: &str, message: impl Into<String>) -> LineError {
+    pub(crate) fn field(path: &str, message: impl Into<String>) -> LineError {
         LineError {
             field: Some(path.to_string()),
             message: message.into(),
         }
     }
 
-    fn at(self, source: &str, line: usize) -> VectorError {
+    pub(crate) fn at(self, source: &str, line: usize) -> VectorError {
         VectorError {
             source: source.to_string(),
             line,
@@ -318,23 +318,37 @@ impl std::error::Error for LineError {}
 /// Reads every scenario of a vector file.
 pub fn read_file(path: &Path) -> Result<Vec<Scenario>, VectorError> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| VectorError {
-        source: source.clone(),
+    parse_str(&source, &read_text(path)?)
+}
+
+/// The text of a vector file; an error names the file.
+pub(crate) fn read_text(path: &Path) -> Result<String, VectorError> {
+    std::fs::read_to_string(path).map_err(|e| VectorError {
+        source: path.display().to_string(),
         line: 0,
         field: None,
         message: e.to_string(),
-    })?;
-    parse_str(&source, &text)
+    })
 }
 
 /// Parses the text of a vector file; `source` names it in errors.
 pub fn parse_str(source: &str, text: &str) -> Result<Vec<Scenario>, VectorError> {
-    let mut scenarios: Vec<Scenario> = Vec::new();
+    parse_lines(source, text, parse_line, |s| &s.name)
+}
+
+/// Parses every line with `parse`; scenario names (`name`) must be unique.
+pub(crate) fn parse_lines<T>(
+    source: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, LineError>,
+    name: impl Fn(&T) -> &str,
+) -> Result<Vec<T>, VectorError> {
+    let mut scenarios: Vec<T> = Vec::new();
     let mut names = std::collections::HashMap::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
-        let scenario = parse_line(line).map_err(|e| e.at(source, line_no))?;
-        if let Some(first) = names.insert(scenario.name.clone(), line_no) {
+        let scenario = parse(line).map_err(|e| e.at(source, line_no))?;
+        if let Some(first) = names.insert(name(&scenario).to_string(), line_no) {
             return Err(LineError::field(
                 "name",
                 format!("duplicate scenario name (first on line {first})"),
@@ -348,17 +362,26 @@ pub fn parse_str(source: &str, text: &str) -> Result<Vec<Scenario>, VectorError>
 
 /// Parses one line of a vector file into a scenario.
 pub fn parse_line(line: &str) -> Result<Scenario, LineError> {
+    parse_value(&json_line(line)?)
+}
+
+/// One line of a vector file as JSON (any version).
+pub(crate) fn json_line(line: &str) -> Result<Value, LineError> {
     if line.trim().is_empty() {
         return Err(LineError {
             field: None,
             message: "empty line".to_string(),
         });
     }
-    let value: Value = serde_json::from_str(line).map_err(|e| LineError {
+    serde_json::from_str(line).map_err(|e| LineError {
         field: None,
         message: format!("not valid JSON: {e}"),
-    })?;
-    let obj = Obj::new(&value, "")?;
+    })
+}
+
+/// A version-1 scenario from a line's JSON value.
+pub(crate) fn parse_value(value: &Value) -> Result<Scenario, LineError> {
+    let obj = Obj::new(value, "")?;
     obj.only(&[
         "name",
         "facilities",
@@ -399,7 +422,7 @@ pub fn parse_line(line: &str) -> Result<Scenario, LineError> {
     })
 }
 
-fn parse_facilities(value: &Value) -> Result<Vec<Facility>, LineError> {
+pub(crate) fn parse_facilities(value: &Value) -> Result<Vec<Facility>, LineError> {
     let items = array(value, "facilities")?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -420,7 +443,7 @@ fn parse_facilities(value: &Value) -> Result<Vec<Facility>, LineError> {
     Ok(out)
 }
 
-fn parse_mem(value: &Value) -> Result<Vec<(u64, Vec<u8>)>, LineError> {
+pub(crate) fn parse_mem(value: &Value) -> Result<Vec<(u64, Vec<u8>)>, LineError> {
     let items = array(value, "mem")?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -437,7 +460,7 @@ fn parse_mem(value: &Value) -> Result<Vec<(u64, Vec<u8>)>, LineError> {
     Ok(out)
 }
 
-fn parse_keys(value: &Value) -> Result<Vec<(u64, u64)>, LineError> {
+pub(crate) fn parse_keys(value: &Value) -> Result<Vec<(u64, u64)>, LineError> {
     let items = array(value, "keys")?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -519,7 +542,7 @@ fn parse_probe(value: &Value, path: &str) -> Result<Probe, LineError> {
     })
 }
 
-fn parse_expect(value: &Value, path: &str) -> Result<Expect, LineError> {
+pub(crate) fn parse_expect(value: &Value, path: &str) -> Result<Expect, LineError> {
     let obj = Obj::new(value, path)?;
     if obj.optional("pic").is_some() {
         obj.only(&["pic", "teid"])?;
@@ -549,7 +572,7 @@ fn parse_expect(value: &Value, path: &str) -> Result<Expect, LineError> {
     }
 }
 
-fn parse_lra(value: &Value, path: &str) -> Result<Lra, LineError> {
+pub(crate) fn parse_lra(value: &Value, path: &str) -> Result<Lra, LineError> {
     let obj = Obj::new(value, path)?;
     obj.only(&["cc", "r1"])?;
     let cc = obj.integer("cc")?;
@@ -563,13 +586,13 @@ fn parse_lra(value: &Value, path: &str) -> Result<Lra, LineError> {
 }
 
 /// A JSON object being read, with the path of the object for errors.
-struct Obj<'a> {
+pub(crate) struct Obj<'a> {
     map: &'a Map<String, Value>,
     path: &'a str,
 }
 
 impl<'a> Obj<'a> {
-    fn new(value: &'a Value, path: &'a str) -> Result<Obj<'a>, LineError> {
+    pub(crate) fn new(value: &'a Value, path: &'a str) -> Result<Obj<'a>, LineError> {
         match value.as_object() {
             Some(map) => Ok(Obj { map, path }),
             None if path.is_empty() => Err(LineError {
@@ -580,7 +603,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn path(&self, key: &str) -> String {
+    pub(crate) fn path(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -588,54 +611,54 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn only(&self, allowed: &[&str]) -> Result<(), LineError> {
+    pub(crate) fn only(&self, allowed: &[&str]) -> Result<(), LineError> {
         match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(k) => Err(LineError::field(&self.path(k), "unknown field")),
             None => Ok(()),
         }
     }
 
-    fn optional(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn optional(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key)
     }
 
-    fn required(&self, key: &str) -> Result<&'a Value, LineError> {
+    pub(crate) fn required(&self, key: &str) -> Result<&'a Value, LineError> {
         self.map
             .get(key)
             .ok_or_else(|| LineError::field(&self.path(key), "missing"))
     }
 
-    fn string(&self, key: &str) -> Result<&'a str, LineError> {
+    pub(crate) fn string(&self, key: &str) -> Result<&'a str, LineError> {
         self.required(key)?
             .as_str()
             .ok_or_else(|| LineError::field(&self.path(key), "not a string"))
     }
 
-    fn hex(&self, key: &str) -> Result<u64, LineError> {
+    pub(crate) fn hex(&self, key: &str) -> Result<u64, LineError> {
         hex_value(self.required(key)?, &self.path(key))
     }
 
-    fn integer(&self, key: &str) -> Result<u64, LineError> {
+    pub(crate) fn integer(&self, key: &str) -> Result<u64, LineError> {
         self.required(key)?
             .as_u64()
             .ok_or_else(|| LineError::field(&self.path(key), "not a non-negative integer"))
     }
 }
 
-fn array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, LineError> {
+pub(crate) fn array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, LineError> {
     value
         .as_array()
         .ok_or_else(|| LineError::field(path, "not an array"))
 }
 
-fn pair<'a>(value: &'a Value, path: &str) -> Result<[&'a Value; 2], LineError> {
+pub(crate) fn pair<'a>(value: &'a Value, path: &str) -> Result<[&'a Value; 2], LineError> {
     match value.as_array().map(Vec::as_slice) {
         Some([a, b]) => Ok([a, b]),
         _ => Err(LineError::field(path, "not a two-element array")),
     }
 }
 
-fn storage_key(value: &Value, path: &str) -> Result<u64, LineError> {
+pub(crate) fn storage_key(value: &Value, path: &str) -> Result<u64, LineError> {
     let key = value
         .as_u64()
         .ok_or_else(|| LineError::field(path, "not a non-negative integer"))?;
@@ -665,7 +688,7 @@ fn hex_digits<'a>(value: &'a Value, path: &str) -> Result<&'a str, LineError> {
     Ok(digits)
 }
 
-fn hex_value(value: &Value, path: &str) -> Result<u64, LineError> {
+pub(crate) fn hex_value(value: &Value, path: &str) -> Result<u64, LineError> {
     let digits = hex_digits(value, path)?;
     let significant = digits.trim_start_matches('0');
     if significant.len() > 16 {
@@ -678,7 +701,7 @@ fn hex_value(value: &Value, path: &str) -> Result<u64, LineError> {
         .map_err(|_| LineError::field(path, "hex value does not fit in 64 bits"))
 }
 
-fn hex_bytes(value: &Value, path: &str) -> Result<Vec<u8>, LineError> {
+pub(crate) fn hex_bytes(value: &Value, path: &str) -> Result<Vec<u8>, LineError> {
     let digits = hex_digits(value, path)?.as_bytes();
     if digits.len() % 2 != 0 {
         return Err(LineError::field(
@@ -702,23 +725,41 @@ fn nibble(digit: u8) -> u8 {
 
 /// Formats a scenario as one line of a vector file (without the newline).
 pub fn format_scenario(s: &Scenario) -> String {
-    let mut out = String::with_capacity(256 + 160 * s.probes.len());
-    out.push('{');
-    out.push_str(&format!("\"name\":{}", Value::String(s.name.clone())));
-    if !s.facilities.is_empty() {
-        let names: Vec<String> = s
-            .facilities
+    let head = format_state(
+        &s.name,
+        &s.facilities,
+        [s.storage_size, s.prefix, s.cr0, s.cr1, s.cr7, s.cr13],
+        &s.mem,
+        &s.keys,
+    );
+    let probes: Vec<String> = s.probes.iter().map(format_probe).collect();
+    format!("{{{head},\"probes\":[{}]}}", probes.join(","))
+}
+
+/// The machine-state fields every version shares, in the order of the
+/// specification, without braces: name, facilities, storage size, prefix,
+/// CR0, CR1, CR7, CR13 (`regs`), mem and keys.
+pub(crate) fn format_state(
+    name: &str,
+    facilities: &[Facility],
+    regs: [u64; 6],
+    mem: &[(u64, Vec<u8>)],
+    keys: &[(u64, u64)],
+) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(&format!("\"name\":{}", Value::String(name.to_string())));
+    if !facilities.is_empty() {
+        let names: Vec<String> = facilities
             .iter()
             .map(|f| format!("\"{}\"", f.name()))
             .collect();
         out.push_str(&format!(",\"facilities\":[{}]", names.join(",")));
     }
+    let [size, prefix, cr0, cr1, cr7, cr13] = regs;
     out.push_str(&format!(
-        ",\"storage_size\":\"{:#x}\",\"prefix\":\"{:#x}\",\"cr0\":\"{:#x}\",\"cr1\":\"{:#x}\",\"cr7\":\"{:#x}\",\"cr13\":\"{:#x}\"",
-        s.storage_size, s.prefix, s.cr0, s.cr1, s.cr7, s.cr13
+        ",\"storage_size\":\"{size:#x}\",\"prefix\":\"{prefix:#x}\",\"cr0\":\"{cr0:#x}\",\"cr1\":\"{cr1:#x}\",\"cr7\":\"{cr7:#x}\",\"cr13\":\"{cr13:#x}\""
     ));
-    let mem: Vec<String> = s
-        .mem
+    let mem: Vec<String> = mem
         .iter()
         .map(|(addr, bytes)| {
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -726,19 +767,15 @@ pub fn format_scenario(s: &Scenario) -> String {
         })
         .collect();
     out.push_str(&format!(",\"mem\":[{}]", mem.join(",")));
-    let keys: Vec<String> = s
-        .keys
+    let keys: Vec<String> = keys
         .iter()
         .map(|(addr, key)| format!("[\"{addr:#x}\",{key}]"))
         .collect();
     out.push_str(&format!(",\"keys\":[{}]", keys.join(",")));
-    let probes: Vec<String> = s.probes.iter().map(format_probe).collect();
-    out.push_str(&format!(",\"probes\":[{}]", probes.join(",")));
-    out.push('}');
     out
 }
 
-fn format_probe(p: &Probe) -> String {
+pub(crate) fn format_probe(p: &Probe) -> String {
     let expect = match p.expect {
         Expect::Success { real, abs } => format!("{{\"real\":\"{real:#x}\",\"abs\":\"{abs:#x}\"}}"),
         Expect::Exception { pic, teid: None } => format!("{{\"pic\":\"{pic:#x}\"}}"),

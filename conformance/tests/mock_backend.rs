@@ -9,7 +9,8 @@ use zmmu_conformance::backend::{Backend, MockBackend, WalkBackend};
 use zmmu_conformance::gen::driver::scenario_of;
 use zmmu_conformance::gen::plan::generate;
 use zmmu_conformance::gen::reference::Reference;
-use zmmu_conformance::vector::{Expect, Probe, Scenario};
+use zmmu_conformance::steps::{from_v1, Scenario};
+use zmmu_conformance::vector::{Expect, Lra, Probe};
 
 /// A scenario from a plan for a reference machine, with placeholder
 /// expectations (only the backends' answers are compared).
@@ -25,11 +26,12 @@ fn scenario(seed: u64, reference: Reference) -> Scenario {
             access: p.access,
             key: p.key,
             expect: Expect::Exception { pic: 0, teid: None },
-            lra: None,
+            // Asks the backends for LRAG after each access.
+            lra: Some(Lra { cc: 0, r1: 0 }),
             key_after: None,
         })
         .collect();
-    scenario_of(&plan, probes)
+    from_v1(scenario_of(&plan, probes))
 }
 
 #[test]
@@ -49,15 +51,15 @@ fn mock_backend_reports_what_the_dat_walk_reports() {
             (walk, mock) => panic!("seed {seed}: walk {walk:?}, mock {mock:?}"),
         };
         for (i, (w, m)) in walk.iter().zip(&mock).enumerate() {
-            let probe = &scenario.probes[i];
+            let probe = &scenario.steps[i].op;
             assert_eq!(
-                (w.expect, w.lra, w.key_after),
-                (m.expect, m.lra, m.key_after),
+                (w.outcome, w.lra, w.key_after),
+                (m.outcome, m.lra, m.key_after),
                 "seed {seed}, probe {i}: {probe:x?}"
             );
             assert_eq!(
                 m.repeat,
-                Some(m.expect),
+                Some(m.outcome),
                 "seed {seed}, probe {i} repeated: {probe:x?}"
             );
         }

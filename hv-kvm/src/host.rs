@@ -5,6 +5,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use kvm_bindings::kvm_userspace_memory_region;
+
 use x86_64::structures::idt::PageFaultErrorCode;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{
@@ -20,7 +22,7 @@ use crate::runtime::{
     self, action, cb, off, va, Kernel, Pattern, Runtime, KERNEL_SLOT, WRITES_CAPACITY,
 };
 use crate::vcpu::{Exit, Vcpu};
-use crate::vm::{Vm, STORAGE_SLOT, SYSTEM_SLOT};
+use crate::vm::{Vm, CODE_SLOT, STORAGE_SLOT, SYSTEM_SLOT};
 
 /// How to build a [`KvmHost`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,12 +30,17 @@ pub struct KvmConfig {
     /// The size of the page-table pool in bytes (at most 1 GiB - 2 MiB; host
     /// memory is committed only as tables are used).
     pub pool_size: u64,
+    /// The size of the code-cache slot in bytes (0: none; at most
+    /// [`CODE_CACHE_MAX`](runtime::CODE_CACHE_MAX)), mapped executable
+    /// and read-only at [`CODE_CACHE_VA`](runtime::CODE_CACHE_VA).
+    pub code_cache: u64,
 }
 
 impl Default for KvmConfig {
     fn default() -> Self {
         Self {
             pool_size: 64 << 20,
+            code_cache: 0,
         }
     }
 }
@@ -111,11 +118,48 @@ pub struct RunStats {
     pub vcpu_ns: u64,
     /// Nanoseconds spent resolving faults on the host side.
     pub resolve_ns: u64,
+    /// Host calls from CPL3 code.
+    pub calls: u64,
+    /// Nanoseconds spent in host calls on the host side.
+    pub call_ns: u64,
 }
 
 /// The callback that decides what a page fault means.
 pub type FaultHandler<'a> =
     dyn FnMut(&mut KvmPaging, &PageFault) -> Result<FaultAction, KvmError> + 'a;
+
+/// What the host does on the exits of a run that CPL3 code causes: page
+/// faults and host calls (the runtime's `host_call` stub).
+pub trait ExitHandler {
+    /// A page fault at CPL3: what to do next.
+    fn page_fault(
+        &mut self,
+        paging: &mut KvmPaging,
+        fault: &PageFault,
+    ) -> Result<FaultAction, KvmError>;
+
+    /// A host call with `argument`: the answer the stub returns.
+    fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError>;
+}
+
+/// The exits of runs that make no host calls: faults go to a closure.
+struct Faults<'a, 'b>(&'a mut FaultHandler<'b>);
+
+impl ExitHandler for Faults<'_, '_> {
+    fn page_fault(
+        &mut self,
+        paging: &mut KvmPaging,
+        fault: &PageFault,
+    ) -> Result<FaultAction, KvmError> {
+        (self.0)(paging, fault)
+    }
+
+    fn host_call(&mut self, _: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
+        Err(KvmError::UnexpectedExit(format!(
+            "host call {argument:#x} from code that makes none"
+        )))
+    }
+}
 
 /// A KVM VM ready to run accesses: the storage slot, tables, runtime and
 /// vCPU. It implements the core's [`HostPaging`] (delegating to its
@@ -128,7 +172,9 @@ pub struct KvmHost {
     vcpu: Vcpu,
     _vm: Vm,
     paging: KvmPaging,
-    storage: Arc<Region>,
+    storage: Option<Arc<Region>>,
+    storage_region: kvm_userspace_memory_region,
+    code: Option<SlotMemory>,
     runtime: Runtime,
     error: Option<KvmError>,
     boot_root: KvmRoot,
@@ -144,6 +190,73 @@ impl KvmHost {
     /// 1 GiB boundary), the runtime installed and the vCPU parked in the
     /// dispatcher.
     pub fn new(storage: &GuestStorage, config: KvmConfig) -> Result<Self, KvmError> {
+        let region = Vm::region(STORAGE_SLOT, 0, storage.memory());
+        let mut host = Self::build(region, storage.size(), config)?;
+        host.storage = Some(storage.shared());
+        Ok(host)
+    }
+
+    /// Creates the VM over guest storage that the caller owns: `len` bytes
+    /// (a multiple of 4 KiB) at the page-aligned host address `base`.
+    ///
+    /// # Safety
+    /// The memory must stay mapped and owned by the caller while the VM can
+    /// run: until [`KvmHost::remap_storage`] names other memory, or the host
+    /// is dropped. (KVM only touches it inside `KVM_RUN`.)
+    pub unsafe fn with_storage_at(
+        base: *mut u8,
+        len: u64,
+        config: KvmConfig,
+    ) -> Result<Self, KvmError> {
+        Self::build(Self::storage_region(base, len)?, len, config)
+    }
+
+    /// The storage slot over `len` bytes at `base`, checked for KVM.
+    fn storage_region(base: *mut u8, len: u64) -> Result<kvm_userspace_memory_region, KvmError> {
+        if base as u64 % 4096 != 0 || len % 4096 != 0 || len == 0 {
+            return Err(KvmError::Config(format!(
+                "guest storage of {len:#x} bytes at host address {base:p}: \
+                 KVM needs whole pages at a page-aligned address"
+            )));
+        }
+        Ok(kvm_userspace_memory_region {
+            slot: STORAGE_SLOT,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: len,
+            userspace_addr: base as u64,
+        })
+    }
+
+    /// Points the storage slot at `len` bytes at `base` (the same length as
+    /// before), if that is not where it points already.
+    ///
+    /// # Safety
+    /// As for [`KvmHost::with_storage_at`].
+    pub unsafe fn remap_storage(&mut self, base: *mut u8, len: u64) -> Result<(), KvmError> {
+        if self.storage_region.userspace_addr == base as u64
+            && self.storage_region.memory_size == len
+        {
+            return Ok(());
+        }
+        if len != self.storage_region.memory_size {
+            return Err(KvmError::Config(format!(
+                "guest storage changed size from {:#x} to {len:#x}",
+                self.storage_region.memory_size
+            )));
+        }
+        let region = Self::storage_region(base, len)?;
+        self._vm.add_slot(region)?;
+        self.storage_region = region;
+        self.storage = None;
+        Ok(())
+    }
+
+    fn build(
+        storage: kvm_userspace_memory_region,
+        storage_size: u64,
+        config: KvmConfig,
+    ) -> Result<Self, KvmError> {
         if config.pool_size < (1 << 20) || config.pool_size > (1 << 30) - off::RUNTIME_END {
             return Err(KvmError::Config(format!(
                 "pool size {:#x} out of range",
@@ -156,7 +269,12 @@ impl KvmHost {
             false,
             "runtime and page-table pool",
         )?;
-        let system_gpa = storage.memory().len().next_multiple_of(1 << 30);
+        let system_gpa = storage.memory_size.next_multiple_of(1 << 30);
+        let code_gpa = system_gpa + (1 << 30);
+        let code = match config.code_cache {
+            0 => None,
+            size => Some(SlotMemory::new(size, false, "code cache")?),
+        };
         let runtime = Runtime::assemble()?;
         runtime.install(&system)?;
         let kernels = Pattern::ALL
@@ -177,15 +295,24 @@ impl KvmHost {
                 .write(off::KERNELS + i as u64 * KERNEL_SLOT, &k.code)
                 .ok_or(KvmError::PoolExhausted)?;
         }
-        vm.add_slot(Vm::region(STORAGE_SLOT, 0, storage.memory()))?;
+        vm.add_slot(storage)?;
         let region = Vm::region(SYSTEM_SLOT, system_gpa, &system);
         vm.add_slot(region)?;
+        if let Some(code) = &code {
+            vm.add_slot(Vm::region(CODE_SLOT, code_gpa, code))?;
+        }
         let slot = SlotHandle {
             vm: vm.fd.clone(),
             region,
             _memory: system.keep_alive(),
         };
-        let mut paging = KvmPaging::new(system, system_gpa, storage.size(), Some(slot))?;
+        let mut paging = KvmPaging::new(
+            system,
+            system_gpa,
+            storage_size,
+            Some(slot),
+            code.as_ref().map(|c| (code_gpa, c.len())),
+        )?;
         let boot_root = paging.create_root()?;
         let vcpu = Vcpu::new(&vm)?;
         vcpu.reset(boot_root.cr3(), runtime.dispatch)?;
@@ -194,7 +321,9 @@ impl KvmHost {
             vcpu,
             _vm: vm,
             paging,
-            storage: storage.shared(),
+            storage: None,
+            storage_region: storage,
+            code,
             runtime,
             error: None,
             boot_root,
@@ -207,7 +336,49 @@ impl KvmHost {
 
     /// Whether `storage` is the storage this VM maps at guest-physical 0.
     pub fn maps(&self, storage: &GuestStorage) -> bool {
-        Arc::ptr_eq(&self.storage, &storage.shared())
+        self.storage
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &storage.shared()))
+    }
+
+    /// The code-cache slot (host side: the host writes translated code
+    /// here; the guest sees it at [`CODE_CACHE_VA`](runtime::CODE_CACHE_VA)).
+    pub fn code_cache(&self) -> Option<&SlotMemory> {
+        self.code.as_ref()
+    }
+
+    /// The virtual address of the CPL3 host-call stub, System V
+    /// `fn(_, argument) -> answer`: each call is one exit, answered by
+    /// [`ExitHandler::host_call`].
+    pub fn host_call_stub(&self) -> u64 {
+        self.runtime.host_call
+    }
+
+    /// The execution area of translated code.
+    pub fn exec_area(&self) -> crate::exec::ExecArea<'_> {
+        self.paging.exec_area()
+    }
+
+    /// Runs translated code at CPL3 through the active root: calls
+    /// `trampoline(cpu, context, block)` (System V, virtual addresses in
+    /// the VM) and returns what it returns, passing page faults and host
+    /// calls to `exits` on the way.
+    pub fn exec(
+        &mut self,
+        trampoline: u64,
+        [cpu, context, block]: [u64; 3],
+        exits: &mut dyn ExitHandler,
+    ) -> Result<u64, KvmError> {
+        self.run_with(
+            self.runtime.exec_entry,
+            [cpu, context, block, trampoline],
+            exits,
+        )?;
+        Ok(self
+            .paging
+            .memory()
+            .load_u64(off::USER_DATA + runtime::user::STATUS)
+            .unwrap_or(0))
     }
 
     /// The backend failure that the last [`HostAccess::probe`] could not
@@ -303,6 +474,18 @@ impl KvmHost {
         args: [u64; 4],
         on_fault: &mut FaultHandler<'_>,
     ) -> Result<(), KvmError> {
+        self.run_with(entry, args, &mut Faults(on_fault))
+    }
+
+    /// Runs the CPL3 code at `entry` with up to four arguments (System V
+    /// registers) until it ends, passing its page faults and host calls
+    /// to `exits`.
+    pub fn run_with(
+        &mut self,
+        entry: u64,
+        args: [u64; 4],
+        exits: &mut dyn ExitHandler,
+    ) -> Result<(), KvmError> {
         if self.paging.active().is_none() {
             self.paging.activate(self.boot_root)?;
         }
@@ -339,7 +522,7 @@ impl KvmHost {
                         op_pointer: self.cb_load(cb::OP),
                     };
                     let started = std::time::Instant::now();
-                    let decided = on_fault(&mut self.paging, &fault);
+                    let decided = exits.page_fault(&mut self.paging, &fault);
                     self.stats.resolve_ns += started.elapsed().as_nanos() as u64;
                     let decided = match decided {
                         Ok(action) => action,
@@ -359,6 +542,29 @@ impl KvmHost {
                             self.cb_store(cb::RESUME, rip);
                         }
                     }
+                    self.stage_pending();
+                }
+                Exit::Call => {
+                    self.stats.calls += 1;
+                    let user = |field| off::USER_DATA + field;
+                    let argument = self
+                        .paging
+                        .memory()
+                        .load_u64(user(runtime::user::CALL_ARG))
+                        .unwrap_or(0);
+                    let started = std::time::Instant::now();
+                    let answer = exits.host_call(&mut self.paging, argument);
+                    self.stats.call_ns += started.elapsed().as_nanos() as u64;
+                    let answer = match answer {
+                        Ok(answer) => answer,
+                        Err(e) => {
+                            self.recover()?;
+                            return Err(e);
+                        }
+                    };
+                    let memory = self.paging.memory();
+                    let _ = memory.store_u64(user(runtime::user::CALL_RESULT), answer);
+                    let _ = memory.store_u64(user(runtime::user::CALL), 0);
                     self.stage_pending();
                 }
                 Exit::Fatal => {
@@ -381,7 +587,7 @@ impl KvmHost {
             match self.vcpu.run()? {
                 Exit::Done => return Ok(()),
                 Exit::More => self.next_chunk(),
-                Exit::Fault | Exit::Fatal => break,
+                Exit::Fault | Exit::Fatal | Exit::Call => break,
             }
         }
         self.recover()
@@ -438,9 +644,16 @@ impl KvmHost {
         let kernel = va(off::KERNELS + index as u64 * KERNEL_SLOT);
         // The dispatcher passes four arguments; the kernel's address rides
         // in the user data page.
-        let _ = self.paging.memory().store_u64(off::USER_DATA + 8, kernel);
+        let _ = self
+            .paging
+            .memory()
+            .store_u64(off::USER_DATA + runtime::user::KERNEL, kernel);
         self.run(self.runtime.call_kernel, args, on_fault)?;
-        Ok(self.paging.memory().load_u64(off::USER_DATA).unwrap_or(0))
+        Ok(self
+            .paging
+            .memory()
+            .load_u64(off::USER_DATA + runtime::user::RESULT)
+            .unwrap_or(0))
     }
 }
 

@@ -110,6 +110,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod exec;
 pub mod host;
 pub mod memory;
 pub mod native;
@@ -124,7 +125,8 @@ pub use engine::{
     Operation,
 };
 pub use error::KvmError;
-pub use host::{FaultAction, KvmConfig, KvmHost, PageFault, RunStats};
+pub use exec::ExecArea;
+pub use host::{ExitHandler, FaultAction, KvmConfig, KvmHost, PageFault, RunStats};
 pub use memory::GuestStorage;
 pub use paging::{KvmPaging, KvmRoot, PagingStats};
 pub use runtime::Pattern;

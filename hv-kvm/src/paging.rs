@@ -38,7 +38,7 @@ use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, L
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
 use crate::pool::{Pool, PoolStats, SlotHandle};
-use crate::runtime::{off, va, INVLPG_CAPACITY};
+use crate::runtime::{off, va, CODE_CACHE_MAX, CODE_CACHE_VA, INVLPG_CAPACITY};
 
 /// The address field of an entry (the next table's or the frame's
 /// address): bits 51:12, every bit that is not a flag.
@@ -121,6 +121,8 @@ pub struct KvmPaging {
     storage_limit: u64,
     guest_table_writes: bool,
     zombies: Vec<u64>,
+    /// Absolute frames (4 KiB, by address) that hold translated code.
+    code_frames: BTreeSet<u64>,
     /// Per pool page: the guest has written one of its entries, so KVM may
     /// hold a shadow of it that host writes would not update.
     visible: Vec<bool>,
@@ -141,6 +143,7 @@ impl KvmPaging {
         system_gpa: u64,
         storage_limit: u64,
         slot: Option<SlotHandle>,
+        code: Option<(u64, u64)>,
     ) -> Result<Self, KvmError> {
         if memory.len() > (1 << 30) {
             return Err(KvmError::Config(
@@ -161,17 +164,21 @@ impl KvmPaging {
             storage_limit,
             guest_table_writes: true,
             zombies: Vec::new(),
+            code_frames: BTreeSet::new(),
             visible: Vec::new(),
             stats: PagingStats::default(),
         };
         paging.visible = vec![false; pages];
-        paging.build_upper_half()?;
+        paging.build_upper_half(code)?;
         Ok(paging)
     }
 
     /// Maps the system slot at RUNTIME_VA: runtime pages 4 KiB each with
-    /// their own permissions, the pool with 2 MiB supervisor pages.
-    fn build_upper_half(&mut self) -> Result<(), KvmError> {
+    /// their own permissions, the pool with 2 MiB supervisor pages; and the
+    /// code-cache slot `code` (guest-physical address, length), if any, at
+    /// [`CODE_CACHE_VA`] with 2 MiB user pages, executable and read-only
+    /// (translated code can run it, never write it).
+    fn build_upper_half(&mut self, code: Option<(u64, u64)>) -> Result<(), KvmError> {
         let pdpt = self.pool.alloc(&self.memory)?;
         let pd = self.pool.alloc(&self.memory)?;
         let pt = self.pool.alloc(&self.memory)?;
@@ -216,6 +223,29 @@ impl KvmPaging {
                 .ok_or_else(fail)?;
             big += 1 << 21;
         }
+        if let Some((gpa, len)) = code {
+            if len > CODE_CACHE_MAX || gpa % (1 << 21) != 0 {
+                return Err(KvmError::Config(format!(
+                    "code cache of {len:#x} bytes at {gpa:#x}: at most {CODE_CACHE_MAX:#x}, 2 MiB aligned"
+                )));
+            }
+            let code_pd = self.pool.alloc(&self.memory)?;
+            self.memory
+                .store_u64(
+                    pdpt + 8 * index(CODE_CACHE_VA, 3),
+                    self.gpa(code_pd) | TABLE.bits(),
+                )
+                .ok_or_else(fail)?;
+            let leaf = PageTableFlags::PRESENT
+                | PageTableFlags::USER_ACCESSIBLE
+                | PageTableFlags::ACCESSED
+                | PageTableFlags::HUGE_PAGE;
+            for i in 0..len.div_ceil(1 << 21) {
+                self.memory
+                    .store_u64(code_pd + 8 * i, (gpa + (i << 21)) | leaf.bits())
+                    .ok_or_else(fail)?;
+            }
+        }
         self.upper = self.gpa(pdpt) | TABLE.bits();
         Ok(())
     }
@@ -237,6 +267,11 @@ impl KvmPaging {
     /// The system slot's memory.
     pub(crate) fn memory(&self) -> &SlotMemory {
         &self.memory
+    }
+
+    /// The execution area of translated code.
+    pub fn exec_area(&self) -> crate::exec::ExecArea<'_> {
+        crate::exec::ExecArea::new(&self.memory)
     }
 
     /// The root currently active, if any.
@@ -422,6 +457,37 @@ impl KvmPaging {
         Ok(())
     }
 
+    /// Marks (or unmarks) the absolute 4 KiB frame at `frame` as holding
+    /// translated code: mappings made from now on that cover it are never
+    /// writable, so that a store into it faults (self-modifying code).
+    /// Mappings that exist already are the caller's to drop.
+    pub fn set_code_frame(&mut self, frame: AbsoluteAddress, code: bool) {
+        let page = frame.value() & !0xFFF;
+        if code {
+            self.code_frames.insert(page);
+        } else {
+            self.code_frames.remove(&page);
+        }
+    }
+
+    /// Whether the absolute frame at `frame` holds translated code.
+    pub fn is_code_frame(&self, frame: AbsoluteAddress) -> bool {
+        self.code_frames.contains(&(frame.value() & !0xFFF))
+    }
+
+    /// Forgets every code frame.
+    pub fn clear_code_frames(&mut self) {
+        self.code_frames.clear();
+    }
+
+    /// Whether a frame of `len` bytes at `frame` holds a code frame.
+    fn holds_code(&self, frame: u64, len: u64) -> bool {
+        self.code_frames
+            .range(frame..frame.saturating_add(len))
+            .next()
+            .is_some()
+    }
+
     /// The leaf entry for a frame with perms.
     fn leaf(frame: u64, perms: HostPerms, large: bool) -> u64 {
         let mut flags = PageTableFlags::PRESENT
@@ -457,6 +523,10 @@ impl KvmPaging {
         }
         let i = index(logical, level);
         let old = self.entry(table, i);
+        let mut perms = perms;
+        if self.holds_code(frame, size.bytes()) {
+            perms.remove(HostPerms::WRITE);
+        }
         let new = Self::leaf(frame, perms, leaf_level == 2);
         if present(old) && !large(old) && leaf_level == 2 {
             // A large page replaces a page table (empty, by the contract; a

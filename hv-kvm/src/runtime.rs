@@ -58,9 +58,48 @@ pub(crate) mod off {
     pub const USER_DATA: u64 = 0x18000;
     /// Start of the operation table (user, read-write).
     pub const OPS: u64 = 0x20000;
+    /// End of the operation table.
+    pub const OPS_END: u64 = 0x10_0000;
+    /// The execution area of translated code (user, read-write): the CPU
+    /// state ([`EXEC_CPU`]), the context ([`EXEC_CTX`]) and the jump cache
+    /// ([`EXEC_JUMP`]), see `exec`.
+    pub const EXEC_CPU: u64 = 0x10_0000;
+    /// The translator's context (`zmmu_translator::abi`), one page.
+    pub const EXEC_CTX: u64 = 0x10_1000;
+    /// The jump cache, up to [`EXEC_END`].
+    pub const EXEC_JUMP: u64 = 0x10_2000;
+    /// End of the execution area.
+    pub const EXEC_END: u64 = 0x18_0000;
     /// End of the runtime area; the page-table pool follows.
     pub const RUNTIME_END: u64 = 0x20_0000;
 }
+
+/// Fields of the user data page ([`off::USER_DATA`]), which CPL3 code
+/// writes and the host reads (byte offsets).
+pub(crate) mod user {
+    /// A benchmark kernel's result.
+    pub const RESULT: u64 = 0x00;
+    /// The address of the benchmark kernel to call.
+    pub const KERNEL: u64 = 0x08;
+    /// Nonzero while CPL3 code asks the host for a call (`INT3` then
+    /// means "call", not "done").
+    pub const CALL: u64 = 0x20;
+    /// The call's argument.
+    pub const CALL_ARG: u64 = 0x28;
+    /// The host's answer.
+    pub const CALL_RESULT: u64 = 0x30;
+    /// The status translated code returned with (`zmmu_translator::abi`).
+    pub const STATUS: u64 = 0x38;
+}
+
+/// The virtual address of the code-cache slot in every root: the last 1 GiB
+/// of the address space, next to the runtime, so that translated code and
+/// runtime stubs reach each other with 32-bit displacements. Mapped user,
+/// read-only, executable; the host writes it through the slot.
+pub const CODE_CACHE_VA: u64 = RUNTIME_VA + (1 << 30);
+
+/// The largest code-cache slot (it must fit the last 1 GiB).
+pub const CODE_CACHE_MAX: u64 = (1 << 30) - (2 << 20);
 
 /// The space reserved for one benchmark kernel.
 pub(crate) const KERNEL_SLOT: u64 = 0x200;
@@ -70,7 +109,7 @@ pub(crate) const INVLPG_CAPACITY: usize = 512;
 /// Capacity of the pending page-table write list.
 pub(crate) const WRITES_CAPACITY: usize = 512;
 /// Capacity of the operation table, in operations of 16 bytes.
-pub const OPS_CAPACITY: usize = ((off::RUNTIME_END - off::OPS) / 16) as usize;
+pub const OPS_CAPACITY: usize = ((off::OPS_END - off::OPS) / 16) as usize;
 
 /// Control-block fields (byte offsets in the control block).
 pub(crate) mod cb {
@@ -101,6 +140,7 @@ pub(crate) mod port {
     pub const FAULT: u16 = 0x11;
     pub const FATAL: u16 = 0x12;
     pub const MORE: u16 = 0x13;
+    pub const CALL: u16 = 0x14;
 }
 
 /// GDT selectors.
@@ -294,6 +334,10 @@ pub(crate) struct Runtime {
     /// Calls the kernel whose address is in the second word of the user data
     /// page with the System V arguments, stores RAX in the first word, ends.
     pub call_kernel: u64,
+    /// The CPL3 host call (`fn(_, argument) -> answer`, System V).
+    pub host_call: u64,
+    /// The CPL3 entry into translated code (see `exec`).
+    pub exec_entry: u64,
     /// The range of the batch loop's code, to tell its faults apart.
     pub batch_code: core::ops::Range<u64>,
     /// The dispatch table: 16 handlers indexed by `write << 2 | log2(width)`,
@@ -405,11 +449,31 @@ impl Runtime {
             a.iretq()?;
         }
 
-        // ---- #BP from CPL3: the run is over.
+        // ---- #BP from CPL3: a host call (the user page's CALL is set) or
+        // the end of the run.
         let mut breakpoint = a.create_label();
         a.set_label(&mut breakpoint)?;
-        a.out(port::DONE as u32, al)?;
-        a.jmp(dispatch)?;
+        {
+            let mut call = a.create_label();
+            a.cmp(qword_ptr(abs32(off::USER_DATA + user::CALL)), 0)?;
+            a.jne(call)?;
+            a.out(port::DONE as u32, al)?;
+            a.jmp(dispatch)?;
+            // The host answers in the user page and may have changed the
+            // tables: apply them, then return after the INT3.
+            a.set_label(&mut call)?;
+            a.push(rax)?;
+            a.push(rcx)?;
+            a.push(rdx)?;
+            a.push(rsi)?;
+            a.out(port::CALL as u32, al)?;
+            a.call(apply_all)?;
+            a.pop(rsi)?;
+            a.pop(rdx)?;
+            a.pop(rcx)?;
+            a.pop(rax)?;
+            a.iretq()?;
+        }
 
         // ---- Fatal exception stubs.
         let mut fatal = a.create_label();
@@ -554,14 +618,40 @@ impl Runtime {
         a.int3()?;
         a.jmp(end)?;
 
-        // ---- CPL3 kernel call: the kernel's address is at USER_DATA + 8.
+        // ---- CPL3 kernel call: the kernel's address is in the user page.
         let mut call_kernel = a.create_label();
         a.set_label(&mut call_kernel)?;
         a.mov(r9, va(off::USER_DATA))?;
-        a.mov(r8, qword_ptr(r9 + 8))?;
+        a.mov(r8, qword_ptr(r9 + user::KERNEL as i32))?;
         a.call(r8)?;
         a.mov(r9, va(off::USER_DATA))?;
-        a.mov(qword_ptr(r9), rax)?;
+        a.mov(qword_ptr(r9 + user::RESULT as i32), rax)?;
+        a.jmp(end)?;
+
+        // ---- CPL3 host call, System V: `fn(rdi, rsi) -> rax` with rsi the
+        // argument (the translator's helper, `abi::CTX_HELPER`): the
+        // argument and the call flag go to the user page, `INT3` traps to
+        // the #BP handler, which asks the host; the answer is in the page.
+        let mut host_call = a.create_label();
+        a.set_label(&mut host_call)?;
+        a.mov(r11, va(off::USER_DATA))?;
+        a.mov(qword_ptr(r11 + user::CALL_ARG as i32), rsi)?;
+        a.mov(qword_ptr(r11 + user::CALL as i32), 1)?;
+        a.int3()?;
+        a.mov(rax, qword_ptr(r11 + user::CALL_RESULT as i32))?;
+        a.ret()?;
+
+        // ---- CPL3 entry into translated code: rdi = CPU, rsi = context,
+        // rdx = block, rcx = the translator's trampoline; the status it
+        // returns goes to the user page, then the run ends.
+        let mut exec_entry = a.create_label();
+        a.set_label(&mut exec_entry)?;
+        a.mov(r11, va(off::USER_DATA))?;
+        a.mov(qword_ptr(r11 + user::CALL as i32), 0)?;
+        a.call(rcx)?;
+        a.mov(r11, va(off::USER_DATA))?;
+        a.mov(qword_ptr(r11 + user::STATUS as i32), rax)?;
+        a.mov(qword_ptr(r11 + user::CALL as i32), 0)?;
         a.jmp(end)?;
 
         let result =
@@ -583,6 +673,8 @@ impl Runtime {
             skip: ip(&skip)?,
             end: ip(&end)?,
             call_kernel: ip(&call_kernel)?,
+            host_call: ip(&host_call)?,
+            exec_entry: ip(&exec_entry)?,
             batch_code: ip(&batch)?..ip(&end)?,
             jump_table,
             vectors: vector_ips,

@@ -20,6 +20,8 @@ pub(crate) enum Exit {
     Fatal,
     /// The runtime asks for the next chunk of pending writes.
     More,
+    /// CPL3 code asks the host for a call (argument in the user page).
+    Call,
 }
 
 /// The vCPU.
@@ -150,6 +152,7 @@ impl Vcpu {
                     port::FAULT => Exit::Fault,
                     port::FATAL => Exit::Fatal,
                     port::MORE => Exit::More,
+                    port::CALL => Exit::Call,
                     other => {
                         return Err(KvmError::UnexpectedExit(format!("OUT to port {other:#x}")))
                     }

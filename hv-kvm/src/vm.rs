@@ -16,6 +16,8 @@ pub const KVM_DEVICE: &str = "/dev/kvm";
 pub(crate) const STORAGE_SLOT: u32 = 0;
 /// Slot 1: the runtime and the page-table pool.
 pub(crate) const SYSTEM_SLOT: u32 = 1;
+/// Slot 2: the code cache of translated code.
+pub(crate) const CODE_SLOT: u32 = 2;
 
 /// Opens `/dev/kvm` and checks the API version and the capabilities this
 /// backend needs.

@@ -63,7 +63,7 @@ use zmmu_mmu::exception::{Ending, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, Stubs};
+use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, MemoryAccess, Stubs};
 
 use buffer::CodeBuffer;
 
@@ -887,9 +887,11 @@ impl Jit {
         let amode = psw.amode();
         let page_end = (abs | 0xfff) + 1;
         let insns = {
-            let bytes = mem.dat_bus().storage.bytes();
-            let end = usize::try_from(page_end).ok()?.min(bytes.len());
-            let bytes = bytes.get(usize::try_from(abs).ok()?..end)?;
+            let storage = &mem.dat_bus().storage;
+            let mut page = [0u8; 4096];
+            let len = usize::try_from(page_end.min(storage.size()).checked_sub(abs)?).ok()?;
+            let bytes = page.get_mut(..len)?;
+            storage.read(AbsoluteAddress::new(abs), bytes)?;
             decode_block(bytes, psw.addr, amode, zmmu_translator::MAX_BLOCK)
         };
         if insns.is_empty() {
@@ -898,7 +900,9 @@ impl Jit {
         let env = Env {
             amode,
             key: psw.key(),
-            partition: partition(psw.dat(), psw.asc()),
+            memory: partition(psw.dat(), psw.asc()).map_or(MemoryAccess::Helper, |partition| {
+                MemoryAccess::SoftTlb { partition }
+            }),
             movbe: self.movbe,
         };
         let id = self.add_block(mem, insns, env, key)?;
@@ -1010,8 +1014,7 @@ impl Jit {
         self.caches.stats.entries += 1;
         let bus = mem.dat_bus();
         let tlb = bus.tlb.entries_ptr() as u64;
-        let bytes = bus.storage.bytes_mut();
-        let (storage, storage_len) = (bytes.as_mut_ptr() as u64, bytes.len() as u64);
+        let (storage, storage_len) = (bus.storage.host_base() as u64, bus.storage.size());
         let cpu_ptr: *mut Cpu = cpu;
         let mut ctx = Ctx::<M> {
             helper: helper::<M>,

@@ -463,9 +463,9 @@ fn same(a: &Case, b: &Case) -> Result<(), String> {
         }
         return Err(format!("CPU differs:{diff}"));
     }
-    let (x, y) = (a.bus.storage.bytes(), b.bus.storage.bytes());
+    let (x, y) = (a.bus.storage.to_vec(), b.bus.storage.to_vec());
     if x != y {
-        let at = x.iter().zip(y).position(|(p, q)| p != q).unwrap_or(0);
+        let at = x.iter().zip(&y).position(|(p, q)| p != q).unwrap_or(0);
         return Err(format!(
             "storage differs at {at:#x}: interp {:02x?} jit {:02x?}",
             &x[at..(at + 8).min(x.len())],
@@ -487,7 +487,7 @@ fn run_case(jit: &mut Jit, rng: &mut Rng, budget: u64) -> Result<u64, String> {
     let mut interp = reference;
     let mut jitted = Case {
         cpu: interp.cpu.clone(),
-        bus: DatBus::new(interp.bus.storage.clone()),
+        bus: DatBus::over(interp.bus.storage.clone()),
     };
     jit.flush(&mut jitted.bus);
     let mut total = 0u64;

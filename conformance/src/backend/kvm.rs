@@ -1,18 +1,23 @@
-//! The `kvm` backend: every probe as a real x86 load or store in a KVM VM
+//! The `kvm` backend: every access as a real x86 load or store in a KVM VM
 //! (`zmmu-hv-kvm`), through host page tables that the core's shadow pager
 //! fills on each page fault, made twice so that the second access is served
 //! by the VM's MMU from the mapping the first one installed.
 
 use zmmu_hv_kvm::{GuestStorage, KvmConfig, KvmError, KvmHost};
+use zmmu_mmu::access::{Fault, Request};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::control::Controls;
 use zmmu_mmu::host::HostPageSize;
+use zmmu_mmu::invalidate::Invalidation;
 use zmmu_mmu::shadow::{self, EngineError};
 use zmmu_mmu::storage::Storage;
 
-use super::{outcome, Backend, BackendError, Observed};
+use super::{Backend, BackendError, Observed};
+use crate::execute::{self, Translator};
 use crate::machine;
-use crate::vector::Scenario;
+use crate::steps::Scenario;
 
-/// Runs each probe in a KVM VM, twice (one VM per scenario).
+/// Runs each access in a KVM VM, twice (one VM per scenario).
 #[derive(Debug)]
 pub struct KvmBackend {
     config: shadow::Config,
@@ -35,6 +40,51 @@ fn backend_error(error: impl std::fmt::Display) -> BackendError {
     BackendError::Backend(error.to_string())
 }
 
+struct InVm {
+    storage: GuestStorage,
+    engine: shadow::Engine<KvmHost>,
+}
+
+impl Translator for InVm {
+    type Storage = GuestStorage;
+
+    fn storage(&mut self) -> &mut GuestStorage {
+        &mut self.storage
+    }
+
+    fn access(
+        &mut self,
+        controls: &Controls,
+        request: Request,
+    ) -> Result<Result<(u64, u64), Fault>, BackendError> {
+        match self.engine.access(&mut self.storage, controls, request) {
+            Ok(served) => Ok(Ok((served.real.value(), served.absolute.value()))),
+            Err(EngineError::Fault(fault)) => Ok(Err(fault)),
+            Err(EngineError::Host(error)) => Err(backend_error(error)),
+            Err(EngineError::Inconsistent(address)) => {
+                Err(match self.engine.host_mut().take_error() {
+                    Some(error) => backend_error(error),
+                    None => BackendError::Backend(format!(
+                        "the VM's MMU disagrees with the pager at {address:?}"
+                    )),
+                })
+            }
+        }
+    }
+
+    fn invalidate(&mut self, invalidation: &Invalidation) {
+        self.engine.invalidate(invalidation);
+    }
+
+    fn controls_changed(&mut self, old: &Controls, new: &Controls) {
+        self.engine.controls_changed(old, new);
+    }
+
+    fn caches(&self) -> bool {
+        true
+    }
+}
+
 impl Backend for KvmBackend {
     fn name(&self) -> &'static str {
         "kvm"
@@ -46,42 +96,19 @@ impl Backend for KvmBackend {
         let mut storage =
             GuestStorage::new(scenario.storage_size.max(1), false).map_err(backend_error)?;
         for (address, bytes) in &scenario.mem {
-            storage.write(zmmu_mmu::addr::AbsoluteAddress::new(*address), bytes);
+            storage.write(AbsoluteAddress::new(*address), bytes);
         }
         for frame in (0..scenario.storage_size).step_by(4096) {
-            let at = zmmu_mmu::addr::AbsoluteAddress::new(frame);
+            let at = AbsoluteAddress::new(frame);
             if let Some(key) = reference.key(at) {
                 storage.set_key(at, key);
             }
         }
         let host = KvmHost::new(&storage, KvmConfig::default()).map_err(backend_error)?;
-        let controls = machine::controls(scenario);
-        let mut engine = shadow::Engine::new(host, self.config);
-        let mut outcomes = Vec::with_capacity(scenario.probes.len());
-        for probe in &scenario.probes {
-            let request = machine::request(probe);
-            let once =
-                |engine: &mut shadow::Engine<KvmHost>, storage: &mut GuestStorage| match engine
-                    .access(storage, &controls, request)
-                {
-                    Ok(served) => Ok(Ok((served.real.value(), served.absolute.value()))),
-                    Err(EngineError::Fault(fault)) => Ok(Err(fault)),
-                    Err(EngineError::Host(error)) => Err(backend_error(error)),
-                    Err(EngineError::Inconsistent(address)) => {
-                        Err(match engine.host_mut().take_error() {
-                            Some(error) => backend_error(error),
-                            None => BackendError::Backend(format!(
-                                "the VM's MMU disagrees with the pager at {address:?}"
-                            )),
-                        })
-                    }
-                };
-            let first = once(&mut engine, &mut storage)?;
-            let again = once(&mut engine, &mut storage)?;
-            let mut result = outcome(&storage, &controls, probe, first)?;
-            result.repeat = Some(outcome(&storage, &controls, probe, again)?.expect);
-            outcomes.push(result);
-        }
-        Ok(outcomes)
+        let mut in_vm = InVm {
+            storage,
+            engine: shadow::Engine::new(host, self.config),
+        };
+        execute::run(&mut in_vm, scenario)
     }
 }

@@ -1,16 +1,58 @@
-//! The `tlb` backend: every probe through the core's software TLB, made
+//! The `tlb` backend: every access through the core's software TLB, made
 //! twice so that the second access exercises the hit path (and entries
-//! formed by earlier probes serve later ones).
+//! formed by earlier accesses serve later ones until an operation drops
+//! them).
 
+use zmmu_mmu::access::{Fault, Request};
+use zmmu_mmu::control::Controls;
+use zmmu_mmu::invalidate::Invalidation;
+use zmmu_mmu::storage::OwnedStorage;
 use zmmu_mmu::tlb::Tlb;
 
-use super::{outcome, Backend, BackendError, Observed};
+use super::{Backend, BackendError, Observed};
+use crate::execute::{self, Translator};
 use crate::machine;
-use crate::vector::Scenario;
+use crate::steps::Scenario;
 
-/// Runs each probe through a [`Tlb`], twice.
+/// Runs each access through a [`Tlb`], twice.
 #[derive(Debug, Default)]
 pub struct TlbBackend;
+
+struct Cached {
+    storage: OwnedStorage,
+    tlb: Tlb,
+}
+
+impl Translator for Cached {
+    type Storage = OwnedStorage;
+
+    fn storage(&mut self) -> &mut OwnedStorage {
+        &mut self.storage
+    }
+
+    fn access(
+        &mut self,
+        _: &Controls,
+        request: Request,
+    ) -> Result<Result<(u64, u64), Fault>, BackendError> {
+        Ok(self
+            .tlb
+            .access(&mut self.storage, request)
+            .map(|t| (t.real.value(), t.absolute.value())))
+    }
+
+    fn invalidate(&mut self, invalidation: &Invalidation) {
+        self.tlb.invalidate(invalidation);
+    }
+
+    fn controls_changed(&mut self, _: &Controls, new: &Controls) {
+        self.tlb.set_controls(new);
+    }
+
+    fn caches(&self) -> bool {
+        true
+    }
+}
 
 impl Backend for TlbBackend {
     fn name(&self) -> &'static str {
@@ -18,22 +60,10 @@ impl Backend for TlbBackend {
     }
 
     fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError> {
-        let mut storage = machine::storage(scenario)?;
-        let controls = machine::controls(scenario);
-        let mut tlb = Tlb::new(&controls);
-        let mut outcomes = Vec::with_capacity(scenario.probes.len());
-        for probe in &scenario.probes {
-            let request = machine::request(probe);
-            let first = tlb
-                .access(&mut storage, request)
-                .map(|t| (t.real.value(), t.absolute.value()));
-            let again = tlb
-                .access(&mut storage, request)
-                .map(|t| (t.real.value(), t.absolute.value()));
-            let mut result = outcome(&storage, &controls, probe, first)?;
-            result.repeat = Some(outcome(&storage, &controls, probe, again)?.expect);
-            outcomes.push(result);
-        }
-        Ok(outcomes)
+        let mut cached = Cached {
+            storage: machine::storage(scenario)?,
+            tlb: Tlb::new(&machine::controls(scenario)),
+        };
+        execute::run(&mut cached, scenario)
     }
 }

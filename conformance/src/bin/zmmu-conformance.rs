@@ -4,7 +4,7 @@
 //! zmmu-conformance run [--vectors FILE...] [--backend walk|tlb|mock|kvm|all]
 //! ```
 //!
-//! Exit status: 0 when every probe matches, 1 on any mismatch, 2 when the
+//! Exit status: 0 when every step matches, 1 on any mismatch, 2 when the
 //! input cannot be read or a backend cannot be started.
 #![forbid(unsafe_code)]
 
@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use zmmu_conformance::backend::{self, Backend};
 use zmmu_conformance::runner::{self, Tally, VectorFile};
-use zmmu_conformance::vector;
+use zmmu_conformance::steps;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -78,17 +78,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let probes: usize = files
+    let steps: usize = files
         .iter()
         .flat_map(|f| &f.scenarios)
-        .map(|s| s.probes.len())
+        .map(|s| s.steps.len())
         .sum();
     let mut total = Tally::default();
     let mut diffs = String::new();
     for mut backend in backends {
-        let bar = ProgressBar::new(probes as u64).with_message(backend.name());
+        let bar = ProgressBar::new(steps as u64).with_message(backend.name());
         bar.set_style(
-            ProgressStyle::with_template("{msg:>5} [{bar:40}] {pos}/{len} probes ({eta})")
+            ProgressStyle::with_template("{msg:>5} [{bar:40}] {pos}/{len} steps ({eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
         bar.finish_and_clear();
         print!("{}", runner::table(&report));
         diffs.push_str(&runner::diff(&report));
-        total.probes += report.total.probes;
+        total.steps += report.total.steps;
         total.passed += report.total.passed;
     }
     if !diffs.is_empty() {
@@ -121,7 +121,7 @@ fn load(paths: Vec<PathBuf>) -> Result<Vec<VectorFile>, String> {
     paths
         .into_iter()
         .map(|path| {
-            let scenarios = vector::read_file(&path).map_err(|e| e.to_string())?;
+            let scenarios = steps::read_file(&path).map_err(|e| e.to_string())?;
             Ok(VectorFile {
                 name: path.display().to_string(),
                 scenarios,

@@ -35,6 +35,10 @@ pub mod lowcore {
     pub const PGM_CODE: u64 = 0x8E;
     /// Data-exception code (byte).
     pub const DXC: u64 = 0x93;
+    /// Monitor class number (halfword) of a monitor event.
+    pub const MONITOR_CLASS: u64 = 0x94;
+    /// Monitor code (doubleword) of a monitor event.
+    pub const MONITOR_CODE: u64 = 0xB0;
     /// Exception access id (byte): the access register of a failing access
     /// in access-register mode.
     pub const ACCESS_ID: u64 = 0xA0;
@@ -215,7 +219,7 @@ impl Cpu {
     }
 
     /// Stores `data` in the lowcore field at real address `real`.
-    fn store_lowcore<B: Bus>(
+    pub(crate) fn store_lowcore<B: Bus>(
         &self,
         bus: &mut B,
         real: u64,

@@ -91,6 +91,26 @@ pub trait Memory {
     /// storage, interlocked).
     fn translate(&mut self, acc: &Access<'_>, addr: u64) -> Result<AbsoluteAddress, Exception>;
 
+    /// An interlocked update of the `len`-byte storage operand at `addr`
+    /// (`len` 4, 8 or 16, `addr` aligned on it): translated and checked
+    /// as a store (which records R and C, also when nothing is stored, as
+    /// QEMU's compare-and-swap does), then fetched and replaced by
+    /// `update(old)` unless that is `None`, with no other CPU's access to
+    /// the operand in between ([`Storage::interlocked`]). Answers the value
+    /// fetched, big-endian.
+    fn interlocked(
+        &mut self,
+        acc: &Access<'_>,
+        addr: u64,
+        len: usize,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Result<u128, Exception> {
+        let absolute = self.translate(acc, addr)?;
+        self.storage()
+            .interlocked(absolute, len, update)
+            .ok_or(Exception::addressing())
+    }
+
     /// The installed facilities that translation depends on.
     fn facilities(&self) -> Facilities;
 
@@ -151,7 +171,14 @@ pub fn logical_space(cpu: &Cpu, base: u8) -> AddressSpace {
 /// (what LRA and STRAG translate in); in access-register mode the ALET of
 /// the base register's access register (AR 0 always means primary).
 pub fn asc_space(cpu: &Cpu, base: u8) -> AddressSpace {
-    match cpu.psw.asc() {
+    space_of(cpu, cpu.psw.asc(), base)
+}
+
+/// The space an address-space control `asc` (PSW bits 16-17: 0 primary,
+/// 1 access register, 2 secondary, 3 home) names for an operand with base
+/// register `base`.
+pub fn space_of(cpu: &Cpu, asc: u8, base: u8) -> AddressSpace {
+    match asc & 3 {
         0 => AddressSpace::Primary,
         1 => AddressSpace::AccessRegister {
             alet: if base == 0 {

@@ -113,6 +113,7 @@ opcodes! {
     ALR 0x1E RR Alu(AddL, W32, Reg(F));
     SLR 0x1F RR Alu(SubL, W32, Reg(F));
     LDR 0x28 RR SP;
+    LER 0x38 RR SP;
     STH 0x40 RxA Store(2);
     LA 0x41 RxA SP;
     STC 0x42 RxA Store(1);
@@ -145,6 +146,8 @@ opcodes! {
     SL 0x5F RxA Alu(SubL, W32, Mem(F));
     STD 0x60 RxA SP;
     LD 0x68 RxA SP;
+    STE 0x70 RxA SP;
+    LE 0x78 RxA SP;
     MS 0x71 RxA Alu(Mul, W32, Mem(F));
     SSM 0x80 Si SP;
     LPSW 0x82 Si SP;
@@ -691,6 +694,8 @@ opcodes! {
     LDEB 0xED04 Rxe SP;
     KEB 0xED08 Rxe SP;
     CEB 0xED09 Rxe SP;
+    TCEB 0xED10 Rxe SP;
+    TCDB 0xED11 Rxe SP;
     AEB 0xED0A Rxe SP;
     SEB 0xED0B Rxe SP;
     DEB 0xED0D Rxe SP;
@@ -703,7 +708,9 @@ opcodes! {
     SDB 0xED1B Rxe SP;
     MDB 0xED1C Rxe SP;
     DDB 0xED1D Rxe SP;
+    LEY 0xED64 RxyA SP;
     LDY 0xED65 RxyA SP;
+    STEY 0xED66 RxyA SP;
     STDY 0xED67 RxyA SP;
     LMD 0xEF SsE SP;
     SRP 0xF0 SsC SP;

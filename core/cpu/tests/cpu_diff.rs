@@ -286,7 +286,7 @@ const TEMPLATES: &[&str] = &[
     // Floating-point registers moved as bits (the leftmost doublewords of
     // vector registers 0-15).
     "ldgr {F},{R}", "lgdr {R},{F}", "ld {F},{M8}", "std {F},{M8}", "ldr {F},{F}", "lzdr {F}",
-    "lzer {F}",
+    "lzer {F}", "le {F},{M4}", "ley {F},{M4}", "ste {F},{M4}", "stey {F},{M4}", "ler {F},{F}",
     // Vector loads and stores, moves, element access.
     "vl {V},{M16}", "vst {V},{M16}", "vlrep {V},{M8},{ES3}", "vllez {V},{M8},{ES3}",
     "vleb {V},{M1},{X16}", "vleh {V},{M2},{X8}", "vlef {V},{M4},{X4}", "vleg {V},{M8},{X2}",

@@ -606,12 +606,11 @@ fn arbitrary_instruction_bytes_and_state_never_panic() {
 /// the program-call/linkage-stack family, and others no compiler emits for
 /// freestanding C.
 const NOT_INTERPRETED: &[&str] = &[
-    "BSM", "BASSM", "CVD", "CVB", "TRACE", "LAM", "STAM", "MC", "BAKR", "CKSM", "PALB", "EREG",
-    "ESTA", "TAR", "CPYA", "CUSE", "PPA", "ETND", "TEND", "TRAP4", "EREGG", "MVCOS", "ECTG",
-    "CSST", "LPD", "LPDG", "ED", "EDMK", "PKU", "UNPKU", "CVBY", "CVBG", "CVDY", "CVDG", "LASP",
-    "MVCSK", "MVCDK", "PKA", "UNPKA", "TRACG", "ECAG", "MVCLU", "CLCLU", "LAMY", "STAMY", "LMD",
-    "SRP", "MVO", "PACK", "UNPK", "ZAP", "CP", "AP", "SP", "MP", "DP", "PR", "UPT", "PTFF",
-    "TRAP2", "MVCK",
+    "BSM", "BASSM", "CVD", "CVB", "TRACE", "BAKR", "PALB", "EREG", "ESTA", "TAR", "CPYA", "CUSE",
+    "PPA", "ETND", "TEND", "TRAP4", "EREGG", "ECTG", "LPD", "LPDG", "ED", "EDMK", "PKU", "UNPKU",
+    "CVBY", "CVBG", "CVDY", "CVDG", "LASP", "MVCSK", "MVCDK", "PKA", "UNPKA", "TRACG", "MVCLU",
+    "CLCLU", "LMD", "SRP", "MVO", "PACK", "UNPK", "ZAP", "CP", "AP", "SP", "MP", "DP", "PR", "UPT",
+    "PTFF", "TRAP2", "MVCK",
 ];
 
 /// Instructions the interpreter hands to [`System::system_instruction`]
@@ -944,4 +943,165 @@ fn fprs_0_2_4_6_are_available_without_the_afp_register_control() {
         mem.slice(DATA, 8).unwrap(),
         &0x0123_4567_89AB_CDEFu64.to_be_bytes()
     );
+}
+
+#[test]
+fn lam_and_stam_move_access_registers_r1_through_r3_wrapping_at_15() {
+    // stam %a14,%a1,0(%r2); lam %a0,%a3,0(%r2)
+    let (mut cpu, mut mem) = machine(&[0x9B, 0xE1, 0x20, 0x00, 0x9A, 0x03, 0x20, 0x00]);
+    cpu.gpr[2] = DATA;
+    cpu.ar = [0; 16];
+    cpu.ar[14] = 14;
+    cpu.ar[15] = 15;
+    cpu.ar[0] = 100;
+    cpu.ar[1] = 101;
+    cpu.step(&mut mem).unwrap();
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.ar[..4], [14, 15, 100, 101]);
+}
+
+#[test]
+fn lam_needs_a_word_boundary() {
+    // lam %a0,%a1,2(%r2)
+    let (mut cpu, mut mem) = machine(&[0x9A, 0x01, 0x20, 0x02]);
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 2));
+}
+
+#[test]
+fn cksm_adds_words_with_end_around_carry_and_pads_the_last_one() {
+    // cksm %r1,%r2 over ff ff ff ff 00 00 00 02 01 (9 bytes)
+    let (mut cpu, mut mem) = machine(&[0xB2, 0x41, 0x00, 0x12]);
+    mem.load(DATA, &[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2, 1])
+        .unwrap();
+    cpu.gpr[1] = 0xAAAA_AAAA_0000_0001;
+    cpu.gpr[2] = DATA;
+    cpu.gpr[3] = 9;
+    cpu.step(&mut mem).unwrap();
+    // 1 + ffffffff = 1_00000000 -> 1; + 2 = 3; + 01000000 = 01000003.
+    assert_eq!(cpu.gpr[1], 0xAAAA_AAAA_0100_0003);
+    assert_eq!((cpu.gpr[2], cpu.gpr[3], cpu.psw.cc()), (DATA + 9, 0, 0));
+}
+
+#[test]
+fn csst_swaps_and_stores_only_when_the_compare_is_equal() {
+    // csst 0(%r2),8(%r2),%r4 with fc 1 (64-bit), sc 2 (a word)
+    let code = [0xC8, 0x42, 0x20, 0x00, 0x20, 0x08];
+    let list = DATA + 0x100;
+    let mut params = [0u8; 32];
+    params[..8].copy_from_slice(&0x1111_2222_3333_4444u64.to_be_bytes());
+    params[16..20].copy_from_slice(&0x5566_7788u32.to_be_bytes());
+    for (old, cc) in [(7u64, 0), (8, 1)] {
+        let (mut cpu, mut mem) = machine(&code);
+        mem.load(DATA, &7u64.to_be_bytes()).unwrap();
+        mem.load(list, &params).unwrap();
+        cpu.gpr[0] = 0x0201;
+        cpu.gpr[1] = list + 5; // bits 60-63 ignored
+        cpu.gpr[2] = DATA;
+        cpu.gpr[4] = old;
+        cpu.step(&mut mem).unwrap();
+        let first = u64::from_be_bytes(mem.slice(DATA, 8).unwrap().try_into().unwrap());
+        let second = u32::from_be_bytes(mem.slice(DATA + 8, 4).unwrap().try_into().unwrap());
+        assert_eq!(cpu.psw.cc(), cc);
+        if cc == 0 {
+            assert_eq!((first, second), (0x1111_2222_3333_4444, 0x5566_7788));
+        } else {
+            assert_eq!((first, second, cpu.gpr[4]), (7, 0, 7));
+        }
+    }
+}
+
+#[test]
+fn csst_refuses_reserved_codes_and_misaligned_operands() {
+    let code = [0xC8, 0x42, 0x20, 0x00, 0x20, 0x08];
+    for (r0, r2) in [
+        (3u64, DATA),
+        (0x0500, DATA),
+        (0x0001, DATA + 4),
+        (0x0300, DATA + 4),
+    ] {
+        let (mut cpu, mut mem) = machine(&code);
+        cpu.gpr[0] = r0;
+        cpu.gpr[1] = DATA + 0x100;
+        cpu.gpr[2] = r2;
+        cpu.gpr[4] = 0;
+        assert_eq!(
+            program_exception(cpu.step(&mut mem)),
+            (0x0006, 3),
+            "r0 {r0:#x}"
+        );
+    }
+}
+
+#[test]
+fn monitor_call_interrupts_only_for_a_class_enabled_in_cr8() {
+    // mc 0x123(%r2),5
+    let (mut cpu, mut mem) = machine(&[0xAF, 0x05, 0x21, 0x23]);
+    cpu.gpr[2] = 0x1000;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.psw.addr, CODE + 4);
+
+    let (mut cpu, mut mem) = machine(&[0xAF, 0x05, 0x21, 0x23]);
+    cpu.gpr[2] = 0x1000;
+    cpu.cr[8] = 0x8000 >> 5;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0040, 2));
+    assert_eq!(cpu.psw.addr, CODE + 4, "the MONITOR CALL completes");
+    let class = u16::from_be_bytes(
+        mem.slice(lowcore::MONITOR_CLASS, 2)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let code = u64::from_be_bytes(
+        mem.slice(lowcore::MONITOR_CODE, 8)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!((class, code), (5, 0x1123));
+}
+
+#[test]
+fn monitor_call_class_field_must_have_zero_high_bits() {
+    let (mut cpu, mut mem) = machine(&[0xAF, 0x15, 0x00, 0x00]);
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 2));
+}
+
+#[test]
+fn stfl_stores_despite_low_address_protection() {
+    // stfl 0
+    let (mut cpu, mut mem) = machine(&[0xB2, 0xB1, 0x00, 0x00]);
+    cpu.cr[0] |= 1 << (63 - 35);
+    cpu.step(&mut mem).unwrap();
+    let word = u32::from_be_bytes(mem.slice(lowcore::STFL, 4).unwrap().try_into().unwrap());
+    assert_eq!(word >> 24, 0xF1, "facilities 0, 1, 2, 3 and 7");
+}
+
+#[test]
+fn short_floating_point_loads_and_stores_move_the_left_word_only() {
+    // le %f1,0(%r2); ler %f3,%f1; ste %f3,4(%r2)
+    let code = [0x78, 0x10, 0x20, 0x00, 0x38, 0x31, 0x70, 0x30, 0x20, 0x04];
+    let (mut cpu, mut mem) = machine(&code);
+    mem.load(DATA, &0x4049_0FDBu32.to_be_bytes()).unwrap();
+    cpu.gpr[2] = DATA;
+    cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
+    cpu.set_fpr(1, 0x1111_1111_2222_2222);
+    cpu.set_fpr(3, 0x3333_3333_4444_4444);
+    for _ in 0..3 {
+        cpu.step(&mut mem).unwrap();
+    }
+    assert_eq!(cpu.fpr(1), 0x4049_0FDB_2222_2222);
+    assert_eq!(cpu.fpr(3), 0x4049_0FDB_4444_4444);
+    assert_eq!(
+        mem.slice(DATA + 4, 4).unwrap(),
+        &0x4049_0FDBu32.to_be_bytes()
+    );
+}
+
+#[test]
+fn ecag_reports_no_cache_information() {
+    // ecag %r1,%r0,0
+    let (mut cpu, mut mem) = machine(&[0xEB, 0x10, 0x00, 0x00, 0x00, 0x4C]);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.gpr[1], u64::MAX);
 }

@@ -2,7 +2,7 @@
 //! goes through zmmu-mmu's one software access path ([`range`]): split at
 //! page boundaries, each page translated by the software [`Tlb`] (a miss
 //! walks the tables with [`zmmu_mmu::access`]), then read or written in
-//! [`OwnedStorage`] at its absolute address. The TLB's [`Controls`] follow
+//! [`MainStorage`] at its absolute address. The TLB's [`Controls`] follow
 //! the CPU's control registers and prefix; every [`PendingFlush`] the DAT
 //! instructions produce goes to the TLB.
 
@@ -20,6 +20,8 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::range::{self, PageTranslator};
 use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::{OwnedStorage, Storage};
+
+use crate::main_storage::MainStorage;
 use zmmu_mmu::tlb::{self, Tlb};
 
 use crate::tlb_log::{TlbEvent, TlbLog};
@@ -59,9 +61,9 @@ impl Target {
 /// Guest storage behind zmmu-mmu's DAT and software TLB.
 #[derive(Debug)]
 pub struct DatBus {
-    /// Absolute storage with its storage keys.
-    pub storage: OwnedStorage,
-    /// The software TLB of the one CPU.
+    /// Main storage with its storage keys, shared with the other CPUs.
+    pub storage: MainStorage,
+    /// The software TLB of this CPU.
     pub tlb: Tlb,
     /// The installed facilities DAT depends on.
     pub facilities: Facilities,
@@ -74,9 +76,15 @@ pub struct DatBus {
 }
 
 impl DatBus {
+    /// A bus over a copy of `storage` in main storage (for tests and
+    /// tools that build storage first), as [`DatBus::over`].
+    pub fn new(storage: OwnedStorage) -> Self {
+        Self::over(MainStorage::from(&storage))
+    }
+
     /// A bus over `storage` with the facilities of QEMU 7.2's `-cpu max`
     /// that matter to DAT: low-address protection only (no EDAT, no ESOP).
-    pub fn new(storage: OwnedStorage) -> Self {
+    pub fn over(storage: MainStorage) -> Self {
         Self {
             storage,
             tlb: Tlb::default(),
@@ -148,7 +156,7 @@ impl Pages<'_> {
 
 impl PageTranslator for Pages<'_> {
     type Error = Exception;
-    type Storage = OwnedStorage;
+    type Storage = MainStorage;
 
     fn translate(&mut self, address: u64, kind: AccessKind) -> Result<AbsoluteAddress, Exception> {
         let Target::Dat(space) = self.target else {
@@ -192,7 +200,7 @@ impl PageTranslator for Pages<'_> {
             .map_err(|fault| self.bus.fault(fault))
     }
 
-    fn storage(&mut self) -> &mut OwnedStorage {
+    fn storage(&mut self) -> &mut MainStorage {
         &mut self.bus.storage
     }
 }

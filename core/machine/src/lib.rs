@@ -23,7 +23,8 @@
 #![no_std]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
@@ -36,6 +37,8 @@ pub mod elf;
 pub mod engine;
 pub mod interrupt;
 pub mod ipl;
+pub mod kernel;
+pub mod main_storage;
 pub mod sclp;
 pub mod sigp;
 pub mod stsi;
@@ -55,7 +58,7 @@ use zmmu_cpu::state::{mask, Cpu, Psw};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
-use zmmu_mmu::storage::{OwnedStorage, Storage};
+use zmmu_mmu::storage::Storage;
 
 use bus::{DatBus, Halt};
 use config::Config;
@@ -274,7 +277,7 @@ impl Machine {
     pub fn new(memory: usize) -> Self {
         let mut machine = Self {
             cpu: Cpu::new(),
-            bus: DatBus::new(OwnedStorage::new(memory)),
+            bus: DatBus::over(main_storage::MainStorage::new(memory)),
             services: Services::default(),
             config: Config::default(),
         };

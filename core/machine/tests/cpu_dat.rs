@@ -244,3 +244,73 @@ fn mvcs_stores_into_the_secondary_space_with_the_key_in_r3() {
     cpu.gpr[3] = 0x30;
     cpu.step(&mut bus).unwrap();
 }
+
+/// `mvcos 0x100(%r2),0(%r2),%r3` in the [`two_spaces`] machine, in the
+/// home-space mode (CR13 the primary tables), with GR0 `oac`.
+fn mvcos(oac: u64, len: u64) -> (Cpu, DatBus) {
+    let (mut cpu, bus) = two_spaces(0xDB);
+    let mut bus = bus;
+    bus.storage
+        .write(
+            AbsoluteAddress::new(0x1000),
+            &[0xC8, 0x30, 0x21, 0x00, 0x20, 0x00],
+        )
+        .unwrap();
+    cpu.cr[13] = SEGMENT_TABLE;
+    cpu.psw.mask |= mask::ASC;
+    cpu.gpr[0] = oac;
+    cpu.gpr[3] = len;
+    (cpu, bus)
+}
+
+#[test]
+fn mvcos_moves_from_the_space_each_operand_access_control_names() {
+    // OAC1: none (the home space of the PSW); OAC2: secondary (AS 10, A).
+    let (mut cpu, mut bus) = mvcos(0x0081, 8);
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_4000), b"second!!")
+        .unwrap();
+    cpu.step(&mut bus).unwrap();
+    let mut moved = [0u8; 8];
+    bus.storage
+        .read(AbsoluteAddress::new(0x7_3100), &mut moved)
+        .unwrap();
+    assert_eq!((&moved, cpu.psw.cc()), (b"second!!", 0));
+}
+
+#[test]
+fn mvcos_moves_4096_bytes_with_cc_3_and_leaves_the_length() {
+    let (mut cpu, mut bus) = mvcos(0x0081, 5000);
+    cpu.gpr[2] = 0x5000;
+    bus.storage
+        .write(AbsoluteAddress::new(0x7_4000), &[7; 0x1000])
+        .unwrap();
+    // The first operand spans pages 5 and 6: map page 6 of the home space.
+    bus.storage
+        .write_u64(AbsoluteAddress::new(PAGE_TABLE + 6 * 8), 0x7_5000)
+        .unwrap();
+    bus.storage
+        .write_u64(AbsoluteAddress::new(SECONDARY_PAGE_TABLE + 6 * 8), 0x7_6000)
+        .unwrap();
+    cpu.step(&mut bus).unwrap();
+    assert_eq!((cpu.gpr[3], cpu.psw.cc()), (5000, 3));
+    let mut last = [0u8; 2];
+    bus.storage
+        .read(AbsoluteAddress::new(0x7_5000 + 0xFF), &mut last)
+        .unwrap();
+    assert_eq!(last, [7, 0], "4096 bytes from 0x5100 end at 0x60FF");
+}
+
+#[test]
+fn mvcos_is_a_special_operation_with_dat_off_or_without_the_secondary_space_control() {
+    let (mut cpu, mut bus) = mvcos(0x0081, 8);
+    cpu.psw.mask &= !mask::DAT;
+    let code = |r: Result<(), Interruption>| match r {
+        Err(Interruption::Program { exception, .. }) => exception.code,
+        other => panic!("expected a program interruption, got {other:?}"),
+    };
+    assert_eq!(code(cpu.step(&mut bus)), Code::SPECIAL_OPERATION);
+    let (mut cpu, mut bus) = mvcos(0x0081, 8);
+    cpu.cr[0] &= !(1 << 26);
+    assert_eq!(code(cpu.step(&mut bus)), Code::SPECIAL_OPERATION);
+}

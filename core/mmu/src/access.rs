@@ -187,10 +187,10 @@ pub fn record<S: Storage + ?Sized>(
     key: StorageKey,
     kind: AccessKind,
 ) {
-    let recorded = key.recorded(kind);
-    if recorded != key {
-        // The frame exists: its key was just read.
-        let _ = storage.set_key(absolute, recorded);
+    if key.recorded(kind) != key {
+        // The frame exists: its key was just read. Another CPU may have
+        // changed the key since: record into the key as it is now.
+        let _ = storage.update_key(absolute, &mut |now| now.recorded(kind));
     }
 }
 

@@ -40,6 +40,8 @@ impl Code {
     pub const TRANSLATION_SPECIFICATION: Code = Code(0x12);
     /// 0x0013 special operation.
     pub const SPECIAL_OPERATION: Code = Code(0x13);
+    /// Monitor event (MONITOR CALL with its class enabled in CR8).
+    pub const MONITOR_EVENT: Code = Code(0x40);
     /// 0x0038 ASCE type.
     pub const ASCE_TYPE: Code = Code(0x38);
     /// 0x0039 region-first translation.
@@ -112,6 +114,7 @@ impl Code {
             0x11 => "page-translation",
             0x12 => "translation-specification",
             0x13 => "special-operation",
+            0x40 => "monitor-event",
             0x38 => "ASCE-type",
             0x39 => "region-first-translation",
             0x3A => "region-second-translation",

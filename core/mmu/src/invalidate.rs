@@ -72,13 +72,37 @@ pub enum Invalidation {
 #[must_use = "the cached translations (software TLB, shadow, translated code) stay stale until the \
               invalidation is applied: call `apply`, `into_invalidation` or `ignore`"]
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PendingFlush(Invalidation);
+pub struct PendingFlush(Invalidation, Scope);
+
+/// Whose caches an invalidation concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every CPU's in the configuration, before the instruction completes
+    /// (IPTE, IDTE, CSP/CSPG: "all TLBs in the configuration"; SSKE and
+    /// RRBE, whose keys every CPU's cached permissions derive from).
+    Configuration,
+    /// The executing CPU's alone (PTLB; SPX, whose prefix is the CPU's own).
+    Cpu,
+}
 
 impl PendingFlush {
-    /// The obligation to carry out `invalidation`.
+    /// The obligation to carry out `invalidation` in every CPU's caches.
     #[inline]
     pub const fn new(invalidation: Invalidation) -> Self {
-        Self(invalidation)
+        Self(invalidation, Scope::Configuration)
+    }
+
+    /// The obligation to carry out `invalidation` in the executing CPU's
+    /// caches only.
+    #[inline]
+    pub const fn local(invalidation: Invalidation) -> Self {
+        Self(invalidation, Scope::Cpu)
+    }
+
+    /// Whose caches must drop what it covers.
+    #[inline]
+    pub const fn scope(&self) -> Scope {
+        self.1
     }
 
     /// The invalidation, without discharging the obligation.
@@ -285,7 +309,8 @@ pub struct CspOutcome {
 /// [`CspWidth::operand_address`] of R2 as a *store* with the PSW key (the
 /// operand is logical and subject to protection, as any store; Hercules
 /// translates it with `ACCTYPE_WRITE`). `compare` and `replace` come from R1
-/// and R1+1. When equal, `replace` is stored and, if `purge` (R2 bit 63,
+/// and R1+1. When equal, `replace` is stored (one interlocked update,
+/// [`Storage::interlocked`]) and, if `purge` (R2 bit 63,
 /// [`CspWidth::purges_tlb`]), every TLB in the configuration is purged.
 pub fn csp<S: Storage + ?Sized>(
     storage: &mut S,
@@ -295,14 +320,12 @@ pub fn csp<S: Storage + ?Sized>(
     replace: u64,
     purge: bool,
 ) -> Result<CspOutcome, Exception> {
-    let bytes = width.bytes();
-    let shift = 64 - 8 * bytes as u32;
-    let mask = u64::MAX >> shift;
-    let mut buf = [0u8; 8];
-    storage
-        .read(operand, &mut buf[..bytes])
-        .ok_or(Exception::addressing())?;
-    let found = u64::from_be_bytes(buf) >> shift;
+    let mask = u64::MAX >> (64 - 8 * width.bytes() as u32);
+    let found = storage
+        .interlocked(operand, width.bytes(), &mut |old| {
+            (old == u128::from(compare & mask)).then_some(u128::from(replace & mask))
+        })
+        .ok_or(Exception::addressing())? as u64;
     if found != compare & mask {
         return Ok(CspOutcome {
             cc: 1,
@@ -310,10 +333,6 @@ pub fn csp<S: Storage + ?Sized>(
             invalidation: None,
         });
     }
-    let new = (replace & mask) << shift;
-    storage
-        .write(operand, &new.to_be_bytes()[..bytes])
-        .ok_or(Exception::addressing())?;
     Ok(CspOutcome {
         cc: 0,
         found,
@@ -346,11 +365,12 @@ pub fn rrbe<S: Storage + ?Sized>(
     real: RealAddress,
 ) -> Result<(u8, PendingFlush), Exception> {
     let frame = prefix.to_absolute(real).page();
-    let key = storage.key(frame).ok_or(Exception::addressing())?;
-    let cc = (key.value() >> 1) & 3;
-    storage
-        .set_key(frame, StorageKey::new(key.value() & !StorageKey::R))
+    let key = storage
+        .update_key(frame, &mut |key| {
+            StorageKey::new(key.value() & !StorageKey::R)
+        })
         .ok_or(Exception::addressing())?;
+    let cc = (key.value() >> 1) & 3;
     Ok((cc, PendingFlush::new(Invalidation::Key(frame))))
 }
 
@@ -366,7 +386,7 @@ pub fn spx<S: Storage + ?Sized>(
     if !prefix_area_exists(storage, new) {
         return Err(Exception::addressing());
     }
-    Ok((new, PendingFlush::new(Invalidation::Prefix { old, new })))
+    Ok((new, PendingFlush::local(Invalidation::Prefix { old, new })))
 }
 
 /// The whole 8 KiB prefix area of `prefix` is in storage (what SET PREFIX

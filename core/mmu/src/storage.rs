@@ -37,6 +37,49 @@ pub trait Storage {
     /// Sets the storage key of the 4 KiB frame holding `address`.
     fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()>;
 
+    /// Changes the storage key of the frame holding `address` to
+    /// `change(old)` as one interlocked update (reference and change
+    /// recording by one CPU is not lost to another's, PoP "Storage Key"),
+    /// and answers the old key. The default reads and sets: enough for a
+    /// storage that one CPU uses.
+    fn update_key(
+        &mut self,
+        address: AbsoluteAddress,
+        change: &mut dyn FnMut(StorageKey) -> StorageKey,
+    ) -> Option<StorageKey> {
+        let old = self.key(address)?;
+        let new = change(old);
+        if new != old {
+            self.set_key(address, new)?;
+        }
+        Some(old)
+    }
+
+    /// An interlocked update (PoP ch. 5 "Interlocked Update"): the
+    /// `len`-byte operand at `address` (`len` 1, 2, 4, 8 or 16, `address`
+    /// aligned on it), as a big-endian number, is fetched, and replaced
+    /// with `update(old)` unless that is `None`, as one block-concurrent
+    /// operation that no other CPU's access to the same bytes can come
+    /// between. Answers the value fetched; `None` (nothing changed) if the
+    /// operand is outside storage. The default reads and writes: enough for
+    /// a storage that one CPU uses.
+    fn interlocked(
+        &mut self,
+        address: AbsoluteAddress,
+        len: usize,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Option<u128> {
+        let mut buf = [0u8; 16];
+        let buf = buf.get_mut(..len)?;
+        self.read(address, buf)?;
+        let old = buf.iter().fold(0u128, |v, b| v << 8 | u128::from(*b));
+        if let Some(new) = update(old) {
+            let bytes = new.to_be_bytes();
+            self.write(address, &bytes[16 - len..])?;
+        }
+        Some(old)
+    }
+
     /// Whether `address` exists.
     #[inline]
     fn contains(&self, address: AbsoluteAddress) -> bool {

@@ -174,7 +174,7 @@ fn spx_checks_new_prefix_area_exists() {
         spx(&g.storage, old, last),
         Ok((
             Prefix::new(last),
-            PendingFlush::new(Invalidation::Prefix {
+            PendingFlush::local(Invalidation::Prefix {
                 old,
                 new: Prefix::new(last)
             })

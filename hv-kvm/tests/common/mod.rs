@@ -7,7 +7,13 @@ use zmmu_hv_kvm::{GuestStorage, KvmConfig, KvmError, KvmHost};
 /// usable on this machine (and only then).
 pub fn host_or_skip(storage_size: u64, pool_size: u64) -> Option<(KvmHost, GuestStorage)> {
     let storage = GuestStorage::new(storage_size, false).expect("host memory");
-    match KvmHost::new(&storage, KvmConfig { pool_size }) {
+    match KvmHost::new(
+        &storage,
+        KvmConfig {
+            pool_size,
+            ..KvmConfig::default()
+        },
+    ) {
         Ok(host) => Some((host, storage)),
         Err(e) if e.is_unavailable() => {
             eprintln!("SKIP: {e}");

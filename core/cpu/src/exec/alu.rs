@@ -494,6 +494,11 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.cpu.set_fpr(r1, v);
             Ok(Next::Seq)
         }),
+        LER => e.fpr(f.r1).and_then(|r1| {
+            let high = e.cpu.fpr(e.fpr(f.r2)?) & !0xFFFF_FFFF;
+            e.cpu.set_fpr(r1, high | (e.cpu.fpr(r1) & 0xFFFF_FFFF));
+            Ok(Next::Seq)
+        }),
         AIH | ALSIH | ALSIHN | CIH | CLIH => high_immediate(e),
         _ => return None,
     })

@@ -145,6 +145,24 @@ impl Bits {
     const fn negative(self, v: u64) -> bool {
         v & self.sign() != 0
     }
+    /// The data class of `v` as TEST DATA CLASS numbers it: 0 zero, 1
+    /// normal, 2 subnormal, 3 infinity, 4 quiet NaN, 5 signaling NaN.
+    const fn class(self, v: u64) -> u32 {
+        let exponent = v & self.exponent();
+        if self.is_snan(v) {
+            5
+        } else if self.is_nan(v) {
+            4
+        } else if exponent == self.exponent() {
+            3
+        } else if exponent != 0 {
+            1
+        } else if v & self.fraction() != 0 {
+            2
+        } else {
+            0
+        }
+    }
     /// The default NaN: positive, only the quiet bit in the fraction.
     const fn default_nan(self) -> u64 {
         self.exponent() | self.quiet()
@@ -632,6 +650,8 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.ieee_complete(shorten(a, round), |cpu, v| Short::set(cpu, r1, v))
                 .map(|_| Next::Seq)
         }),
+        TCEB => test_data_class::<B, Short>(e),
+        TCDB => test_data_class::<B, Long>(e),
         CEFBR => convert_from::<B, Short>(e, false),
         CDFBR => convert_from::<B, Long>(e, false),
         CEGBR => convert_from::<B, Short>(e, true),
@@ -643,6 +663,21 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         _ => return None,
     };
     Some(r)
+}
+
+/// TEST DATA CLASS: cc 1 when the bit of the second-operand address
+/// (bits 52-63: +zero, -zero, +normal, -normal, +subnormal, -subnormal,
+/// +infinity, -infinity, +quiet NaN, -quiet NaN, +signaling NaN,
+/// -signaling NaN) for FPR R1's class and sign is one, else cc 0. No
+/// IEEE exception, even for a signaling NaN.
+fn test_data_class<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>) -> ExecResult {
+    e.bfp_enabled()?;
+    let bits = bits_of::<T>();
+    let v = T::get(e.cpu, e.insn.f.r1);
+    let position = 2 * bits.class(v) + u32::from(bits.negative(v));
+    let mask = e.ea2();
+    e.set_cc(u8::from(mask & (0x800 >> position) != 0));
+    Ok(Next::Seq)
 }
 
 /// ADD, SUBTRACT (cc from the result), MULTIPLY, DIVIDE: R1 op= operand 2.

@@ -27,22 +27,24 @@ use zmmu_mmu::exception::Exception;
 /// | 3 | DAT enhancement (IDTE, CSPG) | [`super::dat`] |
 /// | 7 | STFLE | STFLE below |
 /// | 9 | sense running status | the SIGP order (the machine's `sigp`) |
-/// | 18 | long displacement | every RXY/RSY/SIY form the base has (LAMY and STAMY as LAM and STAM: not yet) |
+/// | 18 | long displacement | every RXY/RSY/SIY form the base has |
 /// | 21 | extended immediate | all of its instructions |
 /// | 25 | store clock fast (STCKF) | [`super::clock`] |
+/// | 27 | move with optional specifications | [`super::optional_move`] |
+/// | 32, 33 | compare and swap and store, and its second version | [`super::compare_swap_store`] |
+/// | 34 | general-instructions extension | every instruction of it; ECAG answers "no information" as QEMU |
 /// | 35 | execute extensions (EXRL) | [`super::Exec::execute_target`] |
 /// | 129 | vector facility for z/Architecture | [`super::vector`] |
 /// | 130 | instruction-execution protection | the MMU's DAT (`zmmu_mmu`, `Controls::iep`), which the machine offers with it |
 ///
-/// Not offered although partly there: 34 general-instructions extension
-/// (ECAG is missing), 45 distinct operands / high word / interlocked access
+/// Not offered although partly there: 45 distinct operands / high word / interlocked access
 /// 1 / load-store on condition 1 / population count (the high-word
 /// register forms AHHHR, AHHLR, ALHHHR, ALHHLR, SHHHR, SHHLR, SLHHHR,
 /// SLHHLR, CHHR, CHLR, CLHHR, CLHLR are missing), 53 load-store on
 /// condition 2 and load-and-zero rightmost byte (LOCFHR, LZRF, LLZRGF are
 /// missing). One doubleword per 64 facilities.
 pub const FACILITIES: [u64; 3] = [
-    facility_bits(&[0, 1, 2, 3, 7, 9, 18, 21, 25, 35]),
+    facility_bits(&[0, 1, 2, 3, 7, 9, 18, 21, 25, 27, 32, 33, 34, 35]),
     0,
     facility_bits(&[129 - 128, 130 - 128]),
 ];
@@ -122,9 +124,16 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         }
         STCK | STCKF | STCKE => super::clock::store_clock(e),
         STFLE => store_facility_list_extended(e),
+        ECAG => {
+            // EXTRACT CPU ATTRIBUTE: zmmu describes no cache, and answers
+            // every attribute with all ones, as QEMU does.
+            e.cpu.set_r64(f.r1, u64::MAX);
+            Ok(Next::Seq)
+        }
         IPK => insert_psw_key(e),
         SPKA => set_psw_key_from_address(e),
         SAC | SACF => set_address_space_control(e),
+        MC => monitor_call(e),
         _ => return privileged(e),
     })
 }
@@ -200,6 +209,33 @@ fn set_addressing_mode<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     }
     e.cpu.psw.set_amode(mode);
     Ok(Next::Jump(next))
+}
+
+/// MC D1(B1),I2: with the monitor-mask bit of class I2 bits 4-7 (CR8 bit
+/// 48 + class) one, a monitor-event program interruption after the
+/// instruction completes, with the class stored at real 0x94 and the
+/// first-operand address as the monitor code at real 0xB0; otherwise
+/// nothing. I2 bits 0-3 must be zero (specification exception).
+fn monitor_call<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let i2 = e.insn.f.i2;
+    if i2 & 0xF0 != 0 {
+        return Err(Exception::new(Code::SPECIFICATION));
+    }
+    let class = (i2 & 0xF) as u16;
+    if e.cpu.cr[8] & (0x8000 >> class) == 0 {
+        return Ok(Next::Seq);
+    }
+    // The interruption's stores, made here: nothing runs between this
+    // instruction and the interruption it ends with.
+    // A lowcore outside storage check-stops at the delivery that follows.
+    let code = e.ea1();
+    for (field, bytes) in [
+        (lowcore::MONITOR_CLASS, &class.to_be_bytes()[..]),
+        (lowcore::MONITOR_CODE, &code.to_be_bytes()[..]),
+    ] {
+        let _ = e.cpu.store_lowcore(e.bus, field, bytes);
+    }
+    Err(Exception::new(Code::MONITOR_EVENT))
 }
 
 /// SAC, SACF: the address-space control from bits 52-55 of the
@@ -426,8 +462,12 @@ fn store_cpu_id<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 
 /// STFL: store facility bits 0-31 at real location 200.
 fn store_facility_list<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    let word = (FACILITIES[0] >> 32) as u32;
+    // Into the lowcore as an interruption stores there: not subject to
+    // key-controlled or low-address protection (an operating system
+    // issues STFL with low-address protection on; QEMU stores the same).
+    let word = (facilities(e.cpu)[0] >> 32) as u32;
     e.cpu
-        .store_real(e.bus, lowcore::STFL, &word.to_be_bytes())?;
+        .store_lowcore(e.bus, lowcore::STFL, &word.to_be_bytes())
+        .map_err(|_| Exception::addressing())?;
     Ok(Next::Seq)
 }

@@ -27,7 +27,7 @@ pub fn execute<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         IPTE => invalidate_page_table_entry(e),
         IDTE => invalidate_dat_table_entry(e),
         PTLB => {
-            e.bus.invalidate(PendingFlush::new(Invalidation::All));
+            e.bus.invalidate(PendingFlush::local(Invalidation::All));
             Ok(Next::Seq)
         }
         CSP | CSPG => compare_and_swap_and_purge(e),

@@ -12,9 +12,11 @@ pub mod alu;
 pub mod bfp;
 pub mod branch;
 pub mod clock;
+pub mod compare_swap_store;
 pub mod control;
 pub mod dat;
 pub mod float;
+pub mod optional_move;
 pub mod page;
 pub mod storage;
 pub mod vector;
@@ -258,6 +260,24 @@ impl<'a, B: Bus> Exec<'a, B> {
         Ok(())
     }
 
+    /// An interlocked update of the aligned `len`-byte operand at logical
+    /// `addr` ([`crate::memory::Memory::interlocked`]): `update` gets the
+    /// value fetched and answers the value to store, if any.
+    pub fn interlocked(
+        &mut self,
+        addr: u64,
+        len: usize,
+        base: u8,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Result<u128, Exception> {
+        let acc = Access {
+            kind: AccessKind::Write,
+            space: AddressType::Logical { base },
+            cpu: self.cpu,
+        };
+        self.bus.interlocked(&acc, addr, len, update)
+    }
+
     /// Read an `n`-byte (1..=8) big-endian unsigned value.
     pub fn read_uint(&mut self, addr: u64, n: usize, base: u8) -> Result<u64, Exception> {
         let mut buf = [0u8; 8];
@@ -399,6 +419,8 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     match e.insn.op {
         Opcode::EX | Opcode::EXRL => execute_target(e),
         Opcode::MVPG => page::move_page(e),
+        Opcode::MVCOS => optional_move::move_with_optional_specifications(e),
+        Opcode::CSST => compare_swap_store::compare_and_swap_and_store(e),
         _ => Err(Exception::new(Code::OPERATION)),
     }
 }

@@ -26,6 +26,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
     Some(match e.insn.op {
         LM | LMY | LMG | LMH => load_multiple(e),
         STM | STMY | STMG | STMH => store_multiple(e),
+        LAM | LAMY | STAM | STAMY => access_multiple(e),
         ICM | ICMY | ICMH | STCM | STCMY | STCMH | CLM | CLMY | CLMH => under_mask(e),
         IC | ICY => insert_character(e),
         LRV | LRVG | LRVH | STRV | STRVG | STRVH => byte_reversed(e),
@@ -36,6 +37,8 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         TM | TMY => test_under_mask(e),
         LD | LDY => load_fpr(e),
         STD | STDY => store_fpr(e),
+        LE | LEY => load_short_fpr(e),
+        STE | STEY => store_short_fpr(e),
         NTSTG => nontransactional_store(e),
         LZRG => load_and_zero_rightmost_byte(e),
         LPQ | STPQ => quadword(e),
@@ -48,6 +51,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         TRT | TRTR => translate_and_test(e),
         MVCIN => move_inverse(e),
         MVCL | MVCLE => move_long(e),
+        CKSM => checksum(e),
         CLCL | CLCLE => compare_long(e),
         MVST => move_string(e),
         CLST => compare_string(e),
@@ -111,6 +115,30 @@ fn store_multiple<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     }
     let a = e.ea2();
     e.write(a, &buf[..len], f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// LAM, LAMY, STAM, STAMY: access registers R1 through R3 (wrapping from
+/// 15 to 0) from or to consecutive words at the second operand, which
+/// must be on a word boundary (specification exception).
+fn access_multiple<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let a = e.ea2();
+    e.aligned(a, 4)?;
+    let count = usize::from((f.r3.wrapping_sub(f.r1) & 15) + 1);
+    let mut buf = [0u8; 64];
+    if matches!(e.insn.op, Opcode::LAM | Opcode::LAMY) {
+        e.read(a, &mut buf[..count * 4], f.b2)?;
+        for (i, r) in register_range(f.r1, f.r3).enumerate() {
+            let word = [buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]];
+            e.cpu.ar[usize::from(r)] = u32::from_be_bytes(word);
+        }
+    } else {
+        for (i, r) in register_range(f.r1, f.r3).enumerate() {
+            buf[4 * i..4 * i + 4].copy_from_slice(&e.cpu.ar[usize::from(r)].to_be_bytes());
+        }
+        e.write(a, &buf[..count * 4], f.b2)?;
+    }
     Ok(Next::Seq)
 }
 
@@ -301,7 +329,8 @@ fn on_condition<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 /// CS, CSY, CSG, CDS, CDSY, CDSG: compare the first operand (a register or
 /// an even-odd pair) with storage; equal: store the third operand, cc 0;
 /// unequal: load storage into the first operand, cc 1. The storage operand
-/// must be aligned on its size.
+/// must be aligned on its size; fetch, compare and store are one
+/// interlocked update (PoP "Interlocked Update").
 fn compare_and_swap<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     use Opcode::*;
     let f = e.insn.f;
@@ -317,53 +346,39 @@ fn compare_and_swap<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         e.even(f.r3)?;
     }
     e.aligned(a, n as u64)?;
-    e.check(a, n as u64, AccessKind::Write, f.b2)?;
-    let mut mem = [0u8; 16];
-    e.read(a, &mut mem[..n], f.b2)?;
-    let reg_bytes = |e: &Exec<'_, B>, r: u8| -> ([u8; 16], usize) {
-        let mut b = [0u8; 16];
+    let operand = |e: &Exec<'_, B>, r: u8| -> u128 {
         match n {
-            4 => b[..4].copy_from_slice(&e.cpu.r32(r).to_be_bytes()),
-            8 if pair => {
-                b[..4].copy_from_slice(&e.cpu.r32(r).to_be_bytes());
-                b[4..8].copy_from_slice(&e.cpu.r32(r | 1).to_be_bytes());
-            }
-            8 => b[..8].copy_from_slice(&e.cpu.r64(r).to_be_bytes()),
-            _ => {
-                b[..8].copy_from_slice(&e.cpu.r64(r).to_be_bytes());
-                b[8..].copy_from_slice(&e.cpu.r64(r | 1).to_be_bytes());
-            }
+            4 => u128::from(e.cpu.r32(r)),
+            8 if pair => u128::from(e.cpu.r32(r)) << 32 | u128::from(e.cpu.r32(r | 1)),
+            8 => u128::from(e.cpu.r64(r)),
+            _ => u128::from(e.cpu.r64(r)) << 64 | u128::from(e.cpu.r64(r | 1)),
         }
-        (b, n)
     };
-    let (first, _) = reg_bytes(e, f.r1);
-    if first[..n] == mem[..n] {
-        let (third, _) = reg_bytes(e, f.r3);
-        e.write(a, &third[..n], f.b2)?;
+    let (first, third) = (operand(e, f.r1), operand(e, f.r3));
+    let found = e.interlocked(a, n, f.b2, &mut |old| (old == first).then_some(third))?;
+    if found == first {
         e.set_cc(0);
-    } else {
-        let word = |i: usize| u32::from_be_bytes(mem[i..i + 4].try_into().unwrap_or_default());
-        let dword = |i: usize| u64::from_be_bytes(mem[i..i + 8].try_into().unwrap_or_default());
-        match n {
-            4 => e.cpu.set_r32(f.r1, word(0)),
-            8 if pair => {
-                e.cpu.set_r32(f.r1, word(0));
-                e.cpu.set_r32(f.r1 | 1, word(4));
-            }
-            8 => e.cpu.set_r64(f.r1, dword(0)),
-            _ => {
-                e.cpu.set_r64(f.r1, dword(0));
-                e.cpu.set_r64(f.r1 | 1, dword(8));
-            }
-        }
-        e.set_cc(1);
+        return Ok(Next::Seq);
     }
+    match n {
+        4 => e.cpu.set_r32(f.r1, found as u32),
+        8 if pair => {
+            e.cpu.set_r32(f.r1, (found >> 32) as u32);
+            e.cpu.set_r32(f.r1 | 1, found as u32);
+        }
+        8 => e.cpu.set_r64(f.r1, found as u64),
+        _ => {
+            e.cpu.set_r64(f.r1, (found >> 64) as u64);
+            e.cpu.set_r64(f.r1 | 1, found as u64);
+        }
+    }
+    e.set_cc(1);
     Ok(Next::Seq)
 }
 
 /// LOAD AND ADD / ADD LOGICAL / AND / OR / EXCLUSIVE OR: R1 receives the
-/// original storage operand, storage receives it combined with R3; the cc
-/// is that of the combination.
+/// original storage operand, storage receives it combined with R3 (one
+/// interlocked update); the cc is that of the combination.
 fn interlocked<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     use Opcode::*;
     let f = e.insn.f;
@@ -382,10 +397,17 @@ fn interlocked<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let n = if w == Width::W32 { 4 } else { 8 };
     let a = e.ea2();
     e.aligned(a, n as u64)?;
-    e.check(a, n as u64, AccessKind::Write, f.b2)?;
-    let old = e.read_uint(a, n, f.b2)?;
-    let out = super::alu::compute(op, w, old, e.cpu.r64(f.r3), e.cpu.psw.cc());
-    e.write_uint(a, n, out.value, f.b2)?;
+    let (r3, cc) = (e.cpu.r64(f.r3), e.cpu.psw.cc());
+    let mut out = None;
+    let old = e.interlocked(a, n, f.b2, &mut |old| {
+        let result = super::alu::compute(op, w, old as u64, r3, cc);
+        out = Some(result);
+        Some(u128::from(result.value & (u64::MAX >> (64 - 8 * n as u32))))
+    })? as u64;
+    // The update ran at least once: the operand was stored.
+    let Some(out) = out else {
+        return Err(Exception::addressing());
+    };
     match w {
         Width::W32 => e.cpu.set_r32(f.r1, old as u32),
         Width::W64 => e.cpu.set_r64(f.r1, old),
@@ -639,6 +661,31 @@ fn store_long_operand<B: Bus>(e: &mut Exec<'_, B>, op: &LongOperand, extended: b
     }
 }
 
+/// CKSM: the second operand's words (address in R2, length in R2+1; a
+/// last partial word padded with zeros on the right) added to R1 bits
+/// 32-63 with the carries out of bit 32 added back in (end-around carry).
+/// At most [`CPU_DETERMINED`] bytes per execution: the registers are
+/// updated and cc 3 set when some remain, cc 0 when done.
+fn checksum<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    e.even(f.r2)?;
+    let mut src = long_operand(e, f.r2, true);
+    let n = src.len.min(CPU_DETERMINED) as usize;
+    let mut buf = [0u8; CPU_DETERMINED as usize + 3];
+    e.read(src.addr, &mut buf[..n], f.r2)?;
+    let mut sum = u64::from(e.cpu.r32(f.r1));
+    for word in buf[..n.div_ceil(4) * 4].chunks_exact(4) {
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
+        sum = (sum & 0xffff_ffff) + (sum >> 32);
+    }
+    e.cpu.set_r32(f.r1, sum as u32);
+    src.addr = e.cpu.psw.amode().wrap(src.addr.wrapping_add(n as u64));
+    src.len -= n as u64;
+    store_long_operand(e, &src, true);
+    e.set_cc(if src.len == 0 { 0 } else { 3 });
+    Ok(Next::Seq)
+}
+
 /// MVCL and MVCLE: move the second operand to the first, padding with the
 /// pad byte. MVCL's pad is bits 32-39 of R2+1, MVCLE's bits 56-63 of the
 /// second-operand address. MVCL with destructive overlap sets cc 3 and
@@ -877,6 +924,25 @@ fn store_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let a = e.ea2();
     let v = e.cpu.fpr(r1);
     e.write_uint(a, 8, v, e.insn.f.b2)?;
+    Ok(Next::Seq)
+}
+
+/// LE, LEY: load bits 0-31 of a floating-point register from a word in
+/// storage; bits 32-63 are unchanged.
+fn load_short_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let r1 = e.fpr(e.insn.f.r1)?;
+    let a = e.ea2();
+    let v = e.read_uint(a, 4, e.insn.f.b2)?;
+    e.cpu.set_fpr(r1, (v << 32) | (e.cpu.fpr(r1) & 0xFFFF_FFFF));
+    Ok(Next::Seq)
+}
+
+/// STE, STEY: store bits 0-31 of a floating-point register (a word).
+fn store_short_fpr<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let r1 = e.fpr(e.insn.f.r1)?;
+    let a = e.ea2();
+    let v = e.cpu.fpr(r1) >> 32;
+    e.write_uint(a, 4, v, e.insn.f.b2)?;
     Ok(Next::Seq)
 }
 

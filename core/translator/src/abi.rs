@@ -1,0 +1,76 @@
+//!
+//! Rust enters translated code through the trampoline of [`stubs`](crate::stubs):
+//! `extern "sysv64" fn(cpu: *mut Cpu, ctx: *mut Ctx, block: *const u8) ->
+//! u64`. It saves the callee-saved registers, loads `rbx` = CPU, `rbp` =
+//! context, `r12` = TLB entries, `r13` = storage, `r14` = storage size,
+//! `r15` = the instruction budget, and jumps to the block. A block starts
+//! by taking its length from the budget (or returning [`END`] if it
+//! does not fit), runs, stores the next PSW address and its own number in
+//! [`CTX_LAST_BLOCK`], and goes to the dispatcher, which looks the
+//! address up in the jump cache ([`JUMP_ENTRIES`] entries at
+//! [`CTX_JUMP`]) and jumps straight to the next block, or returns
+//! [`END`] on a miss. [`EXIT`] is returned when the helper asked
+//! to leave after the instruction it ran. The budget left is stored back
+//! at [`CTX_BUDGET`].
+//!
+//! The helper is `extern "sysv64" fn(ctx: *mut Ctx, which: u64) -> u64`,
+//! `which` = block number << 8 | instruction index; it runs that
+//! instruction as `Cpu::step` would and returns 0 to continue the block, 1
+//! to leave.
+
+/// The helper's address.
+pub const CTX_HELPER: usize = 0;
+/// The software TLB's entries ([`zmmu_mmu::tlb::Tlb::entries_ptr`]).
+pub const CTX_TLB: usize = 8;
+/// The host address of absolute storage byte 0.
+pub const CTX_STORAGE: usize = 16;
+/// The storage size in bytes.
+pub const CTX_STORAGE_LEN: usize = 24;
+/// The instruction budget (in on entry, what is left on return).
+pub const CTX_BUDGET: usize = 32;
+/// The jump cache.
+pub const CTX_JUMP: usize = 40;
+/// The generation of valid jump-cache entries (a `u32`).
+pub const CTX_GENERATION: usize = 48;
+/// The PSW bits the running blocks were translated for.
+pub const CTX_BITS: usize = 56;
+/// The number of the last block that ran to its end (a `u32`).
+pub const CTX_LAST_BLOCK: usize = 64;
+/// The TLB-fill helper: `extern "sysv64" fn(ctx, logical address,
+/// access kind | length << 8) -> u64`: [`FILL_RETRY`] when the probe
+/// now hits, [`FILL_ABSOLUTE`] when the access may go to the absolute
+/// address at [`CTX_FILL_ABSOLUTE`] (a store into a frame that holds
+/// translated code, but not into its code bytes), [`FILL_INTERPRET`]
+/// when the interpreter must run the instruction.
+pub const CTX_FILL: usize = 72;
+/// Where the fill helper leaves an absolute address.
+pub const CTX_FILL_ABSOLUTE: usize = 80;
+/// See [`CTX_FILL`].
+pub const FILL_RETRY: u64 = 0;
+/// See [`CTX_FILL`].
+pub const FILL_ABSOLUTE: u64 = 1;
+/// See [`CTX_FILL`].
+pub const FILL_INTERPRET: u64 = 2;
+/// Jump-cache entries (a power of two).
+pub const JUMP_ENTRIES: usize = 4096;
+/// The size of a jump-cache entry: PSW address (`u64`), PSW bits
+/// (`u64`), host code address (`u64`), generation (`u32`), block
+/// number (`u32`).
+pub const JUMP_SIZE: usize = 32;
+/// Offset of the PSW address in a jump-cache entry.
+pub const JUMP_ADDR: usize = 0;
+/// Offset of the PSW bits in a jump-cache entry.
+pub const JUMP_BITS: usize = 8;
+/// Offset of the host code address in a jump-cache entry.
+pub const JUMP_CODE: usize = 16;
+/// Offset of the generation in a jump-cache entry.
+pub const JUMP_GENERATION: usize = 24;
+/// The jump-cache slot of a PSW address.
+pub const fn jump_slot(addr: u64) -> usize {
+    ((addr >> 1) ^ (addr >> 13)) as usize & (JUMP_ENTRIES - 1)
+}
+/// The block ran to its end (or the budget or the jump cache ended the
+/// chain); the PSW address is the next instruction's.
+pub const END: u64 = 0;
+/// The helper ended the block.
+pub const EXIT: u64 = 1;

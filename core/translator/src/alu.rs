@@ -1,0 +1,341 @@
+//! The arithmetic, logical, compare and load/store shapes of
+//! [`Sem::Alu`], [`Sem::MemImm`] and [`Sem::Store`]: register, immediate
+//! and storage operands, signed overflow to the slow path (the
+//! interpreter raises the fixed-point-overflow exception).
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::format::Format;
+use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
+use zmmu_mmu::kind::AccessKind;
+
+use crate::emit::{gpr, gpr32, Current, Gen, Native};
+
+impl Gen {
+    /// Emits the ALU, storage-and-immediate and store instructions it
+    /// translates natively; `None` for other semantics.
+    pub(crate) fn alu_class(&mut self, here: &mut Current) -> Result<Option<Native>, IcedError> {
+        let insn = here.insn;
+        let f = insn.f;
+        let format = insn.op.format();
+        let mem_ok = self.env.memory.inline();
+        match insn.op.sem() {
+            Sem::Alu(op, w, src) => {
+                let shape_ok = match src {
+                    Src::Reg(_) => matches!(format, Format::RR | Format::Rre | Format::RrfA),
+                    Src::Imm(_) => matches!(format, Format::RiA | Format::RilA | Format::RieD),
+                    Src::Mem(ext) => {
+                        mem_ok
+                            && match format {
+                                Format::RxA | Format::RxyA => true,
+                                // Relative long: must be aligned on its size
+                                // (a specification exception otherwise).
+                                Format::RilB => {
+                                    let n = ext.bytes(w) as u64;
+                                    n < 4 || self.rel(here) % n == 0
+                                }
+                                _ => false,
+                            }
+                    }
+                };
+                let op_ok = matches!(
+                    op,
+                    AluOp::Add
+                        | AluOp::AddL
+                        | AluOp::AddLC
+                        | AluOp::Sub
+                        | AluOp::SubL
+                        | AluOp::SubLB
+                        | AluOp::And
+                        | AluOp::Or
+                        | AluOp::Xor
+                        | AluOp::Mul
+                        | AluOp::Cmp
+                        | AluOp::CmpL
+                        | AluOp::Load
+                        | AluOp::LoadTest
+                );
+                if !(shape_ok && op_ok) {
+                    return Ok(Some(Native::No));
+                }
+                self.alu(here, op, w, src)?;
+            }
+            Sem::MemImm(op, w, mem, imm)
+                if mem_ok
+                    && matches!(
+                        op,
+                        AluOp::Load
+                            | AluOp::Cmp
+                            | AluOp::CmpL
+                            | AluOp::And
+                            | AluOp::Or
+                            | AluOp::Xor
+                            | AluOp::Add
+                            | AluOp::AddL
+                    ) =>
+            {
+                self.mem_imm(here, op, w, mem, imm)?;
+            }
+            Sem::Store(n)
+                if mem_ok
+                    && format == Format::RilB
+                    && (n < 4 || self.rel(here) % u64::from(n) == 0) =>
+            {
+                let target = self.rel(here);
+                self.a.mov(rax, target)?;
+                self.store_r1(here, n)?;
+            }
+            Sem::Store(n) if mem_ok && matches!(format, Format::RxA | Format::RxyA) => {
+                self.ea(f.x2, f.b2, f.d2)?;
+                self.store_r1(here, n)?;
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(Native::Yes))
+    }
+
+    /// The rightmost `n` bytes of R1 stored at the logical address in rax.
+    fn store_r1(&mut self, here: &mut Current, n: u8) -> Result<(), IcedError> {
+        self.access(here, AccessKind::Write, u32::from(n))?;
+        self.a.mov(rcx, gpr(here.insn.f.r1))?;
+        self.store(u32::from(n))
+    }
+
+    /// The ALU shapes: b in rsi, a and the result in rax (the first
+    /// operand is R1, R2 for RRF-a, R3 for RIE-d; the result goes to R1).
+    fn alu(&mut self, here: &mut Current, op: AluOp, w: Width, src: Src) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let format = here.insn.op.format();
+        let first = match format {
+            Format::RrfA => f.r2,
+            Format::RieD => f.r3,
+            _ => f.r1,
+        };
+        match src {
+            Src::Reg(ext) => {
+                let r = if format == Format::RrfA { f.r3 } else { f.r2 };
+                self.a.mov(rsi, gpr(r))?;
+                self.extend(ext)?;
+            }
+            Src::Imm(ext) => {
+                let value = ext.apply(u64::from(f.i2));
+                self.a.mov(rsi, value)?;
+            }
+            Src::Mem(ext) => {
+                if format == Format::RilB {
+                    let target = self.rel(here);
+                    self.a.mov(rax, target)?;
+                } else {
+                    self.ea(f.x2, f.b2, f.d2)?;
+                }
+                let n = ext.bytes(w) as u32;
+                self.access(here, AccessKind::Read, n)?;
+                self.load(n, ext)?;
+            }
+        }
+        if matches!(op, AluOp::AddLC | AluOp::SubLB) {
+            self.load_cc()?;
+        }
+        let wide = w == Width::W64;
+        let a = &mut self.a;
+        if wide {
+            a.mov(rax, gpr(first))?;
+        } else {
+            a.mov(eax, gpr32(first))?;
+        }
+        macro_rules! op2 {
+            ($m:ident) => {
+                if wide {
+                    a.$m(rax, rsi)?
+                } else {
+                    a.$m(eax, esi)?
+                }
+            };
+        }
+        let mut writes = true;
+        let mut sets_cc = true;
+        match op {
+            AluOp::Load => {
+                sets_cc = false;
+                a.mov(rax, rsi)?;
+                if !wide {
+                    a.mov(eax, eax)?;
+                }
+            }
+            AluOp::Mul => {
+                sets_cc = false;
+                if wide {
+                    a.imul_2(rax, rsi)?;
+                } else {
+                    a.imul_2(eax, esi)?;
+                }
+            }
+            AluOp::LoadTest => {
+                a.mov(rax, rsi)?;
+                op2!(test);
+                a.setl(dl)?;
+                a.setg(cl)?;
+            }
+            AluOp::Add | AluOp::Sub => {
+                if op == AluOp::Add {
+                    op2!(add);
+                } else {
+                    op2!(sub);
+                }
+                here.used_slow = true;
+                a.jo(here.slow)?;
+                a.setl(dl)?;
+                a.setg(cl)?;
+            }
+            AluOp::AddL | AluOp::AddLC => {
+                if op == AluOp::AddLC {
+                    // The carry in is cc bit 1 (cc 2 or 3).
+                    a.bt(ecx, 1)?;
+                    op2!(adc);
+                } else {
+                    op2!(add);
+                }
+                a.setnz(dl)?;
+                a.setc(cl)?;
+            }
+            AluOp::SubL | AluOp::SubLB => {
+                if op == AluOp::SubLB {
+                    // A borrow in is cc bit 1 clear (cc 0 or 1).
+                    a.bt(ecx, 1)?;
+                    a.cmc()?;
+                    op2!(sbb);
+                } else {
+                    op2!(sub);
+                }
+                a.setnz(dl)?;
+                a.setnc(cl)?;
+            }
+            AluOp::And | AluOp::Or | AluOp::Xor => {
+                match op {
+                    AluOp::And => op2!(and),
+                    AluOp::Or => op2!(or),
+                    _ => op2!(xor),
+                }
+                a.setnz(dl)?;
+                a.mov(ecx, 0)?;
+            }
+            AluOp::Cmp | AluOp::CmpL => {
+                writes = false;
+                op2!(cmp);
+                if op == AluOp::Cmp {
+                    a.setl(dl)?;
+                    a.setg(cl)?;
+                } else {
+                    a.setb(dl)?;
+                    a.seta(cl)?;
+                }
+            }
+            _ => unreachable!("filtered by the caller"),
+        }
+        if writes {
+            if wide {
+                a.mov(gpr(f.r1), rax)?;
+            } else {
+                a.mov(gpr32(f.r1), eax)?;
+            }
+        }
+        if sets_cc {
+            self.set_cc()?;
+        }
+        Ok(())
+    }
+
+    /// The storage-and-immediate shapes (SI, SIY, SIL): the operand at
+    /// B1 + D1, the immediate a constant.
+    fn mem_imm(
+        &mut self,
+        here: &mut Current,
+        op: AluOp,
+        w: Width,
+        mem: Ext,
+        imm: Ext,
+    ) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let n = mem.bytes(w) as u32;
+        let b = imm.apply(u64::from(f.i2));
+        self.ea(0, f.b1, f.d1)?;
+        let kind = match op {
+            AluOp::Cmp | AluOp::CmpL => AccessKind::Read,
+            _ => AccessKind::Write,
+        };
+        self.access(here, kind, n)?;
+        if op == AluOp::Load {
+            self.a.mov(rcx, b)?;
+            return self.store(n);
+        }
+        self.load(n, mem)?;
+        let wide = w == Width::W64;
+        let a = &mut self.a;
+        a.mov(rdi, b)?;
+        macro_rules! op2 {
+            ($m:ident) => {
+                if wide {
+                    a.$m(rsi, rdi)?
+                } else {
+                    a.$m(esi, edi)?
+                }
+            };
+        }
+        match op {
+            AluOp::Cmp | AluOp::CmpL => {
+                op2!(cmp);
+                if op == AluOp::Cmp {
+                    a.setl(dl)?;
+                    a.setg(cl)?;
+                } else {
+                    a.setb(dl)?;
+                    a.seta(cl)?;
+                }
+                return self.set_cc();
+            }
+            AluOp::Add => {
+                op2!(add);
+                here.used_slow = true;
+                a.jo(here.slow)?;
+                a.setl(dl)?;
+                a.setg(cl)?;
+            }
+            AluOp::AddL => {
+                op2!(add);
+                a.setnz(dl)?;
+                a.setc(cl)?;
+            }
+            _ => {
+                match op {
+                    AluOp::And => op2!(and),
+                    AluOp::Or => op2!(or),
+                    _ => op2!(xor),
+                }
+                a.setnz(dl)?;
+                a.mov(ecx, 0)?;
+            }
+        }
+        // The flags are in dl and cl; store the result, then the cc.
+        a.mov(r8d, ecx)?;
+        a.mov(rcx, rsi)?;
+        self.store(n)?;
+        self.a.mov(ecx, r8d)?;
+        self.set_cc()
+    }
+
+    /// Applies `ext` to rsi.
+    pub(crate) fn extend(&mut self, ext: Ext) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        match ext {
+            Ext::S8 => a.movsx(rsi, sil)?,
+            Ext::S16 => a.movsx(rsi, si)?,
+            Ext::S32 => a.movsxd(rsi, esi)?,
+            Ext::U8 => a.movzx(esi, sil)?,
+            Ext::U16 => a.movzx(esi, si)?,
+            Ext::U32 => a.mov(esi, esi)?,
+            Ext::U31 => a.and(esi, 0x7fff_ffff)?,
+            Ext::F => {}
+        }
+        Ok(())
+    }
+}

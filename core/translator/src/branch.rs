@@ -1,0 +1,157 @@
+//! Branches, which end a block: BRC, BRCL, BCR, BC, BRCT, BRCTG, BRAS,
+//! BRASL, BASR and the compare-and-branch-relative family. A block ends
+//! by storing the next PSW address and going to the dispatcher.
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::opcode::Opcode;
+use zmmu_mmu::addr::AddressingMode;
+
+use crate::emit::{gpr, gpr32, Current, Gen, Native};
+
+impl Gen {
+    /// Emits the branches it translates natively; `None` for other
+    /// instructions.
+    pub(crate) fn branch(&mut self, here: &Current) -> Result<Option<Native>, IcedError> {
+        use Opcode::*;
+        let insn = here.insn;
+        let f = insn.f;
+        match insn.op {
+            BRC | BRCL => {
+                let target = self.rel(here);
+                if !matches!(f.m1, 0 | 15) {
+                    self.load_cc()?;
+                }
+                self.cond_end(f.m1, target, here.next)?;
+            }
+            BCR | BC => {
+                if (insn.op == BCR && f.r2 == 0) || f.m1 == 0 {
+                    self.end_at(here.next)?;
+                    return Ok(Some(Native::Ended));
+                }
+                if insn.op == BCR {
+                    self.a.mov(rax, gpr(f.r2))?;
+                    self.wrap(rax)?;
+                } else {
+                    self.ea(f.x2, f.b2, f.d2)?;
+                }
+                if f.m1 == 15 {
+                    self.end_rax()?;
+                } else {
+                    let mut taken = self.a.create_label();
+                    self.load_cc()?;
+                    self.branch_on(f.m1, taken)?;
+                    self.end_at(here.next)?;
+                    self.a.set_label(&mut taken)?;
+                    self.end_rax()?;
+                }
+            }
+            BRCT | BRCTG => {
+                let target = self.rel(here);
+                let mut taken = self.a.create_label();
+                if insn.op == BRCT {
+                    self.a.sub(gpr32(f.r1), 1)?;
+                } else {
+                    self.a.sub(gpr(f.r1), 1)?;
+                }
+                self.a.jnz(taken)?;
+                self.end_at(here.next)?;
+                self.a.set_label(&mut taken)?;
+                self.end_at(target)?;
+            }
+            BRAS | BRASL => {
+                let target = self.rel(here);
+                self.link(f.r1, here.next)?;
+                self.end_at(target)?;
+            }
+            BASR => {
+                if f.r2 != 0 {
+                    self.a.mov(rax, gpr(f.r2))?;
+                    self.wrap(rax)?;
+                }
+                self.link(f.r1, here.next)?;
+                if f.r2 != 0 {
+                    self.end_rax()?;
+                } else {
+                    self.end_at(here.next)?;
+                }
+            }
+            CRJ | CGRJ | CLRJ | CLGRJ | CIJ | CGIJ | CLIJ | CLGIJ => {
+                let wide = matches!(insn.op, CGRJ | CLGRJ | CGIJ | CLGIJ);
+                let logical = matches!(insn.op, CLRJ | CLGRJ | CLIJ | CLGIJ);
+                let reg = matches!(insn.op, CRJ | CGRJ | CLRJ | CLGRJ);
+                let imm = if logical {
+                    i32::from(f.i2 as u8)
+                } else {
+                    i32::from(f.i2 as u8 as i8)
+                };
+                let target = self.rel(here);
+                let a = &mut self.a;
+                match (wide, reg) {
+                    (true, true) => {
+                        a.mov(rax, gpr(f.r1))?;
+                        a.cmp(rax, gpr(f.r2))?;
+                    }
+                    (true, false) => {
+                        a.mov(rax, gpr(f.r1))?;
+                        a.cmp(rax, imm)?;
+                    }
+                    (false, true) => {
+                        a.mov(eax, gpr32(f.r1))?;
+                        a.cmp(eax, gpr32(f.r2))?;
+                    }
+                    (false, false) => {
+                        a.mov(eax, gpr32(f.r1))?;
+                        a.cmp(eax, imm)?;
+                    }
+                }
+                if logical {
+                    a.setb(dl)?;
+                    a.seta(cl)?;
+                } else {
+                    a.setl(dl)?;
+                    a.setg(cl)?;
+                }
+                a.add(cl, cl)?;
+                a.or(cl, dl)?;
+                a.movzx(ecx, cl)?;
+                self.cond_end(f.m3, target, here.next)?;
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(Native::Ended))
+    }
+
+    /// A conditional end: the condition code in ecx and the mask `m` choose
+    /// between `target` and `next`.
+    fn cond_end(&mut self, m: u8, target: u64, next: u64) -> Result<(), IcedError> {
+        match m & 15 {
+            0 => self.end_at(next),
+            15 => self.end_at(target),
+            m => {
+                let mut taken = self.a.create_label();
+                self.branch_on(m, taken)?;
+                self.end_at(next)?;
+                self.a.set_label(&mut taken)?;
+                self.end_at(target)
+            }
+        }
+    }
+
+    /// The link information of BAS, BASR, BRAS, BRASL into R1.
+    fn link(&mut self, r1: u8, next: u64) -> Result<(), IcedError> {
+        match self.env.amode {
+            AddressingMode::Bits64 => {
+                self.a.mov(rdx, next)?;
+                self.a.mov(gpr(r1), rdx)?;
+            }
+            AddressingMode::Bits31 => {
+                self.a.mov(gpr32(r1), (next as u32 | 0x8000_0000) as i32)?;
+            }
+            AddressingMode::Bits24 => {
+                self.a.mov(gpr32(r1), (next as u32 & 0x00ff_ffff) as i32)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! The condition code: kept in the PSW mask (bits 18-19), set by every
+//! instruction that sets it, read by branches and LOAD ON CONDITION.
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::state::offset;
+
+use crate::emit::Gen;
+
+/// The PSW-mask byte that holds the condition code (bits 2-3 of it).
+pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
+
+/// The condition codes a mask `m` selects (mask bit 8 >> cc), as a bit
+/// set with bit cc.
+fn selected(m: u8) -> u32 {
+    (0..4)
+        .filter(|cc| m & (8 >> cc) != 0)
+        .map(|cc| 1 << cc)
+        .sum()
+}
+
+impl Gen {
+    /// The condition code from dl (bit 0) and cl (bit 1) into the PSW.
+    pub(crate) fn set_cc(&mut self) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.add(cl, cl)?;
+        a.or(cl, dl)?;
+        a.shl(cl, 4)?;
+        a.and(byte_ptr(rbx + PSW_CC_BYTE as i32), 0xcf)?;
+        a.or(byte_ptr(rbx + PSW_CC_BYTE as i32), cl)?;
+        Ok(())
+    }
+
+    /// ecx = the current condition code.
+    pub(crate) fn load_cc(&mut self) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.movzx(ecx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+        a.shr(ecx, 4)?;
+        a.and(ecx, 3)?;
+        Ok(())
+    }
+
+    /// Jumps to `taken` if the branch mask `m` (8 >> cc) selects the
+    /// condition code in ecx. Uses edx.
+    pub(crate) fn branch_on(&mut self, m: u8, taken: CodeLabel) -> Result<(), IcedError> {
+        self.a.mov(edx, selected(m))?;
+        self.a.bt(edx, ecx)?;
+        self.a.jc(taken)?;
+        Ok(())
+    }
+
+    /// Jumps to `skip` unless the mask `m` selects the condition code in
+    /// ecx. Uses edx.
+    pub(crate) fn skip_unless(&mut self, m: u8, skip: CodeLabel) -> Result<(), IcedError> {
+        self.a.mov(edx, selected(m))?;
+        self.a.bt(edx, ecx)?;
+        self.a.jnc(skip)?;
+        Ok(())
+    }
+}

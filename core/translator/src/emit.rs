@@ -1,0 +1,325 @@
+//! Emission of one block: the per-block generator, the instruction loop,
+//! the helper calls and slow paths, and the operand addressing every
+//! instruction class shares.
+
+use alloc::vec::Vec;
+
+use iced_x86::code_asm::*;
+use iced_x86::{BlockEncoderOptions, IcedError};
+use zmmu_cpu::decode::Insn;
+use zmmu_cpu::state::offset;
+use zmmu_mmu::addr::AddressingMode;
+
+use crate::block::Guest;
+use crate::memory::Fill;
+use crate::stubs::Stubs;
+use crate::{abi, Env};
+
+/// The code of one block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Translated {
+    /// x86-64 machine code, valid at the address given to [`translate`].
+    pub code: Vec<u8>,
+    /// Per instruction: translated natively (else always the helper).
+    pub native: Vec<bool>,
+    /// Per instruction translated (in order): where its inline code
+    /// starts and its slow path, so that a runner that lets guest accesses
+    /// fault ([`MemoryAccess::HostMmu`](crate::MemoryAccess::HostMmu)) can
+    /// send the faulting instruction to the interpreter: every native
+    /// access comes before the instruction changes any architected state.
+    pub sites: Vec<Site>,
+    /// Where the inline code ends (out-of-line paths follow).
+    pub inline_end: u64,
+}
+
+/// Where one guest instruction's code lies in a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The host address of its first byte of inline code.
+    pub start: u64,
+    /// The host address of its slow path (the helper runs it), if it has
+    /// one.
+    pub slow: Option<u64>,
+}
+
+/// Translates `block` (non-empty), block number `id`, to code that runs at
+/// host address `ip` with the shared `stubs`.
+pub fn translate(
+    block: &[Guest],
+    env: &Env,
+    ip: u64,
+    id: u32,
+    stubs: &Stubs,
+) -> Result<Translated, IcedError> {
+    let mut g = Gen::new(*env, id, *stubs)?;
+    g.budget(block.len())?;
+    let mut native = Vec::with_capacity(block.len());
+    let mut ended = false;
+    let mut first = g.a.create_label();
+    g.a.set_label(&mut first)?;
+    g.starts.push(first);
+    for (index, guest) in block.iter().enumerate() {
+        let next = env
+            .amode
+            .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
+        let mut here = Current {
+            at: guest.at,
+            next,
+            insn: guest.insn,
+            slow: g.a.create_label(),
+            used_slow: false,
+        };
+        let outcome = g.native(&mut here)?;
+        match outcome {
+            Native::No => {
+                g.helper(index)?;
+                native.push(false);
+                if guest.insn.op.ends_block() {
+                    // The helper always leaves after a block end.
+                    g.a.jmp(g.exit)?;
+                    break;
+                }
+            }
+            Native::Yes => native.push(true),
+            Native::Ended => {
+                native.push(true);
+                ended = true;
+            }
+        }
+        if here.used_slow {
+            g.slow
+                .push((here.slow, index, next, outcome == Native::Ended));
+        }
+        if ended {
+            break;
+        }
+        // Every instruction falls through to the next here.
+        let mut cont = g.a.create_label();
+        g.a.set_label(&mut cont)?;
+        g.resume.push(cont);
+        g.starts.push(cont);
+        if index + 1 == block.len() {
+            g.end_at(next)?;
+        }
+    }
+    g.finish(ip, native)
+}
+
+/// Whether an instruction was translated natively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Native {
+    /// Not translated: the helper runs it.
+    No,
+    /// Translated; falls through to the next instruction.
+    Yes,
+    /// Translated; it ends the block itself (a branch).
+    Ended,
+}
+
+/// The instruction being translated.
+pub(crate) struct Current {
+    pub(crate) at: u64,
+    pub(crate) next: u64,
+    pub(crate) insn: Insn,
+    /// Where its fast path gives up (the helper runs it instead).
+    pub(crate) slow: CodeLabel,
+    pub(crate) used_slow: bool,
+}
+
+/// The generator of one block.
+pub(crate) struct Gen {
+    pub(crate) a: CodeAssembler,
+    pub(crate) env: Env,
+    id: u32,
+    stubs: Stubs,
+    /// The common exit (eax = EXIT).
+    pub(crate) exit: CodeLabel,
+    /// Out of budget at the block's start (eax = END).
+    out: CodeLabel,
+    /// Slow paths: (label, instruction index, next address, ends block).
+    slow: Vec<(CodeLabel, usize, u64, bool)>,
+    /// Out-of-line paths of inline storage accesses.
+    pub(crate) fills: Vec<Fill>,
+    /// Per instruction index, the label after it (where a slow path
+    /// resumes).
+    resume: Vec<CodeLabel>,
+    /// Per instruction, where its code starts (and one more: where the
+    /// instruction after the last would).
+    starts: Vec<CodeLabel>,
+}
+
+/// Guest general register `r`.
+pub(crate) fn gpr(r: u8) -> AsmMemoryOperand {
+    qword_ptr(rbx + (offset::GPR + 8 * usize::from(r & 15)) as i32)
+}
+
+/// Bits 32-63 of guest general register `r`.
+pub(crate) fn gpr32(r: u8) -> AsmMemoryOperand {
+    dword_ptr(rbx + (offset::GPR + 8 * usize::from(r & 15)) as i32)
+}
+
+impl Gen {
+    fn new(env: Env, id: u32, stubs: Stubs) -> Result<Self, IcedError> {
+        let mut a = CodeAssembler::new(64)?;
+        let exit = a.create_label();
+        let out = a.create_label();
+        Ok(Self {
+            a,
+            env,
+            id,
+            stubs,
+            exit,
+            out,
+            slow: Vec::new(),
+            fills: Vec::new(),
+            resume: Vec::new(),
+            starts: Vec::new(),
+        })
+    }
+
+    /// Takes the block's length from the budget, or returns if it does not
+    /// fit.
+    fn budget(&mut self, len: usize) -> Result<(), IcedError> {
+        self.a.cmp(r15, len as i32)?;
+        self.a.jb(self.out)?;
+        self.a.sub(r15, len as i32)?;
+        Ok(())
+    }
+
+    /// Calls the helper for instruction `index`; leaves the block if it
+    /// says so.
+    fn helper(&mut self, index: usize) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(rdi, rbp)?;
+        a.mov(esi, self.id << 8 | index as u32)?;
+        a.call(qword_ptr(rbp + abi::CTX_HELPER as i32))?;
+        a.test(eax, eax)?;
+        a.jnz(self.exit)?;
+        Ok(())
+    }
+
+    /// Sets the PSW address to `addr` and goes to the next block.
+    pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
+        self.a.mov(rax, addr)?;
+        self.end_rax()
+    }
+
+    /// Sets the PSW address to rax and goes to the next block.
+    pub(crate) fn end_rax(&mut self) -> Result<(), IcedError> {
+        self.a.mov(qword_ptr(rbx + offset::PSW_ADDR as i32), rax)?;
+        self.a
+            .mov(dword_ptr(rbp + abi::CTX_LAST_BLOCK as i32), self.id)?;
+        self.a.jmp(self.stubs.dispatch)?;
+        Ok(())
+    }
+
+    fn finish(mut self, ip: u64, native: Vec<bool>) -> Result<Translated, IcedError> {
+        let mut inline_end = self.a.create_label();
+        self.a.set_label(&mut inline_end)?;
+        self.a.nop()?;
+        self.emit_fills()?;
+        let slow = core::mem::take(&mut self.slow);
+        let mut slows = alloc::vec![None; native.len()];
+        for (mut label, index, next, ends) in slow {
+            self.a.set_label(&mut label)?;
+            if let Some(at) = slows.get_mut(index) {
+                *at = Some(label);
+            }
+            self.helper(index)?;
+            if ends {
+                // A branch the helper ran returns EXIT; in case it did not,
+                // continue sequentially.
+                self.end_at(next)?;
+            } else if let Some(&resume) = self.resume.get(index) {
+                self.a.jmp(resume)?;
+            } else {
+                self.end_at(next)?;
+            }
+        }
+        let a = &mut self.a;
+        a.set_label(&mut self.exit)?;
+        a.mov(eax, abi::EXIT as u32)?;
+        a.jmp(self.stubs.ret)?;
+        a.set_label(&mut self.out)?;
+        a.mov(eax, abi::END as u32)?;
+        a.jmp(self.stubs.ret)?;
+        let result = a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+        let sites = slows
+            .iter()
+            .zip(&self.starts)
+            .map(|(slow, start)| {
+                Ok(Site {
+                    start: result.label_ip(start)?,
+                    slow: slow.map(|l| result.label_ip(&l)).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, IcedError>>()?;
+        Ok(Translated {
+            inline_end: result.label_ip(&inline_end)?,
+            code: result.inner.code_buffer,
+            native,
+            sites,
+        })
+    }
+
+    /// Wraps the address in `r` to the addressing mode.
+    pub(crate) fn wrap(&mut self, r: AsmRegister64) -> Result<(), IcedError> {
+        let r32 = low32(r);
+        match self.env.amode {
+            AddressingMode::Bits64 => {}
+            AddressingMode::Bits31 => self.a.and(r32, 0x7fff_ffff)?,
+            AddressingMode::Bits24 => self.a.and(r32, 0x00ff_ffff)?,
+        }
+        Ok(())
+    }
+
+    /// rax = X + B + D, wrapped (register 0 reads as zero).
+    pub(crate) fn ea(&mut self, x: u8, b: u8, d: i32) -> Result<(), IcedError> {
+        let regs: Vec<u8> = [x, b].into_iter().filter(|&r| r != 0).collect();
+        let a = &mut self.a;
+        match regs.as_slice() {
+            [] => a.mov(rax, i64::from(d))?,
+            [r, rest @ ..] => {
+                a.mov(rax, gpr(*r))?;
+                for r in rest {
+                    a.add(rax, gpr(*r))?;
+                }
+                if d != 0 {
+                    a.add(rax, d)?;
+                }
+            }
+        }
+        self.wrap(rax)
+    }
+
+    /// The target of a relative-long or relative branch operand.
+    pub(crate) fn rel(&self, here: &Current) -> u64 {
+        self.env.amode.wrap(
+            here.at
+                .wrapping_add((here.insn.f.ri as u64).wrapping_mul(2)),
+        )
+    }
+
+    /// Stores rax into R1 as an address (LA, LARL): all 64 bits in the
+    /// 64-bit mode, else bits 32-63 (rax is already wrapped).
+    pub(crate) fn set_addr_reg(&mut self, r1: u8) -> Result<(), IcedError> {
+        match self.env.amode {
+            AddressingMode::Bits64 => self.a.mov(gpr(r1), rax)?,
+            _ => self.a.mov(gpr32(r1), eax)?,
+        }
+        Ok(())
+    }
+}
+
+/// The low 32 bits of a 64-bit register.
+pub(crate) fn low32(r: AsmRegister64) -> AsmRegister32 {
+    if r == rax {
+        eax
+    } else if r == rcx {
+        ecx
+    } else if r == rdx {
+        edx
+    } else {
+        esi
+    }
+}

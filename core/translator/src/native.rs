@@ -1,0 +1,131 @@
+//! The choice of emission for one instruction: each instruction class's
+//! module, then the few instructions that belong to no class (LA, LARL,
+//! LOAD ON CONDITION, LDGR/LGDR, the 64-bit divides, INSERT CHARACTER).
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::opcode::Opcode;
+use zmmu_cpu::sem::Sem;
+use zmmu_cpu::state::offset;
+use zmmu_mmu::kind::AccessKind;
+
+use crate::emit::{gpr, gpr32, Current, Gen, Native};
+
+impl Gen {
+    /// Emits `here` natively if it can.
+    pub(crate) fn native(&mut self, here: &mut Current) -> Result<Native, IcedError> {
+        use Opcode::*;
+        if let Some(done) = self.alu_class(here)? {
+            return Ok(done);
+        }
+        let insn = here.insn;
+        let f = insn.f;
+        let mem_ok = self.env.memory.inline();
+        match insn.op.sem() {
+            Sem::Shift(op, w) if self.shift(here, op, w)? => return Ok(Native::Yes),
+            Sem::Field(op, shift, bits) => {
+                self.field(f.r1, f.i2, op, shift, bits)?;
+                return Ok(Native::Yes);
+            }
+            _ => {}
+        }
+        if let Some(done) = self.branch(here)? {
+            return Ok(done);
+        }
+        match insn.op {
+            LA | LAY => {
+                self.ea(f.x2, f.b2, f.d2)?;
+                self.set_addr_reg(f.r1)?;
+                Ok(Native::Yes)
+            }
+            LARL => {
+                let target = self.rel(here);
+                self.a.mov(rax, target)?;
+                self.set_addr_reg(f.r1)?;
+                Ok(Native::Yes)
+            }
+            RISBG | RISBGN | RNSBG | ROSBG | RXSBG => {
+                self.rotate_then(insn.op, f.r1, f.r2, f.i3, f.i4, f.i5)?;
+                Ok(Native::Yes)
+            }
+            LOCR | LOCGR => {
+                let mut skip = self.a.create_label();
+                match f.m3 & 15 {
+                    0 => return Ok(Native::Yes),
+                    15 => {}
+                    m => {
+                        self.load_cc()?;
+                        self.skip_unless(m, skip)?;
+                    }
+                }
+                if insn.op == LOCGR {
+                    self.a.mov(rax, gpr(f.r2))?;
+                    self.a.mov(gpr(f.r1), rax)?;
+                } else {
+                    self.a.mov(eax, gpr32(f.r2))?;
+                    self.a.mov(gpr32(f.r1), eax)?;
+                }
+                self.a.nop()?;
+                self.a.set_label(&mut skip)?;
+                self.a.nop()?;
+                Ok(Native::Yes)
+            }
+            LDGR | LGDR => {
+                let fpr = if insn.op == LDGR { f.r1 } else { f.r2 };
+                if !matches!(fpr & 15, 0 | 2 | 4 | 6) {
+                    // The AFP-register control (CR0 bit 45) must be one.
+                    here.used_slow = true;
+                    let bit = 63 - 45;
+                    let at = (offset::CR + bit / 8) as i32;
+                    self.a.test(byte_ptr(rbx + at), 1 << (bit % 8))?;
+                    self.a.jz(here.slow)?;
+                }
+                let fpr_at = (offset::FPR + offset::FPR_STRIDE * usize::from(fpr & 15)) as i32;
+                if insn.op == LDGR {
+                    self.a.mov(rax, gpr(f.r2))?;
+                    self.a.mov(qword_ptr(rbx + fpr_at), rax)?;
+                } else {
+                    self.a.mov(rax, qword_ptr(rbx + fpr_at))?;
+                    self.a.mov(gpr(f.r1), rax)?;
+                }
+                Ok(Native::Yes)
+            }
+            DLGR | DSGR if f.r1 & 1 == 0 => {
+                // Divide exceptions (a zero divisor, a quotient too large)
+                // go to the interpreter before x86 would trap.
+                here.used_slow = true;
+                let slow = here.slow;
+                let a = &mut self.a;
+                a.mov(rsi, gpr(f.r2))?;
+                a.test(rsi, rsi)?;
+                a.jz(slow)?;
+                a.mov(rax, gpr(f.r1 | 1))?;
+                if insn.op == DLGR {
+                    a.mov(rdx, gpr(f.r1))?;
+                    a.cmp(rdx, rsi)?;
+                    a.jae(slow)?;
+                    a.div(rsi)?;
+                } else {
+                    a.cmp(rsi, -1)?;
+                    a.je(slow)?;
+                    a.cqo()?;
+                    a.idiv(rsi)?;
+                }
+                a.mov(gpr(f.r1), rdx)?;
+                a.mov(gpr(f.r1 | 1), rax)?;
+                Ok(Native::Yes)
+            }
+            IC | ICY if mem_ok => {
+                self.ea(f.x2, f.b2, f.d2)?;
+                self.access(here, AccessKind::Read, 1)?;
+                self.a.movzx(esi, byte_ptr(r13 + rax))?;
+                self.a.mov(
+                    byte_ptr(rbx + (offset::GPR + 8 * usize::from(f.r1 & 15)) as i32),
+                    sil,
+                )?;
+                Ok(Native::Yes)
+            }
+            _ => Ok(Native::No),
+        }
+    }
+}

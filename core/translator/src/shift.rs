@@ -1,0 +1,121 @@
+//! Shifts ([`Sem::Shift`]) and the rotate-then-operate-on-selected-bits
+//! instructions (RISBG, RNSBG, ROSBG, RXSBG).
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::format::Format;
+use zmmu_cpu::opcode::Opcode;
+use zmmu_cpu::sem::{ShiftOp, Width};
+
+use crate::emit::{gpr, gpr32, Current, Gen};
+
+impl Gen {
+    /// SLL, SRL, SRA and their 64-bit and RSY forms: the shift amount is
+    /// the low 6 bits of the second-operand address; SRA sets the cc.
+    /// `false` for other shifts (the helper runs them).
+    pub(crate) fn shift(
+        &mut self,
+        here: &Current,
+        op: ShiftOp,
+        w: Width,
+    ) -> Result<bool, IcedError> {
+        let f = here.insn.f;
+        let format = here.insn.op.format();
+        if !(matches!(op, ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Sra)
+            && matches!(format, Format::RsA | Format::RsyA))
+        {
+            return Ok(false);
+        }
+        let src = if format == Format::RsyA { f.r3 } else { f.r1 };
+        self.ea(0, f.b2, f.d2)?;
+        let a = &mut self.a;
+        a.mov(ecx, eax)?;
+        a.and(ecx, 63)?;
+        match (op, w) {
+            (ShiftOp::Sra, Width::W32) => a.movsxd(rax, gpr32(src))?,
+            (_, Width::W32) => a.mov(eax, gpr32(src))?,
+            (_, Width::W64) => a.mov(rax, gpr(src))?,
+        }
+        match op {
+            ShiftOp::Sll => a.shl(rax, cl)?,
+            ShiftOp::Srl => a.shr(rax, cl)?,
+            _ => a.sar(rax, cl)?,
+        }
+        match w {
+            Width::W32 => a.mov(gpr32(f.r1), eax)?,
+            Width::W64 => a.mov(gpr(f.r1), rax)?,
+        }
+        if op == ShiftOp::Sra {
+            match w {
+                Width::W32 => a.test(eax, eax)?,
+                Width::W64 => a.test(rax, rax)?,
+            }
+            a.setl(dl)?;
+            a.setg(cl)?;
+            self.set_cc()?;
+        }
+        Ok(true)
+    }
+
+    /// RISBG, RISBGN, RNSBG, ROSBG, RXSBG: R2 rotated left by I5, then the
+    /// bits I3..I4 (wrapping) inserted into R1, or combined with it.
+    pub(crate) fn rotate_then(
+        &mut self,
+        op: Opcode,
+        r1: u8,
+        r2: u8,
+        i3: u8,
+        i4: u8,
+        i5: u8,
+    ) -> Result<(), IcedError> {
+        let (start, end) = (u32::from(i3 & 63), u32::from(i4 & 63));
+        let mask = if start <= end {
+            (u64::MAX >> start) & (u64::MAX << (63 - end))
+        } else {
+            (u64::MAX >> start) | (u64::MAX << (63 - end))
+        };
+        let a = &mut self.a;
+        a.mov(rax, gpr(r2))?;
+        if i5 & 63 != 0 {
+            a.rol(rax, u32::from(i5 & 63))?;
+        }
+        a.mov(rcx, mask)?;
+        a.mov(rdx, gpr(r1))?;
+        match op {
+            Opcode::RISBG | Opcode::RISBGN => {
+                a.and(rax, rcx)?;
+                if i4 & 0x80 == 0 {
+                    a.not(rcx)?;
+                    a.and(rdx, rcx)?;
+                    a.or(rax, rdx)?;
+                }
+                a.mov(gpr(r1), rax)?;
+                if op == Opcode::RISBG {
+                    a.test(rax, rax)?;
+                    a.setl(dl)?;
+                    a.setg(cl)?;
+                    self.set_cc()?;
+                }
+            }
+            _ => {
+                match op {
+                    Opcode::RNSBG => a.and(rax, rdx)?,
+                    Opcode::ROSBG => a.or(rax, rdx)?,
+                    _ => a.xor(rax, rdx)?,
+                }
+                a.and(rax, rcx)?;
+                a.setnz(sil)?;
+                if i3 & 0x80 == 0 {
+                    a.not(rcx)?;
+                    a.and(rdx, rcx)?;
+                    a.or(rax, rdx)?;
+                    a.mov(gpr(r1), rax)?;
+                }
+                a.mov(dl, sil)?;
+                a.mov(ecx, 0)?;
+                self.set_cc()?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! The shared code every block uses: the trampoline Rust calls, the
+//! dispatcher (jump-cache lookup) and the return path.
+
+use alloc::vec::Vec;
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+
+use crate::abi;
+
+/// The shared code every block uses, at fixed host addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stubs {
+    /// Offset of the trampoline Rust calls, from the start of the stubs.
+    pub enter: usize,
+    /// Host address of the dispatcher (rax = the PSW address, stored).
+    pub dispatch: u64,
+    /// Host address of the return path (eax = the status).
+    pub ret: u64,
+}
+
+/// Emits the shared stubs for host address `ip`: their code and where each
+/// is.
+pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
+    let align = |n: usize| n.div_ceil(16) * 16;
+    // The return path.
+    let mut a = CodeAssembler::new(64)?;
+    a.mov(qword_ptr(rbp + abi::CTX_BUDGET as i32), r15)?;
+    a.add(rsp, 8)?;
+    for r in [r15, r14, r13, r12, rbp, rbx] {
+        a.pop(r)?;
+    }
+    a.ret()?;
+    let ret_code = a.assemble(ip)?;
+    let ret = ip;
+    // The dispatcher.
+    let dispatch = ip + align(ret_code.len()) as u64;
+    let mut a = CodeAssembler::new(64)?;
+    let mut miss = a.create_label();
+    a.mov(rcx, rax)?;
+    a.shr(rcx, 1)?;
+    a.mov(rdx, rax)?;
+    a.shr(rdx, 13)?;
+    a.xor(rcx, rdx)?;
+    a.and(ecx, (abi::JUMP_ENTRIES - 1) as i32)?;
+    a.shl(ecx, abi::JUMP_SIZE.trailing_zeros())?;
+    a.add(rcx, qword_ptr(rbp + abi::CTX_JUMP as i32))?;
+    a.cmp(rax, qword_ptr(rcx + abi::JUMP_ADDR as i32))?;
+    a.jne(miss)?;
+    a.mov(rdx, qword_ptr(rbp + abi::CTX_BITS as i32))?;
+    a.cmp(rdx, qword_ptr(rcx + abi::JUMP_BITS as i32))?;
+    a.jne(miss)?;
+    a.mov(edx, dword_ptr(rbp + abi::CTX_GENERATION as i32))?;
+    a.cmp(edx, dword_ptr(rcx + abi::JUMP_GENERATION as i32))?;
+    a.jne(miss)?;
+    a.jmp(qword_ptr(rcx + abi::JUMP_CODE as i32))?;
+    a.set_label(&mut miss)?;
+    a.mov(eax, abi::END as u32)?;
+    a.jmp(ret)?;
+    let dispatch_code = a.assemble(dispatch)?;
+    // The trampoline.
+    let enter_at = dispatch + align(dispatch_code.len()) as u64;
+    let mut a = CodeAssembler::new(64)?;
+    for r in [rbx, rbp, r12, r13, r14, r15] {
+        a.push(r)?;
+    }
+    a.sub(rsp, 8)?;
+    a.mov(rbx, rdi)?;
+    a.mov(rbp, rsi)?;
+    a.mov(r12, qword_ptr(rbp + abi::CTX_TLB as i32))?;
+    a.mov(r13, qword_ptr(rbp + abi::CTX_STORAGE as i32))?;
+    a.mov(r14, qword_ptr(rbp + abi::CTX_STORAGE_LEN as i32))?;
+    a.mov(r15, qword_ptr(rbp + abi::CTX_BUDGET as i32))?;
+    a.jmp(rdx)?;
+    let enter_code = a.assemble(enter_at)?;
+    let mut code = ret_code;
+    code.resize(align(code.len()), 0xcc);
+    code.extend_from_slice(&dispatch_code);
+    code.resize(align(code.len()), 0xcc);
+    let enter = code.len();
+    code.extend_from_slice(&enter_code);
+    Ok((
+        code,
+        Stubs {
+            enter,
+            dispatch,
+            ret,
+        },
+    ))
+}

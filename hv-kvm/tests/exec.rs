@@ -1,0 +1,124 @@
+//! Translated code's side of the VM: code in the code-cache slot runs at
+//! CPL3, reaches the host through the host-call stub (one exit each, the
+//! answer returned in RAX), and can never write the code cache.
+#![forbid(unsafe_code)]
+
+mod common;
+
+use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
+use zmmu_hv_kvm::{
+    ExecArea, ExitHandler, FaultAction, GuestStorage, KvmConfig, KvmError, KvmHost, KvmPaging,
+    PageFault,
+};
+
+/// Doubles host-call arguments; records faults and resumes at `resume`.
+struct Doubler {
+    calls: Vec<u64>,
+    faults: Vec<PageFault>,
+    resume: u64,
+}
+
+impl ExitHandler for Doubler {
+    fn page_fault(
+        &mut self,
+        _: &mut KvmPaging,
+        fault: &PageFault,
+    ) -> Result<FaultAction, KvmError> {
+        self.faults.push(*fault);
+        Ok(FaultAction::Resume(self.resume))
+    }
+
+    fn host_call(&mut self, _: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
+        self.calls.push(argument);
+        Ok(argument * 2)
+    }
+}
+
+fn host_with_code_cache() -> Option<KvmHost> {
+    let storage = GuestStorage::new(4 << 20, false).expect("host memory");
+    let config = KvmConfig {
+        pool_size: 4 << 20,
+        code_cache: 2 << 20,
+    };
+    match KvmHost::new(&storage, config) {
+        Ok(host) => Some(host),
+        Err(e) if e.is_unavailable() => {
+            eprintln!("SKIP: {e}");
+            None
+        }
+        Err(e) => panic!("KVM is present but the backend failed: {e}"),
+    }
+}
+
+#[test]
+fn host_calls_from_the_code_cache_return_the_hosts_answer() {
+    let Some(mut host) = host_with_code_cache() else {
+        return;
+    };
+    let stub = host.host_call_stub();
+    let code = {
+        use iced_x86::code_asm::*;
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.mov(rsi, 21u64).unwrap();
+        a.mov(rax, stub).unwrap();
+        a.call(rax).unwrap();
+        a.add(rax, rdi).unwrap();
+        a.ret().unwrap();
+        a.assemble(CODE_CACHE_VA).unwrap()
+    };
+    host.code_cache().unwrap().write(0, &code).unwrap();
+    let mut exits = Doubler {
+        calls: Vec::new(),
+        faults: Vec::new(),
+        resume: 0,
+    };
+    let status = host
+        .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap();
+    assert_eq!((status, exits.calls.as_slice()), (1042, &[21][..]));
+    assert_eq!(host.stats().calls, 1);
+}
+
+#[test]
+fn translated_code_cannot_write_the_code_cache() {
+    let Some(mut host) = host_with_code_cache() else {
+        return;
+    };
+    let (code, resume) = {
+        use iced_x86::code_asm::*;
+        let mut a = CodeAssembler::new(64).unwrap();
+        let mut after = a.create_label();
+        a.mov(rax, CODE_CACHE_VA).unwrap();
+        a.mov(byte_ptr(rax), 0xcc).unwrap();
+        a.mov(eax, 1).unwrap();
+        a.ret().unwrap();
+        a.set_label(&mut after).unwrap();
+        a.mov(eax, 2).unwrap();
+        a.ret().unwrap();
+        let result = a
+            .assemble_options(
+                CODE_CACHE_VA,
+                iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+            )
+            .unwrap();
+        let resume = result.label_ip(&after).unwrap();
+        (result.inner.code_buffer, resume)
+    };
+    host.code_cache().unwrap().write(0, &code).unwrap();
+    let mut exits = Doubler {
+        calls: Vec::new(),
+        faults: Vec::new(),
+        resume,
+    };
+    let status = host
+        .exec(CODE_CACHE_VA, [0, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap();
+    assert_eq!(status, 2, "the store faulted and the run resumed");
+    assert_eq!(exits.faults.len(), 1);
+    let fault = exits.faults[0];
+    assert_eq!(fault.address, CODE_CACHE_VA);
+    assert!(fault.is_write() && fault.is_protection());
+    let mut first = [0u8; 1];
+    host.code_cache().unwrap().read(0, &mut first).unwrap();
+    assert_eq!(first[0], code[0], "the code cache is unchanged");
+}

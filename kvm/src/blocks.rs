@@ -1,0 +1,192 @@
+//! The kvm engine's block cache: translated blocks in the code-cache slot
+//! (bump-allocated after the translator's shared stubs, flushed whole when
+//! full), found by (PSW address, absolute address, PSW bits), by absolute
+//! page (to drop them on stores), and by host code address (to map a page
+//! fault in translated code back to its guest instruction); and the jump
+//! cache the translator's dispatcher reads in the VM, mirrored on the host.
+
+use std::collections::{BTreeMap, HashMap};
+
+use zmmu_hv_kvm::{ExecArea, KvmPaging};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::addr::AddressingMode;
+use zmmu_translator::abi::{self, jump_slot};
+use zmmu_translator::{Env, Guest, MemoryAccess, Site};
+
+/// A block is found by its logical address, its absolute address and the
+/// PSW bits it was translated for.
+pub(crate) type Key = (u64, u64, u64);
+
+/// One translated block.
+#[derive(Debug)]
+pub(crate) struct Block {
+    /// Virtual address of its code in the VM.
+    pub code: u64,
+    /// Where its inline code ends (its out-of-line slow paths follow).
+    pub inline_end: u64,
+    pub insns: Vec<Guest>,
+    pub native: Vec<bool>,
+    /// Per instruction, in order: where its code and slow path are.
+    pub sites: Vec<Site>,
+    /// The absolute address it was translated from.
+    pub start: u64,
+    pub key: Key,
+    pub valid: bool,
+}
+
+/// The blocks, their indexes and the jump cache.
+#[derive(Debug)]
+pub(crate) struct Blocks {
+    pub blocks: Vec<Block>,
+    by_key: HashMap<Key, usize>,
+    /// Absolute page -> blocks with bytes in it.
+    pages: HashMap<u64, Vec<usize>>,
+    /// Code address -> block.
+    by_code: BTreeMap<u64, usize>,
+    /// Host mirror of the jump cache: (PSW address, bits, block, generation).
+    jump: Vec<(u64, u64, u32, u32)>,
+    pub generation: u32,
+    /// The block whose instruction the host is running, and whether a
+    /// store dropped it.
+    pub current: Option<usize>,
+    pub current_dirty: bool,
+    /// Counters.
+    pub dropped: u64,
+    pub jump_flushes: u64,
+}
+
+impl Blocks {
+    pub fn new() -> Self {
+        Self {
+            blocks: Vec::new(),
+            by_key: HashMap::new(),
+            pages: HashMap::new(),
+            by_code: BTreeMap::new(),
+            jump: vec![(0, 0, 0, 0); abi::JUMP_ENTRIES],
+            generation: 1,
+            current: None,
+            current_dirty: false,
+            dropped: 0,
+            jump_flushes: 0,
+        }
+    }
+
+    /// Forgets every block (the code cache is reused from its start).
+    pub fn clear(&mut self, paging: &mut KvmPaging) {
+        self.blocks.clear();
+        self.by_key.clear();
+        self.pages.clear();
+        self.by_code.clear();
+        paging.clear_code_frames();
+        self.clear_jump();
+    }
+
+    /// Drops every jump-cache entry (a new generation).
+    pub fn clear_jump(&mut self) {
+        self.jump_flushes += 1;
+        self.generation = self.generation.wrapping_add(1).max(1);
+    }
+
+    pub fn get(&self, key: &Key) -> Option<usize> {
+        self.by_key.get(key).copied()
+    }
+
+    pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
+        let (a, b, block, generation) = self.jump[jump_slot(addr)];
+        (generation == self.generation && a == addr && b == bits).then_some(block as usize)
+    }
+
+    /// Enters a block in the jump cache, on the host and in the VM.
+    pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
+        let slot = jump_slot(addr);
+        self.jump[slot] = (addr, bits, id as u32, self.generation);
+        let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE) as u64;
+        let _ = area.store_u64(at + abi::JUMP_ADDR as u64, addr);
+        let _ = area.store_u64(at + abi::JUMP_BITS as u64, bits);
+        let _ = area.store_u64(at + abi::JUMP_CODE as u64, self.blocks[id].code);
+        let _ = area.store_u64(
+            at + abi::JUMP_GENERATION as u64,
+            u64::from(self.generation) | (id as u64) << 32,
+        );
+    }
+
+    /// Adds a translated block; its page becomes a code frame, whose
+    /// mappings the caller drops (so that they come back read-only).
+    pub fn insert(&mut self, block: Block, paging: &mut KvmPaging) -> (usize, bool) {
+        let id = self.blocks.len();
+        let page = block.start & !0xfff;
+        let frame = AbsoluteAddress::new(page);
+        let new_frame = !paging.is_code_frame(frame);
+        paging.set_code_frame(frame, true);
+        self.by_key.insert(block.key, id);
+        self.by_code.insert(block.code, id);
+        self.pages.entry(page).or_default().push(id);
+        self.blocks.push(block);
+        (id, new_frame)
+    }
+
+    /// The block and instruction whose inline code holds `rip`.
+    pub fn site(&self, rip: u64) -> Option<(usize, Site)> {
+        let (_, &id) = self.by_code.range(..=rip).next_back()?;
+        let block = self.blocks.get(id)?;
+        if rip >= block.inline_end {
+            return None;
+        }
+        let at = block.sites.partition_point(|s| s.start <= rip);
+        Some((id, *block.sites.get(at.checked_sub(1)?)?))
+    }
+
+    /// Whether a valid block has bytes in the absolute page of `absolute`.
+    pub fn has_code(&self, absolute: u64) -> bool {
+        self.pages
+            .get(&(absolute & !0xfff))
+            .is_some_and(|list| !list.is_empty())
+    }
+
+    /// Drops the blocks in the absolute page of `absolute` and makes it an
+    /// ordinary frame again (a store into it).
+    pub fn drop_page(&mut self, absolute: u64, paging: &mut KvmPaging) {
+        let page = absolute & !0xfff;
+        paging.set_code_frame(AbsoluteAddress::new(page), false);
+        let Some(list) = self.pages.remove(&page) else {
+            return;
+        };
+        for id in list {
+            let block = &mut self.blocks[id];
+            if block.valid {
+                block.valid = false;
+                self.by_key.remove(&block.key);
+                self.dropped += 1;
+            }
+        }
+        if self.current.is_some_and(|id| !self.blocks[id].valid) {
+            self.current_dirty = true;
+        }
+        self.clear_jump();
+    }
+
+    /// Drops every block (the code stays until the cache is full).
+    pub fn drop_all(&mut self, paging: &mut KvmPaging) {
+        let pages: Vec<u64> = self.pages.keys().copied().collect();
+        for page in pages {
+            self.drop_page(page, paging);
+        }
+    }
+}
+
+/// What the translator is told for blocks run in the VM: accesses at the
+/// guest's logical address through the x86 MMU, except in access-register
+/// mode (the interpreter makes them).
+pub(crate) fn env(amode: AddressingMode, key: u8, access_register_mode: bool) -> Env {
+    Env {
+        amode,
+        key,
+        memory: if access_register_mode {
+            MemoryAccess::Helper
+        } else {
+            MemoryAccess::HostMmu
+        },
+        // The guest CPUID has no MOVBE on every host.
+        movbe: false,
+    }
+}

@@ -1,0 +1,203 @@
+//! What the host does when translated code leaves the VM: a host call runs
+//! one instruction with the interpreter's semantics (an instruction not
+//! translated, or a native one whose fast path gave up), and a page fault
+//! is resolved by the shadow pager (a shadow fill, retried), or sends the
+//! instruction to its slow path (an s390x exception, a sub-page rule, an
+//! address the x86 MMU cannot map, a store into a frame holding translated
+//! code), where the interpreter gives the architected result.
+
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::state::{mask, Cpu};
+use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault};
+use zmmu_machine::interrupt::interruption_controls;
+use zmmu_machine::system::Board;
+use zmmu_mmu::access::{AccessKind, Request};
+use zmmu_mmu::addr::LogicalAddress;
+use zmmu_mmu::control::{AddressSpace, Controls};
+use zmmu_mmu::host::LOWER_HALF_END;
+use zmmu_mmu::shadow::{Resolution, ShadowError, ShadowPager};
+use zmmu_translator::abi;
+
+use crate::blocks::Blocks;
+use crate::watch::Watch;
+use crate::{state, Stats};
+
+/// Where a chain of blocks left translated code early: a host call
+/// answered "leave".
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Left {
+    pub block: usize,
+    pub index: usize,
+    /// Instructions of the block after the one that left (charged to the
+    /// budget at the block's start, not executed).
+    pub refund: u64,
+    pub result: Result<(), Interruption>,
+    /// The machine must look (an interruption may be pending).
+    pub leave_run: bool,
+}
+
+/// The state the accesses of the running chain are made in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Context {
+    pub controls: Controls,
+    pub space: AddressSpace,
+    pub key: u8,
+}
+
+/// The exit handler of one chain.
+pub(crate) struct Exits<'a, 'b> {
+    pub cpu: &'a mut Cpu,
+    pub board: &'a mut Board<'b>,
+    pub blocks: &'a mut Blocks,
+    pub pager: &'a mut ShadowPager<KvmPaging>,
+    pub stats: &'a mut Stats,
+    pub context: Context,
+    /// The last fault (instruction address, page): the same again means
+    /// the mapping did not take, and the slow path runs instead.
+    pub last_fault: Option<(u64, u64)>,
+    pub left: Option<Left>,
+}
+
+impl Exits<'_, '_> {
+    /// The controls that make the chain leave when they change: those the
+    /// root and the block bits were chosen for, and those that decide
+    /// which interruptions are pending (but the condition code).
+    fn watched(&self) -> (Controls, [u64; 6]) {
+        let mut interruption = interruption_controls(self.cpu);
+        interruption[0] &= !mask::CC;
+        (self.board.bus.controls(self.cpu), interruption)
+    }
+}
+
+impl ExitHandler for Exits<'_, '_> {
+    fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
+        let (id, index) = ((argument >> 8) as usize, (argument & 0xff) as usize);
+        let Some(block) = self.blocks.blocks.get(id) else {
+            return Err(KvmError::UnexpectedExit(format!(
+                "host call {argument:#x} names no block"
+            )));
+        };
+        let Some(guest) = block.insns.get(index).copied() else {
+            return Err(KvmError::UnexpectedExit(format!(
+                "host call {argument:#x} names no instruction"
+            )));
+        };
+        let len = block.insns.len();
+        self.stats.helper_calls += 1;
+        self.last_fault = None;
+        if block.native[index] {
+            self.stats.slow_paths += 1;
+        }
+        state::load(&paging.exec_area(), self.cpu);
+        self.cpu.psw.addr = guest.at;
+        let before = self.watched();
+        let mask_before = self.cpu.psw.mask & !mask::CC;
+        let next = self
+            .cpu
+            .psw
+            .amode()
+            .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
+        self.blocks.current = Some(id);
+        self.blocks.current_dirty = false;
+        self.board.attention = false;
+        let result = {
+            let mut watch = Watch {
+                board: self.board,
+                blocks: self.blocks,
+                pager: self.pager,
+                paging,
+                storage_touched: false,
+            };
+            // The interpreter fetches the instruction again: if a store
+            // changed it, the new one runs (and the chain leaves below).
+            let result = self.cpu.step(&mut watch);
+            watch.finish();
+            result
+        };
+        self.blocks.current = None;
+        state::store(&paging.exec_area(), self.cpu);
+        state::set_generation(&paging.exec_area(), self.blocks.generation);
+        let after = self.watched();
+        let leave_run = self.board.attention || after.1 != before.1;
+        let leave = result.is_err()
+            || leave_run
+            || after.0 != before.0
+            || self.cpu.psw.mask & !mask::CC != mask_before
+            || guest.insn.op.ends_block()
+            || self.blocks.current_dirty
+            || self.cpu.psw.addr != next;
+        if !leave {
+            return Ok(abi::END);
+        }
+        self.left = Some(Left {
+            block: id,
+            index,
+            refund: (len - index - 1) as u64,
+            result,
+            leave_run,
+        });
+        Ok(abi::EXIT)
+    }
+
+    fn page_fault(
+        &mut self,
+        paging: &mut KvmPaging,
+        fault: &PageFault,
+    ) -> Result<FaultAction, KvmError> {
+        let unexpected = || KvmError::UnexpectedExit(format!("translated code: {fault}"));
+        let (_, site) = self.blocks.site(fault.rip).ok_or_else(unexpected)?;
+        let slow = FaultAction::Resume(site.slow.ok_or_else(unexpected)?);
+        if fault.address >= LOWER_HALF_END {
+            return Err(unexpected());
+        }
+        let address = LogicalAddress::new(fault.address);
+        // A store into a frame that holds translated code: its blocks go,
+        // and the interpreter makes the store (it may change the very
+        // block that runs; the host call then leaves the chain).
+        if fault.is_write() && fault.is_protection() {
+            let absolute = paging
+                .active()
+                .and_then(|root| paging.translate(root, address))
+                .map(|(absolute, _)| absolute);
+            if let Some(absolute) = absolute.filter(|a| paging.is_code_frame(*a)) {
+                self.stats.code_page_writes += 1;
+                self.blocks.drop_page(absolute.value(), paging);
+                return Ok(slow);
+            }
+        }
+        let page = fault.address & !0xfff;
+        if self.last_fault.replace((fault.rip, page)) == Some((fault.rip, page)) {
+            self.stats.fault_software += 1;
+            return Ok(slow);
+        }
+        let request = Request {
+            address,
+            space: self.context.space,
+            kind: if fault.is_write() {
+                AccessKind::Write
+            } else {
+                AccessKind::Read
+            },
+            key: self.context.key,
+        };
+        let storage = &mut self.board.bus.storage;
+        match self
+            .pager
+            .resolve_fault(paging, storage, &self.context.controls, request)
+        {
+            Ok(Resolution::Mapped(_)) => {
+                self.stats.shadow_fills += 1;
+                Ok(FaultAction::Retry)
+            }
+            Ok(Resolution::Software(_)) | Err(ShadowError::Unmappable(_)) => {
+                self.stats.fault_software += 1;
+                Ok(slow)
+            }
+            Err(ShadowError::Fault(_)) => {
+                self.stats.fault_exceptions += 1;
+                Ok(slow)
+            }
+            Err(ShadowError::Host(error)) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! # zmmu-kvm
+//!
+//! The `kvm` engine: s390x blocks translated by `zmmu-translator` run at
+//! CPL3 inside a KVM virtual machine (`zmmu-hv-kvm`), and each guest load or
+//! store is one x86 `MOV` (with a byte swap) at the guest's logical
+//! address, translated by the x86 MMU through the shadow of the s390x DAT
+//! tables that the core's shadow pager keeps in the VM's page tables.
+//!
+//! - **Where things live.** Translated code is in the code-cache slot,
+//!   mapped executable and read-only in the upper half of every shadow
+//!   root; the CPU state, the translator's context and its jump cache are
+//!   in user pages of the runtime ([`zmmu_hv_kvm::ExecArea`]); s390x logical
+//!   addresses occupy the lower half.
+//! - **A chain** starts on the host: the block at the PSW is looked up (or
+//!   translated on the host into the code cache), the shadow root of the
+//!   PSW's address space, key and DAT mode is activated, the CPU state is
+//!   copied in, and the vCPU runs blocks, chaining through the jump cache,
+//!   until a block is missing, the instruction budget is spent or a host
+//!   call says "leave".
+//! - **Exits** ([`exits`]): a host call runs one instruction with the
+//!   interpreter's semantics on the host; a page fault is a shadow fill
+//!   (retried) or sends the instruction to that same slow path (an s390x
+//!   exception, a sub-page rule, an address at or above 2^47, a store
+//!   into a frame holding translated code), so every program interruption
+//!   is exactly the interpreter's.
+//! - **Self-modifying code.** Frames holding translated code are mapped
+//!   read-only; a store into one drops its blocks and is made by the
+//!   interpreter. Stores the interpreter makes are watched ([`watch`]).
+//!
+//! Translation runs on the host (the vCPU exits on a block miss); moving
+//! the translator, the interpreter and the shadow pager into the VM is the
+//! next step (`docs/ARCHITECTURE.md`).
+
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod blocks;
+pub mod exits;
+mod state;
+pub mod watch;
+
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::memory::{logical_space, Access, AddressType, Memory};
+use zmmu_cpu::state::{mask, Cpu};
+use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
+use zmmu_hv_kvm::{ExecArea, KvmConfig, KvmError, KvmHost, KvmPaging};
+use zmmu_machine::engine::{Engine, Interpreter, Ran};
+use zmmu_machine::interrupt::interruption_controls;
+use zmmu_machine::main_storage::MainStorage;
+use zmmu_machine::system::Board;
+use zmmu_mmu::access::Request;
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::control::Controls;
+use zmmu_mmu::host::{HostPageSize, HostPaging};
+use zmmu_mmu::invalidate::Invalidation;
+use zmmu_mmu::kind::AccessKind;
+use zmmu_mmu::prefix::PREFIX_AREA;
+use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
+use zmmu_mmu::storage::Storage;
+use zmmu_translator::{abi, decode_block, stubs, translate, Stubs};
+
+use blocks::{Block, Blocks};
+use exits::{Context, Exits};
+use watch::Watch;
+
+/// The PSW bits translated code depends on.
+const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::EA | mask::BA;
+
+/// The default size of the code cache.
+pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
+
+/// Counters for `--stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Guest instructions executed.
+    pub instructions: u64,
+    /// Chains of blocks run in the VM (one VM entry each).
+    pub chains: u64,
+    /// Blocks translated.
+    pub blocks: u64,
+    /// Guest instructions translated.
+    pub translated_instructions: u64,
+    /// Bytes of code written to the code cache.
+    pub code_bytes: u64,
+    /// Time spent translating, in nanoseconds.
+    pub translate_ns: u64,
+    /// Host calls that ran an instruction with the interpreter's semantics.
+    pub helper_calls: u64,
+    /// ... of which slow paths of natively translated instructions.
+    pub slow_paths: u64,
+    /// Instructions interpreted on the host outside blocks (fetch
+    /// exceptions, page-crossing instructions, the end of a budget).
+    pub steps: u64,
+    /// Page faults resolved by a shadow fill.
+    pub shadow_fills: u64,
+    /// Page faults that were s390x exceptions (raised by the interpreter).
+    pub fault_exceptions: u64,
+    /// Page faults the x86 MMU cannot serve (sub-page rules, addresses at
+    /// or above 2^47, a mapping that did not take): the interpreter runs
+    /// the instruction.
+    pub fault_software: u64,
+    /// Stores into frames holding translated code.
+    pub code_page_writes: u64,
+    /// Code-cache flushes.
+    pub flushes: u64,
+}
+
+/// The kvm engine of one CPU.
+#[derive(Debug)]
+pub struct KvmEngine {
+    host: KvmHost,
+    pager: ShadowPager<KvmPaging>,
+    controls: Option<Controls>,
+    blocks: Blocks,
+    stubs: Stubs,
+    /// Bytes of the code cache in use (the stubs, then blocks).
+    code_used: u64,
+    stub_bytes: u64,
+    stats: Stats,
+    failure: Option<KvmError>,
+}
+
+impl KvmEngine {
+    /// A VM over the machine's storage, with a code cache of `code_cache`
+    /// bytes. Fails with [`KvmError::is_unavailable`] when KVM cannot be
+    /// used here.
+    pub fn new(storage: &MainStorage, code_cache: u64) -> Result<Self, KvmError> {
+        let config = KvmConfig {
+            code_cache,
+            ..KvmConfig::default()
+        };
+        // SAFETY: the storage outlives every run: each run re-points the
+        // slot at the storage of the board it is given (remap_storage)
+        // before the vCPU runs, and KVM touches the slot only while the
+        // vCPU runs.
+        let mut host =
+            unsafe { KvmHost::with_storage_at(storage.host_base(), storage.size(), config) }?;
+        let (code, stubs) = stubs(CODE_CACHE_VA)
+            .map_err(|e| KvmError::Assemble(format!("translator stubs: {e}")))?;
+        let cache = host
+            .code_cache()
+            .ok_or_else(|| KvmError::Config("no code cache".into()))?;
+        cache
+            .write(0, &code)
+            .ok_or_else(|| KvmError::Config("code cache too small for the stubs".into()))?;
+        let stub_bytes = (code.len() as u64).next_multiple_of(64);
+        let pager = ShadowPager::new(shadow::Config {
+            largest: HostPageSize::Size2M,
+            ..shadow::Config::default()
+        });
+        let blocks = Blocks::new();
+        host.paging_mut().clear_code_frames();
+        Ok(Self {
+            host,
+            pager,
+            controls: None,
+            blocks,
+            stubs,
+            code_used: stub_bytes,
+            stub_bytes,
+            stats: Stats::default(),
+            failure: None,
+        })
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The VM (its exit counters).
+    pub fn host(&self) -> &KvmHost {
+        &self.host
+    }
+
+    /// The shadow pager (its counters).
+    pub fn pager(&self) -> &ShadowPager<KvmPaging> {
+        &self.pager
+    }
+
+    /// Blocks dropped by stores and invalidations.
+    pub fn blocks_dropped(&self) -> u64 {
+        self.blocks.dropped
+    }
+
+    /// The failure that made the engine give up the VM (it interprets
+    /// from then on), if any.
+    pub fn failure(&self) -> Option<&KvmError> {
+        self.failure.as_ref()
+    }
+
+    /// Tells the shadow pager about new control registers and prefix.
+    fn sync_controls(&mut self, cpu: &Cpu, board: &Board<'_>) -> Controls {
+        let controls = board.bus.controls(cpu);
+        if let Some(old) = self.controls.replace(controls) {
+            if old != controls {
+                self.pager
+                    .controls_changed(self.host.paging_mut(), &old, &controls);
+                self.blocks.clear_jump();
+            }
+        }
+        controls
+    }
+
+    /// Runs up to `max` instructions; a backend failure is returned.
+    fn run_vm(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Result<Ran, KvmError> {
+        let storage = &board.bus.storage;
+        // SAFETY: the board's storage lives for this run, during which the
+        // vCPU runs; later runs re-point the slot again.
+        unsafe {
+            self.host
+                .remap_storage(storage.host_base(), storage.size())?
+        };
+        self.sync_controls(cpu, board);
+        // The machine may have stored into the prefix area (interruptions).
+        let prefix = cpu.prefix.value();
+        for page in (prefix..prefix + PREFIX_AREA).step_by(0x1000) {
+            if self.blocks.has_code(page) {
+                self.blocks.drop_page(page, self.host.paging_mut());
+            }
+        }
+        let mut done = 0u64;
+        let mut last = cpu.psw.addr;
+        loop {
+            if done >= max {
+                self.stats.instructions += done;
+                return Ok(Ran {
+                    instructions: done,
+                    last,
+                    result: Ok(()),
+                });
+            }
+            let room = max - done;
+            let block = self
+                .block(cpu, board)?
+                .filter(|&id| self.blocks.blocks[id].insns.len() as u64 <= room);
+            let (n, at, result, leave) = match block {
+                Some(id) => self.run_chain(id, room, cpu, board)?,
+                None => {
+                    let at = cpu.psw.addr;
+                    let (result, leave) = self.step(cpu, board);
+                    (1, at, result, leave)
+                }
+            };
+            done += n;
+            last = at;
+            self.sync_controls(cpu, board);
+            if result.is_err() || leave || cpu.psw.mask & mask::WAIT != 0 {
+                self.stats.instructions += done;
+                return Ok(Ran {
+                    instructions: done,
+                    last,
+                    result,
+                });
+            }
+        }
+    }
+
+    /// Interprets one instruction on the host; says whether the machine
+    /// must look.
+    fn step(&mut self, cpu: &mut Cpu, board: &mut Board<'_>) -> (Result<(), Interruption>, bool) {
+        self.stats.steps += 1;
+        let mut before = interruption_controls(cpu);
+        before[0] &= !mask::CC;
+        board.attention = false;
+        let mut watch = Watch {
+            board,
+            blocks: &mut self.blocks,
+            pager: &mut self.pager,
+            paging: self.host.paging_mut(),
+            storage_touched: false,
+        };
+        let result = cpu.step(&mut watch);
+        watch.finish();
+        let mut after = interruption_controls(cpu);
+        after[0] &= !mask::CC;
+        (result, board.attention || after != before)
+    }
+
+    /// The block at the PSW, translated if need be; `None` when the
+    /// interpreter must run the instruction (a fetch exception, an
+    /// instruction crossing the page, an invalid PSW).
+    fn block(&mut self, cpu: &Cpu, board: &mut Board<'_>) -> Result<Option<usize>, KvmError> {
+        let psw = cpu.psw;
+        if !psw.is_valid() || psw.addr & 1 != 0 {
+            return Ok(None);
+        }
+        let bits = psw.mask & KEY_BITS;
+        if let Some(id) = self.blocks.jump_get(psw.addr, bits) {
+            return Ok(Some(id));
+        }
+        let fetch = Access {
+            kind: AccessKind::InstructionFetch,
+            space: AddressType::Logical { base: 0 },
+            cpu,
+        };
+        let Ok(absolute) = board.translate(&fetch, psw.addr) else {
+            return Ok(None);
+        };
+        let abs = absolute.value();
+        let key = (psw.addr, abs, bits);
+        let id = match self.blocks.get(&key) {
+            Some(id) => id,
+            None => match self.translate(cpu, board, key)? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        let area = self.host.exec_area();
+        self.blocks.jump_set(&area, psw.addr, bits, id);
+        Ok(Some(id))
+    }
+
+    /// Translates the block at `key` into the code cache.
+    fn translate(
+        &mut self,
+        cpu: &Cpu,
+        board: &mut Board<'_>,
+        key: blocks::Key,
+    ) -> Result<Option<usize>, KvmError> {
+        let started = std::time::Instant::now();
+        let (addr, abs, _) = key;
+        let psw = cpu.psw;
+        let amode = psw.amode();
+        let insns = {
+            let storage = &board.bus.storage;
+            let page_end = ((abs | 0xfff) + 1).min(storage.size());
+            let mut bytes = vec![0; page_end.saturating_sub(abs) as usize];
+            if bytes.is_empty()
+                || storage
+                    .read(AbsoluteAddress::new(abs), &mut bytes)
+                    .is_none()
+            {
+                return Ok(None);
+            }
+            decode_block(&bytes, addr, amode, zmmu_translator::MAX_BLOCK)
+        };
+        if insns.is_empty() {
+            return Ok(None);
+        }
+        let env = blocks::env(amode, psw.key(), psw.dat() && psw.asc() == 1);
+        let mut placed = None;
+        for _ in 0..2 {
+            let id = self.blocks.blocks.len() as u32;
+            let ip = CODE_CACHE_VA + self.code_used;
+            let translated = translate(&insns, &env, ip, id, &self.stubs)
+                .map_err(|e| KvmError::Assemble(format!("block at {addr:#x}: {e}")))?;
+            let len = translated.code.len() as u64;
+            let cache = self
+                .host
+                .code_cache()
+                .ok_or_else(|| KvmError::Config("no code cache".into()))?;
+            if self.code_used + len <= cache.len() {
+                cache
+                    .write(self.code_used, &translated.code)
+                    .ok_or_else(|| KvmError::Config("code cache write".into()))?;
+                self.code_used = (self.code_used + len).next_multiple_of(16);
+                placed = Some((ip, translated));
+                break;
+            }
+            self.flush();
+        }
+        let Some((ip, translated)) = placed else {
+            return Err(KvmError::Config(format!(
+                "a block at {addr:#x} does not fit the empty code cache"
+            )));
+        };
+        self.stats.blocks += 1;
+        self.stats.translated_instructions += insns.len() as u64;
+        self.stats.code_bytes += translated.code.len() as u64;
+        let block = Block {
+            code: ip,
+            inline_end: translated.inline_end,
+            insns,
+            native: translated.native,
+            sites: translated.sites,
+            start: abs,
+            key,
+            valid: true,
+        };
+        let (id, new_frame) = self.blocks.insert(block, self.host.paging_mut());
+        if new_frame {
+            // Mappings of the frame made writable before go; they come back
+            // read-only.
+            self.pager.invalidate(
+                self.host.paging_mut(),
+                &Invalidation::Key(AbsoluteAddress::new(abs & !0xfff)),
+            );
+        }
+        self.stats.translate_ns += started.elapsed().as_nanos() as u64;
+        Ok(Some(id))
+    }
+
+    /// Empties the code cache.
+    fn flush(&mut self) {
+        self.stats.flushes += 1;
+        self.blocks.clear(self.host.paging_mut());
+        self.pager
+            .invalidate(self.host.paging_mut(), &Invalidation::All);
+        self.code_used = self.stub_bytes;
+    }
+
+    /// Runs block `id` and the blocks it chains to in the VM, within
+    /// `budget` instructions: (instructions executed, address of the last,
+    /// its result, whether the machine must look).
+    fn run_chain(
+        &mut self,
+        id: usize,
+        budget: u64,
+        cpu: &mut Cpu,
+        board: &mut Board<'_>,
+    ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
+        self.stats.chains += 1;
+        let controls = board.bus.controls(cpu);
+        let space = logical_space(cpu, 0);
+        let key = cpu.psw.key();
+        let request = Request {
+            address: LogicalAddress::new(0),
+            space,
+            kind: AccessKind::Read,
+            key,
+        };
+        let root = match RootTag::for_request(&controls, &request) {
+            Ok(tag) => self.pager.activate(self.host.paging_mut(), tag)?,
+            // Access-register mode: blocks make no direct accesses.
+            Err(_) => self.host.boot_root(),
+        };
+        self.host.paging_mut().activate(root)?;
+        let area = self.host.exec_area();
+        state::store(&area, cpu);
+        state::Context {
+            helper: self.host.host_call_stub(),
+            budget,
+            generation: self.blocks.generation,
+            bits: cpu.psw.mask & KEY_BITS,
+            block: id as u32,
+        }
+        .store(&area);
+        let code = self.blocks.blocks[id].code;
+        let enter = CODE_CACHE_VA + self.stubs.enter as u64;
+        let Self {
+            host,
+            pager,
+            blocks,
+            stats,
+            ..
+        } = self;
+        let mut exits = Exits {
+            cpu,
+            board,
+            blocks,
+            pager,
+            stats,
+            context: Context {
+                controls,
+                space,
+                key,
+            },
+            last_fault: None,
+            left: None,
+        };
+        let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
+        let left = exits.left;
+        let area = host.exec_area();
+        state::load(&area, cpu);
+        let (budget_left, last_block) = state::ended(&area);
+        Ok(match left.filter(|_| status == abi::EXIT) {
+            Some(left) => {
+                let n = budget - budget_left - left.refund;
+                let at = self.blocks.blocks[left.block].insns[left.index].at;
+                (n, at, left.result, left.leave_run)
+            }
+            None => {
+                let n = budget - budget_left;
+                let at = self
+                    .blocks
+                    .blocks
+                    .get(last_block as usize)
+                    .and_then(|b| b.insns.last())
+                    .map_or(cpu.psw.addr, |g| g.at);
+                (n, at, Ok(()), false)
+            }
+        })
+    }
+}
+
+impl Engine for KvmEngine {
+    fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
+        if self.failure.is_none() {
+            match self.run_vm(cpu, board, max.max(1)) {
+                Ok(ran) => return ran,
+                Err(e) => self.failure = Some(e),
+            }
+        }
+        Interpreter.run(cpu, board, max)
+    }
+}
+
+impl KvmEngine {
+    /// The counters as the lines `zmmu run --stats` prints.
+    pub fn report(&self) -> Vec<String> {
+        let s = &self.stats;
+        let run = self.host.stats();
+        let paging = self.host.paging().stats();
+        let pager = self.pager.stats();
+        let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        vec![
+            format!(
+                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction), code-cache flushes {}, blocks dropped {}",
+                s.chains,
+                s.blocks,
+                s.translated_instructions,
+                s.code_bytes,
+                per(s.translate_ns, s.translated_instructions),
+                s.flushes,
+                self.blocks.dropped,
+            ),
+            format!(
+                "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",
+                run.exits,
+                per(run.vcpu_ns, run.exits) / 1000.0,
+                run.calls,
+                s.slow_paths,
+                run.faults,
+                run.chunks,
+                s.steps,
+            ),
+            format!(
+                "kvm: page faults by outcome: shadow fill {}, s390x exception {}, software path {}, code-page write {}",
+                s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,
+            ),
+            format!(
+                "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",
+                pager.roots_created,
+                pager.roots_evicted,
+                self.pager.mappings(),
+                pager.mapped_4k,
+                pager.mapped_2m,
+                pager.around,
+                pager.dropped,
+                paging.guest_writes,
+                paging.invlpgs,
+                paging.reloads,
+            ),
+        ]
+    }
+}
