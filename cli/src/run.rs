@@ -547,13 +547,13 @@ fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmm
         s.code_page_stores,
         per(s.translate_ns, s.translated_instructions),
     );
-    let list: Vec<String> = s
-        .fallbacks()
-        .iter()
-        .map(|(m, n)| format!("{m} {n}"))
-        .collect();
+    let list = |counts: Vec<(&str, u64)>| {
+        let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        list.join(", ")
+    };
     eprintln!(
         "stats: interpreter fallbacks by mnemonic: {}",
-        list.join(", ")
+        list(s.fallbacks())
     );
+    eprintln!("stats: slow paths by mnemonic: {}", list(s.slow()));
 }

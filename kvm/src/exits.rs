@@ -83,6 +83,9 @@ impl ExitHandler for Exits<'_, '_> {
             )));
         };
         let len = block.insns.len();
+        // A block dropped before the call (a store into its own frame
+        // found by the page-fault path) must not go on after it.
+        let dropped = !block.valid;
         self.stats.helper_calls += 1;
         self.last_fault = None;
         if block.native[index] {
@@ -98,7 +101,7 @@ impl ExitHandler for Exits<'_, '_> {
             .amode()
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
         self.blocks.current = Some(id);
-        self.blocks.current_dirty = false;
+        self.blocks.current_dirty = dropped;
         self.board.attention = false;
         let result = {
             let mut watch = Watch {
