@@ -6,6 +6,7 @@
 //! | stop | status |
 //! |---|---|
 //! | every CPU stopped (SIGP STOP to itself, a CPU reset) | 0, as QEMU |
+//! | gdb killed the guest (`--gdb`, gdb's `kill`) | 0 |
 //! | disabled-wait PSW | its instruction address modulo 256 (bits 56-63) |
 //! | the diag288 watchdog expired with `--watchdog-action poweroff` | 0, as QEMU |
 //! | a re-IPL: DIAGNOSE X'308' load clear, or the watchdog with `reset` (QEMU restarts the program; zmmu does not) | 122 |
