@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use zmmu_conformance::gen::coverage;
-use zmmu_conformance::gen::driver::{cross_check, default_work_dir, record, Disagreement, Job};
+use zmmu_conformance::gen::driver::{
+    cross_check, default_work_dir, record, record_steps, Disagreement, Job,
+};
 use zmmu_conformance::gen::reference::Reference;
 use zmmu_conformance::vector::{read_file, Expect, Probe};
 
@@ -47,6 +49,9 @@ enum Cmd {
         /// Work directory for the probe build and dumps.
         #[arg(long)]
         work: Option<PathBuf>,
+        /// Vector format: 1 (one-byte probes) or 2 (steps, FORMAT-v2.md).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        format: u8,
     },
     /// Run the same scenarios (drawn for what both implement) on two
     /// references and report every probe on which they disagree.
@@ -101,6 +106,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             batch,
             timeout,
             work,
+            format,
         } => {
             let job = Job {
                 reference,
@@ -117,16 +123,21 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 ProgressStyle::with_template("{bar:40} {pos}/{len} scenarios {elapsed}")
                     .map_err(|e| e.to_string())?,
             );
-            let summary = record(&job, |n| bar.set_position(n))?;
+            let summary = if format == 2 {
+                record_steps(&job, |n| bar.set_position(n))?
+            } else {
+                record(&job, |n| bar.set_position(n))?
+            };
             bar.finish();
             eprintln!(
-                "wrote {} scenarios, {} probes to {}",
+                "wrote {} scenarios, {} probes, {} operations to {}",
                 summary.scenarios,
                 summary.probes,
+                summary.operations,
                 job.out.display()
             );
             for (why, n) in &summary.dropped {
-                eprintln!("dropped {n} probes: {why:?}");
+                eprintln!("dropped {n} steps: {why:?}");
             }
             for (name, e) in &summary.failed {
                 eprintln!("scenario {name} failed: {e}");

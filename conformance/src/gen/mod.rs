@@ -10,3 +10,5 @@ pub mod plan;
 pub mod prng;
 pub mod record;
 pub mod reference;
+pub mod sequence;
+pub mod step_record;

@@ -40,6 +40,7 @@ impl Reference {
                 iep: true,
                 esop2: true,
                 late_lap: false,
+                lap_every_byte: false,
             },
             Reference::Hercules => Caps {
                 keys: true,
@@ -47,6 +48,7 @@ impl Reference {
                 iep: false,
                 esop2: false,
                 late_lap: true,
+                lap_every_byte: true,
             },
         }
     }
@@ -61,6 +63,12 @@ impl Reference {
             protection_teid: self.caps().esop2,
             prefix,
         }
+    }
+
+    /// Whether the probe prints its records on the SCLP ASCII console
+    /// (QEMU) rather than leaving them for a storage dump (Hercules).
+    pub fn console(self) -> bool {
+        self == Reference::Qemu
     }
 
     /// The program that must be installed, and the Debian package with it.
