@@ -52,6 +52,10 @@ pub struct Caps {
     /// (Hercules; QEMU 7.2 checks the first byte only, so stores that wrap
     /// into a protected page are not made there).
     pub lap_every_byte: bool,
+    /// Operands wrap at the end of the 24- and 31-bit space (QEMU 7.2 wraps
+    /// only MVC: a load or store crossing the end is made at the unwrapped
+    /// address, so no wrap targets in those modes are drawn for it).
+    pub operand_wrap: bool,
 }
 
 /// One access to make.
@@ -701,7 +705,12 @@ fn draw(name: String, seed: u64, index: u64, caps: Caps, v2: bool) -> Plan {
     for target in 0..n_targets {
         // Format 2: a target at the top of an addressing mode's space,
         // whose accesses wrap to 0.
-        let wrap_mode = (v2 && b.rng.chance(10)).then(|| b.rng.pick(&Amode::ALL));
+        let wrap_modes: &[Amode] = if caps.operand_wrap {
+            &Amode::ALL
+        } else {
+            &[Amode::Bits64]
+        };
+        let wrap_mode = (v2 && b.rng.chance(10)).then(|| b.rng.pick(wrap_modes));
         let domain = match b.rng.range(0, 100) {
             0..=34 => Domain::Primary,
             35..=59 => Domain::Secondary,
@@ -826,7 +835,8 @@ fn draw(name: String, seed: u64, index: u64, caps: Caps, v2: bool) -> Plan {
                         && lap_applies
                         && next_va >> 13 == 0
                         && matches!(next_intent, Intent::Nowhere);
-                    let first_byte_lap = !caps.lap_every_byte && lap_applies && next_va >> 13 == 0;
+                    let first_byte_lap =
+                        !caps.lap_every_byte && cr0 & cr0::LAP != 0 && next_va >> 13 == 0;
                     if offset + size > 0x1000 && (!next_ok || late_lap || first_byte_lap) {
                         offset = 0x1000 - size;
                     }
@@ -936,6 +946,7 @@ mod tests {
         esop2: false,
         late_lap: true,
         lap_every_byte: true,
+        operand_wrap: true,
     };
 
     #[test]

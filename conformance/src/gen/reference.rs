@@ -41,6 +41,7 @@ impl Reference {
                 esop2: true,
                 late_lap: false,
                 lap_every_byte: false,
+                operand_wrap: false,
             },
             Reference::Hercules => Caps {
                 keys: true,
@@ -49,6 +50,7 @@ impl Reference {
                 esop2: false,
                 late_lap: true,
                 lap_every_byte: true,
+                operand_wrap: true,
             },
         }
     }

@@ -155,6 +155,19 @@ impl Access {
     fn is_write(&self) -> bool {
         self.parts().3 == ProbeKind::Write
     }
+
+    /// Whether a byte lies in logical 0-8191, where low-address protection
+    /// may apply: after an operation the planner no longer knows whether
+    /// such a store translates, and a reference that checks low-address
+    /// protection after translation (`Caps::late_lap`) would answer
+    /// differently from the architecture.
+    fn reaches_low_pages(&self) -> bool {
+        let (addr, _, amode, _, _) = self.parts();
+        let Op::Access { size, .. } = self.op else {
+            return false;
+        };
+        addr >> 13 == 0 || (addr.wrapping_add(size - 1) & amode.max_addr()) >> 13 == 0
+    }
 }
 
 struct Planner<'a> {
@@ -183,6 +196,7 @@ impl Planner<'_> {
         let safe: Vec<Access> = group
             .iter()
             .filter(|a| !self.spx_done || a.parts().3 == ProbeKind::Read)
+            .filter(|a| !(self.caps.late_lap && a.is_write() && a.reaches_low_pages()))
             .copied()
             .collect();
         safe.iter().map(|a| self.push(a.op)).collect()
