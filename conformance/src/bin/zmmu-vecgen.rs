@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use zmmu_conformance::gen::coverage;
 use zmmu_conformance::gen::driver::{
     cross_check, default_work_dir, record, record_steps, Disagreement, Job,
 };
 use zmmu_conformance::gen::reference::Reference;
+use zmmu_conformance::gen::{coverage, step_coverage};
+use zmmu_conformance::steps;
 use zmmu_conformance::vector::{read_file, Expect, Probe};
 
 /// Records DAT conformance vectors from a reference machine.
@@ -189,12 +190,27 @@ fn run(cmd: Cmd) -> Result<(), String> {
             Ok(())
         }
         Cmd::Coverage { files } => {
-            let mut all = Vec::new();
+            // Files of format 2 get the table of steps; version-1 files the
+            // table of probes.
+            let mut v1 = Vec::new();
+            let mut v2 = Vec::new();
             for f in &files {
-                let scenarios = read_file(f).map_err(|e| e.to_string())?;
-                all.push((f.display().to_string(), scenarios));
+                let scenarios = steps::read_file(f).map_err(|e| e.to_string())?;
+                if scenarios.iter().all(|s| s.version == 1) {
+                    v1.push((
+                        f.display().to_string(),
+                        read_file(f).map_err(|e| e.to_string())?,
+                    ));
+                } else {
+                    v2.push((f.display().to_string(), scenarios));
+                }
             }
-            print!("{}", coverage::table(&all));
+            if !v1.is_empty() {
+                print!("{}", coverage::table(&v1));
+            }
+            if !v2.is_empty() {
+                print!("{}", step_coverage::table(&v2));
+            }
             Ok(())
         }
     }

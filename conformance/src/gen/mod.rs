@@ -11,4 +11,5 @@ pub mod prng;
 pub mod record;
 pub mod reference;
 pub mod sequence;
+pub mod step_coverage;
 pub mod step_record;
