@@ -47,8 +47,8 @@ cargo test -p zmmu-mmu -p zmmu-cpu -p zmmu-machine
 step "all tests (release: the model and differential tests run many steps)"
 cargo test --workspace --release
 
-step "conformance: every committed vector through every backend available here"
-cargo run --release -p zmmu-conformance -- run --backend all
+step "conformance: every committed vector (formats 1 and 2) through every backend available here (kvm: every 4th scenario)"
+cargo run --release -p zmmu-conformance -- run --backend all --kvm-sample 4
 
 step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU with the expected results (2-4 minutes)"
 bash scripts/linux-boot-test.sh

@@ -56,15 +56,23 @@ enum { SP_PRIMARY, SP_SECONDARY, SP_HOME, SP_REAL };
 enum { AC_FETCH, AC_READ, AC_WRITE };
 
 struct ctx {
-	u64 mask, addr, r2, r3, r4, cr0, probe_cr0, kind, r5, r7, r8, pad;
+	u64 mask, addr, r2, r3, r4, cr0, probe_cr0, kind, r5, r7, r8, pad, r10,
+		r11;
 };
 extern struct ctx ctx;
 extern void run_snippet(void);
 extern void sclp_wait(void);
 extern char snip_read[], snip_write[], snip_fetch[], snip_sibling[],
 	snip_lrag[], svc_entry[], pgm_entry[];
+extern char snip_r1[], snip_r2[], snip_r4[], snip_r8[], snip_r16[],
+	snip_w1[], snip_w2[], snip_w4[], snip_w8[], snip_w16[], snip_tprot[],
+	snip_lra[], snip_lray[], snip_strag[], snip_lptea0[], snip_lptea2[],
+	snip_lptea3[], snip_ipte[], snip_ipte_l[], snip_ipte_r[], snip_ipte_rl[],
+	snip_idte[], snip_idte_l[], snip_csp[], snip_cspg[], snip_sske0[],
+	snip_sske8[], snip_rrbe[], snip_spx[], snip_scratch[];
 
 static u64 prefix;
+static u64 h_storage;
 static u64 n_records;
 static int console;
 
@@ -291,6 +299,8 @@ static void run(u64 mask, const char *snippet, u64 r2, u64 r3,
 	ctx.r2 = r2;
 	ctx.r3 = r3;
 	ctx.r4 = 0;
+	ctx.r10 = 0;
+	ctx.r11 = 0;
 	run_snippet();
 	o->kind = ctx.kind;
 	o->r5 = ctx.r5;
@@ -479,6 +489,352 @@ static const u64 *run_scenario(u64 index, const u64 *s)
 	return m;
 }
 
+
+/* ---- format-2 scenarios: steps ----
+ *
+ * A scenario: prefix, cr0, cr1, cr7, cr13, n_mem, n_keys, n_steps, the mem
+ * entries and keys as in version 1, then the steps, STEP_WORDS words each:
+ * desc = op | space << 8 | amode << 16 | access << 24 | key << 32 |
+ * size << 40 | option << 48, then four operands.
+ *
+ * Record of a step (REC_WORDS words):
+ *   0  scenario index << 32 | step index
+ *   1  kind << 56 | code (kinds as version 1; 4 = done by the harness)
+ *   2  TEID, 3 old PSW address minus the snippet's start (program
+ *   interruptions), 4 and 5 the tags next to the first and last byte,
+ *   6/7 and 10/11 LRAG status and R1 for the first and the last byte,
+ *   8 0x100 | ISKE of the frame named (access: the first tag's frame;
+ *   SSKE, RRBE: the operand's frame), 9 the instruction's length << 8 |
+ *   condition code (IPM), 11 for queries: R1 (LRA, LPTEA) or the stored
+ *   doubleword (STRAG).
+ */
+
+#define STEP_WORDS 5
+enum {
+	OP_ACCESS = 1, OP_TPROT, OP_LRA, OP_STRAG, OP_LPTEA, OP_IPTE, OP_IDTE,
+	OP_CSP, OP_PTLB, OP_SSKE, OP_RRBE, OP_SPX, OP_STORE, OP_LCTLG
+};
+#define DAT_OFF_MASK 0x0000000180000000UL
+
+static u64 prefixes[16];
+static unsigned n_prefixes;
+
+static void remember_prefix(u64 p)
+{
+	unsigned i;
+
+	for (i = 0; i < n_prefixes; i++)
+		if (prefixes[i] == p)
+			return;
+	if (n_prefixes < 16)
+		prefixes[n_prefixes++] = p;
+}
+
+/* The tag next to a byte: offset 0x400 or 0xc00 of its page, in the same
+ * 2 KiB half (the fetch-protection override covers 0-2047 only); stores
+ * never reach them. */
+static u64 sibling_of(u64 addr, u64 amode)
+{
+	return wrap((addr & ~0xfffUL) | ((addr & 0x800) ? 0xc00 : 0x400), amode);
+}
+
+static const char *access_snippet(u64 access, u64 size)
+{
+	static char *const reads[] = { snip_r1, snip_r2, snip_r4, snip_r8,
+				       snip_r16 };
+	static char *const writes[] = { snip_w1, snip_w2, snip_w4, snip_w8,
+					snip_w16 };
+	unsigned i = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 :
+		     size == 8 ? 3 : 4;
+
+	return access == AC_READ ? reads[i] : writes[i];
+}
+
+static u64 insn_length(const char *snip)
+{
+	u8 op = *(const u8 *)snip;
+
+	return op < 0x40 ? 2 : op < 0xc0 ? 4 : 6;
+}
+
+static void lrag_into(u64 mask, u64 addr, volatile u64 *status,
+		      volatile u64 *r1)
+{
+	struct outcome l;
+
+	run(mask, snip_lrag, addr, 0, &l);
+	*status = l.kind << 56 | l.pic << 32 | ((l.r8 >> 28) & 3);
+	*r1 = l.r7;
+}
+
+/* Runs a snippet for an operation or query and fills the common words. */
+static void run_op(u64 mask, const char *snip, u64 r2, u64 r3, u64 r4,
+		   volatile u64 *rec)
+{
+	struct outcome o;
+
+	ctx.r2 = r2;
+	*(volatile u64 *)0xa8 = TEID_SENTINEL;
+	ctx.mask = mask;
+	ctx.addr = (u64)snip;
+	ctx.r3 = r3;
+	ctx.r4 = r4;
+	run_snippet();
+	o.kind = ctx.kind;
+	rec[1] = o.kind << 56 |
+		 (o.kind == 2 ? *(volatile u16 *)0x8e : *(volatile u16 *)0x8a);
+	rec[2] = o.kind == 2 ? *(volatile u64 *)0xa8 : TEID_SENTINEL;
+	rec[3] = (o.kind == 2 ? *(volatile u64 *)0x158 : *(volatile u64 *)0x148) -
+		 (u64)snip;
+	rec[9] = insn_length(snip) << 8 | ((ctx.r8 >> 28) & 3);
+	rec[11] = ctx.r7;
+}
+
+static int step_access(u64 addr, u64 desc, volatile u64 *rec)
+{
+	u64 space = (desc >> 8) & 0xff, amode = (desc >> 16) & 0xff;
+	u64 access = (desc >> 24) & 0xff, key = (desc >> 32) & 0xff;
+	u64 size = (desc >> 40) & 0xff;
+	u64 mask = psw_mask(space, amode, key);
+	u64 last = wrap(addr + size - 1, amode);
+	u64 fetch_mask = space == SP_SECONDARY && access == AC_FETCH
+				 ? psw_mask(SP_PRIMARY, amode, key)
+				 : mask;
+	struct outcome a, s;
+	int ok = 0;
+
+	if (access == AC_FETCH) {
+		run(mask, snip_fetch, addr, 0, &a);
+		rec[1] = a.kind << 56 | a.pic;
+		rec[2] = a.teid;
+		rec[3] = a.old_addr;
+		rec[9] = 0;
+		if (a.kind == 2 && a.pic == 1 &&
+		    a.old_addr == wrap(addr + 2, amode)) {
+			run(fetch_mask, snip_sibling, addr,
+			    sibling_of(addr, amode), &s);
+			rec[5] = s.kind << 56 | s.pic;
+			if (s.kind == 1) {
+				rec[4] = s.r5;
+				ok = 1;
+			}
+		}
+	} else {
+		const char *snip = access_snippet(access, size);
+
+		ctx.r10 = ctx.r11 = 0;
+		run_op(mask, snip, addr, sibling_of(addr, amode),
+		       sibling_of(last, amode), rec);
+		rec[9] = insn_length(snip) << 8;
+		if (ctx.kind == 1) {
+			rec[4] = ctx.r5;
+			rec[5] = ctx.r7;
+			ok = 1;
+		}
+	}
+	if (ok && tag_valid(rec[4]))
+		rec[8] = 0x100 | iske(real_of_abs(tag_frame_of(rec[4]) << 12));
+	if (space != SP_REAL) {
+		lrag_into(fetch_mask, addr, &rec[6], &rec[7]);
+		lrag_into(fetch_mask, last, &rec[10], &rec[11]);
+	}
+	return ok && access == AC_WRITE &&
+	       (!tag_valid(rec[4]) || !tag_valid(rec[5]));
+}
+
+static void step_op(const u64 *st, volatile u64 *rec)
+{
+	u64 desc = st[0], op = desc & 0xff, space = (desc >> 8) & 0xff;
+	u64 amode = (desc >> 16) & 0xff, key = (desc >> 32) & 0xff;
+	u64 option = (desc >> 48) & 0xff;
+	u64 mask = psw_mask(space, amode, 0);
+	volatile u64 *scratch = (volatile u64 *)snip_scratch;
+
+	switch (op) {
+	case OP_TPROT:
+		run_op(mask, snip_tprot, st[1], key << 4, 0, rec);
+		break;
+	case OP_LRA:
+		run_op(mask, option == 0 ? snip_lra : option == 1 ? snip_lray
+							       : snip_lrag,
+		       st[1], 0, 0, rec);
+		break;
+	case OP_STRAG:
+		scratch[0] = TEID_SENTINEL;
+		run_op(mask, snip_strag, st[1], (u64)snip_scratch, 0, rec);
+		rec[11] = scratch[0];
+		break;
+	case OP_LPTEA:
+		run_op(DAT_OFF_MASK, option == 2 ? snip_lptea2 : option == 3 ?
+			snip_lptea3 : snip_lptea0, st[1], 0, 0, rec);
+		break;
+	case OP_IPTE:
+		run_op(DAT_OFF_MASK,
+		       st[3] ? (option ? snip_ipte_rl : snip_ipte_r)
+			     : (option ? snip_ipte_l : snip_ipte),
+		       st[1], st[2], st[3], rec);
+		break;
+	case OP_IDTE:
+		run_op(DAT_OFF_MASK, option ? snip_idte_l : snip_idte, st[1],
+		       st[2], st[3], rec);
+		break;
+	case OP_CSP:
+		ctx.r10 = st[2];
+		ctx.r11 = st[3];
+		run_op(DAT_OFF_MASK, (option & 8) ? snip_cspg : snip_csp,
+		       st[1] | (option & 1), 0, 0, rec);
+		break;
+	case OP_SSKE:
+		run_op(DAT_OFF_MASK, option == 8 ? snip_sske8 : snip_sske0, st[1],
+		       st[2], 0, rec);
+		rec[8] = 0x100 | iske(st[1]);
+		break;
+	case OP_RRBE:
+		run_op(DAT_OFF_MASK, snip_rrbe, st[1], 0, 0, rec);
+		rec[8] = 0x100 | iske(st[1]);
+		break;
+	case OP_SPX: {
+		u64 p = st[1] & 0x7fffe000UL;
+
+		/* the new lowcore needs the harness's new PSWs before SPX:
+		 * the SVC that ends the snippet is taken through it */
+		if (p + 0x2000 <= h_storage) {
+			store_lowcore_psw(real_of_abs(p + 0x1c0),
+					  DAT_OFF_MASK, (u64)svc_entry);
+			store_lowcore_psw(real_of_abs(p + 0x1d0),
+					  DAT_OFF_MASK, (u64)pgm_entry);
+		}
+		scratch[0] = st[1] << 32;
+		run_op(DAT_OFF_MASK, snip_spx, (u64)snip_scratch, 0, 0, rec);
+		if (ctx.kind == 1) {
+			prefix = p;
+			remember_prefix(p);
+		}
+		break;
+	}
+	case OP_PTLB:
+		ptlb();
+		rec[1] = 4UL << 56;
+		break;
+	case OP_STORE:
+		*(volatile u64 *)real_of_abs(st[1]) = st[2];
+		rec[1] = 4UL << 56;
+		break;
+	case OP_LCTLG:
+		if (st[1] == 0)
+			ctx.cr0 = st[2];
+		else
+			load_cr((int)st[1], st[2]);
+		rec[1] = 4UL << 56;
+		break;
+	default:
+		rec[1] = 5UL << 56;
+		break;
+	}
+}
+
+static const u64 *run_scenario2(u64 index, const u64 *s)
+{
+	u64 p = s[0], cr0 = s[1], n_mem = s[5], n_keys = s[6];
+	u64 n_steps = s[7], i, first = n_records;
+	const u64 *m = s + 8;
+	u64 table_frames[256];
+	unsigned n_tables = 0, t;
+	int tainted = 0;
+
+	for (i = 0; i < n_mem; i++) {
+		u64 addr = m[0], len = m[1], f;
+
+		for (f = addr >> 12; f <= (addr + len - 1) >> 12; f++) {
+			for (t = 0; t < n_tables; t++)
+				if (table_frames[t] == f)
+					break;
+			if (t == n_tables && n_tables < 256) {
+				table_frames[n_tables++] = f;
+				zero_frame(f);
+			}
+		}
+		m += 2 + (len + 7) / 8;
+	}
+	m = s + 8;
+	for (i = 0; i < n_mem; i++) {
+		u64 addr = m[0], len = m[1], b;
+		const u8 *src = (const u8 *)(m + 2);
+
+		for (b = 0; b < len; b++)
+			*(volatile u8 *)(addr + b) = src[b];
+		m += 2 + (len + 7) / 8;
+	}
+
+	n_prefixes = 0;
+	remember_prefix(p);
+	set_prefix(p);
+	ptlb();
+	store_lowcore_psw(0x1c0, DAT_OFF_MASK, (u64)svc_entry);
+	store_lowcore_psw(0x1d0, DAT_OFF_MASK, (u64)pgm_entry);
+	sske(real_of_abs(0), 0);
+	sske(real_of_abs(0x1000), 0);
+	for (i = 0; i < n_keys; i++) {
+		sske(real_of_abs(m[0]), m[1]);
+		mark_dirty(m[0] >> 12);
+		m += 2;
+	}
+	load_cr(1, s[2]);
+	load_cr(7, s[3]);
+	load_cr(13, s[4]);
+	ctx.cr0 = cr0;
+	ctx.probe_cr0 = PROBE_CR0;
+
+	for (i = 0; i < n_steps; i++, m += STEP_WORDS) {
+		volatile u64 *rec;
+		unsigned w;
+
+		if (n_records >= MAX_RECORDS)
+			break;
+		rec = RESULTS + 8 + n_records * REC_WORDS;
+		n_records++;
+		for (w = 0; w < REC_WORDS; w++)
+			rec[w] = 0;
+		rec[0] = index << 32 | i;
+		if (tainted) {
+			rec[1] = 3UL << 56;
+			continue;
+		}
+		if ((m[0] & 0xff) == OP_ACCESS) {
+			tainted = step_access(m[1], m[0], rec);
+			if (rec[8])
+				mark_dirty(tag_frame_of(rec[4]));
+		} else {
+			step_op(m, rec);
+			if (rec[8])
+				mark_dirty(real_of_abs(m[1]) >> 12);
+		}
+	}
+	RESULTS[1] = n_records;
+
+	/* restore: prefix 0, tags, keys, the control registers */
+	set_prefix(0);
+	ptlb();
+	for (t = 0; t < n_tables; t++)
+		tag_frame(table_frames[t]);
+	for (t = 0; t < n_prefixes; t++) {
+		if (prefixes[t] == 0 || prefixes[t] + 0x2000 > h_storage)
+			continue;
+		tag_frame(prefixes[t] >> 12);
+		tag_frame((prefixes[t] >> 12) + 1);
+		mark_dirty(prefixes[t] >> 12);
+		mark_dirty((prefixes[t] >> 12) + 1);
+	}
+	mark_dirty(0);
+	mark_dirty(1);
+	for (t = 0; t < n_dirty; t++)
+		sske(dirty[t] << 12, 0);
+	n_dirty = 0;
+	if (console)
+		print_records(first, n_records);
+	return m;
+}
+
 void probe_main(void)
 {
 	const u64 *h = BLOB, *s;
@@ -489,11 +845,12 @@ void probe_main(void)
 	RESULTS[0] = RESULTS_MAGIC;
 	RESULTS[1] = 0;
 	RESULTS[2] = 0;
-	if (h[0] != BLOB_MAGIC || h[1] != 1) {
+	if (h[0] != BLOB_MAGIC || (h[1] != 1 && h[1] != 2)) {
 		RESULTS[2] = 0xbad;
 		return;
 	}
 	console = h[2] & 1;
+	h_storage = h[4];
 	n_ranges = h[5];
 	for (i = 0; i < n_ranges; i++)
 		for (f = h[6 + 2 * i]; f < h[7 + 2 * i]; f++) {
@@ -504,7 +861,7 @@ void probe_main(void)
 		console_init();
 	s = h + 6 + 2 * n_ranges;
 	for (i = 0; i < h[3]; i++)
-		s = run_scenario(i, s);
+		s = h[1] == 2 ? run_scenario2(i, s) : run_scenario(i, s);
 	RESULTS[2] = 1;
 	if (console) {
 		put_char('D');

@@ -25,14 +25,23 @@ vecgen() {
 out=conformance/vectors
 vecgen record --reference qemu --seed 1 --scenarios 400 --out "$out/qemu-seed1.jsonl"
 vecgen record --reference hercules --seed 1 --scenarios 400 --out "$out/hercules-seed1.jsonl"
+vecgen record --reference qemu --seed 1 --scenarios 300 --format 2 --out "$out/qemu-v2-seed1.jsonl"
+vecgen record --reference hercules --seed 1 --scenarios 300 --format 2 --out "$out/hercules-v2-seed1.jsonl"
 
-# Replace the text between the coverage markers of the README.
+# Replace the text between each pair of coverage markers of the README
+# (format 1: coverage:begin/end, format 2: coverage-v2:begin/end).
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
-vecgen coverage "$out/qemu-seed1.jsonl" "$out/hercules-seed1.jsonl" >"$table"
-awk -v table="$table" '
-    /<!-- coverage:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
-    /<!-- coverage:end -->/ { skip = 0 }
-    !skip { print }
-' "$out/README.md" >"$out/README.md.new"
-mv "$out/README.md.new" "$out/README.md"
+replace() {
+    marker=$1
+    shift
+    vecgen coverage "$@" >"$table"
+    awk -v table="$table" -v begin="<!-- $marker:begin -->" -v end="<!-- $marker:end -->" '
+        $0 == begin { print; while ((getline line < table) > 0) print line; close(table); skip = 1; next }
+        $0 == end { skip = 0 }
+        !skip { print }
+    ' "$out/README.md" >"$out/README.md.new"
+    mv "$out/README.md.new" "$out/README.md"
+}
+replace coverage "$out/qemu-seed1.jsonl" "$out/hercules-seed1.jsonl"
+replace coverage-v2 "$out/qemu-v2-seed1.jsonl" "$out/hercules-v2-seed1.jsonl"

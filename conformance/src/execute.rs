@@ -325,34 +325,46 @@ impl Accessed {
         self.addr.wrapping_add(i) & self.amode.max_addr()
     }
 
-    /// Checks every byte whose access rules can differ from the byte before
-    /// it: the first, and each at a 2 KiB boundary (a new page, the end of
-    /// the fetch-protection-override range, the start of the low-address
-    /// protection range after a wrap); the first exception in byte order
-    /// is the outcome. Success names the first byte and, when the access
-    /// crosses a page, the last.
+    /// The bytes whose access rules can differ from the byte before them:
+    /// the first, and each at a 2 KiB boundary (a new page, the end of the
+    /// fetch-protection-override area, a wrap to 0), and the last byte when
+    /// the access crosses a page.
+    fn checkpoints(&self) -> Vec<u64> {
+        let mut at: Vec<u64> = (0..self.size)
+            .filter(|&i| i == 0 || self.byte(i) & 0x7FF == 0)
+            .map(|i| self.byte(i))
+            .collect();
+        let end = self.byte(self.size - 1);
+        if end >> 12 != self.addr >> 12 {
+            at.push(end);
+        }
+        at
+    }
+
+    /// The first exception in byte order is the outcome, and nothing is
+    /// recorded (no reference or change bit) when any part is refused: an
+    /// access of several checkpoints is checked by the core's rules first,
+    /// then made through the backend. Success names the first byte and,
+    /// when the access crosses a page, the last.
     fn run<T: Translator>(&self, t: &mut T, controls: &Controls) -> Result<Outcome, BackendError> {
-        let mut first = None;
-        for i in (0..self.size).filter(|&i| i == 0 || self.byte(i) & 0x7FF == 0) {
-            match t.access(controls, self.request(self.byte(i)))? {
-                Ok(at) => {
-                    first.get_or_insert(at);
+        let at = self.checkpoints();
+        if at.len() > 1 {
+            for &a in &at {
+                if let Err(f) = access::check(t.storage(), controls, self.request(a)) {
+                    return fault(f);
                 }
+            }
+        }
+        let mut done = Vec::with_capacity(at.len());
+        for &a in &at {
+            match t.access(controls, self.request(a))? {
+                Ok(pair) => done.push(pair),
                 Err(f) => return fault(f),
             }
         }
-        let Some((real, abs)) = first else {
-            return Err(BackendError::Backend("an access of no bytes".into()));
-        };
-        let end = self.byte(self.size - 1);
-        let last = if end >> 12 != self.addr >> 12 {
-            match t.access(controls, self.request(end))? {
-                Ok(at) => Some(at),
-                Err(f) => return fault(f),
-            }
-        } else {
-            None
-        };
+        let (real, abs) = done[0];
+        let last =
+            (self.byte(self.size - 1) >> 12 != self.addr >> 12).then(|| done[done.len() - 1]);
         Ok(Outcome::Access { real, abs, last })
     }
 }

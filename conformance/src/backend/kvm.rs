@@ -17,10 +17,14 @@ use crate::execute::{self, Translator};
 use crate::machine;
 use crate::steps::Scenario;
 
-/// Runs each access in a KVM VM, twice (one VM per scenario).
+/// Runs each access in a KVM VM, twice. Scenarios of the same storage size
+/// share one VM: between them storage and keys are cleared and every
+/// shadow mapping is purged (as PTLB does), so each starts from its own
+/// initial state.
 #[derive(Debug)]
 pub struct KvmBackend {
     config: shadow::Config,
+    vm: Option<InVm>,
 }
 
 impl KvmBackend {
@@ -32,7 +36,7 @@ impl KvmBackend {
             largest: HostPageSize::Size2M,
             ..shadow::Config::default()
         };
-        Ok(Self { config })
+        Ok(Self { config, vm: None })
     }
 }
 
@@ -40,6 +44,7 @@ fn backend_error(error: impl std::fmt::Display) -> BackendError {
     BackendError::Backend(error.to_string())
 }
 
+#[derive(Debug)]
 struct InVm {
     storage: GuestStorage,
     engine: shadow::Engine<KvmHost>,
@@ -93,22 +98,32 @@ impl Backend for KvmBackend {
     fn run(&mut self, scenario: &Scenario) -> Result<Vec<Observed>, BackendError> {
         // Validates the scenario exactly as the other backends do.
         let reference = machine::storage(scenario)?;
-        let mut storage =
-            GuestStorage::new(scenario.storage_size.max(1), false).map_err(backend_error)?;
+        let size = scenario.storage_size.max(1);
+        let in_vm = match self.vm.take() {
+            Some(mut vm) if vm.storage.size() == size => {
+                vm.storage.reset();
+                vm.engine.invalidate(&Invalidation::All);
+                vm
+            }
+            _ => {
+                let storage = GuestStorage::new(size, false).map_err(backend_error)?;
+                let host = KvmHost::new(&storage, KvmConfig::default()).map_err(backend_error)?;
+                InVm {
+                    storage,
+                    engine: shadow::Engine::new(host, self.config),
+                }
+            }
+        };
+        let in_vm = self.vm.insert(in_vm);
         for (address, bytes) in &scenario.mem {
-            storage.write(AbsoluteAddress::new(*address), bytes);
+            in_vm.storage.write(AbsoluteAddress::new(*address), bytes);
         }
-        for frame in (0..scenario.storage_size).step_by(4096) {
-            let at = AbsoluteAddress::new(frame);
+        for (address, _) in &scenario.keys {
+            let at = AbsoluteAddress::new(*address);
             if let Some(key) = reference.key(at) {
-                storage.set_key(at, key);
+                in_vm.storage.set_key(at, key);
             }
         }
-        let host = KvmHost::new(&storage, KvmConfig::default()).map_err(backend_error)?;
-        let mut in_vm = InVm {
-            storage,
-            engine: shadow::Engine::new(host, self.config),
-        };
-        execute::run(&mut in_vm, scenario)
+        execute::run(in_vm, scenario)
     }
 }

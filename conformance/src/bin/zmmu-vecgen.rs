@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use zmmu_conformance::gen::coverage;
-use zmmu_conformance::gen::driver::{cross_check, default_work_dir, record, Disagreement, Job};
+use zmmu_conformance::gen::driver::{
+    cross_check, default_work_dir, record, record_steps, Disagreement, Job,
+};
 use zmmu_conformance::gen::reference::Reference;
+use zmmu_conformance::gen::{coverage, step_coverage};
+use zmmu_conformance::steps;
 use zmmu_conformance::vector::{read_file, Expect, Probe};
 
 /// Records DAT conformance vectors from a reference machine.
@@ -47,6 +50,9 @@ enum Cmd {
         /// Work directory for the probe build and dumps.
         #[arg(long)]
         work: Option<PathBuf>,
+        /// Vector format: 1 (one-byte probes) or 2 (steps, FORMAT-v2.md).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        format: u8,
     },
     /// Run the same scenarios (drawn for what both implement) on two
     /// references and report every probe on which they disagree.
@@ -101,6 +107,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             batch,
             timeout,
             work,
+            format,
         } => {
             let job = Job {
                 reference,
@@ -117,16 +124,21 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 ProgressStyle::with_template("{bar:40} {pos}/{len} scenarios {elapsed}")
                     .map_err(|e| e.to_string())?,
             );
-            let summary = record(&job, |n| bar.set_position(n))?;
+            let summary = if format == 2 {
+                record_steps(&job, |n| bar.set_position(n))?
+            } else {
+                record(&job, |n| bar.set_position(n))?
+            };
             bar.finish();
             eprintln!(
-                "wrote {} scenarios, {} probes to {}",
+                "wrote {} scenarios, {} probes, {} operations to {}",
                 summary.scenarios,
                 summary.probes,
+                summary.operations,
                 job.out.display()
             );
             for (why, n) in &summary.dropped {
-                eprintln!("dropped {n} probes: {why:?}");
+                eprintln!("dropped {n} steps: {why:?}");
             }
             for (name, e) in &summary.failed {
                 eprintln!("scenario {name} failed: {e}");
@@ -178,12 +190,27 @@ fn run(cmd: Cmd) -> Result<(), String> {
             Ok(())
         }
         Cmd::Coverage { files } => {
-            let mut all = Vec::new();
+            // Files of format 2 get the table of steps; version-1 files the
+            // table of probes.
+            let mut v1 = Vec::new();
+            let mut v2 = Vec::new();
             for f in &files {
-                let scenarios = read_file(f).map_err(|e| e.to_string())?;
-                all.push((f.display().to_string(), scenarios));
+                let scenarios = steps::read_file(f).map_err(|e| e.to_string())?;
+                if scenarios.iter().all(|s| s.version == 1) {
+                    v1.push((
+                        f.display().to_string(),
+                        read_file(f).map_err(|e| e.to_string())?,
+                    ));
+                } else {
+                    v2.push((f.display().to_string(), scenarios));
+                }
             }
-            print!("{}", coverage::table(&all));
+            if !v1.is_empty() {
+                print!("{}", coverage::table(&v1));
+            }
+            if !v2.is_empty() {
+                print!("{}", step_coverage::table(&v2));
+            }
             Ok(())
         }
     }

@@ -237,7 +237,7 @@ fn other_rules(s: &Scenario, p: &Probe, asce: Option<u64>, w: &Walk) -> Vec<&'st
 }
 
 /// Probe counts per category, per file group.
-type Counts = BTreeMap<&'static str, BTreeMap<String, BTreeMap<String, usize>>>;
+pub(crate) type Counts = BTreeMap<&'static str, BTreeMap<String, BTreeMap<String, usize>>>;
 
 /// Scenarios and probes per file.
 type Totals = BTreeMap<String, (usize, usize)>;
@@ -306,10 +306,17 @@ pub fn table(files: &[(String, Vec<Scenario>)]) -> String {
         sum.1 += pr;
     }
     out.push_str(&format!("| **total** | {} | {} |\n", sum.0, sum.1));
-    let mut cols: Vec<String> = totals.keys().cloned().collect();
-    cols.dedup();
-    for (table, rows) in &counts {
-        out.push_str(&format!("\n### {table}\n\n| probes by | "));
+    let cols: Vec<String> = totals.keys().cloned().collect();
+    out.push_str(&categories(&counts, &cols, "probes by"));
+    out
+}
+
+/// The category tables (`### name`, one row per value, one column per
+/// file and a total) of `counts`, for the files `cols`.
+pub(crate) fn categories(counts: &Counts, cols: &[String], unit: &str) -> String {
+    let mut out = String::new();
+    for (table, rows) in counts {
+        out.push_str(&format!("\n### {table}\n\n| {unit} | "));
         out.push_str(&cols.join(" | "));
         out.push_str(" | total |\n|---|");
         out.push_str(&"---:|".repeat(cols.len() + 1));
@@ -326,7 +333,7 @@ pub fn table(files: &[(String, Vec<Scenario>)]) -> String {
     out
 }
 
-fn short(path: &str) -> String {
+pub(crate) fn short(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_string()
 }
 

@@ -11,7 +11,13 @@ use super::layout::{MAX_RECORDS, STORAGE_SIZE};
 use super::plan::{generate, Caps, Plan};
 use super::record::{decode, Dropped, Record, Rules};
 use super::reference::{build_probe, run_batch, ProbeProgram, Reference};
+use super::sequence::{generate_steps, StepPlan};
+use super::step_record::{decode_step, StepRules};
+use crate::steps::{self, Op, Outcome, Step};
+use crate::vector::ProbeKind;
 use crate::vector::{write_scenario, Expect, Probe, Scenario};
+use zmmu_mmu::addr::RealAddress;
+use zmmu_mmu::prefix::Prefix;
 
 /// What to record.
 #[derive(Debug, Clone)]
@@ -37,8 +43,10 @@ pub struct Job {
 pub struct Summary {
     /// Scenarios written.
     pub scenarios: usize,
-    /// Probes written.
+    /// Probes (access steps) written.
     pub probes: usize,
+    /// Operations (steps other than accesses) written.
+    pub operations: usize,
     /// Probes dropped, by reason.
     pub dropped: BTreeMap<Dropped, usize>,
     /// Scenarios whose run failed even alone (named with the error).
@@ -80,14 +88,52 @@ pub fn record(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
     Ok(summary)
 }
 
+/// A scenario plan that runs in a batch on the probe.
+pub trait Batched: Sized {
+    /// The scenario's name.
+    fn name(&self) -> &str;
+    /// How many records it produces.
+    fn records(&self) -> usize;
+    /// The blob of a batch of such plans.
+    fn encode(batch: &[Self], console: bool) -> Result<Vec<u8>, String>;
+}
+
+impl Batched for Plan {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn records(&self) -> usize {
+        self.probes.len()
+    }
+
+    fn encode(batch: &[Self], console: bool) -> Result<Vec<u8>, String> {
+        blob::encode(batch, console)
+    }
+}
+
+impl Batched for StepPlan {
+    fn name(&self) -> &str {
+        &self.base.name
+    }
+
+    fn records(&self) -> usize {
+        self.steps.len()
+    }
+
+    fn encode(batch: &[Self], console: bool) -> Result<Vec<u8>, String> {
+        blob::encode_steps(batch, console)
+    }
+}
+
 /// Builds the probe and runs `plans` in batches; returns each plan that
 /// ran with its records.
-fn run_plans<'a>(
+pub fn run_plans<'a, P: Batched>(
     job: &Job,
-    plans: &'a [Plan],
+    plans: &'a [P],
     failed: &mut Vec<(String, String)>,
     mut progress: impl FnMut(u64),
-) -> Result<Vec<(&'a Plan, Vec<Record>)>, String> {
+) -> Result<Vec<(&'a P, Vec<Record>)>, String> {
     let probe = build_probe(&job.work)?;
     let mut results = Vec::new();
     let mut done = 0;
@@ -145,6 +191,8 @@ pub fn cross_check(job: &Job, other: Reference) -> Result<CrossCheck, String> {
         iep: a.iep && b.iep,
         esop2: a.esop2 && b.esop2,
         late_lap: false,
+        lap_every_byte: a.lap_every_byte && b.lap_every_byte,
+        operand_wrap: a.operand_wrap && b.operand_wrap,
     };
     let plans: Vec<Plan> = (0..job.scenarios)
         .map(|i| generate(format!("cross-s{}-{i:04}", job.seed), job.seed, i, caps))
@@ -196,7 +244,7 @@ fn same_outcome(a: &Expect, b: &Expect) -> bool {
 }
 
 /// Splits `plans` into batches of at most `size` scenarios whose records fit.
-fn batches(plans: &[Plan], size: usize) -> Vec<&[Plan]> {
+fn batches<P: Batched>(plans: &[P], size: usize) -> Vec<&[P]> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < plans.len() {
@@ -204,9 +252,9 @@ fn batches(plans: &[Plan], size: usize) -> Vec<&[Plan]> {
         let mut records = 0;
         while end < plans.len()
             && end - start < size.max(1)
-            && records + plans[end].probes.len() <= MAX_RECORDS
+            && records + plans[end].records() <= MAX_RECORDS
         {
-            records += plans[end].probes.len();
+            records += plans[end].records();
             end += 1;
         }
         let end = end.max(start + 1);
@@ -217,15 +265,15 @@ fn batches(plans: &[Plan], size: usize) -> Vec<&[Plan]> {
 }
 
 /// Runs `batch`; on failure runs its halves, down to single scenarios.
-fn run_split<'a>(
+fn run_split<'a, P: Batched>(
     job: &Job,
     probe: &ProbeProgram,
-    batch: &'a [Plan],
-    results: &mut Vec<(&'a Plan, Vec<Record>)>,
+    batch: &'a [P],
+    results: &mut Vec<(&'a P, Vec<Record>)>,
     failed: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
     let blob_path = job.work.join("batch.bin");
-    let bytes = blob::encode(batch, job.reference == Reference::Qemu)?;
+    let bytes = P::encode(batch, job.reference.console())?;
     std::fs::write(&blob_path, bytes).map_err(|e| format!("{}: {e}", blob_path.display()))?;
     match run_batch(job.reference, probe, &blob_path, &job.work, job.limit) {
         Ok(records) => {
@@ -240,7 +288,7 @@ fn run_split<'a>(
             Ok(())
         }
         Err(e) if batch.len() == 1 => {
-            failed.push((batch[0].name.clone(), e));
+            failed.push((batch[0].name().to_string(), e));
             Ok(())
         }
         Err(_) => {
@@ -273,4 +321,194 @@ pub fn default_work_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("gen")
         .join("build")
+}
+
+/// Records the format-2 vectors of `job` (scenarios drawn by
+/// [`generate_steps`]); `progress` is told how many scenarios are done.
+pub fn record_steps(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
+    let caps = job.reference.caps();
+    let plans: Vec<StepPlan> = (0..job.scenarios)
+        .map(|i| {
+            let name = format!("{}-v2-s{}-{i:04}", job.reference.name(), job.seed);
+            generate_steps(name, job.seed, i, caps)
+        })
+        .collect();
+    let file =
+        std::fs::File::create(&job.out).map_err(|e| format!("{}: {e}", job.out.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut summary = Summary::default();
+    for (plan, records) in run_plans(job, &plans, &mut summary.failed, progress)? {
+        let Some(scenario) = steps_of(plan, &records, job.reference, &mut summary.dropped) else {
+            continue;
+        };
+        summary.scenarios += 1;
+        summary.probes += scenario.probes();
+        summary.operations += scenario.steps.len() - scenario.probes();
+        writeln!(out, "{}", steps::format_scenario(&scenario))
+            .map_err(|e| format!("{}: {e}", job.out.display()))?;
+    }
+    out.flush()
+        .map_err(|e| format!("{}: {e}", job.out.display()))?;
+    Ok(summary)
+}
+
+/// An access whose bytes lie in two pages: Hercules does not always set
+/// the reference bit of the first page's frame for it (recorded: a
+/// successful crossing read leaves R zero), so its key is not recorded.
+fn crosses_page(op: &Op) -> bool {
+    match *op {
+        Op::Access {
+            addr, amode, size, ..
+        } => (addr.wrapping_add(size - 1) & amode.max_addr()) >> 12 != addr >> 12,
+        _ => false,
+    }
+}
+
+/// Whether the references leave the keys after this step unpredictable for
+/// the rest of the scenario: a store crossing a page that was refused (the
+/// architecture lets the change bit of the first page be set; Hercules
+/// sets it), and on QEMU a TEST PROTECTION (QEMU's TPROT sets the change
+/// bit; the architecture records neither bit).
+fn unsettles_keys(op: &Op, outcome: &Outcome, reference: Reference) -> bool {
+    let refused_crossing_store = matches!(
+        op,
+        Op::Access {
+            access: ProbeKind::Write,
+            ..
+        }
+    ) && crosses_page(op)
+        && matches!(outcome, Outcome::Exception { .. });
+    refused_crossing_store || (reference == Reference::Qemu && matches!(op, Op::Tprot { .. }))
+}
+
+/// Whether dropping the step leaves later steps' state unknown (it changes
+/// tables, keys, the prefix or control registers).
+fn changes_state(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Access { .. } | Op::Tprot { .. } | Op::Lra { .. } | Op::Strag { .. } | Op::Lptea { .. }
+    )
+}
+
+/// The format-2 scenario of one plan from its records: each step decoded
+/// with the prefix in effect when it ran; a dropped operation that changes
+/// state ends the scenario; a stale-window access keeps the witness's and
+/// the post access's outcomes as alternatives.
+fn steps_of(
+    plan: &StepPlan,
+    records: &[Record],
+    reference: Reference,
+    dropped: &mut BTreeMap<Dropped, usize>,
+) -> Option<steps::Scenario> {
+    let by_index: BTreeMap<usize, &Record> = records
+        .iter()
+        .map(|r| (r.position().1 as usize, r))
+        .collect();
+    let mut prefix = plan.base.prefix;
+    // First frames of every lowcore the harness stored into: their keys
+    // after a step are not recorded.
+    let mut lowcores = vec![prefix];
+    let mut seen: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
+    let mut kept: Vec<(usize, Step)> = Vec::new();
+    // Set once a step made later keys unpredictable (see `key_rules`).
+    let mut keys_unknown = false;
+    for (i, op) in plan.steps.iter().enumerate() {
+        let Some(rec) = by_index.get(&i) else {
+            *dropped.entry(Dropped::AfterDropped).or_default() += plan.steps.len() - i;
+            break;
+        };
+        let rules = StepRules {
+            lra: reference == Reference::Hercules,
+            protection_teid: reference.caps().esop2,
+            window: !plan.alt_from[i].is_empty(),
+            key_after: plan.window_start.is_none_or(|w| i < w) && !keys_unknown,
+            prefix,
+        };
+        if let Op::Spx { prefix: p } = *op {
+            let p = p & 0x7fff_e000;
+            if p + 0x2000 <= STORAGE_SIZE {
+                lowcores.push(p);
+            }
+        }
+        match decode_step(op, rec, rules) {
+            Ok(s) => {
+                let named = match (op, s.outcome) {
+                    (Op::Access { .. }, Outcome::Access { abs, .. }) => Some(abs),
+                    (Op::Sske { addr, .. } | Op::Rrbe { addr }, _) => Some(
+                        Prefix::new(prefix)
+                            .to_absolute(RealAddress::new(*addr))
+                            .value(),
+                    ),
+                    _ => None,
+                };
+                let key_after = s
+                    .key_after
+                    .filter(|_| named.is_some_and(|a| !lowcores.contains(&(a & !0xfff))))
+                    .filter(|_| !crosses_page(op));
+                keys_unknown |= unsettles_keys(op, &s.outcome, reference);
+                // RRBE's condition code is the old reference and change bits.
+                let outcome = match (op, s.outcome) {
+                    (Op::Rrbe { .. }, Outcome::Done { .. }) if keys_unknown => {
+                        Outcome::Done { cc: None, r1: None }
+                    }
+                    _ => s.outcome,
+                };
+                if let (Op::Spx { prefix: p }, Outcome::Done { .. }) = (op, s.outcome) {
+                    prefix = p & 0x7fff_e000;
+                }
+                seen[i] = Some(outcome);
+                kept.push((
+                    i,
+                    Step {
+                        op: *op,
+                        expect: outcome,
+                        alt: Vec::new(),
+                        lra: None,
+                        key_after,
+                    },
+                ));
+            }
+            Err(why) => {
+                *dropped.entry(why).or_default() += 1;
+                if changes_state(op) {
+                    *dropped.entry(Dropped::AfterDropped).or_default() += plan.steps.len() - i - 1;
+                    break;
+                }
+            }
+        }
+    }
+    let mut steps = Vec::with_capacity(kept.len());
+    for (i, mut step) in kept {
+        let from = &plan.alt_from[i];
+        if !from.is_empty() {
+            let Some(alts) = from.iter().map(|&j| seen[j]).collect::<Option<Vec<_>>>() else {
+                *dropped.entry(Dropped::NoAlternative).or_default() += 1;
+                continue;
+            };
+            for alt in alts {
+                if alt != step.expect && !step.alt.contains(&alt) {
+                    step.alt.push(alt);
+                }
+            }
+        }
+        steps.push(step);
+    }
+    if !steps.iter().any(|s| s.op.is_access()) {
+        return None;
+    }
+    let base = scenario_of(&plan.base, Vec::new());
+    Some(steps::Scenario {
+        name: base.name,
+        facilities: base.facilities,
+        storage_size: base.storage_size,
+        prefix: base.prefix,
+        cr0: base.cr0,
+        cr1: base.cr1,
+        cr7: base.cr7,
+        cr13: base.cr13,
+        mem: base.mem,
+        keys: base.keys,
+        steps,
+        version: 2,
+    })
 }

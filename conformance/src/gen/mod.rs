@@ -10,3 +10,6 @@ pub mod plan;
 pub mod prng;
 pub mod record;
 pub mod reference;
+pub mod sequence;
+pub mod step_coverage;
+pub mod step_record;

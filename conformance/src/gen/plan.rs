@@ -47,6 +47,15 @@ pub struct Caps {
     /// stores that low-address protection should refuse are made only
     /// where the translation succeeds.
     pub late_lap: bool,
+    /// Low-address protection is checked for every byte of a store,
+    /// including bytes that wrap to 0 at the end of the 24- or 31-bit space
+    /// (Hercules; QEMU 7.2 checks the first byte only, so stores that wrap
+    /// into a protected page are not made there).
+    pub lap_every_byte: bool,
+    /// Operands wrap at the end of the 24- and 31-bit space (QEMU 7.2 wraps
+    /// only MVC: a load or store crossing the end is made at the unwrapped
+    /// address, so no wrap targets in those modes are drawn for it).
+    pub operand_wrap: bool,
 }
 
 /// One access to make.
@@ -88,7 +97,33 @@ pub struct Plan {
     pub keys: BTreeMap<u64, u64>,
     /// Probes, in order.
     pub probes: Vec<ProbeSpec>,
+    /// For each probe, what format 2 adds: its size and what the planner
+    /// meant it to reach.
+    pub shapes: Vec<Shape>,
 }
+
+/// A probe's size and the planner's intent for it (format 2; version-1
+/// plans have one-byte probes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Bytes accessed (1 for every version-1 probe; 2 for a format-2
+    /// instruction fetch).
+    pub size: u64,
+    /// The ASCE the target was mapped through (`None` for DAT off).
+    pub asce: Option<u64>,
+    /// The absolute frame the planner meant the first byte to reach, when
+    /// it is a data frame (tags everywhere).
+    pub data_frame: Option<u64>,
+    /// The target (page) the probe belongs to, numbered in drawing order.
+    pub target: usize,
+}
+
+/// Sizes of format-2 operand accesses.
+pub const SIZES: [u64; 5] = [1, 2, 4, 8, 16];
+/// The doublewords the probe reads next to an accessed byte to learn its
+/// frame (offsets 0x400 and 0xc00 of the page; `conformance/gen/probe.c`):
+/// format-2 stores never reach them.
+pub const TAG_SIBLINGS: [u64; 2] = [0x400, 0xc00];
 
 impl Plan {
     /// The table doublewords as `mem` runs of consecutive bytes.
@@ -390,12 +425,14 @@ impl Builder<'_> {
     fn without_foreign_common_segments(
         &self,
         probes: Vec<ProbeSpec>,
+        shapes: Vec<Shape>,
         translated_by: &[Option<Asce>],
-    ) -> Vec<ProbeSpec> {
+    ) -> (Vec<ProbeSpec>, Vec<Shape>) {
         probes
             .into_iter()
+            .zip(shapes)
             .zip(translated_by)
-            .filter(|(p, asce)| {
+            .filter(|((p, _), asce)| {
                 let Some(asce) = asce else {
                     return true;
                 };
@@ -414,7 +451,7 @@ impl Builder<'_> {
                 })
             })
             .map(|(p, _)| p)
-            .collect()
+            .unzip()
     }
 
     /// A new page-table entry.
@@ -581,6 +618,26 @@ enum Domain {
 
 /// Draws scenario `index` of `seed` for a reference with `caps`.
 pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
+    draw(name, seed, index, caps, false)
+}
+
+/// Draws scenario `index` of `seed` with format-2 accesses: sizes of 1 to
+/// 16 bytes, aligned, unaligned, crossing a page or the 2 KiB boundary, and
+/// targets at the top of the 24-, 31- or 64-bit space whose accesses wrap.
+/// Version-1 plans ([`generate`]) are unchanged by this.
+pub fn generate_v2(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
+    draw(name, seed, index, caps, true)
+}
+
+/// Whether a store of `size` bytes at page offset `offset` may be made on
+/// a frame with tags: it spares the tag siblings.
+fn spares_siblings(offset: u64, size: u64) -> bool {
+    TAG_SIBLINGS
+        .iter()
+        .all(|&t| offset + size <= t || offset >= t + 8)
+}
+
+fn draw(name: String, seed: u64, index: u64, caps: Caps, v2: bool) -> Plan {
     let mut rng = Prng::new(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03));
     let rng = &mut rng;
     let prefix = match rng.range(0, 10) {
@@ -642,9 +699,18 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
     let mut keys: BTreeMap<u64, u64> = BTreeMap::new();
     let mut probes = Vec::new();
     let mut translated_by: Vec<Option<Asce>> = Vec::new();
+    let mut shapes: Vec<Shape> = Vec::new();
     let mut last: [Option<u64>; 3] = [None; 3];
     let n_targets = b.rng.range(9, 15);
-    for _ in 0..n_targets {
+    for target in 0..n_targets {
+        // Format 2: a target at the top of an addressing mode's space,
+        // whose accesses wrap to 0.
+        let wrap_modes: &[Amode] = if caps.operand_wrap {
+            &Amode::ALL
+        } else {
+            &[Amode::Bits64]
+        };
+        let wrap_mode = (v2 && b.rng.chance(10)).then(|| b.rng.pick(wrap_modes));
         let domain = match b.rng.range(0, 100) {
             0..=34 => Domain::Primary,
             35..=59 => Domain::Secondary,
@@ -657,8 +723,16 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
             Domain::Home => (Some(home), 2),
             Domain::DatOff => (None, 0),
         };
-        let (va, intent) = match asce {
-            Some(a) if !a.real => {
+        let (va, intent) = match (asce, wrap_mode) {
+            (Some(a), Some(m)) if !a.real => {
+                let va = m.max_addr() & ORIGIN;
+                (va, b.map(&a, va, false))
+            }
+            (_, Some(m)) => {
+                let va = m.max_addr() & ORIGIN;
+                (va, b.intent_of_real(va))
+            }
+            (Some(a), None) if !a.real => {
                 let va = b.target_va(&a, last[slot]);
                 last[slot] = Some(va);
                 (va, b.map(&a, va, false))
@@ -667,6 +741,13 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
                 let real = if b.rng.chance(30) { 0 } else { b.real_frame() };
                 (real, b.intent_of_real(real))
             }
+        };
+        // The page an access crossing the end of this one reaches.
+        let next_va = wrap_mode.map_or(va.wrapping_add(0x1000), |_| 0);
+        let next_intent = match asce {
+            Some(a) if v2 && !a.real => b.map(&a, next_va, false),
+            _ if v2 => b.intent_of_real(next_va),
+            _ => Intent::Nowhere,
         };
         if let Intent::Data(abs) | Intent::Lowcore(abs) = intent {
             if !keys.contains_key(&abs) && b.rng.chance(60) {
@@ -727,12 +808,78 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
             } else if offset < 0x200 && matches!(intent, Intent::Lowcore(_)) {
                 offset += 0x200;
             }
+            let size = if !v2 {
+                1
+            } else if access == ProbeKind::InstructionFetch {
+                2
+            } else {
+                let size = b.rng.pick(&SIZES);
+                offset = match (b.rng.range(0, 100), wrap_mode) {
+                    (_, Some(_)) | (0..=24, _) if size > 1 => 0x1000 - b.rng.range(1, size),
+                    (25..=34, _) if size > 1 && low_page => 0x800 - b.rng.range(1, size),
+                    (35..=69, _) => offset & !(size - 1),
+                    _ => offset.min(0x1000 - size),
+                };
+                if access == ProbeKind::Write {
+                    // A store may cross only into a frame with tags, a
+                    // lowcore (its first 16 bytes hold nothing the probe
+                    // uses) or nowhere: never into the probe program.
+                    let next_ok = match next_intent {
+                        Intent::Data(f) => !(PROBE_START..DATA_ZONE).contains(&f),
+                        Intent::Lowcore(_) | Intent::Nowhere => true,
+                    };
+                    // Hercules checks low-address protection after
+                    // translation (see `Caps::late_lap`): no store crosses
+                    // into a low page that does not translate there.
+                    let late_lap = caps.late_lap
+                        && lap_applies
+                        && next_va >> 13 == 0
+                        && matches!(next_intent, Intent::Nowhere);
+                    let first_byte_lap =
+                        !caps.lap_every_byte && cr0 & cr0::LAP != 0 && next_va >> 13 == 0;
+                    if offset + size > 0x1000 && (!next_ok || late_lap || first_byte_lap) {
+                        offset = 0x1000 - size;
+                    }
+                    if !spares_siblings(offset, size.min(0x1000 - offset)) {
+                        offset ^= 0x100;
+                    }
+                    let low_store = offset < 0x200 && !matches!(intent, Intent::Data(_));
+                    let lap_refused = lap_applies && low_page && offset < 0x200;
+                    if low_store && !lap_refused {
+                        offset += 0x200;
+                    }
+                    if !spares_siblings(offset, size.min(0x1000 - offset)) {
+                        offset ^= 0x100;
+                    }
+                }
+                size
+            };
             let addr = va | offset;
-            let amodes: Vec<Amode> = Amode::ALL
-                .into_iter()
-                .filter(|m| addr <= m.max_addr())
-                .collect();
-            let amode = b.rng.pick(&amodes);
+            let amode = match wrap_mode {
+                Some(m) => m,
+                None => {
+                    let amodes: Vec<Amode> = Amode::ALL
+                        .into_iter()
+                        .filter(|m| {
+                            addr.checked_add(size - 1)
+                                .is_some_and(|end| end <= m.max_addr())
+                        })
+                        .collect();
+                    if amodes.is_empty() {
+                        continue;
+                    }
+                    b.rng.pick(&amodes)
+                }
+            };
+            shapes.push(Shape {
+                size,
+                asce: asce.map(|a| a.value),
+                data_frame: match intent {
+                    Intent::Data(abs) => Some(abs),
+                    _ => None,
+                },
+                target: target as usize,
+            });
             let key = if !caps.keys {
                 0
             } else if va == 0 && b.rng.chance(60) {
@@ -757,7 +904,7 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
         }
     }
 
-    let probes = b.without_foreign_common_segments(probes, &translated_by);
+    let (probes, shapes) = b.without_foreign_common_segments(probes, shapes, &translated_by);
 
     let mut facilities = Vec::new();
     if caps.edat1 && cr0 & cr0::EDAT != 0 {
@@ -784,6 +931,7 @@ pub fn generate(name: String, seed: u64, index: u64, caps: Caps) -> Plan {
         entries: b.entries,
         keys,
         probes,
+        shapes,
     }
 }
 
@@ -797,6 +945,8 @@ mod tests {
         iep: false,
         esop2: false,
         late_lap: true,
+        lap_every_byte: true,
+        operand_wrap: true,
     };
 
     #[test]
@@ -875,7 +1025,16 @@ mod tests {
             probe(0x60_0000),
         ];
         let by = [Some(a), Some(other), Some(private), Some(other)];
-        let kept = b.without_foreign_common_segments(probes, &by);
+        let shapes = vec![
+            Shape {
+                size: 1,
+                asce: None,
+                data_frame: None,
+                target: 0,
+            };
+            probes.len()
+        ];
+        let (kept, _) = b.without_foreign_common_segments(probes, shapes, &by);
         assert_eq!(
             kept.len(),
             3,

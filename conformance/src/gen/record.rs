@@ -23,6 +23,16 @@ pub enum Dropped {
     /// The observations contradict each other (for example LRAG failed
     /// after a successful access).
     Inconsistent,
+    /// The reference does not implement the instruction (operation
+    /// exception).
+    Unimplemented,
+    /// The reference's answer is known not to be architected (QEMU's LRA
+    /// condition codes 1-3).
+    Unarchitected,
+    /// A step after an operation that was dropped (its effect is unknown).
+    AfterDropped,
+    /// A stale-window access whose alternatives were not both recorded.
+    NoAlternative,
 }
 
 /// One record as the probe wrote it.
@@ -40,7 +50,7 @@ impl Record {
     }
 }
 
-fn tag_frame(tag: u64) -> Option<u64> {
+pub(crate) fn tag_frame(tag: u64) -> Option<u64> {
     let valid = tag & 0xff00_ff00_ff00_ff00 == 0 && (tag >> 48) & 0xff == 0x5a;
     valid.then_some(((tag >> 32) & 0xff) << 16 | ((tag >> 16) & 0xff) << 8 | (tag & 0xff))
 }
@@ -50,7 +60,7 @@ fn wrap(addr: u64, amode: Amode) -> u64 {
 }
 
 /// Codes whose TEID the vectors carry.
-fn has_teid(pic: u64) -> bool {
+pub(crate) fn has_teid(pic: u64) -> bool {
     matches!(pic, 0x04 | 0x10 | 0x11 | 0x38..=0x3b)
 }
 

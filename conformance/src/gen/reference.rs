@@ -40,6 +40,8 @@ impl Reference {
                 iep: true,
                 esop2: true,
                 late_lap: false,
+                lap_every_byte: false,
+                operand_wrap: false,
             },
             Reference::Hercules => Caps {
                 keys: true,
@@ -47,6 +49,8 @@ impl Reference {
                 iep: false,
                 esop2: false,
                 late_lap: true,
+                lap_every_byte: true,
+                operand_wrap: true,
             },
         }
     }
@@ -61,6 +65,12 @@ impl Reference {
             protection_teid: self.caps().esop2,
             prefix,
         }
+    }
+
+    /// Whether the probe prints its records on the SCLP ASCII console
+    /// (QEMU) rather than leaving them for a storage dump (Hercules).
+    pub fn console(self) -> bool {
+        self == Reference::Qemu
     }
 
     /// The program that must be installed, and the Debian package with it.

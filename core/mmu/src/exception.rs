@@ -194,6 +194,14 @@ impl Teid {
         };
         Teid(address.page().value() | fs | space.asce_id(kind))
     }
+
+    /// The TEID for a translation that neither fetches nor stores the
+    /// operand (STORE REAL ADDRESS): the fetch/store indication is 00, as
+    /// Hercules stores it (recorded in `conformance/vectors`, format 2).
+    pub const fn for_translation(address: LogicalAddress, space: AddressSpace) -> Teid {
+        let with_fs = Self::for_access(address, AccessKind::Read, space);
+        Teid(with_fs.0 & !(Self::FETCH | Self::STORE))
+    }
 }
 
 impl core::fmt::Debug for Teid {

@@ -121,7 +121,8 @@ fn lra_fault(fault: WalkFault, wide: bool) -> Option<CcResult> {
 }
 
 /// STORE REAL ADDRESS: the 64-bit real address of `address` in `space`.
-/// Translation exceptions interrupt; no protection is checked.
+/// Translation exceptions interrupt, with a TEID whose fetch/store
+/// indication is 00 (the operand is not accessed); no protection is checked.
 pub fn strag<S: Storage + ?Sized>(
     storage: &S,
     controls: &Controls,
@@ -129,7 +130,7 @@ pub fn strag<S: Storage + ?Sized>(
     address: LogicalAddress,
 ) -> Result<RealAddress, Fault> {
     let asce = asce_for(controls, space)?;
-    let teid = Teid::for_access(address, AccessKind::Read, space);
+    let teid = Teid::for_translation(address, space);
     walk::walk(storage, asce, address.value(), WalkControls::from(controls))
         .map(|walk| walk.real(address.value()))
         .map_err(|fault| access::translation_exception(fault, teid, space).into())

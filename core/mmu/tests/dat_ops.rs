@@ -281,6 +281,17 @@ fn strag_translation_exceptions_interrupt() {
 }
 
 #[test]
+fn strag_translation_exception_teid_indicates_neither_fetch_nor_store() {
+    let mut g = Guest::mapped(VA, FRAME_A);
+    g.or(Level::Page, VA, PageEntry::I);
+    let teid = match strag_in(&g, AddressSpace::Primary, VA) {
+        Err(Fault::Program(e)) => e.teid.map(|t| t.0),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(teid, Some(VA & !0xFFF), "page, F/S 00, primary ASCE id");
+}
+
+#[test]
 fn strag_translates_regardless_of_the_psw_dat_bit() {
     let g = Guest::mapped(VA, FRAME_A);
     let real = strag_in(&g, AddressSpace::Real, VA);
