@@ -27,6 +27,10 @@ impl Park for HostThreads {
         std::thread::park_timeout(Duration::from_millis(1));
     }
 
+    fn relax(&self) {
+        std::thread::yield_now();
+    }
+
     fn unpark(&self, index: usize) {
         if let Some(thread) = self.threads.get().and_then(|t| t.get(index)) {
             thread.unpark();

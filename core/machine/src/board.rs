@@ -127,8 +127,14 @@ impl Services {
     /// Makes a service signal pending with `parameter`, ORed into the
     /// parameter of one already pending (as QEMU merges them).
     pub fn signal_service(&mut self, parameter: u32) {
-        self.service_signal = Some(self.service_signal.unwrap_or(0) | parameter);
+        merge_service_signal(&mut self.service_signal, parameter);
     }
+}
+
+/// Makes a service signal pending in `pending` with `parameter`, ORed into
+/// the parameter of one already pending (as QEMU merges them).
+pub fn merge_service_signal(pending: &mut Option<u32>, parameter: u32) {
+    *pending = Some(pending.unwrap_or(0) | parameter);
 }
 
 /// A CPU's storage and the machine's services: what the CPU executes

@@ -50,6 +50,9 @@ pub trait Park: Send + Sync {
     fn park(&self, index: usize);
     /// Ends CPU `index`'s park (or its next one).
     fn unpark(&self, index: usize);
+    /// Lets the host run another thread: the calling CPU waits for
+    /// others, which may be waiting for a host core.
+    fn relax(&self);
 }
 
 /// Whether a CPU is running, and if not why (what decides the end of the
@@ -135,6 +138,9 @@ pub struct Configuration {
     /// The service processor every CPU's SERVICE CALL reaches (the
     /// service signal goes to the CPU that made the call).
     pub sclp: spin::Mutex<crate::sclp::Sclp>,
+    /// The pending service signal's parameter: a floating interruption,
+    /// taken by the first CPU enabled for it.
+    service_signal: spin::Mutex<Option<u32>>,
     /// At most this many CPUs could be configured (`maxcpus`).
     pub max_cpus: u16,
     sigp: spin::Mutex<()>,
@@ -175,6 +181,7 @@ impl Configuration {
         Arc::new(Self {
             slots,
             sclp: spin::Mutex::new(sclp),
+            service_signal: spin::Mutex::new(None),
             max_cpus,
             sigp: spin::Mutex::new(()),
             settle: spin::Mutex::new(()),
@@ -225,6 +232,21 @@ impl Configuration {
             .iter()
             .enumerate()
             .all(|(i, slot)| i == index || slot.activity() == Activity::Stopped)
+    }
+
+    /// Makes a service signal pending with `parameter` (ORed into the
+    /// parameter of one already pending, as QEMU merges them) for
+    /// whichever CPU is enabled first; waiting CPUs look.
+    pub fn signal_service(&self, parameter: u32) {
+        crate::board::merge_service_signal(&mut self.service_signal.lock(), parameter);
+        for index in 0..self.slots.len() {
+            self.park.unpark(index);
+        }
+    }
+
+    /// Takes the pending service signal, if any.
+    pub fn take_service_signal(&self) -> Option<u32> {
+        self.service_signal.lock().take()
     }
 
     fn kick(&self, index: usize) {
@@ -358,7 +380,7 @@ impl Member {
                 && !configuration.ended()
             {
                 self.apply_flushes(apply);
-                core::hint::spin_loop();
+                configuration.park.relax();
             }
         }
     }

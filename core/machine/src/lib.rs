@@ -705,6 +705,15 @@ impl Machine {
     /// looked at only when `check_timers` (reading the clock costs).
     fn interruptions(&mut self, observer: &mut dyn Observer, check_timers: bool) -> Option<Stop> {
         let services = &mut self.services;
+        // The service signal is a floating interruption: of several CPUs,
+        // the first enabled for it takes it.
+        if let Some(member) = &self.member {
+            if interrupt::external_enabled(&self.cpu, interrupt::CR0_SERVICE_SIGNAL) {
+                if let Some(parameter) = member.configuration.take_service_signal() {
+                    services.signal_service(parameter);
+                }
+            }
+        }
         let external = interrupt::take_external(
             &self.cpu,
             &mut services.clock,
