@@ -19,9 +19,13 @@ static volatile u32 done;
 static volatile u32 stale;
 static volatile u32 finished;
 
+/* Reads per reader at most: a reader stops by itself (so that its
+   spinning does not reach an instruction limit on a busy host). */
+#define READS (2000000UL * SCALE)
+
 static void reader(void)
 {
-    while (!done) {
+    for (u64 reads = 0; !done && reads < READS; reads++) {
         u64 before = published;
         u64 seen = *(volatile u64 *)VA;
         if (seen < before)

@@ -41,6 +41,11 @@ use zmmu_mmu::invalidate::Invalidation;
 use crate::sigp::Answer;
 use crate::Stop;
 
+/// The longest batch an engine runs for a CPU of a configuration: a CPU
+/// that waits for another's acknowledgement (an invalidation) waits at
+/// most this many of its instructions, whatever the engine.
+pub const BATCH: u64 = 256;
+
 /// How a CPU's host thread waits: parks until unparked, or for a short
 /// while (a timer may be due, or the run may have ended), whichever comes
 /// first. An unpark before the park makes it return at once.
@@ -266,6 +271,10 @@ pub struct Member {
 }
 
 impl Member {
+    /// How often a CPU waiting for another's acknowledgement looks before
+    /// it yields its host core (some microseconds).
+    const SPINS: u32 = 1 << 14;
+
     fn slot(&self) -> &Slot {
         &self.configuration.slots[self.index]
     }
@@ -375,12 +384,20 @@ impl Member {
         }
         for (index, ticket) in tickets {
             let slot = &configuration.slots[index];
+            let mut spins = 0u32;
             while slot.active.load(Ordering::SeqCst)
                 && slot.applied.load(Ordering::SeqCst) < ticket
                 && !configuration.ended()
             {
                 self.apply_flushes(apply);
-                configuration.park.relax();
+                // A running CPU answers within its batch: spin a while,
+                // then let the host run the others.
+                spins += 1;
+                if spins < Self::SPINS {
+                    core::hint::spin_loop();
+                } else {
+                    configuration.park.relax();
+                }
             }
         }
     }

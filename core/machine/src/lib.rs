@@ -487,7 +487,13 @@ impl Machine {
             } else {
                 let room = limit.map_or(u64::MAX, |limit| limit - executed);
                 let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
-                engine.run(&mut self.cpu, &mut board, room.min(poll))
+                // Among several CPUs, shorter batches: another CPU may be
+                // waiting for this one's next boundary.
+                let batch = match self.member {
+                    Some(_) => configuration::BATCH,
+                    None => u64::MAX,
+                };
+                engine.run(&mut self.cpu, &mut board, room.min(poll).min(batch))
             };
             let board_attention = board.attention;
             executed += ran.instructions;
