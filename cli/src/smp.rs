@@ -9,8 +9,9 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use zmmu_cpu::clock::{Clock, TimeSource};
-use zmmu_machine::configuration::{Configuration, Member, Park, Seed};
+use zmmu_machine::configuration::{Configuration, Member, Park};
 use zmmu_machine::engine::{Engine, Interpreter};
+use zmmu_machine::secondary::Seed;
 use zmmu_machine::{Machine, Observer, RunOutcome};
 
 use crate::run::EngineKind;

@@ -127,14 +127,8 @@ impl Services {
     /// Makes a service signal pending with `parameter`, ORed into the
     /// parameter of one already pending (as QEMU merges them).
     pub fn signal_service(&mut self, parameter: u32) {
-        merge_service_signal(&mut self.service_signal, parameter);
+        crate::interrupt::merge_service_signal(&mut self.service_signal, parameter);
     }
-}
-
-/// Makes a service signal pending in `pending` with `parameter`, ORed into
-/// the parameter of one already pending (as QEMU merges them).
-pub fn merge_service_signal(pending: &mut Option<u32>, parameter: u32) {
-    *pending = Some(pending.unwrap_or(0) | parameter);
 }
 
 /// A CPU's storage and the machine's services: what the CPU executes

@@ -38,7 +38,6 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use zmmu_mmu::invalidate::Invalidation;
 
-use crate::sigp::Answer;
 use crate::Stop;
 
 /// The longest batch an engine runs for a CPU of a configuration: a CPU
@@ -75,6 +74,32 @@ pub enum Activity {
     /// In an enabled wait with no timer that can end it: only another CPU
     /// can.
     WaitingForOthers = 3,
+}
+
+/// What a SIGP order answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// cc 0: the order was accepted.
+    Accepted,
+    /// cc 1: status stored in R1.
+    Status(u32),
+    /// cc 2: busy (another SIGP is under way, or the CPU is still carrying
+    /// out a stop).
+    Busy,
+    /// cc 3: no CPU has that address.
+    NotOperational,
+}
+
+impl Answer {
+    /// The condition code.
+    pub const fn cc(self) -> u8 {
+        match self {
+            Self::Accepted => 0,
+            Self::Status(_) => 1,
+            Self::Busy => 2,
+            Self::NotOperational => 3,
+        }
+    }
 }
 
 /// A SIGNAL PROCESSOR order on its way to the CPU it addresses.
@@ -243,7 +268,7 @@ impl Configuration {
     /// parameter of one already pending, as QEMU merges them) for
     /// whichever CPU is enabled first; waiting CPUs look.
     pub fn signal_service(&self, parameter: u32) {
-        crate::board::merge_service_signal(&mut self.service_signal.lock(), parameter);
+        crate::interrupt::merge_service_signal(&mut self.service_signal.lock(), parameter);
         for index in 0..self.slots.len() {
             self.park.unpark(index);
         }
@@ -433,60 +458,5 @@ impl Member {
         me.active.store(true, Ordering::SeqCst);
         me.kick.store(true, Ordering::SeqCst);
         answer
-    }
-}
-
-/// What another CPU of a machine is made from, taken from the first CPU's
-/// machine and sent to the new CPU's thread: the same storage (shared),
-/// facilities, SCLP view and CPU model.
-#[derive(Debug)]
-pub struct Seed {
-    storage: crate::main_storage::MainStorage,
-    facilities: zmmu_mmu::control::Facilities,
-    sclp: crate::sclp::SclpConfig,
-    config: crate::config::Config,
-    vector_facility: bool,
-}
-
-impl Seed {
-    /// What `first`'s other CPUs are made from.
-    pub fn of(first: &crate::Machine) -> Self {
-        Self {
-            storage: first.bus.storage.share(),
-            facilities: first.bus.facilities,
-            sclp: first.services.sclp.config.clone(),
-            config: first.config.clone(),
-            vector_facility: first.cpu.vector_facility,
-        }
-    }
-
-    /// The CPU with address `address`: its own TLB, registers (after
-    /// initial CPU reset) and `clock` (reading the same TOD clock), in the
-    /// stopped state, as QEMU starts every CPU but the first. The SCLP's
-    /// pending requests, the channel subsystem, the watchdog and the IPL
-    /// state stay the first CPU's.
-    pub fn cpu(
-        self,
-        address: u16,
-        clock: zmmu_cpu::clock::Clock<Box<dyn zmmu_cpu::clock::TimeSource>>,
-    ) -> crate::Machine {
-        let mut cpu = zmmu_cpu::state::Cpu::new();
-        cpu.cpu_addr = address;
-        cpu.vector_facility = self.vector_facility;
-        let mut services = crate::board::Services {
-            state: crate::board::CpuState::Stopped,
-            clock,
-            ..Default::default()
-        };
-        services.sclp.config = self.sclp;
-        let mut bus = crate::bus::DatBus::over(self.storage);
-        bus.facilities = self.facilities;
-        crate::Machine {
-            cpu,
-            bus,
-            services,
-            config: self.config,
-            member: None,
-        }
     }
 }

@@ -40,6 +40,7 @@ pub mod interrupt;
 pub mod ipl;
 pub mod main_storage;
 pub mod sclp;
+pub mod secondary;
 pub mod sigp;
 pub mod stsi;
 pub mod system;
