@@ -43,11 +43,12 @@ enum Command {
 
 /// What `zmmu run` emulates, for `zmmu run --help`.
 const MACHINE: &str = "\
-The machine (as QEMU's s390-ccw-virtio with -kernel, one CPU):
+The machine (as QEMU's s390-ccw-virtio with -kernel; --smp N CPUs, each on
+its own host thread):
   z/Architecture DAT with storage keys, low-address protection, ESOP-1 and
   instruction-execution protection; the general, control, vector (129) and
   binary floating-point (short, long) instructions; SCLP (read SCP/CPU info,
-  VT220 and line-mode consoles); SIGP to the CPU itself; STSI, STIDP, STFLE
+  VT220 and line-mode consoles); SIGP between the CPUs; STSI, STIDP, STFLE
   (only what is implemented); DIAG 0x10, 0x44, 0x9c, 0x288, 0x308; the TOD
   clock, clock comparator and CPU timer; the restart interruption; a channel
   subsystem with virtio-net-ccw (no backend). Anything else stops the run by

@@ -9,8 +9,9 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use zmmu_cpu::clock::{Clock, TimeSource};
-use zmmu_machine::configuration::{Configuration, Member, Park, Seed};
+use zmmu_machine::configuration::{Configuration, Member, Park};
 use zmmu_machine::engine::{Engine, Interpreter};
+use zmmu_machine::secondary::Seed;
 use zmmu_machine::{Machine, Observer, RunOutcome};
 
 use crate::run::EngineKind;
@@ -25,6 +26,10 @@ impl Park for HostThreads {
     fn park(&self, index: usize) {
         let _ = index;
         std::thread::park_timeout(Duration::from_millis(1));
+    }
+
+    fn relax(&self) {
+        std::thread::yield_now();
     }
 
     fn unpark(&self, index: usize) {

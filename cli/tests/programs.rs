@@ -59,9 +59,9 @@ fn kvm_usable() -> bool {
 }
 
 /// The programs that need several CPUs, and how many they run with
-/// (`zmmu run --smp N`, QEMU's `-smp N`): 4, more than the 2 host cores
-/// the tests run on, so the CPU threads are oversubscribed.
-const CPUS: &[(&str, &str)] = &[("smp", "4")];
+/// (`zmmu run --smp N`, QEMU's `-smp N`): `smp` with 4, more than the 2
+/// host cores the tests run on, so the CPU threads are oversubscribed.
+const CPUS: &[(&str, &str)] = &[("smp", "4"), ("shootdown", "2")];
 
 /// The CPU count `elf` runs with.
 fn cpus(elf: &Path) -> &'static str {
@@ -259,4 +259,9 @@ fn a_trace_shows_faults_tlb_fills_and_invalidations_identically_on_every_engine(
 #[test]
 fn cpus_started_by_sigp_share_storage_with_no_lost_update_as_on_qemu() {
     runs_as_on_qemu("smp", 0);
+}
+
+#[test]
+fn remapping_by_csp_and_ipte_reaches_the_other_cpus_before_it_completes_as_on_qemu() {
+    runs_as_on_qemu("shootdown", 0);
 }

@@ -301,3 +301,92 @@ void rt_init(void)
     u8 old;
     __asm__ volatile("stosm %0,0x04" : "=Q"(old) :: "memory");  /* DAT on */
 }
+
+/* Multiprocessing: SIGP and starting the other CPUs. */
+
+int rt_sigp(u16 cpu, u8 order, u64 parameter, u32 *status)
+{
+    register u64 r1 __asm__("1") = parameter;
+    int cc;
+    __asm__ volatile("sigp %1,%2,0(%3)\n\tipm %0\n\tsrl %0,28"
+                     : "=d"(cc), "+d"(r1)
+                     : "d"((u64)cpu), "a"((u64)order)
+                     : "cc", "memory");
+    if (status)
+        *status = (u32)r1;
+    return cc;
+}
+
+u16 rt_cpu_address(void)
+{
+    u16 a;
+    __asm__ volatile("stap %0" : "=Q"(a));
+    return a;
+}
+
+int rt_cpu_count(void)
+{
+    u32 status;
+    int n = 1;
+    while (n < RT_MAX_CPUS && rt_sigp(n, 1 /* sense */, 0, &status) != 3)
+        n++;
+    return n;
+}
+
+void rt_cpu_stop(void)
+{
+    rt_sigp(rt_cpu_address(), 5 /* stop */, 0, 0);
+    for (;;)
+        ;
+}
+
+static u8 prefix_areas[RT_MAX_CPUS][8192] __attribute__((aligned(8192)));
+static u8 cpu_stacks[RT_MAX_CPUS][16384] __attribute__((aligned(8)));
+static volatile u32 cpus_running;
+/* What the CPU being started loads: its stack, CR0, CR1 and entry. */
+u64 rt_start_stack, rt_start_cr0, rt_start_entry;
+
+/* Where a restarted CPU begins: DAT off, disabled; it loads CR0 and CR1
+   as the starting CPU has them, turns DAT on and calls the entry. */
+__asm__(".text\n"
+        "rt_cpu_entry:\n"
+        "  larl %r1, rt_start_stack\n"
+        "  lg %r15, 0(%r1)\n"
+        "  aghi %r15, -160\n"
+        "  larl %r1, rt_start_cr0\n"
+        "  lctlg %c0, %c0, 0(%r1)\n"
+        "  larl %r1, rt_primary\n"
+        "  lctlg %c1, %c1, 0(%r1)\n"
+        "  stosm 0(%r15), 0x04\n"
+        "  larl %r1, rt_start_entry\n"
+        "  lg %r1, 0(%r1)\n"
+        "  larl %r2, cpus_running\n"
+        "  lhi %r3, 1\n"
+        "  laa %r3, %r3, 0(%r2)\n"
+        "  basr %r14, %r1\n"
+        "  j .\n");
+void rt_cpu_entry(void);
+
+void rt_cpu_start(int cpu, void (*entry)(void))
+{
+    u8 *area = prefix_areas[cpu];
+    volatile struct psw *restart_new = (struct psw *)(area + 0x1a0);
+    volatile struct psw *pgm_new = (struct psw *)(area + 0x1d0);
+    restart_new->mask = 0x0000000180000000UL;
+    restart_new->addr = (u64)rt_cpu_entry;
+    *pgm_new = *(volatile struct psw *)0x1d0;
+    rt_start_stack = (u64)(cpu_stacks[cpu] + sizeof(cpu_stacks[cpu]));
+    rt_start_cr0 = STCTG(0);
+    rt_start_entry = (u64)entry;
+    u32 before = cpus_running;
+    u32 status;
+    int cc = rt_sigp(cpu, 0x0d /* set prefix */, (u64)area, &status);
+    if (cc == 0)
+        cc = rt_sigp(cpu, 0x06 /* restart */, 0, &status);
+    if (cc != 0) {
+        rt_printf("cpu %d does not start: cc %d status %x\n", cpu, cc, status);
+        rt_exit(0xed);
+    }
+    while (cpus_running == before)
+        ;
+}

@@ -48,6 +48,24 @@ void *rt_table(u64 bytes);         /* zeroed, aligned table storage */
 extern u64 rt_primary;             /* CR1 after rt_init */
 
 
+/* Multiprocessing. */
+#define RT_MAX_CPUS 8
+/* SIGNAL PROCESSOR: the condition code; with cc 1 the status in *status
+   (if not null). */
+int rt_sigp(u16 cpu, u8 order, u64 parameter, u32 *status);
+/* The executing CPU's address (STAP). */
+u16 rt_cpu_address(void);
+/* The number of CPUs: addresses 0, 1, ... up to the first that is not
+   operational. */
+int rt_cpu_count(void);
+/* Starts the stopped CPU `cpu` (1 .. RT_MAX_CPUS - 1) in `entry` with DAT
+   on in the runtime's space, on its own stack and prefix area (SIGP SET
+   PREFIX, then RESTART); returns once it runs. `entry` must not return:
+   it ends with rt_cpu_stop(). */
+void rt_cpu_start(int cpu, void (*entry)(void));
+/* SIGP STOP to the executing CPU. */
+void rt_cpu_stop(void) __attribute__((noreturn));
+
 #define LCTLG(n, v) do { u64 _v = (v); __asm__ volatile("lctlg %%c" #n ",%%c" #n ",%0" :: "Q"(_v) : "memory"); } while (0)
 #define STCTG(n) ({ u64 _v; __asm__ volatile("stctg %%c" #n ",%%c" #n ",%0" : "=Q"(_v) :: "memory"); _v; })
 

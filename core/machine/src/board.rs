@@ -127,7 +127,7 @@ impl Services {
     /// Makes a service signal pending with `parameter`, ORed into the
     /// parameter of one already pending (as QEMU merges them).
     pub fn signal_service(&mut self, parameter: u32) {
-        self.service_signal = Some(self.service_signal.unwrap_or(0) | parameter);
+        crate::interrupt::merge_service_signal(&mut self.service_signal, parameter);
     }
 }
 

@@ -38,8 +38,12 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use zmmu_mmu::invalidate::Invalidation;
 
-use crate::sigp::Answer;
 use crate::Stop;
+
+/// The longest batch an engine runs for a CPU of a configuration: a CPU
+/// that waits for another's acknowledgement (an invalidation) waits at
+/// most this many of its instructions, whatever the engine.
+pub const BATCH: u64 = 256;
 
 /// How a CPU's host thread waits: parks until unparked, or for a short
 /// while (a timer may be due, or the run may have ended), whichever comes
@@ -50,6 +54,9 @@ pub trait Park: Send + Sync {
     fn park(&self, index: usize);
     /// Ends CPU `index`'s park (or its next one).
     fn unpark(&self, index: usize);
+    /// Lets the host run another thread: the calling CPU waits for
+    /// others, which may be waiting for a host core.
+    fn relax(&self);
 }
 
 /// Whether a CPU is running, and if not why (what decides the end of the
@@ -67,6 +74,32 @@ pub enum Activity {
     /// In an enabled wait with no timer that can end it: only another CPU
     /// can.
     WaitingForOthers = 3,
+}
+
+/// What a SIGP order answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// cc 0: the order was accepted.
+    Accepted,
+    /// cc 1: status stored in R1.
+    Status(u32),
+    /// cc 2: busy (another SIGP is under way, or the CPU is still carrying
+    /// out a stop).
+    Busy,
+    /// cc 3: no CPU has that address.
+    NotOperational,
+}
+
+impl Answer {
+    /// The condition code.
+    pub const fn cc(self) -> u8 {
+        match self {
+            Self::Accepted => 0,
+            Self::Status(_) => 1,
+            Self::Busy => 2,
+            Self::NotOperational => 3,
+        }
+    }
 }
 
 /// A SIGNAL PROCESSOR order on its way to the CPU it addresses.
@@ -135,6 +168,9 @@ pub struct Configuration {
     /// The service processor every CPU's SERVICE CALL reaches (the
     /// service signal goes to the CPU that made the call).
     pub sclp: spin::Mutex<crate::sclp::Sclp>,
+    /// The pending service signal's parameter: a floating interruption,
+    /// taken by the first CPU enabled for it.
+    service_signal: spin::Mutex<Option<u32>>,
     /// At most this many CPUs could be configured (`maxcpus`).
     pub max_cpus: u16,
     sigp: spin::Mutex<()>,
@@ -175,6 +211,7 @@ impl Configuration {
         Arc::new(Self {
             slots,
             sclp: spin::Mutex::new(sclp),
+            service_signal: spin::Mutex::new(None),
             max_cpus,
             sigp: spin::Mutex::new(()),
             settle: spin::Mutex::new(()),
@@ -227,6 +264,21 @@ impl Configuration {
             .all(|(i, slot)| i == index || slot.activity() == Activity::Stopped)
     }
 
+    /// Makes a service signal pending with `parameter` (ORed into the
+    /// parameter of one already pending, as QEMU merges them) for
+    /// whichever CPU is enabled first; waiting CPUs look.
+    pub fn signal_service(&self, parameter: u32) {
+        crate::interrupt::merge_service_signal(&mut self.service_signal.lock(), parameter);
+        for index in 0..self.slots.len() {
+            self.park.unpark(index);
+        }
+    }
+
+    /// Takes the pending service signal, if any.
+    pub fn take_service_signal(&self) -> Option<u32> {
+        self.service_signal.lock().take()
+    }
+
     fn kick(&self, index: usize) {
         self.slots[index].kick.store(true, Ordering::SeqCst);
         self.park.unpark(index);
@@ -244,6 +296,10 @@ pub struct Member {
 }
 
 impl Member {
+    /// How often a CPU waiting for another's acknowledgement looks before
+    /// it yields its host core (some microseconds).
+    const SPINS: u32 = 1 << 14;
+
     fn slot(&self) -> &Slot {
         &self.configuration.slots[self.index]
     }
@@ -353,12 +409,20 @@ impl Member {
         }
         for (index, ticket) in tickets {
             let slot = &configuration.slots[index];
+            let mut spins = 0u32;
             while slot.active.load(Ordering::SeqCst)
                 && slot.applied.load(Ordering::SeqCst) < ticket
                 && !configuration.ended()
             {
                 self.apply_flushes(apply);
-                core::hint::spin_loop();
+                // A running CPU answers within its batch: spin a while,
+                // then let the host run the others.
+                spins += 1;
+                if spins < Self::SPINS {
+                    core::hint::spin_loop();
+                } else {
+                    configuration.park.relax();
+                }
             }
         }
     }
@@ -394,60 +458,5 @@ impl Member {
         me.active.store(true, Ordering::SeqCst);
         me.kick.store(true, Ordering::SeqCst);
         answer
-    }
-}
-
-/// What another CPU of a machine is made from, taken from the first CPU's
-/// machine and sent to the new CPU's thread: the same storage (shared),
-/// facilities, SCLP view and CPU model.
-#[derive(Debug)]
-pub struct Seed {
-    storage: crate::main_storage::MainStorage,
-    facilities: zmmu_mmu::control::Facilities,
-    sclp: crate::sclp::SclpConfig,
-    config: crate::config::Config,
-    vector_facility: bool,
-}
-
-impl Seed {
-    /// What `first`'s other CPUs are made from.
-    pub fn of(first: &crate::Machine) -> Self {
-        Self {
-            storage: first.bus.storage.share(),
-            facilities: first.bus.facilities,
-            sclp: first.services.sclp.config.clone(),
-            config: first.config.clone(),
-            vector_facility: first.cpu.vector_facility,
-        }
-    }
-
-    /// The CPU with address `address`: its own TLB, registers (after
-    /// initial CPU reset) and `clock` (reading the same TOD clock), in the
-    /// stopped state, as QEMU starts every CPU but the first. The SCLP's
-    /// pending requests, the channel subsystem, the watchdog and the IPL
-    /// state stay the first CPU's.
-    pub fn cpu(
-        self,
-        address: u16,
-        clock: zmmu_cpu::clock::Clock<Box<dyn zmmu_cpu::clock::TimeSource>>,
-    ) -> crate::Machine {
-        let mut cpu = zmmu_cpu::state::Cpu::new();
-        cpu.cpu_addr = address;
-        cpu.vector_facility = self.vector_facility;
-        let mut services = crate::board::Services {
-            state: crate::board::CpuState::Stopped,
-            clock,
-            ..Default::default()
-        };
-        services.sclp.config = self.sclp;
-        let mut bus = crate::bus::DatBus::over(self.storage);
-        bus.facilities = self.facilities;
-        crate::Machine {
-            cpu,
-            bus,
-            services,
-            config: self.config,
-            member: None,
-        }
     }
 }

@@ -125,3 +125,9 @@ pub fn next_timer<T: TimeSource>(cpu: &Cpu, clock: &Clock<T>) -> Option<u64> {
 pub fn disabled_wait(psw: &Psw) -> bool {
     psw.mask & mask::WAIT != 0 && psw.mask & (mask::IO | mask::EXT | mask::MCHECK) == 0
 }
+
+/// Makes a service signal pending in `pending` with `parameter`, ORed into
+/// the parameter of one already pending (as QEMU merges them).
+pub fn merge_service_signal(pending: &mut Option<u32>, parameter: u32) {
+    *pending = Some(pending.unwrap_or(0) | parameter);
+}

@@ -42,6 +42,7 @@ pub mod ipl;
 pub mod kernel;
 pub mod main_storage;
 pub mod sclp;
+pub mod secondary;
 pub mod sigp;
 pub mod stsi;
 pub mod system;
@@ -521,7 +522,13 @@ impl Machine {
             } else {
                 let room = limit.map_or(u64::MAX, |limit| limit - executed);
                 let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
-                engine.run(&mut self.cpu, &mut board, room.min(poll))
+                // Among several CPUs, shorter batches: another CPU may be
+                // waiting for this one's next boundary.
+                let batch = match self.member {
+                    Some(_) => configuration::BATCH,
+                    None => u64::MAX,
+                };
+                engine.run(&mut self.cpu, &mut board, room.min(poll).min(batch))
             };
             let board_attention = board.attention;
             executed += ran.instructions;
@@ -739,6 +746,15 @@ impl Machine {
     /// looked at only when `check_timers` (reading the clock costs).
     fn interruptions(&mut self, observer: &mut dyn Observer, check_timers: bool) -> Option<Stop> {
         let services = &mut self.services;
+        // The service signal is a floating interruption: of several CPUs,
+        // the first enabled for it takes it.
+        if let Some(member) = &self.member {
+            if interrupt::external_enabled(&self.cpu, interrupt::CR0_SERVICE_SIGNAL) {
+                if let Some(parameter) = member.configuration.take_service_signal() {
+                    services.signal_service(parameter);
+                }
+            }
+        }
         let external = interrupt::take_external(
             &self.cpu,
             &mut services.clock,

@@ -15,6 +15,7 @@ use zmmu_mmu::storage::Storage;
 
 use crate::board::{Board, CpuState, Services, StopRequest};
 use crate::bus::DatBus;
+pub use crate::configuration::Answer;
 use crate::configuration::Order;
 
 /// Order codes.
@@ -72,32 +73,6 @@ pub mod status {
 /// Where SIGP STOP AND STORE STATUS stores (the save area in absolute page
 /// 0, PoP "Store Status").
 pub const STATUS_AREA: u64 = 0x1200;
-
-/// What a SIGP order answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
-    /// cc 0: the order was accepted.
-    Accepted,
-    /// cc 1: status stored in R1.
-    Status(u32),
-    /// cc 2: busy (another SIGP is under way, or the CPU is still carrying
-    /// out a stop).
-    Busy,
-    /// cc 3: no CPU has that address.
-    NotOperational,
-}
-
-impl Answer {
-    /// The condition code.
-    pub const fn cc(self) -> u8 {
-        match self {
-            Self::Accepted => 0,
-            Self::Status(_) => 1,
-            Self::Busy => 2,
-            Self::NotOperational => 3,
-        }
-    }
-}
 
 /// The CPU an order is carried out on, by its own thread: its registers,
 /// its state and signals, its storage and TLB.

@@ -34,7 +34,10 @@ impl Board<'_> {
                 .sclp
                 .service_call(storage, prefix, command, sccb)?,
         };
-        self.services.signal_service(parameter);
+        match self.member {
+            Some(member) => member.configuration.signal_service(parameter),
+            None => self.services.signal_service(parameter),
+        }
         cpu.psw.set_cc(0);
         Ok(())
     }
