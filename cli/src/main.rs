@@ -43,16 +43,20 @@ enum Command {
 
 /// What `zmmu run` emulates, for `zmmu run --help`.
 const MACHINE: &str = "\
+Linux: zmmu run vmlinuz --initrd initrd.img --append console=ttysclp0
+  --memory 512M --engine jit boots an s390x kernel image as QEMU's -kernel
+  and -initrd load it; the terminal is its console (Ctrl-A x leaves).
+
 The machine (as QEMU's s390-ccw-virtio with -kernel; --smp N CPUs, each on
 its own host thread):
   z/Architecture DAT with storage keys, low-address protection, ESOP-1 and
-  instruction-execution protection; the general, control, vector (129) and
-  binary floating-point (short, long) instructions; SCLP (read SCP/CPU info,
-  VT220 and line-mode consoles); SIGP between the CPUs; STSI, STIDP, STFLE
-  (only what is implemented); DIAG 0x10, 0x44, 0x9c, 0x288, 0x308; the TOD
-  clock, clock comparator and CPU timer; the restart interruption; a channel
-  subsystem with virtio-net-ccw (no backend). Anything else stops the run by
-  name (exit status 125).";
+  instruction-execution protection; the general, control, vector (129),
+  MVCOS and CSST, and binary floating-point (short, long) instructions;
+  SCLP (read SCP/CPU info, VT220 and line-mode consoles, input); SIGP
+  between the CPUs; STSI, STIDP, STFLE (only what is implemented); DIAG
+  0x10, 0x44, 0x9c, 0x288, 0x308; the TOD clock, clock comparator and CPU
+  timer; the restart interruption; a channel subsystem with virtio-net-ccw
+  (no backend). Anything else stops the run by name (exit status 125).";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
