@@ -11,7 +11,7 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
-use crate::memory::Fill;
+use crate::fill::Fill;
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 

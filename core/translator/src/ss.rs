@@ -15,7 +15,7 @@ use zmmu_mmu::kind::AccessKind;
 
 use crate::abi;
 use crate::emit::{Current, Gen};
-use crate::memory::PairOrder;
+use crate::fill::PairOrder;
 
 /// The chunks, largest first, that cover `len` bytes without overlap.
 fn chunks(len: u32) -> impl Iterator<Item = (u32, u32)> {
