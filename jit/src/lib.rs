@@ -64,7 +64,9 @@ use zmmu_mmu::exception::{Ending, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, MemoryAccess, Stubs};
+use zmmu_translator::{
+    abi, decode_block, direct_targets, stubs, translate, Env, Guest, MemoryAccess, Stubs,
+};
 
 use buffer::CodeBuffer;
 use code_page::CodePage;
@@ -206,6 +208,8 @@ struct Block {
     valid: bool,
     /// Blocks made of the first instructions of this one: (length, id).
     prefixes: Vec<(usize, usize)>,
+    /// Blocks that jump straight to this one: dropped with it.
+    incoming: Vec<usize>,
 }
 
 /// A block is found by its logical address (the code depends on it:
@@ -369,6 +373,32 @@ impl Caches {
             }
             if code.blocks.is_empty() {
                 self.pages.remove(&page);
+            }
+        }
+        // The blocks that jump straight to a dropped one go too.
+        let mut work: Vec<usize> = dropped
+            .iter()
+            .flat_map(|&id| core::mem::take(&mut self.blocks[id].incoming))
+            .collect();
+        while let Some(id) = work.pop() {
+            let b = &mut self.blocks[id];
+            if !b.valid {
+                continue;
+            }
+            b.valid = false;
+            dropped.push(id);
+            work.append(&mut b.incoming);
+            let page = b.start & !0xfff;
+            if let Some(code) = self.pages.get_mut(&page) {
+                let blocks = &self.blocks;
+                code.blocks.retain(|&other| blocks[other].valid);
+                code.rebuild(|other| (blocks[other].start, blocks[other].end));
+                if let Some(word) = self.code_map.get_mut((page >> 12) as usize) {
+                    *word = code.granules();
+                }
+                if code.blocks.is_empty() {
+                    self.pages.remove(&page);
+                }
             }
         }
         if dropped.is_empty() {
@@ -1046,6 +1076,32 @@ impl Jit {
         Some(prefix)
     }
 
+    /// The blocks a block of `insns` with `key` may jump to directly:
+    /// (guest address, host code) of the valid full blocks at its
+    /// [`direct_targets`] in its own logical page, under the same PSW bits
+    /// (the page maps to the same frame whenever the block runs).
+    fn links(
+        &self,
+        insns: &[Guest],
+        amode: zmmu_mmu::addr::AddressingMode,
+        key: Key,
+    ) -> Vec<(u64, u64)> {
+        let page = key.0 & !0xfff;
+        let bits = key.2 & KEY_BITS;
+        direct_targets(insns, amode)
+            .into_iter()
+            .filter(|&t| t & !0xfff == page)
+            .filter_map(|t| {
+                let id = *self
+                    .caches
+                    .by_key
+                    .get(&(t, key.1 & !0xfff | (t - page), bits))?;
+                let b = &self.caches.blocks[id];
+                b.valid.then(|| (t, self.buffer.address(b.code) as u64))
+            })
+            .collect()
+    }
+
     /// Translates `insns` and enters the block in the caches.
     fn add_block<M: JitMemory>(
         &mut self,
@@ -1066,7 +1122,8 @@ impl Jit {
         for _ in 0..2 {
             id = self.caches.blocks.len();
             let ip = self.buffer.next_address();
-            let translated = translate(&insns, &env, ip, id as u32, &self.stubs).ok()?;
+            let links = self.links(&insns, env.amode, key);
+            let translated = translate(&insns, &env, ip, id as u32, &self.stubs, &links).ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
                 placed = Some((at, translated));
                 break;
@@ -1093,7 +1150,15 @@ impl Jit {
             env,
             valid: true,
             prefixes: Vec::new(),
+            incoming: Vec::new(),
         });
+        for target in translated.chained {
+            let page = key.0 & !0xfff;
+            let to = (target, abs & !0xfff | (target - page), key.2 & KEY_BITS);
+            if let Some(&t) = self.caches.by_key.get(&to) {
+                self.caches.blocks[t].incoming.push(id);
+            }
+        }
         self.caches.by_key.insert(key, id);
         let code = self.caches.pages.entry(page).or_default();
         code.add(id, abs, abs + len);

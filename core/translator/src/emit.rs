@@ -22,19 +22,27 @@ pub struct Translated {
     pub code: Vec<u8>,
     /// Per instruction: translated natively (else always the helper).
     pub native: Vec<bool>,
+    /// The guest addresses of the `links` the code jumps to directly: it
+    /// must be dropped when one of those blocks is.
+    pub chained: Vec<u64>,
 }
 
 /// Translates `block` (non-empty), block number `id`, to code that runs at
-/// host address `ip` with the shared `stubs`.
+/// host address `ip` with the shared `stubs`. `links`: (guest address,
+/// host code address) of blocks already translated that this one may jump
+/// to directly instead of through the dispatcher (the caller keeps them
+/// valid while this block is, see [`Translated::chained`]).
 pub fn translate(
     block: &[Guest],
     env: &Env,
     ip: u64,
     id: u32,
     stubs: &Stubs,
+    links: &[(u64, u64)],
 ) -> Result<Translated, IcedError> {
     let start = block.first().map_or(0, |g| g.at);
     let mut g = Gen::new(*env, id, *stubs, start, block.len())?;
+    g.links = links.to_vec();
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
@@ -143,6 +151,9 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
+    /// Blocks it may jump to directly, and those it does.
+    links: Vec<(u64, u64)>,
+    chained: Vec<u64>,
 }
 
 /// Guest general register `r`.
@@ -178,6 +189,8 @@ impl Gen {
             index: 0,
             cc_ready: false,
             cc_left: false,
+            links: Vec::new(),
+            chained: Vec::new(),
         })
     }
 
@@ -206,10 +219,21 @@ impl Gen {
     /// Sets the PSW address to `addr` and goes to the next block.
     pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
         self.a.mov(rax, addr)?;
-        if addr == self.start && self.all_native {
-            self.leave_rax()?;
-            self.a.jmp(self.top)?;
-            return Ok(());
+        if self.all_native {
+            // No helper before this point may have changed translation.
+            if addr == self.start {
+                self.leave_rax()?;
+                self.a.jmp(self.top)?;
+                return Ok(());
+            }
+            if let Some(&(_, code)) = self.links.iter().find(|l| l.0 == addr) {
+                self.leave_rax()?;
+                self.a.jmp(code)?;
+                if !self.chained.contains(&addr) {
+                    self.chained.push(addr);
+                }
+                return Ok(());
+            }
         }
         self.end_rax()
     }
@@ -268,7 +292,11 @@ impl Gen {
         a.mov(eax, abi::END as u32)?;
         a.jmp(self.stubs.ret)?;
         let code = a.assemble(ip)?;
-        Ok(Translated { code, native })
+        Ok(Translated {
+            code,
+            native,
+            chained: self.chained,
+        })
     }
 
     /// Wraps the address in `r` to the addressing mode.

@@ -48,7 +48,7 @@
 //! // The shared stubs and the block, for code placed at host address 0x1000.
 //! let (shared, stubs) = stubs(0x1000).unwrap();
 //! let ip = 0x1000 + shared.len() as u64;
-//! let translated = translate(&block, &env, ip, 0, &stubs).unwrap();
+//! let translated = translate(&block, &env, ip, 0, &stubs, &[]).unwrap();
 //! assert_eq!(translated.native, [true, true, true]);
 //! assert!(!translated.code.is_empty());
 //! ```
@@ -75,7 +75,7 @@ mod shift;
 mod ss;
 mod stubs;
 
-pub use block::{decode_block, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS};
+pub use block::{decode_block, direct_targets, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS};
 pub use emit::{translate, Translated};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, Stubs};
