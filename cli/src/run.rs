@@ -87,9 +87,10 @@ pub struct RunOptions {
     /// The number of CPUs. zmmu runs one CPU today: more is refused.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_smp)]
     pub smp: u32,
-    /// How instructions execute: `interp` (the interpreter) or `jit`
-    /// (s390x blocks translated to x86-64 code; x86-64 hosts only).
-    #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
+    /// How instructions execute: `jit` (s390x blocks translated to x86-64
+    /// code; x86-64 hosts only, the default there) or `interp` (the
+    /// interpreter, the default elsewhere).
+    #[arg(long, value_enum, default_value_t = EngineKind::DEFAULT)]
     pub engine: EngineKind,
     /// Print the engine's counters to stderr at exit.
     #[arg(long)]
@@ -103,6 +104,16 @@ pub enum EngineKind {
     Interp,
     /// The translator (zmmu-jit).
     Jit,
+}
+
+impl EngineKind {
+    /// The engine without `--engine`: the jit where it runs (x86-64
+    /// hosts), else the interpreter.
+    pub const DEFAULT: EngineKind = if cfg!(target_arch = "x86_64") {
+        EngineKind::Jit
+    } else {
+        EngineKind::Interp
+    };
 }
 
 impl RunOptions {

@@ -260,6 +260,9 @@ struct Caches {
     code_map: Vec<u64>,
     /// The controls the jump cache was filled under.
     jump_controls: Option<Controls>,
+    /// The last pair fill's pages (see `fill_pair`), dropped with the jump
+    /// cache.
+    last_pair: Option<PairPages>,
     /// The block running now was invalidated.
     current_dirty: bool,
     /// The instruction being interpreted asked for absolute storage
@@ -312,6 +315,8 @@ impl Caches {
 
     fn clear_jump(&mut self) {
         self.stats.jump_flushes += 1;
+        // Translation may have changed.
+        self.last_pair = None;
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.jump.fill(Jump::default());
@@ -813,7 +818,28 @@ extern "sysv64" fn fill_pair<M: JitMemory>(
         cpu,
     };
     let (one, two) = (access(first_kind), access(AccessKind::Read));
-    let translated = if (how >> 8) & 0xff == 0 {
+    // The pages of the last pair, translated and recorded with no
+    // invalidation, control change or new block since (each drops it): as
+    // good as the TLB entries two operands in one slot keep evicting.
+    let pages = PairPages {
+        first: first & !0xfff,
+        second: second & !0xfff,
+        how: how & 0xffff,
+        bits: cpu.psw.mask & KEY_BITS,
+        absolute: (0, 0),
+    };
+    let cached = caches.last_pair.filter(|p| {
+        PairPages {
+            absolute: p.absolute,
+            ..pages
+        } == *p
+    });
+    let translated = if let Some(p) = cached {
+        Ok((
+            AbsoluteAddress::new(p.absolute.0 | (first & 0xfff)),
+            AbsoluteAddress::new(p.absolute.1 | (second & 0xfff)),
+        ))
+    } else if (how >> 8) & 0xff == 0 {
         mem.check(&two, second, len)
             .and_then(|()| mem.check(&one, first, len))
             .and_then(|()| mem.translate(&two, second))
@@ -826,6 +852,10 @@ extern "sysv64" fn fill_pair<M: JitMemory>(
         return abi::FILL_INTERPRET;
     };
     let (a, b) = (a.value(), b.value());
+    caches.last_pair = Some(PairPages {
+        absolute: (a & !0xfff, b & !0xfff),
+        ..pages
+    });
     let size = mem.dat_bus().storage.bytes().len() as u64;
     let fits = |x: u64| x.checked_add(len).is_some_and(|end| end <= size);
     if !fits(a) || !fits(b) || (first_kind == AccessKind::Write && caches.overlaps_code(a, a + len))
@@ -835,6 +865,18 @@ extern "sysv64" fn fill_pair<M: JitMemory>(
     ctx.fill_absolute = a;
     ctx.fill_second = b;
     abi::FILL_ABSOLUTE
+}
+
+/// The pages of the two operands of the last pair fill and their frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PairPages {
+    first: u64,
+    second: u64,
+    /// The kind and order of the pair fill.
+    how: u64,
+    /// The PSW bits translation depends on.
+    bits: u64,
+    absolute: (u64, u64),
 }
 
 /// The TLB partition of operand accesses, `None` in access-register mode.
@@ -869,6 +911,7 @@ impl Jit {
                 pages: HashMap::new(),
                 code_map: Vec::new(),
                 jump_controls: None,
+                last_pair: None,
                 current_dirty: false,
                 storage_touched: false,
                 current: None,
@@ -1131,6 +1174,8 @@ impl Jit {
             self.flush(mem);
         }
         let (code, translated) = placed?;
+        // A frame may now hold code.
+        self.caches.last_pair = None;
         self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
         let page = abs & !0xfff;
         let bus = mem.dat_bus();
