@@ -49,6 +49,9 @@ pub fn translate(
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
+        g.cc_dead = block
+            .get(index + 1)
+            .is_some_and(|next| crate::alu::overwrites_cc(&next.insn));
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -151,6 +154,9 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
+    /// The next instruction of the block sets the condition code before
+    /// anything can read it ([`crate::alu::overwrites_cc`]).
+    pub(crate) cc_dead: bool,
     /// Blocks it may jump to directly, and those it does.
     links: Vec<(u64, u64)>,
     chained: Vec<u64>,
@@ -189,6 +195,7 @@ impl Gen {
             index: 0,
             cc_ready: false,
             cc_left: false,
+            cc_dead: false,
             links: Vec::new(),
             chained: Vec::new(),
         })
