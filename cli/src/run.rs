@@ -126,11 +126,12 @@ pub struct RunOptions {
     /// s390x-cpu,core-id=`); the default is 0, 1, ... N-1.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub core_ids: Option<Vec<u16>>,
-    /// How instructions execute: `interp` (the interpreter), `jit`
-    /// (s390x blocks translated to x86-64 code; x86-64 hosts only) or
-    /// `kvm` (translated code in a KVM VM, guest accesses translated by
-    /// the x86 MMU; needs /dev/kvm; one CPU).
-    #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
+    /// How instructions execute: `jit` (s390x blocks translated to x86-64
+    /// code; x86-64 hosts only, the default there), `interp` (the
+    /// interpreter, the default elsewhere) or `kvm` (translated code in a
+    /// KVM VM, guest accesses translated by the x86 MMU; needs /dev/kvm;
+    /// one CPU).
+    #[arg(long, value_enum, default_value_t = EngineKind::DEFAULT)]
     pub engine: EngineKind,
     /// Print the engine's counters to stderr at exit.
     #[arg(long)]
@@ -154,6 +155,16 @@ pub enum EngineKind {
     Jit,
     /// Translated code in a KVM virtual machine (zmmu-kvm).
     Kvm,
+}
+
+impl EngineKind {
+    /// The engine without `--engine`: the jit where it runs (x86-64
+    /// hosts), else the interpreter.
+    pub const DEFAULT: EngineKind = if cfg!(target_arch = "x86_64") {
+        EngineKind::Jit
+    } else {
+        EngineKind::Interp
+    };
 }
 
 impl RunOptions {

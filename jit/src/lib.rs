@@ -64,7 +64,9 @@ use zmmu_mmu::exception::{Ending, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, MemoryAccess, Stubs};
+use zmmu_translator::{
+    abi, decode_block, direct_targets, stubs, translate, Env, Guest, MemoryAccess, Stubs,
+};
 
 use buffer::CodeBuffer;
 use code_page::CodePage;
@@ -206,6 +208,8 @@ struct Block {
     valid: bool,
     /// Blocks made of the first instructions of this one: (length, id).
     prefixes: Vec<(usize, usize)>,
+    /// Blocks that jump straight to this one: dropped with it.
+    incoming: Vec<usize>,
 }
 
 /// A block is found by its logical address (the code depends on it:
@@ -256,6 +260,9 @@ struct Caches {
     code_map: Vec<u64>,
     /// The controls the jump cache was filled under.
     jump_controls: Option<Controls>,
+    /// The last pair fill's pages (see `fill_pair`), dropped with the jump
+    /// cache.
+    last_pair: Option<PairPages>,
     /// The block running now was invalidated.
     current_dirty: bool,
     /// The instruction being interpreted asked for absolute storage
@@ -325,6 +332,8 @@ impl Caches {
 
     fn clear_jump(&mut self) {
         self.stats.jump_flushes += 1;
+        // Translation may have changed.
+        self.last_pair = None;
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.jump.fill(Jump::default());
@@ -386,6 +395,32 @@ impl Caches {
             }
             if code.blocks.is_empty() {
                 self.pages.remove(&page);
+            }
+        }
+        // The blocks that jump straight to a dropped one go too.
+        let mut work: Vec<usize> = dropped
+            .iter()
+            .flat_map(|&id| core::mem::take(&mut self.blocks[id].incoming))
+            .collect();
+        while let Some(id) = work.pop() {
+            let b = &mut self.blocks[id];
+            if !b.valid {
+                continue;
+            }
+            b.valid = false;
+            dropped.push(id);
+            work.append(&mut b.incoming);
+            let page = b.start & !0xfff;
+            if let Some(code) = self.pages.get_mut(&page) {
+                let blocks = &self.blocks;
+                code.blocks.retain(|&other| blocks[other].valid);
+                code.rebuild(|other| (blocks[other].start, blocks[other].end));
+                if let Some(word) = self.code_map.get_mut((page >> 12) as usize) {
+                    *word = code.granules();
+                }
+                if code.blocks.is_empty() {
+                    self.pages.remove(&page);
+                }
             }
         }
         if dropped.is_empty() {
@@ -800,7 +835,28 @@ extern "sysv64" fn fill_pair<M: JitMemory>(
         cpu,
     };
     let (one, two) = (access(first_kind), access(AccessKind::Read));
-    let translated = if (how >> 8) & 0xff == 0 {
+    // The pages of the last pair, translated and recorded with no
+    // invalidation, control change or new block since (each drops it): as
+    // good as the TLB entries two operands in one slot keep evicting.
+    let pages = PairPages {
+        first: first & !0xfff,
+        second: second & !0xfff,
+        how: how & 0xffff,
+        bits: cpu.psw.mask & KEY_BITS,
+        absolute: (0, 0),
+    };
+    let cached = caches.last_pair.filter(|p| {
+        PairPages {
+            absolute: p.absolute,
+            ..pages
+        } == *p
+    });
+    let translated = if let Some(p) = cached {
+        Ok((
+            AbsoluteAddress::new(p.absolute.0 | (first & 0xfff)),
+            AbsoluteAddress::new(p.absolute.1 | (second & 0xfff)),
+        ))
+    } else if (how >> 8) & 0xff == 0 {
         mem.check(&two, second, len)
             .and_then(|()| mem.check(&one, first, len))
             .and_then(|()| mem.translate(&two, second))
@@ -813,6 +869,10 @@ extern "sysv64" fn fill_pair<M: JitMemory>(
         return abi::FILL_INTERPRET;
     };
     let (a, b) = (a.value(), b.value());
+    caches.last_pair = Some(PairPages {
+        absolute: (a & !0xfff, b & !0xfff),
+        ..pages
+    });
     let size = mem.dat_bus().storage.size();
     let fits = |x: u64| x.checked_add(len).is_some_and(|end| end <= size);
     if !fits(a) || !fits(b) || (first_kind == AccessKind::Write && caches.overlaps_code(a, a + len))
@@ -822,6 +882,18 @@ extern "sysv64" fn fill_pair<M: JitMemory>(
     ctx.fill_absolute = a;
     ctx.fill_second = b;
     abi::FILL_ABSOLUTE
+}
+
+/// The pages of the two operands of the last pair fill and their frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PairPages {
+    first: u64,
+    second: u64,
+    /// The kind and order of the pair fill.
+    how: u64,
+    /// The PSW bits translation depends on.
+    bits: u64,
+    absolute: (u64, u64),
 }
 
 /// The TLB partition of operand accesses, `None` in access-register mode.
@@ -856,6 +928,7 @@ impl Jit {
                 pages: HashMap::new(),
                 code_map: Vec::new(),
                 jump_controls: None,
+                last_pair: None,
                 current_dirty: false,
                 storage_touched: false,
                 current: None,
@@ -1065,6 +1138,32 @@ impl Jit {
         Some(prefix)
     }
 
+    /// The blocks a block of `insns` with `key` may jump to directly:
+    /// (guest address, host code) of the valid full blocks at its
+    /// [`direct_targets`] in its own logical page, under the same PSW bits
+    /// (the page maps to the same frame whenever the block runs).
+    fn links(
+        &self,
+        insns: &[Guest],
+        amode: zmmu_mmu::addr::AddressingMode,
+        key: Key,
+    ) -> Vec<(u64, u64)> {
+        let page = key.0 & !0xfff;
+        let bits = key.2 & KEY_BITS;
+        direct_targets(insns, amode)
+            .into_iter()
+            .filter(|&t| t & !0xfff == page)
+            .filter_map(|t| {
+                let id = *self
+                    .caches
+                    .by_key
+                    .get(&(t, key.1 & !0xfff | (t - page), bits))?;
+                let b = &self.caches.blocks[id];
+                b.valid.then(|| (t, self.buffer.address(b.code) as u64))
+            })
+            .collect()
+    }
+
     /// Translates `insns` and enters the block in the caches.
     fn add_block<M: JitMemory>(
         &mut self,
@@ -1085,7 +1184,8 @@ impl Jit {
         for _ in 0..2 {
             id = self.caches.blocks.len();
             let ip = self.buffer.next_address();
-            let translated = translate(&insns, &env, ip, id as u32, &self.stubs).ok()?;
+            let links = self.links(&insns, env.amode, key);
+            let translated = translate(&insns, &env, ip, id as u32, &self.stubs, &links).ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
                 placed = Some((at, translated));
                 break;
@@ -1093,6 +1193,8 @@ impl Jit {
             self.flush(mem);
         }
         let (code, translated) = placed?;
+        // A frame may now hold code.
+        self.caches.last_pair = None;
         self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
         let page = abs & !0xfff;
         let bus = mem.dat_bus();
@@ -1112,7 +1214,15 @@ impl Jit {
             env,
             valid: true,
             prefixes: Vec::new(),
+            incoming: Vec::new(),
         });
+        for target in translated.chained {
+            let page = key.0 & !0xfff;
+            let to = (target, abs & !0xfff | (target - page), key.2 & KEY_BITS);
+            if let Some(&t) = self.caches.by_key.get(&to) {
+                self.caches.blocks[t].incoming.push(id);
+            }
+        }
         self.caches.by_key.insert(key, id);
         let code = self.caches.pages.entry(page).or_default();
         code.add(id, abs, abs + len);

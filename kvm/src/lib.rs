@@ -344,7 +344,7 @@ impl KvmEngine {
         for _ in 0..2 {
             let id = self.blocks.blocks.len() as u32;
             let ip = CODE_CACHE_VA + self.code_used;
-            let translated = translate(&insns, &env, ip, id, &self.stubs)
+            let translated = translate(&insns, &env, ip, id, &self.stubs, &[])
                 .map_err(|e| KvmError::Assemble(format!("block at {addr:#x}: {e}")))?;
             let len = translated.code.len() as u64;
             let cache = self

@@ -43,6 +43,30 @@ pub(crate) fn relative_target(at: u64, insn: &Insn, amode: AddressingMode) -> u6
     amode.wrap(at.wrapping_add((insn.f.ri as u64).wrapping_mul(2)))
 }
 
+/// The guest addresses `block` may end at with a known address: the
+/// targets of its relative branches and the address after its last
+/// instruction. A block already translated at one of them can be jumped
+/// to directly (see [`crate::translate`]'s `links`).
+pub fn direct_targets(block: &[Guest], amode: AddressingMode) -> Vec<u64> {
+    use zmmu_cpu::format::Format::*;
+    let mut out = Vec::new();
+    for g in block {
+        // Branches relative to the instruction (the others' targets are in
+        // registers).
+        let relative = g.insn.op.ends_block()
+            && matches!(g.insn.op.format(), RiB | RiC | RilB | RilC | RieB | RieC);
+        if relative {
+            out.push(relative_target(g.at, &g.insn, amode));
+        }
+    }
+    if let Some(last) = block.last() {
+        out.push(amode.wrap(last.at.wrapping_add(u64::from(last.insn.len))));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Decodes the block at `at` from `bytes` (the guest bytes from `at` to the
 /// end of its page): whole instructions up to and including the first that
 /// ends a block other than by a [`side_exit`], the [`MAX_SIDE_EXITS`]th

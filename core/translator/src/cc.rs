@@ -31,12 +31,16 @@ impl Gen {
         self.store_cc()
     }
 
-    /// The condition code in cl (cc << 4, bits 4-5 only) into the PSW.
+    /// The condition code in cl (cc << 4, bits 4-5 only) into the PSW,
+    /// unless the next instruction overwrites it first.
     pub(crate) fn store_cc(&mut self) -> Result<(), IcedError> {
+        self.cc_left = true;
+        if self.cc_dead {
+            return Ok(());
+        }
         let a = &mut self.a;
         a.and(byte_ptr(rbx + PSW_CC_BYTE as i32), 0xcf)?;
         a.or(byte_ptr(rbx + PSW_CC_BYTE as i32), cl)?;
-        self.cc_left = true;
         Ok(())
     }
 

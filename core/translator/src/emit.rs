@@ -11,7 +11,7 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
-use crate::memory::Fill;
+use crate::fill::Fill;
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 
@@ -30,6 +30,9 @@ pub struct Translated {
     pub sites: Vec<Site>,
     /// Where the inline code ends (out-of-line paths follow).
     pub inline_end: u64,
+    /// The guest addresses of the `links` the code jumps to directly: it
+    /// must be dropped when one of those blocks is.
+    pub chained: Vec<u64>,
 }
 
 /// Where one guest instruction's code lies in a block.
@@ -43,16 +46,21 @@ pub struct Site {
 }
 
 /// Translates `block` (non-empty), block number `id`, to code that runs at
-/// host address `ip` with the shared `stubs`.
+/// host address `ip` with the shared `stubs`. `links`: (guest address,
+/// host code address) of blocks already translated that this one may jump
+/// to directly instead of through the dispatcher (the caller keeps them
+/// valid while this block is, see [`Translated::chained`]).
 pub fn translate(
     block: &[Guest],
     env: &Env,
     ip: u64,
     id: u32,
     stubs: &Stubs,
+    links: &[(u64, u64)],
 ) -> Result<Translated, IcedError> {
     let start = block.first().map_or(0, |g| g.at);
     let mut g = Gen::new(*env, id, *stubs, start, block.len())?;
+    g.links = links.to_vec();
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
@@ -62,6 +70,9 @@ pub fn translate(
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
+        g.cc_dead = block
+            .get(index + 1)
+            .is_some_and(|next| crate::alu::overwrites_cc(&next.insn));
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -168,6 +179,12 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
+    /// The next instruction of the block sets the condition code before
+    /// anything can read it ([`crate::alu::overwrites_cc`]).
+    pub(crate) cc_dead: bool,
+    /// Blocks it may jump to directly, and those it does.
+    links: Vec<(u64, u64)>,
+    chained: Vec<u64>,
 }
 
 /// Guest general register `r`.
@@ -204,6 +221,9 @@ impl Gen {
             index: 0,
             cc_ready: false,
             cc_left: false,
+            cc_dead: false,
+            links: Vec::new(),
+            chained: Vec::new(),
         })
     }
 
@@ -232,10 +252,21 @@ impl Gen {
     /// Sets the PSW address to `addr` and goes to the next block.
     pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
         self.a.mov(rax, addr)?;
-        if addr == self.start && self.all_native {
-            self.leave_rax()?;
-            self.a.jmp(self.top)?;
-            return Ok(());
+        if self.all_native {
+            // No helper before this point may have changed translation.
+            if addr == self.start {
+                self.leave_rax()?;
+                self.a.jmp(self.top)?;
+                return Ok(());
+            }
+            if let Some(&(_, code)) = self.links.iter().find(|l| l.0 == addr) {
+                self.leave_rax()?;
+                self.a.jmp(code)?;
+                if !self.chained.contains(&addr) {
+                    self.chained.push(addr);
+                }
+                return Ok(());
+            }
         }
         self.end_rax()
     }
@@ -316,6 +347,7 @@ impl Gen {
             code: result.inner.code_buffer,
             native,
             sites,
+            chained: self.chained,
         })
     }
 

@@ -6,32 +6,34 @@
 //! and executed elsewhere (`zmmu-jit` owns the executable memory).
 //!
 //! - [`decode_block`] decodes straight-line code: up to an instruction that
-//!   [ends a block](zmmu_cpu::opcode::Opcode::ends_block), the end of the
-//!   page, or [`MAX_BLOCK`] instructions.
+//!   [ends a block](zmmu_cpu::opcode::Opcode::ends_block) (a conditional
+//!   relative branch is a [`side_exit`] instead, up to [`MAX_SIDE_EXITS`]),
+//!   the end of the page, or [`MAX_BLOCK`] instructions.
 //! - [`translate`] emits one function per block with the ABI of [`abi`]:
 //!   guest registers stay in the `#[repr(C)]` [`zmmu_cpu::state::Cpu`]
 //!   (addressed from `rbx` with `state::offset`), the condition code is
-//!   materialised into the PSW mask by every instruction that sets it (a
-//!   lazy condition code is a later optimisation).
+//!   stored into the PSW mask by every instruction that sets it and kept
+//!   in `cl` for a branch right after it.
+//! - Instructions without a native translation, and every native one whose
+//!   fast path gives up (a TLB miss the fill does not resolve, an access
+//!   crossing a page, an overflow with its mask on), call the helper
+//!   ([`abi::CTX_HELPER`]) that runs the interpreter's semantics for that
+//!   one instruction. A native fast path gives up before it changes any
+//!   architected state, so an exception is always raised by the
+//!   interpreter, with its PSW, ILC, registers and storage: exceptions are
+//!   precise without a restore table.
+//! - Storage operands use the software TLB inline (see [`zmmu_mmu::tlb`],
+//!   [`MemoryAccess::SoftTlb`]): slot, tag compare for the block's
+//!   partition, kind and key, add the addend, then a big-endian load or
+//!   store (MOVBE when [`Env::movbe`], else BSWAP).
 //!
 //! The modules: [`abi`] (the contract with the runner), `stubs` (shared
-//! entry, dispatch and return code), `block` (decoding), `emit` (one
-//! block's generator), `native` (which emission an instruction gets), one
-//! module per instruction class (`alu`, `branch`, `shift`, `field`), `cc`
-//! (the condition code) and `memory` (how a guest storage access is
-//! emitted: [`MemoryAccess`]).
-//! - Instructions without a native translation, and every native one whose
-//!   fast path gives up (a TLB miss, an access crossing a page, a signed
-//!   overflow), call the helper ([`abi::CTX_HELPER`]) that runs the
-//!   interpreter's semantics for that one instruction. A native fast path
-//!   gives up before it changes any architected state, so an exception is
-//!   always raised by the interpreter, with its PSW, ILC, registers and
-//!   storage: exceptions are precise without a restore table.
-//! - Storage operands use the software TLB inline (see [`zmmu_mmu::tlb`],
-//!   [`MemoryAccess::SoftTlb`]):
-//!   slot, tag compare for the block's partition, kind and key, add the
-//!   addend, bound check against the storage size, then a big-endian load
-//!   or store (MOVBE when [`Env::movbe`], else BSWAP).
+//! entry, dispatch and return code), `block` (decoding, side exits),
+//! `emit` (one block's generator), `native` (which emission an
+//! instruction gets), one module per instruction class (`alu`, `branch`,
+//! `shift`, `field`, `ss`, `multiple`), `cc` (the condition code),
+//! `memory` (how a guest storage access is emitted: [`MemoryAccess`]) and
+//! `fill` (the out-of-line miss paths it leaves for the end of the block).
 //!
 //! ```
 //! use zmmu_mmu::addr::AddressingMode;
@@ -46,7 +48,7 @@
 //! // The shared stubs and the block, for code placed at host address 0x1000.
 //! let (shared, stubs) = stubs(0x1000).unwrap();
 //! let ip = 0x1000 + shared.len() as u64;
-//! let translated = translate(&block, &env, ip, 0, &stubs).unwrap();
+//! let translated = translate(&block, &env, ip, 0, &stubs, &[]).unwrap();
 //! assert_eq!(translated.native, [true, true, true]);
 //! assert!(!translated.code.is_empty());
 //! ```
@@ -65,6 +67,7 @@ mod branch;
 mod cc;
 mod emit;
 mod field;
+mod fill;
 mod memory;
 mod multiple;
 mod native;
@@ -72,7 +75,7 @@ mod shift;
 mod ss;
 mod stubs;
 
-pub use block::{decode_block, Guest, MAX_BLOCK};
+pub use block::{decode_block, direct_targets, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS};
 pub use emit::{translate, Site, Translated};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, Stubs};

@@ -15,7 +15,8 @@ use zmmu_mmu::kind::AccessKind;
 
 use crate::abi;
 use crate::emit::{Current, Gen};
-use crate::memory::{MemoryAccess, PairOrder};
+use crate::fill::PairOrder;
+use crate::memory::MemoryAccess;
 
 /// The chunks, largest first, that cover `len` bytes without overlap.
 fn chunks(len: u32) -> impl Iterator<Item = (u32, u32)> {
