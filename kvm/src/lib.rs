@@ -36,7 +36,9 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod blocks;
+mod deadline;
 pub mod exits;
+pub mod reasons;
 mod state;
 pub mod watch;
 
@@ -61,7 +63,9 @@ use zmmu_mmu::storage::Storage;
 use zmmu_translator::{abi, decode_block, stubs, translate, Stubs};
 
 use blocks::{Block, Blocks};
+use deadline::Deadline;
 use exits::{Context, Exits};
+use reasons::{ChainEnd, ExitReasons};
 use watch::Watch;
 
 /// The PSW bits translated code depends on.
@@ -118,6 +122,10 @@ pub struct KvmEngine {
     code_used: u64,
     stub_bytes: u64,
     stats: Stats,
+    reasons: ExitReasons,
+    /// The last chain ended at a jump-cache miss (counted by the next
+    /// lookup: block cached or new).
+    missed: bool,
     failure: Option<KvmError>,
 }
 
@@ -160,6 +168,8 @@ impl KvmEngine {
             code_used: stub_bytes,
             stub_bytes,
             stats: Stats::default(),
+            reasons: ExitReasons::default(),
+            missed: false,
             failure: None,
         })
     }
@@ -167,6 +177,11 @@ impl KvmEngine {
     /// The counters.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// The exits by reason.
+    pub fn reasons(&self) -> &ExitReasons {
+        &self.reasons
     }
 
     /// The VM (its exit counters).
@@ -220,10 +235,13 @@ impl KvmEngine {
                 self.blocks.drop_page(page, self.host.paging_mut());
             }
         }
+        let deadline = Deadline::of(cpu, board);
+        let max = deadline.map_or(max, |d| max.min(d.instructions));
+        self.host.set_deadline(deadline.map(|d| d.at));
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         loop {
-            if done >= max {
+            if done >= max || (done > 0 && Deadline::passed(deadline)) {
                 self.stats.instructions += done;
                 return Ok(Ran {
                     instructions: done,
@@ -236,7 +254,7 @@ impl KvmEngine {
                 .block(cpu, board)?
                 .filter(|&id| self.blocks.blocks[id].insns.len() as u64 <= room);
             let (n, at, result, leave) = match block {
-                Some(id) => self.run_chain(id, room, cpu, board)?,
+                Some(id) => self.run_chain(id, room, deadline, cpu, board)?,
                 None => {
                     let at = cpu.psw.addr;
                     let (result, leave) = self.step(cpu, board);
@@ -288,6 +306,9 @@ impl KvmEngine {
         }
         let bits = psw.mask & KEY_BITS;
         if let Some(id) = self.blocks.jump_get(psw.addr, bits) {
+            if std::mem::take(&mut self.missed) {
+                self.reasons.chain_ended(ChainEnd::MissCached);
+            }
             return Ok(Some(id));
         }
         let fetch = Access {
@@ -296,11 +317,22 @@ impl KvmEngine {
             cpu,
         };
         let Ok(absolute) = board.translate(&fetch, psw.addr) else {
+            if std::mem::take(&mut self.missed) {
+                self.reasons.chain_ended(ChainEnd::MissNew);
+            }
             return Ok(None);
         };
         let abs = absolute.value();
         let key = (psw.addr, abs, bits);
-        let id = match self.blocks.get(&key) {
+        let cached = self.blocks.get(&key);
+        if std::mem::take(&mut self.missed) {
+            self.reasons.chain_ended(if cached.is_some() {
+                ChainEnd::MissCached
+            } else {
+                ChainEnd::MissNew
+            });
+        }
+        let id = match cached {
             Some(id) => id,
             None => match self.translate(cpu, board, key)? {
                 Some(id) => id,
@@ -408,6 +440,7 @@ impl KvmEngine {
         &mut self,
         id: usize,
         budget: u64,
+        deadline: Option<Deadline>,
         cpu: &mut Cpu,
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
@@ -439,11 +472,16 @@ impl KvmEngine {
         .store(&area);
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
+        let budget_in_r15 = [
+            self.stubs.dispatch..enter,
+            CODE_CACHE_VA + self.stub_bytes..CODE_CACHE_VA + self.code_used,
+        ];
         let Self {
             host,
             pager,
             blocks,
             stats,
+            reasons,
             ..
         } = self;
         let mut exits = Exits {
@@ -452,36 +490,56 @@ impl KvmEngine {
             blocks,
             pager,
             stats,
+            reasons,
             context: Context {
                 controls,
                 space,
                 key,
             },
+            deadline,
+            budget_in_r15,
+            stolen: 0,
             last_fault: None,
             left: None,
         };
         let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
-        let left = exits.left;
+        let (left, stolen) = (exits.left, exits.stolen);
         let area = host.exec_area();
         state::load(&area, cpu);
         let (budget_left, last_block) = state::ended(&area);
+        let spent = budget - budget_left - stolen;
         Ok(match left.filter(|_| status == abi::EXIT) {
             Some(left) => {
-                let n = budget - budget_left - left.refund;
+                self.reasons.chain_ended(ChainEnd::Left);
+                let n = spent - left.refund;
                 let at = self.blocks.blocks[left.block].insns[left.index].at;
                 (n, at, left.result, left.leave_run)
             }
             None => {
-                let n = budget - budget_left;
-                let at = self
-                    .blocks
-                    .blocks
-                    .get(last_block as usize)
-                    .and_then(|b| b.insns.last())
-                    .map_or(cpu.psw.addr, |g| g.at);
-                (n, at, Ok(()), false)
+                let bits = cpu.psw.mask & KEY_BITS;
+                if stolen > 0 {
+                    self.reasons.chain_ended(ChainEnd::Deadline);
+                } else if budget_left == 0 || self.blocks.jump_get(cpu.psw.addr, bits).is_some() {
+                    self.reasons.chain_ended(ChainEnd::Budget);
+                } else {
+                    // Cached or new: the next lookup tells (Self::block).
+                    self.missed = true;
+                }
+                (spent, self.last_at(last_block, cpu), Ok(()), false)
             }
         })
+    }
+}
+
+impl KvmEngine {
+    /// The address of the last instruction of the last block that ran to
+    /// its end.
+    fn last_at(&self, last_block: u32, cpu: &Cpu) -> u64 {
+        self.blocks
+            .blocks
+            .get(last_block as usize)
+            .and_then(|b| b.insns.last())
+            .map_or(cpu.psw.addr, |g| g.at)
     }
 }
 
@@ -494,6 +552,12 @@ impl Engine for KvmEngine {
             }
         }
         Interpreter.run(cpu, board, max)
+    }
+
+    /// The vCPU is kicked at the timer deadline ([`deadline`]): batches
+    /// need not end at the machine's timer-poll period.
+    fn watches_clock(&self) -> bool {
+        self.failure.is_none()
     }
 }
 
@@ -526,6 +590,7 @@ impl KvmEngine {
                 run.chunks,
                 s.steps,
             ),
+            self.reasons.report(s.slow_paths, run.faults, run.chunks, run.kicks),
             format!(
                 "kvm: page faults by outcome: shadow fill {}, s390x exception {}, software path {}, code-page write {}",
                 s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,

@@ -2,44 +2,11 @@
 //! into the frame of the block that runs drops the block, and the next
 //! pass runs the new instruction, exactly as the interpreter does.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
 
 use zmmu_machine::{Machine, Observer, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-/// KVM maps guest storage only from page-aligned host memory: large
-/// allocations (guest storage) are page-aligned here, as the `zmmu`
-/// binary's lazy allocator makes them.
-struct PageAligned;
-
-fn adjust(layout: Layout) -> Layout {
-    if layout.size() >= 1 << 20 {
-        layout.align_to(4096).unwrap_or(layout)
-    } else {
-        layout
-    }
-}
-
-// SAFETY: every call goes to the system allocator with the same adjusted
-// layout for allocation and deallocation.
-unsafe impl GlobalAlloc for PageAligned {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for System, with a valid (stricter) layout.
-        unsafe { System.alloc(adjust(layout)) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(adjust(layout)) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` with the same adjusted layout.
-        unsafe { System.dealloc(ptr, adjust(layout)) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: PageAligned = PageAligned;
 
 struct Quiet;
 impl Observer for Quiet {}
@@ -79,13 +46,8 @@ fn a_store_into_the_running_block_changes_the_next_pass_as_in_the_interpreter() 
         "5 on the first pass, 7 on the second"
     );
     let mut machine = machine();
-    let mut engine = match zmmu_kvm::KvmEngine::new(&machine.bus.storage, 2 << 20) {
-        Ok(engine) => engine,
-        Err(e) if e.is_unavailable() => {
-            eprintln!("SKIP: {e}");
-            return;
-        }
-        Err(e) => panic!("KVM is present but the engine failed: {e}"),
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
     };
     let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
     assert!(engine.failure().is_none(), "{:?}", engine.failure());

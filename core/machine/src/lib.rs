@@ -466,8 +466,13 @@ impl Machine {
                 engine::Engine::run(&mut engine::Interpreter, &mut self.cpu, &mut board, 1)
             } else {
                 let room = limit.map_or(u64::MAX, |limit| limit - executed);
-                let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
-                engine.run(&mut self.cpu, &mut board, room.min(poll))
+                if engine.watches_clock() {
+                    timers.wake();
+                    engine.run(&mut self.cpu, &mut board, room)
+                } else {
+                    let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
+                    engine.run(&mut self.cpu, &mut board, room.min(poll))
+                }
             };
             executed += ran.instructions;
             unclocked += ran.instructions;
