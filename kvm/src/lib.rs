@@ -153,8 +153,13 @@ impl KvmEngine {
             .write(0, &code)
             .ok_or_else(|| KvmError::Config("code cache too small for the stubs".into()))?;
         let stub_bytes = (code.len() as u64).next_multiple_of(64);
+        // Each fault is an exit: map whole 2 MiB frames and 64-page
+        // windows ahead of use, setting their reference bits (PoP lets a
+        // model record references it has not made, as prefetching does).
         let pager = ShadowPager::new(shadow::Config {
             largest: HostPageSize::Size2M,
+            fault_around: 64,
+            speculative_reference: true,
             ..shadow::Config::default()
         });
         let blocks = Blocks::new();
@@ -355,19 +360,17 @@ impl KvmEngine {
         let (addr, abs, _) = key;
         let psw = cpu.psw;
         let amode = psw.amode();
-        let insns = {
-            let storage = &board.bus.storage;
-            let page_end = ((abs | 0xfff) + 1).min(storage.size());
-            let mut bytes = vec![0; page_end.saturating_sub(abs) as usize];
-            if bytes.is_empty()
-                || storage
-                    .read(AbsoluteAddress::new(abs), &mut bytes)
-                    .is_none()
-            {
-                return Ok(None);
-            }
-            decode_block(&bytes, addr, amode, zmmu_translator::MAX_BLOCK)
-        };
+        let mut page = [0u8; 4096];
+        if board
+            .bus
+            .storage
+            .read(AbsoluteAddress::new(abs & !0xfff), &mut page)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let offset = (abs & 0xfff) as usize;
+        let insns = decode_block(&page[offset..], addr, amode, zmmu_translator::MAX_BLOCK);
         if insns.is_empty() {
             return Ok(None);
         }
@@ -411,7 +414,7 @@ impl KvmEngine {
             key,
             valid: true,
         };
-        let (id, new_frame) = self.blocks.insert(block, self.host.paging_mut());
+        let (id, new_frame) = self.blocks.insert(block, &page, self.host.paging_mut());
         if new_frame {
             // Mappings of the frame made writable before go; they come back
             // read-only.

@@ -61,3 +61,43 @@ fn a_store_into_the_running_block_changes_the_next_pass_as_in_the_interpreter() 
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
     assert!(engine.stats().code_page_writes >= 1, "{:?}", engine.stats());
 }
+
+/// lghi r4,2 ; lghi r5,0x2040 ; iilf r1,0x00020001 (read SCP info) ;
+/// j X ; ... S: servc r1,r5 ; j X ; ... 0x2040: the SCCB header (length 8),
+/// whose bytes 4-7 are X: lhi r3,<response code> ; brctg r4,S ; then an
+/// invalid opcode.
+const SCLP_OVER_CODE: [u8; 78] = [
+    0xa7, 0x49, 0x00, 0x02, 0xa7, 0x59, 0x20, 0x40, 0xc0, 0x19, 0x00, 0x02, 0x00, 0x01, 0xa7, 0xf4,
+    0x00, 0x1b, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00,
+    0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00,
+    0xb2, 0x20, 0x00, 0x15, 0xa7, 0xf4, 0x00, 0x08, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00,
+    0x00, 0x08, 0x00, 0x00, 0xa7, 0x38, 0x00, 0x00, 0xa7, 0x47, 0xff, 0xf4, 0x00, 0x00,
+];
+
+#[test]
+fn an_sclp_response_written_over_translated_code_is_the_next_pass() {
+    let build = || {
+        let mut machine = machine();
+        machine
+            .bus
+            .storage
+            .write(AbsoluteAddress::new(0x2000), &SCLP_OVER_CODE)
+            .unwrap();
+        machine
+    };
+    let mut reference = build();
+    let expected = reference.run(Some(1000), &mut Quiet);
+    assert_ne!(
+        reference.cpu.gpr[3], 0,
+        "the response code is the immediate"
+    );
+    let mut machine = build();
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
+    };
+    let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    assert_eq!(outcome.stop, expected.stop);
+    assert_eq!(outcome.instructions, expected.instructions);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+}
