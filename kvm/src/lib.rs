@@ -52,6 +52,7 @@ use zmmu_machine::interrupt::interruption_controls;
 use zmmu_machine::main_storage::MainStorage;
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::Request;
+use zmmu_mmu::addr::AddressingMode;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::Controls;
 use zmmu_mmu::host::{HostPageSize, HostPaging};
@@ -60,7 +61,7 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Stubs};
+use zmmu_translator::{abi, decode_block, stubs, translate, Guest, Stubs};
 
 use blocks::{Block, Blocks};
 use deadline::Deadline;
@@ -73,6 +74,31 @@ const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::
 
 /// The default size of the code cache.
 pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
+
+/// The most blocks translated ahead at one block miss.
+const AHEAD: usize = 16;
+
+/// Code-cache bytes that must stay free for translating ahead (it never
+/// flushes the cache).
+const AHEAD_ROOM: u64 = 1 << 20;
+
+/// Where the block ending in `last` may go next, where that is known
+/// before it runs: a relative branch's target and the instruction after
+/// it (BRAS's return point too), or only the next one (a block ended by
+/// its length); nothing for branches to a register.
+fn successors(last: &Guest, amode: AddressingMode) -> Vec<u64> {
+    use zmmu_cpu::opcode::Opcode::*;
+    let insn = &last.insn;
+    let next = amode.wrap(last.at.wrapping_add(u64::from(insn.len)));
+    let target = amode.wrap(last.at.wrapping_add((insn.f.ri as u64).wrapping_mul(2)));
+    match insn.op {
+        BRC | BRCL if insn.f.m1 == 15 => vec![target],
+        BRC | BRCL if insn.f.m1 == 0 => vec![next],
+        BRC | BRCL | BRCT | BRCTG | BRAS | BRASL => vec![target, next],
+        op if op.ends_block() => Vec::new(),
+        _ => vec![next],
+    }
+}
 
 /// Counters for `--stats`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -340,13 +366,67 @@ impl KvmEngine {
         let id = match cached {
             Some(id) => id,
             None => match self.translate(cpu, board, key)? {
-                Some(id) => id,
+                Some(id) => {
+                    self.translate_ahead(cpu, board, id)?;
+                    id
+                }
                 None => return Ok(None),
             },
         };
         let area = self.host.exec_area();
         self.blocks.jump_set(&area, psw.addr, bits, id);
         Ok(Some(id))
+    }
+
+    /// Translates the blocks that block `first` may go to next in its own
+    /// page (a relative branch's target, the fall-through), and theirs, up
+    /// to [`AHEAD`] blocks, and enters them in the jump cache: on a PVM
+    /// host each block found missing later is a chain end, an exit, while
+    /// translating one costs a few microseconds. Staying in the page keeps
+    /// the code frames those the program runs from.
+    fn translate_ahead(
+        &mut self,
+        cpu: &Cpu,
+        board: &mut Board<'_>,
+        first: usize,
+    ) -> Result<(), KvmError> {
+        let amode = cpu.psw.amode();
+        let bits = cpu.psw.mask & KEY_BITS;
+        let mut work = vec![first];
+        let mut made = 0;
+        while let Some(id) = work.pop() {
+            let (at, abs, _) = self.blocks.blocks[id].key;
+            let Some(last) = self.blocks.blocks[id].insns.last().copied() else {
+                continue;
+            };
+            for next in successors(&last, amode) {
+                let room = self
+                    .host
+                    .code_cache()
+                    .map_or(0, |c| c.len() - self.code_used);
+                if made >= AHEAD || room < AHEAD_ROOM {
+                    return Ok(());
+                }
+                if next & !0xfff != at & !0xfff || self.blocks.jump_get(next, bits).is_some() {
+                    continue;
+                }
+                let key = (next, abs & !0xfff | next & 0xfff, bits);
+                let id = match self.blocks.get(&key) {
+                    Some(id) => id,
+                    None => {
+                        made += 1;
+                        match self.translate(cpu, board, key)? {
+                            Some(id) => id,
+                            None => continue,
+                        }
+                    }
+                };
+                work.push(id);
+                let area = self.host.exec_area();
+                self.blocks.jump_set(&area, next, bits, id);
+            }
+        }
+        Ok(())
     }
 
     /// Translates the block at `key` into the code cache.
