@@ -49,3 +49,6 @@ cargo test --workspace --release
 
 step "conformance: every committed vector through every backend available here"
 cargo run --release -p zmmu-conformance -- run --backend all
+
+step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU with the expected results (2-4 minutes)"
+bash scripts/linux-boot-test.sh

@@ -37,7 +37,9 @@
 #         entry asks for CPUs: the harness's implicit `-smp 1` is not
 #         passed), -m SIZE -> --memory=SIZE (a bare number is MiB, as in
 #         QEMU: 2200 -> 2200M), -device/-cpu/-name/-uuid/-watchdog-action X
-#         -> --device=X etc.; any other -opt X -> --opt=X. No --max-insns.
+#         -> --device=X etc., except that the CPUs of `-device
+#         *-s390x-cpu,core-id=K` join those of -smp N in --core-ids=0,..,N-1,K
+#         (in order); any other -opt X -> --opt=X. No --max-insns.
 #
 # Entries not run (SKIP on both machines, not counted in N): accel = kvm
 # (as the harness with ACCEL=tcg), the pv-host group (the harness needs
@@ -346,7 +348,7 @@ blocker_key() { # blocker_key VERDICT_REASON
 to_zmmu_args() { # to_zmmu_args OUT_ARRAY WORDS...
 	local -n _z=$1
 	shift
-	local opt val name
+	local opt val name smp=1 cpus=()
 	while [ $# -gt 0 ]; do
 		opt=$1
 		shift
@@ -369,9 +371,27 @@ to_zmmu_args() { # to_zmmu_args OUT_ARRAY WORDS...
 			[[ "$val" =~ ^[0-9]+$ ]] && val+=M
 			_z+=("--memory=$val")
 			;;
+		smp)
+			smp=${val%%,*}
+			_z+=("--smp=$val")
+			;;
+		device)
+			# A hot-plugged CPU (-device qemu-s390x-cpu,core-id=K) joins
+			# the CPUs of -smp, in order: --core-ids lists them all.
+			if [[ "$val" =~ ^[a-z]+-s390x-cpu,core-id=([0-9]+)$ ]]; then
+				cpus+=("${BASH_REMATCH[1]}")
+			else
+				_z+=("--device=$val")
+			fi
+			;;
 		*) _z+=("--$name=$val") ;;
 		esac
 	done
+	if [ ${#cpus[@]} -gt 0 ]; then
+		local ids
+		ids=$(seq -s, 0 $((smp - 1)))
+		_z+=("--core-ids=$ids,$(IFS=,; echo "${cpus[*]}")")
+	fi
 }
 
 quote_cmd() {

@@ -1,7 +1,9 @@
 //! The library behind `zmmu`: running a program on zmmu-machine with the
-//! host's files and terminal ([`run`]). The binary is a thin command-line
+//! host's files and terminal ([`run`]), tracing it ([`trace`]) and
+//! debugging it with gdb ([`gdb`]). The binary is a thin command-line
 //! layer over it. The ELF loader it uses is `zmmu_machine::elf` (fuzzed by
-//! `cli/fuzz`).
+//! `core/machine/fuzz`); the gdb stub's packet path is fuzzed by
+//! `cli/fuzz`.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -9,4 +11,6 @@
 pub mod gdb;
 pub mod lazy_alloc;
 pub mod run;
+pub mod smp;
+pub mod terminal;
 pub mod trace;

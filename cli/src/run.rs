@@ -6,6 +6,7 @@
 //! | stop | status |
 //! |---|---|
 //! | every CPU stopped (SIGP STOP to itself, a CPU reset) | 0, as QEMU |
+//! | gdb killed the guest (`--gdb`, gdb's `kill`) | 0 |
 //! | disabled-wait PSW | its instruction address modulo 256 (bits 56-63) |
 //! | the diag288 watchdog expired with `--watchdog-action poweroff` | 0, as QEMU |
 //! | a re-IPL: DIAGNOSE X'308' load clear, or the watchdog with `reset` (QEMU restarts the program; zmmu does not) | 122 |
@@ -34,6 +35,8 @@ use crate::gdb::session::Session;
 use crate::trace::Tracer;
 
 use zmmu_machine::kernel;
+
+use crate::terminal::{Keyboard, RawMode};
 
 /// Exit status when the program asks for a re-IPL (DIAGNOSE X'308' load
 /// clear) or the watchdog expires with the `reset` action.
@@ -109,13 +112,24 @@ pub struct RunOptions {
     /// max[,vx=on|off][,gs=off].
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_cpu)]
     pub cpu: CpuFeatures,
-    /// The number of CPUs. zmmu runs one CPU today: more is refused.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_smp)]
-    pub smp: u32,
+    /// The number of CPUs, each run by its own host thread (CPU 0 starts
+    /// the program, the others are stopped until a SIGP starts them), as
+    /// QEMU's -smp: N[,maxcpus=M].
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_smp)]
+    pub smp: (u16, Option<u16>),
+    /// At most this many CPUs (STSI and the SCLP report it; core ids are
+    /// below it); the default is the --smp count.
+    #[arg(long, value_name = "M")]
+    pub maxcpus: Option<u16>,
+    /// The CPU addresses (core ids) of the CPUs in the order they are
+    /// configured, comma-separated (as QEMU's `-device
+    /// s390x-cpu,core-id=`); the default is 0, 1, ... N-1.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub core_ids: Option<Vec<u16>>,
     /// How instructions execute: `interp` (the interpreter), `jit`
     /// (s390x blocks translated to x86-64 code; x86-64 hosts only) or
     /// `kvm` (translated code in a KVM VM, guest accesses translated by
-    /// the x86 MMU; needs /dev/kvm).
+    /// the x86 MMU; needs /dev/kvm; one CPU).
     #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
     pub engine: EngineKind,
     /// Print the engine's counters to stderr at exit.
@@ -152,7 +166,20 @@ impl RunOptions {
             devices: self.devices.clone(),
             watchdog_action: self.watchdog_action,
             cpu: self.cpu,
+            cpus: self.cpus(),
         }
+    }
+
+    /// The CPUs `--smp`, `--maxcpus` and `--core-ids` describe (checked
+    /// by the machine).
+    pub fn cpus(&self) -> zmmu_machine::config::Cpus {
+        let (count, max) = self.smp;
+        let core_ids = self
+            .core_ids
+            .clone()
+            .unwrap_or_else(|| (0..count).collect());
+        let max_cpus = self.maxcpus.or(max).unwrap_or(core_ids.len() as u16);
+        zmmu_machine::config::Cpus { core_ids, max_cpus }
     }
 }
 
@@ -176,16 +203,24 @@ fn parse_cpu(text: &str) -> Result<CpuFeatures, String> {
     CpuFeatures::parse(text).map_err(|e| e.to_string())
 }
 
-fn parse_smp(text: &str) -> Result<u32, String> {
-    // QEMU's form: N, or N,maxcpus=M,... with the CPU count first.
-    let count = text.split(',').next().unwrap_or_default();
-    match count.parse::<u32>() {
-        Ok(1) => Ok(1),
-        Ok(n) if n > 1 => Err(format!(
-            "{n} CPUs: zmmu runs one CPU today (multiprocessing is not implemented yet)"
-        )),
-        _ => Err(format!("`{text}` is not a CPU count")),
+/// QEMU's `-smp` form: N, or N,maxcpus=M (other keys are refused).
+fn parse_smp(text: &str) -> Result<(u16, Option<u16>), String> {
+    let mut parts = text.split(',');
+    let count = parts.next().unwrap_or_default();
+    let count = match count.parse::<u16>() {
+        Ok(n) if n >= 1 => n,
+        _ => return Err(format!("`{text}` is not a CPU count")),
+    };
+    let mut max = None;
+    for part in parts {
+        match part.split_once('=') {
+            Some(("maxcpus", m)) => {
+                max = Some(m.parse().map_err(|_| format!("`{m}` is not a CPU count"))?)
+            }
+            _ => return Err(format!("`{part}`: zmmu takes N[,maxcpus=M]")),
+        }
     }
+    Ok((count, max))
 }
 
 /// The host's monotonic clock, for a machine that runs in real time: an
@@ -206,6 +241,12 @@ impl TimeSource for HostTime {
             std::thread::sleep(std::time::Duration::from_nanos(deadline - now));
         }
     }
+}
+
+/// A CPU's view of the TOD clock in host time, started at `start` with
+/// the TOD value `tod`.
+fn host_clock(start: Instant, tod: u64) -> zmmu_cpu::clock::Clock<Box<dyn TimeSource>> {
+    zmmu_cpu::clock::Clock::new(Box::new(HostTime { start }), tod)
 }
 
 /// The TOD clock value of the host's wall clock (the TOD clock counts from
@@ -243,20 +284,29 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Console to stdout, the trace to its [`Tracer`].
+/// Console to stdout (flushed at once: an interactive guest's prompt must
+/// show; not locked for the run: other CPUs' threads write to it too),
+/// keys from stdin ([`crate::terminal`]), the trace to its [`Tracer`].
 #[derive(Debug)]
-struct Report<'a> {
-    console: BufWriter<io::StdoutLock<'a>>,
+struct Report {
+    console: BufWriter<io::Stdout>,
+    keyboard: Keyboard,
     tracer: Option<Tracer>,
 }
 
-impl Observer for Report<'_> {
+impl Observer for Report {
     fn console(&mut self, bytes: &[u8]) {
         // A closed stdout does not stop the guest.
         let _ = self.console.write_all(bytes);
-        if self.tracer.is_some() {
-            let _ = self.console.flush();
-        }
+        let _ = self.console.flush();
+    }
+
+    fn console_input(&mut self) -> &[u8] {
+        self.keyboard.pending()
+    }
+
+    fn console_taken(&mut self, n: usize) {
+        self.keyboard.take(n);
     }
 
     fn tracing(&self) -> bool {
@@ -367,9 +417,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
     if tracer.as_ref().is_some_and(Tracer::wants_tlb_log) {
         machine.bus.tlb_log = Some(Vec::new());
     }
-    let stdout = io::stdout();
+    let raw_mode = RawMode::enter();
     let mut report = Report {
-        console: BufWriter::new(stdout.lock()),
+        console: BufWriter::new(io::stdout()),
+        keyboard: Keyboard::start(),
         tracer,
     };
     let mut kvm = None;
@@ -393,29 +444,49 @@ pub fn run(options: &RunOptions) -> ExitCode {
         },
     };
     let started = Instant::now();
-    let outcome = match &options.gdb {
-        Some(_) if kvm.is_some() => {
-            eprintln!("zmmu: --gdb works with --engine interp or jit, not yet with kvm");
+    let outcome = if machine.config.cpus.core_ids.len() > 1 {
+        if options.gdb.is_some() || report.tracer.is_some() || kvm.is_some() {
+            eprintln!(
+                "zmmu: --gdb, --trace and --engine kvm run one CPU for now: drop them or --smp"
+            );
             return ExitCode::from(EXIT_USAGE);
         }
-        Some(address) => {
-            let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
-            match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {
-                Ok(stop) => RunOutcome {
-                    stop,
-                    instructions: session.executed,
-                },
-                Err(e) => {
-                    eprintln!("zmmu: {e}");
-                    return ExitCode::from(EXIT_LOAD);
-                }
+        // Every CPU reads one TOD clock: the same start and epoch.
+        let (start, tod) = (Instant::now(), host_tod());
+        machine.services.clock = host_clock(start, tod);
+        let clock = || host_clock(start, tod);
+        match crate::smp::run(&mut machine, max_insns, options.engine, clock) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                eprintln!("zmmu: {e}");
+                return ExitCode::from(EXIT_CHECK_STOP);
             }
         }
-        None => match (&mut jit, &mut kvm) {
-            (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
-            (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
-            _ => machine.run(max_insns, &mut report),
-        },
+    } else {
+        match &options.gdb {
+            Some(_) if kvm.is_some() => {
+                eprintln!("zmmu: --gdb works with --engine interp or jit, not yet with kvm");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            Some(address) => {
+                let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
+                match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {
+                    Ok(stop) => RunOutcome {
+                        stop,
+                        instructions: session.executed,
+                    },
+                    Err(e) => {
+                        eprintln!("zmmu: {e}");
+                        return ExitCode::from(EXIT_LOAD);
+                    }
+                }
+            }
+            None => match (&mut jit, &mut kvm) {
+                (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
+                (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
+                _ => machine.run(max_insns, &mut report),
+            },
+        }
     };
     let elapsed = started.elapsed();
     let _ = report.console.flush();
@@ -423,6 +494,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
         tracer.finish(&machine.cpu, &mut machine.bus);
     }
     drop(report);
+    drop(raw_mode);
 
     let (status, why) = stop_status(&outcome.stop, &machine.cpu.psw);
     eprintln!(
@@ -546,13 +618,13 @@ fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmm
         s.code_page_stores,
         per(s.translate_ns, s.translated_instructions),
     );
-    let list: Vec<String> = s
-        .fallbacks()
-        .iter()
-        .map(|(m, n)| format!("{m} {n}"))
-        .collect();
+    let list = |counts: Vec<(&str, u64)>| {
+        let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        list.join(", ")
+    };
     eprintln!(
         "stats: interpreter fallbacks by mnemonic: {}",
-        list.join(", ")
+        list(s.fallbacks())
     );
+    eprintln!("stats: slow paths by mnemonic: {}", list(s.slow()));
 }

@@ -340,7 +340,8 @@ fn the_largest_storage_starts_on_a_small_host_because_it_is_reserved_lazily() {
 fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
     let file = write("opts.elf", &wait_program(0x2a));
     for (args, why) in [
-        (&["--smp", "2"][..], "one CPU"),
+        (&["--smp", "2,sockets=2"][..], "N[,maxcpus=M]"),
+        (&["--smp", "0"][..], "not a CPU count"),
         (&["--cpu", "max,gs=on"][..], "guarded-storage"),
         (
             &["--device", "virtio-blk-ccw"][..],
@@ -350,6 +351,21 @@ fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
     ] {
         let out = zmmu(args, &file);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+    }
+    for (args, why) in [
+        (&["--smp", "2", "--core-ids", "0,0"][..], "given twice"),
+        (
+            &["--smp", "2", "--maxcpus", "1"][..],
+            "do not fit maxcpus=1",
+        ),
+        (
+            &["--smp", "2", "--core-ids", "0,5", "--maxcpus", "4"][..],
+            "not below maxcpus=4",
+        ),
+    ] {
+        let out = zmmu(args, &file);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
         assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
     }
     let long = "x".repeat(896);
@@ -476,4 +492,16 @@ fn bad_gdb_packets_get_protocol_errors_and_the_guest_runs_on() {
     assert_eq!(gdb.ask("D"), "OK");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+}
+
+#[test]
+fn a_disabled_wait_ends_the_run_when_the_other_cpus_are_stopped() {
+    // CPU 1 and 2 stay stopped (nothing starts them): CPU 0's disabled
+    // wait leaves no CPU running, as QEMU ends the run then.
+    let file = write("smp-wait.elf", &wait_program(0x2a));
+    let out = zmmu(
+        &["--smp", "3", "--core-ids", "2,0,7", "--maxcpus", "8"],
+        &file,
+    );
+    assert_eq!(out.status.code(), Some(0x2a), "{}", stderr(&out));
 }

@@ -58,9 +58,23 @@ fn kvm_usable() -> bool {
     })
 }
 
+/// The programs that need several CPUs, and how many they run with
+/// (`zmmu run --smp N`, QEMU's `-smp N`): 4, more than the 2 host cores
+/// the tests run on, so the CPU threads are oversubscribed.
+const CPUS: &[(&str, &str)] = &[("smp", "4")];
+
+/// The CPU count `elf` runs with.
+fn cpus(elf: &Path) -> &'static str {
+    let name = elf.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    CPUS.iter()
+        .find(|(program, _)| *program == name)
+        .map_or("1", |(_, n)| n)
+}
+
 fn zmmu(elf: &Path, engine: &str) -> (Run, String) {
     let out: Output = Command::new(ZMMU)
         .args(["run", "--engine", engine, "--max-insns", MAX_INSNS])
+        .args(["--smp", cpus(elf)])
         .arg(elf)
         .output()
         .expect("zmmu runs");
@@ -89,7 +103,7 @@ fn qemu(elf: &Path) -> Option<Run> {
             "-machine",
             "s390-ccw-virtio,accel=tcg",
         ])
-        .args(["-cpu", "max", "-m", "128M"])
+        .args(["-cpu", "max", "-m", "128M", "-smp", cpus(elf)])
         .args([
             "-chardev",
             "stdio,id=con0",
@@ -128,7 +142,8 @@ fn runs_as_on_qemu(name: &str, status: i32) {
         status,
     };
     let mut run = None;
-    let kvm = kvm_usable().then_some("kvm");
+    // The kvm engine runs one CPU for now.
+    let kvm = kvm_usable().then_some("kvm").filter(|_| cpus(&elf) == "1");
     for engine in ENGINES.iter().copied().chain(kvm) {
         let (this, stderr) = zmmu(&elf, engine);
         assert_eq!(
@@ -239,4 +254,9 @@ fn a_trace_shows_faults_tlb_fills_and_invalidations_identically_on_every_engine(
     ] {
         assert!(interp.contains(expected), "no `{expected}` in the trace");
     }
+}
+
+#[test]
+fn cpus_started_by_sigp_share_storage_with_no_lost_update_as_on_qemu() {
+    runs_as_on_qemu("smp", 0);
 }

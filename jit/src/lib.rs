@@ -43,6 +43,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod buffer;
+mod code_page;
 
 use std::collections::HashMap;
 
@@ -66,6 +67,7 @@ use zmmu_mmu::storage::Storage;
 use zmmu_translator::{abi, decode_block, stubs, translate, Env, Guest, MemoryAccess, Stubs};
 
 use buffer::CodeBuffer;
+use code_page::CodePage;
 
 /// What the jit needs besides the [`zmmu_cpu::memory::Bus`]: the DAT bus
 /// whose TLB and storage the generated code probes and reads.
@@ -92,7 +94,8 @@ const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::
 /// The default size of the code buffer.
 pub const DEFAULT_BUFFER: usize = 64 << 20;
 
-/// The most blocks kept before a flush.
+/// The most blocks kept before a flush (a block number fits in the 16 bits
+/// [`abi::last_run`] gives it).
 const MAX_BLOCKS: usize = 1 << 16;
 
 /// Counters for `--stats`.
@@ -137,25 +140,19 @@ pub struct Stats {
     /// Interpreter fallbacks (instructions not translated), by opcode
     /// (`Opcode as usize`; see [`Stats::fallbacks`]).
     pub fallback_counts: Vec<u64>,
+    /// Slow paths, by opcode (see [`Stats::slow`]).
+    pub slow_counts: Vec<u64>,
 }
 
 impl Stats {
     /// Interpreter fallbacks by mnemonic, most frequent first.
     pub fn fallbacks(&self) -> Vec<(&'static str, u64)> {
-        let mut list: Vec<(&'static str, u64)> = self
-            .fallback_counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n > 0)
-            .map(|(op, &n)| {
-                let name = zmmu_cpu::opcode::TABLE
-                    .get(op)
-                    .map_or("UNKNOWN", |row| row.op.mnemonic());
-                (name, n)
-            })
-            .collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        list
+        by_mnemonic(&self.fallback_counts)
+    }
+
+    /// Slow paths of native instructions by mnemonic, most frequent first.
+    pub fn slow(&self) -> Vec<(&'static str, u64)> {
+        by_mnemonic(&self.slow_counts)
     }
 
     /// Instructions executed by native code (neither a helper call nor an
@@ -165,6 +162,33 @@ impl Stats {
             .saturating_sub(self.helper_calls)
             .saturating_sub(self.steps)
     }
+}
+
+/// Counts by opcode (`Opcode as usize`) as (mnemonic, count), most
+/// frequent first.
+fn by_mnemonic(counts: &[u64]) -> Vec<(&'static str, u64)> {
+    let mut list: Vec<(&'static str, u64)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(op, &n)| {
+            let name = zmmu_cpu::opcode::TABLE
+                .get(op)
+                .map_or("UNKNOWN", |row| row.op.mnemonic());
+            (name, n)
+        })
+        .collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    list
+}
+
+/// Adds one to the count of `op`.
+fn count(counts: &mut Vec<u64>, op: Opcode) {
+    let op = op as usize;
+    if counts.len() <= op {
+        counts.resize(op + 1, 0);
+    }
+    counts[op] += 1;
 }
 
 /// One translated block.
@@ -225,7 +249,11 @@ struct Caches {
     /// The generation of valid jump-cache entries (0 is never valid).
     generation: u32,
     /// Absolute page -> blocks with bytes in it.
-    pages: HashMap<u64, Vec<usize>>,
+    pages: HashMap<u64, CodePage>,
+    /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
+    /// is frame `f`'s [`CodePage::granules`], one word per frame of
+    /// storage.
+    code_map: Vec<u64>,
     /// The controls the jump cache was filled under.
     jump_controls: Option<Controls>,
     /// The block running now was invalidated.
@@ -257,10 +285,27 @@ impl Caches {
                 let origin = r1 & !0xfff;
                 self.invalidate_range(origin, origin + 0x4000);
             }
-            // Keys, reads, or an operand already dropped by `translate`.
+            // Keys, reads, or an operand already dropped by `translate`
+            // (the interlocked updates: `Memory::interlocked`).
             Some((
                 Opcode::CSP
                 | Opcode::CSPG
+                | Opcode::CS
+                | Opcode::CSY
+                | Opcode::CSG
+                | Opcode::CDS
+                | Opcode::CDSY
+                | Opcode::CDSG
+                | Opcode::LAA
+                | Opcode::LAAG
+                | Opcode::LAAL
+                | Opcode::LAALG
+                | Opcode::LAN
+                | Opcode::LANG
+                | Opcode::LAO
+                | Opcode::LAOG
+                | Opcode::LAX
+                | Opcode::LAXG
                 | Opcode::SSKE
                 | Opcode::ISKE
                 | Opcode::RRBE
@@ -320,11 +365,14 @@ impl Caches {
         };
         let mut dropped = Vec::new();
         for page in pages {
-            let Some(list) = self.pages.get_mut(&page) else {
+            let Some(code) = self.pages.get_mut(&page) else {
                 continue;
             };
+            if !code.overlaps(start.max(page), end.min(page + 0x1000)) {
+                continue;
+            }
             let blocks = &mut self.blocks;
-            list.retain(|&id| {
+            code.blocks.retain(|&id| {
                 let b = &mut blocks[id];
                 if b.valid && b.start < end && start < b.end {
                     b.valid = false;
@@ -332,7 +380,11 @@ impl Caches {
                 }
                 b.valid
             });
-            if list.is_empty() {
+            code.rebuild(|id| (blocks[id].start, blocks[id].end));
+            if let Some(word) = self.code_map.get_mut((page >> 12) as usize) {
+                *word = code.granules();
+            }
+            if code.blocks.is_empty() {
                 self.pages.remove(&page);
             }
         }
@@ -352,19 +404,16 @@ impl Caches {
     /// Whether a valid block has bytes in `start..end` (absolute, within
     /// one page).
     fn overlaps_code(&self, start: u64, end: u64) -> bool {
-        self.pages.get(&(start & !0xfff)).is_some_and(|list| {
-            list.iter().any(|&id| {
-                let b = &self.blocks[id];
-                b.valid && b.start < end && start < b.end
-            })
-        })
+        self.pages
+            .get(&(start & !0xfff))
+            .is_some_and(|code| code.overlaps(start, end))
     }
 
     /// Whether any block has bytes in the page of `absolute`.
     fn has_code(&self, absolute: u64) -> bool {
         self.pages
             .get(&(absolute & !0xfff))
-            .is_some_and(|l| !l.is_empty())
+            .is_some_and(|code| !code.blocks.is_empty())
     }
 }
 
@@ -383,6 +432,9 @@ struct Ctx<M> {
     last_block: u64,
     fill: extern "sysv64" fn(*mut Ctx<M>, u64, u64) -> u64,
     fill_absolute: u64,
+    fill_pair: extern "sysv64" fn(*mut Ctx<M>, u64, u64, u64) -> u64,
+    fill_second: u64,
+    code_map: u64,
     cpu: *mut Cpu,
     mem: *mut M,
     caches: *mut Caches,
@@ -405,6 +457,11 @@ const _: () = {
     assert!(core::mem::offset_of!(Ctx<DatBus>, last_block) == abi::CTX_LAST_BLOCK);
     assert!(core::mem::offset_of!(Ctx<DatBus>, fill) == abi::CTX_FILL);
     assert!(core::mem::offset_of!(Ctx<DatBus>, fill_absolute) == abi::CTX_FILL_ABSOLUTE);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, fill_pair) == abi::CTX_FILL_PAIR);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, fill_second) == abi::CTX_FILL_SECOND);
+    assert!(core::mem::offset_of!(Ctx<DatBus>, code_map) == abi::CTX_CODE_MAP);
+    // One word of the code map per frame.
+    assert!(abi::CODE_GRANULE_SHIFT == 6);
 };
 
 /// The jit engine of one CPU.
@@ -613,13 +670,9 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     caches.stats.helper_calls += 1;
     if native {
         caches.stats.slow_paths += 1;
+        count(&mut caches.stats.slow_counts, insn.op);
     } else {
-        let counts = &mut caches.stats.fallback_counts;
-        let op = insn.op as usize;
-        if counts.len() <= op {
-            counts.resize(op + 1, 0);
-        }
-        counts[op] += 1;
+        count(&mut caches.stats.fallback_counts, insn.op);
     }
     cpu.psw.addr = at;
     let mask_before = cpu.psw.mask & !mask::CC;
@@ -668,6 +721,11 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
         _ => return abi::FILL_INTERPRET,
     };
     let len = how >> 8;
+    if (addr & 0xfff) + len > 0x1000 {
+        // The inline probe sends a page crossing here (its tag never
+        // matches): the interpreter splits the access.
+        return abi::FILL_INTERPRET;
+    }
     let acc = Access {
         kind,
         space: AddressType::Logical { base: 0 },
@@ -707,6 +765,65 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
     abi::FILL_INTERPRET
 }
 
+/// The pair fill generated code calls when a probe of the two operands of
+/// an SS instruction misses (see [`abi::CTX_FILL_PAIR`]): translates both
+/// `how >> 16`-byte operands, the first for an access of `how & 0xff`, the
+/// second for a read, in the order the interpreter touches them (`how >> 8
+/// & 0xff`: 0 both checked, second first, then both translated; 1 the
+/// first translated, then the second), so that an exception records what
+/// the interpreter's run records.
+extern "sysv64" fn fill_pair<M: JitMemory>(
+    ctx: *mut Ctx<M>,
+    first: u64,
+    second: u64,
+    how: u64,
+) -> u64 {
+    // SAFETY: as in `helper`: the context and what it points to are only
+    // used through it while translated code runs.
+    let ctx = unsafe { &mut *ctx };
+    // SAFETY: as above.
+    let (cpu, mem, caches) = unsafe { (&*ctx.cpu, &mut *ctx.mem, &mut *ctx.caches) };
+    caches.stats.tlb_fills += 1;
+    let first_kind = match how & 0xff {
+        1 => AccessKind::Read,
+        2 => AccessKind::Write,
+        _ => return abi::FILL_INTERPRET,
+    };
+    let len = how >> 16;
+    let within_page = |a: u64| (a & 0xfff) + len <= 0x1000;
+    if len == 0 || !within_page(first) || !within_page(second) {
+        return abi::FILL_INTERPRET;
+    }
+    let access = |kind| Access {
+        kind,
+        space: AddressType::Logical { base: 0 },
+        cpu,
+    };
+    let (one, two) = (access(first_kind), access(AccessKind::Read));
+    let translated = if (how >> 8) & 0xff == 0 {
+        mem.check(&two, second, len)
+            .and_then(|()| mem.check(&one, first, len))
+            .and_then(|()| mem.translate(&two, second))
+            .and_then(|b| Ok((mem.translate(&one, first)?, b)))
+    } else {
+        mem.translate(&one, first)
+            .and_then(|a| Ok((a, mem.translate(&two, second)?)))
+    };
+    let Ok((a, b)) = translated else {
+        return abi::FILL_INTERPRET;
+    };
+    let (a, b) = (a.value(), b.value());
+    let size = mem.dat_bus().storage.size();
+    let fits = |x: u64| x.checked_add(len).is_some_and(|end| end <= size);
+    if !fits(a) || !fits(b) || (first_kind == AccessKind::Write && caches.overlaps_code(a, a + len))
+    {
+        return abi::FILL_INTERPRET;
+    }
+    ctx.fill_absolute = a;
+    ctx.fill_second = b;
+    abi::FILL_ABSOLUTE
+}
+
 /// The TLB partition of operand accesses, `None` in access-register mode.
 fn partition(dat: bool, asc: u8) -> Option<usize> {
     match (dat, asc) {
@@ -737,6 +854,7 @@ impl Jit {
                 jump: vec![Jump::default(); JUMP_ENTRIES].into_boxed_slice(),
                 generation: 1,
                 pages: HashMap::new(),
+                code_map: Vec::new(),
                 jump_controls: None,
                 current_dirty: false,
                 storage_touched: false,
@@ -769,6 +887,7 @@ impl Jit {
         self.caches.by_key.clear();
         self.caches.clear_jump();
         self.caches.pages.clear();
+        self.caches.code_map.fill(0);
         self.buffer.reset();
         // The stubs go back first, at the same addresses as before.
         if let Ok(stubs) = emit_stubs(&mut self.buffer) {
@@ -901,7 +1020,10 @@ impl Jit {
             amode,
             key: psw.key(),
             memory: partition(psw.dat(), psw.asc()).map_or(MemoryAccess::Helper, |partition| {
-                MemoryAccess::SoftTlb { partition }
+                MemoryAccess::SoftTlb {
+                    partition,
+                    whole_pages: mem.dat_bus().storage.size() % 0x1000 == 0,
+                }
             }),
             movbe: self.movbe,
         };
@@ -992,7 +1114,16 @@ impl Jit {
             prefixes: Vec::new(),
         });
         self.caches.by_key.insert(key, id);
-        self.caches.pages.entry(page).or_default().push(id);
+        let code = self.caches.pages.entry(page).or_default();
+        code.add(id, abs, abs + len);
+        let frames = (bus.storage.size()).div_ceil(0x1000) as usize;
+        let map = &mut self.caches.code_map;
+        if map.len() < frames {
+            map.resize(frames, 0);
+        }
+        if let Some(word) = map.get_mut((page >> 12) as usize) {
+            *word = code.granules();
+        }
         Some(id)
     }
 
@@ -1028,6 +1159,9 @@ impl Jit {
             last_block: id as u64,
             fill: fill::<M>,
             fill_absolute: 0,
+            fill_pair: fill_pair::<M>,
+            fill_second: 0,
+            code_map: self.caches.code_map.as_ptr() as u64,
             cpu: cpu_ptr,
             mem,
             caches: &mut self.caches,
@@ -1044,8 +1178,14 @@ impl Jit {
         let last = if exited {
             self.caches.blocks[ctx.exit_block].insns[ctx.exit_index].at
         } else {
-            let block = &self.caches.blocks[ctx.last_block as u32 as usize];
-            block.insns.last().map_or(0, |g| g.at)
+            let last = ctx.last_block as u32;
+            let block = &self.caches.blocks[(last & 0xffff) as usize];
+            let index = (last >> 16) as usize;
+            block
+                .insns
+                .get(index)
+                .or(block.insns.last())
+                .map_or(0, |g| g.at)
         };
         (n, last, ctx.result, exited, ctx.leave_run)
     }
@@ -1067,6 +1207,12 @@ fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
 impl Engine for Jit {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         Jit::run(self, cpu, board, max.max(1))
+    }
+
+    /// Another CPU changed translations: the jump cache (logical address
+    /// to block) goes, as after this CPU's own invalidations.
+    fn invalidate(&mut self, _invalidation: &zmmu_mmu::invalidate::Invalidation) {
+        self.caches.clear_jump();
     }
 }
 

@@ -66,13 +66,13 @@ const NATIVE: &[Opcode] = &[
     SRK, ALRK, SLGRK, XRK, AHIK, AGHIK, NILL, OILL, XILF, NIHF, TMLL, TMHH, TMLH, MVI, CLI, NI, OI,
     XI, MVHI, MVGHI, MVHHI, CHSI, CGHSI, CLGHSI, CLFHSI, CLHHSI, MVIY, CLIY, ASI, AGSI, ALSI,
     ALGSI, LGRL, LRL, LGFRL, LLGFRL, LHRL, STGRL, STRL, STHRL, CGHRL, RISBG, RISBGN, RNSBG, ROSBG,
-    RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY,
+    RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY, MVC, XC, CLC, NC, OC, LMG, STMG, LM, STM,
+    LMY, STMY,
 ];
 
 /// Instructions the interpreter runs for the jit.
 const FALLBACK: &[Opcode] = &[
-    MVC, XC, CLC, NC, OC, TM, LCGR, LPGR, DSGR, SLA, RLLG, ICM, LMG, STMG, DLG, DSG, RISBHG, LOCG,
-    STOC,
+    TM, LCGR, LPGR, DSGR, SLA, RLLG, ICM, DLG, DSG, RISBHG, LOCG, STOC, MVCLE, CLCLE,
 ];
 
 /// One generated instruction: bytes, and a relative field to patch with
@@ -129,12 +129,14 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
             b[1] = (rng.below(16) as u8) << 4;
             rel = Some((2, len - 2, ahead));
         }
-        _ if matches!(op, LMG | STMG) => {
-            // LMG/STMG r1..r3: loads stay below the base registers.
+        _ if matches!(op, LMG | STMG | LM | STM | LMY | STMY) => {
+            // LM/STM r1..r3: loads stay below the base registers.
             b[1] = r1 << 4 | dest(rng).max(r1);
             b[2] = bs << 4 | (d12 >> 8) as u8;
             b[3] = d12 as u8;
-            b[4] = 0;
+            if len == 6 {
+                b[4] = 0;
+            }
         }
         Format::RsB => {
             b[1] = r1 << 4 | rng.below(16) as u8;
@@ -179,10 +181,17 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
             } else {
                 rng.next() as u8
             };
-            let (d1, d2) = (rng.below(0x1000) as u16, rng.below(0x1000) as u16);
-            b[2] = base(rng) << 4 | (d1 >> 8) as u8;
+            let (b1, d1) = (base(rng), rng.below(0xff0) as u16 + 8);
+            let (b2, d2) = if rng.chance(30) {
+                // The same base: operands that overlap (the XC-zeroing
+                // idiom, a byte propagated by MVC, a partial overlap).
+                (b1, d1 + rng.below(17) as u16 - 8)
+            } else {
+                (base(rng), rng.below(0x1000) as u16)
+            };
+            b[2] = b1 << 4 | (d1 >> 8) as u8;
             b[3] = d1 as u8;
-            b[4] = base(rng) << 4 | (d2 >> 8) as u8;
+            b[4] = b2 << 4 | (d2 >> 8) as u8;
             b[5] = d2 as u8;
         }
         Format::Si | Format::Sil | Format::Siy => {

@@ -57,8 +57,8 @@ pub(crate) struct Exits<'a, 'b> {
     pub stats: &'a mut Stats,
     pub reasons: &'a mut ExitReasons,
     pub context: Context,
-    /// The batch's timer deadline: a host call after it leaves the chain.
-    pub deadline: Option<Deadline>,
+    /// The batch's deadline: a host call after it leaves the chain.
+    pub deadline: Deadline,
     /// Where the vCPU holds the instruction budget in r15 (the dispatcher
     /// and the blocks, not the trampolines around them).
     pub budget_in_r15: [Range<u64>; 2],
@@ -96,6 +96,9 @@ impl ExitHandler for Exits<'_, '_> {
             )));
         };
         let len = block.insns.len();
+        // A block dropped before the call (a store into its own frame
+        // found by the page-fault path) must not go on after it.
+        let dropped = !block.valid;
         self.stats.helper_calls += 1;
         self.last_fault = None;
         if block.native[index] {
@@ -113,7 +116,7 @@ impl ExitHandler for Exits<'_, '_> {
             .amode()
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
         self.blocks.current = Some(id);
-        self.blocks.current_dirty = false;
+        self.blocks.current_dirty = dropped;
         self.board.attention = false;
         let result = {
             let mut watch = Watch {
@@ -133,8 +136,7 @@ impl ExitHandler for Exits<'_, '_> {
         state::store(&paging.exec_area(), self.cpu);
         state::set_generation(&paging.exec_area(), self.blocks.generation);
         let after = self.watched();
-        let leave_run =
-            self.board.attention || after.1 != before.1 || Deadline::passed(self.deadline);
+        let leave_run = self.board.attention || after.1 != before.1 || self.deadline.passed();
         let leave = result.is_err()
             || leave_run
             || after.0 != before.0

@@ -267,12 +267,12 @@ impl KvmEngine {
             }
         }
         let deadline = Deadline::of(cpu, board);
-        let max = deadline.map_or(max, |d| max.min(d.instructions));
-        self.host.set_deadline(deadline.map(|d| d.at));
+        let max = max.min(deadline.instructions);
+        self.host.set_deadline(Some(deadline.at));
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         loop {
-            if done >= max || (done > 0 && Deadline::passed(deadline)) {
+            if done >= max || (done > 0 && deadline.passed()) {
                 self.stats.instructions += done;
                 return Ok(Ran {
                     instructions: done,
@@ -523,7 +523,7 @@ impl KvmEngine {
         &mut self,
         id: usize,
         budget: u64,
-        deadline: Option<Deadline>,
+        deadline: Deadline,
         cpu: &mut Cpu,
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {

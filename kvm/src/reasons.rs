@@ -12,7 +12,8 @@ pub(crate) enum ChainEnd {
     /// The instruction budget was spent: the run's limit, or the batch's
     /// timer deadline in instructions.
     Budget,
-    /// The vCPU was kicked at the timer deadline.
+    /// The vCPU was kicked at the deadline (a timer, or the periodic look
+    /// at the host's side).
     Deadline,
     /// The dispatcher missed in the jump cache and the block was in the
     /// block cache.
@@ -66,7 +67,7 @@ impl ExitReasons {
             .map(|(m, n)| format!("{m} {n}"))
             .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the timer deadline {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {}; host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {}; host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),

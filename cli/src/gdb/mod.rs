@@ -17,6 +17,7 @@
 
 pub mod arch;
 pub mod packet;
+pub mod replay;
 pub mod session;
 pub mod storage;
 

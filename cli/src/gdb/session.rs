@@ -119,6 +119,13 @@ impl Points {
     }
 }
 
+/// Whether a run goes one instruction at a time through the interpreter
+/// (and the boundaries): while stepping, while a breakpoint or watchpoint is
+/// set, while tracing.
+fn interpreted(stepping: bool, points: &Points, report: &dyn Observer) -> bool {
+    stepping || points.any() || report.tracing()
+}
+
 /// The run's observer (console, trace) with the debugger's checks at
 /// every boundary.
 struct Debugged<'a> {
@@ -133,7 +140,7 @@ impl Observer for Debugged<'_> {
     }
 
     fn tracing(&self) -> bool {
-        self.stepping || self.points.any() || self.inner.tracing()
+        interpreted(self.stepping, self.points, self.inner)
     }
 
     fn trace(&mut self, cpu: &Cpu, insn: &Insn) {
@@ -167,6 +174,9 @@ pub struct Session<'a> {
     /// What the last resume asked for.
     pub resume: Resume,
     points: Points,
+    /// The interpreter ran since the jit's blocks were last dropped: its
+    /// stores into code did not reach them.
+    interpreted: bool,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -195,6 +205,7 @@ impl<'a> Session<'a> {
             executed: 0,
             resume: Resume::Continue,
             points: Points::default(),
+            interpreted: false,
         }
     }
 
@@ -208,10 +219,16 @@ impl<'a> Session<'a> {
         if room == 0 {
             return Some(Stop::LimitReached);
         }
+        let stepping = self.resume == Resume::Step;
+        if interpreted(stepping, &self.points, self.report) {
+            self.interpreted = true;
+        } else if std::mem::take(&mut self.interpreted) {
+            self.storage_changed();
+        }
         let mut observer = Debugged {
             inner: &mut *self.report,
             points: &mut self.points,
-            stepping: self.resume == Resume::Step,
+            stepping,
         };
         let outcome = match &mut self.jit {
             Some(jit) => self.machine.run_with(Some(room), &mut observer, &mut **jit),

@@ -9,7 +9,7 @@ out=${1:-build}
 scale=${2:-1}
 cc=${S390_CC:-s390x-linux-gnu-gcc}
 mkdir -p "$out"
-programs=(hello sieve sort hash chase memops spaces crossspace remap pagefault keys svc stsi debugee)
+programs=(hello sieve sort hash chase memops spaces crossspace remap pagefault keys svc stsi debugee smp)
 for p in "${programs[@]}"; do
   "$cc" -O2 -g -march=z196 -ffreestanding -nostdlib -static -fno-pic -no-pie \
     -fno-builtin -fno-tree-loop-distribute-patterns -fno-stack-protector \

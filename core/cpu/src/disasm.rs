@@ -66,7 +66,7 @@ fn classes(op: Opcode) -> (Class, Class) {
         CFEBR | CFDBR | CGEBR | CGDBR | LGDR => (Gpr, Fpr),
         LDR | LZER | LZDR | LEDBR | LD | STD | LDY | STDY => (Fpr, Fpr),
         EAR => (Gpr, Ar),
-        SAR => (Ar, Gpr),
+        SAR | TAR => (Ar, Gpr),
         CPYA | LAM | STAM | LAMY | STAMY => (Ar, Ar),
         LCTL | STCTL | LCTLG | STCTG => (Cr, Cr),
         SFPC | EFPC => (Gpr, Gpr),
@@ -144,6 +144,16 @@ fn no_operands(op: Opcode) -> bool {
     )
 }
 
+/// VRR-c instructions without an element size (M4): the bitwise ones and
+/// VECTOR CHECKSUM.
+fn bitwise_vector(op: Opcode) -> bool {
+    use Opcode::*;
+    matches!(
+        op,
+        VN | VNC | VO | VNO | VX | VSL | VSLB | VSRL | VSRLB | VSRA | VSRAB | VCKSM
+    )
+}
+
 /// RS-a shifts: R3 is not used.
 fn shift(op: Opcode) -> bool {
     use Opcode::*;
@@ -175,6 +185,10 @@ impl Operands<'_, '_> {
     fn vr(&mut self, n: u8) -> fmt::Result {
         self.sep()?;
         write!(self.out, "%v{n}")
+    }
+
+    fn vrs(&mut self, regs: &[u8]) -> fmt::Result {
+        regs.iter().try_for_each(|&v| self.vr(v))
     }
 
     fn num(&mut self, n: impl Display) -> fmt::Result {
@@ -211,10 +225,16 @@ impl Operands<'_, '_> {
         }
     }
 
-    /// `D(V,B)` of a vector gather or scatter.
+    /// `D(V,B)` of a vector gather or scatter (`D` alone when both are
+    /// zero).
     fn vector_index(&mut self, d: i32, v: u8, b: u8) -> fmt::Result {
         self.sep()?;
-        write!(self.out, "{d}(%v{v},%r{b})")
+        write!(self.out, "{d}")?;
+        match (v, b) {
+            (0, 0) => Ok(()),
+            (v, 0) => write!(self.out, "(%v{v},0)"),
+            (v, b) => write!(self.out, "(%v{v},%r{b})"),
+        }
     }
 
     /// `D(L,B)` with the length field `l` (the length minus one).
@@ -353,17 +373,22 @@ impl Display for Disasm<'_> {
             Format::RrfA => {
                 o.reg(c1, f.r1)?;
                 o.reg(c2, f.r2)?;
-                if op == Opcode::IPTE && f.r3 == 0 {
-                    return o.optional_mask(f.m4);
+                if op != Opcode::IPTE {
+                    return o.reg(c2, f.r3);
                 }
-                o.reg(c2, f.r3)?;
+                if f.r3 != 0 || f.m4 != 0 {
+                    o.reg(c2, f.r3)?;
+                }
                 o.optional_mask(f.m4)
             }
             Format::RrfB => {
                 o.reg(c1, f.r1)?;
                 o.reg(c2, f.r3)?;
                 o.reg(c2, f.r2)?;
-                o.optional_mask(f.m4)
+                match op {
+                    Opcode::LPTEA => o.num(f.m4),
+                    _ => o.optional_mask(f.m4),
+                }
             }
             Format::RrfC => {
                 o.reg(c1, f.r1)?;
@@ -421,7 +446,10 @@ impl Display for Disasm<'_> {
             Format::Rxe => {
                 o.reg(c1, f.r1)?;
                 o.storage(f.d2, f.x2, f.b2)?;
-                o.optional_mask(f.m3)
+                match op {
+                    Opcode::LCBB => o.num(f.m3),
+                    _ => o.optional_mask(f.m3),
+                }
             }
             Format::Rxf => {
                 o.reg(Class::Fpr, f.r1)?;
@@ -470,6 +498,11 @@ impl Display for Disasm<'_> {
                 o.storage(f.d1, 0, f.b1)?;
                 o.storage(f.d2, 0, f.b2)
             }
+            Format::Ssf if matches!(op, Opcode::LPD | Opcode::LPDG) => {
+                o.gpr(f.r3)?;
+                o.storage(f.d1, 0, f.b1)?;
+                o.storage(f.d2, 0, f.b2)
+            }
             Format::Ssf => {
                 o.storage(f.d1, 0, f.b1)?;
                 o.storage(f.d2, 0, f.b2)?;
@@ -478,7 +511,10 @@ impl Display for Disasm<'_> {
             Format::VriA => {
                 o.vr(f.v1)?;
                 o.unsigned(u64::from(f.i2))?;
-                o.optional_mask(f.m3)
+                match op {
+                    Opcode::VGBM => Ok(()),
+                    _ => o.num(f.m3),
+                }
             }
             Format::VriB => {
                 o.vr(f.v1)?;
@@ -487,49 +523,57 @@ impl Display for Disasm<'_> {
                 o.num(f.m4)
             }
             Format::VriC => {
-                o.vr(f.v1)?;
-                o.vr(f.v3)?;
+                o.vrs(&[f.v1, f.v3])?;
                 o.num(f.i2)?;
                 o.num(f.m4)
             }
             Format::VriD => {
-                o.vr(f.v1)?;
-                o.vr(f.v2)?;
-                o.vr(f.v3)?;
+                o.vrs(&[f.v1, f.v2, f.v3])?;
                 o.num(f.i4)?;
-                o.optional_mask(f.m5)
+                match op {
+                    Opcode::VERIM => o.num(f.m5),
+                    _ => o.optional_mask(f.m5),
+                }
             }
             Format::VriE => {
-                o.vr(f.v1)?;
-                o.vr(f.v2)?;
+                o.vrs(&[f.v1, f.v2])?;
                 o.num(f.i2)?;
                 o.num(f.m5)?;
                 o.num(f.m4)
             }
             Format::VrrA => {
-                o.vr(f.v1)?;
-                o.vr(f.v2)?;
-                for m in [f.m3, f.m4, f.m5] {
-                    o.optional_mask(m)?;
+                o.vrs(&[f.v1, f.v2])?;
+                if !matches!(op, Opcode::VLR | Opcode::VTM) {
+                    o.num(f.m3)?;
                 }
-                Ok(())
+                o.optional_mask(f.m4)?;
+                o.optional_mask(f.m5)
             }
-            Format::VrrB | Format::VrrC => {
-                o.vr(f.v1)?;
-                o.vr(f.v2)?;
-                o.vr(f.v3)?;
-                for m in [f.m4, f.m5, f.m6] {
-                    o.optional_mask(m)?;
+            Format::VrrB => {
+                o.vrs(&[f.v1, f.v2, f.v3])?;
+                o.num(f.m4)?;
+                match op {
+                    Opcode::VPKLS | Opcode::VPKS => o.num(f.m5),
+                    _ => o.optional_mask(f.m5),
                 }
-                Ok(())
             }
-            Format::VrrD | Format::VrrE => {
-                o.vr(f.v1)?;
-                o.vr(f.v2)?;
-                o.vr(f.v3)?;
-                o.vr(f.v4)?;
+            Format::VrrC => {
+                o.vrs(&[f.v1, f.v2, f.v3])?;
+                if !bitwise_vector(op) {
+                    o.num(f.m4)?;
+                }
                 o.optional_mask(f.m5)?;
                 o.optional_mask(f.m6)
+            }
+            Format::VrrD => {
+                o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;
+                o.num(f.m5)?;
+                o.optional_mask(f.m6)
+            }
+            Format::VrrE => {
+                o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;
+                o.optional_mask(f.m6)?;
+                o.optional_mask(f.m5)
             }
             Format::VrrF => {
                 o.vr(f.v1)?;
@@ -537,32 +581,42 @@ impl Display for Disasm<'_> {
                 o.gpr(f.r3)
             }
             Format::VrsA => {
-                o.vr(f.v1)?;
-                o.vr(f.v3)?;
+                o.vrs(&[f.v1, f.v3])?;
                 o.storage(f.d2, 0, f.b2)?;
-                o.optional_mask(f.m4)
+                match op {
+                    Opcode::VLM | Opcode::VSTM => o.optional_mask(f.m4),
+                    _ => o.num(f.m4),
+                }
             }
             Format::VrsB => {
                 o.vr(f.v1)?;
                 o.gpr(f.r3)?;
                 o.storage(f.d2, 0, f.b2)?;
-                o.optional_mask(f.m4)
+                match op {
+                    Opcode::VLL | Opcode::VSTL => Ok(()),
+                    _ => o.num(f.m4),
+                }
             }
             Format::VrsC => {
                 o.gpr(f.r1)?;
                 o.vr(f.v3)?;
                 o.storage(f.d2, 0, f.b2)?;
-                o.optional_mask(f.m4)
+                o.num(f.m4)
             }
             Format::Vrv => {
                 o.vr(f.v1)?;
                 o.vector_index(f.d2, f.v2, f.b2)?;
-                o.optional_mask(f.m3)
+                o.num(f.m3)
             }
             Format::Vrx => {
                 o.vr(f.v1)?;
                 o.storage(f.d2, f.x2, f.b2)?;
-                o.optional_mask(f.m3)
+                // The element index or size is an operand; VL's and VST's
+                // alignment hint only when given.
+                match op {
+                    Opcode::VL | Opcode::VST => o.optional_mask(f.m3),
+                    _ => o.num(f.m3),
+                }
             }
         }
     }

@@ -688,7 +688,45 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
         ("sqeb", 32),
         ("sqdb", 64),
     ];
-    match rng.below(8) {
+    match rng.below(11) {
+        8 => {
+            // Fused multiply and add / subtract: R1 = R3 * op2 +/- R1.
+            let (op, bits) =
+                rng.pick(&[("maebr", 32), ("madbr", 64), ("msebr", 32), ("msdbr", 64)]);
+            let (a, b, c) = (f(rng), f(rng), f(rng));
+            for r in [a, b, c] {
+                load(rng, &mut v, r, bits, true);
+            }
+            v.push(format!("{op} %f{a},%f{b},%f{c}"));
+        }
+        9 => {
+            // Test data class: the mask is the second-operand address.
+            let (op, bits) = rng.pick(&[("tceb", 32), ("tcdb", 64)]);
+            let a = f(rng);
+            load(rng, &mut v, a, bits, true);
+            v.push(format!("{op} %f{a},{}", rng.below(4096)));
+        }
+        10 => {
+            // Conversions to and from logical (unsigned) integers.
+            let r = other(rng);
+            let m3 = rng.pick(&[0, 1, 4, 5, 6, 7]);
+            let m4 = rng.pick(&[0, 4]);
+            if rng.chance(50) {
+                let op = rng.pick(&["celfbr", "cdlfbr", "celgbr", "cdlgbr"]);
+                v.push(format!("lgfi %r{r},{}", rng.next() as i32 >> rng.below(32)));
+                v.push(format!("{op} %f{},{m3},%r{r},{m4}", f(rng)));
+            } else {
+                let (op, bits) = rng.pick(&[
+                    ("clfebr", 32),
+                    ("clfdbr", 64),
+                    ("clgebr", 32),
+                    ("clgdbr", 64),
+                ]);
+                let b = f(rng);
+                load(rng, &mut v, b, bits, true);
+                v.push(format!("{op} %r{r},{m3},%f{b},{m4}"));
+            }
+        }
         0..=3 => {
             let (op, bits) = rng.pick(&RR);
             let (a, b) = (f(rng), f(rng));

@@ -10,11 +10,12 @@ use alloc::string::String;
 use zmmu_cpu::clock::{Clock, TimeSource, VirtualTime, TOD_2026};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::memory::{Access, Memory};
+use zmmu_cpu::state::Cpu;
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::{Code, Exception};
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{PendingFlush, Scope};
 use zmmu_mmu::storage::Storage;
 
 use crate::bus::{DatBus, Halt};
@@ -58,8 +59,11 @@ pub struct Services {
     pub halt: Option<Halt>,
     /// The configuration's TOD clock.
     pub clock: Clock<Box<dyn TimeSource>>,
-    /// The CPU's state.
+    /// The CPU's state (change it with [`Services::enter`]).
     pub state: CpuState,
+    /// The CPU timer's value while the CPU is stopped, where it is not
+    /// decremented.
+    pub stopped_cpu_timer: Option<u64>,
     /// A stop to carry out after the current instruction.
     pub stop: Option<StopRequest>,
     /// Emergency signals, external calls and restart pending for the CPU.
@@ -82,6 +86,7 @@ impl Default for Services {
             halt: None,
             clock: Clock::new(Box::new(VirtualTime::default()), TOD_2026),
             state: CpuState::Operating,
+            stopped_cpu_timer: None,
             stop: None,
             signals: Signals::default(),
             css: crate::css::ChannelSubsystem::default(),
@@ -92,6 +97,33 @@ impl Default for Services {
 }
 
 impl Services {
+    /// Puts the CPU in `state`. The CPU timer is decremented only while
+    /// the CPU is operating (PoP "CPU Timer"): its value is kept over a
+    /// stop.
+    pub fn enter(&mut self, cpu: &mut Cpu, state: CpuState) {
+        if state == self.state {
+            return;
+        }
+        let now = self.clock.monotonic();
+        match state {
+            CpuState::Stopped => self.stopped_cpu_timer = Some(cpu.cpu_timer(now)),
+            CpuState::Operating => {
+                if let Some(value) = self.stopped_cpu_timer.take() {
+                    cpu.cpu_timer_zero = now.wrapping_add(value);
+                }
+            }
+        }
+        self.state = state;
+    }
+
+    /// The CPU timer's value now.
+    pub fn cpu_timer(&mut self, cpu: &Cpu) -> u64 {
+        match self.stopped_cpu_timer {
+            Some(value) => value,
+            None => cpu.cpu_timer(self.clock.monotonic()),
+        }
+    }
+
     /// Makes a service signal pending with `parameter`, ORed into the
     /// parameter of one already pending (as QEMU merges them).
     pub fn signal_service(&mut self, parameter: u32) {
@@ -117,6 +149,10 @@ pub struct Board<'a> {
     ///
     /// [`System`]: zmmu_cpu::memory::System
     pub attention: bool,
+    /// The CPU's membership of a configuration of several CPUs (SIGP to
+    /// the others, invalidations that reach their TLBs); `None` for a
+    /// machine of one CPU.
+    pub member: Option<&'a crate::configuration::Member>,
 }
 
 impl Memory for Board<'_> {
@@ -138,8 +174,17 @@ impl Memory for Board<'_> {
     fn storage(&mut self) -> &mut dyn Storage {
         self.bus.storage()
     }
+    /// Drops what `flush` covers from this CPU's TLB and, when its scope
+    /// is the configuration, from every other CPU's before returning
+    /// ([`crate::configuration::Member::broadcast`]).
     fn invalidate(&mut self, flush: PendingFlush) {
-        self.bus.invalidate(flush);
+        let scope = flush.scope();
+        let invalidation = flush.into_invalidation();
+        let bus = &mut self.bus;
+        bus.invalidate_tlb(&invalidation);
+        if let (Scope::Configuration, Some(member)) = (scope, self.member) {
+            member.broadcast(invalidation, &mut |queued| bus.invalidate_tlb(queued));
+        }
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.bus.fault(fault)

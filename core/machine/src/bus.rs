@@ -15,7 +15,7 @@ use zmmu_mmu::access::{self, Fault, Request};
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::{Code, Exception};
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::range::{self, PageTranslator};
 use zmmu_mmu::space::AddressSpace;
@@ -76,6 +76,15 @@ pub struct DatBus {
 }
 
 impl DatBus {
+    /// Drops what `invalidation` covers from this CPU's TLB (and logs it
+    /// when a tracer asked for the log).
+    pub fn invalidate_tlb(&mut self, invalidation: &Invalidation) {
+        self.tlb.invalidate(invalidation);
+        if let Some(log) = &mut self.tlb_log {
+            log.push(TlbEvent::Invalidate(*invalidation));
+        }
+    }
+
     /// A bus over a copy of `storage` in main storage (for tests and
     /// tools that build storage first), as [`DatBus::over`].
     pub fn new(storage: OwnedStorage) -> Self {
@@ -235,12 +244,7 @@ impl Memory for DatBus {
     }
 
     fn invalidate(&mut self, flush: PendingFlush) {
-        flush.apply(|invalidation| {
-            self.tlb.invalidate(invalidation);
-            if let Some(log) = &mut self.tlb_log {
-                log.push(TlbEvent::Invalidate(*invalidation));
-            }
-        });
+        flush.apply(|invalidation| self.invalidate_tlb(invalidation));
     }
 
     fn fault(&mut self, fault: Fault) -> Exception {

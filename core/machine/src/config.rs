@@ -157,12 +157,71 @@ pub struct Config {
     pub watchdog_action: WatchdogAction,
     /// CPU-model features.
     pub cpu: CpuFeatures,
+    /// The CPUs.
+    pub cpus: Cpus,
+}
+
+/// The CPUs of the configuration, as QEMU's `-smp N,maxcpus=M` and the
+/// core ids of its `s390x-cpu` devices give them: the CPU addresses in the
+/// order the CPUs are configured (the first is the IPL CPU), and how many
+/// CPUs there may be (STSI and the SCLP report both).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cpus {
+    /// The CPU address (core id) of each configured CPU.
+    pub core_ids: Vec<u16>,
+    /// At most this many CPUs (every core id is below it).
+    pub max_cpus: u16,
+}
+
+impl Default for Cpus {
+    /// One CPU, address 0.
+    fn default() -> Self {
+        Self {
+            core_ids: alloc::vec![0],
+            max_cpus: 1,
+        }
+    }
+}
+
+impl Cpus {
+    /// Checks what QEMU checks: at least one CPU, at most `max_cpus`
+    /// (itself at most [`crate::sclp::MAX_CPUS`]), core ids below
+    /// `max_cpus` and distinct.
+    pub fn validate(&self) -> Result<(), String> {
+        let count = self.core_ids.len();
+        if count == 0 || count > usize::from(self.max_cpus) {
+            return Err(alloc::format!(
+                "{count} CPUs do not fit maxcpus={}",
+                self.max_cpus
+            ));
+        }
+        if self.max_cpus > crate::sclp::MAX_CPUS {
+            return Err(alloc::format!(
+                "maxcpus={} is more than the {} CPUs an s390x machine may have",
+                self.max_cpus,
+                crate::sclp::MAX_CPUS
+            ));
+        }
+        for (i, id) in self.core_ids.iter().enumerate() {
+            if *id >= self.max_cpus {
+                return Err(alloc::format!(
+                    "core id {id} is not below maxcpus={}",
+                    self.max_cpus
+                ));
+            }
+            if self.core_ids[..i].contains(id) {
+                return Err(alloc::format!("core id {id} is given twice"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Config {
-    /// Checks what the machine cannot take: a command line longer than
-    /// the parm area.
+    /// Checks what the machine cannot take: CPUs QEMU would refuse
+    /// ([`Cpus::validate`]), a command line longer than the parm area.
     pub fn validate(&self) -> Result<(), String> {
+        self.cpus.validate()?;
         match &self.command_line {
             Some(line) if line.len() > COMMAND_LINE_MAX => Err(alloc::format!(
                 "the command line is {} bytes long; at most {COMMAND_LINE_MAX} fit in the parm area",

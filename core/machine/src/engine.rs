@@ -4,6 +4,7 @@
 
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
+use zmmu_mmu::invalidate::Invalidation;
 
 use crate::board::Board;
 use crate::interrupt::interruption_controls;
@@ -41,11 +42,21 @@ pub trait Engine {
     fn watches_clock(&self) -> bool {
         false
     }
+
+    /// Another CPU's instruction invalidated translations in the whole
+    /// configuration (IPTE, IDTE, CSP, SSKE, RRBE); the CPU's TLB has
+    /// dropped what it covers, between two batches. An engine that keeps
+    /// more (translated code found by logical address, shadow tables)
+    /// drops it here. The default keeps nothing.
+    fn invalidate(&mut self, invalidation: &Invalidation) {
+        let _ = invalidation;
+    }
 }
 
 /// The interpreter: [`Cpu::step`] after [`Cpu::step`], up to `max`, ending
 /// the batch after an interruption, after an instruction that reached the
-/// machine ([`Board::attention`]) or changed what decides which
+/// machine ([`Board::attention`]), when another CPU kicked this one
+/// ([`crate::configuration::Member::kicked`]) or after one that changed what decides which
 /// interruptions are enabled or due ([`interruption_controls`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Interpreter;
@@ -61,6 +72,7 @@ impl Engine for Interpreter {
             if result.is_err()
                 || instructions >= max
                 || board.attention
+                || board.member.is_some_and(|member| member.kicked())
                 || interruption_controls(cpu) != before
             {
                 return Ran {

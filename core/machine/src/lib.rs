@@ -31,6 +31,8 @@ extern crate alloc;
 pub mod board;
 pub mod bus;
 pub mod config;
+pub mod configuration;
+mod console;
 pub mod css;
 pub mod diag;
 pub mod elf;
@@ -200,6 +202,18 @@ pub trait Observer {
         let _ = (cpu, bus);
         false
     }
+
+    /// Console input typed for the guest and not yet taken (polled with
+    /// the timers).
+    fn console_input(&mut self) -> &[u8] {
+        &[]
+    }
+
+    /// The guest's console took the first `n` bytes of
+    /// [`Observer::console_input`].
+    fn console_taken(&mut self, n: usize) {
+        let _ = n;
+    }
 }
 
 impl Observer for () {}
@@ -269,6 +283,9 @@ pub struct Machine {
     pub services: Services,
     /// What the machine was configured with.
     pub config: Config,
+    /// The CPU's place in a configuration of several CPUs, each run by
+    /// its own thread; `None` for a machine of one CPU.
+    pub member: Option<configuration::Member>,
 }
 
 impl Machine {
@@ -280,6 +297,7 @@ impl Machine {
             bus: DatBus::over(main_storage::MainStorage::new(memory)),
             services: Services::default(),
             config: Config::default(),
+            member: None,
         };
         machine.offer(FACILITIES);
         machine
@@ -363,6 +381,10 @@ impl Machine {
             }
         }
         machine.cpu.vector_facility = config.cpu.vx;
+        machine.cpu.cpu_addr = config.cpus.core_ids[0];
+        let sclp = &mut machine.services.sclp.config;
+        sclp.cpus = config.cpus.core_ids.iter().map(|id| *id as u8).collect();
+        sclp.max_cpus = config.cpus.max_cpus;
         machine.config = config;
         Ok(machine)
     }
@@ -405,8 +427,19 @@ impl Machine {
         let mut timers = TimerPoll::default();
         let mut unclocked = 0u64;
         let stop = loop {
+            if let Some(member) = self.member.take() {
+                let ended = self.meet(&member, engine);
+                self.member = Some(member);
+                if let Some(stop) = ended {
+                    break stop;
+                }
+            }
             if self.services.state == CpuState::Stopped {
-                break Stop::Stopped { psw: self.cpu.psw };
+                let psw = self.cpu.psw;
+                match self.idle(configuration::Activity::Stopped, Stop::Stopped { psw }) {
+                    Some(stop) => break stop,
+                    None => continue,
+                }
             }
             let check_timers = timers.due(&self.cpu, executed);
             if check_timers {
@@ -417,6 +450,7 @@ impl Machine {
                 if let Some(stop) = self.watchdog_expiry() {
                     break stop;
                 }
+                self.type_console_input(observer);
             }
             if let Some(stop) = self.interruptions(observer, check_timers) {
                 break stop;
@@ -424,7 +458,13 @@ impl Machine {
             if self.cpu.psw.mask & mask::WAIT != 0 {
                 let psw = self.cpu.psw;
                 if interrupt::disabled_wait(&psw) {
-                    break Stop::DisabledWait { psw };
+                    match self.idle(
+                        configuration::Activity::DisabledWait,
+                        Stop::DisabledWait { psw },
+                    ) {
+                        Some(stop) => break stop,
+                        None => continue,
+                    }
                 }
                 self.services
                     .clock
@@ -432,6 +472,19 @@ impl Machine {
                     .executed(core::mem::take(&mut unclocked));
                 let timer = interrupt::next_timer(&self.cpu, &self.services.clock);
                 match watchdog::earliest(timer, &self.services.watchdog) {
+                    // Another CPU may interrupt the wait: look again soon.
+                    Some(_) if self.member.is_some() => {
+                        let _ = self.idle(configuration::Activity::Running, Stop::LimitReached);
+                        timers.wake();
+                        continue;
+                    }
+                    None if self.member.is_some() => {
+                        let forever = Stop::EnabledWaitForever { psw };
+                        match self.idle(configuration::Activity::WaitingForOthers, forever) {
+                            Some(stop) => break stop,
+                            None => continue,
+                        }
+                    }
                     Some(deadline) => {
                         self.services.clock.wait_until(deadline);
                         timers.wake();
@@ -459,6 +512,7 @@ impl Machine {
                 services: &mut self.services,
                 config: &self.config,
                 attention: false,
+                member: self.member.as_ref(),
             };
             // The engine hook: a batch that ends where the loop must look
             // again (the limit, the next timer poll).
@@ -474,6 +528,7 @@ impl Machine {
                     engine.run(&mut self.cpu, &mut board, room.min(poll))
                 }
             };
+            let board_attention = board.attention;
             executed += ran.instructions;
             unclocked += ran.instructions;
             if ran.instructions > 1 {
@@ -482,6 +537,12 @@ impl Machine {
             let (at, step) = (ran.last, ran.result);
             if !self.services.sclp.console.is_empty() {
                 observer.console(&self.services.sclp.take_console());
+            }
+            if let Some(member) = self.member.as_ref().filter(|_| board_attention) {
+                let console = member.configuration.sclp.lock().take_console();
+                if !console.is_empty() {
+                    observer.console(&console);
+                }
             }
             if let Some(stop) = self.carry_out_stop_request() {
                 break stop;
@@ -519,10 +580,69 @@ impl Machine {
             }
         };
         self.services.clock.source.executed(unclocked);
+        if let Some(member) = &self.member {
+            member.configuration.end(stop.clone());
+        }
         RunOutcome {
             stop,
             instructions: executed,
         }
+    }
+
+    /// A CPU of a configuration at an instruction boundary: the run may
+    /// have ended; what other CPUs asked of this one is carried out
+    /// (invalidations, a SIGP order, the stop or reset it asked for).
+    fn meet(
+        &mut self,
+        member: &configuration::Member,
+        engine: &mut dyn engine::Engine,
+    ) -> Option<Stop> {
+        if member.configuration.ended() {
+            return Some(
+                member
+                    .configuration
+                    .outcome()
+                    .unwrap_or(Stop::Stopped { psw: self.cpu.psw }),
+            );
+        }
+        if !member.take_kick() {
+            return None;
+        }
+        let tlb = &mut self.bus.tlb;
+        member.apply_flushes(&mut |invalidation| {
+            tlb.invalidate(invalidation);
+            engine.invalidate(invalidation);
+        });
+        if let Some(order) = member.take_order() {
+            let mut target = sigp::Target {
+                cpu: &mut self.cpu,
+                services: &mut self.services,
+                bus: &mut self.bus,
+            };
+            let answer = sigp::carry_out(&mut target, order);
+            // Running again before the sender learns it (so that its next
+            // step, perhaps its own stop, does not end the run).
+            if self.services.state == CpuState::Operating {
+                let _ = member.settle(configuration::Activity::Running, || Stop::LimitReached);
+            }
+            member.answer(order, answer);
+        }
+        self.carry_out_stop_request()
+    }
+
+    /// A CPU that cannot proceed by itself (`activity`): alone, the run
+    /// ends with `stop`; in a configuration, it ends when no CPU is left
+    /// running, else the CPU's thread parks until another CPU (or a timer)
+    /// needs it.
+    fn idle(&mut self, activity: configuration::Activity, stop: Stop) -> Option<Stop> {
+        let Some(member) = &self.member else {
+            return Some(stop);
+        };
+        if let Some(end) = member.settle(activity, || stop) {
+            return Some(end);
+        }
+        member.park();
+        None
     }
 
     /// Carries out a stop SIGP asked for once the instruction has ended:
@@ -541,8 +661,7 @@ impl Machine {
             }
         }
         if request == StopRequest::StopAndStoreStatus {
-            let now = self.services.clock.monotonic();
-            let cpu_timer = self.cpu.cpu_timer(now);
+            let cpu_timer = self.services.cpu_timer(&self.cpu);
             let stored = sigp::store_status(
                 &mut self.bus.storage,
                 &self.cpu,
@@ -557,7 +676,12 @@ impl Machine {
                 });
             }
         }
-        self.services.state = CpuState::Stopped;
+        self.services.enter(&mut self.cpu, CpuState::Stopped);
+        if request == StopRequest::InitialCpuReset {
+            // The reset clears the CPU timer, which stays zero while the
+            // CPU is stopped.
+            self.services.stopped_cpu_timer = Some(0);
+        }
         None
     }
 

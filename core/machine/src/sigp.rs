@@ -1,17 +1,21 @@
 //! SIGNAL PROCESSOR (PoP ch. 4 "Signal-Processor Orders"), as QEMU's
-//! `s390-ccw-virtio` machine answers each order, for a configuration of
-//! one CPU: every order addressed to another CPU address is "not
-//! operational" (cc 3), except SET ARCHITECTURE, which concerns the whole
-//! configuration.
+//! `s390-ccw-virtio` machine answers each order (`target/s390x/sigp.c`).
+//! An order to the executing CPU is carried out at once; an order to
+//! another CPU of the configuration travels to that CPU's thread
+//! ([`crate::configuration`]), which carries it out with the same
+//! [`carry_out`] at its next instruction boundary and answers.
 
-use zmmu_cpu::interrupt::lowcore;
-use zmmu_cpu::state::Cpu;
+use zmmu_cpu::interrupt::{lowcore, Interruption};
+use zmmu_cpu::memory::Memory;
+use zmmu_cpu::state::{mask, Cpu};
 use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::invalidate::prefix_area_exists;
+use zmmu_mmu::invalidate::{prefix_area_exists, Invalidation, PendingFlush};
 use zmmu_mmu::prefix::Prefix;
 use zmmu_mmu::storage::Storage;
 
-use crate::board::{Board, StopRequest};
+use crate::board::{Board, CpuState, Services, StopRequest};
+use crate::bus::DatBus;
+use crate::configuration::Order;
 
 /// Order codes.
 pub mod order {
@@ -76,6 +80,9 @@ pub enum Answer {
     Accepted,
     /// cc 1: status stored in R1.
     Status(u32),
+    /// cc 2: busy (another SIGP is under way, or the CPU is still carrying
+    /// out a stop).
+    Busy,
     /// cc 3: no CPU has that address.
     NotOperational,
 }
@@ -86,66 +93,163 @@ impl Answer {
         match self {
             Self::Accepted => 0,
             Self::Status(_) => 1,
+            Self::Busy => 2,
             Self::NotOperational => 3,
         }
     }
 }
 
-/// Carries out `order` from `cpu` to the CPU at address `target`.
+/// The CPU an order is carried out on, by its own thread: its registers,
+/// its state and signals, its storage and TLB.
+#[derive(Debug)]
+pub struct Target<'a> {
+    /// Its registers.
+    pub cpu: &'a mut Cpu,
+    /// Its state, pending stop and signals (and the clock).
+    pub services: &'a mut Services,
+    /// Storage and its TLB.
+    pub bus: &'a mut DatBus,
+}
+
+/// Carries out SIGP `order` from the CPU at address `from` to the CPU at
+/// address `target`, executed by `cpu`.
 pub fn signal(
     board: &mut Board<'_>,
     cpu: &mut Cpu,
-    order: u8,
-    target: u16,
+    code: u8,
+    target: u64,
     parameter: u64,
 ) -> Answer {
+    let from = cpu.cpu_addr;
+    if code == order::SET_ARCHITECTURE {
+        // With CZAM the CPUs stay in z/Architecture: refused as an invalid
+        // parameter when every other CPU is stopped, else as the wrong
+        // state (QEMU's `sigp_set_architecture`).
+        let others_stopped = board
+            .member
+            .is_none_or(|m| m.configuration.others_stopped(m.index));
+        return Answer::Status(if others_stopped {
+            status::INVALID_PARAMETER
+        } else {
+            status::INCORRECT_STATE
+        });
+    }
+    let order = Order {
+        code,
+        parameter,
+        from,
+    };
+    if target == u64::from(from) {
+        let mut me = Target {
+            cpu,
+            services: &mut *board.services,
+            bus: &mut *board.bus,
+        };
+        return carry_out(&mut me, order);
+    }
+    match board.member {
+        Some(member) => member.signal(target, order),
+        None => Answer::NotOperational,
+    }
+}
+
+/// Carries out `order` on `t`, the addressed CPU, by its own thread
+/// (QEMU's `handle_sigp_single_dst` and the functions it runs on the
+/// addressed CPU). A stop or reset the running CPU must carry out after
+/// its current instruction is left in [`Services::stop`].
+pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
     use order::*;
-    if order == SET_ARCHITECTURE {
-        // Every other CPU is stopped (there is none): the request to leave
-        // z/Architecture is refused as an invalid parameter, as QEMU with
-        // the CZAM facility answers.
-        return Answer::Status(status::INVALID_PARAMETER);
+    let stopped = t.services.state == CpuState::Stopped;
+    // Waiting (QEMU's "halted"): not running, and a stop is immediate.
+    let waiting = t.cpu.psw.mask & mask::WAIT != 0;
+    let resets = matches!(order.code, CPU_RESET | INITIAL_CPU_RESET);
+    if t.services.stop.is_some() && !resets {
+        return Answer::Busy;
     }
-    if target != cpu.cpu_addr {
-        return Answer::NotOperational;
-    }
-    let services = &mut *board.services;
-    match order {
-        SENSE => match services.signals.external_call {
-            Some(_) => Answer::Status(status::EXTERNAL_CALL_PENDING),
-            None => Answer::Accepted,
-        },
+    let services = &mut *t.services;
+    match order.code {
+        SENSE => {
+            let external_call = services.signals.external_call.is_some();
+            if !stopped && !external_call {
+                return Answer::Accepted;
+            }
+            let mut bits = 0;
+            if external_call {
+                bits |= status::EXTERNAL_CALL_PENDING;
+            }
+            if stopped {
+                bits |= status::STOPPED;
+            }
+            Answer::Status(bits)
+        }
         EXTERNAL_CALL => {
             if services.signals.external_call.is_some() {
                 return Answer::Status(status::EXTERNAL_CALL_PENDING);
             }
-            services.signals.external_call = Some(cpu.cpu_addr);
+            services.signals.external_call = Some(order.from);
             Answer::Accepted
         }
-        // The CPU is operating, so the conditions that would make a
-        // conditional emergency signal refuse (a stopped or idle target)
-        // do not hold: it is an emergency signal.
-        EMERGENCY_SIGNAL | CONDITIONAL_EMERGENCY_SIGNAL => {
-            services.signals.emergency.insert(cpu.cpu_addr);
+        EMERGENCY_SIGNAL => {
+            services.signals.emergency.insert(order.from);
             Answer::Accepted
         }
-        // Already operating.
-        START => Answer::Accepted,
+        CONDITIONAL_EMERGENCY_SIGNAL => {
+            // Refused only for a stopped CPU enabled for I/O and external
+            // interruptions that is idle at address 0, or busy in neither
+            // of the ASNs the parameter names (QEMU's conditions).
+            let enabled = mask::IO | mask::EXT;
+            let asn = order.parameter as u16;
+            let (primary, secondary) = (t.cpu.cr[4] as u16, t.cpu.cr[3] as u16);
+            let psw = t.cpu.psw;
+            if !stopped
+                || psw.mask & enabled != enabled
+                || (waiting && psw.addr != 0)
+                || (!waiting && (asn == primary || asn == secondary))
+            {
+                services.signals.emergency.insert(order.from);
+                Answer::Accepted
+            } else {
+                Answer::Status(status::INCORRECT_STATE)
+            }
+        }
+        START => {
+            services.enter(t.cpu, CpuState::Operating);
+            Answer::Accepted
+        }
         STOP => {
-            services.stop = Some(StopRequest::Stop);
+            if !stopped {
+                if waiting {
+                    services.enter(t.cpu, CpuState::Stopped);
+                } else {
+                    services.stop = Some(StopRequest::Stop);
+                }
+            }
             Answer::Accepted
         }
         STOP_AND_STORE_STATUS => {
-            services.stop = Some(StopRequest::StopAndStoreStatus);
+            if !stopped && !waiting {
+                services.stop = Some(StopRequest::StopAndStoreStatus);
+                return Answer::Accepted;
+            }
+            services.enter(t.cpu, CpuState::Stopped);
+            let cpu_timer = services.cpu_timer(t.cpu);
+            // The save area is in absolute page 0, which always exists.
+            let _ = store_status(&mut t.bus.storage, t.cpu, cpu_timer, STATUS_AREA, true);
             Answer::Accepted
         }
         RESTART => {
-            services.signals.restart = true;
+            if stopped {
+                // Taken before any other pending interruption.
+                services.enter(t.cpu, CpuState::Operating);
+                let _ = t.cpu.deliver(t.bus, Interruption::Restart);
+            } else {
+                services.signals.restart = true;
+            }
             Answer::Accepted
         }
         // Both resets stop the CPU (PoP "CPU Reset"); the initial one also
-        // clears the PSW, prefix, timers and control registers. Addressed
-        // to itself, the CPU completes the SIGP first.
+        // clears the PSW, prefix, timers and control registers. The CPU
+        // carries them out after its current instruction.
         INITIAL_CPU_RESET => {
             services.stop = Some(StopRequest::InitialCpuReset);
             Answer::Accepted
@@ -155,22 +259,71 @@ pub fn signal(
             Answer::Accepted
         }
         SET_PREFIX => {
-            let prefix = Prefix::new(parameter);
-            if !prefix_area_exists(&board.bus.storage, prefix) {
-                Answer::Status(status::INVALID_PARAMETER)
-            } else {
-                // Only a stopped CPU's prefix can be set.
-                Answer::Status(status::INCORRECT_STATE)
+            let prefix = Prefix::new(order.parameter);
+            if !prefix_area_exists(&t.bus.storage, prefix) {
+                return Answer::Status(status::INVALID_PARAMETER);
+            }
+            if !stopped {
+                return Answer::Status(status::INCORRECT_STATE);
+            }
+            let old = core::mem::replace(&mut t.cpu.prefix, prefix);
+            t.bus.invalidate(PendingFlush::local(Invalidation::Prefix {
+                old,
+                new: prefix,
+            }));
+            Answer::Accepted
+        }
+        STORE_STATUS_AT_ADDRESS => {
+            if !stopped {
+                return Answer::Status(status::INCORRECT_STATE);
+            }
+            let cpu_timer = services.cpu_timer(t.cpu);
+            let at = order.parameter & 0x7FFF_FE00;
+            match store_status(&mut t.bus.storage, t.cpu, cpu_timer, at, false) {
+                Some(()) => Answer::Accepted,
+                None => Answer::Status(status::INVALID_PARAMETER),
             }
         }
-        // Only a stopped CPU's status can be stored at an address.
-        STORE_STATUS_AT_ADDRESS => Answer::Status(status::INCORRECT_STATE),
-        STORE_ADDITIONAL_STATUS_AT_ADDRESS if zmmu_cpu::exec::control::installed(cpu, 129) => {
-            Answer::Status(status::INCORRECT_STATE)
+        STORE_ADDITIONAL_STATUS_AT_ADDRESS if zmmu_cpu::exec::control::installed(t.cpu, 129) => {
+            if !stopped {
+                return Answer::Status(status::INCORRECT_STATE);
+            }
+            store_additional_status(&mut t.bus.storage, t.cpu, order.parameter)
         }
-        // The running CPU is this one.
-        SENSE_RUNNING_STATUS if zmmu_cpu::exec::control::installed(cpu, 9) => Answer::Accepted,
+        SENSE_RUNNING_STATUS if zmmu_cpu::exec::control::installed(t.cpu, 9) => {
+            if stopped || waiting {
+                Answer::Status(status::NOT_RUNNING)
+            } else {
+                Answer::Accepted
+            }
+        }
         _ => Answer::Status(status::INVALID_ORDER),
+    }
+}
+
+/// STORE ADDITIONAL STATUS AT ADDRESS on a stopped CPU with the vector
+/// facility: the parameter's bits 60-63 are the length code (only 0, 1024
+/// bytes, without guarded storage), the rest the address, aligned on the
+/// length; the 32 vector registers go there (QEMU's
+/// `sigp_store_adtl_status`).
+fn store_additional_status<S: Storage + ?Sized>(
+    storage: &mut S,
+    cpu: &Cpu,
+    parameter: u64,
+) -> Answer {
+    let length_code = parameter & 0xF;
+    let at = parameter & !0xF;
+    if length_code != 0 || at & 0x3FF != 0 {
+        return Answer::Status(status::INVALID_PARAMETER);
+    }
+    let mut area = [0u8; 512];
+    for (i, vr) in cpu.vr.iter().enumerate() {
+        area[16 * i..16 * i + 8].copy_from_slice(&vr[0].to_be_bytes());
+        area[16 * i + 8..16 * i + 16].copy_from_slice(&vr[1].to_be_bytes());
+    }
+    match storage.write(AbsoluteAddress::new(at), &area) {
+        Some(()) => Answer::Accepted,
+        None => Answer::Status(status::INVALID_PARAMETER),
     }
 }
 

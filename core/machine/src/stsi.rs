@@ -74,8 +74,8 @@ impl Block {
     }
 }
 
-/// The CPU counts the blocks report: a configuration of one CPU, with no
-/// standby or reserved CPUs (no `maxcpus` beyond it).
+/// The CPU counts the blocks report: the configured CPUs, no standby
+/// CPUs, and as reserved the rest of `maxcpus` (QEMU's counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuCounts {
     /// Total CPUs (configured + standby + reserved).
@@ -87,12 +87,15 @@ pub struct CpuCounts {
 }
 
 impl CpuCounts {
-    /// The one CPU of a zmmu machine.
-    pub const ONE: Self = Self {
-        total: 1,
-        configured: 1,
-        reserved: 0,
-    };
+    /// The counts of a machine with `cpus`.
+    pub fn of(cpus: &crate::config::Cpus) -> Self {
+        let configured = cpus.core_ids.len() as u16;
+        Self {
+            total: cpus.max_cpus,
+            configured,
+            reserved: cpus.max_cpus - configured,
+        }
+    }
 }
 
 /// Puts `text` in EBCDIC at `block[at..]` (QEMU's `ascii2ebcdic` table).
@@ -227,7 +230,7 @@ impl Board<'_> {
             self.config,
             cpu.cpu_addr,
             zmmu_cpu::exec::control::MACHINE_TYPE,
-            CpuCounts::ONE,
+            CpuCounts::of(&self.config.cpus),
         );
         let access = Access {
             kind: AccessKind::Write,

@@ -20,10 +20,20 @@ impl Board<'_> {
         let command = cpu.r32(insn.f.r1);
         let sccb = cpu.r64(insn.f.r2);
         let prefix = cpu.prefix.value();
-        let Serviced { parameter } =
-            self.services
+        // The configuration's one service processor (every CPU's, when
+        // there are several).
+        let storage = &mut self.bus.storage;
+        let Serviced { parameter } = match self.member {
+            Some(member) => member
+                .configuration
                 .sclp
-                .service_call(&mut self.bus.storage, prefix, command, sccb)?;
+                .lock()
+                .service_call(storage, prefix, command, sccb)?,
+            None => self
+                .services
+                .sclp
+                .service_call(storage, prefix, command, sccb)?,
+        };
         self.services.signal_service(parameter);
         cpu.psw.set_cc(0);
         Ok(())
@@ -37,7 +47,7 @@ impl Board<'_> {
         let base = if f.b2 == 0 { 0 } else { cpu.r64(f.b2) };
         let order = (base.wrapping_add(f.d2 as i64 as u64) & 0xFF) as u8;
         let parameter = cpu.r64(f.r1 | 1);
-        let target = cpu.r64(f.r3) as u16;
+        let target = cpu.r64(f.r3);
         let answer = sigp::signal(self, cpu, order, target, parameter);
         if let sigp::Answer::Status(status) = answer {
             cpu.set_r32(f.r1, status);

@@ -69,11 +69,12 @@ fn an_entry_is_four_doublewords_fetch_read_store_tags_then_the_addend() {
 }
 
 #[test]
-fn the_slot_offset_is_the_address_shifted_right_by_7_masked_with_0x1fe0() {
+fn the_slot_offset_is_the_address_shifted_right_by_7_masked_with_0x7fe0() {
+    assert_eq!(ENTRIES, 1024);
     for address in [0, VA, 0xFFFF_FFFF_FFFF_FFFF, 0x8000_0000_1234_5678] {
         assert_eq!(
             slot(address) * ENTRY_SIZE,
-            ((address >> 7) & 0x1FE0) as usize
+            ((address >> 7) & 0x7FE0) as usize
         );
     }
 }

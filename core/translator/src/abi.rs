@@ -34,8 +34,14 @@ pub const CTX_JUMP: usize = 40;
 pub const CTX_GENERATION: usize = 48;
 /// The PSW bits the running blocks were translated for.
 pub const CTX_BITS: usize = 56;
-/// The number of the last block that ran to its end (a `u32`).
+/// The last instruction a block ran before it went to the next block (a
+/// `u32`, see [`last_run`]).
 pub const CTX_LAST_BLOCK: usize = 64;
+/// What a block stores at [`CTX_LAST_BLOCK`] when it leaves after its
+/// instruction `index`: block numbers are below 2^16.
+pub const fn last_run(block: u32, index: usize) -> u32 {
+    block | (index as u32) << 16
+}
 /// The TLB-fill helper: `extern "sysv64" fn(ctx, logical address,
 /// access kind | length << 8) -> u64`: [`FILL_RETRY`] when the probe
 /// now hits, [`FILL_ABSOLUTE`] when the access may go to the absolute
@@ -45,12 +51,39 @@ pub const CTX_LAST_BLOCK: usize = 64;
 pub const CTX_FILL: usize = 72;
 /// Where the fill helper leaves an absolute address.
 pub const CTX_FILL_ABSOLUTE: usize = 80;
+/// The pair fill, for the two operands of an SS instruction:
+/// `extern "sysv64" fn(ctx, first logical address, second logical
+/// address, first's access kind | order << 8 | length << 16) -> u64`:
+/// [`FILL_ABSOLUTE`] with both absolute addresses at
+/// [`CTX_FILL_ABSOLUTE`] and [`CTX_FILL_SECOND`] (the second is read;
+/// order 0: both checked, second first, before either is translated and
+/// recorded; 1: the first translated, then the second), else
+/// [`FILL_INTERPRET`].
+pub const CTX_FILL_PAIR: usize = 88;
+/// Where the pair fill leaves the second operand's absolute address.
+pub const CTX_FILL_SECOND: usize = 96;
+/// The code map: one bit per [`CODE_GRANULE_SHIFT`]-sized granule of
+/// absolute storage (bit `a >> CODE_GRANULE_SHIFT` of the bit string at
+/// this address), set where a translated block has bytes; a store into a
+/// frame with translated code goes ahead inline where the map is clear.
+pub const CTX_CODE_MAP: usize = 104;
+/// Granules of the code map are 64 bytes.
+pub const CODE_GRANULE_SHIFT: u32 = 6;
 /// See [`CTX_FILL`].
 pub const FILL_RETRY: u64 = 0;
 /// See [`CTX_FILL`].
 pub const FILL_ABSOLUTE: u64 = 1;
 /// See [`CTX_FILL`].
 pub const FILL_INTERPRET: u64 = 2;
+/// The bytes of scratch stack the trampoline reserves under its saved
+/// registers (keeping the stack 16-byte aligned at calls): generated code
+/// may use the qwords at [`FRAME_FILL`] and [`FRAME_OPERAND`] from `rsp`.
+pub const FRAME: i32 = 24;
+/// Where a TLB miss path keeps the address it fills (see [`CTX_FILL`]).
+pub const FRAME_FILL: i32 = 0;
+/// Where an instruction with two storage operands keeps the first one's
+/// absolute address while it probes the other (the fill call keeps it).
+pub const FRAME_OPERAND: i32 = 8;
 /// Jump-cache entries (a power of two).
 pub const JUMP_ENTRIES: usize = 4096;
 /// The size of a jump-cache entry: PSW address (`u64`), PSW bits

@@ -9,7 +9,37 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
+use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, gpr32, Current, Gen, Native};
+
+/// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
+/// the condition code.
+const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
+
+/// dl and cl (bits 0 and 1 of the cc) from the flags of a signed add or
+/// subtract: 0 zero, 1 negative, 2 positive, 3 overflow. An overflow with
+/// the fixed-point-overflow mask one goes to the slow path, where the
+/// interpreter completes the instruction and raises the exception.
+fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
+    here.used_slow = true;
+    let mut fits = a.create_label();
+    let mut done = a.create_label();
+    a.jno(fits)?;
+    a.test(
+        byte_ptr(rbx + PSW_CC_BYTE as i32),
+        i32::from(FIXED_POINT_OVERFLOW_MASK),
+    )?;
+    a.jnz(here.slow)?;
+    a.mov(edx, 1)?;
+    a.mov(ecx, 1)?;
+    a.jmp(done)?;
+    a.set_label(&mut fits)?;
+    a.setl(dl)?;
+    a.setg(cl)?;
+    a.set_label(&mut done)?;
+    a.nop()?;
+    Ok(())
+}
 
 impl Gen {
     /// Emits the ALU, storage-and-immediate and store instructions it
@@ -182,15 +212,12 @@ impl Gen {
                 } else {
                     op2!(sub);
                 }
-                here.used_slow = true;
-                a.jo(here.slow)?;
-                a.setl(dl)?;
-                a.setg(cl)?;
+                signed_cc(a, here)?;
             }
             AluOp::AddL | AluOp::AddLC => {
                 if op == AluOp::AddLC {
                     // The carry in is cc bit 1 (cc 2 or 3).
-                    a.bt(ecx, 1)?;
+                    a.bt(ecx, 5)?;
                     op2!(adc);
                 } else {
                     op2!(add);
@@ -201,7 +228,7 @@ impl Gen {
             AluOp::SubL | AluOp::SubLB => {
                 if op == AluOp::SubLB {
                     // A borrow in is cc bit 1 clear (cc 0 or 1).
-                    a.bt(ecx, 1)?;
+                    a.bt(ecx, 5)?;
                     a.cmc()?;
                     op2!(sbb);
                 } else {
@@ -295,10 +322,7 @@ impl Gen {
             }
             AluOp::Add => {
                 op2!(add);
-                here.used_slow = true;
-                a.jo(here.slow)?;
-                a.setl(dl)?;
-                a.setg(cl)?;
+                signed_cc(a, here)?;
             }
             AluOp::AddL => {
                 op2!(add);

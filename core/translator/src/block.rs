@@ -9,6 +9,11 @@ use zmmu_mmu::addr::AddressingMode;
 /// The most instructions one block holds.
 pub const MAX_BLOCK: usize = 64;
 
+/// The most side exits one block holds (each branch target in a block
+/// starts a block of its own, so long chains of side exits would translate
+/// the same code many times over).
+pub const MAX_SIDE_EXITS: usize = 2;
+
 /// One guest instruction of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Guest {
@@ -18,13 +23,36 @@ pub struct Guest {
     pub insn: Insn,
 }
 
+/// Whether a block goes on after `insn`, which may end one: a conditional
+/// relative branch leaves the block only when taken (a side exit), so the
+/// block holds the code it falls through to (and a loop of a few such
+/// blocks becomes one block that branches back to its own start).
+pub fn side_exit(insn: &Insn) -> bool {
+    use zmmu_cpu::opcode::Opcode::*;
+    match insn.op {
+        BRC | BRCL => insn.f.m1 & 15 != 15,
+        BRCT | BRCTG => true,
+        CRJ | CGRJ | CLRJ | CLGRJ | CIJ | CGIJ | CLIJ | CLGIJ => insn.f.m3 & 15 != 15,
+        _ => false,
+    }
+}
+
+/// The target of the relative branch or operand of `insn` at `at`: the
+/// instruction address plus twice the signed halfword count RI, wrapped.
+pub(crate) fn relative_target(at: u64, insn: &Insn, amode: AddressingMode) -> u64 {
+    amode.wrap(at.wrapping_add((insn.f.ri as u64).wrapping_mul(2)))
+}
+
 /// Decodes the block at `at` from `bytes` (the guest bytes from `at` to the
 /// end of its page): whole instructions up to and including the first that
-/// ends a block, at most `max` of them. Empty if the first instruction does
+/// ends a block other than by a [`side_exit`], the [`MAX_SIDE_EXITS`]th
+/// side exit, or a side exit back to `at` (the end of a loop), at most
+/// `max` instructions. Empty if the first instruction does
 /// not fit in `bytes` (it crosses the page: the caller interprets it).
 pub fn decode_block(bytes: &[u8], at: u64, amode: AddressingMode, max: usize) -> Vec<Guest> {
     let mut out = Vec::new();
     let mut offset = 0usize;
+    let mut exits = 0;
     while out.len() < max.min(MAX_BLOCK) {
         let Some(rest) = bytes.get(offset..) else {
             break;
@@ -32,12 +60,18 @@ pub fn decode_block(bytes: &[u8], at: u64, amode: AddressingMode, max: usize) ->
         let Ok(insn) = decode(rest) else {
             break;
         };
-        out.push(Guest {
-            at: amode.wrap(at.wrapping_add(offset as u64)),
-            insn,
-        });
+        let here = amode.wrap(at.wrapping_add(offset as u64));
+        out.push(Guest { at: here, insn });
         offset += usize::from(insn.len);
-        if insn.op.ends_block() {
+        if !insn.op.ends_block() {
+            continue;
+        }
+        if !side_exit(&insn) {
+            break;
+        }
+        exits += 1;
+        let target = relative_target(here, &insn, amode);
+        if exits == MAX_SIDE_EXITS || target == at {
             break;
         }
     }

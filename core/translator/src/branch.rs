@@ -1,6 +1,10 @@
-//! Branches, which end a block: BRC, BRCL, BCR, BC, BRCT, BRCTG, BRAS,
-//! BRASL, BASR and the compare-and-branch-relative family. A block ends
-//! by storing the next PSW address and going to the dispatcher.
+//! Branches: BRC, BRCL, BCR, BC, BRCT, BRCTG, BRAS, BRASL, BASR and the
+//! compare-and-branch-relative family. A block ends by storing the next
+//! PSW address and going to the dispatcher (or, back to its own start,
+//! straight to its first instruction); a conditional relative branch is a
+//! side exit ([`crate::block::side_exit`]): taken, it gives back the
+//! budget of the instructions after it and ends the block; not taken, the
+//! block goes on.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -20,9 +24,9 @@ impl Gen {
             BRC | BRCL => {
                 let target = self.rel(here);
                 if !matches!(f.m1, 0 | 15) {
-                    self.load_cc()?;
+                    self.cc_to_ecx()?;
                 }
-                self.cond_end(f.m1, target, here.next)?;
+                return self.cond_exit(f.m1, target);
             }
             BCR | BC => {
                 if (insn.op == BCR && f.r2 == 0) || f.m1 == 0 {
@@ -48,16 +52,17 @@ impl Gen {
             }
             BRCT | BRCTG => {
                 let target = self.rel(here);
-                let mut taken = self.a.create_label();
+                let mut skip = self.a.create_label();
                 if insn.op == BRCT {
                     self.a.sub(gpr32(f.r1), 1)?;
                 } else {
                     self.a.sub(gpr(f.r1), 1)?;
                 }
-                self.a.jnz(taken)?;
-                self.end_at(here.next)?;
-                self.a.set_label(&mut taken)?;
-                self.end_at(target)?;
+                self.a.jz(skip)?;
+                self.side_exit(target)?;
+                self.a.set_label(&mut skip)?;
+                self.a.nop()?;
+                return Ok(Some(Native::Yes));
             }
             BRAS | BRASL => {
                 let target = self.rel(here);
@@ -114,26 +119,31 @@ impl Gen {
                 }
                 a.add(cl, cl)?;
                 a.or(cl, dl)?;
-                a.movzx(ecx, cl)?;
-                self.cond_end(f.m3, target, here.next)?;
+                a.shl(cl, 4)?;
+                return self.cond_exit(f.m3, target);
             }
             _ => return Ok(None),
         }
         Ok(Some(Native::Ended))
     }
 
-    /// A conditional end: the condition code in ecx and the mask `m` choose
-    /// between `target` and `next`.
-    fn cond_end(&mut self, m: u8, target: u64, next: u64) -> Result<(), IcedError> {
+    /// A conditional relative branch to `target` on the condition code in
+    /// ecx (cc << 4) and the mask `m`: a side exit, or the end of the block when
+    /// the mask selects every condition code.
+    fn cond_exit(&mut self, m: u8, target: u64) -> Result<Option<Native>, IcedError> {
         match m & 15 {
-            0 => self.end_at(next),
-            15 => self.end_at(target),
+            0 => Ok(Some(Native::Yes)),
+            15 => {
+                self.end_at(target)?;
+                Ok(Some(Native::Ended))
+            }
             m => {
-                let mut taken = self.a.create_label();
-                self.branch_on(m, taken)?;
-                self.end_at(next)?;
-                self.a.set_label(&mut taken)?;
-                self.end_at(target)
+                let mut skip = self.a.create_label();
+                self.skip_unless(m, skip)?;
+                self.side_exit(target)?;
+                self.a.set_label(&mut skip)?;
+                self.a.nop()?;
+                Ok(Some(Native::Yes))
             }
         }
     }

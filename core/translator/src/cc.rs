@@ -11,49 +11,67 @@ use crate::emit::Gen;
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
 
 /// The condition codes a mask `m` selects (mask bit 8 >> cc), as a bit
-/// set with bit cc.
-fn selected(m: u8) -> u32 {
+/// set with bit 16 * cc: generated code holds the condition code as cc << 4
+/// in rcx (as the PSW byte has it), and `bt` takes the bit number modulo 64.
+fn selected(m: u8) -> u64 {
     (0..4)
         .filter(|cc| m & (8 >> cc) != 0)
-        .map(|cc| 1 << cc)
+        .map(|cc| 1u64 << (16 * cc))
         .sum()
 }
 
 impl Gen {
-    /// The condition code from dl (bit 0) and cl (bit 1) into the PSW.
+    /// The condition code from dl (bit 0) and cl (bit 1) into the PSW;
+    /// leaves cl = cc << 4, which the next instruction may use.
     pub(crate) fn set_cc(&mut self) -> Result<(), IcedError> {
         let a = &mut self.a;
         a.add(cl, cl)?;
         a.or(cl, dl)?;
         a.shl(cl, 4)?;
+        self.store_cc()
+    }
+
+    /// The condition code in cl (cc << 4, bits 4-5 only) into the PSW.
+    pub(crate) fn store_cc(&mut self) -> Result<(), IcedError> {
+        let a = &mut self.a;
         a.and(byte_ptr(rbx + PSW_CC_BYTE as i32), 0xcf)?;
         a.or(byte_ptr(rbx + PSW_CC_BYTE as i32), cl)?;
+        self.cc_left = true;
         Ok(())
     }
 
-    /// ecx = the current condition code.
+    /// ecx = the current condition code << 4.
     pub(crate) fn load_cc(&mut self) -> Result<(), IcedError> {
         let a = &mut self.a;
         a.movzx(ecx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
-        a.shr(ecx, 4)?;
-        a.and(ecx, 3)?;
+        a.and(ecx, 0x30)?;
         Ok(())
     }
 
+    /// ecx = the current condition code << 4, first thing in an
+    /// instruction: nothing to emit when the instruction before left it
+    /// there.
+    pub(crate) fn cc_to_ecx(&mut self) -> Result<(), IcedError> {
+        if self.cc_ready {
+            return Ok(());
+        }
+        self.load_cc()
+    }
+
     /// Jumps to `taken` if the branch mask `m` (8 >> cc) selects the
-    /// condition code in ecx. Uses edx.
+    /// condition code in ecx. Uses rdx.
     pub(crate) fn branch_on(&mut self, m: u8, taken: CodeLabel) -> Result<(), IcedError> {
-        self.a.mov(edx, selected(m))?;
-        self.a.bt(edx, ecx)?;
+        self.a.mov(rdx, selected(m))?;
+        self.a.bt(rdx, rcx)?;
         self.a.jc(taken)?;
         Ok(())
     }
 
     /// Jumps to `skip` unless the mask `m` selects the condition code in
-    /// ecx. Uses edx.
+    /// ecx. Uses rdx.
     pub(crate) fn skip_unless(&mut self, m: u8, skip: CodeLabel) -> Result<(), IcedError> {
-        self.a.mov(edx, selected(m))?;
-        self.a.bt(edx, ecx)?;
+        self.a.mov(rdx, selected(m))?;
+        self.a.bt(rdx, rcx)?;
         self.a.jnc(skip)?;
         Ok(())
     }

@@ -51,7 +51,8 @@ pub fn translate(
     id: u32,
     stubs: &Stubs,
 ) -> Result<Translated, IcedError> {
-    let mut g = Gen::new(*env, id, *stubs)?;
+    let start = block.first().map_or(0, |g| g.at);
+    let mut g = Gen::new(*env, id, *stubs, start, block.len())?;
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
@@ -59,6 +60,8 @@ pub fn translate(
     g.a.set_label(&mut first)?;
     g.starts.push(first);
     for (index, guest) in block.iter().enumerate() {
+        g.index = index;
+        g.cc_ready = core::mem::take(&mut g.cc_left);
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -72,6 +75,8 @@ pub fn translate(
         let outcome = g.native(&mut here)?;
         match outcome {
             Native::No => {
+                g.all_native = false;
+                g.cc_left = false;
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() {
@@ -146,6 +151,23 @@ pub(crate) struct Gen {
     /// Per instruction, where its code starts (and one more: where the
     /// instruction after the last would).
     starts: Vec<CodeLabel>,
+    /// The guest address of the block and its first host instruction (the
+    /// budget check): a branch back to the start of a block whose
+    /// instructions are all native jumps there, not to the dispatcher.
+    /// (The helper may change translation without leaving the block, so a
+    /// block that calls it for an instruction goes through the jump
+    /// cache, which sees that change.)
+    start: u64,
+    top: CodeLabel,
+    all_native: bool,
+    /// The block's length and the index of the instruction being emitted.
+    len: usize,
+    index: usize,
+    /// cl holds the condition code << 4 at the start of the instruction
+    /// being emitted (the one before left it there, on its fast and slow
+    /// paths alike); `cc_left`: the instruction being emitted leaves it.
+    pub(crate) cc_ready: bool,
+    pub(crate) cc_left: bool,
 }
 
 /// Guest general register `r`.
@@ -159,10 +181,11 @@ pub(crate) fn gpr32(r: u8) -> AsmMemoryOperand {
 }
 
 impl Gen {
-    fn new(env: Env, id: u32, stubs: Stubs) -> Result<Self, IcedError> {
+    fn new(env: Env, id: u32, stubs: Stubs, start: u64, len: usize) -> Result<Self, IcedError> {
         let mut a = CodeAssembler::new(64)?;
         let exit = a.create_label();
         let out = a.create_label();
+        let top = a.create_label();
         Ok(Self {
             a,
             env,
@@ -174,12 +197,20 @@ impl Gen {
             fills: Vec::new(),
             resume: Vec::new(),
             starts: Vec::new(),
+            start,
+            top,
+            all_native: true,
+            len,
+            index: 0,
+            cc_ready: false,
+            cc_left: false,
         })
     }
 
     /// Takes the block's length from the budget, or returns if it does not
     /// fit.
     fn budget(&mut self, len: usize) -> Result<(), IcedError> {
+        self.a.set_label(&mut self.top)?;
         self.a.cmp(r15, len as i32)?;
         self.a.jb(self.out)?;
         self.a.sub(r15, len as i32)?;
@@ -201,16 +232,39 @@ impl Gen {
     /// Sets the PSW address to `addr` and goes to the next block.
     pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
         self.a.mov(rax, addr)?;
+        if addr == self.start && self.all_native {
+            self.leave_rax()?;
+            self.a.jmp(self.top)?;
+            return Ok(());
+        }
         self.end_rax()
     }
 
     /// Sets the PSW address to rax and goes to the next block.
     pub(crate) fn end_rax(&mut self) -> Result<(), IcedError> {
-        self.a.mov(qword_ptr(rbx + offset::PSW_ADDR as i32), rax)?;
-        self.a
-            .mov(dword_ptr(rbp + abi::CTX_LAST_BLOCK as i32), self.id)?;
+        self.leave_rax()?;
         self.a.jmp(self.stubs.dispatch)?;
         Ok(())
+    }
+
+    /// Stores rax as the PSW address and the current instruction as the
+    /// last one run.
+    fn leave_rax(&mut self) -> Result<(), IcedError> {
+        let last = abi::last_run(self.id, self.index);
+        self.a.mov(qword_ptr(rbx + offset::PSW_ADDR as i32), rax)?;
+        self.a
+            .mov(dword_ptr(rbp + abi::CTX_LAST_BLOCK as i32), last)?;
+        Ok(())
+    }
+
+    /// A side exit to `addr` from the current instruction: gives back the
+    /// budget of the instructions after it and ends the block.
+    pub(crate) fn side_exit(&mut self, addr: u64) -> Result<(), IcedError> {
+        let after = self.len - self.index - 1;
+        if after > 0 {
+            self.a.add(r15, after as i32)?;
+        }
+        self.end_at(addr)
     }
 
     fn finish(mut self, ip: u64, native: Vec<bool>) -> Result<Translated, IcedError> {
@@ -221,6 +275,7 @@ impl Gen {
         let slow = core::mem::take(&mut self.slow);
         let mut slows = alloc::vec![None; native.len()];
         for (mut label, index, next, ends) in slow {
+            self.index = index;
             self.a.set_label(&mut label)?;
             if let Some(at) = slows.get_mut(index) {
                 *at = Some(label);
@@ -231,6 +286,8 @@ impl Gen {
                 // continue sequentially.
                 self.end_at(next)?;
             } else if let Some(&resume) = self.resume.get(index) {
+                // The next instruction may expect the cc in cl.
+                self.load_cc()?;
                 self.a.jmp(resume)?;
             } else {
                 self.end_at(next)?;
@@ -294,10 +351,7 @@ impl Gen {
 
     /// The target of a relative-long or relative branch operand.
     pub(crate) fn rel(&self, here: &Current) -> u64 {
-        self.env.amode.wrap(
-            here.at
-                .wrapping_add((here.insn.f.ri as u64).wrapping_mul(2)),
-        )
+        crate::block::relative_target(here.at, &here.insn, self.env.amode)
     }
 
     /// Stores rax into R1 as an address (LA, LARL): all 64 bits in the

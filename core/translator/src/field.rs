@@ -6,7 +6,6 @@ use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::sem::FieldOp;
 
-use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, Gen};
 
 impl Gen {
@@ -81,8 +80,7 @@ impl Gen {
                 a.set_label(&mut done)?;
                 a.mov(ecx, edx)?;
                 a.shl(cl, 4)?;
-                a.and(byte_ptr(rbx + PSW_CC_BYTE as i32), 0xcf)?;
-                a.or(byte_ptr(rbx + PSW_CC_BYTE as i32), cl)?;
+                self.store_cc()?;
             }
         }
         Ok(())

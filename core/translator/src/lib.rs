@@ -41,7 +41,7 @@
 //! let code = [0xb9, 0x08, 0x00, 0x12, 0xe3, 0x30, 0x10, 0x08, 0x00, 0x04, 0xa7, 0xf4, 0xff, 0xfb];
 //! let block = decode_block(&code, 0x2_0000, AddressingMode::Bits64, 64);
 //! assert_eq!(block.len(), 3);
-//! let memory = MemoryAccess::SoftTlb { partition: 0 };
+//! let memory = MemoryAccess::SoftTlb { partition: 0, whole_pages: true };
 //! let env = Env { amode: AddressingMode::Bits64, key: 0, memory, movbe: false };
 //! // The shared stubs and the block, for code placed at host address 0x1000.
 //! let (shared, stubs) = stubs(0x1000).unwrap();
@@ -66,8 +66,10 @@ mod cc;
 mod emit;
 mod field;
 mod memory;
+mod multiple;
 mod native;
 mod shift;
+mod ss;
 mod stubs;
 
 pub use block::{decode_block, Guest, MAX_BLOCK};

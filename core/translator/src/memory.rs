@@ -37,6 +37,9 @@ pub enum MemoryAccess {
     SoftTlb {
         /// The partition.
         partition: usize,
+        /// The storage size is a multiple of 4 KiB, so a page a TLB entry
+        /// maps lies wholly in storage and no bound check is needed.
+        whole_pages: bool,
     },
     /// A plain access at the guest's logical address, translated by the
     /// host MMU (the `kvm` engine: the shadow of the s390x tables in the
@@ -55,18 +58,44 @@ impl MemoryAccess {
     }
 }
 
+/// How the interpreter touches the two operands of an SS instruction; the
+/// pair fill translates (and records) them the same way, so that an
+/// exception leaves the same reference and change bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairOrder {
+    /// Both checked (second, then first) before either is accessed (MVC,
+    /// NC, OC, XC).
+    CheckFirst = 0,
+    /// The first operand accessed, then the second (CLC).
+    InOrder = 1,
+}
+
 /// The out-of-line part of one inline access: where a TLB miss goes.
-pub(crate) struct Fill {
-    /// The miss path.
-    label: CodeLabel,
-    /// The probe, retried after a fill.
-    retry: CodeLabel,
-    /// Where a fill that gives the absolute address itself resumes.
-    hit: CodeLabel,
-    /// The instruction's slow path.
-    slow: CodeLabel,
-    kind: AccessKind,
-    n: u32,
+pub(crate) enum Fill {
+    /// One operand: the fill helper ([`abi::CTX_FILL`]), then the probe
+    /// again.
+    One {
+        /// The miss path.
+        label: CodeLabel,
+        /// The probe, retried after a fill.
+        retry: CodeLabel,
+        /// Where a fill that gives the absolute address itself resumes.
+        hit: CodeLabel,
+        /// The instruction's slow path.
+        slow: CodeLabel,
+        kind: AccessKind,
+        n: u32,
+    },
+    /// Two operands: the pair fill ([`abi::CTX_FILL_PAIR`]) gives both
+    /// absolute addresses.
+    Pair {
+        label: CodeLabel,
+        hit: CodeLabel,
+        slow: CodeLabel,
+        first: AccessKind,
+        order: PairOrder,
+        n: u32,
+    },
 }
 
 impl Gen {
@@ -81,7 +110,7 @@ impl Gen {
         n: u32,
     ) -> Result<(), IcedError> {
         match self.env.memory {
-            MemoryAccess::SoftTlb { partition } => self.tlb_probe(here, partition, kind, n),
+            MemoryAccess::SoftTlb { .. } => self.tlb_probe(here, kind, n),
             MemoryAccess::HostMmu => self.host_mmu_check(here, n),
             MemoryAccess::Helper => unreachable!("native storage operands only when inline"),
         }
@@ -116,58 +145,157 @@ impl Gen {
         Ok(())
     }
 
-    /// The inline software-TLB probe of `partition`: on a hit rax holds the
-    /// absolute address; a miss calls the fill helper out of line.
-    fn tlb_probe(
+    /// The two `n`-byte operands of an SS instruction, the first (logical
+    /// address in rax) accessed as `first`, the second (in rsi) read: on
+    /// return their host bytes are at r13 + rax and r13 + rsi; when the
+    /// fast path cannot do them, jumps to the slow path. Uses rcx, rdx and
+    /// the frame's qwords.
+    pub(crate) fn access_pair(
         &mut self,
         here: &mut Current,
-        partition: usize,
-        kind: AccessKind,
+        first: AccessKind,
+        order: PairOrder,
         n: u32,
     ) -> Result<(), IcedError> {
         here.used_slow = true;
-        let slow = here.slow;
-        let base = (partition * tlb::PARTITION_STRIDE) as i32;
-        let mut retry = self.a.create_label();
-        let fill = self.a.create_label();
+        let label = self.a.create_label();
         let mut hit = self.a.create_label();
-        self.fills.push(Fill {
-            label: fill,
+        let slow = here.slow;
+        self.fills.push(Fill::Pair {
+            label,
+            hit,
+            slow,
+            first,
+            order,
+            n,
+        });
+        let a = &mut self.a;
+        a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+        a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rsi)?;
+        a.mov(rax, rsi)?;
+        self.tlb_lookup(AccessKind::Read, n, slow, label)?;
+        self.a.mov(rsi, rax)?;
+        self.a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+        self.tlb_lookup(first, n, slow, label)?;
+        self.a.nop()?;
+        self.a.set_label(&mut hit)?;
+        self.a.nop()?;
+        Ok(())
+    }
+
+    /// The inline software-TLB probe of `partition`: on a hit rax holds the
+    /// absolute address; a miss calls the fill helper out of line.
+    fn tlb_probe(&mut self, here: &mut Current, kind: AccessKind, n: u32) -> Result<(), IcedError> {
+        here.used_slow = true;
+        let slow = here.slow;
+        let mut retry = self.a.create_label();
+        let label = self.a.create_label();
+        let mut hit = self.a.create_label();
+        self.fills.push(Fill::One {
+            label,
             retry,
             hit,
             slow,
             kind,
             n,
         });
+        self.a.set_label(&mut retry)?;
+        self.tlb_lookup(kind, n, slow, label)?;
+        // Where a fill that gives the absolute address itself resumes.
+        self.a.nop()?;
+        self.a.set_label(&mut hit)?;
+        self.a.nop()?;
+        Ok(())
+    }
+
+    /// The TLB partition's byte offset from r12, and whether storage is
+    /// whole pages.
+    fn partition(&self) -> (i32, bool) {
+        match self.env.memory {
+            MemoryAccess::SoftTlb {
+                partition,
+                whole_pages,
+            } => ((partition * tlb::PARTITION_STRIDE) as i32, whole_pages),
+            MemoryAccess::HostMmu | MemoryAccess::Helper => {
+                unreachable!("the software TLB's lookup only for its blocks")
+            }
+        }
+    }
+
+    /// The lookup: the logical address in rax becomes the absolute one; a
+    /// tag mismatch jumps to `miss` with the tag formed in rcx and the
+    /// slot's offset in rdx, an access beyond storage to `slow`. The tag
+    /// is formed from the page of the last byte and compared in the slot
+    /// of the first: an access that crosses a page never matches (the
+    /// slot holds a page of its own slot number), and the fill sends it to
+    /// the interpreter.
+    fn tlb_lookup(
+        &mut self,
+        kind: AccessKind,
+        n: u32,
+        slow: CodeLabel,
+        miss: CodeLabel,
+    ) -> Result<(), IcedError> {
+        let (base, whole_pages) = self.partition();
         let a = &mut self.a;
-        a.set_label(&mut retry)?;
         if n > 1 {
-            a.mov(ecx, eax)?;
-            a.and(ecx, 0xfff)?;
-            a.cmp(ecx, (0x1000 - n) as i32)?;
-            a.ja(slow)?;
+            a.lea(rcx, qword_ptr(rax + (n - 1) as i32))?;
+        } else {
+            a.mov(rcx, rax)?;
         }
         a.mov(rdx, rax)?;
         a.shr(rdx, 7)?;
         a.and(edx, ((tlb::ENTRIES - 1) * tlb::ENTRY_SIZE) as i32)?;
-        a.mov(rcx, rax)?;
         a.and(rcx, -4096)?;
         a.or(rcx, tlb::tag(0, self.env.key) as i32)?;
         a.cmp(
             rcx,
             qword_ptr(r12 + rdx + (base + tlb::TAG_OFFSET[kind as usize] as i32)),
         )?;
-        a.jne(fill)?;
+        a.jne(miss)?;
         a.add(
             rax,
             qword_ptr(r12 + rdx + (base + tlb::ADDEND_OFFSET as i32)),
         )?;
-        a.lea(rcx, qword_ptr(rax + n as i32))?;
-        a.cmp(rcx, r14)?;
-        a.ja(slow)?;
-        // Where a fill that gives the absolute address itself resumes.
-        a.nop()?;
-        a.set_label(&mut hit)?;
+        if !whole_pages {
+            a.lea(rcx, qword_ptr(rax + n as i32))?;
+            a.cmp(rcx, r14)?;
+            a.ja(slow)?;
+        }
+        Ok(())
+    }
+
+    /// A store that missed only because its frame holds translated code
+    /// (the store tag has [`tlb::TAG_CODE`]) goes ahead at once when the
+    /// 64-byte granules it touches hold no code (the map at
+    /// [`abi::CTX_CODE_MAP`]); otherwise, and for any other miss, falls
+    /// through to the fill. rcx and rdx as [`Gen::tlb_lookup`] leaves them
+    /// on a miss.
+    fn code_frame_store(&mut self, n: u32, hit: CodeLabel) -> Result<(), IcedError> {
+        let (base, _) = self.partition();
+        let mut other = self.a.create_label();
+        let mut code = self.a.create_label();
+        let a = &mut self.a;
+        a.or(rcx, tlb::TAG_CODE as i32)?;
+        let store = tlb::TAG_OFFSET[AccessKind::Write as usize] as i32;
+        a.cmp(rcx, qword_ptr(r12 + rdx + (base + store)))?;
+        a.jne(other)?;
+        a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+        a.add(
+            rax,
+            qword_ptr(r12 + rdx + (base + tlb::ADDEND_OFFSET as i32)),
+        )?;
+        a.mov(rcx, qword_ptr(rbp + abi::CTX_CODE_MAP as i32))?;
+        for last in [0, n - 1] {
+            a.lea(rdx, qword_ptr(rax + last as i32))?;
+            a.shr(rdx, abi::CODE_GRANULE_SHIFT)?;
+            a.bt(qword_ptr(rcx), rdx)?;
+            a.jc(code)?;
+        }
+        a.jmp(hit)?;
+        a.set_label(&mut code)?;
+        a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+        a.set_label(&mut other)?;
         a.nop()?;
         Ok(())
     }
@@ -236,22 +364,60 @@ impl Gen {
     /// translates the access as the interpreter would (walk, keys, R/C) and
     /// says whether the probe now hits; if not (an exception to raise, a
     /// page that is never cached), the interpreter runs the instruction.
+    /// A pair's miss: the pair fill translates both operands and gives
+    /// their absolute addresses, or sends the instruction to the
+    /// interpreter.
     pub(crate) fn emit_fills(&mut self) -> Result<(), IcedError> {
         let fills = core::mem::take(&mut self.fills);
-        for mut fill in fills {
+        for fill in fills {
             let a = &mut self.a;
-            a.set_label(&mut fill.label)?;
-            a.mov(qword_ptr(rsp), rax)?;
-            a.mov(rdi, rbp)?;
-            a.mov(rsi, rax)?;
-            a.mov(edx, fill.kind as u32 | fill.n << 8)?;
-            a.call(qword_ptr(rbp + abi::CTX_FILL as i32))?;
-            a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
-            a.mov(rax, qword_ptr(rsp))?;
-            a.jb(fill.retry)?;
-            a.ja(fill.slow)?;
-            a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;
-            a.jmp(fill.hit)?;
+            match fill {
+                Fill::One {
+                    mut label,
+                    retry,
+                    hit,
+                    slow,
+                    kind,
+                    n,
+                } => {
+                    a.set_label(&mut label)?;
+                    if kind == AccessKind::Write && n <= 1 << abi::CODE_GRANULE_SHIFT {
+                        self.code_frame_store(n, hit)?;
+                    }
+                    let a = &mut self.a;
+                    a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+                    a.mov(rdi, rbp)?;
+                    a.mov(rsi, rax)?;
+                    a.mov(edx, kind as u32 | n << 8)?;
+                    a.call(qword_ptr(rbp + abi::CTX_FILL as i32))?;
+                    a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
+                    a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+                    a.jb(retry)?;
+                    a.ja(slow)?;
+                    a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;
+                    a.jmp(hit)?;
+                }
+                Fill::Pair {
+                    mut label,
+                    hit,
+                    slow,
+                    first,
+                    order,
+                    n,
+                } => {
+                    a.set_label(&mut label)?;
+                    a.mov(rdi, rbp)?;
+                    a.mov(rsi, qword_ptr(rsp + abi::FRAME_FILL))?;
+                    a.mov(rdx, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+                    a.mov(ecx, first as u32 | (order as u32) << 8 | n << 16)?;
+                    a.call(qword_ptr(rbp + abi::CTX_FILL_PAIR as i32))?;
+                    a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
+                    a.jne(slow)?;
+                    a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;
+                    a.mov(rsi, qword_ptr(rbp + abi::CTX_FILL_SECOND as i32))?;
+                    a.jmp(hit)?;
+                }
+            }
         }
         Ok(())
     }

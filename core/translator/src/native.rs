@@ -32,6 +32,9 @@ impl Gen {
         if let Some(done) = self.branch(here)? {
             return Ok(done);
         }
+        if mem_ok && (self.ss(here)? || self.multiple(here)?) {
+            return Ok(Native::Yes);
+        }
         match insn.op {
             LA | LAY => {
                 self.ea(f.x2, f.b2, f.d2)?;
@@ -54,7 +57,7 @@ impl Gen {
                     0 => return Ok(Native::Yes),
                     15 => {}
                     m => {
-                        self.load_cc()?;
+                        self.cc_to_ecx()?;
                         self.skip_unless(m, skip)?;
                     }
                 }

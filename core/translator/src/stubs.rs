@@ -26,7 +26,7 @@ pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
     // The return path.
     let mut a = CodeAssembler::new(64)?;
     a.mov(qword_ptr(rbp + abi::CTX_BUDGET as i32), r15)?;
-    a.add(rsp, 8)?;
+    a.add(rsp, abi::FRAME)?;
     for r in [r15, r14, r13, r12, rbp, rbx] {
         a.pop(r)?;
     }
@@ -64,7 +64,7 @@ pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
     for r in [rbx, rbp, r12, r13, r14, r15] {
         a.push(r)?;
     }
-    a.sub(rsp, 8)?;
+    a.sub(rsp, abi::FRAME)?;
     a.mov(rbx, rdi)?;
     a.mov(rbp, rsi)?;
     a.mov(r12, qword_ptr(rbp + abi::CTX_TLB as i32))?;

@@ -278,6 +278,20 @@ fn rounded<T: BfpFormat>(
     if r.value.is_denormal() && exc & ieee::INEXACT == 0 {
         exc |= ieee::UNDERFLOW; // tiny and exact
     }
+    // Tininess is detected before rounding (QEMU's s390x rule): an
+    // inexact result whose exact magnitude is below the smallest normal
+    // number underflows even when it rounds up to that number, which
+    // rustc_apfloat does not report. The wider format, rounded toward
+    // zero, is below it exactly when the exact result is.
+    if exc & (ieee::INEXACT | ieee::UNDERFLOW) == ieee::INEXACT {
+        let mut lost = false;
+        let smallest: T::Wide = T::F::smallest_normalized()
+            .convert_r(Round::NearestTiesToEven, &mut lost)
+            .value;
+        if wide(Round::TowardZero).abs() < smallest {
+            exc |= ieee::UNDERFLOW;
+        }
+    }
     let value = r.value.to_bits() as u64;
     let magnitude = |v: T::F| v.abs().to_bits();
     let incremented =
@@ -444,6 +458,62 @@ fn arith<T: BfpFormat>(op: Arith, a: u64, b: u64, round: Round) -> Outcome {
     )
 }
 
+/// `b * c + a` (or `b * c - a` when `subtract`) in format `T` with one
+/// rounding (MULTIPLY AND ADD / SUBTRACT). A NaN result is the first NaN
+/// operand in the order second (`c`), third (`b`), first (`a`), quieted,
+/// an invalid operation when any operand is a signaling NaN (QEMU 7.2's
+/// choice, which differs from the other operations' signaling-first
+/// rule); a product of zero and infinity is an invalid operation even
+/// when the addend is a quiet NaN, which is then the result. The
+/// scaled result of a trapping overflow or underflow is rounded from the
+/// wider format's fused result (two roundings, where the other
+/// operations' are exact).
+fn fused<T: BfpFormat>(a: u64, b: u64, c: u64, subtract: bool, round: Round) -> Outcome {
+    let bits = bits_of::<T>();
+    let infinite = |v: u64| v & !bits.sign() == bits.exponent();
+    let invalid_product = (bits.is_zero(b) && infinite(c)) || (infinite(b) && bits.is_zero(c));
+    let operands = [c, b, a];
+    if let Some(&nan) = operands.iter().find(|&&v| bits.is_nan(v)) {
+        let signaling = invalid_product || operands.iter().any(|&v| bits.is_snan(v));
+        return Outcome {
+            exc: if signaling { ieee::INVALID } else { 0 },
+            ..Outcome::exact(nan | bits.quiet())
+        };
+    }
+    let addend = if subtract { a ^ bits.sign() } else { a };
+    let (x, y, z) = (
+        T::F::from_bits(b.into()),
+        T::F::from_bits(c.into()),
+        T::F::from_bits(addend.into()),
+    );
+    let widen = |v: T::F| -> T::Wide {
+        let mut lost = false;
+        v.convert_r(Round::NearestTiesToEven, &mut lost).value
+    };
+    rounded::<T>(
+        round,
+        |r| x.mul_add_r(y, z, r),
+        |r| widen(x).mul_add_r(widen(y), widen(z), r).value,
+    )
+}
+
+/// MULTIPLY AND ADD, MULTIPLY AND SUBTRACT (RRD: FPR R2; RXF: storage):
+/// R1 = R3 * operand 2 +/- R1, rounded once by the FPC; cc unchanged.
+fn multiply_and_add<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, subtract: bool) -> ExecResult {
+    e.bfp_enabled()?;
+    let f = e.insn.f;
+    let c = if e.insn.op.format() == crate::format::Format::Rxf {
+        let at = e.ea2();
+        e.read_uint(at, (T::BITS / 8) as usize, f.b2)?
+    } else {
+        T::get(e.cpu, f.r2)
+    };
+    let (a, b) = (T::get(e.cpu, f.r1), T::get(e.cpu, f.r3));
+    let out = fused::<T>(a, b, c, subtract, fpc_round(e.cpu.fpc));
+    e.ieee_complete(out, |cpu, v| T::set(cpu, f.r1, v))?;
+    Ok(Next::Seq)
+}
+
 /// The square root of `a` in format `T`: exact integer square root of the
 /// significand, rounded once by `from_u128_r` (the result of a square root
 /// is always normal: no overflow, no underflow).
@@ -553,40 +623,39 @@ fn shorten(a: u64, round: Round) -> Outcome {
 }
 
 /// A signed integer to format `T`, rounded by `round`.
-fn from_fixed<T: BfpFormat>(v: i64, round: Round) -> Outcome {
+fn from_fixed<T: BfpFormat>(v: i128, round: Round) -> Outcome {
     rounded::<T>(
         round,
-        |r| T::F::from_i128_r(v.into(), r),
-        |r| T::Wide::from_i128_r(v.into(), r).value,
+        |r| T::F::from_i128_r(v, r),
+        |r| T::Wide::from_i128_r(v, r).value,
     )
 }
 
-/// Format `T` to a signed integer of `width` bits, rounded by `round`: the
-/// value, its exceptions and whether it was incremented. A NaN or a value
-/// out of range is an invalid operation whose result is the largest
-/// integer of the operand's sign (the largest negative one for a NaN); a
+/// Format `T` to an integer in `min..=max` (a signed or unsigned range),
+/// rounded by `round`: the value, its exceptions and whether it was
+/// incremented. A NaN or a value out of range is an invalid operation
+/// whose result is the range's end of the operand's sign (`min` for a
+/// NaN: the largest negative integer, or zero for CONVERT TO LOGICAL); a
 /// value out of range is also inexact (PoP "CONVERT TO FIXED": with the
 /// invalid-operation mask zero, SFi and the inexact condition; QEMU does
 /// the same).
-fn to_fixed<T: BfpFormat>(a: u64, width: u32, round: Round) -> (i64, u8, bool) {
+fn to_integer<T: BfpFormat>(a: u64, min: i128, max: i128, round: Round) -> (i128, u8, bool) {
     let b = bits_of::<T>();
-    let min = -(1i128 << (width - 1));
-    let max = (1i128 << (width - 1)) - 1;
     if b.is_nan(a) {
-        return (min as i64, ieee::INVALID, false);
+        return (min, ieee::INVALID, false);
     }
     let x = T::F::from_bits(a.into());
     let mut exact = false;
     let r = x.to_i128_r(128, round, &mut exact);
     if r.status.intersects(Status::INVALID_OP) || r.value < min || r.value > max {
         let v = if b.negative(a) { min } else { max };
-        return (v as i64, ieee::INVALID | ieee::INEXACT, false);
+        return (v, ieee::INVALID | ieee::INEXACT, false);
     }
     let inexact = r.status.intersects(Status::INEXACT);
     let mut dummy = false;
     let truncated = x.to_i128_r(128, Round::TowardZero, &mut dummy).value;
     (
-        r.value as i64,
+        r.value,
         if inexact { ieee::INEXACT } else { 0 },
         inexact && truncated != r.value,
     )
@@ -650,16 +719,28 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.ieee_complete(shorten(a, round), |cpu, v| Short::set(cpu, r1, v))
                 .map(|_| Next::Seq)
         }),
+        MAEBR | MAEB => multiply_and_add::<B, Short>(e, false),
+        MADBR | MADB => multiply_and_add::<B, Long>(e, false),
+        MSEBR | MSEB => multiply_and_add::<B, Short>(e, true),
+        MSDBR | MSDB => multiply_and_add::<B, Long>(e, true),
         TCEB => test_data_class::<B, Short>(e),
         TCDB => test_data_class::<B, Long>(e),
-        CEFBR => convert_from::<B, Short>(e, false),
-        CDFBR => convert_from::<B, Long>(e, false),
-        CEGBR => convert_from::<B, Short>(e, true),
-        CDGBR => convert_from::<B, Long>(e, true),
-        CFEBR => convert_to::<B, Short>(e, 32),
-        CFDBR => convert_to::<B, Long>(e, 32),
-        CGEBR => convert_to::<B, Short>(e, 64),
-        CGDBR => convert_to::<B, Long>(e, 64),
+        CEFBR => convert_from::<B, Short>(e, Integer::FIXED_32),
+        CDFBR => convert_from::<B, Long>(e, Integer::FIXED_32),
+        CEGBR => convert_from::<B, Short>(e, Integer::FIXED_64),
+        CDGBR => convert_from::<B, Long>(e, Integer::FIXED_64),
+        CELFBR => convert_from::<B, Short>(e, Integer::LOGICAL_32),
+        CDLFBR => convert_from::<B, Long>(e, Integer::LOGICAL_32),
+        CELGBR => convert_from::<B, Short>(e, Integer::LOGICAL_64),
+        CDLGBR => convert_from::<B, Long>(e, Integer::LOGICAL_64),
+        CFEBR => convert_to::<B, Short>(e, Integer::FIXED_32),
+        CFDBR => convert_to::<B, Long>(e, Integer::FIXED_32),
+        CGEBR => convert_to::<B, Short>(e, Integer::FIXED_64),
+        CGDBR => convert_to::<B, Long>(e, Integer::FIXED_64),
+        CLFEBR => convert_to::<B, Short>(e, Integer::LOGICAL_32),
+        CLFDBR => convert_to::<B, Long>(e, Integer::LOGICAL_32),
+        CLGEBR => convert_to::<B, Short>(e, Integer::LOGICAL_64),
+        CLGDBR => convert_to::<B, Long>(e, Integer::LOGICAL_64),
         _ => return None,
     };
     Some(r)
@@ -768,36 +849,128 @@ fn square_root<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>) -> ExecResult {
     Ok(Next::Seq)
 }
 
-/// CONVERT FROM FIXED (32-bit or 64-bit GR R2), rounded by the FPC (the
-/// M3 and M4 fields come with the floating-point-extension facility and
-/// are ignored without it); cc unchanged.
-fn convert_from<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, wide: bool) -> ExecResult {
-    e.bfp_enabled()?;
-    let r2 = e.insn.f.r2;
-    let v = if wide {
-        e.cpu.r64(r2) as i64
-    } else {
-        i64::from(e.cpu.r32(r2) as i32)
+/// The integer operand or result of a conversion: its width and whether
+/// it is signed (CONVERT FROM/TO FIXED) or unsigned (CONVERT FROM/TO
+/// LOGICAL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Integer {
+    width: u32,
+    signed: bool,
+}
+
+impl Integer {
+    const FIXED_32: Self = Self {
+        width: 32,
+        signed: true,
     };
-    let out = from_fixed::<T>(v, fpc_round(e.cpu.fpc));
+    const FIXED_64: Self = Self {
+        width: 64,
+        signed: true,
+    };
+    const LOGICAL_32: Self = Self {
+        width: 32,
+        signed: false,
+    };
+    const LOGICAL_64: Self = Self {
+        width: 64,
+        signed: false,
+    };
+
+    /// Its range.
+    const fn range(self) -> (i128, i128) {
+        if self.signed {
+            (
+                -(1i128 << (self.width - 1)),
+                (1i128 << (self.width - 1)) - 1,
+            )
+        } else {
+            (0, (1i128 << self.width) - 1)
+        }
+    }
+
+    /// The value GR `r` holds (bits 32-63 or all 64).
+    fn read(self, cpu: &Cpu, r: u8) -> i128 {
+        match (self.width, self.signed) {
+            (32, true) => i128::from(cpu.r32(r) as i32),
+            (32, false) => i128::from(cpu.r32(r)),
+            (_, true) => i128::from(cpu.r64(r) as i64),
+            _ => i128::from(cpu.r64(r)),
+        }
+    }
+
+    /// Stores `v` (in range) into GR `r`.
+    fn write(self, cpu: &mut Cpu, r: u8, v: u64) {
+        if self.width == 32 {
+            cpu.set_r32(r, v as u32);
+        } else {
+            cpu.set_r64(r, v);
+        }
+    }
+}
+
+/// The rounding and inexact control of a conversion: CONVERT FROM FIXED
+/// rounds by the FPC (its M3 and M4 fields come with the
+/// floating-point-extension facility and are ignored here); the logical
+/// conversions, which that facility brings, round as M3 says and suppress
+/// the inexact exception when M4 bit 1 (the IEEE-inexact-exception
+/// control) is one.
+fn conversion_controls<B: Bus>(
+    e: &Exec<'_, B>,
+    round_by_m3: bool,
+) -> Result<(Round, bool), Exception> {
+    let f = e.insn.f;
+    let logical = matches!(
+        e.insn.op,
+        Opcode::CELFBR
+            | Opcode::CDLFBR
+            | Opcode::CELGBR
+            | Opcode::CDLGBR
+            | Opcode::CLFEBR
+            | Opcode::CLFDBR
+            | Opcode::CLGEBR
+            | Opcode::CLGDBR
+    );
+    let round = if logical || round_by_m3 {
+        m3_round(e.cpu.fpc, f.m3)?
+    } else {
+        fpc_round(e.cpu.fpc)
+    };
+    Ok((round, logical && f.m4 & 4 != 0))
+}
+
+/// CONVERT FROM FIXED and CONVERT FROM LOGICAL (32-bit or 64-bit GR R2);
+/// cc unchanged.
+fn convert_from<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, source: Integer) -> ExecResult {
+    e.bfp_enabled()?;
+    let (round, suppress_inexact) = conversion_controls(e, false)?;
+    let v = source.read(e.cpu, e.insn.f.r2);
+    let mut out = from_fixed::<T>(v, round);
+    if suppress_inexact {
+        out.exc &= !ieee::INEXACT;
+    }
     let r1 = e.insn.f.r1;
     e.ieee_complete(out, |cpu, v| T::set(cpu, r1, v))?;
     Ok(Next::Seq)
 }
 
-/// CONVERT TO FIXED (into bits 32-63 or all of GR R1), rounded as M3 says;
-/// cc 0 zero, 1 negative, 2 positive (the source), 3 NaN or out of range.
-fn convert_to<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, width: u32) -> ExecResult {
+/// CONVERT TO FIXED and CONVERT TO LOGICAL (into bits 32-63 or all of GR
+/// R1), rounded as M3 says; cc 0 zero, 1 negative, 2 positive (the
+/// source), 3 NaN or out of range.
+fn convert_to<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, target: Integer) -> ExecResult {
     e.bfp_enabled()?;
-    let round = m3_round(e.cpu.fpc, e.insn.f.m3)?;
+    let (round, suppress_inexact) = conversion_controls(e, true)?;
     let bits = bits_of::<T>();
     let a = T::get(e.cpu, e.insn.f.r2);
-    let (v, exc, incremented) = to_fixed::<T>(a, width, round);
+    let (min, max) = target.range();
+    let (v, mut exc, incremented) = to_integer::<T>(a, min, max, round);
     let cc = if exc & ieee::INVALID != 0 {
         3
     } else {
         bits.cc(a)
     };
+    if suppress_inexact {
+        exc &= !ieee::INEXACT;
+    }
     let r1 = e.insn.f.r1;
     let out = Outcome {
         value: v as u64,
@@ -806,11 +979,7 @@ fn convert_to<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, width: u32) -> ExecResu
         scaled: None,
     };
     e.ieee_complete(out, |cpu, v| {
-        if width == 32 {
-            cpu.set_r32(r1, v as u32);
-        } else {
-            cpu.set_r64(r1, v);
-        }
+        target.write(cpu, r1, v);
         cpu.psw.set_cc(cc);
     })?;
     Ok(Next::Seq)

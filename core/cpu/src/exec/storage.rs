@@ -629,6 +629,16 @@ fn move_inverse<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 
 /// Long-operand register conventions: address in R, length in R+1
 /// (24 bits for MVCL/CLCL, 32 or 64 bits for MVCLE/CLCLE by amode).
+/// The largest aligned block of storage that every access check treats
+/// alike: low-address protection covers 512 bytes, the fetch-protection
+/// override 2048, keys and DAT whole pages.
+const PROTECTION_UNIT: u64 = 512;
+
+/// The bytes from `addr` to the end of its protection unit.
+fn unit_left(addr: u64) -> u64 {
+    PROTECTION_UNIT - (addr & (PROTECTION_UNIT - 1))
+}
+
 struct LongOperand {
     reg: u8,
     addr: u64,
@@ -711,19 +721,30 @@ fn move_long<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return Ok(Next::Seq);
     }
     let mut budget = CPU_DETERMINED;
+    let mut buf = [0u8; PROTECTION_UNIT as usize];
     while dst.len > 0 && budget > 0 {
-        let b = if src.len > 0 {
-            let b = e.read_uint(src.addr, 1, r2)?;
-            src.addr = mode.wrap(src.addr.wrapping_add(1));
-            src.len -= 1;
-            b
+        // As one byte at a time, a run at once: the run stays within one
+        // protection unit of each operand (so its first byte meets any
+        // exception the others would) and ends before a byte it would
+        // read after storing it.
+        let mut n = unit_left(dst.addr).min(dst.len).min(budget);
+        if src.len > 0 {
+            n = n.min(unit_left(src.addr)).min(src.len);
+            let ahead = mode.wrap(dst.addr.wrapping_sub(src.addr));
+            if ahead != 0 {
+                n = n.min(ahead);
+            }
+            let run = &mut buf[..n as usize];
+            e.read(src.addr, run, r2)?;
+            src.addr = mode.wrap(src.addr.wrapping_add(n));
+            src.len -= n;
         } else {
-            u64::from(pad)
-        };
-        e.write_uint(dst.addr, 1, b, f.r1)?;
-        dst.addr = mode.wrap(dst.addr.wrapping_add(1));
-        dst.len -= 1;
-        budget -= 1;
+            buf[..n as usize].fill(pad);
+        }
+        e.write(dst.addr, &buf[..n as usize], f.r1)?;
+        dst.addr = mode.wrap(dst.addr.wrapping_add(n));
+        dst.len -= n;
+        budget -= n;
     }
     store_long_operand(e, &dst, extended);
     store_long_operand(e, &src, extended);

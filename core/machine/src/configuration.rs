@@ -1,0 +1,453 @@
+//! The CPUs of a configuration, each run by its own host thread, and what
+//! they do to one another (PoP ch. 4 "Multiprocessing"): SIGNAL PROCESSOR
+//! orders, the invalidations that reach "all TLBs in the configuration",
+//! and the end of the run when no CPU is left running.
+//!
+//! # How a CPU reaches another
+//!
+//! Each CPU's registers, TLB and translated code belong to its thread;
+//! another CPU never touches them. It leaves a request in the CPU's
+//! [`Slot`] and *kicks* it: the kicked CPU's engine ends its batch at the
+//! next instruction boundary (the interpreter looks after every
+//! instruction, translated code at the end of its batch), and its run loop
+//! carries the request out at the top of its next round
+//! ([`Member::take_kick`]), or at once if it was parked (stopped or
+//! waiting).
+//!
+//! - A SIGP order waits for its answer: one order at a time in the whole
+//!   configuration, as QEMU's `qemu_sigp_mutex` (a second CPU's SIGP
+//!   meanwhile is answered "busy", cc 2), so two CPUs never wait on each
+//!   other.
+//! - An invalidation of configuration scope (IPTE, IDTE, CSP/CSPG, SSKE,
+//!   RRBE) is queued to every other CPU, and the instruction completes
+//!   once every CPU that is *active* (not parked) has applied it; a
+//!   parked CPU applies its queue before it uses its TLB again. While it
+//!   waits, the issuing CPU applies what others queued for it, so two
+//!   CPUs invalidating at once do not wait for each other. This is a
+//!   per-CPU request queue with acknowledgement (a TLB shootdown), not a
+//!   stop of the world: CPUs that are not concerned keep running until
+//!   their next instruction boundary.
+//!
+//! Blocking is the host's: [`Park`] parks a CPU's thread for a while and
+//! unparks it.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+use zmmu_mmu::invalidate::Invalidation;
+
+use crate::sigp::Answer;
+use crate::Stop;
+
+/// How a CPU's host thread waits: parks until unparked, or for a short
+/// while (a timer may be due, or the run may have ended), whichever comes
+/// first. An unpark before the park makes it return at once.
+pub trait Park: Send + Sync {
+    /// Parks the calling thread, CPU `index`'s, for at most about a
+    /// millisecond.
+    fn park(&self, index: usize);
+    /// Ends CPU `index`'s park (or its next one).
+    fn unpark(&self, index: usize);
+}
+
+/// Whether a CPU is running, and if not why (what decides the end of the
+/// run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Activity {
+    /// Operating: executing, or waiting for an interruption that a timer
+    /// will bring.
+    Running = 0,
+    /// In the stopped state.
+    Stopped = 1,
+    /// In a disabled wait: only a SIGP (restart, reset, stop) ends it.
+    DisabledWait = 2,
+    /// In an enabled wait with no timer that can end it: only another CPU
+    /// can.
+    WaitingForOthers = 3,
+}
+
+/// A SIGNAL PROCESSOR order on its way to the CPU it addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Order {
+    /// The order code.
+    pub code: u8,
+    /// The parameter (R1 + 1, or R1 when odd).
+    pub parameter: u64,
+    /// The CPU address of the signalling CPU.
+    pub from: u16,
+}
+
+/// The invalidations queued for a CPU, and how many it was ever given.
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Invalidation>,
+    posted: u64,
+}
+
+/// What the configuration keeps for one CPU.
+#[derive(Debug)]
+pub struct Slot {
+    /// The CPU address (its core id).
+    pub address: u16,
+    /// [`Activity`], as a byte.
+    activity: AtomicU8,
+    /// The CPU is not parked: it may be using its TLB.
+    active: AtomicBool,
+    /// Something waits at its next instruction boundary.
+    kick: AtomicBool,
+    order: spin::Mutex<Option<Order>>,
+    answer: spin::Mutex<Option<Answer>>,
+    flushes: spin::Mutex<Queue>,
+    applied: AtomicU64,
+}
+
+impl Slot {
+    fn new(address: u16) -> Self {
+        Self {
+            address,
+            activity: AtomicU8::new(Activity::Stopped as u8),
+            active: AtomicBool::new(true),
+            kick: AtomicBool::new(false),
+            order: spin::Mutex::new(None),
+            answer: spin::Mutex::new(None),
+            flushes: spin::Mutex::new(Queue::default()),
+            applied: AtomicU64::new(0),
+        }
+    }
+
+    /// The CPU's activity as last told.
+    pub fn activity(&self) -> Activity {
+        match self.activity.load(Ordering::SeqCst) {
+            0 => Activity::Running,
+            1 => Activity::Stopped,
+            2 => Activity::DisabledWait,
+            _ => Activity::WaitingForOthers,
+        }
+    }
+}
+
+/// The CPUs of the configuration.
+pub struct Configuration {
+    slots: Vec<Slot>,
+    /// The service processor every CPU's SERVICE CALL reaches (the
+    /// service signal goes to the CPU that made the call).
+    pub sclp: spin::Mutex<crate::sclp::Sclp>,
+    /// At most this many CPUs could be configured (`maxcpus`).
+    pub max_cpus: u16,
+    sigp: spin::Mutex<()>,
+    /// Guards activity changes, so that the last CPU to stop ends the run.
+    settle: spin::Mutex<()>,
+    ended: AtomicBool,
+    outcome: spin::Mutex<Option<Stop>>,
+    park: Box<dyn Park>,
+}
+
+impl core::fmt::Debug for Configuration {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Configuration")
+            .field("slots", &self.slots)
+            .field("max_cpus", &self.max_cpus)
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+impl Configuration {
+    /// CPUs with the addresses `addresses` (index order), at most
+    /// `max_cpus` of them possible, sharing the service processor `sclp`;
+    /// threads park with `park`. CPU 0 starts running, the others stopped,
+    /// as QEMU starts them.
+    pub fn new(
+        addresses: &[u16],
+        max_cpus: u16,
+        sclp: crate::sclp::Sclp,
+        park: Box<dyn Park>,
+    ) -> Arc<Self> {
+        let slots: Vec<Slot> = addresses.iter().map(|a| Slot::new(*a)).collect();
+        if let Some(first) = slots.first() {
+            first
+                .activity
+                .store(Activity::Running as u8, Ordering::SeqCst);
+        }
+        Arc::new(Self {
+            slots,
+            sclp: spin::Mutex::new(sclp),
+            max_cpus,
+            sigp: spin::Mutex::new(()),
+            settle: spin::Mutex::new(()),
+            ended: AtomicBool::new(false),
+            outcome: spin::Mutex::new(None),
+            park,
+        })
+    }
+
+    /// The CPUs, in index order.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// The run has ended: every thread returns.
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Why the run ended, once it has.
+    pub fn outcome(&self) -> Option<Stop> {
+        self.outcome.lock().clone()
+    }
+
+    /// Ends the run for every CPU with `stop` (the first to end it wins).
+    pub fn end(&self, stop: Stop) {
+        let mut outcome = self.outcome.lock();
+        if outcome.is_none() {
+            *outcome = Some(stop);
+        }
+        self.ended.store(true, Ordering::SeqCst);
+        drop(outcome);
+        for index in 0..self.slots.len() {
+            self.park.unpark(index);
+        }
+    }
+
+    /// The index of the CPU with address `address`.
+    pub fn index_of(&self, address: u64) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|slot| u64::from(slot.address) == address)
+    }
+
+    /// Every CPU but `index` is stopped (SET ARCHITECTURE's condition).
+    pub fn others_stopped(&self, index: usize) -> bool {
+        self.slots
+            .iter()
+            .enumerate()
+            .all(|(i, slot)| i == index || slot.activity() == Activity::Stopped)
+    }
+
+    fn kick(&self, index: usize) {
+        self.slots[index].kick.store(true, Ordering::SeqCst);
+        self.park.unpark(index);
+    }
+}
+
+/// One CPU's membership of a configuration: what its run loop and its
+/// instructions use to reach the others.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The configuration.
+    pub configuration: Arc<Configuration>,
+    /// This CPU's index.
+    pub index: usize,
+}
+
+impl Member {
+    fn slot(&self) -> &Slot {
+        &self.configuration.slots[self.index]
+    }
+
+    /// Something waits for this CPU at its next instruction boundary: an
+    /// engine running a batch ends it.
+    pub fn kicked(&self) -> bool {
+        self.slot().kick.load(Ordering::Relaxed)
+    }
+
+    /// At an instruction boundary: whether the CPU was kicked (taking the
+    /// kick). Then [`Member::apply_flushes`] and [`Member::take_order`].
+    pub fn take_kick(&self) -> bool {
+        self.slot().kick.swap(false, Ordering::SeqCst)
+    }
+
+    /// The SIGP order waiting for this CPU, if any.
+    pub fn take_order(&self) -> Option<Order> {
+        self.slot().order.lock().take()
+    }
+
+    /// Hands the answer to `order` back to the CPU that sent it.
+    pub fn answer(&self, order: Order, answer: Answer) {
+        *self.slot().answer.lock() = Some(answer);
+        if let Some(from) = self.configuration.index_of(u64::from(order.from)) {
+            self.configuration.park.unpark(from);
+        }
+    }
+
+    /// Applies what other CPUs queued for this one (`apply` drops it
+    /// from this CPU's caches), and says so.
+    pub fn apply_flushes(&self, apply: &mut dyn FnMut(&Invalidation)) {
+        let slot = self.slot();
+        let (pending, posted) = {
+            let mut queue = slot.flushes.lock();
+            (core::mem::take(&mut queue.pending), queue.posted)
+        };
+        for invalidation in &pending {
+            apply(invalidation);
+        }
+        slot.applied.fetch_max(posted, Ordering::SeqCst);
+    }
+
+    /// Tells the configuration what this CPU is doing; answers the end of
+    /// the run when this leaves no CPU running (`stop` is then why: the
+    /// last CPU stopped, or entered a disabled wait; a CPU waiting for
+    /// others makes it a wait nothing can end).
+    pub fn settle(&self, activity: Activity, stop: impl FnOnce() -> Stop) -> Option<Stop> {
+        let configuration = &*self.configuration;
+        let _guard = configuration.settle.lock();
+        self.slot().activity.store(activity as u8, Ordering::SeqCst);
+        if activity == Activity::Running {
+            return None;
+        }
+        let mut waiting = None;
+        for slot in &configuration.slots {
+            match slot.activity() {
+                Activity::Running => return None,
+                Activity::WaitingForOthers => waiting = Some(()),
+                Activity::Stopped | Activity::DisabledWait => {}
+            }
+        }
+        let stop = stop();
+        let stop = match (waiting, stop) {
+            (Some(()), Stop::Stopped { psw } | Stop::DisabledWait { psw }) => {
+                Stop::EnabledWaitForever { psw }
+            }
+            (_, stop) => stop,
+        };
+        configuration.end(stop.clone());
+        Some(stop)
+    }
+
+    /// Parks this CPU's thread for a while (it is stopped or waiting): it
+    /// is inactive meanwhile, so no invalidation waits for it.
+    pub fn park(&self) {
+        let slot = self.slot();
+        slot.active.store(false, Ordering::SeqCst);
+        if !slot.kick.load(Ordering::SeqCst) && !self.configuration.ended() {
+            self.configuration.park.park(self.index);
+        }
+        slot.active.store(true, Ordering::SeqCst);
+        // Whatever was queued while parked is applied at the boundary.
+        slot.kick.store(true, Ordering::SeqCst);
+    }
+
+    /// Carries out an invalidation of configuration scope in every other
+    /// CPU's caches before returning (this CPU's own caches are the
+    /// caller's): queues it to each, kicks them, and waits until each
+    /// active one has applied it, meanwhile applying (with `apply`) what
+    /// the others queued for this CPU.
+    pub fn broadcast(&self, invalidation: Invalidation, apply: &mut dyn FnMut(&Invalidation)) {
+        let configuration = &*self.configuration;
+        let mut tickets = Vec::with_capacity(configuration.slots.len());
+        for (index, slot) in configuration.slots.iter().enumerate() {
+            if index == self.index {
+                continue;
+            }
+            let ticket = {
+                let mut queue = slot.flushes.lock();
+                queue.pending.push(invalidation);
+                queue.posted += 1;
+                queue.posted
+            };
+            configuration.kick(index);
+            tickets.push((index, ticket));
+        }
+        for (index, ticket) in tickets {
+            let slot = &configuration.slots[index];
+            while slot.active.load(Ordering::SeqCst)
+                && slot.applied.load(Ordering::SeqCst) < ticket
+                && !configuration.ended()
+            {
+                self.apply_flushes(apply);
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Sends SIGP order `order` to the CPU at address `target` and waits
+    /// for its answer: not operational if no CPU has that address, busy if
+    /// another SIGP is under way. This CPU is inactive while it waits, and
+    /// applies what was queued for it meanwhile at its next boundary (the
+    /// SIGP ends the engine's batch).
+    pub fn signal(&self, target: u64, order: Order) -> Answer {
+        let configuration = &*self.configuration;
+        let Some(index) = configuration.index_of(target) else {
+            return Answer::NotOperational;
+        };
+        let Some(_sigp) = configuration.sigp.try_lock() else {
+            return Answer::Busy;
+        };
+        let slot = &configuration.slots[index];
+        *slot.answer.lock() = None;
+        *slot.order.lock() = Some(order);
+        configuration.kick(index);
+        let me = self.slot();
+        me.active.store(false, Ordering::SeqCst);
+        let answer = loop {
+            if let Some(answer) = slot.answer.lock().take() {
+                break answer;
+            }
+            if configuration.ended() {
+                break Answer::NotOperational;
+            }
+            configuration.park.park(self.index);
+        };
+        me.active.store(true, Ordering::SeqCst);
+        me.kick.store(true, Ordering::SeqCst);
+        answer
+    }
+}
+
+/// What another CPU of a machine is made from, taken from the first CPU's
+/// machine and sent to the new CPU's thread: the same storage (shared),
+/// facilities, SCLP view and CPU model.
+#[derive(Debug)]
+pub struct Seed {
+    storage: crate::main_storage::MainStorage,
+    facilities: zmmu_mmu::control::Facilities,
+    sclp: crate::sclp::SclpConfig,
+    config: crate::config::Config,
+    vector_facility: bool,
+}
+
+impl Seed {
+    /// What `first`'s other CPUs are made from.
+    pub fn of(first: &crate::Machine) -> Self {
+        Self {
+            storage: first.bus.storage.share(),
+            facilities: first.bus.facilities,
+            sclp: first.services.sclp.config.clone(),
+            config: first.config.clone(),
+            vector_facility: first.cpu.vector_facility,
+        }
+    }
+
+    /// The CPU with address `address`: its own TLB, registers (after
+    /// initial CPU reset) and `clock` (reading the same TOD clock), in the
+    /// stopped state, as QEMU starts every CPU but the first. The SCLP's
+    /// pending requests, the channel subsystem, the watchdog and the IPL
+    /// state stay the first CPU's.
+    pub fn cpu(
+        self,
+        address: u16,
+        clock: zmmu_cpu::clock::Clock<Box<dyn zmmu_cpu::clock::TimeSource>>,
+    ) -> crate::Machine {
+        let mut cpu = zmmu_cpu::state::Cpu::new();
+        cpu.cpu_addr = address;
+        cpu.vector_facility = self.vector_facility;
+        let mut services = crate::board::Services {
+            state: crate::board::CpuState::Stopped,
+            clock,
+            ..Default::default()
+        };
+        services.sclp.config = self.sclp;
+        let mut bus = crate::bus::DatBus::over(self.storage);
+        bus.facilities = self.facilities;
+        crate::Machine {
+            cpu,
+            bus,
+            services,
+            config: self.config,
+            member: None,
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The storage-to-storage instructions with a length field (SS-a): MVC,
+//! NC, OC, XC and CLC, both operands `L + 1` bytes (PoP ch. 7).
+//!
+//! The fast path probes both operands whole (a miss goes to the pair fill,
+//! which translates them in the interpreter's order) and gives up, before it stores anything, on a page crossing, a miss
+//! the fill does not resolve, or operands that overlap in absolute
+//! storage in a way the byte-at-a-time rule makes matter and that the
+//! interpreter would see differently (see [`Gen::ss`]); the interpreter
+//! then runs the instruction with its exceptions.
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::opcode::Opcode;
+use zmmu_mmu::kind::AccessKind;
+
+use crate::abi;
+use crate::emit::{Current, Gen};
+use crate::memory::{MemoryAccess, PairOrder};
+
+/// The chunks, largest first, that cover `len` bytes without overlap.
+fn chunks(len: u32) -> impl Iterator<Item = (u32, u32)> {
+    let mut at = 0;
+    [8u32, 4, 2, 1].into_iter().flat_map(move |size| {
+        let n = (len - at) / size;
+        let first = at;
+        at += n * size;
+        (0..n).map(move |i| (first + i * size, size))
+    })
+}
+
+/// The byte operation of NC, OC or XC.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logic {
+    And,
+    Or,
+    Xor,
+}
+
+impl Gen {
+    /// MVC, NC, OC, XC, CLC; `false` for other instructions.
+    pub(crate) fn ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
+            // The pair probe is the software TLB's; under the host MMU a
+            // fault between the operands' stores would leave the
+            // instruction half done, so the interpreter runs it.
+            return Ok(false);
+        }
+        let f = here.insn.f;
+        let len = u32::from(f.l1) + 1;
+        let logic = match here.insn.op {
+            Opcode::MVC => None,
+            Opcode::NC => Some(Logic::And),
+            Opcode::OC => Some(Logic::Or),
+            Opcode::XC => Some(Logic::Xor),
+            Opcode::CLC => {
+                self.operands(here, AccessKind::Read, PairOrder::InOrder, len)?;
+                self.compare(len)?;
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        };
+        if logic == Some(Logic::Xor) && f.b1 == f.b2 && f.d1 == f.d2 {
+            // XC of an operand with itself: zeros, cc 0 (the usual way to
+            // clear storage).
+            self.ea(0, f.b1, f.d1)?;
+            self.access(here, AccessKind::Write, len)?;
+            let a = &mut self.a;
+            a.xor(edx, edx)?;
+            for (at, size) in chunks(len) {
+                at_size!(rdx, size, x => a.mov(host(size, at as i32), x))?;
+            }
+            self.a.xor(ecx, ecx)?;
+            return self.set_cc().map(|()| true);
+        }
+        self.operands(here, AccessKind::Write, PairOrder::CheckFirst, len)?;
+        // rcx = first - second (absolute): in 1..len the first operand
+        // starts inside the second, where byte-at-a-time order matters.
+        let mut apart = self.a.create_label();
+        let a = &mut self.a;
+        a.mov(rcx, rax)?;
+        a.sub(rcx, rsi)?;
+        a.dec(rcx)?;
+        a.cmp(rcx, (len - 1) as i32)?;
+        a.jae(apart)?;
+        match logic {
+            // A move reads the bytes it stored, as the interpreter does when
+            // the logical addresses overlap the same way (else two logical
+            // pages alias one frame: the interpreter decides).
+            None => {
+                a.inc(rcx)?;
+                a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rcx)?;
+                a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+                self.ea(0, f.b2, f.d2)?;
+                self.a.mov(rdx, rax)?;
+                self.ea(0, f.b1, f.d1)?;
+                self.a.sub(rax, rdx)?;
+                self.wrap(rax)?;
+                let a = &mut self.a;
+                a.cmp(rax, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+                a.jne(here.slow)?;
+                a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+                a.mov(rsi, rax)?;
+                a.sub(rsi, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+                self.rep_move(len)?;
+                let mut done = self.a.create_label();
+                self.a.jmp(done)?;
+                self.a.set_label(&mut apart)?;
+                self.move_apart(len)?;
+                self.a.set_label(&mut done)?;
+                self.a.nop()?;
+            }
+            Some(logic) => {
+                a.jmp(here.slow)?;
+                a.set_label(&mut apart)?;
+                self.combine(logic, len)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Probes both `len`-byte operands (the first accessed as `first`,
+    /// the second read): rax = the first's absolute address, rsi the
+    /// second's.
+    fn operands(
+        &mut self,
+        here: &mut Current,
+        first: AccessKind,
+        order: PairOrder,
+        len: u32,
+    ) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        self.ea(0, f.b2, f.d2)?;
+        self.a.mov(rsi, rax)?;
+        self.ea(0, f.b1, f.d1)?;
+        self.access_pair(here, first, order, len)
+    }
+
+    /// Copies `len` bytes from r13 + rsi to r13 + rax, one byte at a time
+    /// in ascending order.
+    fn rep_move(&mut self, len: u32) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.lea(rdi, qword_ptr(r13 + rax))?;
+        a.add(rsi, r13)?;
+        a.mov(ecx, len)?;
+        a.rep().movsb()?;
+        Ok(())
+    }
+
+    /// Copies `len` bytes from r13 + rsi to r13 + rax when the first
+    /// operand does not start inside the second (so every source byte is
+    /// read before it could be stored).
+    fn move_apart(&mut self, len: u32) -> Result<(), IcedError> {
+        if len > 16 {
+            return self.rep_move(len);
+        }
+        // At most 16 bytes: every chunk is loaded before any is stored.
+        let regs = [rcx, rdx, rdi, r8, r9, r10, r11];
+        let parts: alloc::vec::Vec<(u32, u32)> = chunks(len).collect();
+        let a = &mut self.a;
+        for (&(at, size), &r) in parts.iter().zip(&regs) {
+            at_size!(r, size, x => a.mov(x, source(size, at as i32)))?;
+        }
+        for (&(at, size), &r) in parts.iter().zip(&regs) {
+            at_size!(r, size, x => a.mov(host(size, at as i32), x))?;
+        }
+        Ok(())
+    }
+
+    /// NC, OC, XC when the first operand does not start inside the
+    /// second: chunk by chunk, cc 1 if any result byte is nonzero.
+    fn combine(&mut self, logic: Logic, len: u32) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.xor(r8d, r8d)?;
+        let qwords = len / 8;
+        if qwords > 2 {
+            // A loop over the doublewords, then the rest.
+            let mut top = a.create_label();
+            a.lea(rdi, qword_ptr(r13 + rax))?;
+            a.add(rsi, r13)?;
+            a.mov(r9d, qwords)?;
+            a.set_label(&mut top)?;
+            a.mov(rdx, qword_ptr(rsi))?;
+            logic_op(a, logic, 8, qword_ptr(rdi))?;
+            a.mov(qword_ptr(rdi), rdx)?;
+            a.or(r8, rdx)?;
+            a.add(rsi, 8)?;
+            a.add(rdi, 8)?;
+            a.dec(r9d)?;
+            a.jnz(top)?;
+            a.sub(rsi, r13)?;
+            a.mov(rax, rdi)?;
+            a.sub(rax, r13)?;
+        }
+        let done = if qwords > 2 { qwords * 8 } else { 0 };
+        for (at, size) in chunks(len - done) {
+            load_zx(a, rdx, size, source(size, at as i32))?;
+            logic_op(a, logic, size, host(size, at as i32))?;
+            at_size!(rdx, size, x => a.mov(host(size, at as i32), x))?;
+            a.or(r8, rdx)?;
+        }
+        a.test(r8, r8)?;
+        a.setnz(dl)?;
+        a.xor(ecx, ecx)?;
+        self.set_cc()
+    }
+
+    /// CLC: the first operand at r13 + rax against the second at r13 +
+    /// rsi, as unsigned big-endian numbers chunk by chunk; cc 0 equal, 1
+    /// low, 2 high.
+    fn compare(&mut self, len: u32) -> Result<(), IcedError> {
+        let movbe = self.env.movbe;
+        let mut differ = self.a.create_label();
+        let mut done = self.a.create_label();
+        let a = &mut self.a;
+        for (at, size) in chunks(len) {
+            // Big-endian values, left-aligned in 64 bits, compare as the
+            // bytes do.
+            if size == 8 && movbe {
+                a.movbe(rdx, host(8, at as i32))?;
+                a.movbe(rcx, source(8, at as i32))?;
+            } else {
+                load_zx(a, rdx, size, host(size, at as i32))?;
+                load_zx(a, rcx, size, source(size, at as i32))?;
+                a.bswap(rdx)?;
+                a.bswap(rcx)?;
+            }
+            a.cmp(rdx, rcx)?;
+            a.jne(differ)?;
+        }
+        a.xor(edx, edx)?;
+        a.xor(ecx, ecx)?;
+        a.jmp(done)?;
+        a.set_label(&mut differ)?;
+        a.setb(dl)?;
+        a.seta(cl)?;
+        a.set_label(&mut done)?;
+        self.set_cc()
+    }
+}
+
+/// The `size`-byte piece at offset `at` of the first operand (r13 + rax).
+fn host(size: u32, at: i32) -> AsmMemoryOperand {
+    sized_ptr(size, r13 + rax + at)
+}
+
+/// The `size`-byte piece at offset `at` of the second operand (r13 + rsi).
+fn source(size: u32, at: i32) -> AsmMemoryOperand {
+    sized_ptr(size, r13 + rsi + at)
+}
+
+fn sized_ptr(size: u32, m: AsmMemoryOperand) -> AsmMemoryOperand {
+    match size {
+        8 => qword_ptr(m),
+        4 => dword_ptr(m),
+        2 => word_ptr(m),
+        _ => byte_ptr(m),
+    }
+}
+
+/// The 64-, 32-, 16- and 8-bit names of a scratch register.
+fn parts(r: AsmRegister64) -> (AsmRegister64, AsmRegister32, AsmRegister16, AsmRegister8) {
+    let all = [
+        (rcx, ecx, cx, cl),
+        (rdx, edx, dx, dl),
+        (rdi, edi, di, dil),
+        (r8, r8d, r8w, r8b),
+        (r9, r9d, r9w, r9b),
+        (r10, r10d, r10w, r10b),
+        (r11, r11d, r11w, r11b),
+    ];
+    match all.iter().find(|row| row.0 == r) {
+        Some(&row) => row,
+        None => unreachable!("a scratch register"),
+    }
+}
+
+/// `$body` with `$x` the `$size`-byte name of the register `$r`.
+macro_rules! at_size {
+    ($r:expr, $size:expr, $x:ident => $body:expr) => {{
+        let (q, d, w, b) = parts($r);
+        match $size {
+            8 => {
+                let $x = q;
+                $body
+            }
+            4 => {
+                let $x = d;
+                $body
+            }
+            2 => {
+                let $x = w;
+                $body
+            }
+            _ => {
+                let $x = b;
+                $body
+            }
+        }
+    }};
+}
+use at_size;
+
+/// `r` = the `size`-byte value at `m`, zero-extended.
+fn load_zx(
+    a: &mut CodeAssembler,
+    r: AsmRegister64,
+    size: u32,
+    m: AsmMemoryOperand,
+) -> Result<(), IcedError> {
+    let (q, d, _, _) = parts(r);
+    match size {
+        8 => a.mov(q, m),
+        4 => a.mov(d, m),
+        _ => a.movzx(d, m),
+    }
+}
+
+/// The low `size` bytes of rdx combined with the bytes at `m`.
+fn logic_op(
+    a: &mut CodeAssembler,
+    logic: Logic,
+    size: u32,
+    m: AsmMemoryOperand,
+) -> Result<(), IcedError> {
+    at_size!(rdx, size, x => match logic {
+        Logic::And => a.and(x, m),
+        Logic::Or => a.or(x, m),
+        Logic::Xor => a.xor(x, m),
+    })
+}

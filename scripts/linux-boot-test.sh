@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Boots Debian's s390x kernel with our initramfs (scripts/linux-image.sh)
+# under zmmu (--engine jit, the fastest engine here), and under
+# qemu-system-s390x where it is installed, and checks that /init's
+# results (scripts/linux-init.sh) are the expected values and that the
+# run ends with exit status 0 (poweroff -f).
+#
+# Usage: bash scripts/linux-boot-test.sh [ENGINE...]   (default: jit)
+# Takes about 2-4 minutes on 2 cores (most of it the zmmu boot and demo;
+# QEMU TCG about 20 s).
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$here/.."
+engines=("${@:-jit}")
+
+eval "$(bash "$here/linux-image.sh" | grep -E '^(KERNEL|INITRD)=')"
+release="$(basename "$KERNEL")"
+release="${release#vmlinuz-}"
+append="console=ttysclp0 quiet"
+
+# The expected results, computed here as /init computes them.
+chunk="$(mktemp)"
+yes 'zmmu s390x memory workload' | head -c 1048576 >"$chunk"
+tail_md5="$(cat "$chunk" "$chunk" "$chunk" "$chunk" | md5sum | cut -d' ' -f1)"
+rm -f "$chunk"
+expected="uname: Linux s390x
+release: $release
+cpus: 1
+squares: 41667916675000
+primes: 1229
+memory: 268435456 bytes, tail md5 $tail_md5
+processes: 300"
+
+(cd "$root" && cargo build --release -q -p zmmu-cli) || exit 1
+zmmu="$root/target/release/zmmu"
+
+passed=0
+failed=0
+# check NAME STATUS OUTPUT-FILE: the results between the demo markers
+# (without the zmmu-time lines) against the expected ones, and status 0.
+check() {
+  local name=$1 status=$2 out=$3 got
+  got="$(tr -d '\r' <"$out" | sed -n '/^zmmu-demo: begin$/,/^zmmu-demo: end$/p' |
+    grep -v -e '^zmmu-demo: ' -e '^zmmu-time: ' -e '^\[')"
+  grep '^zmmu-time: ' "$out" | tr -d '\r' | sed "s/^/  $name: /"
+  if [ "$status" -eq 0 ] && [ "$got" = "$expected" ]; then
+    echo "ok: $name boots Linux $release, /init's results as expected, exit status 0"
+    passed=$((passed + 1))
+  else
+    echo "FAILED: $name: exit status $status; results:"
+    echo "$got" | sed 's/^/    /'
+    echo "  expected:"
+    echo "$expected" | sed 's/^/    /'
+    echo "  last output lines:"
+    tail -n 30 "$out" | sed 's/^/    /'
+    failed=$((failed + 1))
+  fi
+}
+
+seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# timed NAME COMMAND...: runs COMMAND with its output in $out and its
+# status in $status; prints the time from start to /init's first line
+# (userland up: the prompt) and to the end (power-off).
+timed() {
+  local name=$1 start prompt=""
+  shift
+  start=$(date +%s.%N)
+  : >"$out"
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$out"
+    if [ -z "$prompt" ] && [[ $line == *"zmmu-demo: begin"* ]]; then
+      prompt=$(seconds_since "$start")
+    fi
+  done < <("$@" </dev/null 2>&1; echo "status=$?")
+  status=$(tail -n 1 "$out" | sed -n 's/^status=//p')
+  status=${status:-1}
+  echo "$name: start to /init $prompt s, to power-off $(seconds_since "$start") s"
+}
+
+out="$(mktemp)"
+for engine in "${engines[@]}"; do
+  timed "zmmu --engine $engine" timeout 1200 "$zmmu" run "$KERNEL" --initrd "$INITRD" \
+    --memory 512M --append "$append" --engine "$engine"
+  check "zmmu --engine $engine" "$status" "$out"
+done
+
+if command -v qemu-system-s390x >/dev/null; then
+  timed "qemu-system-s390x (TCG)" timeout 600 qemu-system-s390x -M s390-ccw-virtio \
+    -cpu qemu -nographic -m 512M -kernel "$KERNEL" -initrd "$INITRD" -append "$append" \
+    -no-reboot
+  check "qemu-system-s390x" "$status" "$out"
+else
+  echo "SKIP: qemu-system-s390x is not installed: no comparison with QEMU"
+fi
+rm -f "$out"
+
+echo "linux-boot: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
