@@ -61,7 +61,7 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Guest, Stubs};
+use zmmu_translator::{abi, decode_block, relative_target, stubs, translate, Guest, Stubs};
 
 use blocks::{Block, Blocks};
 use deadline::Deadline;
@@ -82,22 +82,34 @@ const AHEAD: usize = 16;
 /// flushes the cache).
 const AHEAD_ROOM: u64 = 1 << 20;
 
-/// Where the block ending in `last` may go next, where that is known
-/// before it runs: a relative branch's target and the instruction after
-/// it (BRAS's return point too), or only the next one (a block ended by
-/// its length); nothing for branches to a register.
-fn successors(last: &Guest, amode: AddressingMode) -> Vec<u64> {
+/// Where a block may go next, where that is known before it runs: the
+/// targets of its relative branches (side exits included) and the
+/// instruction after its last (BRAS's return point too, a block ended by
+/// its length), unless that is an unconditional branch or one to a
+/// register.
+fn successors(insns: &[Guest], amode: AddressingMode) -> Vec<u64> {
     use zmmu_cpu::opcode::Opcode::*;
-    let insn = &last.insn;
-    let next = amode.wrap(last.at.wrapping_add(u64::from(insn.len)));
-    let target = amode.wrap(last.at.wrapping_add((insn.f.ri as u64).wrapping_mul(2)));
-    match insn.op {
-        BRC | BRCL if insn.f.m1 == 15 => vec![target],
-        BRC | BRCL if insn.f.m1 == 0 => vec![next],
-        BRC | BRCL | BRCT | BRCTG | BRAS | BRASL => vec![target, next],
-        op if op.ends_block() => Vec::new(),
-        _ => vec![next],
+    let mut out = Vec::new();
+    for g in insns {
+        match g.insn.op {
+            BRC | BRCL if g.insn.f.m1 == 0 => {}
+            BRC | BRCL | BRCT | BRCTG | BRAS | BRASL => {
+                out.push(relative_target(g.at, &g.insn, amode));
+            }
+            _ => {}
+        }
     }
+    if let Some(last) = insns.last() {
+        let falls_through = match last.insn.op {
+            BRC | BRCL => last.insn.f.m1 != 15,
+            BRCT | BRCTG | BRAS | BRASL => true,
+            op => !op.ends_block(),
+        };
+        if falls_through {
+            out.push(amode.wrap(last.at.wrapping_add(u64::from(last.insn.len))));
+        }
+    }
+    out
 }
 
 /// Counters for `--stats`.
@@ -396,10 +408,7 @@ impl KvmEngine {
         let mut made = 0;
         while let Some(id) = work.pop() {
             let (at, abs, _) = self.blocks.blocks[id].key;
-            let Some(last) = self.blocks.blocks[id].insns.last().copied() else {
-                continue;
-            };
-            for next in successors(&last, amode) {
+            for next in successors(&self.blocks.blocks[id].insns, amode) {
                 let room = self
                     .host
                     .code_cache()

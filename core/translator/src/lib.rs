@@ -72,7 +72,7 @@ mod shift;
 mod ss;
 mod stubs;
 
-pub use block::{decode_block, Guest, MAX_BLOCK};
+pub use block::{decode_block, relative_target, Guest, MAX_BLOCK};
 pub use emit::{translate, Site, Translated};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, Stubs};
