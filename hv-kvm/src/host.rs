@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kvm_bindings::kvm_userspace_memory_region;
 
@@ -15,6 +16,7 @@ use zmmu_mmu::host::{
 use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
+use crate::kick::Kick;
 use crate::memory::{GuestStorage, Region, SlotMemory};
 use crate::paging::{KvmPaging, KvmRoot};
 use crate::pool::SlotHandle;
@@ -122,6 +124,10 @@ pub struct RunStats {
     pub calls: u64,
     /// Nanoseconds spent in host calls on the host side.
     pub call_ns: u64,
+    /// Exits by a signal (the deadline's kick, [`KvmHost::set_deadline`]).
+    pub kicks: u64,
+    /// ... of which made the guest code leave ([`ExitHandler::preempt`]).
+    pub preemptions: u64,
 }
 
 /// The callback that decides what a page fault means.
@@ -140,7 +146,24 @@ pub trait ExitHandler {
 
     /// A host call with `argument`: the answer the stub returns.
     fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError>;
+
+    /// The deadline ([`KvmHost::set_deadline`]) passed while the vCPU ran
+    /// at `regs`: change them so that the code leaves at its next safe
+    /// point and say `true`, or say `false` (the vCPU is somewhere that
+    /// cannot be redirected; the next kick asks again).
+    fn preempt(&mut self, regs: &mut Regs) -> bool {
+        let _ = regs;
+        false
+    }
 }
+
+/// The vCPU's general registers (for [`ExitHandler::preempt`]).
+pub type Regs = kvm_bindings::kvm_regs;
+
+/// How long after a kick that could not make the code leave (or a
+/// deadline that passed outside `KVM_RUN`) the vCPU is kicked again: long
+/// enough that it runs guest code in between.
+const KICK_AGAIN: Duration = Duration::from_micros(100);
 
 /// The exits of runs that make no host calls: faults go to a closure.
 struct Faults<'a, 'b>(&'a mut FaultHandler<'b>);
@@ -182,6 +205,10 @@ pub struct KvmHost {
     staged: VecDeque<(u64, u64)>,
     staged_tail: (Vec<u64>, Option<u64>),
     stats: RunStats,
+    /// When the runs of [`KvmHost::exec`] must leave, and the timer
+    /// that kicks the vCPU then (made on first use).
+    deadline: Option<Instant>,
+    kick: Option<Kick>,
 }
 
 impl KvmHost {
@@ -331,6 +358,8 @@ impl KvmHost {
             staged: VecDeque::new(),
             staged_tail: (Vec::new(), None),
             stats: RunStats::default(),
+            deadline: None,
+            kick: None,
         })
     }
 
@@ -486,6 +515,32 @@ impl KvmHost {
         args: [u64; 4],
         exits: &mut dyn ExitHandler,
     ) -> Result<(), KvmError> {
+        if let Some(deadline) = self.deadline {
+            let delay = deadline.saturating_duration_since(Instant::now());
+            let kick = match &mut self.kick {
+                Some(kick) => kick,
+                None => self.kick.insert(Kick::new()?),
+            };
+            kick.arm(delay)?;
+        }
+        let ran = self.run_until_done(entry, args, exits);
+        let disarmed = self.kick.as_mut().map_or(Ok(()), Kick::disarm);
+        ran.and(disarmed)
+    }
+
+    /// Makes the runs of [`KvmHost::exec`] leave once `deadline` passes
+    /// (through [`ExitHandler::preempt`]); `None`: no deadline.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// [`KvmHost::run_with`] without the deadline's timer.
+    fn run_until_done(
+        &mut self,
+        entry: u64,
+        args: [u64; 4],
+        exits: &mut dyn ExitHandler,
+    ) -> Result<(), KvmError> {
         if self.paging.active().is_none() {
             self.paging.activate(self.boot_root)?;
         }
@@ -499,6 +554,11 @@ impl KvmHost {
         self.stage_pending();
         self.stats.runs += 1;
         loop {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                if let Some(kick) = &mut self.kick {
+                    kick.arm(KICK_AGAIN)?;
+                }
+            }
             let started = std::time::Instant::now();
             let exit = self.vcpu.run();
             self.stats.vcpu_ns += started.elapsed().as_nanos() as u64;
@@ -567,6 +627,20 @@ impl KvmHost {
                     let _ = memory.store_u64(user(runtime::user::CALL), 0);
                     self.stage_pending();
                 }
+                Exit::Interrupted => {
+                    self.stats.kicks += 1;
+                    if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                        let mut regs = self.vcpu.regs()?;
+                        if exits.preempt(&mut regs) {
+                            self.vcpu.set_regs(&regs)?;
+                            self.stats.preemptions += 1;
+                            self.deadline = None;
+                            if let Some(kick) = &mut self.kick {
+                                kick.disarm()?;
+                            }
+                        }
+                    }
+                }
                 Exit::Fatal => {
                     let error = KvmError::GuestException {
                         vector: self.cb_load(cb::VECTOR) as u8,
@@ -587,6 +661,7 @@ impl KvmHost {
             match self.vcpu.run()? {
                 Exit::Done => return Ok(()),
                 Exit::More => self.next_chunk(),
+                Exit::Interrupted => {}
                 Exit::Fault | Exit::Fatal | Exit::Call => break,
             }
         }

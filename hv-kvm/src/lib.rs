@@ -112,6 +112,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod host;
+mod kick;
 pub mod memory;
 pub mod native;
 pub mod paging;
@@ -126,7 +127,7 @@ pub use engine::{
 };
 pub use error::KvmError;
 pub use exec::ExecArea;
-pub use host::{ExitHandler, FaultAction, KvmConfig, KvmHost, PageFault, RunStats};
+pub use host::{ExitHandler, FaultAction, KvmConfig, KvmHost, PageFault, Regs, RunStats};
 pub use memory::GuestStorage;
 pub use paging::{KvmPaging, KvmRoot, PagingStats};
 pub use runtime::Pattern;

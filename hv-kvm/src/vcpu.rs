@@ -22,6 +22,9 @@ pub(crate) enum Exit {
     More,
     /// CPL3 code asks the host for a call (argument in the user page).
     Call,
+    /// A signal interrupted `KVM_RUN` (the kick, [`crate::kick`]); the
+    /// vCPU is where it was and runs on at the next entry.
+    Interrupted,
 }
 
 /// The vCPU.
@@ -143,6 +146,20 @@ impl Vcpu {
             .map_err(|e| KvmError::ioctl("KVM_SET_REGS", e))
     }
 
+    /// The general registers.
+    pub fn regs(&self) -> Result<kvm_regs, KvmError> {
+        self.fd
+            .get_regs()
+            .map_err(|e| KvmError::ioctl("KVM_GET_REGS", e))
+    }
+
+    /// Sets the general registers.
+    pub fn set_regs(&self, regs: &kvm_regs) -> Result<(), KvmError> {
+        self.fd
+            .set_regs(regs)
+            .map_err(|e| KvmError::ioctl("KVM_SET_REGS", e))
+    }
+
     /// Runs until the runtime reports on one of its ports.
     pub fn run(&mut self) -> Result<Exit, KvmError> {
         loop {
@@ -158,7 +175,8 @@ impl Vcpu {
                     }
                 },
                 Ok(other) => return Err(KvmError::UnexpectedExit(format!("{other:?}"))),
-                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                Err(e) if e.errno() == libc::EINTR => Exit::Interrupted,
+                Err(e) if e.errno() == libc::EAGAIN => continue,
                 Err(e) => return Err(KvmError::ioctl("KVM_RUN", e)),
             };
             return Ok(exit);

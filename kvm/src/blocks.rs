@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::addr::AddressingMode;
+use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
+use zmmu_mmu::storage::Storage;
 use zmmu_translator::abi::{self, jump_slot};
 use zmmu_translator::{Env, Guest, MemoryAccess, Site};
 
@@ -41,6 +41,10 @@ pub(crate) struct Blocks {
     by_key: HashMap<Key, usize>,
     /// Absolute page -> blocks with bytes in it.
     pages: HashMap<u64, Vec<usize>>,
+    /// Absolute page -> its bytes when it became a code frame: stores
+    /// that nothing watches (the SCLP, I/O, table instructions) are found
+    /// by comparing ([`Blocks::drop_changed`]).
+    snapshots: HashMap<u64, Box<[u8]>>,
     /// Code address -> block.
     by_code: BTreeMap<u64, usize>,
     /// Host mirror of the jump cache: (PSW address, bits, block, generation).
@@ -61,6 +65,7 @@ impl Blocks {
             blocks: Vec::new(),
             by_key: HashMap::new(),
             pages: HashMap::new(),
+            snapshots: HashMap::new(),
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); abi::JUMP_ENTRIES],
             generation: 1,
@@ -76,6 +81,7 @@ impl Blocks {
         self.blocks.clear();
         self.by_key.clear();
         self.pages.clear();
+        self.snapshots.clear();
         self.by_code.clear();
         paging.clear_code_frames();
         self.clear_jump();
@@ -110,14 +116,23 @@ impl Blocks {
         );
     }
 
-    /// Adds a translated block; its page becomes a code frame, whose
-    /// mappings the caller drops (so that they come back read-only).
-    pub fn insert(&mut self, block: Block, paging: &mut KvmPaging) -> (usize, bool) {
+    /// Adds a translated block, `page` being the bytes of its absolute
+    /// page now; the page becomes a code frame, whose mappings the caller
+    /// drops (so that they come back read-only).
+    pub fn insert(
+        &mut self,
+        block: Block,
+        page_bytes: &[u8],
+        paging: &mut KvmPaging,
+    ) -> (usize, bool) {
         let id = self.blocks.len();
         let page = block.start & !0xfff;
         let frame = AbsoluteAddress::new(page);
         let new_frame = !paging.is_code_frame(frame);
         paging.set_code_frame(frame, true);
+        self.snapshots
+            .entry(page)
+            .or_insert_with(|| page_bytes.into());
         self.by_key.insert(block.key, id);
         self.by_code.insert(block.code, id);
         self.pages.entry(page).or_default().push(id);
@@ -148,6 +163,7 @@ impl Blocks {
     pub fn drop_page(&mut self, absolute: u64, paging: &mut KvmPaging) {
         let page = absolute & !0xfff;
         paging.set_code_frame(AbsoluteAddress::new(page), false);
+        self.snapshots.remove(&page);
         let Some(list) = self.pages.remove(&page) else {
             return;
         };
@@ -165,10 +181,19 @@ impl Blocks {
         self.clear_jump();
     }
 
-    /// Drops every block (the code stays until the cache is full).
-    pub fn drop_all(&mut self, paging: &mut KvmPaging) {
-        let pages: Vec<u64> = self.pages.keys().copied().collect();
-        for page in pages {
+    /// Drops the blocks of every code frame whose bytes are no longer
+    /// those it was translated from (after stores nothing watched).
+    pub fn drop_changed(&mut self, storage: &dyn Storage, paging: &mut KvmPaging) {
+        let mut now = [0u8; 4096];
+        let changed: Vec<u64> = self
+            .snapshots
+            .iter()
+            .filter(|(&page, then)| {
+                storage.read(AbsoluteAddress::new(page), &mut now).is_none() || now[..] != then[..]
+            })
+            .map(|(&page, _)| page)
+            .collect();
+        for page in changed {
             self.drop_page(page, paging);
         }
     }

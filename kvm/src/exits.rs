@@ -6,9 +6,11 @@
 //! address the x86 MMU cannot map, a store into a frame holding translated
 //! code), where the interpreter gives the architected result.
 
+use std::ops::Range;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{mask, Cpu};
-use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault};
+
+use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
 use zmmu_machine::interrupt::interruption_controls;
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::{AccessKind, Request};
@@ -19,6 +21,8 @@ use zmmu_mmu::shadow::{Resolution, ShadowError, ShadowPager};
 use zmmu_translator::abi;
 
 use crate::blocks::Blocks;
+use crate::deadline::Deadline;
+use crate::reasons::ExitReasons;
 use crate::watch::Watch;
 use crate::{state, Stats};
 
@@ -51,7 +55,16 @@ pub(crate) struct Exits<'a, 'b> {
     pub blocks: &'a mut Blocks,
     pub pager: &'a mut ShadowPager<KvmPaging>,
     pub stats: &'a mut Stats,
+    pub reasons: &'a mut ExitReasons,
     pub context: Context,
+    /// The batch's deadline: a host call after it leaves the chain.
+    pub deadline: Deadline,
+    /// Where the vCPU holds the instruction budget in r15 (the dispatcher
+    /// and the blocks, not the trampolines around them).
+    pub budget_in_r15: [Range<u64>; 2],
+    /// Budget taken away from running code at the deadline (r15 set to 0:
+    /// the next block's budget check ends the chain).
+    pub stolen: u64,
     /// The last fault (instruction address, page): the same again means
     /// the mapping did not take, and the slow path runs instead.
     pub last_fault: Option<(u64, u64)>,
@@ -90,6 +103,8 @@ impl ExitHandler for Exits<'_, '_> {
         self.last_fault = None;
         if block.native[index] {
             self.stats.slow_paths += 1;
+        } else {
+            self.reasons.untranslated(guest.insn.op.mnemonic());
         }
         state::load(&paging.exec_area(), self.cpu);
         self.cpu.psw.addr = guest.at;
@@ -121,7 +136,7 @@ impl ExitHandler for Exits<'_, '_> {
         state::store(&paging.exec_area(), self.cpu);
         state::set_generation(&paging.exec_area(), self.blocks.generation);
         let after = self.watched();
-        let leave_run = self.board.attention || after.1 != before.1;
+        let leave_run = self.board.attention || after.1 != before.1 || self.deadline.passed();
         let leave = result.is_err()
             || leave_run
             || after.0 != before.0
@@ -140,6 +155,15 @@ impl ExitHandler for Exits<'_, '_> {
             leave_run,
         });
         Ok(abi::EXIT)
+    }
+
+    fn preempt(&mut self, regs: &mut Regs) -> bool {
+        if !self.budget_in_r15.iter().any(|r| r.contains(&regs.rip)) {
+            return false;
+        }
+        self.stolen += regs.r15;
+        regs.r15 = 0;
+        true
     }
 
     fn page_fault(

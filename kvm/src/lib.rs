@@ -36,7 +36,9 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod blocks;
+mod deadline;
 pub mod exits;
+pub mod reasons;
 mod state;
 pub mod watch;
 
@@ -50,6 +52,7 @@ use zmmu_machine::interrupt::interruption_controls;
 use zmmu_machine::main_storage::MainStorage;
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::Request;
+use zmmu_mmu::addr::AddressingMode;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::Controls;
 use zmmu_mmu::host::{HostPageSize, HostPaging};
@@ -58,10 +61,12 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, stubs, translate, Stubs};
+use zmmu_translator::{abi, decode_block, relative_target, stubs, translate, Guest, Stubs};
 
 use blocks::{Block, Blocks};
+use deadline::Deadline;
 use exits::{Context, Exits};
+use reasons::{ChainEnd, ExitReasons};
 use watch::Watch;
 
 /// The PSW bits translated code depends on.
@@ -69,6 +74,43 @@ const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::
 
 /// The default size of the code cache.
 pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
+
+/// The most blocks translated ahead at one block miss.
+const AHEAD: usize = 16;
+
+/// Code-cache bytes that must stay free for translating ahead (it never
+/// flushes the cache).
+const AHEAD_ROOM: u64 = 1 << 20;
+
+/// Where a block may go next, where that is known before it runs: the
+/// targets of its relative branches (side exits included) and the
+/// instruction after its last (BRAS's return point too, a block ended by
+/// its length), unless that is an unconditional branch or one to a
+/// register.
+fn successors(insns: &[Guest], amode: AddressingMode) -> Vec<u64> {
+    use zmmu_cpu::opcode::Opcode::*;
+    let mut out = Vec::new();
+    for g in insns {
+        match g.insn.op {
+            BRC | BRCL if g.insn.f.m1 == 0 => {}
+            BRC | BRCL | BRCT | BRCTG | BRAS | BRASL => {
+                out.push(relative_target(g.at, &g.insn, amode));
+            }
+            _ => {}
+        }
+    }
+    if let Some(last) = insns.last() {
+        let falls_through = match last.insn.op {
+            BRC | BRCL => last.insn.f.m1 != 15,
+            BRCT | BRCTG | BRAS | BRASL => true,
+            op => !op.ends_block(),
+        };
+        if falls_through {
+            out.push(amode.wrap(last.at.wrapping_add(u64::from(last.insn.len))));
+        }
+    }
+    out
+}
 
 /// Counters for `--stats`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -118,6 +160,10 @@ pub struct KvmEngine {
     code_used: u64,
     stub_bytes: u64,
     stats: Stats,
+    reasons: ExitReasons,
+    /// The last chain ended at a jump-cache miss (counted by the next
+    /// lookup: block cached or new).
+    missed: bool,
     failure: Option<KvmError>,
 }
 
@@ -145,8 +191,13 @@ impl KvmEngine {
             .write(0, &code)
             .ok_or_else(|| KvmError::Config("code cache too small for the stubs".into()))?;
         let stub_bytes = (code.len() as u64).next_multiple_of(64);
+        // Each fault is an exit: map whole 2 MiB frames and 64-page
+        // windows ahead of use, setting their reference bits (PoP lets a
+        // model record references it has not made, as prefetching does).
         let pager = ShadowPager::new(shadow::Config {
             largest: HostPageSize::Size2M,
+            fault_around: 64,
+            speculative_reference: true,
             ..shadow::Config::default()
         });
         let blocks = Blocks::new();
@@ -160,6 +211,8 @@ impl KvmEngine {
             code_used: stub_bytes,
             stub_bytes,
             stats: Stats::default(),
+            reasons: ExitReasons::default(),
+            missed: false,
             failure: None,
         })
     }
@@ -167,6 +220,11 @@ impl KvmEngine {
     /// The counters.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// The exits by reason.
+    pub fn reasons(&self) -> &ExitReasons {
+        &self.reasons
     }
 
     /// The VM (its exit counters).
@@ -220,10 +278,13 @@ impl KvmEngine {
                 self.blocks.drop_page(page, self.host.paging_mut());
             }
         }
+        let deadline = Deadline::of(cpu, board);
+        let max = max.min(deadline.instructions);
+        self.host.set_deadline(Some(deadline.at));
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         loop {
-            if done >= max {
+            if done >= max || (done > 0 && deadline.passed()) {
                 self.stats.instructions += done;
                 return Ok(Ran {
                     instructions: done,
@@ -236,7 +297,7 @@ impl KvmEngine {
                 .block(cpu, board)?
                 .filter(|&id| self.blocks.blocks[id].insns.len() as u64 <= room);
             let (n, at, result, leave) = match block {
-                Some(id) => self.run_chain(id, room, cpu, board)?,
+                Some(id) => self.run_chain(id, room, deadline, cpu, board)?,
                 None => {
                     let at = cpu.psw.addr;
                     let (result, leave) = self.step(cpu, board);
@@ -288,6 +349,9 @@ impl KvmEngine {
         }
         let bits = psw.mask & KEY_BITS;
         if let Some(id) = self.blocks.jump_get(psw.addr, bits) {
+            if std::mem::take(&mut self.missed) {
+                self.reasons.chain_ended(ChainEnd::MissCached);
+            }
             return Ok(Some(id));
         }
         let fetch = Access {
@@ -296,20 +360,82 @@ impl KvmEngine {
             cpu,
         };
         let Ok(absolute) = board.translate(&fetch, psw.addr) else {
+            if std::mem::take(&mut self.missed) {
+                self.reasons.chain_ended(ChainEnd::MissNew);
+            }
             return Ok(None);
         };
         let abs = absolute.value();
         let key = (psw.addr, abs, bits);
-        let id = match self.blocks.get(&key) {
+        let cached = self.blocks.get(&key);
+        if std::mem::take(&mut self.missed) {
+            self.reasons.chain_ended(if cached.is_some() {
+                ChainEnd::MissCached
+            } else {
+                ChainEnd::MissNew
+            });
+        }
+        let id = match cached {
             Some(id) => id,
             None => match self.translate(cpu, board, key)? {
-                Some(id) => id,
+                Some(id) => {
+                    self.translate_ahead(cpu, board, id)?;
+                    id
+                }
                 None => return Ok(None),
             },
         };
         let area = self.host.exec_area();
         self.blocks.jump_set(&area, psw.addr, bits, id);
         Ok(Some(id))
+    }
+
+    /// Translates the blocks that block `first` may go to next in its own
+    /// page (a relative branch's target, the fall-through), and theirs, up
+    /// to [`AHEAD`] blocks, and enters them in the jump cache: on a PVM
+    /// host each block found missing later is a chain end, an exit, while
+    /// translating one costs a few microseconds. Staying in the page keeps
+    /// the code frames those the program runs from.
+    fn translate_ahead(
+        &mut self,
+        cpu: &Cpu,
+        board: &mut Board<'_>,
+        first: usize,
+    ) -> Result<(), KvmError> {
+        let amode = cpu.psw.amode();
+        let bits = cpu.psw.mask & KEY_BITS;
+        let mut work = vec![first];
+        let mut made = 0;
+        while let Some(id) = work.pop() {
+            let (at, abs, _) = self.blocks.blocks[id].key;
+            for next in successors(&self.blocks.blocks[id].insns, amode) {
+                let room = self
+                    .host
+                    .code_cache()
+                    .map_or(0, |c| c.len() - self.code_used);
+                if made >= AHEAD || room < AHEAD_ROOM {
+                    return Ok(());
+                }
+                if next & !0xfff != at & !0xfff || self.blocks.jump_get(next, bits).is_some() {
+                    continue;
+                }
+                let key = (next, abs & !0xfff | next & 0xfff, bits);
+                let id = match self.blocks.get(&key) {
+                    Some(id) => id,
+                    None => {
+                        made += 1;
+                        match self.translate(cpu, board, key)? {
+                            Some(id) => id,
+                            None => continue,
+                        }
+                    }
+                };
+                work.push(id);
+                let area = self.host.exec_area();
+                self.blocks.jump_set(&area, next, bits, id);
+            }
+        }
+        Ok(())
     }
 
     /// Translates the block at `key` into the code cache.
@@ -323,19 +449,17 @@ impl KvmEngine {
         let (addr, abs, _) = key;
         let psw = cpu.psw;
         let amode = psw.amode();
-        let insns = {
-            let storage = &board.bus.storage;
-            let page_end = ((abs | 0xfff) + 1).min(storage.size());
-            let mut bytes = vec![0; page_end.saturating_sub(abs) as usize];
-            if bytes.is_empty()
-                || storage
-                    .read(AbsoluteAddress::new(abs), &mut bytes)
-                    .is_none()
-            {
-                return Ok(None);
-            }
-            decode_block(&bytes, addr, amode, zmmu_translator::MAX_BLOCK)
-        };
+        let mut page = [0u8; 4096];
+        if board
+            .bus
+            .storage
+            .read(AbsoluteAddress::new(abs & !0xfff), &mut page)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let offset = (abs & 0xfff) as usize;
+        let insns = decode_block(&page[offset..], addr, amode, zmmu_translator::MAX_BLOCK);
         if insns.is_empty() {
             return Ok(None);
         }
@@ -379,7 +503,7 @@ impl KvmEngine {
             key,
             valid: true,
         };
-        let (id, new_frame) = self.blocks.insert(block, self.host.paging_mut());
+        let (id, new_frame) = self.blocks.insert(block, &page, self.host.paging_mut());
         if new_frame {
             // Mappings of the frame made writable before go; they come back
             // read-only.
@@ -408,6 +532,7 @@ impl KvmEngine {
         &mut self,
         id: usize,
         budget: u64,
+        deadline: Deadline,
         cpu: &mut Cpu,
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
@@ -439,11 +564,16 @@ impl KvmEngine {
         .store(&area);
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
+        let budget_in_r15 = [
+            self.stubs.dispatch..enter,
+            CODE_CACHE_VA + self.stub_bytes..CODE_CACHE_VA + self.code_used,
+        ];
         let Self {
             host,
             pager,
             blocks,
             stats,
+            reasons,
             ..
         } = self;
         let mut exits = Exits {
@@ -452,36 +582,56 @@ impl KvmEngine {
             blocks,
             pager,
             stats,
+            reasons,
             context: Context {
                 controls,
                 space,
                 key,
             },
+            deadline,
+            budget_in_r15,
+            stolen: 0,
             last_fault: None,
             left: None,
         };
         let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
-        let left = exits.left;
+        let (left, stolen) = (exits.left, exits.stolen);
         let area = host.exec_area();
         state::load(&area, cpu);
         let (budget_left, last_block) = state::ended(&area);
+        let spent = budget - budget_left - stolen;
         Ok(match left.filter(|_| status == abi::EXIT) {
             Some(left) => {
-                let n = budget - budget_left - left.refund;
+                self.reasons.chain_ended(ChainEnd::Left);
+                let n = spent - left.refund;
                 let at = self.blocks.blocks[left.block].insns[left.index].at;
                 (n, at, left.result, left.leave_run)
             }
             None => {
-                let n = budget - budget_left;
-                let at = self
-                    .blocks
-                    .blocks
-                    .get(last_block as usize)
-                    .and_then(|b| b.insns.last())
-                    .map_or(cpu.psw.addr, |g| g.at);
-                (n, at, Ok(()), false)
+                let bits = cpu.psw.mask & KEY_BITS;
+                if stolen > 0 {
+                    self.reasons.chain_ended(ChainEnd::Deadline);
+                } else if budget_left == 0 || self.blocks.jump_get(cpu.psw.addr, bits).is_some() {
+                    self.reasons.chain_ended(ChainEnd::Budget);
+                } else {
+                    // Cached or new: the next lookup tells (Self::block).
+                    self.missed = true;
+                }
+                (spent, self.last_at(last_block, cpu), Ok(()), false)
             }
         })
+    }
+}
+
+impl KvmEngine {
+    /// The address of the last instruction of the last block that ran to
+    /// its end.
+    fn last_at(&self, last_block: u32, cpu: &Cpu) -> u64 {
+        self.blocks
+            .blocks
+            .get(last_block as usize)
+            .and_then(|b| b.insns.last())
+            .map_or(cpu.psw.addr, |g| g.at)
     }
 }
 
@@ -494,6 +644,12 @@ impl Engine for KvmEngine {
             }
         }
         Interpreter.run(cpu, board, max)
+    }
+
+    /// The vCPU is kicked at the timer deadline ([`deadline`]): batches
+    /// need not end at the machine's timer-poll period.
+    fn watches_clock(&self) -> bool {
+        self.failure.is_none()
     }
 }
 
@@ -526,6 +682,7 @@ impl KvmEngine {
                 run.chunks,
                 s.steps,
             ),
+            self.reasons.report(s.slow_paths, run.faults, run.chunks, run.kicks),
             format!(
                 "kvm: page faults by outcome: shadow fill {}, s390x exception {}, software path {}, code-page write {}",
                 s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,

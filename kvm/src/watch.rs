@@ -54,18 +54,25 @@ impl Watch<'_, '_> {
                 }
                 Ok(_) => {}
                 // The store succeeded, so this is not expected; be safe.
-                Err(_) => self.blocks.drop_all(self.paging),
+                Err(_) => self.drop_changed(),
             }
             at = at.wrapping_add(in_page);
             left -= in_page;
         }
     }
 
-    /// What must follow the instruction: drops every block if it used
-    /// absolute storage directly.
-    pub fn finish(self) {
+    /// Drops the blocks of code frames that stores nothing watched
+    /// changed.
+    fn drop_changed(&mut self) {
+        self.blocks
+            .drop_changed(&self.board.bus.storage, self.paging);
+    }
+
+    /// What must follow the instruction: drops the blocks of changed code
+    /// frames if it used absolute storage directly.
+    pub fn finish(mut self) {
         if self.storage_touched {
-            self.blocks.drop_all(self.paging);
+            self.drop_changed();
         }
     }
 }
@@ -119,7 +126,7 @@ impl System for Watch<'_, '_> {
     fn system_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
         let result = self.board.system_instruction(cpu, insn);
         // The SCLP, SIGP, DIAG and I/O may have stored anywhere.
-        self.blocks.drop_all(self.paging);
+        self.drop_changed();
         result
     }
 

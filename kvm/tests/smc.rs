@@ -2,44 +2,11 @@
 //! into the frame of the block that runs drops the block, and the next
 //! pass runs the new instruction, exactly as the interpreter does.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
 
 use zmmu_machine::{Machine, Observer, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-/// KVM maps guest storage only from page-aligned host memory: large
-/// allocations (guest storage) are page-aligned here, as the `zmmu`
-/// binary's lazy allocator makes them.
-struct PageAligned;
-
-fn adjust(layout: Layout) -> Layout {
-    if layout.size() >= 1 << 20 {
-        layout.align_to(4096).unwrap_or(layout)
-    } else {
-        layout
-    }
-}
-
-// SAFETY: every call goes to the system allocator with the same adjusted
-// layout for allocation and deallocation.
-unsafe impl GlobalAlloc for PageAligned {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for System, with a valid (stricter) layout.
-        unsafe { System.alloc(adjust(layout)) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(adjust(layout)) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` with the same adjusted layout.
-        unsafe { System.dealloc(ptr, adjust(layout)) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: PageAligned = PageAligned;
 
 struct Quiet;
 impl Observer for Quiet {}
@@ -79,13 +46,8 @@ fn a_store_into_the_running_block_changes_the_next_pass_as_in_the_interpreter() 
         "5 on the first pass, 7 on the second"
     );
     let mut machine = machine();
-    let mut engine = match zmmu_kvm::KvmEngine::new(&machine.bus.storage, 2 << 20) {
-        Ok(engine) => engine,
-        Err(e) if e.is_unavailable() => {
-            eprintln!("SKIP: {e}");
-            return;
-        }
-        Err(e) => panic!("KVM is present but the engine failed: {e}"),
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
     };
     let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
     assert!(engine.failure().is_none(), "{:?}", engine.failure());
@@ -98,4 +60,44 @@ fn a_store_into_the_running_block_changes_the_next_pass_as_in_the_interpreter() 
     assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
     assert!(engine.stats().code_page_writes >= 1, "{:?}", engine.stats());
+}
+
+/// lghi r4,2 ; lghi r5,0x2040 ; iilf r1,0x00020001 (read SCP info) ;
+/// j X ; ... S: servc r1,r5 ; j X ; ... 0x2040: the SCCB header (length 8),
+/// whose bytes 4-7 are X: lhi r3,<response code> ; brctg r4,S ; then an
+/// invalid opcode.
+const SCLP_OVER_CODE: [u8; 78] = [
+    0xa7, 0x49, 0x00, 0x02, 0xa7, 0x59, 0x20, 0x40, 0xc0, 0x19, 0x00, 0x02, 0x00, 0x01, 0xa7, 0xf4,
+    0x00, 0x1b, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00,
+    0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00,
+    0xb2, 0x20, 0x00, 0x15, 0xa7, 0xf4, 0x00, 0x08, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00, 0x07, 0x00,
+    0x00, 0x08, 0x00, 0x00, 0xa7, 0x38, 0x00, 0x00, 0xa7, 0x47, 0xff, 0xf4, 0x00, 0x00,
+];
+
+#[test]
+fn an_sclp_response_written_over_translated_code_is_the_next_pass() {
+    let build = || {
+        let mut machine = machine();
+        machine
+            .bus
+            .storage
+            .write(AbsoluteAddress::new(0x2000), &SCLP_OVER_CODE)
+            .unwrap();
+        machine
+    };
+    let mut reference = build();
+    let expected = reference.run(Some(1000), &mut Quiet);
+    assert_ne!(
+        reference.cpu.gpr[3], 0,
+        "the response code is the immediate"
+    );
+    let mut machine = build();
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
+    };
+    let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    assert_eq!(outcome.stop, expected.stop);
+    assert_eq!(outcome.instructions, expected.instructions);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
 }

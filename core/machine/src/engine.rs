@@ -32,6 +32,17 @@ pub trait Engine {
     /// Runs up to `max` instructions of `cpu` on `board`.
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran;
 
+    /// The engine ends a batch by itself once the next enabled timer
+    /// interruption or the watchdog is due ([`crate::interrupt::next_timer`],
+    /// [`crate::watchdog::earliest`]; with virtual time, one nanosecond
+    /// per instruction): the machine then gives it batches up to the
+    /// limit instead of the timer-poll period, and looks at the timers
+    /// after each. An engine that leaves translated code only at a cost
+    /// (a VM exit) says `true`.
+    fn watches_clock(&self) -> bool {
+        false
+    }
+
     /// Another CPU's instruction invalidated translations in the whole
     /// configuration (IPTE, IDTE, CSP, SSKE, RRBE); the CPU's TLB has
     /// dropped what it covers, between two batches. An engine that keeps

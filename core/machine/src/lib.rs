@@ -521,14 +521,19 @@ impl Machine {
                 engine::Engine::run(&mut engine::Interpreter, &mut self.cpu, &mut board, 1)
             } else {
                 let room = limit.map_or(u64::MAX, |limit| limit - executed);
-                let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
                 // Among several CPUs, shorter batches: another CPU may be
                 // waiting for this one's next boundary.
                 let batch = match self.member {
                     Some(_) => configuration::BATCH,
                     None => u64::MAX,
                 };
-                engine.run(&mut self.cpu, &mut board, room.min(poll).min(batch))
+                if engine.watches_clock() {
+                    timers.wake();
+                    engine.run(&mut self.cpu, &mut board, room.min(batch))
+                } else {
+                    let poll = TimerPoll::PERIOD - executed % TimerPoll::PERIOD;
+                    engine.run(&mut self.cpu, &mut board, room.min(poll).min(batch))
+                }
             };
             let board_attention = board.attention;
             executed += ran.instructions;

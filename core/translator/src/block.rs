@@ -39,7 +39,7 @@ pub fn side_exit(insn: &Insn) -> bool {
 
 /// The target of the relative branch or operand of `insn` at `at`: the
 /// instruction address plus twice the signed halfword count RI, wrapped.
-pub(crate) fn relative_target(at: u64, insn: &Insn, amode: AddressingMode) -> u64 {
+pub fn relative_target(at: u64, insn: &Insn, amode: AddressingMode) -> u64 {
     amode.wrap(at.wrapping_add((insn.f.ri as u64).wrapping_mul(2)))
 }
 

@@ -75,7 +75,9 @@ mod shift;
 mod ss;
 mod stubs;
 
-pub use block::{decode_block, direct_targets, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS};
+pub use block::{
+    decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,
+};
 pub use emit::{translate, Site, Translated};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, Stubs};

@@ -40,6 +40,9 @@ enum Logic {
 impl Gen {
     /// MVC, NC, OC, XC, CLC; `false` for other instructions.
     pub(crate) fn ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        if self.env.memory == MemoryAccess::HostMmu && here.insn.op == Opcode::MVC {
+            return self.host_mmu_move(here).map(|()| true);
+        }
         if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
             // The pair probe is the software TLB's; under the host MMU a
             // fault between the operands' stores would leave the
@@ -117,6 +120,52 @@ impl Gen {
             }
         }
         Ok(true)
+    }
+
+    /// MVC under the host MMU ([`MemoryAccess::HostMmu`]): each operand
+    /// within one page (else the slow path: a fault between the pages of
+    /// a store would leave the instruction half done), the second operand
+    /// read and the first written once, in the interpreter's order, before
+    /// any byte moves (a fault there is a shadow fill and a retry, or the
+    /// slow path with nothing stored; the write stores the byte it read),
+    /// then the bytes one at a time in ascending order: MVC's rule for
+    /// overlapping operands, whichever logical pages alias one frame.
+    fn host_mmu_move(&mut self, here: &mut Current) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let len = u32::from(f.l1) + 1;
+        self.ea(0, f.b2, f.d2)?;
+        self.access(here, AccessKind::Read, len)?;
+        self.within_page(here, len)?;
+        self.a.mov(rsi, rax)?;
+        self.ea(0, f.b1, f.d1)?;
+        self.access(here, AccessKind::Write, len)?;
+        self.within_page(here, len)?;
+        let a = &mut self.a;
+        a.add(rsi, r13)?;
+        a.lea(rdi, qword_ptr(r13 + rax))?;
+        a.movzx(ecx, byte_ptr(rsi))?;
+        a.or(byte_ptr(rdi), 0)?;
+        a.mov(ecx, len)?;
+        let mut next = a.create_label();
+        a.set_label(&mut next)?;
+        a.mov(dl, byte_ptr(rsi))?;
+        a.mov(byte_ptr(rdi), dl)?;
+        a.inc(rsi)?;
+        a.inc(rdi)?;
+        a.dec(ecx)?;
+        a.jnz(next)?;
+        Ok(())
+    }
+
+    /// Goes to the slow path unless the `len` bytes at rax lie in one page.
+    fn within_page(&mut self, here: &mut Current, len: u32) -> Result<(), IcedError> {
+        here.used_slow = true;
+        let a = &mut self.a;
+        a.mov(ecx, eax)?;
+        a.and(ecx, 0xfff)?;
+        a.cmp(ecx, (0x1000 - len) as i32)?;
+        a.ja(here.slow)?;
+        Ok(())
     }
 
     /// Probes both `len`-byte operands (the first accessed as `first`,

@@ -1,0 +1,85 @@
+//! Why translated code left the VM, one counter per reason (issue 12:
+//! "`--stats` adds VM exits by reason"). Each exit costs about 200 µs on
+//! a PVM host, so this table is what decides which work to move into the
+//! VM next.
+
+use std::collections::HashMap;
+
+/// Why a chain of blocks ended (each chain is one VM entry and ends with
+/// one exit of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChainEnd {
+    /// The instruction budget was spent: the run's limit, or the batch's
+    /// timer deadline in instructions.
+    Budget,
+    /// The vCPU was kicked at the deadline (a timer, or the periodic look
+    /// at the host's side).
+    Deadline,
+    /// The dispatcher missed in the jump cache and the block was in the
+    /// block cache.
+    MissCached,
+    /// ... and the block had to be translated, or interpreted (a fetch
+    /// exception, an instruction across a page).
+    MissNew,
+    /// A host call asked to leave: an interruption, a change of the PSW
+    /// bits or controls the blocks were made for, a branch run by the
+    /// interpreter, a store into the running block.
+    Left,
+}
+
+/// The counters.
+#[derive(Clone, Debug, Default)]
+pub struct ExitReasons {
+    chain_ends: [u64; 5],
+    /// Host calls for instructions the translator does not translate, by
+    /// mnemonic.
+    untranslated: HashMap<&'static str, u64>,
+}
+
+impl ExitReasons {
+    pub(crate) fn chain_ended(&mut self, end: ChainEnd) {
+        self.chain_ends[end as usize] += 1;
+    }
+
+    pub(crate) fn untranslated(&mut self, mnemonic: &'static str) {
+        *self.untranslated.entry(mnemonic).or_default() += 1;
+    }
+
+    /// Chains that ended for `end`.
+    pub(crate) fn chains(&self, end: ChainEnd) -> u64 {
+        self.chain_ends[end as usize]
+    }
+
+    /// Host calls for untranslated instructions, most frequent first.
+    pub fn untranslated_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<_> = self.untranslated.iter().map(|(&m, &n)| (m, n)).collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        list
+    }
+
+    /// The `--stats` line: chain ends by reason, then the other exits.
+    pub(crate) fn report(&self, slow_paths: u64, faults: u64, chunks: u64, kicks: u64) -> String {
+        let untranslated: u64 = self.untranslated.values().sum();
+        let top: Vec<String> = self
+            .untranslated_by_mnemonic()
+            .iter()
+            .take(8)
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        format!(
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {}; host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
+            self.chains(ChainEnd::Budget),
+            self.chains(ChainEnd::Deadline),
+            self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
+            self.chains(ChainEnd::MissCached),
+            self.chains(ChainEnd::MissNew),
+            self.chains(ChainEnd::Left),
+            untranslated,
+            top.join(", "),
+            slow_paths,
+            faults,
+            chunks,
+            kicks,
+        )
+    }
+}

@@ -1,0 +1,77 @@
+//! MVC in translated code under the host MMU: overlapping operands move
+//! one byte at a time in ascending order (PoP "MOVE (character)": the
+//! first operand's bytes are stored as the second's are fetched, so
+//! `MVC 1(15,R1),0(R1)` propagates one byte), an operand that crosses a
+//! page takes the slow path, and the result is the interpreter's.
+
+mod common;
+
+use zmmu_machine::{Machine, Observer};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+struct Quiet;
+impl Observer for Quiet {}
+
+/// lghi r1,0x3000 ; lghi r2,0x3ff8 ; mvi 0(r1),0xab ;
+/// mvc 1(15,r1),0(r1) ; mvc 0(16,r2),0(r1) (across 0x4000) ;
+/// mvc 0x20(8,r1),0(r2) ; then an invalid opcode.
+const PROGRAM: [u8; 32] = [
+    0xa7, 0x19, 0x30, 0x00, 0xa7, 0x29, 0x3f, 0xf8, 0x92, 0xab, 0x10, 0x00, 0xd2, 0x0e, 0x10, 0x01,
+    0x10, 0x00, 0xd2, 0x0f, 0x20, 0x00, 0x10, 0x00, 0xd2, 0x07, 0x10, 0x20, 0x20, 0x00, 0x00, 0x00,
+];
+
+fn machine() -> Machine {
+    let mut machine = Machine::new(16 << 20);
+    let storage = &mut machine.bus.storage;
+    storage
+        .write(AbsoluteAddress::new(0x2000), &PROGRAM)
+        .unwrap();
+    // Program-new PSW: disabled wait.
+    storage
+        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
+        .unwrap();
+    storage
+        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
+        .unwrap();
+    machine.start(0x2000);
+    machine
+}
+
+fn data(machine: &Machine) -> Vec<u8> {
+    let mut bytes = vec![0; 0x2000];
+    machine
+        .bus
+        .storage
+        .read(AbsoluteAddress::new(0x3000), &mut bytes)
+        .unwrap();
+    bytes
+}
+
+#[test]
+fn overlapping_and_page_crossing_moves_give_the_interpreters_bytes() {
+    let mut reference = machine();
+    let expected = reference.run(Some(100), &mut Quiet);
+    let want = data(&reference);
+    assert_eq!(want[..16], [0xab; 16], "one byte propagated");
+    assert_eq!(want[0x20..0x28], [0xab; 8]);
+    let mut machine = machine();
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
+    };
+    let outcome = machine.run_with(Some(100), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    assert_eq!(outcome.stop, expected.stop);
+    assert_eq!(outcome.instructions, expected.instructions);
+    assert_eq!(data(&machine), want);
+    assert!(
+        engine
+            .reasons()
+            .untranslated_by_mnemonic()
+            .iter()
+            .all(|(m, _)| *m != "MVC"),
+        "MVC runs in translated code: {:?}",
+        engine.reasons()
+    );
+    assert!(engine.stats().slow_paths >= 1, "the move across a page");
+}

@@ -1,0 +1,113 @@
+//! Timer interruptions under the kvm engine, which runs translated code
+//! without looking at the clock: a CPU-timer interruption ends a loop
+//! that never leaves the VM (PoP "CPU Timer": pending while the timer is
+//! negative, taken once enabled), with virtual time (the batch ends at the
+//! deadline in instructions) and with the host's clock (the vCPU is
+//! kicked at the deadline), and every instruction is counted.
+
+mod common;
+
+use std::time::Instant;
+
+use zmmu_cpu::clock::{Clock, TimeSource, TOD_2026, TOD_PER_US};
+use zmmu_machine::interrupt::CR0_CPU_TIMER;
+use zmmu_machine::{Machine, Observer, Stop};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+struct Quiet;
+impl Observer for Quiet {}
+
+/// spt 0x100 ; lctlg c0,c0,0x108 ; stosm 0x110,0x01 (external
+/// interruptions on) ; X: aghi r3,1 ; j X
+const PROGRAM: [u8; 22] = [
+    0xb2, 0x08, 0x01, 0x00, 0xeb, 0x00, 0x01, 0x08, 0x00, 0x2f, 0xad, 0x01, 0x01, 0x10, 0xa7, 0x3b,
+    0x00, 0x01, 0xa7, 0xf4, 0xff, 0xfe,
+];
+
+/// Instructions before the loop.
+const PROLOGUE: u64 = 3;
+
+/// External-new PSW: a disabled wait at this address.
+const WAIT_AT: u64 = 0x999;
+
+/// The machine with a CPU timer of `ms` milliseconds.
+fn machine(ms: u64) -> Machine {
+    let mut machine = Machine::new(16 << 20);
+    let storage = &mut machine.bus.storage;
+    storage
+        .write(AbsoluteAddress::new(0x2000), &PROGRAM)
+        .unwrap();
+    let words = [
+        (0x100, ms * 1000 * TOD_PER_US),
+        (0x108, CR0_CPU_TIMER),
+        (0x1b0, 0x0002_0001_8000_0000),
+        (0x1b8, WAIT_AT),
+    ];
+    for (at, value) in words {
+        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
+    }
+    machine.start(0x2000);
+    machine
+}
+
+/// The host's monotonic clock.
+#[derive(Debug)]
+struct HostTime(Instant);
+
+impl TimeSource for HostTime {
+    fn now_ns(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+
+    fn wait_until_ns(&mut self, deadline: u64) {
+        let now = self.now_ns();
+        std::thread::sleep(std::time::Duration::from_nanos(
+            deadline.saturating_sub(now),
+        ));
+    }
+}
+
+/// Runs `machine` on the kvm engine; checks that the CPU-timer
+/// interruption ended the loop and that the instructions counted are the
+/// ones the loop counter says ran.
+fn timer_ends_the_loop(mut machine: Machine) {
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
+    };
+    let outcome = machine.run_with(Some(50_000_000), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    let Stop::DisabledWait { psw } = outcome.stop else {
+        panic!("{:?}", outcome.stop);
+    };
+    assert_eq!(psw.addr, WAIT_AT);
+    let mut code = [0u8; 2];
+    machine
+        .bus
+        .storage
+        .read(AbsoluteAddress::new(0x86), &mut code)
+        .unwrap();
+    assert_eq!(u16::from_be_bytes(code), 0x1005, "external: CPU timer");
+    // k passes of the loop: AGHI k times, J k or k - 1 times.
+    let k = machine.cpu.gpr[3];
+    assert!(k > 1000, "the loop ran {k} times");
+    assert!(
+        [PROLOGUE + 2 * k - 1, PROLOGUE + 2 * k].contains(&outcome.instructions),
+        "{} instructions counted, {k} passes of the loop; {:?}",
+        outcome.instructions,
+        engine.host().stats(),
+    );
+    eprintln!("{:?}", engine.report());
+}
+
+#[test]
+fn a_cpu_timer_interruption_ends_a_loop_in_the_vm_in_virtual_time() {
+    timer_ends_the_loop(machine(1));
+}
+
+#[test]
+fn a_cpu_timer_interruption_ends_a_loop_in_the_vm_in_host_time() {
+    let mut machine = machine(20);
+    machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
+    timer_ends_the_loop(machine);
+}
