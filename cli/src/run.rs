@@ -368,6 +368,12 @@ fn tracing(
 
 /// Loads and runs `program`; the exit status per the module docs.
 pub fn run(options: &RunOptions) -> ExitCode {
+    if options.gdb.is_some() && options.engine == EngineKind::Kvm {
+        eprintln!(
+            "zmmu: --gdb works with --engine interp or jit, not yet with --engine kvm: choose one of those"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let (program, max_insns, memory) =
         (options.program.as_path(), options.max_insns, options.memory);
     let bytes = match std::fs::read(program) {
@@ -489,12 +495,6 @@ pub fn run(options: &RunOptions) -> ExitCode {
         }
     } else {
         match &options.gdb {
-            Some(_) if kvm.is_some() => {
-                eprintln!(
-                    "zmmu: --gdb works with --engine interp or jit, not yet with --engine kvm: choose one of those"
-                );
-                return ExitCode::from(EXIT_USAGE);
-            }
             Some(address) => {
                 let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
                 match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {
