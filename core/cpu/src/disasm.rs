@@ -63,7 +63,9 @@ fn classes(op: Opcode) -> (Class, Class) {
     use Opcode::*;
     match op {
         CEFBR | CDFBR | CEGBR | CDGBR | LDGR => (Fpr, Gpr),
+        CELFBR | CDLFBR | CELGBR | CDLGBR => (Fpr, Gpr),
         CFEBR | CFDBR | CGEBR | CGDBR | LGDR => (Gpr, Fpr),
+        CLFEBR | CLFDBR | CLGEBR | CLGDBR => (Gpr, Fpr),
         LZER | LZDR | LEDBR => (Fpr, Fpr),
         EAR => (Gpr, Ar),
         SAR | TAR => (Ar, Gpr),
@@ -73,9 +75,9 @@ fn classes(op: Opcode) -> (Class, Class) {
         // MULTIPLE SINGLE sits among the floating-point RX opcodes.
         MS => (Gpr, Gpr),
         // The floating-point opcode ranges: RR 20-3F, RX 60-7F, BFP
-        // B300-B31D, RXE/RXY ED.
+        // B300-B31F, RXE/RXY ED.
         _ => match op.info().map_or(0, |i| i.key) {
-            0x20..=0x3F | 0xB300..=0xB31D => (Fpr, Fpr),
+            0x20..=0x3F | 0xB300..=0xB31F => (Fpr, Fpr),
             0x60..=0x7F | 0xED00..=0xEDFF => (Fpr, Gpr),
             _ => (Gpr, Gpr),
         },
@@ -411,7 +413,19 @@ impl Display for Disasm<'_> {
                 o.reg(c1, f.r1)?;
                 o.num(f.m3)?;
                 o.reg(c2, f.r2)?;
-                o.optional_mask(f.m4)
+                match op {
+                    // The logical conversions (floating-point-extension
+                    // facility) always name M4.
+                    Opcode::CELFBR
+                    | Opcode::CDLFBR
+                    | Opcode::CELGBR
+                    | Opcode::CDLGBR
+                    | Opcode::CLFEBR
+                    | Opcode::CLFDBR
+                    | Opcode::CLGEBR
+                    | Opcode::CLGDBR => o.num(f.m4),
+                    _ => o.optional_mask(f.m4),
+                }
             }
             Format::Rrs => {
                 o.gpr(f.r1)?;
