@@ -344,22 +344,36 @@ impl Observer for Report {
     }
 }
 
-/// The tracer `--trace`, `--trace-range` and `--trace-file` ask for.
-fn tracer(options: &RunOptions) -> Result<Option<Tracer>, String> {
+/// The trace `--trace`, `--trace-range` and `--trace-file` ask for: one
+/// CPU's tracer, or (`several` CPUs) the output they share.
+fn tracing(
+    options: &RunOptions,
+    several: bool,
+) -> Result<(Option<Tracer>, Option<crate::trace::Shared>), String> {
     let Some(kinds) = options.trace.filter(|k| k.any()) else {
-        return Ok(None);
+        return Ok((None, None));
     };
-    let out: Box<dyn Write> = match &options.trace_file {
+    let out: Box<dyn Write + Send> = match &options.trace_file {
         Some(path) => Box::new(BufWriter::new(std::fs::File::create(path).map_err(
             |e| format!("cannot create the trace file {}: {e}", path.display()),
         )?)),
         None => Box::new(BufWriter::new(io::stderr())),
     };
-    Ok(Some(Tracer::new(out, kinds, options.trace_range.clone())))
+    let ranges = options.trace_range.clone();
+    Ok(match several {
+        true => (None, Some(crate::trace::Shared::new(out, kinds, ranges))),
+        false => (Some(Tracer::new(out, kinds, ranges)), None),
+    })
 }
 
 /// Loads and runs `program`; the exit status per the module docs.
 pub fn run(options: &RunOptions) -> ExitCode {
+    if options.gdb.is_some() && options.engine == EngineKind::Kvm {
+        eprintln!(
+            "zmmu: --gdb works with --engine interp or jit, not yet with --engine kvm: choose one of those"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let (program, max_insns, memory) =
         (options.program.as_path(), options.max_insns, options.memory);
     let bytes = match std::fs::read(program) {
@@ -418,8 +432,9 @@ pub fn run(options: &RunOptions) -> ExitCode {
     }
     machine.start(image.entry);
 
-    let tracer = match tracer(options) {
-        Ok(tracer) => tracer,
+    let several = machine.config.cpus.core_ids.len() > 1;
+    let (tracer, shared_trace) = match tracing(options, several) {
+        Ok(trace) => trace,
         Err(e) => {
             eprintln!("zmmu: {e}");
             return ExitCode::from(EXIT_LOAD);
@@ -455,18 +470,23 @@ pub fn run(options: &RunOptions) -> ExitCode {
         },
     };
     let started = Instant::now();
-    let outcome = if machine.config.cpus.core_ids.len() > 1 {
-        if options.gdb.is_some() || report.tracer.is_some() || kvm.is_some() {
-            eprintln!(
-                "zmmu: --gdb, --trace and --engine kvm run one CPU for now: drop them or --smp"
-            );
+    let outcome = if several {
+        if kvm.is_some() {
+            eprintln!("zmmu: --engine kvm runs one CPU for now: drop --smp");
             return ExitCode::from(EXIT_USAGE);
         }
+        let debugging = crate::smp::Debugging {
+            trace: shared_trace,
+            gdb: options
+                .gdb
+                .as_ref()
+                .map(|address| (address.clone(), options.wait_for_gdb)),
+        };
         // Every CPU reads one TOD clock: the same start and epoch.
         let (start, tod) = (Instant::now(), host_tod());
         machine.services.clock = host_clock(start, tod);
         let clock = || host_clock(start, tod);
-        match crate::smp::run(&mut machine, max_insns, options.engine, clock) {
+        match crate::smp::run(&mut machine, max_insns, options.engine, clock, &debugging) {
             Ok(outcome) => outcome,
             Err(e) => {
                 eprintln!("zmmu: {e}");
@@ -475,10 +495,6 @@ pub fn run(options: &RunOptions) -> ExitCode {
         }
     } else {
         match &options.gdb {
-            Some(_) if kvm.is_some() => {
-                eprintln!("zmmu: --gdb works with --engine interp or jit, not yet with kvm");
-                return ExitCode::from(EXIT_USAGE);
-            }
             Some(address) => {
                 let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
                 match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {

@@ -10,6 +10,10 @@
 //! the engine: the output of `--engine jit` is the interpreter's, line for
 //! line.
 //!
+//! With several CPUs (`--smp`), each CPU has its own tracer ([`Shared`]),
+//! and each line starts with the CPU's address (`cpu1 `); the CPUs write to
+//! one output, a whole line at a time.
+//!
 //! Lines (addresses in hexadecimal):
 //!
 //! ```text
@@ -21,6 +25,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::Interruption;
@@ -309,6 +314,73 @@ impl Tracer {
     }
 }
 
+/// The trace of a run of several CPUs: one output, what each CPU's
+/// tracer shows.
+#[derive(Clone)]
+pub struct Shared {
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
+    kinds: Kinds,
+    ranges: Vec<Range>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("kinds", &self.kinds)
+            .field("ranges", &self.ranges)
+            .finish()
+    }
+}
+
+impl Shared {
+    /// A trace of `kinds` inside `ranges` to `out`, for several CPUs.
+    pub fn new(out: Box<dyn Write + Send>, kinds: Kinds, ranges: Vec<Range>) -> Self {
+        Self {
+            out: Arc::new(Mutex::new(out)),
+            kinds,
+            ranges,
+        }
+    }
+
+    /// The tracer of the CPU with address `address`.
+    pub fn tracer(&self, address: u16) -> Tracer {
+        let lines = Tagged {
+            tag: format!("cpu{address} ").into_bytes(),
+            line: Vec::new(),
+            out: Arc::clone(&self.out),
+        };
+        Tracer::new(Box::new(lines), self.kinds, self.ranges.clone())
+    }
+}
+
+/// One CPU's lines: each tagged, and written whole to the shared output.
+struct Tagged {
+    tag: Vec<u8>,
+    line: Vec<u8>,
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
+}
+
+impl Write for Tagged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            self.line.extend_from_slice(&rest[..=end]);
+            rest = &rest[end + 1..];
+            let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+            out.write_all(&self.tag)?;
+            out.write_all(&self.line)?;
+            self.line.clear();
+        }
+        self.line.extend_from_slice(rest);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +405,37 @@ mod tests {
         assert!(parse_range("300-200").is_err());
         assert!(parse_range("300").is_err());
         assert!(parse_range("zz-300").is_err());
+    }
+
+    /// A sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_cpu_writes_whole_lines_tagged_with_its_address() {
+        let sink = Sink::default();
+        let shared = Shared::new(Box::new(sink.clone()), Kinds::default(), Vec::new());
+        let (mut one, mut two) = (shared.tracer(1).out, shared.tracer(2).out);
+        one.write_all(b"first half ").unwrap();
+        two.write_all(b"a line\nand half").unwrap();
+        one.write_all(b"second half\n").unwrap();
+        two.write_all(b" more\n").unwrap();
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "cpu2 a line\ncpu1 first half second half\ncpu2 and half more\n"
+        );
     }
 
     #[test]

@@ -208,6 +208,20 @@ fn bad_trace_options_are_refused_by_name() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// The kvm engine has no gdb stub yet: refused by name, before anything
+/// runs, whether or not the host has /dev/kvm.
+#[test]
+fn gdb_with_the_kvm_engine_is_refused_by_name() {
+    let file = write("gdbkvm.elf", &program(&[0x00, 0x00], &[0]));
+    let out = zmmu(&["--engine", "kvm", "--gdb", "127.0.0.1:0"], &file);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--gdb works with --engine interp or jit"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_program_check_loop_check_stops_with_status_126() {
     // The program-new PSW is all zeros: 24-bit mode at address 0, where the
@@ -439,11 +453,23 @@ impl Gdb {
 
 #[test]
 fn bad_gdb_packets_get_protocol_errors_and_the_guest_runs_on() {
+    bad_gdb_packets_session("gdbloop.elf", &[]);
+}
+
+/// The same with two CPUs (CPU 1 stays stopped): each CPU a thread, the
+/// Ctrl-C stops both, and the guest runs on after bad input.
+#[test]
+fn bad_gdb_packets_get_protocol_errors_and_the_guest_of_two_cpus_runs_on() {
+    bad_gdb_packets_session("gdbloop2.elf", &["--smp", "2"]);
+}
+
+fn bad_gdb_packets_session(name: &str, more: &[&str]) {
     // J * at 0x20000: the guest loops until --max-insns.
-    let file = write("gdbloop.elf", &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
+    let file = write(name, &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
     let mut child = Command::new(ZMMU)
         .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
         .args(["--max-insns", "3000000"])
+        .args(more)
         .arg(&file)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -3,7 +3,9 @@
 //! read registers and variables through DAT, step into a page fault and
 //! out of its handler, stop where a store changes a watched variable,
 //! write a variable and continue to the changed output, detach (the guest
-//! runs on to its end).
+//! runs on to its end); and with two CPUs (`tests/programs/smp.c`, where
+//! CPU 0 starts CPU 1): one gdb thread per CPU, stopped and resumed
+//! together.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -53,9 +55,9 @@ monitor read real 0x1d0 16
 detach
 "#;
 
-/// Starts `zmmu run --gdb 127.0.0.1:0 --wait-for-gdb` and returns it with
-/// the port it listens on (from its first line on stderr).
-fn zmmu_waiting_for_gdb(elf: &Path, engine: &str) -> (Child, u16) {
+/// Starts `zmmu run --gdb 127.0.0.1:0 --wait-for-gdb` (and `more`) and
+/// returns it with the port it listens on (from its first line on stderr).
+fn zmmu_waiting_for_gdb(elf: &Path, engine: &str, more: &[&str]) -> (Child, u16) {
     let mut child = Command::new(ZMMU)
         .args([
             "run",
@@ -65,6 +67,7 @@ fn zmmu_waiting_for_gdb(elf: &Path, engine: &str) -> (Child, u16) {
             "127.0.0.1:0",
             "--wait-for-gdb",
         ])
+        .args(more)
         .args(["--max-insns", "100000000"])
         .arg(elf)
         .stdout(Stdio::piped())
@@ -99,7 +102,7 @@ fn gdb_breaks_steps_through_a_page_fault_reads_and_writes_through_dat_on_every_e
         &["interp"]
     };
     for engine in engines {
-        let (child, port) = zmmu_waiting_for_gdb(&elf, engine);
+        let (child, port) = zmmu_waiting_for_gdb(&elf, engine, &[]);
         let script = SCRIPT
             .replace("PORT", &port.to_string())
             .replace("ELF", &elf.display().to_string());
@@ -140,6 +143,80 @@ fn gdb_breaks_steps_through_a_page_fault_reads_and_writes_through_dat_on_every_e
         assert_eq!(
             console, "faults 2, read 5a4d4d55\nsecret 1234\n",
             "--engine {engine}"
+        );
+        assert_eq!(guest.status.code(), Some(0), "--engine {engine}");
+    }
+}
+
+/// The two-CPU session: `secondary` is the code CPU 1 runs once CPU 0
+/// started it (SIGP RESTART), while CPU 0 is inside its SIGP.
+const SMP_SCRIPT: &str = r#"set architecture s390:64-bit
+set confirm off
+set pagination off
+file ELF
+target remote 127.0.0.1:PORT
+break secondary
+continue
+info threads
+printf "stopped in secondary %d\n", $pc == (long)&secondary
+thread 1
+printf "cpu 0 elsewhere %d\n", $pc != (long)&secondary
+set $cpu0_r15 = $r15
+thread 2
+printf "each cpu its own stack %d\n", $r15 != $cpu0_r15
+stepi
+printf "cpu 1 stepped %d\n", $pc > (long)&secondary
+delete
+continue
+"#;
+
+#[test]
+fn gdb_sees_one_thread_per_cpu_stopped_and_resumed_together() {
+    let Some(dir) = built() else { return };
+    if !have("gdb-multiarch") {
+        notice("SKIP: gdb-multiarch is not installed (bash ci/test.sh installs it)");
+        return;
+    }
+    let elf = dir.join("smp.elf");
+    let engines: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["interp", "jit"]
+    } else {
+        &["interp"]
+    };
+    for engine in engines {
+        let (child, port) = zmmu_waiting_for_gdb(&elf, engine, &["--smp", "2"]);
+        let script = SMP_SCRIPT
+            .replace("PORT", &port.to_string())
+            .replace("ELF", &elf.display().to_string());
+        let file = dir.join(format!("smp-session-{engine}.gdb"));
+        std::fs::write(&file, script).unwrap();
+        let gdb = Command::new("timeout")
+            .args(["120", "gdb-multiarch", "-batch", "-nx", "-x"])
+            .arg(&file)
+            .output()
+            .expect("gdb runs");
+        let said = String::from_utf8_lossy(&gdb.stdout).into_owned()
+            + &String::from_utf8_lossy(&gdb.stderr);
+        let guest = child.wait_with_output().expect("zmmu ends");
+        for expected in [
+            "Thread 2 hit Breakpoint 1, secondary ()",
+            "Thread 1.1 (CPU 0 Running)",
+            "Thread 1.2 (CPU 1 Running)",
+            "stopped in secondary 1",
+            "cpu 0 elsewhere 1",
+            "each cpu its own stack 1",
+            "cpu 1 stepped 1",
+            "[Inferior 1 (process 1) exited normally]",
+        ] {
+            assert!(
+                said.contains(expected),
+                "--engine {engine}: gdb did not say `{expected}`:\n{said}"
+            );
+        }
+        let console = String::from_utf8_lossy(&guest.stdout);
+        assert!(
+            console.contains("locked counter exact"),
+            "--engine {engine}: {console}"
         );
         assert_eq!(guest.status.code(), Some(0), "--engine {engine}");
     }

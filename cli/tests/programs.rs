@@ -256,6 +256,55 @@ fn a_trace_shows_faults_tlb_fills_and_invalidations_identically_on_every_engine(
     }
 }
 
+/// With several CPUs every line of the trace starts with its CPU's
+/// address and is whole (an instruction, an interruption or a TLB event),
+/// and the CPUs' lines share one file.
+#[test]
+fn a_trace_of_two_cpus_tags_each_whole_line_with_its_cpu() {
+    let Some(dir) = built() else { return };
+    let elf = dir.join("smp.elf");
+    let file = elf.with_extension("smp.trace");
+    let out = Command::new(ZMMU)
+        .args(["run", "--engine", "interp", "--smp", "2"])
+        .args([
+            "--max-insns",
+            MAX_INSNS,
+            "--trace",
+            "insn,exc",
+            "--trace-file",
+        ])
+        .args([&file, &elf])
+        .output()
+        .expect("zmmu runs");
+    assert!(out.status.success(), "{out:?}");
+    let trace = std::fs::read_to_string(&file).expect("the trace file");
+    let _ = std::fs::remove_file(&file);
+    let mut lines = [0usize; 2];
+    for line in trace.lines() {
+        let (cpu, rest) = line.split_at(line.find(' ').unwrap_or(0) + 1);
+        let cpu = match cpu {
+            "cpu0 " => 0,
+            "cpu1 " => 1,
+            _ => panic!("a line without its CPU: `{line}`"),
+        };
+        let (address, text) = rest.split_at(rest.len().min(18));
+        let instruction = address.len() == 18
+            && address[..16].chars().all(|c| c.is_ascii_hexdigit())
+            && address.ends_with("  ")
+            && !text.is_empty();
+        assert!(
+            instruction || rest.starts_with("*** "),
+            "not a whole line: `{line}`"
+        );
+        lines[cpu] += 1;
+    }
+    assert!(lines[0] > 0 && lines[1] > 0, "both CPUs trace: {lines:?}");
+    assert!(
+        trace.contains("cpu0 *** external interruption: code 0x2401"),
+        "CPU 0 takes the service signal of its console writes"
+    );
+}
+
 #[test]
 fn cpus_started_by_sigp_share_storage_with_no_lost_update_as_on_qemu() {
     runs_as_on_qemu("smp", 0);

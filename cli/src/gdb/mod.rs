@@ -7,18 +7,22 @@
 //!   through the current DAT, by real and by absolute address.
 //! - [`session`]: the machine as gdbstub's target: registers, memory,
 //!   breakpoints, store watchpoints, step, continue, monitor commands.
+//! - [`smp`]: the CPUs of `--smp N` as one gdb thread each, stopped and
+//!   resumed together (gdb's all-stop mode).
 //! - [`packet`]: framing in front of gdbstub, so that malformed packets
 //!   are answered with a NAK and never end the session.
 //!
 //! The guest runs whenever gdb is not connected (unless
 //! `--wait-for-gdb`): the stub looks for a connection every [`CHUNK`]
-//! instructions, and after gdb detaches (or its connection fails) the
+//! instructions (with several CPUs, which run on their own threads, every
+//! few milliseconds), and after gdb detaches (or its connection fails) the
 //! guest runs on and another gdb may attach.
 
 pub mod arch;
 pub mod packet;
 pub mod replay;
 pub mod session;
+pub mod smp;
 pub mod storage;
 
 use std::io::{self, Read, Write};
@@ -27,9 +31,11 @@ use std::net::{TcpListener, TcpStream};
 use gdbstub::common::Signal;
 use gdbstub::conn::Connection;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
-use gdbstub::stub::{DisconnectReason, GdbStub, SingleThreadStopReason};
+use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason, SingleThreadStopReason};
+use gdbstub::target::Target;
 use zmmu_machine::Stop;
 
+use arch::S390x;
 use packet::{Framed, Framer};
 use session::{Resume, Session};
 
@@ -40,6 +46,9 @@ pub const PACKET_BUFFER: usize = 8192;
 /// Instructions the guest runs between two looks at the connection: a
 /// Ctrl-C is seen within this many instructions.
 pub const CHUNK: u64 = 1 << 16;
+
+/// How often `--wait-for-gdb` looks for gdb's connection.
+const WAITING: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The client's side of a session, as the stub reads it.
 pub trait Client {
@@ -96,30 +105,79 @@ pub enum Ended {
     Detached,
 }
 
-type Machine<'s, 'm, C> = GdbStubStateMachine<'s, Session<'m>, C>;
+/// What gdb debugs: one CPU ([`Session`]) or the CPUs of a configuration
+/// ([`smp::Cpus`]), as a gdbstub target with the run control the stub
+/// drives.
+pub trait Debuggee: Target<Arch = S390x, Error = String> {
+    /// Lets the guest go on for a while (at most [`CHUNK`] instructions,
+    /// or a few milliseconds): the stop to report to gdb, if any; a stop
+    /// that ends the guest is also left in `ended`.
+    fn advance(&mut self, ended: &mut Option<Stop>) -> Option<MultiThreadStopReason<u64>>;
+    /// gdb interrupted the running guest (Ctrl-C): stops it; how to tell.
+    fn interrupt(&mut self) -> MultiThreadStopReason<u64>;
+    /// No gdb is attached: the guest runs for a while; `Some` once it
+    /// stopped for good.
+    fn run_alone(&mut self) -> Option<Stop>;
+    /// Whether the guest stopped for good by itself while no gdb is
+    /// attached and it waits for one (`--wait-for-gdb`).
+    fn outcome(&self) -> Option<Stop>;
+    /// gdb attached: the guest stops (gdb expects a stopped target).
+    fn attached(&mut self);
+    /// gdb left: its breakpoints go, and the guest runs on.
+    fn detached(&mut self);
+}
+
+impl Debuggee for Session<'_> {
+    fn advance(&mut self, ended: &mut Option<Stop>) -> Option<MultiThreadStopReason<u64>> {
+        run(self, ended).map(Into::into)
+    }
+
+    fn interrupt(&mut self) -> MultiThreadStopReason<u64> {
+        SingleThreadStopReason::Signal(Signal::SIGINT).into()
+    }
+
+    fn run_alone(&mut self) -> Option<Stop> {
+        self.run(CHUNK)
+    }
+
+    /// The guest runs only when told to: it cannot stop by itself.
+    fn outcome(&self) -> Option<Stop> {
+        None
+    }
+
+    /// The guest runs only in [`Debuggee::advance`]: it is stopped.
+    fn attached(&mut self) {}
+
+    fn detached(&mut self) {
+        self.clear_points();
+        self.resume = Resume::Continue;
+    }
+}
+
+type Machine<'s, T, C> = GdbStubStateMachine<'s, T, C>;
 
 type Error = gdbstub::stub::GdbStubError<String, io::Error>;
 
 /// Answers a Ctrl-C the stub has seen: the guest stops with SIGINT.
-fn settle<'s, 'm, C: Connection<Error = io::Error>>(
-    gdb: Machine<'s, 'm, C>,
-    session: &mut Session<'m>,
-) -> Result<Machine<'s, 'm, C>, Error> {
+fn settle<'s, T: Debuggee, C: Connection<Error = io::Error>>(
+    gdb: Machine<'s, T, C>,
+    target: &mut T,
+) -> Result<Machine<'s, T, C>, Error> {
     match gdb {
-        GdbStubStateMachine::CtrlCInterrupt(g) => g.interrupt_handled(
-            session,
-            Some(SingleThreadStopReason::Signal(Signal::SIGINT)),
-        ),
+        GdbStubStateMachine::CtrlCInterrupt(g) => {
+            let reason = target.interrupt();
+            g.interrupt_handled(target, Some(reason))
+        }
         other => Ok(other),
     }
 }
 
 /// Feeds `bytes` to the stub, whatever state each leaves it in.
-fn feed<'s, 'm, C: Connection<Error = io::Error>>(
-    mut gdb: Machine<'s, 'm, C>,
-    session: &mut Session<'m>,
+fn feed<'s, T: Debuggee, C: Connection<Error = io::Error>>(
+    mut gdb: Machine<'s, T, C>,
+    session: &mut T,
     bytes: &[u8],
-) -> Result<Machine<'s, 'm, C>, Error> {
+) -> Result<Machine<'s, T, C>, Error> {
     for &byte in bytes {
         gdb = match settle(gdb, session)? {
             GdbStubStateMachine::Idle(g) => g.incoming_data(session, byte)?,
@@ -164,10 +222,10 @@ enum Instance {
 /// packet gdbstub cannot take (a malformed command, say) is answered with
 /// `E01` and the session goes on with a fresh instance: breakpoints and
 /// the guest's state live in `session`, not in gdbstub.
-pub fn debug<C: Connection<Error = io::Error>>(
+pub fn debug<T: Debuggee, C: Connection<Error = io::Error>>(
     mut connect: impl FnMut() -> io::Result<C>,
     client: &mut dyn Client,
-    session: &mut Session<'_>,
+    session: &mut T,
 ) -> Result<Ended, String> {
     let mut framer = Framer::new(PACKET_BUFFER);
     loop {
@@ -191,10 +249,10 @@ macro_rules! stub {
     };
 }
 
-fn instance<C: Connection<Error = io::Error>>(
+fn instance<T: Debuggee, C: Connection<Error = io::Error>>(
     conn: C,
     client: &mut dyn Client,
-    session: &mut Session<'_>,
+    session: &mut T,
     framer: &mut Framer,
 ) -> Result<Instance, String> {
     let stub = GdbStub::builder(conn)
@@ -219,7 +277,7 @@ fn instance<C: Connection<Error = io::Error>>(
                     byte
                 }
                 Ok(None) => {
-                    gdb = match run(session, &mut ended) {
+                    gdb = match session.advance(&mut ended) {
                         Some(reason) => stub!(g.report_stop(session, reason)),
                         None => GdbStubStateMachine::Running(g),
                     };
@@ -245,46 +303,50 @@ fn instance<C: Connection<Error = io::Error>>(
 
 /// Serves gdb on `address` while the guest runs (after the first
 /// connection when `wait`), until the guest stops or gdb kills it.
-pub fn serve(address: &str, wait: bool, session: &mut Session<'_>) -> Result<Stop, String> {
+pub fn serve(address: &str, wait: bool, session: &mut impl Debuggee) -> Result<Stop, String> {
     let listener =
         TcpListener::bind(address).map_err(|e| format!("--gdb {address}: cannot listen: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("zmmu: gdb stub listening on {local}");
     let mut waiting = wait;
     loop {
-        let stream = if waiting {
-            listener.accept().map_err(|e| e.to_string())?.0
-        } else {
-            match accept_while_running(&listener, session)? {
-                Ok(stream) => stream,
-                Err(stop) => return Ok(stop),
-            }
+        let stream = match accept_while_running(&listener, session, waiting)? {
+            Ok(stream) => stream,
+            Err(stop) => return Ok(stop),
         };
         waiting = false;
+        session.attached();
         let mut client = stream.try_clone().map_err(|e| e.to_string())?;
         let ended = debug(|| stream.try_clone(), &mut client, session);
-        session.clear_points();
-        session.resume = Resume::Continue;
         match ended {
             Ok(Ended::Guest(stop)) => return Ok(stop),
             Ok(Ended::Killed) => return Ok(Stop::Paused),
             Ok(Ended::Detached) => eprintln!("zmmu: gdb detached; the guest runs on"),
             Err(e) => eprintln!("zmmu: the gdb session ended: {e}; the guest runs on"),
         }
+        session.detached();
     }
 }
 
-/// Runs the guest until a gdb connects (`Ok`) or the guest stops (`Err`).
+/// Runs the guest (unless `waiting` for gdb: then the guest waits too)
+/// until a gdb connects (`Ok`) or the guest stops (`Err`).
 fn accept_while_running(
     listener: &TcpListener,
-    session: &mut Session<'_>,
+    session: &mut impl Debuggee,
+    waiting: bool,
 ) -> Result<Result<TcpStream, Stop>, String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let accepted = loop {
         match listener.accept() {
             Ok((stream, _)) => break Ok(stream),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if let Some(stop) = session.run(CHUNK) {
+                let stop = if waiting {
+                    std::thread::sleep(WAITING);
+                    session.outcome()
+                } else {
+                    session.run_alone()
+                };
+                if let Some(stop) = stop {
                     break Err(stop);
                 }
             }

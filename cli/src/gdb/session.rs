@@ -10,14 +10,14 @@
 //! it causes: a step that takes a program interruption stops at the first
 //! instruction of the handler, as the PSW then says.
 //!
-//! One CPU is one gdb thread. With several CPUs (issue 13) each becomes a
-//! thread of a `MultiThreadBase` target, its thread id the CPU address
-//! plus one; this target is single-threaded today.
+//! One CPU is one gdb thread: this target is single-threaded; with
+//! several CPUs, [`super::smp`] makes each CPU a thread of a multi-thread
+//! target, with the breakpoints and monitor commands of this module.
 
 use std::collections::BTreeSet;
 
 use gdbstub::common::Signal;
-use gdbstub::stub::SingleThreadStopReason;
+use gdbstub::stub::{BaseStopReason, SingleThreadStopReason};
 use gdbstub::target::ext::base::singlethread::{
     SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
     SingleThreadSingleStepOps,
@@ -63,26 +63,43 @@ struct Watch {
 
 /// Why a boundary stopped the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hit {
+pub(crate) enum Hit {
     Software,
     Hardware,
     Watch(u64),
+    /// A step asked for is done.
+    Step,
 }
 
-/// Breakpoints, watchpoints and what the last boundary found.
+impl Hit {
+    /// gdb's stop reason for the hit of thread `tid`.
+    pub(crate) fn reason<Tid>(self, tid: Tid) -> BaseStopReason<Tid, u64> {
+        match self {
+            Hit::Software => BaseStopReason::SwBreak(tid),
+            Hit::Hardware => BaseStopReason::HwBreak(tid),
+            Hit::Watch(addr) => BaseStopReason::Watch {
+                tid,
+                kind: WatchKind::Write,
+                addr,
+            },
+            Hit::Step => BaseStopReason::SignalWithThread {
+                tid,
+                signal: Signal::SIGTRAP,
+            },
+        }
+    }
+}
+
+/// Breakpoints and watchpoints.
 #[derive(Debug, Default)]
-struct Points {
-    software: BTreeSet<u64>,
-    hardware: BTreeSet<u64>,
+pub(crate) struct Points {
+    pub(crate) software: BTreeSet<u64>,
+    pub(crate) hardware: BTreeSet<u64>,
     watches: Vec<Watch>,
-    /// The address a resume starts at: its breakpoint does not stop the
-    /// first boundary (the instruction there is the one to execute).
-    resumed_at: Option<u64>,
-    hit: Option<Hit>,
 }
 
 impl Points {
-    fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         !(self.software.is_empty() && self.hardware.is_empty() && self.watches.is_empty())
     }
 
@@ -95,8 +112,9 @@ impl Points {
     }
 
     /// At a boundary: a watched range whose bytes changed, or a
-    /// breakpoint at the PSW address.
-    fn check(&mut self, cpu: &Cpu, bus: &DatBus) -> Option<Hit> {
+    /// breakpoint at the PSW address; not the breakpoint where a resume
+    /// starts (`resumed`: the instruction there is the one to execute).
+    pub(crate) fn check(&mut self, cpu: &Cpu, bus: &DatBus, resumed: bool) -> Option<Hit> {
         let mut hit = None;
         for watch in &mut self.watches {
             let now = Self::watched(cpu, bus, watch.address, watch.len);
@@ -106,7 +124,7 @@ impl Points {
             }
         }
         let at = cpu.psw.addr;
-        if self.resumed_at.take() == Some(at) || hit.is_some() {
+        if resumed || hit.is_some() {
             return hit;
         }
         if self.software.contains(&at) {
@@ -116,6 +134,33 @@ impl Points {
         } else {
             None
         }
+    }
+
+    /// Watches stores into `len` bytes at `address` (through `cpu`'s DAT);
+    /// refused for reads, for nothing and for more than [`MAX_WATCH`].
+    pub(crate) fn add_watch(
+        &mut self,
+        cpu: &Cpu,
+        bus: &DatBus,
+        address: u64,
+        len: u64,
+        kind: WatchKind,
+    ) -> bool {
+        if kind != WatchKind::Write || len == 0 || len > MAX_WATCH {
+            return false;
+        }
+        let seen = Self::watched(cpu, bus, address, len);
+        self.watches.push(Watch { address, len, seen });
+        true
+    }
+
+    /// Drops the watch [`Points::add_watch`] made.
+    pub(crate) fn remove_watch(&mut self, address: u64, len: u64, kind: WatchKind) -> bool {
+        let at = self
+            .watches
+            .iter()
+            .position(|w| w.address == address && w.len == len && kind == WatchKind::Write);
+        at.map(|i| self.watches.remove(i)).is_some()
     }
 }
 
@@ -132,6 +177,8 @@ struct Debugged<'a> {
     inner: &'a mut dyn Observer,
     points: &'a mut Points,
     stepping: bool,
+    resumed_at: &'a mut Option<u64>,
+    hit: &'a mut Option<Hit>,
 }
 
 impl Observer for Debugged<'_> {
@@ -153,8 +200,9 @@ impl Observer for Debugged<'_> {
 
     fn boundary(&mut self, cpu: &Cpu, bus: &mut DatBus) -> bool {
         let inner = self.inner.tracing() && self.inner.boundary(cpu, bus);
-        let hit = self.points.check(cpu, bus);
-        self.points.hit = hit;
+        let resumed = self.resumed_at.take() == Some(cpu.psw.addr);
+        let hit = self.points.check(cpu, bus, resumed);
+        *self.hit = hit;
         inner || hit.is_some()
     }
 }
@@ -174,6 +222,11 @@ pub struct Session<'a> {
     /// What the last resume asked for.
     pub resume: Resume,
     points: Points,
+    /// The address a resume starts at: its breakpoint does not stop the
+    /// first boundary.
+    resumed_at: Option<u64>,
+    /// What the last boundary found.
+    hit: Option<Hit>,
     /// The interpreter ran since the jit's blocks were last dropped: its
     /// stores into code did not reach them.
     interpreted: bool,
@@ -205,6 +258,8 @@ impl<'a> Session<'a> {
             executed: 0,
             resume: Resume::Continue,
             points: Points::default(),
+            resumed_at: None,
+            hit: None,
             interpreted: false,
         }
     }
@@ -229,6 +284,8 @@ impl<'a> Session<'a> {
             inner: &mut *self.report,
             points: &mut self.points,
             stepping,
+            resumed_at: &mut self.resumed_at,
+            hit: &mut self.hit,
         };
         let outcome = match &mut self.jit {
             Some(jit) => self.machine.run_with(Some(room), &mut observer, &mut **jit),
@@ -249,14 +306,8 @@ impl<'a> Session<'a> {
         if *stop != Stop::Paused {
             return None;
         }
-        Some(match self.points.hit.take() {
-            Some(Hit::Software) => SingleThreadStopReason::SwBreak(()),
-            Some(Hit::Hardware) => SingleThreadStopReason::HwBreak(()),
-            Some(Hit::Watch(addr)) => SingleThreadStopReason::Watch {
-                tid: (),
-                kind: WatchKind::Write,
-                addr,
-            },
+        Some(match self.hit.take() {
+            Some(hit) => hit.reason(()),
             None => SingleThreadStopReason::Signal(Signal::SIGTRAP),
         })
     }
@@ -268,8 +319,8 @@ impl<'a> Session<'a> {
 
     fn resume_as(&mut self, resume: Resume) {
         self.resume = resume;
-        self.points.resumed_at = Some(self.machine.cpu.psw.addr);
-        self.points.hit = None;
+        self.resumed_at = Some(self.machine.cpu.psw.addr);
+        self.hit = None;
     }
 
     /// The jit's translations may cover what the debugger changed.
@@ -281,75 +332,77 @@ impl<'a> Session<'a> {
 
     /// A monitor command's answer (`monitor help` lists them).
     pub fn monitor(&mut self, command: &str) -> String {
-        let words: Vec<&str> = command.split_whitespace().collect();
-        let space = |word: &str| match word {
-            "real" => Some(Space::Real),
-            "absolute" => Some(Space::Absolute),
-            "logical" => Some(Space::Logical),
-            _ => None,
-        };
-        match words.as_slice() {
-            ["read", kind, address, len] => match (space(kind), number(address), number(len)) {
-                (Some(space), Some(address), Some(len)) if len <= MAX_DUMP => {
-                    self.dump(space, address, len)
-                }
-                (_, _, Some(len)) if len > MAX_DUMP => {
-                    format!("at most {MAX_DUMP} bytes at a time")
-                }
-                _ => HELP.to_string(),
-            },
-            ["write", kind, address, hex] => match (space(kind), number(address), bytes(hex)) {
-                (Some(space), Some(address), Some(data)) => {
-                    let m = &mut *self.machine;
-                    match storage::write(&m.cpu, &mut m.bus, space, address, &data) {
-                        Ok(()) => {
-                            self.storage_changed();
-                            format!("{} bytes written", data.len())
-                        }
-                        Err(e) => format!("not written: {e}"),
-                    }
-                }
-                _ => HELP.to_string(),
-            },
-            ["translate", address] => match number(address) {
-                Some(address) => {
-                    let m = &*self.machine;
-                    match storage::translate(&m.cpu, &m.bus, Space::Logical, address) {
-                        Ok(absolute) => {
-                            format!("logical {address:#x} -> absolute {absolute:#x}")
-                        }
-                        Err(e) => format!("no translation: {e}"),
-                    }
-                }
-                None => HELP.to_string(),
-            },
-            ["prefix"] => format!("prefix {:#x}", self.machine.cpu.prefix.value()),
-            _ => HELP.to_string(),
+        let m = &mut *self.machine;
+        let (answer, written) = monitor(&m.cpu, &mut m.bus, command);
+        if written {
+            self.storage_changed();
         }
+        answer
     }
+}
 
-    fn dump(&self, space: Space, address: u64, len: u64) -> String {
-        let m = &*self.machine;
-        let mut bytes = vec![0u8; len as usize];
-        let n = storage::read(&m.cpu, &m.bus, space, address, &mut bytes);
-        let mut text = String::new();
-        for (i, line) in bytes[..n].chunks(16).enumerate() {
-            let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
-            text.push_str(&format!(
-                "{:016x}: {}\n",
-                address + 16 * i as u64,
-                hex.join(" ")
-            ));
-        }
-        if n < bytes.len() {
-            let at = address.wrapping_add(n as u64);
-            let why = storage::translate(&m.cpu, &m.bus, space, at)
-                .err()
-                .unwrap_or_else(|| "outside storage".to_string());
-            text.push_str(&format!("cannot read past {n} bytes: {why}\n"));
-        }
-        text
+/// A monitor command's answer (`monitor help` lists them) on `cpu`'s
+/// storage view, and whether it wrote storage.
+pub(crate) fn monitor(cpu: &Cpu, bus: &mut DatBus, command: &str) -> (String, bool) {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let space = |word: &str| match word {
+        "real" => Some(Space::Real),
+        "absolute" => Some(Space::Absolute),
+        "logical" => Some(Space::Logical),
+        _ => None,
+    };
+    let answer = match words.as_slice() {
+        ["read", kind, address, len] => match (space(kind), number(address), number(len)) {
+            (Some(space), Some(address), Some(len)) if len <= MAX_DUMP => {
+                dump(cpu, bus, space, address, len)
+            }
+            (_, _, Some(len)) if len > MAX_DUMP => {
+                format!("at most {MAX_DUMP} bytes at a time")
+            }
+            _ => HELP.to_string(),
+        },
+        ["write", kind, address, hex] => match (space(kind), number(address), bytes(hex)) {
+            (Some(space), Some(address), Some(data)) => {
+                return match storage::write(cpu, bus, space, address, &data) {
+                    Ok(()) => (format!("{} bytes written", data.len()), true),
+                    Err(e) => (format!("not written: {e}"), false),
+                };
+            }
+            _ => HELP.to_string(),
+        },
+        ["translate", address] => match number(address) {
+            Some(address) => match storage::translate(cpu, bus, Space::Logical, address) {
+                Ok(absolute) => format!("logical {address:#x} -> absolute {absolute:#x}"),
+                Err(e) => format!("no translation: {e}"),
+            },
+            None => HELP.to_string(),
+        },
+        ["prefix"] => format!("prefix {:#x}", cpu.prefix.value()),
+        _ => HELP.to_string(),
+    };
+    (answer, false)
+}
+
+fn dump(cpu: &Cpu, bus: &DatBus, space: Space, address: u64, len: u64) -> String {
+    let mut bytes = vec![0u8; len as usize];
+    let n = storage::read(cpu, bus, space, address, &mut bytes);
+    let mut text = String::new();
+    for (i, line) in bytes[..n].chunks(16).enumerate() {
+        let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+        text.push_str(&format!(
+            "{:016x}: {}\n",
+            address + 16 * i as u64,
+            hex.join(" ")
+        ));
     }
+    if n < bytes.len() {
+        let at = address.wrapping_add(n as u64);
+        let why = storage::translate(cpu, bus, space, at)
+            .err()
+            .unwrap_or_else(|| "outside storage".to_string());
+        text.push_str(&format!("cannot read past {n} bytes: {why}\n"));
+    }
+    text
 }
 
 const HELP: &str = "\
@@ -497,17 +550,8 @@ impl HwWatchpoint for Session<'_> {
         len: u64,
         kind: WatchKind,
     ) -> TargetResult<bool, Self> {
-        if kind != WatchKind::Write || len == 0 || len > MAX_WATCH {
-            return Ok(false);
-        }
         let m = &*self.machine;
-        let seen = Points::watched(&m.cpu, &m.bus, addr, len);
-        self.points.watches.push(Watch {
-            address: addr,
-            len,
-            seen,
-        });
-        Ok(true)
+        Ok(self.points.add_watch(&m.cpu, &m.bus, addr, len, kind))
     }
 
     fn remove_hw_watchpoint(
@@ -516,12 +560,7 @@ impl HwWatchpoint for Session<'_> {
         len: u64,
         kind: WatchKind,
     ) -> TargetResult<bool, Self> {
-        let at = self
-            .points
-            .watches
-            .iter()
-            .position(|w| w.address == addr && w.len == len && kind == WatchKind::Write);
-        Ok(at.map(|i| self.points.watches.remove(i)).is_some())
+        Ok(self.points.remove_watch(addr, len, kind))
     }
 }
 

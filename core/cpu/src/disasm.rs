@@ -63,16 +63,22 @@ fn classes(op: Opcode) -> (Class, Class) {
     use Opcode::*;
     match op {
         CEFBR | CDFBR | CEGBR | CDGBR | LDGR => (Fpr, Gpr),
+        CELFBR | CDLFBR | CELGBR | CDLGBR => (Fpr, Gpr),
         CFEBR | CFDBR | CGEBR | CGDBR | LGDR => (Gpr, Fpr),
-        LDR | LZER | LZDR | LEDBR | LD | STD | LDY | STDY => (Fpr, Fpr),
+        CLFEBR | CLFDBR | CLGEBR | CLGDBR => (Gpr, Fpr),
+        LZER | LZDR | LEDBR => (Fpr, Fpr),
         EAR => (Gpr, Ar),
         SAR | TAR => (Ar, Gpr),
         CPYA | LAM | STAM | LAMY | STAMY => (Ar, Ar),
         LCTL | STCTL | LCTLG | STCTG => (Cr, Cr),
         SFPC | EFPC => (Gpr, Gpr),
+        // MULTIPLE SINGLE sits among the floating-point RX opcodes.
+        MS => (Gpr, Gpr),
+        // The floating-point opcode ranges: RR 20-3F, RX 60-7F, BFP
+        // B300-B31F, RXE/RXY ED.
         _ => match op.info().map_or(0, |i| i.key) {
-            0xB300..=0xB31D => (Fpr, Fpr),
-            0xED00..=0xEDFF => (Fpr, Gpr),
+            0x20..=0x3F | 0xB300..=0xB31F => (Fpr, Fpr),
+            0x60..=0x7F | 0xED00..=0xEDFF => (Fpr, Gpr),
             _ => (Gpr, Gpr),
         },
     }
@@ -407,7 +413,19 @@ impl Display for Disasm<'_> {
                 o.reg(c1, f.r1)?;
                 o.num(f.m3)?;
                 o.reg(c2, f.r2)?;
-                o.optional_mask(f.m4)
+                match op {
+                    // The logical conversions (floating-point-extension
+                    // facility) always name M4.
+                    Opcode::CELFBR
+                    | Opcode::CDLFBR
+                    | Opcode::CELGBR
+                    | Opcode::CDLGBR
+                    | Opcode::CLFEBR
+                    | Opcode::CLFDBR
+                    | Opcode::CLGEBR
+                    | Opcode::CLGDBR => o.num(f.m4),
+                    _ => o.optional_mask(f.m4),
+                }
             }
             Format::Rrs => {
                 o.gpr(f.r1)?;
@@ -644,6 +662,24 @@ mod tests {
         assert_eq!(dis(&[0xb3, 0x1a, 0x00, 0x24], 0), "adbr %f2,%f4");
         assert_eq!(dis(&[0xb3, 0xc1, 0x00, 0x13], 0), "ldgr %f1,%r3");
         assert_eq!(dis(&[0x68, 0x01, 0x20, 0x10], 0), "ld %f0,16(%r1,%r2)");
+    }
+
+    /// The floating-point RR (20-3F) and RX (60-7F) opcodes name
+    /// floating-point registers in R1 (and R2), MULTIPLY SINGLE (71) among
+    /// them general ones; as `s390x-linux-gnu-objdump -d` shows them.
+    #[test]
+    fn floating_point_rr_and_rx_operands_are_floating_point_registers() {
+        assert_eq!(dis(&[0x28, 0x12], 0), "ldr %f1,%f2");
+        assert_eq!(dis(&[0x38, 0x12], 0), "ler %f1,%f2");
+        assert_eq!(dis(&[0x68, 0x12, 0x34, 0x56], 0), "ld %f1,1110(%r2,%r3)");
+        assert_eq!(dis(&[0x60, 0x12, 0x34, 0x56], 0), "std %f1,1110(%r2,%r3)");
+        assert_eq!(dis(&[0x78, 0x12, 0x34, 0x56], 0), "le %f1,1110(%r2,%r3)");
+        assert_eq!(dis(&[0x70, 0x12, 0x34, 0x56], 0), "ste %f1,1110(%r2,%r3)");
+        assert_eq!(dis(&[0x71, 0x12, 0x34, 0x56], 0), "ms %r1,1110(%r2,%r3)");
+        assert_eq!(
+            dis(&[0xed, 0x12, 0x34, 0x56, 0x00, 0x65], 0),
+            "ldy %f1,1110(%r2,%r3)"
+        );
     }
 
     #[test]

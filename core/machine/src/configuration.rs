@@ -28,6 +28,17 @@
 //!   stop of the world: CPUs that are not concerned keep running until
 //!   their next instruction boundary.
 //!
+//! # Holding every CPU for a debugger
+//!
+//! A debugger stops the whole configuration (gdb's all-stop mode) with the
+//! same kick: [`Configuration::hold`] kicks every CPU, and each, at its
+//! next instruction boundary, asks its observer whether to stay held
+//! ([`crate::Observer::hold`]); while it does, its thread parks as a
+//! stopped CPU's does (inactive: no invalidation waits for it) and still
+//! carries out what other CPUs ask of it (invalidations, SIGP orders), so
+//! a CPU that was in the middle of an instruction reaches its own boundary
+//! and is held too.
+//!
 //! Blocking is the host's: [`Park`] parks a CPU's thread for a while and
 //! unparks it.
 
@@ -177,6 +188,8 @@ pub struct Configuration {
     /// Guards activity changes, so that the last CPU to stop ends the run.
     settle: spin::Mutex<()>,
     ended: AtomicBool,
+    /// A debugger asked every CPU to consult it at its next boundary.
+    held: AtomicBool,
     outcome: spin::Mutex<Option<Stop>>,
     park: Box<dyn Park>,
 }
@@ -216,6 +229,7 @@ impl Configuration {
             sigp: spin::Mutex::new(()),
             settle: spin::Mutex::new(()),
             ended: AtomicBool::new(false),
+            held: AtomicBool::new(false),
             outcome: spin::Mutex::new(None),
             park,
         })
@@ -247,6 +261,30 @@ impl Configuration {
         for index in 0..self.slots.len() {
             self.park.unpark(index);
         }
+    }
+
+    /// A debugger stops the configuration: every CPU is kicked and, at its
+    /// next instruction boundary, asks its observer whether to stay held
+    /// ([`crate::Observer::hold`]).
+    pub fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+        for index in 0..self.slots.len() {
+            self.kick(index);
+        }
+    }
+
+    /// The debugger lets the CPUs go: each held CPU asks its observer again
+    /// at once.
+    pub fn release(&self) {
+        self.held.store(false, Ordering::SeqCst);
+        for index in 0..self.slots.len() {
+            self.park.unpark(index);
+        }
+    }
+
+    /// A debugger asked the CPUs to consult it ([`Configuration::hold`]).
+    pub fn held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
     }
 
     /// The index of the CPU with address `address`.

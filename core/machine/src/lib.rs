@@ -204,6 +204,17 @@ pub trait Observer {
         false
     }
 
+    /// A CPU of a configuration held for a debugger
+    /// ([`configuration::Configuration::hold`]), at an instruction boundary
+    /// and whenever its thread wakes while held: `true` keeps it held (its
+    /// thread parks, and carries out what other CPUs ask of it meanwhile),
+    /// `false` lets it run on. The debugger reads and changes the CPU's
+    /// registers here. The default never holds.
+    fn hold(&mut self, cpu: &mut Cpu) -> bool {
+        let _ = cpu;
+        false
+    }
+
     /// Console input typed for the guest and not yet taken (polled with
     /// the timers).
     fn console_input(&mut self) -> &[u8] {
@@ -429,7 +440,7 @@ impl Machine {
         let mut unclocked = 0u64;
         let stop = loop {
             if let Some(member) = self.member.take() {
-                let ended = self.meet(&member, engine);
+                let ended = self.meet(&member, engine, observer);
                 self.member = Some(member);
                 if let Some(stop) = ended {
                     break stop;
@@ -495,7 +506,13 @@ impl Machine {
                 }
             }
             if observer.tracing() && observer.boundary(&self.cpu, &mut self.bus) {
-                break Stop::Paused;
+                match &self.member {
+                    // A debugger holds the configuration: this CPU is held
+                    // at the top of the loop, the others at their next
+                    // boundary.
+                    Some(member) if member.configuration.held() => continue,
+                    _ => break Stop::Paused,
+                }
             }
             if limit.is_some_and(|limit| executed >= limit) {
                 break Stop::LimitReached;
@@ -598,23 +615,47 @@ impl Machine {
 
     /// A CPU of a configuration at an instruction boundary: the run may
     /// have ended; what other CPUs asked of this one is carried out
-    /// (invalidations, a SIGP order, the stop or reset it asked for).
+    /// (invalidations, a SIGP order, the stop or reset it asked for); a
+    /// debugger may hold it here ([`Observer::hold`]), meanwhile it goes
+    /// on carrying out what the others ask.
     fn meet(
         &mut self,
         member: &configuration::Member,
         engine: &mut dyn engine::Engine,
+        observer: &mut dyn Observer,
     ) -> Option<Stop> {
-        if member.configuration.ended() {
-            return Some(
-                member
-                    .configuration
-                    .outcome()
-                    .unwrap_or(Stop::Stopped { psw: self.cpu.psw }),
-            );
+        let mut holding = false;
+        loop {
+            if member.configuration.ended() {
+                return Some(
+                    member
+                        .configuration
+                        .outcome()
+                        .unwrap_or(Stop::Stopped { psw: self.cpu.psw }),
+                );
+            }
+            if member.take_kick() {
+                if let Some(stop) = self.answer_others(member, engine) {
+                    return Some(stop);
+                }
+            } else if !holding {
+                return None;
+            }
+            holding = (holding || member.configuration.held()) && observer.hold(&mut self.cpu);
+            if !holding {
+                return None;
+            }
+            member.park();
         }
-        if !member.take_kick() {
-            return None;
-        }
+    }
+
+    /// Applies the invalidations other CPUs queued for this one, carries
+    /// out the SIGP order waiting for it and the stop it asked for.
+    fn answer_others(
+        &mut self,
+        member: &configuration::Member,
+        engine: &mut dyn engine::Engine,
+    ) -> Option<Stop> {
         let tlb = &mut self.bus.tlb;
         member.apply_flushes(&mut |invalidation| {
             tlb.invalidate(invalidation);
