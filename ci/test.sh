@@ -38,6 +38,9 @@ step "the core crates build no_std for x86_64-unknown-none"
 cargo build -p zmmu-mmu -p zmmu-cpu --target x86_64-unknown-none --no-default-features
 cargo build -p zmmu-mmu -p zmmu-cpu -p zmmu-translator -p zmmu-machine --target x86_64-unknown-none
 
+step "the documentation builds without broken links"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace -q
+
 step "no module cycles inside any crate"
 python3 ci/module-cycles.py
 

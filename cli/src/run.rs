@@ -109,7 +109,7 @@ pub struct RunOptions {
     #[arg(long, value_name = "ACTION", default_value = "reset", value_parser = parse_watchdog_action)]
     pub watchdog_action: WatchdogAction,
     /// The CPU model and the features switched on or off, as QEMU's -cpu:
-    /// max[,vx=on|off][,gs=off].
+    /// max, optionally followed by ,vx=on|off and ,gs=off.
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_cpu)]
     pub cpu: CpuFeatures,
     /// The number of CPUs, each run by its own host thread (CPU 0 starts
@@ -561,7 +561,9 @@ pub fn stop_status(stop: &Stop, current: &Psw) -> (u8, String) {
                 psw.mask, psw.addr
             ),
         ),
-        Stop::Paused => (EXIT_LIMIT, format!("paused at {:016x}", current.addr)),
+        // Only gdb's `kill` ends a run paused (breakpoints resume it): 0,
+        // as QEMU's gdb stub exits.
+        Stop::Paused => (0, format!("ended by gdb at {:016x}", current.addr)),
         Stop::LimitReached => (
             EXIT_LIMIT,
             format!("instruction limit reached at {:016x}", current.addr),

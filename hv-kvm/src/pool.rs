@@ -4,7 +4,7 @@
 //! A page whose entries changed behind KVM's back (host writes to a table
 //! that KVM's shadow MMU may have cached, see `paging`) must not be reused
 //! as a table until KVM has forgotten it: freed pages go to a quarantine,
-//! and [`Pool::purge`] (re-registering the slot, which makes KVM zap every
+//! and `Pool::purge` (re-registering the slot, which makes KVM zap every
 //! shadow page built from it) returns them to the free list. On an EPT/NPT
 //! host the purge is merely a few microseconds of wasted caution.
 

@@ -646,7 +646,7 @@ impl Engine for KvmEngine {
         Interpreter.run(cpu, board, max)
     }
 
-    /// The vCPU is kicked at the timer deadline ([`deadline`]): batches
+    /// The vCPU is kicked at the timer deadline (the `deadline` module): batches
     /// need not end at the machine's timer-poll period.
     fn watches_clock(&self) -> bool {
         self.failure.is_none()

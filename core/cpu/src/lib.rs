@@ -10,9 +10,9 @@
 //!   shapes and the pure condition-code rules of [`cc`] are what a block
 //!   translator reuses.
 //! - [`memory::FlatMemory`] is an untranslated memory for user-level tests;
-//!   the machine's bus ([`zmmu_machine::bus::DatBus`]) goes through the
+//!   the machine's bus (`zmmu_machine::bus::DatBus`) goes through the
 //!   core's DAT, keys, prefixing and software TLB, and carries out the
-//!   control instructions handed to [`memory::Bus::control`].
+//!   invalidations handed to [`memory::Memory::invalidate`].
 //! - Program, supervisor-call and external interruptions are delivered
 //!   through the lowcore by [`state::Cpu::deliver`] ([`interrupt`]).
 //!

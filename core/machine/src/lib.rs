@@ -2,7 +2,7 @@
 //!
 //! A whole s390x machine for running bare-metal programs: absolute storage,
 //! one [`Cpu`] (the interpreter), the software TLB over zmmu-mmu's DAT
-//! ([`memory::DatBus`]), the external interruptions it raises ([`interrupt`],
+//! ([`bus::DatBus`]), the external interruptions it raises ([`interrupt`],
 //! delivered by [`Cpu::deliver`]) and the SCLP console ([`sclp`]),
 //! behaving like QEMU's `s390-ccw-virtio` machine for a program loaded
 //! with `-kernel`.

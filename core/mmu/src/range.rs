@@ -50,7 +50,7 @@ pub fn pieces(address: u64, len: usize) -> impl Iterator<Item = Piece> {
     })
 }
 
-/// Translation of one access inside one page, for [`read`], [`write`] and
+/// Translation of one access inside one page, for [`read`], [`write()`] and
 /// [`check`].
 pub trait PageTranslator {
     /// The error an access ends in (a program exception, or something the
