@@ -520,6 +520,27 @@ fn bad_gdb_packets_session(name: &str, more: &[&str]) {
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
 }
 
+/// gdb's `kill` (the `k` packet, which has no reply) ends the run with status 0, as
+/// QEMU's gdb stub exits, whatever the guest was doing.
+#[test]
+fn gdb_kill_ends_the_run_with_status_0() {
+    let file = write("gdbkill.elf", &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
+    let mut child = Command::new(ZMMU)
+        .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
+        .args(["--max-insns", "3000000"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("zmmu runs");
+    let mut gdb = Gdb::attach(&mut child);
+    assert!(gdb.ask("qSupported:swbreak+").contains("PacketSize="));
+    gdb.send_raw(b"$k#6b");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("ended by gdb"), "{}", stderr(&out));
+}
+
 #[test]
 fn a_disabled_wait_ends_the_run_when_the_other_cpus_are_stopped() {
     // CPU 1 and 2 stay stopped (nothing starts them): CPU 0's disabled
