@@ -506,6 +506,13 @@ impl Machine {
                     observer.trace(&self.cpu, &insn);
                 }
             }
+            if let Some(member) = &self.member {
+                if member.activity() != configuration::Activity::Running {
+                    // Out of a wait by an interruption another CPU made
+                    // pending (a service signal): running again.
+                    let _ = member.settle(configuration::Activity::Running, || Stop::LimitReached);
+                }
+            }
             self.bus.halt = None;
             self.services.halt = None;
             let mut board = Board {
