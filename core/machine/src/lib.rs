@@ -716,7 +716,7 @@ impl Machine {
             return None;
         }
         let insn = self.cpu.fetch(&mut self.bus, at).ok()?;
-        if zmmu_cpu::exec::absent_from_model(&self.cpu, insn.op) {
+        if zmmu_cpu::exec::absent_from_model(&self.cpu, self.bus.facilities, insn.op) {
             return None;
         }
         match insn.op {
