@@ -54,9 +54,12 @@
 # first `EXIT: STATUS=n` line's n (n = 1 -> 0); 0 = PASS, 77 = SKIP,
 # anything else FAIL (124: timeout, >127: signal). zmmu: the same reading of
 # the console: the first `EXIT: STATUS=n` line decides (1 PASS, 77 SKIP,
-# else FAIL) once zmmu has stopped by itself; a timeout, a signal, an
-# option error (status 2) or a stop without an EXIT line is FAIL, with
-# where zmmu stopped (its `zmmu: ...` stop line, or clap's error).
+# else FAIL) once zmmu has stopped by itself; a value zmmu refuses as
+# one it cannot honour (status 2, clap's "invalid value": a CPU feature
+# or a CPU topology it does not offer) is SKIP, as QEMU's premature
+# failure; a timeout, a signal, another option error (status 2: an option
+# zmmu lacks) or a stop without an EXIT line is FAIL, with where zmmu
+# stopped (its `zmmu: ...` stop line, or clap's error).
 # Counts are the console's `PASS:`, `FAIL:`, `SKIP:`, `XFAIL:`, `XPASS:`
 # and `KFAIL:` lines (lib/report.c).
 #
@@ -509,6 +512,12 @@ for i in "${!names[@]}"; do
 		zv=FAIL
 		zwhere="killed by signal $((zrc - 128)); $zstop"
 		zkey="zmmu killed by signal $((zrc - 128))"
+	elif [ "$zrc" -eq 2 ] && grep -q '^error: invalid value' "$zerr"; then
+		# zmmu refused, before running anything, a configuration it
+		# cannot honour (a CPU feature or topology it does not offer):
+		# SKIP, as the harness's premature_failure() for QEMU.
+		zv=SKIP
+		zwhere=$zstop
 	elif [ "$zrc" -eq 2 ] && grep -q '^error:' "$zerr"; then
 		zv=FAIL
 		zwhere=$zstop

@@ -214,23 +214,35 @@ fn parse_cpu(text: &str) -> Result<CpuFeatures, String> {
     CpuFeatures::parse(text).map_err(|e| e.to_string())
 }
 
-/// QEMU's `-smp` form: N, or N,maxcpus=M (other keys are refused).
+/// QEMU's `-smp` form: N (or cpus=N), then maxcpus=M. The CPU topology
+/// keys (sockets, cores, threads, books, drawers...) are refused: zmmu has
+/// no topology (no configuration-topology facility, 11), and a run that
+/// asked for one would not see it.
 fn parse_smp(text: &str) -> Result<(u16, Option<u16>), String> {
-    let mut parts = text.split(',');
-    let count = parts.next().unwrap_or_default();
-    let count = match count.parse::<u16>() {
-        Ok(n) if n >= 1 => n,
-        _ => return Err(format!("`{text}` is not a CPU count")),
-    };
+    let mut count = None;
     let mut max = None;
-    for part in parts {
+    let cpus = |n: &str| match n.parse::<u16>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{n}` is not a CPU count")),
+    };
+    for (i, part) in text.split(',').enumerate() {
         match part.split_once('=') {
-            Some(("maxcpus", m)) => {
-                max = Some(m.parse().map_err(|_| format!("`{m}` is not a CPU count"))?)
+            None if i == 0 => count = Some(cpus(part)?),
+            Some(("cpus", n)) if count.is_none() => count = Some(cpus(n)?),
+            Some(("maxcpus", m)) => max = Some(cpus(m)?),
+            Some((
+                key @ ("sockets" | "cores" | "threads" | "books" | "drawers" | "dies"
+                | "clusters"),
+                _,
+            )) => {
+                return Err(format!(
+                    "`{key}`: zmmu has no CPU topology (the configuration-topology facility is not offered); it takes N[,maxcpus=M]"
+                ))
             }
             _ => return Err(format!("`{part}`: zmmu takes N[,maxcpus=M]")),
         }
     }
+    let count = count.ok_or_else(|| format!("`{text}` is not a CPU count"))?;
     Ok((count, max))
 }
 

@@ -354,9 +354,12 @@ fn the_largest_storage_starts_on_a_small_host_because_it_is_reserved_lazily() {
 fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
     let file = write("opts.elf", &wait_program(0x2a));
     for (args, why) in [
-        (&["--smp", "2,sockets=2"][..], "N[,maxcpus=M]"),
+        (&["--smp", "2,sockets=2"][..], "no CPU topology"),
+        (&["--smp", "cpus=1,books=2"][..], "no CPU topology"),
+        (&["--smp", "2,foo=1"][..], "N[,maxcpus=M]"),
         (&["--smp", "0"][..], "not a CPU count"),
         (&["--cpu", "max,gs=on"][..], "guarded-storage"),
+        (&["--cpu", "max,ctop=on"][..], "feature `ctop`"),
         (
             &["--device", "virtio-blk-ccw"][..],
             "virtio-net-ccw and diag288",
@@ -382,6 +385,9 @@ fn machine_options_that_zmmu_cannot_honour_are_refused_with_a_reason() {
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
     }
+    // QEMU's `cpus=N` is N.
+    let out = zmmu(&["--smp", "cpus=1,maxcpus=2"], &file);
+    assert_eq!(out.status.code(), Some(0x2a), "{}", stderr(&out));
     let long = "x".repeat(896);
     let out = zmmu(&["--append", &long], &file);
     assert_eq!(out.status.code(), Some(3));

@@ -50,13 +50,13 @@ use std::collections::HashMap;
 use zmmu_cpu::clock::Timing;
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::exec::{execute, Next};
-use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 use zmmu_machine::bus::DatBus;
 use zmmu_machine::engine::{Engine, Ran};
-use zmmu_machine::system::Board;
+use zmmu_machine::system::{Board, Stores};
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::{Controls, Facilities};
@@ -282,6 +282,14 @@ impl Caches {
             return;
         }
         match insn.map(|i| (i.op, cpu.r64(i.f.r1))) {
+            // The facility list in the lowcore.
+            Some((Opcode::STFL, _)) => {
+                let at = cpu
+                    .prefix
+                    .to_absolute(RealAddress::new(lowcore::STFL))
+                    .value();
+                self.invalidate_range(at, at + 4);
+            }
             // The page table of R1 (256 entries of 8 bytes).
             Some((Opcode::IPTE, r1)) => {
                 let origin = r1 & !0x7ff;
@@ -597,6 +605,7 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
 
 impl<M: JitMemory> System for Watch<'_, M> {
     fn system_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
+        let stores = zmmu_machine::system::stores(cpu, insn);
         let r = self.inner.system_instruction(cpu, insn);
         match insn.op {
             Opcode::SERVC => {
@@ -634,8 +643,12 @@ impl<M: JitMemory> System for Watch<'_, M> {
                     None => self.caches.invalidate_range(0, u64::MAX),
                 }
             }
-            // SIGP, DIAG, I/O: anything may have been stored.
-            _ => self.caches.invalidate_range(0, u64::MAX),
+            // SIGP, DIAG, I/O: what the machine says it may store.
+            _ => match stores {
+                Stores::Nothing => {}
+                Stores::Absolute { start, end } => self.caches.invalidate_range(start, end),
+                Stores::Anything => self.caches.invalidate_range(0, u64::MAX),
+            },
         }
         r
     }

@@ -194,6 +194,7 @@ impl Opcode {
                 | STRAG
                 | LPTEA
                 | SPX
+                | PFMF
         )
     }
 

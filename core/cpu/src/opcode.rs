@@ -393,6 +393,7 @@ opcodes! {
     ALCR 0xB998 Rre Alu(AddLC, W32, Reg(F));
     SLBR 0xB999 Rre Alu(SubLB, W32, Reg(F));
     LPTEA 0xB9AA RrfB SP;
+    PFMF 0xB9AF Rre SP;
     POPCNT 0xB9E1 RrfC SP;
     LOCGR 0xB9E2 RrfC SP;
     NGRK 0xB9E4 RrfA Alu(And, W64, Reg(F));

@@ -621,6 +621,11 @@ const MACHINE: &[&str] = &[
     "RSCH", "STCRW", "RCHP", "SCHM", "CHSC", "XSCH",
 ];
 
+/// Instructions installed only with a facility the memory offers (PFMF:
+/// enhanced DAT 1, facility 8), which [`FlatMemory`] does not: an
+/// operation exception there.
+const NOT_OFFERED: &[&str] = &["PFMF"];
+
 #[test]
 fn every_table_instruction_is_interpreted_except_the_listed_ones() {
     use zmmu_cpu::opcode::TABLE;
@@ -644,7 +649,7 @@ fn every_table_instruction_is_interpreted_except_the_listed_ones() {
     let expected: Vec<&str> = TABLE
         .iter()
         .map(|r| r.op.mnemonic())
-        .filter(|m| NOT_INTERPRETED.contains(m) || MACHINE.contains(m))
+        .filter(|m| NOT_INTERPRETED.contains(m) || MACHINE.contains(m) || NOT_OFFERED.contains(m))
         .filter(|m| !matches!(*m, "EX" | "EXRL"))
         .collect();
     assert_eq!(unimplemented, expected);

@@ -342,6 +342,11 @@ impl Member {
         &self.configuration.slots[self.index]
     }
 
+    /// This CPU's activity as last told ([`Member::settle`]).
+    pub fn activity(&self) -> Activity {
+        self.slot().activity()
+    }
+
     /// Something waits for this CPU at its next instruction boundary: an
     /// engine running a batch ends it.
     pub fn kicked(&self) -> bool {
@@ -470,7 +475,17 @@ impl Member {
     /// another SIGP is under way. This CPU is inactive while it waits, and
     /// applies what was queued for it meanwhile at its next boundary (the
     /// SIGP ends the engine's batch).
-    pub fn signal(&self, target: u64, order: Order) -> Answer {
+    ///
+    /// `parked` answers here, without waking the addressed CPU, an order
+    /// whose answer only its activity decides when that is stopped or a
+    /// disabled wait: only a SIGP order (which the configuration's one at
+    /// a time excludes meanwhile) ends those states.
+    pub fn signal(
+        &self,
+        target: u64,
+        order: Order,
+        parked: impl FnOnce(Activity) -> Option<Answer>,
+    ) -> Answer {
         let configuration = &*self.configuration;
         let Some(index) = configuration.index_of(target) else {
             return Answer::NotOperational;
@@ -479,6 +494,12 @@ impl Member {
             return Answer::Busy;
         };
         let slot = &configuration.slots[index];
+        let activity = slot.activity();
+        if matches!(activity, Activity::Stopped | Activity::DisabledWait) {
+            if let Some(answer) = parked(activity) {
+                return answer;
+            }
+        }
         *slot.answer.lock() = None;
         *slot.order.lock() = Some(order);
         configuration.kick(index);

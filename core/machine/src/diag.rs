@@ -50,6 +50,14 @@ pub mod code {
     pub const IPL: u16 = 0x308;
 }
 
+/// The DIAGNOSE code of `insn`: bits 48-63 of its second-operand address
+/// (as KVM takes it).
+pub fn diagnose_code(cpu: &Cpu, insn: &Insn) -> u16 {
+    let f = insn.f;
+    let base = if f.b2 == 0 { 0 } else { cpu.r64(f.b2) };
+    base.wrapping_add(f.d2 as i64 as u64) as u16
+}
+
 fn specification() -> Exception {
     Exception::new(Code::SPECIFICATION)
 }
@@ -59,9 +67,7 @@ impl Board<'_> {
     /// address.
     pub(crate) fn diagnose(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
         let f = insn.f;
-        let base = if f.b2 == 0 { 0 } else { cpu.r64(f.b2) };
-        let code = base.wrapping_add(f.d2 as i64 as u64) as u16;
-        match code {
+        match diagnose_code(cpu, insn) {
             code::TIME_SLICE_END | code::DIRECTED_TIME_SLICE_END => Ok(()),
             code::RELEASE_PAGES => self.release_pages(cpu, f.r1, f.r3),
             code::WATCHDOG => self.watchdog(cpu, f.r1, f.r3),

@@ -523,6 +523,13 @@ impl Machine {
                     observer.trace(&self.cpu, &insn);
                 }
             }
+            if let Some(member) = &self.member {
+                if member.activity() != configuration::Activity::Running {
+                    // Out of a wait by an interruption another CPU made
+                    // pending (a service signal): running again.
+                    let _ = member.settle(configuration::Activity::Running, || Stop::LimitReached);
+                }
+            }
             self.bus.halt = None;
             self.services.halt = None;
             let mut board = Board {
@@ -750,7 +757,7 @@ impl Machine {
             return None;
         }
         let insn = self.cpu.fetch(&mut self.bus, at).ok()?;
-        if zmmu_cpu::exec::absent_from_model(&self.cpu, insn.op) {
+        if zmmu_cpu::exec::absent_from_model(&self.cpu, self.bus.facilities, insn.op) {
             return None;
         }
         match insn.op {

@@ -122,8 +122,15 @@ pub fn signal(
         };
         return carry_out(&mut me, order);
     }
+    // SENSE RUNNING STATUS of a stopped CPU or one in a disabled wait:
+    // "not running", as carry_out answers it (QEMU answers it from the
+    // sender's thread).
+    let sense_running =
+        code == order::SENSE_RUNNING_STATUS && zmmu_cpu::exec::control::installed(cpu, 9);
     match board.member {
-        Some(member) => member.signal(target, order),
+        Some(member) => member.signal(target, order, |_| {
+            sense_running.then_some(Answer::Status(status::NOT_RUNNING))
+        }),
         None => Answer::NotOperational,
     }
 }

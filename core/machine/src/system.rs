@@ -60,6 +60,51 @@ impl Board<'_> {
     }
 }
 
+/// What a system instruction may store into storage while it executes:
+/// for an engine that keeps translated code, which must drop the code it
+/// stores over (PoP "Storage-Operand Consistency": a store by the CPU is
+/// seen by its later instruction fetches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stores {
+    /// Nothing (an interruption it causes stores into the lowcore, which
+    /// the run loop delivers outside the instruction).
+    Nothing,
+    /// At most the absolute bytes `start..end`.
+    Absolute {
+        /// The first byte.
+        start: u64,
+        /// The byte past the last.
+        end: u64,
+    },
+    /// Anything.
+    Anything,
+}
+
+/// What [`Board`]'s `system_instruction` may store for `insn` on `cpu`,
+/// told before it executes:
+/// - SIGP: the signalling CPU is operating, so an order to itself stores
+///   only what STOP AND STORE STATUS stores once the instruction has
+///   ended (the status area and the architectural-mode identification in
+///   absolute page 0, [`sigp::carry_out`]); the other orders store on a
+///   stopped or waiting CPU only, and an order to another CPU is carried
+///   out by that CPU's thread.
+/// - DIAGNOSE: X'044', X'09C', X'010' and X'288' store nothing; X'308'
+///   (store subcode, re-IPL) anything.
+/// - Any other: anything.
+pub fn stores(cpu: &Cpu, insn: &Insn) -> Stores {
+    match insn.op {
+        Opcode::SIGP => Stores::Absolute {
+            start: 0,
+            end: sigp::STATUS_AREA + 0x200,
+        },
+        Opcode::DIAG => match crate::diag::diagnose_code(cpu, insn) {
+            crate::diag::code::IPL => Stores::Anything,
+            _ => Stores::Nothing,
+        },
+        _ => Stores::Anything,
+    }
+}
+
 impl System for Board<'_> {
     fn system_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
         self.attention = true;

@@ -705,3 +705,29 @@ fn a_data_exception_without_afp_leaves_the_fpc_alone() {
     assert_eq!(bytes_at(&m, 0x90, 4), [0, 0, 0, 0xff]);
     assert_eq!(m.cpu.fpc, 0);
 }
+
+#[test]
+fn sigp_and_diagnose_tell_an_engine_which_storage_they_may_store_into() {
+    use zmmu_cpu::decode::decode;
+    use zmmu_cpu::state::Cpu;
+    use zmmu_machine::sigp::STATUS_AREA;
+    use zmmu_machine::system::{stores, Stores};
+    let cpu = Cpu::new();
+    let of = |bytes: &[u8]| stores(&cpu, &decode(bytes).unwrap());
+    // SIGP: at most STOP AND STORE STATUS's area in absolute page 0.
+    assert_eq!(
+        of(&[0xAE, 0x24, 0x00, 0x09]),
+        Stores::Absolute {
+            start: 0,
+            end: STATUS_AREA + 0x200
+        }
+    );
+    // DIAGNOSE X'044', X'09C', X'010', X'288': nothing; X'308': anything.
+    for code in [0x44u8, 0x9C, 0x10] {
+        assert_eq!(of(&[0x83, 0x00, 0x00, code]), Stores::Nothing);
+    }
+    assert_eq!(of(&[0x83, 0x00, 0x02, 0x88]), Stores::Nothing);
+    assert_eq!(of(&[0x83, 0x00, 0x03, 0x08]), Stores::Anything);
+    // An I/O instruction: anything (the channel subsystem stores).
+    assert_eq!(of(&[0xB2, 0x35, 0x10, 0x00]), Stores::Anything);
+}

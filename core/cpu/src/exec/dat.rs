@@ -16,6 +16,7 @@ use zmmu_mmu::asce::Asce;
 use zmmu_mmu::control::Controls;
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::{self, CspWidth, Invalidation, PendingFlush};
+use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lra;
 
@@ -39,6 +40,7 @@ pub fn execute<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         TPROT => test_protection(e),
         STRAG => store_real_address(e),
         LPTEA => load_page_table_entry_address(e),
+        PFMF => perform_frame_management_function(e),
         _ => Err(Exception::new(Code::OPERATION)),
     }
 }
@@ -130,6 +132,109 @@ fn set_storage_key_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let prefix = e.cpu.prefix;
     let flush = invalidate::sske(e.bus.storage(), prefix, real, key)?;
     e.bus.invalidate(flush);
+    Ok(Next::Seq)
+}
+
+/// PFMF's function controls in R1 (bits 32-63; bits 0-31 are ignored).
+mod pfmf {
+    /// Reserved bits: 32-45, 55 and 63 (specification exception).
+    pub const RESERVED: u64 = 0xFFFC_0101;
+    /// Set-key control (bit 46).
+    pub const SK: u64 = 0x0002_0000;
+    /// Clear-frame control (bit 47).
+    pub const CF: u64 = 0x0001_0000;
+    /// Frame-size code (bits 49-51): 0 4 KiB, 1 1 MiB, 2 2 GiB.
+    pub const FSC: u64 = 0x0000_7000;
+    /// Nonquiescing control (bit 52), facility 14.
+    pub const NQ: u64 = 0x0000_0800;
+    /// The key (bits 56-62: access control, F, R, C).
+    pub const KEY: u64 = 0x0000_00FE;
+}
+
+/// PFMF: for the frame the second-operand address in R2 designates, set
+/// the storage key of each 4 KiB block to R1 bits 56-62 (SK) and/or clear
+/// it to zeros (CF), as R1 asks (PoP ch. 10 "Perform Frame Management
+/// Function", with EDAT-1). A 4 KiB frame's address is real (prefixed), a
+/// 1 MiB frame's absolute, done from the 4 KiB block R2 designates (where
+/// an interrupted PFMF resumes) to the frame's end; after a large frame
+/// R2 holds the address of the next one (bits 32-63 only outside the
+/// 64-bit mode). Specification
+/// exception for a reserved bit, NQ (facility 14 is not installed) or a
+/// frame size other than 4 KiB and 1 MiB (2 GiB frames need EDAT-2,
+/// facility 78, which zmmu does not offer); protection for clearing a
+/// frame that starts at a low address under low-address protection;
+/// addressing for a block outside storage. Usage indication (UI) is a
+/// hint, and the conditional key controls (MR, MC) need facility 10: both
+/// are ignored. The whole frame is done at once (the architecture lets a
+/// large frame be interrupted; KVM does not).
+fn perform_frame_management_function<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let r1 = e.cpu.r64(f.r1) & 0xFFFF_FFFF;
+    if r1 & (pfmf::RESERVED | pfmf::NQ) != 0 {
+        return Err(Exception::new(Code::SPECIFICATION));
+    }
+    let amode = e.cpu.psw.amode();
+    let operand = amode.wrap(e.cpu.r64(f.r2)) & !0xFFF;
+    let large = match r1 & pfmf::FSC {
+        0 => false,
+        0x1000 => true,
+        _ => return Err(Exception::new(Code::SPECIFICATION)),
+    };
+    let controls = controls(e);
+    if r1 & pfmf::CF != 0 && zmmu_mmu::lap::refuses_store(&controls, None, operand) {
+        let space = zmmu_mmu::space::AddressSpace::Real;
+        let teid = zmmu_mmu::exception::Teid::for_access(
+            LogicalAddress::new(operand),
+            AccessKind::Write,
+            space,
+        );
+        return Err(Exception::protection(
+            zmmu_mmu::exception::ProtectionKind::LowAddress,
+            teid,
+            space,
+            controls.facilities,
+        ));
+    }
+    let (start, end) = if large {
+        (operand, (operand | 0xF_FFFF) + 1)
+    } else {
+        let start = e.cpu.prefix.to_absolute(RealAddress::new(operand)).value();
+        (start, start + 0x1000)
+    };
+    let key = (r1 & pfmf::KEY) as u8;
+    for block in (start..end).step_by(0x1000) {
+        let frame = zmmu_mmu::addr::AbsoluteAddress::new(block);
+        let storage = e.bus.storage();
+        if !storage.contains(frame) {
+            return Err(Exception::addressing());
+        }
+        if r1 & pfmf::CF != 0 {
+            storage
+                .write(frame, &[0; 0x1000])
+                .ok_or(Exception::addressing())?;
+        }
+        if r1 & (pfmf::CF | pfmf::SK) == pfmf::CF {
+            // Clearing stores: the block is referenced and changed.
+            let rc = StorageKey::R | StorageKey::C;
+            storage
+                .update_key(frame, &mut |k| StorageKey::new(k.value() | rc))
+                .ok_or(Exception::addressing())?;
+        }
+        if r1 & pfmf::SK != 0 {
+            storage
+                .set_key(frame, StorageKey::new(key))
+                .ok_or(Exception::addressing())?;
+            e.bus
+                .invalidate(PendingFlush::new(Invalidation::Key(frame)));
+        }
+    }
+    if large {
+        let r2 = match amode {
+            AddressingMode::Bits64 => end,
+            _ => (e.cpu.r64(f.r2) & !0xFFFF_FFFF) | amode.wrap(end),
+        };
+        e.cpu.set_r64(f.r2, r2);
+    }
     Ok(Next::Seq)
 }
 

@@ -29,6 +29,7 @@ use super::opcode::Opcode;
 use super::sem::Sem;
 use super::state::Cpu;
 use zmmu_mmu::access::AccessKind;
+use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::Exception;
 use zmmu_mmu::exception::{Code, Ending};
 
@@ -385,14 +386,16 @@ fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 }
 
 /// The facility `op` belongs to is not installed on `cpu`'s model (the
-/// vector facility with `-cpu max,vx=off`): the operation exception is the
-/// architected answer, not a gap of the interpreter.
-pub fn absent_from_model(cpu: &Cpu, op: Opcode) -> bool {
-    (op.is_vector() || op == Opcode::LCBB) && !cpu.vector_facility
+/// vector facility with `-cpu max,vx=off`) or not offered by the machine
+/// (`facilities`: PFMF without EDAT-1, facility 8): the operation
+/// exception is the architected answer, not a gap of the interpreter.
+pub fn absent_from_model(cpu: &Cpu, facilities: Facilities, op: Opcode) -> bool {
+    ((op.is_vector() || op == Opcode::LCBB) && !cpu.vector_facility)
+        || (op == Opcode::PFMF && !facilities.contains(Facilities::EDAT1))
 }
 
 fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    if absent_from_model(e.cpu, e.insn.op) {
+    if absent_from_model(e.cpu, e.bus.facilities(), e.insn.op) {
         return Err(Exception::new(Code::OPERATION));
     }
     if e.insn.op.is_vector() || e.insn.op == Opcode::LCBB {

@@ -1,0 +1,131 @@
+//! A CPU of a configuration of several (PoP ch. 4 "Multiprocessing"), run
+//! here without threads for the others: the test's [`Park`] plays the
+//! other CPUs when CPU 0 parks, so what CPU 0 waits for is seen exactly.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use common::*;
+
+use zmmu_machine::configuration::{Activity, Configuration, Member, Park};
+use zmmu_machine::interrupt::CR0_SERVICE_SIGNAL;
+use zmmu_machine::sclp::Sclp;
+use zmmu_machine::sigp::status;
+use zmmu_machine::{Machine, Stop};
+
+/// What CPU 0's `n`th park (from 0) does in place of the other CPUs.
+type Stand = dyn Fn(&Arc<Configuration>, usize) + Send + Sync;
+
+/// CPU 0 is the only thread: its parks call `stand`.
+struct OneThread {
+    configuration: Arc<OnceLock<Arc<Configuration>>>,
+    parks: AtomicUsize,
+    stand: Box<Stand>,
+}
+
+impl Park for OneThread {
+    fn park(&self, index: usize) {
+        assert_eq!(index, 0, "only CPU 0 has a thread");
+        let n = self.parks.fetch_add(1, Ordering::SeqCst);
+        let configuration = self.configuration.get().expect("configured");
+        (self.stand)(configuration, n);
+    }
+    fn unpark(&self, _index: usize) {}
+    fn relax(&self) {}
+}
+
+/// CPUs 0 and 1 (1 stopped), CPU 0 `m` running with `stand` for CPU 1.
+fn configure(m: &mut Machine, stand: Box<Stand>) -> Arc<Configuration> {
+    let cell = Arc::new(OnceLock::new());
+    let park = OneThread {
+        configuration: Arc::clone(&cell),
+        parks: AtomicUsize::new(0),
+        stand,
+    };
+    let configuration = Configuration::new(&[0, 1], 2, Sclp::default(), Box::new(park));
+    let _ = cell.set(Arc::clone(&configuration));
+    m.member = Some(Member {
+        configuration: Arc::clone(&configuration),
+        index: 0,
+    });
+    configuration
+}
+
+/// `sigp %r2,%r4,ORDER`.
+fn sigp(order: u8) -> [u8; 4] {
+    [0xAE, 0x24, 0x00, order]
+}
+/// `ipm %r6`.
+const IPM_R6: [u8; 4] = [0xB2, 0x22, 0x00, 0x60];
+/// `lpswe 0x300`: a disabled wait at 0x77.
+const DONE: [u8; 4] = [0xB2, 0xB2, 0x03, 0x00];
+
+#[test]
+fn sense_running_status_of_a_stopped_cpu_is_answered_without_waiting_for_it() {
+    // CPU 1 has no thread: a sender that waits for its answer parks, and
+    // its park fails the test.
+    let code = [sigp(0x15).as_slice(), &IPM_R6, &DONE].concat();
+    let mut m = machine(&code);
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.cpu.gpr[4] = 1;
+    let configuration = configure(
+        &mut m,
+        Box::new(|_, _| panic!("CPU 0 waited for the stopped CPU 1")),
+    );
+    assert_eq!(configuration.slots()[1].activity(), Activity::Stopped);
+    let out = m.run(Some(100), &mut ());
+    assert!(matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77));
+    assert_eq!((m.cpu.gpr[6] >> 28) & 3, 1, "cc 1: status stored");
+    assert_eq!(m.cpu.gpr[2] as u32, status::NOT_RUNNING);
+}
+
+#[test]
+fn a_cpu_out_of_its_wait_by_a_service_signal_runs_and_keeps_the_run_going() {
+    // CPU 0 waits for a service signal (nothing of its own can end the
+    // wait); while it is parked, the service signal comes. Its handler
+    // sends SIGP STOP to CPU 1, which stops: CPU 0 still runs, so the run
+    // goes on to CPU 0's own disabled wait.
+    let code = [0xB2, 0xB2, 0x03, 0x10]; // lpswe 0x310: the enabled wait
+    let mut m = machine(&code);
+    m.load(0x310, &psw(EXT | WAIT | BITS64, 0)).unwrap();
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.load(0x1b0, &psw(BITS64, 0x30000)).unwrap();
+    m.load(0x30000, &[sigp(0x05).as_slice(), &DONE].concat())
+        .unwrap();
+    m.cpu.cr[0] |= CR0_SERVICE_SIGNAL;
+    m.cpu.gpr[4] = 1;
+    let configuration = configure(
+        &mut m,
+        Box::new(|configuration, n| {
+            let cpu1 = Member {
+                configuration: Arc::clone(configuration),
+                index: 1,
+            };
+            match n {
+                // CPU 0 in its wait.
+                0 => configuration.signal_service(0x100),
+                // CPU 0 waits for CPU 1 to carry out the stop.
+                _ => {
+                    if let Some(order) = cpu1.take_order() {
+                        let _ = cpu1.settle(Activity::Stopped, || Stop::LimitReached);
+                        cpu1.answer(order, zmmu_machine::sigp::Answer::Accepted);
+                    }
+                }
+            }
+        }),
+    );
+    // CPU 1 runs (it has no thread: the test plays it).
+    let cpu1 = Member {
+        configuration: Arc::clone(&configuration),
+        index: 1,
+    };
+    let _ = cpu1.settle(Activity::Running, || Stop::LimitReached);
+    let out = m.run(Some(100), &mut ());
+    assert!(
+        matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77),
+        "{:?}",
+        out.stop
+    );
+}
