@@ -194,7 +194,7 @@ fn configuration(cpus: usize) -> Vec<Member> {
 fn an_order_to_a_missing_cpu_is_not_operational() {
     let cpus = configuration(2);
     let order = order_from_0(order::SENSE, 0);
-    assert_eq!(cpus[0].signal(5, order), Answer::NotOperational);
+    assert_eq!(cpus[0].signal(5, order, |_| None), Answer::NotOperational);
 }
 
 #[test]
