@@ -5,7 +5,6 @@
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use zmmu_cpu::decode::Insn;
 use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
@@ -40,42 +39,6 @@ fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError>
     a.set_label(&mut done)?;
     a.nop()?;
     Ok(())
-}
-
-/// Whether `insn` is translated natively, sets the condition code on every
-/// path without reading it, and cannot take an exception before setting it
-/// (a register or immediate operand: its one slow path is an overflow,
-/// which completes the instruction): the condition code an instruction
-/// just before it sets need not reach the PSW.
-pub(crate) fn overwrites_cc(insn: &Insn) -> bool {
-    let format = insn.op.format();
-    match insn.op.sem() {
-        Sem::Alu(op, _, Src::Reg(_)) => {
-            matches!(format, Format::RR | Format::Rre | Format::RrfA) && sets_cc_only(op)
-        }
-        Sem::Alu(op, _, Src::Imm(_)) => {
-            matches!(format, Format::RiA | Format::RilA | Format::RieD) && sets_cc_only(op)
-        }
-        _ => false,
-    }
-}
-
-/// The ALU operations [`Gen::alu`] emits that set the condition code
-/// without reading it.
-fn sets_cc_only(op: AluOp) -> bool {
-    matches!(
-        op,
-        AluOp::Add
-            | AluOp::AddL
-            | AluOp::Sub
-            | AluOp::SubL
-            | AluOp::And
-            | AluOp::Or
-            | AluOp::Xor
-            | AluOp::Cmp
-            | AluOp::CmpL
-            | AluOp::LoadTest
-    )
 }
 
 impl Gen {
