@@ -40,5 +40,8 @@ fn sets_cc_only(op: AluOp) -> bool {
             | AluOp::Cmp
             | AluOp::CmpL
             | AluOp::LoadTest
+            | AluOp::LoadCompl
+            | AluOp::LoadPos
+            | AluOp::LoadNeg
     )
 }
