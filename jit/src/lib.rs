@@ -139,6 +139,9 @@ pub struct Stats {
     pub smc_invalidations: u64,
     /// Jump-cache drops (translation changes).
     pub jump_flushes: u64,
+    /// Blocks dropped, by [`Cause`] (`Cause as usize`; see
+    /// [`Stats::drops_by_cause`]).
+    pub drops: [u64; Cause::ALL.len()],
     /// Interpreter fallbacks (instructions not translated), by opcode
     /// (`Opcode as usize`; see [`Stats::fallbacks`]).
     pub fallback_counts: Vec<u64>,
@@ -157,12 +160,68 @@ impl Stats {
         by_mnemonic(&self.slow_counts)
     }
 
+    /// Blocks dropped by cause, most frequent first.
+    pub fn drops_by_cause(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<(&'static str, u64)> = Cause::ALL
+            .iter()
+            .map(|&c| (c.name(), self.drops[c as usize]))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list
+    }
+
     /// Instructions executed by native code (neither a helper call nor an
     /// interpreted step).
     pub fn native(&self) -> u64 {
         self.instructions
             .saturating_sub(self.helper_calls)
             .saturating_sub(self.steps)
+    }
+}
+
+/// Why blocks were dropped (counted in [`Stats::drops`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A store by the interpreter (or an interlocked update) into the
+    /// block's bytes.
+    Store,
+    /// IPTE or IDTE rewrote DAT-table entries among the block's bytes.
+    Tables,
+    /// An instruction that used absolute storage directly, in a way not
+    /// known here (everything dropped).
+    Storage,
+    /// The machine (SCLP, STSI, SIGP, DIAG, I/O) may have stored into the
+    /// block's bytes.
+    System,
+    /// The machine may have stored into the lowcore (interruptions)
+    /// between two runs.
+    Lowcore,
+    /// The block jumped straight to a dropped one.
+    Linked,
+}
+
+impl Cause {
+    /// Every cause, in `Cause as usize` order.
+    pub const ALL: [Cause; 6] = [
+        Cause::Store,
+        Cause::Tables,
+        Cause::Storage,
+        Cause::System,
+        Cause::Lowcore,
+        Cause::Linked,
+    ];
+
+    /// Its name in `--stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Store => "store",
+            Cause::Tables => "dat-tables",
+            Cause::Storage => "absolute-storage",
+            Cause::System => "system",
+            Cause::Lowcore => "lowcore",
+            Cause::Linked => "linked",
+        }
     }
 }
 
@@ -200,9 +259,10 @@ struct Block {
     code: usize,
     insns: Vec<Guest>,
     native: Vec<bool>,
-    /// Absolute bytes it was translated from.
+    /// Absolute bytes it was translated from, and their contents then.
     start: u64,
     end: u64,
+    bytes: Vec<u8>,
     key: Key,
     env: Env,
     valid: bool,
@@ -276,8 +336,9 @@ struct Caches {
 impl Caches {
     /// After an instruction that used absolute storage directly: drops the
     /// blocks in the bytes it may have changed (the DAT table entries of
-    /// IPTE and IDTE; everything for an instruction not known here).
-    fn after_storage(&mut self, cpu: &Cpu, insn: Option<&Insn>) {
+    /// IPTE and IDTE; for an instruction not known here, every block whose
+    /// bytes in `storage` are no longer those it was translated from).
+    fn after_storage(&mut self, storage: &dyn Storage, cpu: &Cpu, insn: Option<&Insn>) {
         if !core::mem::take(&mut self.storage_touched) {
             return;
         }
@@ -285,12 +346,12 @@ impl Caches {
             // The page table of R1 (256 entries of 8 bytes).
             Some((Opcode::IPTE, r1)) => {
                 let origin = r1 & !0x7ff;
-                self.invalidate_range(origin, origin + 0x800);
+                self.invalidate_range(origin, origin + 0x800, Cause::Tables);
             }
             // A region or segment table: at most 4 pages.
             Some((Opcode::IDTE, r1)) => {
                 let origin = r1 & !0xfff;
-                self.invalidate_range(origin, origin + 0x4000);
+                self.invalidate_range(origin, origin + 0x4000, Cause::Tables);
             }
             // Keys, reads, or an operand already dropped by `translate`
             // (the interlocked updates: `Memory::interlocked`).
@@ -326,7 +387,34 @@ impl Caches {
                 | Opcode::SPX,
                 _,
             )) => {}
-            _ => self.invalidate_range(0, u64::MAX),
+            _ => self.revalidate(storage, 0, u64::MAX, Cause::Storage),
+        }
+    }
+
+    /// Drops the blocks with bytes in `start..end` (absolute) whose bytes
+    /// in `storage` differ from those they were translated from (and the
+    /// blocks overlapping those): exact where the bytes a store reached
+    /// are not known, and as cheap as the code in the range is small.
+    fn revalidate(&mut self, storage: &dyn Storage, start: u64, end: u64, cause: Cause) {
+        let mut now = Vec::new();
+        let changed: Vec<(u64, u64)> = self
+            .pages
+            .iter()
+            .filter(|&(&page, _)| page < end && page + 0x1000 > start)
+            .flat_map(|(_, code)| code.blocks.iter())
+            .map(|&id| &self.blocks[id])
+            .filter(|b| b.valid && b.start < end && start < b.end)
+            .filter(|b| {
+                now.resize(b.bytes.len(), 0);
+                storage
+                    .read(AbsoluteAddress::new(b.start), &mut now)
+                    .is_none()
+                    || now != b.bytes
+            })
+            .map(|b| (b.start, b.end))
+            .collect();
+        for (start, end) in changed {
+            self.invalidate_range(start, end, cause);
         }
     }
 
@@ -358,7 +446,7 @@ impl Caches {
     }
 
     /// Drops the blocks with bytes in `start..end` (absolute).
-    fn invalidate_range(&mut self, start: u64, end: u64) {
+    fn invalidate_range(&mut self, start: u64, end: u64, cause: Cause) {
         if self.pages.is_empty() || start >= end {
             return;
         }
@@ -398,6 +486,7 @@ impl Caches {
             }
         }
         // The blocks that jump straight to a dropped one go too.
+        let overlapping = dropped.len() as u64;
         let mut work: Vec<usize> = dropped
             .iter()
             .flat_map(|&id| core::mem::take(&mut self.blocks[id].incoming))
@@ -426,6 +515,8 @@ impl Caches {
         if dropped.is_empty() {
             return;
         }
+        self.stats.drops[cause as usize] += overlapping;
+        self.stats.drops[Cause::Linked as usize] += dropped.len() as u64 - overlapping;
         for id in dropped {
             self.by_key.remove(&self.blocks[id].key);
             self.stats.smc_invalidations += 1;
@@ -545,11 +636,12 @@ impl<M: JitMemory> Watch<'_, M> {
                 Ok(abs) => {
                     let abs = abs.value();
                     if self.caches.has_code(abs) {
-                        self.caches.invalidate_range(abs, abs + in_page);
+                        self.caches
+                            .invalidate_range(abs, abs + in_page, Cause::Store);
                     }
                 }
                 // The store succeeded, so this is not expected; be safe.
-                Err(_) => self.caches.invalidate_range(0, u64::MAX),
+                Err(_) => self.caches.invalidate_range(0, u64::MAX, Cause::Store),
             }
             at = at.wrapping_add(in_page);
             left -= in_page;
@@ -575,7 +667,8 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
             // CSP and CSPG store their operand in absolute storage after
             // this translation.
             let abs = absolute.value();
-            self.caches.invalidate_range(abs, abs.saturating_add(16));
+            self.caches
+                .invalidate_range(abs, abs.saturating_add(16), Cause::Store);
         }
         Ok(absolute)
     }
@@ -605,7 +698,8 @@ impl<M: JitMemory> System for Watch<'_, M> {
                 let real = cpu.r64(insn.f.r2) & 0x7fff_fff8;
                 for page in [real & !0xfff, (real & !0xfff) + 0x1000] {
                     let abs = cpu.prefix.to_absolute(RealAddress::new(page)).value();
-                    self.caches.invalidate_range(abs, abs + 0x1000);
+                    self.caches
+                        .invalidate_range(abs, abs + 0x1000, Cause::System);
                 }
             }
             Opcode::STSI => {
@@ -630,12 +724,21 @@ impl<M: JitMemory> System for Watch<'_, M> {
                     )
                 });
                 match found {
-                    Some(abs) => self.caches.invalidate_range(abs, abs + 0x1000),
-                    None => self.caches.invalidate_range(0, u64::MAX),
+                    Some(abs) => self
+                        .caches
+                        .invalidate_range(abs, abs + 0x1000, Cause::System),
+                    None => self.caches.revalidate(
+                        &self.inner.dat_bus().storage,
+                        0,
+                        u64::MAX,
+                        Cause::System,
+                    ),
                 }
             }
             // SIGP, DIAG, I/O: anything may have been stored.
-            _ => self.caches.invalidate_range(0, u64::MAX),
+            _ => self
+                .caches
+                .revalidate(&self.inner.dat_bus().storage, 0, u64::MAX, Cause::System),
         }
         r
     }
@@ -719,7 +822,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         };
         step_decoded(cpu, &mut watch, insn, at)
     };
-    caches.after_storage(cpu, Some(&insn));
+    caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation);
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
@@ -993,9 +1096,16 @@ impl Jit {
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         self.sync(cpu, mem);
-        // The machine may have stored into the lowcore (interruptions).
+        // The machine may have stored into the lowcore (interruptions),
+        // which may hold code (Linux returns to the problem state through
+        // an LPSWE in its lowcore).
         let lowcore = cpu.prefix.value();
-        self.caches.invalidate_range(lowcore, lowcore + 0x2000);
+        self.caches.revalidate(
+            &mem.dat_bus().storage,
+            lowcore,
+            lowcore + 0x2000,
+            Cause::Lowcore,
+        );
         let result = loop {
             if done >= max {
                 break Ok(());
@@ -1045,8 +1155,12 @@ impl Jit {
             inner: mem,
             caches: &mut self.caches,
         };
+        // The instruction, for `after_storage` (a fetch exception is the
+        // step's to raise).
+        let insn = cpu.fetch(&mut watch, cpu.psw.addr).ok();
         let r = cpu.step(&mut watch);
-        self.caches.after_storage(cpu, None);
+        self.caches
+            .after_storage(&mem.dat_bus().storage, cpu, insn.as_ref());
         r
     }
 
@@ -1193,6 +1307,10 @@ impl Jit {
             self.flush(mem);
         }
         let (code, translated) = placed?;
+        let mut bytes = vec![0; len as usize];
+        mem.dat_bus()
+            .storage
+            .read(AbsoluteAddress::new(abs), &mut bytes)?;
         // A frame may now hold code.
         self.caches.last_pair = None;
         self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
@@ -1210,6 +1328,7 @@ impl Jit {
             native: translated.native,
             start: abs,
             end: abs + len,
+            bytes,
             key,
             env,
             valid: true,
