@@ -167,7 +167,7 @@ impl Stats {
             .map(|&c| (c.name(), self.drops[c as usize]))
             .filter(|&(_, n)| n > 0)
             .collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list.sort_by_key(|&(_, n)| core::cmp::Reverse(n));
         list
     }
 
