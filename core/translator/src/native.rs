@@ -1,6 +1,7 @@
 //! The choice of emission for one instruction: each instruction class's
 //! module, then the few instructions that belong to no class (LA, LARL,
 //! LOAD ON CONDITION, LDGR/LGDR, LD/STD, EXTRACT ACCESS, TEST UNDER MASK,
+//! the byte-reversed loads and stores, FIND LEFTMOST ONE, PREFETCH DATA,
 //! the 64-bit divides, INSERT CHARACTER).
 
 use iced_x86::code_asm::*;
@@ -115,6 +116,92 @@ impl Gen {
                 self.access(here, AccessKind::Write, 8)?;
                 self.a.mov(rcx, fpr)?;
                 self.store(8)?;
+                Ok(Native::Yes)
+            }
+            // PREFETCH DATA and NEXT INSTRUCTION ACCESS INTENT: no access
+            // exceptions, no architected effect.
+            PFD | PFDRL | NIAI => Ok(Native::Yes),
+            LRV | LRVG | LRVH | STRV | STRVG | STRVH if mem_ok => {
+                // Byte-reversed storage: a plain little-endian x86 access.
+                let load = matches!(insn.op, LRV | LRVG | LRVH);
+                let n = match insn.op {
+                    LRVH | STRVH => 2,
+                    LRV | STRV => 4,
+                    _ => 8,
+                };
+                self.ea(f.x2, f.b2, f.d2)?;
+                let kind = if load {
+                    AccessKind::Read
+                } else {
+                    AccessKind::Write
+                };
+                self.access(here, kind, n)?;
+                let a = &mut self.a;
+                let low16 = word_ptr(rbx + (offset::GPR + 8 * usize::from(f.r1 & 15)) as i32);
+                match (load, n) {
+                    (true, 2) => {
+                        a.mov(si, word_ptr(r13 + rax))?;
+                        a.mov(low16, si)?;
+                    }
+                    (true, 4) => {
+                        a.mov(esi, dword_ptr(r13 + rax))?;
+                        a.mov(gpr32(f.r1), esi)?;
+                    }
+                    (true, _) => {
+                        a.mov(rsi, qword_ptr(r13 + rax))?;
+                        a.mov(gpr(f.r1), rsi)?;
+                    }
+                    (false, 2) => {
+                        a.mov(cx, low16)?;
+                        a.mov(word_ptr(r13 + rax), cx)?;
+                    }
+                    (false, 4) => {
+                        a.mov(ecx, gpr32(f.r1))?;
+                        a.mov(dword_ptr(r13 + rax), ecx)?;
+                    }
+                    (false, _) => {
+                        a.mov(rcx, gpr(f.r1))?;
+                        a.mov(qword_ptr(r13 + rax), rcx)?;
+                    }
+                }
+                Ok(Native::Yes)
+            }
+            LRVR => {
+                self.a.mov(eax, gpr32(f.r2))?;
+                self.a.bswap(eax)?;
+                self.a.mov(gpr32(f.r1), eax)?;
+                Ok(Native::Yes)
+            }
+            LRVGR => {
+                self.a.mov(rax, gpr(f.r2))?;
+                self.a.bswap(rax)?;
+                self.a.mov(gpr(f.r1), rax)?;
+                Ok(Native::Yes)
+            }
+            FLOGR if f.r1 & 1 == 0 => {
+                // R1 = the number of leading zeros of R2 (64 for zero);
+                // R1 + 1 = R2 with that leftmost one cleared; cc 0 for
+                // zero, else 2 (PoP FIND LEFTMOST ONE).
+                let a = &mut self.a;
+                let mut nonzero = a.create_label();
+                let mut done = a.create_label();
+                a.mov(rax, gpr(f.r2))?;
+                a.test(rax, rax)?;
+                a.jnz(nonzero)?;
+                a.mov(gpr(f.r1), 64)?;
+                a.mov(gpr(f.r1 | 1), 0)?;
+                a.xor(ecx, ecx)?;
+                a.jmp(done)?;
+                a.set_label(&mut nonzero)?;
+                a.bsr(rcx, rax)?;
+                a.btr(rax, rcx)?;
+                a.mov(gpr(f.r1 | 1), rax)?;
+                a.mov(eax, 63)?;
+                a.sub(eax, ecx)?;
+                a.mov(gpr(f.r1), rax)?;
+                a.mov(ecx, 0x20)?;
+                a.set_label(&mut done)?;
+                self.store_cc()?;
                 Ok(Native::Yes)
             }
             EAR => {
