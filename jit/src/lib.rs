@@ -391,17 +391,38 @@ impl Caches {
         }
     }
 
+    /// The frames with code that `start..end` (absolute, non-empty)
+    /// touches: looked up one by one for a short range, else by a scan.
+    fn pages_in(&self, start: u64, end: u64) -> Vec<u64> {
+        let first = start & !0xfff;
+        if end - first > 64 * 0x1000 {
+            self.pages
+                .keys()
+                .copied()
+                .filter(|&p| p < end && p + 0x1000 > start)
+                .collect()
+        } else {
+            (first..end)
+                .step_by(0x1000)
+                .filter(|p| self.pages.contains_key(p))
+                .collect()
+        }
+    }
+
     /// Drops the blocks with bytes in `start..end` (absolute) whose bytes
     /// in `storage` differ from those they were translated from (and the
     /// blocks overlapping those): exact where the bytes a store reached
     /// are not known, and as cheap as the code in the range is small.
     fn revalidate(&mut self, storage: &dyn Storage, start: u64, end: u64, cause: Cause) {
+        if self.pages.is_empty() || start >= end {
+            return;
+        }
         let mut now = Vec::new();
         let changed: Vec<(u64, u64)> = self
-            .pages
+            .pages_in(start, end)
             .iter()
-            .filter(|&(&page, _)| page < end && page + 0x1000 > start)
-            .flat_map(|(_, code)| code.blocks.iter())
+            .filter_map(|page| self.pages.get(page))
+            .flat_map(|code| code.blocks.iter())
             .map(|&id| &self.blocks[id])
             .filter(|b| b.valid && b.start < end && start < b.end)
             .filter(|b| {
@@ -450,18 +471,8 @@ impl Caches {
         if self.pages.is_empty() || start >= end {
             return;
         }
-        let first = start & !0xfff;
-        let pages: Vec<u64> = if end - first > 64 * 0x1000 {
-            self.pages
-                .keys()
-                .copied()
-                .filter(|&p| p < end && p + 0x1000 > start)
-                .collect()
-        } else {
-            (first..end).step_by(0x1000).collect()
-        };
         let mut dropped = Vec::new();
-        for page in pages {
+        for page in self.pages_in(start, end) {
             let Some(code) = self.pages.get_mut(&page) else {
                 continue;
             };
@@ -1194,9 +1205,12 @@ impl Jit {
         let page_end = (abs | 0xfff) + 1;
         let insns = {
             let storage = &mem.dat_bus().storage;
-            let mut page = [0u8; 4096];
-            let len = usize::try_from(page_end.min(storage.size()).checked_sub(abs)?).ok()?;
-            let bytes = page.get_mut(..len)?;
+            // The most a block can hold: MAX_BLOCK instructions of at most
+            // 6 bytes, within the page.
+            let mut most = [0u8; 6 * zmmu_translator::MAX_BLOCK];
+            let left = page_end.min(storage.size()).checked_sub(abs)?;
+            let len = usize::try_from(left).ok()?.min(most.len());
+            let bytes = most.get_mut(..len)?;
             storage.read(AbsoluteAddress::new(abs), bytes)?;
             decode_block(bytes, psw.addr, amode, zmmu_translator::MAX_BLOCK)
         };
