@@ -147,6 +147,8 @@ pub struct Stats {
     pub fallback_counts: Vec<u64>,
     /// Slow paths, by opcode (see [`Stats::slow`]).
     pub slow_counts: Vec<u64>,
+    /// Interpreted steps, by opcode (see [`Stats::steps_by_mnemonic`]).
+    pub step_counts: Vec<u64>,
 }
 
 impl Stats {
@@ -158,6 +160,12 @@ impl Stats {
     /// Slow paths of native instructions by mnemonic, most frequent first.
     pub fn slow(&self) -> Vec<(&'static str, u64)> {
         by_mnemonic(&self.slow_counts)
+    }
+
+    /// Instructions interpreted outside blocks by mnemonic, most frequent
+    /// first (those whose fetch succeeded).
+    pub fn steps_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        by_mnemonic(&self.step_counts)
     }
 
     /// Blocks dropped by cause, most frequent first.
@@ -189,13 +197,13 @@ pub enum Cause {
     /// IPTE or IDTE rewrote DAT-table entries among the block's bytes.
     Tables,
     /// An instruction that used absolute storage directly, in a way not
-    /// known here (everything dropped).
+    /// known here, changed the block's bytes.
     Storage,
-    /// The machine (SCLP, STSI, SIGP, DIAG, I/O) may have stored into the
-    /// block's bytes.
+    /// The machine (SCLP, STSI, SIGP, DIAG, I/O) stored into the block's
+    /// bytes.
     System,
-    /// The machine may have stored into the lowcore (interruptions)
-    /// between two runs.
+    /// The machine stored into the block's bytes in the lowcore
+    /// (interruptions) between two runs.
     Lowcore,
     /// The block jumped straight to a dropped one.
     Linked,
@@ -1169,6 +1177,9 @@ impl Jit {
         // The instruction, for `after_storage` (a fetch exception is the
         // step's to raise).
         let insn = cpu.fetch(&mut watch, cpu.psw.addr).ok();
+        if let Some(insn) = &insn {
+            count(&mut watch.caches.stats.step_counts, insn.op);
+        }
         let r = cpu.step(&mut watch);
         self.caches
             .after_storage(&mem.dat_bus().storage, cpu, insn.as_ref());
