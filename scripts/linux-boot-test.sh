@@ -6,6 +6,8 @@
 # run ends with exit status 0 (poweroff -f).
 #
 # Usage: bash scripts/linux-boot-test.sh [ENGINE...]   (default: jit)
+#   ZMMU_FLAGS: more options for zmmu run (e.g. --stats: the engine's
+#   counters are printed after the check).
 # Takes about 2-4 minutes on 2 cores (most of it the zmmu boot and demo;
 # QEMU TCG about 20 s).
 set -uo pipefail
@@ -81,8 +83,9 @@ timed() {
 out="$(mktemp)"
 for engine in "${engines[@]}"; do
   timed "zmmu --engine $engine" timeout 1200 "$zmmu" run "$KERNEL" --initrd "$INITRD" \
-    --memory 512M --append "$append" --engine "$engine"
+    --memory 512M --append "$append" --engine "$engine" ${ZMMU_FLAGS:-}
   check "zmmu --engine $engine" "$status" "$out"
+  grep -a '^stats: ' "$out" | sed 's/^/  /'
 done
 
 if command -v qemu-system-s390x >/dev/null; then

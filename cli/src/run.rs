@@ -668,4 +668,9 @@ fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmm
         list(s.fallbacks())
     );
     eprintln!("stats: slow paths by mnemonic: {}", list(s.slow()));
+    eprintln!(
+        "stats: interpreted steps by mnemonic: {}",
+        list(s.steps_by_mnemonic())
+    );
+    eprintln!("stats: block drops by cause: {}", list(s.drops_by_cause()));
 }

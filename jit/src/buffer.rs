@@ -1,6 +1,11 @@
-//! Executable memory for translated code, W^X: the mapping is readable and
-//! executable; the pages a new block goes to are made writable (and not
-//! executable) while it is copied in, then executable again.
+//! Executable memory for translated code, W^X: the mapping code runs from
+//! is readable and executable, never writable. Where the host allows it
+//! (Linux: `memfd_create`) the same memory is mapped a second time,
+//! readable and writable, at another address, and new blocks are copied
+//! there (as QEMU's split-W^X mode): no system call per block. Elsewhere
+//! the pages a new block goes to are made writable (and not executable)
+//! while it is copied in, then executable again (two `mprotect` calls per
+//! block).
 
 use std::ptr::NonNull;
 
@@ -8,6 +13,8 @@ use std::ptr::NonNull;
 #[derive(Debug)]
 pub struct CodeBuffer {
     ptr: NonNull<u8>,
+    /// The writable view of a dual mapping (`None`: `mprotect` per block).
+    write: Option<NonNull<u8>>,
     len: usize,
     used: usize,
 }
@@ -16,9 +23,18 @@ const PAGE: usize = 4096;
 const ALIGN: usize = 16;
 
 impl CodeBuffer {
-    /// Maps `len` bytes (rounded up to pages), readable and executable.
+    /// Maps `len` bytes (rounded up to pages), readable and executable
+    /// (and a writable view of them where the host allows it).
     pub fn new(len: usize) -> Result<Self, String> {
         let len = len.max(PAGE).div_ceil(PAGE) * PAGE;
+        if let Some((ptr, write)) = dual_mapping(len) {
+            return Ok(Self {
+                ptr,
+                write: Some(write),
+                len,
+                used: 0,
+            });
+        }
         // SAFETY: an anonymous private mapping at an address the kernel
         // chooses touches no existing memory.
         let ptr = unsafe {
@@ -38,7 +54,12 @@ impl CodeBuffer {
             ));
         }
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or("mmap returned null")?;
-        Ok(Self { ptr, len, used: 0 })
+        Ok(Self {
+            ptr,
+            write: None,
+            len,
+            used: 0,
+        })
     }
 
     fn next_offset(&self) -> usize {
@@ -62,6 +83,16 @@ impl CodeBuffer {
         let end = start.checked_add(code.len())?;
         if end > self.len {
             return None;
+        }
+        if let Some(write) = self.write {
+            // SAFETY: `start..end` is inside the writable view (checked
+            // above), which no block runs from; `code` is a separate
+            // allocation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(code.as_ptr(), write.as_ptr().add(start), code.len());
+            }
+            self.used = end;
+            return Some(start);
         }
         let first = start / PAGE * PAGE;
         let last = end.div_ceil(PAGE) * PAGE;
@@ -102,5 +133,61 @@ impl Drop for CodeBuffer {
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), self.len);
         }
+        if let Some(write) = self.write {
+            // SAFETY: as above, for the writable view.
+            unsafe {
+                libc::munmap(write.as_ptr().cast(), self.len);
+            }
+        }
     }
+}
+
+/// `len` bytes of anonymous shared memory mapped twice: (readable and
+/// executable, readable and writable); `None` where the host cannot.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn dual_mapping(len: usize) -> Option<(NonNull<u8>, NonNull<u8>)> {
+    // SAFETY: the name is a NUL-terminated string; the call creates a new
+    // file descriptor and touches no memory of ours.
+    let fd = unsafe { libc::memfd_create(c"zmmu-jit".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let size = libc::off_t::try_from(len).ok();
+    // SAFETY: `fd` is the descriptor just created.
+    let sized = size.is_some_and(|size| unsafe { libc::ftruncate(fd, size) } == 0);
+    let map = |prot| {
+        if !sized {
+            return None;
+        }
+        // SAFETY: a shared mapping of our own memfd at an address the
+        // kernel chooses touches no existing memory.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd, 0) };
+        (p != libc::MAP_FAILED)
+            .then(|| NonNull::new(p.cast::<u8>()))
+            .flatten()
+    };
+    let exec = map(libc::PROT_READ | libc::PROT_EXEC);
+    let write = map(libc::PROT_READ | libc::PROT_WRITE);
+    // SAFETY: the mappings keep the memory; the descriptor is no longer
+    // needed.
+    unsafe {
+        libc::close(fd);
+    }
+    match (exec, write) {
+        (Some(exec), Some(write)) => Some((exec, write)),
+        (exec, write) => {
+            for p in [exec, write].into_iter().flatten() {
+                // SAFETY: a mapping of `len` bytes made above, not used.
+                unsafe {
+                    libc::munmap(p.as_ptr().cast(), len);
+                }
+            }
+            None
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn dual_mapping(_len: usize) -> Option<(NonNull<u8>, NonNull<u8>)> {
+    None
 }

@@ -139,11 +139,16 @@ pub struct Stats {
     pub smc_invalidations: u64,
     /// Jump-cache drops (translation changes).
     pub jump_flushes: u64,
+    /// Blocks dropped, by [`Cause`] (`Cause as usize`; see
+    /// [`Stats::drops_by_cause`]).
+    pub drops: [u64; Cause::ALL.len()],
     /// Interpreter fallbacks (instructions not translated), by opcode
     /// (`Opcode as usize`; see [`Stats::fallbacks`]).
     pub fallback_counts: Vec<u64>,
     /// Slow paths, by opcode (see [`Stats::slow`]).
     pub slow_counts: Vec<u64>,
+    /// Interpreted steps, by opcode (see [`Stats::steps_by_mnemonic`]).
+    pub step_counts: Vec<u64>,
 }
 
 impl Stats {
@@ -157,12 +162,74 @@ impl Stats {
         by_mnemonic(&self.slow_counts)
     }
 
+    /// Instructions interpreted outside blocks by mnemonic, most frequent
+    /// first (those whose fetch succeeded).
+    pub fn steps_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        by_mnemonic(&self.step_counts)
+    }
+
+    /// Blocks dropped by cause, most frequent first.
+    pub fn drops_by_cause(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<(&'static str, u64)> = Cause::ALL
+            .iter()
+            .map(|&c| (c.name(), self.drops[c as usize]))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        list.sort_by_key(|&(_, n)| core::cmp::Reverse(n));
+        list
+    }
+
     /// Instructions executed by native code (neither a helper call nor an
     /// interpreted step).
     pub fn native(&self) -> u64 {
         self.instructions
             .saturating_sub(self.helper_calls)
             .saturating_sub(self.steps)
+    }
+}
+
+/// Why blocks were dropped (counted in [`Stats::drops`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A store by the interpreter (or an interlocked update) into the
+    /// block's bytes.
+    Store,
+    /// IPTE or IDTE rewrote DAT-table entries among the block's bytes.
+    Tables,
+    /// An instruction that used absolute storage directly, in a way not
+    /// known here, changed the block's bytes.
+    Storage,
+    /// The machine (SCLP, STSI, SIGP, DIAG, I/O) stored into the block's
+    /// bytes.
+    System,
+    /// The machine stored into the block's bytes in the lowcore
+    /// (interruptions) between two runs.
+    Lowcore,
+    /// The block jumped straight to a dropped one.
+    Linked,
+}
+
+impl Cause {
+    /// Every cause, in `Cause as usize` order.
+    pub const ALL: [Cause; 6] = [
+        Cause::Store,
+        Cause::Tables,
+        Cause::Storage,
+        Cause::System,
+        Cause::Lowcore,
+        Cause::Linked,
+    ];
+
+    /// Its name in `--stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Store => "store",
+            Cause::Tables => "dat-tables",
+            Cause::Storage => "absolute-storage",
+            Cause::System => "system",
+            Cause::Lowcore => "lowcore",
+            Cause::Linked => "linked",
+        }
     }
 }
 
@@ -200,9 +267,10 @@ struct Block {
     code: usize,
     insns: Vec<Guest>,
     native: Vec<bool>,
-    /// Absolute bytes it was translated from.
+    /// Absolute bytes it was translated from, and their contents then.
     start: u64,
     end: u64,
+    bytes: Vec<u8>,
     key: Key,
     env: Env,
     valid: bool,
@@ -276,8 +344,9 @@ struct Caches {
 impl Caches {
     /// After an instruction that used absolute storage directly: drops the
     /// blocks in the bytes it may have changed (the DAT table entries of
-    /// IPTE and IDTE; everything for an instruction not known here).
-    fn after_storage(&mut self, cpu: &Cpu, insn: Option<&Insn>) {
+    /// IPTE and IDTE; for an instruction not known here, every block whose
+    /// bytes in `storage` are no longer those it was translated from).
+    fn after_storage(&mut self, storage: &dyn Storage, cpu: &Cpu, insn: Option<&Insn>) {
         if !core::mem::take(&mut self.storage_touched) {
             return;
         }
@@ -288,17 +357,17 @@ impl Caches {
                     .prefix
                     .to_absolute(RealAddress::new(lowcore::STFL))
                     .value();
-                self.invalidate_range(at, at + 4);
+                self.invalidate_range(at, at + 4, Cause::Storage);
             }
             // The page table of R1 (256 entries of 8 bytes).
             Some((Opcode::IPTE, r1)) => {
                 let origin = r1 & !0x7ff;
-                self.invalidate_range(origin, origin + 0x800);
+                self.invalidate_range(origin, origin + 0x800, Cause::Tables);
             }
             // A region or segment table: at most 4 pages.
             Some((Opcode::IDTE, r1)) => {
                 let origin = r1 & !0xfff;
-                self.invalidate_range(origin, origin + 0x4000);
+                self.invalidate_range(origin, origin + 0x4000, Cause::Tables);
             }
             // Keys, reads, or an operand already dropped by `translate`
             // (the interlocked updates: `Memory::interlocked`).
@@ -334,7 +403,55 @@ impl Caches {
                 | Opcode::SPX,
                 _,
             )) => {}
-            _ => self.invalidate_range(0, u64::MAX),
+            _ => self.revalidate(storage, 0, u64::MAX, Cause::Storage),
+        }
+    }
+
+    /// The frames with code that `start..end` (absolute, non-empty)
+    /// touches: looked up one by one for a short range, else by a scan.
+    fn pages_in(&self, start: u64, end: u64) -> Vec<u64> {
+        let first = start & !0xfff;
+        if end - first > 64 * 0x1000 {
+            self.pages
+                .keys()
+                .copied()
+                .filter(|&p| p < end && p + 0x1000 > start)
+                .collect()
+        } else {
+            (first..end)
+                .step_by(0x1000)
+                .filter(|p| self.pages.contains_key(p))
+                .collect()
+        }
+    }
+
+    /// Drops the blocks with bytes in `start..end` (absolute) whose bytes
+    /// in `storage` differ from those they were translated from (and the
+    /// blocks overlapping those): exact where the bytes a store reached
+    /// are not known, and as cheap as the code in the range is small.
+    fn revalidate(&mut self, storage: &dyn Storage, start: u64, end: u64, cause: Cause) {
+        if self.pages.is_empty() || start >= end {
+            return;
+        }
+        let mut now = Vec::new();
+        let changed: Vec<(u64, u64)> = self
+            .pages_in(start, end)
+            .iter()
+            .filter_map(|page| self.pages.get(page))
+            .flat_map(|code| code.blocks.iter())
+            .map(|&id| &self.blocks[id])
+            .filter(|b| b.valid && b.start < end && start < b.end)
+            .filter(|b| {
+                now.resize(b.bytes.len(), 0);
+                storage
+                    .read(AbsoluteAddress::new(b.start), &mut now)
+                    .is_none()
+                    || now != b.bytes
+            })
+            .map(|b| (b.start, b.end))
+            .collect();
+        for (start, end) in changed {
+            self.invalidate_range(start, end, cause);
         }
     }
 
@@ -366,22 +483,12 @@ impl Caches {
     }
 
     /// Drops the blocks with bytes in `start..end` (absolute).
-    fn invalidate_range(&mut self, start: u64, end: u64) {
+    fn invalidate_range(&mut self, start: u64, end: u64, cause: Cause) {
         if self.pages.is_empty() || start >= end {
             return;
         }
-        let first = start & !0xfff;
-        let pages: Vec<u64> = if end - first > 64 * 0x1000 {
-            self.pages
-                .keys()
-                .copied()
-                .filter(|&p| p < end && p + 0x1000 > start)
-                .collect()
-        } else {
-            (first..end).step_by(0x1000).collect()
-        };
         let mut dropped = Vec::new();
-        for page in pages {
+        for page in self.pages_in(start, end) {
             let Some(code) = self.pages.get_mut(&page) else {
                 continue;
             };
@@ -406,6 +513,7 @@ impl Caches {
             }
         }
         // The blocks that jump straight to a dropped one go too.
+        let overlapping = dropped.len() as u64;
         let mut work: Vec<usize> = dropped
             .iter()
             .flat_map(|&id| core::mem::take(&mut self.blocks[id].incoming))
@@ -434,6 +542,8 @@ impl Caches {
         if dropped.is_empty() {
             return;
         }
+        self.stats.drops[cause as usize] += overlapping;
+        self.stats.drops[Cause::Linked as usize] += dropped.len() as u64 - overlapping;
         for id in dropped {
             self.by_key.remove(&self.blocks[id].key);
             self.stats.smc_invalidations += 1;
@@ -553,11 +663,12 @@ impl<M: JitMemory> Watch<'_, M> {
                 Ok(abs) => {
                     let abs = abs.value();
                     if self.caches.has_code(abs) {
-                        self.caches.invalidate_range(abs, abs + in_page);
+                        self.caches
+                            .invalidate_range(abs, abs + in_page, Cause::Store);
                     }
                 }
                 // The store succeeded, so this is not expected; be safe.
-                Err(_) => self.caches.invalidate_range(0, u64::MAX),
+                Err(_) => self.caches.invalidate_range(0, u64::MAX, Cause::Store),
             }
             at = at.wrapping_add(in_page);
             left -= in_page;
@@ -583,7 +694,8 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
             // CSP and CSPG store their operand in absolute storage after
             // this translation.
             let abs = absolute.value();
-            self.caches.invalidate_range(abs, abs.saturating_add(16));
+            self.caches
+                .invalidate_range(abs, abs.saturating_add(16), Cause::Store);
         }
         Ok(absolute)
     }
@@ -614,7 +726,8 @@ impl<M: JitMemory> System for Watch<'_, M> {
                 let real = cpu.r64(insn.f.r2) & 0x7fff_fff8;
                 for page in [real & !0xfff, (real & !0xfff) + 0x1000] {
                     let abs = cpu.prefix.to_absolute(RealAddress::new(page)).value();
-                    self.caches.invalidate_range(abs, abs + 0x1000);
+                    self.caches
+                        .invalidate_range(abs, abs + 0x1000, Cause::System);
                 }
             }
             Opcode::STSI => {
@@ -639,15 +752,30 @@ impl<M: JitMemory> System for Watch<'_, M> {
                     )
                 });
                 match found {
-                    Some(abs) => self.caches.invalidate_range(abs, abs + 0x1000),
-                    None => self.caches.invalidate_range(0, u64::MAX),
+                    Some(abs) => self
+                        .caches
+                        .invalidate_range(abs, abs + 0x1000, Cause::System),
+                    None => self.caches.revalidate(
+                        &self.inner.dat_bus().storage,
+                        0,
+                        u64::MAX,
+                        Cause::System,
+                    ),
                 }
             }
-            // SIGP, DIAG, I/O: what the machine says it may store.
+            // SIGP, DIAG, I/O: what the machine says it may store; where
+            // that is anything, the blocks whose bytes changed.
             _ => match stores {
                 Stores::Nothing => {}
-                Stores::Absolute { start, end } => self.caches.invalidate_range(start, end),
-                Stores::Anything => self.caches.invalidate_range(0, u64::MAX),
+                Stores::Absolute { start, end } => {
+                    self.caches.invalidate_range(start, end, Cause::System)
+                }
+                Stores::Anything => self.caches.revalidate(
+                    &self.inner.dat_bus().storage,
+                    0,
+                    u64::MAX,
+                    Cause::System,
+                ),
             },
         }
         r
@@ -732,7 +860,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         };
         step_decoded(cpu, &mut watch, insn, at)
     };
-    caches.after_storage(cpu, Some(&insn));
+    caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation);
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
@@ -1006,9 +1134,16 @@ impl Jit {
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         self.sync(cpu, mem);
-        // The machine may have stored into the lowcore (interruptions).
+        // The machine may have stored into the lowcore (interruptions),
+        // which may hold code (Linux returns to the problem state through
+        // an LPSWE in its lowcore).
         let lowcore = cpu.prefix.value();
-        self.caches.invalidate_range(lowcore, lowcore + 0x2000);
+        self.caches.revalidate(
+            &mem.dat_bus().storage,
+            lowcore,
+            lowcore + 0x2000,
+            Cause::Lowcore,
+        );
         let result = loop {
             if done >= max {
                 break Ok(());
@@ -1058,8 +1193,15 @@ impl Jit {
             inner: mem,
             caches: &mut self.caches,
         };
+        // The instruction, for `after_storage` (a fetch exception is the
+        // step's to raise).
+        let insn = cpu.fetch(&mut watch, cpu.psw.addr).ok();
+        if let Some(insn) = &insn {
+            count(&mut watch.caches.stats.step_counts, insn.op);
+        }
         let r = cpu.step(&mut watch);
-        self.caches.after_storage(cpu, None);
+        self.caches
+            .after_storage(&mem.dat_bus().storage, cpu, insn.as_ref());
         r
     }
 
@@ -1093,9 +1235,12 @@ impl Jit {
         let page_end = (abs | 0xfff) + 1;
         let insns = {
             let storage = &mem.dat_bus().storage;
-            let mut page = [0u8; 4096];
-            let len = usize::try_from(page_end.min(storage.size()).checked_sub(abs)?).ok()?;
-            let bytes = page.get_mut(..len)?;
+            // The most a block can hold: MAX_BLOCK instructions of at most
+            // 6 bytes, within the page.
+            let mut most = [0u8; 6 * zmmu_translator::MAX_BLOCK];
+            let left = page_end.min(storage.size()).checked_sub(abs)?;
+            let len = usize::try_from(left).ok()?.min(most.len());
+            let bytes = most.get_mut(..len)?;
             storage.read(AbsoluteAddress::new(abs), bytes)?;
             decode_block(bytes, psw.addr, amode, zmmu_translator::MAX_BLOCK)
         };
@@ -1206,6 +1351,10 @@ impl Jit {
             self.flush(mem);
         }
         let (code, translated) = placed?;
+        let mut bytes = vec![0; len as usize];
+        mem.dat_bus()
+            .storage
+            .read(AbsoluteAddress::new(abs), &mut bytes)?;
         // A frame may now hold code.
         self.caches.last_pair = None;
         self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
@@ -1223,6 +1372,7 @@ impl Jit {
             native: translated.native,
             start: abs,
             end: abs + len,
+            bytes,
             key,
             env,
             valid: true,

@@ -67,13 +67,12 @@ const NATIVE: &[Opcode] = &[
     XI, MVHI, MVGHI, MVHHI, CHSI, CGHSI, CLGHSI, CLFHSI, CLHHSI, MVIY, CLIY, ASI, AGSI, ALSI,
     ALGSI, LGRL, LRL, LGFRL, LLGFRL, LHRL, STGRL, STRL, STHRL, CGHRL, RISBG, RISBGN, RNSBG, ROSBG,
     RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY, MVC, XC, CLC, NC, OC, LMG, STMG, LM, STM,
-    LMY, STMY,
+    LMY, STMY, LCGR, LCR, LCGFR, LPGR, LPR, LPGFR, LNGR, LNR, LNGFR, RLL, RLLG, EAR, LD, LDY, STD,
+    STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR,
 ];
 
 /// Instructions the interpreter runs for the jit.
-const FALLBACK: &[Opcode] = &[
-    TM, LCGR, LPGR, DSGR, SLA, RLLG, ICM, DLG, DSG, RISBHG, LOCG, STOC, MVCLE, CLCLE,
-];
+const FALLBACK: &[Opcode] = &[DSGR, SLA, ICM, DLG, DSG, RISBHG, LOCG, STOC, MVCLE, CLCLE];
 
 /// One generated instruction: bytes, and a relative field to patch with
 /// the address of a later instruction (field byte offset, width in bytes,
@@ -406,11 +405,15 @@ fn case(rng: &mut Rng) -> (Case, Vec<u64>) {
     }
     for r in 0..16 {
         cpu.vr[r][0] = rng.next();
+        cpu.ar[r] = rng.next() as u32;
     }
     for r in 0..10 {
-        cpu.gpr[r] = match rng.below(4) {
+        cpu.gpr[r] = match rng.below(5) {
             0 => rng.below(16),
             1 => rng.next() as u32 as u64,
+            // The edges of the signed ranges (where LOAD COMPLEMENT and
+            // LOAD POSITIVE overflow).
+            2 => rng.pick(&[1 << 63, 0x8000_0000, 0xffff_ffff_8000_0000, u64::MAX]),
             _ => rng.next(),
         };
     }

@@ -5,7 +5,6 @@
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use zmmu_cpu::decode::Insn;
 use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
@@ -22,10 +21,24 @@ const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
 /// the fixed-point-overflow mask one goes to the slow path, where the
 /// interpreter completes the instruction and raises the exception.
 fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
+    overflow_cc(a, here, |a| {
+        a.setl(dl)?;
+        a.setg(cl)
+    })
+}
+
+/// The condition code of an operation that may overflow signed: cc 3 on
+/// x86 overflow (to the slow path when the fixed-point-overflow mask is
+/// one, as in [`signed_cc`]), else dl and cl as `fits` sets them.
+fn overflow_cc(
+    a: &mut CodeAssembler,
+    here: &mut Current,
+    fits: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
+) -> Result<(), IcedError> {
     here.used_slow = true;
-    let mut fits = a.create_label();
+    let mut no_overflow = a.create_label();
     let mut done = a.create_label();
-    a.jno(fits)?;
+    a.jno(no_overflow)?;
     a.test(
         byte_ptr(rbx + PSW_CC_BYTE as i32),
         i32::from(FIXED_POINT_OVERFLOW_MASK),
@@ -34,48 +47,11 @@ fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError>
     a.mov(edx, 1)?;
     a.mov(ecx, 1)?;
     a.jmp(done)?;
-    a.set_label(&mut fits)?;
-    a.setl(dl)?;
-    a.setg(cl)?;
+    a.set_label(&mut no_overflow)?;
+    fits(a)?;
     a.set_label(&mut done)?;
     a.nop()?;
     Ok(())
-}
-
-/// Whether `insn` is translated natively, sets the condition code on every
-/// path without reading it, and cannot take an exception before setting it
-/// (a register or immediate operand: its one slow path is an overflow,
-/// which completes the instruction): the condition code an instruction
-/// just before it sets need not reach the PSW.
-pub(crate) fn overwrites_cc(insn: &Insn) -> bool {
-    let format = insn.op.format();
-    match insn.op.sem() {
-        Sem::Alu(op, _, Src::Reg(_)) => {
-            matches!(format, Format::RR | Format::Rre | Format::RrfA) && sets_cc_only(op)
-        }
-        Sem::Alu(op, _, Src::Imm(_)) => {
-            matches!(format, Format::RiA | Format::RilA | Format::RieD) && sets_cc_only(op)
-        }
-        _ => false,
-    }
-}
-
-/// The ALU operations [`Gen::alu`] emits that set the condition code
-/// without reading it.
-fn sets_cc_only(op: AluOp) -> bool {
-    matches!(
-        op,
-        AluOp::Add
-            | AluOp::AddL
-            | AluOp::Sub
-            | AluOp::SubL
-            | AluOp::And
-            | AluOp::Or
-            | AluOp::Xor
-            | AluOp::Cmp
-            | AluOp::CmpL
-            | AluOp::LoadTest
-    )
 }
 
 impl Gen {
@@ -121,6 +97,9 @@ impl Gen {
                         | AluOp::CmpL
                         | AluOp::Load
                         | AluOp::LoadTest
+                        | AluOp::LoadCompl
+                        | AluOp::LoadPos
+                        | AluOp::LoadNeg
                 );
                 if !(shape_ok && op_ok) {
                     return Ok(Some(Native::No));
@@ -219,6 +198,22 @@ impl Gen {
                 }
             };
         }
+        macro_rules! op1 {
+            (test_self) => {
+                if wide {
+                    a.test(rax, rax)?
+                } else {
+                    a.test(eax, eax)?
+                }
+            };
+            ($m:ident) => {
+                if wide {
+                    a.$m(rax)?
+                } else {
+                    a.$m(eax)?
+                }
+            };
+        }
         let mut writes = true;
         let mut sets_cc = true;
         match op {
@@ -242,6 +237,40 @@ impl Gen {
                 op2!(test);
                 a.setl(dl)?;
                 a.setg(cl)?;
+            }
+            AluOp::LoadCompl => {
+                // 0 - b: x86 NEG overflows exactly where s390x does (the
+                // maximum negative number).
+                a.mov(rax, rsi)?;
+                op1!(neg);
+                signed_cc(a, here)?;
+            }
+            AluOp::LoadPos => {
+                // |b|: -b, or b itself where -b is negative without
+                // overflow; the maximum negative number stays itself and
+                // overflows (cc 3), else cc 0 zero, 2 positive.
+                a.mov(rax, rsi)?;
+                op1!(neg);
+                op2!(cmovl);
+                overflow_cc(a, here, |a| {
+                    if wide {
+                        a.test(rax, rax)?;
+                    } else {
+                        a.test(eax, eax)?;
+                    }
+                    a.setnz(cl)?;
+                    a.mov(edx, 0)
+                })?;
+            }
+            AluOp::LoadNeg => {
+                // -|b|: -b, or b itself where -b is positive (the maximum
+                // negative number stays itself): cc 0 zero, 1 negative.
+                a.mov(rax, rsi)?;
+                op1!(neg);
+                op2!(cmovg);
+                op1!(test_self);
+                a.setnz(dl)?;
+                a.mov(ecx, 0)?;
             }
             AluOp::Add | AluOp::Sub => {
                 if op == AluOp::Add {
@@ -294,7 +323,6 @@ impl Gen {
                     a.seta(cl)?;
                 }
             }
-            _ => unreachable!("filtered by the caller"),
         }
         if writes {
             if wide {

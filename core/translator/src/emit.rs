@@ -72,7 +72,7 @@ pub fn translate(
         g.cc_ready = core::mem::take(&mut g.cc_left);
         g.cc_dead = block
             .get(index + 1)
-            .is_some_and(|next| crate::alu::overwrites_cc(&next.insn));
+            .is_some_and(|next| crate::liveness::overwrites_cc(&next.insn));
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -180,7 +180,7 @@ pub(crate) struct Gen {
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
     /// The next instruction of the block sets the condition code before
-    /// anything can read it ([`crate::alu::overwrites_cc`]).
+    /// anything can read it ([`crate::liveness::overwrites_cc`]).
     pub(crate) cc_dead: bool,
     /// Blocks it may jump to directly, and those it does.
     links: Vec<(u64, u64)>,

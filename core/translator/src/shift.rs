@@ -10,8 +10,10 @@ use zmmu_cpu::sem::{ShiftOp, Width};
 use crate::emit::{gpr, gpr32, Current, Gen};
 
 impl Gen {
-    /// SLL, SRL, SRA and their 64-bit and RSY forms: the shift amount is
-    /// the low 6 bits of the second-operand address; SRA sets the cc.
+    /// SLL, SRL, SRA and their 64-bit and RSY forms, RLL and RLLG: the
+    /// shift amount is the low 6 bits of the second-operand address (a
+    /// 32-bit rotate by 32-63 bits is one by the amount modulo 32, as x86
+    /// ROL counts); SRA sets the cc.
     /// `false` for other shifts (the helper runs them).
     pub(crate) fn shift(
         &mut self,
@@ -21,8 +23,10 @@ impl Gen {
     ) -> Result<bool, IcedError> {
         let f = here.insn.f;
         let format = here.insn.op.format();
-        if !(matches!(op, ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Sra)
-            && matches!(format, Format::RsA | Format::RsyA))
+        if !(matches!(
+            op,
+            ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Sra | ShiftOp::Rll
+        ) && matches!(format, Format::RsA | Format::RsyA))
         {
             return Ok(false);
         }
@@ -39,6 +43,8 @@ impl Gen {
         match op {
             ShiftOp::Sll => a.shl(rax, cl)?,
             ShiftOp::Srl => a.shr(rax, cl)?,
+            ShiftOp::Rll if w == Width::W32 => a.rol(eax, cl)?,
+            ShiftOp::Rll => a.rol(rax, cl)?,
             _ => a.sar(rax, cl)?,
         }
         match w {
