@@ -146,6 +146,9 @@ pub struct Stats {
     pub code_page_writes: u64,
     /// Code-cache flushes.
     pub flushes: u64,
+    /// Blocks the translator refused (its error): their first instruction
+    /// was interpreted instead.
+    pub refused: u64,
 }
 
 /// The kvm engine of one CPU.
@@ -468,8 +471,12 @@ impl KvmEngine {
         for _ in 0..2 {
             let id = self.blocks.blocks.len() as u32;
             let ip = CODE_CACHE_VA + self.code_used;
-            let translated = translate(&insns, &env, ip, id, &self.stubs, &[])
-                .map_err(|e| KvmError::Assemble(format!("block at {addr:#x}: {e}")))?;
+            let Ok(translated) = translate(&insns, &env, ip, id, &self.stubs, &[]) else {
+                // A translator bug: the interpreter runs the instruction,
+                // as the jit does; `--stats` counts it.
+                self.stats.refused += 1;
+                return Ok(None);
+            };
             let len = translated.code.len() as u64;
             let cache = self
                 .host
@@ -663,12 +670,13 @@ impl KvmEngine {
         let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         vec![
             format!(
-                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction), code-cache flushes {}, blocks dropped {}",
+                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}",
                 s.chains,
                 s.blocks,
                 s.translated_instructions,
                 s.code_bytes,
                 per(s.translate_ns, s.translated_instructions),
+                s.refused,
                 s.flushes,
                 self.blocks.dropped,
             ),

@@ -83,6 +83,7 @@ pub fn translate(
             slow: g.a.create_label(),
             used_slow: false,
         };
+        let emitted = g.a.instructions().len();
         let outcome = g.native(&mut here)?;
         match outcome {
             Native::No => {
@@ -96,7 +97,15 @@ pub fn translate(
                     break;
                 }
             }
-            Native::Yes => native.push(true),
+            Native::Yes => {
+                if g.a.instructions().len() == emitted {
+                    // No effect (BRC/BRCL with mask 0: Linux's patched-out
+                    // jump labels): its label and the next instruction's
+                    // need an x86 instruction between them.
+                    g.a.nop()?;
+                }
+                native.push(true);
+            }
             Native::Ended => {
                 native.push(true);
                 ended = true;
