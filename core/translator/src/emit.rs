@@ -237,11 +237,14 @@ impl Gen {
     }
 
     /// Takes the block's length from the budget, or returns if it does not
-    /// fit.
+    /// fit. The budget is signed (below 2^63): a runner that zeroes it
+    /// from outside to end the chain (the kvm engine at a deadline) may do
+    /// so between the compare and the subtraction, and the negative budget
+    /// left then still ends the chain at the next check.
     fn budget(&mut self, len: usize) -> Result<(), IcedError> {
         self.a.set_label(&mut self.top)?;
         self.a.cmp(r15, len as i32)?;
-        self.a.jb(self.out)?;
+        self.a.jl(self.out)?;
         self.a.sub(r15, len as i32)?;
         Ok(())
     }
