@@ -28,8 +28,9 @@ pub(crate) struct Block {
     pub native: Vec<bool>,
     /// Per instruction, in order: where its code and slow path are.
     pub sites: Vec<Site>,
-    /// The absolute address it was translated from.
-    pub start: u64,
+    /// The frame of the next page, for a block of one instruction that
+    /// crosses into it.
+    pub second: Option<u64>,
     pub key: Key,
     pub valid: bool,
 }
@@ -116,28 +117,31 @@ impl Blocks {
         );
     }
 
-    /// Adds a translated block, `page` being the bytes of its absolute
-    /// page now; the page becomes a code frame, whose mappings the caller
-    /// drops (so that they come back read-only).
+    /// Adds a translated block, `frames` being the absolute pages it has
+    /// bytes in with their bytes now; they become code frames, and those
+    /// that were not are returned: the caller drops their mappings (so that
+    /// they come back read-only).
     pub fn insert(
         &mut self,
         block: Block,
-        page_bytes: &[u8],
+        frames: &[(u64, &[u8])],
         paging: &mut KvmPaging,
-    ) -> (usize, bool) {
+    ) -> (usize, Vec<u64>) {
         let id = self.blocks.len();
-        let page = block.start & !0xfff;
-        let frame = AbsoluteAddress::new(page);
-        let new_frame = !paging.is_code_frame(frame);
-        paging.set_code_frame(frame, true);
-        self.snapshots
-            .entry(page)
-            .or_insert_with(|| page_bytes.into());
+        let mut new_frames = Vec::new();
+        for &(page, bytes) in frames {
+            let frame = AbsoluteAddress::new(page);
+            if !paging.is_code_frame(frame) {
+                new_frames.push(page);
+            }
+            paging.set_code_frame(frame, true);
+            self.snapshots.entry(page).or_insert_with(|| bytes.into());
+            self.pages.entry(page).or_default().push(id);
+        }
         self.by_key.insert(block.key, id);
         self.by_code.insert(block.code, id);
-        self.pages.entry(page).or_default().push(id);
         self.blocks.push(block);
-        (id, new_frame)
+        (id, new_frames)
     }
 
     /// The block and instruction whose inline code holds `rip`.

@@ -161,7 +161,11 @@ impl ExitHandler for Exits<'_, '_> {
         if !self.budget_in_r15.iter().any(|r| r.contains(&regs.rip)) {
             return false;
         }
-        self.stolen += regs.r15;
+        // Between a block's budget check and its subtraction, r15 goes
+        // negative by the block's length, which ends the chain at the next
+        // check (the translator compares it as signed); the instructions
+        // of that block are counted (`run_chain` subtracts wrapping).
+        self.stolen = self.stolen.wrapping_add(regs.r15);
         regs.r15 = 0;
         true
     }

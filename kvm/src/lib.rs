@@ -112,6 +112,18 @@ fn successors(insns: &[Guest], amode: AddressingMode) -> Vec<u64> {
     out
 }
 
+/// An absolute page and its bytes.
+type Frame = (u64, Box<[u8]>);
+
+/// An instruction fetch at the PSW's logical address.
+fn fetch(cpu: &Cpu) -> Access<'_> {
+    Access {
+        kind: AccessKind::InstructionFetch,
+        space: AddressType::Logical { base: 0 },
+        cpu,
+    }
+}
+
 /// Counters for `--stats`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
@@ -146,6 +158,9 @@ pub struct Stats {
     pub code_page_writes: u64,
     /// Code-cache flushes.
     pub flushes: u64,
+    /// Blocks the translator refused (its error): their first instruction
+    /// was interpreted instead.
+    pub refused: u64,
 }
 
 /// The kvm engine of one CPU.
@@ -292,7 +307,8 @@ impl KvmEngine {
                     result: Ok(()),
                 });
             }
-            let room = max - done;
+            // Translated code takes the budget as signed.
+            let room = (max - done).min(i64::MAX as u64);
             let block = self
                 .block(cpu, board)?
                 .filter(|&id| self.blocks.blocks[id].insns.len() as u64 <= room);
@@ -354,12 +370,7 @@ impl KvmEngine {
             }
             return Ok(Some(id));
         }
-        let fetch = Access {
-            kind: AccessKind::InstructionFetch,
-            space: AddressType::Logical { base: 0 },
-            cpu,
-        };
-        let Ok(absolute) = board.translate(&fetch, psw.addr) else {
+        let Ok(absolute) = board.translate(&fetch(cpu), psw.addr) else {
             if std::mem::take(&mut self.missed) {
                 self.reasons.chain_ended(ChainEnd::MissNew);
             }
@@ -367,7 +378,10 @@ impl KvmEngine {
         };
         let abs = absolute.value();
         let key = (psw.addr, abs, bits);
-        let cached = self.blocks.get(&key);
+        let cached = self
+            .blocks
+            .get(&key)
+            .filter(|&id| self.still_fetched(id, cpu, board));
         if std::mem::take(&mut self.missed) {
             self.reasons.chain_ended(if cached.is_some() {
                 ChainEnd::MissCached
@@ -459,17 +473,28 @@ impl KvmEngine {
             return Ok(None);
         }
         let offset = (abs & 0xfff) as usize;
-        let insns = decode_block(&page[offset..], addr, amode, zmmu_translator::MAX_BLOCK);
+        let mut insns = decode_block(&page[offset..], addr, amode, zmmu_translator::MAX_BLOCK);
+        let mut second = None;
         if insns.is_empty() {
-            return Ok(None);
+            // The first instruction crosses into the next page: a block of
+            // its own, from the bytes of both frames.
+            let Some(crossing) = self.crossing(cpu, board, addr, &page[offset..]) else {
+                return Ok(None);
+            };
+            insns = crossing.0;
+            second = Some(crossing.1);
         }
         let env = blocks::env(amode, psw.key(), psw.dat() && psw.asc() == 1);
         let mut placed = None;
         for _ in 0..2 {
             let id = self.blocks.blocks.len() as u32;
             let ip = CODE_CACHE_VA + self.code_used;
-            let translated = translate(&insns, &env, ip, id, &self.stubs, &[])
-                .map_err(|e| KvmError::Assemble(format!("block at {addr:#x}: {e}")))?;
+            let Ok(translated) = translate(&insns, &env, ip, id, &self.stubs, &[]) else {
+                // A translator bug: the interpreter runs the instruction,
+                // as the jit does; `--stats` counts it.
+                self.stats.refused += 1;
+                return Ok(None);
+            };
             let len = translated.code.len() as u64;
             let cache = self
                 .host
@@ -499,21 +524,69 @@ impl KvmEngine {
             insns,
             native: translated.native,
             sites: translated.sites,
-            start: abs,
+            second: second.as_ref().map(|(frame, _)| *frame),
             key,
             valid: true,
         };
-        let (id, new_frame) = self.blocks.insert(block, &page, self.host.paging_mut());
-        if new_frame {
+        let mut frames = vec![(abs & !0xfff, &page[..])];
+        frames.extend(second.as_ref().map(|(frame, bytes)| (*frame, &bytes[..])));
+        let (id, new_frames) = self.blocks.insert(block, &frames, self.host.paging_mut());
+        for frame in new_frames {
             // Mappings of the frame made writable before go; they come back
             // read-only.
             self.pager.invalidate(
                 self.host.paging_mut(),
-                &Invalidation::Key(AbsoluteAddress::new(abs & !0xfff)),
+                &Invalidation::Key(AbsoluteAddress::new(frame)),
             );
         }
         self.stats.translate_ns += started.elapsed().as_nanos() as u64;
         Ok(Some(id))
+    }
+
+    /// The instruction at `addr` whose first bytes, `head`, end its page:
+    /// decoded from those and the next page's, with that page's absolute
+    /// frame and bytes; `None` if it fits in `head` after all, or the next
+    /// page cannot be fetched (the interpreter raises the exception).
+    /// Loops that span a page boundary would otherwise leave the VM twice
+    /// per pass, to interpret the one instruction that crosses it.
+    fn crossing(
+        &self,
+        cpu: &Cpu,
+        board: &mut Board<'_>,
+        addr: u64,
+        head: &[u8],
+    ) -> Option<(Vec<Guest>, Frame)> {
+        let len = zmmu_cpu::decode::insn_len(*head.first()?);
+        if len <= head.len() {
+            return None;
+        }
+        let amode = cpu.psw.amode();
+        let next = amode.wrap(addr.wrapping_add(head.len() as u64));
+        let frame = board.translate(&fetch(cpu), next).ok()?.value() & !0xfff;
+        let mut bytes = vec![0u8; 4096].into_boxed_slice();
+        board
+            .bus
+            .storage
+            .read(AbsoluteAddress::new(frame), &mut bytes)?;
+        let mut joined = head.to_vec();
+        joined.extend_from_slice(&bytes[..len - head.len()]);
+        let insns = decode_block(&joined, addr, amode, 1);
+        (!insns.is_empty()).then_some((insns, (frame, bytes)))
+    }
+
+    /// Whether cached block `id` still has its bytes where the PSW's
+    /// translation fetches them: the frame of its first byte is part of
+    /// its key; that of an instruction crossing into the next page is
+    /// checked here.
+    fn still_fetched(&self, id: usize, cpu: &Cpu, board: &mut Board<'_>) -> bool {
+        let block = &self.blocks.blocks[id];
+        let Some(second) = block.second else {
+            return true;
+        };
+        let next = cpu.psw.amode().wrap((block.key.0 | 0xfff).wrapping_add(1));
+        board
+            .translate(&fetch(cpu), next)
+            .is_ok_and(|a| a.value() & !0xfff == second)
     }
 
     /// Empties the code cache.
@@ -599,7 +672,9 @@ impl KvmEngine {
         let area = host.exec_area();
         state::load(&area, cpu);
         let (budget_left, last_block) = state::ended(&area);
-        let spent = budget - budget_left - stolen;
+        // A kick between a block's budget check and its subtraction leaves
+        // the budget negative by the block's length (see `preempt`).
+        let spent = budget.wrapping_sub(budget_left).wrapping_sub(stolen);
         Ok(match left.filter(|_| status == abi::EXIT) {
             Some(left) => {
                 self.reasons.chain_ended(ChainEnd::Left);
@@ -663,12 +738,13 @@ impl KvmEngine {
         let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         vec![
             format!(
-                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction), code-cache flushes {}, blocks dropped {}",
+                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}",
                 s.chains,
                 s.blocks,
                 s.translated_instructions,
                 s.code_bytes,
                 per(s.translate_ns, s.translated_instructions),
+                s.refused,
                 s.flushes,
                 self.blocks.dropped,
             ),

@@ -111,3 +111,27 @@ fn a_cpu_timer_interruption_ends_a_loop_in_the_vm_in_host_time() {
     machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
     timer_ends_the_loop(machine);
 }
+
+#[test]
+fn the_instruction_limit_holds_while_the_vcpu_is_kicked_at_every_deadline() {
+    // The CPU timer far away: the loop runs until the limit, the vCPU
+    // kicked every 10 ms for the host's look (console input) meanwhile;
+    // a kick between a block's budget check and its subtraction must not
+    // let the chain run past its budget.
+    let mut machine = machine(60_000);
+    machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
+    };
+    let limit = 400_000_000;
+    let outcome = machine.run_with(Some(limit), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    assert_eq!(outcome.stop, Stop::LimitReached);
+    assert_eq!(outcome.instructions, limit);
+    let k = machine.cpu.gpr[3];
+    assert!(
+        [PROLOGUE + 2 * k - 1, PROLOGUE + 2 * k].contains(&limit),
+        "{k} passes of the loop in {limit} instructions; {:?}",
+        engine.report(),
+    );
+}

@@ -83,6 +83,7 @@ pub fn translate(
             slow: g.a.create_label(),
             used_slow: false,
         };
+        let emitted = g.a.instructions().len();
         let outcome = g.native(&mut here)?;
         match outcome {
             Native::No => {
@@ -96,7 +97,15 @@ pub fn translate(
                     break;
                 }
             }
-            Native::Yes => native.push(true),
+            Native::Yes => {
+                if g.a.instructions().len() == emitted {
+                    // No effect (BRC/BRCL with mask 0: Linux's patched-out
+                    // jump labels): its label and the next instruction's
+                    // need an x86 instruction between them.
+                    g.a.nop()?;
+                }
+                native.push(true);
+            }
             Native::Ended => {
                 native.push(true);
                 ended = true;
@@ -228,11 +237,14 @@ impl Gen {
     }
 
     /// Takes the block's length from the budget, or returns if it does not
-    /// fit.
+    /// fit. The budget is signed (below 2^63): a runner that zeroes it
+    /// from outside to end the chain (the kvm engine at a deadline) may do
+    /// so between the compare and the subtraction, and the negative budget
+    /// left then still ends the chain at the next check.
     fn budget(&mut self, len: usize) -> Result<(), IcedError> {
         self.a.set_label(&mut self.top)?;
         self.a.cmp(r15, len as i32)?;
-        self.a.jb(self.out)?;
+        self.a.jl(self.out)?;
         self.a.sub(r15, len as i32)?;
         Ok(())
     }

@@ -9,11 +9,15 @@ use zmmu_cpu::sem::Ext;
 use zmmu_mmu::kind::AccessKind;
 
 use crate::emit::{gpr, gpr32, Current, Gen};
+use crate::MemoryAccess;
 
 impl Gen {
     /// LM, LMY, LMG, STM, STMY, STMG; `false` for other instructions.
     /// The whole operand is probed first, so an exception (or a page
-    /// crossing) leaves every register and byte to the interpreter.
+    /// crossing) leaves every register and byte to the interpreter; under
+    /// the host MMU an operand that crosses a page goes to the interpreter
+    /// too, and within one page the first access (a load, or a store
+    /// before which nothing changed) is the only one that can fault.
     pub(crate) fn multiple(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
         let (load, size) = match here.insn.op {
@@ -32,6 +36,12 @@ impl Gen {
             AccessKind::Write
         };
         self.access(here, kind, count * size)?;
+        if self.env.memory == MemoryAccess::HostMmu {
+            // A fault in the second page after the first's registers or
+            // bytes changed would leave the instruction half done (and
+            // its slow path with a new base register).
+            self.within_page(here, count * size)?;
+        }
         for i in 0..count as u8 {
             let r = f.r1.wrapping_add(i) & 15;
             if i > 0 {

@@ -158,7 +158,7 @@ impl Gen {
     }
 
     /// Goes to the slow path unless the `len` bytes at rax lie in one page.
-    fn within_page(&mut self, here: &mut Current, len: u32) -> Result<(), IcedError> {
+    pub(crate) fn within_page(&mut self, here: &mut Current, len: u32) -> Result<(), IcedError> {
         here.used_slow = true;
         let a = &mut self.a;
         a.mov(ecx, eax)?;
