@@ -705,3 +705,34 @@ fn a_data_exception_without_afp_leaves_the_fpc_alone() {
     assert_eq!(bytes_at(&m, 0x90, 4), [0, 0, 0, 0xff]);
     assert_eq!(m.cpu.fpc, 0);
 }
+
+#[test]
+fn enhanced_dat_1_and_esop_2_are_offered_and_reported_only_when_the_cpu_model_asks() {
+    use zmmu_machine::config::CpuFeatures;
+    use zmmu_mmu::control::Facilities;
+    // STFLE (b2b0 0(%r2)) with three doublewords of room.
+    let stfle = [0xb2, 0xb0, 0x20, 0x00];
+    let reported = |m: &Machine, n: usize| bytes_at(m, BLOCK, 24)[n / 8] & (0x80 >> (n % 8)) != 0;
+    let mut m = machine(&stfle, &[(0, 2), (2, BLOCK)]);
+    assert_eq!(done_with_cc(&mut m), 0);
+    assert!(!reported(&m, 8) && !reported(&m, 131));
+    assert!(!m
+        .bus
+        .facilities
+        .intersects(Facilities::EDAT1 | Facilities::ESOP2));
+    let config = Config {
+        cpu: CpuFeatures {
+            edat: true,
+            sea_esop2: true,
+            ..CpuFeatures::default()
+        },
+        ..Config::default()
+    };
+    let mut m = machine_with(config, &stfle, &[(0, 2), (2, BLOCK)]);
+    assert_eq!(done_with_cc(&mut m), 0);
+    assert!(reported(&m, 8) && reported(&m, 131));
+    assert!(m
+        .bus
+        .facilities
+        .contains(Facilities::EDAT1 | Facilities::ESOP2));
+}
