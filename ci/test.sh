@@ -53,5 +53,9 @@ cargo test --workspace --release
 step "conformance: every committed vector (formats 1 and 2) through every backend available here (kvm: every 4th scenario)"
 cargo run --release -p zmmu-conformance -- run --backend all --kvm-sample 4
 
+step "conformance: the committed vectors as s390x programs under zmmu run, every engine (interp, jit, kvm; every 4th scenario)"
+cargo build --release -p zmmu-cli
+cargo run --release -p zmmu-conformance -- run --engine all --engine-sample 4
+
 step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU with the expected results (2-4 minutes)"
 bash scripts/linux-boot-test.sh

@@ -209,6 +209,8 @@ pub fn run(
             report.mismatches.push(m);
         }
     };
+    let all: Vec<&Scenario> = files.iter().flat_map(|f| &f.scenarios).collect();
+    backend.prepare(&all);
     for file in files {
         for scenario in &file.scenarios {
             let mismatch = |step: usize, access: String, field, expected, got| Mismatch {

@@ -2,7 +2,12 @@
 //!
 //! ```text
 //! zmmu-conformance run [--vectors FILE...] [--backend walk|tlb|mock|kvm|all]
+//!                      [--engine interp|jit|kvm|all]
 //! ```
+//!
+//! `--engine` runs the scenarios as s390x programs under `zmmu run` (the
+//! probe they were recorded with, `zmmu` built beside this program:
+//! `cargo build --release -p zmmu-cli`).
 //!
 //! Exit status: 0 when every step matches, 1 on any mismatch, 2 when the
 //! input cannot be read or a backend cannot be started.
@@ -14,6 +19,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use zmmu_conformance::backend::{self, Backend};
+use zmmu_conformance::gen::driver::default_work_dir;
+use zmmu_conformance::gen::reference::ZmmuEngine;
 use zmmu_conformance::runner::{self, Tally, VectorFile};
 use zmmu_conformance::steps;
 
@@ -35,9 +42,18 @@ enum Command {
         /// Vector files (JSON Lines). Default: every `*.jsonl` committed in conformance/vectors.
         #[arg(long, num_args = 1..)]
         vectors: Vec<PathBuf>,
-        /// Which backend to check; `all` runs every backend available on this machine.
-        #[arg(long, value_enum, default_value_t = BackendChoice::Walk)]
-        backend: BackendChoice,
+        /// Which backend to check; `all` runs every backend available on
+        /// this machine. Default: `walk`, unless `--engine` is given.
+        #[arg(long, value_enum)]
+        backend: Option<BackendChoice>,
+        /// Also run the scenarios as the reference ran them, under `zmmu
+        /// run --engine E` (`all`: every engine available here).
+        #[arg(long, value_enum)]
+        engine: Option<EngineChoice>,
+        /// Run only every Nth scenario of each file on the engines (`zmmu
+        /// run` executes the probe program; CI samples).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        engine_sample: u64,
         /// How many mismatches to print per backend.
         #[arg(long, default_value_t = 20)]
         show: usize,
@@ -62,13 +78,32 @@ enum BackendChoice {
     All,
 }
 
+/// The engines of `zmmu run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineChoice {
+    /// The interpreter.
+    Interp,
+    /// The translator.
+    Jit,
+    /// Translated code in a KVM virtual machine.
+    Kvm,
+    /// Every engine available here.
+    All,
+}
+
 fn main() -> ExitCode {
     let Command::Run {
         vectors,
         backend,
+        engine,
+        engine_sample,
         show,
         kvm_sample,
     } = Cli::parse().command;
+    let backend = match (backend, engine) {
+        (None, None) => Some(BackendChoice::Walk),
+        (backend, _) => backend,
+    };
     let files = match load(vectors) {
         Ok(files) => files,
         Err(message) => {
@@ -76,23 +111,33 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backends = match backends(backend) {
+    let backends = match backends(backend, engine) {
         Ok(backends) => backends,
         Err(message) => {
             eprintln!("zmmu-conformance: {message}");
             return ExitCode::from(2);
         }
     };
-    let sampled = sample(&files, kvm_sample as usize);
+    let kvm_sampled = sample(&files, kvm_sample as usize);
+    let engine_sampled = sample(&files, engine_sample as usize);
     let mut total = Tally::default();
     let mut diffs = String::new();
     for mut backend in backends {
         let files = if backend.name() == "kvm" && kvm_sample > 1 {
             println!("kvm: every {kvm_sample}th scenario of each file (--kvm-sample)");
-            &sampled
+            &kvm_sampled
+        } else if backend.name().starts_with("engine") && engine_sample > 1 {
+            println!(
+                "{}: every {engine_sample}th scenario of each file (--engine-sample)",
+                backend.name()
+            );
+            &engine_sampled
         } else {
             &files
         };
+        if backend.name().starts_with("engine") {
+            println!("{}: the scenarios run under zmmu run", backend.name());
+        }
         let steps: usize = files
             .iter()
             .flat_map(|f| &f.scenarios)
@@ -169,12 +214,40 @@ fn committed_vectors() -> Result<Vec<PathBuf>, String> {
     Ok(paths)
 }
 
-/// The backends to run for a choice. With `all`, a backend that cannot
-/// run on this machine is skipped with a visible line saying why.
-fn backends(choice: BackendChoice) -> Result<Vec<Box<dyn Backend>>, String> {
-    if choice != BackendChoice::All {
-        return make(choice).map(|b| vec![b]);
+/// The backends to run for the choices. With `all`, a backend or engine
+/// that cannot run on this machine is skipped with a visible line saying
+/// why.
+fn backends(
+    choice: Option<BackendChoice>,
+    engine: Option<EngineChoice>,
+) -> Result<Vec<Box<dyn Backend>>, String> {
+    let mut out = match choice {
+        None => Vec::new(),
+        Some(BackendChoice::All) => all_backends(),
+        Some(choice) => vec![make(choice)?],
+    };
+    let engines = match engine {
+        None => vec![],
+        Some(EngineChoice::All) => vec![ZmmuEngine::Interp, ZmmuEngine::Jit, ZmmuEngine::Kvm],
+        Some(EngineChoice::Interp) => vec![ZmmuEngine::Interp],
+        Some(EngineChoice::Jit) => vec![ZmmuEngine::Jit],
+        Some(EngineChoice::Kvm) => vec![ZmmuEngine::Kvm],
+    };
+    for e in engines {
+        match backend::EngineBackend::new(e, default_work_dir()) {
+            Ok(b) => out.push(Box::new(b)),
+            Err(why) if engine == Some(EngineChoice::All) => {
+                eprintln!("SKIP engine {}: {why}", e.name())
+            }
+            Err(why) => return Err(format!("engine {}: {why}", e.name())),
+        }
     }
+    Ok(out)
+}
+
+/// Every backend available here; the others are skipped with a visible
+/// line saying why.
+fn all_backends() -> Vec<Box<dyn Backend>> {
     let mut out = Vec::new();
     for choice in [
         BackendChoice::Walk,
@@ -190,7 +263,7 @@ fn backends(choice: BackendChoice) -> Result<Vec<Box<dyn Backend>>, String> {
             ),
         }
     }
-    Ok(out)
+    out
 }
 
 /// One backend, or why it cannot run here.

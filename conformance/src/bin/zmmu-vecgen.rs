@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use zmmu_conformance::gen::driver::{
     cross_check, default_work_dir, record, record_steps, Disagreement, Job,
 };
-use zmmu_conformance::gen::reference::Reference;
+use zmmu_conformance::gen::reference::{Reference, ZmmuEngine};
 use zmmu_conformance::gen::{coverage, step_coverage};
 use zmmu_conformance::steps;
 use zmmu_conformance::vector::{read_file, Expect, Probe};
@@ -53,6 +53,11 @@ enum Cmd {
         /// Vector format: 1 (one-byte probes) or 2 (steps, FORMAT-v2.md).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
         format: u8,
+        /// Record under `zmmu run --engine ENGINE` (with the reference's
+        /// facilities and rules) instead of on the reference: a file to
+        /// compare with the reference's line by line.
+        #[arg(long, value_enum)]
+        engine: Option<ZmmuEngine>,
     },
     /// Run the same scenarios (drawn for what both implement) on two
     /// references and report every probe on which they disagree.
@@ -108,6 +113,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             timeout,
             work,
             format,
+            engine,
         } => {
             let job = Job {
                 reference,
@@ -117,8 +123,12 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 out,
                 work: work_dir(work)?,
                 limit: Duration::from_secs(timeout),
+                engine,
             };
-            eprintln!("reference: {}", reference.version()?);
+            match engine {
+                Some(e) => eprintln!("zmmu run --engine {}", e.name()),
+                None => eprintln!("reference: {}", reference.version()?),
+            }
             let bar = ProgressBar::new(scenarios);
             bar.set_style(
                 ProgressStyle::with_template("{bar:40} {pos}/{len} scenarios {elapsed}")
@@ -162,6 +172,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 out: PathBuf::new(),
                 work: work_dir(work)?,
                 limit: Duration::from_secs(timeout),
+                engine: None,
             };
             let check = cross_check(&job, other)?;
             println!(

@@ -10,7 +10,7 @@ use super::blob;
 use super::layout::{MAX_RECORDS, STORAGE_SIZE};
 use super::plan::{generate, Caps, Plan};
 use super::record::{decode, Dropped, Record, Rules};
-use super::reference::{build_probe, run_batch, ProbeProgram, Reference};
+use super::reference::{build_probe, run_batch, run_zmmu, ProbeProgram, Reference, ZmmuEngine};
 use super::sequence::{generate_steps, StepPlan};
 use super::step_record::{decode_step, StepRules};
 use crate::steps::{self, Op, Outcome, Step};
@@ -36,6 +36,50 @@ pub struct Job {
     pub work: PathBuf,
     /// Time limit of one machine run.
     pub limit: Duration,
+    /// Run the batches under `zmmu run` with this engine instead of on the
+    /// reference (whose facilities zmmu then offers, and whose rules still
+    /// decide the plans and how records are read).
+    pub engine: Option<ZmmuEngine>,
+}
+
+/// A scenario the generator draws, as its name tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drawn {
+    /// The reference it is drawn for.
+    pub reference: Reference,
+    /// The vector format, 1 or 2.
+    pub format: u8,
+    /// The seed.
+    pub seed: u64,
+    /// Its index among the scenarios of the seed.
+    pub index: u64,
+}
+
+impl Drawn {
+    /// The scenario's name: `qemu-s1-0007` (format 1) or `qemu-v2-s1-0007`.
+    pub fn name(self) -> String {
+        let version = if self.format == 2 { "-v2" } else { "" };
+        let reference = self.reference.name();
+        format!("{reference}{version}-s{}-{:04}", self.seed, self.index)
+    }
+
+    /// The scenario named `name`, if the generator gives such names.
+    pub fn parse(name: &str) -> Option<Self> {
+        use clap::ValueEnum;
+        let (reference, rest) = name.split_once('-')?;
+        let reference = *Reference::value_variants()
+            .iter()
+            .find(|r| r.name() == reference)?;
+        let (format, rest) = rest.strip_prefix("v2-").map_or((1, rest), |r| (2, r));
+        let (seed, index) = rest.strip_prefix('s')?.split_once('-')?;
+        let drawn = Self {
+            reference,
+            format,
+            seed: seed.parse().ok()?,
+            index: index.parse().ok()?,
+        };
+        (drawn.name() == name).then_some(drawn)
+    }
 }
 
 /// What a recording produced.
@@ -57,28 +101,16 @@ pub struct Summary {
 pub fn record(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
     let caps = job.reference.caps();
     let plans: Vec<Plan> = (0..job.scenarios)
-        .map(|i| {
-            let name = format!("{}-s{}-{i:04}", job.reference.name(), job.seed);
-            generate(name, job.seed, i, caps)
-        })
+        .map(|i| generate(job.drawn(1, i).name(), job.seed, i, caps))
         .collect();
     let file =
         std::fs::File::create(&job.out).map_err(|e| format!("{}: {e}", job.out.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let mut summary = Summary::default();
     for (plan, records) in run_plans(job, &plans, &mut summary.failed, progress)? {
-        let observed = observe(plan, &records, job.reference.rules(plan.prefix));
-        let mut probes = Vec::new();
-        for (_, result) in observed {
-            match result {
-                Ok(p) => probes.push(p),
-                Err(why) => *summary.dropped.entry(why).or_default() += 1,
-            }
-        }
-        if probes.is_empty() {
+        let Some(scenario) = probes_of(plan, &records, job.reference, &mut summary.dropped) else {
             continue;
-        }
-        let scenario = scenario_of(plan, probes);
+        };
         summary.scenarios += 1;
         summary.probes += scenario.probes.len();
         write_scenario(&mut out, &scenario).map_err(|e| format!("{}: {e}", job.out.display()))?;
@@ -86,6 +118,77 @@ pub fn record(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
     out.flush()
         .map_err(|e| format!("{}: {e}", job.out.display()))?;
     Ok(summary)
+}
+
+/// The version-1 scenario of one plan from its records (none if no probe
+/// was kept).
+fn probes_of(
+    plan: &Plan,
+    records: &[Record],
+    reference: Reference,
+    dropped: &mut BTreeMap<Dropped, usize>,
+) -> Option<Scenario> {
+    let mut probes = Vec::new();
+    for (_, result) in observe(plan, records, reference.rules(plan.prefix)) {
+        match result {
+            Ok(p) => probes.push(p),
+            Err(why) => *dropped.entry(why).or_default() += 1,
+        }
+    }
+    (!probes.is_empty()).then(|| scenario_of(plan, probes))
+}
+
+impl Job {
+    /// Scenario `index` of this job's reference and seed in `format`.
+    fn drawn(&self, format: u8, index: u64) -> Drawn {
+        Drawn {
+            reference: self.reference,
+            format,
+            seed: self.seed,
+            index,
+        }
+    }
+}
+
+/// A scenario as recorded, by name, or why it has no recording.
+pub type Recorded = (String, Result<steps::Scenario, String>);
+
+/// Draws the scenarios `indices` of `job`'s reference and seed in vector
+/// `format` again, runs them as `job` says (on the reference, or under
+/// `zmmu run`), and returns each as a recording writes it (format 1 read
+/// as format 2), by name, or why it has none.
+pub fn rerecord(job: &Job, format: u8, indices: &[u64]) -> Result<Vec<Recorded>, String> {
+    let caps = job.reference.caps();
+    let mut failed = Vec::new();
+    let mut dropped = BTreeMap::new();
+    let none = || "no step recorded".to_string();
+    let mut out: Vec<Recorded> = if format == 2 {
+        let plans: Vec<StepPlan> = indices
+            .iter()
+            .map(|&i| generate_steps(job.drawn(2, i).name(), job.seed, i, caps))
+            .collect();
+        run_plans(job, &plans, &mut failed, |_| {})?
+            .into_iter()
+            .map(|(plan, records)| {
+                let s = steps_of(plan, &records, job.reference, &mut dropped);
+                (plan.base.name.clone(), s.ok_or_else(none))
+            })
+            .collect()
+    } else {
+        let plans: Vec<Plan> = indices
+            .iter()
+            .map(|&i| generate(job.drawn(1, i).name(), job.seed, i, caps))
+            .collect();
+        run_plans(job, &plans, &mut failed, |_| {})?
+            .into_iter()
+            .map(|(plan, records)| {
+                let s = probes_of(plan, &records, job.reference, &mut dropped);
+                (plan.name.clone(), s.map(steps::from_v1).ok_or_else(none))
+            })
+            .collect()
+    };
+    out.extend(failed.into_iter().map(|(name, e)| (name, Err(e))));
+    Ok(out)
 }
 
 /// A scenario plan that runs in a batch on the probe.
@@ -273,9 +376,20 @@ fn run_split<'a, P: Batched>(
     failed: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
     let blob_path = job.work.join("batch.bin");
-    let bytes = P::encode(batch, job.reference.console())?;
+    let bytes = P::encode(batch, job.reference.console() || job.engine.is_some())?;
     std::fs::write(&blob_path, bytes).map_err(|e| format!("{}: {e}", blob_path.display()))?;
-    match run_batch(job.reference, probe, &blob_path, &job.work, job.limit) {
+    let ran = match job.engine {
+        Some(engine) => run_zmmu(
+            engine,
+            job.reference,
+            probe,
+            &blob_path,
+            &job.work,
+            job.limit,
+        ),
+        None => run_batch(job.reference, probe, &blob_path, &job.work, job.limit),
+    };
+    match ran {
         Ok(records) => {
             let mut by_scenario: Vec<Vec<Record>> = vec![Vec::new(); batch.len()];
             for rec in records {
@@ -328,10 +442,7 @@ pub fn default_work_dir() -> PathBuf {
 pub fn record_steps(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
     let caps = job.reference.caps();
     let plans: Vec<StepPlan> = (0..job.scenarios)
-        .map(|i| {
-            let name = format!("{}-v2-s{}-{i:04}", job.reference.name(), job.seed);
-            generate_steps(name, job.seed, i, caps)
-        })
+        .map(|i| generate_steps(job.drawn(2, i).name(), job.seed, i, caps))
         .collect();
     let file =
         std::fs::File::create(&job.out).map_err(|e| format!("{}: {e}", job.out.display()))?;

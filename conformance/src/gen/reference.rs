@@ -13,7 +13,7 @@ use super::plan::Caps;
 use super::record::{Record, Rules};
 
 /// A reference machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Reference {
     /// qemu-system-s390x in TCG mode, `-cpu max`.
     Qemu,
@@ -67,6 +67,15 @@ impl Reference {
         }
     }
 
+    /// The `zmmu run --cpu` model with the DAT facilities this reference
+    /// offers beyond zmmu's default (QEMU: ESOP-2; Hercules: EDAT-1).
+    pub fn zmmu_cpu(self) -> &'static str {
+        match self {
+            Reference::Qemu => "max,sea_esop2=on",
+            Reference::Hercules => "max,edat=on",
+        }
+    }
+
     /// Whether the probe prints its records on the SCLP ASCII console
     /// (QEMU) rather than leaving them for a storage dump (Hercules).
     pub fn console(self) -> bool {
@@ -115,7 +124,159 @@ pub struct ProbeProgram {
     pub bin: PathBuf,
     /// The entry point.
     pub entry: u64,
+    /// Its compiled objects, for linking it with a batch blob
+    /// ([`run_zmmu`]).
+    pub objects: Vec<PathBuf>,
 }
+
+/// The probe's compiler and linker options.
+const CFLAGS: [&str; 17] = [
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "--param=min-pagesize=0",
+    "-ffreestanding",
+    "-fno-builtin",
+    "-nostdlib",
+    "-static",
+    "-msoft-float",
+    "-mno-vx",
+    "-march=z10",
+    "-fno-pic",
+    "-no-pie",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-Wl,--build-id=none",
+];
+
+/// An execution engine of `zmmu run`, for running the probe on zmmu itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ZmmuEngine {
+    /// `zmmu run --engine interp`.
+    Interp,
+    /// `zmmu run --engine jit`.
+    Jit,
+    /// `zmmu run --engine kvm`.
+    Kvm,
+}
+
+impl ZmmuEngine {
+    /// The engine's name on the `zmmu run` command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZmmuEngine::Interp => "interp",
+            ZmmuEngine::Jit => "jit",
+            ZmmuEngine::Kvm => "kvm",
+        }
+    }
+}
+
+/// Runs one batch blob under `zmmu run --engine engine`, with the DAT
+/// facilities of `reference` (whose rules the records are read by): the
+/// probe and the blob linked into one ELF (the blob as a section at its
+/// load address, as QEMU's loader device places it), the records read
+/// from the SCLP console as on QEMU. `zmmu` is looked for next to this
+/// program (`cargo build --release -p zmmu-cli`).
+pub fn run_zmmu(
+    engine: ZmmuEngine,
+    reference: Reference,
+    probe: &ProbeProgram,
+    blob: &Path,
+    work: &Path,
+    limit: Duration,
+) -> Result<Vec<Record>, String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("gen");
+    let script =
+        std::fs::read_to_string(src.join("probe.ld")).map_err(|e| format!("probe.ld: {e}"))?;
+    let discard = "    /DISCARD/";
+    if !script.contains(discard) {
+        return Err("probe.ld has no /DISCARD/ line to place the blob before".into());
+    }
+    let script = script.replace(
+        discard,
+        &format!("    . = {BLOB_ADDR:#x};\n    .blob : {{ *(.blob) }}\n{discard}"),
+    );
+    let ld = work.join("probe-blob.ld");
+    let asm = work.join("blob.S");
+    let elf = work.join("probe-blob.elf");
+    let blob = std::fs::canonicalize(blob).map_err(|e| format!("{}: {e}", blob.display()))?;
+    std::fs::write(&ld, script).map_err(|e| format!("{}: {e}", ld.display()))?;
+    std::fs::write(
+        &asm,
+        format!(
+            "    .section .blob, \"a\"\n    .incbin \"{}\"\n    .section .note.GNU-stack,\"\",@progbits\n",
+            blob.display()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", asm.display()))?;
+    run_tool(
+        Command::new("s390x-linux-gnu-gcc")
+            .args(CFLAGS)
+            .arg("-T")
+            .arg(&ld)
+            .arg("-o")
+            .arg(&elf)
+            .args(&probe.objects)
+            .arg(&asm),
+        "s390x-linux-gnu-gcc",
+        PACKAGES,
+    )?;
+    let zmmu = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("zmmu");
+    let out = run_bounded(
+        Command::new(&zmmu)
+            .args([
+                "run",
+                "--engine",
+                engine.name(),
+                "--cpu",
+                reference.zmmu_cpu(),
+            ])
+            .arg("--memory")
+            .arg(format!("{}M", STORAGE_SIZE >> 20))
+            .arg(&elf),
+        limit,
+        ("zmmu", "(cargo build --release -p zmmu-cli)"),
+        None,
+    )?;
+    console_records(&out, "zmmu")
+}
+
+/// The records the probe printed on the SCLP ASCII console (`R` lines,
+/// `D` at the end).
+fn console_records(out: &[u8], machine: &str) -> Result<Vec<Record>, String> {
+    let text = String::from_utf8_lossy(out);
+    let mut records = Vec::new();
+    let mut done = false;
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line == "D" {
+            done = true;
+        } else if let Some(rest) = line.strip_prefix("R ") {
+            let words: Vec<u64> = rest
+                .split(' ')
+                .map(|w| u64::from_str_radix(w, 16))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("bad record line {line:?}: {e}"))?;
+            let words: [u64; RECORD_WORDS] = words
+                .try_into()
+                .map_err(|_| format!("bad record line {line:?}"))?;
+            records.push(Record(words));
+        }
+    }
+    if !done {
+        return Err(format!(
+            "the probe did not finish on {machine} ({} records)",
+            records.len()
+        ));
+    }
+    Ok(records)
+}
+
+/// The Debian packages of the cross compiler and binutils.
+const PACKAGES: &str = "gcc-s390x-linux-gnu binutils-s390x-linux-gnu";
 
 /// Builds the probe from `conformance/gen` into `work`.
 pub fn build_probe(work: &Path) -> Result<ProbeProgram, String> {
@@ -123,36 +284,31 @@ pub fn build_probe(work: &Path) -> Result<ProbeProgram, String> {
     std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
     let elf = work.join("probe.elf");
     let bin = work.join("probe.bin");
-    let packages = "gcc-s390x-linux-gnu binutils-s390x-linux-gnu";
+    let mut objects = Vec::new();
+    for source in ["entry.S", "probe.c"] {
+        let object = work.join(source).with_extension("o");
+        run_tool(
+            Command::new("s390x-linux-gnu-gcc")
+                .args(CFLAGS)
+                .arg("-c")
+                .arg("-o")
+                .arg(&object)
+                .arg(src.join(source)),
+            "s390x-linux-gnu-gcc",
+            PACKAGES,
+        )?;
+        objects.push(object);
+    }
     run_tool(
         Command::new("s390x-linux-gnu-gcc")
-            .args([
-                "-O2",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "--param=min-pagesize=0",
-                "-ffreestanding",
-                "-fno-builtin",
-                "-nostdlib",
-                "-static",
-                "-msoft-float",
-                "-mno-vx",
-                "-march=z10",
-                "-fno-pic",
-                "-no-pie",
-                "-fno-stack-protector",
-                "-fno-asynchronous-unwind-tables",
-                "-Wl,--build-id=none",
-                "-T",
-            ])
+            .args(CFLAGS)
+            .arg("-T")
             .arg(src.join("probe.ld"))
             .arg("-o")
             .arg(&elf)
-            .arg(src.join("entry.S"))
-            .arg(src.join("probe.c")),
+            .args(&objects),
         "s390x-linux-gnu-gcc",
-        packages,
+        PACKAGES,
     )?;
     run_tool(
         Command::new("s390x-linux-gnu-objcopy")
@@ -160,7 +316,7 @@ pub fn build_probe(work: &Path) -> Result<ProbeProgram, String> {
             .arg(&elf)
             .arg(&bin),
         "s390x-linux-gnu-objcopy",
-        packages,
+        PACKAGES,
     )?;
     let image = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     let entry = image
@@ -168,7 +324,12 @@ pub fn build_probe(work: &Path) -> Result<ProbeProgram, String> {
         .and_then(|b| b.try_into().ok())
         .map(u64::from_be_bytes)
         .ok_or("probe.elf has no ELF header")?;
-    Ok(ProbeProgram { elf, bin, entry })
+    Ok(ProbeProgram {
+        elf,
+        bin,
+        entry,
+        objects,
+    })
 }
 
 fn run_tool(cmd: &mut Command, program: &str, package: &str) -> Result<(), String> {
@@ -286,32 +447,7 @@ fn run_qemu(probe: &ProbeProgram, blob: &Path, limit: Duration) -> Result<Vec<Re
         Reference::Qemu.program(),
         None,
     )?;
-    let text = String::from_utf8_lossy(&out);
-    let mut records = Vec::new();
-    let mut done = false;
-    for line in text.lines() {
-        let line = line.trim_end_matches('\r');
-        if line == "D" {
-            done = true;
-        } else if let Some(rest) = line.strip_prefix("R ") {
-            let words: Vec<u64> = rest
-                .split(' ')
-                .map(|w| u64::from_str_radix(w, 16))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("bad record line {line:?}: {e}"))?;
-            let words: [u64; RECORD_WORDS] = words
-                .try_into()
-                .map_err(|_| format!("bad record line {line:?}"))?;
-            records.push(Record(words));
-        }
-    }
-    if !done {
-        return Err(format!(
-            "the probe did not finish on QEMU ({} records)",
-            records.len()
-        ));
-    }
-    Ok(records)
+    console_records(&out, "QEMU")
 }
 
 fn run_hercules(

@@ -67,7 +67,9 @@ impl WatchdogAction {
     }
 }
 
-/// CPU-model features a test may switch off (`-cpu max,vx=off`).
+/// CPU-model features a test may switch off (`-cpu max,vx=off`) or on
+/// (`-cpu max,edat=on,sea_esop2=on`, what a reference machine that has
+/// them offers: the conformance vectors run under `zmmu run` so).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuFeatures {
     /// The vector facility (129), where zmmu implements it.
@@ -75,6 +77,14 @@ pub struct CpuFeatures {
     /// The guarded-storage facility (133): zmmu does not implement it, so
     /// it can only be off.
     pub gs: bool,
+    /// Enhanced DAT 1 (facility 8: 1 MiB frames, segment and region
+    /// protection, ACCF), which the MMU implements; off by default, as in
+    /// QEMU 7.2's `-cpu max` under TCG.
+    pub edat: bool,
+    /// Enhanced suppression on protection 2 (facility 131, QEMU's
+    /// `sea_esop2`: the TEID of a protection exception names its cause);
+    /// off by default.
+    pub sea_esop2: bool,
 }
 
 impl Default for CpuFeatures {
@@ -82,6 +92,8 @@ impl Default for CpuFeatures {
         Self {
             vx: true,
             gs: false,
+            edat: false,
+            sea_esop2: false,
         }
     }
 }
@@ -101,7 +113,7 @@ impl core::error::Error for CpuModelError {}
 impl CpuFeatures {
     /// Parses QEMU's `-cpu MODEL[,FEATURE=on|off...]`: the model is `max`,
     /// `host` or `qemu` (all mean the one model zmmu has), each feature is
-    /// `vx` or `gs`. Asking for what zmmu does not implement is an error,
+    /// `vx`, `gs`, `edat` or `sea_esop2`. Asking for what zmmu does not implement is an error,
     /// never ignored.
     pub fn parse(text: &str) -> Result<Self, CpuModelError> {
         let mut parts = text.split(',');
@@ -125,6 +137,8 @@ impl CpuFeatures {
             };
             match (name, on) {
                 ("vx", on) => features.vx = on,
+                ("edat", on) => features.edat = on,
+                ("sea_esop2", on) => features.sea_esop2 = on,
                 ("gs", false) => features.gs = false,
                 ("gs", true) => {
                     return Err(CpuModelError(
@@ -133,7 +147,7 @@ impl CpuFeatures {
                 }
                 _ => {
                     return Err(CpuModelError(alloc::format!(
-                        "feature `{name}`: zmmu can switch vx and gs only"
+                        "feature `{name}`: zmmu can switch vx, gs, edat and sea_esop2 only"
                     )))
                 }
             }
@@ -270,7 +284,16 @@ mod tests {
             CpuFeatures::parse("max,vx=off,gs=off"),
             Ok(CpuFeatures {
                 vx: false,
-                gs: false
+                gs: false,
+                ..CpuFeatures::default()
+            })
+        );
+        assert_eq!(
+            CpuFeatures::parse("max,edat=on,sea_esop2"),
+            Ok(CpuFeatures {
+                edat: true,
+                sea_esop2: true,
+                ..CpuFeatures::default()
             })
         );
         assert!(CpuFeatures::parse("max,gs=on").is_err());

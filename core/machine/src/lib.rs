@@ -76,8 +76,10 @@ pub const START_MASK: u64 = mask::EA | mask::BA;
 /// enhanced suppression on protection 1 (a DAT-protection exception
 /// identifies the page, PoP "Suppression on Protection") and
 /// instruction-execution protection (facility 130, which STFLE reports),
-/// as QEMU 7.2's `-cpu max` offers them under TCG. EDAT-1 is implemented by the MMU but
-/// not offered: STFLE does not report facility 8.
+/// as QEMU 7.2's `-cpu max` offers them under TCG. EDAT-1 (facility 8) and
+/// ESOP-2 (131) are implemented by the MMU and offered only when the CPU
+/// model asks for them ([`config::CpuFeatures`]); STFLE reports what is
+/// offered.
 pub const FACILITIES: Facilities = Facilities::LAP
     .union(Facilities::ESOP1)
     .union(Facilities::IEP);
@@ -393,6 +395,10 @@ impl Machine {
             }
         }
         machine.cpu.vector_facility = config.cpu.vx;
+        let mut dat = FACILITIES;
+        dat.set(Facilities::EDAT1, config.cpu.edat);
+        dat.set(Facilities::ESOP2, config.cpu.sea_esop2);
+        machine.offer(dat);
         machine.cpu.cpu_addr = config.cpus.core_ids[0];
         let sclp = &mut machine.services.sclp.config;
         sclp.cpus = config.cpus.core_ids.iter().map(|id| *id as u8).collect();

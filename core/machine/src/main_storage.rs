@@ -45,12 +45,18 @@ use zmmu_mmu::PAGE_SHIFT;
 #[repr(C, align(16))]
 struct Quadword([AtomicU64; 2]);
 
+/// One 4 KiB frame of quadwords, page-aligned in host memory: KVM maps
+/// guest storage only in whole host pages at a page-aligned address (the
+/// `kvm` engine), whatever the storage size and allocator.
+#[repr(C, align(4096))]
+struct Frame([Quadword; 256]);
+
 /// The shared part: bytes in host doublewords (in address order in host
-/// memory, quadword-aligned), one key per 4 KiB frame, one code bit per
+/// memory, page-aligned), one key per 4 KiB frame, one code bit per
 /// frame.
 struct Shared {
     size: u64,
-    quadwords: Box<[Quadword]>,
+    frames: Box<[Frame]>,
     keys: Box<[AtomicU8]>,
     code: Box<[AtomicU64]>,
 }
@@ -76,6 +82,19 @@ trait ZeroValid {}
 impl ZeroValid for AtomicU8 {}
 impl ZeroValid for AtomicU64 {}
 impl ZeroValid for Quadword {}
+impl ZeroValid for Frame {}
+
+impl Shared {
+    /// The storage's quadwords, in address order.
+    fn quadwords(&self) -> &[Quadword] {
+        let n = (self.size as usize).div_ceil(16);
+        // SAFETY: `Frame` is `repr(C)` over 256 quadwords with no padding
+        // (256 * 16 = 4096 bytes, its alignment), so the frames are
+        // `frames.len() * 256` contiguous, initialised quadwords, of which
+        // the first `n` are taken (`new` allocates at least that many).
+        unsafe { core::slice::from_raw_parts(self.frames.as_ptr().cast::<Quadword>(), n) }
+    }
+}
 
 /// `n` zeroed values, allocated as one zeroed block (lazily materialised
 /// by the host when large).
@@ -109,7 +128,7 @@ impl MainStorage {
         Self {
             shared: Arc::new(Shared {
                 size: size as u64,
-                quadwords: zeroed(size.div_ceil(16)),
+                frames: zeroed(frames),
                 keys: zeroed(frames),
                 code: zeroed(frames.div_ceil(64)),
             }),
@@ -126,7 +145,7 @@ impl MainStorage {
     /// Where absolute address 0 is in host memory, for translated code
     /// (host address = base + absolute address, below [`Storage::size`]).
     pub fn host_base(&self) -> *mut u8 {
-        self.shared.quadwords.as_ptr().cast_mut().cast()
+        self.shared.frames.as_ptr().cast_mut().cast()
     }
 
     /// A copy of every byte, in absolute-address order.
@@ -149,12 +168,12 @@ impl MainStorage {
 
     /// Doubleword `index` of storage.
     fn word(&self, index: usize) -> &AtomicU64 {
-        &self.shared.quadwords[index / 2].0[index % 2]
+        &self.shared.quadwords()[index / 2].0[index % 2]
     }
 
     /// Every doubleword, in address order.
     fn words(&self) -> impl Iterator<Item = &AtomicU64> {
-        self.shared.quadwords.iter().flat_map(|q| q.0.iter())
+        self.shared.quadwords().iter().flat_map(|q| q.0.iter())
     }
 
     /// The key byte of the frame holding `address`.
@@ -208,7 +227,7 @@ impl MainStorage {
         index: usize,
         update: &mut dyn FnMut(u128) -> Option<u128>,
     ) -> Option<u128> {
-        let pair = &self.shared.quadwords.get(index / 2)?.0;
+        let pair = &self.shared.quadwords().get(index / 2)?.0;
         let join = |lo: u64, hi: u64| {
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&lo.to_ne_bytes());

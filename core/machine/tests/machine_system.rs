@@ -731,3 +731,34 @@ fn sigp_and_diagnose_tell_an_engine_which_storage_they_may_store_into() {
     // An I/O instruction: anything (the channel subsystem stores).
     assert_eq!(of(&[0xB2, 0x35, 0x10, 0x00]), Stores::Anything);
 }
+
+#[test]
+fn enhanced_dat_1_and_esop_2_are_offered_and_reported_only_when_the_cpu_model_asks() {
+    use zmmu_machine::config::CpuFeatures;
+    use zmmu_mmu::control::Facilities;
+    // STFLE (b2b0 0(%r2)) with three doublewords of room.
+    let stfle = [0xb2, 0xb0, 0x20, 0x00];
+    let reported = |m: &Machine, n: usize| bytes_at(m, BLOCK, 24)[n / 8] & (0x80 >> (n % 8)) != 0;
+    let mut m = machine(&stfle, &[(0, 2), (2, BLOCK)]);
+    assert_eq!(done_with_cc(&mut m), 0);
+    assert!(!reported(&m, 8) && !reported(&m, 131));
+    assert!(!m
+        .bus
+        .facilities
+        .intersects(Facilities::EDAT1 | Facilities::ESOP2));
+    let config = Config {
+        cpu: CpuFeatures {
+            edat: true,
+            sea_esop2: true,
+            ..CpuFeatures::default()
+        },
+        ..Config::default()
+    };
+    let mut m = machine_with(config, &stfle, &[(0, 2), (2, BLOCK)]);
+    assert_eq!(done_with_cc(&mut m), 0);
+    assert!(reported(&m, 8) && reported(&m, 131));
+    assert!(m
+        .bus
+        .facilities
+        .contains(Facilities::EDAT1 | Facilities::ESOP2));
+}

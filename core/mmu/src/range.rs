@@ -1,8 +1,11 @@
 //! The one software access path for an operand of any length: it is split
-//! at 4 KiB page boundaries, the access exceptions of every page after the
-//! first are recognized before anything is recorded or transferred (an
-//! operand that crosses into a page that refuses the access is refused
-//! whole, PoP ch. 6 "Recognition of Access Exceptions"), then each piece is
+//! at 4 KiB page boundaries (and at effective address 2048, where the
+//! fetch-protection override ends), the access exceptions of every page are
+//! recognized, first page first, before anything is recorded or
+//! transferred (an operand that crosses into a page that refuses the
+//! access is refused whole, PoP ch. 6 "Recognition of Access Exceptions";
+//! of an operand whose pages both refuse it, the first page's exception is
+//! reported, as QEMU and Hercules report it), then each piece is
 //! translated (and R, or R and C, recorded) and its bytes transferred at
 //! the absolute address.
 //!
@@ -20,7 +23,8 @@ use crate::space::AddressSpace;
 use crate::storage::Storage;
 use crate::PAGE_MASK;
 
-/// A part of an operand that lies inside one 4 KiB page.
+/// A part of an operand that lies inside one 4 KiB page, and on one side
+/// of effective address 2048 (see `room`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Piece {
     /// Its offset in the operand.
@@ -31,7 +35,24 @@ pub struct Piece {
     pub len: usize,
 }
 
-/// The pieces of the `len` bytes at `address`, in order.
+/// The end (exclusive) of the fetch-protection override's range: it
+/// applies to effective addresses 0-2047 (CR0 bit 38, PoP "Fetch-Protection
+/// Override"), so an operand that crosses 2048 is checked on both sides
+/// (its bytes from 2048 on are fetch-protected where the frame is).
+const OVERRIDE_END: u64 = 0x800;
+
+/// How many bytes from logical `at` one translation covers: up to the end
+/// of its page, or up to 2048 below it.
+fn room(at: u64) -> usize {
+    if at < OVERRIDE_END {
+        (OVERRIDE_END - at) as usize
+    } else {
+        (PAGE_MASK + 1 - (at & PAGE_MASK)) as usize
+    }
+}
+
+/// The pieces of the `len` bytes at `address`, in order: split at page
+/// boundaries and at effective address 2048.
 pub fn pieces(address: u64, len: usize) -> impl Iterator<Item = Piece> {
     let mut done = 0usize;
     core::iter::from_fn(move || {
@@ -39,11 +60,10 @@ pub fn pieces(address: u64, len: usize) -> impl Iterator<Item = Piece> {
             return None;
         }
         let at = address.wrapping_add(done as u64);
-        let room = (PAGE_MASK + 1 - (at & PAGE_MASK)) as usize;
         let piece = Piece {
             offset: done,
             address: at,
-            len: room.min(len - done),
+            len: room(at).min(len - done),
         };
         done += piece.len;
         Some(piece)
@@ -116,24 +136,11 @@ impl<S: Storage + ?Sized> PageTranslator for Walked<'_, S> {
     }
 }
 
-/// The `len` bytes at `address` lie in one page (the common case: one
+/// The `len` bytes at `address` are one piece (the common case: one
 /// translation, nothing else to check).
 #[inline]
 fn within_page(address: u64, len: usize) -> bool {
-    (address & PAGE_MASK) as usize + len <= (PAGE_MASK + 1) as usize
-}
-
-/// Recognizes the exceptions of every page of the operand but the first
-/// (which the first translation recognizes itself).
-fn probe_rest<T: PageTranslator + ?Sized>(
-    t: &mut T,
-    kind: AccessKind,
-    address: u64,
-    len: usize,
-) -> Result<(), T::Error> {
-    pieces(address, len)
-        .skip(1)
-        .try_for_each(|piece| t.probe(piece.address, kind))
+    len <= room(address)
 }
 
 /// Reads `buf.len()` bytes at logical `address` with an access of `kind`
@@ -151,7 +158,10 @@ pub fn read<T: PageTranslator + ?Sized>(
             .read(absolute, buf)
             .ok_or_else(|| Exception::addressing().into());
     }
-    probe_rest(t, kind, address, buf.len())?;
+    // Every page is checked, in order, before anything is recorded: of an
+    // operand whose pages both fault, the first page's exception is
+    // reported (as QEMU and Hercules do; conformance vectors, format 2).
+    check(t, kind, address, buf.len() as u64)?;
     for piece in pieces(address, buf.len()) {
         let absolute = t.translate(piece.address, kind)?;
         t.storage()
@@ -174,7 +184,7 @@ pub fn write<T: PageTranslator + ?Sized>(
             .write(absolute, data)
             .ok_or_else(|| Exception::addressing().into());
     }
-    probe_rest(t, AccessKind::Write, address, data.len())?;
+    check(t, AccessKind::Write, address, data.len() as u64)?;
     for piece in pieces(address, data.len()) {
         let absolute = t.translate(piece.address, AccessKind::Write)?;
         t.storage()
@@ -235,5 +245,87 @@ mod tests {
         ];
         assert!(pieces(u64::MAX, 2).eq(top));
         assert_eq!(pieces(0x1000, 0).count(), 0);
+        // The fetch-protection override's end, 2048, splits too.
+        let override_end: [Piece; 2] = [
+            Piece {
+                offset: 0,
+                address: 0x7FE,
+                len: 2,
+            },
+            Piece {
+                offset: 2,
+                address: 0x800,
+                len: 6,
+            },
+        ];
+        assert!(pieces(0x7FE, 8).eq(override_end));
+        assert_eq!(pieces(0x17FE, 8).count(), 1);
+    }
+
+    #[test]
+    fn an_operand_crossing_2048_is_refused_where_the_fetch_protection_override_ends() {
+        // Bytes from effective address 2048 on are fetch-protected (the
+        // override covers 0-2047 only): one faulting "page" at 0x800 stands
+        // for them. Hercules refuses such an LG at 0x7fe (conformance
+        // vectors, format 2); an operand below 2048 is not.
+        let mut t = Faulting {
+            ranges: [0x800..0x1000, 0x800..0x1000],
+            storage: crate::storage::OwnedStorage::new(0x4000),
+        };
+        let mut buf = [0u8; 8];
+        let refused = read(&mut t, AccessKind::Read, 0x7FE, &mut buf);
+        assert_eq!(refused.err().and_then(|e| e.teid).map(|t| t.0), Some(0x800));
+        assert!(read(&mut t, AccessKind::Read, 0x7F8, &mut buf).is_ok());
+    }
+
+    /// Address ranges that fault with the page-translation exception
+    /// (the TEID names the range's start), recording nothing.
+    struct Faulting {
+        ranges: [core::ops::Range<u64>; 2],
+        storage: crate::storage::OwnedStorage,
+    }
+
+    impl PageTranslator for Faulting {
+        type Error = Exception;
+        type Storage = crate::storage::OwnedStorage;
+
+        fn translate(
+            &mut self,
+            address: u64,
+            kind: AccessKind,
+        ) -> Result<AbsoluteAddress, Exception> {
+            self.probe(address, kind)?;
+            Ok(AbsoluteAddress::new(address & PAGE_MASK))
+        }
+
+        fn probe(&mut self, address: u64, _: AccessKind) -> Result<(), Exception> {
+            if let Some(r) = self.ranges.iter().find(|r| r.contains(&address)) {
+                let mut e = Exception::new(crate::exception::Code::PAGE_TRANSLATION);
+                e.teid = Some(crate::exception::Teid(r.start));
+                return Err(e);
+            }
+            Ok(())
+        }
+
+        fn storage(&mut self) -> &mut Self::Storage {
+            &mut self.storage
+        }
+    }
+
+    #[test]
+    fn an_operand_whose_pages_both_fault_reports_the_first_page() {
+        let mut t = Faulting {
+            ranges: [0x1000..0x2000, 0x2000..0x3000],
+            storage: crate::storage::OwnedStorage::new(0x4000),
+        };
+        let teid = |r: Result<(), Exception>| r.err().and_then(|e| e.teid).map(|t| t.0);
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            teid(read(&mut t, AccessKind::Read, 0x1FFC, &mut buf)),
+            Some(0x1000)
+        );
+        assert_eq!(teid(write(&mut t, 0x1FFC, &buf)), Some(0x1000));
+        t.ranges = [0x2000..0x3000, 0x2000..0x3000];
+        assert_eq!(teid(write(&mut t, 0x1FFC, &buf)), Some(0x2000));
     }
 }

@@ -10,6 +10,7 @@ use crate::opcode::Opcode;
 use crate::state::{mask, Cpu, Psw};
 use zmmu_mmu::access::AccessKind;
 use zmmu_mmu::addr::AddressingMode;
+use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
 
@@ -59,7 +60,21 @@ pub const fn facilities(cpu: &Cpu) -> [u64; 3] {
     list
 }
 
-/// Facility `n` is installed on `cpu`: STFLE reports it.
+/// The facility list STFLE and STFL store: the CPU model's
+/// ([`facilities`]) and the DAT facilities the machine offers (`dat`):
+/// enhanced DAT 1 (8) and enhanced suppression on protection 2 (131),
+/// which the MMU implements and a CPU model may switch on.
+pub fn facility_list(cpu: &Cpu, dat: Facilities) -> [u64; 3] {
+    let mut list = facilities(cpu);
+    for (facility, n) in [(Facilities::EDAT1, 8), (Facilities::ESOP2, 131)] {
+        if dat.contains(facility) {
+            list[n / 64] |= 1 << (63 - n % 64);
+        }
+    }
+    list
+}
+
+/// Facility `n` of the CPU model is installed on `cpu`: STFLE reports it.
 pub const fn installed(cpu: &Cpu, n: u32) -> bool {
     let list = facilities(cpu);
     let word = (n / 64) as usize;
@@ -269,7 +284,7 @@ fn store_facility_list_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let a = e.ea2();
     e.aligned(a, 8)?;
     let room = (e.cpu.r64(0) & 0xff) as usize + 1;
-    let list = facilities(e.cpu);
+    let list = facility_list(e.cpu, e.bus.facilities());
     let n = room.min(list.len());
     for (i, dw) in list.iter().take(n).enumerate() {
         let at = e.cpu.psw.amode().wrap(a.wrapping_add(8 * i as u64));
@@ -465,7 +480,7 @@ fn store_facility_list<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     // Into the lowcore as an interruption stores there: not subject to
     // key-controlled or low-address protection (an operating system
     // issues STFL with low-address protection on; QEMU stores the same).
-    let word = (facilities(e.cpu)[0] >> 32) as u32;
+    let word = (facility_list(e.cpu, e.bus.facilities())[0] >> 32) as u32;
     e.cpu
         .store_lowcore(e.bus, lowcore::STFL, &word.to_be_bytes())
         .map_err(|_| Exception::addressing())?;
