@@ -6,12 +6,8 @@
 
 mod common;
 
-use zmmu_machine::{Machine, Observer, Stop};
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::storage::Storage;
-
-struct Quiet;
-impl Observer for Quiet {}
+use common::{program_machine, run_like, Quiet};
+use zmmu_machine::{Machine, Stop};
 
 const START: u64 = 0x2ff0;
 
@@ -26,20 +22,7 @@ const PROGRAM: [u8; 34] = [
 ];
 
 fn machine() -> Machine {
-    let mut machine = Machine::new(16 << 20);
-    let storage = &mut machine.bus.storage;
-    storage
-        .write(AbsoluteAddress::new(START), &PROGRAM)
-        .unwrap();
-    // Program-new PSW: disabled wait, 64-bit, address 0x777.
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
-        .unwrap();
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
-        .unwrap();
-    machine.start(START);
-    machine
+    program_machine(START, &PROGRAM)
 }
 
 #[test]
@@ -50,19 +33,14 @@ fn an_instruction_across_a_page_runs_translated_and_sees_stores_into_its_second_
         reference.cpu.gpr[3], 12,
         "5 on the first pass, 7 on the second"
     );
-    let mut machine = machine();
-    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, machine(), 1000) else {
         return;
     };
-    let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
-    assert!(engine.failure().is_none(), "{:?}", engine.failure());
-    assert!(
-        matches!(outcome.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        outcome.stop
-    );
-    assert_eq!(outcome.stop, expected.stop);
-    assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
     let stats = engine.stats();
     assert_eq!(stats.steps, 0, "no instruction interpreted outside blocks");

@@ -6,12 +6,10 @@
 
 mod common;
 
-use zmmu_machine::{Machine, Observer};
+use common::{program_machine, run_like, Quiet};
+use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-struct Quiet;
-impl Observer for Quiet {}
 
 /// lghi r1,0x3000 ; lghi r2,0x3ff8 ; mvi 0(r1),0xab ;
 /// mvc 1(15,r1),0(r1) ; mvc 0(16,r2),0(r1) (across 0x4000) ;
@@ -22,20 +20,7 @@ const PROGRAM: [u8; 32] = [
 ];
 
 fn machine() -> Machine {
-    let mut machine = Machine::new(16 << 20);
-    let storage = &mut machine.bus.storage;
-    storage
-        .write(AbsoluteAddress::new(0x2000), &PROGRAM)
-        .unwrap();
-    // Program-new PSW: disabled wait.
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
-        .unwrap();
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
-        .unwrap();
-    machine.start(0x2000);
-    machine
+    program_machine(0x2000, &PROGRAM)
 }
 
 fn data(machine: &Machine) -> Vec<u8> {
@@ -55,14 +40,9 @@ fn overlapping_and_page_crossing_moves_give_the_interpreters_bytes() {
     let want = data(&reference);
     assert_eq!(want[..16], [0xab; 16], "one byte propagated");
     assert_eq!(want[0x20..0x28], [0xab; 8]);
-    let mut machine = machine();
-    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+    let Some((machine, engine)) = run_like(&expected, machine(), 100) else {
         return;
     };
-    let outcome = machine.run_with(Some(100), &mut Quiet, &mut engine);
-    assert!(engine.failure().is_none(), "{:?}", engine.failure());
-    assert_eq!(outcome.stop, expected.stop);
-    assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(data(&machine), want);
     assert!(
         engine

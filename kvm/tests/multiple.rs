@@ -7,16 +7,13 @@
 
 mod common;
 
-use zmmu_machine::{Machine, Observer};
+use common::{program_machine, run_like, Quiet};
+use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
-struct Quiet;
-impl Observer for Quiet {}
-
-/// Guest storage: 16 MiB, so an operand at 0xfffff8 of more than 8 bytes
-/// runs into an addressing exception.
-const STORAGE: usize = 16 << 20;
+/// The last doubleword of the 16 MiB of [`program_machine`]: an operand
+/// here of more than 8 bytes runs into an addressing exception.
 const EDGE: u64 = 0xff_fff8;
 
 /// lgfi r3,EDGE ; lm r2,r4,0(r3) (r3, the base, is the second word
@@ -34,22 +31,12 @@ const STORE: [u8; 32] = [
 ];
 
 fn machine(program: &[u8]) -> Machine {
-    let mut machine = Machine::new(STORAGE);
-    let storage = &mut machine.bus.storage;
-    storage
-        .write(AbsoluteAddress::new(0x2000), program)
-        .unwrap();
-    // Program-new PSW: disabled wait, 64-bit, address 0x777.
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
-        .unwrap();
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
-        .unwrap();
-    storage
+    let mut machine = program_machine(0x2000, program);
+    machine
+        .bus
+        .storage
         .write_u64(AbsoluteAddress::new(EDGE), 0x0bad_cafe_0000_0000)
         .unwrap();
-    machine.start(0x2000);
     machine
 }
 
@@ -71,14 +58,9 @@ fn same_as_the_interpreter(program: &[u8]) -> ([u64; 16], u16, u64, u64) {
     let mut reference = machine(program);
     let expected = reference.run(Some(100), &mut Quiet);
     let want = state(&reference);
-    let mut machine = machine(program);
-    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+    let Some((machine, _)) = run_like(&expected, machine(program), 100) else {
         return want;
     };
-    let outcome = machine.run_with(Some(100), &mut Quiet, &mut engine);
-    assert!(engine.failure().is_none(), "{:?}", engine.failure());
-    assert_eq!(outcome.stop, expected.stop);
-    assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(state(&machine), want);
     want
 }

@@ -5,12 +5,8 @@
 
 mod common;
 
-use zmmu_machine::{Machine, Observer, Stop};
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::storage::Storage;
-
-struct Quiet;
-impl Observer for Quiet {}
+use common::{program_machine, run_like, Quiet};
+use zmmu_machine::{Machine, Stop};
 
 /// brcl 0,. ; lghi r1,5 ; brc 0,. ; aghi r1,3 ; brcl 0,. ; brcl 0,. ;
 /// then an invalid opcode: the program-new PSW is a disabled wait.
@@ -20,20 +16,7 @@ const PROGRAM: [u8; 30] = [
 ];
 
 fn machine() -> Machine {
-    let mut machine = Machine::new(16 << 20);
-    let storage = &mut machine.bus.storage;
-    storage
-        .write(AbsoluteAddress::new(0x2000), &PROGRAM)
-        .unwrap();
-    // Program-new PSW: disabled wait, 64-bit, address 0x777.
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
-        .unwrap();
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
-        .unwrap();
-    machine.start(0x2000);
-    machine
+    program_machine(0x2000, &PROGRAM)
 }
 
 #[test]
@@ -41,19 +24,14 @@ fn branches_with_mask_zero_are_translated_no_operations() {
     let mut reference = machine();
     let expected = reference.run(Some(100), &mut Quiet);
     assert_eq!(reference.cpu.gpr[1], 8);
-    let mut machine = machine();
-    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, machine(), 100) else {
         return;
     };
-    let outcome = machine.run_with(Some(100), &mut Quiet, &mut engine);
-    assert!(engine.failure().is_none(), "{:?}", engine.failure());
-    assert!(
-        matches!(outcome.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        outcome.stop
-    );
-    assert_eq!(outcome.stop, expected.stop);
-    assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(machine.cpu.gpr[1], 8);
     let stats = engine.stats();
     assert_eq!(stats.refused, 0, "the translator refused a block");

@@ -4,12 +4,10 @@
 
 mod common;
 
-use zmmu_machine::{Machine, Observer, Stop};
+use common::{program_machine, run_like, Quiet};
+use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-struct Quiet;
-impl Observer for Quiet {}
 
 /// lghi r3,0 ; lghi r4,7 ; lghi r5,2 ; larl r1,X ; nopr ;
 /// X: aghi r3,5 ; sth r4,2(r1) (X becomes aghi r3,7) ; brctg r5,X ;
@@ -21,20 +19,7 @@ const PROGRAM: [u8; 34] = [
 ];
 
 fn machine() -> Machine {
-    let mut machine = Machine::new(16 << 20);
-    let storage = &mut machine.bus.storage;
-    storage
-        .write(AbsoluteAddress::new(0x2000), &PROGRAM)
-        .unwrap();
-    // Program-new PSW: disabled wait, 64-bit, address 0x777.
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
-        .unwrap();
-    storage
-        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
-        .unwrap();
-    machine.start(0x2000);
-    machine
+    program_machine(0x2000, &PROGRAM)
 }
 
 #[test]
@@ -45,19 +30,14 @@ fn a_store_into_the_running_block_changes_the_next_pass_as_in_the_interpreter() 
         reference.cpu.gpr[3], 12,
         "5 on the first pass, 7 on the second"
     );
-    let mut machine = machine();
-    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, machine(), 1000) else {
         return;
     };
-    let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
-    assert!(engine.failure().is_none(), "{:?}", engine.failure());
-    assert!(
-        matches!(outcome.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        outcome.stop
-    );
-    assert_eq!(outcome.stop, expected.stop);
-    assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
     assert!(engine.stats().code_page_writes >= 1, "{:?}", engine.stats());
 }
@@ -91,13 +71,8 @@ fn an_sclp_response_written_over_translated_code_is_the_next_pass() {
         reference.cpu.gpr[3], 0,
         "the response code is the immediate"
     );
-    let mut machine = build();
-    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+    let Some((machine, _)) = run_like(&expected, build(), 1000) else {
         return;
     };
-    let outcome = machine.run_with(Some(1000), &mut Quiet, &mut engine);
-    assert!(engine.failure().is_none(), "{:?}", engine.failure());
-    assert_eq!(outcome.stop, expected.stop);
-    assert_eq!(outcome.instructions, expected.instructions);
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
 }

@@ -9,14 +9,12 @@ mod common;
 
 use std::time::Instant;
 
+use common::Quiet;
 use zmmu_cpu::clock::{Clock, TimeSource, TOD_2026, TOD_PER_US};
 use zmmu_machine::interrupt::CR0_CPU_TIMER;
-use zmmu_machine::{Machine, Observer, Stop};
+use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-struct Quiet;
-impl Observer for Quiet {}
 
 /// spt 0x100 ; lctlg c0,c0,0x108 ; stosm 0x110,0x01 (external
 /// interruptions on) ; X: aghi r3,1 ; j X

@@ -1,9 +1,16 @@
-//! What the kvm engine's tests share: page-aligned guest storage and the
-//! engine, or a visible SKIP where KVM is unavailable.
+//! What the kvm engine's tests share: page-aligned guest storage, a
+//! machine running a short program, and the engine (or a visible SKIP
+//! where KVM is unavailable) run against the interpreter.
+
+#![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
+use zmmu_kvm::KvmEngine;
 use zmmu_machine::main_storage::MainStorage;
+use zmmu_machine::{Machine, Observer, RunOutcome};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
 
 /// KVM maps guest storage only from page-aligned host memory: large
 /// allocations (guest storage) are page-aligned here, as the `zmmu`
@@ -40,8 +47,8 @@ static ALLOCATOR: PageAligned = PageAligned;
 
 /// The kvm engine over `storage`, or `None` after a SKIP line where KVM
 /// cannot be used here.
-pub fn engine(storage: &MainStorage) -> Option<zmmu_kvm::KvmEngine> {
-    match zmmu_kvm::KvmEngine::new(storage, 2 << 20) {
+pub fn engine(storage: &MainStorage) -> Option<KvmEngine> {
+    match KvmEngine::new(storage, 2 << 20) {
         Ok(engine) => Some(engine),
         Err(e) if e.is_unavailable() => {
             eprintln!("SKIP: {e}");
@@ -49,4 +56,43 @@ pub fn engine(storage: &MainStorage) -> Option<zmmu_kvm::KvmEngine> {
         }
         Err(e) => panic!("KVM is present but the engine failed: {e}"),
     }
+}
+
+/// An observer that looks at nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// A 16 MiB machine started at `at`, where `program` is, with a
+/// disabled-wait program-new PSW (64-bit, address 0x777): the invalid
+/// opcode that ends each test program stops the run.
+pub fn program_machine(at: u64, program: &[u8]) -> Machine {
+    let mut machine = Machine::new(16 << 20);
+    let storage = &mut machine.bus.storage;
+    storage.write(AbsoluteAddress::new(at), program).unwrap();
+    storage
+        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
+        .unwrap();
+    storage
+        .write_u64(AbsoluteAddress::new(0x1d8), 0x777)
+        .unwrap();
+    machine.start(at);
+    machine
+}
+
+/// Runs `machine` on the kvm engine for at most `limit` instructions and
+/// checks that the engine did not fail and that the run stopped as the
+/// interpreter's run `expected` did, after as many instructions: the
+/// machine and the engine afterwards, or `None` after a SKIP line where
+/// KVM is unavailable.
+pub fn run_like(
+    expected: &RunOutcome,
+    mut machine: Machine,
+    limit: u64,
+) -> Option<(Machine, KvmEngine)> {
+    let mut engine = engine(&machine.bus.storage)?;
+    let outcome = machine.run_with(Some(limit), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    assert_eq!(outcome.stop, expected.stop);
+    assert_eq!(outcome.instructions, expected.instructions);
+    Some((machine, engine))
 }
