@@ -88,25 +88,38 @@ fn zmmu_waiting_for_gdb(elf: &Path, engine: &str, more: &[&str]) -> (Child, u16)
     (child, port)
 }
 
-#[test]
-fn gdb_breaks_steps_through_a_page_fault_reads_and_writes_through_dat_on_every_engine() {
-    let Some(dir) = built() else { return };
+/// What gdb said in one session, and how the guest ended, on one engine.
+struct Session {
+    engine: &'static str,
+    said: String,
+    guest: std::process::Output,
+}
+
+/// Runs `gdb-multiarch -batch` with `script` (PORT and ELF filled in)
+/// against `zmmu run --gdb PORT --wait-for-gdb PROGRAM more`, once per
+/// engine with a gdb stub; none after a SKIP line where the test
+/// programs or gdb-multiarch are missing.
+fn sessions(program: &str, script: &str, more: &[&str]) -> Vec<Session> {
+    let Some(dir) = built() else {
+        return Vec::new();
+    };
     if !have("gdb-multiarch") {
         notice("SKIP: gdb-multiarch is not installed (bash ci/test.sh installs it)");
-        return;
+        return Vec::new();
     }
-    let elf = dir.join("debugee.elf");
-    let engines: &[&str] = if cfg!(target_arch = "x86_64") {
+    let elf = dir.join(program);
+    let engines: &[&'static str] = if cfg!(target_arch = "x86_64") {
         &["interp", "jit"]
     } else {
         &["interp"]
     };
-    for engine in engines {
-        let (child, port) = zmmu_waiting_for_gdb(&elf, engine, &[]);
-        let script = SCRIPT
+    let mut out = Vec::new();
+    for &engine in engines {
+        let (child, port) = zmmu_waiting_for_gdb(&elf, engine, more);
+        let script = script
             .replace("PORT", &port.to_string())
             .replace("ELF", &elf.display().to_string());
-        let file = dir.join(format!("session-{engine}.gdb"));
+        let file = dir.join(format!("{program}-session-{engine}.gdb"));
         std::fs::write(&file, script).unwrap();
         let gdb = Command::new("timeout")
             .args(["120", "gdb-multiarch", "-batch", "-nx", "-x"])
@@ -116,6 +129,23 @@ fn gdb_breaks_steps_through_a_page_fault_reads_and_writes_through_dat_on_every_e
         let said = String::from_utf8_lossy(&gdb.stdout).into_owned()
             + &String::from_utf8_lossy(&gdb.stderr);
         let guest = child.wait_with_output().expect("zmmu ends");
+        out.push(Session {
+            engine,
+            said,
+            guest,
+        });
+    }
+    out
+}
+
+#[test]
+fn gdb_breaks_steps_through_a_page_fault_reads_and_writes_through_dat_on_every_engine() {
+    for Session {
+        engine,
+        said,
+        guest,
+    } in sessions("debugee.elf", SCRIPT, &[])
+    {
         let console = String::from_utf8_lossy(&guest.stdout);
         for expected in [
             "unmapped: Cannot access memory at address 0x10000000",
@@ -172,32 +202,12 @@ continue
 
 #[test]
 fn gdb_sees_one_thread_per_cpu_stopped_and_resumed_together() {
-    let Some(dir) = built() else { return };
-    if !have("gdb-multiarch") {
-        notice("SKIP: gdb-multiarch is not installed (bash ci/test.sh installs it)");
-        return;
-    }
-    let elf = dir.join("smp.elf");
-    let engines: &[&str] = if cfg!(target_arch = "x86_64") {
-        &["interp", "jit"]
-    } else {
-        &["interp"]
-    };
-    for engine in engines {
-        let (child, port) = zmmu_waiting_for_gdb(&elf, engine, &["--smp", "2"]);
-        let script = SMP_SCRIPT
-            .replace("PORT", &port.to_string())
-            .replace("ELF", &elf.display().to_string());
-        let file = dir.join(format!("smp-session-{engine}.gdb"));
-        std::fs::write(&file, script).unwrap();
-        let gdb = Command::new("timeout")
-            .args(["120", "gdb-multiarch", "-batch", "-nx", "-x"])
-            .arg(&file)
-            .output()
-            .expect("gdb runs");
-        let said = String::from_utf8_lossy(&gdb.stdout).into_owned()
-            + &String::from_utf8_lossy(&gdb.stderr);
-        let guest = child.wait_with_output().expect("zmmu ends");
+    for Session {
+        engine,
+        said,
+        guest,
+    } in sessions("smp.elf", SMP_SCRIPT, &["--smp", "2"])
+    {
         for expected in [
             "Thread 2 hit Breakpoint 1, secondary ()",
             "Thread 1.1 (CPU 0 Running)",
