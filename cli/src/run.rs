@@ -310,12 +310,33 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Console to stdout (flushed at once: an interactive guest's prompt must
 /// show; not locked for the run: other CPUs' threads write to it too),
-/// keys from stdin ([`crate::terminal`]), the trace to its [`Tracer`].
+/// keys from stdin ([`crate::terminal`]) where this CPU reads them, the
+/// trace to its [`Tracer`].
 #[derive(Debug)]
-struct Report {
+pub(crate) struct Report {
     console: BufWriter<io::Stdout>,
-    keyboard: Keyboard,
+    keyboard: Option<Keyboard>,
     tracer: Option<Tracer>,
+}
+
+impl Report {
+    /// The observer of a CPU that reads the keyboard if `keyboard`.
+    pub(crate) fn new(keyboard: Option<Keyboard>, tracer: Option<Tracer>) -> Self {
+        Self {
+            console: BufWriter::new(io::stdout()),
+            keyboard,
+            tracer,
+        }
+    }
+
+    /// At the end of the run: flushes the console and what the trace
+    /// still holds.
+    pub(crate) fn finish(&mut self, cpu: &Cpu, bus: &mut DatBus) {
+        let _ = self.console.flush();
+        if let Some(tracer) = &mut self.tracer {
+            tracer.finish(cpu, bus);
+        }
+    }
 }
 
 impl Observer for Report {
@@ -326,11 +347,13 @@ impl Observer for Report {
     }
 
     fn console_input(&mut self) -> &[u8] {
-        self.keyboard.pending()
+        self.keyboard.as_mut().map_or(&[], Keyboard::pending)
     }
 
     fn console_taken(&mut self, n: usize) {
-        self.keyboard.take(n);
+        if let Some(keyboard) = &mut self.keyboard {
+            keyboard.take(n);
+        }
     }
 
     fn tracing(&self) -> bool {
@@ -457,11 +480,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
         machine.bus.tlb_log = Some(Vec::new());
     }
     let raw_mode = RawMode::enter();
-    let mut report = Report {
-        console: BufWriter::new(io::stdout()),
-        keyboard: Keyboard::start(),
-        tracer,
-    };
+    let mut report = Report::new(Some(Keyboard::start()), tracer);
     let mut kvm = None;
     if options.engine == EngineKind::Kvm {
         match zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE) {
@@ -529,10 +548,7 @@ pub fn run(options: &RunOptions) -> ExitCode {
         }
     };
     let elapsed = started.elapsed();
-    let _ = report.console.flush();
-    if let Some(tracer) = &mut report.tracer {
-        tracer.finish(&machine.cpu, &mut machine.bus);
-    }
+    report.finish(&machine.cpu, &mut machine.bus);
     drop(report);
     drop(raw_mode);
 

@@ -5,23 +5,19 @@
 //! ([`crate::trace::Shared`]); with `--gdb` the stub serves on a thread of
 //! its own, each CPU a gdb thread ([`crate::gdb::smp`]).
 
-use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
 use zmmu_cpu::clock::{Clock, TimeSource};
-use zmmu_cpu::decode::Insn;
-use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::{Cpu, Psw};
-use zmmu_machine::bus::DatBus;
+use zmmu_cpu::state::Psw;
 use zmmu_machine::configuration::{Configuration, Member, Park};
 use zmmu_machine::engine::{Engine, Interpreter};
 use zmmu_machine::secondary::Seed;
-use zmmu_machine::{Machine, Observer, RunOutcome, Stop};
+use zmmu_machine::{Machine, RunOutcome, Stop};
 
 use crate::gdb::smp::{Cpus, Resumed, Shared, Stopper, WithGdb};
-use crate::run::EngineKind;
+use crate::run::{EngineKind, Report};
 use crate::trace::Tracer;
 
 /// What `--trace` and `--gdb` ask of a run of several CPUs.
@@ -53,45 +49,6 @@ impl Park for HostThreads {
         if let Some(thread) = self.threads.get().and_then(|t| t.get(index)) {
             thread.unpark();
         }
-    }
-}
-
-/// Console output of every CPU to stdout, a write at a time; the CPU's
-/// trace.
-#[derive(Debug)]
-struct Console {
-    tracer: Option<Tracer>,
-}
-
-impl Observer for Console {
-    fn console(&mut self, bytes: &[u8]) {
-        let mut out = std::io::stdout().lock();
-        // A closed stdout does not stop the guest.
-        let _ = out.write_all(bytes);
-        let _ = out.flush();
-    }
-
-    fn tracing(&self) -> bool {
-        self.tracer.is_some()
-    }
-
-    fn trace(&mut self, cpu: &Cpu, insn: &Insn) {
-        if let Some(tracer) = &mut self.tracer {
-            tracer.instruction(cpu, insn);
-        }
-    }
-
-    fn interruption(&mut self, cpu: &Cpu, interruption: &Interruption, old: &Psw) {
-        if let Some(tracer) = &mut self.tracer {
-            tracer.interruption(cpu, interruption, old);
-        }
-    }
-
-    fn boundary(&mut self, cpu: &Cpu, bus: &mut DatBus) -> bool {
-        if let Some(tracer) = &mut self.tracer {
-            tracer.boundary(cpu, bus);
-        }
-        false
     }
 }
 
@@ -130,7 +87,8 @@ fn run_cpu(
     if tracer.as_ref().is_some_and(Tracer::wants_tlb_log) {
         machine.bus.tlb_log = Some(Vec::new());
     }
-    let mut console = Console { tracer };
+    // No keyboard: the guest console reads none with several CPUs.
+    let mut console = Report::new(None, tracer);
     let outcome = engine(kind, gdb).map(|mut engine| match gdb {
         Some(gdb) => {
             let mut observer = WithGdb {
@@ -141,9 +99,7 @@ fn run_cpu(
         }
         None => machine.run_with(limit, &mut console, engine.as_mut()),
     });
-    if let Some(tracer) = &mut console.tracer {
-        tracer.finish(&machine.cpu, &mut machine.bus);
-    }
+    console.finish(&machine.cpu, &mut machine.bus);
     if outcome.is_err() {
         // The others cannot go on without this CPU.
         configuration.end(zmmu_machine::Stop::CheckStop {
