@@ -470,11 +470,14 @@ fn bad_gdb_packets_get_protocol_errors_and_the_guest_of_two_cpus_runs_on() {
 }
 
 fn bad_gdb_packets_session(name: &str, more: &[&str]) {
-    // J * at 0x20000: the guest loops until --max-insns.
+    // J * at 0x20000: the guest loops until --max-insns, a second or so
+    // on the jit (which runs the loop at about 1e9 instructions a
+    // second): long enough that the Ctrl-C below reaches a guest still
+    // running, short enough for the end of the test.
     let file = write(name, &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
     let mut child = Command::new(ZMMU)
         .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
-        .args(["--max-insns", "3000000"])
+        .args(["--max-insns", "1000000000"])
         .args(more)
         .arg(&file)
         .stdout(std::process::Stdio::piped())
