@@ -345,16 +345,6 @@ impl Storage for MainStorage {
         self.shared.size
     }
 
-    fn read_u64(&self, address: AbsoluteAddress) -> Option<u64> {
-        let mut buf = [0; 8];
-        self.read(address, &mut buf)?;
-        Some(u64::from_be_bytes(buf))
-    }
-
-    fn write_u64(&mut self, address: AbsoluteAddress, value: u64) -> Option<()> {
-        self.write(address, &value.to_be_bytes())
-    }
-
     fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
         let (mut index, mut offset) = self.locate(address, buf.len())?;
         let mut done = 0;

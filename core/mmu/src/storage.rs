@@ -16,12 +16,22 @@ pub trait Storage {
     fn size(&self) -> u64;
 
     /// The big-endian doubleword at an 8-byte-aligned absolute address, or
-    /// `None` if it is outside storage.
-    fn read_u64(&self, address: AbsoluteAddress) -> Option<u64>;
+    /// `None` if it is outside storage. The default reads the 8 bytes
+    /// with [`Storage::read`]: doubleword concurrent where that reads an
+    /// aligned doubleword as one fetch.
+    fn read_u64(&self, address: AbsoluteAddress) -> Option<u64> {
+        let mut buf = [0; 8];
+        self.read(address, &mut buf)?;
+        Some(u64::from_be_bytes(buf))
+    }
 
     /// Stores a big-endian doubleword at an 8-byte-aligned absolute address
-    /// as one concurrent store; `None` if it is outside storage.
-    fn write_u64(&mut self, address: AbsoluteAddress, value: u64) -> Option<()>;
+    /// as one concurrent store; `None` if it is outside storage. The
+    /// default writes the 8 bytes with [`Storage::write`]: one concurrent
+    /// store where that stores an aligned doubleword as one.
+    fn write_u64(&mut self, address: AbsoluteAddress, value: u64) -> Option<()> {
+        self.write(address, &value.to_be_bytes())
+    }
 
     /// Reads `buf.len()` bytes starting at `address`; `None` (and nothing
     /// read) if any of them is outside storage.
@@ -215,16 +225,6 @@ mod owned {
     impl Storage for OwnedStorage {
         fn size(&self) -> u64 {
             self.bytes.len() as u64
-        }
-
-        fn read_u64(&self, address: AbsoluteAddress) -> Option<u64> {
-            let mut buf = [0; 8];
-            self.read(address, &mut buf)?;
-            Some(u64::from_be_bytes(buf))
-        }
-
-        fn write_u64(&mut self, address: AbsoluteAddress, value: u64) -> Option<()> {
-            self.write(address, &value.to_be_bytes())
         }
 
         fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
