@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use zmmu_conformance::gen::driver::{
-    cross_check, default_work_dir, record, record_steps, Disagreement, Job,
-};
+use zmmu_conformance::gen::driver::{cross_check, default_work_dir, record, Disagreement, Job};
+use zmmu_conformance::gen::plan::Plan;
 use zmmu_conformance::gen::reference::{Reference, ZmmuEngine};
+use zmmu_conformance::gen::sequence::StepPlan;
 use zmmu_conformance::gen::{coverage, step_coverage};
 use zmmu_conformance::steps;
 use zmmu_conformance::vector::{read_file, Expect, Probe};
@@ -135,9 +135,9 @@ fn run(cmd: Cmd) -> Result<(), String> {
                     .map_err(|e| e.to_string())?,
             );
             let summary = if format == 2 {
-                record_steps(&job, |n| bar.set_position(n))?
+                record::<StepPlan>(&job, |n| bar.set_position(n))?
             } else {
-                record(&job, |n| bar.set_position(n))?
+                record::<Plan>(&job, |n| bar.set_position(n))?
             };
             bar.finish();
             eprintln!(

@@ -97,26 +97,27 @@ pub struct Summary {
     pub failed: Vec<(String, String)>,
 }
 
-/// Records the vectors of `job`; `progress` is told how many scenarios are done.
-pub fn record(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
+/// Records the vectors of `job` in the format of `P` (version 1: [`Plan`],
+/// version 2: [`StepPlan`]); `progress` is told how many scenarios are
+/// done.
+pub fn record<P: Batched>(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
     let caps = job.reference.caps();
-    let plans: Vec<Plan> = (0..job.scenarios)
-        .map(|i| generate(job.drawn(1, i).name(), job.seed, i, caps))
-        .collect();
-    let file =
-        std::fs::File::create(&job.out).map_err(|e| format!("{}: {e}", job.out.display()))?;
+    let plans: Vec<P> = (0..job.scenarios).map(|i| P::draw(job, i, caps)).collect();
+    let at = |e: std::io::Error| format!("{}: {e}", job.out.display());
+    let file = std::fs::File::create(&job.out).map_err(at)?;
     let mut out = std::io::BufWriter::new(file);
     let mut summary = Summary::default();
     for (plan, records) in run_plans(job, &plans, &mut summary.failed, progress)? {
-        let Some(scenario) = probes_of(plan, &records, job.reference, &mut summary.dropped) else {
+        let Some(scenario) = plan.scenario(&records, job.reference, &mut summary.dropped) else {
             continue;
         };
+        let (probes, steps) = P::counts(&scenario);
         summary.scenarios += 1;
-        summary.probes += scenario.probes.len();
-        write_scenario(&mut out, &scenario).map_err(|e| format!("{}: {e}", job.out.display()))?;
+        summary.probes += probes;
+        summary.operations += steps - probes;
+        P::write(&mut out, &scenario).map_err(at)?;
     }
-    out.flush()
-        .map_err(|e| format!("{}: {e}", job.out.display()))?;
+    out.flush().map_err(at)?;
     Ok(summary)
 }
 
@@ -158,50 +159,73 @@ pub type Recorded = (String, Result<steps::Scenario, String>);
 /// `zmmu run`), and returns each as a recording writes it (format 1 read
 /// as format 2), by name, or why it has none.
 pub fn rerecord(job: &Job, format: u8, indices: &[u64]) -> Result<Vec<Recorded>, String> {
-    let caps = job.reference.caps();
     let mut failed = Vec::new();
-    let mut dropped = BTreeMap::new();
-    let none = || "no step recorded".to_string();
-    let mut out: Vec<Recorded> = if format == 2 {
-        let plans: Vec<StepPlan> = indices
-            .iter()
-            .map(|&i| generate_steps(job.drawn(2, i).name(), job.seed, i, caps))
-            .collect();
-        run_plans(job, &plans, &mut failed, |_| {})?
-            .into_iter()
-            .map(|(plan, records)| {
-                let s = steps_of(plan, &records, job.reference, &mut dropped);
-                (plan.base.name.clone(), s.ok_or_else(none))
-            })
-            .collect()
+    let mut out = if format == 2 {
+        rerun::<StepPlan>(job, indices, &mut failed)?
     } else {
-        let plans: Vec<Plan> = indices
-            .iter()
-            .map(|&i| generate(job.drawn(1, i).name(), job.seed, i, caps))
-            .collect();
-        run_plans(job, &plans, &mut failed, |_| {})?
-            .into_iter()
-            .map(|(plan, records)| {
-                let s = probes_of(plan, &records, job.reference, &mut dropped);
-                (plan.name.clone(), s.map(steps::from_v1).ok_or_else(none))
-            })
-            .collect()
+        rerun::<Plan>(job, indices, &mut failed)?
     };
     out.extend(failed.into_iter().map(|(name, e)| (name, Err(e))));
     Ok(out)
 }
 
+/// The scenarios `indices` of `job` drawn as `P` again and run, each as
+/// format 2, by name.
+fn rerun<P: Batched>(
+    job: &Job,
+    indices: &[u64],
+    failed: &mut Vec<(String, String)>,
+) -> Result<Vec<Recorded>, String> {
+    let caps = job.reference.caps();
+    let plans: Vec<P> = indices.iter().map(|&i| P::draw(job, i, caps)).collect();
+    let mut dropped = BTreeMap::new();
+    Ok(run_plans(job, &plans, failed, |_| {})?
+        .into_iter()
+        .map(|(plan, records)| {
+            let scenario = plan.scenario(&records, job.reference, &mut dropped);
+            let scenario = scenario.map(P::into_steps);
+            (
+                plan.name().to_string(),
+                scenario.ok_or_else(|| "no step recorded".to_string()),
+            )
+        })
+        .collect())
+}
+
 /// A scenario plan that runs in a batch on the probe.
 pub trait Batched: Sized {
+    /// The scenario a recording makes of it.
+    type Scenario;
+    /// The plan of scenario `index` of `job`'s reference and seed.
+    fn draw(job: &Job, index: u64, caps: Caps) -> Self;
     /// The scenario's name.
     fn name(&self) -> &str;
     /// How many records it produces.
     fn records(&self) -> usize;
     /// The blob of a batch of such plans.
     fn encode(batch: &[Self], console: bool) -> Result<Vec<u8>, String>;
+    /// The scenario of the plan from its records (none if nothing was kept).
+    fn scenario(
+        &self,
+        records: &[Record],
+        reference: Reference,
+        dropped: &mut BTreeMap<Dropped, usize>,
+    ) -> Option<Self::Scenario>;
+    /// The scenario's accesses (probes) and all its steps.
+    fn counts(scenario: &Self::Scenario) -> (usize, usize);
+    /// The scenario as format 2 reads it.
+    fn into_steps(scenario: Self::Scenario) -> steps::Scenario;
+    /// Writes the scenario as one line of its vector file.
+    fn write(out: &mut impl Write, scenario: &Self::Scenario) -> std::io::Result<()>;
 }
 
 impl Batched for Plan {
+    type Scenario = Scenario;
+
+    fn draw(job: &Job, index: u64, caps: Caps) -> Self {
+        generate(job.drawn(1, index).name(), job.seed, index, caps)
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
@@ -213,9 +237,36 @@ impl Batched for Plan {
     fn encode(batch: &[Self], console: bool) -> Result<Vec<u8>, String> {
         blob::encode(batch, console)
     }
+
+    fn scenario(
+        &self,
+        records: &[Record],
+        reference: Reference,
+        dropped: &mut BTreeMap<Dropped, usize>,
+    ) -> Option<Scenario> {
+        probes_of(self, records, reference, dropped)
+    }
+
+    fn counts(scenario: &Scenario) -> (usize, usize) {
+        (scenario.probes.len(), scenario.probes.len())
+    }
+
+    fn into_steps(scenario: Scenario) -> steps::Scenario {
+        steps::from_v1(scenario)
+    }
+
+    fn write(out: &mut impl Write, scenario: &Scenario) -> std::io::Result<()> {
+        write_scenario(out, scenario)
+    }
 }
 
 impl Batched for StepPlan {
+    type Scenario = steps::Scenario;
+
+    fn draw(job: &Job, index: u64, caps: Caps) -> Self {
+        generate_steps(job.drawn(2, index).name(), job.seed, index, caps)
+    }
+
     fn name(&self) -> &str {
         &self.base.name
     }
@@ -226,6 +277,27 @@ impl Batched for StepPlan {
 
     fn encode(batch: &[Self], console: bool) -> Result<Vec<u8>, String> {
         blob::encode_steps(batch, console)
+    }
+
+    fn scenario(
+        &self,
+        records: &[Record],
+        reference: Reference,
+        dropped: &mut BTreeMap<Dropped, usize>,
+    ) -> Option<steps::Scenario> {
+        steps_of(self, records, reference, dropped)
+    }
+
+    fn counts(scenario: &steps::Scenario) -> (usize, usize) {
+        (scenario.probes(), scenario.steps.len())
+    }
+
+    fn into_steps(scenario: steps::Scenario) -> steps::Scenario {
+        scenario
+    }
+
+    fn write(out: &mut impl Write, scenario: &steps::Scenario) -> std::io::Result<()> {
+        writeln!(out, "{}", steps::format_scenario(scenario))
     }
 }
 
@@ -435,32 +507,6 @@ pub fn default_work_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("gen")
         .join("build")
-}
-
-/// Records the format-2 vectors of `job` (scenarios drawn by
-/// [`generate_steps`]); `progress` is told how many scenarios are done.
-pub fn record_steps(job: &Job, progress: impl FnMut(u64)) -> Result<Summary, String> {
-    let caps = job.reference.caps();
-    let plans: Vec<StepPlan> = (0..job.scenarios)
-        .map(|i| generate_steps(job.drawn(2, i).name(), job.seed, i, caps))
-        .collect();
-    let file =
-        std::fs::File::create(&job.out).map_err(|e| format!("{}: {e}", job.out.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    let mut summary = Summary::default();
-    for (plan, records) in run_plans(job, &plans, &mut summary.failed, progress)? {
-        let Some(scenario) = steps_of(plan, &records, job.reference, &mut summary.dropped) else {
-            continue;
-        };
-        summary.scenarios += 1;
-        summary.probes += scenario.probes();
-        summary.operations += scenario.steps.len() - scenario.probes();
-        writeln!(out, "{}", steps::format_scenario(&scenario))
-            .map_err(|e| format!("{}: {e}", job.out.display()))?;
-    }
-    out.flush()
-        .map_err(|e| format!("{}: {e}", job.out.display()))?;
-    Ok(summary)
 }
 
 /// An access whose bytes lie in two pages: Hercules does not always set
