@@ -18,10 +18,37 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lra;
 use zmmu_mmu::storage::Storage;
 
-use crate::backend::BackendError;
-use crate::machine;
+use crate::machine::{self, SetupError};
 use crate::steps::{Op, Outcome, Scenario, Step};
 use crate::vector::{Amode, Lra, ProbeSpace};
+
+/// Why a backend could not run a scenario (as opposed to an outcome that
+/// differs from the expectation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// The scenario's state cannot be set up.
+    Setup(SetupError),
+    /// The backend refused an access it does not implement.
+    Unsupported(String),
+    /// The backend itself failed (for example a KVM ioctl).
+    Backend(String),
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Setup(e) => write!(f, "cannot set up the scenario: {e}"),
+            Self::Unsupported(what) => write!(f, "unsupported: {what}"),
+            Self::Backend(what) => write!(f, "backend failure: {what}"),
+        }
+    }
+}
+
+impl From<SetupError> for BackendError {
+    fn from(e: SetupError) -> Self {
+        Self::Setup(e)
+    }
+}
 
 /// R1 before the LOAD REAL ADDRESS whose result a vector records: the probe
 /// program loads all ones (`conformance/vectors/README.md`), so bits the

@@ -19,37 +19,8 @@ pub use mock::MockBackend;
 pub use tlb::TlbBackend;
 pub use walk::WalkBackend;
 
-pub use crate::execute::Observed;
-use crate::machine::SetupError;
+pub use crate::execute::{BackendError, Observed};
 use crate::steps::Scenario;
-
-/// Why a backend could not run a scenario (as opposed to an outcome that
-/// differs from the expectation).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendError {
-    /// The scenario's state cannot be set up.
-    Setup(SetupError),
-    /// The backend refused an access it does not implement.
-    Unsupported(String),
-    /// The backend itself failed (for example a KVM ioctl).
-    Backend(String),
-}
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Setup(e) => write!(f, "cannot set up the scenario: {e}"),
-            Self::Unsupported(what) => write!(f, "unsupported: {what}"),
-            Self::Backend(what) => write!(f, "backend failure: {what}"),
-        }
-    }
-}
-
-impl From<SetupError> for BackendError {
-    fn from(e: SetupError) -> Self {
-        Self::Setup(e)
-    }
-}
 
 /// A way of translating accesses that the runner can check.
 pub trait Backend {
