@@ -28,6 +28,7 @@ use zmmu_mmu::prefix::Prefix;
 use zmmu_mmu::shadow::{Config, Engine, EngineError, Purpose, RootTag};
 use zmmu_mmu::storage::{OwnedStorage, Storage};
 use zmmu_mmu::walk::{walk_to_page_table, PageTableStep, TablePath, WalkControls};
+use zmmu_testkit::Rng;
 
 const STORAGE: u64 = 8 << 20;
 /// Logical addresses used: four segments.
@@ -37,27 +38,6 @@ const SEGMENT_TABLES: [u64; 3] = [0x1_0000, 0x1_1000, 0x1_2000];
 const PAGE_TABLES: u64 = 0x2_0000;
 const PAGE_TABLE_COUNT: u64 = 24;
 const PREFIXES: [u64; 3] = [0, 0x8000, 0x4_2000];
-
-/// xorshift64*: a seeded driver needs no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// A translation DAT produced at some time: what a TLB may keep until an
 /// invalidation covers it.

@@ -6,6 +6,7 @@ use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::FlatMemory;
 use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER};
 use zmmu_mmu::exception::{Code, Exception};
+use zmmu_testkit::Rng;
 
 const CODE: u64 = 0x1000;
 const DATA: u64 = 0x2000;
@@ -455,17 +456,6 @@ fn convert_from_fixed_rounds_by_the_fpc_and_is_exact_for_small_integers() {
     assert_eq!(cpu.fpc, 0);
 }
 
-/// xorshift64*.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[test]
 fn long_and_short_arithmetic_match_the_hosts_ieee_754_rounding_to_nearest() {
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);
@@ -479,7 +469,7 @@ fn long_and_short_arithmetic_match_the_hosts_ieee_754_rounding_to_nearest() {
     ];
     for i in 0..20_000 {
         let (long, host64, host32, short_op) = ops[i % ops.len()];
-        let (a, b) = (rng.next(), rng.next());
+        let (a, b) = (rng.bits(), rng.bits());
         let (fa, fb) = (f64::from_bits(a), f64::from_bits(b));
         let want = host64(fa, fb);
         if !(fa.is_nan() || fb.is_nan() || want.is_nan()) {

@@ -29,6 +29,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
+use zmmu_testkit::Rng;
 
 /// Bytes of scratch storage a sequence may touch (based at %r13).
 const SCRATCH: usize = 512;
@@ -49,37 +50,15 @@ const REGS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15];
 /// Even registers of the pairs a sequence may write.
 const EVEN: [u8; 7] = [0, 2, 4, 6, 8, 10, 14];
 
-/// xorshift64*: small, seedable, good enough for test inputs.
-struct Rng(u64);
+/// Register values for the sequences.
+trait Values {
+    /// A register value biased towards the edges of arithmetic.
+    fn value(&mut self) -> u64;
+    /// A vector register value.
+    fn vector(&mut self) -> u128;
+}
 
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+impl Values for Rng {
     /// A register value biased towards the edges of arithmetic.
     fn value(&mut self) -> u64 {
         const EDGES: [u64; 12] = [
@@ -99,8 +78,8 @@ impl Rng {
         match self.below(4) {
             0 => self.pick(&EDGES),
             1 => self.below(256),
-            2 => self.next() as u32 as i32 as i64 as u64,
-            _ => self.next(),
+            2 => self.bits() as u32 as i32 as i64 as u64,
+            _ => self.bits(),
         }
     }
     /// A vector register value: random bits, short strings over a small
@@ -108,7 +87,7 @@ impl Rng {
     /// edge elements, all zeros or ones.
     fn vector(&mut self) -> u128 {
         match self.below(6) {
-            0 => (u128::from(self.next()) << 64) | u128::from(self.next()),
+            0 => (u128::from(self.bits()) << 64) | u128::from(self.bits()),
             1 => {
                 let mut b = [0u8; 16];
                 for x in b.iter_mut() {
@@ -136,7 +115,7 @@ impl Rng {
                     *x = if self.chance(25) {
                         0
                     } else {
-                        self.next() as u8
+                        self.bits() as u8
                     };
                 }
                 u128::from_be_bytes(b)
@@ -562,7 +541,7 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
     };
     let fmask = (1u64 << frac) - 1;
     let emax = (1u64 << exp_bits) - 1;
-    let fraction = rng.next() & fmask;
+    let fraction = rng.bits() & fmask;
     let make = |e: u64, f: u64| sign | (e << frac) | (f & fmask);
     let int = |v: f64| {
         if bits == 32 {
@@ -589,7 +568,7 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
                 4294967296.5,
             ]))
         }
-        9 => int(rng.next() as i32 as f64 + rng.below(4) as f64 / 4.0),
+        9 => int(rng.bits() as i32 as f64 + rng.below(4) as f64 / 4.0),
         // Exponents near the bias: sums cancel, products stay normal.
         10 => make(bias - 4 + rng.below(9), fraction),
         // Exponents near the ends of the range: overflow and underflow.
@@ -601,7 +580,7 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
             },
             fraction,
         ),
-        _ => rng.next() & ((1u128 << bits) - 1) as u64,
+        _ => rng.bits() & ((1u128 << bits) - 1) as u64,
     }
 }
 
@@ -713,7 +692,7 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
             let m4 = rng.pick(&[0, 4]);
             if rng.chance(50) {
                 let op = rng.pick(&["celfbr", "cdlfbr", "celgbr", "cdlgbr"]);
-                v.push(format!("lgfi %r{r},{}", rng.next() as i32 >> rng.below(32)));
+                v.push(format!("lgfi %r{r},{}", rng.bits() as i32 >> rng.below(32)));
                 v.push(format!("{op} %f{},{m3},%r{r},{m4}", f(rng)));
             } else {
                 let (op, bits) = rng.pick(&[
@@ -762,7 +741,7 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
             let op = rng.pick(&["cefbr", "cdfbr", "cegbr", "cdgbr"]);
             let r = other(rng);
             if rng.chance(50) {
-                v.push(format!("lgfi %r{r},{}", rng.next() as i32 >> rng.below(32)));
+                v.push(format!("lgfi %r{r},{}", rng.bits() as i32 >> rng.below(32)));
             }
             v.push(format!("{op} %f{},%r{r}", f(rng)));
         }
@@ -974,7 +953,7 @@ fn generate(rng: &mut Rng, id: usize, len: usize) -> Case {
         *r = rng.value();
     }
     let mem = (0..SCRATCH)
-        .map(|_| if rng.chance(20) { 0 } else { rng.next() as u8 })
+        .map(|_| if rng.chance(20) { 0 } else { rng.bits() as u8 })
         .collect();
     let mut vrs = [0u128; 32];
     for v in vrs.iter_mut() {

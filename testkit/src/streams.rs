@@ -1,0 +1,502 @@
+//! Random s390x programs under random DAT tables: the input of the
+//! differential tests that check an engine against the interpreter.
+//! Instructions are drawn from the translator's native list and its
+//! fallbacks, plus branches through registers, EXECUTE, IPTE of a data
+//! page, random bytes and stores into the program's own code frame
+//! through an alias page; loads and stores go through random page tables
+//! (invalid, protected and out-of-storage pages, storage keys).
+
+use zmmu_cpu::decode::insn_len;
+use zmmu_cpu::format::Format;
+use zmmu_cpu::opcode::{ext_kind, split_key, ExtKind, Opcode};
+use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::prelude::*;
+
+use crate::Rng;
+use Opcode::*;
+
+/// Size of the storage of every case.
+pub const STORAGE: usize = 0x40000;
+const SEGMENT_TABLE: u64 = 0x10000;
+const PAGE_TABLE: u64 = 0x11000;
+/// Logical code pages 0x100000..0x104000 -> frames 0x20000..0x24000.
+const CODE: u64 = 0x10_0000;
+const CODE_FRAME: u64 = 0x2_0000;
+/// Logical data pages 0x108000..0x110000 -> frames 0x28000..
+const DATA: u64 = 0x10_8000;
+const DATA_FRAME: u64 = 0x2_8000;
+
+/// Instructions with a native translation (or a native candidate).
+pub const NATIVE: &[Opcode] = &[
+    LGR, LR, LTGR, LTR, AGR, AR, SGR, SR, ALGR, ALR, SLGR, SLR, NGR, NR, OGR, OR, XGR, XR, CGR, CR,
+    CLGR, CLR, LGFR, LLGFR, AGHI, AHI, CGHI, CHI, LGHI, LHI, AGFI, AFI, LGFI, IILF, LLILF, LLIHF,
+    IIHF, LG, L, LY, LLGF, LGF, LH, LHY, LGH, LLGC, LLC, LB, LGB, LLGH, AG, A, SG, S, CG, C, CLG,
+    CL, NG, N, OG, O, XG, X, ALG, AL, STG, ST, STY, STH, STHY, STC, STCY, LA, LAY, LARL, SLLG,
+    SRLG, SRAG, SLL, SRL, SRA, BRC, BRCL, BRCT, BRCTG, BRAS, BRASL, CIJ, CGIJ, CRJ, CGRJ, CLRJ,
+    CLGRJ, CLIJ, CLGIJ, MSGR, MSR, MHI, MGHI, MSGFI, MS, MSG, ALCGR, ALCR, SLBGR, SLBR, NGRK, AGRK,
+    SRK, ALRK, SLGRK, XRK, AHIK, AGHIK, NILL, OILL, XILF, NIHF, TMLL, TMHH, TMLH, MVI, CLI, NI, OI,
+    XI, MVHI, MVGHI, MVHHI, CHSI, CGHSI, CLGHSI, CLFHSI, CLHHSI, MVIY, CLIY, ASI, AGSI, ALSI,
+    ALGSI, LGRL, LRL, LGFRL, LLGFRL, LHRL, STGRL, STRL, STHRL, CGHRL, RISBG, RISBGN, RNSBG, ROSBG,
+    RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY, MVC, XC, CLC, NC, OC, LMG, STMG, LM, STM,
+    LMY, STMY, LCGR, LCR, LCGFR, LPGR, LPR, LPGFR, LNGR, LNR, LNGFR, RLL, RLLG, EAR, LD, LDY, STD,
+    STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR,
+];
+
+/// Instructions the interpreter runs for the jit.
+pub const FALLBACK: &[Opcode] = &[DSGR, SLA, ICM, DLG, DSG, RISBHG, LOCG, STOC, MVCLE, CLCLE];
+
+/// One generated instruction: bytes, and a relative field to patch with
+/// the address of a later instruction (field byte offset, width in bytes,
+/// how many instructions ahead).
+struct Gen {
+    bytes: Vec<u8>,
+    rel: Option<(usize, usize, usize)>,
+    /// EX/BCR/BASR are preceded by a LARL of their target into r9.
+    larl_target: Option<usize>,
+}
+
+fn dest(rng: &mut Rng) -> u8 {
+    rng.below(10) as u8
+}
+
+fn base(rng: &mut Rng) -> u8 {
+    if rng.chance(5) {
+        0
+    } else {
+        10 + rng.below(3) as u8
+    }
+}
+
+fn encode(op: Opcode, rng: &mut Rng) -> Gen {
+    let info = op.info().expect("a table instruction");
+    let (b0, ext) = split_key(info.key);
+    let len = insn_len(b0);
+    let mut b: Vec<u8> = (0..len).map(|_| rng.bits() as u8).collect();
+    b[0] = b0;
+    let r1 = dest(rng);
+    let r2 = rng.below(16) as u8;
+    let bs = base(rng);
+    let x2 = if rng.chance(10) {
+        rng.below(10) as u8
+    } else {
+        0
+    };
+    let d12 = rng.below(0x1000) as u16;
+    let mut rel = None;
+    let ahead = 1 + rng.below(4) as usize;
+    match op.format() {
+        Format::RR => b[1] = r1 << 4 | r2,
+        Format::Rre => {
+            b[2] = 0;
+            b[3] = r1 << 4 | r2;
+        }
+        Format::RiA | Format::RilA => b[1] = r1 << 4,
+        Format::RiB | Format::RilB => {
+            b[1] = r1 << 4;
+            rel = Some((2, len - 2, ahead));
+        }
+        Format::RiC | Format::RilC => {
+            b[1] = (rng.below(16) as u8) << 4;
+            rel = Some((2, len - 2, ahead));
+        }
+        _ if matches!(op, LMG | STMG | LM | STM | LMY | STMY) => {
+            // LM/STM r1..r3: loads stay below the base registers.
+            b[1] = r1 << 4 | dest(rng).max(r1);
+            b[2] = bs << 4 | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+            if len == 6 {
+                b[4] = 0;
+            }
+        }
+        Format::RsB => {
+            b[1] = r1 << 4 | rng.below(16) as u8;
+            b[2] = bs << 4 | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+        }
+        Format::RxA | Format::RxyA | Format::RsA | Format::RsyA => {
+            let shift = matches!(op.format(), Format::RsA | Format::RsyA);
+            let second = if shift {
+                if op.format() == Format::RsA {
+                    0
+                } else {
+                    r2
+                }
+            } else {
+                x2
+            };
+            b[1] = r1 << 4 | second;
+            let (bb, d) = if shift && rng.chance(80) {
+                (0, rng.below(70) as u16)
+            } else {
+                (bs, d12)
+            };
+            b[2] = bb << 4 | (d >> 8) as u8;
+            b[3] = d as u8;
+            if len == 6 {
+                b[4] = if rng.chance(90) { 0 } else { 0xff };
+            }
+        }
+        Format::RieB => {
+            b[1] = r1 << 4 | r2;
+            b[4] = (rng.below(16) as u8) << 4;
+            rel = Some((2, 2, ahead));
+        }
+        Format::RieC => {
+            b[1] = r1 << 4 | rng.below(16) as u8;
+            rel = Some((2, 2, ahead));
+        }
+        Format::SsA => {
+            b[1] = if rng.chance(80) {
+                rng.below(32) as u8
+            } else {
+                rng.bits() as u8
+            };
+            let (b1, d1) = (base(rng), rng.below(0xff0) as u16 + 8);
+            let (b2, d2) = if rng.chance(30) {
+                // The same base: operands that overlap (the XC-zeroing
+                // idiom, a byte propagated by MVC, a partial overlap).
+                (b1, d1 + rng.below(17) as u16 - 8)
+            } else {
+                (base(rng), rng.below(0x1000) as u16)
+            };
+            b[2] = b1 << 4 | (d1 >> 8) as u8;
+            b[3] = d1 as u8;
+            b[4] = b2 << 4 | (d2 >> 8) as u8;
+            b[5] = d2 as u8;
+        }
+        Format::Si | Format::Sil | Format::Siy => {
+            b[2] = bs << 4 | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+            if op.format() == Format::Siy {
+                b[4] = 0;
+            }
+        }
+        Format::RrfA => {
+            b[2] = (rng.below(16) as u8) << 4;
+            b[3] = r1 << 4 | r2;
+        }
+        Format::RieD => b[1] = r1 << 4 | rng.below(16) as u8,
+        Format::RieF => b[1] = r1 << 4 | r2,
+        Format::RrfC => b[3] = r1 << 4 | r2,
+        _ => {}
+    }
+    match ext_kind(b0) {
+        ExtKind::None => {}
+        ExtKind::Byte1 => b[1] = ext,
+        ExtKind::Nibble => b[1] = (b[1] & 0xf0) | ext,
+        ExtKind::Byte5 => b[5] = ext,
+    }
+    Gen {
+        bytes: b,
+        rel,
+        larl_target: None,
+    }
+}
+
+/// A random instruction.
+fn instruction(rng: &mut Rng) -> Gen {
+    let roll = rng.below(1000);
+    match roll {
+        0..=779 => encode(rng.pick(NATIVE), rng),
+        780..=899 => encode(rng.pick(FALLBACK), rng),
+        900..=929 => {
+            // BCR / BASR to a later instruction, or EX of any one.
+            let which = rng.below(3);
+            let bytes = match which {
+                0 => vec![0x07, (rng.below(16) as u8) << 4 | 9],
+                1 => vec![0x0d, dest(rng) << 4 | 9],
+                _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, 0x00],
+            };
+            Gen {
+                bytes,
+                rel: None,
+                larl_target: Some(1 + rng.below(6) as usize),
+            }
+        }
+        930..=939 => Gen {
+            // IPTE r13,r10..r12: invalidate a data page.
+            bytes: vec![0xb2, 0x21, 0x00, 0xd0 | (10 + rng.below(3) as u8)],
+            rel: None,
+            larl_target: None,
+        },
+        940..=944 => {
+            // Random bytes: anything the decoder knows, or not.
+            let len = [2, 4, 6][rng.below(3) as usize];
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.bits() as u8).collect();
+            bytes[0] = (bytes[0] & 0x3f) | [0x00, 0x40, 0xc0][len / 2 - 1];
+            Gen {
+                bytes,
+                rel: None,
+                larl_target: None,
+            }
+        }
+        _ => {
+            // A store of a register into the code frame via the alias page.
+            let op = rng.pick(&[STG, ST, STH, STC, MVI]);
+            let mut g = encode(op, rng);
+            let at = (0xf000 + rng.below(0x1000)) as u16;
+            // Base r12 (which may point into the alias page), index 0.
+            g.bytes[2] = 12 << 4 | ((at >> 8) & 0xf) as u8;
+            g.bytes[3] = at as u8;
+            if g.bytes.len() == 6 {
+                g.bytes[4] = 0;
+            }
+            if op != MVI {
+                g.bytes[1] &= 0xf0;
+            }
+            g
+        }
+    }
+}
+
+/// Lays out `n` random instructions at `start`; returns the code and the
+/// address of each instruction (the last is the terminator).
+fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>) {
+    let mut gens: Vec<Gen> = Vec::new();
+    for _ in 0..n {
+        let g = instruction(rng);
+        if let Some(k) = g.larl_target {
+            gens.push(Gen {
+                bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
+                rel: Some((2, 4, k + 1)),
+                larl_target: None,
+            });
+        }
+        gens.push(g);
+    }
+    gens.push(Gen {
+        bytes: vec![0, 0],
+        rel: None,
+        larl_target: None,
+    });
+    let mut addrs = Vec::new();
+    let mut at = start;
+    for g in &gens {
+        addrs.push(at);
+        at += g.bytes.len() as u64;
+    }
+    let last = gens.len() - 1;
+    let mut code = Vec::new();
+    for (i, g) in gens.iter().enumerate() {
+        let mut bytes = g.bytes.clone();
+        if let Some((pos, width, ahead)) = g.rel {
+            let target = addrs[(i + ahead).min(last)];
+            let halfwords = (target as i64 - addrs[i] as i64) / 2;
+            let be = halfwords.to_be_bytes();
+            bytes[pos..pos + width].copy_from_slice(&be[8 - width..]);
+        }
+        code.extend_from_slice(&bytes);
+    }
+    (code, addrs)
+}
+
+/// A random program in random tables: what an engine and the
+/// interpreter both start from.
+pub struct Case {
+    /// The CPU at the program's first instruction.
+    pub cpu: Cpu,
+    /// Storage: tables, code (at its frames), data and storage keys.
+    pub storage: OwnedStorage,
+    /// The address of the program's terminator (two zero bytes: an
+    /// operation exception).
+    pub end: u64,
+}
+
+/// A case drawn from `rng`: DAT on (three in four) or off, 24-, 31- or
+/// 64-bit addressing, a random PSW key, problem state and address-space
+/// control, data pages valid, invalid, protected or outside storage,
+/// storage keys that forbid some accesses, and (often) the last data page
+/// an alias of the first code frame, so that stores reach the code.
+pub fn case(rng: &mut Rng) -> Case {
+    let mut storage = OwnedStorage::new(STORAGE);
+    let dat = rng.chance(75);
+    let amode = rng.below(10); // 0: 24-bit, 1-2: 31-bit, else 64-bit
+    let start_off = rng.below(0xe00) & !1;
+    let n = 100 + rng.below(300) as usize;
+    let (code_base, data_base) = if dat {
+        (CODE, DATA)
+    } else {
+        (CODE_FRAME, DATA_FRAME)
+    };
+    let (code, addrs) = program(rng, code_base + start_off, n);
+    let noise: Vec<u8> = (0..0x8000).map(|_| rng.bits() as u8).collect();
+    storage
+        .write(AbsoluteAddress::new(DATA_FRAME), &noise)
+        .expect("data fits");
+    let abs_start = CODE_FRAME + start_off;
+    storage
+        .write(AbsoluteAddress::new(abs_start), &code)
+        .expect("code fits");
+    let w =
+        |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
+    // Segment 1 (logical 1 MiB..2 MiB) -> the page table; every other
+    // segment and page invalid, so that no store reaches a table (a table
+    // changed without IPTE leaves what a TLB holds unpredictable).
+    for i in 0..512 {
+        w(&mut storage, SEGMENT_TABLE + i * 8, 0x20);
+    }
+    for i in 0..256 {
+        w(&mut storage, PAGE_TABLE + i * 8, 0x400);
+    }
+    w(&mut storage, SEGMENT_TABLE + 8, PAGE_TABLE);
+    for page in 0..4u64 {
+        w(
+            &mut storage,
+            PAGE_TABLE + page * 8,
+            CODE_FRAME + page * 0x1000,
+        );
+    }
+    // Data frames in a random order: neighbouring pages are not
+    // neighbouring frames.
+    let mut order: Vec<u64> = (0..8).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    for page in 8..16u64 {
+        let frame = DATA_FRAME + order[(page - 8) as usize] * 0x1000;
+        let pte = match rng.below(100) {
+            0..=4 => frame | 0x400,
+            5..=9 => frame | 0x200,
+            10..=12 => 0x7f_f000,
+            _ => frame,
+        };
+        w(&mut storage, PAGE_TABLE + page * 8, pte);
+    }
+    if rng.chance(60) {
+        // The last data page aliases the first code frame.
+        w(&mut storage, PAGE_TABLE + 15 * 8, CODE_FRAME);
+    }
+    let psw_key: u8 = if rng.chance(70) { 0 } else { 9 };
+    for frame in 0..(STORAGE as u64 / 0x1000) {
+        let key = if (0x28..0x30).contains(&frame) && rng.chance(30) {
+            let acc = rng.pick(&[0u8, 3, 9]);
+            let fetch = if rng.chance(30) { StorageKey::F } else { 0 };
+            (acc << 4) | fetch
+        } else {
+            0
+        };
+        storage
+            .set_key(AbsoluteAddress::new(frame * 0x1000), StorageKey::new(key))
+            .unwrap();
+    }
+    let mut cpu = Cpu::new();
+    cpu.cr[1] = SEGMENT_TABLE;
+    cpu.cr[7] = SEGMENT_TABLE;
+    cpu.cr[13] = SEGMENT_TABLE;
+    if rng.chance(50) {
+        cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
+    }
+    for r in 0..16 {
+        cpu.vr[r][0] = rng.bits();
+        cpu.ar[r] = rng.bits() as u32;
+    }
+    for r in 0..10 {
+        cpu.gpr[r] = match rng.below(5) {
+            0 => rng.below(16),
+            1 => rng.bits() as u32 as u64,
+            // The edges of the signed ranges (where LOAD COMPLEMENT and
+            // LOAD POSITIVE overflow).
+            2 => rng.pick(&[1 << 63, 0x8000_0000, 0xffff_ffff_8000_0000, u64::MAX]),
+            _ => rng.bits(),
+        };
+    }
+    for r in 10..13 {
+        cpu.gpr[r] = data_base + rng.below(0x8000);
+    }
+    if dat && rng.chance(30) {
+        // r12 into the alias of the code frame.
+        cpu.gpr[12] = data_base + 0x7000 + rng.below(0x1000);
+    }
+    cpu.gpr[13] = PAGE_TABLE;
+    let mut m = mask::EA | mask::BA | (u64::from(psw_key) << 52);
+    match amode {
+        0 => m &= !(mask::EA | mask::BA),
+        1 | 2 => m &= !mask::EA,
+        _ => {}
+    }
+    if rng.chance(15) {
+        m |= mask::PROBLEM;
+    }
+    // The address-space control: primary mostly, else access-register,
+    // secondary or home mode, all spaces with the same tables.
+    if rng.chance(25) {
+        m |= rng.below(4) << 46;
+    }
+    if dat {
+        m |= mask::DAT;
+    }
+    m |= rng.below(4) << 44;
+    if rng.chance(20) {
+        m |= mask::FIXED_OVERFLOW;
+    }
+    cpu.psw = Psw {
+        mask: m,
+        addr: code_base + start_off,
+    };
+    Case {
+        cpu,
+        storage,
+        end: *addrs.last().expect("a program ends with its terminator"),
+    }
+}
+
+/// What two runs of a case left, compared: `Ok` when the CPU state, the
+/// storage and every storage key are the same, else the first difference
+/// (`names` say which run is which). With `reference_ahead`, the second
+/// run may have set reference bits the first left zero (an engine that
+/// references pages ahead of use, which the architecture allows), never
+/// missed one or changed anything else.
+pub fn compare(
+    first: (&Cpu, &impl Storage),
+    second: (&Cpu, &impl Storage),
+    names: [&str; 2],
+    reference_ahead: bool,
+) -> Result<(), String> {
+    let [n1, n2] = names;
+    let ((a, sa), (b, sb)) = (first, second);
+    if a != b {
+        let mut diff = String::new();
+        for r in 0..16 {
+            if a.gpr[r] != b.gpr[r] {
+                diff += &format!(" r{r}: {n1} {:#x} {n2} {:#x};", a.gpr[r], b.gpr[r]);
+            }
+        }
+        if a.psw != b.psw {
+            diff += &format!(" psw: {n1} {:x?} {n2} {:x?};", a.psw, b.psw);
+        }
+        if diff.is_empty() {
+            diff = format!(" {n1} {a:x?}\n {n2} {b:x?}");
+        }
+        return Err(format!("CPU differs:{diff}"));
+    }
+    let (x, y) = (bytes(sa), bytes(sb));
+    if x != y {
+        let at = x.iter().zip(&y).position(|(p, q)| p != q).unwrap_or(0);
+        return Err(format!(
+            "storage differs at {at:#x}: {n1} {:02x?} {n2} {:02x?}",
+            &x[at..(at + 8).min(x.len())],
+            &y[at..(at + 8).min(y.len())]
+        ));
+    }
+    for frame in 0..sa.size().min(sb.size()) / 0x1000 {
+        let at = AbsoluteAddress::new(frame * 0x1000);
+        let (ka, kb) = (sa.key(at), sb.key(at));
+        let ahead = |k: Option<StorageKey>| k.map(|k| StorageKey::new(k.value() | StorageKey::R));
+        if ka != kb && !(reference_ahead && ahead(ka) == kb) {
+            return Err(format!(
+                "storage key of frame {frame:#x} differs: {n1} {ka:?} {n2} {kb:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every byte of `storage`.
+fn bytes(storage: &impl Storage) -> Vec<u8> {
+    let mut all = vec![0; storage.size() as usize];
+    storage
+        .read(AbsoluteAddress::new(0), &mut all)
+        .expect("the whole storage is readable");
+    all
+}
