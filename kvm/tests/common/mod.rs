@@ -13,12 +13,12 @@ use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
 /// KVM maps guest storage only from page-aligned host memory: large
-/// allocations (guest storage) are page-aligned here, as the `zmmu`
+/// allocations (guest storage, 256 KiB and more) are page-aligned here, as the `zmmu`
 /// binary's lazy allocator makes them.
 struct PageAligned;
 
 fn adjust(layout: Layout) -> Layout {
-    if layout.size() >= 1 << 20 {
+    if layout.size() >= 1 << 18 {
         layout.align_to(4096).unwrap_or(layout)
     } else {
         layout

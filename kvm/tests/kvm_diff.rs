@@ -1,0 +1,188 @@
+//! Differential test: the kvm engine against the interpreter on the jit's
+//! random programs (`zmmu_testkit::streams`: loads and stores through
+//! random page tables and storage keys, IPTE, EXECUTE, stores into the
+//! program's own code frame through an alias page, instructions the
+//! translator does not translate). Two machines start from each drawn
+//! case; both run in the same random slices of instructions, and after
+//! every slice the run's outcome, the CPU state, storage and the storage
+//! keys must be equal. The program-new PSW is a disabled wait: at each
+//! program interruption (its old PSW, code and TEID are compared in the
+//! lowcore) both machines resume at the old PSW, past the instruction
+//! where the exception nullified it, as a handler would; a case ends at
+//! its terminator, after 200 interruptions or 4000 instructions. The kvm engine may set
+//! reference bits ahead of use (CHOICES 29), nothing else.
+//!
+//! ```text
+//! ZMMU_KVM_DIFF_CASES=2000 ZMMU_KVM_DIFF_SEED=7 cargo test --release -p zmmu-kvm --test kvm_diff -- --nocapture
+//! ```
+
+mod common;
+
+use common::{engine, Quiet};
+use zmmu_cpu::state::Psw;
+use zmmu_kvm::KvmEngine;
+use zmmu_machine::{Machine, Stop};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::exception::Code;
+use zmmu_mmu::storage::Storage;
+use zmmu_testkit::streams::{case, compare, STORAGE};
+use zmmu_testkit::Rng;
+
+/// A machine in the state of `drawn`, with a disabled-wait program-new PSW.
+fn machine(drawn: &zmmu_testkit::streams::Case) -> Machine {
+    let mut m = Machine::new(STORAGE);
+    let mut bytes = vec![0; STORAGE];
+    drawn
+        .storage
+        .read(AbsoluteAddress::new(0), &mut bytes)
+        .expect("the case's storage");
+    let storage = &mut m.bus.storage;
+    storage.write(AbsoluteAddress::new(0), &bytes).unwrap();
+    for frame in 0..STORAGE as u64 / 0x1000 {
+        let at = AbsoluteAddress::new(frame * 0x1000);
+        storage.set_key(at, drawn.storage.key(at).unwrap()).unwrap();
+    }
+    storage
+        .write_u64(AbsoluteAddress::new(0x1d0), 0x0002_0001_8000_0000)
+        .unwrap();
+    storage
+        .write_u64(AbsoluteAddress::new(0x1d8), PROGRAM_NEW)
+        .unwrap();
+    m.cpu = drawn.cpu.clone();
+    m
+}
+
+/// Instructions at most per case (a store into the code may make a loop).
+const CASE_BUDGET: u64 = 4000;
+
+/// The program-new PSW's address.
+const PROGRAM_NEW: u64 = 0x777;
+
+/// Where a handler resumes after the program interruption `m` stopped at:
+/// the old PSW, past the instruction if the exception nullified it; none
+/// for an interruption without an instruction length (nothing to skip).
+fn resume(m: &Machine) -> Option<Psw> {
+    let storage = &m.bus.storage;
+    let word = |at| storage.read_u64(AbsoluteAddress::new(at)).unwrap();
+    let mut id = [0u8; 4];
+    storage.read(AbsoluteAddress::new(0x8c), &mut id).unwrap();
+    let ilc = u64::from(id[1] >> 1 & 3);
+    let code = Code(u16::from_be_bytes([id[2], id[3]]));
+    let mut old = Psw {
+        mask: word(0x150),
+        addr: word(0x158),
+    };
+    if ilc == 0 {
+        return None;
+    }
+    if code.nullifies() {
+        old.addr += ilc * 2;
+    }
+    Some(old)
+}
+
+/// Runs one case on both; the instructions run, or the first difference.
+fn run_case(rng: &mut Rng, seen: &mut Seen) -> Result<Option<u64>, String> {
+    let drawn = case(rng);
+    let mut interp = machine(&drawn);
+    let mut vm = machine(&drawn);
+    let Some(mut kvm): Option<KvmEngine> = engine(&vm.bus.storage) else {
+        return Ok(None);
+    };
+    let mut total = 0;
+    let mut interruptions = 0;
+    loop {
+        let slice = 1 + rng.below(400);
+        let expected = interp.run(Some(slice), &mut Quiet);
+        let got = vm.run_with(Some(slice), &mut Quiet, &mut kvm);
+        if let Some(failure) = kvm.failure() {
+            return Err(format!("the engine failed: {failure:?}"));
+        }
+        if got != expected {
+            return Err(format!(
+                "after {total} instructions: interp {expected:?}, kvm {got:?}"
+            ));
+        }
+        total += expected.instructions;
+        compare(
+            (&interp.cpu, &interp.bus.storage),
+            (&vm.cpu, &vm.bus.storage),
+            ["interp", "kvm"],
+            true,
+        )
+        .map_err(|e| format!("after {total} instructions: {e}"))?;
+        if interp.cpu.psw.addr == drawn.end || total >= CASE_BUDGET {
+            seen.add(&kvm);
+            return Ok(Some(total));
+        }
+        match expected.stop {
+            Stop::LimitReached => {}
+            Stop::DisabledWait { psw } if psw.addr == PROGRAM_NEW && interruptions < 200 => {
+                interruptions += 1;
+                let Some(psw) = resume(&interp) else {
+                    seen.add(&kvm);
+                    return Ok(Some(total));
+                };
+                interp.cpu.psw = psw;
+                vm.cpu.psw = psw;
+            }
+            _ => {
+                seen.add(&kvm);
+                return Ok(Some(total));
+            }
+        }
+    }
+}
+
+/// What the engine did over all cases, to show the streams reach it.
+#[derive(Default)]
+struct Seen {
+    instructions: u64,
+    helper_calls: u64,
+    shadow_fills: u64,
+    fault_exceptions: u64,
+    code_page_writes: u64,
+}
+
+impl Seen {
+    fn add(&mut self, kvm: &KvmEngine) {
+        let s = kvm.stats();
+        self.instructions += s.instructions;
+        self.helper_calls += s.helper_calls;
+        self.shadow_fills += s.shadow_fills;
+        self.fault_exceptions += s.fault_exceptions;
+        self.code_page_writes += s.code_page_writes;
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn kvm_matches_the_interpreter_on_random_programs_under_dat() {
+    let cases = env_u64("ZMMU_KVM_DIFF_CASES", 300);
+    let seed = env_u64("ZMMU_KVM_DIFF_SEED", 0x5eed);
+    let mut total = 0;
+    let mut seen = Seen::default();
+    for index in 0..cases {
+        match run_case(&mut Rng::new(seed.wrapping_add(index)), &mut seen) {
+            Ok(Some(n)) => total += n,
+            Ok(None) => return,
+            Err(why) => {
+                panic!("case {index} of ZMMU_KVM_DIFF_SEED={seed}: {why}")
+            }
+        }
+    }
+    eprintln!(
+        "kvm_diff: {total} instructions in {cases} cases; in the VM {}, helper calls {}, shadow fills {}, faults to s390x exceptions {}, stores into code frames {}",
+        seen.instructions, seen.helper_calls, seen.shadow_fills, seen.fault_exceptions, seen.code_page_writes
+    );
+    assert!(
+        seen.instructions > total / 2 && seen.fault_exceptions > 0 && seen.code_page_writes > 0,
+        "the streams must run mostly in the VM, fault there and store into code"
+    );
+}
