@@ -367,6 +367,10 @@ pub fn case(rng: &mut Rng) -> Case {
         // The last data page aliases the first code frame.
         w(&mut storage, PAGE_TABLE + 15 * 8, CODE_FRAME);
     }
+    let hostile = rng.chance(25);
+    if hostile {
+        hostile_entries(rng, &mut storage);
+    }
     let psw_key: u8 = if rng.chance(70) { 0 } else { 9 };
     for frame in 0..(STORAGE as u64 / 0x1000) {
         let key = if (0x28..0x30).contains(&frame) && rng.chance(30) {
@@ -381,9 +385,12 @@ pub fn case(rng: &mut Rng) -> Case {
             .unwrap();
     }
     let mut cpu = Cpu::new();
-    cpu.cr[1] = SEGMENT_TABLE;
-    cpu.cr[7] = SEGMENT_TABLE;
-    cpu.cr[13] = SEGMENT_TABLE;
+    for cr in [1, 7, 13] {
+        cpu.cr[cr] = SEGMENT_TABLE;
+        if hostile && rng.chance(30) {
+            cpu.cr[cr] |= hostile_asce_bits(rng);
+        }
+    }
     if rng.chance(50) {
         cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
     }
@@ -439,6 +446,46 @@ pub fn case(rng: &mut Rng) -> Case {
         storage,
         end: *addrs.last().expect("a program ends with its terminator"),
     }
+}
+
+/// Entries no kernel writes, for a hostile case: every engine must give
+/// what the DAT walk gives for them (the checklist's order: I, then the
+/// table type, then PTE bit 52, then protection). Page-table entries of
+/// data pages get bit 52 (a translation-specification exception), the
+/// IEP bit or software bits (ignored here: IEP is not enabled), or the
+/// invalid bit over random bits (all ignored but I); the segment entry of
+/// the program gets DAT protection, the common-segment bit, a wrong table
+/// type or the format-control bit (ignored without EDAT-1). No entry
+/// points at a table frame, so stores never change the tables.
+fn hostile_entries(rng: &mut Rng, storage: &mut OwnedStorage) {
+    for page in 8..16u64 {
+        if !rng.chance(30) {
+            continue;
+        }
+        let at = AbsoluteAddress::new(PAGE_TABLE + page * 8);
+        let pte = storage.read_u64(at).expect("the page table");
+        let bad = match rng.below(3) {
+            0 => pte | 0x800,
+            1 => pte | rng.pick(&[0x100, 0xff, 0x1ff]),
+            _ => rng.bits() | 0x400,
+        };
+        storage.write_u64(at, bad).expect("the page table");
+    }
+    let at = AbsoluteAddress::new(SEGMENT_TABLE + 8);
+    let ste = storage.read_u64(at).expect("the segment table");
+    let bits = rng.pick(&[0x200, 0x010, 0x004, 0x00c, 0x400, 0x210]);
+    storage
+        .write_u64(at, ste | bits)
+        .expect("the segment table");
+}
+
+/// ASCE bits for a hostile case: private space (with a common segment, a
+/// translation-specification exception), real space (no walk: the
+/// logical address is real, mostly outside storage), a region-table
+/// designation over the segment table (its entry 0, invalid, is then a
+/// region translation exception), reserved bits.
+fn hostile_asce_bits(rng: &mut Rng) -> u64 {
+    rng.pick(&[0x100, 0x020, 0x004, 0x008, 0x00c, 0x00f, 0xc10])
 }
 
 /// What two runs of a case left, compared: `Ok` when the CPU state, the

@@ -217,11 +217,13 @@ impl Gen {
                 self.ea(0, f.b1, f.d1)?;
                 self.access(here, AccessKind::Read, 1)?;
                 let a = &mut self.a;
+                // The operand is fetched whatever the mask: under the host
+                // MMU this load is the access check.
+                a.movzx(esi, byte_ptr(r13 + rax))?;
                 if mask == 0 {
                     a.xor(edx, edx)?;
                     a.xor(ecx, ecx)?;
                 } else {
-                    a.movzx(esi, byte_ptr(r13 + rax))?;
                     a.and(esi, i32::from(mask))?;
                     a.setnz(dl)?;
                     a.cmp(esi, i32::from(mask))?;
