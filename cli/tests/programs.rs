@@ -194,6 +194,11 @@ fn memcpy_and_memset_over_large_buffers_run_as_on_qemu() {
 }
 
 #[test]
+fn a_byte_wise_checksum_runs_as_on_qemu() {
+    runs_as_on_qemu("bytesum", 0);
+}
+
+#[test]
 fn secondary_space_accesses_through_sacf_run_as_on_qemu() {
     runs_as_on_qemu("spaces", 0);
 }

@@ -31,9 +31,13 @@ fn offsets(start: u64, end: u64) -> (usize, usize) {
 }
 
 impl CodePage {
-    /// Adds block `id` with bytes `start..end`.
+    /// Adds block `id` with bytes `start..end` (a block that crosses into
+    /// the next page may come twice in a row, when both pages map to this
+    /// frame).
     pub(crate) fn add(&mut self, id: usize, start: u64, end: u64) {
-        self.blocks.push(id);
+        if self.blocks.last() != Some(&id) {
+            self.blocks.push(id);
+        }
         self.mark(start, end);
     }
 
@@ -45,12 +49,16 @@ impl CodePage {
     }
 
     /// Forgets every code byte, then marks the bytes of the blocks still in
-    /// the frame (`range` gives a block's bytes).
-    pub(crate) fn rebuild(&mut self, range: impl Fn(usize) -> (u64, u64)) {
+    /// frame `page` (`ranges` gives a block's absolute byte ranges, of which
+    /// those in this frame count).
+    pub(crate) fn rebuild(&mut self, page: u64, ranges: impl Fn(usize) -> [Option<(u64, u64)>; 2]) {
         self.bytes = [0; 64];
         for i in 0..self.blocks.len() {
-            let (start, end) = range(self.blocks[i]);
-            self.mark(start, end);
+            for (start, end) in ranges(self.blocks[i]).into_iter().flatten() {
+                if start & !0xfff == page {
+                    self.mark(start, end);
+                }
+            }
         }
     }
 

@@ -11,7 +11,10 @@
 //!   and the PSW bits translation depends on (DAT, address-space control,
 //!   problem state, key, addressing mode); a jump cache maps (PSW address,
 //!   those bits) to a block and is dropped on every change of translation
-//!   (a [`PendingFlush`], a control-register or prefix change).
+//!   (a [`PendingFlush`], a control-register or prefix change). A block
+//!   whose last instruction crosses into the next page also depends on
+//!   that page's frame, checked whenever the block is found by its key
+//!   (docs/CHOICES.md §30).
 //! - Frames that hold translated code are marked in storage and in the TLB
 //!   (`Storage::set_code_frame`, `Tlb::mark_code`), so stores to them miss
 //!   inline and reach the interpreter, whose writes go through [`Watch`]:
@@ -62,6 +65,7 @@ use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::{Ending, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{
@@ -111,6 +115,8 @@ pub struct Stats {
     pub code_bytes: u64,
     /// Guest instructions translated.
     pub translated_instructions: u64,
+    /// Blocks translated whose last instruction crosses into the next page.
+    pub crossing_blocks: u64,
     /// Time spent decoding and translating blocks, in nanoseconds.
     pub translate_ns: u64,
     /// Block lookups served by the jump cache.
@@ -131,7 +137,8 @@ pub struct Stats {
     /// (outside the code bytes).
     pub code_page_stores: u64,
     /// Instructions interpreted with `Cpu::step` outside blocks (fetch
-    /// exceptions, page-crossing instructions, the end of the budget).
+    /// exceptions, instructions crossing into a page whose frame is not
+    /// referenced yet, see `crossing_frame`).
     pub steps: u64,
     /// Full flushes of the code buffer.
     pub flushes: u64,
@@ -207,17 +214,21 @@ pub enum Cause {
     Lowcore,
     /// The block jumped straight to a dropped one.
     Linked,
+    /// The next page, into which the block's last instruction crosses, maps
+    /// to another frame (or none) now.
+    Crossing,
 }
 
 impl Cause {
     /// Every cause, in `Cause as usize` order.
-    pub const ALL: [Cause; 6] = [
+    pub const ALL: [Cause; 7] = [
         Cause::Store,
         Cause::Tables,
         Cause::Storage,
         Cause::System,
         Cause::Lowcore,
         Cause::Linked,
+        Cause::Crossing,
     ];
 
     /// Its name in `--stats`.
@@ -229,6 +240,7 @@ impl Cause {
             Cause::System => "system",
             Cause::Lowcore => "lowcore",
             Cause::Linked => "linked",
+            Cause::Crossing => "next-page",
         }
     }
 }
@@ -267,10 +279,13 @@ struct Block {
     code: usize,
     insns: Vec<Guest>,
     native: Vec<bool>,
-    /// Absolute bytes it was translated from, and their contents then.
+    /// Absolute bytes it was translated from in its first frame, and the
+    /// contents of all its bytes then (those of `second` after these).
     start: u64,
     end: u64,
     bytes: Vec<u8>,
+    /// Where its last instruction crosses into the next page.
+    second: Option<Second>,
     key: Key,
     env: Env,
     valid: bool,
@@ -278,6 +293,53 @@ struct Block {
     prefixes: Vec<(usize, usize)>,
     /// Blocks that jump straight to this one: dropped with it.
     incoming: Vec<usize>,
+}
+
+/// The bytes of a block in the next logical page: its last instruction
+/// crosses into that page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Second {
+    /// The next page's logical address.
+    logical: u64,
+    /// The frame it was translated from, and the number of bytes there.
+    frame: u64,
+    len: u64,
+}
+
+impl Block {
+    /// Its absolute byte ranges: in its first frame, and in the frame its
+    /// last instruction crosses into.
+    fn ranges(&self) -> [Option<(u64, u64)>; 2] {
+        [
+            Some((self.start, self.end)),
+            self.second.map(|s| (s.frame, s.frame + s.len)),
+        ]
+    }
+
+    /// Whether it has bytes in `start..end` (absolute).
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.ranges()
+            .into_iter()
+            .flatten()
+            .any(|(s, e)| s < end && start < e)
+    }
+
+    /// Whether `storage` no longer holds the bytes it was translated from.
+    fn changed(&self, storage: &dyn Storage, now: &mut Vec<u8>) -> bool {
+        now.resize(self.bytes.len(), 0);
+        let mut at = 0;
+        for (start, end) in self.ranges().into_iter().flatten() {
+            let n = (end - start) as usize;
+            let Some(part) = now.get_mut(at..at + n) else {
+                return true;
+            };
+            if storage.read(AbsoluteAddress::new(start), part).is_none() {
+                return true;
+            }
+            at += n;
+        }
+        *now != self.bytes
+    }
 }
 
 /// A block is found by its logical address (the code depends on it:
@@ -440,15 +502,9 @@ impl Caches {
             .filter_map(|page| self.pages.get(page))
             .flat_map(|code| code.blocks.iter())
             .map(|&id| &self.blocks[id])
-            .filter(|b| b.valid && b.start < end && start < b.end)
-            .filter(|b| {
-                now.resize(b.bytes.len(), 0);
-                storage
-                    .read(AbsoluteAddress::new(b.start), &mut now)
-                    .is_none()
-                    || now != b.bytes
-            })
-            .map(|b| (b.start, b.end))
+            .filter(|b| b.valid && b.overlaps(start, end))
+            .filter(|b| b.changed(storage, &mut now))
+            .flat_map(|b| b.ranges().into_iter().flatten())
             .collect();
         for (start, end) in changed {
             self.invalidate_range(start, end, cause);
@@ -498,13 +554,13 @@ impl Caches {
             let blocks = &mut self.blocks;
             code.blocks.retain(|&id| {
                 let b = &mut blocks[id];
-                if b.valid && b.start < end && start < b.end {
+                if b.valid && b.overlaps(start, end) {
                     b.valid = false;
                     dropped.push(id);
                 }
                 b.valid
             });
-            code.rebuild(|id| (blocks[id].start, blocks[id].end));
+            code.rebuild(page, |id| blocks[id].ranges());
             if let Some(word) = self.code_map.get_mut((page >> 12) as usize) {
                 *word = code.granules();
             }
@@ -526,11 +582,14 @@ impl Caches {
             b.valid = false;
             dropped.push(id);
             work.append(&mut b.incoming);
-            let page = b.start & !0xfff;
-            if let Some(code) = self.pages.get_mut(&page) {
+            for (start, _) in b.ranges().into_iter().flatten() {
+                let page = start & !0xfff;
+                let Some(code) = self.pages.get_mut(&page) else {
+                    continue;
+                };
                 let blocks = &self.blocks;
                 code.blocks.retain(|&other| blocks[other].valid);
-                code.rebuild(|other| (blocks[other].start, blocks[other].end));
+                code.rebuild(page, |other| blocks[other].ranges());
                 if let Some(word) = self.code_map.get_mut((page >> 12) as usize) {
                     *word = code.granules();
                 }
@@ -1037,6 +1096,20 @@ struct PairPages {
     absolute: (u64, u64),
 }
 
+/// The frame an instruction fetch from the next logical page `page` reaches
+/// when a block's last instruction crosses into it: only if the fetch is
+/// permitted and the frame's reference bit is already one, so that running
+/// the block records nothing the interpreter's fetch would record (else
+/// the block ends before that instruction, which the interpreter then
+/// fetches, raising its exception or recording its reference). Checked
+/// without recording, see docs/CHOICES.md §30.
+fn crossing_frame<M: JitMemory>(mem: &mut M, acc: &Access<'_>, page: u64) -> Option<u64> {
+    let bus = mem.dat_bus();
+    let (absolute, key) = bus.check_only(acc, page).ok()?;
+    let referenced = key.value() & StorageKey::R != 0;
+    (referenced && bus.storage.contains(absolute)).then_some(absolute.value())
+}
+
 /// The TLB partition of operand accesses, `None` in access-register mode.
 fn partition(dat: bool, asc: u8) -> Option<usize> {
     match (dat, asc) {
@@ -1225,28 +1298,73 @@ impl Jit {
         };
         let abs = mem.translate(&acc, psw.addr).ok()?.value();
         let key = (psw.addr, abs, bits);
-        if let Some(&id) = self.caches.by_key.get(&key) {
-            self.caches.stats.cache_hits += 1;
-            let code = self.buffer.address(self.caches.blocks[id].code) as u64;
-            self.caches.jump_set(psw.addr, bits, id, code);
-            return Some(id);
-        }
         let amode = psw.amode();
+        // The next logical page, and the frame an instruction crossing into
+        // it is fetched from now (None: the fetch from it fails, which the
+        // interpreter raises when it gets there).
+        let next_page = amode.wrap((psw.addr | 0xfff).wrapping_add(1));
+        let mut next_frame = None;
+        if let Some(&id) = self.caches.by_key.get(&key) {
+            let block = &self.caches.blocks[id];
+            let crossing = block.second;
+            let stands = crossing.is_none_or(|second| {
+                let frame = crossing_frame(mem, &acc, second.logical);
+                next_frame = Some(frame);
+                frame == Some(second.frame)
+            });
+            if stands {
+                self.caches.stats.cache_hits += 1;
+                let code = self.buffer.address(block.code) as u64;
+                self.caches.jump_set(psw.addr, bits, id, code);
+                return Some(id);
+            }
+            // The next page maps elsewhere now (or nowhere): the block
+            // and those sharing its bytes go, and it is translated again.
+            let (start, end) = (block.start, block.end);
+            self.caches.invalidate_range(start, end, Cause::Crossing);
+        }
         let page_end = (abs | 0xfff) + 1;
+        let mut second = None;
         let insns = {
-            let storage = &mem.dat_bus().storage;
             // The most a block can hold: MAX_BLOCK instructions of at most
-            // 6 bytes, within the page.
-            let mut most = [0u8; 6 * zmmu_translator::MAX_BLOCK];
-            let left = page_end.min(storage.size()).checked_sub(abs)?;
-            let len = usize::try_from(left).ok()?.min(most.len());
-            let bytes = most.get_mut(..len)?;
-            storage.read(AbsoluteAddress::new(abs), bytes)?;
-            decode_block(bytes, psw.addr, amode, zmmu_translator::MAX_BLOCK)
+            // 6 bytes, within the page, and the rest of an instruction
+            // crossing into the next.
+            let mut most = [0u8; 6 * zmmu_translator::MAX_BLOCK + 6];
+            let storage_size = mem.dat_bus().storage.size();
+            let left = page_end.min(storage_size).checked_sub(abs)?;
+            let len = usize::try_from(left).ok()?.min(most.len() - 6);
+            mem.dat_bus()
+                .storage
+                .read(AbsoluteAddress::new(abs), most.get_mut(..len)?)?;
+            let mut total = len;
+            if abs + left == page_end && left < 6 * zmmu_translator::MAX_BLOCK as u64 {
+                let frame = match next_frame {
+                    Some(frame) => frame,
+                    None => crossing_frame(mem, &acc, next_page),
+                };
+                let got = frame.and_then(|f| {
+                    mem.dat_bus()
+                        .storage
+                        .read(AbsoluteAddress::new(f), most.get_mut(len..len + 6)?)
+                });
+                if let (Some(frame), Some(())) = (frame, got) {
+                    second = Some(frame);
+                    total += 6;
+                }
+            }
+            decode_block(&most[..total], psw.addr, amode, zmmu_translator::MAX_BLOCK)
         };
         if insns.is_empty() {
             return None;
         }
+        let size: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
+        let second = second
+            .filter(|_| size > page_end - abs)
+            .map(|frame| Second {
+                logical: next_page,
+                frame,
+                len: size - (page_end - abs),
+            });
         let env = Env {
             amode,
             key: psw.key(),
@@ -1258,7 +1376,7 @@ impl Jit {
             }),
             movbe: self.movbe,
         };
-        let id = self.add_block(mem, insns, env, key)?;
+        let id = self.add_block(mem, insns, env, key, second)?;
         let code = self.buffer.address(self.caches.blocks[id].code) as u64;
         self.caches.jump_set(psw.addr, bits, id, code);
         Some(id)
@@ -1281,7 +1399,9 @@ impl Jit {
         let env = block.env;
         let prefix = match self.caches.by_key.get(&key) {
             Some(&prefix) => prefix,
-            None => self.add_block(mem, insns, env, key)?,
+            // A prefix never holds the last instruction, the one that may
+            // cross into the next page.
+            None => self.add_block(mem, insns, env, key, None)?,
         };
         // A flush may have dropped the whole block.
         if let Some(block) = self
@@ -1317,7 +1437,9 @@ impl Jit {
                     .by_key
                     .get(&(t, key.1 & !0xfff | (t - page), bits))?;
                 let b = &self.caches.blocks[id];
-                b.valid.then(|| (t, self.buffer.address(b.code) as u64))
+                // Not to a block that crosses into the next page, whose
+                // frame is checked only when it is found by its key.
+                (b.valid && b.second.is_none()).then(|| (t, self.buffer.address(b.code) as u64))
             })
             .collect()
     }
@@ -1329,9 +1451,12 @@ impl Jit {
         insns: Vec<Guest>,
         env: Env,
         key: Key,
+        second: Option<Second>,
     ) -> Option<usize> {
         let abs = key.1;
-        let len: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
+        let size: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
+        // The bytes in the first frame.
+        let len = size - second.map_or(0, |s| s.len);
         if self.caches.blocks.len() >= MAX_BLOCKS {
             self.flush(mem);
         }
@@ -1351,21 +1476,22 @@ impl Jit {
             self.flush(mem);
         }
         let (code, translated) = placed?;
-        let mut bytes = vec![0; len as usize];
-        mem.dat_bus()
-            .storage
-            .read(AbsoluteAddress::new(abs), &mut bytes)?;
+        let mut bytes = vec![0; size as usize];
+        let (first, rest) = bytes.split_at_mut(len as usize);
+        let storage = &mem.dat_bus().storage;
+        storage.read(AbsoluteAddress::new(abs), first)?;
+        if let Some(second) = second {
+            storage.read(AbsoluteAddress::new(second.frame), rest)?;
+        }
         // A frame may now hold code.
         self.caches.last_pair = None;
         self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
-        let page = abs & !0xfff;
         let bus = mem.dat_bus();
-        let _ = bus.storage.set_code_frame(AbsoluteAddress::new(page), true);
-        bus.tlb.mark_code(AbsoluteAddress::new(page));
         let stats = &mut self.caches.stats;
         stats.blocks += 1;
         stats.code_bytes += translated.code.len() as u64;
         stats.translated_instructions += insns.len() as u64;
+        stats.crossing_blocks += u64::from(second.is_some());
         self.caches.blocks.push(Block {
             code,
             insns,
@@ -1373,6 +1499,7 @@ impl Jit {
             start: abs,
             end: abs + len,
             bytes,
+            second,
             key,
             env,
             valid: true,
@@ -1387,15 +1514,20 @@ impl Jit {
             }
         }
         self.caches.by_key.insert(key, id);
-        let code = self.caches.pages.entry(page).or_default();
-        code.add(id, abs, abs + len);
         let frames = (bus.storage.size()).div_ceil(0x1000) as usize;
         let map = &mut self.caches.code_map;
         if map.len() < frames {
             map.resize(frames, 0);
         }
-        if let Some(word) = map.get_mut((page >> 12) as usize) {
-            *word = code.granules();
+        for (start, end) in self.caches.blocks[id].ranges().into_iter().flatten() {
+            let page = start & !0xfff;
+            let _ = bus.storage.set_code_frame(AbsoluteAddress::new(page), true);
+            bus.tlb.mark_code(AbsoluteAddress::new(page));
+            let code = self.caches.pages.entry(page).or_default();
+            code.add(id, start, end);
+            if let Some(word) = self.caches.code_map.get_mut((page >> 12) as usize) {
+                *word = code.granules();
+            }
         }
         Some(id)
     }

@@ -159,7 +159,7 @@ fn jit_matches_the_interpreter_on_random_programs_under_dat() {
     }
     let s = jit.stats();
     eprintln!(
-        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {}, steps {}, smc drops {}, code-page stores {}, flushes {}",
-        s.native(), s.helper_calls, s.slow_paths, s.blocks, s.steps, s.smc_invalidations, s.code_page_stores, s.flushes
+        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {} ({} crossing a page), steps {}, smc drops {}, code-page stores {}, flushes {}",
+        s.native(), s.helper_calls, s.slow_paths, s.blocks, s.crossing_blocks, s.steps, s.smc_invalidations, s.code_page_stores, s.flushes
     );
 }

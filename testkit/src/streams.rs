@@ -40,11 +40,12 @@ pub const NATIVE: &[Opcode] = &[
     ALGSI, LGRL, LRL, LGFRL, LLGFRL, LHRL, STGRL, STRL, STHRL, CGHRL, RISBG, RISBGN, RNSBG, ROSBG,
     RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY, MVC, XC, CLC, NC, OC, LMG, STMG, LM, STM,
     LMY, STMY, LCGR, LCR, LCGFR, LPGR, LPR, LPGFR, LNGR, LNR, LNGFR, RLL, RLLG, EAR, LD, LDY, STD,
-    STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR,
+    STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
+    ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM,
 ];
 
 /// Instructions the interpreter runs for the jit.
-pub const FALLBACK: &[Opcode] = &[DSGR, SLA, ICM, DLG, DSG, RISBHG, LOCG, STOC, MVCLE, CLCLE];
+pub const FALLBACK: &[Opcode] = &[SLA, RISBHG, LOCG, STOC, MVCLE, CLCLE];
 
 /// One generated instruction: bytes, and a relative field to patch with
 /// the address of a later instruction (field byte offset, width in bytes,
@@ -109,10 +110,30 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
                 b[4] = 0;
             }
         }
-        Format::RsB => {
+        Format::RsB | Format::RsyB => {
+            // ICM and friends: R1 and a mask (zero included).
             b[1] = r1 << 4 | rng.below(16) as u8;
             b[2] = bs << 4 | (d12 >> 8) as u8;
             b[3] = d12 as u8;
+            if len == 6 {
+                b[4] = if rng.chance(90) { 0 } else { 0xff };
+            }
+        }
+        _ if matches!(op, CS | CSY | CSG) => {
+            // Mostly aligned operands (else a specification exception),
+            // R3 any register.
+            let size = if op == CSG { 8 } else { 4 };
+            let d = if rng.chance(75) {
+                d12 & !(size - 1)
+            } else {
+                d12
+            };
+            b[1] = r1 << 4 | rng.below(16) as u8;
+            b[2] = bs << 4 | (d >> 8) as u8;
+            b[3] = d as u8;
+            if len == 6 {
+                b[4] = 0;
+            }
         }
         Format::RxA | Format::RxyA | Format::RsA | Format::RsyA => {
             let shift = matches!(op.format(), Format::RsA | Format::RsyA);
@@ -372,8 +393,13 @@ pub fn case(rng: &mut Rng) -> Case {
         hostile_entries(rng, &mut storage);
     }
     let psw_key: u8 = if rng.chance(70) { 0 } else { 9 };
+    // Code frames already referenced (or not): a block may then end with
+    // an instruction crossing into the next page (docs/CHOICES.md §30).
+    let code_referenced = rng.chance(50);
     for frame in 0..(STORAGE as u64 / 0x1000) {
-        let key = if (0x28..0x30).contains(&frame) && rng.chance(30) {
+        let key = if (0x20..0x24).contains(&frame) && code_referenced {
+            StorageKey::R
+        } else if (0x28..0x30).contains(&frame) && rng.chance(30) {
             let acc = rng.pick(&[0u8, 3, 9]);
             let fetch = if rng.chance(30) { StorageKey::F } else { 0 };
             (acc << 4) | fetch
@@ -436,6 +462,11 @@ pub fn case(rng: &mut Rng) -> Case {
     m |= rng.below(4) << 44;
     if rng.chance(20) {
         m |= mask::FIXED_OVERFLOW;
+    }
+    if rng.chance(40) {
+        // I/O and external interruptions enabled (none is ever pending
+        // here): what STNSM disables and STOSM enables.
+        m |= mask::IO | mask::EXT;
     }
     cpu.psw = Psw {
         mask: m,

@@ -115,6 +115,29 @@ impl DatBus {
         Controls::from_registers(&cpu.cr, cpu.prefix, self.facilities)
     }
 
+    /// Checks the access `acc` to the byte at `addr` as [`Memory::translate`]
+    /// would, but records nothing (no R or C bit, no TLB entry): the
+    /// absolute address and the frame's storage key as it stands. The jit
+    /// looks at the page an instruction crosses into this way, so that it
+    /// never sets a reference bit the interpreter would not have set yet.
+    pub fn check_only(
+        &mut self,
+        acc: &Access<'_>,
+        addr: u64,
+    ) -> Result<(AbsoluteAddress, zmmu_mmu::keys::StorageKey), Exception> {
+        let pages = self.pages(acc);
+        let Target::Dat(space) = pages.target else {
+            let absolute = AbsoluteAddress::new(addr);
+            let key = self.storage.key(absolute).ok_or(Exception::addressing())?;
+            return Ok((absolute, key));
+        };
+        let request = pages.request(space, addr, acc.kind);
+        let controls = *self.tlb.controls();
+        let checked =
+            access::check(&self.storage, &controls, request).map_err(|f| self.fault(f))?;
+        Ok((checked.absolute, checked.key))
+    }
+
     /// Tells the TLB about control-register and prefix changes.
     #[inline]
     fn sync(&mut self, cpu: &Cpu) {

@@ -68,16 +68,20 @@ pub fn direct_targets(block: &[Guest], amode: AddressingMode) -> Vec<u64> {
 }
 
 /// Decodes the block at `at` from `bytes` (the guest bytes from `at` to the
-/// end of its page): whole instructions up to and including the first that
-/// ends a block other than by a [`side_exit`], the [`MAX_SIDE_EXITS`]th
-/// side exit, or a side exit back to `at` (the end of a loop), at most
-/// `max` instructions. Empty if the first instruction does
-/// not fit in `bytes` (it crosses the page: the caller interprets it).
+/// end of its page, and possibly the first bytes of the next page):
+/// whole instructions up to and including the first that ends a block
+/// other than by a [`side_exit`], the [`MAX_SIDE_EXITS`]th side exit, a
+/// side exit back to `at` (the end of a loop), or the instruction that
+/// reaches the end of the page (one that crosses into the next page, when
+/// `bytes` hold its rest, ends the block: the block then depends on the
+/// next page's translation too, see docs/CHOICES.md §30), at most `max`
+/// instructions. Empty if the first instruction does not fit in `bytes`.
 pub fn decode_block(bytes: &[u8], at: u64, amode: AddressingMode, max: usize) -> Vec<Guest> {
     let mut out = Vec::new();
     let mut offset = 0usize;
     let mut exits = 0;
-    while out.len() < max.min(MAX_BLOCK) {
+    let page_left = 0x1000 - (at & 0xfff) as usize;
+    while out.len() < max.min(MAX_BLOCK) && offset < page_left {
         let Some(rest) = bytes.get(offset..) else {
             break;
         };

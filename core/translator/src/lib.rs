@@ -8,7 +8,8 @@
 //! - [`decode_block`] decodes straight-line code: up to an instruction that
 //!   [ends a block](zmmu_cpu::opcode::Opcode::ends_block) (a conditional
 //!   relative branch is a [`side_exit`] instead, up to [`MAX_SIDE_EXITS`]),
-//!   the end of the page, or [`MAX_BLOCK`] instructions.
+//!   the end of the page (an instruction that crosses into the next page
+//!   ends the block), or [`MAX_BLOCK`] instructions.
 //! - [`translate`] emits one function per block with the ABI of [`abi`]:
 //!   guest registers stay in the `#[repr(C)]` [`zmmu_cpu::state::Cpu`]
 //!   (addressed from `rbx` with `state::offset`), the condition code is
@@ -65,9 +66,11 @@ mod alu;
 mod block;
 mod branch;
 mod cc;
+mod divide;
 mod emit;
 mod field;
 mod fill;
+mod interlocked;
 mod liveness;
 mod memory;
 mod multiple;

@@ -2,7 +2,9 @@
 //! module, then the few instructions that belong to no class (LA, LARL,
 //! LOAD ON CONDITION, LDGR/LGDR, LD/STD, EXTRACT ACCESS, TEST UNDER MASK,
 //! the byte-reversed loads and stores, FIND LEFTMOST ONE, PREFETCH DATA,
-//! the 64-bit divides, INSERT CHARACTER).
+//! INSERT CHARACTER (and under mask), INSERT PROGRAM MASK, LDR/LER,
+//! STNSM/STOSM); the divides and COMPARE AND SWAP have modules of their
+//! own.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -11,6 +13,7 @@ use zmmu_cpu::sem::{Ext, Sem};
 use zmmu_cpu::state::offset;
 use zmmu_mmu::kind::AccessKind;
 
+use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, gpr32, Current, Gen, Native};
 
 impl Gen {
@@ -19,6 +22,12 @@ impl Gen {
     /// slow path (the interpreter raises the data exception) before the
     /// instruction does anything.
     fn fpr(&mut self, here: &mut Current, r: u8) -> Result<AsmMemoryOperand, IcedError> {
+        Ok(qword_ptr(rbx + self.fpr_offset(here, r)?))
+    }
+
+    /// The offset from rbx of floating-point register `r`, checked as by
+    /// [`Gen::fpr`].
+    fn fpr_offset(&mut self, here: &mut Current, r: u8) -> Result<i32, IcedError> {
         if !matches!(r & 15, 0 | 2 | 4 | 6) {
             here.used_slow = true;
             let bit = 63 - 45;
@@ -26,8 +35,7 @@ impl Gen {
             self.a.test(byte_ptr(rbx + at), 1 << (bit % 8))?;
             self.a.jz(here.slow)?;
         }
-        let at = (offset::FPR + offset::FPR_STRIDE * usize::from(r & 15)) as i32;
-        Ok(qword_ptr(rbx + at))
+        Ok((offset::FPR + offset::FPR_STRIDE * usize::from(r & 15)) as i32)
     }
 
     /// Emits `here` natively if it can.
@@ -51,6 +59,9 @@ impl Gen {
             return Ok(done);
         }
         if mem_ok && (self.ss(here)? || self.multiple(here)?) {
+            return Ok(Native::Yes);
+        }
+        if self.divide(here)? || self.compare_and_swap(here)? {
             return Ok(Native::Yes);
         }
         match insn.op {
@@ -232,31 +243,6 @@ impl Gen {
                 self.set_cc()?;
                 Ok(Native::Yes)
             }
-            DLGR | DSGR if f.r1 & 1 == 0 => {
-                // Divide exceptions (a zero divisor, a quotient too large)
-                // go to the interpreter before x86 would trap.
-                here.used_slow = true;
-                let slow = here.slow;
-                let a = &mut self.a;
-                a.mov(rsi, gpr(f.r2))?;
-                a.test(rsi, rsi)?;
-                a.jz(slow)?;
-                a.mov(rax, gpr(f.r1 | 1))?;
-                if insn.op == DLGR {
-                    a.mov(rdx, gpr(f.r1))?;
-                    a.cmp(rdx, rsi)?;
-                    a.jae(slow)?;
-                    a.div(rsi)?;
-                } else {
-                    a.cmp(rsi, -1)?;
-                    a.je(slow)?;
-                    a.cqo()?;
-                    a.idiv(rsi)?;
-                }
-                a.mov(gpr(f.r1), rdx)?;
-                a.mov(gpr(f.r1 | 1), rax)?;
-                Ok(Native::Yes)
-            }
             IC | ICY if mem_ok => {
                 self.ea(f.x2, f.b2, f.d2)?;
                 self.access(here, AccessKind::Read, 1)?;
@@ -267,7 +253,147 @@ impl Gen {
                 )?;
                 Ok(Native::Yes)
             }
+            ICM | ICMY | ICMH if mem_ok && f.m3 & 15 != 0 => {
+                self.insert_under_mask(here)?;
+                Ok(Native::Yes)
+            }
+            IPM => {
+                // R1 bits 32-39 = 00, the condition code, the program mask
+                // (PSW bits 18-23: the low six bits of the PSW byte that
+                // holds the cc, always stored there by its setter); the
+                // rest of R1 unchanged (PoP INSERT PROGRAM MASK).
+                self.a.movzx(eax, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+                self.a.and(eax, 0x3f)?;
+                self.a.mov(gpr_byte(f.r1, 3), al)?;
+                Ok(Native::Yes)
+            }
+            LDR => {
+                let from = self.fpr(here, f.r2)?;
+                let to = self.fpr(here, f.r1)?;
+                self.a.mov(rax, from)?;
+                self.a.mov(to, rax)?;
+                Ok(Native::Yes)
+            }
+            LER => {
+                // The short format is the leftmost word; the rightmost
+                // word of R1 is unchanged.
+                let from = self.fpr_offset(here, f.r2)?;
+                let to = self.fpr_offset(here, f.r1)?;
+                self.a.mov(eax, dword_ptr(rbx + from + 4))?;
+                self.a.mov(dword_ptr(rbx + to + 4), eax)?;
+                Ok(Native::Yes)
+            }
+            STNSM | STOSM if mem_ok => {
+                self.store_then_change_system_mask(here)?;
+                Ok(Native::Yes)
+            }
             _ => Ok(Native::No),
         }
     }
+
+    /// ICM, ICMY, ICMH with a nonzero mask (mask zero, where nothing is
+    /// fetched, is the interpreter's): as many bytes as the mask has ones
+    /// are fetched and placed, left to right, in the bytes of R1 bits
+    /// 32-63 (ICMH: 0-31) the mask selects; cc 0 if they are all zeros,
+    /// 1 if the leftmost inserted bit is one, else 2 (PoP INSERT
+    /// CHARACTERS UNDER MASK).
+    fn insert_under_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let mask = f.m3 & 15;
+        let n = mask.count_ones();
+        self.ea(0, f.b2, f.d2)?;
+        self.access(here, AccessKind::Read, n)?;
+        // esi = the n bytes, big-endian, right-aligned.
+        match n {
+            3 => {
+                let a = &mut self.a;
+                a.movzx(esi, word_ptr(r13 + rax))?;
+                a.rol(si, 8)?;
+                a.shl(esi, 8)?;
+                a.movzx(edx, byte_ptr(r13 + rax + 2))?;
+                a.or(esi, edx)?;
+            }
+            _ => self.load(n, Ext::F)?,
+        }
+        let high = here.insn.op == Opcode::ICMH;
+        let mut left = n;
+        for position in 0..4u8 {
+            if mask & (8 >> position) == 0 {
+                continue;
+            }
+            left -= 1;
+            let a = &mut self.a;
+            a.mov(edx, esi)?;
+            if left > 0 {
+                a.shr(edx, 8 * left)?;
+            }
+            // Register byte `position` of the word, from the left.
+            let byte = 3 - position + if high { 4 } else { 0 };
+            a.mov(gpr_byte(f.r1, byte), dl)?;
+        }
+        let a = &mut self.a;
+        if n < 4 {
+            a.shl(esi, 32 - 8 * n)?;
+        }
+        a.test(esi, esi)?;
+        a.sets(dl)?;
+        a.setg(cl)?;
+        self.set_cc()
+    }
+
+    /// STNSM, STOSM in the supervisor state (the problem state's
+    /// privileged-operation exception is the interpreter's): PSW bits 0-7
+    /// stored at the first operand, then ANDed (STNSM) or ORed (STOSM)
+    /// with I2 (PoP STORE THEN AND/OR SYSTEM MASK). Natively only when the
+    /// mask stays or STNSM only clears the I/O and external masks (bits 6
+    /// and 7): disabling needs no look at the interruptions, and nothing
+    /// the block's code depends on changes. Any other change (enabling,
+    /// DAT, PER) is the interpreter's, which ends the block and the run so
+    /// that the machine sees what it enabled.
+    fn store_then_change_system_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let i = f.i2 as u8;
+        here.used_slow = true;
+        let slow = here.slow;
+        let system = (offset::PSW_MASK + 7) as i32;
+        let a = &mut self.a;
+        let problem = 63 - 15;
+        a.test(
+            byte_ptr(rbx + (offset::PSW_MASK + problem / 8) as i32),
+            1 << (problem % 8),
+        )?;
+        a.jnz(slow)?;
+        a.movzx(esi, byte_ptr(rbx + system))?;
+        a.mov(edi, esi)?;
+        if here.insn.op == Opcode::STOSM {
+            a.or(edi, i32::from(i))?;
+        } else {
+            a.and(edi, i32::from(i))?;
+        }
+        // The bits that change, other than the I/O and external masks of
+        // STNSM.
+        a.mov(edx, esi)?;
+        a.xor(edx, edi)?;
+        if here.insn.op == Opcode::STNSM {
+            a.and(edx, !0x03)?;
+        }
+        a.jnz(slow)?;
+        self.ea(0, f.b1, f.d1)?;
+        // (A TLB fill on the way may use every caller-saved register.)
+        self.access(here, AccessKind::Write, 1)?;
+        let a = &mut self.a;
+        a.movzx(ecx, byte_ptr(rbx + system))?;
+        a.mov(byte_ptr(r13 + rax), cl)?;
+        if here.insn.op == Opcode::STOSM {
+            a.or(byte_ptr(rbx + system), i32::from(i))?;
+        } else {
+            a.and(byte_ptr(rbx + system), i32::from(i))?;
+        }
+        Ok(())
+    }
+}
+
+/// Byte `byte` (0 the rightmost) of guest general register `r`.
+fn gpr_byte(r: u8, byte: u8) -> AsmMemoryOperand {
+    byte_ptr(rbx + (offset::GPR + 8 * usize::from(r & 15) + usize::from(byte)) as i32)
 }
