@@ -4,6 +4,16 @@
 //! page (to drop them on stores), and by host code address (to map a page
 //! fault in translated code back to its guest instruction); and the jump
 //! cache the translator's dispatcher reads in the VM, mirrored on the host.
+//!
+//! A jump-cache entry (PSW address, PSW bits) stands for the block whose
+//! key is that address and those bits with the absolute address the
+//! instruction fetch translates it to. Entries go only when that stops
+//! being true: with their blocks (a store into a code frame), when a
+//! storage key of their frame changes (fetch protection), and when a TLB
+//! purge or new controls change the fetch's translation
+//! ([`Blocks::jump_retain`] with the translation done again). A new
+//! generation empties the whole cache only when the code cache is
+//! flushed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -50,14 +60,21 @@ pub(crate) struct Blocks {
     by_code: BTreeMap<u64, usize>,
     /// Host mirror of the jump cache: (PSW address, bits, block, generation).
     jump: Vec<(u64, u64, u32, u32)>,
+    /// The slots that may hold an entry of the current generation.
+    live: Vec<usize>,
     pub generation: u32,
+    /// A TLB purge may have changed what instruction fetches translate
+    /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
+    /// translated code runs again.
+    pub recheck: bool,
     /// The block whose instruction the host is running, and whether a
     /// store dropped it.
     pub current: Option<usize>,
     pub current_dirty: bool,
     /// Counters.
     pub dropped: u64,
-    pub jump_flushes: u64,
+    /// Jump-cache entries dropped one by one.
+    pub jump_dropped: u64,
 }
 
 impl Blocks {
@@ -69,11 +86,13 @@ impl Blocks {
             snapshots: HashMap::new(),
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); abi::JUMP_ENTRIES],
+            live: Vec::new(),
             generation: 1,
+            recheck: false,
             current: None,
             current_dirty: false,
             dropped: 0,
-            jump_flushes: 0,
+            jump_dropped: 0,
         }
     }
 
@@ -85,13 +104,10 @@ impl Blocks {
         self.snapshots.clear();
         self.by_code.clear();
         paging.clear_code_frames();
-        self.clear_jump();
-    }
-
-    /// Drops every jump-cache entry (a new generation).
-    pub fn clear_jump(&mut self) {
-        self.jump_flushes += 1;
+        // Every jump-cache entry goes: a new generation.
         self.generation = self.generation.wrapping_add(1).max(1);
+        self.live.clear();
+        self.recheck = false;
     }
 
     pub fn get(&self, key: &Key) -> Option<usize> {
@@ -106,6 +122,9 @@ impl Blocks {
     /// Enters a block in the jump cache, on the host and in the VM.
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
         let slot = jump_slot(addr);
+        if self.jump[slot].3 != self.generation {
+            self.live.push(slot);
+        }
         self.jump[slot] = (addr, bits, id as u32, self.generation);
         let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE) as u64;
         let _ = area.store_u64(at + abi::JUMP_ADDR as u64, addr);
@@ -115,6 +134,38 @@ impl Blocks {
             at + abi::JUMP_GENERATION as u64,
             u64::from(self.generation) | (id as u64) << 32,
         );
+    }
+
+    /// Drops the jump-cache entries, on the host and in the VM, for which
+    /// `keep` (given the block, the PSW address and the PSW bits) says no.
+    pub fn jump_retain(
+        &mut self,
+        area: &ExecArea<'_>,
+        mut keep: impl FnMut(&Block, u64, u64) -> bool,
+    ) {
+        let Self {
+            blocks,
+            jump,
+            live,
+            generation,
+            jump_dropped,
+            ..
+        } = self;
+        live.retain(|&slot| {
+            let (addr, bits, id, entry_generation) = jump[slot];
+            if entry_generation != *generation {
+                return false;
+            }
+            if keep(&blocks[id as usize], addr, bits) {
+                return true;
+            }
+            // Generation 0 is never current.
+            jump[slot].3 = 0;
+            let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE + abi::JUMP_GENERATION) as u64;
+            let _ = area.store_u64(at, 0);
+            *jump_dropped += 1;
+            false
+        });
     }
 
     /// Adds a translated block, `frames` being the absolute pages it has
@@ -182,7 +233,19 @@ impl Blocks {
         if self.current.is_some_and(|id| !self.blocks[id].valid) {
             self.current_dirty = true;
         }
-        self.clear_jump();
+        self.jump_retain(&paging.exec_area(), |block, _, _| block.valid);
+    }
+
+    /// After the storage key of the frame at `absolute` changed: drops the
+    /// jump-cache entries of the blocks with bytes in it, whose fetch may
+    /// now be refused (fetch protection); the next lookup fetches again.
+    pub fn key_changed(&mut self, absolute: u64, paging: &KvmPaging) {
+        let frame = absolute & !0xfff;
+        if self.has_code(frame) {
+            self.jump_retain(&paging.exec_area(), |block, _, _| {
+                block.key.1 & !0xfff != frame && block.second != Some(frame)
+            });
+        }
     }
 
     /// Drops the blocks of every code frame whose bytes are no longer

@@ -13,7 +13,7 @@ use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::Exception;
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::shadow::ShadowPager;
 use zmmu_mmu::storage::Storage;
@@ -114,7 +114,11 @@ impl Memory for Watch<'_, '_> {
         let invalidation = flush.into_invalidation();
         self.pager.invalidate(self.paging, &invalidation);
         self.board.invalidate(PendingFlush::new(invalidation));
-        self.blocks.clear_jump();
+        match invalidation {
+            Invalidation::Key(frame) => self.blocks.key_changed(frame.value(), self.paging),
+            // Instruction fetches may translate differently now.
+            _ => self.blocks.recheck = true,
+        }
     }
 
     fn fault(&mut self, fault: Fault) -> Exception {
