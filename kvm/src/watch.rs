@@ -112,7 +112,11 @@ impl Memory for Watch<'_, '_> {
 
     fn invalidate(&mut self, flush: PendingFlush) {
         let invalidation = flush.into_invalidation();
-        self.pager.invalidate(self.paging, &invalidation);
+        match invalidation {
+            // PTLB and CSP: resets do not come this way.
+            Invalidation::All => self.pager.purge(self.paging),
+            _ => self.pager.invalidate(self.paging, &invalidation),
+        }
         self.board.invalidate(PendingFlush::new(invalidation));
         match invalidation {
             Invalidation::Key(frame) => self.blocks.key_changed(frame.value(), self.paging),

@@ -54,6 +54,18 @@ fn the_jump_cache_outlives_controls_and_purges_that_keep_fetches() {
     );
 }
 
+/// [`LOOP`]'s store hits the same mapping every turn.
+#[test]
+fn shadow_mappings_outlive_purges_with_dat_off_and_protection_of_other_pages() {
+    let Some(engine) = run_loop() else {
+        return;
+    };
+    let fills = engine.stats().shadow_fills;
+    let dropped = engine.pager().stats().dropped;
+    assert!(fills <= 2, "{fills} shadow fills in {TURNS} turns");
+    assert!(dropped <= 2, "{dropped} mappings dropped in {TURNS} turns");
+}
+
 /// `larl r2 ; lctlg c1,c1,0(r2)` (the ASCE below), `stosm 0xf00,4` (DAT
 /// on), `lgfi r5,0x50000 ; basr r14,r5` (r2 := 1), `lgr r6,r2`, then
 /// `stg` 0x70000 into the page-table entry of 0x50000, `ptlb`, `basr
@@ -101,4 +113,34 @@ fn a_purge_after_a_new_page_table_entry_fetches_from_the_new_frame() {
         return;
     };
     assert_eq!((machine.cpu.gpr[6], machine.cpu.gpr[2]), (1, 2));
+}
+
+/// `lghi r1,5 ; larl r2`, `stg r1,0x100` (low-address protection off: the
+/// store maps page 0 writable), `lctlg c0,c0,0(r2)` (protection on),
+/// `stg r1,0x108` (refused: protection exception); then an invalid
+/// opcode.
+const LOW: [u8; 40] = [
+    0xa7, 0x19, 0x00, 0x05, 0xc0, 0x20, 0x00, 0x00, 0x00, 0x0e, 0xe3, 0x10, 0x01, 0x00, 0x00, 0x24,
+    0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f, 0xe3, 0x10, 0x01, 0x08, 0x00, 0x24, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
+];
+
+/// The program-interruption code and the doubleword at 0x108.
+fn low_state(machine: &Machine) -> (u16, u64) {
+    let storage = &machine.bus.storage;
+    let mut code = [0u8; 2];
+    storage.read(AbsoluteAddress::new(0x8e), &mut code).unwrap();
+    let stored = storage.read_u64(AbsoluteAddress::new(0x108)).unwrap();
+    (u16::from_be_bytes(code), stored)
+}
+
+#[test]
+fn low_address_protection_turned_on_refuses_a_store_to_a_page_mapped_before() {
+    let mut reference = program_machine(0x2000, &LOW);
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert_eq!(low_state(&reference), (4, 0), "protection exception");
+    let Some((machine, _)) = run_like(&expected, program_machine(0x2000, &LOW), 100) else {
+        return;
+    };
+    assert_eq!(low_state(&machine), (4, 0));
 }
