@@ -114,14 +114,40 @@ impl Blocks {
         self.by_key.get(key).copied()
     }
 
-    pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
-        let (a, b, block, generation) = self.jump[jump_slot(addr)];
-        (generation == self.generation && a == addr && b == bits).then_some(block as usize)
+    /// The slot holding `addr` as the dispatcher finds it: the first of
+    /// its pair ([`jump_slot`], then the other) whose address is `addr`.
+    fn jump_find(&self, addr: u64) -> Option<usize> {
+        let slot = jump_slot(addr);
+        [slot, slot ^ 1]
+            .into_iter()
+            .find(|&s| self.jump[s].0 == addr)
     }
 
-    /// Enters a block in the jump cache, on the host and in the VM.
+    pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
+        let (_, b, block, generation) = self.jump[self.jump_find(addr)?];
+        (generation == self.generation && b == bits).then_some(block as usize)
+    }
+
+    /// Enters a block in the jump cache, on the host and in the VM: in the
+    /// slot that holds its address already, else in its own slot, whose
+    /// live entry moves to the other slot of the pair (the one there goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
-        let slot = jump_slot(addr);
+        let slot = match self.jump_find(addr) {
+            Some(slot) => slot,
+            None => {
+                let slot = jump_slot(addr);
+                let (old_addr, old_bits, old_id, old_generation) = self.jump[slot];
+                if old_generation == self.generation {
+                    self.jump_store(area, slot ^ 1, old_addr, old_bits, old_id as usize);
+                }
+                slot
+            }
+        };
+        self.jump_store(area, slot, addr, bits, id);
+    }
+
+    /// Writes jump-cache entry `slot`, on the host and in the VM.
+    fn jump_store(&mut self, area: &ExecArea<'_>, slot: usize, addr: u64, bits: u64, id: usize) {
         if self.jump[slot].3 != self.generation {
             self.live.push(slot);
         }

@@ -98,7 +98,10 @@ pub const JUMP_BITS: usize = 8;
 pub const JUMP_CODE: usize = 16;
 /// Offset of the generation in a jump-cache entry.
 pub const JUMP_GENERATION: usize = 24;
-/// The jump-cache slot of a PSW address.
+/// The jump-cache slot of a PSW address. The dispatcher looks for the
+/// address there and then in the other slot of the pair (`slot ^ 1`), so
+/// that two hot addresses of one slot need not evict each other; an
+/// address is in at most one of the two.
 pub const fn jump_slot(addr: u64) -> usize {
     ((addr >> 1) ^ (addr >> 13)) as usize & (JUMP_ENTRIES - 1)
 }

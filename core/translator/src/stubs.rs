@@ -44,9 +44,16 @@ pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
     a.xor(rcx, rdx)?;
     a.and(ecx, (abi::JUMP_ENTRIES - 1) as i32)?;
     a.shl(ecx, abi::JUMP_SIZE.trailing_zeros())?;
-    a.add(rcx, qword_ptr(rbp + abi::CTX_JUMP as i32))?;
-    a.cmp(rax, qword_ptr(rcx + abi::JUMP_ADDR as i32))?;
+    // The address's entry is in its slot or in the other of the pair.
+    let mut found = a.create_label();
+    a.mov(rdx, qword_ptr(rbp + abi::CTX_JUMP as i32))?;
+    a.cmp(rax, qword_ptr(rdx + rcx + abi::JUMP_ADDR as i32))?;
+    a.je(found)?;
+    a.xor(ecx, abi::JUMP_SIZE as i32)?;
+    a.cmp(rax, qword_ptr(rdx + rcx + abi::JUMP_ADDR as i32))?;
     a.jne(miss)?;
+    a.set_label(&mut found)?;
+    a.add(rcx, rdx)?;
     a.mov(rdx, qword_ptr(rbp + abi::CTX_BITS as i32))?;
     a.cmp(rdx, qword_ptr(rcx + abi::JUMP_BITS as i32))?;
     a.jne(miss)?;
