@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
 use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::abi::{self, jump_slot};
+use zmmu_translator::abi::{self, jump_slot, jump_ways};
 use zmmu_translator::{Env, Guest, MemoryAccess, Site};
 
 /// A block is found by its logical address, its absolute address and the
@@ -62,6 +62,8 @@ pub(crate) struct Blocks {
     jump: Vec<(u64, u64, u32, u32)>,
     /// The slots that may hold an entry of the current generation.
     live: Vec<usize>,
+    /// Turns the slot a displaced live entry goes to in a full group.
+    victim: usize,
     pub generation: u32,
     /// A TLB purge may have changed what instruction fetches translate
     /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
@@ -87,6 +89,7 @@ impl Blocks {
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); abi::JUMP_ENTRIES],
             live: Vec::new(),
+            victim: 0,
             generation: 1,
             recheck: false,
             current: None,
@@ -115,10 +118,9 @@ impl Blocks {
     }
 
     /// The slot holding `addr` as the dispatcher finds it: the first of
-    /// its pair ([`jump_slot`], then the other) whose address is `addr`.
+    /// its group ([`jump_ways`]) whose address is `addr`.
     fn jump_find(&self, addr: u64) -> Option<usize> {
-        let slot = jump_slot(addr);
-        [slot, slot ^ 1]
+        jump_ways(jump_slot(addr))
             .into_iter()
             .find(|&s| self.jump[s].0 == addr)
     }
@@ -130,17 +132,26 @@ impl Blocks {
 
     /// Enters a block in the jump cache, on the host and in the VM: in the
     /// slot that holds its address already, else in its own slot, whose
-    /// live entry moves to the other slot of the pair (the one there goes).
+    /// live entry moves to another slot of the group: one without a live
+    /// entry, else each of the others in turn (whose entry goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
         let slot = match self.jump_find(addr) {
             Some(slot) => slot,
             None => {
-                let slot = jump_slot(addr);
-                let (old_addr, old_bits, old_id, old_generation) = self.jump[slot];
+                let ways = jump_ways(jump_slot(addr));
+                let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
                 if old_generation == self.generation {
-                    self.jump_store(area, slot ^ 1, old_addr, old_bits, old_id as usize);
+                    let others = &ways[1..];
+                    let to = match others.iter().find(|&&s| self.jump[s].3 != self.generation) {
+                        Some(&free) => free,
+                        None => {
+                            self.victim = self.victim.wrapping_add(1);
+                            others[self.victim % others.len()]
+                        }
+                    };
+                    self.jump_store(area, to, old_addr, old_bits, old_id as usize);
                 }
-                slot
+                ways[0]
             }
         };
         self.jump_store(area, slot, addr, bits, id);

@@ -145,19 +145,18 @@ fn low_address_protection_turned_on_refuses_a_store_to_a_page_mapped_before() {
     assert_eq!(low_state(&machine), (4, 0));
 }
 
-/// Two blocks whose addresses share a jump-cache slot, 0x4000 (`brcl
-/// 15,0x6002`) and 0x6002 (`brctg r1,0x4000`, then an invalid opcode),
-/// entered from 0x2000 (`lghi r1,200 ; brcl 15,0x4000`).
-fn pair_machine() -> Machine {
+/// Three blocks whose addresses share a jump-cache slot, 0x4000 (`brcl
+/// 15,0x60aa`), 0x60aa (`brcl 15,0x74da`) and 0x74da (`brctg r1,0x4000`,
+/// then an invalid opcode), entered from 0x2000 (`lghi r1,200 ; brcl
+/// 15,0x4000`).
+fn group_machine() -> Machine {
     let start = [0xa7, 0x19, 0x00, 0xc8, 0xc0, 0xf4, 0x00, 0x00, 0x0f, 0xfe];
     let mut machine = program_machine(0x2000, &start);
     let storage = &mut machine.bus.storage;
     for (at, code) in [
-        (0x4000, &[0xc0, 0xf4, 0x00, 0x00, 0x10, 0x01][..]),
-        (
-            0x6002,
-            &[0xa7, 0x17, 0xef, 0xff, 0x00, 0x00, 0x00, 0x00][..],
-        ),
+        (0x4000, &[0xc0, 0xf4, 0x00, 0x00, 0x10, 0x55][..]),
+        (0x60aa, &[0xc0, 0xf4, 0x00, 0x00, 0x0a, 0x18][..]),
+        (0x74da, &[0xa7, 0x17, 0xe5, 0x93, 0x00, 0x00, 0x00, 0x00][..]),
     ] {
         storage.write(AbsoluteAddress::new(at), code).unwrap();
     }
@@ -165,20 +164,18 @@ fn pair_machine() -> Machine {
 }
 
 #[test]
-fn two_hot_blocks_of_one_jump_cache_slot_do_not_evict_each_other() {
-    assert_eq!(
-        zmmu_translator::abi::jump_slot(0x4000),
-        zmmu_translator::abi::jump_slot(0x6002)
-    );
-    let mut reference = pair_machine();
+fn hot_blocks_of_one_jump_cache_slot_do_not_evict_each_other() {
+    let slot = zmmu_translator::abi::jump_slot;
+    assert!(slot(0x4000) == slot(0x60aa) && slot(0x4000) == slot(0x74da));
+    let mut reference = group_machine();
     let expected = reference.run(Some(10_000), &mut Quiet);
-    assert_eq!(expected.instructions, 2 + 2 * TURNS + 1);
-    let Some((_, engine)) = run_like(&expected, pair_machine(), 10_000) else {
+    assert_eq!(expected.instructions, 2 + 3 * TURNS + 1);
+    let Some((_, engine)) = run_like(&expected, group_machine(), 10_000) else {
         return;
     };
     let misses = engine.reasons().misses_cached();
     assert!(
-        misses <= 2,
+        misses <= 3,
         "{misses} jump-cache misses to cached blocks in {TURNS} turns"
     );
 }
