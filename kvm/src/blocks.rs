@@ -4,13 +4,23 @@
 //! page (to drop them on stores), and by host code address (to map a page
 //! fault in translated code back to its guest instruction); and the jump
 //! cache the translator's dispatcher reads in the VM, mirrored on the host.
+//!
+//! A jump-cache entry (PSW address, PSW bits) stands for the block whose
+//! key is that address and those bits with the absolute address the
+//! instruction fetch translates it to. Entries go only when that stops
+//! being true: with their blocks (a store into a code frame), when a
+//! storage key of their frame changes (fetch protection), and when a TLB
+//! purge or new controls change the fetch's translation
+//! ([`Blocks::jump_retain`] with the translation done again). A new
+//! generation empties the whole cache only when the code cache is
+//! flushed.
 
 use std::collections::{BTreeMap, HashMap};
 
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
 use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::abi::{self, jump_slot};
+use zmmu_translator::abi::{self, jump_slot, jump_ways};
 use zmmu_translator::{Env, Guest, MemoryAccess, Site};
 
 /// A block is found by its logical address, its absolute address and the
@@ -50,14 +60,23 @@ pub(crate) struct Blocks {
     by_code: BTreeMap<u64, usize>,
     /// Host mirror of the jump cache: (PSW address, bits, block, generation).
     jump: Vec<(u64, u64, u32, u32)>,
+    /// The slots that may hold an entry of the current generation.
+    live: Vec<usize>,
+    /// Turns the slot a displaced live entry goes to in a full group.
+    victim: usize,
     pub generation: u32,
+    /// A TLB purge may have changed what instruction fetches translate
+    /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
+    /// translated code runs again.
+    pub recheck: bool,
     /// The block whose instruction the host is running, and whether a
     /// store dropped it.
     pub current: Option<usize>,
     pub current_dirty: bool,
     /// Counters.
     pub dropped: u64,
-    pub jump_flushes: u64,
+    /// Jump-cache entries dropped one by one.
+    pub jump_dropped: u64,
 }
 
 impl Blocks {
@@ -69,11 +88,14 @@ impl Blocks {
             snapshots: HashMap::new(),
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); abi::JUMP_ENTRIES],
+            live: Vec::new(),
+            victim: 0,
             generation: 1,
+            recheck: false,
             current: None,
             current_dirty: false,
             dropped: 0,
-            jump_flushes: 0,
+            jump_dropped: 0,
         }
     }
 
@@ -85,27 +107,61 @@ impl Blocks {
         self.snapshots.clear();
         self.by_code.clear();
         paging.clear_code_frames();
-        self.clear_jump();
-    }
-
-    /// Drops every jump-cache entry (a new generation).
-    pub fn clear_jump(&mut self) {
-        self.jump_flushes += 1;
+        // Every jump-cache entry goes: a new generation.
         self.generation = self.generation.wrapping_add(1).max(1);
+        self.live.clear();
+        self.recheck = false;
     }
 
     pub fn get(&self, key: &Key) -> Option<usize> {
         self.by_key.get(key).copied()
     }
 
-    pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
-        let (a, b, block, generation) = self.jump[jump_slot(addr)];
-        (generation == self.generation && a == addr && b == bits).then_some(block as usize)
+    /// The slot holding `addr` as the dispatcher finds it: the first of
+    /// its group ([`jump_ways`]) whose address is `addr`.
+    fn jump_find(&self, addr: u64) -> Option<usize> {
+        jump_ways(jump_slot(addr))
+            .into_iter()
+            .find(|&s| self.jump[s].0 == addr)
     }
 
-    /// Enters a block in the jump cache, on the host and in the VM.
+    pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
+        let (_, b, block, generation) = self.jump[self.jump_find(addr)?];
+        (generation == self.generation && b == bits).then_some(block as usize)
+    }
+
+    /// Enters a block in the jump cache, on the host and in the VM: in the
+    /// slot that holds its address already, else in its own slot, whose
+    /// live entry moves to another slot of the group: one without a live
+    /// entry, else each of the others in turn (whose entry goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
-        let slot = jump_slot(addr);
+        let slot = match self.jump_find(addr) {
+            Some(slot) => slot,
+            None => {
+                let ways = jump_ways(jump_slot(addr));
+                let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
+                if old_generation == self.generation {
+                    let others = &ways[1..];
+                    let to = match others.iter().find(|&&s| self.jump[s].3 != self.generation) {
+                        Some(&free) => free,
+                        None => {
+                            self.victim = self.victim.wrapping_add(1);
+                            others[self.victim % others.len()]
+                        }
+                    };
+                    self.jump_store(area, to, old_addr, old_bits, old_id as usize);
+                }
+                ways[0]
+            }
+        };
+        self.jump_store(area, slot, addr, bits, id);
+    }
+
+    /// Writes jump-cache entry `slot`, on the host and in the VM.
+    fn jump_store(&mut self, area: &ExecArea<'_>, slot: usize, addr: u64, bits: u64, id: usize) {
+        if self.jump[slot].3 != self.generation {
+            self.live.push(slot);
+        }
         self.jump[slot] = (addr, bits, id as u32, self.generation);
         let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE) as u64;
         let _ = area.store_u64(at + abi::JUMP_ADDR as u64, addr);
@@ -115,6 +171,38 @@ impl Blocks {
             at + abi::JUMP_GENERATION as u64,
             u64::from(self.generation) | (id as u64) << 32,
         );
+    }
+
+    /// Drops the jump-cache entries, on the host and in the VM, for which
+    /// `keep` (given the block, the PSW address and the PSW bits) says no.
+    pub fn jump_retain(
+        &mut self,
+        area: &ExecArea<'_>,
+        mut keep: impl FnMut(&Block, u64, u64) -> bool,
+    ) {
+        let Self {
+            blocks,
+            jump,
+            live,
+            generation,
+            jump_dropped,
+            ..
+        } = self;
+        live.retain(|&slot| {
+            let (addr, bits, id, entry_generation) = jump[slot];
+            if entry_generation != *generation {
+                return false;
+            }
+            if keep(&blocks[id as usize], addr, bits) {
+                return true;
+            }
+            // Generation 0 is never current.
+            jump[slot].3 = 0;
+            let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE + abi::JUMP_GENERATION) as u64;
+            let _ = area.store_u64(at, 0);
+            *jump_dropped += 1;
+            false
+        });
     }
 
     /// Adds a translated block, `frames` being the absolute pages it has
@@ -182,7 +270,19 @@ impl Blocks {
         if self.current.is_some_and(|id| !self.blocks[id].valid) {
             self.current_dirty = true;
         }
-        self.clear_jump();
+        self.jump_retain(&paging.exec_area(), |block, _, _| block.valid);
+    }
+
+    /// After the storage key of the frame at `absolute` changed: drops the
+    /// jump-cache entries of the blocks with bytes in it, whose fetch may
+    /// now be refused (fetch protection); the next lookup fetches again.
+    pub fn key_changed(&mut self, absolute: u64, paging: &KvmPaging) {
+        let frame = absolute & !0xfff;
+        if self.has_code(frame) {
+            self.jump_retain(&paging.exec_area(), |block, _, _| {
+                block.key.1 & !0xfff != frame && block.second != Some(frame)
+            });
+        }
     }
 
     /// Drops the blocks of every code frame whose bytes are no longer

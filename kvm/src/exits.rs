@@ -24,7 +24,7 @@ use crate::blocks::Blocks;
 use crate::deadline::Deadline;
 use crate::reasons::ExitReasons;
 use crate::watch::Watch;
-use crate::{state, Stats};
+use crate::{recheck_jumps, state, Stats};
 
 /// Where a chain of blocks left translated code early: a host call
 /// answered "leave".
@@ -132,6 +132,9 @@ impl ExitHandler for Exits<'_, '_> {
             watch.finish();
             result
         };
+        if self.blocks.recheck {
+            recheck_jumps(self.blocks, &paging.exec_area(), self.cpu, self.board);
+        }
         self.blocks.current = None;
         state::store(&paging.exec_area(), self.cpu);
         state::set_generation(&paging.exec_area(), self.blocks.generation);

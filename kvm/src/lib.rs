@@ -124,6 +124,39 @@ fn fetch(cpu: &Cpu) -> Access<'_> {
     }
 }
 
+/// Whether `block`, if it ends with an instruction crossing into the next
+/// page, still fetches that instruction's tail from the frame it was
+/// translated from (the frame of its first byte is part of its key).
+fn second_fetched(block: &Block, cpu: &Cpu, board: &mut Board<'_>) -> bool {
+    let Some(second) = block.second else {
+        return true;
+    };
+    let next = cpu.psw.amode().wrap((block.key.0 | 0xfff).wrapping_add(1));
+    board
+        .translate(&fetch(cpu), next)
+        .is_ok_and(|a| a.value() & !0xfff == second)
+}
+
+/// Drops the jump-cache entries whose PSW address no longer fetches their
+/// block's bytes under the controls and DAT tables now: after a TLB purge
+/// or a change of controls, instruction fetches translate through the
+/// tables again (PoP ch. 3, "Translation-Lookaside Buffer"), and an entry
+/// stays only if that gives the frames its block was translated from.
+/// Entries of blocks whose fetch the change does not affect (DAT off, or
+/// tables not changed) survive it.
+fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mut Board<'_>) {
+    blocks.recheck = false;
+    let mut probe = cpu.clone();
+    blocks.jump_retain(area, |block, addr, bits| {
+        probe.psw.mask = probe.psw.mask & !KEY_BITS | bits;
+        block.valid
+            && board
+                .translate(&fetch(&probe), addr)
+                .is_ok_and(|a| a.value() == block.key.1)
+            && second_fetched(block, &probe, board)
+    });
+}
+
 /// Counters for `--stats`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
@@ -264,13 +297,13 @@ impl KvmEngine {
     }
 
     /// Tells the shadow pager about new control registers and prefix.
-    fn sync_controls(&mut self, cpu: &Cpu, board: &Board<'_>) -> Controls {
+    fn sync_controls(&mut self, cpu: &Cpu, board: &mut Board<'_>) -> Controls {
         let controls = board.bus.controls(cpu);
         if let Some(old) = self.controls.replace(controls) {
             if old != controls {
                 self.pager
                     .controls_changed(self.host.paging_mut(), &old, &controls);
-                self.blocks.clear_jump();
+                recheck_jumps(&mut self.blocks, &self.host.exec_area(), cpu, board);
             }
         }
         controls
@@ -350,6 +383,9 @@ impl KvmEngine {
         };
         let result = cpu.step(&mut watch);
         watch.finish();
+        if self.blocks.recheck {
+            recheck_jumps(&mut self.blocks, &self.host.exec_area(), cpu, board);
+        }
         let mut after = interruption_controls(cpu);
         after[0] &= !mask::CC;
         (result, board.attention || after != before)
@@ -381,7 +417,7 @@ impl KvmEngine {
         let cached = self
             .blocks
             .get(&key)
-            .filter(|&id| self.still_fetched(id, cpu, board));
+            .filter(|&id| second_fetched(&self.blocks.blocks[id], cpu, board));
         if std::mem::take(&mut self.missed) {
             self.reasons.chain_ended(if cached.is_some() {
                 ChainEnd::MissCached
@@ -574,21 +610,6 @@ impl KvmEngine {
         (!insns.is_empty()).then_some((insns, (frame, bytes)))
     }
 
-    /// Whether cached block `id` still has its bytes where the PSW's
-    /// translation fetches them: the frame of its first byte is part of
-    /// its key; that of an instruction crossing into the next page is
-    /// checked here.
-    fn still_fetched(&self, id: usize, cpu: &Cpu, board: &mut Board<'_>) -> bool {
-        let block = &self.blocks.blocks[id];
-        let Some(second) = block.second else {
-            return true;
-        };
-        let next = cpu.psw.amode().wrap((block.key.0 | 0xfff).wrapping_add(1));
-        board
-            .translate(&fetch(cpu), next)
-            .is_ok_and(|a| a.value() & !0xfff == second)
-    }
-
     /// Empties the code cache.
     fn flush(&mut self) {
         self.stats.flushes += 1;
@@ -738,7 +759,7 @@ impl KvmEngine {
         let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         vec![
             format!(
-                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}",
+                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}, jump-cache entries dropped {}",
                 s.chains,
                 s.blocks,
                 s.translated_instructions,
@@ -747,6 +768,7 @@ impl KvmEngine {
                 s.refused,
                 s.flushes,
                 self.blocks.dropped,
+                self.blocks.jump_dropped,
             ),
             format!(
                 "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",

@@ -50,6 +50,12 @@ impl ExitReasons {
         self.chain_ends[end as usize]
     }
 
+    /// Chains that ended at a jump-cache miss whose block was in the
+    /// block cache (the jump cache had lost it).
+    pub fn misses_cached(&self) -> u64 {
+        self.chains(ChainEnd::MissCached)
+    }
+
     /// Host calls for untranslated instructions, most frequent first.
     pub fn untranslated_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
         let mut list: Vec<_> = self.untranslated.iter().map(|(&m, &n)| (m, n)).collect();

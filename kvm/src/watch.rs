@@ -13,7 +13,7 @@ use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::Exception;
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::shadow::ShadowPager;
 use zmmu_mmu::storage::Storage;
@@ -112,9 +112,17 @@ impl Memory for Watch<'_, '_> {
 
     fn invalidate(&mut self, flush: PendingFlush) {
         let invalidation = flush.into_invalidation();
-        self.pager.invalidate(self.paging, &invalidation);
+        match invalidation {
+            // PTLB and CSP: resets do not come this way.
+            Invalidation::All => self.pager.purge(self.paging),
+            _ => self.pager.invalidate(self.paging, &invalidation),
+        }
         self.board.invalidate(PendingFlush::new(invalidation));
-        self.blocks.clear_jump();
+        match invalidation {
+            Invalidation::Key(frame) => self.blocks.key_changed(frame.value(), self.paging),
+            // Instruction fetches may translate differently now.
+            _ => self.blocks.recheck = true,
+        }
     }
 
     fn fault(&mut self, fault: Fault) -> Exception {

@@ -98,9 +98,24 @@ pub const JUMP_BITS: usize = 8;
 pub const JUMP_CODE: usize = 16;
 /// Offset of the generation in a jump-cache entry.
 pub const JUMP_GENERATION: usize = 24;
-/// The jump-cache slot of a PSW address.
+/// The multiplier of [`jump_slot`]'s hash (2^64 divided by the golden
+/// ratio: Fibonacci hashing spreads addresses that differ only in high
+/// bits, as a kernel's hot functions do, over all slots).
+pub const JUMP_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
+/// The jump-cache slot of a PSW address: the top bits of the halfword
+/// address times [`JUMP_HASH`]. The dispatcher looks for the address
+/// there and then in the other slots of its aligned group of
+/// [`JUMP_WAYS`] ([`jump_ways`]), so that hot addresses of one slot need
+/// not evict each other; an address is in at most one slot of its group.
 pub const fn jump_slot(addr: u64) -> usize {
-    ((addr >> 1) ^ (addr >> 13)) as usize & (JUMP_ENTRIES - 1)
+    ((addr >> 1).wrapping_mul(JUMP_HASH) >> (64 - JUMP_ENTRIES.trailing_zeros())) as usize
+}
+/// The slots of a jump-cache group.
+pub const JUMP_WAYS: usize = 4;
+/// The slots the dispatcher looks at for an address whose slot is
+/// `slot`, in its order: `slot`, then the others of its group.
+pub const fn jump_ways(slot: usize) -> [usize; JUMP_WAYS] {
+    [slot, slot ^ 1, slot ^ 3, slot ^ 2]
 }
 /// The block ran to its end (or the budget or the jump cache ended the
 /// chain); the PSW address is the next instruction's.

@@ -1,12 +1,19 @@
 //! The storage-to-storage instructions with a length field (SS-a): MVC,
 //! NC, OC, XC and CLC, both operands `L + 1` bytes (PoP ch. 7).
 //!
-//! The fast path probes both operands whole (a miss goes to the pair fill,
-//! which translates them in the interpreter's order) and gives up, before it stores anything, on a page crossing, a miss
-//! the fill does not resolve, or operands that overlap in absolute
+//! Under the software TLB the fast path probes both operands whole (a miss
+//! goes to the pair fill, which translates them in the interpreter's
+//! order) and gives up, before it stores anything, on a page crossing, a
+//! miss the fill does not resolve, or operands that overlap in absolute
 //! storage in a way the byte-at-a-time rule makes matter and that the
 //! interpreter would see differently (see [`Gen::ss`]); the interpreter
 //! then runs the instruction with its exceptions.
+//!
+//! Under the host MMU ([`Gen::host_mmu_ss`]) each operand must lie in one
+//! page; each is touched once, in the interpreter's order, before any byte
+//! is stored (a fault there is a shadow fill and a retry, or the slow path
+//! with nothing stored), then the bytes go one at a time in ascending
+//! order.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -40,14 +47,10 @@ enum Logic {
 impl Gen {
     /// MVC, NC, OC, XC, CLC; `false` for other instructions.
     pub(crate) fn ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
-        if self.env.memory == MemoryAccess::HostMmu && here.insn.op == Opcode::MVC {
-            return self.host_mmu_move(here).map(|()| true);
-        }
-        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
-            // The pair probe is the software TLB's; under the host MMU a
-            // fault between the operands' stores would leave the
-            // instruction half done, so the interpreter runs it.
-            return Ok(false);
+        match self.env.memory {
+            MemoryAccess::HostMmu => return self.host_mmu_ss(here),
+            MemoryAccess::SoftTlb { .. } => {}
+            MemoryAccess::Helper => return Ok(false),
         }
         let f = here.insn.f;
         let len = u32::from(f.l1) + 1;
@@ -122,15 +125,77 @@ impl Gen {
         Ok(true)
     }
 
-    /// MVC under the host MMU ([`MemoryAccess::HostMmu`]): each operand
-    /// within one page (else the slow path: a fault between the pages of
-    /// a store would leave the instruction half done), the second operand
-    /// read and the first written once, in the interpreter's order, before
-    /// any byte moves (a fault there is a shadow fill and a retry, or the
-    /// slow path with nothing stored; the write stores the byte it read),
-    /// then the bytes one at a time in ascending order: MVC's rule for
-    /// overlapping operands, whichever logical pages alias one frame.
-    fn host_mmu_move(&mut self, here: &mut Current) -> Result<(), IcedError> {
+    /// MVC, NC, OC, XC and CLC under the host MMU
+    /// ([`MemoryAccess::HostMmu`]); `false` for other instructions. Each
+    /// operand must lie within one page (else the slow path: a fault
+    /// between the pages of a store would leave the instruction half
+    /// done). The operands are touched once each, in the interpreter's
+    /// order, before any byte is stored: MVC, NC, OC and XC read the second
+    /// and write the first (the write stores the byte it read), CLC reads
+    /// the first, then the second. A fault there is a shadow fill and a
+    /// retry, or the slow path with nothing stored. Then the bytes go one
+    /// at a time in ascending order, each source byte read after the bytes
+    /// before it were stored: the rule for overlapping operands ("as if
+    /// processed one byte at a time"), whichever logical pages alias one
+    /// frame. NC, OC and XC set cc 1 if any result byte is nonzero; CLC
+    /// compares as [`Gen::compare`] does.
+    fn host_mmu_ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        let logic = match here.insn.op {
+            Opcode::MVC => None,
+            Opcode::NC => Some(Logic::And),
+            Opcode::OC => Some(Logic::Or),
+            Opcode::XC => Some(Logic::Xor),
+            Opcode::CLC => {
+                let len = self.host_mmu_operands(here, AccessKind::Read)?;
+                let a = &mut self.a;
+                a.movzx(ecx, byte_ptr(r13 + rax))?;
+                a.movzx(ecx, byte_ptr(r13 + rsi))?;
+                self.compare(len)?;
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        };
+        let len = self.host_mmu_operands(here, AccessKind::Write)?;
+        let a = &mut self.a;
+        a.add(rsi, r13)?;
+        a.lea(rdi, qword_ptr(r13 + rax))?;
+        a.movzx(ecx, byte_ptr(rsi))?;
+        a.or(byte_ptr(rdi), 0)?;
+        a.mov(ecx, len)?;
+        a.xor(r8d, r8d)?;
+        let mut next = a.create_label();
+        a.set_label(&mut next)?;
+        a.mov(dl, byte_ptr(rsi))?;
+        if let Some(logic) = logic {
+            match logic {
+                Logic::And => a.and(dl, byte_ptr(rdi))?,
+                Logic::Or => a.or(dl, byte_ptr(rdi))?,
+                Logic::Xor => a.xor(dl, byte_ptr(rdi))?,
+            }
+            a.or(r8b, dl)?;
+        }
+        a.mov(byte_ptr(rdi), dl)?;
+        a.inc(rsi)?;
+        a.inc(rdi)?;
+        a.dec(ecx)?;
+        a.jnz(next)?;
+        if logic.is_some() {
+            a.test(r8b, r8b)?;
+            a.setnz(dl)?;
+            a.xor(ecx, ecx)?;
+            self.set_cc()?;
+        }
+        Ok(true)
+    }
+
+    /// The operands of an SS-a instruction under the host MMU, each within
+    /// one page (else the slow path): rax = the first's logical address
+    /// (accessed as `first`), rsi = the second's; answers the length.
+    fn host_mmu_operands(
+        &mut self,
+        here: &mut Current,
+        first: AccessKind,
+    ) -> Result<u32, IcedError> {
         let f = here.insn.f;
         let len = u32::from(f.l1) + 1;
         self.ea(0, f.b2, f.d2)?;
@@ -138,23 +203,9 @@ impl Gen {
         self.within_page(here, len)?;
         self.a.mov(rsi, rax)?;
         self.ea(0, f.b1, f.d1)?;
-        self.access(here, AccessKind::Write, len)?;
+        self.access(here, first, len)?;
         self.within_page(here, len)?;
-        let a = &mut self.a;
-        a.add(rsi, r13)?;
-        a.lea(rdi, qword_ptr(r13 + rax))?;
-        a.movzx(ecx, byte_ptr(rsi))?;
-        a.or(byte_ptr(rdi), 0)?;
-        a.mov(ecx, len)?;
-        let mut next = a.create_label();
-        a.set_label(&mut next)?;
-        a.mov(dl, byte_ptr(rsi))?;
-        a.mov(byte_ptr(rdi), dl)?;
-        a.inc(rsi)?;
-        a.inc(rdi)?;
-        a.dec(ecx)?;
-        a.jnz(next)?;
-        Ok(())
+        Ok(len)
     }
 
     /// Goes to the slow path unless the `len` bytes at rax lie in one page.

@@ -37,16 +37,32 @@ pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
     let dispatch = ip + align(ret_code.len()) as u64;
     let mut a = CodeAssembler::new(64)?;
     let mut miss = a.create_label();
+    // abi::jump_slot.
     a.mov(rcx, rax)?;
     a.shr(rcx, 1)?;
-    a.mov(rdx, rax)?;
-    a.shr(rdx, 13)?;
-    a.xor(rcx, rdx)?;
-    a.and(ecx, (abi::JUMP_ENTRIES - 1) as i32)?;
+    a.mov(rdx, abi::JUMP_HASH)?;
+    a.imul_2(rcx, rdx)?;
+    a.shr(rcx, 64 - abi::JUMP_ENTRIES.trailing_zeros())?;
     a.shl(ecx, abi::JUMP_SIZE.trailing_zeros())?;
-    a.add(rcx, qword_ptr(rbp + abi::CTX_JUMP as i32))?;
-    a.cmp(rax, qword_ptr(rcx + abi::JUMP_ADDR as i32))?;
-    a.jne(miss)?;
+    // The address's entry is in one of the slots of its group, looked at
+    // in the order of abi::jump_ways.
+    let mut found = a.create_label();
+    a.mov(rdx, qword_ptr(rbp + abi::CTX_JUMP as i32))?;
+    let ways = abi::jump_ways(0);
+    for (i, way) in ways.iter().enumerate() {
+        if i > 0 {
+            let step = (ways[i - 1] ^ way) * abi::JUMP_SIZE;
+            a.xor(ecx, step as i32)?;
+        }
+        a.cmp(rax, qword_ptr(rdx + rcx + abi::JUMP_ADDR as i32))?;
+        if i + 1 < ways.len() {
+            a.je(found)?;
+        } else {
+            a.jne(miss)?;
+        }
+    }
+    a.set_label(&mut found)?;
+    a.add(rcx, rdx)?;
     a.mov(rdx, qword_ptr(rbp + abi::CTX_BITS as i32))?;
     a.cmp(rdx, qword_ptr(rcx + abi::JUMP_BITS as i32))?;
     a.jne(miss)?;

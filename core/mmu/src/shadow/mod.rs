@@ -43,11 +43,14 @@
 //!   zero): untouched and unchanged storage come in runs.
 //! - **Invalidation** ([`ShadowPager::invalidate`]) drops exactly the
 //!   mappings that [`Invalidation::covers`] names, found through reverse maps
-//!   from guest table-entry addresses and from absolute frames; a control
-//!   change ([`ShadowPager::controls_changed`]) drops everything when CR0's
-//!   protection or DAT controls or the facilities change, the prefix areas
-//!   when the prefix changes, and nothing for a new ASCE (roots are per
-//!   ASCE, and loading a control register does not purge a TLB).
+//!   from guest table-entry addresses and from absolute frames; a purge of
+//!   the TLB ([`ShadowPager::purge`]) drops the roots with an ASCE and keeps
+//!   the real space's; a control change ([`ShadowPager::controls_changed`])
+//!   drops everything when CR0's DAT controls or protection overrides or
+//!   the facilities change, the low pages when low-address protection
+//!   changes, the prefix areas when the prefix changes, and nothing for a
+//!   new ASCE (roots are per ASCE, and loading a control register does not
+//!   purge a TLB).
 //! - **Limits.** Logical addresses at or above [`LOWER_HALF_END`] are refused
 //!   with [`ShadowError::Unmappable`] so that the caller takes the software
 //!   path.
@@ -476,15 +479,52 @@ impl<H: HostPaging> ShadowPager<H> {
         self.drop_mappings(host, covered);
     }
 
+    /// What a purge of the TLB requires (PTLB, CSP and CSPG with purge:
+    /// PoP ch. 3, "Translation-Lookaside Buffer"): drops the mappings formed
+    /// through DAT tables, those of every root with an ASCE. The mappings
+    /// of the real space (DAT off) are formed through no table entry; what
+    /// they depend on, the prefix (SPX), the storage keys (SSKE, RRBE) and
+    /// CR0 ([`Self::controls_changed`]), has invalidations of its own, so
+    /// they stay. [`Invalidation::All`] (a reset) drops them too.
+    pub fn purge(&mut self, host: &mut H) {
+        let ids: Vec<RootId> = self
+            .roots
+            .iter()
+            .filter(|(_, state)| state.tag.asce.is_some())
+            .map(|(id, _)| id)
+            .collect();
+        ids.into_iter().for_each(|id| self.clear_root(host, id));
+    }
+
     /// Drops what a change of control state from `old` to `new` makes
-    /// stale: everything when CR0's protection or DAT controls (bits 35,
-    /// 38, 39, 40, 43) or the facilities change, the prefix areas when the
-    /// prefix changes. A new ASCE in CR1, CR7 or CR13 drops nothing: its
-    /// accesses use another root.
+    /// stale: everything when CR0's DAT controls or protection overrides
+    /// (bits 38, 39, 40, 43) or the facilities change; when low-address
+    /// protection (bit 35) changes, the mappings holding logical addresses
+    /// 0-511 and 4096-4607 in every root (the addresses it protects; a
+    /// large mapping there goes whole); the prefix areas when the prefix
+    /// changes. A new ASCE in CR1, CR7 or CR13 drops nothing: its accesses
+    /// use another root.
     pub fn controls_changed(&mut self, host: &mut H, old: &Controls, new: &Controls) {
-        if (old.cr0 ^ new.cr0).intersects(CR0_RULES) || old.facilities != new.facilities {
+        let changed = (old.cr0 ^ new.cr0).intersection(CR0_RULES);
+        if old.facilities != new.facilities
+            || changed.intersects(CR0_RULES.difference(Cr0::LOW_ADDRESS_PROTECTION))
+        {
             self.invalidate(host, &Invalidation::All);
-        } else if old.prefix != new.prefix {
+            return;
+        }
+        if changed.contains(Cr0::LOW_ADDRESS_PROTECTION) {
+            let low: Vec<MappingId> = self
+                .roots
+                .iter()
+                .flat_map(|(id, state)| {
+                    [0, PAGE]
+                        .into_iter()
+                        .filter_map(move |page| state.covering(page).map(|(base, _)| (id, base)))
+                })
+                .collect();
+            self.drop_mappings(host, low);
+        }
+        if old.prefix != new.prefix {
             self.invalidate(
                 host,
                 &Invalidation::Prefix {

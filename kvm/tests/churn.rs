@@ -1,0 +1,181 @@
+//! What survives a change of controls or a purge of the TLB: translated
+//! blocks, their jump-cache entries and the shadow mappings stay as long
+//! as the translation they were made from is still what DAT gives (PoP
+//! ch. 3, "Translation-Lookaside Buffer": after a purge, translation uses
+//! the tables again), and go exactly when it is not.
+
+mod common;
+
+use common::{program_machine, run_like, Quiet};
+use zmmu_machine::{Machine, Stop};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+/// Iterations of [`LOOP`].
+const TURNS: u64 = 200;
+
+/// With DAT off, 200 times: `lctlg c0,c0` low-address protection on,
+/// `ptlb`, `stg r1,0(r3)` (r3 = 0x10000), `lctlg c0,c0` protection off,
+/// `brctg r1` back; then an invalid opcode. Low-address protection
+/// touches no instruction fetch and nothing at 0x10000, and a purge of
+/// the TLB nothing with DAT off (real addresses are not translated
+/// through tables).
+const LOOP: [u8; 64] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x20, 0x00, 0x00, 0x00, 0x16, 0xc0, 0x31, 0x00, 0x01, 0x00, 0x00,
+    0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f, 0xb2, 0x0d, 0x00, 0x00, 0xe3, 0x10, 0x30, 0x00, 0x00, 0x24,
+    0xeb, 0x00, 0x20, 0x08, 0x00, 0x2f, 0xa7, 0x17, 0xff, 0xf5, 0x00, 0x00, 0x00, 0x00, 0x07, 0x07,
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// Runs [`LOOP`] on the interpreter and on the kvm engine (same end, same
+/// instruction count): the engine, or `None` where KVM is unavailable.
+fn run_loop() -> Option<zmmu_kvm::KvmEngine> {
+    let mut reference = program_machine(0x2000, &LOOP);
+    let expected = reference.run(Some(10_000), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let (machine, engine) = run_like(&expected, program_machine(0x2000, &LOOP), 10_000)?;
+    assert_eq!(machine.cpu.gpr[1], 0);
+    Some(engine)
+}
+
+#[test]
+fn the_jump_cache_outlives_controls_and_purges_that_keep_fetches() {
+    let Some(engine) = run_loop() else {
+        return;
+    };
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 2,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
+
+/// [`LOOP`]'s store hits the same mapping every turn.
+#[test]
+fn shadow_mappings_outlive_purges_with_dat_off_and_protection_of_other_pages() {
+    let Some(engine) = run_loop() else {
+        return;
+    };
+    let fills = engine.stats().shadow_fills;
+    let dropped = engine.pager().stats().dropped;
+    assert!(fills <= 2, "{fills} shadow fills in {TURNS} turns");
+    assert!(dropped <= 2, "{dropped} mappings dropped in {TURNS} turns");
+}
+
+/// `larl r2 ; lctlg c1,c1,0(r2)` (the ASCE below), `stosm 0xf00,4` (DAT
+/// on), `lgfi r5,0x50000 ; basr r14,r5` (r2 := 1), `lgr r6,r2`, then
+/// `stg` 0x70000 into the page-table entry of 0x50000, `ptlb`, `basr
+/// r14,r5` again (r2 := 2 from the new frame); then an invalid opcode.
+const REMAP: [u8; 64] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x1c, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00,
+    0xc0, 0x51, 0x00, 0x05, 0x00, 0x00, 0x0d, 0xe5, 0xb9, 0x04, 0x00, 0x62, 0xc0, 0x71, 0x00, 0x01,
+    0x12, 0x80, 0xc0, 0x81, 0x00, 0x07, 0x00, 0x00, 0xe3, 0x80, 0x70, 0x00, 0x00, 0x24, 0xb2, 0x0d,
+    0x00, 0x00, 0x0d, 0xe5, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+];
+
+/// [`REMAP`] with its tables: the segment table at 0x10000 (the ASCE, one
+/// page: 512 entries), its first entry the page table at 0x11000 mapping
+/// the first MiB onto itself but page 0x50000, mapped to frame 0x60000
+/// (`lghi r2,1 ; br r14`); frame 0x70000 holds `lghi r2,2 ; br r14`.
+fn remap_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &REMAP);
+    let storage = &mut machine.bus.storage;
+    let mut put = |at: u64, value: u64| {
+        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
+    };
+    for segment in 0..512 {
+        put(
+            0x10000 + segment * 8,
+            if segment == 0 { 0x11000 } else { 0x20 },
+        );
+    }
+    for page in 0..256 {
+        let frame = if page == 0x50 { 0x60000 } else { page << 12 };
+        put(0x11000 + page * 8, frame);
+    }
+    for (frame, value) in [(0x60000, 1u8), (0x70000, 2)] {
+        let code = [0xa7, 0x29, 0x00, value, 0x07, 0xfe];
+        storage.write(AbsoluteAddress::new(frame), &code).unwrap();
+    }
+    machine
+}
+
+#[test]
+fn a_purge_after_a_new_page_table_entry_fetches_from_the_new_frame() {
+    let mut reference = remap_machine();
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert_eq!((reference.cpu.gpr[6], reference.cpu.gpr[2]), (1, 2));
+    let Some((machine, _)) = run_like(&expected, remap_machine(), 100) else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[6], machine.cpu.gpr[2]), (1, 2));
+}
+
+/// `lghi r1,5 ; larl r2`, `stg r1,0x100` (low-address protection off: the
+/// store maps page 0 writable), `lctlg c0,c0,0(r2)` (protection on),
+/// `stg r1,0x108` (refused: protection exception); then an invalid
+/// opcode.
+const LOW: [u8; 40] = [
+    0xa7, 0x19, 0x00, 0x05, 0xc0, 0x20, 0x00, 0x00, 0x00, 0x0e, 0xe3, 0x10, 0x01, 0x00, 0x00, 0x24,
+    0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f, 0xe3, 0x10, 0x01, 0x08, 0x00, 0x24, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
+];
+
+/// The program-interruption code and the doubleword at 0x108.
+fn low_state(machine: &Machine) -> (u16, u64) {
+    let storage = &machine.bus.storage;
+    let mut code = [0u8; 2];
+    storage.read(AbsoluteAddress::new(0x8e), &mut code).unwrap();
+    let stored = storage.read_u64(AbsoluteAddress::new(0x108)).unwrap();
+    (u16::from_be_bytes(code), stored)
+}
+
+#[test]
+fn low_address_protection_turned_on_refuses_a_store_to_a_page_mapped_before() {
+    let mut reference = program_machine(0x2000, &LOW);
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert_eq!(low_state(&reference), (4, 0), "protection exception");
+    let Some((machine, _)) = run_like(&expected, program_machine(0x2000, &LOW), 100) else {
+        return;
+    };
+    assert_eq!(low_state(&machine), (4, 0));
+}
+
+/// Three blocks whose addresses share a jump-cache slot, 0x4000 (`brcl
+/// 15,0x60aa`), 0x60aa (`brcl 15,0x74da`) and 0x74da (`brctg r1,0x4000`,
+/// then an invalid opcode), entered from 0x2000 (`lghi r1,200 ; brcl
+/// 15,0x4000`).
+fn group_machine() -> Machine {
+    let start = [0xa7, 0x19, 0x00, 0xc8, 0xc0, 0xf4, 0x00, 0x00, 0x0f, 0xfe];
+    let mut machine = program_machine(0x2000, &start);
+    let storage = &mut machine.bus.storage;
+    for (at, code) in [
+        (0x4000, &[0xc0, 0xf4, 0x00, 0x00, 0x10, 0x55][..]),
+        (0x60aa, &[0xc0, 0xf4, 0x00, 0x00, 0x0a, 0x18][..]),
+        (0x74da, &[0xa7, 0x17, 0xe5, 0x93, 0x00, 0x00, 0x00, 0x00][..]),
+    ] {
+        storage.write(AbsoluteAddress::new(at), code).unwrap();
+    }
+    machine
+}
+
+#[test]
+fn hot_blocks_of_one_jump_cache_slot_do_not_evict_each_other() {
+    let slot = zmmu_translator::abi::jump_slot;
+    assert!(slot(0x4000) == slot(0x60aa) && slot(0x4000) == slot(0x74da));
+    let mut reference = group_machine();
+    let expected = reference.run(Some(10_000), &mut Quiet);
+    assert_eq!(expected.instructions, 2 + 3 * TURNS + 1);
+    let Some((_, engine)) = run_like(&expected, group_machine(), 10_000) else {
+        return;
+    };
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 3,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
