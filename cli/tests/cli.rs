@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+use common::kvm_usable;
+
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 
 /// One program header.
@@ -206,20 +209,6 @@ fn bad_trace_options_are_refused_by_name() {
     assert!(stderr(&out).contains("insn, exc, mmu"), "{}", stderr(&out));
     let out = zmmu(&["--trace", "insn", "--trace-range", "9-1"], &file);
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// The kvm engine has no gdb stub yet: refused by name, before anything
-/// runs, whether or not the host has /dev/kvm.
-#[test]
-fn gdb_with_the_kvm_engine_is_refused_by_name() {
-    let file = write("gdbkvm.elf", &program(&[0x00, 0x00], &[0]));
-    let out = zmmu(&["--engine", "kvm", "--gdb", "127.0.0.1:0"], &file);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--gdb works with --engine interp or jit"),
-        "{}",
-        stderr(&out)
-    );
 }
 
 #[test]
@@ -469,6 +458,17 @@ fn bad_gdb_packets_get_protocol_errors_and_the_guest_of_two_cpus_runs_on() {
     bad_gdb_packets_session("gdbloop2.elf", &["--smp", "2"]);
 }
 
+/// Both on the kvm engine: a Ctrl-C reaches a guest that runs in the VM
+/// (with two CPUs, the configuration's kick interrupts each vCPU).
+#[test]
+fn bad_gdb_packets_get_protocol_errors_and_the_guest_runs_on_in_kvm() {
+    if !kvm_usable() {
+        return;
+    }
+    bad_gdb_packets_session("gdbloopkvm.elf", &["--engine", "kvm"]);
+    bad_gdb_packets_session("gdbloopkvm2.elf", &["--engine", "kvm", "--smp", "2"]);
+}
+
 fn bad_gdb_packets_session(name: &str, more: &[&str]) {
     // J * at 0x20000: the guest loops until --max-insns, a second or so
     // on the jit (which runs the loop at about 1e9 instructions a
@@ -555,9 +555,11 @@ fn a_disabled_wait_ends_the_run_when_the_other_cpus_are_stopped() {
     // CPU 1 and 2 stay stopped (nothing starts them): CPU 0's disabled
     // wait leaves no CPU running, as QEMU ends the run then.
     let file = write("smp-wait.elf", &wait_program(0x2a));
-    let out = zmmu(
-        &["--smp", "3", "--core-ids", "2,0,7", "--maxcpus", "8"],
-        &file,
-    );
-    assert_eq!(out.status.code(), Some(0x2a), "{}", stderr(&out));
+    let jit = cfg!(target_arch = "x86_64").then_some("jit");
+    let kvm = kvm_usable().then_some("kvm");
+    for engine in ["interp"].into_iter().chain(jit).chain(kvm) {
+        let smp = ["--smp", "3", "--core-ids", "2,0,7", "--maxcpus", "8"];
+        let out = zmmu(&[&["--engine", engine][..], &smp].concat(), &file);
+        assert_eq!(out.status.code(), Some(0x2a), "{engine}: {}", stderr(&out));
+    }
 }

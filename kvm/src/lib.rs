@@ -63,6 +63,9 @@ use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{abi, decode_block, relative_target, stubs, translate, Guest, Stubs};
 
+pub use zmmu_hv_kvm::vm::available;
+pub use zmmu_hv_kvm::Interrupter;
+
 use blocks::{Block, Blocks};
 use deadline::Deadline;
 use exits::{Context, Exits};
@@ -257,6 +260,22 @@ impl KvmEngine {
         self.blocks.dropped
     }
 
+    /// A handle with which another thread (another CPU's, a debugger's)
+    /// makes the vCPU leave translated code at the next block boundary:
+    /// the batch then ends at once if the CPU was kicked
+    /// ([`zmmu_machine::configuration::Member::kicked`]).
+    pub fn interrupter(&self) -> Interrupter {
+        self.host.interrupter()
+    }
+
+    /// Drops every translation: blocks, jump cache and shadow mappings.
+    /// For changes the engine did not see: a debugger's stores, and the
+    /// instructions the machine interpreted meanwhile (their stores into
+    /// code, their invalidations).
+    pub fn forget(&mut self) {
+        self.flush();
+    }
+
     /// The failure that made the engine give up the VM (it interprets
     /// from then on), if any.
     pub fn failure(&self) -> Option<&KvmError> {
@@ -299,7 +318,10 @@ impl KvmEngine {
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         loop {
-            if done >= max || (done > 0 && deadline.passed()) {
+            // Another CPU waits for this one's next boundary: its kick
+            // interrupted the chain (`interrupter`).
+            let kicked = board.member.is_some_and(|member| member.kicked());
+            if done >= max || (done > 0 && (deadline.passed() || kicked)) {
                 self.stats.instructions += done;
                 return Ok(Ran {
                     instructions: done,
@@ -725,6 +747,20 @@ impl Engine for KvmEngine {
     /// need not end at the machine's timer-poll period.
     fn watches_clock(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// Another CPU's kick interrupts the vCPU (`interrupter`); the
+    /// interpreter, after a failure, looks after every instruction.
+    fn leaves_when_kicked(&self) -> bool {
+        true
+    }
+
+    /// The shadow roots drop what the CPU's TLB dropped, and the jump
+    /// cache (logical address to block) goes, as after this CPU's own
+    /// invalidations ([`watch`]).
+    fn invalidate(&mut self, invalidation: &Invalidation) {
+        self.pager.invalidate(self.host.paging_mut(), invalidation);
+        self.blocks.clear_jump();
     }
 }
 

@@ -110,10 +110,14 @@ impl Memory for Watch<'_, '_> {
         self.board.storage()
     }
 
+    /// The shadow pager drops what the TLB drops: this instruction's
+    /// invalidation, and those other CPUs queue for this one while it
+    /// waits for their acknowledgements.
     fn invalidate(&mut self, flush: PendingFlush) {
-        let invalidation = flush.into_invalidation();
-        self.pager.invalidate(self.paging, &invalidation);
-        self.board.invalidate(PendingFlush::new(invalidation));
+        let (pager, paging) = (&mut *self.pager, &mut *self.paging);
+        self.board.invalidate_also(flush, &mut |invalidation| {
+            pager.invalidate(paging, invalidation)
+        });
         self.blocks.clear_jump();
     }
 

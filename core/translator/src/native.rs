@@ -50,7 +50,7 @@ impl Gen {
         if let Some(done) = self.branch(here)? {
             return Ok(done);
         }
-        if mem_ok && (self.ss(here)? || self.multiple(here)?) {
+        if mem_ok && (self.ss(here)? || self.multiple(here)? || self.interlocked(here)?) {
             return Ok(Native::Yes);
         }
         match insn.op {
