@@ -714,7 +714,9 @@ impl KvmEngine {
                     // Cached or new: the next lookup tells (Self::block).
                     self.missed = true;
                 }
-                (spent, self.last_at(last_block, cpu), Ok(()), false)
+                // Preempted (the deadline, another CPU's kick, the end of
+                // the run): the machine looks.
+                (spent, self.last_at(last_block, cpu), Ok(()), stolen > 0)
             }
         })
     }
