@@ -131,7 +131,7 @@ pub struct RunOptions {
     /// code; x86-64 hosts only, the default there), `interp` (the
     /// interpreter, the default elsewhere) or `kvm` (translated code in a
     /// KVM VM, guest accesses translated by the x86 MMU; needs /dev/kvm;
-    /// one CPU).
+    /// with `--smp`, a VM per CPU).
     #[arg(long, value_enum, default_value_t = EngineKind::DEFAULT)]
     pub engine: EngineKind,
     /// Print the engine's counters to stderr at exit.
@@ -404,12 +404,6 @@ fn tracing(
 
 /// Loads and runs `program`; the exit status per the module docs.
 pub fn run(options: &RunOptions) -> ExitCode {
-    if options.gdb.is_some() && options.engine == EngineKind::Kvm {
-        eprintln!(
-            "zmmu: --gdb works with --engine interp or jit, not yet with --engine kvm: choose one of those"
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     let (program, max_insns, memory) =
         (options.program.as_path(), options.max_insns, options.memory);
     let bytes = match std::fs::read(program) {
@@ -483,12 +477,15 @@ pub fn run(options: &RunOptions) -> ExitCode {
     let mut report = Report::new(Some(Keyboard::start()), tracer);
     let mut kvm = None;
     if options.engine == EngineKind::Kvm {
-        match zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE) {
-            Ok(engine) => kvm = Some(engine),
-            Err(e) => {
-                eprintln!("zmmu: --engine kvm: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+        // With several CPUs each makes its own engine on its own thread.
+        let made = match several {
+            true => zmmu_kvm::available(),
+            false => zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE)
+                .map(|engine| kvm = Some(engine)),
+        };
+        if let Err(e) = made {
+            eprintln!("zmmu: --engine kvm: {e}");
+            return ExitCode::from(EXIT_USAGE);
         }
     }
     let mut jit = match options.engine {
@@ -502,11 +499,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
         },
     };
     let started = Instant::now();
+    // Several CPUs: each kvm CPU that gave up its VM, and the engines'
+    // `--stats` lines.
+    let (mut failures, mut engine_stats) = (Vec::new(), Vec::new());
     let outcome = if several {
-        if kvm.is_some() {
-            eprintln!("zmmu: --engine kvm runs one CPU for now: drop --smp");
-            return ExitCode::from(EXIT_USAGE);
-        }
         let debugging = crate::smp::Debugging {
             trace: shared_trace,
             gdb: options
@@ -519,7 +515,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
         machine.services.clock = host_clock(start, tod);
         let clock = || host_clock(start, tod);
         match crate::smp::run(&mut machine, max_insns, options.engine, clock, &debugging) {
-            Ok(outcome) => outcome,
+            Ok(finished) => {
+                (failures, engine_stats) = (finished.failures, finished.stats);
+                finished.outcome
+            }
             Err(e) => {
                 eprintln!("zmmu: {e}");
                 return ExitCode::from(EXIT_CHECK_STOP);
@@ -528,7 +527,12 @@ pub fn run(options: &RunOptions) -> ExitCode {
     } else {
         match &options.gdb {
             Some(address) => {
-                let mut session = Session::new(&mut machine, &mut report, jit.as_mut(), max_insns);
+                let engine = match (&mut jit, &mut kvm) {
+                    (Some(jit), _) => Some(jit as &mut dyn crate::gdb::Translator),
+                    (_, Some(kvm)) => Some(kvm as &mut dyn crate::gdb::Translator),
+                    _ => None,
+                };
+                let mut session = Session::new(&mut machine, &mut report, engine, max_insns);
                 match crate::gdb::serve(address, options.wait_for_gdb, &mut session) {
                     Ok(stop) => RunOutcome {
                         stop,
@@ -562,10 +566,18 @@ pub fn run(options: &RunOptions) -> ExitCode {
         print_stats(outcome.instructions, elapsed, jit.as_ref());
         kvm.iter()
             .flat_map(|k| k.report())
+            .chain(engine_stats)
             .for_each(|l| eprintln!("stats: {l}"));
     }
-    if let Some(e) = kvm.as_ref().and_then(|k| k.failure()) {
-        eprintln!("zmmu: --engine kvm gave up the VM (the interpreter finished the run): {e}");
+    failures.extend(
+        kvm.as_ref()
+            .and_then(|k| k.failure())
+            .map(ToString::to_string),
+    );
+    if !failures.is_empty() {
+        for e in failures {
+            eprintln!("zmmu: --engine kvm gave up the VM (the interpreter finished the run): {e}");
+        }
         return ExitCode::from(EXIT_UNIMPLEMENTED);
     }
     ExitCode::from(status)

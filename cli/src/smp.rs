@@ -3,7 +3,10 @@
 //! starts running the program, the others stopped until a SIGP starts
 //! them. With `--trace` each CPU traces to the one output
 //! ([`crate::trace::Shared`]); with `--gdb` the stub serves on a thread of
-//! its own, each CPU a gdb thread ([`crate::gdb::smp`]).
+//! its own, each CPU a gdb thread ([`crate::gdb::smp`]). With `--engine
+//! kvm` each CPU has a VM of its own over the one guest storage, and a
+//! kick of the CPU also interrupts its vCPU in `KVM_RUN`
+//! (`docs/CHOICES.md` 32).
 
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
@@ -17,6 +20,7 @@ use zmmu_machine::secondary::Seed;
 use zmmu_machine::{Machine, RunOutcome, Stop};
 
 use crate::gdb::smp::{Cpus, Resumed, Shared, Stopper, WithGdb};
+use crate::gdb::Translator;
 use crate::run::{EngineKind, Report};
 use crate::trace::Tracer;
 
@@ -29,10 +33,15 @@ pub struct Debugging {
     pub gdb: Option<(String, bool)>,
 }
 
-/// The CPU threads, once spawned: parking is the host's.
-#[derive(Debug, Default)]
+/// The CPU threads, once spawned, and the vCPUs of their kvm engines:
+/// parking and kicking are the host's.
+#[derive(Debug)]
 struct HostThreads {
     threads: Arc<OnceLock<Vec<Thread>>>,
+    /// Each CPU's vCPU (`--engine kvm`), interrupted with its thread's
+    /// unpark: a CPU kicked while it runs translated code in `KVM_RUN`
+    /// leaves it at its next block boundary.
+    vcpus: Arc<[OnceLock<zmmu_kvm::Interrupter>]>,
 }
 
 impl Park for HostThreads {
@@ -49,22 +58,76 @@ impl Park for HostThreads {
         if let Some(thread) = self.threads.get().and_then(|t| t.get(index)) {
             thread.unpark();
         }
+        if let Some(vcpu) = self.vcpus.get(index).and_then(OnceLock::get) {
+            vcpu.interrupt();
+        }
     }
 }
 
-/// What one CPU's thread runs it with (under gdb, the jit drops its
-/// blocks whenever gdb resumed the guest).
-fn engine(kind: EngineKind, gdb: Option<&Arc<Shared>>) -> Result<Box<dyn Engine>, String> {
-    match kind {
-        EngineKind::Interp => Ok(Box::new(Interpreter)),
-        EngineKind::Jit => zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER)
-            .map(|jit| match gdb {
-                Some(gdb) => Box::new(Resumed::new(jit, gdb)) as Box<dyn Engine>,
-                None => Box::new(jit),
-            })
-            .map_err(|e| format!("--engine jit: {e}")),
-        EngineKind::Kvm => Err("--engine kvm runs one CPU for now: drop --smp".into()),
+/// What a run of several CPUs ends with.
+#[derive(Debug)]
+pub struct Finished {
+    /// Why the run ended, and the instructions of all CPUs.
+    pub outcome: RunOutcome,
+    /// Each CPU whose kvm engine gave up its VM (the interpreter finished
+    /// its run): why.
+    pub failures: Vec<String>,
+    /// The `--stats` lines of each CPU's kvm engine, tagged `cpuN`.
+    pub stats: Vec<String>,
+}
+
+/// What one CPU's run ends with: its outcome, and from a kvm engine its
+/// failure and `--stats` lines.
+type CpuRun = (RunOutcome, Option<String>, Vec<String>);
+
+/// Runs `run` with a translating `engine`, which under gdb drops its
+/// translations whenever gdb resumed the guest; gives the engine back.
+fn under_gdb<E: Translator, R>(
+    engine: E,
+    gdb: Option<&Arc<Shared>>,
+    run: impl FnOnce(&mut dyn Engine) -> R,
+) -> (R, E) {
+    match gdb {
+        Some(gdb) => {
+            let mut resumed = Resumed::new(engine, gdb);
+            let ran = run(&mut resumed);
+            (ran, resumed.into_engine())
+        }
+        None => {
+            let mut engine = engine;
+            (run(&mut engine), engine)
+        }
     }
+}
+
+/// Runs `run` with the engine `kind` names, made on this CPU's thread
+/// (with kvm, its vCPU's interrupter goes to `vcpu`): with kvm, also the
+/// engine's failure and `--stats` lines.
+fn with_engine(
+    kind: EngineKind,
+    machine: &mut Machine,
+    gdb: Option<&Arc<Shared>>,
+    vcpu: &OnceLock<zmmu_kvm::Interrupter>,
+    run: impl FnOnce(&mut Machine, &mut dyn Engine) -> RunOutcome,
+) -> Result<CpuRun, String> {
+    Ok(match kind {
+        EngineKind::Interp => (run(machine, &mut Interpreter), None, Vec::new()),
+        EngineKind::Jit => {
+            let jit = zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER)
+                .map_err(|e| format!("--engine jit: {e}"))?;
+            let (outcome, _) = under_gdb(jit, gdb, |engine| run(machine, engine));
+            (outcome, None, Vec::new())
+        }
+        EngineKind::Kvm => {
+            let storage = &machine.bus.storage;
+            let kvm = zmmu_kvm::KvmEngine::new(storage, zmmu_kvm::DEFAULT_CODE_CACHE)
+                .map_err(|e| format!("--engine kvm: {e}"))?;
+            let _ = vcpu.set(kvm.interrupter());
+            let (outcome, kvm) = under_gdb(kvm, gdb, |engine| run(machine, engine));
+            let failure = kvm.failure().map(ToString::to_string);
+            (outcome, failure, kvm.report())
+        }
+    })
 }
 
 /// Runs one CPU of the configuration with its own engine, until the run
@@ -76,7 +139,8 @@ fn run_cpu(
     kind: EngineKind,
     debugging: &Debugging,
     gdb: Option<&Arc<Shared>>,
-) -> Result<RunOutcome, String> {
+    vcpu: &OnceLock<zmmu_kvm::Interrupter>,
+) -> Result<CpuRun, String> {
     let configuration = Arc::clone(&member.configuration);
     let index = member.index;
     machine.member = Some(member);
@@ -89,15 +153,15 @@ fn run_cpu(
     }
     // No keyboard: the guest console reads none with several CPUs.
     let mut console = Report::new(None, tracer);
-    let outcome = engine(kind, gdb).map(|mut engine| match gdb {
+    let outcome = with_engine(kind, machine, gdb, vcpu, |machine, engine| match gdb {
         Some(gdb) => {
             let mut observer = WithGdb {
                 inner: &mut console,
                 stopper: Stopper::new(gdb, index),
             };
-            machine.run_with(limit, &mut observer, engine.as_mut())
+            machine.run_with(limit, &mut observer, engine)
         }
-        None => machine.run_with(limit, &mut console, engine.as_mut()),
+        None => machine.run_with(limit, &mut console, engine),
     });
     console.finish(&machine.cpu, &mut machine.bus);
     if outcome.is_err() {
@@ -113,18 +177,21 @@ fn run_cpu(
 /// Runs `first` (CPU 0, ready to start the program) on this thread and the
 /// other CPUs its configuration names each on its own thread, each with
 /// its own engine and `clock()`, until the run ends for all; each CPU
-/// executes at most `limit` instructions. The outcome is why the run ended
-/// and the instructions of all CPUs.
+/// executes at most `limit` instructions.
 pub fn run(
     first: &mut Machine,
     limit: Option<u64>,
     kind: EngineKind,
     clock: impl Fn() -> Clock<Box<dyn TimeSource>> + Sync,
     debugging: &Debugging,
-) -> Result<RunOutcome, String> {
+) -> Result<Finished, String> {
     let cpus = first.config.cpus.clone();
-    let park = HostThreads::default();
+    let park = HostThreads {
+        threads: Arc::default(),
+        vcpus: cpus.core_ids.iter().map(|_| OnceLock::new()).collect(),
+    };
     let threads = Arc::clone(&park.threads);
+    let vcpus = Arc::clone(&park.vcpus);
     let sclp = core::mem::take(&mut first.services.sclp);
     let configuration = Configuration::new(&cpus.core_ids, cpus.max_cpus, sclp, Box::new(park));
     let member = |index| Member {
@@ -142,12 +209,12 @@ pub fn run(
         let mut handles = Vec::new();
         for (index, address) in cpus.core_ids.iter().enumerate().skip(1) {
             let (seed, member, address) = (Seed::of(first), member(index), *address);
-            let gdb = gdb.as_ref();
+            let (gdb, vcpu) = (gdb.as_ref(), &vcpus[index]);
             let handle = std::thread::Builder::new()
                 .name(format!("cpu{index}"))
                 .spawn_scoped(s, move || {
                     let mut machine = seed.cpu(address, clock());
-                    run_cpu(&mut machine, member, limit, kind, debugging, gdb)
+                    run_cpu(&mut machine, member, limit, kind, debugging, gdb, vcpu)
                 })
                 .map_err(|e| format!("cannot start a CPU thread: {e}"))?;
             handles.push(handle);
@@ -183,23 +250,41 @@ pub fn run(
             }
             _ => None,
         };
-        let mine = run_cpu(first, member(0), limit, kind, debugging, gdb.as_ref());
+        let (gdb, vcpu) = (gdb.as_ref(), &vcpus[0]);
+        let mine = run_cpu(first, member(0), limit, kind, debugging, gdb, vcpu);
         if let Some(stub) = stub {
             stub.join()
                 .map_err(|_| "the gdb stub's thread panicked".to_string())??;
         }
-        let mut instructions = 0;
+        let mut runs = vec![mine];
         for handle in handles {
-            let outcome = handle
-                .join()
-                .map_err(|_| "a CPU thread panicked".to_string())??;
-            instructions += outcome.instructions;
+            runs.push(
+                handle
+                    .join()
+                    .map_err(|_| "a CPU thread panicked".to_string())?,
+            );
         }
-        let mine = mine?;
-        let stop = configuration.outcome().unwrap_or(mine.stop);
-        Ok(RunOutcome {
-            stop,
-            instructions: instructions + mine.instructions,
-        })
+        let mut finished = Finished {
+            outcome: RunOutcome {
+                stop: Stop::LimitReached,
+                instructions: 0,
+            },
+            failures: Vec::new(),
+            stats: Vec::new(),
+        };
+        for (index, run) in runs.into_iter().enumerate() {
+            let (outcome, failure, stats) = run?;
+            if index == 0 {
+                finished.outcome.stop = configuration.outcome().unwrap_or(outcome.stop);
+            }
+            finished.outcome.instructions += outcome.instructions;
+            finished
+                .failures
+                .extend(failure.map(|e| format!("cpu{index}: {e}")));
+            finished
+                .stats
+                .extend(stats.iter().map(|line| format!("cpu{index} {line}")));
+        }
+        Ok(finished)
     })
 }

@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+use common::kvm_usable;
+
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 
 /// One program header.
@@ -206,20 +209,6 @@ fn bad_trace_options_are_refused_by_name() {
     assert!(stderr(&out).contains("insn, exc, mmu"), "{}", stderr(&out));
     let out = zmmu(&["--trace", "insn", "--trace-range", "9-1"], &file);
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// The kvm engine has no gdb stub yet: refused by name, before anything
-/// runs, whether or not the host has /dev/kvm.
-#[test]
-fn gdb_with_the_kvm_engine_is_refused_by_name() {
-    let file = write("gdbkvm.elf", &program(&[0x00, 0x00], &[0]));
-    let out = zmmu(&["--engine", "kvm", "--gdb", "127.0.0.1:0"], &file);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--gdb works with --engine interp or jit"),
-        "{}",
-        stderr(&out)
-    );
 }
 
 #[test]
@@ -469,6 +458,17 @@ fn bad_gdb_packets_get_protocol_errors_and_the_guest_of_two_cpus_runs_on() {
     bad_gdb_packets_session("gdbloop2.elf", &["--smp", "2"]);
 }
 
+/// Both on the kvm engine: a Ctrl-C reaches a guest that runs in the VM
+/// (with two CPUs, the configuration's kick interrupts each vCPU).
+#[test]
+fn bad_gdb_packets_get_protocol_errors_and_the_guest_runs_on_in_kvm() {
+    if !kvm_usable() {
+        return;
+    }
+    bad_gdb_packets_session("gdbloopkvm.elf", &["--engine", "kvm"]);
+    bad_gdb_packets_session("gdbloopkvm2.elf", &["--engine", "kvm", "--smp", "2"]);
+}
+
 fn bad_gdb_packets_session(name: &str, more: &[&str]) {
     // J * at 0x20000: the guest loops until --max-insns, a second or so
     // on the jit (which runs the loop at about 1e9 instructions a
@@ -529,6 +529,73 @@ fn bad_gdb_packets_session(name: &str, more: &[&str]) {
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
 }
 
+/// Under gdb the kvm engine runs what the interpreter stored into code
+/// while a breakpoint was set: its blocks of that code go when gdb
+/// resumes (`gdb::Translator::forget`), else the VM would run the block
+/// it translated before the store.
+#[test]
+fn code_patched_under_a_breakpoint_is_what_the_kvm_engine_runs_afterwards() {
+    if !kvm_usable() {
+        return;
+    }
+    // lghi 2,0 ; lghi 4,2 ; larl 3,L ; L: aghi 1,1 ; brct 2,L (2^32
+    // rounds) ; mvhhi 2(3),256 (the aghi now adds 256) ; lghi 2,16 ;
+    // brct 4,L ; larl 5,PSW ; stg 1,8(5) ; lpswe 0(5): a disabled wait at
+    // R1, whose low byte is the exit status.
+    let mut code = vec![
+        0xa7, 0x29, 0x00, 0x00, 0xa7, 0x49, 0x00, 0x02, 0xc0, 0x30, 0x00, 0x00, 0x00, 0x03, 0xa7,
+        0x1b, 0x00, 0x01, 0xa7, 0x26, 0xff, 0xfe, 0xe5, 0x44, 0x30, 0x02, 0x01, 0x00, 0xa7, 0x29,
+        0x00, 0x10, 0xa7, 0x46, 0xff, 0xf7, 0xc0, 0x50, 0x00, 0x00, 0x00, 0x6e, 0xe3, 0x10, 0x50,
+        0x08, 0x00, 0x24, 0xb2, 0xb2, 0x50, 0x00,
+    ];
+    code.resize(0x100, 0);
+    code.extend_from_slice(&psw(DISABLED_WAIT, 0));
+    let file = write("gdbpatch.elf", &program(&code, &[0]));
+    let mut child = Command::new(ZMMU)
+        .args([
+            "run",
+            "--engine",
+            "kvm",
+            "--gdb",
+            "127.0.0.1:0",
+            "--wait-for-gdb",
+        ])
+        .args(["--max-insns", "100000000000"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("zmmu runs");
+    let mut gdb = Gdb::attach(&mut child);
+    assert!(gdb.ask("qSupported:swbreak+").contains("PacketSize="));
+    // The first loop runs in the VM until a Ctrl-C finds it 1000 rounds
+    // on (R1, from 0).
+    let r1 = |regs: &str| u64::from_str_radix(&regs[48..64], 16).expect("R1");
+    let regs = loop {
+        gdb.send_raw(b"$c#63");
+        gdb.send_raw(&[3]);
+        let stopped = gdb.reply();
+        assert!(stopped == "S02" || stopped.starts_with("T02"), "{stopped}");
+        let regs = gdb.ask("g");
+        if r1(&regs) >= 1000 {
+            break regs;
+        }
+    };
+    // R2 := 1 ends the loop; the interpreter makes the patching store
+    // before the breakpoint after it.
+    let regs = format!("{}{:016x}{}", &regs[..64], 1, &regs[80..]);
+    assert_eq!(gdb.ask(&format!("G{regs}")), "OK");
+    assert_eq!(gdb.ask("Z0,2001c,4"), "OK");
+    assert!(gdb.ask("c").starts_with("T05"));
+    let r1 = r1(&gdb.ask("g"));
+    assert_eq!(gdb.ask("z0,2001c,4"), "OK");
+    assert_eq!(gdb.ask("D"), "OK");
+    let out = child.wait_with_output().unwrap();
+    // 16 rounds of the patched AGHI add 16 × 256 (the old one, 16).
+    let expected = (r1 + 16 * 256) & 0xff;
+    assert_eq!(out.status.code(), Some(expected as i32), "{}", stderr(&out));
+}
+
 /// gdb's `kill` (the `k` packet, which has no reply) ends the run with status 0, as
 /// QEMU's gdb stub exits, whatever the guest was doing.
 #[test]
@@ -555,9 +622,11 @@ fn a_disabled_wait_ends_the_run_when_the_other_cpus_are_stopped() {
     // CPU 1 and 2 stay stopped (nothing starts them): CPU 0's disabled
     // wait leaves no CPU running, as QEMU ends the run then.
     let file = write("smp-wait.elf", &wait_program(0x2a));
-    let out = zmmu(
-        &["--smp", "3", "--core-ids", "2,0,7", "--maxcpus", "8"],
-        &file,
-    );
-    assert_eq!(out.status.code(), Some(0x2a), "{}", stderr(&out));
+    let jit = cfg!(target_arch = "x86_64").then_some("jit");
+    let kvm = kvm_usable().then_some("kvm");
+    for engine in ["interp"].into_iter().chain(jit).chain(kvm) {
+        let smp = ["--smp", "3", "--core-ids", "2,0,7", "--maxcpus", "8"];
+        let out = zmmu(&[&["--engine", engine][..], &smp].concat(), &file);
+        assert_eq!(out.status.code(), Some(0x2a), "{engine}: {}", stderr(&out));
+    }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 mod common;
-use common::{built, have, notice};
+use common::{built, have, kvm_usable, notice};
 
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 
@@ -113,8 +113,9 @@ fn sessions(program: &str, script: &str, more: &[&str]) -> Vec<Session> {
     } else {
         &["interp"]
     };
+    let kvm = kvm_usable().then_some("kvm");
     let mut out = Vec::new();
-    for &engine in engines {
+    for engine in engines.iter().copied().chain(kvm) {
         let (child, port) = zmmu_waiting_for_gdb(&elf, engine, more);
         let script = script
             .replace("PORT", &port.to_string())

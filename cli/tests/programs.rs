@@ -10,10 +10,9 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 mod common;
-use common::{built, have, notice, PROGRAMS};
+use common::{built, have, kvm_usable, notice, PROGRAMS};
 
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 /// Far above what any program needs; a runaway program fails, not hangs.
@@ -35,28 +34,6 @@ const ENGINES: &[&str] = if cfg!(target_arch = "x86_64") {
 } else {
     &["interp"]
 };
-
-/// Whether `--engine kvm` can run here (`/dev/kvm` opens read-write);
-/// prints a visible SKIP once where it cannot.
-fn kvm_usable() -> bool {
-    static USABLE: OnceLock<bool> = OnceLock::new();
-    *USABLE.get_or_init(|| {
-        if !cfg!(target_arch = "x86_64") {
-            return false;
-        }
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-        {
-            Ok(_) => true,
-            Err(e) => {
-                notice(&format!("SKIP: --engine kvm: /dev/kvm: {e}"));
-                false
-            }
-        }
-    })
-}
 
 /// The programs that need several CPUs, and how many they run with
 /// (`zmmu run --smp N`, QEMU's `-smp N`): `smp` with 4, more than the 2
@@ -142,8 +119,7 @@ fn runs_as_on_qemu(name: &str, status: i32) {
         status,
     };
     let mut run = None;
-    // The kvm engine runs one CPU for now.
-    let kvm = kvm_usable().then_some("kvm").filter(|_| cpus(&elf) == "1");
+    let kvm = kvm_usable().then_some("kvm");
     for engine in ENGINES.iter().copied().chain(kvm) {
         let (this, stderr) = zmmu(&elf, engine);
         assert_eq!(
@@ -245,9 +221,15 @@ fn trace(elf: &Path, engine: &str) -> String {
 fn a_trace_shows_faults_tlb_fills_and_invalidations_identically_on_every_engine() {
     let Some(dir) = built() else { return };
     let elf = dir.join("pagefault.elf");
-    let traces: Vec<String> = ENGINES.iter().map(|e| trace(&elf, e)).collect();
+    // The kvm engine too: a traced run steps in the interpreter.
+    let engines: Vec<&str> = ENGINES
+        .iter()
+        .copied()
+        .chain(kvm_usable().then_some("kvm"))
+        .collect();
+    let traces: Vec<String> = engines.iter().map(|e| trace(&elf, e)).collect();
     let interp = &traces[0];
-    for (engine, other) in ENGINES.iter().zip(&traces) {
+    for (engine, other) in engines.iter().zip(&traces) {
         assert!(other == interp, "--engine {engine} traces differently");
     }
     for expected in [

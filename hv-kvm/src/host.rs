@@ -16,6 +16,7 @@ use zmmu_mmu::host::{
 use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
+use crate::interrupt::{Interrupter, Source};
 use crate::kick::Kick;
 use crate::memory::{GuestStorage, Region, SlotMemory};
 use crate::paging::{KvmPaging, KvmRoot};
@@ -191,7 +192,9 @@ impl ExitHandler for Faults<'_, '_> {
 #[derive(Debug)]
 pub struct KvmHost {
     // Field order is drop order: the vCPU and VM file descriptors close
-    // before the memory they map is unmapped.
+    // before the memory they map is unmapped; the interrupters lose the
+    // vCPU's kvm_run before it is unmapped.
+    interrupts: Source,
     vcpu: Vcpu,
     _vm: Vm,
     paging: KvmPaging,
@@ -341,10 +344,14 @@ impl KvmHost {
             code.as_ref().map(|c| (code_gpa, c.len())),
         )?;
         let boot_root = paging.create_root()?;
-        let vcpu = Vcpu::new(&vm)?;
+        let mut vcpu = Vcpu::new(&vm)?;
         vcpu.reset(boot_root.cr3(), runtime.dispatch)?;
+        // SAFETY: the byte is in the vCPU's kvm_run, which outlives the
+        // source (dropped first, field order).
+        let interrupts = unsafe { Source::new(vcpu.immediate_exit()) }?;
         paging.set_loaded(Some(boot_root));
         Ok(Self {
+            interrupts,
             vcpu,
             _vm: vm,
             paging,
@@ -523,9 +530,17 @@ impl KvmHost {
             };
             kick.arm(delay)?;
         }
+        self.interrupts.runs_here();
         let ran = self.run_until_done(entry, args, exits);
         let disarmed = self.kick.as_mut().map_or(Ok(()), Kick::disarm);
         ran.and(disarmed)
+    }
+
+    /// A handle with which another thread makes the current or next run
+    /// of [`KvmHost::exec`] leave at its next safe point, as a deadline
+    /// that passed does ([`ExitHandler::preempt`]).
+    pub fn interrupter(&self) -> Interrupter {
+        self.interrupts.interrupter()
     }
 
     /// Makes the runs of [`KvmHost::exec`] leave once `deadline` passes
@@ -555,9 +570,11 @@ impl KvmHost {
         self.stats.runs += 1;
         loop {
             if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                if let Some(kick) = &mut self.kick {
-                    kick.arm(KICK_AGAIN)?;
-                }
+                let kick = match &mut self.kick {
+                    Some(kick) => kick,
+                    None => self.kick.insert(Kick::new()?),
+                };
+                kick.arm(KICK_AGAIN)?;
             }
             let started = std::time::Instant::now();
             let exit = self.vcpu.run();
@@ -629,6 +646,9 @@ impl KvmHost {
                 }
                 Exit::Interrupted => {
                     self.stats.kicks += 1;
+                    if self.interrupts.take() {
+                        self.deadline = Some(Instant::now());
+                    }
                     if self.deadline.is_some_and(|d| Instant::now() >= d) {
                         let mut regs = self.vcpu.regs()?;
                         if exits.preempt(&mut regs) {
@@ -661,7 +681,10 @@ impl KvmHost {
             match self.vcpu.run()? {
                 Exit::Done => return Ok(()),
                 Exit::More => self.next_chunk(),
-                Exit::Interrupted => {}
+                // An interrupter's request is moot: this run ends anyway.
+                Exit::Interrupted => {
+                    self.interrupts.take();
+                }
                 Exit::Fault | Exit::Fatal | Exit::Call => break,
             }
         }

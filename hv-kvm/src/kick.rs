@@ -40,6 +40,23 @@ fn install_handler() -> Result<(), KvmError> {
     Ok(())
 }
 
+/// Installs the kick's (empty) signal handler, once per process: before
+/// anything sends the kick signal, whose default action ends the process.
+pub(crate) fn ensure_handler() -> Result<(), KvmError> {
+    let mut installed = Ok(());
+    HANDLER.call_once(|| installed = install_handler());
+    installed
+}
+
+/// Sends the kick signal to thread `thread` of this process.
+pub(crate) fn signal(thread: libc::pid_t) {
+    // SAFETY: tgkill has no memory effects; a thread that is gone makes it
+    // fail with ESRCH, which is ignored (nothing to kick).
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), thread, kick_signal());
+    }
+}
+
 /// A timer that kicks the thread that armed it.
 #[derive(Debug)]
 pub(crate) struct Kick {
@@ -53,7 +70,8 @@ pub(crate) struct Kick {
 // process; its target thread is updated when another thread arms it.
 unsafe impl Send for Kick {}
 
-fn current_thread() -> libc::pid_t {
+/// The calling thread's id.
+pub(crate) fn current_thread() -> libc::pid_t {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
 }
@@ -81,9 +99,7 @@ impl Kick {
     /// A disarmed timer aimed at the calling thread; installs the kick's
     /// (empty) signal handler once per process.
     pub(crate) fn new() -> Result<Self, KvmError> {
-        let mut installed = Ok(());
-        HANDLER.call_once(|| installed = install_handler());
-        installed?;
+        ensure_handler()?;
         let thread = current_thread();
         Ok(Self {
             timer: create(thread)?,

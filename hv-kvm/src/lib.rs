@@ -112,6 +112,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod interrupt;
 mod kick;
 pub mod memory;
 pub mod native;
@@ -128,6 +129,7 @@ pub use engine::{
 pub use error::KvmError;
 pub use exec::ExecArea;
 pub use host::{ExitHandler, FaultAction, KvmConfig, KvmHost, PageFault, Regs, RunStats};
+pub use interrupt::Interrupter;
 pub use memory::GuestStorage;
 pub use paging::{KvmPaging, KvmRoot, PagingStats};
 pub use runtime::Pattern;

@@ -160,6 +160,12 @@ impl Vcpu {
             .map_err(|e| KvmError::ioctl("KVM_SET_REGS", e))
     }
 
+    /// The `immediate_exit` byte of the vCPU's `kvm_run` (valid while the
+    /// vCPU lives): set, `KVM_RUN` returns `EINTR` at once.
+    pub fn immediate_exit(&mut self) -> *mut u8 {
+        &mut self.fd.get_kvm_run().immediate_exit
+    }
+
     /// Runs until the runtime reports on one of its ports.
     pub fn run(&mut self) -> Result<Exit, KvmError> {
         loop {

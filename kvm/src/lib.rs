@@ -63,6 +63,9 @@ use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{abi, decode_block, relative_target, stubs, translate, Guest, Stubs};
 
+pub use zmmu_hv_kvm::vm::available;
+pub use zmmu_hv_kvm::Interrupter;
+
 use blocks::{Block, Blocks};
 use deadline::Deadline;
 use exits::{Context, Exits};
@@ -290,6 +293,22 @@ impl KvmEngine {
         self.blocks.dropped
     }
 
+    /// A handle with which another thread (another CPU's, a debugger's)
+    /// makes the vCPU leave translated code at the next block boundary:
+    /// the batch then ends at once if the CPU was kicked
+    /// ([`zmmu_machine::configuration::Member::kicked`]).
+    pub fn interrupter(&self) -> Interrupter {
+        self.host.interrupter()
+    }
+
+    /// Drops every translation: blocks, jump cache and shadow mappings.
+    /// For changes the engine did not see: a debugger's stores, and the
+    /// instructions the machine interpreted meanwhile (their stores into
+    /// code, their invalidations).
+    pub fn forget(&mut self) {
+        self.flush();
+    }
+
     /// The failure that made the engine give up the VM (it interprets
     /// from then on), if any.
     pub fn failure(&self) -> Option<&KvmError> {
@@ -332,7 +351,10 @@ impl KvmEngine {
         let mut done = 0u64;
         let mut last = cpu.psw.addr;
         loop {
-            if done >= max || (done > 0 && deadline.passed()) {
+            // Another CPU waits for this one's next boundary: its kick
+            // interrupted the chain (`interrupter`).
+            let kicked = board.member.is_some_and(|member| member.kicked());
+            if done >= max || (done > 0 && (deadline.passed() || kicked)) {
                 self.stats.instructions += done;
                 return Ok(Ran {
                     instructions: done,
@@ -713,7 +735,9 @@ impl KvmEngine {
                     // Cached or new: the next lookup tells (Self::block).
                     self.missed = true;
                 }
-                (spent, self.last_at(last_block, cpu), Ok(()), false)
+                // Preempted (the deadline, another CPU's kick, the end of
+                // the run): the machine looks.
+                (spent, self.last_at(last_block, cpu), Ok(()), stolen > 0)
             }
         })
     }
@@ -746,6 +770,23 @@ impl Engine for KvmEngine {
     /// need not end at the machine's timer-poll period.
     fn watches_clock(&self) -> bool {
         self.failure.is_none()
+    }
+
+    /// Another CPU's kick interrupts the vCPU (`interrupter`); the
+    /// interpreter, after a failure, looks after every instruction.
+    fn leaves_when_kicked(&self) -> bool {
+        true
+    }
+
+    /// The shadow roots and the jump cache drop what the CPU's TLB
+    /// dropped, as after this CPU's own invalidations ([`watch`]).
+    fn invalidate(&mut self, invalidation: &Invalidation) {
+        watch::invalidated(
+            &mut self.pager,
+            self.host.paging_mut(),
+            &mut self.blocks,
+            invalidation,
+        );
     }
 }
 

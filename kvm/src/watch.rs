@@ -32,6 +32,28 @@ pub(crate) struct Watch<'a, 'b> {
     pub storage_touched: bool,
 }
 
+/// What an invalidation (this CPU's or one another CPU queued for it)
+/// drops: the shadow mappings it covers (all but the real space's for a
+/// purge), and the jump-cache entries of a frame whose key changed; after
+/// any other, instruction fetches may translate differently, so the jump
+/// cache is checked again.
+pub(crate) fn invalidated(
+    pager: &mut ShadowPager<KvmPaging>,
+    paging: &mut KvmPaging,
+    blocks: &mut Blocks,
+    invalidation: &Invalidation,
+) {
+    match invalidation {
+        // PTLB and CSP: resets do not come this way.
+        Invalidation::All => pager.purge(paging),
+        _ => pager.invalidate(paging, invalidation),
+    }
+    match invalidation {
+        Invalidation::Key(frame) => blocks.key_changed(frame.value(), paging),
+        _ => blocks.recheck = true,
+    }
+}
+
 impl Watch<'_, '_> {
     /// After a store of `len` bytes at `addr`: drops the blocks of every
     /// code frame it reached.
@@ -110,19 +132,14 @@ impl Memory for Watch<'_, '_> {
         self.board.storage()
     }
 
+    /// The shadow pager drops what the TLB drops: this instruction's
+    /// invalidation, and those other CPUs queue for this one while it
+    /// waits for their acknowledgements.
     fn invalidate(&mut self, flush: PendingFlush) {
-        let invalidation = flush.into_invalidation();
-        match invalidation {
-            // PTLB and CSP: resets do not come this way.
-            Invalidation::All => self.pager.purge(self.paging),
-            _ => self.pager.invalidate(self.paging, &invalidation),
-        }
-        self.board.invalidate(PendingFlush::new(invalidation));
-        match invalidation {
-            Invalidation::Key(frame) => self.blocks.key_changed(frame.value(), self.paging),
-            // Instruction fetches may translate differently now.
-            _ => self.blocks.recheck = true,
-        }
+        let (pager, paging, blocks) = (&mut *self.pager, &mut *self.paging, &mut *self.blocks);
+        self.board.invalidate_also(flush, &mut |invalidation| {
+            invalidated(pager, paging, blocks, invalidation)
+        });
     }
 
     fn fault(&mut self, fault: Fault) -> Exception {

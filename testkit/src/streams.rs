@@ -41,7 +41,8 @@ pub const NATIVE: &[Opcode] = &[
     RXSBG, LOCR, LOCGR, LDGR, LGDR, DLGR, DSGR, IC, ICY, MVC, XC, CLC, NC, OC, LMG, STMG, LM, STM,
     LMY, STMY, LCGR, LCR, LCGFR, LPGR, LPR, LPGFR, LNGR, LNR, LNGFR, RLL, RLLG, EAR, LD, LDY, STD,
     STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
-    ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM,
+    ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
+    LAALG,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -119,10 +120,14 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
                 b[4] = if rng.chance(90) { 0 } else { 0xff };
             }
         }
-        _ if matches!(op, CS | CSY | CSG) => {
+        _ if matches!(op, CS | CSY | CSG | LAA | LAAG | LAAL | LAALG) => {
             // Mostly aligned operands (else a specification exception),
             // R3 any register.
-            let size = if op == CSG { 8 } else { 4 };
+            let size = if matches!(op, CSG | LAAG | LAALG) {
+                8
+            } else {
+                4
+            };
             let d = if rng.chance(75) {
                 d12 & !(size - 1)
             } else {

@@ -50,6 +50,27 @@ pub const CHUNK: u64 = 1 << 16;
 /// How often `--wait-for-gdb` looks for gdb's connection.
 const WAITING: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// An engine that keeps translations of guest code (the jit, the kvm
+/// engine): what a debugger stores, and what the interpreter does while
+/// gdb steps or has breakpoints set (its stores into code, its
+/// invalidations), do not reach them, so gdb has it drop them.
+pub trait Translator: zmmu_machine::engine::Engine {
+    /// Drops every translation.
+    fn forget(&mut self, bus: &mut zmmu_machine::bus::DatBus);
+}
+
+impl Translator for zmmu_jit::Jit {
+    fn forget(&mut self, bus: &mut zmmu_machine::bus::DatBus) {
+        self.flush(bus);
+    }
+}
+
+impl Translator for zmmu_kvm::KvmEngine {
+    fn forget(&mut self, _: &mut zmmu_machine::bus::DatBus) {
+        zmmu_kvm::KvmEngine::forget(self);
+    }
+}
+
 /// The client's side of a session, as the stub reads it.
 pub trait Client {
     /// The next byte, waiting for it; `None` once the client is gone.

@@ -178,7 +178,12 @@ mod jit_tests {
         m.cpu.gpr[2] = 1000;
         m.cpu.gpr[3] = 0x2_0000;
         let mut quiet = ();
-        let mut session = Session::new(&mut m, &mut quiet, jit, Some(100_000));
+        let mut session = Session::new(
+            &mut m,
+            &mut quiet,
+            jit.map(|jit| jit as &mut dyn super::super::Translator),
+            Some(100_000),
+        );
         assert_eq!(session.run(500), None);
         let input: Vec<u8> = ["Z0,2000e,4", "c", "z0,2000e,4", "c"]
             .iter()

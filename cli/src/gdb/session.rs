@@ -6,7 +6,8 @@
 //! step is asked for, the run loop executes one instruction at a time in
 //! the interpreter and looks at every instruction boundary
 //! ([`zmmu_machine::Observer::boundary`]); otherwise the engine (the jit
-//! too) runs its batches. A step is one instruction and the interruption
+//! and kvm engines too) runs its batches, after dropping its translations
+//! if the interpreter ran or gdb stored meanwhile ([`super::Translator`]). A step is one instruction and the interruption
 //! it causes: a step that takes a program interruption stops at the first
 //! instruction of the handler, as the PSW then says.
 //!
@@ -38,6 +39,7 @@ use zmmu_machine::{Machine, Observer, Stop};
 
 use super::arch::{S390x, S390xRegisters};
 use super::storage::{self, Space};
+use super::Translator;
 
 /// The largest watched range: gdb asks for a few bytes at a time.
 const MAX_WATCH: u64 = 4096;
@@ -213,8 +215,8 @@ pub struct Session<'a> {
     pub machine: &'a mut Machine,
     /// Console and trace.
     pub report: &'a mut dyn Observer,
-    /// The jit, when it is the engine.
-    pub jit: Option<&'a mut zmmu_jit::Jit>,
+    /// The engine, when it translates (jit, kvm).
+    pub engine: Option<&'a mut dyn Translator>,
     /// `--max-insns`.
     pub limit: Option<u64>,
     /// Instructions executed so far.
@@ -227,8 +229,8 @@ pub struct Session<'a> {
     resumed_at: Option<u64>,
     /// What the last boundary found.
     hit: Option<Hit>,
-    /// The interpreter ran since the jit's blocks were last dropped: its
-    /// stores into code did not reach them.
+    /// The interpreter ran since the engine's translations were last
+    /// dropped: its stores into code and invalidations did not reach them.
     interpreted: bool,
 }
 
@@ -247,13 +249,13 @@ impl<'a> Session<'a> {
     pub fn new(
         machine: &'a mut Machine,
         report: &'a mut dyn Observer,
-        jit: Option<&'a mut zmmu_jit::Jit>,
+        engine: Option<&'a mut dyn Translator>,
         limit: Option<u64>,
     ) -> Self {
         Self {
             machine,
             report,
-            jit,
+            engine,
             limit,
             executed: 0,
             resume: Resume::Continue,
@@ -287,8 +289,10 @@ impl<'a> Session<'a> {
             resumed_at: &mut self.resumed_at,
             hit: &mut self.hit,
         };
-        let outcome = match &mut self.jit {
-            Some(jit) => self.machine.run_with(Some(room), &mut observer, &mut **jit),
+        let outcome = match &mut self.engine {
+            Some(engine) => self
+                .machine
+                .run_with(Some(room), &mut observer, &mut **engine),
             None => self
                 .machine
                 .run_with(Some(room), &mut observer, &mut Interpreter),
@@ -323,10 +327,10 @@ impl<'a> Session<'a> {
         self.hit = None;
     }
 
-    /// The jit's translations may cover what the debugger changed.
+    /// The engine's translations may cover what the debugger changed.
     fn storage_changed(&mut self) {
-        if let Some(jit) = &mut self.jit {
-            jit.flush(&mut self.machine.bus);
+        if let Some(engine) = &mut self.engine {
+            engine.forget(&mut self.machine.bus);
         }
     }
 

@@ -55,7 +55,7 @@ use zmmu_mmu::invalidate::Invalidation;
 use super::arch::{S390x, S390xRegisters};
 use super::session::{monitor, Hit, Points};
 use super::storage::{self, Space};
-use super::Debuggee;
+use super::{Debuggee, Translator};
 
 /// How long the stub waits for the CPUs before it looks at gdb's
 /// connection again.
@@ -104,8 +104,9 @@ pub struct Shared {
     configuration: Arc<Configuration>,
     /// The CPUs run one instruction at a time, looking at each boundary.
     interpreted: AtomicBool,
-    /// Counts gdb's resumes: a jit drops its blocks when it changed (the
-    /// interpreter ran, or gdb wrote storage, since they were made).
+    /// Counts gdb's resumes: a translating engine drops its translations
+    /// when it changed (the interpreter ran, or gdb wrote storage, since
+    /// they were made).
     resumes: AtomicU64,
 }
 
@@ -238,43 +239,57 @@ impl Stopper {
     }
 }
 
-/// The jit of a CPU under gdb: it drops its blocks when gdb resumed the
-/// guest since its last batch (the interpreter ran meanwhile, at a
-/// breakpoint or a step, or gdb wrote storage: neither reached the
-/// blocks).
-#[derive(Debug)]
-pub struct Resumed {
-    jit: zmmu_jit::Jit,
+/// The translating engine of a CPU under gdb: it drops its translations
+/// when gdb resumed the guest since its last batch (the interpreter ran
+/// meanwhile, at a breakpoint or a step, or gdb wrote storage: neither
+/// reached them).
+pub struct Resumed<E> {
+    engine: E,
     shared: Arc<Shared>,
     seen: u64,
 }
 
-impl Resumed {
-    /// `jit` under gdb's control.
-    pub fn new(jit: zmmu_jit::Jit, shared: &Arc<Shared>) -> Self {
+impl<E> std::fmt::Debug for Resumed<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resumed").field("seen", &self.seen).finish()
+    }
+}
+
+impl<E: Translator> Resumed<E> {
+    /// `engine` under gdb's control.
+    pub fn new(engine: E, shared: &Arc<Shared>) -> Self {
         Self {
-            jit,
+            engine,
             shared: Arc::clone(shared),
             seen: 0,
         }
     }
+
+    /// The engine, back from gdb's control.
+    pub fn into_engine(self) -> E {
+        self.engine
+    }
 }
 
-impl Engine for Resumed {
+impl<E: Translator> Engine for Resumed<E> {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         let resumes = self.shared.resumes.load(Ordering::SeqCst);
         if std::mem::replace(&mut self.seen, resumes) != resumes {
-            self.jit.flush(&mut *board.bus);
+            self.engine.forget(&mut *board.bus);
         }
-        self.jit.run(cpu, board, max)
+        self.engine.run(cpu, board, max)
     }
 
     fn watches_clock(&self) -> bool {
-        self.jit.watches_clock()
+        self.engine.watches_clock()
+    }
+
+    fn leaves_when_kicked(&self) -> bool {
+        self.engine.leaves_when_kicked()
     }
 
     fn invalidate(&mut self, invalidation: &Invalidation) {
-        self.jit.invalidate(invalidation);
+        self.engine.invalidate(invalidation);
     }
 }
 

@@ -1,5 +1,9 @@
 //! What the tests that run the bare-metal programs share: building them
-//! once with `s390x-linux-gnu-gcc`, and telling a skipped check.
+//! once with `s390x-linux-gnu-gcc`, telling a skipped check, and whether
+//! the kvm engine can run here.
+
+// Each test crate uses part of it.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,28 @@ pub fn have(tool: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Whether `--engine kvm` can run here (`/dev/kvm` opens read-write);
+/// prints a visible SKIP once where it cannot.
+pub fn kvm_usable() -> bool {
+    static USABLE: OnceLock<bool> = OnceLock::new();
+    *USABLE.get_or_init(|| {
+        if !cfg!(target_arch = "x86_64") {
+            return false;
+        }
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            Ok(_) => true,
+            Err(e) => {
+                notice(&format!("SKIP: --engine kvm: /dev/kvm: {e}"));
+                false
+            }
+        }
+    })
 }
 
 /// Builds every program once; `None` (and a visible SKIP line) without the

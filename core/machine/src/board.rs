@@ -15,7 +15,7 @@ use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::{Code, Exception};
-use zmmu_mmu::invalidate::{PendingFlush, Scope};
+use zmmu_mmu::invalidate::{Invalidation, PendingFlush, Scope};
 use zmmu_mmu::storage::Storage;
 
 use crate::bus::{DatBus, Halt};
@@ -178,13 +178,7 @@ impl Memory for Board<'_> {
     /// is the configuration, from every other CPU's before returning
     /// ([`crate::configuration::Member::broadcast`]).
     fn invalidate(&mut self, flush: PendingFlush) {
-        let scope = flush.scope();
-        let invalidation = flush.into_invalidation();
-        let bus = &mut self.bus;
-        bus.invalidate_tlb(&invalidation);
-        if let (Scope::Configuration, Some(member)) = (scope, self.member) {
-            member.broadcast(invalidation, &mut |queued| bus.invalidate_tlb(queued));
-        }
+        self.invalidate_also(flush, &mut |_| {});
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.bus.fault(fault)
@@ -192,6 +186,24 @@ impl Memory for Board<'_> {
 }
 
 impl Board<'_> {
+    /// [`Memory::invalidate`], with `also` applied to every invalidation
+    /// this CPU carries out meanwhile: `flush`'s own, and those other CPUs
+    /// queue for it while it waits for their acknowledgements. An engine
+    /// that keeps more than the TLB (shadow tables) drops it there.
+    pub fn invalidate_also(&mut self, flush: PendingFlush, also: &mut dyn FnMut(&Invalidation)) {
+        let scope = flush.scope();
+        let invalidation = flush.into_invalidation();
+        let bus = &mut self.bus;
+        bus.invalidate_tlb(&invalidation);
+        also(&invalidation);
+        if let (Scope::Configuration, Some(member)) = (scope, self.member) {
+            member.broadcast(invalidation, &mut |queued| {
+                bus.invalidate_tlb(queued);
+                also(queued);
+            });
+        }
+    }
+
     /// Records that `insn` (or the variant `detail` names) is not
     /// implemented, so that the machine stops by name, and answers the
     /// operation exception that is not delivered.

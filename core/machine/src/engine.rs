@@ -43,6 +43,16 @@ pub trait Engine {
         false
     }
 
+    /// The engine ends its batch soon after another CPU kicks this one
+    /// ([`crate::configuration::Member::kicked`]), however long the batch
+    /// (the kvm engine's vCPU is interrupted in the VM): among several
+    /// CPUs the machine then gives it batches up to the limit rather than
+    /// [`crate::configuration::BATCH`], which bounds how long another CPU
+    /// waits for this one's next boundary.
+    fn leaves_when_kicked(&self) -> bool {
+        false
+    }
+
     /// Another CPU's instruction invalidated translations in the whole
     /// configuration (IPTE, IDTE, CSP, SSKE, RRBE); the CPU's TLB has
     /// dropped what it covers, between two batches. An engine that keeps

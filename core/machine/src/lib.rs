@@ -554,8 +554,8 @@ impl Machine {
                 // Among several CPUs, shorter batches: another CPU may be
                 // waiting for this one's next boundary.
                 let batch = match self.member {
-                    Some(_) => configuration::BATCH,
-                    None => u64::MAX,
+                    Some(_) if !engine.leaves_when_kicked() => configuration::BATCH,
+                    _ => u64::MAX,
                 };
                 if engine.watches_clock() {
                     timers.wake();

@@ -14,13 +14,13 @@ use crate::emit::{gpr, gpr32, Current, Gen, Native};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
-const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
+pub(crate) const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
 
 /// dl and cl (bits 0 and 1 of the cc) from the flags of a signed add or
 /// subtract: 0 zero, 1 negative, 2 positive, 3 overflow. An overflow with
 /// the fixed-point-overflow mask one goes to the slow path, where the
 /// interpreter completes the instruction and raises the exception.
-fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
+pub(crate) fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
     overflow_cc(a, here, |a| {
         a.setl(dl)?;
         a.setg(cl)

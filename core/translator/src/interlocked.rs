@@ -1,67 +1,138 @@
-//! COMPARE AND SWAP (CS, CSY, CSG) as one host `lock cmpxchg` on the
-//! operand's host address: the second operand is compared with R1 and
-//! replaced by R3 if equal (cc 0), else loaded into R1 (cc 1), as one
-//! interlocked update that no other CPU's access comes between (PoP
-//! COMPARE AND SWAP). The operand is probed as a store whatever the
-//! outcome (the interpreter's `Memory::interlocked` checks and records it
-//! as one too), so protection, keys, the change bit and stores into frames
-//! with translated code are those of a store; an operand that is not
-//! aligned on its length is a specification exception, the interpreter's.
+//! The interlocked-update instructions CS, CSY, CSG and the LOAD AND ADD
+//! family (LAA, LAAG, LAAL, LAALG): one x86 `lock cmpxchg` on the host
+//! bytes of the storage operand (PoP "Interlocked Update": no other CPU
+//! accesses the operand between the fetch and the store), so they are
+//! atomic against every other CPU's accesses to the same bytes, its
+//! translated code's plain stores and the interpreter's compare-and-swap
+//! on guest storage included. Without this, each is a helper call (on the
+//! kvm engine, a VM exit), and a CPU spinning natively on a lock word
+//! outpaces the holder by orders of magnitude.
+//!
+//! The operand must be aligned on its size (else the slow path, where the
+//! interpreter raises the specification exception), and is reached as a
+//! store (its reference and change bits recorded whether or not it is
+//! stored, as the interpreter does). An overflow with the
+//! fixed-point-overflow mask one goes to the slow path before the update.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::kind::AccessKind;
 
+use crate::alu::{signed_cc, FIXED_POINT_OVERFLOW_MASK};
+use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, gpr32, Current, Gen};
 
+/// How the operand combines with R3.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Update {
+    /// COMPARE AND SWAP: R3 replaces the operand if it equals R1.
+    Swap,
+    /// LOAD AND ADD: signed.
+    Add,
+    /// LOAD AND ADD LOGICAL.
+    AddLogical,
+}
+
+/// The update of `n` bytes with the operand's host bytes at r13 + rdx, in
+/// registers of that width (`acc` the accumulator cmpxchg compares, `old`
+/// and `new` scratch); says whether the cc is in cl (COMPARE AND SWAP),
+/// else in dl and cl.
+macro_rules! emit {
+    ($a:expr, $here:expr, $update:expr, $f:expr, $reg:ident, $ptr:ident, $acc:expr, $old:expr, $new:expr) => {{
+        let a = &mut $a;
+        let operand = $ptr(r13 + rdx);
+        if $update == Update::Swap {
+            let mut equal = a.create_label();
+            let mut done = a.create_label();
+            a.mov($acc, $reg($f.r1))?;
+            a.bswap($acc)?;
+            a.mov($new, $reg($f.r3))?;
+            a.bswap($new)?;
+            a.lock().cmpxchg(operand, $new)?;
+            a.je(equal)?;
+            // Unequal: R1 receives the operand, cc 1.
+            a.bswap($acc)?;
+            a.mov($reg($f.r1), $acc)?;
+            a.mov(ecx, 0x10)?;
+            a.jmp(done)?;
+            a.set_label(&mut equal)?;
+            a.xor(ecx, ecx)?;
+            a.set_label(&mut done)?;
+            a.nop()?;
+            true
+        } else {
+            let mut retry = a.create_label();
+            a.mov($acc, operand)?;
+            a.set_label(&mut retry)?;
+            a.mov($old, $acc)?;
+            a.bswap($old)?;
+            a.mov($new, $old)?;
+            a.add($new, $reg($f.r3))?;
+            if $update == Update::Add {
+                let mut fits = a.create_label();
+                a.jno(fits)?;
+                a.test(
+                    byte_ptr(rbx + PSW_CC_BYTE as i32),
+                    i32::from(FIXED_POINT_OVERFLOW_MASK),
+                )?;
+                a.jnz($here.slow)?;
+                a.set_label(&mut fits)?;
+            }
+            a.bswap($new)?;
+            // Another CPU changed the operand since it was fetched: the
+            // accumulator holds its new value, go again.
+            a.lock().cmpxchg(operand, $new)?;
+            a.jne(retry)?;
+            // The cc of the sum, from the flags of the same addition (R3
+            // read before R1, which may be the same register, is
+            // replaced; MOV keeps the flags).
+            a.mov($new, $old)?;
+            a.add($new, $reg($f.r3))?;
+            a.mov($reg($f.r1), $old)?;
+            if $update == Update::Add {
+                signed_cc(a, $here)?;
+            } else {
+                a.setc(cl)?;
+                a.setnz(dl)?;
+            }
+            false
+        }
+    }};
+}
+
 impl Gen {
-    /// Emits CS, CSY and CSG; false for other instructions.
-    pub(crate) fn compare_and_swap(&mut self, here: &mut Current) -> Result<bool, IcedError> {
-        let wide = match here.insn.op {
-            Opcode::CS | Opcode::CSY => false,
-            Opcode::CSG => true,
+    /// Emits `here` if it is an interlocked update this module translates;
+    /// says whether it did.
+    pub(crate) fn interlocked(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        use Opcode::*;
+        let (update, n) = match here.insn.op {
+            CS | CSY => (Update::Swap, 4),
+            CSG => (Update::Swap, 8),
+            LAA => (Update::Add, 4),
+            LAAG => (Update::Add, 8),
+            LAAL => (Update::AddLogical, 4),
+            LAALG => (Update::AddLogical, 8),
             _ => return Ok(false),
         };
-        if !self.env.memory.inline() {
-            return Ok(false);
-        }
         let f = here.insn.f;
-        let n: u32 = if wide { 8 } else { 4 };
         self.ea(0, f.b2, f.d2)?;
         here.used_slow = true;
-        self.a.test(eax, (n - 1) as i32)?;
+        self.a.test(al, (n - 1) as i32)?;
         self.a.jnz(here.slow)?;
         self.access(here, AccessKind::Write, n)?;
-        let mut equal = self.a.create_label();
-        let a = &mut self.a;
-        a.lea(rdx, qword_ptr(r13 + rax))?;
-        if wide {
-            a.mov(rax, gpr(f.r1))?;
-            a.bswap(rax)?;
-            a.mov(rcx, gpr(f.r3))?;
-            a.bswap(rcx)?;
-            a.lock().cmpxchg(qword_ptr(rdx), rcx)?;
+        // The operand's host bytes at r13 + rdx: cmpxchg compares rax.
+        self.a.mov(rdx, rax)?;
+        let swapped = if n == 8 {
+            emit!(self.a, here, update, f, gpr, qword_ptr, rax, rsi, rcx)
         } else {
-            a.mov(eax, gpr32(f.r1))?;
-            a.bswap(eax)?;
-            a.mov(ecx, gpr32(f.r3))?;
-            a.bswap(ecx)?;
-            a.lock().cmpxchg(dword_ptr(rdx), ecx)?;
+            emit!(self.a, here, update, f, gpr32, dword_ptr, eax, esi, ecx)
+        };
+        match swapped {
+            // cl = cc << 4.
+            true => self.store_cc()?,
+            false => self.set_cc()?,
         }
-        // cc 1 (unequal: R1 gets the operand fetched) or 0.
-        a.setnz(cl)?;
-        a.je(equal)?;
-        if wide {
-            a.bswap(rax)?;
-            a.mov(gpr(f.r1), rax)?;
-        } else {
-            a.bswap(eax)?;
-            a.mov(gpr32(f.r1), eax)?;
-        }
-        a.set_label(&mut equal)?;
-        a.shl(cl, 4)?;
-        self.store_cc()?;
         Ok(true)
     }
 }

@@ -58,10 +58,10 @@ impl Gen {
         if let Some(done) = self.branch(here)? {
             return Ok(done);
         }
-        if mem_ok && (self.ss(here)? || self.multiple(here)?) {
+        if mem_ok && (self.ss(here)? || self.multiple(here)? || self.interlocked(here)?) {
             return Ok(Native::Yes);
         }
-        if self.divide(here)? || self.compare_and_swap(here)? {
+        if self.divide(here)? {
             return Ok(Native::Yes);
         }
         match insn.op {
