@@ -309,13 +309,16 @@ fn the_facility_list_offers_no_facility_zmmu_does_not_implement() {
     let cpu = zmmu_cpu::state::Cpu::new();
     let installed = |n| installed(&cpu, n);
     // The z/Architecture facilities and those whose instructions exist.
-    for n in [0, 1, 2, 3, 7, 9, 18, 21, 25, 27, 32, 33, 34, 35, 129, 130] {
+    // The message-security assist and its extensions 3, 4, 5 and 8 (17,
+    // 76, 77, 57, 146) with their query functions.
+    for n in [
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 57, 76, 77, 129, 130, 146,
+    ] {
         assert!(installed(n), "facility {n}");
     }
     // Not (or not completely) implemented: never offered.
     for n in [
-        4, 8, 10, 11, 14, 16, 17, 19, 22, 37, 40, 42, 45, 49, 53, 57, 58, 61, 73, 76, 77, 78, 133,
-        134, 135, 148, 161,
+        8, 10, 11, 14, 16, 22, 37, 40, 42, 45, 49, 53, 58, 61, 73, 78, 133, 134, 135, 148, 155, 161,
     ] {
         assert!(!installed(n), "facility {n}");
     }
