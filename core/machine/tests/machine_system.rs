@@ -295,7 +295,11 @@ fn stfle_reports_the_facility_list_and_the_doublewords_it_needs() {
     assert_eq!(done_with_cc(&mut m), 0);
     assert_eq!(m.cpu.gpr[0], FACILITIES.len() as u64 - 1);
     let stored = bytes_at(&m, BLOCK, 8 * FACILITIES.len());
-    let expected: Vec<u8> = FACILITIES.iter().flat_map(|d| d.to_be_bytes()).collect();
+    // The CPU model's list and enhanced DAT 1 (facility 8), which the
+    // default machine offers.
+    let mut list = FACILITIES;
+    list[0] |= 1 << (63 - 8);
+    let expected: Vec<u8> = list.iter().flat_map(|d| d.to_be_bytes()).collect();
     assert_eq!(stored, expected);
     // One doubleword of room: cc 3, R0 says how many are needed.
     let mut m = machine(&[0xb2, 0xb0, 0x20, 0x00], &[(0, 0), (2, BLOCK)]);
@@ -736,13 +740,27 @@ fn sigp_and_diagnose_tell_an_engine_which_storage_they_may_store_into() {
 }
 
 #[test]
-fn enhanced_dat_1_and_esop_2_are_offered_and_reported_only_when_the_cpu_model_asks() {
+fn enhanced_dat_1_and_esop_2_are_offered_and_reported_as_the_cpu_model_says() {
     use zmmu_machine::config::CpuFeatures;
     use zmmu_mmu::control::Facilities;
     // STFLE (b2b0 0(%r2)) with three doublewords of room.
     let stfle = [0xb2, 0xb0, 0x20, 0x00];
     let reported = |m: &Machine, n: usize| bytes_at(m, BLOCK, 24)[n / 8] & (0x80 >> (n % 8)) != 0;
+    // The default model: EDAT-1, no ESOP-2.
     let mut m = machine(&stfle, &[(0, 2), (2, BLOCK)]);
+    assert_eq!(done_with_cc(&mut m), 0);
+    assert!(reported(&m, 8) && !reported(&m, 131));
+    assert!(m.bus.facilities.contains(Facilities::EDAT1));
+    assert!(!m.bus.facilities.contains(Facilities::ESOP2));
+    // QEMU 7.2's -cpu max under TCG: neither.
+    let config = Config {
+        cpu: CpuFeatures {
+            edat: false,
+            ..CpuFeatures::default()
+        },
+        ..Config::default()
+    };
+    let mut m = machine_with(config, &stfle, &[(0, 2), (2, BLOCK)]);
     assert_eq!(done_with_cc(&mut m), 0);
     assert!(!reported(&m, 8) && !reported(&m, 131));
     assert!(!m
@@ -751,7 +769,6 @@ fn enhanced_dat_1_and_esop_2_are_offered_and_reported_only_when_the_cpu_model_as
         .intersects(Facilities::EDAT1 | Facilities::ESOP2));
     let config = Config {
         cpu: CpuFeatures {
-            edat: true,
             sea_esop2: true,
             ..CpuFeatures::default()
         },
