@@ -57,5 +57,5 @@ step "conformance: the committed vectors as s390x programs under zmmu run, every
 cargo build --release -p zmmu-cli
 cargo run --release -p zmmu-conformance -- run --engine all --engine-sample 4
 
-step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU with the expected results (2-4 minutes)"
+step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU, with one CPU and with two, with the expected results (2-5 minutes)"
 bash scripts/linux-boot-test.sh

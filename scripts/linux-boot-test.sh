@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Boots Debian's s390x kernel with our initramfs (scripts/linux-image.sh)
 # under zmmu (--engine jit, the fastest engine here), and under
-# qemu-system-s390x where it is installed, and checks that /init's
-# results (scripts/linux-init.sh) are the expected values and that the
-# run ends with exit status 0 (poweroff -f).
+# qemu-system-s390x where it is installed, each with one CPU and with two
+# (--smp 2, QEMU's -smp 2), and checks that /init's results
+# (scripts/linux-init.sh) are the expected values (the CPUs counted in
+# /proc/cpuinfo and online in /sys among them) and that the run ends with
+# exit status 0 (poweroff -f).
 #
 # Usage: bash scripts/linux-boot-test.sh [ENGINE...]   (default: jit)
 #   ZMMU_FLAGS: more options for zmmu run (e.g. --stats: the engine's
 #   counters are printed after the check).
-# Takes about 2-4 minutes on 2 cores (most of it the zmmu boot and demo;
-# QEMU TCG about 20 s).
+#   SMP: the CPU counts to boot with (default "1 2").
+# Takes about 2-5 minutes on 2 cores (most of it the zmmu boots and demos;
+# QEMU TCG about 20 s each).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/.."
 engines=("${@:-jit}")
+read -r -a smps <<<"${SMP:-1 2}"
 
 eval "$(bash "$here/linux-image.sh" | grep -E '^(KERNEL|INITRD)=')"
 release="$(basename "$KERNEL")"
@@ -25,23 +29,29 @@ chunk="$(mktemp)"
 yes 'zmmu s390x memory workload' | head -c 1048576 >"$chunk"
 tail_md5="$(cat "$chunk" "$chunk" "$chunk" "$chunk" | md5sum | cut -d' ' -f1)"
 rm -f "$chunk"
-expected="uname: Linux s390x
+# expected N: the results with N CPUs.
+expected() {
+  echo "uname: Linux s390x
 release: $release
-cpus: 1
+cpus: $1
+online: $([ "$1" -eq 1 ] && echo 0 || echo "0-$(($1 - 1))")
 squares: 41667916675000
 primes: 1229
 memory: 268435456 bytes, tail md5 $tail_md5
 processes: 300"
+}
 
 (cd "$root" && cargo build --release -q -p zmmu-cli) || exit 1
 zmmu="$root/target/release/zmmu"
 
 passed=0
 failed=0
-# check NAME STATUS OUTPUT-FILE: the results between the demo markers
-# (without the zmmu-time lines) against the expected ones, and status 0.
+# check NAME STATUS OUTPUT-FILE CPUS: the results between the demo
+# markers (without the zmmu-time lines) against the expected ones with
+# CPUS CPUs, and status 0.
 check() {
-  local name=$1 status=$2 out=$3 got
+  local name=$1 status=$2 out=$3 expected got
+  expected="$(expected "$4")"
   got="$(tr -d '\r' <"$out" | sed -n '/^zmmu-demo: begin$/,/^zmmu-demo: end$/p' |
     grep -v -e '^zmmu-demo: ' -e '^zmmu-time: ' -e '^\[')"
   grep '^zmmu-time: ' "$out" | tr -d '\r' | sed "s/^/  $name: /"
@@ -81,21 +91,24 @@ timed() {
 }
 
 out="$(mktemp)"
-for engine in "${engines[@]}"; do
-  timed "zmmu --engine $engine" timeout 1200 "$zmmu" run "$KERNEL" --initrd "$INITRD" \
-    --memory 512M --append "$append" --engine "$engine" ${ZMMU_FLAGS:-}
-  check "zmmu --engine $engine" "$status" "$out"
-  grep -a '^stats: ' "$out" | sed 's/^/  /'
-done
+for smp in "${smps[@]}"; do
+  for engine in "${engines[@]}"; do
+    timed "zmmu --engine $engine --smp $smp" timeout 1200 "$zmmu" run "$KERNEL" \
+      --initrd "$INITRD" --memory 512M --append "$append" --engine "$engine" --smp "$smp" \
+      ${ZMMU_FLAGS:-}
+    check "zmmu --engine $engine --smp $smp" "$status" "$out" "$smp"
+    grep -a '^stats: ' "$out" | sed 's/^/  /'
+  done
 
-if command -v qemu-system-s390x >/dev/null; then
-  timed "qemu-system-s390x (TCG)" timeout 600 qemu-system-s390x -M s390-ccw-virtio \
-    -cpu qemu -nographic -m 512M -kernel "$KERNEL" -initrd "$INITRD" -append "$append" \
-    -no-reboot
-  check "qemu-system-s390x" "$status" "$out"
-else
-  echo "SKIP: qemu-system-s390x is not installed: no comparison with QEMU"
-fi
+  if command -v qemu-system-s390x >/dev/null; then
+    timed "qemu-system-s390x (TCG) -smp $smp" timeout 600 qemu-system-s390x \
+      -M s390-ccw-virtio -cpu qemu -smp "$smp" -nographic -m 512M -kernel "$KERNEL" \
+      -initrd "$INITRD" -append "$append" -no-reboot
+    check "qemu-system-s390x -smp $smp" "$status" "$out" "$smp"
+  else
+    echo "SKIP: qemu-system-s390x is not installed: no comparison with QEMU"
+  fi
+done
 rm -f "$out"
 
 echo "linux-boot: $passed passed, $failed failed"

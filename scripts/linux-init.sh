@@ -16,6 +16,7 @@ echo "zmmu-demo: begin"
 echo "uname: $(uname -s) $(uname -m)"
 echo "release: $(uname -r)"
 echo "cpus: $(grep -c '^processor ' /proc/cpuinfo)"
+echo "online: $(cat /sys/devices/system/cpu/online)"
 
 # Each phase's duration goes to a `zmmu-time:` line (not compared).
 now() { cut -d' ' -f1 /proc/uptime; }

@@ -49,9 +49,9 @@ Linux: zmmu run vmlinuz --initrd initrd.img --append console=ttysclp0
 
 The machine (as QEMU's s390-ccw-virtio with -kernel; --smp N CPUs, each on
 its own host thread):
-  z/Architecture DAT with storage keys, low-address protection, ESOP-1 and
-  instruction-execution protection (EDAT-1 and ESOP-2 with --cpu
-  max,edat=on,sea_esop2=on); the general, control, vector (129),
+  z/Architecture DAT with storage keys, low-address protection, ESOP-1,
+  EDAT-1 (off with --cpu max,edat=off) and instruction-execution
+  protection (ESOP-2 with --cpu max,sea_esop2=on); the general, control, vector (129),
   MVCOS and CSST, and binary floating-point (short, long) instructions;
   SCLP (read SCP/CPU info, VT220 and line-mode consoles, input); SIGP
   between the CPUs; STSI, STIDP, STFLE (only what is implemented); DIAG

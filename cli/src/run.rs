@@ -110,7 +110,8 @@ pub struct RunOptions {
     pub watchdog_action: WatchdogAction,
     /// The CPU model and the features switched on or off, as QEMU's -cpu:
     /// max, optionally followed by ,vx=on|off ,gs=off ,edat=on|off and
-    /// ,sea_esop2=on|off (EDAT-1 and ESOP-2, off unless asked for).
+    /// ,sea_esop2=on|off (EDAT-1 on unless switched off, ESOP-2 off unless
+    /// asked for).
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_cpu)]
     pub cpu: CpuFeatures,
     /// The number of CPUs, each run by its own host thread (CPU 0 starts

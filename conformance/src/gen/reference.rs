@@ -68,10 +68,11 @@ impl Reference {
     }
 
     /// The `zmmu run --cpu` model with the DAT facilities this reference
-    /// offers beyond zmmu's default (QEMU: ESOP-2; Hercules: EDAT-1).
+    /// offers (QEMU: ESOP-2 and not EDAT-1, which zmmu offers by default;
+    /// Hercules: EDAT-1).
     pub fn zmmu_cpu(self) -> &'static str {
         match self {
-            Reference::Qemu => "max,sea_esop2=on",
+            Reference::Qemu => "max,sea_esop2=on,edat=off",
             Reference::Hercules => "max,edat=on",
         }
     }

@@ -146,7 +146,7 @@ fn no_operands(op: Opcode) -> bool {
     use Opcode::*;
     matches!(
         op,
-        PALB | PTLB | CSCH | HSCH | RSCH | XSCH | SAL | SCHM | RCHP | TEND | IPK
+        PALB | PCC | PCKMO | PTLB | CSCH | HSCH | RSCH | XSCH | SAL | SCHM | RCHP | TEND | IPK
     )
 }
 
@@ -393,6 +393,8 @@ impl Display for Disasm<'_> {
                 o.reg(c2, f.r2)?;
                 match op {
                     Opcode::LPTEA => o.num(f.m4),
+                    // No M4 field: bits 20-23 are unused.
+                    Opcode::KMA | Opcode::KMCTR => Ok(()),
                     _ => o.optional_mask(f.m4),
                 }
             }

@@ -364,6 +364,19 @@ opcodes! {
     CGR 0xB920 Rre Alu(Cmp, W64, Reg(F));
     CLGR 0xB921 Rre Alu(CmpL, W64, Reg(F));
     STURG 0xB925 Rre SP;
+    // Message-security assist (facilities 17, 57, 76, 77, 146), PoP ch. 7.
+    KMAC 0xB91E Rre SP;
+    PCKMO 0xB928 Rre SP;
+    KMA 0xB929 RrfB SP;
+    KMF 0xB92A Rre SP;
+    KMO 0xB92B Rre SP;
+    PCC 0xB92C Rre SP;
+    KMCTR 0xB92D RrfB SP;
+    KM 0xB92E Rre SP;
+    KMC 0xB92F Rre SP;
+    PRNO 0xB93C Rre SP;
+    KIMD 0xB93E Rre SP;
+    KLMD 0xB93F Rre SP;
     LBR 0xB926 Rre Alu(Load, W32, Reg(S8));
     LHR 0xB927 Rre Alu(Load, W32, Reg(S16));
     CGFR 0xB930 Rre Alu(Cmp, W64, Reg(S32));

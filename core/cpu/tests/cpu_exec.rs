@@ -1079,7 +1079,7 @@ fn stfl_stores_despite_low_address_protection() {
     cpu.cr[0] |= 1 << (63 - 35);
     cpu.step(&mut mem).unwrap();
     let word = u32::from_be_bytes(mem.slice(lowcore::STFL, 4).unwrap().try_into().unwrap());
-    assert_eq!(word >> 24, 0xF1, "facilities 0, 1, 2, 3 and 7");
+    assert_eq!(word >> 24, 0xFD, "facilities 0-5 and 7");
 }
 
 #[test]
@@ -1109,4 +1109,160 @@ fn ecag_reports_no_cache_information() {
     let (mut cpu, mut mem) = machine(&[0xEB, 0x10, 0x00, 0x00, 0x00, 0x4C]);
     cpu.step(&mut mem).unwrap();
     assert_eq!(cpu.gpr[1], u64::MAX);
+}
+
+/// The instructions of the message-security assist (facilities 17, 57,
+/// 76, 77, 146), each with register fields it accepts: R1 = 2, R2 = 4,
+/// R3 = 6 (RRE forms ignore bits 16-23, so the same encoding serves).
+const MSA: [(&str, [u8; 4]); 12] = [
+    ("km", [0xB9, 0x2E, 0x60, 0x24]),
+    ("kmc", [0xB9, 0x2F, 0x60, 0x24]),
+    ("kimd", [0xB9, 0x3E, 0x60, 0x24]),
+    ("klmd", [0xB9, 0x3F, 0x60, 0x24]),
+    ("kmac", [0xB9, 0x1E, 0x60, 0x24]),
+    ("pckmo", [0xB9, 0x28, 0x60, 0x24]),
+    ("kmf", [0xB9, 0x2A, 0x60, 0x24]),
+    ("kmo", [0xB9, 0x2B, 0x60, 0x24]),
+    ("pcc", [0xB9, 0x2C, 0x60, 0x24]),
+    ("kmctr", [0xB9, 0x2D, 0x60, 0x24]),
+    ("prno", [0xB9, 0x3C, 0x60, 0x24]),
+    ("kma", [0xB9, 0x29, 0x60, 0x24]),
+];
+
+/// A CPU about to run `code` with function code `gr0` and the parameter
+/// block at `block`.
+fn msa_machine(code: [u8; 4], gr0: u64, block: u64) -> (Cpu, FlatMemory) {
+    let (mut cpu, mut mem) = machine(&code);
+    // Outside storage (an addressing test): nothing to fill.
+    let _ = mem.load(block, &[0xEE; 16]);
+    cpu.gpr[0] = gr0;
+    cpu.gpr[1] = block;
+    (cpu, mem)
+}
+
+#[test]
+fn msa_query_stores_a_status_word_naming_only_the_query_function_and_sets_cc0() {
+    for (name, code) in MSA {
+        let (mut cpu, mut mem) = msa_machine(code, 0, DATA);
+        cpu.psw.set_cc(3);
+        cpu.step(&mut mem).unwrap();
+        let mut expected = [0u8; 16];
+        expected[0] = 0x80;
+        assert_eq!(mem.slice(DATA, 16).unwrap(), &expected, "{name}");
+        assert_eq!((cpu.psw.cc(), cpu.psw.addr), (0, CODE + 4), "{name}");
+    }
+}
+
+#[test]
+fn msa_query_parameter_block_address_follows_the_addressing_mode() {
+    // 24-bit mode: GR1's bits 0-39 are ignored.
+    let (mut cpu, mut mem) = msa_machine(MSA[0].1, 0, 0xAB00_0000 | DATA);
+    cpu.psw.mask &= !(mask::EA | mask::BA);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(mem.slice(DATA, 1).unwrap(), &[0x80]);
+}
+
+#[test]
+fn msa_function_not_installed_is_a_specification_exception_and_stores_nothing() {
+    // Every code but the query function (0), 127 (unassigned) included;
+    // the modifier bit does not change the code.
+    for (name, code) in MSA {
+        for function in [1, 3, 114, 127] {
+            let (mut cpu, mut mem) = msa_machine(code, function, DATA);
+            assert_eq!(
+                program_exception(cpu.step(&mut mem)),
+                (0x0006, 2),
+                "{name} {function}"
+            );
+            assert_eq!(mem.slice(DATA, 1).unwrap(), &[0xEE], "{name}");
+        }
+    }
+}
+
+#[test]
+fn msa_register_fields_must_be_even_and_not_zero_where_the_instruction_has_the_operand() {
+    // (instruction, field: 1 = R1, 2 = R2, 3 = R3) of each operand the PoP
+    // requires to be an even-odd pair other than register 0.
+    let checked: &[(&str, &[u8])] = &[
+        ("km", &[1, 2]),
+        ("kmc", &[1, 2]),
+        ("kmf", &[1, 2]),
+        ("kmo", &[1, 2]),
+        ("prno", &[1, 2]),
+        ("kmctr", &[1, 2, 3]),
+        ("kma", &[1, 2, 3]),
+        ("kimd", &[2]),
+        ("klmd", &[2]),
+        ("kmac", &[2]),
+        ("pcc", &[]),
+        ("pckmo", &[]),
+    ];
+    for (name, code) in MSA {
+        let fields = checked.iter().find(|(n, _)| *n == name).unwrap().1;
+        for field in 1..=3u8 {
+            for bad in [0u8, 3] {
+                let mut code = code;
+                match field {
+                    1 => code[3] = bad << 4 | (code[3] & 0xF),
+                    2 => code[3] = (code[3] & 0xF0) | bad,
+                    _ => code[2] = bad << 4,
+                }
+                let (mut cpu, mut mem) = msa_machine(code, 0, DATA);
+                let r = cpu.step(&mut mem);
+                if fields.contains(&field) {
+                    assert_eq!(program_exception(r), (0x0006, 2), "{name} R{field}={bad}");
+                } else {
+                    assert!(r.is_ok(), "{name} ignores R{field}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kma_third_operand_must_differ_from_the_first_and_second() {
+    // kma %r2,%r4,%r2 and kma %r2,%r4,%r4
+    for r3 in [2u8, 4] {
+        let (mut cpu, mut mem) = msa_machine([0xB9, 0x29, r3 << 4, 0x24], 0, DATA);
+        assert_eq!(
+            program_exception(cpu.step(&mut mem)),
+            (0x0006, 2),
+            "R3 = {r3}"
+        );
+    }
+}
+
+#[test]
+fn msa_modifier_bit_is_a_specification_exception_only_where_reserved() {
+    for (name, code) in MSA {
+        let (mut cpu, mut mem) = msa_machine(code, 0x80, DATA);
+        let r = cpu.step(&mut mem);
+        if ["kimd", "klmd", "kmac", "pcc", "pckmo"].contains(&name) {
+            assert_eq!(program_exception(r), (0x0006, 2), "{name}");
+        } else {
+            // The ciphers' decipher modifier: the query ignores it.
+            assert!(r.is_ok(), "{name}");
+            assert_eq!(mem.slice(DATA, 1).unwrap(), &[0x80], "{name}");
+        }
+    }
+}
+
+#[test]
+fn msa_query_parameter_block_outside_storage_is_an_addressing_exception() {
+    for (name, code) in MSA {
+        // The last 8 bytes of storage and 8 past it: nothing is stored.
+        let (mut cpu, mut mem) = msa_machine(code, 0, 0x10000 - 8);
+        mem.load(0x10000 - 8, &[0xEE; 8]).unwrap();
+        assert_eq!(program_exception(cpu.step(&mut mem)), (0x0005, 2), "{name}");
+        assert_eq!(mem.slice(0x10000 - 8, 8).unwrap(), &[0xEE; 8], "{name}");
+        let (mut cpu, mut mem) = msa_machine(code, 0, u64::MAX);
+        assert_eq!(program_exception(cpu.step(&mut mem)), (0x0005, 2), "{name}");
+    }
+}
+
+#[test]
+fn pckmo_is_privileged() {
+    let (mut cpu, mut mem) = msa_machine(MSA[5].1, 0, DATA);
+    cpu.psw.mask |= mask::PROBLEM;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0002, 2));
 }

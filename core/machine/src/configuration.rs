@@ -53,8 +53,13 @@ use crate::Stop;
 
 /// The longest batch an engine runs for a CPU of a configuration: a CPU
 /// that waits for another's acknowledgement (an invalidation) waits at
-/// most this many of its instructions, whatever the engine.
-pub const BATCH: u64 = 256;
+/// most this many of its instructions, whatever the engine. The run
+/// loop's timer poll period, so a CPU among several runs translated
+/// code in batches as long as a lone CPU's (with 256, each batch's
+/// fixed cost made Linux's two-CPU boot under the jit 6x slower than
+/// its one-CPU boot); about 30 µs of a translated guest, and nothing
+/// for the interpreter, which looks after every instruction.
+pub const BATCH: u64 = 4096;
 
 /// How a CPU's host thread waits: parks until unparked, or for a short
 /// while (a timer may be due, or the run may have ended), whichever comes

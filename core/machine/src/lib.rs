@@ -77,9 +77,9 @@ pub const START_MASK: u64 = mask::EA | mask::BA;
 /// identifies the page, PoP "Suppression on Protection") and
 /// instruction-execution protection (facility 130, which STFLE reports),
 /// as QEMU 7.2's `-cpu max` offers them under TCG. EDAT-1 (facility 8) and
-/// ESOP-2 (131) are implemented by the MMU and offered only when the CPU
-/// model asks for them ([`config::CpuFeatures`]); STFLE reports what is
-/// offered.
+/// ESOP-2 (131) are implemented by the MMU and offered as the CPU model
+/// says ([`config::CpuFeatures`]: EDAT-1 unless `edat=off`, ESOP-2 only
+/// with `sea_esop2=on`); STFLE reports what is offered.
 pub const FACILITIES: Facilities = Facilities::LAP
     .union(Facilities::ESOP1)
     .union(Facilities::IEP);

@@ -2,7 +2,8 @@
 //! DAT 1 (facility 8): the set-key and clear-frame controls on a 4 KiB
 //! frame (a real address, prefixed) and a 1 MiB frame (absolute, from
 //! the block R2 designates to the frame's end, R2 advanced past it), and
-//! its exceptions.
+//! its exceptions; and SET STORAGE KEY EXTENDED's multiple-block control,
+//! which EDAT-1 installs too.
 
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{mask, Cpu, Psw};
@@ -148,4 +149,50 @@ fn clearing_a_low_address_frame_under_low_address_protection_is_a_protection_exc
 fn a_frame_outside_storage_is_an_addressing_exception() {
     let (mut cpu, mut bus) = machine(true, 0, SK | 0x30, 0x40_0000);
     assert_eq!(program_code(cpu.step(&mut bus)), Code::ADDRESSING);
+}
+
+/// `sske %r1,%r2,M3` in place of the PFMF.
+fn sske(bus: &mut DatBus, m3: u8) {
+    let code = [0xB2, 0x2B, m3 << 4, 0x12];
+    bus.storage
+        .write(AbsoluteAddress::new(CODE), &code)
+        .unwrap();
+}
+
+#[test]
+fn sske_with_the_multiple_block_control_sets_every_block_to_the_end_of_the_1m_frame() {
+    // R2 = absolute 0x1F_E123 under prefix 0x10000 (not prefixed): the
+    // blocks 0x1F_E000 and 0x1F_F000; R2 then names the next frame, its
+    // byte index unchanged.
+    let (mut cpu, mut bus) = machine(true, 0x1_0000, 0x36, 0x1F_E123);
+    sske(&mut bus, 1);
+    cpu.step(&mut bus).unwrap();
+    assert_eq!(key(&bus, 0x1F_E000), 0x36);
+    assert_eq!(key(&bus, 0x1F_F000), 0x36);
+    assert_eq!(key(&bus, 0x1F_D000), 0, "before R2's block");
+    assert_eq!(key(&bus, 0x20_0000), 0, "the next frame");
+    assert_eq!(cpu.gpr[2], 0x20_0123);
+}
+
+#[test]
+fn sske_multiple_block_outside_the_64_bit_mode_advances_only_bits_32_51_of_r2() {
+    let (mut cpu, mut bus) = machine(true, 0, 0x36, 0xAAAA_AAAA_001F_F000);
+    cpu.psw.mask &= !mask::EA;
+    sske(&mut bus, 1);
+    cpu.step(&mut bus).unwrap();
+    assert_eq!(key(&bus, 0x1F_F000), 0x36);
+    assert_eq!(cpu.gpr[2], 0xAAAA_AAAA_0020_0000);
+}
+
+#[test]
+fn sske_without_the_multiple_block_control_or_without_enhanced_dat_1_sets_one_prefixed_block() {
+    // Real 0x1000 is absolute 0x11000 under prefix 0x10000.
+    for (edat1, m3) in [(true, 0), (false, 1)] {
+        let (mut cpu, mut bus) = machine(edat1, 0x1_0000, 0x36, 0x1000);
+        sske(&mut bus, m3);
+        cpu.step(&mut bus).unwrap();
+        assert_eq!(key(&bus, 0x1_1000), 0x36, "edat1 {edat1}, m3 {m3}");
+        assert_eq!(key(&bus, 0x1_2000), 0, "edat1 {edat1}, m3 {m3}");
+        assert_eq!(cpu.gpr[2], 0x1000, "R2 unchanged");
+    }
 }

@@ -295,7 +295,11 @@ fn stfle_reports_the_facility_list_and_the_doublewords_it_needs() {
     assert_eq!(done_with_cc(&mut m), 0);
     assert_eq!(m.cpu.gpr[0], FACILITIES.len() as u64 - 1);
     let stored = bytes_at(&m, BLOCK, 8 * FACILITIES.len());
-    let expected: Vec<u8> = FACILITIES.iter().flat_map(|d| d.to_be_bytes()).collect();
+    // The CPU model's list and enhanced DAT 1 (facility 8), which the
+    // default machine offers.
+    let mut list = FACILITIES;
+    list[0] |= 1 << (63 - 8);
+    let expected: Vec<u8> = list.iter().flat_map(|d| d.to_be_bytes()).collect();
     assert_eq!(stored, expected);
     // One doubleword of room: cc 3, R0 says how many are needed.
     let mut m = machine(&[0xb2, 0xb0, 0x20, 0x00], &[(0, 0), (2, BLOCK)]);
@@ -309,13 +313,16 @@ fn the_facility_list_offers_no_facility_zmmu_does_not_implement() {
     let cpu = zmmu_cpu::state::Cpu::new();
     let installed = |n| installed(&cpu, n);
     // The z/Architecture facilities and those whose instructions exist.
-    for n in [0, 1, 2, 3, 7, 9, 18, 21, 25, 27, 32, 33, 34, 35, 129, 130] {
+    // The message-security assist and its extensions 3, 4, 5 and 8 (17,
+    // 76, 77, 57, 146) with their query functions.
+    for n in [
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 57, 76, 77, 129, 130, 146,
+    ] {
         assert!(installed(n), "facility {n}");
     }
     // Not (or not completely) implemented: never offered.
     for n in [
-        4, 8, 10, 11, 14, 16, 17, 19, 22, 37, 40, 42, 45, 49, 53, 57, 58, 61, 73, 76, 77, 78, 133,
-        134, 135, 148, 161,
+        8, 10, 11, 14, 16, 22, 37, 40, 42, 45, 49, 53, 58, 61, 73, 78, 133, 134, 135, 148, 155, 161,
     ] {
         assert!(!installed(n), "facility {n}");
     }
@@ -733,13 +740,27 @@ fn sigp_and_diagnose_tell_an_engine_which_storage_they_may_store_into() {
 }
 
 #[test]
-fn enhanced_dat_1_and_esop_2_are_offered_and_reported_only_when_the_cpu_model_asks() {
+fn enhanced_dat_1_and_esop_2_are_offered_and_reported_as_the_cpu_model_says() {
     use zmmu_machine::config::CpuFeatures;
     use zmmu_mmu::control::Facilities;
     // STFLE (b2b0 0(%r2)) with three doublewords of room.
     let stfle = [0xb2, 0xb0, 0x20, 0x00];
     let reported = |m: &Machine, n: usize| bytes_at(m, BLOCK, 24)[n / 8] & (0x80 >> (n % 8)) != 0;
+    // The default model: EDAT-1, no ESOP-2.
     let mut m = machine(&stfle, &[(0, 2), (2, BLOCK)]);
+    assert_eq!(done_with_cc(&mut m), 0);
+    assert!(reported(&m, 8) && !reported(&m, 131));
+    assert!(m.bus.facilities.contains(Facilities::EDAT1));
+    assert!(!m.bus.facilities.contains(Facilities::ESOP2));
+    // QEMU 7.2's -cpu max under TCG: neither.
+    let config = Config {
+        cpu: CpuFeatures {
+            edat: false,
+            ..CpuFeatures::default()
+        },
+        ..Config::default()
+    };
+    let mut m = machine_with(config, &stfle, &[(0, 2), (2, BLOCK)]);
     assert_eq!(done_with_cc(&mut m), 0);
     assert!(!reported(&m, 8) && !reported(&m, 131));
     assert!(!m
@@ -748,7 +769,6 @@ fn enhanced_dat_1_and_esop_2_are_offered_and_reported_only_when_the_cpu_model_as
         .intersects(Facilities::EDAT1 | Facilities::ESOP2));
     let config = Config {
         cpu: CpuFeatures {
-            edat: true,
             sea_esop2: true,
             ..CpuFeatures::default()
         },

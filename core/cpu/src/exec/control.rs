@@ -16,9 +16,9 @@ use zmmu_mmu::exception::Exception;
 
 /// The facility bits STFLE and STFL report (bit n = facility n): those whose
 /// instructions and behaviour zmmu implements, and no other. QEMU 7.2's
-/// `-cpu max` (TCG) reports more (4, 16, 17, 19, 22, 24, 27, 30-34, 37,
-/// 40, 41, 45, 49, 51-53, 57, 58, 61, 69, 71, 72, 75-77, 130, 131, 135,
-/// 138, 146, 148); each is left out here until zmmu implements it.
+/// `-cpu max` (TCG) reports more (16, 22, 24, 30, 31, 37, 40, 41, 45,
+/// 49, 51-53, 58, 61, 69, 71, 72, 75, 131, 135, 138, 148); each is left out
+/// here until zmmu implements it. zmmu offers 5, which QEMU does not.
 ///
 /// | bit | facility | why it is offered |
 /// |---|---|---|
@@ -26,17 +26,24 @@ use zmmu_mmu::exception::Exception;
 /// | 1 | z/Architecture installed | the only architecture zmmu runs |
 /// | 2 | z/Architecture active | the CPU runs in z/Architecture mode |
 /// | 3 | DAT enhancement (IDTE, CSPG) | [`super::dat`] |
+/// | 4, 5 | IDTE clears the TLB entries formed through the invalidated segment-table (4) and region-table (5) entries, and clears by ASCE | `zmmu_mmu::invalidate::idte` hands each exact invalidation to every TLB of the configuration |
 /// | 7 | STFLE | STFLE below |
 /// | 9 | sense running status | the SIGP order (the machine's `sigp`) |
+/// | 17 | message-security assist (KM, KMC, KIMD, KLMD, KMAC) | [`super::crypto`]: the query function |
 /// | 18 | long displacement | every RXY/RSY/SIY form the base has |
+/// | 19 | long displacement with high performance | the long forms run as fast as the short ones (the same semantics, the same translation) |
 /// | 21 | extended immediate | all of its instructions |
 /// | 25 | store clock fast (STCKF) | [`super::clock`] |
 /// | 27 | move with optional specifications | [`super::optional_move`] |
 /// | 32, 33 | compare and swap and store, and its second version | [`super::compare_swap_store`] |
 /// | 34 | general-instructions extension | every instruction of it; ECAG answers "no information" as QEMU |
 /// | 35 | execute extensions (EXRL) | [`super::Exec::execute_target`] |
+/// | 57 | message-security-assist extension 5 (PRNO) | [`super::crypto`]: the query function |
+/// | 76 | message-security-assist extension 3 (PCKMO) | [`super::crypto`]: the query function |
+/// | 77 | message-security-assist extension 4 (KMF, KMO, PCC, KMCTR) | [`super::crypto`]: the query function |
 /// | 129 | vector facility for z/Architecture | [`super::vector`] |
 /// | 130 | instruction-execution protection | the MMU's DAT (`zmmu_mmu`, `Controls::iep`), which the machine offers with it |
+/// | 146 | message-security-assist extension 8 (KMA) | [`super::crypto`]: the query function |
 ///
 /// Not offered although partly there: 45 distinct operands / high word / interlocked access
 /// 1 / load-store on condition 1 / population count (the high-word
@@ -45,9 +52,11 @@ use zmmu_mmu::exception::Exception;
 /// condition 2 and load-and-zero rightmost byte (LOCFHR, LZRF, LLZRGF are
 /// missing). One doubleword per 64 facilities.
 pub const FACILITIES: [u64; 3] = [
-    facility_bits(&[0, 1, 2, 3, 7, 9, 18, 21, 25, 27, 32, 33, 34, 35]),
-    0,
-    facility_bits(&[129 - 128, 130 - 128]),
+    facility_bits(&[
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 57,
+    ]),
+    facility_bits(&[76 - 64, 77 - 64]),
+    facility_bits(&[129 - 128, 130 - 128, 146 - 128]),
 ];
 
 /// The facility list of `cpu`'s model: [`FACILITIES`], less the vector

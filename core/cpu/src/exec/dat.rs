@@ -13,7 +13,7 @@ use crate::opcode::Opcode;
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AddressingMode, LogicalAddress, RealAddress};
 use zmmu_mmu::asce::Asce;
-use zmmu_mmu::control::Controls;
+use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::{self, CspWidth, Invalidation, PendingFlush};
 use zmmu_mmu::keys::StorageKey;
@@ -124,15 +124,56 @@ fn compare_and_swap_and_purge<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     Ok(Next::Seq)
 }
 
+/// SSKE's multiple-block control (M3 bit 3), with enhanced DAT 1.
+const SSKE_MB: u8 = 1;
+
 /// SSKE: the key in R1 bits 56-62 for the frame of the real address in R2.
+/// The conditional options (MR, MC: facility 10) and the nonquiescing
+/// control (NQ: facility 14) are not installed and ignored. With EDAT-1
+/// (facility 8) and the multiple-block control (MB) one, R2 designates
+/// an absolute address and the key is set for every 4 KiB block from
+/// there to the end of its 1 MiB frame, all at once; R2 then holds the
+/// address of the next frame (its bits 0-51 in the 64-bit mode, 32-51
+/// otherwise; the byte index stays), as for PFMF of a large frame (PoP
+/// ch. 10, "Set Storage Key Extended").
 fn set_storage_key_extended<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let f = e.insn.f;
-    let real = real_operand(e, f.r2);
     let key = e.cpu.r64(f.r1) as u8;
+    if f.m3 & SSKE_MB != 0 && e.bus.facilities().contains(Facilities::EDAT1) {
+        let amode = e.cpu.psw.amode();
+        let start = amode.wrap(e.cpu.r64(f.r2)) & !0xFFF;
+        let end = (start | 0xF_FFFF) + 1;
+        for block in (start..end).step_by(0x1000) {
+            set_block_key(e, block, key)?;
+        }
+        let r2 = e.cpu.r64(f.r2);
+        let r2 = match amode {
+            AddressingMode::Bits64 => end | (r2 & 0xFFF),
+            _ => (r2 & !0xFFFF_F000) | (amode.wrap(end) & 0xFFFF_F000),
+        };
+        e.cpu.set_r64(f.r2, r2);
+        return Ok(Next::Seq);
+    }
+    let real = real_operand(e, f.r2);
     let prefix = e.cpu.prefix;
     let flush = invalidate::sske(e.bus.storage(), prefix, real, key)?;
     e.bus.invalidate(flush);
     Ok(Next::Seq)
+}
+
+/// Sets the key of the 4 KiB block at absolute `block` to `key` (the
+/// ISKE-format byte) and invalidates what it changes (SSKE's multiple
+/// blocks, PFMF's set-key control). Addressing exception if the block
+/// does not exist.
+fn set_block_key<B: Bus>(e: &mut Exec<'_, B>, block: u64, key: u8) -> Result<(), Exception> {
+    let frame = zmmu_mmu::addr::AbsoluteAddress::new(block);
+    e.bus
+        .storage()
+        .set_key(frame, StorageKey::new(key))
+        .ok_or(Exception::addressing())?;
+    e.bus
+        .invalidate(PendingFlush::new(Invalidation::Key(frame)));
+    Ok(())
 }
 
 /// PFMF's function controls in R1 (bits 32-63; bits 0-31 are ignored).
@@ -221,11 +262,7 @@ fn perform_frame_management_function<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult 
                 .ok_or(Exception::addressing())?;
         }
         if r1 & pfmf::SK != 0 {
-            storage
-                .set_key(frame, StorageKey::new(key))
-                .ok_or(Exception::addressing())?;
-            e.bus
-                .invalidate(PendingFlush::new(Invalidation::Key(frame)));
+            set_block_key(e, block, key)?;
         }
     }
     if large {

@@ -6,7 +6,8 @@
 //! translator's slow path calls). The semantic shapes of [`Sem`] are
 //! implemented once in [`alu`]; instructions outside them live in
 //! [`branch`], [`storage`], [`page`], [`control`], [`float`] (the FPC),
-//! [`bfp`] (binary floating point) and [`vector`], grouped by concept.
+//! [`bfp`] (binary floating point), [`crypto`] (the message-security
+//! assist) and [`vector`], grouped by concept.
 
 pub mod alu;
 pub mod bfp;
@@ -14,6 +15,7 @@ pub mod branch;
 pub mod clock;
 pub mod compare_swap_store;
 pub mod control;
+pub mod crypto;
 pub mod dat;
 pub mod float;
 pub mod optional_move;
@@ -417,6 +419,9 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return r;
     }
     if let Some(r) = bfp::special(e) {
+        return r;
+    }
+    if let Some(r) = crypto::special(e) {
         return r;
     }
     match e.insn.op {
