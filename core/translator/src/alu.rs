@@ -27,6 +27,23 @@ pub(crate) fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(),
     })
 }
 
+/// A signed operation whose condition code the next instruction overwrites
+/// ([`Gen::cc_dead`]): only an overflow with the fixed-point-overflow mask
+/// one matters (the slow path raises it).
+fn overflow_only(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
+    here.used_slow = true;
+    let mut fits = a.create_label();
+    a.jno(fits)?;
+    a.test(
+        byte_ptr(rbx + PSW_CC_BYTE as i32),
+        i32::from(FIXED_POINT_OVERFLOW_MASK),
+    )?;
+    a.jnz(here.slow)?;
+    a.set_label(&mut fits)?;
+    a.nop()?;
+    Ok(())
+}
+
 /// The condition code of an operation that may overflow signed: cc 3 on
 /// x86 overflow (to the slow path when the fixed-point-overflow mask is
 /// one, as in [`signed_cc`]), else dl and cl as `fits` sets them.
@@ -183,6 +200,9 @@ impl Gen {
             self.load_cc()?;
         }
         let wide = w == Width::W64;
+        // The next instruction overwrites the condition code: only what
+        // raises an exception is computed.
+        let dead = self.cc_dead;
         let a = &mut self.a;
         if wide {
             a.mov(rax, gpr(first))?;
@@ -234,16 +254,22 @@ impl Gen {
             }
             AluOp::LoadTest => {
                 a.mov(rax, rsi)?;
-                op2!(test);
-                a.setl(dl)?;
-                a.setg(cl)?;
+                if !dead {
+                    op2!(test);
+                    a.setl(dl)?;
+                    a.setg(cl)?;
+                }
             }
             AluOp::LoadCompl => {
                 // 0 - b: x86 NEG overflows exactly where s390x does (the
                 // maximum negative number).
                 a.mov(rax, rsi)?;
                 op1!(neg);
-                signed_cc(a, here)?;
+                if dead {
+                    overflow_only(a, here)?;
+                } else {
+                    signed_cc(a, here)?;
+                }
             }
             AluOp::LoadPos => {
                 // |b|: -b, or b itself where -b is negative without
@@ -252,15 +278,19 @@ impl Gen {
                 a.mov(rax, rsi)?;
                 op1!(neg);
                 op2!(cmovl);
-                overflow_cc(a, here, |a| {
-                    if wide {
-                        a.test(rax, rax)?;
-                    } else {
-                        a.test(eax, eax)?;
-                    }
-                    a.setnz(cl)?;
-                    a.mov(edx, 0)
-                })?;
+                if dead {
+                    overflow_only(a, here)?;
+                } else {
+                    overflow_cc(a, here, |a| {
+                        if wide {
+                            a.test(rax, rax)?;
+                        } else {
+                            a.test(eax, eax)?;
+                        }
+                        a.setnz(cl)?;
+                        a.mov(edx, 0)
+                    })?;
+                }
             }
             AluOp::LoadNeg => {
                 // -|b|: -b, or b itself where -b is positive (the maximum
@@ -268,9 +298,11 @@ impl Gen {
                 a.mov(rax, rsi)?;
                 op1!(neg);
                 op2!(cmovg);
-                op1!(test_self);
-                a.setnz(dl)?;
-                a.mov(ecx, 0)?;
+                if !dead {
+                    op1!(test_self);
+                    a.setnz(dl)?;
+                    a.mov(ecx, 0)?;
+                }
             }
             AluOp::Add | AluOp::Sub => {
                 if op == AluOp::Add {
@@ -278,7 +310,11 @@ impl Gen {
                 } else {
                     op2!(sub);
                 }
-                signed_cc(a, here)?;
+                if dead {
+                    overflow_only(a, here)?;
+                } else {
+                    signed_cc(a, here)?;
+                }
             }
             AluOp::AddL | AluOp::AddLC => {
                 if op == AluOp::AddLC {
@@ -288,8 +324,10 @@ impl Gen {
                 } else {
                     op2!(add);
                 }
-                a.setnz(dl)?;
-                a.setc(cl)?;
+                if !dead {
+                    a.setnz(dl)?;
+                    a.setc(cl)?;
+                }
             }
             AluOp::SubL | AluOp::SubLB => {
                 if op == AluOp::SubLB {
@@ -300,8 +338,10 @@ impl Gen {
                 } else {
                     op2!(sub);
                 }
-                a.setnz(dl)?;
-                a.setnc(cl)?;
+                if !dead {
+                    a.setnz(dl)?;
+                    a.setnc(cl)?;
+                }
             }
             AluOp::And | AluOp::Or | AluOp::Xor => {
                 match op {
@@ -309,18 +349,22 @@ impl Gen {
                     AluOp::Or => op2!(or),
                     _ => op2!(xor),
                 }
-                a.setnz(dl)?;
-                a.mov(ecx, 0)?;
+                if !dead {
+                    a.setnz(dl)?;
+                    a.mov(ecx, 0)?;
+                }
             }
             AluOp::Cmp | AluOp::CmpL => {
                 writes = false;
-                op2!(cmp);
-                if op == AluOp::Cmp {
-                    a.setl(dl)?;
-                    a.setg(cl)?;
-                } else {
-                    a.setb(dl)?;
-                    a.seta(cl)?;
+                if !dead {
+                    op2!(cmp);
+                    if op == AluOp::Cmp {
+                        a.setl(dl)?;
+                        a.setg(cl)?;
+                    } else {
+                        a.setb(dl)?;
+                        a.seta(cl)?;
+                    }
                 }
             }
         }
@@ -331,7 +375,7 @@ impl Gen {
                 a.mov(gpr32(f.r1), eax)?;
             }
         }
-        if sets_cc {
+        if sets_cc && !dead {
             self.set_cc()?;
         }
         Ok(())
