@@ -18,7 +18,7 @@ use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::exception::Ending;
 use zmmu_testkit::streams::{case, compare};
-use zmmu_testkit::Rng;
+use zmmu_testkit::{env_u64, Rng};
 
 struct Case {
     cpu: Cpu,
@@ -120,13 +120,6 @@ fn run_case(jit: &mut Jit, rng: &mut Rng, budget: u64) -> Result<u64, String> {
         }
     }
     Ok(total)
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

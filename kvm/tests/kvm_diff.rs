@@ -30,7 +30,7 @@ use zmmu_mmu::exception::Code;
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::storage::Storage;
 use zmmu_testkit::streams::{case, compare, STORAGE};
-use zmmu_testkit::Rng;
+use zmmu_testkit::{env_u64, Rng};
 
 /// A machine in the state of `drawn`, with a disabled-wait program-new PSW.
 fn machine(drawn: &zmmu_testkit::streams::Case) -> Machine {
@@ -213,13 +213,6 @@ fn interruption(m: &Machine) -> String {
         word(0x150),
         word(0x158)
     )
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

@@ -6,6 +6,15 @@
 #[cfg(feature = "streams")]
 pub mod streams;
 
+/// The number in the environment variable `name`, or `default` where it
+/// is unset or not a number (a test's size or seed, chosen from outside).
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// xorshift64*: small, seedable, and enough for test inputs; a seeded
 /// driver needs no dependency.
 #[derive(Debug, Clone)]

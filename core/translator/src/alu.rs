@@ -30,7 +30,7 @@ pub(crate) fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(),
 /// A signed operation whose condition code the next instruction overwrites
 /// ([`Gen::cc_dead`]): only an overflow with the fixed-point-overflow mask
 /// one matters (the slow path raises it).
-fn overflow_only(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
+pub(crate) fn overflow_only(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
     here.used_slow = true;
     let mut fits = a.create_label();
     a.jno(fits)?;

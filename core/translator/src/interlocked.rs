@@ -19,8 +19,7 @@ use iced_x86::IcedError;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::kind::AccessKind;
 
-use crate::alu::{signed_cc, FIXED_POINT_OVERFLOW_MASK};
-use crate::cc::PSW_CC_BYTE;
+use crate::alu::{overflow_only, signed_cc};
 use crate::emit::{gpr, gpr32, Current, Gen};
 
 /// How the operand combines with R3.
@@ -70,14 +69,7 @@ macro_rules! emit {
             a.mov($new, $old)?;
             a.add($new, $reg($f.r3))?;
             if $update == Update::Add {
-                let mut fits = a.create_label();
-                a.jno(fits)?;
-                a.test(
-                    byte_ptr(rbx + PSW_CC_BYTE as i32),
-                    i32::from(FIXED_POINT_OVERFLOW_MASK),
-                )?;
-                a.jnz($here.slow)?;
-                a.set_label(&mut fits)?;
+                overflow_only(a, $here)?;
             }
             a.bswap($new)?;
             // Another CPU changed the operand since it was fetched: the
