@@ -8,8 +8,10 @@
 #![deny(missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod engine;
 pub mod gdb;
 pub mod lazy_alloc;
+pub mod report;
 pub mod run;
 pub mod smp;
 pub mod terminal;

@@ -19,9 +19,10 @@ use zmmu_machine::engine::{Engine, Interpreter};
 use zmmu_machine::secondary::Seed;
 use zmmu_machine::{Machine, RunOutcome, Stop};
 
+use crate::engine::EngineKind;
 use crate::gdb::smp::{Cpus, Resumed, Shared, Stopper, WithGdb};
 use crate::gdb::Translator;
-use crate::run::{EngineKind, Report};
+use crate::report::Report;
 use crate::trace::Tracer;
 
 /// What `--trace` and `--gdb` ask of a run of several CPUs.

@@ -221,7 +221,7 @@ fn run(session: &mut Session<'_>, ended: &mut Option<Stop>) -> Option<SingleThre
         None => Some(SingleThreadStopReason::DoneStep),
         Some(stop) => Some(session.stop_reason(&stop).unwrap_or_else(|| {
             let psw = session.machine.cpu.psw;
-            let status = crate::run::stop_status(&stop, &psw).0;
+            let status = crate::report::stop_status(&stop, &psw).0;
             *ended = Some(stop);
             SingleThreadStopReason::Exited(status)
         })),

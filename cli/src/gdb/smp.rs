@@ -346,7 +346,7 @@ impl Cpus {
         let psw = self
             .cpu(self.tid(self.current))
             .map_or(Psw::default(), |cpu| cpu.psw);
-        let status = crate::run::stop_status(&stop, &psw).0;
+        let status = crate::report::stop_status(&stop, &psw).0;
         *ended = Some(stop);
         MultiThreadStopReason::Exited(status)
     }
