@@ -51,8 +51,9 @@ The machine (as QEMU's s390-ccw-virtio with -kernel; --smp N CPUs, each on
 its own host thread):
   z/Architecture DAT with storage keys, low-address protection, ESOP-1,
   EDAT-1 (off with --cpu max,edat=off) and instruction-execution
-  protection (ESOP-2 with --cpu max,sea_esop2=on); the general, control, vector (129),
-  MVCOS and CSST, and binary floating-point (short, long) instructions;
+  protection (ESOP-2 with --cpu max,sea_esop2=on); the general, control,
+  vector (129), MVCOS and CSST, and binary floating-point (short, long)
+  instructions; the message-security assist (query functions only);
   SCLP (read SCP/CPU info, VT220 and line-mode consoles, input); SIGP
   between the CPUs; STSI, STIDP, STFLE (only what is implemented); DIAG
   0x10, 0x44, 0x9c, 0x288, 0x308; the TOD clock, clock comparator and CPU
