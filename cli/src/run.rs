@@ -435,9 +435,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
         elapsed.as_secs_f64()
     );
     if options.stats {
-        print_stats(outcome.instructions, elapsed, jit.as_ref());
-        kvm.iter()
-            .flat_map(|k| k.report())
+        print_stats(outcome.instructions, elapsed);
+        jit.iter()
+            .flat_map(|j| j.report())
+            .chain(kvm.iter().flat_map(|k| k.report()))
             .chain(engine_stats)
             .for_each(|l| eprintln!("stats: {l}"));
     }
@@ -455,8 +456,8 @@ pub fn run(options: &RunOptions) -> ExitCode {
     ExitCode::from(status)
 }
 
-/// `--stats`: the engine's counters on stderr.
-fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmmu_jit::Jit>) {
+/// `--stats`: the instruction count and rate on stderr.
+fn print_stats(instructions: u64, elapsed: std::time::Duration) {
     let seconds = elapsed.as_secs_f64();
     let mips = if seconds > 0.0 {
         instructions as f64 / seconds / 1e6
@@ -464,43 +465,4 @@ fn print_stats(instructions: u64, elapsed: std::time::Duration, jit: Option<&zmm
         0.0
     };
     eprintln!("stats: instructions {instructions}, {mips:.1} MIPS");
-    let Some(jit) = jit else {
-        return;
-    };
-    let s = jit.stats();
-    let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-    eprintln!(
-        "stats: native {} ({:.1}%), blocks translated {} ({} instructions, {} bytes of host code, {:.1} bytes per instruction), entries into translated code {}",
-        s.native(),
-        100.0 * per(s.native(), s.instructions),
-        s.blocks,
-        s.translated_instructions,
-        s.code_bytes,
-        per(s.code_bytes, s.translated_instructions),
-        s.entries,
-    );
-    eprintln!(
-        "stats: jump-cache hits {}, block-cache hits {}, helper calls {} (slow paths {}), interpreted steps {}, smc block drops {}, jump-cache drops {}, buffer flushes {}",
-        s.jump_hits, s.cache_hits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
-    );
-    eprintln!(
-        "stats: TLB fills from translated code {}, stores let into code frames {}, translation {:.0} ns per guest instruction",
-        s.tlb_fills,
-        s.code_page_stores,
-        per(s.translate_ns, s.translated_instructions),
-    );
-    let list = |counts: Vec<(&str, u64)>| {
-        let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} {n}")).collect();
-        list.join(", ")
-    };
-    eprintln!(
-        "stats: interpreter fallbacks by mnemonic: {}",
-        list(s.fallbacks())
-    );
-    eprintln!("stats: slow paths by mnemonic: {}", list(s.slow()));
-    eprintln!(
-        "stats: interpreted steps by mnemonic: {}",
-        list(s.steps_by_mnemonic())
-    );
-    eprintln!("stats: block drops by cause: {}", list(s.drops_by_cause()));
 }

@@ -73,7 +73,7 @@ pub struct Finished {
     /// Each CPU whose kvm engine gave up its VM (the interpreter finished
     /// its run): why.
     pub failures: Vec<String>,
-    /// The `--stats` lines of each CPU's kvm engine, tagged `cpuN`.
+    /// The `--stats` lines of each CPU's jit or kvm engine, tagged `cpuN`.
     pub stats: Vec<String>,
 }
 
@@ -103,7 +103,7 @@ fn under_gdb<E: Translator, R>(
 
 /// Runs `run` with the engine `kind` names, made on this CPU's thread
 /// (with kvm, its vCPU's interrupter goes to `vcpu`): with kvm, also the
-/// engine's failure and `--stats` lines.
+/// engine's failure; with jit and kvm, the engine's `--stats` lines.
 fn with_engine(
     kind: EngineKind,
     machine: &mut Machine,
@@ -116,8 +116,8 @@ fn with_engine(
         EngineKind::Jit => {
             let jit = zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER)
                 .map_err(|e| format!("--engine jit: {e}"))?;
-            let (outcome, _) = under_gdb(jit, gdb, |engine| run(machine, engine));
-            (outcome, None, Vec::new())
+            let (outcome, jit) = under_gdb(jit, gdb, |engine| run(machine, engine));
+            (outcome, None, jit.report())
         }
         EngineKind::Kvm => {
             let storage = &machine.bus.storage;

@@ -292,6 +292,29 @@ fn a_trace_of_two_cpus_tags_each_whole_line_with_its_cpu() {
     );
 }
 
+/// `--stats` tells each translating CPU's counters, tagged with its CPU,
+/// as it tells one CPU's: both CPUs of `smp` ran native code.
+#[test]
+fn stats_of_two_jit_cpus_count_each_cpus_native_instructions() {
+    let Some(dir) = built() else { return };
+    let out = Command::new(ZMMU)
+        .args(["run", "--engine", "jit", "--smp", "2", "--stats"])
+        .args(["--max-insns", MAX_INSNS])
+        .arg(dir.join("smp.elf"))
+        .output()
+        .expect("zmmu runs");
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for cpu in ["cpu0", "cpu1"] {
+        let native = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("stats: {cpu} native ")))
+            .unwrap_or_else(|| panic!("no native count for {cpu} in:\n{stderr}"));
+        let count: u64 = native.split(' ').next().unwrap().parse().unwrap();
+        assert!(count > 0, "{cpu} ran no native instruction: {native}");
+    }
+}
+
 #[test]
 fn cpus_started_by_sigp_share_storage_with_no_lost_update_as_on_qemu() {
     runs_as_on_qemu("smp", 0);

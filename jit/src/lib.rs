@@ -1162,6 +1162,45 @@ impl Jit {
         &self.caches.stats
     }
 
+    /// The counters as the lines `zmmu run --stats` prints.
+    pub fn report(&self) -> Vec<String> {
+        let s = self.stats();
+        let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        let list = |counts: Vec<(&str, u64)>| {
+            let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} {n}")).collect();
+            list.join(", ")
+        };
+        vec![
+            format!(
+                "native {} ({:.1}%), blocks translated {} ({} instructions, {} bytes of host code, {:.1} bytes per instruction), entries into translated code {}",
+                s.native(),
+                100.0 * per(s.native(), s.instructions),
+                s.blocks,
+                s.translated_instructions,
+                s.code_bytes,
+                per(s.code_bytes, s.translated_instructions),
+                s.entries,
+            ),
+            format!(
+                "jump-cache hits {}, block-cache hits {}, helper calls {} (slow paths {}), interpreted steps {}, smc block drops {}, jump-cache drops {}, buffer flushes {}",
+                s.jump_hits, s.cache_hits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
+            ),
+            format!(
+                "TLB fills from translated code {}, stores let into code frames {}, translation {:.0} ns per guest instruction",
+                s.tlb_fills,
+                s.code_page_stores,
+                per(s.translate_ns, s.translated_instructions),
+            ),
+            format!("interpreter fallbacks by mnemonic: {}", list(s.fallbacks())),
+            format!("slow paths by mnemonic: {}", list(s.slow())),
+            format!(
+                "interpreted steps by mnemonic: {}",
+                list(s.steps_by_mnemonic())
+            ),
+            format!("block drops by cause: {}", list(s.drops_by_cause())),
+        ]
+    }
+
     /// Drops every block and the whole code buffer.
     pub fn flush<M: JitMemory>(&mut self, mem: &mut M) {
         let bus = mem.dat_bus();
