@@ -124,13 +124,10 @@ impl ExitHandler for Exits<'_, '_> {
                 blocks: self.blocks,
                 pager: self.pager,
                 paging,
-                storage_touched: false,
             };
             // The interpreter fetches the instruction again: if a store
             // changed it, the new one runs (and the chain leaves below).
-            let result = self.cpu.step(&mut watch);
-            watch.finish();
-            result
+            self.cpu.step(&mut watch)
         };
         if self.blocks.recheck {
             recheck_jumps(self.blocks, &paging.exec_area(), self.cpu, self.board);

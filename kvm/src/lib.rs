@@ -401,10 +401,8 @@ impl KvmEngine {
             blocks: &mut self.blocks,
             pager: &mut self.pager,
             paging: self.host.paging_mut(),
-            storage_touched: false,
         };
         let result = cpu.step(&mut watch);
-        watch.finish();
         if self.blocks.recheck {
             recheck_jumps(&mut self.blocks, &self.host.exec_area(), cpu, board);
         }

@@ -14,22 +14,22 @@ use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::Exception;
 use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
+use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::shadow::ShadowPager;
 use zmmu_mmu::storage::Storage;
 
 use crate::blocks::Blocks;
 
-/// The machine's memory, watched.
+/// The machine's memory, watched. It is also the absolute storage that
+/// [`Memory::storage`] gives the DAT and key instructions (LRA, IPTE,
+/// CSP, ...): their stores there drop the blocks of the code frames they
+/// reach, and their reads cost nothing.
 pub(crate) struct Watch<'a, 'b> {
     pub board: &'a mut Board<'b>,
     pub blocks: &'a mut Blocks,
     pub pager: &'a mut ShadowPager<KvmPaging>,
     pub paging: &'a mut KvmPaging,
-    /// The instruction asked for absolute storage ([`Memory::storage`]:
-    /// the DAT and key instructions), which it may change without a
-    /// [`Memory::write`]: every block is dropped after it.
-    pub storage_touched: bool,
 }
 
 /// What an invalidation (this CPU's or one another CPU queued for it)
@@ -83,19 +83,85 @@ impl Watch<'_, '_> {
         }
     }
 
+    /// After a store of `len` bytes at absolute `address`: drops the
+    /// blocks of every code frame it reached.
+    fn stored_absolute(&mut self, address: AbsoluteAddress, len: usize) {
+        let first = address.value() & !0xfff;
+        let end = address.value().saturating_add(len as u64);
+        for page in (first..end).step_by(0x1000) {
+            if self.blocks.has_code(page) {
+                self.blocks.drop_page(page, self.paging);
+            }
+        }
+    }
+
     /// Drops the blocks of code frames that stores nothing watched
     /// changed.
     fn drop_changed(&mut self) {
         self.blocks
             .drop_changed(&self.board.bus.storage, self.paging);
     }
+}
 
-    /// What must follow the instruction: drops the blocks of changed code
-    /// frames if it used absolute storage directly.
-    pub fn finish(mut self) {
-        if self.storage_touched {
-            self.drop_changed();
+impl Storage for Watch<'_, '_> {
+    fn size(&self) -> u64 {
+        self.board.bus.storage.size()
+    }
+
+    fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
+        self.board.bus.storage.read(address, buf)
+    }
+
+    fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
+        self.board.bus.storage.write(address, data)?;
+        self.stored_absolute(address, data.len());
+        Some(())
+    }
+
+    fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
+        self.board.bus.storage.key(address)
+    }
+
+    fn set_key(&mut self, address: AbsoluteAddress, key: StorageKey) -> Option<()> {
+        self.board.bus.storage.set_key(address, key)
+    }
+
+    fn update_key(
+        &mut self,
+        address: AbsoluteAddress,
+        change: &mut dyn FnMut(StorageKey) -> StorageKey,
+    ) -> Option<StorageKey> {
+        self.board.bus.storage.update_key(address, change)
+    }
+
+    fn interlocked(
+        &mut self,
+        address: AbsoluteAddress,
+        len: usize,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Option<u128> {
+        let mut stored = false;
+        let old = self
+            .board
+            .bus
+            .storage
+            .interlocked(address, len, &mut |old| {
+                let new = update(old);
+                stored = new.is_some();
+                new
+            })?;
+        if stored {
+            self.stored_absolute(address, len);
         }
+        Some(old)
+    }
+
+    fn code_frame(&self, address: AbsoluteAddress) -> bool {
+        self.board.bus.storage.code_frame(address)
+    }
+
+    fn set_code_frame(&mut self, address: AbsoluteAddress, code: bool) -> Option<()> {
+        self.board.bus.storage.set_code_frame(address, code)
     }
 }
 
@@ -128,8 +194,7 @@ impl Memory for Watch<'_, '_> {
     }
 
     fn storage(&mut self) -> &mut dyn Storage {
-        self.storage_touched = true;
-        self.board.storage()
+        self
     }
 
     /// The shadow pager drops what the TLB drops: this instruction's

@@ -76,3 +76,38 @@ fn an_sclp_response_written_over_translated_code_is_the_next_pass() {
     };
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
 }
+
+/// `lgfi r1,0x2800 ; lghi r2,0`, `brasl r14,0x2800`, `ipte r1,r2` (the
+/// "page table" at 0x2800 is the code there: its entry 0 gets the invalid
+/// bit, through absolute storage, `Memory::storage`), `brasl r14,0x2800`
+/// again; then an invalid opcode.
+const TABLE_STORE: [u8; 26] = [
+    0xc0, 0x11, 0x00, 0x00, 0x28, 0x00, 0xa7, 0x29, 0x00, 0x00, 0xc0, 0xe5, 0x00, 0x00, 0x03, 0xfb,
+    0xb2, 0x21, 0x00, 0x12, 0xc0, 0xe5, 0x00, 0x00, 0x03, 0xf8,
+];
+
+/// At 0x2800: `lghi r5,1 ; lghi r6,0 ; br r14`. The invalid bit of a
+/// page-table entry (bit 53) makes the second `lghi r6,0x400`.
+const CALLED: [u8; 10] = [0xa7, 0x59, 0x00, 0x01, 0xa7, 0x69, 0x00, 0x00, 0x07, 0xfe];
+
+fn table_store_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &TABLE_STORE);
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x2800), &CALLED)
+        .unwrap();
+    machine
+}
+
+#[test]
+fn an_ipte_into_translated_code_drops_it() {
+    let mut reference = table_store_machine();
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert_eq!(reference.cpu.gpr[6], 0x400);
+    let Some((machine, engine)) = run_like(&expected, table_store_machine(), 100) else {
+        return;
+    };
+    assert_eq!(machine.cpu.gpr[6], 0x400);
+    assert!(engine.blocks_dropped() >= 1);
+}
