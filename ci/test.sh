@@ -50,6 +50,9 @@ cargo test -p zmmu-mmu -p zmmu-cpu -p zmmu-machine
 step "all tests (release: the model and differential tests run many steps)"
 cargo test --workspace --release
 
+step "ThreadSanitizer: zmmu run --smp 4 on every engine (nightly, std rebuilt instrumented; 3-5 minutes)"
+bash ci/tsan.sh
+
 step "conformance: every committed vector (formats 1 and 2) through every backend available here (kvm: every 4th scenario)"
 cargo run --release -p zmmu-conformance -- run --backend all --kvm-sample 4
 
