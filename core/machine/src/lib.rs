@@ -61,6 +61,7 @@ use zmmu_cpu::state::{mask, Cpu, Psw};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
+use zmmu_mmu::invalidate::Invalidation;
 use zmmu_mmu::storage::Storage;
 
 use bus::{DatBus, Halt};
@@ -584,8 +585,14 @@ impl Machine {
             if let Some(stop) = self.carry_out_stop_request() {
                 break stop;
             }
+            let resetting = self.services.ipl.reset.is_some();
             if let Some(stop) = self.carry_out_reset() {
                 break stop;
+            }
+            if resetting {
+                // The reset purged the TLB; the engine drops what it keeps
+                // beyond it (jump caches, shadow tables) too.
+                engine.invalidate(&Invalidation::All);
             }
             let interruption = match step {
                 Ok(()) => {
