@@ -4,7 +4,7 @@
 //! while it runs translated code in `KVM_RUN`.
 //!
 //! [`Interrupter::interrupt`] records the request, sets `immediate_exit`
-//! in the vCPU's `kvm_run` and sends the kick signal ([`crate::kick`]) to
+//! in the vCPU's `kvm_run` and sends the kick signal (`kick.rs`) to
 //! the thread that last ran the vCPU: inside `KVM_RUN` the signal makes it
 //! return `EINTR`; a thread about to enter it finds `immediate_exit` set
 //! and returns `EINTR` at once (the KVM API's race-free kick, QEMU's

@@ -1,6 +1,6 @@
 //! What zmmu's tests share: [`Rng`], a seeded random source (a test that
 //! fails names its seed and runs again the same), and, with the `streams`
-//! feature, [`streams`]: random s390x programs under random DAT tables, on
+//! feature, `streams`: random s390x programs under random DAT tables, on
 //! which every engine is compared with the interpreter.
 
 #[cfg(feature = "streams")]

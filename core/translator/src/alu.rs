@@ -31,17 +31,28 @@ pub(crate) fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(),
 /// ([`Gen::cc_dead`]): only an overflow with the fixed-point-overflow mask
 /// one matters (the slow path raises it).
 pub(crate) fn overflow_only(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
-    here.used_slow = true;
     let mut fits = a.create_label();
+    overflow_to_slow_path(a, here, fits)?;
+    a.set_label(&mut fits)?;
+    a.nop()?;
+    Ok(())
+}
+
+/// Jumps to `fits` without x86 overflow; with it, to the slow path when
+/// the fixed-point-overflow mask is one (the interpreter raises the
+/// exception), else falls through.
+fn overflow_to_slow_path(
+    a: &mut CodeAssembler,
+    here: &mut Current,
+    fits: CodeLabel,
+) -> Result<(), IcedError> {
+    here.used_slow = true;
     a.jno(fits)?;
     a.test(
         byte_ptr(rbx + PSW_CC_BYTE as i32),
         i32::from(FIXED_POINT_OVERFLOW_MASK),
     )?;
-    a.jnz(here.slow)?;
-    a.set_label(&mut fits)?;
-    a.nop()?;
-    Ok(())
+    a.jnz(here.slow)
 }
 
 /// The condition code of an operation that may overflow signed: cc 3 on
@@ -52,15 +63,9 @@ fn overflow_cc(
     here: &mut Current,
     fits: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
 ) -> Result<(), IcedError> {
-    here.used_slow = true;
     let mut no_overflow = a.create_label();
     let mut done = a.create_label();
-    a.jno(no_overflow)?;
-    a.test(
-        byte_ptr(rbx + PSW_CC_BYTE as i32),
-        i32::from(FIXED_POINT_OVERFLOW_MASK),
-    )?;
-    a.jnz(here.slow)?;
+    overflow_to_slow_path(a, here, no_overflow)?;
     a.mov(edx, 1)?;
     a.mov(ecx, 1)?;
     a.jmp(done)?;

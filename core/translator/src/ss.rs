@@ -44,6 +44,30 @@ enum Logic {
     Xor,
 }
 
+/// What an SS instruction this module translates does with its operands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ss {
+    /// MVC: the second operand's bytes to the first.
+    Move,
+    /// NC, OC, XC: the first operand combined with the second.
+    Combine(Logic),
+    /// CLC: the operands compared.
+    Compare,
+}
+
+impl Ss {
+    fn of(op: Opcode) -> Option<Ss> {
+        Some(match op {
+            Opcode::MVC => Ss::Move,
+            Opcode::NC => Ss::Combine(Logic::And),
+            Opcode::OC => Ss::Combine(Logic::Or),
+            Opcode::XC => Ss::Combine(Logic::Xor),
+            Opcode::CLC => Ss::Compare,
+            _ => return None,
+        })
+    }
+}
+
 impl Gen {
     /// MVC, NC, OC, XC, CLC; `false` for other instructions.
     pub(crate) fn ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
@@ -54,17 +78,15 @@ impl Gen {
         }
         let f = here.insn.f;
         let len = u32::from(f.l1) + 1;
-        let logic = match here.insn.op {
-            Opcode::MVC => None,
-            Opcode::NC => Some(Logic::And),
-            Opcode::OC => Some(Logic::Or),
-            Opcode::XC => Some(Logic::Xor),
-            Opcode::CLC => {
+        let logic = match Ss::of(here.insn.op) {
+            Some(Ss::Move) => None,
+            Some(Ss::Combine(logic)) => Some(logic),
+            Some(Ss::Compare) => {
                 self.operands(here, AccessKind::Read, PairOrder::InOrder, len)?;
                 self.compare(len)?;
                 return Ok(true);
             }
-            _ => return Ok(false),
+            None => return Ok(false),
         };
         if logic == Some(Logic::Xor) && f.b1 == f.b2 && f.d1 == f.d2 {
             // XC of an operand with itself: zeros, cc 0 (the usual way to
@@ -140,12 +162,10 @@ impl Gen {
     /// frame. NC, OC and XC set cc 1 if any result byte is nonzero; CLC
     /// compares as [`Gen::compare`] does.
     fn host_mmu_ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
-        let logic = match here.insn.op {
-            Opcode::MVC => None,
-            Opcode::NC => Some(Logic::And),
-            Opcode::OC => Some(Logic::Or),
-            Opcode::XC => Some(Logic::Xor),
-            Opcode::CLC => {
+        let logic = match Ss::of(here.insn.op) {
+            Some(Ss::Move) => None,
+            Some(Ss::Combine(logic)) => Some(logic),
+            Some(Ss::Compare) => {
                 let len = self.host_mmu_operands(here, AccessKind::Read)?;
                 let a = &mut self.a;
                 a.movzx(ecx, byte_ptr(r13 + rax))?;
@@ -153,7 +173,7 @@ impl Gen {
                 self.compare(len)?;
                 return Ok(true);
             }
-            _ => return Ok(false),
+            None => return Ok(false),
         };
         let len = self.host_mmu_operands(here, AccessKind::Write)?;
         let a = &mut self.a;
