@@ -286,8 +286,10 @@ impl Model {
         let old = self.controls;
         self.controls = new;
         self.engine.controls_changed(&old, &new);
-        let rules = Cr0::LOW_ADDRESS_PROTECTION
-            | Cr0::FETCH_PROTECTION_OVERRIDE
+        // A change of low-address protection changes no translation (a TLB
+        // keeps its entries; the pager drops the low pages' mappings so that
+        // the protection applies): what was formed may still be served.
+        let rules = Cr0::FETCH_PROTECTION_OVERRIDE
             | Cr0::STORAGE_PROTECTION_OVERRIDE
             | Cr0::EDAT
             | Cr0::IEP;
