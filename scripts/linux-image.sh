@@ -6,7 +6,7 @@
 # Usage: bash scripts/linux-image.sh [CACHE_DIR]   (default target/linux)
 # Prints two lines: KERNEL=<path of the vmlinuz> and INITRD=<path of the
 # initramfs>. Nothing is fetched again when the cache already holds it;
-# the initramfs is rebuilt when /init is newer.
+# the initramfs is rebuilt when /init or this script changed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${1:-$here/../target/linux}"
@@ -65,7 +65,10 @@ kernel=$(ls "$cache"/kernel/boot/vmlinuz-* | head -n1)
 
 initrd="$cache/initramfs.cpio.gz"
 init="$here/linux-init.sh"
-if [ ! -f "$initrd" ] || [ "$init" -nt "$initrd" ] || [ "$0" -nt "$initrd" ]; then
+# What the archive is built from, by content (modification times change
+# with every checkout and copy): /init and this script.
+inputs=$(cat "$init" "$0" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$initrd" ] || [ "$(cat "$initrd.inputs" 2>/dev/null)" != "$inputs" ]; then
   log "building the initramfs"
   root="$cache/root"
   rm -rf "$root"
@@ -84,6 +87,7 @@ if [ ! -f "$initrd" ] || [ "$init" -nt "$initrd" ] || [ "$0" -nt "$initrd" ]; th
   (cd "$root" && find . -print0 | LC_ALL=C sort -z |
     cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -9 -n >"$initrd.tmp"
   mv "$initrd.tmp" "$initrd"
+  echo "$inputs" >"$initrd.inputs"
 fi
 
 echo "KERNEL=$kernel"
