@@ -9,7 +9,7 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
-use crate::cc::PSW_CC_BYTE;
+use crate::cc::{compare_cc, PSW_CC_BYTE};
 use crate::emit::{gpr, gpr32, Current, Gen, Native};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
@@ -363,13 +363,7 @@ impl Gen {
                 writes = false;
                 if !dead {
                     op2!(cmp);
-                    if op == AluOp::Cmp {
-                        a.setl(dl)?;
-                        a.setg(cl)?;
-                    } else {
-                        a.setb(dl)?;
-                        a.seta(cl)?;
-                    }
+                    compare_cc(a, op == AluOp::CmpL)?;
                 }
             }
         }
@@ -425,13 +419,7 @@ impl Gen {
         match op {
             AluOp::Cmp | AluOp::CmpL => {
                 op2!(cmp);
-                if op == AluOp::Cmp {
-                    a.setl(dl)?;
-                    a.setg(cl)?;
-                } else {
-                    a.setb(dl)?;
-                    a.seta(cl)?;
-                }
+                compare_cc(a, op == AluOp::CmpL)?;
                 return self.set_cc();
             }
             AluOp::Add => {

@@ -11,6 +11,7 @@ use iced_x86::IcedError;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::addr::AddressingMode;
 
+use crate::cc::compare_cc;
 use crate::emit::{gpr, gpr32, Current, Gen, Native};
 
 impl Gen {
@@ -110,13 +111,7 @@ impl Gen {
                         a.cmp(eax, imm)?;
                     }
                 }
-                if logical {
-                    a.setb(dl)?;
-                    a.seta(cl)?;
-                } else {
-                    a.setl(dl)?;
-                    a.setg(cl)?;
-                }
+                compare_cc(a, logical)?;
                 a.add(cl, cl)?;
                 a.or(cl, dl)?;
                 a.shl(cl, 4)?;

@@ -10,6 +10,19 @@ use crate::emit::Gen;
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
 
+/// dl and cl (bits 0 and 1 of the cc) from the flags of a compare: cc 1
+/// when the first operand is low, 2 when high, 0 when equal; `logical`
+/// compares unsigned (COMPARE LOGICAL), else signed.
+pub(crate) fn compare_cc(a: &mut CodeAssembler, logical: bool) -> Result<(), IcedError> {
+    if logical {
+        a.setb(dl)?;
+        a.seta(cl)
+    } else {
+        a.setl(dl)?;
+        a.setg(cl)
+    }
+}
+
 /// The condition codes a mask `m` selects (mask bit 8 >> cc), as a bit
 /// set with bit 16 * cc: generated code holds the condition code as cc << 4
 /// in rcx (as the PSW byte has it), and `bt` takes the bit number modulo 64.
