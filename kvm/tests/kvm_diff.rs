@@ -62,27 +62,57 @@ const CASE_BUDGET: u64 = 4000;
 /// The program-new PSW's address.
 const PROGRAM_NEW: u64 = 0x777;
 
-/// Where a handler resumes after the program interruption `m` stopped at:
-/// the old PSW, past the instruction if the exception nullified it; none
-/// for an interruption without an instruction length (nothing to skip).
-fn resume(m: &Machine) -> Option<Psw> {
-    let storage = &m.bus.storage;
-    let word = |at| storage.read_u64(AbsoluteAddress::new(at)).unwrap();
-    let mut id = [0u8; 4];
-    storage.read(AbsoluteAddress::new(0x8c), &mut id).unwrap();
-    let ilc = u64::from(id[1] >> 1 & 3);
-    let code = Code(u16::from_be_bytes([id[2], id[3]]));
-    let mut old = Psw {
-        mask: word(0x150),
-        addr: word(0x158),
-    };
-    if ilc == 0 {
-        return None;
+/// The last program interruption a machine took, as its lowcore holds it.
+struct Lowcore {
+    code: Code,
+    ilc: u64,
+    teid: u64,
+    old: Psw,
+}
+
+impl Lowcore {
+    fn of(m: &Machine) -> Lowcore {
+        let storage = &m.bus.storage;
+        let word = |at| storage.read_u64(AbsoluteAddress::new(at)).unwrap();
+        let mut id = [0u8; 4];
+        storage.read(AbsoluteAddress::new(0x8c), &mut id).unwrap();
+        Lowcore {
+            code: Code(u16::from_be_bytes([id[2], id[3]])),
+            ilc: u64::from(id[1] >> 1 & 3),
+            teid: word(0xa8),
+            old: Psw {
+                mask: word(0x150),
+                addr: word(0x158),
+            },
+        }
     }
-    if code.nullifies() {
-        old.addr += ilc * 2;
+
+    /// Where a handler resumes: the old PSW, past the instruction if the
+    /// exception nullified it; none for an interruption without an
+    /// instruction length (nothing to skip).
+    fn resume(&self) -> Option<Psw> {
+        if self.ilc == 0 {
+            return None;
+        }
+        let mut psw = self.old;
+        if self.code.nullifies() {
+            psw.addr += self.ilc * 2;
+        }
+        Some(psw)
     }
-    Some(old)
+
+    /// An access exception: protection, addressing, segment or page
+    /// translation.
+    fn access_exception(&self) -> bool {
+        matches!(self.code.0 & 0x7f, 0x04 | 0x05 | 0x10 | 0x11)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "last program interruption: code {:#x}, ILC {}, TEID {:#x}, old PSW {:#x} {:#x}",
+            self.code.0, self.ilc, self.teid, self.old.mask, self.old.addr
+        )
+    }
 }
 
 /// Runs one case on both; the instructions run, or the first difference.
@@ -105,12 +135,15 @@ fn run_case(rng: &mut Rng, seen: &mut Seen) -> Result<Option<u64>, String> {
         if got != expected {
             return Err(format!(
                 "after {total} instructions: interp {expected:?} ({}), kvm {got:?} ({})",
-                interruption(&interp),
-                interruption(&vm)
+                Lowcore::of(&interp).describe(),
+                Lowcore::of(&vm).describe()
             ));
         }
         total += expected.instructions;
-        if access_exception(&expected.stop, &interp) {
+        let interrupted =
+            matches!(expected.stop, Stop::DisabledWait { psw } if psw.addr == PROGRAM_NEW);
+        let lowcore = Lowcore::of(&interp);
+        if interrupted && lowcore.access_exception() {
             settle_unpredictable_keys(&mut interp, &vm);
         }
         compare(
@@ -121,26 +154,21 @@ fn run_case(rng: &mut Rng, seen: &mut Seen) -> Result<Option<u64>, String> {
         )
         .map_err(|e| format!("after {total} instructions: {e}"))?;
         if interp.cpu.psw.addr == drawn.end || total >= CASE_BUDGET {
-            seen.add(&kvm);
-            return Ok(Some(total));
+            break;
         }
-        match expected.stop {
-            Stop::LimitReached => {}
-            Stop::DisabledWait { psw } if psw.addr == PROGRAM_NEW && interruptions < 200 => {
-                interruptions += 1;
-                let Some(psw) = resume(&interp) else {
-                    seen.add(&kvm);
-                    return Ok(Some(total));
-                };
-                interp.cpu.psw = psw;
-                vm.cpu.psw = psw;
-            }
-            _ => {
-                seen.add(&kvm);
-                return Ok(Some(total));
-            }
+        if expected.stop == Stop::LimitReached {
+            continue;
         }
+        let resumed = lowcore
+            .resume()
+            .filter(|_| interrupted && interruptions < 200);
+        let Some(psw) = resumed else { break };
+        interruptions += 1;
+        interp.cpu.psw = psw;
+        vm.cpu.psw = psw;
     }
+    seen.add(&kvm);
+    Ok(Some(total))
 }
 
 /// What the engine did over all cases, to show the streams reach it.
@@ -164,18 +192,6 @@ impl Seen {
     }
 }
 
-/// Whether the run stopped at a program interruption for an access
-/// exception (protection, addressing, segment or page translation).
-fn access_exception(stop: &Stop, m: &Machine) -> bool {
-    let mut code = [0u8; 2];
-    m.bus
-        .storage
-        .read(AbsoluteAddress::new(0x8e), &mut code)
-        .unwrap();
-    matches!(stop, Stop::DisabledWait { psw } if psw.addr == PROGRAM_NEW)
-        && matches!(u16::from_be_bytes(code) & 0x7f, 0x04 | 0x05 | 0x10 | 0x11)
-}
-
 /// After an access exception the architecture leaves the reference and
 /// change bits of the frames the suppressed instruction could have
 /// reached unpredictable (a store crossing into a page that refuses it may
@@ -197,22 +213,6 @@ fn settle_unpredictable_keys(interp: &mut Machine, vm: &Machine) {
             interp.bus.storage.set_key(at, theirs).unwrap();
         }
     }
-}
-
-/// The last program interruption `m` took, as its lowcore says.
-fn interruption(m: &Machine) -> String {
-    let storage = &m.bus.storage;
-    let word = |at| storage.read_u64(AbsoluteAddress::new(at)).unwrap();
-    let mut id = [0u8; 4];
-    storage.read(AbsoluteAddress::new(0x8c), &mut id).unwrap();
-    format!(
-        "last program interruption: code {:#x}, ILC {}, TEID {:#x}, old PSW {:#x} {:#x}",
-        u16::from_be_bytes([id[2], id[3]]),
-        id[1] >> 1 & 3,
-        word(0xa8),
-        word(0x150),
-        word(0x158)
-    )
 }
 
 #[test]
