@@ -415,18 +415,10 @@ impl Display for Disasm<'_> {
                 o.reg(c1, f.r1)?;
                 o.num(f.m3)?;
                 o.reg(c2, f.r2)?;
-                match op {
-                    // The logical conversions (floating-point-extension
-                    // facility) always name M4.
-                    Opcode::CELFBR
-                    | Opcode::CDLFBR
-                    | Opcode::CELGBR
-                    | Opcode::CDLGBR
-                    | Opcode::CLFEBR
-                    | Opcode::CLFDBR
-                    | Opcode::CLGEBR
-                    | Opcode::CLGDBR => o.num(f.m4),
-                    _ => o.optional_mask(f.m4),
+                if op.is_logical_bfp_conversion() {
+                    o.num(f.m4)
+                } else {
+                    o.optional_mask(f.m4)
                 }
             }
             Format::Rrs => {

@@ -999,6 +999,24 @@ impl Opcode {
         self.info().map_or(Format::E, |i| i.format)
     }
 
+    /// The logical conversions of binary floating point (CELFBR, CDLFBR,
+    /// CELGBR, CDLGBR, CLFEBR, CLFDBR, CLGEBR, CLGDBR; the
+    /// floating-point-extension facility): rounded by M3 whatever the
+    /// facility, with M4's inexact-exception control, always named.
+    pub fn is_logical_bfp_conversion(self) -> bool {
+        matches!(
+            self,
+            Opcode::CELFBR
+                | Opcode::CDLFBR
+                | Opcode::CELGBR
+                | Opcode::CDLGBR
+                | Opcode::CLFEBR
+                | Opcode::CLFDBR
+                | Opcode::CLGEBR
+                | Opcode::CLGDBR
+        )
+    }
+
     /// The semantic shape.
     pub fn sem(self) -> Sem {
         self.info().map_or(Special, |i| i.sem)

@@ -919,17 +919,7 @@ fn conversion_controls<B: Bus>(
     round_by_m3: bool,
 ) -> Result<(Round, bool), Exception> {
     let f = e.insn.f;
-    let logical = matches!(
-        e.insn.op,
-        Opcode::CELFBR
-            | Opcode::CDLFBR
-            | Opcode::CELGBR
-            | Opcode::CDLGBR
-            | Opcode::CLFEBR
-            | Opcode::CLFDBR
-            | Opcode::CLGEBR
-            | Opcode::CLGDBR
-    );
+    let logical = e.insn.op.is_logical_bfp_conversion();
     let round = if logical || round_by_m3 {
         m3_round(e.cpu.fpc, f.m3)?
     } else {
