@@ -144,7 +144,7 @@ fn run_cpu(
 ) -> Result<CpuRun, String> {
     let configuration = Arc::clone(&member.configuration);
     let index = member.index;
-    machine.member = Some(member);
+    machine.join(member);
     let tracer = debugging
         .trace
         .as_ref()

@@ -17,7 +17,9 @@
 //! - A SIGP order waits for its answer: one order at a time in the whole
 //!   configuration, as QEMU's `qemu_sigp_mutex` (a second CPU's SIGP
 //!   meanwhile is answered "busy", cc 2), so two CPUs never wait on each
-//!   other.
+//!   other. The orders that only look at the addressed CPU's slot or make
+//!   a signal pending there (sense, external call, emergency signal) are
+//!   answered by the sender without waiting, as QEMU answers them.
 //! - An invalidation of configuration scope (IPTE, IDTE, CSP/CSPG, SSKE,
 //!   RRBE) is queued to every other CPU, and the instruction completes
 //!   once every CPU that is *active* (not parked) has applied it; a
@@ -49,6 +51,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use zmmu_mmu::invalidate::Invalidation;
 
+use crate::interrupt::ExternalSignals;
 use crate::Stop;
 
 /// The longest batch an engine runs for a CPU of a configuration: a CPU
@@ -118,6 +121,15 @@ impl Answer {
     }
 }
 
+/// An order answered by the sending CPU's thread ([`Member::signal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answered {
+    /// The answer.
+    pub answer: Answer,
+    /// The order made an interruption pending for the addressed CPU.
+    pub posted: bool,
+}
+
 /// A SIGNAL PROCESSOR order on its way to the CPU it addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Order {
@@ -147,10 +159,16 @@ pub struct Slot {
     active: AtomicBool,
     /// Something waits at its next instruction boundary.
     kick: AtomicBool,
+    /// In an enabled wait that a timer will end (its activity is then
+    /// [`Activity::Running`]): not running, for SENSE RUNNING STATUS.
+    waiting: AtomicBool,
     order: spin::Mutex<Option<Order>>,
     answer: spin::Mutex<Option<Answer>>,
     flushes: spin::Mutex<Queue>,
     applied: AtomicU64,
+    /// Its pending emergency signals and external call, which a sender
+    /// posts without waking it.
+    signals: Arc<ExternalSignals>,
 }
 
 impl Slot {
@@ -160,11 +178,24 @@ impl Slot {
             activity: AtomicU8::new(Activity::Stopped as u8),
             active: AtomicBool::new(true),
             kick: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
             order: spin::Mutex::new(None),
             answer: spin::Mutex::new(None),
             flushes: spin::Mutex::new(Queue::default()),
             applied: AtomicU64::new(0),
+            signals: Arc::default(),
         }
+    }
+
+    /// Its pending emergency signals and external call.
+    pub fn signals(&self) -> &ExternalSignals {
+        &self.signals
+    }
+
+    /// The CPU is not running (PoP "Sense Running Status": stopped, or
+    /// in the wait state), as last told.
+    pub fn not_running(&self) -> bool {
+        self.activity() != Activity::Running || self.waiting.load(Ordering::SeqCst)
     }
 
     /// The CPU's activity as last told.
@@ -347,6 +378,12 @@ impl Member {
         &self.configuration.slots[self.index]
     }
 
+    /// This CPU's pending emergency signals and external call, which the
+    /// others post ([`Member::signal`]).
+    pub fn signals(&self) -> Arc<ExternalSignals> {
+        Arc::clone(&self.slot().signals)
+    }
+
     /// This CPU's activity as last told ([`Member::settle`]).
     pub fn activity(&self) -> Activity {
         self.slot().activity()
@@ -421,6 +458,25 @@ impl Member {
         Some(stop)
     }
 
+    /// This CPU is in an enabled wait that a timer will end (or another
+    /// CPU): not running, for SENSE RUNNING STATUS, until
+    /// [`Member::resume`].
+    pub fn wait_for_timer(&self) {
+        self.slot().waiting.store(true, Ordering::SeqCst);
+    }
+
+    /// This CPU executes instructions (again): running, and no longer in a
+    /// wait.
+    pub fn resume(&self) {
+        let slot = self.slot();
+        if slot.activity() != Activity::Running {
+            let _ = self.settle(Activity::Running, || Stop::LimitReached);
+        }
+        if slot.waiting.load(Ordering::Relaxed) {
+            slot.waiting.store(false, Ordering::SeqCst);
+        }
+    }
+
     /// Parks this CPU's thread for a while (it is stopped or waiting): it
     /// is inactive meanwhile, so no invalidation waits for it.
     pub fn park(&self) {
@@ -481,15 +537,16 @@ impl Member {
     /// applies what was queued for it meanwhile at its next boundary (the
     /// SIGP ends the engine's batch).
     ///
-    /// `parked` answers here, without waking the addressed CPU, an order
-    /// whose answer only its activity decides when that is stopped or a
-    /// disabled wait: only a SIGP order (which the configuration's one at
-    /// a time excludes meanwhile) ends those states.
+    /// `at_sender` answers here, without waiting for the addressed CPU's
+    /// thread, the orders whose answer needs only the addressed CPU's
+    /// slot (its activity as last told, its pending signals); an order
+    /// that made a signal pending kicks the CPU, which takes it at its
+    /// next boundary.
     pub fn signal(
         &self,
         target: u64,
         order: Order,
-        parked: impl FnOnce(Activity) -> Option<Answer>,
+        at_sender: impl FnOnce(&Slot) -> Option<Answered>,
     ) -> Answer {
         let configuration = &*self.configuration;
         let Some(index) = configuration.index_of(target) else {
@@ -499,11 +556,11 @@ impl Member {
             return Answer::Busy;
         };
         let slot = &configuration.slots[index];
-        let activity = slot.activity();
-        if matches!(activity, Activity::Stopped | Activity::DisabledWait) {
-            if let Some(answer) = parked(activity) {
-                return answer;
+        if let Some(Answered { answer, posted }) = at_sender(slot) {
+            if posted {
+                configuration.kick(index);
             }
+            return answer;
         }
         *slot.answer.lock() = None;
         *slot.order.lock() = Some(order);

@@ -216,7 +216,7 @@ impl Machine {
         }
         // The subsystem reset: QEMU resets its diag288 device.
         self.services.watchdog = Watchdog::default();
-        self.services.signals = Default::default();
+        self.services.signals.clear();
         self.services.stop = None;
         zmmu_cpu::memory::Memory::invalidate(&mut self.bus, PendingFlush::new(Invalidation::All));
         let Some(short) = self.bus.storage.read_u64(AbsoluteAddress::new(0)) else {

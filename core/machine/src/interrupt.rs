@@ -3,6 +3,9 @@
 //! external subclass masks in CR0, the wait state). Delivery through the
 //! lowcore is the CPU's ([`zmmu_cpu::interrupt`]).
 
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
 use zmmu_cpu::clock::{Clock, TimeSource};
 use zmmu_cpu::interrupt::{
     Interruption, CLOCK_COMPARATOR, CPU_TIMER, EMERGENCY_SIGNAL, EXTERNAL_CALL, SERVICE_SIGNAL,
@@ -22,14 +25,101 @@ pub const CR0_SERVICE_SIGNAL: u64 = 1 << (63 - 54);
 
 /// The signals another CPU (or this one, by SIGP to itself) left pending
 /// for a CPU, and the restart the operator or SIGP RESTART asked for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Signals {
-    /// Emergency signals pending, by sending CPU address (one per sender).
-    pub emergency: alloc::collections::BTreeSet<u16>,
-    /// An external call is pending from this CPU address.
-    pub external_call: Option<u16>,
+    /// Emergency signals and the external call: posted from other CPUs'
+    /// threads, so shared with the CPU's configuration slot
+    /// ([`crate::Machine::join`]).
+    pub external: Arc<ExternalSignals>,
     /// A restart interruption is pending.
     pub restart: bool,
+}
+
+impl Signals {
+    /// A CPU reset clears every pending interruption (PoP "CPU Reset").
+    pub fn clear(&mut self) {
+        self.external.clear();
+        self.restart = false;
+    }
+}
+
+/// Words of [`ExternalSignals`]' emergency-signal bitmap: one bit per CPU
+/// address the configuration may have.
+const EMERGENCY_WORDS: usize = (crate::sclp::MAX_CPUS as usize).div_ceil(64);
+
+/// The emergency signals and the external call pending for a CPU (PoP
+/// "Emergency Signal", "External Call"): the sending CPU makes them
+/// pending from its own thread (as QEMU's SIGP does), and the CPU takes
+/// them at an instruction boundary.
+#[derive(Debug, Default)]
+pub struct ExternalSignals {
+    /// An emergency signal is pending from the CPU of each set bit's
+    /// address: at most one per sender.
+    emergency: [AtomicU64; EMERGENCY_WORDS],
+    /// The sender's address + 1 of the pending external call; 0: none.
+    external_call: AtomicU32,
+}
+
+impl ExternalSignals {
+    /// Makes an emergency signal from the CPU at address `from` pending
+    /// (one already pending from it stays the one). Addresses are below
+    /// [`crate::sclp::MAX_CPUS`] (the configuration checks them).
+    pub fn post_emergency(&self, from: u16) {
+        let from = usize::from(from);
+        debug_assert!(from < EMERGENCY_WORDS * 64, "CPU address {from}");
+        if let Some(word) = self.emergency.get(from / 64) {
+            word.fetch_or(1 << (from % 64), Ordering::SeqCst);
+        }
+    }
+
+    /// Makes an external call from the CPU at address `from` pending;
+    /// `false` if one is pending already (only one can be).
+    pub fn post_external_call(&self, from: u16) -> bool {
+        let sender = u32::from(from) + 1;
+        self.external_call
+            .compare_exchange(0, sender, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// An external call is pending.
+    pub fn external_call_pending(&self) -> bool {
+        self.external_call.load(Ordering::SeqCst) != 0
+    }
+
+    /// How many emergency signals are pending.
+    pub fn emergencies(&self) -> u32 {
+        let words = self.emergency.iter();
+        words.map(|w| w.load(Ordering::SeqCst).count_ones()).sum()
+    }
+
+    /// Takes an emergency signal, the lowest sender's first.
+    pub fn take_emergency(&self) -> Option<u16> {
+        self.emergency.iter().enumerate().find_map(|(i, word)| {
+            let bits = word.load(Ordering::SeqCst);
+            let bit = bits.trailing_zeros();
+            // Only the CPU itself takes: the bit stays set until then.
+            (bits != 0).then(|| {
+                word.fetch_and(!(1 << bit), Ordering::SeqCst);
+                (i * 64) as u16 + bit as u16
+            })
+        })
+    }
+
+    /// Takes the external call, if one is pending: its sender's address.
+    pub fn take_external_call(&self) -> Option<u16> {
+        match self.external_call.swap(0, Ordering::SeqCst) {
+            0 => None,
+            sender => Some((sender - 1) as u16),
+        }
+    }
+
+    /// Drops every pending signal.
+    pub fn clear(&self) {
+        for word in &self.emergency {
+            word.store(0, Ordering::SeqCst);
+        }
+        self.external_call.store(0, Ordering::SeqCst);
+    }
 }
 
 /// What decides which interruptions are enabled or due: the PSW mask, CR0
@@ -60,7 +150,7 @@ pub const fn external_enabled(cpu: &Cpu, subclass: u64) -> bool {
 pub fn take_external<T: TimeSource>(
     cpu: &Cpu,
     clock: &mut Clock<T>,
-    signals: &mut Signals,
+    signals: &ExternalSignals,
     service_signal: &mut Option<u32>,
     check_timers: bool,
 ) -> Option<Interruption> {
@@ -74,12 +164,12 @@ pub fn take_external<T: TimeSource>(
     }
     let cr0 = cpu.cr[0];
     if cr0 & CR0_EMERGENCY_SIGNAL != 0 {
-        if let Some(from) = signals.emergency.pop_first() {
+        if let Some(from) = signals.take_emergency() {
             return Some(external(EMERGENCY_SIGNAL, 0, from));
         }
     }
     if cr0 & CR0_EXTERNAL_CALL != 0 {
-        if let Some(from) = signals.external_call.take() {
+        if let Some(from) = signals.take_external_call() {
             return Some(external(EXTERNAL_CALL, 0, from));
         }
     }

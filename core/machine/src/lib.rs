@@ -299,8 +299,9 @@ pub struct Machine {
     /// What the machine was configured with.
     pub config: Config,
     /// The CPU's place in a configuration of several CPUs, each run by
-    /// its own thread; `None` for a machine of one CPU.
-    pub member: Option<configuration::Member>,
+    /// its own thread; `None` for a machine of one CPU
+    /// ([`Machine::join`]).
+    member: Option<configuration::Member>,
 }
 
 impl Machine {
@@ -316,6 +317,14 @@ impl Machine {
         };
         machine.offer(FACILITIES);
         machine
+    }
+
+    /// Makes the machine's CPU the CPU of `member`'s slot in its
+    /// configuration: other CPUs reach it there (SIGP, invalidations), and
+    /// its pending emergency signals and external call are the slot's.
+    pub fn join(&mut self, member: configuration::Member) {
+        self.services.signals.external = member.signals();
+        self.member = Some(member);
     }
 
     /// Offers the DAT-related `facilities`: the bus applies them and the
@@ -493,6 +502,9 @@ impl Machine {
                 match watchdog::earliest(timer, &self.services.watchdog) {
                     // Another CPU may interrupt the wait: look again soon.
                     Some(_) if self.member.is_some() => {
+                        if let Some(member) = &self.member {
+                            member.wait_for_timer();
+                        }
                         let _ = self.idle(configuration::Activity::Running, Stop::LimitReached);
                         timers.wake();
                         continue;
@@ -531,11 +543,9 @@ impl Machine {
                 }
             }
             if let Some(member) = &self.member {
-                if member.activity() != configuration::Activity::Running {
-                    // Out of a wait by an interruption another CPU made
-                    // pending (a service signal): running again.
-                    let _ = member.settle(configuration::Activity::Running, || Stop::LimitReached);
-                }
+                // Out of a wait by an interruption (a timer, or one another
+                // CPU made pending): running again.
+                member.resume();
             }
             self.bus.halt = None;
             self.services.halt = None;
@@ -723,7 +733,7 @@ impl Machine {
             request,
             StopRequest::CpuReset | StopRequest::InitialCpuReset
         ) {
-            self.services.signals = Default::default();
+            self.services.signals.clear();
             if request == StopRequest::InitialCpuReset {
                 self.cpu.initial_cpu_reset();
             }
@@ -824,7 +834,7 @@ impl Machine {
         let external = interrupt::take_external(
             &self.cpu,
             &mut services.clock,
-            &mut services.signals,
+            &services.signals.external,
             &mut services.service_signal,
             check_timers,
         );

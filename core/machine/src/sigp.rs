@@ -3,7 +3,9 @@
 //! An order to the executing CPU is carried out at once; an order to
 //! another CPU of the configuration travels to that CPU's thread
 //! ([`crate::configuration`]), which carries it out with the same
-//! [`carry_out`] at its next instruction boundary and answers.
+//! [`carry_out`] at its next instruction boundary and answers, except the
+//! orders the sender answers from the CPU's slot (sense, external call,
+//! emergency signal), as QEMU does.
 
 use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::Memory;
@@ -16,7 +18,8 @@ use zmmu_mmu::storage::Storage;
 use crate::board::{Board, CpuState, Services, StopRequest};
 use crate::bus::DatBus;
 pub use crate::configuration::Answer;
-use crate::configuration::Order;
+use crate::configuration::{Activity, Answered, Order, Slot};
+use crate::interrupt::ExternalSignals;
 
 /// Order codes.
 pub mod order {
@@ -122,17 +125,76 @@ pub fn signal(
         };
         return carry_out(&mut me, order);
     }
-    // SENSE RUNNING STATUS of a stopped CPU or one in a disabled wait:
-    // "not running", as carry_out answers it (QEMU answers it from the
-    // sender's thread).
-    let sense_running =
-        code == order::SENSE_RUNNING_STATUS && zmmu_cpu::exec::control::installed(cpu, 9);
+    let sense_running = zmmu_cpu::exec::control::installed(cpu, 9);
     match board.member {
-        Some(member) => member.signal(target, order, |_| {
-            sense_running.then_some(Answer::Status(status::NOT_RUNNING))
-        }),
+        Some(member) => member.signal(target, order, |slot| at_sender(order, slot, sense_running)),
         None => Answer::NotOperational,
     }
+}
+
+/// The orders the sending CPU answers from the addressed CPU's slot,
+/// without waiting for its thread, as QEMU's `handle_sigp_single_dst`
+/// does on the sender's thread: SENSE, EXTERNAL CALL, EMERGENCY SIGNAL
+/// and SENSE RUNNING STATUS (from the activity and wait the CPU last
+/// told its slot: racy, as QEMU says it is on real machines too). A stop
+/// a CPU still has to carry out is never seen here: it carries it out
+/// right after answering the order that asked for it, at the same
+/// boundary.
+fn at_sender(order: Order, slot: &Slot, sense_running: bool) -> Option<Answered> {
+    let activity = slot.activity();
+    let signals = slot.signals();
+    let answered = |answer| Answered {
+        answer,
+        posted: answer == Answer::Accepted,
+    };
+    match order.code {
+        order::SENSE => Some(Answered {
+            answer: sense(activity == Activity::Stopped, signals),
+            posted: false,
+        }),
+        order::EXTERNAL_CALL => Some(answered(external_call(signals, order.from))),
+        order::EMERGENCY_SIGNAL => Some(answered(emergency_signal(signals, order.from))),
+        order::SENSE_RUNNING_STATUS if sense_running => Some(Answered {
+            answer: match slot.not_running() {
+                true => Answer::Status(status::NOT_RUNNING),
+                false => Answer::Accepted,
+            },
+            posted: false,
+        }),
+        _ => None,
+    }
+}
+
+/// SENSE: accepted, or the status bits "stopped" and "external call
+/// pending" that apply.
+fn sense(stopped: bool, signals: &ExternalSignals) -> Answer {
+    let external_call = signals.external_call_pending();
+    if !stopped && !external_call {
+        return Answer::Accepted;
+    }
+    let mut bits = 0;
+    if external_call {
+        bits |= status::EXTERNAL_CALL_PENDING;
+    }
+    if stopped {
+        bits |= status::STOPPED;
+    }
+    Answer::Status(bits)
+}
+
+/// EXTERNAL CALL: pending, unless one already is (then only the status).
+fn external_call(signals: &ExternalSignals, from: u16) -> Answer {
+    if signals.post_external_call(from) {
+        Answer::Accepted
+    } else {
+        Answer::Status(status::EXTERNAL_CALL_PENDING)
+    }
+}
+
+/// EMERGENCY SIGNAL: pending (one per sending CPU).
+fn emergency_signal(signals: &ExternalSignals, from: u16) -> Answer {
+    signals.post_emergency(from);
+    Answer::Accepted
 }
 
 /// Carries out `order` on `t`, the addressed CPU, by its own thread
@@ -150,31 +212,9 @@ pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
     }
     let services = &mut *t.services;
     match order.code {
-        SENSE => {
-            let external_call = services.signals.external_call.is_some();
-            if !stopped && !external_call {
-                return Answer::Accepted;
-            }
-            let mut bits = 0;
-            if external_call {
-                bits |= status::EXTERNAL_CALL_PENDING;
-            }
-            if stopped {
-                bits |= status::STOPPED;
-            }
-            Answer::Status(bits)
-        }
-        EXTERNAL_CALL => {
-            if services.signals.external_call.is_some() {
-                return Answer::Status(status::EXTERNAL_CALL_PENDING);
-            }
-            services.signals.external_call = Some(order.from);
-            Answer::Accepted
-        }
-        EMERGENCY_SIGNAL => {
-            services.signals.emergency.insert(order.from);
-            Answer::Accepted
-        }
+        SENSE => sense(stopped, &services.signals.external),
+        EXTERNAL_CALL => external_call(&services.signals.external, order.from),
+        EMERGENCY_SIGNAL => emergency_signal(&services.signals.external, order.from),
         CONDITIONAL_EMERGENCY_SIGNAL => {
             // Refused only for a stopped CPU enabled for I/O and external
             // interruptions that is idle at address 0, or busy in neither
@@ -188,8 +228,7 @@ pub fn carry_out(t: &mut Target<'_>, order: Order) -> Answer {
                 || (waiting && psw.addr != 0)
                 || (!waiting && (asn == primary || asn == secondary))
             {
-                services.signals.emergency.insert(order.from);
-                Answer::Accepted
+                emergency_signal(&services.signals.external, order.from)
             } else {
                 Answer::Status(status::INCORRECT_STATE)
             }

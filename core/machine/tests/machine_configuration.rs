@@ -46,7 +46,7 @@ fn configure(m: &mut Machine, stand: Box<Stand>) -> Arc<Configuration> {
     };
     let configuration = Configuration::new(&[0, 1], 2, Sclp::default(), Box::new(park));
     let _ = cell.set(Arc::clone(&configuration));
-    m.member = Some(Member {
+    m.join(Member {
         configuration: Arc::clone(&configuration),
         index: 0,
     });
@@ -127,5 +127,129 @@ fn a_cpu_out_of_its_wait_by_a_service_signal_runs_and_keeps_the_run_going() {
         matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77),
         "{:?}",
         out.stop
+    );
+}
+
+/// `ipm %rN`.
+const fn ipm(r: u8) -> [u8; 4] {
+    [0xB2, 0x22, 0x00, r << 4]
+}
+
+#[test]
+fn external_calls_and_emergency_signals_are_made_pending_by_the_sender_without_waiting() {
+    // CPU 1 is stopped and has no thread: a sender that waits for it
+    // parks, and its park fails the test (QEMU answers these orders from
+    // the sender's thread too). A stopped CPU keeps them pending.
+    let code = [
+        sigp(0x02).as_slice(), // external call: accepted
+        &ipm(6),
+        &sigp(0x02), // a second one: "external call pending"
+        &ipm(7),
+        &sigp(0x03), // emergency signal: accepted
+        &ipm(8),
+        &sigp(0x01), // sense: "stopped", "external call pending"
+        &ipm(9),
+        &DONE,
+    ]
+    .concat();
+    let mut m = machine(&code);
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.cpu.gpr[4] = 1;
+    let configuration = configure(
+        &mut m,
+        Box::new(|_, _| panic!("CPU 0 waited for CPU 1's thread")),
+    );
+    let out = m.run(Some(100), &mut ());
+    assert!(matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77));
+    let cc = |r: usize| (m.cpu.gpr[r] >> 28) & 3;
+    assert_eq!([cc(6), cc(7), cc(8), cc(9)], [0, 1, 0, 1]);
+    assert_eq!(
+        m.cpu.gpr[2] as u32,
+        status::STOPPED | status::EXTERNAL_CALL_PENDING
+    );
+    let signals = configuration.slots()[1].signals();
+    assert_eq!(signals.emergencies(), 1);
+    assert_eq!(signals.take_external_call(), Some(0), "from CPU 0");
+}
+
+#[test]
+fn a_cpu_takes_the_emergency_signal_another_cpu_posted_to_its_slot() {
+    // CPU 0 waits, enabled for emergency signals; CPU 1 (played by the
+    // test, running) posts one to CPU 0's slot: CPU 0 takes the external
+    // interruption with CPU 1's address (PoP "Emergency Signal"), then
+    // enters its disabled wait, and CPU 1 stops.
+    let code = [0xB2, 0xB2, 0x03, 0x10]; // lpswe 0x310: the enabled wait
+    let mut m = machine(&code);
+    m.load(0x310, &psw(EXT | WAIT | BITS64, 0)).unwrap();
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.load(0x1b0, &psw(BITS64, 0x30000)).unwrap();
+    m.load(0x30000, &DONE).unwrap();
+    m.cpu.cr[0] |= zmmu_machine::interrupt::CR0_EMERGENCY_SIGNAL;
+    let configuration = configure(
+        &mut m,
+        Box::new(|configuration, n| {
+            let cpu1 = Member {
+                configuration: Arc::clone(configuration),
+                index: 1,
+            };
+            match n {
+                0 => configuration.slots()[0].signals().post_emergency(1),
+                _ => drop(cpu1.settle(Activity::Stopped, || Stop::LimitReached)),
+            }
+        }),
+    );
+    let cpu1 = Member {
+        configuration: Arc::clone(&configuration),
+        index: 1,
+    };
+    let _ = cpu1.settle(Activity::Running, || Stop::LimitReached);
+    m.run(Some(100), &mut ());
+    assert_eq!(m.cpu.psw.addr, 0x77, "in the handler's disabled wait");
+    assert_eq!(u16_at(&m, 0x86), 0x1201, "emergency signal");
+    assert_eq!(u16_at(&m, 0x84), 1, "from CPU 1");
+}
+
+/// CPU 0 senses the running status of CPU 1, which runs (or waits for a
+/// timer, after `waits`) but has no thread: the condition code and status.
+fn sense_running_status_of_a_running_cpu(waits: bool) -> (u64, u32) {
+    let code = [sigp(0x15).as_slice(), &IPM_R6, &DONE].concat();
+    let mut m = machine(&code);
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.cpu.gpr[4] = 1;
+    let configuration = configure(
+        &mut m,
+        Box::new(|configuration, _| {
+            assert_eq!(
+                configuration.slots()[0].activity(),
+                Activity::DisabledWait,
+                "CPU 0 waited for CPU 1's thread"
+            );
+            // CPU 0 is in its disabled wait: CPU 1 stops, the run ends.
+            let cpu1 = Member {
+                configuration: Arc::clone(configuration),
+                index: 1,
+            };
+            drop(cpu1.settle(Activity::Stopped, || Stop::LimitReached));
+        }),
+    );
+    let cpu1 = Member {
+        configuration: Arc::clone(&configuration),
+        index: 1,
+    };
+    cpu1.resume();
+    if waits {
+        cpu1.wait_for_timer();
+    }
+    m.run(Some(100), &mut ());
+    assert_eq!(m.cpu.psw.addr, 0x77);
+    ((m.cpu.gpr[6] >> 28) & 3, m.cpu.gpr[2] as u32)
+}
+
+#[test]
+fn sense_running_status_is_answered_by_the_sender_from_what_the_cpu_last_told() {
+    assert_eq!(sense_running_status_of_a_running_cpu(false), (0, 0));
+    assert_eq!(
+        sense_running_status_of_a_running_cpu(true),
+        (1, status::NOT_RUNNING)
     );
 }

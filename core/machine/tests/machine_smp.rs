@@ -84,7 +84,7 @@ fn a_second_external_call_is_refused_while_one_is_pending() {
         carry(&mut cpu1, order::EXTERNAL_CALL, 0),
         Answer::Status(status::EXTERNAL_CALL_PENDING)
     );
-    assert_eq!(cpu1.services.signals.external_call, Some(0));
+    assert_eq!(cpu1.services.signals.external.take_external_call(), Some(0));
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn emergency_signals_are_pending_once_per_sending_cpu() {
     let (_, mut cpu1) = second_cpu();
     carry(&mut cpu1, order::EMERGENCY_SIGNAL, 0);
     carry(&mut cpu1, order::EMERGENCY_SIGNAL, 0);
-    assert_eq!(cpu1.services.signals.emergency.len(), 1);
+    assert_eq!(cpu1.services.signals.external.emergencies(), 1);
 }
 
 #[test]
