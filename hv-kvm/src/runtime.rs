@@ -22,7 +22,10 @@
 
 use iced_x86::{BlockEncoderOptions, IcedError};
 
+use zmmu_vm_runtime::protocol::HOST;
+
 use crate::error::KvmError;
+use crate::image::Image;
 use crate::memory::SlotMemory;
 
 /// The virtual address of the system slot's first byte in every root.
@@ -354,12 +357,13 @@ const fn has_error_code(vector: u32) -> bool {
 }
 
 impl Runtime {
-    /// Assembles the runtime.
-    pub fn assemble() -> Result<Self, KvmError> {
-        Self::build().map_err(|e| KvmError::Assemble(e.to_string()))
+    /// Assembles the runtime; its host-call stub calls `image` first.
+    pub fn assemble(image: Option<&Image>) -> Result<Self, KvmError> {
+        Self::build(image.map(|i| (i.entry(), i.stack_top())))
+            .map_err(|e| KvmError::Assemble(e.to_string()))
     }
 
-    fn build() -> Result<Self, IcedError> {
+    fn build(image: Option<(u64, u64)>) -> Result<Self, IcedError> {
         use iced_x86::code_asm::*;
         let base = va(off::CODE);
         let mut a = iced_x86::code_asm::CodeAssembler::new(64)?;
@@ -629,11 +633,36 @@ impl Runtime {
         a.jmp(end)?;
 
         // ---- CPL3 host call, System V: `fn(rdi, rsi) -> rax` with rsi the
-        // argument (the translator's helper, `abi::CTX_HELPER`): the
-        // argument and the call flag go to the user page, `INT3` traps to
-        // the #BP handler, which asks the host; the answer is in the page.
+        // argument (the translator's helper, `abi::CTX_HELPER`). The in-VM
+        // runtime image, if loaded, is asked first, on its own stack
+        // (`fn(which) -> answer`, System V): it completes the
+        // instruction or answers `HOST`. Then the argument and the call
+        // flag go to the user page, `INT3` traps to the #BP handler, which
+        // asks the host; the answer is in the page.
         let mut host_call = a.create_label();
         a.set_label(&mut host_call)?;
+        if let Some((entry, stack_top)) = image {
+            // Like the exit, the image changes only RAX and R11 of the
+            // caller's registers.
+            let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
+            let mut to_host = a.create_label();
+            for r in saved {
+                a.push(r)?;
+            }
+            a.mov(rbx, rsp)?;
+            a.mov(rsp, stack_top)?;
+            a.mov(rdi, rsi)?;
+            a.mov(rax, entry)?;
+            a.call(rax)?;
+            a.mov(rsp, rbx)?;
+            for r in saved.into_iter().rev() {
+                a.pop(r)?;
+            }
+            a.cmp(rax, HOST as i32)?;
+            a.je(to_host)?;
+            a.ret()?;
+            a.set_label(&mut to_host)?;
+        }
         a.mov(r11, va(off::USER_DATA))?;
         a.mov(qword_ptr(r11 + user::CALL_ARG as i32), rsi)?;
         a.mov(qword_ptr(r11 + user::CALL as i32), 1)?;
