@@ -165,6 +165,44 @@ impl Image {
     }
 }
 
+/// The host's TSC.
+pub fn host_tsc() -> u64 {
+    // SAFETY: RDTSC reads the time-stamp counter and has no other effect.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// How the TSC in the VM follows the host's TSC: `guest = host + offset`
+/// (wrapping), at `mult >> shift` nanoseconds per tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TscLink {
+    /// The guest's TSC minus the host's.
+    pub offset: u64,
+    /// Nanoseconds per tick, times 2^`shift`.
+    pub mult: u64,
+    /// See `mult`.
+    pub shift: u64,
+}
+
+impl TscLink {
+    /// The link of a TSC at `khz` kHz, `offset` ticks ahead of the host's.
+    pub fn new(khz: u32, offset: u64) -> Result<Self, KvmError> {
+        if khz == 0 {
+            return Err(KvmError::Config("the guest TSC rate is 0 kHz".into()));
+        }
+        const SHIFT: u64 = 32;
+        Ok(Self {
+            offset,
+            mult: (1_000_000u64 << SHIFT) / u64::from(khz),
+            shift: SHIFT,
+        })
+    }
+
+    /// The guest TSC now.
+    pub fn guest_tsc(&self) -> u64 {
+        host_tsc().wrapping_add(self.offset)
+    }
+}
+
 /// Where the image panicked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PanicLocation {

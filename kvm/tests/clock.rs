@@ -1,0 +1,128 @@
+//! The timing instructions the in-VM runtime image completes without an
+//! exit (STCK, STCKF, STCKE, STPT; PoP ch. 4 "Timing" and ch. 10): they
+//! store what the interpreter stores (one TOD clock, stepped past the last
+//! value handed out, read as the machine's time source says; the CPU
+//! timer), a loop of them costs O(1) VM exits, and a store the shadow
+//! root refuses is left to the host, with the interpreter's exception.
+
+mod common;
+
+use common::{engine, program_machine, run_like, Quiet};
+use zmmu_machine::{Machine, Stop};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+/// lghi r3,N ; lghi r4,0x3000 ; X: stck 0(r4) ; stcke 16(r4) ;
+/// stpt 32(r4) ; stckf 40(r4) ; brct r3,X ; then an invalid opcode.
+fn clock_loop(n: u16) -> Vec<u8> {
+    let [hi, lo] = n.to_be_bytes();
+    vec![
+        0xa7, 0x39, hi, lo, 0xa7, 0x49, 0x30, 0x00, 0xb2, 0x05, 0x40, 0x00, 0xb2, 0x78, 0x40, 0x10,
+        0xb2, 0x09, 0x40, 0x20, 0xb2, 0x7c, 0x40, 0x28, 0xa7, 0x36, 0xff, 0xf8, 0x00, 0x00,
+    ]
+}
+
+/// The operands the loop stores: STCK, STCKE (16 bytes), STPT, STCKF.
+fn operands(machine: &Machine) -> [u8; 48] {
+    let mut bytes = [0u8; 48];
+    machine
+        .bus
+        .storage
+        .read(AbsoluteAddress::new(0x3000), &mut bytes)
+        .unwrap();
+    bytes
+}
+
+fn word(bytes: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn the_clock_instructions_store_what_the_interpreter_stores() {
+    let program = clock_loop(100);
+    let mut reference = program_machine(0x2000, &program);
+    let expected = reference.run(Some(10_000), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &program), 10_000)
+    else {
+        return;
+    };
+    assert_eq!(operands(&machine), operands(&reference));
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["STCK", "STCKE", "STPT", "STCKF"] {
+        assert!(completed.contains(&(mnemonic, 100)), "{completed:?}");
+    }
+}
+
+#[test]
+fn a_loop_of_clock_instructions_costs_o1_exits() {
+    let program = clock_loop(2000);
+    let mut reference = program_machine(0x2000, &program);
+    let expected = reference.run(Some(100_000), &mut Quiet);
+    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &program), 100_000)
+    else {
+        return;
+    };
+    let completed: u64 = engine.completed_in_vm().iter().map(|&(_, n)| n).sum();
+    assert_eq!(completed, 8000);
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for 8000 clock instructions");
+    // The last pass: STCK, then STCKE's clock, then STCKF, each past the
+    // one before (the clock is unique and increasing).
+    let bytes = operands(&machine);
+    let stcke = u64::from_be_bytes(bytes[17..25].try_into().unwrap());
+    assert!(
+        word(&bytes, 0) < stcke && stcke < word(&bytes, 40),
+        "{bytes:x?}"
+    );
+}
+
+#[test]
+fn a_clock_store_the_root_refuses_is_left_to_the_host() {
+    // stck 0x100 with low-address protection on: a protection exception,
+    // which the host delivers; the program-new PSW is a disabled wait.
+    let program = [0xb2, 0x05, 0x01, 0x00, 0x00, 0x00];
+    let build = || {
+        let mut machine = program_machine(0x2000, &program);
+        machine.cpu.cr[0] |= 1 << 28;
+        machine
+    };
+    let mut reference = build();
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, build(), 100) else {
+        return;
+    };
+    let code = |m: &Machine| m.bus.storage.read_u64(AbsoluteAddress::new(0x88)).unwrap();
+    assert_eq!(code(&machine), code(&reference), "the program interruption");
+    assert!(engine.completed_in_vm().is_empty());
+    assert!(engine.stats().helper_calls >= 1, "the host ran it");
+}
+
+#[test]
+fn the_stats_name_the_calls_completed_in_the_vm() {
+    let machine = program_machine(0x2000, &clock_loop(3));
+    let Some(mut engine) = engine(&machine.bus.storage) else {
+        return;
+    };
+    let mut machine = machine;
+    machine.run_with(Some(1000), &mut Quiet, &mut engine);
+    let report = engine.report();
+    let line = report
+        .iter()
+        .find(|l| l.starts_with("kvm: host calls completed in the VM by mnemonic"))
+        .expect("the line");
+    assert!(
+        line.contains(": 12 (") && line.contains("STCKE 3"),
+        "{line}"
+    );
+}
