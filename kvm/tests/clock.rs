@@ -126,3 +126,50 @@ fn the_stats_name_the_calls_completed_in_the_vm() {
         "{line}"
     );
 }
+
+/// The host's monotonic clock, as `zmmu run` uses it: the image follows
+/// it with the TSC.
+#[derive(Debug)]
+struct HostTime(std::time::Instant);
+
+impl zmmu_cpu::clock::TimeSource for HostTime {
+    fn now_ns(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+    fn wait_until_ns(&mut self, _: u64) {}
+    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
+        Some(zmmu_cpu::clock::Pace::HostMonotonic)
+    }
+}
+
+#[test]
+fn in_host_time_the_clock_moves_with_the_tsc_and_stays_past_the_hosts_values() {
+    let mut machine = program_machine(0x2000, &clock_loop(2000));
+    let Some(mut engine) = engine(&machine.bus.storage) else {
+        return;
+    };
+    machine.services.clock = zmmu_cpu::clock::Clock::new(
+        Box::new(HostTime(std::time::Instant::now())),
+        zmmu_cpu::clock::TOD_2026,
+    );
+    machine.cpu.cpu_timer_zero = u64::MAX / 2;
+    let before = machine.services.clock.tod();
+    let outcome = machine.run_with(Some(100_000), &mut Quiet, &mut engine);
+    assert!(
+        matches!(outcome.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        outcome.stop
+    );
+    let after = machine.services.clock.tod();
+    let completed: u64 = engine.completed_in_vm().iter().map(|&(_, n)| n).sum();
+    assert_eq!(completed, 8000);
+    let bytes = operands(&machine);
+    let stck = word(&bytes, 0);
+    // Unique and increasing across the host's copy of the clock and the image's.
+    assert!(before < stck && stck < word(&bytes, 40) && word(&bytes, 40) < after);
+    // 8000 values stepped past one another would move it by 8000 units;
+    // the TSC moved it further (1 ns is 4.096 units).
+    assert!(stck - before > 8000, "{} units", stck - before);
+    // The CPU timer runs down with the same time base.
+    assert!(word(&bytes, 32) < u64::MAX / 2);
+}
