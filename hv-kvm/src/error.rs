@@ -67,7 +67,18 @@ pub enum KvmError {
     UnexpectedExit(String),
     /// The in-VM runtime image panicked (a bug in it, or a host and an
     /// image that disagree); it reported where through a fatal exit.
-    RuntimePanic(crate::image::PanicLocation),
+    RuntimePanic(PanicLocation),
+}
+
+/// Where the in-VM runtime image panicked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PanicLocation {
+    /// The source file.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// The column.
+    pub column: u32,
 }
 
 impl KvmError {

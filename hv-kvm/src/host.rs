@@ -321,7 +321,7 @@ impl KvmHost {
             )),
             false => None,
         };
-        let runtime = Runtime::assemble(image.as_ref().map(|(image, _)| image))?;
+        let runtime = Runtime::assemble(image.as_ref().map(|(i, _)| (i.entry(), i.stack_top())))?;
         runtime.install(&system)?;
         let kernels = Pattern::ALL
             .iter()

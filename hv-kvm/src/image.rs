@@ -25,6 +25,8 @@ use zmmu_vm_runtime::protocol::{
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
 
+pub use crate::error::PanicLocation;
+
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
 
@@ -201,17 +203,6 @@ impl TscLink {
     pub fn guest_tsc(&self) -> u64 {
         host_tsc().wrapping_add(self.offset)
     }
-}
-
-/// Where the image panicked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PanicLocation {
-    /// The source file.
-    pub file: String,
-    /// The line.
-    pub line: u32,
-    /// The column.
-    pub column: u32,
 }
 
 /// The host's view of the records in the image's slot (bounds-checked:

@@ -25,7 +25,6 @@ use iced_x86::{BlockEncoderOptions, IcedError};
 use zmmu_vm_runtime::protocol::HOST;
 
 use crate::error::KvmError;
-use crate::image::Image;
 use crate::memory::SlotMemory;
 
 /// The virtual address of the system slot's first byte in every root.
@@ -360,10 +359,10 @@ const fn has_error_code(vector: u32) -> bool {
 }
 
 impl Runtime {
-    /// Assembles the runtime; its host-call stub calls `image` first.
-    pub fn assemble(image: Option<&Image>) -> Result<Self, KvmError> {
-        Self::build(image.map(|i| (i.entry(), i.stack_top())))
-            .map_err(|e| KvmError::Assemble(e.to_string()))
+    /// Assembles the runtime; its host-call stub calls the in-VM runtime
+    /// image first, if there is one: `image` is its entry and stack top.
+    pub fn assemble(image: Option<(u64, u64)>) -> Result<Self, KvmError> {
+        Self::build(image).map_err(|e| KvmError::Assemble(e.to_string()))
     }
 
     fn build(image: Option<(u64, u64)>) -> Result<Self, IcedError> {
