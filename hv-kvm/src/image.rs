@@ -19,8 +19,8 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END, IMAGE_SIZE, SHARED, SITES, SITES_END,
-    SITE_SLOTS, STACK, STACK_TOP, VERSION,
+    site_word3, ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END, IMAGE_SIZE, SHARED, SITES,
+    SITES_END, SITE_SLOTS, STACK, STACK_TOP, VERSION,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -331,7 +331,7 @@ impl ImageArea<'_> {
         let Some(slot) = free else {
             return false;
         };
-        let words = [site.key, site.at, site.bytes, site.len];
+        let words = [site.key, site.at, site.bytes, site_word3(site.len, 0)];
         for (i, word) in words.into_iter().enumerate() {
             self.store(at(slot) + 8 * i as u64, word);
         }
@@ -406,14 +406,13 @@ mod tests {
                 key: word(0),
                 at: word(1),
                 bytes: word(2),
-                len: word(3),
+                len: word(3) as u32,
+                refused: (word(3) >> 32) as u32,
             };
         }
         assert_eq!(table.iter().filter(|s| s.key != 0).count(), 1);
-        assert_eq!(
-            zmmu_vm_runtime::protocol::find_site(&table, 0x301),
-            Some(&site)
-        );
+        let slot = zmmu_vm_runtime::protocol::find_site(&table, 0x301);
+        assert_eq!(slot.map(|slot| table[slot]), Some(site));
         area.clear_sites();
         assert_eq!(area.load(SITES), 0);
     }

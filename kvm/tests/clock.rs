@@ -173,3 +173,34 @@ fn in_host_time_the_clock_moves_with_the_tsc_and_stays_past_the_hosts_values() {
     // The CPU timer runs down with the same time base.
     assert!(word(&bytes, 32) < u64::MAX / 2);
 }
+
+#[test]
+fn a_site_whose_store_the_root_refused_goes_straight_to_the_host() {
+    // lghi r3,100 ; X: stpt 0x300 ; brct r3,X ; then an invalid opcode.
+    // With low-address protection on, the shadow never maps page 0
+    // writable (bytes 0-511 are protected, 0x300 is not: a sub-page rule),
+    // so the store is the host's; one fault teaches the site.
+    let program = [
+        0xa7, 0x39, 0x00, 0x64, 0xb2, 0x09, 0x03, 0x00, 0xa7, 0x36, 0xff, 0xfe, 0x00, 0x00,
+    ];
+    let build = || {
+        let mut machine = program_machine(0x2000, &program);
+        machine.cpu.cr[0] |= 1 << 28;
+        machine
+    };
+    let mut reference = build();
+    let expected = reference.run(Some(1000), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, build(), 1000) else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert!(engine.completed_in_vm().is_empty());
+    assert!(engine.stats().helper_calls >= 100);
+    let faults = engine.host().stats().faults;
+    assert!(faults < 10, "{faults} page faults for 100 refused stores");
+}

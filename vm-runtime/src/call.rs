@@ -197,7 +197,7 @@ fn one_page(addr: u64, len: usize, amode: AddressingMode) -> bool {
 pub fn host_call(
     which: u64,
     shared: &mut Shared,
-    sites: &[Site],
+    sites: &mut [Site],
     counts: &mut [u64],
     page: &mut CpuPage,
     guest: &mut impl Guest,
@@ -207,9 +207,13 @@ pub fn host_call(
         crate::protocol::VERSION,
         "the host speaks another version of the call protocol"
     );
-    let Some(site) = find_site(sites, which).copied() else {
+    let Some(slot) = find_site(sites, which) else {
         return HOST;
     };
+    let site = sites[slot];
+    if site.refused != 0 {
+        return HOST;
+    }
     let bytes = site.insn_bytes();
     let Ok(insn) = decode(&bytes[..(site.len as usize).min(6)]) else {
         return HOST;
@@ -248,7 +252,11 @@ pub fn host_call(
     }
     let amode = cpu.psw.amode();
     if let Some((addr, data, len)) = bus.store {
-        if !one_page(addr, len, amode) || !guest.store(addr, &data[..len]) {
+        if !one_page(addr, len, amode) {
+            return HOST;
+        }
+        if !guest.store(addr, &data[..len]) {
+            sites[slot].refused = 1;
             return HOST;
         }
     }
@@ -256,7 +264,7 @@ pub fn host_call(
         page[(offset::GPR + 8 * r) / 8] = *value;
     }
     page[offset::PSW_MASK / 8] = cpu.psw.mask;
-    page[offset::PSW_ADDR / 8] = amode.wrap(site.at.wrapping_add(site.len));
+    page[offset::PSW_ADDR / 8] = amode.wrap(site.at.wrapping_add(u64::from(site.len)));
     shared.clock.last = bus.clock.state().last;
     if let Some(count) = counts.get_mut(insn.op as usize) {
         *count += 1;
@@ -328,11 +336,18 @@ mod tests {
     #[test]
     fn store_clock_stores_the_tod_and_steps_past_the_last_value() {
         // stck 0(r2)
-        let (mut shared, sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x20, 0x00]);
+        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x20, 0x00]);
         let mut g = guest();
         let which = 3 << 8 | 1;
         assert_eq!(
-            host_call(which, &mut shared, &sites, &mut counts, &mut page, &mut g),
+            host_call(
+                which,
+                &mut shared,
+                &mut sites,
+                &mut counts,
+                &mut page,
+                &mut g
+            ),
             COMPLETED
         );
         let tod = 0x5000_0000 + zmmu_cpu::clock::ns_to_tod(1000);
@@ -347,15 +362,22 @@ mod tests {
         assert_eq!(counts[Opcode::STCK as usize], 1);
         // The clock stands still: the next value is the last plus one.
         assert_eq!(
-            host_call(which, &mut shared, &sites, &mut counts, &mut page, &mut g),
+            host_call(
+                which,
+                &mut shared,
+                &mut sites,
+                &mut counts,
+                &mut page,
+                &mut g
+            ),
             COMPLETED
         );
         assert_eq!(g.stores[1].1, (tod + 1).to_be_bytes());
     }
 
     #[test]
-    fn a_store_the_root_refuses_leaves_everything_to_the_host() {
-        let (mut shared, sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x20, 0x00]);
+    fn a_store_the_root_refuses_leaves_everything_and_the_site_to_the_host() {
+        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x20, 0x00]);
         let before = page;
         let mut g = Recorded {
             faults: true,
@@ -365,7 +387,7 @@ mod tests {
             host_call(
                 3 << 8 | 1,
                 &mut shared,
-                &sites,
+                &mut sites,
                 &mut counts,
                 &mut page,
                 &mut g
@@ -375,17 +397,32 @@ mod tests {
         assert_eq!(page, before);
         assert_eq!(shared.clock.last, 0);
         assert_eq!(counts[Opcode::STCK as usize], 0);
+        // The site is the host's from now on: no second attempt (and fault).
+        g.faults = false;
+        let which = 3 << 8 | 1;
+        assert_eq!(
+            host_call(
+                which,
+                &mut shared,
+                &mut sites,
+                &mut counts,
+                &mut page,
+                &mut g
+            ),
+            HOST
+        );
+        assert!(g.stores.is_empty());
     }
 
     #[test]
     fn an_operand_crossing_a_page_is_the_hosts() {
-        let (mut shared, sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x2f, 0xfc]);
+        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x2f, 0xfc]);
         let mut g = guest();
         assert_eq!(
             host_call(
                 3 << 8 | 1,
                 &mut shared,
-                &sites,
+                &mut sites,
                 &mut counts,
                 &mut page,
                 &mut g
@@ -398,14 +435,14 @@ mod tests {
     #[test]
     fn other_instructions_and_unknown_sites_are_the_hosts() {
         // lctlg c0,c0,0(r2): not in the class.
-        let (mut shared, sites, mut counts, mut page) =
+        let (mut shared, mut sites, mut counts, mut page) =
             setup(&[0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f]);
         let mut g = guest();
         assert_eq!(
             host_call(
                 3 << 8 | 1,
                 &mut shared,
-                &sites,
+                &mut sites,
                 &mut counts,
                 &mut page,
                 &mut g
@@ -416,7 +453,7 @@ mod tests {
             host_call(
                 4 << 8 | 1,
                 &mut shared,
-                &sites,
+                &mut sites,
                 &mut counts,
                 &mut page,
                 &mut g
@@ -428,14 +465,14 @@ mod tests {
     #[test]
     fn store_cpu_timer_in_the_problem_state_is_the_hosts() {
         // stpt 0(r2) is privileged: the program interruption is delivered by the host.
-        let (mut shared, sites, mut counts, mut page) = setup(&[0xb2, 0x09, 0x20, 0x00]);
+        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x09, 0x20, 0x00]);
         page[offset::PSW_MASK / 8] |= mask::PROBLEM;
         let mut g = guest();
         assert_eq!(
             host_call(
                 3 << 8 | 1,
                 &mut shared,
-                &sites,
+                &mut sites,
                 &mut counts,
                 &mut page,
                 &mut g
@@ -446,7 +483,7 @@ mod tests {
 
     #[test]
     fn store_cpu_timer_follows_the_tsc() {
-        let (mut shared, sites, mut counts, mut page) = setup(&[0xb2, 0x09, 0x20, 0x00]);
+        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x09, 0x20, 0x00]);
         // 1 ns per 2 ticks, 4000 ticks since the page: 2000 ns later.
         shared.clock.mult = 1;
         shared.clock.shift = 1;
@@ -460,7 +497,7 @@ mod tests {
             host_call(
                 3 << 8 | 1,
                 &mut shared,
-                &sites,
+                &mut sites,
                 &mut counts,
                 &mut page,
                 &mut g

@@ -142,7 +142,13 @@ pub struct Site {
     /// Its bytes, from the first, in a big-endian word.
     pub bytes: u64,
     /// Its length in bytes (2, 4 or 6).
-    pub len: u64,
+    pub len: u32,
+    /// Nonzero once the image left this site's store to the host (the
+    /// shadow root refused it: a sub-page rule such as low-address
+    /// protection, an exception, a code frame): later calls go straight
+    /// to the host instead of taking the same fault again. Written by the
+    /// image; the host enters sites with zero.
+    pub refused: u32,
 }
 
 impl Site {
@@ -155,7 +161,8 @@ impl Site {
             key: which + 1,
             at,
             bytes: u64::from_be_bytes(word),
-            len: len as u64,
+            len: len as u32,
+            refused: 0,
         }
     }
 
@@ -173,9 +180,13 @@ pub fn site_slots(which: u64) -> impl Iterator<Item = usize> {
     (0..SITE_PROBES).map(move |i| (home + i) % SITE_SLOTS)
 }
 
-/// The site of `which` in `table`, if it is there.
-pub fn find_site(table: &[Site], which: u64) -> Option<&Site> {
-    site_slots(which)
-        .filter_map(|slot| table.get(slot))
-        .find(|site| site.key == which + 1)
+/// The slot of `which` in `table`, if it is there.
+pub fn find_site(table: &[Site], which: u64) -> Option<usize> {
+    site_slots(which).find(|&slot| table.get(slot).is_some_and(|site| site.key == which + 1))
+}
+
+/// The fourth word of a site as the host writes it: `len` and `refused`
+/// (little-endian, `repr(C)`).
+pub const fn site_word3(len: u32, refused: u32) -> u64 {
+    len as u64 | (refused as u64) << 32
 }

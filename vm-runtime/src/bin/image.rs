@@ -101,7 +101,7 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
     // is the execution area's, whose address the loader wrote.
     let (shared, sites, counts, page) = unsafe {
         let shared = &mut *shared();
-        let sites = core::slice::from_raw_parts(va(SITES) as *const Site, SITE_SLOTS);
+        let sites = core::slice::from_raw_parts_mut(va(SITES) as *mut Site, SITE_SLOTS);
         let counts = core::slice::from_raw_parts_mut(
             va(COUNTS) as *mut u64,
             ((COUNTS_END - COUNTS) / 8) as usize,
