@@ -209,6 +209,11 @@ impl TimeSource for HostTime {
             std::thread::sleep(std::time::Duration::from_nanos(deadline - now));
         }
     }
+
+    /// `Instant` is `CLOCK_MONOTONIC`.
+    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
+        Some(zmmu_cpu::clock::Pace::HostMonotonic)
+    }
 }
 
 /// A CPU's view of the TOD clock in host time, started at `start` with

@@ -65,6 +65,20 @@ pub enum KvmError {
     },
     /// The vCPU stopped for a reason the run loop does not expect.
     UnexpectedExit(String),
+    /// The in-VM runtime image panicked (a bug in it, or a host and an
+    /// image that disagree); it reported where through a fatal exit.
+    RuntimePanic(PanicLocation),
+}
+
+/// Where the in-VM runtime image panicked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PanicLocation {
+    /// The source file.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// The column.
+    pub column: u32,
 }
 
 impl KvmError {
@@ -117,6 +131,11 @@ impl fmt::Display for KvmError {
                 "runtime exception vector {vector} at rip {rip:#x} (error code {error_code:#x}, cr2 {cr2:#x})"
             ),
             Self::UnexpectedExit(what) => write!(f, "unexpected vCPU exit: {what}"),
+            Self::RuntimePanic(at) => write!(
+                f,
+                "the in-VM runtime panicked at {}:{}:{}",
+                at.file, at.line, at.column
+            ),
         }
     }
 }

@@ -16,6 +16,7 @@ use zmmu_mmu::host::{
 use zmmu_mmu::storage::Storage;
 
 use crate::error::KvmError;
+use crate::image::{Image, TscLink};
 use crate::interrupt::{Interrupter, Source};
 use crate::kick::Kick;
 use crate::memory::{GuestStorage, Region, SlotMemory};
@@ -25,7 +26,7 @@ use crate::runtime::{
     self, action, cb, off, va, Kernel, Pattern, Runtime, KERNEL_SLOT, WRITES_CAPACITY,
 };
 use crate::vcpu::{Exit, Vcpu};
-use crate::vm::{Vm, CODE_SLOT, STORAGE_SLOT, SYSTEM_SLOT};
+use crate::vm::{Vm, CODE_SLOT, IMAGE_SLOT, STORAGE_SLOT, SYSTEM_SLOT};
 
 /// How to build a [`KvmHost`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub struct KvmConfig {
     /// [`CODE_CACHE_MAX`](runtime::CODE_CACHE_MAX)), mapped executable
     /// and read-only at [`CODE_CACHE_VA`](runtime::CODE_CACHE_VA).
     pub code_cache: u64,
+    /// Load the in-VM runtime image ([`crate::image`]): the host-call stub
+    /// asks it first (default on; off, every host call is an exit).
+    pub image: bool,
 }
 
 impl Default for KvmConfig {
@@ -44,6 +48,7 @@ impl Default for KvmConfig {
         Self {
             pool_size: 64 << 20,
             code_cache: 0,
+            image: true,
         }
     }
 }
@@ -104,6 +109,10 @@ pub enum FaultAction {
     Retry,
     /// Continue at this address (the host completed or refused the operation).
     Resume(u64),
+    /// A guest access of the in-VM runtime image that the host does not
+    /// map: continue where the image said (`ImageArea::recover`), which
+    /// leaves the instruction to the host.
+    Recover,
 }
 
 /// Counters of the run loop.
@@ -305,7 +314,14 @@ impl KvmHost {
             0 => None,
             size => Some(SlotMemory::new(size, false, "code cache")?),
         };
-        let runtime = Runtime::assemble()?;
+        let image = match config.image {
+            true => Some((
+                Image::load(crate::exec::ExecArea::CPU)?,
+                code_gpa + (1 << 30),
+            )),
+            false => None,
+        };
+        let runtime = Runtime::assemble(image.as_ref().map(|(i, _)| (i.entry(), i.stack_top())))?;
         runtime.install(&system)?;
         let kernels = Pattern::ALL
             .iter()
@@ -331,6 +347,9 @@ impl KvmHost {
         if let Some(code) = &code {
             vm.add_slot(Vm::region(CODE_SLOT, code_gpa, code))?;
         }
+        if let Some((image, gpa)) = &image {
+            vm.add_slot(Vm::region(IMAGE_SLOT, *gpa, image.memory()))?;
+        }
         let slot = SlotHandle {
             vm: vm.fd.clone(),
             region,
@@ -342,6 +361,7 @@ impl KvmHost {
             storage_size,
             Some(slot),
             code.as_ref().map(|c| (code_gpa, c.len())),
+            image,
         )?;
         let boot_root = paging.create_root()?;
         let mut vcpu = Vcpu::new(&vm)?;
@@ -612,11 +632,29 @@ impl KvmHost {
                             return Err(e);
                         }
                     };
-                    match decided {
-                        FaultAction::Retry => self.cb_store(cb::ACTION, action::RETRY),
-                        FaultAction::Resume(rip) => {
+                    let recover = match decided {
+                        FaultAction::Recover => self
+                            .paging
+                            .image()
+                            .filter(|image| image.contains(fault.rip))
+                            .map(|image| image.area().recover())
+                            .filter(|&rip| self.paging.image().is_some_and(|i| i.contains(rip))),
+                        _ => None,
+                    };
+                    match (decided, recover) {
+                        (FaultAction::Retry, _) => self.cb_store(cb::ACTION, action::RETRY),
+                        (FaultAction::Resume(rip), _) | (FaultAction::Recover, Some(rip)) => {
                             self.cb_store(cb::ACTION, action::RESUME);
                             self.cb_store(cb::RESUME, rip);
+                        }
+                        (FaultAction::Recover, None) => {
+                            self.cb_store(cb::ACTION, action::RESUME);
+                            self.cb_store(cb::RESUME, self.runtime.end);
+                            self.stage_pending();
+                            let _ = self.finish_aborted();
+                            return Err(KvmError::UnexpectedExit(format!(
+                                "no recovery point for the fault {fault}"
+                            )));
                         }
                     }
                     self.stage_pending();
@@ -662,6 +700,15 @@ impl KvmHost {
                     }
                 }
                 Exit::Fatal => {
+                    let panic = self
+                        .paging
+                        .image()
+                        .filter(|image| image.contains(self.cb_load(cb::FATAL_RIP)))
+                        .and_then(|image| image.area().take_panic());
+                    if let Some(at) = panic {
+                        self.recover()?;
+                        return Err(KvmError::RuntimePanic(at));
+                    }
                     let error = KvmError::GuestException {
                         vector: self.cb_load(cb::VECTOR) as u8,
                         rip: self.cb_load(cb::FATAL_RIP),
@@ -756,6 +803,34 @@ impl KvmHost {
 }
 
 impl KvmHost {
+    /// How the TSC that code in the VM reads follows the host's: its rate
+    /// (`KVM_GET_TSC_KHZ`) and its offset from the host's TSC, measured by
+    /// reading it in the VM between two host reads (the tightest of eight
+    /// pairs; the error is at most half of one `KVM_RUN` round trip).
+    pub fn tsc_link(&mut self) -> Result<TscLink, KvmError> {
+        let khz = self.vcpu.tsc_khz()?;
+        let mut best: Option<(u64, u64)> = None;
+        for _ in 0..8 {
+            let before = crate::image::host_tsc();
+            self.run(self.runtime.tsc_probe, [0; 4], &mut |_, fault| {
+                Err(KvmError::UnexpectedExit(format!("TSC probe: {fault}")))
+            })?;
+            let after = crate::image::host_tsc();
+            let guest = self
+                .paging
+                .memory()
+                .load_u64(off::USER_DATA + runtime::user::RESULT)
+                .unwrap_or(0);
+            let span = after.wrapping_sub(before);
+            let offset = guest.wrapping_sub(before.wrapping_add(span / 2));
+            if best.is_none_or(|(s, _)| span < s) {
+                best = Some((span, offset));
+            }
+        }
+        let (_, offset) = best.unwrap_or_default();
+        TscLink::new(khz, offset)
+    }
+
     /// Runs `ops` through the active root as they are, without resolving
     /// anything: an operation that faults is skipped and answers its page
     /// fault. Operations at or above 2^47 and instruction fetches are

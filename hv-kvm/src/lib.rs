@@ -112,6 +112,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod image;
 pub mod interrupt;
 mod kick;
 pub mod memory;

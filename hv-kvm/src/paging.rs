@@ -36,6 +36,7 @@ use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
 
 use crate::error::KvmError;
+use crate::image::{Image, IMAGE_VA};
 use crate::memory::SlotMemory;
 use crate::pool::{Pool, PoolStats, SlotHandle};
 use crate::runtime::{off, va, CODE_CACHE_MAX, CODE_CACHE_VA, INVLPG_CAPACITY};
@@ -127,6 +128,8 @@ pub struct KvmPaging {
     /// hold a shadow of it that host writes would not update.
     visible: Vec<bool>,
     stats: PagingStats,
+    /// The in-VM runtime image and its slot's guest-physical address.
+    image: Option<(Image, u64)>,
 }
 
 /// The index of `address` in the table at `level` (4 = PML4 .. 1 = PT).
@@ -144,6 +147,7 @@ impl KvmPaging {
         storage_limit: u64,
         slot: Option<SlotHandle>,
         code: Option<(u64, u64)>,
+        image: Option<(Image, u64)>,
     ) -> Result<Self, KvmError> {
         if memory.len() > (1 << 30) {
             return Err(KvmError::Config(
@@ -167,6 +171,7 @@ impl KvmPaging {
             code_frames: BTreeSet::new(),
             visible: Vec::new(),
             stats: PagingStats::default(),
+            image,
         };
         paging.visible = vec![false; pages];
         paging.build_upper_half(code)?;
@@ -223,19 +228,41 @@ impl KvmPaging {
                 .ok_or_else(fail)?;
             big += 1 << 21;
         }
+        // The last 1 GiB: the code cache, then the image in its last 2 MiB.
+        let last_pd = match (code, &self.image) {
+            (None, None) => 0,
+            _ => {
+                let pd = self.pool.alloc(&self.memory)?;
+                self.memory
+                    .store_u64(
+                        pdpt + 8 * index(CODE_CACHE_VA, 3),
+                        self.gpa(pd) | TABLE.bits(),
+                    )
+                    .ok_or_else(fail)?;
+                pd
+            }
+        };
+        if let Some((image, gpa)) = &self.image {
+            let pt = self.pool.alloc(&self.memory)?;
+            self.memory
+                .store_u64(
+                    last_pd + 8 * index(IMAGE_VA, 2),
+                    self.gpa(pt) | TABLE.bits(),
+                )
+                .ok_or_else(fail)?;
+            for &(offset, flags) in image.pages() {
+                self.memory
+                    .store_u64(pt + 8 * (offset >> 12), (gpa + offset) | flags.bits())
+                    .ok_or_else(fail)?;
+            }
+        }
         if let Some((gpa, len)) = code {
             if len > CODE_CACHE_MAX || gpa % (1 << 21) != 0 {
                 return Err(KvmError::Config(format!(
                     "code cache of {len:#x} bytes at {gpa:#x}: at most {CODE_CACHE_MAX:#x}, 2 MiB aligned"
                 )));
             }
-            let code_pd = self.pool.alloc(&self.memory)?;
-            self.memory
-                .store_u64(
-                    pdpt + 8 * index(CODE_CACHE_VA, 3),
-                    self.gpa(code_pd) | TABLE.bits(),
-                )
-                .ok_or_else(fail)?;
+            let code_pd = last_pd;
             let leaf = PageTableFlags::PRESENT
                 | PageTableFlags::USER_ACCESSIBLE
                 | PageTableFlags::ACCESSED
@@ -248,6 +275,11 @@ impl KvmPaging {
         }
         self.upper = self.gpa(pdpt) | TABLE.bits();
         Ok(())
+    }
+
+    /// The in-VM runtime image, if the VM has one.
+    pub fn image(&self) -> Option<&Image> {
+        self.image.as_ref().map(|(image, _)| image)
     }
 
     /// Whether narrowing changes are repeated in the guest (default on; see

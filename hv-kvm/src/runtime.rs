@@ -22,6 +22,8 @@
 
 use iced_x86::{BlockEncoderOptions, IcedError};
 
+use zmmu_vm_runtime::protocol::HOST;
+
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
 
@@ -334,6 +336,9 @@ pub(crate) struct Runtime {
     /// Calls the kernel whose address is in the second word of the user data
     /// page with the System V arguments, stores RAX in the first word, ends.
     pub call_kernel: u64,
+    /// Stores the TSC CPL3 code reads in the first word of the user data
+    /// page, ends.
+    pub tsc_probe: u64,
     /// The CPL3 host call (`fn(_, argument) -> answer`, System V).
     pub host_call: u64,
     /// The CPL3 entry into translated code (see `exec`).
@@ -354,12 +359,13 @@ const fn has_error_code(vector: u32) -> bool {
 }
 
 impl Runtime {
-    /// Assembles the runtime.
-    pub fn assemble() -> Result<Self, KvmError> {
-        Self::build().map_err(|e| KvmError::Assemble(e.to_string()))
+    /// Assembles the runtime; its host-call stub calls the in-VM runtime
+    /// image first, if there is one: `image` is its entry and stack top.
+    pub fn assemble(image: Option<(u64, u64)>) -> Result<Self, KvmError> {
+        Self::build(image).map_err(|e| KvmError::Assemble(e.to_string()))
     }
 
-    fn build() -> Result<Self, IcedError> {
+    fn build(image: Option<(u64, u64)>) -> Result<Self, IcedError> {
         use iced_x86::code_asm::*;
         let base = va(off::CODE);
         let mut a = iced_x86::code_asm::CodeAssembler::new(64)?;
@@ -618,6 +624,17 @@ impl Runtime {
         a.int3()?;
         a.jmp(end)?;
 
+        // ---- CPL3 TSC probe: the TSC as CPL3 code reads it, in the
+        // result word (`KvmHost::tsc_link`).
+        let mut tsc_probe = a.create_label();
+        a.set_label(&mut tsc_probe)?;
+        a.rdtsc()?;
+        a.shl(rdx, 32)?;
+        a.or(rax, rdx)?;
+        a.mov(r9, va(off::USER_DATA))?;
+        a.mov(qword_ptr(r9 + user::RESULT as i32), rax)?;
+        a.jmp(end)?;
+
         // ---- CPL3 kernel call: the kernel's address is in the user page.
         let mut call_kernel = a.create_label();
         a.set_label(&mut call_kernel)?;
@@ -629,11 +646,36 @@ impl Runtime {
         a.jmp(end)?;
 
         // ---- CPL3 host call, System V: `fn(rdi, rsi) -> rax` with rsi the
-        // argument (the translator's helper, `abi::CTX_HELPER`): the
-        // argument and the call flag go to the user page, `INT3` traps to
-        // the #BP handler, which asks the host; the answer is in the page.
+        // argument (the translator's helper, `abi::CTX_HELPER`). The in-VM
+        // runtime image, if loaded, is asked first, on its own stack
+        // (`fn(which) -> answer`, System V): it completes the
+        // instruction or answers `HOST`. Then the argument and the call
+        // flag go to the user page, `INT3` traps to the #BP handler, which
+        // asks the host; the answer is in the page.
         let mut host_call = a.create_label();
         a.set_label(&mut host_call)?;
+        if let Some((entry, stack_top)) = image {
+            // Like the exit, the image changes only RAX and R11 of the
+            // caller's registers.
+            let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
+            let mut to_host = a.create_label();
+            for r in saved {
+                a.push(r)?;
+            }
+            a.mov(rbx, rsp)?;
+            a.mov(rsp, stack_top)?;
+            a.mov(rdi, rsi)?;
+            a.mov(rax, entry)?;
+            a.call(rax)?;
+            a.mov(rsp, rbx)?;
+            for r in saved.into_iter().rev() {
+                a.pop(r)?;
+            }
+            a.cmp(rax, HOST as i32)?;
+            a.je(to_host)?;
+            a.ret()?;
+            a.set_label(&mut to_host)?;
+        }
         a.mov(r11, va(off::USER_DATA))?;
         a.mov(qword_ptr(r11 + user::CALL_ARG as i32), rsi)?;
         a.mov(qword_ptr(r11 + user::CALL as i32), 1)?;
@@ -673,6 +715,7 @@ impl Runtime {
             skip: ip(&skip)?,
             end: ip(&end)?,
             call_kernel: ip(&call_kernel)?,
+            tsc_probe: ip(&tsc_probe)?,
             host_call: ip(&host_call)?,
             exec_entry: ip(&exec_entry)?,
             batch_code: ip(&batch)?..ip(&end)?,

@@ -61,6 +61,13 @@ impl Vcpu {
         Ok(Self { fd })
     }
 
+    /// The guest TSC's rate in kHz (`KVM_GET_TSC_KHZ`).
+    pub fn tsc_khz(&self) -> Result<u32, KvmError> {
+        self.fd
+            .get_tsc_khz()
+            .map_err(|e| KvmError::ioctl("KVM_GET_TSC_KHZ", e))
+    }
+
     /// Puts the vCPU at the dispatcher, at CPL0 in 64-bit mode, with `cr3`.
     pub fn reset(&self, cr3: u64, dispatch: u64) -> Result<(), KvmError> {
         let mut s = self

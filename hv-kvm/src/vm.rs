@@ -18,6 +18,8 @@ pub(crate) const STORAGE_SLOT: u32 = 0;
 pub(crate) const SYSTEM_SLOT: u32 = 1;
 /// Slot 2: the code cache of translated code.
 pub(crate) const CODE_SLOT: u32 = 2;
+/// Slot 3: the in-VM runtime image (`image`).
+pub(crate) const IMAGE_SLOT: u32 = 3;
 
 /// Opens `/dev/kvm` and checks the API version and the capabilities this
 /// backend needs.

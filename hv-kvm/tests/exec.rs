@@ -1,6 +1,8 @@
 //! Translated code's side of the VM: code in the code-cache slot runs at
 //! CPL3, reaches the host through the host-call stub (one exit each, the
-//! answer returned in RAX), and can never write the code cache.
+//! answer returned in RAX, unless the in-VM runtime image completes the
+//! call), and can never write the code cache or the image's code; a panic
+//! of the image is a fatal exit that names where.
 #![forbid(unsafe_code)]
 
 mod common;
@@ -39,6 +41,7 @@ fn host_with_code_cache() -> Option<KvmHost> {
     let config = KvmConfig {
         pool_size: 4 << 20,
         code_cache: 2 << 20,
+        image: true,
     };
     match KvmHost::new(&storage, config) {
         Ok(host) => Some(host),
@@ -77,6 +80,78 @@ fn host_calls_from_the_code_cache_return_the_hosts_answer() {
         .unwrap();
     assert_eq!((status, exits.calls.as_slice()), (1042, &[21][..]));
     assert_eq!(host.stats().calls, 1);
+}
+
+/// Code that makes host call 21 and returns the answer plus RDI.
+fn call_21(stub: u64) -> Vec<u8> {
+    use iced_x86::code_asm::*;
+    let mut a = CodeAssembler::new(64).unwrap();
+    a.mov(rsi, 21u64).unwrap();
+    a.mov(rax, stub).unwrap();
+    a.call(rax).unwrap();
+    a.add(rax, rdi).unwrap();
+    a.ret().unwrap();
+    a.assemble(CODE_CACHE_VA).unwrap()
+}
+
+#[test]
+fn a_panic_of_the_image_is_a_fatal_exit_that_names_its_location() {
+    let Some(mut host) = host_with_code_cache() else {
+        return;
+    };
+    let code = call_21(host.host_call_stub());
+    host.code_cache().unwrap().write(0, &code).unwrap();
+    let mut exits = Doubler {
+        calls: Vec::new(),
+        faults: Vec::new(),
+        resume: 0,
+    };
+    // An image that meets another protocol version panics (`call::host_call`).
+    host.paging().image().unwrap().area().set_version(0);
+    let error = host
+        .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap_err();
+    let KvmError::RuntimePanic(at) = error else {
+        panic!("not a panic of the image: {error}");
+    };
+    assert!(at.file.ends_with("call.rs") && at.line > 0, "{at:?}");
+    assert!(exits.calls.is_empty(), "the call never reached the host");
+    // The vCPU is back in the dispatcher: the next run works.
+    host.paging()
+        .image()
+        .unwrap()
+        .area()
+        .set_version(zmmu_vm_runtime::protocol::VERSION);
+    let status = host
+        .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap();
+    assert_eq!((status, exits.calls.as_slice()), (1042, &[21][..]));
+}
+
+#[test]
+fn translated_code_cannot_write_the_images_code() {
+    let Some(mut host) = host_with_code_cache() else {
+        return;
+    };
+    let code = {
+        use iced_x86::code_asm::*;
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.mov(rax, zmmu_hv_kvm::image::IMAGE_VA).unwrap();
+        a.mov(byte_ptr(rax), 0xcc).unwrap();
+        a.ret().unwrap();
+        a.assemble(CODE_CACHE_VA).unwrap()
+    };
+    host.code_cache().unwrap().write(0, &code).unwrap();
+    let mut exits = Doubler {
+        calls: Vec::new(),
+        faults: Vec::new(),
+        resume: CODE_CACHE_VA + code.len() as u64 - 1,
+    };
+    host.exec(CODE_CACHE_VA, [0, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap();
+    let fault = exits.faults[0];
+    assert_eq!(fault.address, zmmu_hv_kvm::image::IMAGE_VA);
+    assert!(fault.is_write() && fault.is_protection());
 }
 
 #[test]

@@ -69,6 +69,8 @@ pub(crate) struct Exits<'a, 'b> {
     /// the mapping did not take, and the slow path runs instead.
     pub last_fault: Option<(u64, u64)>,
     pub left: Option<Left>,
+    /// How the TSC in the VM follows the host's (the image's clock page).
+    pub tsc: Option<zmmu_hv_kvm::image::TscLink>,
 }
 
 impl Exits<'_, '_> {
@@ -107,6 +109,9 @@ impl ExitHandler for Exits<'_, '_> {
             self.reasons.untranslated(guest.insn.op.mnemonic());
         }
         state::load(&paging.exec_area(), self.cpu);
+        if let Some(image) = paging.image() {
+            crate::vmcall::take_back(&image.area(), &mut self.board.services.clock);
+        }
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
         let mask_before = self.cpu.psw.mask & !mask::CC;
@@ -135,6 +140,10 @@ impl ExitHandler for Exits<'_, '_> {
         self.blocks.current = None;
         state::store(&paging.exec_area(), self.cpu);
         state::set_generation(&paging.exec_area(), self.blocks.generation);
+        if let Some(image) = paging.image() {
+            let clock = &mut self.board.services.clock;
+            crate::vmcall::publish(&image.area(), self.tsc.as_ref(), self.cpu, clock);
+        }
         let after = self.watched();
         let leave_run = self.board.attention || after.1 != before.1 || self.deadline.passed();
         let leave = result.is_err()
@@ -176,8 +185,17 @@ impl ExitHandler for Exits<'_, '_> {
         fault: &PageFault,
     ) -> Result<FaultAction, KvmError> {
         let unexpected = || KvmError::UnexpectedExit(format!("translated code: {fault}"));
-        let (_, site) = self.blocks.site(fault.rip).ok_or_else(unexpected)?;
-        let slow = FaultAction::Resume(site.slow.ok_or_else(unexpected)?);
+        // A store of the in-VM runtime image: where translated code goes
+        // to its slow path, the image leaves the instruction to the host.
+        let slow = if paging
+            .image()
+            .is_some_and(|image| image.contains(fault.rip))
+        {
+            FaultAction::Recover
+        } else {
+            let (_, site) = self.blocks.site(fault.rip).ok_or_else(unexpected)?;
+            FaultAction::Resume(site.slow.ok_or_else(unexpected)?)
+        };
         if fault.address >= LOWER_HALF_END {
             return Err(unexpected());
         }

@@ -40,11 +40,13 @@ mod deadline;
 pub mod exits;
 pub mod reasons;
 mod state;
+mod vmcall;
 pub mod watch;
 
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::memory::{logical_space, Access, AddressType, Memory};
 use zmmu_cpu::state::{mask, Cpu};
+use zmmu_hv_kvm::image::TscLink;
 use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
 use zmmu_hv_kvm::{ExecArea, KvmConfig, KvmError, KvmHost, KvmPaging};
 use zmmu_machine::engine::{Engine, Interpreter, Ran};
@@ -216,6 +218,8 @@ pub struct KvmEngine {
     /// lookup: block cached or new).
     missed: bool,
     failure: Option<KvmError>,
+    /// How the TSC in the VM follows the host's (for the image's clock).
+    tsc: Option<TscLink>,
 }
 
 impl KvmEngine {
@@ -253,6 +257,11 @@ impl KvmEngine {
         });
         let blocks = Blocks::new();
         host.paging_mut().clear_code_frames();
+        // Without it the image reads only virtual time.
+        let tsc = match host.paging().image() {
+            Some(_) => host.tsc_link().ok(),
+            None => None,
+        };
         Ok(Self {
             host,
             pager,
@@ -265,6 +274,7 @@ impl KvmEngine {
             reasons: ExitReasons::default(),
             missed: false,
             failure: None,
+            tsc,
         })
     }
 
@@ -286,6 +296,12 @@ impl KvmEngine {
     /// The shadow pager (its counters).
     pub fn pager(&self) -> &ShadowPager<KvmPaging> {
         &self.pager
+    }
+
+    /// Host calls the in-VM runtime image completed without an exit, by
+    /// mnemonic (`zmmu_vm_runtime`), most first.
+    pub fn completed_in_vm(&self) -> Vec<(&'static str, u64)> {
+        vmcall::completed(self.host.paging().image().map(|image| image.area()))
     }
 
     /// Blocks dropped by stores and invalidations.
@@ -587,6 +603,10 @@ impl KvmEngine {
         let mut frames = vec![(abs & !0xfff, &page[..])];
         frames.extend(second.as_ref().map(|(frame, bytes)| (*frame, &bytes[..])));
         let (id, new_frames) = self.blocks.insert(block, &frames, self.host.paging_mut());
+        if let (Some(image), None) = (self.host.paging().image(), &second) {
+            let insns = &self.blocks.blocks[id].insns;
+            vmcall::enter_sites(&image.area(), id, addr, &page[offset..], insns);
+        }
         for frame in new_frames {
             // Mappings of the frame made writable before go; they come back
             // read-only.
@@ -634,6 +654,9 @@ impl KvmEngine {
     fn flush(&mut self) {
         self.stats.flushes += 1;
         self.blocks.clear(self.host.paging_mut());
+        if let Some(image) = self.host.paging().image() {
+            image.area().clear_sites();
+        }
         self.pager
             .invalidate(self.host.paging_mut(), &Invalidation::All);
         self.code_used = self.stub_bytes;
@@ -676,6 +699,10 @@ impl KvmEngine {
             block: id as u32,
         }
         .store(&area);
+        if let Some(image) = self.host.paging().image() {
+            let clock = &mut board.services.clock;
+            vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock);
+        }
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
         let budget_in_r15 = [
@@ -707,9 +734,13 @@ impl KvmEngine {
             stolen: 0,
             last_fault: None,
             left: None,
+            tsc: self.tsc,
         };
         let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
         let (left, stolen) = (exits.left, exits.stolen);
+        if let Some(image) = host.paging().image() {
+            vmcall::take_back(&image.area(), &mut board.services.clock);
+        }
         let area = host.exec_area();
         state::load(&area, cpu);
         let (budget_left, last_block) = state::ended(&area);
@@ -820,6 +851,7 @@ impl KvmEngine {
                 s.steps,
             ),
             self.reasons.report(s.slow_paths, run.faults, run.chunks, run.kicks),
+            vmcall::report(&self.completed_in_vm()),
             format!(
                 "kvm: page faults by outcome: shadow fill {}, s390x exception {}, software path {}, code-page write {}",
                 s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,

@@ -19,6 +19,19 @@ pub const fn tod_to_ns(tod: u64) -> u64 {
     ((tod as u128 * 125).div_ceil(512)) as u64
 }
 
+/// How a [`TimeSource`] moves between the calls that tell it about
+/// instructions: what a copy of the clock elsewhere (the kvm engine's
+/// in-VM runtime, `zmmu-vm-runtime`) must do to read the same time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// Only [`TimeSource::executed`] and [`TimeSource::wait_until_ns`]
+    /// move it: between them it stands still ([`VirtualTime`]).
+    Instructions,
+    /// It is the host's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds
+    /// since some start: it moves at the rate of the CPU's invariant TSC.
+    HostMonotonic,
+}
+
 /// Where time comes from.
 pub trait TimeSource: core::fmt::Debug {
     /// Monotonic nanoseconds since the machine started.
@@ -33,6 +46,12 @@ pub trait TimeSource: core::fmt::Debug {
     fn executed(&mut self, instructions: u64) {
         let _ = instructions;
     }
+
+    /// How the source moves between calls; `None` (the default) when no
+    /// copy elsewhere can follow it.
+    fn pace(&self) -> Option<Pace> {
+        None
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -45,6 +64,9 @@ impl<T: TimeSource + ?Sized> TimeSource for alloc::boxed::Box<T> {
     }
     fn executed(&mut self, instructions: u64) {
         (**self).executed(instructions);
+    }
+    fn pace(&self) -> Option<Pace> {
+        (**self).pace()
     }
 }
 
@@ -91,6 +113,10 @@ impl TimeSource for VirtualTime {
     fn executed(&mut self, instructions: u64) {
         self.ns = self.ns.wrapping_add(instructions);
     }
+
+    fn pace(&self) -> Option<Pace> {
+        Some(Pace::Instructions)
+    }
 }
 
 /// The configuration's TOD clock over a time source: SET CLOCK moves its
@@ -107,6 +133,15 @@ pub struct Clock<T: TimeSource> {
     last: u64,
 }
 
+/// The state of a [`Clock`] besides its time source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockState {
+    /// The TOD value at monotonic time zero.
+    pub epoch: u64,
+    /// The last TOD value handed out.
+    pub last: u64,
+}
+
 /// 2026-01-01 00:00:00 UTC as a TOD value (the clock counts from
 /// 1900-01-01): where a virtual clock starts.
 pub const TOD_2026: u64 = ((126 * 365 + 31) * 86_400u64) * 1_000_000 * TOD_PER_US;
@@ -120,6 +155,31 @@ impl<T: TimeSource> Clock<T> {
             epoch,
             last: 0,
         }
+    }
+
+    /// A clock over `source` that goes on from `state` (another copy's
+    /// [`Clock::state`]): the same epoch and the same last value handed out.
+    pub const fn with_state(source: T, state: ClockState) -> Self {
+        Self {
+            source,
+            epoch: state.epoch,
+            last: state.last,
+        }
+    }
+
+    /// What a copy of this clock over another source needs to hand out
+    /// the values this one would (`Clock::with_state`).
+    pub const fn state(&self) -> ClockState {
+        ClockState {
+            epoch: self.epoch,
+            last: self.last,
+        }
+    }
+
+    /// Another copy of this clock (`Clock::with_state`) handed values out
+    /// up to `last`: the next value is stepped past it.
+    pub fn handed_out(&mut self, last: u64) {
+        self.last = self.last.max(last);
     }
 
     /// Monotonic time in TOD units since the machine started: the time
@@ -179,6 +239,21 @@ mod tests {
         assert!(b > a);
         clock.source.executed(1000);
         assert_eq!(clock.tod(), 0x1000 + TOD_PER_US);
+    }
+
+    #[test]
+    fn a_copy_with_the_state_hands_out_the_next_values() {
+        let mut clock = Clock::new(VirtualTime::default(), 0x1000);
+        let first = clock.tod();
+        let mut copy = Clock::with_state(clock.source, clock.state());
+        let second = copy.tod();
+        assert_eq!(
+            second,
+            first + 1,
+            "stepped past the value the original handed out"
+        );
+        clock.handed_out(copy.state().last);
+        assert_eq!(clock.tod(), second + 1);
     }
 
     #[test]

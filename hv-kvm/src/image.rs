@@ -1,0 +1,419 @@
+//! The in-VM runtime image (`zmmu-vm-runtime`): embedded at build time
+//! (`build.rs` builds it for `x86_64-unknown-none`), loaded from its ELF
+//! program headers into a memory slot of its own, which every root maps at
+//! [`IMAGE_VA`] (the last 2 MiB of the address space, in the upper half
+//! they share) with the permissions of each segment: code user,
+//! read-only, executable; data and bss user, read-write, not executable.
+//! The rest of the slot is the records the host and the image share
+//! (`zmmu_vm_runtime::protocol`) and the image's stack, below an unmapped
+//! guard.
+//!
+//! The host-call stub of the runtime (`runtime.rs`) calls the image's
+//! entry before it exits; [`ImageArea`] is the host's bounded view of the
+//! shared records.
+
+use std::mem::offset_of;
+
+use object::elf::{EM_X86_64, ET_EXEC, PF_W, PF_X, PT_LOAD};
+use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
+use object::Endianness;
+use x86_64::structures::paging::PageTableFlags;
+use zmmu_vm_runtime::protocol::{
+    site_word3, ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END, IMAGE_SIZE, SHARED, SITES,
+    SITES_END, SITE_SLOTS, STACK, STACK_TOP, VERSION,
+};
+
+pub use zmmu_vm_runtime::protocol::IMAGE_VA;
+
+pub use crate::error::PanicLocation;
+
+use crate::error::KvmError;
+use crate::memory::SlotMemory;
+
+// The image takes the last 2 MiB, which the code cache leaves free.
+const _: () = assert!(IMAGE_VA == crate::runtime::CODE_CACHE_VA + crate::runtime::CODE_CACHE_MAX);
+
+/// The image's ELF file, as `build.rs` built it.
+static ELF: &[u8] = include_bytes!(env!("ZMMU_VM_RUNTIME_IMAGE"));
+
+/// The image, loaded into its slot.
+#[derive(Debug)]
+pub struct Image {
+    memory: SlotMemory,
+    /// The System V entry `fn(which) -> answer`.
+    entry: u64,
+    /// Mapped pages: slot offset and leaf flags.
+    pages: Vec<(u64, PageTableFlags)>,
+    /// The range of the image's code.
+    code: std::ops::Range<u64>,
+}
+
+/// The leaf flags of a user page: `write` read-write (never executable),
+/// else read-only, executable where `exec`.
+fn user_page(write: bool, exec: bool) -> PageTableFlags {
+    let mut flags =
+        PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE | PageTableFlags::ACCESSED;
+    if write {
+        flags |= PageTableFlags::WRITABLE | PageTableFlags::DIRTY;
+    }
+    if write || !exec {
+        flags |= PageTableFlags::NO_EXECUTE;
+    }
+    flags
+}
+
+impl Image {
+    /// Loads the embedded image: each `PT_LOAD` segment at its virtual
+    /// address (which must lie in the slot below the shared page, page
+    /// aligned, never both writable and executable), then the shared
+    /// records (`cpu` is the CPU state's virtual address).
+    pub fn load(cpu: u64) -> Result<Self, KvmError> {
+        Self::load_elf(ELF, cpu)
+    }
+
+    fn load_elf(elf: &[u8], cpu: u64) -> Result<Self, KvmError> {
+        let bad = |why: &str| KvmError::Config(format!("the in-VM runtime image: {why}"));
+        let file = ElfFile64::<Endianness>::parse(elf).map_err(|e| bad(&e.to_string()))?;
+        let endian = file.endian();
+        let header = file.elf_header();
+        if header.e_type(endian) != ET_EXEC || header.e_machine(endian) != EM_X86_64 {
+            return Err(bad("not an x86-64 executable"));
+        }
+        let memory = SlotMemory::new(IMAGE_SIZE, false, "in-VM runtime image")?;
+        let mut pages = Vec::new();
+        let mut code = 0..0;
+        for segment in file.elf_program_headers() {
+            if segment.p_type(endian) != PT_LOAD {
+                continue;
+            }
+            let vaddr = segment.p_vaddr(endian);
+            let size = segment.p_memsz(endian);
+            let flags = segment.p_flags(endian);
+            let (write, exec) = (flags.0 & PF_W.0 != 0, flags.0 & PF_X.0 != 0);
+            let start = vaddr.wrapping_sub(IMAGE_VA);
+            let end = start
+                .checked_add(size)
+                .filter(|&e| vaddr >= IMAGE_VA && e <= SHARED);
+            let Some(end) = end.filter(|_| start % 4096 == 0 && !(write && exec)) else {
+                return Err(bad(&format!(
+                    "segment at {vaddr:#x} ({size:#x} bytes, flags {:#x}) outside the image's pages or writable and executable",
+                    flags.0
+                )));
+            };
+            let data = segment.data(endian, elf).map_err(|_| bad("segment data"))?;
+            memory
+                .write(start, data)
+                .ok_or_else(|| bad("segment data"))?;
+            if pages.iter().any(|&(page, _)| (start..end).contains(&page)) {
+                return Err(bad("segments overlap"));
+            }
+            pages.extend(
+                (start..end)
+                    .step_by(4096)
+                    .map(|page| (page, user_page(write, exec))),
+            );
+            if exec {
+                code = vaddr..IMAGE_VA + end;
+            }
+        }
+        let entry = header.e_entry(endian);
+        if !code.contains(&entry) {
+            return Err(bad("the entry point is not in the code"));
+        }
+        let data = user_page(true, false);
+        for range in [SHARED..COUNTS_END, SITES..SITES_END, STACK..STACK_TOP] {
+            pages.extend(range.step_by(4096).map(|page| (page, data)));
+        }
+        let image = Self {
+            memory,
+            entry,
+            pages,
+            code,
+        };
+        image.area().init(cpu);
+        Ok(image)
+    }
+
+    /// The entry the host-call stub calls, System V `fn(which) -> answer`.
+    pub fn entry(&self) -> u64 {
+        self.entry
+    }
+
+    /// The top of the image's stack.
+    pub fn stack_top(&self) -> u64 {
+        IMAGE_VA + STACK_TOP
+    }
+
+    /// The slot's memory.
+    pub(crate) fn memory(&self) -> &SlotMemory {
+        &self.memory
+    }
+
+    /// The mapped pages: slot offset and leaf flags.
+    pub(crate) fn pages(&self) -> &[(u64, PageTableFlags)] {
+        &self.pages
+    }
+
+    /// Whether `rip` lies in the image's code.
+    pub fn contains(&self, rip: u64) -> bool {
+        self.code.contains(&rip)
+    }
+
+    /// The records the host and the image share.
+    pub fn area(&self) -> ImageArea<'_> {
+        ImageArea {
+            memory: &self.memory,
+        }
+    }
+}
+
+/// The host's TSC.
+pub fn host_tsc() -> u64 {
+    // SAFETY: RDTSC reads the time-stamp counter and has no other effect.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// How the TSC in the VM follows the host's TSC: `guest = host + offset`
+/// (wrapping), at `mult >> shift` nanoseconds per tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TscLink {
+    /// The guest's TSC minus the host's.
+    pub offset: u64,
+    /// Nanoseconds per tick, times 2^`shift`.
+    pub mult: u64,
+    /// See `mult`.
+    pub shift: u64,
+}
+
+impl TscLink {
+    /// The link of a TSC at `khz` kHz, `offset` ticks ahead of the host's.
+    pub fn new(khz: u32, offset: u64) -> Result<Self, KvmError> {
+        if khz == 0 {
+            return Err(KvmError::Config("the guest TSC rate is 0 kHz".into()));
+        }
+        const SHIFT: u64 = 32;
+        Ok(Self {
+            offset,
+            mult: (1_000_000u64 << SHIFT) / u64::from(khz),
+            shift: SHIFT,
+        })
+    }
+
+    /// The guest TSC now.
+    pub fn guest_tsc(&self) -> u64 {
+        host_tsc().wrapping_add(self.offset)
+    }
+}
+
+/// The host's view of the records in the image's slot (bounds-checked:
+/// nothing the image wrote can make the host reach outside the slot).
+#[derive(Clone, Copy, Debug)]
+pub struct ImageArea<'a> {
+    memory: &'a SlotMemory,
+}
+
+/// The slot offset of field `field` of the shared page.
+const fn shared(field: usize) -> u64 {
+    SHARED + field as u64
+}
+
+/// The slot offset of clock-page field `field`.
+const fn clock(field: usize) -> u64 {
+    shared(offset_of!(Shared, clock) + field)
+}
+
+/// The clock page's fields, in order.
+const CLOCK_FIELDS: [usize; 9] = [
+    offset_of!(ClockPage, valid),
+    offset_of!(ClockPage, epoch),
+    offset_of!(ClockPage, last),
+    offset_of!(ClockPage, ns),
+    offset_of!(ClockPage, tsc),
+    offset_of!(ClockPage, mult),
+    offset_of!(ClockPage, shift),
+    offset_of!(ClockPage, cpu_timer_zero),
+    offset_of!(ClockPage, tod_programmable),
+];
+
+impl ImageArea<'_> {
+    fn load(&self, offset: u64) -> u64 {
+        self.memory.load_u64(offset).unwrap_or(0)
+    }
+
+    fn store(&self, offset: u64, value: u64) {
+        let _ = self.memory.store_u64(offset, value);
+    }
+
+    fn init(&self, cpu: u64) {
+        self.store(shared(offset_of!(Shared, version)), VERSION);
+        self.store(shared(offset_of!(Shared, cpu)), cpu);
+    }
+
+    /// Writes the protocol version (a test makes it wrong).
+    pub fn set_version(&self, version: u64) {
+        self.store(shared(offset_of!(Shared, version)), version);
+    }
+
+    /// Where a guest access of the image that faulted resumes.
+    pub fn recover(&self) -> u64 {
+        self.load(shared(offset_of!(Shared, recover)))
+    }
+
+    /// Where the image panicked, if it did (the record is cleared).
+    pub fn take_panic(&self) -> Option<PanicLocation> {
+        let field = |f: usize| shared(offset_of!(Shared, panic) + f);
+        let line = self.load(field(offset_of!(Panic, line)));
+        if line == 0 {
+            return None;
+        }
+        let file_va = self.load(field(offset_of!(Panic, file)));
+        let len = self.load(field(offset_of!(Panic, file_len))).min(256) as usize;
+        let mut name = vec![0u8; len];
+        let file = file_va
+            .checked_sub(IMAGE_VA)
+            .and_then(|at| self.memory.read(at, &mut name))
+            .map_or_else(
+                || "?".to_string(),
+                |()| String::from_utf8_lossy(&name).into_owned(),
+            );
+        let column = self.load(field(offset_of!(Panic, column)));
+        self.store(field(offset_of!(Panic, line)), 0);
+        Some(PanicLocation {
+            file,
+            line: line as u32,
+            column: column as u32,
+        })
+    }
+
+    /// The clock page.
+    pub fn clock(&self) -> ClockPage {
+        let [valid, epoch, last, ns, tsc, mult, shift, cpu_timer_zero, tod_programmable] =
+            CLOCK_FIELDS.map(|f| self.load(clock(f)));
+        ClockPage {
+            valid,
+            epoch,
+            last,
+            ns,
+            tsc,
+            mult,
+            shift,
+            cpu_timer_zero,
+            tod_programmable,
+        }
+    }
+
+    /// Publishes the clock page.
+    pub fn set_clock(&self, page: &ClockPage) {
+        let values = [
+            page.valid,
+            page.epoch,
+            page.last,
+            page.ns,
+            page.tsc,
+            page.mult,
+            page.shift,
+            page.cpu_timer_zero,
+            page.tod_programmable,
+        ];
+        for (field, value) in CLOCK_FIELDS.into_iter().zip(values) {
+            self.store(clock(field), value);
+        }
+    }
+
+    /// Enters `site` in the site table; `false` when its probe sequence is
+    /// full (the host then runs that instruction).
+    pub fn insert_site(&self, site: &Site) -> bool {
+        let at = |slot: usize| SITES + (slot * size_of::<Site>()) as u64;
+        let free = zmmu_vm_runtime::protocol::site_slots(site.key - 1).find(|&slot| {
+            let key = self.load(at(slot));
+            key == 0 || key == site.key
+        });
+        let Some(slot) = free else {
+            return false;
+        };
+        let words = [site.key, site.at, site.bytes, site_word3(site.len, 0)];
+        for (i, word) in words.into_iter().enumerate() {
+            self.store(at(slot) + 8 * i as u64, word);
+        }
+        true
+    }
+
+    /// Empties the site table.
+    pub fn clear_sites(&self) {
+        let _ = self
+            .memory
+            .zero(SITES, (SITE_SLOTS * size_of::<Site>()) as u64);
+    }
+
+    /// The calls completed in the VM, by opcode index (`zmmu_cpu`'s
+    /// `Opcode as usize`), nonzero ones only.
+    pub fn counts(&self) -> Vec<(usize, u64)> {
+        (0..((COUNTS_END - COUNTS) / 8) as usize)
+            .map(|i| (i, self.load(COUNTS + 8 * i as u64)))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_is_read_only_and_data_is_not_executable() {
+        let image = Image::load(0).unwrap();
+        assert!(image.contains(image.entry()));
+        for &(page, flags) in image.pages() {
+            assert!(flags.contains(PageTableFlags::USER_ACCESSIBLE));
+            assert!(
+                !flags.contains(PageTableFlags::WRITABLE)
+                    || flags.contains(PageTableFlags::NO_EXECUTE),
+                "page {page:#x} writable and executable"
+            );
+            let code = image.contains(IMAGE_VA + page);
+            assert_eq!(
+                code,
+                !flags.contains(PageTableFlags::NO_EXECUTE),
+                "page {page:#x}"
+            );
+        }
+        let mapped = |at: u64| image.pages().iter().any(|&(page, _)| page == at & !0xfff);
+        assert!(!mapped(STACK - 4096), "a guard page below the stack");
+        assert!(mapped(STACK_TOP - 8) && mapped(SHARED));
+        assert!(!mapped(STACK_TOP), "a guard page above the stack");
+    }
+
+    #[test]
+    fn a_segment_that_is_not_an_executable_is_refused() {
+        assert!(matches!(
+            Image::load_elf(b"\x7fELF garbage", 0),
+            Err(KvmError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn the_site_table_keeps_each_site_once() {
+        let image = Image::load(0).unwrap();
+        let area = image.area();
+        let site = Site::new(0x301, 0x1000, &[0xb2, 0x05, 0x20, 0x00]);
+        assert!(area.insert_site(&site));
+        assert!(area.insert_site(&site));
+        let mut table = vec![Site::default(); SITE_SLOTS];
+        for (slot, entry) in table.iter_mut().enumerate() {
+            let at = SITES + (slot * size_of::<Site>()) as u64;
+            let word = |i: u64| area.load(at + 8 * i);
+            *entry = Site {
+                key: word(0),
+                at: word(1),
+                bytes: word(2),
+                len: word(3) as u32,
+                refused: (word(3) >> 32) as u32,
+            };
+        }
+        assert_eq!(table.iter().filter(|s| s.key != 0).count(), 1);
+        let slot = zmmu_vm_runtime::protocol::find_site(&table, 0x301);
+        assert_eq!(slot.map(|slot| table[slot]), Some(site));
+        area.clear_sites();
+        assert_eq!(area.load(SITES), 0);
+    }
+}

@@ -1,0 +1,115 @@
+//! The in-VM call protocol, host side (`zmmu_vm_runtime::protocol`): the
+//! host-call stub asks the runtime image first, which completes the
+//! instructions of its class (`zmmu_vm_runtime::call::completes`: STCK,
+//! STCKF, STCKE, STPT) at CPL3 without a VM exit. The host
+//! - enters a [`Site`] for each such instruction of a block it translates
+//!   (block number, index, address, bytes), and empties the table when the
+//!   code cache is flushed (block numbers start again);
+//! - publishes the clock page before translated code runs and after each
+//!   host call (the clock's epoch and last value, the time source's
+//!   nanoseconds at a guest TSC value and the TSC's rate, the CPU timer,
+//!   the TOD programmable register), and takes the last value handed out
+//!   back before it reads the clock itself, so that STORE CLOCK values stay
+//!   unique and increasing across the two copies (PoP "STORE CLOCK");
+//! - counts the calls completed in the VM for `--stats`.
+//!
+//! Sites of blocks dropped later stay in the table: a dropped block is
+//! never entered again (it leaves the jump cache), and the one running
+//! when it is dropped leaves at its next host call, which is the host's.
+
+use zmmu_cpu::clock::{Clock, Pace, TimeSource};
+use zmmu_cpu::opcode::TABLE;
+use zmmu_cpu::state::Cpu;
+use zmmu_hv_kvm::image::{ImageArea, TscLink};
+use zmmu_translator::Guest;
+use zmmu_vm_runtime::call::completes;
+use zmmu_vm_runtime::protocol::{ClockPage, Site, COMPLETED};
+
+// The image's "done" is the translator's "go on with the block".
+const _: () = assert!(COMPLETED == zmmu_translator::abi::END);
+
+/// Enters the sites of block `id`, whose instructions `insns` start at
+/// logical address `start` with the bytes `bytes`, that the image may
+/// complete.
+pub(crate) fn enter_sites(
+    area: &ImageArea<'_>,
+    id: usize,
+    start: u64,
+    bytes: &[u8],
+    insns: &[Guest],
+) {
+    for (index, guest) in insns.iter().enumerate() {
+        if !completes(guest.insn.op) {
+            continue;
+        }
+        let from = guest.at.wrapping_sub(start) as usize;
+        let Some(insn) = bytes.get(from..from + usize::from(guest.insn.len)) else {
+            continue;
+        };
+        let which = (id as u64) << 8 | index as u64;
+        // A full probe sequence leaves the instruction to the host.
+        let _ = area.insert_site(&Site::new(which, guest.at, insn));
+    }
+}
+
+/// Publishes the clock page for `cpu` and `clock`; the image may read
+/// the clock only where it can follow the time source: virtual time stands
+/// still while translated code runs, the host's monotonic clock moves
+/// with the TSC (`link`).
+pub(crate) fn publish(
+    area: &ImageArea<'_>,
+    link: Option<&TscLink>,
+    cpu: &Cpu,
+    clock: &mut Clock<Box<dyn TimeSource>>,
+) {
+    let state = clock.state();
+    let (tsc, mult, shift) = match (clock.source.pace(), link) {
+        (Some(Pace::Instructions), _) => (0, 0, 0),
+        (Some(Pace::HostMonotonic), Some(link)) => (link.guest_tsc(), link.mult, link.shift),
+        _ => {
+            area.set_clock(&ClockPage::default());
+            return;
+        }
+    };
+    area.set_clock(&ClockPage {
+        valid: 1,
+        epoch: state.epoch,
+        last: state.last,
+        ns: clock.source.now_ns(),
+        tsc,
+        mult,
+        shift,
+        cpu_timer_zero: cpu.cpu_timer_zero,
+        tod_programmable: u64::from(cpu.tod_programmable),
+    });
+}
+
+/// Takes back the last TOD value the image handed out.
+pub(crate) fn take_back(area: &ImageArea<'_>, clock: &mut Clock<Box<dyn TimeSource>>) {
+    let page = area.clock();
+    if page.valid != 0 {
+        clock.handed_out(page.last);
+    }
+}
+
+/// The calls completed in the VM by mnemonic, most first.
+pub(crate) fn completed(area: Option<ImageArea<'_>>) -> Vec<(&'static str, u64)> {
+    let mut counts: Vec<(&str, u64)> = area
+        .map(|area| area.counts())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(i, n)| TABLE.get(i).map(|info| (info.op.mnemonic(), n)))
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
+}
+
+/// The `--stats` line of the calls completed in the VM.
+pub(crate) fn report(completed: &[(&str, u64)]) -> String {
+    let total: u64 = completed.iter().map(|&(_, n)| n).sum();
+    let list: Vec<String> = completed.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    format!(
+        "kvm: host calls completed in the VM by mnemonic: {total} ({})",
+        list.join(", ")
+    )
+}

@@ -1,0 +1,206 @@
+//! The timing instructions the in-VM runtime image completes without an
+//! exit (STCK, STCKF, STCKE, STPT; PoP ch. 4 "Timing" and ch. 10): they
+//! store what the interpreter stores (one TOD clock, stepped past the last
+//! value handed out, read as the machine's time source says; the CPU
+//! timer), a loop of them costs O(1) VM exits, and a store the shadow
+//! root refuses is left to the host, with the interpreter's exception.
+
+mod common;
+
+use common::{engine, program_machine, run_like, Quiet};
+use zmmu_machine::{Machine, Stop};
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+/// lghi r3,N ; lghi r4,0x3000 ; X: stck 0(r4) ; stcke 16(r4) ;
+/// stpt 32(r4) ; stckf 40(r4) ; brct r3,X ; then an invalid opcode.
+fn clock_loop(n: u16) -> Vec<u8> {
+    let [hi, lo] = n.to_be_bytes();
+    vec![
+        0xa7, 0x39, hi, lo, 0xa7, 0x49, 0x30, 0x00, 0xb2, 0x05, 0x40, 0x00, 0xb2, 0x78, 0x40, 0x10,
+        0xb2, 0x09, 0x40, 0x20, 0xb2, 0x7c, 0x40, 0x28, 0xa7, 0x36, 0xff, 0xf8, 0x00, 0x00,
+    ]
+}
+
+/// The operands the loop stores: STCK, STCKE (16 bytes), STPT, STCKF.
+fn operands(machine: &Machine) -> [u8; 48] {
+    let mut bytes = [0u8; 48];
+    machine
+        .bus
+        .storage
+        .read(AbsoluteAddress::new(0x3000), &mut bytes)
+        .unwrap();
+    bytes
+}
+
+fn word(bytes: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn the_clock_instructions_store_what_the_interpreter_stores() {
+    let program = clock_loop(100);
+    let mut reference = program_machine(0x2000, &program);
+    let expected = reference.run(Some(10_000), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &program), 10_000)
+    else {
+        return;
+    };
+    assert_eq!(operands(&machine), operands(&reference));
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["STCK", "STCKE", "STPT", "STCKF"] {
+        assert!(completed.contains(&(mnemonic, 100)), "{completed:?}");
+    }
+}
+
+#[test]
+fn a_loop_of_clock_instructions_costs_o1_exits() {
+    let program = clock_loop(2000);
+    let mut reference = program_machine(0x2000, &program);
+    let expected = reference.run(Some(100_000), &mut Quiet);
+    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &program), 100_000)
+    else {
+        return;
+    };
+    let completed: u64 = engine.completed_in_vm().iter().map(|&(_, n)| n).sum();
+    assert_eq!(completed, 8000);
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for 8000 clock instructions");
+    // The last pass: STCK, then STCKE's clock, then STCKF, each past the
+    // one before (the clock is unique and increasing).
+    let bytes = operands(&machine);
+    let stcke = u64::from_be_bytes(bytes[17..25].try_into().unwrap());
+    assert!(
+        word(&bytes, 0) < stcke && stcke < word(&bytes, 40),
+        "{bytes:x?}"
+    );
+}
+
+#[test]
+fn a_clock_store_the_root_refuses_is_left_to_the_host() {
+    // stck 0x100 with low-address protection on: a protection exception,
+    // which the host delivers; the program-new PSW is a disabled wait.
+    let program = [0xb2, 0x05, 0x01, 0x00, 0x00, 0x00];
+    let build = || {
+        let mut machine = program_machine(0x2000, &program);
+        machine.cpu.cr[0] |= 1 << 28;
+        machine
+    };
+    let mut reference = build();
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, build(), 100) else {
+        return;
+    };
+    let code = |m: &Machine| m.bus.storage.read_u64(AbsoluteAddress::new(0x88)).unwrap();
+    assert_eq!(code(&machine), code(&reference), "the program interruption");
+    assert!(engine.completed_in_vm().is_empty());
+    assert!(engine.stats().helper_calls >= 1, "the host ran it");
+}
+
+#[test]
+fn the_stats_name_the_calls_completed_in_the_vm() {
+    let machine = program_machine(0x2000, &clock_loop(3));
+    let Some(mut engine) = engine(&machine.bus.storage) else {
+        return;
+    };
+    let mut machine = machine;
+    machine.run_with(Some(1000), &mut Quiet, &mut engine);
+    let report = engine.report();
+    let line = report
+        .iter()
+        .find(|l| l.starts_with("kvm: host calls completed in the VM by mnemonic"))
+        .expect("the line");
+    assert!(
+        line.contains(": 12 (") && line.contains("STCKE 3"),
+        "{line}"
+    );
+}
+
+/// The host's monotonic clock, as `zmmu run` uses it: the image follows
+/// it with the TSC.
+#[derive(Debug)]
+struct HostTime(std::time::Instant);
+
+impl zmmu_cpu::clock::TimeSource for HostTime {
+    fn now_ns(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+    fn wait_until_ns(&mut self, _: u64) {}
+    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
+        Some(zmmu_cpu::clock::Pace::HostMonotonic)
+    }
+}
+
+#[test]
+fn in_host_time_the_clock_moves_with_the_tsc_and_stays_past_the_hosts_values() {
+    let mut machine = program_machine(0x2000, &clock_loop(2000));
+    let Some(mut engine) = engine(&machine.bus.storage) else {
+        return;
+    };
+    machine.services.clock = zmmu_cpu::clock::Clock::new(
+        Box::new(HostTime(std::time::Instant::now())),
+        zmmu_cpu::clock::TOD_2026,
+    );
+    machine.cpu.cpu_timer_zero = u64::MAX / 2;
+    let before = machine.services.clock.tod();
+    let outcome = machine.run_with(Some(100_000), &mut Quiet, &mut engine);
+    assert!(
+        matches!(outcome.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        outcome.stop
+    );
+    let after = machine.services.clock.tod();
+    let completed: u64 = engine.completed_in_vm().iter().map(|&(_, n)| n).sum();
+    assert_eq!(completed, 8000);
+    let bytes = operands(&machine);
+    let stck = word(&bytes, 0);
+    // Unique and increasing across the host's copy of the clock and the image's.
+    assert!(before < stck && stck < word(&bytes, 40) && word(&bytes, 40) < after);
+    // 8000 values stepped past one another would move it by 8000 units;
+    // the TSC moved it further (1 ns is 4.096 units).
+    assert!(stck - before > 8000, "{} units", stck - before);
+    // The CPU timer runs down with the same time base.
+    assert!(word(&bytes, 32) < u64::MAX / 2);
+}
+
+#[test]
+fn a_site_whose_store_the_root_refused_goes_straight_to_the_host() {
+    // lghi r3,100 ; X: stpt 0x300 ; brct r3,X ; then an invalid opcode.
+    // With low-address protection on, the shadow never maps page 0
+    // writable (bytes 0-511 are protected, 0x300 is not: a sub-page rule),
+    // so the store is the host's; one fault teaches the site.
+    let program = [
+        0xa7, 0x39, 0x00, 0x64, 0xb2, 0x09, 0x03, 0x00, 0xa7, 0x36, 0xff, 0xfe, 0x00, 0x00,
+    ];
+    let build = || {
+        let mut machine = program_machine(0x2000, &program);
+        machine.cpu.cr[0] |= 1 << 28;
+        machine
+    };
+    let mut reference = build();
+    let expected = reference.run(Some(1000), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let Some((machine, engine)) = run_like(&expected, build(), 1000) else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert!(engine.completed_in_vm().is_empty());
+    assert!(engine.stats().helper_calls >= 100);
+    let faults = engine.host().stats().faults;
+    assert!(faults < 10, "{faults} page faults for 100 refused stores");
+}

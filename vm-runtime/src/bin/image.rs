@@ -1,0 +1,135 @@
+//! The in-VM runtime image: `zmmu_runtime_call`, which the host-call stub
+//! of `zmmu-hv-kvm` calls at CPL3 on the image's stack, and the panic
+//! handler. Everything else is the library's (`zmmu_vm_runtime::call`);
+//! here are only the addresses of the shared records, the guest store
+//! through the active root with its fault recovery, and the TSC.
+//!
+//! Built for `x86_64-unknown-none` with `image.ld` by `zmmu-hv-kvm`'s
+//! build script (feature `image`); never for the host.
+
+#![no_std]
+#![no_main]
+#![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use core::arch::asm;
+use core::mem::offset_of;
+
+use zmmu_vm_runtime::call::{self, CpuPage, Guest};
+use zmmu_vm_runtime::protocol::{
+    va, Panic, Shared, Site, COUNTS, COUNTS_END, SHARED, SITES, SITE_SLOTS,
+};
+
+/// The image has no heap: the semantics it runs allocate nothing, and an
+/// allocation (a path of `rustc_apfloat` the class never takes) fails,
+/// which is a panic, reported as below.
+struct NoHeap;
+
+// SAFETY: `alloc` never hands out memory (null is the allowed failure);
+// `dealloc` is never given a pointer, since none was handed out.
+unsafe impl core::alloc::GlobalAlloc for NoHeap {
+    unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+}
+
+#[global_allocator]
+static HEAP: NoHeap = NoHeap;
+
+/// The shared page.
+fn shared() -> *mut Shared {
+    va(SHARED) as *mut Shared
+}
+
+/// The guest as the image reaches it: plain x86 accesses at CPL3 through
+/// the shadow root in CR3.
+struct X86;
+
+impl Guest for X86 {
+    /// `REP MOVSB` to the logical address, after recording where a fault
+    /// the host does not resolve resumes (`Shared::recover`): at `2:`,
+    /// which answers `false`. The host checks that the bytes lie in one
+    /// page (`call::host_call`), so a fault comes before any byte is
+    /// stored, and a retried one goes on where it stopped.
+    fn store(&mut self, addr: u64, data: &[u8]) -> bool {
+        let recover = (va(SHARED) + offset_of!(Shared, recover) as u64) as *mut u64;
+        let failed: u64;
+        // SAFETY: `recover` is the shared page's field, mapped user
+        // read-write; the destination is a lower-half s390x logical
+        // address, which only ever maps guest storage, and a fault there
+        // is resolved by the host or resumes at `2:` (the #PF stub and
+        // `zmmu_kvm::exits`); the source is `data`.
+        unsafe {
+            asm!(
+                "lea {tmp}, [rip + 2f]",
+                "mov [{recover}], {tmp}",
+                "rep movsb",
+                "xor {failed:e}, {failed:e}",
+                "jmp 3f",
+                "2:",
+                "mov {failed:e}, 1",
+                "3:",
+                recover = in(reg) recover,
+                tmp = out(reg) _,
+                failed = out(reg) failed,
+                inout("rdi") addr => _,
+                inout("rsi") data.as_ptr() => _,
+                inout("rcx") data.len() => _,
+                options(nostack),
+            );
+        }
+        failed == 0
+    }
+
+    fn tsc(&mut self) -> u64 {
+        let (lo, hi): (u32, u32);
+        // SAFETY: RDTSC reads the time-stamp counter (CR4.TSD is clear: it
+        // runs at CPL3) and changes nothing else.
+        unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+        u64::from(hi) << 32 | u64::from(lo)
+    }
+}
+
+/// Host call `which` (the translator's block << 8 | index), System V: the
+/// answer is `protocol::COMPLETED` or `protocol::HOST`.
+#[no_mangle]
+pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
+    // SAFETY: the loader maps the shared page, the site table and the
+    // counters at these addresses, user read-write, and only this vCPU
+    // runs here (the host does not touch them while it runs); the CPU page
+    // is the execution area's, whose address the loader wrote.
+    let (shared, sites, counts, page) = unsafe {
+        let shared = &mut *shared();
+        let sites = core::slice::from_raw_parts_mut(va(SITES) as *mut Site, SITE_SLOTS);
+        let counts = core::slice::from_raw_parts_mut(
+            va(COUNTS) as *mut u64,
+            ((COUNTS_END - COUNTS) / 8) as usize,
+        );
+        let page = &mut *(shared.cpu as *mut CpuPage);
+        (shared, sites, counts, page)
+    };
+    call::host_call(which, shared, sites, counts, page, &mut X86)
+}
+
+/// A panic is reported through the exit protocol: its location goes to
+/// the shared page and `UD2` raises #UD, which the CPL0 stub reports as a
+/// fatal exit (`OUT FATAL`); the host reads the location and puts the vCPU
+/// back into the dispatcher. It never returns here.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    if let Some(at) = info.location() {
+        let record = Panic {
+            file: at.file().as_ptr() as u64,
+            file_len: at.file().len() as u64,
+            line: u64::from(at.line()).max(1),
+            column: u64::from(at.column()),
+        };
+        // SAFETY: the shared page is mapped user read-write.
+        unsafe { core::ptr::addr_of_mut!((*shared()).panic).write_volatile(record) };
+    }
+    loop {
+        // SAFETY: UD2 only raises #UD.
+        unsafe { asm!("ud2", options(nomem, nostack)) };
+    }
+}

@@ -1,0 +1,27 @@
+//! # zmmu-vm-runtime
+//!
+//! The kvm engine's runtime inside the VM (issue 12, "the emulator inside
+//! the VM"): built from the same `no_std` crates as the interpreter, for
+//! `x86_64-unknown-none`, it runs at CPL3 in the upper half every shadow
+//! root maps, so the instructions it completes cost no VM exit.
+//!
+//! - The library part ([`protocol`], [`call`]) is ordinary Rust that
+//!   builds and is tested on the host: the layout the host and the image
+//!   share, and the call logic over a [`call::Guest`] trait.
+//! - The image (`src/bin/image.rs`, feature `image`) is the binary
+//!   `zmmu-hv-kvm`'s build script builds with a nested cargo (code model
+//!   `kernel`, static relocation, linked at [`protocol::IMAGE_VA`] by
+//!   `image.ld`) and embeds; the host loads it from its ELF program
+//!   headers (`zmmu_hv_kvm::image`).
+//!
+//! The host-call stub of translated code calls the image first; the image
+//! completes the instruction ([`protocol::COMPLETED`]) or answers
+//! [`protocol::HOST`], and the stub exits to the host as before.
+
+#![no_std]
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![forbid(unsafe_code)]
+
+pub mod call;
+pub mod protocol;

@@ -1,0 +1,192 @@
+//! What the host and the image share: where the image lives in every
+//! shadow root, the layout of its slot, and the records both read and
+//! write there. The host (`zmmu-hv-kvm`, `zmmu-kvm`) writes them through
+//! the slot; the image reads and writes them at their virtual addresses.
+//!
+//! The slot, `IMAGE_SIZE` bytes at [`IMAGE_VA`] (the last 2 MiB of the
+//! x86 address space, in the upper half every root shares):
+//!
+//! | offsets | what | mapped |
+//! |---|---|---|
+//! | 0 .. [`SHARED`] | the image's ELF segments (`image.ld`) | code: user, read-only, executable; data and bss: user, read-write |
+//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page | user, read-write |
+//! | [`COUNTS`] .. [`COUNTS_END`] | one `u64` per opcode: calls completed in the VM | user, read-write |
+//! | [`SITES`] .. [`SITES_END`] | [`Site`] table ([`SITE_SLOTS`] slots) | user, read-write |
+//! | [`SITES_END`] .. [`STACK`] | guard, not mapped | |
+//! | [`STACK`] .. [`STACK_TOP`] | the image's stack | user, read-write |
+//! | [`STACK_TOP`] .. `IMAGE_SIZE` | guard, not mapped | |
+//!
+//! Translated code cannot reach any of it: every guest access it makes is
+//! at an s390x logical address checked to lie below 2^47 (the
+//! translator's `cmp rax, top - n; ja slow path`), in the lower half.
+
+/// The virtual address of the image's slot in every root: the last 2 MiB
+/// of the address space (the code-model `kernel` range, which the code
+/// cache leaves free).
+pub const IMAGE_VA: u64 = 0xFFFF_FFFF_FFE0_0000;
+/// The size of the image's slot.
+pub const IMAGE_SIZE: u64 = 2 << 20;
+/// Offset of the [`Shared`] page; the ELF segments must end below it.
+pub const SHARED: u64 = 0xC_0000;
+/// Offset of the per-opcode counters.
+pub const COUNTS: u64 = 0xC_1000;
+/// End of the per-opcode counters.
+pub const COUNTS_END: u64 = 0xC_4000;
+/// Offset of the site table.
+pub const SITES: u64 = 0xC_8000;
+/// Slots of the site table.
+pub const SITE_SLOTS: usize = 1 << 15;
+/// End of the site table.
+pub const SITES_END: u64 = SITES + (SITE_SLOTS * core::mem::size_of::<Site>()) as u64;
+/// Offset of the stack's lowest page.
+pub const STACK: u64 = 0x1E_0000;
+/// Offset of the stack's top (it grows down from here; the page above is
+/// not mapped).
+pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
+
+/// The version of this protocol: the image panics on another (a host and
+/// an image built from different sources).
+pub const VERSION: u64 = 1;
+
+/// The image's answer: the instruction is done, the block goes on (the
+/// translator's `abi::END`).
+pub const COMPLETED: u64 = 0;
+/// The image's answer: the host must run the instruction (the stub exits
+/// as before the image existed).
+pub const HOST: u64 = 2;
+
+/// Probes of the site table before a lookup gives up (and the host runs
+/// the instruction).
+pub const SITE_PROBES: usize = 8;
+
+/// The virtual address of slot offset `offset`.
+pub const fn va(offset: u64) -> u64 {
+    IMAGE_VA + offset
+}
+
+const _: () = assert!(SITES_END <= STACK && COUNTS_END <= SITES);
+const _: () = assert!(COUNTS_END - COUNTS >= 8 * zmmu_cpu::opcode::COUNT as u64);
+const _: () = assert!(core::mem::size_of::<Shared>() <= (COUNTS - SHARED) as usize);
+
+/// The page at [`SHARED`].
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Shared {
+    /// [`VERSION`], written by the loader.
+    pub version: u64,
+    /// The virtual address of the CPU state (`zmmu_cpu::state::offset`
+    /// layout), written by the loader.
+    pub cpu: u64,
+    /// Where a guest access the image makes resumes when it faults and
+    /// the host does not map the page (written by the image before each
+    /// access; the host's fault path reads it).
+    pub recover: u64,
+    /// Where the image panicked (zero while it did not).
+    pub panic: Panic,
+    /// The clock.
+    pub clock: ClockPage,
+}
+
+/// A panic's location: the file name's address and length in the image,
+/// line and column.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Panic {
+    /// The virtual address of the file name.
+    pub file: u64,
+    /// Its length in bytes.
+    pub file_len: u64,
+    /// The line (nonzero once the image panicked).
+    pub line: u64,
+    /// The column.
+    pub column: u64,
+}
+
+/// What the image needs to read the CPU's TOD clock and CPU timer as the
+/// host would (`zmmu_cpu::clock::Clock`, PoP ch. 4 "Timing"), published by
+/// the host before translated code runs, as a vDSO page is.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct ClockPage {
+    /// Nonzero when the fields hold: otherwise the host reads the clock.
+    pub valid: u64,
+    /// The clock's epoch (`ClockState::epoch`).
+    pub epoch: u64,
+    /// The last TOD value handed out (`ClockState::last`); the image
+    /// writes it back, the host takes it over (`Clock::handed_out`).
+    pub last: u64,
+    /// The time source's nanoseconds at guest TSC value [`ClockPage::tsc`].
+    pub ns: u64,
+    /// A guest TSC value.
+    pub tsc: u64,
+    /// Nanoseconds per TSC tick as `mult >> shift`: 0 for a source that
+    /// stands still while translated code runs (`Pace::Instructions`).
+    pub mult: u64,
+    /// See [`ClockPage::mult`].
+    pub shift: u64,
+    /// The CPU's `cpu_timer_zero`.
+    pub cpu_timer_zero: u64,
+    /// The CPU's TOD programmable register.
+    pub tod_programmable: u64,
+}
+
+/// One instruction the image may complete: the block number and index of
+/// its helper call (the translator's `which`), where it is, its bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Site {
+    /// `which + 1`; zero for an empty slot.
+    pub key: u64,
+    /// The instruction's logical address.
+    pub at: u64,
+    /// Its bytes, from the first, in a big-endian word.
+    pub bytes: u64,
+    /// Its length in bytes (2, 4 or 6).
+    pub len: u32,
+    /// Nonzero once the image left this site's store to the host (the
+    /// shadow root refused it: a sub-page rule such as low-address
+    /// protection, an exception, a code frame): later calls go straight
+    /// to the host instead of taking the same fault again. Written by the
+    /// image; the host enters sites with zero.
+    pub refused: u32,
+}
+
+impl Site {
+    /// The site of helper call `which` for the instruction `bytes` at `at`.
+    pub fn new(which: u64, at: u64, bytes: &[u8]) -> Self {
+        let mut word = [0u8; 8];
+        let len = bytes.len().min(6);
+        word[..len].copy_from_slice(&bytes[..len]);
+        Self {
+            key: which + 1,
+            at,
+            bytes: u64::from_be_bytes(word),
+            len: len as u32,
+            refused: 0,
+        }
+    }
+
+    /// The instruction's bytes.
+    pub fn insn_bytes(&self) -> [u8; 8] {
+        self.bytes.to_be_bytes()
+    }
+}
+
+/// The slots a lookup of `which` probes, in order.
+pub fn site_slots(which: u64) -> impl Iterator<Item = usize> {
+    // Fibonacci hashing: consecutive block numbers spread over the table.
+    let home =
+        (which.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SITE_SLOTS.trailing_zeros())) as usize;
+    (0..SITE_PROBES).map(move |i| (home + i) % SITE_SLOTS)
+}
+
+/// The slot of `which` in `table`, if it is there.
+pub fn find_site(table: &[Site], which: u64) -> Option<usize> {
+    site_slots(which).find(|&slot| table.get(slot).is_some_and(|site| site.key == which + 1))
+}
+
+/// The fourth word of a site as the host writes it: `len` and `refused`
+/// (little-endian, `repr(C)`).
+pub const fn site_word3(len: u32, refused: u32) -> u64 {
+    len as u64 | (refused as u64) << 32
+}
