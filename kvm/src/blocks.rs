@@ -69,6 +69,10 @@ pub(crate) struct Blocks {
     /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
     /// translated code runs again.
     pub recheck: bool,
+    /// Invalidations of translations or storage keys seen
+    /// ([`crate::watch::invalidated`]): a host call during which this grew
+    /// leaves the chain, whose next instruction fetch must see them.
+    pub invalidations: u64,
     /// The block whose instruction the host is running, and whether a
     /// store dropped it.
     pub current: Option<usize>,
@@ -92,6 +96,7 @@ impl Blocks {
             victim: 0,
             generation: 1,
             recheck: false,
+            invalidations: 0,
             current: None,
             current_dirty: false,
             dropped: 0,

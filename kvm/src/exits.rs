@@ -22,7 +22,7 @@ use zmmu_translator::abi;
 
 use crate::blocks::Blocks;
 use crate::deadline::Deadline;
-use crate::reasons::ExitReasons;
+use crate::reasons::{ExitReasons, Leave};
 use crate::watch::Watch;
 use crate::{recheck_jumps, state, Stats};
 
@@ -115,6 +115,7 @@ impl ExitHandler for Exits<'_, '_> {
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
         let mask_before = self.cpu.psw.mask & !mask::CC;
+        let (cr_before, invalidations) = (self.cpu.cr, self.blocks.invalidations);
         let next = self
             .cpu
             .psw
@@ -146,16 +147,27 @@ impl ExitHandler for Exits<'_, '_> {
         }
         let after = self.watched();
         let leave_run = self.board.attention || after.1 != before.1 || self.deadline.passed();
-        let leave = result.is_err()
-            || leave_run
-            || after.0 != before.0
-            || self.cpu.psw.mask & !mask::CC != mask_before
-            || guest.insn.op.ends_block()
-            || self.blocks.current_dirty
-            || self.cpu.psw.addr != next;
-        if !leave {
+        let why = [
+            (result.is_err(), Leave::Interruption),
+            (leave_run, Leave::Machine),
+            (
+                after.0 != before.0 || self.cpu.cr != cr_before,
+                Leave::Controls,
+            ),
+            (self.cpu.psw.mask & !mask::CC != mask_before, Leave::Psw),
+            (
+                self.blocks.invalidations != invalidations,
+                Leave::Translation,
+            ),
+            (self.blocks.current_dirty, Leave::Dirty),
+            (self.cpu.psw.addr != next, Leave::Elsewhere),
+        ]
+        .into_iter()
+        .find_map(|(applies, why)| applies.then_some(why));
+        let Some(why) = why else {
             return Ok(abi::END);
-        }
+        };
+        self.reasons.left(guest.insn.op.mnemonic(), why);
         self.left = Some(Left {
             block: id,
             index,

@@ -249,10 +249,14 @@ impl KvmEngine {
         // Each fault is an exit: map whole 2 MiB frames and 64-page
         // windows ahead of use, setting their reference bits (PoP lets a
         // model record references it has not made, as prefetching does).
+        // Translated stores check the low addresses themselves
+        // (`MemoryAccess::HostMmu`), so the lowcore's unprotected bytes are
+        // stored without a fault.
         let pager = ShadowPager::new(shadow::Config {
             largest: HostPageSize::Size2M,
             fault_around: 64,
             speculative_reference: true,
+            stores_check_low_addresses: true,
             ..shadow::Config::default()
         });
         let blocks = Blocks::new();

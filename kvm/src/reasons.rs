@@ -27,6 +27,44 @@ pub(crate) enum ChainEnd {
     Left,
 }
 
+/// Why a host call asked to leave the chain, the first that applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Leave {
+    /// The instruction ended in an interruption (a program exception).
+    Interruption,
+    /// The machine must look: it asked for attention, the controls of
+    /// interruptions changed (PSW mask, CR0, CR6, CR14, the timers), or
+    /// the batch's deadline passed.
+    Machine,
+    /// A control register changed (those a root or the blocks were made
+    /// for among them).
+    Controls,
+    /// The PSW bits the blocks were made for changed.
+    Psw,
+    /// Translations or storage keys may have changed (an invalidation: a
+    /// purge, IPTE, IDTE, SSKE, ...).
+    Translation,
+    /// A store reached the running block.
+    Dirty,
+    /// The next instruction is not the sequential one (a branch taken, an
+    /// interruptible instruction to be resumed).
+    Elsewhere,
+}
+
+impl Leave {
+    fn name(self) -> &'static str {
+        match self {
+            Leave::Interruption => "interruption",
+            Leave::Machine => "machine",
+            Leave::Controls => "controls",
+            Leave::Psw => "PSW",
+            Leave::Translation => "translation",
+            Leave::Dirty => "own block",
+            Leave::Elsewhere => "elsewhere",
+        }
+    }
+}
+
 /// The counters.
 #[derive(Clone, Debug, Default)]
 pub struct ExitReasons {
@@ -34,6 +72,8 @@ pub struct ExitReasons {
     /// Host calls for instructions the translator does not translate, by
     /// mnemonic.
     untranslated: HashMap<&'static str, u64>,
+    /// Host calls that left the chain, by mnemonic and why.
+    left: HashMap<(&'static str, Leave), u64>,
 }
 
 impl ExitReasons {
@@ -43,6 +83,18 @@ impl ExitReasons {
 
     pub(crate) fn untranslated(&mut self, mnemonic: &'static str) {
         *self.untranslated.entry(mnemonic).or_default() += 1;
+    }
+
+    pub(crate) fn left(&mut self, mnemonic: &'static str, why: Leave) {
+        *self.left.entry((mnemonic, why)).or_default() += 1;
+    }
+
+    /// Host calls that left the chain, by mnemonic and why, most frequent
+    /// first.
+    pub fn left_by_mnemonic(&self) -> Vec<((&'static str, Leave), u64)> {
+        let mut list: Vec<_> = self.left.iter().map(|(&k, &n)| (k, n)).collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        list
     }
 
     /// Chains that ended for `end`.
@@ -72,14 +124,21 @@ impl ExitReasons {
             .take(8)
             .map(|(m, n)| format!("{m} {n}"))
             .collect();
+        let left: Vec<String> = self
+            .left_by_mnemonic()
+            .iter()
+            .take(8)
+            .map(|((m, why), n)| format!("{m} {} {n}", why.name()))
+            .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {}; host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} ({}); host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
             self.chains(ChainEnd::MissCached),
             self.chains(ChainEnd::MissNew),
             self.chains(ChainEnd::Left),
+            left.join(", "),
             untranslated,
             top.join(", "),
             slow_paths,

@@ -43,6 +43,7 @@ pub(crate) fn invalidated(
     blocks: &mut Blocks,
     invalidation: &Invalidation,
 ) {
+    blocks.invalidations += 1;
     match invalidation {
         // PTLB and CSP: resets do not come this way.
         Invalidation::All => pager.purge(paging),

@@ -487,6 +487,58 @@ fn low_address_protected_page_is_never_mapped_writable() {
     );
 }
 
+/// Where every store checks logical 0-511 and 4096-4607 itself, a store
+/// to the rest of a low page maps it writable; a store to a protected
+/// byte is still refused with the protection exception.
+#[test]
+fn low_pages_are_mapped_writable_where_stores_check_low_addresses() {
+    let controls = Controls {
+        cr0: Cr0::LOW_ADDRESS_PROTECTION,
+        ..controls()
+    };
+    let (mut host, log) = recording_host();
+    let mut pager = ShadowPager::new(Config {
+        stores_check_low_addresses: true,
+        ..no_around()
+    });
+    let mut storage = storage(RC);
+    let real = |address, kind| Request {
+        space: AddressSpace::Real,
+        ..request(address, kind)
+    };
+
+    let refused = pager.resolve_fault(
+        &mut host,
+        &mut storage,
+        &controls,
+        real(0x1100, AccessKind::Write),
+    );
+    assert!(
+        matches!(refused, Err(ShadowError::Fault(Fault::Program(e))) if e.code == Code::PROTECTION),
+        "{refused:?}"
+    );
+    pager
+        .resolve_fault(
+            &mut host,
+            &mut storage,
+            &controls,
+            real(0x1300, AccessKind::Write),
+        )
+        .unwrap();
+    let writable = HostPerms::READ | HostPerms::WRITE;
+    assert_eq!(
+        take(&log),
+        [
+            Order::Create(1),
+            Order::Map(1, page(0x1000, 0x1000, writable))
+        ]
+    );
+
+    // Turning the protection off drops nothing: no mapping depended on it.
+    pager.controls_changed(&mut host, &controls, &self::controls());
+    assert_eq!(take(&log), []);
+}
+
 #[test]
 fn fetch_protection_override_page_takes_the_software_path() {
     let controls = Controls {

@@ -72,7 +72,7 @@ impl Gen {
     ) -> Result<(), IcedError> {
         match self.env.memory {
             MemoryAccess::SoftTlb { .. } => self.tlb_probe(here, kind, n),
-            MemoryAccess::HostMmu => self.host_mmu_check(here, n),
+            MemoryAccess::HostMmu => self.host_mmu_check(here, kind, n),
             MemoryAccess::Helper => unreachable!("native storage operands only when inline"),
         }
     }
@@ -81,11 +81,34 @@ impl Gen {
     /// must end at or below the top of the addressing mode (s390x wraps
     /// there, x86 would not) and at or below 2^47 (the lower half, which
     /// the shadow maps; above it lie non-canonical addresses and the
-    /// runtime).
-    fn host_mmu_check(&mut self, here: &mut Current, n: u32) -> Result<(), IcedError> {
+    /// runtime). A store that touches logical 0-511 or 4096-4607 goes to
+    /// the slow path too, whatever the controls: low-address protection
+    /// (PoP ch. 3) covers those bytes only, so the shadow maps the rest of
+    /// the two low pages writable (`stores_check_low_addresses` of the
+    /// shadow pager) and the interpreter decides the covered bytes.
+    fn host_mmu_check(
+        &mut self,
+        here: &mut Current,
+        kind: AccessKind,
+        n: u32,
+    ) -> Result<(), IcedError> {
         here.used_slow = true;
         let slow = here.slow;
         let a = &mut self.a;
+        if kind == AccessKind::Write {
+            // An access of at most 512 bytes touches a 512-byte range iff
+            // its first or last byte lies in it; `a & !0x11ff == 0` is
+            // `zmmu_mmu::lap::is_low_address` (the mask sign-extends).
+            debug_assert!(n <= 512);
+            const LOW: i32 = !0x11ff;
+            a.test(rax, LOW)?;
+            a.jz(slow)?;
+            if n > 1 {
+                a.lea(rcx, qword_ptr(rax + (n - 1) as i32))?;
+                a.test(rcx, LOW)?;
+                a.jz(slow)?;
+            }
+        }
         match self.env.amode {
             AddressingMode::Bits64 => {
                 a.mov(rcx, zmmu_mmu::host::LOWER_HALF_END - u64::from(n))?;

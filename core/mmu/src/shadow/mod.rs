@@ -13,7 +13,10 @@
 //! - **Sub-page rules.** A page on which low-address protection or the
 //!   fetch-protection override make only part of the page accessible is
 //!   never mapped with the permission that only part of it has; the access
-//!   that faulted is answered as [`Resolution::Software`].
+//!   that faulted is answered as [`Resolution::Software`]. Where every
+//!   store checks the low addresses itself
+//!   ([`Config::stores_check_low_addresses`]), low-address protection
+//!   keeps no page read-only.
 //! - **R.** A page is mapped only once its reference bit is one: the
 //!   faulting page's is set by the access; neighbours (fault-around) and
 //!   the other pages of a large mapping are mapped only if theirs is
@@ -75,6 +78,7 @@ use crate::host::{
     FlushScope, HostAccessKind, HostPageSize, HostPaging, HostPerms, LOWER_HALF_END,
 };
 use crate::invalidate::Invalidation;
+use crate::keys::StorageKey;
 use crate::kind::AccessKind;
 use crate::storage::Storage;
 use crate::walk::{FrameSize, TablePath};
@@ -115,6 +119,13 @@ pub struct Config {
     /// The most mappings kept over all roots; past it a root is emptied (any
     /// cached translation may be dropped at any time).
     pub max_mappings: usize,
+    /// Every store made through the roots checks the addresses that
+    /// low-address protection covers (logical 0-511 and 4096-4607) itself
+    /// and goes elsewhere when it touches them (the kvm engine's translated
+    /// code, `MemoryAccess::HostMmu`): the two low pages are then mapped
+    /// writable for the rest of their bytes, and a change of the
+    /// protection drops nothing.
+    pub stores_check_low_addresses: bool,
 }
 
 impl Default for Config {
@@ -125,6 +136,7 @@ impl Default for Config {
             largest: HostPageSize::Size1G,
             speculative_reference: false,
             max_mappings: 1 << 20,
+            stores_check_low_addresses: false,
         }
     }
 }
@@ -381,7 +393,7 @@ impl<H: HostPaging> ShadowPager<H> {
         let key_now = access.key.recorded(request.kind);
         let perms = tag
             .purpose
-            .perms(PagePermissions::of(controls, &access, request.key, key_now));
+            .perms(self.permissions(controls, &access, request.key, key_now));
         if !perms.contains(Purpose::needs(request.kind)) {
             return Ok(Resolution::Software(access));
         }
@@ -501,7 +513,8 @@ impl<H: HostPaging> ShadowPager<H> {
     /// (bits 38, 39, 40, 43) or the facilities change; when low-address
     /// protection (bit 35) changes, the mappings holding logical addresses
     /// 0-511 and 4096-4607 in every root (the addresses it protects; a
-    /// large mapping there goes whole); the prefix areas when the prefix
+    /// large mapping there goes whole), unless the stores check those
+    /// addresses themselves; the prefix areas when the prefix
     /// changes. A new ASCE in CR1, CR7 or CR13 drops nothing: its accesses
     /// use another root.
     pub fn controls_changed(&mut self, host: &mut H, old: &Controls, new: &Controls) {
@@ -512,7 +525,8 @@ impl<H: HostPaging> ShadowPager<H> {
             self.invalidate(host, &Invalidation::All);
             return;
         }
-        if changed.contains(Cr0::LOW_ADDRESS_PROTECTION) {
+        if changed.contains(Cr0::LOW_ADDRESS_PROTECTION) && !self.config.stores_check_low_addresses
+        {
             let low: Vec<MappingId> = self
                 .roots
                 .iter()
@@ -567,6 +581,28 @@ impl<H: HostPaging> ShadowPager<H> {
                 Some(((root, base), frame))
             })
             .collect()
+    }
+
+    /// [`PagePermissions::of`] the page of a permitted `access`, but with
+    /// low-address protection left to the stores themselves when they check
+    /// it ([`Config::stores_check_low_addresses`]): the rule protects only
+    /// 1 KiB of the two low pages, never a whole page.
+    fn permissions(
+        &self,
+        controls: &Controls,
+        access: &Access,
+        access_key: u8,
+        key_now: StorageKey,
+    ) -> PagePermissions {
+        if self.config.stores_check_low_addresses {
+            let unprotected = Controls {
+                cr0: controls.cr0.difference(Cr0::LOW_ADDRESS_PROTECTION),
+                ..*controls
+            };
+            PagePermissions::of(&unprotected, access, access_key, key_now)
+        } else {
+            PagePermissions::of(controls, access, access_key, key_now)
+        }
     }
 
     /// The mapping for a permitted `access` whose page may have `perms`:
@@ -667,7 +703,7 @@ impl<H: HostPaging> ShadowPager<H> {
                 ..*access
             };
             if (!key.referenced() && !self.config.speculative_reference)
-                || purpose.perms(PagePermissions::of(controls, &page, request.key, key)) != perms
+                || purpose.perms(self.permissions(controls, &page, request.key, key)) != perms
             {
                 return None;
             }
@@ -731,12 +767,7 @@ impl<H: HostPaging> ShadowPager<H> {
                 continue;
             };
             // R plays no part in the permissions.
-            let perms = purpose.perms(PagePermissions::of(
-                controls,
-                &access,
-                request.key,
-                access.key,
-            ));
+            let perms = purpose.perms(self.permissions(controls, &access, request.key, access.key));
             // After a store fault, a neighbour that cannot be writable yet
             // (C is zero) would only fault again on its own first store.
             // Unchanged and untouched storage come in runs: the scan ends

@@ -1,0 +1,83 @@
+//! When a host call leaves the chain of blocks: only when what follows
+//! cannot go on in translated code as it is (an interruption, a taken
+//! branch, changed controls, PSW bits or translations, a store into the
+//! running block). An EXECUTE of a sequential instruction, a branch not
+//! taken, or a DAT instruction that only reads (TPROT, LRA) goes on in the
+//! chain: on a PVM host each chain end is one more exit.
+
+mod common;
+
+use common::{program_machine, run_like, Quiet};
+use zmmu_kvm::reasons::Leave;
+use zmmu_machine::Stop;
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+/// Iterations of [`STAY`].
+const TURNS: u64 = 200;
+
+/// `lghi r1,200 ; lghi r2,0 ; larl r6,add`, then 200 times `ex r0,0(r6)`
+/// (`ahi r2,1`), `exrl r0` (`brc 0`, never taken), `tprot 0xf00,0`, `ipm
+/// r3`, `brctg r1` back; then an invalid opcode.
+const STAY: [u8; 52] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xa7, 0x29, 0x00, 0x00, 0xc0, 0x60, 0x00, 0x00, 0x00, 0x11, 0x44, 0x00,
+    0x60, 0x00, 0xc6, 0x00, 0x00, 0x00, 0x00, 0x0e, 0xe5, 0x01, 0x0f, 0x00, 0x00, 0x00, 0xb2, 0x22,
+    0x00, 0x30, 0xa7, 0x17, 0xff, 0xf6, 0x00, 0x00, 0x00, 0x00, 0xa7, 0x2a, 0x00, 0x01, 0xa7, 0x04,
+    0xff, 0xf0, 0x07, 0x07,
+];
+
+#[test]
+fn host_calls_that_change_nothing_the_chain_depends_on_stay_in_it() {
+    let mut reference = program_machine(0x2000, &STAY);
+    let expected = reference.run(Some(10_000), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &STAY), 10_000)
+    else {
+        return;
+    };
+    assert_eq!(machine.cpu.gpr[..4], reference.cpu.gpr[..4]);
+    // The batch's deadline (a look at the host's side every 10 ms) and
+    // the invalid opcode at the end may leave; nothing in the loop does.
+    let left: Vec<_> = engine
+        .reasons()
+        .left_by_mnemonic()
+        .into_iter()
+        .filter(|((_, why), _)| !matches!(why, Leave::Machine | Leave::Interruption))
+        .collect();
+    assert!(left.is_empty(), "host calls left the chain: {left:?}");
+}
+
+/// `lghi r2,0`, `exrl r0` (`j skip`: taken), `ahi r2,1` (skipped), skip:
+/// `larl r4 ; exrl r0` (`lctlg c0,c0,0(r4)`: low-address protection on),
+/// `ahi r2,16`, `stctg c0,c0,0x300`; then an invalid opcode.
+const LEAVE: [u8; 64] = [
+    0xa7, 0x29, 0x00, 0x00, 0xc6, 0x00, 0x00, 0x00, 0x00, 0x12, 0xa7, 0x2a, 0x00, 0x01, 0xc0, 0x40,
+    0x00, 0x00, 0x00, 0x15, 0xc6, 0x00, 0x00, 0x00, 0x00, 0x0c, 0xa7, 0x2a, 0x00, 0x10, 0xeb, 0x00,
+    0x03, 0x00, 0x00, 0x25, 0x00, 0x00, 0x00, 0x00, 0xa7, 0xf4, 0xff, 0xf3, 0xeb, 0x00, 0x40, 0x00,
+    0x00, 0x2f, 0x07, 0x07, 0x07, 0x07, 0x07, 0x07, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
+];
+
+/// An executed branch that is taken and an executed control load both
+/// leave, and the run goes on where the interpreter's does.
+#[test]
+fn executed_branches_and_control_loads_leave_the_chain() {
+    let mut reference = program_machine(0x2000, &LEAVE);
+    let expected = reference.run(Some(100), &mut Quiet);
+    assert_eq!(reference.cpu.gpr[2], 16, "the branch skipped `ahi r2,1`");
+    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &LEAVE), 100) else {
+        return;
+    };
+    assert_eq!(machine.cpu.gpr[2], 16);
+    let cr0 = |m: &zmmu_machine::Machine| m.bus.storage.read_u64(AbsoluteAddress::new(0x300));
+    assert_eq!(cr0(&machine), cr0(&reference));
+    let left = engine.reasons().left_by_mnemonic();
+    assert!(
+        left.iter().any(|((m, _), _)| *m == "EXRL"),
+        "EXRL left: {left:?}"
+    );
+}
