@@ -21,10 +21,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
-if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-none; then
-  step "installing the x86_64-unknown-none target"
-  rustup target add x86_64-unknown-none
-fi
+bash scripts/rust-target.sh
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 

@@ -19,6 +19,9 @@ if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q
     skip "the nightly toolchain's rust-src could not be installed (std is rebuilt instrumented)"
 fi
 
+bash scripts/rust-target.sh nightly ||
+  skip "the nightly toolchain's x86_64-unknown-none target could not be installed (the in-VM runtime image)"
+
 TARGET=${TSAN_TARGET_DIR:-target/tsan}
 RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=$TARGET \
   cargo +nightly build -q --release -Zbuild-std --target x86_64-unknown-linux-gnu -p zmmu-cli

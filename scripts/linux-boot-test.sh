@@ -41,6 +41,7 @@ memory: 268435456 bytes, tail md5 $tail_md5
 processes: 300"
 }
 
+bash "$root/scripts/rust-target.sh"
 (cd "$root" && cargo build --release -q -p zmmu-cli) || exit 1
 zmmu="$root/target/release/zmmu"
 

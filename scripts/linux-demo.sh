@@ -12,6 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/.."
 
 eval "$(bash "$here/linux-image.sh" | grep -E '^(KERNEL|INITRD)=')"
+bash "$here/rust-target.sh"
 (cd "$root" && cargo build --release -q -p zmmu-cli)
 
 engine=jit
