@@ -53,6 +53,27 @@ fn configure(m: &mut Machine, stand: Box<Stand>) -> Arc<Configuration> {
     configuration
 }
 
+/// CPU `index` of `configuration`, played by the test.
+fn cpu(configuration: &Arc<Configuration>, index: usize) -> Member {
+    Member {
+        configuration: Arc::clone(configuration),
+        index,
+    }
+}
+
+/// CPU 0 in an enabled wait for external interruptions (nothing of its
+/// own can end it), whose handler runs `handler` and enters the disabled
+/// wait at 0x77.
+fn waiting_for_an_external_interruption(handler: &[u8]) -> Machine {
+    let code = [0xB2, 0xB2, 0x03, 0x10]; // lpswe 0x310: the enabled wait
+    let mut m = machine(&code);
+    m.load(0x310, &psw(EXT | WAIT | BITS64, 0)).unwrap();
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.load(0x1b0, &psw(BITS64, 0x30000)).unwrap();
+    m.load(0x30000, &[handler, &DONE].concat()).unwrap();
+    m
+}
+
 /// `sigp %r2,%r4,ORDER`.
 fn sigp(order: u8) -> [u8; 4] {
     [0xAE, 0x24, 0x00, order]
@@ -87,22 +108,13 @@ fn a_cpu_out_of_its_wait_by_a_service_signal_runs_and_keeps_the_run_going() {
     // wait); while it is parked, the service signal comes. Its handler
     // sends SIGP STOP to CPU 1, which stops: CPU 0 still runs, so the run
     // goes on to CPU 0's own disabled wait.
-    let code = [0xB2, 0xB2, 0x03, 0x10]; // lpswe 0x310: the enabled wait
-    let mut m = machine(&code);
-    m.load(0x310, &psw(EXT | WAIT | BITS64, 0)).unwrap();
-    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
-    m.load(0x1b0, &psw(BITS64, 0x30000)).unwrap();
-    m.load(0x30000, &[sigp(0x05).as_slice(), &DONE].concat())
-        .unwrap();
+    let mut m = waiting_for_an_external_interruption(&sigp(0x05));
     m.cpu.cr[0] |= CR0_SERVICE_SIGNAL;
     m.cpu.gpr[4] = 1;
     let configuration = configure(
         &mut m,
         Box::new(|configuration, n| {
-            let cpu1 = Member {
-                configuration: Arc::clone(configuration),
-                index: 1,
-            };
+            let cpu1 = cpu(configuration, 1);
             match n {
                 // CPU 0 in its wait.
                 0 => configuration.signal_service(0x100),
@@ -117,10 +129,7 @@ fn a_cpu_out_of_its_wait_by_a_service_signal_runs_and_keeps_the_run_going() {
         }),
     );
     // CPU 1 runs (it has no thread: the test plays it).
-    let cpu1 = Member {
-        configuration: Arc::clone(&configuration),
-        index: 1,
-    };
+    let cpu1 = cpu(&configuration, 1);
     let _ = cpu1.settle(Activity::Running, || Stop::LimitReached);
     let out = m.run(Some(100), &mut ());
     assert!(
@@ -178,30 +187,19 @@ fn a_cpu_takes_the_emergency_signal_another_cpu_posted_to_its_slot() {
     // test, running) posts one to CPU 0's slot: CPU 0 takes the external
     // interruption with CPU 1's address (PoP "Emergency Signal"), then
     // enters its disabled wait, and CPU 1 stops.
-    let code = [0xB2, 0xB2, 0x03, 0x10]; // lpswe 0x310: the enabled wait
-    let mut m = machine(&code);
-    m.load(0x310, &psw(EXT | WAIT | BITS64, 0)).unwrap();
-    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
-    m.load(0x1b0, &psw(BITS64, 0x30000)).unwrap();
-    m.load(0x30000, &DONE).unwrap();
+    let mut m = waiting_for_an_external_interruption(&[]);
     m.cpu.cr[0] |= zmmu_machine::interrupt::CR0_EMERGENCY_SIGNAL;
     let configuration = configure(
         &mut m,
         Box::new(|configuration, n| {
-            let cpu1 = Member {
-                configuration: Arc::clone(configuration),
-                index: 1,
-            };
+            let cpu1 = cpu(configuration, 1);
             match n {
                 0 => configuration.slots()[0].signals().post_emergency(1),
                 _ => drop(cpu1.settle(Activity::Stopped, || Stop::LimitReached)),
             }
         }),
     );
-    let cpu1 = Member {
-        configuration: Arc::clone(&configuration),
-        index: 1,
-    };
+    let cpu1 = cpu(&configuration, 1);
     let _ = cpu1.settle(Activity::Running, || Stop::LimitReached);
     m.run(Some(100), &mut ());
     assert_eq!(m.cpu.psw.addr, 0x77, "in the handler's disabled wait");
@@ -225,17 +223,11 @@ fn sense_running_status_of_a_running_cpu(waits: bool) -> (u64, u32) {
                 "CPU 0 waited for CPU 1's thread"
             );
             // CPU 0 is in its disabled wait: CPU 1 stops, the run ends.
-            let cpu1 = Member {
-                configuration: Arc::clone(configuration),
-                index: 1,
-            };
+            let cpu1 = cpu(configuration, 1);
             drop(cpu1.settle(Activity::Stopped, || Stop::LimitReached));
         }),
     );
-    let cpu1 = Member {
-        configuration: Arc::clone(&configuration),
-        index: 1,
-    };
+    let cpu1 = cpu(&configuration, 1);
     cpu1.resume();
     if waits {
         cpu1.wait_for_timer();
