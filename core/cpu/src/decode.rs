@@ -198,6 +198,29 @@ impl Opcode {
         )
     }
 
+    /// Is this an instruction of the miscellaneous-instruction-extensions
+    /// facility 3 (61)? (Its extension of POPCNT, M3 bit 0, is not an
+    /// opcode of its own.)
+    pub fn is_mie3(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            NCRK | NCGRK
+                | NNRK
+                | NNGRK
+                | NORK
+                | NOGRK
+                | NXRK
+                | NXGRK
+                | OCRK
+                | OCGRK
+                | SELR
+                | SELGR
+                | SELFHR
+                | MVCRL
+        )
+    }
+
     /// Is this an instruction of the vector facility that needs the
     /// vector-enablement control (CR0 bit 46), executed by
     /// [`crate::exec::vector`]? Every opcode with first byte E7 hex except

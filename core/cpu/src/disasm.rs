@@ -379,6 +379,10 @@ impl Display for Disasm<'_> {
             Format::RrfA => {
                 o.reg(c1, f.r1)?;
                 o.reg(c2, f.r2)?;
+                if matches!(op, Opcode::SELR | Opcode::SELGR | Opcode::SELFHR) {
+                    o.reg(c2, f.r3)?;
+                    return o.num(f.m4);
+                }
                 if op != Opcode::IPTE {
                     return o.reg(c2, f.r3);
                 }

@@ -257,6 +257,14 @@ const TEMPLATES: &[&str] = &[
     "lfh {R},{M4}", "stfh {R},{M4}", "lbh {R},{M1}", "llch {R},{M1}", "lhh {R},{M2}",
     "llhh {R},{M2}", "stch {R},{M1}", "sthh {R},{M2}", "chf {R},{M4}", "clhf {R},{M4}",
     "brcth {R},{L}", "lochhi {R},{I16},{U4}", "locfh {R},{M4},{U4}", "stocfh {R},{M4},{U4}",
+    "ahhhr {R},{R},{R}", "ahhlr {R},{R},{R}", "alhhhr {R},{R},{R}", "alhhlr {R},{R},{R}",
+    "shhhr {R},{R},{R}", "shhlr {R},{R},{R}", "slhhhr {R},{R},{R}", "slhhlr {R},{R},{R}",
+    "chhr {R},{R}", "chlr {R},{R}", "clhhr {R},{R}", "clhlr {R},{R}",
+    // Miscellaneous-instruction-extensions facility 3.
+    "ncrk {R},{R},{R}", "ncgrk {R},{R},{R}", "nnrk {R},{R},{R}", "nngrk {R},{R},{R}",
+    "nork {R},{R},{R}", "nogrk {R},{R},{R}", "nxrk {R},{R},{R}", "nxgrk {R},{R},{R}",
+    "ocrk {R},{R},{R}", "ocgrk {R},{R},{R}", "selr {R},{R},{R},{U4}", "selgr {R},{R},{R},{U4}",
+    "selfhr {R},{R},{R},{U4}", "popcnt {R},{R},8", "lghi %r0,{U8}\n\tmvcrl {M256},{M256}",
     // Miscellaneous.
     "lzrg {R},{M8}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
     "bcr 15,%r0", "bcr 0,%r1", "nopr", "mvcin {SSR2}", "trtr {TRR1}",
@@ -879,6 +887,7 @@ fn expand(t: &str, rng: &mut Rng, new_label: &mut dyn FnMut(&mut Rng) -> String)
             "V" => format!("%v{}", rng.below(32)),
             "F" => format!("%f{}", rng.below(16)),
             "M16" => mem(rng, 16, 1),
+            "M256" => mem(rng, 256, 1),
             "X2" => rng.below(2).to_string(),
             "X4" => rng.below(4).to_string(),
             "X8" => rng.below(8).to_string(),
@@ -1044,7 +1053,7 @@ fn build(dir: &Path, name: &str, src: &str) -> Result<PathBuf, String> {
     let exe = dir.join(name);
     std::fs::write(&s, src).unwrap();
     let out = Command::new("s390x-linux-gnu-as")
-        .args(["-march=z13", "-o"])
+        .args(["-march=z15", "-o"])
         .arg(&o)
         .arg(&s)
         .output()
@@ -1241,7 +1250,7 @@ fn shrink(dir: &Path, case: &Case, why: String) -> (Case, String) {
 }
 
 fn report(case: &Case, why: &str) -> String {
-    let mut s = String::from("minimal reproducing program (GNU as, -march=z13):\n");
+    let mut s = String::from("minimal reproducing program (GNU as, -march=z15):\n");
     for item in &case.items {
         match item {
             Item::Insn(t) => {
