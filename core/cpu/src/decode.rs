@@ -224,10 +224,12 @@ impl Opcode {
     /// Is this an instruction of the vector facility that needs the
     /// vector-enablement control (CR0 bit 46), executed by
     /// [`crate::exec::vector`]? Every opcode with first byte E7 hex except
-    /// LOAD COUNT TO BLOCK BOUNDARY.
+    /// LOAD COUNT TO BLOCK BOUNDARY, and the byte-reversed and
+    /// element-reversed loads and stores of the vector-enhancements
+    /// facility 2 (first byte E6 hex).
     pub fn is_vector(self) -> bool {
         self.info()
-            .is_some_and(|i| i.key >> 8 == 0xE7 && self != Opcode::LCBB)
+            .is_some_and(|i| matches!(i.key >> 8, 0xE6 | 0xE7) && self != Opcode::LCBB)
     }
 
     /// Is this an instruction whose semantics are the machine's (the

@@ -156,7 +156,21 @@ fn bitwise_vector(op: Opcode) -> bool {
     use Opcode::*;
     matches!(
         op,
-        VN | VNC | VO | VNO | VX | VSL | VSLB | VSRL | VSRLB | VSRA | VSRAB | VCKSM
+        VN | VNC
+            | VO
+            | VNO
+            | VX
+            | VNX
+            | VNN
+            | VOC
+            | VBPERM
+            | VSL
+            | VSLB
+            | VSRL
+            | VSRLB
+            | VSRA
+            | VSRAB
+            | VCKSM
     )
 }
 
@@ -584,7 +598,10 @@ impl Display for Disasm<'_> {
             Format::VrrD => {
                 o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;
                 o.num(f.m5)?;
-                o.optional_mask(f.m6)
+                match op {
+                    Opcode::VMSL => o.num(f.m6),
+                    _ => o.optional_mask(f.m6),
+                }
             }
             Format::VrrE => {
                 o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;

@@ -789,6 +789,18 @@ opcodes! {
     SAM64 0x010E E SP;
     TRAP2 0x01FF E SP;
     // Vector facility for z/Architecture (facility 129), PoP chapters 21-22.
+    VLEBRH 0xE601 Vrx SP;
+    VLEBRG 0xE602 Vrx SP;
+    VLEBRF 0xE603 Vrx SP;
+    VLLEBRZ 0xE604 Vrx SP;
+    VLBRREP 0xE605 Vrx SP;
+    VLBR 0xE606 Vrx SP;
+    VLER 0xE607 Vrx SP;
+    VSTEBRH 0xE609 Vrx SP;
+    VSTEBRG 0xE60A Vrx SP;
+    VSTEBRF 0xE60B Vrx SP;
+    VSTBR 0xE60E Vrx SP;
+    VSTER 0xE60F Vrx SP;
     VLEB 0xE700 Vrx SP;
     VLEH 0xE701 Vrx SP;
     VLEG 0xE702 Vrx SP;
@@ -842,7 +854,10 @@ opcodes! {
     VNC 0xE769 VrrC SP;
     VO 0xE76A VrrC SP;
     VNO 0xE76B VrrC SP;
+    VNX 0xE76C VrrC SP;
     VX 0xE76D VrrC SP;
+    VNN 0xE76E VrrC SP;
+    VOC 0xE76F VrrC SP;
     VESLV 0xE770 VrrC SP;
     VERIM 0xE772 VriD SP;
     VERLLV 0xE773 VrrC SP;
@@ -859,7 +874,11 @@ opcodes! {
     VFENE 0xE781 VrrB SP;
     VFAE 0xE782 VrrB SP;
     VPDI 0xE784 VrrC SP;
+    VBPERM 0xE785 VrrC SP;
+    VSLD 0xE786 VriD SP;
+    VSRD 0xE787 VriD SP;
     VSTRC 0xE78A VrrD SP;
+    VSTRS 0xE78B VrrD SP;
     VPERM 0xE78C VrrE SP;
     VSEL 0xE78D VrrE SP;
     VPK 0xE794 VrrC SP;
@@ -880,6 +899,7 @@ opcodes! {
     VMAE 0xE7AE VrrD SP;
     VMAO 0xE7AF VrrD SP;
     VGFM 0xE7B4 VrrC SP;
+    VMSL 0xE7B8 VrrD SP;
     VACCC 0xE7B9 VrrD SP;
     VAC 0xE7BB VrrD SP;
     VGFMA 0xE7BC VrrD SP;

@@ -153,7 +153,9 @@ struct Case {
 /// vector and floating-point templates: {V} vector register, {F}
 /// floating-point register, {M16} 16-byte operand, {Xn} element index below
 /// n, {ESn} element size 0..=n, {ESab} element size a..=b, {CS} 0 or 1, {U2}
-/// {U7} below 4 and 7, {PDI} VPDI's doubleword selector.
+/// {U7} below 4 and 7, {PDI} VPDI's doubleword selector, {ES14} element
+/// size 1..=4, {BRZ} VLLEBRZ's M3 (1, 2, 3, 6), {ZS} VSTRS's M6 (0, 2),
+/// {MSL} VMSL's M6, {X17} below 17.
 #[rustfmt::skip]
 const TEMPLATES: &[&str] = &[
     // Register-register arithmetic and logic.
@@ -319,6 +321,18 @@ const TEMPLATES: &[&str] = &[
     // Vector string instructions (M5/M6 flags: IN, RT, ZS, CS).
     "vfae {V},{V},{V},{ES2},{U4}", "vfee {V},{V},{V},{ES2},{U2}", "vfene {V},{V},{V},{ES2},{U2}",
     "vistr {V},{V},{ES2},{CS}", "vstrc {V},{V},{V},{V},{ES2},{U4}",
+    // Vector-enhancements facility 1, but floating point.
+    "vnx {V},{V},{V}", "vnn {V},{V},{V}", "voc {V},{V},{V}", "vbperm {V},{V},{V}",
+    "vmsl {V},{V},{V},{V},3,{MSL}", "vllez {V},{M4},6",
+    // Vector-enhancements facility 2, but floating point: byte- and
+    // element-reversed loads and stores, shifts by bits, string search
+    // (substrings of 0-16 bytes, or what a random V4 says).
+    "vlbr {V},{M16},{ES14}", "vler {V},{M16},{ES13}", "vstbr {V},{M16},{ES14}",
+    "vster {V},{M16},{ES13}", "vlebrh {V},{M2},{X8}", "vlebrf {V},{M4},{X4}",
+    "vlebrg {V},{M8},{X2}", "vstebrh {V},{M2},{X8}", "vstebrf {V},{M4},{X4}",
+    "vstebrg {V},{M8},{X2}", "vllebrz {V},{M8},{BRZ}", "vlbrrep {V},{M8},{ES13}",
+    "vsld {V},{V},{V},{X8}", "vsrd {V},{V},{V},{X8}", "vstrs {V},{V},{V},{V},{ES2},{ZS}",
+    "vleib %v31,{X17},7\n\tvstrs {V},{V},{V},%v31,{ES2},{ZS}",
 ];
 
 /// Templates not used in the 31-bit mode: QEMU 7.2's LA, LAY and LARL clear
@@ -899,6 +913,11 @@ fn expand(t: &str, rng: &mut Rng, new_label: &mut dyn FnMut(&mut Rng) -> String)
             "ES12" => rng.range(1, 2).to_string(),
             "ES13" => rng.range(1, 3).to_string(),
             "ES23" => rng.range(2, 3).to_string(),
+            "ES14" => rng.range(1, 4).to_string(),
+            "BRZ" => rng.pick(&[1, 2, 3, 6]).to_string(),
+            "ZS" => rng.pick(&[0, 2]).to_string(),
+            "MSL" => rng.pick(&[0, 4, 8, 12]).to_string(),
+            "X17" => rng.below(17).to_string(),
             "CS" => rng.below(2).to_string(),
             "U2" => rng.below(4).to_string(),
             "U7" => rng.below(7).to_string(),

@@ -450,7 +450,7 @@ fn arbitrary_vector_instructions_on_arbitrary_registers_never_panic() {
     use zmmu_cpu::opcode::TABLE;
     let vector: Vec<u16> = TABLE
         .iter()
-        .filter(|r| r.key >> 8 == 0xE7)
+        .filter(|r| r.op.is_vector())
         .map(|r| r.key)
         .collect();
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -463,7 +463,7 @@ fn arbitrary_vector_instructions_on_arbitrary_registers_never_panic() {
     for _ in 0..200_000 {
         let key = vector[(next() % vector.len() as u64) as usize];
         let mut code: [u8; 6] = next().to_be_bytes()[..6].try_into().unwrap();
-        code[0] = 0xE7;
+        code[0] = (key >> 8) as u8;
         code[5] = key as u8;
         let (mut cpu, mut mem) = machine(&code);
         for v in 0..32 {
@@ -494,4 +494,178 @@ fn every_vector_table_instruction_is_interpreted() {
         }
     }
     assert!(unimplemented.is_empty(), "{unimplemented:?}");
+}
+
+/// A VRX instruction with first byte E6 (the vector-enhancements facility
+/// 2): V1, 0(B2), M3.
+fn e6(op: u8, v1: u8, b2: u8, m3: u8) -> [u8; 6] {
+    let mut code = e7(op, [v1, 0, b2, 0, 0, 0, m3]);
+    code[0] = 0xE6;
+    code
+}
+
+/// Run one storage instruction with %r2 = DATA holding `data`; V1 is `v1`
+/// before. Returns V1, the 16 bytes at DATA and the interruption, if any.
+fn run_storage(code: [u8; 6], v1: u128, data: [u8; 16]) -> (u128, [u8; 16], Option<(u16, u8)>) {
+    let (mut cpu, mut mem) = machine(&code);
+    mem.load(DATA, &data).unwrap();
+    cpu.gpr[2] = DATA;
+    cpu.set_v128(1, v1);
+    let r = cpu.step(&mut mem);
+    let intr = r.is_err().then(|| program_exception(r));
+    let out = mem.slice(DATA, 16).unwrap().try_into().unwrap();
+    (cpu.v128(1), out, intr)
+}
+
+const SPEC: Option<(u16, u8)> = Some((0x0006, 3));
+const ASCENDING: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+#[test]
+fn vlbr_reverses_the_bytes_of_each_element_and_vler_the_order_of_the_elements() {
+    let (v, _, _) = run_storage(e6(0x06, 1, 2, 2), 0, ASCENDING); // vlbrf
+    assert_eq!(v, 0x03020100_07060504_0B0A0908_0F0E0D0C);
+    let (v, _, _) = run_storage(e6(0x06, 1, 2, 4), 0, ASCENDING); // vlbrq
+    assert_eq!(v, u128::from_le_bytes(ASCENDING));
+    let (v, _, _) = run_storage(e6(0x07, 1, 2, 3), 0, ASCENDING); // vlerg
+    assert_eq!(v, 0x08090A0B0C0D0E0F_0001020304050607);
+    // The stores are the same reorderings.
+    let (_, m, _) = run_storage(e6(0x0E, 1, 2, 1), u128::from_be_bytes(ASCENDING), [0; 16]);
+    assert_eq!(m, [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14]); // vstbrh
+    let (_, m, _) = run_storage(e6(0x0F, 1, 2, 2), u128::from_be_bytes(ASCENDING), [0; 16]);
+    assert_eq!(m, [12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3]); // vsterf
+}
+
+#[test]
+fn reversed_loads_and_stores_with_an_invalid_element_size_are_specification_exceptions() {
+    for (code, what) in [
+        (e6(0x06, 1, 2, 0), "vlbr M3 0"),
+        (e6(0x06, 1, 2, 5), "vlbr M3 5"),
+        (e6(0x07, 1, 2, 4), "vler M3 4"),
+        (e6(0x0E, 1, 2, 0), "vstbr M3 0"),
+        (e6(0x0F, 1, 2, 4), "vster M3 4"),
+        (e6(0x04, 1, 2, 0), "vllebrz M3 0"),
+        (e6(0x04, 1, 2, 4), "vllebrz M3 4"),
+        (e6(0x05, 1, 2, 0), "vlbrrep M3 0"),
+        (e6(0x01, 1, 2, 8), "vlebrh index 8"),
+        (e6(0x03, 1, 2, 4), "vlebrf index 4"),
+        (e6(0x0A, 1, 2, 2), "vstebrg index 2"),
+        (e7(0x04, [1, 0, 2, 0, 0, 0, 5]), "vllez M3 5"),
+    ] {
+        let (v, m, intr) = run_storage(code, 7, [0xAA; 16]);
+        assert_eq!(intr, SPEC, "{what}");
+        assert_eq!((v, m), (7, [0xAA; 16]), "{what}: suppressed");
+    }
+}
+
+#[test]
+fn byte_reversed_element_loads_zero_replicate_and_store_one_element() {
+    let (v, _, _) = run_storage(e6(0x01, 1, 2, 7), u128::MAX, ASCENDING); // vlebrh 7
+    assert_eq!(v, u128::MAX << 16 | 0x0100);
+    let (v, _, _) = run_storage(e6(0x04, 1, 2, 3), u128::MAX, ASCENDING); // vllebrzg
+    assert_eq!(v, 0x0706050403020100 << 64);
+    let (v, _, _) = run_storage(e6(0x04, 1, 2, 6), u128::MAX, ASCENDING); // vllebrze
+    assert_eq!(v, 0x03020100 << 96);
+    let (v, _, _) = run_storage(e7(0x04, [1, 0, 2, 0, 0, 0, 6]), u128::MAX, ASCENDING); // vllezlf
+    assert_eq!(v, 0x00010203 << 96);
+    let (v, _, _) = run_storage(e6(0x05, 1, 2, 2), 0, ASCENDING); // vlbrrepf
+    assert_eq!(v, 0x03020100_03020100_03020100_03020100);
+    let (_, m, _) = run_storage(e6(0x0B, 1, 2, 1), 0x11223344_55667788 << 64, [0; 16]); // vstebrf 1
+    assert_eq!(m[..5], [0x88, 0x77, 0x66, 0x55, 0]);
+}
+
+#[test]
+fn vsld_and_vsrd_shift_the_concatenation_by_bits_and_reject_i4_above_7() {
+    // vsld %v1,%v2,%v3,4 ; vsrd %v1,%v2,%v3,4
+    let (a, b) = (
+        0x0123_4567_89AB_CDEF_0011_2233_4455_6677,
+        0x8899_AABB_CCDD_EEFF_0000_0000_0000_0000,
+    );
+    assert_eq!(
+        run3(e7(0x86, [1, 2, 3, 0, 0, 4, 0]), a, b, 0).0,
+        a << 4 | b >> 124
+    );
+    assert_eq!(
+        run3(e7(0x87, [1, 2, 3, 0, 0, 4, 0]), a, b, 0).0,
+        b >> 4 | a << 124
+    );
+    assert_eq!(
+        run3(e7(0x87, [1, 2, 3, 0, 0, 0, 0]), a, b, 0).0,
+        b,
+        "vsrd by 0 is V3"
+    );
+    let (mut cpu, mut mem) = machine(&e7(0x86, [1, 2, 3, 0, 0, 8, 0]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+/// vstrs %v1,%v2,%v3,%v4,M5,M6.
+fn vstrs(m5: u8, m6: u8) -> [u8; 6] {
+    e7(0x8B, [1, 2, 3, m5, m6, 0, 4])
+}
+
+#[test]
+fn vstrs_finds_the_leftmost_full_or_partial_match_of_the_substring() {
+    let len = |n: u128| n << 64; // byte 7 of V4
+    let s = bytes(b"xxabcabcaxxxxxab");
+    // Full match of "abc" at byte 2: cc 2.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"abc"), len(3)), (2 << 64, 2));
+    // "abx" only as a prefix running off the right end: partial, cc 3.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"abx"), len(3)), (14 << 64, 3));
+    // No match: index 16, cc 0.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"q"), len(1)), (16 << 64, 0));
+    // An empty substring matches at 0: cc 2.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"q"), len(0)), (0, 2));
+}
+
+#[test]
+fn vstrs_with_zero_search_ends_both_strings_at_their_first_zero() {
+    let len = |n: u128| n << 64;
+    let s = bytes(b"xxab\0xabc");
+    // "abc" follows the string's end: no match with a zero, cc 1.
+    assert_eq!(run3(vstrs(0, 2), s, bytes(b"abc"), len(3)), (16 << 64, 1));
+    // The substring ends at its zero: "ab" matches at 2, fully.
+    assert_eq!(run3(vstrs(0, 2), s, bytes(b"ab\0z"), len(4)), (2 << 64, 2));
+    // Halfword elements: byte index of the element.
+    let h = bytes(&[0, 1, 0, 2, 0, 3, 0, 4]);
+    assert_eq!(
+        run3(vstrs(1, 0), h, bytes(&[0, 3, 0, 4]), len(4)),
+        (4 << 64, 2)
+    );
+}
+
+#[test]
+fn vstrs_with_an_invalid_element_size_or_flag_is_a_specification_exception() {
+    for code in [vstrs(3, 0), vstrs(0, 1), vstrs(0, 8)] {
+        let (mut cpu, mut mem) = machine(&code);
+        assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    }
+}
+
+#[test]
+fn vector_enhancements_1_logic_bit_permute_and_multiply_sum() {
+    let (a, b) = (0xF0F0u128 << 100 | 0x1234, 0xFF00u128 << 100 | 0xFFFF);
+    assert_eq!(run3(vrr(0x6C, 1, 2, 3, 0, 0), a, b, 0).0, !(a ^ b)); // vnx
+    assert_eq!(run3(vrr(0x6E, 1, 2, 3, 0, 0), a, b, 0).0, !(a & b)); // vnn
+    assert_eq!(run3(vrr(0x6F, 1, 2, 3, 0, 0), a, b, 0).0, a | !b); // voc
+                                                                   // vbperm: bits 0, 127 and 1 of V2, then indexes 128 and above (zero).
+    let idx = bytes(&[
+        0, 127, 1, 128, 255, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 200,
+    ]);
+    let r = run3(vrr(0x85, 1, 2, 3, 0, 0), 1 << 127 | 1, idx, 0).0;
+    assert_eq!(r, 0b1100 << 76);
+    // vmsl %v1,%v2,%v3,%v4,3,M6: 3*5 + 7*11 (even product doubled with M6 8) + V4.
+    let vmsl = |m6: u8| e7(0xB8, [1, 2, 3, 3, m6, 0, 4]);
+    let (x, y) = (3u128 << 64 | 7, 5u128 << 64 | 11);
+    assert_eq!(run3(vmsl(0), x, y, 1).0, 15 + 77 + 1);
+    assert_eq!(run3(vmsl(8), x, y, 1).0, 30 + 77 + 1);
+    assert_eq!(run3(vmsl(4), x, y, 1).0, 15 + 154 + 1);
+    let (mut cpu, mut mem) = machine(&e7(0xB8, [1, 2, 3, 2, 0, 0, 4]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3), "M5 2");
+}
+
+#[test]
+fn vector_enhancements_2_loads_need_the_vector_enablement_control() {
+    let (mut cpu, mut mem) = machine(&e6(0x06, 1, 2, 2));
+    cpu.cr[0] &= !CR0_VECTOR;
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0007, 3));
 }

@@ -131,6 +131,11 @@ pub fn mnemonic_matches(name: &str, dis: &str) -> bool {
         ("risblg", &[("risblgz", "")]),
         ("tmlh", &[("tmh", "")]),
         ("tmll", &[("tml", "")]),
+        // The byte-reversed element forms with index 0 (VSTEBRG, VSTEBRF)
+        // and the left-aligned word (VLLEBRZ 6, 3).
+        ("vstebrg", &[("stdrv", "")]),
+        ("vstebrf", &[("sterv", "")]),
+        ("vllebrz", &[("lerv", ""), ("ldrv", "")]),
     ];
     for (base, forms) in base_forms {
         if *base == name {
@@ -151,7 +156,7 @@ pub fn mnemonic_matches(name: &str, dis: &str) -> bool {
 
 /// The extended mnemonics of vector instructions (the element size and
 /// flags in the mnemonic): VA -> vab .. vaq, VML -> vmlhw, VFAE ->
-/// vfaezbs, VSTRC -> vstrczfs, VGBM -> vzero / vone.
+/// vfaezbs, VSTRC -> vstrczfs, VLLEZ -> vllezlf, VGBM -> vzero / vone.
 fn vector_form_matches(name: &str, dis: &str) -> bool {
     if name == "vgbm" && (dis == "vzero" || dis == "vone") {
         return true;
@@ -161,7 +166,7 @@ fn vector_form_matches(name: &str, dis: &str) -> bool {
     };
     let rest = rest.strip_prefix('z').unwrap_or(rest);
     let rest = rest.strip_suffix('s').unwrap_or(rest);
-    ["b", "h", "f", "g", "q", "hw"].contains(&rest)
+    ["b", "h", "f", "g", "q", "hw", "lf"].contains(&rest)
 }
 
 pub mod elf;
