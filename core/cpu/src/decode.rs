@@ -221,6 +221,37 @@ impl Opcode {
         )
     }
 
+    /// Is this a vector floating-point instruction (executed by
+    /// [`crate::exec::vector_float`])?
+    pub fn is_vector_float(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            VFA | VFS
+                | VFM
+                | VFD
+                | VFSQ
+                | VFMA
+                | VFMS
+                | VFNMA
+                | VFNMS
+                | VFCE
+                | VFCH
+                | VFCHE
+                | WFC
+                | WFK
+                | VFPSO
+                | VFTCI
+                | VFLL
+                | VFLR
+                | VFI
+                | VCDG
+                | VCDLG
+                | VCGD
+                | VCLGD
+        )
+    }
+
     /// Is this an instruction of the vector facility that needs the
     /// vector-enablement control (CR0 bit 46), executed by
     /// [`crate::exec::vector`]? Every opcode with first byte E7 hex except

@@ -571,6 +571,30 @@ impl Display for Disasm<'_> {
                 o.num(f.m5)?;
                 o.num(f.m4)
             }
+            // Vector floating point: every M field is an operand.
+            Format::VrrA if op.is_vector_float() => {
+                o.vrs(&[f.v1, f.v2])?;
+                o.num(f.m3)?;
+                o.num(f.m4)?;
+                match op {
+                    Opcode::VFLL | Opcode::VFSQ | Opcode::WFC | Opcode::WFK => Ok(()),
+                    _ => o.num(f.m5),
+                }
+            }
+            Format::VrrC if op.is_vector_float() => {
+                o.vrs(&[f.v1, f.v2, f.v3])?;
+                o.num(f.m4)?;
+                o.num(f.m5)?;
+                match op {
+                    Opcode::VFCE | Opcode::VFCH | Opcode::VFCHE => o.num(f.m6),
+                    _ => Ok(()),
+                }
+            }
+            Format::VrrE if op.is_vector_float() => {
+                o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;
+                o.num(f.m5)?;
+                o.num(f.m6)
+            }
             Format::VrrA => {
                 o.vrs(&[f.v1, f.v2])?;
                 if !matches!(op, Opcode::VLR | Opcode::VTM) {

@@ -12,6 +12,7 @@
 
 use super::memory::{Access, AddressType, Bus};
 use super::state::{Cpu, Psw};
+use crate::exec::vector_float::VECTOR_PROCESSING;
 use zmmu_mmu::access::AccessKind;
 use zmmu_mmu::addr::RealAddress;
 use zmmu_mmu::exception::Code;
@@ -163,11 +164,13 @@ impl Cpu {
                 if let Some(ar) = exception.access_id {
                     self.store_lowcore(bus, lowcore::ACCESS_ID, &[ar])?;
                 }
-                if exception.code.0 & 0x7F == Code::DATA.0 {
-                    // The DXC in the word at real 0x90 (zeros before it),
-                    // and in byte 2 of the FPC when the AFP-register
-                    // control is one (PoP "Data-Exception Code"; QEMU
-                    // stores the same).
+                let code = exception.code.0 & 0x7F;
+                if code == Code::DATA.0 || code == VECTOR_PROCESSING.0 {
+                    // The DXC (or a vector-processing exception's VXC) in
+                    // the word at real 0x90 (zeros before it), and in byte
+                    // 2 of the FPC when the AFP-register control is one
+                    // (PoP "Data-Exception Code", "Vector-Exception Code";
+                    // QEMU stores the same).
                     let dxc = u32::from(exception.dxc);
                     self.store_lowcore(bus, lowcore::DXC - 3, &dxc.to_be_bytes())?;
                     if self.cr[0] & crate::state::CR0_AFP_REGISTER != 0 {

@@ -352,7 +352,7 @@ const EX_TARGETS: &str = "\
 fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
     let r = |rng: &mut Rng| rng.pick(&REGS);
     let mem = |rng: &mut Rng, n: usize| rng.below((SCRATCH - n + 1) as u64);
-    Some(match rng.below(12) {
+    Some(match rng.below(13) {
         0 => {
             // Register divides: make the divisor nonzero and not -1 (low bits
             // 10), and the dividend small enough for the quotient to fit.
@@ -545,6 +545,7 @@ fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
             ]
         }
         9 => bfp(rng),
+        10 => vector_float(rng),
         _ => return None,
     })
 }
@@ -604,6 +605,79 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
         ),
         _ => rng.bits() & ((1u128 << bits) - 1) as u64,
     }
+}
+
+/// A vector floating-point group: SFPC as in [`bfp`], three vector
+/// registers with interesting BFP elements (short or long), one vector
+/// floating-point instruction with random controls (the single-element
+/// control, the compares' signaling and cc flags, the rounding modes of
+/// M5 but 3, which zmmu does not implement), and EFPC into the work
+/// register. The inexact-suppression control is left out: QEMU 7.2 still
+/// sets the inexact flag under it, where the PoP says the exception is
+/// not recognized (a unit test checks zmmu's).
+fn vector_float(rng: &mut Rng) -> Vec<String> {
+    let t = loop {
+        let t = rng.pick(&REGS);
+        if t != 0 {
+            break t;
+        }
+    };
+    let fpc = rng.below(4) | (rng.below(32) << 19);
+    let mut v = vec![format!("llilf %r{t},{fpc}"), format!("sfpc %r{t}")];
+    let es: u32 = if rng.chance(60) { 3 } else { 2 };
+    let regs: Vec<u64> = (0..3).map(|_| rng.below(32)).collect();
+    for &r in &regs {
+        // Two doublewords of elements, each loaded through %r0 and %rT.
+        for (k, g) in [0u8, t].into_iter().enumerate() {
+            let dw = if es == 3 {
+                bfp_value(rng, 64)
+            } else {
+                bfp_value(rng, 32) << 32 | bfp_value(rng, 32)
+            };
+            let _ = k;
+            v.push(format!("llihf %r{g},{}", dw >> 32));
+            v.push(format!("iilf %r{g},{}", dw as u32));
+        }
+        v.push(format!("vlvgp %v{r},%r0,%r{t}"));
+    }
+    let (a, b, c) = (regs[0], regs[1], regs[2]);
+    let d = rng.below(32);
+    let s = rng.pick(&[0, 8]);
+    let round = rng.pick(&[0, 1, 4, 5, 6, 7]);
+    let insn = match rng.below(12) {
+        0 => format!(
+            "{} %v{d},%v{a},%v{b},{es},{s}",
+            rng.pick(&["vfa", "vfs", "vfm", "vfd"])
+        ),
+        1 => format!("vfsq %v{d},%v{a},{es},{s}"),
+        2 => format!(
+            "{} %v{d},%v{a},%v{b},%v{c},{s},{es}",
+            rng.pick(&["vfma", "vfms", "vfnma", "vfnms"])
+        ),
+        3 => format!(
+            "{} %v{d},%v{a},%v{b},{es},{},{}",
+            rng.pick(&["vfce", "vfch", "vfche"]),
+            s | rng.pick(&[0, 4]),
+            rng.below(2)
+        ),
+        4 => format!("{} %v{a},%v{b},{es},0", rng.pick(&["wfc", "wfk"])),
+        // QEMU 7.2 deviation: its single-element short VFPSO changes
+        // element 1 of V1 (the PoP leaves elements 1-3 unpredictable).
+        5 if es == 2 => format!("vfpso %v{d},%v{a},2,0,{}", rng.below(3)),
+        5 => format!("vfpso %v{d},%v{a},{es},{s},{}", rng.below(3)),
+        6 => format!("vftci %v{d},%v{a},{},{es},{s}", rng.below(4096)),
+        7 if es == 2 => format!("vfll %v{d},%v{a},2,{s}"),
+        7 => format!("vflr %v{d},%v{a},3,{s},{round}"),
+        8 => format!("vfi %v{d},%v{a},{es},{s},{round}"),
+        _ if es == 3 => format!(
+            "{} %v{d},%v{a},3,{s},{round}",
+            rng.pick(&["vcdg", "vcdlg", "vcgd", "vclgd"])
+        ),
+        _ => format!("{} %v{d},%v{a},%v{b},{es},{s}", rng.pick(&["vfa", "vfm"])),
+    };
+    v.push(insn);
+    v.push(format!("efpc %r{t}"));
+    v
 }
 
 /// A binary-floating-point group: SFPC with a random rounding mode and

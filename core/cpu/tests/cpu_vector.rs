@@ -669,3 +669,157 @@ fn vector_enhancements_2_loads_need_the_vector_enablement_control() {
     cpu.gpr[2] = DATA;
     assert_eq!(program_exception(cpu.step(&mut mem)), (0x0007, 3));
 }
+
+/// Long BFP elements of a vector register.
+fn longs(a: f64, b: f64) -> u128 {
+    u128::from(a.to_bits()) << 64 | u128::from(b.to_bits())
+}
+
+/// vfa %v1,%v2,%v3,M4,M5 (VRR-c).
+fn vfa(m4: u8, m5: u8) -> [u8; 6] {
+    e7(0xE3, [1, 2, 3, 0, 0, m5, m4])
+}
+
+#[test]
+fn vector_fp_add_adds_each_long_element_and_the_w_form_only_element_0() {
+    let (r, _) = run3(vfa(3, 0), longs(1.5, -2.0), longs(2.25, 0.5), 0);
+    assert_eq!(r, longs(3.75, -1.5));
+    // wfadb: element 0; the other elements of V1 are zero (as QEMU).
+    let (mut cpu, mut mem) = machine(&vfa(3, 8));
+    cpu.set_v128(1, u128::MAX);
+    cpu.set_v128(2, longs(1.5, -2.0));
+    cpu.set_v128(3, longs(2.25, 0.5));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), longs(3.75, 0.0));
+    // Short elements (M4 2): four of them.
+    let shorts = |x: [f32; 4]| {
+        x.iter()
+            .fold(0u128, |v, f| v << 32 | u128::from(f.to_bits()))
+    };
+    let (r, _) = run3(vfa(2, 0), shorts([1.0, 2.0, 3.0, 4.0]), shorts([0.5; 4]), 0);
+    assert_eq!(r, shorts([1.5, 2.5, 3.5, 4.5]));
+}
+
+#[test]
+fn vector_fp_with_an_unimplemented_format_is_a_specification_exception() {
+    for m4 in [0, 1, 4, 5, 15] {
+        let (mut cpu, mut mem) = machine(&vfa(m4, 0));
+        assert_eq!(
+            program_exception(cpu.step(&mut mem)),
+            (0x0006, 3),
+            "M4 {m4}"
+        );
+    }
+}
+
+#[test]
+fn an_enabled_ieee_exception_in_an_element_is_a_vector_processing_exception_naming_it() {
+    // vfadb with the overflow mask on: element 1 overflows. VXC = index 1,
+    // kind 3 (overflow); nothing is stored and no flag is set.
+    let (mut cpu, mut mem) = machine(&vfa(3, 0));
+    cpu.fpc = 0x2000_0000;
+    cpu.set_v128(1, 7);
+    cpu.set_v128(2, longs(1.0, f64::MAX));
+    cpu.set_v128(3, longs(1.0, f64::MAX));
+    let intr = cpu.step(&mut mem).unwrap_err();
+    match intr {
+        Interruption::Program { exception, ilc } => {
+            assert_eq!((exception.code.0, exception.dxc, ilc), (0x001B, 0x13, 3))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        (cpu.v128(1), cpu.fpc),
+        (7, 0x2000_0000),
+        "suppressed, no flags"
+    );
+    assert_eq!(cpu.psw.addr, CODE + 6);
+    cpu.cr[0] |= 1 << (63 - 45);
+    cpu.deliver(&mut mem, intr).unwrap();
+    assert_eq!(mem.slice(lowcore::DXC, 1).unwrap(), &[0x13], "the VXC");
+    assert_eq!(cpu.fpc >> 8 & 0xFF, 0x13, "in the FPC's DXC byte too");
+    // The mask off: both elements are stored, the flags of all set.
+    let (mut cpu, mut mem) = machine(&vfa(3, 0));
+    cpu.set_v128(2, longs(1.0, f64::MAX));
+    cpu.set_v128(3, longs(f64::MIN_POSITIVE, f64::MAX));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), longs(1.0, f64::INFINITY));
+    assert_eq!(cpu.fpc, 0x0028_0000, "overflow and inexact");
+}
+
+#[test]
+fn the_leftmost_element_with_an_enabled_exception_and_its_first_exception_make_the_vxc() {
+    // vfd with invalid and divide-by-zero masks: element 0 divides by
+    // zero, element 1 is 0/0 (invalid): VXC 0x02.
+    let vfd = e7(0xE5, [1, 2, 3, 0, 0, 0, 3]);
+    let (mut cpu, mut mem) = machine(&vfd);
+    cpu.fpc = 0xC000_0000;
+    cpu.set_v128(2, longs(1.0, 0.0));
+    cpu.set_v128(3, longs(0.0, 0.0));
+    match cpu.step(&mut mem) {
+        Err(Interruption::Program { exception, .. }) => assert_eq!(exception.dxc, 0x02),
+        other => panic!("{other:?}"),
+    }
+    // Element 0 both invalid and inexact? An invalid operation first: 0/0
+    // in element 0 with every mask on gives kind 1.
+    cpu.psw.addr = CODE;
+    cpu.fpc = 0xF800_0000;
+    cpu.set_v128(2, longs(0.0, 1.0));
+    match cpu.step(&mut mem) {
+        Err(Interruption::Program { exception, .. }) => assert_eq!(exception.dxc, 0x01),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_inexact_suppression_control_takes_the_inexact_exception_away() {
+    // vfidb %v1,%v2,0,M4,5 (round toward zero): 2.5 -> 2.0, inexact.
+    let vfi = |m4: u8| e7(0xC7, [1, 2, 0, 0, 5, m4, 3]);
+    let (mut cpu, mut mem) = machine(&vfi(0));
+    cpu.set_v128(2, longs(2.5, -7.0));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.v128(1), cpu.fpc), (longs(2.0, -7.0), 0x0008_0000));
+    let (mut cpu, mut mem) = machine(&vfi(4));
+    cpu.fpc = 0x0800_0000; // the inexact mask on: no interruption either
+    cpu.set_v128(2, longs(2.5, -7.0));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.v128(1), cpu.fpc), (longs(2.0, -7.0), 0x0800_0000));
+}
+
+#[test]
+fn vector_fp_compares_set_element_masks_and_the_cc_with_m6_bit_3() {
+    // vfchdbs %v1,%v2,%v3: 2 > 1 true, NaN > 0 false: cc 1.
+    let vfch = |m5: u8, m6: u8| e7(0xEB, [1, 2, 3, 0, m6, m5, 3]);
+    let (r, cc) = run3(vfch(0, 1), longs(2.0, f64::NAN), longs(1.0, 0.0), 0);
+    assert_eq!((r, cc), (u128::MAX << 64, 1));
+    // wfcdb: element 0 only, cc 1 (low).
+    let wfc = e7(0xCB, [2, 3, 0, 0, 0, 0, 3]);
+    let (mut cpu, mut mem) = machine(&wfc);
+    cpu.set_v128(2, longs(1.0, 9.0));
+    cpu.set_v128(3, longs(2.0, 0.0));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.psw.cc(), 1);
+    // wfc with M4 nonzero: specification exception.
+    let (mut cpu, mut mem) = machine(&e7(0xCB, [2, 3, 0, 0, 0, 1, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+#[test]
+fn vector_fp_rounding_m5_3_and_sign_operation_3_are_specification_exceptions() {
+    // vfidb M5 3 (round to prepare for shorter precision: not implemented).
+    let (mut cpu, mut mem) = machine(&e7(0xC7, [1, 2, 0, 0, 3, 0, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vfpsodb M5 3.
+    let (mut cpu, mut mem) = machine(&e7(0xCC, [1, 2, 0, 0, 3, 0, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vflls with M3 3.
+    let (mut cpu, mut mem) = machine(&e7(0xC4, [1, 2, 0, 0, 0, 0, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+#[test]
+fn vector_fp_needs_the_vector_enablement_control() {
+    let (mut cpu, mut mem) = machine(&vfa(3, 0));
+    cpu.cr[0] &= !CR0_VECTOR;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0007, 3));
+}

@@ -22,6 +22,7 @@ pub mod optional_move;
 pub mod page;
 pub mod storage;
 pub mod vector;
+pub mod vector_float;
 
 use super::decode::{decode, insn_len, Insn};
 use super::format::Format;

@@ -6,8 +6,7 @@
 //! bit is bit 0 of the register ([`Cpu::v128`]); element `i` of size `8 <<
 //! es` bits is counted from the left, as the PoP counts. Element sizes
 //! (`es`) are the M-field codes: 0 byte, 1 halfword, 2 word, 3 doubleword,
-//! 4 quadword. Vector floating point is not implemented (its opcodes are
-//! not in the table).
+//! 4 quadword. Vector floating point is [`super::vector_float`].
 //!
 //! Also here: the instructions of the vector-enhancements facilities 1
 //! (135) and 2 (148) that are not floating point: VNX, VNN, VOC, VBPERM,
@@ -35,7 +34,7 @@ pub const DXC_VECTOR: u8 = 0xFE;
 
 type V = u128;
 
-fn spec() -> Exception {
+pub(super) fn spec() -> Exception {
     Exception::new(Code::SPECIFICATION)
 }
 
@@ -45,12 +44,12 @@ const fn ebits(es: u8) -> u32 {
 }
 
 /// Elements per register.
-const fn count(es: u8) -> usize {
+pub(super) const fn count(es: u8) -> usize {
     16 >> es
 }
 
 /// The mask of one element's bits, right-aligned.
-const fn emask(es: u8) -> u128 {
+pub(super) const fn emask(es: u8) -> u128 {
     if es >= 4 {
         u128::MAX
     } else {
@@ -59,7 +58,7 @@ const fn emask(es: u8) -> u128 {
 }
 
 /// Element `i` (size `es`) of `v`, right-aligned, zero-extended.
-const fn get(v: V, es: u8, i: usize) -> u128 {
+pub(super) const fn get(v: V, es: u8, i: usize) -> u128 {
     if es >= 4 {
         return v;
     }
@@ -67,7 +66,7 @@ const fn get(v: V, es: u8, i: usize) -> u128 {
 }
 
 /// `v` with element `i` (size `es`) replaced by the low bits of `x`.
-const fn put(v: V, es: u8, i: usize, x: u128) -> V {
+pub(super) const fn put(v: V, es: u8, i: usize, x: u128) -> V {
     if es >= 4 {
         return x;
     }
@@ -148,6 +147,9 @@ pub fn execute<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return Ok(Next::Seq);
     }
     e.cpu.vector_check()?;
+    if let Some(r) = super::vector_float::execute(e, &f) {
+        return r.map(|()| Next::Seq);
+    }
     if let Some(r) = storage(e, &f) {
         return r.map(|()| Next::Seq);
     }

@@ -136,6 +136,12 @@ pub fn mnemonic_matches(name: &str, dis: &str) -> bool {
         ("vstebrg", &[("stdrv", "")]),
         ("vstebrf", &[("sterv", "")]),
         ("vllebrz", &[("lerv", ""), ("ldrv", "")]),
+        // The conversions with M3 2 are the vector-enhancements facility
+        // 2's 32-bit ones, with their own names.
+        ("vclgd", &[("vclfp", "")]),
+        ("vcdlg", &[("vcfpl", "")]),
+        ("vcgd", &[("vcsfp", "")]),
+        ("vcdg", &[("vcfps", "")]),
     ];
     for (base, forms) in base_forms {
         if *base == name {
