@@ -805,9 +805,26 @@ fn vector_fp_compares_set_element_masks_and_the_cc_with_m6_bit_3() {
 }
 
 #[test]
-fn vector_fp_rounding_m5_3_and_sign_operation_3_are_specification_exceptions() {
-    // vfidb M5 3 (round to prepare for shorter precision: not implemented).
-    let (mut cpu, mut mem) = machine(&e7(0xC7, [1, 2, 0, 0, 3, 0, 3]));
+fn rounding_to_prepare_for_shorter_precision_rounds_inexact_results_to_odd() {
+    // vfidb %v1,%v2,3,0,3: 2.5 -> 3, 3.5 -> 3, -4.25 -> -5, 6.0 exact.
+    let (r, _) = run3(e7(0xC7, [1, 2, 0, 0, 3, 0, 3]), longs(2.5, -4.25), 0, 0);
+    assert_eq!(r, longs(3.0, -5.0));
+    let (r, _) = run3(e7(0xC7, [1, 2, 0, 0, 3, 0, 3]), longs(3.5, 6.0), 0, 0);
+    assert_eq!(r, longs(3.0, 6.0));
+    // vcgdb %v1,%v2,3,0,3: 2.5 -> 3, -4.25 -> -5.
+    let (r, _) = run3(e7(0xC2, [1, 2, 0, 0, 3, 0, 3]), longs(2.5, -4.25), 0, 0);
+    assert_eq!(r, 3u128 << 64 | (-5i64 as u64 as u128));
+    // vflrd (long to short) %v1,%v2,3,0,3: 1 + 2**-30 is truncated to 1.0
+    // and made odd (the rightmost fraction bit one).
+    let x = 1.0 + (-30f64).exp2();
+    let (r, _) = run3(e7(0xC5, [1, 2, 0, 0, 3, 0, 3]), longs(x, 1.0), 0, 0);
+    assert_eq!(r >> 96, u128::from(1f32.to_bits() | 1));
+}
+
+#[test]
+fn vector_fp_rounding_m5_2_and_sign_operation_3_are_specification_exceptions() {
+    // vfidb M5 2.
+    let (mut cpu, mut mem) = machine(&e7(0xC7, [1, 2, 0, 0, 2, 0, 3]));
     assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
     // vfpsodb M5 3.
     let (mut cpu, mut mem) = machine(&e7(0xCC, [1, 2, 0, 0, 3, 0, 3]));

@@ -22,9 +22,11 @@
 //! interruption).
 //!
 //! Load FP integer (VFI), the conversions (VCDG, VCDLG, VCGD, VCLGD) and
-//! load rounded (VFLR) round by M5 as the scalar M3 fields do: 0 the FPC's
-//! mode, 1 and 4-7 their modes; 3, round to prepare for shorter precision,
-//! is not implemented and is a specification exception, as 2 and 8-15.
+//! load rounded (VFLR) round by M5 as the scalar M3 fields do (0 the FPC's
+//! mode, 1 and 4-7 their modes; 2 and 8-15 are a specification
+//! exception), and 3, round to prepare for shorter precision: toward zero,
+//! then, for an inexact result, the odd neighbour (a BFP result's
+//! rightmost fraction bit one, an integer or integral value odd).
 
 use super::bfp::{self, ieee, Arith, BfpFormat, Long, Outcome, Short};
 use super::vector::{count, emask, get, put, spec};
@@ -167,6 +169,56 @@ impl ElementOp for Fused {
     }
 }
 
+/// The rounding an M5 field names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rounding {
+    /// An IEEE rounding direction.
+    Ieee(Round),
+    /// 3: round to prepare for shorter precision (round to odd).
+    ToOdd,
+}
+
+impl Rounding {
+    /// M5 (see the module docs).
+    fn of(fpc: u32, m5: u8) -> Result<Self, Exception> {
+        if m5 == 3 {
+            Ok(Self::ToOdd)
+        } else {
+            bfp::m3_round(fpc, m5).map(Self::Ieee)
+        }
+    }
+
+    /// The direction to compute in: round to odd first rounds toward
+    /// zero.
+    fn direction(self) -> Round {
+        match self {
+            Self::Ieee(r) => r,
+            Self::ToOdd => Round::TowardZero,
+        }
+    }
+
+    /// A BFP result computed in [`Rounding::direction`], made odd where
+    /// it is inexact and finite under round to odd.
+    fn bfp<T: BfpFormat>(self, mut out: Outcome) -> Outcome {
+        let bits = bfp::bits_of::<T>();
+        if self == Self::ToOdd && out.exc & ieee::INEXACT != 0 && !bits.is_nan(out.value) {
+            out.value |= 1;
+        }
+        out
+    }
+
+    /// An integer `v` truncated from an inexact value of sign `negative`,
+    /// made odd under round to odd (away from zero: the other neighbour);
+    /// `None` when that leaves `min..=max`.
+    fn integer(self, v: i128, inexact: bool, negative: bool, min: i128, max: i128) -> Option<i128> {
+        if self != Self::ToOdd || !inexact || v & 1 != 0 {
+            return Some(v);
+        }
+        let odd = if negative { v - 1 } else { v + 1 };
+        (min..=max).contains(&odd).then_some(odd)
+    }
+}
+
 /// The rounding direction of `-x` that gives `-(x rounded by round)`.
 fn mirrored(round: Round) -> Round {
     match round {
@@ -193,54 +245,94 @@ impl ElementOp for SquareRoot {
 struct ToIntegral {
     a: V,
     es: u8,
-    round: Round,
+    round: Rounding,
 }
 
 impl ElementOp for ToIntegral {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
         let a = get(self.a, self.es, i) as u64;
-        bfp::to_integral::<T>(a, self.round)
+        let out = bfp::to_integral::<T>(a, self.round.direction());
+        if out.exc & ieee::INEXACT == 0 {
+            return out;
+        }
+        // Inexact: a finite value below 2**(p-1), whose integral value is
+        // an exact integer (and back).
+        let bits = bfp::bits_of::<T>();
+        let (v, _, _) = bfp::to_integer::<T>(out.value, i128::MIN, i128::MAX, Round::TowardZero);
+        let negative = bits.negative(a);
+        match self.round.integer(v, true, negative, i128::MIN, i128::MAX) {
+            Some(odd) if odd != v => {
+                let mut r = bfp::from_fixed::<T>(odd, Round::TowardZero);
+                r.exc = out.exc;
+                r
+            }
+            _ => out,
+        }
     }
 }
 
-/// VCDG, VCDLG: 64-bit signed or unsigned integers to long BFP.
+/// VCDG, VCDLG (VCFPS, VCFPL with 32-bit elements, the
+/// vector-enhancements facility 2): signed or unsigned integers of the
+/// format's width to BFP.
 struct FromInteger {
     a: V,
+    es: u8,
     signed: bool,
-    round: Round,
+    round: Rounding,
 }
 
 impl ElementOp for FromInteger {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        let x = get(self.a, 3, i) as u64;
+        let x = get(self.a, self.es, i);
         let v = if self.signed {
-            i128::from(x as i64)
+            sign_extended(x, self.es)
         } else {
-            i128::from(x)
+            x as i128
         };
-        bfp::from_fixed::<T>(v, self.round)
+        let out = bfp::from_fixed::<T>(v, self.round.direction());
+        self.round.bfp::<T>(out)
     }
 }
 
-/// VCGD, VCLGD: long BFP to 64-bit signed or unsigned integers (a NaN or
-/// a value out of range is an invalid operation with the range's end of
-/// its sign, the smallest for a NaN).
+/// Element `x` of size `es` as a signed integer.
+fn sign_extended(x: u128, es: u8) -> i128 {
+    let pad = 128 - (8 << es);
+    ((x << pad) as i128) >> pad
+}
+
+/// VCGD, VCLGD (VCSFP, VCLFP with 32-bit elements): BFP to signed or
+/// unsigned integers of the format's width (a NaN or a value out of range
+/// is an invalid operation with the range's end of its sign, the smallest
+/// for a NaN).
 struct ToInteger {
     a: V,
+    es: u8,
     signed: bool,
-    round: Round,
+    round: Rounding,
 }
 
 impl ElementOp for ToInteger {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
+        let bits = 8u32 << self.es;
         let (min, max) = if self.signed {
-            (i128::from(i64::MIN), i128::from(i64::MAX))
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
         } else {
-            (0, i128::from(u64::MAX))
+            (0, (1i128 << bits) - 1)
         };
-        let a = get(self.a, 3, i) as u64;
-        let (v, exc, _) = bfp::to_integer::<T>(a, min, max, self.round);
-        Outcome::flagged(v as u64, exc)
+        let a = get(self.a, self.es, i) as u64;
+        let (v, exc, _) = bfp::to_integer::<T>(a, min, max, self.round.direction());
+        let negative = bfp::bits_of::<T>().negative(a);
+        let (v, exc) = match self
+            .round
+            .integer(v, exc == ieee::INEXACT, negative, min, max)
+        {
+            Some(v) => (v, exc),
+            None => (
+                if negative { min } else { max },
+                ieee::INVALID | ieee::INEXACT,
+            ),
+        };
+        Outcome::flagged(v as u64 & emask(self.es) as u64, exc)
     }
 }
 
@@ -332,39 +424,41 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             if f.m3 != 3 {
                 return Err(spec());
             }
-            let round = bfp::m3_round(e.cpu.fpc, f.m5)?;
+            let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let r = elementwise(e, 3, f.m4 & 8 != 0, f.m4 & 4 != 0, |i| {
-                bfp::shorten(get(v2, 3, i) as u64, round)
+                round.bfp::<Short>(bfp::shorten(get(v2, 3, i) as u64, round.direction()))
             })?;
             // Element i of the long results is short element 2i.
             (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
         }
         VFI => {
             let es = format(f.m3)?;
-            let round = bfp::m3_round(e.cpu.fpc, f.m5)?;
+            let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let to_integral = ToIntegral { a: v2, es, round };
             by_format(e, es, f.m4 & 8 != 0, f.m4 & 4 != 0, &to_integral)?
         }
+        // M3 3: 64-bit integers and long BFP; 2: 32-bit and short (the
+        // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP).
         VCDG | VCDLG | VCGD | VCLGD => {
-            if f.m3 != 3 {
-                return Err(spec());
-            }
-            let round = bfp::m3_round(e.cpu.fpc, f.m5)?;
+            let es = format(f.m3)?;
+            let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let (single, xxc) = (f.m4 & 8 != 0, f.m4 & 4 != 0);
             if matches!(op, VCDG | VCDLG) {
                 let from = FromInteger {
                     a: v2,
+                    es,
                     signed: op == VCDG,
                     round,
                 };
-                by_format(e, 3, single, xxc, &from)?
+                by_format(e, es, single, xxc, &from)?
             } else {
                 let to = ToInteger {
                     a: v2,
+                    es,
                     signed: op == VCGD,
                     round,
                 };
-                by_format(e, 3, single, xxc, &to)?
+                by_format(e, es, single, xxc, &to)?
             }
         }
         _ => return Err(Exception::new(Code::OPERATION)),
