@@ -12,11 +12,15 @@
 
 use super::memory::{Access, AddressType, Bus};
 use super::state::{Cpu, Psw};
-use crate::exec::vector_float::VECTOR_PROCESSING;
 use zmmu_mmu::access::AccessKind;
 use zmmu_mmu::addr::RealAddress;
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
+
+/// The program-interruption code of a vector-processing exception (PoP
+/// "Vector-Processing Exception"): an enabled IEEE exception of a vector
+/// floating-point element, its VXC stored where a DXC is.
+pub const VECTOR_PROCESSING: Code = Code(0x1B);
 
 /// Real addresses of the lowcore fields.
 pub mod lowcore {

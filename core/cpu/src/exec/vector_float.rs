@@ -32,13 +32,11 @@ use super::bfp::{self, ieee, Arith, BfpFormat, Long, Outcome, Short};
 use super::vector::{count, emask, get, put, spec};
 use super::Exec;
 use crate::format::Fields;
+use crate::interrupt::VECTOR_PROCESSING;
 use crate::memory::Bus;
 use crate::opcode::Opcode;
 use rustc_apfloat::Round;
 use zmmu_mmu::exception::{Code, Exception};
-
-/// The program-interruption code of a vector-processing exception.
-pub const VECTOR_PROCESSING: Code = Code(0x1B);
 
 type V = u128;
 
