@@ -249,6 +249,8 @@ impl Opcode {
                 | VCDLG
                 | VCGD
                 | VCLGD
+                | VFMIN
+                | VFMAX
         )
     }
 

@@ -586,7 +586,9 @@ impl Display for Disasm<'_> {
                 o.num(f.m4)?;
                 o.num(f.m5)?;
                 match op {
-                    Opcode::VFCE | Opcode::VFCH | Opcode::VFCHE => o.num(f.m6),
+                    Opcode::VFCE | Opcode::VFCH | Opcode::VFCHE | Opcode::VFMIN | Opcode::VFMAX => {
+                        o.num(f.m6)
+                    }
                     _ => Ok(()),
                 }
             }

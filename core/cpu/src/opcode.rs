@@ -937,6 +937,8 @@ opcodes! {
     VFCE 0xE7E8 VrrC SP;
     VFCHE 0xE7EA VrrC SP;
     VFCH 0xE7EB VrrC SP;
+    VFMIN 0xE7EE VrrC SP;
+    VFMAX 0xE7EF VrrC SP;
     VAVGL 0xE7F0 VrrC SP;
     VACC 0xE7F1 VrrC SP;
     VAVG 0xE7F2 VrrC SP;

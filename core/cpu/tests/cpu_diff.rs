@@ -649,7 +649,12 @@ fn vector_float(rng: &mut Rng) -> Vec<String> {
             "{} %v{d},%v{a},%v{b},{es},{s}",
             rng.pick(&["vfa", "vfs", "vfm", "vfd"])
         ),
-        1 => format!("vfsq %v{d},%v{a},{es},{s}"),
+        1 if rng.chance(50) => format!("vfsq %v{d},%v{a},{es},{s}"),
+        1 => format!(
+            "{} %v{d},%v{a},%v{b},{es},{s},{}",
+            rng.pick(&["vfmin", "vfmax"]),
+            rng.pick(&[0, 1, 2, 3, 4, 8, 9, 10, 11, 12])
+        ),
         2 => format!(
             "{} %v{d},%v{a},%v{b},%v{c},{s},{es}",
             rng.pick(&["vfma", "vfms", "vfnma", "vfnms"])

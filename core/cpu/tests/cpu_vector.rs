@@ -840,3 +840,44 @@ fn vector_fp_needs_the_vector_enablement_control() {
     cpu.cr[0] &= !CR0_VECTOR;
     assert_eq!(program_exception(cpu.step(&mut mem)), (0x0007, 3));
 }
+
+#[test]
+fn vfmin_and_vfmax_follow_the_kind_m6_names() {
+    // vfmin/vfmax %v1,%v2,%v3,3,0,M6 (VRR-c: M6 at bits 24-27).
+    let vfm = |op: u8, m6: u8| e7(op, [1, 2, 3, 0, m6, 0, 3]);
+    let nan = f64::from_bits(0x7FF8_0000_0000_0001);
+    // IEEE minNum: the number beside a quiet NaN; -0 below +0.
+    let (r, _) = run3(vfm(0xEE, 0), longs(nan, 0.0), longs(2.0, -0.0), 0);
+    assert_eq!(r, longs(2.0, -0.0));
+    // Java max: the NaN; C macro min: V3; C++ min: V2 (both invalid).
+    assert_eq!(
+        run3(vfm(0xEF, 1), longs(nan, 1.0), longs(2.0, 3.0), 0).0,
+        longs(nan, 3.0)
+    );
+    assert_eq!(
+        run3(vfm(0xEE, 2), longs(nan, 1.0), longs(2.0, 3.0), 0).0,
+        longs(2.0, 1.0)
+    );
+    assert_eq!(
+        run3(vfm(0xEE, 3), longs(nan, 1.0), longs(2.0, 3.0), 0).0,
+        longs(nan, 1.0)
+    );
+    // fmax of magnitudes (M6 12): the larger magnitude, as a magnitude.
+    assert_eq!(
+        run3(vfm(0xEF, 12), longs(-5.0, 1.0), longs(2.0, -3.0), 0).0,
+        longs(5.0, 3.0)
+    );
+    // maxNumMag (M6 8): the operand itself.
+    assert_eq!(
+        run3(vfm(0xEF, 8), longs(-5.0, 1.0), longs(2.0, -3.0), 0).0,
+        longs(-5.0, -3.0)
+    );
+    for m6 in [5, 7, 13, 15] {
+        let (mut cpu, mut mem) = machine(&vfm(0xEE, m6));
+        assert_eq!(
+            program_exception(cpu.step(&mut mem)),
+            (0x0006, 3),
+            "M6 {m6}"
+        );
+    }
+}

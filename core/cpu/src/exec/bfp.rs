@@ -116,7 +116,7 @@ impl Bits {
         1 << (self.bits - 1)
     }
     /// The fraction's leftmost bit, one in a quiet NaN.
-    const fn quiet(self) -> u64 {
+    pub(super) const fn quiet(self) -> u64 {
         if self.bits == 32 {
             1 << 22
         } else {
@@ -136,7 +136,7 @@ impl Bits {
     pub(super) const fn is_nan(self, v: u64) -> bool {
         v & self.exponent() == self.exponent() && v & self.fraction() != 0
     }
-    const fn is_snan(self, v: u64) -> bool {
+    pub(super) const fn is_snan(self, v: u64) -> bool {
         self.is_nan(v) && v & self.quiet() == 0
     }
     pub(super) const fn is_zero(self, v: u64) -> bool {
@@ -189,7 +189,7 @@ pub(super) const fn bits_of<T: BfpFormat>() -> Bits {
 /// The NaN result of an operation on `ops` (PoP "Results of NaN
 /// Operands"): the first signaling NaN quieted (an invalid operation), else
 /// the first quiet NaN; `None` without NaN operands.
-fn nan_operand(b: Bits, ops: &[u64]) -> Option<(u64, u8)> {
+pub(super) fn nan_operand(b: Bits, ops: &[u64]) -> Option<(u64, u8)> {
     if let Some(&s) = ops.iter().find(|&&v| b.is_snan(v)) {
         return Some((s | b.quiet(), ieee::INVALID));
     }
