@@ -198,13 +198,71 @@ impl Opcode {
         )
     }
 
+    /// Is this an instruction of the miscellaneous-instruction-extensions
+    /// facility 3 (61)? (Its extension of POPCNT, M3 bit 0, is not an
+    /// opcode of its own.)
+    pub fn is_mie3(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            NCRK | NCGRK
+                | NNRK
+                | NNGRK
+                | NORK
+                | NOGRK
+                | NXRK
+                | NXGRK
+                | OCRK
+                | OCGRK
+                | SELR
+                | SELGR
+                | SELFHR
+                | MVCRL
+        )
+    }
+
+    /// Is this a vector floating-point instruction (executed by
+    /// [`crate::exec::vector_float`])?
+    pub fn is_vector_float(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            VFA | VFS
+                | VFM
+                | VFD
+                | VFSQ
+                | VFMA
+                | VFMS
+                | VFNMA
+                | VFNMS
+                | VFCE
+                | VFCH
+                | VFCHE
+                | WFC
+                | WFK
+                | VFPSO
+                | VFTCI
+                | VFLL
+                | VFLR
+                | VFI
+                | VCDG
+                | VCDLG
+                | VCGD
+                | VCLGD
+                | VFMIN
+                | VFMAX
+        )
+    }
+
     /// Is this an instruction of the vector facility that needs the
     /// vector-enablement control (CR0 bit 46), executed by
     /// [`crate::exec::vector`]? Every opcode with first byte E7 hex except
-    /// LOAD COUNT TO BLOCK BOUNDARY.
+    /// LOAD COUNT TO BLOCK BOUNDARY, and the byte-reversed and
+    /// element-reversed loads and stores of the vector-enhancements
+    /// facility 2 (first byte E6 hex).
     pub fn is_vector(self) -> bool {
         self.info()
-            .is_some_and(|i| i.key >> 8 == 0xE7 && self != Opcode::LCBB)
+            .is_some_and(|i| matches!(i.key >> 8, 0xE6 | 0xE7) && self != Opcode::LCBB)
     }
 
     /// Is this an instruction whose semantics are the machine's (the

@@ -156,7 +156,21 @@ fn bitwise_vector(op: Opcode) -> bool {
     use Opcode::*;
     matches!(
         op,
-        VN | VNC | VO | VNO | VX | VSL | VSLB | VSRL | VSRLB | VSRA | VSRAB | VCKSM
+        VN | VNC
+            | VO
+            | VNO
+            | VX
+            | VNX
+            | VNN
+            | VOC
+            | VBPERM
+            | VSL
+            | VSLB
+            | VSRL
+            | VSRLB
+            | VSRA
+            | VSRAB
+            | VCKSM
     )
 }
 
@@ -379,6 +393,10 @@ impl Display for Disasm<'_> {
             Format::RrfA => {
                 o.reg(c1, f.r1)?;
                 o.reg(c2, f.r2)?;
+                if matches!(op, Opcode::SELR | Opcode::SELGR | Opcode::SELFHR) {
+                    o.reg(c2, f.r3)?;
+                    return o.num(f.m4);
+                }
                 if op != Opcode::IPTE {
                     return o.reg(c2, f.r3);
                 }
@@ -553,6 +571,32 @@ impl Display for Disasm<'_> {
                 o.num(f.m5)?;
                 o.num(f.m4)
             }
+            // Vector floating point: every M field is an operand.
+            Format::VrrA if op.is_vector_float() => {
+                o.vrs(&[f.v1, f.v2])?;
+                o.num(f.m3)?;
+                o.num(f.m4)?;
+                match op {
+                    Opcode::VFLL | Opcode::VFSQ | Opcode::WFC | Opcode::WFK => Ok(()),
+                    _ => o.num(f.m5),
+                }
+            }
+            Format::VrrC if op.is_vector_float() => {
+                o.vrs(&[f.v1, f.v2, f.v3])?;
+                o.num(f.m4)?;
+                o.num(f.m5)?;
+                match op {
+                    Opcode::VFCE | Opcode::VFCH | Opcode::VFCHE | Opcode::VFMIN | Opcode::VFMAX => {
+                        o.num(f.m6)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Format::VrrE if op.is_vector_float() => {
+                o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;
+                o.num(f.m5)?;
+                o.num(f.m6)
+            }
             Format::VrrA => {
                 o.vrs(&[f.v1, f.v2])?;
                 if !matches!(op, Opcode::VLR | Opcode::VTM) {
@@ -580,7 +624,10 @@ impl Display for Disasm<'_> {
             Format::VrrD => {
                 o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;
                 o.num(f.m5)?;
-                o.optional_mask(f.m6)
+                match op {
+                    Opcode::VMSL => o.num(f.m6),
+                    _ => o.optional_mask(f.m6),
+                }
             }
             Format::VrrE => {
                 o.vrs(&[f.v1, f.v2, f.v3, f.v4])?;

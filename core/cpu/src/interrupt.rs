@@ -17,6 +17,11 @@ use zmmu_mmu::addr::RealAddress;
 use zmmu_mmu::exception::Code;
 use zmmu_mmu::exception::Exception;
 
+/// The program-interruption code of a vector-processing exception (PoP
+/// "Vector-Processing Exception"): an enabled IEEE exception of a vector
+/// floating-point element, its VXC stored where a DXC is.
+pub const VECTOR_PROCESSING: Code = Code(0x1B);
+
 /// Real addresses of the lowcore fields.
 pub mod lowcore {
     /// External-interruption parameter (word).
@@ -163,11 +168,13 @@ impl Cpu {
                 if let Some(ar) = exception.access_id {
                     self.store_lowcore(bus, lowcore::ACCESS_ID, &[ar])?;
                 }
-                if exception.code.0 & 0x7F == Code::DATA.0 {
-                    // The DXC in the word at real 0x90 (zeros before it),
-                    // and in byte 2 of the FPC when the AFP-register
-                    // control is one (PoP "Data-Exception Code"; QEMU
-                    // stores the same).
+                let code = exception.code.0 & 0x7F;
+                if code == Code::DATA.0 || code == VECTOR_PROCESSING.0 {
+                    // The DXC (or a vector-processing exception's VXC) in
+                    // the word at real 0x90 (zeros before it), and in byte
+                    // 2 of the FPC when the AFP-register control is one
+                    // (PoP "Data-Exception Code", "Vector-Exception Code";
+                    // QEMU stores the same).
                     let dxc = u32::from(exception.dxc);
                     self.store_lowcore(bus, lowcore::DXC - 3, &dxc.to_be_bytes())?;
                     if self.cr[0] & crate::state::CR0_AFP_REGISTER != 0 {

@@ -173,6 +173,11 @@ pub struct Cpu {
     /// vector instructions execute. Without it (QEMU's `-cpu max,vx=off`)
     /// they are operation exceptions. Not architected state: the model.
     pub vector_facility: bool,
+    /// The CPU model has the miscellaneous-instruction-extensions facility
+    /// 3 (61): STFLE reports it and its instructions execute. Without it
+    /// (QEMU's `-cpu max,mie3=off`) they are operation exceptions and
+    /// POPCNT ignores M3. Not architected state: the model.
+    pub mie3_facility: bool,
     /// The clock comparator (SCKC, STCKC): a clock-comparator external
     /// interruption is pending while the TOD clock exceeds it.
     pub clock_comparator: u64,
@@ -243,6 +248,7 @@ impl Cpu {
             cpu_addr: 0,
             fpc: 0,
             vector_facility: true,
+            mie3_facility: true,
             clock_comparator: 0,
             cpu_timer_zero: 0,
             tod_programmable: 0,

@@ -493,3 +493,18 @@ fn long_and_short_arithmetic_match_the_hosts_ieee_754_rounding_to_nearest() {
         }
     }
 }
+
+#[test]
+fn multiply_and_add_of_zero_times_infinity_and_a_quiet_nan_gives_the_nan_without_invalid() {
+    // madbr %f6,%f2,%f4: f6 = f2 * f4 + f6 with f2 = +inf, f4 = 0, f6 a
+    // quiet NaN (QEMU 7.2 signals nothing there; IEEE 754 leaves it open).
+    let qnan = 0xFFF8_2126_0000_0000;
+    let code = vec![0xB3, 0x1E, 0x60, 0x24];
+    let (cpu, r) = run(&code, masks(0x80), &[(2, 0x7FF0 << 48), (4, 0), (6, qnan)]);
+    r.unwrap();
+    assert_eq!((cpu.fpr(6), cpu.fpc), (qnan, masks(0x80)));
+    // Without the NaN the product is an invalid operation (default NaN).
+    let (cpu, r) = run(&code, 0, &[(2, 0x7FF0 << 48), (4, 0), (6, 0)]);
+    r.unwrap();
+    assert_eq!((cpu.fpr(6), cpu.fpc), (0x7FF8 << 48, flags(0x80)));
+}

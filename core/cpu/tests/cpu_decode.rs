@@ -106,7 +106,7 @@ type Disassembled = (Vec<u8>, String, String);
 
 /// Disassemble one instruction per table row, each in its own 8-byte slot
 /// padded with `nopr`, and return what objdump says at each slot. Vector
-/// instructions (first byte E7) get `vector_fill` instead of `fill`.
+/// instructions (`Opcode::is_vector`: first byte E7 or E6) get `vector_fill` instead of `fill`.
 fn disassemble_table(
     fill: &[u8; 6],
     vector_fill: &[u8; 6],
@@ -116,7 +116,7 @@ fn disassemble_table(
     let bin = dir.join("all.bin");
     let mut image = Vec::new();
     for row in TABLE.iter() {
-        let vector = row.key >> 8 == 0xE7;
+        let vector = row.op.is_vector();
         let mut slot = encode_key(row.key, if vector { vector_fill } else { fill });
         while slot.len() < 8 {
             slot.extend([0x07, 0x00]);
@@ -217,7 +217,7 @@ fn every_table_entry_disassembles_to_its_mnemonic_and_length() {
     for (i, row) in TABLE.iter().enumerate() {
         let pick =
             |v: &Vec<Option<Disassembled>>| v[i].clone().filter(|(_, mn, _)| !mn.starts_with('.'));
-        if row.key >> 8 == 0xE7 && row.op != Opcode::LCBB {
+        if row.op.is_vector() {
             match vector_tables.iter().find_map(pick) {
                 Some((bytes, mn, operands)) => {
                     errors.extend(check_against_objdump(&[(bytes.clone(), mn.clone())]));

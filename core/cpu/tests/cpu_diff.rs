@@ -153,7 +153,9 @@ struct Case {
 /// vector and floating-point templates: {V} vector register, {F}
 /// floating-point register, {M16} 16-byte operand, {Xn} element index below
 /// n, {ESn} element size 0..=n, {ESab} element size a..=b, {CS} 0 or 1, {U2}
-/// {U7} below 4 and 7, {PDI} VPDI's doubleword selector.
+/// {U7} below 4 and 7, {PDI} VPDI's doubleword selector, {ES14} element
+/// size 1..=4, {BRZ} VLLEBRZ's M3 (1, 2, 3, 6), {ZS} VSTRS's M6 (0, 2),
+/// {MSL} VMSL's M6, {X17} below 17.
 #[rustfmt::skip]
 const TEMPLATES: &[&str] = &[
     // Register-register arithmetic and logic.
@@ -257,6 +259,14 @@ const TEMPLATES: &[&str] = &[
     "lfh {R},{M4}", "stfh {R},{M4}", "lbh {R},{M1}", "llch {R},{M1}", "lhh {R},{M2}",
     "llhh {R},{M2}", "stch {R},{M1}", "sthh {R},{M2}", "chf {R},{M4}", "clhf {R},{M4}",
     "brcth {R},{L}", "lochhi {R},{I16},{U4}", "locfh {R},{M4},{U4}", "stocfh {R},{M4},{U4}",
+    "ahhhr {R},{R},{R}", "ahhlr {R},{R},{R}", "alhhhr {R},{R},{R}", "alhhlr {R},{R},{R}",
+    "shhhr {R},{R},{R}", "shhlr {R},{R},{R}", "slhhhr {R},{R},{R}", "slhhlr {R},{R},{R}",
+    "chhr {R},{R}", "chlr {R},{R}", "clhhr {R},{R}", "clhlr {R},{R}",
+    // Miscellaneous-instruction-extensions facility 3.
+    "ncrk {R},{R},{R}", "ncgrk {R},{R},{R}", "nnrk {R},{R},{R}", "nngrk {R},{R},{R}",
+    "nork {R},{R},{R}", "nogrk {R},{R},{R}", "nxrk {R},{R},{R}", "nxgrk {R},{R},{R}",
+    "ocrk {R},{R},{R}", "ocgrk {R},{R},{R}", "selr {R},{R},{R},{U4}", "selgr {R},{R},{R},{U4}",
+    "selfhr {R},{R},{R},{U4}", "popcnt {R},{R},8", "lghi %r0,{U8}\n\tmvcrl {M256},{M256}",
     // Miscellaneous.
     "lzrg {R},{M8}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
     "bcr 15,%r0", "bcr 0,%r1", "nopr", "mvcin {SSR2}", "trtr {TRR1}",
@@ -311,6 +321,18 @@ const TEMPLATES: &[&str] = &[
     // Vector string instructions (M5/M6 flags: IN, RT, ZS, CS).
     "vfae {V},{V},{V},{ES2},{U4}", "vfee {V},{V},{V},{ES2},{U2}", "vfene {V},{V},{V},{ES2},{U2}",
     "vistr {V},{V},{ES2},{CS}", "vstrc {V},{V},{V},{V},{ES2},{U4}",
+    // Vector-enhancements facility 1, but floating point.
+    "vnx {V},{V},{V}", "vnn {V},{V},{V}", "voc {V},{V},{V}", "vbperm {V},{V},{V}",
+    "vmsl {V},{V},{V},{V},3,{MSL}", "vllez {V},{M4},6",
+    // Vector-enhancements facility 2, but floating point: byte- and
+    // element-reversed loads and stores, shifts by bits, string search
+    // (substrings of 0-16 bytes, or what a random V4 says).
+    "vlbr {V},{M16},{ES14}", "vler {V},{M16},{ES13}", "vstbr {V},{M16},{ES14}",
+    "vster {V},{M16},{ES13}", "vlebrh {V},{M2},{X8}", "vlebrf {V},{M4},{X4}",
+    "vlebrg {V},{M8},{X2}", "vstebrh {V},{M2},{X8}", "vstebrf {V},{M4},{X4}",
+    "vstebrg {V},{M8},{X2}", "vllebrz {V},{M8},{BRZ}", "vlbrrep {V},{M8},{ES13}",
+    "vsld {V},{V},{V},{X8}", "vsrd {V},{V},{V},{X8}", "vstrs {V},{V},{V},{V},{ES2},{ZS}",
+    "vleib %v31,{X17},7\n\tvstrs {V},{V},{V},%v31,{ES2},{ZS}",
 ];
 
 /// Templates not used in the 31-bit mode: QEMU 7.2's LA, LAY and LARL clear
@@ -330,7 +352,7 @@ const EX_TARGETS: &str = "\
 fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
     let r = |rng: &mut Rng| rng.pick(&REGS);
     let mem = |rng: &mut Rng, n: usize| rng.below((SCRATCH - n + 1) as u64);
-    Some(match rng.below(12) {
+    Some(match rng.below(13) {
         0 => {
             // Register divides: make the divisor nonzero and not -1 (low bits
             // 10), and the dividend small enough for the quotient to fit.
@@ -523,6 +545,7 @@ fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
             ]
         }
         9 => bfp(rng),
+        10 => vector_float(rng),
         _ => return None,
     })
 }
@@ -582,6 +605,85 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
         ),
         _ => rng.bits() & ((1u128 << bits) - 1) as u64,
     }
+}
+
+/// A vector floating-point group: SFPC as in [`bfp`], three vector
+/// registers with interesting BFP elements (short or long), one vector
+/// floating-point instruction with random controls (the single-element
+/// control, the compares' signaling and cc flags, the rounding modes of
+/// M5), and EFPC into the work
+/// register. The inexact-suppression control is left out: QEMU 7.2 still
+/// sets the inexact flag under it, where the PoP says the exception is
+/// not recognized (a unit test checks zmmu's).
+fn vector_float(rng: &mut Rng) -> Vec<String> {
+    let t = loop {
+        let t = rng.pick(&REGS);
+        if t != 0 {
+            break t;
+        }
+    };
+    let fpc = rng.below(4) | (rng.below(32) << 19);
+    let mut v = vec![format!("llilf %r{t},{fpc}"), format!("sfpc %r{t}")];
+    let es: u32 = if rng.chance(60) { 3 } else { 2 };
+    let regs: Vec<u64> = (0..3).map(|_| rng.below(32)).collect();
+    for &r in &regs {
+        // Two doublewords of elements, each loaded through %r0 and %rT.
+        for (k, g) in [0u8, t].into_iter().enumerate() {
+            let dw = if es == 3 {
+                bfp_value(rng, 64)
+            } else {
+                bfp_value(rng, 32) << 32 | bfp_value(rng, 32)
+            };
+            let _ = k;
+            v.push(format!("llihf %r{g},{}", dw >> 32));
+            v.push(format!("iilf %r{g},{}", dw as u32));
+        }
+        v.push(format!("vlvgp %v{r},%r0,%r{t}"));
+    }
+    let (a, b, c) = (regs[0], regs[1], regs[2]);
+    let d = rng.below(32);
+    let s = rng.pick(&[0, 8]);
+    let round = rng.pick(&[0, 1, 3, 4, 5, 6, 7]);
+    let insn = match rng.below(12) {
+        0 => format!(
+            "{} %v{d},%v{a},%v{b},{es},{s}",
+            rng.pick(&["vfa", "vfs", "vfm", "vfd"])
+        ),
+        1 if rng.chance(50) => format!("vfsq %v{d},%v{a},{es},{s}"),
+        1 => format!(
+            "{} %v{d},%v{a},%v{b},{es},{s},{}",
+            rng.pick(&["vfmin", "vfmax"]),
+            rng.pick(&[0, 1, 2, 3, 4, 8, 9, 10, 11, 12])
+        ),
+        2 => format!(
+            "{} %v{d},%v{a},%v{b},%v{c},{s},{es}",
+            rng.pick(&["vfma", "vfms", "vfnma", "vfnms"])
+        ),
+        3 => format!(
+            "{} %v{d},%v{a},%v{b},{es},{},{}",
+            rng.pick(&["vfce", "vfch", "vfche"]),
+            s | rng.pick(&[0, 4]),
+            rng.below(2)
+        ),
+        4 => format!("{} %v{a},%v{b},{es},0", rng.pick(&["wfc", "wfk"])),
+        // QEMU 7.2 deviation: its single-element short VFPSO changes
+        // element 1 of V1 (the PoP leaves elements 1-3 unpredictable).
+        5 if es == 2 => format!("vfpso %v{d},%v{a},2,0,{}", rng.below(3)),
+        5 => format!("vfpso %v{d},%v{a},{es},{s},{}", rng.below(3)),
+        6 => format!("vftci %v{d},%v{a},{},{es},{s}", rng.below(4096)),
+        7 if es == 2 => format!("vfll %v{d},%v{a},2,{s}"),
+        7 => format!("vflr %v{d},%v{a},3,{s},{round}"),
+        8 => format!("vfi %v{d},%v{a},{es},{s},{round}"),
+        // The conversions; with M3 2 (32-bit integers and short BFP) the
+        // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP.
+        _ => format!(
+            "{} %v{d},%v{a},{es},{s},{round}",
+            rng.pick(&["vcdg", "vcdlg", "vcgd", "vclgd"])
+        ),
+    };
+    v.push(insn);
+    v.push(format!("efpc %r{t}"));
+    v
 }
 
 /// A binary-floating-point group: SFPC with a random rounding mode and
@@ -879,6 +981,7 @@ fn expand(t: &str, rng: &mut Rng, new_label: &mut dyn FnMut(&mut Rng) -> String)
             "V" => format!("%v{}", rng.below(32)),
             "F" => format!("%f{}", rng.below(16)),
             "M16" => mem(rng, 16, 1),
+            "M256" => mem(rng, 256, 1),
             "X2" => rng.below(2).to_string(),
             "X4" => rng.below(4).to_string(),
             "X8" => rng.below(8).to_string(),
@@ -890,6 +993,11 @@ fn expand(t: &str, rng: &mut Rng, new_label: &mut dyn FnMut(&mut Rng) -> String)
             "ES12" => rng.range(1, 2).to_string(),
             "ES13" => rng.range(1, 3).to_string(),
             "ES23" => rng.range(2, 3).to_string(),
+            "ES14" => rng.range(1, 4).to_string(),
+            "BRZ" => rng.pick(&[1, 2, 3, 6]).to_string(),
+            "ZS" => rng.pick(&[0, 2]).to_string(),
+            "MSL" => rng.pick(&[0, 4, 8, 12]).to_string(),
+            "X17" => rng.below(17).to_string(),
             "CS" => rng.below(2).to_string(),
             "U2" => rng.below(4).to_string(),
             "U7" => rng.below(7).to_string(),
@@ -1044,7 +1152,7 @@ fn build(dir: &Path, name: &str, src: &str) -> Result<PathBuf, String> {
     let exe = dir.join(name);
     std::fs::write(&s, src).unwrap();
     let out = Command::new("s390x-linux-gnu-as")
-        .args(["-march=z13", "-o"])
+        .args(["-march=z15", "-o"])
         .arg(&o)
         .arg(&s)
         .output()
@@ -1241,7 +1349,7 @@ fn shrink(dir: &Path, case: &Case, why: String) -> (Case, String) {
 }
 
 fn report(case: &Case, why: &str) -> String {
-    let mut s = String::from("minimal reproducing program (GNU as, -march=z13):\n");
+    let mut s = String::from("minimal reproducing program (GNU as, -march=z15):\n");
     for item in &case.items {
         match item {
             Item::Insn(t) => {

@@ -498,6 +498,44 @@ fn mvc_one_byte_ahead_propagates_the_first_byte() {
 }
 
 #[test]
+fn mvcrl_one_byte_behind_propagates_the_last_byte() {
+    // mvcrl 0(%r2),1(%r2) with GR0 = 6: seven bytes, rightmost first
+    let (mut cpu, mut mem) = machine(&[0xE5, 0x0A, 0x20, 0x00, 0x20, 0x01]);
+    mem.load(DATA, b"abcdefgx").unwrap();
+    cpu.gpr[0] = 6;
+    cpu.gpr[2] = DATA;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(mem.slice(DATA, 8).unwrap(), b"xxxxxxxx");
+}
+
+#[test]
+fn mvcrl_moves_gr0_bits_56_to_63_plus_one_bytes() {
+    // mvcrl 0(%r2),0(%r3) with GR0 = 0x...0102: three bytes (bits 0-55 of
+    // GR0 play no part in the length)
+    let (mut cpu, mut mem) = machine(&[0xE5, 0x0A, 0x20, 0x00, 0x30, 0x00]);
+    mem.load(DATA + 0x100, b"abcdef").unwrap();
+    cpu.gpr[0] = 0x0102;
+    cpu.gpr[2] = DATA;
+    cpu.gpr[3] = DATA + 0x100;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(mem.slice(DATA, 4).unwrap(), b"abc\0");
+}
+
+#[test]
+fn mvcrl_checks_both_operands_before_storing_across_a_page_boundary() {
+    // mvcrl 0xffc(%r2),0(%r3), eight bytes: the destination's right part is
+    // on the missing page, so nothing is stored, not even the left part
+    let (mut cpu, mem) = machine(&[0xE5, 0x0A, 0x2F, 0xFC, 0x30, 0x00]);
+    let mut bus = Faulting(mem, 0x7000);
+    bus.0.load(0x3000, &[1; 8]).unwrap();
+    cpu.gpr[0] = 7;
+    cpu.gpr[2] = 0x6000;
+    cpu.gpr[3] = 0x3000;
+    assert_eq!(program_exception(cpu.step(&mut bus)), (0x0011, 3));
+    assert_eq!(bus.0.slice(0x6ffc, 4).unwrap(), &[0; 4], "nothing stored");
+}
+
+#[test]
 fn mvcl_with_destructive_overlap_sets_cc3_and_moves_nothing() {
     // mvcl %r2,%r4: destination one byte above the source
     let (mut cpu, mut mem) = machine(&[0x0E, 0x24]);

@@ -450,7 +450,7 @@ fn arbitrary_vector_instructions_on_arbitrary_registers_never_panic() {
     use zmmu_cpu::opcode::TABLE;
     let vector: Vec<u16> = TABLE
         .iter()
-        .filter(|r| r.key >> 8 == 0xE7)
+        .filter(|r| r.op.is_vector())
         .map(|r| r.key)
         .collect();
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -463,7 +463,7 @@ fn arbitrary_vector_instructions_on_arbitrary_registers_never_panic() {
     for _ in 0..200_000 {
         let key = vector[(next() % vector.len() as u64) as usize];
         let mut code: [u8; 6] = next().to_be_bytes()[..6].try_into().unwrap();
-        code[0] = 0xE7;
+        code[0] = (key >> 8) as u8;
         code[5] = key as u8;
         let (mut cpu, mut mem) = machine(&code);
         for v in 0..32 {
@@ -494,4 +494,390 @@ fn every_vector_table_instruction_is_interpreted() {
         }
     }
     assert!(unimplemented.is_empty(), "{unimplemented:?}");
+}
+
+/// A VRX instruction with first byte E6 (the vector-enhancements facility
+/// 2): V1, 0(B2), M3.
+fn e6(op: u8, v1: u8, b2: u8, m3: u8) -> [u8; 6] {
+    let mut code = e7(op, [v1, 0, b2, 0, 0, 0, m3]);
+    code[0] = 0xE6;
+    code
+}
+
+/// Run one storage instruction with %r2 = DATA holding `data`; V1 is `v1`
+/// before. Returns V1, the 16 bytes at DATA and the interruption, if any.
+fn run_storage(code: [u8; 6], v1: u128, data: [u8; 16]) -> (u128, [u8; 16], Option<(u16, u8)>) {
+    let (mut cpu, mut mem) = machine(&code);
+    mem.load(DATA, &data).unwrap();
+    cpu.gpr[2] = DATA;
+    cpu.set_v128(1, v1);
+    let r = cpu.step(&mut mem);
+    let intr = r.is_err().then(|| program_exception(r));
+    let out = mem.slice(DATA, 16).unwrap().try_into().unwrap();
+    (cpu.v128(1), out, intr)
+}
+
+const SPEC: Option<(u16, u8)> = Some((0x0006, 3));
+const ASCENDING: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+#[test]
+fn vlbr_reverses_the_bytes_of_each_element_and_vler_the_order_of_the_elements() {
+    let (v, _, _) = run_storage(e6(0x06, 1, 2, 2), 0, ASCENDING); // vlbrf
+    assert_eq!(v, 0x03020100_07060504_0B0A0908_0F0E0D0C);
+    let (v, _, _) = run_storage(e6(0x06, 1, 2, 4), 0, ASCENDING); // vlbrq
+    assert_eq!(v, u128::from_le_bytes(ASCENDING));
+    let (v, _, _) = run_storage(e6(0x07, 1, 2, 3), 0, ASCENDING); // vlerg
+    assert_eq!(v, 0x08090A0B0C0D0E0F_0001020304050607);
+    // The stores are the same reorderings.
+    let (_, m, _) = run_storage(e6(0x0E, 1, 2, 1), u128::from_be_bytes(ASCENDING), [0; 16]);
+    assert_eq!(m, [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14]); // vstbrh
+    let (_, m, _) = run_storage(e6(0x0F, 1, 2, 2), u128::from_be_bytes(ASCENDING), [0; 16]);
+    assert_eq!(m, [12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3]); // vsterf
+}
+
+#[test]
+fn reversed_loads_and_stores_with_an_invalid_element_size_are_specification_exceptions() {
+    for (code, what) in [
+        (e6(0x06, 1, 2, 0), "vlbr M3 0"),
+        (e6(0x06, 1, 2, 5), "vlbr M3 5"),
+        (e6(0x07, 1, 2, 4), "vler M3 4"),
+        (e6(0x0E, 1, 2, 0), "vstbr M3 0"),
+        (e6(0x0F, 1, 2, 4), "vster M3 4"),
+        (e6(0x04, 1, 2, 0), "vllebrz M3 0"),
+        (e6(0x04, 1, 2, 4), "vllebrz M3 4"),
+        (e6(0x05, 1, 2, 0), "vlbrrep M3 0"),
+        (e6(0x01, 1, 2, 8), "vlebrh index 8"),
+        (e6(0x03, 1, 2, 4), "vlebrf index 4"),
+        (e6(0x0A, 1, 2, 2), "vstebrg index 2"),
+        (e7(0x04, [1, 0, 2, 0, 0, 0, 5]), "vllez M3 5"),
+    ] {
+        let (v, m, intr) = run_storage(code, 7, [0xAA; 16]);
+        assert_eq!(intr, SPEC, "{what}");
+        assert_eq!((v, m), (7, [0xAA; 16]), "{what}: suppressed");
+    }
+}
+
+#[test]
+fn byte_reversed_element_loads_zero_replicate_and_store_one_element() {
+    let (v, _, _) = run_storage(e6(0x01, 1, 2, 7), u128::MAX, ASCENDING); // vlebrh 7
+    assert_eq!(v, u128::MAX << 16 | 0x0100);
+    let (v, _, _) = run_storage(e6(0x04, 1, 2, 3), u128::MAX, ASCENDING); // vllebrzg
+    assert_eq!(v, 0x0706050403020100 << 64);
+    let (v, _, _) = run_storage(e6(0x04, 1, 2, 6), u128::MAX, ASCENDING); // vllebrze
+    assert_eq!(v, 0x03020100 << 96);
+    let (v, _, _) = run_storage(e7(0x04, [1, 0, 2, 0, 0, 0, 6]), u128::MAX, ASCENDING); // vllezlf
+    assert_eq!(v, 0x00010203 << 96);
+    let (v, _, _) = run_storage(e6(0x05, 1, 2, 2), 0, ASCENDING); // vlbrrepf
+    assert_eq!(v, 0x03020100_03020100_03020100_03020100);
+    let (_, m, _) = run_storage(e6(0x0B, 1, 2, 1), 0x11223344_55667788 << 64, [0; 16]); // vstebrf 1
+    assert_eq!(m[..5], [0x88, 0x77, 0x66, 0x55, 0]);
+}
+
+#[test]
+fn vsld_and_vsrd_shift_the_concatenation_by_bits_and_reject_i4_above_7() {
+    // vsld %v1,%v2,%v3,4 ; vsrd %v1,%v2,%v3,4
+    let (a, b) = (
+        0x0123_4567_89AB_CDEF_0011_2233_4455_6677,
+        0x8899_AABB_CCDD_EEFF_0000_0000_0000_0000,
+    );
+    assert_eq!(
+        run3(e7(0x86, [1, 2, 3, 0, 0, 4, 0]), a, b, 0).0,
+        a << 4 | b >> 124
+    );
+    assert_eq!(
+        run3(e7(0x87, [1, 2, 3, 0, 0, 4, 0]), a, b, 0).0,
+        b >> 4 | a << 124
+    );
+    assert_eq!(
+        run3(e7(0x87, [1, 2, 3, 0, 0, 0, 0]), a, b, 0).0,
+        b,
+        "vsrd by 0 is V3"
+    );
+    let (mut cpu, mut mem) = machine(&e7(0x86, [1, 2, 3, 0, 0, 8, 0]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+/// vstrs %v1,%v2,%v3,%v4,M5,M6.
+fn vstrs(m5: u8, m6: u8) -> [u8; 6] {
+    e7(0x8B, [1, 2, 3, m5, m6, 0, 4])
+}
+
+#[test]
+fn vstrs_finds_the_leftmost_full_or_partial_match_of_the_substring() {
+    let len = |n: u128| n << 64; // byte 7 of V4
+    let s = bytes(b"xxabcabcaxxxxxab");
+    // Full match of "abc" at byte 2: cc 2.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"abc"), len(3)), (2 << 64, 2));
+    // "abx" only as a prefix running off the right end: partial, cc 3.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"abx"), len(3)), (14 << 64, 3));
+    // No match: index 16, cc 0.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"q"), len(1)), (16 << 64, 0));
+    // An empty substring matches at 0: cc 2.
+    assert_eq!(run3(vstrs(0, 0), s, bytes(b"q"), len(0)), (0, 2));
+}
+
+#[test]
+fn vstrs_with_zero_search_ends_both_strings_at_their_first_zero() {
+    let len = |n: u128| n << 64;
+    let s = bytes(b"xxab\0xabc");
+    // "abc" follows the string's end: no match with a zero, cc 1.
+    assert_eq!(run3(vstrs(0, 2), s, bytes(b"abc"), len(3)), (16 << 64, 1));
+    // The substring ends at its zero: "ab" matches at 2, fully.
+    assert_eq!(run3(vstrs(0, 2), s, bytes(b"ab\0z"), len(4)), (2 << 64, 2));
+    // Halfword elements: byte index of the element.
+    let h = bytes(&[0, 1, 0, 2, 0, 3, 0, 4]);
+    assert_eq!(
+        run3(vstrs(1, 0), h, bytes(&[0, 3, 0, 4]), len(4)),
+        (4 << 64, 2)
+    );
+}
+
+#[test]
+fn vstrs_with_an_invalid_element_size_or_flag_is_a_specification_exception() {
+    for code in [vstrs(3, 0), vstrs(0, 1), vstrs(0, 8)] {
+        let (mut cpu, mut mem) = machine(&code);
+        assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    }
+}
+
+#[test]
+fn vector_enhancements_1_logic_bit_permute_and_multiply_sum() {
+    let (a, b) = (0xF0F0u128 << 100 | 0x1234, 0xFF00u128 << 100 | 0xFFFF);
+    assert_eq!(run3(vrr(0x6C, 1, 2, 3, 0, 0), a, b, 0).0, !(a ^ b)); // vnx
+    assert_eq!(run3(vrr(0x6E, 1, 2, 3, 0, 0), a, b, 0).0, !(a & b)); // vnn
+    assert_eq!(run3(vrr(0x6F, 1, 2, 3, 0, 0), a, b, 0).0, a | !b); // voc
+                                                                   // vbperm: bits 0, 127 and 1 of V2, then indexes 128 and above (zero).
+    let idx = bytes(&[
+        0, 127, 1, 128, 255, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 200,
+    ]);
+    let r = run3(vrr(0x85, 1, 2, 3, 0, 0), 1 << 127 | 1, idx, 0).0;
+    assert_eq!(r, 0b1100 << 76);
+    // vmsl %v1,%v2,%v3,%v4,3,M6: 3*5 + 7*11 (even product doubled with M6 8) + V4.
+    let vmsl = |m6: u8| e7(0xB8, [1, 2, 3, 3, m6, 0, 4]);
+    let (x, y) = (3u128 << 64 | 7, 5u128 << 64 | 11);
+    assert_eq!(run3(vmsl(0), x, y, 1).0, 15 + 77 + 1);
+    assert_eq!(run3(vmsl(8), x, y, 1).0, 30 + 77 + 1);
+    assert_eq!(run3(vmsl(4), x, y, 1).0, 15 + 154 + 1);
+    let (mut cpu, mut mem) = machine(&e7(0xB8, [1, 2, 3, 2, 0, 0, 4]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3), "M5 2");
+}
+
+#[test]
+fn vector_enhancements_2_loads_need_the_vector_enablement_control() {
+    let (mut cpu, mut mem) = machine(&e6(0x06, 1, 2, 2));
+    cpu.cr[0] &= !CR0_VECTOR;
+    cpu.gpr[2] = DATA;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0007, 3));
+}
+
+/// Long BFP elements of a vector register.
+fn longs(a: f64, b: f64) -> u128 {
+    u128::from(a.to_bits()) << 64 | u128::from(b.to_bits())
+}
+
+/// vfa %v1,%v2,%v3,M4,M5 (VRR-c).
+fn vfa(m4: u8, m5: u8) -> [u8; 6] {
+    e7(0xE3, [1, 2, 3, 0, 0, m5, m4])
+}
+
+#[test]
+fn vector_fp_add_adds_each_long_element_and_the_w_form_only_element_0() {
+    let (r, _) = run3(vfa(3, 0), longs(1.5, -2.0), longs(2.25, 0.5), 0);
+    assert_eq!(r, longs(3.75, -1.5));
+    // wfadb: element 0; the other elements of V1 are zero (as QEMU).
+    let (mut cpu, mut mem) = machine(&vfa(3, 8));
+    cpu.set_v128(1, u128::MAX);
+    cpu.set_v128(2, longs(1.5, -2.0));
+    cpu.set_v128(3, longs(2.25, 0.5));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), longs(3.75, 0.0));
+    // Short elements (M4 2): four of them.
+    let shorts = |x: [f32; 4]| {
+        x.iter()
+            .fold(0u128, |v, f| v << 32 | u128::from(f.to_bits()))
+    };
+    let (r, _) = run3(vfa(2, 0), shorts([1.0, 2.0, 3.0, 4.0]), shorts([0.5; 4]), 0);
+    assert_eq!(r, shorts([1.5, 2.5, 3.5, 4.5]));
+}
+
+#[test]
+fn vector_fp_with_an_unimplemented_format_is_a_specification_exception() {
+    for m4 in [0, 1, 4, 5, 15] {
+        let (mut cpu, mut mem) = machine(&vfa(m4, 0));
+        assert_eq!(
+            program_exception(cpu.step(&mut mem)),
+            (0x0006, 3),
+            "M4 {m4}"
+        );
+    }
+}
+
+#[test]
+fn an_enabled_ieee_exception_in_an_element_is_a_vector_processing_exception_naming_it() {
+    // vfadb with the overflow mask on: element 1 overflows. VXC = index 1,
+    // kind 3 (overflow); nothing is stored and no flag is set.
+    let (mut cpu, mut mem) = machine(&vfa(3, 0));
+    cpu.fpc = 0x2000_0000;
+    cpu.set_v128(1, 7);
+    cpu.set_v128(2, longs(1.0, f64::MAX));
+    cpu.set_v128(3, longs(1.0, f64::MAX));
+    let intr = cpu.step(&mut mem).unwrap_err();
+    match intr {
+        Interruption::Program { exception, ilc } => {
+            assert_eq!((exception.code.0, exception.dxc, ilc), (0x001B, 0x13, 3))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        (cpu.v128(1), cpu.fpc),
+        (7, 0x2000_0000),
+        "suppressed, no flags"
+    );
+    assert_eq!(cpu.psw.addr, CODE + 6);
+    cpu.cr[0] |= 1 << (63 - 45);
+    cpu.deliver(&mut mem, intr).unwrap();
+    assert_eq!(mem.slice(lowcore::DXC, 1).unwrap(), &[0x13], "the VXC");
+    assert_eq!(cpu.fpc >> 8 & 0xFF, 0x13, "in the FPC's DXC byte too");
+    // The mask off: both elements are stored, the flags of all set.
+    let (mut cpu, mut mem) = machine(&vfa(3, 0));
+    cpu.set_v128(2, longs(1.0, f64::MAX));
+    cpu.set_v128(3, longs(f64::MIN_POSITIVE, f64::MAX));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), longs(1.0, f64::INFINITY));
+    assert_eq!(cpu.fpc, 0x0028_0000, "overflow and inexact");
+}
+
+#[test]
+fn the_leftmost_element_with_an_enabled_exception_and_its_first_exception_make_the_vxc() {
+    // vfd with invalid and divide-by-zero masks: element 0 divides by
+    // zero, element 1 is 0/0 (invalid): VXC 0x02.
+    let vfd = e7(0xE5, [1, 2, 3, 0, 0, 0, 3]);
+    let (mut cpu, mut mem) = machine(&vfd);
+    cpu.fpc = 0xC000_0000;
+    cpu.set_v128(2, longs(1.0, 0.0));
+    cpu.set_v128(3, longs(0.0, 0.0));
+    match cpu.step(&mut mem) {
+        Err(Interruption::Program { exception, .. }) => assert_eq!(exception.dxc, 0x02),
+        other => panic!("{other:?}"),
+    }
+    // Element 0 both invalid and inexact? An invalid operation first: 0/0
+    // in element 0 with every mask on gives kind 1.
+    cpu.psw.addr = CODE;
+    cpu.fpc = 0xF800_0000;
+    cpu.set_v128(2, longs(0.0, 1.0));
+    match cpu.step(&mut mem) {
+        Err(Interruption::Program { exception, .. }) => assert_eq!(exception.dxc, 0x01),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_inexact_suppression_control_takes_the_inexact_exception_away() {
+    // vfidb %v1,%v2,0,M4,5 (round toward zero): 2.5 -> 2.0, inexact.
+    let vfi = |m4: u8| e7(0xC7, [1, 2, 0, 0, 5, m4, 3]);
+    let (mut cpu, mut mem) = machine(&vfi(0));
+    cpu.set_v128(2, longs(2.5, -7.0));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.v128(1), cpu.fpc), (longs(2.0, -7.0), 0x0008_0000));
+    let (mut cpu, mut mem) = machine(&vfi(4));
+    cpu.fpc = 0x0800_0000; // the inexact mask on: no interruption either
+    cpu.set_v128(2, longs(2.5, -7.0));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!((cpu.v128(1), cpu.fpc), (longs(2.0, -7.0), 0x0800_0000));
+}
+
+#[test]
+fn vector_fp_compares_set_element_masks_and_the_cc_with_m6_bit_3() {
+    // vfchdbs %v1,%v2,%v3: 2 > 1 true, NaN > 0 false: cc 1.
+    let vfch = |m5: u8, m6: u8| e7(0xEB, [1, 2, 3, 0, m6, m5, 3]);
+    let (r, cc) = run3(vfch(0, 1), longs(2.0, f64::NAN), longs(1.0, 0.0), 0);
+    assert_eq!((r, cc), (u128::MAX << 64, 1));
+    // wfcdb: element 0 only, cc 1 (low).
+    let wfc = e7(0xCB, [2, 3, 0, 0, 0, 0, 3]);
+    let (mut cpu, mut mem) = machine(&wfc);
+    cpu.set_v128(2, longs(1.0, 9.0));
+    cpu.set_v128(3, longs(2.0, 0.0));
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.psw.cc(), 1);
+    // wfc with M4 nonzero: specification exception.
+    let (mut cpu, mut mem) = machine(&e7(0xCB, [2, 3, 0, 0, 0, 1, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+#[test]
+fn rounding_to_prepare_for_shorter_precision_rounds_inexact_results_to_odd() {
+    // vfidb %v1,%v2,3,0,3: 2.5 -> 3, 3.5 -> 3, -4.25 -> -5, 6.0 exact.
+    let (r, _) = run3(e7(0xC7, [1, 2, 0, 0, 3, 0, 3]), longs(2.5, -4.25), 0, 0);
+    assert_eq!(r, longs(3.0, -5.0));
+    let (r, _) = run3(e7(0xC7, [1, 2, 0, 0, 3, 0, 3]), longs(3.5, 6.0), 0, 0);
+    assert_eq!(r, longs(3.0, 6.0));
+    // vcgdb %v1,%v2,3,0,3: 2.5 -> 3, -4.25 -> -5.
+    let (r, _) = run3(e7(0xC2, [1, 2, 0, 0, 3, 0, 3]), longs(2.5, -4.25), 0, 0);
+    assert_eq!(r, 3u128 << 64 | (-5i64 as u64 as u128));
+    // vflrd (long to short) %v1,%v2,3,0,3: 1 + 2**-30 is truncated to 1.0
+    // and made odd (the rightmost fraction bit one).
+    let x = 1.0 + (-30f64).exp2();
+    let (r, _) = run3(e7(0xC5, [1, 2, 0, 0, 3, 0, 3]), longs(x, 1.0), 0, 0);
+    assert_eq!(r >> 96, u128::from(1f32.to_bits() | 1));
+}
+
+#[test]
+fn vector_fp_rounding_m5_2_and_sign_operation_3_are_specification_exceptions() {
+    // vfidb M5 2.
+    let (mut cpu, mut mem) = machine(&e7(0xC7, [1, 2, 0, 0, 2, 0, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vfpsodb M5 3.
+    let (mut cpu, mut mem) = machine(&e7(0xCC, [1, 2, 0, 0, 3, 0, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vflls with M3 3.
+    let (mut cpu, mut mem) = machine(&e7(0xC4, [1, 2, 0, 0, 0, 0, 3]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}
+
+#[test]
+fn vector_fp_needs_the_vector_enablement_control() {
+    let (mut cpu, mut mem) = machine(&vfa(3, 0));
+    cpu.cr[0] &= !CR0_VECTOR;
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0007, 3));
+}
+
+#[test]
+fn vfmin_and_vfmax_follow_the_kind_m6_names() {
+    // vfmin/vfmax %v1,%v2,%v3,3,0,M6 (VRR-c: M6 at bits 24-27).
+    let vfm = |op: u8, m6: u8| e7(op, [1, 2, 3, 0, m6, 0, 3]);
+    let nan = f64::from_bits(0x7FF8_0000_0000_0001);
+    // IEEE minNum: the number beside a quiet NaN; -0 below +0.
+    let (r, _) = run3(vfm(0xEE, 0), longs(nan, 0.0), longs(2.0, -0.0), 0);
+    assert_eq!(r, longs(2.0, -0.0));
+    // Java max: the NaN; C macro min: V3; C++ min: V2 (both invalid).
+    assert_eq!(
+        run3(vfm(0xEF, 1), longs(nan, 1.0), longs(2.0, 3.0), 0).0,
+        longs(nan, 3.0)
+    );
+    assert_eq!(
+        run3(vfm(0xEE, 2), longs(nan, 1.0), longs(2.0, 3.0), 0).0,
+        longs(2.0, 1.0)
+    );
+    assert_eq!(
+        run3(vfm(0xEE, 3), longs(nan, 1.0), longs(2.0, 3.0), 0).0,
+        longs(nan, 1.0)
+    );
+    // fmax of magnitudes (M6 12): the larger magnitude, as a magnitude.
+    assert_eq!(
+        run3(vfm(0xEF, 12), longs(-5.0, 1.0), longs(2.0, -3.0), 0).0,
+        longs(5.0, 3.0)
+    );
+    // maxNumMag (M6 8): the operand itself.
+    assert_eq!(
+        run3(vfm(0xEF, 8), longs(-5.0, 1.0), longs(2.0, -3.0), 0).0,
+        longs(-5.0, -3.0)
+    );
+    for m6 in [5, 7, 13, 15] {
+        let (mut cpu, mut mem) = machine(&vfm(0xEE, m6));
+        assert_eq!(
+            program_exception(cpu.step(&mut mem)),
+            (0x0006, 3),
+            "M6 {m6}"
+        );
+    }
 }

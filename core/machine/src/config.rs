@@ -74,6 +74,9 @@ impl WatchdogAction {
 pub struct CpuFeatures {
     /// The vector facility (129), where zmmu implements it.
     pub vx: bool,
+    /// The miscellaneous-instruction-extensions facility 3 (61); on by
+    /// default.
+    pub mie3: bool,
     /// The guarded-storage facility (133): zmmu does not implement it, so
     /// it can only be off.
     pub gs: bool,
@@ -92,6 +95,7 @@ impl Default for CpuFeatures {
     fn default() -> Self {
         Self {
             vx: true,
+            mie3: true,
             gs: false,
             edat: true,
             sea_esop2: false,
@@ -114,7 +118,9 @@ impl core::error::Error for CpuModelError {}
 impl CpuFeatures {
     /// Parses QEMU's `-cpu MODEL[,FEATURE=on|off...]`: the model is `max`,
     /// `host` or `qemu` (all mean the one model zmmu has), each feature is
-    /// `vx`, `gs`, `edat` or `sea_esop2`. Asking for what zmmu does not implement is an error,
+    /// `vx`, `mie3`, `gs`, `vxeh`, `vxeh2`, `edat` or `sea_esop2`. Asking
+    /// for what zmmu does not implement (`gs`, the vector-enhancements
+    /// facilities 1 and 2, 135 and 148, `vxeh` and `vxeh2`) is an error,
     /// never ignored.
     pub fn parse(text: &str) -> Result<Self, CpuModelError> {
         let mut parts = text.split(',');
@@ -138,17 +144,23 @@ impl CpuFeatures {
             };
             match (name, on) {
                 ("vx", on) => features.vx = on,
+                ("mie3", on) => features.mie3 = on,
                 ("edat", on) => features.edat = on,
                 ("sea_esop2", on) => features.sea_esop2 = on,
-                ("gs", false) => features.gs = false,
-                ("gs", true) => {
-                    return Err(CpuModelError(
-                        "feature gs=on: the guarded-storage facility is not implemented".into(),
-                    ))
+                ("gs" | "vxeh" | "vxeh2", false) => {}
+                ("gs" | "vxeh" | "vxeh2", true) => {
+                    let facility = match name {
+                        "gs" => "the guarded-storage facility (133)",
+                        "vxeh" => "the vector-enhancements facility 1 (135)",
+                        _ => "the vector-enhancements facility 2 (148)",
+                    };
+                    return Err(CpuModelError(alloc::format!(
+                        "feature {name}=on: {facility} is not implemented"
+                    )));
                 }
                 _ => {
                     return Err(CpuModelError(alloc::format!(
-                        "feature `{name}`: zmmu can switch vx, gs, edat and sea_esop2 only"
+                        "feature `{name}`: zmmu can switch vx, mie3, gs, vxeh, vxeh2, edat and sea_esop2 only"
                     )))
                 }
             }
@@ -297,7 +309,16 @@ mod tests {
                 ..CpuFeatures::default()
             })
         );
+        assert_eq!(
+            CpuFeatures::parse("max,mie3=off,vxeh=off,vxeh2=off"),
+            Ok(CpuFeatures {
+                mie3: false,
+                ..CpuFeatures::default()
+            })
+        );
         assert!(CpuFeatures::parse("max,gs=on").is_err());
+        assert!(CpuFeatures::parse("max,vxeh=on").is_err());
+        assert!(CpuFeatures::parse("max,vxeh2").is_err());
         assert!(CpuFeatures::parse("z14").is_err());
         assert!(CpuFeatures::parse("max,ctop=on").is_err());
     }

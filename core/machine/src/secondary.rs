@@ -13,6 +13,7 @@ pub struct Seed {
     sclp: crate::sclp::SclpConfig,
     config: crate::config::Config,
     vector_facility: bool,
+    mie3_facility: bool,
 }
 
 impl Seed {
@@ -24,6 +25,7 @@ impl Seed {
             sclp: first.services.sclp.config.clone(),
             config: first.config.clone(),
             vector_facility: first.cpu.vector_facility,
+            mie3_facility: first.cpu.mie3_facility,
         }
     }
 
@@ -40,6 +42,7 @@ impl Seed {
         let mut cpu = zmmu_cpu::state::Cpu::new();
         cpu.cpu_addr = address;
         cpu.vector_facility = self.vector_facility;
+        cpu.mie3_facility = self.mie3_facility;
         let mut services = crate::board::Services {
             state: crate::board::CpuState::Stopped,
             clock,

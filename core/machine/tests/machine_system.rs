@@ -314,18 +314,44 @@ fn the_facility_list_offers_no_facility_zmmu_does_not_implement() {
     let installed = |n| installed(&cpu, n);
     // The z/Architecture facilities and those whose instructions exist.
     // The message-security assist and its extensions 3, 4, 5 and 8 (17,
-    // 76, 77, 57, 146) with their query functions.
+    // 76, 77, 57, 146) with their query functions. The high-word and
+    // miscellaneous-instruction-extensions 3 facilities (45, 61).
     for n in [
-        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 57, 76, 77, 129, 130, 146,
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 57, 61, 76, 77, 129,
+        130, 146,
     ] {
         assert!(installed(n), "facility {n}");
     }
     // Not (or not completely) implemented: never offered.
     for n in [
-        8, 10, 11, 14, 16, 22, 37, 40, 42, 45, 49, 53, 58, 61, 73, 78, 133, 134, 135, 148, 155, 161,
+        8, 10, 11, 14, 16, 22, 37, 40, 42, 49, 53, 58, 73, 78, 133, 134, 135, 148, 155, 161,
     ] {
         assert!(!installed(n), "facility {n}");
     }
+}
+
+#[test]
+fn a_model_without_mie3_neither_reports_it_nor_executes_its_instructions() {
+    use zmmu_cpu::exec::control::installed;
+    let mut cpu = zmmu_cpu::state::Cpu::new();
+    cpu.mie3_facility = false;
+    assert!(!installed(&cpu, 61));
+    assert!(installed(&cpu, 45), "the high-word facility stays");
+    let without = || {
+        let mut config = Config::default();
+        config.cpu = zmmu_machine::config::CpuFeatures::parse("max,mie3=off").unwrap();
+        config
+    };
+    // ncgrk %r1,%r2,%r3: operation exception.
+    let mut m = machine_with(without(), &[0xb9, 0xe5, 0x30, 0x12], &[]);
+    assert_eq!(program_interruption(&mut m), 0x0001, "operation exception");
+    // popcnt %r1,%r2,8 counts per byte, M3 ignored.
+    let mut m = machine_with(without(), &[0xb9, 0xe1, 0x80, 0x12], &[(2, 0x0301)]);
+    done_with_cc(&mut m);
+    assert_eq!(m.cpu.gpr[1], 0x0201);
+    let mut m = machine(&[0xb9, 0xe1, 0x80, 0x12], &[(2, 0x0301)]);
+    done_with_cc(&mut m);
+    assert_eq!(m.cpu.gpr[1], 3, "with it, the whole register's count");
 }
 
 #[test]

@@ -390,7 +390,8 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         RISBG | RISBGN | RISBHG | RISBLG | RNSBG | ROSBG | RXSBG => rotate_then(e),
         POPCNT => {
             let v = e.cpu.r64(f.r2);
-            let r = if f.m3 & 8 != 0 {
+            // M3 bit 0 counts the whole register (facility 61).
+            let r = if f.m3 & 8 != 0 && e.cpu.mie3_facility {
                 u64::from(v.count_ones())
             } else {
                 let mut b = v.to_be_bytes();
@@ -500,8 +501,101 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             Ok(Next::Seq)
         }),
         AIH | ALSIH | ALSIHN | CIH | CLIH => high_immediate(e),
+        AHHHR | AHHLR | ALHHHR | ALHHLR | SHHHR | SHHLR | SLHHHR | SLHHLR | CHHR | CHLR | CLHHR
+        | CLHLR => high_register(e),
+        NCRK | NCGRK | NNRK | NNGRK | NORK | NOGRK | NXRK | NXGRK | OCRK | OCGRK => {
+            complemented_logic(e)
+        }
+        SELR | SELGR | SELFHR => select(e),
         _ => return None,
     })
+}
+
+/// The logical operations of the miscellaneous-instruction-extensions
+/// facility 3 (61): AND WITH COMPLEMENT (R2 & !R3), NAND, NOR, NOT
+/// EXCLUSIVE OR and OR WITH COMPLEMENT (R2 | !R3), into R1; the 32-bit
+/// forms on bits 32-63. cc 0 for a zero result, else 1.
+fn complemented_logic<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    use Opcode::*;
+    let f = e.insn.f;
+    let op = e.insn.op;
+    let w = if matches!(op, NCRK | NNRK | NORK | NXRK | OCRK) {
+        Width::W32
+    } else {
+        Width::W64
+    };
+    let (a, b) = (e.cpu.r64(f.r2), e.cpu.r64(f.r3));
+    let v = match op {
+        NCRK | NCGRK => a & !b,
+        NNRK | NNGRK => !(a & b),
+        NORK | NOGRK => !(a | b),
+        NXRK | NXGRK => !(a ^ b),
+        _ => a | !b,
+    };
+    let v = cc::unsigned(v, w);
+    write_reg(e, f.r1, w, v);
+    e.set_cc(cc::zero_cc(v, w));
+    Ok(Next::Seq)
+}
+
+/// SELECT (SELR: bits 32-63, SELGR: 64 bits) and SELECT HIGH (SELFHR:
+/// bits 0-31) of the miscellaneous-instruction-extensions facility 3 (61):
+/// R2 into R1 if the condition code is one M4 selects, else R3; the cc is
+/// unchanged.
+fn select<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let r = if cc::mask_selects(f.m4, e.cpu.psw.cc()) {
+        f.r2
+    } else {
+        f.r3
+    };
+    match e.insn.op {
+        Opcode::SELR => e.cpu.set_r32(f.r1, e.cpu.r32(r)),
+        Opcode::SELGR => e.cpu.set_r64(f.r1, e.cpu.r64(r)),
+        _ => e.cpu.set_rh(f.r1, e.cpu.rh(r)),
+    }
+    Ok(Next::Seq)
+}
+
+/// The register forms of the high-word facility (45): AHHHR, ALHHHR,
+/// SHHHR, SLHHHR (R1 bits 0-31 = R2 bits 0-31 op R3 bits 0-31), AHHLR,
+/// ALHHLR, SHHLR, SLHHLR (op R3 bits 32-63), with the cc and overflow of
+/// their full-register counterparts; CHHR, CLHHR (R1 bits 0-31 against R2
+/// bits 0-31) and CHLR, CLHLR (against R2 bits 32-63) set the cc only.
+fn high_register<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    use Opcode::*;
+    let f = e.insn.f;
+    let (op, low) = match e.insn.op {
+        AHHHR => (AluOp::Add, false),
+        AHHLR => (AluOp::Add, true),
+        ALHHHR => (AluOp::AddL, false),
+        ALHHLR => (AluOp::AddL, true),
+        SHHHR => (AluOp::Sub, false),
+        SHHLR => (AluOp::Sub, true),
+        SLHHHR => (AluOp::SubL, false),
+        SLHHLR => (AluOp::SubL, true),
+        CHHR => (AluOp::Cmp, false),
+        CHLR => (AluOp::Cmp, true),
+        CLHHR => (AluOp::CmpL, false),
+        _ => (AluOp::CmpL, true),
+    };
+    let (first, second) = if is_compare(op) {
+        (f.r1, f.r2)
+    } else {
+        (f.r2, f.r3)
+    };
+    let a = u64::from(e.cpu.rh(first));
+    let b = u64::from(if low {
+        e.cpu.r32(second)
+    } else {
+        e.cpu.rh(second)
+    });
+    let out = compute(op, Width::W32, a, b, e.cpu.psw.cc());
+    if !is_compare(op) {
+        e.cpu.set_rh(f.r1, out.value as u32);
+    }
+    e.set_cc(out.cc);
+    e.overflow(out.overflow)
 }
 
 /// High-word immediate operations: AIH, ALSIH, ALSIHN (no cc), CIH, CLIH.

@@ -54,7 +54,7 @@ pub mod ieee {
 /// precise (a result rounded first to it and then to this format is
 /// correctly rounded) with exponent range for the scaled results, and its
 /// place in a floating-point register.
-trait BfpFormat {
+pub(super) trait BfpFormat {
     /// The format's `rustc_apfloat` type.
     type F: Float + FloatConvert<Self::Wide>;
     /// The wider format.
@@ -72,9 +72,9 @@ trait BfpFormat {
 }
 
 /// Short BFP (32 bits).
-struct Short;
+pub(super) struct Short;
 /// Long BFP (64 bits).
-struct Long;
+pub(super) struct Long;
 
 impl BfpFormat for Short {
     type F = Single;
@@ -107,16 +107,16 @@ impl BfpFormat for Long {
 
 /// The bit patterns of a format with `bits` bits.
 #[derive(Clone, Copy)]
-struct Bits {
+pub(super) struct Bits {
     bits: u32,
 }
 
 impl Bits {
-    const fn sign(self) -> u64 {
+    pub(super) const fn sign(self) -> u64 {
         1 << (self.bits - 1)
     }
     /// The fraction's leftmost bit, one in a quiet NaN.
-    const fn quiet(self) -> u64 {
+    pub(super) const fn quiet(self) -> u64 {
         if self.bits == 32 {
             1 << 22
         } else {
@@ -133,21 +133,21 @@ impl Bits {
     const fn fraction(self) -> u64 {
         self.quiet() * 2 - 1
     }
-    const fn is_nan(self, v: u64) -> bool {
+    pub(super) const fn is_nan(self, v: u64) -> bool {
         v & self.exponent() == self.exponent() && v & self.fraction() != 0
     }
-    const fn is_snan(self, v: u64) -> bool {
+    pub(super) const fn is_snan(self, v: u64) -> bool {
         self.is_nan(v) && v & self.quiet() == 0
     }
-    const fn is_zero(self, v: u64) -> bool {
+    pub(super) const fn is_zero(self, v: u64) -> bool {
         v & !self.sign() == 0
     }
-    const fn negative(self, v: u64) -> bool {
+    pub(super) const fn negative(self, v: u64) -> bool {
         v & self.sign() != 0
     }
     /// The data class of `v` as TEST DATA CLASS numbers it: 0 zero, 1
     /// normal, 2 subnormal, 3 infinity, 4 quiet NaN, 5 signaling NaN.
-    const fn class(self, v: u64) -> u32 {
+    pub(super) const fn class(self, v: u64) -> u32 {
         let exponent = v & self.exponent();
         if self.is_snan(v) {
             5
@@ -182,14 +182,14 @@ impl Bits {
     }
 }
 
-const fn bits_of<T: BfpFormat>() -> Bits {
+pub(super) const fn bits_of<T: BfpFormat>() -> Bits {
     Bits { bits: T::BITS }
 }
 
 /// The NaN result of an operation on `ops` (PoP "Results of NaN
 /// Operands"): the first signaling NaN quieted (an invalid operation), else
 /// the first quiet NaN; `None` without NaN operands.
-fn nan_operand(b: Bits, ops: &[u64]) -> Option<(u64, u8)> {
+pub(super) fn nan_operand(b: Bits, ops: &[u64]) -> Option<(u64, u8)> {
     if let Some(&s) = ops.iter().find(|&&v| b.is_snan(v)) {
         return Some((s | b.quiet(), ieee::INVALID));
     }
@@ -219,12 +219,12 @@ fn exceptions(status: Status) -> u8 {
 
 /// The result of one operation before the FPC decides what happens.
 #[derive(Clone, Copy, Debug)]
-struct Outcome {
+pub(super) struct Outcome {
     /// The result (right-aligned bits) when no trap is taken.
-    value: u64,
+    pub(super) value: u64,
     /// The IEEE exceptions (plus [`ieee::UNDERFLOW`] for an exact tiny
     /// result, which only an enabled underflow mask reports).
-    exc: u8,
+    pub(super) exc: u8,
     /// An inexact result was incremented in magnitude.
     incremented: bool,
     /// For overflow or underflow: the scaled result, whether it is inexact
@@ -233,8 +233,27 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// The IEEE flags the outcome sets when no trap is taken: its
+    /// exceptions, underflow only when the result is also inexact.
+    pub(super) const fn flags(self) -> u8 {
+        let tiny_and_inexact = self.exc & ieee::UNDERFLOW != 0 && self.exc & ieee::INEXACT != 0;
+        (self.exc & !ieee::UNDERFLOW) | if tiny_and_inexact { ieee::UNDERFLOW } else { 0 }
+    }
+
+    /// A result with exceptions `exc` that is not incremented (or whose
+    /// increment plays no part: a vector element's) and has no scaled
+    /// form.
+    pub(super) const fn flagged(value: u64, exc: u8) -> Self {
+        Self {
+            value,
+            exc,
+            incremented: false,
+            scaled: None,
+        }
+    }
+
     /// An exact result.
-    const fn exact(value: u64) -> Self {
+    pub(super) const fn exact(value: u64) -> Self {
         Self {
             value,
             exc: 0,
@@ -322,7 +341,7 @@ fn rounded<T: BfpFormat>(
 }
 
 /// The rounding direction of the FPC's BFP rounding-mode field.
-fn fpc_round(fpc: u32) -> Round {
+pub(super) fn fpc_round(fpc: u32) -> Round {
     match fpc & 3 {
         0 => Round::NearestTiesToEven,
         1 => Round::TowardZero,
@@ -337,7 +356,7 @@ fn fpc_round(fpc: u32) -> Round {
 /// for shorter precision) needs the floating-point-extension facility,
 /// which zmmu does not offer, and it, 2 and 8-15 are a specification
 /// exception.
-fn m3_round(fpc: u32, m3: u8) -> Result<Round, Exception> {
+pub(super) fn m3_round(fpc: u32, m3: u8) -> Result<Round, Exception> {
     Ok(match m3 {
         0 => fpc_round(fpc),
         1 => Round::NearestTiesToAway,
@@ -382,12 +401,9 @@ impl<B: Bus> Exec<'_, B> {
             }
         }
         store(self.cpu, out.value);
-        let inexact = exc & ieee::INEXACT != 0;
-        if exc & ieee::OVERFLOW != 0 || (exc & ieee::UNDERFLOW != 0 && inexact) {
-            flags |= exc & (ieee::OVERFLOW | ieee::UNDERFLOW);
-        }
+        flags |= out.flags() & (ieee::OVERFLOW | ieee::UNDERFLOW);
         self.cpu.fpc |= u32::from(flags) << 16;
-        if inexact {
+        if exc & ieee::INEXACT != 0 {
             if masks & ieee::INEXACT != 0 {
                 return Err(Exception::data(
                     ieee::INEXACT | incremented(out.incremented),
@@ -421,7 +437,7 @@ impl<B: Bus> Exec<'_, B> {
 
 /// The four arithmetic operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Arith {
+pub(super) enum Arith {
     Add,
     Sub,
     Mul,
@@ -438,7 +454,7 @@ fn apply<F: Float>(op: Arith, a: F, b: F, round: Round) -> StatusAnd<F> {
 }
 
 /// `a op b` in format `T`, rounded by `round`.
-fn arith<T: BfpFormat>(op: Arith, a: u64, b: u64, round: Round) -> Outcome {
+pub(super) fn arith<T: BfpFormat>(op: Arith, a: u64, b: u64, round: Round) -> Outcome {
     let bits = bits_of::<T>();
     if let Some((value, exc)) = nan_operand(bits, &[a, b]) {
         return Outcome {
@@ -463,18 +479,17 @@ fn arith<T: BfpFormat>(op: Arith, a: u64, b: u64, round: Round) -> Outcome {
 /// operand in the order second (`c`), third (`b`), first (`a`), quieted,
 /// an invalid operation when any operand is a signaling NaN (QEMU 7.2's
 /// choice, which differs from the other operations' signaling-first
-/// rule); a product of zero and infinity is an invalid operation even
-/// when the addend is a quiet NaN, which is then the result. The
+/// rule); a product of zero and infinity whose addend is a quiet NaN is
+/// not an invalid operation (IEEE 754 leaves it to the implementation;
+/// QEMU 7.2 signals nothing, and the quiet NaN is the result). The
 /// scaled result of a trapping overflow or underflow is rounded from the
 /// wider format's fused result (two roundings, where the other
 /// operations' are exact).
-fn fused<T: BfpFormat>(a: u64, b: u64, c: u64, subtract: bool, round: Round) -> Outcome {
+pub(super) fn fused<T: BfpFormat>(a: u64, b: u64, c: u64, subtract: bool, round: Round) -> Outcome {
     let bits = bits_of::<T>();
-    let infinite = |v: u64| v & !bits.sign() == bits.exponent();
-    let invalid_product = (bits.is_zero(b) && infinite(c)) || (infinite(b) && bits.is_zero(c));
     let operands = [c, b, a];
     if let Some(&nan) = operands.iter().find(|&&v| bits.is_nan(v)) {
-        let signaling = invalid_product || operands.iter().any(|&v| bits.is_snan(v));
+        let signaling = operands.iter().any(|&v| bits.is_snan(v));
         return Outcome {
             exc: if signaling { ieee::INVALID } else { 0 },
             ..Outcome::exact(nan | bits.quiet())
@@ -517,7 +532,7 @@ fn multiply_and_add<B: Bus, T: BfpFormat>(e: &mut Exec<'_, B>, subtract: bool) -
 /// The square root of `a` in format `T`: exact integer square root of the
 /// significand, rounded once by `from_u128_r` (the result of a square root
 /// is always normal: no overflow, no underflow).
-fn sqrt<T: BfpFormat>(a: u64, round: Round) -> Outcome {
+pub(super) fn sqrt<T: BfpFormat>(a: u64, round: Round) -> Outcome {
     let b = bits_of::<T>();
     if let Some((value, exc)) = nan_operand(b, &[a]) {
         return Outcome {
@@ -578,7 +593,7 @@ fn sqrt<T: BfpFormat>(a: u64, round: Round) -> Outcome {
 
 /// Short to long (LDEBR): exact; a signaling NaN is quieted (an invalid
 /// operation), a NaN's fraction kept left-aligned.
-fn lengthen(a: u64) -> Outcome {
+pub(super) fn lengthen(a: u64) -> Outcome {
     let s = bits_of::<Short>();
     if s.is_nan(a) {
         let snan = s.is_snan(a);
@@ -598,7 +613,7 @@ fn lengthen(a: u64) -> Outcome {
 
 /// Long to short (LEDBR), rounded by `round`; a NaN keeps the leftmost
 /// 22 bits of its fraction (a signaling one is quieted).
-fn shorten(a: u64, round: Round) -> Outcome {
+pub(super) fn shorten(a: u64, round: Round) -> Outcome {
     let l = bits_of::<Long>();
     if l.is_nan(a) {
         let snan = l.is_snan(a);
@@ -622,8 +637,30 @@ fn shorten(a: u64, round: Round) -> Outcome {
     )
 }
 
+/// `a` rounded to an integer value in format `T` (LOAD FP INTEGER): a
+/// NaN as the arithmetic's, inexact when the value changes (never
+/// overflow or underflow).
+pub(super) fn to_integral<T: BfpFormat>(a: u64, round: Round) -> Outcome {
+    if let Some((value, exc)) = nan_operand(bits_of::<T>(), &[a]) {
+        return Outcome {
+            exc,
+            ..Outcome::exact(value)
+        };
+    }
+    let x = T::F::from_bits(a.into());
+    let r = x.round_to_integral(round);
+    let magnitude = |v: T::F| v.abs().to_bits();
+    let exc = exceptions(r.status) & ieee::INEXACT;
+    Outcome {
+        exc,
+        incremented: exc != 0
+            && magnitude(x.round_to_integral(Round::TowardZero).value) != magnitude(r.value),
+        ..Outcome::exact(r.value.to_bits() as u64)
+    }
+}
+
 /// A signed integer to format `T`, rounded by `round`.
-fn from_fixed<T: BfpFormat>(v: i128, round: Round) -> Outcome {
+pub(super) fn from_fixed<T: BfpFormat>(v: i128, round: Round) -> Outcome {
     rounded::<T>(
         round,
         |r| T::F::from_i128_r(v, r),
@@ -639,7 +676,12 @@ fn from_fixed<T: BfpFormat>(v: i128, round: Round) -> Outcome {
 /// value out of range is also inexact (PoP "CONVERT TO FIXED": with the
 /// invalid-operation mask zero, SFi and the inexact condition; QEMU does
 /// the same).
-fn to_integer<T: BfpFormat>(a: u64, min: i128, max: i128, round: Round) -> (i128, u8, bool) {
+pub(super) fn to_integer<T: BfpFormat>(
+    a: u64,
+    min: i128,
+    max: i128,
+    round: Round,
+) -> (i128, u8, bool) {
     let b = bits_of::<T>();
     if b.is_nan(a) {
         return (min, ieee::INVALID, false);
@@ -664,7 +706,7 @@ fn to_integer<T: BfpFormat>(a: u64, min: i128, max: i128, round: Round) -> (i128
 /// Compare `a` with `b`: cc 0 equal, 1 low, 2 high, 3 unordered; a
 /// signaling NaN (any NaN when `signaling`: KEBR, KDBR) is an invalid
 /// operation.
-fn compare<T: BfpFormat>(a: u64, b: u64, signaling: bool) -> (u8, u8) {
+pub(super) fn compare<T: BfpFormat>(a: u64, b: u64, signaling: bool) -> (u8, u8) {
     let bits = bits_of::<T>();
     if bits.is_nan(a) || bits.is_nan(b) {
         let invalid = signaling || bits.is_snan(a) || bits.is_snan(b);

@@ -16,8 +16,8 @@ use zmmu_mmu::exception::Exception;
 
 /// The facility bits STFLE and STFL report (bit n = facility n): those whose
 /// instructions and behaviour zmmu implements, and no other. QEMU 7.2's
-/// `-cpu max` (TCG) reports more (16, 22, 24, 30, 31, 37, 40, 41, 45,
-/// 49, 51-53, 58, 61, 69, 71, 72, 75, 131, 135, 138, 148); each is left out
+/// `-cpu max` (TCG) reports more (16, 22, 24, 30, 31, 37, 40, 41,
+/// 49, 51-53, 58, 69, 71, 72, 75, 131, 135, 138, 148); each is left out
 /// here until zmmu implements it. zmmu offers 5, which QEMU does not.
 ///
 /// | bit | facility | why it is offered |
@@ -38,34 +38,43 @@ use zmmu_mmu::exception::Exception;
 /// | 32, 33 | compare and swap and store, and its second version | [`super::compare_swap_store`] |
 /// | 34 | general-instructions extension | every instruction of it; ECAG answers "no information" as QEMU |
 /// | 35 | execute extensions (EXRL) | [`super::Exec::execute_target`] |
+/// | 45 | distinct operands, high word, interlocked access 1, load/store on condition 1, population count | every instruction of the five (the high-word register forms in [`super::alu`]) |
 /// | 57 | message-security-assist extension 5 (PRNO) | [`super::crypto`]: the query function |
+/// | 61 | miscellaneous-instruction extensions 3 (NCRK .. OCGRK, SELR, SELGR, SELFHR, MVCRL, POPCNT M3) | [`super::alu`], [`super::storage`]; a model may switch it off (`mie3`) |
 /// | 76 | message-security-assist extension 3 (PCKMO) | [`super::crypto`]: the query function |
 /// | 77 | message-security-assist extension 4 (KMF, KMO, PCC, KMCTR) | [`super::crypto`]: the query function |
 /// | 129 | vector facility for z/Architecture | [`super::vector`] |
 /// | 130 | instruction-execution protection | the MMU's DAT (`zmmu_mmu`, `Controls::iep`), which the machine offers with it |
 /// | 146 | message-security-assist extension 8 (KMA) | [`super::crypto`]: the query function |
 ///
-/// Not offered although partly there: 45 distinct operands / high word / interlocked access
-/// 1 / load-store on condition 1 / population count (the high-word
-/// register forms AHHHR, AHHLR, ALHHHR, ALHHLR, SHHHR, SHHLR, SLHHHR,
-/// SLHHLR, CHHR, CHLR, CLHHR, CLHLR are missing), 53 load-store on
+/// Not offered although partly there: 53 load-store on
 /// condition 2 and load-and-zero rightmost byte (LOCFHR, LZRF, LLZRGF are
 /// missing). One doubleword per 64 facilities.
 pub const FACILITIES: [u64; 3] = [
     facility_bits(&[
-        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 57,
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 57, 61,
     ]),
     facility_bits(&[76 - 64, 77 - 64]),
     facility_bits(&[129 - 128, 130 - 128, 146 - 128]),
 ];
 
 /// The facility list of `cpu`'s model: [`FACILITIES`], less the vector
-/// facility (129) on a model without it.
+/// facility (129) and the miscellaneous-instruction-extensions facility 3
+/// (61) on a model without them.
 pub const fn facilities(cpu: &Cpu) -> [u64; 3] {
     let mut list = FACILITIES;
     if !cpu.vector_facility {
-        list[129 / 64] &= !(1 << (63 - 129 % 64));
+        list = without(list, 129);
     }
+    if !cpu.mie3_facility {
+        list = without(list, 61);
+    }
+    list
+}
+
+/// `list` without facility `n`.
+const fn without(mut list: [u64; 3], n: usize) -> [u64; 3] {
+    list[n / 64] &= !(1 << (63 - n % 64));
     list
 }
 

@@ -22,6 +22,7 @@ pub mod optional_move;
 pub mod page;
 pub mod storage;
 pub mod vector;
+pub mod vector_float;
 
 use super::decode::{decode, insn_len, Insn};
 use super::format::Format;
@@ -388,11 +389,14 @@ fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 }
 
 /// The facility `op` belongs to is not installed on `cpu`'s model (the
-/// vector facility with `-cpu max,vx=off`) or not offered by the machine
+/// vector facility with `-cpu max,vx=off`, the
+/// miscellaneous-instruction-extensions facility 3 with `mie3=off`) or not
+/// offered by the machine
 /// (`facilities`: PFMF without EDAT-1, facility 8): the operation
 /// exception is the architected answer, not a gap of the interpreter.
 pub fn absent_from_model(cpu: &Cpu, facilities: Facilities, op: Opcode) -> bool {
     ((op.is_vector() || op == Opcode::LCBB) && !cpu.vector_facility)
+        || (op.is_mie3() && !cpu.mie3_facility)
         || (op == Opcode::PFMF && !facilities.contains(Facilities::EDAT1))
 }
 

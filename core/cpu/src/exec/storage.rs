@@ -50,6 +50,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         TR => translate(e),
         TRT | TRTR => translate_and_test(e),
         MVCIN => move_inverse(e),
+        MVCRL => move_right_to_left(e),
         MVCL | MVCLE => move_long(e),
         CKSM => checksum(e),
         CLCL | CLCLE => compare_long(e),
@@ -610,6 +611,35 @@ fn translate_and_test<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         }
     }
     e.set_cc(0);
+    Ok(Next::Seq)
+}
+
+/// MVCRL (MOVE RIGHT TO LEFT, miscellaneous-instruction-extensions
+/// facility 3, 61): GR0 bits 56-63 plus one bytes from the second operand
+/// to the first, as if one byte at a time from the rightmost to the
+/// leftmost, so a source that starts inside the destination's right part
+/// propagates the bytes already stored. GR0 bits 32-55 are reserved and
+/// not checked.
+fn move_right_to_left<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
+    let f = e.insn.f;
+    let len = usize::from(e.cpu.r64(0) as u8) + 1;
+    let (dst, src) = (e.ea1(), e.ea(0, f.b2, f.d2));
+    e.check(src, len as u64, AccessKind::Read, f.b2)?;
+    e.check(dst, len as u64, AccessKind::Write, f.b1)?;
+    let mut s = [0u8; 256];
+    e.read(src, &mut s[..len], f.b2)?;
+    let mut d = [0u8; 256];
+    // Byte i of the source is byte i + shift of the destination, already
+    // stored when the source starts `shift` bytes inside it.
+    let shift = if forward_overlap(src, dst, len as u64, e.cpu.psw.amode()) {
+        e.cpu.psw.amode().wrap(src.wrapping_sub(dst)) as usize
+    } else {
+        len
+    };
+    for i in (0..len).rev() {
+        d[i] = if i + shift < len { d[i + shift] } else { s[i] };
+    }
+    e.write(dst, &d[..len], f.b1)?;
     Ok(Next::Seq)
 }
 

@@ -6,8 +6,15 @@
 //! bit is bit 0 of the register ([`Cpu::v128`]); element `i` of size `8 <<
 //! es` bits is counted from the left, as the PoP counts. Element sizes
 //! (`es`) are the M-field codes: 0 byte, 1 halfword, 2 word, 3 doubleword,
-//! 4 quadword. Vector floating point is not implemented (its opcodes are
-//! not in the table).
+//! 4 quadword. Vector floating point is [`super::vector_float`].
+//!
+//! Also here: the instructions of the vector-enhancements facilities 1
+//! (135) and 2 (148) that are not floating point: VNX, VNN, VOC, VBPERM,
+//! VMSL, VLLEZ with M3 6 (135); the byte- and element-reversed loads and
+//! stores, VSLD, VSRD and VSTRS (148). They execute, as the instructions
+//! of every other facility zmmu implements, but STFLE reports neither
+//! facility: their floating-point parts are missing (`docs/CHOICES.md`
+//! 36).
 //!
 //! Every instruction here first checks the vector-enablement control (CR0
 //! bit 46): with it zero, a data exception with DXC FE hex
@@ -27,7 +34,7 @@ pub const DXC_VECTOR: u8 = 0xFE;
 
 type V = u128;
 
-fn spec() -> Exception {
+pub(super) fn spec() -> Exception {
     Exception::new(Code::SPECIFICATION)
 }
 
@@ -37,12 +44,12 @@ const fn ebits(es: u8) -> u32 {
 }
 
 /// Elements per register.
-const fn count(es: u8) -> usize {
+pub(super) const fn count(es: u8) -> usize {
     16 >> es
 }
 
 /// The mask of one element's bits, right-aligned.
-const fn emask(es: u8) -> u128 {
+pub(super) const fn emask(es: u8) -> u128 {
     if es >= 4 {
         u128::MAX
     } else {
@@ -51,7 +58,7 @@ const fn emask(es: u8) -> u128 {
 }
 
 /// Element `i` (size `es`) of `v`, right-aligned, zero-extended.
-const fn get(v: V, es: u8, i: usize) -> u128 {
+pub(super) const fn get(v: V, es: u8, i: usize) -> u128 {
     if es >= 4 {
         return v;
     }
@@ -59,7 +66,7 @@ const fn get(v: V, es: u8, i: usize) -> u128 {
 }
 
 /// `v` with element `i` (size `es`) replaced by the low bits of `x`.
-const fn put(v: V, es: u8, i: usize, x: u128) -> V {
+pub(super) const fn put(v: V, es: u8, i: usize, x: u128) -> V {
     if es >= 4 {
         return x;
     }
@@ -89,7 +96,13 @@ fn map3(a: V, b: V, c: V, es: u8, f: impl Fn(u128, u128, u128) -> u128) -> V {
 
 /// The element-size code `m`, or a specification exception above `max`.
 fn es_max(m: u8, max: u8) -> Result<u8, Exception> {
-    if m <= max {
+    es_in(m, 0, max)
+}
+
+/// The element-size code `m`, or a specification exception outside
+/// `min..=max`.
+fn es_in(m: u8, min: u8, max: u8) -> Result<u8, Exception> {
+    if (min..=max).contains(&m) {
         Ok(m)
     } else {
         Err(spec())
@@ -134,6 +147,9 @@ pub fn execute<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return Ok(Next::Seq);
     }
     e.cpu.vector_check()?;
+    if let Some(r) = super::vector_float::execute(e, &f) {
+        return r.map(|()| Next::Seq);
+    }
     if let Some(r) = storage(e, &f) {
         return r.map(|()| Next::Seq);
     }
@@ -160,7 +176,8 @@ fn storage<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Option<Result<(), Excepti
     let op = e.insn.op;
     Some(match op {
         VL | VLEB | VLEH | VLEF | VLEG | VLLEZ | VLREP | VLBB | VST | VSTEB | VSTEH | VSTEF
-        | VSTEG => vrx(e, f),
+        | VSTEG | VLBR | VLER | VSTBR | VSTER | VLEBRH | VLEBRF | VLEBRG | VSTEBRH | VSTEBRF
+        | VSTEBRG | VLLEBRZ | VLBRREP => vrx(e, f),
         VLM | VSTM => multiple(e, f),
         VLL | VSTL => with_length(e, f),
         VGEF | VGEG | VSCEF | VSCEG => gather_scatter(e, f),
@@ -217,9 +234,34 @@ fn element_compare<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Except
     Ok(())
 }
 
-/// Loads and stores of one register or element (VRX format).
+/// Element `x` (size `es`, right-aligned) with its bytes in reverse order.
+const fn byte_reversed(x: u128, es: u8) -> u128 {
+    x.swap_bytes() >> (128 - ebits(es))
+}
+
+/// The register image of 16 bytes of storage for VLBR / VSTBR (each
+/// element of size `es` byte-reversed) and VLER / VSTER (the elements in
+/// reverse order) of the vector-enhancements facility 2: both orders are
+/// their own inverse, so a load and a store share them.
+fn reordered(op: Opcode, v: V, es: u8) -> V {
+    match op {
+        Opcode::VLBR | Opcode::VSTBR => map1(v, es, |x| byte_reversed(x, es)),
+        Opcode::VLER | Opcode::VSTER => {
+            let n = count(es);
+            (0..n).fold(0, |r, i| put(r, es, i, get(v, es, n - 1 - i)))
+        }
+        _ => v,
+    }
+}
+
+/// Loads and stores of one register or element (VRX format), with the
+/// byte-reversed and element-reversed forms of the vector-enhancements
+/// facility 2: the element size is M3 (VLBR, VSTBR 1-4; VLER, VSTER,
+/// VLBRREP 1-3; VLLEBRZ 1-3 and 6), or the element index (VLEBR*,
+/// VSTEBR*); any other M3 is a specification exception.
 fn vrx<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
     use Opcode::*;
+    let op = e.insn.op;
     let addr = e.ea2();
     let v1 = e.cpu.v128(f.v1);
     // (element size, element index) of the element forms.
@@ -231,13 +273,38 @@ fn vrx<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             Err(spec())
         }
     };
-    match e.insn.op {
-        VL => {
+    // Byte-reversed element loads and stores.
+    let reversed = matches!(
+        op,
+        VLEBRH | VLEBRF | VLEBRG | VSTEBRH | VSTEBRF | VSTEBRG | VLLEBRZ | VLBRREP
+    );
+    let order = |es: u8, x: u64| {
+        if reversed {
+            byte_reversed(u128::from(x), es)
+        } else {
+            u128::from(x)
+        }
+    };
+    match op {
+        VL | VLBR | VLER => {
+            let es = match op {
+                VL => 0,
+                VLBR => es_in(f.m3, 1, 4)?,
+                _ => es_in(f.m3, 1, 3)?,
+            };
             let mut buf = [0u8; 16];
             e.read(addr, &mut buf, f.b2)?;
-            e.cpu.set_v128(f.v1, u128::from_be_bytes(buf));
+            e.cpu
+                .set_v128(f.v1, reordered(op, u128::from_be_bytes(buf), es));
         }
-        VST => e.write(addr, &v1.to_be_bytes(), f.b2)?,
+        VST | VSTBR | VSTER => {
+            let es = match op {
+                VST => 0,
+                VSTBR => es_in(f.m3, 1, 4)?,
+                _ => es_in(f.m3, 1, 3)?,
+            };
+            e.write(addr, &reordered(op, v1, es).to_be_bytes(), f.b2)?;
+        }
         VLBB => {
             // The bytes up to the block boundary; zmmu sets the rest of V1
             // to zeros, as QEMU does.
@@ -246,35 +313,43 @@ fn vrx<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             e.read(addr, &mut buf[..n], f.b2)?;
             e.cpu.set_v128(f.v1, u128::from_be_bytes(buf));
         }
-        VLEB | VLEH | VLEF | VLEG => {
-            let (es, i) = element(match e.insn.op {
+        VLEB | VLEH | VLEF | VLEG | VLEBRH | VLEBRF | VLEBRG => {
+            let (es, i) = element(match op {
                 VLEB => 0,
-                VLEH => 1,
-                VLEF => 2,
+                VLEH | VLEBRH => 1,
+                VLEF | VLEBRF => 2,
                 _ => 3,
             })?;
             let x = e.read_uint(addr, 1 << es, f.b2)?;
-            e.cpu.set_v128(f.v1, put(v1, es, i, u128::from(x)));
+            e.cpu.set_v128(f.v1, put(v1, es, i, order(es, x)));
         }
-        VSTEB | VSTEH | VSTEF | VSTEG => {
-            let (es, i) = element(match e.insn.op {
+        VSTEB | VSTEH | VSTEF | VSTEG | VSTEBRH | VSTEBRF | VSTEBRG => {
+            let (es, i) = element(match op {
                 VSTEB => 0,
-                VSTEH => 1,
-                VSTEF => 2,
+                VSTEH | VSTEBRH => 1,
+                VSTEF | VSTEBRF => 2,
                 _ => 3,
             })?;
-            e.write_uint(addr, 1 << es, get(v1, es, i) as u64, f.b2)?;
+            let x = order(es, get(v1, es, i) as u64);
+            e.write_uint(addr, 1 << es, x as u64, f.b2)?;
         }
-        VLLEZ => {
-            let es = es_max(f.m3, 3)?;
+        VLLEZ | VLLEBRZ => {
+            // M3 6: a word into element 0 (left-aligned; the
+            // vector-enhancements facility 1 for VLLEZ).
+            let (es, i) = match f.m3 {
+                6 => (2, 0),
+                m => {
+                    let es = es_in(m, if op == VLLEZ { 0 } else { 1 }, 3)?;
+                    (es, count(es) / 2 - 1)
+                }
+            };
             let x = e.read_uint(addr, 1 << es, f.b2)?;
-            e.cpu
-                .set_v128(f.v1, put(0, es, count(es) / 2 - 1, u128::from(x)));
+            e.cpu.set_v128(f.v1, put(0, es, i, order(es, x)));
         }
-        VLREP => {
-            let es = es_max(f.m3, 3)?;
+        VLREP | VLBRREP => {
+            let es = es_in(f.m3, if op == VLREP { 0 } else { 1 }, 3)?;
             let x = e.read_uint(addr, 1 << es, f.b2)?;
-            e.cpu.set_v128(f.v1, splat(u128::from(x), es));
+            e.cpu.set_v128(f.v1, splat(order(es, x), es));
         }
         _ => return Err(Exception::new(Code::OPERATION)),
     }
@@ -508,6 +583,33 @@ fn register<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<V, Exception> {
         VO => v2 | v3,
         VNO => !(v2 | v3),
         VX => v2 ^ v3,
+        // The vector-enhancements facility 1.
+        VNX => !(v2 ^ v3),
+        VNN => !(v2 & v3),
+        VOC => v2 | !v3,
+        // VBPERM: bit i of doubleword 0's halfword 3 is the bit of V2 that
+        // byte i of V3 numbers (0 where the number is 128 or more).
+        VBPERM => {
+            let bits = (0..16).fold(0u128, |r, i| {
+                let k = get(v3, 0, i) as u32;
+                let bit = if k < 128 { (v2 >> (127 - k)) & 1 } else { 0 };
+                (r << 1) | bit
+            });
+            bits << 64
+        }
+        // VMSL: the doubleword products of V2 and V3, each doubled where
+        // M6 bit 0 (even) or bit 1 (odd) says, plus V4, modulo 2**128;
+        // only M5 3 (doublewords) is valid.
+        VMSL => {
+            if f.m5 != 3 {
+                return Err(spec());
+            }
+            let product =
+                |i: usize, doubled: bool| (get(v2, 3, i) * get(v3, 3, i)) << u32::from(doubled);
+            product(0, f.m6 & 8 != 0)
+                .wrapping_add(product(1, f.m6 & 4 != 0))
+                .wrapping_add(v4)
+        }
         // Arithmetic.
         VA | VS | VACC | VSCBI => {
             let es = es_max(f.m4, 4)?;
@@ -717,12 +819,19 @@ fn register<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<V, Exception> {
             };
             whole_shift(op, v2, n)
         }
-        VSLDB => {
-            let n = u32::from(f.i4 & 15) * 8;
-            if n == 0 {
-                v2
+        VSLDB => shift_left_double(v2, v3, u32::from(f.i4 & 15) * 8),
+        // VSLD, VSRD (the vector-enhancements facility 2): V2 and V3
+        // concatenated, shifted by 0-7 bits (I4 bits 0-4 must be zero), the
+        // left or the right 128 bits.
+        VSLD | VSRD => {
+            if f.i4 & !7 != 0 {
+                return Err(spec());
+            }
+            let n = u32::from(f.i4);
+            if e.insn.op == VSLD {
+                shift_left_double(v2, v3, n)
             } else {
-                (v2 << n) | (v3 >> (128 - n))
+                shift_left_double(v2, v3, 128 - n)
             }
         }
         // Strings.
@@ -760,6 +869,15 @@ fn register<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<V, Exception> {
                 cc = Some(c);
             }
             r
+        }
+        VSTRS => {
+            let es = es_max(f.m5, 2)?;
+            if f.m6 & !2 != 0 {
+                return Err(spec());
+            }
+            let (at, c) = string_search(v2, v3, get(v4, 0, 7) as usize >> es, es, f.m6 & 2 != 0);
+            cc = Some(c);
+            index_result(at)
         }
         _ => return Err(Exception::new(Code::OPERATION)),
     };
@@ -807,6 +925,16 @@ fn bit_shift(op: Opcode, v: V, amounts: V) -> V {
         };
         put(r, 0, i as usize, u128::from(b & 0xFF))
     })
+}
+
+/// The left 128 bits of `a` and `b` concatenated and shifted left by `n`
+/// (0-128) bits.
+fn shift_left_double(a: V, b: V, n: u32) -> V {
+    match n {
+        0 => a,
+        128.. => b,
+        _ => (a << n) | (b >> (128 - n)),
+    }
 }
 
 /// The whole register shifted by `n` (0-127) bits.
@@ -896,6 +1024,46 @@ fn found_cc(matched: usize, zero: usize) -> u8 {
     } else {
         0
     }
+}
+
+/// VSTRS (the vector-enhancements facility 2): the leftmost occurrence in
+/// `a` of the substring of `b`'s first `len` elements (size `es`), with
+/// zero search (`zs`: `a` ends at its first zero element, the substring at
+/// its first zero element too). The byte index of the match (16 for none)
+/// and the cc: 0 no match, 1 no match with `a` ending in a zero element
+/// (also a match that starts after it), 2 a full match (or an empty
+/// substring, at index 0), 3 a partial match running off the right of
+/// `a`.
+fn string_search(a: V, b: V, len: usize, es: u8, zs: bool) -> (usize, u8) {
+    let n = count(es);
+    let len = if zs {
+        (0..len.min(n))
+            .find(|&i| get(b, es, i) == 0)
+            .unwrap_or(len.min(n))
+    } else {
+        len
+    };
+    if len == 0 {
+        return (0, 2);
+    }
+    let end = if zs {
+        (0..n).find(|&k| get(a, es, k) == 0).unwrap_or(n)
+    } else {
+        n
+    };
+    for k in 0..n {
+        let last = n.min(k + len);
+        if (k..last).all(|j| get(a, es, j) == get(b, es, j - k)) {
+            return if k > end {
+                (16, 1)
+            } else if last - k == len {
+                (k << es, 2)
+            } else {
+                (k << es, 3)
+            };
+        }
+    }
+    (16, u8::from(end < n))
 }
 
 /// VSTRC: each element of `a` against the ranges of `b` (even-odd element

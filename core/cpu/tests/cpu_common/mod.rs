@@ -131,6 +131,17 @@ pub fn mnemonic_matches(name: &str, dis: &str) -> bool {
         ("risblg", &[("risblgz", "")]),
         ("tmlh", &[("tmh", "")]),
         ("tmll", &[("tml", "")]),
+        // The byte-reversed element forms with index 0 (VSTEBRG, VSTEBRF)
+        // and the left-aligned word (VLLEBRZ 6, 3).
+        ("vstebrg", &[("stdrv", "")]),
+        ("vstebrf", &[("sterv", "")]),
+        ("vllebrz", &[("lerv", ""), ("ldrv", "")]),
+        // The conversions with M3 2 are the vector-enhancements facility
+        // 2's 32-bit ones, with their own names.
+        ("vclgd", &[("vclfp", "")]),
+        ("vcdlg", &[("vcfpl", "")]),
+        ("vcgd", &[("vcsfp", "")]),
+        ("vcdg", &[("vcfps", "")]),
     ];
     for (base, forms) in base_forms {
         if *base == name {
@@ -146,12 +157,43 @@ pub fn mnemonic_matches(name: &str, dis: &str) -> bool {
     if strip(dis, name, "") {
         return true;
     }
-    vector_form_matches(name, dis)
+    vector_form_matches(name, dis) || float_form_matches(name, dis)
+}
+
+/// The extended mnemonics of vector floating-point instructions: the
+/// format (sb, db, xb; s, d, b for the conversions and lengthenings), a
+/// `w` for the single-element forms, an `s` for the cc-setting compares,
+/// and the names of some controls: VFA -> vfadb, wfasb; VFCE -> vfcedbs,
+/// vfkedb (signaling); VFPSO -> vflcdb, vflndb, vflpdb; VFLL -> vflls,
+/// vldeb; VFLR -> vflrd, vledb; VCDG -> vcdgb.
+fn float_form_matches(name: &str, dis: &str) -> bool {
+    let stems: &[&str] = match name {
+        "vfpso" => &["vfpso", "vflc", "vfln", "vflp"],
+        "vfce" => &["vfce", "vfke"],
+        "vfch" => &["vfch", "vfkh"],
+        "vfche" => &["vfche", "vfkhe"],
+        "vfll" => &["vfll", "vlde"],
+        "vflr" => &["vflr", "vled"],
+        n if n.starts_with("vf") || n.starts_with("wf") || n.starts_with("vc") => &[name],
+        _ => return false,
+    };
+    stems.iter().any(|stem| {
+        let single = format!("w{}", &stem[1..]);
+        [*stem, single.as_str()].iter().any(|s| {
+            dis.strip_prefix(s).is_some_and(|rest| {
+                let rest = rest
+                    .strip_suffix('s')
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(rest);
+                ["sb", "db", "xb", "b", "s", "d"].contains(&rest)
+            })
+        })
+    })
 }
 
 /// The extended mnemonics of vector instructions (the element size and
 /// flags in the mnemonic): VA -> vab .. vaq, VML -> vmlhw, VFAE ->
-/// vfaezbs, VSTRC -> vstrczfs, VGBM -> vzero / vone.
+/// vfaezbs, VSTRC -> vstrczfs, VLLEZ -> vllezlf, VGBM -> vzero / vone.
 fn vector_form_matches(name: &str, dis: &str) -> bool {
     if name == "vgbm" && (dis == "vzero" || dis == "vone") {
         return true;
@@ -161,7 +203,7 @@ fn vector_form_matches(name: &str, dis: &str) -> bool {
     };
     let rest = rest.strip_prefix('z').unwrap_or(rest);
     let rest = rest.strip_suffix('s').unwrap_or(rest);
-    ["b", "h", "f", "g", "q", "hw"].contains(&rest)
+    ["b", "h", "f", "g", "q", "hw", "lf"].contains(&rest)
 }
 
 pub mod elf;

@@ -55,3 +55,10 @@ void narrow(short *restrict d, const int *restrict s) { for (int i = 0; i < 64; 
 void scale(unsigned short *restrict d, const unsigned char *restrict s) { for (int i = 0; i < 128; i++) d[i] = s[i] * 5u; }
 void xor_arr(u64 *restrict d, const u64 *restrict s) { for (int i = 0; i < 32; i++) d[i] ^= s[i] >> 3; }
 int count_eq(const unsigned char *p, unsigned char c) { int n = 0; for (int i = 0; i < 256; i++) n += p[i] == c; return n; }
+/* Vector floating point (vector registers) or BFP (-mno-vx): integers to
+ * long BFP, arithmetic (no multiply followed by an add, which GCC may
+ * contract in one form and not in the other), and back, truncated. */
+void fp_arrays(double *restrict d, const long *restrict a, const long *restrict b) {
+  for (int i = 0; i < 32; i++) { double x = a[i] >> 12, y = b[i] >> 20; d[i] = (x - y) / (y + 0.5) - x / 3.0; }
+}
+long fp_truncate(const double *d) { long s = 0; for (int i = 0; i < 32; i++) s += (long)d[i]; return s; }

@@ -81,6 +81,7 @@ void add_arrays(int *, const int *, const int *); unsigned sum_bytes(const unsig
 int max_arr(const int *); void widen(long *, const int *); void narrow(short *, const int *);
 void scale(unsigned short *, const unsigned char *); void xor_arr(u64 *, const u64 *);
 int count_eq(const unsigned char *, unsigned char);
+void fp_arrays(double *, const long *, const long *); long fp_truncate(const double *);
 
 static u64 seed = 88172645463325252UL;
 static u64 rnd(void) { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; return seed; }
@@ -151,6 +152,8 @@ void driver(void) {
     scale((unsigned short *)(mem + 1000), (unsigned char *)(mem + 1100)); put(mem[1000]); put(mem[1031]);
     xor_arr((u64 *)mem + 1200, (u64 *)mem + 1300); put(mem[1200]); put(mem[1231]);
     put(count_eq((unsigned char *)mem, a));
+    fp_arrays((double *)mem + 1400, (long *)mem + 1500, (long *)mem + 1600);
+    put(mem[1400]); put(mem[1431]); put(fp_truncate((double *)mem + 1400));
   }
   sys_write(out, outn);
 }
