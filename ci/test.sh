@@ -35,6 +35,9 @@ step "the core crates build no_std for x86_64-unknown-none"
 cargo build -p zmmu-mmu -p zmmu-cpu --target x86_64-unknown-none --no-default-features
 cargo build -p zmmu-mmu -p zmmu-cpu -p zmmu-translator -p zmmu-machine --target x86_64-unknown-none
 
+step "the in-VM runtime image (built by hv-kvm/build.rs) passes clippy for x86_64-unknown-none"
+cargo clippy -p zmmu-vm-runtime --lib --bin zmmu-vm-runtime --features image --target x86_64-unknown-none -- -D warnings
+
 step "the documentation builds without broken links"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace -q
 

@@ -619,10 +619,16 @@ impl KvmHost {
                         op_pointer: self.cb_load(cb::OP),
                     };
                     let started = std::time::Instant::now();
-                    let decided = exits.page_fault(&mut self.paging, &fault);
+                    let resume = exits
+                        .page_fault(&mut self.paging, &fault)
+                        .and_then(|decided| self.resume_after(decided, &fault));
                     self.stats.resolve_ns += started.elapsed().as_nanos() as u64;
-                    let decided = match decided {
-                        Ok(action) => action,
+                    match resume {
+                        Ok(None) => self.cb_store(cb::ACTION, action::RETRY),
+                        Ok(Some(rip)) => {
+                            self.cb_store(cb::ACTION, action::RESUME);
+                            self.cb_store(cb::RESUME, rip);
+                        }
                         Err(e) => {
                             // Leave the vCPU in a sane place: end this run.
                             self.cb_store(cb::ACTION, action::RESUME);
@@ -630,31 +636,6 @@ impl KvmHost {
                             self.stage_pending();
                             let _ = self.finish_aborted();
                             return Err(e);
-                        }
-                    };
-                    let recover = match decided {
-                        FaultAction::Recover => self
-                            .paging
-                            .image()
-                            .filter(|image| image.contains(fault.rip))
-                            .map(|image| image.area().recover())
-                            .filter(|&rip| self.paging.image().is_some_and(|i| i.contains(rip))),
-                        _ => None,
-                    };
-                    match (decided, recover) {
-                        (FaultAction::Retry, _) => self.cb_store(cb::ACTION, action::RETRY),
-                        (FaultAction::Resume(rip), _) | (FaultAction::Recover, Some(rip)) => {
-                            self.cb_store(cb::ACTION, action::RESUME);
-                            self.cb_store(cb::RESUME, rip);
-                        }
-                        (FaultAction::Recover, None) => {
-                            self.cb_store(cb::ACTION, action::RESUME);
-                            self.cb_store(cb::RESUME, self.runtime.end);
-                            self.stage_pending();
-                            let _ = self.finish_aborted();
-                            return Err(KvmError::UnexpectedExit(format!(
-                                "no recovery point for the fault {fault}"
-                            )));
                         }
                     }
                     self.stage_pending();
@@ -719,6 +700,31 @@ impl KvmHost {
                     return Err(error);
                 }
             }
+        }
+    }
+
+    /// Where the vCPU goes after the host decided about `fault`: `None`
+    /// retries the access, else it resumes at the address; an access of
+    /// the image resumes at the recovery point the image recorded, which
+    /// must lie in its code.
+    fn resume_after(
+        &self,
+        decided: FaultAction,
+        fault: &PageFault,
+    ) -> Result<Option<u64>, KvmError> {
+        match decided {
+            FaultAction::Retry => Ok(None),
+            FaultAction::Resume(rip) => Ok(Some(rip)),
+            FaultAction::Recover => self
+                .paging
+                .image()
+                .filter(|image| image.contains(fault.rip))
+                .map(|image| image.area().recover())
+                .filter(|&rip| self.paging.image().is_some_and(|i| i.contains(rip)))
+                .map(Some)
+                .ok_or_else(|| {
+                    KvmError::UnexpectedExit(format!("no recovery point for the fault {fault}"))
+                }),
         }
     }
 

@@ -68,6 +68,11 @@
 //! - **Runtime** ([`runtime`]): a CPL0 dispatcher and trap stubs, a CPL3
 //!   batch loop (big-endian through `MOV` + `BSWAP`, see below) and
 //!   benchmark kernels, assembled with iced-x86.
+//! - **Image** ([`image`]): the in-VM runtime (`zmmu-vm-runtime`, Rust
+//!   built for `x86_64-unknown-none` by `build.rs`), loaded from its ELF
+//!   program headers into slot 3, which entry 511 maps at
+//!   [`IMAGE_VA`](image::IMAGE_VA) in every root; the host-call stub asks
+//!   it first.
 //! - **Run loop** ([`KvmHost`]): the vCPU stays parked in the dispatcher;
 //!   a run is one `KVM_RUN` plus one per forwarded fault.
 //! - **Engine** ([`BatchEngine`]): batches of operations, fault resolution

@@ -37,11 +37,15 @@ impl ExitHandler for Doubler {
 }
 
 fn host_with_code_cache() -> Option<KvmHost> {
+    host_with(true)
+}
+
+fn host_with(image: bool) -> Option<KvmHost> {
     let storage = GuestStorage::new(4 << 20, false).expect("host memory");
     let config = KvmConfig {
         pool_size: 4 << 20,
         code_cache: 2 << 20,
-        image: true,
+        image,
     };
     match KvmHost::new(&storage, config) {
         Ok(host) => Some(host),
@@ -58,17 +62,7 @@ fn host_calls_from_the_code_cache_return_the_hosts_answer() {
     let Some(mut host) = host_with_code_cache() else {
         return;
     };
-    let stub = host.host_call_stub();
-    let code = {
-        use iced_x86::code_asm::*;
-        let mut a = CodeAssembler::new(64).unwrap();
-        a.mov(rsi, 21u64).unwrap();
-        a.mov(rax, stub).unwrap();
-        a.call(rax).unwrap();
-        a.add(rax, rdi).unwrap();
-        a.ret().unwrap();
-        a.assemble(CODE_CACHE_VA).unwrap()
-    };
+    let code = call_21(host.host_call_stub());
     host.code_cache().unwrap().write(0, &code).unwrap();
     let mut exits = Doubler {
         calls: Vec::new(),
@@ -122,6 +116,25 @@ fn a_panic_of_the_image_is_a_fatal_exit_that_names_its_location() {
         .unwrap()
         .area()
         .set_version(zmmu_vm_runtime::protocol::VERSION);
+    let status = host
+        .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap();
+    assert_eq!((status, exits.calls.as_slice()), (1042, &[21][..]));
+}
+
+#[test]
+fn without_the_image_every_host_call_is_the_hosts() {
+    let Some(mut host) = host_with(false) else {
+        return;
+    };
+    assert!(host.paging().image().is_none());
+    let code = call_21(host.host_call_stub());
+    host.code_cache().unwrap().write(0, &code).unwrap();
+    let mut exits = Doubler {
+        calls: Vec::new(),
+        faults: Vec::new(),
+        resume: 0,
+    };
     let status = host
         .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
         .unwrap();

@@ -17,8 +17,9 @@
 //!   copied in, and the vCPU runs blocks, chaining through the jump cache,
 //!   until a block is missing, the instruction budget is spent or a host
 //!   call says "leave".
-//! - **Exits** ([`exits`]): a host call runs one instruction with the
-//!   interpreter's semantics on the host; a page fault is a shadow fill
+//! - **Exits** ([`exits`]): a host call the in-VM runtime image does not
+//!   complete runs one instruction with the interpreter's semantics on the
+//!   host; a page fault is a shadow fill
 //!   (retried) or sends the instruction to that same slow path (an s390x
 //!   exception, a sub-page rule, an address at or above 2^47, a store
 //!   into a frame holding translated code), so every program interruption
@@ -27,9 +28,12 @@
 //!   read-only; a store into one drops its blocks and is made by the
 //!   interpreter. Stores the interpreter makes are watched ([`watch`]).
 //!
-//! Translation runs on the host (the vCPU exits on a block miss); moving
-//! the translator, the interpreter and the shadow pager into the VM is the
-//! next step (`docs/ARCHITECTURE.md`).
+//! Translation runs on the host (the vCPU exits on a block miss). The
+//! interpreter's semantics have begun to move into the VM: the in-VM
+//! runtime image completes the clock instructions without an exit
+//! (`vmcall`, `docs/CHOICES.md` 37); the rest of the interpreter, the
+//! translator and the shadow pager are the next steps
+//! (`docs/ARCHITECTURE.md`).
 
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
