@@ -19,6 +19,7 @@ use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
 use crate::protocol::{find_site, ClockPage, Shared, Site, COMPLETED, HOST};
@@ -183,10 +184,21 @@ fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
 }
 
 /// Whether a store of `len` bytes at `addr` is one the active root can
-/// make: in one page, not wrapping in the addressing mode, below 2^47.
-fn one_page(addr: u64, len: usize, amode: AddressingMode) -> bool {
+/// make: in one page, not wrapping in the addressing mode, below 2^47,
+/// and touching neither of the ranges low-address protection covers
+/// (PoP ch. 3: bytes 0-511 and 4096-4607), which the shadow maps
+/// writable with the rest of their pages: as for translated code's
+/// stores, the host decides those (the controls say whether they are
+/// protected).
+fn storable(addr: u64, len: usize, amode: AddressingMode) -> bool {
     let last = addr.wrapping_add(len as u64 - 1);
-    len > 0 && last >= addr && last <= amode.mask() && last < 1 << 47 && addr >> 12 == last >> 12
+    len > 0
+        && last >= addr
+        && last <= amode.mask()
+        && last < 1 << 47
+        && addr >> 12 == last >> 12
+        && !is_low_address(addr)
+        && !is_low_address(last)
 }
 
 /// Host call `which`: completes the instruction in the VM and answers
@@ -252,7 +264,7 @@ pub fn host_call(
     }
     let amode = cpu.psw.amode();
     if let Some((addr, data, len)) = bus.store {
-        if !one_page(addr, len, amode) {
+        if !storable(addr, len, amode) {
             return HOST;
         }
         if !guest.store(addr, &data[..len]) {
