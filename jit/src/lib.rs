@@ -683,6 +683,10 @@ pub struct Jit {
     stubs: Stubs,
     caches: Caches,
     movbe: bool,
+    /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
+    /// block (host address, size, guest address) so that `perf report`
+    /// names translated code (docs/PERFORMANCE.md, "Profiling the jit").
+    perf_map: Option<std::fs::File>,
 }
 
 /// The memory an instruction run by the interpreter on behalf of the jit
@@ -1149,6 +1153,10 @@ impl Jit {
                 stats: Stats::default(),
             },
             movbe: host_has_movbe(),
+            perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
+                let path = format!("/tmp/perf-{}.map", std::process::id());
+                std::fs::File::create(path).ok()
+            }),
         })
     }
 
@@ -1509,12 +1517,18 @@ impl Jit {
             let links = self.links(&insns, env.amode, key);
             let translated = translate(&insns, &env, ip, id as u32, &self.stubs, &links).ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
-                placed = Some((at, translated));
+                placed = Some((at, translated, ip));
                 break;
             }
             self.flush(mem);
         }
-        let (code, translated) = placed?;
+        let (code, translated, ip) = placed?;
+        if let Some(map) = &mut self.perf_map {
+            use std::io::Write;
+            let guest = insns.first().map_or(0, |g| g.at);
+            // A failed write costs the profile its names, never the run.
+            let _ = writeln!(map, "{ip:x} {:x} s390x_{guest:x}", translated.code.len());
+        }
         let mut bytes = vec![0; size as usize];
         let (first, rest) = bytes.split_at_mut(len as usize);
         let storage = &mem.dat_bus().storage;
