@@ -196,9 +196,15 @@ pub(crate) struct Gen {
     chained: Vec<u64>,
 }
 
+/// The bytes of guest general register `r` in the CPU state (its low
+/// bytes first: the state is little-endian), for a load of any size.
+pub(crate) fn gpr_bytes(r: u8) -> AsmMemoryOperand {
+    rbx + (offset::GPR + 8 * usize::from(r & 15)) as i32
+}
+
 /// Guest general register `r`.
 pub(crate) fn gpr(r: u8) -> AsmMemoryOperand {
-    qword_ptr(rbx + (offset::GPR + 8 * usize::from(r & 15)) as i32)
+    qword_ptr(gpr_bytes(r))
 }
 
 /// Bits 32-63 of guest general register `r`.
