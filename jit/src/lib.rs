@@ -1574,8 +1574,14 @@ impl Jit {
         }
         for (start, end) in self.caches.blocks[id].ranges().into_iter().flatten() {
             let page = start & !0xfff;
-            let _ = bus.storage.set_code_frame(AbsoluteAddress::new(page), true);
-            bus.tlb.mark_code(AbsoluteAddress::new(page));
+            // A frame that holds blocks of this jit and is still marked has
+            // the code tag in every TLB entry formed since it was marked:
+            // the scan of the whole TLB is needed only when that changed.
+            let frame = AbsoluteAddress::new(page);
+            if !(self.caches.pages.contains_key(&page) && bus.storage.code_frame(frame)) {
+                let _ = bus.storage.set_code_frame(frame, true);
+                bus.tlb.mark_code(frame);
+            }
             let code = self.caches.pages.entry(page).or_default();
             code.add(id, start, end);
             if let Some(word) = self.caches.code_map.get_mut((page >> 12) as usize) {
