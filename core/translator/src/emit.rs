@@ -64,8 +64,9 @@ pub fn translate(
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
-    let mut first = g.a.create_label();
+    let mut first = g.body;
     g.a.set_label(&mut first)?;
+    g.body = first;
     g.starts.push(first);
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
@@ -171,14 +172,15 @@ pub(crate) struct Gen {
     /// Per instruction, where its code starts (and one more: where the
     /// instruction after the last would).
     starts: Vec<CodeLabel>,
-    /// The guest address of the block and its first host instruction (the
-    /// budget check): a branch back to the start of a block whose
-    /// instructions are all native jumps there, not to the dispatcher.
+    /// The guest address of the block and its first host instruction
+    /// after the budget check: a branch back to the start of a block whose
+    /// instructions are all native checks the budget and jumps there, not
+    /// to the dispatcher.
     /// (The helper may change translation without leaving the block, so a
     /// block that calls it for an instruction goes through the jump
     /// cache, which sees that change.)
     start: u64,
-    top: CodeLabel,
+    body: CodeLabel,
     all_native: bool,
     /// The block's length and the index of the instruction being emitted.
     len: usize,
@@ -217,7 +219,7 @@ impl Gen {
         let mut a = CodeAssembler::new(64)?;
         let exit = a.create_label();
         let out = a.create_label();
-        let top = a.create_label();
+        let body = a.create_label();
         Ok(Self {
             a,
             env,
@@ -230,7 +232,7 @@ impl Gen {
             resume: Vec::new(),
             starts: Vec::new(),
             start,
-            top,
+            body,
             all_native: true,
             len,
             index: 0,
@@ -248,7 +250,6 @@ impl Gen {
     /// so between the compare and the subtraction, and the negative budget
     /// left then still ends the chain at the next check.
     fn budget(&mut self, len: usize) -> Result<(), IcedError> {
-        self.a.set_label(&mut self.top)?;
         self.a.cmp(r15, len as i32)?;
         self.a.jl(self.out)?;
         self.a.sub(r15, len as i32)?;
@@ -269,14 +270,12 @@ impl Gen {
 
     /// Sets the PSW address to `addr` and goes to the next block.
     pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
+        if self.all_native && addr == self.start {
+            return self.self_loop();
+        }
         self.a.mov(rax, addr)?;
         if self.all_native {
             // No helper before this point may have changed translation.
-            if addr == self.start {
-                self.leave_rax()?;
-                self.a.jmp(self.top)?;
-                return Ok(());
-            }
             if let Some(&(_, code)) = self.links.iter().find(|l| l.0 == addr) {
                 self.leave_rax()?;
                 self.a.jmp(code)?;
@@ -287,6 +286,26 @@ impl Gen {
             }
         }
         self.end_rax()
+    }
+
+    /// A branch back to the block's own start, in a block where no helper
+    /// may have changed translation: the budget check of the block's
+    /// top, but the PSW address and the last instruction run are stored
+    /// only when the budget ends the loop (nothing in the block reads
+    /// them: the helper and the fills are told the instruction).
+    fn self_loop(&mut self) -> Result<(), IcedError> {
+        let mut out = self.a.create_label();
+        let a = &mut self.a;
+        a.cmp(r15, self.len as i32)?;
+        a.jl(out)?;
+        a.sub(r15, self.len as i32)?;
+        a.jmp(self.body)?;
+        a.set_label(&mut out)?;
+        a.mov(rax, self.start)?;
+        self.leave_rax()?;
+        self.a.mov(eax, abi::END as u32)?;
+        self.a.jmp(self.stubs.ret)?;
+        Ok(())
     }
 
     /// Sets the PSW address to rax and goes to the next block.
