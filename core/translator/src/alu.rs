@@ -27,7 +27,7 @@ pub(crate) fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(),
     })
 }
 
-/// A signed operation whose condition code the next instruction overwrites
+/// A signed operation whose condition code a later instruction overwrites
 /// ([`Gen::cc_dead`]): only an overflow with the fixed-point-overflow mask
 /// one matters (the slow path raises it).
 pub(crate) fn overflow_only(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
@@ -239,7 +239,7 @@ impl Gen {
             self.load_cc()?;
         }
         let wide = w == Width::W64;
-        // The next instruction overwrites the condition code: only what
+        // A later instruction overwrites the condition code: only what
         // raises an exception is computed.
         let dead = self.cc_dead;
         let a = &mut self.a;

@@ -71,9 +71,7 @@ pub fn translate(
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
-        g.cc_dead = block
-            .get(index + 1)
-            .is_some_and(|next| crate::liveness::overwrites_cc(&next.insn));
+        g.cc_dead = crate::liveness::cc_dead_after(block.get(index + 1..).unwrap_or(&[]));
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -190,8 +188,8 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
-    /// The next instruction of the block sets the condition code before
-    /// anything can read it ([`crate::liveness::overwrites_cc`]).
+    /// A later instruction of the block sets the condition code before
+    /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
     /// Blocks it may jump to directly, and those it does.
     links: Vec<(u64, u64)>,
