@@ -104,6 +104,11 @@ pub const DEFAULT_BUFFER: usize = 64 << 20;
 /// [`abi::last_run`] gives it).
 const MAX_BLOCKS: usize = 1 << 16;
 
+/// How many times a batch ends inside a block at one length, run by the
+/// interpreter, before that prefix of the block is translated (see
+/// `Jit::prefix`).
+const PREFIX_AFTER: u32 = 8;
+
 /// Counters for `--stats`.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -291,6 +296,9 @@ struct Block {
     valid: bool,
     /// Blocks made of the first instructions of this one: (length, id).
     prefixes: Vec<(usize, usize)>,
+    /// Lengths at which batches ended inside this block before a prefix of
+    /// that length was translated: (length, how many times).
+    tails: Vec<(usize, u32)>,
     /// Blocks that jump straight to this one: dropped with it.
     incoming: Vec<usize>,
 }
@@ -1264,19 +1272,29 @@ impl Jit {
             lowcore + 0x2000,
             Cause::Lowcore,
         );
+        // The batch ends inside a block whose prefix is not translated:
+        // the interpreter runs the rest of the batch (never a block from
+        // the middle of another).
+        let mut tail = false;
         let result = loop {
             if done >= max {
                 break Ok(());
             }
             let room = max - done;
-            let block = self.block(cpu, mem).and_then(|id| {
-                let len = self.caches.blocks[id].insns.len();
-                if len as u64 <= room {
-                    Some(id)
-                } else {
-                    self.prefix(mem, id, room as usize)
-                }
-            });
+            let block = if tail {
+                None
+            } else {
+                self.block(cpu, mem).and_then(|id| {
+                    let len = self.caches.blocks[id].insns.len();
+                    if len as u64 <= room {
+                        Some(id)
+                    } else {
+                        let prefix = self.prefix(mem, id, room as usize);
+                        tail = prefix.is_none();
+                        prefix
+                    }
+                })
+            };
             let Some(id) = block else {
                 done += 1;
                 last = cpu.psw.addr;
@@ -1430,16 +1448,34 @@ impl Jit {
     }
 
     /// The first `len` instructions of block `id` as a block of their own
-    /// (to end exactly at an instruction budget).
+    /// (to end exactly at an instruction budget), or `None` (the
+    /// interpreter runs them) until batches have ended there
+    /// [`PREFIX_AFTER`] times: a machine batch ends every few thousand
+    /// instructions, at lengths that mostly do not come back, and a
+    /// translation costs as much as interpreting a few hundred
+    /// instructions (translating every prefix was 6% of a 0.1 s program).
     fn prefix<M: JitMemory>(&mut self, mem: &mut M, id: usize, len: usize) -> Option<usize> {
-        let block = &self.caches.blocks[id];
+        let block = &mut self.caches.blocks[id];
         let known = block.prefixes.iter().find(|&&(n, _)| n == len);
         if let Some(&(_, prefix)) = known {
             if self.caches.blocks[prefix].valid {
                 self.caches.stats.cache_hits += 1;
                 return Some(prefix);
             }
+        } else {
+            match block.tails.iter_mut().find(|t| t.0 == len) {
+                Some(t) if t.1 >= PREFIX_AFTER => {}
+                Some(t) => {
+                    t.1 += 1;
+                    return None;
+                }
+                None => {
+                    block.tails.push((len, 1));
+                    return None;
+                }
+            }
         }
+        let block = &self.caches.blocks[id];
         let parent = block.key;
         let key = (parent.0, parent.1, parent.2 | len as u64);
         let insns = block.insns.get(..len)?.to_vec();
@@ -1557,6 +1593,7 @@ impl Jit {
             env,
             valid: true,
             prefixes: Vec::new(),
+            tails: Vec::new(),
             incoming: Vec::new(),
         });
         for target in translated.chained {
