@@ -692,8 +692,9 @@ pub struct Jit {
     caches: Caches,
     movbe: bool,
     /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
-    /// block (host address, size, guest address) so that `perf report`
-    /// names translated code (docs/PERFORMANCE.md, "Profiling the jit").
+    /// block (host address, size, guest address) with which a profile
+    /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
+    /// "Profiling the jit").
     perf_map: Option<std::fs::File>,
 }
 
