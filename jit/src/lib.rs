@@ -104,6 +104,11 @@ pub const DEFAULT_BUFFER: usize = 64 << 20;
 /// [`abi::last_run`] gives it).
 const MAX_BLOCKS: usize = 1 << 16;
 
+/// How many times a batch ends inside a block at one length, run by the
+/// interpreter, before that prefix of the block is translated (see
+/// `Jit::prefix`).
+const PREFIX_AFTER: u32 = 8;
+
 /// Counters for `--stats`.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -291,6 +296,9 @@ struct Block {
     valid: bool,
     /// Blocks made of the first instructions of this one: (length, id).
     prefixes: Vec<(usize, usize)>,
+    /// Lengths at which batches ended inside this block before a prefix of
+    /// that length was translated: (length, how many times).
+    tails: Vec<(usize, u32)>,
     /// Blocks that jump straight to this one: dropped with it.
     incoming: Vec<usize>,
 }
@@ -683,6 +691,11 @@ pub struct Jit {
     stubs: Stubs,
     caches: Caches,
     movbe: bool,
+    /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
+    /// block (host address, size, guest address) with which a profile
+    /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
+    /// "Profiling the jit").
+    perf_map: Option<std::fs::File>,
 }
 
 /// The memory an instruction run by the interpreter on behalf of the jit
@@ -1149,6 +1162,10 @@ impl Jit {
                 stats: Stats::default(),
             },
             movbe: host_has_movbe(),
+            perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
+                let path = format!("/tmp/perf-{}.map", std::process::id());
+                std::fs::File::create(path).ok()
+            }),
         })
     }
 
@@ -1256,19 +1273,29 @@ impl Jit {
             lowcore + 0x2000,
             Cause::Lowcore,
         );
+        // The batch ends inside a block whose prefix is not translated:
+        // the interpreter runs the rest of the batch (never a block from
+        // the middle of another).
+        let mut tail = false;
         let result = loop {
             if done >= max {
                 break Ok(());
             }
             let room = max - done;
-            let block = self.block(cpu, mem).and_then(|id| {
-                let len = self.caches.blocks[id].insns.len();
-                if len as u64 <= room {
-                    Some(id)
-                } else {
-                    self.prefix(mem, id, room as usize)
-                }
-            });
+            let block = if tail {
+                None
+            } else {
+                self.block(cpu, mem).and_then(|id| {
+                    let len = self.caches.blocks[id].insns.len();
+                    if len as u64 <= room {
+                        Some(id)
+                    } else {
+                        let prefix = self.prefix(mem, id, room as usize);
+                        tail = prefix.is_none();
+                        prefix
+                    }
+                })
+            };
             let Some(id) = block else {
                 done += 1;
                 last = cpu.psw.addr;
@@ -1422,16 +1449,34 @@ impl Jit {
     }
 
     /// The first `len` instructions of block `id` as a block of their own
-    /// (to end exactly at an instruction budget).
+    /// (to end exactly at an instruction budget), or `None` (the
+    /// interpreter runs them) until batches have ended there
+    /// [`PREFIX_AFTER`] times: a machine batch ends every few thousand
+    /// instructions, at lengths that mostly do not come back, and a
+    /// translation costs as much as interpreting a few hundred
+    /// instructions (translating every prefix was 6% of a 0.1 s program).
     fn prefix<M: JitMemory>(&mut self, mem: &mut M, id: usize, len: usize) -> Option<usize> {
-        let block = &self.caches.blocks[id];
+        let block = &mut self.caches.blocks[id];
         let known = block.prefixes.iter().find(|&&(n, _)| n == len);
         if let Some(&(_, prefix)) = known {
             if self.caches.blocks[prefix].valid {
                 self.caches.stats.cache_hits += 1;
                 return Some(prefix);
             }
+        } else {
+            match block.tails.iter_mut().find(|t| t.0 == len) {
+                Some(t) if t.1 >= PREFIX_AFTER => {}
+                Some(t) => {
+                    t.1 += 1;
+                    return None;
+                }
+                None => {
+                    block.tails.push((len, 1));
+                    return None;
+                }
+            }
         }
+        let block = &self.caches.blocks[id];
         let parent = block.key;
         let key = (parent.0, parent.1, parent.2 | len as u64);
         let insns = block.insns.get(..len)?.to_vec();
@@ -1509,12 +1554,18 @@ impl Jit {
             let links = self.links(&insns, env.amode, key);
             let translated = translate(&insns, &env, ip, id as u32, &self.stubs, &links).ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
-                placed = Some((at, translated));
+                placed = Some((at, translated, ip));
                 break;
             }
             self.flush(mem);
         }
-        let (code, translated) = placed?;
+        let (code, translated, ip) = placed?;
+        if let Some(map) = &mut self.perf_map {
+            use std::io::Write;
+            let guest = insns.first().map_or(0, |g| g.at);
+            // A failed write costs the profile its names, never the run.
+            let _ = writeln!(map, "{ip:x} {:x} s390x_{guest:x}", translated.code.len());
+        }
         let mut bytes = vec![0; size as usize];
         let (first, rest) = bytes.split_at_mut(len as usize);
         let storage = &mem.dat_bus().storage;
@@ -1543,6 +1594,7 @@ impl Jit {
             env,
             valid: true,
             prefixes: Vec::new(),
+            tails: Vec::new(),
             incoming: Vec::new(),
         });
         for target in translated.chained {
@@ -1560,8 +1612,14 @@ impl Jit {
         }
         for (start, end) in self.caches.blocks[id].ranges().into_iter().flatten() {
             let page = start & !0xfff;
-            let _ = bus.storage.set_code_frame(AbsoluteAddress::new(page), true);
-            bus.tlb.mark_code(AbsoluteAddress::new(page));
+            // A frame that holds blocks of this jit and is still marked has
+            // the code tag in every TLB entry formed since it was marked:
+            // the scan of the whole TLB is needed only when that changed.
+            let frame = AbsoluteAddress::new(page);
+            if !(self.caches.pages.contains_key(&page) && bus.storage.code_frame(frame)) {
+                let _ = bus.storage.set_code_frame(frame, true);
+                bus.tlb.mark_code(frame);
+            }
             let code = self.caches.pages.entry(page).or_default();
             code.add(id, start, end);
             if let Some(word) = self.caches.code_map.get_mut((page >> 12) as usize) {

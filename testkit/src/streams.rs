@@ -42,7 +42,7 @@ pub const NATIVE: &[Opcode] = &[
     LMY, STMY, LCGR, LCR, LCGFR, LPGR, LPR, LPGFR, LNGR, LNR, LNGFR, RLL, RLLG, EAR, LD, LDY, STD,
     STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
-    LAALG,
+    LAALG, CDSG,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -120,20 +120,27 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
                 b[4] = if rng.chance(90) { 0 } else { 0xff };
             }
         }
-        _ if matches!(op, CS | CSY | CSG | LAA | LAAG | LAAL | LAALG) => {
+        _ if matches!(op, CS | CSY | CSG | CDSG | LAA | LAAG | LAAL | LAALG) => {
             // Mostly aligned operands (else a specification exception),
-            // R3 any register.
-            let size = if matches!(op, CSG | LAAG | LAALG) {
-                8
-            } else {
-                4
+            // R3 any register (CDSG: mostly even-odd pairs, else a
+            // specification exception too).
+            let size = match op {
+                CDSG => 16,
+                CSG | LAAG | LAALG => 8,
+                _ => 4,
             };
             let d = if rng.chance(75) {
                 d12 & !(size - 1)
             } else {
                 d12
             };
-            b[1] = r1 << 4 | rng.below(16) as u8;
+            let r3 = rng.below(16) as u8;
+            let (r1, r3) = if op == CDSG && rng.chance(90) {
+                (r1 & !1, r3 & !1)
+            } else {
+                (r1, r3)
+            };
+            b[1] = r1 << 4 | r3;
             b[2] = bs << 4 | (d >> 8) as u8;
             b[3] = d as u8;
             if len == 6 {

@@ -10,7 +10,7 @@ use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::{compare_cc, PSW_CC_BYTE};
-use crate::emit::{gpr, gpr32, Current, Gen, Native};
+use crate::emit::{gpr, gpr32, gpr_bytes, Current, Gen, Native};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -27,7 +27,7 @@ pub(crate) fn signed_cc(a: &mut CodeAssembler, here: &mut Current) -> Result<(),
     })
 }
 
-/// A signed operation whose condition code the next instruction overwrites
+/// A signed operation whose condition code a later instruction overwrites
 /// ([`Gen::cc_dead`]): only an overflow with the fixed-point-overflow mask
 /// one matters (the slow path raises it).
 pub(crate) fn overflow_only(a: &mut CodeAssembler, here: &mut Current) -> Result<(), IcedError> {
@@ -165,8 +165,43 @@ impl Gen {
     /// The rightmost `n` bytes of R1 stored at the logical address in rax.
     fn store_r1(&mut self, here: &mut Current, n: u8) -> Result<(), IcedError> {
         self.access(here, AccessKind::Write, u32::from(n))?;
-        self.a.mov(rcx, gpr(here.insn.f.r1))?;
+        let r1 = gpr_bytes(here.insn.f.r1);
+        let a = &mut self.a;
+        // Only the bytes stored are loaded (see `reg_operand`).
+        match n {
+            8 => a.mov(rcx, qword_ptr(r1))?,
+            4 => a.mov(ecx, dword_ptr(r1))?,
+            2 => a.movzx(ecx, word_ptr(r1))?,
+            _ => a.movzx(ecx, byte_ptr(r1))?,
+        }
         self.store(u32::from(n))
+    }
+
+    /// rsi = register `r` as the second operand of an operation of width
+    /// `w`, extended by `ext`, loading only the bytes the extension reads:
+    /// a load wider than the store that wrote the register just before
+    /// (a 32-bit operation, then a 64-bit load) cannot take its value
+    /// from the store buffer and waits for the store to reach the cache,
+    /// which cost the benchmark loops most of their time
+    /// (docs/PERFORMANCE.md, "Translator, fourth step").
+    fn reg_operand(&mut self, r: u8, ext: Ext, w: Width) -> Result<(), IcedError> {
+        let m = gpr_bytes(r);
+        let a = &mut self.a;
+        match ext {
+            Ext::S8 => a.movsx(rsi, byte_ptr(m))?,
+            Ext::U8 => a.movzx(esi, byte_ptr(m))?,
+            Ext::S16 => a.movsx(rsi, word_ptr(m))?,
+            Ext::U16 => a.movzx(esi, word_ptr(m))?,
+            Ext::S32 => a.movsxd(rsi, dword_ptr(m))?,
+            Ext::U32 => a.mov(esi, dword_ptr(m))?,
+            Ext::U31 => {
+                a.mov(esi, dword_ptr(m))?;
+                a.and(esi, 0x7fff_ffff)?;
+            }
+            Ext::F if w == Width::W64 => a.mov(rsi, qword_ptr(m))?,
+            Ext::F => a.mov(esi, dword_ptr(m))?,
+        }
+        Ok(())
     }
 
     /// The ALU shapes: b in rsi, a and the result in rax (the first
@@ -182,8 +217,7 @@ impl Gen {
         match src {
             Src::Reg(ext) => {
                 let r = if format == Format::RrfA { f.r3 } else { f.r2 };
-                self.a.mov(rsi, gpr(r))?;
-                self.extend(ext)?;
+                self.reg_operand(r, ext, w)?;
             }
             Src::Imm(ext) => {
                 let value = ext.apply(u64::from(f.i2));
@@ -205,11 +239,13 @@ impl Gen {
             self.load_cc()?;
         }
         let wide = w == Width::W64;
-        // The next instruction overwrites the condition code: only what
+        // A later instruction overwrites the condition code: only what
         // raises an exception is computed.
         let dead = self.cc_dead;
         let a = &mut self.a;
-        if wide {
+        if op == AluOp::Load {
+            // The first operand is only written.
+        } else if wide {
             a.mov(rax, gpr(first))?;
         } else {
             a.mov(eax, gpr32(first))?;
@@ -244,9 +280,10 @@ impl Gen {
         match op {
             AluOp::Load => {
                 sets_cc = false;
-                a.mov(rax, rsi)?;
-                if !wide {
-                    a.mov(eax, eax)?;
+                if wide {
+                    a.mov(rax, rsi)?;
+                } else {
+                    a.mov(eax, esi)?;
                 }
             }
             AluOp::Mul => {

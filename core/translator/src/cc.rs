@@ -45,7 +45,7 @@ impl Gen {
     }
 
     /// The condition code in cl (cc << 4, bits 4-5 only) into the PSW,
-    /// unless the next instruction overwrites it first.
+    /// unless a later instruction of the block overwrites it first.
     pub(crate) fn store_cc(&mut self) -> Result<(), IcedError> {
         self.cc_left = true;
         if self.cc_dead {

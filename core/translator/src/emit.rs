@@ -64,15 +64,14 @@ pub fn translate(
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
-    let mut first = g.a.create_label();
+    let mut first = g.body;
     g.a.set_label(&mut first)?;
+    g.body = first;
     g.starts.push(first);
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
-        g.cc_dead = block
-            .get(index + 1)
-            .is_some_and(|next| crate::liveness::overwrites_cc(&next.insn));
+        g.cc_dead = crate::liveness::cc_dead_after(block.get(index + 1..).unwrap_or(&[]));
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -171,14 +170,15 @@ pub(crate) struct Gen {
     /// Per instruction, where its code starts (and one more: where the
     /// instruction after the last would).
     starts: Vec<CodeLabel>,
-    /// The guest address of the block and its first host instruction (the
-    /// budget check): a branch back to the start of a block whose
-    /// instructions are all native jumps there, not to the dispatcher.
+    /// The guest address of the block and its first host instruction
+    /// after the budget check: a branch back to the start of a block whose
+    /// instructions are all native checks the budget and jumps there, not
+    /// to the dispatcher.
     /// (The helper may change translation without leaving the block, so a
     /// block that calls it for an instruction goes through the jump
     /// cache, which sees that change.)
     start: u64,
-    top: CodeLabel,
+    body: CodeLabel,
     all_native: bool,
     /// The block's length and the index of the instruction being emitted.
     len: usize,
@@ -188,17 +188,23 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
-    /// The next instruction of the block sets the condition code before
-    /// anything can read it ([`crate::liveness::overwrites_cc`]).
+    /// A later instruction of the block sets the condition code before
+    /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
     /// Blocks it may jump to directly, and those it does.
     links: Vec<(u64, u64)>,
     chained: Vec<u64>,
 }
 
+/// The bytes of guest general register `r` in the CPU state (its low
+/// bytes first: the state is little-endian), for a load of any size.
+pub(crate) fn gpr_bytes(r: u8) -> AsmMemoryOperand {
+    rbx + (offset::GPR + 8 * usize::from(r & 15)) as i32
+}
+
 /// Guest general register `r`.
 pub(crate) fn gpr(r: u8) -> AsmMemoryOperand {
-    qword_ptr(rbx + (offset::GPR + 8 * usize::from(r & 15)) as i32)
+    qword_ptr(gpr_bytes(r))
 }
 
 /// Bits 32-63 of guest general register `r`.
@@ -211,7 +217,7 @@ impl Gen {
         let mut a = CodeAssembler::new(64)?;
         let exit = a.create_label();
         let out = a.create_label();
-        let top = a.create_label();
+        let body = a.create_label();
         Ok(Self {
             a,
             env,
@@ -224,7 +230,7 @@ impl Gen {
             resume: Vec::new(),
             starts: Vec::new(),
             start,
-            top,
+            body,
             all_native: true,
             len,
             index: 0,
@@ -242,7 +248,6 @@ impl Gen {
     /// so between the compare and the subtraction, and the negative budget
     /// left then still ends the chain at the next check.
     fn budget(&mut self, len: usize) -> Result<(), IcedError> {
-        self.a.set_label(&mut self.top)?;
         self.a.cmp(r15, len as i32)?;
         self.a.jl(self.out)?;
         self.a.sub(r15, len as i32)?;
@@ -263,14 +268,12 @@ impl Gen {
 
     /// Sets the PSW address to `addr` and goes to the next block.
     pub(crate) fn end_at(&mut self, addr: u64) -> Result<(), IcedError> {
+        if self.all_native && addr == self.start {
+            return self.self_loop();
+        }
         self.a.mov(rax, addr)?;
         if self.all_native {
             // No helper before this point may have changed translation.
-            if addr == self.start {
-                self.leave_rax()?;
-                self.a.jmp(self.top)?;
-                return Ok(());
-            }
             if let Some(&(_, code)) = self.links.iter().find(|l| l.0 == addr) {
                 self.leave_rax()?;
                 self.a.jmp(code)?;
@@ -281,6 +284,26 @@ impl Gen {
             }
         }
         self.end_rax()
+    }
+
+    /// A branch back to the block's own start, in a block where no helper
+    /// may have changed translation: the budget check of the block's
+    /// top, but the PSW address and the last instruction run are stored
+    /// only when the budget ends the loop (nothing in the block reads
+    /// them: the helper and the fills are told the instruction).
+    fn self_loop(&mut self) -> Result<(), IcedError> {
+        let mut out = self.a.create_label();
+        let a = &mut self.a;
+        a.cmp(r15, self.len as i32)?;
+        a.jl(out)?;
+        a.sub(r15, self.len as i32)?;
+        a.jmp(self.body)?;
+        a.set_label(&mut out)?;
+        a.mov(rax, self.start)?;
+        self.leave_rax()?;
+        self.a.mov(eax, abi::END as u32)?;
+        self.a.jmp(self.stubs.ret)?;
+        Ok(())
     }
 
     /// Sets the PSW address to rax and goes to the next block.

@@ -1,5 +1,6 @@
-//! The interlocked-update instructions CS, CSY, CSG and the LOAD AND ADD
-//! family (LAA, LAAG, LAAL, LAALG): one x86 `lock cmpxchg` on the host
+//! The interlocked-update instructions CS, CSY, CSG, CDSG and the LOAD AND
+//! ADD family (LAA, LAAG, LAAL, LAALG): one x86 `lock cmpxchg` (CDSG:
+//! `lock cmpxchg16b`) on the host
 //! bytes of the storage operand (PoP "Interlocked Update": no other CPU
 //! accesses the operand between the fetch and the store), so they are
 //! atomic against every other CPU's accesses to the same bytes, its
@@ -21,6 +22,7 @@ use zmmu_mmu::kind::AccessKind;
 
 use crate::alu::{overflow_only, signed_cc};
 use crate::emit::{gpr, gpr32, Current, Gen};
+use crate::memory::MemoryAccess;
 
 /// How the operand combines with R3.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -98,6 +100,9 @@ impl Gen {
     /// says whether it did.
     pub(crate) fn interlocked(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
+        if here.insn.op == CDSG {
+            return self.compare_double_and_swap(here);
+        }
         let (update, n) = match here.insn.op {
             CS | CSY => (Update::Swap, 4),
             CSG => (Update::Swap, 8),
@@ -125,6 +130,58 @@ impl Gen {
             true => self.store_cc()?,
             false => self.set_cc()?,
         }
+        Ok(true)
+    }
+
+    /// COMPARE DOUBLE AND SWAP (CDSG): the even-odd pair R1, R1 + 1
+    /// compared with the quadword operand; equal, R3, R3 + 1 stored and cc
+    /// 0; else the operand loaded into R1, R1 + 1 and cc 1 (PoP COMPARE
+    /// DOUBLE AND SWAP). One `lock cmpxchg16b` (which compares rdx:rax and
+    /// stores rcx:rbx, rbx saved around it), under the software TLB only:
+    /// a host-MMU fault between the save and the restore would leave rbx
+    /// without the CPU. An odd R1 or R3, or an operand not on a quadword
+    /// boundary, is the interpreter's specification exception.
+    fn compare_double_and_swap(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        let f = here.insn.f;
+        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) || (f.r1 | f.r3) & 1 != 0 {
+            return Ok(false);
+        }
+        self.ea(0, f.b2, f.d2)?;
+        here.used_slow = true;
+        self.a.test(al, 15)?;
+        self.a.jnz(here.slow)?;
+        self.access(here, AccessKind::Write, 16)?;
+        let mut equal = self.a.create_label();
+        let mut done = self.a.create_label();
+        let a = &mut self.a;
+        // The operand's first doubleword (R1's) is at the lower address:
+        // big-endian doublewords, the first in rax (and rbx).
+        a.lea(rsi, qword_ptr(r13 + rax))?;
+        a.mov(rax, gpr(f.r1))?;
+        a.bswap(rax)?;
+        a.mov(rdx, gpr(f.r1 | 1))?;
+        a.bswap(rdx)?;
+        a.mov(rdi, gpr(f.r3))?;
+        a.bswap(rdi)?;
+        a.mov(rcx, gpr(f.r3 | 1))?;
+        a.bswap(rcx)?;
+        a.push(rbx)?;
+        a.mov(rbx, rdi)?;
+        a.lock().cmpxchg16b(xmmword_ptr(rsi))?;
+        a.pop(rbx)?;
+        a.je(equal)?;
+        // Unequal: R1, R1 + 1 receive the operand, cc 1.
+        a.bswap(rax)?;
+        a.bswap(rdx)?;
+        a.mov(gpr(f.r1), rax)?;
+        a.mov(gpr(f.r1 | 1), rdx)?;
+        a.mov(ecx, 0x10)?;
+        a.jmp(done)?;
+        a.set_label(&mut equal)?;
+        a.xor(ecx, ecx)?;
+        a.set_label(&mut done)?;
+        a.nop()?;
+        self.store_cc()?;
         Ok(true)
     }
 }

@@ -5,14 +5,48 @@
 
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::format::Format;
-use zmmu_cpu::sem::{AluOp, Sem, Src};
+use zmmu_cpu::opcode::Opcode;
+use zmmu_cpu::sem::{AluOp, Sem, ShiftOp, Src};
+
+use crate::block::Guest;
+
+/// Whether the condition code is set again by one of the instructions
+/// `after` the current one before anything can read it: the first that
+/// is not [`transparent`] [`overwrites_cc`].
+pub(crate) fn cc_dead_after(after: &[Guest]) -> bool {
+    after
+        .iter()
+        .find(|g| !transparent(&g.insn))
+        .is_some_and(|g| overwrites_cc(&g.insn))
+}
+
+/// Whether `insn` is translated natively without a slow path, neither
+/// reads nor sets the condition code, and does not leave the block: no
+/// exception, helper or interruption can see the PSW while it runs, so
+/// the condition code may reach the PSW after it (register loads and
+/// multiplies, LA, LAY, LARL, the logical shifts and rotates).
+fn transparent(insn: &Insn) -> bool {
+    let format = insn.op.format();
+    match insn.op.sem() {
+        Sem::Alu(AluOp::Load | AluOp::Mul, _, Src::Reg(_)) => {
+            matches!(format, Format::RR | Format::Rre)
+        }
+        Sem::Alu(AluOp::Load | AluOp::Mul, _, Src::Imm(_)) => {
+            matches!(format, Format::RiA | Format::RilA)
+        }
+        Sem::Shift(ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Rll, _) => {
+            matches!(format, Format::RsA | Format::RsyA)
+        }
+        _ => matches!(insn.op, Opcode::LA | Opcode::LAY | Opcode::LARL),
+    }
+}
 
 /// Whether `insn` is translated natively, sets the condition code on every
 /// path without reading it, and cannot take an exception before setting it
 /// (a register or immediate operand: its one slow path is an overflow,
 /// which completes the instruction): the condition code an instruction
 /// just before it sets need not reach the PSW.
-pub(crate) fn overwrites_cc(insn: &Insn) -> bool {
+fn overwrites_cc(insn: &Insn) -> bool {
     let format = insn.op.format();
     match insn.op.sem() {
         Sem::Alu(op, _, Src::Reg(_)) => {
@@ -44,4 +78,49 @@ fn sets_cc_only(op: AluOp) -> bool {
             | AluOp::LoadPos
             | AluOp::LoadNeg
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cc_dead_after;
+    use crate::block::{decode_block, Guest};
+    use zmmu_mmu::addr::AddressingMode;
+
+    /// The instructions after the first of `code`.
+    fn after_first(code: &[u8]) -> alloc::vec::Vec<Guest> {
+        let mut block = decode_block(code, 0x1000, AddressingMode::Bits64, 64);
+        block.remove(0);
+        block
+    }
+
+    const AR: [u8; 2] = [0x1a, 0x12];
+    const LGR: [u8; 4] = [0xb9, 0x04, 0x00, 0x12];
+    const SLLG: [u8; 6] = [0xeb, 0x12, 0x00, 0x03, 0x00, 0x0d];
+    const LG: [u8; 6] = [0xe3, 0x10, 0x20, 0x00, 0x00, 0x04];
+    const JNE: [u8; 4] = [0xa7, 0x74, 0x00, 0x10];
+
+    #[test]
+    fn a_cc_set_again_after_register_loads_and_shifts_is_dead() {
+        let code = [&AR[..], &LGR, &SLLG, &AR].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+    }
+
+    #[test]
+    fn a_storage_operand_in_between_keeps_the_cc_live() {
+        // LG may take an exception, whose old PSW holds the cc.
+        let code = [&AR[..], &LG, &AR].concat();
+        assert!(!cc_dead_after(&after_first(&code)));
+    }
+
+    #[test]
+    fn a_branch_reads_the_cc() {
+        let code = [&AR[..], &SLLG, &JNE, &AR].concat();
+        assert!(!cc_dead_after(&after_first(&code)));
+    }
+
+    #[test]
+    fn the_cc_at_the_end_of_the_block_is_live() {
+        let code = [&AR[..], &LGR].concat();
+        assert!(!cc_dead_after(&after_first(&code)));
+    }
 }

@@ -311,6 +311,16 @@ impl Gen {
             }
             _ => a.movzx(esi, byte_ptr(r13 + rax))?,
         }
+        // The loads above zero-extend to 64 bits already.
+        let extended = match ext {
+            Ext::U8 => n == 1,
+            Ext::U16 => n <= 2,
+            Ext::U32 => n <= 4,
+            _ => false,
+        };
+        if extended {
+            return Ok(());
+        }
         self.extend(ext)
     }
 

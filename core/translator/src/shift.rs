@@ -31,10 +31,16 @@ impl Gen {
             return Ok(false);
         }
         let src = if format == Format::RsyA { f.r3 } else { f.r1 };
-        self.ea(0, f.b2, f.d2)?;
+        if f.b2 == 0 {
+            // The amount is the displacement's low 6 bits (wrapping the
+            // address to the addressing mode keeps them).
+            self.a.mov(ecx, f.d2 as u32 & 63)?;
+        } else {
+            self.ea(0, f.b2, f.d2)?;
+            self.a.mov(ecx, eax)?;
+            self.a.and(ecx, 63)?;
+        }
         let a = &mut self.a;
-        a.mov(ecx, eax)?;
-        a.and(ecx, 63)?;
         match (op, w) {
             (ShiftOp::Sra, Width::W32) => a.movsxd(rax, gpr32(src))?,
             (_, Width::W32) => a.mov(eax, gpr32(src))?,
