@@ -8,7 +8,7 @@ use std::collections::HashMap;
 /// Why a chain of blocks ended (each chain is one VM entry and ends with
 /// one exit of its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ChainEnd {
+pub enum ChainEnd {
     /// The instruction budget was spent: the run's limit, or the batch's
     /// timer deadline in instructions.
     Budget,
@@ -98,7 +98,7 @@ impl ExitReasons {
     }
 
     /// Chains that ended for `end`.
-    pub(crate) fn chains(&self, end: ChainEnd) -> u64 {
+    pub fn chains(&self, end: ChainEnd) -> u64 {
         self.chain_ends[end as usize]
     }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{program_machine, run_like, Quiet};
-use zmmu_kvm::reasons::Leave;
+use zmmu_kvm::reasons::{ChainEnd, Leave};
 use zmmu_machine::Stop;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -50,6 +50,14 @@ fn host_calls_that_change_nothing_the_chain_depends_on_stay_in_it() {
         .filter(|((_, why), _)| !matches!(why, Leave::Machine | Leave::Interruption))
         .collect();
     assert!(left.is_empty(), "host calls left the chain: {left:?}");
+    // Nor does a chain end in the loop for another reason.
+    let reasons = engine.reasons();
+    let looks = reasons.chains(ChainEnd::Deadline) + reasons.chains(ChainEnd::Left);
+    let chains = engine.stats().chains;
+    assert!(
+        chains <= looks + 3,
+        "{chains} chains in {TURNS} turns, {looks} of them ended by the machine's look"
+    );
 }
 
 /// `lghi r2,0`, `exrl r0` (`j skip`: taken), `ahi r2,1` (skipped), skip:
