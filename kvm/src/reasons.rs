@@ -32,10 +32,11 @@ pub enum ChainEnd {
 pub enum Leave {
     /// The instruction ended in an interruption (a program exception).
     Interruption,
-    /// The machine must look: it asked for attention, the controls of
-    /// interruptions changed (PSW mask, CR0, CR6, CR14, the timers), or
-    /// the batch's deadline passed.
+    /// The machine must look: it asked for attention, or the controls of
+    /// interruptions changed (PSW mask, CR0, CR6, CR14, the timers).
     Machine,
+    /// The batch's deadline passed (a timer, the look at the host's side).
+    Deadline,
     /// A control register changed (those a root or the blocks were made
     /// for among them).
     Controls,
@@ -56,6 +57,7 @@ impl Leave {
         match self {
             Leave::Interruption => "interruption",
             Leave::Machine => "machine",
+            Leave::Deadline => "deadline",
             Leave::Controls => "controls",
             Leave::Psw => "PSW",
             Leave::Translation => "translation",

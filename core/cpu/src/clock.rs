@@ -33,6 +33,14 @@ pub trait TimeSource: core::fmt::Debug {
     fn executed(&mut self, instructions: u64) {
         let _ = instructions;
     }
+
+    /// Whether time advances with the instructions told by
+    /// [`TimeSource::executed`] (at the end of each batch): an engine must
+    /// then end its batch after a clock read for the next read to count
+    /// the instructions before it. A host source answers `false`.
+    fn counts_instructions(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -45,6 +53,9 @@ impl<T: TimeSource + ?Sized> TimeSource for alloc::boxed::Box<T> {
     }
     fn executed(&mut self, instructions: u64) {
         (**self).executed(instructions);
+    }
+    fn counts_instructions(&self) -> bool {
+        (**self).counts_instructions()
     }
 }
 
@@ -90,6 +101,10 @@ impl TimeSource for VirtualTime {
 
     fn executed(&mut self, instructions: u64) {
         self.ns = self.ns.wrapping_add(instructions);
+    }
+
+    fn counts_instructions(&self) -> bool {
+        true
     }
 }
 
