@@ -7,7 +7,9 @@
 //! code), where the interpreter gives the architected result.
 
 use std::ops::Range;
+use zmmu_cpu::clock::Pace;
 use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 
 use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
@@ -84,6 +86,15 @@ impl Exits<'_, '_> {
     }
 }
 
+/// The instruction only reads the TOD clock or the CPU timer (PoP ch. 4,
+/// "Timing"): nothing of the machine's changes with it.
+fn reads_clock_only(op: Opcode) -> bool {
+    matches!(
+        op,
+        Opcode::STCK | Opcode::STCKF | Opcode::STCKE | Opcode::STPT
+    )
+}
+
 impl ExitHandler for Exits<'_, '_> {
     fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
         let (id, index) = ((argument >> 8) as usize, (argument & 0xff) as usize);
@@ -146,10 +157,19 @@ impl ExitHandler for Exits<'_, '_> {
             crate::vmcall::publish(&image.area(), self.tsc.as_ref(), self.cpu, clock);
         }
         let after = self.watched();
-        let leave_run = self.board.attention || after.1 != before.1 || self.deadline.passed();
+        // A clock read asks the machine to look (`Board::clock`) so that
+        // virtual time counts the instructions before the next read; the
+        // host's clock needs no look.
+        let attention = self.board.attention
+            && (!reads_clock_only(guest.insn.op)
+                || self.board.services.clock.source.pace() == Some(Pace::Instructions));
+        let machine = attention || after.1 != before.1;
+        let deadline = self.deadline.passed();
+        let leave_run = machine || deadline;
         let why = [
             (result.is_err(), Leave::Interruption),
-            (leave_run, Leave::Machine),
+            (machine, Leave::Machine),
+            (deadline, Leave::Deadline),
             (
                 after.0 != before.0 || self.cpu.cr != cr_before,
                 Leave::Controls,

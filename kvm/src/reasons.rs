@@ -8,7 +8,7 @@ use std::collections::HashMap;
 /// Why a chain of blocks ended (each chain is one VM entry and ends with
 /// one exit of its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ChainEnd {
+pub enum ChainEnd {
     /// The instruction budget was spent: the run's limit, or the batch's
     /// timer deadline in instructions.
     Budget,
@@ -32,10 +32,11 @@ pub(crate) enum ChainEnd {
 pub enum Leave {
     /// The instruction ended in an interruption (a program exception).
     Interruption,
-    /// The machine must look: it asked for attention, the controls of
-    /// interruptions changed (PSW mask, CR0, CR6, CR14, the timers), or
-    /// the batch's deadline passed.
+    /// The machine must look: it asked for attention, or the controls of
+    /// interruptions changed (PSW mask, CR0, CR6, CR14, the timers).
     Machine,
+    /// The batch's deadline passed (a timer, the look at the host's side).
+    Deadline,
     /// A control register changed (those a root or the blocks were made
     /// for among them).
     Controls,
@@ -56,6 +57,7 @@ impl Leave {
         match self {
             Leave::Interruption => "interruption",
             Leave::Machine => "machine",
+            Leave::Deadline => "deadline",
             Leave::Controls => "controls",
             Leave::Psw => "PSW",
             Leave::Translation => "translation",
@@ -98,7 +100,7 @@ impl ExitReasons {
     }
 
     /// Chains that ended for `end`.
-    pub(crate) fn chains(&self, end: ChainEnd) -> u64 {
+    pub fn chains(&self, end: ChainEnd) -> u64 {
         self.chain_ends[end as usize]
     }
 

@@ -7,8 +7,11 @@
 
 mod common;
 
+use std::time::Instant;
+
 use common::{program_machine, run_like, Quiet};
-use zmmu_kvm::reasons::Leave;
+use zmmu_cpu::clock::{Clock, TimeSource, TOD_2026};
+use zmmu_kvm::reasons::{ChainEnd, Leave};
 use zmmu_machine::Stop;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -47,9 +50,19 @@ fn host_calls_that_change_nothing_the_chain_depends_on_stay_in_it() {
         .reasons()
         .left_by_mnemonic()
         .into_iter()
-        .filter(|((_, why), _)| !matches!(why, Leave::Machine | Leave::Interruption))
+        .filter(|((_, why), _)| {
+            !matches!(why, Leave::Deadline | Leave::Machine | Leave::Interruption)
+        })
         .collect();
     assert!(left.is_empty(), "host calls left the chain: {left:?}");
+    // Nor does a chain end in the loop for another reason.
+    let reasons = engine.reasons();
+    let looks = reasons.chains(ChainEnd::Deadline) + reasons.chains(ChainEnd::Left);
+    let chains = engine.stats().chains;
+    assert!(
+        chains <= looks + 3,
+        "{chains} chains in {TURNS} turns, {looks} of them ended by the machine's look"
+    );
 }
 
 /// `lghi r2,0`, `exrl r0` (`j skip`: taken), `ahi r2,1` (skipped), skip:
@@ -80,4 +93,63 @@ fn executed_branches_and_control_loads_leave_the_chain() {
         left.iter().any(|((m, _), _)| *m == "EXRL"),
         "EXRL left: {left:?}"
     );
+}
+
+/// `lghi r1,200`, then 200 times `stcke 0x300`, `stpt 0x310`, `brctg r1`
+/// back; then an invalid opcode.
+const CLOCK: [u8; 20] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xb2, 0x78, 0x03, 0x00, 0xb2, 0x09, 0x03, 0x10, 0xa7, 0x17, 0xff, 0xfc,
+    0x00, 0x00, 0x00, 0x00,
+];
+
+/// The host's monotonic clock, as `zmmu run` has it.
+#[derive(Debug)]
+struct HostClock(Instant);
+
+impl TimeSource for HostClock {
+    fn now_ns(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+
+    fn wait_until_ns(&mut self, deadline: u64) {
+        let now = self.now_ns();
+        std::thread::sleep(std::time::Duration::from_nanos(
+            deadline.saturating_sub(now),
+        ));
+    }
+}
+
+/// The host calls of [`CLOCK`] that left for the machine's look, but at
+/// the deadline: `None` where KVM is unavailable.
+fn clock_leaves(host_time: bool) -> Option<u64> {
+    let machine = || {
+        let mut machine = program_machine(0x2000, &CLOCK);
+        if host_time {
+            machine.services.clock = Clock::new(Box::new(HostClock(Instant::now())), TOD_2026);
+        }
+        machine
+    };
+    let expected = machine().run(Some(10_000), &mut Quiet);
+    let (_, engine) = run_like(&expected, machine(), 10_000)?;
+    Some(
+        engine
+            .reasons()
+            .left_by_mnemonic()
+            .iter()
+            .filter(|((_, why), _)| *why == Leave::Machine)
+            .map(|(_, n)| n)
+            .sum(),
+    )
+}
+
+/// Under virtual time a clock read ends the chain, so that the next read
+/// counts the instructions before it; under the host's clock it does not.
+#[test]
+fn clock_reads_leave_the_chain_only_under_virtual_time() {
+    let Some(virtual_time) = clock_leaves(false) else {
+        return;
+    };
+    assert_eq!(virtual_time, 2 * TURNS, "STCKE and STPT, every turn");
+    let host_time = clock_leaves(true).unwrap();
+    assert_eq!(host_time, 0, "no clock read asks the machine to look");
 }

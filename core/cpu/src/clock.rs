@@ -25,7 +25,10 @@ pub const fn tod_to_ns(tod: u64) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pace {
     /// Only [`TimeSource::executed`] and [`TimeSource::wait_until_ns`]
-    /// move it: between them it stands still ([`VirtualTime`]).
+    /// move it: between them it stands still ([`VirtualTime`]). Time
+    /// advances with the instructions told at the end of each batch, so an
+    /// engine must end its batch after a clock read for the next read to
+    /// count the instructions before it.
     Instructions,
     /// It is the host's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds
     /// since some start: it moves at the rate of the CPU's invariant TSC.

@@ -91,8 +91,11 @@ pub fn translate(
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() {
-                    // The helper always leaves after a block end.
-                    g.a.jmp(g.exit)?;
+                    // The helper leaves after a block end unless the next
+                    // instruction is the sequential one and nothing the
+                    // chain depends on changed (the kvm engine: an EX of
+                    // a sequential instruction, LRA, a branch not taken).
+                    g.end_at(next)?;
                     break;
                 }
             }
