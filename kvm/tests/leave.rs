@@ -95,10 +95,12 @@ fn executed_branches_and_control_loads_leave_the_chain() {
     );
 }
 
-/// `lghi r1,200`, then 200 times `stcke 0x300`, `stpt 0x310`, `brctg r1`
-/// back; then an invalid opcode.
+/// `lghi r1,200`, then 200 times `stcke 0xff4`, `stpt 0x310`, `brctg r1`
+/// back; then an invalid opcode. STCKE's operand crosses into the next
+/// page, so the in-VM runtime image leaves it to the host (a host call
+/// under either clock, `docs/CHOICES.md` 37); the image completes STPT.
 const CLOCK: [u8; 20] = [
-    0xa7, 0x19, 0x00, 0xc8, 0xb2, 0x78, 0x03, 0x00, 0xb2, 0x09, 0x03, 0x10, 0xa7, 0x17, 0xff, 0xfc,
+    0xa7, 0x19, 0x00, 0xc8, 0xb2, 0x78, 0x0f, 0xf4, 0xb2, 0x09, 0x03, 0x10, 0xa7, 0x17, 0xff, 0xfc,
     0x00, 0x00, 0x00, 0x00,
 ];
 
@@ -142,14 +144,15 @@ fn clock_leaves(host_time: bool) -> Option<u64> {
     )
 }
 
-/// Under virtual time a clock read ends the chain, so that the next read
-/// counts the instructions before it; under the host's clock it does not.
+/// Under virtual time a clock read the host runs ends the chain, so that
+/// the next read counts the instructions before it; under the host's
+/// clock it does not.
 #[test]
 fn clock_reads_leave_the_chain_only_under_virtual_time() {
     let Some(virtual_time) = clock_leaves(false) else {
         return;
     };
-    assert_eq!(virtual_time, 2 * TURNS, "STCKE and STPT, every turn");
+    assert_eq!(virtual_time, TURNS, "STCKE, every turn");
     let host_time = clock_leaves(true).unwrap();
     assert_eq!(host_time, 0, "no clock read asks the machine to look");
 }
