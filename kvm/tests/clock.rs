@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{engine, program_machine, run_like, Quiet};
+use common::{engine, program_machine, run_like, HostTime, Quiet};
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -82,24 +82,36 @@ fn a_loop_of_clock_instructions_costs_o1_exits() {
     );
 }
 
-#[test]
-fn a_clock_store_the_root_refuses_is_left_to_the_host() {
-    // stck 0x100 with low-address protection on: a protection exception,
-    // which the host delivers; the program-new PSW is a disabled wait.
-    let program = [0xb2, 0x05, 0x01, 0x00, 0x00, 0x00];
+/// `program` at 0x2000 with low-address protection on (CR0 bit 35), run
+/// for at most `limit` instructions by the interpreter and by the kvm
+/// engine, which must end alike: the interpreter's machine, the engine's
+/// and the engine (`None` where KVM is unavailable).
+fn under_low_address_protection(
+    program: &[u8],
+    limit: u64,
+) -> Option<(Machine, Machine, zmmu_kvm::KvmEngine)> {
     let build = || {
-        let mut machine = program_machine(0x2000, &program);
+        let mut machine = program_machine(0x2000, program);
         machine.cpu.cr[0] |= 1 << 28;
         machine
     };
     let mut reference = build();
-    let expected = reference.run(Some(100), &mut Quiet);
+    let expected = reference.run(Some(limit), &mut Quiet);
     assert!(
         matches!(expected.stop, Stop::DisabledWait { .. }),
         "{:?}",
         expected.stop
     );
-    let Some((machine, engine)) = run_like(&expected, build(), 100) else {
+    let (machine, engine) = run_like(&expected, build(), limit)?;
+    Some((reference, machine, engine))
+}
+
+#[test]
+fn a_clock_store_the_root_refuses_is_left_to_the_host() {
+    // stck 0x100 with low-address protection on: a protection exception,
+    // which the host delivers; the program-new PSW is a disabled wait.
+    let program = [0xb2, 0x05, 0x01, 0x00, 0x00, 0x00];
+    let Some((reference, machine, engine)) = under_low_address_protection(&program, 100) else {
         return;
     };
     let code = |m: &Machine| m.bus.storage.read_u64(AbsoluteAddress::new(0x88)).unwrap();
@@ -125,21 +137,6 @@ fn the_stats_name_the_calls_completed_in_the_vm() {
         line.contains(": 12 (") && line.contains("STCKE 3"),
         "{line}"
     );
-}
-
-/// The host's monotonic clock, as `zmmu run` uses it: the image follows
-/// it with the TSC.
-#[derive(Debug)]
-struct HostTime(std::time::Instant);
-
-impl zmmu_cpu::clock::TimeSource for HostTime {
-    fn now_ns(&mut self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-    fn wait_until_ns(&mut self, _: u64) {}
-    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
-        Some(zmmu_cpu::clock::Pace::HostMonotonic)
-    }
 }
 
 #[test]
@@ -186,19 +183,7 @@ fn clock_stores_into_the_lowcores_unprotected_bytes_complete_in_the_vm() {
     let program = [
         0xa7, 0x39, 0x00, 0x64, 0xb2, 0x09, 0x03, 0x00, 0xa7, 0x36, 0xff, 0xfe, 0x00, 0x00,
     ];
-    let build = || {
-        let mut machine = program_machine(0x2000, &program);
-        machine.cpu.cr[0] |= 1 << 28;
-        machine
-    };
-    let mut reference = build();
-    let expected = reference.run(Some(1000), &mut Quiet);
-    assert!(
-        matches!(expected.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        expected.stop
-    );
-    let Some((machine, engine)) = run_like(&expected, build(), 1000) else {
+    let Some((reference, machine, engine)) = under_low_address_protection(&program, 1000) else {
         return;
     };
     assert_eq!(machine.cpu.psw, reference.cpu.psw);
@@ -215,14 +200,7 @@ fn a_clock_store_into_the_protected_lowcore_is_refused_after_a_store_mapped_the_
     // must still be a protection exception with low-address protection
     // on (PoP ch. 3: bytes 0-511), stored nowhere.
     let program = [0x92, 0x01, 0x03, 0x00, 0xb2, 0x09, 0x01, 0x00, 0x00, 0x00];
-    let build = || {
-        let mut machine = program_machine(0x2000, &program);
-        machine.cpu.cr[0] |= 1 << 28;
-        machine
-    };
-    let mut reference = build();
-    let expected = reference.run(Some(100), &mut Quiet);
-    let Some((machine, _)) = run_like(&expected, build(), 100) else {
+    let Some((reference, machine, _)) = under_low_address_protection(&program, 100) else {
         return;
     };
     assert_eq!(machine.cpu.psw, reference.cpu.psw);

@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Instant;
 
-use common::{program_machine, run_like, Quiet};
-use zmmu_cpu::clock::{Clock, TimeSource, TOD_2026};
+use common::{program_machine, run_like, HostTime, Quiet};
+use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_kvm::reasons::{ChainEnd, Leave};
 use zmmu_machine::Stop;
 use zmmu_mmu::addr::AbsoluteAddress;
@@ -104,30 +104,13 @@ const CLOCK: [u8; 20] = [
     0x00, 0x00, 0x00, 0x00,
 ];
 
-/// The host's monotonic clock, as `zmmu run` has it.
-#[derive(Debug)]
-struct HostClock(Instant);
-
-impl TimeSource for HostClock {
-    fn now_ns(&mut self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-
-    fn wait_until_ns(&mut self, deadline: u64) {
-        let now = self.now_ns();
-        std::thread::sleep(std::time::Duration::from_nanos(
-            deadline.saturating_sub(now),
-        ));
-    }
-}
-
 /// The host calls of [`CLOCK`] that left for the machine's look, but at
 /// the deadline: `None` where KVM is unavailable.
 fn clock_leaves(host_time: bool) -> Option<u64> {
     let machine = || {
         let mut machine = program_machine(0x2000, &CLOCK);
         if host_time {
-            machine.services.clock = Clock::new(Box::new(HostClock(Instant::now())), TOD_2026);
+            machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
         }
         machine
     };

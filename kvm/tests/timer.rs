@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Instant;
 
-use common::Quiet;
-use zmmu_cpu::clock::{Clock, TimeSource, TOD_2026, TOD_PER_US};
+use common::{HostTime, Quiet};
+use zmmu_cpu::clock::{Clock, TOD_2026, TOD_PER_US};
 use zmmu_machine::interrupt::CR0_CPU_TIMER;
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
@@ -47,23 +47,6 @@ fn machine(ms: u64) -> Machine {
     }
     machine.start(0x2000);
     machine
-}
-
-/// The host's monotonic clock.
-#[derive(Debug)]
-struct HostTime(Instant);
-
-impl TimeSource for HostTime {
-    fn now_ns(&mut self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-
-    fn wait_until_ns(&mut self, deadline: u64) {
-        let now = self.now_ns();
-        std::thread::sleep(std::time::Duration::from_nanos(
-            deadline.saturating_sub(now),
-        ));
-    }
 }
 
 /// Runs `machine` on the kvm engine; checks that the CPU-timer

@@ -312,10 +312,31 @@ mod tests {
         }
     }
 
+    /// The tables of one call (block 3's instruction 1 and what it reads).
+    struct Call {
+        shared: Shared,
+        sites: Vec<Site>,
+        counts: Vec<u64>,
+        page: CpuPage,
+    }
+
+    impl Call {
+        /// Host call `which` against these tables.
+        fn call(&mut self, which: u64, g: &mut Recorded) -> u64 {
+            let Self {
+                shared,
+                sites,
+                counts,
+                page,
+            } = self;
+            host_call(which, shared, sites, counts, page, g)
+        }
+    }
+
     /// The tables of one call: `bytes` at 0x1000 as block 3's instruction 1,
     /// a 64-bit supervisor PSW, r2 = 0x2000, a clock standing still at
     /// 1000 ns with epoch 0x5000_0000.
-    fn setup(bytes: &[u8]) -> (Shared, Vec<Site>, Vec<u64>, CpuPage) {
+    fn setup(bytes: &[u8]) -> Call {
         let which = 3 << 8 | 1;
         let mut sites = vec![Site::default(); crate::protocol::SITE_SLOTS];
         let slot = site_slots(which).next().unwrap();
@@ -334,7 +355,12 @@ mod tests {
             },
             ..Shared::default()
         };
-        (shared, sites, vec![0; zmmu_cpu::opcode::COUNT], page)
+        Call {
+            shared,
+            sites,
+            counts: vec![0; zmmu_cpu::opcode::COUNT],
+            page,
+        }
     }
 
     fn guest() -> Recorded {
@@ -348,174 +374,87 @@ mod tests {
     #[test]
     fn store_clock_stores_the_tod_and_steps_past_the_last_value() {
         // stck 0(r2)
-        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x20, 0x00]);
+        let mut c = setup(&[0xb2, 0x05, 0x20, 0x00]);
         let mut g = guest();
         let which = 3 << 8 | 1;
-        assert_eq!(
-            host_call(
-                which,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            COMPLETED
-        );
+        assert_eq!(c.call(which, &mut g), COMPLETED);
         let tod = 0x5000_0000 + zmmu_cpu::clock::ns_to_tod(1000);
         assert_eq!(g.stores, [(0x2000, tod.to_be_bytes().to_vec())]);
-        assert_eq!(shared.clock.last, tod);
-        assert_eq!(page[offset::PSW_ADDR / 8], 0x1004, "the PSW points past it");
+        assert_eq!(c.shared.clock.last, tod);
         assert_eq!(
-            page[offset::PSW_MASK / 8] & mask::CC,
+            c.page[offset::PSW_ADDR / 8],
+            0x1004,
+            "the PSW points past it"
+        );
+        assert_eq!(
+            c.page[offset::PSW_MASK / 8] & mask::CC,
             0,
             "cc 0: the clock is set"
         );
-        assert_eq!(counts[Opcode::STCK as usize], 1);
+        assert_eq!(c.counts[Opcode::STCK as usize], 1);
         // The clock stands still: the next value is the last plus one.
-        assert_eq!(
-            host_call(
-                which,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            COMPLETED
-        );
+        assert_eq!(c.call(which, &mut g), COMPLETED);
         assert_eq!(g.stores[1].1, (tod + 1).to_be_bytes());
     }
 
     #[test]
     fn a_store_the_root_refuses_leaves_everything_and_the_site_to_the_host() {
-        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x20, 0x00]);
-        let before = page;
+        let mut c = setup(&[0xb2, 0x05, 0x20, 0x00]);
+        let before = c.page;
         let mut g = Recorded {
             faults: true,
             ..guest()
         };
-        assert_eq!(
-            host_call(
-                3 << 8 | 1,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            HOST
-        );
-        assert_eq!(page, before);
-        assert_eq!(shared.clock.last, 0);
-        assert_eq!(counts[Opcode::STCK as usize], 0);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.page, before);
+        assert_eq!(c.shared.clock.last, 0);
+        assert_eq!(c.counts[Opcode::STCK as usize], 0);
         // The site is the host's from now on: no second attempt (and fault).
         g.faults = false;
         let which = 3 << 8 | 1;
-        assert_eq!(
-            host_call(
-                which,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            HOST
-        );
+        assert_eq!(c.call(which, &mut g), HOST);
         assert!(g.stores.is_empty());
     }
 
     #[test]
     fn an_operand_crossing_a_page_is_the_hosts() {
-        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x05, 0x2f, 0xfc]);
+        let mut c = setup(&[0xb2, 0x05, 0x2f, 0xfc]);
         let mut g = guest();
-        assert_eq!(
-            host_call(
-                3 << 8 | 1,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            HOST
-        );
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.stores.is_empty());
     }
 
     #[test]
     fn other_instructions_and_unknown_sites_are_the_hosts() {
         // lctlg c0,c0,0(r2): not in the class.
-        let (mut shared, mut sites, mut counts, mut page) =
-            setup(&[0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f]);
+        let mut c = setup(&[0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f]);
         let mut g = guest();
-        assert_eq!(
-            host_call(
-                3 << 8 | 1,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            HOST
-        );
-        assert_eq!(
-            host_call(
-                4 << 8 | 1,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            HOST
-        );
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.call(4 << 8 | 1, &mut g), HOST);
     }
 
     #[test]
     fn store_cpu_timer_in_the_problem_state_is_the_hosts() {
         // stpt 0(r2) is privileged: the program interruption is delivered by the host.
-        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x09, 0x20, 0x00]);
-        page[offset::PSW_MASK / 8] |= mask::PROBLEM;
+        let mut c = setup(&[0xb2, 0x09, 0x20, 0x00]);
+        c.page[offset::PSW_MASK / 8] |= mask::PROBLEM;
         let mut g = guest();
-        assert_eq!(
-            host_call(
-                3 << 8 | 1,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            HOST
-        );
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
     }
 
     #[test]
     fn store_cpu_timer_follows_the_tsc() {
-        let (mut shared, mut sites, mut counts, mut page) = setup(&[0xb2, 0x09, 0x20, 0x00]);
+        let mut c = setup(&[0xb2, 0x09, 0x20, 0x00]);
         // 1 ns per 2 ticks, 4000 ticks since the page: 2000 ns later.
-        shared.clock.mult = 1;
-        shared.clock.shift = 1;
-        shared.clock.tsc = 100;
-        shared.clock.cpu_timer_zero = zmmu_cpu::clock::ns_to_tod(10_000);
+        c.shared.clock.mult = 1;
+        c.shared.clock.shift = 1;
+        c.shared.clock.tsc = 100;
+        c.shared.clock.cpu_timer_zero = zmmu_cpu::clock::ns_to_tod(10_000);
         let mut g = Recorded {
             tsc: 4100,
             ..guest()
         };
-        assert_eq!(
-            host_call(
-                3 << 8 | 1,
-                &mut shared,
-                &mut sites,
-                &mut counts,
-                &mut page,
-                &mut g
-            ),
-            COMPLETED
-        );
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         let timer = zmmu_cpu::clock::ns_to_tod(10_000) - zmmu_cpu::clock::ns_to_tod(3000);
         assert_eq!(g.stores, [(0x2000, timer.to_be_bytes().to_vec())]);
     }

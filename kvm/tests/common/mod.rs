@@ -12,6 +12,28 @@ use zmmu_machine::{Machine, Observer, RunOutcome};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
+/// The host's monotonic clock, as `zmmu run` has it: the in-VM runtime
+/// follows it with the TSC, and a wait sleeps.
+#[derive(Debug)]
+pub struct HostTime(pub std::time::Instant);
+
+impl zmmu_cpu::clock::TimeSource for HostTime {
+    fn now_ns(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+
+    fn wait_until_ns(&mut self, deadline: u64) {
+        let now = self.now_ns();
+        std::thread::sleep(std::time::Duration::from_nanos(
+            deadline.saturating_sub(now),
+        ));
+    }
+
+    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
+        Some(zmmu_cpu::clock::Pace::HostMonotonic)
+    }
+}
+
 /// KVM maps guest storage only from page-aligned host memory: large
 /// allocations (guest storage, 256 KiB and more) are page-aligned here, as the `zmmu`
 /// binary's lazy allocator makes them.
