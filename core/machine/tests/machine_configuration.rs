@@ -74,6 +74,16 @@ fn waiting_for_an_external_interruption(handler: &[u8]) -> Machine {
     m
 }
 
+/// CPU 0 runs `code` with r4 = 1 (CPU 1's address, for SIGP) and ends in
+/// the disabled wait at 0x77; `stand` plays CPU 1 when CPU 0 parks.
+fn signalling_cpu_1(code: &[u8], stand: Box<Stand>) -> (Machine, Arc<Configuration>) {
+    let mut m = machine(code);
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.cpu.gpr[4] = 1;
+    let configuration = configure(&mut m, stand);
+    (m, configuration)
+}
+
 /// `sigp %r2,%r4,ORDER`.
 fn sigp(order: u8) -> [u8; 4] {
     [0xAE, 0x24, 0x00, order]
@@ -88,11 +98,8 @@ fn sense_running_status_of_a_stopped_cpu_is_answered_without_waiting_for_it() {
     // CPU 1 has no thread: a sender that waits for its answer parks, and
     // its park fails the test.
     let code = [sigp(0x15).as_slice(), &IPM_R6, &DONE].concat();
-    let mut m = machine(&code);
-    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
-    m.cpu.gpr[4] = 1;
-    let configuration = configure(
-        &mut m,
+    let (mut m, configuration) = signalling_cpu_1(
+        &code,
         Box::new(|_, _| panic!("CPU 0 waited for the stopped CPU 1")),
     );
     assert_eq!(configuration.slots()[1].activity(), Activity::Stopped);
@@ -161,11 +168,8 @@ fn external_calls_and_emergency_signals_are_made_pending_by_the_sender_without_w
         &DONE,
     ]
     .concat();
-    let mut m = machine(&code);
-    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
-    m.cpu.gpr[4] = 1;
-    let configuration = configure(
-        &mut m,
+    let (mut m, configuration) = signalling_cpu_1(
+        &code,
         Box::new(|_, _| panic!("CPU 0 waited for CPU 1's thread")),
     );
     let out = m.run(Some(100), &mut ());
@@ -211,11 +215,8 @@ fn a_cpu_takes_the_emergency_signal_another_cpu_posted_to_its_slot() {
 /// timer, after `waits`) but has no thread: the condition code and status.
 fn sense_running_status_of_a_running_cpu(waits: bool) -> (u64, u32) {
     let code = [sigp(0x15).as_slice(), &IPM_R6, &DONE].concat();
-    let mut m = machine(&code);
-    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
-    m.cpu.gpr[4] = 1;
-    let configuration = configure(
-        &mut m,
+    let (mut m, configuration) = signalling_cpu_1(
+        &code,
         Box::new(|configuration, _| {
             assert_eq!(
                 configuration.slots()[0].activity(),
