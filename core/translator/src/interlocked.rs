@@ -39,13 +39,30 @@ enum Update {
 /// registers of that width (`acc` the accumulator cmpxchg compares, `old`
 /// and `new` scratch); says whether the cc is in cl (COMPARE AND SWAP),
 /// else in dl and cl.
+/// The condition code of COMPARE AND SWAP and COMPARE DOUBLE AND SWAP in
+/// ecx (PoP: 0 equal, the second operand replaced; 1 unequal, the first
+/// operand loaded), after the unequal path's loads: 1, then the `equal`
+/// label's 0, both joining at `done`.
+fn compare_and_swap_cc(
+    a: &mut CodeAssembler,
+    mut equal: CodeLabel,
+    mut done: CodeLabel,
+) -> Result<(), IcedError> {
+    a.mov(ecx, 0x10)?;
+    a.jmp(done)?;
+    a.set_label(&mut equal)?;
+    a.xor(ecx, ecx)?;
+    a.set_label(&mut done)?;
+    a.nop()
+}
+
 macro_rules! emit {
     ($a:expr, $here:expr, $update:expr, $f:expr, $reg:ident, $ptr:ident, $acc:expr, $old:expr, $new:expr) => {{
         let a = &mut $a;
         let operand = $ptr(r13 + rdx);
         if $update == Update::Swap {
-            let mut equal = a.create_label();
-            let mut done = a.create_label();
+            let equal = a.create_label();
+            let done = a.create_label();
             a.mov($acc, $reg($f.r1))?;
             a.bswap($acc)?;
             a.mov($new, $reg($f.r3))?;
@@ -55,12 +72,7 @@ macro_rules! emit {
             // Unequal: R1 receives the operand, cc 1.
             a.bswap($acc)?;
             a.mov($reg($f.r1), $acc)?;
-            a.mov(ecx, 0x10)?;
-            a.jmp(done)?;
-            a.set_label(&mut equal)?;
-            a.xor(ecx, ecx)?;
-            a.set_label(&mut done)?;
-            a.nop()?;
+            compare_and_swap_cc(a, equal, done)?;
             true
         } else {
             let mut retry = a.create_label();
@@ -151,8 +163,8 @@ impl Gen {
         self.a.test(al, 15)?;
         self.a.jnz(here.slow)?;
         self.access(here, AccessKind::Write, 16)?;
-        let mut equal = self.a.create_label();
-        let mut done = self.a.create_label();
+        let equal = self.a.create_label();
+        let done = self.a.create_label();
         let a = &mut self.a;
         // The operand's first doubleword (R1's) is at the lower address:
         // big-endian doublewords, the first in rax (and rbx).
@@ -175,12 +187,7 @@ impl Gen {
         a.bswap(rdx)?;
         a.mov(gpr(f.r1), rax)?;
         a.mov(gpr(f.r1 | 1), rdx)?;
-        a.mov(ecx, 0x10)?;
-        a.jmp(done)?;
-        a.set_label(&mut equal)?;
-        a.xor(ecx, ecx)?;
-        a.set_label(&mut done)?;
-        a.nop()?;
+        compare_and_swap_cc(a, equal, done)?;
         self.store_cc()?;
         Ok(true)
     }
