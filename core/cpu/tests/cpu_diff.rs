@@ -607,6 +607,20 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
     }
 }
 
+/// A work register other than r0 and the instructions that load the FPC
+/// from it with a random BFP rounding mode (FPC bits 30-31) and random flags
+/// (bits 8-12), masks zero.
+fn random_fpc(rng: &mut Rng) -> (u8, Vec<String>) {
+    let t = loop {
+        let t = rng.pick(&REGS);
+        if t != 0 {
+            break t;
+        }
+    };
+    let fpc = rng.below(4) | (rng.below(32) << 19);
+    (t, vec![format!("llilf %r{t},{fpc}"), format!("sfpc %r{t}")])
+}
+
 /// A vector floating-point group: SFPC as in [`bfp`], three vector
 /// registers with interesting BFP elements (short or long), one vector
 /// floating-point instruction with random controls (the single-element
@@ -616,14 +630,7 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
 /// sets the inexact flag under it, where the PoP says the exception is
 /// not recognized (a unit test checks zmmu's).
 fn vector_float(rng: &mut Rng) -> Vec<String> {
-    let t = loop {
-        let t = rng.pick(&REGS);
-        if t != 0 {
-            break t;
-        }
-    };
-    let fpc = rng.below(4) | (rng.below(32) << 19);
-    let mut v = vec![format!("llilf %r{t},{fpc}"), format!("sfpc %r{t}")];
+    let (t, mut v) = random_fpc(rng);
     let es: u32 = if rng.chance(60) { 3 } else { 2 };
     let regs: Vec<u64> = (0..3).map(|_| rng.below(32)).collect();
     for &r in &regs {
@@ -692,14 +699,7 @@ fn vector_float(rng: &mut Rng) -> Vec<String> {
 /// loaded into the FPRs and the scratch storage, one BFP instruction, and
 /// EFPC into the work register (the FPC is not in the output record).
 fn bfp(rng: &mut Rng) -> Vec<String> {
-    let t = loop {
-        let t = rng.pick(&REGS);
-        if t != 0 {
-            break t;
-        }
-    };
-    let fpc = rng.below(4) | (rng.below(32) << 19);
-    let mut v = vec![format!("llilf %r{t},{fpc}"), format!("sfpc %r{t}")];
+    let (t, mut v) = random_fpc(rng);
     let f = |rng: &mut Rng| rng.below(16);
     // QEMU 7.2 deviation: its LTEBR/LTDBR copy a signaling NaN unchanged,
     // without the invalid operation and the quieting the architecture
