@@ -14,6 +14,7 @@ use zmmu_hv_kvm::{
 };
 
 /// Doubles host-call arguments; records faults and resumes at `resume`.
+#[derive(Default)]
 struct Doubler {
     calls: Vec<u64>,
     faults: Vec<PageFault>,
@@ -62,11 +63,7 @@ fn host_with(image: bool) -> Option<KvmHost> {
 fn call_21_from_the_code_cache(host: &mut KvmHost) -> (u64, Vec<u64>) {
     let code = call_21(host.host_call_stub());
     host.code_cache().unwrap().write(0, &code).unwrap();
-    let mut exits = Doubler {
-        calls: Vec::new(),
-        faults: Vec::new(),
-        resume: 0,
-    };
+    let mut exits = Doubler::default();
     let status = host
         .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
         .unwrap();
@@ -101,11 +98,7 @@ fn a_panic_of_the_image_is_a_fatal_exit_that_names_its_location() {
     };
     let code = call_21(host.host_call_stub());
     host.code_cache().unwrap().write(0, &code).unwrap();
-    let mut exits = Doubler {
-        calls: Vec::new(),
-        faults: Vec::new(),
-        resume: 0,
-    };
+    let mut exits = Doubler::default();
     // An image that meets another protocol version panics (`call::host_call`).
     host.paging().image().unwrap().area().set_version(0);
     let error = host
@@ -152,9 +145,8 @@ fn translated_code_cannot_write_the_images_code() {
     };
     host.code_cache().unwrap().write(0, &code).unwrap();
     let mut exits = Doubler {
-        calls: Vec::new(),
-        faults: Vec::new(),
         resume: CODE_CACHE_VA + code.len() as u64 - 1,
+        ..Doubler::default()
     };
     host.exec(CODE_CACHE_VA, [0, ExecArea::CONTEXT, 0], &mut exits)
         .unwrap();
@@ -190,9 +182,8 @@ fn translated_code_cannot_write_the_code_cache() {
     };
     host.code_cache().unwrap().write(0, &code).unwrap();
     let mut exits = Doubler {
-        calls: Vec::new(),
-        faults: Vec::new(),
         resume,
+        ..Doubler::default()
     };
     let status = host
         .exec(CODE_CACHE_VA, [0, ExecArea::CONTEXT, 0], &mut exits)
