@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
-use common::kvm_usable;
+use common::{kvm_usable, zmmu_waiting_for_gdb};
 
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
 
@@ -475,15 +475,8 @@ fn bad_gdb_packets_session(name: &str, more: &[&str]) {
     // second): long enough that the Ctrl-C below reaches a guest still
     // running, short enough for the end of the test.
     let file = write(name, &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
-    let mut child = Command::new(ZMMU)
-        .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
-        .args(["--max-insns", "1000000000"])
-        .args(more)
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("zmmu runs");
+    let args = [["--max-insns", "1000000000"].as_slice(), more].concat();
+    let mut child = zmmu_waiting_for_gdb(&args, &file);
     let mut gdb = Gdb::attach(&mut child);
     // A wrong checksum and an overlong packet are NAKed.
     gdb.send_raw(b"$g#00");
@@ -551,21 +544,8 @@ fn code_patched_under_a_breakpoint_is_what_the_kvm_engine_runs_afterwards() {
     code.resize(0x100, 0);
     code.extend_from_slice(&psw(DISABLED_WAIT, 0));
     let file = write("gdbpatch.elf", &program(&code, &[0]));
-    let mut child = Command::new(ZMMU)
-        .args([
-            "run",
-            "--engine",
-            "kvm",
-            "--gdb",
-            "127.0.0.1:0",
-            "--wait-for-gdb",
-        ])
-        .args(["--max-insns", "100000000000"])
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("zmmu runs");
+    let mut child =
+        zmmu_waiting_for_gdb(&["--engine", "kvm", "--max-insns", "100000000000"], &file);
     let mut gdb = Gdb::attach(&mut child);
     assert!(gdb.ask("qSupported:swbreak+").contains("PacketSize="));
     // The first loop runs in the VM until a Ctrl-C finds it 1000 rounds
@@ -601,14 +581,7 @@ fn code_patched_under_a_breakpoint_is_what_the_kvm_engine_runs_afterwards() {
 #[test]
 fn gdb_kill_ends_the_run_with_status_0() {
     let file = write("gdbkill.elf", &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
-    let mut child = Command::new(ZMMU)
-        .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
-        .args(["--max-insns", "3000000"])
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("zmmu runs");
+    let mut child = zmmu_waiting_for_gdb(&["--max-insns", "3000000"], &file);
     let mut gdb = Gdb::attach(&mut child);
     assert!(gdb.ask("qSupported:swbreak+").contains("PacketSize="));
     gdb.send_raw(b"$k#6b");

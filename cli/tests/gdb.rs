@@ -9,12 +9,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 mod common;
-use common::{built, have, kvm_usable, notice};
-
-const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
+use common::{built, have, kvm_usable, notice, zmmu_waiting_for_gdb};
 
 /// The session, as gdb reads it (`PORT` and `ELF` filled in).
 const SCRIPT: &str = r#"set architecture s390:64-bit
@@ -55,25 +53,11 @@ monitor read real 0x1d0 16
 detach
 "#;
 
-/// Starts `zmmu run --gdb 127.0.0.1:0 --wait-for-gdb` (and `more`) and
+/// Starts `zmmu run --gdb 127.0.0.1:0 --wait-for-gdb` on `engine` (and `more`) and
 /// returns it with the port it listens on (from its first line on stderr).
-fn zmmu_waiting_for_gdb(elf: &Path, engine: &str, more: &[&str]) -> (Child, u16) {
-    let mut child = Command::new(ZMMU)
-        .args([
-            "run",
-            "--engine",
-            engine,
-            "--gdb",
-            "127.0.0.1:0",
-            "--wait-for-gdb",
-        ])
-        .args(more)
-        .args(["--max-insns", "100000000"])
-        .arg(elf)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zmmu runs");
+fn listening_zmmu(elf: &Path, engine: &str, more: &[&str]) -> (Child, u16) {
+    let args = [&["--engine", engine], more, &["--max-insns", "100000000"]].concat();
+    let mut child = zmmu_waiting_for_gdb(&args, elf);
     let mut line = String::new();
     let mut stderr = BufReader::new(child.stderr.as_mut().expect("piped"));
     stderr
@@ -116,7 +100,7 @@ fn sessions(program: &str, script: &str, more: &[&str]) -> Vec<Session> {
     let kvm = kvm_usable().then_some("kvm");
     let mut out = Vec::new();
     for engine in engines.iter().copied().chain(kvm) {
-        let (child, port) = zmmu_waiting_for_gdb(&elf, engine, more);
+        let (child, port) = listening_zmmu(&elf, engine, more);
         let script = script
             .replace("PORT", &port.to_string())
             .replace("ELF", &elf.display().to_string());

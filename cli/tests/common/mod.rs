@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 /// The programs' sources.
@@ -73,4 +73,18 @@ pub fn built() -> Option<&'static Path> {
             Some(out)
         })
         .as_deref()
+}
+
+/// Starts `zmmu run --gdb 127.0.0.1:0 --wait-for-gdb ARGS ELF`, its
+/// output piped: it waits for a debugger before the guest's first
+/// instruction (its first line on stderr says where it listens).
+pub fn zmmu_waiting_for_gdb(args: &[&str], elf: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_zmmu"))
+        .args(["run", "--gdb", "127.0.0.1:0", "--wait-for-gdb"])
+        .args(args)
+        .arg(elf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zmmu runs")
 }
