@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{program_machine, run_like, Quiet};
-use zmmu_machine::{Machine, Stop};
+use common::{on_both, program_machine, run_like, Quiet};
+use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
@@ -30,14 +30,7 @@ const LOOP: [u8; 64] = [
 /// Runs [`LOOP`] on the interpreter and on the kvm engine (same end, same
 /// instruction count): the engine, or `None` where KVM is unavailable.
 fn run_loop() -> Option<zmmu_kvm::KvmEngine> {
-    let mut reference = program_machine(0x2000, &LOOP);
-    let expected = reference.run(Some(10_000), &mut Quiet);
-    assert!(
-        matches!(expected.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        expected.stop
-    );
-    let (machine, engine) = run_like(&expected, program_machine(0x2000, &LOOP), 10_000)?;
+    let (machine, engine) = on_both(|| program_machine(0x2000, &LOOP), 10_000).1?;
     assert_eq!(machine.cpu.gpr[1], 0);
     Some(engine)
 }

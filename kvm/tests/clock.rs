@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{engine, program_machine, run_like, HostTime, Quiet};
+use common::{bytes_at, engine, on_both, program_machine, run_like, HostTime, Quiet};
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -23,14 +23,8 @@ fn clock_loop(n: u16) -> Vec<u8> {
 }
 
 /// The operands the loop stores: STCK, STCKE (16 bytes), STPT, STCKF.
-fn operands(machine: &Machine) -> [u8; 48] {
-    let mut bytes = [0u8; 48];
-    machine
-        .bus
-        .storage
-        .read(AbsoluteAddress::new(0x3000), &mut bytes)
-        .unwrap();
-    bytes
+fn operands(machine: &Machine) -> Vec<u8> {
+    bytes_at(machine, 0x3000, 48)
 }
 
 fn word(bytes: &[u8], at: usize) -> u64 {
@@ -40,15 +34,8 @@ fn word(bytes: &[u8], at: usize) -> u64 {
 #[test]
 fn the_clock_instructions_store_what_the_interpreter_stores() {
     let program = clock_loop(100);
-    let mut reference = program_machine(0x2000, &program);
-    let expected = reference.run(Some(10_000), &mut Quiet);
-    assert!(
-        matches!(expected.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        expected.stop
-    );
-    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &program), 10_000)
-    else {
+    let (reference, kvm) = on_both(|| program_machine(0x2000, &program), 10_000);
+    let Some((machine, engine)) = kvm else {
         return;
     };
     assert_eq!(operands(&machine), operands(&reference));
@@ -95,14 +82,8 @@ fn under_low_address_protection(
         machine.cpu.cr[0] |= 1 << 28;
         machine
     };
-    let mut reference = build();
-    let expected = reference.run(Some(limit), &mut Quiet);
-    assert!(
-        matches!(expected.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        expected.stop
-    );
-    let (machine, engine) = run_like(&expected, build(), limit)?;
+    let (reference, kvm) = on_both(build, limit);
+    let (machine, engine) = kvm?;
     Some((reference, machine, engine))
 }
 
@@ -204,13 +185,6 @@ fn a_clock_store_into_the_protected_lowcore_is_refused_after_a_store_mapped_the_
         return;
     };
     assert_eq!(machine.cpu.psw, reference.cpu.psw);
-    let lowcore = |m: &Machine| {
-        let mut bytes = [0u8; 0x200];
-        m.bus
-            .storage
-            .read(AbsoluteAddress::new(0), &mut bytes)
-            .unwrap();
-        bytes
-    };
+    let lowcore = |m: &Machine| bytes_at(m, 0, 0x200);
     assert_eq!(lowcore(&machine), lowcore(&reference));
 }

@@ -7,10 +7,8 @@
 
 mod common;
 
-use common::{program_machine, run_like, Quiet};
-use zmmu_machine::{Machine, Stop};
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::storage::Storage;
+use common::{bytes_at, on_both, program_machine, run_like, Quiet};
+use zmmu_machine::Machine;
 
 /// Iterations of [`LOOP`].
 const TURNS: u64 = 200;
@@ -28,26 +26,13 @@ const LOOP: [u8; 56] = [
 
 /// The two low pages (the prefix area: the prefix is 0 here).
 fn low_pages(machine: &Machine) -> Vec<u8> {
-    let mut bytes = vec![0; 0x2000];
-    machine
-        .bus
-        .storage
-        .read(AbsoluteAddress::new(0), &mut bytes)
-        .unwrap();
-    bytes
+    bytes_at(machine, 0, 0x2000)
 }
 
 #[test]
 fn stores_into_the_unprotected_lowcore_stay_in_the_vm() {
-    let mut reference = program_machine(0x2000, &LOOP);
-    let expected = reference.run(Some(10_000), &mut Quiet);
-    assert!(
-        matches!(expected.stop, Stop::DisabledWait { .. }),
-        "{:?}",
-        expected.stop
-    );
-    let Some((machine, engine)) = run_like(&expected, program_machine(0x2000, &LOOP), 10_000)
-    else {
+    let (reference, kvm) = on_both(|| program_machine(0x2000, &LOOP), 10_000);
+    let Some((machine, engine)) = kvm else {
         return;
     };
     assert_eq!(low_pages(&machine), low_pages(&reference));

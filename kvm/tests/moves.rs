@@ -6,10 +6,8 @@
 
 mod common;
 
-use common::{program_machine, run_like, Quiet};
+use common::{bytes_at, program_machine, run_like, Quiet};
 use zmmu_machine::Machine;
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::storage::Storage;
 
 /// lghi r1,0x3000 ; lghi r2,0x3ff8 ; mvi 0(r1),0xab ;
 /// mvc 1(15,r1),0(r1) ; mvc 0(16,r2),0(r1) (across 0x4000) ;
@@ -24,13 +22,7 @@ fn machine() -> Machine {
 }
 
 fn data(machine: &Machine) -> Vec<u8> {
-    let mut bytes = vec![0; 0x2000];
-    machine
-        .bus
-        .storage
-        .read(AbsoluteAddress::new(0x3000), &mut bytes)
-        .unwrap();
-    bytes
+    bytes_at(machine, 0x3000, 0x2000)
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 
 use zmmu_kvm::KvmEngine;
 use zmmu_machine::main_storage::MainStorage;
-use zmmu_machine::{Machine, Observer, RunOutcome};
+use zmmu_machine::{Machine, Observer, RunOutcome, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
@@ -117,4 +117,32 @@ pub fn run_like(
     assert_eq!(outcome.stop, expected.stop);
     assert_eq!(outcome.instructions, expected.instructions);
     Some((machine, engine))
+}
+
+/// The machine `build` makes, run by the interpreter for at most `limit`
+/// instructions to a disabled wait (the reference, returned whatever
+/// happens next), then by the kvm engine, which must end alike
+/// ([`run_like`]): its machine and the engine, or `None` where KVM is
+/// unavailable.
+pub fn on_both(build: impl Fn() -> Machine, limit: u64) -> (Machine, Option<(Machine, KvmEngine)>) {
+    let mut reference = build();
+    let expected = reference.run(Some(limit), &mut Quiet);
+    assert!(
+        matches!(expected.stop, Stop::DisabledWait { .. }),
+        "{:?}",
+        expected.stop
+    );
+    let kvm = run_like(&expected, build(), limit);
+    (reference, kvm)
+}
+
+/// `len` bytes of `machine`'s storage at absolute `at`.
+pub fn bytes_at(machine: &Machine, at: u64, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0; len];
+    machine
+        .bus
+        .storage
+        .read(AbsoluteAddress::new(at), &mut bytes)
+        .unwrap();
+    bytes
 }
