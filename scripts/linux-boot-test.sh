@@ -5,7 +5,10 @@
 # (--smp 2, QEMU's -smp 2), and checks that /init's results
 # (scripts/linux-init.sh) are the expected values (the CPUs counted in
 # /proc/cpuinfo and online in /sys among them) and that the run ends with
-# exit status 0 (poweroff -f).
+# exit status 0 (poweroff -f). With one CPU each machine also gets a
+# fresh 2 MiB disk image as a virtio block device (zmmu's --drive, QEMU's
+# virtio-blk-ccw): /init hashes its first MiB and writes a marker at
+# 1 MiB, which is then looked for in the image file.
 #
 # Usage: bash scripts/linux-boot-test.sh [ENGINE...]   (default: jit)
 #   ZMMU_FLAGS: more options for zmmu run (e.g. --stats: the engine's
@@ -29,7 +32,12 @@ chunk="$(mktemp)"
 yes 'zmmu s390x memory workload' | head -c 1048576 >"$chunk"
 tail_md5="$(cat "$chunk" "$chunk" "$chunk" "$chunk" | md5sum | cut -d' ' -f1)"
 rm -f "$chunk"
-# expected N: the results with N CPUs.
+# The disk image of a run with one CPU: 1 MiB of text, 1 MiB of zeros.
+disk="$(mktemp)"
+fresh_disk() { (yes 'zmmu s390x disk image' | head -c 1048576; head -c 1048576 /dev/zero) >"$disk"; }
+fresh_disk
+disk_md5="$(head -c 1048576 "$disk" | md5sum | cut -d' ' -f1)"
+# expected N: the results with N CPUs (and the disk with one).
 expected() {
   echo "uname: Linux s390x
 release: $release
@@ -37,8 +45,14 @@ cpus: $1
 online: $([ "$1" -eq 1 ] && echo 0 || echo "0-$(($1 - 1))")
 squares: 41667916675000
 primes: 1229
-memory: 268435456 bytes, tail md5 $tail_md5
-processes: 300"
+memory: 268435456 bytes, tail md5 $tail_md5"
+  if [ "$1" -eq 1 ]; then
+    echo "disk: 4096 sectors, head md5 $disk_md5
+disk marker: zmmu-disk-marker"
+  else
+    echo "disk: none"
+  fi
+  echo "processes: 300"
 }
 
 bash "$root/scripts/rust-target.sh"
@@ -51,16 +65,19 @@ failed=0
 # markers (without the zmmu-time lines) against the expected ones with
 # CPUS CPUs, and status 0.
 check() {
-  local name=$1 status=$2 out=$3 expected got
+  local name=$1 status=$2 out=$3 expected got written=ok
   expected="$(expected "$4")"
   got="$(tr -d '\r' <"$out" | sed -n '/^zmmu-demo: begin$/,/^zmmu-demo: end$/p' |
     grep -v -e '^zmmu-demo: ' -e '^zmmu-time: ' -e '^\[')"
   grep '^zmmu-time: ' "$out" | tr -d '\r' | sed "s/^/  $name: /"
-  if [ "$status" -eq 0 ] && [ "$got" = "$expected" ]; then
+  if [ "$4" -eq 1 ] && [ "$(dd if="$disk" bs=512 skip=2048 count=1 2>/dev/null | head -c 16)" != zmmu-disk-marker ]; then
+    written="the marker is not in the disk image"
+  fi
+  if [ "$status" -eq 0 ] && [ "$got" = "$expected" ] && [ "$written" = ok ]; then
     echo "ok: $name boots Linux $release, /init's results as expected, exit status 0"
     passed=$((passed + 1))
   else
-    echo "FAILED: $name: exit status $status; results:"
+    echo "FAILED: $name: exit status $status; disk image: $written; results:"
     echo "$got" | sed 's/^/    /'
     echo "  expected:"
     echo "$expected" | sed 's/^/    /'
@@ -93,24 +110,31 @@ timed() {
 
 out="$(mktemp)"
 for smp in "${smps[@]}"; do
+  zmmu_disk=() qemu_disk=()
+  if [ "$smp" -eq 1 ]; then
+    zmmu_disk=(--drive "$disk")
+    qemu_disk=(-drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-ccw,drive=d0)
+  fi
   for engine in "${engines[@]}"; do
+    fresh_disk
     timed "zmmu --engine $engine --smp $smp" timeout 1200 "$zmmu" run "$KERNEL" \
       --initrd "$INITRD" --memory 512M --append "$append" --engine "$engine" --smp "$smp" \
-      ${ZMMU_FLAGS:-}
+      "${zmmu_disk[@]}" ${ZMMU_FLAGS:-}
     check "zmmu --engine $engine --smp $smp" "$status" "$out" "$smp"
     grep -a '^stats: ' "$out" | sed 's/^/  /'
   done
 
   if command -v qemu-system-s390x >/dev/null; then
+    fresh_disk
     timed "qemu-system-s390x (TCG) -smp $smp" timeout 600 qemu-system-s390x \
       -M s390-ccw-virtio -cpu qemu -smp "$smp" -nographic -m 512M -kernel "$KERNEL" \
-      -initrd "$INITRD" -append "$append" -no-reboot
+      -initrd "$INITRD" -append "$append" -no-reboot "${qemu_disk[@]}"
     check "qemu-system-s390x -smp $smp" "$status" "$out" "$smp"
   else
     echo "SKIP: qemu-system-s390x is not installed: no comparison with QEMU"
   fi
 done
-rm -f "$out"
+rm -f "$out" "$disk"
 
 echo "linux-boot: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

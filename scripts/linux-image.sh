@@ -76,6 +76,15 @@ if [ ! -f "$initrd" ] || [ "$(cat "$initrd.inputs" 2>/dev/null)" != "$inputs" ];
   cp "$cache/busybox/bin/busybox" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   install -m 0755 "$init" "$root/init"
+  # The virtio block driver (a module in Debian's kernel; the virtio-ccw
+  # transport is built in), for /init's disk phase.
+  virtio_blk=$(find "$cache"/kernel/lib/modules -name virtio_blk.ko | head -n1)
+  if [ -z "$virtio_blk" ]; then
+    echo "linux-image: the kernel package has no virtio_blk.ko" >&2
+    exit 1
+  fi
+  mkdir -p "$root/lib/modules"
+  cp "$virtio_blk" "$root/lib/modules/virtio_blk.ko"
   # The console and null devices before devtmpfs is mounted, made in the
   # archive (cpio keeps the device numbers) without mknod on the host:
   # newc entries written by hand would need a writer of our own, so the

@@ -41,6 +41,25 @@ echo "memory: $(stat -c %s /tmp/big) bytes, tail md5 $(tail -c 4194304 /tmp/big 
 rm -f /tmp/big
 phase memory "$t"
 
+# Disk: with a virtio block device (zmmu's --drive, QEMU's
+# virtio-blk-ccw), its size, the hash of its first MiB, and a marker
+# written at 1 MiB (synced: a flush request) and read back.
+t=$(now)
+insmod /lib/modules/virtio_blk.ko 2>/dev/null
+i=0
+while [ ! -b /dev/vda ] && [ "$i" -lt 20 ] && [ -n "$(ls /sys/bus/virtio/devices 2>/dev/null)" ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+if [ -b /dev/vda ]; then
+  echo "disk: $(cat /sys/block/vda/size) sectors, head md5 $(dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum | cut -d' ' -f1)"
+  echo 'zmmu-disk-marker' | dd of=/dev/vda bs=512 seek=2048 conv=sync,fsync 2>/dev/null
+  echo "disk marker: $(dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -c 16)"
+else
+  echo "disk: none"
+fi
+phase disk "$t"
+
 # Processes: 300 children, each a new process running busybox.
 t=$(now)
 i=0

@@ -8,6 +8,7 @@
 #![deny(missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod drive;
 pub mod engine;
 pub mod gdb;
 pub mod lazy_alloc;

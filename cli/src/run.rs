@@ -68,6 +68,14 @@ pub struct RunOptions {
     /// Repeatable.
     #[arg(long = "device", value_name = "DEVICE", value_parser = parse_device)]
     pub devices: Vec<Device>,
+    /// A raw disk image as a virtio block device on the channel subsystem
+    /// (QEMU's -drive file=FILE,format=raw,if=none,id=d -device
+    /// virtio-blk-ccw,drive=d): FILE, or file=FILE followed by any of
+    /// ,readonly=on|off ,format=raw ,serial=ID. Its capacity
+    /// is the file's length in 512-byte sectors; the guest's writes go to
+    /// the file. With one CPU. Repeatable, after the --device devices.
+    #[arg(long = "drive", value_name = "FILE", value_parser = crate::drive::parse)]
+    pub drives: Vec<crate::drive::Drive>,
     /// What the watchdog does when it expires: reset, poweroff, pause, none
     /// or inject-nmi.
     #[arg(long, value_name = "ACTION", default_value = "reset", value_parser = parse_watchdog_action)]
@@ -146,7 +154,9 @@ fn parse_uuid(text: &str) -> Result<[u8; 16], String> {
 
 fn parse_device(text: &str) -> Result<Device, String> {
     Device::from_name(text)
-        .ok_or_else(|| format!("`{text}`: zmmu has the devices virtio-net-ccw and diag288"))
+        .ok_or_else(|| {
+            format!("`{text}`: zmmu has the devices virtio-net-ccw and diag288 (a virtio-blk-ccw disk comes with --drive FILE)")
+        })
 }
 
 fn parse_watchdog_action(text: &str) -> Result<WatchdogAction, String> {
@@ -324,6 +334,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
             return ExitCode::from(EXIT_LOAD);
         }
     };
+    if let Err(e) = crate::drive::attach(&mut machine, &options.drives) {
+        eprintln!("zmmu: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     machine.services.clock = zmmu_cpu::clock::Clock::new(
         Box::new(HostTime {
             start: Instant::now(),

@@ -603,6 +603,13 @@ impl<'a> DataStream<'a> {
         self.at
     }
 
+    /// Goes back to the data area's first byte: a command that reads part
+    /// of its area before it writes the area (virtio-ccw's READ_FEAT reads
+    /// the feature index there).
+    pub fn rewind(&mut self) {
+        self.at = 0;
+    }
+
     /// Bytes the CCW's count leaves.
     pub fn remaining(&self) -> u16 {
         self.ccw.count - self.at
@@ -707,6 +714,14 @@ pub trait Device: core::fmt::Debug {
     fn sense_id(&self) -> [u8; SENSE_ID_LEN];
     /// Carries out a device-specific command with its data area.
     fn command(&mut self, ccw: &Ccw, data: &mut DataStream<'_>) -> Outcome;
+    /// The driver's notification that queue `queue` has new buffers
+    /// (virtio-ccw's DIAGNOSE X'500'): `None` when the device has no such
+    /// queue, else whether the device wants an interruption for what it
+    /// did. Devices without queues have none.
+    fn notify(&mut self, storage: &mut dyn Storage, queue: u16) -> Option<bool> {
+        let _ = (storage, queue);
+        None
+    }
 }
 
 /// One subchannel and its device.
@@ -809,6 +824,43 @@ impl ChannelSubsystem {
             return None;
         }
         self.subchannels.get_mut(usize::from(number))
+    }
+
+    /// Passes the driver's notification of queue `queue` to the device of
+    /// subchannel `number` in set `ssid` ([`Device::notify`]); `None` when
+    /// there is no such subchannel or queue. A device that wants an
+    /// interruption gets unsolicited alert status.
+    pub fn notify(
+        &mut self,
+        storage: &mut dyn Storage,
+        ssid: u8,
+        number: u16,
+        queue: u16,
+    ) -> Option<()> {
+        let s = self.find(ssid, number)?;
+        if s.device.notify(storage, queue)? {
+            self.alert(number);
+        }
+        Some(())
+    }
+
+    /// Makes an enabled subchannel that is not status pending status
+    /// pending with alert status alone (an unsolicited interruption, PoP
+    /// "Status Control"; QEMU's `css_conditional_io_interrupt`). A
+    /// subchannel already status pending keeps its status: its
+    /// interruption is the driver's occasion to look.
+    fn alert(&mut self, number: u16) {
+        let Some(s) = self.subchannels.get_mut(usize::from(number)) else {
+            return;
+        };
+        let c = &mut s.schib.scsw;
+        if s.schib.pmcw.flags & pmcw::ENABLED == 0 || c.ctrl & scsw::STATUS_PENDING != 0 {
+            return;
+        }
+        c.ctrl = (c.ctrl & !scsw::STATUS) | scsw::ALERT | scsw::STATUS_PENDING;
+        c.dstat = 0;
+        c.cstat = 0;
+        self.make_pending(number);
     }
 
     /// An I/O interruption is pending, enabled or not.

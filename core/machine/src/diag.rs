@@ -10,6 +10,7 @@
 //! | 0x09C | directed time-slice end | KVM (QEMU TCG: specification exception): nothing happens, the only CPU keeps running |
 //! | 0x288 | watchdog timer ([`crate::watchdog`]) | QEMU, with `--device diag288`; a specification exception without it |
 //! | 0x308 | IPL functions: reset and load, set and store the IPL parameters | QEMU |
+//! | 0x500 | KVM's virtio hypercall: function 3 notifies a virtio-ccw queue ([`crate::virtio_ccw`]) | QEMU and KVM |
 //!
 //! Every other code (0x318 included: QEMU does not offer the diag318
 //! facility to TCG guests, and zmmu's SCLP does not report it) is a
@@ -48,7 +49,13 @@ pub mod code {
     pub const WATCHDOG: u16 = 0x288;
     /// IPL functions.
     pub const IPL: u16 = 0x308;
+    /// KVM's virtio hypercalls.
+    pub const VIRTIO: u16 = 0x500;
 }
+
+/// The function code (in GR1) of DIAGNOSE X'500' that notifies a
+/// virtio-ccw queue (`KVM_S390_VIRTIO_CCW_NOTIFY`).
+pub const VIRTIO_CCW_NOTIFY: u64 = 3;
 
 /// The DIAGNOSE code of `insn`: bits 48-63 of its second-operand address
 /// (as KVM takes it).
@@ -72,8 +79,36 @@ impl Board<'_> {
             code::RELEASE_PAGES => self.release_pages(cpu, f.r1, f.r3),
             code::WATCHDOG => self.watchdog(cpu, f.r1, f.r3),
             code::IPL => self.ipl(cpu, f.r1, f.r3),
+            code::VIRTIO => self.virtio_hypercall(cpu),
             _ => Err(specification()),
         }
+    }
+
+    /// DIAGNOSE X'500' (KVM's virtio hypercall; its registers are fixed,
+    /// whatever R1 and R3 say): function code [`VIRTIO_CCW_NOTIFY`] in GR1,
+    /// the subsystem-identification word of the device's subchannel in
+    /// bits 32-63 of GR2, the queue index in GR3 (GR4, the driver's cookie,
+    /// is not used). GR2 answers 0, or -EINVAL (-22) when there is no such
+    /// subchannel, device or queue. Any other function code is a
+    /// specification exception (QEMU's `handle_diag_500`).
+    fn virtio_hypercall(&mut self, cpu: &mut Cpu) -> Result<(), Exception> {
+        if cpu.r64(1) != VIRTIO_CCW_NOTIFY {
+            return Err(specification());
+        }
+        let queue = u16::try_from(cpu.r64(3)).ok();
+        let notified = crate::css::subsystem_id(cpu.r64(2) as u32)
+            .zip(queue)
+            .and_then(|((ssid, number), queue)| {
+                self.services
+                    .css
+                    .notify(&mut self.bus.storage, ssid, number, queue)
+            });
+        let answer = match notified {
+            Some(()) => 0,
+            None => crate::virtio_ccw::NOTIFY_INVALID,
+        };
+        cpu.set_r64(2, answer);
+        Ok(())
     }
 
     /// DIAGNOSE X'010': release the pages from the address in R1 to the

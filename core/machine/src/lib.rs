@@ -47,7 +47,9 @@ pub mod sigp;
 pub mod stsi;
 pub mod system;
 pub mod tlb_log;
+pub mod virtio_blk;
 pub mod virtio_ccw;
+pub mod virtqueue;
 pub mod watchdog;
 
 use alloc::format;
@@ -325,6 +327,21 @@ impl Machine {
     pub fn join(&mut self, member: configuration::Member) {
         self.services.signals.external = member.signals();
         self.member = Some(member);
+    }
+
+    /// Adds a virtio block device over `backend` on the next subchannel
+    /// (QEMU's `virtio-blk-ccw`; its device ID string is `id`): answers
+    /// the subchannel and device number. The channel subsystem is this
+    /// CPU's (`docs/CHOICES.md` 24).
+    pub fn add_drive(
+        &mut self,
+        backend: alloc::boxed::Box<dyn virtio_blk::BlockBackend>,
+        id: &str,
+    ) -> u16 {
+        let block = virtio_blk::Block::new(backend, id);
+        self.services
+            .css
+            .add_device(alloc::boxed::Box::new(virtio_ccw::Transport::new(block)))
     }
 
     /// Offers the DAT-related `facilities`: the bus applies them and the

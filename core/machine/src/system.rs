@@ -89,7 +89,8 @@ pub enum Stores {
 ///   stopped or waiting CPU only, and an order to another CPU is carried
 ///   out by that CPU's thread.
 /// - DIAGNOSE: X'044', X'09C', X'010' and X'288' store nothing; X'308'
-///   (store subcode, re-IPL) anything.
+///   (store subcode, re-IPL) and X'500' (a virtio device serving its
+///   queues) anything.
 /// - Any other: anything.
 pub fn stores(cpu: &Cpu, insn: &Insn) -> Stores {
     match insn.op {
@@ -98,7 +99,7 @@ pub fn stores(cpu: &Cpu, insn: &Insn) -> Stores {
             end: sigp::STATUS_AREA + 0x200,
         },
         Opcode::DIAG => match crate::diag::diagnose_code(cpu, insn) {
-            crate::diag::code::IPL => Stores::Anything,
+            crate::diag::code::IPL | crate::diag::code::VIRTIO => Stores::Anything,
             _ => Stores::Nothing,
         },
         _ => Stores::Anything,

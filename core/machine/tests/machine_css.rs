@@ -4,29 +4,14 @@
 //! `virtio-net-ccw` device and checks the condition code, the program
 //! exception, the stored block or the I/O interruption.
 
+mod common;
+
+use common::channel::*;
+use common::{psw, u16_at, BITS64, CODE, DISABLED_WAIT, WAIT};
 use zmmu_machine::config::{Config, Device};
 use zmmu_machine::css::{MAX_CCWS, OPERAND};
 use zmmu_machine::{Machine, Stop};
-use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::exception::Code;
-use zmmu_mmu::storage::Storage;
-
-const CODE: u64 = 0x20000;
-const BLOCK: u64 = 0x30000;
-const CCWS: u64 = 0x31000;
-const DATA: u64 = 0x40000;
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
-const BITS64: u64 = 0x0000_0001_8000_0000;
-const IO: u64 = 0x0200_0000_0000_0000;
-const WAIT: u64 = 0x0002_0000_0000_0000;
-const PROBLEM: u64 = 0x0001_0000_0000_0000;
-/// The first subchannel, as GR1 names it.
-const SID: u64 = 0x0001_0000;
-const ISC: u16 = 3;
-
-fn psw(mask: u64, addr: u64) -> Vec<u8> {
-    [mask.to_be_bytes(), addr.to_be_bytes()].concat()
-}
 
 /// A machine with a `virtio-net-ccw` device; the program-new PSW is a
 /// disabled wait at 0xF, the I/O-new PSW one at 0x10.
@@ -40,114 +25,6 @@ fn machine() -> Machine {
     m.load(0x1f0, &psw(DISABLED_WAIT, 0x10)).unwrap();
     m
 }
-
-/// The result of one instruction.
-#[derive(Debug, PartialEq, Eq)]
-enum Ended {
-    Cc(u8),
-    Program(Code),
-}
-
-/// Executes one instruction (`bytes`) with GR1 = `gr1` and GR2 = `gr2`,
-/// all interruptions disabled.
-fn exec(m: &mut Machine, bytes: &[u8], gr1: u64, gr2: u64) -> Ended {
-    m.load(CODE, bytes).unwrap();
-    m.cpu.psw.mask = BITS64;
-    m.cpu.psw.addr = CODE;
-    m.cpu.gpr[1] = gr1;
-    m.cpu.gpr[2] = gr2;
-    m.run(Some(1), &mut ());
-    if m.cpu.psw.addr == 0xF {
-        Ended::Program(Code(u16_at(m, 0x8E)))
-    } else {
-        Ended::Cc(m.cpu.psw.cc())
-    }
-}
-
-/// An S-format I/O instruction 0xB2xx with its operand at D2(GR2).
-fn s(op: u8, d2: u16) -> [u8; 4] {
-    [0xB2, op, 0x20 | (d2 >> 8) as u8, d2 as u8]
-}
-
-const CSCH: u8 = 0x30;
-const HSCH: u8 = 0x31;
-const MSCH: u8 = 0x32;
-const SSCH: u8 = 0x33;
-const STSCH: u8 = 0x34;
-const TSCH: u8 = 0x35;
-const TPI: u8 = 0x36;
-const RSCH: u8 = 0x38;
-const STCRW: u8 = 0x39;
-const RCHP: u8 = 0x3B;
-const SCHM: u8 = 0x3C;
-const XSCH: u8 = 0x76;
-
-fn u16_at(m: &Machine, a: u64) -> u16 {
-    let mut b = [0; 2];
-    m.bus.storage.read(AbsoluteAddress::new(a), &mut b).unwrap();
-    u16::from_be_bytes(b)
-}
-
-fn u32_at(m: &Machine, a: u64) -> u32 {
-    let mut b = [0; 4];
-    m.bus.storage.read(AbsoluteAddress::new(a), &mut b).unwrap();
-    u32::from_be_bytes(b)
-}
-
-fn bytes_at(m: &Machine, a: u64, n: usize) -> Vec<u8> {
-    let mut b = vec![0; n];
-    m.bus.storage.read(AbsoluteAddress::new(a), &mut b).unwrap();
-    b
-}
-
-/// Enables the subchannel with subclass [`ISC`] (STSCH, MSCH).
-fn enable(m: &mut Machine) {
-    assert_eq!(exec(m, &s(STSCH, 0), SID, BLOCK), Ended::Cc(0));
-    let flags = u16_at(m, BLOCK + 4) | 0x0080 | ISC << 11;
-    m.load(BLOCK + 4, &flags.to_be_bytes()).unwrap();
-    assert_eq!(exec(m, &s(MSCH, 0), SID, BLOCK), Ended::Cc(0));
-}
-
-/// A format-1 CCW.
-fn ccw1(command: u8, flags: u8, count: u16, address: u32) -> Vec<u8> {
-    let mut b = vec![command, flags];
-    b.extend_from_slice(&count.to_be_bytes());
-    b.extend_from_slice(&address.to_be_bytes());
-    b
-}
-
-/// Starts the channel program at [`CCWS`] (`ccws`, format 1) with
-/// interruption parameter 0x1234_5678; the ORB at 0x32000.
-fn start(m: &mut Machine, ccws: &[u8], ctrl0: u16) -> Ended {
-    m.load(CCWS, ccws).unwrap();
-    let mut orb = 0x1234_5678u32.to_be_bytes().to_vec();
-    orb.extend_from_slice(&(ctrl0 | 0x0080).to_be_bytes());
-    orb.extend_from_slice(&[0x80, 0]);
-    orb.extend_from_slice(&(CCWS as u32).to_be_bytes());
-    orb.extend_from_slice(&[0; 20]);
-    m.load(0x32000, &orb).unwrap();
-    exec(m, &s(SSCH, 0), SID, 0x32000)
-}
-
-/// TSCH into 0x33000: the condition code, and the SCSW's control
-/// halfword, device and subchannel status and count.
-fn test(m: &mut Machine) -> (Ended, u16, u8, u8, u16) {
-    let cc = exec(m, &s(TSCH, 0), SID, 0x33000);
-    (
-        cc,
-        u16_at(m, 0x33002),
-        bytes_at(m, 0x33008, 1)[0],
-        bytes_at(m, 0x33009, 1)[0],
-        u16_at(m, 0x3300A),
-    )
-}
-
-const SENSE_ID: u8 = 0xE4;
-const NOOP: u8 = 0x03;
-const TIC: u8 = 0x08;
-const SLI: u8 = 0x20;
-const CC: u8 = 0x40;
-const IDA: u8 = 0x04;
 
 #[test]
 fn stsch_of_a_subchannel_that_does_not_exist_is_cc_3() {

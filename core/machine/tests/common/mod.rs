@@ -2,6 +2,8 @@
 //! a disabled-wait new PSW per interruption class, and storage readers.
 #![allow(dead_code)]
 
+pub mod channel;
+
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
