@@ -5,10 +5,11 @@
 # (--smp 2, QEMU's -smp 2), and checks that /init's results
 # (scripts/linux-init.sh) are the expected values (the CPUs counted in
 # /proc/cpuinfo and online in /sys among them) and that the run ends with
-# exit status 0 (poweroff -f). With one CPU each machine also gets a
-# fresh 2 MiB disk image as a virtio block device (zmmu's --drive, QEMU's
-# virtio-blk-ccw): /init hashes its first MiB and writes a marker at
-# 1 MiB, which is then looked for in the image file.
+# exit status 0 (poweroff -f). Each machine also gets a fresh 8 MiB
+# ext4 image as a virtio block device (zmmu's --drive,
+# QEMU's virtio-blk-ccw): /init mounts it, reads a file, hashes another,
+# writes a third and unmounts; the third is then looked for in the image
+# (debugfs).
 #
 # Usage: bash scripts/linux-boot-test.sh [ENGINE...]   (default: jit)
 #   ZMMU_FLAGS: more options for zmmu run (e.g. --stats: the engine's
@@ -32,12 +33,24 @@ chunk="$(mktemp)"
 yes 'zmmu s390x memory workload' | head -c 1048576 >"$chunk"
 tail_md5="$(cat "$chunk" "$chunk" "$chunk" "$chunk" | md5sum | cut -d' ' -f1)"
 rm -f "$chunk"
-# The disk image of a run with one CPU: 1 MiB of text, 1 MiB of zeros.
+# The disk image of a run: an 8 MiB ext4 file system holding hello.txt
+# and a 1 MiB data.bin.
+PATH="$PATH:/usr/sbin:/sbin"
+if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq e2fsprogs >/dev/null
+fi
 disk="$(mktemp)"
-fresh_disk() { (yes 'zmmu s390x disk image' | head -c 1048576; head -c 1048576 /dev/zero) >"$disk"; }
-fresh_disk
-disk_md5="$(head -c 1048576 "$disk" | md5sum | cut -d' ' -f1)"
-# expected N: the results with N CPUs (and the disk with one).
+files="$(mktemp -d)"
+echo 'zmmu s390x disk' >"$files/hello.txt"
+yes 'zmmu s390x disk image' | head -c 1048576 >"$files/data.bin"
+disk_md5="$(md5sum <"$files/data.bin" | cut -d' ' -f1)"
+fresh_disk() {
+  rm -f "$disk"
+  truncate -s 8M "$disk"
+  mkfs.ext4 -q -F -d "$files" "$disk"
+}
+# expected N: the results with N CPUs.
 expected() {
   echo "uname: Linux s390x
 release: $release
@@ -45,14 +58,12 @@ cpus: $1
 online: $([ "$1" -eq 1 ] && echo 0 || echo "0-$(($1 - 1))")
 squares: 41667916675000
 primes: 1229
-memory: 268435456 bytes, tail md5 $tail_md5"
-  if [ "$1" -eq 1 ]; then
-    echo "disk: 4096 sectors, head md5 $disk_md5
-disk marker: zmmu-disk-marker"
-  else
-    echo "disk: none"
-  fi
-  echo "processes: 300"
+memory: 268435456 bytes, tail md5 $tail_md5
+disk: 16384 sectors
+disk file: zmmu s390x disk
+disk data md5: $disk_md5
+disk: unmounted
+processes: 300"
 }
 
 bash "$root/scripts/rust-target.sh"
@@ -70,8 +81,8 @@ check() {
   got="$(tr -d '\r' <"$out" | sed -n '/^zmmu-demo: begin$/,/^zmmu-demo: end$/p' |
     grep -v -e '^zmmu-demo: ' -e '^zmmu-time: ' -e '^\[')"
   grep '^zmmu-time: ' "$out" | tr -d '\r' | sed "s/^/  $name: /"
-  if [ "$4" -eq 1 ] && [ "$(dd if="$disk" bs=512 skip=2048 count=1 2>/dev/null | head -c 16)" != zmmu-disk-marker ]; then
-    written="the marker is not in the disk image"
+  if [ "$(debugfs -R 'cat /written.txt' "$disk" 2>/dev/null)" != 'written by /init' ]; then
+    written="/written.txt is not in the file system"
   fi
   if [ "$status" -eq 0 ] && [ "$got" = "$expected" ] && [ "$written" = ok ]; then
     echo "ok: $name boots Linux $release, /init's results as expected, exit status 0"
@@ -110,16 +121,11 @@ timed() {
 
 out="$(mktemp)"
 for smp in "${smps[@]}"; do
-  zmmu_disk=() qemu_disk=()
-  if [ "$smp" -eq 1 ]; then
-    zmmu_disk=(--drive "$disk")
-    qemu_disk=(-drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-ccw,drive=d0)
-  fi
   for engine in "${engines[@]}"; do
     fresh_disk
     timed "zmmu --engine $engine --smp $smp" timeout 1200 "$zmmu" run "$KERNEL" \
       --initrd "$INITRD" --memory 512M --append "$append" --engine "$engine" --smp "$smp" \
-      "${zmmu_disk[@]}" ${ZMMU_FLAGS:-}
+      --drive "$disk" ${ZMMU_FLAGS:-}
     check "zmmu --engine $engine --smp $smp" "$status" "$out" "$smp"
     grep -a '^stats: ' "$out" | sed 's/^/  /'
   done
@@ -128,13 +134,14 @@ for smp in "${smps[@]}"; do
     fresh_disk
     timed "qemu-system-s390x (TCG) -smp $smp" timeout 600 qemu-system-s390x \
       -M s390-ccw-virtio -cpu qemu -smp "$smp" -nographic -m 512M -kernel "$KERNEL" \
-      -initrd "$INITRD" -append "$append" -no-reboot "${qemu_disk[@]}"
+      -initrd "$INITRD" -append "$append" -no-reboot \
+      -drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-ccw,drive=d0
     check "qemu-system-s390x -smp $smp" "$status" "$out" "$smp"
   else
     echo "SKIP: qemu-system-s390x is not installed: no comparison with QEMU"
   fi
 done
-rm -f "$out" "$disk"
+rm -rf "$out" "$disk" "$files"
 
 echo "linux-boot: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

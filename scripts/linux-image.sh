@@ -76,15 +76,18 @@ if [ ! -f "$initrd" ] || [ "$(cat "$initrd.inputs" 2>/dev/null)" != "$inputs" ];
   cp "$cache/busybox/bin/busybox" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   install -m 0755 "$init" "$root/init"
-  # The virtio block driver (a module in Debian's kernel; the virtio-ccw
-  # transport is built in), for /init's disk phase.
-  virtio_blk=$(find "$cache"/kernel/lib/modules -name virtio_blk.ko | head -n1)
-  if [ -z "$virtio_blk" ]; then
-    echo "linux-image: the kernel package has no virtio_blk.ko" >&2
-    exit 1
-  fi
+  # For /init's disk phase, the modules of Debian's kernel that it loads
+  # in this order: the virtio block driver (the virtio-ccw transport is
+  # built in) and ext4 with what it needs.
   mkdir -p "$root/lib/modules"
-  cp "$virtio_blk" "$root/lib/modules/virtio_blk.ko"
+  for module in virtio_blk crc16 crc32c_generic mbcache jbd2 ext4; do
+    file=$(find "$cache"/kernel/lib/modules -name "$module.ko" | head -n1)
+    if [ -z "$file" ]; then
+      echo "linux-image: the kernel package has no $module.ko" >&2
+      exit 1
+    fi
+    cp "$file" "$root/lib/modules/$module.ko"
+  done
   # The console and null devices before devtmpfs is mounted, made in the
   # archive (cpio keeps the device numbers) without mknod on the host:
   # newc entries written by hand would need a writer of our own, so the

@@ -42,19 +42,28 @@ rm -f /tmp/big
 phase memory "$t"
 
 # Disk: with a virtio block device (zmmu's --drive, QEMU's
-# virtio-blk-ccw), its size, the hash of its first MiB, and a marker
-# written at 1 MiB (synced: a flush request) and read back.
+# virtio-blk-ccw) holding an ext4 file system: its size, then mounted, a
+# file read, one hashed and one written, and unmounted.
 t=$(now)
-insmod /lib/modules/virtio_blk.ko 2>/dev/null
+for module in virtio_blk crc16 crc32c_generic mbcache jbd2 ext4; do
+  insmod /lib/modules/$module.ko 2>/dev/null
+done
 i=0
 while [ ! -b /dev/vda ] && [ "$i" -lt 20 ] && [ -n "$(ls /sys/bus/virtio/devices 2>/dev/null)" ]; do
   sleep 0.1
   i=$((i + 1))
 done
 if [ -b /dev/vda ]; then
-  echo "disk: $(cat /sys/block/vda/size) sectors, head md5 $(dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum | cut -d' ' -f1)"
-  echo 'zmmu-disk-marker' | dd of=/dev/vda bs=512 seek=2048 conv=sync,fsync 2>/dev/null
-  echo "disk marker: $(dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -c 16)"
+  echo "disk: $(cat /sys/block/vda/size) sectors"
+  mkdir -p /mnt
+  if mount -t ext4 /dev/vda /mnt 2>/dev/null; then
+    echo "disk file: $(cat /mnt/hello.txt)"
+    echo "disk data md5: $(md5sum /mnt/data.bin | cut -d' ' -f1)"
+    echo 'written by /init' >/mnt/written.txt
+    umount /mnt && echo "disk: unmounted"
+  else
+    echo "disk: no ext4 file system"
+  fi
 else
   echo "disk: none"
 fi

@@ -121,18 +121,8 @@ impl BlockBackend for Image {
 
 /// Opens each drive's image and adds its device to `machine`'s channel
 /// subsystem, in order (the guest's /dev/vda, /dev/vdb, ... when no other
-/// virtio device comes first). The channel subsystem is CPU 0's
-/// (`docs/CHOICES.md` 24): drives need a machine of one CPU.
+/// virtio device comes first).
 pub fn attach(machine: &mut Machine, drives: &[Drive]) -> Result<(), String> {
-    if drives.is_empty() {
-        return Ok(());
-    }
-    if machine.config.cpus.core_ids.len() > 1 {
-        return Err(
-            "--drive needs --smp 1: the channel subsystem is CPU 0's, and another CPU's I/O would not find the device (docs/CHOICES.md 24)"
-                .to_string(),
-        );
-    }
     for drive in drives {
         let file = std::fs::OpenOptions::new()
             .read(true)

@@ -73,7 +73,7 @@ pub struct RunOptions {
     /// virtio-blk-ccw,drive=d): FILE, or file=FILE followed by any of
     /// ,readonly=on|off ,format=raw ,serial=ID. Its capacity
     /// is the file's length in 512-byte sectors; the guest's writes go to
-    /// the file. With one CPU. Repeatable, after the --device devices.
+    /// the file. Repeatable, after the --device devices.
     #[arg(long = "drive", value_name = "FILE", value_parser = crate::drive::parse)]
     pub drives: Vec<crate::drive::Drive>,
     /// What the watchdog does when it expires: reset, poweroff, pause, none

@@ -195,6 +195,7 @@ pub fn run(
     let vcpus = Arc::clone(&park.vcpus);
     let sclp = core::mem::take(&mut first.services.sclp);
     let configuration = Configuration::new(&cpus.core_ids, cpus.max_cpus, sclp, Box::new(park));
+    configuration.adopt_css(core::mem::take(&mut first.services.css));
     let member = |index| Member {
         configuration: Arc::clone(&configuration),
         index,

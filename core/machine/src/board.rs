@@ -186,6 +186,20 @@ impl Memory for Board<'_> {
 }
 
 impl Board<'_> {
+    /// Runs `f` on the channel subsystem and guest storage: the
+    /// configuration's subsystem when the CPU is one of several (I/O on any
+    /// CPU reaches the same devices), else the CPU's own.
+    pub(crate) fn with_css<R>(
+        &mut self,
+        f: impl FnOnce(&mut crate::css::ChannelSubsystem, &mut crate::bus::DatBus) -> R,
+    ) -> R {
+        let bus = &mut *self.bus;
+        match self.member {
+            Some(member) => member.configuration.with_css(|css| f(css, bus)),
+            None => f(&mut self.services.css, bus),
+        }
+    }
+
     /// [`Memory::invalidate`], with `also` applied to every invalidation
     /// this CPU carries out meanwhile: `flush`'s own, and those other CPUs
     /// queue for it while it waits for their acknowledgements. An engine

@@ -218,6 +218,14 @@ pub struct Configuration {
     /// The pending service signal's parameter: a floating interruption,
     /// taken by the first CPU enabled for it.
     service_signal: spin::Mutex<Option<u32>>,
+    /// The channel subsystem every CPU's I/O instructions and DIAGNOSE
+    /// X'500' reach ([`Configuration::with_css`]; the first CPU's, handed
+    /// over when its run starts); its I/O interruptions float to the
+    /// first CPU enabled for them.
+    css: spin::Mutex<crate::css::ChannelSubsystem>,
+    /// An I/O interruption is pending in `css` (so that a CPU looks for one
+    /// without taking the lock).
+    io_pending: AtomicBool,
     /// At most this many CPUs could be configured (`maxcpus`).
     pub max_cpus: u16,
     sigp: spin::Mutex<()>,
@@ -261,6 +269,8 @@ impl Configuration {
             slots,
             sclp: spin::Mutex::new(sclp),
             service_signal: spin::Mutex::new(None),
+            css: spin::Mutex::new(crate::css::ChannelSubsystem::default()),
+            io_pending: AtomicBool::new(false),
             max_cpus,
             sigp: spin::Mutex::new(()),
             settle: spin::Mutex::new(()),
@@ -351,6 +361,40 @@ impl Configuration {
     /// Takes the pending service signal, if any.
     pub fn take_service_signal(&self) -> Option<u32> {
         self.service_signal.lock().take()
+    }
+
+    /// Makes `css` the configuration's channel subsystem (the first CPU's,
+    /// before the others start).
+    pub fn adopt_css(&self, css: crate::css::ChannelSubsystem) {
+        self.with_css(|mine| *mine = css);
+    }
+
+    /// Runs `f` on the channel subsystem; when an I/O interruption is
+    /// pending afterwards, every CPU looks (a waiting one enabled for it
+    /// takes it, as the service signal).
+    pub fn with_css<R>(&self, f: impl FnOnce(&mut crate::css::ChannelSubsystem) -> R) -> R {
+        let mut css = self.css.lock();
+        let result = f(&mut css);
+        let pending = css.io_pending();
+        drop(css);
+        if !self.io_pending.swap(pending, Ordering::SeqCst) && pending {
+            for index in 0..self.slots.len() {
+                self.park.unpark(index);
+            }
+        }
+        result
+    }
+
+    /// Takes the I/O interruption `cpu` is enabled for, if one is pending.
+    pub fn take_io_interruption(
+        &self,
+        cpu: &zmmu_cpu::state::Cpu,
+    ) -> Option<zmmu_cpu::interrupt::Interruption> {
+        let enabled = cpu.psw.mask & zmmu_cpu::state::mask::IO != 0;
+        if !enabled || !self.io_pending.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.with_css(|css| css.take_interruption(cpu))
     }
 
     fn kick(&self, index: usize) {

@@ -709,7 +709,7 @@ pub enum Outcome {
 
 /// A device behind a subchannel: the commands beyond NOOP, BASIC SENSE,
 /// SENSE ID and TIC, which the channel subsystem handles itself.
-pub trait Device: core::fmt::Debug {
+pub trait Device: core::fmt::Debug + Send {
     /// The SENSE ID data (byte 0, 0xFF, is set by the channel subsystem).
     fn sense_id(&self) -> [u8; SENSE_ID_LEN];
     /// Carries out a device-specific command with its data area.

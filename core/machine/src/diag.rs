@@ -99,9 +99,7 @@ impl Board<'_> {
         let notified = crate::css::subsystem_id(cpu.r64(2) as u32)
             .zip(queue)
             .and_then(|((ssid, number), queue)| {
-                self.services
-                    .css
-                    .notify(&mut self.bus.storage, ssid, number, queue)
+                self.with_css(|css, bus| css.notify(&mut bus.storage, ssid, number, queue))
             });
         let answer = match notified {
             Some(()) => 0,

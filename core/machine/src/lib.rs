@@ -856,7 +856,12 @@ impl Machine {
             &mut services.service_signal,
             check_timers,
         );
-        let io = || services.css.take_interruption(&self.cpu);
+        // I/O interruptions float too: of several CPUs, the first enabled
+        // for one takes it from the configuration's channel subsystem.
+        let io = || match &self.member {
+            Some(member) => member.configuration.take_io_interruption(&self.cpu),
+            None => services.css.take_interruption(&self.cpu),
+        };
         let interruption = match external.or_else(io) {
             Some(interruption) => interruption,
             None if services.signals.restart => {

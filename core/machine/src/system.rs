@@ -115,7 +115,7 @@ impl System for Board<'_> {
             Opcode::DIAG => self.diagnose(cpu, insn),
             Opcode::STSI => self.store_system_information(cpu, insn),
             op if op.is_io() => {
-                crate::css::instruction(&mut self.services.css, self.bus, cpu, insn)
+                self.with_css(|css, bus| crate::css::instruction(css, bus, cpu, insn))
             }
             _ => Err(self.unimplemented(insn, None)),
         }

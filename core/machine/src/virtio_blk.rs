@@ -73,7 +73,7 @@ pub struct BackendError;
 
 /// The disk image behind a block device: the host's (a file for `zmmu
 /// run --drive`).
-pub trait BlockBackend: core::fmt::Debug {
+pub trait BlockBackend: core::fmt::Debug + Send {
     /// Its size in bytes.
     fn size(&self) -> u64;
     /// Whether it refuses writes.

@@ -125,7 +125,7 @@ impl Device for VirtioCcw {
 
 /// A virtio device function behind the transport: what is specific to the
 /// device type.
-pub trait Function: core::fmt::Debug {
+pub trait Function: core::fmt::Debug + Send {
     /// The virtio device ID.
     fn device_id(&self) -> u8;
     /// The device-type feature bits offered (the transport adds

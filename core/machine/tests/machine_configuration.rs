@@ -246,3 +246,70 @@ fn sense_running_status_is_answered_by_the_sender_from_what_the_cpu_last_told() 
         (1, status::NOT_RUNNING)
     );
 }
+
+#[test]
+fn io_on_one_cpu_reaches_the_configurations_devices_and_the_interruption_floats_to_another() {
+    // CPU 0 modifies the virtio-net device's subchannel (enabled, subclass
+    // 3) and starts SENSE ID with I/O interruptions disabled, then enters a
+    // disabled wait; CPU 1, in an enabled wait for I/O, takes the
+    // interruption that start made pending (PoP "I/O Interruptions": any
+    // CPU enabled for the subclass may take it) and enters the disabled
+    // wait of the I/O-new PSW, ending the run.
+    use common::channel::{ccw1, exec, s, u32_at, Ended, BLOCK, IO, SID};
+    use std::sync::Mutex;
+    use zmmu_cpu::clock::{Clock, TimeSource, VirtualTime, TOD_2026};
+    use zmmu_machine::board::CpuState;
+    use zmmu_machine::secondary::Seed;
+    use zmmu_machine::virtio_ccw::VirtioCcw;
+
+    const ORB: u64 = 0x32000;
+    const CCWS: u64 = 0x31000;
+    // msch 0(%r2); ssch 0(%r3); lpswe 0x300.
+    let code = [
+        0xB2, 0x32, 0x20, 0x00, 0xB2, 0x33, 0x30, 0x00, 0xB2, 0xB2, 0x03, 0x00,
+    ];
+    let mut m = machine(&code);
+    m.load(0x300, &psw(DISABLED_WAIT, 0x77)).unwrap();
+    m.load(0x1f0, &psw(DISABLED_WAIT, 0x10)).unwrap();
+    m.services.css.add_device(Box::new(VirtioCcw::net()));
+    assert_eq!(exec(&mut m, &s(0x34, 0), SID, BLOCK), Ended::Cc(0));
+    let flags = u16_at(&m, BLOCK + 4) | 0x0080 | 3 << 11;
+    m.load(BLOCK + 4, &flags.to_be_bytes()).unwrap();
+    m.load(CCWS, &ccw1(0xE4, 0x20, 8, 0x40000)).unwrap();
+    let mut orb = vec![0; 32];
+    orb[4..8].copy_from_slice(&[0, 0x80, 0x80, 0]);
+    orb[8..12].copy_from_slice(&(CCWS as u32).to_be_bytes());
+    m.load(ORB, &orb).unwrap();
+    m.load(CODE, &code).unwrap();
+    m.start(CODE);
+    (m.cpu.gpr[1], m.cpu.gpr[2], m.cpu.gpr[3]) = (SID, BLOCK, ORB);
+
+    let seed = Mutex::new(Some(Seed::of(&m)));
+    let css = core::mem::take(&mut m.services.css);
+    let configuration = configure(
+        &mut m,
+        Box::new(move |configuration, n| {
+            // CPU 0 parks in its disabled wait: CPU 1 runs.
+            if n > 0 {
+                return;
+            }
+            let time: Box<dyn TimeSource> = Box::new(VirtualTime::default());
+            let seed = seed.lock().unwrap().take().unwrap();
+            let m1 = &mut seed.cpu(1, Clock::new(time, TOD_2026));
+            m1.join(cpu(configuration, 1));
+            m1.services.enter(&mut m1.cpu, CpuState::Operating);
+            m1.cpu.cr[6] = 0xFF00_0000;
+            m1.cpu.psw.mask = IO | WAIT | BITS64;
+            m1.run(Some(10), &mut ());
+            assert_eq!(u32_at(m1, 0xB8), 0x0001_0000, "the subchannel's id");
+        }),
+    );
+    configuration.adopt_css(css);
+    let _ = cpu(&configuration, 1).settle(Activity::Running, || Stop::LimitReached);
+    let out = m.run(Some(100), &mut ());
+    assert!(
+        matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x10),
+        "CPU 1 took the I/O interruption and ended the run: {:?}",
+        out.stop
+    );
+}
