@@ -482,6 +482,20 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             e.cpu.set_fpr(r1, 0);
             Next::Seq
         }),
+        // LOAD ZERO (extended): both registers of the pair.
+        LZXR => e.fpr_pair(f.r1).map(|r1| {
+            e.cpu.set_fpr(r1, 0);
+            e.cpu.set_fpr(r1 + 2, 0);
+            Next::Seq
+        }),
+        // LOAD (extended): the pair R2 into the pair R1.
+        LXR => e.fpr_pair(f.r1).and_then(|r1| {
+            let r2 = e.fpr_pair(f.r2)?;
+            let (high, low) = (e.cpu.fpr(r2), e.cpu.fpr(r2 + 2));
+            e.cpu.set_fpr(r1, high);
+            e.cpu.set_fpr(r1 + 2, low);
+            Ok(Next::Seq)
+        }),
         LDGR => e.fpr(f.r1).map(|r1| {
             e.cpu.set_fpr(r1, e.cpu.r64(f.r2));
             Next::Seq

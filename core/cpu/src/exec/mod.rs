@@ -327,6 +327,17 @@ impl<'a, B: Bus> Exec<'a, B> {
         }
     }
 
+    /// The floating-point register pair `r`, `r + 2` of an extended operand
+    /// (PoP "Floating-Point-Register Pairs"): both registers available, as
+    /// [`Exec::fpr`] checks, and `r` one of 0, 1, 4, 5, 8, 9, 12, 13, else a
+    /// specification exception.
+    pub fn fpr_pair(&self, r: u8) -> Result<u8, Exception> {
+        self.fpr(r)?;
+        self.fpr(r + 2)?;
+        self.bfp_registers::<bfp::Extended>(&[r])?;
+        Ok(r & 15)
+    }
+
     /// Privileged-operation exception in the problem state.
     pub fn privileged(&self) -> Result<(), Exception> {
         if self.cpu.psw.problem_state() {

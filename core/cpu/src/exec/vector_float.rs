@@ -98,7 +98,7 @@ fn elementwise<B: Bus>(
             return Err(vector_processing(i, trap));
         }
         flags |= out.flags();
-        r = put(r, es, i, u128::from(out.value));
+        r = put(r, es, i, out.value);
     }
     e.cpu.fpc |= u32::from(flags) << 16;
     Ok(r)
@@ -131,7 +131,7 @@ struct Binary {
 impl ElementOp for Binary {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
         let (x, y) = (get(self.a, self.es, i), get(self.b, self.es, i));
-        bfp::arith::<T>(self.op, x as u64, y as u64, self.round)
+        bfp::arith::<T>(self.op, x, y, self.round)
     }
 }
 
@@ -149,7 +149,7 @@ struct Fused {
 
 impl ElementOp for Fused {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        let [c, b, a] = self.v.map(|v| get(v, self.es, i) as u64);
+        let [c, b, a] = self.v.map(|v| get(v, self.es, i));
         let out = bfp::fused::<T>(a, b, c, self.subtract, self.round);
         let bits = bfp::bits_of::<T>();
         if !self.negate || bits.is_nan(out.value) {
@@ -235,7 +235,7 @@ struct SquareRoot {
 
 impl ElementOp for SquareRoot {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        bfp::sqrt::<T>(get(self.a, self.es, i) as u64, self.round)
+        bfp::sqrt::<T>(get(self.a, self.es, i), self.round)
     }
 }
 
@@ -248,7 +248,7 @@ struct ToIntegral {
 
 impl ElementOp for ToIntegral {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        let a = get(self.a, self.es, i) as u64;
+        let a = get(self.a, self.es, i);
         let out = bfp::to_integral::<T>(a, self.round.direction());
         if out.exc & ieee::INEXACT == 0 {
             return out;
@@ -317,7 +317,7 @@ impl ElementOp for ToInteger {
         } else {
             (0, (1i128 << bits) - 1)
         };
-        let a = get(self.a, self.es, i) as u64;
+        let a = get(self.a, self.es, i);
         let (v, exc, _) = bfp::to_integer::<T>(a, min, max, self.round.direction());
         let negative = bfp::bits_of::<T>().negative(a);
         let (v, exc) = match self
@@ -330,7 +330,7 @@ impl ElementOp for ToInteger {
                 ieee::INVALID | ieee::INEXACT,
             ),
         };
-        Outcome::flagged(v as u64 & emask(self.es) as u64, exc)
+        Outcome::flagged(v as u128 & emask(self.es), exc)
     }
 }
 
@@ -357,14 +357,11 @@ struct MinMax {
 impl ElementOp for MinMax {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
         let bits = bfp::bits_of::<T>();
-        let (mut x, mut y) = (
-            get(self.a, self.es, i) as u64,
-            get(self.b, self.es, i) as u64,
-        );
+        let (mut x, mut y) = (get(self.a, self.es, i), get(self.b, self.es, i));
         let (max, kind) = (self.max, self.kind);
         // x is the one: the smaller (min) or larger (max) of two ordered
         // values.
-        let picks_x = |x: u64, y: u64| {
+        let picks_x = |x: u128, y: u128| {
             let (cc, _) = bfp::compare::<T>(x, y, false);
             if cc == 0 {
                 // Equal: only zeros differ, by sign.
@@ -382,7 +379,7 @@ impl ElementOp for MinMax {
             if let Some((v, exc)) = bfp::nan_operand(bits, &[x, y]) {
                 return Outcome::flagged(v, exc);
             }
-            let magnitude = |v: u64| v & !bits.sign();
+            let magnitude = |v: u128| v & !bits.sign();
             let pick = if self.magnitude && magnitude(x) != magnitude(y) {
                 picks_x(magnitude(x), magnitude(y))
             } else {
@@ -513,7 +510,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
                 return Err(spec());
             }
             elementwise(e, 3, f.m4 & 8 != 0, false, |i| {
-                bfp::lengthen(get(v2, 2, 2 * i) as u64)
+                bfp::lengthen::<Short, Long>(get(v2, 2, 2 * i))
             })?
         }
         // VFLR: the long elements rounded by M5 into the even-numbered
@@ -524,7 +521,10 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             }
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let r = elementwise(e, 3, f.m4 & 8 != 0, f.m4 & 4 != 0, |i| {
-                round.bfp::<Short>(bfp::shorten(get(v2, 3, i) as u64, round.direction()))
+                round.bfp::<Short>(bfp::shorten::<Long, Short>(
+                    get(v2, 3, i),
+                    round.direction(),
+                ))
             })?;
             // Element i of the long results is short element 2i.
             (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
@@ -580,7 +580,7 @@ fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Resu
         _ => cc == 0 || cc == 2,
     };
     let compare = |i: usize| -> (u8, u8) {
-        let (x, y) = (get(a, es, i) as u64, get(b, es, i) as u64);
+        let (x, y) = (get(a, es, i), get(b, es, i));
         if es == 2 {
             bfp::compare::<Short>(x, y, signaling)
         } else {
@@ -589,7 +589,7 @@ fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Resu
     };
     let r = elementwise(e, es, f.m5 & 8 != 0, false, |i| {
         let (cc, exc) = compare(i);
-        let value = if true_for(cc) { emask(es) as u64 } else { 0 };
+        let value = if true_for(cc) { emask(es) } else { 0 };
         Outcome::flagged(value, exc)
     })?;
     e.cpu.set_v128(f.v1, r);
@@ -613,10 +613,7 @@ fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Excepti
     if f.m4 != 0 {
         return Err(spec());
     }
-    let (x, y) = (
-        get(e.cpu.v128(f.v1), es, 0) as u64,
-        get(e.cpu.v128(f.v2), es, 0) as u64,
-    );
+    let (x, y) = (get(e.cpu.v128(f.v1), es, 0), get(e.cpu.v128(f.v2), es, 0));
     let signaling = e.insn.op == Opcode::WFK;
     let (cc, exc) = if es == 2 {
         bfp::compare::<Short>(x, y, signaling)
@@ -646,7 +643,7 @@ fn test_data_class<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V) -> Result<(), 
     // the PoP makes them unpredictable).
     let (mut r, mut hits) = (e.cpu.v128(f.v1), 0);
     for i in 0..n {
-        let v = get(a, es, i) as u64;
+        let v = get(a, es, i);
         let position = 2 * bits.class(v) + u32::from(bits.negative(v));
         let selected = f.i2 & (0x800 >> position) != 0;
         r = put(r, es, i, if selected { emask(es) } else { 0 });
