@@ -666,17 +666,22 @@ fn random_fpc(rng: &mut Rng) -> (u8, Vec<String>) {
 /// not recognized (a unit test checks zmmu's).
 fn vector_float(rng: &mut Rng) -> Vec<String> {
     let (t, mut v) = random_fpc(rng);
-    let es: u32 = if rng.chance(60) { 3 } else { 2 };
+    let es: u32 = match rng.below(10) {
+        0..=3 => 3,
+        4..=6 => 2,
+        _ => 4,
+    };
     let regs: Vec<u64> = (0..3).map(|_| rng.below(32)).collect();
     for &r in &regs {
-        // Two doublewords of elements, each loaded through %r0 and %rT.
+        // Two doublewords of elements (or one extended value), each loaded
+        // through %r0 and %rT.
+        let extended = bfp_value(rng, 128);
         for (k, g) in [0u8, t].into_iter().enumerate() {
-            let dw = if es == 3 {
-                bfp_value(rng, 64) as u64
-            } else {
-                (bfp_value(rng, 32) << 32 | bfp_value(rng, 32)) as u64
+            let dw = match es {
+                3 => bfp_value(rng, 64) as u64,
+                2 => (bfp_value(rng, 32) << 32 | bfp_value(rng, 32)) as u64,
+                _ => (extended >> (64 - 64 * k)) as u64,
             };
-            let _ = k;
             v.push(format!("llihf %r{g},{}", dw >> 32));
             v.push(format!("iilf %r{g},{}", dw as u32));
         }
@@ -714,8 +719,12 @@ fn vector_float(rng: &mut Rng) -> Vec<String> {
         5 => format!("vfpso %v{d},%v{a},{es},{s},{}", rng.below(3)),
         6 => format!("vftci %v{d},%v{a},{},{es},{s}", rng.below(4096)),
         7 if es == 2 => format!("vfll %v{d},%v{a},2,{s}"),
-        7 => format!("vflr %v{d},%v{a},3,{s},{round}"),
+        // Long element 0 to extended (WFLLD) and back (WFLRX).
+        7 if es == 4 && rng.chance(50) => format!("vfll %v{d},%v{a},3,{s}"),
+        7 => format!("vflr %v{d},%v{a},{},{s},{round}", es.max(3)),
         8 => format!("vfi %v{d},%v{a},{es},{s},{round}"),
+        // No conversions between extended and integer elements.
+        _ if es == 4 => format!("vfsq %v{d},%v{a},{es},{s}"),
         // The conversions; with M3 2 (32-bit integers and short BFP) the
         // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP.
         _ => format!(

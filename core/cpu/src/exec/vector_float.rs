@@ -1,9 +1,11 @@
 //! Vector floating point (PoP chapter 24 "Vector Floating-Point
 //! Instructions"): each element goes through [`super::bfp`]'s operation of
 //! its format, the same rounding, NaN rules and IEEE exceptions as the
-//! scalar instructions. The formats are short (an M field of 2) and long
-//! (3); the extended format (4) is not implemented and, like every other
-//! value, is a specification exception.
+//! scalar instructions. The formats are short (an M field of 2), long (3)
+//! and extended (4: one element, the whole register, whatever the
+//! single-element control says); other values are a specification
+//! exception, and so is the extended format for the conversions (VCDG ..
+//! VCLGD).
 //!
 //! The IEEE exceptions of a vector instruction are the elements'
 //! (PoP "Vector-Processing Exception"): when an element's exception is
@@ -28,7 +30,7 @@
 //! then, for an inexact result, the odd neighbour (a BFP result's
 //! rightmost fraction bit one, an integer or integral value odd).
 
-use super::bfp::{self, ieee, Arith, BfpFormat, Long, Outcome, Short};
+use super::bfp::{self, ieee, Arith, BfpFormat, Extended, Long, Outcome, Short};
 use super::vector::{count, emask, get, put, spec};
 use super::Exec;
 use crate::format::Fields;
@@ -41,8 +43,17 @@ use zmmu_mmu::exception::{Code, Exception};
 type V = u128;
 
 /// The element size of the floating-point format an M field names: 2
-/// short, 3 long.
+/// short, 3 long, 4 extended.
 fn format(m: u8) -> Result<u8, Exception> {
+    match m {
+        2..=4 => Ok(m),
+        _ => Err(spec()),
+    }
+}
+
+/// The format of a conversion between BFP and integer elements (VCDG ..
+/// VCLGD): 2 short (with 32-bit integers), 3 long (64-bit).
+fn conversion_format(m: u8) -> Result<u8, Exception> {
     match m {
         2 | 3 => Ok(m),
         _ => Err(spec()),
@@ -112,10 +123,10 @@ fn by_format<B: Bus>(
     xxc: bool,
     op: &impl ElementOp,
 ) -> Result<V, Exception> {
-    if es == 2 {
-        elementwise(e, es, single, xxc, |i| op.element::<Short>(i))
-    } else {
-        elementwise(e, es, single, xxc, |i| op.element::<Long>(i))
+    match es {
+        2 => elementwise(e, es, single, xxc, |i| op.element::<Short>(i)),
+        3 => elementwise(e, es, single, xxc, |i| op.element::<Long>(i)),
+        _ => elementwise(e, es, single, xxc, |i| op.element::<Extended>(i)),
     }
 }
 
@@ -503,31 +514,47 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             })
         }
         VFTCI => return test_data_class(e, f, v2),
-        // VFLL: the even-numbered short elements lengthened (exact; a
-        // signaling NaN quieted).
+        // VFLL: the even-numbered short elements lengthened to long (M3
+        // 2), or long element 0 to extended (M3 3, WFLLD); exact, a
+        // signaling NaN quieted.
         VFLL => {
-            if f.m3 != 2 {
-                return Err(spec());
+            let single = f.m4 & 8 != 0;
+            match f.m3 {
+                2 => elementwise(e, 3, single, false, |i| {
+                    bfp::lengthen::<Short, Long>(get(v2, 2, 2 * i))
+                })?,
+                3 => elementwise(e, 4, single, false, |_| {
+                    bfp::lengthen::<Long, Extended>(get(v2, 3, 0))
+                })?,
+                _ => return Err(spec()),
             }
-            elementwise(e, 3, f.m4 & 8 != 0, false, |i| {
-                bfp::lengthen::<Short, Long>(get(v2, 2, 2 * i))
-            })?
         }
         // VFLR: the long elements rounded by M5 into the even-numbered
-        // short elements.
+        // short elements (M3 3), or the extended value into long element
+        // 0 (M3 4, WFLRX), which leaves element 1 (QEMU's choice; the PoP
+        // makes it unpredictable).
         VFLR => {
-            if f.m3 != 3 {
-                return Err(spec());
-            }
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
-            let r = elementwise(e, 3, f.m4 & 8 != 0, f.m4 & 4 != 0, |i| {
-                round.bfp::<Short>(bfp::shorten::<Long, Short>(
-                    get(v2, 3, i),
-                    round.direction(),
-                ))
-            })?;
-            // Element i of the long results is short element 2i.
-            (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
+            let (single, xxc) = (f.m4 & 8 != 0, f.m4 & 4 != 0);
+            match f.m3 {
+                3 => {
+                    let r = elementwise(e, 3, single, xxc, |i| {
+                        round.bfp::<Short>(bfp::shorten::<Long, Short>(
+                            get(v2, 3, i),
+                            round.direction(),
+                        ))
+                    })?;
+                    // Element i of the long results is short element 2i.
+                    (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
+                }
+                4 => {
+                    let r = elementwise(e, 4, single, xxc, |_| {
+                        round.bfp::<Long>(bfp::shorten::<Extended, Long>(v2, round.direction()))
+                    })?;
+                    put(e.cpu.v128(f.v1), 3, 0, r)
+                }
+                _ => return Err(spec()),
+            }
         }
         VFI => {
             let es = format(f.m3)?;
@@ -538,7 +565,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
         // M3 3: 64-bit integers and long BFP; 2: 32-bit and short (the
         // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP).
         VCDG | VCDLG | VCGD | VCLGD => {
-            let es = format(f.m3)?;
+            let es = conversion_format(f.m3)?;
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let (single, xxc) = (f.m4 & 8 != 0, f.m4 & 4 != 0);
             if matches!(op, VCDG | VCDLG) {
@@ -579,14 +606,7 @@ fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Resu
         Opcode::VFCH => cc == 2,
         _ => cc == 0 || cc == 2,
     };
-    let compare = |i: usize| -> (u8, u8) {
-        let (x, y) = (get(a, es, i), get(b, es, i));
-        if es == 2 {
-            bfp::compare::<Short>(x, y, signaling)
-        } else {
-            bfp::compare::<Long>(x, y, signaling)
-        }
-    };
+    let compare = |i: usize| compare_format(es, get(a, es, i), get(b, es, i), signaling);
     let r = elementwise(e, es, f.m5 & 8 != 0, false, |i| {
         let (cc, exc) = compare(i);
         let value = if true_for(cc) { emask(es) } else { 0 };
@@ -605,6 +625,15 @@ fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Resu
     Ok(())
 }
 
+/// [`bfp::compare`] in the format `es` names.
+fn compare_format(es: u8, x: u128, y: u128, signaling: bool) -> (u8, u8) {
+    match es {
+        2 => bfp::compare::<Short>(x, y, signaling),
+        3 => bfp::compare::<Long>(x, y, signaling),
+        _ => bfp::compare::<Extended>(x, y, signaling),
+    }
+}
+
 /// WFC, WFK: element 0 of V1 against element 0 of V2 (format M3; M4 must
 /// be zero): cc 0 equal, 1 low, 2 high, 3 unordered; WFK signals any NaN
 /// (an invalid operation), WFC a signaling one only.
@@ -615,11 +644,7 @@ fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Excepti
     }
     let (x, y) = (get(e.cpu.v128(f.v1), es, 0), get(e.cpu.v128(f.v2), es, 0));
     let signaling = e.insn.op == Opcode::WFK;
-    let (cc, exc) = if es == 2 {
-        bfp::compare::<Short>(x, y, signaling)
-    } else {
-        bfp::compare::<Long>(x, y, signaling)
-    };
+    let (cc, exc) = compare_format(es, x, y, signaling);
     elementwise(e, es, true, false, |_| Outcome::flagged(0, exc))?;
     e.set_cc(cc);
     Ok(())
@@ -633,10 +658,10 @@ fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Excepti
 /// one; cc 0 all selected, 1 some, 3 none. No IEEE exception.
 fn test_data_class<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V) -> Result<(), Exception> {
     let es = format(f.m4)?;
-    let bits = if es == 2 {
-        bfp::bits_of::<Short>()
-    } else {
-        bfp::bits_of::<Long>()
+    let bits = match es {
+        2 => bfp::bits_of::<Short>(),
+        3 => bfp::bits_of::<Long>(),
+        _ => bfp::bits_of::<Extended>(),
     };
     let n = if f.m5 & 8 != 0 { 1 } else { count(es) };
     // The single-element form leaves the other elements (QEMU's choice;
