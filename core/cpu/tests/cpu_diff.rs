@@ -313,7 +313,7 @@ const TEMPLATES: &[&str] = &[
     "vsum {V},{V},{V},{ES01}", "vsumg {V},{V},{V},{ES12}", "vsumq {V},{V},{V},{ES23}",
     "vceq {V},{V},{V},{ES3},{CS}", "vch {V},{V},{V},{ES3},{CS}", "vchl {V},{V},{V},{ES3},{CS}",
     "vtm {V},{V}", "vec {V},{V},{ES3}", "vecl {V},{V},{ES3}",
-    "vclz {V},{V},{ES3}", "vctz {V},{V},{ES3}", "vpopct {V},{V},0",
+    "vclz {V},{V},{ES3}", "vctz {V},{V},{ES3}", "vpopct {V},{V},{ES3}",
     // Vector shifts and rotates.
     "vesl {V},{V},{SH},{ES3}", "vesrl {V},{V},{SH},{ES3}", "vesra {V},{V},{SH},{ES3}",
     "verll {V},{V},{SH},{ES3}", "veslv {V},{V},{V},{ES3}", "vesrlv {V},{V},{V},{ES3}",

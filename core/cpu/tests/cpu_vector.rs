@@ -957,3 +957,25 @@ fn vfmin_and_vfmax_follow_the_kind_m6_names() {
         );
     }
 }
+
+#[test]
+fn vpopct_counts_the_ones_of_each_element_of_the_size_m3_names() {
+    // vpopct %v1,%v2,M3 (M3 1-3: the vector-enhancements facility 1).
+    let v = 0x0103_0000_0000_0007_FFFF_FFFF_8000_0001;
+    let vpopct = |m3: u8| e7(0x50, [1, 2, 0, 0, 0, 0, m3]);
+    assert_eq!(
+        run3(vpopct(0), v, 0, 0).0,
+        0x0102_0000_0000_0003_0808_0808_0100_0001
+    );
+    assert_eq!(
+        run3(vpopct(1), v, 0, 0).0,
+        0x0003_0000_0000_0003_0010_0010_0001_0001
+    );
+    assert_eq!(
+        run3(vpopct(2), v, 0, 0).0,
+        0x0000_0003_0000_0003_0000_0020_0000_0002
+    );
+    assert_eq!(run3(vpopct(3), v, 0, 0).0, 6 << 64 | 34);
+    let (mut cpu, mut mem) = machine(&vpopct(4));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+}

@@ -401,13 +401,16 @@ fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 
 /// The facility `op` belongs to is not installed on `cpu`'s model (the
 /// vector facility with `-cpu max,vx=off`, the
-/// miscellaneous-instruction-extensions facility 3 with `mie3=off`) or not
+/// miscellaneous-instruction-extensions facility 3 with `mie3=off`, the
+/// vector-enhancements facilities 1 and 2 with `vxeh=off`, `vxeh2=off`) or not
 /// offered by the machine
 /// (`facilities`: PFMF without EDAT-1, facility 8): the operation
 /// exception is the architected answer, not a gap of the interpreter.
 pub fn absent_from_model(cpu: &Cpu, facilities: Facilities, op: Opcode) -> bool {
     ((op.is_vector() || op == Opcode::LCBB) && !cpu.vector_facility)
         || (op.is_mie3() && !cpu.mie3_facility)
+        || (op.is_vector_enhancements_1() && !cpu.vxeh())
+        || (op.is_vector_enhancements_2() && !cpu.vxeh2())
         || (op == Opcode::PFMF && !facilities.contains(Facilities::EDAT1))
 }
 

@@ -5,7 +5,10 @@
 //! and extended (4: one element, the whole register, whatever the
 //! single-element control says); other values are a specification
 //! exception, and so is the extended format for the conversions (VCDG ..
-//! VCLGD).
+//! VCLGD). The short and extended formats (and VFLL to extended, VFLR
+//! from extended) belong to the vector-enhancements facility 1 (135),
+//! the short conversions to 2 (148): a model without them makes them
+//! specification exceptions, as QEMU does.
 //!
 //! The IEEE exceptions of a vector instruction are the elements'
 //! (PoP "Vector-Processing Exception"): when an element's exception is
@@ -37,25 +40,30 @@ use crate::format::Fields;
 use crate::interrupt::VECTOR_PROCESSING;
 use crate::memory::Bus;
 use crate::opcode::Opcode;
+use crate::state::Cpu;
 use rustc_apfloat::Round;
 use zmmu_mmu::exception::{Code, Exception};
 
 type V = u128;
 
-/// The element size of the floating-point format an M field names: 2
-/// short, 3 long, 4 extended.
-fn format(m: u8) -> Result<u8, Exception> {
+/// The element size of the floating-point format an M field names: 3
+/// long; 2 short and 4 extended with the vector-enhancements facility 1
+/// (135) in `cpu`'s model.
+fn format(cpu: &Cpu, m: u8) -> Result<u8, Exception> {
     match m {
-        2..=4 => Ok(m),
+        3 => Ok(m),
+        2 | 4 if cpu.vxeh() => Ok(m),
         _ => Err(spec()),
     }
 }
 
 /// The format of a conversion between BFP and integer elements (VCDG ..
-/// VCLGD): 2 short (with 32-bit integers), 3 long (64-bit).
-fn conversion_format(m: u8) -> Result<u8, Exception> {
+/// VCLGD): 3 long (with 64-bit integers); 2 short (32-bit) with the
+/// vector-enhancements facility 2 (148).
+fn conversion_format(cpu: &Cpu, m: u8) -> Result<u8, Exception> {
     match m {
-        2 | 3 => Ok(m),
+        3 => Ok(m),
+        2 if cpu.vxeh2() => Ok(m),
         _ => Err(spec()),
     }
 }
@@ -441,7 +449,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
     let op = e.insn.op;
     let r = match op {
         VFA | VFS | VFM | VFD => {
-            let es = format(f.m4)?;
+            let es = format(e.cpu, f.m4)?;
             let arith = match op {
                 VFA => Arith::Add,
                 VFS => Arith::Sub,
@@ -458,7 +466,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             by_format(e, es, f.m5 & 8 != 0, false, &binary)?
         }
         VFSQ => {
-            let es = format(f.m3)?;
+            let es = format(e.cpu, f.m3)?;
             let sqrt = SquareRoot {
                 a: v2,
                 es,
@@ -467,7 +475,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             by_format(e, es, f.m4 & 8 != 0, false, &sqrt)?
         }
         VFMA | VFMS | VFNMA | VFNMS => {
-            let es = format(f.m6)?;
+            let es = format(e.cpu, f.m6)?;
             let fused = Fused {
                 v: [v2, v3, v4],
                 es,
@@ -478,7 +486,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             by_format(e, es, f.m5 & 8 != 0, false, &fused)?
         }
         VFMIN | VFMAX => {
-            let es = format(f.m4)?;
+            let es = format(e.cpu, f.m4)?;
             if f.m6 & 7 > 4 {
                 return Err(spec());
             }
@@ -495,7 +503,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
         VFCE | VFCH | VFCHE => return compare_elements(e, f, v2, v3),
         WFC | WFK => return compare_scalar(e, f),
         VFPSO => {
-            let es = format(f.m3)?;
+            let es = format(e.cpu, f.m3)?;
             if f.m5 > 2 {
                 return Err(spec());
             }
@@ -523,7 +531,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
                 2 => elementwise(e, 3, single, false, |i| {
                     bfp::lengthen::<Short, Long>(get(v2, 2, 2 * i))
                 })?,
-                3 => elementwise(e, 4, single, false, |_| {
+                3 if e.cpu.vxeh() => elementwise(e, 4, single, false, |_| {
                     bfp::lengthen::<Long, Extended>(get(v2, 3, 0))
                 })?,
                 _ => return Err(spec()),
@@ -547,7 +555,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
                     // Element i of the long results is short element 2i.
                     (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
                 }
-                4 => {
+                4 if e.cpu.vxeh() => {
                     let r = elementwise(e, 4, single, xxc, |_| {
                         round.bfp::<Long>(bfp::shorten::<Extended, Long>(v2, round.direction()))
                     })?;
@@ -557,7 +565,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             }
         }
         VFI => {
-            let es = format(f.m3)?;
+            let es = format(e.cpu, f.m3)?;
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let to_integral = ToIntegral { a: v2, es, round };
             by_format(e, es, f.m4 & 8 != 0, f.m4 & 4 != 0, &to_integral)?
@@ -565,7 +573,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
         // M3 3: 64-bit integers and long BFP; 2: 32-bit and short (the
         // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP).
         VCDG | VCDLG | VCGD | VCLGD => {
-            let es = conversion_format(f.m3)?;
+            let es = conversion_format(e.cpu, f.m3)?;
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let (single, xxc) = (f.m4 & 8 != 0, f.m4 & 4 != 0);
             if matches!(op, VCDG | VCDLG) {
@@ -598,7 +606,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
 /// equal to V3's (a NaN makes every comparison false); with M6 bit 3, cc 0
 /// all true, 1 some, 3 none.
 fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Result<(), Exception> {
-    let es = format(f.m4)?;
+    let es = format(e.cpu, f.m4)?;
     let op = e.insn.op;
     let signaling = f.m5 & 4 != 0;
     let true_for = |cc: u8| match op {
@@ -638,7 +646,7 @@ fn compare_format(es: u8, x: u128, y: u128, signaling: bool) -> (u8, u8) {
 /// be zero): cc 0 equal, 1 low, 2 high, 3 unordered; WFK signals any NaN
 /// (an invalid operation), WFC a signaling one only.
 fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
-    let es = format(f.m3)?;
+    let es = format(e.cpu, f.m3)?;
     if f.m4 != 0 {
         return Err(spec());
     }
@@ -657,7 +665,7 @@ fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Excepti
 /// TEST DATA CLASS numbers them) for V2's element's class and sign is
 /// one; cc 0 all selected, 1 some, 3 none. No IEEE exception.
 fn test_data_class<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V) -> Result<(), Exception> {
-    let es = format(f.m4)?;
+    let es = format(e.cpu, f.m4)?;
     let bits = match es {
         2 => bfp::bits_of::<Short>(),
         3 => bfp::bits_of::<Long>(),
