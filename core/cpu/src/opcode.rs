@@ -458,6 +458,7 @@ opcodes! {
     SLHHLR 0xB9DB RrfA SP;
     CHLR 0xB9DD Rre SP;
     CLHLR 0xB9DF Rre SP;
+    LOCFHR 0xB9E0 RrfC SP;
     POPCNT 0xB9E1 RrfC SP;
     LOCGR 0xB9E2 RrfC SP;
     SELGR 0xB9E3 RrfA SP;
@@ -595,6 +596,8 @@ opcodes! {
     NTSTG 0xE325 RxyA SP;
     CVDY 0xE326 RxyA SP;
     LZRG 0xE32A RxyA SP;
+    LLZRGF 0xE33A RxyA SP;
+    LZRF 0xE33B RxyA SP;
     CVDG 0xE32E RxyA SP;
     STRVG 0xE32F RxyA SP;
     CGF 0xE330 RxyA Alu(Cmp, W64, Mem(S32));

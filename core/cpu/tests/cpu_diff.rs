@@ -270,7 +270,7 @@ const TEMPLATES: &[&str] = &[
     "ocrk {R},{R},{R}", "ocgrk {R},{R},{R}", "selr {R},{R},{R},{U4}", "selgr {R},{R},{R},{U4}",
     "selfhr {R},{R},{R},{U4}", "popcnt {R},{R},8", "lghi %r0,{U8}\n\tmvcrl {M256},{M256}",
     // Miscellaneous.
-    "lzrg {R},{M8}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
+    "lzrg {R},{M8}", "lzrf {R},{M4}", "llzrgf {R},{M4}", "locfhr {R},{R},{U4}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
     "bcr 15,%r0", "bcr 0,%r1", "nopr", "mvcin {SSR2}", "trtr {TRR1}",
     // Execute of SS instructions placed out of line (length from the register).
     "exrl {R},.Lex_mvc", "exrl {R},.Lex_xc", "exrl {R},.Lex_clc", "exrl {R},.Lex_oc",

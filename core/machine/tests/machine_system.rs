@@ -316,16 +316,18 @@ fn the_facility_list_offers_no_facility_zmmu_does_not_implement() {
     // The message-security assist and its extensions 3, 4, 5 and 8 (17,
     // 76, 77, 57, 146) with their query functions. The high-word and
     // miscellaneous-instruction-extensions 3 facilities (45, 61). The
-    // vector facility and its enhancements 1 and 2 (129, 135, 148).
+    // vector facility and its enhancements 1 and 2 (129, 135, 148). The
+    // load/store-on-condition 2 and load-and-zero-rightmost-byte facility
+    // (53).
     for n in [
-        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 57, 61, 76, 77, 129,
-        130, 135, 146, 148,
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 53, 57, 61, 76, 77,
+        129, 130, 135, 146, 148,
     ] {
         assert!(installed(n), "facility {n}");
     }
     // Not (or not completely) implemented: never offered.
     for n in [
-        8, 10, 11, 14, 16, 22, 37, 40, 42, 49, 53, 58, 73, 78, 133, 134, 155, 161,
+        8, 10, 11, 14, 16, 22, 37, 40, 42, 49, 58, 73, 78, 133, 134, 155, 161,
     ] {
         assert!(!installed(n), "facility {n}");
     }

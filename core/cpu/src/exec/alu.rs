@@ -461,6 +461,15 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             }
             Ok(Next::Seq)
         }
+        // LOAD HIGH ON CONDITION (register; load/store-on-condition
+        // facility 2): bits 0-31 of R2 into bits 0-31 of R1.
+        LOCFHR => {
+            if cc::mask_selects(f.m3, e.cpu.psw.cc()) {
+                let v = e.cpu.rh(f.r2);
+                e.cpu.set_rh(f.r1, v);
+            }
+            Ok(Next::Seq)
+        }
         LOCHI | LOCGHI | LOCHHI => {
             if cc::mask_selects(f.m3, e.cpu.psw.cc()) {
                 let v = Ext::S16.apply(u64::from(f.i2));
