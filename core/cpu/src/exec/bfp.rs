@@ -2,7 +2,7 @@
 //! IEEE 754 short (32-bit), long (64-bit) and extended (128-bit, in a
 //! floating-point-register pair) arithmetic, comparison, sign and format
 //! conversions, and the conversions to and from fixed point. Each
-//! operation is written once, generic over the format ([`BfpFormat`]).
+//! operation is written once, generic over the format (`BfpFormat`).
 //!
 //! The arithmetic is `rustc_apfloat`'s (a no_std port of LLVM's APFloat:
 //! every operation correctly rounded in every IEEE rounding direction, with
