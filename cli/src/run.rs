@@ -81,9 +81,10 @@ pub struct RunOptions {
     #[arg(long, value_name = "ACTION", default_value = "reset", value_parser = parse_watchdog_action)]
     pub watchdog_action: WatchdogAction,
     /// The CPU model and the features switched on or off, as QEMU's -cpu:
-    /// max, optionally followed by ,vx=on|off ,mie3=on|off ,gs=off ,vxeh=off
-    /// ,vxeh2=off ,edat=on|off and ,sea_esop2=on|off (EDAT-1 on unless
-    /// switched off, ESOP-2 off unless asked for).
+    /// max, optionally followed by ,vx=on|off ,mie3=on|off ,gs=off
+    /// ,vxeh=on|off ,vxeh2=on|off ,edat=on|off and ,sea_esop2=on|off (the
+    /// vector-enhancements facilities 1 and 2 and EDAT-1 on unless switched
+    /// off, ESOP-2 off unless asked for).
     #[arg(long, value_name = "MODEL", default_value = "max", value_parser = parse_cpu)]
     pub cpu: CpuFeatures,
     /// The number of CPUs, each run by its own host thread (CPU 0 starts

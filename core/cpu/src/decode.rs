@@ -221,6 +221,40 @@ impl Opcode {
         )
     }
 
+    /// Is this an instruction of the vector-enhancements facility 1 (135)
+    /// as a whole? (Its short and extended floating-point formats, VLLEZ
+    /// M3 6 and VPOPCT M3 1-3 extend instructions of 129.)
+    pub fn is_vector_enhancements_1(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            VBPERM | VMSL | VNN | VNX | VOC | VFMAX | VFMIN | VFNMA | VFNMS
+        )
+    }
+
+    /// Is this an instruction of the vector-enhancements facility 2 (148)?
+    /// (Its 32-bit conversions are VCDG .. VCLGD with M3 2.)
+    pub fn is_vector_enhancements_2(self) -> bool {
+        use Opcode::*;
+        matches!(
+            self,
+            VLBR | VLER
+                | VSTBR
+                | VSTER
+                | VLEBRH
+                | VLEBRF
+                | VLEBRG
+                | VSTEBRH
+                | VSTEBRF
+                | VSTEBRG
+                | VLLEBRZ
+                | VLBRREP
+                | VSLD
+                | VSRD
+                | VSTRS
+        )
+    }
+
     /// Is this a vector floating-point instruction (executed by
     /// [`crate::exec::vector_float`])?
     pub fn is_vector_float(self) -> bool {

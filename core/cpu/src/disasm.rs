@@ -62,11 +62,11 @@ fn classes(op: Opcode) -> (Class, Class) {
     use Class::*;
     use Opcode::*;
     match op {
-        CEFBR | CDFBR | CEGBR | CDGBR | LDGR => (Fpr, Gpr),
-        CELFBR | CDLFBR | CELGBR | CDLGBR => (Fpr, Gpr),
-        CFEBR | CFDBR | CGEBR | CGDBR | LGDR => (Gpr, Fpr),
-        CLFEBR | CLFDBR | CLGEBR | CLGDBR => (Gpr, Fpr),
-        LZER | LZDR | LEDBR => (Fpr, Fpr),
+        CEFBR | CDFBR | CXFBR | CEGBR | CDGBR | CXGBR | LDGR => (Fpr, Gpr),
+        CELFBR | CDLFBR | CXLFBR | CELGBR | CDLGBR | CXLGBR => (Fpr, Gpr),
+        CFEBR | CFDBR | CFXBR | CGEBR | CGDBR | CGXBR | LGDR => (Gpr, Fpr),
+        CLFEBR | CLFDBR | CLFXBR | CLGEBR | CLGDBR | CLGXBR => (Gpr, Fpr),
+        LZER | LZDR | LZXR | LEDBR | LXR | FIEBR | FIDBR => (Fpr, Fpr),
         EAR => (Gpr, Ar),
         SAR | TAR => (Ar, Gpr),
         CPYA | LAM | STAM | LAMY | STAMY => (Ar, Ar),
@@ -75,9 +75,9 @@ fn classes(op: Opcode) -> (Class, Class) {
         // MULTIPLE SINGLE sits among the floating-point RX opcodes.
         MS => (Gpr, Gpr),
         // The floating-point opcode ranges: RR 20-3F, RX 60-7F, BFP
-        // B300-B31F, RXE/RXY ED.
+        // B300-B31F and B340-B34F, RXE/RXY ED.
         _ => match op.info().map_or(0, |i| i.key) {
-            0x20..=0x3F | 0xB300..=0xB31F => (Fpr, Fpr),
+            0x20..=0x3F | 0xB300..=0xB31F | 0xB340..=0xB34F => (Fpr, Fpr),
             0x60..=0x7F | 0xED00..=0xEDFF => (Fpr, Gpr),
             _ => (Gpr, Gpr),
         },
@@ -139,7 +139,7 @@ fn signed_immediate(op: Opcode) -> bool {
 /// only (the R2 field must be zero), or no operand at all.
 fn r1_only(op: Opcode) -> bool {
     use Opcode::*;
-    matches!(op, IPM | EFPC | SFPC | LZER | LZDR | ETND | SPM)
+    matches!(op, IPM | EFPC | SFPC | LZER | LZDR | LZXR | ETND | SPM)
 }
 
 fn no_operands(op: Opcode) -> bool {

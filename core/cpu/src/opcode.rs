@@ -286,10 +286,14 @@ opcodes! {
     LTEBR 0xB302 Rre SP;
     LCEBR 0xB303 Rre SP;
     LDEBR 0xB304 Rre SP;
+    LXDBR 0xB305 Rre SP;
+    LXEBR 0xB306 Rre SP;
+    MXDBR 0xB307 Rre SP;
     KEBR 0xB308 Rre SP;
     CEBR 0xB309 Rre SP;
     AEBR 0xB30A Rre SP;
     SEBR 0xB30B Rre SP;
+    MDEBR 0xB30C Rre SP;
     DEBR 0xB30D Rre SP;
     MAEBR 0xB30E Rrd SP;
     MSEBR 0xB30F Rrd SP;
@@ -299,6 +303,7 @@ opcodes! {
     LCDBR 0xB313 Rre SP;
     SQEBR 0xB314 Rre SP;
     SQDBR 0xB315 Rre SP;
+    SQXBR 0xB316 Rre SP;
     MEEBR 0xB317 Rre SP;
     KDBR 0xB318 Rre SP;
     CDBR 0xB319 Rre SP;
@@ -309,6 +314,31 @@ opcodes! {
     MADBR 0xB31E Rrd SP;
     MSDBR 0xB31F Rrd SP;
     LEDBR 0xB344 Rre SP;
+    LPXBR 0xB340 Rre SP;
+    LNXBR 0xB341 Rre SP;
+    LTXBR 0xB342 Rre SP;
+    LCXBR 0xB343 Rre SP;
+    LDXBR 0xB345 Rre SP;
+    LEXBR 0xB346 Rre SP;
+    FIXBR 0xB347 RrfE SP;
+    KXBR 0xB348 Rre SP;
+    CXBR 0xB349 Rre SP;
+    AXBR 0xB34A Rre SP;
+    SXBR 0xB34B Rre SP;
+    MXBR 0xB34C Rre SP;
+    DXBR 0xB34D Rre SP;
+    FIEBR 0xB357 RrfE SP;
+    FIDBR 0xB35F RrfE SP;
+    LXR 0xB365 Rre SP;
+    LZXR 0xB376 Rre SP;
+    CXLFBR 0xB392 RrfE SP;
+    CXFBR 0xB396 Rre SP;
+    CFXBR 0xB39A RrfE SP;
+    CLFXBR 0xB39E RrfE SP;
+    CXLGBR 0xB3A2 RrfE SP;
+    CXGBR 0xB3A6 Rre SP;
+    CGXBR 0xB3AA RrfE SP;
+    CLGXBR 0xB3AE RrfE SP;
     CELFBR 0xB390 RrfE SP;
     CDLFBR 0xB391 RrfE SP;
     CEFBR 0xB394 Rre SP;
@@ -428,6 +458,7 @@ opcodes! {
     SLHHLR 0xB9DB RrfA SP;
     CHLR 0xB9DD Rre SP;
     CLHLR 0xB9DF Rre SP;
+    LOCFHR 0xB9E0 RrfC SP;
     POPCNT 0xB9E1 RrfC SP;
     LOCGR 0xB9E2 RrfC SP;
     SELGR 0xB9E3 RrfA SP;
@@ -565,6 +596,8 @@ opcodes! {
     NTSTG 0xE325 RxyA SP;
     CVDY 0xE326 RxyA SP;
     LZRG 0xE32A RxyA SP;
+    LLZRGF 0xE33A RxyA SP;
+    LZRF 0xE33B RxyA SP;
     CVDG 0xE32E RxyA SP;
     STRVG 0xE32F RxyA SP;
     CGF 0xE330 RxyA Alu(Cmp, W64, Mem(S32));
@@ -744,12 +777,17 @@ opcodes! {
     CIB 0xECFE Ris SP;
     CLIB 0xECFF Ris SP;
     LDEB 0xED04 Rxe SP;
+    LXDB 0xED05 Rxe SP;
+    LXEB 0xED06 Rxe SP;
+    MXDB 0xED07 Rxe SP;
     KEB 0xED08 Rxe SP;
     CEB 0xED09 Rxe SP;
     TCEB 0xED10 Rxe SP;
     TCDB 0xED11 Rxe SP;
+    TCXB 0xED12 Rxe SP;
     AEB 0xED0A Rxe SP;
     SEB 0xED0B Rxe SP;
+    MDEB 0xED0C Rxe SP;
     DEB 0xED0D Rxe SP;
     MAEB 0xED0E Rxf SP;
     MSEB 0xED0F Rxf SP;
@@ -1071,7 +1109,8 @@ impl Opcode {
     }
 
     /// The logical conversions of binary floating point (CELFBR, CDLFBR,
-    /// CELGBR, CDLGBR, CLFEBR, CLFDBR, CLGEBR, CLGDBR; the
+    /// CXLFBR, CELGBR, CDLGBR, CXLGBR, CLFEBR, CLFDBR, CLFXBR, CLGEBR,
+    /// CLGDBR, CLGXBR; the
     /// floating-point-extension facility): rounded by M3 whatever the
     /// facility, with M4's inexact-exception control, always named.
     pub fn is_logical_bfp_conversion(self) -> bool {
@@ -1085,6 +1124,10 @@ impl Opcode {
                 | Opcode::CLFDBR
                 | Opcode::CLGEBR
                 | Opcode::CLGDBR
+                | Opcode::CXLFBR
+                | Opcode::CXLGBR
+                | Opcode::CLFXBR
+                | Opcode::CLGXBR
         )
     }
 

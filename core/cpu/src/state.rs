@@ -178,6 +178,19 @@ pub struct Cpu {
     /// (QEMU's `-cpu max,mie3=off`) they are operation exceptions and
     /// POPCNT ignores M3. Not architected state: the model.
     pub mie3_facility: bool,
+    /// The CPU model has the vector-enhancements facility 1 (135) where
+    /// it has the vector facility ([`Cpu::vxeh`]). Without it (QEMU's
+    /// `-cpu max,vxeh=off`) STFLE reports neither 135 nor 148, the
+    /// instructions of 135 are operation exceptions and its short and
+    /// extended vector floating-point formats, VLLEZ M3 6 and VPOPCT M3
+    /// 1-3 specification exceptions. Not architected state: the model.
+    pub vxeh_facility: bool,
+    /// The CPU model has the vector-enhancements facility 2 (148) where
+    /// it has 135 ([`Cpu::vxeh2`]). Without it (`vxeh2=off`) STFLE does
+    /// not report it, its instructions are operation exceptions and the
+    /// 32-bit vector conversions (VCDG .. VCLGD with M3 2) specification
+    /// exceptions. Not architected state: the model.
+    pub vxeh2_facility: bool,
     /// The clock comparator (SCKC, STCKC): a clock-comparator external
     /// interruption is pending while the TOD clock exceeds it.
     pub clock_comparator: u64,
@@ -249,6 +262,8 @@ impl Cpu {
             fpc: 0,
             vector_facility: true,
             mie3_facility: true,
+            vxeh_facility: true,
+            vxeh2_facility: true,
             clock_comparator: 0,
             cpu_timer_zero: 0,
             tod_programmable: 0,
@@ -313,6 +328,18 @@ impl Cpu {
     /// Bits 0-31 of register `r` (the high word).
     pub fn rh(&self, r: u8) -> u32 {
         (self.gpr[usize::from(r & 15)] >> 32) as u32
+    }
+
+    /// The model has the vector-enhancements facility 1 (135): the
+    /// vector facility and [`Cpu::vxeh_facility`].
+    pub const fn vxeh(&self) -> bool {
+        self.vector_facility && self.vxeh_facility
+    }
+
+    /// The model has the vector-enhancements facility 2 (148): 135 and
+    /// [`Cpu::vxeh2_facility`].
+    pub const fn vxeh2(&self) -> bool {
+        self.vxeh() && self.vxeh2_facility
     }
 
     /// Floating-point register `r` may be used: with the AFP-register

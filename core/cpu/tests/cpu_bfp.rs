@@ -508,3 +508,208 @@ fn multiply_and_add_of_zero_times_infinity_and_a_quiet_nan_gives_the_nan_without
     r.unwrap();
     assert_eq!((cpu.fpr(6), cpu.fpc), (0x7FF8 << 48, flags(0x80)));
 }
+
+// The extended format (128 bits in the register pair R, R + 2).
+
+const AXBR: u8 = 0x4A;
+const MXBR: u8 = 0x4C;
+const DXBR: u8 = 0x4D;
+const SQXBR: u8 = 0x16;
+const LDXBR: u8 = 0x45;
+const LXDBR: u8 = 0x05;
+const MXDBR: u8 = 0x07;
+const MDEBR: u8 = 0x0C;
+const CFXBR: u8 = 0x9A;
+const CXGBR: u8 = 0xA6;
+const FIXBR: u8 = 0x47;
+const LXR: u8 = 0x65;
+const LZXR: u8 = 0x76;
+const TCXB: u8 = 0x12;
+
+/// Extended `sign * 2**exp * (1 + fraction / 2**112)`.
+fn ext(negative: bool, exp: i32, fraction: u128) -> u128 {
+    (u128::from(negative) << 127) | (((exp + 16383) as u128) << 112) | fraction
+}
+
+/// An f64 (zero or normal) as extended: exact.
+fn ext_of(v: f64) -> u128 {
+    if v == 0.0 {
+        return u128::from(v.is_sign_negative()) << 127;
+    }
+    let b = v.to_bits();
+    let exp = ((b >> 52) & 0x7FF) as i32 - 1023;
+    ext(v < 0.0, exp, u128::from(b & ((1 << 52) - 1)) << 60)
+}
+
+/// Runs `code` with extended values in register pairs (`(r, v)`: FPR r
+/// the left half, FPR r + 2 the right).
+fn run_ext(code: &[u8], fpc: u32, x: &[(u8, u128)]) -> (Cpu, Result<(), Interruption>) {
+    let f: Vec<(u8, u64)> = x
+        .iter()
+        .flat_map(|&(r, v)| [(r, (v >> 64) as u64), (r + 2, v as u64)])
+        .collect();
+    run(code, fpc, &f)
+}
+
+/// The extended value in the pair `r`.
+fn pair(cpu: &Cpu, r: u8) -> u128 {
+    u128::from(cpu.fpr(r)) << 64 | u128::from(cpu.fpr(r + 2))
+}
+
+fn is_specification(r: &Result<(), Interruption>) -> bool {
+    matches!(r, Err(Interruption::Program { exception, .. }) if exception.code == Code::SPECIFICATION)
+}
+
+#[test]
+fn an_extended_operand_in_a_register_that_is_not_a_pair_is_a_specification_exception() {
+    for code in [
+        rre(AXBR, 2, 0),
+        rre(AXBR, 0, 3),
+        rre(AXBR, 14, 15),
+        rre(LDXBR, 2, 0),
+        rre(LXDBR, 6, 0),
+        rre(MXDBR, 10, 0),
+        rre(LXR, 0, 7),
+        rre(LZXR, 11, 0),
+        rrf(CFXBR, 0, 0, 2),
+        rre(CXGBR, 3, 0),
+        rxe(TCXB, 15, 0, 0),
+    ] {
+        let (cpu, r) = run(&code, 0, &[(0, 1), (2, 2)]);
+        assert!(is_specification(&r), "{code:02x?}: {r:?}");
+        assert_eq!(
+            (cpu.fpr(0), cpu.fpr(2)),
+            (1, 2),
+            "{code:02x?} is suppressed"
+        );
+    }
+    for r in [0, 1, 4, 5, 8, 9, 12, 13] {
+        let (_, res) = run(&rre(AXBR, r, r), 0, &[]);
+        assert!(res.is_ok(), "pair {r}");
+    }
+}
+
+#[test]
+fn extended_add_is_exact_to_113_bits_and_rounds_a_tie_by_the_fpc() {
+    let one = ext_of(1.0);
+    let (cpu, r) = run_ext(&rre(AXBR, 1, 5), 0, &[(1, one), (5, ext(false, -112, 0))]);
+    r.unwrap();
+    assert_eq!(pair(&cpu, 1), one + 1, "1 + 2**-112: the last fraction bit");
+    assert_eq!((cpu.psw.cc(), cpu.fpc), (2, 0));
+    // 1 + 2**-113 is halfway: to nearest even 1, toward +infinity 1 + 2**-112.
+    let half = ext(false, -113, 0);
+    let (cpu, _) = run_ext(&rre(AXBR, 1, 5), 0, &[(1, one), (5, half)]);
+    assert_eq!((pair(&cpu, 1), cpu.fpc), (one, flags(ieee::INEXACT)));
+    let (cpu, _) = run_ext(&rre(AXBR, 1, 5), 2, &[(1, one), (5, half)]);
+    assert_eq!(pair(&cpu, 1), one + 1);
+}
+
+#[test]
+fn extended_overflow_with_the_mask_on_stores_the_result_scaled_by_2_to_the_minus_24576() {
+    let big = ext(false, 10000, 0);
+    let (cpu, r) = run_ext(
+        &rre(MXBR, 0, 4),
+        masks(ieee::OVERFLOW),
+        &[(0, big), (4, big)],
+    );
+    assert_eq!(data_exception(r), 0x20);
+    assert_eq!(pair(&cpu, 0), ext(false, 20000 - 24576, 0));
+    // Mask off: infinity, overflow and inexact.
+    let (cpu, _) = run_ext(&rre(MXBR, 0, 4), 0, &[(0, big), (4, big)]);
+    assert_eq!(pair(&cpu, 0), ext(false, 16384, 0), "+infinity");
+    assert_eq!(cpu.fpc, flags(ieee::OVERFLOW | ieee::INEXACT));
+}
+
+#[test]
+fn extended_underflow_with_the_mask_on_stores_the_result_scaled_by_2_to_the_24576() {
+    // 2**-16382 / 3: tiny and inexact; scaled 2**8194 / 3, rounded to
+    // nearest down (1/3 = 0.0101..., the bit after the last 0): DXC 18.
+    let tiny = ext(false, -16382, 0);
+    let (cpu, r) = run_ext(
+        &rre(DXBR, 0, 4),
+        masks(ieee::UNDERFLOW),
+        &[(0, tiny), (4, ext_of(3.0))],
+    );
+    assert_eq!(data_exception(r), 0x18);
+    let third = (u128::MAX / 3) >> 16; // 0x5555...: 112 fraction bits of 4/3 - 1
+    assert_eq!(pair(&cpu, 0), ext(false, -16382 + 24576 - 2, third));
+}
+
+#[test]
+fn extended_square_root_of_two_is_correctly_rounded_and_of_nine_exact() {
+    let (cpu, _) = run_ext(&rre(SQXBR, 0, 4), 0, &[(4, ext_of(2.0))]);
+    assert_eq!(pair(&cpu, 0), 0x3FFF_6A09_E667_F3BC_C908_B2FB_1366_EA95);
+    assert_eq!(cpu.fpc, flags(ieee::INEXACT));
+    let (cpu, _) = run_ext(&rre(SQXBR, 0, 4), 0, &[(4, ext_of(9.0))]);
+    assert_eq!((pair(&cpu, 0), cpu.fpc), (ext_of(3.0), 0));
+}
+
+#[test]
+fn multiply_to_a_longer_format_multiplies_the_first_operand_of_the_second_operands_format() {
+    // (1 + 2**-52)**2 = 1 + 2**-51 + 2**-104: exact in extended.
+    let a = (1.0 + f64::EPSILON).to_bits();
+    let (cpu, r) = run(&rre(MXDBR, 0, 4), 0, &[(0, a), (2, 0xFFFF), (4, a)]);
+    r.unwrap();
+    assert_eq!(pair(&cpu, 0), ext(false, 0, (1 << 61) | (1 << 8)));
+    assert_eq!(cpu.fpc, 0, "exact");
+    // MDEBR: short times short, the exact long product.
+    let s = short(1.0 + f32::EPSILON);
+    let (cpu, _) = run(&rre(MDEBR, 1, 3), 0, &[(1, s | 0xDEAD), (3, s)]);
+    let want = f64::from(1.0 + f32::EPSILON) * f64::from(1.0 + f32::EPSILON);
+    assert_eq!(f64::from_bits(cpu.fpr(1)), want);
+}
+
+#[test]
+fn load_rounded_from_extended_stores_the_left_register_of_the_pair_r1() {
+    let x = ext(false, 0, 1); // 1 + 2**-112 rounds to 1.0 (long)
+    let (cpu, r) = run_ext(&rre(LDXBR, 1, 4), 0, &[(4, x)]);
+    r.unwrap();
+    assert_eq!(f64::from_bits(cpu.fpr(1)), 1.0);
+    assert_eq!(cpu.fpr(3), 0, "the right register is unchanged");
+    assert_eq!(cpu.fpc, flags(ieee::INEXACT));
+    // Lengthening is exact and keeps a NaN's fraction left-aligned,
+    // quieting a signaling one (an invalid operation).
+    let snan = 0x7FF4_0000_0000_0001;
+    let (cpu, _) = run(&rre(LXDBR, 4, 0), 0, &[(0, snan)]);
+    assert_eq!(pair(&cpu, 4), 0x7FFF_C000_0000_0000_1000_0000_0000_0000);
+    assert_eq!(cpu.fpc, flags(ieee::INVALID));
+}
+
+#[test]
+fn extended_conversions_to_and_from_fixed_round_as_m3_says() {
+    let two_and_a_half = ext_of(2.5);
+    let (cpu, _) = run_ext(&rrf(CFXBR, 1, 4, 4), 0, &[(4, two_and_a_half)]);
+    assert_eq!((cpu.gpr[1] as u32, cpu.psw.cc()), (2, 2), "ties to even");
+    let (cpu, _) = run_ext(&rrf(CFXBR, 1, 1, 4), 0, &[(4, two_and_a_half)]);
+    assert_eq!(cpu.gpr[1] as u32, 3, "ties away from zero");
+    let (mut cpu, mut mem) = machine(&rre(CXGBR, 8, 2));
+    cpu.gpr[2] = i64::MIN as u64;
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(
+        pair(&cpu, 8),
+        ext(true, 63, 0),
+        "every 64-bit integer is exact"
+    );
+    let (cpu, _) = run_ext(&rrf(FIXBR, 0, 7, 4), 0, &[(4, ext_of(-2.5))]);
+    assert_eq!(pair(&cpu, 0), ext_of(-3.0), "toward -infinity");
+}
+
+#[test]
+fn load_and_load_zero_extended_move_both_registers_of_the_pair() {
+    let x = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210;
+    let (cpu, r) = run_ext(&rre(LXR, 9, 12), 0, &[(12, x)]);
+    r.unwrap();
+    assert_eq!(pair(&cpu, 9), x);
+    let (cpu, _) = run_ext(&rre(LZXR, 13, 0), 0, &[(13, x)]);
+    assert_eq!(pair(&cpu, 13), 0);
+}
+
+#[test]
+fn test_data_class_extended_selects_the_operands_class_and_sign() {
+    // -infinity is bit 59 of the mask (position 7 of bits 52-63).
+    let minus_inf = ext(true, 16384, 0);
+    let (cpu, _) = run_ext(&rxe(TCXB, 1, 0x010, 0), 0, &[(1, minus_inf)]);
+    assert_eq!(cpu.psw.cc(), 1);
+    let (cpu, _) = run_ext(&rxe(TCXB, 1, 0x020, 0), 0, &[(1, minus_inf)]);
+    assert_eq!(cpu.psw.cc(), 0, "+infinity not");
+}

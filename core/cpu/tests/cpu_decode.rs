@@ -182,7 +182,8 @@ fn decoded_vector_operands(insn: &Insn) -> Vec<u8> {
 /// BFP instructions whose M3/M4 fields the floating-point-extension
 /// facility (37) adds (objdump then shows them with an "A" suffix).
 const FPE_FORMS: &[&str] = &[
-    "LEDBR", "CEFBR", "CDFBR", "CEGBR", "CDGBR", "CFEBR", "CFDBR", "CGEBR", "CGDBR",
+    "LEDBR", "LDXBR", "LEXBR", "FIEBR", "FIDBR", "FIXBR", "CEFBR", "CDFBR", "CXFBR", "CEGBR",
+    "CDGBR", "CXGBR", "CFEBR", "CFDBR", "CFXBR", "CGEBR", "CGDBR", "CGXBR",
 ];
 
 #[test]

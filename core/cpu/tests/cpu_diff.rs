@@ -16,7 +16,9 @@
 //! in the interpreter, prologues and epilogues not counted; default
 //! 1,000,000), `ZMMU_DIFF_SEED` (default 1),
 //! `ZMMU_DIFF_SEQ_LEN` (random instructions per sequence, default 40),
-//! `ZMMU_DIFF_BATCH` (sequences per program, default 400).
+//! `ZMMU_DIFF_BATCH` (sequences per program, default 400),
+//! `ZMMU_DIFF_GROUP` (every instruction from this group of [`special`]:
+//! 9 BFP, 10 vector floating point; default: the mix).
 //!
 //! [`FlatMemory`]: zmmu_cpu::memory::FlatMemory
 
@@ -268,7 +270,7 @@ const TEMPLATES: &[&str] = &[
     "ocrk {R},{R},{R}", "ocgrk {R},{R},{R}", "selr {R},{R},{R},{U4}", "selgr {R},{R},{R},{U4}",
     "selfhr {R},{R},{R},{U4}", "popcnt {R},{R},8", "lghi %r0,{U8}\n\tmvcrl {M256},{M256}",
     // Miscellaneous.
-    "lzrg {R},{M8}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
+    "lzrg {R},{M8}", "lzrf {R},{M4}", "llzrgf {R},{M4}", "locfhr {R},{R},{U4}", "lpq {E},{A16}", "stpq {E},{A16}", "tam", "sam64",
     "bcr 15,%r0", "bcr 0,%r1", "nopr", "mvcin {SSR2}", "trtr {TRR1}",
     // Execute of SS instructions placed out of line (length from the register).
     "exrl {R},.Lex_mvc", "exrl {R},.Lex_xc", "exrl {R},.Lex_clc", "exrl {R},.Lex_oc",
@@ -311,7 +313,7 @@ const TEMPLATES: &[&str] = &[
     "vsum {V},{V},{V},{ES01}", "vsumg {V},{V},{V},{ES12}", "vsumq {V},{V},{V},{ES23}",
     "vceq {V},{V},{V},{ES3},{CS}", "vch {V},{V},{V},{ES3},{CS}", "vchl {V},{V},{V},{ES3},{CS}",
     "vtm {V},{V}", "vec {V},{V},{ES3}", "vecl {V},{V},{ES3}",
-    "vclz {V},{V},{ES3}", "vctz {V},{V},{ES3}", "vpopct {V},{V},0",
+    "vclz {V},{V},{ES3}", "vctz {V},{V},{ES3}", "vpopct {V},{V},{ES3}",
     // Vector shifts and rotates.
     "vesl {V},{V},{SH},{ES3}", "vesrl {V},{V},{SH},{ES3}", "vesra {V},{V},{SH},{ES3}",
     "verll {V},{V},{SH},{ES3}", "veslv {V},{V},{V},{ES3}", "vesrlv {V},{V},{V},{ES3}",
@@ -349,10 +351,10 @@ const EX_TARGETS: &str = "\
 ";
 
 /// Generated instructions that need setup lines; `None` picks a template.
-fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
+fn special(rng: &mut Rng, amode31: bool, group: Option<u64>) -> Option<Vec<String>> {
     let r = |rng: &mut Rng| rng.pick(&REGS);
     let mem = |rng: &mut Rng, n: usize| rng.below((SCRATCH - n + 1) as u64);
-    Some(match rng.below(13) {
+    Some(match group.unwrap_or_else(|| rng.below(13)) {
         0 => {
             // Register divides: make the divisor nonzero and not -1 (low bits
             // 10), and the dividend small enough for the quotient to fit.
@@ -550,28 +552,49 @@ fn special(rng: &mut Rng, amode31: bool) -> Option<Vec<String>> {
     })
 }
 
-/// An interesting BFP value of `bits` (32 or 64) bits: signed zeros,
+/// An interesting BFP value of `bits` (32, 64 or 128) bits: signed zeros,
 /// infinities, quiet and signaling NaNs, denormals, the extremes, small
 /// integers and halves (rounding ties), values near the fixed-point
 /// limits, and random bits.
-fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
-    let (frac, exp_bits) = if bits == 32 { (23, 8) } else { (52, 11) };
-    let bias = (1u64 << (exp_bits - 1)) - 1;
+fn bfp_value(rng: &mut Rng, bits: u32) -> u128 {
+    let (frac, exp_bits) = match bits {
+        32 => (23, 8),
+        64 => (52, 11),
+        _ => (112, 15),
+    };
+    let bias = (1u128 << (exp_bits - 1)) - 1;
     let sign = if rng.chance(40) {
-        1u64 << (bits - 1)
+        1u128 << (bits - 1)
     } else {
         0
     };
-    let fmask = (1u64 << frac) - 1;
-    let emax = (1u64 << exp_bits) - 1;
-    let fraction = rng.bits() & fmask;
-    let make = |e: u64, f: u64| sign | (e << frac) | (f & fmask);
-    let int = |v: f64| {
-        if bits == 32 {
-            u64::from((v as f32).to_bits())
+    let fmask = (1u128 << frac) - 1;
+    let emax = (1u128 << exp_bits) - 1;
+    let random = |rng: &mut Rng| {
+        let low = u128::from(rng.bits());
+        if bits == 128 {
+            u128::from(rng.bits()) << 64 | low
         } else {
-            v.to_bits()
+            low
         }
+    };
+    let fraction = random(rng) & fmask;
+    let make = |e: u128, f: u128| sign | (e << frac) | (f & fmask);
+    // An f64 (zero or normal) in the format.
+    let int = |v: f64| -> u128 {
+        let b = v.to_bits();
+        let negative = u128::from(b >> 63) << (bits - 1);
+        if v == 0.0 {
+            return negative;
+        }
+        let e = ((b >> 52) & 0x7FF) as i64 - 1023;
+        let f = u128::from(b & ((1 << 52) - 1));
+        let f = if frac >= 52 {
+            f << (frac - 52)
+        } else {
+            f >> (52 - frac)
+        };
+        negative | (((e + bias as i64) as u128) << frac) | f
     };
     match rng.below(13) {
         0 => make(0, 0),
@@ -593,18 +616,30 @@ fn bfp_value(rng: &mut Rng, bits: u32) -> u64 {
         }
         9 => int(rng.bits() as i32 as f64 + rng.below(4) as f64 / 4.0),
         // Exponents near the bias: sums cancel, products stay normal.
-        10 => make(bias - 4 + rng.below(9), fraction),
+        10 => make(bias - 4 + u128::from(rng.below(9)), fraction),
         // Exponents near the ends of the range: overflow and underflow.
         11 => make(
             if rng.chance(50) {
-                emax - 1 - rng.below(4)
+                emax - 1 - u128::from(rng.below(4))
             } else {
-                1 + rng.below(4)
+                1 + u128::from(rng.below(4))
             },
             fraction,
         ),
-        _ => rng.bits() & ((1u128 << bits) - 1) as u64,
+        _ => random(rng) & (u128::MAX >> (128 - bits)),
     }
+}
+
+/// Whether `x` is a signaling NaN of `bits` bits.
+fn is_snan(x: u128, bits: u32) -> bool {
+    let frac = match bits {
+        32 => 23,
+        64 => 52,
+        _ => 112,
+    };
+    let exp = (u128::MAX >> (128 - bits)) >> (frac + 1) << frac;
+    let quiet = 1u128 << (frac - 1);
+    x & exp == exp && x & (quiet - 1) != 0 && x & quiet == 0
 }
 
 /// A work register other than r0 and the instructions that load the FPC
@@ -631,17 +666,22 @@ fn random_fpc(rng: &mut Rng) -> (u8, Vec<String>) {
 /// not recognized (a unit test checks zmmu's).
 fn vector_float(rng: &mut Rng) -> Vec<String> {
     let (t, mut v) = random_fpc(rng);
-    let es: u32 = if rng.chance(60) { 3 } else { 2 };
+    let es: u32 = match rng.below(10) {
+        0..=3 => 3,
+        4..=6 => 2,
+        _ => 4,
+    };
     let regs: Vec<u64> = (0..3).map(|_| rng.below(32)).collect();
     for &r in &regs {
-        // Two doublewords of elements, each loaded through %r0 and %rT.
+        // Two doublewords of elements (or one extended value), each loaded
+        // through %r0 and %rT.
+        let extended = bfp_value(rng, 128);
         for (k, g) in [0u8, t].into_iter().enumerate() {
-            let dw = if es == 3 {
-                bfp_value(rng, 64)
-            } else {
-                bfp_value(rng, 32) << 32 | bfp_value(rng, 32)
+            let dw = match es {
+                3 => bfp_value(rng, 64) as u64,
+                2 => (bfp_value(rng, 32) << 32 | bfp_value(rng, 32)) as u64,
+                _ => (extended >> (64 - 64 * k)) as u64,
             };
-            let _ = k;
             v.push(format!("llihf %r{g},{}", dw >> 32));
             v.push(format!("iilf %r{g},{}", dw as u32));
         }
@@ -679,8 +719,12 @@ fn vector_float(rng: &mut Rng) -> Vec<String> {
         5 => format!("vfpso %v{d},%v{a},{es},{s},{}", rng.below(3)),
         6 => format!("vftci %v{d},%v{a},{},{es},{s}", rng.below(4096)),
         7 if es == 2 => format!("vfll %v{d},%v{a},2,{s}"),
-        7 => format!("vflr %v{d},%v{a},3,{s},{round}"),
+        // Long element 0 to extended (WFLLD) and back (WFLRX).
+        7 if es == 4 && rng.chance(50) => format!("vfll %v{d},%v{a},3,{s}"),
+        7 => format!("vflr %v{d},%v{a},{},{s},{round}", es.max(3)),
         8 => format!("vfi %v{d},%v{a},{es},{s},{round}"),
+        // No conversions between extended and integer elements.
+        _ if es == 4 => format!("vfsq %v{d},%v{a},{es},{s}"),
         // The conversions; with M3 2 (32-bit integers and short BFP) the
         // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP.
         _ => format!(
@@ -704,24 +748,25 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
     // QEMU 7.2 deviation: its LTEBR/LTDBR copy a signaling NaN unchanged,
     // without the invalid operation and the quieting the architecture
     // defines (docs/cpu.md): no signaling NaN operands for them.
+    // An extended value goes into the pair FR, FR + 2.
     let load = |rng: &mut Rng, v: &mut Vec<String>, fr: u64, bits: u32, snan: bool| {
         let x = loop {
             let x = bfp_value(rng, bits);
-            let (exp, quiet) = if bits == 32 {
-                (0x7F80_0000u64, 1u64 << 22)
-            } else {
-                (0x7FF0_0000_0000_0000, 1 << 51)
-            };
-            let is_snan = x & exp == exp && x & (quiet - 1) != 0 && x & quiet == 0;
-            if snan || !is_snan {
+            if snan || !is_snan(x, bits) {
                 break x;
             }
         };
-        let x = if bits == 32 { x << 32 } else { x };
-        v.push(format!("llihf %r{t},{}", x >> 32));
-        v.push(format!("iilf %r{t},{}", x as u32));
-        v.push(format!("ldgr %f{fr},%r{t}"));
+        let x = x << (128 - bits);
+        for (r, dw) in [(fr, (x >> 64) as u64), (fr + 2, x as u64)] {
+            if r == fr || bits == 128 {
+                v.push(format!("llihf %r{t},{}", dw >> 32));
+                v.push(format!("iilf %r{t},{}", dw as u32));
+                v.push(format!("ldgr %f{r},%r{t}"));
+            }
+        }
     };
+    // The register pairs of extended operands.
+    let pair = |rng: &mut Rng| rng.pick(&[0, 1, 4, 5, 8, 9, 12, 13]);
     let other = |rng: &mut Rng| loop {
         let r = rng.pick(&REGS);
         if r != t {
@@ -769,7 +814,101 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
         ("sqeb", 32),
         ("sqdb", 64),
     ];
-    match rng.below(11) {
+    match rng.below(15) {
+        11 => {
+            // Extended arithmetic, compares, loads and square root.
+            let op = rng.pick(&[
+                "axbr", "sxbr", "mxbr", "dxbr", "cxbr", "kxbr", "ltxbr", "lcxbr", "lpxbr", "lnxbr",
+                "sqxbr", "lxr",
+            ]);
+            let (a, b) = (pair(rng), pair(rng));
+            let snan = op != "ltxbr";
+            load(rng, &mut v, a, 128, snan);
+            if a != b {
+                load(rng, &mut v, b, 128, snan);
+            }
+            v.push(format!("{op} %f{a},%f{b}"));
+        }
+        12 => {
+            // Between formats: load rounded and lengthened, load FP
+            // integer (M3 rounding). QEMU 7.2 deviation: its MDEBR, MDEB,
+            // MXDBR and MXDB multiply the whole first-operand register
+            // (pair) as a value of the product's format, where the PoP's
+            // first operand has the second's format (QEMU fixed it after
+            // 7.2): a unit test checks zmmu's.
+            let (op, to, from) = rng.pick(&[
+                ("ldxbr", 64, 128),
+                ("lexbr", 32, 128),
+                ("lxdbr", 128, 64),
+                ("lxebr", 128, 32),
+                ("fixbr", 128, 128),
+                ("fiebr", 32, 32),
+                ("fidbr", 64, 64),
+                ("lzxr", 128, 128),
+            ]);
+            let reg = |rng: &mut Rng, bits: u32| if bits == 128 { pair(rng) } else { f(rng) };
+            // LDXBR's and LEXBR's R1 too designates a pair.
+            let (a, b) = (reg(rng, to.max(from)), reg(rng, from));
+            load(rng, &mut v, b, from, true);
+            if op.starts_with("fi") {
+                let m3 = rng.pick(&[0, 1, 4, 5, 6, 7]);
+                v.push(format!("{op} %f{a},{m3},%f{b}"));
+            } else if op == "lzxr" {
+                v.push(format!("{op} %f{a}"));
+            } else {
+                v.push(format!("{op} %f{a},%f{b}"));
+            }
+        }
+        13 => {
+            // The RXE forms with an extended R1, and TEST DATA CLASS.
+            let (op, bits) = rng.pick(&[("lxdb", 64), ("lxeb", 32)]);
+            let a = pair(rng);
+            if rng.chance(25) {
+                load(rng, &mut v, a, 128, true);
+                v.push(format!("tcxb %f{a},{}", rng.below(4096)));
+            } else {
+                load(rng, &mut v, a, bits, true);
+                let n = u64::from(bits / 8);
+                let off = rng.below(SCRATCH as u64 - n + 1);
+                let x = bfp_value(rng, bits) << (64 - bits);
+                v.push(format!("llihf %r{t},{}", x >> 32));
+                v.push(format!("iilf %r{t},{}", x as u32));
+                v.push(format!(
+                    "{} %r{t},{off}(%r13)",
+                    if bits == 32 { "st" } else { "stg" }
+                ));
+                v.push(format!("{op} %f{a},{off}(%r13)"));
+            }
+        }
+        14 => {
+            // Extended to and from fixed and logical integers.
+            let r = other(rng);
+            let m3 = rng.pick(&[0, 1, 4, 5, 6, 7]);
+            let m4 = rng.pick(&[0, 4]);
+            let a = pair(rng);
+            match rng.below(4) {
+                0 => {
+                    let op = rng.pick(&["cxfbr", "cxgbr"]);
+                    v.push(format!("lgfi %r{r},{}", rng.bits() as i32 >> rng.below(32)));
+                    v.push(format!("{op} %f{a},%r{r}"));
+                }
+                1 => {
+                    let op = rng.pick(&["cxlfbr", "cxlgbr"]);
+                    v.push(format!("lgfi %r{r},{}", rng.bits() as i32 >> rng.below(32)));
+                    v.push(format!("{op} %f{a},{m3},%r{r},{m4}"));
+                }
+                2 => {
+                    let op = rng.pick(&["cfxbr", "cgxbr"]);
+                    load(rng, &mut v, a, 128, true);
+                    v.push(format!("{op} %r{r},{m3},%f{a}"));
+                }
+                _ => {
+                    let op = rng.pick(&["clfxbr", "clgxbr"]);
+                    load(rng, &mut v, a, 128, true);
+                    v.push(format!("{op} %r{r},{m3},%f{a},{m4}"));
+                }
+            }
+        }
         8 => {
             // Fused multiply and add / subtract: R1 = R3 * op2 +/- R1.
             let (op, bits) =
@@ -1024,7 +1163,11 @@ fn generate(rng: &mut Rng, id: usize, len: usize) -> Case {
     let mut counter = 0;
     for pos in 0..len {
         let mut pending: Option<(usize, String)> = None;
-        let lines = match special(rng, amode31).filter(|_| rng.chance(25)) {
+        let group = std::env::var("ZMMU_DIFF_GROUP")
+            .ok()
+            .and_then(|g| g.parse().ok());
+        let lines = match special(rng, amode31, group).filter(|_| group.is_some() || rng.chance(25))
+        {
             Some(lines) => lines,
             None => {
                 let t = loop {

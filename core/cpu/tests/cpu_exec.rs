@@ -1304,3 +1304,43 @@ fn pckmo_is_privileged() {
     cpu.psw.mask |= mask::PROBLEM;
     assert_eq!(program_exception(cpu.step(&mut mem)), (0x0002, 2));
 }
+
+#[test]
+fn load_and_zero_rightmost_byte_loads_the_operand_with_its_last_byte_zero() {
+    // lzrf %r1,0(%r2) (E33B): bits 32-63 only; llzrgf %r1,0(%r2) (E33A):
+    // the word zero-extended; lzrg %r1,0(%r2) (E32A): the doubleword.
+    let data = 0x8182_8384_8586_8788u64.to_be_bytes();
+    for (op, want) in [
+        (0x3B, 0xAAAA_AAAA_8182_8300),
+        (0x3A, 0x0000_0000_8182_8300),
+        (0x2A, 0x8182_8384_8586_8700),
+    ] {
+        let (mut cpu, mut mem) = machine(&[0xE3, 0x10, 0x20, 0x00, 0x00, op]);
+        mem.load(DATA, &data).unwrap();
+        cpu.gpr[1] = 0xAAAA_AAAA_AAAA_AAAA;
+        cpu.gpr[2] = DATA;
+        cpu.psw.set_cc(2);
+        cpu.step(&mut mem).unwrap();
+        assert_eq!(cpu.gpr[1], want, "E3..{op:02X}");
+        assert_eq!(cpu.psw.cc(), 2, "the condition code is unchanged");
+    }
+}
+
+#[test]
+fn load_high_on_condition_moves_bits_0_to_31_only_when_m3_selects_the_cc() {
+    // locfhr %r1,%r2,M3 (B9E0, RRF-c: M3 in bits 16-19).
+    let locfhr = |m3: u8| [0xB9, 0xE0, m3 << 4, 0x12];
+    for (cc, m3, moved) in [(0, 8, true), (1, 8, false), (3, 1, true), (2, 0xD, false)] {
+        let (mut cpu, mut mem) = machine(&locfhr(m3));
+        cpu.gpr[1] = 0x1111_1111_2222_2222;
+        cpu.gpr[2] = 0x3333_3333_4444_4444;
+        cpu.psw.set_cc(cc);
+        cpu.step(&mut mem).unwrap();
+        let want = if moved {
+            0x3333_3333_2222_2222
+        } else {
+            0x1111_1111_2222_2222
+        };
+        assert_eq!(cpu.gpr[1], want, "cc {cc} M3 {m3:x}");
+    }
+}

@@ -701,8 +701,8 @@ fn vector_fp_add_adds_each_long_element_and_the_w_form_only_element_0() {
 }
 
 #[test]
-fn vector_fp_with_an_unimplemented_format_is_a_specification_exception() {
-    for m4 in [0, 1, 4, 5, 15] {
+fn vector_fp_with_an_undefined_format_is_a_specification_exception() {
+    for m4 in [0, 1, 5, 15] {
         let (mut cpu, mut mem) = machine(&vfa(m4, 0));
         assert_eq!(
             program_exception(cpu.step(&mut mem)),
@@ -829,9 +829,85 @@ fn vector_fp_rounding_m5_2_and_sign_operation_3_are_specification_exceptions() {
     // vfpsodb M5 3.
     let (mut cpu, mut mem) = machine(&e7(0xCC, [1, 2, 0, 0, 3, 0, 3]));
     assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
-    // vflls with M3 3.
-    let (mut cpu, mut mem) = machine(&e7(0xC4, [1, 2, 0, 0, 0, 0, 3]));
+    // vfll with M3 4, vflr with M3 2: no longer format.
+    let (mut cpu, mut mem) = machine(&e7(0xC4, [1, 2, 0, 0, 0, 0, 4]));
     assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    let (mut cpu, mut mem) = machine(&e7(0xC5, [1, 2, 0, 0, 0, 0, 2]));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    // vcdg and vcgd with M3 4: no conversions of extended elements.
+    for op in [0xC3, 0xC2] {
+        let (mut cpu, mut mem) = machine(&e7(op, [1, 2, 0, 0, 0, 0, 4]));
+        assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
+    }
+}
+
+/// The extended value of an f64 (zero or normal): exact.
+fn extended(v: f64) -> u128 {
+    if v == 0.0 {
+        return u128::from(v.is_sign_negative()) << 127;
+    }
+    let b = v.to_bits();
+    let sign = u128::from(b >> 63) << 127;
+    let exp = (((b >> 52) & 0x7FF) as u128 + 16383 - 1023) << 112;
+    sign | exp | u128::from(b & ((1 << 52) - 1)) << 60
+}
+
+#[test]
+fn vector_fp_extended_format_is_the_whole_register_whatever_the_single_element_control() {
+    // wfaxb (M4 4): 1 + 2**-112, exact in 113 bits.
+    let tiny = (16383u128 - 112) << 112;
+    for m5 in [0, 8] {
+        let (r, _) = run3(vfa(4, m5), extended(1.0), tiny, 0);
+        assert_eq!(r, extended(1.0) + 1, "M5 {m5}");
+    }
+    // wfsqxb %v1,%v2: the square root of 2.25.
+    let (r, _) = run3(e7(0xCE, [1, 2, 0, 0, 0, 8, 4]), extended(2.25), 0, 0);
+    assert_eq!(r, extended(1.5));
+    // wfmaxb %v1,%v2,%v3,%v4 (VRR-e: M6, the format, at bits 20-23).
+    let wfmaxb = e7(0x8F, [1, 2, 3, 4, 8, 0, 4]);
+    let (r, _) = run3(wfmaxb, extended(3.0), extended(0.5), extended(1.0));
+    assert_eq!(r, extended(2.5));
+    // wfcxb %v2,%v3 (cc 1: low) and wfcexb (all ones where equal).
+    let (_, cc) = run3(
+        e7(0xCB, [2, 3, 0, 0, 0, 0, 4]),
+        extended(1.0),
+        extended(2.0),
+        0,
+    );
+    assert_eq!(cc, 1);
+    let wfcexb = e7(0xE8, [1, 2, 3, 0, 0, 8, 4]);
+    assert_eq!(run3(wfcexb, extended(2.0), extended(2.0), 0).0, u128::MAX);
+}
+
+#[test]
+fn wflld_lengthens_long_element_0_and_wflrx_rounds_into_it_leaving_element_1() {
+    // wflld %v1,%v2 (M3 3).
+    let (r, _) = run3(e7(0xC4, [1, 2, 0, 0, 0, 8, 3]), longs(-0.75, 9.0), 0, 0);
+    assert_eq!(r, extended(-0.75));
+    // wflrx %v1,%v2 (M3 4, M5 0: the FPC's rounding): 1 + 2**-112 to 1.0.
+    let (mut cpu, mut mem) = machine(&e7(0xC5, [1, 2, 0, 0, 0, 8, 4]));
+    cpu.set_v128(1, 0x1234);
+    cpu.set_v128(2, extended(1.0) + 1);
+    cpu.step(&mut mem).unwrap();
+    assert_eq!(cpu.v128(1), longs(1.0, 0.0) | 0x1234, "element 1 unchanged");
+    assert_eq!(cpu.fpc, 0x0008_0000, "inexact");
+}
+
+#[test]
+fn an_enabled_ieee_exception_of_an_extended_element_names_element_0() {
+    // wfmxb with the overflow mask on: 2**10000 squared. VXC 0x03.
+    let big = (16383u128 + 10000) << 112;
+    let (mut cpu, mut mem) = machine(&e7(0xE7, [1, 2, 3, 0, 0, 8, 4]));
+    cpu.fpc = 0x2000_0000;
+    cpu.set_v128(2, big);
+    cpu.set_v128(3, big);
+    match cpu.step(&mut mem).unwrap_err() {
+        Interruption::Program { exception, .. } => {
+            assert_eq!((exception.code.0, exception.dxc), (0x001B, 0x03))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cpu.v128(1), 0, "suppressed");
 }
 
 #[test]
@@ -880,4 +956,26 @@ fn vfmin_and_vfmax_follow_the_kind_m6_names() {
             "M6 {m6}"
         );
     }
+}
+
+#[test]
+fn vpopct_counts_the_ones_of_each_element_of_the_size_m3_names() {
+    // vpopct %v1,%v2,M3 (M3 1-3: the vector-enhancements facility 1).
+    let v = 0x0103_0000_0000_0007_FFFF_FFFF_8000_0001;
+    let vpopct = |m3: u8| e7(0x50, [1, 2, 0, 0, 0, 0, m3]);
+    assert_eq!(
+        run3(vpopct(0), v, 0, 0).0,
+        0x0102_0000_0000_0003_0808_0808_0100_0001
+    );
+    assert_eq!(
+        run3(vpopct(1), v, 0, 0).0,
+        0x0003_0000_0000_0003_0010_0010_0001_0001
+    );
+    assert_eq!(
+        run3(vpopct(2), v, 0, 0).0,
+        0x0000_0003_0000_0003_0000_0020_0000_0002
+    );
+    assert_eq!(run3(vpopct(3), v, 0, 0).0, 6 << 64 | 34);
+    let (mut cpu, mut mem) = machine(&vpopct(4));
+    assert_eq!(program_exception(cpu.step(&mut mem)), (0x0006, 3));
 }

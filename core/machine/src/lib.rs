@@ -423,6 +423,8 @@ impl Machine {
         }
         machine.cpu.vector_facility = config.cpu.vx;
         machine.cpu.mie3_facility = config.cpu.mie3;
+        machine.cpu.vxeh_facility = config.cpu.vxeh;
+        machine.cpu.vxeh2_facility = config.cpu.vxeh2;
         let mut dat = FACILITIES;
         dat.set(Facilities::EDAT1, config.cpu.edat);
         dat.set(Facilities::ESOP2, config.cpu.sea_esop2);

@@ -14,6 +14,8 @@ pub struct Seed {
     config: crate::config::Config,
     vector_facility: bool,
     mie3_facility: bool,
+    vxeh_facility: bool,
+    vxeh2_facility: bool,
 }
 
 impl Seed {
@@ -26,6 +28,8 @@ impl Seed {
             config: first.config.clone(),
             vector_facility: first.cpu.vector_facility,
             mie3_facility: first.cpu.mie3_facility,
+            vxeh_facility: first.cpu.vxeh_facility,
+            vxeh2_facility: first.cpu.vxeh2_facility,
         }
     }
 
@@ -43,6 +47,8 @@ impl Seed {
         cpu.cpu_addr = address;
         cpu.vector_facility = self.vector_facility;
         cpu.mie3_facility = self.mie3_facility;
+        cpu.vxeh_facility = self.vxeh_facility;
+        cpu.vxeh2_facility = self.vxeh2_facility;
         let mut services = crate::board::Services {
             state: crate::board::CpuState::Stopped,
             clock,

@@ -315,16 +315,19 @@ fn the_facility_list_offers_no_facility_zmmu_does_not_implement() {
     // The z/Architecture facilities and those whose instructions exist.
     // The message-security assist and its extensions 3, 4, 5 and 8 (17,
     // 76, 77, 57, 146) with their query functions. The high-word and
-    // miscellaneous-instruction-extensions 3 facilities (45, 61).
+    // miscellaneous-instruction-extensions 3 facilities (45, 61). The
+    // vector facility and its enhancements 1 and 2 (129, 135, 148). The
+    // load/store-on-condition 2 and load-and-zero-rightmost-byte facility
+    // (53).
     for n in [
-        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 57, 61, 76, 77, 129,
-        130, 146,
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 53, 57, 61, 76, 77,
+        129, 130, 135, 146, 148,
     ] {
         assert!(installed(n), "facility {n}");
     }
     // Not (or not completely) implemented: never offered.
     for n in [
-        8, 10, 11, 14, 16, 22, 37, 40, 42, 49, 53, 58, 73, 78, 133, 134, 135, 148, 155, 161,
+        8, 10, 11, 14, 16, 22, 37, 40, 42, 49, 58, 73, 78, 133, 134, 155, 161,
     ] {
         assert!(!installed(n), "facility {n}");
     }
@@ -352,6 +355,54 @@ fn a_model_without_mie3_neither_reports_it_nor_executes_its_instructions() {
     let mut m = machine(&[0xb9, 0xe1, 0x80, 0x12], &[(2, 0x0301)]);
     done_with_cc(&mut m);
     assert_eq!(m.cpu.gpr[1], 3, "with it, the whole register's count");
+}
+
+#[test]
+fn a_model_without_the_vector_enhancements_neither_reports_them_nor_executes_their_instructions() {
+    use zmmu_cpu::exec::control::installed;
+    let model = |features: &str| {
+        let mut config = Config::default();
+        config.cpu = zmmu_machine::config::CpuFeatures::parse(features).unwrap();
+        config
+    };
+    // The instruction with the vector enablement control on.
+    let run_with = |features: &str, insn: [u8; 6]| {
+        let mut m = machine_with(model(features), &insn, &[]);
+        m.cpu.cr[0] |= zmmu_cpu::state::CR0_VECTOR;
+        m
+    };
+    let vnx = [0xe7, 0x12, 0x30, 0x00, 0x00, 0x6c];
+    let wfaxb = [0xe7, 0x12, 0x30, 0x08, 0x40, 0xe3];
+    let vpopcth = [0xe7, 0x12, 0x00, 0x00, 0x10, 0x50];
+    let vlbrq = [0xe6, 0x10, 0x00, 0x00, 0x40, 0x06];
+    let vcfps = [0xe7, 0x12, 0x00, 0x00, 0x20, 0xc3];
+    for insn in [vnx, wfaxb, vpopcth, vlbrq, vcfps] {
+        let mut m = run_with("max", insn);
+        done_with_cc(&mut m);
+    }
+    // vxeh=off: 135 and 148 are gone; VNX an operation exception, the
+    // extended format and VPOPCT's halfwords specification exceptions.
+    let mut cpu = zmmu_cpu::state::Cpu::new();
+    cpu.vxeh_facility = false;
+    assert!(!installed(&cpu, 135) && !installed(&cpu, 148));
+    assert!(installed(&cpu, 129));
+    for (insn, code) in [(vnx, 0x0001), (wfaxb, 0x0006), (vpopcth, 0x0006)] {
+        let mut m = run_with("max,vxeh=off", insn);
+        assert_eq!(program_interruption(&mut m), code, "{insn:02x?}");
+    }
+    // vxeh2=off: 148 alone; VLBR an operation exception, VCFPS a
+    // specification exception.
+    let mut cpu = zmmu_cpu::state::Cpu::new();
+    cpu.vxeh2_facility = false;
+    assert!(installed(&cpu, 135) && !installed(&cpu, 148));
+    for (insn, code) in [(vlbrq, 0x0001), (vcfps, 0x0006)] {
+        let mut m = run_with("max,vxeh2=off", insn);
+        assert_eq!(program_interruption(&mut m), code, "{insn:02x?}");
+    }
+    // vx=off takes both with it.
+    let mut cpu = zmmu_cpu::state::Cpu::new();
+    cpu.vector_facility = false;
+    assert!(!installed(&cpu, 135) && !installed(&cpu, 148));
 }
 
 #[test]

@@ -461,6 +461,15 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
             }
             Ok(Next::Seq)
         }
+        // LOAD HIGH ON CONDITION (register; load/store-on-condition
+        // facility 2): bits 0-31 of R2 into bits 0-31 of R1.
+        LOCFHR => {
+            if cc::mask_selects(f.m3, e.cpu.psw.cc()) {
+                let v = e.cpu.rh(f.r2);
+                e.cpu.set_rh(f.r1, v);
+            }
+            Ok(Next::Seq)
+        }
         LOCHI | LOCGHI | LOCHHI => {
             if cc::mask_selects(f.m3, e.cpu.psw.cc()) {
                 let v = Ext::S16.apply(u64::from(f.i2));
@@ -481,6 +490,20 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         LZDR => e.fpr(f.r1).map(|r1| {
             e.cpu.set_fpr(r1, 0);
             Next::Seq
+        }),
+        // LOAD ZERO (extended): both registers of the pair.
+        LZXR => e.fpr_pair(f.r1).map(|r1| {
+            e.cpu.set_fpr(r1, 0);
+            e.cpu.set_fpr(r1 + 2, 0);
+            Next::Seq
+        }),
+        // LOAD (extended): the pair R2 into the pair R1.
+        LXR => e.fpr_pair(f.r1).and_then(|r1| {
+            let r2 = e.fpr_pair(f.r2)?;
+            let (high, low) = (e.cpu.fpr(r2), e.cpu.fpr(r2 + 2));
+            e.cpu.set_fpr(r1, high);
+            e.cpu.set_fpr(r1 + 2, low);
+            Ok(Next::Seq)
         }),
         LDGR => e.fpr(f.r1).map(|r1| {
             e.cpu.set_fpr(r1, e.cpu.r64(f.r2));

@@ -17,7 +17,7 @@ use zmmu_mmu::exception::Exception;
 /// The facility bits STFLE and STFL report (bit n = facility n): those whose
 /// instructions and behaviour zmmu implements, and no other. QEMU 7.2's
 /// `-cpu max` (TCG) reports more (16, 22, 24, 30, 31, 37, 40, 41,
-/// 49, 51-53, 58, 69, 71, 72, 75, 131, 135, 138, 148); each is left out
+/// 49, 51, 52, 58, 69, 71, 72, 75, 131, 138); each is left out
 /// here until zmmu implements it. zmmu offers 5, which QEMU does not.
 ///
 /// | bit | facility | why it is offered |
@@ -39,32 +39,41 @@ use zmmu_mmu::exception::Exception;
 /// | 34 | general-instructions extension | every instruction of it; ECAG answers "no information" as QEMU |
 /// | 35 | execute extensions (EXRL) | [`super::Exec::execute_target`] |
 /// | 45 | distinct operands, high word, interlocked access 1, load/store on condition 1, population count | every instruction of the five (the high-word register forms in [`super::alu`]) |
+/// | 53 | load/store on condition 2 and load-and-zero rightmost byte | LOCHI, LOCGHI, LOCHHI, LOCFHR in [`super::alu`]; LOCFH, STOCFH, LZRF, LZRG, LLZRGF in [`super::storage`] |
 /// | 57 | message-security-assist extension 5 (PRNO) | [`super::crypto`]: the query function |
 /// | 61 | miscellaneous-instruction extensions 3 (NCRK .. OCGRK, SELR, SELGR, SELFHR, MVCRL, POPCNT M3) | [`super::alu`], [`super::storage`]; a model may switch it off (`mie3`) |
 /// | 76 | message-security-assist extension 3 (PCKMO) | [`super::crypto`]: the query function |
 /// | 77 | message-security-assist extension 4 (KMF, KMO, PCC, KMCTR) | [`super::crypto`]: the query function |
 /// | 129 | vector facility for z/Architecture | [`super::vector`] |
 /// | 130 | instruction-execution protection | the MMU's DAT (`zmmu_mmu`, `Controls::iep`), which the machine offers with it |
+/// | 135 | vector-enhancements facility 1 | [`super::vector`] (VNX, VNN, VOC, VBPERM, VMSL, VLLEZ M3 6, VPOPCT M3 1-3) and [`super::vector_float`] (VFMIN, VFMAX, VFNMA, VFNMS, the short and extended formats, these through [`super::bfp`]'s extended format); a model may switch it off (`vxeh`) |
+/// | 148 | vector-enhancements facility 2 | [`super::vector`] (the byte- and element-reversed loads and stores, VSLD, VSRD, VSTRS) and [`super::vector_float`] (VCFPS, VCFPL, VCSFP, VCLFP); a model may switch it off (`vxeh2`) |
 /// | 146 | message-security-assist extension 8 (KMA) | [`super::crypto`]: the query function |
 ///
-/// Not offered although partly there: 53 load-store on
-/// condition 2 and load-and-zero rightmost byte (LOCFHR, LZRF, LLZRGF are
-/// missing). One doubleword per 64 facilities.
+/// One doubleword per 64 facilities.
 pub const FACILITIES: [u64; 3] = [
     facility_bits(&[
-        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 57, 61,
+        0, 1, 2, 3, 4, 5, 7, 9, 17, 18, 19, 21, 25, 27, 32, 33, 34, 35, 45, 53, 57, 61,
     ]),
     facility_bits(&[76 - 64, 77 - 64]),
-    facility_bits(&[129 - 128, 130 - 128, 146 - 128]),
+    facility_bits(&[129 - 128, 130 - 128, 135 - 128, 146 - 128, 148 - 128]),
 ];
 
 /// The facility list of `cpu`'s model: [`FACILITIES`], less the vector
-/// facility (129) and the miscellaneous-instruction-extensions facility 3
-/// (61) on a model without them.
+/// facility (129), the vector-enhancements facilities 1 (135) and 2 (148)
+/// and the miscellaneous-instruction-extensions facility 3 (61) on a
+/// model without them (135 needs 129, 148 needs 135: PoP "Facility
+/// Indications").
 pub const fn facilities(cpu: &Cpu) -> [u64; 3] {
     let mut list = FACILITIES;
     if !cpu.vector_facility {
         list = without(list, 129);
+    }
+    if !cpu.vxeh() {
+        list = without(list, 135);
+    }
+    if !cpu.vxeh2() {
+        list = without(list, 148);
     }
     if !cpu.mie3_facility {
         list = without(list, 61);

@@ -327,6 +327,17 @@ impl<'a, B: Bus> Exec<'a, B> {
         }
     }
 
+    /// The floating-point register pair `r`, `r + 2` of an extended operand
+    /// (PoP "Floating-Point-Register Pairs"): both registers available, as
+    /// [`Exec::fpr`] checks, and `r` one of 0, 1, 4, 5, 8, 9, 12, 13, else a
+    /// specification exception.
+    pub fn fpr_pair(&self, r: u8) -> Result<u8, Exception> {
+        self.fpr(r)?;
+        self.fpr(r + 2)?;
+        self.bfp_registers::<bfp::Extended>(&[r])?;
+        Ok(r & 15)
+    }
+
     /// Privileged-operation exception in the problem state.
     pub fn privileged(&self) -> Result<(), Exception> {
         if self.cpu.psw.problem_state() {
@@ -390,13 +401,16 @@ fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 
 /// The facility `op` belongs to is not installed on `cpu`'s model (the
 /// vector facility with `-cpu max,vx=off`, the
-/// miscellaneous-instruction-extensions facility 3 with `mie3=off`) or not
+/// miscellaneous-instruction-extensions facility 3 with `mie3=off`, the
+/// vector-enhancements facilities 1 and 2 with `vxeh=off`, `vxeh2=off`) or not
 /// offered by the machine
 /// (`facilities`: PFMF without EDAT-1, facility 8): the operation
 /// exception is the architected answer, not a gap of the interpreter.
 pub fn absent_from_model(cpu: &Cpu, facilities: Facilities, op: Opcode) -> bool {
     ((op.is_vector() || op == Opcode::LCBB) && !cpu.vector_facility)
         || (op.is_mie3() && !cpu.mie3_facility)
+        || (op.is_vector_enhancements_1() && !cpu.vxeh())
+        || (op.is_vector_enhancements_2() && !cpu.vxeh2())
         || (op == Opcode::PFMF && !facilities.contains(Facilities::EDAT1))
 }
 

@@ -40,7 +40,7 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
         LE | LEY => load_short_fpr(e),
         STE | STEY => store_short_fpr(e),
         NTSTG => nontransactional_store(e),
-        LZRG => load_and_zero_rightmost_byte(e),
+        LZRG | LZRF | LLZRGF => load_and_zero_rightmost_byte(e),
         LPQ | STPQ => quadword(e),
         // Hints: no architected effect.
         PFD | PFDRL | NIAI => Ok(Next::Seq),
@@ -1006,10 +1006,27 @@ fn nontransactional_store<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     Ok(Next::Seq)
 }
 
-/// LZRG: load a doubleword with bits 56-63 set to zero.
+/// LOAD AND ZERO RIGHTMOST BYTE (the load-and-zero-rightmost-byte
+/// facility, 53): LZRG a doubleword into R1, LZRF a word into bits 32-63
+/// (bits 0-31 unchanged), LOAD LOGICAL AND ZERO RIGHTMOST BYTE (LLZRGF) a
+/// word zero-extended into all of R1; the operand's rightmost byte is
+/// loaded as zero.
 fn load_and_zero_rightmost_byte<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     let a = e.ea2();
-    let v = e.read_uint(a, 8, e.insn.f.b2)?;
-    e.cpu.set_r64(e.insn.f.r1, v & !0xff);
+    let f = e.insn.f;
+    match e.insn.op {
+        Opcode::LZRG => {
+            let v = e.read_uint(a, 8, f.b2)?;
+            e.cpu.set_r64(f.r1, v & !0xff);
+        }
+        Opcode::LZRF => {
+            let v = e.read_uint(a, 4, f.b2)?;
+            e.cpu.set_r32(f.r1, v as u32 & !0xff);
+        }
+        _ => {
+            let v = e.read_uint(a, 4, f.b2)?;
+            e.cpu.set_r64(f.r1, v & !0xff);
+        }
+    }
     Ok(Next::Seq)
 }

@@ -10,11 +10,10 @@
 //!
 //! Also here: the instructions of the vector-enhancements facilities 1
 //! (135) and 2 (148) that are not floating point: VNX, VNN, VOC, VBPERM,
-//! VMSL, VLLEZ with M3 6 (135); the byte- and element-reversed loads and
-//! stores, VSLD, VSRD and VSTRS (148). They execute, as the instructions
-//! of every other facility zmmu implements, but STFLE reports neither
-//! facility: their floating-point parts are missing (`docs/CHOICES.md`
-//! 36).
+//! VMSL, VLLEZ with M3 6, VPOPCT with M3 1-3 (135); the byte- and
+//! element-reversed loads and stores, VSLD, VSRD and VSTRS (148). A model
+//! without them ([`Cpu::vxeh`], [`Cpu::vxeh2`]) makes the instructions
+//! operation exceptions and the new M3 values specification exceptions.
 //!
 //! Every instruction here first checks the vector-enablement control (CR0
 //! bit 46): with it zero, a data exception with DXC FE hex
@@ -337,7 +336,7 @@ fn vrx<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             // M3 6: a word into element 0 (left-aligned; the
             // vector-enhancements facility 1 for VLLEZ).
             let (es, i) = match f.m3 {
-                6 => (2, 0),
+                6 if op == VLLEBRZ || e.cpu.vxeh() => (2, 0),
                 m => {
                     let es = es_in(m, if op == VLLEZ { 0 } else { 1 }, 3)?;
                     (es, count(es) / 2 - 1)
@@ -776,11 +775,11 @@ fn register<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<V, Exception> {
                 })
             }
         }
+        // VPOPCT: the ones in each element; element sizes other than
+        // byte (M3 1-3) come with the vector-enhancements facility 1.
         VPOPCT => {
-            if f.m3 != 0 {
-                return Err(spec());
-            }
-            map1(v2, 0, |a| u128::from(a.count_ones()))
+            let es = es_max(f.m3, if e.cpu.vxeh() { 3 } else { 0 })?;
+            map1(v2, es, |a| u128::from(a.count_ones()))
         }
         // Shifts and rotates.
         VESL | VESRL | VESRA | VERLL => {

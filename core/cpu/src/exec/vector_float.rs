@@ -1,9 +1,14 @@
 //! Vector floating point (PoP chapter 24 "Vector Floating-Point
 //! Instructions"): each element goes through [`super::bfp`]'s operation of
 //! its format, the same rounding, NaN rules and IEEE exceptions as the
-//! scalar instructions. The formats are short (an M field of 2) and long
-//! (3); the extended format (4) is not implemented and, like every other
-//! value, is a specification exception.
+//! scalar instructions. The formats are short (an M field of 2), long (3)
+//! and extended (4: one element, the whole register, whatever the
+//! single-element control says); other values are a specification
+//! exception, and so is the extended format for the conversions (VCDG ..
+//! VCLGD). The short and extended formats (and VFLL to extended, VFLR
+//! from extended) belong to the vector-enhancements facility 1 (135),
+//! the short conversions to 2 (148): a model without them makes them
+//! specification exceptions, as QEMU does.
 //!
 //! The IEEE exceptions of a vector instruction are the elements'
 //! (PoP "Vector-Processing Exception"): when an element's exception is
@@ -28,23 +33,37 @@
 //! then, for an inexact result, the odd neighbour (a BFP result's
 //! rightmost fraction bit one, an integer or integral value odd).
 
-use super::bfp::{self, ieee, Arith, BfpFormat, Long, Outcome, Short};
+use super::bfp::{self, ieee, Arith, BfpFormat, Extended, Long, Outcome, Short};
 use super::vector::{count, emask, get, put, spec};
 use super::Exec;
 use crate::format::Fields;
 use crate::interrupt::VECTOR_PROCESSING;
 use crate::memory::Bus;
 use crate::opcode::Opcode;
+use crate::state::Cpu;
 use rustc_apfloat::Round;
 use zmmu_mmu::exception::{Code, Exception};
 
 type V = u128;
 
-/// The element size of the floating-point format an M field names: 2
-/// short, 3 long.
-fn format(m: u8) -> Result<u8, Exception> {
+/// The element size of the floating-point format an M field names: 3
+/// long; 2 short and 4 extended with the vector-enhancements facility 1
+/// (135) in `cpu`'s model.
+fn format(cpu: &Cpu, m: u8) -> Result<u8, Exception> {
     match m {
-        2 | 3 => Ok(m),
+        3 => Ok(m),
+        2 | 4 if cpu.vxeh() => Ok(m),
+        _ => Err(spec()),
+    }
+}
+
+/// The format of a conversion between BFP and integer elements (VCDG ..
+/// VCLGD): 3 long (with 64-bit integers); 2 short (32-bit) with the
+/// vector-enhancements facility 2 (148).
+fn conversion_format(cpu: &Cpu, m: u8) -> Result<u8, Exception> {
+    match m {
+        3 => Ok(m),
+        2 if cpu.vxeh2() => Ok(m),
         _ => Err(spec()),
     }
 }
@@ -98,7 +117,7 @@ fn elementwise<B: Bus>(
             return Err(vector_processing(i, trap));
         }
         flags |= out.flags();
-        r = put(r, es, i, u128::from(out.value));
+        r = put(r, es, i, out.value);
     }
     e.cpu.fpc |= u32::from(flags) << 16;
     Ok(r)
@@ -112,10 +131,10 @@ fn by_format<B: Bus>(
     xxc: bool,
     op: &impl ElementOp,
 ) -> Result<V, Exception> {
-    if es == 2 {
-        elementwise(e, es, single, xxc, |i| op.element::<Short>(i))
-    } else {
-        elementwise(e, es, single, xxc, |i| op.element::<Long>(i))
+    match es {
+        2 => elementwise(e, es, single, xxc, |i| op.element::<Short>(i)),
+        3 => elementwise(e, es, single, xxc, |i| op.element::<Long>(i)),
+        _ => elementwise(e, es, single, xxc, |i| op.element::<Extended>(i)),
     }
 }
 
@@ -131,7 +150,7 @@ struct Binary {
 impl ElementOp for Binary {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
         let (x, y) = (get(self.a, self.es, i), get(self.b, self.es, i));
-        bfp::arith::<T>(self.op, x as u64, y as u64, self.round)
+        bfp::arith::<T>(self.op, x, y, self.round)
     }
 }
 
@@ -149,7 +168,7 @@ struct Fused {
 
 impl ElementOp for Fused {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        let [c, b, a] = self.v.map(|v| get(v, self.es, i) as u64);
+        let [c, b, a] = self.v.map(|v| get(v, self.es, i));
         let out = bfp::fused::<T>(a, b, c, self.subtract, self.round);
         let bits = bfp::bits_of::<T>();
         if !self.negate || bits.is_nan(out.value) {
@@ -235,7 +254,7 @@ struct SquareRoot {
 
 impl ElementOp for SquareRoot {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        bfp::sqrt::<T>(get(self.a, self.es, i) as u64, self.round)
+        bfp::sqrt::<T>(get(self.a, self.es, i), self.round)
     }
 }
 
@@ -248,7 +267,7 @@ struct ToIntegral {
 
 impl ElementOp for ToIntegral {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
-        let a = get(self.a, self.es, i) as u64;
+        let a = get(self.a, self.es, i);
         let out = bfp::to_integral::<T>(a, self.round.direction());
         if out.exc & ieee::INEXACT == 0 {
             return out;
@@ -317,7 +336,7 @@ impl ElementOp for ToInteger {
         } else {
             (0, (1i128 << bits) - 1)
         };
-        let a = get(self.a, self.es, i) as u64;
+        let a = get(self.a, self.es, i);
         let (v, exc, _) = bfp::to_integer::<T>(a, min, max, self.round.direction());
         let negative = bfp::bits_of::<T>().negative(a);
         let (v, exc) = match self
@@ -330,7 +349,7 @@ impl ElementOp for ToInteger {
                 ieee::INVALID | ieee::INEXACT,
             ),
         };
-        Outcome::flagged(v as u64 & emask(self.es) as u64, exc)
+        Outcome::flagged(v as u128 & emask(self.es), exc)
     }
 }
 
@@ -357,14 +376,11 @@ struct MinMax {
 impl ElementOp for MinMax {
     fn element<T: BfpFormat>(&self, i: usize) -> Outcome {
         let bits = bfp::bits_of::<T>();
-        let (mut x, mut y) = (
-            get(self.a, self.es, i) as u64,
-            get(self.b, self.es, i) as u64,
-        );
+        let (mut x, mut y) = (get(self.a, self.es, i), get(self.b, self.es, i));
         let (max, kind) = (self.max, self.kind);
         // x is the one: the smaller (min) or larger (max) of two ordered
         // values.
-        let picks_x = |x: u64, y: u64| {
+        let picks_x = |x: u128, y: u128| {
             let (cc, _) = bfp::compare::<T>(x, y, false);
             if cc == 0 {
                 // Equal: only zeros differ, by sign.
@@ -382,7 +398,7 @@ impl ElementOp for MinMax {
             if let Some((v, exc)) = bfp::nan_operand(bits, &[x, y]) {
                 return Outcome::flagged(v, exc);
             }
-            let magnitude = |v: u64| v & !bits.sign();
+            let magnitude = |v: u128| v & !bits.sign();
             let pick = if self.magnitude && magnitude(x) != magnitude(y) {
                 picks_x(magnitude(x), magnitude(y))
             } else {
@@ -433,7 +449,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
     let op = e.insn.op;
     let r = match op {
         VFA | VFS | VFM | VFD => {
-            let es = format(f.m4)?;
+            let es = format(e.cpu, f.m4)?;
             let arith = match op {
                 VFA => Arith::Add,
                 VFS => Arith::Sub,
@@ -450,7 +466,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             by_format(e, es, f.m5 & 8 != 0, false, &binary)?
         }
         VFSQ => {
-            let es = format(f.m3)?;
+            let es = format(e.cpu, f.m3)?;
             let sqrt = SquareRoot {
                 a: v2,
                 es,
@@ -459,7 +475,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             by_format(e, es, f.m4 & 8 != 0, false, &sqrt)?
         }
         VFMA | VFMS | VFNMA | VFNMS => {
-            let es = format(f.m6)?;
+            let es = format(e.cpu, f.m6)?;
             let fused = Fused {
                 v: [v2, v3, v4],
                 es,
@@ -470,7 +486,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             by_format(e, es, f.m5 & 8 != 0, false, &fused)?
         }
         VFMIN | VFMAX => {
-            let es = format(f.m4)?;
+            let es = format(e.cpu, f.m4)?;
             if f.m6 & 7 > 4 {
                 return Err(spec());
             }
@@ -487,7 +503,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
         VFCE | VFCH | VFCHE => return compare_elements(e, f, v2, v3),
         WFC | WFK => return compare_scalar(e, f),
         VFPSO => {
-            let es = format(f.m3)?;
+            let es = format(e.cpu, f.m3)?;
             if f.m5 > 2 {
                 return Err(spec());
             }
@@ -506,31 +522,50 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
             })
         }
         VFTCI => return test_data_class(e, f, v2),
-        // VFLL: the even-numbered short elements lengthened (exact; a
-        // signaling NaN quieted).
+        // VFLL: the even-numbered short elements lengthened to long (M3
+        // 2), or long element 0 to extended (M3 3, WFLLD); exact, a
+        // signaling NaN quieted.
         VFLL => {
-            if f.m3 != 2 {
-                return Err(spec());
+            let single = f.m4 & 8 != 0;
+            match f.m3 {
+                2 => elementwise(e, 3, single, false, |i| {
+                    bfp::lengthen::<Short, Long>(get(v2, 2, 2 * i))
+                })?,
+                3 if e.cpu.vxeh() => elementwise(e, 4, single, false, |_| {
+                    bfp::lengthen::<Long, Extended>(get(v2, 3, 0))
+                })?,
+                _ => return Err(spec()),
             }
-            elementwise(e, 3, f.m4 & 8 != 0, false, |i| {
-                bfp::lengthen(get(v2, 2, 2 * i) as u64)
-            })?
         }
         // VFLR: the long elements rounded by M5 into the even-numbered
-        // short elements.
+        // short elements (M3 3), or the extended value into long element
+        // 0 (M3 4, WFLRX), which leaves element 1 (QEMU's choice; the PoP
+        // makes it unpredictable).
         VFLR => {
-            if f.m3 != 3 {
-                return Err(spec());
-            }
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
-            let r = elementwise(e, 3, f.m4 & 8 != 0, f.m4 & 4 != 0, |i| {
-                round.bfp::<Short>(bfp::shorten(get(v2, 3, i) as u64, round.direction()))
-            })?;
-            // Element i of the long results is short element 2i.
-            (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
+            let (single, xxc) = (f.m4 & 8 != 0, f.m4 & 4 != 0);
+            match f.m3 {
+                3 => {
+                    let r = elementwise(e, 3, single, xxc, |i| {
+                        round.bfp::<Short>(bfp::shorten::<Long, Short>(
+                            get(v2, 3, i),
+                            round.direction(),
+                        ))
+                    })?;
+                    // Element i of the long results is short element 2i.
+                    (0..2).fold(0, |s, i| put(s, 2, 2 * i, get(r, 3, i)))
+                }
+                4 if e.cpu.vxeh() => {
+                    let r = elementwise(e, 4, single, xxc, |_| {
+                        round.bfp::<Long>(bfp::shorten::<Extended, Long>(v2, round.direction()))
+                    })?;
+                    put(e.cpu.v128(f.v1), 3, 0, r)
+                }
+                _ => return Err(spec()),
+            }
         }
         VFI => {
-            let es = format(f.m3)?;
+            let es = format(e.cpu, f.m3)?;
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let to_integral = ToIntegral { a: v2, es, round };
             by_format(e, es, f.m4 & 8 != 0, f.m4 & 4 != 0, &to_integral)?
@@ -538,7 +573,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
         // M3 3: 64-bit integers and long BFP; 2: 32-bit and short (the
         // vector-enhancements facility 2's VCFPS, VCFPL, VCSFP, VCLFP).
         VCDG | VCDLG | VCGD | VCLGD => {
-            let es = format(f.m3)?;
+            let es = conversion_format(e.cpu, f.m3)?;
             let round = Rounding::of(e.cpu.fpc, f.m5)?;
             let (single, xxc) = (f.m4 & 8 != 0, f.m4 & 4 != 0);
             if matches!(op, VCDG | VCDLG) {
@@ -571,7 +606,7 @@ fn run<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
 /// equal to V3's (a NaN makes every comparison false); with M6 bit 3, cc 0
 /// all true, 1 some, 3 none.
 fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Result<(), Exception> {
-    let es = format(f.m4)?;
+    let es = format(e.cpu, f.m4)?;
     let op = e.insn.op;
     let signaling = f.m5 & 4 != 0;
     let true_for = |cc: u8| match op {
@@ -579,17 +614,10 @@ fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Resu
         Opcode::VFCH => cc == 2,
         _ => cc == 0 || cc == 2,
     };
-    let compare = |i: usize| -> (u8, u8) {
-        let (x, y) = (get(a, es, i) as u64, get(b, es, i) as u64);
-        if es == 2 {
-            bfp::compare::<Short>(x, y, signaling)
-        } else {
-            bfp::compare::<Long>(x, y, signaling)
-        }
-    };
+    let compare = |i: usize| compare_format(es, get(a, es, i), get(b, es, i), signaling);
     let r = elementwise(e, es, f.m5 & 8 != 0, false, |i| {
         let (cc, exc) = compare(i);
-        let value = if true_for(cc) { emask(es) as u64 } else { 0 };
+        let value = if true_for(cc) { emask(es) } else { 0 };
         Outcome::flagged(value, exc)
     })?;
     e.cpu.set_v128(f.v1, r);
@@ -605,24 +633,26 @@ fn compare_elements<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V, b: V) -> Resu
     Ok(())
 }
 
+/// [`bfp::compare`] in the format `es` names.
+fn compare_format(es: u8, x: u128, y: u128, signaling: bool) -> (u8, u8) {
+    match es {
+        2 => bfp::compare::<Short>(x, y, signaling),
+        3 => bfp::compare::<Long>(x, y, signaling),
+        _ => bfp::compare::<Extended>(x, y, signaling),
+    }
+}
+
 /// WFC, WFK: element 0 of V1 against element 0 of V2 (format M3; M4 must
 /// be zero): cc 0 equal, 1 low, 2 high, 3 unordered; WFK signals any NaN
 /// (an invalid operation), WFC a signaling one only.
 fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Exception> {
-    let es = format(f.m3)?;
+    let es = format(e.cpu, f.m3)?;
     if f.m4 != 0 {
         return Err(spec());
     }
-    let (x, y) = (
-        get(e.cpu.v128(f.v1), es, 0) as u64,
-        get(e.cpu.v128(f.v2), es, 0) as u64,
-    );
+    let (x, y) = (get(e.cpu.v128(f.v1), es, 0), get(e.cpu.v128(f.v2), es, 0));
     let signaling = e.insn.op == Opcode::WFK;
-    let (cc, exc) = if es == 2 {
-        bfp::compare::<Short>(x, y, signaling)
-    } else {
-        bfp::compare::<Long>(x, y, signaling)
-    };
+    let (cc, exc) = compare_format(es, x, y, signaling);
     elementwise(e, es, true, false, |_| Outcome::flagged(0, exc))?;
     e.set_cc(cc);
     Ok(())
@@ -635,18 +665,18 @@ fn compare_scalar<B: Bus>(e: &mut Exec<'_, B>, f: &Fields) -> Result<(), Excepti
 /// TEST DATA CLASS numbers them) for V2's element's class and sign is
 /// one; cc 0 all selected, 1 some, 3 none. No IEEE exception.
 fn test_data_class<B: Bus>(e: &mut Exec<'_, B>, f: &Fields, a: V) -> Result<(), Exception> {
-    let es = format(f.m4)?;
-    let bits = if es == 2 {
-        bfp::bits_of::<Short>()
-    } else {
-        bfp::bits_of::<Long>()
+    let es = format(e.cpu, f.m4)?;
+    let bits = match es {
+        2 => bfp::bits_of::<Short>(),
+        3 => bfp::bits_of::<Long>(),
+        _ => bfp::bits_of::<Extended>(),
     };
     let n = if f.m5 & 8 != 0 { 1 } else { count(es) };
     // The single-element form leaves the other elements (QEMU's choice;
     // the PoP makes them unpredictable).
     let (mut r, mut hits) = (e.cpu.v128(f.v1), 0);
     for i in 0..n {
-        let v = get(a, es, i) as u64;
+        let v = get(a, es, i);
         let position = 2 * bits.class(v) + u32::from(bits.negative(v));
         let selected = f.i2 & (0x800 >> position) != 0;
         r = put(r, es, i, if selected { emask(es) } else { 0 });
