@@ -31,6 +31,13 @@ impl Gen {
             }
             BCR | BC => {
                 if (insn.op == BCR && f.r2 == 0) || f.m1 == 0 {
+                    if insn.op == BCR && f.r2 == 0 && f.m1 >= 14 {
+                        // BCR 15,0 and (fast-BCR-serialization) 14,0
+                        // serialize: this CPU's stores are seen by the
+                        // others before its later fetches (smp_mb()), which
+                        // x86's store buffer does not give without a fence.
+                        self.a.mfence()?;
+                    }
                     self.end_at(here.next)?;
                     return Ok(Some(Native::Ended));
                 }

@@ -87,7 +87,14 @@ pub fn special<B: Bus>(e: &mut Exec<'_, B>) -> Option<ExecResult> {
     let cc_now = e.cpu.psw.cc();
     Some(Ok(match e.insn.op {
         BCR => {
-            // BCR with R2 = 0 does not branch (BCR 15,0 serializes).
+            // BCR with R2 = 0 does not branch; BCR 15,0 and (with the
+            // fast-BCR-serialization facility) 14,0 serialize the CPU (PoP
+            // "CPU Serialization"): its stores are seen by every other CPU
+            // before its later storage accesses, which the host's store
+            // buffer reorders without a full fence.
+            if f.r2 == 0 && f.m1 >= 14 {
+                core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+            }
             jump_if(
                 f.r2 != 0 && cc::mask_selects(f.m1, cc_now),
                 reg_target(e, f.r2),
