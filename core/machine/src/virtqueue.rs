@@ -297,36 +297,50 @@ impl Queue {
     }
 }
 
-/// The address of byte `skip` of buffer `b`.
-fn at(b: &Buffer, skip: u64) -> Result<u64, RingError> {
-    b.address.checked_add(skip).ok_or(RingError::Outside {
-        address: b.address,
-        len: u64::from(b.len),
-    })
+/// The pieces that bytes `skip..skip + len` of the data the `buffers`
+/// hold (in order, as one stream) lie in: each piece's absolute address,
+/// its offset in those bytes and its length; fewer bytes than `len` when
+/// the buffers hold fewer.
+fn pieces<'a>(
+    buffers: impl Iterator<Item = &'a Buffer>,
+    mut skip: u64,
+    len: usize,
+) -> Result<Vec<(u64, usize, usize)>, RingError> {
+    let mut pieces = Vec::new();
+    let mut done = 0;
+    for b in buffers {
+        if done == len {
+            break;
+        }
+        let size = u64::from(b.len);
+        if skip >= size {
+            skip -= size;
+            continue;
+        }
+        let n = (size - skip).min((len - done) as u64) as usize;
+        let address = b.address.checked_add(skip).ok_or(RingError::Outside {
+            address: b.address,
+            len: size,
+        })?;
+        pieces.push((address, done, n));
+        done += n;
+        skip = 0;
+    }
+    Ok(pieces)
 }
 
 /// Copies bytes `skip..skip + out.len()` of the data the `buffers` hold
-/// (in order, as one stream) into `out`; `false` when they hold fewer.
+/// into `out`; `false` when they hold fewer.
 pub fn gather<'a>(
     storage: &dyn Storage,
     buffers: impl Iterator<Item = &'a Buffer>,
-    mut skip: u64,
+    skip: u64,
     out: &mut [u8],
 ) -> Result<bool, RingError> {
     let mut done = 0;
-    for b in buffers {
-        if done == out.len() {
-            break;
-        }
-        let len = u64::from(b.len);
-        if skip >= len {
-            skip -= len;
-            continue;
-        }
-        let n = (len - skip).min((out.len() - done) as u64) as usize;
-        read(storage, at(b, skip)?, &mut out[done..done + n])?;
+    for (address, at, n) in pieces(buffers, skip, out.len())? {
+        read(storage, address, &mut out[at..at + n])?;
         done += n;
-        skip = 0;
     }
     Ok(done == out.len())
 }
@@ -336,23 +350,13 @@ pub fn gather<'a>(
 pub fn scatter<'a>(
     storage: &mut dyn Storage,
     buffers: impl Iterator<Item = &'a Buffer>,
-    mut skip: u64,
+    skip: u64,
     data: &[u8],
 ) -> Result<bool, RingError> {
     let mut done = 0;
-    for b in buffers {
-        if done == data.len() {
-            break;
-        }
-        let len = u64::from(b.len);
-        if skip >= len {
-            skip -= len;
-            continue;
-        }
-        let n = (len - skip).min((data.len() - done) as u64) as usize;
-        write(storage, at(b, skip)?, &data[done..done + n])?;
+    for (address, at, n) in pieces(buffers, skip, data.len())? {
+        write(storage, address, &data[at..at + n])?;
         done += n;
-        skip = 0;
     }
     Ok(done == data.len())
 }
