@@ -713,3 +713,16 @@ fn test_data_class_extended_selects_the_operands_class_and_sign() {
     let (cpu, _) = run_ext(&rxe(TCXB, 1, 0x020, 0), 0, &[(1, minus_inf)]);
     assert_eq!(cpu.psw.cc(), 0, "+infinity not");
 }
+
+#[test]
+fn extended_tininess_is_detected_before_rounding_as_for_the_other_formats() {
+    // (1 - 2**-57) * 2**-8191 times (1 + 2**-57) * 2**-8191 is exactly
+    // 2**-16382 * (1 - 2**-114), below the smallest normal number; it
+    // rounds to it. Tiny before rounding: underflow and inexact (QEMU's
+    // rule, as for long: docs/CHOICES.md 41a).
+    let a = ext(false, -8192, (1 << 112) - (1 << 56));
+    let b = ext(false, -8191, 1 << 55);
+    let (cpu, _) = run_ext(&rre(MXBR, 0, 4), 0, &[(0, a), (4, b)]);
+    assert_eq!(pair(&cpu, 0), ext(false, -16382, 0));
+    assert_eq!(cpu.fpc, flags(ieee::UNDERFLOW | ieee::INEXACT));
+}
