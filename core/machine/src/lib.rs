@@ -718,12 +718,21 @@ impl Machine {
                 bus: &mut self.bus,
             };
             let answer = sigp::carry_out(&mut target, order);
-            // Running again before the sender learns it (so that its next
-            // step, perhaps its own stop, does not end the run).
-            if self.services.state == CpuState::Operating {
-                let _ = member.settle(configuration::Activity::Running, || Stop::LimitReached);
-            }
+            // The stop or reset the order asked for is carried out, and the
+            // CPU's activity told, before the sender learns the answer (as
+            // QEMU's SIGP returns once the CPU has stopped): a SENSE right
+            // after an accepted STOP finds the CPU stopped, and a CPU
+            // started is running before its sender's next step (perhaps
+            // its own stop, which must not end the run).
+            let stopped = self.carry_out_stop_request();
+            let activity = match self.services.state {
+                CpuState::Operating => configuration::Activity::Running,
+                CpuState::Stopped => configuration::Activity::Stopped,
+            };
+            let psw = self.cpu.psw;
+            let ended = member.settle(activity, || Stop::Stopped { psw });
             member.answer(order, answer);
+            return stopped.or(ended);
         }
         self.carry_out_stop_request()
     }

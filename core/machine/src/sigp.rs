@@ -138,8 +138,8 @@ pub fn signal(
 /// and SENSE RUNNING STATUS (from the activity and wait the CPU last
 /// told its slot: racy, as QEMU says it is on real machines too). A stop
 /// a CPU still has to carry out is never seen here: it carries it out
-/// right after answering the order that asked for it, at the same
-/// boundary.
+/// (and tells its slot) before answering the order that asked for it, at
+/// the same boundary.
 fn at_sender(order: Order, slot: &Slot, sense_running: bool) -> Option<Answered> {
     let activity = slot.activity();
     let signals = slot.signals();
