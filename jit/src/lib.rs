@@ -69,7 +69,7 @@ use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{
-    abi, decode_block, direct_targets, stubs, translate, Env, Guest, MemoryAccess, Stubs,
+    abi, decode_block, direct_targets, stubs, Env, Guest, MemoryAccess, Stubs, Translator,
 };
 
 use buffer::CodeBuffer;
@@ -690,6 +690,8 @@ pub struct Jit {
     buffer: CodeBuffer,
     stubs: Stubs,
     caches: Caches,
+    /// Kept across blocks (its allocations).
+    translator: Translator,
     movbe: bool,
     /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
     /// block (host address, size, guest address) with which a profile
@@ -1161,6 +1163,8 @@ impl Jit {
                 current: None,
                 stats: Stats::default(),
             },
+            translator: Translator::new()
+                .map_err(|e| format!("cannot start the translator: {e}"))?,
             movbe: host_has_movbe(),
             perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
@@ -1552,7 +1556,10 @@ impl Jit {
             id = self.caches.blocks.len();
             let ip = self.buffer.next_address();
             let links = self.links(&insns, env.amode, key);
-            let translated = translate(&insns, &env, ip, id as u32, &self.stubs, &links).ok()?;
+            let translated = self
+                .translator
+                .translate(&insns, &env, ip, id as u32, &self.stubs, &links)
+                .ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
                 placed = Some((at, translated, ip));
                 break;

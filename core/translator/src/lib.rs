@@ -68,6 +68,7 @@ mod branch;
 mod cc;
 mod divide;
 mod emit;
+mod encode;
 mod field;
 mod fill;
 mod interlocked;
@@ -82,7 +83,7 @@ mod stubs;
 pub use block::{
     decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,
 };
-pub use emit::{translate, Site, Translated};
+pub use emit::{translate, Site, Translated, Translator};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, Stubs};
 
