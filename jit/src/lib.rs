@@ -75,7 +75,7 @@ use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{
-    abi, decode_block, direct_targets, stubs, Env, Guest, MemoryAccess, Stubs, Translator,
+    abi, decode_block, direct_targets, stubs_for, Env, Guest, MemoryAccess, Stubs, Translator,
 };
 
 use buffer::CodeBuffer;
@@ -232,7 +232,7 @@ impl Stats {
 /// [`Stats::jump_drops`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JumpDrop {
-    /// Blocks were dropped (every entry goes).
+    /// Blocks were dropped (the entries that lead to them go).
     Blocks,
     /// An architected invalidation (IPTE, IDTE, PTLB, CSP, SSKE, ...) on
     /// this CPU (the entries whose fetch the TLB no longer translates to
@@ -467,7 +467,14 @@ impl Block {
 type Key = (u64, u64, u64);
 
 /// Entries of the jump cache.
-const JUMP_ENTRIES: usize = abi::JUMP_ENTRIES;
+/// 8192 (256 KiB): with 4096 (the kvm engine's), Linux's boot returned to
+/// the run loop 4.8 million times for a miss, with 8192 3.1 million.
+const JUMP_ENTRIES: usize = 8192;
+
+/// The first slot of `addr`'s group (see [`abi::jump_ways`]).
+fn jump_slot(addr: u64) -> usize {
+    abi::jump_slot_in(addr, JUMP_ENTRIES)
+}
 
 /// The instruction-fetch spaces whose jump-cache entries are dropped
 /// apart: DAT off (the prefix), fetches translated by CR1 (the primary,
@@ -508,8 +515,6 @@ const _: () = {
     assert!(offset_of!(Jump, code) == abi::JUMP_CODE);
     assert!(offset_of!(Jump, generation) == abi::JUMP_GENERATION);
 };
-
-use abi::jump_slot;
 
 /// The jit's caches (what the helper changes).
 #[derive(Debug)]
@@ -668,6 +673,20 @@ impl Caches {
         self.aside.clear();
         for space in 0..SPACES {
             self.generations[space] = self.next_generation();
+        }
+    }
+
+    /// After blocks were dropped: drops the entries that lead to them
+    /// (the others' translations and blocks stand).
+    fn drop_jumps_to_dropped(&mut self) {
+        self.stats.jump_drops[JumpDrop::Blocks as usize] += 1;
+        // A frame may hold other code now.
+        self.last_pair = None;
+        let blocks = &self.blocks;
+        for e in self.jump.iter_mut() {
+            if e.generation != 0 && !blocks.get(e.block as usize).is_some_and(|b| b.valid) {
+                e.generation = 0;
+            }
         }
     }
 
@@ -861,7 +880,7 @@ impl Caches {
         if self.current.is_some_and(|id| !self.blocks[id].valid) {
             self.current_dirty = true;
         }
-        self.clear_jump(JumpDrop::Blocks);
+        self.drop_jumps_to_dropped();
     }
 
     /// Whether a valid block has bytes in `start..end` (absolute, within
@@ -1994,7 +2013,8 @@ impl Jit {
 /// Places the shared stubs at the start of the (empty) buffer.
 fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
     let ip = buffer.next_address();
-    let (code, stubs) = stubs(ip).map_err(|e| format!("cannot assemble the jit stubs: {e}"))?;
+    let (code, stubs) =
+        stubs_for(ip, JUMP_ENTRIES).map_err(|e| format!("cannot assemble the jit stubs: {e}"))?;
     let at = buffer
         .push(&code)
         .ok_or("the code buffer cannot hold the jit stubs")?;

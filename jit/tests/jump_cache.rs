@@ -24,6 +24,10 @@ const FRAME_C: u64 = 0x22000;
 /// (R10 the page, R13 space A's page table).
 const IPTE: u64 = 0x10_1000;
 const IPTE_FRAME: u64 = 0x23000;
+/// Logical page 0x102000 (entry 2), in both spaces: `mvi 3(%r10),5`, which
+/// makes the code at `CODE` (R10) load 5.
+const STORE: u64 = 0x10_2000;
+const STORE_FRAME: u64 = 0x24000;
 const PAGE_INVALID: u64 = 0x400;
 
 /// `lghi %r2,value`, then an invalid opcode that ends the run.
@@ -48,6 +52,7 @@ fn machine() -> (Cpu, DatBus) {
         w(&mut storage, segments + 8, pages);
         w(&mut storage, pages, frame);
         w(&mut storage, pages + 8, IPTE_FRAME);
+        w(&mut storage, pages + 16, STORE_FRAME);
     }
     let put =
         |s: &mut OwnedStorage, at: u64, b: &[u8]| s.write(AbsoluteAddress::new(at), b).unwrap();
@@ -55,6 +60,7 @@ fn machine() -> (Cpu, DatBus) {
     put(&mut storage, FRAME_B, &code(2));
     put(&mut storage, FRAME_C, &code(3));
     put(&mut storage, IPTE_FRAME, &[0xb2, 0x21, 0x00, 0xda, 0, 0]);
+    put(&mut storage, STORE_FRAME, &[0x92, 0x05, 0xa0, 0x03, 0, 0]);
     let mut cpu = Cpu::new();
     cpu.gpr[10] = CODE;
     cpu.gpr[13] = PAGES_A;
@@ -130,4 +136,24 @@ fn an_ipte_drops_the_entries_of_the_page_it_purges_and_keeps_the_others() {
         .write_u64(AbsoluteAddress::new(PAGES_A), FRAME_C)
         .unwrap();
     assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 3);
+}
+
+/// Runs `mvi 3(%r10),5` on the code at `CODE`.
+fn store(jit: &mut Jit, cpu: &mut Cpu, bus: &mut DatBus) {
+    cpu.gpr[10] = CODE;
+    cpu.psw.addr = STORE;
+    let ran = jit.run(cpu, bus, 10);
+    assert_eq!(ran.last, STORE + 4, "mvi, then the invalid opcode");
+}
+
+#[test]
+fn a_store_into_a_block_drops_its_entry_and_keeps_the_others() {
+    let (mut cpu, mut bus) = machine();
+    let mut jit = Jit::new(1 << 20).unwrap();
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 1);
+    store(&mut jit, &mut cpu, &mut bus);
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 5);
+    let hits = jit.stats().jump_hits;
+    store(&mut jit, &mut cpu, &mut bus);
+    assert_eq!(jit.stats().jump_hits, hits + 1, "the store's entry stayed");
 }

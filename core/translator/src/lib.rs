@@ -85,7 +85,7 @@ pub use block::{
 };
 pub use emit::{translate, Site, Translated, Translator};
 pub use memory::MemoryAccess;
-pub use stubs::{stubs, Stubs};
+pub use stubs::{stubs, stubs_for, Stubs};
 
 use zmmu_mmu::addr::AddressingMode;
 
