@@ -535,6 +535,11 @@ struct Caches {
     aside: Vec<(usize, u64, u32)>,
     /// The way of a full group that the next entry replaces.
     victim: usize,
+    /// The slots that may hold an entry valid now or set aside, each once
+    /// (`listed`): what the checks after an invalidation or a drop of
+    /// blocks look at (not the whole cache).
+    live: Vec<u32>,
+    listed: Box<[bool]>,
     /// Absolute page -> blocks with bytes in it.
     pages: Map<u64, CodePage>,
     /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
@@ -671,6 +676,8 @@ impl Caches {
         // Translation may have changed.
         self.last_pair = None;
         self.aside.clear();
+        // No entry filled so far can be valid again.
+        self.unlist_jumps();
         for space in 0..SPACES {
             self.generations[space] = self.next_generation();
         }
@@ -682,12 +689,30 @@ impl Caches {
         self.stats.jump_drops[JumpDrop::Blocks as usize] += 1;
         // A frame may hold other code now.
         self.last_pair = None;
-        let blocks = &self.blocks;
-        for e in self.jump.iter_mut() {
-            if e.generation != 0 && !blocks.get(e.block as usize).is_some_and(|b| b.valid) {
-                e.generation = 0;
+        self.retain_jumps(|e, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
+    }
+
+    /// Keeps the listed entries for which `keep` (given the blocks) says
+    /// so, drops the others.
+    fn retain_jumps(&mut self, mut keep: impl FnMut(&Jump, &[Block]) -> bool) {
+        let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
+        self.live.retain(|&slot| {
+            let slot = slot as usize;
+            let kept = keep(&jump[slot], blocks);
+            if !kept {
+                jump[slot].generation = 0;
+                listed[slot] = false;
             }
+            kept
+        });
+    }
+
+    /// Forgets the list after every entry was dropped.
+    fn unlist_jumps(&mut self) {
+        for &slot in &self.live {
+            self.listed[slot as usize] = false;
         }
+        self.live.clear();
     }
 
     /// After an invalidation this CPU's TLB has applied: keeps the entries
@@ -701,12 +726,15 @@ impl Caches {
         self.last_pair = None;
         self.aside.clear();
         let generations = self.generations;
-        let blocks = &self.blocks;
-        for e in self.jump.iter_mut() {
+        self.retain_jumps(|e, blocks| {
             let space = fetch_space(e.bits);
-            if e.generation != generations[space] || space == 0 {
-                // Dropped already, or DAT off (no translation to purge).
-                continue;
+            if e.generation != generations[space] {
+                // Dropped already, or set aside.
+                return false;
+            }
+            if space == 0 {
+                // DAT off: no translation to purge.
+                return true;
             }
             let psw = zmmu_cpu::state::Psw {
                 mask: e.bits,
@@ -718,13 +746,10 @@ impl Caches {
             }));
             let frame = tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key());
             let block = blocks.get(e.block as usize);
-            let stands = block.is_some_and(|b| {
+            block.is_some_and(|b| {
                 b.second.is_none() && frame.is_some_and(|f| f & !0xfff == b.key.1 & !0xfff)
-            });
-            if !stands {
-                e.generation = 0;
-            }
-        }
+            })
+        });
     }
 
     /// A generation never given out since every entry was last dropped.
@@ -734,6 +759,7 @@ impl Caches {
             // Every generation given out may be in an entry again.
             self.jump.fill(Jump::default());
             self.aside.clear();
+            self.unlist_jumps();
             self.generation = 1;
             self.generations = [1; SPACES];
         }
@@ -806,6 +832,10 @@ impl Caches {
             generation: self.generation_for(bits),
             block: block as u32,
         };
+        if !self.listed[slot] {
+            self.listed[slot] = true;
+            self.live.push(slot as u32);
+        }
     }
 
     /// Drops the blocks with bytes in `start..end` (absolute).
@@ -1419,6 +1449,8 @@ impl Jit {
                 generation: 1,
                 aside: Vec::new(),
                 victim: 0,
+                live: Vec::new(),
+                listed: vec![false; JUMP_ENTRIES].into_boxed_slice(),
                 pages: Map::default(),
                 code_map: Vec::new(),
                 jump_controls: None,
