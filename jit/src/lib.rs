@@ -1592,7 +1592,7 @@ impl Jit {
     /// and its result.
     pub fn run<M: JitMemory>(&mut self, cpu: &mut Cpu, mem: &mut M, max: u64) -> Ran {
         let mut done = 0u64;
-        let mut last = cpu.psw.addr;
+        let mut last = Last::At(cpu.psw.addr);
         self.sync(cpu, mem);
         // The machine may have stored into the lowcore (interruptions),
         // which may hold code (Linux returns to the problem state through
@@ -1629,7 +1629,7 @@ impl Jit {
             };
             let Some(id) = block else {
                 done += 1;
-                last = cpu.psw.addr;
+                last = Last::At(cpu.psw.addr);
                 self.caches.stats.steps += 1;
                 let r = self.step(cpu, mem);
                 self.sync(cpu, mem);
@@ -1651,7 +1651,7 @@ impl Jit {
         self.caches.stats.instructions += done;
         Ran {
             instructions: done,
-            last,
+            last: self.last_address(last),
             result,
         }
     }
@@ -1973,7 +1973,7 @@ impl Jit {
         budget: u64,
         cpu: &mut Cpu,
         mem: &mut M,
-    ) -> (u64, u64, Result<(), Interruption>, bool, bool) {
+    ) -> (u64, Last, Result<(), Interruption>, bool, bool) {
         let code = self.buffer.address(self.caches.blocks[id].code);
         let enter = self.buffer.address(self.stubs.enter);
         self.caches.current = Some(id);
@@ -2027,19 +2027,34 @@ impl Jit {
         self.caches.stats.chain_ends[end as usize] += 1;
         let n = budget - ctx.budget - ctx.refund;
         let last = if exited {
-            self.caches.blocks[ctx.exit_block].insns[ctx.exit_index].at
+            Last::Exit(ctx.exit_block, ctx.exit_index)
         } else {
-            let last = ctx.last_block as u32;
-            let block = &self.caches.blocks[(last & 0xffff) as usize];
-            let index = (last >> 16) as usize;
-            block
-                .insns
-                .get(index)
-                .or(block.insns.last())
-                .map_or(0, |g| g.at)
+            Last::Ran(ctx.last_block as u32)
         };
         (n, last, ctx.result, exited, ctx.leave_run)
     }
+
+    /// The address of the instruction `last` names (blocks are looked at
+    /// only for a batch's last chain: their instructions are cold memory).
+    fn last_address(&self, last: Last) -> u64 {
+        let (id, index) = match last {
+            Last::At(addr) => return addr,
+            Last::Exit(id, index) => (id, index),
+            Last::Ran(last) => ((last & 0xffff) as usize, (last >> 16) as usize),
+        };
+        let insns = self.caches.blocks.get(id).map_or(&[][..], |b| &b.insns[..]);
+        insns.get(index).or(insns.last()).map_or(0, |g| g.at)
+    }
+}
+
+/// The last instruction a batch ran: an address, or where a chain ended
+/// (the instruction the helper left after: block and index; else
+/// [`abi::last_run`]'s value).
+#[derive(Clone, Copy, Debug)]
+enum Last {
+    At(u64),
+    Exit(usize, usize),
+    Ran(u32),
 }
 
 /// Places the shared stubs at the start of the (empty) buffer.
