@@ -50,6 +50,12 @@ mod code_page;
 
 use std::collections::HashMap;
 
+/// The block cache's maps: keyed by guest addresses, hashed with foldhash
+/// (a few multiplications per key, where std's SipHash was 2% of Linux's
+/// boot; its fixed seed lets a guest slow only its own lookups, see
+/// docs/CHOICES.md §38).
+type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 use zmmu_cpu::clock::Timing;
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::exec::{execute, Next};
@@ -69,7 +75,7 @@ use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{
-    abi, decode_block, direct_targets, stubs, translate, Env, Guest, MemoryAccess, Stubs,
+    abi, decode_block, direct_targets, stubs_for, Env, Guest, MemoryAccess, Stubs, Translator,
 };
 
 use buffer::CodeBuffer;
@@ -149,8 +155,13 @@ pub struct Stats {
     pub flushes: u64,
     /// Blocks dropped by stores into their bytes.
     pub smc_invalidations: u64,
-    /// Jump-cache drops (translation changes).
+    /// Jump-cache drops (translation changes), of every entry.
     pub jump_flushes: u64,
+    /// Jump-cache drops by [`JumpDrop`] (`JumpDrop as usize`).
+    pub jump_drops: [u64; JumpDrop::ALL.len()],
+    /// Chains of translated code that returned to the run loop, by
+    /// [`ChainEnd`] (`ChainEnd as usize`).
+    pub chain_ends: [u64; ChainEnd::ALL.len()],
     /// Blocks dropped, by [`Cause`] (`Cause as usize`; see
     /// [`Stats::drops_by_cause`]).
     pub drops: [u64; Cause::ALL.len()],
@@ -180,15 +191,32 @@ impl Stats {
         by_mnemonic(&self.step_counts)
     }
 
+    /// Jump-cache drops by cause, most frequent first.
+    pub fn jump_drops_by_cause(&self) -> Vec<(&'static str, u64)> {
+        most_first(
+            JumpDrop::ALL
+                .iter()
+                .map(|&c| (c.name(), self.jump_drops[c as usize])),
+        )
+    }
+
+    /// Returns of translated code to the run loop by cause, most frequent
+    /// first.
+    pub fn chain_ends_by_cause(&self) -> Vec<(&'static str, u64)> {
+        most_first(
+            ChainEnd::ALL
+                .iter()
+                .map(|&c| (c.name(), self.chain_ends[c as usize])),
+        )
+    }
+
     /// Blocks dropped by cause, most frequent first.
     pub fn drops_by_cause(&self) -> Vec<(&'static str, u64)> {
-        let mut list: Vec<(&'static str, u64)> = Cause::ALL
-            .iter()
-            .map(|&c| (c.name(), self.drops[c as usize]))
-            .filter(|&(_, n)| n > 0)
-            .collect();
-        list.sort_by_key(|&(_, n)| core::cmp::Reverse(n));
-        list
+        most_first(
+            Cause::ALL
+                .iter()
+                .map(|&c| (c.name(), self.drops[c as usize])),
+        )
     }
 
     /// Instructions executed by native code (neither a helper call nor an
@@ -197,6 +225,81 @@ impl Stats {
         self.instructions
             .saturating_sub(self.helper_calls)
             .saturating_sub(self.steps)
+    }
+}
+
+/// What made the jump cache drop entries (counted in
+/// [`Stats::jump_drops`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JumpDrop {
+    /// Blocks were dropped (the entries that lead to them go).
+    Blocks,
+    /// An architected invalidation (IPTE, IDTE, PTLB, CSP, SSKE, ...) on
+    /// this CPU (the entries whose fetch the TLB no longer translates to
+    /// their block's frame go, and those set aside) or another (every
+    /// entry goes).
+    Invalidation,
+    /// CR0's translation bits, the prefix or the facilities changed
+    /// (every entry goes).
+    Controls,
+    /// The ASCE of instruction fetches in one mode changed (CR1: the
+    /// primary, secondary and access-register modes; CR13: the home
+    /// mode): that mode's entries are set aside (valid again when the
+    /// same ASCE comes back with no drop of every entry in between), the
+    /// other modes' stay.
+    Space,
+    /// The whole code buffer was flushed.
+    Flush,
+}
+
+impl JumpDrop {
+    /// Every cause, in `JumpDrop as usize` order.
+    pub const ALL: [JumpDrop; 5] = [
+        JumpDrop::Blocks,
+        JumpDrop::Invalidation,
+        JumpDrop::Controls,
+        JumpDrop::Space,
+        JumpDrop::Flush,
+    ];
+
+    /// Its name in `--stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JumpDrop::Blocks => "blocks-dropped",
+            JumpDrop::Invalidation => "invalidation",
+            JumpDrop::Controls => "controls",
+            JumpDrop::Space => "asce-switch",
+            JumpDrop::Flush => "flush",
+        }
+    }
+}
+
+/// Why a chain of translated code returned to the run loop (counted in
+/// [`Stats::chain_ends`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// The next block did not fit in the instruction budget (the batch
+    /// ends, or the rest of it is shorter than the block).
+    Budget,
+    /// The dispatcher did not find the next address in the jump cache.
+    Miss,
+    /// The helper left after the instruction it ran (a branch or PSW
+    /// change it made, an exception, a dropped block, a system
+    /// instruction).
+    Helper,
+}
+
+impl ChainEnd {
+    /// Every cause, in `ChainEnd as usize` order.
+    pub const ALL: [ChainEnd; 3] = [ChainEnd::Budget, ChainEnd::Miss, ChainEnd::Helper];
+
+    /// Its name in `--stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChainEnd::Budget => "budget",
+            ChainEnd::Miss => "jump-cache-miss",
+            ChainEnd::Helper => "helper",
+        }
     }
 }
 
@@ -248,6 +351,13 @@ impl Cause {
             Cause::Crossing => "next-page",
         }
     }
+}
+
+/// The non-zero counts, most frequent first.
+fn most_first(counts: impl Iterator<Item = (&'static str, u64)>) -> Vec<(&'static str, u64)> {
+    let mut list: Vec<(&'static str, u64)> = counts.filter(|&(_, n)| n > 0).collect();
+    list.sort_by_key(|&(_, n)| core::cmp::Reverse(n));
+    list
 }
 
 /// Counts by opcode (`Opcode as usize`) as (mnemonic, count), most
@@ -357,9 +467,36 @@ impl Block {
 type Key = (u64, u64, u64);
 
 /// Entries of the jump cache.
-const JUMP_ENTRIES: usize = abi::JUMP_ENTRIES;
+/// 8192 (256 KiB): with 4096 (the kvm engine's), Linux's boot returned to
+/// the run loop 4.8 million times for a miss, with 8192 3.1 million.
+const JUMP_ENTRIES: usize = 8192;
 
-/// One jump-cache entry: valid while `generation` is the cache's.
+/// The first slot of `addr`'s group (see [`abi::jump_ways`]).
+fn jump_slot(addr: u64) -> usize {
+    abi::jump_slot_in(addr, JUMP_ENTRIES)
+}
+
+/// The instruction-fetch spaces whose jump-cache entries are dropped
+/// apart: DAT off (the prefix), fetches translated by CR1 (the primary,
+/// secondary and access-register modes: PoP, "Address Spaces", instruction
+/// fetches use the primary ASCE but in the home mode), and the home mode
+/// (CR13).
+const SPACES: usize = 3;
+
+/// The most ASCEs whose jump-cache entries are kept aside (Linux: one per
+/// process recently run).
+const ASIDE: usize = 16;
+
+/// The fetch space (see [`SPACES`]) of blocks run under PSW bits `bits`.
+fn fetch_space(bits: u64) -> usize {
+    match (bits & mask::DAT != 0, (bits & mask::ASC) >> 46) {
+        (false, _) => 0,
+        (true, 3) => 2,
+        (true, _) => 1,
+    }
+}
+
+/// One jump-cache entry: valid while `generation` is its fetch space's.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 struct Jump {
@@ -379,19 +516,32 @@ const _: () = {
     assert!(offset_of!(Jump, generation) == abi::JUMP_GENERATION);
 };
 
-use abi::jump_slot;
-
 /// The jit's caches (what the helper changes).
 #[derive(Debug)]
 struct Caches {
     blocks: Vec<Block>,
-    by_key: HashMap<Key, usize>,
-    /// (PSW address, PSW bits) -> block, direct-mapped.
+    by_key: Map<Key, usize>,
+    /// (PSW address, PSW bits) -> block, in the slots of
+    /// [`abi::jump_ways`] the dispatcher looks at.
     jump: Box<[Jump]>,
-    /// The generation of valid jump-cache entries (0 is never valid).
+    /// Per fetch space ([`fetch_space`]), the generation of its valid
+    /// jump-cache entries (0 is never valid).
+    generations: [u32; SPACES],
+    /// The last generation given to a space (each drop takes a new one).
     generation: u32,
+    /// Generations set aside by an ASCE change: (fetch space, ASCE,
+    /// generation), most recent last, at most [`ASIDE`]; forgotten when
+    /// every entry is dropped.
+    aside: Vec<(usize, u64, u32)>,
+    /// The way of a full group that the next entry replaces.
+    victim: usize,
+    /// The slots that may hold an entry valid now or set aside, each once
+    /// (`listed`): what the checks after an invalidation or a drop of
+    /// blocks look at (not the whole cache).
+    live: Vec<u32>,
+    listed: Box<[bool]>,
     /// Absolute page -> blocks with bytes in it.
-    pages: HashMap<u64, CodePage>,
+    pages: Map<u64, CodePage>,
     /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
     /// is frame `f`'s [`CodePage::granules`], one word per frame of
     /// storage.
@@ -519,31 +669,173 @@ impl Caches {
         }
     }
 
-    fn clear_jump(&mut self) {
+    /// Drops every jump-cache entry (and those set aside).
+    fn clear_jump(&mut self, cause: JumpDrop) {
         self.stats.jump_flushes += 1;
+        self.stats.jump_drops[cause as usize] += 1;
         // Translation may have changed.
         self.last_pair = None;
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.jump.fill(Jump::default());
-            self.generation = 1;
+        self.aside.clear();
+        // No entry filled so far can be valid again.
+        self.unlist_jumps();
+        for space in 0..SPACES {
+            self.generations[space] = self.next_generation();
         }
     }
 
-    fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
-        let e = &self.jump[jump_slot(addr)];
-        (e.generation == self.generation && e.addr == addr && e.bits == bits)
-            .then_some(e.block as usize)
+    /// After blocks were dropped: drops the entries that lead to them
+    /// (the others' translations and blocks stand).
+    fn drop_jumps_to_dropped(&mut self) {
+        self.stats.jump_drops[JumpDrop::Blocks as usize] += 1;
+        // A frame may hold other code now.
+        self.last_pair = None;
+        self.retain_jumps(|e, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
     }
 
+    /// Keeps the listed entries for which `keep` (given the blocks) says
+    /// so, drops the others.
+    fn retain_jumps(&mut self, mut keep: impl FnMut(&Jump, &[Block]) -> bool) {
+        let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
+        self.live.retain(|&slot| {
+            let slot = slot as usize;
+            let kept = keep(&jump[slot], blocks);
+            if !kept {
+                jump[slot].generation = 0;
+                listed[slot] = false;
+            }
+            kept
+        });
+    }
+
+    /// Forgets the list after every entry was dropped.
+    fn unlist_jumps(&mut self) {
+        for &slot in &self.live {
+            self.listed[slot as usize] = false;
+        }
+        self.live.clear();
+    }
+
+    /// After an invalidation this CPU's TLB has applied: keeps the entries
+    /// of the current generations whose instruction fetch the TLB still
+    /// translates to the frame of their block (the translation the
+    /// interpreter's fetch would use), drops the others and those set
+    /// aside. A block whose last instruction crosses into the next page
+    /// depends on that page too: it goes.
+    fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb) {
+        self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
+        self.last_pair = None;
+        self.aside.clear();
+        let generations = self.generations;
+        self.retain_jumps(|e, blocks| {
+            let space = fetch_space(e.bits);
+            if e.generation != generations[space] {
+                // Dropped already, or set aside.
+                return false;
+            }
+            if space == 0 {
+                // DAT off: no translation to purge.
+                return true;
+            }
+            let psw = zmmu_cpu::state::Psw {
+                mask: e.bits,
+                addr: e.addr,
+            };
+            let partition = zmmu_mmu::tlb::partition_index(Some(match space {
+                2 => zmmu_mmu::control::AsceSource::Home,
+                _ => zmmu_mmu::control::AsceSource::Primary,
+            }));
+            let frame = tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key());
+            let block = blocks.get(e.block as usize);
+            block.is_some_and(|b| {
+                b.second.is_none() && frame.is_some_and(|f| f & !0xfff == b.key.1 & !0xfff)
+            })
+        });
+    }
+
+    /// A generation never given out since every entry was last dropped.
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Every generation given out may be in an entry again.
+            self.jump.fill(Jump::default());
+            self.aside.clear();
+            self.unlist_jumps();
+            self.generation = 1;
+            self.generations = [1; SPACES];
+        }
+        self.generation
+    }
+
+    /// The ASCE of fetch space `space` changes from `old` to `new`: its
+    /// entries are set aside, and those set aside for `new` (if any) are
+    /// valid again.
+    fn switch_space(&mut self, space: usize, old: u64, new: u64) {
+        self.stats.jump_drops[JumpDrop::Space as usize] += 1;
+        self.last_pair = None;
+        self.aside.retain(|&(s, asce, _)| (s, asce) != (space, old));
+        if self.aside.len() == ASIDE {
+            self.aside.remove(0);
+        }
+        self.aside.push((space, old, self.generations[space]));
+        let back = self
+            .aside
+            .iter()
+            .position(|&(s, asce, _)| (s, asce) == (space, new));
+        self.generations[space] = match back {
+            Some(at) => self.aside.remove(at).2,
+            None => self.next_generation(),
+        };
+    }
+
+    /// The generation of the entries valid under PSW bits `bits`.
+    fn generation_for(&self, bits: u64) -> u32 {
+        self.generations[fetch_space(bits)]
+    }
+
+    /// The slot of the entry for (`addr`, `bits`), if it is valid.
+    fn jump_find(&self, addr: u64, bits: u64) -> Option<usize> {
+        let generation = self.generation_for(bits);
+        abi::jump_ways(jump_slot(addr)).into_iter().find(|&slot| {
+            let e = &self.jump[slot];
+            e.generation == generation && e.addr == addr && e.bits == bits
+        })
+    }
+
+    fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
+        self.jump_find(addr, bits)
+            .map(|slot| self.jump[slot].block as usize)
+    }
+
+    /// Enters (`addr`, `bits`) -> `block` at `code`: in its own slot, a
+    /// dropped slot of its group, one set aside, or else in turn over the
+    /// group (one address is in at most one valid slot of its group).
     fn jump_set(&mut self, addr: u64, bits: u64, block: usize, code: u64) {
-        self.jump[jump_slot(addr)] = Jump {
+        let ways = abi::jump_ways(jump_slot(addr));
+        let slot = self.jump_find(addr, bits).unwrap_or_else(|| {
+            let current = |e: &Jump| e.generation == self.generation_for(e.bits);
+            let aside = |e: &Jump| self.aside.iter().any(|a| a.2 == e.generation);
+            let dropped = ways.into_iter().find(|&slot| {
+                let e = &self.jump[slot];
+                !current(e) && !aside(e)
+            });
+            let stale =
+                dropped.or_else(|| ways.into_iter().find(|&slot| !current(&self.jump[slot])));
+            stale.unwrap_or_else(|| {
+                self.victim = self.victim.wrapping_add(1);
+                ways[self.victim % ways.len()]
+            })
+        });
+        self.jump[slot] = Jump {
             addr,
             bits,
             code,
-            generation: self.generation,
+            generation: self.generation_for(bits),
             block: block as u32,
         };
+        if !self.listed[slot] {
+            self.listed[slot] = true;
+            self.live.push(slot as u32);
+        }
     }
 
     /// Drops the blocks with bytes in `start..end` (absolute).
@@ -618,7 +910,7 @@ impl Caches {
         if self.current.is_some_and(|id| !self.blocks[id].valid) {
             self.current_dirty = true;
         }
-        self.clear_jump();
+        self.drop_jumps_to_dropped();
     }
 
     /// Whether a valid block has bytes in `start..end` (absolute, within
@@ -690,6 +982,8 @@ pub struct Jit {
     buffer: CodeBuffer,
     stubs: Stubs,
     caches: Caches,
+    /// Kept across blocks (its allocations).
+    translator: Translator,
     movbe: bool,
     /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
     /// block (host address, size, guest address) with which a profile
@@ -780,7 +1074,7 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
     }
     fn invalidate(&mut self, flush: PendingFlush) {
         self.inner.invalidate(flush);
-        self.caches.clear_jump();
+        self.caches.recheck_jump(&self.inner.dat_bus().tlb);
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.inner.fault(fault)
@@ -934,7 +1228,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     };
     caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
-    ctx.generation = u64::from(caches.generation);
+    ctx.generation = u64::from(caches.generation_for(ctx.bits));
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
     let leave = result.is_err()
         || insn.op.ends_block()
@@ -1149,10 +1443,15 @@ impl Jit {
             stubs,
             caches: Caches {
                 blocks: Vec::new(),
-                by_key: HashMap::new(),
+                by_key: Map::default(),
                 jump: vec![Jump::default(); JUMP_ENTRIES].into_boxed_slice(),
+                generations: [1; SPACES],
                 generation: 1,
-                pages: HashMap::new(),
+                aside: Vec::new(),
+                victim: 0,
+                live: Vec::new(),
+                listed: vec![false; JUMP_ENTRIES].into_boxed_slice(),
+                pages: Map::default(),
                 code_map: Vec::new(),
                 jump_controls: None,
                 last_pair: None,
@@ -1161,6 +1460,8 @@ impl Jit {
                 current: None,
                 stats: Stats::default(),
             },
+            translator: Translator::new()
+                .map_err(|e| format!("cannot start the translator: {e}"))?,
             movbe: host_has_movbe(),
             perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
@@ -1215,6 +1516,14 @@ impl Jit {
                 list(s.steps_by_mnemonic())
             ),
             format!("block drops by cause: {}", list(s.drops_by_cause())),
+            format!(
+                "jump-cache drops by cause: {}",
+                list(s.jump_drops_by_cause())
+            ),
+            format!(
+                "returns from translated code by cause: {}",
+                list(s.chain_ends_by_cause())
+            ),
         ]
     }
 
@@ -1228,7 +1537,7 @@ impl Jit {
         }
         self.caches.blocks.clear();
         self.caches.by_key.clear();
-        self.caches.clear_jump();
+        self.caches.clear_jump(JumpDrop::Flush);
         self.caches.pages.clear();
         self.caches.code_map.fill(0);
         self.buffer.reset();
@@ -1240,16 +1549,38 @@ impl Jit {
     }
 
     /// Tells the TLB about control-register and prefix changes; drops the
-    /// jump cache when translation changed.
+    /// jump-cache entries whose instruction fetches they change: all of
+    /// them for CR0's translation bits, the prefix or the facilities, else
+    /// those of the fetch space whose ASCE changed are set aside until it
+    /// comes back (a TLB may hold translations of several ASCEs and use
+    /// them again until a purge: PoP "Translation-Lookaside Buffer"; every
+    /// purge drops every entry here). Linux loads CR1 at every switch of
+    /// process.
     fn sync<M: JitMemory>(&mut self, cpu: &Cpu, mem: &mut M) {
         let bus = mem.dat_bus();
         let controls = bus.controls(cpu);
         if controls != *bus.tlb.controls() {
             bus.tlb.set_controls(&controls);
         }
-        if self.caches.jump_controls != Some(controls) {
-            self.caches.jump_controls = Some(controls);
-            self.caches.clear_jump();
+        let Some(old) = self.caches.jump_controls.replace(controls) else {
+            return self.caches.clear_jump(JumpDrop::Controls);
+        };
+        if old == controls {
+            return;
+        }
+        if old.cr0 != controls.cr0
+            || old.prefix != controls.prefix
+            || old.facilities != controls.facilities
+        {
+            return self.caches.clear_jump(JumpDrop::Controls);
+        }
+        if old.cr1 != controls.cr1 {
+            let (old, new) = (old.cr1.value(), controls.cr1.value());
+            self.caches.switch_space(1, old, new);
+        }
+        if old.cr13 != controls.cr13 {
+            let (old, new) = (old.cr13.value(), controls.cr13.value());
+            self.caches.switch_space(2, old, new);
         }
     }
 
@@ -1261,7 +1592,7 @@ impl Jit {
     /// and its result.
     pub fn run<M: JitMemory>(&mut self, cpu: &mut Cpu, mem: &mut M, max: u64) -> Ran {
         let mut done = 0u64;
-        let mut last = cpu.psw.addr;
+        let mut last = Last::At(cpu.psw.addr);
         self.sync(cpu, mem);
         // The machine may have stored into the lowcore (interruptions),
         // which may hold code (Linux returns to the problem state through
@@ -1298,7 +1629,7 @@ impl Jit {
             };
             let Some(id) = block else {
                 done += 1;
-                last = cpu.psw.addr;
+                last = Last::At(cpu.psw.addr);
                 self.caches.stats.steps += 1;
                 let r = self.step(cpu, mem);
                 self.sync(cpu, mem);
@@ -1320,7 +1651,7 @@ impl Jit {
         self.caches.stats.instructions += done;
         Ran {
             instructions: done,
-            last,
+            last: self.last_address(last),
             result,
         }
     }
@@ -1552,7 +1883,10 @@ impl Jit {
             id = self.caches.blocks.len();
             let ip = self.buffer.next_address();
             let links = self.links(&insns, env.amode, key);
-            let translated = translate(&insns, &env, ip, id as u32, &self.stubs, &links).ok()?;
+            let translated = self
+                .translator
+                .translate(&insns, &env, ip, id as u32, &self.stubs, &links)
+                .ok()?;
             if let Some(at) = self.buffer.push(&translated.code) {
                 placed = Some((at, translated, ip));
                 break;
@@ -1639,7 +1973,7 @@ impl Jit {
         budget: u64,
         cpu: &mut Cpu,
         mem: &mut M,
-    ) -> (u64, u64, Result<(), Interruption>, bool, bool) {
+    ) -> (u64, Last, Result<(), Interruption>, bool, bool) {
         let code = self.buffer.address(self.caches.blocks[id].code);
         let enter = self.buffer.address(self.stubs.enter);
         self.caches.current = Some(id);
@@ -1656,7 +1990,7 @@ impl Jit {
             storage_len,
             budget,
             jump: self.caches.jump.as_ptr() as u64,
-            generation: u64::from(self.caches.generation),
+            generation: u64::from(self.caches.generation_for(cpu.psw.mask & KEY_BITS)),
             bits: cpu.psw.mask & KEY_BITS,
             last_block: id as u64,
             fill: fill::<M>,
@@ -1676,27 +2010,58 @@ impl Jit {
         let status = call(enter, cpu_ptr, &mut ctx, code);
         let exited = status != abi::END;
         self.caches.current = None;
+        // A block the jump cache holds was not entered for want of budget
+        // (the dispatcher would have found it).
+        let end = if exited {
+            ChainEnd::Helper
+        } else if ctx.budget == 0
+            || self
+                .caches
+                .jump_get(cpu.psw.addr, cpu.psw.mask & KEY_BITS)
+                .is_some()
+        {
+            ChainEnd::Budget
+        } else {
+            ChainEnd::Miss
+        };
+        self.caches.stats.chain_ends[end as usize] += 1;
         let n = budget - ctx.budget - ctx.refund;
         let last = if exited {
-            self.caches.blocks[ctx.exit_block].insns[ctx.exit_index].at
+            Last::Exit(ctx.exit_block, ctx.exit_index)
         } else {
-            let last = ctx.last_block as u32;
-            let block = &self.caches.blocks[(last & 0xffff) as usize];
-            let index = (last >> 16) as usize;
-            block
-                .insns
-                .get(index)
-                .or(block.insns.last())
-                .map_or(0, |g| g.at)
+            Last::Ran(ctx.last_block as u32)
         };
         (n, last, ctx.result, exited, ctx.leave_run)
     }
+
+    /// The address of the instruction `last` names (blocks are looked at
+    /// only for a batch's last chain: their instructions are cold memory).
+    fn last_address(&self, last: Last) -> u64 {
+        let (id, index) = match last {
+            Last::At(addr) => return addr,
+            Last::Exit(id, index) => (id, index),
+            Last::Ran(last) => ((last & 0xffff) as usize, (last >> 16) as usize),
+        };
+        let insns = self.caches.blocks.get(id).map_or(&[][..], |b| &b.insns[..]);
+        insns.get(index).or(insns.last()).map_or(0, |g| g.at)
+    }
+}
+
+/// The last instruction a batch ran: an address, or where a chain ended
+/// (the instruction the helper left after: block and index; else
+/// [`abi::last_run`]'s value).
+#[derive(Clone, Copy, Debug)]
+enum Last {
+    At(u64),
+    Exit(usize, usize),
+    Ran(u32),
 }
 
 /// Places the shared stubs at the start of the (empty) buffer.
 fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
     let ip = buffer.next_address();
-    let (code, stubs) = stubs(ip).map_err(|e| format!("cannot assemble the jit stubs: {e}"))?;
+    let (code, stubs) =
+        stubs_for(ip, JUMP_ENTRIES).map_err(|e| format!("cannot assemble the jit stubs: {e}"))?;
     let at = buffer
         .push(&code)
         .ok_or("the code buffer cannot hold the jit stubs")?;
@@ -1714,7 +2079,7 @@ impl Engine for Jit {
     /// Another CPU changed translations: the jump cache (logical address
     /// to block) goes, as after this CPU's own invalidations.
     fn invalidate(&mut self, _invalidation: &zmmu_mmu::invalidate::Invalidation) {
-        self.caches.clear_jump();
+        self.caches.clear_jump(JumpDrop::Invalidation);
     }
 }
 

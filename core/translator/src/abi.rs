@@ -84,7 +84,8 @@ pub const FRAME_FILL: i32 = 0;
 /// Where an instruction with two storage operands keeps the first one's
 /// absolute address while it probes the other (the fill call keeps it).
 pub const FRAME_OPERAND: i32 = 8;
-/// Jump-cache entries (a power of two).
+/// Jump-cache entries (a power of two) of the dispatcher of
+/// [`crate::stubs()`]; [`crate::stubs_for`] takes another number.
 pub const JUMP_ENTRIES: usize = 4096;
 /// The size of a jump-cache entry: PSW address (`u64`), PSW bits
 /// (`u64`), host code address (`u64`), generation (`u32`), block
@@ -108,7 +109,11 @@ pub const JUMP_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 /// [`JUMP_WAYS`] ([`jump_ways`]), so that hot addresses of one slot need
 /// not evict each other; an address is in at most one slot of its group.
 pub const fn jump_slot(addr: u64) -> usize {
-    ((addr >> 1).wrapping_mul(JUMP_HASH) >> (64 - JUMP_ENTRIES.trailing_zeros())) as usize
+    jump_slot_in(addr, JUMP_ENTRIES)
+}
+/// [`jump_slot`] in a jump cache of `entries` entries (a power of two).
+pub const fn jump_slot_in(addr: u64, entries: usize) -> usize {
+    ((addr >> 1).wrapping_mul(JUMP_HASH) >> (64 - entries.trailing_zeros())) as usize
 }
 /// The slots of a jump-cache group.
 pub const JUMP_WAYS: usize = 4;

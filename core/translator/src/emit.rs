@@ -11,6 +11,7 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
+use crate::encode::Assembler;
 use crate::fill::Fill;
 use crate::stubs::Stubs;
 use crate::{abi, Env};
@@ -49,7 +50,9 @@ pub struct Site {
 /// host address `ip` with the shared `stubs`. `links`: (guest address,
 /// host code address) of blocks already translated that this one may jump
 /// to directly instead of through the dispatcher (the caller keeps them
-/// valid while this block is, see [`Translated::chained`]).
+/// valid while this block is, see [`Translated::chained`]). A runner that
+/// translates many blocks keeps a [`Translator`] instead, which reuses
+/// its allocations.
 pub fn translate(
     block: &[Guest],
     env: &Env,
@@ -58,8 +61,69 @@ pub fn translate(
     stubs: &Stubs,
     links: &[(u64, u64)],
 ) -> Result<Translated, IcedError> {
+    Translator::new()?.translate(block, env, ip, id, stubs, links)
+}
+
+/// What translation keeps from one block to the next: the instruction
+/// list, the encoder and its tables (their allocations).
+pub struct Translator {
+    a: CodeAssembler,
+    encoder: Assembler,
+}
+
+impl core::fmt::Debug for Translator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Translator").finish_non_exhaustive()
+    }
+}
+
+impl Translator {
+    /// A translator with nothing allocated yet.
+    pub fn new() -> Result<Self, IcedError> {
+        let mut a = CodeAssembler::new(64)?;
+        // Every branch is emitted near; the encoder shortens those that fit.
+        a.set_prefer_short_branch(false);
+        Ok(Self {
+            a,
+            encoder: Assembler::new(),
+        })
+    }
+
+    /// As [`translate`].
+    pub fn translate(
+        &mut self,
+        block: &[Guest],
+        env: &Env,
+        ip: u64,
+        id: u32,
+        stubs: &Stubs,
+        links: &[(u64, u64)],
+    ) -> Result<Translated, IcedError> {
+        self.a.reset();
+        let mut fresh = CodeAssembler::new(64)?;
+        fresh.set_prefer_short_branch(false);
+        let a = core::mem::replace(&mut self.a, fresh);
+        let (translated, a) = emit(a, &mut self.encoder, block, env, ip, id, stubs, links)?;
+        self.a = a;
+        Ok(translated)
+    }
+}
+
+/// [`translate`] with assembler `a` (empty) and `encoder`; gives `a`
+/// back for the next block.
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    a: CodeAssembler,
+    encoder: &mut Assembler,
+    block: &[Guest],
+    env: &Env,
+    ip: u64,
+    id: u32,
+    stubs: &Stubs,
+    links: &[(u64, u64)],
+) -> Result<(Translated, CodeAssembler), IcedError> {
     let start = block.first().map_or(0, |g| g.at);
-    let mut g = Gen::new(*env, id, *stubs, start, block.len())?;
+    let mut g = Gen::new(a, *env, id, *stubs, start, block.len());
     g.links = links.to_vec();
     g.budget(block.len())?;
     let mut native = Vec::with_capacity(block.len());
@@ -67,7 +131,7 @@ pub fn translate(
     let mut first = g.body;
     g.a.set_label(&mut first)?;
     g.body = first;
-    g.starts.push(first);
+    g.starts.push(g.a.instructions().len());
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
@@ -124,12 +188,12 @@ pub fn translate(
         let mut cont = g.a.create_label();
         g.a.set_label(&mut cont)?;
         g.resume.push(cont);
-        g.starts.push(cont);
+        g.starts.push(g.a.instructions().len());
         if index + 1 == block.len() {
             g.end_at(next)?;
         }
     }
-    g.finish(ip, native)
+    g.finish(encoder, ip, native)
 }
 
 /// Whether an instruction was translated natively.
@@ -170,9 +234,9 @@ pub(crate) struct Gen {
     /// Per instruction index, the label after it (where a slow path
     /// resumes).
     resume: Vec<CodeLabel>,
-    /// Per instruction, where its code starts (and one more: where the
-    /// instruction after the last would).
-    starts: Vec<CodeLabel>,
+    /// Per instruction, the index of its first host instruction (and one
+    /// more: where the instruction after the last would start).
+    starts: Vec<usize>,
     /// The guest address of the block and its first host instruction
     /// after the budget check: a branch back to the start of a block whose
     /// instructions are all native checks the budget and jumps there, not
@@ -216,12 +280,11 @@ pub(crate) fn gpr32(r: u8) -> AsmMemoryOperand {
 }
 
 impl Gen {
-    fn new(env: Env, id: u32, stubs: Stubs, start: u64, len: usize) -> Result<Self, IcedError> {
-        let mut a = CodeAssembler::new(64)?;
+    fn new(mut a: CodeAssembler, env: Env, id: u32, stubs: Stubs, start: u64, len: usize) -> Self {
         let exit = a.create_label();
         let out = a.create_label();
         let body = a.create_label();
-        Ok(Self {
+        Self {
             a,
             env,
             id,
@@ -242,7 +305,7 @@ impl Gen {
             cc_dead: false,
             links: Vec::new(),
             chained: Vec::new(),
-        })
+        }
     }
 
     /// Takes the block's length from the budget, or returns if it does not
@@ -336,19 +399,23 @@ impl Gen {
         self.end_at(addr)
     }
 
-    fn finish(mut self, ip: u64, native: Vec<bool>) -> Result<Translated, IcedError> {
-        let mut inline_end = self.a.create_label();
-        self.a.set_label(&mut inline_end)?;
+    fn finish(
+        mut self,
+        encoder: &mut Assembler,
+        ip: u64,
+        native: Vec<bool>,
+    ) -> Result<(Translated, CodeAssembler), IcedError> {
+        let inline_end = self.a.instructions().len();
         self.a.nop()?;
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
         let mut slows = alloc::vec![None; native.len()];
         for (mut label, index, next, ends) in slow {
             self.index = index;
-            self.a.set_label(&mut label)?;
             if let Some(at) = slows.get_mut(index) {
-                *at = Some(label);
+                *at = Some(self.a.instructions().len());
             }
+            self.a.set_label(&mut label)?;
             self.helper(index)?;
             if ends {
                 // A branch the helper ran returns EXIT; in case it did not,
@@ -369,24 +436,42 @@ impl Gen {
         a.set_label(&mut self.out)?;
         a.mov(eax, abi::END as u32)?;
         a.jmp(self.stubs.ret)?;
-        let result = a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+        let (code, offsets) = match encoder.encode(a.instructions(), ip)? {
+            Some(encoded) => (encoded.code, encoded.offsets),
+            None => {
+                let result =
+                    a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+                (
+                    result.inner.code_buffer,
+                    result.inner.new_instruction_offsets,
+                )
+            }
+        };
+        // The host address of host instruction `index` (BlockEncoder gives
+        // none for an instruction it rewrote into a longer sequence).
+        let at = |a: &mut CodeAssembler, index: usize| match offsets.get(index) {
+            Some(&o) if o != u32::MAX => Ok(ip + u64::from(o)),
+            // The error of a label that was never created.
+            _ => a.set_label(&mut CodeLabel::default()).map(|()| ip),
+        };
         let sites = slows
             .iter()
             .zip(&self.starts)
-            .map(|(slow, start)| {
+            .map(|(slow, &start)| {
                 Ok(Site {
-                    start: result.label_ip(start)?,
-                    slow: slow.map(|l| result.label_ip(&l)).transpose()?,
+                    start: at(a, start)?,
+                    slow: slow.map(|l| at(a, l)).transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, IcedError>>()?;
-        Ok(Translated {
-            inline_end: result.label_ip(&inline_end)?,
-            code: result.inner.code_buffer,
+        let translated = Translated {
+            inline_end: at(a, inline_end)?,
+            code,
             native,
             sites,
             chained: self.chained,
-        })
+        };
+        Ok((translated, self.a))
     }
 
     /// Wraps the address in `r` to the addressing mode.

@@ -68,6 +68,7 @@ mod branch;
 mod cc;
 mod divide;
 mod emit;
+mod encode;
 mod field;
 mod fill;
 mod interlocked;
@@ -82,9 +83,9 @@ mod stubs;
 pub use block::{
     decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,
 };
-pub use emit::{translate, Site, Translated};
+pub use emit::{translate, Site, Translated, Translator};
 pub use memory::MemoryAccess;
-pub use stubs::{stubs, Stubs};
+pub use stubs::{stubs, stubs_for, Stubs};
 
 use zmmu_mmu::addr::AddressingMode;
 

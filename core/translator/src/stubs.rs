@@ -20,8 +20,15 @@ pub struct Stubs {
 }
 
 /// Emits the shared stubs for host address `ip`: their code and where each
-/// is.
+/// is. The dispatcher looks in a jump cache of [`abi::JUMP_ENTRIES`]
+/// entries.
 pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
+    stubs_for(ip, abi::JUMP_ENTRIES)
+}
+
+/// [`stubs()`] with a jump cache of `jump_entries` entries (a power of
+/// two; slots by [`abi::jump_slot_in`]).
+pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedError> {
     let align = |n: usize| n.div_ceil(16) * 16;
     // The return path.
     let mut a = CodeAssembler::new(64)?;
@@ -42,7 +49,7 @@ pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
     a.shr(rcx, 1)?;
     a.mov(rdx, abi::JUMP_HASH)?;
     a.imul_2(rcx, rdx)?;
-    a.shr(rcx, 64 - abi::JUMP_ENTRIES.trailing_zeros())?;
+    a.shr(rcx, 64 - jump_entries.trailing_zeros())?;
     a.shl(ecx, abi::JUMP_SIZE.trailing_zeros())?;
     // The address's entry is in one of the slots of its group, looked at
     // in the order of abi::jump_ways.
