@@ -15,6 +15,7 @@ use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, gpr32, Current, Gen, Native};
+use crate::{abi, MemoryAccess};
 
 impl Gen {
     /// Floating-point register `r` in the CPU state; registers other than
@@ -344,12 +345,17 @@ impl Gen {
     /// STNSM, STOSM in the supervisor state (the problem state's
     /// privileged-operation exception is the interpreter's): PSW bits 0-7
     /// stored at the first operand, then ANDed (STNSM) or ORed (STOSM)
-    /// with I2 (PoP STORE THEN AND/OR SYSTEM MASK). Natively only when the
-    /// mask stays or STNSM only clears the I/O and external masks (bits 6
-    /// and 7): disabling needs no look at the interruptions, and nothing
-    /// the block's code depends on changes. Any other change (enabling,
-    /// DAT, PER) is the interpreter's, which ends the block and the run so
-    /// that the machine sees what it enabled.
+    /// with I2 (PoP STORE THEN AND/OR SYSTEM MASK). Natively when the mask
+    /// stays, when STNSM only clears the I/O and external masks (bits 6
+    /// and 7: disabling needs no look at the interruptions), and under
+    /// the software TLB when STOSM only sets them (Linux's
+    /// `local_irq_enable`). An interruption pending for the masks it
+    /// enabled must be taken right after the instruction, so that STOSM
+    /// then ends the chain of blocks ([`Gen::leave_chain`]) and the runner
+    /// returns to the machine, which looks. Any other change (DAT, PER,
+    /// the bits that must be zero) is the interpreter's, which ends the
+    /// block and the run; so is an enabling STOSM under the host MMU (the
+    /// kvm engine's in-VM dispatcher would run on).
     fn store_then_change_system_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
         let f = here.insn.f;
         let i = f.i2 as u8;
@@ -371,10 +377,13 @@ impl Gen {
             a.and(edi, i32::from(i))?;
         }
         // The bits that change, other than the I/O and external masks of
-        // STNSM.
+        // STNSM (and of STOSM under the software TLB).
+        let enables = here.insn.op == Opcode::STOSM
+            && matches!(self.env.memory, MemoryAccess::SoftTlb { .. })
+            && i & 0x03 != 0;
         a.mov(edx, esi)?;
         a.xor(edx, edi)?;
-        if here.insn.op == Opcode::STNSM {
+        if here.insn.op == Opcode::STNSM || enables {
             a.and(edx, !0x03)?;
         }
         a.jnz(slow)?;
@@ -384,12 +393,37 @@ impl Gen {
         let a = &mut self.a;
         a.movzx(ecx, byte_ptr(rbx + system))?;
         a.mov(byte_ptr(r13 + rax), cl)?;
-        if here.insn.op == Opcode::STOSM {
-            a.or(byte_ptr(rbx + system), i32::from(i))?;
-        } else {
+        if here.insn.op == Opcode::STNSM {
             a.and(byte_ptr(rbx + system), i32::from(i))?;
+            return Ok(());
+        }
+        a.or(byte_ptr(rbx + system), i32::from(i))?;
+        if enables {
+            // cl: the mask before.
+            let mut same = a.create_label();
+            a.cmp(cl, byte_ptr(rbx + system))?;
+            a.je(same)?;
+            self.leave_chain(here.next)?;
+            self.a.set_label(&mut same)?;
+            self.a.nop()?;
         }
         Ok(())
+    }
+
+    /// Ends the chain of blocks after the current instruction, with the
+    /// PSW address `next`: the budget of the instructions after it given
+    /// back (as a side exit does), then the dispatcher, which the PSW bits
+    /// in the context, set to a value no jump-cache entry has (entries
+    /// hold PSW bits under a mask), send back to the runner with
+    /// [`abi::END`] whatever the next block is.
+    fn leave_chain(&mut self, next: u64) -> Result<(), IcedError> {
+        let after = self.len - self.index - 1;
+        if after > 0 {
+            self.a.add(r15, after as i32)?;
+        }
+        self.a.mov(qword_ptr(rbp + abi::CTX_BITS as i32), -1)?;
+        self.a.mov(rax, next)?;
+        self.end_rax()
     }
 }
 
