@@ -2,7 +2,8 @@
 //! module, then the few instructions that belong to no class (LA, LARL,
 //! LOAD ON CONDITION, LDGR/LGDR, LD/STD, EXTRACT ACCESS, TEST UNDER MASK,
 //! the byte-reversed loads and stores, FIND LEFTMOST ONE, PREFETCH DATA,
-//! INSERT CHARACTER (and under mask), INSERT PROGRAM MASK, LDR/LER,
+//! INSERT CHARACTER (and under mask), COMPARE LOGICAL CHARACTERS UNDER
+//! MASK, INSERT PROGRAM MASK, LDR/LER,
 //! STNSM/STOSM); the divides and COMPARE AND SWAP have modules of their
 //! own.
 
@@ -28,7 +29,7 @@ impl Gen {
 
     /// The offset from rbx of floating-point register `r`, checked as by
     /// [`Gen::fpr`].
-    fn fpr_offset(&mut self, here: &mut Current, r: u8) -> Result<i32, IcedError> {
+    pub(crate) fn fpr_offset(&mut self, here: &mut Current, r: u8) -> Result<i32, IcedError> {
         if !matches!(r & 15, 0 | 2 | 4 | 6) {
             here.used_slow = true;
             let bit = 63 - 45;
@@ -59,10 +60,15 @@ impl Gen {
         if let Some(done) = self.branch(here)? {
             return Ok(done);
         }
-        if mem_ok && (self.ss(here)? || self.multiple(here)? || self.interlocked(here)?) {
+        if mem_ok
+            && (self.ss(here)?
+                || self.multiple(here)?
+                || self.interlocked(here)?
+                || self.strings(here)?)
+        {
             return Ok(Native::Yes);
         }
-        if self.divide(here)? {
+        if self.divide(here)? || self.on_condition(here, mem_ok)? || self.moves(here)? {
             return Ok(Native::Yes);
         }
         match insn.op {
@@ -258,6 +264,10 @@ impl Gen {
                 self.insert_under_mask(here)?;
                 Ok(Native::Yes)
             }
+            CLM | CLMY | CLMH if mem_ok && f.m3 & 15 != 0 => {
+                self.compare_under_mask(here)?;
+                Ok(Native::Yes)
+            }
             IPM => {
                 // R1 bits 32-39 = 00, the condition code, the program mask
                 // (PSW bits 18-23: the low six bits of the PSW byte that
@@ -301,21 +311,7 @@ impl Gen {
     fn insert_under_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
         let f = here.insn.f;
         let mask = f.m3 & 15;
-        let n = mask.count_ones();
-        self.ea(0, f.b2, f.d2)?;
-        self.access(here, AccessKind::Read, n)?;
-        // esi = the n bytes, big-endian, right-aligned.
-        match n {
-            3 => {
-                let a = &mut self.a;
-                a.movzx(esi, word_ptr(r13 + rax))?;
-                a.rol(si, 8)?;
-                a.shl(esi, 8)?;
-                a.movzx(edx, byte_ptr(r13 + rax + 2))?;
-                a.or(esi, edx)?;
-            }
-            _ => self.load(n, Ext::F)?,
-        }
+        let n = self.load_under_mask(here)?;
         let high = here.insn.op == Opcode::ICMH;
         let mut left = n;
         for position in 0..4u8 {
@@ -339,6 +335,55 @@ impl Gen {
         a.test(esi, esi)?;
         a.sets(dl)?;
         a.setg(cl)?;
+        self.set_cc()
+    }
+
+    /// esi = as many bytes as the mask M3 (nonzero) has ones, fetched
+    /// from the second operand (B2, D2), big-endian and right-aligned;
+    /// their number.
+    fn load_under_mask(&mut self, here: &mut Current) -> Result<u32, IcedError> {
+        let f = here.insn.f;
+        let n = (f.m3 & 15).count_ones();
+        self.ea(0, f.b2, f.d2)?;
+        self.access(here, AccessKind::Read, n)?;
+        match n {
+            3 => {
+                let a = &mut self.a;
+                a.movzx(esi, word_ptr(r13 + rax))?;
+                a.rol(si, 8)?;
+                a.shl(esi, 8)?;
+                a.movzx(edx, byte_ptr(r13 + rax + 2))?;
+                a.or(esi, edx)?;
+            }
+            _ => self.load(n, Ext::F)?,
+        }
+        Ok(n)
+    }
+
+    /// CLM, CLMY, CLMH with a nonzero mask (mask zero, where nothing is
+    /// fetched, is the interpreter's): the bytes of R1 bits 32-63 (CLMH:
+    /// 0-31) the mask selects, taken left to right as one unsigned
+    /// number, compared with as many bytes of storage: cc 0 equal, 1 the
+    /// register's low, 2 high (PoP COMPARE LOGICAL CHARACTERS UNDER
+    /// MASK).
+    fn compare_under_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let mask = f.m3 & 15;
+        self.load_under_mask(here)?;
+        let high = here.insn.op == Opcode::CLMH;
+        let a = &mut self.a;
+        // edx = the selected bytes of R1, right-aligned.
+        a.xor(edx, edx)?;
+        for position in 0..4u8 {
+            if mask & (8 >> position) == 0 {
+                continue;
+            }
+            let byte = 3 - position + if high { 4 } else { 0 };
+            a.shl(edx, 8)?;
+            a.mov(dl, gpr_byte(f.r1, byte))?;
+        }
+        a.cmp(edx, esi)?;
+        crate::cc::compare_cc(a, true)?;
         self.set_cc()
     }
 
