@@ -311,3 +311,47 @@ fn convert_from_fixed_is_exact_up_to_2_to_the_53() {
     assert_eq!(r.cpu.fpc & 0x0008_0000, 0x0008_0000, "the inexact flag");
     assert!(!r.native("CDGBR"));
 }
+
+#[test]
+fn load_multiple_across_a_page_boundary_is_native() {
+    // lmg %r2,%r5,0(%r3) from 12 bytes before the end of DATA's page.
+    let code = [0xeb, 0x25, 0x30, 0x00, 0x00, 0x04, 0, 0];
+    let words: Vec<u8> = (1..=4u64)
+        .flat_map(|v| (v * 0x0101).to_be_bytes())
+        .collect();
+    let mut data = vec![0u8; 0x1000 - 12];
+    data.extend_from_slice(&words);
+    let r = run(&code, &data, |cpu| cpu.gpr[3] = DATA + 0x1000 - 12);
+    assert_eq!(r.cpu.gpr[2..6], [0x101, 0x202, 0x303, 0x404]);
+    assert!(r.native("LMG"));
+    // Into a page beyond storage: the interpreter's addressing exception,
+    // no register loaded.
+    let r = run(&code, &[], |cpu| cpu.gpr[3] = 0x10000 - 12);
+    assert_eq!(r.code(), Some(Code::ADDRESSING));
+    assert_eq!(r.cpu.gpr[2], 0);
+}
+
+#[test]
+fn store_multiple_across_a_page_boundary_is_native_once_both_pages_are_in_the_tlb() {
+    // lhi %r5,3; stmg %r2,%r3,0(%r6) from 4 bytes before the end of
+    // DATA's page; brct %r5,stmg.
+    let code = [
+        0xa7, 0x58, 0x00, 0x03, //
+        0xeb, 0x23, 0x60, 0x00, 0x00, 0x24, //
+        0xa7, 0x56, 0xff, 0xfd, //
+        0, 0,
+    ];
+    let r = run(&code, &[], |cpu| {
+        cpu.gpr[6] = DATA + 0x1000 - 4;
+        (cpu.gpr[2], cpu.gpr[3]) = (0x0102_0304_0506_0708, 0x1112_1314_1516_1718);
+    });
+    let at = |a: u64| r.bus.storage.read_u64(AbsoluteAddress::new(a)).unwrap();
+    assert_eq!(at(DATA + 0x1000 - 4), 0x0102_0304_0506_0708);
+    assert_eq!(at(DATA + 0x1000 + 4), 0x1112_1314_1516_1718);
+    let slow = r.jit.stats().slow();
+    let stmg = slow
+        .iter()
+        .find(|&&(m, _)| m == "STMG")
+        .map_or(0, |&(_, n)| n);
+    assert!(stmg <= 1, "the first only, which fills the TLB: {stmg}");
+}
