@@ -1638,13 +1638,16 @@ impl Jit {
                 }
                 continue;
             };
+            let before = cpu.psw.mask;
             let (n, at, r, exited, leave) = self.run_chain(id, room, cpu, mem);
             done += n;
             last = at;
             if exited {
                 self.sync(cpu, mem);
             }
-            if r.is_err() || leave || cpu.psw.mask & mask::WAIT != 0 {
+            // A native STOSM that enabled interruptions ended the chain.
+            let enabled = cpu.psw.mask & !before & (mask::IO | mask::EXT) != 0;
+            if r.is_err() || leave || enabled || cpu.psw.mask & mask::WAIT != 0 {
                 break r;
             }
         };

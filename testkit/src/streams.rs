@@ -42,11 +42,12 @@ pub const NATIVE: &[Opcode] = &[
     LMY, STMY, LCGR, LCR, LCGFR, LPGR, LPR, LPGFR, LNGR, LNR, LNGFR, RLL, RLLG, EAR, LD, LDY, STD,
     STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
-    LAALG, CDSG,
+    LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
+    CLMH,
 ];
 
 /// Instructions the interpreter runs for the jit.
-pub const FALLBACK: &[Opcode] = &[SLA, RISBHG, LOCG, STOC, MVCLE, CLCLE];
+pub const FALLBACK: &[Opcode] = &[SLA, RISBHG, LOCFH, STOCFH, MVCLE, CLCLE];
 
 /// One generated instruction: bytes, and a relative field to patch with
 /// the address of a later instruction (field byte offset, width in bytes,
@@ -89,6 +90,18 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
     let ahead = 1 + rng.below(4) as usize;
     match op.format() {
         Format::RR => b[1] = r1 << 4 | r2,
+        // SRST, CLST: mostly addresses of data in both registers.
+        Format::Rre if matches!(op, SRST | CLST) => {
+            let pick = |rng: &mut Rng| {
+                if rng.chance(80) {
+                    10 + rng.below(3) as u8
+                } else {
+                    rng.below(10) as u8
+                }
+            };
+            b[2] = 0;
+            b[3] = pick(rng) << 4 | pick(rng);
+        }
         Format::Rre => {
             b[2] = 0;
             b[3] = r1 << 4 | r2;
@@ -120,13 +133,29 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
                 b[4] = if rng.chance(90) { 0 } else { 0xff };
             }
         }
-        _ if matches!(op, CS | CSY | CSG | CDSG | LAA | LAAG | LAAL | LAALG) => {
+        _ if matches!(
+            op,
+            CS | CSY
+                | CSG
+                | CDSG
+                | LAA
+                | LAAG
+                | LAAL
+                | LAALG
+                | LAN
+                | LANG
+                | LAO
+                | LAOG
+                | LAX
+                | LAXG
+        ) =>
+        {
             // Mostly aligned operands (else a specification exception),
             // R3 any register (CDSG: mostly even-odd pairs, else a
             // specification exception too).
             let size = match op {
                 CDSG => 16,
-                CSG | LAAG | LAALG => 8,
+                CSG | LAAG | LAALG | LANG | LAOG | LAXG => 8,
                 _ => 4,
             };
             let d = if rng.chance(75) {
@@ -210,6 +239,22 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
             b[3] = r1 << 4 | r2;
         }
         Format::RieD => b[1] = r1 << 4 | rng.below(16) as u8,
+        // VLGV: R1, V3, the element index B2 + D2, the element size M4
+        // (4: a specification exception), RXB.
+        Format::VrsC | Format::VrsB => {
+            b[1] = r1 << 4 | rng.below(16) as u8;
+            b[2] = (bs << 4) | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+            b[4] = (rng.below(5) as u8) << 4 | rng.below(16) as u8;
+        }
+        // VREP: V1, V3, an index (sometimes too large), M4, RXB.
+        Format::VriC => {
+            b[2] = 0;
+            b[3] = rng.below(17) as u8;
+            b[4] = (rng.below(5) as u8) << 4 | rng.below(16) as u8;
+        }
+        // LOCHI and friends: R1 and a mask (zero included).
+        Format::RieG => b[1] = r1 << 4 | rng.below(16) as u8,
         Format::RieF => b[1] = r1 << 4 | r2,
         Format::RrfC => b[3] = r1 << 4 | r2,
         _ => {}
@@ -432,9 +477,32 @@ pub fn case(rng: &mut Rng) -> Case {
     if rng.chance(50) {
         cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
     }
+    if rng.chance(60) {
+        cpu.cr[0] |= zmmu_cpu::state::CR0_VECTOR;
+    }
+    cpu.fpc = rng.bits() as u32 & !zmmu_cpu::exec::float::FPC_RESERVED;
     for r in 0..16 {
-        cpu.vr[r][0] = rng.bits();
+        // Some of the floating-point values BFP sign and test
+        // instructions tell apart: zeros, infinities, NaNs.
+        cpu.vr[r][0] = match rng.below(4) {
+            0 => rng.pick(&[
+                0,
+                1 << 63,
+                0x7ff0_0000_0000_0000,
+                0xfff0_0000_0000_0000,
+                0x7ff8_0000_0000_0001,
+                0x7ff0_0000_0000_0001,
+                0xfff4_0000_0000_0000,
+            ]),
+            _ => rng.bits(),
+        };
         cpu.ar[r] = rng.bits() as u32;
+    }
+    for v in 0..32 {
+        if v >= 16 {
+            cpu.vr[v][0] = rng.bits();
+        }
+        cpu.vr[v][1] = rng.bits();
     }
     for r in 0..10 {
         cpu.gpr[r] = match rng.below(5) {

@@ -248,8 +248,8 @@ pub(crate) struct Gen {
     body: CodeLabel,
     all_native: bool,
     /// The block's length and the index of the instruction being emitted.
-    len: usize,
-    index: usize,
+    pub(crate) len: usize,
+    pub(crate) index: usize,
     /// cl holds the condition code << 4 at the start of the instruction
     /// being emitted (the one before left it there, on its fast and slow
     /// paths alike); `cc_left`: the instruction being emitted leaves it.

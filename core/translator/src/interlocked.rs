@@ -1,5 +1,6 @@
-//! The interlocked-update instructions CS, CSY, CSG, CDSG and the LOAD AND
-//! ADD family (LAA, LAAG, LAAL, LAALG): one x86 `lock cmpxchg` (CDSG:
+//! The interlocked-update instructions CS, CSY, CSG, CDSG, the LOAD AND
+//! ADD family (LAA, LAAG, LAAL, LAALG) and LOAD AND AND, OR, EXCLUSIVE OR
+//! (LAN, LANG, LAO, LAOG, LAX, LAXG): one x86 `lock cmpxchg` (CDSG:
 //! `lock cmpxchg16b`) on the host
 //! bytes of the storage operand (PoP "Interlocked Update": no other CPU
 //! accesses the operand between the fetch and the store), so they are
@@ -33,6 +34,17 @@ enum Update {
     Add,
     /// LOAD AND ADD LOGICAL.
     AddLogical,
+    /// LOAD AND AND, LOAD AND OR, LOAD AND EXCLUSIVE OR: cc 0 for a zero
+    /// result, else 1.
+    Logic(Logic),
+}
+
+/// The bitwise operation of a [`Update::Logic`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logic {
+    And,
+    Or,
+    Xor,
 }
 
 /// The update of `n` bytes with the operand's host bytes at r13 + rdx, in
@@ -54,6 +66,19 @@ fn compare_and_swap_cc(
     a.xor(ecx, ecx)?;
     a.set_label(&mut done)?;
     a.nop()
+}
+
+/// `new` = `new` combined with the third operand, with the x86 flags of
+/// the operation.
+macro_rules! combine {
+    ($a:expr, $update:expr, $new:expr, $r3:expr) => {
+        match $update {
+            Update::Logic(Logic::And) => $a.and($new, $r3)?,
+            Update::Logic(Logic::Or) => $a.or($new, $r3)?,
+            Update::Logic(Logic::Xor) => $a.xor($new, $r3)?,
+            _ => $a.add($new, $r3)?,
+        }
+    };
 }
 
 macro_rules! emit {
@@ -81,7 +106,7 @@ macro_rules! emit {
             a.mov($old, $acc)?;
             a.bswap($old)?;
             a.mov($new, $old)?;
-            a.add($new, $reg($f.r3))?;
+            combine!(a, $update, $new, $reg($f.r3));
             if $update == Update::Add {
                 overflow_only(a, $here)?;
             }
@@ -94,13 +119,18 @@ macro_rules! emit {
             // read before R1, which may be the same register, is
             // replaced; MOV keeps the flags).
             a.mov($new, $old)?;
-            a.add($new, $reg($f.r3))?;
+            combine!(a, $update, $new, $reg($f.r3));
             a.mov($reg($f.r1), $old)?;
-            if $update == Update::Add {
-                signed_cc(a, $here)?;
-            } else {
-                a.setc(cl)?;
-                a.setnz(dl)?;
+            match $update {
+                Update::Add => signed_cc(a, $here)?,
+                Update::Logic(_) => {
+                    a.setnz(dl)?;
+                    a.mov(cl, 0)?;
+                }
+                _ => {
+                    a.setc(cl)?;
+                    a.setnz(dl)?;
+                }
             }
             false
         }
@@ -122,6 +152,12 @@ impl Gen {
             LAAG => (Update::Add, 8),
             LAAL => (Update::AddLogical, 4),
             LAALG => (Update::AddLogical, 8),
+            LAN => (Update::Logic(Logic::And), 4),
+            LANG => (Update::Logic(Logic::And), 8),
+            LAO => (Update::Logic(Logic::Or), 4),
+            LAOG => (Update::Logic(Logic::Or), 8),
+            LAX => (Update::Logic(Logic::Xor), 4),
+            LAXG => (Update::Logic(Logic::Xor), 8),
             _ => return Ok(false),
         };
         let f = here.insn.f;

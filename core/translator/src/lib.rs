@@ -32,7 +32,7 @@
 //! entry, dispatch and return code), `block` (decoding, side exits),
 //! `emit` (one block's generator), `native` (which emission an
 //! instruction gets), one module per instruction class (`alu`, `branch`,
-//! `shift`, `field`, `ss`, `multiple`, `interlocked`), `cc` (the condition code), `liveness` (where it need not be stored),
+//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`), `cc` (the condition code), `liveness` (where it need not be stored),
 //! `memory` (how a guest storage access is emitted: [`MemoryAccess`]) and
 //! `fill` (the out-of-line miss paths it leaves for the end of the block).
 //!
@@ -66,6 +66,7 @@ mod alu;
 mod block;
 mod branch;
 mod cc;
+mod conditional;
 mod divide;
 mod emit;
 mod encode;
@@ -74,10 +75,12 @@ mod fill;
 mod interlocked;
 mod liveness;
 mod memory;
+mod moves;
 mod multiple;
 mod native;
 mod shift;
 mod ss;
+mod strings;
 mod stubs;
 
 pub use block::{

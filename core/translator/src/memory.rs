@@ -213,7 +213,7 @@ impl Gen {
     /// of the first: an access that crosses a page never matches (the
     /// slot holds a page of its own slot number), and the fill sends it to
     /// the interpreter.
-    fn tlb_lookup(
+    pub(crate) fn tlb_lookup(
         &mut self,
         kind: AccessKind,
         n: u32,

@@ -1,6 +1,9 @@
 //! LOAD MULTIPLE and STORE MULTIPLE (LM, LMY, LMG, STM, STMY, STMG):
 //! registers R1 through R3 (wrapping from 15 to 0) from or to consecutive
-//! words or doublewords at the second-operand address.
+//! words or doublewords at the second-operand address. Under the software
+//! TLB an operand that crosses into the next page is native too (a load's
+//! two pages probed by the pair fill, a store's found in the TLB); any
+//! crossing under the host MMU is the interpreter's.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -9,6 +12,7 @@ use zmmu_cpu::sem::Ext;
 use zmmu_mmu::kind::AccessKind;
 
 use crate::emit::{gpr, gpr32, Current, Gen};
+use crate::fill::PairOrder;
 use crate::MemoryAccess;
 
 impl Gen {
@@ -29,21 +33,129 @@ impl Gen {
         };
         let f = here.insn.f;
         let count = u32::from(f.r3.wrapping_sub(f.r1) & 15) + 1;
+        let total = count * size;
         self.ea(0, f.b2, f.d2)?;
         let kind = if load {
             AccessKind::Read
         } else {
             AccessKind::Write
         };
-        self.access(here, kind, count * size)?;
+        let two_pages = matches!(self.env.memory, MemoryAccess::SoftTlb { .. });
+        let mut crossing = self.a.create_label();
+        let mut done = self.a.create_label();
+        if two_pages {
+            self.a.mov(ecx, eax)?;
+            self.a.and(ecx, 0xfff)?;
+            self.a.cmp(ecx, (0x1000 - total) as i32)?;
+            self.a.ja(crossing)?;
+        }
+        self.access(here, kind, total)?;
         if self.env.memory == MemoryAccess::HostMmu {
             // A fault in the second page after the first's registers or
             // bytes changed would leave the instruction half done (and
             // its slow path with a new base register).
-            self.within_page(here, count * size)?;
+            self.within_page(here, total)?;
         }
+        self.transfer(load, size, f.r1, count)?;
+        if two_pages {
+            self.a.jmp(done)?;
+            self.a.set_label(&mut crossing)?;
+            if load {
+                self.gather(here, total)?;
+                self.transfer(load, size, f.r1, count)?;
+            } else {
+                self.scatter_pages(here, total)?;
+                self.a.sub(rsp, GATHER)?;
+                self.a.mov(rax, rsp)?;
+                self.a.sub(rax, r13)?;
+                self.transfer(load, size, f.r1, count)?;
+                self.scatter(total)?;
+            }
+            self.a.add(rsp, GATHER)?;
+            self.a.set_label(&mut done)?;
+            self.a.nop()?;
+        }
+        Ok(true)
+    }
+
+    /// A load multiple's operand (logical address in rax, `total` bytes)
+    /// that crosses into the next page: both pages read (the pair fill
+    /// checks both before it records either, as the interpreter's read of
+    /// the whole operand does), their bytes gathered into [`GATHER`] bytes
+    /// of stack, and rax set so that r13 + rax addresses them. The caller
+    /// gives the stack back.
+    fn gather(&mut self, here: &mut Current, total: u32) -> Result<(), IcedError> {
+        self.a.lea(rsi, qword_ptr(rax + (total - 1) as i32))?;
+        self.wrap(rsi)?;
+        self.access_pair(here, AccessKind::Read, PairOrder::CheckFirst, 1)?;
+        let a = &mut self.a;
+        a.sub(rsp, GATHER)?;
+        // The first page's part: to its end.
+        a.mov(r9, rsi)?;
+        a.mov(edx, eax)?;
+        a.and(edx, 0xfff)?;
+        a.mov(ecx, 0x1000)?;
+        a.sub(ecx, edx)?;
+        a.mov(r10d, ecx)?;
+        a.lea(rsi, qword_ptr(r13 + rax))?;
+        a.mov(rdi, rsp)?;
+        a.rep().movsb()?;
+        // The second page's part: the rest, ending at the last byte.
+        a.mov(ecx, total)?;
+        a.sub(ecx, r10d)?;
+        a.lea(rsi, qword_ptr(r13 + r9 + 1))?;
+        a.sub(rsi, rcx)?;
+        a.rep().movsb()?;
+        a.mov(rax, rsp)?;
+        a.sub(rax, r13)?;
+        Ok(())
+    }
+
+    /// A store multiple's operand (logical address in rax, `total` bytes)
+    /// that crosses into the next page: both pages must be in the TLB for
+    /// stores already (an entry is formed only where the store is
+    /// permitted and its reference and change bits are recorded), else
+    /// the slow path, whose interpreter checks both before it stores or
+    /// records anything. r8 = the absolute address of the first byte, r9
+    /// of the last.
+    fn scatter_pages(&mut self, here: &mut Current, total: u32) -> Result<(), IcedError> {
+        here.used_slow = true;
+        let slow = here.slow;
+        self.a.lea(rsi, qword_ptr(rax + (total - 1) as i32))?;
+        self.wrap(rsi)?;
+        self.tlb_lookup(AccessKind::Write, 1, slow, slow)?;
+        self.a.mov(r8, rax)?;
+        self.a.mov(rax, rsi)?;
+        self.tlb_lookup(AccessKind::Write, 1, slow, slow)?;
+        self.a.mov(r9, rax)?;
+        Ok(())
+    }
+
+    /// Copies the `total` bytes at rsp to the two pages of
+    /// [`Gen::scatter_pages`].
+    fn scatter(&mut self, total: u32) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(edx, r8d)?;
+        a.and(edx, 0xfff)?;
+        a.mov(ecx, 0x1000)?;
+        a.sub(ecx, edx)?;
+        a.mov(r10d, ecx)?;
+        a.mov(rsi, rsp)?;
+        a.lea(rdi, qword_ptr(r13 + r8))?;
+        a.rep().movsb()?;
+        a.mov(ecx, total)?;
+        a.sub(ecx, r10d)?;
+        a.lea(rdi, qword_ptr(r13 + r9 + 1))?;
+        a.sub(rdi, rcx)?;
+        a.rep().movsb()?;
+        Ok(())
+    }
+
+    /// The registers R1 onwards (`count` of `size` bytes) loaded from or
+    /// stored to r13 + rax onwards.
+    fn transfer(&mut self, load: bool, size: u32, r1: u8, count: u32) -> Result<(), IcedError> {
         for i in 0..count as u8 {
-            let r = f.r1.wrapping_add(i) & 15;
+            let r = r1.wrapping_add(i) & 15;
             if i > 0 {
                 self.a.add(rax, size as i32)?;
             }
@@ -66,6 +178,10 @@ impl Gen {
                 }
             }
         }
-        Ok(true)
+        Ok(())
     }
 }
+
+/// The stack a crossing load multiple gathers its operand in (at most 16
+/// doublewords; a multiple of 16 keeps the stack aligned).
+const GATHER: i32 = 128;

@@ -2,7 +2,8 @@
 //! module, then the few instructions that belong to no class (LA, LARL,
 //! LOAD ON CONDITION, LDGR/LGDR, LD/STD, EXTRACT ACCESS, TEST UNDER MASK,
 //! the byte-reversed loads and stores, FIND LEFTMOST ONE, PREFETCH DATA,
-//! INSERT CHARACTER (and under mask), INSERT PROGRAM MASK, LDR/LER,
+//! INSERT CHARACTER (and under mask), COMPARE LOGICAL CHARACTERS UNDER
+//! MASK, INSERT PROGRAM MASK, LDR/LER,
 //! STNSM/STOSM); the divides and COMPARE AND SWAP have modules of their
 //! own.
 
@@ -15,6 +16,7 @@ use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, gpr32, Current, Gen, Native};
+use crate::{abi, MemoryAccess};
 
 impl Gen {
     /// Floating-point register `r` in the CPU state; registers other than
@@ -27,7 +29,7 @@ impl Gen {
 
     /// The offset from rbx of floating-point register `r`, checked as by
     /// [`Gen::fpr`].
-    fn fpr_offset(&mut self, here: &mut Current, r: u8) -> Result<i32, IcedError> {
+    pub(crate) fn fpr_offset(&mut self, here: &mut Current, r: u8) -> Result<i32, IcedError> {
         if !matches!(r & 15, 0 | 2 | 4 | 6) {
             here.used_slow = true;
             let bit = 63 - 45;
@@ -58,10 +60,15 @@ impl Gen {
         if let Some(done) = self.branch(here)? {
             return Ok(done);
         }
-        if mem_ok && (self.ss(here)? || self.multiple(here)? || self.interlocked(here)?) {
+        if mem_ok
+            && (self.ss(here)?
+                || self.multiple(here)?
+                || self.interlocked(here)?
+                || self.strings(here)?)
+        {
             return Ok(Native::Yes);
         }
-        if self.divide(here)? {
+        if self.divide(here)? || self.on_condition(here, mem_ok)? || self.moves(here)? {
             return Ok(Native::Yes);
         }
         match insn.op {
@@ -257,6 +264,10 @@ impl Gen {
                 self.insert_under_mask(here)?;
                 Ok(Native::Yes)
             }
+            CLM | CLMY | CLMH if mem_ok && f.m3 & 15 != 0 => {
+                self.compare_under_mask(here)?;
+                Ok(Native::Yes)
+            }
             IPM => {
                 // R1 bits 32-39 = 00, the condition code, the program mask
                 // (PSW bits 18-23: the low six bits of the PSW byte that
@@ -300,21 +311,7 @@ impl Gen {
     fn insert_under_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
         let f = here.insn.f;
         let mask = f.m3 & 15;
-        let n = mask.count_ones();
-        self.ea(0, f.b2, f.d2)?;
-        self.access(here, AccessKind::Read, n)?;
-        // esi = the n bytes, big-endian, right-aligned.
-        match n {
-            3 => {
-                let a = &mut self.a;
-                a.movzx(esi, word_ptr(r13 + rax))?;
-                a.rol(si, 8)?;
-                a.shl(esi, 8)?;
-                a.movzx(edx, byte_ptr(r13 + rax + 2))?;
-                a.or(esi, edx)?;
-            }
-            _ => self.load(n, Ext::F)?,
-        }
+        let n = self.load_under_mask(here)?;
         let high = here.insn.op == Opcode::ICMH;
         let mut left = n;
         for position in 0..4u8 {
@@ -341,15 +338,69 @@ impl Gen {
         self.set_cc()
     }
 
+    /// esi = as many bytes as the mask M3 (nonzero) has ones, fetched
+    /// from the second operand (B2, D2), big-endian and right-aligned;
+    /// their number.
+    fn load_under_mask(&mut self, here: &mut Current) -> Result<u32, IcedError> {
+        let f = here.insn.f;
+        let n = (f.m3 & 15).count_ones();
+        self.ea(0, f.b2, f.d2)?;
+        self.access(here, AccessKind::Read, n)?;
+        match n {
+            3 => {
+                let a = &mut self.a;
+                a.movzx(esi, word_ptr(r13 + rax))?;
+                a.rol(si, 8)?;
+                a.shl(esi, 8)?;
+                a.movzx(edx, byte_ptr(r13 + rax + 2))?;
+                a.or(esi, edx)?;
+            }
+            _ => self.load(n, Ext::F)?,
+        }
+        Ok(n)
+    }
+
+    /// CLM, CLMY, CLMH with a nonzero mask (mask zero, where nothing is
+    /// fetched, is the interpreter's): the bytes of R1 bits 32-63 (CLMH:
+    /// 0-31) the mask selects, taken left to right as one unsigned
+    /// number, compared with as many bytes of storage: cc 0 equal, 1 the
+    /// register's low, 2 high (PoP COMPARE LOGICAL CHARACTERS UNDER
+    /// MASK).
+    fn compare_under_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
+        let f = here.insn.f;
+        let mask = f.m3 & 15;
+        self.load_under_mask(here)?;
+        let high = here.insn.op == Opcode::CLMH;
+        let a = &mut self.a;
+        // edx = the selected bytes of R1, right-aligned.
+        a.xor(edx, edx)?;
+        for position in 0..4u8 {
+            if mask & (8 >> position) == 0 {
+                continue;
+            }
+            let byte = 3 - position + if high { 4 } else { 0 };
+            a.shl(edx, 8)?;
+            a.mov(dl, gpr_byte(f.r1, byte))?;
+        }
+        a.cmp(edx, esi)?;
+        crate::cc::compare_cc(a, true)?;
+        self.set_cc()
+    }
+
     /// STNSM, STOSM in the supervisor state (the problem state's
     /// privileged-operation exception is the interpreter's): PSW bits 0-7
     /// stored at the first operand, then ANDed (STNSM) or ORed (STOSM)
-    /// with I2 (PoP STORE THEN AND/OR SYSTEM MASK). Natively only when the
-    /// mask stays or STNSM only clears the I/O and external masks (bits 6
-    /// and 7): disabling needs no look at the interruptions, and nothing
-    /// the block's code depends on changes. Any other change (enabling,
-    /// DAT, PER) is the interpreter's, which ends the block and the run so
-    /// that the machine sees what it enabled.
+    /// with I2 (PoP STORE THEN AND/OR SYSTEM MASK). Natively when the mask
+    /// stays, when STNSM only clears the I/O and external masks (bits 6
+    /// and 7: disabling needs no look at the interruptions), and under
+    /// the software TLB when STOSM only sets them (Linux's
+    /// `local_irq_enable`). An interruption pending for the masks it
+    /// enabled must be taken right after the instruction, so that STOSM
+    /// then ends the chain of blocks ([`Gen::leave_chain`]) and the runner
+    /// returns to the machine, which looks. Any other change (DAT, PER,
+    /// the bits that must be zero) is the interpreter's, which ends the
+    /// block and the run; so is an enabling STOSM under the host MMU (the
+    /// kvm engine's in-VM dispatcher would run on).
     fn store_then_change_system_mask(&mut self, here: &mut Current) -> Result<(), IcedError> {
         let f = here.insn.f;
         let i = f.i2 as u8;
@@ -371,10 +422,13 @@ impl Gen {
             a.and(edi, i32::from(i))?;
         }
         // The bits that change, other than the I/O and external masks of
-        // STNSM.
+        // STNSM (and of STOSM under the software TLB).
+        let enables = here.insn.op == Opcode::STOSM
+            && matches!(self.env.memory, MemoryAccess::SoftTlb { .. })
+            && i & 0x03 != 0;
         a.mov(edx, esi)?;
         a.xor(edx, edi)?;
-        if here.insn.op == Opcode::STNSM {
+        if here.insn.op == Opcode::STNSM || enables {
             a.and(edx, !0x03)?;
         }
         a.jnz(slow)?;
@@ -384,12 +438,37 @@ impl Gen {
         let a = &mut self.a;
         a.movzx(ecx, byte_ptr(rbx + system))?;
         a.mov(byte_ptr(r13 + rax), cl)?;
-        if here.insn.op == Opcode::STOSM {
-            a.or(byte_ptr(rbx + system), i32::from(i))?;
-        } else {
+        if here.insn.op == Opcode::STNSM {
             a.and(byte_ptr(rbx + system), i32::from(i))?;
+            return Ok(());
+        }
+        a.or(byte_ptr(rbx + system), i32::from(i))?;
+        if enables {
+            // cl: the mask before.
+            let mut same = a.create_label();
+            a.cmp(cl, byte_ptr(rbx + system))?;
+            a.je(same)?;
+            self.leave_chain(here.next)?;
+            self.a.set_label(&mut same)?;
+            self.a.nop()?;
         }
         Ok(())
+    }
+
+    /// Ends the chain of blocks after the current instruction, with the
+    /// PSW address `next`: the budget of the instructions after it given
+    /// back (as a side exit does), then the dispatcher, which the PSW bits
+    /// in the context, set to a value no jump-cache entry has (entries
+    /// hold PSW bits under a mask), send back to the runner with
+    /// [`abi::END`] whatever the next block is.
+    fn leave_chain(&mut self, next: u64) -> Result<(), IcedError> {
+        let after = self.len - self.index - 1;
+        if after > 0 {
+            self.a.add(r15, after as i32)?;
+        }
+        self.a.mov(qword_ptr(rbp + abi::CTX_BITS as i32), -1)?;
+        self.a.mov(rax, next)?;
+        self.end_rax()
     }
 }
 

@@ -659,14 +659,21 @@ fn move_inverse<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
 
 /// Long-operand register conventions: address in R, length in R+1
 /// (24 bits for MVCL/CLCL, 32 or 64 bits for MVCLE/CLCLE by amode).
-/// The largest aligned block of storage that every access check treats
-/// alike: low-address protection covers 512 bytes, the fetch-protection
-/// override 2048, keys and DAT whole pages.
+/// The largest aligned block of the two low pages that every access check
+/// treats alike: low-address protection covers bytes 0-511 and 4096-4607,
+/// the fetch-protection override 0-2047. Elsewhere keys and DAT treat a
+/// whole page alike.
 const PROTECTION_UNIT: u64 = 512;
 
-/// The bytes from `addr` to the end of its protection unit.
+/// The bytes from `addr` to the end of its protection unit: of
+/// [`PROTECTION_UNIT`] in the two low pages, else of the page.
 fn unit_left(addr: u64) -> u64 {
-    PROTECTION_UNIT - (addr & (PROTECTION_UNIT - 1))
+    let unit = if addr < 0x2000 {
+        PROTECTION_UNIT
+    } else {
+        0x1000
+    };
+    unit - (addr & (unit - 1))
 }
 
 struct LongOperand {
@@ -751,7 +758,7 @@ fn move_long<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return Ok(Next::Seq);
     }
     let mut budget = CPU_DETERMINED;
-    let mut buf = [0u8; PROTECTION_UNIT as usize];
+    let mut buf = [0u8; 0x1000];
     while dst.len > 0 && budget > 0 {
         // As one byte at a time, a run at once: the run stays within one
         // protection unit of each operand (so its first byte meets any
