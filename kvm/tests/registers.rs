@@ -1,6 +1,7 @@
-//! The register instructions the in-VM runtime image completes without an
-//! exit (`zmmu_vm_runtime::call::may_complete`, docs/CHOICES.md 40): BFP
-//! and vector register instructions, LOCGR, EFPC. Their results equal the
+//! The instructions the in-VM runtime image completes without an exit
+//! (`zmmu_vm_runtime::call::may_complete`, docs/CHOICES.md 40): BFP and
+//! vector register instructions, LOCGR, EFPC, and those whose operand
+//! fetches the active root maps (ADB, VLBB, CLM). Their results equal the
 //! interpreter's, a loop of them costs O(1) VM exits, and their program
 //! interruptions (an IEEE exception whose trap the FPC enables, a data
 //! exception for BFP with the AFP-register control off) are delivered as
@@ -12,6 +13,8 @@ mod common;
 
 use common::{bytes_at, on_both, program_machine};
 use zmmu_machine::Machine;
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
 
 /// CR0 bits 45 (AFP-register control) and 46 (vector enablement).
 const AFP_AND_VECTOR: u64 = 1 << 18 | 1 << 17;
@@ -28,6 +31,14 @@ fn run(
     let build = || {
         let mut machine = program_machine(0x2000, program);
         machine.cpu.cr[0] |= cr0_bits;
+        // The operands of `operand_loop`: 2.5, then 0x11223344.
+        let mut data = 2.5f64.to_bits().to_be_bytes().to_vec();
+        data.extend([0x11, 0x22, 0x33, 0x44]);
+        machine
+            .bus
+            .storage
+            .write(AbsoluteAddress::new(0x3000), &data)
+            .unwrap();
         machine
     };
     let (reference, kvm) = on_both(build, limit);
@@ -134,4 +145,54 @@ fn bfp_with_the_afp_register_control_off_is_the_interpreters_data_exception() {
     assert_same(&machine, &reference);
     assert_eq!(bytes_at(&machine, 0x93, 1), [0x02]);
     assert!(engine.completed_in_vm().is_empty());
+}
+
+/// lghi r3,N ; llilf r4,AT ; lzdr f0 ;
+/// X: adb f0,0(r4) ; vlbb v1,0(r4),6 ; clm r1,15,8(r4) ; brct r3,X ;
+/// then an invalid opcode.
+fn operand_loop(n: u16, at: u32) -> Vec<u8> {
+    let [hi, lo] = n.to_be_bytes();
+    let a = at.to_be_bytes();
+    vec![
+        0xa7, 0x39, hi, lo, 0xc0, 0x4f, a[0], a[1], a[2], a[3], 0xb3, 0x75, 0x00, 0x00, 0xed, 0x00,
+        0x40, 0x00, 0x00, 0x1a, 0xe7, 0x10, 0x40, 0x00, 0x60, 0x07, 0xbd, 0x1f, 0x40, 0x08, 0xa7,
+        0x36, 0xff, 0xf8, 0x00, 0x00,
+    ]
+}
+
+#[test]
+fn operand_fetches_the_root_maps_complete_in_the_vm() {
+    let Some((reference, machine, engine)) =
+        run(&operand_loop(200, 0x3000), AFP_AND_VECTOR, 10_000)
+    else {
+        return;
+    };
+    assert_same(&machine, &reference);
+    assert_eq!(f64::from_bits(machine.cpu.fpr(0)), 500.0);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["ADB", "VLBB", "CLM"] {
+        assert!(
+            completed.contains(&(mnemonic, 200)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for 200 turns of the loop");
+}
+
+#[test]
+fn an_operand_outside_storage_is_the_interpreters_addressing_exception() {
+    // adb f0,0(r4) at 32 MiB, past the 16 MiB of storage.
+    let Some((reference, machine, engine)) = run(&operand_loop(2, 0x200_0000), AFP_AND_VECTOR, 100)
+    else {
+        return;
+    };
+    assert_same(&machine, &reference);
+    assert_eq!(
+        bytes_at(&machine, 0x8e, 2),
+        [0, 5],
+        "an addressing exception"
+    );
+    let completed = engine.completed_in_vm();
+    assert!(!completed.iter().any(|&(m, _)| m == "ADB"), "{completed:?}");
 }

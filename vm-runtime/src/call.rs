@@ -20,6 +20,7 @@ use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
@@ -41,6 +42,11 @@ pub fn may_complete(op: Opcode) -> bool {
 
 /// What the image reaches outside its own memory.
 pub trait Guest {
+    /// Loads `buf.len()` bytes at s390x logical address `addr` (one page,
+    /// below 2^47) through the active shadow root, as translated code
+    /// would; `false` when the access faulted and the host did not map it
+    /// (the host then makes it).
+    fn load(&mut self, addr: u64, buf: &mut [u8]) -> bool;
     /// Stores `data` at s390x logical address `addr` (one page, below
     /// 2^47) through the active shadow root, as translated code would;
     /// `false` when the access faulted and the host did not map it (the
@@ -95,9 +101,12 @@ impl Storage for NoStorage {
     }
 }
 
-/// The bus of one call: the clock (where the page holds it), the
-/// facilities, and room for one store.
-struct Bus {
+/// The bus of one call: operand fetches through the active root, the
+/// clock (where the page holds it), the facilities, and room for one
+/// store.
+struct Bus<'g, G> {
+    guest: &'g mut G,
+    amode: AddressingMode,
     clock: Option<Clock<PageTime>>,
     facilities: Facilities,
     store: Option<(u64, [u8; 16], usize)>,
@@ -106,16 +115,47 @@ struct Bus {
     storage: NoStorage,
 }
 
-impl Bus {
+impl<G> Bus<'_, G> {
     fn refuse(&mut self) -> Exception {
         self.refused = true;
         Exception::new(Code::OPERATION)
     }
 }
 
-impl Memory for Bus {
-    fn read(&mut self, _: &Access<'_>, _: u64, _: &mut [u8]) -> Result<(), Exception> {
-        Err(self.refuse())
+impl<G: Guest> Memory for Bus<'_, G> {
+    /// An operand fetch in the PSW's address space with the PSW key (the
+    /// active root's), page by page, that does not wrap in the addressing
+    /// mode and does not overlap the store kept aside (which the
+    /// instruction would read back).
+    fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
+        let operand =
+            acc.kind == AccessKind::Read && matches!(acc.space, AddressType::Logical { .. });
+        let len = buf.len() as u64;
+        let last = addr.wrapping_add(len.wrapping_sub(1));
+        let overlaps = self
+            .store
+            .is_some_and(|(at, _, n)| addr < at + n as u64 && at <= last);
+        if !operand
+            || len == 0
+            || last < addr
+            || last > self.amode.mask()
+            || last >= 1 << 47
+            || overlaps
+        {
+            return Err(self.refuse());
+        }
+        let mut at = addr;
+        for chunk in buf.chunks_mut(4096) {
+            let in_page = (4096 - (at & 0xfff)) as usize;
+            let (head, tail) = chunk.split_at_mut(in_page.min(chunk.len()));
+            for (part, from) in [(head, at), (tail, at + in_page as u64)] {
+                if !part.is_empty() && !self.guest.load(from, part) {
+                    return Err(self.refuse());
+                }
+            }
+            at += chunk.len() as u64;
+        }
+        Ok(())
     }
 
     /// Keeps the one store an instruction of the class makes, in the
@@ -157,7 +197,7 @@ impl Memory for Bus {
     }
 }
 
-impl System for Bus {
+impl<G: Guest> System for Bus<'_, G> {
     fn system_instruction(
         &mut self,
         _: &mut Cpu,
@@ -312,6 +352,8 @@ pub fn host_call(
         last: clock.last,
     };
     let mut bus = Bus {
+        guest: &mut *guest,
+        amode: cpu.psw.amode(),
         clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
         facilities: Facilities::from_bits_truncate(shared.facilities as u32),
         store: None,
@@ -319,7 +361,9 @@ pub fn host_call(
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
-    if bus.refused || (result.is_ok() && !only_results_changed(&before, &cpu)) {
+    let (refused, store) = (bus.refused, bus.store);
+    let last = bus.clock.map(|clock| clock.state().last);
+    if refused || (result.is_ok() && !only_results_changed(&before, &cpu)) {
         // What this instruction needs is the host's at every call.
         sites[slot].refused = 1;
         return HOST;
@@ -331,7 +375,7 @@ pub fn host_call(
         return HOST;
     }
     let amode = cpu.psw.amode();
-    if let Some((addr, data, len)) = bus.store {
+    if let Some((addr, data, len)) = store {
         if !storable(addr, len, amode) {
             return HOST;
         }
@@ -350,8 +394,8 @@ pub fn host_call(
     set_field(page, cpu_page::FPC, &cpu.fpc.to_le_bytes());
     page[offset::PSW_MASK / 8] = cpu.psw.mask;
     page[offset::PSW_ADDR / 8] = amode.wrap(site.at.wrapping_add(u64::from(site.len)));
-    if let Some(clock) = &bus.clock {
-        shared.clock.last = clock.state().last;
+    if let Some(last) = last {
+        shared.clock.last = last;
     }
     if let Some(count) = counts.get_mut(insn.op as usize) {
         *count += 1;
@@ -369,12 +413,25 @@ mod tests {
 
     /// A guest whose stores land in a list, or fault.
     struct Recorded {
+        /// The loads made (address, length); each byte loaded is the low
+        /// byte of its address.
+        loads: Vec<(u64, usize)>,
         stores: Vec<(u64, Vec<u8>)>,
         faults: bool,
         tsc: u64,
     }
 
     impl Guest for Recorded {
+        fn load(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+            if self.faults {
+                return false;
+            }
+            self.loads.push((addr, buf.len()));
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (addr as usize + i) as u8;
+            }
+            true
+        }
         fn store(&mut self, addr: u64, data: &[u8]) -> bool {
             if self.faults {
                 return false;
@@ -440,6 +497,7 @@ mod tests {
 
     fn guest() -> Recorded {
         Recorded {
+            loads: Vec::new(),
             stores: Vec::new(),
             faults: false,
             tsc: 0,
@@ -640,13 +698,28 @@ mod tests {
     }
 
     #[test]
-    fn a_fetch_or_a_change_of_the_program_mask_leaves_the_site_to_the_host() {
-        // lg r1,0(r2) reads storage; spm r1 changes the program mask.
+    fn an_operand_fetch_is_made_through_the_root_page_by_page() {
+        // lg r1,0xffc(r2): 8 bytes across the page boundary at 0x3000.
+        let mut c = setup(&[0xe3, 0x12, 0x0f, 0xfc, 0x00, 0x04]);
+        c.page[(offset::GPR + 16) / 8] = 0x2000;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x2ffc, 4), (0x3000, 4)]);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 0xfcfd_feff_0001_0203);
+    }
+
+    #[test]
+    fn a_fetch_the_root_refuses_or_a_change_of_the_program_mask_leaves_the_site_to_the_host() {
+        // lg r1,0(r2) faults; spm r1 changes the program mask.
         for bytes in [&[0xe3, 0x10, 0x20, 0x00, 0x00, 0x04][..], &[0x04, 0x10]] {
             let mut c = setup(bytes);
             c.page[(offset::GPR + 8) / 8] = 0x0f00_0000;
             let before = c.page;
-            assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST, "{bytes:x?}");
+            let mut g = Recorded {
+                faults: true,
+                ..guest()
+            };
+            assert_eq!(c.call(3 << 8 | 1, &mut g), HOST, "{bytes:x?}");
             assert_eq!(c.page, before);
             let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
             assert_eq!(c.sites[slot].refused, 1, "{bytes:x?}");
