@@ -223,7 +223,7 @@ const fn clock(field: usize) -> u64 {
 }
 
 /// The clock page's fields, in order.
-const CLOCK_FIELDS: [usize; 9] = [
+const CLOCK_FIELDS: [usize; 10] = [
     offset_of!(ClockPage, valid),
     offset_of!(ClockPage, epoch),
     offset_of!(ClockPage, last),
@@ -233,6 +233,7 @@ const CLOCK_FIELDS: [usize; 9] = [
     offset_of!(ClockPage, shift),
     offset_of!(ClockPage, cpu_timer_zero),
     offset_of!(ClockPage, tod_programmable),
+    offset_of!(ClockPage, clock_comparator),
 ];
 
 impl ImageArea<'_> {
@@ -287,7 +288,7 @@ impl ImageArea<'_> {
 
     /// The clock page.
     pub fn clock(&self) -> ClockPage {
-        let [valid, epoch, last, ns, tsc, mult, shift, cpu_timer_zero, tod_programmable] =
+        let [valid, epoch, last, ns, tsc, mult, shift, cpu_timer_zero, tod_programmable, clock_comparator] =
             CLOCK_FIELDS.map(|f| self.load(clock(f)));
         ClockPage {
             valid,
@@ -299,6 +300,7 @@ impl ImageArea<'_> {
             shift,
             cpu_timer_zero,
             tod_programmable,
+            clock_comparator,
         }
     }
 
@@ -314,10 +316,17 @@ impl ImageArea<'_> {
             page.shift,
             page.cpu_timer_zero,
             page.tod_programmable,
+            page.clock_comparator,
         ];
         for (field, value) in CLOCK_FIELDS.into_iter().zip(values) {
             self.store(clock(field), value);
         }
+    }
+
+    /// Publishes the machine's facilities (`zmmu_mmu::control::Facilities`
+    /// bits).
+    pub fn set_facilities(&self, bits: u64) {
+        self.store(shared(offset_of!(Shared, facilities)), bits);
     }
 
     /// Enters `site` in the site table; `false` when its probe sequence is

@@ -153,8 +153,15 @@ impl ExitHandler for Exits<'_, '_> {
         state::store(&paging.exec_area(), self.cpu);
         state::set_generation(&paging.exec_area(), self.blocks.generation);
         if let Some(image) = paging.image() {
+            let facilities = self.board.bus.facilities;
             let clock = &mut self.board.services.clock;
-            crate::vmcall::publish(&image.area(), self.tsc.as_ref(), self.cpu, clock);
+            crate::vmcall::publish(
+                &image.area(),
+                self.tsc.as_ref(),
+                self.cpu,
+                clock,
+                facilities,
+            );
         }
         let after = self.watched();
         // A clock read asks the machine to look (`Board::clock`) so that

@@ -612,8 +612,15 @@ impl KvmEngine {
         frames.extend(second.as_ref().map(|(frame, bytes)| (*frame, &bytes[..])));
         let (id, new_frames) = self.blocks.insert(block, &frames, self.host.paging_mut());
         if let (Some(image), None) = (self.host.paging().image(), &second) {
-            let insns = &self.blocks.blocks[id].insns;
-            vmcall::enter_sites(&image.area(), id, addr, &page[offset..], insns);
+            let block = &self.blocks.blocks[id];
+            vmcall::enter_sites(
+                &image.area(),
+                id,
+                addr,
+                &page[offset..],
+                &block.insns,
+                &block.native,
+            );
         }
         for frame in new_frames {
             // Mappings of the frame made writable before go; they come back
@@ -708,8 +715,9 @@ impl KvmEngine {
         }
         .store(&area);
         if let Some(image) = self.host.paging().image() {
+            let facilities = board.bus.facilities;
             let clock = &mut board.services.clock;
-            vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock);
+            vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock, facilities);
         }
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;

@@ -6,6 +6,7 @@
 use zmmu_cpu::state::{offset, Cpu};
 use zmmu_hv_kvm::ExecArea;
 use zmmu_translator::abi;
+use zmmu_vm_runtime::protocol::cpu_page;
 
 /// The virtual address of CPU state field `at` (a `state::offset`).
 const fn cpu(at: usize) -> u64 {
@@ -41,10 +42,18 @@ pub(crate) fn store(area: &ExecArea<'_>, c: &Cpu) {
     }
     let _ = area.write(cpu(offset::AR), &ar);
     let _ = area.store_u64(cpu(offset::PREFIX), c.prefix.value());
+    // What only the in-VM runtime image reads (and the FPC, which it
+    // writes): translated code never touches these.
+    let _ = area.write(cpu(cpu_page::FPC), &c.fpc.to_le_bytes());
+    let _ = area.write(cpu(cpu_page::CPU_ADDR), &c.cpu_addr.to_le_bytes());
+    let model = [u8::from(c.vector_facility), u8::from(c.mie3_facility)];
+    let _ = area.write(cpu(cpu_page::VECTOR_FACILITY), &model[..1]);
+    let _ = area.write(cpu(cpu_page::MIE3_FACILITY), &model[1..]);
 }
 
-/// Copies back what translated code may change: general and vector
-/// (floating-point) registers and the PSW.
+/// Copies back what translated code and the in-VM runtime image may
+/// change: general and vector (floating-point) registers, the FPC and the
+/// PSW.
 pub(crate) fn load(area: &ExecArea<'_>, c: &mut Cpu) {
     load_words(area, cpu(offset::GPR), &mut c.gpr);
     let mut vr = [0u64; 64];
@@ -56,6 +65,10 @@ pub(crate) fn load(area: &ExecArea<'_>, c: &mut Cpu) {
     load_words(area, cpu(offset::PSW_MASK), &mut psw);
     c.psw.mask = psw[0];
     c.psw.addr = psw[1];
+    let mut fpc = [0u8; 4];
+    if area.read(cpu(cpu_page::FPC), &mut fpc).is_some() {
+        c.fpc = u32::from_le_bytes(fpc);
+    }
 }
 
 /// The context a chain of blocks starts with: the host-call stub as the

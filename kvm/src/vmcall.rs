@@ -1,14 +1,21 @@
 //! The in-VM call protocol, host side (`zmmu_vm_runtime::protocol`): the
-//! host-call stub asks the runtime image first, which completes the
-//! instructions of its class (`zmmu_vm_runtime::call::completes`: STCK,
-//! STCKF, STCKE, STPT) at CPL3 without a VM exit. The host
-//! - enters a [`Site`] for each such instruction of a block it translates
-//!   (block number, index, address, bytes), and empties the table when the
-//!   code cache is flushed (block numbers start again);
+//! host-call stub asks the runtime image first, which completes what it
+//! can at CPL3 without a VM exit (`zmmu_vm_runtime::call`: the register
+//! instructions, BFP and vector among them, the clock instructions, one
+//! store in the PSW's space). The host
+//! - enters a [`Site`] for each instruction of a block it translates that
+//!   calls the host and may complete there
+//!   (`zmmu_vm_runtime::call::may_complete`: block number, index,
+//!   address, bytes), and empties the table when the code cache is
+//!   flushed (block numbers start again);
+//! - copies the FPC, the CPU address and the model into the CPU state
+//!   page with the registers (`zmmu_vm_runtime::protocol::cpu_page`), and
+//!   the FPC back;
 //! - publishes the clock page before translated code runs and after each
 //!   host call (the clock's epoch and last value, the time source's
 //!   nanoseconds at a guest TSC value and the TSC's rate, the CPU timer,
-//!   the TOD programmable register), and takes the last value handed out
+//!   the TOD programmable register, the clock comparator) and the
+//!   machine's facilities, and takes the last value handed out
 //!   back before it reads the clock itself, so that STORE CLOCK values stay
 //!   unique and increasing across the two copies (PoP "STORE CLOCK");
 //! - counts the calls completed in the VM for `--stats`.
@@ -21,8 +28,9 @@ use zmmu_cpu::clock::{Clock, Pace, TimeSource};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
 use zmmu_hv_kvm::image::{ImageArea, TscLink};
+use zmmu_mmu::control::Facilities;
 use zmmu_translator::Guest;
-use zmmu_vm_runtime::call::completes;
+use zmmu_vm_runtime::call::may_complete;
 use zmmu_vm_runtime::protocol::{ClockPage, Site, COMPLETED};
 
 // The image's "done" is the translator's "go on with the block".
@@ -30,16 +38,18 @@ const _: () = assert!(COMPLETED == zmmu_translator::abi::END);
 
 /// Enters the sites of block `id`, whose instructions `insns` start at
 /// logical address `start` with the bytes `bytes`, that the image may
-/// complete.
+/// complete: those not translated natively (`native`, per instruction),
+/// which always call the host.
 pub(crate) fn enter_sites(
     area: &ImageArea<'_>,
     id: usize,
     start: u64,
     bytes: &[u8],
     insns: &[Guest],
+    native: &[bool],
 ) {
     for (index, guest) in insns.iter().enumerate() {
-        if !completes(guest.insn.op) {
+        if native.get(index).copied().unwrap_or(true) || !may_complete(guest.insn.op) {
             continue;
         }
         let from = guest.at.wrapping_sub(start) as usize;
@@ -52,22 +62,32 @@ pub(crate) fn enter_sites(
     }
 }
 
-/// Publishes the clock page for `cpu` and `clock`; the image may read
-/// the clock only where it can follow the time source: virtual time stands
-/// still while translated code runs, the host's monotonic clock moves
-/// with the TSC (`link`).
+/// Publishes the clock page for `cpu` and `clock` and the machine's
+/// `facilities`; the image may read the clock only where it can follow
+/// the time source: virtual time stands still while translated code runs,
+/// the host's monotonic clock moves with the TSC (`link`). The CPU's
+/// timer, clock comparator and TOD programmable register are published
+/// either way (STCKC stores the comparator without reading the clock).
 pub(crate) fn publish(
     area: &ImageArea<'_>,
     link: Option<&TscLink>,
     cpu: &Cpu,
     clock: &mut Clock<Box<dyn TimeSource>>,
+    facilities: Facilities,
 ) {
     let state = clock.state();
+    let cpu_fields = ClockPage {
+        cpu_timer_zero: cpu.cpu_timer_zero,
+        tod_programmable: u64::from(cpu.tod_programmable),
+        clock_comparator: cpu.clock_comparator,
+        ..ClockPage::default()
+    };
+    area.set_facilities(u64::from(facilities.bits()));
     let (tsc, mult, shift) = match (clock.source.pace(), link) {
         (Some(Pace::Instructions), _) => (0, 0, 0),
         (Some(Pace::HostMonotonic), Some(link)) => (link.guest_tsc(), link.mult, link.shift),
         _ => {
-            area.set_clock(&ClockPage::default());
+            area.set_clock(&cpu_fields);
             return;
         }
     };
@@ -79,8 +99,7 @@ pub(crate) fn publish(
         tsc,
         mult,
         shift,
-        cpu_timer_zero: cpu.cpu_timer_zero,
-        tod_programmable: u64::from(cpu.tod_programmable),
+        ..cpu_fields
     });
 }
 

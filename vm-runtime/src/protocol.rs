@@ -9,7 +9,7 @@
 //! | offsets | what | mapped |
 //! |---|---|---|
 //! | 0 .. [`SHARED`] | the image's ELF segments (`image.ld`) | code: user, read-only, executable; data and bss: user, read-write |
-//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page | user, read-write |
+//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities | user, read-write |
 //! | [`COUNTS`] .. [`COUNTS_END`] | one `u64` per opcode: calls completed in the VM | user, read-write |
 //! | [`SITES`] .. [`SITES_END`] | [`Site`] table ([`SITE_SLOTS`] slots) | user, read-write |
 //! | [`SITES_END`] .. [`STACK`] | guard, not mapped | |
@@ -46,7 +46,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -85,6 +85,28 @@ pub struct Shared {
     pub panic: Panic,
     /// The clock.
     pub clock: ClockPage,
+    /// The machine's installed facilities that translation depends on
+    /// (`zmmu_mmu::control::Facilities` bits: what `Memory::facilities`
+    /// answers on the host), written by the host with the clock page.
+    pub facilities: u64,
+}
+
+/// Fields of the CPU state page beyond `zmmu_cpu::state::offset`'s, which
+/// translated code never touches but the host copies in (and the FPC
+/// back) for the instructions the image completes.
+pub mod cpu_page {
+    use core::mem::offset_of;
+    use zmmu_cpu::state::Cpu;
+
+    /// The floating-point-control register (a `u32`).
+    pub const FPC: usize = offset_of!(Cpu, fpc);
+    /// The CPU address (a `u16`).
+    pub const CPU_ADDR: usize = offset_of!(Cpu, cpu_addr);
+    /// The model has the vector facility (a `bool`, one byte).
+    pub const VECTOR_FACILITY: usize = offset_of!(Cpu, vector_facility);
+    /// The model has the miscellaneous-instruction-extensions facility 3
+    /// (a `bool`, one byte).
+    pub const MIE3_FACILITY: usize = offset_of!(Cpu, mie3_facility);
 }
 
 /// A panic's location: the file name's address and length in the image,
@@ -128,6 +150,8 @@ pub struct ClockPage {
     pub cpu_timer_zero: u64,
     /// The CPU's TOD programmable register.
     pub tod_programmable: u64,
+    /// The CPU's clock comparator (what STCKC stores).
+    pub clock_comparator: u64,
 }
 
 /// One instruction the image may complete: the block number and index of

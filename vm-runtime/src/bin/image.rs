@@ -46,40 +46,55 @@ fn shared() -> *mut Shared {
 /// the shadow root in CR3.
 struct X86;
 
+/// `REP MOVSB` of `len` bytes from `src` to `dst`, one of them a
+/// lower-half s390x logical address, after recording where a fault the
+/// host does not resolve resumes (`Shared::recover`): at `2:`, which
+/// answers `false`. `call::host_call` checks that the guest bytes lie in
+/// one page, so a fault comes before any byte is copied, and a retried
+/// one goes on where it stopped.
+///
+/// # Safety
+/// The side that is not the guest address must be valid for `len` bytes
+/// (read for `src`, written for `dst`).
+unsafe fn copy(dst: u64, src: u64, len: usize) -> bool {
+    let recover = (va(SHARED) + offset_of!(Shared, recover) as u64) as *mut u64;
+    let failed: u64;
+    // SAFETY: `recover` is the shared page's field, mapped user
+    // read-write; the guest side is a lower-half s390x logical address,
+    // which only ever maps guest storage, and a fault there is resolved by
+    // the host or resumes at `2:` (the #PF stub and `zmmu_kvm::exits`);
+    // the other side is the caller's.
+    unsafe {
+        asm!(
+            "lea {tmp}, [rip + 2f]",
+            "mov [{recover}], {tmp}",
+            "rep movsb",
+            "xor {failed:e}, {failed:e}",
+            "jmp 3f",
+            "2:",
+            "mov {failed:e}, 1",
+            "3:",
+            recover = in(reg) recover,
+            tmp = out(reg) _,
+            failed = out(reg) failed,
+            inout("rdi") dst => _,
+            inout("rsi") src => _,
+            inout("rcx") len => _,
+            options(nostack),
+        );
+    }
+    failed == 0
+}
+
 impl Guest for X86 {
-    /// `REP MOVSB` to the logical address, after recording where a fault
-    /// the host does not resolve resumes (`Shared::recover`): at `2:`,
-    /// which answers `false`. The host checks that the bytes lie in one
-    /// page (`call::host_call`), so a fault comes before any byte is
-    /// stored, and a retried one goes on where it stopped.
+    fn load(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        // SAFETY: `buf` is valid for writes of its length.
+        unsafe { copy(buf.as_mut_ptr() as u64, addr, buf.len()) }
+    }
+
     fn store(&mut self, addr: u64, data: &[u8]) -> bool {
-        let recover = (va(SHARED) + offset_of!(Shared, recover) as u64) as *mut u64;
-        let failed: u64;
-        // SAFETY: `recover` is the shared page's field, mapped user
-        // read-write; the destination is a lower-half s390x logical
-        // address, which only ever maps guest storage, and a fault there
-        // is resolved by the host or resumes at `2:` (the #PF stub and
-        // `zmmu_kvm::exits`); the source is `data`.
-        unsafe {
-            asm!(
-                "lea {tmp}, [rip + 2f]",
-                "mov [{recover}], {tmp}",
-                "rep movsb",
-                "xor {failed:e}, {failed:e}",
-                "jmp 3f",
-                "2:",
-                "mov {failed:e}, 1",
-                "3:",
-                recover = in(reg) recover,
-                tmp = out(reg) _,
-                failed = out(reg) failed,
-                inout("rdi") addr => _,
-                inout("rsi") data.as_ptr() => _,
-                inout("rcx") data.len() => _,
-                options(nostack),
-            );
-        }
-        failed == 0
+        // SAFETY: `data` is valid for reads of its length.
+        unsafe { copy(addr, data.as_ptr() as u64, data.len()) }
     }
 
     fn tsc(&mut self) -> u64 {
