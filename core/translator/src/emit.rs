@@ -64,6 +64,14 @@ pub fn translate(
     Translator::new()?.translate(block, env, ip, id, stubs, links)
 }
 
+/// An assembler whose branches are all emitted near: the encoder shortens
+/// those that fit.
+fn near_assembler() -> Result<CodeAssembler, IcedError> {
+    let mut a = CodeAssembler::new(64)?;
+    a.set_prefer_short_branch(false);
+    Ok(a)
+}
+
 /// What translation keeps from one block to the next: the instruction
 /// list, the encoder and its tables (their allocations).
 pub struct Translator {
@@ -80,11 +88,8 @@ impl core::fmt::Debug for Translator {
 impl Translator {
     /// A translator with nothing allocated yet.
     pub fn new() -> Result<Self, IcedError> {
-        let mut a = CodeAssembler::new(64)?;
-        // Every branch is emitted near; the encoder shortens those that fit.
-        a.set_prefer_short_branch(false);
         Ok(Self {
-            a,
+            a: near_assembler()?,
             encoder: Assembler::new(),
         })
     }
@@ -100,9 +105,7 @@ impl Translator {
         links: &[(u64, u64)],
     ) -> Result<Translated, IcedError> {
         self.a.reset();
-        let mut fresh = CodeAssembler::new(64)?;
-        fresh.set_prefer_short_branch(false);
-        let a = core::mem::replace(&mut self.a, fresh);
+        let a = core::mem::replace(&mut self.a, near_assembler()?);
         let (translated, a) = emit(a, &mut self.encoder, block, env, ip, id, stubs, links)?;
         self.a = a;
         Ok(translated)
