@@ -95,10 +95,11 @@ fn register_instructions_give_the_interpreters_results_in_the_vm() {
         return;
     };
     assert_same(&machine, &reference);
+    // The loop's other instructions are translated (docs/CHOICES.md 39);
+    // the BFP arithmetic is left to the interpreter's semantics, which the
+    // image runs in the VM.
     let completed = engine.completed_in_vm();
-    for mnemonic in [
-        "ADBR", "LTDBR", "CGDBR", "DDBR", "VLVG", "VLGV", "VREP", "CDBR", "EFPC",
-    ] {
+    for mnemonic in ["ADBR", "CGDBR", "DDBR"] {
         assert!(
             completed.contains(&(mnemonic, 200)),
             "{mnemonic}: {completed:?}"
@@ -169,8 +170,9 @@ fn operand_fetches_the_root_maps_complete_in_the_vm() {
     };
     assert_same(&machine, &reference);
     assert_eq!(f64::from_bits(machine.cpu.fpr(0)), 500.0);
+    // CLM is translated (docs/CHOICES.md 39); ADB and VLBB are the image's.
     let completed = engine.completed_in_vm();
-    for mnemonic in ["ADB", "VLBB", "CLM"] {
+    for mnemonic in ["ADB", "VLBB"] {
         assert!(
             completed.contains(&(mnemonic, 200)),
             "{mnemonic}: {completed:?}"
