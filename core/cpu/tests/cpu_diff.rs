@@ -642,6 +642,18 @@ fn is_snan(x: u128, bits: u32) -> bool {
     x & exp == exp && x & (quiet - 1) != 0 && x & quiet == 0
 }
 
+/// Stores an interesting BFP value of `bits` (32 or 64) at a random offset
+/// of the scratch area (r13) through r`t`; answers the offset.
+fn store_bfp_operand(rng: &mut Rng, v: &mut Vec<String>, t: u8, bits: u32) -> u64 {
+    let off = rng.below(SCRATCH as u64 - u64::from(bits / 8) + 1);
+    let x = bfp_value(rng, bits);
+    v.push(format!("llihf %r{t},{}", x >> 32));
+    v.push(format!("iilf %r{t},{}", x as u32));
+    let store = if bits == 32 { "st" } else { "stg" };
+    v.push(format!("{store} %r{t},{off}(%r13)"));
+    off
+}
+
 /// A work register other than r0 and the instructions that load the FPC
 /// from it with a random BFP rounding mode (FPC bits 30-31) and random flags
 /// (bits 8-12), masks zero.
@@ -868,15 +880,7 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
                 v.push(format!("tcxb %f{a},{}", rng.below(4096)));
             } else {
                 load(rng, &mut v, a, bits, true);
-                let n = u64::from(bits / 8);
-                let off = rng.below(SCRATCH as u64 - n + 1);
-                let x = bfp_value(rng, bits) << (64 - bits);
-                v.push(format!("llihf %r{t},{}", x >> 32));
-                v.push(format!("iilf %r{t},{}", x as u32));
-                v.push(format!(
-                    "{} %r{t},{off}(%r13)",
-                    if bits == 32 { "st" } else { "stg" }
-                ));
+                let off = store_bfp_operand(rng, &mut v, t, bits);
                 v.push(format!("{op} %f{a},{off}(%r13)"));
             }
         }
@@ -961,15 +965,7 @@ fn bfp(rng: &mut Rng) -> Vec<String> {
             let (op, bits) = rng.pick(&RX);
             let a = f(rng);
             load(rng, &mut v, a, bits, true);
-            let n = (bits / 8) as u64;
-            let off = rng.below(SCRATCH as u64 - n + 1);
-            let x = bfp_value(rng, bits);
-            v.push(format!("llihf %r{t},{}", x >> 32));
-            v.push(format!("iilf %r{t},{}", x as u32));
-            v.push(format!(
-                "{} %r{t},{off}(%r13)",
-                if bits == 32 { "st" } else { "stg" }
-            ));
+            let off = store_bfp_operand(rng, &mut v, t, bits);
             v.push(format!("{op} %f{a},{off}(%r13)"));
         }
         5 => {
