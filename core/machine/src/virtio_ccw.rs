@@ -158,8 +158,6 @@ pub struct Transport<F> {
     indicators: Option<u64>,
     /// The configuration-change indicators (bit 0).
     config_indicators: Option<u64>,
-    /// The last queue error, for the host's diagnosis.
-    error: Option<RingError>,
 }
 
 impl<F: Function> Transport<F> {
@@ -174,23 +172,7 @@ impl<F: Function> Transport<F> {
             queues,
             indicators: None,
             config_indicators: None,
-            error: None,
         }
-    }
-
-    /// The function.
-    pub fn function(&self) -> &F {
-        &self.function
-    }
-
-    /// The device status the driver set (with NEEDS_RESET after an error).
-    pub fn status(&self) -> u8 {
-        self.status
-    }
-
-    /// What made the device need a reset, if anything did.
-    pub fn error(&self) -> Option<RingError> {
-        self.error
     }
 
     /// The features offered.
@@ -205,7 +187,6 @@ impl<F: Function> Transport<F> {
         self.queues.iter_mut().for_each(|q| *q = None);
         self.indicators = None;
         self.config_indicators = None;
-        self.error = None;
     }
 
     /// The driver's status write (§2.1, §3.1.1): FEATURES_OK only for
@@ -270,8 +251,7 @@ impl<F: Function> Transport<F> {
         match self.serve_queue(storage, queue, q) {
             Ok(false) => Some(false),
             Ok(true) => Some(self.indicate(storage, self.indicators, 1 << queue)),
-            Err(error) => {
-                self.error = Some(error);
+            Err(_) => {
                 self.status |= status::NEEDS_RESET;
                 Some(self.indicate(storage, self.config_indicators, 1))
             }
@@ -340,11 +320,17 @@ fn program_check() -> Outcome {
     Outcome::Check(ChannelCheck::Program)
 }
 
-/// Whether a command's count fits data of `len` bytes: equal, or (with
-/// SLI and without data chaining) at least (QEMU's `check_len`).
+/// SLI without data chaining: a count longer than the command's data is
+/// allowed (QEMU's `check_len` false).
+fn longer_allowed(c: &Ccw) -> bool {
+    c.flags & ccw::SLI != 0 && c.flags & ccw::DC == 0
+}
+
+/// Whether a command's count fits data of `len` bytes: equal, or at least
+/// where [`longer_allowed`].
 fn fits(c: &Ccw, len: usize) -> bool {
     let count = usize::from(c.count);
-    if c.flags & ccw::SLI != 0 && c.flags & ccw::DC == 0 {
+    if longer_allowed(c) {
         count >= len
     } else {
         count == len
@@ -427,8 +413,7 @@ impl<F: Function> Device for Transport<F> {
             command::READ_CONF | command::WRITE_CONF => {
                 let config = self.function.config();
                 let count = usize::from(c.count);
-                let sli = c.flags & ccw::SLI != 0 && c.flags & ccw::DC == 0;
-                if count > config.len() && !sli {
+                if count > config.len() && !longer_allowed(c) {
                     return program_check();
                 }
                 let n = count.min(config.len());
