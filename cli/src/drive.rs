@@ -9,6 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use zmmu_machine::virtio_blk::{BackendError, BlockBackend};
+use zmmu_machine::virtqueue::RingError;
 use zmmu_machine::Machine;
 
 /// A `--drive` option: the image and how to attach it.
@@ -116,6 +117,15 @@ impl BlockBackend for Image {
         self.file
             .sync_data()
             .map_err(|e| self.failed("a flush", 0, 0, &e))
+    }
+
+    /// Tells the user what the guest's driver did wrong (the device stops
+    /// until the guest resets it, as virtio asks).
+    fn broken(&mut self, queue: usize, error: &RingError) {
+        eprintln!(
+            "zmmu: drive {}: the guest corrupted queue {queue}: {error}; the device needs a reset\r",
+            self.path.display()
+        );
     }
 }
 

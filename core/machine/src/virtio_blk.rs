@@ -84,6 +84,9 @@ pub trait BlockBackend: core::fmt::Debug + Send {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), BackendError>;
     /// Makes every write so far durable.
     fn flush(&mut self) -> Result<(), BackendError>;
+    /// Told that the driver corrupted queue `queue` (see
+    /// [`Function::broken`]).
+    fn broken(&mut self, queue: usize, error: &RingError);
 }
 
 /// A virtio block device over `backend`.
@@ -193,6 +196,10 @@ impl Function for Block {
 
     fn queue_sizes(&self) -> &[u16] {
         &[QUEUE_SIZE]
+    }
+
+    fn broken(&mut self, queue: usize, error: &RingError) {
+        self.backend.broken(queue, error);
     }
 
     fn serve(

@@ -143,6 +143,11 @@ pub trait Function: core::fmt::Debug + Send {
         queue: usize,
         chain: &Chain,
     ) -> Result<u32, RingError>;
+    /// Told that the driver made queue `queue` unusable by `error` (the
+    /// device now needs a reset, virtio 1.2 §2.1.2): the guest learns it
+    /// from the device status; the function tells its host side, whose
+    /// user would otherwise not know why the device stopped.
+    fn broken(&mut self, queue: usize, error: &RingError);
 }
 
 /// The virtio-ccw transport of a [`Function`].
@@ -251,7 +256,8 @@ impl<F: Function> Transport<F> {
         match self.serve_queue(storage, queue, q) {
             Ok(false) => Some(false),
             Ok(true) => Some(self.indicate(storage, self.indicators, 1 << queue)),
-            Err(_) => {
+            Err(error) => {
+                self.function.broken(queue, &error);
                 self.status |= status::NEEDS_RESET;
                 Some(self.indicate(storage, self.config_indicators, 1))
             }

@@ -10,6 +10,7 @@
 //! panic or a hang.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -125,6 +126,34 @@ pub enum RingError {
         /// The chain's head.
         head: u16,
     },
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Outside { address, len } => {
+                write!(f, "{len} bytes at {address:#x} are outside storage")
+            }
+            Self::AvailIndex { index, next } => write!(
+                f,
+                "the available index {index} is more than a queue ahead of {next}"
+            ),
+            Self::Descriptor { index } => write!(f, "descriptor {index} is outside the queue"),
+            Self::Loop { head } => write!(f, "the chain at descriptor {head} loops"),
+            Self::Indirect { index } => write!(
+                f,
+                "descriptor {index} is indirect, which the device did not offer"
+            ),
+            Self::Order { index } => write!(
+                f,
+                "descriptor {index} is device-readable after a device-writable one"
+            ),
+            Self::Request { head } => write!(
+                f,
+                "the request at descriptor {head} lacks its header or status byte"
+            ),
+        }
+    }
 }
 
 fn read(storage: &dyn Storage, address: u64, buf: &mut [u8]) -> Result<(), RingError> {

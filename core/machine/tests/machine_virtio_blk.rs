@@ -14,6 +14,7 @@ use common::{psw, u16_at, u64_at, DISABLED_WAIT};
 use zmmu_machine::config::Config;
 use zmmu_machine::virtio_blk::{BackendError, BlockBackend};
 use zmmu_machine::virtio_ccw::{command, status, NOTIFY_INVALID};
+use zmmu_machine::virtqueue::RingError;
 use zmmu_machine::Machine;
 use zmmu_mmu::exception::Code;
 
@@ -22,6 +23,8 @@ use zmmu_mmu::exception::Code;
 struct Disk {
     bytes: Vec<u8>,
     flushes: u32,
+    /// The corruptions the device told its host side of, by queue.
+    broken: Vec<(usize, RingError)>,
 }
 
 #[derive(Debug)]
@@ -60,6 +63,10 @@ impl BlockBackend for MemoryImage {
         self.disk.lock().unwrap().flushes += 1;
         Ok(())
     }
+
+    fn broken(&mut self, queue: usize, error: &RingError) {
+        self.disk.lock().unwrap().broken.push((queue, *error));
+    }
 }
 
 /// Sectors of the image: sector n holds the byte n + 1 throughout.
@@ -80,7 +87,11 @@ const QUEUE: u16 = 8;
 /// subchannel enabled, the I/O-new PSW a disabled wait at 0x10.
 fn machine(read_only: bool) -> (Machine, Arc<Mutex<Disk>>) {
     let bytes = (0..SECTORS).flat_map(|n| [n as u8 + 1; 512]).collect();
-    let disk = Arc::new(Mutex::new(Disk { bytes, flushes: 0 }));
+    let disk = Arc::new(Mutex::new(Disk {
+        bytes,
+        flushes: 0,
+        broken: Vec::new(),
+    }));
     let mut m = Machine::with_config(1 << 20, Config::default()).unwrap();
     let image = MemoryImage {
         disk: disk.clone(),
@@ -362,9 +373,11 @@ fn no_indicator_and_no_interruption_when_the_driver_suppresses_them() {
 }
 
 /// A corrupt queue: the device needs a reset, says so by the
-/// configuration indicator, and serves nothing more until reset.
-fn needs_reset(m: &mut Machine) {
+/// configuration indicator, tells its host side what the driver did
+/// (`error`), and serves nothing more until reset.
+fn needs_reset(m: &mut Machine, disk: &Mutex<Disk>, error: RingError) {
     assert_eq!(notify(m, 0), 0);
+    assert_eq!(disk.lock().unwrap().broken, [(0, error)]);
     assert_eq!(u64_at(m, CONFIG_INDICATORS), 1);
     let (cc, ctrl, ..) = test(m);
     assert_eq!((cc, ctrl & 0x1F), (Ended::Cc(0), 0x11), "an alert");
@@ -375,61 +388,77 @@ fn needs_reset(m: &mut Machine) {
 
 #[test]
 fn a_chain_that_loops_makes_the_device_need_a_reset() {
-    let (mut m, _) = machine(false);
+    let (mut m, disk) = machine(false);
     ready(&mut m, 0);
     request(&mut m, 0, 0, 0, 512, true);
-    descriptor(&mut m, 2, STATUS, 1, 3, 0);
-    needs_reset_with_status(&mut m);
+    // The status descriptor leads back to the (writable) buffer: 0, 1, 2,
+    // 1, 2, ... with every writable buffer after the readable header.
+    descriptor(&mut m, 2, STATUS, 1, 3, 1);
+    needs_reset_with_status(&mut m, &disk, RingError::Loop { head: 0 });
 }
 
 #[test]
 fn a_buffer_outside_storage_makes_the_device_need_a_reset() {
-    let (mut m, _) = machine(false);
+    let (mut m, disk) = machine(false);
     ready(&mut m, 0);
     request(&mut m, 0, 0, 0, 512, true);
     descriptor(&mut m, 1, (1 << 20) - 256, 512, 3, 2);
-    needs_reset_with_status(&mut m);
+    needs_reset_with_status(
+        &mut m,
+        &disk,
+        RingError::Outside {
+            address: (1 << 20) - 256,
+            len: 512,
+        },
+    );
 }
 
 #[test]
 fn an_indirect_descriptor_makes_the_device_need_a_reset() {
-    let (mut m, _) = machine(false);
+    let (mut m, disk) = machine(false);
     ready(&mut m, 0);
     request(&mut m, 0, 0, 0, 512, true);
     descriptor(&mut m, 1, BUFFER, 512, 1 | 2 | 4, 2);
-    needs_reset_with_status(&mut m);
+    needs_reset_with_status(&mut m, &disk, RingError::Indirect { index: 1 });
 }
 
 #[test]
 fn a_readable_buffer_after_a_writable_one_makes_the_device_need_a_reset() {
-    let (mut m, _) = machine(false);
+    let (mut m, disk) = machine(false);
     ready(&mut m, 0);
     request(&mut m, 0, 0, 0, 512, true);
     descriptor(&mut m, 2, BUFFER, 16, 1, 3);
     descriptor(&mut m, 3, STATUS, 1, 2, 0);
-    needs_reset_with_status(&mut m);
+    needs_reset_with_status(&mut m, &disk, RingError::Order { index: 2 });
 }
 
 #[test]
 fn an_available_index_more_than_a_queue_ahead_makes_the_device_need_a_reset() {
-    let (mut m, _) = machine(false);
+    let (mut m, disk) = machine(false);
     ready(&mut m, 0);
     request(&mut m, 0, 0, 0, 512, true);
     m.load(AVAIL + 2, &(QUEUE + 1).to_le_bytes()).unwrap();
-    needs_reset_with_status(&mut m);
+    needs_reset_with_status(
+        &mut m,
+        &disk,
+        RingError::AvailIndex {
+            index: QUEUE + 1,
+            next: 0,
+        },
+    );
 }
 
 #[test]
 fn a_request_without_room_for_its_status_byte_makes_the_device_need_a_reset() {
-    let (mut m, _) = machine(false);
+    let (mut m, disk) = machine(false);
     ready(&mut m, 0);
     request(&mut m, 0, 1, 0, 512, false);
     descriptor(&mut m, 1, BUFFER, 512, 0, 0);
-    needs_reset_with_status(&mut m);
+    needs_reset_with_status(&mut m, &disk, RingError::Request { head: 0 });
 }
 
-fn needs_reset_with_status(m: &mut Machine) {
-    needs_reset(m);
+fn needs_reset_with_status(m: &mut Machine, disk: &Mutex<Disk>, error: RingError) {
+    needs_reset(m, disk, error);
     assert_eq!(status_byte(m), 0xEE, "the request was not answered");
 }
 

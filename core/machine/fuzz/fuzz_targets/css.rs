@@ -15,6 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use zmmu_machine::config::{Config, Device};
 use zmmu_machine::css::scsw;
 use zmmu_machine::virtio_blk::{BackendError, BlockBackend};
+use zmmu_machine::virtqueue::RingError;
 use zmmu_machine::Machine;
 
 /// A 64 KiB image in memory.
@@ -43,6 +44,7 @@ impl BlockBackend for Image {
     fn flush(&mut self) -> Result<(), BackendError> {
         Ok(())
     }
+    fn broken(&mut self, _: usize, _: &RingError) {}
 }
 
 /// Storage: the lowcore, the code page at 0x2000, then what the fuzzer
