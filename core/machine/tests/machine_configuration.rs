@@ -362,3 +362,24 @@ fn io_on_one_cpu_reaches_the_configurations_devices_and_the_interruption_floats_
         out.stop
     );
 }
+
+#[test]
+fn an_enabled_wait_ends_when_its_clock_comparator_comes_due_and_is_counted() {
+    // A lone CPU waits, enabled for the clock comparator 250 µs ahead:
+    // the wait ends with the comparator's interruption as soon as it is
+    // pending (PoP "Wait State", "Clock Comparator"); virtual time jumps
+    // there, so the wait ends at its deadline (rounded up to the
+    // nanosecond).
+    let mut m = waiting_for_an_external_interruption(&[]);
+    m.cpu.cr[0] |= CR0_CLOCK_COMPARATOR;
+    m.cpu.clock_comparator = m.services.clock.peek_tod() + ns_to_tod(250_000);
+    m.run(Some(100), &mut ());
+    assert_eq!(
+        u16_at(&m, 0x86),
+        0x1004,
+        "the clock comparator ended the wait"
+    );
+    let waits = m.services.waits;
+    assert_eq!((waits.entered, waits.timed_out), (1, 1), "{waits:?}");
+    assert!(waits.late < ns_to_tod(1), "{waits:?}");
+}
