@@ -74,7 +74,8 @@ pub struct Finished {
     /// Each CPU whose kvm engine gave up its VM (the interpreter finished
     /// its run): why.
     pub failures: Vec<String>,
-    /// The `--stats` lines of each CPU's jit or kvm engine, tagged `cpuN`.
+    /// The `--stats` lines of each CPU (its enabled waits, and its jit or
+    /// kvm engine's counters), tagged `cpuN`.
     pub stats: Vec<String>,
 }
 
