@@ -402,10 +402,13 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 .as_ref()
                 .map(|address| (address.clone(), options.wait_for_gdb)),
         };
-        // Every CPU reads one TOD clock: the same start and epoch.
-        let (start, tod) = (Instant::now(), host_tod());
-        machine.services.clock = host_clock(start, tod);
-        let clock = || host_clock(start, tod);
+        // Every CPU reads one TOD clock: the same start and epoch, taken
+        // once (a clock made later from the same TOD value would start
+        // that much behind: docs/CHOICES.md 47).
+        let start = Instant::now();
+        machine.services.clock = host_clock(start, host_tod());
+        let state = machine.services.clock.state();
+        let clock = || zmmu_cpu::clock::Clock::with_state(Box::new(HostTime { start }) as _, state);
         match crate::smp::run(&mut machine, max_insns, options.engine, clock, &debugging) {
             Ok(finished) => {
                 (failures, engine_stats) = (finished.failures, finished.stats);
@@ -456,6 +459,9 @@ pub fn run(options: &RunOptions) -> ExitCode {
     );
     if options.stats {
         print_stats(outcome.instructions, elapsed);
+        if !several {
+            eprintln!("stats: {}", wait_stats(&machine.services.waits));
+        }
         jit.iter()
             .flat_map(|j| j.report())
             .chain(kvm.iter().flat_map(|k| k.report()))
@@ -474,6 +480,25 @@ pub fn run(options: &RunOptions) -> ExitCode {
         return ExitCode::from(EXIT_UNIMPLEMENTED);
     }
     ExitCode::from(status)
+}
+
+/// `--stats`: how a CPU's enabled waits went: how many, the time in them,
+/// and how late those whose timer came due ended after it (the host's
+/// sleep past the deadline).
+pub fn wait_stats(waits: &zmmu_machine::interrupt::Waits) -> String {
+    let ms = |tod: u64| zmmu_cpu::clock::tod_to_ns(tod) as f64 / 1e6;
+    let mean = match waits.timed_out {
+        0 => 0.0,
+        n => ms(waits.late) / n as f64,
+    };
+    format!(
+        "waits {}, {:.1} ms in them; {} ended after their timer was due, {:.3} ms late on average, {:.3} ms at most",
+        waits.entered,
+        ms(waits.waited),
+        waits.timed_out,
+        mean,
+        ms(waits.late_max)
+    )
 }
 
 /// `--stats`: the instruction count and rate on stderr.

@@ -46,9 +46,10 @@ struct HostThreads {
 }
 
 impl Park for HostThreads {
-    fn park(&self, index: usize) {
+    fn park(&self, index: usize, longest_ns: u64) {
         let _ = index;
-        std::thread::park_timeout(Duration::from_millis(1));
+        let longest = Duration::from_nanos(longest_ns).min(Duration::from_millis(1));
+        std::thread::park_timeout(longest);
     }
 
     fn relax(&self) {
@@ -73,7 +74,8 @@ pub struct Finished {
     /// Each CPU whose kvm engine gave up its VM (the interpreter finished
     /// its run): why.
     pub failures: Vec<String>,
-    /// The `--stats` lines of each CPU's jit or kvm engine, tagged `cpuN`.
+    /// The `--stats` lines of each CPU (its enabled waits, and its jit or
+    /// kvm engine's counters), tagged `cpuN`.
     pub stats: Vec<String>,
 }
 
@@ -165,6 +167,11 @@ fn run_cpu(
         None => machine.run_with(limit, &mut console, engine),
     });
     console.finish(&machine.cpu, &mut machine.bus);
+    let waits = crate::run::wait_stats(&machine.services.waits);
+    let outcome = outcome.map(|(outcome, failure, mut stats)| {
+        stats.push(waits);
+        (outcome, failure, stats)
+    });
     if outcome.is_err() {
         // The others cannot go on without this CPU.
         configuration.end(zmmu_machine::Stop::CheckStop {

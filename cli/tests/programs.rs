@@ -38,7 +38,12 @@ const ENGINES: &[&str] = if cfg!(target_arch = "x86_64") {
 /// The programs that need several CPUs, and how many they run with
 /// (`zmmu run --smp N`, QEMU's `-smp N`): `smp` with 4, more than the 2
 /// host cores the tests run on, so the CPU threads are oversubscribed.
-const CPUS: &[(&str, &str)] = &[("smp", "4"), ("shootdown", "2"), ("serialize", "2")];
+const CPUS: &[(&str, &str)] = &[
+    ("smp", "4"),
+    ("shootdown", "2"),
+    ("serialize", "2"),
+    ("clock", "2"),
+];
 
 /// The CPU count `elf` runs with.
 fn cpus(elf: &Path) -> &'static str {
@@ -323,6 +328,11 @@ fn cpus_started_by_sigp_share_storage_with_no_lost_update_as_on_qemu() {
 #[test]
 fn a_load_never_passes_a_store_across_bcr_14_0_on_another_cpu_as_on_qemu() {
     runs_as_on_qemu("serialize", 0);
+}
+
+#[test]
+fn a_clock_read_after_another_cpus_read_is_never_below_it_as_on_qemu() {
+    runs_as_on_qemu("clock", 0);
 }
 
 #[test]

@@ -74,6 +74,8 @@ pub struct Services {
     pub ipl: crate::ipl::Ipl,
     /// The diag288 watchdog.
     pub watchdog: crate::watchdog::Watchdog,
+    /// How the CPU's enabled waits went.
+    pub waits: crate::interrupt::Waits,
 }
 
 impl Default for Services {
@@ -92,6 +94,7 @@ impl Default for Services {
             css: crate::css::ChannelSubsystem::default(),
             ipl: crate::ipl::Ipl::default(),
             watchdog: crate::watchdog::Watchdog::default(),
+            waits: crate::interrupt::Waits::default(),
         }
     }
 }

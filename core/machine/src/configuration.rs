@@ -68,9 +68,10 @@ pub const BATCH: u64 = 4096;
 /// while (a timer may be due, or the run may have ended), whichever comes
 /// first. An unpark before the park makes it return at once.
 pub trait Park: Send + Sync {
-    /// Parks the calling thread, CPU `index`'s, for at most about a
-    /// millisecond.
-    fn park(&self, index: usize);
+    /// Parks the calling thread, CPU `index`'s, for at most `longest_ns`
+    /// nanoseconds (its timer interruption is due then) and at most about
+    /// a millisecond.
+    fn park(&self, index: usize, longest_ns: u64);
     /// Ends CPU `index`'s park (or its next one).
     fn unpark(&self, index: usize);
     /// Lets the host run another thread: the calling CPU waits for
@@ -521,13 +522,15 @@ impl Member {
         }
     }
 
-    /// Parks this CPU's thread for a while (it is stopped or waiting): it
-    /// is inactive meanwhile, so no invalidation waits for it.
-    pub fn park(&self) {
+    /// Parks this CPU's thread for a while, at most `longest_ns`
+    /// nanoseconds (it is stopped or waiting; a timer interruption may be
+    /// due then): it is inactive meanwhile, so no invalidation waits for
+    /// it.
+    pub fn park(&self, longest_ns: u64) {
         let slot = self.slot();
         slot.active.store(false, Ordering::SeqCst);
         if !slot.kick.load(Ordering::SeqCst) && !self.configuration.ended() {
-            self.configuration.park.park(self.index);
+            self.configuration.park.park(self.index, longest_ns);
         }
         slot.active.store(true, Ordering::SeqCst);
         // Whatever was queued while parked is applied at the boundary.
@@ -618,7 +621,7 @@ impl Member {
             if configuration.ended() {
                 break Answer::NotOperational;
             }
-            configuration.park.park(self.index);
+            configuration.park.park(self.index, u64::MAX);
         };
         me.active.store(true, Ordering::SeqCst);
         me.kick.store(true, Ordering::SeqCst);

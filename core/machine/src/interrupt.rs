@@ -209,6 +209,56 @@ pub fn next_timer<T: TimeSource>(cpu: &Cpu, clock: &Clock<T>) -> Option<u64> {
     }
 }
 
+/// How a CPU's enabled waits went (`zmmu run --stats`), in monotonic TOD
+/// units: how many, how long, and how late the waits whose timer
+/// interruption came due ended after it (PoP "Wait State": the wait ends
+/// when an enabled interruption is pending; a host that sleeps past the
+/// timer delays it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Waits {
+    /// Enabled waits entered.
+    pub entered: u64,
+    /// Time spent in them.
+    pub waited: u64,
+    /// Waits still in progress when their timer came due: each ended by
+    /// the timer's interruption, or by another taken at or after that
+    /// time.
+    pub timed_out: u64,
+    /// Of those, the sum of the times from the timer's deadline to the
+    /// end of the wait.
+    pub late: u64,
+    /// And the longest of them.
+    pub late_max: u64,
+    /// The wait under way: when it began, and its timer's deadline.
+    current: Option<(u64, Option<u64>)>,
+}
+
+impl Waits {
+    /// An enabled wait is under way at monotonic time `now`, with its
+    /// timer due at `deadline` ([`next_timer`]); counted once, however
+    /// often the CPU looks again.
+    pub fn enter(&mut self, now: u64, deadline: Option<u64>) {
+        if self.current.is_none() {
+            self.entered += 1;
+            self.current = Some((now, deadline));
+        }
+    }
+
+    /// An interruption ended the wait at monotonic time `now`.
+    pub fn leave(&mut self, now: u64) {
+        let Some((began, deadline)) = self.current.take() else {
+            return;
+        };
+        self.waited += now.saturating_sub(began);
+        if let Some(deadline) = deadline.filter(|deadline| *deadline <= now) {
+            let late = now - deadline;
+            self.timed_out += 1;
+            self.late += late;
+            self.late_max = self.late_max.max(late);
+        }
+    }
+}
+
 /// The PSW is a wait PSW with I/O, external and machine-check
 /// interruptions all disabled: nothing can ever end the wait (PoP
 /// "Wait State"; QEMU's `disabled_wait`).

@@ -484,7 +484,11 @@ impl Machine {
             }
             if self.services.state == CpuState::Stopped {
                 let psw = self.cpu.psw;
-                match self.idle(configuration::Activity::Stopped, Stop::Stopped { psw }) {
+                match self.idle(
+                    configuration::Activity::Stopped,
+                    Stop::Stopped { psw },
+                    None,
+                ) {
                     Some(stop) => break stop,
                     None => continue,
                 }
@@ -500,8 +504,14 @@ impl Machine {
                 }
                 self.type_console_input(observer);
             }
+            let waited = self.cpu.psw.mask & mask::WAIT != 0;
             if let Some(stop) = self.interruptions(observer, check_timers) {
                 break stop;
+            }
+            if waited && self.cpu.psw.mask & mask::WAIT == 0 {
+                // An interruption ended the wait.
+                let now = self.services.clock.monotonic();
+                self.services.waits.leave(now);
             }
             if self.cpu.psw.mask & mask::WAIT != 0 {
                 let psw = self.cpu.psw;
@@ -509,6 +519,7 @@ impl Machine {
                     match self.idle(
                         configuration::Activity::DisabledWait,
                         Stop::DisabledWait { psw },
+                        None,
                     ) {
                         Some(stop) => break stop,
                         None => continue,
@@ -519,19 +530,24 @@ impl Machine {
                     .source
                     .executed(core::mem::take(&mut unclocked));
                 let timer = interrupt::next_timer(&self.cpu, &self.services.clock);
-                match watchdog::earliest(timer, &self.services.watchdog) {
-                    // Another CPU may interrupt the wait: look again soon.
-                    Some(_) if self.member.is_some() => {
+                let timer = watchdog::earliest(timer, &self.services.watchdog);
+                let now = self.services.clock.monotonic();
+                self.services.waits.enter(now, timer);
+                match timer {
+                    // Another CPU may interrupt the wait: look again soon,
+                    // and no later than the timer.
+                    Some(deadline) if self.member.is_some() => {
                         if let Some(member) = &self.member {
                             member.wait_for_timer();
                         }
-                        let _ = self.idle(configuration::Activity::Running, Stop::LimitReached);
+                        let running = configuration::Activity::Running;
+                        let _ = self.idle(running, Stop::LimitReached, Some(deadline));
                         timers.wake();
                         continue;
                     }
                     None if self.member.is_some() => {
                         let forever = Stop::EnabledWaitForever { psw };
-                        match self.idle(configuration::Activity::WaitingForOthers, forever) {
+                        match self.idle(configuration::Activity::WaitingForOthers, forever, None) {
                             Some(stop) => break stop,
                             None => continue,
                         }
@@ -695,7 +711,7 @@ impl Machine {
             if !holding {
                 return None;
             }
-            member.park();
+            member.park(u64::MAX);
         }
     }
 
@@ -739,16 +755,26 @@ impl Machine {
 
     /// A CPU that cannot proceed by itself (`activity`): alone, the run
     /// ends with `stop`; in a configuration, it ends when no CPU is left
-    /// running, else the CPU's thread parks until another CPU (or a timer)
-    /// needs it.
-    fn idle(&mut self, activity: configuration::Activity, stop: Stop) -> Option<Stop> {
+    /// running, else the CPU's thread parks until another CPU needs it, or
+    /// until its timer interruption is due at monotonic time `deadline`
+    /// (TOD units; the enabled wait ends then, PoP "Wait State").
+    fn idle(
+        &mut self,
+        activity: configuration::Activity,
+        stop: Stop,
+        deadline: Option<u64>,
+    ) -> Option<Stop> {
         let Some(member) = &self.member else {
             return Some(stop);
         };
         if let Some(end) = member.settle(activity, || stop) {
             return Some(end);
         }
-        member.park();
+        let longest = deadline.map_or(u64::MAX, |deadline| {
+            let now = self.services.clock.monotonic();
+            zmmu_cpu::clock::tod_to_ns(deadline.saturating_sub(now))
+        });
+        member.park(longest);
         None
     }
 

@@ -4,19 +4,27 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use common::*;
 
+use zmmu_cpu::clock::ns_to_tod;
 use zmmu_machine::configuration::{Activity, Configuration, Member, Park};
-use zmmu_machine::interrupt::CR0_SERVICE_SIGNAL;
+use zmmu_machine::interrupt::{CR0_CLOCK_COMPARATOR, CR0_SERVICE_SIGNAL};
 use zmmu_machine::sclp::Sclp;
 use zmmu_machine::sigp::status;
 use zmmu_machine::{Machine, Stop};
 
 /// What CPU 0's `n`th park (from 0) does in place of the other CPUs.
 type Stand = dyn Fn(&Arc<Configuration>, usize) + Send + Sync;
+
+thread_local! {
+    /// The longest CPU 0's first park was allowed, once a test asks
+    /// (CPU 0 runs on the test's thread).
+    static LONGEST_PARK: Cell<Option<u64>> = const { Cell::new(None) };
+}
 
 /// CPU 0 is the only thread: its parks call `stand`.
 struct OneThread {
@@ -26,8 +34,11 @@ struct OneThread {
 }
 
 impl Park for OneThread {
-    fn park(&self, index: usize) {
+    fn park(&self, index: usize, longest_ns: u64) {
         assert_eq!(index, 0, "only CPU 0 has a thread");
+        if LONGEST_PARK.get() == Some(u64::MAX) {
+            LONGEST_PARK.set(Some(longest_ns));
+        }
         let n = self.parks.fetch_add(1, Ordering::SeqCst);
         let configuration = self.configuration.get().expect("configured");
         (self.stand)(configuration, n);
@@ -211,6 +222,44 @@ fn a_cpu_takes_the_emergency_signal_another_cpu_posted_to_its_slot() {
     assert_eq!(u16_at(&m, 0x84), 1, "from CPU 1");
 }
 
+#[test]
+fn a_cpu_in_an_enabled_wait_parks_no_longer_than_its_clock_comparator_asks() {
+    // CPU 0 waits, enabled for the clock comparator, which is 250 µs
+    // ahead: the wait ends when the comparator's interruption becomes
+    // pending (PoP "Wait State", "Clock Comparator"), so its thread parks
+    // at most until then, not the park's usual millisecond. While it is
+    // parked, CPU 1 (played by the test) ends the wait earlier with an
+    // emergency signal.
+    LONGEST_PARK.set(Some(u64::MAX));
+    let mut m = waiting_for_an_external_interruption(&[]);
+    m.cpu.cr[0] |= CR0_CLOCK_COMPARATOR | zmmu_machine::interrupt::CR0_EMERGENCY_SIGNAL;
+    let ahead_ns = 250_000;
+    m.cpu.clock_comparator = m.services.clock.peek_tod() + ns_to_tod(ahead_ns);
+    let configuration = configure(
+        &mut m,
+        Box::new(|configuration, n| {
+            let cpu1 = cpu(configuration, 1);
+            match n {
+                0 => configuration.slots()[0].signals().post_emergency(1),
+                _ => drop(cpu1.settle(Activity::Stopped, || Stop::LimitReached)),
+            }
+        }),
+    );
+    let cpu1 = cpu(&configuration, 1);
+    let _ = cpu1.settle(Activity::Running, || Stop::LimitReached);
+    m.run(Some(100), &mut ());
+    assert_eq!(
+        u16_at(&m, 0x86),
+        0x1201,
+        "the emergency signal ended the wait"
+    );
+    let longest = LONGEST_PARK.get().expect("set above");
+    assert!(
+        longest <= ahead_ns,
+        "parked for up to {longest} ns with the comparator {ahead_ns} ns ahead"
+    );
+}
+
 /// CPU 0 senses the running status of CPU 1, which runs (or waits for a
 /// timer, after `waits`) but has no thread: the condition code and status.
 fn sense_running_status_of_a_running_cpu(waits: bool) -> (u64, u32) {
@@ -312,4 +361,25 @@ fn io_on_one_cpu_reaches_the_configurations_devices_and_the_interruption_floats_
         "CPU 1 took the I/O interruption and ended the run: {:?}",
         out.stop
     );
+}
+
+#[test]
+fn an_enabled_wait_ends_when_its_clock_comparator_comes_due_and_is_counted() {
+    // A lone CPU waits, enabled for the clock comparator 250 µs ahead:
+    // the wait ends with the comparator's interruption as soon as it is
+    // pending (PoP "Wait State", "Clock Comparator"); virtual time jumps
+    // there, so the wait ends at its deadline (rounded up to the
+    // nanosecond).
+    let mut m = waiting_for_an_external_interruption(&[]);
+    m.cpu.cr[0] |= CR0_CLOCK_COMPARATOR;
+    m.cpu.clock_comparator = m.services.clock.peek_tod() + ns_to_tod(250_000);
+    m.run(Some(100), &mut ());
+    assert_eq!(
+        u16_at(&m, 0x86),
+        0x1004,
+        "the clock comparator ended the wait"
+    );
+    let waits = m.services.waits;
+    assert_eq!((waits.entered, waits.timed_out), (1, 1), "{waits:?}");
+    assert!(waits.late < ns_to_tod(1), "{waits:?}");
 }

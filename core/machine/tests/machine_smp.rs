@@ -19,7 +19,7 @@ use zmmu_machine::{Machine, Stop};
 struct NoPark;
 
 impl Park for NoPark {
-    fn park(&self, _index: usize) {}
+    fn park(&self, _index: usize, _longest_ns: u64) {}
     fn unpark(&self, _index: usize) {}
     fn relax(&self) {}
 }
