@@ -1,9 +1,9 @@
 //! Random s390x programs under random DAT tables: the input of the
 //! differential tests that check an engine against the interpreter.
 //! Instructions are drawn from the translator's native list and its
-//! fallbacks, plus branches through registers, EXECUTE, IPTE of a data
-//! page, random bytes and stores into the program's own code frame
-//! through an alias page; loads and stores go through random page tables
+//! fallbacks, plus branches through registers, EXECUTE and EXECUTE
+//! RELATIVE LONG, IPTE of a data page, random bytes and stores into the
+//! program's own code frame through an alias page; loads and stores go through random page tables
 //! (invalid, protected and out-of-storage pages, storage keys).
 
 use zmmu_cpu::decode::insn_len;
@@ -279,12 +279,13 @@ fn instruction(rng: &mut Rng) -> Gen {
         0..=779 => encode(rng.pick(NATIVE), rng),
         780..=899 => encode(rng.pick(FALLBACK), rng),
         900..=929 => {
-            // BCR / BASR to a later instruction, or EX of any one.
+            // BCR / BASR to a later instruction, or EX of any one (an odd
+            // address one time in eight: a specification exception).
             let which = rng.below(3);
             let bytes = match which {
                 0 => vec![0x07, (rng.below(16) as u8) << 4 | 9],
                 1 => vec![0x0d, dest(rng) << 4 | 9],
-                _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, 0x00],
+                _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, rng.chance(12) as u8],
             };
             Gen {
                 bytes,
@@ -293,12 +294,19 @@ fn instruction(rng: &mut Rng) -> Gen {
             }
         }
         930..=939 => Gen {
+            // EXRL of a later instruction, R1 0 to 9 (its low byte ORed
+            // into the target's second byte); the block goes on after it.
+            bytes: vec![0xc6, (rng.below(10) as u8) << 4, 0, 0, 0, 0],
+            rel: Some((2, 4, 1 + rng.below(6) as usize)),
+            larl_target: None,
+        },
+        940..=949 => Gen {
             // IPTE r13,r10..r12: invalidate a data page.
             bytes: vec![0xb2, 0x21, 0x00, 0xd0 | (10 + rng.below(3) as u8)],
             rel: None,
             larl_target: None,
         },
-        940..=944 => {
+        950..=954 => {
             // Random bytes: anything the decoder knows, or not.
             let len = [2, 4, 6][rng.below(3) as usize];
             let mut bytes: Vec<u8> = (0..len).map(|_| rng.bits() as u8).collect();

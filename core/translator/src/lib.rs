@@ -7,7 +7,8 @@
 //!
 //! - [`decode_block`] decodes straight-line code: up to an instruction that
 //!   [ends a block](zmmu_cpu::opcode::Opcode::ends_block) (a conditional
-//!   relative branch is a [`side_exit`] instead, up to [`MAX_SIDE_EXITS`]),
+//!   relative branch is a [`side_exit`] instead, up to [`MAX_SIDE_EXITS`];
+//!   EXECUTE goes on, its helper leaving when the target branched),
 //!   the end of the page (an instruction that crosses into the next page
 //!   ends the block), or [`MAX_BLOCK`] instructions.
 //! - [`translate`] emits one function per block with the ABI of [`abi`]:
