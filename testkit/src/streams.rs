@@ -1,10 +1,11 @@
 //! Random s390x programs under random DAT tables: the input of the
 //! differential tests that check an engine against the interpreter.
 //! Instructions are drawn from the translator's native list and its
-//! fallbacks, plus branches through registers, EXECUTE and EXECUTE
-//! RELATIVE LONG, IPTE of a data page, random bytes and stores into the
-//! program's own code frame through an alias page; loads and stores go through random page tables
-//! (invalid, protected and out-of-storage pages, storage keys).
+//! fallbacks, plus padding-only MVCLE, branches through registers,
+//! EXECUTE and EXECUTE RELATIVE LONG, IPTE of a data page, random bytes
+//! and stores into the program's own code frame through an alias page;
+//! loads and stores go through random page tables (invalid, protected
+//! and out-of-storage pages, storage keys).
 
 use zmmu_cpu::decode::insn_len;
 use zmmu_cpu::format::Format;
@@ -277,7 +278,48 @@ fn instruction(rng: &mut Rng) -> Gen {
     let roll = rng.below(1000);
     match roll {
         0..=779 => encode(rng.pick(NATIVE), rng),
-        780..=899 => encode(rng.pick(FALLBACK), rng),
+        780..=884 => encode(rng.pick(FALLBACK), rng),
+        885..=899 => {
+            // lghi %r5,0 (or not); lghi %r3,len; la %r2,d(%r10..%r12);
+            // mvcle %r2,%r4,pad: a padding-only MVCLE within a data page,
+            // across pages, or of the whole page.
+            let len = match rng.below(4) {
+                0 => rng.below(0x100),
+                1 => rng.below(0x1000),
+                2 => 0x1000,
+                _ => rng.below(0x8000),
+            } as u16;
+            let second = if rng.chance(90) {
+                0
+            } else {
+                1 + rng.below(8) as u8
+            };
+            let d = rng.below(0x1000) as u16;
+            let pad = rng.below(0x1000) as u16;
+            let [l0, l1] = len.to_be_bytes();
+            Gen {
+                bytes: vec![
+                    0xa7,
+                    0x59,
+                    0,
+                    second,
+                    0xa7,
+                    0x39,
+                    l0,
+                    l1,
+                    0x41,
+                    0x20,
+                    (10 + rng.below(3) as u8) << 4 | (d >> 8) as u8,
+                    d as u8,
+                    0xa8,
+                    0x24,
+                    (pad >> 8) as u8,
+                    pad as u8,
+                ],
+                rel: None,
+                larl_target: None,
+            }
+        }
         900..=929 => {
             // BCR / BASR to a later instruction, or EX of any one (an odd
             // address one time in eight: a specification exception).

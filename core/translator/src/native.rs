@@ -64,7 +64,8 @@ impl Gen {
             && (self.ss(here)?
                 || self.multiple(here)?
                 || self.interlocked(here)?
-                || self.strings(here)?)
+                || self.strings(here)?
+                || self.long(here)?)
         {
             return Ok(Native::Yes);
         }
