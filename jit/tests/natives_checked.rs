@@ -1,12 +1,13 @@
 //! The jit's forms of docs/CHOICES.md 45: EXECUTE and EXECUTE RELATIVE
 //! LONG, whose target runs in place by the helper and whose chain goes on
 //! in the block after it unless the target branched or raised an
-//! exception (45a); MVCLE that only pads within a page, native (45b).
+//! exception (45a); MVCLE that only pads within a page, native (45b);
+//! long BFP arithmetic where the host's result is exact (45c).
 //! Each rule is checked against the interpreter stepping the same code:
 //! the registers, the PSW, storage and the interruption (code and ILC).
 
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER};
 use zmmu_jit::{ChainEnd, Jit, Stats};
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
@@ -70,6 +71,8 @@ fn run(code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
     assert_eq!(result, expected, "the interruption");
     assert_eq!(cpu.psw, icpu.psw, "the PSW");
     assert_eq!(cpu.gpr, icpu.gpr, "the registers");
+    assert_eq!(cpu.vr, icpu.vr, "the floating-point and vector registers");
+    assert_eq!(cpu.fpc, icpu.fpc, "the FPC");
     let bytes = |bus: &DatBus| {
         let mut b = vec![0u8; 0x20000];
         bus.storage.read(AbsoluteAddress::new(0), &mut b).unwrap();
@@ -263,4 +266,108 @@ fn a_page_clear_over_translated_code_drops_it() {
     let ran = run(&code, pad_from(CODE + 4, 0x1000 - 4));
     assert_eq!(ran.cpu.gpr[6], 0, "the AHI did not run");
     assert_eq!(program(&ran), Some((Code::OPERATION, 1)));
+}
+
+/// The FPC's inexact mask and flag.
+const INEXACT_MASK: u32 = 0x0800_0000;
+const INEXACT_FLAG: u32 = 0x0008_0000;
+
+/// `code` with f1 = `a`, f2 = `b`, the AFP-register control one, FPC
+/// `fpc`.
+fn bfp(code: &[u8], a: f64, b: f64, fpc: u32) -> Ran {
+    let code = [code, &[0, 0]].concat();
+    run(&code, |cpu| {
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.vr[1][0] = a.to_bits();
+        cpu.vr[2][0] = b.to_bits();
+        cpu.fpc = fpc;
+    })
+}
+
+fn f1(ran: &Ran) -> f64 {
+    f64::from_bits(ran.cpu.vr[1][0])
+}
+
+const ADBR: [u8; 4] = [0xb3, 0x1a, 0x00, 0x12];
+const SDBR: [u8; 4] = [0xb3, 0x1b, 0x00, 0x12];
+const MDBR: [u8; 4] = [0xb3, 0x1c, 0x00, 0x12];
+const DDBR: [u8; 4] = [0xb3, 0x1d, 0x00, 0x12];
+
+#[test]
+fn an_exact_sum_is_native_with_its_cc() {
+    let ran = bfp(&ADBR, 1.5, 2.25, 0);
+    assert_eq!((f1(&ran), ran.cpu.psw.cc(), ran.cpu.fpc), (3.75, 2, 0));
+    assert!(ran.native("ADBR"));
+    let ran = bfp(&SDBR, 1.5, 1.5, 0);
+    assert_eq!((f1(&ran).to_bits(), ran.cpu.psw.cc()), (0, 0), "+0, cc 0");
+    assert!(ran.native("SDBR"));
+    let ran = bfp(&SDBR, 1.5, 4.0, 0);
+    assert_eq!((f1(&ran), ran.cpu.psw.cc()), (-2.5, 1));
+    for (code, name, want) in [(MDBR, "MDBR", 3.375), (DDBR, "DDBR", 1.5 / 2.25)] {
+        let ran = bfp(&code, 1.5, 2.25, 0);
+        assert_eq!(f1(&ran), want);
+        assert!(ran.native(name));
+    }
+}
+
+#[test]
+fn an_inexact_result_sets_the_flag_or_traps_under_the_mask() {
+    let tiny = 2f64.powi(-60);
+    let ran = bfp(&ADBR, 1.0, tiny, 0);
+    assert_eq!((f1(&ran), ran.cpu.fpc), (1.0, INEXACT_FLAG));
+    assert!(ran.native("ADBR"));
+    let ran = bfp(&DDBR, 1.0, 3.0, 0);
+    assert_eq!((f1(&ran), ran.cpu.fpc), (1.0 / 3.0, INEXACT_FLAG));
+    // The mask on: a data exception with the inexact DXC, the rounded
+    // result stored (the interpreter's).
+    let ran = bfp(&ADBR, 1.0, tiny, INEXACT_MASK);
+    assert!(
+        matches!(ran.result, Err(Interruption::Program { exception, .. }) if exception.dxc & 0xf8 == 0x08)
+    );
+    assert!(!ran.native("ADBR"));
+}
+
+#[test]
+fn what_ieee_adds_to_the_host_is_the_interpreters() {
+    let big = 2f64.powi(1000);
+    let small = 2f64.powi(-1000);
+    let cases = [
+        (MDBR, big, big, 0),                         // overflow
+        (MDBR, small, small, 0),                     // underflow
+        (MDBR, 2f64.powi(-511), 2f64.powi(-511), 0), // the smallest normal
+        (DDBR, 1.0, 0.0, 0),                         // division by zero
+        (SDBR, f64::INFINITY, f64::INFINITY, 0),     // invalid
+        (ADBR, f64::NAN, 1.0, 0),                    // a NaN operand
+        (ADBR, 1.0, 2f64.powi(-60), 1),              // toward zero
+        (MDBR, big, big, 0x2000_0000),               // overflow trapped
+        (MDBR, 1e-300, 1e-300, 0x1000_0000),         // underflow trapped
+    ];
+    for (code, a, b, fpc) in cases {
+        // `run` checks the jit against the interpreter.
+        let ran = bfp(&code, a, b, fpc);
+        let name = ["ADBR", "SDBR", "MDBR", "DDBR"][usize::from(code[1] - 0x1a)];
+        assert!(!ran.native(name), "{name} {a} {b} {fpc:#x}");
+    }
+}
+
+#[test]
+fn without_the_afp_register_control_a_bfp_instruction_is_a_data_exception() {
+    let ran = run(&[&ADBR[..], &[0, 0]].concat(), |cpu| cpu.vr[1][0] = 1);
+    assert_eq!(program(&ran), Some((Code::DATA, 2)));
+    assert!(
+        matches!(ran.result, Err(Interruption::Program { exception, .. }) if exception.dxc == 2)
+    );
+}
+
+#[test]
+fn the_storage_form_reads_its_operand() {
+    // adb %f1,56(%r3): the bytes 56..63 at DATA, 0x38393a3b3c3d3e3f (about
+    // 2^-124), added to 1.5: inexact.
+    let code = [0xed, 0x10, 0x30, 0x38, 0x00, 0x1a, 0, 0];
+    let ran = run(&code, |cpu| {
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.vr[1][0] = 1.5f64.to_bits();
+    });
+    assert_eq!((f1(&ran), ran.cpu.fpc), (1.5, INEXACT_FLAG));
+    assert!(ran.native("ADB"));
 }

@@ -44,7 +44,7 @@ pub const NATIVE: &[Opcode] = &[
     STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
     LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
-    CLMH,
+    CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -177,7 +177,7 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
                 b[4] = 0;
             }
         }
-        Format::RxA | Format::RxyA | Format::RsA | Format::RsyA => {
+        Format::RxA | Format::RxyA | Format::Rxe | Format::RsA | Format::RsyA => {
             let shift = matches!(op.format(), Format::RsA | Format::RsyA);
             let second = if shift {
                 if op.format() == Format::RsA {
