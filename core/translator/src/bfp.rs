@@ -24,7 +24,9 @@
 //!   slow path).
 //!
 //! ADD and SUBTRACT set cc 0 for a zero result, 1 for a negative one, 2
-//! for a positive one.
+//! for a positive one. Only under the software TLB (the jit): the kvm
+//! engine's in-VM image completes these instructions without leaving the
+//! VM, while a translation's slow path leaves it.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -36,6 +38,7 @@ use zmmu_mmu::kind::AccessKind;
 use crate::abi;
 use crate::bfp::Arith::*;
 use crate::emit::{Current, Gen};
+use crate::memory::MemoryAccess;
 
 /// MXCSR with every exception masked, round to nearest, no flags.
 const MXCSR_DEFAULT: i32 = 0x1f80;
@@ -54,9 +57,12 @@ enum Arith {
 }
 
 impl Gen {
-    /// The long BFP arithmetic of the module (the storage forms when
-    /// `mem_ok`); `false` for other instructions.
-    pub(crate) fn bfp(&mut self, here: &mut Current, mem_ok: bool) -> Result<bool, IcedError> {
+    /// The long BFP arithmetic of the module, under the software TLB;
+    /// `false` for other instructions and other memory accesses (the kvm
+    /// engine's image completes these instructions in the VM, where a
+    /// translation's slow path, an overflow say, would leave it for the
+    /// host).
+    pub(crate) fn bfp(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
         let (op, storage) = match here.insn.op {
             ADBR => (Add, false),
@@ -69,7 +75,7 @@ impl Gen {
             DDB => (Div, true),
             _ => return Ok(false),
         };
-        if storage && !mem_ok {
+        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
             return Ok(false);
         }
         let f = here.insn.f;

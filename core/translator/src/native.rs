@@ -78,7 +78,7 @@ impl Gen {
         if self.divide(here)?
             || self.on_condition(here, mem_ok)?
             || self.moves(here)?
-            || self.bfp(here, mem_ok)?
+            || self.bfp(here)?
         {
             return Ok(Native::Yes);
         }
