@@ -2,12 +2,13 @@
 //! LONG, whose target runs in place by the helper and whose chain goes on
 //! in the block after it unless the target branched or raised an
 //! exception (45a); MVCLE that only pads within a page, native (45b);
-//! long BFP arithmetic where the host's result is exact (45c).
+//! long BFP arithmetic where the host's result is exact (45c); VLBB of
+//! 16 bytes (45d).
 //! Each rule is checked against the interpreter stepping the same code:
 //! the registers, the PSW, storage and the interruption (code and ILC).
 
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER};
+use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER, CR0_VECTOR};
 use zmmu_jit::{ChainEnd, Jit, Stats};
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
@@ -370,4 +371,42 @@ fn the_storage_form_reads_its_operand() {
     });
     assert_eq!((f1(&ran), ran.cpu.fpc), (1.5, INEXACT_FLAG));
     assert!(ran.native("ADB"));
+}
+
+/// vlbb %v17,d(%r3),m3 (RXB names V17).
+fn vlbb(d: u8, m3: u8) -> Vec<u8> {
+    vec![0xe7, 0x10, 0x30, d, m3 << 4 | 8, 0x07, 0, 0]
+}
+
+fn vector_on(cpu: &mut Cpu) {
+    cpu.cr[0] |= CR0_VECTOR;
+}
+
+#[test]
+fn vlbb_of_sixteen_bytes_before_the_boundary_is_native() {
+    let ran = run(&vlbb(0, 6), vector_on);
+    assert_eq!(
+        ran.cpu.vr[17],
+        [0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f]
+    );
+    assert!(ran.native("VLBB"));
+    // 16 bytes up to a 64-byte boundary exactly.
+    let ran = run(&vlbb(48, 0), vector_on);
+    assert_eq!(
+        ran.cpu.vr[17],
+        [0x3031_3233_3435_3637, 0x3839_3a3b_3c3d_3e3f]
+    );
+    assert!(ran.native("VLBB"));
+}
+
+#[test]
+fn vlbb_nearer_the_boundary_disabled_or_of_a_bad_size_is_the_interpreters() {
+    // 8 bytes to the 64-byte boundary: those, then zeros.
+    let ran = run(&vlbb(56, 0), vector_on);
+    assert_eq!(ran.cpu.vr[17], [0x3839_3a3b_3c3d_3e3f, 0]);
+    assert!(!ran.native("VLBB"));
+    let ran = run(&vlbb(0, 7), vector_on);
+    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 3)));
+    let ran = run(&vlbb(0, 6), |_| {});
+    assert_eq!(program(&ran).map(|p| p.0), Some(Code::DATA));
 }

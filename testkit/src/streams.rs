@@ -44,7 +44,7 @@ pub const NATIVE: &[Opcode] = &[
     STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
     LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
-    CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB,
+    CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB, VLBB,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -253,6 +253,14 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
             b[2] = 0;
             b[3] = rng.below(17) as u8;
             b[4] = (rng.below(5) as u8) << 4 | rng.below(16) as u8;
+        }
+        // VLBB: V1, X2, B2, D2, the block size M3 (7: a specification
+        // exception), RXB.
+        Format::Vrx => {
+            b[1] = r1 << 4 | x2;
+            b[2] = (bs << 4) | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+            b[4] = (rng.below(8) as u8) << 4 | rng.below(16) as u8;
         }
         // LOCHI and friends: R1 and a mask (zero included).
         Format::RieG => b[1] = r1 << 4 | rng.below(16) as u8,

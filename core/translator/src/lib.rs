@@ -33,7 +33,7 @@
 //! entry, dispatch and return code), `block` (decoding, side exits),
 //! `emit` (one block's generator), `native` (which emission an
 //! instruction gets), one module per instruction class (`alu`, `branch`,
-//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`, `long`, `bfp`), `cc` (the condition code), `liveness` (where it need not be stored),
+//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`, `long`, `bfp`, `vload`), `cc` (the condition code), `liveness` (where it need not be stored),
 //! `memory` (how a guest storage access is emitted: [`MemoryAccess`]) and
 //! `fill` (the out-of-line miss paths it leaves for the end of the block).
 //!
@@ -85,6 +85,7 @@ mod shift;
 mod ss;
 mod strings;
 mod stubs;
+mod vload;
 
 pub use block::{
     decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,

@@ -71,7 +71,8 @@ impl Gen {
                 || self.multiple(here)?
                 || self.interlocked(here)?
                 || self.strings(here)?
-                || self.long(here)?)
+                || self.long(here)?
+                || self.vload(here)?)
         {
             return Ok(Native::Yes);
         }
