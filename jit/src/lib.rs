@@ -58,7 +58,7 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 use zmmu_cpu::clock::Timing;
 use zmmu_cpu::decode::Insn;
-use zmmu_cpu::exec::{execute, Next};
+use zmmu_cpu::exec::{execute, executed, Next};
 use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
@@ -1219,19 +1219,22 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     cpu.psw.addr = at;
     let mask_before = cpu.psw.mask & !mask::CC;
     let next = cpu.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
-    let result = {
+    let (result, op) = {
         let mut watch = Watch {
             inner: mem,
             caches: &mut *caches,
         };
-        step_decoded(cpu, &mut watch, insn, at)
+        // An EXECUTE runs its target in place: whether the chain goes on
+        // is the target's (a branch, the PSW, the machine leave it).
+        let op = executed(cpu, &mut watch, insn, at).map_or(insn.op, |target| target.op);
+        (step_decoded(cpu, &mut watch, insn, at), op)
     };
     caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation_for(ctx.bits));
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
     let leave = result.is_err()
-        || insn.op.ends_block()
+        || op.ends_block()
         || mask_changed
         || caches.current_dirty
         || cpu.psw.addr != next;
@@ -1242,7 +1245,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     ctx.exit_index = index;
     ctx.refund = (len - index - 1) as u64;
     ctx.result = result;
-    ctx.leave_run = mask_changed || leaves_run(insn.op);
+    ctx.leave_run = mask_changed || leaves_run(op);
     abi::EXIT
 }
 

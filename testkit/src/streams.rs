@@ -1,10 +1,11 @@
 //! Random s390x programs under random DAT tables: the input of the
 //! differential tests that check an engine against the interpreter.
 //! Instructions are drawn from the translator's native list and its
-//! fallbacks, plus branches through registers, EXECUTE, IPTE of a data
-//! page, random bytes and stores into the program's own code frame
-//! through an alias page; loads and stores go through random page tables
-//! (invalid, protected and out-of-storage pages, storage keys).
+//! fallbacks, plus padding-only MVCLE, branches through registers,
+//! EXECUTE and EXECUTE RELATIVE LONG, IPTE of a data page, random bytes
+//! and stores into the program's own code frame through an alias page;
+//! loads and stores go through random page tables (invalid, protected
+//! and out-of-storage pages, storage keys).
 
 use zmmu_cpu::decode::insn_len;
 use zmmu_cpu::format::Format;
@@ -43,7 +44,7 @@ pub const NATIVE: &[Opcode] = &[
     STDY, TM, TMY, PFD, LRV, LRVG, LRVH, STRV, STRVG, STRVH, LRVR, LRVGR, FLOGR, CS, CSY, CSG, ICM,
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
     LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
-    CLMH,
+    CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB, VLBB,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -176,7 +177,7 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
                 b[4] = 0;
             }
         }
-        Format::RxA | Format::RxyA | Format::RsA | Format::RsyA => {
+        Format::RxA | Format::RxyA | Format::Rxe | Format::RsA | Format::RsyA => {
             let shift = matches!(op.format(), Format::RsA | Format::RsyA);
             let second = if shift {
                 if op.format() == Format::RsA {
@@ -253,6 +254,14 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
             b[3] = rng.below(17) as u8;
             b[4] = (rng.below(5) as u8) << 4 | rng.below(16) as u8;
         }
+        // VLBB: V1, X2, B2, D2, the block size M3 (7: a specification
+        // exception), RXB.
+        Format::Vrx => {
+            b[1] = r1 << 4 | x2;
+            b[2] = (bs << 4) | (d12 >> 8) as u8;
+            b[3] = d12 as u8;
+            b[4] = (rng.below(8) as u8) << 4 | rng.below(16) as u8;
+        }
         // LOCHI and friends: R1 and a mask (zero included).
         Format::RieG => b[1] = r1 << 4 | rng.below(16) as u8,
         Format::RieF => b[1] = r1 << 4 | r2,
@@ -277,14 +286,56 @@ fn instruction(rng: &mut Rng) -> Gen {
     let roll = rng.below(1000);
     match roll {
         0..=779 => encode(rng.pick(NATIVE), rng),
-        780..=899 => encode(rng.pick(FALLBACK), rng),
+        780..=884 => encode(rng.pick(FALLBACK), rng),
+        885..=899 => {
+            // lghi %r5,0 (or not); lghi %r3,len; la %r2,d(%r10..%r12);
+            // mvcle %r2,%r4,pad: a padding-only MVCLE within a data page,
+            // across pages, or of the whole page.
+            let len = match rng.below(4) {
+                0 => rng.below(0x100),
+                1 => rng.below(0x1000),
+                2 => 0x1000,
+                _ => rng.below(0x8000),
+            } as u16;
+            let second = if rng.chance(90) {
+                0
+            } else {
+                1 + rng.below(8) as u8
+            };
+            let d = rng.below(0x1000) as u16;
+            let pad = rng.below(0x1000) as u16;
+            let [l0, l1] = len.to_be_bytes();
+            Gen {
+                bytes: vec![
+                    0xa7,
+                    0x59,
+                    0,
+                    second,
+                    0xa7,
+                    0x39,
+                    l0,
+                    l1,
+                    0x41,
+                    0x20,
+                    (10 + rng.below(3) as u8) << 4 | (d >> 8) as u8,
+                    d as u8,
+                    0xa8,
+                    0x24,
+                    (pad >> 8) as u8,
+                    pad as u8,
+                ],
+                rel: None,
+                larl_target: None,
+            }
+        }
         900..=929 => {
-            // BCR / BASR to a later instruction, or EX of any one.
+            // BCR / BASR to a later instruction, or EX of any one (an odd
+            // address one time in eight: a specification exception).
             let which = rng.below(3);
             let bytes = match which {
                 0 => vec![0x07, (rng.below(16) as u8) << 4 | 9],
                 1 => vec![0x0d, dest(rng) << 4 | 9],
-                _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, 0x00],
+                _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, rng.chance(12) as u8],
             };
             Gen {
                 bytes,
@@ -293,12 +344,19 @@ fn instruction(rng: &mut Rng) -> Gen {
             }
         }
         930..=939 => Gen {
+            // EXRL of a later instruction, R1 0 to 9 (its low byte ORed
+            // into the target's second byte); the block goes on after it.
+            bytes: vec![0xc6, (rng.below(10) as u8) << 4, 0, 0, 0, 0],
+            rel: Some((2, 4, 1 + rng.below(6) as usize)),
+            larl_target: None,
+        },
+        940..=949 => Gen {
             // IPTE r13,r10..r12: invalidate a data page.
             bytes: vec![0xb2, 0x21, 0x00, 0xd0 | (10 + rng.below(3) as u8)],
             rel: None,
             larl_target: None,
         },
-        940..=944 => {
+        950..=954 => {
             // Random bytes: anything the decoder knows, or not.
             let len = [2, 4, 6][rng.below(3) as usize];
             let mut bytes: Vec<u8> = (0..len).map(|_| rng.bits() as u8).collect();

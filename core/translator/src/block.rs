@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use zmmu_cpu::decode::{decode, Insn};
+use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::addr::AddressingMode;
 
 /// The most instructions one block holds.
@@ -54,6 +55,7 @@ pub fn direct_targets(block: &[Guest], amode: AddressingMode) -> Vec<u64> {
         // Branches relative to the instruction (the others' targets are in
         // registers).
         let relative = g.insn.op.ends_block()
+            && !continues_after(g.insn.op)
             && matches!(g.insn.op.format(), RiB | RiC | RilB | RilC | RieB | RieC);
         if relative {
             out.push(relative_target(g.at, &g.insn, amode));
@@ -65,6 +67,17 @@ pub fn direct_targets(block: &[Guest], amode: AddressingMode) -> Vec<u64> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Whether a block goes on after `op`, although it [ends
+/// one](zmmu_cpu::opcode::Opcode::ends_block) for the interpreter: EXECUTE
+/// and EXECUTE RELATIVE LONG run their target in place, by the helper
+/// (the target is fetched when it runs: no translation depends on its
+/// bytes), which leaves the block when the target branched, changed the
+/// PSW, the machine or translation, or raised an exception, and otherwise
+/// returns into it, at the instruction after the EXECUTE.
+pub(crate) fn continues_after(op: Opcode) -> bool {
+    matches!(op, Opcode::EX | Opcode::EXRL)
 }
 
 /// Decodes the block at `at` from `bytes` (the guest bytes from `at` to the
@@ -91,7 +104,7 @@ pub fn decode_block(bytes: &[u8], at: u64, amode: AddressingMode, max: usize) ->
         let here = amode.wrap(at.wrapping_add(offset as u64));
         out.push(Guest { at: here, insn });
         offset += usize::from(insn.len);
-        if !insn.op.ends_block() {
+        if !insn.op.ends_block() || continues_after(insn.op) {
             continue;
         }
         if !side_exit(&insn) {

@@ -157,7 +157,7 @@ fn emit(
                 g.cc_left = false;
                 g.helper(index)?;
                 native.push(false);
-                if guest.insn.op.ends_block() {
+                if guest.insn.op.ends_block() && !crate::block::continues_after(guest.insn.op) {
                     // The helper leaves after a block end unless the next
                     // instruction is the sequential one and nothing the
                     // chain depends on changed (the kvm engine: an EX of

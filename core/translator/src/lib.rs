@@ -7,7 +7,8 @@
 //!
 //! - [`decode_block`] decodes straight-line code: up to an instruction that
 //!   [ends a block](zmmu_cpu::opcode::Opcode::ends_block) (a conditional
-//!   relative branch is a [`side_exit`] instead, up to [`MAX_SIDE_EXITS`]),
+//!   relative branch is a [`side_exit`] instead, up to [`MAX_SIDE_EXITS`];
+//!   EXECUTE goes on, its helper leaving when the target branched),
 //!   the end of the page (an instruction that crosses into the next page
 //!   ends the block), or [`MAX_BLOCK`] instructions.
 //! - [`translate`] emits one function per block with the ABI of [`abi`]:
@@ -32,7 +33,7 @@
 //! entry, dispatch and return code), `block` (decoding, side exits),
 //! `emit` (one block's generator), `native` (which emission an
 //! instruction gets), one module per instruction class (`alu`, `branch`,
-//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`), `cc` (the condition code), `liveness` (where it need not be stored),
+//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`, `long`, `bfp`, `vload`), `cc` (the condition code), `liveness` (where it need not be stored),
 //! `memory` (how a guest storage access is emitted: [`MemoryAccess`]) and
 //! `fill` (the out-of-line miss paths it leaves for the end of the block).
 //!
@@ -63,6 +64,7 @@ extern crate alloc;
 
 pub mod abi;
 mod alu;
+mod bfp;
 mod block;
 mod branch;
 mod cc;
@@ -74,6 +76,7 @@ mod field;
 mod fill;
 mod interlocked;
 mod liveness;
+mod long;
 mod memory;
 mod moves;
 mod multiple;
@@ -82,6 +85,7 @@ mod shift;
 mod ss;
 mod strings;
 mod stubs;
+mod vload;
 
 pub use block::{
     decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,

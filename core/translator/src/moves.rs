@@ -247,7 +247,7 @@ impl Gen {
 
     /// To the slow path unless vector instructions can run: the facility
     /// installed and the vector-enablement control one.
-    fn vector_enabled(&mut self, here: &mut Current) -> Result<(), IcedError> {
+    pub(crate) fn vector_enabled(&mut self, here: &mut Current) -> Result<(), IcedError> {
         self.vector_installed(here)?;
         self.control_or_slow(here, CR0_VECTOR)
     }

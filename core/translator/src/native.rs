@@ -31,13 +31,19 @@ impl Gen {
     /// [`Gen::fpr`].
     pub(crate) fn fpr_offset(&mut self, here: &mut Current, r: u8) -> Result<i32, IcedError> {
         if !matches!(r & 15, 0 | 2 | 4 | 6) {
-            here.used_slow = true;
-            let bit = 63 - 45;
-            let at = (offset::CR + bit / 8) as i32;
-            self.a.test(byte_ptr(rbx + at), 1 << (bit % 8))?;
-            self.a.jz(here.slow)?;
+            self.afp_or_slow(here)?;
         }
         Ok((offset::FPR + offset::FPR_STRIDE * usize::from(r & 15)) as i32)
+    }
+
+    /// To the slow path unless the AFP-register control (CR0 bit 45) is
+    /// one.
+    pub(crate) fn afp_or_slow(&mut self, here: &mut Current) -> Result<(), IcedError> {
+        here.used_slow = true;
+        let bit = 63 - 45;
+        let at = (offset::CR + bit / 8) as i32;
+        self.a.test(byte_ptr(rbx + at), 1 << (bit % 8))?;
+        self.a.jz(here.slow)
     }
 
     /// Emits `here` natively if it can.
@@ -64,11 +70,17 @@ impl Gen {
             && (self.ss(here)?
                 || self.multiple(here)?
                 || self.interlocked(here)?
-                || self.strings(here)?)
+                || self.strings(here)?
+                || self.long(here)?
+                || self.vload(here)?)
         {
             return Ok(Native::Yes);
         }
-        if self.divide(here)? || self.on_condition(here, mem_ok)? || self.moves(here)? {
+        if self.divide(here)?
+            || self.on_condition(here, mem_ok)?
+            || self.moves(here)?
+            || self.bfp(here)?
+        {
             return Ok(Native::Yes);
         }
         match insn.op {

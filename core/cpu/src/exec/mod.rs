@@ -388,6 +388,28 @@ pub fn execute<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> ExecR
     dispatch(&mut e)
 }
 
+/// The instruction EXECUTE or EXECUTE RELATIVE LONG `insn` at `at` would
+/// run now (its target as [`Exec::execute_target`] fetches it, R1's byte
+/// ORed in), for a caller that must know what kind of instruction ran in
+/// place (a translator's helper: a target that branches or changes the
+/// machine ends the chain of blocks, PoP "EXECUTE"). `None` for any other
+/// instruction, or when the fetch or decode fails (the EXECUTE then raises
+/// the exception when it runs: this look changes nothing architected).
+pub fn executed<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> Option<Insn> {
+    if !matches!(insn.op, Opcode::EX | Opcode::EXRL) {
+        return None;
+    }
+    let sequential = Sequential::after(cpu, &insn, at);
+    let mut e = Exec {
+        cpu,
+        bus,
+        insn,
+        at,
+        sequential,
+    };
+    e.execute_target().ok().map(|(_, target)| target)
+}
+
 fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
     match e.insn.op.sem() {
         Sem::Alu(op, w, src) => alu::alu(e, op, w, src),

@@ -1,0 +1,150 @@
+//! BFP long arithmetic where the host's IEEE result is the architecture's
+//! (docs/CHOICES.md 45c): ADD, SUBTRACT, MULTIPLY and DIVIDE (long BFP),
+//! the register forms ADBR, SDBR, MDBR, DDBR and the storage forms ADB,
+//! SDB, MDB, DDB.
+//!
+//! SSE2 rounds as IEEE 754 does; what the architecture adds is the FPC's
+//! rounding mode, its masks and flags, the DXC of a trap, the scaled
+//! results of trapped overflow and underflow, tininess after rounding and
+//! the PoP's NaN rules. The translation runs the operation only where
+//! none of that can differ and the interpreter (the slow path, with nothing
+//! changed) does everything else:
+//! - the AFP-register control must be one (else the data exception, DXC
+//!   2) and the FPC's rounding mode round to nearest (mode 0);
+//! - the operation runs under MXCSR 0x1f80 (round to nearest, every x86
+//!   exception masked, no flush to zero nor denormals as zero, flags
+//!   clear);
+//! - the result must be a normal number with a biased exponent of at least
+//!   2 (so neither tiny before nor after rounding: no underflow), below
+//!   the infinity's (no overflow, no NaN: any invalid operation or
+//!   division by zero of finite operands gives one), or a zero of an exact
+//!   operation (an inexact zero is an underflow);
+//! - an inexact result (the x86 precision flag) sets the FPC's inexact
+//!   flag when the inexact mask is zero; with the mask one it traps (the
+//!   slow path).
+//!
+//! ADD and SUBTRACT set cc 0 for a zero result, 1 for a negative one, 2
+//! for a positive one. Only under the software TLB (the jit): the kvm
+//! engine's in-VM image completes these instructions without leaving the
+//! VM, while a translation's slow path leaves it.
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+use zmmu_cpu::opcode::Opcode;
+use zmmu_cpu::sem::Ext;
+use zmmu_cpu::state::{offset, Cpu};
+use zmmu_mmu::kind::AccessKind;
+
+use crate::abi;
+use crate::bfp::Arith::*;
+use crate::emit::{Current, Gen};
+use crate::memory::MemoryAccess;
+
+/// MXCSR with every exception masked, round to nearest, no flags.
+const MXCSR_DEFAULT: i32 = 0x1f80;
+/// The MXCSR precision (inexact) flag.
+const MXCSR_PRECISION: i32 = 0x20;
+/// The FPC's inexact bit in its mask byte (bits 0-7, the u32's byte 3 in
+/// host order) and flag byte (bits 8-15, byte 2).
+const FPC_INEXACT: i32 = zmmu_cpu::exec::bfp::ieee::INEXACT as i32;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Gen {
+    /// The long BFP arithmetic of the module, under the software TLB;
+    /// `false` for other instructions and other memory accesses (the kvm
+    /// engine's image completes these instructions in the VM, where a
+    /// translation's slow path, an overflow say, would leave it for the
+    /// host).
+    pub(crate) fn bfp(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        use Opcode::*;
+        let (op, storage) = match here.insn.op {
+            ADBR => (Add, false),
+            SDBR => (Sub, false),
+            MDBR => (Mul, false),
+            DDBR => (Div, false),
+            ADB => (Add, true),
+            SDB => (Sub, true),
+            MDB => (Mul, true),
+            DDB => (Div, true),
+            _ => return Ok(false),
+        };
+        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
+            return Ok(false);
+        }
+        let f = here.insn.f;
+        let fpc = core::mem::offset_of!(Cpu, fpc) as i32;
+        let fpr = |r: u8| (offset::FPR + offset::FPR_STRIDE * usize::from(r & 15)) as i32;
+        self.afp_or_slow(here)?;
+        let slow = here.slow;
+        self.a.test(byte_ptr(rbx + fpc), 3)?;
+        self.a.jnz(slow)?;
+        if storage {
+            self.ea(f.x2, f.b2, f.d2)?;
+            self.access(here, AccessKind::Read, 8)?;
+            self.load(8, Ext::F)?;
+            self.a.movq(xmm1, rsi)?;
+        } else {
+            self.a.movq(xmm1, qword_ptr(rbx + fpr(f.r2)))?;
+        }
+        let frame = dword_ptr(rsp + abi::FRAME_FILL);
+        let a = &mut self.a;
+        a.movq(xmm0, qword_ptr(rbx + fpr(f.r1)))?;
+        a.mov(frame, MXCSR_DEFAULT)?;
+        a.ldmxcsr(frame)?;
+        match op {
+            Add => a.addsd(xmm0, xmm1)?,
+            Sub => a.subsd(xmm0, xmm1)?,
+            Mul => a.mulsd(xmm0, xmm1)?,
+            Div => a.divsd(xmm0, xmm1)?,
+        }
+        a.stmxcsr(frame)?;
+        a.movq(rax, xmm0)?;
+        // rdx = the result without its sign; zero only when exact.
+        let mut zero = a.create_label();
+        let mut checked = a.create_label();
+        let mut exact = a.create_label();
+        a.lea(rdx, qword_ptr(rax + rax))?;
+        a.test(rdx, rdx)?;
+        a.jz(zero)?;
+        // The biased exponent in 2..=0x7fe.
+        a.mov(rcx, rdx)?;
+        a.shr(rcx, 53)?;
+        a.sub(ecx, 2)?;
+        a.cmp(ecx, 0x7fe - 2)?;
+        a.ja(slow)?;
+        a.jmp(checked)?;
+        a.set_label(&mut zero)?;
+        a.test(frame, MXCSR_PRECISION)?;
+        a.jnz(slow)?;
+        a.set_label(&mut checked)?;
+        a.test(frame, MXCSR_PRECISION)?;
+        a.jz(exact)?;
+        a.test(byte_ptr(rbx + fpc + 3), FPC_INEXACT)?;
+        a.jnz(slow)?;
+        a.or(byte_ptr(rbx + fpc + 2), FPC_INEXACT)?;
+        a.set_label(&mut exact)?;
+        a.mov(qword_ptr(rbx + fpr(f.r1)), rax)?;
+        if matches!(op, Add | Sub) {
+            // cc 0 zero, 1 negative, 2 positive.
+            let mut done = a.create_label();
+            a.xor(ecx, ecx)?;
+            a.test(rdx, rdx)?;
+            a.jz(done)?;
+            a.mov(ecx, 0x20)?;
+            a.test(rax, rax)?;
+            a.jns(done)?;
+            a.mov(ecx, 0x10)?;
+            a.set_label(&mut done)?;
+            a.nop()?;
+            self.store_cc()?;
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,412 @@
+//! The jit's forms of docs/CHOICES.md 45: EXECUTE and EXECUTE RELATIVE
+//! LONG, whose target runs in place by the helper and whose chain goes on
+//! in the block after it unless the target branched or raised an
+//! exception (45a); MVCLE that only pads within a page, native (45b);
+//! long BFP arithmetic where the host's result is exact (45c); VLBB of
+//! 16 bytes (45d).
+//! Each rule is checked against the interpreter stepping the same code:
+//! the registers, the PSW, storage and the interruption (code and ILC).
+
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER, CR0_VECTOR};
+use zmmu_jit::{ChainEnd, Jit, Stats};
+use zmmu_machine::bus::DatBus;
+use zmmu_mmu::prelude::*;
+
+const CODE: u64 = 0x2000;
+const DATA: u64 = 0x3000;
+
+struct Ran {
+    cpu: Cpu,
+    bus: DatBus,
+    result: Result<(), Interruption>,
+    stats: Stats,
+}
+
+impl Ran {
+    /// How many times the chain returned to the run loop for a helper.
+    fn left(&self) -> u64 {
+        self.stats.chain_ends[ChainEnd::Helper as usize]
+    }
+
+    /// `mnemonic` ran natively: neither a fallback nor a slow path.
+    fn native(&self, mnemonic: &str) -> bool {
+        let ran = |list: Vec<(&str, u64)>| list.iter().any(|&(m, _)| m == mnemonic);
+        !ran(self.stats.fallbacks()) && !ran(self.stats.slow())
+    }
+}
+
+fn machine(code: &[u8], set: &dyn Fn(&mut Cpu)) -> (Cpu, DatBus) {
+    let mut storage = OwnedStorage::new(0x20000);
+    storage.write(AbsoluteAddress::new(CODE), code).unwrap();
+    let data: Vec<u8> = (0..64).collect();
+    storage.write(AbsoluteAddress::new(DATA), &data).unwrap();
+    let mut cpu = Cpu::new();
+    cpu.psw = Psw {
+        mask: mask::EA | mask::BA,
+        addr: CODE,
+    };
+    cpu.gpr[3] = DATA;
+    cpu.gpr[4] = DATA + 32;
+    set(&mut cpu);
+    (cpu, DatBus::new(storage))
+}
+
+/// Runs `code` at CODE (DAT off, 64-bit; r3 = DATA, r4 = DATA + 32, the
+/// 64 bytes at DATA are 0, 1, 2 ...; 128 KiB of storage) on the jit and
+/// on the interpreter up to the first interruption; checks that both end
+/// alike (registers, PSW, interruption, storage) and gives the jit's.
+fn run(code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
+    let (mut cpu, mut bus) = machine(code, &set);
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    let result = jit.run(&mut cpu, &mut bus, 20).result;
+    let stats = jit.stats().clone();
+    let (mut icpu, mut ibus) = machine(code, &set);
+    let mut expected = Ok(());
+    for _ in 0..20 {
+        expected = icpu.step(&mut ibus);
+        if expected.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, expected, "the interruption");
+    assert_eq!(cpu.psw, icpu.psw, "the PSW");
+    assert_eq!(cpu.gpr, icpu.gpr, "the registers");
+    assert_eq!(cpu.vr, icpu.vr, "the floating-point and vector registers");
+    assert_eq!(cpu.fpc, icpu.fpc, "the FPC");
+    let bytes = |bus: &DatBus| {
+        let mut b = vec![0u8; 0x20000];
+        bus.storage.read(AbsoluteAddress::new(0), &mut b).unwrap();
+        b
+    };
+    assert!(bytes(&bus) == bytes(&ibus), "storage");
+    Ran {
+        cpu,
+        bus,
+        result,
+        stats,
+    }
+}
+
+fn program(ran: &Ran) -> Option<(Code, u8)> {
+    match ran.result {
+        Err(Interruption::Program { exception, ilc }) => Some((exception.code, ilc)),
+        _ => None,
+    }
+}
+
+/// EXRL with R1 `r1` at `at` of the instruction at `target` (both
+/// offsets from CODE).
+fn exrl(r1: u8, at: i32, target: i32) -> [u8; 6] {
+    let [a, b, c, d] = ((target - at) / 2).to_be_bytes();
+    [0xc6, r1 << 4, a, b, c, d]
+}
+
+#[test]
+fn a_target_that_runs_sequentially_returns_into_the_block() {
+    // exrl %r1,mvc; ahi %r2,1; (0); mvc 0(1,%r3),0(%r4): R1's low byte 7
+    // makes the length 8; the AHI after it runs without the chain leaving.
+    let code = [
+        &exrl(1, 0, 12)[..],
+        &[0xa7, 0x2a, 0x00, 0x01, 0, 0],
+        &[0xd2, 0x00, 0x30, 0x00, 0x40, 0x00],
+    ]
+    .concat();
+    let ran = run(&code, |cpu| cpu.gpr[1] = 0xffff_ff07);
+    let mut moved = [0u8; 9];
+    ran.bus
+        .storage
+        .read(AbsoluteAddress::new(DATA), &mut moved)
+        .unwrap();
+    assert_eq!(moved, [32, 33, 34, 35, 36, 37, 38, 39, 8]);
+    assert_eq!(ran.cpu.gpr[2], 1);
+    assert_eq!(program(&ran), Some((Code::OPERATION, 1)));
+    assert_eq!(
+        ran.left(),
+        1,
+        "only the invalid opcode leaves for the helper"
+    );
+}
+
+#[test]
+fn r1_zero_runs_the_target_as_it_is_and_the_block_goes_on() {
+    // ex %r0,0(%r6) twice (r6 = the AHI), then ahi %r2,16 itself; (0).
+    let code = [
+        0x44, 0x00, 0x60, 0x00, 0x44, 0x00, 0x60, 0x00, 0xa7, 0x2a, 0x00, 0x10, 0, 0,
+    ];
+    let ran = run(&code, |cpu| cpu.gpr[6] = CODE + 8);
+    assert_eq!(ran.cpu.gpr[2], 0x30);
+    assert_eq!(
+        ran.left(),
+        1,
+        "only the invalid opcode leaves for the helper"
+    );
+}
+
+#[test]
+fn a_target_that_branches_leaves_the_block_for_its_target() {
+    // exrl %r0,brc; ahi %r2,1; (0); brc 15,+4 (relative to the target);
+    // ahi %r5,1; (0).
+    let code = [
+        &exrl(0, 0, 12)[..],
+        &[0xa7, 0x2a, 0x00, 0x01, 0, 0],
+        &[0xa7, 0xf4, 0x00, 0x02, 0xa7, 0x5a, 0x00, 0x01, 0, 0],
+    ]
+    .concat();
+    let ran = run(&code, |_| {});
+    assert_eq!((ran.cpu.gpr[2], ran.cpu.gpr[5]), (0, 1));
+    assert_eq!(ran.cpu.psw.addr & 0xfff, 0x16);
+}
+
+#[test]
+fn an_execute_of_an_execute_is_an_execute_exception() {
+    // exrl %r0,exrl; (0); exrl %r0,... : ILC 3, the PSW after the first.
+    let code = [&exrl(0, 0, 8)[..], &[0, 0], &exrl(0, 8, 0)].concat();
+    let ran = run(&code, |_| {});
+    assert_eq!(program(&ran), Some((Code::EXECUTE, 3)));
+}
+
+#[test]
+fn an_odd_target_address_is_a_specification_exception() {
+    // ex %r0,1(%r3); ahi %r2,1: ILC 2, the AHI does not run.
+    let code = [0x44, 0x00, 0x30, 0x01, 0xa7, 0x2a, 0x00, 0x01, 0, 0];
+    let ran = run(&code, |_| {});
+    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 2)));
+    assert_eq!(ran.cpu.gpr[2], 0);
+}
+
+#[test]
+fn the_target_is_fetched_when_it_runs() {
+    // mvi 1(%r6),0x5a turns the target `ahi %r2,1` into `ahi %r5,1` in
+    // the same block before the ex %r0,0(%r6) that runs it; (0).
+    let code = [
+        0x92, 0x5a, 0x60, 0x01, 0x44, 0x00, 0x60, 0x00, 0, 0, 0xa7, 0x2a, 0x00, 0x01,
+    ];
+    let ran = run(&code, |cpu| cpu.gpr[6] = CODE + 10);
+    assert_eq!((ran.cpu.gpr[2], ran.cpu.gpr[5]), (0, 1));
+}
+
+/// mvcle %r2,%r4,0x1ab(%r0): pad 0xab.
+const MVCLE: [u8; 4] = [0xa8, 0x24, 0x01, 0xab];
+
+/// r2 = `at`, r3 = `len`, r4 = r5 = 0.
+fn pad_from(at: u64, len: u64) -> impl Fn(&mut Cpu) {
+    move |cpu| {
+        (cpu.gpr[2], cpu.gpr[3]) = (at, len);
+        (cpu.gpr[4], cpu.gpr[5]) = (0, 0);
+    }
+}
+
+fn filled(ran: &Ran, at: u64, len: usize) -> bool {
+    let mut b = vec![0u8; len];
+    ran.bus
+        .storage
+        .read(AbsoluteAddress::new(at), &mut b)
+        .unwrap();
+    b.iter().all(|&x| x == 0xab)
+}
+
+#[test]
+fn padding_only_within_a_page_completes_natively() {
+    // Bytes DATA + 8 .. + 48 become the pad; R1 past them, R1 + 1 zero,
+    // cc 2 (the first operand was the longer); nothing else stored.
+    let code = [&MVCLE[..], &[0, 0]].concat();
+    let ran = run(&code, pad_from(DATA + 8, 40));
+    assert!(filled(&ran, DATA + 8, 40));
+    let mut after = [0u8; 1];
+    ran.bus
+        .storage
+        .read(AbsoluteAddress::new(DATA + 48), &mut after)
+        .unwrap();
+    assert_eq!(after, [48], "the byte after the operand");
+    assert_eq!((ran.cpu.gpr[2], ran.cpu.gpr[3]), (DATA + 48, 0));
+    assert_eq!(ran.cpu.psw.cc(), 2);
+    assert!(ran.native("MVCLE"));
+    // A whole page.
+    let ran = run(&code, pad_from(0x5000, 0x1000));
+    assert!(filled(&ran, 0x5000, 0x1000));
+    assert!(ran.native("MVCLE"));
+}
+
+#[test]
+fn a_page_crossing_a_second_operand_or_the_low_pages_are_the_interpreters() {
+    let code = [&MVCLE[..], &[0, 0]].concat();
+    // Across a page: two runs of the interpreter, one execution.
+    let ran = run(&code, pad_from(0x5ff0, 0x20));
+    assert!(filled(&ran, 0x5ff0, 0x20));
+    assert!(!ran.native("MVCLE"));
+    // In the second low page (low-address protection's units).
+    let ran = run(&code, pad_from(0x1100, 0x20));
+    assert!(!ran.native("MVCLE"));
+    // A second operand to move.
+    let ran = run(&code, |cpu| {
+        pad_from(0x5000, 0x20)(cpu);
+        (cpu.gpr[4], cpu.gpr[5]) = (DATA, 8);
+    });
+    assert!(!ran.native("MVCLE"));
+    // More than the CPU-determined amount: cc 3, the rest left.
+    let ran = run(&code, pad_from(0x5000, 0x3000));
+    assert_eq!(ran.cpu.psw.cc(), 3);
+}
+
+#[test]
+fn an_access_exception_is_the_interpreters() {
+    // The first operand beyond storage: addressing, nothing stored.
+    let code = [&MVCLE[..], &[0, 0]].concat();
+    let ran = run(&code, pad_from(0x10_0000, 0x20));
+    assert_eq!(program(&ran), Some((Code::ADDRESSING, 2)));
+    assert_eq!(ran.cpu.gpr[2], 0x10_0000);
+}
+
+#[test]
+fn a_page_clear_over_translated_code_drops_it() {
+    // mvcle %r2,%r4,0 at CODE clears the rest of its own page from CODE +
+    // 4: the next instruction (ahi %r6,1) becomes zeros, an operation
+    // exception where it was.
+    let code = [0xa8, 0x24, 0x00, 0x00, 0xa7, 0x6a, 0x00, 0x01, 0, 0];
+    let ran = run(&code, pad_from(CODE + 4, 0x1000 - 4));
+    assert_eq!(ran.cpu.gpr[6], 0, "the AHI did not run");
+    assert_eq!(program(&ran), Some((Code::OPERATION, 1)));
+}
+
+/// The FPC's inexact mask and flag.
+const INEXACT_MASK: u32 = 0x0800_0000;
+const INEXACT_FLAG: u32 = 0x0008_0000;
+
+/// `code` with f1 = `a`, f2 = `b`, the AFP-register control one, FPC
+/// `fpc`.
+fn bfp(code: &[u8], a: f64, b: f64, fpc: u32) -> Ran {
+    let code = [code, &[0, 0]].concat();
+    run(&code, |cpu| {
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.vr[1][0] = a.to_bits();
+        cpu.vr[2][0] = b.to_bits();
+        cpu.fpc = fpc;
+    })
+}
+
+fn f1(ran: &Ran) -> f64 {
+    f64::from_bits(ran.cpu.vr[1][0])
+}
+
+const ADBR: [u8; 4] = [0xb3, 0x1a, 0x00, 0x12];
+const SDBR: [u8; 4] = [0xb3, 0x1b, 0x00, 0x12];
+const MDBR: [u8; 4] = [0xb3, 0x1c, 0x00, 0x12];
+const DDBR: [u8; 4] = [0xb3, 0x1d, 0x00, 0x12];
+
+#[test]
+fn an_exact_sum_is_native_with_its_cc() {
+    let ran = bfp(&ADBR, 1.5, 2.25, 0);
+    assert_eq!((f1(&ran), ran.cpu.psw.cc(), ran.cpu.fpc), (3.75, 2, 0));
+    assert!(ran.native("ADBR"));
+    let ran = bfp(&SDBR, 1.5, 1.5, 0);
+    assert_eq!((f1(&ran).to_bits(), ran.cpu.psw.cc()), (0, 0), "+0, cc 0");
+    assert!(ran.native("SDBR"));
+    let ran = bfp(&SDBR, 1.5, 4.0, 0);
+    assert_eq!((f1(&ran), ran.cpu.psw.cc()), (-2.5, 1));
+    for (code, name, want) in [(MDBR, "MDBR", 3.375), (DDBR, "DDBR", 1.5 / 2.25)] {
+        let ran = bfp(&code, 1.5, 2.25, 0);
+        assert_eq!(f1(&ran), want);
+        assert!(ran.native(name));
+    }
+}
+
+#[test]
+fn an_inexact_result_sets_the_flag_or_traps_under_the_mask() {
+    let tiny = 2f64.powi(-60);
+    let ran = bfp(&ADBR, 1.0, tiny, 0);
+    assert_eq!((f1(&ran), ran.cpu.fpc), (1.0, INEXACT_FLAG));
+    assert!(ran.native("ADBR"));
+    let ran = bfp(&DDBR, 1.0, 3.0, 0);
+    assert_eq!((f1(&ran), ran.cpu.fpc), (1.0 / 3.0, INEXACT_FLAG));
+    // The mask on: a data exception with the inexact DXC, the rounded
+    // result stored (the interpreter's).
+    let ran = bfp(&ADBR, 1.0, tiny, INEXACT_MASK);
+    assert!(
+        matches!(ran.result, Err(Interruption::Program { exception, .. }) if exception.dxc & 0xf8 == 0x08)
+    );
+    assert!(!ran.native("ADBR"));
+}
+
+#[test]
+fn what_ieee_adds_to_the_host_is_the_interpreters() {
+    let big = 2f64.powi(1000);
+    let small = 2f64.powi(-1000);
+    let cases = [
+        (MDBR, big, big, 0),                         // overflow
+        (MDBR, small, small, 0),                     // underflow
+        (MDBR, 2f64.powi(-511), 2f64.powi(-511), 0), // the smallest normal
+        (DDBR, 1.0, 0.0, 0),                         // division by zero
+        (SDBR, f64::INFINITY, f64::INFINITY, 0),     // invalid
+        (ADBR, f64::NAN, 1.0, 0),                    // a NaN operand
+        (ADBR, 1.0, 2f64.powi(-60), 1),              // toward zero
+        (MDBR, big, big, 0x2000_0000),               // overflow trapped
+        (MDBR, 1e-300, 1e-300, 0x1000_0000),         // underflow trapped
+    ];
+    for (code, a, b, fpc) in cases {
+        // `run` checks the jit against the interpreter.
+        let ran = bfp(&code, a, b, fpc);
+        let name = ["ADBR", "SDBR", "MDBR", "DDBR"][usize::from(code[1] - 0x1a)];
+        assert!(!ran.native(name), "{name} {a} {b} {fpc:#x}");
+    }
+}
+
+#[test]
+fn without_the_afp_register_control_a_bfp_instruction_is_a_data_exception() {
+    let ran = run(&[&ADBR[..], &[0, 0]].concat(), |cpu| cpu.vr[1][0] = 1);
+    assert_eq!(program(&ran), Some((Code::DATA, 2)));
+    assert!(
+        matches!(ran.result, Err(Interruption::Program { exception, .. }) if exception.dxc == 2)
+    );
+}
+
+#[test]
+fn the_storage_form_reads_its_operand() {
+    // adb %f1,56(%r3): the bytes 56..63 at DATA, 0x38393a3b3c3d3e3f (about
+    // 2^-124), added to 1.5: inexact.
+    let code = [0xed, 0x10, 0x30, 0x38, 0x00, 0x1a, 0, 0];
+    let ran = run(&code, |cpu| {
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.vr[1][0] = 1.5f64.to_bits();
+    });
+    assert_eq!((f1(&ran), ran.cpu.fpc), (1.5, INEXACT_FLAG));
+    assert!(ran.native("ADB"));
+}
+
+/// vlbb %v17,d(%r3),m3 (RXB names V17).
+fn vlbb(d: u8, m3: u8) -> Vec<u8> {
+    vec![0xe7, 0x10, 0x30, d, m3 << 4 | 8, 0x07, 0, 0]
+}
+
+fn vector_on(cpu: &mut Cpu) {
+    cpu.cr[0] |= CR0_VECTOR;
+}
+
+#[test]
+fn vlbb_of_sixteen_bytes_before_the_boundary_is_native() {
+    let ran = run(&vlbb(0, 6), vector_on);
+    assert_eq!(
+        ran.cpu.vr[17],
+        [0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f]
+    );
+    assert!(ran.native("VLBB"));
+    // 16 bytes up to a 64-byte boundary exactly.
+    let ran = run(&vlbb(48, 0), vector_on);
+    assert_eq!(
+        ran.cpu.vr[17],
+        [0x3031_3233_3435_3637, 0x3839_3a3b_3c3d_3e3f]
+    );
+    assert!(ran.native("VLBB"));
+}
+
+#[test]
+fn vlbb_nearer_the_boundary_disabled_or_of_a_bad_size_is_the_interpreters() {
+    // 8 bytes to the 64-byte boundary: those, then zeros.
+    let ran = run(&vlbb(56, 0), vector_on);
+    assert_eq!(ran.cpu.vr[17], [0x3839_3a3b_3c3d_3e3f, 0]);
+    assert!(!ran.native("VLBB"));
+    let ran = run(&vlbb(0, 7), vector_on);
+    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 3)));
+    let ran = run(&vlbb(0, 6), |_| {});
+    assert_eq!(program(&ran).map(|p| p.0), Some(Code::DATA));
+}
