@@ -13,7 +13,7 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 
 use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
-use zmmu_machine::interrupt::interruption_controls;
+use zmmu_machine::interrupt::{interruption_controls, take_external, ExternalSignals};
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::{AccessKind, Request};
 use zmmu_mmu::addr::LogicalAddress;
@@ -95,6 +95,51 @@ fn reads_clock_only(op: Opcode) -> bool {
     )
 }
 
+/// The PSW bits that only decide which interruptions are taken (PoP
+/// "Program-Status Word": the I/O and external masks): translated code
+/// does not depend on them, so a change of them alone ends the chain
+/// only when an interruption may be taken ([`may_interrupt`]).
+const INTERRUPTION_MASKS: u64 = mask::IO | mask::EXT;
+
+/// After an instruction changed what decides which interruptions are
+/// pending and enabled (the masks, the clock comparator, the CPU timer,
+/// CR0): whether the machine must look before the chain goes on. It must
+/// unless, under the host's clock on a CPU of its own, no interruption is
+/// pending that the CPU might take (restart, I/O with I/O enabled, a
+/// timer, emergency signal, external call or service signal with
+/// external interruptions enabled) and no timer or watchdog comes due before the
+/// batch's deadline, at which the vCPU is kicked and the machine looks:
+/// a pending interruption is then taken exactly where it was before, and
+/// a timer's within the batch's bound as before. Under virtual time (the
+/// clock advances with the instructions the machine counts) and with
+/// several CPUs (signals and floating interruptions of the
+/// configuration), it always must.
+fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> bool {
+    // The timers' conditions, as the machine tests them (nothing to take
+    // off a source: they stay pending while their condition holds).
+    let timers = take_external(
+        cpu,
+        &mut board.services.clock,
+        &ExternalSignals::default(),
+        &mut None,
+        true,
+    )
+    .is_some();
+    let services = &board.services;
+    let io = cpu.psw.mask & mask::IO != 0 && services.css.io_pending();
+    let external = cpu.psw.mask & mask::EXT != 0
+        && (timers
+            || services.service_signal.is_some()
+            || services.signals.external.emergencies() != 0
+            || services.signals.external.external_call_pending());
+    board.member.is_some()
+        || services.clock.source.pace() != Some(Pace::HostMonotonic)
+        || services.signals.restart
+        || io
+        || external
+        || Deadline::of(cpu, board).at < deadline.at
+}
+
 impl ExitHandler for Exits<'_, '_> {
     fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
         let (id, index) = ((argument >> 8) as usize, (argument & 0xff) as usize);
@@ -125,7 +170,7 @@ impl ExitHandler for Exits<'_, '_> {
         }
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
-        let mask_before = self.cpu.psw.mask & !mask::CC;
+        let mask_before = self.cpu.psw.mask & !(mask::CC | INTERRUPTION_MASKS);
         let (cr_before, invalidations) = (self.cpu.cr, self.blocks.invalidations);
         let next = self
             .cpu
@@ -170,7 +215,8 @@ impl ExitHandler for Exits<'_, '_> {
         let attention = self.board.attention
             && (!reads_clock_only(guest.insn.op)
                 || self.board.services.clock.source.pace() == Some(Pace::Instructions));
-        let machine = attention || after.1 != before.1;
+        let machine = attention
+            || (after.1 != before.1 && may_interrupt(self.cpu, self.board, &self.deadline));
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         let why = [
@@ -181,7 +227,10 @@ impl ExitHandler for Exits<'_, '_> {
                 after.0 != before.0 || self.cpu.cr != cr_before,
                 Leave::Controls,
             ),
-            (self.cpu.psw.mask & !mask::CC != mask_before, Leave::Psw),
+            (
+                self.cpu.psw.mask & !(mask::CC | INTERRUPTION_MASKS) != mask_before,
+                Leave::Psw,
+            ),
             (
                 self.blocks.invalidations != invalidations,
                 Leave::Translation,
