@@ -7,6 +7,7 @@
 //! code), where the interpreter gives the architected result.
 
 use std::ops::Range;
+use std::time::Instant;
 use zmmu_cpu::clock::Pace;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
@@ -59,7 +60,8 @@ pub(crate) struct Exits<'a, 'b> {
     pub stats: &'a mut Stats,
     pub reasons: &'a mut ExitReasons,
     pub context: Context,
-    /// The batch's deadline: a host call after it leaves the chain.
+    /// The batch's deadline: a host call after it leaves the chain; one
+    /// that makes a timer come due sooner brings it forward.
     pub deadline: Deadline,
     /// Where the vCPU holds the instruction budget in r15 (the dispatcher
     /// and the blocks, not the trampolines around them).
@@ -107,14 +109,15 @@ const INTERRUPTION_MASKS: u64 = mask::IO | mask::EXT;
 /// unless, under the host's clock on a CPU of its own, no interruption is
 /// pending that the CPU might take (restart, I/O with I/O enabled, a
 /// timer, emergency signal, external call or service signal with
-/// external interruptions enabled) and no timer or watchdog comes due before the
-/// batch's deadline, at which the vCPU is kicked and the machine looks:
-/// a pending interruption is then taken exactly where it was before, and
-/// a timer's within the batch's bound as before. Under virtual time (the
-/// clock advances with the instructions the machine counts) and with
-/// several CPUs (signals and floating interruptions of the
-/// configuration), it always must.
-fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> bool {
+/// external interruptions enabled): a pending interruption is then taken
+/// exactly where it was before. A timer or the watchdog that now comes
+/// due before the batch's `deadline` brings it forward (the vCPU is
+/// kicked then and the machine looks, [`ExitHandler::deadline`]), so a
+/// timer's interruption is taken within the batch's bound as before.
+/// Under virtual time (the clock advances with the instructions the
+/// machine counts) and with several CPUs (signals and floating
+/// interruptions of the configuration), it always must.
+fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> bool {
     // The timers' conditions, as the machine tests them (nothing to take
     // off a source: they stay pending while their condition holds).
     let timers = take_external(
@@ -132,12 +135,16 @@ fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> bool 
             || services.service_signal.is_some()
             || services.signals.external.emergencies() != 0
             || services.signals.external.external_call_pending());
-    board.member.is_some()
+    if board.member.is_some()
         || services.clock.source.pace() != Some(Pace::HostMonotonic)
         || services.signals.restart
         || io
         || external
-        || Deadline::of(cpu, board).at < deadline.at
+    {
+        return true;
+    }
+    deadline.at = deadline.at.min(Deadline::of(cpu, board).at);
+    false
 }
 
 impl ExitHandler for Exits<'_, '_> {
@@ -216,7 +223,7 @@ impl ExitHandler for Exits<'_, '_> {
             && (!reads_clock_only(guest.insn.op)
                 || self.board.services.clock.source.pace() == Some(Pace::Instructions));
         let machine = attention
-            || (after.1 != before.1 && may_interrupt(self.cpu, self.board, &self.deadline));
+            || (after.1 != before.1 && may_interrupt(self.cpu, self.board, &mut self.deadline));
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         let why = [
@@ -252,6 +259,10 @@ impl ExitHandler for Exits<'_, '_> {
             leave_run,
         });
         Ok(abi::EXIT)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline.at)
     }
 
     fn preempt(&mut self, regs: &mut Regs) -> bool {

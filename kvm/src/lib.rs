@@ -378,7 +378,7 @@ impl KvmEngine {
                 self.blocks.drop_page(page, self.host.paging_mut());
             }
         }
-        let deadline = Deadline::of(cpu, board);
+        let mut deadline = Deadline::of(cpu, board);
         let max = max.min(deadline.instructions);
         self.host.set_deadline(Some(deadline.at));
         let mut done = 0u64;
@@ -401,7 +401,7 @@ impl KvmEngine {
                 .block(cpu, board)?
                 .filter(|&id| self.blocks.blocks[id].insns.len() as u64 <= room);
             let (n, at, result, leave) = match block {
-                Some(id) => self.run_chain(id, room, deadline, cpu, board)?,
+                Some(id) => self.run_chain(id, room, &mut deadline, cpu, board)?,
                 None => {
                     let at = cpu.psw.addr;
                     let (result, leave) = self.step(cpu, board);
@@ -687,13 +687,14 @@ impl KvmEngine {
     }
 
     /// Runs block `id` and the blocks it chains to in the VM, within
-    /// `budget` instructions: (instructions executed, address of the last,
-    /// its result, whether the machine must look).
+    /// `budget` instructions until `deadline` (which a host call may bring
+    /// forward): (instructions executed, address of the last, its result,
+    /// whether the machine must look).
     fn run_chain(
         &mut self,
         id: usize,
         budget: u64,
-        deadline: Deadline,
+        deadline: &mut Deadline,
         cpu: &mut Cpu,
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
@@ -754,7 +755,7 @@ impl KvmEngine {
                 space,
                 key,
             },
-            deadline,
+            deadline: *deadline,
             budget_in_r15,
             stolen: 0,
             last_fault: None,
@@ -763,6 +764,7 @@ impl KvmEngine {
         };
         let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
         let (left, stolen) = (exits.left, exits.stolen);
+        *deadline = exits.deadline;
         if let Some(image) = host.paging().image() {
             vmcall::take_back(&image.area(), &mut board.services.clock);
         }
