@@ -15,5 +15,6 @@ pub mod lazy_alloc;
 pub mod report;
 pub mod run;
 pub mod smp;
+mod stats_signal;
 pub mod terminal;
 pub mod trace;

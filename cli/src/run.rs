@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use zmmu_cpu::clock::{ns_to_tod, TimeSource};
 use zmmu_machine::config::{Config, CpuFeatures, Device, WatchdogAction};
+use zmmu_machine::engine::Interpreter;
 use zmmu_machine::{Machine, RunOutcome};
 
 use crate::engine::EngineKind;
@@ -13,6 +14,7 @@ use crate::gdb::session::Session;
 use crate::report::{
     stop_status, Report, EXIT_CHECK_STOP, EXIT_LOAD, EXIT_UNIMPLEMENTED, EXIT_USAGE,
 };
+use crate::stats_signal::Watched;
 use crate::trace::Tracer;
 
 use zmmu_machine::kernel;
@@ -108,7 +110,8 @@ pub struct RunOptions {
     /// with `--smp`, a VM per CPU).
     #[arg(long, value_enum, default_value_t = EngineKind::DEFAULT)]
     pub engine: EngineKind,
-    /// Print the engine's counters to stderr at exit.
+    /// Print the engine's counters to stderr at exit, and whenever zmmu
+    /// gets SIGUSR1 (the run goes on) or SIGINT/SIGTERM (it ends).
     #[arg(long)]
     pub stats: bool,
     /// Serve gdb's remote protocol on ADDR:PORT (gdb-multiarch, `set
@@ -394,6 +397,9 @@ pub fn run(options: &RunOptions) -> ExitCode {
     // Several CPUs: each kvm CPU that gave up its VM, and the engines'
     // `--stats` lines.
     let (mut failures, mut engine_stats) = (Vec::new(), Vec::new());
+    if options.stats && options.gdb.is_none() {
+        crate::stats_signal::install();
+    }
     let outcome = if several {
         let debugging = crate::smp::Debugging {
             trace: shared_trace,
@@ -439,11 +445,22 @@ pub fn run(options: &RunOptions) -> ExitCode {
                     }
                 }
             }
-            None => match (&mut jit, &mut kvm) {
-                (Some(jit), _) => machine.run_with(max_insns, &mut report, jit),
-                (_, Some(kvm)) => machine.run_with(max_insns, &mut report, kvm),
-                _ => machine.run(max_insns, &mut report),
-            },
+            None => {
+                let tag = String::new();
+                match (&mut jit, &mut kvm) {
+                    (Some(jit), _) => {
+                        machine.run_with(max_insns, &mut report, &mut Watched::new(jit, tag))
+                    }
+                    (_, Some(kvm)) => {
+                        machine.run_with(max_insns, &mut report, &mut Watched::new(kvm, tag))
+                    }
+                    _ => machine.run_with(
+                        max_insns,
+                        &mut report,
+                        &mut Watched::new(&mut Interpreter, tag),
+                    ),
+                }
+            }
         }
     };
     let elapsed = started.elapsed();
@@ -458,7 +475,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
         elapsed.as_secs_f64()
     );
     if options.stats {
-        print_stats(outcome.instructions, elapsed);
+        eprintln!(
+            "stats: {}",
+            crate::stats_signal::instructions_line(outcome.instructions, elapsed)
+        );
         if !several {
             eprintln!("stats: {}", wait_stats(&machine.services.waits));
         }
@@ -499,15 +519,4 @@ pub fn wait_stats(waits: &zmmu_machine::interrupt::Waits) -> String {
         mean,
         ms(waits.late_max)
     )
-}
-
-/// `--stats`: the instruction count and rate on stderr.
-fn print_stats(instructions: u64, elapsed: std::time::Duration) {
-    let seconds = elapsed.as_secs_f64();
-    let mips = if seconds > 0.0 {
-        instructions as f64 / seconds / 1e6
-    } else {
-        0.0
-    };
-    eprintln!("stats: instructions {instructions}, {mips:.1} MIPS");
 }

@@ -23,6 +23,7 @@ use crate::engine::EngineKind;
 use crate::gdb::smp::{Cpus, Resumed, Shared, Stopper, WithGdb};
 use crate::gdb::Translator;
 use crate::report::Report;
+use crate::stats_signal::{Counters, Watched};
 use crate::trace::Tracer;
 
 /// What `--trace` and `--gdb` ask of a run of several CPUs.
@@ -84,10 +85,12 @@ pub struct Finished {
 type CpuRun = (RunOutcome, Option<String>, Vec<String>);
 
 /// Runs `run` with a translating `engine`, which under gdb drops its
-/// translations whenever gdb resumed the guest; gives the engine back.
-fn under_gdb<E: Translator, R>(
+/// translations whenever gdb resumed the guest, else prints its counters
+/// when a signal asks (`tag` before each line); gives the engine back.
+fn under_gdb<E: Translator + Counters, R>(
     engine: E,
     gdb: Option<&Arc<Shared>>,
+    tag: String,
     run: impl FnOnce(&mut dyn Engine) -> R,
 ) -> (R, E) {
     match gdb {
@@ -98,27 +101,35 @@ fn under_gdb<E: Translator, R>(
         }
         None => {
             let mut engine = engine;
-            (run(&mut engine), engine)
+            (run(&mut Watched::new(&mut engine, tag)), engine)
         }
     }
 }
 
 /// Runs `run` with the engine `kind` names, made on this CPU's thread
-/// (with kvm, its vCPU's interrupter goes to `vcpu`): with kvm, also the
-/// engine's failure; with jit and kvm, the engine's `--stats` lines.
+/// (with kvm, its vCPU's interrupter goes to `vcpu`; `tag` before its
+/// counters' lines): with kvm, also the engine's failure; with jit and
+/// kvm, the engine's `--stats` lines.
 fn with_engine(
     kind: EngineKind,
+    tag: String,
     machine: &mut Machine,
     gdb: Option<&Arc<Shared>>,
     vcpu: &OnceLock<zmmu_kvm::Interrupter>,
     run: impl FnOnce(&mut Machine, &mut dyn Engine) -> RunOutcome,
 ) -> Result<CpuRun, String> {
     Ok(match kind {
-        EngineKind::Interp => (run(machine, &mut Interpreter), None, Vec::new()),
+        EngineKind::Interp => {
+            let outcome = match gdb {
+                Some(_) => run(machine, &mut Interpreter),
+                None => run(machine, &mut Watched::new(&mut Interpreter, tag)),
+            };
+            (outcome, None, Vec::new())
+        }
         EngineKind::Jit => {
             let jit = zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER)
                 .map_err(|e| format!("--engine jit: {e}"))?;
-            let (outcome, jit) = under_gdb(jit, gdb, |engine| run(machine, engine));
+            let (outcome, jit) = under_gdb(jit, gdb, tag, |engine| run(machine, engine));
             (outcome, None, jit.report())
         }
         EngineKind::Kvm => {
@@ -126,7 +137,7 @@ fn with_engine(
             let kvm = zmmu_kvm::KvmEngine::new(storage, zmmu_kvm::DEFAULT_CODE_CACHE)
                 .map_err(|e| format!("--engine kvm: {e}"))?;
             let _ = vcpu.set(kvm.interrupter());
-            let (outcome, kvm) = under_gdb(kvm, gdb, |engine| run(machine, engine));
+            let (outcome, kvm) = under_gdb(kvm, gdb, tag, |engine| run(machine, engine));
             let failure = kvm.failure().map(ToString::to_string);
             (outcome, failure, kvm.report())
         }
@@ -156,7 +167,8 @@ fn run_cpu(
     }
     // No keyboard: the guest console reads none with several CPUs.
     let mut console = Report::new(None, tracer);
-    let outcome = with_engine(kind, machine, gdb, vcpu, |machine, engine| match gdb {
+    let tag = format!("cpu{index} ");
+    let outcome = with_engine(kind, tag, machine, gdb, vcpu, |machine, engine| match gdb {
         Some(gdb) => {
             let mut observer = WithGdb {
                 inner: &mut console,

@@ -67,7 +67,7 @@ impl Drop for RawMode {
 
 /// Restores the saved terminal settings, if raw mode was entered
 /// (async-signal-safe: tcsetattr only).
-fn restore() {
+pub(crate) fn restore() {
     if let Some(saved) = SAVED.get() {
         // SAFETY: `saved` is the termios tcgetattr filled in.
         unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };

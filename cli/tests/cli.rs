@@ -635,3 +635,69 @@ fn a_disabled_wait_ends_the_run_when_the_other_cpus_are_stopped() {
         assert_eq!(out.status.code(), Some(0x2a), "{engine}: {}", stderr(&out));
     }
 }
+
+/// Whether process `pid` has a handler for `signal` (its `SigCgt` mask in
+/// /proc): a signal sent before then would end it by default.
+fn catches(pid: u32, signal: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+#[test]
+fn with_stats_sigusr1_prints_the_counters_so_far_and_sigterm_prints_them_and_ends_the_run() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    // J * at 0x20000: the guest loops until the (unreachable) limit.
+    let file = write("statsloop.elf", &program(&[0xa7, 0xf4, 0x00, 0x00], &[0]));
+    let mut engines = vec![("interp", None), ("jit", Some("stats: native "))];
+    if kvm_usable() {
+        engines.push(("kvm", Some("stats: kvm:")));
+    }
+    for (engine, engine_line) in engines {
+        let mut child = Command::new(ZMMU)
+            .args(["run", "--stats", "--engine", engine])
+            .args(["--max-insns", "1000000000000000000"])
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("zmmu runs");
+        let pid = child.id();
+        while !catches(pid, libc::SIGUSR1) {
+            assert!(child.try_wait().unwrap().is_none(), "{engine}: ended early");
+            std::thread::yield_now();
+        }
+        let mut lines = BufReader::new(child.stderr.take().unwrap())
+            .lines()
+            .map_while(Result::ok);
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
+        let first = lines.next().unwrap_or_default();
+        assert!(
+            first.starts_with("stats: instructions "),
+            "{engine}: {first}"
+        );
+        if let Some(prefix) = engine_line {
+            let next = lines.next().unwrap_or_default();
+            assert!(next.starts_with(prefix), "{engine}: {next}");
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{engine}: SIGUSR1 ended the run"
+        );
+        // SAFETY: as above.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        let rest: Vec<String> = lines.collect();
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{engine}: {rest:?}");
+        assert!(
+            rest.iter().any(|l| l.starts_with("stats: instructions ")),
+            "{engine}: {rest:?}"
+        );
+    }
+}

@@ -165,6 +165,14 @@ pub trait ExitHandler {
         let _ = regs;
         false
     }
+
+    /// After a host call: the run's deadline as the call left it. One
+    /// earlier than the run's ([`KvmHost::set_deadline`]) replaces it and
+    /// the kick is re-armed for it (an instruction made a timer come due
+    /// sooner); the default keeps the run's.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// The vCPU's general registers (for [`ExitHandler::preempt`]).
@@ -543,12 +551,7 @@ impl KvmHost {
         exits: &mut dyn ExitHandler,
     ) -> Result<(), KvmError> {
         if let Some(deadline) = self.deadline {
-            let delay = deadline.saturating_duration_since(Instant::now());
-            let kick = match &mut self.kick {
-                Some(kick) => kick,
-                None => self.kick.insert(Kick::new()?),
-            };
-            kick.arm(delay)?;
+            self.kick_at(deadline)?;
         }
         self.interrupts.runs_here();
         let ran = self.run_until_done(entry, args, exits);
@@ -561,6 +564,16 @@ impl KvmHost {
     /// that passed does ([`ExitHandler::preempt`]).
     pub fn interrupter(&self) -> Interrupter {
         self.interrupts.interrupter()
+    }
+
+    /// Arms the kick for `deadline`.
+    fn kick_at(&mut self, deadline: Instant) -> Result<(), KvmError> {
+        let delay = deadline.saturating_duration_since(Instant::now());
+        let kick = match &mut self.kick {
+            Some(kick) => kick,
+            None => self.kick.insert(Kick::new()?),
+        };
+        kick.arm(delay)
     }
 
     /// Makes the runs of [`KvmHost::exec`] leave once `deadline` passes
@@ -661,6 +674,13 @@ impl KvmHost {
                     let memory = self.paging.memory();
                     let _ = memory.store_u64(user(runtime::user::CALL_RESULT), answer);
                     let _ = memory.store_u64(user(runtime::user::CALL), 0);
+                    if let Some(sooner) = exits
+                        .deadline()
+                        .filter(|&d| self.deadline.is_some_and(|old| d < old))
+                    {
+                        self.deadline = Some(sooner);
+                        self.kick_at(sooner)?;
+                    }
                     self.stage_pending();
                 }
                 Exit::Interrupted => {

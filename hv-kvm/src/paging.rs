@@ -535,6 +535,45 @@ impl KvmPaging {
         frame | flags.bits()
     }
 
+    /// A writable 2 MiB mapping of `frame` over frames that hold
+    /// translated code, as entry `i` (now `old`) of the page directory
+    /// `table`: a page table of 512 leaves, writable but for the code
+    /// frames. A large leaf would make the whole 2 MiB read-only, and then
+    /// every store into the data next to the code (a kernel's, in its own
+    /// segment frames) a fault the shadow pager resolves to the same
+    /// mapping, which the host's slow path makes instead, again and again.
+    fn map_around_code(
+        &mut self,
+        table: u64,
+        i: u64,
+        old: u64,
+        frame: u64,
+        perms: HostPerms,
+    ) -> Result<(), KvmError> {
+        let child = self.alloc()?;
+        for j in 0..512u64 {
+            let at = frame + j * 4096;
+            let mut page = perms;
+            if self.holds_code(at, 4096) {
+                page.remove(HostPerms::WRITE);
+            }
+            // Not linked yet: no table write for the guest to repeat.
+            let _ = self
+                .memory
+                .store_u64(child + 8 * j, Self::leaf(at, page, false));
+        }
+        self.set_entry(table, i, self.gpa(child) | TABLE.bits());
+        if present(old) {
+            if !large(old) {
+                if let Some(previous) = self.table_of(old) {
+                    self.free_tree(previous, 1);
+                }
+            }
+            self.reload();
+        }
+        Ok(())
+    }
+
     fn map_one(
         &mut self,
         root: u64,
@@ -557,6 +596,9 @@ impl KvmPaging {
         let old = self.entry(table, i);
         let mut perms = perms;
         if self.holds_code(frame, size.bytes()) {
+            if leaf_level == 2 && perms.contains(HostPerms::WRITE) {
+                return self.map_around_code(table, i, old, frame, perms);
+            }
             perms.remove(HostPerms::WRITE);
         }
         let new = Self::leaf(frame, perms, leaf_level == 2);

@@ -70,8 +70,9 @@ pub(crate) mod off {
     pub const EXEC_CTX: u64 = 0x10_1000;
     /// The jump cache, up to [`EXEC_END`].
     pub const EXEC_JUMP: u64 = 0x10_2000;
-    /// End of the execution area.
-    pub const EXEC_END: u64 = 0x18_0000;
+    /// End of the execution area: the end of the runtime area (a jump
+    /// cache of up to 32,512 entries of 32 bytes).
+    pub const EXEC_END: u64 = RUNTIME_END;
     /// End of the runtime area; the page-table pool follows.
     pub const RUNTIME_END: u64 = 0x20_0000;
 }

@@ -190,3 +190,43 @@ fn pool_purges_keep_translations_right() {
         host.paging().stats()
     );
 }
+
+/// A 2 MiB mapping over a frame that holds translated code stays writable
+/// but for that frame: a store into another of its frames goes through,
+/// one into the code frame faults (so that the code's blocks go first).
+#[test]
+fn a_large_mapping_over_a_code_frame_is_writable_but_for_it() {
+    let Some((mut host, storage)) = host_with_marked_frames() else {
+        return;
+    };
+    host.paging_mut()
+        .set_code_frame(AbsoluteAddress::new(0x2_0000), true);
+    let root = host.create_root().unwrap();
+    host.activate(root).unwrap();
+    let large = 0x20_0000;
+    host.map(
+        root,
+        Mapping {
+            size: HostPageSize::Size2M,
+            ..mapping(large, 0, RW)
+        },
+    )
+    .unwrap();
+    let data = host
+        .run_raw(&[Operation::write(large + 0x3_0000, AccessWidth::Byte, 0xCC)])
+        .unwrap()[0];
+    assert!(data.is_ok(), "{data:?}");
+    let mut byte = [0u8];
+    storage
+        .read(AbsoluteAddress::new(0x3_0000), &mut byte)
+        .unwrap();
+    assert_eq!(byte, [0xCC]);
+    let code = host
+        .run_raw(&[Operation::write(large + 0x2_0000, AccessWidth::Byte, 1)])
+        .unwrap()[0];
+    assert!(code.is_err(), "a store into the code frame went through");
+    let read = host
+        .run_raw(&[Operation::read(large + 0x2_0000, AccessWidth::Byte)])
+        .unwrap()[0];
+    assert_eq!(read, Ok(0xAA));
+}

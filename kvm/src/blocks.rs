@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
 use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::abi::{self, jump_slot, jump_ways};
+use zmmu_translator::abi::{self, jump_slot_in, jump_ways};
 use zmmu_translator::{Env, Guest, MemoryAccess, Site};
 
 /// A block is found by its logical address, its absolute address and the
@@ -91,7 +91,7 @@ impl Blocks {
             pages: HashMap::new(),
             snapshots: HashMap::new(),
             by_code: BTreeMap::new(),
-            jump: vec![(0, 0, 0, 0); abi::JUMP_ENTRIES],
+            jump: vec![(0, 0, 0, 0); crate::JUMP_ENTRIES],
             live: Vec::new(),
             victim: 0,
             generation: 1,
@@ -125,7 +125,7 @@ impl Blocks {
     /// The slot holding `addr` as the dispatcher finds it: the first of
     /// its group ([`jump_ways`]) whose address is `addr`.
     fn jump_find(&self, addr: u64) -> Option<usize> {
-        jump_ways(jump_slot(addr))
+        jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES))
             .into_iter()
             .find(|&s| self.jump[s].0 == addr)
     }
@@ -143,7 +143,7 @@ impl Blocks {
         let slot = match self.jump_find(addr) {
             Some(slot) => slot,
             None => {
-                let ways = jump_ways(jump_slot(addr));
+                let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));
                 let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
                 if old_generation == self.generation {
                     let others = &ways[1..];

@@ -7,13 +7,14 @@
 //! code), where the interpreter gives the architected result.
 
 use std::ops::Range;
+use std::time::Instant;
 use zmmu_cpu::clock::Pace;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 
 use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
-use zmmu_machine::interrupt::interruption_controls;
+use zmmu_machine::interrupt::{interruption_controls, take_external, ExternalSignals};
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::{AccessKind, Request};
 use zmmu_mmu::addr::LogicalAddress;
@@ -59,7 +60,8 @@ pub(crate) struct Exits<'a, 'b> {
     pub stats: &'a mut Stats,
     pub reasons: &'a mut ExitReasons,
     pub context: Context,
-    /// The batch's deadline: a host call after it leaves the chain.
+    /// The batch's deadline: a host call after it leaves the chain; one
+    /// that makes a timer come due sooner brings it forward.
     pub deadline: Deadline,
     /// Where the vCPU holds the instruction budget in r15 (the dispatcher
     /// and the blocks, not the trampolines around them).
@@ -95,6 +97,56 @@ fn reads_clock_only(op: Opcode) -> bool {
     )
 }
 
+/// The PSW bits that only decide which interruptions are taken (PoP
+/// "Program-Status Word": the I/O and external masks): translated code
+/// does not depend on them, so a change of them alone ends the chain
+/// only when an interruption may be taken ([`may_interrupt`]).
+const INTERRUPTION_MASKS: u64 = mask::IO | mask::EXT;
+
+/// After an instruction changed what decides which interruptions are
+/// pending and enabled (the masks, the clock comparator, the CPU timer,
+/// CR0): whether the machine must look before the chain goes on. It must
+/// unless, under the host's clock on a CPU of its own, no interruption is
+/// pending that the CPU might take (restart, I/O with I/O enabled, a
+/// timer, emergency signal, external call or service signal with
+/// external interruptions enabled): a pending interruption is then taken
+/// exactly where it was before. A timer or the watchdog that now comes
+/// due before the batch's `deadline` brings it forward (the vCPU is
+/// kicked then and the machine looks, [`ExitHandler::deadline`]), so a
+/// timer's interruption is taken within the batch's bound as before.
+/// Under virtual time (the clock advances with the instructions the
+/// machine counts) and with several CPUs (signals and floating
+/// interruptions of the configuration), it always must.
+fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> bool {
+    // The timers' conditions, as the machine tests them (nothing to take
+    // off a source: they stay pending while their condition holds).
+    let timers = take_external(
+        cpu,
+        &mut board.services.clock,
+        &ExternalSignals::default(),
+        &mut None,
+        true,
+    )
+    .is_some();
+    let services = &board.services;
+    let io = cpu.psw.mask & mask::IO != 0 && services.css.io_pending();
+    let external = cpu.psw.mask & mask::EXT != 0
+        && (timers
+            || services.service_signal.is_some()
+            || services.signals.external.emergencies() != 0
+            || services.signals.external.external_call_pending());
+    if board.member.is_some()
+        || services.clock.source.pace() != Some(Pace::HostMonotonic)
+        || services.signals.restart
+        || io
+        || external
+    {
+        return true;
+    }
+    deadline.at = deadline.at.min(Deadline::of(cpu, board).at);
+    false
+}
+
 impl ExitHandler for Exits<'_, '_> {
     fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
         let (id, index) = ((argument >> 8) as usize, (argument & 0xff) as usize);
@@ -125,7 +177,7 @@ impl ExitHandler for Exits<'_, '_> {
         }
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
-        let mask_before = self.cpu.psw.mask & !mask::CC;
+        let mask_before = self.cpu.psw.mask & !(mask::CC | INTERRUPTION_MASKS);
         let (cr_before, invalidations) = (self.cpu.cr, self.blocks.invalidations);
         let next = self
             .cpu
@@ -170,7 +222,8 @@ impl ExitHandler for Exits<'_, '_> {
         let attention = self.board.attention
             && (!reads_clock_only(guest.insn.op)
                 || self.board.services.clock.source.pace() == Some(Pace::Instructions));
-        let machine = attention || after.1 != before.1;
+        let machine = attention
+            || (after.1 != before.1 && may_interrupt(self.cpu, self.board, &mut self.deadline));
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         let why = [
@@ -181,7 +234,10 @@ impl ExitHandler for Exits<'_, '_> {
                 after.0 != before.0 || self.cpu.cr != cr_before,
                 Leave::Controls,
             ),
-            (self.cpu.psw.mask & !mask::CC != mask_before, Leave::Psw),
+            (
+                self.cpu.psw.mask & !(mask::CC | INTERRUPTION_MASKS) != mask_before,
+                Leave::Psw,
+            ),
             (
                 self.blocks.invalidations != invalidations,
                 Leave::Translation,
@@ -203,6 +259,10 @@ impl ExitHandler for Exits<'_, '_> {
             leave_run,
         });
         Ok(abi::EXIT)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline.at)
     }
 
     fn preempt(&mut self, regs: &mut Regs) -> bool {

@@ -67,7 +67,7 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, relative_target, stubs, translate, Guest, Stubs};
+use zmmu_translator::{abi, decode_block, relative_target, stubs_for, translate, Guest, Stubs};
 
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
@@ -83,6 +83,15 @@ const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::
 
 /// The default size of the code cache.
 pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
+
+/// Jump-cache entries of the kvm engine's dispatcher: four times the
+/// translator's default ([`abi::JUMP_ENTRIES`]). A miss costs a VM exit
+/// here (tens of microseconds on PVM) where the jit pays a return to
+/// Rust, and a kernel's working set of block entries outgrows 4096
+/// (`docs/CHOICES.md` 46). It fills the execution area's jump room.
+pub const JUMP_ENTRIES: usize = 16384;
+
+const _: () = assert!((JUMP_ENTRIES * abi::JUMP_SIZE) as u64 <= ExecArea::JUMP_BYTES);
 
 /// The most blocks translated ahead at one block miss.
 const AHEAD: usize = 16;
@@ -241,7 +250,7 @@ impl KvmEngine {
         // vCPU runs.
         let mut host =
             unsafe { KvmHost::with_storage_at(storage.host_base(), storage.size(), config) }?;
-        let (code, stubs) = stubs(CODE_CACHE_VA)
+        let (code, stubs) = stubs_for(CODE_CACHE_VA, JUMP_ENTRIES)
             .map_err(|e| KvmError::Assemble(format!("translator stubs: {e}")))?;
         let cache = host
             .code_cache()
@@ -369,7 +378,7 @@ impl KvmEngine {
                 self.blocks.drop_page(page, self.host.paging_mut());
             }
         }
-        let deadline = Deadline::of(cpu, board);
+        let mut deadline = Deadline::of(cpu, board);
         let max = max.min(deadline.instructions);
         self.host.set_deadline(Some(deadline.at));
         let mut done = 0u64;
@@ -392,7 +401,7 @@ impl KvmEngine {
                 .block(cpu, board)?
                 .filter(|&id| self.blocks.blocks[id].insns.len() as u64 <= room);
             let (n, at, result, leave) = match block {
-                Some(id) => self.run_chain(id, room, deadline, cpu, board)?,
+                Some(id) => self.run_chain(id, room, &mut deadline, cpu, board)?,
                 None => {
                     let at = cpu.psw.addr;
                     let (result, leave) = self.step(cpu, board);
@@ -678,13 +687,14 @@ impl KvmEngine {
     }
 
     /// Runs block `id` and the blocks it chains to in the VM, within
-    /// `budget` instructions: (instructions executed, address of the last,
-    /// its result, whether the machine must look).
+    /// `budget` instructions until `deadline` (which a host call may bring
+    /// forward): (instructions executed, address of the last, its result,
+    /// whether the machine must look).
     fn run_chain(
         &mut self,
         id: usize,
         budget: u64,
-        deadline: Deadline,
+        deadline: &mut Deadline,
         cpu: &mut Cpu,
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
@@ -745,7 +755,7 @@ impl KvmEngine {
                 space,
                 key,
             },
-            deadline,
+            deadline: *deadline,
             budget_in_r15,
             stolen: 0,
             last_fault: None,
@@ -754,6 +764,7 @@ impl KvmEngine {
         };
         let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
         let (left, stolen) = (exits.left, exits.stolen);
+        *deadline = exits.deadline;
         if let Some(image) = host.paging().image() {
             vmcall::take_back(&image.area(), &mut board.services.clock);
         }

@@ -138,20 +138,20 @@ fn low_address_protection_turned_on_refuses_a_store_to_a_page_mapped_before() {
     assert_eq!(low_state(&machine), (4, 0));
 }
 
-/// Three blocks whose addresses share a jump-cache slot, 0x4000 (`brcl
-/// 15,0x60aa`), 0x60aa (`brcl 15,0x74da`) and 0x74da (`brctg r1,0x4000`,
-/// then an invalid opcode), entered from 0x2000 (`lghi r1,200 ; brcl
-/// 15,0x4000`).
+/// Three blocks whose addresses share a slot of the kvm engine's jump
+/// cache, 0x4002 (`brcl 15,0xca60`), 0xca60 (`brcl 15,0x11fe4`) and
+/// 0x11fe4 (`brctg r1,0x4002`, then an invalid opcode), entered from
+/// 0x2000 (`lghi r1,200 ; brcl 15,0x4002`).
 fn group_machine() -> Machine {
-    let start = [0xa7, 0x19, 0x00, 0xc8, 0xc0, 0xf4, 0x00, 0x00, 0x0f, 0xfe];
+    let start = [0xa7, 0x19, 0x00, 0xc8, 0xc0, 0xf4, 0x00, 0x00, 0x0f, 0xff];
     let mut machine = program_machine(0x2000, &start);
     let storage = &mut machine.bus.storage;
     for (at, code) in [
-        (0x4000, &[0xc0, 0xf4, 0x00, 0x00, 0x10, 0x55][..]),
-        (0x60aa, &[0xc0, 0xf4, 0x00, 0x00, 0x0a, 0x18][..]),
+        (0x4002, &[0xc0, 0xf4, 0x00, 0x00, 0x45, 0x2f][..]),
+        (0xca60, &[0xc0, 0xf4, 0x00, 0x00, 0x2a, 0xc2][..]),
         (
-            0x74da,
-            &[0xa7, 0x17, 0xe5, 0x93, 0x00, 0x00, 0x00, 0x00][..],
+            0x11fe4,
+            &[0xa7, 0x17, 0x90, 0x0f, 0x00, 0x00, 0x00, 0x00][..],
         ),
     ] {
         storage.write(AbsoluteAddress::new(at), code).unwrap();
@@ -161,8 +161,8 @@ fn group_machine() -> Machine {
 
 #[test]
 fn hot_blocks_of_one_jump_cache_slot_do_not_evict_each_other() {
-    let slot = zmmu_translator::abi::jump_slot;
-    assert!(slot(0x4000) == slot(0x60aa) && slot(0x4000) == slot(0x74da));
+    let slot = |addr| zmmu_translator::abi::jump_slot_in(addr, zmmu_kvm::JUMP_ENTRIES);
+    assert!(slot(0x4002) == slot(0xca60) && slot(0x4002) == slot(0x11fe4));
     let mut reference = group_machine();
     let expected = reference.run(Some(10_000), &mut Quiet);
     assert_eq!(expected.instructions, 2 + 3 * TURNS + 1);

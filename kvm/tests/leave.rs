@@ -131,3 +131,69 @@ fn clock_reads_leave_the_chain_only_under_virtual_time() {
     let host_time = clock_leaves(true).unwrap();
     assert_eq!(host_time, 0, "no clock read asks the machine to look");
 }
+
+/// `sckc 0x100 ; lctlg c0,c0,0x108` (clock-comparator subclass on), `lghi
+/// r1,200`, then 200 times `stosm 0x110,0x01` (external interruptions
+/// on), `stnsm 0x110,0xfe` (off), `brctg r1` back; then an invalid opcode.
+const MASKS: [u8; 30] = [
+    0xb2, 0x06, 0x01, 0x00, 0xeb, 0x00, 0x01, 0x08, 0x00, 0x2f, 0xa7, 0x19, 0x00, 0xc8, 0xad, 0x01,
+    0x01, 0x10, 0xac, 0xfe, 0x01, 0x10, 0xa7, 0x17, 0xff, 0xfc, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// [`MASKS`] under the host's clock with the clock comparator at
+/// `comparator` and a disabled-wait external-new PSW (address 0x999).
+fn masks_machine(comparator: u64) -> zmmu_machine::Machine {
+    let mut machine = program_machine(0x2000, &MASKS);
+    machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
+    let words = [
+        (0x100, comparator),
+        (0x108, zmmu_machine::interrupt::CR0_CLOCK_COMPARATOR),
+        (0x1b0, 0x0002_0001_8000_0000),
+        (0x1b8, 0x999),
+    ];
+    for (at, value) in words {
+        machine
+            .bus
+            .storage
+            .write_u64(AbsoluteAddress::new(at), value)
+            .unwrap();
+    }
+    machine
+}
+
+/// Enabling external interruptions with none pending and no timer due
+/// before the batch's deadline does not end the chain (each end is an
+/// exit on a PVM host); with the clock comparator's condition met, the
+/// interruption is taken right after the STOSM that enables it, as the
+/// interpreter takes it (PoP "Clock Comparator": pending while the TOD
+/// clock is past it, taken once enabled).
+#[test]
+fn enabling_interruptions_leaves_the_chain_only_when_one_may_be_taken() {
+    let expected = masks_machine(u64::MAX).run(Some(10_000), &mut Quiet);
+    assert_eq!(expected.instructions, 3 + 3 * TURNS + 1);
+    let Some((_, engine)) = run_like(&expected, masks_machine(u64::MAX), 10_000) else {
+        return;
+    };
+    let left: Vec<_> = engine
+        .reasons()
+        .left_by_mnemonic()
+        .into_iter()
+        .filter(|((m, why), _)| ["STOSM", "STNSM"].contains(m) && *why != Leave::Deadline)
+        .collect();
+    assert!(left.is_empty(), "the mask changes left the chain: {left:?}");
+
+    let mut reference = masks_machine(0);
+    let expected = reference.run(Some(10_000), &mut Quiet);
+    assert_eq!(expected.instructions, 4, "taken after the first STOSM");
+    let (machine, _) = run_like(&expected, masks_machine(0), 10_000).unwrap();
+    let code = |m: &zmmu_machine::Machine| {
+        let mut code = [0u8; 2];
+        m.bus
+            .storage
+            .read(AbsoluteAddress::new(0x86), &mut code)
+            .unwrap();
+        u16::from_be_bytes(code)
+    };
+    assert_eq!(code(&machine), 0x1004, "external: clock comparator");
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+}
