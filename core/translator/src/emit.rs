@@ -13,6 +13,7 @@ use zmmu_mmu::addr::AddressingMode;
 use crate::block::Guest;
 use crate::encode::Assembler;
 use crate::fill::Fill;
+use crate::regs::{Regs, CACHE};
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 
@@ -317,60 +318,6 @@ pub(crate) struct Gen {
     /// Per instruction, the general registers its fields name (one bit
     /// each): which cached register to give up.
     mentions: Vec<u16>,
-}
-
-/// The host registers of the block-local register cache: registers the
-/// translated-code ABI leaves free ([`abi`]). A call out of translated code
-/// (the helper, the fills) clobbers the caller-saved ones, and the
-/// interpreter may change any guest register, so the code after a call
-/// reloads them all from the CPU state.
-const CACHE: [AsmRegister64; 5] = [r8, r9, r10, r11, r14];
-
-/// The write-through register cache of a block (docs/CHOICES.md §44):
-/// which guest general register each host register of [`CACHE`] holds at
-/// this point of the emitted code. Every write of a cached register
-/// stores to the CPU state too, so the state is exact at every instant and
-/// forgetting a register costs nothing; where control joins after a call
-/// (a fill, a slow path) the code reloads what the cache says from the
-/// state ([`Gen::reload`]). A host register may hold only bits 32-63 of
-/// its guest register (a 32-bit result, a 32-bit operand): loading the
-/// whole register from the state right after a 32-bit store to it would
-/// wait for the store (docs/CHOICES.md §35).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Regs {
-    held: [Option<u8>; CACHE.len()],
-    /// Whether each holds all 64 bits (else bits 32-63, zero-extended).
-    whole: [bool; CACHE.len()],
-    /// When each was last used (for the least-recently-used choice).
-    used: [u32; CACHE.len()],
-    clock: u32,
-    /// The frame holds the PSW's cc byte with the cc clear
-    /// ([`abi::FRAME_CC_BYTE`]).
-    pub(crate) cc_base: bool,
-}
-
-impl Regs {
-    /// Whether it holds any register.
-    fn any(&self) -> bool {
-        self.cc_base || self.held.iter().any(Option::is_some)
-    }
-
-    fn slot(&self, r: u8) -> Option<usize> {
-        self.held.iter().position(|&h| h == Some(r & 15))
-    }
-
-    fn touch(&mut self, slot: usize) {
-        self.clock += 1;
-        self.used[slot] = self.clock;
-    }
-
-    /// `slot` now holds `r`, all of it or bits 32-63 (`whole`).
-    fn assign(&mut self, slot: usize, r: u8, whole: bool) -> usize {
-        self.held[slot] = Some(r & 15);
-        self.whole[slot] = whole;
-        self.touch(slot);
-        slot
-    }
 }
 
 /// The bytes of guest general register `r` in the CPU state (its low

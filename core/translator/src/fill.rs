@@ -4,7 +4,7 @@
 use iced_x86::code_asm::CodeLabel;
 use zmmu_mmu::kind::AccessKind;
 
-use crate::emit::Regs;
+use crate::regs::Regs;
 
 #[cfg(doc)]
 use crate::abi;

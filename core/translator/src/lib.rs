@@ -78,6 +78,7 @@ mod memory;
 mod moves;
 mod multiple;
 mod native;
+mod regs;
 mod shift;
 mod ss;
 mod strings;
