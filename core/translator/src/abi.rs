@@ -2,8 +2,10 @@
 //! Rust enters translated code through the trampoline of [`stubs`](crate::stubs):
 //! `extern "sysv64" fn(cpu: *mut Cpu, ctx: *mut Ctx, block: *const u8) ->
 //! u64`. It saves the callee-saved registers, loads `rbx` = CPU, `rbp` =
-//! context, `r12` = TLB entries, `r13` = storage, `r14` = storage size,
-//! `r15` = the instruction budget, and jumps to the block. A block starts
+//! context, `r12` = TLB entries, `r13` = storage, `r15` = the
+//! instruction budget, and jumps to the block. Generated code keeps guest
+//! registers in `r8`-`r11` and `r14` (the register cache of
+//! `emit`; docs/CHOICES.md §44). A block starts
 //! by taking its length from the budget (or returning [`END`] if it
 //! does not fit), runs, stores the next PSW address and its own number in
 //! [`CTX_LAST_BLOCK`], and goes to the dispatcher, which looks the
@@ -84,6 +86,11 @@ pub const FRAME_FILL: i32 = 0;
 /// Where an instruction with two storage operands keeps the first one's
 /// absolute address while it probes the other (the fill call keeps it).
 pub const FRAME_OPERAND: i32 = 8;
+/// Where a block keeps the PSW byte of the condition code with the cc
+/// bits clear (the address-space control and the program mask, which
+/// its native instructions do not change), so that setting the cc need
+/// not read the PSW byte the last setting wrote (docs/CHOICES.md §44).
+pub const FRAME_CC_BYTE: i32 = 16;
 /// Jump-cache entries (a power of two) of the dispatcher of
 /// [`crate::stubs()`]; [`crate::stubs_for`] takes another number.
 pub const JUMP_ENTRIES: usize = 4096;

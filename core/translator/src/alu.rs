@@ -10,7 +10,7 @@ use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::{compare_cc, PSW_CC_BYTE};
-use crate::emit::{gpr, gpr32, gpr_bytes, Current, Gen, Native};
+use crate::emit::{low16, low32, low8, Current, Gen, Native};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -126,6 +126,7 @@ impl Gen {
                 if !(shape_ok && op_ok) {
                     return Ok(Some(Native::No));
                 }
+                self.opt_in();
                 self.alu(here, op, w, src)?;
             }
             Sem::MemImm(op, w, mem, imm)
@@ -142,6 +143,7 @@ impl Gen {
                             | AluOp::AddL
                     ) =>
             {
+                self.opt_in();
                 self.mem_imm(here, op, w, mem, imm)?;
             }
             Sem::Store(n)
@@ -149,11 +151,13 @@ impl Gen {
                     && format == Format::RilB
                     && (n < 4 || self.rel(here) % u64::from(n) == 0) =>
             {
+                self.opt_in();
                 let target = self.rel(here);
                 self.a.mov(rax, target)?;
                 self.store_r1(here, n)?;
             }
             Sem::Store(n) if mem_ok && matches!(format, Format::RxA | Format::RxyA) => {
+                self.opt_in();
                 self.ea(f.x2, f.b2, f.d2)?;
                 self.store_r1(here, n)?;
             }
@@ -165,41 +169,43 @@ impl Gen {
     /// The rightmost `n` bytes of R1 stored at the logical address in rax.
     fn store_r1(&mut self, here: &mut Current, n: u8) -> Result<(), IcedError> {
         self.access(here, AccessKind::Write, u32::from(n))?;
-        let r1 = gpr_bytes(here.insn.f.r1);
+        let r1 = if n == 8 {
+            self.reg(here.insn.f.r1)?
+        } else {
+            self.reg_low(here.insn.f.r1)?
+        };
         let a = &mut self.a;
-        // Only the bytes stored are loaded (see `reg_operand`).
         match n {
-            8 => a.mov(rcx, qword_ptr(r1))?,
-            4 => a.mov(ecx, dword_ptr(r1))?,
-            2 => a.movzx(ecx, word_ptr(r1))?,
-            _ => a.movzx(ecx, byte_ptr(r1))?,
+            8 => a.mov(rcx, r1)?,
+            4 => a.mov(ecx, low32(r1))?,
+            2 => a.movzx(ecx, low16(r1))?,
+            _ => a.movzx(ecx, low8(r1))?,
         }
         self.store(u32::from(n))
     }
 
-    /// rsi = register `r` as the second operand of an operation of width
-    /// `w`, extended by `ext`, loading only the bytes the extension reads:
-    /// a load wider than the store that wrote the register just before
-    /// (a 32-bit operation, then a 64-bit load) cannot take its value
-    /// from the store buffer and waits for the store to reach the cache,
-    /// which cost the benchmark loops most of their time
-    /// (docs/PERFORMANCE.md, "Translator, fourth step").
+    /// rsi = register `r` (from the register cache) as the second
+    /// operand of an operation of width `w`, extended by `ext`.
     fn reg_operand(&mut self, r: u8, ext: Ext, w: Width) -> Result<(), IcedError> {
-        let m = gpr_bytes(r);
+        let m = if ext == Ext::F && w == Width::W64 {
+            self.reg(r)?
+        } else {
+            self.reg_low(r)?
+        };
         let a = &mut self.a;
         match ext {
-            Ext::S8 => a.movsx(rsi, byte_ptr(m))?,
-            Ext::U8 => a.movzx(esi, byte_ptr(m))?,
-            Ext::S16 => a.movsx(rsi, word_ptr(m))?,
-            Ext::U16 => a.movzx(esi, word_ptr(m))?,
-            Ext::S32 => a.movsxd(rsi, dword_ptr(m))?,
-            Ext::U32 => a.mov(esi, dword_ptr(m))?,
+            Ext::S8 => a.movsx(rsi, low8(m))?,
+            Ext::U8 => a.movzx(esi, low8(m))?,
+            Ext::S16 => a.movsx(rsi, low16(m))?,
+            Ext::U16 => a.movzx(esi, low16(m))?,
+            Ext::S32 => a.movsxd(rsi, low32(m))?,
+            Ext::U32 => a.mov(esi, low32(m))?,
             Ext::U31 => {
-                a.mov(esi, dword_ptr(m))?;
+                a.mov(esi, low32(m))?;
                 a.and(esi, 0x7fff_ffff)?;
             }
-            Ext::F if w == Width::W64 => a.mov(rsi, qword_ptr(m))?,
-            Ext::F => a.mov(esi, dword_ptr(m))?,
+            Ext::F if w == Width::W64 => a.mov(rsi, m)?,
+            Ext::F => a.mov(esi, low32(m))?,
         }
         Ok(())
     }
@@ -242,14 +248,16 @@ impl Gen {
         // A later instruction overwrites the condition code: only what
         // raises an exception is computed.
         let dead = self.cc_dead;
-        let a = &mut self.a;
         if op == AluOp::Load {
             // The first operand is only written.
         } else if wide {
-            a.mov(rax, gpr(first))?;
+            let first = self.reg(first)?;
+            self.a.mov(rax, first)?;
         } else {
-            a.mov(eax, gpr32(first))?;
+            let first = self.reg_low(first)?;
+            self.a.mov(eax, low32(first))?;
         }
+        let a = &mut self.a;
         macro_rules! op2 {
             ($m:ident) => {
                 if wide {
@@ -295,7 +303,11 @@ impl Gen {
                 }
             }
             AluOp::LoadTest => {
-                a.mov(rax, rsi)?;
+                if wide {
+                    a.mov(rax, rsi)?;
+                } else {
+                    a.mov(eax, esi)?;
+                }
                 if !dead {
                     op2!(test);
                     a.setl(dl)?;
@@ -405,10 +417,11 @@ impl Gen {
             }
         }
         if writes {
+            // A 32-bit result in eax: its high half is zero.
             if wide {
-                a.mov(gpr(f.r1), rax)?;
+                self.set_reg(f.r1, rax)?;
             } else {
-                a.mov(gpr32(f.r1), eax)?;
+                self.set_reg32(f.r1, rax)?;
             }
         }
         if sets_cc && !dead {
@@ -479,10 +492,10 @@ impl Gen {
             }
         }
         // The flags are in dl and cl; store the result, then the cc.
-        a.mov(r8d, ecx)?;
+        a.mov(edi, ecx)?;
         a.mov(rcx, rsi)?;
         self.store(n)?;
-        self.a.mov(ecx, r8d)?;
+        self.a.mov(ecx, edi)?;
         self.set_cc()
     }
 

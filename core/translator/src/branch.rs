@@ -12,7 +12,7 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::cc::compare_cc;
-use crate::emit::{gpr, gpr32, Current, Gen, Native};
+use crate::emit::{gpr, gpr32, low32, Current, Gen, Native};
 
 impl Gen {
     /// Emits the branches it translates natively; `None` for other
@@ -23,6 +23,7 @@ impl Gen {
         let f = insn.f;
         match insn.op {
             BRC | BRCL => {
+                self.opt_in();
                 let target = self.rel(here);
                 if !matches!(f.m1, 0 | 15) {
                     self.cc_to_ecx()?;
@@ -41,8 +42,10 @@ impl Gen {
                     self.end_at(here.next)?;
                     return Ok(Some(Native::Ended));
                 }
+                self.opt_in();
                 if insn.op == BCR {
-                    self.a.mov(rax, gpr(f.r2))?;
+                    let r2 = self.reg(f.r2)?;
+                    self.a.mov(rax, r2)?;
                     self.wrap(rax)?;
                 } else {
                     self.ea(f.x2, f.b2, f.d2)?;
@@ -59,12 +62,22 @@ impl Gen {
                 }
             }
             BRCT | BRCTG => {
+                self.opt_in();
                 let target = self.rel(here);
                 let mut skip = self.a.create_label();
-                if insn.op == BRCT {
-                    self.a.sub(gpr32(f.r1), 1)?;
+                let r1 = if insn.op == BRCT {
+                    self.reg_low(f.r1)?
                 } else {
-                    self.a.sub(gpr(f.r1), 1)?;
+                    self.reg(f.r1)?
+                };
+                if insn.op == BRCT {
+                    self.a.lea(eax, dword_ptr(r1 - 1))?;
+                    self.set_reg32(f.r1, rax)?;
+                    self.a.test(eax, eax)?;
+                } else {
+                    self.a.lea(rax, qword_ptr(r1 - 1))?;
+                    self.set_reg(f.r1, rax)?;
+                    self.a.test(rax, rax)?;
                 }
                 self.a.jz(skip)?;
                 self.side_exit(target)?;
@@ -99,24 +112,16 @@ impl Gen {
                     i32::from(f.i2 as u8 as i8)
                 };
                 let target = self.rel(here);
+                self.opt_in();
+                let read = |g: &mut Gen, r| if wide { g.reg(r) } else { g.reg_low(r) };
+                let r1 = read(self, f.r1)?;
+                let r2 = if reg { read(self, f.r2)? } else { r1 };
                 let a = &mut self.a;
                 match (wide, reg) {
-                    (true, true) => {
-                        a.mov(rax, gpr(f.r1))?;
-                        a.cmp(rax, gpr(f.r2))?;
-                    }
-                    (true, false) => {
-                        a.mov(rax, gpr(f.r1))?;
-                        a.cmp(rax, imm)?;
-                    }
-                    (false, true) => {
-                        a.mov(eax, gpr32(f.r1))?;
-                        a.cmp(eax, gpr32(f.r2))?;
-                    }
-                    (false, false) => {
-                        a.mov(eax, gpr32(f.r1))?;
-                        a.cmp(eax, imm)?;
-                    }
+                    (true, true) => a.cmp(r1, r2)?,
+                    (true, false) => a.cmp(r1, imm)?,
+                    (false, true) => a.cmp(low32(r1), low32(r2))?,
+                    (false, false) => a.cmp(low32(r1), imm)?,
                 }
                 compare_cc(a, logical)?;
                 a.add(cl, cl)?;

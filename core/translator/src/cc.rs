@@ -5,6 +5,7 @@ use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::state::offset;
 
+use crate::abi;
 use crate::emit::Gen;
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
@@ -45,15 +46,35 @@ impl Gen {
     }
 
     /// The condition code in cl (cc << 4, bits 4-5 only) into the PSW,
-    /// unless a later instruction of the block overwrites it first.
+    /// unless a later instruction of the block overwrites it first. The
+    /// other bits of its byte come from the frame
+    /// ([`abi::FRAME_CC_BYTE`]), saved there by the first setting of an
+    /// instruction that opted in to the register cache: a loop that sets
+    /// the cc every iteration would otherwise wait each time for the
+    /// store of the last (docs/CHOICES.md §44). Uses rdx.
     pub(crate) fn store_cc(&mut self) -> Result<(), IcedError> {
         self.cc_left = true;
         if self.cc_dead {
             return Ok(());
         }
+        if self.regs.cc_base {
+            self.a.movzx(edx, byte_ptr(rsp + abi::FRAME_CC_BYTE))?;
+        } else {
+            self.save_cc_base()?;
+            self.regs.cc_base = self.opted;
+        }
         let a = &mut self.a;
-        a.and(byte_ptr(rbx + PSW_CC_BYTE as i32), 0xcf)?;
-        a.or(byte_ptr(rbx + PSW_CC_BYTE as i32), cl)?;
+        a.or(dl, cl)?;
+        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
+        Ok(())
+    }
+
+    /// dl = the PSW's cc byte with the cc clear, also saved in the frame.
+    pub(crate) fn save_cc_base(&mut self) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+        a.and(dl, 0xcf)?;
+        a.mov(byte_ptr(rsp + abi::FRAME_CC_BYTE), dl)?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use zmmu_mmu::addr::AddressingMode;
 use crate::block::Guest;
 use crate::encode::Assembler;
 use crate::fill::Fill;
+use crate::regs::{Regs, CACHE};
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 
@@ -104,16 +105,38 @@ impl Translator {
         stubs: &Stubs,
         links: &[(u64, u64)],
     ) -> Result<Translated, IcedError> {
-        self.a.reset();
-        let a = core::mem::replace(&mut self.a, near_assembler()?);
-        let (translated, a) = emit(a, &mut self.encoder, block, env, ip, id, stubs, links)?;
-        self.a = a;
-        Ok(translated)
+        let mut entry = Regs::default();
+        loop {
+            self.a.reset();
+            let a = core::mem::replace(&mut self.a, near_assembler()?);
+            let (translated, a, looped) = emit(
+                a,
+                &mut self.encoder,
+                block,
+                env,
+                ip,
+                id,
+                stubs,
+                links,
+                entry,
+            )?;
+            self.a = a;
+            // A block that loops to itself is emitted again with the
+            // registers cached at its back edge loaded before its loop
+            // head, so that what one iteration leaves in host registers
+            // the next reads there (docs/CHOICES.md §44).
+            match looped {
+                Some(regs) if entry == Regs::default() && regs.any() => entry = regs,
+                _ => return Ok(translated),
+            }
+        }
     }
 }
 
-/// [`translate`] with assembler `a` (empty) and `encoder`; gives `a`
-/// back for the next block.
+/// [`translate`] with assembler `a` (empty) and `encoder`, the register
+/// cache `entry` at the block's loop head (loaded on entry); gives `a`
+/// back for the next block, and the cache at the block's first branch to
+/// its own start.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     a: CodeAssembler,
@@ -124,11 +147,24 @@ fn emit(
     id: u32,
     stubs: &Stubs,
     links: &[(u64, u64)],
-) -> Result<(Translated, CodeAssembler), IcedError> {
+    entry: Regs,
+) -> Result<(Translated, CodeAssembler, Option<Regs>), IcedError> {
     let start = block.first().map_or(0, |g| g.at);
     let mut g = Gen::new(a, *env, id, *stubs, start, block.len());
     g.links = links.to_vec();
+    g.mentions = block
+        .iter()
+        .map(|guest| {
+            let f = guest.insn.f;
+            [f.r1, f.r2, f.r3, f.x2, f.b1, f.b2]
+                .iter()
+                .fold(0u16, |m, &r| m | 1 << (r & 15))
+        })
+        .collect();
     g.budget(block.len())?;
+    g.reload(&entry)?;
+    g.regs = entry;
+    g.entry = entry;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
     let mut first = g.body;
@@ -150,7 +186,9 @@ fn emit(
             used_slow: false,
         };
         let emitted = g.a.instructions().len();
+        g.begin_insn();
         let outcome = g.native(&mut here)?;
+        g.end_insn();
         match outcome {
             Native::No => {
                 g.all_native = false;
@@ -182,7 +220,7 @@ fn emit(
         }
         if here.used_slow {
             g.slow
-                .push((here.slow, index, next, outcome == Native::Ended));
+                .push((here.slow, index, next, outcome == Native::Ended, g.regs));
         }
         if ended {
             break;
@@ -196,7 +234,9 @@ fn emit(
             g.end_at(next)?;
         }
     }
-    g.finish(encoder, ip, native)
+    let looped = g.looped;
+    let (translated, a) = g.finish(encoder, ip, native)?;
+    Ok((translated, a, looped))
 }
 
 /// Whether an instruction was translated natively.
@@ -230,8 +270,9 @@ pub(crate) struct Gen {
     pub(crate) exit: CodeLabel,
     /// Out of budget at the block's start (eax = END).
     out: CodeLabel,
-    /// Slow paths: (label, instruction index, next address, ends block).
-    slow: Vec<(CodeLabel, usize, u64, bool)>,
+    /// Slow paths: (label, instruction index, next address, ends block,
+    /// the register cache where it resumes).
+    slow: Vec<(CodeLabel, usize, u64, bool, Regs)>,
     /// Out-of-line paths of inline storage accesses.
     pub(crate) fills: Vec<Fill>,
     /// Per instruction index, the label after it (where a slow path
@@ -264,6 +305,19 @@ pub(crate) struct Gen {
     /// Blocks it may jump to directly, and those it does.
     links: Vec<(u64, u64)>,
     chained: Vec<u64>,
+    /// The guest registers the host registers hold here (see [`Regs`]),
+    /// those held at the start of the instruction being emitted while it
+    /// has not opted in ([`Gen::opt_in`]), and whether it has.
+    pub(crate) regs: Regs,
+    kept: Regs,
+    pub(crate) opted: bool,
+    /// The cache at the loop head (the first instruction), and at the
+    /// first branch back to it.
+    entry: Regs,
+    looped: Option<Regs>,
+    /// Per instruction, the general registers its fields name (one bit
+    /// each): which cached register to give up.
+    mentions: Vec<u16>,
 }
 
 /// The bytes of guest general register `r` in the CPU state (its low
@@ -308,7 +362,171 @@ impl Gen {
             cc_dead: false,
             links: Vec::new(),
             chained: Vec::new(),
+            regs: Regs::default(),
+            kept: Regs::default(),
+            opted: false,
+            entry: Regs::default(),
+            looped: None,
+            mentions: Vec::new(),
         }
+    }
+
+    /// Starts the emission of an instruction: the cache is set aside
+    /// until the instruction opts in.
+    fn begin_insn(&mut self) {
+        self.kept = core::mem::take(&mut self.regs);
+        self.opted = false;
+    }
+
+    /// Ends the emission of an instruction: one that did not opt in
+    /// leaves nothing cached (it may have written any register through
+    /// [`gpr`]).
+    fn end_insn(&mut self) {
+        if !self.opted {
+            self.regs = Regs::default();
+        }
+        self.kept = Regs::default();
+    }
+
+    /// Declares that the instruction being emitted is written for the
+    /// register cache: it reads registers through [`Gen::reg`] or the
+    /// CPU state, and writes every general register it changes through
+    /// [`Gen::set_reg`] or [`Gen::set_reg32`], never through [`gpr`]. Must
+    /// come before anything of the instruction is emitted. An instruction
+    /// that does not call it starts and ends with nothing cached.
+    pub(crate) fn opt_in(&mut self) {
+        debug_assert_eq!(self.regs, Regs::default(), "opt_in before any emission");
+        self.regs = core::mem::take(&mut self.kept);
+        self.opted = true;
+    }
+
+    /// The host register holding guest general register `r`, loaded from
+    /// the CPU state if the cache does not hold it.
+    pub(crate) fn reg(&mut self, r: u8) -> Result<AsmRegister64, IcedError> {
+        let slot = match self.regs.slot(r) {
+            Some(slot) if self.regs.whole[slot] => {
+                self.regs.touch(slot);
+                return Ok(CACHE[slot]);
+            }
+            Some(slot) => {
+                self.regs.touch(slot);
+                self.regs.whole[slot] = true;
+                slot
+            }
+            None => self.claim(r, true),
+        };
+        self.a.mov(CACHE[slot], gpr(r))?;
+        Ok(CACHE[slot])
+    }
+
+    /// A slot for guest register `r`, holding all of it or bits 32-63
+    /// (`whole`): a free one, else the one whose register the block
+    /// names again last (counting on from its start: a block that loops
+    /// runs it again), the least recently used of those.
+    fn claim(&mut self, r: u8, whole: bool) -> usize {
+        let regs = &self.regs;
+        let slot = match regs.held.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                let n = self.mentions.len().max(1);
+                let next = |held: Option<u8>| {
+                    let bit = 1u16 << held.unwrap_or(0);
+                    (0..n)
+                        .position(|k| {
+                            self.mentions
+                                .get((self.index + k) % n)
+                                .is_some_and(|m| m & bit != 0)
+                        })
+                        .unwrap_or(n)
+                };
+                (0..CACHE.len())
+                    .max_by_key(|&s| (next(regs.held[s]), core::cmp::Reverse(regs.used[s])))
+                    .unwrap_or(0)
+            }
+        };
+        self.regs.assign(slot, r, whole)
+    }
+
+    /// A host register whose low 32 bits hold bits 32-63 of guest general
+    /// register `r` (its high half is the guest's bits 0-31 or zero),
+    /// loaded from the CPU state (those 32 bits only) if the cache does
+    /// not hold it.
+    pub(crate) fn reg_low(&mut self, r: u8) -> Result<AsmRegister64, IcedError> {
+        if let Some(slot) = self.regs.slot(r) {
+            self.regs.touch(slot);
+            return Ok(CACHE[slot]);
+        }
+        let host = CACHE[self.claim(r, false)];
+        self.a.mov(low32(host), gpr32(r))?;
+        Ok(host)
+    }
+
+    /// Guest general register `r` = `src` (all 64 bits): stored to the
+    /// CPU state and, in an instruction that opted in, kept in a host
+    /// register.
+    pub(crate) fn set_reg(&mut self, r: u8, src: AsmRegister64) -> Result<(), IcedError> {
+        self.a.mov(gpr(r), src)?;
+        let slot = match self.regs.slot(r) {
+            Some(slot) => {
+                self.regs.touch(slot);
+                slot
+            }
+            None if self.opted => self.claim(r, true),
+            None => return Ok(()),
+        };
+        self.regs.whole[slot] = true;
+        if CACHE[slot] != src {
+            self.a.mov(CACHE[slot], src)?;
+        }
+        Ok(())
+    }
+
+    /// Bits 32-63 of guest general register `r` = the low half of `src`,
+    /// whose high half must be zero (the result of a 32-bit operation):
+    /// bits 0-31 are unchanged (PoP: 32-bit operations leave them), so a
+    /// copy of the whole register keeps its high half and takes the new
+    /// low one; otherwise (in an instruction that opted in) the cache
+    /// holds the low half. Uses the flags.
+    pub(crate) fn set_reg32(&mut self, r: u8, src: AsmRegister64) -> Result<(), IcedError> {
+        self.a.mov(gpr32(r), low32(src))?;
+        let slot = match self.regs.slot(r) {
+            Some(slot) if self.regs.whole[slot] => {
+                self.regs.touch(slot);
+                let host = CACHE[slot];
+                self.a.shr(host, 32)?;
+                self.a.shl(host, 32)?;
+                self.a.or(host, src)?;
+                return Ok(());
+            }
+            Some(slot) => {
+                self.regs.touch(slot);
+                slot
+            }
+            None if self.opted => self.claim(r, false),
+            None => return Ok(()),
+        };
+        if CACHE[slot] != src {
+            self.a.mov(low32(CACHE[slot]), low32(src))?;
+        }
+        Ok(())
+    }
+
+    /// Reloads from the CPU state every register `regs` says the host
+    /// registers hold (and the frame's cc byte): after a call, which
+    /// clobbers them, or the interpreter, which may have changed the
+    /// guest registers and the PSW.
+    pub(crate) fn reload(&mut self, regs: &Regs) -> Result<(), IcedError> {
+        for (slot, held) in regs.held.iter().enumerate() {
+            match *held {
+                Some(r) if regs.whole[slot] => self.a.mov(CACHE[slot], gpr(r))?,
+                Some(r) => self.a.mov(low32(CACHE[slot]), gpr32(r))?,
+                None => {}
+            }
+        }
+        if regs.cc_base {
+            self.save_cc_base()?;
+        }
+        Ok(())
     }
 
     /// Takes the block's length from the budget, or returns if it does not
@@ -366,9 +584,26 @@ impl Gen {
         a.cmp(r15, self.len as i32)?;
         a.jl(out)?;
         a.sub(r15, self.len as i32)?;
-        a.jmp(self.body)?;
-        a.set_label(&mut out)?;
-        a.mov(rax, self.start)?;
+        // The loop head expects the cache `entry`: what this point does
+        // not hold in the same host register is loaded. An instruction
+        // that has not opted in may have clobbered every host register.
+        let here = if self.opted {
+            self.regs
+        } else {
+            Regs::default()
+        };
+        self.looped.get_or_insert(here);
+        let mut missing = self.entry;
+        missing.cc_base &= !here.cc_base;
+        for slot in 0..CACHE.len() {
+            if here.held[slot] == missing.held[slot] && (here.whole[slot] || !missing.whole[slot]) {
+                missing.held[slot] = None;
+            }
+        }
+        self.reload(&missing)?;
+        self.a.jmp(self.body)?;
+        self.a.set_label(&mut out)?;
+        self.a.mov(rax, self.start)?;
         self.leave_rax()?;
         self.a.mov(eax, abi::END as u32)?;
         self.a.jmp(self.stubs.ret)?;
@@ -408,12 +643,15 @@ impl Gen {
         ip: u64,
         native: Vec<bool>,
     ) -> Result<(Translated, CodeAssembler), IcedError> {
+        // The out-of-line paths below join no inline code with a cache
+        // state of their own: each reloads what it needs.
+        self.begin_insn();
         let inline_end = self.a.instructions().len();
         self.a.nop()?;
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
         let mut slows = alloc::vec![None; native.len()];
-        for (mut label, index, next, ends) in slow {
+        for (mut label, index, next, ends, regs) in slow {
             self.index = index;
             if let Some(at) = slows.get_mut(index) {
                 *at = Some(self.a.instructions().len());
@@ -425,8 +663,10 @@ impl Gen {
                 // continue sequentially.
                 self.end_at(next)?;
             } else if let Some(&resume) = self.resume.get(index) {
-                // The next instruction may expect the cc in cl.
+                // The next instruction may expect the cc in cl, and the
+                // registers the cache holds.
                 self.load_cc()?;
+                self.reload(&regs)?;
                 self.a.jmp(resume)?;
             } else {
                 self.end_at(next)?;
@@ -488,9 +728,25 @@ impl Gen {
         Ok(())
     }
 
-    /// rax = X + B + D, wrapped (register 0 reads as zero).
+    /// rax = X + B + D, wrapped (register 0 reads as zero); from the
+    /// register cache in an instruction that opted in.
     pub(crate) fn ea(&mut self, x: u8, b: u8, d: i32) -> Result<(), IcedError> {
         let regs: Vec<u8> = [x, b].into_iter().filter(|&r| r != 0).collect();
+        if self.opted {
+            match regs.as_slice() {
+                [] => self.a.mov(rax, i64::from(d))?,
+                [r] => {
+                    let r = self.reg(*r)?;
+                    self.a.lea(rax, qword_ptr(r + d))?;
+                }
+                [x, b, ..] => {
+                    let x = self.reg(*x)?;
+                    let b = self.reg(*b)?;
+                    self.a.lea(rax, qword_ptr(x + b + d))?;
+                }
+            }
+            return self.wrap(rax);
+        }
         let a = &mut self.a;
         match regs.as_slice() {
             [] => a.mov(rax, i64::from(d))?,
@@ -516,22 +772,51 @@ impl Gen {
     /// 64-bit mode, else bits 32-63 (rax is already wrapped).
     pub(crate) fn set_addr_reg(&mut self, r1: u8) -> Result<(), IcedError> {
         match self.env.amode {
-            AddressingMode::Bits64 => self.a.mov(gpr(r1), rax)?,
-            _ => self.a.mov(gpr32(r1), eax)?,
+            AddressingMode::Bits64 => self.set_reg(r1, rax),
+            // Wrapped to 31 or 24 bits: the high half of rax is zero.
+            _ => self.set_reg32(r1, rax),
         }
-        Ok(())
     }
+}
+
+/// The 64-bit registers whose narrow parts [`low32`], [`low16`] and
+/// [`low8`] name (those generated code computes in or caches in).
+const WIDE: [AsmRegister64; 10] = [rax, rcx, rdx, rsi, rdi, r8, r9, r10, r11, r14];
+
+/// The position of `r` in [`WIDE`] (rsi's for another register: none
+/// is named, see the test below).
+fn wide_index(r: AsmRegister64) -> usize {
+    debug_assert!(WIDE.contains(&r), "{r:?} has no narrow names here");
+    WIDE.iter().position(|&w| w == r).unwrap_or(3)
 }
 
 /// The low 32 bits of a 64-bit register.
 pub(crate) fn low32(r: AsmRegister64) -> AsmRegister32 {
-    if r == rax {
-        eax
-    } else if r == rcx {
-        ecx
-    } else if r == rdx {
-        edx
-    } else {
-        esi
+    [eax, ecx, edx, esi, edi, r8d, r9d, r10d, r11d, r14d][wide_index(r)]
+}
+
+/// The low 16 bits of a 64-bit register.
+pub(crate) fn low16(r: AsmRegister64) -> AsmRegister16 {
+    [ax, cx, dx, si, di, r8w, r9w, r10w, r11w, r14w][wide_index(r)]
+}
+
+/// The low 8 bits of a 64-bit register.
+pub(crate) fn low8(r: AsmRegister64) -> AsmRegister8 {
+    [al, cl, dl, sil, dil, r8b, r9b, r10b, r11b, r14b][wide_index(r)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cache_register_has_its_own_narrow_names() {
+        for r in CACHE {
+            let i = WIDE.iter().position(|&w| w == r);
+            assert!(i.is_some(), "{r:?}");
+            assert_ne!(low32(r), esi, "{r:?}");
+            assert_ne!(low16(r), si, "{r:?}");
+            assert_ne!(low8(r), sil, "{r:?}");
+        }
     }
 }

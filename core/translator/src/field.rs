@@ -6,7 +6,7 @@ use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::sem::FieldOp;
 
-use crate::emit::{gpr, Gen};
+use crate::emit::Gen;
 
 impl Gen {
     /// The field of `bits` bits at bit `shift` (from the right) of R1,
@@ -19,24 +19,26 @@ impl Gen {
         shift: u8,
         bits: u8,
     ) -> Result<(), IcedError> {
+        self.opt_in();
         let mask = (u64::MAX >> (64 - u32::from(bits))) << shift;
         let imm = (u64::from(i2) << shift) & mask;
+        if op == FieldOp::LoadLogical {
+            self.a.mov(rax, imm)?;
+            return self.set_reg(r1, rax);
+        }
+        let value = self.reg(r1)?;
         let a = &mut self.a;
+        a.mov(rax, value)?;
         match op {
-            FieldOp::LoadLogical => {
-                a.mov(rax, imm)?;
-                a.mov(gpr(r1), rax)?;
-            }
+            FieldOp::LoadLogical => {}
             FieldOp::Insert => {
-                a.mov(rax, gpr(r1))?;
                 a.mov(rcx, !mask)?;
                 a.and(rax, rcx)?;
                 a.mov(rcx, imm)?;
                 a.or(rax, rcx)?;
-                a.mov(gpr(r1), rax)?;
+                self.set_reg(r1, rax)?;
             }
             FieldOp::And | FieldOp::Or | FieldOp::Xor => {
-                a.mov(rax, gpr(r1))?;
                 match op {
                     FieldOp::And => {
                         a.mov(rcx, imm | !mask)?;
@@ -51,7 +53,8 @@ impl Gen {
                         a.xor(rax, rcx)?;
                     }
                 }
-                a.mov(gpr(r1), rax)?;
+                self.set_reg(r1, rax)?;
+                let a = &mut self.a;
                 a.mov(rcx, mask)?;
                 a.test(rax, rcx)?;
                 a.setnz(dl)?;
@@ -63,7 +66,6 @@ impl Gen {
                 // 3: all ones; else 1 or 2 by the leftmost selected
                 // bit (PoP TEST UNDER MASK).
                 let mut done = a.create_label();
-                a.mov(rax, gpr(r1))?;
                 a.mov(rcx, imm)?;
                 a.and(rax, rcx)?;
                 a.mov(edx, 0)?;

@@ -4,6 +4,8 @@
 use iced_x86::code_asm::CodeLabel;
 use zmmu_mmu::kind::AccessKind;
 
+use crate::regs::Regs;
+
 #[cfg(doc)]
 use crate::abi;
 
@@ -34,6 +36,8 @@ pub(crate) enum Fill {
         slow: CodeLabel,
         kind: AccessKind,
         n: u32,
+        /// The register cache where it resumes (the call clobbers it).
+        regs: Regs,
     },
     /// Two operands: the pair fill ([`abi::CTX_FILL_PAIR`]) gives both
     /// absolute addresses.
@@ -44,5 +48,7 @@ pub(crate) enum Fill {
         first: AccessKind,
         order: PairOrder,
         n: u32,
+        /// As in `One`.
+        regs: Regs,
     },
 }

@@ -81,6 +81,7 @@ mod memory;
 mod moves;
 mod multiple;
 mod native;
+mod regs;
 mod shift;
 mod ss;
 mod strings;

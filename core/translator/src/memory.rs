@@ -152,6 +152,7 @@ impl Gen {
             first,
             order,
             n,
+            regs: self.regs,
         });
         let a = &mut self.a;
         a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
@@ -182,6 +183,7 @@ impl Gen {
             slow,
             kind,
             n,
+            regs: self.regs,
         });
         self.a.set_label(&mut retry)?;
         self.tlb_lookup(kind, n, slow, label)?;
@@ -243,7 +245,7 @@ impl Gen {
         )?;
         if !whole_pages {
             a.lea(rcx, qword_ptr(rax + n as i32))?;
-            a.cmp(rcx, r14)?;
+            a.cmp(rcx, qword_ptr(rbp + abi::CTX_STORAGE_LEN as i32))?;
             a.ja(slow)?;
         }
         Ok(())
@@ -373,6 +375,7 @@ impl Gen {
                     slow,
                     kind,
                     n,
+                    regs,
                 } => {
                     a.set_label(&mut label)?;
                     if kind == AccessKind::Write && n <= 1 << abi::CODE_GRANULE_SHIFT {
@@ -384,6 +387,8 @@ impl Gen {
                     a.mov(rsi, rax)?;
                     a.mov(edx, kind as u32 | n << 8)?;
                     a.call(qword_ptr(rbp + abi::CTX_FILL as i32))?;
+                    self.reload(&regs)?;
+                    let a = &mut self.a;
                     a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
                     a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
                     a.jb(retry)?;
@@ -398,6 +403,7 @@ impl Gen {
                     first,
                     order,
                     n,
+                    regs,
                 } => {
                     a.set_label(&mut label)?;
                     a.mov(rdi, rbp)?;
@@ -405,6 +411,8 @@ impl Gen {
                     a.mov(rdx, qword_ptr(rsp + abi::FRAME_OPERAND))?;
                     a.mov(ecx, first as u32 | (order as u32) << 8 | n << 16)?;
                     a.call(qword_ptr(rbp + abi::CTX_FILL_PAIR as i32))?;
+                    self.reload(&regs)?;
+                    let a = &mut self.a;
                     a.cmp(eax, abi::FILL_ABSOLUTE as i32)?;
                     a.jne(slow)?;
                     a.mov(rax, qword_ptr(rbp + abi::CTX_FILL_ABSOLUTE as i32))?;

@@ -85,11 +85,13 @@ impl Gen {
         }
         match insn.op {
             LA | LAY => {
+                self.opt_in();
                 self.ea(f.x2, f.b2, f.d2)?;
                 self.set_addr_reg(f.r1)?;
                 Ok(Native::Yes)
             }
             LARL => {
+                self.opt_in();
                 let target = self.rel(here);
                 self.a.mov(rax, target)?;
                 self.set_addr_reg(f.r1)?;

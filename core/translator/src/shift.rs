@@ -7,7 +7,7 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::sem::{ShiftOp, Width};
 
-use crate::emit::{gpr, gpr32, Current, Gen};
+use crate::emit::{gpr, low32, Current, Gen};
 
 impl Gen {
     /// SLL, SRL, SRA and their 64-bit and RSY forms, RLL and RLLG: the
@@ -30,6 +30,7 @@ impl Gen {
         {
             return Ok(false);
         }
+        self.opt_in();
         let src = if format == Format::RsyA { f.r3 } else { f.r1 };
         if f.b2 == 0 {
             // The amount is the displacement's low 6 bits (wrapping the
@@ -40,11 +41,15 @@ impl Gen {
             self.a.mov(ecx, eax)?;
             self.a.and(ecx, 63)?;
         }
+        let src = match w {
+            Width::W32 => self.reg_low(src)?,
+            Width::W64 => self.reg(src)?,
+        };
         let a = &mut self.a;
         match (op, w) {
-            (ShiftOp::Sra, Width::W32) => a.movsxd(rax, gpr32(src))?,
-            (_, Width::W32) => a.mov(eax, gpr32(src))?,
-            (_, Width::W64) => a.mov(rax, gpr(src))?,
+            (ShiftOp::Sra, Width::W32) => a.movsxd(rax, low32(src))?,
+            (_, Width::W32) => a.mov(eax, low32(src))?,
+            (_, Width::W64) => a.mov(rax, src)?,
         }
         match op {
             ShiftOp::Sll => a.shl(rax, cl)?,
@@ -53,10 +58,6 @@ impl Gen {
             ShiftOp::Rll => a.rol(rax, cl)?,
             _ => a.sar(rax, cl)?,
         }
-        match w {
-            Width::W32 => a.mov(gpr32(f.r1), eax)?,
-            Width::W64 => a.mov(gpr(f.r1), rax)?,
-        }
         if op == ShiftOp::Sra {
             match w {
                 Width::W32 => a.test(eax, eax)?,
@@ -64,6 +65,16 @@ impl Gen {
             }
             a.setl(dl)?;
             a.setg(cl)?;
+        }
+        match w {
+            Width::W32 => {
+                // The 64-bit shifts above leave bits in the high half.
+                self.a.mov(eax, eax)?;
+                self.set_reg32(f.r1, rax)?;
+            }
+            Width::W64 => self.set_reg(f.r1, rax)?,
+        }
+        if op == ShiftOp::Sra {
             self.set_cc()?;
         }
         Ok(true)

@@ -92,7 +92,6 @@ pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedE
     a.mov(rbp, rsi)?;
     a.mov(r12, qword_ptr(rbp + abi::CTX_TLB as i32))?;
     a.mov(r13, qword_ptr(rbp + abi::CTX_STORAGE as i32))?;
-    a.mov(r14, qword_ptr(rbp + abi::CTX_STORAGE_LEN as i32))?;
     a.mov(r15, qword_ptr(rbp + abi::CTX_BUDGET as i32))?;
     a.jmp(rdx)?;
     let enter_code = a.assemble(enter_at)?;

@@ -1,0 +1,62 @@
+//! The block-local register cache's state (docs/CHOICES.md §44): which
+//! guest general registers the host registers hold at a point of a
+//! block's code. `Gen` (in `emit`) emits its loads and writes.
+
+use iced_x86::code_asm::*;
+
+#[cfg(doc)]
+use crate::abi;
+
+/// The host registers of the block-local register cache: registers the
+/// translated-code ABI leaves free ([`abi`]). A call out of translated code
+/// (the helper, the fills) clobbers the caller-saved ones, and the
+/// interpreter may change any guest register, so the code after a call
+/// reloads them all from the CPU state.
+pub(crate) const CACHE: [AsmRegister64; 5] = [r8, r9, r10, r11, r14];
+
+/// The write-through register cache of a block (docs/CHOICES.md §44):
+/// which guest general register each host register of [`CACHE`] holds at
+/// this point of the emitted code. Every write of a cached register
+/// stores to the CPU state too, so the state is exact at every instant and
+/// forgetting a register costs nothing; where control joins after a call
+/// (a fill, a slow path) the code reloads what the cache says from the
+/// state (`Gen::reload`). A host register may hold only bits 32-63 of
+/// its guest register (a 32-bit result, a 32-bit operand): loading the
+/// whole register from the state right after a 32-bit store to it would
+/// wait for the store (docs/CHOICES.md §35).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Regs {
+    pub(crate) held: [Option<u8>; CACHE.len()],
+    /// Whether each holds all 64 bits (else bits 32-63, zero-extended).
+    pub(crate) whole: [bool; CACHE.len()],
+    /// When each was last used (for the least-recently-used choice).
+    pub(crate) used: [u32; CACHE.len()],
+    clock: u32,
+    /// The frame holds the PSW's cc byte with the cc clear
+    /// ([`abi::FRAME_CC_BYTE`]).
+    pub(crate) cc_base: bool,
+}
+
+impl Regs {
+    /// Whether it holds any register.
+    pub(crate) fn any(&self) -> bool {
+        self.cc_base || self.held.iter().any(Option::is_some)
+    }
+
+    pub(crate) fn slot(&self, r: u8) -> Option<usize> {
+        self.held.iter().position(|&h| h == Some(r & 15))
+    }
+
+    pub(crate) fn touch(&mut self, slot: usize) {
+        self.clock += 1;
+        self.used[slot] = self.clock;
+    }
+
+    /// `slot` now holds `r`, all of it or bits 32-63 (`whole`).
+    pub(crate) fn assign(&mut self, slot: usize, r: u8, whole: bool) -> usize {
+        self.held[slot] = Some(r & 15);
+        self.whole[slot] = whole;
+        self.touch(slot);
+        slot
+    }
+}

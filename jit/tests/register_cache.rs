@@ -1,0 +1,229 @@
+//! The block-local register cache (docs/CHOICES.md §44): within a block a
+//! guest register the block loaded or computed is read from a host
+//! register, so whatever writes guest registers behind the translated
+//! code's back (the helper, a slow path, the interpreter after a fault,
+//! LM, EX) and whatever clobbers host registers (the calls of a TLB fill)
+//! must leave the cache exact. Each rule runs one block on the jit and on
+//! the interpreter: the registers must be the rule's and the same.
+
+use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_jit::Jit;
+use zmmu_machine::bus::DatBus;
+use zmmu_mmu::prelude::*;
+
+const CODE: u64 = 0x2000;
+const DATA: u64 = 0x3000;
+/// Beyond the end of storage: an addressing exception.
+const OUTSIDE: u64 = 0x10_0000;
+
+/// The machine that runs `code` at CODE (DAT off, 64-bit), then the
+/// invalid opcode 0; DATA holds `data`.
+fn machine(code: &[u8], data: &[u8], set: impl Fn(&mut Cpu)) -> (Cpu, DatBus) {
+    let mut storage = OwnedStorage::new(0x10000);
+    storage.write(AbsoluteAddress::new(CODE), code).unwrap();
+    storage.write(AbsoluteAddress::new(DATA), data).unwrap();
+    let mut cpu = Cpu::new();
+    cpu.psw = Psw {
+        mask: mask::EA | mask::BA,
+        addr: CODE,
+    };
+    set(&mut cpu);
+    (cpu, DatBus::new(storage))
+}
+
+/// Runs the block on the jit and on the interpreter; the jit's CPU after
+/// its result, which must equal the interpreter's.
+fn run(code: &[u8], data: &[u8], set: impl Fn(&mut Cpu)) -> (Cpu, Result<(), Interruption>) {
+    let (mut cpu, mut bus) = machine(code, data, &set);
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    // Until the invalid opcode at the end (a run may leave early, after
+    // an instruction that changes the PSW).
+    let mut result = Ok(());
+    for _ in 0..10 {
+        result = jit.run(&mut cpu, &mut bus, 20).result;
+        if result.is_err() {
+            break;
+        }
+    }
+    let (mut interp, mut interp_bus) = machine(code, data, &set);
+    let expected = loop {
+        if let Err(e) = interp.step(&mut interp_bus) {
+            break Err(e);
+        }
+    };
+    assert_eq!(result, expected, "the jit's result is the interpreter's");
+    assert_eq!(
+        cpu.gpr, interp.gpr,
+        "the jit's registers are the interpreter's"
+    );
+    assert_eq!(cpu.psw, interp.psw, "the jit's PSW is the interpreter's");
+    (cpu, result)
+}
+
+fn lgr(r1: u8, r2: u8) -> [u8; 4] {
+    [0xb9, 0x04, 0x00, r1 << 4 | r2]
+}
+
+fn agr(r1: u8, r2: u8) -> [u8; 4] {
+    [0xb9, 0x08, 0x00, r1 << 4 | r2]
+}
+
+/// LG r1,d(b) (RXY-a, index 0).
+fn lg(r1: u8, b: u8, d: u16) -> [u8; 6] {
+    [0xe3, r1 << 4, b << 4 | (d >> 8) as u8, d as u8, 0, 0x04]
+}
+
+const HIGH: u64 = 0x1234_5678_0000_0000;
+
+#[test]
+fn a_register_cached_before_a_tlb_fill_keeps_its_value_after_it() {
+    // lgr r5,r6 (r5 cached); lg r2,0(r5) (the first access misses the
+    // TLB: the fill helper is called); agr r5,r2 reads r5 again.
+    let code = [&lgr(5, 6)[..], &lg(2, 5, 0), &agr(5, 2), &[0, 0]].concat();
+    let (cpu, _) = run(&code, &7u64.to_be_bytes(), |cpu| cpu.gpr[6] = DATA);
+    assert_eq!(cpu.gpr[5], DATA + 7);
+}
+
+#[test]
+fn a_register_the_interpreter_writes_in_a_slow_path_is_read_afresh() {
+    // lgr r2,r6 (r2 cached); lg r2 across a page end (the slow path:
+    // the interpreter loads r2); agr r4,r2 sees the loaded value.
+    let mut data = vec![0u8; 0x1004];
+    data[0xffc..].copy_from_slice(&0x0102_0304_0506_0708u64.to_be_bytes());
+    let code = [&lgr(2, 6)[..], &lg(2, 5, 0xffc), &agr(4, 2), &[0, 0]].concat();
+    let (cpu, _) = run(&code, &data, |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[6] = 99;
+    });
+    assert_eq!(cpu.gpr[4], 0x0102_0304_0506_0708);
+}
+
+#[test]
+fn a_register_the_helper_writes_is_read_afresh() {
+    // lgr r2,r6 (r2 cached); sla r2,1 (the interpreter's, for the jit);
+    // agr r4,r2 sees the shifted value.
+    let code = [
+        &lgr(2, 6)[..],
+        &[0x8b, 0x20, 0x00, 0x01],
+        &agr(4, 2),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| cpu.gpr[6] = 21);
+    assert_eq!(cpu.gpr[4], 42);
+}
+
+#[test]
+fn load_multiple_replaces_cached_registers() {
+    // lgr r2,r6; lmg r2,r3,0(r5); agr r4,r2 sees the loaded r2.
+    let code = [
+        &lgr(2, 6)[..],
+        &[0xeb, 0x23, 0x50, 0x00, 0x00, 0x04],
+        &agr(4, 2),
+        &[0, 0],
+    ]
+    .concat();
+    let data = [5u64.to_be_bytes(), 6u64.to_be_bytes()].concat();
+    let (cpu, _) = run(&code, &data, |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[6] = 99;
+    });
+    assert_eq!((cpu.gpr[2], cpu.gpr[3], cpu.gpr[4]), (5, 6, 5));
+}
+
+#[test]
+fn a_32_bit_result_leaves_bits_0_to_31_of_a_cached_register() {
+    // lgr r2,r6 (r2 cached, high half set); ar r2,r7 (32 bits);
+    // lr r3,r2; agr r4,r2 sees the high half and the new low half.
+    let code = [
+        &lgr(2, 6)[..],
+        &[0x1a, 0x27],
+        &[0x18, 0x32],
+        &agr(4, 2),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[6] = HIGH | 0xffff_ffff;
+        cpu.gpr[7] = 2;
+        cpu.gpr[3] = HIGH;
+    });
+    assert_eq!(cpu.gpr[2], HIGH | 1);
+    assert_eq!(cpu.gpr[3], HIGH | 1);
+    assert_eq!(cpu.gpr[4], HIGH | 1);
+}
+
+#[test]
+fn a_branch_on_count_of_a_cached_register_counts_its_low_half() {
+    // lgr r2,r6; brct r2,+0 (not taken: r2 becomes 0 in bits 32-63);
+    // agr r4,r2.
+    let code = [
+        &lgr(2, 6)[..],
+        &[0xa7, 0x26, 0x00, 0x00],
+        &agr(4, 2),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| cpu.gpr[6] = HIGH | 1);
+    assert_eq!(cpu.gpr[4], HIGH);
+}
+
+#[test]
+fn the_target_of_execute_writes_a_cached_register() {
+    // lgr r2,r6; ex 0,14(r9) (the lr r2,r7 after the end); agr r4,r2.
+    let code = [
+        &lgr(2, 6)[..],
+        &[0x44, 0x00, 0x90, 14],
+        &agr(4, 2),
+        &[0, 0],
+        &[0x18, 0x27],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[6] = 1;
+        cpu.gpr[7] = 40;
+        cpu.gpr[9] = CODE;
+    });
+    assert_eq!(cpu.gpr[4], 40);
+}
+
+#[test]
+fn a_fault_in_the_middle_of_a_block_leaves_the_registers_written_before_it() {
+    // lgr r2,r6; agr r2,r7; lg r3,0(r8) outside storage: an addressing
+    // exception, with r2 written and r3 unchanged.
+    let code = [&lgr(2, 6)[..], &agr(2, 7), &lg(3, 8, 0), &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[6] = 3;
+        cpu.gpr[7] = 4;
+        cpu.gpr[8] = OUTSIDE;
+        cpu.gpr[3] = 11;
+    });
+    assert!(matches!(
+        result,
+        Err(Interruption::Program { exception, .. }) if exception.code == Code::ADDRESSING
+    ));
+    assert_eq!((cpu.gpr[2], cpu.gpr[3]), (7, 11));
+}
+
+#[test]
+fn the_program_mask_set_in_the_middle_of_a_block_survives_later_condition_codes() {
+    // ar r1,r2 (sets the cc: the block saves the rest of the PSW byte);
+    // spm r3 (a new program mask and cc); ar r1,r2 (cc 2); ipm r4.
+    let code = [
+        &[0x1a, 0x12][..],
+        &[0x04, 0x30],
+        &[0x1a, 0x12],
+        &[0xb2, 0x22, 0x00, 0x40],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[1] = 1;
+        cpu.gpr[2] = 1;
+        // Program mask 0111 (no fixed-point overflow), cc 1.
+        cpu.gpr[3] = 0x1700_0000;
+    });
+    // IPM: bits 34-35 the cc (2), 36-39 the program mask.
+    assert_eq!(cpu.gpr[4] >> 24 & 0x3f, 0x27);
+}
