@@ -64,6 +64,48 @@ use crate::Stop;
 /// for the interpreter, which looks after every instruction.
 pub const BATCH: u64 = 4096;
 
+/// A CPU of a configuration that seems to spin: its batches keep ending
+/// at about the same instruction address. Guest CPUs wait for each other
+/// in tight loops (a lock, a flag another CPU sets); on a host with fewer
+/// free cores than guest CPUs, the CPU waited for may itself be waiting
+/// for a host core while the spinning one burns its time slice. Like the
+/// pause-loop exiting of x86 virtualization, the spinning CPU then lets
+/// the host run another thread ([`Park::relax`]). Architecturally
+/// invisible: only when the other CPUs run changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Spin {
+    /// Where the batches in a row began to end.
+    at: u64,
+    /// How many ended within [`Spin::WINDOW`] bytes of it since.
+    batches: u32,
+}
+
+impl Spin {
+    /// Batches in a row ending within [`Spin::WINDOW`] that make a spin.
+    pub const BATCHES: u32 = 4;
+    /// Bytes of a spin loop: a load, a compare and a branch, or a few
+    /// more.
+    pub const WINDOW: u64 = 256;
+
+    /// A batch ended at instruction address `addr`: answers whether the
+    /// CPU now seems to spin (then counting starts again).
+    pub fn spinning(&mut self, addr: u64) -> bool {
+        if addr.abs_diff(self.at) >= Self::WINDOW {
+            *self = Self {
+                at: addr,
+                batches: 0,
+            };
+            return false;
+        }
+        self.batches += 1;
+        if self.batches < Self::BATCHES {
+            return false;
+        }
+        self.batches = 0;
+        true
+    }
+}
+
 /// How a CPU's host thread waits: parks until unparked, or for a short
 /// while (a timer may be due, or the run may have ended), whichever comes
 /// first. An unpark before the park makes it return at once.
@@ -520,6 +562,12 @@ impl Member {
         if slot.waiting.load(Ordering::Relaxed) {
             slot.waiting.store(false, Ordering::SeqCst);
         }
+    }
+
+    /// Lets the host run another thread: this CPU seems to spin, maybe
+    /// waiting for a CPU that waits for a host core ([`Spin`]).
+    pub fn relax(&self) {
+        self.configuration.park.relax();
     }
 
     /// Parks this CPU's thread for a while, at most `longest_ns`

@@ -474,6 +474,7 @@ impl Machine {
         let mut faults_in_a_row = 0u32;
         let mut timers = TimerPoll::default();
         let mut unclocked = 0u64;
+        let mut spin = configuration::Spin::default();
         let stop = loop {
             if let Some(member) = self.member.take() {
                 let ended = self.meet(&member, engine, observer);
@@ -643,6 +644,11 @@ impl Machine {
             let interruption = match step {
                 Ok(()) => {
                     faults_in_a_row = 0;
+                    if let Some(member) = &self.member {
+                        if spin.spinning(self.cpu.psw.addr) {
+                            member.relax();
+                        }
+                    }
                     continue;
                 }
                 Err(interruption @ Interruption::Program { exception, .. }) => {

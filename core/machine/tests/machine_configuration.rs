@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use common::*;
 
 use zmmu_cpu::clock::ns_to_tod;
-use zmmu_machine::configuration::{Activity, Configuration, Member, Park};
+use zmmu_machine::configuration::{self, Activity, Configuration, Member, Park, Spin};
 use zmmu_machine::interrupt::{CR0_CLOCK_COMPARATOR, CR0_SERVICE_SIGNAL};
 use zmmu_machine::sclp::Sclp;
 use zmmu_machine::sigp::status;
@@ -24,6 +24,8 @@ thread_local! {
     /// The longest CPU 0's first park was allowed, once a test asks
     /// (CPU 0 runs on the test's thread).
     static LONGEST_PARK: Cell<Option<u64>> = const { Cell::new(None) };
+    /// How often CPU 0 let the host run another thread.
+    static RELAXED: Cell<u32> = const { Cell::new(0) };
 }
 
 /// CPU 0 is the only thread: its parks call `stand`.
@@ -44,7 +46,9 @@ impl Park for OneThread {
         (self.stand)(configuration, n);
     }
     fn unpark(&self, _index: usize) {}
-    fn relax(&self) {}
+    fn relax(&self) {
+        RELAXED.set(RELAXED.get() + 1);
+    }
 }
 
 /// CPUs 0 and 1 (1 stopped), CPU 0 `m` running with `stand` for CPU 1.
@@ -382,4 +386,28 @@ fn an_enabled_wait_ends_when_its_clock_comparator_comes_due_and_is_counted() {
     let waits = m.services.waits;
     assert_eq!((waits.entered, waits.timed_out), (1, 1), "{waits:?}");
     assert!(waits.late < ns_to_tod(1), "{waits:?}");
+}
+
+#[test]
+fn a_cpu_that_spins_among_several_lets_the_host_run_another_thread() {
+    // CPU 0 spins (`j .`) while CPU 1 runs: on a host with fewer cores
+    // than CPUs, CPU 1 may be waiting for the core CPU 0 spins on
+    // (configuration::Spin); a lone CPU has no one to let run.
+    let mut m = machine(&[0xA7, 0xF4, 0x00, 0x00]);
+    let configuration = configure(&mut m, Box::new(|_, _| {}));
+    let _ = cpu(&configuration, 1).settle(Activity::Running, || Stop::LimitReached);
+    let batches = u64::from(Spin::BATCHES) * 4;
+    m.run(Some(batches * configuration::BATCH), &mut ());
+    assert_eq!(m.cpu.psw.addr, CODE, "still spinning");
+    assert!(RELAXED.get() >= 2, "relaxed {} times", RELAXED.get());
+}
+
+#[test]
+fn a_cpu_that_keeps_moving_does_not_relax() {
+    let mut spin = Spin::default();
+    let far_apart = (0..64u64).map(|n| 0x10000 + n * Spin::WINDOW);
+    assert!(far_apart.map(|at| spin.spinning(at)).all(|spun| !spun));
+    let close = [0x20000, 0x20010, 0x20004, 0x200F0, 0x20008];
+    let spun: Vec<bool> = close.iter().map(|&at| spin.spinning(at)).collect();
+    assert_eq!(spun, [false, false, false, false, true]);
 }
