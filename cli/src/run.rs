@@ -480,7 +480,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
             crate::stats_signal::instructions_line(outcome.instructions, elapsed)
         );
         if !several {
-            eprintln!("stats: {}", wait_stats(&machine.services.waits));
+            eprintln!(
+                "stats: {}",
+                crate::stats_signal::wait_stats(&machine.services.waits)
+            );
         }
         jit.iter()
             .flat_map(|j| j.report())
@@ -500,23 +503,4 @@ pub fn run(options: &RunOptions) -> ExitCode {
         return ExitCode::from(EXIT_UNIMPLEMENTED);
     }
     ExitCode::from(status)
-}
-
-/// `--stats`: how a CPU's enabled waits went: how many, the time in them,
-/// and how late those whose timer came due ended after it (the host's
-/// sleep past the deadline).
-pub fn wait_stats(waits: &zmmu_machine::interrupt::Waits) -> String {
-    let ms = |tod: u64| zmmu_cpu::clock::tod_to_ns(tod) as f64 / 1e6;
-    let mean = match waits.timed_out {
-        0 => 0.0,
-        n => ms(waits.late) / n as f64,
-    };
-    format!(
-        "waits {}, {:.1} ms in them; {} ended after their timer was due, {:.3} ms late on average, {:.3} ms at most",
-        waits.entered,
-        ms(waits.waited),
-        waits.timed_out,
-        mean,
-        ms(waits.late_max)
-    )
 }

@@ -179,7 +179,7 @@ fn run_cpu(
         None => machine.run_with(limit, &mut console, engine),
     });
     console.finish(&machine.cpu, &mut machine.bus);
-    let waits = crate::run::wait_stats(&machine.services.waits);
+    let waits = crate::stats_signal::wait_stats(&machine.services.waits);
     let outcome = outcome.map(|(outcome, failure, mut stats)| {
         stats.push(waits);
         (outcome, failure, stats)

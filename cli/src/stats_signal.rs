@@ -61,6 +61,25 @@ pub(crate) fn instructions_line(instructions: u64, elapsed: Duration) -> String 
     format!("instructions {instructions}, {mips:.1} MIPS")
 }
 
+/// `--stats`: how a CPU's enabled waits went: how many, the time in them,
+/// and how late those whose timer came due ended after it (the host's
+/// sleep past the deadline).
+pub(crate) fn wait_stats(waits: &zmmu_machine::interrupt::Waits) -> String {
+    let ms = |tod: u64| zmmu_cpu::clock::tod_to_ns(tod) as f64 / 1e6;
+    let mean = match waits.timed_out {
+        0 => 0.0,
+        n => ms(waits.late) / n as f64,
+    };
+    format!(
+        "waits {}, {:.1} ms in them; {} ended after their timer was due, {:.3} ms late on average, {:.3} ms at most",
+        waits.entered,
+        ms(waits.waited),
+        waits.timed_out,
+        mean,
+        ms(waits.late_max)
+    )
+}
+
 /// An engine's `--stats` lines.
 pub(crate) trait Counters {
     /// The counters so far, one line each.
