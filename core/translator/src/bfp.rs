@@ -132,19 +132,28 @@ impl Gen {
         a.set_label(&mut exact)?;
         a.mov(qword_ptr(rbx + fpr(f.r1)), rax)?;
         if matches!(op, Add | Sub) {
-            // cc 0 zero, 1 negative, 2 positive.
             let mut done = a.create_label();
-            a.xor(ecx, ecx)?;
-            a.test(rdx, rdx)?;
-            a.jz(done)?;
-            a.mov(ecx, 0x20)?;
-            a.test(rax, rax)?;
-            a.jns(done)?;
-            a.mov(ecx, 0x10)?;
-            a.set_label(&mut done)?;
-            a.nop()?;
+            self.sign_cc(done)?;
+            self.a.set_label(&mut done)?;
+            self.a.nop()?;
             self.store_cc()?;
         }
         Ok(true)
+    }
+
+    /// ecx = the condition code (shifted left 4) of the long BFP number in
+    /// rax, not a NaN, whose bits without the sign are in rdx (doubled): 0
+    /// zero, 1 negative, 2 positive (PoP ADD, LOAD AND TEST); jumps to
+    /// `done` but for a negative number, where it falls through.
+    pub(crate) fn sign_cc(&mut self, done: CodeLabel) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.xor(ecx, ecx)?;
+        a.test(rdx, rdx)?;
+        a.jz(done)?;
+        a.mov(ecx, 0x20)?;
+        a.test(rax, rax)?;
+        a.jns(done)?;
+        a.mov(ecx, 0x10)?;
+        Ok(())
     }
 }

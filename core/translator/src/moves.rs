@@ -207,13 +207,8 @@ impl Gen {
         } else {
             a.ja(nan)?;
         }
-        a.xor(ecx, ecx)?;
-        a.test(rdx, rdx)?;
-        a.jz(done)?;
-        a.mov(ecx, 0x20)?;
-        a.test(rax, rax)?;
-        a.jns(done)?;
-        a.mov(ecx, 0x10)?;
+        self.sign_cc(done)?;
+        let a = &mut self.a;
         a.jmp(done)?;
         a.set_label(&mut nan)?;
         a.mov(ecx, 0x30)?;

@@ -377,15 +377,7 @@ impl<'a, B: Bus> Exec<'a, B> {
 
 /// Execute the decoded instruction `insn` located at `at`.
 pub fn execute<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> ExecResult {
-    let sequential = Sequential::after(cpu, &insn, at);
-    let mut e = Exec {
-        cpu,
-        bus,
-        insn,
-        at,
-        sequential,
-    };
-    dispatch(&mut e)
+    dispatch(&mut Exec::new(cpu, bus, insn, at))
 }
 
 /// The instruction EXECUTE or EXECUTE RELATIVE LONG `insn` at `at` would
@@ -399,15 +391,24 @@ pub fn executed<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> Opti
     if !matches!(insn.op, Opcode::EX | Opcode::EXRL) {
         return None;
     }
-    let sequential = Sequential::after(cpu, &insn, at);
-    let mut e = Exec {
-        cpu,
-        bus,
-        insn,
-        at,
-        sequential,
-    };
-    e.execute_target().ok().map(|(_, target)| target)
+    Exec::new(cpu, bus, insn, at)
+        .execute_target()
+        .ok()
+        .map(|(_, target)| target)
+}
+
+impl<'a, B: Bus> Exec<'a, B> {
+    /// Instruction `insn` at `at`, about to run on `cpu`.
+    fn new(cpu: &'a mut Cpu, bus: &'a mut B, insn: Insn, at: u64) -> Self {
+        let sequential = Sequential::after(cpu, &insn, at);
+        Exec {
+            cpu,
+            bus,
+            insn,
+            at,
+            sequential,
+        }
+    }
 }
 
 fn dispatch<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
