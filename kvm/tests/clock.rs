@@ -57,8 +57,16 @@ fn a_loop_of_clock_instructions_costs_o1_exits() {
     };
     let completed: u64 = engine.completed_in_vm().iter().map(|&(_, n)| n).sum();
     assert_eq!(completed, 8000);
-    let exits = engine.host().stats().exits;
-    assert!(exits < 64, "{exits} exits for 8000 clock instructions");
+    // The deadline's kicks (signals when the machine's timer poll is due,
+    // in host time, so as many as the host's load makes the run last)
+    // aside: the clock instructions themselves leave the VM O(1) times.
+    let stats = engine.host().stats();
+    let exits = stats.exits - stats.kicks;
+    assert!(
+        exits < 64,
+        "{exits} exits ({} kicks aside) for 8000 clock instructions",
+        stats.kicks
+    );
     // The last pass: STCK, then STCKE's clock, then STCKF, each past the
     // one before (the clock is unique and increasing).
     let bytes = operands(&machine);
