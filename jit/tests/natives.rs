@@ -4,13 +4,13 @@
 //! where the rule says so.
 
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER, CR0_VECTOR};
+use zmmu_cpu::state::{Cpu, CR0_AFP_REGISTER, CR0_VECTOR};
 use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
 
-const CODE: u64 = 0x2000;
-const DATA: u64 = 0x3000;
+mod common;
+use common::{CODE, DATA};
 /// Beyond the end of storage: an addressing exception.
 const OUTSIDE: u64 = 0x10_0000;
 
@@ -24,16 +24,7 @@ struct Ran {
 /// Runs `code` at CODE (DAT off, 64-bit) with `set` applied to the CPU,
 /// then the invalid opcode 0 that ends the run; DATA holds `data`.
 fn run(code: &[u8], data: &[u8], set: impl FnOnce(&mut Cpu)) -> Ran {
-    let mut storage = OwnedStorage::new(0x10000);
-    storage.write(AbsoluteAddress::new(CODE), code).unwrap();
-    storage.write(AbsoluteAddress::new(DATA), data).unwrap();
-    let mut cpu = Cpu::new();
-    cpu.psw = Psw {
-        mask: mask::EA | mask::BA,
-        addr: CODE,
-    };
-    set(&mut cpu);
-    let mut bus = DatBus::new(storage);
+    let (mut cpu, mut bus) = common::machine(0x10000, code, data, set);
     let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
     let ran = jit.run(&mut cpu, &mut bus, 20);
     Ran {

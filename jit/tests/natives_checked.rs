@@ -8,13 +8,13 @@
 //! the registers, the PSW, storage and the interruption (code and ILC).
 
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::{mask, Cpu, Psw, CR0_AFP_REGISTER, CR0_VECTOR};
+use zmmu_cpu::state::{Cpu, CR0_AFP_REGISTER, CR0_VECTOR};
 use zmmu_jit::{ChainEnd, Jit, Stats};
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
 
-const CODE: u64 = 0x2000;
-const DATA: u64 = 0x3000;
+mod common;
+use common::{CODE, DATA};
 
 struct Ran {
     cpu: Cpu,
@@ -37,19 +37,12 @@ impl Ran {
 }
 
 fn machine(code: &[u8], set: &dyn Fn(&mut Cpu)) -> (Cpu, DatBus) {
-    let mut storage = OwnedStorage::new(0x20000);
-    storage.write(AbsoluteAddress::new(CODE), code).unwrap();
     let data: Vec<u8> = (0..64).collect();
-    storage.write(AbsoluteAddress::new(DATA), &data).unwrap();
-    let mut cpu = Cpu::new();
-    cpu.psw = Psw {
-        mask: mask::EA | mask::BA,
-        addr: CODE,
-    };
-    cpu.gpr[3] = DATA;
-    cpu.gpr[4] = DATA + 32;
-    set(&mut cpu);
-    (cpu, DatBus::new(storage))
+    common::machine(0x20000, code, &data, |cpu| {
+        cpu.gpr[3] = DATA;
+        cpu.gpr[4] = DATA + 32;
+        set(cpu);
+    })
 }
 
 /// Runs `code` at CODE (DAT off, 64-bit; r3 = DATA, r4 = DATA + 32, the

@@ -7,29 +7,20 @@
 //! the interpreter: the registers must be the rule's and the same.
 
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_cpu::state::Cpu;
 use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
 
-const CODE: u64 = 0x2000;
-const DATA: u64 = 0x3000;
+mod common;
+use common::{CODE, DATA};
 /// Beyond the end of storage: an addressing exception.
 const OUTSIDE: u64 = 0x10_0000;
 
 /// The machine that runs `code` at CODE (DAT off, 64-bit), then the
 /// invalid opcode 0; DATA holds `data`.
 fn machine(code: &[u8], data: &[u8], set: impl Fn(&mut Cpu)) -> (Cpu, DatBus) {
-    let mut storage = OwnedStorage::new(0x10000);
-    storage.write(AbsoluteAddress::new(CODE), code).unwrap();
-    storage.write(AbsoluteAddress::new(DATA), data).unwrap();
-    let mut cpu = Cpu::new();
-    cpu.psw = Psw {
-        mask: mask::EA | mask::BA,
-        addr: CODE,
-    };
-    set(&mut cpu);
-    (cpu, DatBus::new(storage))
+    common::machine(0x10000, code, data, set)
 }
 
 /// Runs the block on the jit and on the interpreter; the jit's CPU after
