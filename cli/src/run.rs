@@ -205,35 +205,58 @@ fn parse_smp(text: &str) -> Result<(u16, Option<u16>), String> {
     Ok((count, max))
 }
 
-/// The host's monotonic clock, for a machine that runs in real time: an
-/// enabled wait sleeps on the host until the next timer interruption.
-#[derive(Debug)]
-struct HostTime {
-    start: Instant,
+/// Host time, for a machine that runs in real time: an enabled wait
+/// sleeps on the host until the next timer interruption.
+#[derive(Clone, Copy, Debug)]
+enum HostTime {
+    /// The host's monotonic clock since the start.
+    Monotonic(Instant),
+    /// The host's TSC, which the kvm engine's in-VM runtime follows
+    /// exactly: its clock reads need no exit (docs/CHOICES.md 49).
+    Tsc(zmmu_kvm::TscTime),
+}
+
+impl HostTime {
+    /// The host time `engine` runs in: on the TSC for the kvm engine where
+    /// the host allows it (its kernel's clock is the TSC), otherwise the
+    /// monotonic clock, which the kvm engine reads with an exit.
+    fn of(engine: EngineKind) -> Self {
+        match engine {
+            EngineKind::Kvm => zmmu_kvm::TscTime::new()
+                .map(Self::Tsc)
+                .unwrap_or_else(|_| Self::Monotonic(Instant::now())),
+            EngineKind::Interp | EngineKind::Jit => Self::Monotonic(Instant::now()),
+        }
+    }
 }
 
 impl TimeSource for HostTime {
     fn now_ns(&mut self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn wait_until_ns(&mut self, deadline: u64) {
-        let now = self.now_ns();
-        if deadline > now {
-            std::thread::sleep(std::time::Duration::from_nanos(deadline - now));
+        match self {
+            Self::Monotonic(start) => u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Self::Tsc(tsc) => tsc.now_ns(),
         }
     }
 
-    /// `Instant` is `CLOCK_MONOTONIC`.
-    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
-        Some(zmmu_cpu::clock::Pace::HostMonotonic)
+    fn wait_until_ns(&mut self, deadline: u64) {
+        match self {
+            Self::Monotonic(_) => {
+                let now = self.now_ns();
+                if deadline > now {
+                    std::thread::sleep(std::time::Duration::from_nanos(deadline - now));
+                }
+            }
+            Self::Tsc(tsc) => tsc.wait_until_ns(deadline),
+        }
     }
-}
 
-/// A CPU's view of the TOD clock in host time, started at `start` with
-/// the TOD value `tod`.
-fn host_clock(start: Instant, tod: u64) -> zmmu_cpu::clock::Clock<Box<dyn TimeSource>> {
-    zmmu_cpu::clock::Clock::new(Box::new(HostTime { start }), tod)
+    /// `CLOCK_MONOTONIC` is no function of anything a VM can read.
+    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
+        match self {
+            Self::Monotonic(_) => None,
+            Self::Tsc(tsc) => tsc.pace(),
+        }
+    }
 }
 
 /// The TOD clock value of the host's wall clock (the TOD clock counts from
@@ -342,12 +365,8 @@ pub fn run(options: &RunOptions) -> ExitCode {
         eprintln!("zmmu: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    machine.services.clock = zmmu_cpu::clock::Clock::new(
-        Box::new(HostTime {
-            start: Instant::now(),
-        }),
-        host_tod(),
-    );
+    let time = HostTime::of(options.engine);
+    machine.services.clock = zmmu_cpu::clock::Clock::new(Box::new(time), host_tod());
     if let Err((index, e)) = machine.load_image(&image) {
         eprintln!(
             "zmmu: cannot load {}: segment {index}: {e}",
@@ -408,13 +427,11 @@ pub fn run(options: &RunOptions) -> ExitCode {
                 .as_ref()
                 .map(|address| (address.clone(), options.wait_for_gdb)),
         };
-        // Every CPU reads one TOD clock: the same start and epoch, taken
-        // once (a clock made later from the same TOD value would start
-        // that much behind: docs/CHOICES.md 47).
-        let start = Instant::now();
-        machine.services.clock = host_clock(start, host_tod());
+        // Every CPU reads one TOD clock: the same host time and epoch,
+        // taken once (a clock made later from the same TOD value would
+        // start that much behind: docs/CHOICES.md 47).
         let state = machine.services.clock.state();
-        let clock = || zmmu_cpu::clock::Clock::with_state(Box::new(HostTime { start }) as _, state);
+        let clock = || zmmu_cpu::clock::Clock::with_state(Box::new(time) as _, state);
         match crate::smp::run(&mut machine, max_insns, options.engine, clock, &debugging) {
             Ok(finished) => {
                 (failures, engine_stats) = (finished.failures, finished.stats);

@@ -53,8 +53,18 @@ impl Park for HostThreads {
         std::thread::park_timeout(longest);
     }
 
-    fn relax(&self) {
-        std::thread::yield_now();
+    /// Yields the core a few times; a CPU that still spins then parks
+    /// for 1 µs, 2 µs, ... up to a millisecond: on an overcommitted host a
+    /// yield may find no other thread on this core's run queue while the
+    /// CPU waited for (a lock holder) waits for a core elsewhere; a sleep
+    /// lets the host move it here (as KVM's pause-loop exits yield to a
+    /// preempted vCPU). An unpark (a signal for this CPU) ends it early.
+    fn relax(&self, before: u32) {
+        const YIELDS: u32 = 4;
+        match before.checked_sub(YIELDS) {
+            None => std::thread::yield_now(),
+            Some(sleeps) => std::thread::park_timeout(Duration::from_micros(1 << sleeps.min(10))),
+        }
     }
 
     fn unpark(&self, index: usize) {

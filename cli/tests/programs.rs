@@ -15,8 +15,15 @@ mod common;
 use common::{built, have, kvm_usable, notice, PROGRAMS};
 
 const ZMMU: &str = env!("CARGO_BIN_EXE_zmmu");
-/// Far above what any program needs; a runaway program fails, not hangs.
+/// Far above what any program of one CPU needs; a runaway program fails,
+/// not hangs.
 const MAX_INSNS: &str = "400000000";
+/// The hang guard of the programs of several CPUs, in seconds: their CPUs
+/// wait for each other in loops, and how many turns of those loops run
+/// depends on when the host schedules each CPU's thread (under load, a
+/// whole time slice of the waiting CPU per round: hundreds of millions of
+/// instructions on the kvm engine), so no instruction count bounds them.
+const SMP_SECONDS: &str = "300";
 
 /// What a run shows: console bytes and exit status.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,9 +61,20 @@ fn cpus(elf: &Path) -> &'static str {
 }
 
 fn zmmu(elf: &Path, engine: &str) -> (Run, String) {
-    let out: Output = Command::new(ZMMU)
-        .args(["run", "--engine", engine, "--max-insns", MAX_INSNS])
-        .args(["--smp", cpus(elf)])
+    let mut command = match cpus(elf) {
+        "1" => {
+            let mut zmmu = Command::new(ZMMU);
+            zmmu.args(["run", "--max-insns", MAX_INSNS]);
+            zmmu
+        }
+        cpus => {
+            let mut timeout = Command::new("timeout");
+            timeout.args([SMP_SECONDS, ZMMU, "run", "--smp", cpus]);
+            timeout
+        }
+    };
+    let out: Output = command
+        .args(["--engine", engine])
         .arg(elf)
         .output()
         .expect("zmmu runs");

@@ -830,31 +830,14 @@ impl KvmHost {
 
 impl KvmHost {
     /// How the TSC that code in the VM reads follows the host's: its rate
-    /// (`KVM_GET_TSC_KHZ`) and its offset from the host's TSC, measured by
-    /// reading it in the VM between two host reads (the tightest of eight
-    /// pairs; the error is at most half of one `KVM_RUN` round trip).
-    pub fn tsc_link(&mut self) -> Result<TscLink, KvmError> {
-        let khz = self.vcpu.tsc_khz()?;
-        let mut best: Option<(u64, u64)> = None;
-        for _ in 0..8 {
-            let before = crate::image::host_tsc();
-            self.run(self.runtime.tsc_probe, [0; 4], &mut |_, fault| {
-                Err(KvmError::UnexpectedExit(format!("TSC probe: {fault}")))
-            })?;
-            let after = crate::image::host_tsc();
-            let guest = self
-                .paging
-                .memory()
-                .load_u64(off::USER_DATA + runtime::user::RESULT)
-                .unwrap_or(0);
-            let span = after.wrapping_sub(before);
-            let offset = guest.wrapping_sub(before.wrapping_add(span / 2));
-            if best.is_none_or(|(s, _)| span < s) {
-                best = Some((span, offset));
-            }
-        }
-        let (_, offset) = best.unwrap_or_default();
-        TscLink::new(khz, offset)
+    /// (`KVM_GET_TSC_KHZ`) and its offset from the host's TSC, as KVM
+    /// keeps them (exact: a measured offset would be off by up to half a
+    /// `KVM_RUN` round trip, tens of microseconds here).
+    pub fn tsc_link(&self) -> Result<TscLink, KvmError> {
+        Ok(TscLink {
+            offset: self.vcpu.tsc_offset()?,
+            khz: self.vcpu.tsc_khz()?,
+        })
     }
 
     /// Runs `ops` through the active root as they are, without resolving

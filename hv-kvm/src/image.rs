@@ -167,42 +167,26 @@ impl Image {
     }
 }
 
-/// The host's TSC.
+/// The host's TSC, read after every earlier load has completed (a read
+/// that follows a value another CPU stored after its own read is not
+/// earlier than that read).
 pub fn host_tsc() -> u64 {
-    // SAFETY: RDTSC reads the time-stamp counter and has no other effect.
-    unsafe { core::arch::x86_64::_rdtsc() }
+    // SAFETY: LFENCE and RDTSC have no effect beyond ordering and reading
+    // the time-stamp counter; SSE2 is part of x86-64.
+    unsafe {
+        core::arch::x86_64::_mm_lfence();
+        core::arch::x86_64::_rdtsc()
+    }
 }
 
 /// How the TSC in the VM follows the host's TSC: `guest = host + offset`
-/// (wrapping), at `mult >> shift` nanoseconds per tick.
+/// (wrapping), ticking at `khz` kHz.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TscLink {
     /// The guest's TSC minus the host's.
     pub offset: u64,
-    /// Nanoseconds per tick, times 2^`shift`.
-    pub mult: u64,
-    /// See `mult`.
-    pub shift: u64,
-}
-
-impl TscLink {
-    /// The link of a TSC at `khz` kHz, `offset` ticks ahead of the host's.
-    pub fn new(khz: u32, offset: u64) -> Result<Self, KvmError> {
-        if khz == 0 {
-            return Err(KvmError::Config("the guest TSC rate is 0 kHz".into()));
-        }
-        const SHIFT: u64 = 32;
-        Ok(Self {
-            offset,
-            mult: (1_000_000u64 << SHIFT) / u64::from(khz),
-            shift: SHIFT,
-        })
-    }
-
-    /// The guest TSC now.
-    pub fn guest_tsc(&self) -> u64 {
-        host_tsc().wrapping_add(self.offset)
-    }
+    /// The guest TSC's rate: the host's unless the VM's TSC is scaled.
+    pub khz: u32,
 }
 
 /// The host's view of the records in the image's slot (bounds-checked:

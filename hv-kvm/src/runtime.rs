@@ -337,9 +337,6 @@ pub(crate) struct Runtime {
     /// Calls the kernel whose address is in the second word of the user data
     /// page with the System V arguments, stores RAX in the first word, ends.
     pub call_kernel: u64,
-    /// Stores the TSC CPL3 code reads in the first word of the user data
-    /// page, ends.
-    pub tsc_probe: u64,
     /// The CPL3 host call (`fn(_, argument) -> answer`, System V).
     pub host_call: u64,
     /// The CPL3 entry into translated code (see `exec`).
@@ -625,17 +622,6 @@ impl Runtime {
         a.int3()?;
         a.jmp(end)?;
 
-        // ---- CPL3 TSC probe: the TSC as CPL3 code reads it, in the
-        // result word (`KvmHost::tsc_link`).
-        let mut tsc_probe = a.create_label();
-        a.set_label(&mut tsc_probe)?;
-        a.rdtsc()?;
-        a.shl(rdx, 32)?;
-        a.or(rax, rdx)?;
-        a.mov(r9, va(off::USER_DATA))?;
-        a.mov(qword_ptr(r9 + user::RESULT as i32), rax)?;
-        a.jmp(end)?;
-
         // ---- CPL3 kernel call: the kernel's address is in the user page.
         let mut call_kernel = a.create_label();
         a.set_label(&mut call_kernel)?;
@@ -716,7 +702,6 @@ impl Runtime {
             skip: ip(&skip)?,
             end: ip(&end)?,
             call_kernel: ip(&call_kernel)?,
-            tsc_probe: ip(&tsc_probe)?,
             host_call: ip(&host_call)?,
             exec_entry: ip(&exec_entry)?,
             batch_code: ip(&batch)?..ip(&end)?,

@@ -2,8 +2,13 @@
 //! through `KVM_SET_SREGS`, no real-mode boot code) and its run loop, which
 //! turns exits into [`Exit`] values.
 
-use kvm_bindings::{kvm_dtable, kvm_regs, kvm_segment, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{
+    kvm_device_attr, kvm_dtable, kvm_regs, kvm_segment, KVMIO, KVM_MAX_CPUID_ENTRIES,
+    KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
+};
 use kvm_ioctls::{VcpuExit, VcpuFd};
+use vmm_sys_util::ioctl::ioctl_with_ref;
+use vmm_sys_util::ioctl_iow_nr;
 
 use crate::error::KvmError;
 use crate::runtime::{off, port, sel, va};
@@ -66,6 +71,31 @@ impl Vcpu {
         self.fd
             .get_tsc_khz()
             .map_err(|e| KvmError::ioctl("KVM_GET_TSC_KHZ", e))
+    }
+
+    /// The guest TSC's offset from the host's (`KVM_GET_DEVICE_ATTR` of
+    /// `KVM_VCPU_TSC_OFFSET`, Linux 5.16; kvm-ioctls offers the call on
+    /// aarch64 only): the guest reads the host's TSC plus this while its
+    /// rate is the host's.
+    pub fn tsc_offset(&self) -> Result<u64, KvmError> {
+        ioctl_iow_nr!(KVM_GET_DEVICE_ATTR, KVMIO, 0xe2, kvm_device_attr);
+        let mut offset = 0u64;
+        let attr = kvm_device_attr {
+            flags: 0,
+            group: KVM_VCPU_TSC_CTRL,
+            attr: u64::from(KVM_VCPU_TSC_OFFSET),
+            addr: &mut offset as *mut u64 as u64,
+        };
+        // SAFETY: KVM_GET_DEVICE_ATTR reads `attr` and writes the 8 bytes
+        // of the attribute at `attr.addr`, `offset`, which outlives the call.
+        let ret = unsafe { ioctl_with_ref(&self.fd, KVM_GET_DEVICE_ATTR(), &attr) };
+        if ret < 0 {
+            return Err(KvmError::ioctl(
+                "KVM_GET_DEVICE_ATTR (KVM_VCPU_TSC_OFFSET)",
+                kvm_ioctls::Error::last(),
+            ));
+        }
+        Ok(offset)
     }
 
     /// Puts the vCPU at the dispatcher, at CPL0 in 64-bit mode, with `cr3`.

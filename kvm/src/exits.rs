@@ -106,7 +106,7 @@ const INTERRUPTION_MASKS: u64 = mask::IO | mask::EXT;
 /// After an instruction changed what decides which interruptions are
 /// pending and enabled (the masks, the clock comparator, the CPU timer,
 /// CR0): whether the machine must look before the chain goes on. It must
-/// unless, under the host's clock on a CPU of its own, no interruption is
+/// unless, under host time on the TSC (`Pace::Tsc`) on a CPU of its own, no interruption is
 /// pending that the CPU might take (restart, I/O with I/O enabled, a
 /// timer, emergency signal, external call or service signal with
 /// external interruptions enabled): a pending interruption is then taken
@@ -136,7 +136,7 @@ fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> b
             || services.signals.external.emergencies() != 0
             || services.signals.external.external_call_pending());
     if board.member.is_some()
-        || services.clock.source.pace() != Some(Pace::HostMonotonic)
+        || !matches!(services.clock.source.pace(), Some(Pace::Tsc(_)))
         || services.signals.restart
         || io
         || external

@@ -44,6 +44,7 @@ mod deadline;
 pub mod exits;
 pub mod reasons;
 mod state;
+mod time;
 mod vmcall;
 pub mod watch;
 
@@ -69,6 +70,7 @@ use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{abi, decode_block, relative_target, stubs_for, translate, Guest, Stubs};
 
+pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
 

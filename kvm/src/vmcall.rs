@@ -24,7 +24,7 @@
 //! never entered again (it leaves the jump cache), and the one running
 //! when it is dropped leaves at its next host call, which is the host's.
 
-use zmmu_cpu::clock::{Clock, Pace, TimeSource};
+use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
 use zmmu_hv_kvm::image::{ImageArea, TscLink};
@@ -64,10 +64,11 @@ pub(crate) fn enter_sites(
 
 /// Publishes the clock page for `cpu` and `clock` and the machine's
 /// `facilities`; the image may read the clock only where it can follow
-/// the time source: virtual time stands still while translated code runs,
-/// the host's monotonic clock moves with the TSC (`link`). The CPU's
-/// timer, clock comparator and TOD programmable register are published
-/// either way (STCKC stores the comparator without reading the clock).
+/// the time source exactly: virtual time stands still while translated
+/// code runs, and host time on the TSC is the same function of the VM's
+/// TSC less its offset (`link`, at the host's rate). The CPU's timer,
+/// clock comparator and TOD programmable register are published either
+/// way (STCKC stores the comparator without reading the clock).
 pub(crate) fn publish(
     area: &ImageArea<'_>,
     link: Option<&TscLink>,
@@ -83,9 +84,17 @@ pub(crate) fn publish(
         ..ClockPage::default()
     };
     area.set_facilities(u64::from(facilities.bits()));
-    let (tsc, mult, shift) = match (clock.source.pace(), link) {
-        (Some(Pace::Instructions), _) => (0, 0, 0),
-        (Some(Pace::HostMonotonic), Some(link)) => (link.guest_tsc(), link.mult, link.shift),
+    let (ns, scale) = match (clock.source.pace(), link) {
+        (Some(Pace::Instructions), _) => (clock.source.now_ns(), TscScale::default()),
+        // The VM's TSC ticks at the rate the host's scale was made for
+        // (KVM does not scale it).
+        (Some(Pace::Tsc(host)), Some(link)) if TscScale::new(link.khz, host.at) == Some(host) => {
+            let guest = TscScale {
+                at: host.at.wrapping_add(link.offset),
+                ..host
+            };
+            (0, guest)
+        }
         _ => {
             area.set_clock(&cpu_fields);
             return;
@@ -95,10 +104,10 @@ pub(crate) fn publish(
         valid: 1,
         epoch: state.epoch,
         last: state.last,
-        ns: clock.source.now_ns(),
-        tsc,
-        mult,
-        shift,
+        ns,
+        tsc: scale.at,
+        mult: scale.mult,
+        shift: u64::from(scale.shift),
         ..cpu_fields
     });
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{bytes_at, engine, on_both, program_machine, run_like, HostTime, Quiet};
+use common::{bytes_at, engine, host_time, on_both, program_machine, run_like, Quiet};
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -131,13 +131,10 @@ fn the_stats_name_the_calls_completed_in_the_vm() {
 #[test]
 fn in_host_time_the_clock_moves_with_the_tsc_and_stays_past_the_hosts_values() {
     let mut machine = program_machine(0x2000, &clock_loop(2000));
-    let Some(mut engine) = engine(&machine.bus.storage) else {
+    let (Some(mut engine), Some(time)) = (engine(&machine.bus.storage), host_time()) else {
         return;
     };
-    machine.services.clock = zmmu_cpu::clock::Clock::new(
-        Box::new(HostTime(std::time::Instant::now())),
-        zmmu_cpu::clock::TOD_2026,
-    );
+    machine.services.clock = zmmu_cpu::clock::Clock::new(Box::new(time), zmmu_cpu::clock::TOD_2026);
     machine.cpu.cpu_timer_zero = u64::MAX / 2;
     let before = machine.services.clock.tod();
     let outcome = machine.run_with(Some(100_000), &mut Quiet, &mut engine);

@@ -8,7 +8,7 @@
 //! [`HOST`], having changed nothing: the host then runs it exactly as
 //! before, and delivers its interruption if it has one.
 
-use zmmu_cpu::clock::{Clock, ClockState, TimeSource};
+use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::{execute, Next};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
@@ -60,21 +60,19 @@ pub trait Guest {
 /// words.
 pub type CpuPage = [u64; 512];
 
-/// The time source of the clock page: the host's nanoseconds at a TSC
-/// value, advanced by the TSC read when the call began (standing still
-/// when `mult` is 0).
+/// The time source of the clock page: its nanoseconds plus those of its
+/// TSC scale at the TSC read when the call began (standing still when the
+/// scale's `mult` is 0).
 #[derive(Clone, Copy, Debug)]
 struct PageTime {
     ns: u64,
-    ticks: u64,
-    mult: u64,
-    shift: u64,
+    scale: TscScale,
+    tsc: u64,
 }
 
 impl TimeSource for PageTime {
     fn now_ns(&mut self) -> u64 {
-        let delta = (u128::from(self.ticks) * u128::from(self.mult)) >> self.shift.min(127);
-        self.ns.wrapping_add(delta as u64)
+        self.ns.wrapping_add(self.scale.ns(self.tsc))
     }
 
     fn wait_until_ns(&mut self, _: u64) {}
@@ -343,9 +341,12 @@ pub fn host_call(
     let before = cpu.clone();
     let time = PageTime {
         ns: clock.ns,
-        ticks: guest.tsc().wrapping_sub(clock.tsc),
-        mult: clock.mult,
-        shift: clock.shift,
+        scale: TscScale {
+            at: clock.tsc,
+            mult: clock.mult,
+            shift: clock.shift as u32,
+        },
+        tsc: guest.tsc(),
     };
     let state = ClockState {
         epoch: clock.epoch,

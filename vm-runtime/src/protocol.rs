@@ -137,9 +137,10 @@ pub struct ClockPage {
     /// The last TOD value handed out (`ClockState::last`); the image
     /// writes it back, the host takes it over (`Clock::handed_out`).
     pub last: u64,
-    /// The time source's nanoseconds at guest TSC value [`ClockPage::tsc`].
+    /// The time source's nanoseconds at guest TSC value [`ClockPage::tsc`]
+    /// (0 for host time on the TSC, whose scale starts there).
     pub ns: u64,
-    /// A guest TSC value.
+    /// A guest TSC value: where the scale starts (`TscScale::at`).
     pub tsc: u64,
     /// Nanoseconds per TSC tick as `mult >> shift`: 0 for a source that
     /// stands still while translated code runs (`Pace::Instructions`).

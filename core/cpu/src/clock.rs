@@ -30,9 +30,49 @@ pub enum Pace {
     /// engine must end its batch after a clock read for the next read to
     /// count the instructions before it.
     Instructions,
-    /// It is the host's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds
-    /// since some start: it moves at the rate of the CPU's invariant TSC.
-    HostMonotonic,
+    /// It is a function of the host's time-stamp counter, the same on
+    /// every host CPU (an invariant TSC the host kernel keeps in step):
+    /// code that reads the TSC elsewhere (in a VM, given the VM's offset
+    /// from the host's TSC) computes the very nanoseconds the host would at
+    /// that moment, so reads on different CPUs and in and out of the VM
+    /// never go back against each other (docs/CHOICES.md 49).
+    Tsc(TscScale),
+}
+
+/// Nanoseconds as a linear function of a TSC: `((tsc - at) * mult) >>
+/// shift`, wrapping like the counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TscScale {
+    /// The TSC value at nanosecond zero.
+    pub at: u64,
+    /// Nanoseconds per tick, times 2^`shift` (0: time stands still).
+    pub mult: u64,
+    /// See `mult`.
+    pub shift: u32,
+}
+
+impl TscScale {
+    /// The fraction bits of [`TscScale::mult`].
+    pub const SHIFT: u32 = 32;
+
+    /// The scale of a TSC ticking at `khz` kHz that reads `at` at
+    /// nanosecond zero (`None` for a rate of 0).
+    pub const fn new(khz: u32, at: u64) -> Option<Self> {
+        if khz == 0 {
+            return None;
+        }
+        Some(Self {
+            at,
+            mult: (1_000_000u64 << Self::SHIFT) / khz as u64,
+            shift: Self::SHIFT,
+        })
+    }
+
+    /// The nanoseconds at TSC value `tsc`.
+    pub const fn ns(&self, tsc: u64) -> u64 {
+        let ticks = tsc.wrapping_sub(self.at) as u128;
+        ((ticks * self.mult as u128) >> (self.shift & 127)) as u64
+    }
 }
 
 /// Where time comes from.
@@ -232,6 +272,18 @@ mod tests {
         assert_eq!(ns_to_tod(1000), TOD_PER_US);
         assert_eq!(tod_to_ns(TOD_PER_US), 1000);
         assert_eq!(tod_to_ns(1), 1, "rounded up");
+    }
+
+    #[test]
+    fn a_tsc_scale_counts_nanoseconds_from_its_start_at_the_tsc_rate() {
+        let scale = TscScale::new(2_100_000, 1_000).unwrap();
+        assert_eq!(scale.ns(1_000), 0);
+        // 2.1 GHz: 2.1e9 ticks are a second, to within the fraction's rounding.
+        assert!((scale.ns(1_000 + 2_100_000_000)).abs_diff(1_000_000_000) <= 1);
+        // A later TSC value is never fewer nanoseconds, even across a wrap.
+        let wrapping = TscScale::new(3_000_000, u64::MAX - 10).unwrap();
+        assert!(wrapping.ns(5) > wrapping.ns(u64::MAX - 1));
+        assert_eq!(TscScale::new(0, 0), None);
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct Spin {
     at: u64,
     /// How many ended within [`Spin::WINDOW`] bytes of it since.
     batches: u32,
+    /// How many times the CPU let the host run another thread since.
+    relaxed: u32,
 }
 
 impl Spin {
@@ -87,22 +89,25 @@ impl Spin {
     /// more.
     pub const WINDOW: u64 = 256;
 
-    /// A batch ended at instruction address `addr`: answers whether the
-    /// CPU now seems to spin (then counting starts again).
-    pub fn spinning(&mut self, addr: u64) -> bool {
+    /// A batch ended at instruction address `addr`: answers, when the CPU
+    /// now seems to spin, how many times it already let the host run
+    /// another thread in this spin (for [`Park::relax`]; counting batches
+    /// then starts again).
+    pub fn spinning(&mut self, addr: u64) -> Option<u32> {
         if addr.abs_diff(self.at) >= Self::WINDOW {
             *self = Self {
                 at: addr,
-                batches: 0,
+                ..Self::default()
             };
-            return false;
+            return None;
         }
         self.batches += 1;
         if self.batches < Self::BATCHES {
-            return false;
+            return None;
         }
         self.batches = 0;
-        true
+        self.relaxed = self.relaxed.saturating_add(1);
+        Some(self.relaxed - 1)
     }
 }
 
@@ -117,8 +122,10 @@ pub trait Park: Send + Sync {
     /// Ends CPU `index`'s park (or its next one).
     fn unpark(&self, index: usize);
     /// Lets the host run another thread: the calling CPU waits for
-    /// others, which may be waiting for a host core.
-    fn relax(&self);
+    /// others, which may be waiting for a host core, and did so `before`
+    /// times already in this wait (a host may back off: yield first,
+    /// then sleep a little longer each time).
+    fn relax(&self, before: u32);
 }
 
 /// Whether a CPU is running, and if not why (what decides the end of the
@@ -565,9 +572,10 @@ impl Member {
     }
 
     /// Lets the host run another thread: this CPU seems to spin, maybe
-    /// waiting for a CPU that waits for a host core ([`Spin`]).
-    pub fn relax(&self) {
-        self.configuration.park.relax();
+    /// waiting for a CPU that waits for a host core ([`Spin`]), and did
+    /// so `before` times already in this spin.
+    pub fn relax(&self, before: u32) {
+        self.configuration.park.relax(before);
     }
 
     /// Parks this CPU's thread for a while, at most `longest_ns`
@@ -620,7 +628,7 @@ impl Member {
                 if spins < Self::SPINS {
                     core::hint::spin_loop();
                 } else {
-                    configuration.park.relax();
+                    configuration.park.relax(spins - Self::SPINS);
                 }
             }
         }

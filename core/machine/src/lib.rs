@@ -645,8 +645,8 @@ impl Machine {
                 Ok(()) => {
                     faults_in_a_row = 0;
                     if let Some(member) = &self.member {
-                        if spin.spinning(self.cpu.psw.addr) {
-                            member.relax();
+                        if let Some(before) = spin.spinning(self.cpu.psw.addr) {
+                            member.relax(before);
                         }
                     }
                     continue;

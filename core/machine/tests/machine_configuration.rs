@@ -26,6 +26,8 @@ thread_local! {
     static LONGEST_PARK: Cell<Option<u64>> = const { Cell::new(None) };
     /// How often CPU 0 let the host run another thread.
     static RELAXED: Cell<u32> = const { Cell::new(0) };
+    /// What the last relax said about the ones before it.
+    static LAST_RELAX: Cell<u32> = const { Cell::new(0) };
 }
 
 /// CPU 0 is the only thread: its parks call `stand`.
@@ -46,7 +48,8 @@ impl Park for OneThread {
         (self.stand)(configuration, n);
     }
     fn unpark(&self, _index: usize) {}
-    fn relax(&self) {
+    fn relax(&self, before: u32) {
+        LAST_RELAX.set(before);
         RELAXED.set(RELAXED.get() + 1);
     }
 }
@@ -400,14 +403,27 @@ fn a_cpu_that_spins_among_several_lets_the_host_run_another_thread() {
     m.run(Some(batches * configuration::BATCH), &mut ());
     assert_eq!(m.cpu.psw.addr, CODE, "still spinning");
     assert!(RELAXED.get() >= 2, "relaxed {} times", RELAXED.get());
+    assert_eq!(
+        LAST_RELAX.get(),
+        RELAXED.get() - 1,
+        "one spin: each relax counts the ones before"
+    );
 }
 
 #[test]
 fn a_cpu_that_keeps_moving_does_not_relax() {
     let mut spin = Spin::default();
     let far_apart = (0..64u64).map(|n| 0x10000 + n * Spin::WINDOW);
-    assert!(far_apart.map(|at| spin.spinning(at)).all(|spun| !spun));
+    assert!(far_apart
+        .map(|at| spin.spinning(at))
+        .all(|spun| spun.is_none()));
     let close = [0x20000, 0x20010, 0x20004, 0x200F0, 0x20008];
-    let spun: Vec<bool> = close.iter().map(|&at| spin.spinning(at)).collect();
-    assert_eq!(spun, [false, false, false, false, true]);
+    let spun: Vec<Option<u32>> = close.iter().map(|&at| spin.spinning(at)).collect();
+    assert_eq!(spun, [None, None, None, None, Some(0)]);
+    // Spinning on, each relax counts the ones before; moving on forgets them.
+    let on: Vec<Option<u32>> = [0x20000; 8].iter().map(|&at| spin.spinning(at)).collect();
+    assert_eq!(on, [None, None, None, Some(1), None, None, None, Some(2)]);
+    assert_eq!(spin.spinning(0x30000), None);
+    let again: Vec<Option<u32>> = [0x30000; 4].iter().map(|&at| spin.spinning(at)).collect();
+    assert_eq!(again, [None, None, None, Some(0)]);
 }

@@ -21,7 +21,7 @@ struct NoPark;
 impl Park for NoPark {
     fn park(&self, _index: usize, _longest_ns: u64) {}
     fn unpark(&self, _index: usize) {}
-    fn relax(&self) {}
+    fn relax(&self, _before: u32) {}
 }
 
 fn clock() -> Clock<Box<dyn TimeSource>> {

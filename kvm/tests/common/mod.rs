@@ -12,26 +12,13 @@ use zmmu_machine::{Machine, Observer, RunOutcome, Stop};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
-/// The host's monotonic clock, as `zmmu run` has it: the in-VM runtime
-/// follows it with the TSC, and a wait sleeps.
-#[derive(Debug)]
-pub struct HostTime(pub std::time::Instant);
-
-impl zmmu_cpu::clock::TimeSource for HostTime {
-    fn now_ns(&mut self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-
-    fn wait_until_ns(&mut self, deadline: u64) {
-        let now = self.now_ns();
-        std::thread::sleep(std::time::Duration::from_nanos(
-            deadline.saturating_sub(now),
-        ));
-    }
-
-    fn pace(&self) -> Option<zmmu_cpu::clock::Pace> {
-        Some(zmmu_cpu::clock::Pace::HostMonotonic)
-    }
+/// Host time as `zmmu run --engine kvm` has it (the host's TSC, which the
+/// in-VM runtime follows), or `None` after a SKIP line where this host
+/// cannot give it (no KVM, or the host kernel's clock is not the TSC).
+pub fn host_time() -> Option<zmmu_kvm::TscTime> {
+    zmmu_kvm::TscTime::new()
+        .map_err(|e| eprintln!("SKIP: host time on the TSC: {e}"))
+        .ok()
 }
 
 /// KVM maps guest storage only from page-aligned host memory: large

@@ -99,9 +99,12 @@ impl Guest for X86 {
 
     fn tsc(&mut self) -> u64 {
         let (lo, hi): (u32, u32);
-        // SAFETY: RDTSC reads the time-stamp counter (CR4.TSD is clear: it
-        // runs at CPL3) and changes nothing else.
-        unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+        // SAFETY: LFENCE waits for earlier loads (a clock read after a
+        // value another CPU stored after its own read is not earlier than
+        // that read, as the host's `host_tsc`); RDTSC reads the time-stamp
+        // counter (CR4.TSD is clear: it runs at CPL3). Neither changes
+        // anything else.
+        unsafe { asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nostack)) };
         u64::from(hi) << 32 | u64::from(lo)
     }
 }
