@@ -276,15 +276,17 @@ impl KvmHost {
     }
 
     /// Points the storage slot at `len` bytes at `base` (the same length as
-    /// before), if that is not where it points already.
+    /// before), if that is not where it points already: answers whether
+    /// it moved (then what was read from the old storage, translated code
+    /// above all, is the caller's to drop).
     ///
     /// # Safety
     /// As for [`KvmHost::with_storage_at`].
-    pub unsafe fn remap_storage(&mut self, base: *mut u8, len: u64) -> Result<(), KvmError> {
+    pub unsafe fn remap_storage(&mut self, base: *mut u8, len: u64) -> Result<bool, KvmError> {
         if self.storage_region.userspace_addr == base as u64
             && self.storage_region.memory_size == len
         {
-            return Ok(());
+            return Ok(false);
         }
         if len != self.storage_region.memory_size {
             return Err(KvmError::Config(format!(
@@ -293,10 +295,16 @@ impl KvmHost {
             )));
         }
         let region = Self::storage_region(base, len)?;
+        // KVM moves no slot to other host memory (EINVAL): the slot is
+        // deleted (size 0), then made again over the new memory.
+        self._vm.add_slot(kvm_userspace_memory_region {
+            memory_size: 0,
+            ..self.storage_region
+        })?;
         self._vm.add_slot(region)?;
         self.storage_region = region;
         self.storage = None;
-        Ok(())
+        Ok(true)
     }
 
     fn build(
@@ -826,6 +834,12 @@ impl KvmHost {
             .load_u64(off::USER_DATA + runtime::user::RESULT)
             .unwrap_or(0))
     }
+}
+
+/// The rate in kHz at which the TSC ticks for KVM's vCPUs: the host's
+/// own unless a VM scales it (`KVM_GET_TSC_KHZ` of a new vCPU).
+pub fn tsc_khz() -> Result<u32, KvmError> {
+    Vcpu::new(&Vm::new()?)?.tsc_khz()
 }
 
 impl KvmHost {

@@ -54,12 +54,6 @@ pub fn available() -> Result<(), KvmError> {
     open().map(drop)
 }
 
-/// The rate in kHz at which the TSC ticks for KVM's vCPUs: the host's
-/// own unless a VM scales it (`KVM_GET_TSC_KHZ` of a new vCPU).
-pub fn tsc_khz() -> Result<u32, KvmError> {
-    crate::vcpu::Vcpu::new(&Vm::new()?)?.tsc_khz()
-}
-
 /// A VM with its memory slots.
 #[derive(Debug)]
 pub(crate) struct Vm {

@@ -368,10 +368,15 @@ impl KvmEngine {
         let storage = &board.bus.storage;
         // SAFETY: the board's storage lives for this run, during which the
         // vCPU runs; later runs re-point the slot again.
-        unsafe {
+        let moved = unsafe {
             self.host
                 .remap_storage(storage.host_base(), storage.size())?
         };
+        if moved {
+            // Another machine's storage: nothing translated from the
+            // last one holds.
+            self.flush();
+        }
         self.sync_controls(cpu, board);
         // The machine may have stored into the prefix area (interruptions).
         let prefix = cpu.prefix.value();

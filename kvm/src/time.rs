@@ -33,7 +33,7 @@ impl TscTime {
                 source.trim()
             )));
         }
-        let khz = zmmu_hv_kvm::vm::tsc_khz()?;
+        let khz = zmmu_hv_kvm::host::tsc_khz()?;
         let scale = TscScale::new(khz, host_tsc())
             .ok_or_else(|| KvmError::Config("KVM says the TSC ticks at 0 kHz".into()))?;
         Ok(Self { scale })

@@ -1,8 +1,11 @@
 //! What zmmu's tests share: [`Rng`], a seeded random source (a test that
 //! fails names its seed and runs again the same), and, with the `streams`
 //! feature, `streams`: random s390x programs under random DAT tables, on
-//! which every engine is compared with the interpreter.
+//! which every engine is compared with the interpreter, and `hostile`: a
+//! CPU from a fuzzer's bytes.
 
+#[cfg(feature = "streams")]
+pub mod hostile;
 #[cfg(feature = "streams")]
 pub mod streams;
 

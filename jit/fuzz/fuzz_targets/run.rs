@@ -14,10 +14,11 @@
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
-use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_cpu::state::mask;
 use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
+use zmmu_testkit::hostile;
 
 const STORAGE: usize = 0x4_0000;
 const IMAGE: u64 = 0x1_0000;
@@ -26,47 +27,17 @@ thread_local! {
     static JIT: RefCell<Jit> = RefCell::new(Jit::new(1 << 20).expect("executable memory"));
 }
 
-fn u64_at(data: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    for (i, x) in b.iter_mut().enumerate() {
-        *x = data.get(at + i).copied().unwrap_or(0);
-    }
-    u64::from_be_bytes(b)
-}
-
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 160 {
+    if data.len() < hostile::HEAD {
         return;
     }
-    let (head, image) = data.split_at(160);
+    let (head, image) = data.split_at(hostile::HEAD);
     let mut storage = OwnedStorage::new(STORAGE);
     let image = &image[..image.len().min(STORAGE - IMAGE as usize)];
     storage
         .write(AbsoluteAddress::new(IMAGE), image)
         .expect("the image fits");
-    let mut cpu = Cpu::new();
-    for r in 0..16 {
-        cpu.gpr[r] = u64_at(head, 8 * r);
-    }
-    let flags = u64_at(head, 128);
-    cpu.cr[1] = u64_at(head, 136);
-    cpu.cr[0] = u64_at(head, 144) & !(0xffff_ffff << 32) | 0xe0;
-    let mut m = mask::EA | mask::BA | ((flags & 0xf) << 52) | (((flags >> 4) & 3) << 44);
-    if flags & 0x40 != 0 {
-        m |= mask::DAT;
-    }
-    if flags & 0x80 != 0 {
-        m &= !mask::EA;
-    }
-    if flags & 0x100 != 0 {
-        m |= mask::PROBLEM;
-    }
-    m |= ((flags >> 9) & 3) << 46;
-    let start = IMAGE + ((flags >> 16) & 0xffe);
-    cpu.psw = Psw {
-        mask: m,
-        addr: start,
-    };
+    let cpu = hostile::cpu(head, IMAGE, 0x1000);
     let mut jitted = (cpu, DatBus::new(storage));
     JIT.with(|jit| {
         let mut jit = jit.borrow_mut();
