@@ -58,7 +58,6 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 use zmmu_cpu::clock::Timing;
 use zmmu_cpu::decode::Insn;
-use zmmu_cpu::exec::{execute, executed, Next};
 use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
@@ -69,7 +68,7 @@ use zmmu_machine::system::{Board, Stores};
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::{Controls, Facilities};
-use zmmu_mmu::exception::{Ending, Exception};
+use zmmu_mmu::exception::Exception;
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
@@ -1152,35 +1151,6 @@ impl<M: JitMemory> System for Watch<'_, M> {
     }
 }
 
-/// Runs `insn` at `at` as [`Cpu::step`] does after its fetch.
-fn step_decoded<M: JitMemory>(
-    cpu: &mut Cpu,
-    bus: &mut Watch<'_, M>,
-    insn: Insn,
-    at: u64,
-) -> Result<(), Interruption> {
-    let ilc = insn.ilc();
-    let next = cpu.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
-    match execute(cpu, bus, insn, at) {
-        Ok(Next::Seq) => cpu.psw.addr = next,
-        Ok(Next::Jump(t)) => cpu.psw.addr = t,
-        Ok(Next::Again) => cpu.psw.addr = at,
-        Ok(Next::NewPsw) => {}
-        Ok(Next::Svc(code)) => {
-            cpu.psw.addr = next;
-            return Err(Interruption::Supervisor { code, ilc });
-        }
-        Err(exception) => {
-            cpu.psw.addr = match exception.code.ending() {
-                Ending::Nullify => at,
-                Ending::Suppress | Ending::Complete => next,
-            };
-            return Err(Interruption::Program { exception, ilc });
-        }
-    }
-    Ok(())
-}
-
 /// Instructions after which the run returns to the machine: they may make
 /// an interruption pending or change what the machine checks between
 /// instructions.
@@ -1219,16 +1189,17 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     cpu.psw.addr = at;
     let mask_before = cpu.psw.mask & !mask::CC;
     let next = cpu.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
-    let (result, op) = {
-        let mut watch = Watch {
+    // An EXECUTE runs its target in place: whether the chain goes on is
+    // the target's (a branch, the PSW, the machine leave it).
+    let (result, ran) = cpu.step_decoded(
+        &mut Watch {
             inner: mem,
             caches: &mut *caches,
-        };
-        // An EXECUTE runs its target in place: whether the chain goes on
-        // is the target's (a branch, the PSW, the machine leave it).
-        let op = executed(cpu, &mut watch, insn, at).map_or(insn.op, |target| target.op);
-        (step_decoded(cpu, &mut watch, insn, at), op)
-    };
+        },
+        insn,
+        at,
+    );
+    let op = ran.op;
     caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation_for(ctx.bits));

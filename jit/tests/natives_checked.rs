@@ -9,8 +9,10 @@
 
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{Cpu, CR0_AFP_REGISTER, CR0_VECTOR};
-use zmmu_jit::{ChainEnd, Jit, Stats};
+use zmmu_cpu::memory::{Access, Memory, System};
+use zmmu_jit::{ChainEnd, Jit, JitMemory, Stats};
 use zmmu_machine::bus::DatBus;
+use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::prelude::*;
 
 mod common;
@@ -177,6 +179,76 @@ fn the_target_is_fetched_when_it_runs() {
     ];
     let ran = run(&code, |cpu| cpu.gpr[6] = CODE + 10);
     assert_eq!((ran.cpu.gpr[2], ran.cpu.gpr[5]), (0, 1));
+}
+
+/// A bus that counts the instruction fetches at one address (the
+/// fetches of an EXECUTE's target).
+struct Fetches {
+    bus: DatBus,
+    at: u64,
+    count: u64,
+}
+
+impl Memory for Fetches {
+    fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
+        if acc.kind == AccessKind::InstructionFetch && addr == self.at {
+            self.count += 1;
+        }
+        self.bus.read(acc, addr, buf)
+    }
+    fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
+        self.bus.write(acc, addr, data)
+    }
+    fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), Exception> {
+        self.bus.check(acc, addr, len)
+    }
+    fn translate(&mut self, acc: &Access<'_>, addr: u64) -> Result<AbsoluteAddress, Exception> {
+        self.bus.translate(acc, addr)
+    }
+    fn facilities(&self) -> Facilities {
+        self.bus.facilities()
+    }
+    fn storage(&mut self) -> &mut dyn Storage {
+        self.bus.storage()
+    }
+    fn invalidate(&mut self, flush: PendingFlush) {
+        self.bus.invalidate(flush)
+    }
+    fn fault(&mut self, fault: Fault) -> Exception {
+        self.bus.fault(fault)
+    }
+}
+
+impl System for Fetches {}
+
+impl JitMemory for Fetches {
+    fn dat_bus(&mut self) -> &mut DatBus {
+        &mut self.bus
+    }
+}
+
+#[test]
+fn an_execute_fetches_its_target_once() {
+    // loop: ex %r0,0(%r6); brct %r7,loop; (0); ahi %r2,1: 100 EXECUTEs
+    // of the AHI, each fetching it (the first halfword at the target's
+    // address) once, when it runs (PoP "EXECUTE").
+    let code = [
+        0x44, 0x00, 0x60, 0x00, 0xa7, 0x76, 0xff, 0xfe, 0, 0, 0xa7, 0x2a, 0x00, 0x01,
+    ];
+    let (mut cpu, bus) = machine(&code, &|cpu: &mut Cpu| {
+        cpu.gpr[6] = CODE + 10;
+        cpu.gpr[7] = 100;
+    });
+    let mut fetches = Fetches {
+        bus,
+        at: CODE + 10,
+        count: 0,
+    };
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    let result = jit.run(&mut cpu, &mut fetches, 1000).result;
+    assert_eq!(cpu.gpr[2], 100);
+    assert!(matches!(result, Err(Interruption::Program { .. })));
+    assert_eq!(fetches.count, 100, "one fetch of the target per EXECUTE");
 }
 
 /// mvcle %r2,%r4,0x1ab(%r0): pad 0xab.
