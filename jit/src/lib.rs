@@ -984,6 +984,8 @@ pub struct Jit {
     /// Kept across blocks (its allocations).
     translator: Translator,
     movbe: bool,
+    /// Use x86's fused multiply-add (the host has it).
+    fma: bool,
     /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
     /// block (host address, size, guest address) with which a profile
     /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
@@ -1437,6 +1439,7 @@ impl Jit {
             translator: Translator::new()
                 .map_err(|e| format!("cannot start the translator: {e}"))?,
             movbe: host_has_movbe(),
+            fma: host_has_fma(),
             perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 std::fs::File::create(path).ok()
@@ -1447,6 +1450,12 @@ impl Jit {
     /// Uses (or not) MOVBE in code translated from now on (tests).
     pub fn set_movbe(&mut self, movbe: bool) {
         self.movbe = movbe && host_has_movbe();
+    }
+
+    /// Uses (or not) x86's fused multiply-add in code translated from now
+    /// on (tests: without it MULTIPLY AND ADD is the interpreter's).
+    pub fn set_fma(&mut self, fma: bool) {
+        self.fma = fma && host_has_fma();
     }
 
     /// The counters.
@@ -1746,6 +1755,7 @@ impl Jit {
                 MemoryAccess::SoftTlb {
                     partition,
                     whole_pages: mem.dat_bus().storage.size() % 0x1000 == 0,
+                    fma: self.fma,
                 }
             }),
             movbe: self.movbe,
@@ -2082,6 +2092,18 @@ pub fn host_has_movbe() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("movbe")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the host has FMA3 (VFMADD231SD and friends).
+pub fn host_has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

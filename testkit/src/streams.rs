@@ -45,7 +45,8 @@ pub const NATIVE: &[Opcode] = &[
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
     LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
     CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB, VLBB, SLLK, SRLK, SRAK, LT, LTG, LTGF, AGF,
-    SGF, LLGTR, LLGT, LHR, LLHR, LLCR, LBR, LGBR, LGHR,
+    SGF, LLGTR, LLGT, LHR, LLHR, LLCR, LBR, LGBR, LGHR, CGDBR, CFDBR, CDLFBR, VFEE, VFENE, MADBR,
+    MSDBR, TCDB, MLGR, MLG,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -267,6 +268,19 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RieG => b[1] = r1 << 4 | rng.below(16) as u8,
         Format::RieF => b[1] = r1 << 4 | r2,
         Format::RrfC => b[3] = r1 << 4 | r2,
+        // CGDBR, CFDBR, CDLFBR: R1, R2, the rounding M3 (1 ties away, 2
+        // and 3 a specification exception), M4.
+        Format::RrfE => {
+            b[2] = (rng.below(8) as u8) << 4 | rng.below(16) as u8;
+            b[3] = r1 << 4 | r2;
+        }
+        // VFEE, VFENE: V1, V2, V3, the flags M5 (4: a specification
+        // exception), the element size M4 (3: likewise), RXB.
+        Format::VrrB => {
+            b[2] &= 0xf0;
+            b[3] = (rng.below(5) as u8) << 4;
+            b[4] = (rng.below(4) as u8) << 4 | rng.below(16) as u8;
+        }
         _ => {}
     }
     match ext_kind(b0) {
@@ -543,7 +557,9 @@ pub fn case(rng: &mut Rng) -> Case {
     for r in 0..16 {
         // Some of the floating-point values BFP sign and test
         // instructions tell apart: zeros, infinities, NaNs.
-        cpu.vr[r][0] = match rng.below(4) {
+        cpu.vr[r][0] = match rng.below(5) {
+            // Numbers CONVERT TO FIXED takes in range and rounds.
+            1 => (rng.bits() as i32 as f64 / 256.0).to_bits(),
             0 => rng.pick(&[
                 0,
                 1 << 63,
@@ -557,11 +573,20 @@ pub fn case(rng: &mut Rng) -> Case {
         };
         cpu.ar[r] = rng.bits() as u32;
     }
+    // Some vector halves of bytes 0-2: equal elements and zeros for the
+    // find instructions.
+    let vector_half = |rng: &mut Rng| {
+        if rng.chance(30) {
+            (0..8).fold(0, |h, _| h << 8 | rng.below(3))
+        } else {
+            rng.bits()
+        }
+    };
     for v in 0..32 {
         if v >= 16 {
-            cpu.vr[v][0] = rng.bits();
+            cpu.vr[v][0] = vector_half(rng);
         }
-        cpu.vr[v][1] = rng.bits();
+        cpu.vr[v][1] = vector_half(rng);
     }
     for r in 0..10 {
         cpu.gpr[r] = match rng.below(5) {
