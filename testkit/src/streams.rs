@@ -27,6 +27,16 @@ const CODE_FRAME: u64 = 0x2_0000;
 /// Logical data pages 0x108000..0x110000 -> frames 0x28000..
 const DATA: u64 = 0x10_8000;
 const DATA_FRAME: u64 = 0x2_8000;
+/// A second primary space, which LCTLG of CR1 switches to and back
+/// (the jit's jump cache sets a space's entries aside, docs/CHOICES.md
+/// §38): its code pages map a copy of the code with a few bytes changed,
+/// its data pages what the first space's do.
+const SEGMENT_TABLE_B: u64 = 0x12000;
+const PAGE_TABLE_B: u64 = 0x13000;
+const CODE_COPY_FRAME: u64 = 0x2_4000;
+/// The `ahead` of a relative field that designates the program's constant
+/// pool (after its terminator: the two ASCEs) instead of an instruction.
+const POOL: usize = usize::MAX;
 
 /// Instructions with a native translation (or a native candidate).
 pub const NATIVE: &[Opcode] = &[
@@ -54,7 +64,7 @@ pub const FALLBACK: &[Opcode] = &[SLA, RISBHG, LOCFH, STOCFH, MVCLE, CLCLE];
 
 /// One generated instruction: bytes, and a relative field to patch with
 /// the address of a later instruction (field byte offset, width in bytes,
-/// how many instructions ahead).
+/// how many instructions ahead, or [`POOL`]).
 struct Gen {
     bytes: Vec<u8>,
     rel: Option<(usize, usize, usize)>,
@@ -300,7 +310,27 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
 fn instruction(rng: &mut Rng) -> Gen {
     let roll = rng.below(1000);
     match roll {
-        0..=779 => encode(rng.pick(NATIVE), rng),
+        0..=774 => encode(rng.pick(NATIVE), rng),
+        775..=779 => Gen {
+            // larl %r9,pool; lctlg %c1,%c1,0 or 8(%r9): the first space's
+            // ASCE or the second's into CR1.
+            bytes: vec![
+                0xc0,
+                0x90,
+                0,
+                0,
+                0,
+                0,
+                0xeb,
+                0x11,
+                0x90,
+                if rng.chance(50) { 0 } else { 8 },
+                0,
+                0x2f,
+            ],
+            rel: Some((2, 4, POOL)),
+            larl_target: None,
+        },
         780..=884 => encode(rng.pick(FALLBACK), rng),
         885..=899 => {
             // lghi %r5,0 (or not); lghi %r3,len; la %r2,d(%r10..%r12);
@@ -401,9 +431,10 @@ fn instruction(rng: &mut Rng) -> Gen {
     }
 }
 
-/// Lays out `n` random instructions at `start`; returns the code and the
-/// address of each instruction (the last is the terminator).
-fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>) {
+/// Lays out `n` random instructions at `start`; returns the code (up to
+/// the terminator), the address of each instruction (the last is the
+/// terminator) and that of the constant pool, the next doubleword.
+fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64) {
     let mut gens: Vec<Gen> = Vec::new();
     for _ in 0..n {
         let g = instruction(rng);
@@ -428,18 +459,23 @@ fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>) {
         at += g.bytes.len() as u64;
     }
     let last = gens.len() - 1;
+    let pool = (addrs[last] + 2 + 7) & !7;
     let mut code = Vec::new();
     for (i, g) in gens.iter().enumerate() {
         let mut bytes = g.bytes.clone();
         if let Some((pos, width, ahead)) = g.rel {
-            let target = addrs[(i + ahead).min(last)];
+            let target = if ahead == POOL {
+                pool
+            } else {
+                addrs[(i + ahead).min(last)]
+            };
             let halfwords = (target as i64 - addrs[i] as i64) / 2;
             let be = halfwords.to_be_bytes();
             bytes[pos..pos + width].copy_from_slice(&be[8 - width..]);
         }
         code.extend_from_slice(&bytes);
     }
-    (code, addrs)
+    (code, addrs, pool)
 }
 
 /// A random program in random tables: what an engine and the
@@ -457,8 +493,10 @@ pub struct Case {
 /// A case drawn from `rng`: DAT on (three in four) or off, 24-, 31- or
 /// 64-bit addressing, a random PSW key, problem state and address-space
 /// control, data pages valid, invalid, protected or outside storage,
-/// storage keys that forbid some accesses, and (often) the last data page
-/// an alias of the first code frame, so that stores reach the code.
+/// storage keys that forbid some accesses, (often) the last data page
+/// an alias of the first code frame, so that stores reach the code, and a
+/// second primary space, whose code pages map a copy of the code with a
+/// few bytes changed, that LCTLG of CR1 switches to and back.
 pub fn case(rng: &mut Rng) -> Case {
     let mut storage = OwnedStorage::new(STORAGE);
     let dat = rng.chance(75);
@@ -470,7 +508,7 @@ pub fn case(rng: &mut Rng) -> Case {
     } else {
         (CODE_FRAME, DATA_FRAME)
     };
-    let (code, addrs) = program(rng, code_base + start_off, n);
+    let (code, addrs, pool) = program(rng, code_base + start_off, n);
     let noise: Vec<u8> = (0..0x8000).map(|_| rng.bits() as u8).collect();
     storage
         .write(AbsoluteAddress::new(DATA_FRAME), &noise)
@@ -478,6 +516,20 @@ pub fn case(rng: &mut Rng) -> Case {
     let abs_start = CODE_FRAME + start_off;
     storage
         .write(AbsoluteAddress::new(abs_start), &code)
+        .expect("code fits");
+    // The second space's copy: one byte in 64 another.
+    let copy: Vec<u8> = code
+        .iter()
+        .map(|&b| {
+            if rng.below(64) == 0 {
+                rng.bits() as u8
+            } else {
+                b
+            }
+        })
+        .collect();
+    storage
+        .write(AbsoluteAddress::new(CODE_COPY_FRAME + start_off), &copy)
         .expect("code fits");
     let w =
         |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
@@ -522,6 +574,22 @@ pub fn case(rng: &mut Rng) -> Case {
     if hostile {
         hostile_entries(rng, &mut storage);
     }
+    // The second space: segment 1 -> its page table, whose code pages map
+    // the copy and whose data pages are the first space's.
+    for i in 0..512 {
+        w(&mut storage, SEGMENT_TABLE_B + i * 8, 0x20);
+    }
+    w(&mut storage, SEGMENT_TABLE_B + 8, PAGE_TABLE_B);
+    for page in 0..256u64 {
+        let pte = match page {
+            0..=3 => CODE_COPY_FRAME + page * 0x1000,
+            8..=15 => storage
+                .read_u64(AbsoluteAddress::new(PAGE_TABLE + page * 8))
+                .expect("the page table"),
+            _ => 0x400,
+        };
+        w(&mut storage, PAGE_TABLE_B + page * 8, pte);
+    }
     let psw_key: u8 = if rng.chance(70) { 0 } else { 9 };
     // Code frames already referenced (or not): a block may then end with
     // an instruction crossing into the next page (docs/CHOICES.md §30).
@@ -546,6 +614,12 @@ pub fn case(rng: &mut Rng) -> Case {
         if hostile && rng.chance(30) {
             cpu.cr[cr] |= hostile_asce_bits(rng);
         }
+    }
+    // The pool, in the code and its copy: the ASCEs of the two spaces.
+    for frame in [CODE_FRAME, CODE_COPY_FRAME] {
+        let at = frame + (pool - code_base);
+        w(&mut storage, at, cpu.cr[1]);
+        w(&mut storage, at + 8, SEGMENT_TABLE_B);
     }
     if rng.chance(50) {
         cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
