@@ -3,9 +3,9 @@
 //! loads and stores through random page tables (invalid, protected and
 //! out-of-storage pages, storage keys), IPTE, EXECUTE, stores into the
 //! code's own frames through an alias page, instructions the translator
-//! does not translate, LCTLG switching CR1 between two primary spaces
-//! whose code differs (the jump cache's entries of one set aside while the
-//! other runs). After every `Jit::run` (a few blocks) the full CPU
+//! does not translate, loops that run their body in one primary space,
+//! another whose code differs, and the first again (LCTLG of CR1: the jump
+//! cache's entries of one set aside while the other runs). After every `Jit::run` (a few blocks) the full CPU
 //! state, storage and storage keys must equal those of a second machine
 //! stepped by the interpreter as many times.
 //!

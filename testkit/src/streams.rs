@@ -34,9 +34,23 @@ const DATA_FRAME: u64 = 0x2_8000;
 const SEGMENT_TABLE_B: u64 = 0x12000;
 const PAGE_TABLE_B: u64 = 0x13000;
 const CODE_COPY_FRAME: u64 = 0x2_4000;
-/// The `ahead` of a relative field that designates the program's constant
-/// pool (after its terminator: the two ASCEs) instead of an instruction.
-const POOL: usize = usize::MAX;
+/// The two registers no random instruction writes (their destinations
+/// are R0-R9, their bases R10-R12, IPTE's table R13): the loop of
+/// [`space_loop`] counts in R15 and addresses the pool with R14.
+const LOOP_COUNT: u8 = 15;
+const LOOP_POOL: u8 = 14;
+
+/// What a relative field designates.
+#[derive(Clone, Copy)]
+enum To {
+    /// The instruction this many ahead (the terminator at most).
+    Ahead(usize),
+    /// The instruction this many back.
+    Back(usize),
+    /// The program's constant pool (after its terminator: the ASCEs of
+    /// the two spaces).
+    Pool,
+}
 
 /// Instructions with a native translation (or a native candidate).
 pub const NATIVE: &[Opcode] = &[
@@ -63,11 +77,11 @@ pub const NATIVE: &[Opcode] = &[
 pub const FALLBACK: &[Opcode] = &[SLA, RISBHG, LOCFH, STOCFH, MVCLE, CLCLE];
 
 /// One generated instruction: bytes, and a relative field to patch with
-/// the address of a later instruction (field byte offset, width in bytes,
-/// how many instructions ahead, or [`POOL`]).
+/// the address of another instruction or the pool (field byte offset,
+/// width in bytes, which).
 struct Gen {
     bytes: Vec<u8>,
-    rel: Option<(usize, usize, usize)>,
+    rel: Option<(usize, usize, To)>,
     /// EX/BCR/BASR are preceded by a LARL of their target into r9.
     larl_target: Option<usize>,
 }
@@ -122,11 +136,11 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RiA | Format::RilA => b[1] = r1 << 4,
         Format::RiB | Format::RilB => {
             b[1] = r1 << 4;
-            rel = Some((2, len - 2, ahead));
+            rel = Some((2, len - 2, To::Ahead(ahead)));
         }
         Format::RiC | Format::RilC => {
             b[1] = (rng.below(16) as u8) << 4;
-            rel = Some((2, len - 2, ahead));
+            rel = Some((2, len - 2, To::Ahead(ahead)));
         }
         _ if matches!(op, LMG | STMG | LM | STM | LMY | STMY) => {
             // LM/STM r1..r3: loads stay below the base registers.
@@ -215,11 +229,11 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RieB => {
             b[1] = r1 << 4 | r2;
             b[4] = (rng.below(16) as u8) << 4;
-            rel = Some((2, 2, ahead));
+            rel = Some((2, 2, To::Ahead(ahead)));
         }
         Format::RieC => {
             b[1] = r1 << 4 | rng.below(16) as u8;
-            rel = Some((2, 2, ahead));
+            rel = Some((2, 2, To::Ahead(ahead)));
         }
         Format::SsA => {
             b[1] = if rng.chance(80) {
@@ -310,27 +324,7 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
 fn instruction(rng: &mut Rng) -> Gen {
     let roll = rng.below(1000);
     match roll {
-        0..=774 => encode(rng.pick(NATIVE), rng),
-        775..=779 => Gen {
-            // larl %r9,pool; lctlg %c1,%c1,0 or 8(%r9): the first space's
-            // ASCE or the second's into CR1.
-            bytes: vec![
-                0xc0,
-                0x90,
-                0,
-                0,
-                0,
-                0,
-                0xeb,
-                0x11,
-                0x90,
-                if rng.chance(50) { 0 } else { 8 },
-                0,
-                0x2f,
-            ],
-            rel: Some((2, 4, POOL)),
-            larl_target: None,
-        },
+        0..=779 => encode(rng.pick(NATIVE), rng),
         780..=884 => encode(rng.pick(FALLBACK), rng),
         885..=899 => {
             // lghi %r5,0 (or not); lghi %r3,len; la %r2,d(%r10..%r12);
@@ -392,7 +386,7 @@ fn instruction(rng: &mut Rng) -> Gen {
             // EXRL of a later instruction, R1 0 to 9 (its low byte ORed
             // into the target's second byte); the block goes on after it.
             bytes: vec![0xc6, (rng.below(10) as u8) << 4, 0, 0, 0, 0],
-            rel: Some((2, 4, 1 + rng.below(6) as usize)),
+            rel: Some((2, 4, To::Ahead(1 + rng.below(6) as usize))),
             larl_target: None,
         },
         940..=949 => Gen {
@@ -431,21 +425,59 @@ fn instruction(rng: &mut Rng) -> Gen {
     }
 }
 
+/// Appends `g`, after the LARL of its target into R9 if it has one.
+fn push(gens: &mut Vec<Gen>, g: Gen) {
+    if let Some(k) = g.larl_target {
+        gens.push(Gen {
+            bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
+            rel: Some((2, 4, To::Ahead(k + 1))),
+            larl_target: None,
+        });
+    }
+    gens.push(g);
+}
+
+/// A few random instructions run in the first primary space, the second,
+/// then the first again: `lhi %r15,3; larl %r14,pool; l: lctlg
+/// %c1,%c1,0(%r14); ...; xilf %r14,8; brct %r15,l` (the pool holds the
+/// two ASCEs). The second run fetches the copy's bytes at the same
+/// addresses; the third may use what the first translated (the jit's
+/// jump-cache entries set aside, docs/CHOICES.md §38).
+fn space_loop(rng: &mut Rng, gens: &mut Vec<Gen>) {
+    let plain = |bytes: Vec<u8>, rel| Gen {
+        bytes,
+        rel,
+        larl_target: None,
+    };
+    gens.push(plain(vec![0xa7, LOOP_COUNT << 4 | 8, 0, 3], None));
+    gens.push(plain(
+        vec![0xc0, LOOP_POOL << 4, 0, 0, 0, 0],
+        Some((2, 4, To::Pool)),
+    ));
+    let top = gens.len();
+    gens.push(plain(vec![0xeb, 0x11, LOOP_POOL << 4, 0, 0, 0x2f], None));
+    for _ in 0..1 + rng.below(4) {
+        push(gens, instruction(rng));
+    }
+    gens.push(plain(vec![0xc0, LOOP_POOL << 4 | 7, 0, 0, 0, 8], None));
+    let back = gens.len() - top;
+    gens.push(plain(
+        vec![0xa7, LOOP_COUNT << 4 | 6, 0, 0],
+        Some((2, 2, To::Back(back))),
+    ));
+}
+
 /// Lays out `n` random instructions at `start`; returns the code (up to
 /// the terminator), the address of each instruction (the last is the
 /// terminator) and that of the constant pool, the next doubleword.
 fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64) {
     let mut gens: Vec<Gen> = Vec::new();
     for _ in 0..n {
-        let g = instruction(rng);
-        if let Some(k) = g.larl_target {
-            gens.push(Gen {
-                bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
-                rel: Some((2, 4, k + 1)),
-                larl_target: None,
-            });
+        if rng.below(100) == 0 {
+            space_loop(rng, &mut gens);
+        } else {
+            push(&mut gens, instruction(rng));
         }
-        gens.push(g);
     }
     gens.push(Gen {
         bytes: vec![0, 0],
@@ -463,11 +495,11 @@ fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64) {
     let mut code = Vec::new();
     for (i, g) in gens.iter().enumerate() {
         let mut bytes = g.bytes.clone();
-        if let Some((pos, width, ahead)) = g.rel {
-            let target = if ahead == POOL {
-                pool
-            } else {
-                addrs[(i + ahead).min(last)]
+        if let Some((pos, width, to)) = g.rel {
+            let target = match to {
+                To::Ahead(ahead) => addrs[(i + ahead).min(last)],
+                To::Back(back) => addrs[i - back],
+                To::Pool => pool,
             };
             let halfwords = (target as i64 - addrs[i] as i64) / 2;
             let be = halfwords.to_be_bytes();
@@ -496,7 +528,7 @@ pub struct Case {
 /// storage keys that forbid some accesses, (often) the last data page
 /// an alias of the first code frame, so that stores reach the code, and a
 /// second primary space, whose code pages map a copy of the code with a
-/// few bytes changed, that LCTLG of CR1 switches to and back.
+/// few bytes changed, that loops (`space_loop`) switch to and back.
 pub fn case(rng: &mut Rng) -> Case {
     let mut storage = OwnedStorage::new(STORAGE);
     let dat = rng.chance(75);
@@ -517,11 +549,11 @@ pub fn case(rng: &mut Rng) -> Case {
     storage
         .write(AbsoluteAddress::new(abs_start), &code)
         .expect("code fits");
-    // The second space's copy: one byte in 64 another.
+    // The second space's copy: one byte in 32 another.
     let copy: Vec<u8> = code
         .iter()
         .map(|&b| {
-            if rng.below(64) == 0 {
+            if rng.below(32) == 0 {
                 rng.bits() as u8
             } else {
                 b
