@@ -58,7 +58,6 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 use zmmu_cpu::clock::Timing;
 use zmmu_cpu::decode::Insn;
-use zmmu_cpu::exec::{execute, executed, Next};
 use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
@@ -69,7 +68,7 @@ use zmmu_machine::system::{Board, Stores};
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::{Controls, Facilities};
-use zmmu_mmu::exception::{Ending, Exception};
+use zmmu_mmu::exception::Exception;
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
@@ -985,6 +984,8 @@ pub struct Jit {
     /// Kept across blocks (its allocations).
     translator: Translator,
     movbe: bool,
+    /// Use x86's fused multiply-add (the host has it).
+    fma: bool,
     /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
     /// block (host address, size, guest address) with which a profile
     /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
@@ -1152,35 +1153,6 @@ impl<M: JitMemory> System for Watch<'_, M> {
     }
 }
 
-/// Runs `insn` at `at` as [`Cpu::step`] does after its fetch.
-fn step_decoded<M: JitMemory>(
-    cpu: &mut Cpu,
-    bus: &mut Watch<'_, M>,
-    insn: Insn,
-    at: u64,
-) -> Result<(), Interruption> {
-    let ilc = insn.ilc();
-    let next = cpu.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
-    match execute(cpu, bus, insn, at) {
-        Ok(Next::Seq) => cpu.psw.addr = next,
-        Ok(Next::Jump(t)) => cpu.psw.addr = t,
-        Ok(Next::Again) => cpu.psw.addr = at,
-        Ok(Next::NewPsw) => {}
-        Ok(Next::Svc(code)) => {
-            cpu.psw.addr = next;
-            return Err(Interruption::Supervisor { code, ilc });
-        }
-        Err(exception) => {
-            cpu.psw.addr = match exception.code.ending() {
-                Ending::Nullify => at,
-                Ending::Suppress | Ending::Complete => next,
-            };
-            return Err(Interruption::Program { exception, ilc });
-        }
-    }
-    Ok(())
-}
-
 /// Instructions after which the run returns to the machine: they may make
 /// an interruption pending or change what the machine checks between
 /// instructions.
@@ -1219,16 +1191,17 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     cpu.psw.addr = at;
     let mask_before = cpu.psw.mask & !mask::CC;
     let next = cpu.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
-    let (result, op) = {
-        let mut watch = Watch {
+    // An EXECUTE runs its target in place: whether the chain goes on is
+    // the target's (a branch, the PSW, the machine leave it).
+    let (result, ran) = cpu.step_decoded(
+        &mut Watch {
             inner: mem,
             caches: &mut *caches,
-        };
-        // An EXECUTE runs its target in place: whether the chain goes on
-        // is the target's (a branch, the PSW, the machine leave it).
-        let op = executed(cpu, &mut watch, insn, at).map_or(insn.op, |target| target.op);
-        (step_decoded(cpu, &mut watch, insn, at), op)
-    };
+        },
+        insn,
+        at,
+    );
+    let op = ran.op;
     caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation_for(ctx.bits));
@@ -1466,6 +1439,7 @@ impl Jit {
             translator: Translator::new()
                 .map_err(|e| format!("cannot start the translator: {e}"))?,
             movbe: host_has_movbe(),
+            fma: host_has_fma(),
             perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 std::fs::File::create(path).ok()
@@ -1476,6 +1450,12 @@ impl Jit {
     /// Uses (or not) MOVBE in code translated from now on (tests).
     pub fn set_movbe(&mut self, movbe: bool) {
         self.movbe = movbe && host_has_movbe();
+    }
+
+    /// Uses (or not) x86's fused multiply-add in code translated from now
+    /// on (tests: without it MULTIPLY AND ADD is the interpreter's).
+    pub fn set_fma(&mut self, fma: bool) {
+        self.fma = fma && host_has_fma();
     }
 
     /// The counters.
@@ -1775,6 +1755,7 @@ impl Jit {
                 MemoryAccess::SoftTlb {
                     partition,
                     whole_pages: mem.dat_bus().storage.size() % 0x1000 == 0,
+                    fma: self.fma,
                 }
             }),
             movbe: self.movbe,
@@ -2111,6 +2092,18 @@ pub fn host_has_movbe() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("movbe")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the host has FMA3 (VFMADD231SD and friends).
+pub fn host_has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -3,7 +3,9 @@
 //! loads and stores through random page tables (invalid, protected and
 //! out-of-storage pages, storage keys), IPTE, EXECUTE, stores into the
 //! code's own frames through an alias page, instructions the translator
-//! does not translate. After every `Jit::run` (a few blocks) the full CPU
+//! does not translate, loops that run their body in one primary space,
+//! another whose code differs, and the first again (LCTLG of CR1: the jump
+//! cache's entries of one set aside while the other runs). After every `Jit::run` (a few blocks) the full CPU
 //! state, storage and storage keys must equal those of a second machine
 //! stepped by the interpreter as many times.
 //!
@@ -14,7 +16,7 @@
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{mask, Cpu};
-use zmmu_jit::Jit;
+use zmmu_jit::{Jit, JumpDrop};
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::exception::Ending;
 use zmmu_testkit::streams::{case, compare};
@@ -151,8 +153,13 @@ fn jit_matches_the_interpreter_on_random_programs_under_dat() {
         cases += 1;
     }
     let s = jit.stats();
+    let switches = s.jump_drops[JumpDrop::Space as usize];
     eprintln!(
-        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {} ({} crossing a page), steps {}, smc drops {}, code-page stores {}, flushes {}",
+        "jit_diff: {total} instructions in {cases} cases; native {}, helper calls {} (slow paths {}), blocks translated {} ({} crossing a page), steps {}, smc drops {}, code-page stores {}, flushes {}, primary-space switches {switches}",
         s.native(), s.helper_calls, s.slow_paths, s.blocks, s.crossing_blocks, s.steps, s.smc_invalidations, s.code_page_stores, s.flushes
+    );
+    assert!(
+        switches > 0 || target < 100_000,
+        "the streams switch the primary space (the jump cache's set-asides)"
     );
 }

@@ -3,14 +3,19 @@
 //! in the block after it unless the target branched or raised an
 //! exception (45a); MVCLE that only pads within a page, native (45b);
 //! long BFP arithmetic where the host's result is exact (45c); VLBB of
-//! 16 bytes (45d).
+//! 16 bytes (45d); and of docs/CHOICES.md 51: the EXECUTE's target
+//! fetched once (51a), CONVERT TO FIXED and FROM LOGICAL (51b), VFEE and
+//! VFENE (51c), MULTIPLY AND ADD/SUBTRACT (51d), TEST DATA CLASS and
+//! MULTIPLY LOGICAL (51e).
 //! Each rule is checked against the interpreter stepping the same code:
 //! the registers, the PSW, storage and the interruption (code and ILC).
 
 use zmmu_cpu::interrupt::Interruption;
+use zmmu_cpu::memory::{Access, Memory, System};
 use zmmu_cpu::state::{Cpu, CR0_AFP_REGISTER, CR0_VECTOR};
-use zmmu_jit::{ChainEnd, Jit, Stats};
+use zmmu_jit::{ChainEnd, Jit, JitMemory, Stats};
 use zmmu_machine::bus::DatBus;
+use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::prelude::*;
 
 mod common;
@@ -50,8 +55,12 @@ fn machine(code: &[u8], set: &dyn Fn(&mut Cpu)) -> (Cpu, DatBus) {
 /// on the interpreter up to the first interruption; checks that both end
 /// alike (registers, PSW, interruption, storage) and gives the jit's.
 fn run(code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
+    run_on(Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap(), code, set)
+}
+
+/// [`run`] on `jit`.
+fn run_on(mut jit: Jit, code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
     let (mut cpu, mut bus) = machine(code, &set);
-    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
     let result = jit.run(&mut cpu, &mut bus, 20).result;
     let stats = jit.stats().clone();
     let (mut icpu, mut ibus) = machine(code, &set);
@@ -177,6 +186,76 @@ fn the_target_is_fetched_when_it_runs() {
     ];
     let ran = run(&code, |cpu| cpu.gpr[6] = CODE + 10);
     assert_eq!((ran.cpu.gpr[2], ran.cpu.gpr[5]), (0, 1));
+}
+
+/// A bus that counts the instruction fetches at one address (the
+/// fetches of an EXECUTE's target).
+struct Fetches {
+    bus: DatBus,
+    at: u64,
+    count: u64,
+}
+
+impl Memory for Fetches {
+    fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
+        if acc.kind == AccessKind::InstructionFetch && addr == self.at {
+            self.count += 1;
+        }
+        self.bus.read(acc, addr, buf)
+    }
+    fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
+        self.bus.write(acc, addr, data)
+    }
+    fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), Exception> {
+        self.bus.check(acc, addr, len)
+    }
+    fn translate(&mut self, acc: &Access<'_>, addr: u64) -> Result<AbsoluteAddress, Exception> {
+        self.bus.translate(acc, addr)
+    }
+    fn facilities(&self) -> Facilities {
+        self.bus.facilities()
+    }
+    fn storage(&mut self) -> &mut dyn Storage {
+        self.bus.storage()
+    }
+    fn invalidate(&mut self, flush: PendingFlush) {
+        self.bus.invalidate(flush)
+    }
+    fn fault(&mut self, fault: Fault) -> Exception {
+        self.bus.fault(fault)
+    }
+}
+
+impl System for Fetches {}
+
+impl JitMemory for Fetches {
+    fn dat_bus(&mut self) -> &mut DatBus {
+        &mut self.bus
+    }
+}
+
+#[test]
+fn an_execute_fetches_its_target_once() {
+    // loop: ex %r0,0(%r6); brct %r7,loop; (0); ahi %r2,1: 100 EXECUTEs
+    // of the AHI, each fetching it (the first halfword at the target's
+    // address) once, when it runs (PoP "EXECUTE").
+    let code = [
+        0x44, 0x00, 0x60, 0x00, 0xa7, 0x76, 0xff, 0xfe, 0, 0, 0xa7, 0x2a, 0x00, 0x01,
+    ];
+    let (mut cpu, bus) = machine(&code, &|cpu: &mut Cpu| {
+        cpu.gpr[6] = CODE + 10;
+        cpu.gpr[7] = 100;
+    });
+    let mut fetches = Fetches {
+        bus,
+        at: CODE + 10,
+        count: 0,
+    };
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    let result = jit.run(&mut cpu, &mut fetches, 1000).result;
+    assert_eq!(cpu.gpr[2], 100);
+    assert!(matches!(result, Err(Interruption::Program { .. })));
+    assert_eq!(fetches.count, 100, "one fetch of the target per EXECUTE");
 }
 
 /// mvcle %r2,%r4,0x1ab(%r0): pad 0xab.
@@ -402,4 +481,359 @@ fn vlbb_nearer_the_boundary_disabled_or_of_a_bad_size_is_the_interpreters() {
     assert_eq!(program(&ran), Some((Code::SPECIFICATION, 3)));
     let ran = run(&vlbb(0, 6), |_| {});
     assert_eq!(program(&ran).map(|p| p.0), Some(Code::DATA));
+}
+
+// docs/CHOICES.md 51b: CONVERT TO FIXED (CGDBR, CFDBR) and CONVERT FROM
+// LOGICAL (CDLFBR).
+
+/// The second opcode byte of CGDBR and CFDBR.
+const CGDBR: u8 = 0xa9;
+const CFDBR: u8 = 0x99;
+
+/// cgdbr or cfdbr %r2,`m3`,%f2 with f2 = `x`, r2 all ones 0xaa, the
+/// AFP-register control one, FPC `fpc`.
+fn to_fixed(op: u8, m3: u8, x: f64, fpc: u32) -> Ran {
+    run(&[0xb3, op, m3 << 4, 0x22, 0, 0], |cpu| {
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.vr[2][0] = x.to_bits();
+        cpu.gpr[2] = 0xaaaa_aaaa_aaaa_aaaa;
+        cpu.fpc = fpc;
+    })
+}
+
+#[test]
+fn convert_to_fixed_rounds_as_m3_says_natively() {
+    // M3 4 to nearest even, 5 toward zero, 6 up, 7 down; each inexact
+    // (the flag set), the cc the source's sign.
+    for (m3, x, want) in [
+        (4, 2.5, 2),
+        (4, 3.5, 4),
+        (4, -2.5, -2),
+        (5, -2.7, -2),
+        (6, 2.1, 3),
+        (6, -2.9, -2),
+        (7, 2.9, 2),
+        (7, -2.1, -3),
+    ] {
+        let ran = to_fixed(CGDBR, m3, x, 0);
+        assert_eq!(ran.cpu.gpr[2] as i64, want, "M3 {m3} of {x}");
+        assert_eq!(ran.cpu.fpc, INEXACT_FLAG);
+        assert_eq!(ran.cpu.psw.cc(), if x < 0.0 { 1 } else { 2 });
+        assert!(ran.native("CGDBR"));
+    }
+}
+
+#[test]
+fn m3_zero_rounds_as_the_fpc_says() {
+    // FPC rounding mode 0 nearest even, 1 toward zero, 2 up, 3 down.
+    for (mode, up, down) in [(0, 2, -2), (1, 2, -2), (2, 3, -2), (3, 2, -3)] {
+        let ran = to_fixed(CGDBR, 0, 2.5, mode);
+        assert_eq!(ran.cpu.gpr[2] as i64, up, "mode {mode}");
+        let ran = to_fixed(CGDBR, 0, -2.5, mode);
+        assert_eq!(ran.cpu.gpr[2] as i64, down, "mode {mode}");
+        assert!(ran.native("CGDBR"));
+    }
+}
+
+#[test]
+fn cfdbr_sets_bits_32_to_63_and_the_cc_is_the_sources() {
+    // -0.25 toward zero is 0, cc 1 (negative source), inexact.
+    let ran = to_fixed(CFDBR, 5, -0.25, 0);
+    assert_eq!(ran.cpu.gpr[2], 0xaaaa_aaaa_0000_0000);
+    assert_eq!((ran.cpu.psw.cc(), ran.cpu.fpc), (1, INEXACT_FLAG));
+    assert!(ran.native("CFDBR"));
+    // An exact -7: no flag; -0: cc 0.
+    let ran = to_fixed(CFDBR, 4, -7.0, 0);
+    assert_eq!((ran.cpu.gpr[2], ran.cpu.fpc), (0xaaaa_aaaa_ffff_fff9, 0));
+    let ran = to_fixed(CFDBR, 4, -0.0, 0);
+    assert_eq!(
+        (ran.cpu.gpr[2], ran.cpu.psw.cc()),
+        (0xaaaa_aaaa_0000_0000, 0)
+    );
+    // The range's ends after rounding.
+    let ran = to_fixed(CFDBR, 5, 2147483647.9, 0);
+    assert_eq!(ran.cpu.gpr[2] as u32, i32::MAX as u32);
+    assert!(ran.native("CFDBR"));
+    let ran = to_fixed(CGDBR, 4, -(2f64.powi(63)), 0);
+    assert_eq!((ran.cpu.gpr[2], ran.cpu.fpc), (1 << 63, 0));
+    assert!(ran.native("CGDBR"));
+}
+
+#[test]
+fn out_of_range_nan_ties_away_and_the_trapped_inexact_are_the_interpreters() {
+    // (op, M3, x, FPC): `run` compares the jit with the interpreter.
+    let cases = [
+        (CGDBR, 4, 2f64.powi(63), 0),           // too large: cc 3
+        (CFDBR, 6, 2147483647.1, 0),            // rounds to 2^31
+        (CFDBR, 5, -2147483649.0, 0),           // below -2^31
+        (CGDBR, 5, f64::NAN, 0),                // a NaN: cc 3
+        (CGDBR, 5, f64::INFINITY, 0x8000_0000), // invalid, trapped
+        (CGDBR, 5, 2.5, INEXACT_MASK),          // inexact, trapped
+        (CGDBR, 1, 2.5, 0),                     // ties away: 3
+        (CFDBR, 3, 2.5, 0),                     // a specification exception
+    ];
+    for (op, m3, x, fpc) in cases {
+        let ran = to_fixed(op, m3, x, fpc);
+        let name = if op == CGDBR { "CGDBR" } else { "CFDBR" };
+        assert!(!ran.native(name), "{name} M3 {m3} of {x}, FPC {fpc:#x}");
+    }
+    assert_eq!(to_fixed(CGDBR, 4, 2f64.powi(63), 0).cpu.psw.cc(), 3);
+    assert_eq!(to_fixed(CGDBR, 1, 2.5, 0).cpu.gpr[2], 3);
+}
+
+#[test]
+fn cdlfbr_of_any_32_bit_unsigned_integer_is_native() {
+    // cdlfbr %f1,m3,%r2: r2's bits 32-63, unsigned.
+    let cdlfbr = |m3: u8| {
+        run(&[0xb3, 0x91, m3 << 4, 0x12, 0, 0], |cpu| {
+            cpu.cr[0] |= CR0_AFP_REGISTER;
+            cpu.gpr[2] = 0x1234_5678_ffff_fffe;
+        })
+    };
+    let ran = cdlfbr(0);
+    assert_eq!(f1(&ran), 4294967294.0);
+    assert!(ran.native("CDLFBR"));
+    // M3 3: a specification exception, the interpreter's.
+    let ran = cdlfbr(3);
+    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 2)));
+}
+
+// docs/CHOICES.md 51c: VECTOR FIND ELEMENT (NOT) EQUAL.
+
+/// The vector register of bytes `b` (bits 0-63 first).
+fn vector(b: [u8; 16]) -> [u64; 2] {
+    let half = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
+    [half(0), half(8)]
+}
+
+/// vfee (`op` 0x80) or vfene (0x81) %v1,%v18,%v3,`m4`,`m5` with V18 =
+/// `a`, V3 = `b`, V1 ones.
+fn find(op: u8, m4: u8, m5: u8, a: [u8; 16], b: [u8; 16]) -> Ran {
+    run(&[0xe7, 0x12, 0x30, m5 << 4, m4 << 4 | 4, op, 0, 0], |cpu| {
+        cpu.cr[0] |= CR0_VECTOR;
+        cpu.vr[18] = vector(a);
+        cpu.vr[3] = vector(b);
+        cpu.vr[1] = [u64::MAX; 2];
+    })
+}
+
+#[test]
+fn vfee_gives_the_first_equal_element_or_an_earlier_zero() {
+    let s = *b"hello, world\0xyz";
+    let l = [b'l'; 16];
+    // Bytes: the first 'l' at 2, cc 2 (before the zero) with CS.
+    let ran = find(0x80, 0, 3, s, l);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([2, 0], 2));
+    assert!(ran.native("VFEE"));
+    // No 'q': the zero at 12 with zero search (cc 0), 16 without (cc 3).
+    let q = [b'q'; 16];
+    let ran = find(0x80, 0, 3, s, q);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([12, 0], 0));
+    let ran = find(0x80, 0, 1, s, q);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([16, 0], 3));
+    // Halfwords: "ll" at byte 2 is element 1; "lo" at byte 3 starts none.
+    let ran = find(0x80, 1, 0, s, *b"llllllllllllllll");
+    assert_eq!(ran.cpu.vr[1], [2, 0]);
+    let ran = find(0x80, 1, 0, s, *b"lolololololololo");
+    assert_eq!(ran.cpu.vr[1], [16, 0]);
+}
+
+#[test]
+fn vfene_gives_the_first_unequal_element_and_which_is_low() {
+    let a = *b"abcdefgh\0jklmnop";
+    let mut b = a;
+    b[5] = b'z';
+    // 'f' < 'z' at 5: cc 1.
+    let ran = find(0x81, 0, 1, a, b);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([5, 0], 1));
+    assert!(ran.native("VFENE"));
+    let ran = find(0x81, 0, 1, b, a);
+    assert_eq!(ran.cpu.psw.cc(), 2);
+    // All equal: 16 and cc 3; with zero search the zero at 8, cc 0.
+    let ran = find(0x81, 0, 1, a, a);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([16, 0], 3));
+    let ran = find(0x81, 0, 3, a, a);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([8, 0], 0));
+    // Words: the element at byte 4 differs, V2's high: cc 2.
+    let ran = find(0x81, 2, 1, b, a);
+    assert_eq!((ran.cpu.vr[1], ran.cpu.psw.cc()), ([4, 0], 2));
+}
+
+#[test]
+fn vfee_and_vfene_agree_with_the_interpreter_for_every_size_and_flag() {
+    // Bytes from a small alphabet, so elements match and zeros occur.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut bytes = || {
+        std::array::from_fn(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 3) as u8
+        })
+    };
+    for _ in 0..20 {
+        let (a, b) = (bytes(), bytes());
+        for (op, name) in [(0x80, "VFEE"), (0x81, "VFENE")] {
+            for m4 in 0..3 {
+                for m5 in 0..4 {
+                    assert!(find(op, m4, m5, a, b).native(name));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn vfee_of_a_bad_size_or_flag_or_disabled_is_the_interpreters() {
+    let z = [0u8; 16];
+    for (m4, m5) in [(3, 0), (0, 4), (0, 8)] {
+        let ran = find(0x80, m4, m5, z, z);
+        assert_eq!(program(&ran), Some((Code::SPECIFICATION, 3)));
+    }
+    let ran = run(&[0xe7, 0x12, 0x30, 0, 4, 0x80, 0, 0], |_| {});
+    assert_eq!(program(&ran).map(|p| p.0), Some(Code::DATA));
+}
+
+// docs/CHOICES.md 51d: MULTIPLY AND ADD, MULTIPLY AND SUBTRACT.
+
+/// madbr (`op` 0x1e) or msdbr (0x1f) %f1,%f3,%f2 with f1 = `a`, f3 = `b`,
+/// f2 = `c` (f1 = b * c +/- a), the AFP-register control one, FPC `fpc`,
+/// on `jit`.
+fn fused_on(jit: Jit, op: u8, a: f64, b: f64, c: f64, fpc: u32) -> Ran {
+    run_on(jit, &[0xb3, op, 0x10, 0x32, 0, 0], |cpu| {
+        cpu.cr[0] |= CR0_AFP_REGISTER;
+        cpu.vr[1][0] = a.to_bits();
+        cpu.vr[3][0] = b.to_bits();
+        cpu.vr[2][0] = c.to_bits();
+        cpu.fpc = fpc;
+    })
+}
+
+fn fused(op: u8, a: f64, b: f64, c: f64, fpc: u32) -> Ran {
+    fused_on(
+        Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap(),
+        op,
+        a,
+        b,
+        c,
+        fpc,
+    )
+}
+
+const MADBR: u8 = 0x1e;
+const MSDBR: u8 = 0x1f;
+
+#[test]
+fn multiply_and_add_rounds_once_natively() {
+    // A host without FMA3: the next tests' case.
+    if !zmmu_jit::host_has_fma() {
+        return;
+    }
+    // (1 + 2^-30)(1 - 2^-30) = 1 - 2^-60, which alone rounds to 1: plus -1
+    // it is -2^-60 exactly (0 with two roundings), no flag.
+    let (b, c) = (1.0 + 2f64.powi(-30), 1.0 - 2f64.powi(-30));
+    let ran = fused(MADBR, -1.0, b, c, 0);
+    assert_eq!((f1(&ran), ran.cpu.fpc), (-(2f64.powi(-60)), 0));
+    assert!(ran.native("MADBR"));
+    let ran = fused(MSDBR, 1.0, b, c, 0);
+    assert_eq!(f1(&ran), -(2f64.powi(-60)));
+    assert!(ran.native("MSDBR"));
+    // Inexact: the flag; an exact zero sum, +0 (round to nearest).
+    let ran = fused(MADBR, 1.0, 3.0, 1.0 / 3.0, 0);
+    assert_eq!(ran.cpu.fpc, INEXACT_FLAG);
+    assert!(ran.native("MADBR"));
+    let ran = fused(MADBR, -6.0, 2.0, 3.0, 0);
+    assert_eq!(f1(&ran).to_bits(), 0);
+    let ran = fused(MSDBR, -0.0, -0.0, 5.0, 0);
+    assert_eq!(f1(&ran).to_bits(), 0, "-0 less -0 is +0");
+}
+
+#[test]
+fn what_ieee_adds_to_a_fused_result_is_the_interpreters() {
+    let big = 2f64.powi(1000);
+    let cases = [
+        (MADBR, 0.0, big, big, 0),                         // overflow
+        (MADBR, 0.0, 2f64.powi(-600), 2f64.powi(-600), 0), // underflow
+        (MADBR, 1.0, f64::INFINITY, 0.0, 0),               // invalid
+        (MSDBR, f64::INFINITY, f64::INFINITY, 1.0, 0),     // inf - inf
+        (MADBR, f64::NAN, 1.0, 1.0, 0),                    // a NaN
+        (MADBR, 1.0, 3.0, 1.0 / 3.0, 1),                   // toward zero
+        (MADBR, 1.0, 3.0, 1.0 / 3.0, INEXACT_MASK),        // inexact, trapped
+    ];
+    for (op, a, b, c, fpc) in cases {
+        let ran = fused(op, a, b, c, fpc);
+        let name = if op == MADBR { "MADBR" } else { "MSDBR" };
+        assert!(!ran.native(name), "{name} {a} {b} {c} {fpc:#x}");
+    }
+}
+
+#[test]
+fn without_the_hosts_fused_multiply_add_madbr_is_the_interpreters() {
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    jit.set_fma(false);
+    let ran = fused_on(
+        jit,
+        MADBR,
+        -1.0,
+        1.0 + 2f64.powi(-30),
+        1.0 - 2f64.powi(-30),
+        0,
+    );
+    assert_eq!(f1(&ran), -(2f64.powi(-60)));
+    assert!(!ran.native("MADBR"));
+}
+
+// docs/CHOICES.md 51e: TEST DATA CLASS, MULTIPLY LOGICAL (64 bits).
+
+#[test]
+fn test_data_class_selects_the_class_and_sign_natively() {
+    // tcdb %f1,mask: the classes at bit 52 + 2 * class + sign.
+    let classes: [(u64, u16); 12] = [
+        (0, 0x800),                 // +0
+        (1 << 63, 0x400),           // -0
+        (1f64.to_bits(), 0x200),    // +normal
+        ((-1f64).to_bits(), 0x100), // -normal
+        (1, 0x80),                  // +subnormal
+        (1 << 63 | 1, 0x40),        // -subnormal
+        (f64::INFINITY.to_bits(), 0x20),
+        (f64::NEG_INFINITY.to_bits(), 0x10),
+        (0x7ff8_0000_0000_0000, 0x08), // +quiet NaN
+        (0xfff8_0000_0000_0001, 0x04), // -quiet NaN
+        (0x7ff0_0000_0000_0001, 0x02), // +signaling NaN
+        (0xfff4_0000_0000_0000, 0x01), // -signaling NaN
+    ];
+    for (value, bit) in classes {
+        for (mask, cc) in [(bit, 1), (0xfff & !bit, 0), (0xfff, 1)] {
+            let code = [0xed, 0x10, (mask >> 8) as u8, mask as u8, 0x00, 0x11, 0, 0];
+            let ran = run(&code, |cpu| {
+                cpu.cr[0] |= CR0_AFP_REGISTER;
+                cpu.vr[1][0] = value;
+            });
+            assert_eq!(ran.cpu.psw.cc(), cc, "{value:#x} under {mask:#x}");
+            assert!(ran.native("TCDB"));
+        }
+    }
+    // Without the AFP-register control: the data exception, DXC 2.
+    let ran = run(&[0xed, 0x10, 0x0f, 0xff, 0x00, 0x11, 0, 0], |_| {});
+    assert_eq!(program(&ran), Some((Code::DATA, 3)));
+}
+
+#[test]
+fn multiply_logical_gives_the_128_bit_product_to_the_pair() {
+    // mlgr %r2,%r6: r3 * r6 into r2 : r3.
+    let ran = run(&[0xb9, 0x86, 0x00, 0x26, 0, 0], |cpu| {
+        cpu.gpr[3] = u64::MAX;
+        cpu.gpr[6] = u64::MAX;
+    });
+    assert_eq!((ran.cpu.gpr[2], ran.cpu.gpr[3]), (u64::MAX - 1, 1));
+    assert!(ran.native("MLGR"));
+    // mlg %r4,8(%r3): the doubleword 0x08090a0b0c0d0e0f times r5 = 16.
+    let ran = run(&[0xe3, 0x40, 0x30, 0x08, 0x00, 0x86, 0, 0], |cpu| {
+        cpu.gpr[5] = 16;
+    });
+    assert_eq!((ran.cpu.gpr[4], ran.cpu.gpr[5]), (0, 0x8090_a0b0_c0d0_e0f0));
+    assert!(ran.native("MLG"));
+    // An odd R1: the specification exception, the interpreter's.
+    let ran = run(&[0xb9, 0x86, 0x00, 0x36, 0, 0], |_| {});
+    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 2)));
 }

@@ -27,6 +27,30 @@ const CODE_FRAME: u64 = 0x2_0000;
 /// Logical data pages 0x108000..0x110000 -> frames 0x28000..
 const DATA: u64 = 0x10_8000;
 const DATA_FRAME: u64 = 0x2_8000;
+/// A second primary space, which LCTLG of CR1 switches to and back
+/// (the jit's jump cache sets a space's entries aside, docs/CHOICES.md
+/// §38): its code pages map a copy of the code with a few bytes changed,
+/// its data pages what the first space's do.
+const SEGMENT_TABLE_B: u64 = 0x12000;
+const PAGE_TABLE_B: u64 = 0x13000;
+const CODE_COPY_FRAME: u64 = 0x2_4000;
+/// The two registers no random instruction writes (their destinations
+/// are R0-R9, their bases R10-R12, IPTE's table R13): the loop of
+/// [`space_loop`] counts in R15 and addresses the pool with R14.
+const LOOP_COUNT: u8 = 15;
+const LOOP_POOL: u8 = 14;
+
+/// What a relative field designates.
+#[derive(Clone, Copy)]
+enum To {
+    /// The instruction this many ahead (the terminator at most).
+    Ahead(usize),
+    /// The instruction this many back.
+    Back(usize),
+    /// The program's constant pool (after its terminator: the ASCEs of
+    /// the two spaces).
+    Pool,
+}
 
 /// Instructions with a native translation (or a native candidate).
 pub const NATIVE: &[Opcode] = &[
@@ -45,18 +69,19 @@ pub const NATIVE: &[Opcode] = &[
     ICMY, ICMH, DLR, DL, DLG, DSG, DSGFR, DSGF, IPM, LDR, LER, STNSM, STOSM, LAA, LAAG, LAAL,
     LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
     CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB, VLBB, SLLK, SRLK, SRAK, LT, LTG, LTGF, AGF,
-    SGF, LLGTR, LLGT, LHR, LLHR, LLCR, LBR, LGBR, LGHR,
+    SGF, LLGTR, LLGT, LHR, LLHR, LLCR, LBR, LGBR, LGHR, CGDBR, CFDBR, CDLFBR, VFEE, VFENE, MADBR,
+    MSDBR, TCDB, MLGR, MLG,
 ];
 
 /// Instructions the interpreter runs for the jit.
 pub const FALLBACK: &[Opcode] = &[SLA, RISBHG, LOCFH, STOCFH, MVCLE, CLCLE];
 
 /// One generated instruction: bytes, and a relative field to patch with
-/// the address of a later instruction (field byte offset, width in bytes,
-/// how many instructions ahead).
+/// the address of another instruction or the pool (field byte offset,
+/// width in bytes, which).
 struct Gen {
     bytes: Vec<u8>,
-    rel: Option<(usize, usize, usize)>,
+    rel: Option<(usize, usize, To)>,
     /// EX/BCR/BASR are preceded by a LARL of their target into r9.
     larl_target: Option<usize>,
 }
@@ -111,11 +136,11 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RiA | Format::RilA => b[1] = r1 << 4,
         Format::RiB | Format::RilB => {
             b[1] = r1 << 4;
-            rel = Some((2, len - 2, ahead));
+            rel = Some((2, len - 2, To::Ahead(ahead)));
         }
         Format::RiC | Format::RilC => {
             b[1] = (rng.below(16) as u8) << 4;
-            rel = Some((2, len - 2, ahead));
+            rel = Some((2, len - 2, To::Ahead(ahead)));
         }
         _ if matches!(op, LMG | STMG | LM | STM | LMY | STMY) => {
             // LM/STM r1..r3: loads stay below the base registers.
@@ -204,11 +229,11 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RieB => {
             b[1] = r1 << 4 | r2;
             b[4] = (rng.below(16) as u8) << 4;
-            rel = Some((2, 2, ahead));
+            rel = Some((2, 2, To::Ahead(ahead)));
         }
         Format::RieC => {
             b[1] = r1 << 4 | rng.below(16) as u8;
-            rel = Some((2, 2, ahead));
+            rel = Some((2, 2, To::Ahead(ahead)));
         }
         Format::SsA => {
             b[1] = if rng.chance(80) {
@@ -267,6 +292,19 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         Format::RieG => b[1] = r1 << 4 | rng.below(16) as u8,
         Format::RieF => b[1] = r1 << 4 | r2,
         Format::RrfC => b[3] = r1 << 4 | r2,
+        // CGDBR, CFDBR, CDLFBR: R1, R2, the rounding M3 (1 ties away, 2
+        // and 3 a specification exception), M4.
+        Format::RrfE => {
+            b[2] = (rng.below(8) as u8) << 4 | rng.below(16) as u8;
+            b[3] = r1 << 4 | r2;
+        }
+        // VFEE, VFENE: V1, V2, V3, the flags M5 (4: a specification
+        // exception), the element size M4 (3: likewise), RXB.
+        Format::VrrB => {
+            b[2] &= 0xf0;
+            b[3] = (rng.below(5) as u8) << 4;
+            b[4] = (rng.below(4) as u8) << 4 | rng.below(16) as u8;
+        }
         _ => {}
     }
     match ext_kind(b0) {
@@ -348,7 +386,7 @@ fn instruction(rng: &mut Rng) -> Gen {
             // EXRL of a later instruction, R1 0 to 9 (its low byte ORed
             // into the target's second byte); the block goes on after it.
             bytes: vec![0xc6, (rng.below(10) as u8) << 4, 0, 0, 0, 0],
-            rel: Some((2, 4, 1 + rng.below(6) as usize)),
+            rel: Some((2, 4, To::Ahead(1 + rng.below(6) as usize))),
             larl_target: None,
         },
         940..=949 => Gen {
@@ -387,20 +425,59 @@ fn instruction(rng: &mut Rng) -> Gen {
     }
 }
 
-/// Lays out `n` random instructions at `start`; returns the code and the
-/// address of each instruction (the last is the terminator).
-fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>) {
+/// Appends `g`, after the LARL of its target into R9 if it has one.
+fn push(gens: &mut Vec<Gen>, g: Gen) {
+    if let Some(k) = g.larl_target {
+        gens.push(Gen {
+            bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
+            rel: Some((2, 4, To::Ahead(k + 1))),
+            larl_target: None,
+        });
+    }
+    gens.push(g);
+}
+
+/// A few random instructions run in the first primary space, the second,
+/// then the first again: `lhi %r15,3; larl %r14,pool; l: lctlg
+/// %c1,%c1,0(%r14); ...; xilf %r14,8; brct %r15,l` (the pool holds the
+/// two ASCEs). The second run fetches the copy's bytes at the same
+/// addresses; the third may use what the first translated (the jit's
+/// jump-cache entries set aside, docs/CHOICES.md §38).
+fn space_loop(rng: &mut Rng, gens: &mut Vec<Gen>) {
+    let plain = |bytes: Vec<u8>, rel| Gen {
+        bytes,
+        rel,
+        larl_target: None,
+    };
+    gens.push(plain(vec![0xa7, LOOP_COUNT << 4 | 8, 0, 3], None));
+    gens.push(plain(
+        vec![0xc0, LOOP_POOL << 4, 0, 0, 0, 0],
+        Some((2, 4, To::Pool)),
+    ));
+    let top = gens.len();
+    gens.push(plain(vec![0xeb, 0x11, LOOP_POOL << 4, 0, 0, 0x2f], None));
+    for _ in 0..1 + rng.below(4) {
+        push(gens, instruction(rng));
+    }
+    gens.push(plain(vec![0xc0, LOOP_POOL << 4 | 7, 0, 0, 0, 8], None));
+    let back = gens.len() - top;
+    gens.push(plain(
+        vec![0xa7, LOOP_COUNT << 4 | 6, 0, 0],
+        Some((2, 2, To::Back(back))),
+    ));
+}
+
+/// Lays out `n` random instructions at `start`; returns the code (up to
+/// the terminator), the address of each instruction (the last is the
+/// terminator) and that of the constant pool, the next doubleword.
+fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64) {
     let mut gens: Vec<Gen> = Vec::new();
     for _ in 0..n {
-        let g = instruction(rng);
-        if let Some(k) = g.larl_target {
-            gens.push(Gen {
-                bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
-                rel: Some((2, 4, k + 1)),
-                larl_target: None,
-            });
+        if rng.below(100) == 0 {
+            space_loop(rng, &mut gens);
+        } else {
+            push(&mut gens, instruction(rng));
         }
-        gens.push(g);
     }
     gens.push(Gen {
         bytes: vec![0, 0],
@@ -414,18 +491,23 @@ fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>) {
         at += g.bytes.len() as u64;
     }
     let last = gens.len() - 1;
+    let pool = (addrs[last] + 2 + 7) & !7;
     let mut code = Vec::new();
     for (i, g) in gens.iter().enumerate() {
         let mut bytes = g.bytes.clone();
-        if let Some((pos, width, ahead)) = g.rel {
-            let target = addrs[(i + ahead).min(last)];
+        if let Some((pos, width, to)) = g.rel {
+            let target = match to {
+                To::Ahead(ahead) => addrs[(i + ahead).min(last)],
+                To::Back(back) => addrs[i - back],
+                To::Pool => pool,
+            };
             let halfwords = (target as i64 - addrs[i] as i64) / 2;
             let be = halfwords.to_be_bytes();
             bytes[pos..pos + width].copy_from_slice(&be[8 - width..]);
         }
         code.extend_from_slice(&bytes);
     }
-    (code, addrs)
+    (code, addrs, pool)
 }
 
 /// A random program in random tables: what an engine and the
@@ -443,8 +525,10 @@ pub struct Case {
 /// A case drawn from `rng`: DAT on (three in four) or off, 24-, 31- or
 /// 64-bit addressing, a random PSW key, problem state and address-space
 /// control, data pages valid, invalid, protected or outside storage,
-/// storage keys that forbid some accesses, and (often) the last data page
-/// an alias of the first code frame, so that stores reach the code.
+/// storage keys that forbid some accesses, (often) the last data page
+/// an alias of the first code frame, so that stores reach the code, and a
+/// second primary space, whose code pages map a copy of the code with a
+/// few bytes changed, that loops (`space_loop`) switch to and back.
 pub fn case(rng: &mut Rng) -> Case {
     let mut storage = OwnedStorage::new(STORAGE);
     let dat = rng.chance(75);
@@ -456,7 +540,7 @@ pub fn case(rng: &mut Rng) -> Case {
     } else {
         (CODE_FRAME, DATA_FRAME)
     };
-    let (code, addrs) = program(rng, code_base + start_off, n);
+    let (code, addrs, pool) = program(rng, code_base + start_off, n);
     let noise: Vec<u8> = (0..0x8000).map(|_| rng.bits() as u8).collect();
     storage
         .write(AbsoluteAddress::new(DATA_FRAME), &noise)
@@ -464,6 +548,20 @@ pub fn case(rng: &mut Rng) -> Case {
     let abs_start = CODE_FRAME + start_off;
     storage
         .write(AbsoluteAddress::new(abs_start), &code)
+        .expect("code fits");
+    // The second space's copy: one byte in 32 another.
+    let copy: Vec<u8> = code
+        .iter()
+        .map(|&b| {
+            if rng.below(32) == 0 {
+                rng.bits() as u8
+            } else {
+                b
+            }
+        })
+        .collect();
+    storage
+        .write(AbsoluteAddress::new(CODE_COPY_FRAME + start_off), &copy)
         .expect("code fits");
     let w =
         |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
@@ -508,6 +606,22 @@ pub fn case(rng: &mut Rng) -> Case {
     if hostile {
         hostile_entries(rng, &mut storage);
     }
+    // The second space: segment 1 -> its page table, whose code pages map
+    // the copy and whose data pages are the first space's.
+    for i in 0..512 {
+        w(&mut storage, SEGMENT_TABLE_B + i * 8, 0x20);
+    }
+    w(&mut storage, SEGMENT_TABLE_B + 8, PAGE_TABLE_B);
+    for page in 0..256u64 {
+        let pte = match page {
+            0..=3 => CODE_COPY_FRAME + page * 0x1000,
+            8..=15 => storage
+                .read_u64(AbsoluteAddress::new(PAGE_TABLE + page * 8))
+                .expect("the page table"),
+            _ => 0x400,
+        };
+        w(&mut storage, PAGE_TABLE_B + page * 8, pte);
+    }
     let psw_key: u8 = if rng.chance(70) { 0 } else { 9 };
     // Code frames already referenced (or not): a block may then end with
     // an instruction crossing into the next page (docs/CHOICES.md §30).
@@ -533,6 +647,12 @@ pub fn case(rng: &mut Rng) -> Case {
             cpu.cr[cr] |= hostile_asce_bits(rng);
         }
     }
+    // The pool, in the code and its copy: the ASCEs of the two spaces.
+    for frame in [CODE_FRAME, CODE_COPY_FRAME] {
+        let at = frame + (pool - code_base);
+        w(&mut storage, at, cpu.cr[1]);
+        w(&mut storage, at + 8, SEGMENT_TABLE_B);
+    }
     if rng.chance(50) {
         cpu.cr[0] |= zmmu_cpu::state::CR0_AFP_REGISTER;
     }
@@ -543,7 +663,9 @@ pub fn case(rng: &mut Rng) -> Case {
     for r in 0..16 {
         // Some of the floating-point values BFP sign and test
         // instructions tell apart: zeros, infinities, NaNs.
-        cpu.vr[r][0] = match rng.below(4) {
+        cpu.vr[r][0] = match rng.below(5) {
+            // Numbers CONVERT TO FIXED takes in range and rounds.
+            1 => (rng.bits() as i32 as f64 / 256.0).to_bits(),
             0 => rng.pick(&[
                 0,
                 1 << 63,
@@ -557,11 +679,20 @@ pub fn case(rng: &mut Rng) -> Case {
         };
         cpu.ar[r] = rng.bits() as u32;
     }
+    // Some vector halves of bytes 0-2: equal elements and zeros for the
+    // find instructions.
+    let vector_half = |rng: &mut Rng| {
+        if rng.chance(30) {
+            (0..8).fold(0, |h, _| h << 8 | rng.below(3))
+        } else {
+            rng.bits()
+        }
+    };
     for v in 0..32 {
         if v >= 16 {
-            cpu.vr[v][0] = rng.bits();
+            cpu.vr[v][0] = vector_half(rng);
         }
-        cpu.vr[v][1] = rng.bits();
+        cpu.vr[v][1] = vector_half(rng);
     }
     for r in 0..10 {
         cpu.gpr[r] = match rng.below(5) {

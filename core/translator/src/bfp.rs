@@ -1,7 +1,10 @@
 //! BFP long arithmetic where the host's IEEE result is the architecture's
 //! (docs/CHOICES.md 45c): ADD, SUBTRACT, MULTIPLY and DIVIDE (long BFP),
 //! the register forms ADBR, SDBR, MDBR, DDBR and the storage forms ADB,
-//! SDB, MDB, DDB.
+//! SDB, MDB, DDB; MULTIPLY AND ADD and MULTIPLY AND SUBTRACT (MADBR,
+//! MSDBR: docs/CHOICES.md 51d) where the host has x86's fused
+//! multiply-add, whose single rounding is the architecture's (without it
+//! they stay the interpreter's).
 //!
 //! SSE2 rounds as IEEE 754 does; what the architecture adds is the FPC's
 //! rounding mode, its masks and flags, the DXC of a trap, the scaled
@@ -23,8 +26,16 @@
 //!   flag when the inexact mask is zero; with the mask one it traps (the
 //!   slow path).
 //!
+//! CONVERT TO FIXED (CGDBR, CFDBR; docs/CHOICES.md 51b) is x86
+//! `cvtsd2si` under the rounding of M3 (4-7, or the FPC's for M3 0) with
+//! every x86 exception masked: its invalid operation (a NaN, a rounded
+//! value out of the target's range) is the slow path, its precision flag
+//! the FPC's inexact flag as above; M3 1 (ties away from zero, which x86
+//! has not) and the M3 values that are a specification exception are not
+//! translated. MXCSR is back at its default before the code goes on.
+//!
 //! ADD and SUBTRACT set cc 0 for a zero result, 1 for a negative one, 2
-//! for a positive one. Only under the software TLB (the jit): the kvm
+//! for a positive one; CONVERT TO FIXED by the source the same way. Only under the software TLB (the jit): the kvm
 //! engine's in-VM image completes these instructions without leaving the
 //! VM, while a translation's slow path leaves it.
 
@@ -32,12 +43,12 @@ use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::sem::Ext;
-use zmmu_cpu::state::{offset, Cpu};
+use zmmu_cpu::state::Cpu;
 use zmmu_mmu::kind::AccessKind;
 
 use crate::abi;
 use crate::bfp::Arith::*;
-use crate::emit::{Current, Gen};
+use crate::emit::{gpr, gpr32, Current, Gen};
 use crate::memory::MemoryAccess;
 
 /// MXCSR with every exception masked, round to nearest, no flags.
@@ -48,22 +59,33 @@ const MXCSR_PRECISION: i32 = 0x20;
 /// host order) and flag byte (bits 8-15, byte 2).
 const FPC_INEXACT: i32 = zmmu_cpu::exec::bfp::ieee::INEXACT as i32;
 
+/// The MXCSR invalid-operation flag.
+const MXCSR_INVALID: i32 = 0x01;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Arith {
     Add,
     Sub,
     Mul,
     Div,
+    /// R3 times operand 2, plus R1 (MULTIPLY AND ADD), rounded once.
+    MulAdd,
+    /// R3 times operand 2, less R1 (MULTIPLY AND SUBTRACT), rounded once.
+    MulSub,
 }
 
 impl Gen {
-    /// The long BFP arithmetic of the module, under the software TLB;
+    /// The long BFP arithmetic and conversions of the module, under the
+    /// software TLB;
     /// `false` for other instructions and other memory accesses (the kvm
     /// engine's image completes these instructions in the VM, where a
     /// translation's slow path, an overflow say, would leave it for the
     /// host).
     pub(crate) fn bfp(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
+        let MemoryAccess::SoftTlb { fma, .. } = self.env.memory else {
+            return Ok(false);
+        };
         let (op, storage) = match here.insn.op {
             ADBR => (Add, false),
             SDBR => (Sub, false),
@@ -73,16 +95,15 @@ impl Gen {
             SDB => (Sub, true),
             MDB => (Mul, true),
             DDB => (Div, true),
+            MADBR if fma => (MulAdd, false),
+            MSDBR if fma => (MulSub, false),
+            CGDBR | CFDBR => return self.convert_to_fixed(here),
             _ => return Ok(false),
         };
-        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
-            return Ok(false);
-        }
         let f = here.insn.f;
         let fpc = core::mem::offset_of!(Cpu, fpc) as i32;
-        let fpr = |r: u8| (offset::FPR + offset::FPR_STRIDE * usize::from(r & 15)) as i32;
         self.afp_or_slow(here)?;
-        let slow = here.slow;
+        let (r1, slow) = (self.fpr_offset_any(f.r1), here.slow);
         self.a.test(byte_ptr(rbx + fpc), 3)?;
         self.a.jnz(slow)?;
         if storage {
@@ -91,11 +112,16 @@ impl Gen {
             self.load(8, Ext::F)?;
             self.a.movq(xmm1, rsi)?;
         } else {
-            self.a.movq(xmm1, qword_ptr(rbx + fpr(f.r2)))?;
+            self.a
+                .movq(xmm1, qword_ptr(rbx + self.fpr_offset_any(f.r2)))?;
+        }
+        if matches!(op, MulAdd | MulSub) {
+            let r3 = self.fpr_offset_any(f.r3);
+            self.a.movq(xmm2, qword_ptr(rbx + r3))?;
         }
         let frame = dword_ptr(rsp + abi::FRAME_FILL);
         let a = &mut self.a;
-        a.movq(xmm0, qword_ptr(rbx + fpr(f.r1)))?;
+        a.movq(xmm0, qword_ptr(rbx + r1))?;
         a.mov(frame, MXCSR_DEFAULT)?;
         a.ldmxcsr(frame)?;
         match op {
@@ -103,6 +129,8 @@ impl Gen {
             Sub => a.subsd(xmm0, xmm1)?,
             Mul => a.mulsd(xmm0, xmm1)?,
             Div => a.divsd(xmm0, xmm1)?,
+            MulAdd => a.vfmadd231sd(xmm0, xmm2, xmm1)?,
+            MulSub => a.vfmsub231sd(xmm0, xmm2, xmm1)?,
         }
         a.stmxcsr(frame)?;
         a.movq(rax, xmm0)?;
@@ -130,7 +158,7 @@ impl Gen {
         a.jnz(slow)?;
         a.or(byte_ptr(rbx + fpc + 2), FPC_INEXACT)?;
         a.set_label(&mut exact)?;
-        a.mov(qword_ptr(rbx + fpr(f.r1)), rax)?;
+        a.mov(qword_ptr(rbx + r1), rax)?;
         if matches!(op, Add | Sub) {
             let mut done = a.create_label();
             self.sign_cc(done)?;
@@ -138,6 +166,81 @@ impl Gen {
             self.a.nop()?;
             self.store_cc()?;
         }
+        Ok(true)
+    }
+
+    /// CONVERT TO FIXED from long BFP (CGDBR to 64 bits, CFDBR to bits
+    /// 32-63 of R1) as the module says; `false` (the interpreter's) for M3
+    /// 1, round to nearest with ties away from zero, which x86 has not,
+    /// and for the M3 values that are a specification exception.
+    fn convert_to_fixed(&mut self, here: &mut Current) -> Result<bool, IcedError> {
+        let f = here.insn.f;
+        // The MXCSR rounding control (0 nearest even, 1 down, 2 up, 3
+        // toward zero) of M3 4-7; `None`: the FPC's (M3 0).
+        let rounding = match f.m3 {
+            0 => None,
+            4 => Some(0),
+            5 => Some(3),
+            6 => Some(2),
+            7 => Some(1),
+            _ => return Ok(false),
+        };
+        let wide = here.insn.op == Opcode::CGDBR;
+        let fpc = core::mem::offset_of!(Cpu, fpc) as i32;
+        self.afp_or_slow(here)?;
+        let (slow, source) = (here.slow, self.fpr_offset_any(f.r2));
+        let frame = dword_ptr(rsp + abi::FRAME_FILL);
+        let a = &mut self.a;
+        match rounding {
+            Some(rc) => a.mov(frame, MXCSR_DEFAULT | rc << 13)?,
+            None => {
+                // The FPC's mode r (its two low bits, as the interpreter
+                // reads them: 0 nearest even, 1 toward zero, 2 up, 3
+                // down) is x86's (4 - r) & 3.
+                a.mov(eax, dword_ptr(rbx + fpc))?;
+                a.neg(eax)?;
+                a.and(eax, 3)?;
+                a.shl(eax, 13)?;
+                a.or(eax, MXCSR_DEFAULT)?;
+                a.mov(frame, eax)?;
+            }
+        }
+        a.ldmxcsr(frame)?;
+        a.movq(xmm0, qword_ptr(rbx + source))?;
+        if wide {
+            a.cvtsd2si(rsi, xmm0)?;
+        } else {
+            a.cvtsd2si(esi, xmm0)?;
+        }
+        // The host's own code runs under the default MXCSR.
+        a.stmxcsr(frame)?;
+        a.mov(ecx, frame)?;
+        a.mov(frame, MXCSR_DEFAULT)?;
+        a.ldmxcsr(frame)?;
+        // A NaN, or a rounded value out of the target's range: x86's
+        // invalid operation; the interpreter's cc 3 or trap.
+        a.test(ecx, MXCSR_INVALID)?;
+        a.jnz(slow)?;
+        let mut exact = a.create_label();
+        a.test(ecx, MXCSR_PRECISION)?;
+        a.jz(exact)?;
+        a.test(byte_ptr(rbx + fpc + 3), FPC_INEXACT)?;
+        a.jnz(slow)?;
+        a.or(byte_ptr(rbx + fpc + 2), FPC_INEXACT)?;
+        a.set_label(&mut exact)?;
+        if wide {
+            a.mov(gpr(f.r1), rsi)?;
+        } else {
+            a.mov(gpr32(f.r1), esi)?;
+        }
+        // cc 0 zero, 1 negative, 2 positive: the source's.
+        a.mov(rax, qword_ptr(rbx + source))?;
+        a.lea(rdx, qword_ptr(rax + rax))?;
+        let mut done = a.create_label();
+        self.sign_cc(done)?;
+        self.a.set_label(&mut done)?;
+        self.a.nop()?;
+        self.store_cc()?;
         Ok(true)
     }
 

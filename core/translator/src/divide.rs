@@ -5,7 +5,9 @@
 //! not fit is a fixed-point-divide exception that leaves the registers
 //! unchanged: the fast path tests both before the x86 divide (which would
 //! trap on them) and sends them to the slow path, where the interpreter
-//! raises it.
+//! raises it. MULTIPLY LOGICAL of 64-bit operands (MLGR, MLG:
+//! docs/CHOICES.md 51e) uses the same pair, R1+1 times the operand into
+//! R1 : R1+1 (x86 `mul`), and raises nothing.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -27,11 +29,15 @@ enum Kind {
     /// DSGR, DSG, DSGFR, DSGF: R1+1 alone by a signed divisor (DSGF(R)'s
     /// sign-extended from a word).
     Single,
+    /// MLGR, MLG: R1+1 times a 64-bit unsigned operand, the 128-bit
+    /// product into R1 : R1+1.
+    MultiplyLogical64,
 }
 
 impl Gen {
-    /// Emits the divides with an even R1 (an odd one is a specification
-    /// exception: the interpreter's); false for other instructions.
+    /// Emits the divides and 64-bit logical multiplies with an even R1 (an
+    /// odd one is a specification exception: the interpreter's); false for
+    /// other instructions.
     pub(crate) fn divide(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
         let insn = here.insn;
@@ -45,6 +51,8 @@ impl Gen {
             DSG => (Kind::Single, 8, Ext::F, true),
             DSGFR => (Kind::Single, 4, Ext::S32, false),
             DSGF => (Kind::Single, 4, Ext::S32, true),
+            MLGR => (Kind::MultiplyLogical64, 8, Ext::F, false),
+            MLG => (Kind::MultiplyLogical64, 8, Ext::F, true),
             _ => return Ok(false),
         };
         if f.r1 & 1 != 0 || (storage && !self.env.memory.inline()) {
@@ -59,9 +67,16 @@ impl Gen {
             self.a.mov(rsi, gpr(f.r2))?;
             self.extend(ext)?;
         }
+        let a = &mut self.a;
+        if kind == Kind::MultiplyLogical64 {
+            a.mov(rax, gpr(f.r1 | 1))?;
+            a.mul(rsi)?;
+            a.mov(gpr(f.r1), rdx)?;
+            a.mov(gpr(f.r1 | 1), rax)?;
+            return Ok(true);
+        }
         here.used_slow = true;
         let slow = here.slow;
-        let a = &mut self.a;
         a.test(rsi, rsi)?;
         a.jz(slow)?;
         match kind {
@@ -96,6 +111,7 @@ impl Gen {
                 a.mov(gpr(f.r1), rdx)?;
                 a.mov(gpr(f.r1 | 1), rax)?;
             }
+            Kind::MultiplyLogical64 => unreachable!("emitted above"),
         }
         Ok(true)
     }

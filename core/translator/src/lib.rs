@@ -45,7 +45,7 @@
 //! let code = [0xb9, 0x08, 0x00, 0x12, 0xe3, 0x30, 0x10, 0x08, 0x00, 0x04, 0xa7, 0xf4, 0xff, 0xfb];
 //! let block = decode_block(&code, 0x2_0000, AddressingMode::Bits64, 64);
 //! assert_eq!(block.len(), 3);
-//! let memory = MemoryAccess::SoftTlb { partition: 0, whole_pages: true };
+//! let memory = MemoryAccess::SoftTlb { partition: 0, whole_pages: true, fma: false };
 //! let env = Env { amode: AddressingMode::Bits64, key: 0, memory, movbe: false };
 //! // The shared stubs and the block, for code placed at host address 0x1000.
 //! let (shared, stubs) = stubs(0x1000).unwrap();
@@ -87,6 +87,7 @@ mod ss;
 mod strings;
 mod stubs;
 mod vload;
+mod vstring;
 
 pub use block::{
     decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,

@@ -41,6 +41,10 @@ pub enum MemoryAccess {
         /// The storage size is a multiple of 4 KiB, so a page a TLB entry
         /// maps lies wholly in storage and no bound check is needed.
         whole_pages: bool,
+        /// The host has FMA3 (x86's fused multiply-add, for MULTIPLY AND
+        /// ADD: docs/CHOICES.md 51d). Only the jit knows, whose code runs
+        /// on the host that translated it.
+        fma: bool,
     },
     /// A plain access at the guest's logical address, translated by the
     /// host MMU (the `kvm` engine: the shadow of the s390x tables in the
@@ -201,6 +205,7 @@ impl Gen {
             MemoryAccess::SoftTlb {
                 partition,
                 whole_pages,
+                ..
             } => ((partition * tlb::PARTITION_STRIDE) as i32, whole_pages),
             MemoryAccess::HostMmu | MemoryAccess::Helper => {
                 unreachable!("the software TLB's lookup only for its blocks")

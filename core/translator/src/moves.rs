@@ -7,8 +7,11 @@
 //! COMPARE and COMPARE AND SIGNAL (CDBR, KDBR) of two ordered operands
 //! (a NaN, quiet or signaling, goes to the slow path) and CONVERT FROM
 //! FIXED of a 32-bit integer (CDFBR) or of a 64-bit one of magnitude at
-//! most 2^53 (CDGBR; a larger one may round, and goes to the slow path):
-//! every such integer is a long BFP number, which x86 `cvtsi2sd` gives.
+//! most 2^53 (CDGBR; a larger one may round, and goes to the slow path),
+//! and CONVERT FROM LOGICAL of a 32-bit unsigned integer (CDLFBR, with a
+//! valid M3): every such integer is a long BFP number, which x86
+//! `cvtsi2sd` gives. TEST DATA CLASS (TCDB: docs/CHOICES.md 51e) reads
+//! only the class and sign of R1 and the mask in its address.
 //!
 //! Each checks what the interpreter checks before it acts and leaves every
 //! exception to it (the slow path): the vector facility installed (else
@@ -92,12 +95,19 @@ impl Gen {
                 a.nop()?;
                 self.store_cc()?;
             }
-            CDFBR | CDGBR => {
+            // M3 2, 3 and 8-15 of CDLFBR are a specification exception
+            // (not translated); any other M3 rounds, but nothing rounds.
+            CDFBR | CDGBR | CDLFBR if here.insn.op != CDLFBR || matches!(f.m3, 0 | 1 | 4..=7) => {
                 self.control_or_slow(here, CR0_AFP)?;
                 let r1 = self.fpr_offset_any(f.r1);
                 let a = &mut self.a;
                 if here.insn.op == CDFBR {
                     a.cvtsi2sd(xmm0, gpr32(f.r2))?;
+                } else if here.insn.op == CDLFBR {
+                    // The 32-bit unsigned integer, zero-extended: a
+                    // nonnegative 64-bit one below 2^32.
+                    a.mov(eax, gpr32(f.r2))?;
+                    a.cvtsi2sd(xmm0, rax)?;
                 } else {
                     // |R2| <= 2^53: R2 + 2^53 in 0..=2^54.
                     a.mov(rax, gpr(f.r2))?;
@@ -109,6 +119,57 @@ impl Gen {
                     a.cvtsi2sd(xmm0, rax)?;
                 }
                 a.movq(qword_ptr(rbx + r1), xmm0)?;
+            }
+            TCDB => {
+                // cc 1 when the mask (bits 52-63 of the second-operand
+                // address) has the bit of R1's class and sign, at position
+                // 2 * class + sign from bit 52: the classes zero, normal,
+                // subnormal, infinity, quiet NaN, signaling NaN (PoP TEST
+                // DATA CLASS).
+                self.control_or_slow(here, CR0_AFP)?;
+                let r1 = self.fpr_offset_any(f.r1);
+                self.ea(f.x2, f.b2, f.d2)?;
+                let (mut done, mut subnormal, mut special) = (
+                    self.a.create_label(),
+                    self.a.create_label(),
+                    self.a.create_label(),
+                );
+                let a = &mut self.a;
+                a.mov(rdx, qword_ptr(rbx + r1))?;
+                a.mov(rsi, rdx)?;
+                a.shr(rsi, 63)?;
+                // ecx = twice the class.
+                a.xor(ecx, ecx)?;
+                a.add(rdx, rdx)?;
+                a.jz(done)?;
+                a.mov(rcx, rdx)?;
+                a.shr(rcx, 53)?;
+                a.jz(subnormal)?;
+                a.cmp(ecx, 0x7ff)?;
+                a.je(special)?;
+                a.mov(ecx, 2)?;
+                a.jmp(done)?;
+                a.set_label(&mut subnormal)?;
+                a.mov(ecx, 4)?;
+                a.jmp(done)?;
+                // Infinity (no fraction), else a NaN, quiet when the
+                // fraction's first bit is one.
+                a.set_label(&mut special)?;
+                a.mov(ecx, 6)?;
+                a.shl(rdx, 11)?;
+                a.jz(done)?;
+                a.mov(ecx, 8)?;
+                a.js(done)?;
+                a.mov(ecx, 10)?;
+                a.set_label(&mut done)?;
+                a.add(ecx, esi)?;
+                a.mov(edx, 0x800)?;
+                a.shr(edx, cl)?;
+                a.xor(ecx, ecx)?;
+                a.test(eax, edx)?;
+                a.setnz(cl)?;
+                a.shl(ecx, 4)?;
+                self.store_cc()?;
             }
             VLGV | VLVG if f.m4 <= 3 => {
                 self.vector_enabled(here)?;
@@ -219,7 +280,7 @@ impl Gen {
 
     /// The offset from rbx of floating-point register `r`, any of the 16
     /// (the AFP-register control checked already).
-    fn fpr_offset_any(&self, r: u8) -> i32 {
+    pub(crate) fn fpr_offset_any(&self, r: u8) -> i32 {
         (offset::FPR + offset::FPR_STRIDE * usize::from(r & 15)) as i32
     }
 

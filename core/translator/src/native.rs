@@ -80,6 +80,7 @@ impl Gen {
             || self.on_condition(here, mem_ok)?
             || self.moves(here)?
             || self.bfp(here)?
+            || self.vstring(here)?
         {
             return Ok(Native::Yes);
         }

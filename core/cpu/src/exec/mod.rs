@@ -377,24 +377,29 @@ impl<'a, B: Bus> Exec<'a, B> {
 
 /// Execute the decoded instruction `insn` located at `at`.
 pub fn execute<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> ExecResult {
-    dispatch(&mut Exec::new(cpu, bus, insn, at))
+    execute_reporting(cpu, bus, insn, at).0
 }
 
-/// The instruction EXECUTE or EXECUTE RELATIVE LONG `insn` at `at` would
-/// run now (its target as [`Exec::execute_target`] fetches it, R1's byte
-/// ORed in), for a caller that must know what kind of instruction ran in
-/// place (a translator's helper: a target that branches or changes the
-/// machine ends the chain of blocks, PoP "EXECUTE"). `None` for any other
-/// instruction, or when the fetch or decode fails (the EXECUTE then raises
-/// the exception when it runs: this look changes nothing architected).
-pub fn executed<B: Bus>(cpu: &mut Cpu, bus: &mut B, insn: Insn, at: u64) -> Option<Insn> {
+/// [`execute`], also giving the instruction that ran: for EXECUTE and
+/// EXECUTE RELATIVE LONG the target (R1's byte ORed in) once it was
+/// fetched and decoded, else `insn`. The target is fetched once, when the
+/// EXECUTE runs (PoP "EXECUTE"); a caller that must know what ran in place
+/// reads it here (a translator's helper: a target that branches or
+/// changes the machine ends the chain of blocks).
+pub fn execute_reporting<B: Bus>(
+    cpu: &mut Cpu,
+    bus: &mut B,
+    insn: Insn,
+    at: u64,
+) -> (ExecResult, Insn) {
+    let mut e = Exec::new(cpu, bus, insn, at);
     if !matches!(insn.op, Opcode::EX | Opcode::EXRL) {
-        return None;
+        return (dispatch(&mut e), insn);
     }
-    Exec::new(cpu, bus, insn, at)
-        .execute_target()
-        .ok()
-        .map(|(_, target)| target)
+    match e.execute_target() {
+        Ok((target, target_insn)) => (run_target(&mut e, target, target_insn), target_insn),
+        Err(exception) => (Err(exception), insn),
+    }
 }
 
 impl<'a, B: Bus> Exec<'a, B> {
@@ -466,7 +471,6 @@ fn special<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
         return r;
     }
     match e.insn.op {
-        Opcode::EX | Opcode::EXRL => execute_target(e),
         Opcode::MVPG => page::move_page(e),
         Opcode::MVCOS => optional_move::move_with_optional_specifications(e),
         Opcode::CSST => compare_swap_store::compare_and_swap_and_store(e),
@@ -490,11 +494,10 @@ impl<B: Bus> Exec<'_, B> {
     }
 }
 
-/// EXECUTE / EXECUTE RELATIVE LONG: execute the target in place; the PSW
-/// then points after the EXECUTE, and relative addresses in the target are
-/// relative to the target (PoP "EXECUTE").
-fn execute_target<B: Bus>(e: &mut Exec<'_, B>) -> ExecResult {
-    let (target, target_insn) = e.execute_target()?;
+/// EXECUTE / EXECUTE RELATIVE LONG: execute the target `target_insn` at
+/// `target` in place; the PSW then points after the EXECUTE, and relative
+/// addresses in the target are relative to the target (PoP "EXECUTE").
+fn run_target<B: Bus>(e: &mut Exec<'_, B>, target: u64, target_insn: Insn) -> ExecResult {
     if matches!(target_insn.op, Opcode::EX | Opcode::EXRL) {
         return Err(Exception::new(Code::EXECUTE));
     }
@@ -531,26 +534,49 @@ impl Cpu {
         let insn = self
             .fetch(bus, at)
             .map_err(|(exception, ilc)| Interruption::Program { exception, ilc })?;
+        self.step_decoded(bus, insn, at).0
+    }
+
+    /// Execute `insn`, fetched and decoded at `at`, as [`Cpu::step`] does
+    /// after its fetch: the PSW address set, an exception or SVC returned
+    /// with the ILC of `insn`. Also gives the instruction that ran, as
+    /// [`execute_reporting`] does (for an EXECUTE its target).
+    pub fn step_decoded<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        insn: Insn,
+        at: u64,
+    ) -> (Result<(), Interruption>, Insn) {
         let ilc = insn.ilc();
         let next = self.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
-        match execute(self, bus, insn, at) {
-            Ok(Next::Seq) => self.psw.addr = next,
-            Ok(Next::Jump(t)) => self.psw.addr = t,
-            Ok(Next::Again) => self.psw.addr = at,
-            Ok(Next::NewPsw) => {}
+        let (result, ran) = execute_reporting(self, bus, insn, at);
+        let result = match result {
+            Ok(Next::Seq) => {
+                self.psw.addr = next;
+                Ok(())
+            }
+            Ok(Next::Jump(t)) => {
+                self.psw.addr = t;
+                Ok(())
+            }
+            Ok(Next::Again) => {
+                self.psw.addr = at;
+                Ok(())
+            }
+            Ok(Next::NewPsw) => Ok(()),
             Ok(Next::Svc(code)) => {
                 self.psw.addr = next;
-                return Err(Interruption::Supervisor { code, ilc });
+                Err(Interruption::Supervisor { code, ilc })
             }
             Err(exception) => {
                 self.psw.addr = match exception.code.ending() {
                     Ending::Nullify => at,
                     Ending::Suppress | Ending::Complete => next,
                 };
-                return Err(Interruption::Program { exception, ilc });
+                Err(Interruption::Program { exception, ilc })
             }
-        }
-        Ok(())
+        };
+        (result, ran)
     }
 
     /// Fetch and decode the instruction at `at`; an exception comes with the
