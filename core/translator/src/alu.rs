@@ -9,7 +9,7 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
-use crate::cc::{compare_cc, PSW_CC_BYTE};
+use crate::cc::{compare_cc, Compared, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, Current, Gen, Native};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
@@ -257,6 +257,16 @@ impl Gen {
             let first = self.reg_low(first)?;
             self.a.mov(eax, low32(first))?;
         }
+        let compared = match op {
+            AluOp::Cmp | AluOp::CmpL => Some(Compared::new(op == AluOp::CmpL)),
+            // A 32-bit result may be merged into a cached register with
+            // shifts after the test.
+            AluOp::LoadTest if wide => Some(Compared::Signed),
+            _ => None,
+        };
+        if compared.is_some() && !dead {
+            self.before_compare()?;
+        }
         let a = &mut self.a;
         macro_rules! op2 {
             ($m:ident) => {
@@ -425,7 +435,10 @@ impl Gen {
             }
         }
         if sets_cc && !dead {
-            self.set_cc()?;
+            match compared {
+                Some(compared) => self.set_compare_cc(compared)?,
+                None => self.set_cc()?,
+            }
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
+use crate::cc::Compared;
 use crate::encode::Assembler;
 use crate::fill::Fill;
 use crate::regs::{Regs, CACHE};
@@ -174,6 +175,7 @@ fn emit(
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
+        g.flags = g.flags_left.take();
         g.cc_dead = crate::liveness::cc_dead_after(block.get(index + 1..).unwrap_or(&[]));
         let next = env
             .amode
@@ -193,6 +195,7 @@ fn emit(
             Native::No => {
                 g.all_native = false;
                 g.cc_left = false;
+                g.flags_left = None;
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() && !crate::block::continues_after(guest.insn.op) {
@@ -219,6 +222,8 @@ fn emit(
             }
         }
         if here.used_slow {
+            // Its slow path rejoins after it with other flags.
+            g.flags_left = None;
             g.slow
                 .push((here.slow, index, next, outcome == Native::Ended, g.regs));
         }
@@ -299,6 +304,12 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
+    /// The host flags hold the compare that set the condition code at the
+    /// start of the instruction being emitted (on its fast path, the only
+    /// way into it: the instruction before has no slow path);
+    /// `flags_left`: the instruction being emitted leaves them.
+    pub(crate) flags: Option<Compared>,
+    pub(crate) flags_left: Option<Compared>,
     /// A later instruction of the block sets the condition code before
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
@@ -359,6 +370,8 @@ impl Gen {
             index: 0,
             cc_ready: false,
             cc_left: false,
+            flags: None,
+            flags_left: None,
             cc_dead: false,
             links: Vec::new(),
             chained: Vec::new(),
@@ -808,6 +821,58 @@ pub(crate) fn low8(r: AsmRegister64) -> AsmRegister8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{decode_block, stubs, MemoryAccess};
+    use iced_x86::Code;
+
+    /// The host instructions of the block `code` decodes to.
+    fn emitted(code: &[u8]) -> Vec<iced_x86::Instruction> {
+        let block = decode_block(code, 0x2_0000, AddressingMode::Bits64, 64);
+        let memory = MemoryAccess::SoftTlb {
+            partition: 0,
+            whole_pages: true,
+        };
+        let env = Env {
+            amode: AddressingMode::Bits64,
+            key: 0,
+            memory,
+            movbe: false,
+        };
+        let (shared, stubs) = stubs(0x1000).unwrap();
+        let mut t = Translator::new().unwrap();
+        t.translate(&block, &env, 0x1000 + shared.len() as u64, 0, &stubs, &[])
+            .unwrap();
+        t.a.instructions().to_vec()
+    }
+
+    /// Whether any of `code` is `bt r64, r64`: a branch testing the
+    /// condition code against its mask.
+    fn tests_the_cc(code: &[iced_x86::Instruction]) -> bool {
+        code.iter().any(|i| i.code() == Code::Bt_rm64_r64)
+    }
+
+    #[test]
+    fn a_branch_right_after_a_register_compare_jumps_on_its_flags() {
+        // clgr r1,r2; jle +8; the jump leaves when not high: ja skips it.
+        let code = [0xb9, 0x21, 0x00, 0x12, 0xa7, 0xc4, 0x00, 0x04, 0, 0];
+        let host = emitted(&code);
+        assert!(!tests_the_cc(&host));
+        assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+        // clgrj r1,r2,12,+8: the same without a condition code.
+        let code = [0xec, 0x12, 0x00, 0x04, 0xc0, 0x65, 0, 0];
+        let host = emitted(&code);
+        assert!(!tests_the_cc(&host));
+        assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+    }
+
+    #[test]
+    fn a_branch_after_a_compare_with_a_slow_path_reads_the_condition_code() {
+        // clg r1,0(r2); jle: the slow path rejoins before the branch with
+        // the interpreter's flags, not the compare's.
+        let code = [
+            0xe3, 0x10, 0x20, 0x00, 0x00, 0x21, 0xa7, 0xc4, 0x00, 0x04, 0, 0,
+        ];
+        assert!(tests_the_cc(&emitted(&code)));
+    }
 
     #[test]
     fn every_cache_register_has_its_own_narrow_names() {
