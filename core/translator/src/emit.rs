@@ -36,6 +36,13 @@ pub struct Translated {
     /// The guest addresses of the `links` the code jumps to directly: it
     /// must be dropped when one of those blocks is.
     pub chained: Vec<u64>,
+    /// The exits that would have jumped directly to a block at a guest
+    /// address had it been among the `links`: (host address of their
+    /// `jmp rel32` to the dispatcher, guest address). Once such a block
+    /// is translated the runner may point the jump at it, which makes the
+    /// code what `translate` would have emitted with that link (and the
+    /// code must then be dropped with that block).
+    pub unlinked: Vec<(u64, u64)>,
 }
 
 /// Where one guest instruction's code lies in a block.
@@ -313,9 +320,11 @@ pub(crate) struct Gen {
     /// A later instruction of the block sets the condition code before
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
-    /// Blocks it may jump to directly, and those it does.
+    /// Blocks it may jump to directly, those it does, and the exits that
+    /// could (host instruction index of their jump, guest address).
     links: Vec<(u64, u64)>,
     chained: Vec<u64>,
+    unlinked: Vec<(usize, u64)>,
     /// The guest registers the host registers hold here (see [`Regs`]),
     /// those held at the start of the instruction being emitted while it
     /// has not opted in ([`Gen::opt_in`]), and whether it has.
@@ -375,6 +384,7 @@ impl Gen {
             cc_dead: false,
             links: Vec::new(),
             chained: Vec::new(),
+            unlinked: Vec::new(),
             regs: Regs::default(),
             kept: Regs::default(),
             opted: false,
@@ -582,6 +592,10 @@ impl Gen {
                 }
                 return Ok(());
             }
+            self.leave_rax()?;
+            self.unlinked.push((self.a.instructions().len(), addr));
+            self.a.jmp(self.stubs.dispatch)?;
+            return Ok(());
         }
         self.end_rax()
     }
@@ -692,9 +706,13 @@ impl Gen {
         a.set_label(&mut self.out)?;
         a.mov(eax, abi::END as u32)?;
         a.jmp(self.stubs.ret)?;
+        // Our encoder gives every jump to an address (not a label) its
+        // rel32 form; BlockEncoder may shorten one.
+        let mut unlinked = core::mem::take(&mut self.unlinked);
         let (code, offsets) = match encoder.encode(a.instructions(), ip)? {
             Some(encoded) => (encoded.code, encoded.offsets),
             None => {
+                unlinked.clear();
                 let result =
                     a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
                 (
@@ -720,12 +738,17 @@ impl Gen {
                 })
             })
             .collect::<Result<Vec<_>, IcedError>>()?;
+        let unlinked = unlinked
+            .into_iter()
+            .map(|(index, addr)| Ok((at(a, index)?, addr)))
+            .collect::<Result<Vec<_>, IcedError>>()?;
         let translated = Translated {
             inline_end: at(a, inline_end)?,
             code,
             native,
             sites,
             chained: self.chained,
+            unlinked,
         };
         Ok((translated, self.a))
     }
