@@ -117,7 +117,7 @@ impl Translator {
         loop {
             self.a.reset();
             let a = core::mem::replace(&mut self.a, near_assembler()?);
-            let (translated, a, looped) = emit(
+            let (emitted, a) = emit(
                 a,
                 &mut self.encoder,
                 block,
@@ -129,22 +129,29 @@ impl Translator {
                 entry,
             )?;
             self.a = a;
-            // A block that loops to itself is emitted again with the
-            // registers cached at its back edge loaded before its loop
-            // head, so that what one iteration leaves in host registers
-            // the next reads there (docs/CHOICES.md §44).
-            match looped {
-                Some(regs) if entry == Regs::default() && regs.any() => entry = regs,
-                _ => return Ok(translated),
+            match emitted {
+                Emitted::Block(translated) => return Ok(translated),
+                Emitted::Again(regs) => entry = regs,
             }
         }
     }
 }
 
+/// What [`emit`] made.
+enum Emitted {
+    /// The block's code.
+    Block(Translated),
+    /// Nothing to keep: a block that loops to itself is emitted again with
+    /// the registers cached at its back edge (these) loaded before its
+    /// loop head, so that what one iteration leaves in host registers the
+    /// next reads there (docs/CHOICES.md §44); the first emission is not
+    /// encoded.
+    Again(Regs),
+}
+
 /// [`translate`] with assembler `a` (empty) and `encoder`, the register
 /// cache `entry` at the block's loop head (loaded on entry); gives `a`
-/// back for the next block, and the cache at the block's first branch to
-/// its own start.
+/// back for the next block.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     a: CodeAssembler,
@@ -156,7 +163,7 @@ fn emit(
     stubs: &Stubs,
     links: &[(u64, u64)],
     entry: Regs,
-) -> Result<(Translated, CodeAssembler, Option<Regs>), IcedError> {
+) -> Result<(Emitted, CodeAssembler), IcedError> {
     let start = block.first().map_or(0, |g| g.at);
     let mut g = Gen::new(a, *env, id, *stubs, start, block.len());
     g.links = links.to_vec();
@@ -246,9 +253,13 @@ fn emit(
             g.end_at(next)?;
         }
     }
-    let looped = g.looped;
-    let (translated, a) = g.finish(encoder, ip, native)?;
-    Ok((translated, a, looped))
+    match g.looped {
+        Some(regs) if entry == Regs::default() && regs.any() => Ok((Emitted::Again(regs), g.a)),
+        _ => {
+            let (translated, a) = g.finish(encoder, ip, native)?;
+            Ok((Emitted::Block(translated), a))
+        }
+    }
 }
 
 /// Whether an instruction was translated natively.
@@ -847,8 +858,8 @@ mod tests {
     use crate::{decode_block, stubs, MemoryAccess};
     use iced_x86::Code;
 
-    /// The host instructions of the block `code` decodes to.
-    fn emitted(code: &[u8]) -> Vec<iced_x86::Instruction> {
+    /// A translator that has just translated the block `code` decodes to.
+    fn translated(code: &[u8]) -> Translator {
         let block = decode_block(code, 0x2_0000, AddressingMode::Bits64, 64);
         let memory = MemoryAccess::SoftTlb {
             partition: 0,
@@ -864,7 +875,12 @@ mod tests {
         let mut t = Translator::new().unwrap();
         t.translate(&block, &env, 0x1000 + shared.len() as u64, 0, &stubs, &[])
             .unwrap();
-        t.a.instructions().to_vec()
+        t
+    }
+
+    /// The host instructions of the block `code` decodes to.
+    fn emitted(code: &[u8]) -> Vec<iced_x86::Instruction> {
+        translated(code).a.instructions().to_vec()
     }
 
     /// Whether any of `code` is `bt r64, r64`: a branch testing the
@@ -885,6 +901,16 @@ mod tests {
         let host = emitted(&code);
         assert!(!tests_the_cc(&host));
         assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+    }
+
+    #[test]
+    fn a_block_that_loops_to_itself_is_encoded_once() {
+        // lgr r2,r3; agr r2,r4; brctg r5,-8: emitted twice (the second
+        // time with r2-r5 cached at the loop head), encoded once.
+        let code = [
+            0xb9, 0x04, 0x00, 0x23, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfc, 0, 0,
+        ];
+        assert_eq!(translated(&code).encoder.blocks, 1);
     }
 
     #[test]

@@ -156,7 +156,7 @@ pub(crate) struct Assembler {
     /// free `translate` is, does not pay for it).
     memo: Vec<Memo>,
     /// Blocks encoded.
-    blocks: u32,
+    pub(crate) blocks: u32,
     /// Instructions encoded by iced's `Encoder` (not found in `memo`).
     encoded: u64,
     plain: Vec<u8>,
