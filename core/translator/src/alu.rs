@@ -10,7 +10,7 @@ use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::{compare_cc, Compared, PSW_CC_BYTE};
-use crate::emit::{low16, low32, low8, Current, Gen, Native};
+use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -227,7 +227,7 @@ impl Gen {
             }
             Src::Imm(ext) => {
                 let value = ext.apply(u64::from(f.i2));
-                self.a.mov(rsi, value)?;
+                mov_imm(&mut self.a, rsi, value)?;
             }
             Src::Mem(ext) => {
                 if format == Format::RilB {
@@ -463,13 +463,13 @@ impl Gen {
         };
         self.access(here, kind, n)?;
         if op == AluOp::Load {
-            self.a.mov(rcx, b)?;
+            mov_imm(&mut self.a, rcx, b)?;
             return self.store(n);
         }
         self.load(n, mem)?;
         let wide = w == Width::W64;
         let a = &mut self.a;
-        a.mov(rdi, b)?;
+        mov_imm(a, rdi, b)?;
         macro_rules! op2 {
             ($m:ident) => {
                 if wide {

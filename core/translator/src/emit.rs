@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use iced_x86::code_asm::*;
-use iced_x86::{BlockEncoderOptions, IcedError};
+use iced_x86::{BlockEncoderOptions, Code, IcedError};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
@@ -592,7 +592,7 @@ impl Gen {
         if self.all_native && addr == self.start {
             return self.self_loop();
         }
-        self.a.mov(rax, addr)?;
+        mov_imm(&mut self.a, rax, addr)?;
         if self.all_native {
             // No helper before this point may have changed translation.
             if let Some(&(_, code)) = self.links.iter().find(|l| l.0 == addr) {
@@ -837,6 +837,24 @@ fn wide_index(r: AsmRegister64) -> usize {
     WIDE.iter().position(|&w| w == r).unwrap_or(3)
 }
 
+/// `r` = `value`, in the shortest move: 5 bytes for a value below 2^32
+/// (a 32-bit move zero-extends), 7 for one that sign-extends from 32
+/// bits, else 10 (iced's `mov r64, imm` always takes the last).
+pub(crate) fn mov_imm(
+    a: &mut CodeAssembler,
+    r: AsmRegister64,
+    value: u64,
+) -> Result<(), IcedError> {
+    if let Ok(v) = u32::try_from(value) {
+        a.mov(low32(r), v)
+    } else if let Ok(v) = i32::try_from(value as i64) {
+        let r = iced_x86::Register::from(r);
+        a.add_instruction(iced_x86::Instruction::with2(Code::Mov_rm64_imm32, r, v)?)
+    } else {
+        a.mov(r, value)
+    }
+}
+
 /// The low 32 bits of a 64-bit register.
 pub(crate) fn low32(r: AsmRegister64) -> AsmRegister32 {
     [eax, ecx, edx, esi, edi, r8d, r9d, r10d, r11d, r14d][wide_index(r)]
@@ -856,7 +874,6 @@ pub(crate) fn low8(r: AsmRegister64) -> AsmRegister8 {
 mod tests {
     use super::*;
     use crate::{decode_block, stubs, MemoryAccess};
-    use iced_x86::Code;
 
     /// A translator that has just translated the block `code` decodes to.
     fn translated(code: &[u8]) -> Translator {
@@ -901,6 +918,51 @@ mod tests {
         let host = emitted(&code);
         assert!(!tests_the_cc(&host));
         assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+    }
+
+    #[test]
+    fn an_immediate_operand_takes_the_shortest_move() {
+        // aghi r1,1; aghi r1,-1: the second operand (in rsi) by a 32-bit
+        // move, then a sign-extended one.
+        let code = [0xa7, 0x1b, 0x00, 0x01, 0xa7, 0x1b, 0xff, 0xff, 0, 0];
+        let host = emitted(&code);
+        let into_rsi: Vec<Code> = host
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.code(),
+                    Code::Mov_r32_imm32 | Code::Mov_rm64_imm32 | Code::Mov_r64_imm64
+                ) && matches!(
+                    i.op0_register(),
+                    iced_x86::Register::RSI | iced_x86::Register::ESI
+                )
+            })
+            .map(|i| i.code())
+            .collect();
+        // (The slow paths tell the helper the instruction in esi.)
+        assert_eq!(into_rsi[..2], [Code::Mov_r32_imm32, Code::Mov_rm64_imm32]);
+        assert!(!into_rsi.contains(&Code::Mov_r64_imm64));
+        // Each move leaves the value in the whole register.
+        for v in [
+            0,
+            1,
+            u64::from(u32::MAX),
+            1 << 32,
+            u64::MAX,
+            1 << 63,
+            0xffff_ffff_8000_0000,
+        ] {
+            let mut a = CodeAssembler::new(64).unwrap();
+            mov_imm(&mut a, rsi, v).unwrap();
+            let i = a.instructions()[0];
+            let left = match i.code() {
+                Code::Mov_r32_imm32 => u64::from(i.immediate32()),
+                Code::Mov_rm64_imm32 => i.immediate32to64() as u64,
+                Code::Mov_r64_imm64 => i.immediate64(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(left, v);
+        }
     }
 
     #[test]
