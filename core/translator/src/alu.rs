@@ -9,8 +9,9 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
-use crate::cc::{compare_cc, Compared, PSW_CC_BYTE};
+use crate::cc::{compare_cc, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
+use crate::regs::Compared;
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.

@@ -11,8 +11,8 @@ use iced_x86::IcedError;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::addr::AddressingMode;
 
-use crate::cc::Compared;
 use crate::emit::{gpr, gpr32, low32, Current, Gen, Native};
+use crate::regs::Compared;
 
 impl Gen {
     /// Emits the branches it translates natively; `None` for other

@@ -1,7 +1,7 @@
 //! The condition code: kept in the PSW mask (bits 18-19), set by every
 //! instruction that sets it, read by branches and LOAD ON CONDITION. A
 //! compare also leaves its host flags for a branch right after it
-//! ([`Compared`], docs/CHOICES.md §52a).
+//! (`Compared`, docs/CHOICES.md §52a).
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -9,6 +9,7 @@ use zmmu_cpu::state::offset;
 
 use crate::abi;
 use crate::emit::Gen;
+use crate::regs::Compared;
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
@@ -23,31 +24,6 @@ pub(crate) fn compare_cc(a: &mut CodeAssembler, logical: bool) -> Result<(), Ice
     } else {
         a.setl(dl)?;
         a.setg(cl)
-    }
-}
-
-/// What the host flags hold at the start of an instruction: the result of
-/// the `cmp` (or `test`, a signed compare with zero) that set the
-/// condition code in the instruction before, whose cc is 0 equal, 1 first
-/// operand low, 2 first operand high (PoP, COMPARE; LOAD AND TEST), never 3.
-/// A branch on that cc then jumps on the flags; the cc is in the PSW all
-/// the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Compared {
-    /// A signed compare (COMPARE, LOAD AND TEST).
-    Signed,
-    /// An unsigned one (COMPARE LOGICAL).
-    Logical,
-}
-
-impl Compared {
-    /// `logical` compares unsigned.
-    pub(crate) fn new(logical: bool) -> Self {
-        if logical {
-            Compared::Logical
-        } else {
-            Compared::Signed
-        }
     }
 }
 
