@@ -81,18 +81,38 @@ impl CodeBuffer {
     pub fn push(&mut self, code: &[u8]) -> Option<usize> {
         let start = self.next_offset();
         let end = start.checked_add(code.len())?;
-        if end > self.len {
+        if end > self.len || !self.write(start, code) {
             return None;
         }
+        self.used = end;
+        Some(start)
+    }
+
+    /// Overwrites the bytes at host address `at` with `code`, inside code
+    /// already pushed (a jump pointed at a block translated later);
+    /// whether it did.
+    pub fn patch(&mut self, at: u64, code: &[u8]) -> bool {
+        let start = (at as usize).wrapping_sub(self.ptr.as_ptr() as usize);
+        start
+            .checked_add(code.len())
+            .is_some_and(|end| end <= self.used)
+            && self.write(start, code)
+    }
+
+    /// Writes `code` at offset `start` (`start + code.len()` within the
+    /// mapping), through the writable view or by making the pages
+    /// writable (and not executable) while it is copied in; whether it
+    /// could.
+    fn write(&mut self, start: usize, code: &[u8]) -> bool {
+        let end = start + code.len();
         if let Some(write) = self.write {
-            // SAFETY: `start..end` is inside the writable view (checked
-            // above), which no block runs from; `code` is a separate
-            // allocation.
+            // SAFETY: `start..end` is inside the writable view (the
+            // callers check), which no block runs from; `code` is a
+            // separate allocation.
             unsafe {
                 std::ptr::copy_nonoverlapping(code.as_ptr(), write.as_ptr().add(start), code.len());
             }
-            self.used = end;
-            return Some(start);
+            return true;
         }
         let first = start / PAGE * PAGE;
         let last = end.div_ceil(PAGE) * PAGE;
@@ -100,19 +120,15 @@ impl CodeBuffer {
         // SAFETY: the pages are inside our mapping; no block runs while
         // they are writable (translation happens between blocks).
         if unsafe { libc::mprotect(pages, last - first, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
-            return None;
+            return false;
         }
-        // SAFETY: `start..end` is inside the mapping (checked above) and
-        // now writable; `code` is a separate allocation.
+        // SAFETY: `start..end` is inside the mapping (the callers check)
+        // and now writable; `code` is a separate allocation.
         unsafe {
             std::ptr::copy_nonoverlapping(code.as_ptr(), self.ptr.as_ptr().add(start), code.len());
         }
         // SAFETY: as for the first mprotect.
-        if unsafe { libc::mprotect(pages, last - first, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
-            return None;
-        }
-        self.used = end;
-        Some(start)
+        unsafe { libc::mprotect(pages, last - first, libc::PROT_READ | libc::PROT_EXEC) == 0 }
     }
 
     /// Forgets every block (the memory is reused from the start).

@@ -152,6 +152,9 @@ pub struct Stats {
     pub steps: u64,
     /// Full flushes of the code buffer.
     pub flushes: u64,
+    /// Exits pointed at a block translated after them (they went to the
+    /// dispatcher until then).
+    pub patched_exits: u64,
     /// Blocks dropped by stores into their bytes.
     pub smc_invalidations: u64,
     /// Jump-cache drops (translation changes), of every entry.
@@ -520,6 +523,9 @@ const _: () = {
 struct Caches {
     blocks: Vec<Block>,
     by_key: Map<Key, usize>,
+    /// The exits to a block not translated yet (by the key it will have):
+    /// (block, host address of its jump to the dispatcher).
+    unlinked: Map<Key, Vec<(usize, u64)>>,
     /// (PSW address, PSW bits) -> block, in the slots of
     /// [`abi::jump_ways`] the dispatcher looks at.
     jump: Box<[Jump]>,
@@ -1420,6 +1426,7 @@ impl Jit {
             caches: Caches {
                 blocks: Vec::new(),
                 by_key: Map::default(),
+                unlinked: Map::default(),
                 jump: vec![Jump::default(); JUMP_ENTRIES].into_boxed_slice(),
                 generations: [1; SPACES],
                 generation: 1,
@@ -1520,6 +1527,7 @@ impl Jit {
         }
         self.caches.blocks.clear();
         self.caches.by_key.clear();
+        self.caches.unlinked.clear();
         self.caches.clear_jump(JumpDrop::Flush);
         self.caches.pages.clear();
         self.caches.code_map.fill(0);
@@ -1918,14 +1926,26 @@ impl Jit {
             tails: Vec::new(),
             incoming: Vec::new(),
         });
+        let page = key.0 & !0xfff;
+        let to = |target: u64| (target, abs & !0xfff | (target - page), key.2 & KEY_BITS);
         for target in translated.chained {
-            let page = key.0 & !0xfff;
-            let to = (target, abs & !0xfff | (target - page), key.2 & KEY_BITS);
-            if let Some(&t) = self.caches.by_key.get(&to) {
+            if let Some(&t) = self.caches.by_key.get(&to(target)) {
                 self.caches.blocks[t].incoming.push(id);
             }
         }
+        // The exits `links` would link once their block exists (its own
+        // logical page, under the same PSW bits).
+        for (jump, target) in translated.unlinked {
+            if target & !0xfff == page {
+                self.caches
+                    .unlinked
+                    .entry(to(target))
+                    .or_default()
+                    .push((id, jump));
+            }
+        }
         self.caches.by_key.insert(key, id);
+        self.link_exits(key, id);
         let frames = (bus.storage.size()).div_ceil(0x1000) as usize;
         let map = &mut self.caches.code_map;
         if map.len() < frames {
@@ -1948,6 +1968,37 @@ impl Jit {
             }
         }
         Some(id)
+    }
+
+    /// Points the jumps of the exits waiting for a block with `key` (see
+    /// `Caches::unlinked`) at block `id`, which now has it: the code they
+    /// are in becomes what its translation would have been had `id` been
+    /// among its `links`, and is dropped with `id` as theirs would be.
+    fn link_exits(&mut self, key: Key, id: usize) {
+        let target = &self.caches.blocks[id];
+        // `links` takes no block that crosses into the next page, nor a
+        // prefix (whose key holds its length).
+        if target.second.is_some() || key.2 & !KEY_BITS != 0 {
+            return;
+        }
+        let Some(waiting) = self.caches.unlinked.remove(&key) else {
+            return;
+        };
+        let code = self.buffer.address(target.code) as u64;
+        for (from, jump) in waiting {
+            if !self.caches.blocks[from].valid {
+                continue;
+            }
+            // jmp rel32: E9, then the displacement from the next byte.
+            let rel = code.wrapping_sub(jump + 5) as i64;
+            let Ok(rel) = i32::try_from(rel) else {
+                continue;
+            };
+            if self.buffer.patch(jump + 1, &rel.to_le_bytes()) {
+                self.caches.blocks[id].incoming.push(from);
+                self.caches.stats.patched_exits += 1;
+            }
+        }
     }
 
     /// Runs block `id` and the blocks it chains to, within `budget`

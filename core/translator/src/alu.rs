@@ -10,7 +10,8 @@ use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::{compare_cc, PSW_CC_BYTE};
-use crate::emit::{low16, low32, low8, Current, Gen, Native};
+use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
+use crate::regs::Compared;
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -227,7 +228,7 @@ impl Gen {
             }
             Src::Imm(ext) => {
                 let value = ext.apply(u64::from(f.i2));
-                self.a.mov(rsi, value)?;
+                mov_imm(&mut self.a, rsi, value)?;
             }
             Src::Mem(ext) => {
                 if format == Format::RilB {
@@ -256,6 +257,16 @@ impl Gen {
         } else {
             let first = self.reg_low(first)?;
             self.a.mov(eax, low32(first))?;
+        }
+        let compared = match op {
+            AluOp::Cmp | AluOp::CmpL => Some(Compared::new(op == AluOp::CmpL)),
+            // A 32-bit result may be merged into a cached register with
+            // shifts after the test.
+            AluOp::LoadTest if wide => Some(Compared::Signed),
+            _ => None,
+        };
+        if compared.is_some() && !dead {
+            self.before_compare()?;
         }
         let a = &mut self.a;
         macro_rules! op2 {
@@ -425,7 +436,10 @@ impl Gen {
             }
         }
         if sets_cc && !dead {
-            self.set_cc()?;
+            match compared {
+                Some(compared) => self.set_compare_cc(compared)?,
+                None => self.set_cc()?,
+            }
         }
         Ok(())
     }
@@ -450,13 +464,13 @@ impl Gen {
         };
         self.access(here, kind, n)?;
         if op == AluOp::Load {
-            self.a.mov(rcx, b)?;
+            mov_imm(&mut self.a, rcx, b)?;
             return self.store(n);
         }
         self.load(n, mem)?;
         let wide = w == Width::W64;
         let a = &mut self.a;
-        a.mov(rdi, b)?;
+        mov_imm(a, rdi, b)?;
         macro_rules! op2 {
             ($m:ident) => {
                 if wide {

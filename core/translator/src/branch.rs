@@ -11,8 +11,8 @@ use iced_x86::IcedError;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::addr::AddressingMode;
 
-use crate::cc::compare_cc;
 use crate::emit::{gpr, gpr32, low32, Current, Gen, Native};
+use crate::regs::Compared;
 
 impl Gen {
     /// Emits the branches it translates natively; `None` for other
@@ -25,10 +25,11 @@ impl Gen {
             BRC | BRCL => {
                 self.opt_in();
                 let target = self.rel(here);
-                if !matches!(f.m1, 0 | 15) {
+                let flags = self.flags;
+                if !matches!(f.m1, 0 | 15) && flags.is_none() {
                     self.cc_to_ecx()?;
                 }
-                return self.cond_exit(f.m1, target);
+                return self.cond_exit(f.m1, target, flags);
             }
             BCR | BC => {
                 if (insn.op == BCR && f.r2 == 0) || f.m1 == 0 {
@@ -123,11 +124,9 @@ impl Gen {
                     (false, true) => a.cmp(low32(r1), low32(r2))?,
                     (false, false) => a.cmp(low32(r1), imm)?,
                 }
-                compare_cc(a, logical)?;
-                a.add(cl, cl)?;
-                a.or(cl, dl)?;
-                a.shl(cl, 4)?;
-                return self.cond_exit(f.m3, target);
+                // The condition code is unchanged (PoP): the branch is on
+                // the flags.
+                return self.cond_exit(f.m3, target, Some(Compared::new(logical)));
             }
             _ => return Ok(None),
         }
@@ -135,9 +134,15 @@ impl Gen {
     }
 
     /// A conditional relative branch to `target` on the condition code in
-    /// ecx (cc << 4) and the mask `m`: a side exit, or the end of the block when
-    /// the mask selects every condition code.
-    fn cond_exit(&mut self, m: u8, target: u64) -> Result<Option<Native>, IcedError> {
+    /// ecx (cc << 4), or of the compare whose flags the host has
+    /// (`flags`), and the mask `m`: a side exit, or the end of the block
+    /// when the mask selects every condition code.
+    fn cond_exit(
+        &mut self,
+        m: u8,
+        target: u64,
+        flags: Option<Compared>,
+    ) -> Result<Option<Native>, IcedError> {
         match m & 15 {
             0 => Ok(Some(Native::Yes)),
             15 => {
@@ -146,7 +151,10 @@ impl Gen {
             }
             m => {
                 let mut skip = self.a.create_label();
-                self.skip_unless(m, skip)?;
+                match flags {
+                    Some(compared) => self.skip_unless_flags(m, compared, skip)?,
+                    None => self.skip_unless(m, skip)?,
+                }
                 self.side_exit(target)?;
                 self.a.set_label(&mut skip)?;
                 self.a.nop()?;

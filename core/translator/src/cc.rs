@@ -1,5 +1,7 @@
 //! The condition code: kept in the PSW mask (bits 18-19), set by every
-//! instruction that sets it, read by branches and LOAD ON CONDITION.
+//! instruction that sets it, read by branches and LOAD ON CONDITION. A
+//! compare also leaves its host flags for a branch right after it
+//! (`Compared`, docs/CHOICES.md §52a).
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -7,6 +9,7 @@ use zmmu_cpu::state::offset;
 
 use crate::abi;
 use crate::emit::Gen;
+use crate::regs::Compared;
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
@@ -45,6 +48,25 @@ impl Gen {
         self.store_cc()
     }
 
+    /// The condition code of a compare from dl (bit 0) and cl (bit 1) into
+    /// the PSW, keeping the compare's host flags for the next instruction
+    /// ([`Compared`]) where the PSW byte's other bits are in the frame
+    /// already (the `and` that saves them would change the flags); leaves
+    /// cl = cc << 4 as [`Gen::set_cc`].
+    pub(crate) fn set_compare_cc(&mut self, compared: Compared) -> Result<(), IcedError> {
+        let keeps = self.regs.cc_base && !self.cc_dead;
+        let a = &mut self.a;
+        // cl = (2 * cl + dl) << 4 without touching the flags.
+        a.lea(ecx, dword_ptr(rdx + rcx * 2))?;
+        a.lea(ecx, dword_ptr(rcx * 4))?;
+        a.lea(ecx, dword_ptr(rcx * 4))?;
+        self.store_cc()?;
+        if keeps {
+            self.flags_left = Some(compared);
+        }
+        Ok(())
+    }
+
     /// The condition code in cl (cc << 4, bits 4-5 only) into the PSW,
     /// unless a later instruction of the block overwrites it first. The
     /// other bits of its byte come from the frame
@@ -63,9 +85,24 @@ impl Gen {
             self.save_cc_base()?;
             self.regs.cc_base = self.opted;
         }
+        // dl | cl, their bits disjoint: an add, which `lea` does without
+        // changing the flags (set_compare_cc keeps them).
         let a = &mut self.a;
-        a.or(dl, cl)?;
+        a.lea(edx, dword_ptr(rdx + rcx))?;
         a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
+        Ok(())
+    }
+
+    /// Before the `cmp` or `test` of a compare that
+    /// [`Gen::set_compare_cc`] follows: the frame's copy of the PSW's cc
+    /// byte saved now, where it changes no flags that matter (an
+    /// instruction that opted in to the register cache keeps it for the
+    /// rest of the block). Uses rdx.
+    pub(crate) fn before_compare(&mut self) -> Result<(), IcedError> {
+        if self.opted && !self.cc_dead && !self.regs.cc_base {
+            self.save_cc_base()?;
+            self.regs.cc_base = true;
+        }
         Ok(())
     }
 
@@ -111,6 +148,35 @@ impl Gen {
         self.a.mov(rdx, selected(m))?;
         self.a.bt(rdx, rcx)?;
         self.a.jnc(skip)?;
+        Ok(())
+    }
+
+    /// Jumps to `skip` unless the mask `m` selects the condition code of
+    /// the compare whose flags the host has (`compared`): cc 0 equal, 1
+    /// low, 2 high, and never 3, so mask bit 1 selects nothing.
+    pub(crate) fn skip_unless_flags(
+        &mut self,
+        m: u8,
+        compared: Compared,
+        skip: CodeLabel,
+    ) -> Result<(), IcedError> {
+        let logical = compared == Compared::Logical;
+        let a = &mut self.a;
+        // Mask bits 8, 4, 2: cc 0 (equal), 1 (low), 2 (high).
+        match m & 14 {
+            0 => a.jmp(skip)?,
+            2 if logical => a.jbe(skip)?,
+            2 => a.jle(skip)?,
+            4 if logical => a.jae(skip)?,
+            4 => a.jge(skip)?,
+            6 => a.je(skip)?,
+            8 => a.jne(skip)?,
+            10 if logical => a.jb(skip)?,
+            10 => a.jl(skip)?,
+            12 if logical => a.ja(skip)?,
+            12 => a.jg(skip)?,
+            _ => {}
+        }
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use iced_x86::code_asm::*;
-use iced_x86::{BlockEncoderOptions, IcedError};
+use iced_x86::{BlockEncoderOptions, Code, IcedError};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
@@ -13,7 +13,7 @@ use zmmu_mmu::addr::AddressingMode;
 use crate::block::Guest;
 use crate::encode::Assembler;
 use crate::fill::Fill;
-use crate::regs::{Regs, CACHE};
+use crate::regs::{Compared, Regs, CACHE};
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 
@@ -35,6 +35,13 @@ pub struct Translated {
     /// The guest addresses of the `links` the code jumps to directly: it
     /// must be dropped when one of those blocks is.
     pub chained: Vec<u64>,
+    /// The exits that would have jumped directly to a block at a guest
+    /// address had it been among the `links`: (host address of their
+    /// `jmp rel32` to the dispatcher, guest address). Once such a block
+    /// is translated the runner may point the jump at it, which makes the
+    /// code what `translate` would have emitted with that link (and the
+    /// code must then be dropped with that block).
+    pub unlinked: Vec<(u64, u64)>,
 }
 
 /// Where one guest instruction's code lies in a block.
@@ -109,7 +116,7 @@ impl Translator {
         loop {
             self.a.reset();
             let a = core::mem::replace(&mut self.a, near_assembler()?);
-            let (translated, a, looped) = emit(
+            let (emitted, a) = emit(
                 a,
                 &mut self.encoder,
                 block,
@@ -121,22 +128,29 @@ impl Translator {
                 entry,
             )?;
             self.a = a;
-            // A block that loops to itself is emitted again with the
-            // registers cached at its back edge loaded before its loop
-            // head, so that what one iteration leaves in host registers
-            // the next reads there (docs/CHOICES.md §44).
-            match looped {
-                Some(regs) if entry == Regs::default() && regs.any() => entry = regs,
-                _ => return Ok(translated),
+            match emitted {
+                Emitted::Block(translated) => return Ok(translated),
+                Emitted::Again(regs) => entry = regs,
             }
         }
     }
 }
 
+/// What [`emit`] made.
+enum Emitted {
+    /// The block's code.
+    Block(Translated),
+    /// Nothing to keep: a block that loops to itself is emitted again with
+    /// the registers cached at its back edge (these) loaded before its
+    /// loop head, so that what one iteration leaves in host registers the
+    /// next reads there (docs/CHOICES.md §44); the first emission is not
+    /// encoded.
+    Again(Regs),
+}
+
 /// [`translate`] with assembler `a` (empty) and `encoder`, the register
 /// cache `entry` at the block's loop head (loaded on entry); gives `a`
-/// back for the next block, and the cache at the block's first branch to
-/// its own start.
+/// back for the next block.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     a: CodeAssembler,
@@ -148,7 +162,7 @@ fn emit(
     stubs: &Stubs,
     links: &[(u64, u64)],
     entry: Regs,
-) -> Result<(Translated, CodeAssembler, Option<Regs>), IcedError> {
+) -> Result<(Emitted, CodeAssembler), IcedError> {
     let start = block.first().map_or(0, |g| g.at);
     let mut g = Gen::new(a, *env, id, *stubs, start, block.len());
     g.links = links.to_vec();
@@ -174,6 +188,7 @@ fn emit(
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
+        g.flags = g.flags_left.take();
         g.cc_dead = crate::liveness::cc_dead_after(block.get(index + 1..).unwrap_or(&[]));
         let next = env
             .amode
@@ -193,6 +208,7 @@ fn emit(
             Native::No => {
                 g.all_native = false;
                 g.cc_left = false;
+                g.flags_left = None;
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() && !crate::block::continues_after(guest.insn.op) {
@@ -219,6 +235,8 @@ fn emit(
             }
         }
         if here.used_slow {
+            // Its slow path rejoins after it with other flags.
+            g.flags_left = None;
             g.slow
                 .push((here.slow, index, next, outcome == Native::Ended, g.regs));
         }
@@ -234,9 +252,13 @@ fn emit(
             g.end_at(next)?;
         }
     }
-    let looped = g.looped;
-    let (translated, a) = g.finish(encoder, ip, native)?;
-    Ok((translated, a, looped))
+    match g.looped {
+        Some(regs) if entry == Regs::default() && regs.any() => Ok((Emitted::Again(regs), g.a)),
+        _ => {
+            let (translated, a) = g.finish(encoder, ip, native)?;
+            Ok((Emitted::Block(translated), a))
+        }
+    }
 }
 
 /// Whether an instruction was translated natively.
@@ -299,12 +321,20 @@ pub(crate) struct Gen {
     /// paths alike); `cc_left`: the instruction being emitted leaves it.
     pub(crate) cc_ready: bool,
     pub(crate) cc_left: bool,
+    /// The host flags hold the compare that set the condition code at the
+    /// start of the instruction being emitted (on its fast path, the only
+    /// way into it: the instruction before has no slow path);
+    /// `flags_left`: the instruction being emitted leaves them.
+    pub(crate) flags: Option<Compared>,
+    pub(crate) flags_left: Option<Compared>,
     /// A later instruction of the block sets the condition code before
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
-    /// Blocks it may jump to directly, and those it does.
+    /// Blocks it may jump to directly, those it does, and the exits that
+    /// could (host instruction index of their jump, guest address).
     links: Vec<(u64, u64)>,
     chained: Vec<u64>,
+    unlinked: Vec<(usize, u64)>,
     /// The guest registers the host registers hold here (see [`Regs`]),
     /// those held at the start of the instruction being emitted while it
     /// has not opted in ([`Gen::opt_in`]), and whether it has.
@@ -359,9 +389,12 @@ impl Gen {
             index: 0,
             cc_ready: false,
             cc_left: false,
+            flags: None,
+            flags_left: None,
             cc_dead: false,
             links: Vec::new(),
             chained: Vec::new(),
+            unlinked: Vec::new(),
             regs: Regs::default(),
             kept: Regs::default(),
             opted: false,
@@ -558,7 +591,7 @@ impl Gen {
         if self.all_native && addr == self.start {
             return self.self_loop();
         }
-        self.a.mov(rax, addr)?;
+        mov_imm(&mut self.a, rax, addr)?;
         if self.all_native {
             // No helper before this point may have changed translation.
             if let Some(&(_, code)) = self.links.iter().find(|l| l.0 == addr) {
@@ -569,6 +602,10 @@ impl Gen {
                 }
                 return Ok(());
             }
+            self.leave_rax()?;
+            self.unlinked.push((self.a.instructions().len(), addr));
+            self.a.jmp(self.stubs.dispatch)?;
+            return Ok(());
         }
         self.end_rax()
     }
@@ -679,9 +716,13 @@ impl Gen {
         a.set_label(&mut self.out)?;
         a.mov(eax, abi::END as u32)?;
         a.jmp(self.stubs.ret)?;
+        // Our encoder gives every jump to an address (not a label) its
+        // rel32 form; BlockEncoder may shorten one.
+        let mut unlinked = core::mem::take(&mut self.unlinked);
         let (code, offsets) = match encoder.encode(a.instructions(), ip)? {
             Some(encoded) => (encoded.code, encoded.offsets),
             None => {
+                unlinked.clear();
                 let result =
                     a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
                 (
@@ -707,12 +748,17 @@ impl Gen {
                 })
             })
             .collect::<Result<Vec<_>, IcedError>>()?;
+        let unlinked = unlinked
+            .into_iter()
+            .map(|(index, addr)| Ok((at(a, index)?, addr)))
+            .collect::<Result<Vec<_>, IcedError>>()?;
         let translated = Translated {
             inline_end: at(a, inline_end)?,
             code,
             native,
             sites,
             chained: self.chained,
+            unlinked,
         };
         Ok((translated, self.a))
     }
@@ -790,6 +836,24 @@ fn wide_index(r: AsmRegister64) -> usize {
     WIDE.iter().position(|&w| w == r).unwrap_or(3)
 }
 
+/// `r` = `value`, in the shortest move: 5 bytes for a value below 2^32
+/// (a 32-bit move zero-extends), 7 for one that sign-extends from 32
+/// bits, else 10 (iced's `mov r64, imm` always takes the last).
+pub(crate) fn mov_imm(
+    a: &mut CodeAssembler,
+    r: AsmRegister64,
+    value: u64,
+) -> Result<(), IcedError> {
+    if let Ok(v) = u32::try_from(value) {
+        a.mov(low32(r), v)
+    } else if let Ok(v) = i32::try_from(value as i64) {
+        let r = iced_x86::Register::from(r);
+        a.add_instruction(iced_x86::Instruction::with2(Code::Mov_rm64_imm32, r, v)?)
+    } else {
+        a.mov(r, value)
+    }
+}
+
 /// The low 32 bits of a 64-bit register.
 pub(crate) fn low32(r: AsmRegister64) -> AsmRegister32 {
     [eax, ecx, edx, esi, edi, r8d, r9d, r10d, r11d, r14d][wide_index(r)]
@@ -808,6 +872,117 @@ pub(crate) fn low8(r: AsmRegister64) -> AsmRegister8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{decode_block, stubs, MemoryAccess};
+
+    /// A translator that has just translated the block `code` decodes to.
+    fn translated(code: &[u8]) -> Translator {
+        let block = decode_block(code, 0x2_0000, AddressingMode::Bits64, 64);
+        let memory = MemoryAccess::SoftTlb {
+            partition: 0,
+            whole_pages: true,
+        };
+        let env = Env {
+            amode: AddressingMode::Bits64,
+            key: 0,
+            memory,
+            movbe: false,
+        };
+        let (shared, stubs) = stubs(0x1000).unwrap();
+        let mut t = Translator::new().unwrap();
+        t.translate(&block, &env, 0x1000 + shared.len() as u64, 0, &stubs, &[])
+            .unwrap();
+        t
+    }
+
+    /// The host instructions of the block `code` decodes to.
+    fn emitted(code: &[u8]) -> Vec<iced_x86::Instruction> {
+        translated(code).a.instructions().to_vec()
+    }
+
+    /// Whether any of `code` is `bt r64, r64`: a branch testing the
+    /// condition code against its mask.
+    fn tests_the_cc(code: &[iced_x86::Instruction]) -> bool {
+        code.iter().any(|i| i.code() == Code::Bt_rm64_r64)
+    }
+
+    #[test]
+    fn a_branch_right_after_a_register_compare_jumps_on_its_flags() {
+        // clgr r1,r2; jle +8; the jump leaves when not high: ja skips it.
+        let code = [0xb9, 0x21, 0x00, 0x12, 0xa7, 0xc4, 0x00, 0x04, 0, 0];
+        let host = emitted(&code);
+        assert!(!tests_the_cc(&host));
+        assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+        // clgrj r1,r2,12,+8: the same without a condition code.
+        let code = [0xec, 0x12, 0x00, 0x04, 0xc0, 0x65, 0, 0];
+        let host = emitted(&code);
+        assert!(!tests_the_cc(&host));
+        assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+    }
+
+    #[test]
+    fn an_immediate_operand_takes_the_shortest_move() {
+        // aghi r1,1; aghi r1,-1: the second operand (in rsi) by a 32-bit
+        // move, then a sign-extended one.
+        let code = [0xa7, 0x1b, 0x00, 0x01, 0xa7, 0x1b, 0xff, 0xff, 0, 0];
+        let host = emitted(&code);
+        let into_rsi: Vec<Code> = host
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.code(),
+                    Code::Mov_r32_imm32 | Code::Mov_rm64_imm32 | Code::Mov_r64_imm64
+                ) && matches!(
+                    i.op0_register(),
+                    iced_x86::Register::RSI | iced_x86::Register::ESI
+                )
+            })
+            .map(|i| i.code())
+            .collect();
+        // (The slow paths tell the helper the instruction in esi.)
+        assert_eq!(into_rsi[..2], [Code::Mov_r32_imm32, Code::Mov_rm64_imm32]);
+        assert!(!into_rsi.contains(&Code::Mov_r64_imm64));
+        // Each move leaves the value in the whole register.
+        for v in [
+            0,
+            1,
+            u64::from(u32::MAX),
+            1 << 32,
+            u64::MAX,
+            1 << 63,
+            0xffff_ffff_8000_0000,
+        ] {
+            let mut a = CodeAssembler::new(64).unwrap();
+            mov_imm(&mut a, rsi, v).unwrap();
+            let i = a.instructions()[0];
+            let left = match i.code() {
+                Code::Mov_r32_imm32 => u64::from(i.immediate32()),
+                Code::Mov_rm64_imm32 => i.immediate32to64() as u64,
+                Code::Mov_r64_imm64 => i.immediate64(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(left, v);
+        }
+    }
+
+    #[test]
+    fn a_block_that_loops_to_itself_is_encoded_once() {
+        // lgr r2,r3; agr r2,r4; brctg r5,-8: emitted twice (the second
+        // time with r2-r5 cached at the loop head), encoded once.
+        let code = [
+            0xb9, 0x04, 0x00, 0x23, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfc, 0, 0,
+        ];
+        assert_eq!(translated(&code).encoder.blocks, 1);
+    }
+
+    #[test]
+    fn a_branch_after_a_compare_with_a_slow_path_reads_the_condition_code() {
+        // clg r1,0(r2); jle: the slow path rejoins before the branch with
+        // the interpreter's flags, not the compare's.
+        let code = [
+            0xe3, 0x10, 0x20, 0x00, 0x00, 0x21, 0xa7, 0xc4, 0x00, 0x04, 0, 0,
+        ];
+        assert!(tests_the_cc(&emitted(&code)));
+    }
 
     #[test]
     fn every_cache_register_has_its_own_narrow_names() {

@@ -18,6 +18,8 @@
 
 use alloc::vec::Vec;
 
+use core::hash::{Hash, Hasher};
+
 use iced_x86::{Code, Encoder, IcedError, Instruction, OpKind};
 
 /// A block's machine code and where each instruction starts in it.
@@ -90,9 +92,74 @@ impl Kind {
     }
 }
 
-/// Reused across blocks: the encoder and the per-block tables.
+/// How many encodings [`Assembler`] remembers (a power of two).
+const MEMO: usize = 4096;
+
+/// One remembered encoding: `len` bytes (0: none).
+#[derive(Clone, Copy)]
+struct Memo {
+    insn: Instruction,
+    len: u8,
+    bytes: [u8; 15],
+}
+
+/// A hash of an instruction's fields (those its `Eq` compares), for its
+/// [`Memo`] slot: a rotate and xor per field, one multiplication at the
+/// end (a collision costs only an encoding).
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = self.0.rotate_left(7) ^ v;
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// Reused across blocks: the encoder, the encodings it made, and the
+/// per-block tables.
 pub(crate) struct Assembler {
     encoder: Encoder,
+    /// The encodings of instructions seen before, by a hash of the
+    /// instruction: a block's instructions mostly repeat earlier blocks'
+    /// (register loads and stores, the TLB probe, the cc's store), and
+    /// iced's `Encoder` was half of a translation's time
+    /// (docs/CHOICES.md §52c). An instruction that is neither a relative
+    /// branch nor RIP-relative has the same bytes at every address (they
+    /// are encoded at 0), and its `Eq` compares every field its encoding
+    /// reads (all but the address, length and code size: 64-bit here).
+    /// Made at the third block (a translator made for one block, as the
+    /// free `translate` is, does not pay for it).
+    memo: Vec<Memo>,
+    /// Blocks encoded.
+    pub(crate) blocks: u32,
+    /// Instructions encoded by iced's `Encoder` (not found in `memo`).
+    encoded: u64,
+    plain: Vec<u8>,
     items: Vec<Item>,
     /// Label id -> instruction index (`u32::MAX`: not a label).
     labels: Vec<u32>,
@@ -104,6 +171,10 @@ impl Assembler {
     pub(crate) fn new() -> Self {
         Self {
             encoder: Encoder::new(64),
+            memo: Vec::new(),
+            blocks: 0,
+            encoded: 0,
+            plain: Vec::new(),
             items: Vec::new(),
             labels: Vec::new(),
             near: Vec::new(),
@@ -131,11 +202,18 @@ impl Assembler {
                 self.labels[i.ip() as usize] = index as u32;
             }
         }
+        self.blocks = self.blocks.saturating_add(1);
+        if self.blocks == 3 {
+            let empty = Memo {
+                insn: Instruction::default(),
+                len: 0,
+                bytes: [0; 15],
+            };
+            self.memo = alloc::vec![empty; MEMO];
+        }
         // Pass 1: the plain encodings, and the branches' kinds and targets.
         self.items.clear();
-        let mut plain = self.encoder.take_buffer();
-        plain.clear();
-        self.encoder.set_buffer(plain);
+        self.plain.clear();
         let mut at = 0u32;
         for i in instructions {
             if i.op0_kind() == OpKind::NearBranch64 {
@@ -155,7 +233,7 @@ impl Assembler {
             } else if i.is_ip_rel_memory_operand() {
                 return Ok(None);
             } else {
-                let n = self.encoder.encode(i, 0)? as u32;
+                let n = self.plain(i)? as u32;
                 self.items.push(Item::Plain {
                     start: at,
                     end: at + n,
@@ -163,7 +241,7 @@ impl Assembler {
                 at += n;
             }
         }
-        let plain = self.encoder.take_buffer();
+        let plain = &self.plain;
         // Pass 2: the layout with near branches; then the branches to
         // labels that fit in 8 bits there become short.
         let layout = |items: &[Item], out: &mut Vec<u32>| {
@@ -236,7 +314,6 @@ impl Assembler {
                     } else {
                         let Ok(d) = i32::try_from(disp) else {
                             // Beyond ±2 GiB: BlockEncoder rewrites it.
-                            self.encoder.set_buffer(plain);
                             return Ok(None);
                         };
                         match kind {
@@ -249,8 +326,36 @@ impl Assembler {
                 }
             }
         }
-        self.encoder.set_buffer(plain);
         Ok(Some(Encoded { code, offsets }))
+    }
+
+    /// Appends the bytes of `i` (neither a relative branch nor
+    /// RIP-relative) at address 0 to `self.plain`, from `memo` if it holds
+    /// them; their length.
+    fn plain(&mut self, i: &Instruction) -> Result<usize, IcedError> {
+        let mut mix = Mix(0);
+        i.hash(&mut mix);
+        let slot = (mix.finish() >> (64 - MEMO.trailing_zeros())) as usize;
+        let memo = self.memo.get_mut(slot);
+        if let Some(memo) = memo.as_deref().filter(|m| m.len != 0 && m.insn == *i) {
+            let bytes = &memo.bytes[..usize::from(memo.len)];
+            self.plain.extend_from_slice(bytes);
+            return Ok(bytes.len());
+        }
+        self.encoded += 1;
+        let n = self.encoder.encode(i, 0)?;
+        let mut buffer = self.encoder.take_buffer();
+        if let Some(memo) = memo {
+            if let (Some(to), Ok(len)) = (memo.bytes.get_mut(..buffer.len()), u8::try_from(n)) {
+                to.copy_from_slice(&buffer);
+                memo.len = len;
+                memo.insn = *i;
+            }
+        }
+        self.plain.extend_from_slice(&buffer);
+        buffer.clear();
+        self.encoder.set_buffer(buffer);
+        Ok(n)
     }
 }
 
@@ -299,6 +404,47 @@ mod tests {
         a.call(ip - 0x100).unwrap();
         let (ours, theirs) = both(&mut a, ip);
         assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn an_instruction_seen_before_takes_its_bytes_from_the_memo() {
+        // Instructions that differ only in what Eq ignores share an entry;
+        // those that differ in any encoded field do not.
+        let ip = 0x7f00_1234_0000;
+        let mut a = assembler();
+        let mut distinct = 0;
+        for disp in [0x10, 0x18, 0x10, 0x18] {
+            a.mov(r8, qword_ptr(rbx + disp)).unwrap();
+            a.mov(qword_ptr(rbx + disp), r9).unwrap();
+        }
+        distinct += 4;
+        for imm in [1u64, 1 << 40, 1, 1 << 40] {
+            a.mov(rsi, imm).unwrap();
+        }
+        distinct += 2;
+        a.movzx(edx, byte_ptr(rsp + 0x10)).unwrap();
+        a.movzx(edx, byte_ptr(rsp + 0x10)).unwrap();
+        a.movzx(ecx, byte_ptr(rsp + 0x10)).unwrap();
+        distinct += 2;
+        let mut ours = Assembler::new();
+        // The memo comes with the third block.
+        let block = [Instruction::with(Code::Nopd)];
+        for _ in 0..2 {
+            ours.encode(&block, ip).unwrap();
+        }
+        let first = ours
+            .encode(a.instructions(), ip)
+            .unwrap()
+            .expect("encodable");
+        assert_eq!(first.code, a.assemble(ip).unwrap());
+        assert_eq!(ours.encoded, 2 + distinct);
+        // A second block of the same instructions: all from the memo.
+        let again = ours
+            .encode(a.instructions(), ip + 0x40)
+            .unwrap()
+            .expect("encodable");
+        assert_eq!(again.code, first.code);
+        assert_eq!(ours.encoded, 2 + distinct);
     }
 
     #[test]

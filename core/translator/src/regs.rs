@@ -1,6 +1,7 @@
 //! The block-local register cache's state (docs/CHOICES.md §44): which
 //! guest general registers the host registers hold at a point of a
-//! block's code. `Gen` (in `emit`) emits its loads and writes.
+//! block's code, and which compare the host flags hold (docs/CHOICES.md
+//! §52a). `Gen` (in `emit`) emits its loads and writes.
 
 use iced_x86::code_asm::*;
 
@@ -58,5 +59,30 @@ impl Regs {
         self.whole[slot] = whole;
         self.touch(slot);
         slot
+    }
+}
+
+/// What the host flags hold at the start of an instruction: the result of
+/// the `cmp` (or `test`, a signed compare with zero) that set the
+/// condition code in the instruction before, whose cc is 0 equal, 1 first
+/// operand low, 2 first operand high (PoP, COMPARE; LOAD AND TEST), never 3.
+/// A branch on that cc then jumps on the flags; the cc is in the PSW all
+/// the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compared {
+    /// A signed compare (COMPARE, LOAD AND TEST).
+    Signed,
+    /// An unsigned one (COMPARE LOGICAL).
+    Logical,
+}
+
+impl Compared {
+    /// `logical` compares unsigned.
+    pub(crate) fn new(logical: bool) -> Self {
+        if logical {
+            Compared::Logical
+        } else {
+            Compared::Signed
+        }
     }
 }
