@@ -1490,8 +1490,8 @@ impl Jit {
                 s.entries,
             ),
             format!(
-                "jump-cache hits {}, block-cache hits {}, helper calls {} (slow paths {}), interpreted steps {}, smc block drops {}, jump-cache drops {}, buffer flushes {}",
-                s.jump_hits, s.cache_hits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
+                "jump-cache hits {}, block-cache hits {}, exits pointed at blocks translated after them {}, helper calls {} (slow paths {}), interpreted steps {}, smc block drops {}, jump-cache drops {}, buffer flushes {}",
+                s.jump_hits, s.cache_hits, s.patched_exits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
             ),
             format!(
                 "TLB fills from translated code {}, stores let into code frames {}, translation {:.0} ns per guest instruction",
