@@ -329,6 +329,11 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, facilities)), bits);
     }
 
+    /// Writes [`Shared::comparator_floor`].
+    pub fn set_comparator_floor(&self, tod: u64) {
+        self.store(shared(offset_of!(Shared, comparator_floor)), tod);
+    }
+
     /// Enters `site` in the site table; `false` when its probe sequence is
     /// full (the host then runs that instruction).
     pub fn insert_site(&self, site: &Site) -> bool {

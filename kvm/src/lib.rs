@@ -728,6 +728,8 @@ impl KvmEngine {
             let facilities = board.bus.facilities;
             let clock = &mut board.services.clock;
             vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock, facilities);
+            let floor = exits::comparator_floor(cpu, board, deadline);
+            image.area().set_comparator_floor(floor);
         }
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
@@ -767,6 +769,7 @@ impl KvmEngine {
         *deadline = exits.deadline;
         if let Some(image) = host.paging().image() {
             vmcall::take_back(&image.area(), &mut board.services.clock);
+            vmcall::take_comparator(&image.area(), cpu);
         }
         let area = host.exec_area();
         state::load(&area, cpu);

@@ -18,6 +18,9 @@
 //!   machine's facilities, and takes the last value handed out
 //!   back before it reads the clock itself, so that STORE CLOCK values stay
 //!   unique and increasing across the two copies (PoP "STORE CLOCK");
+//! - publishes the floor of the clock comparators the image may set
+//!   (`exits::comparator_floor`) and takes the comparator back with the
+//!   last clock value;
 //! - counts the calls completed in the VM for `--stats`.
 //!
 //! Sites of blocks dropped later stay in the table: a dropped block is
@@ -109,6 +112,12 @@ pub(crate) fn take_back(area: &ImageArea<'_>, clock: &mut Clock<Box<dyn TimeSour
     if page.valid != 0 {
         clock.handed_out(page.last);
     }
+}
+
+/// Takes back the clock comparator, which the image may have set (SCKC
+/// at or past `Shared::comparator_floor`, `exits::comparator_floor`).
+pub(crate) fn take_comparator(area: &ImageArea<'_>, cpu: &mut Cpu) {
+    cpu.clock_comparator = area.clock().clock_comparator;
 }
 
 /// The calls completed in the VM by mnemonic, most first.
