@@ -223,3 +223,97 @@ fn under_virtual_time_every_comparator_is_the_hosts() {
     assert_eq!(machine.cpu.clock_comparator, FAR);
     assert_eq!(sckc_in_vm(&engine), 0);
 }
+
+/// lghi r1,200 ; lghi r2,0 ; lghi r4,7 ; lgfi r7,0x3000 ; lgfi
+/// r8,0x3100 ; larl r6,T1 ; X: ex r0,0(r6) ; exrl r4,T2 ; brctg r1,X ;
+/// an invalid opcode ; T1: ahi r2,1 ; T2: mvc 0(1,r7),0(r8) (8 bytes
+/// with r4's length).
+const EXECUTES: [u8; 56] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xa7, 0x29, 0x00, 0x00, 0xa7, 0x49, 0x00, 0x07, 0xc0, 0x71, 0x00, 0x00,
+    0x30, 0x00, 0xc0, 0x81, 0x00, 0x00, 0x31, 0x00, 0xc0, 0x60, 0x00, 0x00, 0x00, 0x0b, 0x44, 0x00,
+    0x60, 0x00, 0xc6, 0x40, 0x00, 0x00, 0x00, 0x08, 0xa7, 0x17, 0xff, 0xfb, 0x00, 0x00, 0xa7, 0x2a,
+    0x00, 0x01, 0xd2, 0x00, 0x70, 0x00, 0x80, 0x00,
+];
+
+/// [`EXECUTES`] at 0x2000 with the bytes MVC copies at 0x3100.
+fn executes_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &EXECUTES);
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x3100), &[1, 2, 3, 4, 5, 6, 7, 8])
+        .unwrap();
+    machine
+}
+
+/// EXECUTE and EXECUTE RELATIVE LONG fetch their targets through the
+/// active root (PoP ch. 7, "EXECUTE") and run them in the VM: the
+/// interpreter's registers and storage, O(1) exits.
+#[test]
+fn execute_targets_run_in_the_vm() {
+    let (reference, kvm) = on_both(executes_machine, 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["EX", "EXRL"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// lghi r1,200 ; X: lgfi r2,0x10000 + skew ; lghi r3,4096 ; lgfi
+/// r4,0x20000 + skew ; lghi r5,4096 ; mvcle r2,r4,0 ; brctg r1,X ; then
+/// an invalid opcode.
+fn move_loop(skew: u8) -> Vec<u8> {
+    vec![
+        0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x21, 0x00, 0x01, 0x00, skew, 0xa7, 0x39, 0x10, 0x00, 0xc0,
+        0x41, 0x00, 0x02, 0x00, skew, 0xa7, 0x59, 0x10, 0x00, 0xa8, 0x24, 0x00, 0x00, 0xa7, 0x17,
+        0xff, 0xf4, 0x00, 0x00,
+    ]
+}
+
+/// [`move_loop`] at 0x2000 with 8 KiB of distinct bytes at 0x20000.
+fn move_machine(skew: u8) -> Machine {
+    let mut machine = program_machine(0x2000, &move_loop(skew));
+    let data: Vec<u8> = (0..0x2000u32).map(|i| (i * 7 + 3) as u8).collect();
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x20000), &data)
+        .unwrap();
+    machine
+}
+
+/// MVCLE's CPU-determined amount (4 KiB) into one page is one store of
+/// the image; into two pages it is the host's. Both give the
+/// interpreter's registers and bytes.
+#[test]
+fn a_page_moved_by_mvcle_is_one_store_in_the_vm() {
+    for (skew, in_vm) in [(0, TURNS), (8, 0)] {
+        let (reference, kvm) = on_both(|| move_machine(skew), 10_000);
+        let Some((machine, engine)) = kvm else {
+            return;
+        };
+        assert_eq!(machine.cpu.psw, reference.cpu.psw);
+        assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+        assert_eq!(
+            bytes_at(&machine, 0x10000, 0x1010),
+            bytes_at(&reference, 0x10000, 0x1010)
+        );
+        let completed = engine.completed_in_vm();
+        let mvcle = completed
+            .iter()
+            .find(|&&(m, _)| m == "MVCLE")
+            .map_or(0, |&(_, n)| n);
+        assert_eq!(mvcle, in_vm, "skew {skew}: {completed:?}");
+    }
+}

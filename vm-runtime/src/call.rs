@@ -44,10 +44,11 @@ pub fn may_complete(op: Opcode) -> bool {
     op != Opcode::Unknown
 }
 
-/// The longest store the image makes: one operand of at most 256 bytes
-/// (VSTM of 16 vector registers, STMG and STCTG of 16 registers), made
-/// of one or more contiguous writes of the instruction.
-pub const STORE_MAX: usize = 256;
+/// The longest store the image makes: one range of at most a page (in
+/// one page, [`storable`]), made of one or more contiguous writes of the
+/// instruction: VSTM of 16 vector registers, STCTG of 16 control
+/// registers, an MVCLE's CPU-determined amount (4 KiB) into a page.
+pub const STORE_MAX: usize = 4096;
 
 /// What the image reaches outside its own memory.
 pub trait Guest {
@@ -123,6 +124,9 @@ struct Bus<'g, G> {
     /// the store made must cover it, so that every byte checked is
     /// accessed through the root.
     checked: Option<(u64, u64)>,
+    /// Instruction fetches (an EXECUTE's target) go through the active
+    /// root too ([`fetches_through_root`]).
+    fetches: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -137,12 +141,14 @@ impl<G> Bus<'_, G> {
 
 impl<G: Guest> Memory for Bus<'_, G> {
     /// An operand fetch in the PSW's address space with the PSW key (the
-    /// active root's), page by page, that does not wrap in the addressing
-    /// mode and does not overlap the store kept aside (which the
-    /// instruction would read back).
+    /// active root's), or an instruction fetch where that space is the
+    /// one instructions come from, page by page, that does not wrap in
+    /// the addressing mode and does not overlap the store kept aside
+    /// (which the instruction would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
-        let operand =
-            acc.kind == AccessKind::Read && matches!(acc.space, AddressType::Logical { .. });
+        let kind = acc.kind == AccessKind::Read
+            || (acc.kind == AccessKind::InstructionFetch && self.fetches);
+        let operand = kind && matches!(acc.space, AddressType::Logical { .. });
         let len = buf.len() as u64;
         let last = addr.wrapping_add(len.wrapping_sub(1));
         let overlaps = self
@@ -176,13 +182,19 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// writes each starting where the last ended (STCTG's registers one
     /// by one), of at most [`STORE_MAX`] bytes in all.
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
-        let logical = matches!(acc.space, AddressType::Logical { .. });
-        let (at, mut bytes, len) = self.store.unwrap_or((addr, [0; STORE_MAX], 0));
-        if !logical || at.wrapping_add(len as u64) != addr || len + data.len() > STORE_MAX {
+        if !matches!(acc.space, AddressType::Logical { .. }) {
             return Err(self.refuse());
         }
-        bytes[len..len + data.len()].copy_from_slice(data);
-        self.store = Some((at, bytes, len + data.len()));
+        if data.is_empty() {
+            return Ok(());
+        }
+        let (at, bytes, len) = self.store.get_or_insert((addr, [0; STORE_MAX], 0));
+        let end = *len + data.len();
+        if at.wrapping_add(*len as u64) != addr || end > STORE_MAX {
+            return Err(self.refuse());
+        }
+        bytes[*len..end].copy_from_slice(data);
+        *len = end;
         Ok(())
     }
 
@@ -298,6 +310,17 @@ fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     cpu.tod_programmable = clock.tod_programmable as u16;
     cpu.clock_comparator = clock.clock_comparator;
     cpu
+}
+
+/// Whether an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
+/// may go through the active root, the root of the PSW's space and key:
+/// where instructions come from that space (DAT off, or the primary-space
+/// mode: fetches use the primary space in the secondary-space and
+/// access-register modes) and fetching is allowed wherever reading is
+/// (no instruction-execution protection, CR0 bit 43 with facility 130).
+fn fetches_through_root(cpu: &Cpu, facilities: Facilities) -> bool {
+    let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
+    (!cpu.psw.dat() || cpu.psw.asc() == 0) && !controls.iep()
 }
 
 /// Whether `after` differs from `before` only in what the image writes
@@ -416,13 +439,15 @@ pub fn host_call(
         epoch: clock.epoch,
         last: clock.last,
     };
+    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
     let mut bus = Bus {
         guest: &mut *guest,
         amode: cpu.psw.amode(),
         clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
-        facilities: Facilities::from_bits_truncate(shared.facilities as u32),
+        facilities,
         store: None,
         checked: None,
+        fetches: fetches_through_root(&cpu, facilities),
         refused: false,
         storage: NoStorage,
     };
@@ -712,6 +737,7 @@ mod tests {
             facilities: Facilities::empty(),
             store: None,
             checked: None,
+            fetches: false,
             refused: false,
             storage: NoStorage,
         };
@@ -760,6 +786,61 @@ mod tests {
         let mut c = setup(&[0xb2, 0x06, 0x20, 0x00]);
         c.shared.comparator_floor = c.shared.clock.epoch + zmmu_cpu::clock::ns_to_tod(1000);
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
+    }
+
+    #[test]
+    fn execute_fetches_its_target_through_the_root_and_runs_it() {
+        // ex r0,0x1a: the target's bytes are 1a 1b, ar r1,r11.
+        let mut c = setup(&[0x44, 0x00, 0x00, 0x1a]);
+        c.page[(offset::GPR + 8) / 8] = 5;
+        c.page[(offset::GPR + 88) / 8] = 7;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+        assert_eq!(g.loads, [(0x1a, 2)]);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1004, "past the EXECUTE");
+    }
+
+    #[test]
+    fn execute_in_the_secondary_space_mode_is_the_hosts() {
+        // Instructions come from the primary space, the root is the
+        // secondary's.
+        let mut c = setup(&[0x44, 0x00, 0x00, 0x1a]);
+        c.page[offset::PSW_MASK / 8] |= mask::DAT | 2 << 46;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+    }
+
+    /// `mvcle r2,r4,0` moving 4 KiB from 0x5000 + `skew` to 0x3000 + `skew`.
+    fn move_page(skew: u64) -> Call {
+        let mut c = setup(&[0xa8, 0x24, 0x00, 0x00]);
+        for (r, value) in [(2, 0x3000 + skew), (3, 4096), (4, 0x5000 + skew), (5, 4096)] {
+            c.page[(offset::GPR + 8 * r) / 8] = value;
+        }
+        c
+    }
+
+    #[test]
+    fn move_long_extended_moves_a_page_in_one_store() {
+        let mut c = move_page(0);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        let expected: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        assert_eq!(g.stores, [(0x3000, expected)]);
+        let gpr = |r: usize| c.page[(offset::GPR + 8 * r) / 8];
+        assert_eq!((gpr(2), gpr(3), gpr(4), gpr(5)), (0x4000, 0, 0x6000, 0));
+        assert_eq!(c.page[offset::PSW_MASK / 8] & mask::CC, 0, "cc 0: done");
+    }
+
+    #[test]
+    fn move_long_extended_into_two_pages_is_the_hosts() {
+        let mut c = move_page(8);
+        let before = c.page;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.page, before);
+        assert!(g.stores.is_empty());
     }
 
     #[test]
