@@ -45,7 +45,7 @@ pub fn may_complete(op: Opcode) -> bool {
 }
 
 /// The longest store the image makes: one range of at most a page (in
-/// one page, [`storable`]), made of one or more contiguous writes of the
+/// one page: see `storable`), made of one or more contiguous writes of the
 /// instruction: VSTM of 16 vector registers, STCTG of 16 control
 /// registers, an MVCLE's CPU-determined amount (4 KiB) into a page.
 pub const STORE_MAX: usize = 4096;
