@@ -321,12 +321,25 @@ impl Blocks {
         let Some(list) = self.pages.remove(&page) else {
             return;
         };
+        let image = paging.image().map(|image| image.area());
         for id in list {
             let block = &mut self.blocks[id];
             if block.valid {
                 block.valid = false;
                 self.by_key.remove(&block.key);
                 self.dropped += 1;
+                // Its sites free their slots for the blocks to come (the
+                // table would fill with those of dropped blocks).
+                let calls = block
+                    .native
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &native)| !native);
+                for (index, _) in calls {
+                    if let Some(area) = &image {
+                        area.remove_site((id as u64) << 8 | index as u64);
+                    }
+                }
             }
         }
         if self.current.is_some_and(|id| !self.blocks[id].valid) {

@@ -23,9 +23,10 @@
 //!   last clock value;
 //! - counts the calls completed in the VM for `--stats`.
 //!
-//! Sites of blocks dropped later stay in the table: a dropped block is
-//! never entered again (it leaves the jump cache), and the one running
-//! when it is dropped leaves at its next host call, which is the host's.
+//! Sites of blocks dropped later are removed (`Blocks::drop_page`), so
+//! that the table does not fill with them (block numbers are not reused
+//! before the table is emptied): the one running when it is dropped
+//! leaves at its next host call, which the host answers.
 
 use zmmu_cpu::clock::{Clock, Pace, TimeSource};
 use zmmu_cpu::opcode::TABLE;
