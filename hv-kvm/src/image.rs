@@ -313,6 +313,11 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, facilities)), bits);
     }
 
+    /// Writes [`Shared::comparator_floor`].
+    pub fn set_comparator_floor(&self, tod: u64) {
+        self.store(shared(offset_of!(Shared, comparator_floor)), tod);
+    }
+
     /// Enters `site` in the site table; `false` when its probe sequence is
     /// full (the host then runs that instruction).
     pub fn insert_site(&self, site: &Site) -> bool {
@@ -329,6 +334,20 @@ impl ImageArea<'_> {
             self.store(at(slot) + 8 * i as u64, word);
         }
         true
+    }
+
+    /// Empties the slot of call `which`, if the table holds it (its block
+    /// was dropped, and its number is never used again before the table
+    /// is emptied): the slot is free for another site, and lookups, which
+    /// do not stop at an empty slot (`protocol::find_site`), still find
+    /// the others.
+    pub fn remove_site(&self, which: u64) {
+        let at = |slot: usize| SITES + (slot * size_of::<Site>()) as u64;
+        let slot = zmmu_vm_runtime::protocol::site_slots(which)
+            .find(|&slot| self.load(at(slot)) == which + 1);
+        if let Some(slot) = slot {
+            self.store(at(slot), 0);
+        }
     }
 
     /// Empties the site table.
@@ -384,13 +403,8 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn the_site_table_keeps_each_site_once() {
-        let image = Image::load(0).unwrap();
-        let area = image.area();
-        let site = Site::new(0x301, 0x1000, &[0xb2, 0x05, 0x20, 0x00]);
-        assert!(area.insert_site(&site));
-        assert!(area.insert_site(&site));
+    /// The site table as the image reads it.
+    fn table(area: &ImageArea<'_>) -> Vec<Site> {
         let mut table = vec![Site::default(); SITE_SLOTS];
         for (slot, entry) in table.iter_mut().enumerate() {
             let at = SITES + (slot * size_of::<Site>()) as u64;
@@ -403,6 +417,44 @@ mod tests {
                 refused: (word(3) >> 32) as u32,
             };
         }
+        table
+    }
+
+    #[test]
+    fn a_removed_site_frees_its_slot_and_the_sites_probed_after_it_stay() {
+        use zmmu_vm_runtime::protocol::{find_site, site_slots};
+        let image = Image::load(0).unwrap();
+        let area = image.area();
+        // Two calls whose probe sequences start at the same slot: the
+        // second is entered in the slot after the first's.
+        let home = |which: u64| site_slots(which).next();
+        let second = (0x302..).find(|&w| home(w) == home(0x301)).unwrap();
+        let bytes = [0xb2, 0x05, 0x20, 0x00];
+        let (a, b) = (
+            Site::new(0x301, 0x1000, &bytes),
+            Site::new(second, 0x2000, &bytes),
+        );
+        assert!(area.insert_site(&a) && area.insert_site(&b));
+        area.remove_site(0x301);
+        let t = table(&area);
+        assert_eq!(find_site(&t, 0x301), None);
+        assert_eq!(find_site(&t, second).map(|slot| t[slot]), Some(b));
+        assert_eq!(t.iter().filter(|s| s.key != 0).count(), 1);
+        // The slot is free again.
+        let c = Site::new(0x301, 0x3000, &bytes);
+        assert!(area.insert_site(&c));
+        let t = table(&area);
+        assert_eq!(find_site(&t, 0x301).map(|slot| t[slot]), Some(c));
+    }
+
+    #[test]
+    fn the_site_table_keeps_each_site_once() {
+        let image = Image::load(0).unwrap();
+        let area = image.area();
+        let site = Site::new(0x301, 0x1000, &[0xb2, 0x05, 0x20, 0x00]);
+        assert!(area.insert_site(&site));
+        assert!(area.insert_site(&site));
+        let table = table(&area);
         assert_eq!(table.iter().filter(|s| s.key != 0).count(), 1);
         let slot = zmmu_vm_runtime::protocol::find_site(&table, 0x301);
         assert_eq!(slot.map(|slot| table[slot]), Some(site));

@@ -5,20 +5,27 @@
 //! fault in translated code back to its guest instruction); and the jump
 //! cache the translator's dispatcher reads in the VM, mirrored on the host.
 //!
-//! A jump-cache entry (PSW address, PSW bits) stands for the block whose
-//! key is that address and those bits with the absolute address the
-//! instruction fetch translates it to. Entries go only when that stops
-//! being true: with their blocks (a store into a code frame), when a
-//! storage key of their frame changes (fetch protection), and when a TLB
-//! purge or new controls change the fetch's translation
-//! ([`Blocks::jump_retain`] with the translation done again). A new
-//! generation empties the whole cache only when the code cache is
-//! flushed.
+//! A jump-cache entry (PSW address, PSW bits and the tag of the
+//! translation controls) stands for the block whose key is that address
+//! and those PSW bits with the absolute address the instruction fetch
+//! translates it to under those controls ([`Spaces`]). Entries go only
+//! when that stops being true: with their blocks (a store into a code
+//! frame), when a storage key of their frame changes (fetch protection),
+//! and when a TLB purge changes the fetch's translation
+//! ([`Blocks::jump_retain`] with the translation done again under the
+//! controls in effect; entries of other controls go). New controls (the
+//! kernel's and a process's address space at each system call) change
+//! only the tag the dispatcher looks for: the entries of the controls left
+//! stay for their return, as TLB entries formed for an ASCE stay usable
+//! after the ASCE is replaced and loaded again (PoP ch. 3,
+//! "Translation-Lookaside Buffer"). A new generation empties the whole
+//! cache only when the code cache is flushed.
 
 use std::collections::{BTreeMap, HashMap};
 
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
 use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
+use zmmu_mmu::control::Controls;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::abi::{self, jump_slot_in, jump_ways};
 use zmmu_translator::{Env, Guest, MemoryAccess, Site};
@@ -45,6 +52,31 @@ pub(crate) struct Block {
     pub valid: bool,
 }
 
+/// The translation controls of instruction fetches (CR0's translation
+/// bits, the prefix and the ASCE fetches translate with, as
+/// `zmmu_mmu::control::Controls`) that jump-cache entries were made
+/// under, each known by its index, the tag in the low bits of an
+/// entry's bits (PSW mask bits 33-63, which the PSW bits of an entry never
+/// hold). At most [`Spaces::MAX`]; a new one replaces the oldest, whose
+/// entries go.
+#[derive(Debug, Default)]
+pub(crate) struct Spaces {
+    known: Vec<Controls>,
+    /// The slot the next new controls replace once the table is full.
+    next: usize,
+    /// The tag of the controls in effect.
+    pub now: u64,
+}
+
+impl Spaces {
+    /// Controls told apart at once.
+    pub const MAX: usize = 64;
+    /// The bits of an entry's bits that hold the tag.
+    pub const TAG: u64 = 0x7fff_ffff;
+}
+
+const _: () = assert!(Spaces::MAX as u64 <= Spaces::TAG + 1);
+
 /// The blocks, their indexes and the jump cache.
 #[derive(Debug)]
 pub(crate) struct Blocks {
@@ -62,6 +94,8 @@ pub(crate) struct Blocks {
     jump: Vec<(u64, u64, u32, u32)>,
     /// The slots that may hold an entry of the current generation.
     live: Vec<usize>,
+    /// The controls jump-cache entries are tagged with.
+    pub spaces: Spaces,
     /// Turns the slot a displaced live entry goes to in a full group.
     victim: usize,
     pub generation: u32,
@@ -93,6 +127,7 @@ impl Blocks {
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); crate::JUMP_ENTRIES],
             live: Vec::new(),
+            spaces: Spaces::default(),
             victim: 0,
             generation: 1,
             recheck: false,
@@ -116,6 +151,28 @@ impl Blocks {
         self.generation = self.generation.wrapping_add(1).max(1);
         self.live.clear();
         self.recheck = false;
+    }
+
+    /// Makes `controls` the controls in effect ([`Spaces::now`]): their
+    /// tag, a new one if they are new, replacing the oldest (whose
+    /// jump-cache entries go) when [`Spaces::MAX`] are known.
+    pub fn enter_space(&mut self, area: &ExecArea<'_>, controls: &Controls) {
+        let known = &mut self.spaces.known;
+        let tag = match known.iter().position(|c| c == controls) {
+            Some(tag) => tag,
+            None if known.len() < Spaces::MAX => {
+                known.push(*controls);
+                known.len() - 1
+            }
+            None => {
+                let tag = self.spaces.next;
+                self.spaces.next = (tag + 1) % Spaces::MAX;
+                known[tag] = *controls;
+                self.jump_retain(area, |_, _, bits| bits & Spaces::TAG != tag as u64);
+                tag
+            }
+        };
+        self.spaces.now = tag as u64;
     }
 
     pub fn get(&self, key: &Key) -> Option<usize> {
@@ -264,12 +321,25 @@ impl Blocks {
         let Some(list) = self.pages.remove(&page) else {
             return;
         };
+        let image = paging.image().map(|image| image.area());
         for id in list {
             let block = &mut self.blocks[id];
             if block.valid {
                 block.valid = false;
                 self.by_key.remove(&block.key);
                 self.dropped += 1;
+                // Its sites free their slots for the blocks to come (the
+                // table would fill with those of dropped blocks).
+                let calls = block
+                    .native
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &native)| !native);
+                for (index, _) in calls {
+                    if let Some(area) = &image {
+                        area.remove_site((id as u64) << 8 | index as u64);
+                    }
+                }
             }
         }
         if self.current.is_some_and(|id| !self.blocks[id].valid) {

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 use std::time::Instant;
-use zmmu_cpu::clock::Pace;
+use zmmu_cpu::clock::{ns_to_tod, Pace};
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
@@ -128,23 +128,47 @@ fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> b
         true,
     )
     .is_some();
-    let services = &board.services;
-    let io = cpu.psw.mask & mask::IO != 0 && services.css.io_pending();
-    let external = cpu.psw.mask & mask::EXT != 0
-        && (timers
-            || services.service_signal.is_some()
-            || services.signals.external.emergencies() != 0
-            || services.signals.external.external_call_pending());
-    if board.member.is_some()
-        || !matches!(services.clock.source.pace(), Some(Pace::Tsc(_)))
-        || services.signals.restart
-        || io
-        || external
-    {
+    if signals_may_interrupt(cpu, board) || (cpu.psw.mask & mask::EXT != 0 && timers) {
         return true;
     }
     deadline.at = deadline.at.min(Deadline::of(cpu, board).at);
     false
+}
+
+/// [`may_interrupt`] but for the timers: what may make an interruption
+/// pending that no deadline foresees (a restart, I/O with I/O enabled, a
+/// service signal, emergency signal or external call with external
+/// interruptions enabled), or a machine whose pending interruptions the
+/// chain cannot follow (virtual time, several CPUs).
+fn signals_may_interrupt(cpu: &Cpu, board: &Board<'_>) -> bool {
+    let services = &board.services;
+    let io = cpu.psw.mask & mask::IO != 0 && services.css.io_pending();
+    let external = cpu.psw.mask & mask::EXT != 0
+        && (services.service_signal.is_some()
+            || services.signals.external.emergencies() != 0
+            || services.signals.external.external_call_pending());
+    board.member.is_some()
+        || !matches!(services.clock.source.pace(), Some(Pace::Tsc(_)))
+        || services.signals.restart
+        || io
+        || external
+}
+
+/// The floor of the clock comparators the in-VM runtime image may set
+/// (`zmmu_vm_runtime::protocol::Shared::comparator_floor`): the TOD clock
+/// at `deadline`, or 0 (none) where [`signals_may_interrupt`] says the
+/// host must look after any change of the interruption controls. With
+/// nothing but the timers pending, a comparator at or past the deadline
+/// changes neither what may be taken now nor the deadline, exactly as
+/// [`may_interrupt`] decides after the host's SCKC.
+pub(crate) fn comparator_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> u64 {
+    if signals_may_interrupt(cpu, board) {
+        return 0;
+    }
+    let left = deadline.at.saturating_duration_since(Instant::now());
+    let left = u64::try_from(left.as_nanos()).unwrap_or(u64::MAX);
+    let now = board.services.clock.peek_tod();
+    now.saturating_add(ns_to_tod(left)).max(1)
 }
 
 impl ExitHandler for Exits<'_, '_> {
@@ -174,6 +198,7 @@ impl ExitHandler for Exits<'_, '_> {
         state::load(&paging.exec_area(), self.cpu);
         if let Some(image) = paging.image() {
             crate::vmcall::take_back(&image.area(), &mut self.board.services.clock);
+            crate::vmcall::take_comparator(&image.area(), self.cpu);
         }
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
@@ -226,6 +251,10 @@ impl ExitHandler for Exits<'_, '_> {
             || (after.1 != before.1 && may_interrupt(self.cpu, self.board, &mut self.deadline));
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
+        if let Some(image) = paging.image() {
+            let floor = comparator_floor(self.cpu, self.board, &self.deadline);
+            image.area().set_comparator_floor(floor);
+        }
         let why = [
             (result.is_err(), Leave::Interruption),
             (machine, Leave::Machine),

@@ -74,7 +74,7 @@ pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
 
-use blocks::{Block, Blocks};
+use blocks::{Block, Blocks, Spaces};
 use deadline::Deadline;
 use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
@@ -82,6 +82,9 @@ use watch::Watch;
 
 /// The PSW bits translated code depends on.
 const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::EA | mask::BA;
+
+// The tag of the translation controls shares an entry's bits with them.
+const _: () = assert!(KEY_BITS & Spaces::TAG == 0);
 
 /// The default size of the code cache.
 pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
@@ -157,18 +160,52 @@ fn second_fetched(block: &Block, cpu: &Cpu, board: &mut Board<'_>) -> bool {
         .is_ok_and(|a| a.value() & !0xfff == second)
 }
 
+/// The part of `controls` that an instruction fetch under `cpu`'s PSW
+/// translates with (PoP ch. 3, "Address Spaces": instructions are fetched
+/// from the primary space, or the home space in the home-space mode; with
+/// DAT off no ASCE is used): the other ASCEs made equal, so that the
+/// kernel's code keeps one tag whatever process's ASCE is the secondary
+/// one.
+fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
+    let unused = Controls::default();
+    let home = cpu.psw.asc() == 3;
+    Controls {
+        cr1: if cpu.psw.dat() && !home {
+            controls.cr1
+        } else {
+            unused.cr1
+        },
+        cr7: unused.cr7,
+        cr13: if cpu.psw.dat() && home {
+            controls.cr13
+        } else {
+            unused.cr13
+        },
+        ..controls
+    }
+}
+
 /// Drops the jump-cache entries whose PSW address no longer fetches their
 /// block's bytes under the controls and DAT tables now: after a TLB purge
-/// or a change of controls, instruction fetches translate through the
-/// tables again (PoP ch. 3, "Translation-Lookaside Buffer"), and an entry
-/// stays only if that gives the frames its block was translated from.
-/// Entries of blocks whose fetch the change does not affect (DAT off, or
-/// tables not changed) survive it.
+/// instruction fetches translate through the tables again (PoP ch. 3,
+/// "Translation-Lookaside Buffer"), and an entry stays only if it was made
+/// under the controls now in effect and that gives the frames its block
+/// was translated from. Entries of blocks whose fetch the change does not
+/// affect (DAT off, or tables not changed) survive it. Of the entries made
+/// under other controls, those with DAT off stay (a real address goes
+/// through their own prefix only, which a purge does not touch); the
+/// others go (they would have to be translated again under their own
+/// controls).
 fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mut Board<'_>) {
     blocks.recheck = false;
+    blocks.enter_space(area, &fetch_controls(cpu, board.bus.controls(cpu)));
+    let tag = blocks.spaces.now;
     let mut probe = cpu.clone();
     blocks.jump_retain(area, |block, addr, bits| {
-        probe.psw.mask = probe.psw.mask & !KEY_BITS | bits;
+        if bits & Spaces::TAG != tag {
+            return block.valid && bits & mask::DAT == 0;
+        }
+        probe.psw.mask = probe.psw.mask & !KEY_BITS | bits & KEY_BITS;
         block.valid
             && board
                 .translate(&fetch(&probe), addr)
@@ -357,9 +394,11 @@ impl KvmEngine {
             if old != controls {
                 self.pager
                     .controls_changed(self.host.paging_mut(), &old, &controls);
-                recheck_jumps(&mut self.blocks, &self.host.exec_area(), cpu, board);
             }
         }
+        // The jump-cache entries of other controls stay, under their tag.
+        let fetch = fetch_controls(cpu, controls);
+        self.blocks.enter_space(&self.host.exec_area(), &fetch);
         controls
     }
 
@@ -460,7 +499,8 @@ impl KvmEngine {
             return Ok(None);
         }
         let bits = psw.mask & KEY_BITS;
-        if let Some(id) = self.blocks.jump_get(psw.addr, bits) {
+        let jump_bits = bits | self.blocks.spaces.now;
+        if let Some(id) = self.blocks.jump_get(psw.addr, jump_bits) {
             if std::mem::take(&mut self.missed) {
                 self.reasons.chain_ended(ChainEnd::MissCached);
             }
@@ -496,7 +536,7 @@ impl KvmEngine {
             },
         };
         let area = self.host.exec_area();
-        self.blocks.jump_set(&area, psw.addr, bits, id);
+        self.blocks.jump_set(&area, psw.addr, jump_bits, id);
         Ok(Some(id))
     }
 
@@ -514,6 +554,7 @@ impl KvmEngine {
     ) -> Result<(), KvmError> {
         let amode = cpu.psw.amode();
         let bits = cpu.psw.mask & KEY_BITS;
+        let jump_bits = bits | self.blocks.spaces.now;
         let mut work = vec![first];
         let mut made = 0;
         while let Some(id) = work.pop() {
@@ -526,7 +567,7 @@ impl KvmEngine {
                 if made >= AHEAD || room < AHEAD_ROOM {
                     return Ok(());
                 }
-                if next & !0xfff != at & !0xfff || self.blocks.jump_get(next, bits).is_some() {
+                if next & !0xfff != at & !0xfff || self.blocks.jump_get(next, jump_bits).is_some() {
                     continue;
                 }
                 let key = (next, abs & !0xfff | next & 0xfff, bits);
@@ -542,7 +583,7 @@ impl KvmEngine {
                 };
                 work.push(id);
                 let area = self.host.exec_area();
-                self.blocks.jump_set(&area, next, bits, id);
+                self.blocks.jump_set(&area, next, jump_bits, id);
             }
         }
         Ok(())
@@ -727,7 +768,7 @@ impl KvmEngine {
             helper: self.host.host_call_stub(),
             budget,
             generation: self.blocks.generation,
-            bits: cpu.psw.mask & KEY_BITS,
+            bits: cpu.psw.mask & KEY_BITS | self.blocks.spaces.now,
             block: id as u32,
         }
         .store(&area);
@@ -735,6 +776,8 @@ impl KvmEngine {
             let facilities = board.bus.facilities;
             let clock = &mut board.services.clock;
             vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock, facilities);
+            let floor = exits::comparator_floor(cpu, board, deadline);
+            image.area().set_comparator_floor(floor);
         }
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
@@ -774,6 +817,7 @@ impl KvmEngine {
         *deadline = exits.deadline;
         if let Some(image) = host.paging().image() {
             vmcall::take_back(&image.area(), &mut board.services.clock);
+            vmcall::take_comparator(&image.area(), cpu);
         }
         let area = host.exec_area();
         state::load(&area, cpu);
@@ -789,7 +833,7 @@ impl KvmEngine {
                 (n, at, left.result, left.leave_run)
             }
             None => {
-                let bits = cpu.psw.mask & KEY_BITS;
+                let bits = cpu.psw.mask & KEY_BITS | self.blocks.spaces.now;
                 if stolen > 0 {
                     self.reasons.chain_ended(ChainEnd::Deadline);
                 } else if budget_left == 0 || self.blocks.jump_get(cpu.psw.addr, bits).is_some() {

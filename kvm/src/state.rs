@@ -52,8 +52,8 @@ pub(crate) fn store(area: &ExecArea<'_>, c: &Cpu) {
 }
 
 /// Copies back what translated code and the in-VM runtime image may
-/// change: general and vector (floating-point) registers, the FPC and the
-/// PSW.
+/// change: general, access and vector (floating-point) registers, the FPC
+/// and the PSW.
 pub(crate) fn load(area: &ExecArea<'_>, c: &mut Cpu) {
     load_words(area, cpu(offset::GPR), &mut c.gpr);
     let mut vr = [0u64; 64];
@@ -65,6 +65,12 @@ pub(crate) fn load(area: &ExecArea<'_>, c: &mut Cpu) {
     load_words(area, cpu(offset::PSW_MASK), &mut psw);
     c.psw.mask = psw[0];
     c.psw.addr = psw[1];
+    let mut ar = [0u8; 64];
+    if area.read(cpu(offset::AR), &mut ar).is_some() {
+        for (r, bytes) in c.ar.iter_mut().zip(ar.chunks_exact(4)) {
+            *r = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+    }
     let mut fpc = [0u8; 4];
     if area.read(cpu(cpu_page::FPC), &mut fpc).is_some() {
         c.fpc = u32::from_le_bytes(fpc);

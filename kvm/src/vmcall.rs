@@ -18,11 +18,15 @@
 //!   machine's facilities, and takes the last value handed out
 //!   back before it reads the clock itself, so that STORE CLOCK values stay
 //!   unique and increasing across the two copies (PoP "STORE CLOCK");
+//! - publishes the floor of the clock comparators the image may set
+//!   (`exits::comparator_floor`) and takes the comparator back with the
+//!   last clock value;
 //! - counts the calls completed in the VM for `--stats`.
 //!
-//! Sites of blocks dropped later stay in the table: a dropped block is
-//! never entered again (it leaves the jump cache), and the one running
-//! when it is dropped leaves at its next host call, which is the host's.
+//! Sites of blocks dropped later are removed (`Blocks::drop_page`), so
+//! that the table does not fill with them (block numbers are not reused
+//! before the table is emptied): the one running when it is dropped
+//! leaves at its next host call, which the host answers.
 
 use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
@@ -118,6 +122,12 @@ pub(crate) fn take_back(area: &ImageArea<'_>, clock: &mut Clock<Box<dyn TimeSour
     if page.valid != 0 {
         clock.handed_out(page.last);
     }
+}
+
+/// Takes back the clock comparator, which the image may have set (SCKC
+/// at or past `Shared::comparator_floor`, `exits::comparator_floor`).
+pub(crate) fn take_comparator(area: &ImageArea<'_>, cpu: &mut Cpu) {
+    cpu.clock_comparator = area.clock().clock_comparator;
 }
 
 /// The calls completed in the VM by mnemonic, most first.

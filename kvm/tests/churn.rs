@@ -175,3 +175,80 @@ fn hot_blocks_of_one_jump_cache_slot_do_not_evict_each_other() {
         "{misses} jump-cache misses to cached blocks in {TURNS} turns"
     );
 }
+
+/// `larl r2` (the two ASCEs below), `lctlg c1,c1,0(r2)` (space A),
+/// `stosm 0xf00,4` (DAT on), `lghi r1,200 ; lgfi r5,0x50000 ; lgfi
+/// r6,0x58000`, then 200 times: `lctlg c1,c1,8(r2)` (space B), `basr
+/// r14,r6`, `lctlg c1,c1,0(r2)` (space A), `basr r14,r5`, `brctg r1`
+/// back; then an invalid opcode.
+const SPACES: [u8; 72] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x1c, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00,
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x51, 0x00, 0x05, 0x00, 0x00, 0xc0, 0x61, 0x00, 0x05, 0x80, 0x00,
+    0xeb, 0x11, 0x20, 0x08, 0x00, 0x2f, 0x0d, 0xe6, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0x0d, 0xe5,
+    0xa7, 0x17, 0xff, 0xf8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x20, 0x00,
+];
+
+/// [`SPACES`] with two address spaces that map the first MiB onto itself
+/// but pages 0x50000 and 0x58000 (a kernel's and a process's code): space
+/// A (segment table 0x10000, page table 0x11000) maps 0x50000 onto frame
+/// 0x60000 (`aghi r9,1 ; br r14`) and not 0x58000, space B (0x12000,
+/// 0x13000) maps 0x58000 onto frame 0x70000 (`aghi r8,2 ; br r14`) and not
+/// 0x50000 (page-table entries invalid).
+fn spaces_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &SPACES);
+    let storage = &mut machine.bus.storage;
+    let mut put = |at: u64, value: u64| {
+        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
+    };
+    let invalid = 0x400;
+    for (segments, pages, code_page, frame) in [
+        (0x10000, 0x11000, 0x50, 0x60000),
+        (0x12000, 0x13000, 0x58, 0x70000),
+    ] {
+        for segment in 0..512 {
+            put(
+                segments + segment * 8,
+                if segment == 0 { pages } else { 0x20 },
+            );
+        }
+        for page in 0..256 {
+            let entry = match page {
+                0x50 | 0x58 if page == code_page => frame,
+                0x50 | 0x58 => invalid,
+                _ => page << 12,
+            };
+            put(pages + page * 8, entry);
+        }
+    }
+    for (frame, code) in [
+        (0x60000, [0xa7, 0x9b, 0x00, 0x01]),
+        (0x70000, [0xa7, 0x8b, 0x00, 0x02]),
+    ] {
+        storage.write(AbsoluteAddress::new(frame), &code).unwrap();
+        storage
+            .write(AbsoluteAddress::new(frame + 4), &[0x07, 0xfe])
+            .unwrap();
+    }
+    machine
+}
+
+/// Switching between two address spaces (a system call's kernel and
+/// process spaces) keeps each one's jump-cache entries for its return:
+/// neither space's block at its own address misses again after its first
+/// turn (each was dropped at every switch: the other space does not map
+/// it).
+#[test]
+fn each_address_space_keeps_its_jump_cache_entries_across_switches() {
+    let (reference, kvm) = on_both(spaces_machine, 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}

@@ -27,18 +27,28 @@ use zmmu_mmu::storage::Storage;
 use crate::protocol::{cpu_page, find_site, ClockPage, Shared, Site, COMPLETED, HOST};
 
 /// Whether the host enters a site for `op` (an instruction translated
-/// code calls the host for): every instruction but those that end a
-/// block (`Opcode::ends_block`: branches, EXECUTE, the PSW, control and
-/// DAT instructions), which are the host's. Whether the image completes
-/// one is decided at each call by what its execution needs: registers,
-/// the FPC, the clock and one store of at most 16 bytes in the PSW's
-/// space complete (the BFP and vector register instructions, LOC*R,
-/// EFPC and SFPC, STORE CLOCK, STPT ...); a fetch, storage keys, the
-/// machine or a change of other state leave the site to the host
-/// ([`Site::refused`]).
+/// code calls the host for): every instruction the decoder knows. Whether
+/// the image completes one is decided at each call by what its execution
+/// needs: registers, the FPC, the clock, operand fetches and stores
+/// making one range of at most [`STORE_MAX`] bytes in one page in the
+/// PSW's space complete (the BFP and vector register instructions, LOC*R,
+/// EFPC and SFPC, STORE CLOCK, STPT, STCTG, VSTM, STAM, LAM ...); a change
+/// of other state (the PSW, control registers, timers), a branch, storage
+/// keys or the machine leave the site to the host ([`Site::refused`], or
+/// [`HOST`] for the one call where the result was not `Next::Seq`).
+/// An instruction that ends a block (`Opcode::ends_block`: STCTG, a
+/// branch not taken) goes on to the sequential instruction in the
+/// translated block, as after the host's answer that the chain goes on
+/// (docs/CHOICES.md 34a, 50a).
 pub fn may_complete(op: Opcode) -> bool {
-    op != Opcode::Unknown && !op.ends_block()
+    op != Opcode::Unknown
 }
+
+/// The longest store the image makes: one range of at most a page (in
+/// one page: see `storable`), made of one or more contiguous writes of the
+/// instruction: VSTM of 16 vector registers, STCTG of 16 control
+/// registers, an MVCLE's CPU-determined amount (4 KiB) into a page.
+pub const STORE_MAX: usize = 4096;
 
 /// What the image reaches outside its own memory.
 pub trait Guest {
@@ -101,13 +111,20 @@ impl Storage for NoStorage {
 
 /// The bus of one call: operand fetches through the active root, the
 /// clock (where the page holds it), the facilities, and room for one
-/// store.
+/// store of up to [`STORE_MAX`] bytes.
 struct Bus<'g, G> {
     guest: &'g mut G,
     amode: AddressingMode,
     clock: Option<Clock<PageTime>>,
     facilities: Facilities,
-    store: Option<(u64, [u8; 16], usize)>,
+    store: Option<(u64, [u8; STORE_MAX], usize)>,
+    /// The range an access check for a store covered (address, length):
+    /// the store made must cover it, so that every byte checked is
+    /// accessed through the root.
+    checked: Option<(u64, u64)>,
+    /// Instruction fetches (an EXECUTE's target) go through the active
+    /// root too ([`fetches_through_root`]).
+    fetches: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -122,12 +139,14 @@ impl<G> Bus<'_, G> {
 
 impl<G: Guest> Memory for Bus<'_, G> {
     /// An operand fetch in the PSW's address space with the PSW key (the
-    /// active root's), page by page, that does not wrap in the addressing
-    /// mode and does not overlap the store kept aside (which the
-    /// instruction would read back).
+    /// active root's), or an instruction fetch where that space is the
+    /// one instructions come from, page by page, that does not wrap in
+    /// the addressing mode and does not overlap the store kept aside
+    /// (which the instruction would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
-        let operand =
-            acc.kind == AccessKind::Read && matches!(acc.space, AddressType::Logical { .. });
+        let kind = acc.kind == AccessKind::Read
+            || (acc.kind == AccessKind::InstructionFetch && self.fetches);
+        let operand = kind && matches!(acc.space, AddressType::Logical { .. });
         let len = buf.len() as u64;
         let last = addr.wrapping_add(len.wrapping_sub(1));
         let overlaps = self
@@ -156,21 +175,48 @@ impl<G: Guest> Memory for Bus<'_, G> {
         Ok(())
     }
 
-    /// Keeps the one store an instruction of the class makes, in the
-    /// PSW's address space with the PSW key (the active root's).
+    /// Keeps the store an instruction makes, in the PSW's address space
+    /// with the PSW key (the active root's): one write, or consecutive
+    /// writes each starting where the last ended (STCTG's registers one
+    /// by one), of at most [`STORE_MAX`] bytes in all.
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
-        let logical = matches!(acc.space, AddressType::Logical { .. });
-        if !logical || self.store.is_some() || data.len() > 16 {
+        if !matches!(acc.space, AddressType::Logical { .. }) {
             return Err(self.refuse());
         }
-        let mut bytes = [0u8; 16];
-        bytes[..data.len()].copy_from_slice(data);
-        self.store = Some((addr, bytes, data.len()));
+        if data.is_empty() {
+            return Ok(());
+        }
+        let (at, bytes, len) = self.store.get_or_insert((addr, [0; STORE_MAX], 0));
+        let end = *len + data.len();
+        if at.wrapping_add(*len as u64) != addr || end > STORE_MAX {
+            return Err(self.refuse());
+        }
+        bytes[*len..end].copy_from_slice(data);
+        *len = end;
         Ok(())
     }
 
-    fn check(&mut self, _: &Access<'_>, _: u64, _: u64) -> Result<(), Exception> {
-        Err(self.refuse())
+    /// The access exceptions of a whole operand before any of it is
+    /// accessed (PoP ch. 6, "Recognition of Access Exceptions"): a fetch
+    /// is made through the root (its bytes dropped); a store's range is
+    /// remembered and must lie within the store made, whose fault then
+    /// leaves the instruction to the host having changed nothing.
+    fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), Exception> {
+        match acc.kind {
+            AccessKind::Read => {
+                let mut scratch = [0u8; STORE_MAX];
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len > STORE_MAX {
+                    return Err(self.refuse());
+                }
+                self.read(acc, addr, &mut scratch[..len])
+            }
+            AccessKind::Write if self.checked.is_none() => {
+                self.checked = Some((addr, len));
+                Ok(())
+            }
+            _ => Err(self.refuse()),
+        }
     }
 
     fn translate(&mut self, _: &Access<'_>, _: u64) -> Result<AbsoluteAddress, Exception> {
@@ -264,19 +310,61 @@ fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     cpu
 }
 
+/// Whether an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
+/// may go through the active root, the root of the PSW's space and key:
+/// where instructions come from that space (DAT off, or the primary-space
+/// mode: fetches use the primary space in the secondary-space and
+/// access-register modes) and fetching is allowed wherever reading is
+/// (no instruction-execution protection, CR0 bit 43 with facility 130).
+fn fetches_through_root(cpu: &Cpu, facilities: Facilities) -> bool {
+    let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
+    (!cpu.psw.dat() || cpu.psw.asc() == 0) && !controls.iep()
+}
+
 /// Whether `after` differs from `before` only in what the image writes
-/// back: the general, vector (floating-point) and floating-point-control
-/// registers and the condition code. Anything else (the program mask,
-/// access or control registers, the timers) is the host's to change: it
-/// may have to leave the chain for it.
+/// back: the general, access, vector (floating-point) and
+/// floating-point-control registers and the condition code. Anything else
+/// (the program mask, control registers, the timers) is the host's to
+/// change: it may have to leave the chain for it. (Access registers
+/// matter to translated code only in access-register mode, which is the
+/// host's.)
 fn only_results_changed(before: &Cpu, after: &Cpu) -> bool {
     let mut rest = after.clone();
     rest.gpr = before.gpr;
+    rest.ar = before.ar;
     rest.vr = before.vr;
     rest.fpc = before.fpc;
     rest.psw.mask = after.psw.mask & !mask::CC | before.psw.mask & mask::CC;
     rest.psw.addr = before.psw.addr;
     rest == *before
+}
+
+/// Whether the store `store` covers the range an access check for a store
+/// `checked` covered (nothing checked: covered).
+fn covers(store: Option<(u64, usize)>, checked: Option<(u64, u64)>) -> bool {
+    let Some((from, len)) = checked else {
+        return true;
+    };
+    store.is_some_and(|(at, n)| {
+        from >= at
+            && from
+                .checked_add(len)
+                .is_some_and(|end| end <= at + n as u64)
+    })
+}
+
+/// Whether the image may set the clock comparator to `value` (SCKC, PoP
+/// ch. 4 "Clock Comparator"): the host published a floor (the TOD clock at
+/// the batch's deadline, no interruption but a timer's possible before
+/// it), the TOD clock `now` is below it, and `value` is not below it. The
+/// comparator's interruption condition (the TOD clock past the
+/// comparator) then does not hold now, and comes no sooner than the
+/// deadline, when the machine looks anyway: as after the host's SCKC,
+/// which leaves the chain only for an interruption that may be taken and
+/// brings the deadline forward only for a comparator due before it
+/// (docs/CHOICES.md 46c, 50b).
+fn settable(value: u64, floor: u64, now: Option<u64>) -> bool {
+    floor != 0 && now.is_some_and(|now| now < floor) && value >= floor
 }
 
 /// Whether a store of `len` bytes at `addr` is one the active root can
@@ -352,19 +440,26 @@ pub fn host_call(
         epoch: clock.epoch,
         last: clock.last,
     };
+    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
     let mut bus = Bus {
         guest: &mut *guest,
         amode: cpu.psw.amode(),
         clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
-        facilities: Facilities::from_bits_truncate(shared.facilities as u32),
+        facilities,
         store: None,
+        checked: None,
+        fetches: fetches_through_root(&cpu, facilities),
         refused: false,
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let (refused, store) = (bus.refused, bus.store);
-    let last = bus.clock.map(|clock| clock.state().last);
-    if refused || (result.is_ok() && !only_results_changed(&before, &cpu)) {
+    let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
+    let comparator =
+        (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
+    let mut rest = cpu.clone();
+    rest.clock_comparator = before.clock_comparator;
+    if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
         // What this instruction needs is the host's at every call.
         sites[slot].refused = 1;
         return HOST;
@@ -372,9 +467,14 @@ pub fn host_call(
     // A program interruption (an IEEE exception, a data or specification
     // exception ...) or a branch: the host runs the instruction again from
     // the same state, which the image has not changed, and delivers it.
-    if !matches!(result, Ok(Next::Seq)) {
+    // So is a clock comparator the host must set (`settable`).
+    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    if !matches!(result, Ok(Next::Seq))
+        || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now))
+    {
         return HOST;
     }
+    let last = bus.clock.map(|clock| clock.state().last);
     let amode = cpu.psw.amode();
     if let Some((addr, data, len)) = store {
         if !storable(addr, len, amode) {
@@ -388,6 +488,9 @@ pub fn host_call(
     for (r, value) in cpu.gpr.iter().enumerate() {
         page[(offset::GPR + 8 * r) / 8] = *value;
     }
+    for (r, value) in cpu.ar.iter().enumerate() {
+        set_field(page, offset::AR + 4 * r, &value.to_le_bytes());
+    }
     for (v, value) in cpu.vr.iter().enumerate() {
         page[(offset::VR + 16 * v) / 8] = value[0];
         page[(offset::VR + 16 * v + 8) / 8] = value[1];
@@ -397,6 +500,9 @@ pub fn host_call(
     page[offset::PSW_ADDR / 8] = amode.wrap(site.at.wrapping_add(u64::from(site.len)));
     if let Some(last) = last {
         shared.clock.last = last;
+    }
+    if let Some(value) = comparator {
+        shared.clock.clock_comparator = value;
     }
     if let Some(count) = counts.get_mut(insn.op as usize) {
         *count += 1;
@@ -565,6 +671,177 @@ mod tests {
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert_eq!(c.call(4 << 8 | 1, &mut g), HOST);
+    }
+
+    #[test]
+    fn store_control_registers_stores_them_in_one_range() {
+        // stctg c14,c1,0(r2): c14, c15, c0, c1 (wrapping), as doublewords.
+        let mut c = setup(&[0xeb, 0xe1, 0x20, 0x00, 0x00, 0x25]);
+        for r in 0..16 {
+            c.page[(offset::CR + 8 * r) / 8] = 0x100 + r as u64;
+        }
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        let expected: Vec<u8> = [14u64, 15, 0, 1]
+            .iter()
+            .flat_map(|r| (0x100 + r).to_be_bytes())
+            .collect();
+        assert_eq!(g.stores, [(0x2000, expected)]);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1006);
+        assert_eq!(c.counts[Opcode::STCTG as usize], 1);
+    }
+
+    #[test]
+    fn store_control_registers_across_a_page_or_in_the_problem_state_is_the_hosts() {
+        // stctl c0,c3,0xff8(r2): 16 bytes from 0x2ff8, across 0x3000.
+        let mut c = setup(&[0xb6, 0x03, 0x2f, 0xf8]);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        // stctg c0,c0,0(r2) in the problem state: privileged.
+        let mut c = setup(&[0xeb, 0x00, 0x20, 0x00, 0x00, 0x25]);
+        c.page[offset::PSW_MASK / 8] |= mask::PROBLEM;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+    }
+
+    #[test]
+    fn vector_store_multiple_stores_sixteen_registers_at_once() {
+        // vstm v0,v15,0(r2): 256 bytes.
+        let mut c = float_setup(&[0xe7, 0x0f, 0x20, 0x00, 0x00, 0x3e], 0.0);
+        for w in 0..32 {
+            c.page[offset::VR / 8 + w] = w as u64;
+        }
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        let expected: Vec<u8> = (0..32u64).flat_map(|w| w.to_be_bytes()).collect();
+        assert_eq!(g.stores, [(0x2000, expected)]);
+    }
+
+    #[test]
+    fn load_access_multiple_writes_the_access_registers_back() {
+        // lam a1,a2,0(r2): the words at 0x2000 (bytes 00 01 02 03, 04 05 06 07).
+        let mut c = setup(&[0x9a, 0x12, 0x20, 0x00]);
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
+        let ar = |r: usize| u32::from_le_bytes(field(&c.page, offset::AR + 4 * r));
+        assert_eq!(
+            (ar(0), ar(1), ar(2), ar(3)),
+            (0, 0x0001_0203, 0x0405_0607, 0)
+        );
+    }
+
+    #[test]
+    fn a_checked_store_range_the_store_does_not_cover_is_the_hosts() {
+        let mut bus = Bus {
+            guest: &mut guest(),
+            amode: AddressingMode::Bits64,
+            clock: None,
+            facilities: Facilities::empty(),
+            store: None,
+            checked: None,
+            fetches: false,
+            refused: false,
+            storage: NoStorage,
+        };
+        let cpu = Cpu::new();
+        let acc = Access {
+            kind: AccessKind::Write,
+            space: AddressType::Logical { base: 2 },
+            cpu: &cpu,
+        };
+        assert!(bus.check(&acc, 0x2000, 16).is_ok());
+        assert!(bus.write(&acc, 0x2000, &[0; 8]).is_ok());
+        assert!(!covers(bus.store.map(|(at, _, n)| (at, n)), bus.checked));
+        assert!(bus.write(&acc, 0x2008, &[0; 8]).is_ok());
+        assert!(covers(bus.store.map(|(at, _, n)| (at, n)), bus.checked));
+        // A write that does not continue the store is refused.
+        assert!(bus.write(&acc, 0x3000, &[0; 8]).is_err());
+        assert!(bus.refused);
+    }
+
+    #[test]
+    fn set_clock_comparator_completes_at_or_past_the_published_floor() {
+        // sckc 0(r2): the doubleword at 0x2000 is 0x0001_0203_0405_0607.
+        let value = 0x0001_0203_0405_0607u64;
+        let mut c = setup(&[0xb2, 0x06, 0x20, 0x00]);
+        c.shared.comparator_floor = value;
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
+        assert_eq!(c.shared.clock.clock_comparator, value);
+        assert_eq!(c.counts[Opcode::SCKC as usize], 1);
+    }
+
+    #[test]
+    fn a_clock_comparator_below_the_floor_or_without_one_is_the_hosts() {
+        let value = 0x0001_0203_0405_0607u64;
+        for floor in [value + 1, 0] {
+            let mut c = setup(&[0xb2, 0x06, 0x20, 0x00]);
+            c.shared.comparator_floor = floor;
+            let before = c.page;
+            assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST, "floor {floor:#x}");
+            assert_eq!(c.page, before);
+            assert_eq!(c.shared.clock.clock_comparator, 0);
+            // The next comparator may be settable: the site stays the image's.
+            let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+            assert_eq!(c.sites[slot].refused, 0);
+        }
+        // The TOD clock already at the floor (the deadline has passed).
+        let mut c = setup(&[0xb2, 0x06, 0x20, 0x00]);
+        c.shared.comparator_floor = c.shared.clock.epoch + zmmu_cpu::clock::ns_to_tod(1000);
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
+    }
+
+    #[test]
+    fn execute_fetches_its_target_through_the_root_and_runs_it() {
+        // ex r0,0x1a: the target's bytes are 1a 1b, ar r1,r11.
+        let mut c = setup(&[0x44, 0x00, 0x00, 0x1a]);
+        c.page[(offset::GPR + 8) / 8] = 5;
+        c.page[(offset::GPR + 88) / 8] = 7;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+        assert_eq!(g.loads, [(0x1a, 2)]);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1004, "past the EXECUTE");
+    }
+
+    #[test]
+    fn execute_in_the_secondary_space_mode_is_the_hosts() {
+        // Instructions come from the primary space, the root is the
+        // secondary's.
+        let mut c = setup(&[0x44, 0x00, 0x00, 0x1a]);
+        c.page[offset::PSW_MASK / 8] |= mask::DAT | 2 << 46;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+    }
+
+    /// `mvcle r2,r4,0` moving 4 KiB from 0x5000 + `skew` to 0x3000 + `skew`.
+    fn move_page(skew: u64) -> Call {
+        let mut c = setup(&[0xa8, 0x24, 0x00, 0x00]);
+        for (r, value) in [(2, 0x3000 + skew), (3, 4096), (4, 0x5000 + skew), (5, 4096)] {
+            c.page[(offset::GPR + 8 * r) / 8] = value;
+        }
+        c
+    }
+
+    #[test]
+    fn move_long_extended_moves_a_page_in_one_store() {
+        let mut c = move_page(0);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        let expected: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        assert_eq!(g.stores, [(0x3000, expected)]);
+        let gpr = |r: usize| c.page[(offset::GPR + 8 * r) / 8];
+        assert_eq!((gpr(2), gpr(3), gpr(4), gpr(5)), (0x4000, 0, 0x6000, 0));
+        assert_eq!(c.page[offset::PSW_MASK / 8] & mask::CC, 0, "cc 0: done");
+    }
+
+    #[test]
+    fn move_long_extended_into_two_pages_is_the_hosts() {
+        let mut c = move_page(8);
+        let before = c.page;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.page, before);
+        assert!(g.stores.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! | offsets | what | mapped |
 //! |---|---|---|
 //! | 0 .. [`SHARED`] | the image's ELF segments (`image.ld`) | code: user, read-only, executable; data and bss: user, read-write |
-//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities | user, read-write |
+//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities, the comparator's floor | user, read-write |
 //! | [`COUNTS`] .. [`COUNTS_END`] | one `u64` per opcode: calls completed in the VM | user, read-write |
 //! | [`SITES`] .. [`SITES_END`] | [`Site`] table ([`SITE_SLOTS`] slots) | user, read-write |
 //! | [`SITES_END`] .. [`STACK`] | guard, not mapped | |
@@ -46,7 +46,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 2;
+pub const VERSION: u64 = 3;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -89,6 +89,14 @@ pub struct Shared {
     /// (`zmmu_mmu::control::Facilities` bits: what `Memory::facilities`
     /// answers on the host), written by the host with the clock page.
     pub facilities: u64,
+    /// The TOD clock value (epoch included) at the batch's deadline, when
+    /// no interruption but a timer's may become pending before it (the
+    /// host's clock, one CPU, no signal, I/O or restart pending): a clock
+    /// comparator set to this or later neither is pending now nor comes
+    /// due before the machine looks, so the image may set it (SCKC). Zero
+    /// when the host must set it. Written by the host before translated
+    /// code runs and after each host call.
+    pub comparator_floor: u64,
 }
 
 /// Fields of the CPU state page beyond `zmmu_cpu::state::offset`'s, which

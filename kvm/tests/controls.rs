@@ -1,0 +1,319 @@
+//! The control and multiple-register instructions the in-VM runtime image
+//! completes without an exit (docs/CHOICES.md 50): STCTG and STCTL (PoP
+//! ch. 10, "Store Control": the control registers are only read), VSTM,
+//! STAM and LAM (one operand range in one page), and SCKC (PoP ch. 4,
+//! "Clock Comparator") where the new comparator is neither pending nor
+//! due before the batch's deadline. Their results equal the
+//! interpreter's, a loop of them costs O(1) VM exits, and what the image
+//! must leave to the host (a privileged instruction in the problem state,
+//! a store into the protected lowcore, a comparator already past, any
+//! comparator under virtual time) gives the interpreter's result.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{bytes_at, on_both, program_machine, HostTime};
+use zmmu_cpu::clock::{Clock, TOD_2026};
+use zmmu_cpu::state::mask;
+use zmmu_machine::interrupt::CR0_CLOCK_COMPARATOR;
+use zmmu_machine::Machine;
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
+
+/// CR0 bits 45 (AFP-register control) and 46 (vector enablement).
+const AFP_AND_VECTOR: u64 = 1 << 18 | 1 << 17;
+
+/// CR0 bit 35: low-address protection.
+const LOW_ADDRESS_PROTECTION: u64 = 1 << 28;
+
+/// Iterations of the loops.
+const TURNS: u64 = 200;
+
+/// lghi r3,200 ; lgr r4,r5 (the operands' base) ; X: stctg c0,c15,0(r4) ;
+/// stctl c0,c1,128(r4) ; vstm v0,v15,0x100(r4) ; stam a0,a15,0x200(r4) ;
+/// lam a1,a2,0x300(r4) ; brct r3,X ; then an invalid opcode.
+const STORES: [u8; 36] = [
+    0xa7, 0x39, 0x00, 0xc8, 0xb9, 0x04, 0x00, 0x45, 0xeb, 0x0f, 0x40, 0x00, 0x00, 0x25, 0xb6, 0x01,
+    0x40, 0x80, 0xe7, 0x0f, 0x41, 0x00, 0x00, 0x3e, 0x9b, 0x0f, 0x42, 0x00, 0x9a, 0x12, 0x43, 0x00,
+    0xa7, 0x36, 0xff, 0xf2,
+];
+
+/// [`STORES`] (and an invalid opcode) at 0x2000 with its operands at `base`,
+/// distinct control, access and vector registers, and the words LAM loads
+/// at `base + 0x300`; in the problem state if `problem`, with low-address
+/// protection if `protected`.
+fn stores_machine(base: u64, problem: bool, protected: bool) -> Machine {
+    let mut program = STORES.to_vec();
+    program.extend([0, 0]);
+    let mut machine = program_machine(0x2000, &program);
+    for r in 0..16 {
+        machine.cpu.cr[r] |= 0x0100_0000_0000 * r as u64;
+        machine.cpu.ar[r] = 0x1000 + r as u32;
+        machine.cpu.vr[r] = [r as u64, !(r as u64)];
+    }
+    machine.cpu.cr[0] |= AFP_AND_VECTOR | if protected { LOW_ADDRESS_PROTECTION } else { 0 };
+    machine.cpu.gpr[5] = base;
+    if problem {
+        machine.cpu.psw.mask |= mask::PROBLEM;
+    }
+    machine
+        .bus
+        .storage
+        .write(
+            AbsoluteAddress::new(base + 0x300),
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+        )
+        .unwrap();
+    machine
+}
+
+/// What both runs must agree on: the PSW, general and access registers,
+/// the operands, and the lowcore's interruption fields.
+fn assert_same(machine: &Machine, reference: &Machine, base: u64) {
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(machine.cpu.ar, reference.cpu.ar);
+    assert_eq!(
+        bytes_at(machine, base, 0x308),
+        bytes_at(reference, base, 0x308)
+    );
+    assert_eq!(
+        bytes_at(machine, 0x80, 0x180),
+        bytes_at(reference, 0x80, 0x180),
+        "the lowcore's interruption fields"
+    );
+}
+
+#[test]
+fn control_and_access_register_stores_complete_in_the_vm() {
+    let (reference, kvm) = on_both(|| stores_machine(0x3000, false, false), 100_000);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_same(&machine, &reference, 0x3000);
+    assert_eq!(machine.cpu.ar[1], 0x0102_0304, "LAM's words");
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["STCTG", "STCTL", "VSTM", "STAM", "LAM"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+#[test]
+fn store_control_in_the_problem_state_is_the_interpreters_privileged_operation() {
+    let (reference, kvm) = on_both(|| stores_machine(0x3000, true, false), 100_000);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_same(&machine, &reference, 0x3000);
+    assert_eq!(bytes_at(&machine, 0x8e, 2), [0, 2], "privileged operation");
+    assert!(!engine.completed_in_vm().iter().any(|&(m, _)| m == "STCTG"));
+}
+
+#[test]
+fn store_control_into_the_protected_lowcore_is_the_interpreters_protection_exception() {
+    let (reference, kvm) = on_both(|| stores_machine(0x100, false, true), 100_000);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_same(&machine, &reference, 0x100);
+    assert_eq!(bytes_at(&machine, 0x8e, 2), [0, 4], "protection");
+    assert!(!engine.completed_in_vm().iter().any(|&(m, _)| m == "STCTG"));
+}
+
+/// lctlg c0,c0,0x110 (the clock-comparator subclass) ; stosm 0x118,0x01
+/// (external interruptions on) ; lghi r1,200 ; X: sckc 0x100 ; sckc
+/// 0x120 ; brctg r1,X ; sckc 0x108 ; then an invalid opcode.
+const COMPARATORS: [u8; 32] = [
+    0xeb, 0x00, 0x01, 0x10, 0x00, 0x2f, 0xad, 0x01, 0x01, 0x18, 0xa7, 0x19, 0x00, 0xc8, 0xb2, 0x06,
+    0x01, 0x00, 0xb2, 0x06, 0x01, 0x20, 0xa7, 0x17, 0xff, 0xfc, 0xb2, 0x06, 0x01, 0x08, 0x00, 0x00,
+];
+
+/// Two comparators that never come due.
+const FAR: u64 = u64::MAX - 1;
+const FARTHER: u64 = u64::MAX;
+
+/// [`COMPARATORS`] at 0x2000, the comparator at first [`FARTHER`],
+/// setting it to [`FAR`] and [`FARTHER`] 200 times (each SCKC a change),
+/// then to `last`, under the host's
+/// clock if `host_time` (else virtual time), with a disabled-wait
+/// external-new PSW (address 0x999).
+fn comparators_machine(last: u64, host_time: bool) -> Machine {
+    let mut machine = program_machine(0x2000, &COMPARATORS);
+    machine.cpu.clock_comparator = FARTHER;
+    if host_time {
+        machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
+    }
+    let words = [
+        (0x100, FAR),
+        (0x120, FARTHER),
+        (0x108, last),
+        (0x110, CR0_CLOCK_COMPARATOR),
+        (0x1b0, 0x0002_0001_8000_0000),
+        (0x1b8, 0x999),
+    ];
+    for (at, value) in words {
+        machine
+            .bus
+            .storage
+            .write_u64(AbsoluteAddress::new(at), value)
+            .unwrap();
+    }
+    machine
+}
+
+/// The SCKCs the image completed.
+fn sckc_in_vm(engine: &zmmu_kvm::KvmEngine) -> u64 {
+    let completed = engine.completed_in_vm();
+    completed
+        .iter()
+        .find(|&&(m, _)| m == "SCKC")
+        .map_or(0, |&(_, n)| n)
+}
+
+#[test]
+fn a_comparator_past_the_deadline_is_set_in_the_vm_under_the_hosts_clock() {
+    let (reference, kvm) = on_both(|| comparators_machine(FAR, true), 10_000);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.clock_comparator, FAR);
+    // Each of the loop's set the comparator in the VM.
+    assert!(
+        sckc_in_vm(&engine) >= 2 * TURNS,
+        "{:?}",
+        engine.completed_in_vm()
+    );
+    let stats = engine.host().stats();
+    let exits = stats.exits - stats.kicks;
+    assert!(exits < 64, "{exits} exits for {TURNS} SCKCs");
+}
+
+#[test]
+fn a_comparator_already_past_is_the_hosts_and_its_interruption_taken_after_it() {
+    // The TOD clock is past 0 at once: the interruption follows the last
+    // SCKC, as in the interpreter.
+    let (reference, kvm) = on_both(|| comparators_machine(0, true), 10_000);
+    let Some((machine, _)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.psw.addr, 0x999);
+    assert_eq!(
+        bytes_at(&machine, 0x86, 2),
+        [0x10, 0x04],
+        "clock comparator"
+    );
+    assert_eq!(machine.cpu.clock_comparator, 0);
+}
+
+#[test]
+fn under_virtual_time_every_comparator_is_the_hosts() {
+    let (reference, kvm) = on_both(|| comparators_machine(FAR, false), 10_000);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.clock_comparator, FAR);
+    assert_eq!(sckc_in_vm(&engine), 0);
+}
+
+/// lghi r1,200 ; lghi r2,0 ; lghi r4,7 ; lgfi r7,0x3000 ; lgfi
+/// r8,0x3100 ; larl r6,T1 ; X: ex r0,0(r6) ; exrl r4,T2 ; brctg r1,X ;
+/// an invalid opcode ; T1: ahi r2,1 ; T2: mvc 0(1,r7),0(r8) (8 bytes
+/// with r4's length).
+const EXECUTES: [u8; 56] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xa7, 0x29, 0x00, 0x00, 0xa7, 0x49, 0x00, 0x07, 0xc0, 0x71, 0x00, 0x00,
+    0x30, 0x00, 0xc0, 0x81, 0x00, 0x00, 0x31, 0x00, 0xc0, 0x60, 0x00, 0x00, 0x00, 0x0b, 0x44, 0x00,
+    0x60, 0x00, 0xc6, 0x40, 0x00, 0x00, 0x00, 0x08, 0xa7, 0x17, 0xff, 0xfb, 0x00, 0x00, 0xa7, 0x2a,
+    0x00, 0x01, 0xd2, 0x00, 0x70, 0x00, 0x80, 0x00,
+];
+
+/// [`EXECUTES`] at 0x2000 with the bytes MVC copies at 0x3100.
+fn executes_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &EXECUTES);
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x3100), &[1, 2, 3, 4, 5, 6, 7, 8])
+        .unwrap();
+    machine
+}
+
+/// EXECUTE and EXECUTE RELATIVE LONG fetch their targets through the
+/// active root (PoP ch. 7, "EXECUTE") and run them in the VM: the
+/// interpreter's registers and storage, O(1) exits.
+#[test]
+fn execute_targets_run_in_the_vm() {
+    let (reference, kvm) = on_both(executes_machine, 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["EX", "EXRL"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// lghi r1,200 ; X: lgfi r2,0x10000 + skew ; lghi r3,4096 ; lgfi
+/// r4,0x20000 + skew ; lghi r5,4096 ; mvcle r2,r4,0 ; brctg r1,X ; then
+/// an invalid opcode.
+fn move_loop(skew: u8) -> Vec<u8> {
+    vec![
+        0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x21, 0x00, 0x01, 0x00, skew, 0xa7, 0x39, 0x10, 0x00, 0xc0,
+        0x41, 0x00, 0x02, 0x00, skew, 0xa7, 0x59, 0x10, 0x00, 0xa8, 0x24, 0x00, 0x00, 0xa7, 0x17,
+        0xff, 0xf4, 0x00, 0x00,
+    ]
+}
+
+/// [`move_loop`] at 0x2000 with 8 KiB of distinct bytes at 0x20000.
+fn move_machine(skew: u8) -> Machine {
+    let mut machine = program_machine(0x2000, &move_loop(skew));
+    let data: Vec<u8> = (0..0x2000u32).map(|i| (i * 7 + 3) as u8).collect();
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x20000), &data)
+        .unwrap();
+    machine
+}
+
+/// MVCLE's CPU-determined amount (4 KiB) into one page is one store of
+/// the image; into two pages it is the host's. Both give the
+/// interpreter's registers and bytes.
+#[test]
+fn a_page_moved_by_mvcle_is_one_store_in_the_vm() {
+    for (skew, in_vm) in [(0, TURNS), (8, 0)] {
+        let (reference, kvm) = on_both(|| move_machine(skew), 10_000);
+        let Some((machine, engine)) = kvm else {
+            return;
+        };
+        assert_eq!(machine.cpu.psw, reference.cpu.psw);
+        assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+        assert_eq!(
+            bytes_at(&machine, 0x10000, 0x1010),
+            bytes_at(&reference, 0x10000, 0x1010)
+        );
+        let completed = engine.completed_in_vm();
+        let mvcle = completed
+            .iter()
+            .find(|&&(m, _)| m == "MVCLE")
+            .map_or(0, |&(_, n)| n);
+        assert_eq!(mvcle, in_vm, "skew {skew}: {completed:?}");
+    }
+}
