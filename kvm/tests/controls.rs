@@ -11,11 +11,10 @@
 
 mod common;
 
-use std::time::Instant;
-
-use common::{bytes_at, on_both, program_machine, HostTime};
+use common::{bytes_at, host_time, on_both, program_machine};
 use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_cpu::state::mask;
+use zmmu_kvm::TscTime;
 use zmmu_machine::interrupt::CR0_CLOCK_COMPARATOR;
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
@@ -140,14 +139,13 @@ const FARTHER: u64 = u64::MAX;
 
 /// [`COMPARATORS`] at 0x2000, the comparator at first [`FARTHER`],
 /// setting it to [`FAR`] and [`FARTHER`] 200 times (each SCKC a change),
-/// then to `last`, under the host's
-/// clock if `host_time` (else virtual time), with a disabled-wait
-/// external-new PSW (address 0x999).
-fn comparators_machine(last: u64, host_time: bool) -> Machine {
+/// then to `last`, in host `time` if given (else virtual time), with a
+/// disabled-wait external-new PSW (address 0x999).
+fn comparators_machine(last: u64, time: Option<TscTime>) -> Machine {
     let mut machine = program_machine(0x2000, &COMPARATORS);
     machine.cpu.clock_comparator = FARTHER;
-    if host_time {
-        machine.services.clock = Clock::new(Box::new(HostTime(Instant::now())), TOD_2026);
+    if let Some(time) = time {
+        machine.services.clock = Clock::new(Box::new(time), TOD_2026);
     }
     let words = [
         (0x100, FAR),
@@ -178,7 +176,10 @@ fn sckc_in_vm(engine: &zmmu_kvm::KvmEngine) -> u64 {
 
 #[test]
 fn a_comparator_past_the_deadline_is_set_in_the_vm_under_the_hosts_clock() {
-    let (reference, kvm) = on_both(|| comparators_machine(FAR, true), 10_000);
+    let Some(time) = host_time() else {
+        return;
+    };
+    let (reference, kvm) = on_both(|| comparators_machine(FAR, Some(time)), 10_000);
     let Some((machine, engine)) = kvm else {
         return;
     };
@@ -199,7 +200,10 @@ fn a_comparator_past_the_deadline_is_set_in_the_vm_under_the_hosts_clock() {
 fn a_comparator_already_past_is_the_hosts_and_its_interruption_taken_after_it() {
     // The TOD clock is past 0 at once: the interruption follows the last
     // SCKC, as in the interpreter.
-    let (reference, kvm) = on_both(|| comparators_machine(0, true), 10_000);
+    let Some(time) = host_time() else {
+        return;
+    };
+    let (reference, kvm) = on_both(|| comparators_machine(0, Some(time)), 10_000);
     let Some((machine, _)) = kvm else {
         return;
     };
@@ -215,7 +219,7 @@ fn a_comparator_already_past_is_the_hosts_and_its_interruption_taken_after_it() 
 
 #[test]
 fn under_virtual_time_every_comparator_is_the_hosts() {
-    let (reference, kvm) = on_both(|| comparators_machine(FAR, false), 10_000);
+    let (reference, kvm) = on_both(|| comparators_machine(FAR, None), 10_000);
     let Some((machine, engine)) = kvm else {
         return;
     };

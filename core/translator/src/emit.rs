@@ -880,6 +880,7 @@ mod tests {
         let memory = MemoryAccess::SoftTlb {
             partition: 0,
             whole_pages: true,
+            fma: false,
         };
         let env = Env {
             amode: AddressingMode::Bits64,
