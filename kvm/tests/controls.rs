@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{bytes_at, host_time, on_both, program_machine};
+use common::{bytes_at, host_time, on_both, program_machine, write_words};
 use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_cpu::state::mask;
 use zmmu_kvm::TscTime;
@@ -155,13 +155,7 @@ fn comparators_machine(last: u64, time: Option<TscTime>) -> Machine {
         (0x1b0, 0x0002_0001_8000_0000),
         (0x1b8, 0x999),
     ];
-    for (at, value) in words {
-        machine
-            .bus
-            .storage
-            .write_u64(AbsoluteAddress::new(at), value)
-            .unwrap();
-    }
+    write_words(&mut machine, &words);
     machine
 }
 

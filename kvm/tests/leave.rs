@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{host_time, on_both, program_machine, run_like, Quiet};
+use common::{host_time, on_both, program_machine, run_like, write_words, Quiet};
 use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_kvm::reasons::{ChainEnd, Leave};
 use zmmu_kvm::TscTime;
@@ -156,13 +156,7 @@ fn masks_machine(time: TscTime, comparator: u64) -> zmmu_machine::Machine {
         (0x1b0, 0x0002_0001_8000_0000),
         (0x1b8, 0x999),
     ];
-    for (at, value) in words {
-        machine
-            .bus
-            .storage
-            .write_u64(AbsoluteAddress::new(at), value)
-            .unwrap();
-    }
+    write_words(&mut machine, &words);
     machine
 }
 

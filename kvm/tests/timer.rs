@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{host_time, Quiet};
+use common::{host_time, write_words, Quiet};
 use zmmu_cpu::clock::{Clock, TOD_2026, TOD_PER_US};
 use zmmu_machine::interrupt::{CR0_CLOCK_COMPARATOR, CR0_CPU_TIMER};
 use zmmu_machine::{Machine, Stop};
@@ -40,9 +40,7 @@ fn machine(ms: u64) -> Machine {
         (0x1b0, 0x0002_0001_8000_0000),
         (0x1b8, WAIT_AT),
     ];
-    for (at, value) in words {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    }
+    write_words(&mut machine, &words);
     machine.start(0x2000);
     machine
 }
@@ -125,10 +123,10 @@ fn a_clock_comparator_set_in_the_chain_ends_a_loop_in_the_vm_in_host_time() {
     storage
         .write(AbsoluteAddress::new(0x2000), &COMPARATOR)
         .unwrap();
-    let words = [(0x108, CR0_CLOCK_COMPARATOR), (0x118, u64::MAX)];
-    for (at, value) in words {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    }
+    write_words(
+        &mut machine,
+        &[(0x108, CR0_CLOCK_COMPARATOR), (0x118, u64::MAX)],
+    );
     machine.services.clock = Clock::new(Box::new(time), TOD_2026);
     // The loop may not run if the host stalls 5 ms between STCK and SCKC.
     let _ = timer_ends_the_loop(machine, 8, 0x1004);

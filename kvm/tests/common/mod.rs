@@ -123,6 +123,17 @@ pub fn on_both(build: impl Fn() -> Machine, limit: u64) -> (Machine, Option<(Mac
     (reference, kvm)
 }
 
+/// Stores each doubleword `value` at absolute `at` of `machine`'s storage.
+pub fn write_words(machine: &mut Machine, words: &[(u64, u64)]) {
+    for &(at, value) in words {
+        machine
+            .bus
+            .storage
+            .write_u64(AbsoluteAddress::new(at), value)
+            .unwrap();
+    }
+}
+
 /// `len` bytes of `machine`'s storage at absolute `at`.
 pub fn bytes_at(machine: &Machine, at: u64, len: usize) -> Vec<u8> {
     let mut bytes = vec![0; len];
