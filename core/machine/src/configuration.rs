@@ -65,7 +65,10 @@ use crate::Stop;
 pub const BATCH: u64 = 4096;
 
 /// A CPU of a configuration that seems to spin: its batches keep ending
-/// at about the same instruction address. Guest CPUs wait for each other
+/// at about the same instruction address with the same general
+/// registers (a wait loop loads, compares and branches, and changes
+/// nothing; a loop that computes moves a counter or a pointer, and is
+/// left alone). Guest CPUs wait for each other
 /// in tight loops (a lock, a flag another CPU sets); on a host with fewer
 /// free cores than guest CPUs, the CPU waited for may itself be waiting
 /// for a host core while the spinning one burns its time slice. Like the
@@ -80,6 +83,8 @@ pub struct Spin {
     batches: u32,
     /// How many times the CPU let the host run another thread since.
     relaxed: u32,
+    /// The general registers where the batches in a row began to end.
+    gpr: [u64; 16],
 }
 
 impl Spin {
@@ -89,14 +94,15 @@ impl Spin {
     /// more.
     pub const WINDOW: u64 = 256;
 
-    /// A batch ended at instruction address `addr`: answers, when the CPU
-    /// now seems to spin, how many times it already let the host run
-    /// another thread in this spin (for [`Park::relax`]; counting batches
-    /// then starts again).
-    pub fn spinning(&mut self, addr: u64) -> Option<u32> {
-        if addr.abs_diff(self.at) >= Self::WINDOW {
+    /// A batch ended at instruction address `addr` with general registers
+    /// `gpr`: answers, when the CPU now seems to spin, how many times it
+    /// already let the host run another thread in this spin (for
+    /// [`Park::relax`]; counting batches then starts again).
+    pub fn spinning(&mut self, addr: u64, gpr: &[u64; 16]) -> Option<u32> {
+        if addr.abs_diff(self.at) >= Self::WINDOW || *gpr != self.gpr {
             *self = Self {
                 at: addr,
+                gpr: *gpr,
                 ..Self::default()
             };
             return None;

@@ -67,12 +67,27 @@ pub trait Engine {
 /// the batch after an interruption, after an instruction that reached the
 /// machine ([`Board::attention`]), when another CPU kicked this one
 /// ([`crate::configuration::Member::kicked`]) or after one that changed what decides which
-/// interruptions are enabled or due ([`interruption_controls`]).
+/// interruptions are enabled or due ([`interruption_controls`]). Among
+/// several CPUs its batches are at most [`Interpreter::MEMBER_BATCH`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Interpreter;
 
+impl Interpreter {
+    /// The longest batch of a CPU among several: a batch costs the
+    /// interpreter little, and a CPU that spins shows it in a few batches
+    /// ([`crate::configuration::Spin`]): with batches as long as a
+    /// translating engine's ([`crate::configuration::BATCH`], about 250
+    /// µs interpreted), a CPU waiting for a lock whose holder waits for a
+    /// host core spun a millisecond before it let the holder run.
+    pub const MEMBER_BATCH: u64 = 256;
+}
+
 impl Engine for Interpreter {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
+        let max = match board.member {
+            Some(_) => max.min(Self::MEMBER_BATCH),
+            None => max,
+        };
         let mut instructions = 0;
         loop {
             let last = cpu.psw.addr;

@@ -645,7 +645,7 @@ impl Machine {
                 Ok(()) => {
                     faults_in_a_row = 0;
                     if let Some(member) = &self.member {
-                        if let Some(before) = spin.spinning(self.cpu.psw.addr) {
+                        if let Some(before) = spin.spinning(self.cpu.psw.addr, &self.cpu.gpr) {
                             member.relax(before);
                         }
                     }
