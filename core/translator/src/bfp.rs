@@ -154,9 +154,7 @@ impl Gen {
         a.set_label(&mut checked)?;
         a.test(frame, MXCSR_PRECISION)?;
         a.jz(exact)?;
-        a.test(byte_ptr(rbx + fpc + 3), FPC_INEXACT)?;
-        a.jnz(slow)?;
-        a.or(byte_ptr(rbx + fpc + 2), FPC_INEXACT)?;
+        flag_inexact(a, slow)?;
         a.set_label(&mut exact)?;
         a.mov(qword_ptr(rbx + r1), rax)?;
         if matches!(op, Add | Sub) {
@@ -224,9 +222,7 @@ impl Gen {
         let mut exact = a.create_label();
         a.test(ecx, MXCSR_PRECISION)?;
         a.jz(exact)?;
-        a.test(byte_ptr(rbx + fpc + 3), FPC_INEXACT)?;
-        a.jnz(slow)?;
-        a.or(byte_ptr(rbx + fpc + 2), FPC_INEXACT)?;
+        flag_inexact(a, slow)?;
         a.set_label(&mut exact)?;
         if wide {
             a.mov(gpr(f.r1), rsi)?;
@@ -259,4 +255,14 @@ impl Gen {
         a.mov(ecx, 0x10)?;
         Ok(())
     }
+}
+
+/// An inexact result (PoP "IEEE Exceptions", inexact): with the FPC's
+/// inexact mask on, the interruption is the interpreter's (`slow`, with
+/// nothing changed); otherwise the FPC's inexact flag is set.
+fn flag_inexact(a: &mut CodeAssembler, slow: CodeLabel) -> Result<(), IcedError> {
+    let fpc = core::mem::offset_of!(Cpu, fpc) as i32;
+    a.test(byte_ptr(rbx + fpc + 3), FPC_INEXACT)?;
+    a.jnz(slow)?;
+    a.or(byte_ptr(rbx + fpc + 2), FPC_INEXACT)
 }
