@@ -158,11 +158,7 @@ impl Gen {
         a.set_label(&mut exact)?;
         a.mov(qword_ptr(rbx + r1), rax)?;
         if matches!(op, Add | Sub) {
-            let mut done = a.create_label();
-            self.sign_cc(done)?;
-            self.a.set_label(&mut done)?;
-            self.a.nop()?;
-            self.store_cc()?;
+            self.sign_cc_stored()?;
         }
         Ok(true)
     }
@@ -232,12 +228,19 @@ impl Gen {
         // cc 0 zero, 1 negative, 2 positive: the source's.
         a.mov(rax, qword_ptr(rbx + source))?;
         a.lea(rdx, qword_ptr(rax + rax))?;
-        let mut done = a.create_label();
+        self.sign_cc_stored()?;
+        Ok(true)
+    }
+
+    /// The condition code of the long BFP number in rax (not a NaN; its
+    /// bits without the sign doubled in rdx) stored as `sign_cc` computes
+    /// it: 0 zero, 1 negative, 2 positive (PoP ADD, CONVERT TO FIXED).
+    fn sign_cc_stored(&mut self) -> Result<(), IcedError> {
+        let mut done = self.a.create_label();
         self.sign_cc(done)?;
         self.a.set_label(&mut done)?;
         self.a.nop()?;
-        self.store_cc()?;
-        Ok(true)
+        self.store_cc()
     }
 
     /// ecx = the condition code (shifted left 4) of the long BFP number in
