@@ -964,6 +964,10 @@ impl HostPaging for KvmHost {
     fn activate(&mut self, root: KvmRoot) -> Result<(), KvmError> {
         self.paging.activate(root)
     }
+
+    fn stored(&self, root: KvmRoot, logical: LogicalAddress, size: HostPageSize) -> bool {
+        self.paging.stored(root, logical, size)
+    }
 }
 
 impl HostAccess for KvmHost {

@@ -520,12 +520,12 @@ impl KvmPaging {
             .is_some()
     }
 
-    /// The leaf entry for a frame with perms.
-    fn leaf(frame: u64, perms: HostPerms, large: bool) -> u64 {
-        let mut flags = PageTableFlags::PRESENT
-            | PageTableFlags::USER_ACCESSIBLE
-            | PageTableFlags::ACCESSED
-            | PageTableFlags::DIRTY;
+    /// The leaf entry for a frame with perms: accessed, and dirty unless
+    /// the first store is to be recorded (`track_stores`).
+    fn leaf(frame: u64, perms: HostPerms, large: bool, track_stores: bool) -> u64 {
+        let mut flags =
+            PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE | PageTableFlags::ACCESSED;
+        flags.set(PageTableFlags::DIRTY, !track_stores);
         flags.set(PageTableFlags::WRITABLE, perms.contains(HostPerms::WRITE));
         flags.set(
             PageTableFlags::NO_EXECUTE,
@@ -560,7 +560,7 @@ impl KvmPaging {
             // Not linked yet: no table write for the guest to repeat.
             let _ = self
                 .memory
-                .store_u64(child + 8 * j, Self::leaf(at, page, false));
+                .store_u64(child + 8 * j, Self::leaf(at, page, false, false));
         }
         self.set_entry(table, i, self.gpa(child) | TABLE.bits());
         if present(old) {
@@ -581,6 +581,7 @@ impl KvmPaging {
         frame: u64,
         size: HostPageSize,
         perms: HostPerms,
+        track_stores: bool,
     ) -> Result<(), KvmError> {
         let leaf_level = match size {
             HostPageSize::Size4K => 1,
@@ -601,7 +602,7 @@ impl KvmPaging {
             }
             perms.remove(HostPerms::WRITE);
         }
-        let new = Self::leaf(frame, perms, leaf_level == 2);
+        let new = Self::leaf(frame, perms, leaf_level == 2, track_stores);
         if present(old) && !large(old) && leaf_level == 2 {
             // A large page replaces a page table (empty, by the contract; a
             // full one is handled too): INVLPG of any address in the range
@@ -697,8 +698,25 @@ impl KvmPaging {
         root: KvmRoot,
         logical: LogicalAddress,
     ) -> Option<(AbsoluteAddress, HostPerms)> {
-        let mut table = self.root_offset(root).ok()?;
         let address = logical.value();
+        let (e, level, writable) = self.leaf_of(root, address)?;
+        let span = 1u64 << (12 + 9 * (level - 1));
+        let mut perms = HostPerms::READ;
+        if writable {
+            perms |= HostPerms::WRITE;
+        }
+        if !flags(e).contains(PageTableFlags::NO_EXECUTE) {
+            perms |= HostPerms::EXECUTE;
+        }
+        let frame = e & ADDRESS & !(span - 1);
+        Some((AbsoluteAddress::new(frame | (address & (span - 1))), perms))
+    }
+
+    /// The present leaf entry that maps `address` in `root`, its level (1
+    /// for a PTE) and whether every entry on the way permits stores, as
+    /// the CPU walks the tables.
+    fn leaf_of(&self, root: KvmRoot, address: u64) -> Option<(u64, u32, bool)> {
+        let mut table = self.root_offset(root).ok()?;
         if address >= LOWER_HALF_END {
             return None;
         }
@@ -711,16 +729,7 @@ impl KvmPaging {
             }
             writable &= flags(e).contains(PageTableFlags::WRITABLE);
             if level == 1 || large(e) {
-                let span = 1u64 << (12 + 9 * (level - 1));
-                let mut perms = HostPerms::READ;
-                if writable {
-                    perms |= HostPerms::WRITE;
-                }
-                if !flags(e).contains(PageTableFlags::NO_EXECUTE) {
-                    perms |= HostPerms::EXECUTE;
-                }
-                let frame = e & ADDRESS & !(span - 1);
-                return Some((AbsoluteAddress::new(frame | (address & (span - 1))), perms));
+                return Some((e, level, writable));
             }
             table = self.table_of(e)?;
             level -= 1;
@@ -776,11 +785,12 @@ impl HostPaging for KvmPaging {
                         f + j * step,
                         HostPageSize::Size2M,
                         mapping.perms,
+                        false,
                     )?;
                 }
                 Ok(())
             }
-            size => self.map_one(table, l, f, size, mapping.perms),
+            size => self.map_one(table, l, f, size, mapping.perms, mapping.track_stores),
         }
     }
 
@@ -848,5 +858,22 @@ impl HostPaging for KvmPaging {
         self.root_offset(root)?;
         self.active = Some(root);
         Ok(())
+    }
+
+    /// The leaf's dirty flag, which the CPU sets at the first store (on
+    /// PVM the host's shadow paging sets it in our entry as it makes its
+    /// own writable).
+    /// A 1 GiB mapping is 512 2 MiB leaves here (`map`).
+    fn stored(&self, root: KvmRoot, logical: LogicalAddress, size: HostPageSize) -> bool {
+        let dirty = |address: u64, level: u32| {
+            self.leaf_of(root, address)
+                .is_some_and(|(e, at, _)| at == level && flags(e).contains(PageTableFlags::DIRTY))
+        };
+        let address = logical.value();
+        match size {
+            HostPageSize::Size4K => dirty(address, 1),
+            HostPageSize::Size2M => dirty(address, 2),
+            HostPageSize::Size1G => (0..512u64).any(|j| dirty(address + (j << 21), 2)),
+        }
     }
 }

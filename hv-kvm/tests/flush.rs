@@ -18,6 +18,7 @@ fn mapping(logical: u64, frame: u64, perms: HostPerms) -> Mapping {
         frame: AbsoluteAddress::new(frame),
         size: HostPageSize::Size4K,
         perms,
+        track_stores: false,
     }
 }
 

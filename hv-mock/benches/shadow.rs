@@ -223,6 +223,7 @@ fn walk(c: &mut Criterion) {
             frame: AbsoluteAddress::new(FRAMES + (page << 12)),
             size: HostPageSize::Size4K,
             perms: HostPerms::READ,
+            track_stores: false,
         };
         host.map(root, mapping).unwrap();
     }

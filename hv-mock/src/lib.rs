@@ -522,11 +522,14 @@ impl HostPaging for MockHost {
     }
 
     fn map(&mut self, root: MockRoot, mapping: Mapping) -> Result<(), MockError> {
+        // Every leaf starts clean and the walk sets its dirty flag at the
+        // first store, tracked or not (`stored` is asked of tracked ones).
         let Mapping {
             logical,
             frame,
             size,
             perms,
+            track_stores: _,
         } = mapping;
         let (va, bytes) = (logical.value(), size.bytes());
         if va >= LOWER_HALF_END || va % bytes != 0 || frame.value() % bytes != 0 {
@@ -635,6 +638,24 @@ impl HostPaging for MockHost {
         self.cr3(root)?;
         self.active = Some(root);
         Ok(())
+    }
+
+    fn stored(&self, root: MockRoot, logical: LogicalAddress, size: HostPageSize) -> bool {
+        let Ok(mut table) = self.cr3(root) else {
+            return false;
+        };
+        let (va, target) = (logical.value(), leaf_level(size));
+        for level in 0..=target {
+            let entry = self.read(table, index(va, level));
+            if !is_present(entry) {
+                return false;
+            }
+            if is_leaf(entry, level) {
+                return level == target && pagetable::flags(entry).contains(PageTableFlags::DIRTY);
+            }
+            table = entry & ADDRESS;
+        }
+        false
     }
 }
 

@@ -15,6 +15,7 @@ fn mapping(logical: u64, frame: u64, size: HostPageSize, perms: HostPerms) -> Ma
         frame: AbsoluteAddress::new(frame),
         size,
         perms,
+        track_stores: false,
     }
 }
 

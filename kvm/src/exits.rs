@@ -171,6 +171,19 @@ pub(crate) fn comparator_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Dead
     now.saturating_add(ns_to_tod(left)).max(1)
 }
 
+/// Whether an instruction (for an EXECUTE, its target; `None`: a target
+/// that cannot be fetched, taken as any) may read or set a storage key's
+/// change bit (SSKE, ISKE, RRBE, PFMF): the stores the host MMU recorded
+/// must be in the keys first (`ShadowPager::harvest`).
+fn observes_change(op: Option<Opcode>) -> bool {
+    op.is_none_or(|op| {
+        matches!(
+            op,
+            Opcode::SSKE | Opcode::ISKE | Opcode::RRBE | Opcode::PFMF
+        )
+    })
+}
+
 impl ExitHandler for Exits<'_, '_> {
     fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
         let (id, index) = ((argument >> 8) as usize, (argument & 0xff) as usize);
@@ -212,6 +225,18 @@ impl ExitHandler for Exits<'_, '_> {
         self.blocks.current = Some(id);
         self.blocks.current_dirty = dropped;
         self.board.attention = false;
+        let target = matches!(guest.insn.op, Opcode::EX | Opcode::EXRL).then(|| {
+            let mut watch = Watch {
+                board: self.board,
+                blocks: self.blocks,
+                pager: self.pager,
+                paging,
+            };
+            zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn)
+        });
+        if observes_change(target.map_or(Some(guest.insn.op), |t| t.map(|t| t.op))) {
+            self.pager.harvest(paging, &mut self.board.bus.storage);
+        }
         let result = {
             let mut watch = Watch {
                 board: self.board,

@@ -303,12 +303,16 @@ impl KvmEngine {
         // model record references it has not made, as prefetching does).
         // Translated stores check the low addresses themselves
         // (`MemoryAccess::HostMmu`), so the lowcore's unprotected bytes are
-        // stored without a fault.
+        // stored without a fault. The x86 dirty flag records a page's first
+        // store, so a page with C zero is writable at once (no second fault)
+        // and a store fault maps writable runs: `harvest` moves the record
+        // into C whenever the host may look at keys.
         let pager = ShadowPager::new(shadow::Config {
             largest: HostPageSize::Size2M,
             fault_around: 64,
             speculative_reference: true,
             stores_check_low_addresses: true,
+            change_by_host: true,
             ..shadow::Config::default()
         });
         let blocks = Blocks::new();
@@ -475,6 +479,9 @@ impl KvmEngine {
         let mut before = interruption_controls(cpu);
         before[0] &= !mask::CC;
         board.attention = false;
+        // The instruction may read or set a storage key.
+        self.pager
+            .harvest(self.host.paging_mut(), &mut board.bus.storage);
         let mut watch = Watch {
             board,
             blocks: &mut self.blocks,
@@ -863,9 +870,14 @@ impl KvmEngine {
 }
 
 impl Engine for KvmEngine {
+    /// The storage keys are exact when the run returns: the stores the
+    /// host MMU recorded are in their C bits (`harvest`).
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         if self.failure.is_none() {
-            match self.run_vm(cpu, board, max.max(1)) {
+            let ran = self.run_vm(cpu, board, max.max(1));
+            self.pager
+                .harvest(self.host.paging_mut(), &mut board.bus.storage);
+            match ran {
                 Ok(ran) => return ran,
                 Err(e) => self.failure = Some(e),
             }

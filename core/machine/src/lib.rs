@@ -56,7 +56,6 @@ use alloc::format;
 use alloc::string::String;
 
 use zmmu_cpu::decode::Insn;
-use zmmu_cpu::exec::{Exec, Sequential};
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu, Psw};
@@ -866,15 +865,7 @@ impl Machine {
     /// R1 ORed into its second byte (the registers are as they were: the
     /// operation exception suppressed the EXECUTE).
     fn execute_target(&mut self, at: u64, insn: &Insn) -> Option<Insn> {
-        let sequential = Sequential::after(&self.cpu, insn, at);
-        let mut exec = Exec {
-            cpu: &mut self.cpu,
-            bus: &mut self.bus,
-            insn: *insn,
-            at,
-            sequential,
-        };
-        exec.execute_target().ok().map(|(_, target)| target)
+        zmmu_cpu::exec::execute_target(&mut self.cpu, &mut self.bus, at, insn)
     }
 
     /// Delivers the highest-priority pending interruption the CPU is

@@ -46,6 +46,7 @@
 //!         frame: AbsoluteAddress::new(0x40_0000),
 //!         size: HostPageSize::Size2M,
 //!         perms: HostPerms::READ,
+//!         track_stores: false,
 //!     };
 //!     host.map(root, mapping)?;
 //!     // ...then upgraded after a write fault recorded C: no flush needed.
@@ -125,6 +126,10 @@ pub struct Mapping {
     pub size: HostPageSize,
     /// The permissions.
     pub perms: HostPerms,
+    /// The host MMU records the first store through the mapping (x86's
+    /// dirty flag made clear), for [`HostPaging::stored`]; otherwise the
+    /// mapping may be made as already stored through.
+    pub track_stores: bool,
 }
 
 /// A host MMU that the shadow pager drives.
@@ -172,6 +177,11 @@ pub trait HostPaging {
     /// Makes `root` the active address space (a CR3 load that keeps the
     /// root's tagged TLB entries).
     fn activate(&mut self, root: Self::Root) -> Result<(), Self::Error>;
+
+    /// Whether a store went through the mapping of `size` at `logical`
+    /// since it was made with [`Mapping::track_stores`] (x86's dirty
+    /// flag); `false` where nothing of that size maps `logical`.
+    fn stored(&self, root: Self::Root, logical: LogicalAddress, size: HostPageSize) -> bool;
 }
 
 /// The kind of an access made through the host MMU.

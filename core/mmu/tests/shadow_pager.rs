@@ -34,6 +34,7 @@ mock! {
         fn clear(&mut self, root: u32);
         fn flush(&mut self, root: u32, scope: FlushScope);
         fn activate(&mut self, root: u32) -> Result<(), ()>;
+        fn stored(&self, root: u32, logical: LogicalAddress, size: HostPageSize) -> bool;
     }
 }
 
@@ -151,6 +152,7 @@ fn page(logical: u64, frame: u64, perms: HostPerms) -> Mapping {
         frame: AbsoluteAddress::new(frame),
         size: HostPageSize::Size4K,
         perms,
+        track_stores: false,
     }
 }
 
@@ -746,6 +748,7 @@ fn two_contiguous_aligned_segment_frames_map_as_one_2m_page() {
         frame: AbsoluteAddress::new(0x20_0000),
         size: HostPageSize::Size2M,
         perms: HostPerms::READ | HostPerms::WRITE,
+        track_stores: false,
     };
     assert_eq!(take(&log), [Order::Create(1), Order::Map(1, mapping)]);
 }
@@ -931,6 +934,7 @@ fn a_2g_region_frame_maps_as_1g_pages() {
         frame: AbsoluteAddress::new((4 << 30) + (1 << 30)),
         size: HostPageSize::Size1G,
         perms: HostPerms::READ | HostPerms::WRITE,
+        track_stores: false,
     };
     assert_eq!(take(&log), [Order::Create(1), Order::Map(1, mapping)]);
 }

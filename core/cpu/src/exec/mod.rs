@@ -494,6 +494,21 @@ impl<B: Bus> Exec<'_, B> {
     }
 }
 
+/// The instruction the EX or EXRL `insn` at `at` would execute now, with
+/// bits 56-63 of R1 ORed into its second byte ([`Exec::execute_target`]);
+/// `None` where fetching or decoding it fails.
+pub fn execute_target<B: Bus>(cpu: &mut Cpu, bus: &mut B, at: u64, insn: &Insn) -> Option<Insn> {
+    let sequential = Sequential::after(cpu, insn, at);
+    let mut exec = Exec {
+        cpu,
+        bus,
+        insn: *insn,
+        at,
+        sequential,
+    };
+    exec.execute_target().ok().map(|(_, target)| target)
+}
+
 /// EXECUTE / EXECUTE RELATIVE LONG: execute the target `target_insn` at
 /// `target` in place; the PSW then points after the EXECUTE, and relative
 /// addresses in the target are relative to the target (PoP "EXECUTE").

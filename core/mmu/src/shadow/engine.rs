@@ -177,6 +177,12 @@ impl<H: HostAccess> Engine<H> {
         self.pager.controls_changed(&mut self.host, old, new);
     }
 
+    /// Sets the C bits of the frames the host recorded stores into
+    /// ([`ShadowPager::harvest`]); before storage keys are read or set.
+    pub fn harvest<S: Storage + ?Sized>(&mut self, storage: &mut S) -> usize {
+        self.pager.harvest(&mut self.host, storage)
+    }
+
     /// The shadow pager (its roots, counters and configuration).
     pub fn pager(&self) -> &ShadowPager<H> {
         &self.pager

@@ -10,6 +10,16 @@
 //!   bit is zero or while DAT, key or low-address protection forbid stores,
 //!   never executable. A later store faults again, records C and upgrades
 //!   the mapping in place.
+//! - **Change recording by the host** ([`Config::change_by_host`]): a
+//!   data page that only its zero C bit keeps read-only is mapped writable
+//!   with the host MMU recording the first store (x86's dirty flag,
+//!   [`Mapping::track_stores`](crate::host::Mapping::track_stores)) instead, so a first store costs no fault and
+//!   fault-around maps writable runs; [`ShadowPager::harvest`] moves those
+//!   records into the C bits (PoP "Change Recording": C is set by stores
+//!   only) and must run before anything reads or sets a storage key, while
+//!   nothing accesses storage through the roots. A mapping that goes
+//!   before a harvest leaves its record with the pager. Large mappings are
+//!   never tracked: one dirty flag cannot say which 4 KiB frames changed.
 //! - **Sub-page rules.** A page on which low-address protection or the
 //!   fetch-protection override make only part of the page accessible is
 //!   never mapped with the permission that only part of it has; the access
@@ -93,6 +103,11 @@ const PAGE: u64 = 1 << PAGE_SHIFT;
 /// root is flushed whole rather than page by page.
 const FLUSH_PAGES_MAX: usize = 32;
 
+/// The most mappings kept with stores tracked after a harvest; the rest
+/// become read-only (a store faults and records C as without tracking),
+/// which bounds what each [`ShadowPager::harvest`] reads.
+const TRACKED_MAX: usize = 2048;
+
 /// The CR0 bits whose change alters translations or the permissions derived
 /// from them: [`Cr0::TRANSLATION_BITS`] but the secondary-space control
 /// (bits 35, 38, 39, 40, 43).
@@ -126,6 +141,11 @@ pub struct Config {
     /// writable for the rest of their bytes, and a change of the
     /// protection drops nothing.
     pub stores_check_low_addresses: bool,
+    /// Data pages whose C bit is zero are mapped writable where nothing but
+    /// that bit keeps them read-only, the host MMU recording their first
+    /// store, which [`ShadowPager::harvest`] moves into C (see the module
+    /// docs). The caller harvests before any storage key is read or set.
+    pub change_by_host: bool,
 }
 
 impl Default for Config {
@@ -137,6 +157,7 @@ impl Default for Config {
             speculative_reference: false,
             max_mappings: 1 << 20,
             stores_check_low_addresses: false,
+            change_by_host: false,
         }
     }
 }
@@ -290,6 +311,13 @@ pub struct Stats {
     pub around: u64,
     /// Mappings upgraded in place (a store recorded C).
     pub upgraded: u64,
+    /// 4 KiB mappings made writable with stores tracked
+    /// ([`Config::change_by_host`]).
+    pub tracked: u64,
+    /// C bits set from stores the host recorded ([`ShadowPager::harvest`]).
+    pub harvested: u64,
+    /// Tracked mappings made read-only past the bound on tracked mappings.
+    pub untracked: u64,
     /// Mappings removed by invalidations, evictions and demotions.
     pub dropped: u64,
     /// Roots created.
@@ -309,6 +337,11 @@ pub struct ShadowPager<H: HostPaging> {
     reverse: ReverseMap,
     active: Option<RootId>,
     mapped: usize,
+    /// The mappings made with stores tracked, with their root and frame.
+    tracked: BTreeMap<MappingId, (H::Root, AbsoluteAddress)>,
+    /// Frames stored into through tracked mappings that went before a
+    /// harvest: their C bits are set at the next one.
+    stored: Vec<AbsoluteAddress>,
     stats: Stats,
 }
 
@@ -321,6 +354,8 @@ impl<H: HostPaging> ShadowPager<H> {
             reverse: ReverseMap::default(),
             active: None,
             mapped: 0,
+            tracked: BTreeMap::new(),
+            stored: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -559,6 +594,7 @@ impl<H: HostPaging> ShadowPager<H> {
             if let Some(victim) = self.roots.victim(self.active) {
                 if let Some(state) = self.roots.remove(victim) {
                     for (base, shadow) in &state.mappings {
+                        self.retire(host, (victim, *base));
                         self.reverse.remove((victim, *base), shadow);
                     }
                     self.mapped -= state.mappings.len();
@@ -626,16 +662,36 @@ impl<H: HostPaging> ShadowPager<H> {
             .iter()
             .filter(|size| **size <= largest)
             .find_map(|size| self.large(storage, controls, request, purpose, access, perms, *size))
-            .unwrap_or((
-                access.address.page().value(),
-                Shadow {
-                    size: HostPageSize::Size4K,
-                    frame: access.absolute.page(),
-                    real: access.real.page(),
-                    perms,
-                    paths: [access.path, TablePath::EMPTY],
-                },
-            ))
+            .unwrap_or_else(|| {
+                let key_now = access.key.recorded(request.kind);
+                let (perms, track) =
+                    self.page_perms(controls, access, request.key, key_now, purpose);
+                (
+                    access.address.page().value(),
+                    Shadow::page(access, perms, track),
+                )
+            })
+    }
+
+    /// The host permissions of the 4 KiB page of a permitted `access` whose
+    /// key is now `key_now`, and whether its stores are tracked: with
+    /// [`Config::change_by_host`], a data page that only its zero C bit
+    /// would keep read-only is writable, the host recording its first store.
+    fn page_perms(
+        &self,
+        controls: &Controls,
+        access: &Access,
+        access_key: u8,
+        key_now: StorageKey,
+        purpose: Purpose,
+    ) -> (HostPerms, bool) {
+        let strict = purpose.perms(self.permissions(controls, access, access_key, key_now));
+        if !self.config.change_by_host || purpose != Purpose::Data || key_now.changed() {
+            return (strict, false);
+        }
+        let changed = key_now.recorded(AccessKind::Write);
+        let loose = purpose.perms(self.permissions(controls, access, access_key, changed));
+        (loose, loose != strict)
     }
 
     /// A host page of `size` around the large-frame `access`, if the
@@ -722,6 +778,7 @@ impl<H: HostPaging> ShadowPager<H> {
             real: RealAddress::new(frame),
             perms,
             paths,
+            track: false,
         };
         Some((base, shadow))
     }
@@ -750,6 +807,11 @@ impl<H: HostPaging> ShadowPager<H> {
         let span = window * PAGE;
         let start = request.address.value() & !(span - 1);
         for page in (start..start + span).step_by(PAGE as usize) {
+            // At the limit a neighbour would empty the root, the faulting
+            // page's mapping with it.
+            if self.mapped >= self.config.max_mappings {
+                break;
+            }
             let mapped = self
                 .roots
                 .get(id)
@@ -767,11 +829,13 @@ impl<H: HostPaging> ShadowPager<H> {
                 continue;
             };
             // R plays no part in the permissions.
-            let perms = purpose.perms(self.permissions(controls, &access, request.key, access.key));
+            let (perms, track) =
+                self.page_perms(controls, &access, request.key, access.key, purpose);
             // After a store fault, a neighbour that cannot be writable yet
-            // (C is zero) would only fault again on its own first store.
-            // Unchanged and untouched storage come in runs: the scan ends
-            // at the first such neighbour.
+            // (C is zero, and the host does not record stores) would only
+            // fault again on its own first store. Unchanged and untouched
+            // storage come in runs: the scan ends at the first such
+            // neighbour.
             if !perms.contains(Purpose::needs(request.kind)) {
                 break;
             }
@@ -781,13 +845,7 @@ impl<H: HostPaging> ShadowPager<H> {
                 }
                 access::record(storage, access.absolute, access.key, AccessKind::Read);
             }
-            let shadow = Shadow {
-                size: HostPageSize::Size4K,
-                frame: access.absolute.page(),
-                real: access.real.page(),
-                perms,
-                paths: [access.path, TablePath::EMPTY],
-            };
+            let shadow = Shadow::page(&access, perms, track);
             self.install(host, id, page, shadow)
                 .map_err(ShadowError::Host)?;
             self.stats.around += 1;
@@ -821,7 +879,10 @@ impl<H: HostPaging> ShadowPager<H> {
             }),
             _ => false,
         };
-        if !upgrade {
+        if upgrade {
+            // The new entry replaces the old one's record of stores.
+            self.retire(host, (id, base));
+        } else {
             self.drop_mappings(host, overlapping.into_iter().map(|b| (id, b)).collect());
         }
         host.map(root, shadow.mapping(base))?;
@@ -833,8 +894,81 @@ impl<H: HostPaging> ShadowPager<H> {
                 self.mapped += 1;
             }
             self.reverse.insert((id, base), &shadow);
+            if shadow.track {
+                self.tracked.insert((id, base), (root, shadow.frame));
+                self.stats.tracked += 1;
+            }
         }
         Ok(())
+    }
+
+    /// Before a mapping made with stores tracked is removed or rewritten:
+    /// keeps its frame for the next harvest if a store went through it.
+    fn retire(&mut self, host: &H, id: MappingId) {
+        if let Some((root, frame)) = self.tracked.remove(&id) {
+            if host.stored(root, LogicalAddress::new(id.1), HostPageSize::Size4K) {
+                self.stored.push(frame);
+            }
+        }
+    }
+
+    /// Sets the C bit of every frame a store reached through a mapping made
+    /// with stores tracked ([`Config::change_by_host`]) since the last
+    /// harvest (PoP "Change Recording"), and answers how many. Call it
+    /// before any storage key is read or set, while nothing accesses
+    /// storage through the roots. Past [`TRACKED_MAX`] tracked mappings
+    /// left unstored, the rest are made read-only: their first store
+    /// faults and records C as without tracking.
+    pub fn harvest<S: Storage + ?Sized>(&mut self, host: &mut H, storage: &mut S) -> usize {
+        let mut frames = core::mem::take(&mut self.stored);
+        let stored: Vec<MappingId> = self
+            .tracked
+            .iter()
+            .filter(|((_, base), (root, _))| {
+                host.stored(*root, LogicalAddress::new(*base), HostPageSize::Size4K)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stored {
+            if let Some((_, frame)) = self.tracked.remove(&id) {
+                frames.push(frame);
+            }
+            self.set_untracked(id, None);
+        }
+        let excess = self.tracked.len().saturating_sub(TRACKED_MAX);
+        let narrowed: Vec<(MappingId, H::Root)> = self
+            .tracked
+            .iter()
+            .take(excess)
+            .map(|(id, (root, _))| (*id, *root))
+            .collect();
+        for (id, root) in narrowed {
+            self.tracked.remove(&id);
+            let logical = LogicalAddress::new(id.1);
+            host.protect(root, logical, HostPageSize::Size4K, HostPerms::READ);
+            host.flush(root, FlushScope::Page(logical));
+            self.set_untracked(id, Some(HostPerms::READ));
+            self.stats.untracked += 1;
+        }
+        for frame in &frames {
+            let _ = storage.update_key(*frame, &mut |key| key.recorded(AccessKind::Write));
+        }
+        self.stats.harvested += frames.len() as u64;
+        frames.len()
+    }
+
+    /// Marks a mapping as no longer tracked, narrowed to `perms` if given.
+    fn set_untracked(&mut self, (id, base): MappingId, perms: Option<HostPerms>) {
+        if let Some(shadow) = self
+            .roots
+            .get_mut(id)
+            .and_then(|state| state.mappings.get_mut(&base))
+        {
+            shadow.track = false;
+            if let Some(perms) = perms {
+                shadow.perms = perms;
+            }
+        }
     }
 
     /// Removes mappings and flushes them, page by page or, past
@@ -842,6 +976,7 @@ impl<H: HostPaging> ShadowPager<H> {
     fn drop_mappings(&mut self, host: &mut H, ids: Vec<MappingId>) {
         let mut flushes: BTreeMap<RootId, Vec<u64>> = BTreeMap::new();
         for (id, base) in ids {
+            self.retire(host, (id, base));
             let Some(state) = self.roots.get_mut(id) else {
                 continue;
             };
@@ -877,6 +1012,7 @@ impl<H: HostPaging> ShadowPager<H> {
         let mappings = core::mem::take(&mut state.mappings);
         let root = state.root;
         for (base, shadow) in &mappings {
+            self.retire(host, (id, *base));
             self.reverse.remove((id, *base), shadow);
         }
         self.mapped -= mappings.len();

@@ -5,6 +5,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use crate::access::Access;
 use crate::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use crate::host::{HostPageSize, HostPerms, Mapping};
 use crate::walk::TablePath;
@@ -29,6 +30,9 @@ pub(crate) struct Shadow {
     /// The guest table entries of the s390x translations the mapping is made
     /// of (two when two 1 MiB segment frames form one 2 MiB page).
     pub paths: [TablePath; 2],
+    /// Writable while the frame's C bit is zero: the host records the
+    /// first store ([`Mapping::track_stores`]; 4 KiB mappings only).
+    pub track: bool,
 }
 
 impl Shadow {
@@ -39,6 +43,20 @@ impl Shadow {
             frame: self.frame,
             size: self.size,
             perms: self.perms,
+            track_stores: self.track,
+        }
+    }
+
+    /// The 4 KiB page of a permitted `access`, with `perms`, its stores
+    /// tracked if `track`.
+    pub fn page(access: &Access, perms: HostPerms, track: bool) -> Self {
+        Self {
+            size: HostPageSize::Size4K,
+            frame: access.absolute.page(),
+            real: access.real.page(),
+            perms,
+            paths: [access.path, TablePath::EMPTY],
+            track,
         }
     }
 

@@ -1,0 +1,224 @@
+//! Change recording by the host MMU (`shadow::Config::change_by_host`) on
+//! hv-mock, whose walk sets x86's dirty flag at the first store: a page
+//! whose C bit is zero is mapped writable, and after each harvest the C bit
+//! of a frame is one exactly when a store reached it since C was last made
+//! zero (PoP "Change Recording": C is set by stores, and only by them),
+//! whatever invalidations, key changes, root evictions and mapping limits
+//! removed its mappings in between.
+#![forbid(unsafe_code)]
+
+use zmmu_hv_mock::MockHost;
+use zmmu_mmu::access::{AccessKind, Request};
+use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::asce::Asce;
+use zmmu_mmu::control::{AddressSpace, Controls};
+use zmmu_mmu::invalidate::Invalidation;
+use zmmu_mmu::keys::StorageKey;
+use zmmu_mmu::shadow::{Config, Engine, ServedBy};
+use zmmu_mmu::storage::{OwnedStorage, Storage};
+use zmmu_testkit::Rng;
+
+const SEGMENT_TABLE: u64 = 0x1000;
+const PAGE_TABLES: u64 = 0x2000;
+/// The frame of logical page 0; page `i` maps to `FRAMES + i * 4096`.
+const FRAMES: u64 = 4 << 20;
+const SEGMENTS: u64 = 12;
+const PAGES: u64 = SEGMENTS * 256;
+
+/// Storage with segments `0..SEGMENTS` mapped page by page to consecutive
+/// frames, every key 0 (R and C zero).
+fn storage() -> OwnedStorage {
+    let mut storage = OwnedStorage::new((FRAMES + PAGES * 4096) as usize);
+    for segment in 0..512 {
+        let entry = if segment < SEGMENTS {
+            PAGE_TABLES + segment * 0x800
+        } else {
+            0x20
+        };
+        storage
+            .write_u64(AbsoluteAddress::new(SEGMENT_TABLE + segment * 8), entry)
+            .unwrap();
+    }
+    for page in 0..PAGES {
+        storage
+            .write_u64(
+                AbsoluteAddress::new(PAGE_TABLES + page * 8),
+                FRAMES + page * 4096,
+            )
+            .unwrap();
+    }
+    storage
+}
+
+fn controls() -> Controls {
+    Controls {
+        cr1: Asce::new(SEGMENT_TABLE),
+        ..Controls::default()
+    }
+}
+
+fn engine(config: Config) -> Engine<MockHost> {
+    let config = Config {
+        change_by_host: true,
+        speculative_reference: true,
+        ..config
+    };
+    Engine::new(MockHost::with_tlb(FRAMES + PAGES * 4096, 64), config)
+}
+
+fn request(page: u64, kind: AccessKind, key: u8) -> Request {
+    Request {
+        address: LogicalAddress::new(page * 4096 + 8),
+        space: AddressSpace::Primary,
+        kind,
+        key,
+    }
+}
+
+fn frame(page: u64) -> AbsoluteAddress {
+    AbsoluteAddress::new(FRAMES + page * 4096)
+}
+
+fn changed(storage: &OwnedStorage, page: u64) -> bool {
+    storage.key(frame(page)).unwrap().changed()
+}
+
+#[test]
+fn a_first_store_into_a_page_with_c_zero_faults_not_and_sets_c_at_the_harvest() {
+    let mut storage = storage();
+    let mut engine = engine(Config {
+        fault_around: 8,
+        ..Config::default()
+    });
+    let read = engine
+        .access(&mut storage, &controls(), request(3, AccessKind::Read, 0))
+        .unwrap();
+    assert_eq!(read.by, ServedBy::Shadowed);
+    // The page and its neighbours are writable already: no fault.
+    for page in [3, 4] {
+        let store = engine
+            .access(
+                &mut storage,
+                &controls(),
+                request(page, AccessKind::Write, 0),
+            )
+            .unwrap();
+        assert_eq!(store.by, ServedBy::HostMmu, "page {page}");
+    }
+    assert!(!changed(&storage, 3), "C is set by the harvest, not before");
+    assert_eq!(engine.harvest(&mut storage), 2);
+    assert!(changed(&storage, 3) && changed(&storage, 4));
+    assert!(
+        !changed(&storage, 2) && !changed(&storage, 5),
+        "not stored into"
+    );
+    // Recorded once: a second harvest finds nothing new.
+    assert_eq!(engine.harvest(&mut storage), 0);
+}
+
+#[test]
+fn after_each_harvest_c_is_one_exactly_for_the_frames_stored_into() {
+    let mut rng = Rng::new(7);
+    let mut storage = storage();
+    // Two roots at most and few mappings: evictions and emptied roots
+    // remove tracked mappings between harvests.
+    let mut engine = engine(Config {
+        fault_around: 16,
+        max_roots: 2,
+        max_mappings: 200,
+        ..Config::default()
+    });
+    let pages = 300;
+    let mut expected = vec![false; pages as usize];
+    for step in 0..20_000 {
+        let page = rng.below(pages);
+        match rng.below(100) {
+            0..=44 => {
+                // Keys 3 and 5 read (ACC 0 lets them fetch, not store)
+                // through roots of their own.
+                let key = rng.pick(&[0, 0, 0, 0, 0, 0, 0, 3, 5]);
+                engine
+                    .access(
+                        &mut storage,
+                        &controls(),
+                        request(page, AccessKind::Read, key),
+                    )
+                    .unwrap();
+            }
+            45..=84 => {
+                engine
+                    .access(
+                        &mut storage,
+                        &controls(),
+                        request(page, AccessKind::Write, 0),
+                    )
+                    .unwrap();
+                expected[page as usize] = true;
+            }
+            85..=89 => {
+                // IPTE of a run of entries (the tables stay as they are).
+                let origin = AbsoluteAddress::new(PAGE_TABLES + (page / 256) * 0x800);
+                engine.invalidate(&Invalidation::PageTableEntries {
+                    origin,
+                    first: (page % 256) as u8,
+                    extra: rng.below(8) as u8,
+                });
+            }
+            90..=94 => {
+                // SSKE with C zero: the keys are exact first.
+                engine.harvest(&mut storage);
+                storage
+                    .set_key(frame(page), StorageKey::new(StorageKey::R))
+                    .unwrap();
+                engine.invalidate(&Invalidation::Key(frame(page)));
+                expected[page as usize] = false;
+            }
+            95 => engine.invalidate(&Invalidation::All),
+            _ => {
+                engine.harvest(&mut storage);
+                for p in 0..pages {
+                    assert_eq!(
+                        changed(&storage, p),
+                        expected[p as usize],
+                        "page {p} after step {step}"
+                    );
+                }
+            }
+        }
+    }
+    // Hundreds of the C bits came from stores the host recorded.
+    assert!(engine.pager().stats().harvested > 200);
+}
+
+#[test]
+fn past_the_bound_tracked_pages_become_read_only_and_a_store_still_sets_c() {
+    let mut storage = storage();
+    let mut engine = engine(Config {
+        fault_around: 256,
+        ..Config::default()
+    });
+    for page in (0..PAGES).step_by(256) {
+        engine
+            .access(
+                &mut storage,
+                &controls(),
+                request(page, AccessKind::Read, 0),
+            )
+            .unwrap();
+    }
+    assert_eq!(engine.pager().stats().tracked, PAGES);
+    assert_eq!(engine.harvest(&mut storage), 0);
+    let untracked = engine.pager().stats().untracked;
+    assert!(untracked > 0 && untracked < PAGES);
+    for page in 0..PAGES {
+        engine
+            .access(
+                &mut storage,
+                &controls(),
+                request(page, AccessKind::Write, 0),
+            )
+            .unwrap();
+    }
+    engine.harvest(&mut storage);
+    assert!((0..PAGES).all(|page| changed(&storage, page)));
+}
