@@ -959,6 +959,10 @@ impl KvmEngine {
                 paging.invlpgs,
                 paging.reloads,
             ),
+            format!(
+                "kvm: change recording by the dirty flag: pages mapped writable with C zero {}, C bits set from it {}, made read-only past the bound {}, harvests {}",
+                pager.tracked, pager.harvested, pager.untracked, pager.harvests,
+            ),
         ]
     }
 }

@@ -318,6 +318,8 @@ pub struct Stats {
     pub harvested: u64,
     /// Tracked mappings made read-only past the bound on tracked mappings.
     pub untracked: u64,
+    /// Harvests that read at least one tracked mapping.
+    pub harvests: u64,
     /// Mappings removed by invalidations, evictions and demotions.
     pub dropped: u64,
     /// Roots created.
@@ -921,6 +923,9 @@ impl<H: HostPaging> ShadowPager<H> {
     /// faults and records C as without tracking.
     pub fn harvest<S: Storage + ?Sized>(&mut self, host: &mut H, storage: &mut S) -> usize {
         let mut frames = core::mem::take(&mut self.stored);
+        if !self.tracked.is_empty() {
+            self.stats.harvests += 1;
+        }
         let stored: Vec<MappingId> = self
             .tracked
             .iter()
