@@ -75,6 +75,21 @@ fn request(page: u64, kind: AccessKind, key: u8) -> Request {
     }
 }
 
+/// Accesses `page` through the engine (never refused here), answering
+/// which path served it.
+fn touch(
+    engine: &mut Engine<MockHost>,
+    storage: &mut OwnedStorage,
+    page: u64,
+    kind: AccessKind,
+    key: u8,
+) -> ServedBy {
+    engine
+        .access(storage, &controls(), request(page, kind, key))
+        .unwrap()
+        .by
+}
+
 fn frame(page: u64) -> AbsoluteAddress {
     AbsoluteAddress::new(FRAMES + page * 4096)
 }
@@ -90,20 +105,12 @@ fn a_first_store_into_a_page_with_c_zero_faults_not_and_sets_c_at_the_harvest() 
         fault_around: 8,
         ..Config::default()
     });
-    let read = engine
-        .access(&mut storage, &controls(), request(3, AccessKind::Read, 0))
-        .unwrap();
-    assert_eq!(read.by, ServedBy::Shadowed);
+    let read = touch(&mut engine, &mut storage, 3, AccessKind::Read, 0);
+    assert_eq!(read, ServedBy::Shadowed);
     // The page and its neighbours are writable already: no fault.
     for page in [3, 4] {
-        let store = engine
-            .access(
-                &mut storage,
-                &controls(),
-                request(page, AccessKind::Write, 0),
-            )
-            .unwrap();
-        assert_eq!(store.by, ServedBy::HostMmu, "page {page}");
+        let store = touch(&mut engine, &mut storage, page, AccessKind::Write, 0);
+        assert_eq!(store, ServedBy::HostMmu, "page {page}");
     }
     assert!(!changed(&storage, 3), "C is set by the harvest, not before");
     assert_eq!(engine.harvest(&mut storage), 2);
@@ -137,22 +144,10 @@ fn after_each_harvest_c_is_one_exactly_for_the_frames_stored_into() {
                 // Keys 3 and 5 read (ACC 0 lets them fetch, not store)
                 // through roots of their own.
                 let key = rng.pick(&[0, 0, 0, 0, 0, 0, 0, 3, 5]);
-                engine
-                    .access(
-                        &mut storage,
-                        &controls(),
-                        request(page, AccessKind::Read, key),
-                    )
-                    .unwrap();
+                touch(&mut engine, &mut storage, page, AccessKind::Read, key);
             }
             45..=84 => {
-                engine
-                    .access(
-                        &mut storage,
-                        &controls(),
-                        request(page, AccessKind::Write, 0),
-                    )
-                    .unwrap();
+                touch(&mut engine, &mut storage, page, AccessKind::Write, 0);
                 expected[page as usize] = true;
             }
             85..=89 => {
@@ -198,26 +193,14 @@ fn past_the_bound_tracked_pages_become_read_only_and_a_store_still_sets_c() {
         ..Config::default()
     });
     for page in (0..PAGES).step_by(256) {
-        engine
-            .access(
-                &mut storage,
-                &controls(),
-                request(page, AccessKind::Read, 0),
-            )
-            .unwrap();
+        touch(&mut engine, &mut storage, page, AccessKind::Read, 0);
     }
     assert_eq!(engine.pager().stats().tracked, PAGES);
     assert_eq!(engine.harvest(&mut storage), 0);
     let untracked = engine.pager().stats().untracked;
     assert!(untracked > 0 && untracked < PAGES);
     for page in 0..PAGES {
-        engine
-            .access(
-                &mut storage,
-                &controls(),
-                request(page, AccessKind::Write, 0),
-            )
-            .unwrap();
+        touch(&mut engine, &mut storage, page, AccessKind::Write, 0);
     }
     engine.harvest(&mut storage);
     assert!((0..PAGES).all(|page| changed(&storage, page)));
