@@ -205,3 +205,20 @@ fn past_the_bound_tracked_pages_become_read_only_and_a_store_still_sets_c() {
     engine.harvest(&mut storage);
     assert!((0..PAGES).all(|page| changed(&storage, page)));
 }
+
+#[test]
+fn with_tracking_turned_off_a_store_sets_c_at_once() {
+    let mut storage = storage();
+    let mut engine = engine(Config {
+        fault_around: 8,
+        ..Config::default()
+    });
+    touch(&mut engine, &mut storage, 3, AccessKind::Read, 0);
+    touch(&mut engine, &mut storage, 4, AccessKind::Write, 0);
+    engine.set_change_by_host(&mut storage, false);
+    assert!(changed(&storage, 4), "the record so far is harvested");
+    assert!(!changed(&storage, 5));
+    let store = touch(&mut engine, &mut storage, 5, AccessKind::Write, 0);
+    assert_eq!(store, ServedBy::Shadowed, "a read-only page faults");
+    assert!(changed(&storage, 5), "and its fault sets C");
+}

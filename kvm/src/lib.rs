@@ -306,7 +306,7 @@ impl KvmEngine {
         // stored without a fault. The x86 dirty flag records a page's first
         // store, so a page with C zero is writable at once (no second fault)
         // and a store fault maps writable runs: `harvest` moves the record
-        // into C whenever the host may look at keys.
+        // into C whenever the host may look at keys (one CPU: `run_vm`).
         let pager = ShadowPager::new(shadow::Config {
             largest: HostPageSize::Size2M,
             fault_around: 64,
@@ -420,6 +420,14 @@ impl KvmEngine {
             // last one holds.
             self.flush();
         }
+        // With several CPUs a store this VM's dirty flag recorded would
+        // reach the key only at the batch's end, after another CPU's SSKE
+        // or ISKE that the program ordered after the store.
+        self.pager.set_change_by_host(
+            self.host.paging_mut(),
+            &mut board.bus.storage,
+            board.member.is_none(),
+        );
         self.sync_controls(cpu, board);
         // The machine may have stored into the prefix area (interruptions).
         let prefix = cpu.prefix.value();

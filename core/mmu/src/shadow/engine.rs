@@ -183,6 +183,12 @@ impl<H: HostAccess> Engine<H> {
         self.pager.harvest(&mut self.host, storage)
     }
 
+    /// Turns change recording by the host on or off
+    /// ([`ShadowPager::set_change_by_host`]).
+    pub fn set_change_by_host<S: Storage + ?Sized>(&mut self, storage: &mut S, on: bool) {
+        self.pager.set_change_by_host(&mut self.host, storage, on);
+    }
+
     /// The shadow pager (its roots, counters and configuration).
     pub fn pager(&self) -> &ShadowPager<H> {
         &self.pager

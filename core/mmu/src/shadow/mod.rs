@@ -940,11 +940,37 @@ impl<H: HostPaging> ShadowPager<H> {
             }
             self.set_untracked(id, None);
         }
-        let excess = self.tracked.len().saturating_sub(TRACKED_MAX);
+        self.narrow_tracked(host, self.tracked.len().saturating_sub(TRACKED_MAX));
+        for frame in &frames {
+            let _ = storage.update_key(*frame, &mut |key| key.recorded(AccessKind::Write));
+        }
+        self.stats.harvested += frames.len() as u64;
+        frames.len()
+    }
+
+    /// Turns [`Config::change_by_host`] on or off; turning it off
+    /// harvests and makes every tracked mapping read-only, so that from
+    /// then on every C bit is set at its store's fault.
+    pub fn set_change_by_host<S: Storage + ?Sized>(
+        &mut self,
+        host: &mut H,
+        storage: &mut S,
+        on: bool,
+    ) {
+        if !on && self.config.change_by_host {
+            self.harvest(host, storage);
+            self.narrow_tracked(host, self.tracked.len());
+        }
+        self.config.change_by_host = on;
+    }
+
+    /// Makes `count` tracked mappings read-only and no longer tracked
+    /// (after a harvest: none of them was stored through).
+    fn narrow_tracked(&mut self, host: &mut H, count: usize) {
         let narrowed: Vec<(MappingId, H::Root)> = self
             .tracked
             .iter()
-            .take(excess)
+            .take(count)
             .map(|(id, (root, _))| (*id, *root))
             .collect();
         for (id, root) in narrowed {
@@ -955,11 +981,6 @@ impl<H: HostPaging> ShadowPager<H> {
             self.set_untracked(id, Some(HostPerms::READ));
             self.stats.untracked += 1;
         }
-        for frame in &frames {
-            let _ = storage.update_key(*frame, &mut |key| key.recorded(AccessKind::Write));
-        }
-        self.stats.harvested += frames.len() as u64;
-        frames.len()
     }
 
     /// Marks a mapping as no longer tracked, narrowed to `perms` if given.
