@@ -63,6 +63,9 @@ struct Model {
     recent: Vec<Request>,
     checked: u64,
     stale_served: u64,
+    /// The host records first stores (`Config::change_by_host`): the keys
+    /// are exact after a harvest, which precedes every look at them.
+    tracking: bool,
 }
 
 fn frame_pool(rng: &mut Rng) -> u64 {
@@ -75,7 +78,7 @@ fn frame_pool(rng: &mut Rng) -> u64 {
 }
 
 impl Model {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, tracking: bool) -> Self {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut storage = OwnedStorage::new(STORAGE as usize);
         // ASCE 0: region-third table -> segment table 0; the others: segment tables.
@@ -134,6 +137,7 @@ impl Model {
         };
         let config = Config {
             fault_around: 8,
+            change_by_host: tracking,
             ..Config::default()
         };
         let mut model = Self {
@@ -146,6 +150,7 @@ impl Model {
             recent: Vec::new(),
             checked: 0,
             stale_served: 0,
+            tracking,
         };
         for _ in 0..40 {
             for (at, value) in model.random_table_stores() {
@@ -358,6 +363,14 @@ impl Model {
         Some((access.path.entry(level)?.value(), request.address.value()))
     }
 
+    /// Moves the stores the host recorded into the C bits, where it does
+    /// (before the keys are looked at or set).
+    fn harvest(&mut self) {
+        if self.tracking {
+            self.engine.harvest(&mut self.storage);
+        }
+    }
+
     /// Whether the host granting `request` at `absolute` is legal now.
     fn legal(&self, request: Request, absolute: AbsoluteAddress) -> Result<(), String> {
         let page = absolute.page();
@@ -492,6 +505,7 @@ impl Model {
                 }
             }
             75..=81 => {
+                self.harvest();
                 let frame = RealAddress::new(self.rng.below(STORAGE >> 12) << 12);
                 if self.rng.chance(10) {
                     // SSKE over a whole 2 MiB block, as an operating system
@@ -569,6 +583,7 @@ impl Model {
                         served.real, now.real
                     ));
                 }
+                self.harvest();
                 let key = self
                     .storage
                     .key(served.absolute)
@@ -604,6 +619,8 @@ impl Model {
             let kind = Kind::from(Purpose::host_kind(request.kind));
             if let Ok(absolute) = self.engine.host_mut().load(root, request.address, kind) {
                 self.checked += 1;
+                // A store the hardware let through is in C after a harvest.
+                self.harvest();
                 self.legal(request, absolute)?;
             }
             if self
@@ -628,9 +645,21 @@ fn env(name: &str, default: u64) -> u64 {
 
 #[test]
 fn host_mmu_never_grants_what_dat_and_the_lag_rules_refuse() {
+    run_model(false);
+}
+
+/// The same with the host recording first stores: a page with C zero may
+/// be writable, and every store it lets through is in C at the next
+/// harvest.
+#[test]
+fn host_mmu_never_grants_what_dat_refuses_with_stores_recorded_by_the_host() {
+    run_model(true);
+}
+
+fn run_model(tracking: bool) {
     let steps = env("MODEL_STEPS", 100_000);
     let seed = env("MODEL_SEED", 1);
-    let mut model = Model::new(seed);
+    let mut model = Model::new(seed, tracking);
     for step in 0..steps {
         if let Err(error) = model.step(step) {
             panic!("seed {seed}, step {step}: {error}");
@@ -648,4 +677,7 @@ fn host_mmu_never_grants_what_dat_and_the_lag_rules_refuse() {
         "the hardware path was hardly exercised"
     );
     assert!(stats.mapped_2m > 0, "no 2 MiB mapping was made");
+    if tracking {
+        assert!(stats.harvested > 0, "no store was recorded by the host");
+    }
 }
