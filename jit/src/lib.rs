@@ -67,9 +67,10 @@ use zmmu_machine::engine::{Engine, Ran};
 use zmmu_machine::system::{Board, Stores};
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
+use zmmu_mmu::asce::Level;
 use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::Exception;
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
@@ -739,12 +740,34 @@ impl Caches {
     /// translates to the frame of their block (the translation the
     /// interpreter's fetch would use), drops the others and those set
     /// aside. A block whose last instruction crosses into the next page
-    /// depends on that page too: it goes.
-    fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb) {
+    /// depends on that page too: it goes. After IPTE or IDTE
+    /// (`invalidation`), an entry whose page and next page have other
+    /// indexes at the level of the table entries invalidated was formed
+    /// through none of them and stays without a lookup (docs/CHOICES.md
+    /// §55b).
+    fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
         self.aside.clear();
         let generations = self.generations;
+        // Whether a translation of an address was formed through none of
+        // the table entries IPTE or IDTE invalidated (by its index at their
+        // level; IDTE's indexes wrap within the table); `None`: any may be.
+        let entries = match *invalidation {
+            Invalidation::PageTableEntries { first, extra, .. } => {
+                Some((Level::Page, u64::from(first), u64::from(extra), 0x100))
+            }
+            Invalidation::TableEntries {
+                level,
+                first,
+                extra,
+                ..
+            } => Some((level, u64::from(first), u64::from(extra), 0x800)),
+            _ => None,
+        };
+        let untouched = entries.map(|(level, first, extra, size)| {
+            move |addr: u64| (level.index(addr).wrapping_sub(first) & (size - 1)) > extra
+        });
         self.retain_jumps(|e, blocks| {
             let space = fetch_space(e.bits);
             if e.generation != generations[space] {
@@ -754,6 +777,13 @@ impl Caches {
             if space == 0 {
                 // DAT off: no translation to purge.
                 return true;
+            }
+            if let Some(untouched) = untouched {
+                // The block's page and the next, which a block's last
+                // instruction may cross into.
+                if untouched(e.addr) && untouched(e.addr.wrapping_add(0x1000)) {
+                    return true;
+                }
             }
             let psw = zmmu_cpu::state::Psw {
                 mask: e.bits,
@@ -1102,8 +1132,10 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
         self.inner.storage()
     }
     fn invalidate(&mut self, flush: PendingFlush) {
+        let invalidation = *flush.invalidation();
         self.inner.invalidate(flush);
-        self.caches.recheck_jump(&self.inner.dat_bus().tlb);
+        self.caches
+            .recheck_jump(&self.inner.dat_bus().tlb, &invalidation);
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.inner.fault(fault)
