@@ -1691,10 +1691,18 @@ impl Jit {
                 last = Last::At(at);
                 let cold = core::mem::take(&mut self.cold_miss) || cold_next == Some(at);
                 self.caches.stats.steps += 1;
-                let r = self.step(cpu, mem);
+                let mask_before = cpu.psw.mask & !mask::CC;
+                let (r, ran) = self.step(cpu, mem);
                 self.sync(cpu, mem);
                 cold_next = (cold && sequential(at, cpu.psw.addr)).then_some(cpu.psw.addr);
-                if r.is_err() || cpu.psw.mask & mask::WAIT != 0 {
+                // As after a helper: the machine looks at what the
+                // instruction may have made pending or enabled.
+                let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
+                if r.is_err()
+                    || cpu.psw.mask & mask::WAIT != 0
+                    || mask_changed
+                    || ran.is_some_and(leaves_run)
+                {
                     break r;
                 }
                 continue;
@@ -1721,7 +1729,13 @@ impl Jit {
     }
 
     /// Interprets one instruction (outside any block).
-    fn step<M: JitMemory>(&mut self, cpu: &mut Cpu, mem: &mut M) -> Result<(), Interruption> {
+    /// Also gives the operation that ran (for an EXECUTE its target's),
+    /// when the instruction was fetched.
+    fn step<M: JitMemory>(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut M,
+    ) -> (Result<(), Interruption>, Option<Opcode>) {
         self.caches.current = None;
         let mut watch = Watch {
             inner: mem,
@@ -1736,16 +1750,17 @@ impl Jit {
             .is_valid()
             .then(|| cpu.fetch(&mut watch, at).ok())
             .flatten();
-        let r = match insn {
+        let (r, ran) = match insn {
             Some(insn) => {
                 count(&mut watch.caches.stats.step_counts, insn.op);
-                cpu.step_decoded(&mut watch, insn, at).0
+                let (r, ran) = cpu.step_decoded(&mut watch, insn, at);
+                (r, Some(ran.op))
             }
-            None => cpu.step(&mut watch),
+            None => (cpu.step(&mut watch), None),
         };
         self.caches
             .after_storage(&mem.dat_bus().storage, cpu, insn.as_ref());
-        r
+        (r, ran)
     }
 
     /// The block at the PSW, translated if need be; `None` when the

@@ -79,3 +79,24 @@ fn translated_at_the_first_entry_by_default() {
     let s = run(5, 1).stats().clone();
     assert_eq!((s.blocks, s.steps), (3, 0));
 }
+
+#[test]
+fn an_interpreted_instruction_that_enables_interruptions_ends_the_run() {
+    // lhi %r2,0; stosm 0(%r0),0x01 (external interruptions enabled: one
+    // pending is taken before the next instruction, so the machine must
+    // look); ahi %r2,1; (0). Interpreted or translated, the run returns
+    // after the STOSM.
+    let code = [
+        0xa7, 0x28, 0x00, 0x00, 0xad, 0x01, 0x00, 0x00, 0xa7, 0x2a, 0x00, 0x01, 0, 0,
+    ];
+    for after in [u32::MAX, 1] {
+        let (mut cpu, mut bus) = common::machine(0x10000, &code, &[], |_| {});
+        let mut jit = Jit::new(1 << 20).unwrap();
+        jit.set_translate_after(after);
+        let ran = jit.run(&mut cpu, &mut bus, 1000);
+        assert_eq!(ran.result, Ok(()), "translate after {after}");
+        assert_eq!(ran.instructions, 2, "translate after {after}");
+        assert_eq!(cpu.psw.addr, common::CODE + 8);
+        assert_eq!(cpu.gpr[2], 0);
+    }
+}
