@@ -405,7 +405,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
     let mut jit = match options.engine {
         EngineKind::Interp | EngineKind::Kvm => None,
         EngineKind::Jit => match zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER) {
-            Ok(jit) => Some(jit),
+            Ok(mut jit) => {
+                jit.set_translate_after(zmmu_jit::TRANSLATE_AFTER);
+                Some(jit)
+            }
             Err(e) => {
                 eprintln!("zmmu: --engine jit: {e}");
                 return ExitCode::from(EXIT_LOAD);

@@ -137,8 +137,9 @@ fn with_engine(
             (outcome, None, Vec::new())
         }
         EngineKind::Jit => {
-            let jit = zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER)
+            let mut jit = zmmu_jit::Jit::new(zmmu_jit::DEFAULT_BUFFER)
                 .map_err(|e| format!("--engine jit: {e}"))?;
+            jit.set_translate_after(zmmu_jit::TRANSLATE_AFTER);
             let (outcome, jit) = under_gdb(jit, gdb, tag, |engine| run(machine, engine));
             (outcome, None, jit.report())
         }

@@ -43,8 +43,8 @@ impl CodePage {
 
     fn mark(&mut self, start: u64, end: u64) {
         let (first, last) = offsets(start, end);
-        for i in first..last {
-            self.bytes[i / 64] |= 1 << (i % 64);
+        for (word, bits) in words(first, last) {
+            self.bytes[word] |= bits;
         }
     }
 
@@ -74,6 +74,64 @@ impl CodePage {
     /// frame).
     pub(crate) fn overlaps(&self, start: u64, end: u64) -> bool {
         let (first, last) = offsets(start, end);
-        (first..last).any(|i| self.bytes[i / 64] & (1 << (i % 64)) != 0)
+        words(first, last).any(|(word, bits)| self.bytes[word] & bits != 0)
+    }
+}
+
+/// The bits of frame offsets `first..last` (at most 4096), word by word:
+/// (word, its bits among them).
+fn words(first: usize, last: usize) -> impl Iterator<Item = (usize, u64)> {
+    let range = if first < last {
+        first / 64..last.div_ceil(64)
+    } else {
+        0..0
+    };
+    range.map(move |word| {
+        // 0 <= lo < hi <= 64: each word holds one byte of the range at least.
+        let lo = first.max(word * 64) - word * 64;
+        let hi = last.min(word * 64 + 64) - word * 64;
+        let bits = (u64::MAX >> (64 - (hi - lo))) << lo;
+        (word, bits)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytes marked, one by one.
+    fn marked(page: &CodePage) -> Vec<usize> {
+        (0..0x1000)
+            .filter(|&i| page.bytes[i / 64] & (1 << (i % 64)) != 0)
+            .collect()
+    }
+
+    #[test]
+    fn a_block_marks_exactly_its_bytes() {
+        for (start, end) in [
+            (0, 1),
+            (5, 64),
+            (63, 65),
+            (64, 128),
+            (10, 300),
+            (0xffe, 0x1004),
+        ] {
+            let mut page = CodePage::default();
+            page.add(1, 0x7000 + start, 0x7000 + end);
+            let expected: Vec<usize> = (start as usize..(end as usize).min(0x1000)).collect();
+            assert_eq!(marked(&page), expected, "{start:#x}..{end:#x}");
+        }
+    }
+
+    #[test]
+    fn overlaps_only_the_marked_bytes() {
+        let mut page = CodePage::default();
+        page.add(1, 0x7000 + 100, 0x7000 + 200);
+        assert!(page.overlaps(0x7000 + 199, 0x7000 + 300));
+        assert!(page.overlaps(0x7000, 0x7000 + 101));
+        assert!(!page.overlaps(0x7000 + 200, 0x7000 + 0x1000));
+        assert!(!page.overlaps(0x7000, 0x7000 + 100));
+        assert!(!page.overlaps(0x7000 + 150, 0x7000 + 150), "empty");
+        assert_eq!(page.granules(), 0b1110);
     }
 }

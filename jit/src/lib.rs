@@ -67,9 +67,10 @@ use zmmu_machine::engine::{Engine, Ran};
 use zmmu_machine::system::{Board, Stores};
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
+use zmmu_mmu::asce::Level;
 use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::Exception;
-use zmmu_mmu::invalidate::PendingFlush;
+use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::storage::Storage;
@@ -114,6 +115,20 @@ const MAX_BLOCKS: usize = 1 << 16;
 /// `Jit::prefix`).
 const PREFIX_AFTER: u32 = 8;
 
+/// The entry at which `zmmu run` translates a block
+/// ([`Jit::set_translate_after`]; docs/CHOICES.md §55a).
+pub const TRANSLATE_AFTER: u32 = 2;
+
+/// The most blocks whose entries [`Jit`] counts before translating them.
+const COLD_ENTRIES: usize = 1 << 16;
+
+/// Whether an instruction at `at` that left the PSW at `next` went on to
+/// the next instruction in the same page (an instruction is 2, 4 or 6
+/// bytes long).
+fn sequential(at: u64, next: u64) -> bool {
+    (2..=6).contains(&next.wrapping_sub(at)) && next & !0xfff == at & !0xfff
+}
+
 /// Counters for `--stats`.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -146,9 +161,9 @@ pub struct Stats {
     /// Stores the fill let through into frames that hold translated code
     /// (outside the code bytes).
     pub code_page_stores: u64,
-    /// Instructions interpreted with `Cpu::step` outside blocks (fetch
-    /// exceptions, instructions crossing into a page whose frame is not
-    /// referenced yet, see `crossing_frame`).
+    /// Instructions interpreted with `Cpu::step` outside blocks (blocks
+    /// not translated yet, fetch exceptions, instructions crossing into a
+    /// page whose frame is not referenced yet, see `crossing_frame`).
     pub steps: u64,
     /// Full flushes of the code buffer.
     pub flushes: u64,
@@ -725,12 +740,34 @@ impl Caches {
     /// translates to the frame of their block (the translation the
     /// interpreter's fetch would use), drops the others and those set
     /// aside. A block whose last instruction crosses into the next page
-    /// depends on that page too: it goes.
-    fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb) {
+    /// depends on that page too: it goes. After IPTE or IDTE
+    /// (`invalidation`), an entry whose page and next page have other
+    /// indexes at the level of the table entries invalidated was formed
+    /// through none of them and stays without a lookup (docs/CHOICES.md
+    /// §55b).
+    fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
         self.aside.clear();
         let generations = self.generations;
+        // Whether a translation of an address was formed through none of
+        // the table entries IPTE or IDTE invalidated (by its index at their
+        // level; IDTE's indexes wrap within the table); `None`: any may be.
+        let entries = match *invalidation {
+            Invalidation::PageTableEntries { first, extra, .. } => {
+                Some((Level::Page, u64::from(first), u64::from(extra), 0x100))
+            }
+            Invalidation::TableEntries {
+                level,
+                first,
+                extra,
+                ..
+            } => Some((level, u64::from(first), u64::from(extra), 0x800)),
+            _ => None,
+        };
+        let untouched = entries.map(|(level, first, extra, size)| {
+            move |addr: u64| (level.index(addr).wrapping_sub(first) & (size - 1)) > extra
+        });
         self.retain_jumps(|e, blocks| {
             let space = fetch_space(e.bits);
             if e.generation != generations[space] {
@@ -740,6 +777,13 @@ impl Caches {
             if space == 0 {
                 // DAT off: no translation to purge.
                 return true;
+            }
+            if let Some(untouched) = untouched {
+                // The block's page and the next, which a block's last
+                // instruction may cross into.
+                if untouched(e.addr) && untouched(e.addr.wrapping_add(0x1000)) {
+                    return true;
+                }
             }
             let psw = zmmu_cpu::state::Psw {
                 mask: e.bits,
@@ -992,6 +1036,14 @@ pub struct Jit {
     movbe: bool,
     /// Use x86's fused multiply-add (the host has it).
     fma: bool,
+    /// A block is translated at its `translate_after`-th entry (1: at the
+    /// first); before, the interpreter runs it (docs/CHOICES.md §55a).
+    translate_after: u32,
+    /// Entries so far into the blocks not translated yet, by block key
+    /// (a hint: cleared when it grows past [`COLD_ENTRIES`]).
+    cold: Map<(u64, u64, u64), u32>,
+    /// [`Jit::block`] found no block because it is not translated yet.
+    cold_miss: bool,
     /// `/tmp/perf-PID.map`, when `ZMMU_PERF_MAP` is set: one line per
     /// block (host address, size, guest address) with which a profile
     /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
@@ -1080,8 +1132,10 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
         self.inner.storage()
     }
     fn invalidate(&mut self, flush: PendingFlush) {
+        let invalidation = *flush.invalidation();
         self.inner.invalidate(flush);
-        self.caches.recheck_jump(&self.inner.dat_bus().tlb);
+        self.caches
+            .recheck_jump(&self.inner.dat_bus().tlb, &invalidation);
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.inner.fault(fault)
@@ -1447,6 +1501,9 @@ impl Jit {
                 .map_err(|e| format!("cannot start the translator: {e}"))?,
             movbe: host_has_movbe(),
             fma: host_has_fma(),
+            translate_after: 1,
+            cold: Map::default(),
+            cold_miss: false,
             perf_map: std::env::var_os("ZMMU_PERF_MAP").and_then(|_| {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 std::fs::File::create(path).ok()
@@ -1463,6 +1520,12 @@ impl Jit {
     /// on (tests: without it MULTIPLY AND ADD is the interpreter's).
     pub fn set_fma(&mut self, fma: bool) {
         self.fma = fma && host_has_fma();
+    }
+
+    /// Translates a block at its `entries`-th entry from now on (at least
+    /// the first); the interpreter runs it before (docs/CHOICES.md §55a).
+    pub fn set_translate_after(&mut self, entries: u32) {
+        self.translate_after = entries.max(1);
     }
 
     /// The counters.
@@ -1599,12 +1662,16 @@ impl Jit {
         // the interpreter runs the rest of the batch (never a block from
         // the middle of another).
         let mut tail = false;
+        // The interpreter runs a block not translated yet on to its end:
+        // the address it goes on at, while sequential (a lookup there would
+        // count the middle of a block as a block of its own).
+        let mut cold_next = None;
         let result = loop {
             if done >= max {
                 break Ok(());
             }
             let room = max - done;
-            let block = if tail {
+            let block = if tail || cold_next == Some(cpu.psw.addr) {
                 None
             } else {
                 self.block(cpu, mem).and_then(|id| {
@@ -1620,11 +1687,22 @@ impl Jit {
             };
             let Some(id) = block else {
                 done += 1;
-                last = Last::At(cpu.psw.addr);
+                let at = cpu.psw.addr;
+                last = Last::At(at);
+                let cold = core::mem::take(&mut self.cold_miss) || cold_next == Some(at);
                 self.caches.stats.steps += 1;
-                let r = self.step(cpu, mem);
+                let mask_before = cpu.psw.mask & !mask::CC;
+                let (r, ran) = self.step(cpu, mem);
                 self.sync(cpu, mem);
-                if r.is_err() || cpu.psw.mask & mask::WAIT != 0 {
+                cold_next = (cold && sequential(at, cpu.psw.addr)).then_some(cpu.psw.addr);
+                // As after a helper: the machine looks at what the
+                // instruction may have made pending or enabled.
+                let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
+                if r.is_err()
+                    || cpu.psw.mask & mask::WAIT != 0
+                    || mask_changed
+                    || ran.is_some_and(leaves_run)
+                {
                     break r;
                 }
                 continue;
@@ -1651,22 +1729,38 @@ impl Jit {
     }
 
     /// Interprets one instruction (outside any block).
-    fn step<M: JitMemory>(&mut self, cpu: &mut Cpu, mem: &mut M) -> Result<(), Interruption> {
+    /// Also gives the operation that ran (for an EXECUTE its target's),
+    /// when the instruction was fetched.
+    fn step<M: JitMemory>(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut M,
+    ) -> (Result<(), Interruption>, Option<Opcode>) {
         self.caches.current = None;
         let mut watch = Watch {
             inner: mem,
             caches: &mut self.caches,
         };
-        // The instruction, for `after_storage` (a fetch exception is the
-        // step's to raise).
-        let insn = cpu.fetch(&mut watch, cpu.psw.addr).ok();
-        if let Some(insn) = &insn {
-            count(&mut watch.caches.stats.step_counts, insn.op);
-        }
-        let r = cpu.step(&mut watch);
+        // The instruction, fetched once: run as `Cpu::step` runs it after
+        // its fetch, and for `after_storage`. An invalid PSW or a fetch
+        // exception is `Cpu::step`'s to raise.
+        let at = cpu.psw.addr;
+        let insn = cpu
+            .psw
+            .is_valid()
+            .then(|| cpu.fetch(&mut watch, at).ok())
+            .flatten();
+        let (r, ran) = match insn {
+            Some(insn) => {
+                count(&mut watch.caches.stats.step_counts, insn.op);
+                let (r, ran) = cpu.step_decoded(&mut watch, insn, at);
+                (r, Some(ran.op))
+            }
+            None => (cpu.step(&mut watch), None),
+        };
         self.caches
             .after_storage(&mem.dat_bus().storage, cpu, insn.as_ref());
-        r
+        (r, ran)
     }
 
     /// The block at the PSW, translated if need be; `None` when the
@@ -1713,6 +1807,18 @@ impl Jit {
             // and those sharing its bytes go, and it is translated again.
             let (start, end) = (block.start, block.end);
             self.caches.invalidate_range(start, end, Cause::Crossing);
+        }
+        if self.translate_after > 1 {
+            if self.cold.len() >= COLD_ENTRIES {
+                self.cold.clear();
+            }
+            let entries = self.cold.entry(key).or_insert(0);
+            *entries += 1;
+            if *entries < self.translate_after {
+                self.cold_miss = true;
+                return None;
+            }
+            self.cold.remove(&key);
         }
         let page_end = (abs | 0xfff) + 1;
         let mut second = None;

@@ -258,6 +258,27 @@ fn an_execute_fetches_its_target_once() {
     assert_eq!(fetches.count, 100, "one fetch of the target per EXECUTE");
 }
 
+#[test]
+fn an_interpreted_step_fetches_its_instruction_once() {
+    // loop: ahi %r2,1; brct %r7,loop; (0): a block the jit leaves to the
+    // interpreter (translated only at an entry it never reaches) runs 100
+    // AHIs, each fetched once (the step runs what it fetched).
+    let code = [0xa7, 0x2a, 0x00, 0x01, 0xa7, 0x76, 0xff, 0xfe, 0, 0];
+    let (mut cpu, bus) = machine(&code, &|cpu: &mut Cpu| cpu.gpr[7] = 100);
+    let mut fetches = Fetches {
+        bus,
+        at: CODE,
+        count: 0,
+    };
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    jit.set_translate_after(u32::MAX);
+    let result = jit.run(&mut cpu, &mut fetches, 1000).result;
+    assert_eq!(cpu.gpr[2], 100);
+    assert!(matches!(result, Err(Interruption::Program { .. })));
+    assert_eq!(jit.stats().blocks, 0, "nothing translated");
+    assert_eq!(fetches.count, 100, "one fetch per AHI");
+}
+
 /// mvcle %r2,%r4,0x1ab(%r0): pad 0xab.
 const MVCLE: [u8; 4] = [0xa8, 0x24, 0x01, 0xab];
 
