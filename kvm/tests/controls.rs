@@ -268,6 +268,107 @@ fn execute_targets_run_in_the_vm() {
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }
 
+/// CR0 bit 43: instruction-execution protection (facility 130, which the
+/// machine offers).
+const IEP: u64 = 1 << 20;
+
+/// `machine` with DAT on in the primary space and instruction-execution
+/// protection in effect: the segment table at 0x10000 (the ASCE in CR1),
+/// its first entry the page table at 0x11000 mapping the first MiB onto
+/// itself, the entries of `protected` pages with their IEP bit (PoP ch. 3,
+/// "Instruction-Execution Protection": no instruction fetched from them).
+fn under_iep(mut machine: Machine, protected: &[u64]) -> Machine {
+    let mut words = Vec::new();
+    for segment in 0..512 {
+        let entry = if segment == 0 { 0x11000 } else { 0x20 };
+        words.push((0x10000 + segment * 8, entry));
+    }
+    for page in 0..256 {
+        let iep = if protected.contains(&(page << 12)) {
+            0x100
+        } else {
+            0
+        };
+        words.push((0x11000 + page * 8, page << 12 | iep));
+    }
+    write_words(&mut machine, &words);
+    machine.cpu.cr[0] |= IEP;
+    machine.cpu.cr[1] = 0x10000;
+    machine.cpu.psw.mask |= mask::DAT;
+    machine
+}
+
+/// Under instruction-execution protection the targets of [`EXECUTES`],
+/// in the page of their EXECUTE, still run in the VM: that page's entry
+/// allowed the EXECUTE's own fetch.
+#[test]
+fn under_iep_execute_targets_in_their_own_page_run_in_the_vm() {
+    let (reference, kvm) = on_both(|| under_iep(executes_machine(), &[0x3000]), 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["EX", "EXRL"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// `lgfi r6,0x4000 ; ex r0,0(r6)` of `ahi r2,1` at 0x4000, then an
+/// invalid opcode.
+const EXECUTE_ELSEWHERE: [u8; 12] = [
+    0xc0, 0x61, 0x00, 0x00, 0x40, 0x00, 0x44, 0x00, 0x60, 0x00, 0x00, 0x00,
+];
+
+/// [`EXECUTE_ELSEWHERE`] at 0x2000 under instruction-execution
+/// protection, page 0x4000 protected from execution if `protected`.
+fn execute_elsewhere(protected: bool) -> Machine {
+    let mut machine = program_machine(0x2000, &EXECUTE_ELSEWHERE);
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x4000), &[0xa7, 0x2a, 0x00, 0x01])
+        .unwrap();
+    under_iep(machine, if protected { &[0x4000] } else { &[] })
+}
+
+/// An EXECUTE whose target is in another page is the host's under
+/// instruction-execution protection (that page's entry may forbid the
+/// fetch where reading is allowed): the interpreter's result, the target
+/// run where its page allows it, the protection exception where not.
+#[test]
+fn under_iep_an_execute_target_in_another_page_is_the_interpreters() {
+    for protected in [false, true] {
+        let (reference, kvm) = on_both(|| execute_elsewhere(protected), 100);
+        let (added, code) = if protected { (0, [0, 4]) } else { (1, [0, 1]) };
+        assert_eq!(reference.cpu.gpr[2], added);
+        assert_eq!(bytes_at(&reference, 0x8e, 2), code);
+        let Some((machine, engine)) = kvm else {
+            return;
+        };
+        assert_eq!(machine.cpu.psw, reference.cpu.psw);
+        assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+        assert_eq!(
+            bytes_at(&machine, 0x80, 0x180),
+            bytes_at(&reference, 0x80, 0x180),
+            "the lowcore's interruption fields"
+        );
+        let completed = engine.completed_in_vm();
+        assert!(
+            !completed.iter().any(|&(mnemonic, _)| mnemonic == "EX"),
+            "{completed:?}"
+        );
+    }
+}
+
 /// lghi r1,200 ; X: lgfi r2,0x10000 + skew ; lghi r3,4096 ; lgfi
 /// r4,0x20000 + skew ; lghi r5,4096 ; mvcle r2,r4,0 ; brctg r1,X ; then
 /// an invalid opcode.

@@ -122,9 +122,9 @@ struct Bus<'g, G> {
     /// the store made must cover it, so that every byte checked is
     /// accessed through the root.
     checked: Option<(u64, u64)>,
-    /// Instruction fetches (an EXECUTE's target) go through the active
-    /// root too ([`fetches_through_root`]).
-    fetches: bool,
+    /// Where instruction fetches (an EXECUTE's target) may go through the
+    /// active root too ([`fetches_through_root`]).
+    fetches: Fetches,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -145,7 +145,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// (which the instruction would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
         let kind = acc.kind == AccessKind::Read
-            || (acc.kind == AccessKind::InstructionFetch && self.fetches);
+            || (acc.kind == AccessKind::InstructionFetch && self.fetches.allow(addr, buf.len()));
         let operand = kind && matches!(acc.space, AddressType::Logical { .. });
         let len = buf.len() as u64;
         let last = addr.wrapping_add(len.wrapping_sub(1));
@@ -310,15 +310,51 @@ fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     cpu
 }
 
-/// Whether an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
-/// may go through the active root, the root of the PSW's space and key:
-/// where instructions come from that space (DAT off, or the primary-space
-/// mode: fetches use the primary space in the secondary-space and
-/// access-register modes) and fetching is allowed wherever reading is
-/// (no instruction-execution protection, CR0 bit 43 with facility 130).
-fn fetches_through_root(cpu: &Cpu, facilities: Facilities) -> bool {
+/// Where an instruction fetch (EXECUTE's target) may go through the
+/// active root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fetches {
+    /// Nowhere: instructions come from another space than the root's.
+    Nowhere,
+    /// Wherever the root reads.
+    Anywhere,
+    /// Within the 4 KiB page at this address only.
+    Page(u64),
+}
+
+impl Fetches {
+    /// Whether `len` bytes at `addr` may be fetched through the root.
+    fn allow(self, addr: u64, len: usize) -> bool {
+        let last = addr.wrapping_add((len as u64).saturating_sub(1));
+        match self {
+            Fetches::Nowhere => false,
+            Fetches::Anywhere => true,
+            Fetches::Page(page) => addr >> 12 == page >> 12 && last >> 12 == page >> 12,
+        }
+    }
+}
+
+/// Where an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
+/// of the instruction at `at` may go through the active root, the root of
+/// the PSW's space and key. Only where instructions come from that space
+/// (DAT off, or the primary-space mode: fetches use the primary space in
+/// the secondary-space and access-register modes). Under
+/// instruction-execution protection (CR0 bit 43 with facility 130, DAT
+/// on: PoP ch. 3 "Instruction-Execution Protection") the root's read
+/// permission is not the fetch's, so only within the page the EXECUTE
+/// itself was fetched from: its page-table entry (or the segment or region
+/// entry of a large frame) allowed that fetch under the controls the
+/// translated block is valid for, and a change of it is purged
+/// (IPTE, IDTE ...) with the block.
+fn fetches_through_root(cpu: &Cpu, facilities: Facilities, at: u64) -> Fetches {
     let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
-    (!cpu.psw.dat() || cpu.psw.asc() == 0) && !controls.iep()
+    if cpu.psw.dat() && cpu.psw.asc() != 0 {
+        Fetches::Nowhere
+    } else if cpu.psw.dat() && controls.iep() {
+        Fetches::Page(at)
+    } else {
+        Fetches::Anywhere
+    }
 }
 
 /// Whether `after` differs from `before` only in what the image writes
@@ -448,7 +484,7 @@ pub fn host_call(
         facilities,
         store: None,
         checked: None,
-        fetches: fetches_through_root(&cpu, facilities),
+        fetches: fetches_through_root(&cpu, facilities, site.at),
         refused: false,
         storage: NoStorage,
     };
@@ -738,7 +774,7 @@ mod tests {
             facilities: Facilities::empty(),
             store: None,
             checked: None,
-            fetches: false,
+            fetches: Fetches::Nowhere,
             refused: false,
             storage: NoStorage,
         };
@@ -811,6 +847,49 @@ mod tests {
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.loads.is_empty());
+    }
+
+    /// `exrl r0,` `halfwords` ahead of 0x1000 under instruction-execution
+    /// protection (CR0 bit 43, facility 130) with DAT on, r1 = 5 and r11
+    /// = 7 for the target's `ar r1,r11` (bytes 1a 1b where the guest's byte
+    /// is its address's low byte: at an address ending in 1a).
+    fn execute_relative_under_iep(halfwords: u32) -> Call {
+        let mut bytes = [0xc6, 0x00, 0, 0, 0, 0];
+        bytes[2..].copy_from_slice(&halfwords.to_be_bytes());
+        let mut c = setup(&bytes);
+        c.page[offset::PSW_MASK / 8] |= mask::DAT;
+        c.page[offset::CR / 8] |= zmmu_mmu::control::Cr0::IEP.bits();
+        c.shared.facilities = u64::from(Facilities::IEP.bits());
+        c.page[(offset::GPR + 8) / 8] = 5;
+        c.page[(offset::GPR + 88) / 8] = 7;
+        c
+    }
+
+    #[test]
+    fn under_iep_an_execute_fetches_its_target_in_its_own_page() {
+        // 0x1000 + 2 * 0xd = 0x101a: the page the EXRL came from.
+        let mut c = execute_relative_under_iep(0xd);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+        assert_eq!(g.loads, [(0x101a, 2)]);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1006, "past the EXRL");
+    }
+
+    #[test]
+    fn under_iep_an_execute_whose_target_is_in_another_page_is_the_hosts() {
+        // 0x1000 + 2 * 0x80d = 0x201a: that page's entry may forbid the
+        // fetch where reading is allowed.
+        let mut c = execute_relative_under_iep(0x80d);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 5, "nothing changed");
+        // With DAT off there is no instruction-execution protection.
+        let mut c = execute_relative_under_iep(0x80d);
+        c.page[offset::PSW_MASK / 8] &= !mask::DAT;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x201a, 2)]);
     }
 
     /// `mvcle r2,r4,0` moving 4 KiB from 0x5000 + `skew` to 0x3000 + `skew`.
