@@ -514,6 +514,7 @@ pub fn host_call(
     if site.refused != 0 {
         return HOST;
     }
+    shared.transient = 0;
     let bytes = site.insn_bytes();
     let Ok(insn) = decode(&bytes[..(site.len as usize).min(6)]) else {
         return HOST;
@@ -572,8 +573,12 @@ pub fn host_call(
     let mut rest = cpu.clone();
     rest.clock_comparator = before.clock_comparator;
     if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
-        // What this instruction needs is the host's at every call.
-        sites[slot].refused = 1;
+        // What this instruction needs is the host's at every call, but
+        // for an access that faulted for a cause the next call may not
+        // meet (`Shared::transient`).
+        if shared.transient == 0 {
+            sites[slot].refused = 1;
+        }
         return host();
     }
     // A program interruption (an IEEE exception, a data or specification
@@ -593,7 +598,9 @@ pub fn host_call(
             return host();
         }
         if !guest.store(addr, &data[..len]) {
-            sites[slot].refused = 1;
+            if shared.transient == 0 {
+                sites[slot].refused = 1;
+            }
             return host();
         }
     }
