@@ -322,6 +322,32 @@ fn under_iep_execute_targets_in_their_own_page_run_in_the_vm() {
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }
 
+/// The same in the home-space mode (CR13 the ASCE), where instructions
+/// and operands both come from the home space, the active root's.
+#[test]
+fn in_the_home_space_mode_execute_targets_run_in_the_vm() {
+    let build = || {
+        let mut machine = under_iep(executes_machine(), &[0x3000]);
+        machine.cpu.cr[13] = 0x10000;
+        machine.cpu.psw.mask |= 3 << 46;
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["EX", "EXRL"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+}
+
 /// `lgfi r6,0x4000 ; ex r0,0(r6)` of `ahi r2,1` at 0x4000, then an
 /// invalid opcode.
 const EXECUTE_ELSEWHERE: [u8; 12] = [

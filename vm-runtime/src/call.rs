@@ -393,8 +393,8 @@ impl Fetches {
 /// Where an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
 /// of the instruction at `at` may go through the active root, the root of
 /// the PSW's space and key. Only where instructions come from that space
-/// (DAT off, or the primary-space mode: fetches use the primary space in
-/// the secondary-space and access-register modes). Under
+/// (DAT off, the primary-space or the home-space mode: fetches use the
+/// primary space in the secondary-space and access-register modes). Under
 /// instruction-execution protection (CR0 bit 43 with facility 130, DAT
 /// on: PoP ch. 3 "Instruction-Execution Protection") the root's read
 /// permission is not the fetch's, so only within the page the EXECUTE
@@ -404,7 +404,7 @@ impl Fetches {
 /// (IPTE, IDTE ...) with the block.
 fn fetches_through_root(cpu: &Cpu, facilities: Facilities, at: u64) -> Fetches {
     let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
-    if cpu.psw.dat() && cpu.psw.asc() != 0 {
+    if cpu.psw.dat() && matches!(cpu.psw.asc(), 1 | 2) {
         Fetches::Nowhere
     } else if cpu.psw.dat() && controls.iep() {
         Fetches::Page(at)
@@ -982,6 +982,17 @@ mod tests {
         assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
         assert_eq!(g.loads, [(0x101a, 2)]);
         assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1006, "past the EXRL");
+    }
+
+    #[test]
+    fn in_the_home_space_mode_an_execute_fetches_its_target_from_the_root() {
+        // Instructions and operands both come from the home space there.
+        let mut c = execute_relative_under_iep(0xd);
+        c.page[offset::PSW_MASK / 8] |= 3 << 46;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x101a, 2)]);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
     }
 
     #[test]
