@@ -192,6 +192,14 @@ impl ExitHandler for Exits<'_, '_> {
         self.last_fault = None;
         if block.native[index] {
             self.stats.slow_paths += 1;
+            let enter = !dropped && block.second.is_none() && !block.slow_site[index];
+            let start = (block.key.0, block.key.1);
+            if let Some(image) = paging.image().filter(|_| enter) {
+                let storage = &self.board.bus.storage;
+                if crate::vmcall::enter_slow_path(&image.area(), storage, argument, start, &guest) {
+                    self.blocks.blocks[id].slow_site[index] = true;
+                }
+            }
         } else {
             self.reasons.untranslated(guest.insn.op.mnemonic());
         }

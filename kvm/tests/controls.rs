@@ -512,3 +512,36 @@ fn a_page_moved_by_mvcle_is_one_store_in_the_vm() {
         assert_eq!(mvcle, in_vm, "skew {skew}: {completed:?}");
     }
 }
+
+/// lghi r1,200 ; lgfi r9,0x3ff0 ; X: lmg r2,r5,0(r9) (32 bytes across
+/// the page at 0x4000) ; brctg r1,X ; then an invalid opcode.
+const ACROSS: [u8; 22] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x91, 0x00, 0x00, 0x3f, 0xf0, 0xeb, 0x25, 0x90, 0x00, 0x00, 0x04,
+    0xa7, 0x17, 0xff, 0xfd, 0x00, 0x00,
+];
+
+/// A native LMG whose operand crosses a page takes its slow path at every
+/// turn; the host enters its site at the first of each block (the first
+/// turn runs in the block from 0x2000; docs/CHOICES.md 53d), and
+/// the image completes the later ones (its loads go page by page): the
+/// interpreter's registers in O(1) exits.
+#[test]
+fn a_native_slow_path_completes_in_the_vm_after_its_first_call() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &ACROSS);
+        let words: Vec<(u64, u64)> = (0..4).map(|i| (0x3ff0 + 8 * i, 0x1111 * (i + 1))).collect();
+        write_words(&mut machine, &words);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2..6], [0x1111, 0x2222, 0x3333, 0x4444]);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    let completed = engine.completed_in_vm();
+    assert!(completed.contains(&("LMG", TURNS - 2)), "{completed:?}");
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
