@@ -313,6 +313,12 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, facilities)), bits);
     }
 
+    /// Sets [`Shared::transient`]: the access that faulted leaves its call
+    /// to the host, not its site.
+    pub fn set_transient(&self) {
+        self.store(shared(offset_of!(Shared, transient)), 1);
+    }
+
     /// Writes [`Shared::comparator_floor`].
     pub fn set_comparator_floor(&self, tod: u64) {
         self.store(shared(offset_of!(Shared, comparator_floor)), tod);

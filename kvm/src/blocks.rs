@@ -50,6 +50,9 @@ pub(crate) struct Block {
     pub second: Option<u64>,
     pub key: Key,
     pub valid: bool,
+    /// Per instruction: a native one whose slow path called the host and
+    /// whose site the host entered then (`vmcall::enter_slow_path`).
+    pub slow_site: Vec<bool>,
 }
 
 /// The translation controls of instruction fetches (CR0's translation
@@ -334,7 +337,7 @@ impl Blocks {
                     .native
                     .iter()
                     .enumerate()
-                    .filter(|&(_, &native)| !native);
+                    .filter(|&(index, &native)| !native || block.slow_site[index]);
                 for (index, _) in calls {
                     if let Some(area) = &image {
                         area.remove_site((id as u64) << 8 | index as u64);

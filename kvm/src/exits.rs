@@ -205,6 +205,14 @@ impl ExitHandler for Exits<'_, '_> {
         self.last_fault = None;
         if block.native[index] {
             self.stats.slow_paths += 1;
+            let enter = !dropped && block.second.is_none() && !block.slow_site[index];
+            let start = (block.key.0, block.key.1);
+            if let Some(image) = paging.image().filter(|_| enter) {
+                let storage = &self.board.bus.storage;
+                if crate::vmcall::enter_slow_path(&image.area(), storage, argument, start, &guest) {
+                    self.blocks.blocks[id].slow_site[index] = true;
+                }
+            }
         } else {
             self.reasons.untranslated(guest.insn.op.mnemonic());
         }
@@ -364,6 +372,7 @@ impl ExitHandler for Exits<'_, '_> {
             if let Some(absolute) = absolute.filter(|a| paging.is_code_frame(*a)) {
                 self.stats.code_page_writes += 1;
                 self.blocks.drop_page(absolute.value(), paging);
+                transient(paging, slow);
                 return Ok(slow);
             }
         }
@@ -397,9 +406,25 @@ impl ExitHandler for Exits<'_, '_> {
             }
             Err(ShadowError::Fault(_)) => {
                 self.stats.fault_exceptions += 1;
+                transient(paging, slow);
                 Ok(slow)
             }
             Err(ShadowError::Host(error)) => Err(error),
+        }
+    }
+}
+
+/// An access of the in-VM runtime image (`slow` is
+/// [`FaultAction::Recover`]) that faulted for a cause its site's next call
+/// may not meet (an s390x exception, a store into a code frame): the image
+/// leaves the call to the host but not the site ([`Shared::transient`],
+/// docs/CHOICES.md 53c).
+///
+/// [`Shared::transient`]: zmmu_vm_runtime::protocol::Shared::transient
+fn transient(paging: &KvmPaging, slow: FaultAction) {
+    if slow == FaultAction::Recover {
+        if let Some(image) = paging.image() {
+            image.area().set_transient();
         }
     }
 }

@@ -674,6 +674,7 @@ impl KvmEngine {
             code: ip,
             inline_end: translated.inline_end,
             insns,
+            slow_site: vec![false; translated.native.len()],
             native: translated.native,
             sites: translated.sites,
             second: second.as_ref().map(|(frame, _)| *frame),

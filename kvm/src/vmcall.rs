@@ -21,6 +21,8 @@
 //! - publishes the floor of the clock comparators the image may set
 //!   (`exits::comparator_floor`) and takes the comparator back with the
 //!   last clock value;
+//! - enters the site of a native instruction when its slow path first
+//!   calls the host ([`enter_slow_path`]);
 //! - counts the calls completed in the VM for `--stats`.
 //!
 //! Sites of blocks dropped later are removed (`Blocks::drop_page`), so
@@ -32,7 +34,9 @@ use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
 use zmmu_hv_kvm::image::{ImageArea, TscLink};
+use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
+use zmmu_mmu::storage::Storage;
 use zmmu_translator::Guest;
 use zmmu_vm_runtime::call::may_complete;
 use zmmu_vm_runtime::protocol::{ClockPage, Site, COMPLETED};
@@ -64,6 +68,31 @@ pub(crate) fn enter_sites(
         // A full probe sequence leaves the instruction to the host.
         let _ = area.insert_site(&Site::new(which, guest.at, insn));
     }
+}
+
+/// Enters the site of the native instruction `guest`, call `which`,
+/// whose slow path called the host (an operand across a page, a fault
+/// the host did not map ...), in a block of one page whose first
+/// instruction is at logical `start` and absolute `absolute`: its later
+/// slow paths ask the image first, which completes what its bus can (an
+/// LMG across a page: docs/CHOICES.md 53d). Only sites that take slow
+/// paths are entered: every native instruction's would fill the table.
+/// `false` where the table or storage did not take it.
+pub(crate) fn enter_slow_path(
+    area: &ImageArea<'_>,
+    storage: &dyn Storage,
+    which: u64,
+    (start, absolute): (u64, u64),
+    guest: &Guest,
+) -> bool {
+    let mut insn = [0u8; 6];
+    let len = usize::from(guest.insn.len).min(6);
+    let at = absolute.wrapping_add(guest.at.wrapping_sub(start));
+    may_complete(guest.insn.op)
+        && storage
+            .read(AbsoluteAddress::new(at), &mut insn[..len])
+            .is_some()
+        && area.insert_site(&Site::new(which, guest.at, &insn[..len]))
 }
 
 /// Publishes the clock page for `cpu` and `clock` and the machine's

@@ -268,6 +268,203 @@ fn execute_targets_run_in_the_vm() {
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }
 
+/// CR0 bit 43: instruction-execution protection (facility 130, which the
+/// machine offers).
+const IEP: u64 = 1 << 20;
+
+/// `machine` with DAT on in the primary space and instruction-execution
+/// protection in effect: the segment table at 0x10000 (the ASCE in CR1),
+/// its first entry the page table at 0x11000 mapping the first MiB onto
+/// itself, the entries of `protected` pages with their IEP bit (PoP ch. 3,
+/// "Instruction-Execution Protection": no instruction fetched from them).
+fn under_iep(mut machine: Machine, protected: &[u64]) -> Machine {
+    let mut words = Vec::new();
+    for segment in 0..512 {
+        let entry = if segment == 0 { 0x11000 } else { 0x20 };
+        words.push((0x10000 + segment * 8, entry));
+    }
+    for page in 0..256 {
+        let iep = if protected.contains(&(page << 12)) {
+            0x100
+        } else {
+            0
+        };
+        words.push((0x11000 + page * 8, page << 12 | iep));
+    }
+    write_words(&mut machine, &words);
+    machine.cpu.cr[0] |= IEP;
+    machine.cpu.cr[1] = 0x10000;
+    machine.cpu.psw.mask |= mask::DAT;
+    machine
+}
+
+/// Under instruction-execution protection the targets of [`EXECUTES`],
+/// in the page of their EXECUTE, still run in the VM: that page's entry
+/// allowed the EXECUTE's own fetch.
+#[test]
+fn under_iep_execute_targets_in_their_own_page_run_in_the_vm() {
+    let (reference, kvm) = on_both(|| under_iep(executes_machine(), &[0x3000]), 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["EX", "EXRL"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// The same in the home-space mode (CR13 the ASCE), where instructions
+/// and operands both come from the home space, the active root's.
+#[test]
+fn in_the_home_space_mode_execute_targets_run_in_the_vm() {
+    let build = || {
+        let mut machine = under_iep(executes_machine(), &[0x3000]);
+        machine.cpu.cr[13] = 0x10000;
+        machine.cpu.psw.mask |= 3 << 46;
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    let completed = engine.completed_in_vm();
+    for mnemonic in ["EX", "EXRL"] {
+        assert!(
+            completed.contains(&(mnemonic, TURNS)),
+            "{mnemonic}: {completed:?}"
+        );
+    }
+}
+
+/// `lgfi r6,0x4000 ; ex r0,0(r6)` of `ahi r2,1` at 0x4000, then an
+/// invalid opcode.
+const EXECUTE_ELSEWHERE: [u8; 12] = [
+    0xc0, 0x61, 0x00, 0x00, 0x40, 0x00, 0x44, 0x00, 0x60, 0x00, 0x00, 0x00,
+];
+
+/// [`EXECUTE_ELSEWHERE`] at 0x2000 under instruction-execution
+/// protection, page 0x4000 protected from execution if `protected`.
+fn execute_elsewhere(protected: bool) -> Machine {
+    let mut machine = program_machine(0x2000, &EXECUTE_ELSEWHERE);
+    machine
+        .bus
+        .storage
+        .write(AbsoluteAddress::new(0x4000), &[0xa7, 0x2a, 0x00, 0x01])
+        .unwrap();
+    under_iep(machine, if protected { &[0x4000] } else { &[] })
+}
+
+/// An EXECUTE whose target is in another page is the host's under
+/// instruction-execution protection (that page's entry may forbid the
+/// fetch where reading is allowed): the interpreter's result, the target
+/// run where its page allows it, the protection exception where not.
+#[test]
+fn under_iep_an_execute_target_in_another_page_is_the_interpreters() {
+    for protected in [false, true] {
+        let (reference, kvm) = on_both(|| execute_elsewhere(protected), 100);
+        let (added, code) = if protected { (0, [0, 4]) } else { (1, [0, 1]) };
+        assert_eq!(reference.cpu.gpr[2], added);
+        assert_eq!(bytes_at(&reference, 0x8e, 2), code);
+        let Some((machine, engine)) = kvm else {
+            return;
+        };
+        assert_eq!(machine.cpu.psw, reference.cpu.psw);
+        assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+        assert_eq!(
+            bytes_at(&machine, 0x80, 0x180),
+            bytes_at(&reference, 0x80, 0x180),
+            "the lowcore's interruption fields"
+        );
+        let completed = engine.completed_in_vm();
+        assert!(
+            !completed.iter().any(|&(mnemonic, _)| mnemonic == "EX"),
+            "{completed:?}"
+        );
+    }
+}
+
+/// lghi r1,200 ; lgfi r5,0x105000 ; j X (the loop is a block of its
+/// own) ; X: stctg c0,c0,0x100(r5) ; brctg r1,X ; lpswe 0x900 (a disabled
+/// wait).
+const INTO_A_NEW_PAGE: [u8; 28] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x51, 0x00, 0x10, 0x50, 0x00, 0xa7, 0xf4, 0x00, 0x02, 0xeb, 0x00,
+    0x51, 0x00, 0x00, 0x25, 0xa7, 0x17, 0xff, 0xfd, 0xb2, 0xb2, 0x09, 0x00,
+];
+
+/// The program-interruption handler at 0x2800: lgfi r8,0x105000 ; lgfi
+/// r9,0x12028 ; stg r8,0(r9) (the page-table entry of 0x105000 made
+/// valid) ; lpswe 0x150 (back to the instruction, nullified).
+const MAP_THE_PAGE: [u8; 22] = [
+    0xc0, 0x81, 0x00, 0x10, 0x50, 0x00, 0xc0, 0x91, 0x00, 0x01, 0x20, 0x28, 0xe3, 0x80, 0x90, 0x00,
+    0x00, 0x24, 0xb2, 0xb2, 0x01, 0x50,
+];
+
+/// A store of the image into a page the guest has not mapped yet (demand
+/// paging's first touch, the second MiB's page table at 0x12000, not the
+/// code's): the page-translation exception is the host's to deliver, the
+/// guest's handler maps the page, and the instruction, run again, and the
+/// later turns complete in the VM: the exception left that call to the
+/// host, not the site (docs/CHOICES.md 53c; the site went to the host for
+/// good).
+#[test]
+fn an_exception_in_the_vm_leaves_one_call_to_the_host_not_the_site() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &INTO_A_NEW_PAGE);
+        machine
+            .bus
+            .storage
+            .write(AbsoluteAddress::new(0x2800), &MAP_THE_PAGE)
+            .unwrap();
+        let mut machine = under_iep(machine, &[]);
+        let second_mib: Vec<(u64, u64)> = (0..256)
+            .map(|page| (0x12000 + page * 8, 0x100000 + (page << 12)))
+            .collect();
+        write_words(&mut machine, &second_mib);
+        write_words(
+            &mut machine,
+            &[
+                (0x10008, 0x12000),
+                (0x12028, 0x105000 | 0x400),
+                (0x1d0, 0x0000_0001_8000_0000),
+                (0x1d8, 0x2800),
+                (0x900, 0x0002_0001_8000_0000),
+                (0x908, 0x777),
+            ],
+        );
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(bytes_at(&reference, 0x8e, 2), [0, 0x11], "page translation");
+    assert_eq!(
+        bytes_at(&reference, 0x105100, 8),
+        reference.cpu.cr[0].to_be_bytes()
+    );
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(
+        bytes_at(&machine, 0x105100, 8),
+        bytes_at(&reference, 0x105100, 8)
+    );
+    let completed = engine.completed_in_vm();
+    assert!(completed.contains(&("STCTG", TURNS)), "{completed:?}");
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
 /// lghi r1,200 ; X: lgfi r2,0x10000 + skew ; lghi r3,4096 ; lgfi
 /// r4,0x20000 + skew ; lghi r5,4096 ; mvcle r2,r4,0 ; brctg r1,X ; then
 /// an invalid opcode.
@@ -314,4 +511,37 @@ fn a_page_moved_by_mvcle_is_one_store_in_the_vm() {
             .map_or(0, |&(_, n)| n);
         assert_eq!(mvcle, in_vm, "skew {skew}: {completed:?}");
     }
+}
+
+/// lghi r1,200 ; lgfi r9,0x3ff0 ; X: lmg r2,r5,0(r9) (32 bytes across
+/// the page at 0x4000) ; brctg r1,X ; then an invalid opcode.
+const ACROSS: [u8; 22] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x91, 0x00, 0x00, 0x3f, 0xf0, 0xeb, 0x25, 0x90, 0x00, 0x00, 0x04,
+    0xa7, 0x17, 0xff, 0xfd, 0x00, 0x00,
+];
+
+/// A native LMG whose operand crosses a page takes its slow path at every
+/// turn; the host enters its site at the first of each block (the first
+/// turn runs in the block from 0x2000; docs/CHOICES.md 53d), and
+/// the image completes the later ones (its loads go page by page): the
+/// interpreter's registers in O(1) exits.
+#[test]
+fn a_native_slow_path_completes_in_the_vm_after_its_first_call() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &ACROSS);
+        let words: Vec<(u64, u64)> = (0..4).map(|i| (0x3ff0 + 8 * i, 0x1111 * (i + 1))).collect();
+        write_words(&mut machine, &words);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2..6], [0x1111, 0x2222, 0x3333, 0x4444]);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    let completed = engine.completed_in_vm();
+    assert!(completed.contains(&("LMG", TURNS - 2)), "{completed:?}");
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{program_machine, run_like, Quiet};
+use common::{on_both, program_machine, run_like, Quiet};
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -120,4 +120,66 @@ fn load_and_add_stores_the_sum_before_a_fixed_point_overflow() {
     let (gpr, code, operands) = same_as_the_interpreter(&OVERFLOW);
     assert_eq!(code, 8, "fixed-point overflow");
     assert_eq!((gpr[6], operands[2] >> 32), (0x7fff_ffff, 0x8000_0002));
+}
+
+/// Iterations of [`DOUBLE`]'s loop.
+const TURNS: u64 = 200;
+
+/// lghi r1,200 ; lghi r9,DATA ; X: cdsg r4,r6,0(r9) ; aghi r7,1 ;
+/// brctg r1,X ; then an invalid opcode: the quadword is swapped (cc 0)
+/// and loaded (cc 1) in turns.
+const DOUBLE: [u8; 24] = [
+    0xa7, 0x19, 0x00, 0xc8, // lghi r1,200
+    0xa7, 0x99, 0x30, 0x00, // lghi r9,DATA
+    0xeb, 0x46, 0x90, 0x00, 0x00, 0x3e, // cdsg r4,r6,0(r9)
+    0xa7, 0x7b, 0x00, 0x01, // aghi r7,1
+    0xa7, 0x17, 0xff, 0xfb, // brctg r1,X
+    0x00, 0x00,
+];
+
+/// COMPARE DOUBLE AND SWAP completes in the VM (one `LOCK CMPXCHG16B`
+/// through the root: docs/CHOICES.md 53b) with the interpreter's
+/// registers, condition code and quadword, in O(1) exits.
+#[test]
+fn compare_double_and_swap_completes_in_the_vm() {
+    let (reference, kvm) = on_both(|| machine(&DOUBLE), 10_000);
+    let quadword = |machine: &Machine| {
+        let storage = &machine.bus.storage;
+        [0, 8].map(|at| storage.read_u64(AbsoluteAddress::new(DATA + at)).unwrap())
+    };
+    // The first turn loads the quadword (5 << 32, 7); each even turn then
+    // swaps in r6:r7 (0, turn - 1), each odd one loads it.
+    assert_eq!(quadword(&reference), [0, TURNS - 1]);
+    assert_eq!(reference.cpu.gpr[4..8], [0, TURNS - 3, 0, TURNS]);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(quadword(&machine), quadword(&reference));
+    let completed = engine.completed_in_vm();
+    assert!(completed.contains(&("CDSG", TURNS)), "{completed:?}");
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// A quadword in the page of the translated loop itself (a code frame,
+/// which the root keeps read-only): the host's store path, the
+/// interpreter's results.
+#[test]
+fn compare_double_and_swap_into_a_code_frame_is_the_interpreters() {
+    let mut program = DOUBLE;
+    program[6] = 0x21; // lghi r9,0x2100
+    let (reference, kvm) = on_both(|| machine(&program), 10_000);
+    let Some((machine, _)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    let quadword = |machine: &Machine| {
+        let storage = &machine.bus.storage;
+        [0, 8].map(|at| storage.read_u64(AbsoluteAddress::new(0x2100 + at)).unwrap())
+    };
+    assert_eq!(quadword(&machine), quadword(&reference));
+    assert_eq!(quadword(&reference), [0, TURNS - 1]);
 }

@@ -62,6 +62,16 @@ pub trait Guest {
     /// `false` when the access faulted and the host did not map it (the
     /// host then makes it), with nothing stored.
     fn store(&mut self, addr: u64, data: &[u8]) -> bool;
+    /// One interlocked update of the `len`-byte (4, 8 or 16) big-endian
+    /// operand at s390x logical address `addr` (aligned on `len`, below
+    /// 2^47) through the active shadow root: replaced by `new` if it
+    /// equals `old` (x86 `LOCK CMPXCHG` or `CMPXCHG16B`, atomic against
+    /// the host's and the other vCPUs' interlocked updates of the same
+    /// storage, and a store to the root either way, as the s390x
+    /// interlocked update is). The value found, or `None` when the access
+    /// faulted and the host did not map it (the host then makes it), with
+    /// nothing stored.
+    fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128>;
     /// The TSC.
     fn tsc(&mut self) -> u64;
 }
@@ -122,9 +132,15 @@ struct Bus<'g, G> {
     /// the store made must cover it, so that every byte checked is
     /// accessed through the root.
     checked: Option<(u64, u64)>,
-    /// Instruction fetches (an EXECUTE's target) go through the active
-    /// root too ([`fetches_through_root`]).
-    fetches: bool,
+    /// Where instruction fetches (an EXECUTE's target) may go through the
+    /// active root too ([`fetches_through_root`]).
+    fetches: Fetches,
+    /// Interlocked updates are made (COMPARE AND SWAP and its forms, which
+    /// change nothing else than registers and the condition code after
+    /// it: [`interlocks`]).
+    interlocks: bool,
+    /// An interlocked update stored: the instruction must complete.
+    updated: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -145,7 +161,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// (which the instruction would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
         let kind = acc.kind == AccessKind::Read
-            || (acc.kind == AccessKind::InstructionFetch && self.fetches);
+            || (acc.kind == AccessKind::InstructionFetch && self.fetches.allow(addr, buf.len()));
         let operand = kind && matches!(acc.space, AddressType::Logical { .. });
         let len = buf.len() as u64;
         let last = addr.wrapping_add(len.wrapping_sub(1));
@@ -221,6 +237,46 @@ impl<G: Guest> Memory for Bus<'_, G> {
 
     fn translate(&mut self, _: &Access<'_>, _: u64) -> Result<AbsoluteAddress, Exception> {
         Err(self.refuse())
+    }
+
+    /// An interlocked update (PoP ch. 5, "Interlocked Update") in the PSW's
+    /// address space with the PSW key, made at once through the root
+    /// ([`Guest::compare_swap`]), where the root can store the operand
+    /// (`storable`) and nothing else was accessed: the first guess is a
+    /// plain load, each failed swap gives the next.
+    fn interlocked(
+        &mut self,
+        acc: &Access<'_>,
+        addr: u64,
+        len: usize,
+        update: &mut dyn FnMut(u128) -> Option<u128>,
+    ) -> Result<u128, Exception> {
+        let alone = self.store.is_none() && self.checked.is_none() && !self.updated;
+        if !self.interlocks
+            || !alone
+            || !matches!(acc.space, AddressType::Logical { .. })
+            || !matches!(len, 4 | 8 | 16)
+            || addr % len as u64 != 0
+            || !storable(addr, len, self.amode)
+        {
+            return Err(self.refuse());
+        }
+        let mut bytes = [0u8; 16];
+        if !self.guest.load(addr, &mut bytes[16 - len..]) {
+            return Err(self.refuse());
+        }
+        let mut old = u128::from_be_bytes(bytes);
+        loop {
+            let new = update(old).unwrap_or(old);
+            match self.guest.compare_swap(addr, len, old, new) {
+                None => return Err(self.refuse()),
+                Some(found) if found == old => {
+                    self.updated = new != old;
+                    return Ok(old);
+                }
+                Some(found) => old = found,
+            }
+        }
     }
 
     fn facilities(&self) -> Facilities {
@@ -310,15 +366,63 @@ fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     cpu
 }
 
-/// Whether an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
-/// may go through the active root, the root of the PSW's space and key:
-/// where instructions come from that space (DAT off, or the primary-space
-/// mode: fetches use the primary space in the secondary-space and
-/// access-register modes) and fetching is allowed wherever reading is
-/// (no instruction-execution protection, CR0 bit 43 with facility 130).
-fn fetches_through_root(cpu: &Cpu, facilities: Facilities) -> bool {
+/// Where an instruction fetch (EXECUTE's target) may go through the
+/// active root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fetches {
+    /// Nowhere: instructions come from another space than the root's.
+    Nowhere,
+    /// Wherever the root reads.
+    Anywhere,
+    /// Within the 4 KiB page at this address only.
+    Page(u64),
+}
+
+impl Fetches {
+    /// Whether `len` bytes at `addr` may be fetched through the root.
+    fn allow(self, addr: u64, len: usize) -> bool {
+        let last = addr.wrapping_add((len as u64).saturating_sub(1));
+        match self {
+            Fetches::Nowhere => false,
+            Fetches::Anywhere => true,
+            Fetches::Page(page) => addr >> 12 == page >> 12 && last >> 12 == page >> 12,
+        }
+    }
+}
+
+/// Where an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
+/// of the instruction at `at` may go through the active root, the root of
+/// the PSW's space and key. Only where instructions come from that space
+/// (DAT off, the primary-space or the home-space mode: fetches use the
+/// primary space in the secondary-space and access-register modes). Under
+/// instruction-execution protection (CR0 bit 43 with facility 130, DAT
+/// on: PoP ch. 3 "Instruction-Execution Protection") the root's read
+/// permission is not the fetch's, so only within the page the EXECUTE
+/// itself was fetched from: its page-table entry (or the segment or region
+/// entry of a large frame) allowed that fetch under the controls the
+/// translated block is valid for, and a change of it is purged
+/// (IPTE, IDTE ...) with the block.
+fn fetches_through_root(cpu: &Cpu, facilities: Facilities, at: u64) -> Fetches {
     let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
-    (!cpu.psw.dat() || cpu.psw.asc() == 0) && !controls.iep()
+    if cpu.psw.dat() && matches!(cpu.psw.asc(), 1 | 2) {
+        Fetches::Nowhere
+    } else if cpu.psw.dat() && controls.iep() {
+        Fetches::Page(at)
+    } else {
+        Fetches::Anywhere
+    }
+}
+
+/// Whether the image makes `op`'s interlocked update: COMPARE AND SWAP
+/// (CS, CSY, CSG) and COMPARE DOUBLE AND SWAP (CDS, CDSY, CDSG), whose
+/// execution after the update only sets registers and the condition code
+/// and ends `Next::Seq` (their specification exceptions come before it),
+/// so that an update made is always completed (the host never runs the
+/// instruction again). The interlocked-access instructions (LAA ...) may
+/// end in a fixed-point overflow after their update: the host's.
+fn interlocks(op: Opcode) -> bool {
+    use Opcode::*;
+    matches!(op, CS | CSY | CSG | CDS | CDSY | CDSG)
 }
 
 /// Whether `after` differs from `before` only in what the image writes
@@ -410,6 +514,7 @@ pub fn host_call(
     if site.refused != 0 {
         return HOST;
     }
+    shared.transient = 0;
     let bytes = site.insn_bytes();
     let Ok(insn) = decode(&bytes[..(site.len as usize).min(6)]) else {
         return HOST;
@@ -448,21 +553,33 @@ pub fn host_call(
         facilities,
         store: None,
         checked: None,
-        fetches: fetches_through_root(&cpu, facilities),
+        fetches: fetches_through_root(&cpu, facilities, site.at),
+        interlocks: interlocks(insn.op),
+        updated: false,
         refused: false,
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
-    let (refused, store) = (bus.refused, bus.store);
+    let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
+    // An interlocked update stored cannot be taken back: the instructions
+    // that make one (`interlocks`) always complete after it.
+    let host = || {
+        assert!(!updated, "an interlocked update left to the host");
+        HOST
+    };
     let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
     let mut rest = cpu.clone();
     rest.clock_comparator = before.clock_comparator;
     if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
-        // What this instruction needs is the host's at every call.
-        sites[slot].refused = 1;
-        return HOST;
+        // What this instruction needs is the host's at every call, but
+        // for an access that faulted for a cause the next call may not
+        // meet (`Shared::transient`).
+        if shared.transient == 0 {
+            sites[slot].refused = 1;
+        }
+        return host();
     }
     // A program interruption (an IEEE exception, a data or specification
     // exception ...) or a branch: the host runs the instruction again from
@@ -472,17 +589,19 @@ pub fn host_call(
     if !matches!(result, Ok(Next::Seq))
         || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now))
     {
-        return HOST;
+        return host();
     }
     let last = bus.clock.map(|clock| clock.state().last);
     let amode = cpu.psw.amode();
     if let Some((addr, data, len)) = store {
         if !storable(addr, len, amode) {
-            return HOST;
+            return host();
         }
         if !guest.store(addr, &data[..len]) {
-            sites[slot].refused = 1;
-            return HOST;
+            if shared.transient == 0 {
+                sites[slot].refused = 1;
+            }
+            return host();
         }
     }
     for (r, value) in cpu.gpr.iter().enumerate() {
@@ -524,6 +643,9 @@ mod tests {
         /// byte of its address.
         loads: Vec<(u64, usize)>,
         stores: Vec<(u64, Vec<u8>)>,
+        /// The interlocked updates made (address, length, value found,
+        /// value left).
+        swaps: Vec<(u64, usize, u128, u128)>,
         faults: bool,
         tsc: u64,
     }
@@ -545,6 +667,25 @@ mod tests {
             }
             self.stores.push((addr, data.to_vec()));
             true
+        }
+        /// The operand is the bytes a load gives, or the last value
+        /// swapped in at its address.
+        fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128> {
+            if self.faults {
+                return None;
+            }
+            let found = self
+                .swaps
+                .iter()
+                .rev()
+                .find(|swap| swap.0 == addr)
+                .map_or_else(
+                    || (0..len as u64).fold(0, |v, i| v << 8 | u128::from((addr + i) as u8)),
+                    |swap| swap.3,
+                );
+            self.swaps
+                .push((addr, len, found, if found == old { new } else { found }));
+            Some(found)
         }
         fn tsc(&mut self) -> u64 {
             self.tsc
@@ -606,6 +747,7 @@ mod tests {
         Recorded {
             loads: Vec::new(),
             stores: Vec::new(),
+            swaps: Vec::new(),
             faults: false,
             tsc: 0,
         }
@@ -738,7 +880,9 @@ mod tests {
             facilities: Facilities::empty(),
             store: None,
             checked: None,
-            fetches: false,
+            fetches: Fetches::Nowhere,
+            interlocks: false,
+            updated: false,
             refused: false,
             storage: NoStorage,
         };
@@ -811,6 +955,127 @@ mod tests {
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.loads.is_empty());
+    }
+
+    /// `exrl r0,` `halfwords` ahead of 0x1000 under instruction-execution
+    /// protection (CR0 bit 43, facility 130) with DAT on, r1 = 5 and r11
+    /// = 7 for the target's `ar r1,r11` (bytes 1a 1b where the guest's byte
+    /// is its address's low byte: at an address ending in 1a).
+    fn execute_relative_under_iep(halfwords: u32) -> Call {
+        let mut bytes = [0xc6, 0x00, 0, 0, 0, 0];
+        bytes[2..].copy_from_slice(&halfwords.to_be_bytes());
+        let mut c = setup(&bytes);
+        c.page[offset::PSW_MASK / 8] |= mask::DAT;
+        c.page[offset::CR / 8] |= zmmu_mmu::control::Cr0::IEP.bits();
+        c.shared.facilities = u64::from(Facilities::IEP.bits());
+        c.page[(offset::GPR + 8) / 8] = 5;
+        c.page[(offset::GPR + 88) / 8] = 7;
+        c
+    }
+
+    #[test]
+    fn under_iep_an_execute_fetches_its_target_in_its_own_page() {
+        // 0x1000 + 2 * 0xd = 0x101a: the page the EXRL came from.
+        let mut c = execute_relative_under_iep(0xd);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+        assert_eq!(g.loads, [(0x101a, 2)]);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1006, "past the EXRL");
+    }
+
+    #[test]
+    fn in_the_home_space_mode_an_execute_fetches_its_target_from_the_root() {
+        // Instructions and operands both come from the home space there.
+        let mut c = execute_relative_under_iep(0xd);
+        c.page[offset::PSW_MASK / 8] |= 3 << 46;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x101a, 2)]);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+    }
+
+    #[test]
+    fn under_iep_an_execute_whose_target_is_in_another_page_is_the_hosts() {
+        // 0x1000 + 2 * 0x80d = 0x201a: that page's entry may forbid the
+        // fetch where reading is allowed.
+        let mut c = execute_relative_under_iep(0x80d);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 5, "nothing changed");
+        // With DAT off there is no instruction-execution protection.
+        let mut c = execute_relative_under_iep(0x80d);
+        c.page[offset::PSW_MASK / 8] &= !mask::DAT;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x201a, 2)]);
+    }
+
+    /// `cdsg r4,r6,0(r2)` with r4:r5 = `first`, r6:r7 the third operand;
+    /// the guest's quadword at 0x2000 is 00 01 .. 0f.
+    fn compare_double(first: u128) -> Call {
+        let mut c = setup(&[0xeb, 0x46, 0x20, 0x00, 0x00, 0x3e]);
+        for (r, value) in [
+            (4, (first >> 64) as u64),
+            (5, first as u64),
+            (6, 0x1111),
+            (7, 0x2222),
+        ] {
+            c.page[(offset::GPR + 8 * r) / 8] = value;
+        }
+        c
+    }
+
+    /// The quadword a load gives at 0x2000.
+    const QUADWORD: u128 = 0x0001_0203_0405_0607_0809_0a0b_0c0d_0e0f;
+
+    #[test]
+    fn compare_double_and_swap_swaps_an_equal_quadword_at_once() {
+        let mut c = compare_double(QUADWORD);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.swaps, [(0x2000, 16, QUADWORD, 0x1111 << 64 | 0x2222)]);
+        assert!(g.stores.is_empty(), "no store besides the swap");
+        assert_eq!(c.page[offset::PSW_MASK / 8] & mask::CC, 0, "cc 0");
+        assert_eq!(c.counts[Opcode::CDSG as usize], 1);
+    }
+
+    #[test]
+    fn compare_double_and_swap_loads_an_unequal_quadword_and_stores_nothing() {
+        let mut c = compare_double(5);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        // The value found confirmed whole, left as it was.
+        assert_eq!(g.swaps, [(0x2000, 16, QUADWORD, QUADWORD)]);
+        assert_eq!(c.page[(offset::GPR + 32) / 8], 0x0001_0203_0405_0607);
+        assert_eq!(c.page[(offset::GPR + 40) / 8], 0x0809_0a0b_0c0d_0e0f);
+        assert_ne!(c.page[offset::PSW_MASK / 8] & mask::CC, 0, "cc 1");
+    }
+
+    #[test]
+    fn an_interlocked_update_the_root_refuses_or_may_not_complete_is_the_hosts() {
+        // The root faults: nothing changed, the site the host's.
+        let mut c = compare_double(QUADWORD);
+        let before = c.page;
+        let mut g = Recorded {
+            faults: true,
+            ..guest()
+        };
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.page, before);
+        let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 1);
+        // laa r4,r6,0(r2) may end in a fixed-point overflow after its
+        // update; cs r4,r6,0x100 is in the low-address-protected range.
+        for bytes in [
+            &[0xeb, 0x46, 0x20, 0x00, 0x00, 0xf8][..],
+            &[0xba, 0x46, 0x01, 0x00],
+        ] {
+            let mut c = setup(bytes);
+            let mut g = guest();
+            assert_eq!(c.call(3 << 8 | 1, &mut g), HOST, "{bytes:x?}");
+            assert!(g.swaps.is_empty() && g.stores.is_empty());
+        }
     }
 
     /// `mvcle r2,r4,0` moving 4 KiB from 0x5000 + `skew` to 0x3000 + `skew`.

@@ -46,7 +46,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 3;
+pub const VERSION: u64 = 4;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -97,6 +97,15 @@ pub struct Shared {
     /// when the host must set it. Written by the host before translated
     /// code runs and after each host call.
     pub comparator_floor: u64,
+    /// Nonzero when an access of the image that the host did not map
+    /// faulted for a cause the next call may not meet (an s390x exception
+    /// the guest's handler resolves, as demand paging's first touch of a
+    /// page; a store into a frame holding translated code, whose blocks
+    /// the fault dropped): the call is the host's but the site stays the
+    /// image's. Zero for a cause that holds at every call (a rule finer
+    /// than a page, a fault the mapping did not cure). Written by the
+    /// host's fault path, cleared by the image at each call.
+    pub transient: u64,
 }
 
 /// Fields of the CPU state page beyond `zmmu_cpu::state::offset`'s, which
@@ -176,11 +185,13 @@ pub struct Site {
     pub bytes: u64,
     /// Its length in bytes (2, 4 or 6).
     pub len: u32,
-    /// Nonzero once the image left this site's store to the host (the
-    /// shadow root refused it: a sub-page rule such as low-address
-    /// protection, an exception, a code frame): later calls go straight
-    /// to the host instead of taking the same fault again. Written by the
-    /// image; the host enters sites with zero.
+    /// Nonzero once the image left this site's access to the host for a
+    /// cause that holds at every call (the shadow root refused it: a
+    /// sub-page rule such as low-address protection, a fault the mapping
+    /// did not cure; not an s390x exception or a code frame:
+    /// [`Shared::transient`]): later calls go straight to the host instead
+    /// of taking the same fault again. Written by the image; the host
+    /// enters sites with zero.
     pub refused: u32,
 }
 

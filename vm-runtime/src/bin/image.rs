@@ -97,6 +97,98 @@ impl Guest for X86 {
         unsafe { copy(addr, data.as_ptr() as u64, data.len()) }
     }
 
+    fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128> {
+        // s390x operands are big-endian, x86's little-endian.
+        let (old, new) = match len {
+            4 => (
+                u128::from((old as u32).swap_bytes()),
+                u128::from((new as u32).swap_bytes()),
+            ),
+            8 => (
+                u128::from((old as u64).swap_bytes()),
+                u128::from((new as u64).swap_bytes()),
+            ),
+            _ => (old.swap_bytes(), new.swap_bytes()),
+        };
+        let recover = (va(SHARED) + offset_of!(Shared, recover) as u64) as *mut u64;
+        let (failed, lo): (u64, u64);
+        let mut hi = 0u64;
+        // SAFETY: as for `copy`: `recover` is the shared page's field; the
+        // operand is a lower-half s390x logical address (aligned on `len`,
+        // `call::host_call` checks), which only ever maps guest storage,
+        // and a fault there (before anything is stored: the compare and
+        // exchange needs write permission either way) is resolved by the
+        // host and retried, or resumes at `2:`. RBX, which the compiler
+        // keeps, holds the new value's low half only across the compare
+        // and exchange and is restored on both paths.
+        unsafe {
+            match len {
+                4 => asm!(
+                    "lea {tmp}, [rip + 2f]",
+                    "mov [{recover}], {tmp}",
+                    "lock cmpxchg [{addr}], {new:e}",
+                    "xor {failed:e}, {failed:e}",
+                    "jmp 3f",
+                    "2:",
+                    "mov {failed:e}, 1",
+                    "3:",
+                    recover = in(reg) recover,
+                    addr = in(reg) addr,
+                    new = in(reg) new as u64,
+                    tmp = out(reg) _,
+                    failed = out(reg) failed,
+                    inout("rax") old as u64 => lo,
+                    options(nostack),
+                ),
+                8 => asm!(
+                    "lea {tmp}, [rip + 2f]",
+                    "mov [{recover}], {tmp}",
+                    "lock cmpxchg [{addr}], {new}",
+                    "xor {failed:e}, {failed:e}",
+                    "jmp 3f",
+                    "2:",
+                    "mov {failed:e}, 1",
+                    "3:",
+                    recover = in(reg) recover,
+                    addr = in(reg) addr,
+                    new = in(reg) new as u64,
+                    tmp = out(reg) _,
+                    failed = out(reg) failed,
+                    inout("rax") old as u64 => lo,
+                    options(nostack),
+                ),
+                _ => asm!(
+                    "lea {tmp}, [rip + 2f]",
+                    "mov [{recover}], {tmp}",
+                    "xchg rbx, {new_lo}",
+                    "lock cmpxchg16b xmmword ptr [{addr}]",
+                    "xchg rbx, {new_lo}",
+                    "xor {failed:e}, {failed:e}",
+                    "jmp 3f",
+                    "2:",
+                    "xchg rbx, {new_lo}",
+                    "mov {failed:e}, 1",
+                    "3:",
+                    recover = in(reg) recover,
+                    addr = in(reg) addr,
+                    new_lo = inout(reg) new as u64 => _,
+                    tmp = out(reg) _,
+                    failed = out(reg) failed,
+                    inout("rax") old as u64 => lo,
+                    inout("rdx") (old >> 64) as u64 => hi,
+                    in("rcx") (new >> 64) as u64,
+                    options(nostack),
+                ),
+            }
+        }
+        let found = u128::from(hi) << 64 | u128::from(lo);
+        (failed == 0).then_some(match len {
+            4 => u128::from((found as u32).swap_bytes()),
+            8 => u128::from((found as u64).swap_bytes()),
+            _ => found.swap_bytes(),
+        })
+    }
+
     fn tsc(&mut self) -> u64 {
         let (lo, hi): (u32, u32);
         // SAFETY: LFENCE waits for earlier loads (a clock read after a
