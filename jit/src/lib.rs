@@ -1273,14 +1273,9 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
     // go ahead if it does not touch the code of any block (and the frame
     // does permit it: the same lookup without the code flag hits).
     let abs = absolute.value();
-    let index = partition * zmmu_mmu::tlb::ENTRIES + zmmu_mmu::tlb::slot(addr);
     let code_tag = zmmu_mmu::tlb::tag(addr, cpu.psw.key()) | zmmu_mmu::tlb::TAG_CODE;
     let permitted = kind == AccessKind::Write
-        && bus
-            .tlb
-            .entries()
-            .get(index)
-            .is_some_and(|e| e.tag(AccessKind::Write) == code_tag);
+        && bus.tlb.entry(partition, addr).tag(AccessKind::Write) == code_tag;
     if permitted && !caches.overlaps_code(abs, abs + len) {
         caches.stats.code_page_stores += 1;
         ctx.fill_absolute = abs;
