@@ -64,7 +64,9 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 use zmmu_machine::bus::DatBus;
 use zmmu_machine::engine::{Engine, Ran};
+use zmmu_machine::interrupt::next_timer;
 use zmmu_machine::system::{Board, Stores};
+use zmmu_machine::watchdog;
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::{Controls, Facilities};
@@ -2104,9 +2106,36 @@ fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
     })
 }
 
+/// The longest batch while a timer interruption is enabled or the
+/// watchdog runs: the machine's timer-poll period, so a timer is taken at
+/// most this many instructions late, as when the machine polls.
+const TIMER_LOOK: u64 = 4096;
+
+/// The longest batch otherwise: how long the machine does not look at
+/// what only the host sees (console input, a stop request, the stats
+/// signal): about 0.1-0.3 ms of a translated guest. Every return to the
+/// machine costs a trip through its loop and the dispatcher, and a batch
+/// that ends inside a block runs its tail in the interpreter
+/// (docs/CHOICES.md 54c).
+const HOST_LOOK: u64 = 1 << 16;
+
 impl Engine for Jit {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
-        Jit::run(self, cpu, board, max.max(1))
+        let clock = &board.services.clock;
+        let armed = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog).is_some();
+        let look = if armed { TIMER_LOOK } else { HOST_LOOK };
+        Jit::run(self, cpu, board, max.min(look).max(1))
+    }
+
+    /// The jit ends its batches by itself: after [`TIMER_LOOK`]
+    /// instructions while a timer interruption is enabled or the watchdog
+    /// runs (the machine looks at the timers after every batch), else
+    /// after [`HOST_LOOK`]. Whether a timer is enabled does not depend
+    /// on its value, and an instruction that can enable one (a change of
+    /// the PSW mask or the control registers, DIAGNOSE for the watchdog)
+    /// ends the batch at once, so the next batch is capped anew.
+    fn watches_clock(&self) -> bool {
+        true
     }
 
     /// Another CPU changed translations: the jump cache (logical address
