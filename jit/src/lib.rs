@@ -2127,10 +2127,10 @@ impl Engine for Jit {
         Jit::run(self, cpu, board, max.min(look).max(1))
     }
 
-    /// The jit ends its batches by itself: after [`TIMER_LOOK`]
-    /// instructions while a timer interruption is enabled or the watchdog
-    /// runs (the machine looks at the timers after every batch), else
-    /// after [`HOST_LOOK`]. Whether a timer is enabled does not depend
+    /// The jit ends its batches by itself: after 4,096 instructions
+    /// while a timer interruption is enabled or the watchdog runs (the
+    /// machine looks at the timers after every batch), else after 65,536
+    /// (docs/CHOICES.md 54c). Whether a timer is enabled does not depend
     /// on its value, and an instruction that can enable one (a change of
     /// the PSW mask or the control registers, DIAGNOSE for the watchdog)
     /// ends the batch at once, so the next batch is capped anew.
