@@ -9,7 +9,7 @@ use zmmu_mmu::invalidate::Invalidation;
 use zmmu_mmu::prelude::*;
 use zmmu_mmu::space::AsceSource;
 use zmmu_mmu::tlb::{
-    partition_index, slot, slot_mask_offset, tag, Tlb, ADDEND_OFFSET, ENTRIES, ENTRY_SIZE,
+    partition_index, slot, slot_mask_offset, tag, Entry, Tlb, ADDEND_OFFSET, ENTRIES, ENTRY_SIZE,
     MAX_ENTRIES, PARTITIONS, PARTITION_STRIDE, TAG_CODE, TAG_OFFSET,
 };
 
@@ -88,6 +88,16 @@ fn an_entry_is_four_doublewords_fetch_read_store_tags_then_the_addend() {
     assert_eq!(PARTITION_STRIDE, MAX_ENTRIES * 32);
     let tlb = Tlb::default();
     assert_eq!(tlb.entries_ptr() as usize % ENTRY_SIZE, 0);
+    // A new TLB's slots are empty: no tag a lookup forms, in every slot the
+    // probe reads.
+    for partition in 0..PARTITIONS {
+        assert_eq!(tlb.entry(partition, VA), Entry::EMPTY);
+        let mask = word(&tlb, slot_mask_offset(partition)) as isize;
+        for offset in (0..=mask).step_by(ENTRY_SIZE) {
+            let at = (partition * PARTITION_STRIDE) as isize + offset;
+            assert_eq!(word(&tlb, at + TAG_OFFSET[1] as isize), 0);
+        }
+    }
 }
 
 #[test]
