@@ -999,6 +999,9 @@ pub struct Jit {
     /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
     /// "Profiling the jit").
     perf_map: Option<std::fs::File>,
+    /// No timer interruption was enabled and the watchdog did not run when
+    /// the last batch began ([`Engine::watches_clock`]).
+    watch: bool,
 }
 
 /// The memory an instruction run by the interpreter on behalf of the jit
@@ -1448,6 +1451,7 @@ impl Jit {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 std::fs::File::create(path).ok()
             }),
+            watch: false,
         })
     }
 
@@ -2124,18 +2128,21 @@ impl Engine for Jit {
         let clock = &board.services.clock;
         let armed = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog).is_some();
         let look = if armed { TIMER_LOOK } else { HOST_LOOK };
+        self.watch = !armed;
         Jit::run(self, cpu, board, max.min(look).max(1))
     }
 
-    /// The jit ends its batches by itself: after 4,096 instructions
-    /// while a timer interruption is enabled or the watchdog runs (the
-    /// machine looks at the timers after every batch), else after 65,536
-    /// (docs/CHOICES.md 54c). Whether a timer is enabled does not depend
-    /// on its value, and an instruction that can enable one (a change of
-    /// the PSW mask or the control registers, DIAGNOSE for the watchdog)
-    /// ends the batch at once, so the next batch is capped anew.
+    /// The jit ends its batches by itself while no timer interruption was
+    /// enabled and the watchdog did not run when the last batch began:
+    /// after 65,536 instructions (docs/CHOICES.md 54c); else the machine
+    /// polls the timers as for the interpreter, and the jit's batches are
+    /// at most 4,096 instructions all the same. Whether a timer is enabled
+    /// does not depend on its value, and an instruction that can enable
+    /// one (a change of the PSW mask or the control registers, DIAGNOSE
+    /// for the watchdog) ends the batch at once, so the next batch is
+    /// capped anew.
     fn watches_clock(&self) -> bool {
-        true
+        self.watch
     }
 
     /// Another CPU changed translations: the jump cache (logical address

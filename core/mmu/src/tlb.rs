@@ -48,10 +48,13 @@
 //! power of two between the TLB's initial size ([`ENTRIES`] unless
 //! [`Tlb::with_entries`]) and [`MAX_ENTRIES`], chosen by the TLB itself as
 //! QEMU sizes its TLB: a partition that refilled as many entries as it
-//! has since it was last cleared or resized doubles (its entries stay:
+//! has since it was last cleared, invalidated or resized doubles (its
+//! entries stay:
 //! a page whose slot moved is refilled in its new slot, and the old copy
 //! is still a valid translation that invalidations reach); a partition
-//! cleared after fewer than an eighth of its size in fills halves. The
+//! cleared after fewer than an eighth of its size in fills halves, and
+//! one that an invalidation (IPTE, IDTE, CSP, SSKE) scans goes back to its
+//! initial size. The
 //! slots past `n` are always empty, so flushes and invalidations scan only
 //! the `n` in use. The partition's slot mask, `(n - 1) * ENTRY_SIZE`, is
 //! the doubleword at `entries_ptr + slot_mask_offset(p)` (just below the
@@ -460,12 +463,23 @@ mod table {
             }
         }
 
-        /// Drops the entries an architected invalidation covers.
+        /// Drops the entries an architected invalidation covers. A
+        /// partition that grew goes back to its initial size first (the
+        /// slots past it emptied) and any partition starts counting its
+        /// fills anew: each invalidation scans every slot in use, so a
+        /// partition grows only between invalidations that are at least
+        /// its size in fills apart (Linux's IPTEs of exiting processes
+        /// then scan no more than before partitions grew).
         pub fn invalidate(&mut self, invalidation: &Invalidation) {
             if *invalidation == Invalidation::All {
                 return self.flush();
             }
             for partition in 0..PARTITIONS {
+                let (size, initial) = (self.size[partition], self.initial);
+                if size > initial {
+                    self.words_mut(partition, initial..size).fill(INVALID_TAG);
+                }
+                self.resize(partition, size.min(initial));
                 let asce = self.asce[partition];
                 let first = self.base + partition * MAX_ENTRIES * WORDS;
                 let words = &mut self.hot[first..first + self.size[partition] * WORDS];

@@ -249,17 +249,14 @@ fn a_partition_is_at_most_max_entries() {
 }
 
 #[test]
-fn an_ipte_reaches_the_slots_a_partition_grew_into_and_the_copies_it_left() {
+fn an_ipte_drops_what_it_covers_and_takes_a_grown_partition_back_to_its_start() {
     let (mut g, _) = guest();
     let mut tlb = Tlb::with_entries(&g.controls, 1);
+    let read = |key| request(AddressSpace::Primary, AccessKind::Read, VA, key);
     // VA's page 0x123 is in slot 0 of one entry; the second fill (another
     // access key, another tag) doubles the partition and lands in slot 1.
     for key in [0, 1] {
-        tlb.access(
-            &mut g.storage,
-            request(AddressSpace::Primary, AccessKind::Read, VA, key),
-        )
-        .unwrap();
+        tlb.access(&mut g.storage, read(key)).unwrap();
     }
     assert_eq!(tlb.entries(PRIMARY), 2);
     assert_eq!(
@@ -267,21 +264,38 @@ fn an_ipte_reaches_the_slots_a_partition_grew_into_and_the_copies_it_left() {
         Some(FRAME_A + 0x456)
     );
     // IPTE of VA's page-table entry (segment 1, page 0x23).
-    tlb.invalidate(&Invalidation::PageTableEntries {
+    let ipte = Invalidation::PageTableEntries {
         origin: AbsoluteAddress::new(PT),
         first: 0x23,
         extra: 0,
-    });
+    };
+    tlb.invalidate(&ipte);
+    assert_eq!(tlb.entries(PRIMARY), 1);
+    assert_eq!(word(&tlb, slot_mask_offset(PRIMARY)), 0);
     for key in [0, 1] {
         assert_eq!(probe(&tlb, PRIMARY, VA, AccessKind::Read, key), None);
         assert_eq!(tlb.lookup(PRIMARY, VA, AccessKind::Read, key), None);
     }
-    // The copy formed in slot 0 before the partition grew is gone too: a
-    // flush that halves the partition back to one entry finds nothing.
-    tlb.flush();
-    tlb.flush();
+    // The fill counts start anew: two fills after the IPTE (the first
+    // one refills slot 0) grow it again, not one.
+    tlb.access(&mut g.storage, read(0)).unwrap();
     assert_eq!(tlb.entries(PRIMARY), 1);
-    assert_eq!(probe(&tlb, PRIMARY, VA, AccessKind::Read, 0), None);
+    tlb.access(&mut g.storage, read(1)).unwrap();
+    assert_eq!(tlb.entries(PRIMARY), 2);
+}
+
+#[test]
+fn an_invalidation_that_covers_nothing_still_restarts_the_fill_count() {
+    let (mut g, _) = guest();
+    let mut tlb = Tlb::with_entries(&g.controls, 1);
+    let read = |key| request(AddressSpace::Primary, AccessKind::Read, VA, key);
+    tlb.access(&mut g.storage, read(0)).unwrap();
+    // SSKE of another frame: nothing covered, yet one more fill (past the
+    // partition's size since it was scanned) no longer doubles it.
+    tlb.invalidate(&Invalidation::Key(AbsoluteAddress::new(FRAME_B)));
+    assert!(tlb.access(&mut g.storage, read(0)).unwrap().hit);
+    tlb.access(&mut g.storage, read(1)).unwrap();
+    assert_eq!(tlb.entries(PRIMARY), 1);
 }
 
 // ---- frames that hold translated code -----------------------------------------
