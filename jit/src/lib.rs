@@ -64,7 +64,9 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 use zmmu_machine::bus::DatBus;
 use zmmu_machine::engine::{Engine, Ran};
+use zmmu_machine::interrupt::next_timer;
 use zmmu_machine::system::{Board, Stores};
+use zmmu_machine::watchdog;
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::asce::Level;
@@ -1049,6 +1051,9 @@ pub struct Jit {
     /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
     /// "Profiling the jit").
     perf_map: Option<std::fs::File>,
+    /// No timer interruption was enabled and the watchdog did not run when
+    /// the last batch began ([`Engine::watches_clock`]).
+    watch: bool,
 }
 
 /// The memory an instruction run by the interpreter on behalf of the jit
@@ -1327,14 +1332,9 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
     // go ahead if it does not touch the code of any block (and the frame
     // does permit it: the same lookup without the code flag hits).
     let abs = absolute.value();
-    let index = partition * zmmu_mmu::tlb::ENTRIES + zmmu_mmu::tlb::slot(addr);
     let code_tag = zmmu_mmu::tlb::tag(addr, cpu.psw.key()) | zmmu_mmu::tlb::TAG_CODE;
     let permitted = kind == AccessKind::Write
-        && bus
-            .tlb
-            .entries()
-            .get(index)
-            .is_some_and(|e| e.tag(AccessKind::Write) == code_tag);
+        && bus.tlb.entry(partition, addr).tag(AccessKind::Write) == code_tag;
     if permitted && !caches.overlaps_code(abs, abs + len) {
         caches.stats.code_page_stores += 1;
         ctx.fill_absolute = abs;
@@ -1508,6 +1508,7 @@ impl Jit {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 std::fs::File::create(path).ok()
             }),
+            watch: false,
         })
     }
 
@@ -2215,9 +2216,39 @@ fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
     })
 }
 
+/// The longest batch while a timer interruption is enabled or the
+/// watchdog runs: the machine's timer-poll period, so a timer is taken at
+/// most this many instructions late, as when the machine polls.
+const TIMER_LOOK: u64 = 4096;
+
+/// The longest batch otherwise: how long the machine does not look at
+/// what only the host sees (console input, a stop request, the stats
+/// signal): about 0.1-0.3 ms of a translated guest. Every return to the
+/// machine costs a trip through its loop and the dispatcher, and a batch
+/// that ends inside a block runs its tail in the interpreter
+/// (docs/CHOICES.md 54c).
+const HOST_LOOK: u64 = 1 << 16;
+
 impl Engine for Jit {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
-        Jit::run(self, cpu, board, max.max(1))
+        let clock = &board.services.clock;
+        let armed = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog).is_some();
+        let look = if armed { TIMER_LOOK } else { HOST_LOOK };
+        self.watch = !armed;
+        Jit::run(self, cpu, board, max.min(look).max(1))
+    }
+
+    /// The jit ends its batches by itself while no timer interruption was
+    /// enabled and the watchdog did not run when the last batch began:
+    /// after 65,536 instructions (docs/CHOICES.md 54c); else the machine
+    /// polls the timers as for the interpreter, and the jit's batches are
+    /// at most 4,096 instructions all the same. Whether a timer is enabled
+    /// does not depend on its value, and an instruction that can enable
+    /// one (a change of the PSW mask or the control registers, DIAGNOSE
+    /// for the watchdog) ends the batch at once, so the next batch is
+    /// capped anew.
+    fn watches_clock(&self) -> bool {
+        self.watch
     }
 
     /// Another CPU changed translations: the jump cache (logical address

@@ -1,7 +1,7 @@
 //! Random s390x programs under random DAT tables: the input of the
 //! differential tests that check an engine against the interpreter.
 //! Instructions are drawn from the translator's native list and its
-//! fallbacks, plus padding-only MVCLE, branches through registers,
+//! fallbacks, plus MVCLE that pads or moves, branches through registers,
 //! EXECUTE and EXECUTE RELATIVE LONG, IPTE of a data page, random bytes
 //! and stores into the program's own code frame through an alias page;
 //! loads and stores go through random page tables (invalid, protected
@@ -327,42 +327,57 @@ fn instruction(rng: &mut Rng) -> Gen {
         0..=779 => encode(rng.pick(NATIVE), rng),
         780..=884 => encode(rng.pick(FALLBACK), rng),
         885..=899 => {
-            // lghi %r5,0 (or not); lghi %r3,len; la %r2,d(%r10..%r12);
-            // mvcle %r2,%r4,pad: a padding-only MVCLE within a data page,
-            // across pages, or of the whole page.
+            // lghi %r5,len2; lghi %r3,len; la %r2,d(%r10..%r12);
+            // mvcle %r2,%r4,pad: a padding-only MVCLE (len2 = 0) within a
+            // data page, across pages, or of the whole page; one with a
+            // short second operand at r4; or (after la %r4,d(%r10..%r12))
+            // a move from a data page at least as long as the first
+            // operand, which may overlap it.
             let len = match rng.below(4) {
                 0 => rng.below(0x100),
                 1 => rng.below(0x1000),
                 2 => 0x1000,
                 _ => rng.below(0x8000),
             } as u16;
-            let second = if rng.chance(90) {
-                0
-            } else {
-                1 + rng.below(8) as u8
+            let mut bytes = Vec::new();
+            let second = match rng.below(10) {
+                0..=7 => 0,
+                8 => 1 + rng.below(8) as u16,
+                _ => {
+                    let d = rng.below(0x1000) as u16;
+                    bytes.extend([
+                        0x41,
+                        0x40,
+                        (10 + rng.below(3) as u8) << 4 | (d >> 8) as u8,
+                        d as u8,
+                    ]);
+                    len.saturating_add(rng.below(0x100) as u16).min(0x7fff)
+                }
             };
             let d = rng.below(0x1000) as u16;
             let pad = rng.below(0x1000) as u16;
+            let [s0, s1] = second.to_be_bytes();
             let [l0, l1] = len.to_be_bytes();
+            bytes.extend([
+                0xa7,
+                0x59,
+                s0,
+                s1,
+                0xa7,
+                0x39,
+                l0,
+                l1,
+                0x41,
+                0x20,
+                (10 + rng.below(3) as u8) << 4 | (d >> 8) as u8,
+                d as u8,
+                0xa8,
+                0x24,
+                (pad >> 8) as u8,
+                pad as u8,
+            ]);
             Gen {
-                bytes: vec![
-                    0xa7,
-                    0x59,
-                    0,
-                    second,
-                    0xa7,
-                    0x39,
-                    l0,
-                    l1,
-                    0x41,
-                    0x20,
-                    (10 + rng.below(3) as u8) << 4 | (d >> 8) as u8,
-                    d as u8,
-                    0xa8,
-                    0x24,
-                    (pad >> 8) as u8,
-                    pad as u8,
-                ],
+                bytes,
                 rel: None,
                 larl_target: None,
             }

@@ -28,11 +28,12 @@
 //! # Layout, for code that probes the TLB inline
 //!
 //! The entries of all [`PARTITIONS`] partitions are one heap allocation of
-//! `PARTITIONS * ENTRIES` [`Entry`]s at [`Tlb::entries_ptr`], which stays at
-//! the same address for the life of the [`Tlb`] (flushes and fills rewrite
-//! entries in place; moving the `Tlb` does not move them). Partition `p`
-//! ([`partition_index`]) starts at byte `p * PARTITION_STRIDE`. An entry is
-//! [`ENTRY_SIZE`] (32) bytes, `#[repr(C)]`:
+//! `PARTITIONS * MAX_ENTRIES` [`Entry`]s at [`Tlb::entries_ptr`], which
+//! stays at the same address for the life of the [`Tlb`] (flushes, fills
+//! and resizes rewrite entries in place; moving the `Tlb` does not move
+//! them). Partition `p` ([`partition_index`]) starts at byte
+//! `p * PARTITION_STRIDE`. An entry is [`ENTRY_SIZE`] (32) bytes,
+//! `#[repr(C)]`:
 //!
 //! | offset | field |
 //! |---|---|
@@ -41,15 +42,31 @@
 //! | `TAG_OFFSET[2]` = 16 | tag for operand stores |
 //! | [`ADDEND_OFFSET`] = 24 | addend: absolute page minus logical page |
 //!
-//! ([`TAG_OFFSET`] is indexed by the [`AccessKind`] discriminant.) A probe
-//! for an access of `len` bytes at the logical address `a` (already wrapped
-//! for the addressing mode), of kind `k`, with access key `key`:
+//! ([`TAG_OFFSET`] is indexed by the [`AccessKind`] discriminant.)
+//!
+//! Each partition uses the first `n` of its `MAX_ENTRIES` slots, `n` a
+//! power of two between the TLB's initial size ([`ENTRIES`] unless
+//! [`Tlb::with_entries`]) and [`MAX_ENTRIES`], chosen by the TLB itself as
+//! QEMU sizes its TLB: a partition that refilled as many entries as it
+//! has since it was last cleared, invalidated or resized doubles (its
+//! entries stay:
+//! a page whose slot moved is refilled in its new slot, and the old copy
+//! is still a valid translation that invalidations reach); a partition
+//! cleared after fewer than an eighth of its size in fills halves, and
+//! one that an invalidation (IPTE, IDTE, CSP, SSKE) scans goes back to its
+//! initial size. The
+//! slots past `n` are always empty, so flushes and invalidations scan only
+//! the `n` in use. The partition's slot mask, `(n - 1) * ENTRY_SIZE`, is
+//! the doubleword at `entries_ptr + slot_mask_offset(p)` (just below the
+//! entries). A probe for an access of `len` bytes at the logical address
+//! `a` (already wrapped for the addressing mode), of kind `k`, with access
+//! key `key`:
 //!
 //! 1. an access that crosses a 4 KiB boundary (`(a & 0xFFF) + len >
 //!    0x1000`) takes the slow path (or is split per page);
-//! 2. slot: `(a >> 12) & (ENTRIES - 1)`, so the entry is at
-//!    `entries_ptr + p * PARTITION_STRIDE + slot * ENTRY_SIZE`; with 1024
-//!    entries of 32 bytes, `slot * ENTRY_SIZE` is `(a >> 7) & 0x7FE0`;
+//! 2. slot offset: `(a >> 7) & mask` (`(a >> 12) & (n - 1)` times 32),
+//!    so the entry is at `entries_ptr + p * PARTITION_STRIDE + (a >> 7 &
+//!    mask)`;
 //! 3. tag ([`tag`]): `(a & !0xFFF) | (key << TAG_KEY_SHIFT) | TAG_VALID`,
 //!    the page, the access key in bits 1-4 and the valid bit (bit 0); the
 //!    key is usually a constant of the translated block;
@@ -68,13 +85,13 @@
 //! ```text
 //! mov  rax, rdi
 //! shr  rax, 7
-//! and  eax, 0x7FE0                       ; slot * ENTRY_SIZE
+//! and  rax, [rbx - 32 + P * 8]           ; slot * ENTRY_SIZE (the mask)
 //! mov  rdx, rdi
 //! and  rdx, -4096
 //! or   rdx, KEY << 1 | 1                 ; the tag
-//! cmp  rdx, [rbx + rax + P * 32768 + 16] ; TAG_OFFSET[store]
+//! cmp  rdx, [rbx + rax + P * STRIDE + 16] ; TAG_OFFSET[store]
 //! jne  slow
-//! add  rdi, [rbx + rax + P * 32768 + 24] ; ADDEND_OFFSET: absolute address
+//! add  rdi, [rbx + rax + P * STRIDE + 24] ; ADDEND_OFFSET: absolute address
 //! movbe [r_storage + rdi], rcx
 //! ```
 //!
@@ -92,12 +109,16 @@ use crate::space::AsceSource;
 use crate::storage::Storage;
 use crate::{PAGE_MASK, PAGE_SHIFT};
 
-/// Number of entries per partition (a power of two). 1024 (4 MiB of
-/// reach per address space) rather than 256: a translated program's
-/// random accesses over a few MiB hit instead of refilling (see
-/// docs/PERFORMANCE.md), for 96 KiB more memory and a longer scan on
-/// IPTE/IDTE.
+/// The number of entries a partition starts with (a power of two). 1024
+/// (4 MiB of reach per address space): a translated program's random
+/// accesses over a few MiB hit from the start (see docs/PERFORMANCE.md);
+/// a partition grows from there when it refills (module docs).
 pub const ENTRIES: usize = 1024;
+
+/// The most entries a partition grows to: 512 MiB of reach per address
+/// space (docs/CHOICES.md 54a). The slots past a partition's size are
+/// reserved address space, never touched until it grows into them.
+pub const MAX_ENTRIES: usize = 1 << 17;
 
 /// Number of partitions: DAT off, primary, secondary, home
 /// ([`partition_index`]).
@@ -149,7 +170,14 @@ pub const ADDEND_OFFSET: usize = offset_of!(Entry, addend);
 
 /// The distance in bytes between the first entries of two consecutive
 /// partitions.
-pub const PARTITION_STRIDE: usize = ENTRIES * ENTRY_SIZE;
+pub const PARTITION_STRIDE: usize = MAX_ENTRIES * ENTRY_SIZE;
+
+/// The byte offset from [`Tlb::entries_ptr`] of the doubleword that holds
+/// partition `partition`'s slot mask, `(n - 1) * ENTRY_SIZE` for its `n`
+/// entries in use: the masks lie just below the first entry.
+pub const fn slot_mask_offset(partition: usize) -> isize {
+    (partition as isize - PARTITIONS as isize) * size_of::<u64>() as isize
+}
 
 /// Tag bit 0: set in every tag a lookup forms.
 pub const TAG_VALID: u64 = 1;
@@ -164,7 +192,8 @@ pub const TAG_CODE: u64 = 1 << 5;
 /// A stored tag that no lookup produces (the valid bit is clear).
 pub const INVALID_TAG: u64 = 0;
 
-const _: () = assert!(ENTRIES.is_power_of_two());
+const _: () = assert!(ENTRIES.is_power_of_two() && MAX_ENTRIES.is_power_of_two());
+const _: () = assert!(ENTRIES <= MAX_ENTRIES && PARTITIONS * PARTITION_STRIDE <= i32::MAX as usize);
 const _: () = assert!(ENTRY_SIZE == 32 && ADDEND_OFFSET == 24);
 const _: () = assert!(TAG_OFFSET[AccessKind::Write as usize] == 16);
 const _: () = assert!(TAG_CODE & ((0xF << TAG_KEY_SHIFT) | TAG_VALID | !PAGE_MASK) == 0);
@@ -176,10 +205,11 @@ pub const fn tag(address: u64, key: u8) -> u64 {
     (address & !PAGE_MASK) | ((key as u64 & 0xF) << TAG_KEY_SHIFT) | TAG_VALID
 }
 
-/// The slot of `address` within a partition.
+/// The slot of `address` within a partition of `entries` entries (a power
+/// of two).
 #[inline(always)]
-pub const fn slot(address: u64) -> usize {
-    (address >> PAGE_SHIFT) as usize & (ENTRIES - 1)
+pub const fn slot(address: u64, entries: usize) -> usize {
+    (address >> PAGE_SHIFT) as usize & (entries - 1)
 }
 
 /// The partition an access uses: DAT off, or the control register its ASCE
@@ -213,12 +243,14 @@ pub use table::Tlb;
 mod table {
     use alloc::boxed::Box;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     use super::{
-        partition_index, slot, tag, Entry, Translated, ENTRIES, INVALID_TAG, PARTITIONS, TAG_CODE,
+        partition_index, slot, tag, Entry, Translated, ENTRIES, ENTRY_SIZE, INVALID_TAG,
+        MAX_ENTRIES, PARTITIONS, TAG_CODE,
     };
     #[cfg(doc)]
-    use super::{PARTITION_STRIDE, TAG_OFFSET};
+    use super::{slot_mask_offset, PARTITION_STRIDE, TAG_OFFSET};
     use crate::access::{self, Fault, PagePermissions, Request};
     use crate::addr::{AbsoluteAddress, RealAddress};
     use crate::asce::{Asce, Level};
@@ -230,10 +262,14 @@ mod table {
     use crate::walk::TablePath;
     use crate::PAGE_MASK;
 
-    /// All the entries of all partitions.
-    const TOTAL: usize = PARTITIONS * ENTRIES;
+    /// The slots of all partitions.
+    const TOTAL: usize = PARTITIONS * MAX_ENTRIES;
 
-    /// The part of an entry only fills, misses and invalidations read.
+    /// The doublewords of an entry.
+    const WORDS: usize = ENTRY_SIZE / 8;
+
+    /// The part of an entry only fills, misses and invalidations read
+    /// (meaningful only where the entry's read tag is valid).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     struct Cold {
         real_page: u64,
@@ -247,39 +283,50 @@ mod table {
         path: TablePath::EMPTY,
     };
 
-    /// `N` copies of `value` on the heap, never built on the stack.
-    fn boxed<T: Copy, const N: usize>(value: T) -> Box<[T; N]> {
-        match vec![value; N].into_boxed_slice().try_into() {
-            Ok(array) => array,
-            Err(_) => unreachable!("a vector of N elements"),
-        }
+    /// What generated code reads, as doublewords: up to three of padding
+    /// (so that the entries are 32-byte aligned), the slot masks, then the
+    /// entries. Zero, so that the allocator can hand out address space the
+    /// host commits only where it is written (`vec!` of zeros allocates
+    /// zeroed memory); the all-zero entry is `Entry::EMPTY`.
+    fn empty_hot() -> (Box<[u64]>, usize) {
+        const _: () = assert!(INVALID_TAG == 0);
+        let hot = vec![0u64; 3 + PARTITIONS + TOTAL * WORDS].into_boxed_slice();
+        let at = hot.as_ptr() as usize + PARTITIONS * 8;
+        let base = PARTITIONS + at.wrapping_neg() % ENTRY_SIZE / 8;
+        (hot, base)
     }
 
-    /// The software TLB of one CPU. Its tables are on the heap (about 88
-    /// KiB), so the `Tlb` itself is small to move.
-    #[derive(Debug, PartialEq, Eq)]
+    /// The software TLB of one CPU. Its tables are on the heap, so the
+    /// `Tlb` itself is small to move; of their reserved address space the
+    /// host commits what the partitions' sizes use.
     pub struct Tlb {
-        /// The hit path's entries, partition after partition.
-        entries: Box<[Entry; TOTAL]>,
-        /// What fills and invalidations need, with the same indexes.
-        cold: Box<[Cold; TOTAL]>,
+        /// The slot masks and the hit path's entries, partition after
+        /// partition, as doublewords ([`empty_hot`]).
+        hot: Box<[u64]>,
+        /// The index in `hot` of the first entry's first doubleword.
+        base: usize,
+        /// What fills and invalidations need, per partition, with the
+        /// entries' slot numbers (as long as the partition's size).
+        cold: [Vec<Cold>; PARTITIONS],
+        /// The entries in use of each partition.
+        size: [usize; PARTITIONS],
+        /// Fills of each partition since it was last cleared or resized.
+        fills: [usize; PARTITIONS],
+        /// The size partitions start with and never shrink below.
+        initial: usize,
         /// The ASCE each partition's entries were formed through.
         asce: [Option<Asce>; PARTITIONS],
         controls: Controls,
     }
 
-    impl Clone for Tlb {
-        fn clone(&self) -> Self {
-            let mut entries = boxed(Entry::EMPTY);
-            entries.copy_from_slice(&self.entries[..]);
-            let mut cold = boxed(EMPTY_COLD);
-            cold.copy_from_slice(&self.cold[..]);
-            Self {
-                entries,
-                cold,
-                asce: self.asce,
-                controls: self.controls,
-            }
+    impl core::fmt::Debug for Tlb {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("Tlb")
+                .field("size", &self.size)
+                .field("fills", &self.fills)
+                .field("asce", &self.asce)
+                .field("controls", &self.controls)
+                .finish_non_exhaustive()
         }
     }
 
@@ -290,29 +337,88 @@ mod table {
     }
 
     impl Tlb {
-        /// An empty TLB for the given control state.
+        /// An empty TLB for the given control state, [`ENTRIES`] entries
+        /// per partition to begin with.
         pub fn new(controls: &Controls) -> Self {
-            Self {
-                entries: boxed(Entry::EMPTY),
-                cold: boxed(EMPTY_COLD),
+            Self::with_entries(controls, ENTRIES)
+        }
+
+        /// An empty TLB whose partitions begin with `entries` entries
+        /// (rounded up to a power of two, at most [`MAX_ENTRIES`]) and never
+        /// shrink below that.
+        pub fn with_entries(controls: &Controls, entries: usize) -> Self {
+            let initial = entries.clamp(1, MAX_ENTRIES).next_power_of_two();
+            let (hot, base) = empty_hot();
+            let mut tlb = Self {
+                hot,
+                base,
+                cold: Default::default(),
+                size: [0; PARTITIONS],
+                fills: [0; PARTITIONS],
+                initial,
                 asce: [None; PARTITIONS],
                 controls: *controls,
+            };
+            for partition in 0..PARTITIONS {
+                tlb.resize(partition, initial);
+            }
+            tlb
+        }
+
+        /// The first entry of partition 0: `PARTITIONS * MAX_ENTRIES` slots
+        /// follow, partition after partition ([`PARTITION_STRIDE`] bytes
+        /// apart), and the slot masks lie below it ([`slot_mask_offset`]).
+        /// The address is the same for the life of the TLB (see the module
+        /// docs for the probe).
+        #[inline]
+        pub fn entries_ptr(&self) -> *const Entry {
+            self.hot[self.base..].as_ptr().cast()
+        }
+
+        /// The number of entries partition `partition` uses now.
+        #[inline]
+        pub fn entries(&self, partition: usize) -> usize {
+            self.size[partition & (PARTITIONS - 1)]
+        }
+
+        /// The slot of partition `partition` that `address` is probed in.
+        #[inline(always)]
+        fn slot_of(&self, partition: usize, address: u64) -> usize {
+            slot(address, self.size[partition & (PARTITIONS - 1)])
+        }
+
+        /// The doublewords of the entries of partition `partition`'s slots
+        /// `slots`.
+        fn words(&self, partition: usize, slots: core::ops::Range<usize>) -> &[u64] {
+            let first = self.base + (partition * MAX_ENTRIES) * WORDS;
+            &self.hot[first + slots.start * WORDS..first + slots.end * WORDS]
+        }
+
+        /// [`Tlb::words`], writable.
+        fn words_mut(&mut self, partition: usize, slots: core::ops::Range<usize>) -> &mut [u64] {
+            let first = self.base + (partition * MAX_ENTRIES) * WORDS;
+            &mut self.hot[first + slots.start * WORDS..first + slots.end * WORDS]
+        }
+
+        /// The entry probed for `address` in partition `partition`.
+        #[inline]
+        pub fn entry(&self, partition: usize, address: u64) -> Entry {
+            let partition = partition & (PARTITIONS - 1);
+            let slot = self.slot_of(partition, address);
+            let w = self.words(partition, slot..slot + 1);
+            Entry {
+                tags: [w[0], w[1], w[2]],
+                addend: w[3],
             }
         }
 
-        /// The first entry of partition 0: `PARTITIONS * ENTRIES` entries
-        /// follow, partition after partition ([`PARTITION_STRIDE`] bytes
-        /// apart). The address is the same for the life of the TLB (see the
-        /// module docs for the probe).
-        #[inline]
-        pub fn entries_ptr(&self) -> *const Entry {
-            self.entries.as_ptr()
-        }
-
-        /// The entries, partition after partition.
-        #[inline]
-        pub fn entries(&self) -> &[Entry] {
-            &self.entries[..]
+        /// Sets partition `partition`'s size and starts counting its fills
+        /// anew. The slots past the new size must be empty already.
+        fn resize(&mut self, partition: usize, entries: usize) {
+            self.size[partition] = entries;
+            self.hot[self.base - PARTITIONS + partition] = ((entries - 1) * ENTRY_SIZE) as u64;
+            self.cold[partition].resize(entries, EMPTY_COLD);
+            self.fills[partition] = 0;
         }
 
         /// Tells the TLB the control state changed (a control register load,
@@ -340,38 +446,56 @@ mod table {
             self.controls = *controls;
         }
 
+        /// Empties partition `partition`, halving it when it was refilled
+        /// fewer than an eighth of its size since it was last cleared or
+        /// resized (never below the initial size).
         fn clear_partition(&mut self, partition: usize) {
-            self.entries[partition * ENTRIES..][..ENTRIES].fill(Entry::EMPTY);
+            let size = self.size[partition];
+            self.words_mut(partition, 0..size).fill(INVALID_TAG);
+            let shrink = size > self.initial && self.fills[partition] * 8 < size;
+            self.resize(partition, if shrink { size / 2 } else { size });
         }
 
         /// Drops every entry (PTLB, CPU reset).
         pub fn flush(&mut self) {
-            self.entries.fill(Entry::EMPTY);
+            for partition in 0..PARTITIONS {
+                self.clear_partition(partition);
+            }
         }
 
-        /// Drops the entries an architected invalidation covers.
+        /// Drops the entries an architected invalidation covers. A
+        /// partition that grew goes back to its initial size first (the
+        /// slots past it emptied) and any partition starts counting its
+        /// fills anew: each invalidation scans every slot in use, so a
+        /// partition grows only between invalidations that are at least
+        /// its size in fills apart (Linux's IPTEs of exiting processes
+        /// then scan no more than before partitions grew).
         pub fn invalidate(&mut self, invalidation: &Invalidation) {
             if *invalidation == Invalidation::All {
                 return self.flush();
             }
-            for (partition, asce) in self.asce.iter().enumerate() {
-                let range = partition * ENTRIES..(partition + 1) * ENTRIES;
-                for (entry, cold) in self.entries[range.clone()]
-                    .iter_mut()
-                    .zip(&self.cold[range])
-                {
+            for partition in 0..PARTITIONS {
+                let (size, initial) = (self.size[partition], self.initial);
+                if size > initial {
+                    self.words_mut(partition, initial..size).fill(INVALID_TAG);
+                }
+                self.resize(partition, size.min(initial));
+                let asce = self.asce[partition];
+                let first = self.base + partition * MAX_ENTRIES * WORDS;
+                let words = &mut self.hot[first..first + self.size[partition] * WORDS];
+                for (entry, cold) in words.chunks_exact_mut(WORDS).zip(&self.cold[partition]) {
                     // Fetch and store permission imply read permission: an
                     // entry without a read tag is empty.
-                    if entry.tags[AccessKind::Read as usize] == INVALID_TAG {
+                    if entry[AccessKind::Read as usize] == INVALID_TAG {
                         continue;
                     }
                     let covered = invalidation.covers(
                         |level: Level| cold.path.entry(level),
-                        *asce,
+                        asce,
                         AbsoluteAddress::new(cold.absolute_page),
                     );
                     if covered {
-                        *entry = Entry::EMPTY;
+                        entry.fill(INVALID_TAG);
                     }
                 }
             }
@@ -385,10 +509,14 @@ mod table {
         /// storage lets stores hit again after the next fill.
         pub fn mark_code(&mut self, absolute_page: AbsoluteAddress) {
             let page = absolute_page.page().value();
-            for (entry, cold) in self.entries.iter_mut().zip(self.cold.iter()) {
-                let store = &mut entry.tags[AccessKind::Write as usize];
-                if *store != INVALID_TAG && cold.absolute_page == page {
-                    *store |= TAG_CODE;
+            for partition in 0..PARTITIONS {
+                let first = self.base + partition * MAX_ENTRIES * WORDS;
+                let words = &mut self.hot[first..first + self.size[partition] * WORDS];
+                for (entry, cold) in words.chunks_exact_mut(WORDS).zip(&self.cold[partition]) {
+                    let store = &mut entry[AccessKind::Write as usize];
+                    if *store != INVALID_TAG && cold.absolute_page == page {
+                        *store |= TAG_CODE;
+                    }
                 }
             }
         }
@@ -405,9 +533,8 @@ mod table {
             kind: AccessKind,
             key: u8,
         ) -> Option<u64> {
-            let entry = &self.entries[(partition & (PARTITIONS - 1)) * ENTRIES + slot(address)];
-            (entry.tags[kind as usize] == tag(address, key))
-                .then(|| address.wrapping_add(entry.addend))
+            let entry = self.entry(partition, address);
+            (entry.tag(kind) == tag(address, key)).then(|| address.wrapping_add(entry.addend))
         }
 
         /// Translates and records one access: the hit path, or on a miss a
@@ -415,7 +542,8 @@ mod table {
         /// then forms an entry with the permissions the whole page allows.
         /// A store to a code frame ([`Storage::code_frame`]) is translated
         /// and recorded as any other, but the entry formed never lets a
-        /// store hit.
+        /// store hit. A partition that has refilled as many entries as it
+        /// holds since it was last cleared or resized doubles first.
         pub fn access<S: Storage + ?Sized>(
             &mut self,
             storage: &mut S,
@@ -423,11 +551,12 @@ mod table {
         ) -> Result<Translated, Fault> {
             let partition = partition_index(access::asce_source(request.space, request.kind)?);
             let address = request.address.value();
-            let index = partition * ENTRIES + slot(address);
             if let Some(absolute) = self.lookup(partition, address, request.kind, request.key) {
                 let offset = address & PAGE_MASK;
                 return Ok(Translated {
-                    real: RealAddress::new(self.cold[index].real_page | offset),
+                    real: RealAddress::new(
+                        self.cold[partition][self.slot_of(partition, address)].real_page | offset,
+                    ),
                     absolute: AbsoluteAddress::new(absolute),
                     hit: true,
                 });
@@ -440,6 +569,11 @@ mod table {
                 self.clear_partition(partition);
                 self.asce[partition] = done.asce;
             }
+            let size = self.size[partition];
+            self.fills[partition] += 1;
+            if self.fills[partition] > size && size < MAX_ENTRIES {
+                self.resize(partition, size * 2);
+            }
             let page_tag = tag(address, request.key);
             let pick = |allowed: bool| if allowed { page_tag } else { INVALID_TAG };
             let mut tags = [INVALID_TAG; 3];
@@ -451,11 +585,11 @@ mod table {
                 pick(perms.write)
             };
             let absolute_page = done.absolute.page().value();
-            self.entries[index] = Entry {
-                tags,
-                addend: absolute_page.wrapping_sub(address & !PAGE_MASK),
-            };
-            self.cold[index] = Cold {
+            let slot = self.slot_of(partition, address);
+            let addend = absolute_page.wrapping_sub(address & !PAGE_MASK);
+            self.words_mut(partition, slot..slot + 1)
+                .copy_from_slice(&[tags[0], tags[1], tags[2], addend]);
+            self.cold[partition][slot] = Cold {
                 real_page: done.real.page().value(),
                 absolute_page,
                 path: done.path,

@@ -5,11 +5,12 @@
 mod common;
 
 use common::*;
+use zmmu_mmu::invalidate::Invalidation;
 use zmmu_mmu::prelude::*;
 use zmmu_mmu::space::AsceSource;
 use zmmu_mmu::tlb::{
-    partition_index, slot, tag, Tlb, ADDEND_OFFSET, ENTRIES, ENTRY_SIZE, PARTITIONS,
-    PARTITION_STRIDE, TAG_CODE, TAG_OFFSET,
+    partition_index, slot, slot_mask_offset, tag, Entry, Tlb, ADDEND_OFFSET, ENTRIES, ENTRY_SIZE,
+    MAX_ENTRIES, PARTITIONS, PARTITION_STRIDE, TAG_CODE, TAG_OFFSET,
 };
 
 /// A virtual address in segment 1, page 0x23, byte 0x456.
@@ -17,23 +18,45 @@ const VA: u64 = 0x0012_3456;
 /// The primary space's partition.
 const PRIMARY: usize = 1;
 
-/// The probe that generated code makes (see the `tlb` module docs): slot,
-/// tag, one compare at `TAG_OFFSET[kind]`, then the addend, read through the
-/// raw pointer at the exported offsets.
+/// The doubleword at `offset` bytes from the TLB's `entries_ptr`: a slot
+/// mask (negative offsets) or a word of an entry.
+fn word(tlb: &Tlb, offset: isize) -> u64 {
+    assert!(offset >= slot_mask_offset(0) && offset % 8 == 0);
+    assert!(offset + 8 <= (PARTITIONS * PARTITION_STRIDE) as isize);
+    // SAFETY: the offset lies inside the allocation of the slot masks and
+    // PARTITIONS * MAX_ENTRIES entries that `entries_ptr` points into
+    // (asserted above), is a multiple of 8 in an allocation aligned to 8,
+    // and nothing changes the TLB while `tlb` is borrowed.
+    unsafe {
+        tlb.entries_ptr()
+            .cast::<u8>()
+            .offset(offset)
+            .cast::<u64>()
+            .read()
+    }
+}
+
+/// The probe that generated code makes (see the `tlb` module docs): the
+/// partition's slot mask, the slot offset `(a >> 7) & mask`, the tag, one
+/// compare at `TAG_OFFSET[kind]`, then the addend, read through the raw
+/// pointer at the exported offsets.
 fn probe(tlb: &Tlb, partition: usize, address: u64, kind: AccessKind, key: u8) -> Option<u64> {
     assert!(partition < PARTITIONS);
-    let entry = partition * PARTITION_STRIDE + slot(address) * ENTRY_SIZE;
-    let base = tlb.entries_ptr().cast::<u8>();
-    let read = |offset: usize| {
-        assert!(entry + offset + 8 <= PARTITIONS * PARTITION_STRIDE);
-        // SAFETY: the offset lies inside the allocation of PARTITIONS *
-        // ENTRIES entries that `entries_ptr` points to (asserted above), is
-        // a multiple of 8 in an allocation aligned to ENTRY_SIZE, and
-        // nothing changes the TLB while `tlb` is borrowed.
-        unsafe { base.add(entry + offset).cast::<u64>().read() }
-    };
+    let mask = word(tlb, slot_mask_offset(partition));
+    let entry = (partition * PARTITION_STRIDE) as isize + ((address >> 7) & mask) as isize;
+    let read = |offset: usize| word(tlb, entry + offset as isize);
     (read(TAG_OFFSET[kind as usize]) == tag(address, key))
         .then(|| address.wrapping_add(read(ADDEND_OFFSET)))
+}
+
+/// Reads real page `page` (DAT off: partition 0) through the TLB.
+fn fill_real(g: &mut Guest, tlb: &mut Tlb, page: u64) -> bool {
+    tlb.access(
+        &mut g.storage,
+        request(AddressSpace::Real, AccessKind::Read, page << 12, 0),
+    )
+    .unwrap()
+    .hit
 }
 
 /// A guest with VA mapped to FRAME_A, whose key already has C (so that a
@@ -62,18 +85,33 @@ fn an_entry_is_four_doublewords_fetch_read_store_tags_then_the_addend() {
     assert_eq!(ENTRY_SIZE, 32);
     assert_eq!(TAG_OFFSET, [0, 8, 16]);
     assert_eq!(ADDEND_OFFSET, 24);
-    assert_eq!(PARTITION_STRIDE, ENTRIES * 32);
+    assert_eq!(PARTITION_STRIDE, MAX_ENTRIES * 32);
     let tlb = Tlb::default();
-    assert_eq!(tlb.entries().len(), PARTITIONS * ENTRIES);
     assert_eq!(tlb.entries_ptr() as usize % ENTRY_SIZE, 0);
+    // A new TLB's slots are empty: no tag a lookup forms, in every slot the
+    // probe reads.
+    for partition in 0..PARTITIONS {
+        assert_eq!(tlb.entry(partition, VA), Entry::EMPTY);
+        let mask = word(&tlb, slot_mask_offset(partition)) as isize;
+        for offset in (0..=mask).step_by(ENTRY_SIZE) {
+            let at = (partition * PARTITION_STRIDE) as isize + offset;
+            assert_eq!(word(&tlb, at + TAG_OFFSET[1] as isize), 0);
+        }
+    }
 }
 
 #[test]
-fn the_slot_offset_is_the_address_shifted_right_by_7_masked_with_0x7fe0() {
+fn the_slot_masks_lie_below_the_entries_and_start_at_1023_times_32() {
     assert_eq!(ENTRIES, 1024);
+    let tlb = Tlb::default();
+    for partition in 0..PARTITIONS {
+        assert_eq!(slot_mask_offset(partition), partition as isize * 8 - 32);
+        assert_eq!(tlb.entries(partition), ENTRIES);
+        assert_eq!(word(&tlb, slot_mask_offset(partition)), 0x7FE0);
+    }
     for address in [0, VA, 0xFFFF_FFFF_FFFF_FFFF, 0x8000_0000_1234_5678] {
         assert_eq!(
-            slot(address) * ENTRY_SIZE,
+            slot(address, ENTRIES) * ENTRY_SIZE,
             ((address >> 7) & 0x7FE0) as usize
         );
     }
@@ -145,6 +183,119 @@ fn the_entries_stay_at_one_address_when_the_tlb_moves_flushes_and_refills() {
         ..g.controls
     });
     assert_eq!(tlb.entries_ptr(), at);
+}
+
+// ---- the partitions' sizes ----------------------------------------------------
+
+#[test]
+fn a_partition_that_refilled_as_many_entries_as_it_has_doubles_and_the_probe_follows() {
+    let mut g = Guest::mapped(VA, FRAME_A);
+    let mut tlb = Tlb::with_entries(&g.controls, 4);
+    for page in 0..4 {
+        assert!(!fill_real(&mut g, &mut tlb, page));
+    }
+    assert_eq!(tlb.entries(0), 4);
+    // The fifth fill since the partition was sized doubles it first.
+    assert!(!fill_real(&mut g, &mut tlb, 4));
+    assert_eq!(tlb.entries(0), 8);
+    assert_eq!(word(&tlb, slot_mask_offset(0)), 7 * 32);
+    // Only partition 0 grew.
+    assert_eq!(tlb.entries(1), 4);
+    // Page 4 has a slot of its own now, and the inline probe finds it.
+    assert_eq!(probe(&tlb, 0, 0x4010, AccessKind::Read, 0), Some(0x4010));
+    for page in 5..8 {
+        fill_real(&mut g, &mut tlb, page);
+    }
+    for page in 0..8 {
+        assert!(fill_real(&mut g, &mut tlb, page), "page {page} refilled");
+    }
+}
+
+#[test]
+fn a_grown_partition_halves_when_cleared_after_few_fills_but_never_below_its_start() {
+    let mut g = Guest::mapped(VA, FRAME_A);
+    let mut tlb = Tlb::with_entries(&g.controls, 2);
+    // The third fill doubles it to 4, the fifth after that to 8.
+    for page in 0..8 {
+        fill_real(&mut g, &mut tlb, page);
+    }
+    assert_eq!(tlb.entries(0), 8);
+    // One fill since the partition doubled: 1 * 8 >= 8 keeps its size.
+    fill_real(&mut g, &mut tlb, 8);
+    tlb.flush();
+    assert_eq!(tlb.entries(0), 8);
+    assert_eq!(probe(&tlb, 0, 0x8000, AccessKind::Read, 0), None);
+    // No fill since the flush: it halves on each clear down to its start.
+    tlb.flush();
+    assert_eq!(tlb.entries(0), 4);
+    assert_eq!(word(&tlb, slot_mask_offset(0)), 3 * 32);
+    tlb.flush();
+    tlb.flush();
+    assert_eq!(tlb.entries(0), 2);
+    for page in 0..2 {
+        assert!(!fill_real(&mut g, &mut tlb, page));
+        assert!(fill_real(&mut g, &mut tlb, page));
+    }
+}
+
+#[test]
+fn a_partition_is_at_most_max_entries() {
+    let tlb = Tlb::with_entries(&Controls::default(), 4 * MAX_ENTRIES);
+    assert_eq!(tlb.entries(0), MAX_ENTRIES);
+    assert_eq!(
+        word(&tlb, slot_mask_offset(0)),
+        ((MAX_ENTRIES - 1) * ENTRY_SIZE) as u64
+    );
+}
+
+#[test]
+fn an_ipte_drops_what_it_covers_and_takes_a_grown_partition_back_to_its_start() {
+    let (mut g, _) = guest();
+    let mut tlb = Tlb::with_entries(&g.controls, 1);
+    let read = |key| request(AddressSpace::Primary, AccessKind::Read, VA, key);
+    // VA's page 0x123 is in slot 0 of one entry; the second fill (another
+    // access key, another tag) doubles the partition and lands in slot 1.
+    for key in [0, 1] {
+        tlb.access(&mut g.storage, read(key)).unwrap();
+    }
+    assert_eq!(tlb.entries(PRIMARY), 2);
+    assert_eq!(
+        probe(&tlb, PRIMARY, VA, AccessKind::Read, 1),
+        Some(FRAME_A + 0x456)
+    );
+    // IPTE of VA's page-table entry (segment 1, page 0x23).
+    let ipte = Invalidation::PageTableEntries {
+        origin: AbsoluteAddress::new(PT),
+        first: 0x23,
+        extra: 0,
+    };
+    tlb.invalidate(&ipte);
+    assert_eq!(tlb.entries(PRIMARY), 1);
+    assert_eq!(word(&tlb, slot_mask_offset(PRIMARY)), 0);
+    for key in [0, 1] {
+        assert_eq!(probe(&tlb, PRIMARY, VA, AccessKind::Read, key), None);
+        assert_eq!(tlb.lookup(PRIMARY, VA, AccessKind::Read, key), None);
+    }
+    // The fill counts start anew: two fills after the IPTE (the first
+    // one refills slot 0) grow it again, not one.
+    tlb.access(&mut g.storage, read(0)).unwrap();
+    assert_eq!(tlb.entries(PRIMARY), 1);
+    tlb.access(&mut g.storage, read(1)).unwrap();
+    assert_eq!(tlb.entries(PRIMARY), 2);
+}
+
+#[test]
+fn an_invalidation_that_covers_nothing_still_restarts_the_fill_count() {
+    let (mut g, _) = guest();
+    let mut tlb = Tlb::with_entries(&g.controls, 1);
+    let read = |key| request(AddressSpace::Primary, AccessKind::Read, VA, key);
+    tlb.access(&mut g.storage, read(0)).unwrap();
+    // SSKE of another frame: nothing covered, yet one more fill (past the
+    // partition's size since it was scanned) no longer doubles it.
+    tlb.invalidate(&Invalidation::Key(AbsoluteAddress::new(FRAME_B)));
+    assert!(tlb.access(&mut g.storage, read(0)).unwrap().hit);
+    tlb.access(&mut g.storage, read(1)).unwrap();
+    assert_eq!(tlb.entries(PRIMARY), 1);
 }
 
 // ---- frames that hold translated code -----------------------------------------

@@ -175,7 +175,9 @@ impl Pair {
             fresh: storage.clone(),
             cached: storage,
             controls,
-            tlb: Tlb::new(&controls),
+            // From one entry per partition, so that the sequences grow
+            // partitions (fills) and shrink them (clears) as they go.
+            tlb: Tlb::with_entries(&controls, 1),
         }
     }
 

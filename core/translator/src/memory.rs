@@ -198,15 +198,19 @@ impl Gen {
         Ok(())
     }
 
-    /// The TLB partition's byte offset from r12, and whether storage is
-    /// whole pages.
-    fn partition(&self) -> (i32, bool) {
+    /// The TLB partition's byte offset from r12, the offset of its slot
+    /// mask from r12, and whether storage is whole pages.
+    fn partition(&self) -> (i32, i32, bool) {
         match self.env.memory {
             MemoryAccess::SoftTlb {
                 partition,
                 whole_pages,
                 ..
-            } => ((partition * tlb::PARTITION_STRIDE) as i32, whole_pages),
+            } => (
+                (partition * tlb::PARTITION_STRIDE) as i32,
+                tlb::slot_mask_offset(partition) as i32,
+                whole_pages,
+            ),
             MemoryAccess::HostMmu | MemoryAccess::Helper => {
                 unreachable!("the software TLB's lookup only for its blocks")
             }
@@ -227,7 +231,7 @@ impl Gen {
         slow: CodeLabel,
         miss: CodeLabel,
     ) -> Result<(), IcedError> {
-        let (base, whole_pages) = self.partition();
+        let (base, mask, whole_pages) = self.partition();
         let a = &mut self.a;
         if n > 1 {
             a.lea(rcx, qword_ptr(rax + (n - 1) as i32))?;
@@ -236,7 +240,8 @@ impl Gen {
         }
         a.mov(rdx, rax)?;
         a.shr(rdx, 7)?;
-        a.and(edx, ((tlb::ENTRIES - 1) * tlb::ENTRY_SIZE) as i32)?;
+        // The partition's slot mask: its size is the TLB's to choose.
+        a.and(rdx, qword_ptr(r12 + mask))?;
         a.and(rcx, -4096)?;
         a.or(rcx, tlb::tag(0, self.env.key) as i32)?;
         a.cmp(
@@ -263,7 +268,7 @@ impl Gen {
     /// through to the fill. rcx and rdx as [`Gen::tlb_lookup`] leaves them
     /// on a miss.
     fn code_frame_store(&mut self, n: u32, hit: CodeLabel) -> Result<(), IcedError> {
-        let (base, _) = self.partition();
+        let (base, _, _) = self.partition();
         let mut other = self.a.create_label();
         let mut code = self.a.create_label();
         let a = &mut self.a;
