@@ -62,3 +62,10 @@ cargo run --release -p zmmu-conformance -- run --engine all --engine-sample 4
 
 step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU, with one CPU and with two, with the expected results (2-5 minutes)"
 bash scripts/linux-boot-test.sh
+
+step "Linux on --engine kvm: the same boot with one CPU (4-10 minutes)"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  SMP=1 bash scripts/linux-boot-test.sh kvm
+else
+  echo "SKIP: /dev/kvm is missing or not usable here: no Linux boot on --engine kvm"
+fi

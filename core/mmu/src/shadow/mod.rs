@@ -106,7 +106,7 @@ const FLUSH_PAGES_MAX: usize = 32;
 /// The most mappings kept with stores tracked after a harvest; the rest
 /// become read-only (a store faults and records C as without tracking),
 /// which bounds what each [`ShadowPager::harvest`] reads.
-const TRACKED_MAX: usize = 2048;
+pub const TRACKED_MAX: usize = 2048;
 
 /// The CR0 bits whose change alters translations or the permissions derived
 /// from them: [`Cr0::TRANSLATION_BITS`] but the secondary-space control
