@@ -249,7 +249,14 @@ fn executes_machine() -> Machine {
 /// interpreter's registers and storage, O(1) exits.
 #[test]
 fn execute_targets_run_in_the_vm() {
-    let (reference, kvm) = on_both(executes_machine, 10_000);
+    executes_run_in_the_vm(executes_machine);
+}
+
+/// Runs [`EXECUTES`] as `build` sets it up on both engines: the
+/// interpreter's registers, PSW and storage, every EX and EXRL completed
+/// in the VM, O(1) exits.
+fn executes_run_in_the_vm(build: impl Fn() -> Machine) {
+    let (reference, kvm) = on_both(build, 10_000);
     assert_eq!(reference.cpu.gpr[2], TURNS);
     let Some((machine, engine)) = kvm else {
         return;
@@ -303,23 +310,7 @@ fn under_iep(mut machine: Machine, protected: &[u64]) -> Machine {
 /// allowed the EXECUTE's own fetch.
 #[test]
 fn under_iep_execute_targets_in_their_own_page_run_in_the_vm() {
-    let (reference, kvm) = on_both(|| under_iep(executes_machine(), &[0x3000]), 10_000);
-    assert_eq!(reference.cpu.gpr[2], TURNS);
-    let Some((machine, engine)) = kvm else {
-        return;
-    };
-    assert_eq!(machine.cpu.psw, reference.cpu.psw);
-    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
-    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
-    let completed = engine.completed_in_vm();
-    for mnemonic in ["EX", "EXRL"] {
-        assert!(
-            completed.contains(&(mnemonic, TURNS)),
-            "{mnemonic}: {completed:?}"
-        );
-    }
-    let exits = engine.host().stats().exits;
-    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+    executes_run_in_the_vm(|| under_iep(executes_machine(), &[0x3000]));
 }
 
 /// The same in the home-space mode (CR13 the ASCE), where instructions
@@ -332,20 +323,7 @@ fn in_the_home_space_mode_execute_targets_run_in_the_vm() {
         machine.cpu.psw.mask |= 3 << 46;
         machine
     };
-    let (reference, kvm) = on_both(build, 10_000);
-    assert_eq!(reference.cpu.gpr[2], TURNS);
-    let Some((machine, engine)) = kvm else {
-        return;
-    };
-    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
-    assert_eq!(bytes_at(&machine, 0x3000, 8), [1, 2, 3, 4, 5, 6, 7, 8]);
-    let completed = engine.completed_in_vm();
-    for mnemonic in ["EX", "EXRL"] {
-        assert!(
-            completed.contains(&(mnemonic, TURNS)),
-            "{mnemonic}: {completed:?}"
-        );
-    }
+    executes_run_in_the_vm(build);
 }
 
 /// `lgfi r6,0x4000 ; ex r0,0(r6)` of `ahi r2,1` at 0x4000, then an
