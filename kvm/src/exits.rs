@@ -233,16 +233,20 @@ impl ExitHandler for Exits<'_, '_> {
         self.blocks.current = Some(id);
         self.blocks.current_dirty = dropped;
         self.board.attention = false;
-        let target = matches!(guest.insn.op, Opcode::EX | Opcode::EXRL).then(|| {
-            let mut watch = Watch {
-                board: self.board,
-                blocks: self.blocks,
-                pager: self.pager,
-                paging,
-            };
-            zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn)
-        });
-        if observes_change(target.map_or(Some(guest.insn.op), |t| t.map(|t| t.op))) {
+        let op = match guest.insn.op {
+            Opcode::EX | Opcode::EXRL => {
+                let mut watch = Watch {
+                    board: self.board,
+                    blocks: self.blocks,
+                    pager: self.pager,
+                    paging,
+                };
+                zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn)
+                    .map(|target| target.op)
+            }
+            op => Some(op),
+        };
+        if observes_change(op) {
             self.pager.harvest(paging, &mut self.board.bus.storage);
         }
         let result = {

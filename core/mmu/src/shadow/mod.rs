@@ -435,8 +435,9 @@ impl<H: HostPaging> ShadowPager<H> {
             return Ok(Resolution::Software(access));
         }
         let (id, _) = self.root_for(host, tag).map_err(ShadowError::Host)?;
-        let (base, shadow) = self.plan(storage, controls, &request, tag.purpose, &access, perms);
-        self.install(host, id, base, shadow)
+        let (base, shadow, track) =
+            self.plan(storage, controls, &request, tag.purpose, &access, perms);
+        self.install(host, id, base, shadow, track)
             .map_err(ShadowError::Host)?;
         match shadow.size {
             HostPageSize::Size4K => {
@@ -644,7 +645,8 @@ impl<H: HostPaging> ShadowPager<H> {
     }
 
     /// The mapping for a permitted `access` whose page may have `perms`:
-    /// the largest host page the guest layout allows, else the 4 KiB page.
+    /// the largest host page the guest layout allows, else the 4 KiB page;
+    /// and whether its stores are tracked ([`Self::page_perms`]).
     fn plan<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
@@ -653,7 +655,7 @@ impl<H: HostPaging> ShadowPager<H> {
         purpose: Purpose,
         access: &Access,
         perms: HostPerms,
-    ) -> (u64, Shadow) {
+    ) -> (u64, Shadow, bool) {
         let sizes: &[HostPageSize] = match access.size {
             FrameSize::Page4K => &[],
             FrameSize::Segment1M => &[HostPageSize::Size2M],
@@ -664,13 +666,15 @@ impl<H: HostPaging> ShadowPager<H> {
             .iter()
             .filter(|size| **size <= largest)
             .find_map(|size| self.large(storage, controls, request, purpose, access, perms, *size))
+            .map(|(base, shadow)| (base, shadow, false))
             .unwrap_or_else(|| {
                 let key_now = access.key.recorded(request.kind);
                 let (perms, track) =
                     self.page_perms(controls, access, request.key, key_now, purpose);
                 (
                     access.address.page().value(),
-                    Shadow::page(access, perms, track),
+                    Shadow::page(access, perms),
+                    track,
                 )
             })
     }
@@ -780,7 +784,6 @@ impl<H: HostPaging> ShadowPager<H> {
             real: RealAddress::new(frame),
             perms,
             paths,
-            track: false,
         };
         Some((base, shadow))
     }
@@ -847,23 +850,25 @@ impl<H: HostPaging> ShadowPager<H> {
                 }
                 access::record(storage, access.absolute, access.key, AccessKind::Read);
             }
-            let shadow = Shadow::page(&access, perms, track);
-            self.install(host, id, page, shadow)
+            let shadow = Shadow::page(&access, perms);
+            self.install(host, id, page, shadow, track)
                 .map_err(ShadowError::Host)?;
             self.stats.around += 1;
         }
         Ok(())
     }
 
-    /// Installs `shadow` at `base` in root `id`: an in-place upgrade of the
-    /// same mapping, or a fresh mapping after whatever overlapped it was
-    /// removed and flushed.
+    /// Installs `shadow` at `base` in root `id`, its stores tracked if
+    /// `track` (then entered in `tracked`, the one record of it): an
+    /// in-place upgrade of the same mapping, or a fresh mapping after
+    /// whatever overlapped it was removed and flushed.
     fn install(
         &mut self,
         host: &mut H,
         id: RootId,
         base: u64,
         shadow: Shadow,
+        track: bool,
     ) -> Result<(), H::Error> {
         if self.mapped >= self.config.max_mappings {
             self.clear_root(host, id);
@@ -887,7 +892,7 @@ impl<H: HostPaging> ShadowPager<H> {
         } else {
             self.drop_mappings(host, overlapping.into_iter().map(|b| (id, b)).collect());
         }
-        host.map(root, shadow.mapping(base))?;
+        host.map(root, shadow.mapping(base, track))?;
         if let Some(state) = self.roots.get_mut(id) {
             if let Some(old) = state.mappings.insert(base, shadow) {
                 self.reverse.remove((id, base), &old);
@@ -896,7 +901,7 @@ impl<H: HostPaging> ShadowPager<H> {
                 self.mapped += 1;
             }
             self.reverse.insert((id, base), &shadow);
-            if shadow.track {
+            if track {
                 self.tracked.insert((id, base), (root, shadow.frame));
                 self.stats.tracked += 1;
             }
@@ -938,7 +943,6 @@ impl<H: HostPaging> ShadowPager<H> {
             if let Some((_, frame)) = self.tracked.remove(&id) {
                 frames.push(frame);
             }
-            self.set_untracked(id, None);
         }
         self.narrow_tracked(host, self.tracked.len().saturating_sub(TRACKED_MAX));
         for frame in &frames {
@@ -978,22 +982,14 @@ impl<H: HostPaging> ShadowPager<H> {
             let logical = LogicalAddress::new(id.1);
             host.protect(root, logical, HostPageSize::Size4K, HostPerms::READ);
             host.flush(root, FlushScope::Page(logical));
-            self.set_untracked(id, Some(HostPerms::READ));
-            self.stats.untracked += 1;
-        }
-    }
-
-    /// Marks a mapping as no longer tracked, narrowed to `perms` if given.
-    fn set_untracked(&mut self, (id, base): MappingId, perms: Option<HostPerms>) {
-        if let Some(shadow) = self
-            .roots
-            .get_mut(id)
-            .and_then(|state| state.mappings.get_mut(&base))
-        {
-            shadow.track = false;
-            if let Some(perms) = perms {
-                shadow.perms = perms;
+            if let Some(shadow) = self
+                .roots
+                .get_mut(id.0)
+                .and_then(|state| state.mappings.get_mut(&id.1))
+            {
+                shadow.perms = HostPerms::READ;
             }
+            self.stats.untracked += 1;
         }
     }
 

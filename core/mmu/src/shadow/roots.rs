@@ -30,33 +30,29 @@ pub(crate) struct Shadow {
     /// The guest table entries of the s390x translations the mapping is made
     /// of (two when two 1 MiB segment frames form one 2 MiB page).
     pub paths: [TablePath; 2],
-    /// Writable while the frame's C bit is zero: the host records the
-    /// first store ([`Mapping::track_stores`]; 4 KiB mappings only).
-    pub track: bool,
 }
 
 impl Shadow {
-    /// The mapping order for this shadow at `logical`.
-    pub fn mapping(&self, logical: u64) -> Mapping {
+    /// The mapping order for this shadow at `logical`, its stores tracked
+    /// ([`Mapping::track_stores`]) if `track_stores`.
+    pub fn mapping(&self, logical: u64, track_stores: bool) -> Mapping {
         Mapping {
             logical: LogicalAddress::new(logical),
             frame: self.frame,
             size: self.size,
             perms: self.perms,
-            track_stores: self.track,
+            track_stores,
         }
     }
 
-    /// The 4 KiB page of a permitted `access`, with `perms`, its stores
-    /// tracked if `track`.
-    pub fn page(access: &Access, perms: HostPerms, track: bool) -> Self {
+    /// The 4 KiB page of a permitted `access`, with `perms`.
+    pub fn page(access: &Access, perms: HostPerms) -> Self {
         Self {
             size: HostPageSize::Size4K,
             frame: access.absolute.page(),
             real: access.real.page(),
             perms,
             paths: [access.path, TablePath::EMPTY],
-            track,
         }
     }
 
