@@ -5,6 +5,8 @@
 # `name: value` lines between `zmmu-demo: begin` and `zmmu-demo: end`
 # (scripts/linux-boot-test.sh compares them), then powers off, or with
 # `zmmu.shell` on the kernel command line starts an interactive shell.
+# With `zmmu.quick` on the command line the workloads run on inputs a
+# hundred times smaller (the interpreter's boot in the tests).
 export PATH=/bin:/sbin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -23,18 +25,27 @@ now() { cut -d' ' -f1 /proc/uptime; }
 phase() { echo "zmmu-time: $1 $(awk -v a="$2" -v b="$(now)" 'BEGIN { printf "%.2f s", b - a }')"; }
 echo "zmmu-time: boot $(now) s"
 
-# Compute: the sum of squares of 1..50000 and the primes below 10000.
+# The workloads' sizes: the largest square, the primes' bound, the memory
+# workload's 16 MiB blocks, the processes.
+if grep -qw zmmu.quick /proc/cmdline; then
+  squares=500 below=1000 blocks=1 children=30
+else
+  squares=50000 below=10000 blocks=16 children=300
+fi
+
+# Compute: the sum of squares of 1..$squares and the primes below $below.
 t=$(now)
-echo "squares: $(seq 1 50000 | awk '{ s += $1 * $1 } END { printf "%.0f", s }')"
-echo "primes: $(awk 'BEGIN { n = 0; for (i = 2; i < 10000; i++) { p = 1; for (d = 2; d * d <= i; d++) if (i % d == 0) { p = 0; break } n += p } print n }')"
+echo "squares: $(seq 1 "$squares" | awk '{ s += $1 * $1 } END { printf "%.0f", s }')"
+echo "primes: $(awk -v below="$below" 'BEGIN { n = 0; for (i = 2; i < below; i++) { p = 1; for (d = 2; d * d <= i; d++) if (i % d == 0) { p = 0; break } n += p } print n }')"
 phase compute "$t"
 
-# Memory: 256 MiB written to tmpfs (guest storage) from a 1 MiB pattern,
-# read back whole (copied to /dev/null), and its last 4 MiB hashed.
+# Memory: $blocks times 16 MiB (256 MiB) written to tmpfs (guest
+# storage) from a 1 MiB pattern, read back whole (copied to /dev/null),
+# and its last 4 MiB hashed.
 t=$(now)
 yes 'zmmu s390x memory workload' | head -c 1048576 >/tmp/chunk
 cat $(for i in $(seq 16); do echo /tmp/chunk; done) >/tmp/c16
-cat $(for i in $(seq 16); do echo /tmp/c16; done) >/tmp/big
+cat $(for i in $(seq "$blocks"); do echo /tmp/c16; done) >/tmp/big
 rm -f /tmp/chunk /tmp/c16
 cat /tmp/big >/dev/null
 echo "memory: $(stat -c %s /tmp/big) bytes, tail md5 $(tail -c 4194304 /tmp/big | md5sum | cut -d' ' -f1)"
@@ -69,10 +80,10 @@ else
 fi
 phase disk "$t"
 
-# Processes: 300 children, each a new process running busybox.
+# Processes: $children children, each a new process running busybox.
 t=$(now)
 i=0
-while [ "$i" -lt 300 ]; do
+while [ "$i" -lt "$children" ]; do
   /bin/true || break
   i=$((i + 1))
 done

@@ -313,6 +313,34 @@ fn translation_exceptions_nullify_the_instruction() {
 }
 
 #[test]
+fn a_two_byte_instruction_in_the_last_halfword_of_storage_runs() {
+    // bcr 0,0 in the last two bytes of a storage that ends inside its page:
+    // only the instruction's own bytes are fetched.
+    let mut mem = FlatMemory::new(0, CODE as usize + 2);
+    mem.load(CODE, &[0x07, 0x00]).unwrap();
+    let mut cpu = Cpu::new();
+    cpu.psw = Psw {
+        mask: mask::EA | mask::BA,
+        addr: CODE,
+    };
+    assert_eq!(cpu.step(&mut mem), Ok(()));
+    assert_eq!(cpu.psw.addr, CODE + 2);
+}
+
+#[test]
+fn an_instruction_crossing_into_an_invalid_page_is_nullified_with_its_length() {
+    // l %r1,0(%r2) whose last halfword lies on the missing page: the
+    // page-translation exception comes with ILC 2 (the instruction's length
+    // was known from its first halfword).
+    let (mut cpu, mut mem) = machine(&[]);
+    mem.load(0x6ffe, &[0x58, 0x10]).unwrap();
+    cpu.psw.addr = 0x6ffe;
+    let mut bus = Faulting(mem, 0x7000);
+    assert_eq!(program_exception(cpu.step(&mut bus)), (0x0011, 2));
+    assert_eq!(cpu.psw.addr, 0x6ffe);
+}
+
+#[test]
 fn mvc_checks_both_operands_before_storing_across_a_page_boundary() {
     // mvc 0xffc(8,%r2),0(%r3): destination crosses into the missing page
     let (mut cpu, mut mem) = machine(&[0xD2, 0x07, 0x2F, 0xFC, 0x30, 0x00]);

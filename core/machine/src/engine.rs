@@ -7,7 +7,7 @@ use zmmu_cpu::state::Cpu;
 use zmmu_mmu::invalidate::Invalidation;
 
 use crate::board::Board;
-use crate::interrupt::interruption_controls;
+use crate::interrupt::{controls_differ, interruption_controls};
 
 /// What one call of [`Engine::run`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Engine for Interpreter {
                 || instructions >= max
                 || board.attention
                 || board.member.is_some_and(|member| member.kicked())
-                || interruption_controls(cpu) != before
+                || controls_differ(&interruption_controls(cpu), &before)
             {
                 return Ran {
                     instructions,

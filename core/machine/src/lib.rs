@@ -255,7 +255,7 @@ impl TimerPoll {
 
     fn due(&mut self, cpu: &Cpu, executed: u64) -> bool {
         let now = interrupt::interruption_controls(cpu);
-        let changed = now != self.seen;
+        let changed = interrupt::controls_differ(&now, &self.seen);
         self.seen = now;
         changed || core::mem::take(&mut self.woke) || executed % Self::PERIOD == 0
     }

@@ -35,6 +35,7 @@ use zmmu_mmu::access::AccessKind;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::Exception;
 use zmmu_mmu::exception::{Code, Ending};
+use zmmu_mmu::PAGE_MASK;
 
 /// The data-exception code of a floating-point register that the
 /// AFP-register control makes unavailable.
@@ -617,6 +618,13 @@ impl Cpu {
             cpu: self,
         };
         let mut bytes = [0u8; 6];
+        // Six bytes (the longest instruction) in the instruction's page: one
+        // access, whose translation, protection and reference recording are
+        // the first halfword's. Where it fails (storage may end inside the
+        // page) the halfwords are fetched as the length says.
+        if at & PAGE_MASK <= PAGE_MASK - 5 && bus.read(&acc, at, &mut bytes).is_ok() {
+            return Ok((bytes, insn_len(bytes[0])));
+        }
         bus.read(&acc, at, &mut bytes[..2]).map_err(|e| (e, 0))?;
         let len = insn_len(bytes[0]);
         if len > 2 {
