@@ -235,12 +235,7 @@ impl ExitHandler for Exits<'_, '_> {
         self.board.attention = false;
         let op = match guest.insn.op {
             Opcode::EX | Opcode::EXRL => {
-                let mut watch = Watch {
-                    board: self.board,
-                    blocks: self.blocks,
-                    pager: self.pager,
-                    paging,
-                };
+                let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, self.cpu);
                 zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn)
                     .map(|target| target.op)
             }
@@ -250,12 +245,7 @@ impl ExitHandler for Exits<'_, '_> {
             self.pager.harvest(paging, &mut self.board.bus.storage);
         }
         let result = {
-            let mut watch = Watch {
-                board: self.board,
-                blocks: self.blocks,
-                pager: self.pager,
-                paging,
-            };
+            let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, self.cpu);
             // The interpreter fetches the instruction again: if a store
             // changed it, the new one runs (and the chain leaves below).
             self.cpu.step(&mut watch)

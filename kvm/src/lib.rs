@@ -490,12 +490,13 @@ impl KvmEngine {
         // The instruction may read or set a storage key.
         self.pager
             .harvest(self.host.paging_mut(), &mut board.bus.storage);
-        let mut watch = Watch {
+        let mut watch = Watch::new(
             board,
-            blocks: &mut self.blocks,
-            pager: &mut self.pager,
-            paging: self.host.paging_mut(),
-        };
+            &mut self.blocks,
+            &mut self.pager,
+            self.host.paging_mut(),
+            cpu,
+        );
         let result = cpu.step(&mut watch);
         if self.blocks.recheck {
             recheck_jumps(&mut self.blocks, &self.host.exec_area(), cpu, board);
@@ -907,13 +908,15 @@ impl Engine for KvmEngine {
     }
 
     /// The shadow roots and the jump cache drop what the CPU's TLB
-    /// dropped, as after this CPU's own invalidations ([`watch`]).
+    /// dropped, as after this CPU's own invalidations ([`watch`]); a purge
+    /// or a reset, everything.
     fn invalidate(&mut self, invalidation: &Invalidation) {
         watch::invalidated(
             &mut self.pager,
             self.host.paging_mut(),
             &mut self.blocks,
             invalidation,
+            None,
         );
     }
 }
@@ -956,7 +959,7 @@ impl KvmEngine {
                 s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,
             ),
             format!(
-                "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",
+                "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}, kept by TLB purges {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",
                 pager.roots_created,
                 pager.roots_evicted,
                 self.pager.mappings(),
@@ -964,6 +967,7 @@ impl KvmEngine {
                 pager.mapped_2m,
                 pager.around,
                 pager.dropped,
+                pager.kept_by_purges,
                 paging.guest_writes,
                 paging.invlpgs,
                 paging.reloads,

@@ -8,10 +8,11 @@ use zmmu_cpu::decode::Insn;
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::state::Cpu;
 use zmmu_hv_kvm::KvmPaging;
+use zmmu_machine::main_storage::MainStorage;
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::control::Facilities;
+use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::Exception;
 use zmmu_mmu::invalidate::{Invalidation, PendingFlush};
 use zmmu_mmu::keys::StorageKey;
@@ -26,27 +27,33 @@ use crate::blocks::Blocks;
 /// CSP, ...): their stores there drop the blocks of the code frames they
 /// reach, and their reads cost nothing.
 pub(crate) struct Watch<'a, 'b> {
-    pub board: &'a mut Board<'b>,
-    pub blocks: &'a mut Blocks,
-    pub pager: &'a mut ShadowPager<KvmPaging>,
-    pub paging: &'a mut KvmPaging,
+    board: &'a mut Board<'b>,
+    blocks: &'a mut Blocks,
+    pager: &'a mut ShadowPager<KvmPaging>,
+    paging: &'a mut KvmPaging,
+    /// The CPU's DAT controls as the instruction began: a purge walks the
+    /// tables under them.
+    controls: Controls,
 }
 
 /// What an invalidation (this CPU's or one another CPU queued for it)
-/// drops: the shadow mappings it covers (all but the real space's for a
-/// purge), and the jump-cache entries of a frame whose key changed; after
-/// any other, instruction fetches may translate differently, so the jump
-/// cache is checked again.
+/// drops: the shadow mappings it covers, and the jump-cache entries of a
+/// frame whose key changed; after any other, instruction fetches may
+/// translate differently, so the jump cache is checked again. A purge
+/// (PTLB, CSP) given the `tables` it walks (storage and the CPU's
+/// controls) keeps the mappings they translate again
+/// ([`ShadowPager::purge`]); without them (between batches: another CPU's
+/// purge, or a reset) everything goes.
 pub(crate) fn invalidated(
     pager: &mut ShadowPager<KvmPaging>,
     paging: &mut KvmPaging,
     blocks: &mut Blocks,
     invalidation: &Invalidation,
+    tables: Option<(&MainStorage, &Controls)>,
 ) {
     blocks.invalidations += 1;
-    match invalidation {
-        // PTLB and CSP: resets do not come this way.
-        Invalidation::All => pager.purge(paging),
+    match (invalidation, tables) {
+        (Invalidation::All, Some((storage, controls))) => pager.purge(paging, storage, controls),
         _ => pager.invalidate(paging, invalidation),
     }
     match invalidation {
@@ -55,7 +62,25 @@ pub(crate) fn invalidated(
     }
 }
 
-impl Watch<'_, '_> {
+impl<'a, 'b> Watch<'a, 'b> {
+    /// The machine's memory as `cpu`'s next instruction sees it.
+    pub fn new(
+        board: &'a mut Board<'b>,
+        blocks: &'a mut Blocks,
+        pager: &'a mut ShadowPager<KvmPaging>,
+        paging: &'a mut KvmPaging,
+        cpu: &Cpu,
+    ) -> Self {
+        let controls = board.bus.controls(cpu);
+        Self {
+            board,
+            blocks,
+            pager,
+            paging,
+            controls,
+        }
+    }
+
     /// After a store of `len` bytes at `addr`: drops the blocks of every
     /// code frame it reached.
     fn stored(&mut self, acc: &Access<'_>, addr: u64, len: usize) {
@@ -202,9 +227,17 @@ impl Memory for Watch<'_, '_> {
     /// invalidation, and those other CPUs queue for this one while it
     /// waits for their acknowledgements.
     fn invalidate(&mut self, flush: PendingFlush) {
+        let storage = self.board.bus.storage.share();
+        let controls = self.controls;
         let (pager, paging, blocks) = (&mut *self.pager, &mut *self.paging, &mut *self.blocks);
         self.board.invalidate_also(flush, &mut |invalidation| {
-            invalidated(pager, paging, blocks, invalidation)
+            invalidated(
+                pager,
+                paging,
+                blocks,
+                invalidation,
+                Some((&storage, &controls)),
+            )
         });
     }
 

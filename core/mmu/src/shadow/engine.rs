@@ -165,10 +165,17 @@ impl<H: HostAccess> Engine<H> {
         }
     }
 
-    /// Drops what an invalidating operation (IPTE, IDTE, CSP/CSPG with purge,
-    /// PTLB, SSKE, RRBE, SPX) requires.
+    /// Drops what an invalidating operation (IPTE, IDTE, SSKE, RRBE, SPX)
+    /// requires; [`Invalidation::All`] drops everything (a reset: a purge
+    /// of the TLB needs less, [`Engine::purge`]).
     pub fn invalidate(&mut self, invalidation: &Invalidation) {
         self.pager.invalidate(&mut self.host, invalidation);
+    }
+
+    /// What a purge of the TLB (PTLB, CSP/CSPG with purge) requires, with
+    /// the tables as they are in `storage` now ([`ShadowPager::purge`]).
+    pub fn purge<S: Storage + ?Sized>(&mut self, storage: &S, controls: &Controls) {
+        self.pager.purge(&mut self.host, storage, controls);
     }
 
     /// Drops what a change of control registers, prefix or facilities

@@ -57,8 +57,9 @@
 //! - **Invalidation** ([`ShadowPager::invalidate`]) drops exactly the
 //!   mappings that [`Invalidation::covers`] names, found through reverse maps
 //!   from guest table-entry addresses and from absolute frames; a purge of
-//!   the TLB ([`ShadowPager::purge`]) drops the roots with an ASCE and keeps
-//!   the real space's; a control change ([`ShadowPager::controls_changed`])
+//!   the TLB ([`ShadowPager::purge`]) keeps the mappings the tables as they
+//!   are now translate again (a walk each) and the real space's; a control
+//!   change ([`ShadowPager::controls_changed`])
 //!   drops everything when CR0's DAT controls or protection overrides or
 //!   the facilities change, the low pages when low-address protection
 //!   changes, the prefix areas when the prefix changes, and nothing for a
@@ -91,7 +92,7 @@ use crate::invalidate::Invalidation;
 use crate::keys::StorageKey;
 use crate::kind::AccessKind;
 use crate::storage::Storage;
-use crate::walk::{FrameSize, TablePath};
+use crate::walk::{FrameSize, TablePath, WalkControls};
 use crate::PAGE_SHIFT;
 
 use reverse::{MappingId, ReverseMap};
@@ -322,6 +323,9 @@ pub struct Stats {
     pub harvests: u64,
     /// Mappings removed by invalidations, evictions and demotions.
     pub dropped: u64,
+    /// Mappings a TLB purge kept: the tables translate them again
+    /// ([`ShadowPager::purge`]).
+    pub kept_by_purges: u64,
     /// Roots created.
     pub roots_created: u64,
     /// Roots released to make room.
@@ -530,20 +534,35 @@ impl<H: HostPaging> ShadowPager<H> {
     }
 
     /// What a purge of the TLB requires (PTLB, CSP and CSPG with purge:
-    /// PoP ch. 3, "Translation-Lookaside Buffer"): drops the mappings formed
-    /// through DAT tables, those of every root with an ASCE. The mappings
-    /// of the real space (DAT off) are formed through no table entry; what
-    /// they depend on, the prefix (SPX), the storage keys (SSKE, RRBE) and
-    /// CR0 ([`Self::controls_changed`]), has invalidations of its own, so
-    /// they stay. [`Invalidation::All`] (a reset) drops them too.
-    pub fn purge(&mut self, host: &mut H) {
-        let ids: Vec<RootId> = self
-            .roots
-            .iter()
-            .filter(|(_, state)| state.tag.asce.is_some())
-            .map(|(id, _)| id)
-            .collect();
-        ids.into_iter().for_each(|id| self.clear_root(host, id));
+    /// PoP ch. 3, "Translation-Lookaside Buffer"): after it, an access
+    /// translates through the tables as they are in `storage` now, under
+    /// `controls`. A mapping formed through DAT tables stays only if they
+    /// translate it again ([`Shadow::walks_again`]): then it is what the
+    /// access would map, with its R bit already one (a reset of R, RRBE or
+    /// SSKE, drops it), so a purge costs a walk per mapping instead of a
+    /// host fault per page used again. The others go. The mappings of the
+    /// real space (DAT off) are formed through no table entry; what they
+    /// depend on, the prefix (SPX), the storage keys (SSKE, RRBE) and CR0
+    /// ([`Self::controls_changed`]), has invalidations of its own, so they
+    /// stay. [`Invalidation::All`] (a reset) drops everything.
+    pub fn purge<S: Storage + ?Sized>(&mut self, host: &mut H, storage: &S, controls: &Controls) {
+        let walk_controls = WalkControls::from(controls);
+        let mut kept = 0;
+        let mut stale: Vec<MappingId> = Vec::new();
+        for (id, state) in self.roots.iter() {
+            let Some(asce) = state.tag.asce.map(Asce::new) else {
+                continue;
+            };
+            for (base, shadow) in &state.mappings {
+                if shadow.walks_again(storage, asce, *base, walk_controls, controls.prefix) {
+                    kept += 1;
+                } else {
+                    stale.push((id, *base));
+                }
+            }
+        }
+        self.stats.kept_by_purges += kept;
+        self.drop_mappings(host, stale);
     }
 
     /// Drops what a change of control state from `old` to `new` makes

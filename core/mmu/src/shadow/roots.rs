@@ -7,8 +7,11 @@ use alloc::vec::Vec;
 
 use crate::access::Access;
 use crate::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
+use crate::asce::Asce;
 use crate::host::{HostPageSize, HostPerms, Mapping};
-use crate::walk::TablePath;
+use crate::prefix::Prefix;
+use crate::storage::Storage;
+use crate::walk::{walk, TablePath, WalkControls};
 
 use super::RootTag;
 
@@ -59,6 +62,43 @@ impl Shadow {
     /// Whether the absolute page `page` lies in the mapped frame.
     pub fn holds_frame(&self, page: AbsoluteAddress) -> bool {
         page.value().wrapping_sub(self.frame.value()) < self.size.bytes()
+    }
+
+    /// Whether DAT through the tables `asce` designates, as they are now,
+    /// translates the mapping at `base` as it was made: each s390x frame in
+    /// it through the same table entries to the same absolute frame, with
+    /// no DAT protection or IEP its permissions do not honour (a narrower
+    /// mapping only faults sooner). Such a mapping is what a fresh access
+    /// after a TLB purge would map.
+    pub fn walks_again<S: Storage + ?Sized>(
+        &self,
+        storage: &S,
+        asce: Asce,
+        base: u64,
+        controls: WalkControls,
+        prefix: Prefix,
+    ) -> bool {
+        let Ok(first) = walk(storage, asce, base, controls) else {
+            return false;
+        };
+        let step = first.size.bytes().min(self.size.bytes());
+        (base..base + self.size.bytes())
+            .step_by(step as usize)
+            .all(|at| {
+                let now = if at == base {
+                    first
+                } else {
+                    match walk(storage, asce, at, controls) {
+                        Ok(now) => now,
+                        Err(_) => return false,
+                    }
+                };
+                now.size == first.size
+                    && self.paths.contains(&now.path)
+                    && now.absolute(at, prefix).value() == self.frame.value() + (at - base)
+                    && !(now.protected && self.perms.contains(HostPerms::WRITE))
+                    && !(now.iep && self.perms.contains(HostPerms::EXECUTE))
+            })
     }
 }
 
