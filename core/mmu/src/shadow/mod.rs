@@ -537,7 +537,8 @@ impl<H: HostPaging> ShadowPager<H> {
     /// PoP ch. 3, "Translation-Lookaside Buffer"): after it, an access
     /// translates through the tables as they are in `storage` now, under
     /// `controls`. A mapping formed through DAT tables stays only if they
-    /// translate it again ([`Shadow::walks_again`]): then it is what the
+    /// translate it again (the same table entries to the same frames, no
+    /// DAT protection or IEP the mapping does not honour): then it is what the
     /// access would map, with its R bit already one (a reset of R, RRBE or
     /// SSKE, drops it), so a purge costs a walk per mapping instead of a
     /// host fault per page used again. The others go. The mappings of the
