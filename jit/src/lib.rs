@@ -495,6 +495,19 @@ fn jump_slot(addr: u64) -> usize {
     abi::jump_slot_in(addr, JUMP_ENTRIES)
 }
 
+/// The lists of listed jump-cache slots: one per page index (the index of
+/// a page-table entry, bits 44-51 of an address).
+const PAGE_LISTS: usize = 0x100;
+
+/// The list of an entry for `addr`: its page index.
+fn page_list(addr: u64) -> usize {
+    Level::Page.index(addr) as usize
+}
+
+/// The frame of a jump-cache entry whose block crosses into the next
+/// page: no translation's frame (not 4 KiB aligned).
+const CROSSING: u64 = u64::MAX;
+
 /// The instruction-fetch spaces whose jump-cache entries are dropped
 /// apart: DAT off (the prefix), fetches translated by CR1 (the primary,
 /// secondary and access-register modes: PoP, "Address Spaces", instruction
@@ -558,10 +571,18 @@ struct Caches {
     /// The way of a full group that the next entry replaces.
     victim: usize,
     /// The slots that may hold an entry valid now or set aside, each once
-    /// (`listed`): what the checks after an invalidation or a drop of
-    /// blocks look at (not the whole cache).
-    live: Vec<u32>,
-    listed: Box<[bool]>,
+    /// (`listed`), in the list of its address's page index ([`page_list`]):
+    /// what the checks after an invalidation or a drop of blocks look at
+    /// (not the whole cache; after IPTE only the lists of the pages it
+    /// names).
+    live: Box<[Vec<u32>]>,
+    /// Per slot, 1 + the list of `live` it is in (0: none).
+    listed: Box<[u16]>,
+    /// Per slot, the frame of its entry's block, or [`CROSSING`] for a
+    /// block whose last instruction crosses into the next page: what the
+    /// check after an invalidation compares the TLB's translation with
+    /// (without reading the block).
+    frames: Box<[u64]>,
     /// Absolute page -> blocks with bytes in it.
     pages: Map<u64, CodePage>,
     /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
@@ -711,30 +732,45 @@ impl Caches {
         self.stats.jump_drops[JumpDrop::Blocks as usize] += 1;
         // A frame may hold other code now.
         self.last_pair = None;
-        self.retain_jumps(|e, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
+        self.retain_jumps(|e, _, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
     }
 
     /// Keeps the listed entries for which `keep` (given the blocks) says
     /// so, drops the others.
-    fn retain_jumps(&mut self, mut keep: impl FnMut(&Jump, &[Block]) -> bool) {
-        let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
-        self.live.retain(|&slot| {
-            let slot = slot as usize;
-            let kept = keep(&jump[slot], blocks);
-            if !kept {
-                jump[slot].generation = 0;
-                listed[slot] = false;
-            }
-            kept
-        });
+    fn retain_jumps(&mut self, keep: impl FnMut(&Jump, u64, &[Block]) -> bool) {
+        self.retain_listed(0..PAGE_LISTS, keep);
     }
 
-    /// Forgets the list after every entry was dropped.
-    fn unlist_jumps(&mut self) {
-        for &slot in &self.live {
-            self.listed[slot as usize] = false;
+    /// [`Self::retain_jumps`] over the entries in the lists `lists` only
+    /// (those in the others stay, whatever `keep` would say); `keep` is
+    /// given an entry, its frame (`frames`) and the blocks.
+    fn retain_listed(
+        &mut self,
+        lists: impl IntoIterator<Item = usize>,
+        mut keep: impl FnMut(&Jump, u64, &[Block]) -> bool,
+    ) {
+        let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
+        for list in lists {
+            self.live[list].retain(|&slot| {
+                let slot = slot as usize;
+                let kept = keep(&jump[slot], self.frames[slot], blocks);
+                if !kept {
+                    jump[slot].generation = 0;
+                    listed[slot] = 0;
+                }
+                kept
+            });
         }
-        self.live.clear();
+    }
+
+    /// Forgets the lists after every entry was dropped.
+    fn unlist_jumps(&mut self) {
+        for list in self.live.iter_mut() {
+            for &slot in list.iter() {
+                self.listed[slot as usize] = 0;
+            }
+            list.clear();
+        }
     }
 
     /// After an invalidation this CPU's TLB has applied: keeps the entries
@@ -746,7 +782,9 @@ impl Caches {
     /// (`invalidation`), an entry whose page and next page have other
     /// indexes at the level of the table entries invalidated was formed
     /// through none of them and stays without a lookup (docs/CHOICES.md
-    /// §55b).
+    /// §55b); after IPTE such entries are not even looked at (the lists
+    /// of other page indexes, §59a), even when they were dropped or set
+    /// aside before, which leaves them listed until the next look.
     fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
@@ -770,7 +808,17 @@ impl Caches {
         let untouched = entries.map(|(level, first, extra, size)| {
             move |addr: u64| (level.index(addr).wrapping_sub(first) & (size - 1)) > extra
         });
-        self.retain_jumps(|e, blocks| {
+        // The lists that may hold such entries: after IPTE those of the
+        // pages invalidated and of the page before each (whose block may
+        // cross into it); else all.
+        let (from, count) = match entries {
+            Some((Level::Page, first, extra, _)) if extra + 2 < PAGE_LISTS as u64 => {
+                (first as usize + PAGE_LISTS - 1, extra as usize + 2)
+            }
+            _ => (0, PAGE_LISTS),
+        };
+        let lists = (from..from + count).map(|list| list % PAGE_LISTS);
+        self.retain_listed(lists, |e, block_frame, _| {
             let space = fetch_space(e.bits);
             if e.generation != generations[space] {
                 // Dropped already, or set aside.
@@ -796,10 +844,7 @@ impl Caches {
                 _ => zmmu_mmu::control::AsceSource::Primary,
             }));
             let frame = tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key());
-            let block = blocks.get(e.block as usize);
-            block.is_some_and(|b| {
-                b.second.is_none() && frame.is_some_and(|f| f & !0xfff == b.key.1 & !0xfff)
-            })
+            frame.is_some_and(|f| f & !0xfff == block_frame)
         });
     }
 
@@ -883,9 +928,21 @@ impl Caches {
             generation: self.generation_for(bits),
             block: block as u32,
         };
-        if !self.listed[slot] {
-            self.listed[slot] = true;
-            self.live.push(slot as u32);
+        self.frames[slot] = self.blocks.get(block).map_or(CROSSING, |b| match b.second {
+            None => b.key.1 & !0xfff,
+            Some(_) => CROSSING,
+        });
+        // Listed once, in the list of its address.
+        let list = page_list(addr);
+        let was = usize::from(self.listed[slot]);
+        if was != list + 1 {
+            if let Some(old) = was.checked_sub(1).map(|l| &mut self.live[l]) {
+                if let Some(at) = old.iter().position(|&s| s as usize == slot) {
+                    old.swap_remove(at);
+                }
+            }
+            self.listed[slot] = list as u16 + 1;
+            self.live[list].push(slot as u32);
         }
     }
 
@@ -1486,8 +1543,9 @@ impl Jit {
                 generation: 1,
                 aside: Vec::new(),
                 victim: 0,
-                live: Vec::new(),
-                listed: vec![false; JUMP_ENTRIES].into_boxed_slice(),
+                live: vec![Vec::new(); PAGE_LISTS].into_boxed_slice(),
+                listed: vec![0; JUMP_ENTRIES].into_boxed_slice(),
+                frames: vec![CROSSING; JUMP_ENTRIES].into_boxed_slice(),
                 pages: Map::default(),
                 code_map: Vec::new(),
                 jump_controls: None,
