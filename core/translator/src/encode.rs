@@ -283,19 +283,26 @@ impl Assembler {
         }
         let mut offsets = Vec::with_capacity(count + 1);
         layout(&self.items, &mut offsets);
-        // Pass 3: the bytes.
+        // Pass 3: the bytes; the plain encodings between two branches lie
+        // together in `plain`, and are copied at once.
         let size = offsets.last().copied().unwrap_or(0) as usize;
         let mut code = Vec::with_capacity(size);
+        let mut run = 0..0;
         for (index, item) in self.items.iter().enumerate() {
             match *item {
                 Item::Plain { start, end } => {
-                    code.extend_from_slice(&plain[start as usize..end as usize]);
+                    if run.is_empty() {
+                        run = start as usize..end as usize;
+                    } else {
+                        run.end = end as usize;
+                    }
                 }
                 Item::Branch {
                     kind,
                     target,
                     short,
                 } => {
+                    code.extend_from_slice(&plain[core::mem::take(&mut run)]);
                     let end = u64::from(offsets[index + 1]);
                     let target = match target {
                         Target::Label(t) => ip.wrapping_add(u64::from(offsets[t as usize])),
@@ -326,6 +333,7 @@ impl Assembler {
                 }
             }
         }
+        code.extend_from_slice(&plain[run]);
         Ok(Some(Encoded { code, offsets }))
     }
 
@@ -338,9 +346,12 @@ impl Assembler {
         let slot = (mix.finish() >> (64 - MEMO.trailing_zeros())) as usize;
         let memo = self.memo.get_mut(slot);
         if let Some(memo) = memo.as_deref().filter(|m| m.len != 0 && m.insn == *i) {
-            let bytes = &memo.bytes[..usize::from(memo.len)];
-            self.plain.extend_from_slice(bytes);
-            return Ok(bytes.len());
+            // All 15 bytes (a copy of a fixed size), then only the
+            // encoding's kept.
+            let at = self.plain.len();
+            self.plain.extend_from_slice(&memo.bytes);
+            self.plain.truncate(at + usize::from(memo.len));
+            return Ok(usize::from(memo.len));
         }
         self.encoded += 1;
         let n = self.encoder.encode(i, 0)?;
