@@ -1277,9 +1277,20 @@ impl<M: JitMemory> System for Watch<'_, M> {
 
 /// Instructions after which the run returns to the machine: they may make
 /// an interruption pending or change what the machine checks between
-/// instructions.
+/// instructions. Not the DAT instructions that only read ([`reads_only`]).
 fn leaves_run(op: Opcode) -> bool {
-    op.is_system() || op.is_dat() || matches!(op, Opcode::LCTL | Opcode::LCTLG)
+    op.is_system() || (op.is_dat() && !reads_only(op)) || matches!(op, Opcode::LCTL | Opcode::LCTLG)
+}
+
+/// The DAT instructions that only read the tables or a storage key and
+/// set registers and the condition code (PoP "LOAD REAL ADDRESS", "TEST
+/// PROTECTION", "LOAD PAGE-TABLE-ENTRY ADDRESS", "INSERT STORAGE KEY
+/// EXTENDED"): they invalidate nothing, make nothing pending and change
+/// neither the PSW nor a control, so the chain goes on after them
+/// (docs/CHOICES.md §59c; Linux's kernel-text writes run an LRA each).
+fn reads_only(op: Opcode) -> bool {
+    use Opcode::*;
+    matches!(op, LRA | LRAY | LRAG | TPROT | LPTEA | ISKE)
 }
 
 /// The helper generated code calls: runs instruction `index` of the current
@@ -1329,7 +1340,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     ctx.generation = u64::from(caches.generation_for(ctx.bits));
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
     let leave = result.is_err()
-        || op.ends_block()
+        || (op.ends_block() && !reads_only(op))
         || mask_changed
         || caches.current_dirty
         || cpu.psw.addr != next;
