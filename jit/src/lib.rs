@@ -787,11 +787,21 @@ impl Caches {
     /// through none of them and stays without a lookup (docs/CHOICES.md
     /// §55b); after IPTE such entries are not even looked at (the lists
     /// of other page indexes, §59a), even when they were dropped or set
-    /// aside before, which leaves them listed until the next look.
+    /// aside before, which leaves them listed until the next look. After a
+    /// purge of every translation (CSP, CSPG, PTLB) the entries under DAT
+    /// all go at once, by new generations (§59a).
     fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
         self.aside.clear();
+        if *invalidation == Invalidation::All {
+            // The TLB is empty now (`Tlb::invalidate`): no entry formed
+            // under DAT would stand its lookup, those of DAT off all do.
+            for space in 1..SPACES {
+                self.generations[space] = self.next_generation();
+            }
+            return;
+        }
         let generations = self.generations;
         // Whether a translation of an address was formed through none of
         // the table entries IPTE or IDTE invalidated (by its index at their

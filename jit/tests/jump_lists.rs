@@ -1,9 +1,11 @@
-//! The jump cache's listed entries after a slot changes hands (docs/CHOICES.md
-//! §59a): an entry is listed under its address's page index, and the check
-//! after IPTE looks only at the lists of the pages it purges, so an entry
-//! that replaces another's in a slot must be listed under its own page, or
-//! an IPTE of its page would leave it, and the code of the old translation
-//! would run.
+//! The jump cache's listed entries after a slot changes hands, and after a
+//! purge of every translation (docs/CHOICES.md §59a): an entry is listed
+//! under its address's page index, and the check after IPTE looks only at
+//! the lists of the pages it purges, so an entry that replaces another's
+//! in a slot must be listed under its own page, or an IPTE of its page
+//! would leave it, and the code of the old translation would run. After
+//! PTLB (or CSP, CSPG) every entry under DAT goes, those under DAT off
+//! stay.
 
 use zmmu_cpu::state::{mask, Cpu, Psw};
 use zmmu_jit::Jit;
@@ -22,8 +24,9 @@ const MAPPED: u64 = 32;
 /// maps to after the purge.
 const PURGED: u64 = 20;
 const NEW_FRAME: u64 = 0x60000;
-/// Where `ipte %r13,%r10` lies (page 30).
+/// Where `ipte %r13,%r10` lies (page 30), and `ptlb` (page 29).
 const IPTE: u64 = BASE + 30 * 0x1000;
+const PTLB: u64 = BASE + 29 * 0x1000;
 /// The jit's jump-cache entries (its `JUMP_ENTRIES`).
 const ENTRIES: usize = 8192;
 
@@ -42,8 +45,13 @@ fn group(addr: u64) -> usize {
 
 /// Runs the code at `at` (DAT on, 64-bit): the value it loads.
 fn run(jit: &mut Jit, cpu: &mut Cpu, bus: &mut DatBus, at: u64) -> u64 {
+    run_under(jit, cpu, bus, at, mask::DAT)
+}
+
+/// Runs the code at `at` (64-bit, DAT as `dat`): the value it loads.
+fn run_under(jit: &mut Jit, cpu: &mut Cpu, bus: &mut DatBus, at: u64, dat: u64) -> u64 {
     cpu.psw = Psw {
-        mask: mask::EA | mask::BA | mask::DAT,
+        mask: mask::EA | mask::BA | dat,
         addr: at,
     };
     cpu.gpr[2] = 0x99;
@@ -53,8 +61,10 @@ fn run(jit: &mut Jit, cpu: &mut Cpu, bus: &mut DatBus, at: u64) -> u64 {
     cpu.gpr[2]
 }
 
-#[test]
-fn an_entry_that_takes_another_pages_slot_is_dropped_by_an_ipte_of_its_own_page() {
+/// Page tables mapping pages 0-31 (page-table entry `i` to frame
+/// `FRAMES + i * 0x1000`), the code loading `value` at each absolute
+/// address of `programs`, `IPTE` and `PTLB`.
+fn machine(programs: &[(u64, u8)]) -> (Cpu, DatBus) {
     let mut storage = OwnedStorage::new(0x80000);
     let w =
         |s: &mut OwnedStorage, at: u64, v: u64| s.write_u64(AbsoluteAddress::new(at), v).unwrap();
@@ -73,8 +83,53 @@ fn an_entry_that_takes_another_pages_slot_is_dropped_by_an_ipte_of_its_own_page(
             },
         );
     }
+    for &(at, value) in programs {
+        storage
+            .write(AbsoluteAddress::new(at), &code(value))
+            .unwrap();
+    }
+    let put =
+        |s: &mut OwnedStorage, at: u64, b: &[u8]| s.write(AbsoluteAddress::new(at), b).unwrap();
+    put(&mut storage, frame(IPTE), &[0xb2, 0x21, 0x00, 0xda, 0, 0]);
+    put(&mut storage, frame(PTLB), &[0xb2, 0x0d, 0, 0, 0, 0]);
+    let mut cpu = Cpu::new();
+    cpu.cr[1] = SEGMENTS;
+    cpu.gpr[13] = PAGES;
+    (cpu, DatBus::new(storage))
+}
+
+#[test]
+fn a_purge_of_every_translation_drops_the_entries_under_dat_and_keeps_the_others() {
+    // Real 0x3000 (DAT off), and the purged page's code under DAT.
+    let real = 0x3000;
+    let target = BASE + PURGED * 0x1000 + 0x100;
+    let (mut cpu, mut bus) = machine(&[(real, 9), (frame(target), 7), (NEW_FRAME + 0x100, 8)]);
+    let mut jit = Jit::new(1 << 20).unwrap();
+    assert_eq!(run_under(&mut jit, &mut cpu, &mut bus, real, 0), 9);
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, target), 7);
+    // The target's page maps to another frame, then PTLB.
+    bus.storage
+        .write_u64(AbsoluteAddress::new(PAGES + PURGED * 8), NEW_FRAME)
+        .unwrap();
+    cpu.psw.addr = PTLB;
+    let ran = jit.run(&mut cpu, &mut bus, 10);
+    assert_eq!((ran.last, ran.result), (PTLB, Ok(())), "ptlb ran");
+    let hits = jit.stats().jump_hits;
+    assert_eq!(run_under(&mut jit, &mut cpu, &mut bus, real, 0), 9);
+    assert_eq!(
+        jit.stats().jump_hits,
+        hits + 1,
+        "the entry under DAT off stayed"
+    );
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, target), 8);
+    assert_eq!(jit.stats().jump_hits, hits + 1, "the entry under DAT went");
+}
+
+#[test]
+fn an_entry_that_takes_another_pages_slot_is_dropped_by_an_ipte_of_its_own_page() {
     // The purged page's code, and four addresses of the same jump-cache
-    // group in pages 0-18 (page indexes the IPTE's check does not look at), which fill the group.
+    // group in pages 0-18 (page indexes the IPTE's check does not look at),
+    // which fill the group.
     let target = BASE + PURGED * 0x1000 + 0x100;
     let mut others: Vec<u64> = Vec::new();
     for a in (BASE..BASE + 19 * 0x1000).step_by(2) {
@@ -85,18 +140,14 @@ fn an_entry_that_takes_another_pages_slot_is_dropped_by_an_ipte_of_its_own_page(
         }
     }
     assert_eq!(others.len(), abi::JUMP_WAYS, "pages 0-18 hold a full group");
-    let put =
-        |s: &mut OwnedStorage, at: u64, b: &[u8]| s.write(AbsoluteAddress::new(at), b).unwrap();
-    for (n, &a) in others.iter().enumerate() {
-        put(&mut storage, frame(a), &code(n as u8 + 1));
-    }
-    put(&mut storage, frame(target), &code(7));
-    put(&mut storage, NEW_FRAME + (target & 0xfff), &code(8));
-    put(&mut storage, frame(IPTE), &[0xb2, 0x21, 0x00, 0xda, 0, 0]);
-    let mut bus = DatBus::new(storage);
-    let mut cpu = Cpu::new();
-    cpu.cr[1] = SEGMENTS;
-    cpu.gpr[13] = PAGES;
+    let mut programs: Vec<(u64, u8)> = others
+        .iter()
+        .enumerate()
+        .map(|(n, &a)| (frame(a), n as u8 + 1))
+        .collect();
+    programs.push((frame(target), 7));
+    programs.push((NEW_FRAME + (target & 0xfff), 8));
+    let (mut cpu, mut bus) = machine(&programs);
     let mut jit = Jit::new(1 << 20).unwrap();
     for (n, &a) in others.iter().enumerate() {
         assert_eq!(run(&mut jit, &mut cpu, &mut bus, a), n as u64 + 1);
