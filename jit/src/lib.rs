@@ -586,6 +586,9 @@ struct Caches {
     /// check after an invalidation compares the TLB's translation with
     /// (without reading the block).
     frames: Box<[u64]>,
+    /// Per slot, its entry's address (as in `jump`): a dense array, which
+    /// the check after IPTE or IDTE reads before it reads an entry.
+    addrs: Box<[u64]>,
     /// Absolute page -> blocks with bytes in it.
     pages: Map<u64, CodePage>,
     /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
@@ -735,28 +738,29 @@ impl Caches {
         self.stats.jump_drops[JumpDrop::Blocks as usize] += 1;
         // A frame may hold other code now.
         self.last_pair = None;
-        self.retain_jumps(|e, _, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
+        self.retain_jumps(|e, _, _, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
     }
 
     /// Keeps the listed entries for which `keep` (given the blocks) says
     /// so, drops the others.
-    fn retain_jumps(&mut self, keep: impl FnMut(&Jump, u64, &[Block]) -> bool) {
+    fn retain_jumps(&mut self, keep: impl FnMut(&Jump, u64, u64, &[Block]) -> bool) {
         self.retain_listed(0..PAGE_LISTS, keep);
     }
 
     /// [`Self::retain_jumps`] over the entries in the lists `lists` only
     /// (those in the others stay, whatever `keep` would say); `keep` is
-    /// given an entry, its frame (`frames`) and the blocks.
+    /// given an entry, its address (`addrs`: reading it does not read the
+    /// entry), its frame (`frames`) and the blocks.
     fn retain_listed(
         &mut self,
         lists: impl IntoIterator<Item = usize>,
-        mut keep: impl FnMut(&Jump, u64, &[Block]) -> bool,
+        mut keep: impl FnMut(&Jump, u64, u64, &[Block]) -> bool,
     ) {
         let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
         for list in lists {
             self.live[list].retain(|&slot| {
                 let slot = slot as usize;
-                let kept = keep(&jump[slot], self.frames[slot], blocks);
+                let kept = keep(&jump[slot], self.addrs[slot], self.frames[slot], blocks);
                 if !kept {
                     jump[slot].generation = 0;
                     listed[slot] = 0;
@@ -785,11 +789,12 @@ impl Caches {
     /// (`invalidation`), an entry whose page and next page have other
     /// indexes at the level of the table entries invalidated was formed
     /// through none of them and stays without a lookup (docs/CHOICES.md
-    /// §55b); after IPTE such entries are not even looked at (the lists
-    /// of other page indexes, §59a), even when they were dropped or set
-    /// aside before, which leaves them listed until the next look. After a
-    /// purge of every translation (CSP, CSPG, PTLB) the entries under DAT
-    /// all go at once, by new generations (§59a).
+    /// §55b), judged by its address alone (`addrs`), even when it was
+    /// dropped or set aside before, which leaves it listed until a later
+    /// look; after IPTE such entries are not even looked at (the lists of
+    /// other page indexes, §59a). After a purge of every translation (CSP,
+    /// CSPG, PTLB) the entries under DAT all go at once, by new
+    /// generations (§59a).
     fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
@@ -831,7 +836,15 @@ impl Caches {
             _ => (0, PAGE_LISTS),
         };
         let lists = (from..from + count).map(|list| list % PAGE_LISTS);
-        self.retain_listed(lists, |e, block_frame, _| {
+        self.retain_listed(lists, |e, addr, block_frame, _| {
+            if let Some(untouched) = untouched {
+                // The block's page and the next, which a block's last
+                // instruction may cross into: formed through none of the
+                // entries, it stays (a stale one stays listed).
+                if untouched(addr) && untouched(addr.wrapping_add(0x1000)) {
+                    return true;
+                }
+            }
             let space = fetch_space(e.bits);
             if e.generation != generations[space] {
                 // Dropped already, or set aside.
@@ -840,13 +853,6 @@ impl Caches {
             if space == 0 {
                 // DAT off: no translation to purge.
                 return true;
-            }
-            if let Some(untouched) = untouched {
-                // The block's page and the next, which a block's last
-                // instruction may cross into.
-                if untouched(e.addr) && untouched(e.addr.wrapping_add(0x1000)) {
-                    return true;
-                }
             }
             let psw = zmmu_cpu::state::Psw {
                 mask: e.bits,
@@ -941,6 +947,7 @@ impl Caches {
             generation: self.generation_for(bits),
             block: block as u32,
         };
+        self.addrs[slot] = addr;
         self.frames[slot] = self.blocks.get(block).map_or(CROSSING, |b| match b.second {
             None => b.key.1 & !0xfff,
             Some(_) => CROSSING,
@@ -1570,6 +1577,7 @@ impl Jit {
                 live: vec![Vec::new(); PAGE_LISTS].into_boxed_slice(),
                 listed: vec![0; JUMP_ENTRIES].into_boxed_slice(),
                 frames: vec![CROSSING; JUMP_ENTRIES].into_boxed_slice(),
+                addrs: vec![0; JUMP_ENTRIES].into_boxed_slice(),
                 pages: Map::default(),
                 code_map: Vec::new(),
                 jump_controls: None,
