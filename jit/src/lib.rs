@@ -105,8 +105,11 @@ impl JitMemory for Board<'_> {
 /// The PSW bits translated code depends on.
 const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::EA | mask::BA;
 
-/// The default size of the code buffer.
-pub const DEFAULT_BUFFER: usize = 64 << 20;
+/// The default size of the code buffer: 128 MiB of address space, of which
+/// only what blocks use is ever touched. Linux's boot to power-off makes
+/// 66-70 MB of host code (a dropped block's code is not reused), which with
+/// 64 MiB flushed every translation near its end, at times.
+pub const DEFAULT_BUFFER: usize = 128 << 20;
 
 /// The most blocks kept before a flush (a block number fits in the 16 bits
 /// [`abi::last_run`] gives it).
@@ -495,6 +498,19 @@ fn jump_slot(addr: u64) -> usize {
     abi::jump_slot_in(addr, JUMP_ENTRIES)
 }
 
+/// The lists of listed jump-cache slots: one per page index (the index of
+/// a page-table entry, bits 44-51 of an address).
+const PAGE_LISTS: usize = 0x100;
+
+/// The list of an entry for `addr`: its page index.
+fn page_list(addr: u64) -> usize {
+    Level::Page.index(addr) as usize
+}
+
+/// The frame of a jump-cache entry whose block crosses into the next
+/// page: no translation's frame (not 4 KiB aligned).
+const CROSSING: u64 = u64::MAX;
+
 /// The instruction-fetch spaces whose jump-cache entries are dropped
 /// apart: DAT off (the prefix), fetches translated by CR1 (the primary,
 /// secondary and access-register modes: PoP, "Address Spaces", instruction
@@ -558,10 +574,21 @@ struct Caches {
     /// The way of a full group that the next entry replaces.
     victim: usize,
     /// The slots that may hold an entry valid now or set aside, each once
-    /// (`listed`): what the checks after an invalidation or a drop of
-    /// blocks look at (not the whole cache).
-    live: Vec<u32>,
-    listed: Box<[bool]>,
+    /// (`listed`), in the list of its address's page index ([`page_list`]):
+    /// what the checks after an invalidation or a drop of blocks look at
+    /// (not the whole cache; after IPTE only the lists of the pages it
+    /// names).
+    live: Box<[Vec<u32>]>,
+    /// Per slot, 1 + the list of `live` it is in (0: none).
+    listed: Box<[u16]>,
+    /// Per slot, the frame of its entry's block, or [`CROSSING`] for a
+    /// block whose last instruction crosses into the next page: what the
+    /// check after an invalidation compares the TLB's translation with
+    /// (without reading the block).
+    frames: Box<[u64]>,
+    /// Per slot, its entry's address (as in `jump`): a dense array, which
+    /// the check after IPTE or IDTE reads before it reads an entry.
+    addrs: Box<[u64]>,
     /// Absolute page -> blocks with bytes in it.
     pages: Map<u64, CodePage>,
     /// The code map generated code reads ([`abi::CTX_CODE_MAP`]): word `f`
@@ -711,30 +738,46 @@ impl Caches {
         self.stats.jump_drops[JumpDrop::Blocks as usize] += 1;
         // A frame may hold other code now.
         self.last_pair = None;
-        self.retain_jumps(|e, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
+        self.retain_jumps(|e, _, _, blocks| blocks.get(e.block as usize).is_some_and(|b| b.valid));
     }
 
     /// Keeps the listed entries for which `keep` (given the blocks) says
     /// so, drops the others.
-    fn retain_jumps(&mut self, mut keep: impl FnMut(&Jump, &[Block]) -> bool) {
-        let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
-        self.live.retain(|&slot| {
-            let slot = slot as usize;
-            let kept = keep(&jump[slot], blocks);
-            if !kept {
-                jump[slot].generation = 0;
-                listed[slot] = false;
-            }
-            kept
-        });
+    fn retain_jumps(&mut self, keep: impl FnMut(&Jump, u64, u64, &[Block]) -> bool) {
+        self.retain_listed(0..PAGE_LISTS, keep);
     }
 
-    /// Forgets the list after every entry was dropped.
-    fn unlist_jumps(&mut self) {
-        for &slot in &self.live {
-            self.listed[slot as usize] = false;
+    /// [`Self::retain_jumps`] over the entries in the lists `lists` only
+    /// (those in the others stay, whatever `keep` would say); `keep` is
+    /// given an entry, its address (`addrs`: reading it does not read the
+    /// entry), its frame (`frames`) and the blocks.
+    fn retain_listed(
+        &mut self,
+        lists: impl IntoIterator<Item = usize>,
+        mut keep: impl FnMut(&Jump, u64, u64, &[Block]) -> bool,
+    ) {
+        let (jump, listed, blocks) = (&mut self.jump, &mut self.listed, &self.blocks);
+        for list in lists {
+            self.live[list].retain(|&slot| {
+                let slot = slot as usize;
+                let kept = keep(&jump[slot], self.addrs[slot], self.frames[slot], blocks);
+                if !kept {
+                    jump[slot].generation = 0;
+                    listed[slot] = 0;
+                }
+                kept
+            });
         }
-        self.live.clear();
+    }
+
+    /// Forgets the lists after every entry was dropped.
+    fn unlist_jumps(&mut self) {
+        for list in self.live.iter_mut() {
+            for &slot in list.iter() {
+                self.listed[slot as usize] = 0;
+            }
+            list.clear();
+        }
     }
 
     /// After an invalidation this CPU's TLB has applied: keeps the entries
@@ -746,11 +789,24 @@ impl Caches {
     /// (`invalidation`), an entry whose page and next page have other
     /// indexes at the level of the table entries invalidated was formed
     /// through none of them and stays without a lookup (docs/CHOICES.md
-    /// §55b).
+    /// §55b), judged by its address alone (`addrs`), even when it was
+    /// dropped or set aside before, which leaves it listed until a later
+    /// look; after IPTE such entries are not even looked at (the lists of
+    /// other page indexes, §59a). After a purge of every translation (CSP,
+    /// CSPG, PTLB) the entries under DAT all go at once, by new
+    /// generations (§59a).
     fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
         self.aside.clear();
+        if *invalidation == Invalidation::All {
+            // The TLB is empty now (`Tlb::invalidate`): no entry formed
+            // under DAT would stand its lookup, those of DAT off all do.
+            for space in 1..SPACES {
+                self.generations[space] = self.next_generation();
+            }
+            return;
+        }
         let generations = self.generations;
         // Whether a translation of an address was formed through none of
         // the table entries IPTE or IDTE invalidated (by its index at their
@@ -770,7 +826,25 @@ impl Caches {
         let untouched = entries.map(|(level, first, extra, size)| {
             move |addr: u64| (level.index(addr).wrapping_sub(first) & (size - 1)) > extra
         });
-        self.retain_jumps(|e, blocks| {
+        // The lists that may hold such entries: after IPTE those of the
+        // pages invalidated and of the page before each (whose block may
+        // cross into it); else all.
+        let (from, count) = match entries {
+            Some((Level::Page, first, extra, _)) if extra + 2 < PAGE_LISTS as u64 => {
+                (first as usize + PAGE_LISTS - 1, extra as usize + 2)
+            }
+            _ => (0, PAGE_LISTS),
+        };
+        let lists = (from..from + count).map(|list| list % PAGE_LISTS);
+        self.retain_listed(lists, |e, addr, block_frame, _| {
+            if let Some(untouched) = untouched {
+                // The block's page and the next, which a block's last
+                // instruction may cross into: formed through none of the
+                // entries, it stays (a stale one stays listed).
+                if untouched(addr) && untouched(addr.wrapping_add(0x1000)) {
+                    return true;
+                }
+            }
             let space = fetch_space(e.bits);
             if e.generation != generations[space] {
                 // Dropped already, or set aside.
@@ -779,13 +853,6 @@ impl Caches {
             if space == 0 {
                 // DAT off: no translation to purge.
                 return true;
-            }
-            if let Some(untouched) = untouched {
-                // The block's page and the next, which a block's last
-                // instruction may cross into.
-                if untouched(e.addr) && untouched(e.addr.wrapping_add(0x1000)) {
-                    return true;
-                }
             }
             let psw = zmmu_cpu::state::Psw {
                 mask: e.bits,
@@ -796,10 +863,7 @@ impl Caches {
                 _ => zmmu_mmu::control::AsceSource::Primary,
             }));
             let frame = tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key());
-            let block = blocks.get(e.block as usize);
-            block.is_some_and(|b| {
-                b.second.is_none() && frame.is_some_and(|f| f & !0xfff == b.key.1 & !0xfff)
-            })
+            frame.is_some_and(|f| f & !0xfff == block_frame)
         });
     }
 
@@ -883,9 +947,22 @@ impl Caches {
             generation: self.generation_for(bits),
             block: block as u32,
         };
-        if !self.listed[slot] {
-            self.listed[slot] = true;
-            self.live.push(slot as u32);
+        self.addrs[slot] = addr;
+        self.frames[slot] = self.blocks.get(block).map_or(CROSSING, |b| match b.second {
+            None => b.key.1 & !0xfff,
+            Some(_) => CROSSING,
+        });
+        // Listed once, in the list of its address.
+        let list = page_list(addr);
+        let was = usize::from(self.listed[slot]);
+        if was != list + 1 {
+            if let Some(old) = was.checked_sub(1).map(|l| &mut self.live[l]) {
+                if let Some(at) = old.iter().position(|&s| s as usize == slot) {
+                    old.swap_remove(at);
+                }
+            }
+            self.listed[slot] = list as u16 + 1;
+            self.live[list].push(slot as u32);
         }
     }
 
@@ -1220,9 +1297,20 @@ impl<M: JitMemory> System for Watch<'_, M> {
 
 /// Instructions after which the run returns to the machine: they may make
 /// an interruption pending or change what the machine checks between
-/// instructions.
+/// instructions. Not the DAT instructions that only read ([`reads_only`]).
 fn leaves_run(op: Opcode) -> bool {
-    op.is_system() || op.is_dat() || matches!(op, Opcode::LCTL | Opcode::LCTLG)
+    op.is_system() || (op.is_dat() && !reads_only(op)) || matches!(op, Opcode::LCTL | Opcode::LCTLG)
+}
+
+/// The DAT instructions that only read the tables or a storage key and
+/// set registers and the condition code (PoP "LOAD REAL ADDRESS", "TEST
+/// PROTECTION", "LOAD PAGE-TABLE-ENTRY ADDRESS", "INSERT STORAGE KEY
+/// EXTENDED"): they invalidate nothing, make nothing pending and change
+/// neither the PSW nor a control, so the chain goes on after them
+/// (docs/CHOICES.md §59c; Linux's kernel-text writes run an LRA each).
+fn reads_only(op: Opcode) -> bool {
+    use Opcode::*;
+    matches!(op, LRA | LRAY | LRAG | TPROT | LPTEA | ISKE)
 }
 
 /// The helper generated code calls: runs instruction `index` of the current
@@ -1272,7 +1360,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     ctx.generation = u64::from(caches.generation_for(ctx.bits));
     let mask_changed = cpu.psw.mask & !mask::CC != mask_before;
     let leave = result.is_err()
-        || op.ends_block()
+        || (op.ends_block() && !reads_only(op))
         || mask_changed
         || caches.current_dirty
         || cpu.psw.addr != next;
@@ -1486,8 +1574,10 @@ impl Jit {
                 generation: 1,
                 aside: Vec::new(),
                 victim: 0,
-                live: Vec::new(),
-                listed: vec![false; JUMP_ENTRIES].into_boxed_slice(),
+                live: vec![Vec::new(); PAGE_LISTS].into_boxed_slice(),
+                listed: vec![0; JUMP_ENTRIES].into_boxed_slice(),
+                frames: vec![CROSSING; JUMP_ENTRIES].into_boxed_slice(),
+                addrs: vec![0; JUMP_ENTRIES].into_boxed_slice(),
                 pages: Map::default(),
                 code_map: Vec::new(),
                 jump_controls: None,

@@ -18,8 +18,6 @@
 
 use alloc::vec::Vec;
 
-use core::hash::{Hash, Hasher};
-
 use iced_x86::{Code, Encoder, IcedError, Instruction, OpKind};
 
 /// A block's machine code and where each instruction starts in it.
@@ -103,41 +101,23 @@ struct Memo {
     bytes: [u8; 15],
 }
 
-/// A hash of an instruction's fields (those its `Eq` compares), for its
-/// [`Memo`] slot: a rotate and xor per field, one multiplication at the
-/// end (a collision costs only an encoding).
-struct Mix(u64);
-
-impl Hasher for Mix {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(u64::from(v));
-    }
-
-    fn write_u16(&mut self, v: u16) {
-        self.write_u64(u64::from(v));
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = self.0.rotate_left(7) ^ v;
-    }
-
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
+/// The [`Memo`] slot of an instruction: a hash of the fields that tell
+/// the translator's instructions apart (the code, the first two operands'
+/// kinds and registers, the memory operand's registers, displacement and
+/// the immediate), not of every field its `Eq` compares (as iced's `Hash`
+/// does, twice the time): two instructions that differ only elsewhere
+/// share a slot, which costs an encoding, never a wrong one.
+fn memo_slot(i: &Instruction) -> usize {
+    let fields = i.code() as u64
+        | (i.op0_kind() as u64) << 16
+        | (i.op1_kind() as u64) << 24
+        | (i.op0_register() as u64) << 32
+        | (i.op1_register() as u64) << 40
+        | (i.memory_base() as u64) << 48
+        | (i.memory_index() as u64) << 56;
+    let values = i.memory_displacement64() ^ u64::from(i.immediate32()).rotate_left(32);
+    let mix = (fields ^ values.rotate_left(23)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mix >> (64 - MEMO.trailing_zeros())) as usize
 }
 
 /// Reused across blocks: the encoder, the encodings it made, and the
@@ -283,19 +263,26 @@ impl Assembler {
         }
         let mut offsets = Vec::with_capacity(count + 1);
         layout(&self.items, &mut offsets);
-        // Pass 3: the bytes.
+        // Pass 3: the bytes; the plain encodings between two branches lie
+        // together in `plain`, and are copied at once.
         let size = offsets.last().copied().unwrap_or(0) as usize;
         let mut code = Vec::with_capacity(size);
+        let mut run = 0..0;
         for (index, item) in self.items.iter().enumerate() {
             match *item {
                 Item::Plain { start, end } => {
-                    code.extend_from_slice(&plain[start as usize..end as usize]);
+                    if run.is_empty() {
+                        run = start as usize..end as usize;
+                    } else {
+                        run.end = end as usize;
+                    }
                 }
                 Item::Branch {
                     kind,
                     target,
                     short,
                 } => {
+                    code.extend_from_slice(&plain[core::mem::take(&mut run)]);
                     let end = u64::from(offsets[index + 1]);
                     let target = match target {
                         Target::Label(t) => ip.wrapping_add(u64::from(offsets[t as usize])),
@@ -326,6 +313,7 @@ impl Assembler {
                 }
             }
         }
+        code.extend_from_slice(&plain[run]);
         Ok(Some(Encoded { code, offsets }))
     }
 
@@ -333,14 +321,15 @@ impl Assembler {
     /// RIP-relative) at address 0 to `self.plain`, from `memo` if it holds
     /// them; their length.
     fn plain(&mut self, i: &Instruction) -> Result<usize, IcedError> {
-        let mut mix = Mix(0);
-        i.hash(&mut mix);
-        let slot = (mix.finish() >> (64 - MEMO.trailing_zeros())) as usize;
+        let slot = memo_slot(i);
         let memo = self.memo.get_mut(slot);
         if let Some(memo) = memo.as_deref().filter(|m| m.len != 0 && m.insn == *i) {
-            let bytes = &memo.bytes[..usize::from(memo.len)];
-            self.plain.extend_from_slice(bytes);
-            return Ok(bytes.len());
+            // All 15 bytes (a copy of a fixed size), then only the
+            // encoding's kept.
+            let at = self.plain.len();
+            self.plain.extend_from_slice(&memo.bytes);
+            self.plain.truncate(at + usize::from(memo.len));
+            return Ok(usize::from(memo.len));
         }
         self.encoded += 1;
         let n = self.encoder.encode(i, 0)?;
