@@ -231,3 +231,46 @@ fn a_large_mapping_over_a_code_frame_is_writable_but_for_it() {
         .unwrap()[0];
     assert_eq!(read, Ok(0xAA));
 }
+
+/// A writable 2 MiB mapping made before one of its frames held translated
+/// code, given again (what `ShadowPager::remap_frame` does when a block is
+/// translated from the frame) and the frame's page flushed: a store into
+/// the code frame now faults, one into another frame still goes through.
+#[test]
+fn a_large_mapping_given_again_after_a_frame_became_code_is_writable_but_for_it() {
+    let Some((mut host, storage)) = host_with_marked_frames() else {
+        return;
+    };
+    let root = host.create_root().unwrap();
+    host.activate(root).unwrap();
+    let large = 0x20_0000;
+    let mapping = Mapping {
+        size: HostPageSize::Size2M,
+        ..mapping(large, 0, RW)
+    };
+    host.map(root, mapping).unwrap();
+    let before = host
+        .run_raw(&[Operation::write(large + 0x2_0000, AccessWidth::Byte, 0xAA)])
+        .unwrap()[0];
+    assert!(before.is_ok(), "{before:?}");
+    host.paging_mut()
+        .set_code_frame(AbsoluteAddress::new(0x2_0000), true);
+    host.map(root, mapping).unwrap();
+    host.flush(
+        root,
+        FlushScope::Page(LogicalAddress::new(large + 0x2_0000)),
+    );
+    let code = host
+        .run_raw(&[Operation::write(large + 0x2_0000, AccessWidth::Byte, 1)])
+        .unwrap()[0];
+    assert!(code.is_err(), "a store into the code frame went through");
+    let data = host
+        .run_raw(&[Operation::write(large + 0x3_0000, AccessWidth::Byte, 0xCC)])
+        .unwrap()[0];
+    assert!(data.is_ok(), "{data:?}");
+    let mut byte = [0u8];
+    storage
+        .read(AbsoluteAddress::new(0x2_0000), &mut byte)
+        .unwrap();
+    assert_eq!(byte, [0xAA], "the refused store changed nothing");
+}

@@ -697,12 +697,10 @@ impl KvmEngine {
             );
         }
         for frame in new_frames {
-            // Mappings of the frame made writable before go; they come back
-            // read-only.
-            self.pager.invalidate(
-                self.host.paging_mut(),
-                &Invalidation::Key(AbsoluteAddress::new(frame)),
-            );
+            // Mappings of the frame made writable before are given again:
+            // the frame read-only, the rest of a large mapping writable.
+            self.pager
+                .remap_frame(self.host.paging_mut(), AbsoluteAddress::new(frame));
         }
         self.stats.translate_ns += started.elapsed().as_nanos() as u64;
         Ok(Some(id))
@@ -959,7 +957,7 @@ impl KvmEngine {
                 s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,
             ),
             format!(
-                "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}, kept by TLB purges {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",
+                "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}, kept by TLB purges {}, given again over new code frames {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",
                 pager.roots_created,
                 pager.roots_evicted,
                 self.pager.mappings(),
@@ -968,6 +966,7 @@ impl KvmEngine {
                 pager.around,
                 pager.dropped,
                 pager.kept_by_purges,
+                pager.remapped,
                 paging.guest_writes,
                 paging.invlpgs,
                 paging.reloads,

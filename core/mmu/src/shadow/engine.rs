@@ -184,6 +184,12 @@ impl<H: HostAccess> Engine<H> {
         self.pager.controls_changed(&mut self.host, old, new);
     }
 
+    /// The backend maps `frame` narrower from now on: its writable mappings
+    /// are given again ([`ShadowPager::remap_frame`]).
+    pub fn remap_frame(&mut self, frame: AbsoluteAddress) {
+        self.pager.remap_frame(&mut self.host, frame);
+    }
+
     /// Sets the C bits of the frames the host recorded stores into
     /// ([`ShadowPager::harvest`]); before storage keys are read or set.
     pub fn harvest<S: Storage + ?Sized>(&mut self, storage: &mut S) -> usize {

@@ -326,6 +326,9 @@ pub struct Stats {
     /// Mappings a TLB purge kept: the tables translate them again
     /// ([`ShadowPager::purge`]).
     pub kept_by_purges: u64,
+    /// Writable mappings given to the backend again because it maps one of
+    /// their frames narrower ([`ShadowPager::remap_frame`]).
+    pub remapped: u64,
     /// Roots created.
     pub roots_created: u64,
     /// Roots released to make room.
@@ -936,6 +939,37 @@ impl<H: HostPaging> ShadowPager<H> {
             if host.stored(root, LogicalAddress::new(id.1), HostPageSize::Size4K) {
                 self.stored.push(frame);
             }
+        }
+    }
+
+    /// The backend maps the absolute frame `frame` narrower from now on
+    /// (hv-kvm keeps a frame that holds translated code read-only, so that
+    /// a store into it faults): the writable mappings that end in it are
+    /// given to the backend again, each after its record of stores is kept
+    /// for the next harvest, and flushed. A mapping the backend cannot give
+    /// again (it would need a table it cannot allocate) is dropped. Unlike
+    /// an invalidation, the other frames of a large mapping stay mapped.
+    pub fn remap_frame(&mut self, host: &mut H, frame: AbsoluteAddress) {
+        let page = frame.page();
+        for (id, base) in self.reverse.ending_in(page) {
+            let Some(state) = self.roots.get(id) else {
+                continue;
+            };
+            let Some(shadow) = state.mappings.get(&base).copied() else {
+                continue;
+            };
+            if !shadow.holds_frame(page) || !shadow.perms.contains(HostPerms::WRITE) {
+                continue;
+            }
+            let root = state.root;
+            self.retire(host, (id, base));
+            if host.map(root, shadow.mapping(base, false)).is_err() {
+                self.drop_mappings(host, Vec::from([(id, base)]));
+                continue;
+            }
+            let logical = base + (page.value() - shadow.frame.value());
+            host.flush(root, FlushScope::Page(LogicalAddress::new(logical)));
+            self.stats.remapped += 1;
         }
     }
 
