@@ -218,3 +218,146 @@ fn the_program_mask_set_in_the_middle_of_a_block_survives_later_condition_codes(
     // IPM: bits 34-35 the cc (2), 36-39 the program mask.
     assert_eq!(cpu.gpr[4] >> 24 & 0x3f, 0x27);
 }
+
+/// RISBG, RNSBG, ROSBG, RXSBG r1,r2,i3,i4,i5 (RIE-f).
+fn rotate_then(op: u8, r1: u8, r2: u8, i3: u8, i4: u8, i5: u8) -> [u8; 6] {
+    [0xec, r1 << 4 | r2, i3, i4, i5, op]
+}
+
+const RISBG: u8 = 0x55;
+const RNSBG: u8 = 0x54;
+const RXSBG: u8 = 0x57;
+
+#[test]
+fn rotate_then_insert_reads_all_64_bits_of_a_register_cached_as_32() {
+    // lr r2,r6 (the cache holds bits 32-63 of r2); risbg r3,r2,0,63,32
+    // (r2 rotated by 32: its bits 0-31 become the low half of r3).
+    let code = [
+        &[0x18, 0x26][..],
+        &rotate_then(RISBG, 3, 2, 0, 63, 32),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = HIGH;
+        cpu.gpr[6] = 7;
+    });
+    assert_eq!(cpu.gpr[3], 7 << 32 | HIGH >> 32);
+}
+
+#[test]
+fn rotate_then_insert_leaves_the_unselected_bits_of_a_cached_register() {
+    // lgr r3,r6 (r3 cached); risbg r3,r2,56,63,8 (bits 56-63 of r3 = the
+    // byte at bits 0-7 of r2); agr r4,r3 reads r3 from the cache.
+    let code = [
+        &lgr(3, 6)[..],
+        &rotate_then(RISBG, 3, 2, 56, 63, 8),
+        &agr(4, 3),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0xab00_0000_0000_0000;
+        cpu.gpr[6] = HIGH | 0x1234;
+    });
+    assert_eq!(cpu.gpr[4], HIGH | 0x12ab);
+}
+
+#[test]
+fn rotate_then_insert_sets_the_cc_of_its_result_for_a_branch_after_it() {
+    // risbg r3,r2,0,63,0 (a negative result: cc 1); jl +8 (taken: over
+    // the lhi r7,1) ; lhi r8,1. Then zero (cc 0, not taken).
+    let code = [
+        &rotate_then(RISBG, 3, 2, 0, 63, 0)[..],
+        &[0xa7, 0x44, 0x00, 0x04],
+        &[0xa7, 0x78, 0x00, 0x01],
+        &[0xa7, 0x88, 0x00, 0x01],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| cpu.gpr[2] = 1 << 63);
+    assert_eq!((cpu.gpr[7], cpu.gpr[8]), (0, 1));
+    assert_eq!(cpu.psw.cc(), 1);
+    let (cpu, _) = run(&code, &[], |cpu| cpu.gpr[2] = 0);
+    assert_eq!((cpu.gpr[7], cpu.gpr[8]), (1, 1));
+    assert_eq!(cpu.psw.cc(), 0);
+}
+
+#[test]
+fn rotate_then_and_with_the_test_control_changes_no_register() {
+    // lgr r3,r6; rnsbg r3,r2,128+0,63,0 (test only: cc 1, the selected
+    // and is nonzero); lgr r4,r3 reads r3 unchanged.
+    let code = [
+        &lgr(3, 6)[..],
+        &rotate_then(RNSBG, 3, 2, 0x80, 63, 0),
+        &lgr(4, 3),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0xff;
+        cpu.gpr[6] = 0x0f;
+    });
+    assert_eq!((cpu.gpr[3], cpu.gpr[4]), (0x0f, 0x0f));
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+#[test]
+fn rotate_then_exclusive_or_in_a_table_driven_crc_step() {
+    // The kernel decompressor's CRC-32 step: xr r7,r11; risbgz
+    // r7,r7,54,61,2; l r7,16(r7,r3); rxsbg r7,r11,40,63,56; lr r11,r7
+    // (the cc of xr and risbg overwritten, the last one rxsbg's).
+    let code = [
+        &[0x17, 0x7b][..],
+        &rotate_then(RISBG, 7, 7, 54, 0x80 | 61, 2),
+        &[0x58, 0x77, 0x30, 0x10],
+        &rotate_then(RXSBG, 7, 11, 40, 63, 56),
+        &[0x18, 0xb7],
+        &[0, 0],
+    ]
+    .concat();
+    let table: Vec<u8> = (0..0x410u32)
+        .flat_map(|i| (i * 0x0101_0101).to_be_bytes())
+        .collect();
+    let (cpu, _) = run(&code, &table, |cpu| {
+        cpu.gpr[3] = DATA - 16;
+        cpu.gpr[7] = 0x5a;
+        cpu.gpr[11] = HIGH | 0x1234_5678;
+    });
+    let index = (0x5a ^ 0x78) as u32;
+    let entry = index * 0x0101_0101;
+    let crc = entry ^ (0x1234_5678 >> 8);
+    assert_eq!(cpu.gpr[11] & 0xffff_ffff, u64::from(crc));
+    assert_eq!(cpu.psw.cc(), u8::from(crc & 0xff_ffff != 0));
+}
+
+#[test]
+fn insert_character_into_a_cached_register_keeps_its_other_bytes() {
+    // lgr r2,r6 (r2 cached); ic r2,0(r5); lgr r4,r2; stc r2,1(r5).
+    let code = [
+        &lgr(2, 6)[..],
+        &[0x43, 0x20, 0x50, 0x00],
+        &lgr(4, 2),
+        &[0x42, 0x20, 0x50, 0x01],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[0x9c, 0], |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[6] = HIGH | 0x1122_3344;
+    });
+    assert_eq!(cpu.gpr[4], HIGH | 0x1122_339c);
+}
+
+#[test]
+fn a_shift_right_single_whose_cc_is_overwritten_leaves_the_next_one() {
+    // sra r2,5 (cc 1: negative); ar r3,r4 (cc 2: positive, the last).
+    let code = [&[0x8a, 0x20, 0x00, 0x05][..], &[0x1a, 0x34], &[0, 0]].concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0x8000_0000;
+        cpu.gpr[3] = 1;
+        cpu.gpr[4] = 1;
+    });
+    assert_eq!(cpu.psw.cc(), 2);
+    assert_eq!(cpu.gpr[2], 0xfc00_0000);
+}

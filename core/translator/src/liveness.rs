@@ -24,7 +24,8 @@ pub(crate) fn cc_dead_after(after: &[Guest]) -> bool {
 /// reads nor sets the condition code, and does not leave the block: no
 /// exception, helper or interruption can see the PSW while it runs, so
 /// the condition code may reach the PSW after it (register loads and
-/// multiplies, LA, LAY, LARL, the logical shifts and rotates).
+/// multiplies, LA, LAY, LARL, the logical shifts and rotates, ROTATE
+/// THEN INSERT SELECTED BITS without the cc).
 fn transparent(insn: &Insn) -> bool {
     let format = insn.op.format();
     match insn.op.sem() {
@@ -37,18 +38,30 @@ fn transparent(insn: &Insn) -> bool {
         Sem::Shift(ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Rll, _) => {
             matches!(format, Format::RsA | Format::RsyA)
         }
-        _ => matches!(insn.op, Opcode::LA | Opcode::LAY | Opcode::LARL),
+        _ => matches!(
+            insn.op,
+            Opcode::LA | Opcode::LAY | Opcode::LARL | Opcode::RISBGN
+        ),
     }
 }
 
 /// Whether `insn` is translated natively, sets the condition code on every
 /// path without reading it, and cannot take an exception before setting it
 /// (a register or immediate operand: its one slow path is an overflow,
-/// which completes the instruction): the condition code an instruction
-/// just before it sets need not reach the PSW.
+/// which completes the instruction; SHIFT RIGHT SINGLE and the
+/// rotate-then-operate-on-selected-bits instructions have none): the
+/// condition code an instruction just before it sets need not reach the
+/// PSW.
 fn overwrites_cc(insn: &Insn) -> bool {
     let format = insn.op.format();
+    if matches!(
+        insn.op,
+        Opcode::RISBG | Opcode::RNSBG | Opcode::ROSBG | Opcode::RXSBG
+    ) {
+        return true;
+    }
     match insn.op.sem() {
+        Sem::Shift(ShiftOp::Sra, _) => matches!(format, Format::RsA | Format::RsyA),
         Sem::Alu(op, _, Src::Reg(_)) => {
             matches!(format, Format::RR | Format::Rre | Format::RrfA) && sets_cc_only(op)
         }
@@ -102,6 +115,29 @@ mod tests {
     #[test]
     fn a_cc_set_again_after_register_loads_and_shifts_is_dead() {
         let code = [&AR[..], &LGR, &SLLG, &AR].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+    }
+
+    const RISBG: [u8; 6] = [0xec, 0x77, 0x36, 0xbd, 0x02, 0x55];
+    const RISBGN: [u8; 6] = [0xec, 0x77, 0x36, 0xbd, 0x02, 0x59];
+    const RXSBG: [u8; 6] = [0xec, 0x7b, 0x28, 0x3f, 0x38, 0x57];
+    const SRA: [u8; 4] = [0x8a, 0x20, 0x00, 0x05];
+
+    #[test]
+    fn rotate_then_operate_on_selected_bits_sets_the_cc_again() {
+        // RISBG, RNSBG, ROSBG and RXSBG set the cc on every path, and
+        // RISBGN leaves it: PoP, ROTATE THEN ... SELECTED BITS.
+        let code = [&AR[..], &RISBG].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+        let code = [&AR[..], &RISBGN, &RXSBG].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+        let code = [&AR[..], &RISBGN].concat();
+        assert!(!cc_dead_after(&after_first(&code)));
+    }
+
+    #[test]
+    fn shift_right_single_sets_the_cc_again() {
+        let code = [&AR[..], &SRA].concat();
         assert!(cc_dead_after(&after_first(&code)));
     }
 
