@@ -361,3 +361,118 @@ fn a_shift_right_single_whose_cc_is_overwritten_leaves_the_next_one() {
     assert_eq!(cpu.psw.cc(), 2);
     assert_eq!(cpu.gpr[2], 0xfc00_0000);
 }
+
+// The condition code left unstored over loads and stores up to the next
+// instruction that sets it (docs/CHOICES.md §58a): an exception in
+// between must see it in the old PSW, exactly as the interpreter's.
+
+/// The PSW's cc set to `cc` (of the cc byte's bits) before the run.
+fn cc(cpu: &mut Cpu, cc: u8) {
+    cpu.psw.set_cc(cc);
+}
+
+/// `ahi r,i` (RI-a).
+fn ahi(r: u8, i: i16) -> [u8; 4] {
+    let [hi, lo] = i.to_be_bytes();
+    [0xa7, r << 4 | 0xa, hi, lo]
+}
+
+/// `st r1,d(b)` (RX-a, index 0).
+fn st(r1: u8, b: u8, d: u16) -> [u8; 4] {
+    [0x50, r1 << 4, b << 4 | (d >> 8) as u8, d as u8]
+}
+
+fn addressing(result: &Result<(), Interruption>) -> bool {
+    matches!(
+        result,
+        Err(Interruption::Program { exception, .. }) if exception.code == Code::ADDRESSING
+    )
+}
+
+#[test]
+fn a_fault_after_an_add_whose_cc_a_later_add_overwrites_sees_the_first_add_s_cc() {
+    // ahi r2,1 (cc 2); st r2 at 0(r5); lg r3,0(r8) outside storage: the
+    // addressing exception's PSW has cc 2; ahi r4,-1 never runs.
+    let code = [
+        &ahi(2, 1)[..],
+        &st(2, 5, 0),
+        &lg(3, 8, 0),
+        &ahi(4, -1),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[0; 8], |cpu| {
+        cc(cpu, 1);
+        cpu.gpr[2] = 5;
+        cpu.gpr[4] = 0;
+        cpu.gpr[5] = DATA;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+    assert_eq!(cpu.gpr[4], 0);
+}
+
+#[test]
+fn a_fault_after_an_overflowing_add_sees_cc_3() {
+    // ar r2,r3 overflows (the fixed-point-overflow mask off: cc 3); lg
+    // r3,0(r8) outside storage; ar r4,r4.
+    let code = [&[0x1a, 0x23][..], &lg(3, 8, 0), &[0x1a, 0x44], &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0x7fff_ffff;
+        cpu.gpr[3] = 1;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 3);
+    assert_eq!(cpu.gpr[2], 0x8000_0000);
+}
+
+#[test]
+fn a_fault_after_a_logical_operation_sees_its_cc() {
+    // ngr r2,r3 (zero: cc 0, the cc before 1); lg r3 outside; ngr r4,r4.
+    let code = [
+        &[0xb9, 0x80, 0x00, 0x23][..],
+        &lg(3, 8, 0),
+        &[0xb9, 0x80, 0x00, 0x44],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cc(cpu, 1);
+        cpu.gpr[2] = 0xf0;
+        cpu.gpr[3] = 0x0f;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 0);
+}
+
+#[test]
+fn a_fault_after_a_32_bit_load_and_test_sees_the_sign_of_bits_32_to_63() {
+    // ltr r2,r3 (bit 32 one: cc 1, although the 64-bit register is
+    // positive); lg r3 outside storage (r3 not written: the fault comes
+    // first); ltr r4,r4.
+    let code = [&[0x12, 0x23][..], &lg(3, 8, 0), &[0x12, 0x44], &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[3] = 0x8000_0000;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+#[test]
+fn a_load_across_a_page_end_between_two_settings_ends_with_the_second_cc() {
+    // ahi r2,1; lg r3 across a page end (the slow path: the interpreter
+    // loads it, the block resumes); ahi r4,-1 (cc 1).
+    let mut data = vec![0u8; 0x1004];
+    data[0xffc..].copy_from_slice(&0x0102_0304_0506_0708u64.to_be_bytes());
+    let code = [&ahi(2, 1)[..], &lg(3, 5, 0xffc), &ahi(4, -1), &[0, 0]].concat();
+    let (cpu, result) = run(&code, &data, |cpu| {
+        cpu.gpr[5] = DATA;
+    });
+    assert!(matches!(result, Err(Interruption::Program { .. })));
+    assert_eq!(cpu.gpr[3], 0x0102_0304_0506_0708);
+    assert_eq!(cpu.psw.cc(), 1);
+}

@@ -9,9 +9,11 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
-use crate::cc::{compare_cc, PSW_CC_BYTE};
+use crate::abi;
+use crate::cc::{compare_cc, Pending, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
 use crate::regs::Compared;
+use crate::MemoryAccess;
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -247,8 +249,10 @@ impl Gen {
         }
         let wide = w == Width::W64;
         // A later instruction overwrites the condition code: only what
-        // raises an exception is computed.
-        let dead = self.cc_dead;
+        // raises an exception is computed. Or the cc stays unstored up to
+        // it, its slow paths in between storing it (docs/CHOICES.md §58a).
+        let deferred = !self.cc_dead && self.defers(op, src, f.r1);
+        let dead = self.cc_dead || deferred;
         if op == AluOp::Load {
             // The first operand is only written.
         } else if wide {
@@ -375,6 +379,9 @@ impl Gen {
                 } else {
                     op2!(sub);
                 }
+                if deferred {
+                    a.seto(byte_ptr(rsp + abi::FRAME_OVERFLOW))?;
+                }
                 if dead {
                     overflow_only(a, here)?;
                 } else {
@@ -435,6 +442,16 @@ impl Gen {
                 self.set_reg32(f.r1, rax)?;
             }
         }
+        if deferred {
+            let until = self.index + 1 + self.cc_window.map_or(0, |w| w.0);
+            let pending = Pending {
+                r: f.r1,
+                wide,
+                signed: !matches!(op, AluOp::And | AluOp::Or | AluOp::Xor),
+                overflow: matches!(op, AluOp::Add | AluOp::Sub),
+            };
+            self.pending = Some((pending, until));
+        }
         if sets_cc && !dead {
             match compared {
                 Some(compared) => self.set_compare_cc(compared)?,
@@ -442,6 +459,25 @@ impl Gen {
             }
         }
         Ok(())
+    }
+
+    /// Whether the condition code of `op` with a register or immediate
+    /// `src`, its result in `r1`, may stay unstored over the loads and
+    /// stores up to the next instruction that sets it
+    /// ([`crate::liveness::cc_window`]; none of them writes `r1`, from
+    /// which a slow path among them computes it): under the software TLB,
+    /// where a slow path is the only way out of their inline code (under
+    /// the host MMU a fault leaves from the access itself).
+    fn defers(&self, op: AluOp, src: Src, r1: u8) -> bool {
+        matches!(self.env.memory, MemoryAccess::SoftTlb { .. })
+            && !matches!(src, Src::Mem(_))
+            && matches!(
+                op,
+                AluOp::Add | AluOp::Sub | AluOp::And | AluOp::Or | AluOp::Xor | AluOp::LoadTest
+            )
+            && self
+                .cc_window
+                .is_some_and(|(_, written)| written & 1 << (r1 & 15) == 0)
     }
 
     /// The storage-and-immediate shapes (SI, SIY, SIL): the operand at

@@ -27,6 +27,20 @@ pub(crate) fn compare_cc(a: &mut CodeAssembler, logical: bool) -> Result<(), Ice
     }
 }
 
+/// A condition code not stored yet (docs/CHOICES.md §58a): that of the
+/// result in general register `r` (all 64 bits, else bits 32-63), which
+/// no instruction writes before the next one that sets the cc. Signed
+/// (an add, a subtract, LOAD AND TEST): 0 zero, 1 negative, 2 positive,
+/// or 3 where [`abi::FRAME_OVERFLOW`] says the operation overflowed
+/// (`overflow`); else logical (AND, OR, EXCLUSIVE OR): 0 zero, 1 not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) r: u8,
+    pub(crate) wide: bool,
+    pub(crate) signed: bool,
+    pub(crate) overflow: bool,
+}
+
 /// The condition codes a mask `m` selects (mask bit 8 >> cc), as a bit
 /// set with bit 16 * cc: generated code holds the condition code as cc << 4
 /// in rcx (as the PSW byte has it), and `bt` takes the bit number modulo 64.
@@ -103,6 +117,39 @@ impl Gen {
             self.save_cc_base()?;
             self.regs.cc_base = true;
         }
+        Ok(())
+    }
+
+    /// Stores the [`Pending`] condition code into the PSW, computed from
+    /// its register in the CPU state: where the helper is about to see
+    /// the PSW. Uses rcx and rdx.
+    pub(crate) fn store_pending(&mut self, p: Pending) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        if p.wide {
+            a.cmp(crate::emit::gpr(p.r), 0)?;
+        } else {
+            a.cmp(crate::emit::gpr32(p.r), 0)?;
+        }
+        if p.signed {
+            a.setl(dl)?;
+            a.setg(cl)?;
+            a.add(cl, cl)?;
+            a.or(cl, dl)?;
+            if p.overflow {
+                let mut fits = a.create_label();
+                a.cmp(byte_ptr(rsp + abi::FRAME_OVERFLOW), 0)?;
+                a.je(fits)?;
+                a.mov(cl, 3)?;
+                a.set_label(&mut fits)?;
+            }
+        } else {
+            a.setne(cl)?;
+        }
+        a.shl(cl, 4)?;
+        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+        a.and(dl, 0xcf)?;
+        a.or(dl, cl)?;
+        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
         Ok(())
     }
 

@@ -20,6 +20,49 @@ pub(crate) fn cc_dead_after(after: &[Guest]) -> bool {
         .is_some_and(|g| overwrites_cc(&g.insn))
 }
 
+/// Where the condition code of an instruction whose `after` instructions
+/// these are may stay unstored (docs/CHOICES.md §58a): the number of them
+/// before one that [`overwrites_cc`], all of them [`transparent`] or
+/// [`faults_only`] (no instruction between reads the cc, leaves the block
+/// or calls the helper but from the slow path of a storage access, where
+/// the block stores the cc first), and the general registers written
+/// before one of those slow paths (one bit each: a slow path computes the
+/// cc from a register none of these is). `None` if anything else comes
+/// first or the block ends.
+pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
+    let (mut written, mut before_slow) = (0u16, 0u16);
+    for (n, g) in after.iter().enumerate() {
+        if overwrites_cc(&g.insn) {
+            return Some((n, before_slow));
+        }
+        let faults = faults_only(&g.insn);
+        if !(faults || transparent(&g.insn)) {
+            return None;
+        }
+        if faults {
+            // Its slow path comes before its own write.
+            before_slow |= written;
+        }
+        if !matches!(g.insn.op.sem(), Sem::Store(_)) {
+            written |= 1 << (g.insn.f.r1 & 15);
+        }
+    }
+    None
+}
+
+/// Whether `insn` is a load of R1 or a store of it (RX, RXY) that the
+/// translator emits natively with the software TLB: it neither reads nor
+/// sets the condition code, and the only way out of its inline code is
+/// its slow path (a fill the TLB does not resolve, a page crossing),
+/// where the helper runs it.
+fn faults_only(insn: &Insn) -> bool {
+    let format = insn.op.format();
+    matches!(
+        insn.op.sem(),
+        Sem::Alu(AluOp::Load, _, Src::Mem(_)) | Sem::Store(_)
+    ) && matches!(format, Format::RxA | Format::RxyA)
+}
+
 /// Whether `insn` is translated natively without a slow path, neither
 /// reads nor sets the condition code, and does not leave the block: no
 /// exception, helper or interruption can see the PSW while it runs, so
@@ -95,7 +138,7 @@ fn sets_cc_only(op: AluOp) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::cc_dead_after;
+    use super::{cc_dead_after, cc_window};
     use crate::block::{decode_block, Guest};
     use zmmu_mmu::addr::AddressingMode;
 
@@ -139,6 +182,28 @@ mod tests {
     fn shift_right_single_sets_the_cc_again() {
         let code = [&AR[..], &SRA].concat();
         assert!(cc_dead_after(&after_first(&code)));
+    }
+
+    const ST: [u8; 4] = [0x50, 0x30, 0x20, 0x00];
+    const LHI: [u8; 4] = [0xa7, 0x18, 0x00, 0x01];
+
+    #[test]
+    fn the_cc_may_stay_unstored_over_loads_and_stores_up_to_the_next_setting() {
+        // ar; lg r1; st r3; lhi r1; ar: three instructions, r1 written
+        // before the slow path of st.
+        let code = [&AR[..], &LG, &ST, &LHI, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((3, 1 << 1)));
+        // r1 written by the last load only (after its slow path).
+        let code = [&AR[..], &ST, &LG, &LHI, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((3, 0)));
+    }
+
+    #[test]
+    fn a_branch_or_the_block_end_before_the_next_setting_keeps_it_stored() {
+        let code = [&AR[..], &LG, &JNE, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code)), None);
+        let code = [&AR[..], &LG, &ST].concat();
+        assert_eq!(cc_window(&after_first(&code)), None);
     }
 
     #[test]
