@@ -476,3 +476,38 @@ fn a_load_across_a_page_end_between_two_settings_ends_with_the_second_cc() {
     assert_eq!(cpu.gpr[3], 0x0102_0304_0506_0708);
     assert_eq!(cpu.psw.cc(), 1);
 }
+
+/// An RS-a shift (SLL 0x89, SRL 0x88, SRA 0x8a) of r1 by the
+/// displacement `d` (no base register: the amount is its low 6 bits).
+fn shift(op: u8, r1: u8, d: u16) -> [u8; 4] {
+    [op, r1 << 4, (d >> 8) as u8, d as u8]
+}
+
+#[test]
+fn shifts_by_a_displacement_count_its_low_6_bits() {
+    // sll r2,35 (a 32-bit shift by 35: zero); srl r3,0x41 (by 1); sra
+    // r4,40 (the sign in all 32 bits, cc 1); rll r5,r6,33 (by 1, modulo
+    // 32); sllg r7,r8,0 (a copy); the high halves of r2-r4 unchanged.
+    let code = [
+        &shift(0x89, 2, 35)[..],
+        &shift(0x88, 3, 0x41),
+        &shift(0x8a, 4, 40),
+        &[0xeb, 0x56, 0x00, 0x21, 0x00, 0x1d],
+        &[0xeb, 0x78, 0x00, 0x00, 0x00, 0x0d],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = HIGH | 0xffff_ffff;
+        cpu.gpr[3] = HIGH | 0x8000_0002;
+        cpu.gpr[4] = HIGH | 0x8000_0000;
+        cpu.gpr[6] = 0x8000_0001;
+        cpu.gpr[8] = HIGH | 5;
+    });
+    assert_eq!(cpu.gpr[2], HIGH);
+    assert_eq!(cpu.gpr[3], HIGH | 0x4000_0001);
+    assert_eq!(cpu.gpr[4], HIGH | 0xffff_ffff);
+    assert_eq!(cpu.gpr[5] & 0xffff_ffff, 3);
+    assert_eq!(cpu.gpr[7], HIGH | 5);
+    assert_eq!(cpu.psw.cc(), 1);
+}

@@ -34,11 +34,12 @@ impl Gen {
         }
         self.opt_in();
         let src = if format == Format::RsyA { f.r3 } else { f.r1 };
-        if f.b2 == 0 {
-            // The amount is the displacement's low 6 bits (wrapping the
-            // address to the addressing mode keeps them).
-            self.a.mov(ecx, f.d2 as u32 & 63)?;
-        } else {
+        // Without a base register the amount is the displacement's low 6
+        // bits (wrapping the address to the addressing mode keeps them):
+        // an immediate count (one x86 instruction, where a count in cl
+        // is three).
+        let constant = (f.b2 == 0).then_some(f.d2 as u32 & 63);
+        if constant.is_none() {
             self.ea(0, f.b2, f.d2)?;
             self.a.mov(ecx, eax)?;
             self.a.and(ecx, 63)?;
@@ -53,12 +54,20 @@ impl Gen {
             (_, Width::W32) => a.mov(eax, low32(src))?,
             (_, Width::W64) => a.mov(rax, src)?,
         }
-        match op {
-            ShiftOp::Sll => a.shl(rax, cl)?,
-            ShiftOp::Srl => a.shr(rax, cl)?,
-            ShiftOp::Rll if w == Width::W32 => a.rol(eax, cl)?,
-            ShiftOp::Rll => a.rol(rax, cl)?,
-            _ => a.sar(rax, cl)?,
+        match (op, constant) {
+            (ShiftOp::Sll, None) => a.shl(rax, cl)?,
+            (ShiftOp::Srl, None) => a.shr(rax, cl)?,
+            (ShiftOp::Rll, None) if w == Width::W32 => a.rol(eax, cl)?,
+            (ShiftOp::Rll, None) => a.rol(rax, cl)?,
+            (_, None) => a.sar(rax, cl)?,
+            // x86 counts an immediate as it counts cl (modulo 64, a 32-bit
+            // rotate modulo 32); a count of 0 changes nothing.
+            (_, Some(0)) => {}
+            (ShiftOp::Sll, Some(n)) => a.shl(rax, n)?,
+            (ShiftOp::Srl, Some(n)) => a.shr(rax, n)?,
+            (ShiftOp::Rll, Some(n)) if w == Width::W32 => a.rol(eax, n)?,
+            (ShiftOp::Rll, Some(n)) => a.rol(rax, n)?,
+            (_, Some(n)) => a.sar(rax, n)?,
         }
         // SRA's condition code, unless a later instruction overwrites it.
         let sets_cc = op == ShiftOp::Sra && !self.cc_dead;
