@@ -511,3 +511,38 @@ fn shifts_by_a_displacement_count_its_low_6_bits() {
     assert_eq!(cpu.gpr[7], HIGH | 5);
     assert_eq!(cpu.psw.cc(), 1);
 }
+
+#[test]
+fn a_fault_in_a_compare_with_storage_after_an_add_sees_the_add_s_cc() {
+    // ahi r2,-9 (cc 1); ic r3,0(r5); cg r4,0(r8) outside storage: the
+    // exception leaves the cc of ahi (cg sets it only when it completes).
+    let code = [
+        &ahi(2, -9)[..],
+        &[0x43, 0x30, 0x50, 0x00],
+        &[0xe3, 0x40, 0x80, 0x00, 0x00, 0x20],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[0x77], |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 1);
+    assert_eq!(cpu.gpr[3] & 0xff, 0x77);
+}
+
+#[test]
+fn a_fault_in_insert_character_after_an_add_sees_the_add_s_cc() {
+    // ahi r2,1 (cc 2); ic r3,0(r8) outside storage; ahi r4,1.
+    let code = [
+        &ahi(2, 1)[..],
+        &[0x43, 0x30, 0x80, 0x00],
+        &ahi(4, 1),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| cpu.gpr[8] = OUTSIDE);
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+}

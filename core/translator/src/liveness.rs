@@ -35,6 +35,10 @@ pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
         if overwrites_cc(&g.insn) {
             return Some((n, before_slow));
         }
+        if overwrites_cc_after_access(&g.insn) {
+            // Its own slow path stores the cc before the helper runs it.
+            return Some((n + 1, before_slow | written));
+        }
         let faults = faults_only(&g.insn);
         if !(faults || transparent(&g.insn)) {
             return None;
@@ -57,10 +61,20 @@ pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
 /// where the helper runs it.
 fn faults_only(insn: &Insn) -> bool {
     let format = insn.op.format();
-    matches!(
+    let load_or_store = matches!(
         insn.op.sem(),
         Sem::Alu(AluOp::Load, _, Src::Mem(_)) | Sem::Store(_)
-    ) && matches!(format, Format::RxA | Format::RxyA)
+    ) && matches!(format, Format::RxA | Format::RxyA);
+    load_or_store || matches!(insn.op, Opcode::IC | Opcode::ICY)
+}
+
+/// Whether `insn` is an ALU operation with a storage operand (RX, RXY)
+/// that sets the condition code without reading it: it sets the cc on
+/// every path but the slow path of its access (an exception there leaves
+/// the cc before it).
+fn overwrites_cc_after_access(insn: &Insn) -> bool {
+    matches!(insn.op.sem(), Sem::Alu(op, _, Src::Mem(_)) if sets_cc_only(op))
+        && matches!(insn.op.format(), Format::RxA | Format::RxyA)
 }
 
 /// Whether `insn` is translated natively without a slow path, neither
@@ -196,6 +210,17 @@ mod tests {
         // r1 written by the last load only (after its slow path).
         let code = [&AR[..], &ST, &LG, &LHI, &AR].concat();
         assert_eq!(cc_window(&after_first(&code)), Some((3, 0)));
+    }
+
+    const IC: [u8; 4] = [0x43, 0x33, 0x50, 0x00];
+    const CG: [u8; 6] = [0xe3, 0x40, 0x20, 0x28, 0x00, 0x20];
+
+    #[test]
+    fn a_compare_with_storage_ends_the_window_after_its_own_slow_path() {
+        // ar; ic r3; cg r4: the window holds the two, r3 written before
+        // the slow path of cg.
+        let code = [&AR[..], &IC, &CG].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((2, 1 << 3)));
     }
 
     #[test]
