@@ -546,3 +546,39 @@ fn a_fault_in_insert_character_after_an_add_sees_the_add_s_cc() {
     assert!(addressing(&result));
     assert_eq!(cpu.psw.cc(), 2);
 }
+
+#[test]
+fn a_fault_after_rotate_then_insert_sees_its_cc() {
+    // risbg r2,r6,0,128+63,0 (a negative result: cc 1); l r3,0(r8)
+    // outside storage; ar r4,r4. And with the result zero (cc 0), and an
+    // extraction of bits at the right end (an immediate mask).
+    let code = [
+        &rotate_then(RISBG, 2, 6, 0, 0x80 | 63, 0)[..],
+        &[0x58, 0x30, 0x80, 0x00],
+        &[0x1a, 0x44],
+        &[0, 0],
+    ]
+    .concat();
+    for (value, expected) in [(1u64 << 63, 1), (0, 0)] {
+        let (cpu, result) = run(&code, &[], |cpu| {
+            cc(cpu, 2);
+            cpu.gpr[6] = value;
+            cpu.gpr[8] = OUTSIDE;
+        });
+        assert!(addressing(&result));
+        assert_eq!(cpu.psw.cc(), expected);
+    }
+    let code = [
+        &rotate_then(RISBG, 2, 6, 54, 0x80 | 61, 2)[..],
+        &[0x58, 0x30, 0x80, 0x00],
+        &[0x1a, 0x44],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[6] = HIGH | 0xff;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!((cpu.gpr[2], cpu.psw.cc()), (0x3fc, 2));
+}

@@ -13,7 +13,6 @@ use crate::abi;
 use crate::cc::{compare_cc, Pending, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
 use crate::regs::Compared;
-use crate::MemoryAccess;
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -443,14 +442,12 @@ impl Gen {
             }
         }
         if deferred {
-            let until = self.index + 1 + self.cc_window.map_or(0, |w| w.0);
-            let pending = Pending {
+            self.defer_cc(Pending {
                 r: f.r1,
                 wide,
                 signed: !matches!(op, AluOp::And | AluOp::Or | AluOp::Xor),
                 overflow: matches!(op, AluOp::Add | AluOp::Sub),
-            };
-            self.pending = Some((pending, until));
+            });
         }
         if sets_cc && !dead {
             match compared {
@@ -462,22 +459,14 @@ impl Gen {
     }
 
     /// Whether the condition code of `op` with a register or immediate
-    /// `src`, its result in `r1`, may stay unstored over the loads and
-    /// stores up to the next instruction that sets it
-    /// ([`crate::liveness::cc_window`]; none of them writes `r1`, from
-    /// which a slow path among them computes it): under the software TLB,
-    /// where a slow path is the only way out of their inline code (under
-    /// the host MMU a fault leaves from the access itself).
+    /// `src`, its result in `r1`, may stay unstored ([`Gen::defers_cc`]).
     fn defers(&self, op: AluOp, src: Src, r1: u8) -> bool {
-        matches!(self.env.memory, MemoryAccess::SoftTlb { .. })
-            && !matches!(src, Src::Mem(_))
+        !matches!(src, Src::Mem(_))
             && matches!(
                 op,
                 AluOp::Add | AluOp::Sub | AluOp::And | AluOp::Or | AluOp::Xor | AluOp::LoadTest
             )
-            && self
-                .cc_window
-                .is_some_and(|(_, written)| written & 1 << (r1 & 15) == 0)
+            && self.defers_cc(r1)
     }
 
     /// The storage-and-immediate shapes (SI, SIY, SIL): the operand at

@@ -120,6 +120,29 @@ impl Gen {
         Ok(())
     }
 
+    /// Whether the condition code of the instruction being emitted, whose
+    /// result is in `r1`, may stay unstored over the loads and stores up
+    /// to the next instruction that sets it
+    /// ([`crate::liveness::cc_window`]; none of them writes `r1` before a
+    /// slow path, which computes the cc from it): under the software TLB,
+    /// where a slow path is the only way out of their inline code (under
+    /// the host MMU a fault leaves from the access itself).
+    pub(crate) fn defers_cc(&self, r1: u8) -> bool {
+        matches!(self.env.memory, crate::MemoryAccess::SoftTlb { .. })
+            && !self.cc_dead
+            && self
+                .cc_window
+                .is_some_and(|(_, written)| written & 1 << (r1 & 15) == 0)
+    }
+
+    /// Leaves the condition code of the instruction being emitted
+    /// unstored ([`Gen::defers_cc`] said it may): `pending` says how the
+    /// slow paths up to the next setting compute it.
+    pub(crate) fn defer_cc(&mut self, pending: Pending) {
+        let until = self.index + 1 + self.cc_window.map_or(0, |w| w.0);
+        self.pending = Some((pending, until));
+    }
+
     /// Stores the [`Pending`] condition code into the PSW, computed from
     /// its register in the CPU state: where the helper is about to see
     /// the PSW. Uses rcx and rdx.

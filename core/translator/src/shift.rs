@@ -7,7 +7,7 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::sem::{ShiftOp, Width};
 
-use crate::cc::compare_cc;
+use crate::cc::{compare_cc, Pending};
 use crate::emit::{low32, Current, Gen};
 use crate::regs::Compared;
 
@@ -123,21 +123,39 @@ impl Gen {
         if i5 & 63 != 0 {
             self.a.rol(rax, u32::from(i5 & 63))?;
         }
-        self.a.mov(rcx, mask)?;
+        // A mask that fits a sign-extended 32-bit immediate (the usual
+        // field extraction: bits at the right end) needs no register
+        // where the rest of R1 is zeroed.
+        let short_mask = i32::try_from(mask as i64).ok().filter(|_| zero_rest);
+        if short_mask.is_none() {
+            self.a.mov(rcx, mask)?;
+        }
         if !zero_rest {
             let r1 = self.reg(r1)?;
             self.a.mov(rdx, r1)?;
         }
         if inserts {
             let a = &mut self.a;
-            a.and(rax, rcx)?;
+            match short_mask {
+                Some(m) => a.and(rax, m)?,
+                None => a.and(rax, rcx)?,
+            }
             if !zero_rest {
                 a.not(rcx)?;
                 a.and(rdx, rcx)?;
                 a.or(rax, rdx)?;
             }
             self.set_reg(r1, rax)?;
-            if op == Opcode::RISBG && !dead {
+            if op == Opcode::RISBG && !dead && self.defers_cc(r1) {
+                // cc 0 zero, 1 negative, 2 positive: that of the result
+                // in R1 (docs/CHOICES.md §58a).
+                self.defer_cc(Pending {
+                    r: r1,
+                    wide: true,
+                    signed: true,
+                    overflow: false,
+                });
+            } else if op == Opcode::RISBG && !dead {
                 // cc 0 zero, 1 negative, 2 positive: a signed compare of
                 // the result with zero.
                 self.before_compare()?;
