@@ -10,9 +10,9 @@ use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
 use crate::abi;
-use crate::cc::{compare_cc, Pending, PSW_CC_BYTE};
+use crate::cc::{compare_cc, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
-use crate::regs::Compared;
+use crate::regs::{Compared, Pending};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.

@@ -9,7 +9,7 @@ use zmmu_cpu::state::offset;
 
 use crate::abi;
 use crate::emit::Gen;
-use crate::regs::Compared;
+use crate::regs::{Compared, Pending};
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
@@ -25,20 +25,6 @@ pub(crate) fn compare_cc(a: &mut CodeAssembler, logical: bool) -> Result<(), Ice
         a.setl(dl)?;
         a.setg(cl)
     }
-}
-
-/// A condition code not stored yet (docs/CHOICES.md §58a): that of the
-/// result in general register `r` (all 64 bits, else bits 32-63), which
-/// no instruction writes before the next one that sets the cc. Signed
-/// (an add, a subtract, LOAD AND TEST): 0 zero, 1 negative, 2 positive,
-/// or 3 where [`abi::FRAME_OVERFLOW`] says the operation overflowed
-/// (`overflow`); else logical (AND, OR, EXCLUSIVE OR): 0 zero, 1 not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Pending {
-    pub(crate) r: u8,
-    pub(crate) wide: bool,
-    pub(crate) signed: bool,
-    pub(crate) overflow: bool,
 }
 
 /// The condition codes a mask `m` selects (mask bit 8 >> cc), as a bit

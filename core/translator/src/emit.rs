@@ -11,10 +11,9 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
-use crate::cc::Pending;
 use crate::encode::Assembler;
 use crate::fill::Fill;
-use crate::regs::{Compared, Regs, CACHE};
+use crate::regs::{Compared, Pending, Regs, CACHE};
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 

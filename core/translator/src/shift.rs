@@ -7,9 +7,9 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::sem::{ShiftOp, Width};
 
-use crate::cc::{compare_cc, Pending};
+use crate::cc::compare_cc;
 use crate::emit::{low32, Current, Gen};
-use crate::regs::Compared;
+use crate::regs::{Compared, Pending};
 
 impl Gen {
     /// SLL, SRL, SRA and their 64-bit and RSY forms, RLL and RLLG: the
