@@ -365,7 +365,8 @@ pub(crate) struct Gen {
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
     /// Else, the instructions up to the next that sets it and the
-    /// registers they write ([`crate::liveness::cc_window`]).
+    /// registers written before a slow path among them
+    /// ([`crate::liveness::cc_window`]).
     pub(crate) cc_window: Option<(usize, u16)>,
     /// A condition code not stored yet, and the index of the instruction
     /// that sets it again: the slow paths before that store it first.
