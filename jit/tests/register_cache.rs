@@ -582,3 +582,26 @@ fn a_fault_after_rotate_then_insert_sees_its_cc() {
     assert!(addressing(&result));
     assert_eq!((cpu.gpr[2], cpu.psw.cc()), (0x3fc, 2));
 }
+
+#[test]
+fn a_fault_in_a_store_or_compare_of_an_immediate_after_an_add_sees_the_add_s_cc() {
+    // ahi r2,1 (cc 2); mvi 0(r8),1 outside storage (cli 0(r5),1 after
+    // it); then ahi r2,1; cli 0(r8),1 outside storage.
+    let code = [
+        &ahi(2, 1)[..],
+        &[0x92, 0x01, 0x80, 0x00],
+        &[0x95, 0x01, 0x50, 0x00],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[0], |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+    let code = [&ahi(2, 1)[..], &[0x95, 0x01, 0x80, 0x00], &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| cpu.gpr[8] = OUTSIDE);
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+}

@@ -47,34 +47,58 @@ pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
             // Its slow path comes before its own write.
             before_slow |= written;
         }
-        if !matches!(g.insn.op.sem(), Sem::Store(_)) {
+        if !stores_only(&g.insn) {
             written |= 1 << (g.insn.f.r1 & 15);
         }
     }
     None
 }
 
-/// Whether `insn` is a load of R1 or a store of it (RX, RXY) that the
-/// translator emits natively with the software TLB: it neither reads nor
-/// sets the condition code, and the only way out of its inline code is
-/// its slow path (a fill the TLB does not resolve, a page crossing),
-/// where the helper runs it.
+/// Whether `insn` is a load of R1 or a store of it (RX, RXY), INSERT
+/// CHARACTER, or a store of an immediate (MVI, MVHI ...: SI, SIY, SIL)
+/// that the translator emits natively with the software TLB: it neither
+/// reads nor sets the condition code, and the only way out of its inline
+/// code is its slow path (a fill the TLB does not resolve, a page
+/// crossing), where the helper runs it.
 fn faults_only(insn: &Insn) -> bool {
     let format = insn.op.format();
     let load_or_store = matches!(
         insn.op.sem(),
         Sem::Alu(AluOp::Load, _, Src::Mem(_)) | Sem::Store(_)
     ) && matches!(format, Format::RxA | Format::RxyA);
-    load_or_store || matches!(insn.op, Opcode::IC | Opcode::ICY)
+    load_or_store
+        || matches!(insn.op, Opcode::IC | Opcode::ICY)
+        || matches!(insn.op.sem(), Sem::MemImm(AluOp::Load, ..))
 }
 
-/// Whether `insn` is an ALU operation with a storage operand (RX, RXY)
-/// that sets the condition code without reading it: it sets the cc on
-/// every path but the slow path of its access (an exception there leaves
+/// Whether `insn` writes no general register (a store).
+fn stores_only(insn: &Insn) -> bool {
+    matches!(insn.op.sem(), Sem::Store(_) | Sem::MemImm(AluOp::Load, ..))
+}
+
+/// Whether `insn` is an operation with a storage operand that sets the
+/// condition code without reading it (an ALU operation with RX or RXY,
+/// COMPARE, AND, OR, EXCLUSIVE OR and ADD with an immediate: CLI, NI,
+/// ASI ...): it sets the cc on every path but the slow path of its access
+/// and an overflow's (where the helper runs it: an exception there leaves
 /// the cc before it).
 fn overwrites_cc_after_access(insn: &Insn) -> bool {
-    matches!(insn.op.sem(), Sem::Alu(op, _, Src::Mem(_)) if sets_cc_only(op))
-        && matches!(insn.op.format(), Format::RxA | Format::RxyA)
+    match insn.op.sem() {
+        Sem::Alu(op, _, Src::Mem(_)) => {
+            sets_cc_only(op) && matches!(insn.op.format(), Format::RxA | Format::RxyA)
+        }
+        Sem::MemImm(op, ..) => matches!(
+            op,
+            AluOp::Cmp
+                | AluOp::CmpL
+                | AluOp::And
+                | AluOp::Or
+                | AluOp::Xor
+                | AluOp::Add
+                | AluOp::AddL
+        ),
+        _ => false,
+    }
 }
 
 /// Whether `insn` is translated natively without a slow path, neither
@@ -221,6 +245,16 @@ mod tests {
         // the slow path of cg.
         let code = [&AR[..], &IC, &CG].concat();
         assert_eq!(cc_window(&after_first(&code)), Some((2, 1 << 3)));
+    }
+
+    const MVI: [u8; 4] = [0x92, 0x01, 0x30, 0x00];
+    const CLI: [u8; 4] = [0x95, 0x01, 0x30, 0x00];
+
+    #[test]
+    fn stores_of_immediates_and_compares_with_them_are_in_the_window() {
+        // ar; mvi 0(r3),1; cli 0(r3),1: no register written.
+        let code = [&AR[..], &MVI, &CLI].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((2, 0)));
     }
 
     #[test]
