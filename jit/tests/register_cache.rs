@@ -218,3 +218,390 @@ fn the_program_mask_set_in_the_middle_of_a_block_survives_later_condition_codes(
     // IPM: bits 34-35 the cc (2), 36-39 the program mask.
     assert_eq!(cpu.gpr[4] >> 24 & 0x3f, 0x27);
 }
+
+/// RISBG, RNSBG, ROSBG, RXSBG r1,r2,i3,i4,i5 (RIE-f).
+fn rotate_then(op: u8, r1: u8, r2: u8, i3: u8, i4: u8, i5: u8) -> [u8; 6] {
+    [0xec, r1 << 4 | r2, i3, i4, i5, op]
+}
+
+const RISBG: u8 = 0x55;
+const RNSBG: u8 = 0x54;
+const RXSBG: u8 = 0x57;
+
+#[test]
+fn rotate_then_insert_reads_all_64_bits_of_a_register_cached_as_32() {
+    // lr r2,r6 (the cache holds bits 32-63 of r2); risbg r3,r2,0,63,32
+    // (r2 rotated by 32: its bits 0-31 become the low half of r3).
+    let code = [
+        &[0x18, 0x26][..],
+        &rotate_then(RISBG, 3, 2, 0, 63, 32),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = HIGH;
+        cpu.gpr[6] = 7;
+    });
+    assert_eq!(cpu.gpr[3], 7 << 32 | HIGH >> 32);
+}
+
+#[test]
+fn rotate_then_insert_leaves_the_unselected_bits_of_a_cached_register() {
+    // lgr r3,r6 (r3 cached); risbg r3,r2,56,63,8 (bits 56-63 of r3 = the
+    // byte at bits 0-7 of r2); agr r4,r3 reads r3 from the cache.
+    let code = [
+        &lgr(3, 6)[..],
+        &rotate_then(RISBG, 3, 2, 56, 63, 8),
+        &agr(4, 3),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0xab00_0000_0000_0000;
+        cpu.gpr[6] = HIGH | 0x1234;
+    });
+    assert_eq!(cpu.gpr[4], HIGH | 0x12ab);
+}
+
+#[test]
+fn rotate_then_insert_sets_the_cc_of_its_result_for_a_branch_after_it() {
+    // risbg r3,r2,0,63,0 (a negative result: cc 1); jl +8 (taken: over
+    // the lhi r7,1) ; lhi r8,1. Then zero (cc 0, not taken).
+    let code = [
+        &rotate_then(RISBG, 3, 2, 0, 63, 0)[..],
+        &[0xa7, 0x44, 0x00, 0x04],
+        &[0xa7, 0x78, 0x00, 0x01],
+        &[0xa7, 0x88, 0x00, 0x01],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| cpu.gpr[2] = 1 << 63);
+    assert_eq!((cpu.gpr[7], cpu.gpr[8]), (0, 1));
+    assert_eq!(cpu.psw.cc(), 1);
+    let (cpu, _) = run(&code, &[], |cpu| cpu.gpr[2] = 0);
+    assert_eq!((cpu.gpr[7], cpu.gpr[8]), (1, 1));
+    assert_eq!(cpu.psw.cc(), 0);
+}
+
+#[test]
+fn rotate_then_and_with_the_test_control_changes_no_register() {
+    // lgr r3,r6; rnsbg r3,r2,128+0,63,0 (test only: cc 1, the selected
+    // and is nonzero); lgr r4,r3 reads r3 unchanged.
+    let code = [
+        &lgr(3, 6)[..],
+        &rotate_then(RNSBG, 3, 2, 0x80, 63, 0),
+        &lgr(4, 3),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0xff;
+        cpu.gpr[6] = 0x0f;
+    });
+    assert_eq!((cpu.gpr[3], cpu.gpr[4]), (0x0f, 0x0f));
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+#[test]
+fn rotate_then_exclusive_or_in_a_table_driven_crc_step() {
+    // The kernel decompressor's CRC-32 step: xr r7,r11; risbgz
+    // r7,r7,54,61,2; l r7,16(r7,r3); rxsbg r7,r11,40,63,56; lr r11,r7
+    // (the cc of xr and risbg overwritten, the last one rxsbg's).
+    let code = [
+        &[0x17, 0x7b][..],
+        &rotate_then(RISBG, 7, 7, 54, 0x80 | 61, 2),
+        &[0x58, 0x77, 0x30, 0x10],
+        &rotate_then(RXSBG, 7, 11, 40, 63, 56),
+        &[0x18, 0xb7],
+        &[0, 0],
+    ]
+    .concat();
+    let table: Vec<u8> = (0..0x410u32)
+        .flat_map(|i| (i * 0x0101_0101).to_be_bytes())
+        .collect();
+    let (cpu, _) = run(&code, &table, |cpu| {
+        cpu.gpr[3] = DATA - 16;
+        cpu.gpr[7] = 0x5a;
+        cpu.gpr[11] = HIGH | 0x1234_5678;
+    });
+    let index = (0x5a ^ 0x78) as u32;
+    let entry = index * 0x0101_0101;
+    let crc = entry ^ (0x1234_5678 >> 8);
+    assert_eq!(cpu.gpr[11] & 0xffff_ffff, u64::from(crc));
+    assert_eq!(cpu.psw.cc(), u8::from(crc & 0xff_ffff != 0));
+}
+
+#[test]
+fn insert_character_into_a_cached_register_keeps_its_other_bytes() {
+    // lgr r2,r6 (r2 cached); ic r2,0(r5); lgr r4,r2; stc r2,1(r5).
+    let code = [
+        &lgr(2, 6)[..],
+        &[0x43, 0x20, 0x50, 0x00],
+        &lgr(4, 2),
+        &[0x42, 0x20, 0x50, 0x01],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[0x9c, 0], |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[6] = HIGH | 0x1122_3344;
+    });
+    assert_eq!(cpu.gpr[4], HIGH | 0x1122_339c);
+}
+
+#[test]
+fn a_shift_right_single_whose_cc_is_overwritten_leaves_the_next_one() {
+    // sra r2,5 (cc 1: negative); ar r3,r4 (cc 2: positive, the last).
+    let code = [&[0x8a, 0x20, 0x00, 0x05][..], &[0x1a, 0x34], &[0, 0]].concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0x8000_0000;
+        cpu.gpr[3] = 1;
+        cpu.gpr[4] = 1;
+    });
+    assert_eq!(cpu.psw.cc(), 2);
+    assert_eq!(cpu.gpr[2], 0xfc00_0000);
+}
+
+// The condition code left unstored over loads and stores up to the next
+// instruction that sets it (docs/CHOICES.md §58a): an exception in
+// between must see it in the old PSW, exactly as the interpreter's.
+
+/// The PSW's cc set to `cc` (of the cc byte's bits) before the run.
+fn cc(cpu: &mut Cpu, cc: u8) {
+    cpu.psw.set_cc(cc);
+}
+
+/// `ahi r,i` (RI-a).
+fn ahi(r: u8, i: i16) -> [u8; 4] {
+    let [hi, lo] = i.to_be_bytes();
+    [0xa7, r << 4 | 0xa, hi, lo]
+}
+
+/// `st r1,d(b)` (RX-a, index 0).
+fn st(r1: u8, b: u8, d: u16) -> [u8; 4] {
+    [0x50, r1 << 4, b << 4 | (d >> 8) as u8, d as u8]
+}
+
+fn addressing(result: &Result<(), Interruption>) -> bool {
+    matches!(
+        result,
+        Err(Interruption::Program { exception, .. }) if exception.code == Code::ADDRESSING
+    )
+}
+
+#[test]
+fn a_fault_after_an_add_whose_cc_a_later_add_overwrites_sees_the_first_add_s_cc() {
+    // ahi r2,1 (cc 2); st r2 at 0(r5); lg r3,0(r8) outside storage: the
+    // addressing exception's PSW has cc 2; ahi r4,-1 never runs.
+    let code = [
+        &ahi(2, 1)[..],
+        &st(2, 5, 0),
+        &lg(3, 8, 0),
+        &ahi(4, -1),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[0; 8], |cpu| {
+        cc(cpu, 1);
+        cpu.gpr[2] = 5;
+        cpu.gpr[4] = 0;
+        cpu.gpr[5] = DATA;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+    assert_eq!(cpu.gpr[4], 0);
+}
+
+#[test]
+fn a_fault_after_an_overflowing_add_sees_cc_3() {
+    // ar r2,r3 overflows (the fixed-point-overflow mask off: cc 3); lg
+    // r3,0(r8) outside storage; ar r4,r4.
+    let code = [&[0x1a, 0x23][..], &lg(3, 8, 0), &[0x1a, 0x44], &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = 0x7fff_ffff;
+        cpu.gpr[3] = 1;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 3);
+    assert_eq!(cpu.gpr[2], 0x8000_0000);
+}
+
+#[test]
+fn a_fault_after_a_logical_operation_sees_its_cc() {
+    // ngr r2,r3 (zero: cc 0, the cc before 1); lg r3 outside; ngr r4,r4.
+    let code = [
+        &[0xb9, 0x80, 0x00, 0x23][..],
+        &lg(3, 8, 0),
+        &[0xb9, 0x80, 0x00, 0x44],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cc(cpu, 1);
+        cpu.gpr[2] = 0xf0;
+        cpu.gpr[3] = 0x0f;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 0);
+}
+
+#[test]
+fn a_fault_after_a_32_bit_load_and_test_sees_the_sign_of_bits_32_to_63() {
+    // ltr r2,r3 (bit 32 one: cc 1, although the 64-bit register is
+    // positive); lg r3 outside storage (r3 not written: the fault comes
+    // first); ltr r4,r4.
+    let code = [&[0x12, 0x23][..], &lg(3, 8, 0), &[0x12, 0x44], &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[3] = 0x8000_0000;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+#[test]
+fn a_load_across_a_page_end_between_two_settings_ends_with_the_second_cc() {
+    // ahi r2,1; lg r3 across a page end (the slow path: the interpreter
+    // loads it, the block resumes); ahi r4,-1 (cc 1).
+    let mut data = vec![0u8; 0x1004];
+    data[0xffc..].copy_from_slice(&0x0102_0304_0506_0708u64.to_be_bytes());
+    let code = [&ahi(2, 1)[..], &lg(3, 5, 0xffc), &ahi(4, -1), &[0, 0]].concat();
+    let (cpu, result) = run(&code, &data, |cpu| {
+        cpu.gpr[5] = DATA;
+    });
+    assert!(matches!(result, Err(Interruption::Program { .. })));
+    assert_eq!(cpu.gpr[3], 0x0102_0304_0506_0708);
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+/// An RS-a shift (SLL 0x89, SRL 0x88, SRA 0x8a) of r1 by the
+/// displacement `d` (no base register: the amount is its low 6 bits).
+fn shift(op: u8, r1: u8, d: u16) -> [u8; 4] {
+    [op, r1 << 4, (d >> 8) as u8, d as u8]
+}
+
+#[test]
+fn shifts_by_a_displacement_count_its_low_6_bits() {
+    // sll r2,35 (a 32-bit shift by 35: zero); srl r3,0x41 (by 1); sra
+    // r4,40 (the sign in all 32 bits, cc 1); rll r5,r6,33 (by 1, modulo
+    // 32); sllg r7,r8,0 (a copy); the high halves of r2-r4 unchanged.
+    let code = [
+        &shift(0x89, 2, 35)[..],
+        &shift(0x88, 3, 0x41),
+        &shift(0x8a, 4, 40),
+        &[0xeb, 0x56, 0x00, 0x21, 0x00, 0x1d],
+        &[0xeb, 0x78, 0x00, 0x00, 0x00, 0x0d],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        cpu.gpr[2] = HIGH | 0xffff_ffff;
+        cpu.gpr[3] = HIGH | 0x8000_0002;
+        cpu.gpr[4] = HIGH | 0x8000_0000;
+        cpu.gpr[6] = 0x8000_0001;
+        cpu.gpr[8] = HIGH | 5;
+    });
+    assert_eq!(cpu.gpr[2], HIGH);
+    assert_eq!(cpu.gpr[3], HIGH | 0x4000_0001);
+    assert_eq!(cpu.gpr[4], HIGH | 0xffff_ffff);
+    assert_eq!(cpu.gpr[5] & 0xffff_ffff, 3);
+    assert_eq!(cpu.gpr[7], HIGH | 5);
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+#[test]
+fn a_fault_in_a_compare_with_storage_after_an_add_sees_the_add_s_cc() {
+    // ahi r2,-9 (cc 1); ic r3,0(r5); cg r4,0(r8) outside storage: the
+    // exception leaves the cc of ahi (cg sets it only when it completes).
+    let code = [
+        &ahi(2, -9)[..],
+        &[0x43, 0x30, 0x50, 0x00],
+        &[0xe3, 0x40, 0x80, 0x00, 0x00, 0x20],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[0x77], |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 1);
+    assert_eq!(cpu.gpr[3] & 0xff, 0x77);
+}
+
+#[test]
+fn a_fault_in_insert_character_after_an_add_sees_the_add_s_cc() {
+    // ahi r2,1 (cc 2); ic r3,0(r8) outside storage; ahi r4,1.
+    let code = [
+        &ahi(2, 1)[..],
+        &[0x43, 0x30, 0x80, 0x00],
+        &ahi(4, 1),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| cpu.gpr[8] = OUTSIDE);
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+}
+
+#[test]
+fn a_fault_after_rotate_then_insert_sees_its_cc() {
+    // risbg r2,r6,0,128+63,0 (a negative result: cc 1); l r3,0(r8)
+    // outside storage; ar r4,r4. And with the result zero (cc 0), and an
+    // extraction of bits at the right end (an immediate mask).
+    let code = [
+        &rotate_then(RISBG, 2, 6, 0, 0x80 | 63, 0)[..],
+        &[0x58, 0x30, 0x80, 0x00],
+        &[0x1a, 0x44],
+        &[0, 0],
+    ]
+    .concat();
+    for (value, expected) in [(1u64 << 63, 1), (0, 0)] {
+        let (cpu, result) = run(&code, &[], |cpu| {
+            cc(cpu, 2);
+            cpu.gpr[6] = value;
+            cpu.gpr[8] = OUTSIDE;
+        });
+        assert!(addressing(&result));
+        assert_eq!(cpu.psw.cc(), expected);
+    }
+    let code = [
+        &rotate_then(RISBG, 2, 6, 54, 0x80 | 61, 2)[..],
+        &[0x58, 0x30, 0x80, 0x00],
+        &[0x1a, 0x44],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.gpr[6] = HIGH | 0xff;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!((cpu.gpr[2], cpu.psw.cc()), (0x3fc, 2));
+}
+
+#[test]
+fn a_fault_in_a_store_or_compare_of_an_immediate_after_an_add_sees_the_add_s_cc() {
+    // ahi r2,1 (cc 2); mvi 0(r8),1 outside storage (cli 0(r5),1 after
+    // it); then ahi r2,1; cli 0(r8),1 outside storage.
+    let code = [
+        &ahi(2, 1)[..],
+        &[0x92, 0x01, 0x80, 0x00],
+        &[0x95, 0x01, 0x50, 0x00],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[0], |cpu| {
+        cpu.gpr[5] = DATA;
+        cpu.gpr[8] = OUTSIDE;
+    });
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+    let code = [&ahi(2, 1)[..], &[0x95, 0x01, 0x80, 0x00], &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| cpu.gpr[8] = OUTSIDE);
+    assert!(addressing(&result));
+    assert_eq!(cpu.psw.cc(), 2);
+}

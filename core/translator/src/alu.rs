@@ -9,9 +9,10 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
+use crate::abi;
 use crate::cc::{compare_cc, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
-use crate::regs::Compared;
+use crate::regs::{Compared, Pending};
 
 /// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
 /// the condition code.
@@ -247,8 +248,10 @@ impl Gen {
         }
         let wide = w == Width::W64;
         // A later instruction overwrites the condition code: only what
-        // raises an exception is computed.
-        let dead = self.cc_dead;
+        // raises an exception is computed. Or the cc stays unstored up to
+        // it, its slow paths in between storing it (docs/CHOICES.md §58a).
+        let deferred = !self.cc_dead && self.defers(op, src, f.r1);
+        let dead = self.cc_dead || deferred;
         if op == AluOp::Load {
             // The first operand is only written.
         } else if wide {
@@ -375,6 +378,9 @@ impl Gen {
                 } else {
                     op2!(sub);
                 }
+                if deferred {
+                    a.seto(byte_ptr(rsp + abi::FRAME_OVERFLOW))?;
+                }
                 if dead {
                     overflow_only(a, here)?;
                 } else {
@@ -435,6 +441,14 @@ impl Gen {
                 self.set_reg32(f.r1, rax)?;
             }
         }
+        if deferred {
+            self.defer_cc(Pending {
+                r: f.r1,
+                wide,
+                signed: !matches!(op, AluOp::And | AluOp::Or | AluOp::Xor),
+                overflow: matches!(op, AluOp::Add | AluOp::Sub),
+            });
+        }
         if sets_cc && !dead {
             match compared {
                 Some(compared) => self.set_compare_cc(compared)?,
@@ -442,6 +456,17 @@ impl Gen {
             }
         }
         Ok(())
+    }
+
+    /// Whether the condition code of `op` with a register or immediate
+    /// `src`, its result in `r1`, may stay unstored ([`Gen::defers_cc`]).
+    fn defers(&self, op: AluOp, src: Src, r1: u8) -> bool {
+        !matches!(src, Src::Mem(_))
+            && matches!(
+                op,
+                AluOp::Add | AluOp::Sub | AluOp::And | AluOp::Or | AluOp::Xor | AluOp::LoadTest
+            )
+            && self.defers_cc(r1)
     }
 
     /// The storage-and-immediate shapes (SI, SIY, SIL): the operand at

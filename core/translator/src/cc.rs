@@ -9,7 +9,7 @@ use zmmu_cpu::state::offset;
 
 use crate::abi;
 use crate::emit::Gen;
-use crate::regs::Compared;
+use crate::regs::{Compared, Pending};
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
@@ -103,6 +103,62 @@ impl Gen {
             self.save_cc_base()?;
             self.regs.cc_base = true;
         }
+        Ok(())
+    }
+
+    /// Whether the condition code of the instruction being emitted, whose
+    /// result is in `r1`, may stay unstored over the loads and stores up
+    /// to the next instruction that sets it
+    /// ([`crate::liveness::cc_window`]; none of them writes `r1` before a
+    /// slow path, which computes the cc from it): under the software TLB,
+    /// where a slow path is the only way out of their inline code (under
+    /// the host MMU a fault leaves from the access itself).
+    pub(crate) fn defers_cc(&self, r1: u8) -> bool {
+        matches!(self.env.memory, crate::MemoryAccess::SoftTlb { .. })
+            && !self.cc_dead
+            && self
+                .cc_window
+                .is_some_and(|(_, written)| written & 1 << (r1 & 15) == 0)
+    }
+
+    /// Leaves the condition code of the instruction being emitted
+    /// unstored ([`Gen::defers_cc`] said it may): `pending` says how the
+    /// slow paths up to the next setting compute it.
+    pub(crate) fn defer_cc(&mut self, pending: Pending) {
+        let until = self.index + 1 + self.cc_window.map_or(0, |w| w.0);
+        self.pending = Some((pending, until));
+    }
+
+    /// Stores the [`Pending`] condition code into the PSW, computed from
+    /// its register in the CPU state: where the helper is about to see
+    /// the PSW. Uses rcx and rdx.
+    pub(crate) fn store_pending(&mut self, p: Pending) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        if p.wide {
+            a.cmp(crate::emit::gpr(p.r), 0)?;
+        } else {
+            a.cmp(crate::emit::gpr32(p.r), 0)?;
+        }
+        if p.signed {
+            a.setl(dl)?;
+            a.setg(cl)?;
+            a.add(cl, cl)?;
+            a.or(cl, dl)?;
+            if p.overflow {
+                let mut fits = a.create_label();
+                a.cmp(byte_ptr(rsp + abi::FRAME_OVERFLOW), 0)?;
+                a.je(fits)?;
+                a.mov(cl, 3)?;
+                a.set_label(&mut fits)?;
+            }
+        } else {
+            a.setne(cl)?;
+        }
+        a.shl(cl, 4)?;
+        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+        a.and(dl, 0xcf)?;
+        a.or(dl, cl)?;
+        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
         Ok(())
     }
 

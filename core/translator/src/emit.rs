@@ -13,7 +13,7 @@ use zmmu_mmu::addr::AddressingMode;
 use crate::block::Guest;
 use crate::encode::Assembler;
 use crate::fill::Fill;
-use crate::regs::{Compared, Regs, CACHE};
+use crate::regs::{Compared, Pending, Regs, CACHE};
 use crate::stubs::Stubs;
 use crate::{abi, Env};
 
@@ -189,7 +189,16 @@ fn emit(
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
         g.flags = g.flags_left.take();
-        g.cc_dead = crate::liveness::cc_dead_after(block.get(index + 1..).unwrap_or(&[]));
+        let after = block.get(index + 1..).unwrap_or(&[]);
+        g.cc_dead = crate::liveness::cc_dead_after(after);
+        g.cc_window = match g.cc_dead {
+            false => crate::liveness::cc_window(after),
+            true => None,
+        };
+        if g.pending.is_some_and(|(_, until)| index >= until) {
+            // The instruction that sets the cc again.
+            g.pending = None;
+        }
         let next = env
             .amode
             .wrap(guest.at.wrapping_add(u64::from(guest.insn.len)));
@@ -201,6 +210,8 @@ fn emit(
             used_slow: false,
         };
         let emitted = g.a.instructions().len();
+        // The cc its slow path stores (one it sets itself is its own).
+        let pending = g.pending.map(|p| p.0);
         g.begin_insn();
         let outcome = g.native(&mut here)?;
         g.end_insn();
@@ -209,6 +220,10 @@ fn emit(
                 g.all_native = false;
                 g.cc_left = false;
                 g.flags_left = None;
+                if let Some((pending, _)) = g.pending.take() {
+                    // Not in a window of cc_window (a safety net).
+                    g.store_pending(pending)?;
+                }
                 g.helper(index)?;
                 native.push(false);
                 if guest.insn.op.ends_block() && !crate::block::continues_after(guest.insn.op) {
@@ -237,8 +252,14 @@ fn emit(
         if here.used_slow {
             // Its slow path rejoins after it with other flags.
             g.flags_left = None;
-            g.slow
-                .push((here.slow, index, next, outcome == Native::Ended, g.regs));
+            g.slow.push(Slow {
+                label: here.slow,
+                index,
+                next,
+                ends: outcome == Native::Ended,
+                regs: g.regs,
+                pending,
+            });
         }
         if ended {
             break;
@@ -272,6 +293,20 @@ pub(crate) enum Native {
     Ended,
 }
 
+/// The slow path of an instruction: where the helper runs it.
+struct Slow {
+    label: CodeLabel,
+    /// The instruction's index and the address after it.
+    index: usize,
+    next: u64,
+    /// The instruction ends the block.
+    ends: bool,
+    /// The register cache where it resumes.
+    regs: Regs,
+    /// The condition code to store before the helper sees the PSW.
+    pending: Option<Pending>,
+}
+
 /// The instruction being translated.
 pub(crate) struct Current {
     pub(crate) at: u64,
@@ -292,9 +327,8 @@ pub(crate) struct Gen {
     pub(crate) exit: CodeLabel,
     /// Out of budget at the block's start (eax = END).
     out: CodeLabel,
-    /// Slow paths: (label, instruction index, next address, ends block,
-    /// the register cache where it resumes).
-    slow: Vec<(CodeLabel, usize, u64, bool, Regs)>,
+    /// Slow paths.
+    slow: Vec<Slow>,
     /// Out-of-line paths of inline storage accesses.
     pub(crate) fills: Vec<Fill>,
     /// Per instruction index, the label after it (where a slow path
@@ -330,6 +364,13 @@ pub(crate) struct Gen {
     /// A later instruction of the block sets the condition code before
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
+    /// Else, the instructions up to the next that sets it and the
+    /// registers written before a slow path among them
+    /// ([`crate::liveness::cc_window`]).
+    pub(crate) cc_window: Option<(usize, u16)>,
+    /// A condition code not stored yet, and the index of the instruction
+    /// that sets it again: the slow paths before that store it first.
+    pub(crate) pending: Option<(Pending, usize)>,
     /// Blocks it may jump to directly, those it does, and the exits that
     /// could (host instruction index of their jump, guest address).
     links: Vec<(u64, u64)>,
@@ -392,6 +433,8 @@ impl Gen {
             flags: None,
             flags_left: None,
             cc_dead: false,
+            cc_window: None,
+            pending: None,
             links: Vec::new(),
             chained: Vec::new(),
             unlinked: Vec::new(),
@@ -688,12 +731,23 @@ impl Gen {
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
         let mut slows = alloc::vec![None; native.len()];
-        for (mut label, index, next, ends, regs) in slow {
+        for Slow {
+            mut label,
+            index,
+            next,
+            ends,
+            regs,
+            pending,
+        } in slow
+        {
             self.index = index;
             if let Some(at) = slows.get_mut(index) {
                 *at = Some(self.a.instructions().len());
             }
             self.a.set_label(&mut label)?;
+            if let Some(pending) = pending {
+                self.store_pending(pending)?;
+            }
             self.helper(index)?;
             if ends {
                 // A branch the helper ran returns EXIT; in case it did not,

@@ -20,11 +20,93 @@ pub(crate) fn cc_dead_after(after: &[Guest]) -> bool {
         .is_some_and(|g| overwrites_cc(&g.insn))
 }
 
+/// Where the condition code of an instruction whose `after` instructions
+/// these are may stay unstored (docs/CHOICES.md §58a): the number of them
+/// before one that [`overwrites_cc`], all of them [`transparent`] or
+/// [`faults_only`] (no instruction between reads the cc, leaves the block
+/// or calls the helper but from the slow path of a storage access, where
+/// the block stores the cc first), and the general registers written
+/// before one of those slow paths (one bit each: a slow path computes the
+/// cc from a register none of these is). `None` if anything else comes
+/// first or the block ends.
+pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
+    let (mut written, mut before_slow) = (0u16, 0u16);
+    for (n, g) in after.iter().enumerate() {
+        if overwrites_cc(&g.insn) {
+            return Some((n, before_slow));
+        }
+        if overwrites_cc_after_access(&g.insn) {
+            // Its own slow path stores the cc before the helper runs it.
+            return Some((n + 1, before_slow | written));
+        }
+        let faults = faults_only(&g.insn);
+        if !(faults || transparent(&g.insn)) {
+            return None;
+        }
+        if faults {
+            // Its slow path comes before its own write.
+            before_slow |= written;
+        }
+        if !stores_only(&g.insn) {
+            written |= 1 << (g.insn.f.r1 & 15);
+        }
+    }
+    None
+}
+
+/// Whether `insn` is a load of R1 or a store of it (RX, RXY), INSERT
+/// CHARACTER, or a store of an immediate (MVI, MVHI ...: SI, SIY, SIL)
+/// that the translator emits natively with the software TLB: it neither
+/// reads nor sets the condition code, and the only way out of its inline
+/// code is its slow path (a fill the TLB does not resolve, a page
+/// crossing), where the helper runs it.
+fn faults_only(insn: &Insn) -> bool {
+    let format = insn.op.format();
+    let load_or_store = matches!(
+        insn.op.sem(),
+        Sem::Alu(AluOp::Load, _, Src::Mem(_)) | Sem::Store(_)
+    ) && matches!(format, Format::RxA | Format::RxyA);
+    load_or_store
+        || matches!(insn.op, Opcode::IC | Opcode::ICY)
+        || matches!(insn.op.sem(), Sem::MemImm(AluOp::Load, ..))
+}
+
+/// Whether `insn` writes no general register (a store).
+fn stores_only(insn: &Insn) -> bool {
+    matches!(insn.op.sem(), Sem::Store(_) | Sem::MemImm(AluOp::Load, ..))
+}
+
+/// Whether `insn` is an operation with a storage operand that sets the
+/// condition code without reading it (an ALU operation with RX or RXY,
+/// COMPARE, AND, OR, EXCLUSIVE OR and ADD with an immediate: CLI, NI,
+/// ASI ...): it sets the cc on every path but the slow path of its access
+/// and an overflow's (where the helper runs it: an exception there leaves
+/// the cc before it).
+fn overwrites_cc_after_access(insn: &Insn) -> bool {
+    match insn.op.sem() {
+        Sem::Alu(op, _, Src::Mem(_)) => {
+            sets_cc_only(op) && matches!(insn.op.format(), Format::RxA | Format::RxyA)
+        }
+        Sem::MemImm(op, ..) => matches!(
+            op,
+            AluOp::Cmp
+                | AluOp::CmpL
+                | AluOp::And
+                | AluOp::Or
+                | AluOp::Xor
+                | AluOp::Add
+                | AluOp::AddL
+        ),
+        _ => false,
+    }
+}
+
 /// Whether `insn` is translated natively without a slow path, neither
 /// reads nor sets the condition code, and does not leave the block: no
 /// exception, helper or interruption can see the PSW while it runs, so
 /// the condition code may reach the PSW after it (register loads and
-/// multiplies, LA, LAY, LARL, the logical shifts and rotates).
+/// multiplies, LA, LAY, LARL, the logical shifts and rotates, ROTATE
+/// THEN INSERT SELECTED BITS without the cc).
 fn transparent(insn: &Insn) -> bool {
     let format = insn.op.format();
     match insn.op.sem() {
@@ -37,18 +119,30 @@ fn transparent(insn: &Insn) -> bool {
         Sem::Shift(ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Rll, _) => {
             matches!(format, Format::RsA | Format::RsyA)
         }
-        _ => matches!(insn.op, Opcode::LA | Opcode::LAY | Opcode::LARL),
+        _ => matches!(
+            insn.op,
+            Opcode::LA | Opcode::LAY | Opcode::LARL | Opcode::RISBGN
+        ),
     }
 }
 
 /// Whether `insn` is translated natively, sets the condition code on every
 /// path without reading it, and cannot take an exception before setting it
 /// (a register or immediate operand: its one slow path is an overflow,
-/// which completes the instruction): the condition code an instruction
-/// just before it sets need not reach the PSW.
+/// which completes the instruction; SHIFT RIGHT SINGLE and the
+/// rotate-then-operate-on-selected-bits instructions have none): the
+/// condition code an instruction just before it sets need not reach the
+/// PSW.
 fn overwrites_cc(insn: &Insn) -> bool {
     let format = insn.op.format();
+    if matches!(
+        insn.op,
+        Opcode::RISBG | Opcode::RNSBG | Opcode::ROSBG | Opcode::RXSBG
+    ) {
+        return true;
+    }
     match insn.op.sem() {
+        Sem::Shift(ShiftOp::Sra, _) => matches!(format, Format::RsA | Format::RsyA),
         Sem::Alu(op, _, Src::Reg(_)) => {
             matches!(format, Format::RR | Format::Rre | Format::RrfA) && sets_cc_only(op)
         }
@@ -82,7 +176,7 @@ fn sets_cc_only(op: AluOp) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::cc_dead_after;
+    use super::{cc_dead_after, cc_window};
     use crate::block::{decode_block, Guest};
     use zmmu_mmu::addr::AddressingMode;
 
@@ -103,6 +197,72 @@ mod tests {
     fn a_cc_set_again_after_register_loads_and_shifts_is_dead() {
         let code = [&AR[..], &LGR, &SLLG, &AR].concat();
         assert!(cc_dead_after(&after_first(&code)));
+    }
+
+    const RISBG: [u8; 6] = [0xec, 0x77, 0x36, 0xbd, 0x02, 0x55];
+    const RISBGN: [u8; 6] = [0xec, 0x77, 0x36, 0xbd, 0x02, 0x59];
+    const RXSBG: [u8; 6] = [0xec, 0x7b, 0x28, 0x3f, 0x38, 0x57];
+    const SRA: [u8; 4] = [0x8a, 0x20, 0x00, 0x05];
+
+    #[test]
+    fn rotate_then_operate_on_selected_bits_sets_the_cc_again() {
+        // RISBG, RNSBG, ROSBG and RXSBG set the cc on every path, and
+        // RISBGN leaves it: PoP, ROTATE THEN ... SELECTED BITS.
+        let code = [&AR[..], &RISBG].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+        let code = [&AR[..], &RISBGN, &RXSBG].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+        let code = [&AR[..], &RISBGN].concat();
+        assert!(!cc_dead_after(&after_first(&code)));
+    }
+
+    #[test]
+    fn shift_right_single_sets_the_cc_again() {
+        let code = [&AR[..], &SRA].concat();
+        assert!(cc_dead_after(&after_first(&code)));
+    }
+
+    const ST: [u8; 4] = [0x50, 0x30, 0x20, 0x00];
+    const LHI: [u8; 4] = [0xa7, 0x18, 0x00, 0x01];
+
+    #[test]
+    fn the_cc_may_stay_unstored_over_loads_and_stores_up_to_the_next_setting() {
+        // ar; lg r1; st r3; lhi r1; ar: three instructions, r1 written
+        // before the slow path of st.
+        let code = [&AR[..], &LG, &ST, &LHI, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((3, 1 << 1)));
+        // r1 written by the last load only (after its slow path).
+        let code = [&AR[..], &ST, &LG, &LHI, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((3, 0)));
+    }
+
+    const IC: [u8; 4] = [0x43, 0x33, 0x50, 0x00];
+    const CG: [u8; 6] = [0xe3, 0x40, 0x20, 0x28, 0x00, 0x20];
+
+    #[test]
+    fn a_compare_with_storage_ends_the_window_after_its_own_slow_path() {
+        // ar; ic r3; cg r4: the window holds the two, r3 written before
+        // the slow path of cg.
+        let code = [&AR[..], &IC, &CG].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((2, 1 << 3)));
+    }
+
+    const MVI: [u8; 4] = [0x92, 0x01, 0x30, 0x00];
+    const CLI: [u8; 4] = [0x95, 0x01, 0x30, 0x00];
+
+    #[test]
+    fn stores_of_immediates_and_compares_with_them_are_in_the_window() {
+        // ar; mvi 0(r3),1; cli 0(r3),1: no register written.
+        let code = [&AR[..], &MVI, &CLI].concat();
+        assert_eq!(cc_window(&after_first(&code)), Some((2, 0)));
+    }
+
+    #[test]
+    fn a_branch_or_the_block_end_before_the_next_setting_keeps_it_stored() {
+        let code = [&AR[..], &LG, &JNE, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code)), None);
+        let code = [&AR[..], &LG, &ST].concat();
+        assert_eq!(cc_window(&after_first(&code)), None);
     }
 
     #[test]

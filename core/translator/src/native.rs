@@ -15,7 +15,7 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::kind::AccessKind;
 
 use crate::cc::PSW_CC_BYTE;
-use crate::emit::{gpr, gpr32, Current, Gen, Native};
+use crate::emit::{gpr, gpr32, low32, Current, Gen, Native};
 use crate::{abi, MemoryAccess};
 
 impl Gen {
@@ -266,13 +266,19 @@ impl Gen {
                 Ok(Native::Yes)
             }
             IC | ICY if mem_ok => {
+                // Bits 56-63 of R1 = the byte; the rest unchanged. Through
+                // the register cache: a byte store into the state and a
+                // wider load of the register right after it (STC of the
+                // byte, LZ match copies) would wait for the store.
+                self.opt_in();
                 self.ea(f.x2, f.b2, f.d2)?;
                 self.access(here, AccessKind::Read, 1)?;
                 self.a.movzx(esi, byte_ptr(r13 + rax))?;
-                self.a.mov(
-                    byte_ptr(rbx + (offset::GPR + 8 * usize::from(f.r1 & 15)) as i32),
-                    sil,
-                )?;
+                let r1 = self.reg_low(f.r1)?;
+                self.a.mov(eax, low32(r1))?;
+                self.a.and(eax, !0xff)?;
+                self.a.or(eax, esi)?;
+                self.set_reg32(f.r1, rax)?;
                 Ok(Native::Yes)
             }
             ICM | ICMY | ICMH if mem_ok && f.m3 & 15 != 0 => {

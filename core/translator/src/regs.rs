@@ -1,7 +1,8 @@
 //! The block-local register cache's state (docs/CHOICES.md §44): which
 //! guest general registers the host registers hold at a point of a
-//! block's code, and which compare the host flags hold (docs/CHOICES.md
-//! §52a). `Gen` (in `emit`) emits its loads and writes.
+//! block's code, which compare the host flags hold (docs/CHOICES.md
+//! §52a), and a condition code not stored yet (docs/CHOICES.md §58a).
+//! `Gen` (in `emit`) emits its loads and writes.
 
 use iced_x86::code_asm::*;
 
@@ -85,4 +86,18 @@ impl Compared {
             Compared::Signed
         }
     }
+}
+
+/// A condition code not stored yet (docs/CHOICES.md §58a): that of the
+/// result in general register `r` (all 64 bits, else bits 32-63), which
+/// no instruction writes before the next one that sets the cc. Signed
+/// (an add, a subtract, LOAD AND TEST): 0 zero, 1 negative, 2 positive,
+/// or 3 where [`abi::FRAME_OVERFLOW`] says the operation overflowed
+/// (`overflow`); else logical (AND, OR, EXCLUSIVE OR): 0 zero, 1 not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) r: u8,
+    pub(crate) wide: bool,
+    pub(crate) signed: bool,
+    pub(crate) overflow: bool,
 }
