@@ -19,8 +19,9 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    site_word3, ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END, IMAGE_SIZE, SHARED, SITES,
-    SITES_END, SITE_SLOTS, STACK, STACK_TOP, VERSION,
+    executable_entry, executable_slots, site_word3, ClockPage, Panic, Shared, Site, COUNTS,
+    COUNTS_END, EXECUTABLE_PAGES, IMAGE_SIZE, SHARED, SITES, SITES_END, SITE_SLOTS, STACK,
+    STACK_TOP, VERSION,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -322,6 +323,32 @@ impl ImageArea<'_> {
     /// Writes [`Shared::comparator_floor`].
     pub fn set_comparator_floor(&self, tod: u64) {
         self.store(shared(offset_of!(Shared, comparator_floor)), tod);
+    }
+
+    /// Writes [`Shared::fetch_tag`].
+    pub fn set_fetch_tag(&self, tag: u64) {
+        self.store(shared(offset_of!(Shared, fetch_tag)), tag);
+    }
+
+    /// Lists the 4 KiB page of `addr` in [`Shared::executable`] under
+    /// `tag`: in the first of its slots that is free or holds it, else in
+    /// place of the first's entry.
+    pub fn list_executable(&self, addr: u64, tag: u64) {
+        let entry = executable_entry(addr, tag);
+        let at = |slot: usize| shared(offset_of!(Shared, executable) + 8 * slot);
+        let slots = executable_slots(addr);
+        let slot = slots
+            .into_iter()
+            .find(|&slot| [0, entry].contains(&self.load(at(slot))))
+            .unwrap_or(slots[0]);
+        self.store(at(slot), entry);
+    }
+
+    /// Empties [`Shared::executable`].
+    pub fn clear_executable(&self) {
+        for slot in 0..EXECUTABLE_PAGES {
+            self.store(shared(offset_of!(Shared, executable) + 8 * slot), 0);
+        }
     }
 
     /// Enters `site` in the site table; `false` when its probe sequence is

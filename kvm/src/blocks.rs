@@ -106,6 +106,12 @@ pub(crate) struct Blocks {
     /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
     /// translated code runs again.
     pub recheck: bool,
+    /// Moves whenever what an instruction fetch under a tag translates to
+    /// may have changed (an invalidation, a tag given to other controls):
+    /// the pages the host found executable for the image
+    /// (`vmcall::publish_fetches`) were listed under `listed_epoch`.
+    pub fetch_epoch: u64,
+    pub listed_epoch: u64,
     /// Invalidations of translations or storage keys seen
     /// ([`crate::watch::invalidated`]): a host call during which this grew
     /// leaves the chain, whose next instruction fetch must see them.
@@ -134,6 +140,8 @@ impl Blocks {
             victim: 0,
             generation: 1,
             recheck: false,
+            fetch_epoch: 0,
+            listed_epoch: 0,
             invalidations: 0,
             current: None,
             current_dirty: false,
@@ -171,6 +179,7 @@ impl Blocks {
                 let tag = self.spaces.next;
                 self.spaces.next = (tag + 1) % Spaces::MAX;
                 known[tag] = *controls;
+                self.fetch_epoch += 1;
                 self.jump_retain(area, |_, _, bits| bits & Spaces::TAG != tag as u64);
                 tag
             }
@@ -182,25 +191,28 @@ impl Blocks {
         self.by_key.get(key).copied()
     }
 
-    /// The slot holding `addr` as the dispatcher finds it: the first of
-    /// its group ([`jump_ways`]) whose address is `addr`.
-    fn jump_find(&self, addr: u64) -> Option<usize> {
+    /// The slot holding the entry for `addr` and `bits` as the dispatcher
+    /// finds it: the first of the address's group ([`jump_ways`]) with
+    /// that address and those bits. An address has an entry for each of
+    /// the bits it runs under (processes running one program at the same
+    /// addresses: their tags differ).
+    fn jump_find(&self, addr: u64, bits: u64) -> Option<usize> {
         jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES))
             .into_iter()
-            .find(|&s| self.jump[s].0 == addr)
+            .find(|&s| self.jump[s].0 == addr && self.jump[s].1 == bits)
     }
 
     pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
-        let (_, b, block, generation) = self.jump[self.jump_find(addr)?];
-        (generation == self.generation && b == bits).then_some(block as usize)
+        let (_, _, block, generation) = self.jump[self.jump_find(addr, bits)?];
+        (generation == self.generation).then_some(block as usize)
     }
 
     /// Enters a block in the jump cache, on the host and in the VM: in the
-    /// slot that holds its address already, else in its own slot, whose
+    /// slot that holds its address and bits already, else in its own slot, whose
     /// live entry moves to another slot of the group: one without a live
     /// entry, else each of the others in turn (whose entry goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
-        let slot = match self.jump_find(addr) {
+        let slot = match self.jump_find(addr, bits) {
             Some(slot) => slot,
             None => {
                 let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));

@@ -166,7 +166,7 @@ fn second_fetched(block: &Block, cpu: &Cpu, board: &mut Board<'_>) -> bool {
 /// DAT off no ASCE is used): the other ASCEs made equal, so that the
 /// kernel's code keeps one tag whatever process's ASCE is the secondary
 /// one.
-fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
+pub(crate) fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
     let unused = Controls::default();
     let home = cpu.psw.asc() == 3;
     Controls {
@@ -183,6 +183,30 @@ fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
         },
         ..controls
     }
+}
+
+/// The state a chain's accesses are made in under `cpu`'s PSW and
+/// `controls` (the PSW's address space and key, PoP ch. 3 "Address
+/// Spaces"), and the tag of the shadow root that makes them; `None` in
+/// the access-register mode, where blocks make no direct accesses.
+pub(crate) fn chain_context(cpu: &Cpu, controls: Controls) -> (Context, Option<RootTag>) {
+    let space = logical_space(cpu, 0);
+    let key = cpu.psw.key();
+    let request = Request {
+        address: LogicalAddress::new(0),
+        space,
+        kind: AccessKind::Read,
+        key,
+    };
+    let tag = RootTag::for_request(&controls, &request).ok();
+    (
+        Context {
+            controls,
+            space,
+            key,
+        },
+        tag,
+    )
 }
 
 /// Drops the jump-cache entries whose PSW address no longer fetches their
@@ -763,19 +787,11 @@ impl KvmEngine {
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
         self.stats.chains += 1;
-        let controls = board.bus.controls(cpu);
-        let space = logical_space(cpu, 0);
-        let key = cpu.psw.key();
-        let request = Request {
-            address: LogicalAddress::new(0),
-            space,
-            kind: AccessKind::Read,
-            key,
-        };
-        let root = match RootTag::for_request(&controls, &request) {
-            Ok(tag) => self.pager.activate(self.host.paging_mut(), tag)?,
+        let (context, tag) = chain_context(cpu, board.bus.controls(cpu));
+        let root = match tag {
+            Some(tag) => self.pager.activate(self.host.paging_mut(), tag)?,
             // Access-register mode: blocks make no direct accesses.
-            Err(_) => self.host.boot_root(),
+            None => self.host.boot_root(),
         };
         self.host.paging_mut().activate(root)?;
         let area = self.host.exec_area();
@@ -794,6 +810,7 @@ impl KvmEngine {
             vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock, facilities);
             let floor = exits::comparator_floor(cpu, board, deadline);
             image.area().set_comparator_floor(floor);
+            vmcall::publish_fetches(&image.area(), &mut self.blocks);
         }
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
@@ -816,12 +833,10 @@ impl KvmEngine {
             pager,
             stats,
             reasons,
-            context: Context {
-                controls,
-                space,
-                key,
-            },
+            context,
             deadline: *deadline,
+            dispatch: self.stubs.dispatch,
+            go_to: (0, 0),
             budget_in_r15,
             stolen: 0,
             last_fault: None,

@@ -115,6 +115,18 @@ pub(crate) fn ended(area: &ExecArea<'_>) -> (u64, u32) {
     (budget, block as u32)
 }
 
+/// Tells running code the PSW bits and fetch controls' tag of the blocks
+/// its dispatcher looks for (a new address space during a host call).
+pub(crate) fn set_bits(area: &ExecArea<'_>, bits: u64) {
+    let _ = area.store_u64(ctx(abi::CTX_BITS), bits);
+}
+
+/// Records `last` ([`abi::last_run`]) as the last instruction run before
+/// the dispatcher.
+pub(crate) fn set_last_run(area: &ExecArea<'_>, last: u32) {
+    let _ = area.store_u64(ctx(abi::CTX_LAST_BLOCK), u64::from(last));
+}
+
 /// Tells running code about a new jump-cache generation.
 pub(crate) fn set_generation(area: &ExecArea<'_>, generation: u32) {
     let _ = area.store_u64(ctx(abi::CTX_GENERATION), u64::from(generation));

@@ -44,6 +44,7 @@ pub(crate) fn invalidated(
     invalidation: &Invalidation,
 ) {
     blocks.invalidations += 1;
+    blocks.fetch_epoch += 1;
     match invalidation {
         // PTLB and CSP: resets do not come this way.
         Invalidation::All => pager.purge(paging),

@@ -190,21 +190,25 @@ const SPACES: [u8; 72] = [
 ];
 
 /// [`SPACES`] with two address spaces that map the first MiB onto itself
-/// but pages 0x50000 and 0x58000 (a kernel's and a process's code): space
-/// A (segment table 0x10000, page table 0x11000) maps 0x50000 onto frame
-/// 0x60000 (`aghi r9,1 ; br r14`) and not 0x58000, space B (0x12000,
-/// 0x13000) maps 0x58000 onto frame 0x70000 (`aghi r8,2 ; br r14`) and not
-/// 0x50000 (page-table entries invalid).
-fn spaces_machine() -> Machine {
-    let mut machine = program_machine(0x2000, &SPACES);
+/// but their code pages: space A (segment table 0x10000, page table
+/// 0x11000) maps 0x50000 onto frame 0x60000 (`aghi r9,1 ; br r14`), space
+/// B (0x12000, 0x13000) maps `b_page` onto frame 0x70000 (`aghi r8,2 ; br
+/// r14`), where `r6` points (`lgfi r6`); each leaves the other's code
+/// page invalid. With `b_page` 0x58000 the spaces are a kernel's and a
+/// process's code; with 0x50000 two processes running one program at the
+/// same addresses.
+fn spaces_machine(b_page: u64) -> Machine {
+    let mut program = SPACES;
+    program[28..32].copy_from_slice(&(b_page as u32).to_be_bytes());
+    let mut machine = program_machine(0x2000, &program);
     let storage = &mut machine.bus.storage;
     let mut put = |at: u64, value: u64| {
         storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
     };
     let invalid = 0x400;
     for (segments, pages, code_page, frame) in [
-        (0x10000, 0x11000, 0x50, 0x60000),
-        (0x12000, 0x13000, 0x58, 0x70000),
+        (0x10000, 0x11000, 0x50000, 0x60000),
+        (0x12000, 0x13000, b_page, 0x70000),
     ] {
         for segment in 0..512 {
             put(
@@ -213,10 +217,10 @@ fn spaces_machine() -> Machine {
             );
         }
         for page in 0..256 {
-            let entry = match page {
-                0x50 | 0x58 if page == code_page => frame,
-                0x50 | 0x58 => invalid,
-                _ => page << 12,
+            let entry = match page << 12 {
+                at if at == code_page => frame,
+                0x50000 | 0x58000 => invalid,
+                at => at,
             };
             put(pages + page * 8, entry);
         }
@@ -240,7 +244,27 @@ fn spaces_machine() -> Machine {
 /// it).
 #[test]
 fn each_address_space_keeps_its_jump_cache_entries_across_switches() {
-    let (reference, kvm) = on_both(spaces_machine, 10_000);
+    let (reference, kvm) = on_both(|| spaces_machine(0x58000), 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
+
+/// Two processes running one program at the same addresses (busybox in
+/// each of Linux's processes): each space's block at 0x50000 keeps its
+/// jump-cache entry beside the other's, under its own tag, and neither
+/// misses again after its first turn (with one entry per address each
+/// replaced the other's at every switch: 400 misses).
+#[test]
+fn two_spaces_running_code_at_one_address_keep_an_entry_each() {
+    let (reference, kvm) = on_both(|| spaces_machine(0x50000), 10_000);
     assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
     let Some((machine, engine)) = kvm else {
         return;

@@ -523,3 +523,50 @@ fn a_native_slow_path_completes_in_the_vm_after_its_first_call() {
     let exits = engine.host().stats().exits;
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }
+
+/// Under instruction-execution protection: `lghi r1,200`, 200 times
+/// `exrl r0` of `ahi r2,1` at 0x4000 (another page than the EXRL's) and
+/// `brctg r1`; then the page-table entry of 0x4000 gets its IEP bit
+/// (`lgfi r6,0x11000 ; lgfi r7,0x4100 ; stg r7,0x20(r6)`), `ptlb`, and
+/// the same EXRL once more; then an invalid opcode.
+const EXRL_ELSEWHERE: [u8; 46] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xc6, 0x00, 0x00, 0x00, 0x0f, 0xfe, 0xa7, 0x17, 0xff, 0xfd, 0xc0, 0x61,
+    0x00, 0x01, 0x10, 0x00, 0xc0, 0x71, 0x00, 0x00, 0x41, 0x00, 0xe3, 0x70, 0x60, 0x20, 0x00, 0x24,
+    0xb2, 0x0d, 0x00, 0x00, 0xc6, 0x00, 0x00, 0x00, 0x0f, 0xee, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// An EXRL's target in another page runs in the VM once the host's own
+/// fetch found the page executable (glibc's string functions in
+/// busybox), until a purge of the TLB: after the page's entry gets its
+/// IEP bit and PTLB, the EXRL is the host's again and gives the
+/// interpreter's protection exception (PoP ch. 3,
+/// "Instruction-Execution Protection").
+#[test]
+fn under_iep_an_exrl_target_in_another_page_runs_in_the_vm_until_a_purge() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &EXRL_ELSEWHERE);
+        machine
+            .bus
+            .storage
+            .write(AbsoluteAddress::new(0x4000), &[0xa7, 0x2a, 0x00, 0x01])
+            .unwrap();
+        under_iep(machine, &[])
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    assert_eq!(bytes_at(&reference, 0x8e, 2), [0, 4], "protection");
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(
+        bytes_at(&machine, 0x80, 0x180),
+        bytes_at(&reference, 0x80, 0x180),
+        "the lowcore's interruption fields"
+    );
+    let completed = engine.completed_in_vm();
+    assert!(completed.contains(&("EXRL", TURNS - 1)), "{completed:?}");
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}

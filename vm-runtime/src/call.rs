@@ -24,7 +24,10 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
-use crate::protocol::{cpu_page, find_site, ClockPage, Shared, Site, COMPLETED, HOST};
+use crate::protocol::{
+    cpu_page, executable_entry, find_site, ClockPage, Shared, Site, COMPLETED, EXECUTABLE_PAGES,
+    HOST,
+};
 
 /// Whether the host enters a site for `op` (an instruction translated
 /// code calls the host for): every instruction the decoder knows. Whether
@@ -135,12 +138,18 @@ struct Bus<'g, G> {
     /// Where instruction fetches (an EXECUTE's target) may go through the
     /// active root too ([`fetches_through_root`]).
     fetches: Fetches,
+    /// [`Shared::executable`] as the call began.
+    executable: [u64; EXECUTABLE_PAGES],
     /// Interlocked updates are made (COMPARE AND SWAP and its forms, which
     /// change nothing else than registers and the condition code after
     /// it: [`interlocks`]).
     interlocks: bool,
     /// An interlocked update stored: the instruction must complete.
     updated: bool,
+    /// An instruction fetch was refused only because its page is not
+    /// (yet) one the host found executable ([`Fetches::Pages`]): the host
+    /// may list it at this call, so the site stays the image's.
+    unlisted: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -160,8 +169,10 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// the addressing mode and does not overlap the store kept aside
     /// (which the instruction would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
-        let kind = acc.kind == AccessKind::Read
-            || (acc.kind == AccessKind::InstructionFetch && self.fetches.allow(addr, buf.len()));
+        let fetch = acc.kind == AccessKind::InstructionFetch;
+        let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
+        self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
+        let kind = acc.kind == AccessKind::Read || allowed;
         let operand = kind && matches!(acc.space, AddressType::Logical { .. });
         let len = buf.len() as u64;
         let last = addr.wrapping_add(len.wrapping_sub(1));
@@ -374,18 +385,23 @@ enum Fetches {
     Nowhere,
     /// Wherever the root reads.
     Anywhere,
-    /// Within the 4 KiB page at this address only.
-    Page(u64),
+    /// Within the 4 KiB page at `own` and the pages the host found
+    /// executable under the fetch controls of `tag`
+    /// ([`Shared::executable`], the bus's copy).
+    Pages { own: u64, tag: u64 },
 }
 
 impl Fetches {
-    /// Whether `len` bytes at `addr` may be fetched through the root.
-    fn allow(self, addr: u64, len: usize) -> bool {
+    /// Whether `len` bytes at `addr` may be fetched through the root,
+    /// `executable` being [`Shared::executable`].
+    fn allow(self, addr: u64, len: usize, executable: &[u64]) -> bool {
         let last = addr.wrapping_add((len as u64).saturating_sub(1));
         match self {
             Fetches::Nowhere => false,
             Fetches::Anywhere => true,
-            Fetches::Page(page) => addr >> 12 == page >> 12 && last >> 12 == page >> 12,
+            Fetches::Pages { own, tag } => [addr, last]
+                .into_iter()
+                .all(|at| at >> 12 == own >> 12 || executable.contains(&executable_entry(at, tag))),
         }
     }
 }
@@ -398,16 +414,23 @@ impl Fetches {
 /// instruction-execution protection (CR0 bit 43 with facility 130, DAT
 /// on: PoP ch. 3 "Instruction-Execution Protection") the root's read
 /// permission is not the fetch's, so only within the page the EXECUTE
-/// itself was fetched from: its page-table entry (or the segment or region
-/// entry of a large frame) allowed that fetch under the controls the
-/// translated block is valid for, and a change of it is purged
-/// (IPTE, IDTE ...) with the block.
-fn fetches_through_root(cpu: &Cpu, facilities: Facilities, at: u64) -> Fetches {
+/// itself was fetched from (its page-table entry, or the segment or region
+/// entry of a large frame, allowed that fetch under the controls the
+/// translated block is valid for, and a change of it is purged (IPTE,
+/// IDTE ...) with the block) and the pages where the host's own fetch of
+/// a target succeeded under the fetch controls in effect
+/// (`shared.executable`, emptied by the host at each purge or
+/// invalidation: until then the TLB may keep the entry that allowed it).
+fn fetches_through_root(cpu: &Cpu, shared: &Shared, at: u64) -> Fetches {
+    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
     let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
     if cpu.psw.dat() && matches!(cpu.psw.asc(), 1 | 2) {
         Fetches::Nowhere
     } else if cpu.psw.dat() && controls.iep() {
-        Fetches::Page(at)
+        Fetches::Pages {
+            own: at,
+            tag: shared.fetch_tag,
+        }
     } else {
         Fetches::Anywhere
     }
@@ -553,14 +576,21 @@ pub fn host_call(
         facilities,
         store: None,
         checked: None,
-        fetches: fetches_through_root(&cpu, facilities, site.at),
+        fetches: fetches_through_root(&cpu, shared, site.at),
+        executable: shared.executable,
         interlocks: interlocks(insn.op),
         updated: false,
+        unlisted: false,
         refused: false,
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
+    // A target's page the host may list at this call leaves the call to
+    // the host but not the site, as a fault the next call may not meet
+    // does (`Shared::transient`, which the host's fault path sets during
+    // an access).
+    let unlisted = bus.unlisted;
     // An interlocked update stored cannot be taken back: the instructions
     // that make one (`interlocks`) always complete after it.
     let host = || {
@@ -576,7 +606,7 @@ pub fn host_call(
         // What this instruction needs is the host's at every call, but
         // for an access that faulted for a cause the next call may not
         // meet (`Shared::transient`).
-        if shared.transient == 0 {
+        if shared.transient == 0 && !unlisted {
             sites[slot].refused = 1;
         }
         return host();
@@ -598,7 +628,7 @@ pub fn host_call(
             return host();
         }
         if !guest.store(addr, &data[..len]) {
-            if shared.transient == 0 {
+            if shared.transient == 0 && !unlisted {
                 sites[slot].refused = 1;
             }
             return host();
@@ -881,8 +911,10 @@ mod tests {
             store: None,
             checked: None,
             fetches: Fetches::Nowhere,
+            executable: [0; EXECUTABLE_PAGES],
             interlocks: false,
             updated: false,
+            unlisted: false,
             refused: false,
             storage: NoStorage,
         };
@@ -1009,6 +1041,41 @@ mod tests {
         c.page[offset::PSW_MASK / 8] &= !mask::DAT;
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         assert_eq!(g.loads, [(0x201a, 2)]);
+    }
+
+    #[test]
+    fn under_iep_an_execute_fetches_its_target_in_a_page_the_host_found_executable() {
+        // 0x201a, in the page after the EXRL's, listed by the host under
+        // the fetch controls in effect (tag 5).
+        let listed = |tag| {
+            let mut c = execute_relative_under_iep(0x80d);
+            c.shared.fetch_tag = 5;
+            let [slot, _] = crate::protocol::executable_slots(0x201a);
+            c.shared.executable[slot] = executable_entry(0x2000, tag);
+            c
+        };
+        let mut c = listed(5);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x201a, 2)]);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+        // Listed under other fetch controls (another address space).
+        let mut c = listed(4);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+    }
+
+    #[test]
+    fn a_target_in_a_page_not_listed_leaves_the_call_to_the_host_not_the_site() {
+        // The host may list the page at this call: the next may complete.
+        let mut c = execute_relative_under_iep(0x80d);
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
+        let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 0);
+        let [first, _] = crate::protocol::executable_slots(0x2000);
+        c.shared.executable[first] = executable_entry(0x2000, 0);
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
     }
 
     /// `cdsg r4,r6,0(r2)` with r4:r5 = `first`, r6:r7 the third operand;

@@ -46,7 +46,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 4;
+pub const VERSION: u64 = 5;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -106,6 +106,37 @@ pub struct Shared {
     /// than a page, a fault the mapping did not cure). Written by the
     /// host's fault path, cleared by the image at each call.
     pub transient: u64,
+    /// The tag of the instruction-fetch controls in effect (`zmmu_kvm`'s
+    /// jump-cache tag: CR0's translation bits, the prefix and the ASCE
+    /// instructions are fetched with), written by the host before
+    /// translated code runs.
+    pub fetch_tag: u64,
+    /// Pages outside an EXECUTE's own from which the host's own fetch of
+    /// an EXECUTE's target succeeded under instruction-execution
+    /// protection, each under the fetch controls of a tag
+    /// ([`executable_entry`]; zero: empty): the image may fetch a target
+    /// there through the root, whose read permission says nothing of
+    /// instruction-execution protection. Emptied by the host when a TLB
+    /// purge or invalidation may have changed what the fetch translates
+    /// to, or a tag came to stand for other controls.
+    pub executable: [u64; EXECUTABLE_PAGES],
+}
+
+/// Entries of [`Shared::executable`].
+pub const EXECUTABLE_PAGES: usize = 32;
+
+/// The entry of [`Shared::executable`] for the 4 KiB page of logical
+/// address `addr` under the fetch controls of `tag` (below 2^11).
+pub const fn executable_entry(addr: u64, tag: u64) -> u64 {
+    addr & !0xfff | (tag & 0x7ff) << 1 | 1
+}
+
+/// The two slots of [`Shared::executable`] where the entry of the page of
+/// `addr` may be: the host fills the first free one, else replaces the
+/// first.
+pub const fn executable_slots(addr: u64) -> [usize; 2] {
+    let home = ((addr >> 12) as usize * 2) % EXECUTABLE_PAGES;
+    [home, home + 1]
 }
 
 /// Fields of the CPU state page beyond `zmmu_cpu::state::offset`'s, which
