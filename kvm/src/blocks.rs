@@ -234,6 +234,41 @@ impl Blocks {
         self.jump_store(area, slot, addr, bits, id);
     }
 
+    /// After a jump-cache miss to the cached block at logical `addr` and
+    /// absolute `abs` for PSW bits `key_bits`: enters the other valid
+    /// blocks of that logical page and frame made for the same bits under
+    /// `bits` (those PSW bits and the tag in effect). An instruction fetch
+    /// anywhere in the page translates through the page-table entry the
+    /// fetch at `addr` just did, to that frame (PoP ch. 3, "Dynamic
+    /// Address Translation"), under the same storage key, so each is the
+    /// block its address fetches now: a process's first pass through a
+    /// program that other processes ran at the same addresses (busybox
+    /// in each of Linux's processes) misses once per page instead of once
+    /// per block. Blocks of an instruction crossing into the next page
+    /// are left out (their second frame was not translated).
+    pub fn enter_siblings(&mut self, area: &ExecArea<'_>, (addr, abs, key_bits): Key, bits: u64) {
+        let Some(list) = self.pages.get(&(abs & !0xfff)) else {
+            return;
+        };
+        let siblings: Vec<(u64, usize)> = list
+            .iter()
+            .map(|&id| (&self.blocks[id], id))
+            .filter(|(b, _)| {
+                b.valid
+                    && b.second.is_none()
+                    && b.key.0 >> 12 == addr >> 12
+                    && b.key.1 >> 12 == abs >> 12
+                    && b.key.2 == key_bits
+            })
+            .map(|(b, id)| (b.key.0, id))
+            .collect();
+        for (at, id) in siblings {
+            if self.jump_get(at, bits) != Some(id) {
+                self.jump_set(area, at, bits, id);
+            }
+        }
+    }
+
     /// Writes jump-cache entry `slot`, on the host and in the VM.
     fn jump_store(&mut self, area: &ExecArea<'_>, slot: usize, addr: u64, bits: u64, id: usize) {
         if self.jump[slot].3 != self.generation {

@@ -565,7 +565,11 @@ impl KvmEngine {
             });
         }
         let id = match cached {
-            Some(id) => id,
+            Some(id) => {
+                let area = self.host.exec_area();
+                self.blocks.enter_siblings(&area, key, jump_bits);
+                id
+            }
             None => match self.translate(cpu, board, key)? {
                 Some(id) => {
                     self.translate_ahead(cpu, board, id)?;

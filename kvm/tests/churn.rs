@@ -276,3 +276,69 @@ fn two_spaces_running_code_at_one_address_keep_an_entry_each() {
         "{misses} jump-cache misses to cached blocks in {TURNS} turns"
     );
 }
+
+/// `larl r2` (the table of 21 ASCEs at 0x2038), `lghi r1,20 ; lgfi
+/// r5,0x50000 ; lctlg c1,c1,0(r2) ; stosm 0xf00,4` (DAT on), then 20
+/// times: `sllg r3,r1,3 ; la r4,0(r3,r2) ; lctlg c1,c1,0(r4)` (space r1),
+/// `basr r14,r5`, `brctg r1` back; then an invalid opcode.
+const PROCESSES: [u8; 52] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x1c, 0xa7, 0x19, 0x00, 0x14, 0xc0, 0x51, 0x00, 0x05, 0x00, 0x00,
+    0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00, 0xeb, 0x31, 0x00, 0x03, 0x00, 0x0d,
+    0x41, 0x43, 0x20, 0x00, 0xeb, 0x11, 0x40, 0x00, 0x00, 0x2f, 0x0d, 0xe5, 0xa7, 0x17, 0xff, 0xf7,
+    0x00, 0x00, 0x00, 0x00,
+];
+
+/// [`PROCESSES`] with 21 address spaces (segment tables at 0x100000 +
+/// 0x1000 * i, the ASCEs), each mapping the first MiB onto itself through
+/// the page table at 0x11000 but 0x50000 onto frame 0x60000: one program
+/// that each process runs at the same addresses, three blocks in a page
+/// (`j 0x50100`; there `j 0x50200`; there `aghi r9,1 ; br r14`).
+fn processes_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &PROCESSES);
+    let storage = &mut machine.bus.storage;
+    let mut put = |at: u64, value: u64| {
+        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
+    };
+    for space in 0..21 {
+        let segments = 0x100000 + space * 0x1000;
+        put(0x2038 + space * 8, segments);
+        for segment in 0..512 {
+            put(
+                segments + segment * 8,
+                if segment == 0 { 0x11000 } else { 0x20 },
+            );
+        }
+    }
+    for page in 0..256 {
+        let frame = if page == 0x50 { 0x60000 } else { page << 12 };
+        put(0x11000 + page * 8, frame);
+    }
+    for (at, code) in [
+        (0x60000, &[0xa7, 0xf4, 0x00, 0x80][..]),
+        (0x60100, &[0xa7, 0xf4, 0x00, 0x80][..]),
+        (0x60200, &[0xa7, 0x9b, 0x00, 0x01, 0x07, 0xfe][..]),
+    ] {
+        storage.write(AbsoluteAddress::new(at), code).unwrap();
+    }
+    machine
+}
+
+/// Each process's first pass through the program the others ran misses
+/// the jump cache once per page (the block it enters there; the page's
+/// other blocks are entered with it), not once per block.
+#[test]
+fn a_new_address_space_misses_once_per_page_of_cached_blocks() {
+    let (reference, kvm) = on_both(processes_machine, 10_000);
+    assert_eq!((reference.cpu.gpr[9], reference.cpu.gpr[1]), (20, 0));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[9], machine.cpu.gpr[1]), (20, 0));
+    // The program's page and the loop's, in each of 19 spaces after the
+    // first.
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 2 * 19 + 4,
+        "{misses} misses to cached blocks in 20 spaces"
+    );
+}
