@@ -52,10 +52,12 @@ pub(crate) fn store(area: &ExecArea<'_>, c: &Cpu) {
 }
 
 /// Copies back what translated code and the in-VM runtime image may
-/// change: general, access and vector (floating-point) registers, the FPC
-/// and the PSW.
+/// change: general, access and vector (floating-point) registers, the FPC,
+/// the PSW and the control registers (the image loads CR1 and CR7 where
+/// neither chooses the root: `zmmu_vm_runtime::call`).
 pub(crate) fn load(area: &ExecArea<'_>, c: &mut Cpu) {
     load_words(area, cpu(offset::GPR), &mut c.gpr);
+    load_words(area, cpu(offset::CR), &mut c.cr);
     let mut vr = [0u64; 64];
     load_words(area, cpu(offset::VR), &mut vr);
     for (r, words) in c.vr.iter_mut().zip(vr.chunks_exact(2)) {

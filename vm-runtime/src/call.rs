@@ -448,13 +448,29 @@ fn interlocks(op: Opcode) -> bool {
     matches!(op, CS | CSY | CSG | CDS | CDSY | CDSG)
 }
 
+/// The control registers the image may change: the primary and
+/// secondary ASCEs (CR1, CR7), where neither chooses the shadow root nor
+/// the address space instructions are fetched from ([`spaces_unused`]).
+const FREE_REGISTERS: [usize; 2] = [1, 7];
+
+/// Whether the primary and secondary ASCEs are used neither by the
+/// active root nor by instruction fetches under `cpu`'s PSW: DAT off
+/// (real addresses), or the home-space mode, where instructions and
+/// operands both come from the home space (CR13; PoP ch. 3, "Address
+/// Spaces"). Linux's kernel loads CR1 and CR7 there at each system call
+/// and interruption and before each return to a process.
+fn spaces_unused(cpu: &Cpu) -> bool {
+    !cpu.psw.dat() || cpu.psw.asc() == 3
+}
+
 /// Whether `after` differs from `before` only in what the image writes
 /// back: the general, access, vector (floating-point) and
-/// floating-point-control registers and the condition code. Anything else
-/// (the program mask, control registers, the timers) is the host's to
-/// change: it may have to leave the chain for it. (Access registers
-/// matter to translated code only in access-register mode, which is the
-/// host's.)
+/// floating-point-control registers, the condition code, and CR1 and CR7
+/// where [`spaces_unused`] (the host takes them back, and a translated
+/// block depends on neither there). Anything else (the program mask,
+/// other control registers, the timers) is the host's to change: it may
+/// have to leave the chain for it. (Access registers matter to
+/// translated code only in access-register mode, which is the host's.)
 fn only_results_changed(before: &Cpu, after: &Cpu) -> bool {
     let mut rest = after.clone();
     rest.gpr = before.gpr;
@@ -463,6 +479,11 @@ fn only_results_changed(before: &Cpu, after: &Cpu) -> bool {
     rest.fpc = before.fpc;
     rest.psw.mask = after.psw.mask & !mask::CC | before.psw.mask & mask::CC;
     rest.psw.addr = before.psw.addr;
+    if spaces_unused(before) {
+        for r in FREE_REGISTERS {
+            rest.cr[r] = before.cr[r];
+        }
+    }
     rest == *before
 }
 
@@ -645,6 +666,9 @@ pub fn host_call(
         page[(offset::VR + 16 * v + 8) / 8] = value[1];
     }
     set_field(page, cpu_page::FPC, &cpu.fpc.to_le_bytes());
+    for r in FREE_REGISTERS {
+        page[(offset::CR + 8 * r) / 8] = cpu.cr[r];
+    }
     page[offset::PSW_MASK / 8] = cpu.psw.mask;
     page[offset::PSW_ADDR / 8] = amode.wrap(site.at.wrapping_add(u64::from(site.len)));
     if let Some(last) = last {
@@ -1076,6 +1100,36 @@ mod tests {
         let [first, _] = crate::protocol::executable_slots(0x2000);
         c.shared.executable[first] = executable_entry(0x2000, 0);
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
+    }
+
+    /// `lctlg c1,c1,0(r2)` (the guest's doubleword at 0x2000 is 00 01 ..
+    /// 07) under the PSW mask bits `psw`.
+    fn load_cr1(psw: u64) -> (Call, u64) {
+        let mut c = setup(&[0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f]);
+        c.page[offset::PSW_MASK / 8] |= psw;
+        let answer = c.call(3 << 8 | 1, &mut guest());
+        (c, answer)
+    }
+
+    #[test]
+    fn in_the_home_space_mode_or_with_dat_off_lctlg_loads_cr1_in_the_vm() {
+        for psw in [mask::DAT | 3 << 46, 0] {
+            let (c, answer) = load_cr1(psw);
+            assert_eq!(answer, COMPLETED, "PSW {psw:#x}");
+            assert_eq!(c.page[(offset::CR + 8) / 8], 0x0001_0203_0405_0607);
+        }
+    }
+
+    #[test]
+    fn in_the_primary_space_mode_lctlg_of_cr1_is_the_hosts() {
+        // CR1 chooses the root there: the host switches it.
+        let (c, answer) = load_cr1(mask::DAT);
+        assert_eq!(answer, HOST);
+        assert_eq!(c.page[(offset::CR + 8) / 8], 0);
+        // CR0 is the host's in any mode.
+        let mut c = setup(&[0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f]);
+        c.page[offset::PSW_MASK / 8] |= mask::DAT | 3 << 46;
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
     }
 
     /// `cdsg r4,r6,0(r2)` with r4:r5 = `first`, r6:r7 the third operand;
