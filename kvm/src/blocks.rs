@@ -112,6 +112,10 @@ pub(crate) struct Blocks {
     /// (`vmcall::publish_fetches`) were listed under `listed_epoch`.
     pub fetch_epoch: u64,
     pub listed_epoch: u64,
+    /// The logical pages of the first and the last byte the host's
+    /// instructions stored in the PSW's space (`watch`), taken by the
+    /// host call that made them (`vmcall::list_written`).
+    pub written: Option<(u64, u64)>,
     /// Invalidations of translations or storage keys seen
     /// ([`crate::watch::invalidated`]): a host call during which this grew
     /// leaves the chain, whose next instruction fetch must see them.
@@ -142,6 +146,7 @@ impl Blocks {
             recheck: false,
             fetch_epoch: 0,
             listed_epoch: 0,
+            written: None,
             invalidations: 0,
             current: None,
             current_dirty: false,

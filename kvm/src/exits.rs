@@ -314,6 +314,7 @@ impl ExitHandler for Exits<'_, '_> {
             }
             op => Some(op),
         };
+        self.blocks.written = None;
         if observes_change(op) {
             self.pager.harvest(paging, &mut self.board.bus.storage);
         }
@@ -383,6 +384,20 @@ impl ExitHandler for Exits<'_, '_> {
         .into_iter()
         .find_map(|(applies, why)| applies.then_some(why));
         let Some(why) = why else {
+            // A store across a page boundary in the root's space (the
+            // primary or home space, or real with DAT off): the image may
+            // make the next one (an STMG of a stack frame that straddles
+            // a page, at each call of the function).
+            let psw = self.cpu.psw;
+            let root_space = !psw.dat() || matches!(psw.asc(), 0 | 3);
+            let written = self.blocks.written.take();
+            if let (Some((first, last)), Some(image), true) = (written, paging.image(), root_space)
+            {
+                if last == first.wrapping_add(0x1000) {
+                    let area = image.area();
+                    crate::vmcall::list_written(&area, self.blocks, [first, last], psw.key());
+                }
+            }
             return Ok(abi::END);
         };
         // A new address space only, after the block's last instruction

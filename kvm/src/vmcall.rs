@@ -37,13 +37,13 @@
 use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
-use zmmu_hv_kvm::image::{ImageArea, TscLink};
+use zmmu_hv_kvm::image::{ImageArea, PageList, TscLink};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::Guest;
 use zmmu_vm_runtime::call::may_complete;
-use zmmu_vm_runtime::protocol::{ClockPage, Site, COMPLETED};
+use zmmu_vm_runtime::protocol::{store_tag, ClockPage, Site, COMPLETED};
 
 use crate::blocks::Blocks;
 
@@ -159,7 +159,7 @@ pub(crate) fn publish(
 pub(crate) fn publish_fetches(area: &ImageArea<'_>, blocks: &mut Blocks) {
     area.set_fetch_tag(blocks.spaces.now);
     if blocks.listed_epoch != blocks.fetch_epoch {
-        area.clear_executable();
+        area.clear_pages();
         blocks.listed_epoch = blocks.fetch_epoch;
     }
 }
@@ -181,8 +181,21 @@ pub(crate) fn list_target(
     let last = target.wrapping_add(len.saturating_sub(1));
     for page in [target, last] {
         if page >> 12 != at >> 12 {
-            area.list_executable(page, blocks.spaces.now);
+            area.list_page(PageList::Executable, page, blocks.spaces.now);
         }
+    }
+}
+
+/// After the host's own execution of an instruction stored across a
+/// page boundary in the root's space, `pages` (the logical pages of its
+/// first and last byte) under the PSW key `key`: lists both as writable
+/// under the fetch controls' tag and the key, for the image's next store
+/// across them (docs/CHOICES.md 57e).
+pub(crate) fn list_written(area: &ImageArea<'_>, blocks: &mut Blocks, pages: [u64; 2], key: u8) {
+    publish_fetches(area, blocks);
+    let tag = store_tag(blocks.spaces.now, key);
+    for page in pages {
+        area.list_page(PageList::Writable, page, tag);
     }
 }
 

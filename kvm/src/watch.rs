@@ -60,6 +60,14 @@ impl Watch<'_, '_> {
     /// After a store of `len` bytes at `addr`: drops the blocks of every
     /// code frame it reached.
     fn stored(&mut self, acc: &Access<'_>, addr: u64, len: usize) {
+        if matches!(acc.space, AddressType::Logical { .. }) && len > 0 {
+            let last = addr.wrapping_add(len as u64 - 1) & !0xfff;
+            let first = self
+                .blocks
+                .written
+                .map_or(addr & !0xfff, |(first, _)| first);
+            self.blocks.written = Some((first, last));
+        }
         let read = Access {
             kind: AccessKind::Read,
             ..*acc

@@ -25,8 +25,8 @@ use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
 use crate::protocol::{
-    cpu_page, executable_entry, find_site, ClockPage, Shared, Site, COMPLETED, EXECUTABLE_PAGES,
-    HOST,
+    cpu_page, find_site, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED, HOST,
+    LISTED_PAGES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -139,13 +139,17 @@ struct Bus<'g, G> {
     /// active root too ([`fetches_through_root`]).
     fetches: Fetches,
     /// [`Shared::executable`] as the call began.
-    executable: [u64; EXECUTABLE_PAGES],
+    executable: [u64; LISTED_PAGES],
     /// Interlocked updates are made (COMPARE AND SWAP and its forms, which
     /// change nothing else than registers and the condition code after
     /// it: [`interlocks`]).
     interlocks: bool,
     /// An interlocked update stored: the instruction must complete.
     updated: bool,
+    /// An operand was read from storage: the store it makes may depend
+    /// on what it read (an overlapping move), so it is not split
+    /// across pages ([`split_store`]).
+    read_storage: bool,
     /// An instruction fetch was refused only because its page is not
     /// (yet) one the host found executable ([`Fetches::Pages`]): the host
     /// may list it at this call, so the site stays the image's.
@@ -188,6 +192,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         {
             return Err(self.refuse());
         }
+        self.read_storage = true;
         let mut at = addr;
         for chunk in buf.chunks_mut(4096) {
             let in_page = (4096 - (at & 0xfff)) as usize;
@@ -401,7 +406,7 @@ impl Fetches {
             Fetches::Anywhere => true,
             Fetches::Pages { own, tag } => [addr, last]
                 .into_iter()
-                .all(|at| at >> 12 == own >> 12 || executable.contains(&executable_entry(at, tag))),
+                .all(|at| at >> 12 == own >> 12 || executable.contains(&page_entry(at, tag))),
         }
     }
 }
@@ -533,6 +538,39 @@ fn storable(addr: u64, len: usize, amode: AddressingMode) -> bool {
         && !is_low_address(last)
 }
 
+/// A store of `len` bytes at `addr` across a page boundary, as two stores
+/// the root can make (each [`storable`]): the bytes in the first page
+/// and those in the second, each with its address. Only between two
+/// pages the host listed as written under the fetch controls and the PSW
+/// key now ([`Shared::writable`]), in the root's space (the primary or
+/// home space, or real with DAT off): the host's own store across them
+/// met no exception, and nothing that decides one (DAT protection, the
+/// storage key, the translation) changed without an invalidation, which
+/// empties the list. So the second store faults only where the first
+/// could not have either (a shadow mapping the host fills and the access
+/// retries, or a store into a frame holding translated code, where the
+/// host then runs the instruction again with the same operands).
+fn split_store(
+    addr: u64,
+    len: usize,
+    amode: AddressingMode,
+    cpu: &Cpu,
+    shared: &Shared,
+) -> Option<[(u64, core::ops::Range<usize>); 2]> {
+    let first = usize::try_from((addr | 0xfff).wrapping_add(1).wrapping_sub(addr)).ok()?;
+    let second = addr.wrapping_add(first as u64);
+    let tag = store_tag(shared.fetch_tag, cpu.psw.key());
+    let root_space = !cpu.psw.dat() || matches!(cpu.psw.asc(), 0 | 3);
+    let listed = |at: u64| shared.writable.contains(&page_entry(at, tag));
+    (root_space
+        && first < len
+        && storable(addr, first, amode)
+        && storable(second, len - first, amode)
+        && listed(addr)
+        && listed(second))
+    .then_some([(addr, 0..first), (second, first..len)])
+}
+
 /// Host call `which`: completes the instruction in the VM and answers
 /// [`COMPLETED`], or answers [`HOST`] having changed nothing.
 ///
@@ -601,12 +639,14 @@ pub fn host_call(
         executable: shared.executable,
         interlocks: interlocks(insn.op),
         updated: false,
+        read_storage: false,
         unlisted: false,
         refused: false,
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
+    let read_storage = bus.read_storage;
     // A target's page the host may list at this call leaves the call to
     // the host but not the site, as a fault the next call may not meet
     // does (`Shared::transient`, which the host's fault path sets during
@@ -645,14 +685,23 @@ pub fn host_call(
     let last = bus.clock.map(|clock| clock.state().last);
     let amode = cpu.psw.amode();
     if let Some((addr, data, len)) = store {
-        if !storable(addr, len, amode) {
-            return host();
-        }
-        if !guest.store(addr, &data[..len]) {
-            if shared.transient == 0 && !unlisted {
-                sites[slot].refused = 1;
+        let parts = if storable(addr, len, amode) {
+            [(addr, 0..len), (addr, len..len)]
+        } else {
+            match split_store(addr, len, amode, &cpu, shared) {
+                Some(parts) if !read_storage => parts,
+                _ => return host(),
             }
-            return host();
+        };
+        // The first page, then the second: the listed pages meet no
+        // s390x exception the host's store did not (`split_store`).
+        for (at, range) in parts.into_iter().filter(|(_, range)| !range.is_empty()) {
+            if !guest.store(at, &data[range]) {
+                if shared.transient == 0 && !unlisted {
+                    sites[slot].refused = 1;
+                }
+                return host();
+            }
         }
     }
     for (r, value) in cpu.gpr.iter().enumerate() {
@@ -935,9 +984,10 @@ mod tests {
             store: None,
             checked: None,
             fetches: Fetches::Nowhere,
-            executable: [0; EXECUTABLE_PAGES],
+            executable: [0; LISTED_PAGES],
             interlocks: false,
             updated: false,
+            read_storage: false,
             unlisted: false,
             refused: false,
             storage: NoStorage,
@@ -1074,8 +1124,8 @@ mod tests {
         let listed = |tag| {
             let mut c = execute_relative_under_iep(0x80d);
             c.shared.fetch_tag = 5;
-            let [slot, _] = crate::protocol::executable_slots(0x201a);
-            c.shared.executable[slot] = executable_entry(0x2000, tag);
+            let [slot, _] = crate::protocol::page_slots(0x201a);
+            c.shared.executable[slot] = page_entry(0x2000, tag);
             c
         };
         let mut c = listed(5);
@@ -1097,9 +1147,70 @@ mod tests {
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
         let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
         assert_eq!(c.sites[slot].refused, 0);
-        let [first, _] = crate::protocol::executable_slots(0x2000);
-        c.shared.executable[first] = executable_entry(0x2000, 0);
+        let [first, _] = crate::protocol::page_slots(0x2000);
+        c.shared.executable[first] = page_entry(0x2000, 0);
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
+    }
+
+    /// `stmg r0,r1,0xffc(r2)`: 16 bytes at 0x2ffc, across into 0x3000,
+    /// with r0 = 0x0001..0708 and r1 = 0x1011..1718; the pages at
+    /// 0x2000 and 0x3000 listed writable under key 0 if `listed`.
+    fn store_across(listed: bool) -> Call {
+        let mut c = setup(&[0xeb, 0x01, 0x2f, 0xfc, 0x00, 0x24]);
+        c.page[offset::GPR / 8] = 0x0001_0203_0405_0607;
+        c.page[(offset::GPR + 8) / 8] = 0x1011_1213_1415_1617;
+        if listed {
+            for page in [0x2000, 0x3000] {
+                let [slot, _] = crate::protocol::page_slots(page);
+                c.shared.writable[slot] = page_entry(page, store_tag(0, 0));
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn a_store_across_two_pages_the_host_listed_writable_is_made_in_two() {
+        let mut c = store_across(true);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(
+            g.stores,
+            [
+                (0x2ffc, vec![0, 1, 2, 3]),
+                (
+                    0x3000,
+                    vec![4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_store_across_pages_not_listed_or_under_another_key_is_the_hosts() {
+        let mut c = store_across(false);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+        let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 0, "the host may list them");
+        // Listed under key 0, stored under key 9.
+        let mut c = store_across(true);
+        c.page[offset::PSW_MASK / 8] |= 9 << 52;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+    }
+
+    #[test]
+    fn a_move_across_listed_pages_that_reads_storage_is_the_hosts() {
+        // mvc 0xffc(16,r2),0(r2): what it stores depends on what it read.
+        let mut c = setup(&[0xd2, 0x0f, 0x2f, 0xfc, 0x20, 0x00]);
+        for page in [0x2000, 0x3000] {
+            let [slot, _] = crate::protocol::page_slots(page);
+            c.shared.writable[slot] = page_entry(page, store_tag(0, 0));
+        }
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
     }
 
     /// `lctlg c1,c1,0(r2)` (the guest's doubleword at 0x2000 is 00 01 ..

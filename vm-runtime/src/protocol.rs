@@ -114,28 +114,43 @@ pub struct Shared {
     /// Pages outside an EXECUTE's own from which the host's own fetch of
     /// an EXECUTE's target succeeded under instruction-execution
     /// protection, each under the fetch controls of a tag
-    /// ([`executable_entry`]; zero: empty): the image may fetch a target
+    /// ([`page_entry`]; zero: empty): the image may fetch a target
     /// there through the root, whose read permission says nothing of
-    /// instruction-execution protection. Emptied by the host when a TLB
-    /// purge or invalidation may have changed what the fetch translates
-    /// to, or a tag came to stand for other controls.
-    pub executable: [u64; EXECUTABLE_PAGES],
+    /// instruction-execution protection. Emptied by the host, with
+    /// [`Shared::writable`], when a TLB purge or invalidation may have
+    /// changed what an access translates to, or a tag came to stand for
+    /// other controls.
+    pub executable: [u64; LISTED_PAGES],
+    /// Pages into which the host's own execution of an instruction just
+    /// stored across a page boundary in the root's space, each under the
+    /// tag of the fetch controls and the PSW key ([`store_tag`]): the
+    /// image may store across the boundary between two listed pages (the
+    /// second page's store then meets no s390x exception the first could
+    /// not: none of them changed since, short of an invalidation).
+    pub writable: [u64; LISTED_PAGES],
 }
 
-/// Entries of [`Shared::executable`].
-pub const EXECUTABLE_PAGES: usize = 32;
+/// Entries of [`Shared::executable`] and [`Shared::writable`].
+pub const LISTED_PAGES: usize = 32;
 
-/// The entry of [`Shared::executable`] for the 4 KiB page of logical
-/// address `addr` under the fetch controls of `tag` (below 2^11).
-pub const fn executable_entry(addr: u64, tag: u64) -> u64 {
+/// The entry of [`Shared::executable`] or [`Shared::writable`] for the
+/// 4 KiB page of logical address `addr` under `tag` (below 2^11).
+pub const fn page_entry(addr: u64, tag: u64) -> u64 {
     addr & !0xfff | (tag & 0x7ff) << 1 | 1
 }
 
-/// The two slots of [`Shared::executable`] where the entry of the page of
-/// `addr` may be: the host fills the first free one, else replaces the
-/// first.
-pub const fn executable_slots(addr: u64) -> [usize; 2] {
-    let home = ((addr >> 12) as usize * 2) % EXECUTABLE_PAGES;
+/// The tag of [`Shared::writable`]'s entries: the fetch controls' tag
+/// (below 64) and the PSW key, which with the address space choose the
+/// root.
+pub const fn store_tag(fetch_tag: u64, key: u8) -> u64 {
+    fetch_tag & 0x3f | (key as u64 & 0xf) << 6
+}
+
+/// The two slots of [`Shared::executable`] or [`Shared::writable`] where
+/// the entry of the page of `addr` may be: the host fills the first free
+/// one, else replaces the first.
+pub const fn page_slots(addr: u64) -> [usize; 2] {
+    let home = ((addr >> 12) as usize * 2) % LISTED_PAGES;
     [home, home + 1]
 }
 
