@@ -131,6 +131,11 @@ pub(crate) struct Blocks {
 }
 
 impl Blocks {
+    /// The most jump-cache entries an address has (under different PSW
+    /// bits or tags) before a new one replaces one of them: two processes
+    /// running one program in turn keep theirs.
+    const SAME_ADDRESS: usize = 2;
+
     pub fn new() -> Self {
         Self {
             blocks: Vec::new(),
@@ -213,27 +218,40 @@ impl Blocks {
     }
 
     /// Enters a block in the jump cache, on the host and in the VM: in the
-    /// slot that holds its address and bits already, else in its own slot, whose
-    /// live entry moves to another slot of the group: one without a live
-    /// entry, else each of the others in turn (whose entry goes).
+    /// slot that holds its address and bits already; else, where the group
+    /// holds [`Blocks::SAME_ADDRESS`] live entries of the address under
+    /// other bits, in place of one of them in turn (processes that ran one
+    /// program at the same addresses and ended do not crowd out the
+    /// kernel's entries); else in its own slot, whose live entry moves to
+    /// another slot of the group: one without a live entry, else each of
+    /// the others in turn (whose entry goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
+        let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));
         let slot = match self.jump_find(addr, bits) {
             Some(slot) => slot,
             None => {
-                let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));
-                let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
-                if old_generation == self.generation {
-                    let others = &ways[1..];
-                    let to = match others.iter().find(|&&s| self.jump[s].3 != self.generation) {
-                        Some(&free) => free,
-                        None => {
-                            self.victim = self.victim.wrapping_add(1);
-                            others[self.victim % others.len()]
-                        }
-                    };
-                    self.jump_store(area, to, old_addr, old_bits, old_id as usize);
+                let same: Vec<usize> = ways
+                    .into_iter()
+                    .filter(|&s| self.jump[s].0 == addr && self.jump[s].3 == self.generation)
+                    .collect();
+                if same.len() >= Self::SAME_ADDRESS {
+                    self.victim = self.victim.wrapping_add(1);
+                    same[self.victim % same.len()]
+                } else {
+                    let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
+                    if old_generation == self.generation {
+                        let others = &ways[1..];
+                        let to = match others.iter().find(|&&s| self.jump[s].3 != self.generation) {
+                            Some(&free) => free,
+                            None => {
+                                self.victim = self.victim.wrapping_add(1);
+                                others[self.victim % others.len()]
+                            }
+                        };
+                        self.jump_store(area, to, old_addr, old_bits, old_id as usize);
+                    }
+                    ways[0]
                 }
-                ways[0]
             }
         };
         self.jump_store(area, slot, addr, bits, id);
