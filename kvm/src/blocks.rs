@@ -106,6 +106,10 @@ pub(crate) struct Blocks {
     /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
     /// translated code runs again.
     pub recheck: bool,
+    /// While `recheck`: the page indexes (bits 44-51 of an address) whose
+    /// page-table entries the purges since the last check invalidated
+    /// (IPTE), one bit each; `None` when any translation may have changed.
+    pub recheck_pages: Option<[u64; 4]>,
     /// Moves whenever what an instruction fetch under a tag translates to
     /// may have changed (an invalidation, a tag given to other controls):
     /// the pages the host found executable for the image
@@ -149,6 +153,7 @@ impl Blocks {
             victim: 0,
             generation: 1,
             recheck: false,
+            recheck_pages: None,
             fetch_epoch: 0,
             listed_epoch: 0,
             written: None,
@@ -172,6 +177,27 @@ impl Blocks {
         self.generation = self.generation.wrapping_add(1).max(1);
         self.live.clear();
         self.recheck = false;
+    }
+
+    /// A purge of the page-table entries of page indexes `first ..= first
+    /// + extra` (IPTE): only instruction fetches of addresses with one of
+    /// those page indexes may translate otherwise.
+    pub fn purged_pages(&mut self, first: u8, extra: u8) {
+        if !self.recheck {
+            self.recheck = true;
+            self.recheck_pages = Some([0; 4]);
+        }
+        if let Some(set) = &mut self.recheck_pages {
+            for index in first..=first.saturating_add(extra) {
+                set[usize::from(index) / 64] |= 1 << (index % 64);
+            }
+        }
+    }
+
+    /// A purge after which any translation may have changed.
+    pub fn purged(&mut self) {
+        self.recheck = true;
+        self.recheck_pages = None;
     }
 
     /// Makes `controls` the controls in effect ([`Spaces::now`]): their

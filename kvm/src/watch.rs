@@ -50,9 +50,10 @@ pub(crate) fn invalidated(
         Invalidation::All => pager.purge(paging),
         _ => pager.invalidate(paging, invalidation),
     }
-    match invalidation {
+    match *invalidation {
         Invalidation::Key(frame) => blocks.key_changed(frame.value(), paging),
-        _ => blocks.recheck = true,
+        Invalidation::PageTableEntries { first, extra, .. } => blocks.purged_pages(first, extra),
+        _ => blocks.purged(),
     }
 }
 

@@ -201,6 +201,12 @@ fn spaces_machine(b_page: u64) -> Machine {
     let mut program = SPACES;
     program[28..32].copy_from_slice(&(b_page as u32).to_be_bytes());
     let mut machine = program_machine(0x2000, &program);
+    spaces_tables(&mut machine, b_page);
+    machine
+}
+
+/// The tables and code of [`spaces_machine`].
+fn spaces_tables(machine: &mut Machine, b_page: u64) {
     let storage = &mut machine.bus.storage;
     let mut put = |at: u64, value: u64| {
         storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
@@ -234,7 +240,6 @@ fn spaces_machine(b_page: u64) -> Machine {
             .write(AbsoluteAddress::new(frame + 4), &[0x07, 0xfe])
             .unwrap();
     }
-    machine
 }
 
 /// Switching between two address spaces (a system call's kernel and
@@ -340,5 +345,45 @@ fn a_new_address_space_misses_once_per_page_of_cached_blocks() {
     assert!(
         misses <= 2 * 19 + 4,
         "{misses} misses to cached blocks in 20 spaces"
+    );
+}
+
+/// `larl r2` (the ASCEs of spaces A and B at 0x2048), `lctlg c1,c1,0(r2)`
+/// (A), `stosm 0xf00,4` (DAT on), `lghi r1,200 ; lgfi r5,0x50000 ; lgfi
+/// r6,0x58000 ; lgfi r7,0x11000 ; lgfi r10,0x80000`, then 200 times:
+/// `lctlg c1,c1,8(r2)` (B), `basr r14,r6`, `lctlg c1,c1,0(r2)` (A), `ipte
+/// r7,r10` (A's page 0x80000, which no code is in), `basr r14,r5`,
+/// `brctg r1` back; then an invalid opcode.
+const PURGES: [u8; 88] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x24, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00,
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x51, 0x00, 0x05, 0x00, 0x00, 0xc0, 0x61, 0x00, 0x05, 0x80, 0x00,
+    0xc0, 0x71, 0x00, 0x01, 0x10, 0x00, 0xc0, 0xa1, 0x00, 0x08, 0x00, 0x00, 0xeb, 0x11, 0x20, 0x08,
+    0x00, 0x2f, 0x0d, 0xe6, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xb2, 0x21, 0x00, 0x7a, 0x0d, 0xe5,
+    0xa7, 0x17, 0xff, 0xf6, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x20, 0x00,
+];
+
+/// An IPTE (a kernel unmapping a page of one process) keeps the
+/// jump-cache entries of blocks in pages with other page indexes, of
+/// every address space: only translations through the entry it clears
+/// change. Each turn's IPTE dropped B's block before (it was made under
+/// other controls): 200 misses.
+#[test]
+fn an_ipte_keeps_the_entries_of_other_pages_in_every_space() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &PURGES);
+        spaces_tables(&mut machine, 0x58000);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
     );
 }
