@@ -179,9 +179,9 @@ impl Blocks {
         self.recheck = false;
     }
 
-    /// A purge of the page-table entries of page indexes `first ..= first
-    /// + extra` (IPTE): only instruction fetches of addresses with one of
-    /// those page indexes may translate otherwise.
+    /// A purge of the page-table entries of page indexes `first` to
+    /// `first + extra` (IPTE): only instruction fetches of addresses with
+    /// one of those page indexes may translate otherwise.
     pub fn purged_pages(&mut self, first: u8, extra: u8) {
         if !self.recheck {
             self.recheck = true;
