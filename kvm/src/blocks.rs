@@ -80,6 +80,19 @@ impl Spaces {
 
 const _: () = assert!(Spaces::MAX as u64 <= Spaces::TAG + 1);
 
+/// What the TLB purges since the jump cache was last checked may have
+/// changed (`recheck_jumps`).
+#[derive(Debug, Default)]
+pub(crate) struct Purged {
+    /// Anything.
+    pub all: bool,
+    /// The page indexes (bits 44-51 of an address) whose page-table
+    /// entries were invalidated (IPTE), one bit each.
+    pub pages: [u64; 4],
+    /// The ASCEs (`Asce::tag`) whose translations were cleared.
+    pub asces: Vec<u64>,
+}
+
 /// The blocks, their indexes and the jump cache.
 #[derive(Debug)]
 pub(crate) struct Blocks {
@@ -106,10 +119,9 @@ pub(crate) struct Blocks {
     /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
     /// translated code runs again.
     pub recheck: bool,
-    /// While `recheck`: the page indexes (bits 44-51 of an address) whose
-    /// page-table entries the purges since the last check invalidated
-    /// (IPTE), one bit each; `None` when any translation may have changed.
-    pub recheck_pages: Option<[u64; 4]>,
+    /// While `recheck`: what the purges since the last check may have
+    /// changed.
+    pub purged: Purged,
     /// Moves whenever what an instruction fetch under a tag translates to
     /// may have changed (an invalidation, a tag given to other controls):
     /// the pages the host found executable for the image
@@ -153,7 +165,7 @@ impl Blocks {
             victim: 0,
             generation: 1,
             recheck: false,
-            recheck_pages: None,
+            purged: Purged::default(),
             fetch_epoch: 0,
             listed_epoch: 0,
             written: None,
@@ -179,25 +191,47 @@ impl Blocks {
         self.recheck = false;
     }
 
+    /// What the purges since the last check may have changed, from
+    /// nothing on.
+    fn purging(&mut self) -> &mut Purged {
+        if !self.recheck {
+            self.recheck = true;
+            self.purged = Purged::default();
+        }
+        &mut self.purged
+    }
+
     /// A purge of the page-table entries of page indexes `first` to
     /// `first + extra` (IPTE): only instruction fetches of addresses with
     /// one of those page indexes may translate otherwise.
     pub fn purged_pages(&mut self, first: u8, extra: u8) {
-        if !self.recheck {
-            self.recheck = true;
-            self.recheck_pages = Some([0; 4]);
+        let pages = &mut self.purging().pages;
+        for index in first..=first.saturating_add(extra) {
+            pages[usize::from(index) / 64] |= 1 << (index % 64);
         }
-        if let Some(set) = &mut self.recheck_pages {
-            for index in first..=first.saturating_add(extra) {
-                set[usize::from(index) / 64] |= 1 << (index % 64);
-            }
-        }
+    }
+
+    /// A purge of the translations formed through the ASCE of tag `asce`
+    /// (`Asce::tag`; IDTE clearing by ASCE, Linux's flush of a process's
+    /// address space): only fetches through that ASCE may translate
+    /// otherwise.
+    pub fn purged_asce(&mut self, asce: u64) {
+        self.purging().asces.push(asce);
     }
 
     /// A purge after which any translation may have changed.
     pub fn purged(&mut self) {
-        self.recheck = true;
-        self.recheck_pages = None;
+        self.purging().all = true;
+    }
+
+    /// The `Asce::tag`s each tag's fetch controls translate with (the
+    /// unused ASCEs' included), by tag.
+    pub fn fetch_asces(&self) -> Vec<[u64; 2]> {
+        self.spaces
+            .known
+            .iter()
+            .map(|c| [c.cr1.tag(), c.cr13.tag()])
+            .collect()
     }
 
     /// Makes `controls` the controls in effect ([`Spaces::now`]): their

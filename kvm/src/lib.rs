@@ -219,27 +219,33 @@ pub(crate) fn chain_context(cpu: &Cpu, controls: Controls) -> (Context, Option<R
 /// under other controls, those with DAT off stay (a real address goes
 /// through their own prefix only, which a purge does not touch); the
 /// others go (they would have to be translated again under their own
-/// controls). After IPTEs alone, only the entries of blocks whose bytes
-/// are fetched from a page with one of the page indexes they purged are
-/// looked at (a page-table entry translates only addresses with its
-/// index, PoP ch. 3 "Translation-Lookaside Buffer": IPTE clears the
-/// entries formed through it); the others stay, whatever their controls.
+/// controls). After IPTEs and clearings by ASCE alone, only the entries of
+/// blocks fetched from a page with one of the page indexes purged, or
+/// through one of the ASCEs cleared, are looked at (a page-table entry
+/// translates only addresses with its index, and an ASCE's clearing
+/// leaves the translations of other ASCEs: PoP ch. 3
+/// "Translation-Lookaside Buffer"); the others stay, whatever their
+/// controls.
 fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mut Board<'_>) {
     blocks.recheck = false;
-    let purged = blocks.recheck_pages.take();
+    let purged = std::mem::take(&mut blocks.purged);
     blocks.enter_space(area, &fetch_controls(cpu, board.bus.controls(cpu)));
+    let asces = blocks.fetch_asces();
     let tag = blocks.spaces.now;
     let mut probe = cpu.clone();
-    let touched = |set: &[u64; 4], addr: u64| {
+    let touched = |addr: u64| {
         let index = (addr >> 12 & 0xff) as usize;
-        set[index / 64] & 1 << (index % 64) != 0
+        purged.pages[index / 64] & 1 << (index % 64) != 0
     };
     blocks.jump_retain(area, |block, addr, bits| {
-        if let Some(set) = &purged {
-            let next = addr.wrapping_add(0x1000);
-            if !touched(set, addr) && (block.second.is_none() || !touched(set, next)) {
-                return block.valid;
-            }
+        let cleared = asces
+            .get((bits & Spaces::TAG) as usize)
+            .is_none_or(|used| used.iter().any(|a| purged.asces.contains(a)));
+        let next = addr.wrapping_add(0x1000);
+        let spared =
+            !purged.all && !cleared && !touched(addr) && (block.second.is_none() || !touched(next));
+        if spared {
+            return block.valid;
         }
         if bits & Spaces::TAG != tag {
             return block.valid && bits & mask::DAT == 0;

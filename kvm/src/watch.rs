@@ -53,6 +53,9 @@ pub(crate) fn invalidated(
     match *invalidation {
         Invalidation::Key(frame) => blocks.key_changed(frame.value(), paging),
         Invalidation::PageTableEntries { first, extra, .. } => blocks.purged_pages(first, extra),
+        // An ASCE of tag 0 could not be told from the unused ASCEs of
+        // the fetch controls (`fetch_controls`).
+        Invalidation::Asce(asce) if asce.tag() != 0 => blocks.purged_asce(asce.tag()),
         _ => blocks.purged(),
     }
 }

@@ -387,3 +387,33 @@ fn an_ipte_keeps_the_entries_of_other_pages_in_every_space() {
         "{misses} jump-cache misses to cached blocks in {TURNS} turns"
     );
 }
+
+/// An IDTE clearing the translations of a third ASCE (a process that
+/// ended: Linux flushes its address space) keeps the jump-cache entries
+/// of the other spaces: [`PURGES`] with `lgfi r12,0x14000 ; lghi
+/// r13,0x800 ; nopr` for the loads of r7 and r10 and `idte r11,r12,r13`
+/// (bit 52 of r13: clearing by the ASCE in r12) for the IPTE.
+#[test]
+fn clearing_another_asce_keeps_the_entries_of_every_other_space() {
+    let build = || {
+        let mut program = PURGES;
+        program[0x20..0x2c].copy_from_slice(&[
+            0xc0, 0xc1, 0x00, 0x01, 0x40, 0x00, 0xa7, 0xd9, 0x08, 0x00, 0x07, 0x00,
+        ]);
+        program[0x3a..0x3e].copy_from_slice(&[0xb9, 0x8e, 0xc0, 0xbd]);
+        let mut machine = program_machine(0x2000, &program);
+        spaces_tables(&mut machine, 0x58000);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
