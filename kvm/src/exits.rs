@@ -262,6 +262,7 @@ impl ExitHandler for Exits<'_, '_> {
         self.last_fault = None;
         if block.native[index] {
             self.stats.slow_paths += 1;
+            self.reasons.slow_path(guest.insn.op.mnemonic());
             let enter = !dropped && block.second.is_none() && !block.slow_site[index];
             let start = (block.key.0, block.key.1);
             if let Some(image) = paging.image().filter(|_| enter) {

@@ -76,6 +76,9 @@ pub struct ExitReasons {
     untranslated: HashMap<&'static str, u64>,
     /// Host calls that left the chain, by mnemonic and why.
     left: HashMap<(&'static str, Leave), u64>,
+    /// Slow paths of natively translated instructions that called the
+    /// host, by mnemonic.
+    slow: HashMap<&'static str, u64>,
     /// Host calls after which the chain went on at a new PSW (a branch
     /// taken, an LPSWE) or in a new address space (the root switched
     /// during the call), by mnemonic.
@@ -93,6 +96,17 @@ impl ExitReasons {
 
     pub(crate) fn left(&mut self, mnemonic: &'static str, why: Leave) {
         *self.left.entry((mnemonic, why)).or_default() += 1;
+    }
+
+    pub(crate) fn slow_path(&mut self, mnemonic: &'static str) {
+        *self.slow.entry(mnemonic).or_default() += 1;
+    }
+
+    /// Slow paths that called the host, by mnemonic, most first.
+    pub fn slow_paths_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<_> = self.slow.iter().map(|(&m, &n)| (m, n)).collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        list
     }
 
     pub(crate) fn switched(&mut self, mnemonic: &'static str) {
@@ -148,6 +162,12 @@ impl ExitReasons {
             .take(8)
             .map(|((m, why), n)| format!("{m} {} {n}", why.name()))
             .collect();
+        let slow: Vec<String> = self
+            .slow_paths_by_mnemonic()
+            .iter()
+            .take(8)
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
         let switched = self.switched_by_mnemonic();
         let switched_total: u64 = switched.iter().map(|&(_, n)| n).sum();
         let switched: Vec<String> = switched
@@ -156,7 +176,7 @@ impl ExitReasons {
             .map(|(m, n)| format!("{m} {n}"))
             .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} ({}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} ({}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {}",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
@@ -169,6 +189,7 @@ impl ExitReasons {
             untranslated,
             top.join(", "),
             slow_paths,
+            slow.join(", "),
             faults,
             chunks,
             kicks,

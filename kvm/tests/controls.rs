@@ -520,6 +520,8 @@ fn a_native_slow_path_completes_in_the_vm_after_its_first_call() {
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
     let completed = engine.completed_in_vm();
     assert!(completed.contains(&("LMG", TURNS - 2)), "{completed:?}");
+    // The first turn's slow path of each of the loop's two blocks.
+    assert_eq!(engine.reasons().slow_paths_by_mnemonic(), [("LMG", 2)]);
     let exits = engine.host().stats().exits;
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }
