@@ -328,6 +328,11 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, transient)), 1);
     }
 
+    /// Writes [`Shared::mask_floor`].
+    pub fn set_mask_floor(&self, tod: u64) {
+        self.store(shared(offset_of!(Shared, mask_floor)), tod);
+    }
+
     /// Writes [`Shared::comparator_floor`].
     pub fn set_comparator_floor(&self, tod: u64) {
         self.store(shared(offset_of!(Shared, comparator_floor)), tod);

@@ -228,6 +228,36 @@ pub(crate) fn comparator_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Dead
     now.saturating_add(ns_to_tod(left)).max(1)
 }
 
+/// The floor of the TOD clock below which the in-VM runtime image may
+/// change the I/O and external masks alone
+/// (`zmmu_vm_runtime::protocol::Shared::mask_floor`): with both masks on,
+/// nothing may be taken ([`may_interrupt`]: no signal, I/O or restart
+/// pending, no timer condition holding) and no timer comes due before
+/// `deadline`, so whatever the masks become the host would let the chain
+/// go on without moving the deadline; then the TOD clock at the deadline
+/// ([`comparator_floor`]), else 0.
+pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> u64 {
+    let mut enabled = cpu.clone();
+    enabled.psw.mask |= INTERRUPTION_MASKS;
+    let mut moved = *deadline;
+    if may_interrupt(&enabled, board, &mut moved) || moved.at < deadline.at {
+        return 0;
+    }
+    comparator_floor(&enabled, board, deadline)
+}
+
+/// Publishes both floors for the image ([`comparator_floor`],
+/// [`mask_floor`]).
+pub(crate) fn publish_floors(
+    area: &zmmu_hv_kvm::image::ImageArea<'_>,
+    cpu: &Cpu,
+    board: &mut Board<'_>,
+    deadline: &Deadline,
+) {
+    area.set_comparator_floor(comparator_floor(cpu, board, deadline));
+    area.set_mask_floor(mask_floor(cpu, board, deadline));
+}
+
 /// Whether an instruction (for an EXECUTE, its target; `None`: a target
 /// that cannot be fetched, taken as any) may read or set a storage key's
 /// change bit (SSKE, ISKE, RRBE, PFMF): the stores the host MMU recorded
@@ -360,8 +390,7 @@ impl ExitHandler for Exits<'_, '_> {
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         if let Some(image) = paging.image() {
-            let floor = comparator_floor(self.cpu, self.board, &self.deadline);
-            image.area().set_comparator_floor(floor);
+            publish_floors(&image.area(), self.cpu, self.board, &self.deadline);
         }
         let why = [
             (result.is_err(), Leave::Interruption),

@@ -833,8 +833,7 @@ impl KvmEngine {
             let facilities = board.bus.facilities;
             let clock = &mut board.services.clock;
             vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock, facilities);
-            let floor = exits::comparator_floor(cpu, board, deadline);
-            image.area().set_comparator_floor(floor);
+            exits::publish_floors(&image.area(), cpu, board, deadline);
             vmcall::publish_fetches(&image.area(), &mut self.blocks);
         }
         let code = self.blocks.blocks[id].code;

@@ -520,6 +520,17 @@ fn settable(value: u64, floor: u64, now: Option<u64>) -> bool {
     floor != 0 && now.is_some_and(|now| now < floor) && value >= floor
 }
 
+/// Whether the image may change the I/O and external masks (STOSM,
+/// STNSM, SSM; PoP "Program-Status Word"): the host published a floor
+/// (`Shared::mask_floor`: with both masks on nothing could be taken and
+/// no timer comes due before the batch's deadline) and the TOD clock
+/// `now` is below it. The host, after the same change, would find
+/// nothing to take and keep the deadline: the chain goes on, as here
+/// (docs/CHOICES.md 46c, 57g).
+fn masks_settable(floor: u64, now: Option<u64>) -> bool {
+    floor != 0 && now.is_some_and(|now| now < floor)
+}
+
 /// Whether a store of `len` bytes at `addr` is one the active root can
 /// make: in one page, not wrapping in the addressing mode, below 2^47,
 /// and touching neither of the ranges low-address protection covers
@@ -661,8 +672,13 @@ pub fn host_call(
     let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
+    // The I/O and external masks (STOSM, STNSM, SSM) are set only below
+    // the host's floor (`masks_settable`).
+    let masks = mask::IO | mask::EXT;
+    let masks_changed = (cpu.psw.mask ^ before.psw.mask) & masks != 0;
     let mut rest = cpu.clone();
     rest.clock_comparator = before.clock_comparator;
+    rest.psw.mask = rest.psw.mask & !masks | before.psw.mask & masks;
     if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
         // What this instruction needs is the host's at every call, but
         // for an access that faulted for a cause the next call may not
@@ -679,6 +695,7 @@ pub fn host_call(
     let now = bus.clock.as_mut().map(Clock::peek_tod);
     if !matches!(result, Ok(Next::Seq))
         || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now))
+        || (masks_changed && !masks_settable(shared.mask_floor, now))
     {
         return host();
     }
@@ -1211,6 +1228,39 @@ mod tests {
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.stores.is_empty());
+    }
+
+    /// `stosm 0x100(r2),0x03` (I/O and external masks on) with the mask
+    /// floor `floor`.
+    fn set_masks(floor: u64) -> (Call, u64, Recorded) {
+        let mut c = setup(&[0xad, 0x03, 0x21, 0x00]);
+        c.shared.mask_floor = floor;
+        let mut g = guest();
+        let answer = c.call(3 << 8 | 1, &mut g);
+        (c, answer, g)
+    }
+
+    #[test]
+    fn below_the_mask_floor_stosm_enables_interruptions_in_the_vm() {
+        let (c, answer, g) = set_masks(u64::MAX);
+        assert_eq!(answer, COMPLETED);
+        assert_eq!(
+            c.page[offset::PSW_MASK / 8] & (mask::IO | mask::EXT),
+            mask::IO | mask::EXT
+        );
+        assert_eq!(g.stores, [(0x2100, vec![0])], "the old system mask");
+    }
+
+    #[test]
+    fn without_a_mask_floor_or_past_it_stosm_is_the_hosts_and_the_site_stays() {
+        for floor in [0, 1] {
+            let (c, answer, g) = set_masks(floor);
+            assert_eq!(answer, HOST, "floor {floor}");
+            assert_eq!(c.page[offset::PSW_MASK / 8] & (mask::IO | mask::EXT), 0);
+            assert!(g.stores.is_empty());
+            let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+            assert_eq!(c.sites[slot].refused, 0);
+        }
     }
 
     /// `lctlg c1,c1,0(r2)` (the guest's doubleword at 0x2000 is 00 01 ..

@@ -97,6 +97,16 @@ pub struct Shared {
     /// when the host must set it. Written by the host before translated
     /// code runs and after each host call.
     pub comparator_floor: u64,
+    /// The TOD clock value (epoch included) at the batch's deadline when
+    /// no interruption could become pending before it whatever the I/O
+    /// and external masks (the host's clock, one CPU, no signal, I/O or
+    /// restart pending, no timer condition holding or coming due before
+    /// the deadline with the masks on): while the TOD clock is below it,
+    /// a change of those masks alone (STOSM, STNSM, SSM) neither makes an
+    /// interruption takeable nor moves the deadline, so the image may
+    /// make it. Zero when the host must. Written with
+    /// [`Shared::comparator_floor`].
+    pub mask_floor: u64,
     /// Nonzero when an access of the image that the host did not map
     /// faulted for a cause the next call may not meet (an s390x exception
     /// the guest's handler resolves, as demand paging's first touch of a
