@@ -154,8 +154,17 @@ pub trait ExitHandler {
         fault: &PageFault,
     ) -> Result<FaultAction, KvmError>;
 
-    /// A host call with `argument`: the answer the stub returns.
+    /// A host call with `argument`: the answer the stub returns, or
+    /// [`runtime::GO_TO`]: the caller does not go on, the vCPU continues
+    /// where [`ExitHandler::go_to`] says.
     fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError>;
+
+    /// After a host call answered [`runtime::GO_TO`]: the address the vCPU
+    /// continues at and the RAX it continues with (the caller's return
+    /// address dropped, every other register as at the call).
+    fn go_to(&self) -> (u64, u64) {
+        (0, 0)
+    }
 
     /// The deadline ([`KvmHost::set_deadline`]) passed while the vCPU ran
     /// at `regs`: change them so that the code leaves at its next safe
@@ -680,6 +689,11 @@ impl KvmHost {
                         }
                     };
                     let memory = self.paging.memory();
+                    if answer == runtime::GO_TO {
+                        let (rip, rax) = exits.go_to();
+                        let _ = memory.store_u64(user(runtime::user::GO_TO_RIP), rip);
+                        let _ = memory.store_u64(user(runtime::user::GO_TO_RAX), rax);
+                    }
                     let _ = memory.store_u64(user(runtime::user::CALL_RESULT), answer);
                     let _ = memory.store_u64(user(runtime::user::CALL), 0);
                     if let Some(sooner) = exits

@@ -19,8 +19,8 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    site_word3, ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END, IMAGE_SIZE, SHARED, SITES,
-    SITES_END, SITE_SLOTS, STACK, STACK_TOP, VERSION,
+    page_entry, page_slots, site_word3, ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END,
+    IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, VERSION,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -165,6 +165,15 @@ impl Image {
             memory: &self.memory,
         }
     }
+}
+
+/// The page lists of the shared page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageList {
+    /// [`Shared::executable`].
+    Executable,
+    /// [`Shared::writable`].
+    Writable,
 }
 
 /// The host's TSC, read after every earlier load has completed (a read
@@ -319,9 +328,46 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, transient)), 1);
     }
 
+    /// Writes [`Shared::mask_floor`].
+    pub fn set_mask_floor(&self, tod: u64) {
+        self.store(shared(offset_of!(Shared, mask_floor)), tod);
+    }
+
     /// Writes [`Shared::comparator_floor`].
     pub fn set_comparator_floor(&self, tod: u64) {
         self.store(shared(offset_of!(Shared, comparator_floor)), tod);
+    }
+
+    /// Writes [`Shared::fetch_tag`].
+    pub fn set_fetch_tag(&self, tag: u64) {
+        self.store(shared(offset_of!(Shared, fetch_tag)), tag);
+    }
+
+    /// Lists the 4 KiB page of `addr` under `tag` in `list`: in the first
+    /// of its slots that is free or holds it, else in place of the
+    /// first's entry.
+    pub fn list_page(&self, list: PageList, addr: u64, tag: u64) {
+        let entry = page_entry(addr, tag);
+        let field = match list {
+            PageList::Executable => offset_of!(Shared, executable),
+            PageList::Writable => offset_of!(Shared, writable),
+        };
+        let at = |slot: usize| shared(field + 8 * slot);
+        let slots = page_slots(addr);
+        let slot = slots
+            .into_iter()
+            .find(|&slot| [0, entry].contains(&self.load(at(slot))))
+            .unwrap_or(slots[0]);
+        self.store(at(slot), entry);
+    }
+
+    /// Empties [`Shared::executable`] and [`Shared::writable`].
+    pub fn clear_pages(&self) {
+        for field in [offset_of!(Shared, executable), offset_of!(Shared, writable)] {
+            for slot in 0..LISTED_PAGES {
+                self.store(shared(field + 8 * slot), 0);
+            }
+        }
     }
 
     /// Enters `site` in the site table; `false` when its probe sequence is

@@ -93,7 +93,20 @@ pub(crate) mod user {
     pub const CALL_RESULT: u64 = 0x30;
     /// The status translated code returned with (`zmmu_translator::abi`).
     pub const STATUS: u64 = 0x38;
+    /// Where the vCPU goes on after a host call answered [`GO_TO`]
+    /// (`super::GO_TO`).
+    pub const GO_TO_RIP: u64 = 0x40;
+    /// The RAX it goes on with.
+    pub const GO_TO_RAX: u64 = 0x48;
 }
+
+/// A host call's answer ([`crate::ExitHandler::host_call`]): the caller
+/// of the host-call stub does not go on; the vCPU continues at the
+/// address [`crate::ExitHandler::go_to`] gives, with the caller's frame
+/// (its return address) dropped and RAX as given there, every other
+/// register as at the call. Distinct from the translator's answers (0 go
+/// on, 1 leave) and the image's `HOST`.
+pub const GO_TO: u64 = 3;
 
 /// The virtual address of the code-cache slot in every root: the last 1 GiB
 /// of the address space, next to the runtime, so that translated code and
@@ -667,7 +680,14 @@ impl Runtime {
         a.mov(qword_ptr(r11 + user::CALL_ARG as i32), rsi)?;
         a.mov(qword_ptr(r11 + user::CALL as i32), 1)?;
         a.int3()?;
+        let mut answer = a.create_label();
         a.mov(rax, qword_ptr(r11 + user::CALL_RESULT as i32))?;
+        a.cmp(rax, GO_TO as i32)?;
+        a.jne(answer)?;
+        a.add(rsp, 8)?;
+        a.mov(rax, qword_ptr(r11 + user::GO_TO_RAX as i32))?;
+        a.jmp(qword_ptr(r11 + user::GO_TO_RIP as i32))?;
+        a.set_label(&mut answer)?;
         a.ret()?;
 
         // ---- CPL3 entry into translated code: rdi = CPU, rsi = context,

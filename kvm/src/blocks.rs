@@ -80,6 +80,19 @@ impl Spaces {
 
 const _: () = assert!(Spaces::MAX as u64 <= Spaces::TAG + 1);
 
+/// What the TLB purges since the jump cache was last checked may have
+/// changed (`recheck_jumps`).
+#[derive(Debug, Default)]
+pub(crate) struct Purged {
+    /// Anything.
+    pub all: bool,
+    /// The page indexes (bits 44-51 of an address) whose page-table
+    /// entries were invalidated (IPTE), one bit each.
+    pub pages: [u64; 4],
+    /// The ASCEs (`Asce::tag`) whose translations were cleared.
+    pub asces: Vec<u64>,
+}
+
 /// The blocks, their indexes and the jump cache.
 #[derive(Debug)]
 pub(crate) struct Blocks {
@@ -106,6 +119,19 @@ pub(crate) struct Blocks {
     /// to: the jump cache must be checked ([`Blocks::jump_retain`]) before
     /// translated code runs again.
     pub recheck: bool,
+    /// While `recheck`: what the purges since the last check may have
+    /// changed.
+    pub purged: Purged,
+    /// Moves whenever what an instruction fetch under a tag translates to
+    /// may have changed (an invalidation, a tag given to other controls):
+    /// the pages the host found executable for the image
+    /// (`vmcall::publish_fetches`) were listed under `listed_epoch`.
+    pub fetch_epoch: u64,
+    pub listed_epoch: u64,
+    /// The logical pages of the first and the last byte the host's
+    /// instructions stored in the PSW's space (`watch`), taken by the
+    /// host call that made them (`vmcall::list_written`).
+    pub written: Option<(u64, u64)>,
     /// Invalidations of translations or storage keys seen
     /// ([`crate::watch::invalidated`]): a host call during which this grew
     /// leaves the chain, whose next instruction fetch must see them.
@@ -121,6 +147,11 @@ pub(crate) struct Blocks {
 }
 
 impl Blocks {
+    /// The most jump-cache entries an address has (under different PSW
+    /// bits or tags) before a new one replaces one of them: two processes
+    /// running one program in turn keep theirs.
+    const SAME_ADDRESS: usize = 2;
+
     pub fn new() -> Self {
         Self {
             blocks: Vec::new(),
@@ -134,6 +165,10 @@ impl Blocks {
             victim: 0,
             generation: 1,
             recheck: false,
+            purged: Purged::default(),
+            fetch_epoch: 0,
+            listed_epoch: 0,
+            written: None,
             invalidations: 0,
             current: None,
             current_dirty: false,
@@ -156,6 +191,49 @@ impl Blocks {
         self.recheck = false;
     }
 
+    /// What the purges since the last check may have changed, from
+    /// nothing on.
+    fn purging(&mut self) -> &mut Purged {
+        if !self.recheck {
+            self.recheck = true;
+            self.purged = Purged::default();
+        }
+        &mut self.purged
+    }
+
+    /// A purge of the page-table entries of page indexes `first` to
+    /// `first + extra` (IPTE): only instruction fetches of addresses with
+    /// one of those page indexes may translate otherwise.
+    pub fn purged_pages(&mut self, first: u8, extra: u8) {
+        let pages = &mut self.purging().pages;
+        for index in first..=first.saturating_add(extra) {
+            pages[usize::from(index) / 64] |= 1 << (index % 64);
+        }
+    }
+
+    /// A purge of the translations formed through the ASCE of tag `asce`
+    /// (`Asce::tag`; IDTE clearing by ASCE, Linux's flush of a process's
+    /// address space): only fetches through that ASCE may translate
+    /// otherwise.
+    pub fn purged_asce(&mut self, asce: u64) {
+        self.purging().asces.push(asce);
+    }
+
+    /// A purge after which any translation may have changed.
+    pub fn purged(&mut self) {
+        self.purging().all = true;
+    }
+
+    /// The `Asce::tag`s each tag's fetch controls translate with (the
+    /// unused ASCEs' included), by tag.
+    pub fn fetch_asces(&self) -> Vec<[u64; 2]> {
+        self.spaces
+            .known
+            .iter()
+            .map(|c| [c.cr1.tag(), c.cr13.tag()])
+            .collect()
+    }
+
     /// Makes `controls` the controls in effect ([`Spaces::now`]): their
     /// tag, a new one if they are new, replacing the oldest (whose
     /// jump-cache entries go) when [`Spaces::MAX`] are known.
@@ -171,6 +249,7 @@ impl Blocks {
                 let tag = self.spaces.next;
                 self.spaces.next = (tag + 1) % Spaces::MAX;
                 known[tag] = *controls;
+                self.fetch_epoch += 1;
                 self.jump_retain(area, |_, _, bits| bits & Spaces::TAG != tag as u64);
                 tag
             }
@@ -182,44 +261,95 @@ impl Blocks {
         self.by_key.get(key).copied()
     }
 
-    /// The slot holding `addr` as the dispatcher finds it: the first of
-    /// its group ([`jump_ways`]) whose address is `addr`.
-    fn jump_find(&self, addr: u64) -> Option<usize> {
+    /// The slot holding the entry for `addr` and `bits` as the dispatcher
+    /// finds it: the first of the address's group ([`jump_ways`]) with
+    /// that address and those bits. An address has an entry for each of
+    /// the bits it runs under (processes running one program at the same
+    /// addresses: their tags differ).
+    fn jump_find(&self, addr: u64, bits: u64) -> Option<usize> {
         jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES))
             .into_iter()
-            .find(|&s| self.jump[s].0 == addr)
+            .find(|&s| self.jump[s].0 == addr && self.jump[s].1 == bits)
     }
 
     pub fn jump_get(&self, addr: u64, bits: u64) -> Option<usize> {
-        let (_, b, block, generation) = self.jump[self.jump_find(addr)?];
-        (generation == self.generation && b == bits).then_some(block as usize)
+        let (_, _, block, generation) = self.jump[self.jump_find(addr, bits)?];
+        (generation == self.generation).then_some(block as usize)
     }
 
     /// Enters a block in the jump cache, on the host and in the VM: in the
-    /// slot that holds its address already, else in its own slot, whose
-    /// live entry moves to another slot of the group: one without a live
-    /// entry, else each of the others in turn (whose entry goes).
+    /// slot that holds its address and bits already; else, where the group
+    /// holds [`Blocks::SAME_ADDRESS`] live entries of the address under
+    /// other bits, in place of one of them in turn (processes that ran one
+    /// program at the same addresses and ended do not crowd out the
+    /// kernel's entries); else in its own slot, whose live entry moves to
+    /// another slot of the group: one without a live entry, else each of
+    /// the others in turn (whose entry goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
-        let slot = match self.jump_find(addr) {
+        let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));
+        let slot = match self.jump_find(addr, bits) {
             Some(slot) => slot,
             None => {
-                let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));
-                let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
-                if old_generation == self.generation {
-                    let others = &ways[1..];
-                    let to = match others.iter().find(|&&s| self.jump[s].3 != self.generation) {
-                        Some(&free) => free,
-                        None => {
-                            self.victim = self.victim.wrapping_add(1);
-                            others[self.victim % others.len()]
-                        }
-                    };
-                    self.jump_store(area, to, old_addr, old_bits, old_id as usize);
+                let same: Vec<usize> = ways
+                    .into_iter()
+                    .filter(|&s| self.jump[s].0 == addr && self.jump[s].3 == self.generation)
+                    .collect();
+                if same.len() >= Self::SAME_ADDRESS {
+                    self.victim = self.victim.wrapping_add(1);
+                    same[self.victim % same.len()]
+                } else {
+                    let (old_addr, old_bits, old_id, old_generation) = self.jump[ways[0]];
+                    if old_generation == self.generation {
+                        let others = &ways[1..];
+                        let to = match others.iter().find(|&&s| self.jump[s].3 != self.generation) {
+                            Some(&free) => free,
+                            None => {
+                                self.victim = self.victim.wrapping_add(1);
+                                others[self.victim % others.len()]
+                            }
+                        };
+                        self.jump_store(area, to, old_addr, old_bits, old_id as usize);
+                    }
+                    ways[0]
                 }
-                ways[0]
             }
         };
         self.jump_store(area, slot, addr, bits, id);
+    }
+
+    /// After a jump-cache miss to the cached block at logical `addr` and
+    /// absolute `abs` for PSW bits `key_bits`: enters the other valid
+    /// blocks of that logical page and frame made for the same bits under
+    /// `bits` (those PSW bits and the tag in effect). An instruction fetch
+    /// anywhere in the page translates through the page-table entry the
+    /// fetch at `addr` just did, to that frame (PoP ch. 3, "Dynamic
+    /// Address Translation"), under the same storage key, so each is the
+    /// block its address fetches now: a process's first pass through a
+    /// program that other processes ran at the same addresses (busybox
+    /// in each of Linux's processes) misses once per page instead of once
+    /// per block. Blocks of an instruction crossing into the next page
+    /// are left out (their second frame was not translated).
+    pub fn enter_siblings(&mut self, area: &ExecArea<'_>, (addr, abs, key_bits): Key, bits: u64) {
+        let Some(list) = self.pages.get(&(abs & !0xfff)) else {
+            return;
+        };
+        let siblings: Vec<(u64, usize)> = list
+            .iter()
+            .map(|&id| (&self.blocks[id], id))
+            .filter(|(b, _)| {
+                b.valid
+                    && b.second.is_none()
+                    && b.key.0 >> 12 == addr >> 12
+                    && b.key.1 >> 12 == abs >> 12
+                    && b.key.2 == key_bits
+            })
+            .map(|(b, id)| (b.key.0, id))
+            .collect();
+        for (at, id) in siblings {
+            if self.jump_get(at, bits) != Some(id) {
+                self.jump_set(area, at, bits, id);
+            }
+        }
     }
 
     /// Writes jump-cache entry `slot`, on the host and in the VM.

@@ -13,15 +13,16 @@ use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 
+use zmmu_hv_kvm::runtime::GO_TO;
 use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
 use zmmu_machine::interrupt::{interruption_controls, take_external, ExternalSignals};
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::{AccessKind, Request};
 use zmmu_mmu::addr::LogicalAddress;
 use zmmu_mmu::control::{AddressSpace, Controls};
-use zmmu_mmu::host::LOWER_HALF_END;
+use zmmu_mmu::host::{HostPaging, LOWER_HALF_END};
 use zmmu_mmu::shadow::{Resolution, ShadowError, ShadowPager};
-use zmmu_translator::abi;
+use zmmu_translator::{abi, relative_target};
 
 use crate::blocks::Blocks;
 use crate::deadline::Deadline;
@@ -75,16 +76,73 @@ pub(crate) struct Exits<'a, 'b> {
     pub left: Option<Left>,
     /// How the TSC in the VM follows the host's (the image's clock page).
     pub tsc: Option<zmmu_hv_kvm::image::TscLink>,
+    /// The translator's dispatcher (its address in the VM).
+    pub dispatch: u64,
+    /// Where the last host call answered [`GO_TO`] sends the vCPU, and
+    /// its RAX ([`ExitHandler::go_to`]).
+    pub go_to: (u64, u64),
 }
 
+/// The control registers whose change the chain follows without leaving
+/// (the root switched during the host call): the primary, secondary and
+/// home ASCEs, which choose the shadow root and the fetch controls'
+/// tag but do not enter translated code.
+const SPACE_REGISTERS: [usize; 3] = [1, 7, 13];
+
 impl Exits<'_, '_> {
+    /// After a host call that changed the address space the chain runs
+    /// in (an LCTLG of CR1 at a system call, an LPSWE back to the problem
+    /// state), having left nothing else to look at: whether the chain goes
+    /// on in the VM under the new state (PoP ch. 3 "Address Spaces", as
+    /// the machine's next chain would run it). It does if the PSW is
+    /// valid, not a wait or PER, changed only in the bits the blocks are
+    /// made for (`KEY_BITS`), the interruption masks and the condition
+    /// code, no control register changed but the ASCEs
+    /// ([`SPACE_REGISTERS`]), and a shadow root serves the new space (not
+    /// the access-register mode): the root is made active (the vCPU loads
+    /// it before it returns from the call), the faults of the rest of the
+    /// chain are resolved in the new space, and the dispatcher looks for
+    /// blocks under the new PSW bits and fetch controls' tag.
+    fn switch(
+        &mut self,
+        paging: &mut KvmPaging,
+        cr_before: &[u64; 16],
+        mask_before: u64,
+    ) -> Result<bool, KvmError> {
+        let psw = self.cpu.psw;
+        let mask_changed = (psw.mask ^ mask_before) & !(mask::CC | INTERRUPTION_MASKS);
+        let registers =
+            (0..16).all(|r| SPACE_REGISTERS.contains(&r) || self.cpu.cr[r] == cr_before[r]);
+        if !psw.is_valid()
+            || psw.addr & 1 != 0
+            || psw.mask & (mask::WAIT | mask::PER) != 0
+            || mask_changed & !crate::KEY_BITS != 0
+            || !registers
+        {
+            return Ok(false);
+        }
+        let controls = self.board.bus.controls(self.cpu);
+        let (context, Some(tag)) = crate::chain_context(self.cpu, controls) else {
+            return Ok(false);
+        };
+        let root = self.pager.activate(paging, tag)?;
+        paging.activate(root)?;
+        self.context = context;
+        let area = paging.exec_area();
+        self.blocks
+            .enter_space(&area, &crate::fetch_controls(self.cpu, controls));
+        state::set_bits(&area, psw.mask & crate::KEY_BITS | self.blocks.spaces.now);
+        Ok(true)
+    }
+
     /// The controls that make the chain leave when they change: those the
     /// root and the block bits were chosen for, and those that decide
-    /// which interruptions are pending (but the condition code).
+    /// which interruptions are pending.
     fn watched(&self) -> (Controls, [u64; 6]) {
-        let mut interruption = interruption_controls(self.cpu);
-        interruption[0] &= !mask::CC;
-        (self.board.bus.controls(self.cpu), interruption)
+        (
+            self.board.bus.controls(self.cpu),
+            interruption_controls(self.cpu),
+        )
     }
 }
 
@@ -171,6 +229,36 @@ pub(crate) fn comparator_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Dead
     now.saturating_add(ns_to_tod(left)).max(1)
 }
 
+/// The floor of the TOD clock below which the in-VM runtime image may
+/// change the I/O and external masks alone
+/// (`zmmu_vm_runtime::protocol::Shared::mask_floor`): with both masks on,
+/// nothing may be taken ([`may_interrupt`]: no signal, I/O or restart
+/// pending, no timer condition holding) and no timer comes due before
+/// `deadline`, so whatever the masks become the host would let the chain
+/// go on without moving the deadline; then the TOD clock at the deadline
+/// ([`comparator_floor`]), else 0.
+pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> u64 {
+    let mut enabled = cpu.clone();
+    enabled.psw.mask |= INTERRUPTION_MASKS;
+    let mut moved = *deadline;
+    if may_interrupt(&enabled, board, &mut moved) || moved.at < deadline.at {
+        return 0;
+    }
+    comparator_floor(&enabled, board, deadline)
+}
+
+/// Publishes both floors for the image ([`comparator_floor`],
+/// [`mask_floor`]).
+pub(crate) fn publish_floors(
+    area: &zmmu_hv_kvm::image::ImageArea<'_>,
+    cpu: &Cpu,
+    board: &mut Board<'_>,
+    deadline: &Deadline,
+) {
+    area.set_comparator_floor(comparator_floor(cpu, board, deadline));
+    area.set_mask_floor(mask_floor(cpu, board, deadline));
+}
+
 /// Whether an instruction (for an EXECUTE, its target; `None`: a target
 /// that cannot be fetched, taken as any) may read or set a storage key's
 /// change bit (SSKE, ISKE, RRBE, PFMF): the stores the host MMU recorded
@@ -205,6 +293,7 @@ impl ExitHandler for Exits<'_, '_> {
         self.last_fault = None;
         if block.native[index] {
             self.stats.slow_paths += 1;
+            self.reasons.slow_path(guest.insn.op.mnemonic());
             let enter = !dropped && block.second.is_none() && !block.slow_site[index];
             let start = (block.key.0, block.key.1);
             if let Some(image) = paging.image().filter(|_| enter) {
@@ -223,7 +312,8 @@ impl ExitHandler for Exits<'_, '_> {
         }
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
-        let mask_before = self.cpu.psw.mask & !(mask::CC | INTERRUPTION_MASKS);
+        let psw_before = self.cpu.psw.mask;
+        let mask_before = psw_before & !(mask::CC | INTERRUPTION_MASKS);
         let (cr_before, invalidations) = (self.cpu.cr, self.blocks.invalidations);
         let next = self
             .cpu
@@ -236,11 +326,22 @@ impl ExitHandler for Exits<'_, '_> {
         let op = match guest.insn.op {
             Opcode::EX | Opcode::EXRL => {
                 let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, self.cpu);
-                zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn)
-                    .map(|target| target.op)
+                let target =
+                    zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn);
+                let image = paging.image().map(|image| image.area());
+                if let (Some(target), Some(area)) = (target, image) {
+                    if guest.insn.op == Opcode::EXRL {
+                        let amode = self.cpu.psw.amode();
+                        let at = relative_target(guest.at, &guest.insn, amode);
+                        let len = u64::from(target.len);
+                        crate::vmcall::list_target(&area, self.blocks, guest.at, at, len);
+                    }
+                }
+                target.map(|target| target.op)
             }
             op => Some(op),
         };
+        self.blocks.written = None;
         if observes_change(op) {
             self.pager.harvest(paging, &mut self.board.bus.storage);
         }
@@ -266,6 +367,7 @@ impl ExitHandler for Exits<'_, '_> {
                 clock,
                 facilities,
             );
+            crate::vmcall::publish_fetches(&image.area(), self.blocks);
         }
         let after = self.watched();
         // A clock read asks the machine to look (`Board::clock`) so that
@@ -279,8 +381,7 @@ impl ExitHandler for Exits<'_, '_> {
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         if let Some(image) = paging.image() {
-            let floor = comparator_floor(self.cpu, self.board, &self.deadline);
-            image.area().set_comparator_floor(floor);
+            publish_floors(&image.area(), self.cpu, self.board, &self.deadline);
         }
         let why = [
             (result.is_err(), Leave::Interruption),
@@ -304,8 +405,44 @@ impl ExitHandler for Exits<'_, '_> {
         .into_iter()
         .find_map(|(applies, why)| applies.then_some(why));
         let Some(why) = why else {
+            // A store across a page boundary in the root's space (the
+            // primary or home space, or real with DAT off): the image may
+            // make the next one (an STMG of a stack frame that straddles
+            // a page, at each call of the function).
+            let psw = self.cpu.psw;
+            let root_space = !psw.dat() || matches!(psw.asc(), 0 | 3);
+            let written = self.blocks.written.take();
+            if let (Some((first, last)), Some(image), true) = (written, paging.image(), root_space)
+            {
+                if last == first.wrapping_add(0x1000) {
+                    let area = image.area();
+                    crate::vmcall::list_written(&area, self.blocks, [first, last], psw.key());
+                }
+            }
             return Ok(abi::END);
         };
+        // A new address space only, after the block's last instruction
+        // (the instructions after it were translated for the old one).
+        let only_space = matches!(why, Leave::Controls | Leave::Psw | Leave::Elsewhere)
+            && index + 1 == len
+            && self.blocks.invalidations == invalidations
+            && !self.blocks.current_dirty;
+        if only_space && self.switch(paging, &cr_before, psw_before)? {
+            self.reasons.switched(guest.insn.op.mnemonic());
+            if let Some(image) = paging.image() {
+                crate::vmcall::publish_fetches(&image.area(), self.blocks);
+            }
+            if self.cpu.psw.addr == next {
+                return Ok(abi::END);
+            }
+            // The block's end would go to its sequential successor: the
+            // dispatcher goes to the new PSW's address instead, as the
+            // block's own branch would, the call its last instruction run.
+            let area = paging.exec_area();
+            state::set_last_run(&area, abi::last_run(id as u32, index));
+            self.go_to = (self.dispatch, self.cpu.psw.addr);
+            return Ok(GO_TO);
+        }
         self.reasons.left(guest.insn.op.mnemonic(), why);
         self.left = Some(Left {
             block: id,
@@ -319,6 +456,10 @@ impl ExitHandler for Exits<'_, '_> {
 
     fn deadline(&self) -> Option<Instant> {
         Some(self.deadline.at)
+    }
+
+    fn go_to(&self) -> (u64, u64) {
+        self.go_to
     }
 
     fn preempt(&mut self, regs: &mut Regs) -> bool {

@@ -55,7 +55,7 @@ use zmmu_hv_kvm::image::TscLink;
 use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
 use zmmu_hv_kvm::{ExecArea, KvmConfig, KvmError, KvmHost, KvmPaging};
 use zmmu_machine::engine::{Engine, Interpreter, Ran};
-use zmmu_machine::interrupt::interruption_controls;
+use zmmu_machine::interrupt::{controls_differ, interruption_controls};
 use zmmu_machine::main_storage::MainStorage;
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::Request;
@@ -166,7 +166,7 @@ fn second_fetched(block: &Block, cpu: &Cpu, board: &mut Board<'_>) -> bool {
 /// DAT off no ASCE is used): the other ASCEs made equal, so that the
 /// kernel's code keeps one tag whatever process's ASCE is the secondary
 /// one.
-fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
+pub(crate) fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
     let unused = Controls::default();
     let home = cpu.psw.asc() == 3;
     Controls {
@@ -185,6 +185,30 @@ fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
     }
 }
 
+/// The state a chain's accesses are made in under `cpu`'s PSW and
+/// `controls` (the PSW's address space and key, PoP ch. 3 "Address
+/// Spaces"), and the tag of the shadow root that makes them; `None` in
+/// the access-register mode, where blocks make no direct accesses.
+pub(crate) fn chain_context(cpu: &Cpu, controls: Controls) -> (Context, Option<RootTag>) {
+    let space = logical_space(cpu, 0);
+    let key = cpu.psw.key();
+    let request = Request {
+        address: LogicalAddress::new(0),
+        space,
+        kind: AccessKind::Read,
+        key,
+    };
+    let tag = RootTag::for_request(&controls, &request).ok();
+    (
+        Context {
+            controls,
+            space,
+            key,
+        },
+        tag,
+    )
+}
+
 /// Drops the jump-cache entries whose PSW address no longer fetches their
 /// block's bytes under the controls and DAT tables now: after a TLB purge
 /// instruction fetches translate through the tables again (PoP ch. 3,
@@ -195,13 +219,34 @@ fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
 /// under other controls, those with DAT off stay (a real address goes
 /// through their own prefix only, which a purge does not touch); the
 /// others go (they would have to be translated again under their own
-/// controls).
+/// controls). After IPTEs and clearings by ASCE alone, only the entries of
+/// blocks fetched from a page with one of the page indexes purged, or
+/// through one of the ASCEs cleared, are looked at (a page-table entry
+/// translates only addresses with its index, and an ASCE's clearing
+/// leaves the translations of other ASCEs: PoP ch. 3
+/// "Translation-Lookaside Buffer"); the others stay, whatever their
+/// controls.
 fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mut Board<'_>) {
     blocks.recheck = false;
+    let purged = std::mem::take(&mut blocks.purged);
     blocks.enter_space(area, &fetch_controls(cpu, board.bus.controls(cpu)));
+    let asces = blocks.fetch_asces();
     let tag = blocks.spaces.now;
     let mut probe = cpu.clone();
+    let touched = |addr: u64| {
+        let index = (addr >> 12 & 0xff) as usize;
+        purged.pages[index / 64] & 1 << (index % 64) != 0
+    };
     blocks.jump_retain(area, |block, addr, bits| {
+        let cleared = asces
+            .get((bits & Spaces::TAG) as usize)
+            .is_none_or(|used| used.iter().any(|a| purged.asces.contains(a)));
+        let next = addr.wrapping_add(0x1000);
+        let spared =
+            !purged.all && !cleared && !touched(addr) && (block.second.is_none() || !touched(next));
+        if spared {
+            return block.valid;
+        }
         if bits & Spaces::TAG != tag {
             return block.valid && bits & mask::DAT == 0;
         }
@@ -484,8 +529,7 @@ impl KvmEngine {
     /// must look.
     fn step(&mut self, cpu: &mut Cpu, board: &mut Board<'_>) -> (Result<(), Interruption>, bool) {
         self.stats.steps += 1;
-        let mut before = interruption_controls(cpu);
-        before[0] &= !mask::CC;
+        let before = interruption_controls(cpu);
         board.attention = false;
         // The instruction may read or set a storage key.
         self.pager
@@ -501,9 +545,8 @@ impl KvmEngine {
         if self.blocks.recheck {
             recheck_jumps(&mut self.blocks, &self.host.exec_area(), cpu, board);
         }
-        let mut after = interruption_controls(cpu);
-        after[0] &= !mask::CC;
-        (result, board.attention || after != before)
+        let after = interruption_controls(cpu);
+        (result, board.attention || controls_differ(&after, &before))
     }
 
     /// The block at the PSW, translated if need be; `None` when the
@@ -542,7 +585,11 @@ impl KvmEngine {
             });
         }
         let id = match cached {
-            Some(id) => id,
+            Some(id) => {
+                let area = self.host.exec_area();
+                self.blocks.enter_siblings(&area, key, jump_bits);
+                id
+            }
             None => match self.translate(cpu, board, key)? {
                 Some(id) => {
                     self.translate_ahead(cpu, board, id)?;
@@ -762,19 +809,11 @@ impl KvmEngine {
         board: &mut Board<'_>,
     ) -> Result<(u64, u64, Result<(), Interruption>, bool), KvmError> {
         self.stats.chains += 1;
-        let controls = board.bus.controls(cpu);
-        let space = logical_space(cpu, 0);
-        let key = cpu.psw.key();
-        let request = Request {
-            address: LogicalAddress::new(0),
-            space,
-            kind: AccessKind::Read,
-            key,
-        };
-        let root = match RootTag::for_request(&controls, &request) {
-            Ok(tag) => self.pager.activate(self.host.paging_mut(), tag)?,
+        let (context, tag) = chain_context(cpu, board.bus.controls(cpu));
+        let root = match tag {
+            Some(tag) => self.pager.activate(self.host.paging_mut(), tag)?,
             // Access-register mode: blocks make no direct accesses.
-            Err(_) => self.host.boot_root(),
+            None => self.host.boot_root(),
         };
         self.host.paging_mut().activate(root)?;
         let area = self.host.exec_area();
@@ -791,8 +830,8 @@ impl KvmEngine {
             let facilities = board.bus.facilities;
             let clock = &mut board.services.clock;
             vmcall::publish(&image.area(), self.tsc.as_ref(), cpu, clock, facilities);
-            let floor = exits::comparator_floor(cpu, board, deadline);
-            image.area().set_comparator_floor(floor);
+            exits::publish_floors(&image.area(), cpu, board, deadline);
+            vmcall::publish_fetches(&image.area(), &mut self.blocks);
         }
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
@@ -815,12 +854,10 @@ impl KvmEngine {
             pager,
             stats,
             reasons,
-            context: Context {
-                controls,
-                space,
-                key,
-            },
+            context,
             deadline: *deadline,
+            dispatch: self.stubs.dispatch,
+            go_to: (0, 0),
             budget_in_r15,
             stolen: 0,
             last_fault: None,

@@ -76,6 +76,13 @@ pub struct ExitReasons {
     untranslated: HashMap<&'static str, u64>,
     /// Host calls that left the chain, by mnemonic and why.
     left: HashMap<(&'static str, Leave), u64>,
+    /// Slow paths of natively translated instructions that called the
+    /// host, by mnemonic.
+    slow: HashMap<&'static str, u64>,
+    /// Host calls after which the chain went on at a new PSW (a branch
+    /// taken, an LPSWE) or in a new address space (the root switched
+    /// during the call), by mnemonic.
+    switched: HashMap<&'static str, u64>,
 }
 
 impl ExitReasons {
@@ -89,6 +96,29 @@ impl ExitReasons {
 
     pub(crate) fn left(&mut self, mnemonic: &'static str, why: Leave) {
         *self.left.entry((mnemonic, why)).or_default() += 1;
+    }
+
+    pub(crate) fn slow_path(&mut self, mnemonic: &'static str) {
+        *self.slow.entry(mnemonic).or_default() += 1;
+    }
+
+    /// Slow paths that called the host, by mnemonic, most first.
+    pub fn slow_paths_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<_> = self.slow.iter().map(|(&m, &n)| (m, n)).collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        list
+    }
+
+    pub(crate) fn switched(&mut self, mnemonic: &'static str) {
+        *self.switched.entry(mnemonic).or_default() += 1;
+    }
+
+    /// Host calls after which the chain went on at a new PSW or in a new
+    /// address space, by mnemonic, most first.
+    pub fn switched_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        let mut list: Vec<_> = self.switched.iter().map(|(&m, &n)| (m, n)).collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        list
     }
 
     /// Host calls that left the chain, by mnemonic and why, most frequent
@@ -132,8 +162,21 @@ impl ExitReasons {
             .take(8)
             .map(|((m, why), n)| format!("{m} {} {n}", why.name()))
             .collect();
+        let slow: Vec<String> = self
+            .slow_paths_by_mnemonic()
+            .iter()
+            .take(8)
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        let switched = self.switched_by_mnemonic();
+        let switched_total: u64 = switched.iter().map(|&(_, n)| n).sum();
+        let switched: Vec<String> = switched
+            .iter()
+            .take(4)
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} ({}); host calls for untranslated instructions {} ({}), slow paths {}; page faults {}; table-write chunks {}; kicks {}",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} ({}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {}",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
@@ -141,9 +184,12 @@ impl ExitReasons {
             self.chains(ChainEnd::MissNew),
             self.chains(ChainEnd::Left),
             left.join(", "),
+            switched_total,
+            switched.join(", "),
             untranslated,
             top.join(", "),
             slow_paths,
+            slow.join(", "),
             faults,
             chunks,
             kicks,

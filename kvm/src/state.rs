@@ -52,10 +52,12 @@ pub(crate) fn store(area: &ExecArea<'_>, c: &Cpu) {
 }
 
 /// Copies back what translated code and the in-VM runtime image may
-/// change: general, access and vector (floating-point) registers, the FPC
-/// and the PSW.
+/// change: general, access and vector (floating-point) registers, the FPC,
+/// the PSW and the control registers (the image loads CR1 and CR7 where
+/// neither chooses the root: `zmmu_vm_runtime::call`).
 pub(crate) fn load(area: &ExecArea<'_>, c: &mut Cpu) {
     load_words(area, cpu(offset::GPR), &mut c.gpr);
+    load_words(area, cpu(offset::CR), &mut c.cr);
     let mut vr = [0u64; 64];
     load_words(area, cpu(offset::VR), &mut vr);
     for (r, words) in c.vr.iter_mut().zip(vr.chunks_exact(2)) {
@@ -113,6 +115,18 @@ pub(crate) fn ended(area: &ExecArea<'_>) -> (u64, u32) {
     let budget = area.load_u64(ctx(abi::CTX_BUDGET)).unwrap_or(0);
     let block = area.load_u64(ctx(abi::CTX_LAST_BLOCK)).unwrap_or(0);
     (budget, block as u32)
+}
+
+/// Tells running code the PSW bits and fetch controls' tag of the blocks
+/// its dispatcher looks for (a new address space during a host call).
+pub(crate) fn set_bits(area: &ExecArea<'_>, bits: u64) {
+    let _ = area.store_u64(ctx(abi::CTX_BITS), bits);
+}
+
+/// Records `last` ([`abi::last_run`]) as the last instruction run before
+/// the dispatcher.
+pub(crate) fn set_last_run(area: &ExecArea<'_>, last: u32) {
+    let _ = area.store_u64(ctx(abi::CTX_LAST_BLOCK), u64::from(last));
 }
 
 /// Tells running code about a new jump-cache generation.

@@ -23,6 +23,10 @@
 //!   last clock value;
 //! - enters the site of a native instruction when its slow path first
 //!   calls the host ([`enter_slow_path`]);
+//! - lists the pages where its own fetch of an EXRL's target succeeded
+//!   under the fetch controls in effect, for the image's fetches under
+//!   instruction-execution protection ([`list_target`]), and empties the
+//!   list when a fetch may translate otherwise ([`publish_fetches`]);
 //! - counts the calls completed in the VM for `--stats`.
 //!
 //! Sites of blocks dropped later are removed (`Blocks::drop_page`), so
@@ -33,13 +37,15 @@
 use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
-use zmmu_hv_kvm::image::{ImageArea, TscLink};
+use zmmu_hv_kvm::image::{ImageArea, PageList, TscLink};
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::Guest;
 use zmmu_vm_runtime::call::may_complete;
-use zmmu_vm_runtime::protocol::{ClockPage, Site, COMPLETED};
+use zmmu_vm_runtime::protocol::{store_tag, ClockPage, Site, COMPLETED};
+
+use crate::blocks::Blocks;
 
 // The image's "done" is the translator's "go on with the block".
 const _: () = assert!(COMPLETED == zmmu_translator::abi::END);
@@ -143,6 +149,54 @@ pub(crate) fn publish(
         shift: u64::from(scale.shift),
         ..cpu_fields
     });
+}
+
+/// Publishes the tag of the fetch controls in effect
+/// (`Shared::fetch_tag`), having emptied the pages listed executable
+/// (`Shared::executable`) if an invalidation or a tag given to other
+/// controls may have changed what a fetch translates to since they were
+/// listed (`Blocks::fetch_epoch`).
+pub(crate) fn publish_fetches(area: &ImageArea<'_>, blocks: &mut Blocks) {
+    area.set_fetch_tag(blocks.spaces.now);
+    if blocks.listed_epoch != blocks.fetch_epoch {
+        area.clear_pages();
+        blocks.listed_epoch = blocks.fetch_epoch;
+    }
+}
+
+/// After the host's fetch of the target of the EXECUTE at `at`, `len`
+/// bytes at `target`, succeeded under the fetch controls in effect (their
+/// instruction-execution protection included): lists the target's pages
+/// other than the EXECUTE's own (which the image fetches from anyway) as
+/// executable under their tag, for the image's next fetch of it
+/// (docs/CHOICES.md 57).
+pub(crate) fn list_target(
+    area: &ImageArea<'_>,
+    blocks: &mut Blocks,
+    at: u64,
+    target: u64,
+    len: u64,
+) {
+    publish_fetches(area, blocks);
+    let last = target.wrapping_add(len.saturating_sub(1));
+    for page in [target, last] {
+        if page >> 12 != at >> 12 {
+            area.list_page(PageList::Executable, page, blocks.spaces.now);
+        }
+    }
+}
+
+/// After the host's own execution of an instruction stored across a
+/// page boundary in the root's space, `pages` (the logical pages of its
+/// first and last byte) under the PSW key `key`: lists both as writable
+/// under the fetch controls' tag and the key, for the image's next store
+/// across them (docs/CHOICES.md 57e).
+pub(crate) fn list_written(area: &ImageArea<'_>, blocks: &mut Blocks, pages: [u64; 2], key: u8) {
+    publish_fetches(area, blocks);
+    let tag = store_tag(blocks.spaces.now, key);
+    for page in pages {
+        area.list_page(PageList::Writable, page, tag);
+    }
 }
 
 /// Takes back the last TOD value the image handed out.

@@ -52,13 +52,18 @@ pub(crate) fn invalidated(
     tables: Option<(&MainStorage, &Controls)>,
 ) {
     blocks.invalidations += 1;
+    blocks.fetch_epoch += 1;
     match (invalidation, tables) {
         (Invalidation::All, Some((storage, controls))) => pager.purge(paging, storage, controls),
         _ => pager.invalidate(paging, invalidation),
     }
-    match invalidation {
+    match *invalidation {
         Invalidation::Key(frame) => blocks.key_changed(frame.value(), paging),
-        _ => blocks.recheck = true,
+        Invalidation::PageTableEntries { first, extra, .. } => blocks.purged_pages(first, extra),
+        // An ASCE of tag 0 could not be told from the unused ASCEs of
+        // the fetch controls (`fetch_controls`).
+        Invalidation::Asce(asce) if asce.tag() != 0 => blocks.purged_asce(asce.tag()),
+        _ => blocks.purged(),
     }
 }
 
@@ -84,6 +89,14 @@ impl<'a, 'b> Watch<'a, 'b> {
     /// After a store of `len` bytes at `addr`: drops the blocks of every
     /// code frame it reached.
     fn stored(&mut self, acc: &Access<'_>, addr: u64, len: usize) {
+        if matches!(acc.space, AddressType::Logical { .. }) && len > 0 {
+            let last = addr.wrapping_add(len as u64 - 1) & !0xfff;
+            let first = self
+                .blocks
+                .written
+                .map_or(addr & !0xfff, |(first, _)| first);
+            self.blocks.written = Some((first, last));
+        }
         let read = Access {
             kind: AccessKind::Read,
             ..*acc

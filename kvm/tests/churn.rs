@@ -190,21 +190,31 @@ const SPACES: [u8; 72] = [
 ];
 
 /// [`SPACES`] with two address spaces that map the first MiB onto itself
-/// but pages 0x50000 and 0x58000 (a kernel's and a process's code): space
-/// A (segment table 0x10000, page table 0x11000) maps 0x50000 onto frame
-/// 0x60000 (`aghi r9,1 ; br r14`) and not 0x58000, space B (0x12000,
-/// 0x13000) maps 0x58000 onto frame 0x70000 (`aghi r8,2 ; br r14`) and not
-/// 0x50000 (page-table entries invalid).
-fn spaces_machine() -> Machine {
-    let mut machine = program_machine(0x2000, &SPACES);
+/// but their code pages: space A (segment table 0x10000, page table
+/// 0x11000) maps 0x50000 onto frame 0x60000 (`aghi r9,1 ; br r14`), space
+/// B (0x12000, 0x13000) maps `b_page` onto frame 0x70000 (`aghi r8,2 ; br
+/// r14`), where `r6` points (`lgfi r6`); each leaves the other's code
+/// page invalid. With `b_page` 0x58000 the spaces are a kernel's and a
+/// process's code; with 0x50000 two processes running one program at the
+/// same addresses.
+fn spaces_machine(b_page: u64) -> Machine {
+    let mut program = SPACES;
+    program[28..32].copy_from_slice(&(b_page as u32).to_be_bytes());
+    let mut machine = program_machine(0x2000, &program);
+    spaces_tables(&mut machine, b_page);
+    machine
+}
+
+/// The tables and code of [`spaces_machine`].
+fn spaces_tables(machine: &mut Machine, b_page: u64) {
     let storage = &mut machine.bus.storage;
     let mut put = |at: u64, value: u64| {
         storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
     };
     let invalid = 0x400;
     for (segments, pages, code_page, frame) in [
-        (0x10000, 0x11000, 0x50, 0x60000),
-        (0x12000, 0x13000, 0x58, 0x70000),
+        (0x10000, 0x11000, 0x50000, 0x60000),
+        (0x12000, 0x13000, b_page, 0x70000),
     ] {
         for segment in 0..512 {
             put(
@@ -213,10 +223,10 @@ fn spaces_machine() -> Machine {
             );
         }
         for page in 0..256 {
-            let entry = match page {
-                0x50 | 0x58 if page == code_page => frame,
-                0x50 | 0x58 => invalid,
-                _ => page << 12,
+            let entry = match page << 12 {
+                at if at == code_page => frame,
+                0x50000 | 0x58000 => invalid,
+                at => at,
             };
             put(pages + page * 8, entry);
         }
@@ -230,7 +240,6 @@ fn spaces_machine() -> Machine {
             .write(AbsoluteAddress::new(frame + 4), &[0x07, 0xfe])
             .unwrap();
     }
-    machine
 }
 
 /// Switching between two address spaces (a system call's kernel and
@@ -240,7 +249,163 @@ fn spaces_machine() -> Machine {
 /// it).
 #[test]
 fn each_address_space_keeps_its_jump_cache_entries_across_switches() {
-    let (reference, kvm) = on_both(spaces_machine, 10_000);
+    let (reference, kvm) = on_both(|| spaces_machine(0x58000), 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
+
+/// Two processes running one program at the same addresses (busybox in
+/// each of Linux's processes): each space's block at 0x50000 keeps its
+/// jump-cache entry beside the other's, under its own tag, and neither
+/// misses again after its first turn (with one entry per address each
+/// replaced the other's at every switch: 400 misses).
+#[test]
+fn two_spaces_running_code_at_one_address_keep_an_entry_each() {
+    let (reference, kvm) = on_both(|| spaces_machine(0x50000), 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
+
+/// `larl r2` (the table of 21 ASCEs at 0x2038), `lghi r1,20 ; lgfi
+/// r5,0x50000 ; lctlg c1,c1,0(r2) ; stosm 0xf00,4` (DAT on), then 20
+/// times: `sllg r3,r1,3 ; la r4,0(r3,r2) ; lctlg c1,c1,0(r4)` (space r1),
+/// `basr r14,r5`, `brctg r1` back; then an invalid opcode.
+const PROCESSES: [u8; 52] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x1c, 0xa7, 0x19, 0x00, 0x14, 0xc0, 0x51, 0x00, 0x05, 0x00, 0x00,
+    0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00, 0xeb, 0x31, 0x00, 0x03, 0x00, 0x0d,
+    0x41, 0x43, 0x20, 0x00, 0xeb, 0x11, 0x40, 0x00, 0x00, 0x2f, 0x0d, 0xe5, 0xa7, 0x17, 0xff, 0xf7,
+    0x00, 0x00, 0x00, 0x00,
+];
+
+/// [`PROCESSES`] with 21 address spaces (segment tables at 0x100000 +
+/// 0x1000 * i, the ASCEs), each mapping the first MiB onto itself through
+/// the page table at 0x11000 but 0x50000 onto frame 0x60000: one program
+/// that each process runs at the same addresses, three blocks in a page
+/// (`j 0x50100`; there `j 0x50200`; there `aghi r9,1 ; br r14`).
+fn processes_machine() -> Machine {
+    let mut machine = program_machine(0x2000, &PROCESSES);
+    let storage = &mut machine.bus.storage;
+    let mut put = |at: u64, value: u64| {
+        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
+    };
+    for space in 0..21 {
+        let segments = 0x100000 + space * 0x1000;
+        put(0x2038 + space * 8, segments);
+        for segment in 0..512 {
+            put(
+                segments + segment * 8,
+                if segment == 0 { 0x11000 } else { 0x20 },
+            );
+        }
+    }
+    for page in 0..256 {
+        let frame = if page == 0x50 { 0x60000 } else { page << 12 };
+        put(0x11000 + page * 8, frame);
+    }
+    for (at, code) in [
+        (0x60000, &[0xa7, 0xf4, 0x00, 0x80][..]),
+        (0x60100, &[0xa7, 0xf4, 0x00, 0x80][..]),
+        (0x60200, &[0xa7, 0x9b, 0x00, 0x01, 0x07, 0xfe][..]),
+    ] {
+        storage.write(AbsoluteAddress::new(at), code).unwrap();
+    }
+    machine
+}
+
+/// Each process's first pass through the program the others ran misses
+/// the jump cache once per page (the block it enters there; the page's
+/// other blocks are entered with it), not once per block.
+#[test]
+fn a_new_address_space_misses_once_per_page_of_cached_blocks() {
+    let (reference, kvm) = on_both(processes_machine, 10_000);
+    assert_eq!((reference.cpu.gpr[9], reference.cpu.gpr[1]), (20, 0));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[9], machine.cpu.gpr[1]), (20, 0));
+    // The program's page and the loop's, in each of 19 spaces after the
+    // first.
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 2 * 19 + 4,
+        "{misses} misses to cached blocks in 20 spaces"
+    );
+}
+
+/// `larl r2` (the ASCEs of spaces A and B at 0x2048), `lctlg c1,c1,0(r2)`
+/// (A), `stosm 0xf00,4` (DAT on), `lghi r1,200 ; lgfi r5,0x50000 ; lgfi
+/// r6,0x58000 ; lgfi r7,0x11000 ; lgfi r10,0x80000`, then 200 times:
+/// `lctlg c1,c1,8(r2)` (B), `basr r14,r6`, `lctlg c1,c1,0(r2)` (A), `ipte
+/// r7,r10` (A's page 0x80000, which no code is in), `basr r14,r5`,
+/// `brctg r1` back; then an invalid opcode.
+const PURGES: [u8; 88] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x24, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00,
+    0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x51, 0x00, 0x05, 0x00, 0x00, 0xc0, 0x61, 0x00, 0x05, 0x80, 0x00,
+    0xc0, 0x71, 0x00, 0x01, 0x10, 0x00, 0xc0, 0xa1, 0x00, 0x08, 0x00, 0x00, 0xeb, 0x11, 0x20, 0x08,
+    0x00, 0x2f, 0x0d, 0xe6, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xb2, 0x21, 0x00, 0x7a, 0x0d, 0xe5,
+    0xa7, 0x17, 0xff, 0xf6, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x20, 0x00,
+];
+
+/// An IPTE (a kernel unmapping a page of one process) keeps the
+/// jump-cache entries of blocks in pages with other page indexes, of
+/// every address space: only translations through the entry it clears
+/// change. Each turn's IPTE dropped B's block before (it was made under
+/// other controls): 200 misses.
+#[test]
+fn an_ipte_keeps_the_entries_of_other_pages_in_every_space() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &PURGES);
+        spaces_tables(&mut machine, 0x58000);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[9]), (400, 200));
+    let misses = engine.reasons().misses_cached();
+    assert!(
+        misses <= 4,
+        "{misses} jump-cache misses to cached blocks in {TURNS} turns"
+    );
+}
+
+/// An IDTE clearing the translations of a third ASCE (a process that
+/// ended: Linux flushes its address space) keeps the jump-cache entries
+/// of the other spaces: [`PURGES`] with `lgfi r12,0x14000 ; lghi
+/// r13,0x800 ; nopr` for the loads of r7 and r10 and `idte r11,r12,r13`
+/// (bit 52 of r13: clearing by the ASCE in r12) for the IPTE.
+#[test]
+fn clearing_another_asce_keeps_the_entries_of_every_other_space() {
+    let build = || {
+        let mut program = PURGES;
+        program[0x20..0x2c].copy_from_slice(&[
+            0xc0, 0xc1, 0x00, 0x01, 0x40, 0x00, 0xa7, 0xd9, 0x08, 0x00, 0x07, 0x00,
+        ]);
+        program[0x3a..0x3e].copy_from_slice(&[0xb9, 0x8e, 0xc0, 0xbd]);
+        let mut machine = program_machine(0x2000, &program);
+        spaces_tables(&mut machine, 0x58000);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
     assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[9]), (400, 200));
     let Some((machine, engine)) = kvm else {
         return;

@@ -520,6 +520,118 @@ fn a_native_slow_path_completes_in_the_vm_after_its_first_call() {
     assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
     let completed = engine.completed_in_vm();
     assert!(completed.contains(&("LMG", TURNS - 2)), "{completed:?}");
+    // The first turn's slow path of each of the loop's two blocks.
+    assert_eq!(engine.reasons().slow_paths_by_mnemonic(), [("LMG", 2)]);
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// Under instruction-execution protection: `lghi r1,200`, 200 times
+/// `exrl r0` of `ahi r2,1` at 0x4000 (another page than the EXRL's) and
+/// `brctg r1`; then the page-table entry of 0x4000 gets its IEP bit
+/// (`lgfi r6,0x11000 ; lgfi r7,0x4100 ; stg r7,0x20(r6)`), `ptlb`, and
+/// the same EXRL once more; then an invalid opcode.
+const EXRL_ELSEWHERE: [u8; 46] = [
+    0xa7, 0x19, 0x00, 0xc8, 0xc6, 0x00, 0x00, 0x00, 0x0f, 0xfe, 0xa7, 0x17, 0xff, 0xfd, 0xc0, 0x61,
+    0x00, 0x01, 0x10, 0x00, 0xc0, 0x71, 0x00, 0x00, 0x41, 0x00, 0xe3, 0x70, 0x60, 0x20, 0x00, 0x24,
+    0xb2, 0x0d, 0x00, 0x00, 0xc6, 0x00, 0x00, 0x00, 0x0f, 0xee, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// An EXRL's target in another page runs in the VM once the host's own
+/// fetch found the page executable (glibc's string functions in
+/// busybox), until a purge of the TLB: after the page's entry gets its
+/// IEP bit and PTLB, the EXRL is the host's again and gives the
+/// interpreter's protection exception (PoP ch. 3,
+/// "Instruction-Execution Protection").
+#[test]
+fn under_iep_an_exrl_target_in_another_page_runs_in_the_vm_until_a_purge() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &EXRL_ELSEWHERE);
+        machine
+            .bus
+            .storage
+            .write(AbsoluteAddress::new(0x4000), &[0xa7, 0x2a, 0x00, 0x01])
+            .unwrap();
+        under_iep(machine, &[])
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2], TURNS);
+    assert_eq!(bytes_at(&reference, 0x8e, 2), [0, 4], "protection");
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(
+        bytes_at(&machine, 0x80, 0x180),
+        bytes_at(&reference, 0x80, 0x180),
+        "the lowcore's interruption fields"
+    );
+    let completed = engine.completed_in_vm();
+    assert!(completed.contains(&("EXRL", TURNS - 1)), "{completed:?}");
+    let exits = engine.host().stats().exits;
+    assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
+}
+
+/// `spka 0x80` (PSW key 8), `lghi r1,200 ; lgfi r5,0x20ffc`, 200 times
+/// `X: stmg r2,r3,0(r5)` (16 bytes across into 0x21000) and `aghi r2,1`,
+/// `brctg r1,X`; then `lghi r2,-1 ; lghi r6,0x90 ; lgfi r7,0x21000 ; sske
+/// r6,r7` (the second page's key becomes 9) and `j X`: the same STMG
+/// once more.
+const STORE_ACROSS: [u8; 56] = [
+    0xb2, 0x0a, 0x00, 0x80, 0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x51, 0x00, 0x02, 0x0f, 0xfc, 0xeb, 0x23,
+    0x50, 0x00, 0x00, 0x24, 0xa7, 0x2b, 0x00, 0x01, 0xa7, 0x17, 0xff, 0xfb, 0xa7, 0x29, 0xff, 0xff,
+    0xa7, 0x69, 0x00, 0x90, 0xc0, 0x71, 0x00, 0x02, 0x10, 0x00, 0xb2, 0x2b, 0x00, 0x67, 0xa7, 0xf4,
+    0xff, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// A store across a page boundary (an STMG of a stack frame that
+/// straddles a page) completes in the VM once the host's own store
+/// across the two pages succeeded, until an invalidation: after SSKE
+/// gives the second page another key, the STMG is the host's again and
+/// gives the interpreter's protection exception, with nothing stored in
+/// the first page (PoP ch. 3, "Key-Controlled Protection": the
+/// instruction is suppressed).
+#[test]
+fn a_store_across_a_page_runs_in_the_vm_until_a_key_changes() {
+    let build = || {
+        let mut machine = program_machine(0x2000, &STORE_ACROSS);
+        for page in [0x20000, 0x21000] {
+            let key = zmmu_mmu::keys::StorageKey::new(0x80);
+            machine
+                .bus
+                .storage
+                .set_key(AbsoluteAddress::new(page), key)
+                .unwrap();
+        }
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!(reference.cpu.gpr[2], u64::MAX);
+    assert_eq!(bytes_at(&reference, 0x8e, 2), [0, 4], "protection");
+    // The last turn's r2 (199), not the suppressed STMG's.
+    assert_eq!(bytes_at(&reference, 0x20ffc, 4), [0, 0, 0, 0]);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(
+        bytes_at(&machine, 0x20ff0, 0x20),
+        bytes_at(&reference, 0x20ff0, 0x20)
+    );
+    assert_eq!(
+        bytes_at(&machine, 0x80, 0x180),
+        bytes_at(&reference, 0x80, 0x180),
+        "the lowcore's interruption fields"
+    );
+    let completed = engine.completed_in_vm();
+    assert!(
+        completed
+            .iter()
+            .any(|&(m, n)| m == "STMG" && n >= TURNS - 2),
+        "{completed:?}"
+    );
     let exits = engine.host().stats().exits;
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }

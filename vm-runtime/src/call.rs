@@ -24,7 +24,10 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
-use crate::protocol::{cpu_page, find_site, ClockPage, Shared, Site, COMPLETED, HOST};
+use crate::protocol::{
+    cpu_page, find_site, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED, HOST,
+    LISTED_PAGES,
+};
 
 /// Whether the host enters a site for `op` (an instruction translated
 /// code calls the host for): every instruction the decoder knows. Whether
@@ -135,12 +138,22 @@ struct Bus<'g, G> {
     /// Where instruction fetches (an EXECUTE's target) may go through the
     /// active root too ([`fetches_through_root`]).
     fetches: Fetches,
+    /// [`Shared::executable`] as the call began.
+    executable: [u64; LISTED_PAGES],
     /// Interlocked updates are made (COMPARE AND SWAP and its forms, which
     /// change nothing else than registers and the condition code after
     /// it: [`interlocks`]).
     interlocks: bool,
     /// An interlocked update stored: the instruction must complete.
     updated: bool,
+    /// An operand was read from storage: the store it makes may depend
+    /// on what it read (an overlapping move), so it is not split
+    /// across pages ([`split_store`]).
+    read_storage: bool,
+    /// An instruction fetch was refused only because its page is not
+    /// (yet) one the host found executable ([`Fetches::Pages`]): the host
+    /// may list it at this call, so the site stays the image's.
+    unlisted: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -160,8 +173,10 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// the addressing mode and does not overlap the store kept aside
     /// (which the instruction would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
-        let kind = acc.kind == AccessKind::Read
-            || (acc.kind == AccessKind::InstructionFetch && self.fetches.allow(addr, buf.len()));
+        let fetch = acc.kind == AccessKind::InstructionFetch;
+        let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
+        self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
+        let kind = acc.kind == AccessKind::Read || allowed;
         let operand = kind && matches!(acc.space, AddressType::Logical { .. });
         let len = buf.len() as u64;
         let last = addr.wrapping_add(len.wrapping_sub(1));
@@ -177,6 +192,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         {
             return Err(self.refuse());
         }
+        self.read_storage = true;
         let mut at = addr;
         for chunk in buf.chunks_mut(4096) {
             let in_page = (4096 - (at & 0xfff)) as usize;
@@ -374,18 +390,23 @@ enum Fetches {
     Nowhere,
     /// Wherever the root reads.
     Anywhere,
-    /// Within the 4 KiB page at this address only.
-    Page(u64),
+    /// Within the 4 KiB page at `own` and the pages the host found
+    /// executable under the fetch controls of `tag`
+    /// ([`Shared::executable`], the bus's copy).
+    Pages { own: u64, tag: u64 },
 }
 
 impl Fetches {
-    /// Whether `len` bytes at `addr` may be fetched through the root.
-    fn allow(self, addr: u64, len: usize) -> bool {
+    /// Whether `len` bytes at `addr` may be fetched through the root,
+    /// `executable` being [`Shared::executable`].
+    fn allow(self, addr: u64, len: usize, executable: &[u64]) -> bool {
         let last = addr.wrapping_add((len as u64).saturating_sub(1));
         match self {
             Fetches::Nowhere => false,
             Fetches::Anywhere => true,
-            Fetches::Page(page) => addr >> 12 == page >> 12 && last >> 12 == page >> 12,
+            Fetches::Pages { own, tag } => [addr, last]
+                .into_iter()
+                .all(|at| at >> 12 == own >> 12 || executable.contains(&page_entry(at, tag))),
         }
     }
 }
@@ -398,16 +419,23 @@ impl Fetches {
 /// instruction-execution protection (CR0 bit 43 with facility 130, DAT
 /// on: PoP ch. 3 "Instruction-Execution Protection") the root's read
 /// permission is not the fetch's, so only within the page the EXECUTE
-/// itself was fetched from: its page-table entry (or the segment or region
-/// entry of a large frame) allowed that fetch under the controls the
-/// translated block is valid for, and a change of it is purged
-/// (IPTE, IDTE ...) with the block.
-fn fetches_through_root(cpu: &Cpu, facilities: Facilities, at: u64) -> Fetches {
+/// itself was fetched from (its page-table entry, or the segment or region
+/// entry of a large frame, allowed that fetch under the controls the
+/// translated block is valid for, and a change of it is purged (IPTE,
+/// IDTE ...) with the block) and the pages where the host's own fetch of
+/// a target succeeded under the fetch controls in effect
+/// (`shared.executable`, emptied by the host at each purge or
+/// invalidation: until then the TLB may keep the entry that allowed it).
+fn fetches_through_root(cpu: &Cpu, shared: &Shared, at: u64) -> Fetches {
+    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
     let controls = zmmu_mmu::control::Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
     if cpu.psw.dat() && matches!(cpu.psw.asc(), 1 | 2) {
         Fetches::Nowhere
     } else if cpu.psw.dat() && controls.iep() {
-        Fetches::Page(at)
+        Fetches::Pages {
+            own: at,
+            tag: shared.fetch_tag,
+        }
     } else {
         Fetches::Anywhere
     }
@@ -425,13 +453,29 @@ fn interlocks(op: Opcode) -> bool {
     matches!(op, CS | CSY | CSG | CDS | CDSY | CDSG)
 }
 
+/// The control registers the image may change: the primary and
+/// secondary ASCEs (CR1, CR7), where neither chooses the shadow root nor
+/// the address space instructions are fetched from ([`spaces_unused`]).
+const FREE_REGISTERS: [usize; 2] = [1, 7];
+
+/// Whether the primary and secondary ASCEs are used neither by the
+/// active root nor by instruction fetches under `cpu`'s PSW: DAT off
+/// (real addresses), or the home-space mode, where instructions and
+/// operands both come from the home space (CR13; PoP ch. 3, "Address
+/// Spaces"). Linux's kernel loads CR1 and CR7 there at each system call
+/// and interruption and before each return to a process.
+fn spaces_unused(cpu: &Cpu) -> bool {
+    !cpu.psw.dat() || cpu.psw.asc() == 3
+}
+
 /// Whether `after` differs from `before` only in what the image writes
 /// back: the general, access, vector (floating-point) and
-/// floating-point-control registers and the condition code. Anything else
-/// (the program mask, control registers, the timers) is the host's to
-/// change: it may have to leave the chain for it. (Access registers
-/// matter to translated code only in access-register mode, which is the
-/// host's.)
+/// floating-point-control registers, the condition code, and CR1 and CR7
+/// where [`spaces_unused`] (the host takes them back, and a translated
+/// block depends on neither there). Anything else (the program mask,
+/// other control registers, the timers) is the host's to change: it may
+/// have to leave the chain for it. (Access registers matter to
+/// translated code only in access-register mode, which is the host's.)
 fn only_results_changed(before: &Cpu, after: &Cpu) -> bool {
     let mut rest = after.clone();
     rest.gpr = before.gpr;
@@ -440,6 +484,11 @@ fn only_results_changed(before: &Cpu, after: &Cpu) -> bool {
     rest.fpc = before.fpc;
     rest.psw.mask = after.psw.mask & !mask::CC | before.psw.mask & mask::CC;
     rest.psw.addr = before.psw.addr;
+    if spaces_unused(before) {
+        for r in FREE_REGISTERS {
+            rest.cr[r] = before.cr[r];
+        }
+    }
     rest == *before
 }
 
@@ -471,6 +520,17 @@ fn settable(value: u64, floor: u64, now: Option<u64>) -> bool {
     floor != 0 && now.is_some_and(|now| now < floor) && value >= floor
 }
 
+/// Whether the image may change the I/O and external masks (STOSM,
+/// STNSM, SSM; PoP "Program-Status Word"): the host published a floor
+/// (`Shared::mask_floor`: with both masks on nothing could be taken and
+/// no timer comes due before the batch's deadline) and the TOD clock
+/// `now` is below it. The host, after the same change, would find
+/// nothing to take and keep the deadline: the chain goes on, as here
+/// (docs/CHOICES.md 46c, 57g).
+fn masks_settable(floor: u64, now: Option<u64>) -> bool {
+    floor != 0 && now.is_some_and(|now| now < floor)
+}
+
 /// Whether a store of `len` bytes at `addr` is one the active root can
 /// make: in one page, not wrapping in the addressing mode, below 2^47,
 /// and touching neither of the ranges low-address protection covers
@@ -487,6 +547,39 @@ fn storable(addr: u64, len: usize, amode: AddressingMode) -> bool {
         && addr >> 12 == last >> 12
         && !is_low_address(addr)
         && !is_low_address(last)
+}
+
+/// A store of `len` bytes at `addr` across a page boundary, as two stores
+/// the root can make (each [`storable`]): the bytes in the first page
+/// and those in the second, each with its address. Only between two
+/// pages the host listed as written under the fetch controls and the PSW
+/// key now ([`Shared::writable`]), in the root's space (the primary or
+/// home space, or real with DAT off): the host's own store across them
+/// met no exception, and nothing that decides one (DAT protection, the
+/// storage key, the translation) changed without an invalidation, which
+/// empties the list. So the second store faults only where the first
+/// could not have either (a shadow mapping the host fills and the access
+/// retries, or a store into a frame holding translated code, where the
+/// host then runs the instruction again with the same operands).
+fn split_store(
+    addr: u64,
+    len: usize,
+    amode: AddressingMode,
+    cpu: &Cpu,
+    shared: &Shared,
+) -> Option<[(u64, core::ops::Range<usize>); 2]> {
+    let first = usize::try_from((addr | 0xfff).wrapping_add(1).wrapping_sub(addr)).ok()?;
+    let second = addr.wrapping_add(first as u64);
+    let tag = store_tag(shared.fetch_tag, cpu.psw.key());
+    let root_space = !cpu.psw.dat() || matches!(cpu.psw.asc(), 0 | 3);
+    let listed = |at: u64| shared.writable.contains(&page_entry(at, tag));
+    (root_space
+        && first < len
+        && storable(addr, first, amode)
+        && storable(second, len - first, amode)
+        && listed(addr)
+        && listed(second))
+    .then_some([(addr, 0..first), (second, first..len)])
 }
 
 /// Host call `which`: completes the instruction in the VM and answers
@@ -553,14 +646,23 @@ pub fn host_call(
         facilities,
         store: None,
         checked: None,
-        fetches: fetches_through_root(&cpu, facilities, site.at),
+        fetches: fetches_through_root(&cpu, shared, site.at),
+        executable: shared.executable,
         interlocks: interlocks(insn.op),
         updated: false,
+        read_storage: false,
+        unlisted: false,
         refused: false,
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
+    let read_storage = bus.read_storage;
+    // A target's page the host may list at this call leaves the call to
+    // the host but not the site, as a fault the next call may not meet
+    // does (`Shared::transient`, which the host's fault path sets during
+    // an access).
+    let unlisted = bus.unlisted;
     // An interlocked update stored cannot be taken back: the instructions
     // that make one (`interlocks`) always complete after it.
     let host = || {
@@ -570,13 +672,18 @@ pub fn host_call(
     let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
+    // The I/O and external masks (STOSM, STNSM, SSM) are set only below
+    // the host's floor (`masks_settable`).
+    let masks = mask::IO | mask::EXT;
+    let masks_changed = (cpu.psw.mask ^ before.psw.mask) & masks != 0;
     let mut rest = cpu.clone();
     rest.clock_comparator = before.clock_comparator;
+    rest.psw.mask = rest.psw.mask & !masks | before.psw.mask & masks;
     if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
         // What this instruction needs is the host's at every call, but
         // for an access that faulted for a cause the next call may not
         // meet (`Shared::transient`).
-        if shared.transient == 0 {
+        if shared.transient == 0 && !unlisted {
             sites[slot].refused = 1;
         }
         return host();
@@ -588,20 +695,30 @@ pub fn host_call(
     let now = bus.clock.as_mut().map(Clock::peek_tod);
     if !matches!(result, Ok(Next::Seq))
         || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now))
+        || (masks_changed && !masks_settable(shared.mask_floor, now))
     {
         return host();
     }
     let last = bus.clock.map(|clock| clock.state().last);
     let amode = cpu.psw.amode();
     if let Some((addr, data, len)) = store {
-        if !storable(addr, len, amode) {
-            return host();
-        }
-        if !guest.store(addr, &data[..len]) {
-            if shared.transient == 0 {
-                sites[slot].refused = 1;
+        let parts = if storable(addr, len, amode) {
+            [(addr, 0..len), (addr, len..len)]
+        } else {
+            match split_store(addr, len, amode, &cpu, shared) {
+                Some(parts) if !read_storage => parts,
+                _ => return host(),
             }
-            return host();
+        };
+        // The first page, then the second: the listed pages meet no
+        // s390x exception the host's store did not (`split_store`).
+        for (at, range) in parts.into_iter().filter(|(_, range)| !range.is_empty()) {
+            if !guest.store(at, &data[range]) {
+                if shared.transient == 0 && !unlisted {
+                    sites[slot].refused = 1;
+                }
+                return host();
+            }
         }
     }
     for (r, value) in cpu.gpr.iter().enumerate() {
@@ -615,6 +732,9 @@ pub fn host_call(
         page[(offset::VR + 16 * v + 8) / 8] = value[1];
     }
     set_field(page, cpu_page::FPC, &cpu.fpc.to_le_bytes());
+    for r in FREE_REGISTERS {
+        page[(offset::CR + 8 * r) / 8] = cpu.cr[r];
+    }
     page[offset::PSW_MASK / 8] = cpu.psw.mask;
     page[offset::PSW_ADDR / 8] = amode.wrap(site.at.wrapping_add(u64::from(site.len)));
     if let Some(last) = last {
@@ -881,8 +1001,11 @@ mod tests {
             store: None,
             checked: None,
             fetches: Fetches::Nowhere,
+            executable: [0; LISTED_PAGES],
             interlocks: false,
             updated: false,
+            read_storage: false,
+            unlisted: false,
             refused: false,
             storage: NoStorage,
         };
@@ -1009,6 +1132,165 @@ mod tests {
         c.page[offset::PSW_MASK / 8] &= !mask::DAT;
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         assert_eq!(g.loads, [(0x201a, 2)]);
+    }
+
+    #[test]
+    fn under_iep_an_execute_fetches_its_target_in_a_page_the_host_found_executable() {
+        // 0x201a, in the page after the EXRL's, listed by the host under
+        // the fetch controls in effect (tag 5).
+        let listed = |tag| {
+            let mut c = execute_relative_under_iep(0x80d);
+            c.shared.fetch_tag = 5;
+            let [slot, _] = crate::protocol::page_slots(0x201a);
+            c.shared.executable[slot] = page_entry(0x2000, tag);
+            c
+        };
+        let mut c = listed(5);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x201a, 2)]);
+        assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
+        // Listed under other fetch controls (another address space).
+        let mut c = listed(4);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+    }
+
+    #[test]
+    fn a_target_in_a_page_not_listed_leaves_the_call_to_the_host_not_the_site() {
+        // The host may list the page at this call: the next may complete.
+        let mut c = execute_relative_under_iep(0x80d);
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
+        let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 0);
+        let [first, _] = crate::protocol::page_slots(0x2000);
+        c.shared.executable[first] = page_entry(0x2000, 0);
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
+    }
+
+    /// `stmg r0,r1,0xffc(r2)`: 16 bytes at 0x2ffc, across into 0x3000,
+    /// with r0 = 0x0001..0708 and r1 = 0x1011..1718; the pages at
+    /// 0x2000 and 0x3000 listed writable under key 0 if `listed`.
+    fn store_across(listed: bool) -> Call {
+        let mut c = setup(&[0xeb, 0x01, 0x2f, 0xfc, 0x00, 0x24]);
+        c.page[offset::GPR / 8] = 0x0001_0203_0405_0607;
+        c.page[(offset::GPR + 8) / 8] = 0x1011_1213_1415_1617;
+        if listed {
+            for page in [0x2000, 0x3000] {
+                let [slot, _] = crate::protocol::page_slots(page);
+                c.shared.writable[slot] = page_entry(page, store_tag(0, 0));
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn a_store_across_two_pages_the_host_listed_writable_is_made_in_two() {
+        let mut c = store_across(true);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(
+            g.stores,
+            [
+                (0x2ffc, vec![0, 1, 2, 3]),
+                (
+                    0x3000,
+                    vec![4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_store_across_pages_not_listed_or_under_another_key_is_the_hosts() {
+        let mut c = store_across(false);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+        let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 0, "the host may list them");
+        // Listed under key 0, stored under key 9.
+        let mut c = store_across(true);
+        c.page[offset::PSW_MASK / 8] |= 9 << 52;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+    }
+
+    #[test]
+    fn a_move_across_listed_pages_that_reads_storage_is_the_hosts() {
+        // mvc 0xffc(16,r2),0(r2): what it stores depends on what it read.
+        let mut c = setup(&[0xd2, 0x0f, 0x2f, 0xfc, 0x20, 0x00]);
+        for page in [0x2000, 0x3000] {
+            let [slot, _] = crate::protocol::page_slots(page);
+            c.shared.writable[slot] = page_entry(page, store_tag(0, 0));
+        }
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+    }
+
+    /// `stosm 0x100(r2),0x03` (I/O and external masks on) with the mask
+    /// floor `floor`.
+    fn set_masks(floor: u64) -> (Call, u64, Recorded) {
+        let mut c = setup(&[0xad, 0x03, 0x21, 0x00]);
+        c.shared.mask_floor = floor;
+        let mut g = guest();
+        let answer = c.call(3 << 8 | 1, &mut g);
+        (c, answer, g)
+    }
+
+    #[test]
+    fn below_the_mask_floor_stosm_enables_interruptions_in_the_vm() {
+        let (c, answer, g) = set_masks(u64::MAX);
+        assert_eq!(answer, COMPLETED);
+        assert_eq!(
+            c.page[offset::PSW_MASK / 8] & (mask::IO | mask::EXT),
+            mask::IO | mask::EXT
+        );
+        assert_eq!(g.stores, [(0x2100, vec![0])], "the old system mask");
+    }
+
+    #[test]
+    fn without_a_mask_floor_or_past_it_stosm_is_the_hosts_and_the_site_stays() {
+        for floor in [0, 1] {
+            let (c, answer, g) = set_masks(floor);
+            assert_eq!(answer, HOST, "floor {floor}");
+            assert_eq!(c.page[offset::PSW_MASK / 8] & (mask::IO | mask::EXT), 0);
+            assert!(g.stores.is_empty());
+            let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+            assert_eq!(c.sites[slot].refused, 0);
+        }
+    }
+
+    /// `lctlg c1,c1,0(r2)` (the guest's doubleword at 0x2000 is 00 01 ..
+    /// 07) under the PSW mask bits `psw`.
+    fn load_cr1(psw: u64) -> (Call, u64) {
+        let mut c = setup(&[0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f]);
+        c.page[offset::PSW_MASK / 8] |= psw;
+        let answer = c.call(3 << 8 | 1, &mut guest());
+        (c, answer)
+    }
+
+    #[test]
+    fn in_the_home_space_mode_or_with_dat_off_lctlg_loads_cr1_in_the_vm() {
+        for psw in [mask::DAT | 3 << 46, 0] {
+            let (c, answer) = load_cr1(psw);
+            assert_eq!(answer, COMPLETED, "PSW {psw:#x}");
+            assert_eq!(c.page[(offset::CR + 8) / 8], 0x0001_0203_0405_0607);
+        }
+    }
+
+    #[test]
+    fn in_the_primary_space_mode_lctlg_of_cr1_is_the_hosts() {
+        // CR1 chooses the root there: the host switches it.
+        let (c, answer) = load_cr1(mask::DAT);
+        assert_eq!(answer, HOST);
+        assert_eq!(c.page[(offset::CR + 8) / 8], 0);
+        // CR0 is the host's in any mode.
+        let mut c = setup(&[0xeb, 0x00, 0x20, 0x00, 0x00, 0x2f]);
+        c.page[offset::PSW_MASK / 8] |= mask::DAT | 3 << 46;
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
     }
 
     /// `cdsg r4,r6,0(r2)` with r4:r5 = `first`, r6:r7 the third operand;

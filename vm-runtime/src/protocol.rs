@@ -46,7 +46,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 4;
+pub const VERSION: u64 = 5;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -97,6 +97,16 @@ pub struct Shared {
     /// when the host must set it. Written by the host before translated
     /// code runs and after each host call.
     pub comparator_floor: u64,
+    /// The TOD clock value (epoch included) at the batch's deadline when
+    /// no interruption could become pending before it whatever the I/O
+    /// and external masks (the host's clock, one CPU, no signal, I/O or
+    /// restart pending, no timer condition holding or coming due before
+    /// the deadline with the masks on): while the TOD clock is below it,
+    /// a change of those masks alone (STOSM, STNSM, SSM) neither makes an
+    /// interruption takeable nor moves the deadline, so the image may
+    /// make it. Zero when the host must. Written with
+    /// [`Shared::comparator_floor`].
+    pub mask_floor: u64,
     /// Nonzero when an access of the image that the host did not map
     /// faulted for a cause the next call may not meet (an s390x exception
     /// the guest's handler resolves, as demand paging's first touch of a
@@ -106,6 +116,52 @@ pub struct Shared {
     /// than a page, a fault the mapping did not cure). Written by the
     /// host's fault path, cleared by the image at each call.
     pub transient: u64,
+    /// The tag of the instruction-fetch controls in effect (`zmmu_kvm`'s
+    /// jump-cache tag: CR0's translation bits, the prefix and the ASCE
+    /// instructions are fetched with), written by the host before
+    /// translated code runs.
+    pub fetch_tag: u64,
+    /// Pages outside an EXECUTE's own from which the host's own fetch of
+    /// an EXECUTE's target succeeded under instruction-execution
+    /// protection, each under the fetch controls of a tag
+    /// ([`page_entry`]; zero: empty): the image may fetch a target
+    /// there through the root, whose read permission says nothing of
+    /// instruction-execution protection. Emptied by the host, with
+    /// [`Shared::writable`], when a TLB purge or invalidation may have
+    /// changed what an access translates to, or a tag came to stand for
+    /// other controls.
+    pub executable: [u64; LISTED_PAGES],
+    /// Pages into which the host's own execution of an instruction just
+    /// stored across a page boundary in the root's space, each under the
+    /// tag of the fetch controls and the PSW key ([`store_tag`]): the
+    /// image may store across the boundary between two listed pages (the
+    /// second page's store then meets no s390x exception the first could
+    /// not: none of them changed since, short of an invalidation).
+    pub writable: [u64; LISTED_PAGES],
+}
+
+/// Entries of [`Shared::executable`] and [`Shared::writable`].
+pub const LISTED_PAGES: usize = 32;
+
+/// The entry of [`Shared::executable`] or [`Shared::writable`] for the
+/// 4 KiB page of logical address `addr` under `tag` (below 2^11).
+pub const fn page_entry(addr: u64, tag: u64) -> u64 {
+    addr & !0xfff | (tag & 0x7ff) << 1 | 1
+}
+
+/// The tag of [`Shared::writable`]'s entries: the fetch controls' tag
+/// (below 64) and the PSW key, which with the address space choose the
+/// root.
+pub const fn store_tag(fetch_tag: u64, key: u8) -> u64 {
+    fetch_tag & 0x3f | (key as u64 & 0xf) << 6
+}
+
+/// The two slots of [`Shared::executable`] or [`Shared::writable`] where
+/// the entry of the page of `addr` may be: the host fills the first free
+/// one, else replaces the first.
+pub const fn page_slots(addr: u64) -> [usize; 2] {
+    let home = ((addr >> 12) as usize * 2) % LISTED_PAGES;
+    [home, home + 1]
 }
 
 /// Fields of the CPU state page beyond `zmmu_cpu::state::offset`'s, which

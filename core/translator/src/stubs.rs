@@ -51,32 +51,39 @@ pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedE
     a.imul_2(rcx, rdx)?;
     a.shr(rcx, 64 - jump_entries.trailing_zeros())?;
     a.shl(ecx, abi::JUMP_SIZE.trailing_zeros())?;
-    // The address's entry is in one of the slots of its group, looked at
-    // in the order of abi::jump_ways.
+    // The entry for the address and the PSW bits is in one of the slots of
+    // the address's group, looked at in the order of abi::jump_ways: an
+    // address may have an entry for each of several bits (processes
+    // running one program at the same addresses, their fetches tagged
+    // with their address spaces), and the first whose address, bits and
+    // generation are the context's is taken. rsi and rdi are free here
+    // (no block keeps a value in them past its end).
     let mut found = a.create_label();
     a.mov(rdx, qword_ptr(rbp + abi::CTX_JUMP as i32))?;
+    a.mov(rsi, qword_ptr(rbp + abi::CTX_BITS as i32))?;
+    a.mov(edi, dword_ptr(rbp + abi::CTX_GENERATION as i32))?;
     let ways = abi::jump_ways(0);
     for (i, way) in ways.iter().enumerate() {
         if i > 0 {
             let step = (ways[i - 1] ^ way) * abi::JUMP_SIZE;
             a.xor(ecx, step as i32)?;
         }
+        let mut next = a.create_label();
+        let not_here = if i + 1 < ways.len() { next } else { miss };
         a.cmp(rax, qword_ptr(rdx + rcx + abi::JUMP_ADDR as i32))?;
+        a.jne(not_here)?;
+        a.cmp(rsi, qword_ptr(rdx + rcx + abi::JUMP_BITS as i32))?;
+        a.jne(not_here)?;
+        a.cmp(edi, dword_ptr(rdx + rcx + abi::JUMP_GENERATION as i32))?;
+        a.je(found)?;
         if i + 1 < ways.len() {
-            a.je(found)?;
+            a.set_label(&mut next)?;
         } else {
-            a.jne(miss)?;
+            a.jmp(miss)?;
         }
     }
     a.set_label(&mut found)?;
-    a.add(rcx, rdx)?;
-    a.mov(rdx, qword_ptr(rbp + abi::CTX_BITS as i32))?;
-    a.cmp(rdx, qword_ptr(rcx + abi::JUMP_BITS as i32))?;
-    a.jne(miss)?;
-    a.mov(edx, dword_ptr(rbp + abi::CTX_GENERATION as i32))?;
-    a.cmp(edx, dword_ptr(rcx + abi::JUMP_GENERATION as i32))?;
-    a.jne(miss)?;
-    a.jmp(qword_ptr(rcx + abi::JUMP_CODE as i32))?;
+    a.jmp(qword_ptr(rdx + rcx + abi::JUMP_CODE as i32))?;
     a.set_label(&mut miss)?;
     a.mov(eax, abi::END as u32)?;
     a.jmp(ret)?;
