@@ -1791,7 +1791,9 @@ impl Jit {
             if done >= max {
                 break Ok(());
             }
-            if let Some(deadline) = deadline.filter(|_| done + zmmu_translator::MAX_BLOCK as u64 > look) {
+            if let Some(deadline) =
+                deadline.filter(|_| done + zmmu_translator::MAX_BLOCK as u64 > look)
+            {
                 if Instant::now() >= deadline {
                     self.caches.stats.deadline_ends += 1;
                     break Ok(());

@@ -31,7 +31,9 @@ impl TimeSource for Host {
 
     fn wait_until_ns(&mut self, deadline: u64) {
         let now = self.now_ns();
-        std::thread::sleep(std::time::Duration::from_nanos(deadline.saturating_sub(now)));
+        std::thread::sleep(std::time::Duration::from_nanos(
+            deadline.saturating_sub(now),
+        ));
     }
 }
 
@@ -93,8 +95,15 @@ fn interrupted(timer: Timer, jit: bool) -> (u16, u64, u64) {
     );
     let mut code = [0u8; 2];
     let at = AbsoluteAddress::new;
-    m.bus.storage.read(at(lowcore::EXT_CODE), &mut code).unwrap();
-    let old = m.bus.storage.read_u64(at(lowcore::EXT_OLD_PSW + 8)).unwrap();
+    m.bus
+        .storage
+        .read(at(lowcore::EXT_CODE), &mut code)
+        .unwrap();
+    let old = m
+        .bus
+        .storage
+        .read_u64(at(lowcore::EXT_OLD_PSW + 8))
+        .unwrap();
     (u16::from_be_bytes(code), old, deadline_ends)
 }
 
