@@ -2394,17 +2394,17 @@ impl Engine for Jit {
 
     /// The jit ends its batches by itself: at a block boundary once the
     /// host's clock passed the next enabled timer interruption or the
-    /// watchdog (looked at every [`TIMER_LOOK`] instructions), else after
-    /// [`HOST_LOOK`] instructions (docs/CHOICES.md 54c, 61). Under virtual
-    /// time, whose clock stands still within a batch, only while no timer
-    /// interruption is enabled and the watchdog does not run; else the
-    /// machine polls the timers as for the interpreter, and the jit's
-    /// batches are at most [`TIMER_LOOK`] instructions all the same.
-    /// Whether a timer is enabled does not depend on its value, and an
-    /// instruction that can enable one (a change of the PSW mask or the
-    /// control registers, DIAGNOSE for the watchdog) ends the batch at
-    /// once, so the next batch is capped anew; SET CLOCK COMPARATOR and
-    /// SET CPU TIMER end it too ([`leaves_run`]).
+    /// watchdog (looked at every 4,096 instructions), else after 65,536
+    /// instructions (docs/CHOICES.md 54c, 61). Under virtual time, whose
+    /// clock stands still within a batch, only while no timer interruption
+    /// is enabled and the watchdog does not run; else the machine polls
+    /// the timers as for the interpreter, and the jit's batches are at
+    /// most 4,096 instructions all the same. Whether a timer is enabled
+    /// does not depend on its value, and an instruction that can enable
+    /// one or move its deadline (a change of the PSW mask or the control
+    /// registers, SET CLOCK COMPARATOR, SET CPU TIMER, SET CLOCK, DIAGNOSE
+    /// for the watchdog) ends the batch at once, so the next batch is
+    /// capped anew.
     fn watches_clock(&self) -> bool {
         self.watch
     }
