@@ -187,8 +187,8 @@ pub struct Stats {
     /// Of those, the batches that ran every instruction they were given.
     pub full_batches: u64,
     /// And those that ended at a block boundary because the host's clock
-    /// passed the next timer interruption, the watchdog or the look at
-    /// the host's side ([`Engine::watches_clock`]).
+    /// passed the next enabled timer interruption or the watchdog
+    /// ([`Engine::watches_clock`]).
     pub deadline_ends: u64,
     /// Chains of translated code that returned to the run loop, by
     /// [`ChainEnd`] (`ChainEnd as usize`).
