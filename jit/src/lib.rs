@@ -49,6 +49,7 @@ pub mod buffer;
 mod code_page;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// The block cache's maps: keyed by guest addresses, hashed with foldhash
 /// (a few multiplications per key, where std's SipHash was 2% of Linux's
@@ -56,7 +57,7 @@ use std::collections::HashMap;
 /// docs/CHOICES.md §38).
 type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-use zmmu_cpu::clock::Timing;
+use zmmu_cpu::clock::{tod_to_ns, Pace, Timing};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
@@ -181,6 +182,14 @@ pub struct Stats {
     pub jump_flushes: u64,
     /// Jump-cache drops by [`JumpDrop`] (`JumpDrop as usize`).
     pub jump_drops: [u64; JumpDrop::ALL.len()],
+    /// Batches run ([`Engine::run`] or [`Jit::run`] calls).
+    pub batches: u64,
+    /// Of those, the batches that ran every instruction they were given.
+    pub full_batches: u64,
+    /// And those that ended at a block boundary because the host's clock
+    /// passed the next enabled timer interruption or the watchdog
+    /// ([`Engine::watches_clock`]).
+    pub deadline_ends: u64,
     /// Chains of translated code that returned to the run loop, by
     /// [`ChainEnd`] (`ChainEnd as usize`).
     pub chain_ends: [u64; ChainEnd::ALL.len()],
@@ -1668,6 +1677,10 @@ impl Jit {
                 "returns from translated code by cause: {}",
                 list(s.chain_ends_by_cause())
             ),
+            format!(
+                "batches {}: {} ran every instruction given, {} ended at the clock's deadline",
+                s.batches, s.full_batches, s.deadline_ends
+            ),
         ]
     }
 
@@ -1736,7 +1749,24 @@ impl Jit {
     /// that ended in the interruption included), the address of the last
     /// and its result.
     pub fn run<M: JitMemory>(&mut self, cpu: &mut Cpu, mem: &mut M, max: u64) -> Ran {
+        self.run_until(cpu, mem, max, None)
+    }
+
+    /// [`Jit::run`], ending the batch at a block boundary soon after the
+    /// host's clock passes `deadline`: it is looked at between chains,
+    /// once at least [`TIMER_LOOK`] instructions ran since the last look
+    /// (a chain is given at most that many), so the batch runs at most
+    /// about that many instructions past it.
+    fn run_until<M: JitMemory>(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut M,
+        max: u64,
+        deadline: Option<Instant>,
+    ) -> Ran {
         let mut done = 0u64;
+        // When the clock is looked at next (in instructions done).
+        let mut look = TIMER_LOOK;
         let mut last = Last::At(cpu.psw.addr);
         self.sync(cpu, mem);
         // The machine may have stored into the lowcore (interruptions),
@@ -1760,6 +1790,15 @@ impl Jit {
         let result = loop {
             if done >= max {
                 break Ok(());
+            }
+            if let Some(deadline) =
+                deadline.filter(|_| done + zmmu_translator::MAX_BLOCK as u64 > look)
+            {
+                if Instant::now() >= deadline {
+                    self.caches.stats.deadline_ends += 1;
+                    break Ok(());
+                }
+                look = done + TIMER_LOOK;
             }
             let room = max - done;
             let block = if tail || cold_next == Some(cpu.psw.addr) {
@@ -1799,7 +1838,15 @@ impl Jit {
                 continue;
             };
             let before = cpu.psw.mask;
-            let (n, at, r, exited, leave) = self.run_chain(id, room, cpu, mem);
+            // Until the next look at the clock, but the whole first block.
+            let budget = match deadline {
+                Some(_) => {
+                    let first = self.caches.blocks[id].insns.len() as u64;
+                    room.min(look.saturating_sub(done).max(first))
+                }
+                None => room,
+            };
+            let (n, at, r, exited, leave) = self.run_chain(id, budget, cpu, mem);
             done += n;
             last = at;
             if exited {
@@ -1812,6 +1859,8 @@ impl Jit {
             }
         };
         self.caches.stats.instructions += done;
+        self.caches.stats.batches += 1;
+        self.caches.stats.full_batches += u64::from(done >= max);
         Ran {
             instructions: done,
             last: self.last_address(last),
@@ -2306,35 +2355,54 @@ fn emit_stubs(buffer: &mut CodeBuffer) -> Result<Stubs, String> {
     })
 }
 
-/// The longest batch while a timer interruption is enabled or the
-/// watchdog runs: the machine's timer-poll period, so a timer is taken at
-/// most this many instructions late, as when the machine polls.
+/// Instructions between two looks at the host's clock within a batch (a
+/// chain of translated code is given at most that many): a timer
+/// interruption is taken at most about this many instructions late, as
+/// when the machine polls the timers (every 4,096 instructions); under
+/// virtual time the longest batch while a timer interruption is enabled
+/// or the watchdog runs (the machine polls then).
 const TIMER_LOOK: u64 = 4096;
 
-/// The longest batch otherwise: how long the machine does not look at
-/// what only the host sees (console input, a stop request, the stats
-/// signal): about 0.1-0.3 ms of a translated guest. Every return to the
-/// machine costs a trip through its loop and the dispatcher, and a batch
-/// that ends inside a block runs its tail in the interpreter
-/// (docs/CHOICES.md 54c).
+/// The longest batch: how long the machine does not look at what only the
+/// host sees (console input, a stop request, the stats signal): about
+/// 0.1-0.3 ms of a translated guest. Every return to the machine costs a
+/// trip through its loop and the dispatcher, and a batch that ends inside
+/// a block runs its tail in the interpreter (docs/CHOICES.md 54c, 61).
 const HOST_LOOK: u64 = 1 << 16;
 
 impl Engine for Jit {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
-        let clock = &board.services.clock;
-        let armed = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog).is_some();
-        let look = if armed { TIMER_LOOK } else { HOST_LOOK };
-        self.watch = !armed;
-        Jit::run(self, cpu, board, max.min(look).max(1))
+        let clock = &mut board.services.clock;
+        let due = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog);
+        let virtual_time = clock.source.pace() == Some(Pace::Instructions);
+        self.watch = due.is_none() || !virtual_time;
+        let (max, deadline) = match due {
+            None => (max.min(HOST_LOOK), None),
+            // Virtual time stands still within a batch: the machine polls
+            // the timers as for the interpreter (the same instruction
+            // counts, so the same run).
+            Some(_) if virtual_time => (max.min(TIMER_LOOK), None),
+            // (A deadline past what the host's clock can tell is never.)
+            Some(due) => {
+                let ns = tod_to_ns(due.saturating_sub(clock.monotonic()));
+                let at = Instant::now().checked_add(Duration::from_nanos(ns));
+                (max.min(HOST_LOOK), at)
+            }
+        };
+        Jit::run_until(self, cpu, board, max.max(1), deadline)
     }
 
-    /// The jit ends its batches by itself while no timer interruption was
-    /// enabled and the watchdog did not run when the last batch began:
-    /// after 65,536 instructions (docs/CHOICES.md 54c); else the machine
-    /// polls the timers as for the interpreter, and the jit's batches are
-    /// at most 4,096 instructions all the same. Whether a timer is enabled
+    /// The jit ends its batches by itself: at a block boundary once the
+    /// host's clock passed the next enabled timer interruption or the
+    /// watchdog (looked at every 4,096 instructions), else after 65,536
+    /// instructions (docs/CHOICES.md 54c, 61). Under virtual time, whose
+    /// clock stands still within a batch, only while no timer interruption
+    /// is enabled and the watchdog does not run; else the machine polls
+    /// the timers as for the interpreter, and the jit's batches are at
+    /// most 4,096 instructions all the same. Whether a timer is enabled
     /// does not depend on its value, and an instruction that can enable
-    /// one (a change of the PSW mask or the control registers, DIAGNOSE
+    /// one or move its deadline (a change of the PSW mask or the control
+    /// registers, SET CLOCK COMPARATOR, SET CPU TIMER, SET CLOCK, DIAGNOSE
     /// for the watchdog) ends the batch at once, so the next batch is
     /// capped anew.
     fn watches_clock(&self) -> bool {
