@@ -118,7 +118,9 @@ pub const JUMP_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 /// address times [`JUMP_HASH`]. The dispatcher looks for the address
 /// there and then in the other slots of its aligned group of
 /// [`JUMP_WAYS`] ([`jump_ways`]), so that hot addresses of one slot need
-/// not evict each other; an address is in at most one slot of its group.
+/// not evict each other. It takes the first slot whose address, PSW bits
+/// and generation all match: an engine may keep one address in several
+/// slots under different PSW bits or tags (the kvm engine keeps two).
 pub const fn jump_slot(addr: u64) -> usize {
     jump_slot_in(addr, JUMP_ENTRIES)
 }
