@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{bytes_at, on_both, program_machine};
+use common::{assert_same, bytes_at, on_both, program_machine};
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -44,22 +44,6 @@ fn run(
     let (reference, kvm) = on_both(build, limit);
     let (machine, engine) = kvm?;
     Some((reference, machine, engine))
-}
-
-/// The registers and lowcore both runs must agree on: the PSW, general
-/// and vector registers, the FPC, and the program interruption's fields
-/// (interruption code and ILC at 0x8c, DXC at 0x93, program old PSW at
-/// 0x150).
-fn assert_same(machine: &Machine, reference: &Machine) {
-    assert_eq!(machine.cpu.psw, reference.cpu.psw);
-    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
-    assert_eq!(machine.cpu.vr, reference.cpu.vr);
-    assert_eq!(machine.cpu.fpc, reference.cpu.fpc, "the FPC");
-    assert_eq!(
-        bytes_at(machine, 0x80, 0x180),
-        bytes_at(reference, 0x80, 0x180),
-        "the lowcore's interruption fields"
-    );
 }
 
 /// lghi r3,N ; lghi r4,7 ; cdgbr f2,r4 ; lzdr f0 ;

@@ -144,3 +144,19 @@ pub fn bytes_at(machine: &Machine, at: u64, len: usize) -> Vec<u8> {
         .unwrap();
     bytes
 }
+
+/// The registers and lowcore both runs must agree on: the PSW, general
+/// and vector registers, the FPC, and the program interruption's fields
+/// (interruption code and ILC at 0x8c, DXC at 0x93, program old PSW at
+/// 0x150).
+pub fn assert_same(machine: &Machine, reference: &Machine) {
+    assert_eq!(machine.cpu.psw, reference.cpu.psw);
+    assert_eq!(machine.cpu.gpr, reference.cpu.gpr);
+    assert_eq!(machine.cpu.vr, reference.cpu.vr);
+    assert_eq!(machine.cpu.fpc, reference.cpu.fpc, "the FPC");
+    assert_eq!(
+        bytes_at(machine, 0x80, 0x180),
+        bytes_at(reference, 0x80, 0x180),
+        "the lowcore's interruption fields"
+    );
+}
