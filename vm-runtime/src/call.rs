@@ -1056,6 +1056,10 @@ mod tests {
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
     }
 
+    /// An instruction is fetched in one access of six bytes (the longest)
+    /// where they lie in its page (`Cpu::fetch`).
+    const FETCH: usize = 6;
+
     #[test]
     fn execute_fetches_its_target_through_the_root_and_runs_it() {
         // ex r0,0x1a: the target's bytes are 1a 1b, ar r1,r11.
@@ -1065,7 +1069,7 @@ mod tests {
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
-        assert_eq!(g.loads, [(0x1a, 2)]);
+        assert_eq!(g.loads, [(0x1a, FETCH)]);
         assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1004, "past the EXECUTE");
     }
 
@@ -1103,7 +1107,7 @@ mod tests {
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
-        assert_eq!(g.loads, [(0x101a, 2)]);
+        assert_eq!(g.loads, [(0x101a, FETCH)]);
         assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1006, "past the EXRL");
     }
 
@@ -1114,7 +1118,7 @@ mod tests {
         c.page[offset::PSW_MASK / 8] |= 3 << 46;
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
-        assert_eq!(g.loads, [(0x101a, 2)]);
+        assert_eq!(g.loads, [(0x101a, FETCH)]);
         assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
     }
 
@@ -1131,7 +1135,7 @@ mod tests {
         let mut c = execute_relative_under_iep(0x80d);
         c.page[offset::PSW_MASK / 8] &= !mask::DAT;
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
-        assert_eq!(g.loads, [(0x201a, 2)]);
+        assert_eq!(g.loads, [(0x201a, FETCH)]);
     }
 
     #[test]
@@ -1148,7 +1152,7 @@ mod tests {
         let mut c = listed(5);
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
-        assert_eq!(g.loads, [(0x201a, 2)]);
+        assert_eq!(g.loads, [(0x201a, FETCH)]);
         assert_eq!(c.page[(offset::GPR + 8) / 8], 12);
         // Listed under other fetch controls (another address space).
         let mut c = listed(4);
