@@ -325,7 +325,7 @@ impl ExitHandler for Exits<'_, '_> {
         self.board.attention = false;
         let op = match guest.insn.op {
             Opcode::EX | Opcode::EXRL => {
-                let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, self.cpu);
+                let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, before.0);
                 let target =
                     zmmu_cpu::exec::execute_target(self.cpu, &mut watch, guest.at, &guest.insn);
                 let image = paging.image().map(|image| image.area());
@@ -346,7 +346,7 @@ impl ExitHandler for Exits<'_, '_> {
             self.pager.harvest(paging, &mut self.board.bus.storage);
         }
         let result = {
-            let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, self.cpu);
+            let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, before.0);
             // The interpreter fetches the instruction again: if a store
             // changed it, the new one runs (and the chain leaves below).
             self.cpu.step(&mut watch)

@@ -534,12 +534,13 @@ impl KvmEngine {
         // The instruction may read or set a storage key.
         self.pager
             .harvest(self.host.paging_mut(), &mut board.bus.storage);
+        let controls = board.bus.controls(cpu);
         let mut watch = Watch::new(
             board,
             &mut self.blocks,
             &mut self.pager,
             self.host.paging_mut(),
-            cpu,
+            controls,
         );
         let result = cpu.step(&mut watch);
         if self.blocks.recheck {

@@ -68,15 +68,15 @@ pub(crate) fn invalidated(
 }
 
 impl<'a, 'b> Watch<'a, 'b> {
-    /// The machine's memory as `cpu`'s next instruction sees it.
+    /// The machine's memory as the next instruction sees it, the CPU's DAT
+    /// controls being `controls` (`DatBus::controls`) as it begins.
     pub fn new(
         board: &'a mut Board<'b>,
         blocks: &'a mut Blocks,
         pager: &'a mut ShadowPager<KvmPaging>,
         paging: &'a mut KvmPaging,
-        cpu: &Cpu,
+        controls: Controls,
     ) -> Self {
-        let controls = board.bus.controls(cpu);
         Self {
             board,
             blocks,
