@@ -4,27 +4,21 @@
 //! (a timer is taken at most that late, as when the machine polls), else
 //! after 65,536 (the machine looks at what only the host sees).
 
+mod common;
+
+use common::{run_million_loop, MILLION_LOOP};
 use zmmu_cpu::state::mask;
 use zmmu_jit::{ChainEnd, Jit};
 use zmmu_machine::interrupt::CR0_CLOCK_COMPARATOR;
-use zmmu_machine::{Machine, Stop};
-
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
+use zmmu_machine::Machine;
 
 /// A loop of 1,000,000 instructions (lgfi %r5,1000000; brct %r5,.),
 /// then a disabled wait at 0x77, on the jit; `timer` enables the clock
 /// comparator's interruption (never due). Gives the machine's batches
 /// that ended for the jit's budget.
 fn budget_ends(timer: bool) -> u64 {
-    let code: &[u8] = &[
-        0xC0, 0x51, 0x00, 0x0F, 0x42, 0x40, // lgfi %r5,1000000
-        0xA7, 0x56, 0x00, 0x00, // brct %r5,.
-        0xB2, 0xB2, 0x03, 0x00, // lpswe 0x300
-    ];
     let mut m = Machine::new(1 << 20);
-    m.load(0x20000, code).unwrap();
-    let wait = [DISABLED_WAIT.to_be_bytes(), 0x77u64.to_be_bytes()].concat();
-    m.load(0x300, &wait).unwrap();
+    m.load(0x20000, MILLION_LOOP).unwrap();
     m.start(0x20000);
     if timer {
         m.cpu.psw.mask |= mask::EXT;
@@ -32,13 +26,7 @@ fn budget_ends(timer: bool) -> u64 {
         m.cpu.clock_comparator = u64::MAX;
     }
     let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
-    let out = m.run_with(Some(2_000_000), &mut (), &mut jit);
-    assert!(
-        matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77),
-        "{:?}",
-        out.stop
-    );
-    assert_eq!(out.instructions, 1 + 1_000_000 + 1);
+    run_million_loop(&mut m, &mut jit);
     jit.stats().chain_ends[ChainEnd::Budget as usize]
 }
 

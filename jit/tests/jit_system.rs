@@ -3,10 +3,11 @@
 //! (`zmmu_machine::system::stores`): a loop of them keeps its blocks, as
 //! kvm-unit-tests `exittime` runs millions of them.
 
+mod common;
+
+use common::disabled_wait_at;
 use zmmu_jit::Jit;
 use zmmu_machine::{Machine, Stop};
-
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
 
 #[test]
 fn a_loop_of_sigp_diagnose_and_stfl_keeps_its_translated_code() {
@@ -20,8 +21,7 @@ fn a_loop_of_sigp_diagnose_and_stfl_keeps_its_translated_code() {
     ];
     let mut m = Machine::new(1 << 20);
     m.load(0x20000, code).unwrap();
-    let wait = [DISABLED_WAIT.to_be_bytes(), 0x77u64.to_be_bytes()].concat();
-    m.load(0x300, &wait).unwrap();
+    disabled_wait_at(&mut m, 0x300, 0x77);
     m.start(0x20000);
     let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
     let out = m.run_with(Some(100_000), &mut (), &mut jit);

@@ -5,23 +5,23 @@
 //! disabled before the next instruction (PoP STORE THEN OR SYSTEM MASK;
 //! the `Engine` contract of `zmmu_machine::engine`).
 
+mod common;
+
+use common::disabled_wait_at;
 use zmmu_cpu::interrupt::lowcore::{EXT_NEW_PSW, EXT_OLD_PSW};
 use zmmu_jit::Jit;
 use zmmu_machine::interrupt::CR0_SERVICE_SIGNAL;
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::prelude::*;
 
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
 /// The 64-bit mode, DAT off, interruptions disabled.
 const DISABLED: u64 = 0x0000_0001_8000_0000;
 
 fn machine(code: &[u8]) -> Machine {
     let mut m = Machine::new(1 << 20);
     m.load(0x20000, code).unwrap();
-    let wait = [DISABLED_WAIT.to_be_bytes(), 0x88u64.to_be_bytes()].concat();
-    m.load(EXT_NEW_PSW, &wait).unwrap();
-    let wait = [DISABLED_WAIT.to_be_bytes(), 0x77u64.to_be_bytes()].concat();
-    m.load(0x300, &wait).unwrap();
+    disabled_wait_at(&mut m, EXT_NEW_PSW, 0x88);
+    disabled_wait_at(&mut m, 0x300, 0x77);
     m.start(0x20000);
     m
 }

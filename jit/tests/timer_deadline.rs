@@ -6,7 +6,11 @@
 //! becomes pending when the condition is met and is taken once enabled),
 //! as it does under the interpreter.
 
+mod common;
+
 use std::time::Instant;
+
+use common::{disabled_wait_at, run_million_loop, MILLION_LOOP};
 
 use zmmu_cpu::clock::{Clock, TimeSource, TOD_2026};
 use zmmu_cpu::interrupt::lowcore;
@@ -16,7 +20,6 @@ use zmmu_machine::interrupt::{CR0_CLOCK_COMPARATOR, CR0_CPU_TIMER};
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::prelude::*;
 
-const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
 /// One millisecond in TOD units (bit 51 is a microsecond).
 const MS: u64 = 4096 * 1000;
 
@@ -51,8 +54,7 @@ fn machine(code: &[u8], timer: Timer) -> Machine {
     let mut m = Machine::new(1 << 20);
     m.services.clock = Clock::new(Box::new(Host(Instant::now())), TOD_2026);
     m.load(0x20000, code).unwrap();
-    let wait = [DISABLED_WAIT.to_be_bytes(), 0x55u64.to_be_bytes()].concat();
-    m.load(lowcore::EXT_NEW_PSW, &wait).unwrap();
+    disabled_wait_at(&mut m, lowcore::EXT_NEW_PSW, 0x55);
     m.start(0x20000);
     m.cpu.psw.mask |= mask::EXT;
     match timer {
@@ -129,24 +131,11 @@ fn the_cpu_timer_interrupts_a_translated_loop_as_the_interpreter() {
 
 #[test]
 fn with_a_timer_enabled_in_host_time_a_batch_runs_65536_instructions() {
-    // lgfi %r5,1000000; brct %r5,.; lpswe 0x300 (a disabled wait at
-    // 0x77): 1,000,002 instructions, the clock comparator an hour away.
-    let code: &[u8] = &[
-        0xC0, 0x51, 0x00, 0x0F, 0x42, 0x40, // lgfi %r5,1000000
-        0xA7, 0x56, 0x00, 0x00, // brct %r5,.
-        0xB2, 0xB2, 0x03, 0x00, // lpswe 0x300
-    ];
-    let mut m = machine(code, Timer::Comparator(3600 * 1000 * MS));
-    let wait = [DISABLED_WAIT.to_be_bytes(), 0x77u64.to_be_bytes()].concat();
-    m.load(0x300, &wait).unwrap();
+    // MILLION_LOOP: 1,000,002 instructions, the clock comparator an hour
+    // away.
+    let mut m = machine(MILLION_LOOP, Timer::Comparator(3600 * 1000 * MS));
     let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
-    let out = m.run_with(Some(2_000_000), &mut (), &mut jit);
-    assert!(
-        matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77),
-        "{:?}",
-        out.stop
-    );
-    assert_eq!(out.instructions, 1 + 1_000_000 + 1);
+    run_million_loop(&mut m, &mut jit);
     // 16 batches of 65,536 and the rest (the machine's poll would make
     // 245 of 4,096).
     let batches = jit.stats().batches;

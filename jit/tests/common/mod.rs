@@ -1,7 +1,13 @@
-//! What the jit's rule tests share: a program in real storage.
+//! What the jit's rule tests share: a program in real storage, the
+//! disabled wait that ends a machine's run, and a loop of a million
+//! instructions.
+
+#![allow(dead_code)]
 
 use zmmu_cpu::state::{mask, Cpu, Psw};
+use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
+use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::prelude::*;
 
 /// Where the program is.
@@ -23,4 +29,37 @@ pub fn machine(size: usize, code: &[u8], data: &[u8], set: impl FnOnce(&mut Cpu)
     };
     set(&mut cpu);
     (cpu, DatBus::new(storage))
+}
+
+/// The PSW of a disabled wait: the 64-bit mode, DAT off, no interruption
+/// enabled.
+pub const DISABLED_WAIT: u64 = 0x0002_0001_8000_0000;
+
+/// Stores at `at` (a new PSW, or an LPSWE operand) a disabled-wait PSW
+/// whose address is `addr`.
+pub fn disabled_wait_at(m: &mut Machine, at: u64, addr: u64) {
+    let wait = [DISABLED_WAIT.to_be_bytes(), addr.to_be_bytes()].concat();
+    m.load(at, &wait).unwrap();
+}
+
+/// `lgfi %r5,1000000 ; brct %r5,. ; lpswe 0x300`: 1,000,002 instructions,
+/// run at 0x20000 by [`run_million_loop`].
+pub const MILLION_LOOP: &[u8] = &[
+    0xC0, 0x51, 0x00, 0x0F, 0x42, 0x40, // lgfi %r5,1000000
+    0xA7, 0x56, 0x00, 0x00, // brct %r5,.
+    0xB2, 0xB2, 0x03, 0x00, // lpswe 0x300
+];
+
+/// Runs `m`, holding [`MILLION_LOOP`] at 0x20000 and started there, on
+/// `jit` with the disabled wait at 0x77 its LPSWE loads, and checks that
+/// it ends there after the loop's 1,000,002 instructions.
+pub fn run_million_loop(m: &mut Machine, jit: &mut Jit) {
+    disabled_wait_at(m, 0x300, 0x77);
+    let out = m.run_with(Some(2_000_000), &mut (), jit);
+    assert!(
+        matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0x77),
+        "{:?}",
+        out.stop
+    );
+    assert_eq!(out.instructions, 1 + 1_000_000 + 1);
 }
