@@ -63,7 +63,7 @@ cargo run --release -p zmmu-conformance -- run --engine all --engine-sample 4
 step "Linux: Debian's s390x kernel and a busybox initramfs boot under zmmu (jit) and QEMU, with one CPU and with two, with the expected results (2-5 minutes)"
 bash scripts/linux-boot-test.sh
 
-step "Linux on the other engines, one CPU: interp (/init's workloads a hundred times smaller, 5-10 minutes) and kvm (4-10 minutes)"
+step "Linux on the other engines, one CPU: interp (/init's workloads a hundred times smaller, 4-8 minutes) and kvm (4-10 minutes)"
 engines=(interp)
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
   engines+=(kvm)
