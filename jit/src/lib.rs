@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 /// docs/CHOICES.md §38).
 type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-use zmmu_cpu::clock::{tod_to_ns, Pace, Timing};
+use zmmu_cpu::clock::{Pace, Timing};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::interrupt::{lowcore, Interruption};
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
@@ -65,7 +65,6 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 use zmmu_machine::bus::DatBus;
 use zmmu_machine::engine::{Engine, Ran};
-use zmmu_machine::interrupt::next_timer;
 use zmmu_machine::system::{Board, Stores};
 use zmmu_machine::watchdog;
 use zmmu_mmu::access::Fault;
@@ -2373,18 +2372,17 @@ const HOST_LOOK: u64 = 1 << 16;
 impl Engine for Jit {
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         let clock = &mut board.services.clock;
-        let due = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog);
         let virtual_time = clock.source.pace() == Some(Pace::Instructions);
-        self.watch = due.is_none() || !virtual_time;
-        let (max, deadline) = match due {
+        let until = watchdog::ns_until_due(cpu, clock, &board.services.watchdog);
+        self.watch = until.is_none() || !virtual_time;
+        let (max, deadline) = match until {
             None => (max.min(HOST_LOOK), None),
             // Virtual time stands still within a batch: the machine polls
             // the timers as for the interpreter (the same instruction
             // counts, so the same run).
             Some(_) if virtual_time => (max.min(TIMER_LOOK), None),
             // (A deadline past what the host's clock can tell is never.)
-            Some(due) => {
-                let ns = tod_to_ns(due.saturating_sub(clock.monotonic()));
+            Some(ns) => {
                 let at = Instant::now().checked_add(Duration::from_nanos(ns));
                 (max.min(HOST_LOOK), at)
             }

@@ -9,9 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use zmmu_cpu::clock::tod_to_ns;
 use zmmu_cpu::state::Cpu;
-use zmmu_machine::interrupt::next_timer;
 use zmmu_machine::system::Board;
 use zmmu_machine::watchdog;
 
@@ -36,12 +34,9 @@ impl Deadline {
     /// The deadline of the enabled timers and the watchdog, or the next
     /// look at the host's side.
     pub fn of(cpu: &Cpu, board: &mut Board<'_>) -> Self {
-        let clock = &mut board.services.clock;
         let look = HOST_LOOK.as_nanos() as u64;
-        let ns = watchdog::earliest(next_timer(cpu, clock), &board.services.watchdog)
-            .map_or(look, |due| {
-                tod_to_ns(due.saturating_sub(clock.monotonic())).min(look)
-            });
+        let ns = watchdog::ns_until_due(cpu, &mut board.services.clock, &board.services.watchdog)
+            .map_or(look, |ns| ns.min(look));
         let now = Instant::now();
         Self {
             at: now.checked_add(Duration::from_nanos(ns)).unwrap_or(now),

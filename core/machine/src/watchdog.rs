@@ -8,8 +8,11 @@
 //! the run ([`crate::Stop::WatchdogExpired`]), `none` does nothing,
 //! `inject-nmi` makes a restart interruption pending (QEMU's NMI on s390x).
 
-use zmmu_cpu::clock::TOD_PER_US;
+use zmmu_cpu::clock::{tod_to_ns, Clock, TimeSource, TOD_PER_US};
+use zmmu_cpu::state::Cpu;
 use zmmu_mmu::exception::{Code, Exception};
+
+use crate::interrupt::next_timer;
 
 /// Watchdog functions (R1).
 pub mod function {
@@ -97,4 +100,17 @@ pub fn earliest(timer: Option<u64>, watchdog: &Watchdog) -> Option<u64> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Nanoseconds of `clock`'s monotonic time from now until the next enabled
+/// timer interruption of `cpu` ([`next_timer`]) or the watchdog is due (0
+/// once it is past); `None` when neither is: how long an engine that ends
+/// its own batches may run before the machine must look.
+pub fn ns_until_due<T: TimeSource>(
+    cpu: &Cpu,
+    clock: &mut Clock<T>,
+    watchdog: &Watchdog,
+) -> Option<u64> {
+    let due = earliest(next_timer(cpu, clock), watchdog)?;
+    Some(tod_to_ns(due.saturating_sub(clock.monotonic())))
 }
