@@ -11,7 +11,7 @@ use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
 
 mod common;
-use common::DATA;
+use common::{interpret, storage_bytes, DATA};
 
 /// Storage: 128 KiB.
 const SIZE: usize = 0x20000;
@@ -54,22 +54,14 @@ fn run(first: (u64, u64), second: (u64, u64)) -> Ran {
     let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
     let result = jit.run(&mut cpu, &mut bus, 100).result;
     let (mut icpu, mut ibus) = machine(first, second);
-    let mut expected = Ok(());
-    for _ in 0..100 {
-        expected = icpu.step(&mut ibus);
-        if expected.is_err() {
-            break;
-        }
-    }
+    let expected = interpret(&mut icpu, &mut ibus, 100);
     assert_eq!(result, expected, "the interruption");
     assert_eq!(cpu.psw, icpu.psw, "the PSW");
     assert_eq!(cpu.gpr, icpu.gpr, "the registers");
-    let bytes = |bus: &DatBus| {
-        let mut b = vec![0u8; SIZE];
-        bus.storage.read(AbsoluteAddress::new(0), &mut b).unwrap();
-        b
-    };
-    assert!(bytes(&bus) == bytes(&ibus), "storage");
+    assert!(
+        storage_bytes(&bus, SIZE) == storage_bytes(&ibus, SIZE),
+        "storage"
+    );
     Ran {
         cpu,
         result,

@@ -19,7 +19,7 @@ use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::prelude::*;
 
 mod common;
-use common::{CODE, DATA};
+use common::{interpret, storage_bytes, CODE, DATA};
 
 struct Ran {
     cpu: Cpu,
@@ -64,24 +64,16 @@ fn run_on(mut jit: Jit, code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
     let result = jit.run(&mut cpu, &mut bus, 20).result;
     let stats = jit.stats().clone();
     let (mut icpu, mut ibus) = machine(code, &set);
-    let mut expected = Ok(());
-    for _ in 0..20 {
-        expected = icpu.step(&mut ibus);
-        if expected.is_err() {
-            break;
-        }
-    }
+    let expected = interpret(&mut icpu, &mut ibus, 20);
     assert_eq!(result, expected, "the interruption");
     assert_eq!(cpu.psw, icpu.psw, "the PSW");
     assert_eq!(cpu.gpr, icpu.gpr, "the registers");
     assert_eq!(cpu.vr, icpu.vr, "the floating-point and vector registers");
     assert_eq!(cpu.fpc, icpu.fpc, "the FPC");
-    let bytes = |bus: &DatBus| {
-        let mut b = vec![0u8; 0x20000];
-        bus.storage.read(AbsoluteAddress::new(0), &mut b).unwrap();
-        b
-    };
-    assert!(bytes(&bus) == bytes(&ibus), "storage");
+    assert!(
+        storage_bytes(&bus, 0x20000) == storage_bytes(&ibus, 0x20000),
+        "storage"
+    );
     Ran {
         cpu,
         bus,

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{mask, Cpu, Psw};
 use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
@@ -62,4 +63,23 @@ pub fn run_million_loop(m: &mut Machine, jit: &mut Jit) {
         out.stop
     );
     assert_eq!(out.instructions, 1 + 1_000_000 + 1);
+}
+
+/// The interpreter's run to compare the jit's with: up to `steps`
+/// instructions of `cpu` on `bus`, ending after the first interruption,
+/// whose result it gives (`Ok` if none came).
+pub fn interpret(cpu: &mut Cpu, bus: &mut DatBus, steps: usize) -> Result<(), Interruption> {
+    for _ in 0..steps {
+        cpu.step(bus)?;
+    }
+    Ok(())
+}
+
+/// The first `size` bytes of `bus`'s storage.
+pub fn storage_bytes(bus: &DatBus, size: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; size];
+    bus.storage
+        .read(AbsoluteAddress::new(0), &mut bytes)
+        .unwrap();
+    bytes
 }
