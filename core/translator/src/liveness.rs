@@ -87,16 +87,8 @@ fn overwrites_cc_after_access(insn: &Insn) -> bool {
         Sem::Alu(op, _, Src::Mem(_)) => {
             sets_cc_only(op) && matches!(insn.op.format(), Format::RxA | Format::RxyA)
         }
-        Sem::MemImm(op, ..) => matches!(
-            op,
-            AluOp::Cmp
-                | AluOp::CmpL
-                | AluOp::And
-                | AluOp::Or
-                | AluOp::Xor
-                | AluOp::Add
-                | AluOp::AddL
-        ),
+        // Every native one but MOVE sets the cc.
+        Sem::MemImm(op, ..) => op != AluOp::Load && crate::alu::mem_imm_native(op),
         _ => false,
     }
 }
