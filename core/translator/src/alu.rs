@@ -18,23 +18,6 @@ use crate::regs::{Compared, Pending};
 /// the condition code.
 pub(crate) const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
 
-/// Whether a storage-and-immediate operation (MVHI, CLI, NI, ASI ...) is
-/// translated natively: MOVE, COMPARE (LOGICAL), AND, OR, EXCLUSIVE OR and
-/// ADD (LOGICAL) of an immediate to a storage operand.
-pub(crate) fn mem_imm_native(op: AluOp) -> bool {
-    matches!(
-        op,
-        AluOp::Load
-            | AluOp::Cmp
-            | AluOp::CmpL
-            | AluOp::And
-            | AluOp::Or
-            | AluOp::Xor
-            | AluOp::Add
-            | AluOp::AddL
-    )
-}
-
 /// dl and cl (bits 0 and 1 of the cc) from the flags of a signed add or
 /// subtract: 0 zero, 1 negative, 2 positive, 3 overflow. An overflow with
 /// the fixed-point-overflow mask one goes to the slow path, where the
@@ -148,7 +131,7 @@ impl Gen {
                 self.opt_in();
                 self.alu(here, op, w, src)?;
             }
-            Sem::MemImm(op, w, mem, imm) if mem_ok && mem_imm_native(op) => {
+            Sem::MemImm(op, w, mem, imm) if mem_ok && crate::block::mem_imm_native(op) => {
                 self.opt_in();
                 self.mem_imm(here, op, w, mem, imm)?;
             }

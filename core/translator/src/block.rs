@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use zmmu_cpu::decode::{decode, Insn};
 use zmmu_cpu::opcode::Opcode;
+use zmmu_cpu::sem::AluOp;
 use zmmu_mmu::addr::AddressingMode;
 
 /// The most instructions one block holds.
@@ -67,6 +68,23 @@ pub fn direct_targets(block: &[Guest], amode: AddressingMode) -> Vec<u64> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Whether a storage-and-immediate operation (MVHI, CLI, NI, ASI ...) is
+/// translated natively: MOVE, COMPARE (LOGICAL), AND, OR, EXCLUSIVE OR and
+/// ADD (LOGICAL) of an immediate to a storage operand.
+pub(crate) fn mem_imm_native(op: AluOp) -> bool {
+    matches!(
+        op,
+        AluOp::Load
+            | AluOp::Cmp
+            | AluOp::CmpL
+            | AluOp::And
+            | AluOp::Or
+            | AluOp::Xor
+            | AluOp::Add
+            | AluOp::AddL
+    )
 }
 
 /// Whether a block goes on after `op`, although it [ends

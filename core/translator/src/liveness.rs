@@ -88,7 +88,7 @@ fn overwrites_cc_after_access(insn: &Insn) -> bool {
             sets_cc_only(op) && matches!(insn.op.format(), Format::RxA | Format::RxyA)
         }
         // Every native one but MOVE sets the cc.
-        Sem::MemImm(op, ..) => op != AluOp::Load && crate::alu::mem_imm_native(op),
+        Sem::MemImm(op, ..) => op != AluOp::Load && crate::block::mem_imm_native(op),
         _ => false,
     }
 }
