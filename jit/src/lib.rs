@@ -202,6 +202,9 @@ pub struct Stats {
     pub slow_counts: Vec<u64>,
     /// Interpreted steps, by opcode (see [`Stats::steps_by_mnemonic`]).
     pub step_counts: Vec<u64>,
+    /// The targets EXECUTE and EXECUTE RELATIVE LONG ran in the helper, by
+    /// opcode (see [`Stats::execute_targets`]).
+    pub execute_counts: Vec<u64>,
 }
 
 impl Stats {
@@ -219,6 +222,12 @@ impl Stats {
     /// first (those whose fetch succeeded).
     pub fn steps_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
         by_mnemonic(&self.step_counts)
+    }
+
+    /// The targets of the EXECUTEs the helper ran by mnemonic, most
+    /// frequent first.
+    pub fn execute_targets(&self) -> Vec<(&'static str, u64)> {
+        by_mnemonic(&self.execute_counts)
     }
 
     /// Jump-cache drops by cause, most frequent first.
@@ -424,8 +433,10 @@ struct Block {
     code: usize,
     insns: Vec<Guest>,
     native: Vec<bool>,
-    /// Absolute bytes it was translated from in its first frame, and the
-    /// contents of all its bytes then (those of `second` after these).
+    /// Absolute bytes it was translated from in its first frame (its code
+    /// and the EXECUTE targets it runs natively, docs/CHOICES.md §64a),
+    /// and the contents of all its bytes then (those of `second` after
+    /// these).
     start: u64,
     end: u64,
     bytes: Vec<u8>,
@@ -1338,7 +1349,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         return abi::EXIT;
     };
     let len = block.insns.len();
-    let Some(&Guest { at, insn }) = block.insns.get(index) else {
+    let Some(&Guest { at, insn, .. }) = block.insns.get(index) else {
         unreachable!("generated code passes an index of its block");
     };
     let native = block.native[index];
@@ -1363,6 +1374,9 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         at,
     );
     let op = ran.op;
+    if matches!(insn.op, Opcode::EX | Opcode::EXRL) {
+        count(&mut caches.stats.execute_counts, op);
+    }
     caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation_for(ctx.bits));
@@ -1663,6 +1677,10 @@ impl Jit {
             ),
             format!("interpreter fallbacks by mnemonic: {}", list(s.fallbacks())),
             format!("slow paths by mnemonic: {}", list(s.slow())),
+            format!(
+                "EXECUTE targets by mnemonic: {}",
+                list(s.execute_targets())
+            ),
             format!(
                 "interpreted steps by mnemonic: {}",
                 list(s.steps_by_mnemonic())
@@ -1988,7 +2006,17 @@ impl Jit {
                     total += 6;
                 }
             }
-            decode_block(&most[..total], psw.addr, amode, zmmu_translator::MAX_BLOCK)
+            let mut insns =
+                decode_block(&most[..total], psw.addr, amode, zmmu_translator::MAX_BLOCK);
+            // The EXECUTE targets translation can know, from this frame
+            // (add_block watches their bytes as the block's).
+            let storage = &mem.dat_bus().storage;
+            zmmu_translator::fetch_targets(&mut insns, amode, |offset| {
+                let mut bytes = [0u8; 6];
+                storage.read(AbsoluteAddress::new((abs & !0xfff) | offset), &mut bytes)?;
+                Some(bytes)
+            });
+            insns
         };
         if insns.is_empty() {
             return None;
@@ -2140,10 +2168,17 @@ impl Jit {
             // A failed write costs the profile its names, never the run.
             let _ = writeln!(map, "{ip:x} {:x} s390x_{guest:x}", translated.code.len());
         }
-        let mut bytes = vec![0; size as usize];
-        let (first, rest) = bytes.split_at_mut(len as usize);
+        // Its bytes in the first frame: its code and the EXECUTE targets
+        // it was translated with (docs/CHOICES.md §64a).
+        let page = abs & !0xfff;
+        let (start, end) = match zmmu_translator::target_range(&insns) {
+            Some((s, e)) => ((page | s).min(abs), (page | e).max(abs + len)),
+            None => (abs, abs + len),
+        };
+        let mut bytes = vec![0; (end - start + size - len) as usize];
+        let (first, rest) = bytes.split_at_mut((end - start) as usize);
         let storage = &mem.dat_bus().storage;
-        storage.read(AbsoluteAddress::new(abs), first)?;
+        storage.read(AbsoluteAddress::new(start), first)?;
         if let Some(second) = second {
             storage.read(AbsoluteAddress::new(second.frame), rest)?;
         }
@@ -2160,8 +2195,8 @@ impl Jit {
             code,
             insns,
             native: translated.native,
-            start: abs,
-            end: abs + len,
+            start,
+            end,
             bytes,
             second,
             key,
