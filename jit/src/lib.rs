@@ -454,8 +454,9 @@ struct Block {
     incoming: Vec<usize>,
 }
 
-/// The bytes of a block in the next logical page: its last instruction
-/// crosses into that page.
+/// The bytes of a block in the next logical page, from its start: its
+/// last instruction crosses into that page, or the target of one of its
+/// EXECUTEs lies there (docs/CHOICES.md §64a).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Second {
     /// The next page's logical address.
@@ -466,8 +467,8 @@ struct Second {
 }
 
 impl Block {
-    /// Its absolute byte ranges: in its first frame, and in the frame its
-    /// last instruction crosses into.
+    /// Its absolute byte ranges: in its first frame, and in the frame of
+    /// the next page (its [`Second`]).
     fn ranges(&self) -> [Option<(u64, u64)>; 2] {
         [
             Some((self.start, self.end)),
@@ -1979,6 +1980,9 @@ impl Jit {
         }
         let page_end = (abs | 0xfff) + 1;
         let mut second = None;
+        // The next page's frame where a block may use it: an instruction
+        // crosses into it or an EXECUTE's target lies there.
+        let mut target_frame = None;
         let insns = {
             // The most a block can hold: MAX_BLOCK instructions of at most
             // 6 bytes, within the page, and the rest of an instruction
@@ -2003,17 +2007,35 @@ impl Jit {
                 });
                 if let (Some(frame), Some(())) = (frame, got) {
                     second = Some(frame);
+                    target_frame = Some(frame);
                     total += 6;
                 }
             }
             let mut insns =
                 decode_block(&most[..total], psw.addr, amode, zmmu_translator::MAX_BLOCK);
-            // The EXECUTE targets translation can know, from this frame
-            // (add_block watches their bytes as the block's).
+            // The EXECUTE targets translation can know, from this frame or
+            // the next page's, fetched as for an instruction crossing into
+            // it (add_block watches their bytes as the block's).
+            let known = |t: u64| t & !0xfff == next_page;
+            let in_next = (0..insns.len()).any(|i| {
+                zmmu_translator::known_target(&insns, i, amode, &cpu.gpr).is_some_and(known)
+            });
+            if in_next && target_frame.is_none() {
+                target_frame = match next_frame {
+                    Some(frame) => frame,
+                    None => crossing_frame(mem, &acc, next_page),
+                };
+            }
             let storage = &mem.dat_bus().storage;
-            zmmu_translator::fetch_targets(&mut insns, amode, |offset| {
+            let page = psw.addr & !0xfff;
+            zmmu_translator::fetch_targets(&mut insns, amode, &cpu.gpr, |at| {
+                let frame = match at & !0xfff {
+                    p if p == page => abs & !0xfff,
+                    p if p == next_page => target_frame?,
+                    _ => return None,
+                };
                 let mut bytes = [0u8; 6];
-                storage.read(AbsoluteAddress::new((abs & !0xfff) | offset), &mut bytes)?;
+                storage.read(AbsoluteAddress::new(frame | (at & 0xfff)), &mut bytes)?;
                 Some(bytes)
             });
             insns
@@ -2022,13 +2044,18 @@ impl Jit {
             return None;
         }
         let size: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
-        let second = second
-            .filter(|_| size > page_end - abs)
-            .map(|frame| Second {
+        // Its bytes in the next page: the rest of an instruction crossing
+        // into it, EXECUTE targets there.
+        let crossing = size.saturating_sub(page_end - abs);
+        let targets = zmmu_translator::target_range(&insns, next_page).map_or(0, |(_, end)| end);
+        let second = match crossing.max(targets) {
+            0 => None,
+            len => Some(Second {
                 logical: next_page,
-                frame,
-                len: size - (page_end - abs),
-            });
+                frame: second.or(target_frame)?,
+                len,
+            }),
+        };
         let env = Env {
             amode,
             key: psw.key(),
@@ -2078,7 +2105,13 @@ impl Jit {
         let block = &self.caches.blocks[id];
         let parent = block.key;
         let key = (parent.0, parent.1, parent.2 | len as u64);
-        let insns = block.insns.get(..len)?.to_vec();
+        let mut insns = block.insns.get(..len)?.to_vec();
+        // A prefix has no bytes in the next page: EXECUTE targets there go
+        // to the helper.
+        let page = parent.0 & !0xfff;
+        for g in &mut insns {
+            g.target = g.target.filter(|t| t.at & !0xfff == page);
+        }
         let env = block.env;
         let prefix = match self.caches.by_key.get(&key) {
             Some(&prefix) => prefix,
@@ -2138,8 +2171,8 @@ impl Jit {
     ) -> Option<usize> {
         let abs = key.1;
         let size: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
-        // The bytes in the first frame.
-        let len = size - second.map_or(0, |s| s.len);
+        // The bytes of its instructions in the first frame.
+        let len = size.min(0x1000 - (abs & 0xfff));
         if self.caches.blocks.len() >= MAX_BLOCKS {
             self.flush(mem);
         }
@@ -2171,11 +2204,12 @@ impl Jit {
         // Its bytes in the first frame: its code and the EXECUTE targets
         // it was translated with (docs/CHOICES.md §64a).
         let page = abs & !0xfff;
-        let (start, end) = match zmmu_translator::target_range(&insns) {
+        let (start, end) = match zmmu_translator::target_range(&insns, key.0 & !0xfff) {
             Some((s, e)) => ((page | s).min(abs), (page | e).max(abs + len)),
             None => (abs, abs + len),
         };
-        let mut bytes = vec![0; (end - start + size - len) as usize];
+        let in_second = second.map_or(0, |s| s.len);
+        let mut bytes = vec![0; (end - start + in_second) as usize];
         let (first, rest) = bytes.split_at_mut((end - start) as usize);
         let storage = &mem.dat_bus().storage;
         storage.read(AbsoluteAddress::new(start), first)?;
@@ -2190,7 +2224,7 @@ impl Jit {
         stats.blocks += 1;
         stats.code_bytes += translated.code.len() as u64;
         stats.translated_instructions += insns.len() as u64;
-        stats.crossing_blocks += u64::from(second.is_some());
+        stats.crossing_blocks += u64::from(size > len);
         self.caches.blocks.push(Block {
             code,
             insns,

@@ -5,21 +5,25 @@
 //! the length field).
 //!
 //! Translation knows the target of an EXRL (relative to it) and of an EX
-//! whose base register a LARL just before it set ([`known_target`]); when
-//! that target lies in the block's own page, [`fetch_targets`] reads it
-//! from the block's frame, and the runner watches its bytes as the
-//! block's own (a store into them drops the block, as a store into its
-//! code does). So the target the code runs is the one the EXECUTE would
-//! fetch: the fetch itself cannot fault (the same page as the EXECUTE),
-//! its address is even and the target is not an EXECUTE (both checked
-//! here, else the helper runs it and raises the exception).
+//! whose base register a LARL just before it set, and guesses that of
+//! another EX from the registers at the block's start, which the code
+//! checks at run time ([`known_target`]); when
+//! the runner can fetch that target as the EXECUTE would and watch it
+//! (the jit: in the block's own page, or in the next page when the fetch
+//! from it is permitted and records nothing, as for an instruction
+//! crossing into it), [`fetch_targets`] records it, and the runner
+//! watches its bytes as the block's own (a store into them drops the
+//! block, as a store into its code does). So the target the code runs is
+//! the one the EXECUTE would fetch, without an exception; its address is
+//! even and it is not an EXECUTE (both checked here, else the helper runs
+//! it and raises the exception).
 //!
-//! The fast path probes both operands for the largest length R1 can give
-//! (256 bytes, or the target's own length when R1 is 0), then moves or
-//! combines the run-time length; a probe that fails, a page crossing
-//! within those bytes, or operands whose overlap the byte-at-a-time rule
-//! makes matter and that the logical addresses do not show alike go to
-//! the slow path, where the helper runs the EXECUTE with the interpreter
+//! The fast path probes each operand for the largest length R1 can give
+//! (256 bytes, or the target's own length when R1 is 0), ending at most
+//! at the end of the operand's page, then moves or combines the run-time
+//! length; a probe that fails, an operand crossing its page, or operands
+//! whose overlap the byte-at-a-time rule makes matter and that the
+//! logical addresses do not show alike go to the slow path, where the helper runs the EXECUTE with the interpreter
 //! (every exception with the EXECUTE's ILC and PSW), nothing stored
 //! before.
 
@@ -41,23 +45,41 @@ fn translated(op: Opcode) -> bool {
     matches!(op, Opcode::MVC | Opcode::XC)
 }
 
-/// The logical address of the target of the EXECUTE `block[index]` when
-/// translation can know it: an EXRL's (its relative operand), or an EX's
-/// without an index register whose base register the LARL just before it
-/// in the block set (the block is entered only at its start, so the LARL
-/// ran). `None` otherwise.
-pub fn known_target(block: &[Guest], index: usize, amode: AddressingMode) -> Option<u64> {
+/// The logical address of the target of the EXECUTE `block[index]` as
+/// far as translation can know it: an EXRL's (its relative operand); an
+/// EX's without an index register whose base register the LARL just
+/// before it in the block set (the block is entered only at its start, so
+/// the LARL ran); else a guess for an EX whose registers no instruction
+/// before it in the block names as R1: their values `gprs` at the block's
+/// start (Linux's `bras %r1,1f; mvc ...; 1: ex %r10,0(%r1)` runs each
+/// time with the same base). The code checks an EX's address at run time
+/// ([`Gen::execute`]). `None` otherwise.
+pub fn known_target(
+    block: &[Guest],
+    index: usize,
+    amode: AddressingMode,
+    gprs: &[u64; 16],
+) -> Option<u64> {
     let g = block.get(index)?;
+    let f = g.insn.f;
     match g.insn.op {
         Opcode::EXRL => Some(relative_target(g.at, &g.insn, amode)),
         Opcode::EX => {
-            let larl = block.get(index.checked_sub(1)?)?;
-            let f = g.insn.f;
-            let based = larl.insn.op == Opcode::LARL && f.x2 == 0 && f.b2 != 0;
-            (based && larl.insn.f.r1 == f.b2).then(|| {
-                let base = relative_target(larl.at, &larl.insn, amode);
-                amode.wrap(base.wrapping_add(f.d2 as u64))
-            })
+            let before = block.get(..index)?;
+            if let Some(larl) = before.last() {
+                let based = larl.insn.op == Opcode::LARL && f.x2 == 0 && f.b2 != 0;
+                if based && larl.insn.f.r1 == f.b2 {
+                    let base = relative_target(larl.at, &larl.insn, amode);
+                    return Some(amode.wrap(base.wrapping_add(f.d2 as u64)));
+                }
+            }
+            let named = |r: u8| r != 0 && before.iter().any(|g| g.insn.f.r1 == r);
+            if named(f.x2) || named(f.b2) {
+                return None;
+            }
+            let reg = |r: u8| if r == 0 { 0 } else { gprs[usize::from(r & 15)] };
+            let at = reg(f.x2).wrapping_add(reg(f.b2)).wrapping_add(f.d2 as u64);
+            Some(amode.wrap(at))
         }
         _ => None,
     }
@@ -65,26 +87,24 @@ pub fn known_target(block: &[Guest], index: usize, amode: AddressingMode) -> Opt
 
 /// Sets [`Guest::target`] for the EXECUTEs of `block` whose
 /// [`known_target`] is an MVC or XC at an even address whose six bytes lie
-/// in the logical page of the block's first instruction: `read(offset)`
-/// gives the six bytes at that offset in the page's frame (the frame the
-/// block is translated from). The runner must then watch those bytes as
-/// the block's (see [`target_range`]).
+/// in one page: `read(at)` gives the six bytes at logical address `at` as
+/// an instruction fetch would see them, or `None` where the runner cannot
+/// watch them (it must then watch those it gave as the block's bytes, see
+/// [`target_range`]).
 pub fn fetch_targets(
     block: &mut [Guest],
     amode: AddressingMode,
+    gprs: &[u64; 16],
     mut read: impl FnMut(u64) -> Option<[u8; 6]>,
 ) {
-    let Some(page) = block.first().map(|g| g.at & !0xfff) else {
-        return;
-    };
     for index in 0..block.len() {
-        let Some(at) = known_target(block, index, amode) else {
+        let Some(at) = known_target(block, index, amode, gprs) else {
             continue;
         };
-        if at & 1 != 0 || at & !0xfff != page || at & 0xfff > 0x1000 - 6 {
+        if at & 1 != 0 || at & 0xfff > 0x1000 - 6 {
             continue;
         }
-        let Some(insn) = read(at & 0xfff).and_then(|bytes| decode(&bytes).ok()) else {
+        let Some(insn) = read(at).and_then(|bytes| decode(&bytes).ok()) else {
             continue;
         };
         if translated(insn.op) {
@@ -93,13 +113,14 @@ pub fn fetch_targets(
     }
 }
 
-/// The offsets in the first page of `block` of the bytes of its fetched
-/// targets ([`fetch_targets`]): from the first target byte to the end of
-/// the last, or `None` if it has none.
-pub fn target_range(block: &[Guest]) -> Option<(u64, u64)> {
+/// The offsets in logical page `page` of the bytes of the fetched targets
+/// ([`fetch_targets`]) of `block` that lie there: from the first target
+/// byte to the end of the last, or `None` if none lies there.
+pub fn target_range(block: &[Guest], page: u64) -> Option<(u64, u64)> {
     block
         .iter()
         .filter_map(|g| g.target)
+        .filter(|t| t.at & !0xfff == page)
         .map(|t| (t.at & 0xfff, (t.at & 0xfff) + u64::from(t.insn.len)))
         .reduce(|(s, e), (s2, e2)| (s.min(s2), e.max(e2)))
 }
@@ -115,19 +136,29 @@ impl Gen {
             return Ok(false);
         }
         let t = target.insn.f;
-        let r1 = here.insn.f.r1;
-        // The most bytes an operand can have: R1 0 leaves the length.
-        let most = match r1 {
-            0 => u32::from(t.l1) + 1,
-            _ => 256,
+        let len = Len {
+            r1: here.insn.f.r1,
+            l: t.l1,
         };
+        if here.insn.op == Opcode::EX {
+            // The address translation found or guessed, or the helper.
+            let f = here.insn.f;
+            here.used_slow = true;
+            self.ea(f.x2, f.b2, f.d2)?;
+            let a = &mut self.a;
+            a.mov(rcx, target.at)?;
+            a.cmp(rax, rcx)?;
+            a.jne(here.slow)?;
+        }
         let xor = target.insn.op == Opcode::XC;
         if xor && t.b1 == t.b2 && t.d1 == t.d2 {
             // XC of an operand with itself: zeros, cc 0 (memset's clear).
             self.ea(0, t.b1, t.d1)?;
-            self.access(here, AccessKind::Write, most)?;
+            self.within(here, len)?;
+            self.access(here, AccessKind::Write, len.most())?;
+            self.at_offset(len, rax, t.b1, t.d1)?;
             self.a.lea(rdi, qword_ptr(r13 + rax))?;
-            self.length(r1, t.l1)?;
+            self.length(len)?;
             let a = &mut self.a;
             a.xor(eax, eax)?;
             a.rep().stosb()?;
@@ -136,14 +167,24 @@ impl Gen {
             return self.set_cc().map(|()| true);
         }
         self.ea(0, t.b2, t.d2)?;
+        self.within(here, len)?;
         self.a.mov(rsi, rax)?;
         self.ea(0, t.b1, t.d1)?;
-        self.access_pair(here, AccessKind::Write, PairOrder::CheckFirst, most)?;
+        self.within(here, len)?;
+        self.access_pair(here, AccessKind::Write, PairOrder::CheckFirst, len.most())?;
+        if len.r1 != 0 {
+            self.a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+            self.at_offset(len, rsi, t.b2, t.d2)?;
+            self.a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+            self.a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rsi)?;
+            self.at_offset(len, rax, t.b1, t.d1)?;
+            self.a.mov(rsi, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+        }
         // rdx = first - second - 1 (absolute): below length - 1 the first
         // operand starts inside the second, where byte-at-a-time order
         // matters.
         let mut apart = self.a.create_label();
-        self.length(r1, t.l1)?;
+        self.length(len)?;
         let a = &mut self.a;
         a.mov(rdx, rax)?;
         a.sub(rdx, rsi)?;
@@ -175,7 +216,7 @@ impl Gen {
         self.a.set_label(&mut apart)?;
         self.a.lea(rdi, qword_ptr(r13 + rax))?;
         self.a.add(rsi, r13)?;
-        self.length(r1, t.l1)?;
+        self.length(len)?;
         let a = &mut self.a;
         if !xor {
             // One byte at a time in ascending order.
@@ -202,17 +243,86 @@ impl Gen {
         Ok(true)
     }
 
-    /// ecx = the length of the target's operands: its length field `l`
-    /// with bits 56-63 of R1 ORed in (unless R1 is 0), plus one.
-    fn length(&mut self, r1: u8, l: u8) -> Result<(), IcedError> {
+    /// ecx = the operands' length ([`Len`]).
+    fn length(&mut self, len: Len) -> Result<(), IcedError> {
         let a = &mut self.a;
-        if r1 == 0 {
-            return a.mov(ecx, u32::from(l) + 1);
+        if len.r1 == 0 {
+            return a.mov(ecx, u32::from(len.l) + 1);
         }
-        a.movzx(ecx, byte_ptr(gpr_bytes(r1)))?;
-        if l != 0 {
-            a.or(ecx, u32::from(l))?;
+        a.movzx(ecx, byte_ptr(gpr_bytes(len.r1)))?;
+        if len.l != 0 {
+            a.or(ecx, u32::from(len.l))?;
         }
         a.inc(ecx)
+    }
+
+    /// With the logical address of an operand in rax: goes to the slow
+    /// path if its run-time length crosses the end of its page, and
+    /// otherwise, where [`Len::most`] bytes from it would, moves rax down
+    /// so that they end there: the probe of `most` bytes then covers the
+    /// operand within its page (the same translation, keys and code
+    /// check; at worst more of the page is checked, and a stricter check
+    /// is only a slow path). [`Gen::at_offset`] undoes the move after the
+    /// probe. Nothing to do when R1 is 0 (the length is the probe's).
+    fn within(&mut self, here: &mut Current, len: Len) -> Result<(), IcedError> {
+        if len.r1 == 0 {
+            return Ok(());
+        }
+        here.used_slow = true;
+        self.length(len)?;
+        let a = &mut self.a;
+        a.mov(edx, eax)?;
+        a.and(edx, 0xfff)?;
+        a.add(ecx, edx)?;
+        a.cmp(ecx, 0x1000)?;
+        a.ja(here.slow)?;
+        let mut fits = a.create_label();
+        a.sub(edx, (0x1000 - len.most()) as i32)?;
+        a.jle(fits)?;
+        a.sub(rax, rdx)?;
+        a.set_label(&mut fits)?;
+        a.nop()
+    }
+
+    /// After the probe, `r` = the absolute address of the operand at
+    /// `d(b)`: the frame the probe gave (of the address [`Gen::within`]
+    /// moved within the page) and the operand's own offset. Uses rax but
+    /// for `r` = rax.
+    fn at_offset(&mut self, len: Len, r: AsmRegister64, b: u8, d: i32) -> Result<(), IcedError> {
+        if len.r1 == 0 {
+            return Ok(());
+        }
+        self.a.and(r, -4096)?;
+        let keep = if r == rax { rcx } else { r };
+        if r == rax {
+            self.a.mov(rcx, rax)?;
+        }
+        self.ea(0, b, d)?;
+        let a = &mut self.a;
+        a.and(eax, 0xfff)?;
+        a.or(keep, rax)?;
+        if r == rax {
+            a.mov(rax, rcx)?;
+        }
+        Ok(())
+    }
+}
+
+/// The length of an executed target's operands: its length field `l` with
+/// bits 56-63 of R1 ORed in (unless R1 is 0), plus one.
+#[derive(Clone, Copy)]
+struct Len {
+    r1: u8,
+    l: u8,
+}
+
+impl Len {
+    /// The most bytes it can be: 256, or the target's own length when R1
+    /// is 0.
+    fn most(self) -> u32 {
+        match self.r1 {
+            0 => u32::from(self.l) + 1,
+            _ => 256,
+        }
     }
 }
