@@ -164,7 +164,8 @@ pub struct Stats {
     /// TLB fills called by inline probes.
     pub tlb_fills: u64,
     /// Stores the fill let through into frames that hold translated code
-    /// (outside the code bytes).
+    /// (outside the code bytes) or into the two low pages (whose write
+    /// permission the TLB does not hold).
     pub code_page_stores: u64,
     /// Instructions interpreted with `Cpu::step` outside blocks (blocks
     /// not translated yet, fetch exceptions, instructions crossing into a
@@ -1441,11 +1442,21 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
     }
     // A store into a frame with translated code misses on purpose: it may
     // go ahead if it does not touch the code of any block (and the frame
-    // does permit it: the same lookup without the code flag hits).
+    // does permit it: the same lookup without the code flag hits). So may
+    // a store into the two low pages, whose write permission the TLB never
+    // holds (low-address protection is a sub-page rule): the translation
+    // of its first byte checked the whole access, as the protected bytes
+    // of each low page are its first 512 (PoP "Low-Address Protection")
+    // and keys and DAT protection apply to whole pages (docs/CHOICES.md
+    // §64b; Linux's lowcore save areas).
     let abs = absolute.value();
     let code_tag = zmmu_mmu::tlb::tag(addr, cpu.psw.key()) | zmmu_mmu::tlb::TAG_CODE;
+    let low = zmmu_mmu::lap::is_low_address(addr & !0xfff)
+        && abs
+            .checked_add(len)
+            .is_some_and(|end| end <= bus.storage.size());
     let permitted = kind == AccessKind::Write
-        && bus.tlb.entry(partition, addr).tag(AccessKind::Write) == code_tag;
+        && (low || bus.tlb.entry(partition, addr).tag(AccessKind::Write) == code_tag);
     if permitted && !caches.overlaps_code(abs, abs + len) {
         caches.stats.code_page_stores += 1;
         ctx.fill_absolute = abs;
@@ -1671,7 +1682,7 @@ impl Jit {
                 s.jump_hits, s.cache_hits, s.patched_exits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
             ),
             format!(
-                "TLB fills from translated code {}, stores let into code frames {}, translation {:.0} ns per guest instruction",
+                "TLB fills from translated code {}, stores let into code frames or low pages {}, translation {:.0} ns per guest instruction",
                 s.tlb_fills,
                 s.code_page_stores,
                 per(s.translate_ns, s.translated_instructions),
