@@ -1318,9 +1318,36 @@ impl<M: JitMemory> System for Watch<'_, M> {
 
 /// Instructions after which the run returns to the machine: they may make
 /// an interruption pending or change what the machine checks between
-/// instructions. Not the DAT instructions that only read ([`reads_only`]).
-fn leaves_run(op: Opcode) -> bool {
-    op.is_system() || (op.is_dat() && !reads_only(op)) || matches!(op, Opcode::LCTL | Opcode::LCTLG)
+/// instructions. Not the DAT instructions that only read ([`reads_only`]),
+/// nor a LOAD CONTROL of address-space-control elements only
+/// ([`loads_asces_only`]).
+fn leaves_run(insn: &Insn) -> bool {
+    let op = insn.op;
+    op.is_system()
+        || (op.is_dat() && !reads_only(op))
+        || (matches!(op, Opcode::LCTL | Opcode::LCTLG) && !loads_asces_only(insn))
+}
+
+/// LOAD CONTROL (LCTL, LCTLG) of control registers 1, 7 and 13 only, the
+/// primary, secondary and home address-space-control elements (Linux's
+/// switch between the kernel's and a process's ASCE at every system call
+/// and interruption): they change translation, which the run loop passes
+/// on to the TLB and the jump cache after the chain (`Jit::sync`), and
+/// nothing the machine checks between instructions: the interruption
+/// masks (CR0, CR6, CR14) and the timers are in other registers
+/// (docs/CHOICES.md §64c). The registers loaded are R1 through R3,
+/// wrapping from 15 to 0 (PoP "LOAD CONTROL").
+fn loads_asces_only(insn: &Insn) -> bool {
+    let (mut cr, last) = (insn.f.r1 & 15, insn.f.r3 & 15);
+    loop {
+        if !matches!(cr, 1 | 7 | 13) {
+            return false;
+        }
+        if cr == last {
+            return true;
+        }
+        cr = (cr + 1) & 15;
+    }
 }
 
 /// The DAT instructions that only read the tables or a storage key and
@@ -1395,7 +1422,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     ctx.exit_index = index;
     ctx.refund = (len - index - 1) as u64;
     ctx.result = result;
-    ctx.leave_run = mask_changed || leaves_run(op);
+    ctx.leave_run = mask_changed || leaves_run(&ran);
     abi::EXIT
 }
 
@@ -1860,7 +1887,7 @@ impl Jit {
                 if r.is_err()
                     || cpu.psw.mask & mask::WAIT != 0
                     || mask_changed
-                    || ran.is_some_and(leaves_run)
+                    || ran.as_ref().is_some_and(leaves_run)
                 {
                     break r;
                 }
@@ -1904,7 +1931,7 @@ impl Jit {
         &mut self,
         cpu: &mut Cpu,
         mem: &mut M,
-    ) -> (Result<(), Interruption>, Option<Opcode>) {
+    ) -> (Result<(), Interruption>, Option<Insn>) {
         self.caches.current = None;
         let mut watch = Watch {
             inner: mem,
@@ -1923,7 +1950,7 @@ impl Jit {
             Some(insn) => {
                 count(&mut watch.caches.stats.step_counts, insn.op);
                 let (r, ran) = cpu.step_decoded(&mut watch, insn, at);
-                (r, Some(ran.op))
+                (r, Some(ran))
             }
             None => (cpu.step(&mut watch), None),
         };
