@@ -52,8 +52,9 @@ fn translated(op: Opcode) -> bool {
 /// the LARL ran); else a guess for an EX whose registers no instruction
 /// before it in the block names as R1: their values `gprs` at the block's
 /// start (Linux's `bras %r1,1f; mvc ...; 1: ex %r10,0(%r1)` runs each
-/// time with the same base). The code checks an EX's address at run time
-/// ([`Gen::execute`]). `None` otherwise.
+/// time with the same base). The translated code compares an EX's operand
+/// address with it at run time (another address goes to the helper).
+/// `None` otherwise.
 pub fn known_target(
     block: &[Guest],
     index: usize,
