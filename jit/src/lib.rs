@@ -164,7 +164,8 @@ pub struct Stats {
     /// TLB fills called by inline probes.
     pub tlb_fills: u64,
     /// Stores the fill let through into frames that hold translated code
-    /// (outside the code bytes).
+    /// (outside the code bytes) or into the two low pages (whose write
+    /// permission the TLB does not hold).
     pub code_page_stores: u64,
     /// Instructions interpreted with `Cpu::step` outside blocks (blocks
     /// not translated yet, fetch exceptions, instructions crossing into a
@@ -202,6 +203,9 @@ pub struct Stats {
     pub slow_counts: Vec<u64>,
     /// Interpreted steps, by opcode (see [`Stats::steps_by_mnemonic`]).
     pub step_counts: Vec<u64>,
+    /// The targets EXECUTE and EXECUTE RELATIVE LONG ran in the helper, by
+    /// opcode (see [`Stats::execute_targets`]).
+    pub execute_counts: Vec<u64>,
 }
 
 impl Stats {
@@ -219,6 +223,12 @@ impl Stats {
     /// first (those whose fetch succeeded).
     pub fn steps_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
         by_mnemonic(&self.step_counts)
+    }
+
+    /// The targets of the EXECUTEs the helper ran by mnemonic, most
+    /// frequent first.
+    pub fn execute_targets(&self) -> Vec<(&'static str, u64)> {
+        by_mnemonic(&self.execute_counts)
     }
 
     /// Jump-cache drops by cause, most frequent first.
@@ -424,8 +434,10 @@ struct Block {
     code: usize,
     insns: Vec<Guest>,
     native: Vec<bool>,
-    /// Absolute bytes it was translated from in its first frame, and the
-    /// contents of all its bytes then (those of `second` after these).
+    /// Absolute bytes it was translated from in its first frame (its code
+    /// and the EXECUTE targets it runs natively, docs/CHOICES.md §64a),
+    /// and the contents of all its bytes then (those of `second` after
+    /// these).
     start: u64,
     end: u64,
     bytes: Vec<u8>,
@@ -443,8 +455,9 @@ struct Block {
     incoming: Vec<usize>,
 }
 
-/// The bytes of a block in the next logical page: its last instruction
-/// crosses into that page.
+/// The bytes of a block in the next logical page, from its start: its
+/// last instruction crosses into that page, or the target of one of its
+/// EXECUTEs lies there (docs/CHOICES.md §64a).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Second {
     /// The next page's logical address.
@@ -455,8 +468,8 @@ struct Second {
 }
 
 impl Block {
-    /// Its absolute byte ranges: in its first frame, and in the frame its
-    /// last instruction crosses into.
+    /// Its absolute byte ranges: in its first frame, and in the frame of
+    /// the next page (its [`Second`]).
     fn ranges(&self) -> [Option<(u64, u64)>; 2] {
         [
             Some((self.start, self.end)),
@@ -1305,9 +1318,36 @@ impl<M: JitMemory> System for Watch<'_, M> {
 
 /// Instructions after which the run returns to the machine: they may make
 /// an interruption pending or change what the machine checks between
-/// instructions. Not the DAT instructions that only read ([`reads_only`]).
-fn leaves_run(op: Opcode) -> bool {
-    op.is_system() || (op.is_dat() && !reads_only(op)) || matches!(op, Opcode::LCTL | Opcode::LCTLG)
+/// instructions. Not the DAT instructions that only read ([`reads_only`]),
+/// nor a LOAD CONTROL of address-space-control elements only
+/// ([`loads_asces_only`]).
+fn leaves_run(insn: &Insn) -> bool {
+    let op = insn.op;
+    op.is_system()
+        || (op.is_dat() && !reads_only(op))
+        || (matches!(op, Opcode::LCTL | Opcode::LCTLG) && !loads_asces_only(insn))
+}
+
+/// LOAD CONTROL (LCTL, LCTLG) of control registers 1, 7 and 13 only, the
+/// primary, secondary and home address-space-control elements (Linux's
+/// switch between the kernel's and a process's ASCE at every system call
+/// and interruption): they change translation, which the run loop passes
+/// on to the TLB and the jump cache after the chain (`Jit::sync`), and
+/// nothing the machine checks between instructions: the interruption
+/// masks (CR0, CR6, CR14) and the timers are in other registers
+/// (docs/CHOICES.md §64c). The registers loaded are R1 through R3,
+/// wrapping from 15 to 0 (PoP "LOAD CONTROL").
+fn loads_asces_only(insn: &Insn) -> bool {
+    let (mut cr, last) = (insn.f.r1 & 15, insn.f.r3 & 15);
+    loop {
+        if !matches!(cr, 1 | 7 | 13) {
+            return false;
+        }
+        if cr == last {
+            return true;
+        }
+        cr = (cr + 1) & 15;
+    }
 }
 
 /// The DAT instructions that only read the tables or a storage key and
@@ -1338,7 +1378,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         return abi::EXIT;
     };
     let len = block.insns.len();
-    let Some(&Guest { at, insn }) = block.insns.get(index) else {
+    let Some(&Guest { at, insn, .. }) = block.insns.get(index) else {
         unreachable!("generated code passes an index of its block");
     };
     let native = block.native[index];
@@ -1363,6 +1403,9 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
         at,
     );
     let op = ran.op;
+    if matches!(insn.op, Opcode::EX | Opcode::EXRL) {
+        count(&mut caches.stats.execute_counts, op);
+    }
     caches.after_storage(&mem.dat_bus().storage, cpu, Some(&insn));
     // The dispatcher must see a jump cache dropped by this instruction.
     ctx.generation = u64::from(caches.generation_for(ctx.bits));
@@ -1379,7 +1422,7 @@ extern "sysv64" fn helper<M: JitMemory>(ctx: *mut Ctx<M>, index: u64) -> u64 {
     ctx.exit_index = index;
     ctx.refund = (len - index - 1) as u64;
     ctx.result = result;
-    ctx.leave_run = mask_changed || leaves_run(op);
+    ctx.leave_run = mask_changed || leaves_run(&ran);
     abi::EXIT
 }
 
@@ -1426,11 +1469,21 @@ extern "sysv64" fn fill<M: JitMemory>(ctx: *mut Ctx<M>, addr: u64, how: u64) -> 
     }
     // A store into a frame with translated code misses on purpose: it may
     // go ahead if it does not touch the code of any block (and the frame
-    // does permit it: the same lookup without the code flag hits).
+    // does permit it: the same lookup without the code flag hits). So may
+    // a store into the two low pages, whose write permission the TLB never
+    // holds (low-address protection is a sub-page rule): the translation
+    // of its first byte checked the whole access, as the protected bytes
+    // of each low page are its first 512 (PoP "Low-Address Protection")
+    // and keys and DAT protection apply to whole pages (docs/CHOICES.md
+    // §64b; Linux's lowcore save areas).
     let abs = absolute.value();
     let code_tag = zmmu_mmu::tlb::tag(addr, cpu.psw.key()) | zmmu_mmu::tlb::TAG_CODE;
+    let low = zmmu_mmu::lap::is_low_address(addr & !0xfff)
+        && abs
+            .checked_add(len)
+            .is_some_and(|end| end <= bus.storage.size());
     let permitted = kind == AccessKind::Write
-        && bus.tlb.entry(partition, addr).tag(AccessKind::Write) == code_tag;
+        && (low || bus.tlb.entry(partition, addr).tag(AccessKind::Write) == code_tag);
     if permitted && !caches.overlaps_code(abs, abs + len) {
         caches.stats.code_page_stores += 1;
         ctx.fill_absolute = abs;
@@ -1656,13 +1709,17 @@ impl Jit {
                 s.jump_hits, s.cache_hits, s.patched_exits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
             ),
             format!(
-                "TLB fills from translated code {}, stores let into code frames {}, translation {:.0} ns per guest instruction",
+                "TLB fills from translated code {}, stores let into code frames or low pages {}, translation {:.0} ns per guest instruction",
                 s.tlb_fills,
                 s.code_page_stores,
                 per(s.translate_ns, s.translated_instructions),
             ),
             format!("interpreter fallbacks by mnemonic: {}", list(s.fallbacks())),
             format!("slow paths by mnemonic: {}", list(s.slow())),
+            format!(
+                "EXECUTE targets by mnemonic: {}",
+                list(s.execute_targets())
+            ),
             format!(
                 "interpreted steps by mnemonic: {}",
                 list(s.steps_by_mnemonic())
@@ -1830,7 +1887,7 @@ impl Jit {
                 if r.is_err()
                     || cpu.psw.mask & mask::WAIT != 0
                     || mask_changed
-                    || ran.is_some_and(leaves_run)
+                    || ran.as_ref().is_some_and(leaves_run)
                 {
                     break r;
                 }
@@ -1874,7 +1931,7 @@ impl Jit {
         &mut self,
         cpu: &mut Cpu,
         mem: &mut M,
-    ) -> (Result<(), Interruption>, Option<Opcode>) {
+    ) -> (Result<(), Interruption>, Option<Insn>) {
         self.caches.current = None;
         let mut watch = Watch {
             inner: mem,
@@ -1893,7 +1950,7 @@ impl Jit {
             Some(insn) => {
                 count(&mut watch.caches.stats.step_counts, insn.op);
                 let (r, ran) = cpu.step_decoded(&mut watch, insn, at);
-                (r, Some(ran.op))
+                (r, Some(ran))
             }
             None => (cpu.step(&mut watch), None),
         };
@@ -1961,6 +2018,9 @@ impl Jit {
         }
         let page_end = (abs | 0xfff) + 1;
         let mut second = None;
+        // The next page's frame where a block may use it: an instruction
+        // crosses into it or an EXECUTE's target lies there.
+        let mut target_frame = None;
         let insns = {
             // The most a block can hold: MAX_BLOCK instructions of at most
             // 6 bytes, within the page, and the rest of an instruction
@@ -1985,22 +2045,55 @@ impl Jit {
                 });
                 if let (Some(frame), Some(())) = (frame, got) {
                     second = Some(frame);
+                    target_frame = Some(frame);
                     total += 6;
                 }
             }
-            decode_block(&most[..total], psw.addr, amode, zmmu_translator::MAX_BLOCK)
+            let mut insns =
+                decode_block(&most[..total], psw.addr, amode, zmmu_translator::MAX_BLOCK);
+            // The EXECUTE targets translation can know, from this frame or
+            // the next page's, fetched as for an instruction crossing into
+            // it (add_block watches their bytes as the block's).
+            let known = |t: u64| t & !0xfff == next_page;
+            let in_next = (0..insns.len()).any(|i| {
+                zmmu_translator::known_target(&insns, i, amode, &cpu.gpr).is_some_and(known)
+            });
+            if in_next && target_frame.is_none() {
+                target_frame = match next_frame {
+                    Some(frame) => frame,
+                    None => crossing_frame(mem, &acc, next_page),
+                };
+            }
+            let storage = &mem.dat_bus().storage;
+            let page = psw.addr & !0xfff;
+            zmmu_translator::fetch_targets(&mut insns, amode, &cpu.gpr, |at| {
+                let frame = match at & !0xfff {
+                    p if p == page => abs & !0xfff,
+                    p if p == next_page => target_frame?,
+                    _ => return None,
+                };
+                let mut bytes = [0u8; 6];
+                storage.read(AbsoluteAddress::new(frame | (at & 0xfff)), &mut bytes)?;
+                Some(bytes)
+            });
+            insns
         };
         if insns.is_empty() {
             return None;
         }
         let size: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
-        let second = second
-            .filter(|_| size > page_end - abs)
-            .map(|frame| Second {
+        // Its bytes in the next page: the rest of an instruction crossing
+        // into it, EXECUTE targets there.
+        let crossing = size.saturating_sub(page_end - abs);
+        let targets = zmmu_translator::target_range(&insns, next_page).map_or(0, |(_, end)| end);
+        let second = match crossing.max(targets) {
+            0 => None,
+            len => Some(Second {
                 logical: next_page,
-                frame,
-                len: size - (page_end - abs),
-            });
+                frame: second.or(target_frame)?,
+                len,
+            }),
+        };
         let env = Env {
             amode,
             key: psw.key(),
@@ -2050,7 +2143,13 @@ impl Jit {
         let block = &self.caches.blocks[id];
         let parent = block.key;
         let key = (parent.0, parent.1, parent.2 | len as u64);
-        let insns = block.insns.get(..len)?.to_vec();
+        let mut insns = block.insns.get(..len)?.to_vec();
+        // A prefix has no bytes in the next page: EXECUTE targets there go
+        // to the helper.
+        let page = parent.0 & !0xfff;
+        for g in &mut insns {
+            g.target = g.target.filter(|t| t.at & !0xfff == page);
+        }
         let env = block.env;
         let prefix = match self.caches.by_key.get(&key) {
             Some(&prefix) => prefix,
@@ -2110,8 +2209,8 @@ impl Jit {
     ) -> Option<usize> {
         let abs = key.1;
         let size: u64 = insns.iter().map(|g| u64::from(g.insn.len)).sum();
-        // The bytes in the first frame.
-        let len = size - second.map_or(0, |s| s.len);
+        // The bytes of its instructions in the first frame.
+        let len = size.min(0x1000 - (abs & 0xfff));
         if self.caches.blocks.len() >= MAX_BLOCKS {
             self.flush(mem);
         }
@@ -2140,10 +2239,18 @@ impl Jit {
             // A failed write costs the profile its names, never the run.
             let _ = writeln!(map, "{ip:x} {:x} s390x_{guest:x}", translated.code.len());
         }
-        let mut bytes = vec![0; size as usize];
-        let (first, rest) = bytes.split_at_mut(len as usize);
+        // Its bytes in the first frame: its code and the EXECUTE targets
+        // it was translated with (docs/CHOICES.md §64a).
+        let page = abs & !0xfff;
+        let (start, end) = match zmmu_translator::target_range(&insns, key.0 & !0xfff) {
+            Some((s, e)) => ((page | s).min(abs), (page | e).max(abs + len)),
+            None => (abs, abs + len),
+        };
+        let in_second = second.map_or(0, |s| s.len);
+        let mut bytes = vec![0; (end - start + in_second) as usize];
+        let (first, rest) = bytes.split_at_mut((end - start) as usize);
         let storage = &mem.dat_bus().storage;
-        storage.read(AbsoluteAddress::new(abs), first)?;
+        storage.read(AbsoluteAddress::new(start), first)?;
         if let Some(second) = second {
             storage.read(AbsoluteAddress::new(second.frame), rest)?;
         }
@@ -2155,13 +2262,13 @@ impl Jit {
         stats.blocks += 1;
         stats.code_bytes += translated.code.len() as u64;
         stats.translated_instructions += insns.len() as u64;
-        stats.crossing_blocks += u64::from(second.is_some());
+        stats.crossing_blocks += u64::from(size > len);
         self.caches.blocks.push(Block {
             code,
             insns,
             native: translated.native,
-            start: abs,
-            end: abs + len,
+            start,
+            end,
             bytes,
             second,
             key,

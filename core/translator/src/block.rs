@@ -23,6 +23,21 @@ pub struct Guest {
     pub at: u64,
     /// The decoded instruction.
     pub insn: Insn,
+    /// For an EXECUTE whose target translation knows, the target as its
+    /// bytes were when the block was translated (see
+    /// [`crate::fetch_targets`]); `None` for every other instruction.
+    pub target: Option<Target>,
+}
+
+/// The target of an EXECUTE or EXECUTE RELATIVE LONG, fetched when its
+/// block was translated from the block's own frame (docs/CHOICES.md §64a).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Its logical address.
+    pub at: u64,
+    /// The instruction there, without R1's bits (those are ORed in when
+    /// the EXECUTE runs).
+    pub insn: Insn,
 }
 
 /// Whether a block goes on after `insn`, which may end one: a conditional
@@ -89,11 +104,13 @@ pub(crate) fn mem_imm_native(op: AluOp) -> bool {
 
 /// Whether a block goes on after `op`, although it [ends
 /// one](zmmu_cpu::opcode::Opcode::ends_block) for the interpreter: EXECUTE
-/// and EXECUTE RELATIVE LONG run their target in place, by the helper
-/// (the target is fetched when it runs: no translation depends on its
-/// bytes), which leaves the block when the target branched, changed the
-/// PSW, the machine or translation, or raised an exception, and otherwise
-/// returns into it, at the instruction after the EXECUTE.
+/// and EXECUTE RELATIVE LONG run their target in place, natively when
+/// translation knows the target (an MVC or XC in the block's frame, whose
+/// bytes the block then watches as its own, see [`crate::fetch_targets`]),
+/// else by the helper (the target fetched when it runs), which leaves the
+/// block when the target branched, changed the PSW, the machine or
+/// translation, or raised an exception, and otherwise returns into it, at
+/// the instruction after the EXECUTE.
 pub(crate) fn continues_after(op: Opcode) -> bool {
     matches!(op, Opcode::EX | Opcode::EXRL)
 }
@@ -120,7 +137,11 @@ pub fn decode_block(bytes: &[u8], at: u64, amode: AddressingMode, max: usize) ->
             break;
         };
         let here = amode.wrap(at.wrapping_add(offset as u64));
-        out.push(Guest { at: here, insn });
+        out.push(Guest {
+            at: here,
+            insn,
+            target: None,
+        });
         offset += usize::from(insn.len);
         if !insn.op.ends_block() || continues_after(insn.op) {
             continue;

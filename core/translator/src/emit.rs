@@ -206,6 +206,7 @@ fn emit(
             at: guest.at,
             next,
             insn: guest.insn,
+            target: guest.target,
             slow: g.a.create_label(),
             used_slow: false,
         };
@@ -312,6 +313,8 @@ pub(crate) struct Current {
     pub(crate) at: u64,
     pub(crate) next: u64,
     pub(crate) insn: Insn,
+    /// An EXECUTE's target, fetched at translation ([`Guest::target`]).
+    pub(crate) target: Option<crate::block::Target>,
     /// Where its fast path gives up (the helper runs it instead).
     pub(crate) slow: CodeLabel,
     pub(crate) used_slow: bool,

@@ -33,7 +33,7 @@
 //! entry, dispatch and return code), `block` (decoding, side exits),
 //! `emit` (one block's generator), `native` (which emission an
 //! instruction gets), one module per instruction class (`alu`, `branch`,
-//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`, `long`, `bfp`, `vload`), `cc` (the condition code), `liveness` (where it need not be stored),
+//! `shift`, `field`, `ss`, `multiple`, `interlocked`, `conditional`, `moves`, `strings`, `long`, `bfp`, `vload`, `execute`), `cc` (the condition code), `liveness` (where it need not be stored),
 //! `memory` (how a guest storage access is emitted: [`MemoryAccess`]) and
 //! `fill` (the out-of-line miss paths it leaves for the end of the block).
 //!
@@ -72,6 +72,7 @@ mod conditional;
 mod divide;
 mod emit;
 mod encode;
+mod execute;
 mod field;
 mod fill;
 mod interlocked;
@@ -90,9 +91,11 @@ mod vload;
 mod vstring;
 
 pub use block::{
-    decode_block, direct_targets, relative_target, side_exit, Guest, MAX_BLOCK, MAX_SIDE_EXITS,
+    decode_block, direct_targets, relative_target, side_exit, Guest, Target, MAX_BLOCK,
+    MAX_SIDE_EXITS,
 };
 pub use emit::{translate, Site, Translated, Translator};
+pub use execute::{fetch_targets, known_target, target_range};
 pub use memory::MemoryAccess;
 pub use stubs::{stubs, stubs_for, Stubs};
 

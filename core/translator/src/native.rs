@@ -72,7 +72,8 @@ impl Gen {
                 || self.interlocked(here)?
                 || self.strings(here)?
                 || self.long(here)?
-                || self.vload(here)?)
+                || self.vload(here)?
+                || self.execute(here)?)
         {
             return Ok(Native::Yes);
         }
