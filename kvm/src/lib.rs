@@ -278,6 +278,9 @@ pub struct Stats {
     pub helper_calls: u64,
     /// ... of which slow paths of natively translated instructions.
     pub slow_paths: u64,
+    /// ... of which run by the host in the exit of the call before
+    /// (`Exits::runs_ahead`): the image completed their calls.
+    pub run_ahead: u64,
     /// Instructions interpreted on the host outside blocks (fetch
     /// exceptions, page-crossing instructions, the end of a budget).
     pub steps: u64,
@@ -859,6 +862,7 @@ impl KvmEngine {
             deadline: *deadline,
             dispatch: self.stubs.dispatch,
             go_to: (0, 0),
+            r15_less: 0,
             budget_in_r15,
             stolen: 0,
             last_fault: None,
@@ -979,11 +983,12 @@ impl KvmEngine {
                 self.blocks.jump_dropped,
             ),
             format!(
-                "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",
+                "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}; run ahead in the exit of the call before {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",
                 run.exits,
                 per(run.vcpu_ns, run.exits) / 1000.0,
                 run.calls,
                 s.slow_paths,
+                s.run_ahead,
                 run.faults,
                 run.chunks,
                 s.steps,
