@@ -71,10 +71,11 @@ pub(crate) mod off {
     /// The jump cache, up to [`EXEC_END`].
     pub const EXEC_JUMP: u64 = 0x10_2000;
     /// End of the execution area: the end of the runtime area (a jump
-    /// cache of up to 32,512 entries of 32 bytes).
+    /// cache of up to 98,048 entries of 32 bytes).
     pub const EXEC_END: u64 = RUNTIME_END;
-    /// End of the runtime area; the page-table pool follows.
-    pub const RUNTIME_END: u64 = 0x20_0000;
+    /// End of the runtime area, 2 MiB aligned; the page-table pool
+    /// follows.
+    pub const RUNTIME_END: u64 = 0x40_0000;
 }
 
 /// Fields of the user data page ([`off::USER_DATA`]), which CPL3 code

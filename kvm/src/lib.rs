@@ -89,12 +89,14 @@ const _: () = assert!(KEY_BITS & Spaces::TAG == 0);
 /// The default size of the code cache.
 pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
 
-/// Jump-cache entries of the kvm engine's dispatcher: four times the
+/// Jump-cache entries of the kvm engine's dispatcher: sixteen times the
 /// translator's default ([`abi::JUMP_ENTRIES`]). A miss costs a VM exit
 /// here (tens of microseconds on PVM) where the jit pays a return to
 /// Rust, and a kernel's working set of block entries outgrows 4096
-/// (`docs/CHOICES.md` 46). It fills the execution area's jump room.
-pub const JUMP_ENTRIES: usize = 16384;
+/// (`docs/CHOICES.md` 46); with Linux's processes (busybox's blocks under
+/// each process's tag beside the kernel's) 16384 entries lost 1.1 million
+/// entries to others of their group over a boot (`docs/CHOICES.md` 62b).
+pub const JUMP_ENTRIES: usize = 65536;
 
 const _: () = assert!((JUMP_ENTRIES * abi::JUMP_SIZE) as u64 <= ExecArea::JUMP_BYTES);
 
