@@ -236,30 +236,33 @@ pub(crate) fn comparator_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Dead
 /// change the I/O and external masks alone
 /// (`zmmu_vm_runtime::protocol::Shared::mask_floor`): with both masks on,
 /// nothing may be taken ([`may_interrupt`]: no signal, I/O or restart
-/// pending, no timer condition holding) and no timer comes due before
-/// `deadline`, so whatever the masks become the host would let the chain
-/// go on without moving the deadline; then the TOD clock at the deadline
-/// ([`comparator_floor`]), else 0.
-pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> u64 {
+/// pending, no timer condition holding), so whatever the masks become the
+/// host would let the chain go on, bringing the deadline forward to the
+/// first timer that comes due with the masks on. That is done here
+/// instead, whatever the masks are now (`deadline` becomes the one
+/// [`may_interrupt`] gives with them on: the kernel's next tick, due
+/// while it runs with interruptions off, is one kick more, when it comes
+/// due), and the floor is the TOD clock at that deadline
+/// ([`comparator_floor`]); else 0.
+pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> u64 {
     let mut enabled = cpu.clone();
     enabled.psw.mask |= INTERRUPTION_MASKS;
-    let mut moved = *deadline;
-    if may_interrupt(&enabled, board, &mut moved) || moved.at < deadline.at {
+    if may_interrupt(&enabled, board, deadline) {
         return 0;
     }
     comparator_floor(&enabled, board, deadline)
 }
 
 /// Publishes both floors for the image ([`comparator_floor`],
-/// [`mask_floor`]).
+/// [`mask_floor`], which may bring `deadline` forward).
 pub(crate) fn publish_floors(
     area: &zmmu_hv_kvm::image::ImageArea<'_>,
     cpu: &Cpu,
     board: &mut Board<'_>,
-    deadline: &Deadline,
+    deadline: &mut Deadline,
 ) {
-    area.set_comparator_floor(comparator_floor(cpu, board, deadline));
     area.set_mask_floor(mask_floor(cpu, board, deadline));
+    area.set_comparator_floor(comparator_floor(cpu, board, deadline));
 }
 
 /// Whether an instruction (for an EXECUTE, its target; `None`: a target
@@ -414,7 +417,7 @@ impl Exits<'_, '_> {
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         if let Some(image) = paging.image() {
-            publish_floors(&image.area(), self.cpu, self.board, &self.deadline);
+            publish_floors(&image.area(), self.cpu, self.board, &mut self.deadline);
         }
         let why = [
             (result.is_err(), Leave::Interruption),

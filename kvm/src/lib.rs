@@ -839,6 +839,8 @@ impl KvmEngine {
             exits::publish_floors(&image.area(), cpu, board, deadline);
             vmcall::publish_fetches(&image.area(), &mut self.blocks);
         }
+        // The mask floor may have brought the deadline forward.
+        self.host.set_deadline(Some(deadline.at));
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
         let budget_in_r15 = [
