@@ -77,6 +77,14 @@ pub trait Guest {
     fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128>;
     /// The TSC.
     fn tsc(&mut self) -> u64;
+    /// Whether the host's fault path marked an access of this call as
+    /// faulted for a cause the next call may not meet
+    /// ([`Shared::transient`]), the mark then cleared. Read where the host
+    /// writes it, in the shared page, not through the call's own view of
+    /// that page: the host writes it while the image's access waits on
+    /// the fault, which that view (a `&mut`, whose fields the compiler may
+    /// take to be the call's own) does not see.
+    fn take_transient(&mut self) -> bool;
 }
 
 /// The CPU state page in the VM (`zmmu_cpu::state::offset` layout), as
@@ -607,7 +615,7 @@ pub fn host_call(
     if site.refused != 0 {
         return HOST;
     }
-    shared.transient = 0;
+    let _ = guest.take_transient();
     let bytes = site.insn_bytes();
     let Ok(insn) = decode(&bytes[..(site.len as usize).min(6)]) else {
         return HOST;
@@ -657,6 +665,7 @@ pub fn host_call(
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
+    let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
     let read_storage = bus.read_storage;
     // A target's page the host may list at this call leaves the call to
@@ -688,7 +697,7 @@ pub fn host_call(
         // for an access that faulted for a cause the next call may not
         // meet (`Shared::transient`), a target's page not listed yet, or
         // an operand out of the root's reach at this call.
-        if shared.transient == 0 && !passing {
+        if !transient && !passing {
             sites[slot].refused = 1;
         }
         return host();
@@ -719,7 +728,7 @@ pub fn host_call(
         // s390x exception the host's store did not (`split_store`).
         for (at, range) in parts.into_iter().filter(|(_, range)| !range.is_empty()) {
             if !guest.store(at, &data[range]) {
-                if shared.transient == 0 && !passing {
+                if !(transient || guest.take_transient() || passing) {
                     sites[slot].refused = 1;
                 }
                 return host();
@@ -814,6 +823,9 @@ mod tests {
         }
         fn tsc(&mut self) -> u64 {
             self.tsc
+        }
+        fn take_transient(&mut self) -> bool {
+            false
         }
     }
 
