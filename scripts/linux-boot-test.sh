@@ -134,12 +134,12 @@ out="$(mktemp)"
 for smp in "${smps[@]}"; do
   for engine in "${engines[@]}"; do
     fresh_disk
-    # The kvm engine's boot took 237-309 s on a shared 2-core machine
-    # (docs/PERFORMANCE.md, eighth session): about three times that. The
+    # The kvm engine's boot took 94-118 s on a shared 2-core machine
+    # (docs/PERFORMANCE.md, ninth session): about three times that. The
     # interpreter runs /init's workloads on smaller inputs (zmmu.quick).
     quick=0 limit=1200
     case $engine in
-      kvm) limit=900 ;;
+      kvm) limit=360 ;;
       interp) quick=1 limit=2400 ;;
     esac
     timed "zmmu --engine $engine --smp $smp" timeout "$limit" "$zmmu" run "$KERNEL" \

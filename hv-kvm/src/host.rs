@@ -154,10 +154,21 @@ pub trait ExitHandler {
         fault: &PageFault,
     ) -> Result<FaultAction, KvmError>;
 
-    /// A host call with `argument`: the answer the stub returns, or
-    /// [`runtime::GO_TO`]: the caller does not go on, the vCPU continues
-    /// where [`ExitHandler::go_to`] says.
-    fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError>;
+    /// A host call with `argument`, the caller's R15 being `r15`: the
+    /// answer the stub returns, or [`runtime::GO_TO`]: the caller does
+    /// not go on, the vCPU continues where [`ExitHandler::go_to`] says.
+    fn host_call(
+        &mut self,
+        paging: &mut KvmPaging,
+        argument: u64,
+        r15: u64,
+    ) -> Result<u64, KvmError>;
+
+    /// After a host call: what the stub subtracts from R15 before the
+    /// caller goes on (whatever the answer).
+    fn r15_less(&self) -> u64 {
+        0
+    }
 
     /// After a host call answered [`runtime::GO_TO`]: the address the vCPU
     /// continues at and the RAX it continues with (the caller's return
@@ -204,7 +215,7 @@ impl ExitHandler for Faults<'_, '_> {
         (self.0)(paging, fault)
     }
 
-    fn host_call(&mut self, _: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
+    fn host_call(&mut self, _: &mut KvmPaging, argument: u64, _: u64) -> Result<u64, KvmError> {
         Err(KvmError::UnexpectedExit(format!(
             "host call {argument:#x} from code that makes none"
         )))
@@ -678,8 +689,13 @@ impl KvmHost {
                         .memory()
                         .load_u64(user(runtime::user::CALL_ARG))
                         .unwrap_or(0);
+                    let r15 = self
+                        .paging
+                        .memory()
+                        .load_u64(user(runtime::user::CALL_R15))
+                        .unwrap_or(0);
                     let started = std::time::Instant::now();
-                    let answer = exits.host_call(&mut self.paging, argument);
+                    let answer = exits.host_call(&mut self.paging, argument, r15);
                     self.stats.call_ns += started.elapsed().as_nanos() as u64;
                     let answer = match answer {
                         Ok(answer) => answer,
@@ -694,6 +710,7 @@ impl KvmHost {
                         let _ = memory.store_u64(user(runtime::user::GO_TO_RIP), rip);
                         let _ = memory.store_u64(user(runtime::user::GO_TO_RAX), rax);
                     }
+                    let _ = memory.store_u64(user(runtime::user::R15_LESS), exits.r15_less());
                     let _ = memory.store_u64(user(runtime::user::CALL_RESULT), answer);
                     let _ = memory.store_u64(user(runtime::user::CALL), 0);
                     if let Some(sooner) = exits

@@ -186,18 +186,22 @@ impl KvmPaging {
     fn build_upper_half(&mut self, code: Option<(u64, u64)>) -> Result<(), KvmError> {
         let pdpt = self.pool.alloc(&self.memory)?;
         let pd = self.pool.alloc(&self.memory)?;
-        let pt = self.pool.alloc(&self.memory)?;
         let rt_va = va(0);
         let fail =
             || KvmError::Config("system slot: the upper-half tables lie outside the slot".into());
         self.memory
             .store_u64(pdpt + 8 * index(rt_va, 3), self.gpa(pd) | TABLE.bits())
             .ok_or_else(fail)?;
-        self.memory
-            .store_u64(pd, self.gpa(pt) | TABLE.bits())
-            .ok_or_else(fail)?;
-        for page in 0..512u64 {
+        let mut pt = 0;
+        for page in 0..off::RUNTIME_END / 4096 {
             let at = page * 4096;
+            if page % 512 == 0 {
+                // A page table for each 2 MiB of the runtime area.
+                pt = self.pool.alloc(&self.memory)?;
+                self.memory
+                    .store_u64(pd + 8 * (at >> 21), self.gpa(pt) | TABLE.bits())
+                    .ok_or_else(fail)?;
+            }
             let user_data = off::USTACK_TOP - 0x4000..off::USER_DATA + 0x1000;
             let data = PageTableFlags::PRESENT
                 | PageTableFlags::WRITABLE
@@ -212,7 +216,7 @@ impl KvmPaging {
                 data
             };
             self.memory
-                .store_u64(pt + 8 * page, self.gpa(at) | flags.bits())
+                .store_u64(pt + 8 * (page % 512), self.gpa(at) | flags.bits())
                 .ok_or_else(fail)?;
         }
         let pool = PageTableFlags::PRESENT

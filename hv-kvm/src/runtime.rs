@@ -71,10 +71,11 @@ pub(crate) mod off {
     /// The jump cache, up to [`EXEC_END`].
     pub const EXEC_JUMP: u64 = 0x10_2000;
     /// End of the execution area: the end of the runtime area (a jump
-    /// cache of up to 32,512 entries of 32 bytes).
+    /// cache of up to 98,048 entries of 32 bytes).
     pub const EXEC_END: u64 = RUNTIME_END;
-    /// End of the runtime area; the page-table pool follows.
-    pub const RUNTIME_END: u64 = 0x20_0000;
+    /// End of the runtime area, 2 MiB aligned; the page-table pool
+    /// follows.
+    pub const RUNTIME_END: u64 = 0x40_0000;
 }
 
 /// Fields of the user data page ([`off::USER_DATA`]), which CPL3 code
@@ -98,6 +99,11 @@ pub(crate) mod user {
     pub const GO_TO_RIP: u64 = 0x40;
     /// The RAX it goes on with.
     pub const GO_TO_RAX: u64 = 0x48;
+    /// The caller's R15 at a host call.
+    pub const CALL_R15: u64 = 0x50;
+    /// What the stub subtracts from R15 before it returns or goes on
+    /// ([`crate::ExitHandler::r15_less`]).
+    pub const R15_LESS: u64 = 0x58;
 }
 
 /// A host call's answer ([`crate::ExitHandler::host_call`]): the caller
@@ -651,7 +657,8 @@ impl Runtime {
         // (`fn(which) -> answer`, System V): it completes the
         // instruction or answers `HOST`. Then the argument and the call
         // flag go to the user page, `INT3` traps to the #BP handler, which
-        // asks the host; the answer is in the page.
+        // asks the host (with the caller's R15, which it may lessen); the
+        // answer is in the page.
         let mut host_call = a.create_label();
         a.set_label(&mut host_call)?;
         if let Some((entry, stack_top)) = image {
@@ -678,9 +685,11 @@ impl Runtime {
         }
         a.mov(r11, va(off::USER_DATA))?;
         a.mov(qword_ptr(r11 + user::CALL_ARG as i32), rsi)?;
+        a.mov(qword_ptr(r11 + user::CALL_R15 as i32), r15)?;
         a.mov(qword_ptr(r11 + user::CALL as i32), 1)?;
         a.int3()?;
         let mut answer = a.create_label();
+        a.sub(r15, qword_ptr(r11 + user::R15_LESS as i32))?;
         a.mov(rax, qword_ptr(r11 + user::CALL_RESULT as i32))?;
         a.cmp(rax, GO_TO as i32)?;
         a.jne(answer)?;

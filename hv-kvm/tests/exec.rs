@@ -31,7 +31,7 @@ impl ExitHandler for Doubler {
         Ok(FaultAction::Resume(self.resume))
     }
 
-    fn host_call(&mut self, _: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
+    fn host_call(&mut self, _: &mut KvmPaging, argument: u64, _: u64) -> Result<u64, KvmError> {
         self.calls.push(argument);
         Ok(argument * 2)
     }
@@ -89,6 +89,58 @@ fn call_21(stub: u64) -> Vec<u8> {
     a.add(rax, rdi).unwrap();
     a.ret().unwrap();
     a.assemble(CODE_CACHE_VA).unwrap()
+}
+
+/// Sees the caller's R15 at each host call and takes 30 off it.
+#[derive(Default)]
+struct Lessens {
+    seen: Vec<u64>,
+}
+
+impl ExitHandler for Lessens {
+    fn page_fault(
+        &mut self,
+        _: &mut KvmPaging,
+        fault: &PageFault,
+    ) -> Result<FaultAction, KvmError> {
+        Err(KvmError::UnexpectedExit(format!("{fault}")))
+    }
+
+    fn host_call(&mut self, _: &mut KvmPaging, _: u64, r15: u64) -> Result<u64, KvmError> {
+        self.seen.push(r15);
+        Ok(0)
+    }
+
+    fn r15_less(&self) -> u64 {
+        30
+    }
+}
+
+#[test]
+fn the_host_sees_the_callers_r15_and_may_lessen_it() {
+    let Some(mut host) = host_with_code_cache() else {
+        return;
+    };
+    // R15 = 100, a host call, then R15 is the status.
+    let code = {
+        use iced_x86::code_asm::*;
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.push(r15).unwrap();
+        a.mov(r15, 100u64).unwrap();
+        a.mov(rsi, 21u64).unwrap();
+        a.mov(rax, host.host_call_stub()).unwrap();
+        a.call(rax).unwrap();
+        a.mov(rax, r15).unwrap();
+        a.pop(r15).unwrap();
+        a.ret().unwrap();
+        a.assemble(CODE_CACHE_VA).unwrap()
+    };
+    host.code_cache().unwrap().write(0, &code).unwrap();
+    let mut exits = Lessens::default();
+    let status = host
+        .exec(CODE_CACHE_VA, [1000, ExecArea::CONTEXT, 0], &mut exits)
+        .unwrap();
+    assert_eq!((status, exits.seen.as_slice()), (70, &[100][..]));
 }
 
 #[test]

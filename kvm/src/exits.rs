@@ -81,6 +81,9 @@ pub(crate) struct Exits<'a, 'b> {
     /// Where the last host call answered [`GO_TO`] sends the vCPU, and
     /// its RAX ([`ExitHandler::go_to`]).
     pub go_to: (u64, u64),
+    /// The lengths of the blocks the last host call ran ahead
+    /// ([`ExitHandler::r15_less`]).
+    pub r15_less: u64,
 }
 
 /// The control registers whose change the chain follows without leaving
@@ -233,30 +236,33 @@ pub(crate) fn comparator_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Dead
 /// change the I/O and external masks alone
 /// (`zmmu_vm_runtime::protocol::Shared::mask_floor`): with both masks on,
 /// nothing may be taken ([`may_interrupt`]: no signal, I/O or restart
-/// pending, no timer condition holding) and no timer comes due before
-/// `deadline`, so whatever the masks become the host would let the chain
-/// go on without moving the deadline; then the TOD clock at the deadline
-/// ([`comparator_floor`]), else 0.
-pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> u64 {
+/// pending, no timer condition holding), so whatever the masks become the
+/// host would let the chain go on, bringing the deadline forward to the
+/// first timer that comes due with the masks on. That is done here
+/// instead, whatever the masks are now (`deadline` becomes the one
+/// [`may_interrupt`] gives with them on: the kernel's next tick, due
+/// while it runs with interruptions off, is one kick more, when it comes
+/// due), and the floor is the TOD clock at that deadline
+/// ([`comparator_floor`]); else 0.
+pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> u64 {
     let mut enabled = cpu.clone();
     enabled.psw.mask |= INTERRUPTION_MASKS;
-    let mut moved = *deadline;
-    if may_interrupt(&enabled, board, &mut moved) || moved.at < deadline.at {
+    if may_interrupt(&enabled, board, deadline) {
         return 0;
     }
     comparator_floor(&enabled, board, deadline)
 }
 
 /// Publishes both floors for the image ([`comparator_floor`],
-/// [`mask_floor`]).
+/// [`mask_floor`], which may bring `deadline` forward).
 pub(crate) fn publish_floors(
     area: &zmmu_hv_kvm::image::ImageArea<'_>,
     cpu: &Cpu,
     board: &mut Board<'_>,
-    deadline: &Deadline,
+    deadline: &mut Deadline,
 ) {
-    area.set_comparator_floor(comparator_floor(cpu, board, deadline));
     area.set_mask_floor(mask_floor(cpu, board, deadline));
+    area.set_comparator_floor(comparator_floor(cpu, board, deadline));
 }
 
 /// Whether an instruction (for an EXECUTE, its target; `None`: a target
@@ -272,9 +278,44 @@ fn observes_change(op: Option<Opcode>) -> bool {
     })
 }
 
-impl ExitHandler for Exits<'_, '_> {
-    fn host_call(&mut self, paging: &mut KvmPaging, argument: u64) -> Result<u64, KvmError> {
-        let (id, index) = ((argument >> 8) as usize, (argument & 0xff) as usize);
+impl Exits<'_, '_> {
+    /// Whether the host, having run instruction `index` of block `id`
+    /// with the answer that the block goes on, runs the next one too in
+    /// the same exit: it calls the host as well (not translated).
+    fn runs_ahead(&self, id: usize, index: usize) -> bool {
+        let block = &self.blocks.blocks[id];
+        block.valid && block.native.get(index + 1) == Some(&false)
+    }
+
+    /// After instruction `index`, the last of block `id`, went on: the
+    /// block the dispatcher enters next (the jump-cache entry for the PSW
+    /// address under the PSW bits and tag in effect), if the host is to
+    /// run its first instruction in the same exit: one that calls the
+    /// host (not translated), in a block whose entry's budget check
+    /// passes with the caller's R15 `r15` less what the blocks run ahead
+    /// took (`Exits::r15_less`).
+    fn block_ahead(&self, id: usize, index: usize, r15: u64) -> Option<usize> {
+        if index + 1 != self.blocks.blocks[id].insns.len() {
+            return None;
+        }
+        let bits = self.cpu.psw.mask & crate::KEY_BITS | self.blocks.spaces.now;
+        let next = self.blocks.jump_get(self.cpu.psw.addr, bits)?;
+        let block = &self.blocks.blocks[next];
+        let budget = (r15 as i64).wrapping_sub(self.r15_less as i64);
+        (block.valid && block.native.first() == Some(&false) && budget >= block.insns.len() as i64)
+            .then_some(next)
+    }
+
+    /// Runs instruction `index` of block `id` for its host call, from the
+    /// CPU state the chain left: the answer to the call (the block goes
+    /// on, the chain leaves, or goes to a new PSW in a new space).
+    fn run_call(
+        &mut self,
+        paging: &mut KvmPaging,
+        id: usize,
+        index: usize,
+    ) -> Result<u64, KvmError> {
+        let argument = (id as u64) << 8 | index as u64;
         let Some(block) = self.blocks.blocks.get(id) else {
             return Err(KvmError::UnexpectedExit(format!(
                 "host call {argument:#x} names no block"
@@ -304,11 +345,6 @@ impl ExitHandler for Exits<'_, '_> {
             }
         } else {
             self.reasons.untranslated(guest.insn.op.mnemonic());
-        }
-        state::load(&paging.exec_area(), self.cpu);
-        if let Some(image) = paging.image() {
-            crate::vmcall::take_back(&image.area(), &mut self.board.services.clock);
-            crate::vmcall::take_comparator(&image.area(), self.cpu);
         }
         self.cpu.psw.addr = guest.at;
         let before = self.watched();
@@ -381,7 +417,7 @@ impl ExitHandler for Exits<'_, '_> {
         let deadline = self.deadline.passed();
         let leave_run = machine || deadline;
         if let Some(image) = paging.image() {
-            publish_floors(&image.area(), self.cpu, self.board, &self.deadline);
+            publish_floors(&image.area(), self.cpu, self.board, &mut self.deadline);
         }
         let why = [
             (result.is_err(), Leave::Interruption),
@@ -452,6 +488,69 @@ impl ExitHandler for Exits<'_, '_> {
             leave_run,
         });
         Ok(abi::EXIT)
+    }
+}
+
+impl ExitHandler for Exits<'_, '_> {
+    /// Runs the instruction of the call, then, while each goes on, the
+    /// block's next ones that call the host too ([`Exits::runs_ahead`]),
+    /// and from a block's last instruction the next block the dispatcher
+    /// would enter, if its first instruction calls the host and the
+    /// budget in R15 takes the block ([`Exits::block_ahead`]; the stub
+    /// takes its length off R15, as its entry's check would). The answer
+    /// is the last one's; where that goes on, the vCPU goes on ([`GO_TO`])
+    /// at the inline code of the next instruction of its block (after an
+    /// instruction not translated, the code there expects nothing in host
+    /// registers, as after a helper's return), or at the dispatcher with
+    /// the PSW address after a block's last. The chain goes as it would
+    /// have gone with an exit for each: the same instructions, from the
+    /// same state, run by the interpreter.
+    fn host_call(
+        &mut self,
+        paging: &mut KvmPaging,
+        argument: u64,
+        r15: u64,
+    ) -> Result<u64, KvmError> {
+        let first = ((argument >> 8) as usize, (argument & 0xff) as usize);
+        self.r15_less = 0;
+        state::load(&paging.exec_area(), self.cpu);
+        if let Some(image) = paging.image() {
+            let area = image.area();
+            crate::vmcall::take_back(&area, &mut self.board.services.clock);
+            crate::vmcall::take_comparator(&area, self.cpu);
+        }
+        let (mut id, mut index) = first;
+        loop {
+            let answer = self.run_call(paging, id, index)?;
+            if answer != abi::END {
+                return Ok(answer);
+            }
+            if self.runs_ahead(id, index) {
+                index += 1;
+            } else if let Some(next) = self.block_ahead(id, index, r15) {
+                self.r15_less += self.blocks.blocks[next].insns.len() as u64;
+                (id, index) = (next, 0);
+            } else {
+                break;
+            }
+            self.stats.run_ahead += 1;
+        }
+        if (id, index) == first {
+            return Ok(abi::END);
+        }
+        let block = &self.blocks.blocks[id];
+        self.go_to = match block.sites.get(index + 1) {
+            Some(site) => (site.start, 0),
+            None => {
+                state::set_last_run(&paging.exec_area(), abi::last_run(id as u32, index));
+                (self.dispatch, self.cpu.psw.addr)
+            }
+        };
+        Ok(GO_TO)
+    }
+
+    fn r15_less(&self) -> u64 {
+        self.r15_less
     }
 
     fn deadline(&self) -> Option<Instant> {

@@ -89,12 +89,14 @@ const _: () = assert!(KEY_BITS & Spaces::TAG == 0);
 /// The default size of the code cache.
 pub const DEFAULT_CODE_CACHE: u64 = 64 << 20;
 
-/// Jump-cache entries of the kvm engine's dispatcher: four times the
+/// Jump-cache entries of the kvm engine's dispatcher: sixteen times the
 /// translator's default ([`abi::JUMP_ENTRIES`]). A miss costs a VM exit
 /// here (tens of microseconds on PVM) where the jit pays a return to
 /// Rust, and a kernel's working set of block entries outgrows 4096
-/// (`docs/CHOICES.md` 46). It fills the execution area's jump room.
-pub const JUMP_ENTRIES: usize = 16384;
+/// (`docs/CHOICES.md` 46); with Linux's processes (busybox's blocks under
+/// each process's tag beside the kernel's) 16384 entries lost 1.1 million
+/// entries to others of their group over a boot (`docs/CHOICES.md` 62b).
+pub const JUMP_ENTRIES: usize = 65536;
 
 const _: () = assert!((JUMP_ENTRIES * abi::JUMP_SIZE) as u64 <= ExecArea::JUMP_BYTES);
 
@@ -278,6 +280,9 @@ pub struct Stats {
     pub helper_calls: u64,
     /// ... of which slow paths of natively translated instructions.
     pub slow_paths: u64,
+    /// ... of which run by the host in the exit of the call before
+    /// (`Exits::runs_ahead`): the image completed their calls.
+    pub run_ahead: u64,
     /// Instructions interpreted on the host outside blocks (fetch
     /// exceptions, page-crossing instructions, the end of a budget).
     pub steps: u64,
@@ -834,6 +839,8 @@ impl KvmEngine {
             exits::publish_floors(&image.area(), cpu, board, deadline);
             vmcall::publish_fetches(&image.area(), &mut self.blocks);
         }
+        // The mask floor may have brought the deadline forward.
+        self.host.set_deadline(Some(deadline.at));
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
         let budget_in_r15 = [
@@ -859,6 +866,7 @@ impl KvmEngine {
             deadline: *deadline,
             dispatch: self.stubs.dispatch,
             go_to: (0, 0),
+            r15_less: 0,
             budget_in_r15,
             stolen: 0,
             last_fault: None,
@@ -979,11 +987,12 @@ impl KvmEngine {
                 self.blocks.jump_dropped,
             ),
             format!(
-                "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",
+                "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}; run ahead in the exit of the call before {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",
                 run.exits,
                 per(run.vcpu_ns, run.exits) / 1000.0,
                 run.calls,
                 s.slow_paths,
+                s.run_ahead,
                 run.faults,
                 run.chunks,
                 s.steps,

@@ -139,19 +139,21 @@ fn low_address_protection_turned_on_refuses_a_store_to_a_page_mapped_before() {
 }
 
 /// Three blocks whose addresses share a slot of the kvm engine's jump
-/// cache, 0x4002 (`brcl 15,0xca60`), 0xca60 (`brcl 15,0x11fe4`) and
-/// 0x11fe4 (`brctg r1,0x4002`, then an invalid opcode), entered from
-/// 0x2000 (`lghi r1,200 ; brcl 15,0x4002`).
+/// cache, 0x4002 (`brcl 15,0x1aa42`), 0x1aa42 (`brcl 15,0x3f464`) and
+/// 0x3f464 (`aghi r1,-1 ; brcl 7,0x4002`, then an invalid opcode),
+/// entered from 0x2000 (`lghi r1,200 ; brcl 15,0x4002`).
 fn group_machine() -> Machine {
     let start = [0xa7, 0x19, 0x00, 0xc8, 0xc0, 0xf4, 0x00, 0x00, 0x0f, 0xff];
     let mut machine = program_machine(0x2000, &start);
     let storage = &mut machine.bus.storage;
     for (at, code) in [
-        (0x4002, &[0xc0, 0xf4, 0x00, 0x00, 0x45, 0x2f][..]),
-        (0xca60, &[0xc0, 0xf4, 0x00, 0x00, 0x2a, 0xc2][..]),
+        (0x4002, &[0xc0, 0xf4, 0x00, 0x00, 0xb5, 0x20][..]),
+        (0x1aa42, &[0xc0, 0xf4, 0x00, 0x01, 0x25, 0x11][..]),
         (
-            0x11fe4,
-            &[0xa7, 0x17, 0x90, 0x0f, 0x00, 0x00, 0x00, 0x00][..],
+            0x3f464,
+            &[
+                0xa7, 0x1b, 0xff, 0xff, 0xc0, 0x74, 0xff, 0xfe, 0x25, 0xcd, 0x00, 0x00, 0x00, 0x00,
+            ][..],
         ),
     ] {
         storage.write(AbsoluteAddress::new(at), code).unwrap();
@@ -162,10 +164,10 @@ fn group_machine() -> Machine {
 #[test]
 fn hot_blocks_of_one_jump_cache_slot_do_not_evict_each_other() {
     let slot = |addr| zmmu_translator::abi::jump_slot_in(addr, zmmu_kvm::JUMP_ENTRIES);
-    assert!(slot(0x4002) == slot(0xca60) && slot(0x4002) == slot(0x11fe4));
+    assert!(slot(0x4002) == slot(0x1aa42) && slot(0x4002) == slot(0x3f464));
     let mut reference = group_machine();
     let expected = reference.run(Some(10_000), &mut Quiet);
-    assert_eq!(expected.instructions, 2 + 3 * TURNS + 1);
+    assert_eq!(expected.instructions, 2 + 4 * TURNS + 1);
     let Some((_, engine)) = run_like(&expected, group_machine(), 10_000) else {
         return;
     };

@@ -211,3 +211,58 @@ fn enabling_interruptions_leaves_the_chain_only_when_one_may_be_taken() {
     assert_eq!(code(&machine), 0x1004, "external: clock comparator");
     assert_eq!(machine.cpu.psw, reference.cpu.psw);
 }
+
+/// `stck 0x120 ; lg r5,0x120 ; agfi r5,5 ms ; stg r5,0x100 ; sckc 0x100`
+/// (the clock comparator 5 ms from now), `lctlg c0,c0,0x108`
+/// (clock-comparator subclass on), `lghi r1,20 ; lghi r3,0x3000`, then
+/// 20 times `stosm 0x110(r3),0x01` (external interruptions on), `stnsm
+/// 0x110(r3),0xfe` (off), `brctg r1` back; then an invalid opcode. Few
+/// turns: a host call for each STOSM stays well within the 5 ms too.
+const SOON: [u8; 56] = [
+    0xb2, 0x05, 0x01, 0x20, 0xe3, 0x50, 0x01, 0x20, 0x00, 0x04, 0xc2, 0x58, 0x01, 0x38, 0x80, 0x00,
+    0xe3, 0x50, 0x01, 0x00, 0x00, 0x24, 0xb2, 0x06, 0x01, 0x00, 0xeb, 0x00, 0x01, 0x08, 0x00, 0x2f,
+    0xa7, 0x19, 0x00, 0x14, 0xa7, 0x39, 0x30, 0x00, 0xad, 0x01, 0x31, 0x10, 0xac, 0xfe, 0x31, 0x10,
+    0xa7, 0x17, 0xff, 0xfc, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// Turns of [`SOON`].
+const SOON_TURNS: u64 = 20;
+
+/// Enabling external interruptions while the clock comparator comes due
+/// soon, before the batch's deadline, but is not due yet: the image sets
+/// the masks (the host brought the deadline forward to the comparator
+/// with the masks on, so the vCPU is kicked when it comes due whatever
+/// the masks are then), and no STOSM leaves the chain.
+#[test]
+fn enabling_interruptions_before_a_timer_comes_due_stays_in_the_vm() {
+    let Some(time) = host_time() else {
+        return;
+    };
+    let mut machine = program_machine(0x2000, &SOON);
+    machine.services.clock = Clock::new(Box::new(time), TOD_2026);
+    let words = [
+        (0x108, zmmu_machine::interrupt::CR0_CLOCK_COMPARATOR),
+        (0x1b0, 0x0002_0001_8000_0000),
+        (0x1b8, 0x999),
+    ];
+    write_words(&mut machine, &words);
+    let Some(mut engine) = common::engine(&machine.bus.storage) else {
+        return;
+    };
+    let outcome = machine.run_with(Some(10_000), &mut Quiet, &mut engine);
+    assert!(engine.failure().is_none(), "{:?}", engine.failure());
+    if machine.cpu.psw.addr == 0x999 {
+        // The loop took longer than 5 ms (a loaded host): the
+        // interruption was taken, as it must be once due.
+        eprintln!("SKIP: the clock comparator came due during the loop");
+        return;
+    }
+    assert_eq!(outcome.instructions, 8 + 3 * SOON_TURNS + 1);
+    let completed = engine.completed_in_vm();
+    assert!(
+        completed
+            .iter()
+            .any(|&(m, n)| m == "STOSM" && n >= SOON_TURNS - 2),
+        "{completed:?}"
+    );
+}

@@ -77,6 +77,14 @@ pub trait Guest {
     fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128>;
     /// The TSC.
     fn tsc(&mut self) -> u64;
+    /// Whether the host's fault path marked an access of this call as
+    /// faulted for a cause the next call may not meet
+    /// ([`Shared::transient`]), the mark then cleared. Read where the host
+    /// writes it, in the shared page, not through the call's own view of
+    /// that page: the host writes it while the image's access waits on
+    /// the fault, which that view (a `&mut`, whose fields the compiler may
+    /// take to be the call's own) does not see.
+    fn take_transient(&mut self) -> bool;
 }
 
 /// The CPU state page in the VM (`zmmu_cpu::state::offset` layout), as
@@ -154,6 +162,10 @@ struct Bus<'g, G> {
     /// (yet) one the host found executable ([`Fetches::Pages`]): the host
     /// may list it at this call, so the site stays the image's.
     unlisted: bool,
+    /// An operand lay out of the root's reach at this call (it wraps in
+    /// the addressing mode, or lies at or above 2^47): its address comes
+    /// from registers, so the site stays the image's.
+    beyond: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
     storage: NoStorage,
@@ -183,13 +195,9 @@ impl<G: Guest> Memory for Bus<'_, G> {
         let overlaps = self
             .store
             .is_some_and(|(at, _, n)| addr < at + n as u64 && at <= last);
-        if !operand
-            || len == 0
-            || last < addr
-            || last > self.amode.mask()
-            || last >= 1 << 47
-            || overlaps
-        {
+        let beyond = last < addr || last > self.amode.mask() || last >= 1 << 47;
+        self.beyond |= operand && len != 0 && beyond;
+        if !operand || len == 0 || beyond || overlaps {
             return Err(self.refuse());
         }
         self.read_storage = true;
@@ -607,7 +615,7 @@ pub fn host_call(
     if site.refused != 0 {
         return HOST;
     }
-    shared.transient = 0;
+    let _ = guest.take_transient();
     let bytes = site.insn_bytes();
     let Ok(insn) = decode(&bytes[..(site.len as usize).min(6)]) else {
         return HOST;
@@ -652,10 +660,12 @@ pub fn host_call(
         updated: false,
         read_storage: false,
         unlisted: false,
+        beyond: false,
         refused: false,
         storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
+    let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
     let read_storage = bus.read_storage;
     // A target's page the host may list at this call leaves the call to
@@ -663,6 +673,9 @@ pub fn host_call(
     // does (`Shared::transient`, which the host's fault path sets during
     // an access).
     let unlisted = bus.unlisted;
+    // So does an operand out of the root's reach (its address comes from
+    // registers).
+    let passing = unlisted || bus.beyond;
     // An interlocked update stored cannot be taken back: the instructions
     // that make one (`interlocks`) always complete after it.
     let host = || {
@@ -682,8 +695,9 @@ pub fn host_call(
     if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
         // What this instruction needs is the host's at every call, but
         // for an access that faulted for a cause the next call may not
-        // meet (`Shared::transient`).
-        if shared.transient == 0 && !unlisted {
+        // meet (`Shared::transient`), a target's page not listed yet, or
+        // an operand out of the root's reach at this call.
+        if !transient && !passing {
             sites[slot].refused = 1;
         }
         return host();
@@ -714,7 +728,7 @@ pub fn host_call(
         // s390x exception the host's store did not (`split_store`).
         for (at, range) in parts.into_iter().filter(|(_, range)| !range.is_empty()) {
             if !guest.store(at, &data[range]) {
-                if shared.transient == 0 && !unlisted {
+                if !(transient || guest.take_transient() || passing) {
                     sites[slot].refused = 1;
                 }
                 return host();
@@ -809,6 +823,9 @@ mod tests {
         }
         fn tsc(&mut self) -> u64 {
             self.tsc
+        }
+        fn take_transient(&mut self) -> bool {
+            false
         }
     }
 
@@ -1006,6 +1023,7 @@ mod tests {
             updated: false,
             read_storage: false,
             unlisted: false,
+            beyond: false,
             refused: false,
             storage: NoStorage,
         };
@@ -1436,6 +1454,20 @@ mod tests {
         c.page[offset::FPR / 8] = 1.5f64.to_bits();
         c.page[(offset::FPR + 2 * offset::FPR_STRIDE) / 8] = f2.to_bits();
         c
+    }
+
+    #[test]
+    fn an_operand_out_of_reach_leaves_the_call_but_not_the_site() {
+        // vlbb v1,0(r2),6 at 2^47 (beyond the x86 lower half): the host's;
+        // then at 0x2000 the image completes it.
+        let mut c = float_setup(&[0xe7, 0x10, 0x20, 0x00, 0x60, 0x07], 0.0);
+        c.page[(offset::GPR + 16) / 8] = 1 << 47;
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.loads.is_empty());
+        c.page[(offset::GPR + 16) / 8] = 0x2000;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.loads, [(0x2000, 16)]);
     }
 
     fn fpc(c: &Call) -> u32 {

@@ -189,6 +189,18 @@ impl Guest for X86 {
         })
     }
 
+    fn take_transient(&mut self) -> bool {
+        let at = (va(SHARED) + offset_of!(Shared, transient) as u64) as *mut u64;
+        // SAFETY: the shared page's field, mapped user read-write, aligned;
+        // the host writes it only while this vCPU waits on a fault of the
+        // image's access (volatile: that write is not the call's).
+        unsafe {
+            let marked = core::ptr::read_volatile(at) != 0;
+            core::ptr::write_volatile(at, 0);
+            marked
+        }
+    }
+
     fn tsc(&mut self) -> u64 {
         let (lo, hi): (u32, u32);
         // SAFETY: LFENCE waits for earlier loads (a clock read after a
