@@ -813,14 +813,19 @@ impl Caches {
     /// §55b), judged by its address alone (`addrs`), even when it was
     /// dropped or set aside before, which leaves it listed until a later
     /// look; after IPTE such entries are not even looked at (the lists of
-    /// other page indexes, §59a). After a purge of every translation (CSP,
+    /// other page indexes, §59a). The generations set aside then stay set
+    /// aside: their entries that may have been formed through the entries
+    /// invalidated are dropped here, the others stand as a TLB's entries
+    /// of another ASCE would (PoP, "INVALIDATE PAGE TABLE ENTRY": only
+    /// translations formed through the invalidated entries are cleared;
+    /// §65a). After a purge of every translation (CSP,
     /// CSPG, PTLB) the entries under DAT all go at once, by new
     /// generations (§59a).
     fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
-        self.aside.clear();
         if *invalidation == Invalidation::All {
+            self.aside.clear();
             // The TLB is empty now (`Tlb::invalidate`): no entry formed
             // under DAT would stand its lookup, those of DAT off all do.
             for space in 1..SPACES {
@@ -844,6 +849,11 @@ impl Caches {
             } => Some((level, u64::from(first), u64::from(extra), 0x800)),
             _ => None,
         };
+        if entries.is_none() {
+            // Translations of any page may be gone: those set aside
+            // cannot be looked up.
+            self.aside.clear();
+        }
         let untouched = entries.map(|(level, first, extra, size)| {
             move |addr: u64| (level.index(addr).wrapping_sub(first) & (size - 1)) > extra
         });
