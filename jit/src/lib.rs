@@ -838,8 +838,9 @@ impl Caches {
 
     /// After an invalidation this CPU's TLB has applied: keeps the entries
     /// of the current generations whose instruction fetch the TLB still
-    /// translates to the frame of their block, or, where the TLB holds no
-    /// translation (lost with its capacity, or purged), the walk of the
+    /// translates to the frame of their block, or, after IPTE and IDTE,
+    /// where the TLB holds no translation (lost with its capacity, or
+    /// purged), the walk of the
     /// tables as they are now ([`walked_frame`]): the translation the
     /// interpreter's fetch would use (§65b); drops the others and those set
     /// aside. A block whose last instruction crosses into the next page
@@ -909,6 +910,12 @@ impl Caches {
             _ => (0, PAGE_LISTS),
         };
         let lists = (from..from + count).map(|list| list % PAGE_LISTS);
+        let tables_only = matches!(
+            invalidation,
+            Invalidation::PageTableEntries { .. }
+                | Invalidation::TableEntries { .. }
+                | Invalidation::Asce(_)
+        );
         self.retain_listed(lists, |e, addr, block_frame, _| {
             if let Some(untouched) = untouched {
                 // The block's page and the next, which a block's last
@@ -938,9 +945,15 @@ impl Caches {
             let partition = zmmu_mmu::tlb::partition_index(Some(source));
             match tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key()) {
                 Some(frame) => frame & !0xfff == block_frame,
-                // Not in the TLB (gone with its capacity, or purged): the
-                // fetch would walk the tables as they are now.
-                None => walked_frame(storage, tlb.controls(), source, e.addr) == Some(block_frame),
+                // Not in the TLB (gone with its capacity, or purged by a
+                // change of the tables): the fetch would walk the tables
+                // as they are now. After a change of a storage key or the
+                // prefix the walk is not the whole fetch: the entry goes.
+                None => {
+                    tables_only
+                        && walked_frame(storage, tlb.controls(), source, e.addr)
+                            == Some(block_frame)
+                }
             }
         });
     }
