@@ -910,6 +910,7 @@ impl Caches {
             _ => (0, PAGE_LISTS),
         };
         let lists = (from..from + count).map(|list| list % PAGE_LISTS);
+        let walked = core::cell::Cell::new(None);
         let tables_only = matches!(
             invalidation,
             Invalidation::PageTableEntries { .. }
@@ -949,11 +950,20 @@ impl Caches {
                 // change of the tables): the fetch would walk the tables
                 // as they are now. After a change of a storage key or the
                 // prefix the walk is not the whole fetch: the entry goes.
-                None => {
-                    tables_only
-                        && walked_frame(storage, tlb.controls(), source, e.addr)
-                            == Some(block_frame)
+                None if tables_only => {
+                    // Blocks of one page share its walk.
+                    let page = (e.addr & !0xfff, space);
+                    let frame = match walked.get() {
+                        Some((at, frame)) if at == page => frame,
+                        _ => {
+                            let frame = walked_frame(storage, tlb.controls(), source, e.addr);
+                            walked.set(Some((page, frame)));
+                            frame
+                        }
+                    };
+                    frame == Some(block_frame)
                 }
+                None => false,
             }
         });
     }
