@@ -552,6 +552,41 @@ fn fetch_space(bits: u64) -> usize {
     }
 }
 
+/// The absolute 4 KiB frame an instruction fetch at `addr` reaches through
+/// the tables of the ASCE `source` names under `controls` as they are now
+/// (what the fetch does when the TLB holds no translation; a fetch from a
+/// page with the IEP bit would fail: `None`, as for a failed walk). Table
+/// entries are read from absolute storage; no reference bit is set.
+fn walked_frame(
+    storage: &impl Storage,
+    controls: &Controls,
+    source: zmmu_mmu::control::AsceSource,
+    addr: u64,
+) -> Option<u64> {
+    use zmmu_mmu::walk::{walk, Frame, FrameSize, WalkControls};
+    let done = walk(
+        storage,
+        controls.asce(source),
+        addr,
+        WalkControls::from(controls),
+    )
+    .ok()?;
+    if done.iep {
+        return None;
+    }
+    Some(match done.frame {
+        Frame::Real(real) => controls.prefix.to_absolute(real).value() & !0xfff,
+        Frame::Absolute(origin) => {
+            let size: u64 = match done.size {
+                FrameSize::Page4K => 0x1000,
+                FrameSize::Segment1M => 1 << 20,
+                FrameSize::Region2G => 1 << 31,
+            };
+            origin.value() + (addr & (size - 1) & !0xfff)
+        }
+    })
+}
+
 /// One jump-cache entry: valid while `generation` is its fetch space's.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
@@ -803,8 +838,11 @@ impl Caches {
 
     /// After an invalidation this CPU's TLB has applied: keeps the entries
     /// of the current generations whose instruction fetch the TLB still
-    /// translates to the frame of their block (the translation the
-    /// interpreter's fetch would use), drops the others and those set
+    /// translates to the frame of their block, or, after IPTE and IDTE,
+    /// where the TLB holds no translation (lost with its capacity, or
+    /// purged), the walk of the
+    /// tables as they are now ([`walked_frame`]): the translation the
+    /// interpreter's fetch would use (§65b); drops the others and those set
     /// aside. A block whose last instruction crosses into the next page
     /// depends on that page too: it goes. After IPTE or IDTE
     /// (`invalidation`), an entry whose page and next page have other
@@ -813,14 +851,24 @@ impl Caches {
     /// §55b), judged by its address alone (`addrs`), even when it was
     /// dropped or set aside before, which leaves it listed until a later
     /// look; after IPTE such entries are not even looked at (the lists of
-    /// other page indexes, §59a). After a purge of every translation (CSP,
+    /// other page indexes, §59a). The generations set aside then stay set
+    /// aside: their entries that may have been formed through the entries
+    /// invalidated are dropped here, the others stand as a TLB's entries
+    /// of another ASCE would (PoP, "INVALIDATE PAGE TABLE ENTRY": only
+    /// translations formed through the invalidated entries are cleared;
+    /// §65a). After a purge of every translation (CSP,
     /// CSPG, PTLB) the entries under DAT all go at once, by new
     /// generations (§59a).
-    fn recheck_jump(&mut self, tlb: &zmmu_mmu::tlb::Tlb, invalidation: &Invalidation) {
+    fn recheck_jump(
+        &mut self,
+        tlb: &zmmu_mmu::tlb::Tlb,
+        storage: &impl Storage,
+        invalidation: &Invalidation,
+    ) {
         self.stats.jump_drops[JumpDrop::Invalidation as usize] += 1;
         self.last_pair = None;
-        self.aside.clear();
         if *invalidation == Invalidation::All {
+            self.aside.clear();
             // The TLB is empty now (`Tlb::invalidate`): no entry formed
             // under DAT would stand its lookup, those of DAT off all do.
             for space in 1..SPACES {
@@ -844,6 +892,11 @@ impl Caches {
             } => Some((level, u64::from(first), u64::from(extra), 0x800)),
             _ => None,
         };
+        if entries.is_none() {
+            // Translations of any page may be gone: those set aside
+            // cannot be looked up.
+            self.aside.clear();
+        }
         let untouched = entries.map(|(level, first, extra, size)| {
             move |addr: u64| (level.index(addr).wrapping_sub(first) & (size - 1)) > extra
         });
@@ -857,6 +910,13 @@ impl Caches {
             _ => (0, PAGE_LISTS),
         };
         let lists = (from..from + count).map(|list| list % PAGE_LISTS);
+        let walked = core::cell::Cell::new(None);
+        let tables_only = matches!(
+            invalidation,
+            Invalidation::PageTableEntries { .. }
+                | Invalidation::TableEntries { .. }
+                | Invalidation::Asce(_)
+        );
         self.retain_listed(lists, |e, addr, block_frame, _| {
             if let Some(untouched) = untouched {
                 // The block's page and the next, which a block's last
@@ -879,12 +939,32 @@ impl Caches {
                 mask: e.bits,
                 addr: e.addr,
             };
-            let partition = zmmu_mmu::tlb::partition_index(Some(match space {
+            let source = match space {
                 2 => zmmu_mmu::control::AsceSource::Home,
                 _ => zmmu_mmu::control::AsceSource::Primary,
-            }));
-            let frame = tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key());
-            frame.is_some_and(|f| f & !0xfff == block_frame)
+            };
+            let partition = zmmu_mmu::tlb::partition_index(Some(source));
+            match tlb.lookup(partition, e.addr, AccessKind::InstructionFetch, psw.key()) {
+                Some(frame) => frame & !0xfff == block_frame,
+                // Not in the TLB (gone with its capacity, or purged by a
+                // change of the tables): the fetch would walk the tables
+                // as they are now. After a change of a storage key or the
+                // prefix the walk is not the whole fetch: the entry goes.
+                None if tables_only => {
+                    // Blocks of one page share its walk.
+                    let page = (e.addr & !0xfff, space);
+                    let frame = match walked.get() {
+                        Some((at, frame)) if at == page => frame,
+                        _ => {
+                            let frame = walked_frame(storage, tlb.controls(), source, e.addr);
+                            walked.set(Some((page, frame)));
+                            frame
+                        }
+                    };
+                    frame == Some(block_frame)
+                }
+                None => false,
+            }
         });
     }
 
@@ -1237,8 +1317,9 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
     fn invalidate(&mut self, flush: PendingFlush) {
         let invalidation = *flush.invalidation();
         self.inner.invalidate(flush);
+        let bus = self.inner.dat_bus();
         self.caches
-            .recheck_jump(&self.inner.dat_bus().tlb, &invalidation);
+            .recheck_jump(&bus.tlb, &bus.storage, &invalidation);
     }
     fn fault(&mut self, fault: Fault) -> Exception {
         self.inner.fault(fault)

@@ -157,3 +157,43 @@ fn a_store_into_a_block_drops_its_entry_and_keeps_the_others() {
     store(&mut jit, &mut cpu, &mut bus);
     assert_eq!(jit.stats().jump_hits, hits + 1, "the store's entry stayed");
 }
+
+#[test]
+fn an_ipte_of_another_page_keeps_the_entries_set_aside() {
+    let (mut cpu, mut bus) = machine();
+    let mut jit = Jit::new(1 << 20).unwrap();
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 1);
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_B), 2);
+    // In space B: IPTE of space A's entry 5, through which A's entry for
+    // CODE (entry 0) was not formed.
+    ipte(&mut jit, &mut cpu, &mut bus, CODE + 0x5000);
+    let (hits, lookups) = (jit.stats().jump_hits, jit.stats().cache_hits);
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 1);
+    assert_eq!(jit.stats().jump_hits, hits + 1, "A's entry stayed aside");
+    assert_eq!(jit.stats().cache_hits, lookups, "no block-cache lookup");
+}
+
+#[test]
+fn an_ipte_keeps_an_entry_the_tlb_lost_whose_tables_still_translate_it() {
+    let (mut cpu, mut bus) = machine();
+    let mut jit = Jit::new(1 << 20).unwrap();
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 1);
+    // The TLB loses its translations (a TLB is a cache: it may), then
+    // IPTE of space B's entry 0, which has CODE's page index but is not
+    // the entry space A's translation of CODE was formed through.
+    bus.tlb.flush();
+    cpu.gpr[13] = PAGES_B;
+    ipte(&mut jit, &mut cpu, &mut bus, CODE);
+    let (hits, lookups) = (jit.stats().jump_hits, jit.stats().cache_hits);
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 1);
+    assert_eq!(jit.stats().jump_hits, hits + 1, "the entry stayed");
+    assert_eq!(jit.stats().cache_hits, lookups, "no block-cache lookup");
+    // IPTE of space A's entry 0 itself, which then names another frame.
+    cpu.gpr[13] = PAGES_A;
+    bus.tlb.flush();
+    ipte(&mut jit, &mut cpu, &mut bus, CODE);
+    bus.storage
+        .write_u64(AbsoluteAddress::new(PAGES_A), FRAME_C)
+        .unwrap();
+    assert_eq!(run(&mut jit, &mut cpu, &mut bus, SEGMENTS_A), 3);
+}

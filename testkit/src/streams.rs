@@ -2,7 +2,9 @@
 //! differential tests that check an engine against the interpreter.
 //! Instructions are drawn from the translator's native list and its
 //! fallbacks, plus MVCLE that pads or moves, branches through registers,
-//! EXECUTE and EXECUTE RELATIVE LONG, IPTE of a data page, random bytes
+//! EXECUTE and EXECUTE RELATIVE LONG (of any instruction, and loops that
+//! execute an MVC or XC whose address or bytes change between passes, in
+//! the EXECUTE's page or the next), IPTE of a data page, random bytes
 //! and stores into the program's own code frame through an alias page;
 //! loads and stores go through random page tables (invalid, protected
 //! and out-of-storage pages, storage keys).
@@ -84,6 +86,21 @@ struct Gen {
     rel: Option<(usize, usize, To)>,
     /// EX/BCR/BASR are preceded by a LARL of their target into r9.
     larl_target: Option<usize>,
+    /// No bytes of its own: NOPR (`bcr 0,0`) up to the end of the page,
+    /// so that the next instruction starts the next page (where the
+    /// program's layout leaves room for it).
+    to_page_end: bool,
+}
+
+impl Gen {
+    fn plain(bytes: Vec<u8>, rel: Option<(usize, usize, To)>) -> Gen {
+        Gen {
+            bytes,
+            rel,
+            larl_target: None,
+            to_page_end: false,
+        }
+    }
 }
 
 fn dest(rng: &mut Rng) -> u8 {
@@ -313,11 +330,7 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         ExtKind::Nibble => b[1] = (b[1] & 0xf0) | ext,
         ExtKind::Byte5 => b[5] = ext,
     }
-    Gen {
-        bytes: b,
-        rel,
-        larl_target: None,
-    }
+    Gen::plain(b, rel)
 }
 
 /// A random instruction.
@@ -376,11 +389,7 @@ fn instruction(rng: &mut Rng) -> Gen {
                 (pad >> 8) as u8,
                 pad as u8,
             ]);
-            Gen {
-                bytes,
-                rel: None,
-                larl_target: None,
-            }
+            Gen::plain(bytes, None)
         }
         900..=929 => {
             // BCR / BASR to a later instruction, or EX of any one (an odd
@@ -392,34 +401,27 @@ fn instruction(rng: &mut Rng) -> Gen {
                 _ => vec![0x44, (rng.below(3) as u8) << 4, 0x90, rng.chance(12) as u8],
             };
             Gen {
-                bytes,
-                rel: None,
                 larl_target: Some(1 + rng.below(6) as usize),
+                ..Gen::plain(bytes, None)
             }
         }
-        930..=939 => Gen {
-            // EXRL of a later instruction, R1 0 to 9 (its low byte ORed
-            // into the target's second byte); the block goes on after it.
-            bytes: vec![0xc6, (rng.below(10) as u8) << 4, 0, 0, 0, 0],
-            rel: Some((2, 4, To::Ahead(1 + rng.below(6) as usize))),
-            larl_target: None,
-        },
-        940..=949 => Gen {
-            // IPTE r13,r10..r12: invalidate a data page.
-            bytes: vec![0xb2, 0x21, 0x00, 0xd0 | (10 + rng.below(3) as u8)],
-            rel: None,
-            larl_target: None,
-        },
+        // EXRL of a later instruction, R1 0 to 9 (its low byte ORed into
+        // the target's second byte); the block goes on after it.
+        930..=939 => Gen::plain(
+            vec![0xc6, (rng.below(10) as u8) << 4, 0, 0, 0, 0],
+            Some((2, 4, To::Ahead(1 + rng.below(6) as usize))),
+        ),
+        // IPTE r13,r10..r12: invalidate a data page.
+        940..=949 => Gen::plain(
+            vec![0xb2, 0x21, 0x00, 0xd0 | (10 + rng.below(3) as u8)],
+            None,
+        ),
         950..=954 => {
             // Random bytes: anything the decoder knows, or not.
             let len = [2, 4, 6][rng.below(3) as usize];
             let mut bytes: Vec<u8> = (0..len).map(|_| rng.bits() as u8).collect();
             bytes[0] = (bytes[0] & 0x3f) | [0x00, 0x40, 0xc0][len / 2 - 1];
-            Gen {
-                bytes,
-                rel: None,
-                larl_target: None,
-            }
+            Gen::plain(bytes, None)
         }
         _ => {
             // A store of a register into the code frame via the alias page.
@@ -443,11 +445,10 @@ fn instruction(rng: &mut Rng) -> Gen {
 /// Appends `g`, after the LARL of its target into R9 if it has one.
 fn push(gens: &mut Vec<Gen>, g: Gen) {
     if let Some(k) = g.larl_target {
-        gens.push(Gen {
-            bytes: vec![0xc0, 0x90, 0, 0, 0, 0],
-            rel: Some((2, 4, To::Ahead(k + 1))),
-            larl_target: None,
-        });
+        gens.push(Gen::plain(
+            vec![0xc0, 0x90, 0, 0, 0, 0],
+            Some((2, 4, To::Ahead(k + 1))),
+        ));
     }
     gens.push(g);
 }
@@ -459,11 +460,7 @@ fn push(gens: &mut Vec<Gen>, g: Gen) {
 /// addresses; the third may use what the first translated (the jit's
 /// jump-cache entries set aside, docs/CHOICES.md §38).
 fn space_loop(rng: &mut Rng, gens: &mut Vec<Gen>) {
-    let plain = |bytes: Vec<u8>, rel| Gen {
-        bytes,
-        rel,
-        larl_target: None,
-    };
+    let plain = Gen::plain;
     gens.push(plain(vec![0xa7, LOOP_COUNT << 4 | 8, 0, 3], None));
     gens.push(plain(
         vec![0xc0, LOOP_POOL << 4, 0, 0, 0, 0],
@@ -482,34 +479,146 @@ fn space_loop(rng: &mut Rng, gens: &mut Vec<Gen>) {
     ));
 }
 
-/// Lays out `n` random instructions at `start`; returns the code (up to
-/// the terminator), the address of each instruction (the last is the
-/// terminator) and that of the constant pool, the next doubleword.
-fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64) {
-    let mut gens: Vec<Gen> = Vec::new();
-    for _ in 0..n {
-        if rng.below(100) == 0 {
-            space_loop(rng, &mut gens);
-        } else {
-            push(&mut gens, instruction(rng));
+/// EXECUTE of an MVC or XC, the forms the jit runs natively
+/// (docs/CHOICES.md §64a), twice in a loop counted in R8 (at most twice
+/// however a branch enters it):
+/// `lhi %r8,0; [larl %r9,t1; j l;] l: exrl %rX,t1 | [larl %r9,t1;] ex
+/// %rX,0(%r9); [larl %r9,t2;] [j 1f; 1:] [larl %r7,t1; xi b(%r7),m;]
+/// ahi %r8,1; clij %r8,2,4,l; jg after; [nopr up to the page's end;] t1:
+/// mvc|xc; t2: mvc|xc; after:`. The EX's base is set by the LARL just before it, or
+/// before its block (`j l` ends the block: the jit guesses the target
+/// from the registers at the block's start), and then may designate
+/// another target at the second pass (the guess fails at run time); the
+/// XI changes the target between the passes (MVC <-> XC, or its length),
+/// in the EXECUTE's block or the next; with `far`, the targets start the
+/// next page (which [`case`] may leave invalid).
+fn execute_loop(rng: &mut Rng, gens: &mut Vec<Gen>, far: bool) {
+    const L: usize = 0;
+    const T1: usize = 1;
+    const T2: usize = 2;
+    const AFTER: usize = 3;
+    const NEXT: usize = 4;
+    let form = rng.below(3); // 0: EXRL, 1: EX after a LARL, 2: EX guessed
+    let r1 = dest(rng);
+    let mut labels = [0usize; 4];
+    // Relative fields to patch: (instruction, field, width, label).
+    let mut refs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut emit = |gens: &mut Vec<Gen>, bytes: Vec<u8>, field: Option<(usize, usize, usize)>| {
+        if let Some((pos, width, label)) = field {
+            refs.push((gens.len(), pos, width, label));
+        }
+        gens.push(Gen::plain(bytes, None));
+    };
+    emit(gens, vec![0xa7, 0x88, 0, 0], None);
+    if form == 2 {
+        emit(gens, vec![0xc0, 0x90, 0, 0, 0, 0], Some((2, 4, T1)));
+        emit(gens, vec![0xa7, 0xf4, 0, 0], Some((2, 2, NEXT)));
+    }
+    labels[L] = gens.len();
+    match form {
+        0 => emit(gens, vec![0xc6, r1 << 4, 0, 0, 0, 0], Some((2, 4, T1))),
+        _ => {
+            if form == 1 {
+                emit(gens, vec![0xc0, 0x90, 0, 0, 0, 0], Some((2, 4, T1)));
+            }
+            emit(gens, vec![0x44, r1 << 4, 0x90, 0], None);
         }
     }
-    gens.push(Gen {
-        bytes: vec![0, 0],
-        rel: None,
-        larl_target: None,
-    });
+    if form == 2 && rng.chance(50) {
+        emit(gens, vec![0xc0, 0x90, 0, 0, 0, 0], Some((2, 4, T2)));
+    }
+    if rng.chance(40) {
+        if rng.chance(50) {
+            emit(gens, vec![0xa7, 0xf4, 0, 0], Some((2, 2, NEXT)));
+        }
+        emit(gens, vec![0xc0, 0x70, 0, 0, 0, 0], Some((2, 4, T1)));
+        let (at, bits) = if rng.chance(50) {
+            (0, 0xd2 ^ 0xd7)
+        } else {
+            (1, rng.bits() as u8)
+        };
+        emit(gens, vec![0x97, bits, 0x70, at], None);
+    }
+    emit(gens, vec![0xa7, 0x8a, 0, 1], None);
+    emit(gens, vec![0xec, 0x84, 0, 0, 2, 0x7f], Some((2, 2, L)));
+    emit(gens, vec![0xc0, 0xf4, 0, 0, 0, 0], Some((2, 4, AFTER)));
+    if far {
+        gens.push(Gen {
+            to_page_end: true,
+            ..Gen::plain(Vec::new(), None)
+        });
+    }
+    labels[T1] = gens.len();
+    gens.push(encode(rng.pick(&[MVC, XC]), rng));
+    labels[T2] = gens.len();
+    gens.push(encode(rng.pick(&[MVC, XC]), rng));
+    labels[AFTER] = gens.len();
+    for (i, pos, width, label) in refs {
+        let to = match label {
+            NEXT => To::Ahead(1),
+            _ if labels[label] > i => To::Ahead(labels[label] - i),
+            _ => To::Back(i - labels[label]),
+        };
+        gens[i].rel = Some((pos, width, to));
+    }
+}
+
+/// The address of each of `gens` laid out from `start` (the pages' ends
+/// where `pad`), and where the last ends.
+fn layout(gens: &[Gen], start: u64, pad: bool) -> (Vec<u64>, u64) {
     let mut addrs = Vec::new();
     let mut at = start;
-    for g in &gens {
+    for g in gens {
         addrs.push(at);
-        at += g.bytes.len() as u64;
+        at += if g.to_page_end && pad {
+            at.wrapping_neg() & 0xfff
+        } else {
+            g.bytes.len() as u64
+        };
     }
+    (addrs, at)
+}
+
+/// Lays out `n` random instructions at `start`, within the 16 KiB code
+/// area that holds `start`; returns the code (up to the terminator), the
+/// address of each instruction (the last is the terminator), that of the
+/// constant pool (the next doubleword) and, if the program has one, that
+/// of an EXECUTE target that starts a page after its EXECUTE's
+/// ([`execute_loop`]).
+fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64, Option<u64>) {
+    let mut gens: Vec<Gen> = Vec::new();
+    let mut far = rng.chance(50);
+    for _ in 0..n {
+        match rng.below(100) {
+            0 => space_loop(rng, &mut gens),
+            1 | 2 => {
+                execute_loop(rng, &mut gens, far);
+                far = false;
+            }
+            _ => push(&mut gens, instruction(rng)),
+        }
+    }
+    gens.push(Gen::plain(vec![0, 0], None));
+    let pad = gens.iter().position(|g| g.to_page_end);
+    // The pool's 16 bytes stay in the code area too.
+    let limit = (start | 0x3fff) + 1 - 24;
+    let (addrs, end) = layout(&gens, start, true);
+    let (addrs, far_target) = if end <= limit {
+        let far_target = pad.map(|p| addrs[p + 1]);
+        (addrs, far_target)
+    } else {
+        (layout(&gens, start, false).0, None)
+    };
     let last = gens.len() - 1;
     let pool = (addrs[last] + 2 + 7) & !7;
     let mut code = Vec::new();
     for (i, g) in gens.iter().enumerate() {
-        let mut bytes = g.bytes.clone();
+        let mut bytes = if g.to_page_end {
+            let len = addrs[i + 1] - addrs[i];
+            [0x07, 0x00].repeat(len as usize / 2)
+        } else {
+            g.bytes.clone()
+        };
         if let Some((pos, width, to)) = g.rel {
             let target = match to {
                 To::Ahead(ahead) => addrs[(i + ahead).min(last)],
@@ -522,7 +631,7 @@ fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64) {
         }
         code.extend_from_slice(&bytes);
     }
-    (code, addrs, pool)
+    (code, addrs, pool, far_target)
 }
 
 /// A random program in random tables: what an engine and the
@@ -555,7 +664,7 @@ pub fn case(rng: &mut Rng) -> Case {
     } else {
         (CODE_FRAME, DATA_FRAME)
     };
-    let (code, addrs, pool) = program(rng, code_base + start_off, n);
+    let (code, addrs, pool, far_target) = program(rng, code_base + start_off, n);
     let noise: Vec<u8> = (0..0x8000).map(|_| rng.bits() as u8).collect();
     storage
         .write(AbsoluteAddress::new(DATA_FRAME), &noise)
@@ -595,6 +704,15 @@ pub fn case(rng: &mut Rng) -> Case {
             &mut storage,
             PAGE_TABLE + page * 8,
             CODE_FRAME + page * 0x1000,
+        );
+    }
+    if let Some(target) = far_target.filter(|_| dat && rng.chance(25)) {
+        // The page of the EXECUTE targets after a page's end invalid: the
+        // EXECUTE's fetch of its target fails.
+        w(
+            &mut storage,
+            PAGE_TABLE + (target - CODE) / 0x1000 * 8,
+            0x400,
         );
     }
     // Data frames in a random order: neighbouring pages are not
