@@ -73,12 +73,65 @@ fn machine(code: &[u8], timer: Timer) -> Machine {
 /// `j .` forever.
 const LOOP: &[u8] = &[0xA7, 0xF4, 0x00, 0x00];
 
+/// How many interruptions an interrupted loop takes before it stops.
+const INTERRUPTIONS: u8 = 10;
+
+/// Where the external new PSW of an interrupted loop points.
+const HANDLER: u64 = 0x21000;
+
+/// The next comparator value (or the CPU timer's value) the handler sets.
+const REARM: u64 = 0x400;
+
+/// The disabled wait (at 0x55) the handler loads after the last
+/// interruption.
+const DONE: u64 = 0x410;
+
+/// The external interruption handler: counts the interruption in R2 and,
+/// before the [`INTERRUPTIONS`]th, sets `timer` again one millisecond on
+/// and returns to the loop (LPSWE of the external old PSW); the last
+/// loads the disabled wait at [`DONE`].
+fn handler(timer: Timer) -> Vec<u8> {
+    let rearm: &[u8] = match timer {
+        Timer::Comparator(_) => &[
+            0xE3, 0x30, 0x04, 0x00, 0x00, 0x04, // lg %r3,0x400
+            0xC2, 0x38, 0x00, 0x3E, 0x80, 0x00, // agfi %r3,4096000 (1 ms)
+            0xE3, 0x30, 0x04, 0x00, 0x00, 0x24, // stg %r3,0x400
+            0xB2, 0x06, 0x04, 0x00, // sckc 0x400
+        ],
+        Timer::CpuTimer(_) => &[0xB2, 0x08, 0x04, 0x00], // spt 0x400
+    };
+    let to_done = u16::try_from((4 + rearm.len() + 4) / 2).unwrap();
+    [
+        &[0xA7, 0x2B, 0x00, 0x01][..],      // aghi %r2,1
+        &[0xA7, 0x2F, 0x00, INTERRUPTIONS], // cghi %r2,INTERRUPTIONS
+        &[0xA7, 0x84],                      // je done
+        &to_done.to_be_bytes(),
+        rearm,
+        &[0xB2, 0xB2, 0x01, 0x30], // lpswe EXT_OLD_PSW
+        &[0xB2, 0xB2, 0x04, 0x10], // done: lpswe DONE
+    ]
+    .concat()
+}
+
 /// Runs `LOOP` with `timer` on the jit (`jit`) or the interpreter until
-/// the interruption's disabled wait; gives the interruption code stored
-/// and the old PSW's address, and the batches the jit ended at the
-/// clock's deadline.
-fn interrupted(timer: Timer, jit: bool) -> (u16, u64, u64) {
+/// the last interruption's disabled wait; gives the interruption code
+/// stored and the old PSW's address at the last, the interruptions taken
+/// (R2), and the batches the jit ended at the clock's deadline.
+fn interrupted(timer: Timer, jit: bool) -> (u16, u64, u64, u64) {
     let mut m = machine(LOOP, timer);
+    m.load(HANDLER, &handler(timer)).unwrap();
+    let psw = [
+        0x0000_0001_8000_0000u64.to_be_bytes(),
+        HANDLER.to_be_bytes(),
+    ]
+    .concat();
+    m.load(lowcore::EXT_NEW_PSW, &psw).unwrap();
+    disabled_wait_at(&mut m, DONE, 0x55);
+    let rearm = match timer {
+        Timer::Comparator(_) => m.cpu.clock_comparator,
+        Timer::CpuTimer(_) => MS,
+    };
+    m.load(REARM, &rearm.to_be_bytes()).unwrap();
     // Far more than the loop runs in a second on either engine: a timer
     // that is never taken ends the run at the limit.
     let limit = Some(if jit { 1 << 36 } else { 1 << 32 });
@@ -106,27 +159,38 @@ fn interrupted(timer: Timer, jit: bool) -> (u16, u64, u64) {
         .storage
         .read_u64(at(lowcore::EXT_OLD_PSW + 8))
         .unwrap();
-    (u16::from_be_bytes(code), old, deadline_ends)
+    (u16::from_be_bytes(code), old, m.cpu.gpr[2], deadline_ends)
+}
+
+/// Both engines take every interruption of `timer` in the loop, with the
+/// same code and old PSW; the jit ends some of its batches at the clock's
+/// deadline itself (a deadline may also pass between two batches, where
+/// the machine takes the interruption: not at all ten).
+fn interrupts_a_translated_loop_as_the_interpreter(timer: Timer, code: u16) {
+    let (jit_code, old, taken, deadline_ends) = interrupted(timer, true);
+    let (interpreted, interpreted_old, interpreted_taken, _) = interrupted(timer, false);
+    assert_eq!(
+        (jit_code, old, taken),
+        (interpreted, interpreted_old, interpreted_taken)
+    );
+    assert_eq!(
+        (jit_code, old, taken),
+        (code, 0x20000, u64::from(INTERRUPTIONS))
+    );
+    assert!(
+        deadline_ends >= 1,
+        "the jit never ended a batch at the deadline"
+    );
 }
 
 #[test]
 fn the_clock_comparator_interrupts_a_translated_loop_as_the_interpreter() {
-    let timer = Timer::Comparator(MS);
-    let (code, old, deadline_ends) = interrupted(timer, true);
-    let (interpreted, interpreted_old, _) = interrupted(timer, false);
-    assert_eq!((code, old), (interpreted, interpreted_old));
-    assert_eq!((code, old), (0x1004, 0x20000));
-    assert!(deadline_ends >= 1, "the machine polled the timer");
+    interrupts_a_translated_loop_as_the_interpreter(Timer::Comparator(MS), 0x1004);
 }
 
 #[test]
 fn the_cpu_timer_interrupts_a_translated_loop_as_the_interpreter() {
-    let timer = Timer::CpuTimer(MS);
-    let (code, old, deadline_ends) = interrupted(timer, true);
-    let (interpreted, interpreted_old, _) = interrupted(timer, false);
-    assert_eq!((code, old), (interpreted, interpreted_old));
-    assert_eq!((code, old), (0x1005, 0x20000));
-    assert!(deadline_ends >= 1, "the machine polled the timer");
+    interrupts_a_translated_loop_as_the_interpreter(Timer::CpuTimer(MS), 0x1005);
 }
 
 #[test]
