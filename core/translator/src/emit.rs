@@ -175,6 +175,8 @@ fn emit(
                 .fold(0u16, |m, &r| m | 1 << (r & 15))
         })
         .collect();
+    g.head_sets_cc = crate::liveness::cc_dead_after(block);
+    let loops = crate::liveness::loops_to_a_setting(block, env.amode);
     g.budget(block.len())?;
     g.reload(&entry)?;
     g.regs = entry;
@@ -192,7 +194,7 @@ fn emit(
         let after = block.get(index + 1..).unwrap_or(&[]);
         g.cc_dead = crate::liveness::cc_dead_after(after);
         g.cc_window = match g.cc_dead {
-            false => crate::liveness::cc_window(after),
+            false => crate::liveness::cc_window(after, loops),
             true => None,
         };
         if g.pending.is_some_and(|(_, until)| index >= until) {
@@ -371,6 +373,11 @@ pub(crate) struct Gen {
     /// A condition code not stored yet, and the index of the instruction
     /// that sets it again: the slow paths before that store it first.
     pub(crate) pending: Option<(Pending, usize)>,
+    /// The block's first instructions set the condition code before
+    /// anything can read it ([`crate::liveness::cc_dead_after`] of the
+    /// whole block): a branch back to the start leaves a pending one
+    /// unstored (docs/CHOICES.md §63a).
+    head_sets_cc: bool,
     /// Blocks it may jump to directly, those it does, and the exits that
     /// could (host instruction index of their jump, guest address).
     links: Vec<(u64, u64)>,
@@ -435,6 +442,7 @@ impl Gen {
             cc_dead: false,
             cc_window: None,
             pending: None,
+            head_sets_cc: false,
             links: Vec::new(),
             chained: Vec::new(),
             unlinked: Vec::new(),
@@ -634,6 +642,7 @@ impl Gen {
         if self.all_native && addr == self.start {
             return self.self_loop();
         }
+        self.store_left_cc()?;
         mov_imm(&mut self.a, rax, addr)?;
         if self.all_native {
             // No helper before this point may have changed translation.
@@ -650,7 +659,18 @@ impl Gen {
             self.a.jmp(self.stubs.dispatch)?;
             return Ok(());
         }
-        self.end_rax()
+        self.dispatch_rax()
+    }
+
+    /// Where the block leaves with a condition code still pending (a
+    /// window that reaches an exit, docs/CHOICES.md §63a): stores it, as
+    /// the next block, the dispatcher and the runner read the PSW. Uses
+    /// rcx and rdx.
+    fn store_left_cc(&mut self) -> Result<(), IcedError> {
+        match self.pending {
+            Some((pending, _)) => self.store_pending(pending),
+            None => Ok(()),
+        }
     }
 
     /// A branch back to the block's own start, in a block where no helper
@@ -658,8 +678,15 @@ impl Gen {
     /// top, but the PSW address and the last instruction run are stored
     /// only when the budget ends the loop (nothing in the block reads
     /// them: the helper and the fills are told the instruction).
+    ///
+    /// A condition code still pending is stored there too, and before the
+    /// jump back only where the block's first instructions do not set it
+    /// again before anything can read it.
     fn self_loop(&mut self) -> Result<(), IcedError> {
         let mut out = self.a.create_label();
+        if !self.head_sets_cc {
+            self.store_left_cc()?;
+        }
         let a = &mut self.a;
         a.cmp(r15, self.len as i32)?;
         a.jl(out)?;
@@ -683,6 +710,9 @@ impl Gen {
         self.reload(&missing)?;
         self.a.jmp(self.body)?;
         self.a.set_label(&mut out)?;
+        if self.head_sets_cc {
+            self.store_left_cc()?;
+        }
         self.a.mov(rax, self.start)?;
         self.leave_rax()?;
         self.a.mov(eax, abi::END as u32)?;
@@ -692,6 +722,12 @@ impl Gen {
 
     /// Sets the PSW address to rax and goes to the next block.
     pub(crate) fn end_rax(&mut self) -> Result<(), IcedError> {
+        self.store_left_cc()?;
+        self.dispatch_rax()
+    }
+
+    /// [`Gen::end_rax`] with no condition code pending.
+    fn dispatch_rax(&mut self) -> Result<(), IcedError> {
         self.leave_rax()?;
         self.a.jmp(self.stubs.dispatch)?;
         Ok(())
@@ -730,6 +766,8 @@ impl Gen {
         self.a.nop()?;
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
+        // Each slow path stores the cc pending at its instruction.
+        self.pending = None;
         let mut slows = alloc::vec![None; native.len()];
         for Slow {
             mut label,
@@ -1027,6 +1065,48 @@ mod tests {
             0xb9, 0x04, 0x00, 0x23, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfc, 0, 0,
         ];
         assert_eq!(translated(&code).encoder.blocks, 1);
+    }
+
+    /// The host instructions of a self-looping block `code` from its loop
+    /// head to the branch back to it: whether any stores the PSW's cc byte.
+    fn loop_stores_the_cc(code: &[u8]) -> bool {
+        let host = emitted(code);
+        // The first jump to a label before it (labels are the ips the
+        // assembler gives the instructions it labels).
+        let (head, back) = host
+            .iter()
+            .enumerate()
+            .find_map(|(back, i)| {
+                let head = host[..back]
+                    .iter()
+                    .position(|h| h.ip() != 0 && h.ip() == i.near_branch64())?;
+                (i.code() == Code::Jmp_rel32_64).then_some((head, back))
+            })
+            .expect("a branch back");
+        let cc_byte = crate::cc::PSW_CC_BYTE as u64;
+        host[head..back].iter().any(|i| {
+            i.code() == Code::Mov_rm8_r8
+                && i.op0_kind() == iced_x86::OpKind::Memory
+                && i.memory_base() == iced_x86::Register::RBX
+                && i.memory_displacement64() == cc_byte
+        })
+    }
+
+    #[test]
+    fn a_loop_whose_start_sets_the_cc_again_stores_its_last_one_only_where_it_leaves() {
+        // lgr r5,r4; agr r5,r4; aghi r2,-1; brctg r1,-12: nothing reads
+        // AGHI's cc before AGR sets it again (docs/CHOICES.md §63a).
+        let code = [
+            0xb9, 0x04, 0x00, 0x54, 0xb9, 0x08, 0x00, 0x54, 0xa7, 0x2b, 0xff, 0xff, 0xa7, 0x17,
+            0xff, 0xfa, 0, 0,
+        ];
+        assert!(!loop_stores_the_cc(&code));
+        // lg r5,0(r6); aghi r6,8; brctg r1,-10: LG's slow path may see it.
+        let code = [
+            0xe3, 0x50, 0x60, 0x00, 0x00, 0x04, 0xa7, 0x6b, 0x00, 0x08, 0xa7, 0x17, 0xff, 0xfb,
+            0, 0,
+        ];
+        assert!(loop_stores_the_cc(&code));
     }
 
     #[test]
