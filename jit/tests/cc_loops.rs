@@ -41,8 +41,14 @@ fn run(code: &[u8], budget: u64, set: impl Fn(&mut Cpu)) -> (Cpu, Interruption) 
     };
     let (mut interp, mut interp_bus) = machine(code, &set);
     let expected = common::interpret(&mut interp, &mut interp_bus, 1 << 20).unwrap_err();
-    assert_eq!(interruption, expected, "the jit's interruption is the interpreter's");
-    assert_eq!(cpu.gpr, interp.gpr, "the jit's registers are the interpreter's");
+    assert_eq!(
+        interruption, expected,
+        "the jit's interruption is the interpreter's"
+    );
+    assert_eq!(
+        cpu.gpr, interp.gpr,
+        "the jit's registers are the interpreter's"
+    );
     assert_eq!(cpu.psw, interp.psw, "the jit's PSW is the interpreter's");
     (cpu, interruption)
 }
@@ -83,7 +89,14 @@ fn cgrj(r1: u8, r2: u8, m3: u8, ahead: i16) -> [u8; 6] {
 /// The loop `lgr r5,r4; agr r5,r4; aghi r2,-1; brctg r1,loop`: its start
 /// sets the cc before anything reads it, the add's is the last.
 fn counted_loop() -> Vec<u8> {
-    [&lgr(5, 4)[..], &agr(5, 4), &aghi(2, -1), &brctg_back(1, 12), &[0, 0]].concat()
+    [
+        &lgr(5, 4)[..],
+        &agr(5, 4),
+        &aghi(2, -1),
+        &brctg_back(1, 12),
+        &[0, 0],
+    ]
+    .concat()
 }
 
 #[test]

@@ -5,7 +5,9 @@
 use alloc::vec::Vec;
 
 use iced_x86::code_asm::*;
-use iced_x86::{BlockEncoderOptions, Code, IcedError};
+use iced_x86::{
+    BlockEncoder, BlockEncoderOptions, Code, IcedError, Instruction, InstructionBlock, OpKind,
+};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
@@ -282,6 +284,68 @@ fn emit(
             Ok((Emitted::Block(translated), a))
         }
     }
+}
+
+/// `code` without the `nop`s that only carry a label where the code after
+/// them would need none (docs/CHOICES.md §63b: each one costs the host a
+/// slot of its pipeline's width, several per loop iteration). A dropped
+/// `nop`'s label goes to the next instruction kept, or, where that one has
+/// a label of its own, the branches to it go to that label. `keep(n)`:
+/// the `nop` at index `n` stays (where an index is asked for itself: a
+/// guest instruction's start, the end of the inline code). Gives the
+/// index in the new code of each old one (of the next one kept, for a
+/// dropped `nop`).
+fn without_nops(
+    code: &[Instruction],
+    keep: impl Fn(usize) -> bool,
+) -> (Vec<Instruction>, Vec<usize>) {
+    let mut out = Vec::with_capacity(code.len());
+    let mut moved = Vec::with_capacity(code.len());
+    // Label -> the label its branches go to instead.
+    let mut alias: Vec<(u64, u64)> = Vec::new();
+    // The label of the dropped `nop`s before the next instruction kept.
+    let mut carried: Option<u64> = None;
+    let last = code.len().saturating_sub(1);
+    for (n, i) in code.iter().enumerate() {
+        moved.push(out.len());
+        if i.code() == Code::Nopd && n < last && !keep(n) {
+            match (i.ip(), carried) {
+                (0, _) => {}
+                (label, Some(to)) => alias.push((label, to)),
+                (label, None) => carried = Some(label),
+            }
+            continue;
+        }
+        let mut i = *i;
+        if let Some(label) = carried.take() {
+            if i.ip() == 0 {
+                i.set_ip(label);
+            } else {
+                alias.push((label, i.ip()));
+            }
+        }
+        out.push(i);
+    }
+    if !alias.is_empty() {
+        alias.sort_unstable();
+        let find = |t: u64| {
+            alias
+                .binary_search_by_key(&t, |&(label, _)| label)
+                .ok()
+                .map(|k| alias[k].1)
+        };
+        for i in &mut out {
+            if i.op0_kind() == OpKind::NearBranch64 {
+                // A chain of aliases ends at a label kept.
+                let mut t = i.near_branch64();
+                while let Some(to) = find(t) {
+                    t = to;
+                }
+                i.set_near_branch64(t);
+            }
+        }
+    }
+    (out, moved)
 }
 
 /// Whether an instruction was translated natively.
@@ -811,21 +875,28 @@ impl Gen {
         // Our encoder gives every jump to an address (not a label) its
         // rel32 form; BlockEncoder may shorten one.
         let mut unlinked = core::mem::take(&mut self.unlinked);
-        let (code, offsets) = match encoder.encode(a.instructions(), ip)? {
+        let starts = &self.starts;
+        let (host, moved) = without_nops(a.instructions(), |n| {
+            n == inline_end || starts.binary_search(&n).is_ok()
+        });
+        let (code, offsets) = match encoder.encode(&host, ip)? {
             Some(encoded) => (encoded.code, encoded.offsets),
             None => {
                 unlinked.clear();
-                let result =
-                    a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
-                (
-                    result.inner.code_buffer,
-                    result.inner.new_instruction_offsets,
-                )
+                let result = BlockEncoder::encode(
+                    64,
+                    InstructionBlock::new(&host, ip),
+                    BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+                )?;
+                (result.code_buffer, result.new_instruction_offsets)
             }
         };
         // The host address of host instruction `index` (BlockEncoder gives
         // none for an instruction it rewrote into a longer sequence).
-        let at = |a: &mut CodeAssembler, index: usize| match offsets.get(index) {
+        let at = |a: &mut CodeAssembler, index: usize| match moved
+            .get(index)
+            .and_then(|&index| offsets.get(index))
+        {
             Some(&o) if o != u32::MAX => Ok(ip + u64::from(o)),
             // The error of a label that was never created.
             _ => a.set_label(&mut CodeLabel::default()).map(|()| ip),
@@ -1103,10 +1174,49 @@ mod tests {
         assert!(!loop_stores_the_cc(&code));
         // lg r5,0(r6); aghi r6,8; brctg r1,-10: LG's slow path may see it.
         let code = [
-            0xe3, 0x50, 0x60, 0x00, 0x00, 0x04, 0xa7, 0x6b, 0x00, 0x08, 0xa7, 0x17, 0xff, 0xfb,
-            0, 0,
+            0xe3, 0x50, 0x60, 0x00, 0x00, 0x04, 0xa7, 0x6b, 0x00, 0x08, 0xa7, 0x17, 0xff, 0xfb, 0,
+            0,
         ];
         assert!(loop_stores_the_cc(&code));
+    }
+
+    #[test]
+    fn a_nop_that_carries_only_a_label_is_left_out_and_its_branches_follow() {
+        // The loop of a_loop_whose_start_sets_the_cc_again...: AGR and
+        // AGHI each end their overflow check at a label; its nop goes
+        // (docs/CHOICES.md §63b).
+        let code = [
+            0xb9, 0x04, 0x00, 0x54, 0xb9, 0x08, 0x00, 0x54, 0xa7, 0x2b, 0xff, 0xff, 0xa7, 0x17,
+            0xff, 0xfa, 0, 0,
+        ];
+        let t = translated(&code);
+        let host = t.a.instructions();
+        let starts = [0, 5];
+        let (kept, moved) = without_nops(host, |n| starts.contains(&n));
+        let nops = |code: &[Instruction]| code.iter().filter(|i| i.code() == Code::Nopd).count();
+        assert!(nops(host) >= 2);
+        assert!(nops(&kept) < nops(host));
+        // Every branch to a label goes to an instruction kept, and each
+        // old index maps to an instruction at or after it.
+        for i in &kept {
+            if i.op0_kind() == OpKind::NearBranch64 && i.near_branch64() < 0x1000 {
+                let to = i.near_branch64();
+                assert!(kept.iter().any(|k| k.ip() == to), "{to:#x}");
+            }
+        }
+        assert_eq!(moved.len(), host.len());
+        for (old, &new) in moved.iter().enumerate() {
+            if host[old].code() != Code::Nopd {
+                let (mut was, mut is) = (host[old], kept[new]);
+                was.set_ip(0);
+                is.set_ip(0);
+                if was.op0_kind() == OpKind::NearBranch64 {
+                    assert_eq!(was.code(), is.code());
+                } else {
+                    assert_eq!(was, is);
+                }
+            }
+        }
     }
 
     #[test]

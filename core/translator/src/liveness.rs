@@ -325,13 +325,22 @@ mod tests {
         // reads it.
         let bits64 = AddressingMode::Bits64;
         let code = [&SLLG[..], &AR, &[0xa7, 0x47, 0xff, 0xfc]].concat();
-        assert!(loops_to_a_setting(&decode_block(&code, 0x1000, bits64, 64), bits64));
+        assert!(loops_to_a_setting(
+            &decode_block(&code, 0x1000, bits64, 64),
+            bits64
+        ));
         // lg; ar; brctg back 8: LG's slow path may see the cc.
         let code = [&LG[..], &AR, &[0xa7, 0x47, 0xff, 0xfc]].concat();
-        assert!(!loops_to_a_setting(&decode_block(&code, 0x1000, bits64, 64), bits64));
+        assert!(!loops_to_a_setting(
+            &decode_block(&code, 0x1000, bits64, 64),
+            bits64
+        ));
         // sllg; ar; brctg elsewhere.
         let code = [&SLLG[..], &AR, &BRCTG].concat();
-        assert!(!loops_to_a_setting(&decode_block(&code, 0x1000, bits64, 64), bits64));
+        assert!(!loops_to_a_setting(
+            &decode_block(&code, 0x1000, bits64, 64),
+            bits64
+        ));
     }
 
     #[test]
