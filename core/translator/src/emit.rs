@@ -1084,10 +1084,38 @@ mod tests {
     }
 
     #[test]
+    fn an_add_takes_its_immediate_or_cached_register_operand_itself() {
+        // aghi r2,-5; agr r2,r3: `add rax, -5` and `add rax, <the host
+        // register caching r3>`, nothing moved into rsi (docs/CHOICES.md
+        // §63c).
+        let code = [0xa7, 0x2b, 0xff, 0xfb, 0xb9, 0x08, 0x00, 0x23, 0, 0];
+        let host = emitted(&code);
+        let adds: Vec<&iced_x86::Instruction> = host
+            .iter()
+            .filter(|i| {
+                i.mnemonic() == iced_x86::Mnemonic::Add
+                    && i.op0_register() == iced_x86::Register::RAX
+            })
+            .collect();
+        assert_eq!(adds.len(), 2);
+        assert_eq!(adds[0].immediate32to64(), -5);
+        assert!(CACHE
+            .iter()
+            .any(|&r| iced_x86::Register::from(r) == adds[1].op1_register()));
+        let inline = &host[..host
+            .iter()
+            .position(|i| i.code() == Code::Nopd)
+            .unwrap_or(host.len())];
+        assert!(!inline.iter().any(|i| {
+            i.op0_register() == iced_x86::Register::RSI && i.mnemonic() == iced_x86::Mnemonic::Mov
+        }));
+    }
+
+    #[test]
     fn an_immediate_operand_takes_the_shortest_move() {
-        // aghi r1,1; aghi r1,-1: the second operand (in rsi) by a 32-bit
+        // lghi r1,1; lghi r1,-1: the second operand (in rsi) by a 32-bit
         // move, then a sign-extended one.
-        let code = [0xa7, 0x1b, 0x00, 0x01, 0xa7, 0x1b, 0xff, 0xff, 0, 0];
+        let code = [0xa7, 0x19, 0x00, 0x01, 0xa7, 0x19, 0xff, 0xff, 0, 0];
         let host = emitted(&code);
         let into_rsi: Vec<Code> = host
             .iter()
