@@ -257,3 +257,26 @@ fn a_cached_register_operand_is_read_where_it_is_held() {
     });
     assert_eq!((gpr[1], gpr[3], gpr[5], gpr[6]), (300, 700, 1000, 1300));
 }
+
+#[test]
+fn a_store_takes_its_bytes_from_the_register_the_cache_holds() {
+    // lgr r2,r3 (r2 cached); stg r2,0(r4); st r2,8(r4); sth r2,12(r4);
+    // stc r2,14(r4); lg r5,0(r4); lg r6,8(r4): the rightmost 8, 4, 2 and 1
+    // bytes of r2, big-endian (§63d).
+    let code = [
+        &[0xb9, 0x04, 0x00, 0x23][..],
+        &[0xe3, 0x20, 0x40, 0x00, 0x00, 0x24],
+        &[0x50, 0x20, 0x40, 0x08],
+        &[0x40, 0x20, 0x40, 0x0c],
+        &[0x42, 0x20, 0x40, 0x0e],
+        &[0xe3, 0x50, 0x40, 0x00, 0x00, 0x04],
+        &[0xe3, 0x60, 0x40, 0x08, 0x00, 0x04],
+    ]
+    .concat();
+    let (gpr, _) = after(&code, |cpu| {
+        cpu.gpr[3] = 0x0102_0304_0506_0708;
+        cpu.gpr[4] = common::DATA;
+    });
+    assert_eq!(gpr[5], 0x0102_0304_0506_0708);
+    assert_eq!(gpr[6], 0x0506_0708_0708_0800);
+}

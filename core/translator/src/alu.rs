@@ -193,14 +193,7 @@ impl Gen {
         } else {
             self.reg_low(here.insn.f.r1)?
         };
-        let a = &mut self.a;
-        match n {
-            8 => a.mov(rcx, r1)?,
-            4 => a.mov(ecx, low32(r1))?,
-            2 => a.movzx(ecx, low16(r1))?,
-            _ => a.movzx(ecx, low8(r1))?,
-        }
-        self.store(u32::from(n))
+        self.store_from(u32::from(n), r1)
     }
 
     /// rsi = register `r` (from the register cache) as the second
@@ -364,11 +357,13 @@ impl Gen {
         }
         let mut writes = true;
         let mut sets_cc = true;
+        // Where the result is (a 64-bit load leaves it in rsi: §63d).
+        let mut result = rax;
         match op {
             AluOp::Load => {
                 sets_cc = false;
                 if wide {
-                    a.mov(rax, rsi)?;
+                    result = rsi;
                 } else {
                     a.mov(eax, esi)?;
                 }
@@ -503,7 +498,7 @@ impl Gen {
         if writes {
             // A 32-bit result in eax: its high half is zero.
             if wide {
-                self.set_reg(f.r1, rax)?;
+                self.set_reg(f.r1, result)?;
             } else {
                 self.set_reg32(f.r1, rax)?;
             }

@@ -1112,6 +1112,32 @@ mod tests {
     }
 
     #[test]
+    fn a_store_and_a_load_use_the_cached_register_and_the_loaded_one_themselves() {
+        // lgr r2,r3; stc r2,0(r4); lg r5,0(r4): the byte stored from the
+        // host register caching r2, the doubleword loaded (into rsi)
+        // stored to r5 from there, no `mov rax, rsi` (docs/CHOICES.md
+        // §63d).
+        let code = [
+            0xb9, 0x04, 0x00, 0x23, 0x42, 0x20, 0x40, 0x00, 0xe3, 0x50, 0x40, 0x00, 0x00, 0x04, 0,
+            0,
+        ];
+        let host = emitted(&code);
+        let byte_store = host
+            .iter()
+            .find(|i| i.code() == Code::Mov_rm8_r8 && i.memory_base() == iced_x86::Register::R13)
+            .expect("a byte store");
+        assert!(CACHE
+            .iter()
+            .any(|&r| iced_x86::Register::from(low8(r)) == byte_store.op1_register()));
+        let rsi_to_rax = |i: &&iced_x86::Instruction| {
+            i.mnemonic() == iced_x86::Mnemonic::Mov
+                && i.op0_register() == iced_x86::Register::RAX
+                && i.op1_register() == iced_x86::Register::RSI
+        };
+        assert!(!host.iter().any(|i| rsi_to_rax(&i)));
+    }
+
+    #[test]
     fn an_immediate_operand_takes_the_shortest_move() {
         // lghi r1,1; lghi r1,-1: the second operand (in rsi) by a 32-bit
         // move, then a sign-extended one.
