@@ -280,3 +280,45 @@ fn a_store_takes_its_bytes_from_the_register_the_cache_holds() {
     assert_eq!(gpr[5], 0x0102_0304_0506_0708);
     assert_eq!(gpr[6], 0x0506_0708_0708_0800);
 }
+
+/// `cmp` (a register compare, `op` its RRE opcode), a branch on `mask` past
+/// `larl r5,.; agr r3,r5` to an invalid opcode of its own, where the
+/// program also ends: the compare's cc is the branch's only reader.
+fn compare_then_branch(op: u16, mask: u8) -> Vec<u8> {
+    let [o0, o1] = op.to_be_bytes();
+    [
+        &[o0, o1, 0x00, 0x12][..],
+        &[0xa7, mask << 4 | 4, 0x00, 0x08],
+        &[0xc0, 0x50, 0x00, 0x00, 0x00, 0x00],
+        &[0xb9, 0x08, 0x00, 0x35],
+        &[0, 0],
+    ]
+    .concat()
+}
+
+#[test]
+fn a_compare_whose_branch_leaves_stores_its_cc_there() {
+    // clgr r1,r2; jle: taken on low (cc 1) and equal (cc 0); not taken on
+    // high, where agr's cc (positive, 2) is left (§63e).
+    for (r1, r2, cc) in [(1u64, 2u64, 1u8), (2, 2, 0)] {
+        let (cpu, _) = run(&compare_then_branch(0xb921, 0xc), 1 << 20, |cpu| {
+            cpu.gpr[1] = r1;
+            cpu.gpr[2] = r2;
+        });
+        assert_eq!(cpu.psw.cc(), cc, "clgr {r1},{r2}");
+        // (The old PSW of the invalid opcode points past it.)
+        assert_eq!(cpu.psw.addr, CODE + 22, "the branch was taken");
+    }
+    let (cpu, _) = run(&compare_then_branch(0xb921, 0xc), 1 << 20, |cpu| {
+        cpu.gpr[1] = 3;
+        cpu.gpr[2] = 2;
+        cpu.gpr[3] = 1;
+    });
+    assert_eq!((cpu.psw.cc(), cpu.psw.addr), (2, CODE + 20));
+    // cgr r1,r2; jl: -1 is low signed (cc 1), high unsigned.
+    let (cpu, _) = run(&compare_then_branch(0xb920, 0x4), 1 << 20, |cpu| {
+        cpu.gpr[1] = u64::MAX;
+        cpu.gpr[2] = 1;
+    });
+    assert_eq!((cpu.psw.cc(), cpu.psw.addr), (1, CODE + 22));
+}

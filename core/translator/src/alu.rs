@@ -287,7 +287,13 @@ impl Gen {
         // raises an exception is computed. Or the cc stays unstored up to
         // it, its slow paths in between storing it (docs/CHOICES.md §58a).
         let deferred = !self.cc_dead && self.defers(op, src, f.r1);
-        let dead = self.cc_dead || deferred;
+        // A register or immediate compare whose cc only the branch after
+        // it reads, and only where it leaves: the branch stores it there
+        // from the flags (docs/CHOICES.md §63e).
+        let on_exit = matches!(op, AluOp::Cmp | AluOp::CmpL)
+            && !matches!(src, Src::Mem(_))
+            && self.cc_branch_only;
+        let dead = self.cc_dead || deferred || on_exit;
         if op == AluOp::Load {
             // The first operand is only written.
         } else if wide {
@@ -489,7 +495,12 @@ impl Gen {
             }
             AluOp::Cmp | AluOp::CmpL => {
                 writes = false;
-                if !dead {
+                if on_exit {
+                    op2!(cmp);
+                    let compared = Compared::new(op == AluOp::CmpL);
+                    self.flags_left = Some(compared);
+                    self.cc_in_flags_left = true;
+                } else if !dead {
                     op2!(cmp);
                     compare_cc(a, op == AluOp::CmpL)?;
                 }

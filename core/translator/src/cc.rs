@@ -162,6 +162,23 @@ impl Gen {
         Ok(())
     }
 
+    /// Stores into the PSW the condition code of the compare whose flags
+    /// the host holds (`compared`: cc 0 equal, 1 low, 2 high), where a
+    /// branch leaves the block after a compare that did not store it
+    /// (docs/CHOICES.md §63e). Uses rcx and rdx.
+    pub(crate) fn store_compared_cc(&mut self, compared: Compared) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        compare_cc(a, compared == Compared::Logical)?;
+        a.add(cl, cl)?;
+        a.or(cl, dl)?;
+        a.shl(cl, 4)?;
+        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+        a.and(dl, 0xcf)?;
+        a.or(dl, cl)?;
+        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
+        Ok(())
+    }
+
     /// dl = the PSW's cc byte with the cc clear, also saved in the frame.
     pub(crate) fn save_cc_base(&mut self) -> Result<(), IcedError> {
         let a = &mut self.a;

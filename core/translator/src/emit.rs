@@ -193,7 +193,9 @@ fn emit(
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
         g.flags = g.flags_left.take();
+        g.cc_in_flags = core::mem::take(&mut g.cc_in_flags_left) && g.flags.is_some();
         let after = block.get(index + 1..).unwrap_or(&[]);
+        g.cc_branch_only = crate::liveness::cc_read_by_branch_only(after);
         g.cc_dead = crate::liveness::cc_dead_after(after);
         g.cc_window = match g.cc_dead {
             false => crate::liveness::cc_window(after, loops),
@@ -256,6 +258,7 @@ fn emit(
         if here.used_slow {
             // Its slow path rejoins after it with other flags.
             g.flags_left = None;
+            g.cc_in_flags_left = false;
             g.slow.push(Slow {
                 label: here.slow,
                 index,
@@ -427,6 +430,15 @@ pub(crate) struct Gen {
     /// `flags_left`: the instruction being emitted leaves them.
     pub(crate) flags: Option<Compared>,
     pub(crate) flags_left: Option<Compared>,
+    /// The compare whose flags [`Gen::flags`] holds left its cc unstored:
+    /// the branch reading it stores it where it leaves (docs/CHOICES.md
+    /// §63e); `cc_in_flags_left`: the instruction being emitted does so.
+    pub(crate) cc_in_flags: bool,
+    pub(crate) cc_in_flags_left: bool,
+    /// The next instruction is a conditional side exit on the cc, which
+    /// is dead on its fall-through path
+    /// ([`crate::liveness::cc_read_by_branch_only`]).
+    pub(crate) cc_branch_only: bool,
     /// A later instruction of the block sets the condition code before
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
@@ -503,6 +515,9 @@ impl Gen {
             cc_left: false,
             flags: None,
             flags_left: None,
+            cc_in_flags: false,
+            cc_in_flags_left: false,
+            cc_branch_only: false,
             cc_dead: false,
             cc_window: None,
             pending: None,
@@ -1271,6 +1286,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_compare_whose_branch_is_its_only_reader_computes_no_cc_before_it() {
+        // clgr r1,r2; jle; larl r5; agr r3,r5: the cc only where the
+        // branch is taken (docs/CHOICES.md §63e).
+        let code = [
+            0xb9, 0x21, 0x00, 0x12, 0xa7, 0xc4, 0x00, 0x08, 0xc0, 0x50, 0, 0, 0, 0, 0xb9, 0x08,
+            0x00, 0x35, 0, 0,
+        ];
+        let host = emitted(&code);
+        let cmp = host
+            .iter()
+            .position(|i| {
+                i.mnemonic() == iced_x86::Mnemonic::Cmp
+                    && i.op0_register() == iced_x86::Register::RAX
+            })
+            .unwrap();
+        let branch = cmp + 1;
+        assert_eq!(
+            host[branch].mnemonic(),
+            iced_x86::Mnemonic::Ja,
+            "jle skips on high"
+        );
+        assert!(host[branch + 1..]
+            .iter()
+            .take(12)
+            .any(|i| i.mnemonic() == iced_x86::Mnemonic::Setb));
     }
 
     #[test]

@@ -77,6 +77,21 @@ pub(crate) fn loops_to_a_setting(block: &[Guest], amode: AddressingMode) -> bool
         && cc_dead_after(block)
 }
 
+/// Whether the first of `after` is a conditional relative branch on the
+/// condition code that leaves the block when taken (BRC, BRCL with a
+/// mask neither 0 nor 15: a side exit), after which the cc is set again
+/// before anything can read it ([`cc_dead_after`]): the only reader of
+/// the cc of the instruction before is that branch, and what is left
+/// where it is taken (docs/CHOICES.md §63e).
+pub(crate) fn cc_read_by_branch_only(after: &[Guest]) -> bool {
+    let Some((branch, rest)) = after.split_first() else {
+        return false;
+    };
+    matches!(branch.insn.op, Opcode::BRC | Opcode::BRCL)
+        && !matches!(branch.insn.f.m1 & 15, 0 | 15)
+        && cc_dead_after(rest)
+}
+
 /// Whether `insn` is a relative branch translated natively that neither
 /// reads nor sets the condition code: BRANCH RELATIVE ON COUNT (R1 less
 /// one, written before the branch) and the COMPARE AND BRANCH RELATIVE
@@ -210,7 +225,7 @@ fn sets_cc_only(op: AluOp) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{cc_dead_after, cc_window, loops_to_a_setting};
+    use super::{cc_dead_after, cc_read_by_branch_only, cc_window, loops_to_a_setting};
     use crate::block::{decode_block, Guest};
     use zmmu_mmu::addr::AddressingMode;
 
@@ -317,6 +332,19 @@ mod tests {
         // ar; cgrj r1,r2 (writes nothing, PoP: cc unchanged); ar.
         let code = [&AR[..], &CGRJ, &AR].concat();
         assert_eq!(cc_window(&after_first(&code), false), Some((1, 0)));
+    }
+
+    #[test]
+    fn a_branch_whose_fall_through_sets_the_cc_again_is_its_only_reader() {
+        // ar; jne; sllg; ar: the branch reads it, then AR sets it again.
+        let code = [&AR[..], &JNE, &SLLG, &AR].concat();
+        assert!(cc_read_by_branch_only(&after_first(&code)));
+        // ar; jne; lg; ar: LG may see it.
+        let code = [&AR[..], &JNE, &LG, &AR].concat();
+        assert!(!cc_read_by_branch_only(&after_first(&code)));
+        // ar; brctg; ar: not a branch on the cc.
+        let code = [&AR[..], &BRCTG, &AR].concat();
+        assert!(!cc_read_by_branch_only(&after_first(&code)));
     }
 
     #[test]
