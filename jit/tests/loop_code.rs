@@ -322,3 +322,60 @@ fn a_compare_whose_branch_leaves_stores_its_cc_there() {
     });
     assert_eq!((cpu.psw.cc(), cpu.psw.addr), (1, CODE + 22));
 }
+
+#[test]
+fn a_fault_after_the_start_of_a_loop_sees_the_starts_cc() {
+    // loop: ar r1,r2; alg r3,0(r6); aghi r6,0x2000; brct r15,loop: the
+    // third ALG is beyond storage; its old PSW holds AR's cc (negative,
+    // 1), not the AGHI's the branch back carried (positive, 2).
+    let code = [
+        &[0x1a, 0x12][..],
+        &[0xe3, 0x30, 0x60, 0x00, 0x00, 0x0a],
+        &aghi(6, 0x2000),
+        &[0xa7, 0xf6, 0xff, 0xfa],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, 1 << 20, |cpu| {
+        cpu.gpr[1] = 0;
+        cpu.gpr[2] = u64::from(u32::MAX);
+        cpu.gpr[6] = SIZE as u64 - 0x4000;
+        cpu.gpr[15] = 10;
+    });
+    assert_eq!(cpu.psw.cc(), 1);
+}
+
+#[test]
+fn a_block_that_ends_after_a_setting_with_storage_leaves_that_ones_cc() {
+    // ar r1,r2; alg r3,0(r6), run with a budget of two again and again
+    // (the jit then translates a block of just the two): AR's cc waits
+    // for ALG's slow path, ALG sets its own, and the block's end must not
+    // store AR's again (§63a).
+    let code = [
+        &[0x1a, 0x12][..],
+        &[0xe3, 0x30, 0x60, 0x00, 0x00, 0x0a],
+        &[0, 0],
+    ]
+    .concat();
+    let set = |cpu: &mut Cpu| {
+        // AR's result 1 (cc 2).
+        cpu.gpr[2] = 1;
+        cpu.gpr[3] = 1;
+        cpu.gpr[6] = common::DATA;
+    };
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    for _ in 0..16 {
+        let (mut cpu, mut bus) = machine(&code, &set);
+        let ran = jit.run(&mut cpu, &mut bus, 2);
+        assert_eq!((ran.instructions, ran.result), (2, Ok(())));
+        let (mut interp, mut interp_bus) = machine(&code, &set);
+        common::interpret(&mut interp, &mut interp_bus, 2).unwrap();
+        assert_eq!(cpu.psw, interp.psw);
+        // 1 + 0 (the data is zero): not zero, no carry.
+        assert_eq!(cpu.psw.cc(), 1);
+    }
+    assert!(
+        jit.stats().blocks >= 2,
+        "a block of the first two was translated"
+    );
+}

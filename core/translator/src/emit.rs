@@ -268,6 +268,12 @@ fn emit(
                 pending,
             });
         }
+        if g.pending.is_some_and(|(_, until)| index + 1 >= until) {
+            // It set the cc after its own slow path stored the one
+            // pending (a compare with storage ...): the exits after it
+            // must not store that one again (docs/CHOICES.md §63a).
+            g.pending = None;
+        }
         if ended {
             break;
         }

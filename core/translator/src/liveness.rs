@@ -29,8 +29,9 @@ pub(crate) fn cc_dead_after(after: &[Guest]) -> bool {
 /// none leaves the block but by a branch that does not read it: the
 /// block stores the cc first on those paths), and the general registers
 /// written before one of those slow paths or exits (one bit each: they
-/// compute the cc from a register none of these is). All of them where
-/// the block ends first and `loops` (it branches back to a start that
+/// compute the cc from a register none of these is). One more than all
+/// of them (the window goes on past the block's exits) where the block
+/// ends first and `loops` (it branches back to a start that
 /// sets the cc again, [`loops_to_a_setting`]: the exits store the cc, the
 /// branch back leaves it unstored, §63a; elsewhere the block's end would
 /// store it from the CPU state where the instruction's own flags are
@@ -62,7 +63,7 @@ pub(crate) fn cc_window(after: &[Guest], loops: bool) -> Option<(usize, u16)> {
             before_slow |= written;
         }
     }
-    loops.then_some((after.len(), before_slow | written))
+    loops.then_some((after.len() + 1, before_slow | written))
 }
 
 /// Whether `block` ends with a relative branch back to its start, whose
@@ -316,7 +317,7 @@ mod tests {
     fn the_window_reaches_the_end_of_a_loop_whose_exits_store_the_cc() {
         // ar; lg r1; st r3: both, and r1 is written before the exit.
         let code = [&AR[..], &LG, &ST].concat();
-        assert_eq!(cc_window(&after_first(&code), true), Some((2, 1 << 1)));
+        assert_eq!(cc_window(&after_first(&code), true), Some((3, 1 << 1)));
         // Elsewhere the end stores it from the flags.
         assert_eq!(cc_window(&after_first(&code), false), None);
     }
