@@ -252,7 +252,7 @@ impl Gen {
         );
         let second = if format == Format::RrfA { f.r3 } else { f.r2 };
         // Read after the first operand (a slot it claims may be this one's).
-        let cached = direct && src == Src::Reg(Ext::F);
+        let cached = (direct || op == AluOp::Load) && src == Src::Reg(Ext::F);
         let mut b = Operand::Rsi;
         match src {
             Src::Reg(_) if cached => {}
@@ -363,15 +363,18 @@ impl Gen {
         }
         let mut writes = true;
         let mut sets_cc = true;
-        // Where the result is (a 64-bit load leaves it in rsi: §63d).
+        // Where the result is (a 64-bit load leaves it in rsi, LGR in the
+        // source's host register: §63d).
         let mut result = rax;
         match op {
             AluOp::Load => {
                 sets_cc = false;
-                if wide {
-                    result = rsi;
-                } else {
-                    a.mov(eax, esi)?;
+                match (wide, b) {
+                    // LGR: the source's host register itself.
+                    (true, Operand::Reg(r)) => result = r,
+                    (true, _) => result = rsi,
+                    (false, Operand::Reg(r)) => a.mov(eax, low32(r))?,
+                    (false, _) => a.mov(eax, esi)?,
                 }
             }
             AluOp::Mul => {

@@ -1134,10 +1134,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_store_and_a_load_use_the_cached_register_and_the_loaded_one_themselves() {
-        // lgr r2,r3; stc r2,0(r4); lg r5,0(r4): the byte stored from the
-        // host register caching r2, the doubleword loaded (into rsi)
-        // stored to r5 from there, no `mov rax, rsi` (docs/CHOICES.md
-        // §63d).
+        // lgr r2,r3; stc r2,0(r4); lg r5,0(r4): r3 copied from its host
+        // register, the byte stored from the host register caching r2,
+        // the doubleword loaded (into rsi) stored to r5 from there, no
+        // `mov rax, rsi` (docs/CHOICES.md §63d).
         let code = [
             0xb9, 0x04, 0x00, 0x23, 0x42, 0x20, 0x40, 0x00, 0xe3, 0x50, 0x40, 0x00, 0x00, 0x04, 0,
             0,
@@ -1150,6 +1150,11 @@ pub(crate) mod tests {
         assert!(CACHE
             .iter()
             .any(|&r| iced_x86::Register::from(low8(r)) == byte_store.op1_register()));
+        // LGR copies r3's host register itself, nothing through rsi.
+        let store_at = host.iter().position(|i| i == byte_store).unwrap();
+        assert!(!host[..store_at].iter().any(|i| {
+            i.mnemonic() == iced_x86::Mnemonic::Mov && i.op0_register() == iced_x86::Register::RSI
+        }));
         let rsi_to_rax = |i: &&iced_x86::Instruction| {
             i.mnemonic() == iced_x86::Mnemonic::Mov
                 && i.op0_register() == iced_x86::Register::RAX
