@@ -38,7 +38,8 @@ const PAGE_TABLE_B: u64 = 0x13000;
 const CODE_COPY_FRAME: u64 = 0x2_4000;
 /// The two registers no random instruction writes (their destinations
 /// are R0-R9, their bases R10-R12, IPTE's table R13): the loop of
-/// [`space_loop`] counts in R15 and addresses the pool with R14.
+/// [`space_loop`] counts in R15 (as [`counted_loop`]'s does) and
+/// addresses the pool with R14.
 const LOOP_COUNT: u8 = 15;
 const LOOP_POOL: u8 = 14;
 
@@ -479,6 +480,33 @@ fn space_loop(rng: &mut Rng, gens: &mut Vec<Gen>) {
     ));
 }
 
+/// A loop of a few random instructions run a few times: `lhi %r15,n; l:
+/// [ar] ...; aghi; brct %r15,l`. Its block loops to itself where every
+/// instruction is native; the add's cc is carried over the branch back
+/// and stored where the loop leaves (docs/CHOICES.md §63a), the AR at
+/// the start (every other loop) sets it again before anything reads it.
+fn counted_loop(rng: &mut Rng, gens: &mut Vec<Gen>) {
+    let plain = |bytes: Vec<u8>| Gen::plain(bytes, None);
+    let count = 2 + rng.below(5) as u8;
+    gens.push(plain(vec![0xa7, LOOP_COUNT << 4 | 8, 0, count]));
+    let top = gens.len();
+    let reg = |rng: &mut Rng| rng.below(10) as u8;
+    if rng.below(2) == 0 {
+        let (r1, r2) = (reg(rng), reg(rng));
+        gens.push(plain(vec![0x1a, r1 << 4 | r2]));
+    }
+    for _ in 0..1 + rng.below(4) {
+        push(gens, instruction(rng));
+    }
+    let r1 = reg(rng);
+    gens.push(plain(vec![0xa7, r1 << 4 | 0xb, 0xff, rng.below(256) as u8]));
+    let back = gens.len() - top;
+    gens.push(Gen::plain(
+        vec![0xa7, LOOP_COUNT << 4 | 6, 0, 0],
+        Some((2, 2, To::Back(back))),
+    ));
+}
+
 /// EXECUTE of an MVC or XC, the forms the jit runs natively
 /// (docs/CHOICES.md §64a), twice in a loop counted in R8 (at most twice
 /// however a branch enters it):
@@ -595,6 +623,7 @@ fn program(rng: &mut Rng, start: u64, n: usize) -> (Vec<u8>, Vec<u64>, u64, Opti
                 execute_loop(rng, &mut gens, far);
                 far = false;
             }
+            3 | 4 => counted_loop(rng, &mut gens),
             _ => push(&mut gens, instruction(rng)),
         }
     }

@@ -78,6 +78,19 @@ fn overflow_cc(
     Ok(())
 }
 
+/// Where an ALU operation's second operand is (docs/CHOICES.md §63c).
+#[derive(Clone, Copy)]
+enum Operand {
+    /// In rsi (extended, from storage, or for an operation x86 has no
+    /// immediate or register form of the same shape for).
+    Rsi,
+    /// In the register cache's host register (all of it, or its low half
+    /// for a 32-bit operation).
+    Reg(AsmRegister64),
+    /// An immediate: sign-extended to 64 bits, or the 32 bits themselves.
+    Imm(i32),
+}
+
 impl Gen {
     /// Emits the ALU, storage-and-immediate and store instructions it
     /// translates natively; `None` for other semantics.
@@ -163,14 +176,7 @@ impl Gen {
         } else {
             self.reg_low(here.insn.f.r1)?
         };
-        let a = &mut self.a;
-        match n {
-            8 => a.mov(rcx, r1)?,
-            4 => a.mov(ecx, low32(r1))?,
-            2 => a.movzx(ecx, low16(r1))?,
-            _ => a.movzx(ecx, low8(r1))?,
-        }
-        self.store(u32::from(n))
+        self.store_from(u32::from(n), r1)
     }
 
     /// rsi = register `r` (from the register cache) as the second
@@ -199,24 +205,51 @@ impl Gen {
         Ok(())
     }
 
-    /// The ALU shapes: b in rsi, a and the result in rax (the first
-    /// operand is R1, R2 for RRF-a, R3 for RIE-d; the result goes to R1).
+    /// The ALU shapes: b in rsi (or, for the operations that take one,
+    /// an immediate or the cache's host register: docs/CHOICES.md §63c),
+    /// a and the result in rax (the first operand is R1, R2 for RRF-a, R3
+    /// for RIE-d; the result goes to R1).
     fn alu(&mut self, here: &mut Current, op: AluOp, w: Width, src: Src) -> Result<(), IcedError> {
         let f = here.insn.f;
         let format = here.insn.op.format();
+        let wide = w == Width::W64;
         let first = match format {
             Format::RrfA => f.r2,
             Format::RieD => f.r3,
             _ => f.r1,
         };
+        let direct = matches!(
+            op,
+            AluOp::Add
+                | AluOp::AddL
+                | AluOp::AddLC
+                | AluOp::Sub
+                | AluOp::SubL
+                | AluOp::SubLB
+                | AluOp::And
+                | AluOp::Or
+                | AluOp::Xor
+                | AluOp::Mul
+                | AluOp::Cmp
+                | AluOp::CmpL
+        );
+        let second = if format == Format::RrfA { f.r3 } else { f.r2 };
+        // Read after the first operand (a slot it claims may be this one's).
+        let cached = (direct || op == AluOp::Load) && src == Src::Reg(Ext::F);
+        let mut b = Operand::Rsi;
         match src {
-            Src::Reg(ext) => {
-                let r = if format == Format::RrfA { f.r3 } else { f.r2 };
-                self.reg_operand(r, ext, w)?;
-            }
+            Src::Reg(_) if cached => {}
+            Src::Reg(ext) => self.reg_operand(second, ext, w)?,
             Src::Imm(ext) => {
                 let value = ext.apply(u64::from(f.i2));
-                mov_imm(&mut self.a, rsi, value)?;
+                let imm = match wide {
+                    true => i32::try_from(value as i64).ok(),
+                    false => Some(value as u32 as i32),
+                };
+                match imm {
+                    Some(imm) if direct => b = Operand::Imm(imm),
+                    _ => mov_imm(&mut self.a, rsi, value)?,
+                }
             }
             Src::Mem(ext) => {
                 if format == Format::RilB {
@@ -233,12 +266,17 @@ impl Gen {
         if matches!(op, AluOp::AddLC | AluOp::SubLB) {
             self.load_cc()?;
         }
-        let wide = w == Width::W64;
         // A later instruction overwrites the condition code: only what
         // raises an exception is computed. Or the cc stays unstored up to
         // it, its slow paths in between storing it (docs/CHOICES.md §58a).
         let deferred = !self.cc_dead && self.defers(op, src, f.r1);
-        let dead = self.cc_dead || deferred;
+        // A register or immediate compare whose cc only the branch after
+        // it reads, and only where it leaves: the branch stores it there
+        // from the flags (docs/CHOICES.md §63e).
+        let on_exit = matches!(op, AluOp::Cmp | AluOp::CmpL)
+            && !matches!(src, Src::Mem(_))
+            && self.cc_branch_only;
+        let dead = self.cc_dead || deferred || on_exit;
         if op == AluOp::Load {
             // The first operand is only written.
         } else if wide {
@@ -247,6 +285,13 @@ impl Gen {
         } else {
             let first = self.reg_low(first)?;
             self.a.mov(eax, low32(first))?;
+        }
+        if cached {
+            b = Operand::Reg(if wide {
+                self.reg(second)?
+            } else {
+                self.reg_low(second)?
+            });
         }
         let compared = match op {
             AluOp::Cmp | AluOp::CmpL => Some(Compared::new(op == AluOp::CmpL)),
@@ -259,7 +304,22 @@ impl Gen {
             self.before_compare()?;
         }
         let a = &mut self.a;
+        // b as the second operand of an x86 instruction that takes a
+        // register or an immediate.
         macro_rules! op2 {
+            ($m:ident) => {
+                match (wide, b) {
+                    (true, Operand::Rsi) => a.$m(rax, rsi)?,
+                    (false, Operand::Rsi) => a.$m(eax, esi)?,
+                    (true, Operand::Reg(r)) => a.$m(rax, r)?,
+                    (false, Operand::Reg(r)) => a.$m(eax, low32(r))?,
+                    (true, Operand::Imm(v)) => a.$m(rax, v)?,
+                    (false, Operand::Imm(v)) => a.$m(eax, v)?,
+                }
+            };
+        }
+        // rsi as the second operand (the operations without `direct`).
+        macro_rules! op2_rsi {
             ($m:ident) => {
                 if wide {
                     a.$m(rax, rsi)?
@@ -286,21 +346,28 @@ impl Gen {
         }
         let mut writes = true;
         let mut sets_cc = true;
+        // Where the result is (a 64-bit load leaves it in rsi, LGR in the
+        // source's host register: §63d).
+        let mut result = rax;
         match op {
             AluOp::Load => {
                 sets_cc = false;
-                if wide {
-                    a.mov(rax, rsi)?;
-                } else {
-                    a.mov(eax, esi)?;
+                match (wide, b) {
+                    // LGR: the source's host register itself.
+                    (true, Operand::Reg(r)) => result = r,
+                    (true, _) => result = rsi,
+                    (false, Operand::Reg(r)) => a.mov(eax, low32(r))?,
+                    (false, _) => a.mov(eax, esi)?,
                 }
             }
             AluOp::Mul => {
                 sets_cc = false;
-                if wide {
-                    a.imul_2(rax, rsi)?;
-                } else {
-                    a.imul_2(eax, esi)?;
+                match (wide, b) {
+                    (true, Operand::Imm(v)) => a.imul_3(rax, rax, v)?,
+                    (false, Operand::Imm(v)) => a.imul_3(eax, eax, v)?,
+                    (true, Operand::Reg(r)) => a.imul_2(rax, r)?,
+                    (false, Operand::Reg(r)) => a.imul_2(eax, low32(r))?,
+                    _ => op2_rsi!(imul_2),
                 }
             }
             AluOp::LoadTest => {
@@ -310,7 +377,7 @@ impl Gen {
                     a.mov(eax, esi)?;
                 }
                 if !dead {
-                    op2!(test);
+                    op2_rsi!(test);
                     a.setl(dl)?;
                     a.setg(cl)?;
                 }
@@ -332,7 +399,7 @@ impl Gen {
                 // overflows (cc 3), else cc 0 zero, 2 positive.
                 a.mov(rax, rsi)?;
                 op1!(neg);
-                op2!(cmovl);
+                op2_rsi!(cmovl);
                 if dead {
                     overflow_only(a, here)?;
                 } else {
@@ -352,7 +419,7 @@ impl Gen {
                 // negative number stays itself): cc 0 zero, 1 negative.
                 a.mov(rax, rsi)?;
                 op1!(neg);
-                op2!(cmovg);
+                op2_rsi!(cmovg);
                 if !dead {
                     op1!(test_self);
                     a.setnz(dl)?;
@@ -414,7 +481,12 @@ impl Gen {
             }
             AluOp::Cmp | AluOp::CmpL => {
                 writes = false;
-                if !dead {
+                if on_exit {
+                    op2!(cmp);
+                    let compared = Compared::new(op == AluOp::CmpL);
+                    self.flags_left = Some(compared);
+                    self.cc_in_flags_left = true;
+                } else if !dead {
                     op2!(cmp);
                     compare_cc(a, op == AluOp::CmpL)?;
                 }
@@ -423,7 +495,7 @@ impl Gen {
         if writes {
             // A 32-bit result in eax: its high half is zero.
             if wide {
-                self.set_reg(f.r1, rax)?;
+                self.set_reg(f.r1, result)?;
             } else {
                 self.set_reg32(f.r1, rax)?;
             }

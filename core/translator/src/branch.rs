@@ -155,6 +155,9 @@ impl Gen {
                     Some(compared) => self.skip_unless_flags(m, compared, skip)?,
                     None => self.skip_unless(m, skip)?,
                 }
+                if let (Some(compared), true) = (flags, self.cc_in_flags) {
+                    self.store_compared_cc(compared)?;
+                }
                 self.side_exit(target)?;
                 self.a.set_label(&mut skip)?;
                 self.a.nop()?;

@@ -162,6 +162,23 @@ impl Gen {
         Ok(())
     }
 
+    /// Stores into the PSW the condition code of the compare whose flags
+    /// the host holds (`compared`: cc 0 equal, 1 low, 2 high), where a
+    /// branch leaves the block after a compare that did not store it
+    /// (docs/CHOICES.md §63e). Uses rcx and rdx.
+    pub(crate) fn store_compared_cc(&mut self, compared: Compared) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        compare_cc(a, compared == Compared::Logical)?;
+        a.add(cl, cl)?;
+        a.or(cl, dl)?;
+        a.shl(cl, 4)?;
+        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+        a.and(dl, 0xcf)?;
+        a.or(dl, cl)?;
+        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
+        Ok(())
+    }
+
     /// dl = the PSW's cc byte with the cc clear, also saved in the frame.
     pub(crate) fn save_cc_base(&mut self) -> Result<(), IcedError> {
         let a = &mut self.a;
@@ -234,5 +251,53 @@ impl Gen {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PSW_CC_BYTE;
+    use crate::emit::tests::emitted;
+
+    /// The host instructions of a self-looping block `code` from its loop
+    /// head to the branch back to it: whether any stores the PSW's cc byte.
+    fn loop_stores_the_cc(code: &[u8]) -> bool {
+        let host = emitted(code);
+        // The first jump to a label before it (labels are the ips the
+        // assembler gives the instructions it labels).
+        let (head, back) = host
+            .iter()
+            .enumerate()
+            .find_map(|(back, i)| {
+                let head = host[..back]
+                    .iter()
+                    .position(|h| h.ip() != 0 && h.ip() == i.near_branch64())?;
+                (i.code() == iced_x86::Code::Jmp_rel32_64).then_some((head, back))
+            })
+            .expect("a branch back");
+        let cc_byte = PSW_CC_BYTE as u64;
+        host[head..back].iter().any(|i| {
+            i.code() == iced_x86::Code::Mov_rm8_r8
+                && i.op0_kind() == iced_x86::OpKind::Memory
+                && i.memory_base() == iced_x86::Register::RBX
+                && i.memory_displacement64() == cc_byte
+        })
+    }
+
+    #[test]
+    fn a_loop_whose_start_sets_the_cc_again_stores_its_last_one_only_where_it_leaves() {
+        // lgr r5,r4; agr r5,r4; aghi r2,-1; brctg r1,-12: nothing reads
+        // AGHI's cc before AGR sets it again (docs/CHOICES.md §63a).
+        let code = [
+            0xb9, 0x04, 0x00, 0x54, 0xb9, 0x08, 0x00, 0x54, 0xa7, 0x2b, 0xff, 0xff, 0xa7, 0x17,
+            0xff, 0xfa, 0, 0,
+        ];
+        assert!(!loop_stores_the_cc(&code));
+        // lg r5,0(r6); aghi r6,8; brctg r1,-10: LG's slow path may see it.
+        let code = [
+            0xe3, 0x50, 0x60, 0x00, 0x00, 0x04, 0xa7, 0x6b, 0x00, 0x08, 0xa7, 0x17, 0xff, 0xfb, 0,
+            0,
+        ];
+        assert!(loop_stores_the_cc(&code));
     }
 }

@@ -5,7 +5,9 @@
 use alloc::vec::Vec;
 
 use iced_x86::code_asm::*;
-use iced_x86::{BlockEncoderOptions, Code, IcedError};
+use iced_x86::{
+    BlockEncoder, BlockEncoderOptions, Code, IcedError, Instruction, InstructionBlock, OpKind,
+};
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::state::offset;
 use zmmu_mmu::addr::AddressingMode;
@@ -175,6 +177,8 @@ fn emit(
                 .fold(0u16, |m, &r| m | 1 << (r & 15))
         })
         .collect();
+    g.head_sets_cc = crate::liveness::cc_dead_after(block);
+    let loops = crate::liveness::loops_to_a_setting(block, env.amode);
     g.budget(block.len())?;
     g.reload(&entry)?;
     g.regs = entry;
@@ -189,10 +193,12 @@ fn emit(
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
         g.flags = g.flags_left.take();
+        g.cc_in_flags = core::mem::take(&mut g.cc_in_flags_left) && g.flags.is_some();
         let after = block.get(index + 1..).unwrap_or(&[]);
+        g.cc_branch_only = crate::liveness::cc_read_by_branch_only(after);
         g.cc_dead = crate::liveness::cc_dead_after(after);
         g.cc_window = match g.cc_dead {
-            false => crate::liveness::cc_window(after),
+            false => crate::liveness::cc_window(after, loops),
             true => None,
         };
         if g.pending.is_some_and(|(_, until)| index >= until) {
@@ -253,6 +259,7 @@ fn emit(
         if here.used_slow {
             // Its slow path rejoins after it with other flags.
             g.flags_left = None;
+            g.cc_in_flags_left = false;
             g.slow.push(Slow {
                 label: here.slow,
                 index,
@@ -261,6 +268,12 @@ fn emit(
                 regs: g.regs,
                 pending,
             });
+        }
+        if g.pending.is_some_and(|(_, until)| index + 1 >= until) {
+            // It set the cc after its own slow path stored the one
+            // pending (a compare with storage ...): the exits after it
+            // must not store that one again (docs/CHOICES.md §63a).
+            g.pending = None;
         }
         if ended {
             break;
@@ -281,6 +294,68 @@ fn emit(
             Ok((Emitted::Block(translated), a))
         }
     }
+}
+
+/// `code` without the `nop`s that only carry a label where the code after
+/// them would need none (docs/CHOICES.md §63b: each one costs the host a
+/// slot of its pipeline's width, several per loop iteration). A dropped
+/// `nop`'s label goes to the next instruction kept, or, where that one has
+/// a label of its own, the branches to it go to that label. `keep(n)`:
+/// the `nop` at index `n` stays (where an index is asked for itself: a
+/// guest instruction's start, the end of the inline code). Gives the
+/// index in the new code of each old one (of the next one kept, for a
+/// dropped `nop`).
+fn without_nops(
+    code: &[Instruction],
+    keep: impl Fn(usize) -> bool,
+) -> (Vec<Instruction>, Vec<usize>) {
+    let mut out = Vec::with_capacity(code.len());
+    let mut moved = Vec::with_capacity(code.len());
+    // Label -> the label its branches go to instead.
+    let mut alias: Vec<(u64, u64)> = Vec::new();
+    // The label of the dropped `nop`s before the next instruction kept.
+    let mut carried: Option<u64> = None;
+    let last = code.len().saturating_sub(1);
+    for (n, i) in code.iter().enumerate() {
+        moved.push(out.len());
+        if i.code() == Code::Nopd && n < last && !keep(n) {
+            match (i.ip(), carried) {
+                (0, _) => {}
+                (label, Some(to)) => alias.push((label, to)),
+                (label, None) => carried = Some(label),
+            }
+            continue;
+        }
+        let mut i = *i;
+        if let Some(label) = carried.take() {
+            if i.ip() == 0 {
+                i.set_ip(label);
+            } else {
+                alias.push((label, i.ip()));
+            }
+        }
+        out.push(i);
+    }
+    if !alias.is_empty() {
+        alias.sort_unstable();
+        let find = |t: u64| {
+            alias
+                .binary_search_by_key(&t, |&(label, _)| label)
+                .ok()
+                .map(|k| alias[k].1)
+        };
+        for i in &mut out {
+            if i.op0_kind() == OpKind::NearBranch64 {
+                // A chain of aliases ends at a label kept.
+                let mut t = i.near_branch64();
+                while let Some(to) = find(t) {
+                    t = to;
+                }
+                i.set_near_branch64(t);
+            }
+        }
+    }
+    (out, moved)
 }
 
 /// Whether an instruction was translated natively.
@@ -364,6 +439,15 @@ pub(crate) struct Gen {
     /// `flags_left`: the instruction being emitted leaves them.
     pub(crate) flags: Option<Compared>,
     pub(crate) flags_left: Option<Compared>,
+    /// The compare whose flags [`Gen::flags`] holds left its cc unstored:
+    /// the branch reading it stores it where it leaves (docs/CHOICES.md
+    /// §63e); `cc_in_flags_left`: the instruction being emitted does so.
+    pub(crate) cc_in_flags: bool,
+    pub(crate) cc_in_flags_left: bool,
+    /// The next instruction is a conditional side exit on the cc, which
+    /// is dead on its fall-through path
+    /// ([`crate::liveness::cc_read_by_branch_only`]).
+    pub(crate) cc_branch_only: bool,
     /// A later instruction of the block sets the condition code before
     /// anything can read it ([`crate::liveness::cc_dead_after`]).
     pub(crate) cc_dead: bool,
@@ -374,6 +458,11 @@ pub(crate) struct Gen {
     /// A condition code not stored yet, and the index of the instruction
     /// that sets it again: the slow paths before that store it first.
     pub(crate) pending: Option<(Pending, usize)>,
+    /// The block's first instructions set the condition code before
+    /// anything can read it ([`crate::liveness::cc_dead_after`] of the
+    /// whole block): a branch back to the start leaves a pending one
+    /// unstored (docs/CHOICES.md §63a).
+    head_sets_cc: bool,
     /// Blocks it may jump to directly, those it does, and the exits that
     /// could (host instruction index of their jump, guest address).
     links: Vec<(u64, u64)>,
@@ -435,9 +524,13 @@ impl Gen {
             cc_left: false,
             flags: None,
             flags_left: None,
+            cc_in_flags: false,
+            cc_in_flags_left: false,
+            cc_branch_only: false,
             cc_dead: false,
             cc_window: None,
             pending: None,
+            head_sets_cc: false,
             links: Vec::new(),
             chained: Vec::new(),
             unlinked: Vec::new(),
@@ -637,6 +730,7 @@ impl Gen {
         if self.all_native && addr == self.start {
             return self.self_loop();
         }
+        self.store_left_cc()?;
         mov_imm(&mut self.a, rax, addr)?;
         if self.all_native {
             // No helper before this point may have changed translation.
@@ -653,7 +747,18 @@ impl Gen {
             self.a.jmp(self.stubs.dispatch)?;
             return Ok(());
         }
-        self.end_rax()
+        self.dispatch_rax()
+    }
+
+    /// Where the block leaves with a condition code still pending (a
+    /// window that reaches an exit, docs/CHOICES.md §63a): stores it, as
+    /// the next block, the dispatcher and the runner read the PSW. Uses
+    /// rcx and rdx.
+    fn store_left_cc(&mut self) -> Result<(), IcedError> {
+        match self.pending {
+            Some((pending, _)) => self.store_pending(pending),
+            None => Ok(()),
+        }
     }
 
     /// A branch back to the block's own start, in a block where no helper
@@ -661,8 +766,15 @@ impl Gen {
     /// top, but the PSW address and the last instruction run are stored
     /// only when the budget ends the loop (nothing in the block reads
     /// them: the helper and the fills are told the instruction).
+    ///
+    /// A condition code still pending is stored there too, and before the
+    /// jump back only where the block's first instructions do not set it
+    /// again before anything can read it.
     fn self_loop(&mut self) -> Result<(), IcedError> {
         let mut out = self.a.create_label();
+        if !self.head_sets_cc {
+            self.store_left_cc()?;
+        }
         let a = &mut self.a;
         a.cmp(r15, self.len as i32)?;
         a.jl(out)?;
@@ -686,6 +798,9 @@ impl Gen {
         self.reload(&missing)?;
         self.a.jmp(self.body)?;
         self.a.set_label(&mut out)?;
+        if self.head_sets_cc {
+            self.store_left_cc()?;
+        }
         self.a.mov(rax, self.start)?;
         self.leave_rax()?;
         self.a.mov(eax, abi::END as u32)?;
@@ -695,6 +810,12 @@ impl Gen {
 
     /// Sets the PSW address to rax and goes to the next block.
     pub(crate) fn end_rax(&mut self) -> Result<(), IcedError> {
+        self.store_left_cc()?;
+        self.dispatch_rax()
+    }
+
+    /// [`Gen::end_rax`] with no condition code pending.
+    fn dispatch_rax(&mut self) -> Result<(), IcedError> {
         self.leave_rax()?;
         self.a.jmp(self.stubs.dispatch)?;
         Ok(())
@@ -733,6 +854,8 @@ impl Gen {
         self.a.nop()?;
         self.emit_fills()?;
         let slow = core::mem::take(&mut self.slow);
+        // Each slow path stores the cc pending at its instruction.
+        self.pending = None;
         let mut slows = alloc::vec![None; native.len()];
         for Slow {
             mut label,
@@ -776,21 +899,28 @@ impl Gen {
         // Our encoder gives every jump to an address (not a label) its
         // rel32 form; BlockEncoder may shorten one.
         let mut unlinked = core::mem::take(&mut self.unlinked);
-        let (code, offsets) = match encoder.encode(a.instructions(), ip)? {
+        let starts = &self.starts;
+        let (host, moved) = without_nops(a.instructions(), |n| {
+            n == inline_end || starts.binary_search(&n).is_ok()
+        });
+        let (code, offsets) = match encoder.encode(&host, ip)? {
             Some(encoded) => (encoded.code, encoded.offsets),
             None => {
                 unlinked.clear();
-                let result =
-                    a.assemble_options(ip, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
-                (
-                    result.inner.code_buffer,
-                    result.inner.new_instruction_offsets,
-                )
+                let result = BlockEncoder::encode(
+                    64,
+                    InstructionBlock::new(&host, ip),
+                    BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+                )?;
+                (result.code_buffer, result.new_instruction_offsets)
             }
         };
         // The host address of host instruction `index` (BlockEncoder gives
         // none for an instruction it rewrote into a longer sequence).
-        let at = |a: &mut CodeAssembler, index: usize| match offsets.get(index) {
+        let at = |a: &mut CodeAssembler, index: usize| match moved
+            .get(index)
+            .and_then(|&index| offsets.get(index))
+        {
             Some(&o) if o != u32::MAX => Ok(ip + u64::from(o)),
             // The error of a label that was never created.
             _ => a.set_label(&mut CodeLabel::default()).map(|()| ip),
@@ -927,7 +1057,7 @@ pub(crate) fn low8(r: AsmRegister64) -> AsmRegister8 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{decode_block, stubs, MemoryAccess};
 
@@ -953,7 +1083,7 @@ mod tests {
     }
 
     /// The host instructions of the block `code` decodes to.
-    fn emitted(code: &[u8]) -> Vec<iced_x86::Instruction> {
+    pub(crate) fn emitted(code: &[u8]) -> Vec<iced_x86::Instruction> {
         translated(code).a.instructions().to_vec()
     }
 
@@ -978,10 +1108,69 @@ mod tests {
     }
 
     #[test]
+    fn an_add_takes_its_immediate_or_cached_register_operand_itself() {
+        // aghi r2,-5; agr r2,r3: `add rax, -5` and `add rax, <the host
+        // register caching r3>`, nothing moved into rsi (docs/CHOICES.md
+        // §63c).
+        let code = [0xa7, 0x2b, 0xff, 0xfb, 0xb9, 0x08, 0x00, 0x23, 0, 0];
+        let host = emitted(&code);
+        let adds: Vec<&iced_x86::Instruction> = host
+            .iter()
+            .filter(|i| {
+                i.mnemonic() == iced_x86::Mnemonic::Add
+                    && i.op0_register() == iced_x86::Register::RAX
+            })
+            .collect();
+        assert_eq!(adds.len(), 2);
+        assert_eq!(adds[0].immediate32to64(), -5);
+        assert!(CACHE
+            .iter()
+            .any(|&r| iced_x86::Register::from(r) == adds[1].op1_register()));
+        let inline = &host[..host
+            .iter()
+            .position(|i| i.code() == Code::Nopd)
+            .unwrap_or(host.len())];
+        assert!(!inline.iter().any(|i| {
+            i.op0_register() == iced_x86::Register::RSI && i.mnemonic() == iced_x86::Mnemonic::Mov
+        }));
+    }
+
+    #[test]
+    fn a_store_and_a_load_use_the_cached_register_and_the_loaded_one_themselves() {
+        // lgr r2,r3; stc r2,0(r4); lg r5,0(r4): r3 copied from its host
+        // register, the byte stored from the host register caching r2,
+        // the doubleword loaded (into rsi) stored to r5 from there, no
+        // `mov rax, rsi` (docs/CHOICES.md §63d).
+        let code = [
+            0xb9, 0x04, 0x00, 0x23, 0x42, 0x20, 0x40, 0x00, 0xe3, 0x50, 0x40, 0x00, 0x00, 0x04, 0,
+            0,
+        ];
+        let host = emitted(&code);
+        let byte_store = host
+            .iter()
+            .find(|i| i.code() == Code::Mov_rm8_r8 && i.memory_base() == iced_x86::Register::R13)
+            .expect("a byte store");
+        assert!(CACHE
+            .iter()
+            .any(|&r| iced_x86::Register::from(low8(r)) == byte_store.op1_register()));
+        // LGR copies r3's host register itself, nothing through rsi.
+        let store_at = host.iter().position(|i| i == byte_store).unwrap();
+        assert!(!host[..store_at].iter().any(|i| {
+            i.mnemonic() == iced_x86::Mnemonic::Mov && i.op0_register() == iced_x86::Register::RSI
+        }));
+        let rsi_to_rax = |i: &&iced_x86::Instruction| {
+            i.mnemonic() == iced_x86::Mnemonic::Mov
+                && i.op0_register() == iced_x86::Register::RAX
+                && i.op1_register() == iced_x86::Register::RSI
+        };
+        assert!(!host.iter().any(|i| rsi_to_rax(&i)));
+    }
+
+    #[test]
     fn an_immediate_operand_takes_the_shortest_move() {
-        // aghi r1,1; aghi r1,-1: the second operand (in rsi) by a 32-bit
+        // lghi r1,1; lghi r1,-1: the second operand (in rsi) by a 32-bit
         // move, then a sign-extended one.
-        let code = [0xa7, 0x1b, 0x00, 0x01, 0xa7, 0x1b, 0xff, 0xff, 0, 0];
+        let code = [0xa7, 0x19, 0x00, 0x01, 0xa7, 0x19, 0xff, 0xff, 0, 0];
         let host = emitted(&code);
         let into_rsi: Vec<Code> = host
             .iter()
@@ -1030,6 +1219,73 @@ mod tests {
             0xb9, 0x04, 0x00, 0x23, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfc, 0, 0,
         ];
         assert_eq!(translated(&code).encoder.blocks, 1);
+    }
+
+    #[test]
+    fn a_nop_that_carries_only_a_label_is_left_out_and_its_branches_follow() {
+        // The loop of a_loop_whose_start_sets_the_cc_again...: AGR and
+        // AGHI each end their overflow check at a label; its nop goes
+        // (docs/CHOICES.md §63b).
+        let code = [
+            0xb9, 0x04, 0x00, 0x54, 0xb9, 0x08, 0x00, 0x54, 0xa7, 0x2b, 0xff, 0xff, 0xa7, 0x17,
+            0xff, 0xfa, 0, 0,
+        ];
+        let t = translated(&code);
+        let host = t.a.instructions();
+        let starts = [0, 5];
+        let (kept, moved) = without_nops(host, |n| starts.contains(&n));
+        let nops = |code: &[Instruction]| code.iter().filter(|i| i.code() == Code::Nopd).count();
+        assert!(nops(host) >= 2);
+        assert!(nops(&kept) < nops(host));
+        // Every branch to a label goes to an instruction kept, and each
+        // old index maps to an instruction at or after it.
+        for i in &kept {
+            if i.op0_kind() == OpKind::NearBranch64 && i.near_branch64() < 0x1000 {
+                let to = i.near_branch64();
+                assert!(kept.iter().any(|k| k.ip() == to), "{to:#x}");
+            }
+        }
+        assert_eq!(moved.len(), host.len());
+        for (old, &new) in moved.iter().enumerate() {
+            if host[old].code() != Code::Nopd {
+                let (mut was, mut is) = (host[old], kept[new]);
+                was.set_ip(0);
+                is.set_ip(0);
+                if was.op0_kind() == OpKind::NearBranch64 {
+                    assert_eq!(was.code(), is.code());
+                } else {
+                    assert_eq!(was, is);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_compare_whose_branch_is_its_only_reader_computes_no_cc_before_it() {
+        // clgr r1,r2; jle; larl r5; agr r3,r5: the cc only where the
+        // branch is taken (docs/CHOICES.md §63e).
+        let code = [
+            0xb9, 0x21, 0x00, 0x12, 0xa7, 0xc4, 0x00, 0x08, 0xc0, 0x50, 0, 0, 0, 0, 0xb9, 0x08,
+            0x00, 0x35, 0, 0,
+        ];
+        let host = emitted(&code);
+        let cmp = host
+            .iter()
+            .position(|i| {
+                i.mnemonic() == iced_x86::Mnemonic::Cmp
+                    && i.op0_register() == iced_x86::Register::RAX
+            })
+            .unwrap();
+        let branch = cmp + 1;
+        assert_eq!(
+            host[branch].mnemonic(),
+            iced_x86::Mnemonic::Ja,
+            "jle skips on high"
+        );
+        assert!(host[branch + 1..]
+            .iter()
+            .take(12)
+            .any(|i| i.mnemonic() == iced_x86::Mnemonic::Setb));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use zmmu_cpu::decode::Insn;
 use zmmu_cpu::format::Format;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::sem::{AluOp, Sem, ShiftOp, Src};
+use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
 
@@ -22,14 +23,20 @@ pub(crate) fn cc_dead_after(after: &[Guest]) -> bool {
 
 /// Where the condition code of an instruction whose `after` instructions
 /// these are may stay unstored (docs/CHOICES.md §58a): the number of them
-/// before one that [`overwrites_cc`], all of them [`transparent`] or
-/// [`faults_only`] (no instruction between reads the cc, leaves the block
-/// or calls the helper but from the slow path of a storage access, where
-/// the block stores the cc first), and the general registers written
-/// before one of those slow paths (one bit each: a slow path computes the
-/// cc from a register none of these is). `None` if anything else comes
-/// first or the block ends.
-pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
+/// before one that [`overwrites_cc`], all of them [`transparent`],
+/// [`faults_only`] or [`exits_only`] (no instruction between reads the cc
+/// or calls the helper but from the slow path of a storage access, and
+/// none leaves the block but by a branch that does not read it: the
+/// block stores the cc first on those paths), and the general registers
+/// written before one of those slow paths or exits (one bit each: they
+/// compute the cc from a register none of these is). One more than all
+/// of them (the window goes on past the block's exits) where the block
+/// ends first and `loops` (it branches back to a start that
+/// sets the cc again, [`loops_to_a_setting`]: the exits store the cc, the
+/// branch back leaves it unstored, §63a; elsewhere the block's end would
+/// store it from the CPU state where the instruction's own flags are
+/// cheaper). `None` if anything else comes first.
+pub(crate) fn cc_window(after: &[Guest], loops: bool) -> Option<(usize, u16)> {
     let (mut written, mut before_slow) = (0u16, 0u16);
     for (n, g) in after.iter().enumerate() {
         if overwrites_cc(&g.insn) {
@@ -40,18 +47,69 @@ pub(crate) fn cc_window(after: &[Guest]) -> Option<(usize, u16)> {
             return Some((n + 1, before_slow | written));
         }
         let faults = faults_only(&g.insn);
-        if !(faults || transparent(&g.insn)) {
+        let exits = exits_only(&g.insn);
+        if !(faults || exits || transparent(&g.insn)) {
             return None;
         }
         if faults {
             // Its slow path comes before its own write.
             before_slow |= written;
         }
-        if !stores_only(&g.insn) {
+        if !stores_only(&g.insn) && !compares_only(&g.insn) {
             written |= 1 << (g.insn.f.r1 & 15);
         }
+        if exits {
+            // Its exit comes after its own write (BRCT's count).
+            before_slow |= written;
+        }
     }
-    None
+    loops.then_some((after.len() + 1, before_slow | written))
+}
+
+/// Whether `block` ends with a relative branch back to its start, whose
+/// first instructions set the condition code before anything can read it
+/// ([`cc_dead_after`] of the whole block).
+pub(crate) fn loops_to_a_setting(block: &[Guest], amode: AddressingMode) -> bool {
+    let (Some(first), Some(last)) = (block.first(), block.last()) else {
+        return false;
+    };
+    exits_only(&last.insn)
+        && crate::block::relative_target(last.at, &last.insn, amode) == first.at
+        && cc_dead_after(block)
+}
+
+/// Whether the first of `after` is a conditional relative branch on the
+/// condition code that leaves the block when taken (BRC, BRCL with a
+/// mask neither 0 nor 15: a side exit), after which the cc is set again
+/// before anything can read it ([`cc_dead_after`]): the only reader of
+/// the cc of the instruction before is that branch, and what is left
+/// where it is taken (docs/CHOICES.md §63e).
+pub(crate) fn cc_read_by_branch_only(after: &[Guest]) -> bool {
+    let Some((branch, rest)) = after.split_first() else {
+        return false;
+    };
+    matches!(branch.insn.op, Opcode::BRC | Opcode::BRCL)
+        && !matches!(branch.insn.f.m1 & 15, 0 | 15)
+        && cc_dead_after(rest)
+}
+
+/// Whether `insn` is a relative branch translated natively that neither
+/// reads nor sets the condition code: BRANCH RELATIVE ON COUNT (R1 less
+/// one, written before the branch) and the COMPARE AND BRANCH RELATIVE
+/// family (PoP: the condition code is unchanged). Its only way out is the
+/// block's exit, through the dispatcher or a chained block.
+fn exits_only(insn: &Insn) -> bool {
+    matches!(insn.op, Opcode::BRCT | Opcode::BRCTG) || compares_only(insn)
+}
+
+/// Whether `insn` is a COMPARE AND BRANCH RELATIVE: it writes no general
+/// register.
+fn compares_only(insn: &Insn) -> bool {
+    use Opcode::*;
+    matches!(
+        insn.op,
+        CRJ | CGRJ | CLRJ | CLGRJ | CIJ | CGIJ | CLIJ | CLGIJ
+    )
 }
 
 /// Whether `insn` is a load of R1 or a store of it (RX, RXY), INSERT
@@ -168,7 +226,7 @@ fn sets_cc_only(op: AluOp) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{cc_dead_after, cc_window};
+    use super::{cc_dead_after, cc_read_by_branch_only, cc_window, loops_to_a_setting};
     use crate::block::{decode_block, Guest};
     use zmmu_mmu::addr::AddressingMode;
 
@@ -222,10 +280,10 @@ mod tests {
         // ar; lg r1; st r3; lhi r1; ar: three instructions, r1 written
         // before the slow path of st.
         let code = [&AR[..], &LG, &ST, &LHI, &AR].concat();
-        assert_eq!(cc_window(&after_first(&code)), Some((3, 1 << 1)));
+        assert_eq!(cc_window(&after_first(&code), false), Some((3, 1 << 1)));
         // r1 written by the last load only (after its slow path).
         let code = [&AR[..], &ST, &LG, &LHI, &AR].concat();
-        assert_eq!(cc_window(&after_first(&code)), Some((3, 0)));
+        assert_eq!(cc_window(&after_first(&code), false), Some((3, 0)));
     }
 
     const IC: [u8; 4] = [0x43, 0x33, 0x50, 0x00];
@@ -236,7 +294,7 @@ mod tests {
         // ar; ic r3; cg r4: the window holds the two, r3 written before
         // the slow path of cg.
         let code = [&AR[..], &IC, &CG].concat();
-        assert_eq!(cc_window(&after_first(&code)), Some((2, 1 << 3)));
+        assert_eq!(cc_window(&after_first(&code), false), Some((2, 1 << 3)));
     }
 
     const MVI: [u8; 4] = [0x92, 0x01, 0x30, 0x00];
@@ -246,15 +304,72 @@ mod tests {
     fn stores_of_immediates_and_compares_with_them_are_in_the_window() {
         // ar; mvi 0(r3),1; cli 0(r3),1: no register written.
         let code = [&AR[..], &MVI, &CLI].concat();
-        assert_eq!(cc_window(&after_first(&code)), Some((2, 0)));
+        assert_eq!(cc_window(&after_first(&code), false), Some((2, 0)));
     }
 
     #[test]
-    fn a_branch_or_the_block_end_before_the_next_setting_keeps_it_stored() {
+    fn a_branch_that_reads_the_cc_before_the_next_setting_keeps_it_stored() {
         let code = [&AR[..], &LG, &JNE, &AR].concat();
-        assert_eq!(cc_window(&after_first(&code)), None);
+        assert_eq!(cc_window(&after_first(&code), false), None);
+    }
+
+    #[test]
+    fn the_window_reaches_the_end_of_a_loop_whose_exits_store_the_cc() {
+        // ar; lg r1; st r3: both, and r1 is written before the exit.
         let code = [&AR[..], &LG, &ST].concat();
-        assert_eq!(cc_window(&after_first(&code)), None);
+        assert_eq!(cc_window(&after_first(&code), true), Some((3, 1 << 1)));
+        // Elsewhere the end stores it from the flags.
+        assert_eq!(cc_window(&after_first(&code), false), None);
+    }
+
+    const BRCTG: [u8; 4] = [0xa7, 0x47, 0xff, 0xf6];
+    const CGRJ: [u8; 6] = [0xec, 0x12, 0x00, 0x10, 0x80, 0x64];
+
+    #[test]
+    fn branches_that_neither_read_nor_set_the_cc_are_in_the_window() {
+        // ar; brctg r4; ar: the count r4 is written before the exit.
+        let code = [&AR[..], &BRCTG, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code), false), Some((1, 1 << 4)));
+        // ar; cgrj r1,r2 (writes nothing, PoP: cc unchanged); ar.
+        let code = [&AR[..], &CGRJ, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code), false), Some((1, 0)));
+    }
+
+    #[test]
+    fn a_branch_whose_fall_through_sets_the_cc_again_is_its_only_reader() {
+        // ar; jne; sllg; ar: the branch reads it, then AR sets it again.
+        let code = [&AR[..], &JNE, &SLLG, &AR].concat();
+        assert!(cc_read_by_branch_only(&after_first(&code)));
+        // ar; jne; lg; ar: LG may see it.
+        let code = [&AR[..], &JNE, &LG, &AR].concat();
+        assert!(!cc_read_by_branch_only(&after_first(&code)));
+        // ar; brctg; ar: not a branch on the cc.
+        let code = [&AR[..], &BRCTG, &AR].concat();
+        assert!(!cc_read_by_branch_only(&after_first(&code)));
+    }
+
+    #[test]
+    fn a_loop_whose_start_sets_the_cc_again_starts_with_it_dead() {
+        // sllg; ar; brctg back 8: the start sets the cc before anything
+        // reads it.
+        let bits64 = AddressingMode::Bits64;
+        let code = [&SLLG[..], &AR, &[0xa7, 0x47, 0xff, 0xfc]].concat();
+        assert!(loops_to_a_setting(
+            &decode_block(&code, 0x1000, bits64, 64),
+            bits64
+        ));
+        // lg; ar; brctg back 8: LG's slow path may see the cc.
+        let code = [&LG[..], &AR, &[0xa7, 0x47, 0xff, 0xfc]].concat();
+        assert!(!loops_to_a_setting(
+            &decode_block(&code, 0x1000, bits64, 64),
+            bits64
+        ));
+        // sllg; ar; brctg elsewhere.
+        let code = [&SLLG[..], &AR, &BRCTG].concat();
+        assert!(!loops_to_a_setting(
+            &decode_block(&code, 0x1000, bits64, 64),
+            bits64
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::tlb;
 
 use crate::abi;
-use crate::emit::{Current, Gen};
+use crate::emit::{low16, low32, low8, Current, Gen};
 use crate::fill::{Fill, PairOrder};
 
 // The inline probe computes `slot * ENTRY_SIZE` as `(a >> 7) & mask`.
@@ -364,6 +364,27 @@ impl Gen {
             _ => a.mov(byte_ptr(r13 + rax), cl)?,
         }
         Ok(())
+    }
+
+    /// Stores the rightmost `n` bytes of `src` (which it leaves as it
+    /// is) at the absolute address in rax: straight from `src` where MOVBE
+    /// or a byte store takes it (docs/CHOICES.md §63d), else through rcx
+    /// as [`Gen::store`].
+    pub(crate) fn store_from(&mut self, n: u32, src: AsmRegister64) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        match n {
+            8 if self.env.movbe => a.movbe(qword_ptr(r13 + rax), src),
+            4 if self.env.movbe => a.movbe(dword_ptr(r13 + rax), low32(src)),
+            1 => a.mov(byte_ptr(r13 + rax), low8(src)),
+            _ => {
+                match n {
+                    8 => a.mov(rcx, src)?,
+                    4 => a.mov(ecx, low32(src))?,
+                    _ => a.movzx(ecx, low16(src))?,
+                }
+                self.store(n)
+            }
+        }
     }
 
     /// The miss paths of the block's probes. A TLB miss: the fill helper
