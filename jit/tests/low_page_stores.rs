@@ -10,12 +10,11 @@
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
 use zmmu_jit::{Jit, Stats};
-use zmmu_machine::bus::DatBus;
 use zmmu_mmu::control::Cr0;
 use zmmu_mmu::prelude::*;
 
 mod common;
-use common::{interpret, storage_bytes, CODE};
+use common::CODE;
 
 /// r1 at the start of every run.
 const R1: u64 = 0x1122_3344_5566_7788;
@@ -38,19 +37,9 @@ fn run(at: u64, code: &[u8], set: impl Fn(&mut Cpu)) -> (Result<(), Interruption
         bus.storage.write(AbsoluteAddress::new(at), code).unwrap();
         (cpu, bus)
     };
-    let (mut cpu, mut bus): (Cpu, DatBus) = machine();
-    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
-    let result = jit.run(&mut cpu, &mut bus, 50).result;
-    let (mut icpu, mut ibus) = machine();
-    let expected = interpret(&mut icpu, &mut ibus, 50);
-    assert_eq!(result, expected, "the interruption");
-    assert_eq!(cpu.psw, icpu.psw, "the PSW");
-    assert_eq!(cpu.gpr, icpu.gpr, "the registers");
-    assert!(
-        storage_bytes(&bus, SIZE) == storage_bytes(&ibus, SIZE),
-        "storage"
-    );
-    (result, jit.stats().clone())
+    let jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    let ran = common::run_against_interpreter(jit, 50, SIZE, machine);
+    (ran.result, ran.stats)
 }
 
 /// The STGs that went to the helper.

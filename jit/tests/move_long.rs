@@ -6,12 +6,12 @@
 
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::Cpu;
-use zmmu_jit::{Jit, Stats};
+use zmmu_jit::Jit;
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::prelude::*;
 
 mod common;
-use common::{interpret, storage_bytes, DATA};
+use common::{Ran, DATA};
 
 /// Storage: 128 KiB.
 const SIZE: usize = 0x20000;
@@ -23,20 +23,6 @@ const DEST: u64 = 0xA000;
 /// mvcle %r2,%r4,0x1ab(%r0) (pad 0xab); jo .-4 (again while cc 3); then
 /// the invalid opcode 0 that ends the run.
 const CODE: [u8; 10] = [0xa8, 0x24, 0x01, 0xab, 0xa7, 0x14, 0xff, 0xfe, 0, 0];
-
-struct Ran {
-    cpu: Cpu,
-    result: Result<(), Interruption>,
-    stats: Stats,
-}
-
-impl Ran {
-    /// MVCLE ran natively every time: neither a fallback nor a slow path.
-    fn native(&self) -> bool {
-        let ran = |list: Vec<(&str, u64)>| list.iter().any(|&(m, _)| m == "MVCLE");
-        !ran(self.stats.fallbacks()) && !ran(self.stats.slow())
-    }
-}
 
 /// r2/r3 the first operand's address and length, r4/r5 the second's.
 fn machine(first: (u64, u64), second: (u64, u64)) -> (Cpu, DatBus) {
@@ -50,23 +36,8 @@ fn machine(first: (u64, u64), second: (u64, u64)) -> (Cpu, DatBus) {
 /// Runs MVCLE (again while cc 3) on the jit and on the interpreter up to
 /// the first interruption; checks that both end alike and gives the jit's.
 fn run(first: (u64, u64), second: (u64, u64)) -> Ran {
-    let (mut cpu, mut bus) = machine(first, second);
-    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
-    let result = jit.run(&mut cpu, &mut bus, 100).result;
-    let (mut icpu, mut ibus) = machine(first, second);
-    let expected = interpret(&mut icpu, &mut ibus, 100);
-    assert_eq!(result, expected, "the interruption");
-    assert_eq!(cpu.psw, icpu.psw, "the PSW");
-    assert_eq!(cpu.gpr, icpu.gpr, "the registers");
-    assert!(
-        storage_bytes(&bus, SIZE) == storage_bytes(&ibus, SIZE),
-        "storage"
-    );
-    Ran {
-        cpu,
-        result,
-        stats: jit.stats().clone(),
-    }
+    let jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    common::run_against_interpreter(jit, 100, SIZE, || machine(first, second))
 }
 
 fn operation_ended(ran: &Ran) {
@@ -83,12 +54,12 @@ fn a_move_within_a_page_of_each_operand_completes_natively() {
     operation_ended(&ran);
     assert_eq!(ran.cpu.gpr[2..6], [DEST + 0x110, 0, DATA + 0x120, 0]);
     assert_eq!(ran.cpu.psw.cc(), 0);
-    assert!(ran.native());
+    assert!(ran.native("MVCLE"));
     // cc 1: the second was longer; the rest of it is left.
     let ran = run((DEST, 0x100), (DATA + 0x20, 0x180));
     assert_eq!(ran.cpu.gpr[2..6], [DEST + 0x100, 0, DATA + 0x120, 0x80]);
     assert_eq!(ran.cpu.psw.cc(), 1);
-    assert!(ran.native());
+    assert!(ran.native("MVCLE"));
 }
 
 #[test]
@@ -98,12 +69,12 @@ fn a_move_longer_than_a_page_goes_a_page_per_execution_then_pads() {
     operation_ended(&ran);
     assert_eq!(ran.cpu.gpr[2..6], [DEST + 0x3000, 0, DATA + 0x3000, 0]);
     assert_eq!(ran.cpu.psw.cc(), 2);
-    assert!(ran.native());
+    assert!(ran.native("MVCLE"));
     // Padding alone, a page per execution.
     let ran = run((DEST, 0x2800), (0, 0));
     assert_eq!(ran.cpu.gpr[2..4], [DEST + 0x2800, 0]);
     assert_eq!(ran.cpu.psw.cc(), 2);
-    assert!(ran.native());
+    assert!(ran.native("MVCLE"));
 }
 
 #[test]
@@ -111,12 +82,12 @@ fn a_first_operand_that_starts_inside_the_run_of_the_second_is_the_interpreters(
     // 0x10 bytes after the second: the interpreter's run ends there.
     let ran = run((DATA + 0x110, 0x100), (DATA + 0x100, 0x100));
     assert_eq!(ran.cpu.psw.cc(), 0);
-    assert!(!ran.native());
+    assert!(!ran.native("MVCLE"));
     // Before the second, the same bytes, or just past the run: one run.
     for first in [DATA + 0xf0, DATA + 0x100, DATA + 0x200] {
         let ran = run((first, 0x100), (DATA + 0x100, 0x100));
         assert_eq!(ran.cpu.psw.cc(), 0);
-        assert!(ran.native(), "first operand at {first:#x}");
+        assert!(ran.native("MVCLE"), "first operand at {first:#x}");
     }
 }
 
@@ -125,17 +96,17 @@ fn runs_across_a_page_or_in_the_low_pages_are_the_interpreters() {
     // The second operand crosses into the next page.
     let ran = run((DEST, 0x100), (DATA + 0xff0, 0x100));
     assert_eq!(ran.cpu.psw.cc(), 0);
-    assert!(!ran.native());
+    assert!(!ran.native("MVCLE"));
     // The first operand does.
     let ran = run((DEST + 0xf80, 0x100), (DATA, 0x100));
-    assert!(!ran.native());
+    assert!(!ran.native("MVCLE"));
     // The second operand is shorter: a move, then padding, one execution.
     let ran = run((DEST, 0x100), (DATA, 0x10));
     assert_eq!(ran.cpu.psw.cc(), 2);
-    assert!(!ran.native());
+    assert!(!ran.native("MVCLE"));
     // The second operand in the low pages (low-address protection's units).
     let ran = run((DEST, 0x100), (0x1100, 0x100));
-    assert!(!ran.native());
+    assert!(!ran.native("MVCLE"));
 }
 
 #[test]

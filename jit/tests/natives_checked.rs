@@ -13,31 +13,18 @@
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::memory::{Access, Memory, System};
 use zmmu_cpu::state::{Cpu, CR0_AFP_REGISTER, CR0_VECTOR};
-use zmmu_jit::{ChainEnd, Jit, JitMemory, Stats};
+use zmmu_jit::{ChainEnd, Jit, JitMemory};
 use zmmu_machine::bus::DatBus;
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::prelude::*;
 
 mod common;
-use common::{interpret, storage_bytes, CODE, DATA};
-
-struct Ran {
-    cpu: Cpu,
-    bus: DatBus,
-    result: Result<(), Interruption>,
-    stats: Stats,
-}
+use common::{Ran, CODE, DATA};
 
 impl Ran {
     /// How many times the chain returned to the run loop for a helper.
     fn left(&self) -> u64 {
         self.stats.chain_ends[ChainEnd::Helper as usize]
-    }
-
-    /// `mnemonic` ran natively: neither a fallback nor a slow path.
-    fn native(&self, mnemonic: &str) -> bool {
-        let ran = |list: Vec<(&str, u64)>| list.iter().any(|&(m, _)| m == mnemonic);
-        !ran(self.stats.fallbacks()) && !ran(self.stats.slow())
     }
 }
 
@@ -59,34 +46,8 @@ fn run(code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
 }
 
 /// [`run`] on `jit`.
-fn run_on(mut jit: Jit, code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
-    let (mut cpu, mut bus) = machine(code, &set);
-    let result = jit.run(&mut cpu, &mut bus, 20).result;
-    let stats = jit.stats().clone();
-    let (mut icpu, mut ibus) = machine(code, &set);
-    let expected = interpret(&mut icpu, &mut ibus, 20);
-    assert_eq!(result, expected, "the interruption");
-    assert_eq!(cpu.psw, icpu.psw, "the PSW");
-    assert_eq!(cpu.gpr, icpu.gpr, "the registers");
-    assert_eq!(cpu.vr, icpu.vr, "the floating-point and vector registers");
-    assert_eq!(cpu.fpc, icpu.fpc, "the FPC");
-    assert!(
-        storage_bytes(&bus, 0x20000) == storage_bytes(&ibus, 0x20000),
-        "storage"
-    );
-    Ran {
-        cpu,
-        bus,
-        result,
-        stats,
-    }
-}
-
-fn program(ran: &Ran) -> Option<(Code, u8)> {
-    match ran.result {
-        Err(Interruption::Program { exception, ilc }) => Some((exception.code, ilc)),
-        _ => None,
-    }
+fn run_on(jit: Jit, code: &[u8], set: impl Fn(&mut Cpu)) -> Ran {
+    common::run_against_interpreter(jit, 20, 0x20000, || machine(code, &set))
 }
 
 /// EXRL with R1 `r1` at `at` of the instruction at `target` (both
@@ -114,7 +75,7 @@ fn a_target_that_runs_sequentially_returns_into_the_block() {
         .unwrap();
     assert_eq!(moved, [32, 33, 34, 35, 36, 37, 38, 39, 8]);
     assert_eq!(ran.cpu.gpr[2], 1);
-    assert_eq!(program(&ran), Some((Code::OPERATION, 1)));
+    assert_eq!(ran.program(), Some((Code::OPERATION, 1)));
     assert_eq!(
         ran.left(),
         1,
@@ -157,7 +118,7 @@ fn an_execute_of_an_execute_is_an_execute_exception() {
     // exrl %r0,exrl; (0); exrl %r0,... : ILC 3, the PSW after the first.
     let code = [&exrl(0, 0, 8)[..], &[0, 0], &exrl(0, 8, 0)].concat();
     let ran = run(&code, |_| {});
-    assert_eq!(program(&ran), Some((Code::EXECUTE, 3)));
+    assert_eq!(ran.program(), Some((Code::EXECUTE, 3)));
 }
 
 #[test]
@@ -165,7 +126,7 @@ fn an_odd_target_address_is_a_specification_exception() {
     // ex %r0,1(%r3); ahi %r2,1: ILC 2, the AHI does not run.
     let code = [0x44, 0x00, 0x30, 0x01, 0xa7, 0x2a, 0x00, 0x01, 0, 0];
     let ran = run(&code, |_| {});
-    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 2)));
+    assert_eq!(ran.program(), Some((Code::SPECIFICATION, 2)));
     assert_eq!(ran.cpu.gpr[2], 0);
 }
 
@@ -339,7 +300,7 @@ fn an_access_exception_is_the_interpreters() {
     // The first operand beyond storage: addressing, nothing stored.
     let code = [&MVCLE[..], &[0, 0]].concat();
     let ran = run(&code, pad_from(0x10_0000, 0x20));
-    assert_eq!(program(&ran), Some((Code::ADDRESSING, 2)));
+    assert_eq!(ran.program(), Some((Code::ADDRESSING, 2)));
     assert_eq!(ran.cpu.gpr[2], 0x10_0000);
 }
 
@@ -351,7 +312,7 @@ fn a_page_clear_over_translated_code_drops_it() {
     let code = [0xa8, 0x24, 0x00, 0x00, 0xa7, 0x6a, 0x00, 0x01, 0, 0];
     let ran = run(&code, pad_from(CODE + 4, 0x1000 - 4));
     assert_eq!(ran.cpu.gpr[6], 0, "the AHI did not run");
-    assert_eq!(program(&ran), Some((Code::OPERATION, 1)));
+    assert_eq!(ran.program(), Some((Code::OPERATION, 1)));
 }
 
 /// The FPC's inexact mask and flag.
@@ -439,7 +400,7 @@ fn what_ieee_adds_to_the_host_is_the_interpreters() {
 #[test]
 fn without_the_afp_register_control_a_bfp_instruction_is_a_data_exception() {
     let ran = run(&[&ADBR[..], &[0, 0]].concat(), |cpu| cpu.vr[1][0] = 1);
-    assert_eq!(program(&ran), Some((Code::DATA, 2)));
+    assert_eq!(ran.program(), Some((Code::DATA, 2)));
     assert!(
         matches!(ran.result, Err(Interruption::Program { exception, .. }) if exception.dxc == 2)
     );
@@ -491,9 +452,9 @@ fn vlbb_nearer_the_boundary_disabled_or_of_a_bad_size_is_the_interpreters() {
     assert_eq!(ran.cpu.vr[17], [0x3839_3a3b_3c3d_3e3f, 0]);
     assert!(!ran.native("VLBB"));
     let ran = run(&vlbb(0, 7), vector_on);
-    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 3)));
+    assert_eq!(ran.program(), Some((Code::SPECIFICATION, 3)));
     let ran = run(&vlbb(0, 6), |_| {});
-    assert_eq!(program(&ran).map(|p| p.0), Some(Code::DATA));
+    assert_eq!(ran.program().map(|p| p.0), Some(Code::DATA));
 }
 
 // docs/CHOICES.md 51b: CONVERT TO FIXED (CGDBR, CFDBR) and CONVERT FROM
@@ -608,7 +569,7 @@ fn cdlfbr_of_any_32_bit_unsigned_integer_is_native() {
     assert!(ran.native("CDLFBR"));
     // M3 3: a specification exception, the interpreter's.
     let ran = cdlfbr(3);
-    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 2)));
+    assert_eq!(ran.program(), Some((Code::SPECIFICATION, 2)));
 }
 
 // docs/CHOICES.md 51c: VECTOR FIND ELEMENT (NOT) EQUAL.
@@ -701,10 +662,10 @@ fn vfee_of_a_bad_size_or_flag_or_disabled_is_the_interpreters() {
     let z = [0u8; 16];
     for (m4, m5) in [(3, 0), (0, 4), (0, 8)] {
         let ran = find(0x80, m4, m5, z, z);
-        assert_eq!(program(&ran), Some((Code::SPECIFICATION, 3)));
+        assert_eq!(ran.program(), Some((Code::SPECIFICATION, 3)));
     }
     let ran = run(&[0xe7, 0x12, 0x30, 0, 4, 0x80, 0, 0], |_| {});
-    assert_eq!(program(&ran).map(|p| p.0), Some(Code::DATA));
+    assert_eq!(ran.program().map(|p| p.0), Some(Code::DATA));
 }
 
 // docs/CHOICES.md 51d: MULTIPLY AND ADD, MULTIPLY AND SUBTRACT.
@@ -828,7 +789,7 @@ fn test_data_class_selects_the_class_and_sign_natively() {
     }
     // Without the AFP-register control: the data exception, DXC 2.
     let ran = run(&[0xed, 0x10, 0x0f, 0xff, 0x00, 0x11, 0, 0], |_| {});
-    assert_eq!(program(&ran), Some((Code::DATA, 3)));
+    assert_eq!(ran.program(), Some((Code::DATA, 3)));
 }
 
 #[test]
@@ -848,5 +809,5 @@ fn multiply_logical_gives_the_128_bit_product_to_the_pair() {
     assert!(ran.native("MLG"));
     // An odd R1: the specification exception, the interpreter's.
     let ran = run(&[0xb9, 0x86, 0x00, 0x36, 0, 0], |_| {});
-    assert_eq!(program(&ran), Some((Code::SPECIFICATION, 2)));
+    assert_eq!(ran.program(), Some((Code::SPECIFICATION, 2)));
 }

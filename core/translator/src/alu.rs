@@ -18,6 +18,28 @@ use crate::regs::{Compared, Pending};
 /// the condition code.
 pub(crate) const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
 
+/// Whether `op` combines two operands in one x86 instruction (add,
+/// subtract, logical, multiply, compare), which may then take its second
+/// operand in place: an immediate or a cached register (docs/CHOICES.md
+/// §63c).
+fn two_operand(op: AluOp) -> bool {
+    matches!(
+        op,
+        AluOp::Add
+            | AluOp::AddL
+            | AluOp::AddLC
+            | AluOp::Sub
+            | AluOp::SubL
+            | AluOp::SubLB
+            | AluOp::And
+            | AluOp::Or
+            | AluOp::Xor
+            | AluOp::Mul
+            | AluOp::Cmp
+            | AluOp::CmpL
+    )
+}
+
 /// dl and cl (bits 0 and 1 of the cc) from the flags of a signed add or
 /// subtract: 0 zero, 1 negative, 2 positive, 3 overflow. An overflow with
 /// the fixed-point-overflow mask one goes to the slow path, where the
@@ -118,26 +140,15 @@ impl Gen {
                             }
                     }
                 };
-                let op_ok = matches!(
-                    op,
-                    AluOp::Add
-                        | AluOp::AddL
-                        | AluOp::AddLC
-                        | AluOp::Sub
-                        | AluOp::SubL
-                        | AluOp::SubLB
-                        | AluOp::And
-                        | AluOp::Or
-                        | AluOp::Xor
-                        | AluOp::Mul
-                        | AluOp::Cmp
-                        | AluOp::CmpL
-                        | AluOp::Load
-                        | AluOp::LoadTest
-                        | AluOp::LoadCompl
-                        | AluOp::LoadPos
-                        | AluOp::LoadNeg
-                );
+                let op_ok = two_operand(op)
+                    || matches!(
+                        op,
+                        AluOp::Load
+                            | AluOp::LoadTest
+                            | AluOp::LoadCompl
+                            | AluOp::LoadPos
+                            | AluOp::LoadNeg
+                    );
                 if !(shape_ok && op_ok) {
                     return Ok(Some(Native::No));
                 }
@@ -218,21 +229,7 @@ impl Gen {
             Format::RieD => f.r3,
             _ => f.r1,
         };
-        let direct = matches!(
-            op,
-            AluOp::Add
-                | AluOp::AddL
-                | AluOp::AddLC
-                | AluOp::Sub
-                | AluOp::SubL
-                | AluOp::SubLB
-                | AluOp::And
-                | AluOp::Or
-                | AluOp::Xor
-                | AluOp::Mul
-                | AluOp::Cmp
-                | AluOp::CmpL
-        );
+        let direct = two_operand(op);
         let second = if format == Format::RrfA { f.r3 } else { f.r2 };
         // Read after the first operand (a slot it claims may be this one's).
         let cached = (direct || op == AluOp::Load) && src == Src::Reg(Ext::F);

@@ -196,23 +196,7 @@ impl Gen {
         if xor {
             a.jmp(here.slow)?;
         } else {
-            // A move reads the bytes it stored, as the interpreter does
-            // when the logical addresses overlap the same way (else two
-            // logical pages alias one frame: the interpreter decides).
-            a.inc(rdx)?;
-            a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rdx)?;
-            a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
-            self.ea(0, t.b2, t.d2)?;
-            self.a.mov(rdx, rax)?;
-            self.ea(0, t.b1, t.d1)?;
-            self.a.sub(rax, rdx)?;
-            self.wrap(rax)?;
-            let a = &mut self.a;
-            a.cmp(rax, qword_ptr(rsp + abi::FRAME_OPERAND))?;
-            a.jne(here.slow)?;
-            a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
-            a.mov(rsi, rax)?;
-            a.sub(rsi, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+            self.overlap_as_logical(here, rdx, (t.b1, t.d1), (t.b2, t.d2))?;
         }
         self.a.set_label(&mut apart)?;
         self.a.lea(rdi, qword_ptr(r13 + rax))?;

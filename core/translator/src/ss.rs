@@ -112,24 +112,8 @@ impl Gen {
         a.cmp(rcx, (len - 1) as i32)?;
         a.jae(apart)?;
         match logic {
-            // A move reads the bytes it stored, as the interpreter does when
-            // the logical addresses overlap the same way (else two logical
-            // pages alias one frame: the interpreter decides).
             None => {
-                a.inc(rcx)?;
-                a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rcx)?;
-                a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
-                self.ea(0, f.b2, f.d2)?;
-                self.a.mov(rdx, rax)?;
-                self.ea(0, f.b1, f.d1)?;
-                self.a.sub(rax, rdx)?;
-                self.wrap(rax)?;
-                let a = &mut self.a;
-                a.cmp(rax, qword_ptr(rsp + abi::FRAME_OPERAND))?;
-                a.jne(here.slow)?;
-                a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
-                a.mov(rsi, rax)?;
-                a.sub(rsi, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+                self.overlap_as_logical(here, rcx, (f.b1, f.d1), (f.b2, f.d2))?;
                 self.rep_move(len)?;
                 let mut done = self.a.create_label();
                 self.a.jmp(done)?;
@@ -145,6 +129,37 @@ impl Gen {
             }
         }
         Ok(true)
+    }
+
+    /// A move whose first operand starts `distance` + 1 bytes after its
+    /// second in absolute storage (rax the first's absolute address): the
+    /// slow path unless their logical addresses lie as far apart, so that
+    /// moving byte after byte reads the bytes it stored, as the interpreter
+    /// does (else two logical pages alias one frame: the interpreter
+    /// decides). Leaves the first's absolute address in rax, the second's
+    /// in rsi.
+    pub(crate) fn overlap_as_logical(
+        &mut self,
+        here: &Current,
+        distance: AsmRegister64,
+        (b1, d1): (u8, i32),
+        (b2, d2): (u8, i32),
+    ) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.inc(distance)?;
+        a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), distance)?;
+        a.mov(qword_ptr(rsp + abi::FRAME_FILL), rax)?;
+        self.ea(0, b2, d2)?;
+        self.a.mov(rdx, rax)?;
+        self.ea(0, b1, d1)?;
+        self.a.sub(rax, rdx)?;
+        self.wrap(rax)?;
+        let a = &mut self.a;
+        a.cmp(rax, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+        a.jne(here.slow)?;
+        a.mov(rax, qword_ptr(rsp + abi::FRAME_FILL))?;
+        a.mov(rsi, rax)?;
+        a.sub(rsi, qword_ptr(rsp + abi::FRAME_OPERAND))
     }
 
     /// MVC, NC, OC, XC and CLC under the host MMU

@@ -6,7 +6,7 @@
 
 use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::state::{mask, Cpu, Psw};
-use zmmu_jit::Jit;
+use zmmu_jit::{Jit, Stats};
 use zmmu_machine::bus::DatBus;
 use zmmu_machine::{Machine, Stop};
 use zmmu_mmu::prelude::*;
@@ -82,4 +82,60 @@ pub fn storage_bytes(bus: &DatBus, size: usize) -> Vec<u8> {
         .read(AbsoluteAddress::new(0), &mut bytes)
         .unwrap();
     bytes
+}
+
+/// The jit's run of a rule test, checked against the interpreter's.
+pub struct Ran {
+    pub cpu: Cpu,
+    pub bus: DatBus,
+    pub result: Result<(), Interruption>,
+    pub stats: Stats,
+}
+
+impl Ran {
+    /// `mnemonic` ran natively: neither a fallback nor a slow path.
+    pub fn native(&self, mnemonic: &str) -> bool {
+        let ran = |list: Vec<(&str, u64)>| list.iter().any(|&(m, _)| m == mnemonic);
+        !ran(self.stats.fallbacks()) && !ran(self.stats.slow())
+    }
+
+    /// The program interruption's code and ILC, if the run ended with one.
+    pub fn program(&self) -> Option<(Code, u8)> {
+        match self.result {
+            Err(Interruption::Program { exception, ilc }) => Some((exception.code, ilc)),
+            _ => None,
+        }
+    }
+}
+
+/// Runs the machine `machine` makes on `jit` and, made again, on the
+/// interpreter, up to the first interruption (at most `steps`
+/// instructions); checks that both end alike (the interruption, the PSW,
+/// the general, floating-point and vector registers, the FPC, the first
+/// `size` bytes of storage) and gives the jit's run.
+pub fn run_against_interpreter(
+    mut jit: Jit,
+    steps: u64,
+    size: usize,
+    machine: impl Fn() -> (Cpu, DatBus),
+) -> Ran {
+    let (mut cpu, mut bus) = machine();
+    let result = jit.run(&mut cpu, &mut bus, steps).result;
+    let (mut icpu, mut ibus) = machine();
+    let expected = interpret(&mut icpu, &mut ibus, steps as usize);
+    assert_eq!(result, expected, "the interruption");
+    assert_eq!(cpu.psw, icpu.psw, "the PSW");
+    assert_eq!(cpu.gpr, icpu.gpr, "the registers");
+    assert_eq!(cpu.vr, icpu.vr, "the floating-point and vector registers");
+    assert_eq!(cpu.fpc, icpu.fpc, "the FPC");
+    assert!(
+        storage_bytes(&bus, size) == storage_bytes(&ibus, size),
+        "storage"
+    );
+    Ran {
+        cpu,
+        bus,
+        result,
+        stats: jit.stats().clone(),
+    }
 }
