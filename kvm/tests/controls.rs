@@ -377,15 +377,10 @@ const MAP_THE_PAGE: [u8; 22] = [
     0x00, 0x24, 0xb2, 0xb2, 0x01, 0x50,
 ];
 
-/// A store of the image into a page the guest has not mapped yet (demand
-/// paging's first touch, the second MiB's page table at 0x12000, not the
-/// code's): the page-translation exception is the host's to deliver, the
-/// guest's handler maps the page, and the instruction, run again, and the
-/// later turns complete in the VM: the exception left that call to the
-/// host, not the site (docs/CHOICES.md 53c; the site went to the host for
-/// good).
-/// [`INTO_A_NEW_PAGE`]'s machine with `program` at 0x2000 instead: the
-/// page at 0x105000 not mapped yet, the handler [`MAP_THE_PAGE`].
+/// A machine with `program` at 0x2000 under the second MiB's page table
+/// at 0x12000 (not the code's), its page at 0x105000 not mapped yet (the
+/// doubleword at 0x105100 0x1122334455667788), the program-interruption
+/// handler [`MAP_THE_PAGE`].
 fn new_page_machine(program: &[u8]) -> Machine {
     let mut machine = program_machine(0x2000, program);
     machine
@@ -443,33 +438,16 @@ fn an_exception_at_a_load_in_the_vm_leaves_one_call_to_the_host_not_the_site() {
     assert!(exits < 64, "{exits} exits for {TURNS} turns of the loop");
 }
 
+/// A store of the image into a page the guest has not mapped yet (demand
+/// paging's first touch, the second MiB's page table at 0x12000, not the
+/// code's): the page-translation exception is the host's to deliver, the
+/// guest's handler maps the page, and the instruction, run again, and the
+/// later turns complete in the VM: the exception left that call to the
+/// host, not the site (docs/CHOICES.md 53c; the site went to the host for
+/// good).
 #[test]
 fn an_exception_in_the_vm_leaves_one_call_to_the_host_not_the_site() {
-    let build = || {
-        let mut machine = program_machine(0x2000, &INTO_A_NEW_PAGE);
-        machine
-            .bus
-            .storage
-            .write(AbsoluteAddress::new(0x2800), &MAP_THE_PAGE)
-            .unwrap();
-        let mut machine = under_iep(machine, &[]);
-        let second_mib: Vec<(u64, u64)> = (0..256)
-            .map(|page| (0x12000 + page * 8, 0x100000 + (page << 12)))
-            .collect();
-        write_words(&mut machine, &second_mib);
-        write_words(
-            &mut machine,
-            &[
-                (0x10008, 0x12000),
-                (0x12028, 0x105000 | 0x400),
-                (0x1d0, 0x0000_0001_8000_0000),
-                (0x1d8, 0x2800),
-                (0x900, 0x0002_0001_8000_0000),
-                (0x908, 0x777),
-            ],
-        );
-        machine
-    };
+    let build = || new_page_machine(&INTO_A_NEW_PAGE);
     let (reference, kvm) = on_both(build, 10_000);
     assert_eq!(bytes_at(&reference, 0x8e, 2), [0, 0x11], "page translation");
     assert_eq!(
