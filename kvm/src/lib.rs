@@ -667,6 +667,16 @@ impl KvmEngine {
     ) -> Result<Option<usize>, KvmError> {
         let started = std::time::Instant::now();
         let (addr, abs, _) = key;
+        // The interpreter runs what is in the prefix area: the machine's
+        // interruptions store there, beside what the program stores
+        // (Linux's return to the problem state branches to an LPSWE in
+        // its lowcore, next to the PSWs and save areas each system call
+        // and interruption stores), so a block there would be dropped
+        // and translated again around nearly every run.
+        let prefix = cpu.prefix.value();
+        if (prefix..prefix + PREFIX_AREA).contains(&abs) {
+            return Ok(None);
+        }
         let psw = cpu.psw;
         let amode = psw.amode();
         let mut page = [0u8; 4096];

@@ -166,3 +166,40 @@ fn an_lpswe_to_a_psw_with_per_on_leaves_the_chain() {
         "{changed} + {deadline} LPSWEs left"
     );
 }
+
+/// Linux's return to the problem state: the kernel branches to an LPSWE
+/// in its lowcore (`b 0x400` in place of [`KERNEL`]'s `lpswe 32(r2)`),
+/// which stores the process's PSW beside it first (`mvc 0x200(16),32(r2)
+/// ; lpswe 0x200`), and each SVC stores its old PSW there too. The
+/// interpreter runs what is in the prefix area (a block there would be
+/// dropped at each such store and translated again): the interpreter's
+/// registers and count, with a few blocks translated, not one a turn.
+#[test]
+fn an_lpswe_in_the_lowcore_is_not_translated_again_each_turn() {
+    let Some(time) = host_time() else {
+        return;
+    };
+    let build = || {
+        let mut machine = syscall_machine(PROCESS_MASK, time);
+        let storage = &mut machine.bus.storage;
+        for (at, bytes) in [
+            (0x2020, &[0x47, 0xf0, 0x04, 0x00][..]),
+            (
+                0x400,
+                &[0xd2, 0x0f, 0x02, 0x00, 0x20, 0x20, 0xb2, 0xb2, 0x02, 0x00][..],
+            ),
+        ] {
+            storage.write(AbsoluteAddress::new(at), bytes).unwrap();
+        }
+        machine
+    };
+    let (reference, kvm) = on_both(build, 10_000);
+    assert_eq!((reference.cpu.gpr[8], reference.cpu.gpr[1]), (2 * TURNS, 0));
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[1]), (2 * TURNS, 0));
+    let stats = engine.stats();
+    assert!(stats.blocks < 20, "{stats:?}");
+    assert!(stats.steps >= 2 * TURNS, "{stats:?}");
+}
