@@ -53,8 +53,9 @@
 //! a page whose slot moved is refilled in its new slot, and the old copy
 //! is still a valid translation that invalidations reach); a partition
 //! cleared after fewer than an eighth of its size in fills halves, and
-//! one that an invalidation (IPTE, IDTE, CSP, SSKE) scans goes back to its
-//! initial size. The
+//! one that an invalidation (IDTE, CSP, SSKE; an IPTE only when it names
+//! more slots than the initial size, see [`Tlb::invalidate`]) scans goes
+//! back to its initial size. The
 //! slots past `n` are always empty, so flushes and invalidations scan only
 //! the `n` in use. The partition's slot mask, `(n - 1) * ENTRY_SIZE`, is
 //! the doubleword at `entries_ptr + slot_mask_offset(p)` (just below the
@@ -119,6 +120,10 @@ pub const ENTRIES: usize = 1024;
 /// space (docs/CHOICES.md 54a). The slots past a partition's size are
 /// reserved address space, never touched until it grows into them.
 pub const MAX_ENTRIES: usize = 1 << 17;
+
+/// The entries of a page table: an IPTE names page indexes, the low 8 bits
+/// of a page number ([`Tlb::invalidate`]).
+pub const PAGE_INDEXES: usize = 256;
 
 /// Number of partitions: DAT off, primary, secondary, home
 /// ([`partition_index`]).
@@ -247,7 +252,7 @@ mod table {
 
     use super::{
         partition_index, slot, tag, Entry, Translated, ENTRIES, ENTRY_SIZE, INVALID_TAG,
-        MAX_ENTRIES, PARTITIONS, TAG_CODE,
+        MAX_ENTRIES, PAGE_INDEXES, PARTITIONS, TAG_CODE,
     };
     #[cfg(doc)]
     use super::{slot_mask_offset, PARTITION_STRIDE, TAG_OFFSET};
@@ -463,40 +468,90 @@ mod table {
             }
         }
 
-        /// Drops the entries an architected invalidation covers. A
-        /// partition that grew goes back to its initial size first (the
-        /// slots past it emptied) and any partition starts counting its
-        /// fills anew: each invalidation scans every slot in use, so a
-        /// partition grows only between invalidations that are at least
-        /// its size in fills apart (Linux's IPTEs of exiting processes
-        /// then scan no more than before partitions grew).
+        /// Drops the entries an architected invalidation covers.
+        ///
+        /// An IPTE names page indexes (PoP ch. 3, INVALIDATE PAGE TABLE
+        /// ENTRY: logical-address bits 44-51, the low 8 bits of the page
+        /// number), and an entry only ever sits in the slot the low bits of
+        /// its page number name at a size of at least the initial one
+        /// (a slot a growth moved a page from keeps the old copy there): when
+        /// the initial size is at least [`PAGE_INDEXES`], only the slots
+        /// whose low 8 bits are one of the named indexes can hold a covered
+        /// entry. If those are at most the initial size in number, only they
+        /// are scanned and the partition keeps its size and fill count.
+        /// Otherwise (IDTE, CSP, SSKE, SPX, an IPTE of many indexes in a
+        /// large partition) every slot in use is scanned, and a partition
+        /// that grew goes back to its initial size first (the slots past it
+        /// emptied) and starts counting its fills anew: no invalidation
+        /// scans more than the initial size, or a partition's size when at
+        /// least that many fills came since the last one.
         pub fn invalidate(&mut self, invalidation: &Invalidation) {
             if *invalidation == Invalidation::All {
                 return self.flush();
             }
             for partition in 0..PARTITIONS {
-                let (size, initial) = (self.size[partition], self.initial);
-                if size > initial {
-                    self.words_mut(partition, initial..size).fill(INVALID_TAG);
+                let size = self.size[partition];
+                if let Some(indexes) = self.named_indexes(invalidation, size) {
+                    for group in (0..size).step_by(PAGE_INDEXES) {
+                        let slots = group + indexes.start..group + indexes.end;
+                        self.drop_covered(partition, invalidation, slots);
+                    }
+                } else {
+                    let initial = self.initial;
+                    if size > initial {
+                        self.words_mut(partition, initial..size).fill(INVALID_TAG);
+                    }
+                    self.resize(partition, size.min(initial));
+                    self.drop_covered(partition, invalidation, 0..self.size[partition]);
                 }
-                self.resize(partition, size.min(initial));
-                let asce = self.asce[partition];
-                let first = self.base + partition * MAX_ENTRIES * WORDS;
-                let words = &mut self.hot[first..first + self.size[partition] * WORDS];
-                for (entry, cold) in words.chunks_exact_mut(WORDS).zip(&self.cold[partition]) {
-                    // Fetch and store permission imply read permission: an
-                    // entry without a read tag is empty.
-                    if entry[AccessKind::Read as usize] == INVALID_TAG {
-                        continue;
-                    }
-                    let covered = invalidation.covers(
-                        |level: Level| cold.path.entry(level),
-                        asce,
-                        AbsoluteAddress::new(cold.absolute_page),
-                    );
-                    if covered {
-                        entry.fill(INVALID_TAG);
-                    }
+            }
+        }
+
+        /// The page indexes `invalidation` names, if only the slots of a
+        /// partition of `size` entries whose low 8 bits are one of them can
+        /// hold an entry it covers and they are at most the initial size in
+        /// number ([`Tlb::invalidate`]).
+        fn named_indexes(
+            &self,
+            invalidation: &Invalidation,
+            size: usize,
+        ) -> Option<core::ops::Range<usize>> {
+            match *invalidation {
+                Invalidation::PageTableEntries { first, extra, .. }
+                    if self.initial >= PAGE_INDEXES =>
+                {
+                    let indexes = usize::from(first)..usize::from(first) + usize::from(extra) + 1;
+                    (size / PAGE_INDEXES * indexes.len() <= self.initial).then_some(indexes)
+                }
+                _ => None,
+            }
+        }
+
+        /// Empties the entries of partition `partition`'s slots `slots` that
+        /// `invalidation` covers ([`Invalidation::covers`]).
+        fn drop_covered(
+            &mut self,
+            partition: usize,
+            invalidation: &Invalidation,
+            slots: core::ops::Range<usize>,
+        ) {
+            let asce = self.asce[partition];
+            let first = self.base + partition * MAX_ENTRIES * WORDS;
+            let words = &mut self.hot[first + slots.start * WORDS..first + slots.end * WORDS];
+            let cold = &self.cold[partition][slots];
+            for (entry, cold) in words.chunks_exact_mut(WORDS).zip(cold) {
+                // Fetch and store permission imply read permission: an
+                // entry without a read tag is empty.
+                if entry[AccessKind::Read as usize] == INVALID_TAG {
+                    continue;
+                }
+                let covered = invalidation.covers(
+                    |level: Level| cold.path.entry(level),
+                    asce,
+                    AbsoluteAddress::new(cold.absolute_page),
+                );
+                if covered {
+                    entry.fill(INVALID_TAG);
                 }
             }
         }

@@ -10,7 +10,7 @@ use zmmu_mmu::prelude::*;
 use zmmu_mmu::space::AsceSource;
 use zmmu_mmu::tlb::{
     partition_index, slot, slot_mask_offset, tag, Entry, Tlb, ADDEND_OFFSET, ENTRIES, ENTRY_SIZE,
-    MAX_ENTRIES, PARTITIONS, PARTITION_STRIDE, TAG_CODE, TAG_OFFSET,
+    MAX_ENTRIES, PAGE_INDEXES, PARTITIONS, PARTITION_STRIDE, TAG_CODE, TAG_OFFSET,
 };
 
 /// A virtual address in segment 1, page 0x23, byte 0x456.
@@ -282,6 +282,93 @@ fn an_ipte_drops_what_it_covers_and_takes_a_grown_partition_back_to_its_start() 
     assert_eq!(tlb.entries(PRIMARY), 1);
     tlb.access(&mut g.storage, read(1)).unwrap();
     assert_eq!(tlb.entries(PRIMARY), 2);
+}
+
+/// A guest whose segments 1 and 2 both use the page table at PT, every
+/// page mapped to FRAME_A, and a TLB of [`PAGE_INDEXES`] entries per
+/// partition whose primary partition holds the 512 pages (so it grew to
+/// 512).
+fn two_segments_filled() -> Tlb {
+    let mut g = Guest::mapped(VA, FRAME_A);
+    let pages: Vec<u64> = (0x100..0x300).collect();
+    for &page in &pages {
+        g.map(page << 12, FRAME_A);
+    }
+    let mut tlb = Tlb::with_entries(&g.controls, PAGE_INDEXES);
+    let read = |page: u64| request(AddressSpace::Primary, AccessKind::Read, page << 12, 0);
+    for &page in &pages {
+        tlb.access(&mut g.storage, read(page)).unwrap();
+    }
+    for &page in &pages {
+        tlb.access(&mut g.storage, read(page)).unwrap();
+    }
+    assert_eq!(tlb.entries(PRIMARY), 2 * PAGE_INDEXES);
+    tlb
+}
+
+#[test]
+fn an_ipte_of_few_indexes_drops_exactly_what_it_covers_and_keeps_a_grown_partition() {
+    let mut tlb = two_segments_filled();
+    // IPTE of page index 0x23 of PT: pages 0x123 and 0x223 (segments 1
+    // and 2 share the table), in whichever slot of the grown partition.
+    tlb.invalidate(&Invalidation::PageTableEntries {
+        origin: AbsoluteAddress::new(PT),
+        first: 0x23,
+        extra: 0,
+    });
+    assert_eq!(tlb.entries(PRIMARY), 2 * PAGE_INDEXES);
+    for page in 0x100..0x300u64 {
+        let hit = tlb
+            .lookup(PRIMARY, page << 12, AccessKind::Read, 0)
+            .is_some();
+        assert_eq!(hit, page & 0xFF != 0x23, "page {page:#x}");
+    }
+}
+
+#[test]
+fn an_ipte_reaches_the_copy_a_growth_left_in_the_old_slot() {
+    let mut g = Guest::mapped(VA, FRAME_A);
+    for page in (0x100..0x200).chain([0x300]) {
+        g.map(page << 12, FRAME_A);
+    }
+    let mut tlb = Tlb::with_entries(&g.controls, PAGE_INDEXES);
+    let read = |page: u64| request(AddressSpace::Primary, AccessKind::Read, page << 12, 0);
+    for page in 0x100..0x200 {
+        tlb.access(&mut g.storage, read(page)).unwrap();
+    }
+    // The 257th fill doubles the partition: page 0x123's entry stays in
+    // slot 0x23, where the probe of 512 slots no longer looks.
+    tlb.access(&mut g.storage, read(0x300)).unwrap();
+    assert_eq!(tlb.entries(PRIMARY), 2 * PAGE_INDEXES);
+    tlb.invalidate(&Invalidation::PageTableEntries {
+        origin: AbsoluteAddress::new(PT),
+        first: 0x23,
+        extra: 0,
+    });
+    // SSKE of a frame no entry ends in: the partition goes back to 256
+    // slots, where page 0x123 is probed in slot 0x23 again.
+    tlb.invalidate(&Invalidation::Key(AbsoluteAddress::new(FRAME_B)));
+    assert_eq!(tlb.entries(PRIMARY), PAGE_INDEXES);
+    assert_eq!(tlb.lookup(PRIMARY, 0x123 << 12, AccessKind::Read, 0), None);
+    assert!(tlb
+        .lookup(PRIMARY, 0x124 << 12, AccessKind::Read, 0)
+        .is_some());
+}
+
+#[test]
+fn an_ipte_naming_more_slots_than_the_initial_size_takes_a_grown_partition_back() {
+    let mut tlb = two_segments_filled();
+    // All 256 indexes name every one of the 512 slots, more than the
+    // initial 256: the partition is scanned whole and shrinks first.
+    tlb.invalidate(&Invalidation::PageTableEntries {
+        origin: AbsoluteAddress::new(PT),
+        first: 0,
+        extra: 255,
+    });
+    assert_eq!(tlb.entries(PRIMARY), PAGE_INDEXES);
+    for page in 0x100..0x300u64 {
+        assert_eq!(tlb.lookup(PRIMARY, page << 12, AccessKind::Read, 0), None);
+    }
 }
 
 #[test]
