@@ -14,6 +14,16 @@ use crate::regs::{Compared, Pending};
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
 
+/// Stores the condition code in cl (0-3) into the PSW's cc bits. Uses
+/// rdx.
+fn cc_into_psw(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.shl(cl, 4)?;
+    a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
+    a.and(dl, 0xcf)?;
+    a.or(dl, cl)?;
+    a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)
+}
+
 /// dl and cl (bits 0 and 1 of the cc) from the flags of a compare: cc 1
 /// when the first operand is low, 2 when high, 0 when equal; `logical`
 /// compares unsigned (COMPARE LOGICAL), else signed.
@@ -154,12 +164,7 @@ impl Gen {
         } else {
             a.setne(cl)?;
         }
-        a.shl(cl, 4)?;
-        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
-        a.and(dl, 0xcf)?;
-        a.or(dl, cl)?;
-        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
-        Ok(())
+        cc_into_psw(a)
     }
 
     /// Stores into the PSW the condition code of the compare whose flags
@@ -171,12 +176,7 @@ impl Gen {
         compare_cc(a, compared == Compared::Logical)?;
         a.add(cl, cl)?;
         a.or(cl, dl)?;
-        a.shl(cl, 4)?;
-        a.movzx(edx, byte_ptr(rbx + PSW_CC_BYTE as i32))?;
-        a.and(dl, 0xcf)?;
-        a.or(dl, cl)?;
-        a.mov(byte_ptr(rbx + PSW_CC_BYTE as i32), dl)?;
-        Ok(())
+        cc_into_psw(a)
     }
 
     /// dl = the PSW's cc byte with the cc clear, also saved in the frame.

@@ -39,6 +39,7 @@ use crate::block::{relative_target, Guest, Target};
 use crate::emit::{gpr_bytes, Current, Gen};
 use crate::fill::PairOrder;
 use crate::memory::MemoryAccess;
+use crate::ss::Logic;
 
 /// The targets translated natively.
 fn translated(op: Opcode) -> bool {
@@ -208,23 +209,8 @@ impl Gen {
             a.rep().movsb()?;
             return Ok(true);
         }
-        // The first operand does not start inside the second: byte by
-        // byte, cc 1 if any result byte is nonzero.
-        a.xor(r8d, r8d)?;
-        let mut next = a.create_label();
-        a.set_label(&mut next)?;
-        a.mov(dl, byte_ptr(rsi))?;
-        a.xor(dl, byte_ptr(rdi))?;
-        a.or(r8b, dl)?;
-        a.mov(byte_ptr(rdi), dl)?;
-        a.inc(rsi)?;
-        a.inc(rdi)?;
-        a.dec(ecx)?;
-        a.jnz(next)?;
-        a.test(r8b, r8b)?;
-        a.setnz(dl)?;
-        a.xor(ecx, ecx)?;
-        self.set_cc()?;
+        // The first operand does not start inside the second.
+        self.byte_after_byte(Some(Logic::Xor))?;
         Ok(true)
     }
 

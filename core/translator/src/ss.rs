@@ -38,7 +38,7 @@ fn chunks(len: u32) -> impl Iterator<Item = (u32, u32)> {
 
 /// The byte operation of NC, OC or XC.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Logic {
+pub(crate) enum Logic {
     And,
     Or,
     Xor,
@@ -197,6 +197,18 @@ impl Gen {
         a.movzx(ecx, byte_ptr(rsi))?;
         a.or(byte_ptr(rdi), 0)?;
         a.mov(ecx, len)?;
+        self.byte_after_byte(logic)?;
+        Ok(true)
+    }
+
+    /// The ecx bytes (at least one) at rsi moved to rdi byte after byte in
+    /// ascending order, or combined with `logic` into them and the cc set
+    /// (1 if any result byte is nonzero, else 0): the order in which an
+    /// operand overlapping the other by less than its length sees the
+    /// bytes already stored (PoP "Storage-Operand Consistency"). Uses rdx
+    /// and r8.
+    pub(crate) fn byte_after_byte(&mut self, logic: Option<Logic>) -> Result<(), IcedError> {
+        let a = &mut self.a;
         a.xor(r8d, r8d)?;
         let mut next = a.create_label();
         a.set_label(&mut next)?;
@@ -220,7 +232,7 @@ impl Gen {
             a.xor(ecx, ecx)?;
             self.set_cc()?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The operands of an SS-a instruction under the host MMU, each within
