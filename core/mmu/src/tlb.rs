@@ -521,7 +521,11 @@ mod table {
                     if self.initial >= PAGE_INDEXES =>
                 {
                     let indexes = usize::from(first)..usize::from(first) + usize::from(extra) + 1;
-                    (size / PAGE_INDEXES * indexes.len() <= self.initial).then_some(indexes)
+                    // (IPTE never names entries past 255; an invalidation
+                    // made otherwise is scanned whole.)
+                    (indexes.end <= PAGE_INDEXES
+                        && size / PAGE_INDEXES * indexes.len() <= self.initial)
+                        .then_some(indexes)
                 }
                 _ => None,
             }

@@ -372,6 +372,27 @@ fn an_ipte_naming_more_slots_than_the_initial_size_takes_a_grown_partition_back(
 }
 
 #[test]
+fn an_ipte_range_past_the_page_table_end_is_scanned_whole() {
+    // IPTE itself refuses a range past entry 255 (a specification
+    // exception); an invalidation made with one anyway names slots past
+    // the 256 of a group: the partition is scanned whole, never sliced
+    // past its slots.
+    let mut tlb = two_segments_filled();
+    tlb.invalidate(&Invalidation::PageTableEntries {
+        origin: AbsoluteAddress::new(PT),
+        first: 0xF0,
+        extra: 0x20,
+    });
+    assert_eq!(tlb.entries(PRIMARY), PAGE_INDEXES);
+    for page in 0x100..0x300u64 {
+        let hit = tlb
+            .lookup(PRIMARY, page << 12, AccessKind::Read, 0)
+            .is_some();
+        assert!(!hit || page & 0xFF < 0xF0, "page {page:#x}");
+    }
+}
+
+#[test]
 fn an_invalidation_that_covers_nothing_still_restarts_the_fill_count() {
     let (mut g, _) = guest();
     let mut tlb = Tlb::with_entries(&g.controls, 1);
