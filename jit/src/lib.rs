@@ -563,28 +563,14 @@ fn walked_frame(
     source: zmmu_mmu::control::AsceSource,
     addr: u64,
 ) -> Option<u64> {
-    use zmmu_mmu::walk::{walk, Frame, FrameSize, WalkControls};
-    let done = walk(
+    let done = zmmu_mmu::walk::walk(
         storage,
         controls.asce(source),
         addr,
-        WalkControls::from(controls),
+        zmmu_mmu::walk::WalkControls::from(controls),
     )
     .ok()?;
-    if done.iep {
-        return None;
-    }
-    Some(match done.frame {
-        Frame::Real(real) => controls.prefix.to_absolute(real).value() & !0xfff,
-        Frame::Absolute(origin) => {
-            let size: u64 = match done.size {
-                FrameSize::Page4K => 0x1000,
-                FrameSize::Segment1M => 1 << 20,
-                FrameSize::Region2G => 1 << 31,
-            };
-            origin.value() + (addr & (size - 1) & !0xfff)
-        }
-    })
+    (!done.iep).then(|| done.absolute(addr, controls.prefix).value() & !0xfff)
 }
 
 /// One jump-cache entry: valid while `generation` is its fetch space's.
