@@ -79,9 +79,11 @@ fn run_case(jit: &mut Jit, rng: &mut Rng, budget: u64) -> Result<u64, String> {
         }
         total += n;
         if last != ran.last {
+            let tail = trail.len().saturating_sub(12);
             return Err(format!(
-                "last address: interp {last:#x} jit {:#x}",
-                ran.last
+                "last address: interp {last:#x} jit {:#x} (a run of {chunk} from {before:#x} that ran {n}: {result:?}), after [{}]",
+                ran.last,
+                trail[tail..].join("; ")
             ));
         }
         let tail = trail.len().saturating_sub(12);

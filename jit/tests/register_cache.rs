@@ -198,6 +198,137 @@ fn a_fault_in_the_middle_of_a_block_leaves_the_registers_written_before_it() {
 }
 
 #[test]
+fn a_fault_where_every_cached_register_is_dirty_leaves_them_all_in_the_state() {
+    // Five registers written (every slot of the cache holds a result the
+    // state does not have yet under write-back, docs/CHOICES.md §70), then
+    // lg r6,0(r7): r7 and r6 need slots of their own, taken from dirty
+    // registers, and the access raises an addressing exception; the
+    // interruption sees all five results, r6 unchanged.
+    let code = [
+        &agr(1, 1)[..],
+        &agr(2, 2),
+        &agr(3, 3),
+        &agr(4, 4),
+        &agr(5, 5),
+        &lg(6, 7, 0),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        for r in 1..6 {
+            cpu.gpr[r] = r as u64;
+        }
+        cpu.gpr[6] = 66;
+        cpu.gpr[7] = OUTSIDE;
+    });
+    assert!(matches!(
+        result,
+        Err(Interruption::Program { exception, .. }) if exception.code == Code::ADDRESSING
+    ));
+    assert_eq!(cpu.gpr[1..7], [2, 4, 6, 8, 10, 66]);
+}
+
+#[test]
+fn a_slow_path_after_register_writes_finds_them_in_the_state() {
+    // agr r1,r1 (kept in a host register only, docs/CHOICES.md §70); ar
+    // r2,r3 overflows with the fixed-point-overflow mask on: its slow
+    // path, where the interpreter completes it and raises the exception,
+    // which must see r1 doubled.
+    let code = [&agr(1, 1)[..], &[0x1a, 0x23], &agr(4, 1), &[0, 0]].concat();
+    let (cpu, result) = run(&code, &[], |cpu| {
+        cpu.psw.mask |= 1 << (63 - 20);
+        cpu.gpr[1] = 10;
+        cpu.gpr[2] = 0x7fff_ffff;
+        cpu.gpr[3] = 1;
+    });
+    assert!(matches!(
+        result,
+        Err(Interruption::Program { exception, .. }) if exception.code == Code::FIXED_POINT_OVERFLOW
+    ));
+    assert_eq!(cpu.gpr[1..3], [20, 0x8000_0000]);
+}
+
+#[test]
+fn a_load_into_a_slot_given_up_by_a_dirty_register_reads_the_storage() {
+    // As above, the access in storage: r6 loaded, the five results kept.
+    let code = [
+        &agr(1, 1)[..],
+        &agr(2, 2),
+        &agr(3, 3),
+        &agr(4, 4),
+        &agr(5, 5),
+        &lg(6, 7, 0),
+        &agr(6, 1),
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &100u64.to_be_bytes(), |cpu| {
+        for r in 1..6 {
+            cpu.gpr[r] = r as u64;
+        }
+        cpu.gpr[7] = DATA;
+    });
+    assert_eq!(cpu.gpr[1..7], [2, 4, 6, 8, 10, 102]);
+}
+
+#[test]
+fn an_operand_read_already_keeps_its_slot_when_the_next_one_needs_one() {
+    // Four registers written (dirty), then cgrj r5,r6,4,+10: r5 takes the
+    // last free slot; r6 must take a dirty register's (written back),
+    // not r5's, which holds the first operand of the compare (5 < 6: the
+    // branch over lghi r7,1 is taken).
+    let code = [
+        &agr(1, 1)[..],
+        &agr(2, 2),
+        &agr(3, 3),
+        &agr(4, 4),
+        &[0xec, 0x56, 0x00, 0x05, 0x40, 0x64],
+        &[0xa7, 0x79, 0x00, 0x01],
+        &[0, 0],
+    ]
+    .concat();
+    let (cpu, _) = run(&code, &[], |cpu| {
+        for r in 1..7 {
+            cpu.gpr[r] = r as u64;
+        }
+    });
+    assert_eq!(cpu.gpr[1..8], [2, 4, 6, 8, 5, 6, 0]);
+}
+
+#[test]
+fn a_loop_ended_by_the_budget_leaves_its_registers_in_the_state() {
+    // aghi r2,1; brctg r1,-4: the loop keeps r1 and r2 in host registers
+    // (write-back, docs/CHOICES.md §70) and branches back without storing
+    // them; wherever the budget ends a run, the state has both as the
+    // instructions run so far left them.
+    let code = [
+        &[0xa7, 0x2b, 0x00, 0x01][..],
+        &[0xa7, 0x17, 0xff, 0xfe],
+        &[0, 0],
+    ]
+    .concat();
+    let (mut cpu, mut bus) = machine(&code, &[], |cpu| {
+        cpu.gpr[1] = 1000;
+        cpu.gpr[2] = 0;
+    });
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    let mut total = 0;
+    for run in 0..100 {
+        let ran = jit.run(&mut cpu, &mut bus, 7 + run % 5);
+        assert!(ran.result.is_ok(), "{:?}", ran.result);
+        total += ran.instructions;
+        // From the AGHI: AGHIs and BRCTGs alternate.
+        let (aghis, brctgs) = (total.div_ceil(2), total / 2);
+        assert_eq!(
+            (cpu.gpr[1], cpu.gpr[2]),
+            (1000 - brctgs, aghis),
+            "after run {run}"
+        );
+    }
+    assert!(total > 600);
+}
+
+#[test]
 fn the_program_mask_set_in_the_middle_of_a_block_survives_later_condition_codes() {
     // ar r1,r2 (sets the cc: the block saves the rest of the PSW byte);
     // spm r3 (a new program mask and cc); ar r1,r2 (cc 2); ipm r4.

@@ -8,8 +8,9 @@ use iced_x86::IcedError;
 use zmmu_cpu::state::offset;
 
 use crate::abi;
+use crate::emit::low32;
 use crate::emit::Gen;
-use crate::regs::{Compared, Pending};
+use crate::regs::{Compared, Pending, CACHE};
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).
 pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
@@ -140,14 +141,20 @@ impl Gen {
     }
 
     /// Stores the [`Pending`] condition code into the PSW, computed from
-    /// its register in the CPU state: where the helper is about to see
-    /// the PSW. Uses rcx and rdx.
+    /// its register (in the cache's host register where it holds the bits
+    /// the cc is of, else in the CPU state): where the helper is about to
+    /// see the PSW or the block leaves. Uses rcx and rdx.
     pub(crate) fn store_pending(&mut self, p: Pending) -> Result<(), IcedError> {
+        let held = self
+            .regs
+            .slot(p.r)
+            .filter(|&slot| self.regs.whole[slot] || !p.wide);
         let a = &mut self.a;
-        if p.wide {
-            a.cmp(crate::emit::gpr(p.r), 0)?;
-        } else {
-            a.cmp(crate::emit::gpr32(p.r), 0)?;
+        match (held, p.wide) {
+            (Some(slot), true) => a.cmp(CACHE[slot], 0)?,
+            (Some(slot), false) => a.cmp(low32(CACHE[slot]), 0)?,
+            (None, true) => a.cmp(crate::emit::gpr(p.r), 0)?,
+            (None, false) => a.cmp(crate::emit::gpr32(p.r), 0)?,
         }
         if p.signed {
             a.setl(dl)?;

@@ -181,14 +181,14 @@ fn emit(
     let loops = crate::liveness::loops_to_a_setting(block, env.amode);
     g.budget(block.len())?;
     g.reload(&entry)?;
-    g.regs = entry;
+    // A branch back to the head arrives with the cache not written back.
+    g.regs = entry.all_dirty();
     g.entry = entry;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
     let mut first = g.body;
     g.a.set_label(&mut first)?;
     g.body = first;
-    g.starts.push(g.a.instructions().len());
     for (index, guest) in block.iter().enumerate() {
         g.index = index;
         g.cc_ready = core::mem::take(&mut g.cc_left);
@@ -216,10 +216,11 @@ fn emit(
             slow: g.a.create_label(),
             used_slow: false,
         };
-        let emitted = g.a.instructions().len();
         // The cc its slow path stores (one it sets itself is its own).
         let pending = g.pending.map(|p| p.0);
-        g.begin_insn();
+        g.begin_insn()?;
+        g.starts.push(g.a.instructions().len());
+        let emitted = g.a.instructions().len();
         let outcome = g.native(&mut here)?;
         g.end_insn();
         match outcome {
@@ -266,6 +267,7 @@ fn emit(
                 next,
                 ends: outcome == Native::Ended,
                 regs: g.regs,
+                flush: g.start_regs,
                 pending,
             });
         }
@@ -282,13 +284,13 @@ fn emit(
         let mut cont = g.a.create_label();
         g.a.set_label(&mut cont)?;
         g.resume.push(cont);
-        g.starts.push(g.a.instructions().len());
         if index + 1 == block.len() {
+            g.starts.push(g.a.instructions().len());
             g.end_at(next)?;
         }
     }
     match g.looped {
-        Some(regs) if entry == Regs::default() && regs.any() => Ok((Emitted::Again(regs), g.a)),
+        Some(regs) if !entry.any() && regs.any() => Ok((Emitted::Again(regs), g.a)),
         _ => {
             let (translated, a) = g.finish(encoder, ip, native)?;
             Ok((Emitted::Block(translated), a))
@@ -298,15 +300,18 @@ fn emit(
 
 /// `code` without the `nop`s that only carry a label where the code after
 /// them would need none (docs/CHOICES.md §63b: each one costs the host a
-/// slot of its pipeline's width, several per loop iteration). A dropped
-/// `nop`'s label goes to the next instruction kept, or, where that one has
-/// a label of its own, the branches to it go to that label. `keep(n)`:
-/// the `nop` at index `n` stays (where an index is asked for itself: a
-/// guest instruction's start, the end of the inline code). Gives the
-/// index in the new code of each old one (of the next one kept, for a
-/// dropped `nop`).
+/// slot of its pipeline's width, several per loop iteration), and without
+/// the instructions at the indices `dropped` (sorted: the write-backs an
+/// instruction that opted in to the register cache turned out not to
+/// need, §70). A dropped instruction's label goes to the next instruction
+/// kept, or, where that one has a label of its own, the branches to it go
+/// to that label. `keep(n)`: the `nop` at index `n` stays (where an index
+/// is asked for itself: a guest instruction's start, the end of the
+/// inline code). Gives the index in the new code of each old one (of the
+/// next one kept, for a dropped one).
 fn without_nops(
     code: &[Instruction],
+    dropped: &[usize],
     keep: impl Fn(usize) -> bool,
 ) -> (Vec<Instruction>, Vec<usize>) {
     let mut out = Vec::with_capacity(code.len());
@@ -318,7 +323,8 @@ fn without_nops(
     let last = code.len().saturating_sub(1);
     for (n, i) in code.iter().enumerate() {
         moved.push(out.len());
-        if i.code() == Code::Nopd && n < last && !keep(n) {
+        let unneeded = dropped.binary_search(&n).is_ok();
+        if (unneeded || i.code() == Code::Nopd) && n < last && (unneeded || !keep(n)) {
             match (i.ip(), carried) {
                 (0, _) => {}
                 (label, Some(to)) => alias.push((label, to)),
@@ -379,6 +385,9 @@ struct Slow {
     ends: bool,
     /// The register cache where it resumes.
     regs: Regs,
+    /// The cache where the instruction may jump to it: its dirty
+    /// registers are written back before the helper runs.
+    flush: Regs,
     /// The condition code to store before the helper sees the PSW.
     pending: Option<Pending>,
 }
@@ -474,6 +483,18 @@ pub(crate) struct Gen {
     pub(crate) regs: Regs,
     kept: Regs,
     pub(crate) opted: bool,
+    /// The cache at the start of the instruction being emitted (nothing
+    /// for one that did not opt in or kept the write-backs before it),
+    /// whose dirty registers its slow path writes back.
+    start_regs: Regs,
+    /// The host instructions that write back the cache before the
+    /// instruction being emitted (for one that does not opt in), and
+    /// those of earlier instructions that opted in instead (not encoded).
+    write_backs: core::ops::Range<usize>,
+    dropped: Vec<usize>,
+    /// The instruction being emitted gave a slot holding a dirty register
+    /// to another one.
+    evicted_dirty: bool,
     /// The cache at the loop head (the first instruction), and at the
     /// first branch back to it.
     entry: Regs,
@@ -537,6 +558,10 @@ impl Gen {
             regs: Regs::default(),
             kept: Regs::default(),
             opted: false,
+            start_regs: Regs::default(),
+            write_backs: 0..0,
+            dropped: Vec::new(),
+            evicted_dirty: false,
             entry: Regs::default(),
             looped: None,
             mentions: Vec::new(),
@@ -544,18 +569,78 @@ impl Gen {
     }
 
     /// Starts the emission of an instruction: the cache is set aside
-    /// until the instruction opts in.
-    fn begin_insn(&mut self) {
+    /// until the instruction opts in, its dirty registers written back for
+    /// an instruction that reads or writes the CPU state instead (the
+    /// write-backs dropped if it opts in).
+    fn begin_insn(&mut self) -> Result<(), IcedError> {
         self.kept = core::mem::take(&mut self.regs);
         self.opted = false;
+        self.evicted_dirty = false;
+        self.start_regs = Regs::default();
+        let from = self.a.instructions().len();
+        let kept = self.kept;
+        self.flush(&kept)?;
+        self.write_backs = from..self.a.instructions().len();
+        Ok(())
+    }
+
+    /// Forgets the cache without writing anything back: before code that
+    /// no inline path falls into (the out-of-line paths).
+    fn forget_cache(&mut self) {
+        self.regs = Regs::default();
+        self.kept = Regs::default();
+        self.opted = false;
+    }
+
+    /// Whether writes of cached registers stay in host registers
+    /// (write-back, under the software TLB; see [`Regs`]).
+    fn write_back(&self) -> bool {
+        matches!(self.env.memory, crate::MemoryAccess::SoftTlb { .. })
+    }
+
+    /// Stores into the CPU state the registers `regs` holds dirty
+    /// (nothing else changes: other paths go on with the cache).
+    pub(crate) fn flush(&mut self, regs: &Regs) -> Result<(), IcedError> {
+        for slot in 0..CACHE.len() {
+            if let (Some(r), true) = (regs.held[slot], regs.dirty[slot]) {
+                self.store_slot(slot, r, regs.whole[slot])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores slot `slot`, holding guest register `r` (all of it, or bits
+    /// 32-63: `whole`), into the CPU state.
+    fn store_slot(&mut self, slot: usize, r: u8, whole: bool) -> Result<(), IcedError> {
+        if whole {
+            self.a.mov(gpr(r), CACHE[slot])
+        } else {
+            self.a.mov(gpr32(r), low32(CACHE[slot]))
+        }
+    }
+
+    /// Writes back slot `slot` if it is dirty: the state has it after.
+    fn clean(&mut self, slot: usize) -> Result<(), IcedError> {
+        if let (Some(r), true) = (self.regs.held[slot], self.regs.dirty[slot]) {
+            self.store_slot(slot, r, self.regs.whole[slot])?;
+            self.regs.dirty[slot] = false;
+        }
+        Ok(())
     }
 
     /// Ends the emission of an instruction: one that did not opt in
     /// leaves nothing cached (it may have written any register through
-    /// [`gpr`]).
+    /// [`gpr`]; the cache was written back before it). One that opted in
+    /// needs the write-backs before it only where it gave a slot holding
+    /// a dirty register to another register ([`Gen::claim`]): its slow
+    /// path then finds the state exact instead.
     fn end_insn(&mut self) {
         if !self.opted {
             self.regs = Regs::default();
+        } else if self.evicted_dirty {
+            self.start_regs = Regs::default();
+        } else {
+            self.dropped.extend(self.write_backs.clone());
         }
         self.kept = Regs::default();
     }
@@ -567,9 +652,10 @@ impl Gen {
     /// come before anything of the instruction is emitted. An instruction
     /// that does not call it starts and ends with nothing cached.
     pub(crate) fn opt_in(&mut self) {
-        debug_assert_eq!(self.regs, Regs::default(), "opt_in before any emission");
+        debug_assert!(!self.regs.any(), "opt_in before any emission");
         self.regs = core::mem::take(&mut self.kept);
         self.opted = true;
+        self.start_regs = self.regs;
     }
 
     /// The host register holding guest general register `r`, loaded from
@@ -581,21 +667,27 @@ impl Gen {
                 return Ok(CACHE[slot]);
             }
             Some(slot) => {
+                // Bits 0-31 come from the state: bits 32-63 go there first.
+                self.clean(slot)?;
                 self.regs.touch(slot);
                 self.regs.whole[slot] = true;
                 slot
             }
-            None => self.claim(r, true),
+            None => self.claim(r, true)?,
         };
         self.a.mov(CACHE[slot], gpr(r))?;
         Ok(CACHE[slot])
     }
 
     /// A slot for guest register `r`, holding all of it or bits 32-63
-    /// (`whole`): a free one, else the one whose register the block
-    /// names again last (counting on from its start: a block that loops
-    /// runs it again), the least recently used of those.
-    fn claim(&mut self, r: u8, whole: bool) -> usize {
+    /// (`whole`): a free one, else one whose register the instruction does
+    /// not name, a clean one, the one whose register the block names
+    /// again last (counting on from its start: a block that loops runs it
+    /// again), the least recently used of those; a dirty one only where
+    /// no clean one is left, written back first (then the instruction
+    /// keeps the write-backs before it: its slow path could not tell which
+    /// register the slot holds, [`Gen::end_insn`]).
+    fn claim(&mut self, r: u8, whole: bool) -> Result<usize, IcedError> {
         let regs = &self.regs;
         let slot = match regs.held.iter().position(Option::is_none) {
             Some(free) => free,
@@ -611,12 +703,24 @@ impl Gen {
                         })
                         .unwrap_or(n)
                 };
+                // Never one the instruction names itself (it may hold an
+                // operand read already), where another is left.
                 (0..CACHE.len())
-                    .max_by_key(|&s| (next(regs.held[s]), core::cmp::Reverse(regs.used[s])))
+                    .max_by_key(|&s| {
+                        let next = next(regs.held[s]);
+                        (
+                            next > 0,
+                            !regs.dirty[s],
+                            next,
+                            core::cmp::Reverse(regs.used[s]),
+                        )
+                    })
                     .unwrap_or(0)
             }
         };
-        self.regs.assign(slot, r, whole)
+        self.evicted_dirty |= self.regs.dirty[slot];
+        self.clean(slot)?;
+        Ok(self.regs.assign(slot, r, whole))
     }
 
     /// A host register whose low 32 bits hold bits 32-63 of guest general
@@ -628,25 +732,29 @@ impl Gen {
             self.regs.touch(slot);
             return Ok(CACHE[slot]);
         }
-        let host = CACHE[self.claim(r, false)];
+        let host = CACHE[self.claim(r, false)?];
         self.a.mov(low32(host), gpr32(r))?;
         Ok(host)
     }
 
-    /// Guest general register `r` = `src` (all 64 bits): stored to the
-    /// CPU state and, in an instruction that opted in, kept in a host
-    /// register.
+    /// Guest general register `r` = `src` (all 64 bits): in an instruction
+    /// that opted in, kept in a host register, and stored to the CPU state
+    /// now only under the host MMU (see [`Regs`]); else stored.
     pub(crate) fn set_reg(&mut self, r: u8, src: AsmRegister64) -> Result<(), IcedError> {
-        self.a.mov(gpr(r), src)?;
         let slot = match self.regs.slot(r) {
             Some(slot) => {
                 self.regs.touch(slot);
                 slot
             }
-            None if self.opted => self.claim(r, true),
-            None => return Ok(()),
+            None if self.opted => self.claim(r, true)?,
+            None => return self.a.mov(gpr(r), src),
         };
+        let dirty = self.write_back();
+        if !dirty {
+            self.a.mov(gpr(r), src)?;
+        }
         self.regs.whole[slot] = true;
+        self.regs.dirty[slot] = dirty;
         if CACHE[slot] != src {
             self.a.mov(CACHE[slot], src)?;
         }
@@ -660,25 +768,27 @@ impl Gen {
     /// low one; otherwise (in an instruction that opted in) the cache
     /// holds the low half. Uses the flags.
     pub(crate) fn set_reg32(&mut self, r: u8, src: AsmRegister64) -> Result<(), IcedError> {
-        self.a.mov(gpr32(r), low32(src))?;
         let slot = match self.regs.slot(r) {
-            Some(slot) if self.regs.whole[slot] => {
-                self.regs.touch(slot);
-                let host = CACHE[slot];
-                self.a.shr(host, 32)?;
-                self.a.shl(host, 32)?;
-                self.a.or(host, src)?;
-                return Ok(());
-            }
             Some(slot) => {
                 self.regs.touch(slot);
                 slot
             }
-            None if self.opted => self.claim(r, false),
-            None => return Ok(()),
+            None if self.opted => self.claim(r, false)?,
+            None => return self.a.mov(gpr32(r), low32(src)),
         };
-        if CACHE[slot] != src {
-            self.a.mov(low32(CACHE[slot]), low32(src))?;
+        let dirty = self.write_back();
+        if !dirty {
+            self.a.mov(gpr32(r), low32(src))?;
+        }
+        // A dirty slot that held all of it stays dirty for bits 0-31 too.
+        self.regs.dirty[slot] |= dirty;
+        let host = CACHE[slot];
+        if self.regs.whole[slot] {
+            self.a.shr(host, 32)?;
+            self.a.shl(host, 32)?;
+            self.a.or(host, src)?;
+        } else if host != src {
+            self.a.mov(low32(host), low32(src))?;
         }
         Ok(())
     }
@@ -730,6 +840,7 @@ impl Gen {
         if self.all_native && addr == self.start {
             return self.self_loop();
         }
+        self.flush_on_exit()?;
         self.store_left_cc()?;
         mov_imm(&mut self.a, rax, addr)?;
         if self.all_native {
@@ -748,6 +859,14 @@ impl Gen {
             return Ok(());
         }
         self.dispatch_rax()
+    }
+
+    /// Where the block leaves: the dirty registers written back (the next
+    /// block, the dispatcher and the runner read the CPU state). The
+    /// cache stays as it is for the paths that go on.
+    fn flush_on_exit(&mut self) -> Result<(), IcedError> {
+        let regs = self.regs;
+        self.flush(&regs)
     }
 
     /// Where the block leaves with a condition code still pending (a
@@ -790,14 +909,20 @@ impl Gen {
         self.looped.get_or_insert(here);
         let mut missing = self.entry;
         missing.cc_base &= !here.cc_base;
+        // What this point holds dirty where the head expects something
+        // else is written back before the head's registers are loaded.
+        let mut elsewhere = here;
         for slot in 0..CACHE.len() {
             if here.held[slot] == missing.held[slot] && (here.whole[slot] || !missing.whole[slot]) {
                 missing.held[slot] = None;
+                elsewhere.dirty[slot] = false;
             }
         }
+        self.flush(&elsewhere)?;
         self.reload(&missing)?;
         self.a.jmp(self.body)?;
         self.a.set_label(&mut out)?;
+        self.flush(&here)?;
         if self.head_sets_cc {
             self.store_left_cc()?;
         }
@@ -810,6 +935,7 @@ impl Gen {
 
     /// Sets the PSW address to rax and goes to the next block.
     pub(crate) fn end_rax(&mut self) -> Result<(), IcedError> {
+        self.flush_on_exit()?;
         self.store_left_cc()?;
         self.dispatch_rax()
     }
@@ -848,8 +974,9 @@ impl Gen {
         native: Vec<bool>,
     ) -> Result<(Translated, CodeAssembler), IcedError> {
         // The out-of-line paths below join no inline code with a cache
-        // state of their own: each reloads what it needs.
-        self.begin_insn();
+        // state of their own: each writes back what the path into it
+        // held dirty and reloads what it needs.
+        self.forget_cache();
         let inline_end = self.a.instructions().len();
         self.a.nop()?;
         self.emit_fills()?;
@@ -863,6 +990,7 @@ impl Gen {
             next,
             ends,
             regs,
+            flush,
             pending,
         } in slow
         {
@@ -871,6 +999,7 @@ impl Gen {
                 *at = Some(self.a.instructions().len());
             }
             self.a.set_label(&mut label)?;
+            self.flush(&flush)?;
             if let Some(pending) = pending {
                 self.store_pending(pending)?;
             }
@@ -900,7 +1029,7 @@ impl Gen {
         // rel32 form; BlockEncoder may shorten one.
         let mut unlinked = core::mem::take(&mut self.unlinked);
         let starts = &self.starts;
-        let (host, moved) = without_nops(a.instructions(), |n| {
+        let (host, moved) = without_nops(a.instructions(), &self.dropped, |n| {
             n == inline_end || starts.binary_search(&n).is_ok()
         });
         let (code, offsets) = match encoder.encode(&host, ip)? {
@@ -1233,7 +1362,7 @@ pub(crate) mod tests {
         let t = translated(&code);
         let host = t.a.instructions();
         let starts = [0, 5];
-        let (kept, moved) = without_nops(host, |n| starts.contains(&n));
+        let (kept, moved) = without_nops(host, &[], |n| starts.contains(&n));
         let nops = |code: &[Instruction]| code.iter().filter(|i| i.code() == Code::Nopd).count();
         assert!(nops(host) >= 2);
         assert!(nops(&kept) < nops(host));

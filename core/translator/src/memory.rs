@@ -409,6 +409,8 @@ impl Gen {
                     regs,
                 } => {
                     a.set_label(&mut label)?;
+                    // The fill may raise the access's exception.
+                    self.flush(&regs)?;
                     if kind == AccessKind::Write && n <= 1 << abi::CODE_GRANULE_SHIFT {
                         self.code_frame_store(n, hit)?;
                     }
@@ -437,6 +439,8 @@ impl Gen {
                     regs,
                 } => {
                     a.set_label(&mut label)?;
+                    self.flush(&regs)?;
+                    let a = &mut self.a;
                     a.mov(rdi, rbp)?;
                     a.mov(rsi, qword_ptr(rsp + abi::FRAME_FILL))?;
                     a.mov(rdx, qword_ptr(rsp + abi::FRAME_OPERAND))?;

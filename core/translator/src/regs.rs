@@ -16,11 +16,16 @@ use crate::abi;
 /// reloads them all from the CPU state.
 pub(crate) const CACHE: [AsmRegister64; 5] = [r8, r9, r10, r11, r14];
 
-/// The write-through register cache of a block (docs/CHOICES.md §44):
-/// which guest general register each host register of [`CACHE`] holds at
-/// this point of the emitted code. Every write of a cached register
-/// stores to the CPU state too, so the state is exact at every instant and
-/// forgetting a register costs nothing; where control joins after a call
+/// The block-local register cache (docs/CHOICES.md §44, §70): which
+/// guest general register each host register of [`CACHE`] holds at this
+/// point of the emitted code, and which of them the CPU state does not
+/// hold yet (`dirty`). Under the host MMU every write of a cached
+/// register stores to the CPU state too (write-through: a fault at any
+/// access sees the exact state); under the software TLB a write stays in
+/// the host register (write-back) and the code stores the dirty ones
+/// wherever anything else may read the state: before a slow path, a
+/// fill's call, an instruction written for the state rather than the
+/// cache, and every exit (`Gen::flush`). Where control joins after a call
 /// (a fill, a slow path) the code reloads what the cache says from the
 /// state (`Gen::reload`). A host register may hold only bits 32-63 of
 /// its guest register (a 32-bit result, a 32-bit operand): loading the
@@ -31,6 +36,9 @@ pub(crate) struct Regs {
     pub(crate) held: [Option<u8>; CACHE.len()],
     /// Whether each holds all 64 bits (else bits 32-63, zero-extended).
     pub(crate) whole: [bool; CACHE.len()],
+    /// Whether each holds a value the CPU state does not have yet (a
+    /// write-back not made; see [`Regs`]).
+    pub(crate) dirty: [bool; CACHE.len()],
     /// When each was last used (for the least-recently-used choice).
     pub(crate) used: [u32; CACHE.len()],
     clock: u32,
@@ -54,12 +62,24 @@ impl Regs {
         self.used[slot] = self.clock;
     }
 
-    /// `slot` now holds `r`, all of it or bits 32-63 (`whole`).
+    /// `slot` now holds `r`, all of it or bits 32-63 (`whole`), as the
+    /// CPU state has it.
     pub(crate) fn assign(&mut self, slot: usize, r: u8, whole: bool) -> usize {
         self.held[slot] = Some(r & 15);
         self.whole[slot] = whole;
+        self.dirty[slot] = false;
         self.touch(slot);
         slot
+    }
+
+    /// The same cache with every register it holds taken as dirty: where
+    /// control may arrive with any of them not written back (a loop head
+    /// a branch back reaches).
+    pub(crate) fn all_dirty(mut self) -> Self {
+        for slot in 0..CACHE.len() {
+            self.dirty[slot] = self.held[slot].is_some();
+        }
+        self
     }
 }
 
