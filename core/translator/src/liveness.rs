@@ -6,7 +6,7 @@
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::format::Format;
 use zmmu_cpu::opcode::Opcode;
-use zmmu_cpu::sem::{AluOp, Sem, ShiftOp, Src};
+use zmmu_cpu::sem::{AluOp, FieldOp, Sem, ShiftOp, Src};
 use zmmu_mmu::addr::AddressingMode;
 
 use crate::block::Guest;
@@ -112,20 +112,26 @@ fn compares_only(insn: &Insn) -> bool {
     )
 }
 
-/// Whether `insn` is a load of R1 or a store of it (RX, RXY), INSERT
-/// CHARACTER, or a store of an immediate (MVI, MVHI ...: SI, SIY, SIL)
-/// that the translator emits natively with the software TLB: it neither
-/// reads nor sets the condition code, and the only way out of its inline
-/// code is its slow path (a fill the TLB does not resolve, a page
-/// crossing), where the helper runs it.
+/// Whether `insn` is a load of R1, a multiply of R1 by storage or a store
+/// of R1 (RX, RXY), INSERT CHARACTER, or a store of an immediate (MVI,
+/// MVHI ...: SI, SIY, SIL) that the translator emits natively with the
+/// software TLB, or a move between a general and a floating-point
+/// register (LDGR, LGDR: PoP, the AFP-register control checked first):
+/// it neither reads nor sets the condition code, and the only way out of
+/// its inline code is its slow path (a fill the TLB does not resolve, a
+/// page crossing, the AFP-register control zero), where the helper runs
+/// it.
 fn faults_only(insn: &Insn) -> bool {
     let format = insn.op.format();
     let load_or_store = matches!(
         insn.op.sem(),
-        Sem::Alu(AluOp::Load, _, Src::Mem(_)) | Sem::Store(_)
+        Sem::Alu(AluOp::Load | AluOp::Mul, _, Src::Mem(_)) | Sem::Store(_)
     ) && matches!(format, Format::RxA | Format::RxyA);
     load_or_store
-        || matches!(insn.op, Opcode::IC | Opcode::ICY)
+        || matches!(
+            insn.op,
+            Opcode::IC | Opcode::ICY | Opcode::LDGR | Opcode::LGDR
+        )
         || matches!(insn.op.sem(), Sem::MemImm(AluOp::Load, ..))
 }
 
@@ -156,7 +162,8 @@ fn overwrites_cc_after_access(insn: &Insn) -> bool {
 /// exception, helper or interruption can see the PSW while it runs, so
 /// the condition code may reach the PSW after it (register loads and
 /// multiplies, LA, LAY, LARL, the logical shifts and rotates, ROTATE
-/// THEN INSERT SELECTED BITS without the cc).
+/// THEN INSERT SELECTED BITS without the cc, the immediate field loads
+/// and inserts: LLIHL, IILF ...).
 fn transparent(insn: &Insn) -> bool {
     let format = insn.op.format();
     match insn.op.sem() {
@@ -169,6 +176,7 @@ fn transparent(insn: &Insn) -> bool {
         Sem::Shift(ShiftOp::Sll | ShiftOp::Srl | ShiftOp::Rll, _) => {
             matches!(format, Format::RsA | Format::RsyA)
         }
+        Sem::Field(FieldOp::LoadLogical | FieldOp::Insert, ..) => true,
         _ => matches!(
             insn.op,
             Opcode::LA | Opcode::LAY | Opcode::LARL | Opcode::RISBGN
@@ -179,8 +187,9 @@ fn transparent(insn: &Insn) -> bool {
 /// Whether `insn` is translated natively, sets the condition code on every
 /// path without reading it, and cannot take an exception before setting it
 /// (a register or immediate operand: its one slow path is an overflow,
-/// which completes the instruction; SHIFT RIGHT SINGLE and the
-/// rotate-then-operate-on-selected-bits instructions have none): the
+/// which completes the instruction; SHIFT RIGHT SINGLE, the
+/// rotate-then-operate-on-selected-bits instructions and the immediate
+/// field operations and tests (NILL, OIHF, XILF, TMLL ...) have none): the
 /// condition code an instruction just before it sets need not reach the
 /// PSW.
 fn overwrites_cc(insn: &Insn) -> bool {
@@ -193,6 +202,7 @@ fn overwrites_cc(insn: &Insn) -> bool {
     }
     match insn.op.sem() {
         Sem::Shift(ShiftOp::Sra, _) => matches!(format, Format::RsA | Format::RsyA),
+        Sem::Field(op, ..) => !matches!(op, FieldOp::LoadLogical | FieldOp::Insert),
         Sem::Alu(op, _, Src::Reg(_)) => {
             matches!(format, Format::RR | Format::Rre | Format::RrfA) && sets_cc_only(op)
         }
@@ -295,6 +305,34 @@ mod tests {
         // the slow path of cg.
         let code = [&AR[..], &IC, &CG].concat();
         assert_eq!(cc_window(&after_first(&code), false), Some((2, 1 << 3)));
+    }
+
+    const LLIHL: [u8; 4] = [0xa5, 0x3d, 0x01, 0x00];
+    const OILL: [u8; 4] = [0xa5, 0x3b, 0x01, 0xb3];
+    const TMLL: [u8; 4] = [0xa7, 0x31, 0x00, 0x01];
+
+    #[test]
+    fn immediate_field_loads_keep_and_field_operations_set_the_cc_again() {
+        // ar; llihl r3 (loads a field: no cc); oill r3 (sets the cc).
+        assert!(cc_dead_after(&after_first(
+            &[&AR[..], &LLIHL, &OILL].concat()
+        )));
+        assert!(cc_dead_after(&after_first(&[&AR[..], &TMLL].concat())));
+        // llihl alone does not set it.
+        assert!(!cc_dead_after(&after_first(
+            &[&AR[..], &LLIHL, &LG].concat()
+        )));
+    }
+
+    const MSG: [u8; 6] = [0xe3, 0x60, 0xd0, 0x00, 0x00, 0x0c];
+    const LDGR: [u8; 4] = [0xb3, 0xc1, 0x00, 0x83];
+
+    #[test]
+    fn multiplies_from_storage_and_moves_to_floating_point_registers_are_in_the_window() {
+        // ar; msg r6,0(r13); ldgr f8,r3; ar: r6 written after msg's slow
+        // path, before ldgr's (the AFP-register control).
+        let code = [&AR[..], &MSG, &LDGR, &AR].concat();
+        assert_eq!(cc_window(&after_first(&code), false), Some((2, 1 << 6)));
     }
 
     const MVI: [u8; 4] = [0x92, 0x01, 0x30, 0x00];
