@@ -181,8 +181,10 @@ fn emit(
     let loops = crate::liveness::loops_to_a_setting(block, env.amode);
     g.budget(block.len())?;
     g.reload(&entry)?;
-    // A branch back to the head arrives with the cache not written back.
-    g.regs = entry.all_dirty();
+    // A branch back to the head arrives with the registers dirty there
+    // that the first emission left dirty at its branch back (the others
+    // written back before the branch).
+    g.regs = entry;
     g.entry = entry;
     let mut native = Vec::with_capacity(block.len());
     let mut ended = false;
@@ -910,12 +912,13 @@ impl Gen {
         let mut missing = self.entry;
         missing.cc_base &= !here.cc_base;
         // What this point holds dirty where the head expects something
-        // else is written back before the head's registers are loaded.
+        // else, or expects it clean, is written back before the head's
+        // registers are loaded.
         let mut elsewhere = here;
         for slot in 0..CACHE.len() {
             if here.held[slot] == missing.held[slot] && (here.whole[slot] || !missing.whole[slot]) {
                 missing.held[slot] = None;
-                elsewhere.dirty[slot] = false;
+                elsewhere.dirty[slot] &= !self.entry.dirty[slot];
             }
         }
         self.flush(&elsewhere)?;

@@ -71,16 +71,6 @@ impl Regs {
         self.touch(slot);
         slot
     }
-
-    /// The same cache with every register it holds taken as dirty: where
-    /// control may arrive with any of them not written back (a loop head
-    /// a branch back reaches).
-    pub(crate) fn all_dirty(mut self) -> Self {
-        for slot in 0..CACHE.len() {
-            self.dirty[slot] = self.held[slot].is_some();
-        }
-        self
-    }
 }
 
 /// What the host flags hold at the start of an instruction: the result of
