@@ -91,10 +91,6 @@ pub const FRAME_OPERAND: i32 = 8;
 /// its native instructions do not change), so that setting the cc need
 /// not read the PSW byte the last setting wrote (docs/CHOICES.md §44).
 pub const FRAME_CC_BYTE: i32 = 16;
-/// Where a block keeps whether the last signed add or subtract whose
-/// condition code it has not stored overflowed (cc 3; 1 or 0), for the
-/// slow path that stores that cc (docs/CHOICES.md §58a).
-pub const FRAME_OVERFLOW: i32 = 17;
 /// Jump-cache entries (a power of two) of the dispatcher of
 /// [`crate::stubs()`]; [`crate::stubs_for`] takes another number.
 pub const JUMP_ENTRIES: usize = 4096;

@@ -9,7 +9,6 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
-use crate::abi;
 use crate::cc::{compare_cc, PSW_CC_BYTE};
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
 use crate::regs::{Compared, Pending};
@@ -430,9 +429,16 @@ impl Gen {
                     op2!(sub);
                 }
                 if deferred {
-                    a.seto(byte_ptr(rsp + abi::FRAME_OVERFLOW))?;
-                }
-                if dead {
+                    // An overflow (rare) goes to the slow path whatever
+                    // the fixed-point-overflow mask: the interpreter
+                    // completes the instruction with cc 3 (and raises the
+                    // exception where the mask is one), and the block
+                    // ends there, so that no later slow path computes
+                    // this cc from the result (docs/CHOICES.md §70c).
+                    here.used_slow = true;
+                    here.slow_leaves = true;
+                    a.jo(here.slow)?;
+                } else if dead {
                     overflow_only(a, here)?;
                 } else {
                     signed_cc(a, here)?;
@@ -502,7 +508,6 @@ impl Gen {
                 r: f.r1,
                 wide,
                 signed: !matches!(op, AluOp::And | AluOp::Or | AluOp::Xor),
-                overflow: matches!(op, AluOp::Add | AluOp::Sub),
             });
         }
         if sets_cc && !dead {

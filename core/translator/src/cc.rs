@@ -161,13 +161,6 @@ impl Gen {
             a.setg(cl)?;
             a.add(cl, cl)?;
             a.or(cl, dl)?;
-            if p.overflow {
-                let mut fits = a.create_label();
-                a.cmp(byte_ptr(rsp + abi::FRAME_OVERFLOW), 0)?;
-                a.je(fits)?;
-                a.mov(cl, 3)?;
-                a.set_label(&mut fits)?;
-            }
         } else {
             a.setne(cl)?;
         }

@@ -217,6 +217,7 @@ fn emit(
             target: guest.target,
             slow: g.a.create_label(),
             used_slow: false,
+            slow_leaves: false,
         };
         // The cc its slow path stores (one it sets itself is its own).
         let pending = g.pending.map(|p| p.0);
@@ -267,7 +268,7 @@ fn emit(
                 label: here.slow,
                 index,
                 next,
-                ends: outcome == Native::Ended,
+                ends: outcome == Native::Ended || here.slow_leaves,
                 regs: g.regs,
                 flush: g.start_regs,
                 pending,
@@ -383,7 +384,8 @@ struct Slow {
     /// The instruction's index and the address after it.
     index: usize,
     next: u64,
-    /// The instruction ends the block.
+    /// The instruction ends the block, or its slow path leaves it
+    /// ([`Current::slow_leaves`]).
     ends: bool,
     /// The register cache where it resumes.
     regs: Regs,
@@ -404,6 +406,8 @@ pub(crate) struct Current {
     /// Where its fast path gives up (the helper runs it instead).
     pub(crate) slow: CodeLabel,
     pub(crate) used_slow: bool,
+    /// Its slow path leaves the block after the helper ran it.
+    pub(crate) slow_leaves: bool,
 }
 
 /// The generator of one block.
@@ -1008,9 +1012,10 @@ impl Gen {
             }
             self.helper(index)?;
             if ends {
-                // A branch the helper ran returns EXIT; in case it did not,
-                // continue sequentially.
-                self.end_at(next)?;
+                // A branch the helper ran returns EXIT; in case it did not
+                // (or for a slow path that leaves), continue sequentially,
+                // the budget of the instructions after it given back.
+                self.side_exit(next)?;
             } else if let Some(&resume) = self.resume.get(index) {
                 // The next instruction may expect the cc in cl, and the
                 // registers the cache holds.

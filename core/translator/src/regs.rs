@@ -101,13 +101,13 @@ impl Compared {
 /// A condition code not stored yet (docs/CHOICES.md §58a): that of the
 /// result in general register `r` (all 64 bits, else bits 32-63), which
 /// no instruction writes before the next one that sets the cc. Signed
-/// (an add, a subtract, LOAD AND TEST): 0 zero, 1 negative, 2 positive,
-/// or 3 where [`abi::FRAME_OVERFLOW`] says the operation overflowed
-/// (`overflow`); else logical (AND, OR, EXCLUSIVE OR): 0 zero, 1 not.
+/// (an add, a subtract, LOAD AND TEST): 0 zero, 1 negative, 2 positive
+/// (an add or subtract that overflows, cc 3, goes to its slow path, which
+/// leaves the block: docs/CHOICES.md §70c); else logical (AND, OR,
+/// EXCLUSIVE OR): 0 zero, 1 not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pending {
     pub(crate) r: u8,
     pub(crate) wide: bool,
     pub(crate) signed: bool,
-    pub(crate) overflow: bool,
 }

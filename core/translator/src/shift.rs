@@ -153,7 +153,6 @@ impl Gen {
                     r: r1,
                     wide: true,
                     signed: true,
-                    overflow: false,
                 });
             } else if op == Opcode::RISBG && !dead {
                 // cc 0 zero, 1 negative, 2 positive: a signed compare of
