@@ -360,28 +360,37 @@ impl Storage for MainStorage {
     }
 
     fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
-        let (mut index, mut offset) = self.locate(address, data.len())?;
-        let mut done = 0;
-        while done < data.len() {
-            let n = (8 - offset).min(data.len() - done);
-            let part = &data[done..done + n];
-            let word = self.word(index);
-            if n == 8 {
-                let mut bytes = [0u8; 8];
-                bytes.copy_from_slice(part);
-                word.store(u64::from_ne_bytes(bytes), Ordering::Release);
-            } else {
-                // Part of a doubleword: the rest of it is another CPU's
-                // to change meanwhile.
-                let _ = word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-                    let mut bytes = now.to_ne_bytes();
-                    bytes[offset..offset + n].copy_from_slice(part);
-                    Some(u64::from_ne_bytes(bytes))
-                });
-            }
-            done += n;
-            index += 1;
-            offset = 0;
+        let (index, offset) = self.locate(address, data.len())?;
+        let quads = self.shared.quadwords();
+        let word = |index: usize| &quads[index / 2].0[index % 2];
+        // Part of a doubleword: the rest of it is another CPU's to change
+        // meanwhile.
+        let merge = |index: usize, offset: usize, part: &[u8]| {
+            let _ = word(index).fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                let mut bytes = now.to_ne_bytes();
+                bytes[offset..offset + part.len()].copy_from_slice(part);
+                Some(u64::from_ne_bytes(bytes))
+            });
+        };
+        let head = if offset == 0 {
+            0
+        } else {
+            (8 - offset).min(data.len())
+        };
+        let (first, rest) = data.split_at(head);
+        if head > 0 {
+            merge(index, offset, first);
+        }
+        let start = index + usize::from(head > 0);
+        let whole = rest.chunks_exact(8);
+        let tail = whole.remainder();
+        for (k, bytes) in whole.enumerate() {
+            let mut value = [0u8; 8];
+            value.copy_from_slice(bytes);
+            word(start + k).store(u64::from_ne_bytes(value), Ordering::Release);
+        }
+        if !tail.is_empty() {
+            merge(start + rest.len() / 8, 0, tail);
         }
         Some(())
     }

@@ -139,3 +139,22 @@ fn storage_of_any_size_is_page_aligned_in_host_memory_as_kvm_maps_it() {
         assert_eq!(storage.size(), size as u64);
     }
 }
+
+#[test]
+fn a_write_of_any_length_at_any_alignment_reads_back_and_leaves_its_neighbours() {
+    let mut storage = MainStorage::new(0x1000);
+    for offset in 0..16u64 {
+        for len in 0..40usize {
+            storage.write(at(0x100), &[0xee; 64]).unwrap();
+            let data: Vec<u8> = (1..=len as u8).collect();
+            storage.write(at(0x108 + offset), &data).unwrap();
+            let mut back = [0u8; 64];
+            storage.read(at(0x100), &mut back).unwrap();
+            let (before, rest) = back.split_at(8 + offset as usize);
+            let (written, after) = rest.split_at(len);
+            assert!(before.iter().all(|&b| b == 0xee), "{offset} {len}");
+            assert_eq!(written, &data[..], "{offset} {len}");
+            assert!(after.iter().all(|&b| b == 0xee), "{offset} {len}");
+        }
+    }
+}
