@@ -19,8 +19,9 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    page_entry, page_slots, site_word3, ClockPage, Panic, Shared, Site, COUNTS, COUNTS_END,
-    IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, VERSION,
+    page_entry, page_slots, site_word3, storable_entry, storable_slot, ClockPage, Panic, Shared,
+    Site, COUNTS, COUNTS_END, IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS,
+    STACK, STACK_TOP, STORABLE, STORABLE_END, STORABLE_SLOTS, VERSION,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -121,7 +122,12 @@ impl Image {
             return Err(bad("the entry point is not in the code"));
         }
         let data = user_page(true, false);
-        for range in [SHARED..COUNTS_END, SITES..SITES_END, STACK..STACK_TOP] {
+        for range in [
+            SHARED..COUNTS_END,
+            SITES..SITES_END,
+            STORABLE..STORABLE_END,
+            STACK..STACK_TOP,
+        ] {
             pages.extend(range.step_by(4096).map(|page| (page, data)));
         }
         let image = Self {
@@ -370,6 +376,36 @@ impl ImageArea<'_> {
         }
     }
 
+    /// Writes [`Shared::absolute_size`].
+    pub fn set_absolute_size(&self, size: u64) {
+        self.store(shared(offset_of!(Shared, absolute_size)), size);
+    }
+
+    /// Enters the absolute frame of `frame` in the table of frames the
+    /// image may store into at real addresses (`protocol::storable_entry`:
+    /// the caller found its reference and change bits one and no
+    /// translated code in it), in place of the frame its slot held.
+    pub fn enter_storable(&self, frame: u64) {
+        self.store(
+            STORABLE + 8 * storable_slot(frame) as u64,
+            storable_entry(frame),
+        );
+    }
+
+    /// Takes the absolute frame of `frame` out of the table of frames the
+    /// image may store into, if it is there.
+    pub fn remove_storable(&self, frame: u64) {
+        let at = STORABLE + 8 * storable_slot(frame) as u64;
+        if self.load(at) == storable_entry(frame) {
+            self.store(at, 0);
+        }
+    }
+
+    /// Empties the table of frames the image may store into.
+    pub fn clear_storable(&self) {
+        let _ = self.memory.zero(STORABLE, 8 * STORABLE_SLOTS as u64);
+    }
+
     /// Enters `site` in the site table; `false` when its probe sequence is
     /// full (the host then runs that instruction).
     pub fn insert_site(&self, site: &Site) -> bool {
@@ -444,6 +480,7 @@ mod tests {
         let mapped = |at: u64| image.pages().iter().any(|&(page, _)| page == at & !0xfff);
         assert!(!mapped(STACK - 4096), "a guard page below the stack");
         assert!(mapped(STACK_TOP - 8) && mapped(SHARED));
+        assert!(mapped(STORABLE) && mapped(STORABLE_END - 8));
         assert!(!mapped(STACK_TOP), "a guard page above the stack");
     }
 
@@ -512,5 +549,27 @@ mod tests {
         assert_eq!(slot.map(|slot| table[slot]), Some(site));
         area.clear_sites();
         assert_eq!(area.load(SITES), 0);
+    }
+
+    #[test]
+    fn a_frame_leaves_the_storable_table_when_removed_displaced_or_cleared() {
+        let image = Image::load(0).unwrap();
+        let area = image.area();
+        let listed = |frame: u64| {
+            area.load(STORABLE + 8 * storable_slot(frame) as u64) == storable_entry(frame)
+        };
+        area.enter_storable(0x2_3008);
+        assert!(listed(0x2_3000));
+        // A frame of the same slot takes its place; removing the first
+        // leaves it.
+        let other = 0x2_3000 + ((STORABLE_SLOTS as u64) << 12);
+        area.enter_storable(other);
+        area.remove_storable(0x2_3000);
+        assert!(listed(other) && !listed(0x2_3000));
+        area.remove_storable(other);
+        assert!(!listed(other));
+        area.enter_storable(0x5000);
+        area.clear_storable();
+        assert!(!listed(0x5000));
     }
 }

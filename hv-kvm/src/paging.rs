@@ -5,7 +5,10 @@
 //! The lower half (PML4 entries 0-255) of each root maps s390x logical
 //! addresses to guest-absolute storage, as the shadow pager orders. The
 //! upper half entry 511 is the same in every root and maps the system slot
-//! (runtime and pool) at [`RUNTIME_VA`](crate::runtime::RUNTIME_VA).
+//! (runtime and pool) at [`RUNTIME_VA`](crate::runtime::RUNTIME_VA) and,
+//! with the image, guest absolute storage at
+//! [`ABSOLUTE_VA`](zmmu_vm_runtime::protocol::ABSOLUTE_VA) (the image's
+//! absolute window).
 //!
 //! The host writes every entry into the pool directly, so its own view is
 //! always current. A write that *fills* an empty entry of a table the guest
@@ -34,6 +37,7 @@ use std::collections::BTreeSet;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
+use zmmu_vm_runtime::protocol::{ABSOLUTE_MAX, ABSOLUTE_VA};
 
 use crate::error::KvmError;
 use crate::image::{Image, IMAGE_VA};
@@ -247,6 +251,32 @@ impl KvmPaging {
             }
         };
         if let Some((image, gpa)) = &self.image {
+            // The absolute window: guest absolute storage (slot 0, at
+            // guest-physical 0) with 2 MiB user pages, writable, not
+            // executable, a page directory per 1 GiB.
+            let size = self.storage_limit.min(ABSOLUTE_MAX);
+            let leaf = PageTableFlags::PRESENT
+                | PageTableFlags::WRITABLE
+                | PageTableFlags::USER_ACCESSIBLE
+                | PageTableFlags::ACCESSED
+                | PageTableFlags::DIRTY
+                | PageTableFlags::HUGE_PAGE
+                | PageTableFlags::NO_EXECUTE;
+            for giant in (0..size).step_by(1 << 30) {
+                let pd = self.pool.alloc(&self.memory)?;
+                self.memory
+                    .store_u64(
+                        pdpt + 8 * index(ABSOLUTE_VA + giant, 3),
+                        self.gpa(pd) | TABLE.bits(),
+                    )
+                    .ok_or_else(fail)?;
+                for big in (giant..size.min(giant + (1 << 30))).step_by(1 << 21) {
+                    self.memory
+                        .store_u64(pd + 8 * index(big, 2), big | leaf.bits())
+                        .ok_or_else(fail)?;
+                }
+            }
+            image.area().set_absolute_size(size);
             let pt = self.pool.alloc(&self.memory)?;
             self.memory
                 .store_u64(
@@ -500,6 +530,11 @@ impl KvmPaging {
     pub fn set_code_frame(&mut self, frame: AbsoluteAddress, code: bool) {
         let page = frame.value() & !0xFFF;
         if code {
+            // The image stores through its absolute window only into
+            // frames without translated code.
+            if let Some(image) = self.image() {
+                image.area().remove_storable(page);
+            }
             self.code_frames.insert(page);
         } else {
             self.code_frames.remove(&page);

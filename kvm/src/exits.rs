@@ -390,6 +390,13 @@ impl Exits<'_, '_> {
         if self.blocks.recheck {
             recheck_jumps(self.blocks, &paging.exec_area(), self.cpu, self.board);
         }
+        if let (Ok(()), Some(image)) = (&result, paging.image()) {
+            if matches!(guest.insn.op, Opcode::STURG | Opcode::STURA) {
+                let real = self.cpu.psw.amode().wrap(self.cpu.r64(guest.insn.f.r2));
+                let storage = &self.board.bus.storage;
+                crate::vmcall::list_storable(&image.area(), storage, self.blocks, self.cpu, real);
+            }
+        }
         self.blocks.current = None;
         state::store(&paging.exec_area(), self.cpu);
         state::set_generation(&paging.exec_area(), self.blocks.generation);

@@ -806,6 +806,8 @@ impl KvmEngine {
         self.blocks.clear(self.host.paging_mut());
         if let Some(image) = self.host.paging().image() {
             image.area().clear_sites();
+            // What the engine did not see (`forget`) may have changed keys.
+            image.area().clear_storable();
         }
         self.pager
             .invalidate(self.host.paging_mut(), &Invalidation::All);

@@ -27,6 +27,8 @@
 //!   under the fetch controls in effect, for the image's fetches under
 //!   instruction-execution protection ([`list_target`]), and empties the
 //!   list when a fetch may translate otherwise ([`publish_fetches`]);
+//! - lists the frames its own STURG stored into, for the image's stores
+//!   there ([`list_storable`]);
 //! - counts the calls completed in the VM for `--stats`.
 //!
 //! Sites of blocks dropped later are removed (`Blocks::drop_page`), so
@@ -38,7 +40,7 @@ use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
 use zmmu_hv_kvm::image::{ImageArea, PageList, TscLink};
-use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::Guest;
@@ -196,6 +198,30 @@ pub(crate) fn list_written(area: &ImageArea<'_>, blocks: &mut Blocks, pages: [u6
     let tag = store_tag(blocks.spaces.now, key);
     for page in pages {
         area.list_page(PageList::Writable, page, tag);
+    }
+}
+
+/// After the host's own store at real address `real` (STURG, STURA)
+/// succeeded: lists the absolute frame it stored into as one the image
+/// may store into at real addresses (`protocol::STORABLE`) where its
+/// storage key's reference and change bits are one (the store set them)
+/// and it holds no translated code (the store dropped its blocks), so
+/// that the image's next store there changes nothing but its bytes.
+/// `KvmPaging::set_code_frame` and the key invalidations take it out
+/// again (`watch::invalidated`).
+pub(crate) fn list_storable(
+    area: &ImageArea<'_>,
+    storage: &dyn Storage,
+    blocks: &Blocks,
+    cpu: &Cpu,
+    real: u64,
+) {
+    let absolute = cpu.prefix.to_absolute(RealAddress::new(real));
+    let recorded = storage
+        .key(absolute)
+        .is_some_and(|key| key.referenced() && key.changed());
+    if recorded && !blocks.has_code(absolute.value()) {
+        area.enter_storable(absolute.value());
     }
 }
 

@@ -53,6 +53,16 @@ pub(crate) fn invalidated(
 ) {
     blocks.invalidations += 1;
     blocks.fetch_epoch += 1;
+    // The frames the image stores into at real addresses have their
+    // reference and change bits one: a key changed, or reset (a reset, or
+    // another CPU's purge, seen between batches), is the host's again.
+    if let Some(area) = paging.image().map(|image| image.area()) {
+        match (invalidation, tables) {
+            (Invalidation::Key(frame), _) => area.remove_storable(frame.value()),
+            (Invalidation::All, None) => area.clear_storable(),
+            _ => {}
+        }
+    }
     match (invalidation, tables) {
         (Invalidation::All, Some((storage, controls))) => pager.purge(paging, storage, controls),
         _ => pager.invalidate(paging, invalidation),

@@ -2,11 +2,14 @@
 //! with the interpreter's semantics (`zmmu_cpu::exec::execute`) against a
 //! bus that offers the clock, the machine's facilities and one deferred
 //! store, made through the active shadow root (the x86 MMU) once the
-//! instruction is done. Anything else the instruction would need (a
-//! fetch, a second store, storage keys, the machine, an exception to
-//! deliver, a change that ends the block) makes the image answer
-//! [`HOST`], having changed nothing: the host then runs it exactly as
-//! before, and delivers its interruption if it has one.
+//! instruction is done, or at a real address through the absolute window
+//! into a frame the host listed ([`STORABLE`](crate::protocol::STORABLE):
+//! STURG, STURA); LRA reads the DAT tables in absolute storage through
+//! that window. Anything else the instruction would need (a fetch, a
+//! second store, storage keys, the machine, an exception to deliver, a
+//! change that ends the block) makes the image answer [`HOST`], having
+//! changed nothing: the host then runs it exactly as before, and delivers
+//! its interruption if it has one.
 
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
@@ -15,7 +18,7 @@ use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
 use zmmu_mmu::access::Fault;
-use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
+use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode, RealAddress};
 use zmmu_mmu::control::Facilities;
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
@@ -25,8 +28,8 @@ use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
 use crate::protocol::{
-    cpu_page, find_site, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED, HOST,
-    LISTED_PAGES,
+    cpu_page, find_site, page_entry, storable_entry, storable_slot, store_tag, ClockPage, Shared,
+    Site, COMPLETED, HOST, LISTED_PAGES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -35,9 +38,11 @@ use crate::protocol::{
 /// needs: registers, the FPC, the clock, operand fetches and stores
 /// making one range of at most [`STORE_MAX`] bytes in one page in the
 /// PSW's space complete (the BFP and vector register instructions, LOC*R,
-/// EFPC and SFPC, STORE CLOCK, STPT, STCTG, VSTM, STAM, LAM ...); a change
-/// of other state (the PSW, control registers, timers), a branch, storage
-/// keys or the machine leave the site to the host ([`Site::refused`], or
+/// EFPC and SFPC, STORE CLOCK, STPT, STCTG, VSTM, STAM, LAM ...), LRA's
+/// walk of the DAT tables and a real-address store into a listed frame
+/// (STURG, STURA) through the absolute window; a change of other state
+/// (the PSW, control registers, timers), a branch, storage keys or the
+/// machine leave the site to the host ([`Site::refused`], or
 /// [`HOST`] for the one call where the result was not `Next::Seq`).
 /// An instruction that ends a block (`Opcode::ends_block`: STCTG, a
 /// branch not taken) goes on to the sequential instruction in the
@@ -75,6 +80,15 @@ pub trait Guest {
     /// faulted and the host did not map it (the host then makes it), with
     /// nothing stored.
     fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128>;
+    /// Reads `buf.len()` bytes of guest absolute storage at `addr`
+    /// through the absolute window (`protocol::ABSOLUTE_VA`); the caller
+    /// checked that they lie below [`Shared::absolute_size`].
+    fn read_absolute(&self, addr: u64, buf: &mut [u8]);
+    /// Stores `data` into guest absolute storage at `addr` through the
+    /// absolute window, in one frame the host listed storable
+    /// (`protocol::STORABLE`) below [`Shared::absolute_size`], as the
+    /// caller checked.
+    fn store_absolute(&mut self, addr: u64, data: &[u8]);
     /// The TSC.
     fn tsc(&mut self) -> u64;
     /// Whether the host's fault path marked an access of this call as
@@ -109,30 +123,10 @@ impl TimeSource for PageTime {
     fn wait_until_ns(&mut self, _: u64) {}
 }
 
-/// Storage the image cannot reach: every access refused.
-struct NoStorage;
-
-impl Storage for NoStorage {
-    fn size(&self) -> u64 {
-        0
-    }
-    fn read(&self, _: AbsoluteAddress, _: &mut [u8]) -> Option<()> {
-        None
-    }
-    fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
-        None
-    }
-    fn key(&self, _: AbsoluteAddress) -> Option<StorageKey> {
-        None
-    }
-    fn set_key(&mut self, _: AbsoluteAddress, _: StorageKey) -> Option<()> {
-        None
-    }
-}
-
 /// The bus of one call: operand fetches through the active root, the
-/// clock (where the page holds it), the facilities, and room for one
-/// store of up to [`STORE_MAX`] bytes.
+/// clock (where the page holds it), the facilities, room for one store of
+/// up to [`STORE_MAX`] bytes, and for LRA absolute storage read through
+/// the absolute window (its [`Storage`]).
 struct Bus<'g, G> {
     guest: &'g mut G,
     amode: AddressingMode,
@@ -166,9 +160,19 @@ struct Bus<'g, G> {
     /// the addressing mode, or lies at or above 2^47): its address comes
     /// from registers, so the site stays the image's.
     beyond: bool,
+    /// The bytes of absolute storage the window reaches
+    /// ([`Shared::absolute_size`]).
+    absolute_size: u64,
+    /// Absolute storage is read through the window (LRA, LRAY, LRAG:
+    /// [`walks`]); for any other instruction it is refused.
+    window: bool,
+    /// A store at a real address may be kept (STURG, STURA:
+    /// [`stores_real`]).
+    real_stores: bool,
+    /// The store kept is at a real address.
+    real: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
-    storage: NoStorage,
 }
 
 impl<G> Bus<'_, G> {
@@ -219,10 +223,14 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// with the PSW key (the active root's): one write, or consecutive
     /// writes each starting where the last ended (STCTG's registers one
     /// by one), of at most [`STORE_MAX`] bytes in all.
+    /// A store at a real address (STURG, STURA) is kept alone, to be made
+    /// through the absolute window ([`real_store`]).
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
-        if !matches!(acc.space, AddressType::Logical { .. }) {
+        let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
+        if !(real || matches!(acc.space, AddressType::Logical { .. })) || self.real {
             return Err(self.refuse());
         }
+        self.real = real;
         if data.is_empty() {
             return Ok(());
         }
@@ -307,17 +315,57 @@ impl<G: Guest> Memory for Bus<'_, G> {
         self.facilities
     }
 
+    /// Absolute storage read through the window, for LRA only.
     fn storage(&mut self) -> &mut dyn Storage {
-        self.refused = true;
-        &mut self.storage
+        self.refused |= !self.window;
+        self
     }
 
     fn invalidate(&mut self, _: PendingFlush) {
         self.refused = true;
     }
 
-    fn fault(&mut self, _: Fault) -> Exception {
-        self.refuse()
+    /// LRA's program exceptions (addressing, translation specification,
+    /// special operation) are the host's to deliver at this call; the
+    /// next may give a condition code.
+    fn fault(&mut self, fault: Fault) -> Exception {
+        match fault {
+            Fault::Program(exception) if self.window => exception,
+            _ => self.refuse(),
+        }
+    }
+}
+
+/// Absolute storage as LRA's walk reads it (PoP ch. 3 "Translation
+/// Tables": the tables lie in absolute storage): through the absolute
+/// window, below [`Shared::absolute_size`], as the host's storage of that
+/// size; nothing else (stores, keys) is offered.
+impl<G: Guest> Storage for Bus<'_, G> {
+    fn size(&self) -> u64 {
+        self.absolute_size
+    }
+
+    fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
+        let end = address.value().checked_add(buf.len() as u64)?;
+        if !self.window || end > self.absolute_size {
+            return None;
+        }
+        self.guest.read_absolute(address.value(), buf);
+        Some(())
+    }
+
+    fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
+        self.refused = true;
+        None
+    }
+
+    fn key(&self, _: AbsoluteAddress) -> Option<StorageKey> {
+        None
+    }
+
+    fn set_key(&mut self, _: AbsoluteAddress, _: StorageKey) -> Option<()> {
+        self.refused = true;
+        None
     }
 }
 
@@ -461,6 +509,44 @@ fn interlocks(op: Opcode) -> bool {
     matches!(op, CS | CSY | CSG | CDS | CDSY | CDSG)
 }
 
+/// Whether the image runs `op`'s walk of the DAT tables through the
+/// absolute window: LOAD REAL ADDRESS (LRA, LRAY, LRAG), which reads the
+/// tables and changes only its register and the condition code.
+fn walks(op: Opcode) -> bool {
+    use Opcode::*;
+    matches!(op, LRA | LRAY | LRAG)
+}
+
+/// Whether the image makes `op`'s store at a real address through the
+/// absolute window ([`real_store`]): STORE USING REAL ADDRESS (STURG,
+/// STURA).
+fn stores_real(op: Opcode) -> bool {
+    matches!(op, Opcode::STURG | Opcode::STURA)
+}
+
+/// The absolute address at which the image makes a store of `len` bytes
+/// at real address `addr` (STURG, STURA: PoP ch. 10, "STORE USING REAL
+/// ADDRESS"), or `None` where the host must: with the PSW key 0, which
+/// key-controlled protection lets store anywhere; outside the ranges
+/// low-address protection covers (PoP ch. 3, real 0-511 and 4096-4607:
+/// the controls decide, the host's); prefixed (PoP ch. 3, "Prefixing");
+/// below [`Shared::absolute_size`] (above, an addressing exception, the
+/// host's); in one frame the host listed storable (`frames`, the
+/// table at `protocol::STORABLE`): its reference and change bits are one
+/// and it holds no translated code, so the store changes nothing else.
+fn real_store(addr: u64, len: usize, cpu: &Cpu, shared: &Shared, frames: &[u64]) -> Option<u64> {
+    let last = addr.checked_add(len.checked_sub(1)? as u64)?;
+    let absolute = cpu.prefix.to_absolute(RealAddress::new(addr)).value();
+    let listed = frames.get(storable_slot(absolute)) == Some(&storable_entry(absolute));
+    (cpu.psw.key() == 0
+        && !is_low_address(addr)
+        && !is_low_address(last)
+        && addr >> 12 == last >> 12
+        && absolute.checked_add(len as u64)? <= shared.absolute_size
+        && listed)
+        .then_some(absolute)
+}
+
 /// The control registers the image may change: the primary and
 /// secondary ASCEs (CR1, CR7), where neither chooses the shadow root nor
 /// the address space instructions are fetched from ([`spaces_unused`]).
@@ -600,6 +686,7 @@ pub fn host_call(
     shared: &mut Shared,
     sites: &mut [Site],
     counts: &mut [u64],
+    frames: &[u64],
     page: &mut CpuPage,
     guest: &mut impl Guest,
 ) -> u64 {
@@ -661,13 +748,16 @@ pub fn host_call(
         read_storage: false,
         unlisted: false,
         beyond: false,
+        absolute_size: shared.absolute_size,
+        window: walks(insn.op) && shared.absolute_size != 0,
+        real_stores: stores_real(insn.op) && shared.absolute_size != 0,
+        real: false,
         refused: false,
-        storage: NoStorage,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
-    let read_storage = bus.read_storage;
+    let (read_storage, real) = (bus.read_storage, bus.real);
     // A target's page the host may list at this call leaves the call to
     // the host but not the site, as a fault the next call may not meet
     // does (`Shared::transient`, which the host's fault path sets during
@@ -715,7 +805,14 @@ pub fn host_call(
     }
     let last = bus.clock.map(|clock| clock.state().last);
     let amode = cpu.psw.amode();
-    if let Some((addr, data, len)) = store {
+    if let Some((addr, data, len)) = store.filter(|_| real) {
+        // A frame not listed yet: the host's store lists it, the site
+        // stays the image's.
+        let Some(absolute) = real_store(addr, len, &cpu, shared, frames) else {
+            return host();
+        };
+        guest.store_absolute(absolute, &data[..len]);
+    } else if let Some((addr, data, len)) = store {
         let parts = if storable(addr, len, amode) {
             [(addr, 0..len), (addr, len..len)]
         } else {
@@ -768,6 +865,7 @@ mod tests {
     extern crate std;
     use super::*;
     use crate::protocol::{site_slots, VERSION};
+    use std::format;
     use std::vec;
     use std::vec::Vec;
 
@@ -782,9 +880,22 @@ mod tests {
         swaps: Vec<(u64, usize, u128, u128)>,
         faults: bool,
         tsc: u64,
+        /// Absolute storage, as the window shows it.
+        absolute: Vec<u8>,
+        /// The stores made through the window (address, bytes).
+        absolute_stores: Vec<(u64, Vec<u8>)>,
     }
 
     impl Guest for Recorded {
+        fn read_absolute(&self, addr: u64, buf: &mut [u8]) {
+            let at = addr as usize;
+            buf.copy_from_slice(&self.absolute[at..at + buf.len()]);
+        }
+        fn store_absolute(&mut self, addr: u64, data: &[u8]) {
+            let at = addr as usize;
+            self.absolute[at..at + data.len()].copy_from_slice(data);
+            self.absolute_stores.push((addr, data.to_vec()));
+        }
         fn load(&mut self, addr: u64, buf: &mut [u8]) -> bool {
             if self.faults {
                 return false;
@@ -834,6 +945,8 @@ mod tests {
         shared: Shared,
         sites: Vec<Site>,
         counts: Vec<u64>,
+        /// The table of storable frames (`protocol::STORABLE`).
+        frames: Vec<u64>,
         page: CpuPage,
     }
 
@@ -844,9 +957,10 @@ mod tests {
                 shared,
                 sites,
                 counts,
+                frames,
                 page,
             } = self;
-            host_call(which, shared, sites, counts, page, g)
+            host_call(which, shared, sites, counts, frames, page, g)
         }
     }
 
@@ -876,6 +990,7 @@ mod tests {
             shared,
             sites,
             counts: vec![0; zmmu_cpu::opcode::COUNT],
+            frames: vec![0; crate::protocol::STORABLE_SLOTS],
             page,
         }
     }
@@ -887,6 +1002,8 @@ mod tests {
             swaps: Vec::new(),
             faults: false,
             tsc: 0,
+            absolute: Vec::new(),
+            absolute_stores: Vec::new(),
         }
     }
 
@@ -1024,8 +1141,11 @@ mod tests {
             read_storage: false,
             unlisted: false,
             beyond: false,
+            absolute_size: 0,
+            window: false,
+            real_stores: false,
+            real: false,
             refused: false,
-            storage: NoStorage,
         };
         let cpu = Cpu::new();
         let acc = Access {
@@ -1034,12 +1154,12 @@ mod tests {
             cpu: &cpu,
         };
         assert!(bus.check(&acc, 0x2000, 16).is_ok());
-        assert!(bus.write(&acc, 0x2000, &[0; 8]).is_ok());
+        assert!(Memory::write(&mut bus, &acc, 0x2000, &[0; 8]).is_ok());
         assert!(!covers(bus.store.map(|(at, _, n)| (at, n)), bus.checked));
-        assert!(bus.write(&acc, 0x2008, &[0; 8]).is_ok());
+        assert!(Memory::write(&mut bus, &acc, 0x2008, &[0; 8]).is_ok());
         assert!(covers(bus.store.map(|(at, _, n)| (at, n)), bus.checked));
         // A write that does not continue the store is refused.
-        assert!(bus.write(&acc, 0x3000, &[0; 8]).is_err());
+        assert!(Memory::write(&mut bus, &acc, 0x3000, &[0; 8]).is_err());
         assert!(bus.refused);
     }
 
@@ -1585,5 +1705,213 @@ mod tests {
             let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
             assert_eq!(c.sites[slot].refused, 1, "{bytes:x?}");
         }
+    }
+
+    /// Bytes of absolute storage in the DAT tests.
+    const ABSOLUTE: usize = 0x4_0000;
+
+    /// Absolute storage with a segment table at 0x10000 (CR1's ASCE, one
+    /// page: segments 0-511) and a page table at 0x11000: segment 0 holds
+    /// the page table, segment 2 one beyond storage, the others are
+    /// invalid; page 5 is frame 0x23000, page 7 has bit 52 set (a
+    /// translation-specification exception), the others are invalid.
+    fn tables() -> Vec<u8> {
+        let mut bytes = vec![0u8; ABSOLUTE];
+        let mut put =
+            |at: usize, value: u64| bytes[at..at + 8].copy_from_slice(&value.to_be_bytes());
+        for segment in 0..512 {
+            put(0x1_0000 + 8 * segment, 0x20);
+        }
+        put(0x1_0000, 0x1_1000);
+        put(0x1_0010, 0x3f_f800);
+        for page in 0..256 {
+            put(0x1_1000 + 8 * page, 0x400);
+        }
+        put(0x1_1000 + 8 * 5, 0x2_3000);
+        put(0x1_1000 + 8 * 7, 0x2_4800);
+        bytes
+    }
+
+    /// `bytes` (block 3's instruction 1) with `tables()` in absolute
+    /// storage through the window, CR1 designating the segment table and
+    /// r2 = `r2`; and the guest holding that storage.
+    fn window_setup(bytes: &[u8], r2: u64) -> (Call, Recorded) {
+        let mut c = setup(bytes);
+        c.shared.absolute_size = ABSOLUTE as u64;
+        c.page[(offset::CR + 8) / 8] = 0x1_0000;
+        c.page[(offset::GPR + 16) / 8] = r2;
+        c.page[(offset::GPR + 8) / 8] = 0x1122_3344_5566_7788;
+        let g = Recorded {
+            absolute: tables(),
+            ..guest()
+        };
+        (c, g)
+    }
+
+    /// The interpreter's run of the call's instruction from the call's CPU
+    /// state over `absolute`: the CPU after it, its storage and result.
+    fn interpreted(c: &Call, absolute: &[u8]) -> (Cpu, zmmu_cpu::memory::FlatMemory, bool) {
+        let site = c.sites[find_site(&c.sites, 3 << 8 | 1).unwrap()];
+        let mut cpu = load_cpu(&c.page, &c.shared.clock);
+        cpu.psw.addr = site.at;
+        let mut memory = zmmu_cpu::memory::FlatMemory::new(0, absolute.len());
+        memory.load(0, absolute).unwrap();
+        let insn = decode(&site.insn_bytes()[..site.len as usize]).unwrap();
+        let ok = matches!(execute(&mut cpu, &mut memory, insn, site.at), Ok(Next::Seq));
+        (cpu, memory, ok)
+    }
+
+    /// The registers and PSW of the call's page.
+    fn page_state(c: &Call) -> ([u64; 16], u64, u64) {
+        let gpr = core::array::from_fn(|r| c.page[(offset::GPR + 8 * r) / 8]);
+        (
+            gpr,
+            c.page[offset::PSW_MASK / 8],
+            c.page[offset::PSW_ADDR / 8],
+        )
+    }
+
+    /// The cases of `tables()`: an address and the condition code LRA
+    /// gives for it (`None`: a program interruption).
+    const WALKS: [(u64, Option<u8>); 7] = [
+        (0x5123, Some(0)),
+        (0x6000, Some(2)),
+        (0x10_0000, Some(1)),
+        (0x2000_0000, Some(3)),
+        (0x1_0000_0000, Some(3)),
+        (0x7000, None),
+        (0x20_0000, None),
+    ];
+
+    #[test]
+    fn load_real_address_walks_the_tables_in_the_window_as_the_interpreter() {
+        // lra r1,0(r2) and lrag r1,0(r2), 64-bit mode.
+        for bytes in [
+            &[0xb1, 0x10, 0x20, 0x00][..],
+            &[0xe3, 0x10, 0x20, 0x00, 0x00, 0x03],
+        ] {
+            for (address, cc) in WALKS {
+                let (mut c, mut g) = window_setup(bytes, address);
+                let before = c.page;
+                let (cpu, _, ok) = interpreted(&c, &g.absolute);
+                let answer = c.call(3 << 8 | 1, &mut g);
+                let case = format!("{bytes:x?} at {address:#x}");
+                assert_eq!(ok, cc.is_some(), "{case}");
+                if let Some(cc) = cc {
+                    assert_eq!(answer, COMPLETED, "{case}");
+                    assert_eq!(
+                        page_state(&c),
+                        (cpu.gpr, cpu.psw.mask, 0x1000 + bytes.len() as u64),
+                        "{case}"
+                    );
+                    assert_eq!(cpu.psw.cc(), cc, "{case}");
+                    assert_eq!(c.counts[insn_op(bytes) as usize], 1, "{case}");
+                } else {
+                    // The host delivers the exception; the next call may
+                    // give a condition code.
+                    assert_eq!(answer, HOST, "{case}");
+                    assert_eq!(c.page, before, "{case}");
+                    let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+                    assert_eq!(c.sites[slot].refused, 0, "{case}");
+                }
+                assert!(g.absolute_stores.is_empty() && g.stores.is_empty());
+            }
+        }
+    }
+
+    /// The opcode of `bytes`.
+    fn insn_op(bytes: &[u8]) -> Opcode {
+        decode(bytes).unwrap().op
+    }
+
+    #[test]
+    fn load_real_address_without_a_window_or_in_the_access_register_mode_is_the_hosts() {
+        let (mut c, mut g) = window_setup(&[0xb1, 0x10, 0x20, 0x00], 0x5123);
+        c.shared.absolute_size = 0;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        // DAT off, the access-register mode: LRA translates through r2's
+        // access register.
+        let (mut c, mut g) = window_setup(&[0xb1, 0x10, 0x20, 0x00], 0x5123);
+        c.page[offset::PSW_MASK / 8] |= 1 << 46;
+        set_field(&mut c.page, offset::AR + 8, &5u32.to_le_bytes());
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+    }
+
+    #[test]
+    fn test_protection_reads_no_key_through_the_window() {
+        // tprot 0(r2),0: the storage key is the host's.
+        let (mut c, mut g) = window_setup(&[0xe5, 0x01, 0x20, 0x00, 0x00, 0x00], 0x5000);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 1);
+    }
+
+    /// `sturg r1,r2` (r1 = 0x1122334455667788) at real `r2` with the prefix
+    /// 0x20000 and the frames `listed` entered storable.
+    fn store_real(r2: u64, listed: &[u64]) -> (Call, Recorded) {
+        let (mut c, g) = window_setup(&[0xb9, 0x25, 0x00, 0x12], r2);
+        c.page[offset::PREFIX / 8] = 0x2_0000;
+        for &frame in listed {
+            c.frames[crate::protocol::storable_slot(frame)] = storable_entry(frame);
+        }
+        (c, g)
+    }
+
+    #[test]
+    fn store_using_real_address_stores_into_a_listed_frame_as_the_interpreter() {
+        // Real 0x3008 is absolute 0x3008; real 0x1808, in the prefix
+        // area's second page, absolute 0x21808; real 0x20010, the prefix
+        // area, absolute 0x10.
+        for (real, absolute) in [(0x3008, 0x3008), (0x1808, 0x2_1808), (0x2_0010, 0x10)] {
+            let (mut c, mut g) = store_real(real, &[absolute & !0xfff]);
+            let (cpu, memory, ok) = interpreted(&c, &g.absolute);
+            assert!(ok);
+            assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED, "real {real:#x}");
+            let stored = 0x1122_3344_5566_7788u64.to_be_bytes().to_vec();
+            assert_eq!(g.absolute_stores, [(absolute, stored)], "real {real:#x}");
+            assert_eq!(g.absolute, memory.bytes(), "real {real:#x}");
+            assert_eq!(page_state(&c), (cpu.gpr, cpu.psw.mask, 0x1004));
+            assert_eq!(c.counts[Opcode::STURG as usize], 1);
+        }
+    }
+
+    #[test]
+    fn a_real_store_into_a_frame_not_listed_is_the_hosts_and_the_site_stays() {
+        let (mut c, mut g) = store_real(0x3008, &[0x4000]);
+        let before = c.page;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.page, before);
+        assert!(g.absolute_stores.is_empty());
+        // The host's store lists it: the next is the image's.
+        c.frames[crate::protocol::storable_slot(0x3000)] = storable_entry(0x3000);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.absolute_stores.len(), 1);
+    }
+
+    #[test]
+    fn a_real_store_under_a_nonzero_key_at_a_low_address_or_beyond_storage_is_the_hosts() {
+        // PSW key 9 (key-controlled protection: the frame's key decides).
+        let (mut c, mut g) = store_real(0x3008, &[0x3000]);
+        c.page[offset::PSW_MASK / 8] |= 9 << 52;
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        // Real 0x1100: low-address protection's range (absolute 0x21100).
+        let (mut c, mut g) = store_real(0x1100, &[0x2_1000]);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        // Beyond the window's storage (an addressing exception), listed.
+        let (mut c, mut g) = store_real(ABSOLUTE as u64, &[ABSOLUTE as u64]);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        // Not on a doubleword boundary (a specification exception).
+        let (mut c, mut g) = store_real(0x3004, &[0x3000]);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.absolute_stores.is_empty());
+    }
+
+    #[test]
+    fn store_using_real_address_word_stores_four_bytes() {
+        // stura r1,r2
+        let (mut c, mut g) = window_setup(&[0xb2, 0x46, 0x00, 0x12], 0x3008);
+        c.frames[crate::protocol::storable_slot(0x3000)] = storable_entry(0x3000);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        assert_eq!(g.absolute_stores, [(0x3008, vec![0x55, 0x66, 0x77, 0x88])]);
     }
 }

@@ -9,16 +9,24 @@
 //! | offsets | what | mapped |
 //! |---|---|---|
 //! | 0 .. [`SHARED`] | the image's ELF segments (`image.ld`) | code: user, read-only, executable; data and bss: user, read-write |
-//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities, the comparator's floor | user, read-write |
+//! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities, the comparator's floor, the absolute window's size ... | user, read-write |
 //! | [`COUNTS`] .. [`COUNTS_END`] | one `u64` per opcode: calls completed in the VM | user, read-write |
 //! | [`SITES`] .. [`SITES_END`] | [`Site`] table ([`SITE_SLOTS`] slots) | user, read-write |
-//! | [`SITES_END`] .. [`STACK`] | guard, not mapped | |
+//! | [`STORABLE`] .. [`STORABLE_END`] | the frames the image may store into at real addresses ([`storable_slot`]) | user, read-write |
+//! | [`STORABLE_END`] .. [`STACK`] | guard, not mapped | |
 //! | [`STACK`] .. [`STACK_TOP`] | the image's stack | user, read-write |
 //! | [`STACK_TOP`] .. `IMAGE_SIZE` | guard, not mapped | |
 //!
 //! Translated code cannot reach any of it: every guest access it makes is
 //! at an s390x logical address checked to lie below 2^47 (the
 //! translator's `cmp rax, top - n; ja slow path`), in the lower half.
+//!
+//! The absolute window, [`ABSOLUTE_MAX`] bytes at [`ABSOLUTE_VA`] (the
+//! upper half every root shares, below the runtime), maps guest absolute
+//! storage from address 0 with 2 MiB user pages, writable and not
+//! executable: the image reads DAT tables there (LRA) and stores into
+//! the frames the host lists in [`STORABLE`] (STURG), never elsewhere,
+//! and only below [`Shared::absolute_size`].
 
 /// The virtual address of the image's slot in every root: the last 2 MiB
 /// of the address space (the code-model `kernel` range, which the code
@@ -38,6 +46,18 @@ pub const SITES: u64 = 0xC_8000;
 pub const SITE_SLOTS: usize = 1 << 15;
 /// End of the site table.
 pub const SITES_END: u64 = SITES + (SITE_SLOTS * core::mem::size_of::<Site>()) as u64;
+/// Offset of the table of frames the image may store into at real
+/// addresses ([`storable_slot`]).
+pub const STORABLE: u64 = 0x1C_8000;
+/// Slots of the table at [`STORABLE`].
+pub const STORABLE_SLOTS: usize = 1 << 13;
+/// End of the table at [`STORABLE`].
+pub const STORABLE_END: u64 = STORABLE + 8 * STORABLE_SLOTS as u64;
+/// The virtual address of absolute address 0 in the absolute window.
+pub const ABSOLUTE_VA: u64 = 0xFFFF_FF80_0000_0000;
+/// The most absolute storage the window maps: up to the runtime's
+/// 1 GiB slots at the top of the upper half's last PML4 entry.
+pub const ABSOLUTE_MAX: u64 = 510 << 30;
 /// Offset of the stack's lowest page.
 pub const STACK: u64 = 0x1E_0000;
 /// Offset of the stack's top (it grows down from here; the page above is
@@ -46,7 +66,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 5;
+pub const VERSION: u64 = 6;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -64,7 +84,7 @@ pub const fn va(offset: u64) -> u64 {
     IMAGE_VA + offset
 }
 
-const _: () = assert!(SITES_END <= STACK && COUNTS_END <= SITES);
+const _: () = assert!(SITES_END <= STORABLE && STORABLE_END <= STACK && COUNTS_END <= SITES);
 const _: () = assert!(COUNTS_END - COUNTS >= 8 * zmmu_cpu::opcode::COUNT as u64);
 const _: () = assert!(core::mem::size_of::<Shared>() <= (COUNTS - SHARED) as usize);
 
@@ -138,6 +158,30 @@ pub struct Shared {
     /// second page's store then meets no s390x exception the first could
     /// not: none of them changed since, short of an invalidation).
     pub writable: [u64; LISTED_PAGES],
+    /// The bytes of absolute storage the image may reach through the
+    /// absolute window ([`ABSOLUTE_VA`]): the machine's storage size, at
+    /// most what the window maps; zero without a window. Written by the
+    /// host before translated code runs.
+    pub absolute_size: u64,
+}
+
+/// The entry of the table at [`STORABLE`] for the absolute 4 KiB frame of
+/// `frame`, in its slot ([`storable_slot`]): the frame's address with bit
+/// 0 set; zero, an empty slot. The host enters a frame after its own
+/// store there at a real address (STURG) left its storage key's reference
+/// and change bits one and no translated code in it, and takes it out
+/// when either may no longer hold (the frame's key changed: SSKE, RRBE,
+/// PFMF, a reset; code translated from it). A store there with the PSW
+/// key 0 then changes nothing but its bytes.
+pub const fn storable_entry(frame: u64) -> u64 {
+    frame & !0xfff | 1
+}
+
+/// The slot of the table at [`STORABLE`] the frame of absolute `frame`
+/// may be in (one slot per frame, shared by frames [`STORABLE_SLOTS`]
+/// pages apart: the last entered stays).
+pub const fn storable_slot(frame: u64) -> usize {
+    (frame >> 12) as usize % STORABLE_SLOTS
 }
 
 /// Entries of [`Shared::executable`] and [`Shared::writable`].

@@ -2,7 +2,8 @@
 //! of `zmmu-hv-kvm` calls at CPL3 on the image's stack, and the panic
 //! handler. Everything else is the library's (`zmmu_vm_runtime::call`);
 //! here are only the addresses of the shared records, the guest store
-//! through the active root with its fault recovery, and the TSC.
+//! through the active root with its fault recovery, the accesses through
+//! the absolute window, and the TSC.
 //!
 //! Built for `x86_64-unknown-none` with `image.ld` by `zmmu-hv-kvm`'s
 //! build script (feature `image`); never for the host.
@@ -17,7 +18,8 @@ use core::mem::offset_of;
 
 use zmmu_vm_runtime::call::{self, CpuPage, Guest};
 use zmmu_vm_runtime::protocol::{
-    va, Panic, Shared, Site, COUNTS, COUNTS_END, SHARED, SITES, SITE_SLOTS,
+    va, Panic, Shared, Site, ABSOLUTE_VA, COUNTS, COUNTS_END, SHARED, SITES, SITE_SLOTS, STORABLE,
+    STORABLE_SLOTS,
 };
 
 /// The image has no heap: the semantics it runs allocate nothing, and an
@@ -189,6 +191,33 @@ impl Guest for X86 {
         })
     }
 
+    fn read_absolute(&self, addr: u64, buf: &mut [u8]) {
+        // SAFETY: the window maps absolute storage below
+        // `Shared::absolute_size` at ABSOLUTE_VA, user, and the caller
+        // checked that the bytes lie there; `buf` is the image's own. The
+        // host changes guest storage only while this vCPU is out of the VM.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                (ABSOLUTE_VA + addr) as *const u8,
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
+        }
+    }
+
+    fn store_absolute(&mut self, addr: u64, data: &[u8]) {
+        // SAFETY: as for `read_absolute`: the window maps the frame user
+        // read-write, and the caller checked that it is one the host
+        // listed storable, below `Shared::absolute_size`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                (ABSOLUTE_VA + addr) as *mut u8,
+                data.len(),
+            );
+        }
+    }
+
     fn take_transient(&mut self) -> bool {
         let at = (va(SHARED) + offset_of!(Shared, transient) as u64) as *mut u64;
         // SAFETY: the shared page's field, mapped user read-write, aligned;
@@ -217,21 +246,23 @@ impl Guest for X86 {
 /// answer is `protocol::COMPLETED` or `protocol::HOST`.
 #[no_mangle]
 pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
-    // SAFETY: the loader maps the shared page, the site table and the
-    // counters at these addresses, user read-write, and only this vCPU
-    // runs here (the host does not touch them while it runs); the CPU page
-    // is the execution area's, whose address the loader wrote.
-    let (shared, sites, counts, page) = unsafe {
+    // SAFETY: the loader maps the shared page, the site table, the
+    // counters and the table of storable frames at these addresses, user
+    // read-write, and only this vCPU runs here (the host does not touch
+    // them while it runs); the CPU page is the execution area's, whose
+    // address the loader wrote.
+    let (shared, sites, counts, storable, page) = unsafe {
         let shared = &mut *shared();
         let sites = core::slice::from_raw_parts_mut(va(SITES) as *mut Site, SITE_SLOTS);
         let counts = core::slice::from_raw_parts_mut(
             va(COUNTS) as *mut u64,
             ((COUNTS_END - COUNTS) / 8) as usize,
         );
+        let storable = core::slice::from_raw_parts(va(STORABLE) as *const u64, STORABLE_SLOTS);
         let page = &mut *(shared.cpu as *mut CpuPage);
-        (shared, sites, counts, page)
+        (shared, sites, counts, storable, page)
     };
-    call::host_call(which, shared, sites, counts, page, &mut X86)
+    call::host_call(which, shared, sites, counts, storable, page, &mut X86)
 }
 
 /// A panic is reported through the exit protocol: its location goes to
