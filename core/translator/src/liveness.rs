@@ -157,7 +157,7 @@ fn overwrites_cc_after_access(insn: &Insn) -> bool {
 /// the condition code may reach the PSW after it (register loads and
 /// multiplies, LA, LAY, LARL, the logical shifts and rotates, ROTATE
 /// THEN INSERT SELECTED BITS without the cc).
-fn transparent(insn: &Insn) -> bool {
+pub(crate) fn transparent(insn: &Insn) -> bool {
     let format = insn.op.format();
     match insn.op.sem() {
         Sem::Alu(AluOp::Load | AluOp::Mul, _, Src::Reg(_)) => {

@@ -54,6 +54,23 @@ impl Regs {
         self.used[slot] = self.clock;
     }
 
+    /// What both `self` and `other` hold: where two ways into the same
+    /// code meet (the registers each holds in the same host register,
+    /// all 64 bits where both hold all of them), keeping `self`'s
+    /// use order.
+    pub(crate) fn common(&self, other: &Regs) -> Regs {
+        let mut out = *self;
+        for slot in 0..CACHE.len() {
+            if self.held[slot] == other.held[slot] {
+                out.whole[slot] &= other.whole[slot];
+            } else {
+                out.held[slot] = None;
+            }
+        }
+        out.cc_base &= other.cc_base;
+        out
+    }
+
     /// `slot` now holds `r`, all of it or bits 32-63 (`whole`).
     pub(crate) fn assign(&mut self, slot: usize, r: u8, whole: bool) -> usize {
         self.held[slot] = Some(r & 15);
