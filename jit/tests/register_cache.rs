@@ -296,6 +296,39 @@ fn an_operand_read_already_keeps_its_slot_when_the_next_one_needs_one() {
 }
 
 #[test]
+fn registers_written_on_either_way_to_a_join_reach_the_state() {
+    // agr r2,r2; cgij r1,0,8,+14 (taken: over the next two); agr r3,r3;
+    // agr r2,r2; then the join: agr r4,r2; lg r5,0(r6) outside storage.
+    // Whichever way came, the fault sees every register written on it
+    // (write-back, docs/CHOICES.md §70: the branch writes back what it
+    // holds dirty, the fall-through what the join does not keep).
+    let code = [
+        &agr(2, 2)[..],
+        &[0xec, 0x18, 0x00, 0x07, 0x00, 0x7c],
+        &agr(3, 3),
+        &agr(2, 2),
+        &agr(4, 2),
+        &lg(5, 6, 0),
+        &[0, 0],
+    ]
+    .concat();
+    for (r1, expected) in [(0, [0, 4, 3, 8, 5]), (1, [1, 8, 6, 12, 5])] {
+        let (cpu, result) = run(&code, &[], |cpu| {
+            for r in 1..6 {
+                cpu.gpr[r] = r as u64;
+            }
+            cpu.gpr[1] = r1;
+            cpu.gpr[6] = OUTSIDE;
+        });
+        assert!(matches!(
+            result,
+            Err(Interruption::Program { exception, .. }) if exception.code == Code::ADDRESSING
+        ));
+        assert_eq!(cpu.gpr[1..6], expected, "r1 = {r1}");
+    }
+}
+
+#[test]
 fn a_loop_ended_by_the_budget_leaves_its_registers_in_the_state() {
     // aghi r2,1; brctg r1,-4: the loop keeps r1 and r2 in host registers
     // (write-back, docs/CHOICES.md §70) and branches back without storing
