@@ -1315,6 +1315,14 @@ impl<M: JitMemory> Memory for Watch<'_, M> {
 impl<M: JitMemory> System for Watch<'_, M> {
     fn system_instruction(&mut self, cpu: &mut Cpu, insn: &Insn) -> Result<(), Exception> {
         let stores = zmmu_machine::system::stores(cpu, insn);
+        // What a device may store anywhere, it stores through this CPU's
+        // handle during the instruction: the code frames it reaches are
+        // noted there (docs/CHOICES.md §69c).
+        let anything =
+            stores == Stores::Anything && !matches!(insn.op, Opcode::SERVC | Opcode::STSI);
+        if anything {
+            self.inner.dat_bus().storage.note_code_writes();
+        }
         let r = self.inner.system_instruction(cpu, insn);
         match insn.op {
             Opcode::SERVC => {
@@ -1367,12 +1375,24 @@ impl<M: JitMemory> System for Watch<'_, M> {
                 Stores::Absolute { start, end } => {
                     self.caches.invalidate_range(start, end, Cause::System)
                 }
-                Stores::Anything => self.caches.revalidate(
-                    &self.inner.dat_bus().storage,
-                    0,
-                    u64::MAX,
-                    Cause::System,
-                ),
+                Stores::Anything => {
+                    let storage = &mut self.inner.dat_bus().storage;
+                    match storage.noted_code_writes() {
+                        Some(mut frames) => {
+                            frames.sort_unstable();
+                            frames.dedup();
+                            for frame in frames {
+                                self.caches.revalidate(
+                                    storage,
+                                    frame,
+                                    frame + 0x1000,
+                                    Cause::System,
+                                );
+                            }
+                        }
+                        None => self.caches.revalidate(storage, 0, u64::MAX, Cause::System),
+                    }
+                }
             },
         }
         r

@@ -33,3 +33,48 @@ fn a_loop_of_sigp_diagnose_and_stfl_keeps_its_translated_code() {
     assert_eq!(out.instructions, 1 + 4 * 1000 + 1);
     assert_eq!(jit.stats().smc_invalidations, 0, "no block dropped");
 }
+
+/// STORE SUBCHANNEL (whose store the machine cannot bound for the jit:
+/// `Stores::Anything`) over a routine the jit translated: the next call
+/// runs the SCHIB's bytes (its interruption parameter, 0: an operation
+/// exception), not the routine (PoP "Storage-Operand Consistency"). The
+/// jit learns which of its frames the instruction wrote from the handle
+/// it stored through (docs/CHOICES.md §69c).
+#[test]
+fn a_device_store_over_translated_code_drops_it() {
+    let code: &[u8] = &[
+        0xC0, 0x11, 0x00, 0x01, 0x00, 0x00, // lgfi %r1,0x10000 (subchannel 0.0.0000)
+        0xC0, 0x21, 0x00, 0x02, 0x10, 0x00, // lgfi %r2,0x21000
+        0xC0, 0xE5, 0x00, 0x00, 0x07, 0xFA, // brasl %r14,0x21000
+        0xB2, 0x34, 0x20, 0x00, // stsch 0(%r2)
+        0xC0, 0xE5, 0x00, 0x00, 0x07, 0xF5, // brasl %r14,0x21000
+        0xB2, 0xB2, 0x03, 0x00, // lpswe 0x300
+    ];
+    let routine: &[u8] = &[
+        0xA7, 0x79, 0x00, 0x01, // lghi %r7,1
+        0x07, 0xFE, // br %r14
+    ];
+    let config = zmmu_machine::config::Config {
+        devices: vec![zmmu_machine::config::Device::VirtioNetCcw],
+        ..Default::default()
+    };
+    let mut m = Machine::with_config(1 << 20, config).unwrap();
+    m.load(0x20000, code).unwrap();
+    m.load(0x21000, routine).unwrap();
+    disabled_wait_at(&mut m, 0x300, 0x77);
+    // The program-new PSW: a disabled wait at 0xF.
+    disabled_wait_at(&mut m, 0x1d0, 0xF);
+    m.start(0x20000);
+    let mut jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+    let out = m.run_with(Some(1000), &mut (), &mut jit);
+    assert!(
+        matches!(out.stop, Stop::DisabledWait { psw } if psw.addr == 0xF),
+        "{:?}",
+        out.stop
+    );
+    assert_eq!(m.cpu.gpr[7], 1, "the routine ran once");
+    assert!(
+        jit.stats().smc_invalidations >= 1,
+        "the routine's block dropped"
+    );
+}

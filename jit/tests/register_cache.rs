@@ -197,34 +197,35 @@ fn a_fault_in_the_middle_of_a_block_leaves_the_registers_written_before_it() {
     assert_eq!((cpu.gpr[2], cpu.gpr[3]), (7, 11));
 }
 
+/// agr r,r for each of `regs` (each result kept in a host register only
+/// under write-back, docs/CHOICES.md §70), then `rest`.
+fn doubling(regs: core::ops::RangeInclusive<u8>, rest: &[&[u8]]) -> Vec<u8> {
+    let mut code: Vec<u8> = regs.flat_map(|r| agr(r, r)).collect();
+    code.extend(rest.concat());
+    code
+}
+
+/// Registers 1 to `n` = their numbers.
+fn numbered(cpu: &mut Cpu, n: usize) {
+    for r in 1..=n {
+        cpu.gpr[r] = r as u64;
+    }
+}
+
 #[test]
 fn a_fault_where_every_cached_register_is_dirty_leaves_them_all_in_the_state() {
     // Five registers written (every slot of the cache holds a result the
-    // state does not have yet under write-back, docs/CHOICES.md §70), then
-    // lg r6,0(r7): r7 and r6 need slots of their own, taken from dirty
-    // registers, and the access raises an addressing exception; the
-    // interruption sees all five results, r6 unchanged.
-    let code = [
-        &agr(1, 1)[..],
-        &agr(2, 2),
-        &agr(3, 3),
-        &agr(4, 4),
-        &agr(5, 5),
-        &lg(6, 7, 0),
-        &[0, 0],
-    ]
-    .concat();
+    // state does not have yet), then lg r6,0(r7): r7 and r6 need slots of
+    // their own, taken from dirty registers, and the access raises an
+    // addressing exception; the interruption sees all five results, r6
+    // unchanged.
+    let code = doubling(1..=5, &[&lg(6, 7, 0), &[0, 0]]);
     let (cpu, result) = run(&code, &[], |cpu| {
-        for r in 1..6 {
-            cpu.gpr[r] = r as u64;
-        }
+        numbered(cpu, 5);
         cpu.gpr[6] = 66;
         cpu.gpr[7] = OUTSIDE;
     });
-    assert!(matches!(
-        result,
-        Err(Interruption::Program { exception, .. }) if exception.code == Code::ADDRESSING
-    ));
+    assert!(addressing(&result));
     assert_eq!(cpu.gpr[1..7], [2, 4, 6, 8, 10, 66]);
 }
 
@@ -251,21 +252,9 @@ fn a_slow_path_after_register_writes_finds_them_in_the_state() {
 #[test]
 fn a_load_into_a_slot_given_up_by_a_dirty_register_reads_the_storage() {
     // As above, the access in storage: r6 loaded, the five results kept.
-    let code = [
-        &agr(1, 1)[..],
-        &agr(2, 2),
-        &agr(3, 3),
-        &agr(4, 4),
-        &agr(5, 5),
-        &lg(6, 7, 0),
-        &agr(6, 1),
-        &[0, 0],
-    ]
-    .concat();
+    let code = doubling(1..=5, &[&lg(6, 7, 0), &agr(6, 1), &[0, 0]]);
     let (cpu, _) = run(&code, &100u64.to_be_bytes(), |cpu| {
-        for r in 1..6 {
-            cpu.gpr[r] = r as u64;
-        }
+        numbered(cpu, 5);
         cpu.gpr[7] = DATA;
     });
     assert_eq!(cpu.gpr[1..7], [2, 4, 6, 8, 10, 102]);
@@ -277,22 +266,44 @@ fn an_operand_read_already_keeps_its_slot_when_the_next_one_needs_one() {
     // last free slot; r6 must take a dirty register's (written back),
     // not r5's, which holds the first operand of the compare (5 < 6: the
     // branch over lghi r7,1 is taken).
+    let code = doubling(
+        1..=4,
+        &[
+            &[0xec, 0x56, 0x00, 0x05, 0x40, 0x64],
+            &[0xa7, 0x79, 0x00, 0x01],
+            &[0, 0],
+        ],
+    );
+    let (cpu, _) = run(&code, &[], |cpu| numbered(cpu, 6));
+    assert_eq!(cpu.gpr[1..8], [2, 4, 6, 8, 5, 6, 0]);
+}
+
+#[test]
+fn registers_written_on_either_way_to_a_join_reach_the_state() {
+    // agr r2,r2; cgij r1,0,8,+14 (taken: over the next two); agr r3,r3;
+    // agr r2,r2; then the join: agr r4,r2; lg r5,0(r6) outside storage.
+    // Whichever way came, the fault sees every register written on it
+    // (write-back, docs/CHOICES.md §70: the branch writes back what it
+    // holds dirty, the fall-through what the join does not keep).
     let code = [
-        &agr(1, 1)[..],
-        &agr(2, 2),
+        &agr(2, 2)[..],
+        &[0xec, 0x18, 0x00, 0x07, 0x00, 0x7c],
         &agr(3, 3),
-        &agr(4, 4),
-        &[0xec, 0x56, 0x00, 0x05, 0x40, 0x64],
-        &[0xa7, 0x79, 0x00, 0x01],
+        &agr(2, 2),
+        &agr(4, 2),
+        &lg(5, 6, 0),
         &[0, 0],
     ]
     .concat();
-    let (cpu, _) = run(&code, &[], |cpu| {
-        for r in 1..7 {
-            cpu.gpr[r] = r as u64;
-        }
-    });
-    assert_eq!(cpu.gpr[1..8], [2, 4, 6, 8, 5, 6, 0]);
+    for (r1, expected) in [(0, [0, 4, 3, 8, 5]), (1, [1, 8, 6, 12, 5])] {
+        let (cpu, result) = run(&code, &[], |cpu| {
+            numbered(cpu, 5);
+            cpu.gpr[1] = r1;
+            cpu.gpr[6] = OUTSIDE;
+        });
+        assert!(addressing(&result));
+        assert_eq!(cpu.gpr[1..6], expected, "r1 = {r1}");
+    }
 }
 
 #[test]

@@ -66,6 +66,9 @@ struct Shared {
 /// run the same program twice).
 pub struct MainStorage {
     shared: Arc<Shared>,
+    /// While `Some`, the frames marked as holding code that writes through
+    /// this handle reached ([`MainStorage::note_code_writes`]).
+    code_writes: Option<Vec<u64>>,
 }
 
 impl core::fmt::Debug for MainStorage {
@@ -132,6 +135,7 @@ impl MainStorage {
                 keys: zeroed(frames),
                 code: zeroed(frames.div_ceil(64)),
             }),
+            code_writes: None,
         }
     }
 
@@ -139,6 +143,40 @@ impl MainStorage {
     pub fn share(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
+            code_writes: None,
+        }
+    }
+
+    /// Starts noting the frames marked as holding code
+    /// ([`Storage::set_code_frame`]) that writes and interlocked updates
+    /// through this handle reach: the jit learns so which of its blocks
+    /// a device may have overwritten during one instruction of the
+    /// machine's (the devices store through the issuing CPU's handle).
+    pub fn note_code_writes(&mut self) {
+        self.code_writes = Some(Vec::new());
+    }
+
+    /// Stops noting; the frames noted since [`MainStorage::note_code_writes`]
+    /// (absolute addresses, in the order written, possibly repeated), or
+    /// `None` if it was not called.
+    pub fn noted_code_writes(&mut self) -> Option<Vec<u64>> {
+        self.code_writes.take()
+    }
+
+    /// Notes the code frames of `len` bytes at `address`, while noting.
+    fn note(&mut self, address: AbsoluteAddress, len: usize) {
+        if self.code_writes.is_none() || len == 0 {
+            return;
+        }
+        let first = address.value() >> PAGE_SHIFT;
+        let last = address.value().saturating_add(len as u64 - 1) >> PAGE_SHIFT;
+        for frame in first..=last {
+            let at = AbsoluteAddress::new(frame << PAGE_SHIFT);
+            if self.code_frame(at) {
+                if let Some(noted) = &mut self.code_writes {
+                    noted.push(at.value());
+                }
+            }
         }
     }
 
@@ -360,6 +398,7 @@ impl Storage for MainStorage {
     }
 
     fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
+        self.note(address, data.len());
         let (index, offset) = self.locate(address, data.len())?;
         let quads = self.shared.quadwords();
         let word = |index: usize| &quads[index / 2].0[index % 2];
@@ -433,6 +472,7 @@ impl Storage for MainStorage {
         if len > 16 || !len.is_power_of_two() || address.value() % len as u64 != 0 {
             return None;
         }
+        self.note(address, len);
         let (index, offset) = self.locate(address, len)?;
         if len == 16 {
             return self.interlocked_quadword(index, update);

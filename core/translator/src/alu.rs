@@ -260,7 +260,13 @@ impl Gen {
             }
         }
         if matches!(op, AluOp::AddLC | AluOp::SubLB) {
-            self.load_cc()?;
+            match src {
+                // The access's probe used rcx.
+                Src::Mem(_) => self.load_cc()?,
+                // Nothing above used rcx: the cc the instruction before
+                // left there stands.
+                _ => self.cc_to_ecx()?,
+            }
         }
         // A later instruction overwrites the condition code: only what
         // raises an exception is computed. Or the cc stays unstored up to

@@ -6,7 +6,8 @@ use alloc::vec::Vec;
 
 use iced_x86::code_asm::*;
 use iced_x86::{
-    BlockEncoder, BlockEncoderOptions, Code, IcedError, Instruction, InstructionBlock, OpKind,
+    BlockEncoder, BlockEncoderOptions, Code, IcedError, Instruction, InstructionBlock, Mnemonic,
+    OpKind, Register,
 };
 use zmmu_cpu::decode::Insn;
 use zmmu_cpu::state::offset;
@@ -178,6 +179,14 @@ fn emit(
         })
         .collect();
     g.head_sets_cc = crate::liveness::cc_dead_after(block);
+    g.forward = forward_targets(block, env);
+    g.joins = alloc::vec![None; block.len()];
+    g.entering = alloc::vec![None; block.len()];
+    for &(to, _) in g.forward.iter().flatten() {
+        if g.joins[to].is_none() {
+            g.joins[to] = Some(g.a.create_label());
+        }
+    }
     let loops = crate::liveness::loops_to_a_setting(block, env.amode);
     g.budget(block.len())?;
     g.reload(&entry)?;
@@ -219,6 +228,7 @@ fn emit(
             used_slow: false,
             slow_leaves: false,
         };
+        let fills = g.fills.len();
         // The cc its slow path stores (one it sets itself is its own).
         let pending = g.pending.map(|p| p.0);
         g.begin_insn()?;
@@ -254,6 +264,18 @@ fn emit(
                     g.a.nop()?;
                 }
                 native.push(true);
+                // cl still holds the cc the instruction before left there
+                // after one that neither reads nor sets it, has no way out
+                // of its inline code, and leaves rcx alone.
+                if g.cc_ready
+                    && !g.cc_left
+                    && !here.used_slow
+                    && g.fills.len() == fills
+                    && crate::liveness::transparent(&guest.insn)
+                    && keeps_rcx(&g.a.instructions()[emitted..])
+                {
+                    g.cc_left = true;
+                }
             }
             Native::Ended => {
                 native.push(true);
@@ -284,13 +306,23 @@ fn emit(
             break;
         }
         // Every instruction falls through to the next here.
-        let mut cont = g.a.create_label();
+        let join = g.joins.get(index + 1).copied().flatten();
+        if join.is_some() {
+            g.join()?;
+        }
+        let mut cont = join.unwrap_or_else(|| g.a.create_label());
         g.a.set_label(&mut cont)?;
         g.resume.push(cont);
         if index + 1 == block.len() {
             g.starts.push(g.a.instructions().len());
             g.end_at(next)?;
         }
+    }
+    if g.joins.iter().skip(native.len()).any(Option::is_some) {
+        // A branch forward to an instruction after the one the block ended
+        // at (a block ends only at its last instruction, which no branch
+        // of it goes forward to): no code, the interpreter runs it.
+        g.a.set_label(&mut CodeLabel::default())?;
     }
     match g.looped {
         Some(regs) if !entry.any() && regs.any() => Ok((Emitted::Again(regs), g.a)),
@@ -299,6 +331,26 @@ fn emit(
             Ok((Emitted::Block(translated), a))
         }
     }
+}
+
+/// Whether none of `code` reads or writes rcx (or a part of it): no
+/// operand names it, and none is a call or a string instruction, which
+/// may use it without naming it.
+fn keeps_rcx(code: &[Instruction]) -> bool {
+    let names_rcx = |r: Register| {
+        matches!(
+            r,
+            Register::RCX | Register::ECX | Register::CX | Register::CL | Register::CH
+        )
+    };
+    code.iter().all(|i| {
+        let implicit = i.mnemonic() == Mnemonic::Call || i.has_rep_prefix() || i.has_repne_prefix();
+        !implicit
+            && !names_rcx(i.memory_base())
+            && !names_rcx(i.memory_index())
+            && (0..i.op_count())
+                .all(|n| i.op_kind(n) != OpKind::Register || !names_rcx(i.op_register(n)))
+    })
 }
 
 /// `code` without the `nop`s that only carry a label where the code after
@@ -508,6 +560,44 @@ pub(crate) struct Gen {
     /// Per instruction, the general registers its fields name (one bit
     /// each): which cached register to give up.
     mentions: Vec<u16>,
+    /// Per instruction, the later instruction of the block its side exit
+    /// goes to instead of leaving (index, address: [`forward_targets`]),
+    /// and per instruction the label at its start where some do.
+    forward: Vec<Option<(usize, u64)>>,
+    joins: Vec<Option<CodeLabel>>,
+    /// Per instruction, what the register cache holds on every branch
+    /// forward to it emitted so far ([`Regs::common`] of theirs).
+    entering: Vec<Option<Regs>>,
+}
+
+/// Per instruction of `block`, where its conditional relative branch goes
+/// when taken if that is a later instruction of the block (index,
+/// address): the branch jumps there instead of leaving the block
+/// (docs/CHOICES.md §69), so that an `if` skipping a few instructions
+/// does not cost a block exit and a block entry, nor end a loop's block.
+/// Under the software TLB only (the kvm engine's runner, which resolves
+/// faults by the host address of the access, keeps its blocks straight).
+fn forward_targets(block: &[Guest], env: &Env) -> Vec<Option<(usize, u64)>> {
+    let soft_tlb = matches!(env.memory, crate::MemoryAccess::SoftTlb { .. });
+    block
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            use zmmu_cpu::opcode::Opcode::{BRC, BRCL, BRCT, BRCTG};
+            // A mask of 0 never branches (Linux's patched-out jump labels).
+            let mask = match g.insn.op {
+                BRC | BRCL => g.insn.f.m1,
+                BRCT | BRCTG => 15,
+                _ => g.insn.f.m3,
+            };
+            if !soft_tlb || !crate::block::side_exit(&g.insn) || mask & 15 == 0 {
+                return None;
+            }
+            let target = crate::block::relative_target(g.at, &g.insn, env.amode);
+            let to = block.iter().skip(i + 1).position(|h| h.at == target)?;
+            Some((i + 1 + to, target))
+        })
+        .collect()
 }
 
 /// The bytes of guest general register `r` in the CPU state (its low
@@ -571,6 +661,9 @@ impl Gen {
             entry: Regs::default(),
             looped: None,
             mentions: Vec::new(),
+            forward: Vec::new(),
+            joins: Vec::new(),
+            entering: Vec::new(),
         }
     }
 
@@ -954,6 +1047,66 @@ impl Gen {
         Ok(())
     }
 
+    /// The taken side exit of the current instruction to instruction `to`
+    /// of the block ([`forward_targets`]): gives back the budget of the
+    /// instructions it skips and joins the fall-through there
+    /// ([`Gen::join`]), with the condition code in the PSW, as a block's
+    /// exit leaves it. Uses rcx and rdx.
+    fn jump_forward(&mut self, to: usize) -> Result<(), IcedError> {
+        let skipped = to - self.index - 1;
+        if skipped > 0 {
+            self.a.add(r15, skipped as i32)?;
+        }
+        self.store_left_cc()?;
+        let mut here = if self.opted {
+            self.regs
+        } else {
+            Regs::default()
+        };
+        // The way in by this branch writes back what it holds dirty (the
+        // fall-through, what the join does not keep).
+        self.flush(&here)?;
+        here.dirty = Default::default();
+        if let Some(entering) = self.entering.get_mut(to) {
+            *entering = Some(entering.map_or(here, |e| e.common(&here)));
+        }
+        match self.joins.get(to).copied().flatten() {
+            Some(join) => self.a.jmp(join),
+            // forward_targets made a label at every target.
+            None => self.a.set_label(&mut CodeLabel::default()),
+        }
+    }
+
+    /// Where branches forward from earlier instructions join the
+    /// fall-through (the start of the next instruction): the state there
+    /// is what every way in has: the condition code in the PSW (a pending
+    /// one stored now), not in cl nor in the host flags, and in the
+    /// register cache what each way holds in the same host register, the
+    /// fall-through writing back first what it holds dirty and the join
+    /// does not keep as it is (the branches forward wrote back theirs).
+    /// Uses rcx and rdx.
+    fn join(&mut self) -> Result<(), IcedError> {
+        if let Some((pending, _)) = self.pending.take() {
+            self.store_pending(pending)?;
+        }
+        self.cc_left = false;
+        self.flags_left = None;
+        self.cc_in_flags_left = false;
+        let entering = self.entering.get(self.index + 1).copied().flatten();
+        if let Some(taken) = entering {
+            let common = self.regs.common(&taken);
+            for slot in 0..CACHE.len() {
+                let kept = common.held[slot] == self.regs.held[slot]
+                    && common.whole[slot] == self.regs.whole[slot];
+                if !kept {
+                    self.clean(slot)?;
+                }
+            }
+            self.regs = common;
+        }
+        Ok(())
+    }
+
     /// Stores rax as the PSW address and the current instruction as the
     /// last one run.
     fn leave_rax(&mut self) -> Result<(), IcedError> {
@@ -967,11 +1120,22 @@ impl Gen {
     /// A side exit to `addr` from the current instruction: gives back the
     /// budget of the instructions after it and ends the block.
     pub(crate) fn side_exit(&mut self, addr: u64) -> Result<(), IcedError> {
+        let forward = self.forward.get(self.index).copied().flatten();
+        if let Some((to, _)) = forward.filter(|&(_, at)| at == addr) {
+            return self.jump_forward(to);
+        }
+        self.give_back_rest()?;
+        self.end_at(addr)
+    }
+
+    /// Gives back the budget of the instructions after the current one
+    /// (where the block leaves before them).
+    fn give_back_rest(&mut self) -> Result<(), IcedError> {
         let after = self.len - self.index - 1;
         if after > 0 {
             self.a.add(r15, after as i32)?;
         }
-        self.end_at(addr)
+        Ok(())
     }
 
     fn finish(
@@ -1015,7 +1179,8 @@ impl Gen {
                 // A branch the helper ran returns EXIT; in case it did not
                 // (or for a slow path that leaves), continue sequentially,
                 // the budget of the instructions after it given back.
-                self.side_exit(next)?;
+                self.give_back_rest()?;
+                self.end_at(next)?;
             } else if let Some(&resume) = self.resume.get(index) {
                 // The next instruction may expect the cc in cl, and the
                 // registers the cache holds.

@@ -164,7 +164,7 @@ fn overwrites_cc_after_access(insn: &Insn) -> bool {
 /// multiplies, LA, LAY, LARL, the logical shifts and rotates, ROTATE
 /// THEN INSERT SELECTED BITS without the cc, the immediate field loads
 /// and inserts: LLIHL, IILF ...).
-fn transparent(insn: &Insn) -> bool {
+pub(crate) fn transparent(insn: &Insn) -> bool {
     let format = insn.op.format();
     match insn.op.sem() {
         Sem::Alu(AluOp::Load | AluOp::Mul, _, Src::Reg(_)) => {

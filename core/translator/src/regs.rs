@@ -62,6 +62,26 @@ impl Regs {
         self.used[slot] = self.clock;
     }
 
+    /// What both `self` and `other` hold: where two ways into the same
+    /// code meet (the registers each holds in the same host register,
+    /// all 64 bits where both hold all of them, dirty where either way
+    /// has it dirty), keeping `self`'s use order. A way in writes back
+    /// first what it holds dirty and the result does not (`Gen::join`).
+    pub(crate) fn common(&self, other: &Regs) -> Regs {
+        let mut out = *self;
+        for slot in 0..CACHE.len() {
+            if self.held[slot] == other.held[slot] {
+                out.whole[slot] &= other.whole[slot];
+                out.dirty[slot] |= other.dirty[slot];
+            } else {
+                out.held[slot] = None;
+                out.dirty[slot] = false;
+            }
+        }
+        out.cc_base &= other.cc_base;
+        out
+    }
+
     /// `slot` now holds `r`, all of it or bits 32-63 (`whole`), as the
     /// CPU state has it.
     pub(crate) fn assign(&mut self, slot: usize, r: u8, whole: bool) -> usize {
