@@ -73,8 +73,12 @@ fn machine(code: &[u8], timer: Timer) -> Machine {
 /// `j .` forever.
 const LOOP: &[u8] = &[0xA7, 0xF4, 0x00, 0x00];
 
-/// How many interruptions an interrupted loop takes before it stops.
-const INTERRUPTIONS: u8 = 10;
+/// How many interruptions an interrupted loop takes before it stops: a
+/// deadline that passes while the host has the thread off its CPU, between
+/// two batches, is the machine's to take (on a loaded host most of them
+/// may be; ten were all so once), so the jit's own deadline ends are
+/// counted over many.
+const INTERRUPTIONS: u8 = 60;
 
 /// Where the external new PSW of an interrupted loop points.
 const HANDLER: u64 = 0x21000;
@@ -165,7 +169,7 @@ fn interrupted(timer: Timer, jit: bool) -> (u16, u64, u64, u64) {
 /// Both engines take every interruption of `timer` in the loop, with the
 /// same code and old PSW; the jit ends some of its batches at the clock's
 /// deadline itself (a deadline may also pass between two batches, where
-/// the machine takes the interruption: not at all ten).
+/// the machine takes the interruption: not at all of them).
 fn interrupts_a_translated_loop_as_the_interpreter(timer: Timer, code: u16) {
     let (jit_code, old, taken, deadline_ends) = interrupted(timer, true);
     let (interpreted, interpreted_old, interpreted_taken, _) = interrupted(timer, false);
