@@ -7,7 +7,7 @@
 //! upper half entry 511 is the same in every root and maps the system slot
 //! (runtime and pool) at [`RUNTIME_VA`](crate::runtime::RUNTIME_VA) and,
 //! with the image, guest absolute storage at
-//! [`ABSOLUTE_VA`](zmmu_vm_runtime::protocol::ABSOLUTE_VA) (the image's
+//! [`ABSOLUTE_VA`] (the image's
 //! absolute window).
 //!
 //! The host writes every entry into the pool directly, so its own view is
