@@ -147,6 +147,9 @@ pub struct Stats {
     pub translated_instructions: u64,
     /// Blocks translated whose last instruction crosses into the next page.
     pub crossing_blocks: u64,
+    /// Blocks the translator refused (its error: a branch forward past
+    /// the block's end, or a bug): the interpreter runs them.
+    pub refused: u64,
     /// Time spent decoding and translating blocks, in nanoseconds.
     pub translate_ns: u64,
     /// Block lookups served by the jump cache.
@@ -1796,10 +1799,11 @@ impl Jit {
                 s.jump_hits, s.cache_hits, s.patched_exits, s.helper_calls, s.slow_paths, s.steps, s.smc_invalidations, s.jump_flushes, s.flushes
             ),
             format!(
-                "TLB fills from translated code {}, stores let into code frames or low pages {}, translation {:.0} ns per guest instruction",
+                "TLB fills from translated code {}, stores let into code frames or low pages {}, translation {:.0} ns per guest instruction, blocks refused by the translator {}",
                 s.tlb_fills,
                 s.code_page_stores,
                 per(s.translate_ns, s.translated_instructions),
+                s.refused,
             ),
             format!("interpreter fallbacks by mnemonic: {}", list(s.fallbacks())),
             format!("slow paths by mnemonic: {}", list(s.slow())),
@@ -2309,10 +2313,13 @@ impl Jit {
             id = self.caches.blocks.len();
             let ip = self.buffer.next_address();
             let links = self.links(&insns, env.amode, key);
-            let translated = self
-                .translator
-                .translate(&insns, &env, ip, id as u32, &self.stubs, &links)
-                .ok()?;
+            let Ok(translated) =
+                self.translator
+                    .translate(&insns, &env, ip, id as u32, &self.stubs, &links)
+            else {
+                self.caches.stats.refused += 1;
+                return None;
+            };
             if let Some(at) = self.buffer.push(&translated.code) {
                 placed = Some((at, translated, ip));
                 break;

@@ -116,6 +116,12 @@ fn base(rng: &mut Rng) -> u8 {
     }
 }
 
+/// The bytes of one random instance of `op` (a [`NATIVE`] or [`FALLBACK`]
+/// instruction; a relative field as drawn, not patched to a target).
+pub fn instance(op: Opcode, rng: &mut Rng) -> Vec<u8> {
+    encode(op, rng).bytes
+}
+
 fn encode(op: Opcode, rng: &mut Rng) -> Gen {
     let info = op.info().expect("a table instruction");
     let (b0, ext) = split_key(info.key);

@@ -235,6 +235,8 @@ impl Gen {
                 a.mov(gpr(f.r1), rax)?;
                 a.mov(ecx, 0x20)?;
                 a.set_label(&mut done)?;
+                // Its label needs an instruction where the cc is dead.
+                a.nop()?;
                 self.store_cc()?;
                 Ok(Native::Yes)
             }
