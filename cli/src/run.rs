@@ -219,10 +219,12 @@ enum HostTime {
 impl HostTime {
     /// The host time `engine` runs in: on the TSC for the kvm engine where
     /// the host allows it (its kernel's clock is the TSC), otherwise the
-    /// monotonic clock, which the kvm engine reads with an exit.
-    fn of(engine: EngineKind) -> Self {
+    /// monotonic clock, which the kvm engine reads with an exit. The TSC's
+    /// rate is `kvm`'s, if it is made yet (one CPU).
+    fn of(engine: EngineKind, kvm: Option<&zmmu_kvm::KvmEngine>) -> Self {
         match engine {
-            EngineKind::Kvm => zmmu_kvm::TscTime::new()
+            EngineKind::Kvm => kvm
+                .map_or_else(zmmu_kvm::TscTime::new, zmmu_kvm::KvmEngine::tsc_time)
                 .map(Self::Tsc)
                 .unwrap_or_else(|_| Self::Monotonic(Instant::now())),
             EngineKind::Interp | EngineKind::Jit => Self::Monotonic(Instant::now()),
@@ -365,7 +367,19 @@ pub fn run(options: &RunOptions) -> ExitCode {
         eprintln!("zmmu: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    let time = HostTime::of(options.engine);
+    // The kvm engine is made before the clock, whose TSC rate its vCPU
+    // tells; a failure is reported where it was before, after the load.
+    let several = machine.config.cpus.core_ids.len() > 1;
+    let mut kvm = None;
+    let made_kvm = match (options.engine, several) {
+        (EngineKind::Kvm, true) => zmmu_kvm::available(),
+        (EngineKind::Kvm, false) => {
+            zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE)
+                .map(|engine| kvm = Some(engine))
+        }
+        (EngineKind::Interp | EngineKind::Jit, _) => Ok(()),
+    };
+    let time = HostTime::of(options.engine, kvm.as_ref());
     machine.services.clock = zmmu_cpu::clock::Clock::new(Box::new(time), host_tod());
     if let Err((index, e)) = machine.load_image(&image) {
         eprintln!(
@@ -376,7 +390,6 @@ pub fn run(options: &RunOptions) -> ExitCode {
     }
     machine.start(image.entry);
 
-    let several = machine.config.cpus.core_ids.len() > 1;
     let (tracer, shared_trace) = match tracing(options, several) {
         Ok(trace) => trace,
         Err(e) => {
@@ -389,18 +402,10 @@ pub fn run(options: &RunOptions) -> ExitCode {
     }
     let raw_mode = RawMode::enter();
     let mut report = Report::new(Some(Keyboard::start()), tracer);
-    let mut kvm = None;
-    if options.engine == EngineKind::Kvm {
-        // With several CPUs each makes its own engine on its own thread.
-        let made = match several {
-            true => zmmu_kvm::available(),
-            false => zmmu_kvm::KvmEngine::new(&machine.bus.storage, zmmu_kvm::DEFAULT_CODE_CACHE)
-                .map(|engine| kvm = Some(engine)),
-        };
-        if let Err(e) = made {
-            eprintln!("zmmu: --engine kvm: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    // With several CPUs each makes its own kvm engine on its own thread.
+    if let Err(e) = made_kvm {
+        eprintln!("zmmu: --engine kvm: {e}");
+        return ExitCode::from(EXIT_USAGE);
     }
     let mut jit = match options.engine {
         EngineKind::Interp | EngineKind::Kvm => None,

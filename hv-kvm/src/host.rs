@@ -339,11 +339,6 @@ impl KvmHost {
             )));
         }
         let vm = Vm::new()?;
-        let system = SlotMemory::new(
-            off::RUNTIME_END + config.pool_size,
-            false,
-            "runtime and page-table pool",
-        )?;
         let system_gpa = storage.memory_size.next_multiple_of(1 << 30);
         let code_gpa = system_gpa + (1 << 30);
         let code = match config.code_cache {
@@ -358,7 +353,7 @@ impl KvmHost {
             false => None,
         };
         let runtime = Runtime::assemble(image.as_ref().map(|(i, _)| (i.entry(), i.stack_top())))?;
-        runtime.install(&system)?;
+        let system = runtime.install(off::RUNTIME_END + config.pool_size)?;
         let kernels = Pattern::ALL
             .iter()
             .flat_map(|&p| [false, true].map(move |w| (p, w)))

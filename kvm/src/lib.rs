@@ -388,6 +388,16 @@ impl KvmEngine {
         })
     }
 
+    /// Host time on the host's TSC ([`TscTime::new`]), at the rate this
+    /// engine's vCPU reads it (the rate its image's clock follows), so
+    /// that a run on one CPU makes no second VM only to ask it.
+    pub fn tsc_time(&self) -> Result<TscTime, KvmError> {
+        TscTime::at_rate(|| match self.tsc {
+            Some(link) => Ok(link.khz),
+            None => Ok(self.host.tsc_link()?.khz),
+        })
+    }
+
     /// The counters.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -25,7 +25,15 @@ impl TscTime {
     /// Host time from now, at the rate KVM's vCPUs read the TSC. Fails
     /// where the host kernel does not trust its TSC as a clock (another
     /// clock source) or KVM does not tell the rate.
+    /// (A VM and vCPU are made to ask the rate:
+    /// [`KvmEngine::tsc_time`](crate::KvmEngine::tsc_time) asks its own.)
     pub fn new() -> Result<Self, KvmError> {
+        Self::at_rate(zmmu_hv_kvm::host::tsc_khz)
+    }
+
+    /// Host time from now at the rate `khz` answers (asked only where the
+    /// host's clock source is the TSC).
+    pub(crate) fn at_rate(khz: impl FnOnce() -> Result<u32, KvmError>) -> Result<Self, KvmError> {
         let source = std::fs::read_to_string(CLOCK_SOURCE).unwrap_or_default();
         if source.trim() != "tsc" {
             return Err(KvmError::Config(format!(
@@ -33,7 +41,7 @@ impl TscTime {
                 source.trim()
             )));
         }
-        let khz = zmmu_hv_kvm::host::tsc_khz()?;
+        let khz = khz()?;
         let scale = TscScale::new(khz, host_tsc())
             .ok_or_else(|| KvmError::Config("KVM says the TSC ticks at 0 kHz".into()))?;
         Ok(Self { scale })
