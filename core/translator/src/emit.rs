@@ -353,33 +353,48 @@ fn keeps_rcx(code: &[Instruction]) -> bool {
     })
 }
 
-/// `code` without the `nop`s that only carry a label where the code after
-/// them would need none (docs/CHOICES.md §63b: each one costs the host a
-/// slot of its pipeline's width, several per loop iteration), and without
-/// the instructions at the indices `dropped` (sorted: the write-backs an
-/// instruction that opted in to the register cache turned out not to
-/// need, §70). A dropped instruction's label goes to the next instruction
-/// kept, or, where that one has a label of its own, the branches to it go
-/// to that label. `keep(n)`: the `nop` at index `n` stays (where an index
-/// is asked for itself: a guest instruction's start, the end of the
-/// inline code). Gives the index in the new code of each old one (of the
-/// next one kept, for a dropped one).
-fn without_nops(
-    code: &[Instruction],
-    dropped: &[usize],
-    keep: impl Fn(usize) -> bool,
-) -> (Vec<Instruction>, Vec<usize>) {
-    let mut out = Vec::with_capacity(code.len());
+/// Which of `code`'s instructions the block leaves out: the `nop`s that
+/// only carry a label where the code after them would need none
+/// (docs/CHOICES.md §63b: each one costs the host a slot of its
+/// pipeline's width, several per loop iteration), and the instructions at
+/// the indices `dropped` (sorted: the write-backs an instruction that
+/// opted in to the register cache turned out not to need, §70); never the
+/// last one. `keep(n)`: the `nop` at index `n` stays (where an index is
+/// asked for itself: a guest instruction's start, the end of the inline
+/// code). The label of one left out is the address of the next one kept.
+fn left_out(code: &[Instruction], dropped: &[usize], keep: impl Fn(usize) -> bool) -> Vec<bool> {
+    let last = code.len().saturating_sub(1);
+    // The indices dropped not yet passed (walked along with `n`: a search
+    // for each instruction was most of the time this took).
+    let mut dropped = dropped.iter().peekable();
+    code.iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let mut unneeded = false;
+            while let Some(d) = dropped.next_if(|&&d| d <= n) {
+                unneeded |= *d == n;
+            }
+            (unneeded || i.code() == Code::Nopd) && n < last && (unneeded || !keep(n))
+        })
+        .collect()
+}
+
+/// `code` without the instructions `out` leaves out (see [`left_out`]),
+/// for `BlockEncoder` (our encoder gives those no bytes instead): a label
+/// of one left out goes to the next instruction kept, or, where that one
+/// has a label of its own, the branches to it go to that label. Gives the
+/// index in the new code of each old one (of the next one kept, for one
+/// left out).
+fn without_nops(code: &[Instruction], out: &[bool]) -> (Vec<Instruction>, Vec<usize>) {
+    let mut kept = Vec::with_capacity(code.len());
     let mut moved = Vec::with_capacity(code.len());
     // Label -> the label its branches go to instead.
     let mut alias: Vec<(u64, u64)> = Vec::new();
-    // The label of the dropped `nop`s before the next instruction kept.
+    // The label of the instructions left out before the next one kept.
     let mut carried: Option<u64> = None;
-    let last = code.len().saturating_sub(1);
-    for (n, i) in code.iter().enumerate() {
-        moved.push(out.len());
-        let unneeded = dropped.binary_search(&n).is_ok();
-        if (unneeded || i.code() == Code::Nopd) && n < last && (unneeded || !keep(n)) {
+    for (i, &left) in code.iter().zip(out) {
+        moved.push(kept.len());
+        if left {
             match (i.ip(), carried) {
                 (0, _) => {}
                 (label, Some(to)) => alias.push((label, to)),
@@ -395,7 +410,7 @@ fn without_nops(
                 alias.push((label, i.ip()));
             }
         }
-        out.push(i);
+        kept.push(i);
     }
     if !alias.is_empty() {
         alias.sort_unstable();
@@ -405,7 +420,7 @@ fn without_nops(
                 .ok()
                 .map(|k| alias[k].1)
         };
-        for i in &mut out {
+        for i in &mut kept {
             if i.op0_kind() == OpKind::NearBranch64 {
                 // A chain of aliases ends at a label kept.
                 let mut t = i.near_branch64();
@@ -416,7 +431,7 @@ fn without_nops(
             }
         }
     }
-    (out, moved)
+    (kept, moved)
 }
 
 /// Whether an instruction was translated natively.
@@ -1202,27 +1217,32 @@ impl Gen {
         // rel32 form; BlockEncoder may shorten one.
         let mut unlinked = core::mem::take(&mut self.unlinked);
         let starts = &self.starts;
-        let (host, moved) = without_nops(a.instructions(), &self.dropped, |n| {
+        let out = left_out(a.instructions(), &self.dropped, |n| {
             n == inline_end || starts.binary_search(&n).is_ok()
         });
-        let (code, offsets) = match encoder.encode(&host, ip)? {
+        // Per instruction emitted, its offset in the code (one left out:
+        // the next one kept's).
+        let (code, offsets) = match encoder.encode(a.instructions(), &out, ip)? {
             Some(encoded) => (encoded.code, encoded.offsets),
             None => {
                 unlinked.clear();
+                let (host, moved) = without_nops(a.instructions(), &out);
                 let result = BlockEncoder::encode(
                     64,
                     InstructionBlock::new(&host, ip),
                     BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
                 )?;
-                (result.code_buffer, result.new_instruction_offsets)
+                let offsets = &result.new_instruction_offsets;
+                let offsets = moved
+                    .iter()
+                    .map(|&n| offsets.get(n).copied().unwrap_or(u32::MAX))
+                    .collect();
+                (result.code_buffer, offsets)
             }
         };
         // The host address of host instruction `index` (BlockEncoder gives
         // none for an instruction it rewrote into a longer sequence).
-        let at = |a: &mut CodeAssembler, index: usize| match moved
-            .get(index)
-            .and_then(|&index| offsets.get(index))
-        {
+        let at = |a: &mut CodeAssembler, index: usize| match offsets.get(index) {
             Some(&o) if o != u32::MAX => Ok(ip + u64::from(o)),
             // The error of a label that was never created.
             _ => a.set_label(&mut CodeLabel::default()).map(|()| ip),
@@ -1535,7 +1555,7 @@ pub(crate) mod tests {
         let t = translated(&code);
         let host = t.a.instructions();
         let starts = [0, 5];
-        let (kept, moved) = without_nops(host, &[], |n| starts.contains(&n));
+        let (kept, moved) = without_nops(host, &left_out(host, &[], |n| starts.contains(&n)));
         let nops = |code: &[Instruction]| code.iter().filter(|i| i.code() == Code::Nopd).count();
         assert!(nops(host) >= 2);
         assert!(nops(&kept) < nops(host));
