@@ -1218,6 +1218,10 @@ pub struct Jit {
     /// names translated code (`cli/bench/jit-blocks.py`, docs/PERFORMANCE.md
     /// "Profiling the jit").
     perf_map: Option<std::fs::File>,
+    /// With `ZMMU_BLOCK_CORPUS=FILE`: every block translated, a line each
+    /// (`write_corpus`), for the translator's corpus benchmark
+    /// (`core/translator/examples/translate_corpus.rs`).
+    corpus: Option<std::fs::File>,
     /// No timer interruption was enabled and the watchdog did not run when
     /// the last batch began ([`Engine::watches_clock`]).
     watch: bool,
@@ -1749,6 +1753,10 @@ impl Jit {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 std::fs::File::create(path).ok()
             }),
+            // Unbuffered, as the perf map: `zmmu run` may end the process
+            // without dropping the engine.
+            corpus: std::env::var_os("ZMMU_BLOCK_CORPUS")
+                .and_then(|path| std::fs::File::create(path).ok()),
             watch: false,
         })
     }
@@ -2348,6 +2356,13 @@ impl Jit {
         if let Some(second) = second {
             storage.read(AbsoluteAddress::new(second.frame), rest)?;
         }
+        if let Some(corpus) = &mut self.corpus {
+            // Its instructions' bytes: from its first in the first frame,
+            // then those in the second.
+            let from = (abs - start) as usize;
+            let code = [&first[from..from + len as usize], &rest[..]].concat();
+            write_corpus(corpus, &insns, &env, &code);
+        }
         // A frame may now hold code.
         self.caches.last_pair = None;
         self.caches.stats.translate_ns += started.elapsed().as_nanos() as u64;
@@ -2632,6 +2647,39 @@ fn call<M>(_: *const u8, _: *mut Cpu, _: *mut Ctx<M>, _: *const u8) -> u64 {
     unreachable!("Jit::new fails on other hosts")
 }
 
+/// One line of the block corpus (`ZMMU_BLOCK_CORPUS`): `address amode
+/// partition whole_pages fma movbe key count hex-bytes`, the format of
+/// `core/translator/examples/translate_corpus.rs` (partition -1 for
+/// [`MemoryAccess::Helper`], the kvm engine's host MMU not written). A
+/// failed write costs the corpus a line, never the run.
+fn write_corpus(out: &mut impl std::io::Write, insns: &[Guest], env: &Env, code: &[u8]) {
+    let (partition, whole, fma) = match env.memory {
+        MemoryAccess::SoftTlb {
+            partition,
+            whole_pages,
+            fma,
+        } => (partition as i64, whole_pages, fma),
+        MemoryAccess::Helper => (-1, false, false),
+        MemoryAccess::HostMmu => return,
+    };
+    let amode = match env.amode {
+        zmmu_mmu::addr::AddressingMode::Bits24 => 24,
+        zmmu_mmu::addr::AddressingMode::Bits31 => 31,
+        zmmu_mmu::addr::AddressingMode::Bits64 => 64,
+    };
+    let hex: String = code.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = writeln!(
+        out,
+        "{:x} {amode} {partition} {} {} {} {} {} {hex}",
+        insns.first().map_or(0, |g| g.at),
+        u8::from(whole),
+        u8::from(fma),
+        u8::from(env.movbe),
+        env.key,
+        insns.len(),
+    );
+}
+
 /// Whether the host has MOVBE.
 pub fn host_has_movbe() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -2653,5 +2701,42 @@ pub fn host_has_fma() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zmmu_mmu::addr::AddressingMode;
+
+    #[test]
+    fn a_corpus_line_holds_the_block_as_the_corpus_benchmark_reads_it() {
+        // lghi r1,1 ; brctg r1,. (a block of two at 0x2004a).
+        let code = [0xa7, 0x19, 0x00, 0x01, 0xa7, 0x17, 0x00, 0x00];
+        let insns = decode_block(&code, 0x2004a, AddressingMode::Bits64, 16);
+        let env = Env {
+            amode: AddressingMode::Bits31,
+            key: 6,
+            memory: MemoryAccess::SoftTlb {
+                partition: 2,
+                whole_pages: true,
+                fma: false,
+            },
+            movbe: true,
+        };
+        let mut out = Vec::new();
+        write_corpus(&mut out, &insns, &env, &code);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2004a 31 2 1 0 1 6 2 a7190001a7170000\n"
+        );
+        // The kvm engine's host MMU is not the corpus benchmark's.
+        let mut out = Vec::new();
+        let host = Env {
+            memory: MemoryAccess::HostMmu,
+            ..env
+        };
+        write_corpus(&mut out, &insns, &host, &code);
+        assert!(out.is_empty());
     }
 }

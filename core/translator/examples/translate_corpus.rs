@@ -2,7 +2,9 @@
 //! profiling the translator away from the runner's noise.
 //!
 //! `cargo run --release -p zmmu-translator --example translate_corpus --
-//! FILE [ROUNDS] [EVICT_KB]`. FILE: one block a line, `address amode
+//! FILE [ROUNDS] [EVICT_KB]`, FILE from a jit run:
+//! `ZMMU_BLOCK_CORPUS=FILE zmmu run --engine jit ...` writes every block
+//! it translates. FILE: one block a line, `address amode
 //! partition whole_pages fma movbe key count hex-bytes` (address and
 //! bytes in hex; amode 24, 31 or 64; partition -1 for
 //! `MemoryAccess::Helper`). Each round translates every block in order
