@@ -79,16 +79,18 @@ fn register_instructions_give_the_interpreters_results_in_the_vm() {
         return;
     };
     assert_same(&machine, &reference);
-    // The loop's other instructions are translated (docs/CHOICES.md 39);
-    // the BFP arithmetic is left to the interpreter's semantics, which the
-    // image runs in the VM.
+    // The BFP arithmetic is translated under the host MMU too
+    // (docs/CHOICES.md 70d): ADBR and CGDBR are no calls the image
+    // completes; DDBR's inexact quotients take its slow path, which the
+    // image completes in the VM after the first.
     let completed = engine.completed_in_vm();
-    for mnemonic in ["ADBR", "CGDBR", "DDBR"] {
+    for mnemonic in ["ADBR", "CGDBR"] {
         assert!(
-            completed.contains(&(mnemonic, 200)),
+            !completed.iter().any(|&(m, _)| m == mnemonic),
             "{mnemonic}: {completed:?}"
         );
     }
+    assert!(completed.contains(&("DDBR", 198)), "{completed:?}");
     let exits = engine.host().stats().exits;
     assert!(exits < 64, "{exits} exits for 200 turns of the loop");
 }
@@ -116,8 +118,13 @@ fn an_ieee_exception_whose_trap_is_enabled_is_the_interpreters_program_interrupt
         "DXC 0x40 in the lowcore"
     );
     assert_eq!(bytes_at(&machine, 0x8e, 2), [0, 7], "a data exception");
+    // DDBR is translated (docs/CHOICES.md 70d): the division by zero with
+    // its trap on is its slow path, which the host runs.
     let completed = engine.completed_in_vm();
-    assert!(completed.contains(&("DDBR", 2)), "{completed:?}");
+    assert!(
+        !completed.iter().any(|&(m, _)| m == "DDBR"),
+        "{completed:?}"
+    );
 }
 
 #[test]
@@ -154,14 +161,11 @@ fn operand_fetches_the_root_maps_complete_in_the_vm() {
     };
     assert_same(&machine, &reference);
     assert_eq!(f64::from_bits(machine.cpu.fpr(0)), 500.0);
-    // CLM is translated (docs/CHOICES.md 39); ADB and VLBB are the image's.
+    // CLM and ADB are translated (docs/CHOICES.md 39, 70d); VLBB is the
+    // image's.
     let completed = engine.completed_in_vm();
-    for mnemonic in ["ADB", "VLBB"] {
-        assert!(
-            completed.contains(&(mnemonic, 200)),
-            "{mnemonic}: {completed:?}"
-        );
-    }
+    assert!(completed.contains(&("VLBB", 200)), "{completed:?}");
+    assert!(!completed.iter().any(|&(m, _)| m == "ADB"), "{completed:?}");
     let exits = engine.host().stats().exits;
     assert!(exits < 64, "{exits} exits for 200 turns of the loop");
 }

@@ -35,9 +35,11 @@
 //! translated. MXCSR is back at its default before the code goes on.
 //!
 //! ADD and SUBTRACT set cc 0 for a zero result, 1 for a negative one, 2
-//! for a positive one; CONVERT TO FIXED by the source the same way. Only under the software TLB (the jit): the kvm
-//! engine's in-VM image completes these instructions without leaving the
-//! VM, while a translation's slow path leaves it.
+//! for a positive one; CONVERT TO FIXED by the source the same way. Under
+//! the software TLB and the host MMU alike (the kvm engine's slow path
+//! leaves the VM once, then its image completes it there:
+//! docs/CHOICES.md 70d); MULTIPLY AND ADD/SUBTRACT only where the host's
+//! FMA is known (the software TLB's environment).
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -75,16 +77,16 @@ enum Arith {
 }
 
 impl Gen {
-    /// The long BFP arithmetic and conversions of the module, under the
-    /// software TLB;
-    /// `false` for other instructions and other memory accesses (the kvm
-    /// engine's image completes these instructions in the VM, where a
-    /// translation's slow path, an overflow say, would leave it for the
-    /// host).
+    /// The long BFP arithmetic and conversions of the module; `false` for
+    /// other instructions and where storage operands go to the helper.
     pub(crate) fn bfp(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
-        let MemoryAccess::SoftTlb { fma, .. } = self.env.memory else {
-            return Ok(false);
+        // The host's FMA is known to the software TLB's environment; the
+        // kvm engine's VM gets the multiply-and-adds from its image.
+        let fma = match self.env.memory {
+            MemoryAccess::SoftTlb { fma, .. } => fma,
+            MemoryAccess::HostMmu => false,
+            MemoryAccess::Helper => return Ok(false),
         };
         let (op, storage) = match here.insn.op {
             ADBR => (Add, false),
