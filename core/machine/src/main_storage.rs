@@ -400,6 +400,8 @@ impl Storage for MainStorage {
     fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
         self.note(address, data.len());
         let (index, offset) = self.locate(address, data.len())?;
+        // `word` with the quadwords taken once for the whole write, not
+        // for each doubleword (the zeroing of a program's bss is millions).
         let quads = self.shared.quadwords();
         let word = |index: usize| &quads[index / 2].0[index % 2];
         // Part of a doubleword: the rest of it is another CPU's to change

@@ -8,8 +8,7 @@ use iced_x86::IcedError;
 use zmmu_cpu::state::offset;
 
 use crate::abi;
-use crate::emit::low32;
-use crate::emit::Gen;
+use crate::emit::{low32, Gen};
 use crate::regs::{Compared, Pending, CACHE};
 
 /// The PSW-mask byte that holds the condition code (bits 2-3 of it).

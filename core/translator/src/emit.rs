@@ -975,6 +975,17 @@ impl Gen {
         self.dispatch_rax()
     }
 
+    /// What the host registers hold at this point of the emitted code for
+    /// code that joins it elsewhere: nothing after an instruction that
+    /// has not opted in, which may have clobbered every host register.
+    fn cache_here(&self) -> Regs {
+        if self.opted {
+            self.regs
+        } else {
+            Regs::default()
+        }
+    }
+
     /// Where the block leaves: the dirty registers written back (the next
     /// block, the dispatcher and the runner read the CPU state). The
     /// cache stays as it is for the paths that go on.
@@ -1013,13 +1024,8 @@ impl Gen {
         a.jl(out)?;
         a.sub(r15, self.len as i32)?;
         // The loop head expects the cache `entry`: what this point does
-        // not hold in the same host register is loaded. An instruction
-        // that has not opted in may have clobbered every host register.
-        let here = if self.opted {
-            self.regs
-        } else {
-            Regs::default()
-        };
+        // not hold in the same host register is loaded.
+        let here = self.cache_here();
         self.looped.get_or_insert(here);
         let mut missing = self.entry;
         missing.cc_base &= !here.cc_base;
@@ -1073,11 +1079,7 @@ impl Gen {
             self.a.add(r15, skipped as i32)?;
         }
         self.store_left_cc()?;
-        let mut here = if self.opted {
-            self.regs
-        } else {
-            Regs::default()
-        };
+        let mut here = self.cache_here();
         // The way in by this branch writes back what it holds dirty (the
         // fall-through, what the join does not keep).
         self.flush(&here)?;
