@@ -109,6 +109,10 @@ pub enum FaultAction {
     Retry,
     /// Continue at this address (the host completed or refused the operation).
     Resume(u64),
+    /// [`FaultAction::Resume`] where the code there calls the host next
+    /// for an access the in-VM runtime image would fault on again (an
+    /// s390x exception, the software path): that call skips the image.
+    ResumeHost(u64),
     /// A guest access of the in-VM runtime image that the host does not
     /// map: continue where the image said (`ImageArea::recover`), which
     /// leaves the instruction to the host.
@@ -184,6 +188,12 @@ pub trait ExitHandler {
     fn preempt(&mut self, regs: &mut Regs) -> bool {
         let _ = regs;
         false
+    }
+
+    /// After a host call answered [`runtime::LEAVE`]: the status
+    /// [`KvmHost::exec`] returns for the run that ended there.
+    fn left_status(&self) -> u64 {
+        0
     }
 
     /// After a host call: the run's deadline as the call left it. One
@@ -700,6 +710,16 @@ impl KvmHost {
                         }
                     };
                     let memory = self.paging.memory();
+                    if answer == runtime::LEAVE {
+                        // The run ends here; the vCPU goes to the
+                        // dispatcher when it runs next (the changes the
+                        // call made to the tables are staged then).
+                        let status = exits.left_status();
+                        let _ = memory.store_u64(user(runtime::user::STATUS), status);
+                        let _ = memory.store_u64(user(runtime::user::CALL), 0);
+                        self.cb_store(cb::LEAVE, 1);
+                        return Ok(());
+                    }
                     if answer == runtime::GO_TO {
                         let (rip, rax) = exits.go_to();
                         let _ = memory.store_u64(user(runtime::user::GO_TO_RIP), rip);
@@ -769,6 +789,11 @@ impl KvmHost {
         match decided {
             FaultAction::Retry => Ok(None),
             FaultAction::Resume(rip) => Ok(Some(rip)),
+            FaultAction::ResumeHost(rip) => {
+                let at = off::USER_DATA + runtime::user::HOST_NEXT;
+                let _ = self.paging.memory().store_u64(at, 1);
+                Ok(Some(rip))
+            }
             FaultAction::Recover => self
                 .paging
                 .image()
@@ -803,6 +828,8 @@ impl KvmHost {
     fn recover(&mut self) -> Result<(), KvmError> {
         self.vcpu
             .reset(self.boot_root.cr3(), self.runtime.dispatch)?;
+        self.cb_store(cb::LEAVE, 0);
+        let _ = (self.paging.memory()).store_u64(off::USER_DATA + runtime::user::HOST_NEXT, 0);
         self.paging.set_loaded(Some(self.boot_root));
         self.paging.cr3_consumed();
         self.staged.clear();

@@ -13,7 +13,9 @@
 //!   CPL3 entry named in the control block with its arguments in registers
 //!   (entry 0: flush only, report done).
 //! - *Batch loop* (CPL3): walks a table of operations and ends with `INT3`.
-//! - `#BP` (CPL0, DPL3 gate): `OUT DONE`, then back to the dispatcher.
+//! - `#BP` (CPL0, DPL3 gate): `OUT DONE`, then back to the dispatcher;
+//!   with the user page's call flag, `OUT CALL`, then back to the caller,
+//!   or to the dispatcher when the host answered [`LEAVE`].
 //! - `#PF` from CPL3 (CPL0): records CR2, the error code, RIP and the
 //!   operation pointer (R12), `OUT FAULT`; when resumed, applies the pending
 //!   writes and flushes (`OUT MORE` while the host has more chunks), `INVLPG`s CR2, and either retries the access or
@@ -104,6 +106,10 @@ pub(crate) mod user {
     /// What the stub subtracts from R15 before it returns or goes on
     /// ([`crate::ExitHandler::r15_less`]).
     pub const R15_LESS: u64 = 0x58;
+    /// Nonzero: the next host call goes to the host without asking the
+    /// in-VM runtime image (set by [`crate::FaultAction::ResumeHost`],
+    /// cleared by the stub that reads it).
+    pub const HOST_NEXT: u64 = 0x60;
 }
 
 /// A host call's answer ([`crate::ExitHandler::host_call`]): the caller
@@ -113,6 +119,15 @@ pub(crate) mod user {
 /// register as at the call. Distinct from the translator's answers (0 go
 /// on, 1 leave) and the image's `HOST`.
 pub const GO_TO: u64 = 3;
+
+/// A host call's answer ([`crate::ExitHandler::host_call`]): the run ends
+/// at the call, in the exit that made it. The caller never goes on: the
+/// vCPU, when it runs next, drops the call's frames and goes to the
+/// dispatcher, and [`crate::KvmHost::exec`] returns
+/// [`crate::ExitHandler::left_status`] as the status translated code
+/// would have returned. For an answer after which the caller would only
+/// return to the trampoline: the exit it would make there is saved.
+pub const LEAVE: u64 = 4;
 
 /// The virtual address of the code-cache slot in every root: the last 1 GiB
 /// of the address space, next to the runtime, so that translated code and
@@ -154,6 +169,9 @@ pub(crate) mod cb {
     pub const FATAL_ERR: u64 = 0x88;
     pub const FATAL_CR2: u64 = 0x90;
     pub const MORE: u64 = 0x98;
+    /// Nonzero: the host call the #BP handler reported was answered
+    /// [`super::LEAVE`]; the handler goes to the dispatcher.
+    pub const LEAVE: u64 = 0xA0;
 }
 
 /// I/O ports the CPL0 stubs report on.
@@ -491,11 +509,19 @@ impl Runtime {
             a.push(rsi)?;
             a.out(port::CALL as u32, al)?;
             a.call(apply_all)?;
+            let mut leave = a.create_label();
+            a.cmp(qword_ptr(cbf(cb::LEAVE)), 0)?;
+            a.jne(leave)?;
             a.pop(rsi)?;
             a.pop(rdx)?;
             a.pop(rcx)?;
             a.pop(rax)?;
             a.iretq()?;
+            // Answered LEAVE: the run ended at the call; this is the next
+            // run, which starts at the dispatcher (the stack reset there).
+            a.set_label(&mut leave)?;
+            a.mov(qword_ptr(cbf(cb::LEAVE)), 0)?;
+            a.jmp(dispatch)?;
         }
 
         // ---- Fatal exception stubs.
@@ -655,7 +681,8 @@ impl Runtime {
         // argument (the translator's helper, `abi::CTX_HELPER`). The in-VM
         // runtime image, if loaded, is asked first, on its own stack
         // (`fn(which) -> answer`, System V): it completes the
-        // instruction or answers `HOST`. Then the argument and the call
+        // instruction or answers `HOST` (not asked when the host said,
+        // at a fault, that it would answer so: `user::HOST_NEXT`). Then the argument and the call
         // flag go to the user page, `INT3` traps to the #BP handler, which
         // asks the host (with the caller's R15, which it may lessen); the
         // answer is in the page.
@@ -666,6 +693,9 @@ impl Runtime {
             // caller's registers.
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
             let mut to_host = a.create_label();
+            let mut host_next = a.create_label();
+            a.cmp(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
+            a.jne(host_next)?;
             for r in saved {
                 a.push(r)?;
             }
@@ -681,6 +711,8 @@ impl Runtime {
             a.cmp(rax, HOST as i32)?;
             a.je(to_host)?;
             a.ret()?;
+            a.set_label(&mut host_next)?;
+            a.mov(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
             a.set_label(&mut to_host)?;
         }
         a.mov(r11, va(off::USER_DATA))?;

@@ -13,7 +13,7 @@ use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 
-use zmmu_hv_kvm::runtime::GO_TO;
+use zmmu_hv_kvm::runtime::{GO_TO, LEAVE};
 use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
 use zmmu_machine::interrupt::{interruption_controls, take_external, ExternalSignals};
 use zmmu_machine::system::Board;
@@ -529,6 +529,14 @@ impl ExitHandler for Exits<'_, '_> {
         let (mut id, mut index) = first;
         loop {
             let answer = self.run_call(paging, id, index)?;
+            if answer == abi::EXIT {
+                // The block would return EXIT to the trampoline, which
+                // stores the budget left and ends the run: done here, in
+                // this exit, the chain ends without another.
+                let budget = r15.wrapping_sub(self.r15_less);
+                state::set_budget(&paging.exec_area(), budget);
+                return Ok(LEAVE);
+            }
             if answer != abi::END {
                 return Ok(answer);
             }
@@ -558,6 +566,10 @@ impl ExitHandler for Exits<'_, '_> {
 
     fn r15_less(&self) -> u64 {
         self.r15_less
+    }
+
+    fn left_status(&self) -> u64 {
+        abi::EXIT
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -643,15 +655,26 @@ impl ExitHandler for Exits<'_, '_> {
             }
             Ok(Resolution::Software(_)) | Err(ShadowError::Unmappable(_)) => {
                 self.stats.fault_software += 1;
-                Ok(slow)
+                Ok(host_next(slow))
             }
             Err(ShadowError::Fault(_)) => {
                 self.stats.fault_exceptions += 1;
                 transient(paging, slow);
-                Ok(slow)
+                Ok(host_next(slow))
             }
             Err(ShadowError::Host(error)) => Err(error),
         }
+    }
+}
+
+/// Where translated code goes after a fault the image would meet again
+/// at the same access (an s390x exception, the software path): its slow
+/// path's call goes to the host without asking the image, which would
+/// fault there and leave the call to the host anyway (one exit fewer).
+fn host_next(slow: FaultAction) -> FaultAction {
+    match slow {
+        FaultAction::Resume(rip) => FaultAction::ResumeHost(rip),
+        other => other,
     }
 }
 

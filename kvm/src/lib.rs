@@ -1019,7 +1019,7 @@ impl KvmEngine {
                 run.chunks,
                 s.steps,
             ),
-            self.reasons.report(s.slow_paths, run.faults, run.chunks, run.kicks),
+            self.reasons.report(s.slow_paths, &run),
             vmcall::report(&self.completed_in_vm()),
             format!(
                 "kvm: page faults by outcome: shadow fill {}, s390x exception {}, software path {}, code-page write {}",

@@ -4,6 +4,7 @@
 //! VM next.
 
 use std::collections::HashMap;
+use zmmu_hv_kvm::RunStats;
 
 /// Why a chain of blocks ended (each chain is one VM entry and ends with
 /// one exit of its own).
@@ -148,7 +149,7 @@ impl ExitReasons {
     }
 
     /// The `--stats` line: chain ends by reason, then the other exits.
-    pub(crate) fn report(&self, slow_paths: u64, faults: u64, chunks: u64, kicks: u64) -> String {
+    pub(crate) fn report(&self, slow_paths: u64, run: &RunStats) -> String {
         let untranslated: u64 = self.untranslated.values().sum();
         let top: Vec<String> = self
             .untranslated_by_mnemonic()
@@ -176,7 +177,7 @@ impl ExitReasons {
             .map(|(m, n)| format!("{m} {n}"))
             .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} ({}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {}",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} (no exit of its own: the call's; {}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {} (making translated code leave {})",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
@@ -190,9 +191,10 @@ impl ExitReasons {
             top.join(", "),
             slow_paths,
             slow.join(", "),
-            faults,
-            chunks,
-            kicks,
+            run.faults,
+            run.chunks,
+            run.kicks,
+            run.preemptions,
         )
     }
 }

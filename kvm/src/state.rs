@@ -117,6 +117,12 @@ pub(crate) fn ended(area: &ExecArea<'_>) -> (u64, u32) {
     (budget, block as u32)
 }
 
+/// Records the budget left as the chain's return path would (a run that
+/// ended at a host call, `hv_kvm::runtime::LEAVE`).
+pub(crate) fn set_budget(area: &ExecArea<'_>, budget: u64) {
+    let _ = area.store_u64(ctx(abi::CTX_BUDGET), budget);
+}
+
 /// Tells running code the PSW bits and fetch controls' tag of the blocks
 /// its dispatcher looks for (a new address space during a host call).
 pub(crate) fn set_bits(area: &ExecArea<'_>, bits: u64) {
