@@ -118,7 +118,7 @@ fn successors(insns: &[Guest], amode: AddressingMode) -> Vec<u64> {
     for g in insns {
         match g.insn.op {
             BRC | BRCL if g.insn.f.m1 == 0 => {}
-            BRC | BRCL | BRCT | BRCTG | BRAS | BRASL => {
+            BRC | BRCL | BRCT | BRCTG | BRXH | BRXLE | BRXHG | BRXLG | BRAS | BRASL => {
                 out.push(relative_target(g.at, &g.insn, amode));
             }
             _ => {}
@@ -127,7 +127,7 @@ fn successors(insns: &[Guest], amode: AddressingMode) -> Vec<u64> {
     if let Some(last) = insns.last() {
         let falls_through = match last.insn.op {
             BRC | BRCL => last.insn.f.m1 != 15,
-            BRCT | BRCTG | BRAS | BRASL => true,
+            BRCT | BRCTG | BRXH | BRXLE | BRXHG | BRXLG | BRAS | BRASL => true,
             op => !op.ends_block(),
         };
         if falls_through {

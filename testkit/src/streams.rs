@@ -73,7 +73,7 @@ pub const NATIVE: &[Opcode] = &[
     LAALG, CDSG, LOC, LOCG, STOC, STOCG, LOCHI, LOCGHI, LAN, LANG, LAO, LAOG, LAX, LAXG, CLM, CLMY,
     CLMH, ADBR, SDBR, MDBR, DDBR, ADB, SDB, MDB, DDB, VLBB, SLLK, SRLK, SRAK, LT, LTG, LTGF, AGF,
     SGF, LLGTR, LLGT, LHR, LLHR, LLCR, LBR, LGBR, LGHR, CGDBR, CFDBR, CDLFBR, VFEE, VFENE, MADBR,
-    MSDBR, TCDB, MLGR, MLG,
+    MSDBR, TCDB, MLGR, MLG, BRXH, BRXLE, BRXHG, BRXLG,
 ];
 
 /// Instructions the interpreter runs for the jit.
@@ -257,6 +257,15 @@ fn encode(op: Opcode, rng: &mut Rng) -> Gen {
         }
         Format::RieC => {
             b[1] = r1 << 4 | rng.below(16) as u8;
+            rel = Some((2, 2, To::Ahead(ahead)));
+        }
+        // BRXH and its forms: R1, R3 (the increment, its pair's odd
+        // register the comparand), forward.
+        Format::Rsi | Format::RieE => {
+            b[1] = r1 << 4 | r2;
+            if len == 6 {
+                b[4] = 0;
+            }
             rel = Some((2, 2, To::Ahead(ahead)));
         }
         Format::SsA => {

@@ -48,7 +48,7 @@ pub fn side_exit(insn: &Insn) -> bool {
     use zmmu_cpu::opcode::Opcode::*;
     match insn.op {
         BRC | BRCL => insn.f.m1 & 15 != 15,
-        BRCT | BRCTG => true,
+        BRCT | BRCTG | BRXH | BRXLE | BRXHG | BRXLG => true,
         CRJ | CGRJ | CLRJ | CLGRJ | CIJ | CGIJ | CLIJ | CLGIJ => insn.f.m3 & 15 != 15,
         _ => false,
     }
@@ -72,7 +72,10 @@ pub fn direct_targets(block: &[Guest], amode: AddressingMode) -> Vec<u64> {
         // registers).
         let relative = g.insn.op.ends_block()
             && !continues_after(g.insn.op)
-            && matches!(g.insn.op.format(), RiB | RiC | RilB | RilC | RieB | RieC);
+            && matches!(
+                g.insn.op.format(),
+                RiB | RiC | RilB | RilC | RieB | RieC | RieE | Rsi
+            );
         if relative {
             out.push(relative_target(g.at, &g.insn, amode));
         }

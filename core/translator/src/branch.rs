@@ -1,4 +1,5 @@
-//! Branches: BRC, BRCL, BCR, BC, BRCT, BRCTG, BRAS, BRASL, BASR and the
+//! Branches: BRC, BRCL, BCR, BC, BRCT, BRCTG, BRAS, BRASL, BASR, the
+//! branch-relative-on-index family (BRXH, BRXLE, BRXHG, BRXLG) and the
 //! compare-and-branch-relative family. A block ends by storing the next
 //! PSW address and going to the dispatcher (or, back to its own start,
 //! straight to its first instruction); a conditional relative branch is a
@@ -81,6 +82,40 @@ impl Gen {
                     self.a.test(rax, rax)?;
                 }
                 self.a.jz(skip)?;
+                self.side_exit(target)?;
+                self.a.set_label(&mut skip)?;
+                self.a.nop()?;
+                return Ok(Some(Native::Yes));
+            }
+            BRXH | BRXLE | BRXHG | BRXLG => {
+                self.opt_in();
+                let target = self.rel(here);
+                let wide = matches!(insn.op, BRXHG | BRXLG);
+                let read = |g: &mut Gen, r| if wide { g.reg(r) } else { g.reg_low(r) };
+                // R3 is the increment, the odd register of its pair the
+                // comparand; both are read before R1 is replaced (PoP).
+                let increment = read(self, f.r3)?;
+                self.a.mov(rax, increment)?;
+                let comparand = read(self, f.r3 | 1)?;
+                self.a.mov(rdx, comparand)?;
+                let r1 = read(self, f.r1)?;
+                if wide {
+                    self.a.add(rax, r1)?;
+                    self.set_reg(f.r1, rax)?;
+                    self.a.cmp(rax, rdx)?;
+                } else {
+                    self.a.add(eax, low32(r1))?;
+                    self.set_reg32(f.r1, rax)?;
+                    self.a.cmp(eax, edx)?;
+                }
+                // Taken when the sum is high (BRXH) or low or equal
+                // (BRXLE), compared as signed numbers.
+                let mut skip = self.a.create_label();
+                if matches!(insn.op, BRXH | BRXHG) {
+                    self.a.jle(skip)?;
+                } else {
+                    self.a.jg(skip)?;
+                }
                 self.side_exit(target)?;
                 self.a.set_label(&mut skip)?;
                 self.a.nop()?;

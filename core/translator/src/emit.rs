@@ -598,11 +598,11 @@ fn forward_targets(block: &[Guest], env: &Env) -> Vec<Option<(usize, u64)>> {
         .iter()
         .enumerate()
         .map(|(i, g)| {
-            use zmmu_cpu::opcode::Opcode::{BRC, BRCL, BRCT, BRCTG};
+            use zmmu_cpu::opcode::Opcode::*;
             // A mask of 0 never branches (Linux's patched-out jump labels).
             let mask = match g.insn.op {
                 BRC | BRCL => g.insn.f.m1,
-                BRCT | BRCTG => 15,
+                BRCT | BRCTG | BRXH | BRXLE | BRXHG | BRXLG => 15,
                 _ => g.insn.f.m3,
             };
             if !soft_tlb || !crate::block::side_exit(&g.insn) || mask & 15 == 0 {

@@ -95,11 +95,13 @@ pub(crate) fn cc_read_by_branch_only(after: &[Guest]) -> bool {
 
 /// Whether `insn` is a relative branch translated natively that neither
 /// reads nor sets the condition code: BRANCH RELATIVE ON COUNT (R1 less
-/// one, written before the branch) and the COMPARE AND BRANCH RELATIVE
+/// one, written before the branch), BRANCH RELATIVE ON INDEX HIGH and
+/// LOW OR EQUAL (the sum too) and the COMPARE AND BRANCH RELATIVE
 /// family (PoP: the condition code is unchanged). Its only way out is the
 /// block's exit, through the dispatcher or a chained block.
 fn exits_only(insn: &Insn) -> bool {
-    matches!(insn.op, Opcode::BRCT | Opcode::BRCTG) || compares_only(insn)
+    use Opcode::*;
+    matches!(insn.op, BRCT | BRCTG | BRXH | BRXLE | BRXHG | BRXLG) || compares_only(insn)
 }
 
 /// Whether `insn` is a COMPARE AND BRANCH RELATIVE: it writes no general
