@@ -190,6 +190,13 @@ pub trait ExitHandler {
         false
     }
 
+    /// At the end of a run: the budget the host-call stub took after a
+    /// kick found the vCPU in the in-VM runtime image (R15 then, set to
+    /// 0, as [`ExitHandler::preempt`] does in translated code).
+    fn preempted_in_vm(&mut self, r15: u64) {
+        let _ = r15;
+    }
+
     /// After a host call answered [`runtime::LEAVE`]: the status
     /// [`KvmHost::exec`] returns for the run that ended there.
     fn left_status(&self) -> u64 {
@@ -451,6 +458,12 @@ impl KvmHost {
         self.runtime.host_call
     }
 
+    /// Where in the host-call stub R15 is its caller's: a kick there may
+    /// take the budget as in translated code ([`ExitHandler::preempt`]).
+    pub fn host_call_budget(&self) -> [std::ops::Range<u64>; 2] {
+        self.runtime.host_call_budget.clone()
+    }
+
     /// The execution area of translated code.
     pub fn exec_area(&self) -> crate::exec::ExecArea<'_> {
         self.paging.exec_area()
@@ -588,6 +601,15 @@ impl KvmHost {
         }
         self.interrupts.runs_here();
         let ran = self.run_until_done(entry, args, exits);
+        // What the host-call stub took after a kick, and a kick's request
+        // it did not meet (none may reach the next run).
+        let memory = self.paging.memory();
+        let stolen = memory.load_u64(off::USER_DATA + runtime::user::STOLEN);
+        let _ = memory.store_u64(off::USER_DATA + runtime::user::STOLEN, 0);
+        let _ = memory.store_u64(off::USER_DATA + runtime::user::PREEMPT, 0);
+        if let Some(stolen) = stolen.filter(|&s| s != 0) {
+            exits.preempted_in_vm(stolen);
+        }
         let disarmed = self.kick.as_mut().map_or(Ok(()), Kick::disarm);
         ran.and(disarmed)
     }
@@ -751,6 +773,13 @@ impl KvmHost {
                             if let Some(kick) = &mut self.kick {
                                 kick.disarm()?;
                             }
+                        } else {
+                            // Somewhere R15 is not the budget (the image,
+                            // a CPL0 handler): the host-call stub takes it
+                            // when the image returns next, unless the kick
+                            // again, later, finds it first.
+                            let at = off::USER_DATA + runtime::user::PREEMPT;
+                            let _ = self.paging.memory().store_u64(at, 1);
                         }
                     }
                 }

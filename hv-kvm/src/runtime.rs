@@ -110,6 +110,13 @@ pub(crate) mod user {
     /// in-VM runtime image (set by [`crate::FaultAction::ResumeHost`],
     /// cleared by the stub that reads it).
     pub const HOST_NEXT: u64 = 0x60;
+    /// Nonzero: a deadline's kick found the vCPU in the image; the stub
+    /// takes the budget when the image returns (set by the host, cleared
+    /// by the stub).
+    pub const PREEMPT: u64 = 0x68;
+    /// The budget the stub took so ([`PREEMPT`]), for the host
+    /// ([`crate::ExitHandler::preempted_in_vm`]).
+    pub const STOLEN: u64 = 0x70;
 }
 
 /// A host call's answer ([`crate::ExitHandler::host_call`]): the caller
@@ -378,6 +385,11 @@ pub(crate) struct Runtime {
     pub host_call: u64,
     /// The CPL3 entry into translated code (see `exec`).
     pub exec_entry: u64,
+    /// The host-call stub's code where R15 is its caller's (the budget
+    /// of translated code): all of it but the call of the image and the
+    /// stretch from R15's store for the host to the trap's return address
+    /// and the instruction there.
+    pub host_call_budget: [core::ops::Range<u64>; 2],
     /// The range of the batch loop's code, to tell its faults apart.
     pub batch_code: core::ops::Range<u64>,
     /// The dispatch table: 16 handlers indexed by `write << 2 | log2(width)`,
@@ -688,11 +700,12 @@ impl Runtime {
         // answer is in the page.
         let mut host_call = a.create_label();
         a.set_label(&mut host_call)?;
+        // From here, the stub's trap: R15 is stored for the host.
+        let mut trap = a.create_label();
         if let Some((entry, stack_top)) = image {
             // Like the exit, the image changes only RAX and R11 of the
             // caller's registers.
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
-            let mut to_host = a.create_label();
             let mut host_next = a.create_label();
             a.cmp(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
             a.jne(host_next)?;
@@ -708,13 +721,23 @@ impl Runtime {
             for r in saved.into_iter().rev() {
                 a.pop(r)?;
             }
+            // A kick found the vCPU in the image: the budget goes now, as
+            // it would have in translated code.
+            let mut no_kick = a.create_label();
+            a.cmp(qword_ptr(abs32(off::USER_DATA + user::PREEMPT)), 0)?;
+            a.je(no_kick)?;
+            a.mov(qword_ptr(abs32(off::USER_DATA + user::PREEMPT)), 0)?;
+            a.add(qword_ptr(abs32(off::USER_DATA + user::STOLEN)), r15)?;
+            a.xor(r15d, r15d)?;
+            a.set_label(&mut no_kick)?;
             a.cmp(rax, HOST as i32)?;
-            a.je(to_host)?;
+            a.je(trap)?;
             a.ret()?;
             a.set_label(&mut host_next)?;
             a.mov(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
-            a.set_label(&mut to_host)?;
+            a.set_label(&mut trap)?;
         }
+        let mut returned = a.create_label();
         a.mov(r11, va(off::USER_DATA))?;
         a.mov(qword_ptr(r11 + user::CALL_ARG as i32), rsi)?;
         a.mov(qword_ptr(r11 + user::CALL_R15 as i32), r15)?;
@@ -722,6 +745,10 @@ impl Runtime {
         a.int3()?;
         let mut answer = a.create_label();
         a.sub(r15, qword_ptr(r11 + user::R15_LESS as i32))?;
+        // Not at the trap's return address: a kick may find the vCPU there
+        // with the #BP not yet delivered, the host's call (and its R15)
+        // still to come.
+        a.set_label(&mut returned)?;
         a.mov(rax, qword_ptr(r11 + user::CALL_RESULT as i32))?;
         a.cmp(rax, GO_TO as i32)?;
         a.jne(answer)?;
@@ -765,6 +792,14 @@ impl Runtime {
             call_kernel: ip(&call_kernel)?,
             host_call: ip(&host_call)?,
             exec_entry: ip(&exec_entry)?,
+            host_call_budget: [
+                ip(&host_call)?..if image.is_some() {
+                    ip(&trap)?
+                } else {
+                    ip(&host_call)?
+                },
+                ip(&returned)?..ip(&exec_entry)?,
+            ],
             batch_code: ip(&batch)?..ip(&end)?,
             jump_table,
             vectors: vector_ips,

@@ -64,9 +64,10 @@ pub(crate) struct Exits<'a, 'b> {
     /// The batch's deadline: a host call after it leaves the chain; one
     /// that makes a timer come due sooner brings it forward.
     pub deadline: Deadline,
-    /// Where the vCPU holds the instruction budget in r15 (the dispatcher
-    /// and the blocks, not the trampolines around them).
-    pub budget_in_r15: [Range<u64>; 2],
+    /// Where the vCPU holds the instruction budget in r15 (the dispatcher,
+    /// the blocks and the host-call stub but its call of the image and
+    /// its trap, not the trampolines around them).
+    pub budget_in_r15: [Range<u64>; 4],
     /// Budget taken away from running code at the deadline (r15 set to 0:
     /// the next block's budget check ends the chain).
     pub stolen: u64,
@@ -591,6 +592,10 @@ impl ExitHandler for Exits<'_, '_> {
         self.stolen = self.stolen.wrapping_add(regs.r15);
         regs.r15 = 0;
         true
+    }
+
+    fn preempted_in_vm(&mut self, r15: u64) {
+        self.stolen = self.stolen.wrapping_add(r15);
     }
 
     fn page_fault(

@@ -865,9 +865,12 @@ impl KvmEngine {
         self.host.set_deadline(Some(deadline.at));
         let code = self.blocks.blocks[id].code;
         let enter = CODE_CACHE_VA + self.stubs.enter as u64;
+        let [stub, stub_after_trap] = self.host.host_call_budget();
         let budget_in_r15 = [
             self.stubs.dispatch..enter,
             CODE_CACHE_VA + self.stub_bytes..CODE_CACHE_VA + self.code_used,
+            stub,
+            stub_after_trap,
         ];
         let Self {
             host,
