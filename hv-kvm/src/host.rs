@@ -142,6 +142,9 @@ pub struct RunStats {
     pub kicks: u64,
     /// ... of which made the guest code leave ([`ExitHandler::preempt`]).
     pub preemptions: u64,
+    /// Runs in which the host-call stub took the budget after a kick
+    /// found the vCPU in the image ([`ExitHandler::preempted_in_vm`]).
+    pub taken_after_image: u64,
 }
 
 /// The callback that decides what a page fault means.
@@ -608,6 +611,7 @@ impl KvmHost {
         let _ = memory.store_u64(off::USER_DATA + runtime::user::STOLEN, 0);
         let _ = memory.store_u64(off::USER_DATA + runtime::user::PREEMPT, 0);
         if let Some(stolen) = stolen.filter(|&s| s != 0) {
+            self.stats.taken_after_image += 1;
             exits.preempted_in_vm(stolen);
         }
         let disarmed = self.kick.as_mut().map_or(Ok(()), Kick::disarm);

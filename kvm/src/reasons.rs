@@ -177,7 +177,7 @@ impl ExitReasons {
             .map(|(m, n)| format!("{m} {n}"))
             .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} (no exit of its own: the call's; {}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {} (making translated code leave {})",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} (no exit of its own: the call's; {}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {} (making translated code leave {}, the host-call stub after the image {})",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
@@ -195,6 +195,7 @@ impl ExitReasons {
             run.chunks,
             run.kicks,
             run.preemptions,
+            run.taken_after_image,
         )
     }
 }
