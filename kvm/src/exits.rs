@@ -374,6 +374,9 @@ impl Exits<'_, '_> {
                         crate::vmcall::list_target(&area, self.blocks, guest.at, at, len);
                     }
                 }
+                if let Some(target) = target {
+                    self.reasons.executed(target.op.mnemonic());
+                }
                 target.map(|target| target.op)
             }
             op => Some(op),

@@ -75,6 +75,9 @@ pub struct ExitReasons {
     /// Host calls for instructions the translator does not translate, by
     /// mnemonic.
     untranslated: HashMap<&'static str, u64>,
+    /// Of those, EXECUTE and EXECUTE RELATIVE LONG, by their target's
+    /// mnemonic.
+    executed: HashMap<&'static str, u64>,
     /// Host calls that left the chain, by mnemonic and why.
     left: HashMap<(&'static str, Leave), u64>,
     /// Slow paths of natively translated instructions that called the
@@ -86,6 +89,23 @@ pub struct ExitReasons {
     switched: HashMap<&'static str, u64>,
 }
 
+/// The counts of `map`, most first (then by key).
+fn most_first<K: Copy + Ord>(map: &HashMap<K, u64>) -> Vec<(K, u64)> {
+    let mut list: Vec<_> = map.iter().map(|(&k, &n)| (k, n)).collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    list
+}
+
+/// The first `n` of `list` as `--stats` shows them.
+fn first(list: &[(&str, u64)], n: usize) -> String {
+    let shown: Vec<String> = list
+        .iter()
+        .take(n)
+        .map(|(m, k)| format!("{m} {k}"))
+        .collect();
+    shown.join(", ")
+}
+
 impl ExitReasons {
     pub(crate) fn chain_ended(&mut self, end: ChainEnd) {
         self.chain_ends[end as usize] += 1;
@@ -93,6 +113,11 @@ impl ExitReasons {
 
     pub(crate) fn untranslated(&mut self, mnemonic: &'static str) {
         *self.untranslated.entry(mnemonic).or_default() += 1;
+    }
+
+    /// The host ran an EXECUTE whose target is `target`.
+    pub(crate) fn executed(&mut self, target: &'static str) {
+        *self.executed.entry(target).or_default() += 1;
     }
 
     pub(crate) fn left(&mut self, mnemonic: &'static str, why: Leave) {
@@ -105,9 +130,7 @@ impl ExitReasons {
 
     /// Slow paths that called the host, by mnemonic, most first.
     pub fn slow_paths_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
-        let mut list: Vec<_> = self.slow.iter().map(|(&m, &n)| (m, n)).collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        list
+        most_first(&self.slow)
     }
 
     pub(crate) fn switched(&mut self, mnemonic: &'static str) {
@@ -117,17 +140,13 @@ impl ExitReasons {
     /// Host calls after which the chain went on at a new PSW or in a new
     /// address space, by mnemonic, most first.
     pub fn switched_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
-        let mut list: Vec<_> = self.switched.iter().map(|(&m, &n)| (m, n)).collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        list
+        most_first(&self.switched)
     }
 
     /// Host calls that left the chain, by mnemonic and why, most frequent
     /// first.
     pub fn left_by_mnemonic(&self) -> Vec<((&'static str, Leave), u64)> {
-        let mut list: Vec<_> = self.left.iter().map(|(&k, &n)| (k, n)).collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        list
+        most_first(&self.left)
     }
 
     /// Chains that ended for `end`.
@@ -143,41 +162,27 @@ impl ExitReasons {
 
     /// Host calls for untranslated instructions, most frequent first.
     pub fn untranslated_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
-        let mut list: Vec<_> = self.untranslated.iter().map(|(&m, &n)| (m, n)).collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        list
+        most_first(&self.untranslated)
+    }
+
+    /// The targets of the EXECUTEs the host ran, most frequent first.
+    pub fn executed_by_mnemonic(&self) -> Vec<(&'static str, u64)> {
+        most_first(&self.executed)
     }
 
     /// The `--stats` line: chain ends by reason, then the other exits.
     pub(crate) fn report(&self, slow_paths: u64, run: &RunStats) -> String {
         let untranslated: u64 = self.untranslated.values().sum();
-        let top: Vec<String> = self
-            .untranslated_by_mnemonic()
-            .iter()
-            .take(8)
-            .map(|(m, n)| format!("{m} {n}"))
-            .collect();
         let left: Vec<String> = self
             .left_by_mnemonic()
             .iter()
             .take(8)
             .map(|((m, why), n)| format!("{m} {} {n}", why.name()))
             .collect();
-        let slow: Vec<String> = self
-            .slow_paths_by_mnemonic()
-            .iter()
-            .take(8)
-            .map(|(m, n)| format!("{m} {n}"))
-            .collect();
         let switched = self.switched_by_mnemonic();
         let switched_total: u64 = switched.iter().map(|&(_, n)| n).sum();
-        let switched: Vec<String> = switched
-            .iter()
-            .take(4)
-            .map(|(m, n)| format!("{m} {n}"))
-            .collect();
         format!(
-            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} (no exit of its own: the call's; {}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {} (making translated code leave {}, the host-call stub after the image {})",
+            "kvm: exits by reason: chain ends at the budget {}, at the deadline (timers, host look) {}, at a jump-cache miss {} (block cached {}, new {}), after a host call that left {} (no exit of its own: the call's; {}); host calls after which the chain went on at a new PSW or in a new address space {} ({}); host calls for untranslated instructions {} ({}; the EXECUTEs' targets: {}), slow paths {} ({}); page faults {}; table-write chunks {}; kicks {} (making translated code leave {}, the host-call stub after the image {})",
             self.chains(ChainEnd::Budget),
             self.chains(ChainEnd::Deadline),
             self.chains(ChainEnd::MissCached) + self.chains(ChainEnd::MissNew),
@@ -186,11 +191,12 @@ impl ExitReasons {
             self.chains(ChainEnd::Left),
             left.join(", "),
             switched_total,
-            switched.join(", "),
+            first(&switched, 4),
             untranslated,
-            top.join(", "),
+            first(&self.untranslated_by_mnemonic(), 8),
+            first(&self.executed_by_mnemonic(), 8),
             slow_paths,
-            slow.join(", "),
+            first(&self.slow_paths_by_mnemonic(), 8),
             run.faults,
             run.chunks,
             run.kicks,
