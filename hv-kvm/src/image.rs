@@ -19,9 +19,9 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    frame_bits, page_entry, page_slots, site_word3, ClockPage, Panic, Shared, Site, COUNTS,
-    COUNTS_END, IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP,
-    STORABLE, STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
+    frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Panic, Shared,
+    Site, COUNTS, COUNTS_END, IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS,
+    STACK, STACK_TOP, STORABLE, STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -389,7 +389,7 @@ impl ImageArea<'_> {
     pub fn set_frame(&self, frame: u64, state: u64) {
         if let Some((word, shift)) = frame_bits(frame) {
             let at = STORABLE + 8 * word as u64;
-            self.store(at, self.load(at) & !(3 << shift) | (state & 3) << shift);
+            self.store(at, with_frame_state(self.load(at), shift, state));
         }
     }
 

@@ -44,7 +44,7 @@ use crate::protocol::{
 /// PSW's space complete (the BFP and vector register instructions, LOC*R,
 /// EFPC and SFPC, STORE CLOCK, STPT, STCTG, VSTM, STAM, LAM ...), LRA's
 /// walk of the DAT tables, a real-address store into a listed frame
-/// (STURG, STURA) and MVCOS between listed frames ([`moves_explicit`])
+/// (STURG, STURA) and MVCOS between listed frames (`moves_explicit`)
 /// through the absolute window; a change of other state
 /// (the PSW, control registers, timers), a branch, storage keys or the
 /// machine leave the site to the host ([`Site::refused`], or
@@ -303,6 +303,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// one instructions come from, page by page, that does not wrap in
     /// the addressing mode and does not overlap the store kept aside
     /// (which the instruction would read back).
+    ///
     /// An access in a named space is [`Bus::in_space`]'s, before its
     /// store (which it would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
@@ -491,12 +492,15 @@ impl<G: Guest> Storage for Bus<'_, G> {
     /// A store kept, in one frame listed storable below
     /// [`Shared::absolute_size`] (the access path stores page by page).
     fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
-        let at = address.value();
-        let last = at.checked_add((data.len() as u64).checked_sub(1)?)?;
         if !self.explicit {
             self.refused = true;
             return None;
         }
+        let Some(len) = (data.len() as u64).checked_sub(1) else {
+            return Some(());
+        };
+        let at = address.value();
+        let last = at.checked_add(len)?;
         if last >= self.absolute_size
             || at >> 12 != last >> 12
             || frame_state(self.frames, at) != FRAME_STORABLE
@@ -2052,7 +2056,7 @@ mod tests {
     /// `protocol::STORABLE`) as `state`, as the host does.
     fn list(table: &mut [u64], frame: u64, state: u64) {
         let (word, shift) = crate::protocol::frame_bits(frame).unwrap();
-        table[word] = table[word] & !(3 << shift) | state << shift;
+        table[word] = crate::protocol::with_frame_state(table[word], shift, state);
     }
 
     /// `sturg r1,r2` (r1 = 0x1122334455667788) at real `r2` with the prefix

@@ -206,6 +206,12 @@ pub const fn frame_bits(frame: u64) -> Option<(usize, u32)> {
     Some(((number / 32) as usize, 2 * (number % 32) as u32))
 }
 
+/// The word of the table at [`STORABLE`] `word` with the two bits at
+/// `shift` ([`frame_bits`]) set to `state`.
+pub const fn with_frame_state(word: u64, shift: u32, state: u64) -> u64 {
+    word & !(3 << shift) | (state & 3) << shift
+}
+
 /// The state `table` (the table at [`STORABLE`]) gives the absolute
 /// frame of `frame`: [`FRAME_UNLISTED`], [`FRAME_REFERENCED`] or
 /// [`FRAME_STORABLE`].
