@@ -19,9 +19,9 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    page_entry, page_slots, site_word3, storable_entry, storable_slot, ClockPage, Panic, Shared,
+    frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Panic, Shared,
     Site, COUNTS, COUNTS_END, IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS,
-    STACK, STACK_TOP, STORABLE, STORABLE_END, STORABLE_SLOTS, VERSION,
+    STACK, STACK_TOP, STORABLE, STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -381,29 +381,39 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, absolute_size)), size);
     }
 
-    /// Enters the absolute frame of `frame` in the table of frames the
-    /// image may store into at real addresses (`protocol::storable_entry`:
-    /// the caller found its reference and change bits one and no
-    /// translated code in it), in place of the frame its slot held.
-    pub fn enter_storable(&self, frame: u64) {
-        self.store(
-            STORABLE + 8 * storable_slot(frame) as u64,
-            storable_entry(frame),
-        );
-    }
-
-    /// Takes the absolute frame of `frame` out of the table of frames the
-    /// image may store into, if it is there.
-    pub fn remove_storable(&self, frame: u64) {
-        let at = STORABLE + 8 * storable_slot(frame) as u64;
-        if self.load(at) == storable_entry(frame) {
-            self.store(at, 0);
+    /// Sets the state of the absolute frame of `frame` in the table at
+    /// `protocol::STORABLE` to `state` (`protocol::FRAME_REFERENCED`: the
+    /// caller found its reference bit one; `FRAME_STORABLE`: its
+    /// reference and change bits one and no translated code in it;
+    /// `FRAME_UNLISTED`), where the table reaches (`protocol::frame_bits`).
+    pub fn set_frame(&self, frame: u64, state: u64) {
+        if let Some((word, shift)) = frame_bits(frame) {
+            let at = STORABLE + 8 * word as u64;
+            self.store(at, with_frame_state(self.load(at), shift, state));
         }
     }
 
-    /// Empties the table of frames the image may store into.
+    /// Takes the absolute frame of `frame` out of the table at
+    /// `protocol::STORABLE`: the image neither reads nor stores there
+    /// before the host lists it again.
+    pub fn remove_storable(&self, frame: u64) {
+        self.set_frame(frame, zmmu_vm_runtime::protocol::FRAME_UNLISTED);
+    }
+
+    /// Empties the table at `protocol::STORABLE`.
     pub fn clear_storable(&self) {
-        let _ = self.memory.zero(STORABLE, 8 * STORABLE_SLOTS as u64);
+        let _ = self.memory.zero(STORABLE, 8 * STORABLE_WORDS as u64);
+    }
+
+    /// The frames the image asked the host to list after its run of the
+    /// instruction it left to it ([`Shared::wanted`]), the list emptied.
+    pub fn take_wanted(&self) -> [u64; WANTED_FRAMES] {
+        core::array::from_fn(|i| {
+            let at = shared(offset_of!(Shared, wanted) + 8 * i);
+            let frame = self.load(at);
+            self.store(at, 0);
+            frame
+        })
     }
 
     /// Enters `site` in the site table; `false` when its probe sequence is
@@ -552,24 +562,36 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_leaves_the_storable_table_when_removed_displaced_or_cleared() {
+    fn a_frame_leaves_the_table_when_removed_or_cleared_and_its_neighbours_stay() {
+        use zmmu_vm_runtime::protocol::{
+            frame_state, FRAMES_LISTED, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED,
+        };
         let image = Image::load(0).unwrap();
         let area = image.area();
-        let listed = |frame: u64| {
-            area.load(STORABLE + 8 * storable_slot(frame) as u64) == storable_entry(frame)
+        let state = |frame: u64| {
+            let table: Vec<u64> = (0..STORABLE_WORDS as u64)
+                .map(|word| area.load(STORABLE + 8 * word))
+                .collect();
+            frame_state(&table, frame)
         };
-        area.enter_storable(0x2_3008);
-        assert!(listed(0x2_3000));
-        // A frame of the same slot takes its place; removing the first
-        // leaves it.
-        let other = 0x2_3000 + ((STORABLE_SLOTS as u64) << 12);
-        area.enter_storable(other);
+        // One entry per frame: frames 32 MiB apart (one slot of kvm8's
+        // table) are listed together.
+        area.set_frame(0x2_3008, FRAME_STORABLE);
+        area.set_frame(0x2_3000 + (32 << 20), FRAME_REFERENCED);
+        area.set_frame(0x2_4000, FRAME_REFERENCED);
+        assert_eq!(state(0x2_3000), FRAME_STORABLE);
+        assert_eq!(state(0x2_3000 + (32 << 20)), FRAME_REFERENCED);
         area.remove_storable(0x2_3000);
-        assert!(listed(other) && !listed(0x2_3000));
-        area.remove_storable(other);
-        assert!(!listed(other));
-        area.enter_storable(0x5000);
+        assert_eq!(state(0x2_3000), FRAME_UNLISTED);
+        assert_eq!(state(0x2_4000), FRAME_REFERENCED);
+        assert_eq!(state(0x2_2000), FRAME_UNLISTED);
+        // The last frame the table reaches; beyond it nothing is listed.
+        area.set_frame(FRAMES_LISTED - 0x1000, FRAME_STORABLE);
+        area.set_frame(FRAMES_LISTED, FRAME_STORABLE);
+        assert_eq!(state(FRAMES_LISTED - 0x1000), FRAME_STORABLE);
+        assert_eq!(state(FRAMES_LISTED), FRAME_UNLISTED);
         area.clear_storable();
-        assert!(!listed(0x5000));
+        assert_eq!(state(0x2_4000), FRAME_UNLISTED);
+        assert_eq!(state(0x2_3000 + (32 << 20)), FRAME_UNLISTED);
     }
 }

@@ -400,6 +400,10 @@ impl Exits<'_, '_> {
                 let storage = &self.board.bus.storage;
                 crate::vmcall::list_storable(&image.area(), storage, self.blocks, self.cpu, real);
             }
+            if guest.insn.op == Opcode::MVCOS {
+                let storage = &self.board.bus.storage;
+                crate::vmcall::list_wanted(&image.area(), storage, self.blocks);
+            }
         }
         self.blocks.current = None;
         state::store(&paging.exec_area(), self.cpu);

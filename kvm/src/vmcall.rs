@@ -28,7 +28,8 @@
 //!   instruction-execution protection ([`list_target`]), and empties the
 //!   list when a fetch may translate otherwise ([`publish_fetches`]);
 //! - lists the frames its own STURG stored into, for the image's stores
-//!   there ([`list_storable`]);
+//!   there ([`list_storable`]), and those its own MVCOS reached where the
+//!   image asked ([`list_wanted`]), for the image's moves;
 //! - counts the calls completed in the VM for `--stats`.
 //!
 //! Sites of blocks dropped later are removed (`Blocks::drop_page`), so
@@ -45,7 +46,9 @@ use zmmu_mmu::control::Facilities;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::Guest;
 use zmmu_vm_runtime::call::may_complete;
-use zmmu_vm_runtime::protocol::{store_tag, ClockPage, Site, COMPLETED};
+use zmmu_vm_runtime::protocol::{
+    store_tag, ClockPage, Site, COMPLETED, FRAME_REFERENCED, FRAME_STORABLE,
+};
 
 use crate::blocks::Blocks;
 
@@ -202,13 +205,8 @@ pub(crate) fn list_written(area: &ImageArea<'_>, blocks: &mut Blocks, pages: [u6
 }
 
 /// After the host's own store at real address `real` (STURG, STURA)
-/// succeeded: lists the absolute frame it stored into as one the image
-/// may store into at real addresses (`protocol::STORABLE`) where its
-/// storage key's reference and change bits are one (the store set them)
-/// and it holds no translated code (the store dropped its blocks), so
-/// that the image's next store there changes nothing but its bytes.
-/// `KvmPaging::set_code_frame` and the key invalidations take it out
-/// again (`watch::invalidated`).
+/// succeeded: lists the absolute frame it stored into for the image
+/// ([`list_frame`]).
 pub(crate) fn list_storable(
     area: &ImageArea<'_>,
     storage: &dyn Storage,
@@ -217,11 +215,35 @@ pub(crate) fn list_storable(
     real: u64,
 ) {
     let absolute = cpu.prefix.to_absolute(RealAddress::new(real));
-    let recorded = storage
-        .key(absolute)
-        .is_some_and(|key| key.referenced() && key.changed());
-    if recorded && !blocks.has_code(absolute.value()) {
-        area.enter_storable(absolute.value());
+    list_frame(area, storage, blocks, absolute.value());
+}
+
+/// After the host's own run of an instruction the image left to it
+/// because a frame its operands reached was not listed (MVCOS:
+/// `Shared::wanted`): lists those frames ([`list_frame`]), the image's
+/// list emptied.
+pub(crate) fn list_wanted(area: &ImageArea<'_>, storage: &dyn Storage, blocks: &Blocks) {
+    for entry in area.take_wanted().into_iter().filter(|&entry| entry != 0) {
+        list_frame(area, storage, blocks, entry & !0xfff);
+    }
+}
+
+/// Lists the absolute frame of `absolute` in the table at
+/// `protocol::STORABLE` for what its storage key allows now: storable
+/// where the reference and change bits are one and it holds no
+/// translated code (an access with the key 0 there then changes nothing
+/// but the bytes stored), referenced where the reference bit is one (a
+/// fetch then changes nothing), else nothing.
+/// `KvmPaging::set_code_frame` and the key invalidations take it out
+/// again (`watch::invalidated`).
+fn list_frame(area: &ImageArea<'_>, storage: &dyn Storage, blocks: &Blocks, absolute: u64) {
+    let Some(key) = storage.key(AbsoluteAddress::new(absolute)) else {
+        return;
+    };
+    if key.referenced() && key.changed() && !blocks.has_code(absolute) {
+        area.set_frame(absolute, FRAME_STORABLE);
+    } else if key.referenced() {
+        area.set_frame(absolute, FRAME_REFERENCED);
     }
 }
 

@@ -5,7 +5,9 @@
 //! instruction is done, or at a real address through the absolute window
 //! into a frame the host listed ([`STORABLE`](crate::protocol::STORABLE):
 //! STURG, STURA); LRA reads the DAT tables in absolute storage through
-//! that window. Anything else the instruction would need (a fetch, a
+//! that window, and MVCOS walks them for its operands' address spaces,
+//! reads its source and stores its destination there in frames the host
+//! listed. Anything else the instruction would need (a fetch, a
 //! second store, storage keys, the machine, an exception to deliver, a
 //! change that ends the block) makes the image answer [`HOST`], having
 //! changed nothing: the host then runs it exactly as before, and delivers
@@ -19,17 +21,19 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
 use zmmu_mmu::access::Fault;
 use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode, RealAddress};
-use zmmu_mmu::control::Facilities;
+use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::exception::{Code, Exception};
 use zmmu_mmu::invalidate::PendingFlush;
 use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lap::is_low_address;
+use zmmu_mmu::range::{self, Walked};
+use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::Storage;
 
 use crate::protocol::{
-    cpu_page, find_site, page_entry, storable_entry, storable_slot, store_tag, ClockPage, Shared,
-    Site, COMPLETED, HOST, LISTED_PAGES,
+    cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED,
+    FRAME_REFERENCED, FRAME_STORABLE, HOST, LISTED_PAGES, WANTED_FRAMES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -39,8 +43,9 @@ use crate::protocol::{
 /// making one range of at most [`STORE_MAX`] bytes in one page in the
 /// PSW's space complete (the BFP and vector register instructions, LOC*R,
 /// EFPC and SFPC, STORE CLOCK, STPT, STCTG, VSTM, STAM, LAM ...), LRA's
-/// walk of the DAT tables and a real-address store into a listed frame
-/// (STURG, STURA) through the absolute window; a change of other state
+/// walk of the DAT tables, a real-address store into a listed frame
+/// (STURG, STURA) and MVCOS between listed frames (`moves_explicit`)
+/// through the absolute window; a change of other state
 /// (the PSW, control registers, timers), a branch, storage keys or the
 /// machine leave the site to the host ([`Site::refused`], or
 /// [`HOST`] for the one call where the result was not `Next::Seq`).
@@ -171,14 +176,124 @@ struct Bus<'g, G> {
     real_stores: bool,
     /// The store kept is at a real address.
     real: bool,
+    /// Accesses in the address space and with the key the instruction
+    /// names are walked through the absolute window (MVCOS:
+    /// [`moves_explicit`]); for any other instruction they are refused.
+    explicit: bool,
+    /// The table at `protocol::STORABLE`: what each frame allows.
+    frames: &'g [u64],
+    /// The store of those accesses, kept to be made through the window.
+    moved: Moved,
+    /// Frames an access in a named space would have had to record a
+    /// reference or change in ([`Shared::wanted`]).
+    wanted: [u64; WANTED_FRAMES],
+    /// An access in a named space was left to the host at this call (a
+    /// frame in `wanted`, a key other than 0, the access-register mode):
+    /// the site stays the image's.
+    unmet: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
+}
+
+/// The most pieces [`Moved`] keeps: a 4096-byte operand wrapping at the
+/// top of the addressing mode, each part split at a page boundary and at
+/// address 2048 (`zmmu_mmu::range::pieces`).
+const MOVED_PIECES: usize = 4;
+
+/// The store of an access in a named address space (MVCOS's first
+/// operand), kept until the instruction completed: its bytes in order,
+/// and the absolute address and length of each piece, in frames listed
+/// storable.
+#[derive(Clone, Copy, Debug)]
+struct Moved {
+    bytes: [u8; STORE_MAX],
+    len: usize,
+    pieces: [(u64, usize); MOVED_PIECES],
+    count: usize,
+}
+
+impl Moved {
+    const EMPTY: Self = Self {
+        bytes: [0; STORE_MAX],
+        len: 0,
+        pieces: [(0, 0); MOVED_PIECES],
+        count: 0,
+    };
+
+    /// Keeps `data` for absolute `at`; `None` when there is no room.
+    fn keep(&mut self, at: u64, data: &[u8]) -> Option<()> {
+        let end = self
+            .len
+            .checked_add(data.len())
+            .filter(|&e| e <= STORE_MAX)?;
+        *self.pieces.get_mut(self.count)? = (at, data.len());
+        self.bytes[self.len..end].copy_from_slice(data);
+        (self.len, self.count) = (end, self.count + 1);
+        Some(())
+    }
+
+    /// The pieces kept: absolute address and bytes.
+    fn pieces(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let mut from = 0;
+        self.pieces[..self.count].iter().map(move |&(at, len)| {
+            from += len;
+            (at, &self.bytes[from - len..from])
+        })
+    }
 }
 
 impl<G> Bus<'_, G> {
     fn refuse(&mut self) -> Exception {
         self.refused = true;
         Exception::new(Code::OPERATION)
+    }
+
+    /// Leaves the call, not the site, to the host ([`Bus::unmet`]).
+    fn decline(&mut self) -> Exception {
+        self.unmet = true;
+        Exception::new(Code::OPERATION)
+    }
+}
+
+impl<G: Guest> Bus<'_, G> {
+    /// An access in the address space and with the access key the
+    /// instruction names (MVCOS's operand-access controls, PoP "MOVE WITH
+    /// OPTIONAL SPECIFICATIONS"): `run` on zmmu_mmu's software access path
+    /// (`range`) with every page walked afresh ([`Walked`]) under the
+    /// CPU's controls, as the interpreter's bus translates it (low-address
+    /// and DAT protection, the translation exceptions, prefixing,
+    /// addressing: each the exception the host then delivers), with this
+    /// bus as absolute storage (the window; the table at
+    /// `protocol::STORABLE` for the reference and change bits). Only with
+    /// the access key 0, which key-controlled protection lets fetch and
+    /// store anywhere, so that the frame's access-control and
+    /// fetch-protection bits, which the image does not have, decide
+    /// nothing; not in the access-register mode (the host's ART).
+    fn in_space<T>(
+        &mut self,
+        acc: &Access<'_>,
+        run: impl FnOnce(&mut Walked<'_, Self>) -> Result<T, Fault>,
+    ) -> Result<T, Exception> {
+        let AddressType::Explicit { space, key } = acc.space else {
+            return Err(self.refuse());
+        };
+        if !self.explicit {
+            return Err(self.refuse());
+        }
+        if key != 0 || matches!(space, AddressSpace::AccessRegister { .. }) {
+            return Err(self.decline());
+        }
+        let controls = Controls::from_registers(&acc.cpu.cr, acc.cpu.prefix, self.facilities);
+        let mut walked = Walked {
+            storage: self,
+            controls: &controls,
+            space,
+            key,
+        };
+        run(&mut walked).map_err(|fault| match fault {
+            Fault::Program(exception) => exception,
+            Fault::ArtUnsupported { .. } => self.decline(),
+        })
     }
 }
 
@@ -188,7 +303,16 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// one instructions come from, page by page, that does not wrap in
     /// the addressing mode and does not overlap the store kept aside
     /// (which the instruction would read back).
+    ///
+    /// An access in a named space is [`Bus::in_space`]'s, before its
+    /// store (which it would read back).
     fn read(&mut self, acc: &Access<'_>, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
+        if matches!(acc.space, AddressType::Explicit { .. }) {
+            if self.moved.len != 0 {
+                return Err(self.refuse());
+            }
+            return self.in_space(acc, |walked| range::read(walked, acc.kind, addr, buf));
+        }
         let fetch = acc.kind == AccessKind::InstructionFetch;
         let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
@@ -224,8 +348,12 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// writes each starting where the last ended (STCTG's registers one
     /// by one), of at most [`STORE_MAX`] bytes in all.
     /// A store at a real address (STURG, STURA) is kept alone, to be made
-    /// through the absolute window ([`real_store`]).
+    /// through the absolute window ([`real_store`]); one in a named space
+    /// is [`Bus::in_space`]'s ([`Moved`]).
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
+        if matches!(acc.space, AddressType::Explicit { .. }) {
+            return self.in_space(acc, |walked| range::write(walked, addr, data));
+        }
         let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
         if !(real || matches!(acc.space, AddressType::Logical { .. })) || self.real {
             return Err(self.refuse());
@@ -250,6 +378,9 @@ impl<G: Guest> Memory for Bus<'_, G> {
     /// remembered and must lie within the store made, whose fault then
     /// leaves the instruction to the host having changed nothing.
     fn check(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), Exception> {
+        if matches!(acc.space, AddressType::Explicit { .. }) {
+            return self.in_space(acc, |walked| range::check(walked, acc.kind, addr, len));
+        }
         match acc.kind {
             AccessKind::Read => {
                 let mut scratch = [0u8; STORE_MAX];
@@ -339,7 +470,11 @@ impl<G: Guest> Memory for Bus<'_, G> {
 /// Absolute storage as LRA's walk reads it (PoP ch. 3 "Translation
 /// Tables": the tables lie in absolute storage): through the absolute
 /// window, below [`Shared::absolute_size`], as the host's storage of that
-/// size; nothing else (stores, keys) is offered.
+/// size. For an access in a named space ([`Bus::in_space`]) also the
+/// operands there, the reference and change bits the table at
+/// `protocol::STORABLE` gives each frame, and stores kept ([`Moved`])
+/// into frames listed storable; a reference or change to record is the
+/// host's ([`Bus::wanted`]). Nothing else (keys) is offered.
 impl<G: Guest> Storage for Bus<'_, G> {
     fn size(&self) -> u64 {
         self.absolute_size
@@ -347,24 +482,64 @@ impl<G: Guest> Storage for Bus<'_, G> {
 
     fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
         let end = address.value().checked_add(buf.len() as u64)?;
-        if !self.window || end > self.absolute_size {
+        if !(self.window || self.explicit) || end > self.absolute_size {
             return None;
         }
         self.guest.read_absolute(address.value(), buf);
         Some(())
     }
 
-    fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
-        self.refused = true;
-        None
+    /// A store kept, in one frame listed storable below
+    /// [`Shared::absolute_size`] (the access path stores page by page).
+    fn write(&mut self, address: AbsoluteAddress, data: &[u8]) -> Option<()> {
+        if !self.explicit {
+            self.refused = true;
+            return None;
+        }
+        let Some(len) = (data.len() as u64).checked_sub(1) else {
+            return Some(());
+        };
+        let at = address.value();
+        let last = at.checked_add(len)?;
+        if last >= self.absolute_size
+            || at >> 12 != last >> 12
+            || frame_state(self.frames, at) != FRAME_STORABLE
+        {
+            return None;
+        }
+        self.moved.keep(at, data)
     }
 
-    fn key(&self, _: AbsoluteAddress) -> Option<StorageKey> {
-        None
+    /// The reference and change bits the table gives the frame (the
+    /// access-control and fetch-protection bits zero: only the access
+    /// key 0 meets them, [`Bus::in_space`]).
+    fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
+        if !self.explicit || address.value() >= self.absolute_size {
+            return None;
+        }
+        Some(StorageKey::new(
+            match frame_state(self.frames, address.value()) {
+                FRAME_STORABLE => StorageKey::R | StorageKey::C,
+                FRAME_REFERENCED => StorageKey::R,
+                _ => 0,
+            },
+        ))
     }
 
-    fn set_key(&mut self, _: AbsoluteAddress, _: StorageKey) -> Option<()> {
-        self.refused = true;
+    /// A reference or change to record: the frame goes to
+    /// [`Shared::wanted`], the call to the host.
+    fn set_key(&mut self, address: AbsoluteAddress, _: StorageKey) -> Option<()> {
+        if !self.explicit {
+            self.refused = true;
+            return None;
+        }
+        self.unmet = true;
+        let frame = address.value() & !0xfff | 1;
+        if !self.wanted.contains(&frame) {
+            if let Some(free) = self.wanted.iter_mut().find(|wanted| **wanted == 0) {
+                *free = frame;
+            }
+        }
         None
     }
 }
@@ -517,6 +692,14 @@ fn walks(op: Opcode) -> bool {
     matches!(op, LRA | LRAY | LRAG)
 }
 
+/// Whether the image makes `op`'s accesses in the address spaces its
+/// operand-access controls name, through the absolute window
+/// ([`Bus::in_space`]): MOVE WITH OPTIONAL SPECIFICATIONS, which changes
+/// only its first operand and the condition code.
+fn moves_explicit(op: Opcode) -> bool {
+    op == Opcode::MVCOS
+}
+
 /// Whether the image makes `op`'s store at a real address through the
 /// absolute window ([`real_store`]): STORE USING REAL ADDRESS (STURG,
 /// STURA).
@@ -537,7 +720,7 @@ fn stores_real(op: Opcode) -> bool {
 fn real_store(addr: u64, len: usize, cpu: &Cpu, shared: &Shared, frames: &[u64]) -> Option<u64> {
     let last = addr.checked_add(len.checked_sub(1)? as u64)?;
     let absolute = cpu.prefix.to_absolute(RealAddress::new(addr)).value();
-    let listed = frames.get(storable_slot(absolute)) == Some(&storable_entry(absolute));
+    let listed = frame_state(frames, absolute) == FRAME_STORABLE;
     (cpu.psw.key() == 0
         && !is_low_address(addr)
         && !is_low_address(last)
@@ -752,12 +935,18 @@ pub fn host_call(
         window: walks(insn.op) && shared.absolute_size != 0,
         real_stores: stores_real(insn.op) && shared.absolute_size != 0,
         real: false,
+        explicit: moves_explicit(insn.op) && shared.absolute_size != 0,
+        frames,
+        moved: Moved::EMPTY,
+        wanted: [0; WANTED_FRAMES],
+        unmet: false,
         refused: false,
     };
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
     let (read_storage, real) = (bus.read_storage, bus.real);
+    let (unmet, wanted, moved) = (bus.unmet, bus.wanted, bus.moved);
     // A target's page the host may list at this call leaves the call to
     // the host but not the site, as a fault the next call may not meet
     // does (`Shared::transient`, which the host's fault path sets during
@@ -772,6 +961,13 @@ pub fn host_call(
         assert!(!updated, "an interlocked update left to the host");
         HOST
     };
+    if unmet {
+        // A frame whose reference or change the host records (its run of
+        // the instruction lists the frames in `wanted`), a key other than
+        // 0, the access-register mode: the site stays the image's.
+        shared.wanted = wanted;
+        return host();
+    }
     let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
@@ -832,6 +1028,11 @@ pub fn host_call(
             }
         }
     }
+    // The store in a named space, in frames listed storable, of bytes
+    // read before it (`Bus::read`).
+    for (absolute, bytes) in moved.pieces() {
+        guest.store_absolute(absolute, bytes);
+    }
     for (r, value) in cpu.gpr.iter().enumerate() {
         page[(offset::GPR + 8 * r) / 8] = *value;
     }
@@ -864,7 +1065,7 @@ pub fn host_call(
 mod tests {
     extern crate std;
     use super::*;
-    use crate::protocol::{site_slots, VERSION};
+    use crate::protocol::{site_slots, FRAME_UNLISTED, VERSION};
     use std::format;
     use std::vec;
     use std::vec::Vec;
@@ -990,7 +1191,7 @@ mod tests {
             shared,
             sites,
             counts: vec![0; zmmu_cpu::opcode::COUNT],
-            frames: vec![0; crate::protocol::STORABLE_SLOTS],
+            frames: vec![0; crate::protocol::STORABLE_WORDS],
             page,
         }
     }
@@ -1145,6 +1346,11 @@ mod tests {
             window: false,
             real_stores: false,
             real: false,
+            explicit: false,
+            frames: &[],
+            moved: Moved::EMPTY,
+            wanted: [0; WANTED_FRAMES],
+            unmet: false,
             refused: false,
         };
         let cpu = Cpu::new();
@@ -1846,13 +2052,20 @@ mod tests {
         assert_eq!(c.sites[slot].refused, 1);
     }
 
+    /// Lists the absolute frame of `frame` in `table` (the table at
+    /// `protocol::STORABLE`) as `state`, as the host does.
+    fn list(table: &mut [u64], frame: u64, state: u64) {
+        let (word, shift) = crate::protocol::frame_bits(frame).unwrap();
+        table[word] = crate::protocol::with_frame_state(table[word], shift, state);
+    }
+
     /// `sturg r1,r2` (r1 = 0x1122334455667788) at real `r2` with the prefix
     /// 0x20000 and the frames `listed` entered storable.
     fn store_real(r2: u64, listed: &[u64]) -> (Call, Recorded) {
         let (mut c, g) = window_setup(&[0xb9, 0x25, 0x00, 0x12], r2);
         c.page[offset::PREFIX / 8] = 0x2_0000;
         for &frame in listed {
-            c.frames[crate::protocol::storable_slot(frame)] = storable_entry(frame);
+            list(&mut c.frames, frame, FRAME_STORABLE);
         }
         (c, g)
     }
@@ -1883,7 +2096,7 @@ mod tests {
         assert_eq!(c.page, before);
         assert!(g.absolute_stores.is_empty());
         // The host's store lists it: the next is the image's.
-        c.frames[crate::protocol::storable_slot(0x3000)] = storable_entry(0x3000);
+        list(&mut c.frames, 0x3000, FRAME_STORABLE);
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         assert_eq!(g.absolute_stores.len(), 1);
     }
@@ -1910,8 +2123,240 @@ mod tests {
     fn store_using_real_address_word_stores_four_bytes() {
         // stura r1,r2
         let (mut c, mut g) = window_setup(&[0xb2, 0x46, 0x00, 0x12], 0x3008);
-        c.frames[crate::protocol::storable_slot(0x3000)] = storable_entry(0x3000);
+        list(&mut c.frames, 0x3000, FRAME_STORABLE);
         assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
         assert_eq!(g.absolute_stores, [(0x3008, vec![0x55, 0x66, 0x77, 0x88])]);
+    }
+    /// Absolute storage of the MVCOS tests: segment tables at 0x10000
+    /// (CR1, primary), 0x12000 (CR7, secondary) and 0x14000 (CR13, home),
+    /// each with segment 0's page table (0x11000, 0x11800, 0x13000), the
+    /// other segments invalid. Pages 5 and 6 are frames 0x20000-0x21000
+    /// in the primary space, 0x23000-0x24000 in the secondary and
+    /// 0x25000-0x26000 in the home space; primary page 0 is frame 0x27000,
+    /// page 7 frame 0x22000 DAT-protected, page 8 invalid (as the others).
+    /// Frames 0x20000-0x27fff hold bytes 0x20000-0x27fff's (their address
+    /// folded: `pattern`).
+    fn spaces() -> Vec<u8> {
+        let mut bytes = vec![0u8; ABSOLUTE];
+        let mut put =
+            |at: usize, value: u64| bytes[at..at + 8].copy_from_slice(&value.to_be_bytes());
+        for (segments, pages) in [
+            (0x1_0000, 0x1_1000),
+            (0x1_2000, 0x1_1800),
+            (0x1_4000, 0x1_3000),
+        ] {
+            for segment in 0..512 {
+                put(segments + 8 * segment, 0x20);
+            }
+            put(segments, pages as u64);
+            for page in 0..256 {
+                put(pages + 8 * page, 0x400);
+            }
+        }
+        for (pages, first) in [
+            (0x1_1000, 0x2_0000u64),
+            (0x1_1800, 0x2_3000),
+            (0x1_3000, 0x2_5000),
+        ] {
+            put(pages + 8 * 5, first);
+            put(pages + 8 * 6, first + 0x1000);
+        }
+        put(0x1_1000, 0x2_7000);
+        put(0x1_1000 + 8 * 7, 0x2_2000 | 0x200);
+        for (at, byte) in bytes.iter_mut().enumerate().skip(0x2_0000).take(0x8000) {
+            *byte = pattern(at as u64);
+        }
+        bytes
+    }
+
+    /// The byte the MVCOS tests put at absolute `at`.
+    fn pattern(at: u64) -> u8 {
+        (at ^ at >> 8 ^ at >> 13) as u8
+    }
+
+    /// The frames of [`spaces`] that hold operands.
+    const OPERAND_FRAMES: core::ops::Range<u64> = 0x2_0000..0x2_8000;
+
+    /// The operand-access control of an operand in the space of `asc`
+    /// with the access key `key` (both specified).
+    fn oac(asc: u64, key: u64) -> u64 {
+        key << 12 | asc << 6 | 3
+    }
+
+    /// `mvcos 0(r1),0(r2),r3` with r0 = `r0`, r1 = `dst`, r2 = `src`,
+    /// r3 = `len`, DAT on in the primary-space mode with the secondary-space
+    /// control and low-address protection, over [`spaces`]; the operand
+    /// frames listed storable (their keys R and C one).
+    fn mvcos(r0: u64, dst: u64, src: u64, len: u64) -> (Call, Recorded) {
+        let mut c = setup(&[0xc8, 0x30, 0x10, 0x00, 0x20, 0x00]);
+        c.shared.absolute_size = ABSOLUTE as u64;
+        c.shared.facilities = u64::from(Facilities::LAP.bits());
+        c.page[offset::PSW_MASK / 8] |= mask::DAT;
+        let cr0 = zmmu_mmu::control::Cr0::SECONDARY_SPACE
+            | zmmu_mmu::control::Cr0::LOW_ADDRESS_PROTECTION;
+        for (r, value) in [
+            (0, cr0.bits()),
+            (1, 0x1_0000),
+            (7, 0x1_2000),
+            (13, 0x1_4000),
+        ] {
+            c.page[(offset::CR + 8 * r) / 8] = value;
+        }
+        for (r, value) in [r0, dst, src, len].into_iter().enumerate() {
+            c.page[(offset::GPR + 8 * r) / 8] = value;
+        }
+        for frame in OPERAND_FRAMES.step_by(4096) {
+            list(&mut c.frames, frame, FRAME_STORABLE);
+        }
+        let g = Recorded {
+            absolute: spaces(),
+            ..guest()
+        };
+        (c, g)
+    }
+
+    /// The interpreter's run of the call's instruction on its DAT bus over
+    /// `absolute`, the frames of `table` with the keys their states say
+    /// (storable: R and C, referenced: R): the CPU after it, the storage
+    /// and the exception, if any.
+    fn interpreted_dat(c: &Call, absolute: &[u8]) -> (Cpu, Vec<u8>, Option<Exception>) {
+        let site = c.sites[find_site(&c.sites, 3 << 8 | 1).unwrap()];
+        let mut cpu = load_cpu(&c.page, &c.shared.clock);
+        cpu.psw.addr = site.at;
+        let mut storage = zmmu_mmu::storage::OwnedStorage::new(absolute.len());
+        storage.write(AbsoluteAddress::new(0), absolute).unwrap();
+        for frame in (0..absolute.len() as u64).step_by(4096) {
+            let bits = match frame_state(&c.frames, frame) {
+                FRAME_STORABLE => StorageKey::R | StorageKey::C,
+                FRAME_REFERENCED => StorageKey::R,
+                _ => 0,
+            };
+            storage.set_key(AbsoluteAddress::new(frame), StorageKey::new(bits));
+        }
+        let mut bus = zmmu_machine::bus::DatBus::new(storage);
+        let insn = decode(&site.insn_bytes()[..site.len as usize]).unwrap();
+        let result = execute(&mut cpu, &mut bus, insn, site.at);
+        let bytes = bus.storage.to_vec();
+        (cpu, bytes, result.err())
+    }
+
+    /// Runs the MVCOS call of `c` and the interpreter from the same
+    /// state: the image completes it with the interpreter's registers,
+    /// PSW and storage.
+    fn completes_as_the_interpreter(mut c: Call, mut g: Recorded, case: &str) {
+        let (cpu, storage, exception) = interpreted_dat(&c, &g.absolute);
+        assert_eq!(exception, None, "{case}");
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED, "{case}");
+        assert_eq!(page_state(&c), (cpu.gpr, cpu.psw.mask, 0x1006), "{case}");
+        assert!(g.absolute == storage, "{case}: the storage differs");
+        assert_eq!(c.counts[Opcode::MVCOS as usize], 1, "{case}");
+    }
+
+    /// Runs the MVCOS call of `c`: the host's, nothing changed, the site
+    /// still the image's; the interpreter's run ends in `exception` (if
+    /// any). The frames the image asked the host to list.
+    fn left_to_the_host(mut c: Call, mut g: Recorded, exception: Option<u16>) -> Vec<u64> {
+        let (_, _, interpreted) = interpreted_dat(&c, &g.absolute);
+        assert_eq!(interpreted.map(|e| e.code.0), exception);
+        let (page, absolute) = (c.page, g.absolute.clone());
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert_eq!(c.page, page);
+        assert!(g.absolute == absolute && g.absolute_stores.is_empty());
+        let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 0, "the site stays the image's");
+        c.shared
+            .wanted
+            .iter()
+            .filter(|&&w| w != 0)
+            .map(|&w| w & !0xfff)
+            .collect()
+    }
+
+    #[test]
+    fn move_with_optional_specifications_completes_as_the_interpreter() {
+        let (p, s, h) = (0, 2, 3);
+        // (r0, dst, src, len): the PSW's space and key; each space named;
+        // lengths 0, 1, 4096 and above (cc 3); operands across pages;
+        // overlapping operands in one space (forwards and backwards).
+        let cases = [
+            (0, 0x5010, 0x6020, 16),
+            (oac(s, 0) << 16 | oac(p, 0), 0x5000, 0x5100, 256),
+            (oac(p, 0) << 16 | oac(s, 0), 0x5008, 0x6000, 1),
+            (oac(h, 0) << 16 | oac(s, 0), 0x5000, 0x5000, 4096),
+            (oac(s, 0) << 16 | oac(h, 0), 0x5800, 0x5400, 4096),
+            (oac(h, 0) << 16 | oac(h, 0), 0x5123, 0x5456, 5000),
+            (oac(s, 0) << 16, 0x5010, 0x5020, 0),
+            (0, 0x5ff0, 0x6ff8, 9),
+            (0, 0x5010, 0x5000, 0x100),
+            (0, 0x5000, 0x5010, 0x100),
+            (0, 0x5800, 0x5000, 0x1000),
+        ];
+        for (r0, dst, src, len) in cases {
+            let (c, g) = mvcos(r0, dst, src, len);
+            let case = format!("r0 {r0:#x} to {dst:#x} from {src:#x} len {len:#x}");
+            completes_as_the_interpreter(c, g, &case);
+        }
+    }
+
+    #[test]
+    fn a_protected_or_untranslatable_operand_is_the_hosts_which_delivers_it() {
+        // DAT protection (primary page 7), low-address protection (logical
+        // 0x100 in the primary space), an invalid page (8) as destination,
+        // then as source; the secondary space without its control.
+        for (dst, src, code) in [
+            (0x7000, 0x5000, Code::PROTECTION),
+            (0x100, 0x5000, Code::PROTECTION),
+            (0x6ff8, 0x5000, Code::PROTECTION),
+            (0x8000, 0x5000, Code::PAGE_TRANSLATION),
+            (0x5000, 0x8000, Code::PAGE_TRANSLATION),
+        ] {
+            let len = if dst == 0x6ff8 { 0x10 } else { 8 };
+            let (c, g) = mvcos(0, dst, src, len);
+            assert_eq!(left_to_the_host(c, g, Some(code.0)), [], "to {dst:#x}");
+        }
+        let (mut c, g) = mvcos(oac(2, 0) << 16, 0x5000, 0x5000, 8);
+        c.page[offset::CR / 8] &= !zmmu_mmu::control::Cr0::SECONDARY_SPACE.bits();
+        assert_eq!(left_to_the_host(c, g, Some(Code::SPECIAL_OPERATION.0)), []);
+    }
+
+    #[test]
+    fn a_frame_not_listed_is_the_hosts_which_lists_it_then_the_image_moves() {
+        // The source frame only referenced, the destination's not listed:
+        // the host's run records R and C there, then lists them.
+        let (mut c, g) = mvcos(0, 0x6000, 0x5ff8, 16);
+        list(&mut c.frames, 0x2_1000, FRAME_UNLISTED);
+        list(&mut c.frames, 0x2_0000, FRAME_REFERENCED);
+        let mut wanted = left_to_the_host(c, g, None);
+        wanted.sort_unstable();
+        assert_eq!(wanted, [0x2_1000]);
+        // A destination only referenced: its change is the host's.
+        let (mut c, g) = mvcos(0, 0x5000, 0x6000, 16);
+        list(&mut c.frames, 0x2_0000, FRAME_REFERENCED);
+        assert_eq!(left_to_the_host(c, g, None), [0x2_0000]);
+        // Source and destination unlisted: both wanted; once listed, the
+        // image moves.
+        let (mut c, g) = mvcos(0, 0x5000, 0x6000, 16);
+        list(&mut c.frames, 0x2_0000, FRAME_UNLISTED);
+        list(&mut c.frames, 0x2_1000, FRAME_UNLISTED);
+        let mut wanted = left_to_the_host(c, g, None);
+        wanted.sort_unstable();
+        assert_eq!(wanted, [0x2_0000, 0x2_1000]);
+        let (mut c, g) = mvcos(0, 0x5000, 0x6000, 16);
+        list(&mut c.frames, 0x2_1000, FRAME_REFERENCED);
+        completes_as_the_interpreter(c, g, "after the host listed them");
+    }
+
+    #[test]
+    fn a_nonzero_access_key_or_the_access_register_space_is_the_hosts() {
+        // Key 9 named for the destination, the PSW key 9 (supervisor
+        // state: authorized), the access-register mode named for the
+        // source.
+        let (c, g) = mvcos(oac(0, 9) << 16, 0x5000, 0x6000, 8);
+        assert_eq!(left_to_the_host(c, g, Some(Code::PROTECTION.0)), []);
+        let (mut c, g) = mvcos(0, 0x5000, 0x6000, 8);
+        c.page[offset::PSW_MASK / 8] |= 9 << 52;
+        assert_eq!(left_to_the_host(c, g, Some(Code::PROTECTION.0)), []);
+        let (c, g) = mvcos(oac(1, 0), 0x5000, 0x6000, 8);
+        assert_eq!(left_to_the_host(c, g, None), []);
     }
 }

@@ -12,7 +12,7 @@
 //! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities, the comparator's floor, the absolute window's size ... | user, read-write |
 //! | [`COUNTS`] .. [`COUNTS_END`] | one `u64` per opcode: calls completed in the VM | user, read-write |
 //! | [`SITES`] .. [`SITES_END`] | [`Site`] table ([`SITE_SLOTS`] slots) | user, read-write |
-//! | [`STORABLE`] .. [`STORABLE_END`] | the frames the image may store into at real addresses ([`storable_slot`]) | user, read-write |
+//! | [`STORABLE`] .. [`STORABLE_END`] | what the image may do in each absolute frame below [`FRAMES_LISTED`] ([`frame_state`]) | user, read-write |
 //! | [`STORABLE_END`] .. [`STACK`] | guard, not mapped | |
 //! | [`STACK`] .. [`STACK_TOP`] | the image's stack | user, read-write |
 //! | [`STACK_TOP`] .. `IMAGE_SIZE` | guard, not mapped | |
@@ -24,9 +24,10 @@
 //! The absolute window, [`ABSOLUTE_MAX`] bytes at [`ABSOLUTE_VA`] (the
 //! upper half every root shares, below the runtime), maps guest absolute
 //! storage from address 0 with 2 MiB user pages, writable and not
-//! executable: the image reads DAT tables there (LRA) and stores into
-//! the frames the host lists in [`STORABLE`] (STURG), never elsewhere,
-//! and only below [`Shared::absolute_size`].
+//! executable: the image reads DAT tables there (LRA, MVCOS), operands
+//! in the frames the host lists referenced in [`STORABLE`] (MVCOS), and
+//! stores into the frames it lists storable there (STURG, MVCOS), never
+//! elsewhere, and only below [`Shared::absolute_size`].
 
 /// The virtual address of the image's slot in every root: the last 2 MiB
 /// of the address space (the code-model `kernel` range, which the code
@@ -46,13 +47,16 @@ pub const SITES: u64 = 0xC_8000;
 pub const SITE_SLOTS: usize = 1 << 15;
 /// End of the site table.
 pub const SITES_END: u64 = SITES + (SITE_SLOTS * core::mem::size_of::<Site>()) as u64;
-/// Offset of the table of frames the image may store into at real
-/// addresses ([`storable_slot`]).
+/// Offset of the table of what the image may do in each absolute frame
+/// ([`frame_state`]).
 pub const STORABLE: u64 = 0x1C_8000;
-/// Slots of the table at [`STORABLE`].
-pub const STORABLE_SLOTS: usize = 1 << 13;
+/// Words of the table at [`STORABLE`] (two bits per frame).
+pub const STORABLE_WORDS: usize = 1 << 13;
 /// End of the table at [`STORABLE`].
-pub const STORABLE_END: u64 = STORABLE + 8 * STORABLE_SLOTS as u64;
+pub const STORABLE_END: u64 = STORABLE + 8 * STORABLE_WORDS as u64;
+/// The absolute storage the table at [`STORABLE`] covers: 1 GiB, one
+/// entry per 4 KiB frame. The frames above it are never listed.
+pub const FRAMES_LISTED: u64 = (STORABLE_WORDS as u64 * 32) << 12;
 /// The virtual address of absolute address 0 in the absolute window.
 pub const ABSOLUTE_VA: u64 = 0xFFFF_FF80_0000_0000;
 /// The most absolute storage the window maps: up to the runtime's
@@ -66,7 +70,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 6;
+pub const VERSION: u64 = 7;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -163,26 +167,62 @@ pub struct Shared {
     /// most what the window maps; zero without a window. Written by the
     /// host before translated code runs.
     pub absolute_size: u64,
+    /// The absolute frames, each with bit 0 set (zero: none), an operand
+    /// of the instruction the image left to the host would have had to
+    /// record a reference or change in (MVCOS: [`FRAME_STORABLE`],
+    /// [`FRAME_REFERENCED`]): after its own run of that instruction the
+    /// host lists those that then qualify, and empties this. Written by
+    /// the image.
+    pub wanted: [u64; WANTED_FRAMES],
 }
 
-/// The entry of the table at [`STORABLE`] for the absolute 4 KiB frame of
-/// `frame`, in its slot ([`storable_slot`]): the frame's address with bit
-/// 0 set; zero, an empty slot. The host enters a frame after its own
-/// store there at a real address (STURG) left its storage key's reference
-/// and change bits one and no translated code in it, and takes it out
-/// when either may no longer hold (the frame's key changed: SSKE, RRBE,
-/// PFMF, a reset; code translated from it). A store there with the PSW
-/// key 0 then changes nothing but its bytes.
-pub const fn storable_entry(frame: u64) -> u64 {
-    frame & !0xfff | 1
+/// The state of a frame the table at [`STORABLE`] does not list: the
+/// host's for anything the image would have to record.
+pub const FRAME_UNLISTED: u64 = 0;
+/// The state of a frame whose storage key's reference bit is one: a
+/// fetch from it with the access key 0 changes nothing but what it reads.
+pub const FRAME_REFERENCED: u64 = 1;
+/// The state of a frame whose storage key's reference and change bits
+/// are one and that holds no translated code: a store there with the
+/// access key 0 changes nothing but its bytes.
+pub const FRAME_STORABLE: u64 = 3;
+
+/// The word of the table at [`STORABLE`] and the shift of the two bits
+/// that hold the state of the absolute 4 KiB frame of `frame`
+/// ([`FRAME_REFERENCED`], [`FRAME_STORABLE`]); `None` at or above
+/// [`FRAMES_LISTED`].
+///
+/// The host enters a frame after its own access there (STURG, STURA,
+/// MVCOS) left its storage key's reference bit one (referenced), or its
+/// reference and change bits one and no translated code in it
+/// (storable), and takes it out when either may no longer hold (the
+/// frame's key changed: SSKE, RRBE, PFMF, a reset; code translated from
+/// it).
+pub const fn frame_bits(frame: u64) -> Option<(usize, u32)> {
+    if frame >= FRAMES_LISTED {
+        return None;
+    }
+    let number = frame >> 12;
+    Some(((number / 32) as usize, 2 * (number % 32) as u32))
 }
 
-/// The slot of the table at [`STORABLE`] the frame of absolute `frame`
-/// may be in (one slot per frame, shared by frames [`STORABLE_SLOTS`]
-/// pages apart: the last entered stays).
-pub const fn storable_slot(frame: u64) -> usize {
-    (frame >> 12) as usize % STORABLE_SLOTS
+/// The word of the table at [`STORABLE`] `word` with the two bits at
+/// `shift` ([`frame_bits`]) set to `state`.
+pub const fn with_frame_state(word: u64, shift: u32, state: u64) -> u64 {
+    word & !(3 << shift) | (state & 3) << shift
 }
+
+/// The state `table` (the table at [`STORABLE`]) gives the absolute
+/// frame of `frame`: [`FRAME_UNLISTED`], [`FRAME_REFERENCED`] or
+/// [`FRAME_STORABLE`].
+pub fn frame_state(table: &[u64], frame: u64) -> u64 {
+    frame_bits(frame)
+        .and_then(|(word, shift)| table.get(word).map(|bits| bits >> shift & 3))
+        .unwrap_or(FRAME_UNLISTED)
+}
+
+/// Entries of [`Shared::wanted`].
+pub const WANTED_FRAMES: usize = 4;
 
 /// Entries of [`Shared::executable`] and [`Shared::writable`].
 pub const LISTED_PAGES: usize = 32;

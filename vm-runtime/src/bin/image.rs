@@ -19,7 +19,7 @@ use core::mem::offset_of;
 use zmmu_vm_runtime::call::{self, CpuPage, Guest};
 use zmmu_vm_runtime::protocol::{
     va, Panic, Shared, Site, ABSOLUTE_VA, COUNTS, COUNTS_END, SHARED, SITES, SITE_SLOTS, STORABLE,
-    STORABLE_SLOTS,
+    STORABLE_WORDS,
 };
 
 /// The image has no heap: the semantics it runs allocate nothing, and an
@@ -258,7 +258,7 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
             va(COUNTS) as *mut u64,
             ((COUNTS_END - COUNTS) / 8) as usize,
         );
-        let storable = core::slice::from_raw_parts(va(STORABLE) as *const u64, STORABLE_SLOTS);
+        let storable = core::slice::from_raw_parts(va(STORABLE) as *const u64, STORABLE_WORDS);
         let page = &mut *(shared.cpu as *mut CpuPage);
         (shared, sites, counts, storable, page)
     };
