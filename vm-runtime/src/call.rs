@@ -27,6 +27,7 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::lap::is_low_address;
 use zmmu_mmu::storage::Storage;
 
+use crate::miss::Window;
 use crate::protocol::{
     cpu_page, find_site, page_entry, storable_entry, storable_slot, store_tag, ClockPage, Shared,
     Site, COMPLETED, HOST, LISTED_PAGES,
@@ -346,12 +347,10 @@ impl<G: Guest> Storage for Bus<'_, G> {
     }
 
     fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
-        let end = address.value().checked_add(buf.len() as u64)?;
-        if !self.window || end > self.absolute_size {
+        if !self.window {
             return None;
         }
-        self.guest.read_absolute(address.value(), buf);
-        Some(())
+        Window::new(&*self.guest, self.absolute_size).read(address, buf)
     }
 
     fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
@@ -410,7 +409,7 @@ fn set_field(page: &mut CpuPage, at: usize, bytes: &[u8]) {
 /// The CPU as the page holds it (registers, PSW, prefix, FPC, CPU address
 /// and model), with the clock page's timer, clock comparator and TOD
 /// programmable register.
-fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
+pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     let word = |at: usize| page[at / 8];
     let mut cpu = Cpu::new();
     for (r, value) in cpu.gpr.iter_mut().enumerate() {

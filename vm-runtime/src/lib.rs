@@ -24,4 +24,5 @@
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod miss;
 pub mod protocol;
