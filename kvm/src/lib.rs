@@ -28,7 +28,9 @@
 //!   read-only; a store into one drops its blocks and is made by the
 //!   interpreter. Stores the interpreter makes are watched ([`watch`]).
 //!
-//! Translation runs on the host (the vCPU exits on a block miss). The
+//! Translation runs on the host (the vCPU exits on a block miss; a miss
+//! of the jump cache to a block already translated the in-VM image
+//! resolves, `docs/CHOICES.md` 74). The
 //! interpreter's semantics have begun to move into the VM: the in-VM
 //! runtime image completes the clock instructions without an exit
 //! (`vmcall`, `docs/CHOICES.md` 37); the rest of the interpreter, the
