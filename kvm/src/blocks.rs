@@ -30,6 +30,7 @@
 //! may have changed unseen (a reset) and with the code cache.
 
 use std::collections::{BTreeMap, HashMap};
+use std::mem::offset_of;
 
 use zmmu_cpu::state::mask;
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
@@ -58,7 +59,6 @@ const _: () =
 
 // The image writes jump-cache entries as the dispatcher reads them.
 const _: () = {
-    use std::mem::offset_of;
     assert!(size_of::<JumpEntry>() == abi::JUMP_SIZE);
     assert!(offset_of!(JumpEntry, addr) == abi::JUMP_ADDR);
     assert!(offset_of!(JumpEntry, bits) == abi::JUMP_BITS);
@@ -302,11 +302,14 @@ impl Blocks {
         self.published[slot] = id as u32 + 1;
         self.blocks[id].published = Some(slot);
         let at = PUBLISHED + (slot * size_of::<Published>()) as u64;
-        for (i, word) in [key.0, key.1, key.2, code, id as u64]
-            .into_iter()
-            .enumerate()
-        {
-            let _ = area.store_u64(at + 8 * i as u64, word);
+        for (field, word) in [
+            (offset_of!(Published, addr), key.0),
+            (offset_of!(Published, absolute), key.1),
+            (offset_of!(Published, bits), key.2),
+            (offset_of!(Published, code), code),
+            (offset_of!(Published, id), id as u64),
+        ] {
+            let _ = area.store_u64(at + field as u64, word);
         }
     }
 
@@ -315,7 +318,7 @@ impl Blocks {
         if let Some(slot) = self.blocks[id].published.take() {
             self.published[slot] = 0;
             let at = PUBLISHED + (slot * size_of::<Published>()) as u64;
-            let _ = area.store_u64(at + std::mem::offset_of!(Published, code) as u64, 0);
+            let _ = area.store_u64(at + offset_of!(Published, code) as u64, 0);
         }
     }
 
