@@ -372,7 +372,11 @@ impl KvmHost {
             )),
             false => None,
         };
-        let runtime = Runtime::assemble(image.as_ref().map(|(i, _)| (i.entry(), i.stack_top())))?;
+        let runtime = Runtime::assemble(
+            image
+                .as_ref()
+                .map(|(i, _)| (i.entry(), i.miss_entry(), i.stack_top())),
+        )?;
         let system = runtime.install(off::RUNTIME_END + config.pool_size)?;
         let kernels = Pattern::ALL
             .iter()
@@ -465,6 +469,15 @@ impl KvmHost {
     /// take the budget as in translated code ([`ExitHandler::preempt`]).
     pub fn host_call_budget(&self) -> [std::ops::Range<u64>; 2] {
         self.runtime.host_call_budget.clone()
+    }
+
+    /// The virtual address of the CPL3 miss stub, with an image: `rax` =
+    /// the code of the block the image resolved the jump-cache miss at
+    /// address `rax` to, or zero (`zmmu_vm_runtime::miss`), given the
+    /// dispatcher's `rsi` (bits), `rdx` (jump cache), `rcx` (slot offset)
+    /// and `edi` (generation); every other register kept.
+    pub fn miss_call_stub(&self) -> Option<u64> {
+        self.runtime.miss_call
     }
 
     /// The execution area of translated code.

@@ -16,7 +16,7 @@ use std::mem::offset_of;
 
 use object::elf::{EM_X86_64, ET_EXEC, PF_W, PF_X, PT_LOAD};
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
-use object::Endianness;
+use object::{Endianness, Object, ObjectSymbol};
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
     frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Panic, Shared,
@@ -34,6 +34,9 @@ use crate::memory::SlotMemory;
 // The image takes the last 2 MiB, which the code cache leaves free.
 const _: () = assert!(IMAGE_VA == crate::runtime::CODE_CACHE_VA + crate::runtime::CODE_CACHE_MAX);
 
+/// The image's symbol the miss stub calls (`zmmu_runtime_miss`).
+const MISS_ENTRY: &str = "zmmu_runtime_miss";
+
 /// The image's ELF file, as `build.rs` built it.
 static ELF: &[u8] = include_bytes!(env!("ZMMU_VM_RUNTIME_IMAGE"));
 
@@ -43,6 +46,9 @@ pub struct Image {
     memory: SlotMemory,
     /// The System V entry `fn(which) -> answer`.
     entry: u64,
+    /// The System V entry `fn(address, bits) -> code` of a jump-cache
+    /// miss ([`MISS_ENTRY`]).
+    miss_entry: u64,
     /// Mapped pages: slot offset and leaf flags.
     pages: Vec<(u64, PageTableFlags)>,
     /// The range of the image's code.
@@ -121,6 +127,12 @@ impl Image {
         if !code.contains(&entry) {
             return Err(bad("the entry point is not in the code"));
         }
+        let miss_entry = file
+            .symbols()
+            .find(|symbol| symbol.name() == Ok(MISS_ENTRY))
+            .map(|symbol| symbol.address())
+            .filter(|at| code.contains(at))
+            .ok_or_else(|| bad(&format!("no {MISS_ENTRY} in the code")))?;
         let data = user_page(true, false);
         for range in [
             SHARED..COUNTS_END,
@@ -133,6 +145,7 @@ impl Image {
         let image = Self {
             memory,
             entry,
+            miss_entry,
             pages,
             code,
         };
@@ -143,6 +156,12 @@ impl Image {
     /// The entry the host-call stub calls, System V `fn(which) -> answer`.
     pub fn entry(&self) -> u64 {
         self.entry
+    }
+
+    /// The entry the miss stub calls at a jump-cache miss, System V
+    /// `fn(address, bits) -> code` (`zmmu_vm_runtime::miss`).
+    pub fn miss_entry(&self) -> u64 {
+        self.miss_entry
     }
 
     /// The top of the image's stack.
@@ -398,6 +417,20 @@ impl ImageArea<'_> {
     /// before the host lists it again.
     pub fn remove_storable(&self, frame: u64) {
         self.set_frame(frame, zmmu_vm_runtime::protocol::FRAME_UNLISTED);
+    }
+
+    /// Tells the image where the table of published blocks is (`slots`
+    /// entries at virtual address `at`; `protocol::Published`) and the log
+    /// of the jump-cache entries it makes (`protocol::Entered`, at `log`).
+    pub fn set_published(&self, at: u64, slots: u64, log: u64) {
+        self.store(shared(offset_of!(Shared, published)), at);
+        self.store(shared(offset_of!(Shared, published_slots)), slots);
+        self.store(shared(offset_of!(Shared, entered)), log);
+    }
+
+    /// The jump-cache misses the image resolved (`Shared::resolved`).
+    pub fn resolved(&self) -> u64 {
+        self.load(shared(offset_of!(Shared, resolved)))
     }
 
     /// Empties the table at `protocol::STORABLE`.

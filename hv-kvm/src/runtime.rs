@@ -383,6 +383,9 @@ pub(crate) struct Runtime {
     pub call_kernel: u64,
     /// The CPL3 host call (`fn(_, argument) -> answer`, System V).
     pub host_call: u64,
+    /// The CPL3 miss call of translated code's dispatcher, with an image
+    /// (see `build`).
+    pub miss_call: Option<u64>,
     /// The CPL3 entry into translated code (see `exec`).
     pub exec_entry: u64,
     /// The host-call stub's code where R15 is its caller's (the budget
@@ -407,12 +410,13 @@ const fn has_error_code(vector: u32) -> bool {
 
 impl Runtime {
     /// Assembles the runtime; its host-call stub calls the in-VM runtime
-    /// image first, if there is one: `image` is its entry and stack top.
-    pub fn assemble(image: Option<(u64, u64)>) -> Result<Self, KvmError> {
+    /// image first, if there is one: `image` is its entry, its miss entry
+    /// and its stack top.
+    pub fn assemble(image: Option<(u64, u64, u64)>) -> Result<Self, KvmError> {
         Self::build(image).map_err(|e| KvmError::Assemble(e.to_string()))
     }
 
-    fn build(image: Option<(u64, u64)>) -> Result<Self, IcedError> {
+    fn build(image: Option<(u64, u64, u64)>) -> Result<Self, IcedError> {
         use iced_x86::code_asm::*;
         let base = va(off::CODE);
         let mut a = iced_x86::code_asm::CodeAssembler::new(64)?;
@@ -702,7 +706,7 @@ impl Runtime {
         a.set_label(&mut host_call)?;
         // From here, the stub's trap: R15 is stored for the host.
         let mut trap = a.create_label();
-        if let Some((entry, stack_top)) = image {
+        if let Some((entry, _, stack_top)) = image {
             // Like the exit, the image changes only RAX and R11 of the
             // caller's registers.
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
@@ -758,6 +762,37 @@ impl Runtime {
         a.set_label(&mut answer)?;
         a.ret()?;
 
+        // ---- CPL3 miss call of the translator's dispatcher (with an
+        // image): rax = the PSW address, rsi = the context's bits, rdx =
+        // the jump cache, rcx = the byte offset of the slot it looked at
+        // last, edi = the context's generation. The image's miss entry
+        // (`fn(address, bits, jump, offset, generation) -> code`, System
+        // V) runs on its own stack; rax is the code to go on at, or zero.
+        // Every other register is as at the call: the image keeps the
+        // callee-saved ones, the stub the others (the guest registers the
+        // blocks cache in r8-r11).
+        let mut miss_call = None;
+        if let Some((_, miss_entry, stack_top)) = image {
+            let mut l = a.create_label();
+            a.set_label(&mut l)?;
+            let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10, r11];
+            for r in saved {
+                a.push(r)?;
+            }
+            a.mov(rbx, rsp)?;
+            a.mov(rsp, stack_top)?;
+            a.mov(r8d, edi)?;
+            a.mov(rdi, rax)?;
+            a.mov(rax, miss_entry)?;
+            a.call(rax)?;
+            a.mov(rsp, rbx)?;
+            for r in saved.into_iter().rev() {
+                a.pop(r)?;
+            }
+            a.ret()?;
+            miss_call = Some(l);
+        }
+
         // ---- CPL3 entry into translated code: rdi = CPU, rsi = context,
         // rdx = block, rcx = the translator's trampoline; the status it
         // returns goes to the user page, then the run ends.
@@ -791,6 +826,7 @@ impl Runtime {
             end: ip(&end)?,
             call_kernel: ip(&call_kernel)?,
             host_call: ip(&host_call)?,
+            miss_call: miss_call.as_ref().map(ip).transpose()?,
             exec_entry: ip(&exec_entry)?,
             host_call_budget: [
                 ip(&host_call)?..if image.is_some() {
@@ -798,7 +834,8 @@ impl Runtime {
                 } else {
                     ip(&host_call)?
                 },
-                ip(&returned)?..ip(&exec_entry)?,
+                // To the stub's last instruction, `ret` (one byte).
+                ip(&returned)?..ip(&answer)? + 1,
             ],
             batch_code: ip(&batch)?..ip(&end)?,
             jump_table,

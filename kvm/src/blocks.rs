@@ -20,15 +20,53 @@
 //! after the ASCE is replaced and loaded again (PoP ch. 3,
 //! "Translation-Lookaside Buffer"). A new generation empties the whole
 //! cache only when the code cache is flushed.
+//!
+//! The blocks the image may resolve a jump-cache miss to in the VM are
+//! published in a table after the jump cache ([`PUBLISHED`],
+//! `zmmu_vm_runtime::miss`, docs/CHOICES.md 74): valid blocks without a
+//! second page, for the PSW key 0, whose frame's reference bit was one
+//! when entered. A block leaves it with its validity (a store into its
+//! frame), when its frame's key changes, and, with every other, when keys
+//! may have changed unseen (a reset) and with the code cache.
 
 use std::collections::{BTreeMap, HashMap};
+use std::mem::offset_of;
 
+use zmmu_cpu::state::mask;
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
 use zmmu_mmu::addr::{AbsoluteAddress, AddressingMode};
 use zmmu_mmu::control::Controls;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::abi::{self, jump_slot_in, jump_ways};
 use zmmu_translator::{Env, Guest, MemoryAccess, Site};
+use zmmu_vm_runtime::protocol::{
+    published_slots, Entered, JumpEntry, Published, ENTERED_SLOTS, JUMP_TAG, JUMP_WAYS,
+};
+
+/// The virtual address of the table of published blocks
+/// (`protocol::Published`): in the execution area, after the jump cache.
+pub(crate) const PUBLISHED: u64 = ExecArea::JUMP + (crate::JUMP_ENTRIES * abi::JUMP_SIZE) as u64;
+
+/// Slots of the table at [`PUBLISHED`] (a power of two).
+pub(crate) const PUBLISHED_SLOTS: usize = 1 << 14;
+
+/// The virtual address of the log of the jump-cache entries the image
+/// made (`protocol::Entered`), after the table at [`PUBLISHED`].
+pub(crate) const ENTERED: u64 = PUBLISHED + (PUBLISHED_SLOTS * size_of::<Published>()) as u64;
+
+const _: () =
+    assert!(ENTERED + size_of::<Entered>() as u64 <= ExecArea::JUMP + ExecArea::JUMP_BYTES);
+
+// The image writes jump-cache entries as the dispatcher reads them.
+const _: () = {
+    assert!(size_of::<JumpEntry>() == abi::JUMP_SIZE);
+    assert!(offset_of!(JumpEntry, addr) == abi::JUMP_ADDR);
+    assert!(offset_of!(JumpEntry, bits) == abi::JUMP_BITS);
+    assert!(offset_of!(JumpEntry, code) == abi::JUMP_CODE);
+    assert!(offset_of!(JumpEntry, generation) == abi::JUMP_GENERATION);
+    assert!(JUMP_WAYS == abi::JUMP_WAYS);
+    assert!(JUMP_TAG == Spaces::TAG);
+};
 
 /// A block is found by its logical address, its absolute address and the
 /// PSW bits it was translated for.
@@ -53,6 +91,8 @@ pub(crate) struct Block {
     /// Per instruction: a native one whose slow path called the host and
     /// whose site the host entered then (`vmcall::enter_slow_path`).
     pub slow_site: Vec<bool>,
+    /// Its slot in the table at [`PUBLISHED`], if it is there.
+    pub published: Option<usize>,
 }
 
 /// The translation controls of instruction fetches (CR0's translation
@@ -108,6 +148,9 @@ pub(crate) struct Blocks {
     by_code: BTreeMap<u64, usize>,
     /// Host mirror of the jump cache: (PSW address, bits, block, generation).
     jump: Vec<(u64, u64, u32, u32)>,
+    /// Host mirror of the table at [`PUBLISHED`]: block + 1 by slot, zero
+    /// for an empty slot.
+    published: Vec<u32>,
     /// The slots that may hold an entry of the current generation.
     live: Vec<usize>,
     /// The controls jump-cache entries are tagged with.
@@ -142,6 +185,8 @@ pub(crate) struct Blocks {
     pub current_dirty: bool,
     /// Counters.
     pub dropped: u64,
+    /// Jump-cache entries the image made (taken from its log).
+    pub entered: u64,
     /// Jump-cache entries dropped one by one.
     pub jump_dropped: u64,
 }
@@ -160,6 +205,7 @@ impl Blocks {
             snapshots: HashMap::new(),
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); crate::JUMP_ENTRIES],
+            published: vec![0; PUBLISHED_SLOTS],
             live: Vec::new(),
             spaces: Spaces::default(),
             victim: 0,
@@ -173,12 +219,16 @@ impl Blocks {
             current: None,
             current_dirty: false,
             dropped: 0,
+            entered: 0,
             jump_dropped: 0,
         }
     }
 
     /// Forgets every block (the code cache is reused from its start).
     pub fn clear(&mut self, paging: &mut KvmPaging) {
+        self.unpublish_all(&paging.exec_area());
+        // The entries the image made go with the generation.
+        let _ = paging.exec_area().store_u64(ENTERED, 0);
         self.blocks.clear();
         self.by_key.clear();
         self.pages.clear();
@@ -222,6 +272,102 @@ impl Blocks {
     /// A purge after which any translation may have changed.
     pub fn purged(&mut self) {
         self.purging().all = true;
+    }
+
+    /// Enters block `id` in the table at [`PUBLISHED`] (not already there,
+    /// valid, without a second page, for the PSW key 0), the caller having
+    /// seen its frame's reference bit one: in the first empty slot of its
+    /// probes, else in one of them in turn, whose block leaves the table.
+    pub fn publish(&mut self, area: &ExecArea<'_>, id: usize) {
+        let block = &self.blocks[id];
+        if !block.valid
+            || block.second.is_some()
+            || block.key.2 & mask::KEY != 0
+            || block.published.is_some()
+        {
+            return;
+        }
+        let (key, code) = (block.key, block.code);
+        let slots: Vec<usize> = published_slots(key, PUBLISHED_SLOTS).collect();
+        let slot = match slots.iter().find(|&&s| self.published[s] == 0) {
+            Some(&free) => free,
+            None => {
+                self.victim = self.victim.wrapping_add(1);
+                let slot = slots[self.victim % slots.len()];
+                let old = self.published[slot] as usize - 1;
+                self.blocks[old].published = None;
+                slot
+            }
+        };
+        self.published[slot] = id as u32 + 1;
+        self.blocks[id].published = Some(slot);
+        let at = PUBLISHED + (slot * size_of::<Published>()) as u64;
+        for (field, word) in [
+            (offset_of!(Published, addr), key.0),
+            (offset_of!(Published, absolute), key.1),
+            (offset_of!(Published, bits), key.2),
+            (offset_of!(Published, code), code),
+            (offset_of!(Published, id), id as u64),
+        ] {
+            let _ = area.store_u64(at + field as u64, word);
+        }
+    }
+
+    /// Takes block `id` out of the table at [`PUBLISHED`], if it is there.
+    fn unpublish(&mut self, area: &ExecArea<'_>, id: usize) {
+        if let Some(slot) = self.blocks[id].published.take() {
+            self.published[slot] = 0;
+            let at = PUBLISHED + (slot * size_of::<Published>()) as u64;
+            let _ = area.store_u64(at + offset_of!(Published, code) as u64, 0);
+        }
+    }
+
+    /// Takes the jump-cache entries the image made since the last time
+    /// (its log at [`ENTERED`]) into the host's mirror, and empties the
+    /// log: before the host reads or drops entries, so that the mirror is
+    /// the jump cache the dispatcher reads.
+    pub fn take_entered(&mut self, area: &ExecArea<'_>) {
+        let len = area
+            .load_u64(ENTERED)
+            .unwrap_or(0)
+            .min(ENTERED_SLOTS as u64);
+        if len == 0 {
+            return;
+        }
+        let _ = area.store_u64(ENTERED, 0);
+        self.entered += len;
+        for i in 0..len {
+            let slot = area.load_u64(ENTERED + 8 + 8 * i).unwrap_or(u64::MAX) as usize;
+            if slot >= self.jump.len() {
+                continue;
+            }
+            let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE) as u64;
+            let word = |offset: usize| area.load_u64(at + offset as u64).unwrap_or(0);
+            let (addr, bits) = (word(abi::JUMP_ADDR), word(abi::JUMP_BITS));
+            let tail = word(abi::JUMP_GENERATION);
+            let (generation, id) = (tail as u32, (tail >> 32) as u32);
+            if generation != self.generation || id as usize >= self.blocks.len() {
+                continue;
+            }
+            if self.jump[slot].3 != self.generation {
+                self.live.push(slot);
+            }
+            self.jump[slot] = (addr, bits, id, generation);
+        }
+    }
+
+    /// Empties the table at [`PUBLISHED`]: after a change of storage keys
+    /// the host did not see one by one (a reset, another CPU's purge seen
+    /// between batches), after which a frame's reference bit may be zero.
+    pub fn unpublish_all(&mut self, area: &ExecArea<'_>) {
+        let ids: Vec<usize> = self
+            .published
+            .iter()
+            .filter_map(|&id| (id as usize).checked_sub(1))
+            .collect();
+        for id in ids {
+            self.unpublish(area, id);
+        }
     }
 
     /// The `Asce::tag`s each tag's fetch controls translate with (the
@@ -286,6 +432,7 @@ impl Blocks {
     /// another slot of the group: one without a live entry, else each of
     /// the others in turn (whose entry goes).
     pub fn jump_set(&mut self, area: &ExecArea<'_>, addr: u64, bits: u64, id: usize) {
+        self.take_entered(area);
         let ways = jump_ways(jump_slot_in(addr, crate::JUMP_ENTRIES));
         let slot = match self.jump_find(addr, bits) {
             Some(slot) => slot,
@@ -330,6 +477,7 @@ impl Blocks {
     /// per block. Blocks of an instruction crossing into the next page
     /// are left out (their second frame was not translated).
     pub fn enter_siblings(&mut self, area: &ExecArea<'_>, (addr, abs, key_bits): Key, bits: u64) {
+        self.take_entered(area);
         let Some(list) = self.pages.get(&(abs & !0xfff)) else {
             return;
         };
@@ -375,6 +523,7 @@ impl Blocks {
         area: &ExecArea<'_>,
         mut keep: impl FnMut(&Block, u64, u64) -> bool,
     ) {
+        self.take_entered(area);
         let Self {
             blocks,
             jump,
@@ -455,7 +604,9 @@ impl Blocks {
             return;
         };
         let image = paging.image().map(|image| image.area());
+        let area = paging.exec_area();
         for id in list {
+            self.unpublish(&area, id);
             let block = &mut self.blocks[id];
             if block.valid {
                 block.valid = false;
@@ -486,6 +637,11 @@ impl Blocks {
     /// now be refused (fetch protection); the next lookup fetches again.
     pub fn key_changed(&mut self, absolute: u64, paging: &KvmPaging) {
         let frame = absolute & !0xfff;
+        // Its reference bit may be zero now.
+        let list = self.pages.get(&frame).cloned().unwrap_or_default();
+        for id in list {
+            self.unpublish(&paging.exec_area(), id);
+        }
         if self.has_code(frame) {
             self.jump_retain(&paging.exec_area(), |block, _, _| {
                 block.key.1 & !0xfff != frame && block.second != Some(frame)

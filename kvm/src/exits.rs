@@ -528,6 +528,8 @@ impl ExitHandler for Exits<'_, '_> {
     ) -> Result<u64, KvmError> {
         let first = ((argument >> 8) as usize, (argument & 0xff) as usize);
         self.r15_less = 0;
+        // The jump cache as the dispatcher reads it (`Exits::block_ahead`).
+        self.blocks.take_entered(&paging.exec_area());
         state::load(&paging.exec_area(), self.cpu);
         if let Some(image) = paging.image() {
             let area = image.area();

@@ -28,7 +28,9 @@
 //!   read-only; a store into one drops its blocks and is made by the
 //!   interpreter. Stores the interpreter makes are watched ([`watch`]).
 //!
-//! Translation runs on the host (the vCPU exits on a block miss). The
+//! Translation runs on the host (the vCPU exits on a block miss; a miss
+//! of the jump cache to a block already translated the in-VM image
+//! resolves, `docs/CHOICES.md` 74). The
 //! interpreter's semantics have begun to move into the VM: the in-VM
 //! runtime image completes the clock instructions without an exit
 //! (`vmcall`, `docs/CHOICES.md` 37); the rest of the interpreter, the
@@ -68,7 +70,9 @@ use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
-use zmmu_translator::{abi, decode_block, relative_target, stubs_for, translate, Guest, Stubs};
+use zmmu_translator::{
+    abi, decode_block, relative_target, stubs_with_miss, translate, Guest, Stubs,
+};
 
 pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
@@ -339,8 +343,17 @@ impl KvmEngine {
         // vCPU runs.
         let mut host =
             unsafe { KvmHost::with_storage_at(storage.host_base(), storage.size(), config) }?;
-        let (code, stubs) = stubs_for(CODE_CACHE_VA, JUMP_ENTRIES)
+        // With an image, the dispatcher's misses to blocks already
+        // translated are resolved in the VM (`docs/CHOICES.md` 74).
+        let (code, stubs) = stubs_with_miss(CODE_CACHE_VA, JUMP_ENTRIES, host.miss_call_stub())
             .map_err(|e| KvmError::Assemble(format!("translator stubs: {e}")))?;
+        if let Some(image) = host.paging().image() {
+            image.area().set_published(
+                blocks::PUBLISHED,
+                blocks::PUBLISHED_SLOTS as u64,
+                blocks::ENTERED,
+            );
+        }
         let cache = host
             .code_cache()
             .ok_or_else(|| KvmError::Config("no code cache".into()))?;
@@ -422,6 +435,15 @@ impl KvmEngine {
     /// mnemonic (`zmmu_vm_runtime`), most first.
     pub fn completed_in_vm(&self) -> Vec<(&'static str, u64)> {
         vmcall::completed(self.host.paging().image().map(|image| image.area()))
+    }
+
+    /// Jump-cache misses the image resolved to a block already translated,
+    /// without a VM exit (`docs/CHOICES.md` 74).
+    pub fn resolved_in_vm(&self) -> u64 {
+        self.host
+            .paging()
+            .image()
+            .map_or(0, |image| image.area().resolved())
     }
 
     /// Blocks dropped by stores and invalidations.
@@ -604,6 +626,7 @@ impl KvmEngine {
             Some(id) => {
                 let area = self.host.exec_area();
                 self.blocks.enter_siblings(&area, key, jump_bits);
+                self.publish(board, id);
                 id
             }
             None => match self.translate(cpu, board, key)? {
@@ -754,6 +777,7 @@ impl KvmEngine {
             second: second.as_ref().map(|(frame, _)| *frame),
             key,
             valid: true,
+            published: None,
         };
         let mut frames = vec![(abs & !0xfff, &page[..])];
         frames.extend(second.as_ref().map(|(frame, bytes)| (*frame, &bytes[..])));
@@ -775,6 +799,7 @@ impl KvmEngine {
             self.pager
                 .remap_frame(self.host.paging_mut(), AbsoluteAddress::new(frame));
         }
+        self.publish(board, id);
         self.stats.translate_ns += started.elapsed().as_nanos() as u64;
         Ok(Some(id))
     }
@@ -808,6 +833,25 @@ impl KvmEngine {
         joined.extend_from_slice(&bytes[..len - head.len()]);
         let insns = decode_block(&joined, addr, amode, 1);
         (!insns.is_empty()).then_some((insns, (frame, bytes)))
+    }
+
+    /// Publishes block `id` for the image's resolution of jump-cache
+    /// misses (`Blocks::publish`) if its frame's reference bit is one: a
+    /// fetch the image resolves records no reference (PoP ch. 3,
+    /// "Reference Recording": the bit is already one).
+    fn publish(&mut self, board: &Board<'_>, id: usize) {
+        if self.host.paging().image().is_none() {
+            return;
+        }
+        let frame = AbsoluteAddress::new(self.blocks.blocks[id].key.1);
+        if board
+            .bus
+            .storage
+            .key(frame)
+            .is_some_and(|key| key.referenced())
+        {
+            self.blocks.publish(&self.host.exec_area(), id);
+        }
     }
 
     /// Empties the code cache.
@@ -901,6 +945,7 @@ impl KvmEngine {
         let status = host.exec(enter, [ExecArea::CPU, ExecArea::CONTEXT, code], &mut exits)?;
         let (left, stolen) = (exits.left, exits.stolen);
         *deadline = exits.deadline;
+        blocks.take_entered(&host.exec_area());
         if let Some(image) = host.paging().image() {
             vmcall::take_back(&image.area(), &mut board.services.clock);
             vmcall::take_comparator(&image.area(), cpu);
@@ -1000,7 +1045,7 @@ impl KvmEngine {
         let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         vec![
             format!(
-                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}, jump-cache entries dropped {}",
+                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}, jump-cache entries dropped {}, jump-cache misses resolved in the VM {} (entered there {})",
                 s.chains,
                 s.blocks,
                 s.translated_instructions,
@@ -1010,6 +1055,8 @@ impl KvmEngine {
                 s.flushes,
                 self.blocks.dropped,
                 self.blocks.jump_dropped,
+                self.resolved_in_vm(),
+                self.blocks.entered,
             ),
             format!(
                 "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}; run ahead in the exit of the call before {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",

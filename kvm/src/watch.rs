@@ -59,7 +59,10 @@ pub(crate) fn invalidated(
     if let Some(area) = paging.image().map(|image| image.area()) {
         match (invalidation, tables) {
             (Invalidation::Key(frame), _) => area.remove_storable(frame.value()),
-            (Invalidation::All, None) => area.clear_storable(),
+            (Invalidation::All, None) => {
+                area.clear_storable();
+                blocks.unpublish_all(&paging.exec_area());
+            }
             _ => {}
         }
     }

@@ -31,6 +31,7 @@ use zmmu_mmu::range::{self, Walked};
 use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::Storage;
 
+use crate::miss::Window;
 use crate::protocol::{
     cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED,
     FRAME_REFERENCED, FRAME_STORABLE, HOST, LISTED_PAGES, WANTED_FRAMES,
@@ -481,12 +482,10 @@ impl<G: Guest> Storage for Bus<'_, G> {
     }
 
     fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
-        let end = address.value().checked_add(buf.len() as u64)?;
-        if !(self.window || self.explicit) || end > self.absolute_size {
+        if !(self.window || self.explicit) {
             return None;
         }
-        self.guest.read_absolute(address.value(), buf);
-        Some(())
+        Window::new(&*self.guest, self.absolute_size).read(address, buf)
     }
 
     /// A store kept, in one frame listed storable below
@@ -585,7 +584,7 @@ fn set_field(page: &mut CpuPage, at: usize, bytes: &[u8]) {
 /// The CPU as the page holds it (registers, PSW, prefix, FPC, CPU address
 /// and model), with the clock page's timer, clock comparator and TOD
 /// programmable register.
-fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
+pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     let word = |at: usize| page[at / 8];
     let mut cpu = Cpu::new();
     for (r, value) in cpu.gpr.iter_mut().enumerate() {

@@ -5,9 +5,10 @@
 //! `x86_64-unknown-none`, it runs at CPL3 in the upper half every shadow
 //! root maps, so the instructions it completes cost no VM exit.
 //!
-//! - The library part ([`protocol`], [`call`]) is ordinary Rust that
-//!   builds and is tested on the host: the layout the host and the image
-//!   share, and the call logic over a [`call::Guest`] trait.
+//! - The library part ([`protocol`], [`call`], [`miss`]) is ordinary
+//!   Rust that builds and is tested on the host: the layout the host and
+//!   the image share, the call logic over a [`call::Guest`] trait, and
+//!   the resolution of the dispatcher's jump-cache misses.
 //! - The image (`src/bin/image.rs`, feature `image`) is the binary
 //!   `zmmu-hv-kvm`'s build script builds with a nested cargo (code model
 //!   `kernel`, static relocation, linked at [`protocol::IMAGE_VA`] by
@@ -16,7 +17,9 @@
 //!
 //! The host-call stub of translated code calls the image first; the image
 //! completes the instruction ([`protocol::COMPLETED`]) or answers
-//! [`protocol::HOST`], and the stub exits to the host as before.
+//! [`protocol::HOST`], and the stub exits to the host as before. At a
+//! jump-cache miss the dispatcher calls the image too ([`miss`]): it goes
+//! on at a block the host published, or the chain ends as before.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -24,4 +27,5 @@
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod miss;
 pub mod protocol;

@@ -70,7 +70,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 7;
+pub const VERSION: u64 = 8;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -174,7 +174,59 @@ pub struct Shared {
     /// host lists those that then qualify, and empties this. Written by
     /// the image.
     pub wanted: [u64; WANTED_FRAMES],
+    // Jump-cache misses resolved in the VM (docs/CHOICES.md 74): the table
+    // of blocks the host publishes, and the image's count.
+    /// The virtual address of the table of published blocks
+    /// ([`Published`], [`Shared::published_slots`] of them; the host
+    /// writes it, the image only reads it); zero: no table.
+    pub published: u64,
+    /// Slots of the table at [`Shared::published`] (a power of two).
+    pub published_slots: u64,
+    /// Jump-cache misses the image resolved to a published block (the
+    /// image counts, the host reads).
+    pub resolved: u64,
+    /// The virtual address of the log of jump-cache entries the image
+    /// made ([`Entered`]); zero: the image makes none.
+    pub entered: u64,
 }
+
+/// The log of the jump-cache entries the image made, which the host takes
+/// into its mirror of the jump cache before it reads or drops entries,
+/// and empties: `len` slot numbers in `slots`. The image makes no entry
+/// when it is full (it resolves the miss all the same).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Entered {
+    /// Slots logged.
+    pub len: u64,
+    /// The jump-cache slots the image wrote, in order.
+    pub slots: [u64; ENTERED_SLOTS],
+}
+
+/// Entries of [`Entered`].
+pub const ENTERED_SLOTS: usize = 4095;
+
+/// A jump-cache entry as the translator's dispatcher reads it
+/// (`zmmu_translator::abi::JUMP_SIZE` bytes, its `JUMP_*` offsets: the
+/// kvm engine checks that they agree).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct JumpEntry {
+    /// The PSW address.
+    pub addr: u64,
+    /// The PSW bits and the fetch controls' tag.
+    pub bits: u64,
+    /// The virtual address of the block's code.
+    pub code: u64,
+    /// The generation it was made in (current: valid).
+    pub generation: u32,
+    /// The block's number.
+    pub block: u32,
+}
+
+/// The slots of a jump-cache group, which the dispatcher looks at for an
+/// address (`zmmu_translator::abi::JUMP_WAYS`).
+pub const JUMP_WAYS: usize = 4;
 
 /// The state of a frame the table at [`STORABLE`] does not list: the
 /// host's for anything the image would have to record.
@@ -373,4 +425,45 @@ pub fn find_site(table: &[Site], which: u64) -> Option<usize> {
 /// (little-endian, `repr(C)`).
 pub const fn site_word3(len: u32, refused: u32) -> u64 {
     len as u64 | (refused as u64) << 32
+}
+
+/// The bits of a jump-cache entry's PSW bits that hold the tag of the
+/// fetch controls (`zmmu_kvm`'s `Spaces::TAG`): PSW mask bits 33-63,
+/// which a block's PSW bits never hold.
+pub const JUMP_TAG: u64 = 0x7fff_ffff;
+
+/// A block the image may resolve a jump-cache miss to (docs/CHOICES.md
+/// 74): the block translated for PSW address `addr` fetched from absolute
+/// `absolute` under PSW bits `bits` (the kvm engine's block key), whose
+/// code is at `code`. The host enters only valid blocks without a second
+/// page, for the PSW key 0, whose frame's reference bit is one, and takes
+/// each out before the VM runs again when its block is dropped or its
+/// frame's key changes. `code` zero: an empty slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Published {
+    /// The PSW address.
+    pub addr: u64,
+    /// The absolute address the instruction fetch at `addr` translated to.
+    pub absolute: u64,
+    /// The PSW bits the block was translated for (no tag).
+    pub bits: u64,
+    /// The virtual address of its code.
+    pub code: u64,
+    /// Its number (the jump-cache entry's).
+    pub id: u64,
+}
+
+/// Probes of the published table (each looked at, empty or not: the host
+/// empties slots without moving the others).
+pub const PUBLISHED_PROBES: usize = 8;
+
+/// The slots of a table of `slots` (a power of two) where the block of
+/// `key` may be, in the order the host fills them.
+pub fn published_slots(key: (u64, u64, u64), slots: usize) -> impl Iterator<Item = usize> {
+    let (addr, absolute, bits) = key;
+    let mixed = (addr >> 1) ^ absolute.rotate_left(29) ^ bits.rotate_left(7);
+    let home = mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - slots.trailing_zeros().max(1));
+    let mask = slots.wrapping_sub(1);
+    (0..PUBLISHED_PROBES).map(move |i| (home as usize + i) & mask)
 }

@@ -97,7 +97,7 @@ pub use block::{
 pub use emit::{translate, Site, Translated, Translator};
 pub use execute::{fetch_targets, known_target, target_range};
 pub use memory::MemoryAccess;
-pub use stubs::{stubs, stubs_for, Stubs};
+pub use stubs::{stubs, stubs_for, stubs_with_miss, Stubs};
 
 use zmmu_mmu::addr::AddressingMode;
 

@@ -29,6 +29,22 @@ pub fn stubs(ip: u64) -> Result<(Vec<u8>, Stubs), IcedError> {
 /// [`stubs()`] with a jump cache of `jump_entries` entries (a power of
 /// two; slots by [`abi::jump_slot_in`]).
 pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedError> {
+    stubs_with_miss(ip, jump_entries, None)
+}
+
+/// [`stubs_for`] whose dispatcher, at a miss, first calls `miss` (when
+/// given) with the PSW address in `rax`, the context's PSW bits in `rsi`
+/// and generation in `edi`, the jump cache in `rdx` and in `rcx` the byte
+/// offset of the last slot of the address's group it looked at: it
+/// answers in `rax` the code of the block to go on at (having entered it
+/// in that group, if it likes), or zero for [`abi::END`] as without it,
+/// every other register kept (the kvm engine's image resolves misses to
+/// blocks already translated there).
+pub fn stubs_with_miss(
+    ip: u64,
+    jump_entries: usize,
+    miss: Option<u64>,
+) -> Result<(Vec<u8>, Stubs), IcedError> {
     let align = |n: usize| n.div_ceil(16) * 16;
     // The return path.
     let mut a = CodeAssembler::new(64)?;
@@ -43,7 +59,7 @@ pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedE
     // The dispatcher.
     let dispatch = ip + align(ret_code.len()) as u64;
     let mut a = CodeAssembler::new(64)?;
-    let mut miss = a.create_label();
+    let mut missed = a.create_label();
     // abi::jump_slot.
     a.mov(rcx, rax)?;
     a.shr(rcx, 1)?;
@@ -69,7 +85,7 @@ pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedE
             a.xor(ecx, step as i32)?;
         }
         let mut next = a.create_label();
-        let not_here = if i + 1 < ways.len() { next } else { miss };
+        let not_here = if i + 1 < ways.len() { next } else { missed };
         a.cmp(rax, qword_ptr(rdx + rcx + abi::JUMP_ADDR as i32))?;
         a.jne(not_here)?;
         a.cmp(rsi, qword_ptr(rdx + rcx + abi::JUMP_BITS as i32))?;
@@ -79,12 +95,20 @@ pub fn stubs_for(ip: u64, jump_entries: usize) -> Result<(Vec<u8>, Stubs), IcedE
         if i + 1 < ways.len() {
             a.set_label(&mut next)?;
         } else {
-            a.jmp(miss)?;
+            a.jmp(missed)?;
         }
     }
     a.set_label(&mut found)?;
     a.jmp(qword_ptr(rdx + rcx + abi::JUMP_CODE as i32))?;
-    a.set_label(&mut miss)?;
+    a.set_label(&mut missed)?;
+    if let Some(call) = miss {
+        let mut end = a.create_label();
+        a.call(call)?;
+        a.test(rax, rax)?;
+        a.jz(end)?;
+        a.jmp(rax)?;
+        a.set_label(&mut end)?;
+    }
     a.mov(eax, abi::END as u32)?;
     a.jmp(ret)?;
     let dispatch_code = a.assemble(dispatch)?;

@@ -1,6 +1,6 @@
 //! The in-VM runtime image: `zmmu_runtime_call`, which the host-call stub
-//! of `zmmu-hv-kvm` calls at CPL3 on the image's stack, and the panic
-//! handler. Everything else is the library's (`zmmu_vm_runtime::call`);
+//! of `zmmu-hv-kvm` calls at CPL3 on the image's stack, `zmmu_runtime_miss`,
+//! which its miss stub calls at a jump-cache miss, and the panic handler. Everything else is the library's (`zmmu_vm_runtime::call`);
 //! here are only the addresses of the shared records, the guest store
 //! through the active root with its fault recovery, the accesses through
 //! the absolute window, and the TSC.
@@ -17,9 +17,10 @@ use core::arch::asm;
 use core::mem::offset_of;
 
 use zmmu_vm_runtime::call::{self, CpuPage, Guest};
+use zmmu_vm_runtime::miss;
 use zmmu_vm_runtime::protocol::{
-    va, Panic, Shared, Site, ABSOLUTE_VA, COUNTS, COUNTS_END, SHARED, SITES, SITE_SLOTS, STORABLE,
-    STORABLE_WORDS,
+    va, Entered, JumpEntry, Panic, Published, Shared, Site, ABSOLUTE_VA, COUNTS, COUNTS_END,
+    JUMP_WAYS, SHARED, SITES, SITE_SLOTS, STORABLE, STORABLE_WORDS,
 };
 
 /// The image has no heap: the semantics it runs allocate nothing, and an
@@ -263,6 +264,57 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
         (shared, sites, counts, storable, page)
     };
     call::host_call(which, shared, sites, counts, storable, page, &mut X86)
+}
+
+/// A jump-cache miss of the dispatcher at PSW address `addr` under the
+/// context's bits `bits` and generation `generation`, the jump cache at
+/// `jump` whose slot at byte `probed` it looked at last, System V: the
+/// code address of the block the chain goes on at, or zero when the host
+/// must look (`zmmu_vm_runtime::miss::resolve`).
+#[no_mangle]
+pub extern "sysv64" fn zmmu_runtime_miss(
+    addr: u64,
+    bits: u64,
+    jump: u64,
+    probed: u64,
+    generation: u64,
+) -> u64 {
+    let probed = probed / size_of::<JumpEntry>() as u64;
+    let first = probed & !(JUMP_WAYS as u64 - 1);
+    // SAFETY: as for `zmmu_runtime_call`: the shared page and the CPU page
+    // are mapped user read-write and only this vCPU runs here. The host
+    // wrote the published table's address and size and the log's address
+    // (user pages of the execution area, which it does not touch while the
+    // vCPU runs), or zeros; the dispatcher gave its jump cache and a slot
+    // it probed, whose aligned group lies in it.
+    let (shared, page, table, jump) = unsafe {
+        let shared = &mut *shared();
+        let page = &*(shared.cpu as *const CpuPage);
+        let table: &[Published] = match shared.published {
+            0 => &[],
+            at => {
+                core::slice::from_raw_parts(at as *const Published, shared.published_slots as usize)
+            }
+        };
+        let jump = match shared.entered {
+            0 => None,
+            log => Some((
+                core::slice::from_raw_parts_mut(
+                    (jump as *mut JumpEntry).add(first as usize),
+                    JUMP_WAYS,
+                ),
+                &mut *(log as *mut Entered),
+            )),
+        };
+        (shared, page, table, jump)
+    };
+    let miss = miss::Miss {
+        addr,
+        bits,
+        generation: generation as u32,
+        probed,
+    };
+    miss::resolve(miss, shared, page, table, jump, &X86)
 }
 
 /// A panic is reported through the exit protocol: its location goes to
