@@ -782,13 +782,14 @@ impl KvmEngine {
         let mut frames = vec![(abs & !0xfff, &page[..])];
         frames.extend(second.as_ref().map(|(frame, bytes)| (*frame, &bytes[..])));
         let (id, new_frames) = self.blocks.insert(block, &frames, self.host.paging_mut());
-        if let (Some(image), None) = (self.host.paging().image(), &second) {
+        if let Some(image) = self.host.paging().image() {
             let block = &self.blocks.blocks[id];
+            let next = second.as_ref().map_or(&[][..], |(_, bytes)| &bytes[..]);
             vmcall::enter_sites(
                 &image.area(),
                 id,
                 addr,
-                &page[offset..],
+                (&page[offset..], next),
                 &block.insns,
                 &block.native,
             );

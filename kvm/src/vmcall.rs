@@ -56,14 +56,17 @@ use crate::blocks::Blocks;
 const _: () = assert!(COMPLETED == zmmu_translator::abi::END);
 
 /// Enters the sites of block `id`, whose instructions `insns` start at
-/// logical address `start` with the bytes `bytes`, that the image may
-/// complete: those not translated natively (`native`, per instruction),
-/// which always call the host.
+/// logical address `start` with the bytes `bytes` to the end of their
+/// page, then `next` (the next page's, where the block's instruction
+/// crosses into it), that the image may complete: those not translated
+/// natively (`native`, per instruction), which always call the host.
+/// A change of either page drops the block and its sites
+/// (`Blocks::drop_page`).
 pub(crate) fn enter_sites(
     area: &ImageArea<'_>,
     id: usize,
     start: u64,
-    bytes: &[u8],
+    (bytes, next): (&[u8], &[u8]),
     insns: &[Guest],
     native: &[bool],
 ) {
@@ -72,12 +75,20 @@ pub(crate) fn enter_sites(
             continue;
         }
         let from = guest.at.wrapping_sub(start) as usize;
-        let Some(insn) = bytes.get(from..from + usize::from(guest.insn.len)) else {
+        let len = usize::from(guest.insn.len);
+        let insn: Vec<u8> = bytes
+            .iter()
+            .chain(next)
+            .skip(from)
+            .take(len)
+            .copied()
+            .collect();
+        if insn.len() != len {
             continue;
-        };
+        }
         let which = (id as u64) << 8 | index as u64;
         // A full probe sequence leaves the instruction to the host.
-        let _ = area.insert_site(&Site::new(which, guest.at, insn));
+        let _ = area.insert_site(&Site::new(which, guest.at, &insn));
     }
 }
 

@@ -154,10 +154,13 @@ struct Bus<'g, G> {
     interlocks: bool,
     /// An interlocked update stored: the instruction must complete.
     updated: bool,
-    /// An operand was read from storage: the store it makes may depend
-    /// on what it read (an overlapping move), so it is not split
-    /// across pages ([`split_store`]).
-    read_storage: bool,
+    /// The operands read from storage: the store an instruction makes
+    /// may depend on what it read (an overlapping move), so it is split
+    /// across pages only where it does not ([`rerun_stores_the_same`]).
+    reads: Reads,
+    /// The instruction fetch an EXECUTE made of its target, first piece
+    /// first ([`Fetched`]).
+    fetched: Option<Fetched>,
     /// An instruction fetch was refused only because its page is not
     /// (yet) one the host found executable ([`Fetches::Pages`]): the host
     /// may list it at this call, so the site stays the image's.
@@ -329,7 +332,6 @@ impl<G: Guest> Memory for Bus<'_, G> {
         if !operand || len == 0 || beyond || overlaps {
             return Err(self.refuse());
         }
-        self.read_storage = true;
         let mut at = addr;
         for chunk in buf.chunks_mut(4096) {
             let in_page = (4096 - (at & 0xfff)) as usize;
@@ -340,6 +342,17 @@ impl<G: Guest> Memory for Bus<'_, G> {
                 }
             }
             at += chunk.len() as u64;
+        }
+        if fetch {
+            self.fetched = Some(self.fetched.map_or_else(
+                || Fetched::first(addr, buf),
+                |first| Fetched {
+                    len: first.len + buf.len(),
+                    ..first
+                },
+            ));
+        } else {
+            self.reads = self.reads.and(addr, buf.len());
         }
         Ok(())
     }
@@ -825,6 +838,75 @@ fn storable(addr: u64, len: usize, amode: AddressingMode) -> bool {
         && !is_low_address(last)
 }
 
+/// The operands an instruction read from storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reads {
+    Nothing,
+    /// Each read was of these bytes (address, length).
+    Only(u64, usize),
+    /// Reads of different bytes.
+    Various,
+}
+
+impl Reads {
+    /// These reads and one of `len` bytes at `addr`.
+    fn and(self, addr: u64, len: usize) -> Self {
+        match self {
+            Reads::Nothing => Reads::Only(addr, len),
+            Reads::Only(at, n) if (at, n) == (addr, len) => self,
+            _ => Reads::Various,
+        }
+    }
+}
+
+/// The bytes an EXECUTE fetched of its target ([`Bus::fetched`]).
+#[derive(Clone, Copy, Debug)]
+struct Fetched {
+    at: u64,
+    len: usize,
+    /// The instruction the first piece holds as fetched, before
+    /// EXECUTE's OR into its second byte: the one executed where its
+    /// opcode is its first byte (XC's).
+    op: Option<Opcode>,
+}
+
+impl Fetched {
+    fn first(at: u64, bytes: &[u8]) -> Self {
+        Self {
+            at,
+            len: bytes.len(),
+            op: decode(bytes).ok().map(|insn| insn.op),
+        }
+    }
+}
+
+/// Whether the store of `len` bytes at `addr` that instruction `op` made
+/// (`None`: an EXECUTE's target not known) may be split across pages
+/// ([`split_store`]): if the second part faults after the first was
+/// made, the host runs the instruction again over the first part's bytes
+/// and must store what the interpreter's single run stores. It does where
+/// the store depends on no byte it changes: the instruction read no
+/// operand, or it is EXCLUSIVE OR (XC) of the stored bytes with
+/// themselves (the two operands the same bytes: x XOR x is zero whatever
+/// was read, PoP "EXCLUSIVE OR"); and an EXECUTE's target is not among
+/// the bytes stored (the host fetches it again).
+fn rerun_stores_the_same(
+    op: Option<Opcode>,
+    reads: Reads,
+    fetched: Option<Fetched>,
+    (addr, len): (u64, usize),
+) -> bool {
+    let independent = match reads {
+        Reads::Nothing => true,
+        Reads::Only(at, n) => op == Some(Opcode::XC) && (at, n) == (addr, len),
+        Reads::Various => false,
+    };
+    let end = addr.saturating_add(len as u64);
+    let target_apart =
+        fetched.is_none_or(|f| f.at.saturating_add(f.len as u64) <= addr || end <= f.at);
+    independent && target_apart
+}
+
 /// A store of `len` bytes at `addr` across a page boundary, as two stores
 /// the root can make (each [`storable`]): the bytes in the first page
 /// and those in the second, each with its address. Only between two
@@ -927,7 +1009,8 @@ pub fn host_call(
         executable: shared.executable,
         interlocks: interlocks(insn.op),
         updated: false,
-        read_storage: false,
+        reads: Reads::Nothing,
+        fetched: None,
         unlisted: false,
         beyond: false,
         absolute_size: shared.absolute_size,
@@ -944,7 +1027,7 @@ pub fn host_call(
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
-    let (read_storage, real) = (bus.read_storage, bus.real);
+    let (reads, fetched, real) = (bus.reads, bus.fetched, bus.real);
     let (unmet, wanted, moved) = (bus.unmet, bus.wanted, bus.moved);
     // A target's page the host may list at this call leaves the call to
     // the host but not the site, as a fault the next call may not meet
@@ -1011,8 +1094,9 @@ pub fn host_call(
         let parts = if storable(addr, len, amode) {
             [(addr, 0..len), (addr, len..len)]
         } else {
+            let op = fetched.map_or(Some(insn.op), |fetched| fetched.op);
             match split_store(addr, len, amode, &cpu, shared) {
-                Some(parts) if !read_storage => parts,
+                Some(parts) if rerun_stores_the_same(op, reads, fetched, (addr, len)) => parts,
                 _ => return host(),
             }
         };
@@ -1084,6 +1168,9 @@ mod tests {
         absolute: Vec<u8>,
         /// The stores made through the window (address, bytes).
         absolute_stores: Vec<(u64, Vec<u8>)>,
+        /// An instruction a load at its address gives (an EXECUTE's
+        /// target) instead of the address bytes.
+        text: Option<(u64, [u8; 6])>,
     }
 
     impl Guest for Recorded {
@@ -1103,6 +1190,10 @@ mod tests {
             self.loads.push((addr, buf.len()));
             for (i, b) in buf.iter_mut().enumerate() {
                 *b = (addr as usize + i) as u8;
+            }
+            if let Some((_, insn)) = self.text.filter(|&(at, _)| at == addr) {
+                let n = buf.len().min(6);
+                buf[..n].copy_from_slice(&insn[..n]);
             }
             true
         }
@@ -1204,6 +1295,7 @@ mod tests {
             tsc: 0,
             absolute: Vec::new(),
             absolute_stores: Vec::new(),
+            text: None,
         }
     }
 
@@ -1338,7 +1430,8 @@ mod tests {
             executable: [0; LISTED_PAGES],
             interlocks: false,
             updated: false,
-            read_storage: false,
+            reads: Reads::Nothing,
+            fetched: None,
             unlisted: false,
             beyond: false,
             absolute_size: 0,
@@ -1524,10 +1617,7 @@ mod tests {
         c.page[offset::GPR / 8] = 0x0001_0203_0405_0607;
         c.page[(offset::GPR + 8) / 8] = 0x1011_1213_1415_1617;
         if listed {
-            for page in [0x2000, 0x3000] {
-                let [slot, _] = crate::protocol::page_slots(page);
-                c.shared.writable[slot] = page_entry(page, store_tag(0, 0));
-            }
+            list_writable(&mut c);
         }
         c
     }
@@ -1568,13 +1658,134 @@ mod tests {
     fn a_move_across_listed_pages_that_reads_storage_is_the_hosts() {
         // mvc 0xffc(16,r2),0(r2): what it stores depends on what it read.
         let mut c = setup(&[0xd2, 0x0f, 0x2f, 0xfc, 0x20, 0x00]);
+        list_writable(&mut c);
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+    }
+
+    /// The pages at 0x2000 and 0x3000 listed writable under key 0, as
+    /// the host lists them after its own store across them.
+    fn list_writable(c: &mut Call) {
         for page in [0x2000, 0x3000] {
             let [slot, _] = crate::protocol::page_slots(page);
             c.shared.writable[slot] = page_entry(page, store_tag(0, 0));
         }
+    }
+
+    /// Storage as [`Recorded`] loads it (each byte the low byte of its
+    /// address), 64 KiB, with `text` at its address.
+    fn pattern_storage(text: Option<(u64, [u8; 6])>) -> Vec<u8> {
+        let mut storage: Vec<u8> = (0..0x1_0000usize).map(|a| a as u8).collect();
+        if let Some((at, insn)) = text {
+            storage[at as usize..at as usize + 6].copy_from_slice(&insn);
+        }
+        storage
+    }
+
+    /// The image's call of the site against `g`, whose stores are then
+    /// made over [`pattern_storage`] in order; after each prefix of them
+    /// (none, the first page's, both) the interpreter's run of the
+    /// instruction (the host's when the next part faulted) gives the
+    /// bytes and registers the interpreter's single run gives.
+    fn completes_as_the_interpreter_after_any_part(c: &mut Call, g: &mut Recorded) {
+        let storage = pattern_storage(g.text);
+        let (reference, memory, ok) = interpreted(c, &storage);
+        assert!(ok);
+        let before = c.page;
+        assert_eq!(c.call(3 << 8 | 1, g), COMPLETED);
+        assert_eq!(g.stores.len(), 2, "one part in each page");
+        let after = core::mem::replace(&mut c.page, before);
+        for made in 0..=g.stores.len() {
+            let mut partial = storage.clone();
+            for (at, bytes) in &g.stores[..made] {
+                partial[*at as usize..*at as usize + bytes.len()].copy_from_slice(bytes);
+            }
+            let (rerun, rerun_memory, _) = interpreted(c, &partial);
+            assert_eq!(rerun.gpr, reference.gpr, "after {made} parts");
+            assert_eq!(rerun.psw, reference.psw, "after {made} parts");
+            assert_eq!(rerun_memory.bytes(), memory.bytes(), "after {made} parts");
+            if made == g.stores.len() {
+                assert_eq!(partial, memory.bytes(), "the image's stores");
+            }
+        }
+        c.page = after;
+        let (gpr, mask, addr) = page_state(c);
+        assert_eq!(gpr, reference.gpr);
+        // The interpreter's execute leaves the PSW at the instruction.
+        assert_eq!((mask, addr), (reference.psw.mask, reference.psw.addr + 6));
+    }
+
+    #[test]
+    fn exclusive_or_of_bytes_with_themselves_across_listed_pages_is_made_in_two() {
+        // xc 0xff0(32,r2),0xff0(r2): 0x2ff0 .. 0x300f zeroed, cc 0
+        // whatever was read, so the host's run after a part stores the same.
+        let mut c = setup(&[0xd7, 0x1f, 0x2f, 0xf0, 0x2f, 0xf0]);
+        list_writable(&mut c);
+        let mut g = guest();
+        completes_as_the_interpreter_after_any_part(&mut c, &mut g);
+        assert_eq!(g.stores, [(0x2ff0, vec![0; 16]), (0x3000, vec![0; 16])]);
+    }
+
+    /// `exrl r4,` 0x100 halfwords ahead of 0x1000 (0x1200), whose target
+    /// there is `xc 0(1,r1),0(r1)`: r4 = `len` - 1, r1 = `at`.
+    fn executed_clear(at: u64, len: u64) -> (Call, Recorded) {
+        let mut c = setup(&[0xc6, 0x40, 0x00, 0x00, 0x01, 0x00]);
+        c.page[(offset::GPR + 8) / 8] = at;
+        c.page[(offset::GPR + 32) / 8] = len - 1;
+        list_writable(&mut c);
+        let mut g = guest();
+        g.text = Some((0x1200, [0xd7, 0x00, 0x10, 0x00, 0x10, 0x00]));
+        (c, g)
+    }
+
+    #[test]
+    fn an_executed_clear_across_listed_pages_is_made_in_two_for_any_length() {
+        // Linux's memset of zeros: EXRL of XC, its length from r4.
+        for (at, len) in [(0x2ff0, 32), (0x2fff, 2), (0x2f01, 256), (0x2fc0, 0x80)] {
+            let (mut c, mut g) = executed_clear(at, len);
+            completes_as_the_interpreter_after_any_part(&mut c, &mut g);
+            let first = (0x3000 - at) as usize;
+            assert_eq!(
+                g.stores,
+                [
+                    (at, vec![0; first]),
+                    (0x3000, vec![0; len as usize - first])
+                ],
+                "{at:#x}, {len}"
+            );
+            assert_eq!(c.page[offset::PSW_ADDR / 8], 0x1006);
+        }
+    }
+
+    #[test]
+    fn an_exclusive_or_across_pages_of_other_bytes_or_over_its_target_is_the_hosts() {
+        // xc 0xff0(32,r2),0xff8(r2): what it stores depends on what it read.
+        let mut c = setup(&[0xd7, 0x1f, 0x2f, 0xf0, 0x2f, 0xf8]);
+        list_writable(&mut c);
         let mut g = guest();
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.stores.is_empty());
+        let slot = crate::protocol::find_site(&c.sites, 3 << 8 | 1).unwrap();
+        assert_eq!(c.sites[slot].refused, 0, "the next call may not cross");
+        // or c 0xff0(32,r2),0xff0(r2): it stores what it read.
+        let mut c = setup(&[0xd6, 0x1f, 0x2f, 0xf0, 0x2f, 0xf0]);
+        list_writable(&mut c);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+        // The target the EXRL executes at 0x2ff8, among the bytes it
+        // clears: the host's run would fetch it cleared.
+        let (mut c, mut g) = executed_clear(0x2ff0, 32);
+        c.sites[slot] = Site::new(3 << 8 | 1, 0x1000, &[0xc6, 0x40, 0x00, 0x00, 0x0f, 0xfc]);
+        g.text = Some((0x2ff8, [0xd7, 0x00, 0x10, 0x00, 0x10, 0x00]));
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+        // Not listed: the host's store lists them, the site stays.
+        let (mut c, mut g) = executed_clear(0x2ff0, 32);
+        c.shared.writable = [0; LISTED_PAGES];
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.stores.is_empty());
+        assert_eq!(c.sites[slot].refused, 0);
     }
 
     /// `stosm 0x100(r2),0x03` (I/O and external masks on) with the mask
