@@ -404,6 +404,35 @@ pub(crate) struct Runtime {
 }
 
 /// Vectors that push an error code.
+/// Emits a call of the in-VM runtime image's `entry` (System V) on its
+/// own stack, whose top is `stack_top`: the registers in `saved` are
+/// pushed on the caller's stack and popped after it (the image keeps the
+/// callee-saved ones; RBX holds the caller's stack pointer meanwhile, so
+/// it must be in `saved`), and `arguments` moves the arguments into
+/// place once the stack is switched. RAX is the image's answer.
+fn call_image(
+    a: &mut iced_x86::code_asm::CodeAssembler,
+    saved: &[iced_x86::code_asm::AsmRegister64],
+    stack_top: u64,
+    entry: u64,
+    arguments: impl FnOnce(&mut iced_x86::code_asm::CodeAssembler) -> Result<(), IcedError>,
+) -> Result<(), IcedError> {
+    use iced_x86::code_asm::*;
+    for &r in saved {
+        a.push(r)?;
+    }
+    a.mov(rbx, rsp)?;
+    a.mov(rsp, stack_top)?;
+    arguments(a)?;
+    a.mov(rax, entry)?;
+    a.call(rax)?;
+    a.mov(rsp, rbx)?;
+    for &r in saved.iter().rev() {
+        a.pop(r)?;
+    }
+    Ok(())
+}
+
 const fn has_error_code(vector: u32) -> bool {
     matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30)
 }
@@ -713,18 +742,7 @@ impl Runtime {
             let mut host_next = a.create_label();
             a.cmp(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
             a.jne(host_next)?;
-            for r in saved {
-                a.push(r)?;
-            }
-            a.mov(rbx, rsp)?;
-            a.mov(rsp, stack_top)?;
-            a.mov(rdi, rsi)?;
-            a.mov(rax, entry)?;
-            a.call(rax)?;
-            a.mov(rsp, rbx)?;
-            for r in saved.into_iter().rev() {
-                a.pop(r)?;
-            }
+            call_image(&mut a, &saved, stack_top, entry, |a| a.mov(rdi, rsi))?;
             // A kick found the vCPU in the image: the budget goes now, as
             // it would have in translated code.
             let mut no_kick = a.create_label();
@@ -776,19 +794,10 @@ impl Runtime {
             let mut l = a.create_label();
             a.set_label(&mut l)?;
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10, r11];
-            for r in saved {
-                a.push(r)?;
-            }
-            a.mov(rbx, rsp)?;
-            a.mov(rsp, stack_top)?;
-            a.mov(r8d, edi)?;
-            a.mov(rdi, rax)?;
-            a.mov(rax, miss_entry)?;
-            a.call(rax)?;
-            a.mov(rsp, rbx)?;
-            for r in saved.into_iter().rev() {
-                a.pop(r)?;
-            }
+            call_image(&mut a, &saved, stack_top, miss_entry, |a| {
+                a.mov(r8d, edi)?;
+                a.mov(rdi, rax)
+            })?;
             a.ret()?;
             miss_call = Some(l);
         }

@@ -31,7 +31,6 @@ use zmmu_mmu::range::{self, Walked};
 use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::Storage;
 
-use crate::miss::Window;
 use crate::protocol::{
     cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED,
     FRAME_REFERENCED, FRAME_STORABLE, HOST, LISTED_PAGES, WANTED_FRAMES,
@@ -1142,6 +1141,53 @@ pub fn host_call(
         *count += 1;
     }
     COMPLETED
+}
+
+/// Absolute storage as the image reads it through the absolute window
+/// (`protocol::ABSOLUTE_VA`), below [`Shared::absolute_size`]: the DAT
+/// tables of a walk (PoP ch. 3 "Translation Tables": they lie in absolute
+/// storage). Storage keys are the host's: a frame's key reads as 0 with
+/// the reference bit, which only an access with the access key 0 may
+/// rely on (key-controlled protection permits it whatever the key, PoP
+/// ch. 3 "Key-Controlled Protection"), and whose reference the host
+/// recorded ([`Published`](crate::protocol::Published)). Nothing is stored.
+pub(crate) struct Window<'g, G> {
+    guest: &'g G,
+    size: u64,
+}
+
+impl<'g, G: Guest> Window<'g, G> {
+    /// The window onto `size` bytes of absolute storage through `guest`.
+    pub(crate) fn new(guest: &'g G, size: u64) -> Self {
+        Self { guest, size }
+    }
+}
+
+impl<G: Guest> Storage for Window<'_, G> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
+        let end = address.value().checked_add(buf.len() as u64)?;
+        if end > self.size {
+            return None;
+        }
+        self.guest.read_absolute(address.value(), buf);
+        Some(())
+    }
+
+    fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
+        None
+    }
+
+    fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
+        (address.value() < self.size).then_some(StorageKey::new(StorageKey::R))
+    }
+
+    fn set_key(&mut self, _: AbsoluteAddress, _: StorageKey) -> Option<()> {
+        None
+    }
 }
 
 #[cfg(test)]

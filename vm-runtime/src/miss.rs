@@ -14,63 +14,14 @@
 use zmmu_cpu::memory::logical_space;
 use zmmu_cpu::state::mask;
 use zmmu_mmu::access::{check, Request};
-use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
+use zmmu_mmu::addr::LogicalAddress;
 use zmmu_mmu::control::{Controls, Facilities};
-use zmmu_mmu::keys::StorageKey;
 use zmmu_mmu::kind::AccessKind;
-use zmmu_mmu::storage::Storage;
 
-use crate::call::{load_cpu, CpuPage, Guest};
+use crate::call::{load_cpu, CpuPage, Guest, Window};
 use crate::protocol::{
     published_slots, Entered, JumpEntry, Published, Shared, JUMP_TAG, JUMP_WAYS,
 };
-
-/// Absolute storage as the image reads it through the absolute window
-/// (`protocol::ABSOLUTE_VA`), below [`Shared::absolute_size`]: the DAT
-/// tables of a walk (PoP ch. 3 "Translation Tables": they lie in absolute
-/// storage). Storage keys are the host's: a frame's key reads as 0 with
-/// the reference bit, which only an access with the access key 0 may
-/// rely on (key-controlled protection permits it whatever the key, PoP
-/// ch. 3 "Key-Controlled Protection"), and whose reference the host
-/// recorded ([`Published`]). Nothing is stored.
-pub(crate) struct Window<'g, G> {
-    guest: &'g G,
-    size: u64,
-}
-
-impl<'g, G: Guest> Window<'g, G> {
-    /// The window onto `size` bytes of absolute storage through `guest`.
-    pub(crate) fn new(guest: &'g G, size: u64) -> Self {
-        Self { guest, size }
-    }
-}
-
-impl<G: Guest> Storage for Window<'_, G> {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
-        let end = address.value().checked_add(buf.len() as u64)?;
-        if end > self.size {
-            return None;
-        }
-        self.guest.read_absolute(address.value(), buf);
-        Some(())
-    }
-
-    fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
-        None
-    }
-
-    fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
-        (address.value() < self.size).then_some(StorageKey::new(StorageKey::R))
-    }
-
-    fn set_key(&mut self, _: AbsoluteAddress, _: StorageKey) -> Option<()> {
-        None
-    }
-}
 
 /// A miss of the dispatcher: the PSW address, the context's jump-cache
 /// bits (the PSW bits the running blocks were translated for and the
