@@ -11,7 +11,9 @@
 
 mod common;
 
-use common::{assert_same, bytes_at, host_time, on_both, program_machine, write_words};
+use common::{
+    assert_same, bytes_at, count, host_time, in_vm, on_both, program_machine, write_words,
+};
 use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_cpu::state::mask;
 use zmmu_kvm::TscTime;
@@ -153,15 +155,6 @@ fn comparators_machine(last: u64, time: Option<TscTime>) -> Machine {
     machine
 }
 
-/// The SCKCs the image completed.
-fn sckc_in_vm(engine: &zmmu_kvm::KvmEngine) -> u64 {
-    let completed = engine.completed_in_vm();
-    completed
-        .iter()
-        .find(|&&(m, _)| m == "SCKC")
-        .map_or(0, |&(_, n)| n)
-}
-
 #[test]
 fn a_comparator_past_the_deadline_is_set_in_the_vm_under_the_hosts_clock() {
     let Some(time) = host_time() else {
@@ -175,7 +168,7 @@ fn a_comparator_past_the_deadline_is_set_in_the_vm_under_the_hosts_clock() {
     assert_eq!(machine.cpu.clock_comparator, FAR);
     // Each of the loop's set the comparator in the VM.
     assert!(
-        sckc_in_vm(&engine) >= 2 * TURNS,
+        in_vm(&engine, "SCKC") >= 2 * TURNS,
         "{:?}",
         engine.completed_in_vm()
     );
@@ -213,7 +206,7 @@ fn under_virtual_time_every_comparator_is_the_hosts() {
     };
     assert_eq!(machine.cpu.psw, reference.cpu.psw);
     assert_eq!(machine.cpu.clock_comparator, FAR);
-    assert_eq!(sckc_in_vm(&engine), 0);
+    assert_eq!(in_vm(&engine, "SCKC"), 0);
 }
 
 /// lghi r1,200 ; lghi r2,0 ; lghi r4,7 ; lgfi r7,0x3000 ; lgfi
@@ -508,10 +501,7 @@ fn a_page_moved_by_mvcle_is_one_store_in_the_vm() {
             bytes_at(&reference, 0x10000, 0x1010)
         );
         let completed = engine.completed_in_vm();
-        let mvcle = completed
-            .iter()
-            .find(|&&(m, _)| m == "MVCLE")
-            .map_or(0, |&(_, n)| n);
+        let mvcle = count(&completed, "MVCLE");
         assert_eq!(mvcle, in_vm, "skew {skew}: {completed:?}");
     }
 }

@@ -8,8 +8,7 @@
 
 mod common;
 
-use common::{assert_same, bytes_at, on_both, program_machine, write_words};
-use zmmu_kvm::KvmEngine;
+use common::{assert_same, bytes_at, in_vm, on_both, program_machine, write_words};
 use zmmu_machine::Machine;
 
 /// Turns of [`CLEAR`].
@@ -69,15 +68,6 @@ fn crossing_turns() -> u64 {
     crossing
 }
 
-/// Calls of EXRL the image completed.
-fn in_vm(engine: &KvmEngine) -> u64 {
-    engine
-        .completed_in_vm()
-        .iter()
-        .find(|&&(m, _)| m == "EXRL")
-        .map_or(0, |&(_, n)| n)
-}
-
 #[test]
 fn an_executed_clear_across_pages_completes_in_the_vm_as_the_interpreter() {
     let (reference, kvm) = on_both(machine, 10 * TURNS);
@@ -99,7 +89,7 @@ fn an_executed_clear_across_pages_completes_in_the_vm_as_the_interpreter() {
     // two pages writable); every other call is the image's.
     let crossing = crossing_turns();
     assert!(crossing >= TURNS / 4, "{crossing} turns cross");
-    let completed = in_vm(&engine);
+    let completed = in_vm(&engine, "EXRL");
     assert!(
         completed >= TURNS - 5,
         "{completed} of {TURNS} EXRLs ({crossing} across pages) completed in the VM"

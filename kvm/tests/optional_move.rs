@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::{assert_same, bytes_at, on_both, program_machine, write_words};
+use common::{assert_same, bytes_at, in_vm, on_both, program_machine, write_words};
 use zmmu_cpu::state::mask;
-use zmmu_kvm::KvmEngine;
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::control::Cr0;
@@ -67,15 +66,6 @@ fn in_spaces(program: &[u8], gprs: &[(usize, u64)]) -> Machine {
         cpu.gpr[r] = value;
     }
     machine
-}
-
-/// Calls of MVCOS the image completed.
-fn in_vm(engine: &KvmEngine) -> u64 {
-    engine
-        .completed_in_vm()
-        .iter()
-        .find(|&&(m, _)| m == "MVCOS")
-        .map_or(0, |&(_, n)| n)
 }
 
 /// Whether the frame at `frame` holds the same bytes in both machines.
@@ -141,7 +131,7 @@ fn mvcos_between_the_three_spaces_completes_in_the_vm_as_the_interpreter() {
     }
     // Each frame's first move is the host's (it lists the frame), and a
     // batch's deadline may end a chain.
-    let moves = in_vm(&engine);
+    let moves = in_vm(&engine, "MVCOS");
     assert!(moves >= 4 * TURNS - 20, "{moves} MVCOS completed in the VM");
 }
 
@@ -187,7 +177,7 @@ fn protection_and_translation_exceptions_are_the_interpreters() {
         );
         // The moves into frames the host listed are the image's; the
         // exception the host's to deliver.
-        assert!(in_vm(&engine) >= 2, "last {last:#x}");
+        assert!(in_vm(&engine, "MVCOS") >= 2, "last {last:#x}");
         assert_eq!(reference.cpu.gpr[1], u64::from(last != 0x5_0300));
     }
 }
@@ -230,7 +220,7 @@ fn an_mvcos_into_a_frame_holding_translated_code_drops_it_before_the_next_instru
     // The host's move lists the frame, whose code it dropped; the next
     // block translated from it takes it out again: every move there is
     // the host's.
-    assert_eq!(in_vm(&engine), 0);
+    assert_eq!(in_vm(&engine, "MVCOS"), 0);
 }
 
 /// 20 moves of 64 bytes from primary 0x51000 (frame 0x81000) to 0x50000
@@ -266,5 +256,5 @@ fn after_sske_and_rrbe_a_move_records_reference_and_change_again() {
         bytes_at(&machine, 0x8_0000, 64),
         bytes_at(&reference, 0x8_0000, 64)
     );
-    assert!(in_vm(&engine) >= 15);
+    assert!(in_vm(&engine, "MVCOS") >= 15);
 }

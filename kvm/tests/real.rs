@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{assert_same, bytes_at, on_both, program_machine, write_words};
-use zmmu_kvm::KvmEngine;
+use common::{assert_same, bytes_at, in_vm, on_both, program_machine, write_words};
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -32,15 +31,6 @@ fn with_tables(mut machine: Machine) -> Machine {
     write_words(&mut machine, &words);
     machine.cpu.cr[1] = 0x1_0000;
     machine
-}
-
-/// Calls of `mnemonic` the image completed.
-fn in_vm(engine: &KvmEngine, mnemonic: &str) -> u64 {
-    engine
-        .completed_in_vm()
-        .iter()
-        .find(|&&(m, _)| m == mnemonic)
-        .map_or(0, |&(_, n)| n)
 }
 
 /// Turns of [`PAIRS`].

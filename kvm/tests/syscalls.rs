@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{host_time, on_both, program_machine, write_words};
+use common::{count, host_time, on_both, program_machine, write_words};
 use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_kvm::reasons::Leave;
 use zmmu_kvm::TscTime;
@@ -130,19 +130,9 @@ fn a_system_call_path_switches_address_spaces_without_leaving_the_chain() {
     // in the VM; each LPSWE (and the setup's LCTLG of CR13) switches the
     // root during its host call.
     let completed = engine.completed_in_vm();
-    let lctlg_in_vm = completed
-        .iter()
-        .find(|&&(m, _)| m == "LCTLG")
-        .map_or(0, |&(_, n)| n);
+    let lctlg_in_vm = count(&completed, "LCTLG");
     assert!(lctlg_in_vm >= 2 * TURNS, "{completed:?}");
-    let switched = |mnemonic| {
-        engine
-            .reasons()
-            .switched_by_mnemonic()
-            .iter()
-            .find(|&&(m, _)| m == mnemonic)
-            .map_or(0, |&(_, n)| n)
-    };
+    let switched = |mnemonic| count(&engine.reasons().switched_by_mnemonic(), mnemonic);
     assert_eq!(switched("LPSWE") + lpswe.1, TURNS + 1);
 }
 

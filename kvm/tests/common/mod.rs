@@ -160,3 +160,16 @@ pub fn assert_same(machine: &Machine, reference: &Machine) {
         "the lowcore's interruption fields"
     );
 }
+
+/// The count `list` gives `mnemonic` (zero if it names it not): a list
+/// by mnemonic of the engine's counters.
+pub fn count(list: &[(&str, u64)], mnemonic: &str) -> u64 {
+    list.iter()
+        .find(|&&(m, _)| m == mnemonic)
+        .map_or(0, |&(_, n)| n)
+}
+
+/// Calls of `mnemonic` the in-VM runtime image completed.
+pub fn in_vm(engine: &KvmEngine, mnemonic: &str) -> u64 {
+    count(&engine.completed_in_vm(), mnemonic)
+}
