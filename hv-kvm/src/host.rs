@@ -500,11 +500,7 @@ impl KvmHost {
             [cpu, context, block, trampoline],
             exits,
         )?;
-        Ok(self
-            .paging
-            .memory()
-            .load_u64(off::USER_DATA + runtime::user::STATUS)
-            .unwrap_or(0))
+        Ok(self.user_load(runtime::user::STATUS))
     }
 
     /// The backend failure that the last [`HostAccess::probe`] could not
@@ -544,6 +540,20 @@ impl KvmHost {
 
     fn cb_load(&self, field: u64) -> u64 {
         self.paging.memory().load_u64(off::CB + field).unwrap_or(0)
+    }
+
+    fn user_store(&self, field: u64, value: u64) {
+        let _ = self
+            .paging
+            .memory()
+            .store_u64(off::USER_DATA + field, value);
+    }
+
+    fn user_load(&self, field: u64) -> u64 {
+        self.paging
+            .memory()
+            .load_u64(off::USER_DATA + field)
+            .unwrap_or(0)
     }
 
     /// Moves what the tables need done into the control block: the first
@@ -619,11 +629,10 @@ impl KvmHost {
         let ran = self.run_until_done(entry, args, exits);
         // What the host-call stub took after a kick, and a kick's request
         // it did not meet (none may reach the next run).
-        let memory = self.paging.memory();
-        let stolen = memory.load_u64(off::USER_DATA + runtime::user::STOLEN);
-        let _ = memory.store_u64(off::USER_DATA + runtime::user::STOLEN, 0);
-        let _ = memory.store_u64(off::USER_DATA + runtime::user::PREEMPT, 0);
-        if let Some(stolen) = stolen.filter(|&s| s != 0) {
+        let stolen = self.user_load(runtime::user::STOLEN);
+        self.user_store(runtime::user::STOLEN, 0);
+        self.user_store(runtime::user::PREEMPT, 0);
+        if stolen != 0 {
             self.stats.taken_after_image += 1;
             exits.preempted_in_vm(stolen);
         }
@@ -727,17 +736,8 @@ impl KvmHost {
                 }
                 Exit::Call => {
                     self.stats.calls += 1;
-                    let user = |field| off::USER_DATA + field;
-                    let argument = self
-                        .paging
-                        .memory()
-                        .load_u64(user(runtime::user::CALL_ARG))
-                        .unwrap_or(0);
-                    let r15 = self
-                        .paging
-                        .memory()
-                        .load_u64(user(runtime::user::CALL_R15))
-                        .unwrap_or(0);
+                    let argument = self.user_load(runtime::user::CALL_ARG);
+                    let r15 = self.user_load(runtime::user::CALL_R15);
                     let started = std::time::Instant::now();
                     let answer = exits.host_call(&mut self.paging, argument, r15);
                     self.stats.call_ns += started.elapsed().as_nanos() as u64;
@@ -748,25 +748,23 @@ impl KvmHost {
                             return Err(e);
                         }
                     };
-                    let memory = self.paging.memory();
                     if answer == runtime::LEAVE {
                         // The run ends here; the vCPU goes to the
                         // dispatcher when it runs next (the changes the
                         // call made to the tables are staged then).
-                        let status = exits.left_status();
-                        let _ = memory.store_u64(user(runtime::user::STATUS), status);
-                        let _ = memory.store_u64(user(runtime::user::CALL), 0);
+                        self.user_store(runtime::user::STATUS, exits.left_status());
+                        self.user_store(runtime::user::CALL, 0);
                         self.cb_store(cb::LEAVE, 1);
                         return Ok(());
                     }
                     if answer == runtime::GO_TO {
                         let (rip, rax) = exits.go_to();
-                        let _ = memory.store_u64(user(runtime::user::GO_TO_RIP), rip);
-                        let _ = memory.store_u64(user(runtime::user::GO_TO_RAX), rax);
+                        self.user_store(runtime::user::GO_TO_RIP, rip);
+                        self.user_store(runtime::user::GO_TO_RAX, rax);
                     }
-                    let _ = memory.store_u64(user(runtime::user::R15_LESS), exits.r15_less());
-                    let _ = memory.store_u64(user(runtime::user::CALL_RESULT), answer);
-                    let _ = memory.store_u64(user(runtime::user::CALL), 0);
+                    self.user_store(runtime::user::R15_LESS, exits.r15_less());
+                    self.user_store(runtime::user::CALL_RESULT, answer);
+                    self.user_store(runtime::user::CALL, 0);
                     if let Some(sooner) = exits
                         .deadline()
                         .filter(|&d| self.deadline.is_some_and(|old| d < old))
@@ -795,8 +793,7 @@ impl KvmHost {
                             // a CPL0 handler): the host-call stub takes it
                             // when the image returns next, unless the kick
                             // again, later, finds it first.
-                            let at = off::USER_DATA + runtime::user::PREEMPT;
-                            let _ = self.paging.memory().store_u64(at, 1);
+                            self.user_store(runtime::user::PREEMPT, 1);
                         }
                     }
                 }
@@ -836,8 +833,7 @@ impl KvmHost {
             FaultAction::Retry => Ok(None),
             FaultAction::Resume(rip) => Ok(Some(rip)),
             FaultAction::ResumeHost(rip) => {
-                let at = off::USER_DATA + runtime::user::HOST_NEXT;
-                let _ = self.paging.memory().store_u64(at, 1);
+                self.user_store(runtime::user::HOST_NEXT, 1);
                 Ok(Some(rip))
             }
             FaultAction::Recover => self
@@ -875,7 +871,7 @@ impl KvmHost {
         self.vcpu
             .reset(self.boot_root.cr3(), self.runtime.dispatch)?;
         self.cb_store(cb::LEAVE, 0);
-        let _ = (self.paging.memory()).store_u64(off::USER_DATA + runtime::user::HOST_NEXT, 0);
+        self.user_store(runtime::user::HOST_NEXT, 0);
         self.paging.set_loaded(Some(self.boot_root));
         self.paging.cr3_consumed();
         self.staged.clear();
@@ -922,16 +918,9 @@ impl KvmHost {
         let kernel = va(off::KERNELS + index as u64 * KERNEL_SLOT);
         // The dispatcher passes four arguments; the kernel's address rides
         // in the user data page.
-        let _ = self
-            .paging
-            .memory()
-            .store_u64(off::USER_DATA + runtime::user::KERNEL, kernel);
+        self.user_store(runtime::user::KERNEL, kernel);
         self.run(self.runtime.call_kernel, args, on_fault)?;
-        Ok(self
-            .paging
-            .memory()
-            .load_u64(off::USER_DATA + runtime::user::RESULT)
-            .unwrap_or(0))
+        Ok(self.user_load(runtime::user::RESULT))
     }
 }
 
