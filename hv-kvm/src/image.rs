@@ -358,6 +358,11 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, mask_floor)), tod);
     }
 
+    /// Writes [`Shared::mask_floor_after_comparator`].
+    pub fn set_mask_floor_after_comparator(&self, tod: u64) {
+        self.store(shared(offset_of!(Shared, mask_floor_after_comparator)), tod);
+    }
+
     /// Writes [`Shared::comparator_floor`].
     pub fn set_comparator_floor(&self, tod: u64) {
         self.store(shared(offset_of!(Shared, comparator_floor)), tod);

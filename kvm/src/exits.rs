@@ -15,7 +15,9 @@ use zmmu_cpu::state::{mask, Cpu};
 
 use zmmu_hv_kvm::runtime::{GO_TO, LEAVE};
 use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
-use zmmu_machine::interrupt::{interruption_controls, take_external, ExternalSignals};
+use zmmu_machine::interrupt::{
+    interruption_controls, take_external, ExternalSignals, CR0_CLOCK_COMPARATOR,
+};
 use zmmu_machine::system::Board;
 use zmmu_mmu::access::{AccessKind, Request};
 use zmmu_mmu::addr::LogicalAddress;
@@ -193,7 +195,7 @@ fn may_interrupt(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadline) -> b
     if signals_may_interrupt(cpu, board) || (cpu.psw.mask & mask::EXT != 0 && timers) {
         return true;
     }
-    deadline.at = deadline.at.min(Deadline::of(cpu, board).at);
+    deadline.at = deadline.at.min(Deadline::of(cpu, board, deadline.tick).at);
     false
 }
 
@@ -254,8 +256,25 @@ pub(crate) fn mask_floor(cpu: &Cpu, board: &mut Board<'_>, deadline: &mut Deadli
     comparator_floor(&enabled, board, deadline)
 }
 
-/// Publishes both floors for the image ([`comparator_floor`],
-/// [`mask_floor`], which may bring `deadline` forward).
+/// The mask floor once the image's SCKC has set the clock comparator at
+/// or past the comparator floor
+/// (`zmmu_vm_runtime::protocol::Shared::mask_floor_after_comparator`):
+/// [`mask_floor`] for a CPU whose comparator cannot interrupt before the
+/// deadline (its subclass off), where that leaves the deadline as it is
+/// (a CPU timer due sooner with the masks on would bring it forward: 0).
+fn mask_floor_after_comparator(cpu: &Cpu, board: &mut Board<'_>, deadline: &Deadline) -> u64 {
+    let mut set = cpu.clone();
+    set.cr[0] &= !CR0_CLOCK_COMPARATOR;
+    let mut kept = *deadline;
+    match mask_floor(&set, board, &mut kept) {
+        floor if kept == *deadline => floor,
+        _ => 0,
+    }
+}
+
+/// Publishes the floors for the image ([`comparator_floor`],
+/// [`mask_floor`], which may bring `deadline` forward, and
+/// [`mask_floor_after_comparator`]).
 pub(crate) fn publish_floors(
     area: &zmmu_hv_kvm::image::ImageArea<'_>,
     cpu: &Cpu,
@@ -264,6 +283,8 @@ pub(crate) fn publish_floors(
 ) {
     area.set_mask_floor(mask_floor(cpu, board, deadline));
     area.set_comparator_floor(comparator_floor(cpu, board, deadline));
+    let after = mask_floor_after_comparator(cpu, board, deadline);
+    area.set_mask_floor_after_comparator(after);
 }
 
 /// Whether an instruction (for an EXECUTE, its target; `None`: a target

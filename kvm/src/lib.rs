@@ -79,7 +79,7 @@ pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
 
 use blocks::{Block, Blocks, Spaces};
-use deadline::Deadline;
+use deadline::{Deadline, Tick};
 use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
 use watch::Watch;
@@ -323,6 +323,8 @@ pub struct KvmEngine {
     /// The last chain ended at a jump-cache miss (counted by the next
     /// lookup: block cached or new).
     missed: bool,
+    /// The program's clock-comparator period, as far as it shows one.
+    tick: Tick,
     failure: Option<KvmError>,
     /// How the TSC in the VM follows the host's (for the image's clock).
     tsc: Option<TscLink>,
@@ -396,6 +398,7 @@ impl KvmEngine {
             stats: Stats::default(),
             reasons: ExitReasons::default(),
             missed: false,
+            tick: Tick::default(),
             failure: None,
             tsc,
         })
@@ -518,7 +521,15 @@ impl KvmEngine {
                 self.blocks.drop_page(page, self.host.paging_mut());
             }
         }
-        let mut deadline = Deadline::of(cpu, board);
+        self.tick.learn(cpu, board.services.clock.peek_tod());
+        if Deadline::wait_if_near(cpu, board) {
+            return Ok(Ran {
+                instructions: 0,
+                last: cpu.psw.addr,
+                result: Ok(()),
+            });
+        }
+        let mut deadline = Deadline::of(cpu, board, self.tick);
         let max = max.min(deadline.instructions);
         self.host.set_deadline(Some(deadline.at));
         let mut done = 0u64;
@@ -551,6 +562,7 @@ impl KvmEngine {
             done += n;
             last = at;
             self.sync_controls(cpu, board);
+            self.tick.learn(cpu, board.services.clock.peek_tod());
             if result.is_err() || leave || cpu.psw.mask & mask::WAIT != 0 {
                 self.stats.instructions += done;
                 return Ok(Ran {

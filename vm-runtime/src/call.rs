@@ -1136,6 +1136,7 @@ pub fn host_call(
     }
     if let Some(value) = comparator {
         shared.clock.clock_comparator = value;
+        shared.mask_floor = shared.mask_floor_after_comparator;
     }
     if let Some(count) = counts.get_mut(insn.op as usize) {
         *count += 1;
@@ -1513,9 +1514,12 @@ mod tests {
         let value = 0x0001_0203_0405_0607u64;
         let mut c = setup(&[0xb2, 0x06, 0x20, 0x00]);
         c.shared.comparator_floor = value;
+        c.shared.mask_floor_after_comparator = value;
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
         assert_eq!(c.shared.clock.clock_comparator, value);
         assert_eq!(c.counts[Opcode::SCKC as usize], 1);
+        // The comparator no longer due, the masks become settable.
+        assert_eq!(c.shared.mask_floor, value);
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 8;
+pub const VERSION: u64 = 9;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -131,6 +131,14 @@ pub struct Shared {
     /// make it. Zero when the host must. Written with
     /// [`Shared::comparator_floor`].
     pub mask_floor: u64,
+    /// [`Shared::mask_floor`] once the image has set the clock comparator
+    /// at or past [`Shared::comparator_floor`] (SCKC): the comparator then
+    /// comes due no sooner than the deadline, so where it alone kept the
+    /// mask floor zero (due, its interruption held off by the masks: the
+    /// handler of a tick, which sets the next one), the masks become
+    /// settable. Zero when something else may become pending. Written
+    /// with [`Shared::mask_floor`].
+    pub mask_floor_after_comparator: u64,
     /// Nonzero when an access of the image that the host did not map
     /// faulted for a cause the next call may not meet (an s390x exception
     /// the guest's handler resolves, as demand paging's first touch of a
