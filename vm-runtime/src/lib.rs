@@ -27,5 +27,6 @@
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod gate;
 pub mod miss;
 pub mod protocol;
