@@ -430,10 +430,12 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, entered)), log);
     }
 
-    /// The translator's context for the image's switches
-    /// (`Shared::context`; zero: the image makes none).
-    pub fn set_context(&self, at: u64) {
+    /// The translator's context and dispatcher for the image's switches
+    /// (`Shared::context`, `Shared::dispatch`; zeros: the image makes
+    /// none).
+    pub fn set_context(&self, at: u64, dispatch: u64) {
         self.store(shared(offset_of!(Shared, context)), at);
+        self.store(shared(offset_of!(Shared, dispatch)), dispatch);
     }
 
     /// Publishes the gate's roots by their tags and the fetch controls of

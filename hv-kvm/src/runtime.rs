@@ -867,6 +867,18 @@ impl Runtime {
                 r15,
                 qword_ptr(image_shared(std::mem::offset_of!(Shared, charged))),
             )?;
+            // After a switch to an address with no published block: the
+            // dispatcher again, at that address under the new bits.
+            let mut resolved = a.create_label();
+            let redispatch = image_shared(std::mem::offset_of!(Shared, redispatch));
+            a.cmp(qword_ptr(redispatch), 0)?;
+            a.je(resolved)?;
+            a.mov(qword_ptr(redispatch), 0)?;
+            a.add(rsp, 8)?;
+            a.jmp(qword_ptr(image_shared(std::mem::offset_of!(
+                Shared, dispatch
+            ))))?;
+            a.set_label(&mut resolved)?;
             a.ret()?;
             miss_call = Some(l);
         }

@@ -346,7 +346,7 @@ impl KvmEngine {
                 blocks::PUBLISHED_SLOTS as u64,
                 blocks::ENTERED,
             );
-            image.area().set_context(ExecArea::CONTEXT);
+            image.area().set_context(ExecArea::CONTEXT, stubs.dispatch);
         }
         let cache = host
             .code_cache()

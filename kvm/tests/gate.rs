@@ -50,6 +50,8 @@ const KERNEL_MASK: u64 = 0x0400_c001_8000_0000;
 const PROCESS_MASK: u64 = 0x0401_0001_8000_0000;
 /// The I/O and external masks (PSW bits 6 and 7).
 const MASKS: u64 = 0x0300_0000_0000_0000;
+/// The PSW key 1 (PSW bits 8-11).
+const KEY_1: u64 = 0x0010_0000_0000_0000;
 /// The PER mask (PSW bit 1).
 const PER: u64 = 0x4000_0000_0000_0000;
 /// The wait state (PSW bit 14).
@@ -123,25 +125,39 @@ fn run(process: u64) -> Option<(Machine, KvmEngine, Machine)> {
     Some((machine, engine, reference))
 }
 
-#[test]
-fn the_return_to_a_process_through_the_lowcore_lpswe_runs_in_the_vm() {
-    let Some((machine, engine, _)) = run(PROCESS_MASK) else {
+/// The turns of the loop with the process's PSW `process`: the
+/// interpreter's result, the LPSWEs the image completed (all but the
+/// first, whose root and block are not there yet) and the exits.
+fn turns(process: u64) {
+    let Some((machine, engine, _)) = run(process) else {
         return;
     };
     // 2 and 3 in turn: each turn read the frame the tables gave.
     assert_eq!((machine.cpu.gpr[8], machine.cpu.gpr[1]), (5 * TURNS / 2, 0));
-    // The first LPSWE to the process is the host's (its root and block
-    // are not published yet); the others the image's.
     let lpswes = engine.lpswes_in_vm();
     // Not the kicks of the deadline, which come with the host's time.
     let stats = engine.host().stats();
     let exits = stats.exits - stats.kicks;
-    eprintln!("{TURNS} turns: {exits} exits, {lpswes} LPSWEs in the VM");
+    eprintln!("{process:#x}: {TURNS} turns, {exits} exits, {lpswes} LPSWEs in the VM");
     assert!(lpswes >= TURNS - 2, "{lpswes} LPSWEs in the VM");
     // Per turn: the SVC's and the IPTE's host calls and the fault of the
     // page mapped anew, no exit for the return to the process (four with
     // it: the chain ends at the miss there).
     assert!(exits <= 3 * TURNS + TURNS / 4, "{exits} exits");
+}
+
+#[test]
+fn the_return_to_a_process_through_the_lowcore_lpswe_runs_in_the_vm() {
+    turns(PROCESS_MASK);
+}
+
+/// A process under the PSW key 1, whose blocks the host does not publish
+/// (the image's fetch would need the storage key): the image completes
+/// the LPSWE and the dispatcher finds the process's block in the jump
+/// cache under the new bits.
+#[test]
+fn a_block_not_published_is_found_in_the_jump_cache_after_the_switch() {
+    turns(PROCESS_MASK | KEY_1);
 }
 
 /// The I/O and external masks the LPSWE turns on (Linux's process PSW):

@@ -40,7 +40,9 @@ pub struct Miss {
 }
 
 /// The code of the block the dispatcher missed at, or zero when the host
-/// must look. `table` is the host's ([`Shared::published`]). The block is
+/// must look; after an LPSWE the image completed ([`crate::gate`]), the
+/// new block's code, or the new PSW address with
+/// [`Shared::redispatch`] set. `table` is the host's ([`Shared::published`]). The block is
 /// entered in the address's jump-cache group `group` (the
 /// [`JUMP_WAYS`] slots from `probed` & !3) and its slot logged in
 /// `entered`, while the log has room: in the slot of a dropped entry for
@@ -80,11 +82,14 @@ pub fn resolve(
     else {
         return 0;
     };
-    let Some(block) = find(&cpu, bits, shared, table, &*guest) else {
-        return 0;
-    };
-    shared.resolved += 1;
-    block.code
+    if let Some(block) = find(&cpu, bits, shared, table, &*guest) {
+        shared.resolved += 1;
+        return block.code;
+    }
+    // The dispatcher looks the new address up in the jump cache under the
+    // new bits (a block not published: another key's, one across pages).
+    shared.redispatch = 1;
+    cpu.psw.addr
 }
 
 /// What the image needs to complete an LPSWE at a miss ([`crate::gate`]):

@@ -205,6 +205,16 @@ pub struct Shared {
     /// `CTX_*` layout), written by the loader: the image sets its PSW bits
     /// after a switch.
     pub context: u64,
+    /// The virtual address of the translator's dispatcher, written by the
+    /// host (zero: none): after a switch to a PSW address whose block is
+    /// not published, the miss stub goes there with that address
+    /// ([`Shared::redispatch`]), and the jump cache decides under the new
+    /// bits.
+    pub dispatch: u64,
+    /// Set by the image when its answer to a miss is the new PSW address
+    /// to dispatch at ([`Shared::dispatch`]), not a block's code; the miss
+    /// stub clears it.
+    pub redispatch: u64,
     /// Nonzero while the image asks the CPL0 #BP handler for a root (its
     /// `INT3` then means "switch", not "done" or "call"); the handler
     /// clears it.
