@@ -917,6 +917,7 @@ impl KvmHost {
             .reset(self.boot_root.cr3(), self.runtime.dispatch)?;
         self.cb_store(cb::LEAVE, 0);
         self.user_store(runtime::user::HOST_NEXT, 0);
+        self.paging.forget_gate();
         self.paging.set_loaded(Some(self.boot_root));
         self.paging.cr3_consumed();
         self.staged.clear();

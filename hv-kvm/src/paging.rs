@@ -422,6 +422,12 @@ impl KvmPaging {
         Ok(Some(root))
     }
 
+    /// Forgets the root the gate loaded (the vCPU was reset: its CR3 is
+    /// the host's again).
+    pub(crate) fn forget_gate(&mut self) {
+        let _ = self.memory.store_u64(off::GATE + gate::LOADED, 0);
+    }
+
     /// The vCPU was reset to `cr3` (boot or recovery).
     pub(crate) fn set_loaded(&mut self, root: Option<KvmRoot>) {
         self.loaded = root;

@@ -93,7 +93,9 @@ pub fn published(cpu: &Cpu, facilities: Facilities, gate: &Gate) -> Option<(u64,
 /// nothing, when the host must run it:
 /// - the fetch as the interpreter checks it (PoP ch. 3: DAT, protection,
 ///   prefixing, addressing) from the prefix area, in one page, with the
-///   PSW key 0, no PER, not the access-register mode, a valid PSW;
+///   PSW key 0, no PER, not the access-register mode, a valid PSW; its
+///   bytes read through the root (the PSW's space and key: a mapping
+///   there recorded the frame's reference);
 /// - its operand fetched through the root as the interpreter fetches it
 ///   (an exception, a fault the host does not map: the host's);
 /// - the new PSW valid, no wait, no PER, an even address (PoP ch. 4
@@ -141,8 +143,13 @@ pub fn lpswe(
     if !(prefix..prefix + PREFIX_AREA).contains(&absolute) {
         return None;
     }
+    // The bytes through the root, whose mapping of the page recorded its
+    // reference (a change of the frame's key drops it): the fetch's
+    // reference is recorded already, as the interpreter's fetch records it.
     let mut bytes = [0u8; 4];
-    guest.read_absolute(absolute, &mut bytes);
+    if !guest.load(at, &mut bytes) {
+        return None;
+    }
     let insn = decode(&bytes)
         .ok()
         .filter(|insn| insn.op == Opcode::LPSWE)?;
