@@ -159,10 +159,10 @@ fn reads_clock_only(op: Opcode) -> bool {
     )
 }
 
-/// The PSW bits that only decide which interruptions are taken (PoP
-/// "Program-Status Word": the I/O and external masks): translated code
-/// does not depend on them, so a change of them alone ends the chain
-/// only when an interruption may be taken ([`may_interrupt`]).
+// The PSW bits that only decide which interruptions are taken (PoP
+// "Program-Status Word": the I/O and external masks): translated code
+// does not depend on them, so a change of them alone ends the chain only
+// when an interruption may be taken (`may_interrupt`).
 use zmmu_vm_runtime::gate::INTERRUPTION_MASKS;
 
 /// After an instruction changed what decides which interruptions are

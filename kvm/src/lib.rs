@@ -83,7 +83,8 @@ use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
 use watch::Watch;
 
-/// The PSW bits translated code depends on.
+// The PSW bits translated code depends on (`KEY_BITS`), the fetch
+// controls and the root of a PSW: the image's too (`docs/CHOICES.md` 77).
 use zmmu_vm_runtime::gate::{self, fetch_controls, KEY_BITS};
 use zmmu_vm_runtime::protocol::{controls_words, root_words, GATE_ROOTS};
 

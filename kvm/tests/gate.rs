@@ -115,8 +115,18 @@ fn machine(process: u64, time: TscTime) -> Machine {
 /// page tables, the kernel's data); the kvm run and its engine, or `None`
 /// where KVM or host time is unavailable.
 fn run(process: u64) -> Option<(Machine, KvmEngine, Machine)> {
+    run_with(process, |_| {})
+}
+
+/// [`run`] with `adjust` made to the machine first.
+fn run_with(process: u64, adjust: fn(&mut Machine)) -> Option<(Machine, KvmEngine, Machine)> {
     let time = host_time()?;
-    let (reference, kvm) = on_both(|| machine(process, time), 100_000);
+    let build = || {
+        let mut machine = machine(process, time);
+        adjust(&mut machine);
+        machine
+    };
+    let (reference, kvm) = on_both(build, 100_000);
     let (machine, engine) = kvm?;
     assert_same(&machine, &reference);
     for (at, len) in [(0, 0x2000), (0x2000, 0x80), (0x13000, 0x1000)] {
@@ -188,4 +198,26 @@ fn a_new_psw_the_image_refuses_is_the_hosts() {
         };
         assert_eq!(engine.lpswes_in_vm(), lpswes, "{process:#x}");
     }
+}
+
+/// The LPSWE turns the external mask on while the clock comparator's
+/// condition holds (CR0's clock-comparator subclass mask on, the
+/// comparator 0): an interruption becomes takeable, the host's mask
+/// floor is 0, and the machine takes it as the interpreter does (its new
+/// PSW a disabled wait, where the run stops). The run stops at the first
+/// LPSWE, whose process root is not published yet either: the floor's
+/// own refusal is `zmmu_vm_runtime::gate`'s test
+/// `the_masks_change_only_below_the_hosts_floor`.
+#[test]
+fn masks_with_an_interruption_pending_are_the_hosts() {
+    let pending = |machine: &mut Machine| {
+        machine.cpu.cr[0] |= 0x800;
+        machine.cpu.clock_comparator = 0;
+        write_words(machine, &[(0x1b0, 0x0002_0001_8000_0000), (0x1b8, 0x888)]);
+    };
+    let Some((machine, engine, _)) = run_with(PROCESS_MASK | MASKS, pending) else {
+        return;
+    };
+    assert_eq!(machine.cpu.psw.addr, 0x888);
+    assert_eq!(engine.lpswes_in_vm(), 0);
 }

@@ -183,3 +183,206 @@ pub fn lpswe(
     shared.lpswes += 1;
     Some(bits)
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::call::load_cpu;
+    use crate::protocol::{ClockPage, GATE_ROOTS, GATE_SPACES};
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Flat storage of 64 KiB, DAT off and the prefix 0: the root and the
+    /// absolute window read the same bytes. The gate answers `grant` and
+    /// records the index asked for.
+    struct Flat {
+        bytes: Vec<u8>,
+        grant: bool,
+        asked: Option<u64>,
+    }
+
+    impl Guest for Flat {
+        fn load(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+            let at = addr as usize;
+            match self.bytes.get(at..at + buf.len()) {
+                Some(bytes) => {
+                    buf.copy_from_slice(bytes);
+                    true
+                }
+                None => false,
+            }
+        }
+        fn store(&mut self, _: u64, _: &[u8]) -> bool {
+            false
+        }
+        fn compare_swap(&mut self, _: u64, _: usize, _: u128, _: u128) -> Option<u128> {
+            None
+        }
+        fn read_absolute(&self, addr: u64, buf: &mut [u8]) {
+            let at = addr as usize;
+            buf.copy_from_slice(&self.bytes[at..at + buf.len()]);
+        }
+        fn store_absolute(&mut self, _: u64, _: &[u8]) {}
+        fn tsc(&mut self) -> u64 {
+            0
+        }
+        fn take_transient(&mut self) -> bool {
+            false
+        }
+        fn gate(&mut self, index: u64) -> bool {
+            self.asked = Some(index);
+            self.grant
+        }
+    }
+
+    /// The kernel's PSW: supervisor state, DAT off, 64-bit addressing.
+    const KERNEL: u64 = mask::EA | mask::BA;
+    /// The process's: the problem state.
+    const PROCESS: u64 = KERNEL | mask::PROBLEM;
+
+    /// `lpswe 0x210` at 0x400, the new PSW (`mask`, `addr`) at 0x210.
+    fn guest(mask: u64, addr: u64) -> Flat {
+        let mut bytes = vec![0u8; 0x10000];
+        bytes[0x400..0x404].copy_from_slice(&[0xb2, 0xb2, 0x02, 0x10]);
+        bytes[0x210..0x218].copy_from_slice(&mask.to_be_bytes());
+        bytes[0x218..0x220].copy_from_slice(&addr.to_be_bytes());
+        Flat {
+            bytes,
+            grant: true,
+            asked: None,
+        }
+    }
+
+    /// The shared page: storage, a budget, a clock standing still and
+    /// the mask floor `floor`.
+    fn shared(floor: u64) -> Shared {
+        Shared {
+            absolute_size: 0x10000,
+            budget: 10,
+            mask_floor: floor,
+            clock: ClockPage {
+                valid: 1,
+                epoch: 1000,
+                ..ClockPage::default()
+            },
+            ..Shared::default()
+        }
+    }
+
+    /// The gate with the root of the real space for the key 0 at index
+    /// 3 and the real space's fetch controls under tag 1 (the others
+    /// empty).
+    fn gate() -> Gate {
+        let mut cpu = Cpu::new();
+        cpu.psw.mask = PROCESS;
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, Facilities::empty());
+        let mut gate = Gate {
+            roots: [[0; 2]; GATE_ROOTS],
+            spaces: [[u64::MAX; 6]; GATE_SPACES],
+            spaces_len: 2,
+        };
+        gate.roots[3] = root_words(&root_tag(&cpu, &controls).unwrap());
+        gate.spaces[1] = controls_words(&fetch_controls(&cpu, controls));
+        gate
+    }
+
+    /// The page of the kernel at the miss.
+    fn page() -> CpuPage {
+        let mut page = [0u64; 512];
+        page[offset::PSW_MASK / 8] = KERNEL;
+        page
+    }
+
+    /// Runs the image's LPSWE at `at`: its answer, the page, the context's
+    /// bits and the guest after it.
+    fn switch(
+        at: u64,
+        mut guest: Flat,
+        mut shared: Shared,
+        gate: &Gate,
+    ) -> (Option<u64>, CpuPage, u64, Flat, Shared) {
+        let mut page = page();
+        let mut cpu = load_cpu(&page, &shared.clock);
+        cpu.psw.addr = at;
+        let mut bits = 0;
+        let answer = lpswe(
+            &mut cpu,
+            &mut shared,
+            &mut page,
+            gate,
+            &[],
+            &mut bits,
+            &mut guest,
+        );
+        (answer, page, bits, guest, shared)
+    }
+
+    #[test]
+    fn an_lpswe_in_the_lowcore_switches_through_the_gate() {
+        let (answer, page, bits, guest, shared) =
+            switch(0x400, guest(PROCESS, 0x3000), shared(0), &gate());
+        assert_eq!(answer, Some(PROCESS & KEY_BITS | 1));
+        assert_eq!(bits, PROCESS & KEY_BITS | 1);
+        assert_eq!(guest.asked, Some(3));
+        assert_eq!(page[offset::PSW_MASK / 8], PROCESS);
+        assert_eq!(page[offset::PSW_ADDR / 8], 0x3000);
+        assert_eq!((shared.charged, shared.lpswes, shared.fetch_tag), (1, 1, 1));
+    }
+
+    #[test]
+    fn the_masks_change_only_below_the_hosts_floor() {
+        let masked = PROCESS | INTERRUPTION_MASKS;
+        for (floor, done) in [(0, false), (1000, false), (u64::MAX, true)] {
+            let (answer, ..) = switch(0x400, guest(masked, 0x3000), shared(floor), &gate());
+            assert_eq!(answer.is_some(), done, "floor {floor}");
+        }
+    }
+
+    /// What the image leaves to the host changes nothing and asks no root.
+    #[test]
+    fn what_the_image_does_not_complete_is_the_hosts() {
+        let refused = |at: u64, guest: Flat, shared: Shared, gate: &Gate| {
+            let (answer, page, bits, guest, after) = switch(at, guest, shared, gate);
+            assert_eq!((answer, bits, after.charged, after.lpswes), (None, 0, 0, 0));
+            assert_eq!(page, super::tests::page());
+            guest.asked
+        };
+        let plain = || guest(PROCESS, 0x3000);
+        // The wait state, PER, an invalid PSW, an odd address.
+        for new in [
+            guest(PROCESS | mask::WAIT, 0x3000),
+            guest(PROCESS | mask::PER, 0x3000),
+            guest(PROCESS | 1 << 63, 0x3000),
+            guest(PROCESS, 0x3001),
+        ] {
+            assert_eq!(refused(0x400, new, shared(0), &gate()), None);
+        }
+        // Not in the prefix area; storage ends before the lowcore's page.
+        let mut elsewhere = plain();
+        elsewhere.bytes[0x3400..0x3404].copy_from_slice(&[0xb2, 0xb2, 0x02, 0x10]);
+        assert_eq!(refused(0x3400, elsewhere, shared(0), &gate()), None);
+        let small = Shared {
+            absolute_size: 0x100,
+            ..shared(0)
+        };
+        assert_eq!(refused(0x400, plain(), small, &gate()), None);
+        // No budget left.
+        let spent = Shared {
+            budget: 0,
+            ..shared(0)
+        };
+        assert_eq!(refused(0x400, plain(), spent, &gate()), None);
+        // The root or the fetch controls not published.
+        let mut no_root = gate();
+        no_root.roots[3] = [0; 2];
+        assert_eq!(refused(0x400, plain(), shared(0), &no_root), None);
+        let mut no_space = gate();
+        no_space.spaces_len = 1;
+        assert_eq!(refused(0x400, plain(), shared(0), &no_space), None);
+        // The handler refuses the index (the host took the root out).
+        let mut denied = plain();
+        denied.grant = false;
+        assert_eq!(refused(0x400, denied, shared(0), &gate()), Some(3));
+    }
+}
