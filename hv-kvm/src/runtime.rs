@@ -18,7 +18,7 @@
 //!   or to the dispatcher when the host answered [`LEAVE`]; with the
 //!   image's gate flag (`Shared::gate`, docs/CHOICES.md 77), no exit: the
 //!   CR3 of the root the image asked for by index, from the supervisor
-//!   page [`off::GATE`] (an index out of range or an empty entry is
+//!   page `off::GATE` (an index out of range or an empty entry is
 //!   refused), the index recorded for the host, back to the image.
 //! - `#PF` from CPL3 (CPL0): records CR2, the error code, RIP and the
 //!   operation pointer (R12), `OUT FAULT`; when resumed, applies the pending

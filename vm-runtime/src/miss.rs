@@ -9,7 +9,9 @@
 //! the fetch, which the host delivers; a PSW key other than 0, whose
 //! fetch protection needs the storage key; the access-register mode, PER,
 //! an invalid PSW; a block not published) is a miss as before: the chain
-//! ends and the host looks.
+//! ends and the host looks. Where the instruction at the address is an
+//! LPSWE in the prefix area, the image runs it and switches the root
+//! itself ([`crate::gate`], docs/CHOICES.md 77).
 
 use zmmu_cpu::memory::logical_space;
 use zmmu_cpu::state::{mask, Cpu};
