@@ -171,6 +171,24 @@ pub trait ExitHandler {
         r15: u64,
     ) -> Result<u64, KvmError>;
 
+    /// The vCPU loaded `root` through the gate (docs/CHOICES.md 77): called
+    /// at the next exit that ends the run or is handled (a fault, a host
+    /// call), before it is handled, with the paging's active and loaded
+    /// root already `root` since the exit after the load, to take the rest
+    /// of the new state (the address space, the PSW bits) into the host's
+    /// mirror.
+    fn switched(&mut self, paging: &mut KvmPaging, root: KvmRoot) -> Result<(), KvmError> {
+        let _ = (paging, root);
+        Ok(())
+    }
+
+    /// Before the vCPU runs again after a fault or a host call: the host
+    /// publishes what the image reads (the gate's roots, which the
+    /// handling may have changed).
+    fn resuming(&mut self, paging: &mut KvmPaging) {
+        let _ = paging;
+    }
+
     /// After a host call: what the stub subtracts from R15 before the
     /// caller goes on (whatever the answer).
     fn r15_less(&self) -> u64 {
@@ -682,6 +700,8 @@ impl KvmHost {
         }
         self.stage_pending();
         self.stats.runs += 1;
+        // A root the gate loaded that the handler has not taken yet.
+        let mut switched = None;
         loop {
             if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 let kick = match &mut self.kick {
@@ -694,6 +714,24 @@ impl KvmHost {
             let exit = self.vcpu.run();
             self.stats.vcpu_ns += started.elapsed().as_nanos() as u64;
             self.stats.exits += 1;
+            // The root the vCPU loaded through the gate, before anything
+            // looks at the tables; the rest of the state when the image is
+            // done with it (a kick may find the vCPU in the image).
+            match self.paging.follow_gate() {
+                Ok(root) => switched = root.or(switched),
+                Err(e) => {
+                    self.recover()?;
+                    return Err(e);
+                }
+            }
+            let handled = matches!(exit, Ok(Exit::Done | Exit::Fault | Exit::Call));
+            if let Some(root) = switched.filter(|_| handled) {
+                switched = None;
+                if let Err(e) = exits.switched(&mut self.paging, root) {
+                    self.recover()?;
+                    return Err(e);
+                }
+            }
             match exit? {
                 Exit::Done => {
                     self.paging.cr3_consumed();
@@ -732,6 +770,7 @@ impl KvmHost {
                             return Err(e);
                         }
                     }
+                    exits.resuming(&mut self.paging);
                     self.stage_pending();
                 }
                 Exit::Call => {
@@ -772,6 +811,7 @@ impl KvmHost {
                         self.deadline = Some(sooner);
                         self.kick_at(sooner)?;
                     }
+                    exits.resuming(&mut self.paging);
                     self.stage_pending();
                 }
                 Exit::Interrupted => {
@@ -852,7 +892,12 @@ impl KvmHost {
     /// Runs an aborted run to its end, so the vCPU parks in the dispatcher.
     fn finish_aborted(&mut self) -> Result<(), KvmError> {
         for _ in 0..16 {
-            match self.vcpu.run()? {
+            let exit = self.vcpu.run();
+            // The host's mirror follows the gate (the next run's CR3).
+            if self.paging.follow_gate().is_err() {
+                break;
+            }
+            match exit? {
                 Exit::Done => return Ok(()),
                 Exit::More => self.next_chunk(),
                 // An interrupter's request is moot: this run ends anyway.
@@ -872,6 +917,7 @@ impl KvmHost {
             .reset(self.boot_root.cr3(), self.runtime.dispatch)?;
         self.cb_store(cb::LEAVE, 0);
         self.user_store(runtime::user::HOST_NEXT, 0);
+        self.paging.forget_gate();
         self.paging.set_loaded(Some(self.boot_root));
         self.paging.cr3_consumed();
         self.staged.clear();

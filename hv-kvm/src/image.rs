@@ -19,9 +19,10 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::{Endianness, Object, ObjectSymbol};
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Panic, Shared,
-    Site, COUNTS, COUNTS_END, IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS,
-    STACK, STACK_TOP, STORABLE, STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
+    frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Gate, Panic,
+    Shared, Site, COUNTS, COUNTS_END, GATE, GATE_END, GATE_ROOTS, GATE_SPACES, IMAGE_SIZE,
+    LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, STORABLE, STORABLE_END,
+    STORABLE_WORDS, VERSION, WANTED_FRAMES,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -136,6 +137,7 @@ impl Image {
         let data = user_page(true, false);
         for range in [
             SHARED..COUNTS_END,
+            GATE..GATE_END,
             SITES..SITES_END,
             STORABLE..STORABLE_END,
             STACK..STACK_TOP,
@@ -431,6 +433,40 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, published)), at);
         self.store(shared(offset_of!(Shared, published_slots)), slots);
         self.store(shared(offset_of!(Shared, entered)), log);
+    }
+
+    /// The translator's context and dispatcher for the image's switches
+    /// (`Shared::context`, `Shared::dispatch`; zeros: the image makes
+    /// none).
+    pub fn set_context(&self, at: u64, dispatch: u64) {
+        self.store(shared(offset_of!(Shared, context)), at);
+        self.store(shared(offset_of!(Shared, dispatch)), dispatch);
+    }
+
+    /// Publishes the gate's roots by their tags and the fetch controls of
+    /// the jump cache's tags ([`Gate`], docs/CHOICES.md 77): the first
+    /// [`GATE_ROOTS`] and [`GATE_SPACES`] of each, the other entries
+    /// emptied.
+    pub fn publish_gate(&self, roots: &[[u64; 2]], spaces: &[[u64; 6]]) {
+        let gate = |field: usize| GATE + field as u64;
+        for i in 0..GATE_ROOTS {
+            let words = roots.get(i).copied().unwrap_or_default();
+            for (j, word) in words.into_iter().enumerate() {
+                self.store(gate(offset_of!(Gate, roots) + 16 * i + 8 * j), word);
+            }
+        }
+        let spaces = &spaces[..spaces.len().min(GATE_SPACES)];
+        for (i, words) in spaces.iter().enumerate() {
+            for (j, word) in words.iter().enumerate() {
+                self.store(gate(offset_of!(Gate, spaces) + 48 * i + 8 * j), *word);
+            }
+        }
+        self.store(gate(offset_of!(Gate, spaces_len)), spaces.len() as u64);
+    }
+
+    /// The LPSWEs the image completed through the gate (`Shared::lpswes`).
+    pub fn lpswes(&self) -> u64 {
+        self.load(shared(offset_of!(Shared, lpswes)))
     }
 
     /// The jump-cache misses the image resolved (`Shared::resolved`).

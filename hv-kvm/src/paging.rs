@@ -43,7 +43,7 @@ use crate::error::KvmError;
 use crate::image::{Image, IMAGE_VA};
 use crate::memory::SlotMemory;
 use crate::pool::{Pool, PoolStats, SlotHandle};
-use crate::runtime::{off, va, CODE_CACHE_MAX, CODE_CACHE_VA, INVLPG_CAPACITY};
+use crate::runtime::{gate, off, va, CODE_CACHE_MAX, CODE_CACHE_VA, INVLPG_CAPACITY};
 
 /// The address field of an entry (the next table's or the frame's
 /// address): bits 51:12, every bit that is not a flag.
@@ -376,6 +376,56 @@ impl KvmPaging {
         for page in std::mem::take(&mut self.zombies) {
             self.pool.release(page);
         }
+    }
+
+    /// Publishes `roots` for the gate (docs/CHOICES.md 77): entry `i` of
+    /// the supervisor table the #BP handler loads CR3 from is the CR3 of
+    /// `roots[i]` (`None`, or past the list: zero, which the handler
+    /// refuses). Only roots of this table: another is not written.
+    pub fn publish_gate(&mut self, roots: &[Option<KvmRoot>]) {
+        for i in 0..gate::ROOTS {
+            let cr3 = roots
+                .get(i)
+                .copied()
+                .flatten()
+                .filter(|root| self.roots.contains(&root.0))
+                .map_or(0, KvmRoot::cr3);
+            let _ = self.memory.store_u64(off::GATE + 8 * i as u64, cr3);
+        }
+    }
+
+    /// The root the vCPU loaded through the gate since the host last
+    /// looked, if it did (docs/CHOICES.md 77): it becomes the active and
+    /// the loaded one (a flush of it is then an INVLPG, and the others
+    /// were flushed by the CR3 load), and the roots released while the
+    /// last one was loaded can be recycled.
+    /// The table names only live roots (`release_root` takes a root
+    /// out before the vCPU runs again), so anything else is an error.
+    pub(crate) fn follow_gate(&mut self) -> Result<Option<KvmRoot>, KvmError> {
+        let loaded = self.memory.load_u64(off::GATE + gate::LOADED).unwrap_or(0);
+        if loaded == 0 {
+            return Ok(None);
+        }
+        let _ = self.memory.store_u64(off::GATE + gate::LOADED, 0);
+        let cr3 = usize::try_from(loaded - 1)
+            .ok()
+            .filter(|&i| i < gate::ROOTS)
+            .and_then(|i| self.memory.load_u64(off::GATE + 8 * i as u64))
+            .filter(|cr3| self.roots.contains(cr3))
+            .ok_or_else(|| {
+                KvmError::UnexpectedExit(format!("the gate loaded entry {loaded}, no root"))
+            })?;
+        let root = KvmRoot(cr3);
+        self.active = Some(root);
+        self.loaded = Some(root);
+        self.cr3_consumed();
+        Ok(Some(root))
+    }
+
+    /// Forgets the root the gate loaded (the vCPU was reset: its CR3 is
+    /// the host's again).
+    pub(crate) fn forget_gate(&mut self) {
+        let _ = self.memory.store_u64(off::GATE + gate::LOADED, 0);
     }
 
     /// The vCPU was reset to `cr3` (boot or recovery).
@@ -796,6 +846,12 @@ impl HostPaging for KvmPaging {
         };
         self.clear(root);
         self.roots.remove(&root.0);
+        // The gate may no longer load it (docs/CHOICES.md 77).
+        for i in 0..gate::ROOTS as u64 {
+            if self.memory.load_u64(off::GATE + 8 * i) == Some(root.0) {
+                let _ = self.memory.store_u64(off::GATE + 8 * i, 0);
+            }
+        }
         if self.active == Some(root) {
             self.active = None;
         }

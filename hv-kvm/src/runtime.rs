@@ -15,7 +15,11 @@
 //! - *Batch loop* (CPL3): walks a table of operations and ends with `INT3`.
 //! - `#BP` (CPL0, DPL3 gate): `OUT DONE`, then back to the dispatcher;
 //!   with the user page's call flag, `OUT CALL`, then back to the caller,
-//!   or to the dispatcher when the host answered [`LEAVE`].
+//!   or to the dispatcher when the host answered [`LEAVE`]; with the
+//!   image's gate flag (`Shared::gate`, docs/CHOICES.md 77), no exit: the
+//!   CR3 of the root the image asked for by index, from the supervisor
+//!   page `off::GATE` (an index out of range or an empty entry is
+//!   refused), the index recorded for the host, back to the image.
 //! - `#PF` from CPL3 (CPL0): records CR2, the error code, RIP and the
 //!   operation pointer (R12), `OUT FAULT`; when resumed, applies the pending
 //!   writes and flushes (`OUT MORE` while the host has more chunks), `INVLPG`s CR2, and either retries the access or
@@ -46,6 +50,11 @@ pub(crate) mod off {
     pub const INVLPG: u64 = 0x4000;
     /// Pending page-table writes, (virtual address, value) pairs (supervisor).
     pub const WRITES: u64 = 0x5000;
+    /// The gate's table (supervisor, docs/CHOICES.md 77): the CR3 of each
+    /// root the image may switch to, by its index in
+    /// `zmmu_vm_runtime::protocol::Gate::roots` (zero: none), then
+    /// [`super::gate::LOADED`].
+    pub const GATE: u64 = 0x6000;
     /// Code (user, read-only, executable).
     pub const CODE: u64 = 0x8000;
     /// Benchmark kernels, [`KERNEL_SLOT`] bytes each, inside the code pages.
@@ -179,6 +188,24 @@ pub(crate) mod cb {
     /// Nonzero: the host call the #BP handler reported was answered
     /// [`super::LEAVE`]; the handler goes to the dispatcher.
     pub const LEAVE: u64 = 0xA0;
+}
+
+/// The gate's supervisor page ([`off::GATE`]).
+pub(crate) mod gate {
+    /// Entries of the CR3 table, from the page's start
+    /// (`zmmu_vm_runtime::protocol::GATE_ROOTS`).
+    pub const ROOTS: usize = zmmu_vm_runtime::protocol::GATE_ROOTS;
+    /// The index plus one of the root the #BP handler loaded last (zero:
+    /// none since the host looked), which the host takes at each exit.
+    pub const LOADED: u64 = 0x800;
+}
+
+const _: () = assert!(8 * gate::ROOTS as u64 <= gate::LOADED);
+
+/// The virtual address of field `field` of the image's shared page.
+const fn image_shared(field: usize) -> i32 {
+    (zmmu_vm_runtime::protocol::IMAGE_VA + zmmu_vm_runtime::protocol::SHARED + field as u64) as i64
+        as i32
 }
 
 /// I/O ports the CPL0 stubs report on.
@@ -539,6 +566,37 @@ impl Runtime {
         // the end of the run.
         let mut breakpoint = a.create_label();
         a.set_label(&mut breakpoint)?;
+        if image.is_some() {
+            // The image asks for root `gate_index` (docs/CHOICES.md 77):
+            // bounds-checked, its CR3 from the supervisor table (zero: the
+            // host names none there), the index recorded for the host.
+            use zmmu_vm_runtime::protocol::Shared;
+            let mut not_gate = a.create_label();
+            let mut refused = a.create_label();
+            let field = |f: usize| qword_ptr(image_shared(f));
+            a.cmp(field(std::mem::offset_of!(Shared, gate)), 0)?;
+            a.je(not_gate)?;
+            a.push(rax)?;
+            a.push(rcx)?;
+            a.mov(field(std::mem::offset_of!(Shared, gate)), 0)?;
+            a.mov(field(std::mem::offset_of!(Shared, gate_result)), 0)?;
+            a.mov(rcx, field(std::mem::offset_of!(Shared, gate_index)))?;
+            a.cmp(rcx, gate::ROOTS as i32)?;
+            a.jae(refused)?;
+            a.mov(rax, va(off::GATE))?;
+            a.mov(rax, qword_ptr(rax + rcx * 8))?;
+            a.test(rax, rax)?;
+            a.jz(refused)?;
+            a.mov(cr3, rax)?;
+            a.inc(rcx)?;
+            a.mov(qword_ptr(abs32(off::GATE + gate::LOADED)), rcx)?;
+            a.mov(field(std::mem::offset_of!(Shared, gate_result)), 1)?;
+            a.set_label(&mut refused)?;
+            a.pop(rcx)?;
+            a.pop(rax)?;
+            a.iretq()?;
+            a.set_label(&mut not_gate)?;
+        }
         {
             let mut call = a.create_label();
             a.cmp(qword_ptr(abs32(off::USER_DATA + user::CALL)), 0)?;
@@ -793,11 +851,34 @@ impl Runtime {
         if let Some((_, miss_entry, stack_top)) = image {
             let mut l = a.create_label();
             a.set_label(&mut l)?;
+            use zmmu_vm_runtime::protocol::Shared;
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10, r11];
+            // The budget for the instructions the image completes (an
+            // LPSWE, docs/CHOICES.md 77), which it charges after.
+            a.mov(
+                qword_ptr(image_shared(std::mem::offset_of!(Shared, budget))),
+                r15,
+            )?;
             call_image(&mut a, &saved, stack_top, miss_entry, |a| {
                 a.mov(r8d, edi)?;
                 a.mov(rdi, rax)
             })?;
+            a.sub(
+                r15,
+                qword_ptr(image_shared(std::mem::offset_of!(Shared, charged))),
+            )?;
+            // After a switch to an address with no published block: the
+            // dispatcher again, at that address under the new bits.
+            let mut resolved = a.create_label();
+            let redispatch = image_shared(std::mem::offset_of!(Shared, redispatch));
+            a.cmp(qword_ptr(redispatch), 0)?;
+            a.je(resolved)?;
+            a.mov(qword_ptr(redispatch), 0)?;
+            a.add(rsp, 8)?;
+            a.jmp(qword_ptr(image_shared(std::mem::offset_of!(
+                Shared, dispatch
+            ))))?;
+            a.set_label(&mut resolved)?;
             a.ret()?;
             miss_call = Some(l);
         }

@@ -370,6 +370,11 @@ impl Blocks {
         }
     }
 
+    /// The fetch controls of each tag, by tag.
+    pub fn fetch_controls(&self) -> &[Controls] {
+        &self.spaces.known
+    }
+
     /// The `Asce::tag`s each tag's fetch controls translate with (the
     /// unused ASCEs' included), by tag.
     pub fn fetch_asces(&self) -> Vec<[u64; 2]> {

@@ -14,7 +14,7 @@ use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, Cpu};
 
 use zmmu_hv_kvm::runtime::{GO_TO, LEAVE};
-use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, PageFault, Regs};
+use zmmu_hv_kvm::{ExitHandler, FaultAction, KvmError, KvmPaging, KvmRoot, PageFault, Regs};
 use zmmu_machine::interrupt::{
     interruption_controls, take_external, ExternalSignals, CR0_CLOCK_COMPARATOR,
 };
@@ -161,11 +161,11 @@ fn reads_clock_only(op: Opcode) -> bool {
     )
 }
 
-/// The PSW bits that only decide which interruptions are taken (PoP
-/// "Program-Status Word": the I/O and external masks): translated code
-/// does not depend on them, so a change of them alone ends the chain
-/// only when an interruption may be taken ([`may_interrupt`]).
-const INTERRUPTION_MASKS: u64 = mask::IO | mask::EXT;
+// The PSW bits that only decide which interruptions are taken (PoP
+// "Program-Status Word": the I/O and external masks): translated code
+// does not depend on them, so a change of them alone ends the chain only
+// when an interruption may be taken (`may_interrupt`).
+use zmmu_vm_runtime::gate::INTERRUPTION_MASKS;
 
 /// After an instruction changed what decides which interruptions are
 /// pending and enabled (the masks, the clock comparator, the CPU timer,
@@ -528,6 +528,29 @@ impl Exits<'_, '_> {
 }
 
 impl ExitHandler for Exits<'_, '_> {
+    /// The image switched the root through the gate (docs/CHOICES.md 77,
+    /// an LPSWE in the prefix area): the CPU state it left (the new PSW),
+    /// the chain's context (faults are resolved in the space and key of
+    /// the access), the pager's active root and the fetch controls' tag
+    /// follow. The root must be the one the pager has for the new PSW's
+    /// tag, the one the image asked for by it.
+    fn switched(&mut self, paging: &mut KvmPaging, root: KvmRoot) -> Result<(), KvmError> {
+        state::load(&paging.exec_area(), self.cpu);
+        let controls = self.board.bus.controls(self.cpu);
+        let (context, tag) = crate::chain_context(self.cpu, controls);
+        if tag.and_then(|tag| self.pager.follow(tag)) != Some(root) {
+            return Err(KvmError::UnexpectedExit(format!(
+                "the gate loaded {root:?}, not the root of {tag:?}"
+            )));
+        }
+        self.context = context;
+        self.blocks.enter_space(
+            &paging.exec_area(),
+            &crate::fetch_controls(self.cpu, controls),
+        );
+        Ok(())
+    }
+
     /// Runs the instruction of the call, then, while each goes on, the
     /// block's next ones that call the host too ([`Exits::runs_ahead`]),
     /// and from a block's last instruction the next block the dispatcher
@@ -593,6 +616,10 @@ impl ExitHandler for Exits<'_, '_> {
             }
         };
         Ok(GO_TO)
+    }
+
+    fn resuming(&mut self, paging: &mut KvmPaging) {
+        crate::publish_gate(paging, self.pager, self.blocks);
     }
 
     fn r15_less(&self) -> u64 {

@@ -55,14 +55,13 @@ use zmmu_cpu::memory::{logical_space, Access, AddressType, Memory};
 use zmmu_cpu::state::{mask, Cpu};
 use zmmu_hv_kvm::image::TscLink;
 use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
-use zmmu_hv_kvm::{ExecArea, KvmConfig, KvmError, KvmHost, KvmPaging};
+use zmmu_hv_kvm::{ExecArea, KvmConfig, KvmError, KvmHost, KvmPaging, KvmRoot};
 use zmmu_machine::engine::{Engine, Interpreter, Ran};
 use zmmu_machine::interrupt::{controls_differ, interruption_controls};
 use zmmu_machine::main_storage::MainStorage;
 use zmmu_machine::system::Board;
-use zmmu_mmu::access::Request;
+use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::addr::AddressingMode;
-use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::control::Controls;
 use zmmu_mmu::host::{HostPageSize, HostPaging};
 use zmmu_mmu::invalidate::Invalidation;
@@ -84,8 +83,13 @@ use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
 use watch::Watch;
 
-/// The PSW bits translated code depends on.
-const KEY_BITS: u64 = mask::DAT | mask::ASC | mask::PROBLEM | mask::KEY | mask::EA | mask::BA;
+// The PSW bits translated code depends on (`KEY_BITS`), the fetch
+// controls and the root of a PSW: the image's too (`docs/CHOICES.md` 77).
+use zmmu_vm_runtime::gate::{self, fetch_controls, KEY_BITS};
+use zmmu_vm_runtime::protocol::{controls_words, root_words, GATE_ROOTS};
+
+// The image sets the context's PSW bits after a switch.
+const _: () = assert!(abi::CTX_BITS as u64 == zmmu_vm_runtime::protocol::CONTEXT_BITS);
 
 // The tag of the translation controls shares an entry's bits with them.
 const _: () = assert!(KEY_BITS & Spaces::TAG == 0);
@@ -166,53 +170,43 @@ fn second_fetched(block: &Block, cpu: &Cpu, board: &mut Board<'_>) -> bool {
         .is_ok_and(|a| a.value() & !0xfff == second)
 }
 
-/// The part of `controls` that an instruction fetch under `cpu`'s PSW
-/// translates with (PoP ch. 3, "Address Spaces": instructions are fetched
-/// from the primary space, or the home space in the home-space mode; with
-/// DAT off no ASCE is used): the other ASCEs made equal, so that the
-/// kernel's code keeps one tag whatever process's ASCE is the secondary
-/// one.
-pub(crate) fn fetch_controls(cpu: &Cpu, controls: Controls) -> Controls {
-    let unused = Controls::default();
-    let home = cpu.psw.asc() == 3;
-    Controls {
-        cr1: if cpu.psw.dat() && !home {
-            controls.cr1
-        } else {
-            unused.cr1
-        },
-        cr7: unused.cr7,
-        cr13: if cpu.psw.dat() && home {
-            controls.cr13
-        } else {
-            unused.cr13
-        },
-        ..controls
-    }
-}
-
 /// The state a chain's accesses are made in under `cpu`'s PSW and
 /// `controls` (the PSW's address space and key, PoP ch. 3 "Address
-/// Spaces"), and the tag of the shadow root that makes them; `None` in
-/// the access-register mode, where blocks make no direct accesses.
+/// Spaces"), and the tag of the shadow root that makes them
+/// ([`gate::root_tag`]); `None` in the access-register mode, where
+/// blocks make no direct accesses.
 pub(crate) fn chain_context(cpu: &Cpu, controls: Controls) -> (Context, Option<RootTag>) {
-    let space = logical_space(cpu, 0);
-    let key = cpu.psw.key();
-    let request = Request {
-        address: LogicalAddress::new(0),
-        space,
-        kind: AccessKind::Read,
-        key,
-    };
-    let tag = RootTag::for_request(&controls, &request).ok();
     (
         Context {
             controls,
-            space,
-            key,
+            space: logical_space(cpu, 0),
+            key: cpu.psw.key(),
         },
-        tag,
+        gate::root_tag(cpu, &controls),
     )
+}
+
+/// Publishes for the image's gate (docs/CHOICES.md 77) the warm roots by
+/// their tags (the user-readable [`zmmu_vm_runtime::protocol::Gate`]) and
+/// their CR3s (the runtime's supervisor table, in the same order), and
+/// the fetch controls of the jump cache's tags: before translated code
+/// runs and after each exit, so that the image never sees a root the
+/// pager has not (an evicted root the paging takes out of the CR3 table
+/// at once: `KvmPaging::release_root`).
+pub(crate) fn publish_gate(
+    paging: &mut KvmPaging,
+    pager: &ShadowPager<KvmPaging>,
+    blocks: &Blocks,
+) {
+    let Some(image) = paging.image() else {
+        return;
+    };
+    let roots: Vec<(RootTag, KvmRoot)> = pager.roots().take(GATE_ROOTS).collect();
+    let words: Vec<[u64; 2]> = roots.iter().map(|(tag, _)| root_words(tag)).collect();
+    let spaces: Vec<[u64; 6]> = blocks.fetch_controls().iter().map(controls_words).collect();
+    image.area().publish_gate(&words, &spaces);
+    let cr3s: Vec<Option<KvmRoot>> = roots.iter().map(|&(_, root)| Some(root)).collect();
+    paging.publish_gate(&cr3s);
 }
 
 /// Drops the jump-cache entries whose PSW address no longer fetches their
@@ -355,6 +349,7 @@ impl KvmEngine {
                 blocks::PUBLISHED_SLOTS as u64,
                 blocks::ENTERED,
             );
+            image.area().set_context(ExecArea::CONTEXT, stubs.dispatch);
         }
         let cache = host
             .code_cache()
@@ -447,6 +442,15 @@ impl KvmEngine {
             .paging()
             .image()
             .map_or(0, |image| image.area().resolved())
+    }
+
+    /// LPSWEs in the prefix area the image completed, switching the root
+    /// through the gate without a VM exit (`docs/CHOICES.md` 77).
+    pub fn lpswes_in_vm(&self) -> u64 {
+        self.host
+            .paging()
+            .image()
+            .map_or(0, |image| image.area().lpswes())
     }
 
     /// Blocks dropped by stores and invalidations.
@@ -901,6 +905,7 @@ impl KvmEngine {
             None => self.host.boot_root(),
         };
         self.host.paging_mut().activate(root)?;
+        publish_gate(self.host.paging_mut(), &self.pager, &self.blocks);
         let area = self.host.exec_area();
         state::store(&area, cpu);
         state::Context {
@@ -1058,7 +1063,7 @@ impl KvmEngine {
         let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         vec![
             format!(
-                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}, jump-cache entries dropped {}, jump-cache misses resolved in the VM {} (entered there {})",
+                "kvm: chains run in the VM {}, blocks translated {} ({} instructions, {} bytes of code, {:.0} ns per instruction; refused by the translator {}), code-cache flushes {}, blocks dropped {}, jump-cache entries dropped {}, jump-cache misses resolved in the VM {} (entered there {}), LPSWEs in the prefix area completed in the VM through the gate {}",
                 s.chains,
                 s.blocks,
                 s.translated_instructions,
@@ -1070,6 +1075,7 @@ impl KvmEngine {
                 self.blocks.jump_dropped,
                 self.resolved_in_vm(),
                 self.blocks.entered,
+                self.lpswes_in_vm(),
             ),
             format!(
                 "kvm: VM exits {} ({:.1} us each in KVM_RUN): host calls {} (interpreted instructions; slow paths {}; run ahead in the exit of the call before {}), page faults {}, table-write chunks {}; instructions interpreted outside blocks {}",

@@ -104,6 +104,10 @@ pub trait Guest {
     /// the fault, which that view (a `&mut`, whose fields the compiler may
     /// take to be the call's own) does not see.
     fn take_transient(&mut self) -> bool;
+    /// Asks the CPL0 #BP handler to load the CR3 of root `index` of
+    /// `protocol::Gate::roots` (docs/CHOICES.md 77): whether it did (it
+    /// refuses an index out of range or a root the host no longer names).
+    fn gate(&mut self, index: u64) -> bool;
 }
 
 /// The CPU state page in the VM (`zmmu_cpu::state::offset` layout), as
@@ -243,6 +247,86 @@ impl Moved {
             (at, &self.bytes[from - len..from])
         })
     }
+}
+
+impl<'g, G: Guest> Bus<'g, G> {
+    /// The bus of a call of `op` at `at` under `cpu` (the clock from the
+    /// clock page read at the TSC now, the facilities, the window and the
+    /// table of storable frames for the instructions that use them).
+    fn new(
+        guest: &'g mut G,
+        cpu: &Cpu,
+        shared: &Shared,
+        frames: &'g [u64],
+        op: Opcode,
+        at: u64,
+    ) -> Self {
+        let clock = shared.clock;
+        let time = PageTime {
+            ns: clock.ns,
+            scale: TscScale {
+                at: clock.tsc,
+                mult: clock.mult,
+                shift: clock.shift as u32,
+            },
+            tsc: guest.tsc(),
+        };
+        let state = ClockState {
+            epoch: clock.epoch,
+            last: clock.last,
+        };
+        Self {
+            guest,
+            amode: cpu.psw.amode(),
+            clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
+            facilities: Facilities::from_bits_truncate(shared.facilities as u32),
+            store: None,
+            checked: None,
+            fetches: fetches_through_root(cpu, shared, at),
+            executable: shared.executable,
+            interlocks: interlocks(op),
+            updated: false,
+            reads: Reads::Nothing,
+            fetched: None,
+            unlisted: false,
+            beyond: false,
+            absolute_size: shared.absolute_size,
+            window: walks(op) && shared.absolute_size != 0,
+            real_stores: stores_real(op) && shared.absolute_size != 0,
+            real: false,
+            explicit: moves_explicit(op) && shared.absolute_size != 0,
+            frames,
+            moved: Moved::EMPTY,
+            wanted: [0; WANTED_FRAMES],
+            unmet: false,
+            refused: false,
+        }
+    }
+}
+
+/// Runs `insn` at `at` with the interpreter's semantics against the bus
+/// of a call, for an instruction that may only fetch (the gate's LPSWE):
+/// its result when it completed and needed nothing the bus refused and
+/// stored nothing (`None` otherwise: the host's), and the TOD clock now
+/// (when the clock page holds it).
+pub(crate) fn run_alone(
+    cpu: &mut Cpu,
+    shared: &Shared,
+    frames: &[u64],
+    guest: &mut impl Guest,
+    insn: zmmu_cpu::decode::Insn,
+    at: u64,
+) -> (Option<Next>, Option<u64>) {
+    let mut bus = Bus::new(guest, cpu, shared, frames, insn.op, at);
+    let result = execute(cpu, &mut bus, insn, at);
+    let clean = !bus.refused
+        && !bus.unmet
+        && !bus.updated
+        && bus.store.is_none()
+        && bus.moved.count == 0
+        && !bus.guest.take_transient();
+    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    (result.ok().filter(|_| clean), now)
 }
 
 impl<G> Bus<'_, G> {
@@ -815,7 +899,7 @@ fn settable(value: u64, floor: u64, now: Option<u64>) -> bool {
 /// `now` is below it. The host, after the same change, would find
 /// nothing to take and keep the deadline: the chain goes on, as here
 /// (docs/CHOICES.md 46c, 57g).
-fn masks_settable(floor: u64, now: Option<u64>) -> bool {
+pub(crate) fn masks_settable(floor: u64, now: Option<u64>) -> bool {
     floor != 0 && now.is_some_and(|now| now < floor)
 }
 
@@ -983,46 +1067,7 @@ pub fn host_call(
     }
     cpu.psw.addr = site.at;
     let before = cpu.clone();
-    let time = PageTime {
-        ns: clock.ns,
-        scale: TscScale {
-            at: clock.tsc,
-            mult: clock.mult,
-            shift: clock.shift as u32,
-        },
-        tsc: guest.tsc(),
-    };
-    let state = ClockState {
-        epoch: clock.epoch,
-        last: clock.last,
-    };
-    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
-    let mut bus = Bus {
-        guest: &mut *guest,
-        amode: cpu.psw.amode(),
-        clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
-        facilities,
-        store: None,
-        checked: None,
-        fetches: fetches_through_root(&cpu, shared, site.at),
-        executable: shared.executable,
-        interlocks: interlocks(insn.op),
-        updated: false,
-        reads: Reads::Nothing,
-        fetched: None,
-        unlisted: false,
-        beyond: false,
-        absolute_size: shared.absolute_size,
-        window: walks(insn.op) && shared.absolute_size != 0,
-        real_stores: stores_real(insn.op) && shared.absolute_size != 0,
-        real: false,
-        explicit: moves_explicit(insn.op) && shared.absolute_size != 0,
-        frames,
-        moved: Moved::EMPTY,
-        wanted: [0; WANTED_FRAMES],
-        unmet: false,
-        refused: false,
-    };
+    let mut bus = Bus::new(guest, &cpu, shared, frames, insn.op, site.at);
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
@@ -1274,6 +1319,9 @@ mod tests {
             self.tsc
         }
         fn take_transient(&mut self) -> bool {
+            false
+        }
+        fn gate(&mut self, _: u64) -> bool {
             false
         }
     }

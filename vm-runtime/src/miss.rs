@@ -9,10 +9,12 @@
 //! the fetch, which the host delivers; a PSW key other than 0, whose
 //! fetch protection needs the storage key; the access-register mode, PER,
 //! an invalid PSW; a block not published) is a miss as before: the chain
-//! ends and the host looks.
+//! ends and the host looks. Where the instruction at the address is an
+//! LPSWE in the prefix area, the image runs it and switches the root
+//! itself ([`crate::gate`], docs/CHOICES.md 77).
 
 use zmmu_cpu::memory::logical_space;
-use zmmu_cpu::state::mask;
+use zmmu_cpu::state::{mask, Cpu};
 use zmmu_mmu::access::{check, Request};
 use zmmu_mmu::addr::LogicalAddress;
 use zmmu_mmu::control::{Controls, Facilities};
@@ -20,7 +22,7 @@ use zmmu_mmu::kind::AccessKind;
 
 use crate::call::{load_cpu, CpuPage, Guest, Window};
 use crate::protocol::{
-    published_slots, Entered, JumpEntry, Published, Shared, JUMP_TAG, JUMP_WAYS,
+    published_slots, Entered, Gate, JumpEntry, Published, Shared, JUMP_TAG, JUMP_WAYS,
 };
 
 /// A miss of the dispatcher: the PSW address, the context's jump-cache
@@ -40,7 +42,9 @@ pub struct Miss {
 }
 
 /// The code of the block the dispatcher missed at, or zero when the host
-/// must look. `table` is the host's ([`Shared::published`]). The block is
+/// must look; after an LPSWE the image completed ([`crate::gate`]), the
+/// new block's code, or the new PSW address with
+/// [`Shared::redispatch`] set. `table` is the host's ([`Shared::published`]). The block is
 /// entered in the address's jump-cache group `group` (the
 /// [`JUMP_WAYS`] slots from `probed` & !3) and its slot logged in
 /// `entered`, while the log has room: in the slot of a dropped entry for
@@ -49,56 +53,102 @@ pub struct Miss {
 pub fn resolve(
     miss: Miss,
     shared: &mut Shared,
-    page: &CpuPage,
+    page: &mut CpuPage,
     table: &[Published],
+    switch: Option<Switch<'_>>,
     jump: Option<(&mut [JumpEntry], &mut Entered)>,
-    guest: &impl Guest,
+    guest: &mut impl Guest,
 ) -> u64 {
-    let Some(block) = find(miss.addr, miss.bits, shared, page, table, guest) else {
+    shared.charged = 0;
+    let mut cpu = load_cpu(page, &shared.clock);
+    cpu.psw.addr = miss.addr;
+    if let Some(block) = find(&cpu, miss.bits, shared, table, &*guest) {
+        shared.resolved += 1;
+        if let Some((group, entered)) = jump {
+            enter(miss, block, group, entered);
+        }
+        return block.code;
+    }
+    // An LPSWE in the prefix area (docs/CHOICES.md 77): the chain goes on
+    // under the new PSW, at its block if one is published (no jump-cache
+    // entry: the address's group is another).
+    let Some(Switch {
+        gate,
+        frames,
+        context_bits,
+    }) = switch
+    else {
         return 0;
     };
-    shared.resolved += 1;
-    if let Some((group, entered)) = jump {
-        let len = entered.len as usize;
-        // The slot of a dropped entry for the address and bits, as the
-        // host's `jump_set` takes it (an address has one slot per bits:
-        // the host's mirror finds the first), else a free one.
-        let way = group
-            .iter()
-            .position(|e| (e.addr, e.bits) == (miss.addr, miss.bits))
-            .or_else(|| group.iter().position(|e| e.generation != miss.generation))
-            .unwrap_or(miss.probed as usize % JUMP_WAYS);
-        if let (Some(entry), Some(logged)) = (group.get_mut(way), entered.slots.get_mut(len)) {
-            *entry = JumpEntry {
-                addr: miss.addr,
-                bits: miss.bits,
-                code: block.code,
-                generation: miss.generation,
-                block: block.id as u32,
-            };
-            *logged = miss.probed & !(JUMP_WAYS as u64 - 1) | way as u64;
-            entered.len += 1;
-        }
+    let Some(bits) = crate::gate::lpswe(&mut cpu, shared, page, gate, frames, context_bits, guest)
+    else {
+        return 0;
+    };
+    if let Some(block) = find(&cpu, bits, shared, table, &*guest) {
+        shared.resolved += 1;
+        return block.code;
     }
-    block.code
+    // The dispatcher looks the new address up in the jump cache under the
+    // new bits (a block not published: another key's, one across pages).
+    shared.redispatch = 1;
+    cpu.psw.addr
 }
 
-/// The published block the instruction fetch at `addr` under `bits`
-/// gives, if the image can tell.
+/// What the image needs to complete an LPSWE at a miss ([`crate::gate`]):
+/// the host's [`Gate`], the table of storable frames, and the
+/// translator's context's PSW bits.
+#[derive(Debug)]
+pub struct Switch<'a> {
+    /// The roots and fetch controls the host published.
+    pub gate: &'a Gate,
+    /// The table at `protocol::STORABLE`.
+    pub frames: &'a [u64],
+    /// The context's PSW bits.
+    pub context_bits: &'a mut u64,
+}
+
+/// Enters `block` for the miss in the address's jump-cache group `group`
+/// (the [`JUMP_WAYS`] slots from `probed` & !3) and logs its slot in
+/// `entered`, while the log has room: in the slot of a dropped entry for
+/// the address and bits, else one not of the current generation, else
+/// the one looked at last.
+fn enter(miss: Miss, block: &Published, group: &mut [JumpEntry], entered: &mut Entered) {
+    let len = entered.len as usize;
+    // The slot of a dropped entry for the address and bits, as the
+    // host's `jump_set` takes it (an address has one slot per bits:
+    // the host's mirror finds the first), else a free one.
+    let way = group
+        .iter()
+        .position(|e| (e.addr, e.bits) == (miss.addr, miss.bits))
+        .or_else(|| group.iter().position(|e| e.generation != miss.generation))
+        .unwrap_or(miss.probed as usize % JUMP_WAYS);
+    if let (Some(entry), Some(logged)) = (group.get_mut(way), entered.slots.get_mut(len)) {
+        *entry = JumpEntry {
+            addr: miss.addr,
+            bits: miss.bits,
+            code: block.code,
+            generation: miss.generation,
+            block: block.id as u32,
+        };
+        *logged = miss.probed & !(JUMP_WAYS as u64 - 1) | way as u64;
+        entered.len += 1;
+    }
+}
+
+/// The published block the instruction fetch at `cpu`'s PSW address
+/// under `bits` gives, if the image can tell.
 fn find<'t>(
-    addr: u64,
+    cpu: &Cpu,
     bits: u64,
     shared: &Shared,
-    page: &CpuPage,
     table: &'t [Published],
     guest: &impl Guest,
 ) -> Option<&'t Published> {
+    let psw = cpu.psw;
+    let addr = psw.addr;
     if table.is_empty() || shared.absolute_size == 0 || addr & 1 != 0 {
         return None;
     }
-    let mut cpu = load_cpu(page, &shared.clock);
-    cpu.psw.addr = addr;
-    let psw = cpu.psw;
     // The storage key decides fetch protection under another key; PER
     // events and the access-register mode are the host's.
     if !psw.is_valid() || psw.key() != 0 || psw.mask & mask::PER != 0 || psw.dat() && psw.asc() == 1
@@ -109,7 +159,7 @@ fn find<'t>(
     let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
     let request = Request {
         address: LogicalAddress::new(addr),
-        space: logical_space(&cpu, 0),
+        space: logical_space(cpu, 0),
         kind: AccessKind::InstructionFetch,
         key: 0,
     };
@@ -152,6 +202,9 @@ mod tests {
             0
         }
         fn take_transient(&mut self) -> bool {
+            false
+        }
+        fn gate(&mut self, _: u64) -> bool {
             false
         }
     }
@@ -222,10 +275,11 @@ mod tests {
         let code = resolve(
             miss(0x1000),
             &mut shared,
-            &page(BITS),
+            &mut page(BITS),
             &table(),
+            None,
             Some((&mut group, &mut log)),
-            &Flat,
+            &mut Flat,
         );
         assert_eq!(code, 0x9000);
         assert_eq!(shared.resolved, 1);
@@ -260,10 +314,11 @@ mod tests {
         let code = resolve(
             miss(0x1000),
             &mut shared(),
-            &page(BITS),
+            &mut page(BITS),
             &table(),
+            None,
             Some((&mut group, &mut log)),
-            &Flat,
+            &mut Flat,
         );
         assert_eq!(code, 0x9000);
         assert_eq!((group[2].addr, group[2].block), (0x1000, 7));
@@ -278,10 +333,11 @@ mod tests {
         let code = resolve(
             miss(0x1000),
             &mut shared(),
-            &page(BITS),
+            &mut page(BITS),
             &table(),
+            None,
             Some((&mut group, &mut log)),
-            &Flat,
+            &mut Flat,
         );
         assert_eq!(code, 0x9000);
         assert_eq!(group, [JumpEntry::default(); JUMP_WAYS]);
@@ -297,10 +353,11 @@ mod tests {
             resolve(
                 miss(addr),
                 &mut shared,
-                &page(psw_mask),
+                &mut page(psw_mask),
                 &table(),
                 None,
-                &Flat,
+                None,
+                &mut Flat,
             )
         };
         assert_eq!(resolved(0x1000, BITS, 0x10000), 0x9000);

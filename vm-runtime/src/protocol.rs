@@ -11,6 +11,7 @@
 //! | 0 .. [`SHARED`] | the image's ELF segments (`image.ld`) | code: user, read-only, executable; data and bss: user, read-write |
 //! | [`SHARED`] | [`Shared`]: version, the CPU state's address, the fault recovery point, the panic record, the clock page, the facilities, the comparator's floor, the absolute window's size ... | user, read-write |
 //! | [`COUNTS`] .. [`COUNTS_END`] | one `u64` per opcode: calls completed in the VM | user, read-write |
+//! | [`GATE`] .. [`GATE_END`] | [`Gate`]: the warm shadow roots the image may switch to, and the fetch controls' tags | user, read-write (the CR3 values are in the runtime's supervisor page) |
 //! | [`SITES`] .. [`SITES_END`] | [`Site`] table ([`SITE_SLOTS`] slots) | user, read-write |
 //! | [`STORABLE`] .. [`STORABLE_END`] | what the image may do in each absolute frame below [`FRAMES_LISTED`] ([`frame_state`]) | user, read-write |
 //! | [`STORABLE_END`] .. [`STACK`] | guard, not mapped | |
@@ -41,6 +42,10 @@ pub const SHARED: u64 = 0xC_0000;
 pub const COUNTS: u64 = 0xC_1000;
 /// End of the per-opcode counters.
 pub const COUNTS_END: u64 = 0xC_4000;
+/// Offset of the [`Gate`] page.
+pub const GATE: u64 = 0xC_4000;
+/// End of the [`Gate`] page.
+pub const GATE_END: u64 = 0xC_5000;
 /// Offset of the site table.
 pub const SITES: u64 = 0xC_8000;
 /// Slots of the site table.
@@ -68,9 +73,14 @@ pub const STACK: u64 = 0x1E_0000;
 /// not mapped).
 pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 
+/// The byte offset of the PSW bits in the translator's context
+/// (`zmmu_translator::abi::CTX_BITS`: the kvm engine checks that they
+/// agree), which the image sets after a switch ([`Shared::context`]).
+pub const CONTEXT_BITS: u64 = 56;
+
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 9;
+pub const VERSION: u64 = 10;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -91,6 +101,8 @@ pub const fn va(offset: u64) -> u64 {
 const _: () = assert!(SITES_END <= STORABLE && STORABLE_END <= STACK && COUNTS_END <= SITES);
 const _: () = assert!(COUNTS_END - COUNTS >= 8 * zmmu_cpu::opcode::COUNT as u64);
 const _: () = assert!(core::mem::size_of::<Shared>() <= (COUNTS - SHARED) as usize);
+const _: () = assert!(COUNTS_END <= GATE && GATE_END <= SITES);
+const _: () = assert!(core::mem::size_of::<Gate>() <= (GATE_END - GATE) as usize);
 
 /// The page at [`SHARED`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -196,6 +208,90 @@ pub struct Shared {
     /// The virtual address of the log of jump-cache entries the image
     /// made ([`Entered`]); zero: the image makes none.
     pub entered: u64,
+    // The gate (docs/CHOICES.md 77): the image switches the shadow root.
+    /// The virtual address of the translator's context (`zmmu_translator::abi`
+    /// `CTX_*` layout), written by the loader: the image sets its PSW bits
+    /// after a switch.
+    pub context: u64,
+    /// The virtual address of the translator's dispatcher, written by the
+    /// host (zero: none): after a switch to a PSW address whose block is
+    /// not published, the miss stub goes there with that address
+    /// ([`Shared::redispatch`]), and the jump cache decides under the new
+    /// bits.
+    pub dispatch: u64,
+    /// Set by the image when its answer to a miss is the new PSW address
+    /// to dispatch at ([`Shared::dispatch`]), not a block's code; the miss
+    /// stub clears it.
+    pub redispatch: u64,
+    /// Nonzero while the image asks the CPL0 #BP handler for a root (its
+    /// `INT3` then means "switch", not "done" or "call"); the handler
+    /// clears it.
+    pub gate: u64,
+    /// The index in [`Gate::roots`] of the root asked for.
+    pub gate_index: u64,
+    /// The handler's answer: 1 when it loaded the root, 0 when it refused
+    /// (an index out of range, a root the host no longer names).
+    pub gate_result: u64,
+    /// Instructions the last miss call completed (an LPSWE), which the
+    /// miss stub takes off the budget (R15).
+    pub charged: u64,
+    /// The instruction budget (R15) at the last miss call, written by the
+    /// miss stub: the image completes an instruction only while it is
+    /// positive.
+    pub budget: u64,
+    /// LPSWEs the image completed at a jump-cache miss, switching the
+    /// root through the gate (the image counts, the host reads).
+    pub lpswes: u64,
+}
+
+/// Roots of [`Gate::roots`]: the shadow pager's most (`shadow::Config`'s
+/// default `max_roots`).
+pub const GATE_ROOTS: usize = 32;
+
+/// Fetch controls of [`Gate::spaces`] (`zmmu_kvm`'s `Spaces::MAX`).
+pub const GATE_SPACES: usize = 64;
+
+/// What the host publishes for the gate (docs/CHOICES.md 77), before
+/// translated code runs and after each exit: the warm shadow roots by
+/// their tags (the CR3 of entry `i` is entry `i` of the runtime's
+/// supervisor table, which the image cannot write: it asks for an index,
+/// never a CR3), and the instruction-fetch controls the jump cache's tags
+/// stand for. The image reads it only.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Gate {
+    /// Each root's `zmmu_mmu::shadow::RootTag` ([`root_words`]); zeros:
+    /// no root.
+    pub roots: [[u64; 2]; GATE_ROOTS],
+    /// The fetch controls of each jump-cache tag ([`controls_words`]),
+    /// [`Gate::spaces_len`] of them.
+    pub spaces: [[u64; 6]; GATE_SPACES],
+    /// Entries of [`Gate::spaces`].
+    pub spaces_len: u64,
+}
+
+/// The words of a root's tag in [`Gate::roots`]: the ASCE's tag, and
+/// bit 0 (an entry), bit 1 (DAT on: an ASCE), the key at bits 8-15 and
+/// the purpose (1: instruction fetches) at bit 16.
+pub fn root_words(tag: &zmmu_mmu::shadow::RootTag) -> [u64; 2] {
+    let fetches = tag.purpose == zmmu_mmu::shadow::Purpose::Instruction;
+    [
+        tag.asce.unwrap_or(0),
+        1 | u64::from(tag.asce.is_some()) << 1 | u64::from(tag.key) << 8 | u64::from(fetches) << 16,
+    ]
+}
+
+/// The words of fetch controls in [`Gate::spaces`]: CR0's translation
+/// bits, the three ASCEs, the prefix and the facilities, compared whole.
+pub fn controls_words(controls: &zmmu_mmu::control::Controls) -> [u64; 6] {
+    [
+        controls.cr0.bits(),
+        controls.cr1.value(),
+        controls.cr7.value(),
+        controls.cr13.value(),
+        controls.prefix.value(),
+        u64::from(controls.facilities.bits()),
+    ]
 }
 
 /// The log of the jump-cache entries the image made, which the host takes

@@ -19,8 +19,8 @@ use core::mem::offset_of;
 use zmmu_vm_runtime::call::{self, CpuPage, Guest};
 use zmmu_vm_runtime::miss;
 use zmmu_vm_runtime::protocol::{
-    va, Entered, JumpEntry, Panic, Published, Shared, Site, ABSOLUTE_VA, COUNTS, COUNTS_END,
-    JUMP_WAYS, SHARED, SITES, SITE_SLOTS, STORABLE, STORABLE_WORDS,
+    va, Entered, Gate, JumpEntry, Panic, Published, Shared, Site, ABSOLUTE_VA, CONTEXT_BITS,
+    COUNTS, COUNTS_END, GATE, JUMP_WAYS, SHARED, SITES, SITE_SLOTS, STORABLE, STORABLE_WORDS,
 };
 
 /// The image has no heap: the semantics it runs allocate nothing, and an
@@ -231,6 +231,25 @@ impl Guest for X86 {
         }
     }
 
+    fn gate(&mut self, index: u64) -> bool {
+        let field = |f: usize| (va(SHARED) + f as u64) as *mut u64;
+        // SAFETY: the shared page's fields, mapped user read-write,
+        // aligned. INT3 traps to the CPL0 #BP handler, which with
+        // `Shared::gate` set bounds-checks the index, loads the CR3 the
+        // host wrote for it in the runtime's supervisor table (or
+        // refuses), writes the answer, clears the flag and returns here;
+        // the asm block is a compiler barrier for those accesses (no
+        // `nomem`). Every mapping the image uses lies in the upper half
+        // every root shares.
+        unsafe {
+            core::ptr::write_volatile(field(offset_of!(Shared, gate_index)), index);
+            core::ptr::write_volatile(field(offset_of!(Shared, gate_result)), 0);
+            core::ptr::write_volatile(field(offset_of!(Shared, gate)), 1);
+            asm!("int3", options(nostack));
+            core::ptr::read_volatile(field(offset_of!(Shared, gate_result))) == 1
+        }
+    }
+
     fn tsc(&mut self) -> u64 {
         let (lo, hi): (u32, u32);
         // SAFETY: LFENCE waits for earlier loads (a clock read after a
@@ -270,7 +289,8 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
 /// context's bits `bits` and generation `generation`, the jump cache at
 /// `jump` whose slot at byte `probed` it looked at last, System V: the
 /// code address of the block the chain goes on at, or zero when the host
-/// must look (`zmmu_vm_runtime::miss::resolve`).
+/// must look (`zmmu_vm_runtime::miss::resolve`; an LPSWE in the prefix
+/// area switches the root through the gate, `zmmu_vm_runtime::gate`).
 #[no_mangle]
 pub extern "sysv64" fn zmmu_runtime_miss(
     addr: u64,
@@ -281,20 +301,27 @@ pub extern "sysv64" fn zmmu_runtime_miss(
 ) -> u64 {
     let probed = probed / size_of::<JumpEntry>() as u64;
     let first = probed & !(JUMP_WAYS as u64 - 1);
-    // SAFETY: as for `zmmu_runtime_call`: the shared page and the CPU page
-    // are mapped user read-write and only this vCPU runs here. The host
-    // wrote the published table's address and size and the log's address
-    // (user pages of the execution area, which it does not touch while the
-    // vCPU runs), or zeros; the dispatcher gave its jump cache and a slot
-    // it probed, whose aligned group lies in it.
-    let (shared, page, table, jump) = unsafe {
+    // SAFETY: as for `zmmu_runtime_call`: the shared page, the gate page,
+    // the table of storable frames and the CPU page are mapped user
+    // read-write and only this vCPU runs here. The host wrote the
+    // published table's address and size, the log's address and the
+    // context's (user pages of the execution area, which it does not
+    // touch while the vCPU runs), or zeros; the dispatcher gave its jump
+    // cache and a slot it probed, whose aligned group lies in it.
+    let (shared, page, table, gate, frames, context_bits, jump) = unsafe {
         let shared = &mut *shared();
-        let page = &*(shared.cpu as *const CpuPage);
+        let page = &mut *(shared.cpu as *mut CpuPage);
         let table: &[Published] = match shared.published {
             0 => &[],
             at => {
                 core::slice::from_raw_parts(at as *const Published, shared.published_slots as usize)
             }
+        };
+        let gate = &*(va(GATE) as *const Gate);
+        let frames = core::slice::from_raw_parts(va(STORABLE) as *const u64, STORABLE_WORDS);
+        let context_bits = match shared.context {
+            0 => None,
+            at => Some(&mut *((at + CONTEXT_BITS) as *mut u64)),
         };
         let jump = match shared.entered {
             0 => None,
@@ -306,7 +333,7 @@ pub extern "sysv64" fn zmmu_runtime_miss(
                 &mut *(log as *mut Entered),
             )),
         };
-        (shared, page, table, jump)
+        (shared, page, table, gate, frames, context_bits, jump)
     };
     let miss = miss::Miss {
         addr,
@@ -314,7 +341,12 @@ pub extern "sysv64" fn zmmu_runtime_miss(
         generation: generation as u32,
         probed,
     };
-    miss::resolve(miss, shared, page, table, jump, &X86)
+    let switch = context_bits.map(|context_bits| miss::Switch {
+        gate,
+        frames,
+        context_bits,
+    });
+    miss::resolve(miss, shared, page, table, switch, jump, &mut X86)
 }
 
 /// A panic is reported through the exit protocol: its location goes to

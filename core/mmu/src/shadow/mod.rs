@@ -390,6 +390,20 @@ impl<H: HostPaging> ShadowPager<H> {
         self.roots.find(tag).map(|state| state.root)
     }
 
+    /// The roots there are, each with its tag.
+    pub fn roots(&self) -> impl Iterator<Item = (RootTag, H::Root)> + '_ {
+        self.roots.iter().map(|(_, state)| (state.tag, state.root))
+    }
+
+    /// Records that the root for `tag` became the active one without the
+    /// pager (the host's VM switched to it itself) and answers it; `None`
+    /// (nothing changed) when there is no root for `tag`.
+    pub fn follow(&mut self, tag: RootTag) -> Option<H::Root> {
+        let (id, root) = self.roots.lookup(tag)?;
+        self.active = Some(id);
+        Some(root)
+    }
+
     /// Makes the root for `tag` the active one, creating it if needed, and
     /// answers it.
     pub fn activate(&mut self, host: &mut H, tag: RootTag) -> Result<H::Root, H::Error> {
