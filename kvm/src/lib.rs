@@ -77,7 +77,7 @@ pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
 
-use blocks::{Block, Blocks, Spaces};
+use blocks::{Block, Blocks, Entry, Spaces};
 use deadline::{Deadline, Tick};
 use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
@@ -230,31 +230,36 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
     blocks.recheck = false;
     let purged = std::mem::take(&mut blocks.purged);
     blocks.enter_space(area, &fetch_controls(cpu, board.bus.controls(cpu)));
-    let asces = blocks.fetch_asces();
+    // Per tag: whether the purges cleared an ASCE its fetches use.
+    let cleared: Vec<bool> = blocks
+        .fetch_asces()
+        .iter()
+        .map(|used| used.iter().any(|a| purged.asces.contains(a)))
+        .collect();
     let tag = blocks.spaces.now;
     let mut probe = cpu.clone();
     let touched = |addr: u64| {
         let index = (addr >> 12 & 0xff) as usize;
         purged.pages[index / 64] & 1 << (index % 64) != 0
     };
-    blocks.jump_retain(area, |block, addr, bits| {
-        let cleared = asces
+    blocks.jump_retain(area, |blocks, entry| {
+        let Entry { addr, bits, .. } = entry;
+        let cleared = cleared
             .get((bits & Spaces::TAG) as usize)
-            .is_none_or(|used| used.iter().any(|a| purged.asces.contains(a)));
+            .is_none_or(|&cleared| cleared);
         let next = addr.wrapping_add(0x1000);
-        let spared =
-            !purged.all && !cleared && !touched(addr) && (block.second.is_none() || !touched(next));
+        let spared = !purged.all && !cleared && !touched(addr) && !(entry.crosses && touched(next));
         if spared {
-            return block.valid;
+            return true;
         }
         if bits & Spaces::TAG != tag {
-            return block.valid && bits & mask::DAT == 0;
+            return bits & mask::DAT == 0;
         }
+        let block = &blocks[entry.id];
         probe.psw.mask = probe.psw.mask & !KEY_BITS | bits & KEY_BITS;
-        block.valid
-            && board
-                .translate(&fetch(&probe), addr)
-                .is_ok_and(|a| a.value() == block.key.1)
+        board
+            .translate(&fetch(&probe), addr)
+            .is_ok_and(|a| a.value() == block.key.1)
             && second_fetched(block, &probe, board)
     });
 }
