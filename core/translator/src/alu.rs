@@ -435,15 +435,18 @@ impl Gen {
                     op2!(sub);
                 }
                 if deferred {
-                    // An overflow (rare) goes to the slow path whatever
-                    // the fixed-point-overflow mask: the interpreter
-                    // completes the instruction with cc 3 (and raises the
-                    // exception where the mask is one), and the block
-                    // ends there, so that no later slow path computes
-                    // this cc from the result (docs/CHOICES.md §70c).
-                    here.used_slow = true;
+                    // An overflow leaves the block after the instruction,
+                    // so that no later slow path computes this cc from
+                    // the result (docs/CHOICES.md §70c): with cc 3 where
+                    // the fixed-point-overflow mask is zero (§78a), else
+                    // through the slow path, where the interpreter
+                    // completes it and raises the exception.
                     here.slow_leaves = true;
-                    a.jo(here.slow)?;
+                    let mut fits = a.create_label();
+                    overflow_to_slow_path(a, here, fits)?;
+                    self.leave_with_cc3(f.r1, wide, here.next)?;
+                    self.a.set_label(&mut fits)?;
+                    self.a.nop()?;
                 } else if dead {
                     overflow_only(a, here)?;
                 } else {

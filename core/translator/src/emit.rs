@@ -1145,6 +1145,39 @@ impl Gen {
         self.end_at(addr)
     }
 
+    /// Where a signed add or subtract whose condition code is deferred
+    /// overflows with the fixed-point-overflow mask zero (PoP "ADD": cc 3,
+    /// no interruption): general register `r1` = the result in rax (all
+    /// of it, else bits 32-63 from eax), cc 3, and the block left at the
+    /// next instruction, as no later slow path of the block may compute
+    /// this cc from the result (docs/CHOICES.md §70c, §78a). The cache
+    /// stays as it is for the path that goes on.
+    pub(crate) fn leave_with_cc3(
+        &mut self,
+        r1: u8,
+        wide: bool,
+        next: u64,
+    ) -> Result<(), IcedError> {
+        let regs = self.regs;
+        self.flush(&regs)?;
+        if wide {
+            self.a.mov(gpr(r1), rax)?;
+        } else {
+            self.a.mov(gpr32(r1), eax)?;
+        }
+        // cc 3: both cc bits of the byte (bits 18-19 of the PSW).
+        self.a
+            .or(byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32), 0x30)?;
+        self.give_back_rest()?;
+        // Written back above: the exit stores nothing again (r1's host
+        // register, if any, holds its old value). No cc is pending: the
+        // add sets it, which ended the window of any before it.
+        self.regs.dirty = Default::default();
+        self.end_at(next)?;
+        self.regs = regs;
+        Ok(())
+    }
+
     /// Gives back the budget of the instructions after the current one
     /// (where the block leaves before them).
     fn give_back_rest(&mut self) -> Result<(), IcedError> {
