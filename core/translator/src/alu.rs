@@ -435,18 +435,10 @@ impl Gen {
                     op2!(sub);
                 }
                 if deferred {
-                    // An overflow leaves the block after the instruction,
-                    // so that no later slow path computes this cc from
-                    // the result (docs/CHOICES.md §70c): with cc 3 where
-                    // the fixed-point-overflow mask is zero (§78a), else
-                    // through the slow path, where the interpreter
-                    // completes it and raises the exception.
-                    here.slow_leaves = true;
-                    let mut fits = a.create_label();
-                    overflow_to_slow_path(a, here, fits)?;
-                    self.leave_with_cc3(f.r1, wide, here.next)?;
-                    self.a.set_label(&mut fits)?;
-                    self.a.nop()?;
+                    // An overflow (rare) leaves the block after the
+                    // instruction, out of line.
+                    let exit = self.overflow_exit(here, f.r1, wide);
+                    self.a.jo(exit)?;
                 } else if dead {
                     overflow_only(a, here)?;
                 } else {

@@ -463,6 +463,20 @@ struct Slow {
     pending: Option<Pending>,
 }
 
+/// The out-of-line exit of a signed add or subtract whose condition code
+/// is deferred, where it overflows ([`Gen::overflow_exit`]).
+struct OverflowExit {
+    label: CodeLabel,
+    /// The instruction's slow path (the fixed-point-overflow mask one).
+    slow: CodeLabel,
+    index: usize,
+    next: u64,
+    /// The register cache at the overflow, the result in rax.
+    regs: Regs,
+    r1: u8,
+    wide: bool,
+}
+
 /// The instruction being translated.
 pub(crate) struct Current {
     pub(crate) at: u64,
@@ -491,6 +505,8 @@ pub(crate) struct Gen {
     slow: Vec<Slow>,
     /// Out-of-line paths of inline storage accesses.
     pub(crate) fills: Vec<Fill>,
+    /// Out-of-line exits of deferred adds that overflow.
+    overflows: Vec<OverflowExit>,
     /// Per instruction index, the label after it (where a slow path
     /// resumes).
     resume: Vec<CodeLabel>,
@@ -645,6 +661,7 @@ impl Gen {
             out,
             slow: Vec::new(),
             fills: Vec::new(),
+            overflows: Vec::new(),
             resume: Vec::new(),
             starts: Vec::new(),
             start,
@@ -1146,35 +1163,66 @@ impl Gen {
     }
 
     /// Where a signed add or subtract whose condition code is deferred
-    /// overflows with the fixed-point-overflow mask zero (PoP "ADD": cc 3,
-    /// no interruption): general register `r1` = the result in rax (all
-    /// of it, else bits 32-63 from eax), cc 3, and the block left at the
-    /// next instruction, as no later slow path of the block may compute
-    /// this cc from the result (docs/CHOICES.md §70c, §78a). The cache
-    /// stays as it is for the path that goes on.
-    pub(crate) fn leave_with_cc3(
-        &mut self,
-        r1: u8,
-        wide: bool,
-        next: u64,
-    ) -> Result<(), IcedError> {
-        let regs = self.regs;
-        self.flush(&regs)?;
-        if wide {
-            self.a.mov(gpr(r1), rax)?;
-        } else {
-            self.a.mov(gpr32(r1), eax)?;
+    /// overflows (x86 OF, its result in rax), the label of its way out of
+    /// line: with the fixed-point-overflow mask one the slow path, where
+    /// the interpreter completes it and raises the exception; else (PoP
+    /// "ADD": cc 3, no interruption) general register `r1` = the result
+    /// (all of it, else bits 32-63 from eax), cc 3, and the block left at
+    /// the next instruction, as no later slow path of the block may
+    /// compute this cc from the result (docs/CHOICES.md §70c, §78a).
+    pub(crate) fn overflow_exit(&mut self, here: &mut Current, r1: u8, wide: bool) -> CodeLabel {
+        here.used_slow = true;
+        here.slow_leaves = true;
+        let label = self.a.create_label();
+        self.overflows.push(OverflowExit {
+            label,
+            slow: here.slow,
+            index: self.index,
+            next: here.next,
+            regs: self.regs,
+            r1,
+            wide,
+        });
+        label
+    }
+
+    /// The [`Gen::overflow_exit`]s, out of line.
+    fn emit_overflow_exits(&mut self) -> Result<(), IcedError> {
+        let forgotten = self.regs;
+        for OverflowExit {
+            mut label,
+            slow,
+            index,
+            next,
+            regs,
+            r1,
+            wide,
+        } in core::mem::take(&mut self.overflows)
+        {
+            self.index = index;
+            self.a.set_label(&mut label)?;
+            self.a.test(
+                byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32),
+                i32::from(crate::alu::FIXED_POINT_OVERFLOW_MASK),
+            )?;
+            self.a.jnz(slow)?;
+            self.flush(&regs)?;
+            if wide {
+                self.a.mov(gpr(r1), rax)?;
+            } else {
+                self.a.mov(gpr32(r1), eax)?;
+            }
+            // cc 3: both cc bits of the byte (bits 18-19 of the PSW).
+            self.a
+                .or(byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32), 0x30)?;
+            self.give_back_rest()?;
+            // Written back above: the exit stores nothing again (r1's
+            // host register, if any, holds its old value).
+            self.regs = regs;
+            self.regs.dirty = Default::default();
+            self.end_at(next)?;
         }
-        // cc 3: both cc bits of the byte (bits 18-19 of the PSW).
-        self.a
-            .or(byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32), 0x30)?;
-        self.give_back_rest()?;
-        // Written back above: the exit stores nothing again (r1's host
-        // register, if any, holds its old value). No cc is pending: the
-        // add sets it, which ended the window of any before it.
-        self.regs.dirty = Default::default();
-        self.end_at(next)?;
-        self.regs = regs;
+        self.regs = forgotten;
         Ok(())
     }
 
@@ -1201,9 +1249,11 @@ impl Gen {
         let inline_end = self.a.instructions().len();
         self.a.nop()?;
         self.emit_fills()?;
+        // No cc is pending at an overflow exit: the add sets it.
+        self.pending = None;
+        self.emit_overflow_exits()?;
         let slow = core::mem::take(&mut self.slow);
         // Each slow path stores the cc pending at its instruction.
-        self.pending = None;
         let mut slows = alloc::vec![None; native.len()];
         for Slow {
             mut label,
