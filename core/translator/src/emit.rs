@@ -573,17 +573,18 @@ pub(crate) struct Gen {
     kept: Regs,
     pub(crate) opted: bool,
     /// The cache at the start of the instruction being emitted (nothing
-    /// for one that did not opt in or kept the write-backs before it),
-    /// whose dirty registers its slow path writes back.
+    /// for one that did not opt in), whose dirty registers its slow path
+    /// writes back (but those written back before it).
     start_regs: Regs,
-    /// The host instructions that write back the cache before the
-    /// instruction being emitted (for one that does not opt in), and
-    /// those of earlier instructions that opted in instead (not encoded).
-    write_backs: core::ops::Range<usize>,
+    /// Per slot, the host instruction that writes it back before the
+    /// instruction being emitted (for one that does not opt in, or gives
+    /// the slot to another register), and those of earlier instructions
+    /// that opted in instead (not encoded).
+    write_backs: [Option<usize>; CACHE.len()],
     dropped: Vec<usize>,
-    /// The instruction being emitted gave a slot holding a dirty register
-    /// to another one.
-    evicted_dirty: bool,
+    /// The slots the instruction being emitted gave to another register
+    /// while they held a dirty one ([`Gen::claim`]).
+    evicted: [bool; CACHE.len()],
     /// The cache at the loop head (the first instruction), and at the
     /// first branch back to it.
     entry: Regs,
@@ -687,9 +688,9 @@ impl Gen {
             kept: Regs::default(),
             opted: false,
             start_regs: Regs::default(),
-            write_backs: 0..0,
+            write_backs: [None; CACHE.len()],
             dropped: Vec::new(),
-            evicted_dirty: false,
+            evicted: [false; CACHE.len()],
             entry: Regs::default(),
             looped: None,
             mentions: Vec::new(),
@@ -706,12 +707,16 @@ impl Gen {
     fn begin_insn(&mut self) -> Result<(), IcedError> {
         self.kept = core::mem::take(&mut self.regs);
         self.opted = false;
-        self.evicted_dirty = false;
+        self.evicted = [false; CACHE.len()];
         self.start_regs = Regs::default();
-        let from = self.a.instructions().len();
         let kept = self.kept;
-        self.flush(&kept)?;
-        self.write_backs = from..self.a.instructions().len();
+        for slot in 0..CACHE.len() {
+            self.write_backs[slot] = None;
+            if let (Some(r), true) = (kept.held[slot], kept.dirty[slot]) {
+                self.write_backs[slot] = Some(self.a.instructions().len());
+                self.store_slot(slot, r, kept.whole[slot])?;
+            }
+        }
         Ok(())
     }
 
@@ -762,16 +767,21 @@ impl Gen {
     /// Ends the emission of an instruction: one that did not opt in
     /// leaves nothing cached (it may have written any register through
     /// [`gpr`]; the cache was written back before it). One that opted in
-    /// needs the write-backs before it only where it gave a slot holding
-    /// a dirty register to another register ([`Gen::claim`]): its slow
-    /// path then finds the state exact instead.
+    /// needs the write-back before it only of a slot it gave to another
+    /// register while it held a dirty one ([`Gen::claim`]): its slow path
+    /// cannot store that register from the slot, but finds it in the
+    /// state; it stores the others the slots still hold.
     fn end_insn(&mut self) {
         if !self.opted {
             self.regs = Regs::default();
-        } else if self.evicted_dirty {
-            self.start_regs = Regs::default();
         } else {
-            self.dropped.extend(self.write_backs.clone());
+            for slot in 0..CACHE.len() {
+                match self.write_backs[slot] {
+                    Some(_) if self.evicted[slot] => self.start_regs.dirty[slot] = false,
+                    Some(at) => self.dropped.push(at),
+                    None => {}
+                }
+            }
         }
         self.kept = Regs::default();
     }
@@ -849,7 +859,7 @@ impl Gen {
                     .unwrap_or(0)
             }
         };
-        self.evicted_dirty |= self.regs.dirty[slot];
+        self.evicted[slot] |= self.regs.dirty[slot];
         self.clean(slot)?;
         Ok(self.regs.assign(slot, r, whole))
     }
