@@ -248,7 +248,7 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
             .get((bits & Spaces::TAG) as usize)
             .is_none_or(|&cleared| cleared);
         let next = addr.wrapping_add(0x1000);
-        let spared = !purged.all && !cleared && !touched(addr) && !(entry.crosses && touched(next));
+        let spared = !(purged.all || cleared || touched(addr) || entry.crosses && touched(next));
         if spared {
             return true;
         }

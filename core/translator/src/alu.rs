@@ -435,15 +435,10 @@ impl Gen {
                     op2!(sub);
                 }
                 if deferred {
-                    // An overflow (rare) goes to the slow path whatever
-                    // the fixed-point-overflow mask: the interpreter
-                    // completes the instruction with cc 3 (and raises the
-                    // exception where the mask is one), and the block
-                    // ends there, so that no later slow path computes
-                    // this cc from the result (docs/CHOICES.md §70c).
-                    here.used_slow = true;
-                    here.slow_leaves = true;
-                    a.jo(here.slow)?;
+                    // An overflow (rare) leaves the block after the
+                    // instruction, out of line.
+                    let exit = self.overflow_exit(here, f.r1, wide);
+                    self.a.jo(exit)?;
                 } else if dead {
                     overflow_only(a, here)?;
                 } else {

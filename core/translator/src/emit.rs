@@ -463,6 +463,20 @@ struct Slow {
     pending: Option<Pending>,
 }
 
+/// The out-of-line exit of a signed add or subtract whose condition code
+/// is deferred, where it overflows ([`Gen::overflow_exit`]).
+struct OverflowExit {
+    label: CodeLabel,
+    /// The instruction's slow path (the fixed-point-overflow mask one).
+    slow: CodeLabel,
+    index: usize,
+    next: u64,
+    /// The register cache at the overflow, the result in rax.
+    regs: Regs,
+    r1: u8,
+    wide: bool,
+}
+
 /// The instruction being translated.
 pub(crate) struct Current {
     pub(crate) at: u64,
@@ -491,6 +505,8 @@ pub(crate) struct Gen {
     slow: Vec<Slow>,
     /// Out-of-line paths of inline storage accesses.
     pub(crate) fills: Vec<Fill>,
+    /// Out-of-line exits of deferred adds that overflow.
+    overflows: Vec<OverflowExit>,
     /// Per instruction index, the label after it (where a slow path
     /// resumes).
     resume: Vec<CodeLabel>,
@@ -557,17 +573,18 @@ pub(crate) struct Gen {
     kept: Regs,
     pub(crate) opted: bool,
     /// The cache at the start of the instruction being emitted (nothing
-    /// for one that did not opt in or kept the write-backs before it),
-    /// whose dirty registers its slow path writes back.
+    /// for one that did not opt in), whose dirty registers its slow path
+    /// writes back (but those written back before it).
     start_regs: Regs,
-    /// The host instructions that write back the cache before the
-    /// instruction being emitted (for one that does not opt in), and
-    /// those of earlier instructions that opted in instead (not encoded).
-    write_backs: core::ops::Range<usize>,
+    /// Per slot, the host instruction that writes it back before the
+    /// instruction being emitted (for one that does not opt in, or gives
+    /// the slot to another register), and those of earlier instructions
+    /// that opted in instead (not encoded).
+    write_backs: [Option<usize>; CACHE.len()],
     dropped: Vec<usize>,
-    /// The instruction being emitted gave a slot holding a dirty register
-    /// to another one.
-    evicted_dirty: bool,
+    /// The slots the instruction being emitted gave to another register
+    /// while they held a dirty one ([`Gen::claim`]).
+    evicted: [bool; CACHE.len()],
     /// The cache at the loop head (the first instruction), and at the
     /// first branch back to it.
     entry: Regs,
@@ -645,6 +662,7 @@ impl Gen {
             out,
             slow: Vec::new(),
             fills: Vec::new(),
+            overflows: Vec::new(),
             resume: Vec::new(),
             starts: Vec::new(),
             start,
@@ -670,9 +688,9 @@ impl Gen {
             kept: Regs::default(),
             opted: false,
             start_regs: Regs::default(),
-            write_backs: 0..0,
+            write_backs: [None; CACHE.len()],
             dropped: Vec::new(),
-            evicted_dirty: false,
+            evicted: [false; CACHE.len()],
             entry: Regs::default(),
             looped: None,
             mentions: Vec::new(),
@@ -689,12 +707,16 @@ impl Gen {
     fn begin_insn(&mut self) -> Result<(), IcedError> {
         self.kept = core::mem::take(&mut self.regs);
         self.opted = false;
-        self.evicted_dirty = false;
+        self.evicted = [false; CACHE.len()];
         self.start_regs = Regs::default();
-        let from = self.a.instructions().len();
         let kept = self.kept;
-        self.flush(&kept)?;
-        self.write_backs = from..self.a.instructions().len();
+        for slot in 0..CACHE.len() {
+            self.write_backs[slot] = None;
+            if let (Some(r), true) = (kept.held[slot], kept.dirty[slot]) {
+                self.write_backs[slot] = Some(self.a.instructions().len());
+                self.store_slot(slot, r, kept.whole[slot])?;
+            }
+        }
         Ok(())
     }
 
@@ -745,16 +767,21 @@ impl Gen {
     /// Ends the emission of an instruction: one that did not opt in
     /// leaves nothing cached (it may have written any register through
     /// [`gpr`]; the cache was written back before it). One that opted in
-    /// needs the write-backs before it only where it gave a slot holding
-    /// a dirty register to another register ([`Gen::claim`]): its slow
-    /// path then finds the state exact instead.
+    /// needs the write-back before it only of a slot it gave to another
+    /// register while it held a dirty one ([`Gen::claim`]): its slow path
+    /// cannot store that register from the slot, but finds it in the
+    /// state; it stores the others the slots still hold.
     fn end_insn(&mut self) {
         if !self.opted {
             self.regs = Regs::default();
-        } else if self.evicted_dirty {
-            self.start_regs = Regs::default();
         } else {
-            self.dropped.extend(self.write_backs.clone());
+            for slot in 0..CACHE.len() {
+                match self.write_backs[slot] {
+                    Some(_) if self.evicted[slot] => self.start_regs.dirty[slot] = false,
+                    Some(at) => self.dropped.push(at),
+                    None => {}
+                }
+            }
         }
         self.kept = Regs::default();
     }
@@ -832,7 +859,7 @@ impl Gen {
                     .unwrap_or(0)
             }
         };
-        self.evicted_dirty |= self.regs.dirty[slot];
+        self.evicted[slot] |= self.regs.dirty[slot];
         self.clean(slot)?;
         Ok(self.regs.assign(slot, r, whole))
     }
@@ -1145,6 +1172,70 @@ impl Gen {
         self.end_at(addr)
     }
 
+    /// Where a signed add or subtract whose condition code is deferred
+    /// overflows (x86 OF, its result in rax), the label of its way out of
+    /// line: with the fixed-point-overflow mask one the slow path, where
+    /// the interpreter completes it and raises the exception; else (PoP
+    /// "ADD": cc 3, no interruption) general register `r1` = the result
+    /// (all of it, else bits 32-63 from eax), cc 3, and the block left at
+    /// the next instruction, as no later slow path of the block may
+    /// compute this cc from the result (docs/CHOICES.md §70c, §78a).
+    pub(crate) fn overflow_exit(&mut self, here: &mut Current, r1: u8, wide: bool) -> CodeLabel {
+        here.used_slow = true;
+        here.slow_leaves = true;
+        let label = self.a.create_label();
+        self.overflows.push(OverflowExit {
+            label,
+            slow: here.slow,
+            index: self.index,
+            next: here.next,
+            regs: self.regs,
+            r1,
+            wide,
+        });
+        label
+    }
+
+    /// The [`Gen::overflow_exit`]s, out of line.
+    fn emit_overflow_exits(&mut self) -> Result<(), IcedError> {
+        let forgotten = self.regs;
+        for OverflowExit {
+            mut label,
+            slow,
+            index,
+            next,
+            regs,
+            r1,
+            wide,
+        } in core::mem::take(&mut self.overflows)
+        {
+            self.index = index;
+            self.a.set_label(&mut label)?;
+            self.a.test(
+                byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32),
+                i32::from(crate::alu::FIXED_POINT_OVERFLOW_MASK),
+            )?;
+            self.a.jnz(slow)?;
+            self.flush(&regs)?;
+            if wide {
+                self.a.mov(gpr(r1), rax)?;
+            } else {
+                self.a.mov(gpr32(r1), eax)?;
+            }
+            // cc 3: both cc bits of the byte (bits 18-19 of the PSW).
+            self.a
+                .or(byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32), 0x30)?;
+            self.give_back_rest()?;
+            // Written back above: the exit stores nothing again (r1's
+            // host register, if any, holds its old value).
+            self.regs = regs;
+            self.regs.dirty = Default::default();
+            self.end_at(next)?;
+        }
+        self.regs = forgotten;
+        Ok(())
+    }
+
     /// Gives back the budget of the instructions after the current one
     /// (where the block leaves before them).
     fn give_back_rest(&mut self) -> Result<(), IcedError> {
@@ -1168,9 +1259,11 @@ impl Gen {
         let inline_end = self.a.instructions().len();
         self.a.nop()?;
         self.emit_fills()?;
+        // No cc is pending at an overflow exit: the add sets it.
+        self.pending = None;
+        self.emit_overflow_exits()?;
         let slow = core::mem::take(&mut self.slow);
         // Each slow path stores the cc pending at its instruction.
-        self.pending = None;
         let mut slows = alloc::vec![None; native.len()];
         for Slow {
             mut label,
