@@ -156,8 +156,9 @@ pub(crate) struct Blocks {
     /// Host mirror of the table at [`PUBLISHED`]: block + 1 by slot, zero
     /// for an empty slot.
     published: Vec<u32>,
-    /// The slots that may hold an entry of the current generation.
-    live: Vec<usize>,
+    /// The slots holding an entry of the current generation, by the page
+    /// index of its PSW address ([`bucket`]), each once.
+    live: Vec<Vec<usize>>,
     /// The controls jump-cache entries are tagged with.
     pub spaces: Spaces,
     /// Turns the slot a displaced live entry goes to in a full group.
@@ -196,6 +197,34 @@ pub(crate) struct Blocks {
     pub jump_dropped: u64,
 }
 
+/// Buckets of jump-cache entries: by the page index of their PSW address
+/// (bits 44-51), the index a page-table entry's purge names (PoP ch. 3
+/// "INVALIDATE PAGE TABLE ENTRY"): the check after an IPTE looks at the
+/// entries of the pages it named, not at all of them.
+const BUCKETS: usize = 256;
+
+/// The bucket of an entry at PSW address `addr`.
+pub(crate) const fn bucket(addr: u64) -> usize {
+    (addr >> 12 & 0xff) as usize
+}
+
+/// The buckets a walk of the jump cache looks at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope {
+    All,
+    /// One bit per page index.
+    Pages([u64; 4]),
+}
+
+impl Scope {
+    fn covers(&self, index: usize) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Pages(pages) => pages[index / 64] & 1 << (index % 64) != 0,
+        }
+    }
+}
+
 /// A jump-cache entry as [`Blocks::jump_retain`] shows it.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
@@ -225,7 +254,7 @@ impl Blocks {
             jump: vec![(0, 0, 0, 0); crate::JUMP_ENTRIES],
             crosses: Vec::new(),
             published: vec![0; PUBLISHED_SLOTS],
-            live: Vec::new(),
+            live: vec![Vec::new(); BUCKETS],
             spaces: Spaces::default(),
             victim: 0,
             generation: 1,
@@ -257,7 +286,7 @@ impl Blocks {
         paging.clear_code_frames();
         // Every jump-cache entry goes: a new generation.
         self.generation = self.generation.wrapping_add(1).max(1);
-        self.live.clear();
+        self.live.iter_mut().for_each(Vec::clear);
         self.recheck = false;
     }
 
@@ -369,10 +398,7 @@ impl Blocks {
             if generation != self.generation || id as usize >= self.blocks.len() {
                 continue;
             }
-            if self.jump[slot].3 != self.generation {
-                self.live.push(slot);
-            }
-            self.jump[slot] = (addr, bits, id, generation);
+            self.mirror(slot, (addr, bits, id, generation));
         }
     }
 
@@ -421,7 +447,9 @@ impl Blocks {
                 self.spaces.next = (tag + 1) % Spaces::MAX;
                 known[tag] = *controls;
                 self.fetch_epoch += 1;
-                self.jump_retain(area, |_, entry| entry.bits & Spaces::TAG != tag as u64);
+                self.jump_retain(area, Scope::All, |_, entry| {
+                    entry.bits & Spaces::TAG != tag as u64
+                });
                 tag
             }
         };
@@ -527,10 +555,7 @@ impl Blocks {
 
     /// Writes jump-cache entry `slot`, on the host and in the VM.
     fn jump_store(&mut self, area: &ExecArea<'_>, slot: usize, addr: u64, bits: u64, id: usize) {
-        if self.jump[slot].3 != self.generation {
-            self.live.push(slot);
-        }
-        self.jump[slot] = (addr, bits, id as u32, self.generation);
+        self.mirror(slot, (addr, bits, id as u32, self.generation));
         let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE) as u64;
         let _ = area.store_u64(at + abi::JUMP_ADDR as u64, addr);
         let _ = area.store_u64(at + abi::JUMP_BITS as u64, bits);
@@ -541,13 +566,38 @@ impl Blocks {
         );
     }
 
-    /// Drops the jump-cache entries, on the host and in the VM, for which
-    /// `keep` (given the blocks and the entry) says no. Every entry is of
-    /// a valid block: a dropped block's go when it is dropped
-    /// ([`Blocks::drop_page`]), and neither side enters one afterwards.
+    /// Sets the host's mirror of jump-cache slot `slot` to `entry` (of
+    /// the current generation), keeping [`Blocks::live`]: the slot listed
+    /// once, in its address's bucket.
+    fn mirror(&mut self, slot: usize, entry: (u64, u64, u32, u32)) {
+        let (old_addr, _, _, old_generation) = self.jump[slot];
+        let to = bucket(entry.0);
+        if old_generation != self.generation {
+            self.live[to].push(slot);
+        } else if bucket(old_addr) != to {
+            let from = &mut self.live[bucket(old_addr)];
+            if let Some(at) = from.iter().position(|&s| s == slot) {
+                from.swap_remove(at);
+            }
+            self.live[to].push(slot);
+        }
+        debug_assert_eq!(
+            bucket(self.blocks[entry.2 as usize].key.0),
+            to,
+            "an entry's address is its block's"
+        );
+        self.jump[slot] = entry;
+    }
+
+    /// Drops the jump-cache entries in `scope`, on the host and in the
+    /// VM, for which `keep` (given the blocks and the entry) says no.
+    /// Every entry is of a valid block: a dropped block's go when it is
+    /// dropped ([`Blocks::drop_page`]), and neither side enters one
+    /// afterwards.
     pub fn jump_retain(
         &mut self,
         area: &ExecArea<'_>,
+        scope: Scope,
         mut keep: impl FnMut(&[Block], Entry) -> bool,
     ) {
         self.take_entered(area);
@@ -560,32 +610,47 @@ impl Blocks {
             jump_dropped,
             ..
         } = self;
-        live.retain(|&slot| {
-            let (addr, bits, id, entry_generation) = jump[slot];
-            if entry_generation != *generation {
-                return false;
+        for (index, list) in live.iter_mut().enumerate() {
+            if !scope.covers(index) {
+                continue;
             }
-            let id = id as usize;
-            let crosses = crosses[id];
-            if keep(
-                blocks,
-                Entry {
-                    addr,
-                    bits,
-                    id,
-                    crosses,
-                },
-            ) {
-                debug_assert!(blocks[id].valid, "an entry of a dropped block");
-                return true;
-            }
-            // Generation 0 is never current.
-            jump[slot].3 = 0;
-            let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE + abi::JUMP_GENERATION) as u64;
-            let _ = area.store_u64(at, 0);
-            *jump_dropped += 1;
-            false
-        });
+            list.retain(|&slot| {
+                let (addr, bits, id, entry_generation) = jump[slot];
+                if entry_generation != *generation {
+                    return false;
+                }
+                let id = id as usize;
+                let crosses = crosses[id];
+                if keep(
+                    blocks,
+                    Entry {
+                        addr,
+                        bits,
+                        id,
+                        crosses,
+                    },
+                ) {
+                    debug_assert!(blocks[id].valid, "an entry of a dropped block");
+                    return true;
+                }
+                // Generation 0 is never current.
+                jump[slot].3 = 0;
+                let at = ExecArea::JUMP + (slot * abi::JUMP_SIZE + abi::JUMP_GENERATION) as u64;
+                let _ = area.store_u64(at, 0);
+                *jump_dropped += 1;
+                false
+            });
+        }
+    }
+
+    /// The buckets of the entries of `ids` (at their blocks' addresses).
+    fn scope_of(&self, ids: &[usize]) -> Scope {
+        let mut pages = [0u64; 4];
+        for &id in ids {
+            let index = bucket(self.blocks[id].key.0);
+            pages[index / 64] |= 1 << (index % 64);
+        }
+        Scope::Pages(pages)
     }
 
     /// Adds a translated block, `frames` being the absolute pages it has
@@ -671,7 +736,8 @@ impl Blocks {
             self.current_dirty = true;
         }
         // The entries of the blocks dropped before are gone already.
-        self.jump_retain(&paging.exec_area(), |_, entry| {
+        let scope = self.scope_of(&list);
+        self.jump_retain(&paging.exec_area(), scope, |_, entry| {
             list.binary_search(&entry.id).is_err()
         });
     }
@@ -683,11 +749,12 @@ impl Blocks {
         let frame = absolute & !0xfff;
         // Its reference bit may be zero now.
         let list = self.pages.get(&frame).cloned().unwrap_or_default();
-        for id in list {
+        for &id in &list {
             self.unpublish(&paging.exec_area(), id);
         }
         if self.has_code(frame) {
-            self.jump_retain(&paging.exec_area(), |blocks, entry| {
+            let scope = self.scope_of(&list);
+            self.jump_retain(&paging.exec_area(), scope, |blocks, entry| {
                 let block = &blocks[entry.id];
                 block.key.1 & !0xfff != frame && block.second != Some(frame)
             });

@@ -77,7 +77,7 @@ pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
 
-use blocks::{Block, Blocks, Entry, Spaces};
+use blocks::{bucket, Block, Blocks, Entry, Scope, Spaces};
 use deadline::{Deadline, Tick};
 use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
@@ -239,10 +239,23 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
     let tag = blocks.spaces.now;
     let mut probe = cpu.clone();
     let touched = |addr: u64| {
-        let index = (addr >> 12 & 0xff) as usize;
+        let index = bucket(addr);
         purged.pages[index / 64] & 1 << (index % 64) != 0
     };
-    blocks.jump_retain(area, |blocks, entry| {
+    // Only the entries at the pages purged, and those of blocks crossing
+    // into them from the page before, unless an ASCE was cleared or
+    // anything purged.
+    let scope = if purged.all || cleared.contains(&true) {
+        Scope::All
+    } else {
+        let mut pages = purged.pages;
+        for index in (0..256u64).filter(|&index| touched(index << 12)) {
+            let before = bucket(index.wrapping_sub(1) << 12);
+            pages[before / 64] |= 1 << (before % 64);
+        }
+        Scope::Pages(pages)
+    };
+    blocks.jump_retain(area, scope, |blocks, entry| {
         let Entry { addr, bits, .. } = entry;
         let cleared = cleared
             .get((bits & Spaces::TAG) as usize)
