@@ -156,8 +156,8 @@ pub(crate) struct Blocks {
     /// Host mirror of the table at [`PUBLISHED`]: block + 1 by slot, zero
     /// for an empty slot.
     published: Vec<u32>,
-    /// The slots holding an entry of the current generation, by the page
-    /// index of its PSW address ([`bucket`]), each once.
+    /// The slots holding an entry of the current generation, by its tag
+    /// and the page index of its PSW address ([`bucket`]), each once.
     live: Vec<Vec<usize>>,
     /// The controls jump-cache entries are tagged with.
     pub spaces: Spaces,
@@ -197,30 +197,70 @@ pub(crate) struct Blocks {
     pub jump_dropped: u64,
 }
 
-/// Buckets of jump-cache entries: by the page index of their PSW address
-/// (bits 44-51), the index a page-table entry's purge names (PoP ch. 3
-/// "INVALIDATE PAGE TABLE ENTRY"): the check after an IPTE looks at the
-/// entries of the pages it named, not at all of them.
-const BUCKETS: usize = 256;
+/// Buckets of jump-cache entries: by their tag and the page index of
+/// their PSW address (bits 44-51), the index a page-table entry's purge
+/// names (PoP ch. 3 "INVALIDATE PAGE TABLE ENTRY"): the check after an
+/// IPTE looks at the entries at the pages it named, after a clearing by
+/// ASCE at those of the tags fetching through it, not at all of them.
+const PAGES: usize = 256;
+const BUCKETS: usize = Spaces::MAX * PAGES;
 
-/// The bucket of an entry at PSW address `addr`.
-pub(crate) const fn bucket(addr: u64) -> usize {
+/// The bucket of an entry at PSW address `addr` with bits `bits`.
+const fn bucket(addr: u64, bits: u64) -> usize {
+    (bits & Spaces::TAG) as usize % Spaces::MAX * PAGES + page_index(addr)
+}
+
+/// The page index of `addr` (bits 44-51).
+pub(crate) const fn page_index(addr: u64) -> usize {
     (addr >> 12 & 0xff) as usize
 }
 
-/// The buckets a walk of the jump cache looks at.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Scope {
-    All,
-    /// One bit per page index.
-    Pages([u64; 4]),
-}
+/// The buckets a walk of the jump cache looks at: all, or one bit each.
+#[derive(Clone, Debug)]
+pub(crate) struct Scope(Option<Box<[u64; BUCKETS / 64]>>);
 
 impl Scope {
-    fn covers(&self, index: usize) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Pages(pages) => pages[index / 64] & 1 << (index % 64) != 0,
+    /// Every bucket.
+    pub const ALL: Self = Self(None);
+
+    /// No bucket yet.
+    pub fn none() -> Self {
+        Self(Some(Box::new([0; BUCKETS / 64])))
+    }
+
+    fn add(&mut self, bucket: usize) {
+        if let Some(set) = &mut self.0 {
+            set[bucket / 64] |= 1 << (bucket % 64);
+        }
+    }
+
+    /// The entries at page index `index`, under every tag.
+    pub fn add_page(&mut self, index: usize) {
+        for tag in 0..Spaces::MAX {
+            self.add(tag * PAGES + index % PAGES);
+        }
+    }
+
+    /// The entries under tag `tag`.
+    pub fn add_tag(&mut self, tag: usize) {
+        for index in 0..PAGES {
+            self.add(tag % Spaces::MAX * PAGES + index);
+        }
+    }
+
+    /// The buckets in the scope, in order.
+    fn buckets(&self) -> Vec<usize> {
+        match &self.0 {
+            None => (0..BUCKETS).collect(),
+            Some(set) => set
+                .iter()
+                .enumerate()
+                .flat_map(|(at, &word)| {
+                    (0..64)
+                        .filter(move |bit| word & 1 << bit != 0)
+                        .map(move |bit| at * 64 + bit)
+                })
+                .collect(),
         }
     }
 }
@@ -447,7 +487,9 @@ impl Blocks {
                 self.spaces.next = (tag + 1) % Spaces::MAX;
                 known[tag] = *controls;
                 self.fetch_epoch += 1;
-                self.jump_retain(area, Scope::All, |_, entry| {
+                let mut scope = Scope::none();
+                scope.add_tag(tag);
+                self.jump_retain(area, scope, |_, entry| {
                     entry.bits & Spaces::TAG != tag as u64
                 });
                 tag
@@ -570,20 +612,21 @@ impl Blocks {
     /// the current generation), keeping [`Blocks::live`]: the slot listed
     /// once, in its address's bucket.
     fn mirror(&mut self, slot: usize, entry: (u64, u64, u32, u32)) {
-        let (old_addr, _, _, old_generation) = self.jump[slot];
-        let to = bucket(entry.0);
+        let (old_addr, old_bits, _, old_generation) = self.jump[slot];
+        let to = bucket(entry.0, entry.1);
+        let from = bucket(old_addr, old_bits);
         if old_generation != self.generation {
             self.live[to].push(slot);
-        } else if bucket(old_addr) != to {
-            let from = &mut self.live[bucket(old_addr)];
+        } else if from != to {
+            let from = &mut self.live[from];
             if let Some(at) = from.iter().position(|&s| s == slot) {
                 from.swap_remove(at);
             }
             self.live[to].push(slot);
         }
         debug_assert_eq!(
-            bucket(self.blocks[entry.2 as usize].key.0),
-            to,
+            page_index(self.blocks[entry.2 as usize].key.0),
+            page_index(entry.0),
             "an entry's address is its block's"
         );
         self.jump[slot] = entry;
@@ -610,11 +653,8 @@ impl Blocks {
             jump_dropped,
             ..
         } = self;
-        for (index, list) in live.iter_mut().enumerate() {
-            if !scope.covers(index) {
-                continue;
-            }
-            list.retain(|&slot| {
+        for index in scope.buckets() {
+            live[index].retain(|&slot| {
                 let (addr, bits, id, entry_generation) = jump[slot];
                 if entry_generation != *generation {
                     return false;
@@ -645,12 +685,11 @@ impl Blocks {
 
     /// The buckets of the entries of `ids` (at their blocks' addresses).
     fn scope_of(&self, ids: &[usize]) -> Scope {
-        let mut pages = [0u64; 4];
+        let mut scope = Scope::none();
         for &id in ids {
-            let index = bucket(self.blocks[id].key.0);
-            pages[index / 64] |= 1 << (index % 64);
+            scope.add_page(page_index(self.blocks[id].key.0));
         }
-        Scope::Pages(pages)
+        scope
     }
 
     /// Adds a translated block, `frames` being the absolute pages it has

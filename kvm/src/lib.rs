@@ -77,7 +77,7 @@ pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;
 
-use blocks::{bucket, Block, Blocks, Entry, Scope, Spaces};
+use blocks::{page_index, Block, Blocks, Entry, Scope, Spaces};
 use deadline::{Deadline, Tick};
 use exits::{Context, Exits};
 use reasons::{ChainEnd, ExitReasons};
@@ -239,21 +239,26 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
     let tag = blocks.spaces.now;
     let mut probe = cpu.clone();
     let touched = |addr: u64| {
-        let index = bucket(addr);
+        let index = page_index(addr);
         purged.pages[index / 64] & 1 << (index % 64) != 0
     };
-    // Only the entries at the pages purged, and those of blocks crossing
-    // into them from the page before, unless an ASCE was cleared or
-    // anything purged.
-    let scope = if purged.all || cleared.contains(&true) {
-        Scope::All
+    // Only the entries at the pages purged (and those of blocks crossing
+    // into them from the page before) and under the tags whose ASCEs were
+    // cleared, unless anything was purged.
+    let scope = if purged.all {
+        Scope::ALL
     } else {
-        let mut pages = purged.pages;
+        let mut scope = Scope::none();
         for index in (0..256u64).filter(|&index| touched(index << 12)) {
-            let before = bucket(index.wrapping_sub(1) << 12);
-            pages[before / 64] |= 1 << (before % 64);
+            scope.add_page(index as usize);
+            scope.add_page(page_index(index.wrapping_sub(1) << 12));
         }
-        Scope::Pages(pages)
+        let unknown = cleared.len()..Spaces::MAX;
+        let tags = cleared.iter().enumerate().filter(|&(_, &cleared)| cleared);
+        for tag in tags.map(|(tag, _)| tag).chain(unknown) {
+            scope.add_tag(tag);
+        }
+        scope
     };
     blocks.jump_retain(area, scope, |blocks, entry| {
         let Entry { addr, bits, .. } = entry;
