@@ -16,6 +16,7 @@
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::{execute, Next};
+use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
@@ -32,8 +33,9 @@ use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::Storage;
 
 use crate::protocol::{
-    cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED,
-    FRAME_REFERENCED, FRAME_STORABLE, HOST, LISTED_PAGES, WANTED_FRAMES,
+    cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Gate, Shared, Site,
+    COMPLETED, DISPATCH, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST, LISTED_PAGES,
+    WANTED_FRAMES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -198,6 +200,9 @@ struct Bus<'g, G> {
     /// frame in `wanted`, a key other than 0, the access-register mode):
     /// the site stays the image's.
     unmet: bool,
+    /// The lowcore is accessed through the absolute window (an SVC's
+    /// delivery, `Cpu::deliver`: [`Bus::lowcore`]).
+    lowcore: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
 }
@@ -299,6 +304,7 @@ impl<'g, G: Guest> Bus<'g, G> {
             moved: Moved::EMPTY,
             wanted: [0; WANTED_FRAMES],
             unmet: false,
+            lowcore: false,
             refused: false,
         }
     }
@@ -333,6 +339,33 @@ impl<G> Bus<'_, G> {
     fn refuse(&mut self) -> Exception {
         self.refused = true;
         Exception::new(Code::OPERATION)
+    }
+
+    /// An access to the lowcore of an interruption's delivery (PoP ch. 6:
+    /// absolute, not subject to protection) of `len` bytes at absolute
+    /// `addr`: in one frame below [`Shared::absolute_size`], listed in the
+    /// table at `protocol::STORABLE` as storable for a store, at least
+    /// referenced for a fetch (the access then records nothing new), and
+    /// a fetch not of bytes kept to be stored (which it would read back).
+    fn lowcore(&mut self, addr: u64, len: usize, store: bool) -> Result<(), Exception> {
+        let last = addr.wrapping_add(len as u64).wrapping_sub(1);
+        let state = frame_state(self.frames, addr);
+        let kept = |&(at, n): &(u64, usize)| addr < at + n as u64 && at <= last;
+        let allowed = self.lowcore
+            && len != 0
+            && last >= addr
+            && last < self.absolute_size
+            && addr >> 12 == last >> 12
+            && if store {
+                state == FRAME_STORABLE
+            } else {
+                state != FRAME_UNLISTED && !self.moved.pieces[..self.moved.count].iter().any(kept)
+            };
+        if allowed {
+            Ok(())
+        } else {
+            Err(self.refuse())
+        }
     }
 
     /// Leaves the call, not the site, to the host ([`Bus::unmet`]).
@@ -400,6 +433,11 @@ impl<G: Guest> Memory for Bus<'_, G> {
             }
             return self.in_space(acc, |walked| range::read(walked, acc.kind, addr, buf));
         }
+        if acc.space == AddressType::Absolute {
+            self.lowcore(addr, buf.len(), false)?;
+            self.guest.read_absolute(addr, buf);
+            return Ok(());
+        }
         let fetch = acc.kind == AccessKind::InstructionFetch;
         let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
@@ -450,6 +488,10 @@ impl<G: Guest> Memory for Bus<'_, G> {
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
         if matches!(acc.space, AddressType::Explicit { .. }) {
             return self.in_space(acc, |walked| range::write(walked, addr, data));
+        }
+        if acc.space == AddressType::Absolute {
+            self.lowcore(addr, data.len(), true)?;
+            return self.moved.keep(addr, data).ok_or_else(|| self.refuse());
         }
         let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
         if !(real || matches!(acc.space, AddressType::Logical { .. })) || self.real {
@@ -1023,11 +1065,34 @@ fn split_store(
     .then_some([(addr, 0..first), (second, first..len)])
 }
 
+/// What the image needs to send a host call's caller to the dispatcher
+/// under a new PSW (an SVC delivered, docs/CHOICES.md 80): the host's
+/// [`Gate`] and the translator's context's PSW bits and last-run word.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The roots and fetch controls the host published.
+    pub gate: &'a Gate,
+    /// The context's PSW bits (`protocol::CONTEXT_BITS`).
+    pub bits: &'a mut u64,
+    /// The context's last instruction run (`protocol::CONTEXT_LAST_BLOCK`).
+    pub last_block: &'a mut u64,
+}
+
+/// The context's last-run word for host call `which` (block << 8 |
+/// index): `zmmu_translator::abi::last_run`'s, block | index << 16 (the
+/// kvm engine checks that they agree).
+pub const fn last_run(which: u64) -> u64 {
+    which >> 8 | (which & 0xff) << 16
+}
+
 /// Host call `which`: completes the instruction in the VM and answers
-/// [`COMPLETED`], or answers [`HOST`] having changed nothing.
+/// [`COMPLETED`] (or [`DISPATCH`] after an SVC whose interruption it
+/// delivered, with `context`), or answers [`HOST`] having changed
+/// nothing.
 ///
 /// # Panics
 /// On a [`Shared::version`] other than this image's (`VERSION`).
+#[allow(clippy::too_many_arguments)]
 pub fn host_call(
     which: u64,
     shared: &mut Shared,
@@ -1035,6 +1100,7 @@ pub fn host_call(
     counts: &mut [u64],
     frames: &[u64],
     page: &mut CpuPage,
+    context: Option<Context<'_>>,
     guest: &mut impl Guest,
 ) -> u64 {
     assert_eq!(
@@ -1113,6 +1179,45 @@ pub fn host_call(
             sites[slot].refused = 1;
         }
         return host();
+    }
+    if let Ok(Next::Svc(code)) = result {
+        // The SVC interruption (PoP ch. 6 "Supervisor-Call Interruption"):
+        // the interpreter's delivery through the lowcore in the absolute
+        // window (`Bus::lowcore`), the old PSW at the next instruction
+        // (the SVC ends its block: nothing after it to refund). An
+        // EXECUTE'd SVC, a frame not listed, a new PSW the chain cannot go
+        // on under or whose root is not published: the host's.
+        let Some(context) = context.filter(|_| insn.op == Opcode::SVC) else {
+            return host();
+        };
+        let ilc = insn.ilc();
+        cpu.psw.addr = cpu
+            .psw
+            .amode()
+            .wrap(site.at.wrapping_add(u64::from(site.len)));
+        bus.lowcore = true;
+        let delivered = cpu
+            .deliver(&mut bus, Interruption::Supervisor { code, ilc })
+            .is_ok()
+            && !bus.refused;
+        let now = bus.clock.as_mut().map(Clock::peek_tod);
+        let moved = bus.moved;
+        let floor = shared.mask_floor;
+        if !delivered
+            || !crate::gate::may_go_on(before.psw.mask, &cpu.psw, floor, now)
+            || crate::gate::switch(&cpu, shared, page, context.gate, context.bits, guest).is_none()
+        {
+            return host();
+        }
+        for (absolute, bytes) in moved.pieces() {
+            guest.store_absolute(absolute, bytes);
+        }
+        *context.last_block = last_run(which);
+        shared.go_to = cpu.psw.addr;
+        if let Some(count) = counts.get_mut(insn.op as usize) {
+            *count += 1;
+        }
+        return DISPATCH;
     }
     // A program interruption (an IEEE exception, a data or specification
     // exception ...) or a branch: the host runs the instruction again from
@@ -1346,7 +1451,7 @@ mod tests {
                 frames,
                 page,
             } = self;
-            host_call(which, shared, sites, counts, frames, page, g)
+            host_call(which, shared, sites, counts, frames, page, None, g)
         }
     }
 
