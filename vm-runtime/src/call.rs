@@ -1368,6 +1368,8 @@ mod tests {
         /// An instruction a load at its address gives (an EXECUTE's
         /// target) instead of the address bytes.
         text: Option<(u64, [u8; 6])>,
+        /// The gate's answer.
+        grant: bool,
     }
 
     impl Guest for Recorded {
@@ -1427,7 +1429,7 @@ mod tests {
             false
         }
         fn gate(&mut self, _: u64) -> bool {
-            false
+            self.grant
         }
     }
 
@@ -1496,6 +1498,7 @@ mod tests {
             absolute: Vec::new(),
             absolute_stores: Vec::new(),
             text: None,
+            grant: false,
         }
     }
 
@@ -1643,6 +1646,7 @@ mod tests {
             moved: Moved::EMPTY,
             wanted: [0; WANTED_FRAMES],
             unmet: false,
+            lowcore: false,
             refused: false,
         };
         let cpu = Cpu::new();
@@ -2463,6 +2467,133 @@ mod tests {
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
         assert_eq!(c.sites[slot].refused, 1);
+    }
+
+    /// 64-bit addressing, the supervisor state, DAT off: the PSW of the
+    /// SVC and of its new PSW.
+    const REAL: u64 = mask::EA | mask::BA;
+
+    /// `insn` at 0x1000 with DAT off; absolute storage of 0x2000 bytes,
+    /// the lowcore's frame 0 listed as `state`, the SVC new PSW (`new`,
+    /// 0x3000) at 0x1c0; the gate granting, with the real space's root
+    /// (key 0) at index 2 and its fetch controls under tag 1.
+    fn svc_setup(insn: &[u8], state: u64, new: u64) -> (Call, Recorded, Gate) {
+        let mut c = setup(insn);
+        c.shared.absolute_size = 0x2000;
+        list(&mut c.frames, 0, state);
+        let mut g = guest();
+        g.absolute = vec![0; 0x2000];
+        g.absolute[0x1c0..0x1c8].copy_from_slice(&new.to_be_bytes());
+        g.absolute[0x1c8..0x1d0].copy_from_slice(&0x3000u64.to_be_bytes());
+        g.grant = true;
+        let cpu = load_cpu(&c.page, &c.shared.clock);
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, Facilities::empty());
+        let mut gate = Gate {
+            roots: [[0; 2]; crate::protocol::GATE_ROOTS],
+            spaces: [[u64::MAX; 6]; crate::protocol::GATE_SPACES],
+            spaces_len: 2,
+        };
+        let root = crate::gate::root_tag(&cpu, &controls).unwrap();
+        gate.roots[2] = crate::protocol::root_words(&root);
+        let fetch = crate::gate::fetch_controls(&cpu, controls);
+        gate.spaces[1] = crate::protocol::controls_words(&fetch);
+        (c, g, gate)
+    }
+
+    /// Host call 3 << 8 | 1 with the gate `gate`: the answer, the
+    /// context's bits and last-run word.
+    fn svc_call(c: &mut Call, g: &mut Recorded, gate: &Gate) -> (u64, u64, u64) {
+        let (mut bits, mut last) = (0, 0);
+        let context = Context {
+            gate,
+            bits: &mut bits,
+            last_block: &mut last,
+        };
+        let Call {
+            shared,
+            sites,
+            counts,
+            frames,
+            page,
+        } = c;
+        let answer = host_call(
+            3 << 8 | 1,
+            shared,
+            sites,
+            counts,
+            frames,
+            page,
+            Some(context),
+            g,
+        );
+        (answer, bits, last)
+    }
+
+    #[test]
+    fn an_svc_is_delivered_through_the_lowcore_and_goes_to_the_dispatcher() {
+        // svc 5
+        let (mut c, mut g, gate) = svc_setup(&[0x0a, 0x05], FRAME_STORABLE, REAL);
+        let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+        assert_eq!(answer, DISPATCH);
+        // PoP ch. 6: the ILC (1) in bits 5-6 of 0x89, the code at 0x8a,
+        // the old PSW at 0x140 after the SVC, the new one from 0x1c0.
+        assert_eq!(g.absolute[0x88..0x8c], [0, 2, 0, 5]);
+        assert_eq!(g.absolute[0x140..0x148], REAL.to_be_bytes());
+        assert_eq!(g.absolute[0x148..0x150], 0x1002u64.to_be_bytes());
+        assert_eq!(g.absolute_stores.len(), 3);
+        assert_eq!(c.page[offset::PSW_MASK / 8], REAL);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x3000);
+        assert_eq!(
+            (bits, last),
+            (REAL & crate::gate::KEY_BITS | 1, 3 | 1 << 16)
+        );
+        assert_eq!((c.shared.go_to, c.shared.fetch_tag), (0x3000, 1));
+        assert_eq!(c.counts[Opcode::SVC as usize], 1);
+    }
+
+    /// What the image cannot deliver exactly is the host's, nothing
+    /// changed: a frame not listed storable, a new PSW the chain cannot
+    /// go on under, a root not published or refused, an EXECUTE'd SVC,
+    /// no context, a lowcore beyond storage.
+    #[test]
+    fn an_svc_the_image_cannot_deliver_is_the_hosts() {
+        let svc = [0x0a, 0x05];
+        let refused = |(mut c, mut g, gate): (Call, Recorded, Gate), what: &str| {
+            let page = c.page;
+            let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!((answer, bits, last), (HOST, 0, 0), "{what}");
+            assert!(g.absolute_stores.is_empty(), "{what}");
+            assert_eq!(c.page, page, "{what}");
+            assert_eq!(c.counts[Opcode::SVC as usize], 0, "{what}");
+        };
+        refused(svc_setup(&svc, FRAME_REFERENCED, REAL), "referenced only");
+        refused(svc_setup(&svc, FRAME_UNLISTED, REAL), "not listed");
+        for (new, what) in [
+            (REAL | mask::WAIT, "wait"),
+            (REAL | mask::PER, "PER"),
+            (REAL | 1 << 63, "invalid"),
+            (REAL | mask::PROBLEM | mask::IO, "masks on, no floor"),
+            (REAL | mask::DAT, "DAT on: no root published"),
+        ] {
+            refused(svc_setup(&svc, FRAME_STORABLE, new), what);
+        }
+        let mut odd = svc_setup(&svc, FRAME_STORABLE, REAL);
+        odd.1.absolute[0x1cf] = 1;
+        refused(odd, "odd address");
+        let mut denied = svc_setup(&svc, FRAME_STORABLE, REAL);
+        denied.1.grant = false;
+        refused(denied, "the gate refuses");
+        let mut small = svc_setup(&svc, FRAME_STORABLE, REAL);
+        small.0.shared.absolute_size = 0x100;
+        refused(small, "the lowcore beyond storage");
+        // ex 0,0(r2) of `svc 5` at 0x2000: the ILC would be the EXECUTE's.
+        let mut executed = svc_setup(&[0x44, 0x00, 0x20, 0x00], FRAME_STORABLE, REAL);
+        executed.1.text = Some((0x2000, [0x0a, 0x05, 0, 0, 0, 0]));
+        refused(executed, "executed");
+        // No context: the host's.
+        let (mut c, mut g, _) = svc_setup(&svc, FRAME_STORABLE, REAL);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.absolute_stores.is_empty());
     }
 
     /// Lists the absolute frame of `frame` in `table` (the table at
