@@ -7,11 +7,14 @@
 //! STURG, STURA); LRA reads the DAT tables in absolute storage through
 //! that window, and MVCOS walks them for its operands' address spaces,
 //! reads its source and stores its destination there in frames the host
-//! listed. Anything else the instruction would need (a fetch, a
-//! second store, storage keys, the machine, an exception to deliver, a
-//! change that ends the block) makes the image answer [`HOST`], having
-//! changed nothing: the host then runs it exactly as before, and delivers
-//! its interruption if it has one.
+//! listed. An SVC's interruption is delivered with the interpreter's
+//! `Cpu::deliver` into lowcore frames the host listed storable, and the
+//! chain goes on at the dispatcher under the new PSW through the gate
+//! ([`DISPATCH`], docs/CHOICES.md 80). Anything else the instruction
+//! would need (a fetch, a second store, storage keys, the machine, a
+//! program exception to deliver, a change that ends the block) makes the
+//! image answer [`HOST`], having changed nothing: the host then runs it
+//! exactly as before, and delivers its interruption if it has one.
 
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;

@@ -6,7 +6,9 @@
 //! and the host takes the root the vCPU loaded into its mirror at its next
 //! exit. With it the image completes Linux's return to a process: the
 //! LPSWE in the prefix area (`__LC_RETURN_LPSWE`) the dispatcher misses
-//! at, which the translator never translates ([`lpswe`]).
+//! at, which the translator never translates ([`lpswe`]), and Linux's
+//! system call, the SVC whose interruption `crate::call` delivers
+//! (`may_go_on`, `switch`; docs/CHOICES.md 80).
 
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::Next;
