@@ -28,7 +28,7 @@
 
 use iced_x86::{BlockEncoderOptions, IcedError};
 
-use zmmu_vm_runtime::protocol::HOST;
+use zmmu_vm_runtime::protocol::{DISPATCH, HOST};
 
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
@@ -784,7 +784,8 @@ impl Runtime {
         // argument (the translator's helper, `abi::CTX_HELPER`). The in-VM
         // runtime image, if loaded, is asked first, on its own stack
         // (`fn(which) -> answer`, System V): it completes the
-        // instruction or answers `HOST` (not asked when the host said,
+        // instruction, or delivers an SVC and answers `DISPATCH`, or
+        // answers `HOST` (not asked when the host said,
         // at a fault, that it would answer so: `user::HOST_NEXT`). Then the argument and the call
         // flag go to the user page, `INT3` traps to the #BP handler, which
         // asks the host (with the caller's R15, which it may lessen); the
@@ -812,6 +813,22 @@ impl Runtime {
             a.set_label(&mut no_kick)?;
             a.cmp(rax, HOST as i32)?;
             a.je(trap)?;
+            // An SVC delivered (docs/CHOICES.md 80): the caller's frame
+            // dropped, the dispatcher at the new PSW's address under the
+            // context's new bits, as after the host's `GO_TO` there.
+            let mut completed = a.create_label();
+            a.cmp(rax, DISPATCH as i32)?;
+            a.jne(completed)?;
+            a.add(rsp, 8)?;
+            use zmmu_vm_runtime::protocol::Shared;
+            a.mov(
+                rax,
+                qword_ptr(image_shared(std::mem::offset_of!(Shared, go_to))),
+            )?;
+            a.jmp(qword_ptr(image_shared(std::mem::offset_of!(
+                Shared, dispatch
+            ))))?;
+            a.set_label(&mut completed)?;
             a.ret()?;
             a.set_label(&mut host_next)?;
             a.mov(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;

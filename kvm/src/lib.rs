@@ -90,6 +90,10 @@ use zmmu_vm_runtime::protocol::{controls_words, root_words, GATE_ROOTS};
 
 // The image sets the context's PSW bits after a switch.
 const _: () = assert!(abi::CTX_BITS as u64 == zmmu_vm_runtime::protocol::CONTEXT_BITS);
+const _: () = assert!(abi::CTX_LAST_BLOCK as u64 == zmmu_vm_runtime::protocol::CONTEXT_LAST_BLOCK);
+const _: () = assert!(
+    abi::last_run(0x1234, 0x56) as u64 == zmmu_vm_runtime::call::last_run(0x1234 << 8 | 0x56)
+);
 
 // The tag of the translation controls shares an entry's bits with them.
 const _: () = assert!(KEY_BITS & Spaces::TAG == 0);
@@ -340,6 +344,9 @@ pub struct KvmEngine {
     /// The last chain ended at a jump-cache miss (counted by the next
     /// lookup: block cached or new).
     missed: bool,
+    /// The last run ended in an SVC's interruption, which the machine
+    /// delivers before the next run (`lowcore_delivered`).
+    svc_left: bool,
     /// The program's clock-comparator period, as far as it shows one.
     tick: Tick,
     failure: Option<KvmError>,
@@ -416,6 +423,7 @@ impl KvmEngine {
             stats: Stats::default(),
             reasons: ExitReasons::default(),
             missed: false,
+            svc_left: false,
             tick: Tick::default(),
             failure: None,
             tsc,
@@ -1039,11 +1047,17 @@ impl Engine for KvmEngine {
     /// host MMU recorded are in their C bits (`harvest`).
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         if self.failure.is_none() {
+            if std::mem::take(&mut self.svc_left) {
+                self.lowcore_delivered(cpu, board);
+            }
             let ran = self.run_vm(cpu, board, max.max(1));
             self.pager
                 .harvest(self.host.paging_mut(), &mut board.bus.storage);
             match ran {
-                Ok(ran) => return ran,
+                Ok(ran) => {
+                    self.svc_left = matches!(ran.result, Err(Interruption::Supervisor { .. }));
+                    return ran;
+                }
                 Err(e) => self.failure = Some(e),
             }
         }
@@ -1077,6 +1091,21 @@ impl Engine for KvmEngine {
 }
 
 impl KvmEngine {
+    /// After the machine delivered an SVC's interruption that left a run
+    /// (its stores into the prefix area: the interruption code, the old
+    /// PSW): lists the lowcore's frame for the image by the rule of the
+    /// host's own stores (`vmcall::list_storable`: storable where its
+    /// storage key's reference and change bits are one and it holds no
+    /// translated code), so that the image delivers the next SVC there
+    /// (docs/CHOICES.md 80).
+    fn lowcore_delivered(&self, cpu: &Cpu, board: &Board<'_>) {
+        if let Some(image) = self.host.paging().image() {
+            let storage = &board.bus.storage;
+            let real = zmmu_cpu::interrupt::lowcore::SVC_OLD_PSW;
+            vmcall::list_storable(&image.area(), storage, &self.blocks, cpu, real);
+        }
+    }
+
     /// The counters as the lines `zmmu run --stats` prints.
     pub fn report(&self) -> Vec<String> {
         let s = &self.stats;

@@ -7,15 +7,19 @@
 //! STURG, STURA); LRA reads the DAT tables in absolute storage through
 //! that window, and MVCOS walks them for its operands' address spaces,
 //! reads its source and stores its destination there in frames the host
-//! listed. Anything else the instruction would need (a fetch, a
-//! second store, storage keys, the machine, an exception to deliver, a
-//! change that ends the block) makes the image answer [`HOST`], having
-//! changed nothing: the host then runs it exactly as before, and delivers
-//! its interruption if it has one.
+//! listed. An SVC's interruption is delivered with the interpreter's
+//! `Cpu::deliver` into lowcore frames the host listed storable, and the
+//! chain goes on at the dispatcher under the new PSW through the gate
+//! ([`DISPATCH`], docs/CHOICES.md 80). Anything else the instruction
+//! would need (a fetch, a second store, storage keys, the machine, a
+//! program exception to deliver, a change that ends the block) makes the
+//! image answer [`HOST`], having changed nothing: the host then runs it
+//! exactly as before, and delivers its interruption if it has one.
 
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::{execute, Next};
+use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::memory::{Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
@@ -32,8 +36,9 @@ use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::Storage;
 
 use crate::protocol::{
-    cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Shared, Site, COMPLETED,
-    FRAME_REFERENCED, FRAME_STORABLE, HOST, LISTED_PAGES, WANTED_FRAMES,
+    cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Gate, Shared, Site,
+    COMPLETED, DISPATCH, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST, LISTED_PAGES,
+    WANTED_FRAMES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -198,6 +203,9 @@ struct Bus<'g, G> {
     /// frame in `wanted`, a key other than 0, the access-register mode):
     /// the site stays the image's.
     unmet: bool,
+    /// The lowcore is accessed through the absolute window (an SVC's
+    /// delivery, `Cpu::deliver`: [`Bus::lowcore`]).
+    lowcore: bool,
     /// The instruction needed what this bus does not offer.
     refused: bool,
 }
@@ -299,6 +307,7 @@ impl<'g, G: Guest> Bus<'g, G> {
             moved: Moved::EMPTY,
             wanted: [0; WANTED_FRAMES],
             unmet: false,
+            lowcore: false,
             refused: false,
         }
     }
@@ -333,6 +342,33 @@ impl<G> Bus<'_, G> {
     fn refuse(&mut self) -> Exception {
         self.refused = true;
         Exception::new(Code::OPERATION)
+    }
+
+    /// An access to the lowcore of an interruption's delivery (PoP ch. 6:
+    /// absolute, not subject to protection) of `len` bytes at absolute
+    /// `addr`: in one frame below [`Shared::absolute_size`], listed in the
+    /// table at `protocol::STORABLE` as storable for a store, at least
+    /// referenced for a fetch (the access then records nothing new), and
+    /// a fetch not of bytes kept to be stored (which it would read back).
+    fn lowcore(&mut self, addr: u64, len: usize, store: bool) -> Result<(), Exception> {
+        let last = addr.wrapping_add(len as u64).wrapping_sub(1);
+        let state = frame_state(self.frames, addr);
+        let kept = |&(at, n): &(u64, usize)| addr < at + n as u64 && at <= last;
+        let allowed = self.lowcore
+            && len != 0
+            && last >= addr
+            && last < self.absolute_size
+            && addr >> 12 == last >> 12
+            && if store {
+                state == FRAME_STORABLE
+            } else {
+                state != FRAME_UNLISTED && !self.moved.pieces[..self.moved.count].iter().any(kept)
+            };
+        if allowed {
+            Ok(())
+        } else {
+            Err(self.refuse())
+        }
     }
 
     /// Leaves the call, not the site, to the host ([`Bus::unmet`]).
@@ -400,6 +436,11 @@ impl<G: Guest> Memory for Bus<'_, G> {
             }
             return self.in_space(acc, |walked| range::read(walked, acc.kind, addr, buf));
         }
+        if acc.space == AddressType::Absolute {
+            self.lowcore(addr, buf.len(), false)?;
+            self.guest.read_absolute(addr, buf);
+            return Ok(());
+        }
         let fetch = acc.kind == AccessKind::InstructionFetch;
         let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
@@ -450,6 +491,10 @@ impl<G: Guest> Memory for Bus<'_, G> {
     fn write(&mut self, acc: &Access<'_>, addr: u64, data: &[u8]) -> Result<(), Exception> {
         if matches!(acc.space, AddressType::Explicit { .. }) {
             return self.in_space(acc, |walked| range::write(walked, addr, data));
+        }
+        if acc.space == AddressType::Absolute {
+            self.lowcore(addr, data.len(), true)?;
+            return self.moved.keep(addr, data).ok_or_else(|| self.refuse());
         }
         let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
         if !(real || matches!(acc.space, AddressType::Logical { .. })) || self.real {
@@ -1023,11 +1068,34 @@ fn split_store(
     .then_some([(addr, 0..first), (second, first..len)])
 }
 
+/// What the image needs to send a host call's caller to the dispatcher
+/// under a new PSW (an SVC delivered, docs/CHOICES.md 80): the host's
+/// [`Gate`] and the translator's context's PSW bits and last-run word.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The roots and fetch controls the host published.
+    pub gate: &'a Gate,
+    /// The context's PSW bits (`protocol::CONTEXT_BITS`).
+    pub bits: &'a mut u64,
+    /// The context's last instruction run (`protocol::CONTEXT_LAST_BLOCK`).
+    pub last_block: &'a mut u64,
+}
+
+/// The context's last-run word for host call `which` (block << 8 |
+/// index): `zmmu_translator::abi::last_run`'s, block | index << 16 (the
+/// kvm engine checks that they agree).
+pub const fn last_run(which: u64) -> u64 {
+    which >> 8 | (which & 0xff) << 16
+}
+
 /// Host call `which`: completes the instruction in the VM and answers
-/// [`COMPLETED`], or answers [`HOST`] having changed nothing.
+/// [`COMPLETED`] (or [`DISPATCH`] after an SVC whose interruption it
+/// delivered, with `context`), or answers [`HOST`] having changed
+/// nothing.
 ///
 /// # Panics
 /// On a [`Shared::version`] other than this image's (`VERSION`).
+#[allow(clippy::too_many_arguments)]
 pub fn host_call(
     which: u64,
     shared: &mut Shared,
@@ -1035,6 +1103,7 @@ pub fn host_call(
     counts: &mut [u64],
     frames: &[u64],
     page: &mut CpuPage,
+    context: Option<Context<'_>>,
     guest: &mut impl Guest,
 ) -> u64 {
     assert_eq!(
@@ -1113,6 +1182,45 @@ pub fn host_call(
             sites[slot].refused = 1;
         }
         return host();
+    }
+    if let Ok(Next::Svc(code)) = result {
+        // The SVC interruption (PoP ch. 6 "Supervisor-Call Interruption"):
+        // the interpreter's delivery through the lowcore in the absolute
+        // window (`Bus::lowcore`), the old PSW at the next instruction
+        // (the SVC ends its block: nothing after it to refund). An
+        // EXECUTE'd SVC, a frame not listed, a new PSW the chain cannot go
+        // on under or whose root is not published: the host's.
+        let Some(context) = context.filter(|_| insn.op == Opcode::SVC) else {
+            return host();
+        };
+        let ilc = insn.ilc();
+        cpu.psw.addr = cpu
+            .psw
+            .amode()
+            .wrap(site.at.wrapping_add(u64::from(site.len)));
+        bus.lowcore = true;
+        let delivered = cpu
+            .deliver(&mut bus, Interruption::Supervisor { code, ilc })
+            .is_ok()
+            && !bus.refused;
+        let now = bus.clock.as_mut().map(Clock::peek_tod);
+        let moved = bus.moved;
+        let floor = shared.mask_floor;
+        if !delivered
+            || !crate::gate::may_go_on(before.psw.mask, &cpu.psw, floor, now)
+            || crate::gate::switch(&cpu, shared, page, context.gate, context.bits, guest).is_none()
+        {
+            return host();
+        }
+        for (absolute, bytes) in moved.pieces() {
+            guest.store_absolute(absolute, bytes);
+        }
+        *context.last_block = last_run(which);
+        shared.go_to = cpu.psw.addr;
+        if let Some(count) = counts.get_mut(insn.op as usize) {
+            *count += 1;
+        }
+        return DISPATCH;
     }
     // A program interruption (an IEEE exception, a data or specification
     // exception ...) or a branch: the host runs the instruction again from
@@ -1263,6 +1371,8 @@ mod tests {
         /// An instruction a load at its address gives (an EXECUTE's
         /// target) instead of the address bytes.
         text: Option<(u64, [u8; 6])>,
+        /// The gate's answer.
+        grant: bool,
     }
 
     impl Guest for Recorded {
@@ -1322,7 +1432,7 @@ mod tests {
             false
         }
         fn gate(&mut self, _: u64) -> bool {
-            false
+            self.grant
         }
     }
 
@@ -1346,7 +1456,7 @@ mod tests {
                 frames,
                 page,
             } = self;
-            host_call(which, shared, sites, counts, frames, page, g)
+            host_call(which, shared, sites, counts, frames, page, None, g)
         }
     }
 
@@ -1391,6 +1501,7 @@ mod tests {
             absolute: Vec::new(),
             absolute_stores: Vec::new(),
             text: None,
+            grant: false,
         }
     }
 
@@ -1538,6 +1649,7 @@ mod tests {
             moved: Moved::EMPTY,
             wanted: [0; WANTED_FRAMES],
             unmet: false,
+            lowcore: false,
             refused: false,
         };
         let cpu = Cpu::new();
@@ -2358,6 +2470,133 @@ mod tests {
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
         assert_eq!(c.sites[slot].refused, 1);
+    }
+
+    /// 64-bit addressing, the supervisor state, DAT off: the PSW of the
+    /// SVC and of its new PSW.
+    const REAL: u64 = mask::EA | mask::BA;
+
+    /// `insn` at 0x1000 with DAT off; absolute storage of 0x2000 bytes,
+    /// the lowcore's frame 0 listed as `state`, the SVC new PSW (`new`,
+    /// 0x3000) at 0x1c0; the gate granting, with the real space's root
+    /// (key 0) at index 2 and its fetch controls under tag 1.
+    fn svc_setup(insn: &[u8], state: u64, new: u64) -> (Call, Recorded, Gate) {
+        let mut c = setup(insn);
+        c.shared.absolute_size = 0x2000;
+        list(&mut c.frames, 0, state);
+        let mut g = guest();
+        g.absolute = vec![0; 0x2000];
+        g.absolute[0x1c0..0x1c8].copy_from_slice(&new.to_be_bytes());
+        g.absolute[0x1c8..0x1d0].copy_from_slice(&0x3000u64.to_be_bytes());
+        g.grant = true;
+        let cpu = load_cpu(&c.page, &c.shared.clock);
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, Facilities::empty());
+        let mut gate = Gate {
+            roots: [[0; 2]; crate::protocol::GATE_ROOTS],
+            spaces: [[u64::MAX; 6]; crate::protocol::GATE_SPACES],
+            spaces_len: 2,
+        };
+        let root = crate::gate::root_tag(&cpu, &controls).unwrap();
+        gate.roots[2] = crate::protocol::root_words(&root);
+        let fetch = crate::gate::fetch_controls(&cpu, controls);
+        gate.spaces[1] = crate::protocol::controls_words(&fetch);
+        (c, g, gate)
+    }
+
+    /// Host call 3 << 8 | 1 with the gate `gate`: the answer, the
+    /// context's bits and last-run word.
+    fn svc_call(c: &mut Call, g: &mut Recorded, gate: &Gate) -> (u64, u64, u64) {
+        let (mut bits, mut last) = (0, 0);
+        let context = Context {
+            gate,
+            bits: &mut bits,
+            last_block: &mut last,
+        };
+        let Call {
+            shared,
+            sites,
+            counts,
+            frames,
+            page,
+        } = c;
+        let answer = host_call(
+            3 << 8 | 1,
+            shared,
+            sites,
+            counts,
+            frames,
+            page,
+            Some(context),
+            g,
+        );
+        (answer, bits, last)
+    }
+
+    #[test]
+    fn an_svc_is_delivered_through_the_lowcore_and_goes_to_the_dispatcher() {
+        // svc 5
+        let (mut c, mut g, gate) = svc_setup(&[0x0a, 0x05], FRAME_STORABLE, REAL);
+        let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+        assert_eq!(answer, DISPATCH);
+        // PoP ch. 6: the ILC (1) in bits 5-6 of 0x89, the code at 0x8a,
+        // the old PSW at 0x140 after the SVC, the new one from 0x1c0.
+        assert_eq!(g.absolute[0x88..0x8c], [0, 2, 0, 5]);
+        assert_eq!(g.absolute[0x140..0x148], REAL.to_be_bytes());
+        assert_eq!(g.absolute[0x148..0x150], 0x1002u64.to_be_bytes());
+        assert_eq!(g.absolute_stores.len(), 3);
+        assert_eq!(c.page[offset::PSW_MASK / 8], REAL);
+        assert_eq!(c.page[offset::PSW_ADDR / 8], 0x3000);
+        assert_eq!(
+            (bits, last),
+            (REAL & crate::gate::KEY_BITS | 1, 3 | 1 << 16)
+        );
+        assert_eq!((c.shared.go_to, c.shared.fetch_tag), (0x3000, 1));
+        assert_eq!(c.counts[Opcode::SVC as usize], 1);
+    }
+
+    /// What the image cannot deliver exactly is the host's, nothing
+    /// changed: a frame not listed storable, a new PSW the chain cannot
+    /// go on under, a root not published or refused, an EXECUTE'd SVC,
+    /// no context, a lowcore beyond storage.
+    #[test]
+    fn an_svc_the_image_cannot_deliver_is_the_hosts() {
+        let svc = [0x0a, 0x05];
+        let refused = |(mut c, mut g, gate): (Call, Recorded, Gate), what: &str| {
+            let page = c.page;
+            let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!((answer, bits, last), (HOST, 0, 0), "{what}");
+            assert!(g.absolute_stores.is_empty(), "{what}");
+            assert_eq!(c.page, page, "{what}");
+            assert_eq!(c.counts[Opcode::SVC as usize], 0, "{what}");
+        };
+        refused(svc_setup(&svc, FRAME_REFERENCED, REAL), "referenced only");
+        refused(svc_setup(&svc, FRAME_UNLISTED, REAL), "not listed");
+        for (new, what) in [
+            (REAL | mask::WAIT, "wait"),
+            (REAL | mask::PER, "PER"),
+            (REAL | 1 << 63, "invalid"),
+            (REAL | mask::PROBLEM | mask::IO, "masks on, no floor"),
+            (REAL | mask::DAT, "DAT on: no root published"),
+        ] {
+            refused(svc_setup(&svc, FRAME_STORABLE, new), what);
+        }
+        let mut odd = svc_setup(&svc, FRAME_STORABLE, REAL);
+        odd.1.absolute[0x1cf] = 1;
+        refused(odd, "odd address");
+        let mut denied = svc_setup(&svc, FRAME_STORABLE, REAL);
+        denied.1.grant = false;
+        refused(denied, "the gate refuses");
+        let mut small = svc_setup(&svc, FRAME_STORABLE, REAL);
+        small.0.shared.absolute_size = 0x100;
+        refused(small, "the lowcore beyond storage");
+        // ex 0,0(r2) of `svc 5` at 0x2000: the ILC would be the EXECUTE's.
+        let mut executed = svc_setup(&[0x44, 0x00, 0x20, 0x00], FRAME_STORABLE, REAL);
+        executed.1.text = Some((0x2000, [0x0a, 0x05, 0, 0, 0, 0]));
+        refused(executed, "executed");
+        // No context: the host's.
+        let (mut c, mut g, _) = svc_setup(&svc, FRAME_STORABLE, REAL);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        assert!(g.absolute_stores.is_empty());
     }
 
     /// Lists the absolute frame of `frame` in `table` (the table at

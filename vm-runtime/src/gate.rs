@@ -6,13 +6,15 @@
 //! and the host takes the root the vCPU loaded into its mirror at its next
 //! exit. With it the image completes Linux's return to a process: the
 //! LPSWE in the prefix area (`__LC_RETURN_LPSWE`) the dispatcher misses
-//! at, which the translator never translates ([`lpswe`]).
+//! at, which the translator never translates ([`lpswe`]), and Linux's
+//! system call, the SVC whose interruption `crate::call` delivers
+//! (`may_go_on`, `switch`; docs/CHOICES.md 80).
 
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::Next;
 use zmmu_cpu::memory::logical_space;
 use zmmu_cpu::opcode::Opcode;
-use zmmu_cpu::state::{mask, offset, Cpu};
+use zmmu_cpu::state::{mask, offset, Cpu, Psw};
 use zmmu_mmu::access::{check, Request};
 use zmmu_mmu::addr::LogicalAddress;
 use zmmu_mmu::control::{Controls, Facilities};
@@ -155,32 +157,58 @@ pub fn lpswe(
         .filter(|insn| insn.op == Opcode::LPSWE)?;
     let before = cpu.clone();
     let (result, now) = run_alone(cpu, shared, frames, guest, insn, at);
-    let new = cpu.psw;
-    let changed = (new.mask ^ psw.mask) & !(mask::CC | INTERRUPTION_MASKS | KEY_BITS);
-    let masks = (new.mask ^ psw.mask) & INTERRUPTION_MASKS != 0;
     let mut rest = cpu.clone();
     rest.psw = before.psw;
-    let switched = result == Some(Next::NewPsw)
+    let target = (result == Some(Next::NewPsw)
         && rest == before
-        && new.is_valid()
-        && new.mask & (mask::WAIT | mask::PER) == 0
-        && new.addr & 1 == 0
-        && changed == 0
-        && (!masks || masks_settable(shared.mask_floor, now));
-    let target = switched
-        .then(|| published(cpu, facilities, gate))
-        .flatten()
-        .filter(|&(index, _)| guest.gate(index));
-    let Some((_, bits)) = target else {
+        && may_go_on(psw.mask, &cpu.psw, shared.mask_floor, now))
+    .then(|| switch(cpu, shared, page, gate, context_bits, guest))
+    .flatten();
+    let Some(bits) = target else {
         *cpu = before;
         return None;
     };
-    page[offset::PSW_MASK / 8] = new.mask;
-    page[offset::PSW_ADDR / 8] = new.addr;
-    *context_bits = bits;
-    shared.fetch_tag = bits & JUMP_TAG;
     shared.charged = 1;
     shared.lpswes += 1;
+    Some(bits)
+}
+
+/// Whether translated code may go on under `new` after a PSW with the
+/// mask `old` (an LPSWE, an interruption delivered) as the host's path
+/// would: `new` valid, no wait, no PER, an even address (PoP ch. 4
+/// "Early Exception Recognition": the host's), changed only in the bits
+/// blocks are made for, the condition code and the I/O and external
+/// masks, a mask turned on only below the host's mask floor (nothing may
+/// become pending: `Shared::mask_floor`; turned off, nothing can be
+/// taken) at the TOD clock `now`.
+pub(crate) fn may_go_on(old: u64, new: &Psw, floor: u64, now: Option<u64>) -> bool {
+    let changed = (new.mask ^ old) & !(mask::CC | INTERRUPTION_MASKS | KEY_BITS);
+    let raised = new.mask & !old & INTERRUPTION_MASKS != 0;
+    new.is_valid()
+        && new.mask & (mask::WAIT | mask::PER) == 0
+        && new.addr & 1 == 0
+        && changed == 0
+        && (!raised || masks_settable(floor, now))
+}
+
+/// Switches to `cpu`'s new PSW: its root and fetch controls published
+/// ([`published`]) and the gate's answer yes, then the CPU page's PSW,
+/// the context's bits and the fetch tag set; the context's bits, or
+/// `None` having changed nothing.
+pub(crate) fn switch(
+    cpu: &Cpu,
+    shared: &mut Shared,
+    page: &mut CpuPage,
+    gate: &Gate,
+    context_bits: &mut u64,
+    guest: &mut impl Guest,
+) -> Option<u64> {
+    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
+    let (_, bits) = published(cpu, facilities, gate).filter(|&(index, _)| guest.gate(index))?;
+    page[offset::PSW_MASK / 8] = cpu.psw.mask;
+    page[offset::PSW_ADDR / 8] = cpu.psw.addr;
+    *context_bits = bits;
+    shared.fetch_tag = bits & JUMP_TAG;
     Some(bits)
 }
 

@@ -78,9 +78,16 @@ pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
 /// agree), which the image sets after a switch ([`Shared::context`]).
 pub const CONTEXT_BITS: u64 = 56;
 
+/// The byte offset of the last instruction run before the dispatcher in
+/// the translator's context (`zmmu_translator::abi::CTX_LAST_BLOCK`, its
+/// `last_run`: the kvm engine checks that they agree), which the image
+/// sets when it sends a host call's caller to the dispatcher
+/// ([`DISPATCH`]).
+pub const CONTEXT_LAST_BLOCK: u64 = 64;
+
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 10;
+pub const VERSION: u64 = 11;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -88,6 +95,12 @@ pub const COMPLETED: u64 = 0;
 /// The image's answer: the host must run the instruction (the stub exits
 /// as before the image existed).
 pub const HOST: u64 = 2;
+/// The image's answer: the instruction is done and the PSW is a new one
+/// (an SVC delivered, docs/CHOICES.md 80): the stub drops its caller's
+/// frame and goes to the dispatcher at [`Shared::go_to`] under the
+/// context's new bits (distinct from the host's `GO_TO`, 3, and the
+/// translator's answers 0 and 1).
+pub const DISPATCH: u64 = 4;
 
 /// Probes of the site table before a lookup gives up (and the host runs
 /// the instruction).
@@ -242,6 +255,9 @@ pub struct Shared {
     /// LPSWEs the image completed at a jump-cache miss, switching the
     /// root through the gate (the image counts, the host reads).
     pub lpswes: u64,
+    /// The PSW address the host-call stub goes to the dispatcher at after
+    /// the image's [`DISPATCH`].
+    pub go_to: u64,
 }
 
 /// Roots of [`Gate::roots`]: the shadow pager's most (`shadow::Config`'s

@@ -20,7 +20,8 @@ use zmmu_vm_runtime::call::{self, CpuPage, Guest};
 use zmmu_vm_runtime::miss;
 use zmmu_vm_runtime::protocol::{
     va, Entered, Gate, JumpEntry, Panic, Published, Shared, Site, ABSOLUTE_VA, CONTEXT_BITS,
-    COUNTS, COUNTS_END, GATE, JUMP_WAYS, SHARED, SITES, SITE_SLOTS, STORABLE, STORABLE_WORDS,
+    CONTEXT_LAST_BLOCK, COUNTS, COUNTS_END, GATE, JUMP_WAYS, SHARED, SITES, SITE_SLOTS, STORABLE,
+    STORABLE_WORDS,
 };
 
 /// The image has no heap: the semantics it runs allocate nothing, and an
@@ -263,15 +264,17 @@ impl Guest for X86 {
 }
 
 /// Host call `which` (the translator's block << 8 | index), System V: the
-/// answer is `protocol::COMPLETED` or `protocol::HOST`.
+/// answer is `protocol::COMPLETED`, `protocol::DISPATCH` (an SVC
+/// delivered: `Shared::go_to`) or `protocol::HOST`.
 #[no_mangle]
 pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
     // SAFETY: the loader maps the shared page, the site table, the
     // counters and the table of storable frames at these addresses, user
     // read-write, and only this vCPU runs here (the host does not touch
     // them while it runs); the CPU page is the execution area's, whose
-    // address the loader wrote.
-    let (shared, sites, counts, storable, page) = unsafe {
+    // address the loader wrote, as is the context's (a user page of the
+    // execution area), or zero; the gate page is mapped user.
+    let (shared, sites, counts, storable, page, context) = unsafe {
         let shared = &mut *shared();
         let sites = core::slice::from_raw_parts_mut(va(SITES) as *mut Site, SITE_SLOTS);
         let counts = core::slice::from_raw_parts_mut(
@@ -280,9 +283,19 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
         );
         let storable = core::slice::from_raw_parts(va(STORABLE) as *const u64, STORABLE_WORDS);
         let page = &mut *(shared.cpu as *mut CpuPage);
-        (shared, sites, counts, storable, page)
+        let context = match (shared.context, shared.dispatch) {
+            (0, _) | (_, 0) => None,
+            (at, _) => Some(call::Context {
+                gate: &*(va(GATE) as *const Gate),
+                bits: &mut *((at + CONTEXT_BITS) as *mut u64),
+                last_block: &mut *((at + CONTEXT_LAST_BLOCK) as *mut u64),
+            }),
+        };
+        (shared, sites, counts, storable, page, context)
     };
-    call::host_call(which, shared, sites, counts, storable, page, &mut X86)
+    call::host_call(
+        which, shared, sites, counts, storable, page, context, &mut X86,
+    )
 }
 
 /// A jump-cache miss of the dispatcher at PSW address `addr` under the
