@@ -14,106 +14,18 @@
 
 mod common;
 
-use common::{assert_same, bytes_at, host_time, on_both, program_machine, write_words};
-use zmmu_cpu::clock::{Clock, TOD_2026};
-use zmmu_kvm::{KvmEngine, TscTime};
+use common::system_call::{machine, KERNEL_MASK, MASKS, PER, PROCESS, PROCESS_MASK, TURNS, WAIT};
+use common::{assert_same, bytes_at, host_time, on_both, write_words};
+use zmmu_kvm::KvmEngine;
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
-
-/// Turns of [`KERNEL`]'s loop.
-const TURNS: u64 = 200;
-
-/// From 0x2000 with DAT off: `larl r2` (the data at 0x2058), `lctlg
-/// c13,c13,0(r2)`, `lctlg c1,c1,0(r2)` (space A, the kernel's), `lghi
-/// r1,200`, `lgfi r3,0x13000` (space B's page table), `lgfi r4,0x59000`,
-/// `lgfi r5,0x59000` (its entry for 0x59000), `lgfi r6,0x3000`, `lpswe
-/// 16(r2)` (the kernel's PSW: DAT on, home-space mode, at 0x2032); there,
-/// 200 times: `lctlg c1,c1,8(r2)` (space B, the process's), `b 0x400`
-/// (the LPSWE in the lowcore); the SVC's new PSW is the kernel's at
-/// 0x203c: `lctlg c1,c1,0(r2)`, `ipte r3,r4`, `xgr r5,r6`, `stg
-/// r5,0x2c8(r3)` (0x59000 now in the other frame), `brctg r1` back; then
-/// an invalid opcode. Data: the ASCEs of A and B, the kernel's PSW.
-const KERNEL: [u8; 88] = [
-    0xc0, 0x20, 0x00, 0x00, 0x00, 0x2c, 0xeb, 0xdd, 0x20, 0x00, 0x00, 0x2f, 0xeb, 0x11, 0x20, 0x00,
-    0x00, 0x2f, 0xa7, 0x19, 0x00, 0xc8, 0xc0, 0x31, 0x00, 0x01, 0x30, 0x00, 0xc0, 0x41, 0x00, 0x05,
-    0x90, 0x00, 0xc0, 0x51, 0x00, 0x05, 0x90, 0x00, 0xc0, 0x61, 0x00, 0x00, 0x30, 0x00, 0xb2, 0xb2,
-    0x20, 0x10, 0xeb, 0x11, 0x20, 0x08, 0x00, 0x2f, 0x47, 0xf0, 0x04, 0x00, 0xeb, 0x11, 0x20, 0x00,
-    0x00, 0x2f, 0xb2, 0x21, 0x00, 0x34, 0xb9, 0x82, 0x00, 0x56, 0xe3, 0x50, 0x32, 0xc8, 0x00, 0x24,
-    0xa7, 0x17, 0xff, 0xf1, 0x00, 0x00, 0x00, 0x00,
-];
-
-/// DAT on, home-space mode, 64-bit addressing (PoP "Program-Status Word").
-const KERNEL_MASK: u64 = 0x0400_c001_8000_0000;
-/// DAT on, problem state, primary-space mode, 64-bit addressing.
-const PROCESS_MASK: u64 = 0x0401_0001_8000_0000;
-/// The I/O and external masks (PSW bits 6 and 7).
-const MASKS: u64 = 0x0300_0000_0000_0000;
-/// The PER mask (PSW bit 1).
-const PER: u64 = 0x4000_0000_0000_0000;
-/// The wait state (PSW bit 14).
-const WAIT: u64 = 0x0002_0000_0000_0000;
 
 /// The kernel's entry saves a register in the lowcore, as Linux's does
 /// (`stg r9,0x300`): its store sets the frame's change bit, which the
 /// interruption's stores do not (core/cpu's delivery). The host lists
 /// the frame after its next delivery.
 const SAVE: [u8; 6] = [0xe3, 0x90, 0x03, 0x00, 0x00, 0x24];
-
-/// The process: `ag r8,0x59000`, `svc 0`.
-const PROCESS: [u8; 8] = [0xe3, 0x80, 0x00, 0x00, 0x59, 0x08, 0x0a, 0x00];
-
-/// [`KERNEL`] with two address spaces that map the first MiB onto itself
-/// but 0x58000: space A (segment table 0x10000, page table 0x11000) leaves
-/// it invalid, space B (0x12000, 0x13000) maps it onto frame 0x70000, the
-/// process's code (`code`); 0x59000 holds 2, 0x5a000 holds 3. The
-/// lowcore holds `lpswe 0x210` at 0x400 and the process's PSW (`process`,
-/// at 0x58000) at 0x210; the SVC new PSW is the kernel's. Under `time`.
-fn machine(process: u64, code: &[u8], time: TscTime) -> Machine {
-    let mut machine = program_machine(0x2000, &KERNEL);
-    machine.services.clock = Clock::new(Box::new(time), TOD_2026);
-    write_words(
-        &mut machine,
-        &[
-            (0x2058, 0x10000),
-            (0x2060, 0x12000),
-            (0x2068, KERNEL_MASK),
-            (0x2070, 0x2032),
-            (0x1c0, KERNEL_MASK),
-            (0x1c8, 0x203c),
-            (0x210, process),
-            (0x218, 0x58000),
-            (0x59000, 2),
-            (0x5a000, 3),
-        ],
-    );
-    let storage = &mut machine.bus.storage;
-    let mut put = |at: u64, value: u64| {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    };
-    for (segments, pages, mapped) in [(0x10000, 0x11000, false), (0x12000, 0x13000, true)] {
-        for segment in 0..512 {
-            put(
-                segments + segment * 8,
-                if segment == 0 { pages } else { 0x20 },
-            );
-        }
-        for page in 0..256 {
-            let entry = match page << 12 {
-                0x58000 if mapped => 0x70000,
-                0x58000 => 0x400,
-                at => at,
-            };
-            put(pages + page * 8, entry);
-        }
-    }
-    let lowcore = [0xb2, 0xb2, 0x02, 0x10];
-    storage
-        .write(AbsoluteAddress::new(0x400), &lowcore)
-        .unwrap();
-    storage.write(AbsoluteAddress::new(0x70000), code).unwrap();
-    machine
-}
 
 /// The machine with the process's PSW `process` and code `code`, the
 /// kernel entered at 0x2100 ([`SAVE`]), `adjust` made to it, run by the interpreter and the kvm engine: the same

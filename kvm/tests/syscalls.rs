@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::system_call::{two_spaces, KERNEL_MASK, PER, PROCESS_MASK};
 use common::{count, host_time, on_both, program_machine, write_words};
 use zmmu_cpu::clock::{Clock, TOD_2026};
 use zmmu_kvm::reasons::Leave;
@@ -36,13 +37,6 @@ const KERNEL: [u8; 56] = [
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 ];
 
-/// DAT on, home-space mode, 64-bit addressing (PoP "Program-Status Word").
-const KERNEL_MASK: u64 = 0x0400_c001_8000_0000;
-/// DAT on, problem state, primary-space mode, 64-bit addressing.
-const PROCESS_MASK: u64 = 0x0401_0001_8000_0000;
-/// The PER mask (PSW bit 1).
-const PER: u64 = 0x4000_0000_0000_0000;
-
 /// [`KERNEL`] with two address spaces that map the first MiB onto itself
 /// but 0x58000: space A (segment table 0x10000, page table 0x11000) leaves
 /// it invalid, space B (0x12000, 0x13000) maps it onto frame 0x70000, the
@@ -66,28 +60,11 @@ fn syscall_machine(process_mask: u64, time: TscTime) -> Machine {
             (0x1c8, 0x2024),
         ],
     );
-    let storage = &mut machine.bus.storage;
-    let mut put = |at: u64, value: u64| {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    };
-    for (segments, pages, mapped) in [(0x10000, 0x11000, false), (0x12000, 0x13000, true)] {
-        for segment in 0..512 {
-            put(
-                segments + segment * 8,
-                if segment == 0 { pages } else { 0x20 },
-            );
-        }
-        for page in 0..256 {
-            let entry = match page << 12 {
-                0x58000 if mapped => 0x70000,
-                0x58000 => 0x400,
-                at => at,
-            };
-            put(pages + page * 8, entry);
-        }
-    }
+    two_spaces(&mut machine);
     let process = [0xa7, 0x8b, 0x00, 0x02, 0x0a, 0x00];
-    storage
+    machine
+        .bus
+        .storage
         .write(AbsoluteAddress::new(0x70000), &process)
         .unwrap();
     machine

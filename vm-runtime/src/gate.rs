@@ -15,14 +15,14 @@ use zmmu_cpu::exec::Next;
 use zmmu_cpu::memory::logical_space;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu, Psw};
-use zmmu_mmu::access::{check, Request};
+use zmmu_mmu::access::Request;
 use zmmu_mmu::addr::LogicalAddress;
 use zmmu_mmu::control::{Controls, Facilities};
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
 use zmmu_mmu::shadow::RootTag;
 
-use crate::call::{masks_settable, run_alone, CpuPage, Guest, Window};
+use crate::call::{masks_settable, run_alone, CpuPage, Guest};
 use crate::protocol::{controls_words, root_words, Gate, Shared, JUMP_TAG};
 
 /// The PSW bits translated code depends on (the kvm engine's block key):
@@ -131,16 +131,7 @@ pub fn lpswe(
     {
         return None;
     }
-    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
-    let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
-    let request = Request {
-        address: LogicalAddress::new(at),
-        space: logical_space(cpu, 0),
-        kind: AccessKind::InstructionFetch,
-        key: 0,
-    };
-    let window = Window::new(&*guest, shared.absolute_size);
-    let absolute = check(&window, &controls, request).ok()?.absolute.value();
+    let absolute = crate::miss::fetch_absolute(cpu, shared, &*guest, at)?;
     let prefix = cpu.prefix.value();
     if !(prefix..prefix + PREFIX_AREA).contains(&absolute) {
         return None;

@@ -135,6 +135,29 @@ fn enter(miss: Miss, block: &Published, group: &mut [JumpEntry], entered: &mut E
     }
 }
 
+/// The absolute address the instruction fetch at `at` translates to
+/// under `cpu`'s controls, with the PSW key 0, as the interpreter's own
+/// access check makes it (DAT in the fetch's space through the absolute
+/// window, instruction-execution protection, prefixing, addressing);
+/// `None` for any exception, which is the host's.
+pub(crate) fn fetch_absolute(
+    cpu: &Cpu,
+    shared: &Shared,
+    guest: &impl Guest,
+    at: u64,
+) -> Option<u64> {
+    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
+    let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
+    let request = Request {
+        address: LogicalAddress::new(at),
+        space: logical_space(cpu, 0),
+        kind: AccessKind::InstructionFetch,
+        key: 0,
+    };
+    let window = Window::new(guest, shared.absolute_size);
+    Some(check(&window, &controls, request).ok()?.absolute.value())
+}
+
 /// The published block the instruction fetch at `cpu`'s PSW address
 /// under `bits` gives, if the image can tell.
 fn find<'t>(
@@ -155,17 +178,11 @@ fn find<'t>(
     {
         return None;
     }
-    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
-    let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
-    let request = Request {
-        address: LogicalAddress::new(addr),
-        space: logical_space(cpu, 0),
-        kind: AccessKind::InstructionFetch,
-        key: 0,
-    };
-    let window = Window::new(guest, shared.absolute_size);
-    let access = check(&window, &controls, request).ok()?;
-    let key = (addr, access.absolute.value(), bits & !JUMP_TAG);
+    let key = (
+        addr,
+        fetch_absolute(cpu, shared, guest, addr)?,
+        bits & !JUMP_TAG,
+    );
     published_slots(key, table.len())
         .filter_map(|slot| table.get(slot))
         .find(|p| p.code != 0 && (p.addr, p.absolute, p.bits) == key)

@@ -173,3 +173,5 @@ pub fn count(list: &[(&str, u64)], mnemonic: &str) -> u64 {
 pub fn in_vm(engine: &KvmEngine, mnemonic: &str) -> u64 {
     count(&engine.completed_in_vm(), mnemonic)
 }
+
+pub mod system_call;
