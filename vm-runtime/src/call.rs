@@ -35,6 +35,8 @@ use zmmu_mmu::range::{self, Walked};
 use zmmu_mmu::space::AddressSpace;
 use zmmu_mmu::storage::Storage;
 
+use crate::guest::Window;
+pub use crate::guest::{CpuPage, Guest};
 use crate::protocol::{
     cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Gate, Shared, Site,
     COMPLETED, DISPATCH, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST, LISTED_PAGES,
@@ -67,57 +69,6 @@ pub fn may_complete(op: Opcode) -> bool {
 /// instruction: VSTM of 16 vector registers, STCTG of 16 control
 /// registers, an MVCLE's CPU-determined amount (4 KiB) into a page.
 pub const STORE_MAX: usize = 4096;
-
-/// What the image reaches outside its own memory.
-pub trait Guest {
-    /// Loads `buf.len()` bytes at s390x logical address `addr` (one page,
-    /// below 2^47) through the active shadow root, as translated code
-    /// would; `false` when the access faulted and the host did not map it
-    /// (the host then makes it).
-    fn load(&mut self, addr: u64, buf: &mut [u8]) -> bool;
-    /// Stores `data` at s390x logical address `addr` (one page, below
-    /// 2^47) through the active shadow root, as translated code would;
-    /// `false` when the access faulted and the host did not map it (the
-    /// host then makes it), with nothing stored.
-    fn store(&mut self, addr: u64, data: &[u8]) -> bool;
-    /// One interlocked update of the `len`-byte (4, 8 or 16) big-endian
-    /// operand at s390x logical address `addr` (aligned on `len`, below
-    /// 2^47) through the active shadow root: replaced by `new` if it
-    /// equals `old` (x86 `LOCK CMPXCHG` or `CMPXCHG16B`, atomic against
-    /// the host's and the other vCPUs' interlocked updates of the same
-    /// storage, and a store to the root either way, as the s390x
-    /// interlocked update is). The value found, or `None` when the access
-    /// faulted and the host did not map it (the host then makes it), with
-    /// nothing stored.
-    fn compare_swap(&mut self, addr: u64, len: usize, old: u128, new: u128) -> Option<u128>;
-    /// Reads `buf.len()` bytes of guest absolute storage at `addr`
-    /// through the absolute window (`protocol::ABSOLUTE_VA`); the caller
-    /// checked that they lie below [`Shared::absolute_size`].
-    fn read_absolute(&self, addr: u64, buf: &mut [u8]);
-    /// Stores `data` into guest absolute storage at `addr` through the
-    /// absolute window, in one frame the host listed storable
-    /// (`protocol::STORABLE`) below [`Shared::absolute_size`], as the
-    /// caller checked.
-    fn store_absolute(&mut self, addr: u64, data: &[u8]);
-    /// The TSC.
-    fn tsc(&mut self) -> u64;
-    /// Whether the host's fault path marked an access of this call as
-    /// faulted for a cause the next call may not meet
-    /// ([`Shared::transient`]), the mark then cleared. Read where the host
-    /// writes it, in the shared page, not through the call's own view of
-    /// that page: the host writes it while the image's access waits on
-    /// the fault, which that view (a `&mut`, whose fields the compiler may
-    /// take to be the call's own) does not see.
-    fn take_transient(&mut self) -> bool;
-    /// Asks the CPL0 #BP handler to load the CR3 of root `index` of
-    /// `protocol::Gate::roots` (docs/CHOICES.md 77): whether it did (it
-    /// refuses an index out of range or a root the host no longer names).
-    fn gate(&mut self, index: u64) -> bool;
-}
-
-/// The CPU state page in the VM (`zmmu_cpu::state::offset` layout), as
-/// words.
-pub type CpuPage = [u64; 512];
 
 /// The time source of the clock page: its nanoseconds plus those of its
 /// TSC scale at the TSC read when the call began (standing still when the
@@ -937,17 +888,6 @@ fn settable(value: u64, floor: u64, now: Option<u64>) -> bool {
     floor != 0 && now.is_some_and(|now| now < floor) && value >= floor
 }
 
-/// Whether the image may change the I/O and external masks (STOSM,
-/// STNSM, SSM; PoP "Program-Status Word"): the host published a floor
-/// (`Shared::mask_floor`: with both masks on nothing could be taken and
-/// no timer comes due before the batch's deadline) and the TOD clock
-/// `now` is below it. The host, after the same change, would find
-/// nothing to take and keep the deadline: the chain goes on, as here
-/// (docs/CHOICES.md 46c, 57g).
-pub(crate) fn masks_settable(floor: u64, now: Option<u64>) -> bool {
-    floor != 0 && now.is_some_and(|now| now < floor)
-}
-
 /// Whether a store of `len` bytes at `addr` is one the active root can
 /// make: in one page, not wrapping in the addressing mode, below 2^47,
 /// and touching neither of the ranges low-address protection covers
@@ -1229,7 +1169,7 @@ pub fn host_call(
     let now = bus.clock.as_mut().map(Clock::peek_tod);
     if !matches!(result, Ok(Next::Seq))
         || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now))
-        || (masks_changed && !masks_settable(shared.mask_floor, now))
+        || (masks_changed && !crate::gate::masks_settable(shared.mask_floor, now))
     {
         return host();
     }
@@ -1295,53 +1235,6 @@ pub fn host_call(
         *count += 1;
     }
     COMPLETED
-}
-
-/// Absolute storage as the image reads it through the absolute window
-/// (`protocol::ABSOLUTE_VA`), below [`Shared::absolute_size`]: the DAT
-/// tables of a walk (PoP ch. 3 "Translation Tables": they lie in absolute
-/// storage). Storage keys are the host's: a frame's key reads as 0 with
-/// the reference bit, which only an access with the access key 0 may
-/// rely on (key-controlled protection permits it whatever the key, PoP
-/// ch. 3 "Key-Controlled Protection"), and whose reference the host
-/// recorded ([`Published`](crate::protocol::Published)). Nothing is stored.
-pub(crate) struct Window<'g, G> {
-    guest: &'g G,
-    size: u64,
-}
-
-impl<'g, G: Guest> Window<'g, G> {
-    /// The window onto `size` bytes of absolute storage through `guest`.
-    pub(crate) fn new(guest: &'g G, size: u64) -> Self {
-        Self { guest, size }
-    }
-}
-
-impl<G: Guest> Storage for Window<'_, G> {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
-        let end = address.value().checked_add(buf.len() as u64)?;
-        if end > self.size {
-            return None;
-        }
-        self.guest.read_absolute(address.value(), buf);
-        Some(())
-    }
-
-    fn write(&mut self, _: AbsoluteAddress, _: &[u8]) -> Option<()> {
-        None
-    }
-
-    fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
-        (address.value() < self.size).then_some(StorageKey::new(StorageKey::R))
-    }
-
-    fn set_key(&mut self, _: AbsoluteAddress, _: StorageKey) -> Option<()> {
-        None
-    }
 }
 
 #[cfg(test)]

@@ -30,5 +30,7 @@
 
 pub mod call;
 pub mod gate;
+pub mod guest;
+pub mod lowcore;
 pub mod miss;
 pub mod protocol;

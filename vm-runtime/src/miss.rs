@@ -13,14 +13,10 @@
 //! LPSWE in the prefix area, the image runs it and switches the root
 //! itself ([`crate::gate`], docs/CHOICES.md 77).
 
-use zmmu_cpu::memory::logical_space;
 use zmmu_cpu::state::{mask, Cpu};
-use zmmu_mmu::access::{check, Request};
-use zmmu_mmu::addr::LogicalAddress;
-use zmmu_mmu::control::{Controls, Facilities};
-use zmmu_mmu::kind::AccessKind;
 
-use crate::call::{load_cpu, CpuPage, Guest, Window};
+use crate::call::load_cpu;
+use crate::guest::{CpuPage, Guest};
 use crate::protocol::{
     published_slots, Entered, Gate, JumpEntry, Published, Shared, JUMP_TAG, JUMP_WAYS,
 };
@@ -80,7 +76,8 @@ pub fn resolve(
     else {
         return 0;
     };
-    let Some(bits) = crate::gate::lpswe(&mut cpu, shared, page, gate, frames, context_bits, guest)
+    let Some(bits) =
+        crate::lowcore::lpswe(&mut cpu, shared, page, gate, frames, context_bits, guest)
     else {
         return 0;
     };
@@ -135,29 +132,6 @@ fn enter(miss: Miss, block: &Published, group: &mut [JumpEntry], entered: &mut E
     }
 }
 
-/// The absolute address the instruction fetch at `at` translates to
-/// under `cpu`'s controls, with the PSW key 0, as the interpreter's own
-/// access check makes it (DAT in the fetch's space through the absolute
-/// window, instruction-execution protection, prefixing, addressing);
-/// `None` for any exception, which is the host's.
-pub(crate) fn fetch_absolute(
-    cpu: &Cpu,
-    shared: &Shared,
-    guest: &impl Guest,
-    at: u64,
-) -> Option<u64> {
-    let facilities = Facilities::from_bits_truncate(shared.facilities as u32);
-    let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
-    let request = Request {
-        address: LogicalAddress::new(at),
-        space: logical_space(cpu, 0),
-        kind: AccessKind::InstructionFetch,
-        key: 0,
-    };
-    let window = Window::new(guest, shared.absolute_size);
-    Some(check(&window, &controls, request).ok()?.absolute.value())
-}
-
 /// The published block the instruction fetch at `cpu`'s PSW address
 /// under `bits` gives, if the image can tell.
 fn find<'t>(
@@ -180,7 +154,7 @@ fn find<'t>(
     }
     let key = (
         addr,
-        fetch_absolute(cpu, shared, guest, addr)?,
+        crate::guest::fetch_absolute(cpu, shared, guest, addr)?,
         bits & !JUMP_TAG,
     );
     published_slots(key, table.len())

@@ -9,13 +9,10 @@ use zmmu_cpu::format::Format;
 use zmmu_cpu::sem::{AluOp, Ext, Sem, Src, Width};
 use zmmu_mmu::kind::AccessKind;
 
-use crate::cc::{compare_cc, PSW_CC_BYTE};
+use crate::cc::compare_cc;
 use crate::emit::{low16, low32, low8, mov_imm, Current, Gen, Native};
+use crate::psw::slow_if_overflow_masked;
 use crate::regs::{Compared, Pending};
-
-/// The fixed-point-overflow mask (PSW bit 20) in the PSW byte that holds
-/// the condition code.
-pub(crate) const FIXED_POINT_OVERFLOW_MASK: u8 = 0x08;
 
 /// Whether `op` combines two operands in one x86 instruction (add,
 /// subtract, logical, multiply, compare), which may then take its second
@@ -71,11 +68,7 @@ fn overflow_to_slow_path(
 ) -> Result<(), IcedError> {
     here.used_slow = true;
     a.jno(fits)?;
-    a.test(
-        byte_ptr(rbx + PSW_CC_BYTE as i32),
-        i32::from(FIXED_POINT_OVERFLOW_MASK),
-    )?;
-    a.jnz(here.slow)
+    slow_if_overflow_masked(a, here.slow)
 }
 
 /// The condition code of an operation that may overflow signed: cc 3 on

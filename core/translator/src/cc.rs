@@ -5,14 +5,11 @@
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use zmmu_cpu::state::offset;
 
 use crate::abi;
 use crate::emit::{low32, Gen};
+use crate::psw::PSW_CC_BYTE;
 use crate::regs::{Compared, Pending, CACHE};
-
-/// The PSW-mask byte that holds the condition code (bits 2-3 of it).
-pub(crate) const PSW_CC_BYTE: usize = offset::PSW_MASK + 5;
 
 /// Stores the condition code in cl (0-3) into the PSW's cc bits. Uses
 /// rdx.
@@ -255,8 +252,8 @@ impl Gen {
 
 #[cfg(test)]
 mod tests {
-    use super::PSW_CC_BYTE;
     use crate::emit::tests::emitted;
+    use crate::psw::PSW_CC_BYTE;
 
     /// The host instructions of a self-looping block `code` from its loop
     /// head to the branch back to it: whether any stores the PSW's cc byte.

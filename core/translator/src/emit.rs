@@ -1211,11 +1211,7 @@ impl Gen {
         {
             self.index = index;
             self.a.set_label(&mut label)?;
-            self.a.test(
-                byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32),
-                i32::from(crate::alu::FIXED_POINT_OVERFLOW_MASK),
-            )?;
-            self.a.jnz(slow)?;
+            crate::psw::slow_if_overflow_masked(&mut self.a, slow)?;
             self.flush(&regs)?;
             if wide {
                 self.a.mov(gpr(r1), rax)?;
@@ -1224,7 +1220,7 @@ impl Gen {
             }
             // cc 3: both cc bits of the byte (bits 18-19 of the PSW).
             self.a
-                .or(byte_ptr(rbx + crate::cc::PSW_CC_BYTE as i32), 0x30)?;
+                .or(byte_ptr(rbx + crate::psw::PSW_CC_BYTE as i32), 0x30)?;
             self.give_back_rest()?;
             // Written back above: the exit stores nothing again (r1's
             // host register, if any, holds its old value).

@@ -82,6 +82,7 @@ mod memory;
 mod moves;
 mod multiple;
 mod native;
+mod psw;
 mod regs;
 mod shift;
 mod ss;

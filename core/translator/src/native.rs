@@ -14,8 +14,8 @@ use zmmu_cpu::sem::{Ext, Sem};
 use zmmu_cpu::state::offset;
 use zmmu_mmu::kind::AccessKind;
 
-use crate::cc::PSW_CC_BYTE;
 use crate::emit::{gpr, gpr32, low32, Current, Gen, Native};
+use crate::psw::PSW_CC_BYTE;
 use crate::{abi, MemoryAccess};
 
 impl Gen {
