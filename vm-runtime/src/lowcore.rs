@@ -33,7 +33,7 @@ use crate::protocol::{Gate, Shared};
 ///   bits blocks are made for, the condition code and the I/O and
 ///   external masks, those only below the host's mask floor (nothing may
 ///   become pending: `Shared::mask_floor`);
-/// - its root and fetch controls published ([`published`]), the budget
+/// - its root and fetch controls published ([`crate::gate::published`]), the budget
 ///   positive, the gate's answer yes.
 ///
 /// `context_bits` is the translator's context's PSW bits (the dispatcher
