@@ -15,8 +15,10 @@
 
 mod common;
 
-use common::system_call::{machine, KEY_1, MASKS, PER, PROCESS, PROCESS_MASK, TURNS, WAIT};
-use common::{assert_same, bytes_at, host_time, on_both, write_words};
+use common::system_call::{
+    machine, on_both_compared, KEY_1, MASKS, PER, PROCESS, PROCESS_MASK, TURNS, WAIT,
+};
+use common::{host_time, write_words};
 use zmmu_kvm::KvmEngine;
 use zmmu_machine::Machine;
 
@@ -36,13 +38,7 @@ fn run_with(process: u64, adjust: fn(&mut Machine)) -> Option<(Machine, KvmEngin
         adjust(&mut machine);
         machine
     };
-    let (reference, kvm) = on_both(build, 100_000);
-    let (machine, engine) = kvm?;
-    assert_same(&machine, &reference);
-    for (at, len) in [(0, 0x2000), (0x2000, 0x80), (0x13000, 0x1000)] {
-        assert_eq!(bytes_at(&machine, at, len), bytes_at(&reference, at, len));
-    }
-    Some((machine, engine, reference))
+    on_both_compared(build)
 }
 
 /// The turns of the loop with the process's PSW `process`: the

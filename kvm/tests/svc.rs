@@ -14,8 +14,10 @@
 
 mod common;
 
-use common::system_call::{machine, KERNEL_MASK, MASKS, PER, PROCESS, PROCESS_MASK, TURNS, WAIT};
-use common::{assert_same, bytes_at, host_time, on_both, write_words};
+use common::system_call::{
+    machine, on_both_compared, KERNEL_MASK, MASKS, PER, PROCESS, PROCESS_MASK, TURNS, WAIT,
+};
+use common::{host_time, in_vm, write_words};
 use zmmu_kvm::KvmEngine;
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
@@ -41,19 +43,10 @@ fn run(process: u64, code: &[u8], adjust: fn(&mut Machine)) -> Option<(Machine, 
         adjust(&mut machine);
         machine
     };
-    let (reference, kvm) = on_both(build, 100_000);
-    let (machine, engine) = kvm?;
-    assert_same(&machine, &reference);
-    for (at, len) in [(0, 0x2000), (0x2000, 0x200), (0x13000, 0x1000)] {
-        assert_eq!(bytes_at(&machine, at, len), bytes_at(&reference, at, len));
-    }
+    let (machine, engine, reference) = on_both_compared(build)?;
     let key = |m: &Machine| m.bus.storage.key(AbsoluteAddress::new(0));
     assert_eq!(key(&machine), key(&reference), "the lowcore frame's key");
-    let svcs = engine
-        .completed_in_vm()
-        .into_iter()
-        .find_map(|(op, n)| (op == "SVC").then_some(n))
-        .unwrap_or(0);
+    let svcs = in_vm(&engine, "SVC");
     Some((machine, engine, svcs))
 }
 

@@ -251,6 +251,19 @@ mod tests {
         }
     }
 
+    /// A miss at 0x1000 resolved with a jump-cache group and log.
+    fn resolve_into(group: &mut [JumpEntry], log: &mut Entered, shared: &mut Shared) -> u64 {
+        resolve(
+            miss(0x1000),
+            shared,
+            &mut page(BITS),
+            &table(),
+            None,
+            Some((group, log)),
+            &mut Flat,
+        )
+    }
+
     #[test]
     fn a_published_block_is_entered_in_the_slot_of_its_dropped_entry() {
         let mut group = [JumpEntry::default(); JUMP_WAYS];
@@ -263,15 +276,7 @@ mod tests {
         };
         let mut log = entered();
         let mut shared = shared();
-        let code = resolve(
-            miss(0x1000),
-            &mut shared,
-            &mut page(BITS),
-            &table(),
-            None,
-            Some((&mut group, &mut log)),
-            &mut Flat,
-        );
+        let code = resolve_into(&mut group, &mut log, &mut shared);
         assert_eq!(code, 0x9000);
         assert_eq!(shared.resolved, 1);
         let entry = JumpEntry {
@@ -302,15 +307,7 @@ mod tests {
         };
         let mut group = [live; JUMP_WAYS];
         let mut log = entered();
-        let code = resolve(
-            miss(0x1000),
-            &mut shared(),
-            &mut page(BITS),
-            &table(),
-            None,
-            Some((&mut group, &mut log)),
-            &mut Flat,
-        );
+        let code = resolve_into(&mut group, &mut log, &mut shared());
         assert_eq!(code, 0x9000);
         assert_eq!((group[2].addr, group[2].block), (0x1000, 7));
         assert_eq!((log.len, log.slots[0]), (1, 10));
@@ -321,15 +318,7 @@ mod tests {
         let mut group = [JumpEntry::default(); JUMP_WAYS];
         let mut log = entered();
         log.len = ENTERED_SLOTS as u64;
-        let code = resolve(
-            miss(0x1000),
-            &mut shared(),
-            &mut page(BITS),
-            &table(),
-            None,
-            Some((&mut group, &mut log)),
-            &mut Flat,
-        );
+        let code = resolve_into(&mut group, &mut log, &mut shared());
         assert_eq!(code, 0x9000);
         assert_eq!(group, [JumpEntry::default(); JUMP_WAYS]);
     }

@@ -4,12 +4,12 @@
 //! spaces syscalls.rs runs its own loop in.
 
 use zmmu_cpu::clock::{Clock, TOD_2026};
-use zmmu_kvm::TscTime;
+use zmmu_kvm::{KvmEngine, TscTime};
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
-use super::{program_machine, write_words};
+use super::{assert_same, bytes_at, on_both, program_machine, write_words};
 
 /// Turns of [`KERNEL`]'s loop.
 pub const TURNS: u64 = 200;
@@ -108,4 +108,18 @@ pub fn machine(process: u64, code: &[u8], time: TscTime) -> Machine {
         .unwrap();
     storage.write(AbsoluteAddress::new(0x70000), code).unwrap();
     machine
+}
+
+/// The machine `build` makes, run by the interpreter and the kvm engine
+/// (`super::on_both`): the same registers and PSW, lowcore, kernel code
+/// and data (0x2000-0x21ff) and process's page table; the kvm run and its
+/// engine and the interpreter's run, or `None` where KVM is unavailable.
+pub fn on_both_compared(build: impl Fn() -> Machine) -> Option<(Machine, KvmEngine, Machine)> {
+    let (reference, kvm) = on_both(build, 100_000);
+    let (machine, engine) = kvm?;
+    assert_same(&machine, &reference);
+    for (at, len) in [(0, 0x2000), (0x2000, 0x200), (0x13000, 0x1000)] {
+        assert_eq!(bytes_at(&machine, at, len), bytes_at(&reference, at, len));
+    }
+    Some((machine, engine, reference))
 }
