@@ -380,14 +380,13 @@ impl KvmPaging {
 
     /// Publishes `roots` for the gate (docs/CHOICES.md 77): entry `i` of
     /// the supervisor table the #BP handler loads CR3 from is the CR3 of
-    /// `roots[i]` (`None`, or past the list: zero, which the handler
-    /// refuses). Only roots of this table: another is not written.
-    pub fn publish_gate(&mut self, roots: &[Option<KvmRoot>]) {
+    /// `roots[i]` (past the list: zero, which the handler refuses). Only
+    /// roots of this table: another is not written.
+    pub fn publish_gate(&mut self, roots: &[KvmRoot]) {
         for i in 0..gate::ROOTS {
             let cr3 = roots
                 .get(i)
                 .copied()
-                .flatten()
                 .filter(|root| self.roots.contains(&root.0))
                 .map_or(0, KvmRoot::cr3);
             let _ = self.memory.store_u64(off::GATE + 8 * i as u64, cr3);

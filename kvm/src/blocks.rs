@@ -249,19 +249,15 @@ impl Scope {
     }
 
     /// The buckets in the scope, in order.
-    fn buckets(&self) -> Vec<usize> {
-        match &self.0 {
-            None => (0..BUCKETS).collect(),
-            Some(set) => set
-                .iter()
-                .enumerate()
-                .flat_map(|(at, &word)| {
-                    (0..64)
-                        .filter(move |bit| word & 1 << bit != 0)
-                        .map(move |bit| at * 64 + bit)
-                })
-                .collect(),
-        }
+    fn buckets(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..BUCKETS / 64).flat_map(move |at| {
+            let mut word = self.0.as_ref().map_or(u64::MAX, |set| set[at]);
+            core::iter::from_fn(move || {
+                let bit = (word != 0).then(|| word.trailing_zeros() as usize)?;
+                word &= word - 1;
+                Some(at * 64 + bit)
+            })
+        })
     }
 }
 

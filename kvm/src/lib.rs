@@ -209,7 +209,7 @@ pub(crate) fn publish_gate(
     let words: Vec<[u64; 2]> = roots.iter().map(|(tag, _)| root_words(tag)).collect();
     let spaces: Vec<[u64; 6]> = blocks.fetch_controls().iter().map(controls_words).collect();
     image.area().publish_gate(&words, &spaces);
-    let cr3s: Vec<Option<KvmRoot>> = roots.iter().map(|&(_, root)| Some(root)).collect();
+    let cr3s: Vec<KvmRoot> = roots.iter().map(|&(_, root)| root).collect();
     paging.publish_gate(&cr3s);
 }
 
