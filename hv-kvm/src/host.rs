@@ -596,6 +596,7 @@ impl KvmHost {
             let _ = memory.store_u64(at + 8, value);
         }
         self.cb_store(cb::N_WRITES, n as u64);
+        let writes = n > 0;
         let last = self.staged.is_empty();
         self.cb_store(cb::MORE, u64::from(!last));
         if last {
@@ -613,9 +614,12 @@ impl KvmHost {
             }
             self.cb_store(cb::N_INVLPG, if cr3.is_some() { 0 } else { n });
             self.cb_store(cb::NEW_CR3, cr3.unwrap_or(0));
+            let pending = writes || n > 0 || cr3.is_some();
+            self.cb_store(cb::PENDING, u64::from(pending));
         } else {
             self.cb_store(cb::N_INVLPG, 0);
             self.cb_store(cb::NEW_CR3, 0);
+            self.cb_store(cb::PENDING, 1);
         }
     }
 

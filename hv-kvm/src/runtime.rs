@@ -166,7 +166,6 @@ pub const OPS_CAPACITY: usize = ((off::OPS_END - off::OPS) / 16) as usize;
 
 /// Control-block fields (byte offsets in the control block).
 pub(crate) mod cb {
-    pub const ENTRY: u64 = 0x00;
     pub const ARG0: u64 = 0x08;
     pub const ARG1: u64 = 0x10;
     pub const ARG2: u64 = 0x18;
@@ -188,6 +187,19 @@ pub(crate) mod cb {
     /// Nonzero: the host call the #BP handler reported was answered
     /// [`super::LEAVE`]; the handler goes to the dispatcher.
     pub const LEAVE: u64 = 0xA0;
+    /// Nonzero: table writes, INVLPGs, a CR3 or more chunks of writes are
+    /// staged. The CPL0 code looks at this one field before it applies
+    /// anything: on PVM each CPL0 instruction is emulated (about 1 us
+    /// each, 15% of a Linux boot's samples went to the emulator), and
+    /// most exits leave nothing to apply.
+    pub const PENDING: u64 = 0xA8;
+    /// The dispatcher's IRET frame to CPL3 ([`FRAME_LEN`] bytes): RIP, CS,
+    /// RFLAGS, RSP, SS. The host writes the RIP ([`ENTRY`]) before each
+    /// run; the rest, the same for every run, are written with the slot.
+    pub const FRAME: u64 = 0xB0;
+    pub const FRAME_LEN: u64 = 40;
+    /// Where the CPL3 code starts, the frame's RIP (0: no code to run).
+    pub const ENTRY: u64 = FRAME;
 }
 
 /// The gate's supervisor page ([`off::GATE`]).
@@ -522,19 +534,42 @@ impl Runtime {
             a.ret()?;
         }
 
-        // ---- CPL0: apply everything pending, asking the host for more chunks.
+        // ---- CPL0: apply everything pending, asking the host for more
+        // chunks; called only where `cb::PENDING` is set (`apply_pending`).
+        // Preserves every register, so that the handlers that call it
+        // save none of their own.
         let mut apply_all = a.create_label();
         a.set_label(&mut apply_all)?;
         {
+            let mut again = a.create_label();
             let mut out = a.create_label();
+            a.push(rax)?;
+            a.push(rcx)?;
+            a.push(rdx)?;
+            a.push(rsi)?;
+            a.set_label(&mut again)?;
             a.call(apply)?;
             a.cmp(qword_ptr(cbf(cb::MORE)), 0)?;
             a.je(out)?;
             a.out(port::MORE as u32, al)?;
-            a.jmp(apply_all)?;
+            a.jmp(again)?;
             a.set_label(&mut out)?;
+            a.mov(qword_ptr(cbf(cb::PENDING)), 0)?;
+            a.pop(rsi)?;
+            a.pop(rdx)?;
+            a.pop(rcx)?;
+            a.pop(rax)?;
             a.ret()?;
         }
+        // Two instructions where nothing is pending.
+        let apply_pending = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            let mut none = a.create_label();
+            a.cmp(qword_ptr(cbf(cb::PENDING)), 0)?;
+            a.je(none)?;
+            a.call(apply_all)?;
+            // The caller's next instruction takes the label.
+            a.set_label(&mut none)
+        };
 
         // ---- CPL0 dispatcher.
         let mut dispatch = a.create_label();
@@ -542,19 +577,14 @@ impl Runtime {
         {
             let mut go = a.create_label();
             a.mov(rsp, va(off::KSTACK_TOP))?;
-            a.call(apply_all)?;
-            a.mov(rax, qword_ptr(cbf(cb::ENTRY)))?;
-            a.test(rax, rax)?;
-            a.jnz(go)?;
+            apply_pending(&mut a)?;
+            a.cmp(qword_ptr(cbf(cb::ENTRY)), 0)?;
+            a.jne(go)?;
             a.out(port::DONE as u32, al)?;
             a.jmp(dispatch)?;
+            // The frame the slot holds (`Runtime::install`).
             a.set_label(&mut go)?;
-            a.push(sel::UDATA as i32)?;
-            a.mov(rcx, va(off::USTACK_TOP))?;
-            a.push(rcx)?;
-            a.push(2)?; // RFLAGS: IF=0, IOPL=0
-            a.push(sel::UCODE as i32)?;
-            a.push(rax)?;
+            a.mov(rsp, va(off::CB + cb::FRAME))?;
             a.mov(rdi, qword_ptr(cbf(cb::ARG0)))?;
             a.mov(rsi, qword_ptr(cbf(cb::ARG1)))?;
             a.mov(rdx, qword_ptr(cbf(cb::ARG2)))?;
@@ -567,33 +597,30 @@ impl Runtime {
         let mut breakpoint = a.create_label();
         a.set_label(&mut breakpoint)?;
         if image.is_some() {
-            // The image asks for root `gate_index` (docs/CHOICES.md 77):
+            // The image asks for root RCX (docs/CHOICES.md 77):
             // bounds-checked, its CR3 from the supervisor table (zero: the
-            // host names none there), the index recorded for the host.
+            // host names none there), the index recorded for the host; the
+            // answer in RAX (1: loaded). Registers, not the shared page: each
+            // CPL0 instruction costs about 1 us on PVM.
             use zmmu_vm_runtime::protocol::Shared;
             let mut not_gate = a.create_label();
             let mut refused = a.create_label();
-            let field = |f: usize| qword_ptr(image_shared(f));
-            a.cmp(field(std::mem::offset_of!(Shared, gate)), 0)?;
+            let gate_flag = qword_ptr(image_shared(std::mem::offset_of!(Shared, gate)));
+            a.cmp(gate_flag, 0)?;
             a.je(not_gate)?;
-            a.push(rax)?;
-            a.push(rcx)?;
-            a.mov(field(std::mem::offset_of!(Shared, gate)), 0)?;
-            a.mov(field(std::mem::offset_of!(Shared, gate_result)), 0)?;
-            a.mov(rcx, field(std::mem::offset_of!(Shared, gate_index)))?;
+            a.mov(gate_flag, 0)?;
             a.cmp(rcx, gate::ROOTS as i32)?;
             a.jae(refused)?;
-            a.mov(rax, va(off::GATE))?;
-            a.mov(rax, qword_ptr(rax + rcx * 8))?;
+            a.mov(rax, qword_ptr(rcx * 8 + abs32(off::GATE)))?;
             a.test(rax, rax)?;
             a.jz(refused)?;
             a.mov(cr3, rax)?;
             a.inc(rcx)?;
             a.mov(qword_ptr(abs32(off::GATE + gate::LOADED)), rcx)?;
-            a.mov(field(std::mem::offset_of!(Shared, gate_result)), 1)?;
+            a.mov(eax, 1)?;
+            a.iretq()?;
             a.set_label(&mut refused)?;
-            a.pop(rcx)?;
-            a.pop(rax)?;
+            a.xor(eax, eax)?;
             a.iretq()?;
             a.set_label(&mut not_gate)?;
         }
@@ -606,19 +633,11 @@ impl Runtime {
             // The host answers in the user page and may have changed the
             // tables: apply them, then return after the INT3.
             a.set_label(&mut call)?;
-            a.push(rax)?;
-            a.push(rcx)?;
-            a.push(rdx)?;
-            a.push(rsi)?;
             a.out(port::CALL as u32, al)?;
-            a.call(apply_all)?;
+            apply_pending(&mut a)?;
             let mut leave = a.create_label();
             a.cmp(qword_ptr(cbf(cb::LEAVE)), 0)?;
             a.jne(leave)?;
-            a.pop(rsi)?;
-            a.pop(rdx)?;
-            a.pop(rcx)?;
-            a.pop(rax)?;
             a.iretq()?;
             // Answered LEAVE: the run ended at the call; this is the next
             // run, which starts at the dispatcher (the stack reset there).
@@ -661,29 +680,23 @@ impl Runtime {
             a.jmp(vectors[14])?;
             a.set_label(&mut from_user)?;
             a.push(rax)?;
-            a.push(rcx)?;
-            a.push(rdx)?;
-            a.push(rsi)?;
-            // Frame now: err at rsp+32, rip at rsp+40.
+            // Frame now: err at rsp+8, rip at rsp+16.
             a.mov(rax, cr2)?;
             a.mov(qword_ptr(cbf(cb::CR2)), rax)?;
-            a.mov(rax, qword_ptr(rsp + 32))?;
+            a.mov(rax, qword_ptr(rsp + 8))?;
             a.mov(qword_ptr(cbf(cb::ERR)), rax)?;
-            a.mov(rax, qword_ptr(rsp + 40))?;
+            a.mov(rax, qword_ptr(rsp + 16))?;
             a.mov(qword_ptr(cbf(cb::RIP)), rax)?;
             a.mov(qword_ptr(cbf(cb::OP)), r12)?;
             a.out(port::FAULT as u32, al)?;
-            a.call(apply_all)?;
+            apply_pending(&mut a)?;
             a.mov(rax, qword_ptr(cbf(cb::CR2)))?;
             a.invlpg(byte_ptr(rax))?;
             a.cmp(qword_ptr(cbf(cb::ACTION)), action::RETRY as i32)?;
             a.je(retry)?;
             a.mov(rax, qword_ptr(cbf(cb::RESUME)))?;
-            a.mov(qword_ptr(rsp + 40), rax)?;
+            a.mov(qword_ptr(rsp + 16), rax)?;
             a.set_label(&mut retry)?;
-            a.pop(rsi)?;
-            a.pop(rdx)?;
-            a.pop(rcx)?;
             a.pop(rax)?;
             a.add(rsp, 8)?;
             a.iretq()?;
@@ -1000,6 +1013,13 @@ impl Runtime {
             slot.store_u64(off::IDT + 16 * v as u64 + 8, handler >> 32)
                 .ok_or_else(fail)?;
         }
+        // The dispatcher's IRET frame but its RIP: user code and stack
+        // selectors, RFLAGS with IF=0 and IOPL=0, the user stack.
+        let frame = [sel::UCODE.into(), 2, va(off::USTACK_TOP), sel::UDATA.into()];
+        for (at, value) in (8..cb::FRAME_LEN).step_by(8).zip(frame) {
+            slot.store_u64(off::CB + cb::FRAME + at, value)
+                .ok_or_else(fail)?;
+        }
         slot.write(off::CODE, &self.code).ok_or_else(fail)?;
         for (i, &h) in self.jump_table.iter().enumerate() {
             slot.store_u64(off::JUMP_TABLE + 8 * i as u64, h)
@@ -1022,7 +1042,12 @@ mod tests {
         let runtime = Runtime::assemble(None).unwrap();
         let len = off::RUNTIME_END + (1 << 20);
         let slot = runtime.install(len).unwrap();
-        let written = [off::GDT..off::CB, off::CODE..off::CODE_END];
+        let frame = off::CB + cb::FRAME;
+        let written = [
+            off::GDT..off::CB,
+            frame..frame + cb::FRAME_LEN,
+            off::CODE..off::CODE_END,
+        ];
         let nonzero: Vec<u64> = (0..len)
             .step_by(8)
             .filter(|at| !written.iter().any(|range| range.contains(at)))

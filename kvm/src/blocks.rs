@@ -148,11 +148,12 @@ pub(crate) struct Blocks {
     by_code: BTreeMap<u64, usize>,
     /// Host mirror of the jump cache: (PSW address, bits, block, generation).
     jump: Vec<(u64, u64, u32, u32)>,
-    /// By block: whether it crosses into a second page
-    /// ([`Block::second`]), apart from the blocks so that the walks of the
-    /// jump cache ([`Blocks::jump_retain`]) need not read each entry's
-    /// block (a cache miss each, 40% of a kvm Linux boot's host time).
-    crosses: Vec<bool>,
+    /// By block: its absolute address and whether it crosses into a
+    /// second page ([`Block::second`]), apart from the blocks so that the
+    /// walks of the jump cache ([`Blocks::jump_retain`]) need not read each
+    /// entry's block (a cache miss each, 40% of a kvm Linux boot's host
+    /// time).
+    starts: Vec<(u64, bool)>,
     /// Host mirror of the table at [`PUBLISHED`]: block + 1 by slot, zero
     /// for an empty slot.
     published: Vec<u32>,
@@ -270,6 +271,8 @@ pub struct Entry {
     pub bits: u64,
     /// The block.
     pub id: usize,
+    /// The block's absolute address.
+    pub absolute: u64,
     /// Whether the block crosses into a second page.
     pub crosses: bool,
 }
@@ -288,7 +291,7 @@ impl Blocks {
             snapshots: HashMap::new(),
             by_code: BTreeMap::new(),
             jump: vec![(0, 0, 0, 0); crate::JUMP_ENTRIES],
-            crosses: Vec::new(),
+            starts: Vec::new(),
             published: vec![0; PUBLISHED_SLOTS],
             live: vec![Vec::new(); BUCKETS],
             spaces: Spaces::default(),
@@ -314,7 +317,7 @@ impl Blocks {
         // The entries the image made go with the generation.
         let _ = paging.exec_area().store_u64(ENTERED, 0);
         self.blocks.clear();
-        self.crosses.clear();
+        self.starts.clear();
         self.by_key.clear();
         self.pages.clear();
         self.snapshots.clear();
@@ -643,7 +646,7 @@ impl Blocks {
         let Self {
             blocks,
             jump,
-            crosses,
+            starts,
             live,
             generation,
             jump_dropped,
@@ -656,13 +659,14 @@ impl Blocks {
                     return false;
                 }
                 let id = id as usize;
-                let crosses = crosses[id];
+                let (absolute, crosses) = starts[id];
                 if keep(
                     blocks,
                     Entry {
                         addr,
                         bits,
                         id,
+                        absolute,
                         crosses,
                     },
                 ) {
@@ -711,7 +715,7 @@ impl Blocks {
         }
         self.by_key.insert(block.key, id);
         self.by_code.insert(block.code, id);
-        self.crosses.push(block.second.is_some());
+        self.starts.push((block.key.1, block.second.is_some()));
         self.blocks.push(block);
         (id, new_frames)
     }
@@ -790,8 +794,8 @@ impl Blocks {
         if self.has_code(frame) {
             let scope = self.scope_of(&list);
             self.jump_retain(&paging.exec_area(), scope, |blocks, entry| {
-                let block = &blocks[entry.id];
-                block.key.1 & !0xfff != frame && block.second != Some(frame)
+                entry.absolute & !0xfff != frame
+                    && !(entry.crosses && blocks[entry.id].second == Some(frame))
             });
         }
     }

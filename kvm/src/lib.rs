@@ -264,6 +264,7 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
         }
         scope
     };
+    let mut frames = FetchFrames::new();
     blocks.jump_retain(area, scope, |blocks, entry| {
         let Entry { addr, bits, .. } = entry;
         let cleared = cleared
@@ -277,13 +278,52 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
         if bits & Spaces::TAG != tag {
             return bits & mask::DAT == 0;
         }
-        let block = &blocks[entry.id];
         probe.psw.mask = probe.psw.mask & !KEY_BITS | bits & KEY_BITS;
-        board
-            .translate(&fetch(&probe), addr)
-            .is_ok_and(|a| a.value() == block.key.1)
-            && second_fetched(block, &probe, board)
+        frames
+            .of(&probe, board, addr)
+            .map(|frame| frame | addr & 0xfff)
+            == Some(entry.absolute)
+            && (!entry.crosses || second_fetched(&blocks[entry.id], &probe, board))
     });
+}
+
+/// The frames instruction fetches translate to, by page and the PSW bits
+/// blocks are made for, during one check of the jump cache
+/// ([`recheck_jumps`]): an instruction fetch translates a whole page alike
+/// (PoP ch. 3, "Dynamic Address Translation": the page-table entry names
+/// the frame; fetch protection and the key are per frame), so the entries
+/// of a page need one translation. A purge of everything (Linux's CSPG)
+/// checks every entry of the controls in effect, some 24,000 in a boot's
+/// processes, a few per page. Direct-mapped: a page whose slot another
+/// took is translated again.
+struct FetchFrames {
+    /// (page, PSW bits, frame), the frame `None` where the fetch is
+    /// refused; the page is [`FetchFrames::EMPTY`] in a slot not used.
+    slots: Vec<(u64, u64, Option<u64>)>,
+}
+
+impl FetchFrames {
+    const SLOTS: usize = 4096;
+    /// No page address (those have their low 12 bits zero).
+    const EMPTY: u64 = 1;
+
+    fn new() -> Self {
+        Self {
+            slots: vec![(Self::EMPTY, 0, None); Self::SLOTS],
+        }
+    }
+
+    /// The frame the instruction fetch at `addr` under `cpu`'s PSW
+    /// translates to, or `None` where it is refused.
+    fn of(&mut self, cpu: &Cpu, board: &mut Board<'_>, addr: u64) -> Option<u64> {
+        let (page, bits) = (addr & !0xfff, cpu.psw.mask & KEY_BITS);
+        let slot = &mut self.slots[(addr >> 12) as usize % Self::SLOTS];
+        if (slot.0, slot.1) != (page, bits) {
+            let frame = board.translate(&fetch(cpu), page).ok();
+            *slot = (page, bits, frame.map(|a| a.value()));
+        }
+        slot.2
+    }
 }
 
 /// Counters for `--stats`.

@@ -70,12 +70,26 @@ const REMAP: [u8; 64] = [
     0x00, 0x00, 0x0d, 0xe5, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
 ];
 
-/// [`REMAP`] with its tables: the segment table at 0x10000 (the ASCE, one
-/// page: 512 entries), its first entry the page table at 0x11000 mapping
-/// the first MiB onto itself but page 0x50000, mapped to frame 0x60000
-/// (`lghi r2,1 ; br r14`); frame 0x70000 holds `lghi r2,2 ; br r14`.
-fn remap_machine() -> Machine {
-    let mut machine = program_machine(0x2000, &REMAP);
+/// [`RESEAT`]: as [`REMAP`], but with calls of two functions of the page,
+/// at 0x50000 and 0x50010 (r6 := 1 and r7 := 3 from frame 0x60000 before
+/// the purge; r9 := 2 and r2 := 4 from frame 0x70000 after it).
+const RESEAT: [u8; 96] = [
+    0xc0, 0x20, 0x00, 0x00, 0x00, 0x2c, 0xeb, 0x11, 0x20, 0x00, 0x00, 0x2f, 0xad, 0x04, 0x0f, 0x00,
+    0xc0, 0x51, 0x00, 0x05, 0x00, 0x00, 0x0d, 0xe5, 0xb9, 0x04, 0x00, 0x62, 0xc0, 0x51, 0x00, 0x05,
+    0x00, 0x10, 0x0d, 0xe5, 0xb9, 0x04, 0x00, 0x72, 0xc0, 0x31, 0x00, 0x01, 0x12, 0x80, 0xc0, 0x81,
+    0x00, 0x07, 0x00, 0x00, 0xe3, 0x80, 0x30, 0x00, 0x00, 0x24, 0xb2, 0x0d, 0x00, 0x00, 0xc0, 0x51,
+    0x00, 0x05, 0x00, 0x00, 0x0d, 0xe5, 0xb9, 0x04, 0x00, 0x92, 0xc0, 0x51, 0x00, 0x05, 0x00, 0x10,
+    0x0d, 0xe5, 0x00, 0x00, 0x00, 0x00, 0x07, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+];
+
+/// `program` (at 0x2000) with the tables [`REMAP`] and [`RESEAT`] use:
+/// the segment table at 0x10000 (the ASCE, one page: 512 entries), its
+/// first entry the page table at 0x11000 mapping the first MiB onto
+/// itself but page 0x50000, mapped to frame 0x60000 (`lghi r2,1 ; br
+/// r14`, and at 0x10 `lghi r2,3 ; br r14`); frame 0x70000 holds `lghi
+/// r2,2 ; br r14` (and `lghi r2,4 ; br r14`).
+fn remap_machine_with(program: &[u8]) -> Machine {
+    let mut machine = program_machine(0x2000, program);
     let storage = &mut machine.bus.storage;
     let mut put = |at: u64, value: u64| {
         storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
@@ -90,11 +104,15 @@ fn remap_machine() -> Machine {
         let frame = if page == 0x50 { 0x60000 } else { page << 12 };
         put(0x11000 + page * 8, frame);
     }
-    for (frame, value) in [(0x60000, 1u8), (0x70000, 2)] {
+    for (at, value) in [(0x60000, 1u8), (0x60010, 3), (0x70000, 2), (0x70010, 4)] {
         let code = [0xa7, 0x29, 0x00, value, 0x07, 0xfe];
-        storage.write(AbsoluteAddress::new(frame), &code).unwrap();
+        storage.write(AbsoluteAddress::new(at), &code).unwrap();
     }
     machine
+}
+
+fn remap_machine() -> Machine {
+    remap_machine_with(&REMAP)
 }
 
 #[test]
@@ -106,6 +124,21 @@ fn a_purge_after_a_new_page_table_entry_fetches_from_the_new_frame() {
         return;
     };
     assert_eq!((machine.cpu.gpr[6], machine.cpu.gpr[2]), (1, 2));
+}
+
+/// A purge of everything checks each entry of the page: both functions'
+/// entries go (the page's one translation, `FetchFrames`, serves both).
+#[test]
+fn after_a_purge_of_everything_every_block_of_a_page_mapped_anew_fetches_from_the_new_frame() {
+    let build = || remap_machine_with(&RESEAT);
+    let mut reference = build();
+    let expected = reference.run(Some(100), &mut Quiet);
+    let results = |m: &Machine| [6, 7, 9, 2].map(|r| m.cpu.gpr[r]);
+    assert_eq!(results(&reference), [1, 3, 2, 4]);
+    let Some((machine, _)) = run_like(&expected, build(), 100) else {
+        return;
+    };
+    assert_eq!(results(&machine), [1, 3, 2, 4]);
 }
 
 /// `lghi r1,5 ; larl r2`, `stg r1,0x100` (low-address protection off: the

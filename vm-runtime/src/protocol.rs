@@ -87,7 +87,7 @@ pub const CONTEXT_LAST_BLOCK: u64 = 64;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 11;
+pub const VERSION: u64 = 12;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -238,13 +238,10 @@ pub struct Shared {
     pub redispatch: u64,
     /// Nonzero while the image asks the CPL0 #BP handler for a root (its
     /// `INT3` then means "switch", not "done" or "call"); the handler
-    /// clears it.
+    /// clears it. The index in [`Gate::roots`] goes in RCX, the answer
+    /// comes back in RAX: 1 when the handler loaded the root, 0 when it
+    /// refused (an index out of range, a root the host no longer names).
     pub gate: u64,
-    /// The index in [`Gate::roots`] of the root asked for.
-    pub gate_index: u64,
-    /// The handler's answer: 1 when it loaded the root, 0 when it refused
-    /// (an index out of range, a root the host no longer names).
-    pub gate_result: u64,
     /// Instructions the last miss call completed (an LPSWE), which the
     /// miss stub takes off the budget (R15).
     pub charged: u64,

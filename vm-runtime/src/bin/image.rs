@@ -234,21 +234,20 @@ impl Guest for X86 {
 
     fn gate(&mut self, index: u64) -> bool {
         let field = |f: usize| (va(SHARED) + f as u64) as *mut u64;
-        // SAFETY: the shared page's fields, mapped user read-write,
-        // aligned. INT3 traps to the CPL0 #BP handler, which with
-        // `Shared::gate` set bounds-checks the index, loads the CR3 the
-        // host wrote for it in the runtime's supervisor table (or
-        // refuses), writes the answer, clears the flag and returns here;
-        // the asm block is a compiler barrier for those accesses (no
+        let loaded: u64;
+        // SAFETY: the shared page's field, mapped user read-write, aligned.
+        // INT3 traps to the CPL0 #BP handler, which with `Shared::gate`
+        // set bounds-checks the index in RCX, loads the CR3 the host wrote
+        // for it in the runtime's supervisor table (or refuses), answers in
+        // RAX, clears the flag and returns here; it changes RCX and RAX
+        // only, and the asm block is a compiler barrier for the flag (no
         // `nomem`). Every mapping the image uses lies in the upper half
         // every root shares.
         unsafe {
-            core::ptr::write_volatile(field(offset_of!(Shared, gate_index)), index);
-            core::ptr::write_volatile(field(offset_of!(Shared, gate_result)), 0);
             core::ptr::write_volatile(field(offset_of!(Shared, gate)), 1);
-            asm!("int3", options(nostack));
-            core::ptr::read_volatile(field(offset_of!(Shared, gate_result))) == 1
+            asm!("int3", inout("rcx") index => _, out("rax") loaded, options(nostack));
         }
+        loaded == 1
     }
 
     fn tsc(&mut self) -> u64 {
