@@ -23,7 +23,7 @@ use crate::memory::{GuestStorage, Region, SlotMemory};
 use crate::paging::{KvmPaging, KvmRoot};
 use crate::pool::SlotHandle;
 use crate::runtime::{
-    self, action, cb, off, va, Kernel, Pattern, Runtime, KERNEL_SLOT, WRITES_CAPACITY,
+    self, cb, fault_frame, off, va, Kernel, Pattern, Runtime, KERNEL_SLOT, WRITES_CAPACITY,
 };
 use crate::vcpu::{Exit, Vcpu};
 use crate::vm::{Vm, CODE_SLOT, IMAGE_SLOT, STORAGE_SLOT, SYSTEM_SLOT};
@@ -553,11 +553,20 @@ impl KvmHost {
     }
 
     fn cb_store(&self, field: u64, value: u64) {
-        let _ = self.paging.memory().store_u64(off::CB + field, value);
+        self.slot_store(off::CB + field, value);
     }
 
     fn cb_load(&self, field: u64) -> u64 {
-        self.paging.memory().load_u64(off::CB + field).unwrap_or(0)
+        self.slot_load(off::CB + field)
+    }
+
+    /// The doubleword at system-slot offset `at`.
+    fn slot_load(&self, at: u64) -> u64 {
+        self.paging.memory().load_u64(at).unwrap_or(0)
+    }
+
+    fn slot_store(&self, at: u64, value: u64) {
+        let _ = self.paging.memory().store_u64(at, value);
     }
 
     fn user_store(&self, field: u64, value: u64) {
@@ -750,8 +759,8 @@ impl KvmHost {
                     self.paging.cr3_consumed();
                     let fault = PageFault {
                         address: self.cb_load(cb::CR2),
-                        error_code: self.cb_load(cb::ERR),
-                        rip: self.cb_load(cb::RIP),
+                        error_code: self.slot_load(fault_frame::ERR),
+                        rip: self.slot_load(fault_frame::RIP),
                         op_pointer: self.cb_load(cb::OP),
                     };
                     let started = std::time::Instant::now();
@@ -760,15 +769,11 @@ impl KvmHost {
                         .and_then(|decided| self.resume_after(decided, &fault));
                     self.stats.resolve_ns += started.elapsed().as_nanos() as u64;
                     match resume {
-                        Ok(None) => self.cb_store(cb::ACTION, action::RETRY),
-                        Ok(Some(rip)) => {
-                            self.cb_store(cb::ACTION, action::RESUME);
-                            self.cb_store(cb::RESUME, rip);
-                        }
+                        Ok(None) => {}
+                        Ok(Some(rip)) => self.slot_store(fault_frame::RIP, rip),
                         Err(e) => {
                             // Leave the vCPU in a sane place: end this run.
-                            self.cb_store(cb::ACTION, action::RESUME);
-                            self.cb_store(cb::RESUME, self.runtime.end);
+                            self.slot_store(fault_frame::RIP, self.runtime.end);
                             self.stage_pending();
                             let _ = self.finish_aborted();
                             return Err(e);

@@ -173,11 +173,7 @@ pub(crate) mod cb {
     pub const NEW_CR3: u64 = 0x28;
     pub const N_WRITES: u64 = 0x30;
     pub const N_INVLPG: u64 = 0x38;
-    pub const ACTION: u64 = 0x40;
-    pub const RESUME: u64 = 0x48;
     pub const CR2: u64 = 0x50;
-    pub const ERR: u64 = 0x58;
-    pub const RIP: u64 = 0x60;
     pub const OP: u64 = 0x68;
     pub const VECTOR: u64 = 0x70;
     pub const FATAL_RIP: u64 = 0x80;
@@ -238,12 +234,16 @@ pub(crate) mod sel {
     pub const UCODE: u16 = 0x33;
 }
 
-/// The resume action the host leaves in the control block after a fault.
-pub(crate) mod action {
-    /// Retry the faulting instruction.
-    pub const RETRY: u64 = 0;
-    /// Continue at `cb::RESUME`.
-    pub const RESUME: u64 = 1;
+/// The frame the CPU pushes on the kernel stack for a page fault at CPL3
+/// (the stack is the TSS's RSP0, [`off::KSTACK_TOP`]; Intel SDM vol. 3
+/// 6.14.2: SS, RSP, RFLAGS, CS, RIP, error code), as slot offsets: the
+/// host reads the error code and RIP there and writes the RIP to resume
+/// at, so that the CPL0 handler, whose every instruction PVM emulates,
+/// copies neither.
+pub(crate) mod fault_frame {
+    use super::off::KSTACK_TOP;
+    pub const ERR: u64 = KSTACK_TOP - 48;
+    pub const RIP: u64 = KSTACK_TOP - 40;
 }
 
 /// The virtual address of a system-slot offset.
@@ -674,29 +674,20 @@ impl Runtime {
         a.set_label(&mut page_fault)?;
         {
             let mut from_user = a.create_label();
-            let mut retry = a.create_label();
             a.test(byte_ptr(rsp + 16), 3)?;
             a.jnz(from_user)?;
             a.jmp(vectors[14])?;
+            // The host reads the error code and RIP in the frame
+            // (`fault_frame`) and writes there the RIP to go on at.
             a.set_label(&mut from_user)?;
             a.push(rax)?;
-            // Frame now: err at rsp+8, rip at rsp+16.
             a.mov(rax, cr2)?;
             a.mov(qword_ptr(cbf(cb::CR2)), rax)?;
-            a.mov(rax, qword_ptr(rsp + 8))?;
-            a.mov(qword_ptr(cbf(cb::ERR)), rax)?;
-            a.mov(rax, qword_ptr(rsp + 16))?;
-            a.mov(qword_ptr(cbf(cb::RIP)), rax)?;
             a.mov(qword_ptr(cbf(cb::OP)), r12)?;
             a.out(port::FAULT as u32, al)?;
             apply_pending(&mut a)?;
-            a.mov(rax, qword_ptr(cbf(cb::CR2)))?;
+            // RAX is still CR2 (`apply_all` preserves it).
             a.invlpg(byte_ptr(rax))?;
-            a.cmp(qword_ptr(cbf(cb::ACTION)), action::RETRY as i32)?;
-            a.je(retry)?;
-            a.mov(rax, qword_ptr(cbf(cb::RESUME)))?;
-            a.mov(qword_ptr(rsp + 16), rax)?;
-            a.set_label(&mut retry)?;
             a.pop(rax)?;
             a.add(rsp, 8)?;
             a.iretq()?;
