@@ -927,6 +927,9 @@ impl KvmHost {
         self.cb_store(cb::LEAVE, 0);
         self.user_store(runtime::user::HOST_NEXT, 0);
         self.paging.forget_gate();
+        if let Some(image) = self.paging.image() {
+            image.area().clear_gate();
+        }
         self.paging.set_loaded(Some(self.boot_root));
         self.paging.cr3_consumed();
         self.staged.clear();

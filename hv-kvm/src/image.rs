@@ -270,6 +270,14 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, cpu)), cpu);
     }
 
+    /// Withdraws a request for a root the image made but the #BP
+    /// handler did not take (`Shared::gate`): the vCPU was put back into
+    /// the dispatcher in between, and the next INT3, a chain's end or a
+    /// host call, must not be taken for it.
+    pub fn clear_gate(&self) {
+        self.store(shared(offset_of!(Shared, gate)), 0);
+    }
+
     /// Writes the protocol version (a test makes it wrong).
     pub fn set_version(&self, version: u64) {
         self.store(shared(offset_of!(Shared, version)), version);
