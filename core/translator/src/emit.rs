@@ -383,19 +383,20 @@ fn keeps_rcx(code: &[Instruction]) -> bool {
 /// code). The label of one left out is the address of the next one kept.
 fn left_out(code: &[Instruction], dropped: &[usize], keep: impl Fn(usize) -> bool) -> Vec<bool> {
     let last = code.len().saturating_sub(1);
-    // The indices dropped not yet passed (walked along with `n`: a search
-    // for each instruction was most of the time this took).
-    let mut dropped = dropped.iter().peekable();
-    code.iter()
+    // The nops first (one compare per instruction), then the few dropped:
+    // walking the dropped along with every instruction was most of the
+    // time this took.
+    let mut out: Vec<bool> = code
+        .iter()
         .enumerate()
-        .map(|(n, i)| {
-            let mut unneeded = false;
-            while let Some(d) = dropped.next_if(|&&d| d <= n) {
-                unneeded |= *d == n;
-            }
-            (unneeded || i.code() == Code::Nopd) && n < last && (unneeded || !keep(n))
-        })
-        .collect()
+        .map(|(n, i)| n < last && i.code() == Code::Nopd && !keep(n))
+        .collect();
+    for &d in dropped {
+        if let Some(out) = out.get_mut(d).filter(|_| d < last) {
+            *out = true;
+        }
+    }
+    out
 }
 
 /// `code` without the instructions `out` leaves out (see [`left_out`]),
@@ -1793,6 +1794,18 @@ pub(crate) mod tests {
             0xb9, 0x04, 0x00, 0x23, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfc, 0, 0,
         ];
         assert_eq!(translated(&code).encoder.blocks, 1);
+    }
+
+    #[test]
+    fn the_dropped_and_the_nops_not_asked_for_are_left_out_never_the_last() {
+        // mov, nop, mov (dropped), nop (kept: asked for), nop, mov
+        // (dropped past the end of the list too), nop (the last).
+        let mov = Instruction::with2(Code::Mov_rm64_r64, Register::RAX, Register::RBX).unwrap();
+        let nop = Instruction::with(Code::Nopd);
+        let code = [mov, nop, mov, nop, nop, mov, nop];
+        let out = left_out(&code, &[2, 5, 6, 9], |n| n == 3);
+        assert_eq!(out, [false, true, true, false, true, true, false]);
+        assert!(left_out(&[], &[0], |_| false).is_empty());
     }
 
     #[test]
