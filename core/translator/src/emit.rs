@@ -84,10 +84,25 @@ fn near_assembler() -> Result<CodeAssembler, IcedError> {
 }
 
 /// What translation keeps from one block to the next: the instruction
-/// list, the encoder and its tables (their allocations).
+/// list, the encoder and its tables, the lists a block's emission fills
+/// (their allocations).
 pub struct Translator {
     a: CodeAssembler,
     encoder: Assembler,
+    lists: Lists,
+}
+
+/// The lists of [`Gen`] that grow with a block, kept (empty) from one
+/// block to the next: growing them again for each block was a tenth of a
+/// translation's allocations and copies (docs/CHOICES.md §83).
+#[derive(Default)]
+struct Lists {
+    slow: Vec<Slow>,
+    fills: Vec<Fill>,
+    overflows: Vec<OverflowExit>,
+    resume: Vec<CodeLabel>,
+    starts: Vec<usize>,
+    dropped: Vec<usize>,
 }
 
 impl core::fmt::Debug for Translator {
@@ -102,6 +117,7 @@ impl Translator {
         Ok(Self {
             a: near_assembler()?,
             encoder: Assembler::new(),
+            lists: Lists::default(),
         })
     }
 
@@ -119,8 +135,10 @@ impl Translator {
         loop {
             self.a.reset();
             let a = core::mem::replace(&mut self.a, near_assembler()?);
-            let (emitted, a) = emit(
+            let lists = core::mem::take(&mut self.lists);
+            let (emitted, a, lists) = emit(
                 a,
+                lists,
                 &mut self.encoder,
                 block,
                 env,
@@ -131,6 +149,7 @@ impl Translator {
                 entry,
             )?;
             self.a = a;
+            self.lists = lists;
             match emitted {
                 Emitted::Block(translated) => return Ok(translated),
                 Emitted::Again(regs) => entry = regs,
@@ -151,12 +170,13 @@ enum Emitted {
     Again(Regs),
 }
 
-/// [`translate`] with assembler `a` (empty) and `encoder`, the register
-/// cache `entry` at the block's loop head (loaded on entry); gives `a`
-/// back for the next block.
+/// [`translate`] with assembler `a` (empty), `lists` and `encoder`, the
+/// register cache `entry` at the block's loop head (loaded on entry);
+/// gives `a` and `lists` back for the next block.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     a: CodeAssembler,
+    lists: Lists,
     encoder: &mut Assembler,
     block: &[Guest],
     env: &Env,
@@ -165,9 +185,9 @@ fn emit(
     stubs: &Stubs,
     links: &[(u64, u64)],
     entry: Regs,
-) -> Result<(Emitted, CodeAssembler), IcedError> {
+) -> Result<(Emitted, CodeAssembler, Lists), IcedError> {
     let start = block.first().map_or(0, |g| g.at);
-    let mut g = Gen::new(a, *env, id, *stubs, start, block.len());
+    let mut g = Gen::new(a, lists, *env, id, *stubs, start, block.len());
     g.links = links.to_vec();
     g.mentions = block
         .iter()
@@ -324,13 +344,12 @@ fn emit(
         // of it goes forward to): no code, the interpreter runs it.
         g.a.set_label(&mut CodeLabel::default())?;
     }
-    match g.looped {
-        Some(regs) if !entry.any() && regs.any() => Ok((Emitted::Again(regs), g.a)),
-        _ => {
-            let (translated, a) = g.finish(encoder, ip, native)?;
-            Ok((Emitted::Block(translated), a))
-        }
-    }
+    let emitted = match g.looped {
+        Some(regs) if !entry.any() && regs.any() => Emitted::Again(regs),
+        _ => Emitted::Block(g.finish(encoder, ip, native)?),
+    };
+    let (a, lists) = g.into_parts();
+    Ok((emitted, a, lists))
 }
 
 /// Whether none of `code` reads or writes rcx (or a part of it): no
@@ -364,19 +383,20 @@ fn keeps_rcx(code: &[Instruction]) -> bool {
 /// code). The label of one left out is the address of the next one kept.
 fn left_out(code: &[Instruction], dropped: &[usize], keep: impl Fn(usize) -> bool) -> Vec<bool> {
     let last = code.len().saturating_sub(1);
-    // The indices dropped not yet passed (walked along with `n`: a search
-    // for each instruction was most of the time this took).
-    let mut dropped = dropped.iter().peekable();
-    code.iter()
+    // The nops first (one compare per instruction), then the few dropped:
+    // walking the dropped along with every instruction was most of the
+    // time this took.
+    let mut out: Vec<bool> = code
+        .iter()
         .enumerate()
-        .map(|(n, i)| {
-            let mut unneeded = false;
-            while let Some(d) = dropped.next_if(|&&d| d <= n) {
-                unneeded |= *d == n;
-            }
-            (unneeded || i.code() == Code::Nopd) && n < last && (unneeded || !keep(n))
-        })
-        .collect()
+        .map(|(n, i)| n < last && i.code() == Code::Nopd && !keep(n))
+        .collect();
+    for &d in dropped {
+        if let Some(out) = out.get_mut(d).filter(|_| d < last) {
+            *out = true;
+        }
+    }
+    out
 }
 
 /// `code` without the instructions `out` leaves out (see [`left_out`]),
@@ -649,7 +669,29 @@ pub(crate) fn gpr32(r: u8) -> AsmMemoryOperand {
 }
 
 impl Gen {
-    fn new(mut a: CodeAssembler, env: Env, id: u32, stubs: Stubs, start: u64, len: usize) -> Self {
+    fn new(
+        mut a: CodeAssembler,
+        lists: Lists,
+        env: Env,
+        id: u32,
+        stubs: Stubs,
+        start: u64,
+        len: usize,
+    ) -> Self {
+        let Lists {
+            mut slow,
+            mut fills,
+            mut overflows,
+            mut resume,
+            mut starts,
+            mut dropped,
+        } = lists;
+        slow.clear();
+        fills.clear();
+        overflows.clear();
+        resume.clear();
+        starts.clear();
+        dropped.clear();
         let exit = a.create_label();
         let out = a.create_label();
         let body = a.create_label();
@@ -660,11 +702,11 @@ impl Gen {
             stubs,
             exit,
             out,
-            slow: Vec::new(),
-            fills: Vec::new(),
-            overflows: Vec::new(),
-            resume: Vec::new(),
-            starts: Vec::new(),
+            slow,
+            fills,
+            overflows,
+            resume,
+            starts,
             start,
             body,
             all_native: true,
@@ -689,7 +731,7 @@ impl Gen {
             opted: false,
             start_regs: Regs::default(),
             write_backs: [None; CACHE.len()],
-            dropped: Vec::new(),
+            dropped,
             evicted: [false; CACHE.len()],
             entry: Regs::default(),
             looped: None,
@@ -1199,6 +1241,7 @@ impl Gen {
     /// The [`Gen::overflow_exit`]s, out of line.
     fn emit_overflow_exits(&mut self) -> Result<(), IcedError> {
         let forgotten = self.regs;
+        let mut overflows = core::mem::take(&mut self.overflows);
         for OverflowExit {
             mut label,
             slow,
@@ -1207,7 +1250,7 @@ impl Gen {
             regs,
             r1,
             wide,
-        } in core::mem::take(&mut self.overflows)
+        } in overflows.drain(..)
         {
             self.index = index;
             self.a.set_label(&mut label)?;
@@ -1228,6 +1271,9 @@ impl Gen {
             self.regs.dirty = Default::default();
             self.end_at(next)?;
         }
+        // The list's allocation kept (with any exit added meanwhile).
+        overflows.append(&mut self.overflows);
+        self.overflows = overflows;
         self.regs = forgotten;
         Ok(())
     }
@@ -1242,12 +1288,25 @@ impl Gen {
         Ok(())
     }
 
+    /// Its assembler and lists, for the next block.
+    fn into_parts(self) -> (CodeAssembler, Lists) {
+        let lists = Lists {
+            slow: self.slow,
+            fills: self.fills,
+            overflows: self.overflows,
+            resume: self.resume,
+            starts: self.starts,
+            dropped: self.dropped,
+        };
+        (self.a, lists)
+    }
+
     fn finish(
-        mut self,
+        &mut self,
         encoder: &mut Assembler,
         ip: u64,
         native: Vec<bool>,
-    ) -> Result<(Translated, CodeAssembler), IcedError> {
+    ) -> Result<Translated, IcedError> {
         // The out-of-line paths below join no inline code with a cache
         // state of their own: each writes back what the path into it
         // held dirty and reloads what it needs.
@@ -1258,7 +1317,7 @@ impl Gen {
         // No cc is pending at an overflow exit: the add sets it.
         self.pending = None;
         self.emit_overflow_exits()?;
-        let slow = core::mem::take(&mut self.slow);
+        let mut slow = core::mem::take(&mut self.slow);
         // Each slow path stores the cc pending at its instruction.
         let mut slows = alloc::vec![None; native.len()];
         for Slow {
@@ -1269,7 +1328,7 @@ impl Gen {
             regs,
             flush,
             pending,
-        } in slow
+        } in slow.drain(..)
         {
             self.index = index;
             if let Some(at) = slows.get_mut(index) {
@@ -1297,6 +1356,9 @@ impl Gen {
                 self.end_at(next)?;
             }
         }
+        // The list's allocation kept (with any slow path added meanwhile).
+        slow.append(&mut self.slow);
+        self.slow = slow;
         let a = &mut self.a;
         a.set_label(&mut self.exit)?;
         a.mov(eax, abi::EXIT as u32)?;
@@ -1357,10 +1419,10 @@ impl Gen {
             code,
             native,
             sites,
-            chained: self.chained,
+            chained: core::mem::take(&mut self.chained),
             unlinked,
         };
-        Ok((translated, self.a))
+        Ok(translated)
     }
 
     /// Wraps the address in `r` to the addressing mode.
@@ -1493,6 +1555,106 @@ pub(crate) mod tests {
         t.translate(&block, &env, 0x1000 + shared.len() as u64, 0, &stubs, &[])
             .unwrap();
         t
+    }
+
+    #[test]
+    fn a_translator_reused_across_blocks_emits_what_a_fresh_one_does() {
+        // Its lists keep their allocations from one block to the next,
+        // never their entries. Blocks with storage accesses (fills), slow
+        // paths and adds that may overflow: lg r1,0(r2); ahi r1,1;
+        // stg r1,8(r2); st r1,0(r3); ar r1,r1; and a loop, emitted twice
+        // (the first emission's lists dropped): lg r2,0(r3); agr r2,r4;
+        // brctg r5,-10.
+        let looping = [
+            0xe3, 0x20, 0x30, 0x00, 0x00, 0x04, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfb, 0,
+            0,
+        ];
+        let first = [
+            0xe3, 0x10, 0x20, 0x00, 0x00, 0x04, 0xa7, 0x1a, 0x00, 0x01, 0xe3, 0x10, 0x20, 0x08,
+            0x00, 0x24, 0x50, 0x10, 0x30, 0x00, 0x1a, 0x11, 0, 0,
+        ];
+        // l r4,4(r5); a r4,8(r5); st r4,12(r5)
+        let second = [
+            0x58, 0x40, 0x50, 0x04, 0x5a, 0x40, 0x50, 0x08, 0x50, 0x40, 0x50, 0x0c, 0, 0,
+        ];
+        let memory = MemoryAccess::SoftTlb {
+            partition: 0,
+            whole_pages: true,
+            fma: false,
+        };
+        let env = Env {
+            amode: AddressingMode::Bits64,
+            key: 0,
+            memory,
+            movbe: false,
+        };
+        let (shared, stubs) = stubs(0x1000).unwrap();
+        let ip = 0x1000 + shared.len() as u64;
+        let block = |code: &[u8]| decode_block(code, 0x2_0000, AddressingMode::Bits64, 64);
+        let mut reused = Translator::new().unwrap();
+        for code in [&looping[..], &first, &second, &looping, &second, &first] {
+            let ours = reused
+                .translate(&block(code), &env, ip, 0, &stubs, &[])
+                .unwrap();
+            let fresh = Translator::new()
+                .unwrap()
+                .translate(&block(code), &env, ip, 0, &stubs, &[])
+                .unwrap();
+            assert_eq!(ours.code, fresh.code);
+            assert_eq!(ours.sites, fresh.sites);
+            assert_eq!(ours.inline_end, fresh.inline_end);
+        }
+    }
+
+    #[test]
+    fn a_loop_emitted_again_starts_with_empty_lists() {
+        // lg r2,0(r3); agr r2,r4; brctg r5,-10: the first emission (not
+        // encoded) leaves a fill and slow paths in the lists; emitted
+        // again with them, the code is that of an emission with new lists.
+        let code = [
+            0xe3, 0x20, 0x30, 0x00, 0x00, 0x04, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfb, 0,
+            0,
+        ];
+        let block = decode_block(&code, 0x2_0000, AddressingMode::Bits64, 64);
+        let env = Env {
+            amode: AddressingMode::Bits64,
+            key: 0,
+            memory: MemoryAccess::SoftTlb {
+                partition: 0,
+                whole_pages: true,
+                fma: false,
+            },
+            movbe: false,
+        };
+        let (shared, stubs) = stubs(0x1000).unwrap();
+        let ip = 0x1000 + shared.len() as u64;
+        let mut encoder = Assembler::new();
+        let mut emit_with = |lists: Lists, entry: Regs| {
+            emit(
+                near_assembler().unwrap(),
+                lists,
+                &mut encoder,
+                &block,
+                &env,
+                ip,
+                0,
+                &stubs,
+                &[],
+                entry,
+            )
+            .unwrap()
+        };
+        let (Emitted::Again(entry), _, left) = emit_with(Lists::default(), Regs::default()) else {
+            panic!("a loop is emitted twice");
+        };
+        assert!(!left.fills.is_empty() && !left.slow.is_empty());
+        let (Emitted::Block(again), ..) = emit_with(left, entry) else {
+            panic!("encoded the second time");
+        };
+        let (Emitted::Block(fresh), ..) = emit_with(Lists::default(), entry) else {
+            panic!("encoded the second time");
+        };
+        assert_eq!(again.code, fresh.code);
     }
 
     /// The host instructions of the block `code` decodes to.
@@ -1632,6 +1794,18 @@ pub(crate) mod tests {
             0xb9, 0x04, 0x00, 0x23, 0xb9, 0x08, 0x00, 0x24, 0xa7, 0x57, 0xff, 0xfc, 0, 0,
         ];
         assert_eq!(translated(&code).encoder.blocks, 1);
+    }
+
+    #[test]
+    fn the_dropped_and_the_nops_not_asked_for_are_left_out_never_the_last() {
+        // mov, nop, mov (dropped), nop (kept: asked for), nop, mov
+        // (dropped past the end of the list too), nop (the last).
+        let mov = Instruction::with2(Code::Mov_rm64_r64, Register::RAX, Register::RBX).unwrap();
+        let nop = Instruction::with(Code::Nopd);
+        let code = [mov, nop, mov, nop, nop, mov, nop];
+        let out = left_out(&code, &[2, 5, 6, 9], |n| n == 3);
+        assert_eq!(out, [false, true, true, false, true, true, false]);
+        assert!(left_out(&[], &[0], |_| false).is_empty());
     }
 
     #[test]

@@ -29,18 +29,16 @@ pub(crate) struct Encoded {
     pub(crate) offsets: Vec<u32>,
 }
 
-/// What one instruction becomes.
+/// A relative branch of the block: the instruction's index, where its
+/// bytes go among the plain encodings (those before it), its kind and
+/// target, and whether it is short.
 #[derive(Clone, Copy, Debug)]
-enum Item {
-    /// Bytes `start..end` of the plain encoding.
-    Plain { start: u32, end: u32 },
-    /// A relative branch: its kind and target (a label's instruction
-    /// index, or a host address), and whether it is short.
-    Branch {
-        kind: Kind,
-        target: Target,
-        short: bool,
-    },
+struct Branch {
+    index: u32,
+    plain_at: u32,
+    kind: Kind,
+    target: Target,
+    short: bool,
 }
 
 /// A relative branch's kind.
@@ -58,6 +56,9 @@ enum Target {
     Label(u32),
     /// A host address outside the block.
     Address(u64),
+    /// Not yet known: a host address, or a label's id once every label
+    /// of the block is seen.
+    Unresolved(u64),
 }
 
 impl Kind {
@@ -139,11 +140,13 @@ pub(crate) struct Assembler {
     pub(crate) blocks: u32,
     /// Instructions encoded by iced's `Encoder` (not found in `memo`).
     encoded: u64,
+    /// The plain encodings, one after the other.
     plain: Vec<u8>,
-    items: Vec<Item>,
+    /// The block's relative branches, in order.
+    branches: Vec<Branch>,
     /// Label id -> instruction index (`u32::MAX`: not a label).
     labels: Vec<u32>,
-    /// Offsets with every branch near, then the final ones.
+    /// Per instruction, its offset with every branch near (and the end).
     near: Vec<u32>,
 }
 
@@ -155,7 +158,7 @@ impl Assembler {
             blocks: 0,
             encoded: 0,
             plain: Vec::new(),
-            items: Vec::new(),
+            branches: Vec::new(),
             labels: Vec::new(),
             near: Vec::new(),
         }
@@ -176,17 +179,6 @@ impl Assembler {
     ) -> Result<Option<Encoded>, IcedError> {
         let count = instructions.len();
         assert_eq!(left_out.len(), count, "one mark per instruction");
-        let ids = instructions.iter().map(|i| i.ip()).max().unwrap_or(0);
-        let Ok(ids) = usize::try_from(ids) else {
-            return Ok(None);
-        };
-        self.labels.clear();
-        self.labels.resize(ids + 1, u32::MAX);
-        for (index, i) in instructions.iter().enumerate() {
-            if i.ip() != 0 {
-                self.labels[i.ip() as usize] = index as u32;
-            }
-        }
         self.blocks = self.blocks.saturating_add(1);
         if self.blocks == 3 {
             let empty = Memo {
@@ -196,131 +188,129 @@ impl Assembler {
             };
             self.memo = alloc::vec![empty; MEMO];
         }
-        // Pass 1: the plain encodings, and the branches' kinds and targets.
-        self.items.clear();
+        // Pass 1: the labels, the plain encodings, the branches, and the
+        // layout with every branch near (one walk over the instructions:
+        // the later passes walk the branches only).
+        self.labels.clear();
+        self.branches.clear();
         self.plain.clear();
+        self.near.clear();
         let mut at = 0u32;
         for (index, i) in instructions.iter().enumerate() {
+            if i.ip() != 0 {
+                let Ok(id) = usize::try_from(i.ip()) else {
+                    return Ok(None);
+                };
+                if id >= self.labels.len() {
+                    self.labels.resize(id + 1, u32::MAX);
+                }
+                self.labels[id] = index as u32;
+            }
+            self.near.push(at);
             if left_out[index] {
-                self.items.push(Item::Plain { start: at, end: at });
-            } else if i.op0_kind() == OpKind::NearBranch64 {
+                continue;
+            }
+            if i.op0_kind() == OpKind::NearBranch64 {
                 let Some(kind) = Kind::of(i.code()) else {
                     return Ok(None);
                 };
-                let t = i.near_branch64();
-                let target = match usize::try_from(t).ok().and_then(|t| self.labels.get(t)) {
-                    Some(&index) if index != u32::MAX => Target::Label(index),
-                    _ => Target::Address(t),
-                };
-                self.items.push(Item::Branch {
+                self.branches.push(Branch {
+                    index: index as u32,
+                    plain_at: self.plain.len() as u32,
                     kind,
-                    target,
+                    target: Target::Unresolved(i.near_branch64()),
                     short: false,
                 });
+                at += kind.near_len();
             } else if i.is_ip_rel_memory_operand() {
                 return Ok(None);
             } else {
-                let n = self.plain(i)? as u32;
-                self.items.push(Item::Plain {
-                    start: at,
-                    end: at + n,
-                });
-                at += n;
+                at += self.plain(i)? as u32;
             }
         }
-        let plain = &self.plain;
-        // Pass 2: the layout with near branches; then the branches to
-        // labels that fit in 8 bits there become short.
-        let layout = |items: &[Item], out: &mut Vec<u32>| {
-            out.clear();
-            let mut at = 0u32;
-            for item in items {
-                out.push(at);
-                at += match *item {
-                    Item::Plain { start, end } => end - start,
-                    Item::Branch { short: true, .. } => 2,
-                    Item::Branch { kind, .. } => kind.near_len(),
-                };
-            }
-            out.push(at);
-        };
-        layout(&self.items, &mut self.near);
-        for (index, item) in self.items.iter_mut().enumerate() {
-            let Item::Branch {
-                kind,
-                target: Target::Label(t),
-                short,
-            } = item
-            else {
+        self.near.push(at);
+        // Pass 2: each branch's target; those to labels that fit in 8 bits
+        // in the near layout become short.
+        for branch in &mut self.branches {
+            let Target::Unresolved(t) = branch.target else {
                 continue;
             };
-            if *kind == Kind::Call {
+            branch.target = match usize::try_from(t).ok().and_then(|t| self.labels.get(t)) {
+                Some(&index) if index != u32::MAX => Target::Label(index),
+                _ => Target::Address(t),
+            };
+            let (Target::Label(t), false) = (branch.target, branch.kind == Kind::Call) else {
                 continue;
-            }
-            let here = i64::from(self.near[index]);
-            let to = i64::from(self.near[*t as usize]);
+            };
+            let here = i64::from(self.near[branch.index as usize]);
+            let to = i64::from(self.near[t as usize]);
             // Forward: the distance only shrinks from its end; backward:
             // from its start, and the short form ends 2 bytes in.
             let disp = if to > here {
-                to - (here + i64::from(kind.near_len()))
+                to - (here + i64::from(branch.kind.near_len()))
             } else {
                 to - (here + 2)
             };
-            *short = i8::try_from(disp).is_ok();
+            branch.short = i8::try_from(disp).is_ok();
         }
+        // The final offsets: the near ones, less what the short branches
+        // before each instruction saved.
         let mut offsets = Vec::with_capacity(count + 1);
-        layout(&self.items, &mut offsets);
+        let mut saved = 0;
+        let mut from = 0;
+        for branch in &self.branches {
+            let to = branch.index as usize + 1;
+            offsets.extend(self.near[from..to].iter().map(|&o| o - saved));
+            from = to;
+            if branch.short {
+                saved += branch.kind.near_len() - 2;
+            }
+        }
+        offsets.extend(self.near[from..].iter().map(|&o| o - saved));
         // Pass 3: the bytes; the plain encodings between two branches lie
         // together in `plain`, and are copied at once.
         let size = offsets.last().copied().unwrap_or(0) as usize;
         let mut code = Vec::with_capacity(size);
-        let mut run = 0..0;
-        for (index, item) in self.items.iter().enumerate() {
-            match *item {
-                Item::Plain { start, end } => {
-                    if run.is_empty() {
-                        run = start as usize..end as usize;
-                    } else {
-                        run.end = end as usize;
-                    }
+        let mut copied = 0;
+        for branch in &self.branches {
+            let Branch {
+                index,
+                plain_at,
+                kind,
+                target,
+                short,
+            } = *branch;
+            code.extend_from_slice(&self.plain[copied..plain_at as usize]);
+            copied = plain_at as usize;
+            let end = u64::from(offsets[index as usize + 1]);
+            let target = match target {
+                Target::Label(t) => ip.wrapping_add(u64::from(offsets[t as usize])),
+                Target::Address(a) | Target::Unresolved(a) => a,
+            };
+            let disp = target.wrapping_sub(ip.wrapping_add(end)) as i64;
+            if short {
+                let Ok(d) = i8::try_from(disp) else {
+                    unreachable!("a short branch stays within its range");
+                };
+                code.push(match kind {
+                    Kind::Jcc(cc) => 0x70 | cc,
+                    _ => 0xeb,
+                });
+                code.push(d as u8);
+            } else {
+                let Ok(d) = i32::try_from(disp) else {
+                    // Beyond ±2 GiB: BlockEncoder rewrites it.
+                    return Ok(None);
+                };
+                match kind {
+                    Kind::Jmp => code.push(0xe9),
+                    Kind::Call => code.push(0xe8),
+                    Kind::Jcc(cc) => code.extend_from_slice(&[0x0f, 0x80 | cc]),
                 }
-                Item::Branch {
-                    kind,
-                    target,
-                    short,
-                } => {
-                    code.extend_from_slice(&plain[core::mem::take(&mut run)]);
-                    let end = u64::from(offsets[index + 1]);
-                    let target = match target {
-                        Target::Label(t) => ip.wrapping_add(u64::from(offsets[t as usize])),
-                        Target::Address(a) => a,
-                    };
-                    let disp = target.wrapping_sub(ip.wrapping_add(end)) as i64;
-                    if short {
-                        let Ok(d) = i8::try_from(disp) else {
-                            unreachable!("a short branch stays within its range");
-                        };
-                        code.push(match kind {
-                            Kind::Jcc(cc) => 0x70 | cc,
-                            _ => 0xeb,
-                        });
-                        code.push(d as u8);
-                    } else {
-                        let Ok(d) = i32::try_from(disp) else {
-                            // Beyond ±2 GiB: BlockEncoder rewrites it.
-                            return Ok(None);
-                        };
-                        match kind {
-                            Kind::Jmp => code.push(0xe9),
-                            Kind::Call => code.push(0xe8),
-                            Kind::Jcc(cc) => code.extend_from_slice(&[0x0f, 0x80 | cc]),
-                        }
-                        code.extend_from_slice(&d.to_le_bytes());
-                    }
-                }
+                code.extend_from_slice(&d.to_le_bytes());
             }
         }
-        code.extend_from_slice(&plain[run]);
+        code.extend_from_slice(&self.plain[copied..]);
         Ok(Some(Encoded { code, offsets }))
     }
 
@@ -330,7 +320,15 @@ impl Assembler {
     fn plain(&mut self, i: &Instruction) -> Result<usize, IcedError> {
         let slot = memo_slot(i);
         let memo = self.memo.get_mut(slot);
-        if let Some(memo) = memo.as_deref().filter(|m| m.len != 0 && m.insn == *i) {
+        // Compared bit for bit (a 40-byte compare; iced's `Eq`, field by
+        // field, was a sixth of the encoder's time), its label id (`ip`)
+        // cleared: equal bits are equal fields.
+        let mut key = *i;
+        key.set_ip(0);
+        if let Some(memo) = memo
+            .as_deref()
+            .filter(|m| m.len != 0 && m.insn.eq_all_bits(&key))
+        {
             // All 15 bytes (a copy of a fixed size), then only the
             // encoding's kept.
             let at = self.plain.len();
@@ -345,7 +343,7 @@ impl Assembler {
             if let (Some(to), Ok(len)) = (memo.bytes.get_mut(..buffer.len()), u8::try_from(n)) {
                 to.copy_from_slice(&buffer);
                 memo.len = len;
-                memo.insn = *i;
+                memo.insn = key;
             }
         }
         self.plain.extend_from_slice(&buffer);
@@ -446,6 +444,37 @@ mod tests {
             .expect("encodable");
         assert_eq!(again.code, first.code);
         assert_eq!(ours.encoded, 2 + distinct);
+    }
+
+    #[test]
+    fn a_labelled_instruction_takes_the_bytes_of_the_same_one_unlabelled() {
+        // The memo compares every bit but the label id (the `ip` a
+        // labelled instruction carries): a label changes no byte.
+        let ip = 0x7f00_1234_0000;
+        let mut ours = Assembler::new();
+        let block = [Instruction::with(Code::Nopd)];
+        for _ in 0..2 {
+            ours.encode(&block, &[false], ip).unwrap();
+        }
+        let mut a = assembler();
+        a.mov(r9, qword_ptr(r12 + 0x18)).unwrap();
+        let plain = a.instructions().to_vec();
+        let mut b = assembler();
+        let mut label = b.create_label();
+        b.set_label(&mut label).unwrap();
+        b.mov(r9, qword_ptr(r12 + 0x18)).unwrap();
+        b.jmp(label).unwrap();
+        let labelled = b.instructions().to_vec();
+        assert_ne!(labelled[0].ip(), 0, "a labelled instruction");
+        let first = ours.encode(&plain, &[false], ip).unwrap().unwrap();
+        let encoded = ours.encoded;
+        let again = ours
+            .encode(&labelled, &[false, false], ip)
+            .unwrap()
+            .expect("encodable");
+        assert_eq!(ours.encoded, encoded, "from the memo");
+        assert_eq!(again.code[..first.code.len()], first.code[..]);
+        assert_eq!(again.code, b.assemble(ip).unwrap());
     }
 
     #[test]

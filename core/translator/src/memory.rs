@@ -395,8 +395,8 @@ impl Gen {
     /// their absolute addresses, or sends the instruction to the
     /// interpreter.
     pub(crate) fn emit_fills(&mut self) -> Result<(), IcedError> {
-        let fills = core::mem::take(&mut self.fills);
-        for fill in fills {
+        let mut fills = core::mem::take(&mut self.fills);
+        for fill in fills.drain(..) {
             let a = &mut self.a;
             match fill {
                 Fill::One {
@@ -456,6 +456,9 @@ impl Gen {
                 }
             }
         }
+        // The list's allocation kept (with any fill added meanwhile).
+        fills.append(&mut self.fills);
+        self.fills = fills;
         Ok(())
     }
 }
