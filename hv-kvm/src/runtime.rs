@@ -48,13 +48,14 @@ pub(crate) mod off {
     pub const CB: u64 = 0x3000;
     /// Pending INVLPG addresses (supervisor).
     pub const INVLPG: u64 = 0x4000;
-    /// Pending page-table writes, (virtual address, value) pairs (supervisor).
+    /// Pending page-table writes, (virtual address, value) pairs
+    /// (supervisor, two pages).
     pub const WRITES: u64 = 0x5000;
     /// The gate's table (supervisor, docs/CHOICES.md 77): the CR3 of each
     /// root the image may switch to, by its index in
     /// `zmmu_vm_runtime::protocol::Gate::roots` (zero: none), then
     /// [`super::gate::LOADED`].
-    pub const GATE: u64 = 0x6000;
+    pub const GATE: u64 = 0x7000;
     /// Code (user, read-only, executable).
     pub const CODE: u64 = 0x8000;
     /// Benchmark kernels, [`KERNEL_SLOT`] bytes each, inside the code pages.
@@ -161,6 +162,17 @@ pub(crate) const KERNEL_SLOT: u64 = 0x200;
 pub(crate) const INVLPG_CAPACITY: usize = 512;
 /// Capacity of the pending page-table write list.
 pub(crate) const WRITES_CAPACITY: usize = 512;
+
+// The supervisor pages do not overlap: a chunk of more than 256 table
+// writes once ran into the gate's CR3 table (then at 0x6000), so that a
+// boot with a 512-page fault-around window lost the VM ("the gate loaded
+// entry ...").
+const _: () = {
+    assert!(cb::FRAME + cb::FRAME_LEN <= off::INVLPG - off::CB);
+    assert!(off::INVLPG + 8 * INVLPG_CAPACITY as u64 <= off::WRITES);
+    assert!(off::WRITES + 16 * WRITES_CAPACITY as u64 <= off::GATE);
+    assert!(off::GATE + 4096 <= off::CODE);
+};
 /// Capacity of the operation table, in operations of 16 bytes.
 pub const OPS_CAPACITY: usize = ((off::OPS_END - off::OPS) / 16) as usize;
 
