@@ -464,6 +464,21 @@ impl ImageArea<'_> {
         self.store(gate(offset_of!(Gate, spaces_len)), spaces.len() as u64);
     }
 
+    /// Tells the image that the access of host call `which`'s instruction
+    /// at logical `page` ends in an s390x exception, `after` instructions
+    /// of its block after it (`Shared::fault_site`, `fault_page`,
+    /// `fault_after`; docs/CHOICES.md 82).
+    pub fn set_fault(&self, which: u64, page: u64, after: u64) {
+        self.store(shared(offset_of!(Shared, fault_page)), page);
+        self.store(shared(offset_of!(Shared, fault_after)), after);
+        self.store(shared(offset_of!(Shared, fault_site)), which + 1);
+    }
+
+    /// The program interruptions the image delivered (`Shared::programs`).
+    pub fn programs(&self) -> u64 {
+        self.load(shared(offset_of!(Shared, programs)))
+    }
+
     /// The LPSWEs the image completed through the gate (`Shared::lpswes`).
     pub fn lpswes(&self) -> u64 {
         self.load(shared(offset_of!(Shared, lpswes)))

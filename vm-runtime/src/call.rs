@@ -20,7 +20,7 @@ use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::{execute, Next};
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::memory::{Access, AddressType, Memory, System};
+use zmmu_cpu::memory::{logical_space, Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
 use zmmu_mmu::access::Fault;
@@ -154,9 +154,16 @@ struct Bus<'g, G> {
     /// frame in `wanted`, a key other than 0, the access-register mode):
     /// the site stays the image's.
     unmet: bool,
-    /// The lowcore is accessed through the absolute window (an SVC's
-    /// delivery, `Cpu::deliver`: [`Bus::lowcore`]).
+    /// The lowcore is accessed through the absolute window (an
+    /// interruption's delivery, `Cpu::deliver`: [`Bus::lowcore`]).
     lowcore: bool,
+    /// The logical page at which the host found this call's instruction's
+    /// access to end in an s390x exception ([`Shared::fault_page`]): the
+    /// access exceptions of its operands are recognized on the software
+    /// path ([`Bus::probe`]).
+    fault: Option<u64>,
+    /// The access exception [`Bus::probe`] recognized at that page.
+    raised: Option<Exception>,
     /// The instruction needed what this bus does not offer.
     refused: bool,
 }
@@ -259,6 +266,8 @@ impl<'g, G: Guest> Bus<'g, G> {
             wanted: [0; WANTED_FRAMES],
             unmet: false,
             lowcore: false,
+            fault: None,
+            raised: None,
             refused: false,
         }
     }
@@ -357,17 +366,76 @@ impl<G: Guest> Bus<'_, G> {
         if key != 0 || matches!(space, AddressSpace::AccessRegister { .. }) {
             return Err(self.decline());
         }
-        let controls = Controls::from_registers(&acc.cpu.cr, acc.cpu.prefix, self.facilities);
+        self.walked(acc.cpu, space, run)
+    }
+
+    /// `run` on zmmu_mmu's software access path (`range`) in `space` with
+    /// the access key 0, every page walked afresh ([`Walked`]) under
+    /// `cpu`'s controls, with this bus as absolute storage: a program
+    /// exception is the instruction's, a walk the path cannot make (an
+    /// access-register translation) the host's ([`Bus::decline`]).
+    fn walked<T>(
+        &mut self,
+        cpu: &Cpu,
+        space: AddressSpace,
+        run: impl FnOnce(&mut Walked<'_, Self>) -> Result<T, Fault>,
+    ) -> Result<T, Exception> {
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, self.facilities);
         let mut walked = Walked {
             storage: self,
             controls: &controls,
             space,
-            key,
+            key: 0,
         };
         run(&mut walked).map_err(|fault| match fault {
             Fault::Program(exception) => exception,
             Fault::ArtUnsupported { .. } => self.decline(),
         })
+    }
+
+    /// In a call whose instruction's access the host found to end in an
+    /// s390x exception at logical page [`Bus::fault`]: the access
+    /// exceptions of an operand access of `len` bytes at `addr` in the
+    /// PSW's space, recognized on the software path before the access
+    /// is made, page by page, first page first, as the interpreter's
+    /// access recognizes them (PoP ch. 6 "Recognition of Access
+    /// Exceptions"; the PSW key 0, the only one `host_call` walks with:
+    /// key-controlled protection then allows every access). Its
+    /// exception where it is the fault page's, which the instruction
+    /// then ends in ([`Bus::raised`]); one at another page, or an
+    /// operand wrapping in the addressing mode, leaves the call to the
+    /// host ([`Bus::decline`]).
+    fn probe(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), Exception> {
+        let (Some(page), AddressType::Logical { base }) = (self.fault, acc.space) else {
+            return Ok(());
+        };
+        let last = addr.wrapping_add(len.wrapping_sub(1));
+        if len == 0 {
+            return Ok(());
+        }
+        if last < addr || last > self.amode.mask() {
+            return Err(self.decline());
+        }
+        let (kind, space) = (acc.kind, logical_space(acc.cpu, base));
+        let Err(exception) = self.walked(acc.cpu, space, |w| range::check(w, kind, addr, len))
+        else {
+            return Ok(());
+        };
+        // The bytes before the fault page, which the check recognized
+        // first, met no exception: the fault page's is the operand's.
+        let before = page.saturating_sub(addr).min(len);
+        let at_page = !self.unmet
+            && addr <= page | 0xfff
+            && page <= last
+            && (before == 0
+                || self
+                    .walked(acc.cpu, space, |w| range::check(w, kind, addr, before))
+                    .is_ok());
+        if !at_page {
+            return Err(self.decline());
+        }
+        self.raised = Some(exception);
+        Err(exception)
     }
 }
 
@@ -393,6 +461,9 @@ impl<G: Guest> Memory for Bus<'_, G> {
             return Ok(());
         }
         let fetch = acc.kind == AccessKind::InstructionFetch;
+        if !fetch {
+            self.probe(acc, addr, buf.len() as u64)?;
+        }
         let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
         let kind = acc.kind == AccessKind::Read || allowed;
@@ -447,6 +518,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
             self.lowcore(addr, data.len(), true)?;
             return self.moved.keep(addr, data).ok_or_else(|| self.refuse());
         }
+        self.probe(acc, addr, data.len() as u64)?;
         let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
         if !(real || matches!(acc.space, AddressType::Logical { .. })) || self.real {
             return Err(self.refuse());
@@ -474,6 +546,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         if matches!(acc.space, AddressType::Explicit { .. }) {
             return self.in_space(acc, |walked| range::check(walked, acc.kind, addr, len));
         }
+        self.probe(acc, addr, len)?;
         match acc.kind {
             AccessKind::Read => {
                 let mut scratch = [0u8; STORE_MAX];
@@ -507,6 +580,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         len: usize,
         update: &mut dyn FnMut(u128) -> Option<u128>,
     ) -> Result<u128, Exception> {
+        self.probe(acc, addr, len as u64)?;
         let alone = self.store.is_none() && self.checked.is_none() && !self.updated;
         if !self.interlocks
             || !alone
@@ -574,7 +648,7 @@ impl<G: Guest> Storage for Bus<'_, G> {
     }
 
     fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
-        if !(self.window || self.explicit) {
+        if !(self.window || self.explicit || self.fault.is_some()) {
             return None;
         }
         Window::new(&*self.guest, self.absolute_size).read(address, buf)
@@ -605,7 +679,7 @@ impl<G: Guest> Storage for Bus<'_, G> {
     /// access-control and fetch-protection bits zero: only the access
     /// key 0 meets them, [`Bus::in_space`]).
     fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
-        if !self.explicit || address.value() >= self.absolute_size {
+        if !(self.explicit || self.fault.is_some()) || address.value() >= self.absolute_size {
             return None;
         }
         Some(StorageKey::new(
@@ -1028,6 +1102,42 @@ pub const fn last_run(which: u64) -> u64 {
     which >> 8 | (which & 0xff) << 16
 }
 
+/// Delivers `interruption`, which ended the instruction of host call
+/// `which` under `cpu` (the PSW mask `old` before it), with the
+/// interpreter's code (`Cpu::deliver`) through the lowcore in the
+/// absolute window (`Bus::lowcore`), then sends the caller to the
+/// dispatcher at the new PSW through the gate (`gate::may_go_on`,
+/// `gate::switch`, [`Shared::go_to`]); `None`, having changed nothing,
+/// where a frame is not listed, the new PSW is one the chain cannot go on
+/// under, or its root is not published.
+#[allow(clippy::too_many_arguments)]
+fn deliver<G: Guest>(
+    cpu: &mut Cpu,
+    old: u64,
+    mut bus: Bus<'_, G>,
+    interruption: Interruption,
+    shared: &mut Shared,
+    page: &mut CpuPage,
+    context: Context<'_>,
+    which: u64,
+) -> Option<()> {
+    bus.lowcore = true;
+    let delivered = cpu.deliver(&mut bus, interruption).is_ok() && !bus.refused;
+    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    let moved = bus.moved;
+    let guest = bus.guest;
+    if !delivered || !crate::gate::may_go_on(old, &cpu.psw, shared.mask_floor, now) {
+        return None;
+    }
+    crate::gate::switch(cpu, shared, page, context.gate, context.bits, guest)?;
+    for (absolute, bytes) in moved.pieces() {
+        guest.store_absolute(absolute, bytes);
+    }
+    *context.last_block = last_run(which);
+    shared.go_to = cpu.psw.addr;
+    Some(())
+}
+
 /// Host call `which`: completes the instruction in the VM and answers
 /// [`COMPLETED`] (or [`DISPATCH`] after an SVC whose interruption it
 /// delivered, with `context`), or answers [`HOST`] having changed
@@ -1051,6 +1161,9 @@ pub fn host_call(
         crate::protocol::VERSION,
         "the host speaks another version of the call protocol"
     );
+    let fault = (core::mem::take(&mut shared.fault_site) == which.wrapping_add(1))
+        .then_some(shared.fault_page & !0xfff);
+    shared.refund = 0;
     let Some(slot) = find_site(sites, which) else {
         return HOST;
     };
@@ -1069,15 +1182,22 @@ pub fn host_call(
     let clock = shared.clock;
     let mut cpu = load_cpu(page, &clock);
     // Access-register mode (a base register's ALET), PER events and an
-    // invalid PSW are the host's.
+    // invalid PSW are the host's; so is a fault's software path under a
+    // key other than 0 (`Bus::probe`).
     let psw = cpu.psw;
-    if !psw.is_valid() || psw.mask & mask::PER != 0 || (psw.dat() && psw.asc() == 1) {
+    if !psw.is_valid()
+        || psw.mask & mask::PER != 0
+        || (psw.dat() && psw.asc() == 1)
+        || (fault.is_some() && psw.key() != 0)
+    {
         return HOST;
     }
     cpu.psw.addr = site.at;
     let before = cpu.clone();
     let mut bus = Bus::new(guest, &cpu, shared, frames, insn.op, site.at);
+    bus.fault = fault;
     let result = execute(&mut cpu, &mut bus, insn, site.at);
+    let raised = bus.raised;
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
     let (reads, fetched, real) = (bus.reads, bus.fetched, bus.real);
@@ -1103,6 +1223,43 @@ pub fn host_call(
         shared.wanted = wanted;
         return host();
     }
+    if raised.is_some() && result.err() == raised {
+        // The access exception recognized at the page of the host's fault
+        // (`Bus::probe`) ends the instruction: its program interruption
+        // (PoP ch. 6 "Program Interruption"), the PSW where the
+        // interpreter's step leaves it (`Cpu::end`: at the instruction
+        // when nullified), delivered where the instruction changed nothing
+        // before it (a store kept, a register, an interlocked update: the
+        // host's, which makes them). The block's instructions after it
+        // go back to the budget (`Shared::refund`), as the host's path
+        // refunds them.
+        let clean = !refused && !updated && store.is_none() && moved.count == 0 && cpu == before;
+        let Some(context) = context.filter(|_| clean) else {
+            return host();
+        };
+        let amode = before.psw.amode();
+        let Err(interruption) = cpu.end(&insn, site.at, amode, result) else {
+            return host();
+        };
+        let old = before.psw.mask;
+        if deliver(
+            &mut cpu,
+            old,
+            bus,
+            interruption,
+            shared,
+            page,
+            context,
+            which,
+        )
+        .is_none()
+        {
+            return host();
+        }
+        shared.refund = shared.fault_after;
+        shared.programs += 1;
+        return DISPATCH;
+    }
     let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
@@ -1123,40 +1280,33 @@ pub fn host_call(
         }
         return host();
     }
-    if let Ok(Next::Svc(code)) = result {
-        // The SVC interruption (PoP ch. 6 "Supervisor-Call Interruption"):
-        // the interpreter's delivery through the lowcore in the absolute
-        // window (`Bus::lowcore`), the old PSW at the next instruction
-        // (the SVC ends its block: nothing after it to refund). An
-        // EXECUTE'd SVC, a frame not listed, a new PSW the chain cannot go
-        // on under or whose root is not published: the host's.
+    if let Ok(Next::Svc(_)) = result {
+        // The SVC interruption (PoP ch. 6 "Supervisor-Call Interruption"),
+        // the old PSW at the next instruction (`Cpu::end`; the SVC ends
+        // its block: nothing after it to refund). An EXECUTE'd SVC: the
+        // host's.
         let Some(context) = context.filter(|_| insn.op == Opcode::SVC) else {
             return host();
         };
-        let ilc = insn.ilc();
-        cpu.psw.addr = cpu
-            .psw
-            .amode()
-            .wrap(site.at.wrapping_add(u64::from(site.len)));
-        bus.lowcore = true;
-        let delivered = cpu
-            .deliver(&mut bus, Interruption::Supervisor { code, ilc })
-            .is_ok()
-            && !bus.refused;
-        let now = bus.clock.as_mut().map(Clock::peek_tod);
-        let moved = bus.moved;
-        let floor = shared.mask_floor;
-        if !delivered
-            || !crate::gate::may_go_on(before.psw.mask, &cpu.psw, floor, now)
-            || crate::gate::switch(&cpu, shared, page, context.gate, context.bits, guest).is_none()
+        let amode = before.psw.amode();
+        let Err(interruption) = cpu.end(&insn, site.at, amode, result) else {
+            return host();
+        };
+        let old = before.psw.mask;
+        if deliver(
+            &mut cpu,
+            old,
+            bus,
+            interruption,
+            shared,
+            page,
+            context,
+            which,
+        )
+        .is_none()
         {
             return host();
         }
-        for (absolute, bytes) in moved.pieces() {
-            guest.store_absolute(absolute, bytes);
-        }
-        *context.last_block = last_run(which);
-        shared.go_to = cpu.psw.addr;
         if let Some(count) = counts.get_mut(insn.op as usize) {
             *count += 1;
         }
@@ -1543,6 +1693,8 @@ mod tests {
             wanted: [0; WANTED_FRAMES],
             unmet: false,
             lowcore: false,
+            fault: None,
+            raised: None,
             refused: false,
         };
         let cpu = Cpu::new();
@@ -2490,6 +2642,134 @@ mod tests {
         let (mut c, mut g, _) = svc_setup(&svc, FRAME_STORABLE, REAL);
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.absolute_stores.is_empty());
+    }
+
+    /// DAT on in the primary space (CR1: `tables()`), 64-bit.
+    const DAT: u64 = mask::DAT | mask::EA | mask::BA;
+
+    /// `insn` at 0x1000 under [`DAT`] with r2 = `r2`, `tables()` in
+    /// absolute storage (page 5 DAT-protected where `protect`), the
+    /// lowcore's frame 0 listed storable, the program new PSW `new` at
+    /// 0x3000 and its root published; the host's fault of this call at
+    /// logical page `page`, two instructions of the block after it.
+    fn program_setup(insn: &[u8], r2: u64, page: u64, new: u64) -> (Call, Recorded, Gate) {
+        let (mut c, mut g, gate) = svc_setup(insn, FRAME_STORABLE, new);
+        let mut absolute = tables();
+        absolute[0x1d0..0x1d8].copy_from_slice(&new.to_be_bytes());
+        absolute[0x1d8..0x1e0].copy_from_slice(&0x3000u64.to_be_bytes());
+        absolute[0x1_1000 + 8 * 5..0x1_1000 + 8 * 6].copy_from_slice(&0x2_3200u64.to_be_bytes());
+        g.absolute = absolute;
+        c.shared.absolute_size = ABSOLUTE as u64;
+        c.page[offset::PSW_MASK / 8] = DAT;
+        c.page[(offset::CR + 8) / 8] = 0x1_0000;
+        c.page[(offset::GPR + 16) / 8] = r2;
+        c.shared.fault_site = (3 << 8 | 1) + 1;
+        c.shared.fault_page = page;
+        c.shared.fault_after = 2;
+        (c, g, gate)
+    }
+
+    /// The interpreter's step of the call's instruction over `absolute`
+    /// with DAT (`zmmu_machine::bus::DatBus`) and its delivery of the
+    /// program interruption: the CPU and storage after it.
+    fn interpreted_program(c: &Call, absolute: &[u8]) -> (Cpu, Vec<u8>) {
+        let site = c.sites[find_site(&c.sites, 3 << 8 | 1).unwrap()];
+        let mut cpu = load_cpu(&c.page, &c.shared.clock);
+        let mut storage = zmmu_mmu::storage::OwnedStorage::new(absolute.len());
+        storage.write(AbsoluteAddress::new(0), absolute).unwrap();
+        let mut bus = zmmu_machine::bus::DatBus::new(storage);
+        let insn = decode(&site.insn_bytes()[..site.len as usize]).unwrap();
+        let (result, _) = cpu.step_decoded(&mut bus, insn, site.at);
+        let Err(interruption @ Interruption::Program { .. }) = result else {
+            panic!("no program interruption: {result:?}");
+        };
+        cpu.deliver(&mut bus, interruption).unwrap();
+        (cpu, bus.storage.to_vec())
+    }
+
+    /// PoP ch. 6 "Program Interruption": the page-translation exception
+    /// of a load (nullified: the old PSW at the instruction) and the
+    /// protection exception of a store into a DAT-protected page, each at
+    /// the page of the host's fault, delivered as the interpreter
+    /// delivers them (the code and ILC at 0x8c, the TEID at 0xa8, the old
+    /// PSW at 0x150, the new PSW from 0x1d0); the block's two
+    /// instructions after it given back, the count.
+    #[test]
+    fn an_access_exception_at_the_fault_page_is_delivered_as_the_interpreter() {
+        // lg r1,0(r2) at 0x6000 (invalid), stg r1,0(r2) at 0x5008
+        // (protected).
+        for (insn, r2, code) in [
+            ([0xe3, 0x10, 0x20, 0x00, 0x00, 0x04], 0x6000, 0x11),
+            ([0xe3, 0x10, 0x20, 0x00, 0x00, 0x24], 0x5008, 0x04),
+        ] {
+            let (mut c, mut g, gate) = program_setup(&insn, r2, r2 & !0xfff, REAL);
+            let (cpu, expected) = interpreted_program(&c, &g.absolute);
+            let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!(answer, DISPATCH, "{code:#x}");
+            assert_eq!(g.absolute[0x8e..0x90], [0, code]);
+            assert_eq!(g.absolute[0x80..0x200], expected[0x80..0x200], "{code:#x}");
+            assert_eq!(g.absolute, expected, "{code:#x}");
+            assert_eq!(
+                (c.page[offset::PSW_MASK / 8], c.page[offset::PSW_ADDR / 8]),
+                (cpu.psw.mask, cpu.psw.addr)
+            );
+            assert_eq!(cpu.psw.addr, 0x3000);
+            assert_eq!(
+                (bits, last),
+                (REAL & crate::gate::KEY_BITS | 1, 3 | 1 << 16)
+            );
+            assert_eq!(
+                (c.shared.go_to, c.shared.refund, c.shared.programs),
+                (0x3000, 2, 1)
+            );
+            assert_eq!(c.shared.fault_site, 0, "taken");
+            assert!(g.loads.is_empty(), "nothing loaded through the root");
+        }
+    }
+
+    /// What the image cannot deliver exactly is the host's, nothing
+    /// changed and the site not refused: a PSW key other than 0, the
+    /// exception at another page than the host's fault, a lowcore frame
+    /// not listed storable, a new PSW in the wait state, no context.
+    #[test]
+    fn an_access_exception_the_image_cannot_deliver_is_the_hosts() {
+        let lg = [0xe3, 0x10, 0x20, 0x00, 0x00, 0x04];
+        let refused = |(mut c, mut g, gate): (Call, Recorded, Gate), what: &str| {
+            let (page, absolute) = (c.page, g.absolute.clone());
+            let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!((answer, bits, last), (HOST, 0, 0), "{what}");
+            assert_eq!((c.page, &g.absolute), (page, &absolute), "{what}");
+            assert_eq!((c.shared.refund, c.shared.programs), (0, 0), "{what}");
+            let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+            assert_eq!(c.sites[slot].refused, 0, "{what}");
+        };
+        let mut key = program_setup(&lg, 0x6000, 0x6000, REAL);
+        key.0.page[offset::PSW_MASK / 8] = DAT | 0x0010_0000_0000_0000;
+        refused(key, "key 1");
+        refused(program_setup(&lg, 0x6000, 0x8000, REAL), "another page");
+        let mut unlisted = program_setup(&lg, 0x6000, 0x6000, REAL);
+        list(&mut unlisted.0.frames, 0, FRAME_REFERENCED);
+        refused(unlisted, "referenced only");
+        refused(
+            program_setup(&lg, 0x6000, 0x6000, REAL | mask::WAIT),
+            "wait",
+        );
+        let (mut c, mut g, _) = program_setup(&lg, 0x6000, 0x6000, REAL);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST, "no context");
+    }
+
+    /// The host's fault names another call: this one's accesses go
+    /// through the root as at any call (here completed), and the fault is
+    /// taken all the same.
+    #[test]
+    fn a_fault_of_another_call_is_not_this_ones() {
+        let (mut c, mut g, gate) =
+            program_setup(&[0xe3, 0x10, 0x20, 0x00, 0x00, 0x04], 0x6000, 0x6000, REAL);
+        c.shared.fault_site = (3 << 8 | 2) + 1;
+        let (answer, _, _) = svc_call(&mut c, &mut g, &gate);
+        assert_eq!(answer, COMPLETED);
+        assert_eq!(g.loads, [(0x6000, 8)]);
+        assert_eq!((c.shared.fault_site, c.shared.programs), (0, 0));
     }
 
     /// Lists the absolute frame of `frame` in `table` (the table at

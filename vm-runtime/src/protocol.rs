@@ -87,7 +87,7 @@ pub const CONTEXT_LAST_BLOCK: u64 = 64;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 11;
+pub const VERSION: u64 = 12;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -258,6 +258,29 @@ pub struct Shared {
     /// The PSW address the host-call stub goes to the dispatcher at after
     /// the image's [`DISPATCH`].
     pub go_to: u64,
+    // A program interruption delivered in the VM (docs/CHOICES.md 82).
+    /// The host call whose instruction's access the host just found to
+    /// end in an s390x exception (a page-translation or protection
+    /// exception: Linux's demand paging and copy-on-write), plus one
+    /// (zero: none): its slow path's call comes next, and the image
+    /// recognizes the access exceptions of its operands on the software
+    /// path (`call::Bus::probe`). Written by the host's fault path,
+    /// cleared by the image at each call.
+    pub fault_site: u64,
+    /// The logical page (4 KiB aligned) of that access.
+    pub fault_page: u64,
+    /// The instructions of that site's block after it, charged to the
+    /// budget at the block's entry and not executed when its instruction
+    /// ends in the interruption.
+    pub fault_after: u64,
+    /// Instructions the host-call stub gives back to the budget (R15)
+    /// after the image's answer: [`Shared::fault_after`] with a program
+    /// interruption delivered, else zero (written by the image at each
+    /// call).
+    pub refund: u64,
+    /// Program interruptions the image delivered (the image counts, the
+    /// host reads).
+    pub programs: u64,
 }
 
 /// Roots of [`Gate::roots`]: the shadow pager's most (`shadow::Config`'s
