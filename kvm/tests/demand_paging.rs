@@ -140,10 +140,13 @@ fn no_change(_: &mut Machine) {}
 /// Every page touched once, each exception handled once (r10), the sum
 /// of the pages' numbers in r8: all but the first two interruptions
 /// delivered in the VM (the host lists the lowcore frame after its own
-/// delivery once the handler's save changed it), and per page at most
-/// the exception's fault and the mapping's after the return, with the
-/// protected pages' IPTE and read mapping: no exit for the slow path's
-/// call.
+/// delivery once the handler's save changed it). The exits: the
+/// exception's fault at each page, the IPTE's call at each protected
+/// one, the mapping of each invalid one after the return (a new fault,
+/// not the same one again), and a few more (the start, fills ahead of
+/// the protected pages): 141-142 seen, 205 with the host delivering (the
+/// slow path's call an exit of its own), 170 when the access after the
+/// handler counts as the same fault again (the software path).
 #[test]
 fn demand_paging_and_copy_on_write_are_delivered_in_the_vm() {
     let Some((machine, engine, programs)) = run(no_change) else {
@@ -158,7 +161,8 @@ fn demand_paging_and_copy_on_write_are_delivered_in_the_vm() {
         programs >= PAGES - 2,
         "{programs} program interruptions in the VM"
     );
-    assert!(exits <= 3 * PAGES + PAGES / 4, "{exits} exits");
+    let expected = PAGES + PAGES / 2 + PAGES / 2;
+    assert!(exits <= expected + PAGES / 3, "{exits} exits");
 }
 
 /// The handler stores nothing in the lowcore frame: after the host's

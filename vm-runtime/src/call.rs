@@ -10,11 +10,15 @@
 //! listed. An SVC's interruption is delivered with the interpreter's
 //! `Cpu::deliver` into lowcore frames the host listed storable, and the
 //! chain goes on at the dispatcher under the new PSW through the gate
-//! ([`DISPATCH`], docs/CHOICES.md 80). Anything else the instruction
-//! would need (a fetch, a second store, storage keys, the machine, a
-//! program exception to deliver, a change that ends the block) makes the
-//! image answer [`HOST`], having changed nothing: the host then runs it
-//! exactly as before, and delivers its interruption if it has one.
+//! ([`DISPATCH`], docs/CHOICES.md 80); so is the program interruption of
+//! an access exception at the page where the host found the call's
+//! access to end in one (Linux's demand paging and copy-on-write,
+//! recognized on the software path: [`Shared::fault_page`],
+//! docs/CHOICES.md 82). Anything else the instruction would need (a
+//! fetch, a second store, storage keys, the machine, another program
+//! exception to deliver, a change that ends the block) makes the image
+//! answer [`HOST`], having changed nothing: the host then runs it exactly
+//! as before, and delivers its interruption if it has one.
 
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
@@ -637,7 +641,9 @@ impl<G: Guest> Memory for Bus<'_, G> {
 /// Absolute storage as LRA's walk reads it (PoP ch. 3 "Translation
 /// Tables": the tables lie in absolute storage): through the absolute
 /// window, below [`Shared::absolute_size`], as the host's storage of that
-/// size. For an access in a named space ([`Bus::in_space`]) also the
+/// size. For the accesses [`Bus::probe`] checks, the tables and the
+/// frames' keys (whose access-control and fetch-protection bits the key
+/// 0 ignores). For an access in a named space ([`Bus::in_space`]) also the
 /// operands there, the reference and change bits the table at
 /// `protocol::STORABLE` gives each frame, and stores kept ([`Moved`])
 /// into frames listed storable; a reference or change to record is the

@@ -96,10 +96,11 @@ pub const COMPLETED: u64 = 0;
 /// as before the image existed).
 pub const HOST: u64 = 2;
 /// The image's answer: the instruction is done and the PSW is a new one
-/// (an SVC delivered, docs/CHOICES.md 80): the stub drops its caller's
-/// frame and goes to the dispatcher at [`Shared::go_to`] under the
-/// context's new bits (distinct from the host's `GO_TO`, 3, and the
-/// translator's answers 0 and 1).
+/// (an SVC delivered, docs/CHOICES.md 80, or a program interruption, 82:
+/// the stub first gives [`Shared::refund`] back to the budget): the stub
+/// drops its caller's frame and goes to the dispatcher at
+/// [`Shared::go_to`] under the context's new bits (distinct from the
+/// host's `GO_TO`, 3, and the translator's answers 0 and 1).
 pub const DISPATCH: u64 = 4;
 
 /// Probes of the site table before a lookup gives up (and the host runs
