@@ -465,12 +465,10 @@ impl ImageArea<'_> {
     }
 
     /// Tells the image that the access of host call `which`'s instruction
-    /// at logical `page` ends in an s390x exception, `after` instructions
-    /// of its block after it (`Shared::fault_site`, `fault_page`,
-    /// `fault_after`; docs/CHOICES.md 82).
-    pub fn set_fault(&self, which: u64, page: u64, after: u64) {
+    /// at logical `page` ends in an s390x exception (`Shared::fault_site`,
+    /// `fault_page`; docs/CHOICES.md 82).
+    pub fn set_fault(&self, which: u64, page: u64) {
         self.store(shared(offset_of!(Shared, fault_page)), page);
-        self.store(shared(offset_of!(Shared, fault_after)), after);
         self.store(shared(offset_of!(Shared, fault_site)), which + 1);
     }
 
@@ -516,7 +514,12 @@ impl ImageArea<'_> {
         let Some(slot) = free else {
             return false;
         };
-        let words = [site.key, site.at, site.bytes, site_word3(site.len, 0)];
+        let words = [
+            site.key,
+            site.at,
+            site.bytes,
+            site_word3(site.len, site.after, 0),
+        ];
         for (i, word) in words.into_iter().enumerate() {
             self.store(at(slot) + 8 * i as u64, word);
         }
@@ -601,7 +604,8 @@ mod tests {
                 key: word(0),
                 at: word(1),
                 bytes: word(2),
-                len: word(3) as u32,
+                len: word(3) as u16,
+                after: (word(3) >> 16) as u16,
                 refused: (word(3) >> 32) as u32,
             };
         }

@@ -724,8 +724,8 @@ impl ExitHandler for Exits<'_, '_> {
                 // (docs/CHOICES.md 82), or leaves the call to the host.
                 let call = site.and_then(|(id, start)| Some((id, self.call_of(id, start)?)));
                 Ok(match (call, paging.image()) {
-                    (Some((id, (which, index, after))), Some(image)) => {
-                        image.area().set_fault(which, page, after);
+                    (Some((id, (which, index))), Some(image)) => {
+                        image.area().set_fault(which, page);
                         self.enter_slow_path(paging, id, index);
                         // The chain goes on in the handler: the same
                         // access after it is a new fault.
@@ -742,14 +742,12 @@ impl ExitHandler for Exits<'_, '_> {
 
 impl Exits<'_, '_> {
     /// The host call the slow path of block `id`'s site whose inline code
-    /// starts at `start` makes (block << 8 | index), the site's index and
-    /// the block's instructions after it.
-    fn call_of(&self, id: usize, start: u64) -> Option<(u64, usize, u64)> {
+    /// starts at `start` makes (block << 8 | index), and the site's index.
+    fn call_of(&self, id: usize, start: u64) -> Option<(u64, usize)> {
         let block = self.blocks.blocks.get(id)?;
         let index = block.sites.iter().position(|s| s.start == start)?;
-        let after = block.insns.len().checked_sub(index + 1)?;
         let which = (id as u64) << 8 | index as u64;
-        (index <= 0xff).then_some((which, index, after as u64))
+        (index <= 0xff).then_some((which, index))
     }
 
     /// Enters the site of block `id`'s native instruction `index`, whose
@@ -770,7 +768,8 @@ impl Exits<'_, '_> {
         let start = (block.key.0, block.key.1);
         let storage = &self.board.bus.storage;
         let which = (id as u64) << 8 | index as u64;
-        if crate::vmcall::enter_slow_path(&image.area(), storage, which, start, guest) {
+        let call = (which, crate::vmcall::after(block.insns.len(), index));
+        if crate::vmcall::enter_slow_path(&image.area(), storage, call, start, guest) {
             self.blocks.blocks[id].slow_site[index] = true;
         }
     }

@@ -370,7 +370,15 @@ impl<G: Guest> Bus<'_, G> {
         if key != 0 || matches!(space, AddressSpace::AccessRegister { .. }) {
             return Err(self.decline());
         }
-        self.walked(acc.cpu, space, run)
+        let result = self.walked(acc.cpu, space, run);
+        if let Err(&exception) = result.as_ref() {
+            // The interpreter's exception for this access: the image may
+            // deliver it (`host_call`).
+            if !self.unmet && from_tables(exception) {
+                self.raised = Some(exception);
+            }
+        }
+        result
     }
 
     /// `run` on zmmu_mmu's software access path (`range`) in `space` with
@@ -429,6 +437,7 @@ impl<G: Guest> Bus<'_, G> {
         // first, met no exception: the fault page's is the operand's.
         let before = page.saturating_sub(addr).min(len);
         let at_page = !self.unmet
+            && from_tables(exception)
             && addr <= page | 0xfff
             && page <= last
             && (before == 0
@@ -732,6 +741,26 @@ impl<G: Guest> System for Bus<'_, G> {
             .as_mut()
             .map(|clock| clock as &mut dyn zmmu_cpu::clock::Timing)
     }
+}
+
+/// Whether `exception` is one the DAT tables and the controls alone
+/// decide (PoP ch. 3 "Translation Exceptions", "Protection"): a
+/// translation or protection exception, which the image's walk through
+/// the absolute window gives as the interpreter's does; not an addressing
+/// exception, where the window may end before storage
+/// ([`Shared::absolute_size`]).
+fn from_tables(exception: Exception) -> bool {
+    matches!(
+        exception.code,
+        Code::PROTECTION
+            | Code::SEGMENT_TRANSLATION
+            | Code::PAGE_TRANSLATION
+            | Code::TRANSLATION_SPECIFICATION
+            | Code::ASCE_TYPE
+            | Code::REGION_FIRST_TRANSLATION
+            | Code::REGION_SECOND_TRANSLATION
+            | Code::REGION_THIRD_TRANSLATION
+    )
 }
 
 /// Byte `at` of the CPU page (its words are little-endian, as the host
@@ -1262,7 +1291,7 @@ pub fn host_call(
         {
             return host();
         }
-        shared.refund = shared.fault_after;
+        shared.refund = u64::from(site.after);
         shared.programs += 1;
         return DISPATCH;
     }
@@ -2540,8 +2569,17 @@ mod tests {
         g.absolute[0x1c0..0x1c8].copy_from_slice(&new.to_be_bytes());
         g.absolute[0x1c8..0x1d0].copy_from_slice(&0x3000u64.to_be_bytes());
         g.grant = true;
-        let cpu = load_cpu(&c.page, &c.shared.clock);
-        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, Facilities::empty());
+        let gate = gate_for(&c, c.page[offset::PSW_MASK / 8]);
+        (c, g, gate)
+    }
+
+    /// The gate with the root and the fetch controls of the call's CPU
+    /// under the PSW mask `mask` published (at indexes 2 and 1).
+    fn gate_for(c: &Call, mask: u64) -> Gate {
+        let mut cpu = load_cpu(&c.page, &c.shared.clock);
+        cpu.psw.mask = mask;
+        let facilities = Facilities::from_bits_truncate(c.shared.facilities as u32);
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
         let mut gate = Gate {
             roots: [[0; 2]; crate::protocol::GATE_ROOTS],
             spaces: [[u64::MAX; 6]; crate::protocol::GATE_SPACES],
@@ -2551,7 +2589,7 @@ mod tests {
         gate.roots[2] = crate::protocol::root_words(&root);
         let fetch = crate::gate::fetch_controls(&cpu, controls);
         gate.spaces[1] = crate::protocol::controls_words(&fetch);
-        (c, g, gate)
+        gate
     }
 
     /// Host call 3 << 8 | 1 with the gate `gate`: the answer, the
@@ -2671,7 +2709,8 @@ mod tests {
         c.page[(offset::GPR + 16) / 8] = r2;
         c.shared.fault_site = (3 << 8 | 1) + 1;
         c.shared.fault_page = page;
-        c.shared.fault_after = 2;
+        let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+        c.sites[slot].after = 2;
         (c, g, gate)
     }
 
@@ -3043,6 +3082,38 @@ mod tests {
         let (mut c, g) = mvcos(oac(2, 0) << 16, 0x5000, 0x5000, 8);
         c.page[offset::CR / 8] &= !zmmu_mmu::control::Cr0::SECONDARY_SPACE.bits();
         assert_eq!(left_to_the_host(c, g, Some(Code::SPECIAL_OPERATION.0)), []);
+    }
+
+    /// PoP ch. 6: MVCOS's access exceptions, which its walk in the named
+    /// spaces recognizes without a fault of the host, delivered as the
+    /// interpreter delivers them where the call can go on at the new PSW
+    /// (the lowcore frame listed storable, its root published); the
+    /// block's instructions after it given back.
+    #[test]
+    fn an_access_exception_of_move_with_optional_specifications_is_delivered_in_the_vm() {
+        for (dst, src, len, code) in [
+            (0x7000, 0x5000, 8, Code::PROTECTION),
+            (0x100, 0x5000, 8, Code::PROTECTION),
+            (0x6ff8, 0x5000, 0x10, Code::PROTECTION),
+            (0x8000, 0x5000, 8, Code::PAGE_TRANSLATION),
+            (0x5000, 0x8000, 8, Code::PAGE_TRANSLATION),
+        ] {
+            let (mut c, mut g) = mvcos(0, dst, src, len);
+            list(&mut c.frames, 0, FRAME_STORABLE);
+            g.absolute[0x1d0..0x1d8].copy_from_slice(&REAL.to_be_bytes());
+            g.absolute[0x1d8..0x1e0].copy_from_slice(&0x3000u64.to_be_bytes());
+            g.grant = true;
+            let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+            c.sites[slot].after = 3;
+            let gate = gate_for(&c, REAL);
+            let (cpu, expected) = interpreted_program(&c, &g.absolute);
+            let (answer, _, _) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!(answer, DISPATCH, "to {dst:#x}");
+            assert_eq!(g.absolute[0x8e..0x90], code.0.to_be_bytes(), "to {dst:#x}");
+            assert!(g.absolute == expected, "to {dst:#x}: the storage differs");
+            assert_eq!(page_state(&c), (cpu.gpr, cpu.psw.mask, cpu.psw.addr));
+            assert_eq!((c.shared.refund, c.shared.programs), (3, 1));
+        }
     }
 
     #[test]

@@ -270,12 +270,8 @@ pub struct Shared {
     pub fault_site: u64,
     /// The logical page (4 KiB aligned) of that access.
     pub fault_page: u64,
-    /// The instructions of that site's block after it, charged to the
-    /// budget at the block's entry and not executed when its instruction
-    /// ends in the interruption.
-    pub fault_after: u64,
     /// Instructions the host-call stub gives back to the budget (R15)
-    /// after the image's answer: [`Shared::fault_after`] with a program
+    /// after the image's answer: the site's [`Site::after`] with a program
     /// interruption delivered, else zero (written by the image at each
     /// call).
     pub refund: u64,
@@ -520,7 +516,12 @@ pub struct Site {
     /// Its bytes, from the first, in a big-endian word.
     pub bytes: u64,
     /// Its length in bytes (2, 4 or 6).
-    pub len: u32,
+    pub len: u16,
+    /// The instructions of its block after it, charged to the budget at
+    /// the block's entry: given back when the image delivers a program
+    /// interruption that ends the instruction ([`Shared::refund`],
+    /// docs/CHOICES.md 82).
+    pub after: u16,
     /// Nonzero once the image left this site's access to the host for a
     /// cause that holds at every call (the shadow root refused it: a
     /// sub-page rule such as low-address protection, a fault the mapping
@@ -541,9 +542,16 @@ impl Site {
             key: which + 1,
             at,
             bytes: u64::from_be_bytes(word),
-            len: len as u32,
+            len: len as u16,
+            after: 0,
             refused: 0,
         }
+    }
+
+    /// This site with `after` instructions of its block after it
+    /// ([`Site::after`]).
+    pub fn followed_by(self, after: u16) -> Self {
+        Self { after, ..self }
     }
 
     /// The instruction's bytes.
@@ -565,10 +573,10 @@ pub fn find_site(table: &[Site], which: u64) -> Option<usize> {
     site_slots(which).find(|&slot| table.get(slot).is_some_and(|site| site.key == which + 1))
 }
 
-/// The fourth word of a site as the host writes it: `len` and `refused`
-/// (little-endian, `repr(C)`).
-pub const fn site_word3(len: u32, refused: u32) -> u64 {
-    len as u64 | (refused as u64) << 32
+/// The fourth word of a site as the host writes it: `len`, `after` and
+/// `refused` (little-endian, `repr(C)`).
+pub const fn site_word3(len: u16, after: u16, refused: u32) -> u64 {
+    len as u64 | (after as u64) << 16 | (refused as u64) << 32
 }
 
 /// The bits of a jump-cache entry's PSW bits that hold the tag of the
