@@ -20,9 +20,9 @@ use object::{Endianness, Object, ObjectSymbol};
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
     frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Gate, Panic,
-    Shared, Site, COUNTS, COUNTS_END, GATE, GATE_END, GATE_ROOTS, GATE_SPACES, IMAGE_SIZE,
-    LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, STORABLE, STORABLE_END,
-    STORABLE_WORDS, VERSION, WANTED_FRAMES,
+    Shared, Site, COUNTS, COUNTS_END, FAULT_IN_CALL, GATE, GATE_END, GATE_ROOTS, GATE_SPACES,
+    IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, STORABLE,
+    STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -465,11 +465,13 @@ impl ImageArea<'_> {
     }
 
     /// Tells the image that the access of host call `which`'s instruction
-    /// at logical `page` ends in an s390x exception (`Shared::fault_site`,
-    /// `fault_page`; docs/CHOICES.md 82).
-    pub fn set_fault(&self, which: u64, page: u64) {
+    /// (`None`: of the call the image is making) at logical `page` ends in
+    /// an s390x exception (`Shared::fault_site`, `fault_page`;
+    /// docs/CHOICES.md 82).
+    pub fn set_fault(&self, which: Option<u64>, page: u64) {
+        let site = which.map_or(FAULT_IN_CALL, |which| which + 1);
         self.store(shared(offset_of!(Shared, fault_page)), page);
-        self.store(shared(offset_of!(Shared, fault_site)), which + 1);
+        self.store(shared(offset_of!(Shared, fault_site)), site);
     }
 
     /// The program interruptions the image delivered (`Shared::programs`).

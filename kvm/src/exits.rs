@@ -722,13 +722,20 @@ impl ExitHandler for Exits<'_, '_> {
                 // and the page: it recognizes the exception on the
                 // software path and delivers its interruption
                 // (docs/CHOICES.md 82), or leaves the call to the host.
+                // An access of the image: its call runs again with that
+                // page on the software path (`protocol::FAULT_IN_CALL`).
                 let call = site.and_then(|(id, start)| Some((id, self.call_of(id, start)?)));
                 Ok(match (call, paging.image()) {
                     (Some((id, (which, index))), Some(image)) => {
-                        image.area().set_fault(which, page);
+                        image.area().set_fault(Some(which), page);
                         self.enter_slow_path(paging, id, index);
                         // The chain goes on in the handler: the same
                         // access after it is a new fault.
+                        self.last_fault = None;
+                        slow
+                    }
+                    (None, Some(image)) if slow == FaultAction::Recover => {
+                        image.area().set_fault(None, page);
                         self.last_fault = None;
                         slow
                     }

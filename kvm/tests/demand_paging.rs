@@ -165,6 +165,34 @@ fn demand_paging_and_copy_on_write_are_delivered_in_the_vm() {
     assert!(exits <= expected + PAGES / 3, "{exits} exits");
 }
 
+/// The process reads each page through an EXECUTE (`exrl 0,+22`, `ag
+/// r8,0(r7)` the target after its `svc 0`): the read is the image's own,
+/// in the EXRL's call, whose fault the host reports; the call runs again
+/// with the page on the software path and delivers the page-translation
+/// exception with the EXRL's ILC, the old PSW at the EXRL (nullified).
+/// The stores' protection exceptions are the native sites' as before.
+#[test]
+fn an_exception_of_an_executed_instruction_is_delivered_in_the_vm() {
+    let Some((machine, _, programs)) = run(|m| {
+        let code = [
+            0xc6, 0x00, 0x00, 0x00, 0x00, 0x0b, 0xe3, 0x80, 0x70, 0x08, 0x00, 0x24, 0xa7, 0x7b,
+            0x10, 0x00, 0xa7, 0x97, 0xff, 0xf8, 0x0a, 0x00, 0xe3, 0x80, 0x70, 0x00, 0x00, 0x08,
+        ];
+        m.bus
+            .storage
+            .write(AbsoluteAddress::new(0x70000), &code)
+            .unwrap();
+    }) else {
+        return;
+    };
+    assert_eq!(machine.cpu.gpr[10], PAGES);
+    assert_eq!(machine.cpu.gpr[8], (1..=PAGES).sum::<u64>());
+    assert!(
+        programs >= PAGES - 3,
+        "{programs} program interruptions in the VM"
+    );
+}
+
 /// The handler stores nothing in the lowcore frame: after the host's
 /// delivery its change bit is off, the host lists it referenced, not
 /// storable, and every interruption stays the host's.

@@ -43,8 +43,8 @@ use crate::guest::Window;
 pub use crate::guest::{CpuPage, Guest};
 use crate::protocol::{
     cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Gate, Shared, Site,
-    COMPLETED, DISPATCH, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST, LISTED_PAGES,
-    WANTED_FRAMES,
+    COMPLETED, DISPATCH, FAULT_IN_CALL, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST,
+    LISTED_PAGES, WANTED_FRAMES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -474,9 +474,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
             return Ok(());
         }
         let fetch = acc.kind == AccessKind::InstructionFetch;
-        if !fetch {
-            self.probe(acc, addr, buf.len() as u64)?;
-        }
+        self.probe(acc, addr, buf.len() as u64)?;
         let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
         let kind = acc.kind == AccessKind::Read || allowed;
@@ -1153,7 +1151,7 @@ fn deliver<G: Guest>(
     interruption: Interruption,
     shared: &mut Shared,
     page: &mut CpuPage,
-    context: Context<'_>,
+    context: &mut Context<'_>,
     which: u64,
 ) -> Option<()> {
     bus.lowcore = true;
@@ -1198,6 +1196,39 @@ pub fn host_call(
     );
     let fault = (core::mem::take(&mut shared.fault_site) == which.wrapping_add(1))
         .then_some(shared.fault_page & !0xfff);
+    let mut context = context;
+    let mut once = |fault, shared: &mut Shared, page: &mut CpuPage, guest: &mut _| {
+        let context = context.as_mut();
+        call_once(
+            which, fault, shared, sites, counts, frames, page, context, guest,
+        )
+    };
+    let answer = once(fault, shared, page, guest);
+    if answer == HOST && fault.is_none() && shared.fault_site == FAULT_IN_CALL {
+        // An access of this call met an s390x exception (the host's fault
+        // path said so, `FAULT_IN_CALL`): the call runs again, having
+        // changed nothing, with the accesses of that page on the software
+        // path, which recognizes it.
+        shared.fault_site = 0;
+        return once(Some(shared.fault_page & !0xfff), shared, page, guest);
+    }
+    answer
+}
+
+/// [`host_call`] once, with the accesses of logical page `fault` on the
+/// software path (`Bus::probe`).
+#[allow(clippy::too_many_arguments)]
+fn call_once(
+    which: u64,
+    fault: Option<u64>,
+    shared: &mut Shared,
+    sites: &mut [Site],
+    counts: &mut [u64],
+    frames: &[u64],
+    page: &mut CpuPage,
+    context: Option<&mut Context<'_>>,
+    guest: &mut impl Guest,
+) -> u64 {
     shared.refund = 0;
     let Some(slot) = find_site(sites, which) else {
         return HOST;
@@ -2801,6 +2832,30 @@ mod tests {
         );
         let (mut c, mut g, _) = program_setup(&lg, 0x6000, 0x6000, REAL);
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST, "no context");
+    }
+
+    /// An EXECUTE's target meeting the exception at the fault page: the
+    /// interruption is the EXECUTE's (its ILC, the old PSW at it when
+    /// nullified), as the interpreter's step gives it.
+    #[test]
+    fn an_executed_instructions_exception_is_the_executes() {
+        // exrl 0,+0x16 at 0x1000; at 0x1016 lg r1,0(r2), r2 at 0x6000
+        // (invalid); page 1 mapped onto frame 0x1000.
+        let (mut c, mut g, gate) =
+            program_setup(&[0xc6, 0x00, 0x00, 0x00, 0x00, 0x0b], 0x6000, 0x6000, REAL);
+        let target = [0xe3, 0x10, 0x20, 0x00, 0x00, 0x04];
+        g.text = Some((0x1016, target));
+        g.absolute[0x1016..0x101c].copy_from_slice(&target);
+        g.absolute[0x1_1008..0x1_1010].copy_from_slice(&0x1000u64.to_be_bytes());
+        let (cpu, expected) = interpreted_program(&c, &g.absolute);
+        let (answer, _, _) = svc_call(&mut c, &mut g, &gate);
+        assert_eq!(answer, DISPATCH);
+        assert!(g.absolute == expected, "the storage differs");
+        // ILC 3 (the EXRL's), the old PSW at the EXRL.
+        assert_eq!(g.absolute[0x8c..0x90], [0, 6, 0, 0x11]);
+        assert_eq!(g.absolute[0x158..0x160], 0x1000u64.to_be_bytes());
+        assert_eq!(page_state(&c), (cpu.gpr, cpu.psw.mask, cpu.psw.addr));
+        assert_eq!(c.shared.refund, 2);
     }
 
     /// The host's fault names another call: this one's accesses go

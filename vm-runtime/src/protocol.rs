@@ -103,6 +103,11 @@ pub const HOST: u64 = 2;
 /// host's `GO_TO`, 3, and the translator's answers 0 and 1).
 pub const DISPATCH: u64 = 4;
 
+/// [`Shared::fault_site`] when the access that met the s390x exception
+/// was the image's own, in the call it is making: the call runs again
+/// with that page's accesses on the software path (`call::host_call`).
+pub const FAULT_IN_CALL: u64 = u64::MAX;
+
 /// Probes of the site table before a lookup gives up (and the host runs
 /// the instruction).
 pub const SITE_PROBES: usize = 8;
