@@ -1172,9 +1172,9 @@ fn deliver<G: Guest>(
 }
 
 /// Host call `which`: completes the instruction in the VM and answers
-/// [`COMPLETED`] (or [`DISPATCH`] after an SVC whose interruption it
-/// delivered, with `context`), or answers [`HOST`] having changed
-/// nothing.
+/// [`COMPLETED`] (or [`DISPATCH`] after an SVC or a program
+/// interruption it delivered, with `context`), or answers [`HOST`]
+/// having changed nothing.
 ///
 /// # Panics
 /// On a [`Shared::version`] other than this image's (`VERSION`).
@@ -1186,7 +1186,7 @@ pub fn host_call(
     counts: &mut [u64],
     frames: &[u64],
     page: &mut CpuPage,
-    context: Option<Context<'_>>,
+    mut context: Option<Context<'_>>,
     guest: &mut impl Guest,
 ) -> u64 {
     assert_eq!(
@@ -1196,7 +1196,6 @@ pub fn host_call(
     );
     let fault = (core::mem::take(&mut shared.fault_site) == which.wrapping_add(1))
         .then_some(shared.fault_page & !0xfff);
-    let mut context = context;
     let mut once = |fault, shared: &mut Shared, page: &mut CpuPage, guest: &mut _| {
         let context = context.as_mut();
         call_once(
