@@ -20,9 +20,9 @@ use object::{Endianness, Object, ObjectSymbol};
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
     frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Gate, Panic,
-    Shared, Site, COUNTS, COUNTS_END, GATE, GATE_END, GATE_ROOTS, GATE_SPACES, IMAGE_SIZE,
-    LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, STORABLE, STORABLE_END,
-    STORABLE_WORDS, VERSION, WANTED_FRAMES,
+    Shared, Site, COUNTS, COUNTS_END, FAULT_IN_CALL, GATE, GATE_END, GATE_ROOTS, GATE_SPACES,
+    IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, STORABLE,
+    STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -472,6 +472,21 @@ impl ImageArea<'_> {
         self.store(gate(offset_of!(Gate, spaces_len)), spaces.len() as u64);
     }
 
+    /// Tells the image that the access of host call `which`'s instruction
+    /// (`None`: of the call the image is making) at logical `page` ends in
+    /// an s390x exception (`Shared::fault_site`, `fault_page`;
+    /// docs/CHOICES.md 82).
+    pub fn set_fault(&self, which: Option<u64>, page: u64) {
+        let site = which.map_or(FAULT_IN_CALL, |which| which + 1);
+        self.store(shared(offset_of!(Shared, fault_page)), page);
+        self.store(shared(offset_of!(Shared, fault_site)), site);
+    }
+
+    /// The program interruptions the image delivered (`Shared::programs`).
+    pub fn programs(&self) -> u64 {
+        self.load(shared(offset_of!(Shared, programs)))
+    }
+
     /// The LPSWEs the image completed through the gate (`Shared::lpswes`).
     pub fn lpswes(&self) -> u64 {
         self.load(shared(offset_of!(Shared, lpswes)))
@@ -509,7 +524,12 @@ impl ImageArea<'_> {
         let Some(slot) = free else {
             return false;
         };
-        let words = [site.key, site.at, site.bytes, site_word3(site.len, 0)];
+        let words = [
+            site.key,
+            site.at,
+            site.bytes,
+            site_word3(site.len, site.after, 0),
+        ];
         for (i, word) in words.into_iter().enumerate() {
             self.store(at(slot) + 8 * i as u64, word);
         }
@@ -594,7 +614,8 @@ mod tests {
                 key: word(0),
                 at: word(1),
                 bytes: word(2),
-                len: word(3) as u32,
+                len: word(3) as u16,
+                after: (word(3) >> 16) as u16,
                 refused: (word(3) >> 32) as u32,
             };
         }

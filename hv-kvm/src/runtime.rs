@@ -800,7 +800,8 @@ impl Runtime {
         // argument (the translator's helper, `abi::CTX_HELPER`). The in-VM
         // runtime image, if loaded, is asked first, on its own stack
         // (`fn(which) -> answer`, System V): it completes the
-        // instruction, or delivers an SVC and answers `DISPATCH`, or
+        // instruction, or delivers an SVC or a program interruption and
+        // answers `DISPATCH` (R15 given back `Shared::refund`), or
         // answers `HOST` (not asked when the host said,
         // at a fault, that it would answer so: `user::HOST_NEXT`). Then the argument and the call
         // flag go to the user page, `INT3` traps to the #BP handler, which
@@ -818,6 +819,14 @@ impl Runtime {
             a.cmp(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
             a.jne(host_next)?;
             call_image(&mut a, &saved, stack_top, entry, |a| a.mov(rdi, rsi))?;
+            // A program interruption delivered (docs/CHOICES.md 82): the
+            // block's instructions after the one it ended go back to the
+            // budget (zero after any other answer).
+            use zmmu_vm_runtime::protocol::Shared;
+            a.add(
+                r15,
+                qword_ptr(image_shared(std::mem::offset_of!(Shared, refund))),
+            )?;
             // A kick found the vCPU in the image: the budget goes now, as
             // it would have in translated code.
             let mut no_kick = a.create_label();
@@ -836,7 +845,6 @@ impl Runtime {
             a.cmp(rax, DISPATCH as i32)?;
             a.jne(completed)?;
             a.add(rsp, 8)?;
-            use zmmu_vm_runtime::protocol::Shared;
             a.mov(
                 rax,
                 qword_ptr(image_shared(std::mem::offset_of!(Shared, go_to))),

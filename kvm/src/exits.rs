@@ -357,14 +357,7 @@ impl Exits<'_, '_> {
         if block.native[index] {
             self.stats.slow_paths += 1;
             self.reasons.slow_path(guest.insn.op.mnemonic());
-            let enter = !dropped && block.second.is_none() && !block.slow_site[index];
-            let start = (block.key.0, block.key.1);
-            if let Some(image) = paging.image().filter(|_| enter) {
-                let storage = &self.board.bus.storage;
-                if crate::vmcall::enter_slow_path(&image.area(), storage, argument, start, &guest) {
-                    self.blocks.blocks[id].slow_site[index] = true;
-                }
-            }
+            self.enter_slow_path(paging, id, index);
         } else {
             self.reasons.untranslated(guest.insn.op.mnemonic());
         }
@@ -663,14 +656,17 @@ impl ExitHandler for Exits<'_, '_> {
         let unexpected = || KvmError::UnexpectedExit(format!("translated code: {fault}"));
         // A store of the in-VM runtime image: where translated code goes
         // to its slow path, the image leaves the instruction to the host.
-        let slow = if paging
+        let (slow, site) = if paging
             .image()
             .is_some_and(|image| image.contains(fault.rip))
         {
-            FaultAction::Recover
+            (FaultAction::Recover, None)
         } else {
-            let (_, site) = self.blocks.site(fault.rip).ok_or_else(unexpected)?;
-            FaultAction::Resume(site.slow.ok_or_else(unexpected)?)
+            let (id, site) = self.blocks.site(fault.rip).ok_or_else(unexpected)?;
+            (
+                FaultAction::Resume(site.slow.ok_or_else(unexpected)?),
+                Some((id, site.start)),
+            )
         };
         if fault.address >= LOWER_HALF_END {
             return Err(unexpected());
@@ -722,17 +718,75 @@ impl ExitHandler for Exits<'_, '_> {
             Err(ShadowError::Fault(_)) => {
                 self.stats.fault_exceptions += 1;
                 transient(paging, slow);
-                Ok(host_next(slow))
+                // The slow path's call goes to the image, told the site
+                // and the page: it recognizes the exception on the
+                // software path and delivers its interruption
+                // (docs/CHOICES.md 82), or leaves the call to the host.
+                // An access of the image: its call runs again with that
+                // page on the software path (`protocol::FAULT_IN_CALL`).
+                let call = site.and_then(|(id, start)| Some((id, self.call_of(id, start)?)));
+                Ok(match (call, paging.image()) {
+                    (Some((id, (which, index))), Some(image)) => {
+                        image.area().set_fault(Some(which), page);
+                        self.enter_slow_path(paging, id, index);
+                        // The chain goes on in the handler: the same
+                        // access after it is a new fault.
+                        self.last_fault = None;
+                        slow
+                    }
+                    (None, Some(image)) if slow == FaultAction::Recover => {
+                        image.area().set_fault(None, page);
+                        self.last_fault = None;
+                        slow
+                    }
+                    _ => host_next(slow),
+                })
             }
             Err(ShadowError::Host(error)) => Err(error),
         }
     }
 }
 
+impl Exits<'_, '_> {
+    /// The host call the slow path of block `id`'s site whose inline code
+    /// starts at `start` makes (block << 8 | index), and the site's index.
+    fn call_of(&self, id: usize, start: u64) -> Option<(u64, usize)> {
+        let block = self.blocks.blocks.get(id)?;
+        let index = block.sites.iter().position(|s| s.start == start)?;
+        let which = (id as u64) << 8 | index as u64;
+        (index <= 0xff).then_some((which, index))
+    }
+
+    /// Enters the site of block `id`'s native instruction `index`, whose
+    /// slow path is taken, in the image's table once
+    /// (`vmcall::enter_slow_path`), in a valid block of one page.
+    fn enter_slow_path(&mut self, paging: &KvmPaging, id: usize, index: usize) {
+        let Some(block) = self.blocks.blocks.get(id) else {
+            return;
+        };
+        let enter = block.valid
+            && block.native.get(index) == Some(&true)
+            && block.second.is_none()
+            && !block.slow_site[index];
+        let (Some(image), Some(guest)) = (paging.image().filter(|_| enter), block.insns.get(index))
+        else {
+            return;
+        };
+        let start = (block.key.0, block.key.1);
+        let storage = &self.board.bus.storage;
+        let which = (id as u64) << 8 | index as u64;
+        let call = (which, crate::vmcall::after(block.insns.len(), index));
+        if crate::vmcall::enter_slow_path(&image.area(), storage, call, start, guest) {
+            self.blocks.blocks[id].slow_site[index] = true;
+        }
+    }
+}
+
 /// Where translated code goes after a fault the image would meet again
-/// at the same access (an s390x exception, the software path): its slow
-/// path's call goes to the host without asking the image, which would
-/// fault there and leave the call to the host anyway (one exit fewer).
+/// at the same access (the software path, an s390x exception without the
+/// image's software path: docs/CHOICES.md 82): its slow path's call goes
+/// to the host without asking the image, which would fault there and
+/// leave the call to the host anyway (one exit fewer).
 fn host_next(slow: FaultAction) -> FaultAction {
     match slow {
         FaultAction::Resume(rip) => FaultAction::ResumeHost(rip),

@@ -384,9 +384,9 @@ pub struct KvmEngine {
     /// The last chain ended at a jump-cache miss (counted by the next
     /// lookup: block cached or new).
     missed: bool,
-    /// The last run ended in an SVC's interruption, which the machine
-    /// delivers before the next run (`lowcore_delivered`).
-    svc_left: bool,
+    /// The last run ended in an SVC's or a program interruption, which
+    /// the machine delivers before the next run (`lowcore_delivered`).
+    lowcore_left: bool,
     /// The program's clock-comparator period, as far as it shows one.
     tick: Tick,
     failure: Option<KvmError>,
@@ -463,7 +463,7 @@ impl KvmEngine {
             stats: Stats::default(),
             reasons: ExitReasons::default(),
             missed: false,
-            svc_left: false,
+            lowcore_left: false,
             tick: Tick::default(),
             failure: None,
             tsc,
@@ -513,6 +513,15 @@ impl KvmEngine {
             .paging()
             .image()
             .map_or(0, |image| image.area().resolved())
+    }
+
+    /// Program interruptions the image delivered at an access the host
+    /// found to end in an s390x exception (`docs/CHOICES.md` 82).
+    pub fn programs_in_vm(&self) -> u64 {
+        self.host
+            .paging()
+            .image()
+            .map_or(0, |image| image.area().programs())
     }
 
     /// LPSWEs in the prefix area the image completed, switching the root
@@ -1087,7 +1096,7 @@ impl Engine for KvmEngine {
     /// host MMU recorded are in their C bits (`harvest`).
     fn run(&mut self, cpu: &mut Cpu, board: &mut Board<'_>, max: u64) -> Ran {
         if self.failure.is_none() {
-            if std::mem::take(&mut self.svc_left) {
+            if std::mem::take(&mut self.lowcore_left) {
                 self.lowcore_delivered(cpu, board);
             }
             let ran = self.run_vm(cpu, board, max.max(1));
@@ -1095,7 +1104,10 @@ impl Engine for KvmEngine {
                 .harvest(self.host.paging_mut(), &mut board.bus.storage);
             match ran {
                 Ok(ran) => {
-                    self.svc_left = matches!(ran.result, Err(Interruption::Supervisor { .. }));
+                    self.lowcore_left = matches!(
+                        ran.result,
+                        Err(Interruption::Supervisor { .. } | Interruption::Program { .. })
+                    );
                     return ran;
                 }
                 Err(e) => self.failure = Some(e),
@@ -1131,13 +1143,14 @@ impl Engine for KvmEngine {
 }
 
 impl KvmEngine {
-    /// After the machine delivered an SVC's interruption that left a run
-    /// (its stores into the prefix area: the interruption code, the old
-    /// PSW): lists the lowcore's frame for the image by the rule of the
-    /// host's own stores (`vmcall::list_storable`: storable where its
-    /// storage key's reference and change bits are one and it holds no
-    /// translated code), so that the image delivers the next SVC there
-    /// (docs/CHOICES.md 80).
+    /// After the machine delivered an SVC's or a program interruption
+    /// that left a run (its stores into the prefix area: the interruption
+    /// code, the old PSW): lists the lowcore's frame for the image by the
+    /// rule of the host's own stores (`vmcall::list_storable`: storable
+    /// where its storage key's reference and change bits are one and it
+    /// holds no translated code), so that the image delivers the next
+    /// there (docs/CHOICES.md 80, 82; the old PSWs of both lie in the
+    /// prefix area's first frame).
     fn lowcore_delivered(&self, cpu: &Cpu, board: &Board<'_>) {
         if let Some(image) = self.host.paging().image() {
             let storage = &board.bus.storage;
@@ -1183,8 +1196,8 @@ impl KvmEngine {
             self.reasons.report(s.slow_paths, &run),
             vmcall::report(&self.completed_in_vm()),
             format!(
-                "kvm: page faults by outcome: shadow fill {}, s390x exception {}, software path {}, code-page write {}",
-                s.shadow_fills, s.fault_exceptions, s.fault_software, s.code_page_writes,
+                "kvm: page faults by outcome: shadow fill {}, s390x exception {} (program interruptions delivered in the VM {}), software path {}, code-page write {}",
+                s.shadow_fills, s.fault_exceptions, self.programs_in_vm(), s.fault_software, s.code_page_writes,
             ),
             format!(
                 "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}, kept by TLB purges {}, given again over new code frames {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",

@@ -87,10 +87,19 @@ pub(crate) fn enter_sites(
             continue;
         }
         let which = (id as u64) << 8 | index as u64;
+        let site = Site::new(which, guest.at, &insn).followed_by(after(insns.len(), index));
         // A full probe sequence leaves the instruction to the host.
-        let _ = area.insert_site(&Site::new(which, guest.at, &insn));
+        let _ = area.insert_site(&site);
     }
 }
+
+/// The instructions of a block of `len` after its instruction `index`
+/// (`Site::after`; a block holds at most `MAX_BLOCK`).
+pub(crate) fn after(len: usize, index: usize) -> u16 {
+    len.saturating_sub(index + 1) as u16
+}
+
+const _: () = assert!(zmmu_translator::MAX_BLOCK <= u16::MAX as usize);
 
 /// Enters the site of the native instruction `guest`, call `which`,
 /// whose slow path called the host (an operand across a page, a fault
@@ -99,11 +108,12 @@ pub(crate) fn enter_sites(
 /// slow paths ask the image first, which completes what its bus can (an
 /// LMG across a page: docs/CHOICES.md 53d). Only sites that take slow
 /// paths are entered: every native instruction's would fill the table.
-/// `false` where the table or storage did not take it.
+/// `after`: the block's instructions after it. `false` where the table
+/// or storage did not take it.
 pub(crate) fn enter_slow_path(
     area: &ImageArea<'_>,
     storage: &dyn Storage,
-    which: u64,
+    (which, after): (u64, u16),
     (start, absolute): (u64, u64),
     guest: &Guest,
 ) -> bool {
@@ -114,7 +124,7 @@ pub(crate) fn enter_slow_path(
         && storage
             .read(AbsoluteAddress::new(at), &mut insn[..len])
             .is_some()
-        && area.insert_site(&Site::new(which, guest.at, &insn[..len]))
+        && area.insert_site(&Site::new(which, guest.at, &insn[..len]).followed_by(after))
 }
 
 /// Publishes the clock page for `cpu` and `clock` and the machine's

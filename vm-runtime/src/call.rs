@@ -10,17 +10,21 @@
 //! listed. An SVC's interruption is delivered with the interpreter's
 //! `Cpu::deliver` into lowcore frames the host listed storable, and the
 //! chain goes on at the dispatcher under the new PSW through the gate
-//! ([`DISPATCH`], docs/CHOICES.md 80). Anything else the instruction
-//! would need (a fetch, a second store, storage keys, the machine, a
-//! program exception to deliver, a change that ends the block) makes the
-//! image answer [`HOST`], having changed nothing: the host then runs it
-//! exactly as before, and delivers its interruption if it has one.
+//! ([`DISPATCH`], docs/CHOICES.md 80); so is the program interruption of
+//! an access exception at the page where the host found the call's
+//! access to end in one (Linux's demand paging and copy-on-write,
+//! recognized on the software path: [`Shared::fault_page`],
+//! docs/CHOICES.md 82). Anything else the instruction would need (a
+//! fetch, a second store, storage keys, the machine, another program
+//! exception to deliver, a change that ends the block) makes the image
+//! answer [`HOST`], having changed nothing: the host then runs it exactly
+//! as before, and delivers its interruption if it has one.
 
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
 use zmmu_cpu::decode::decode;
 use zmmu_cpu::exec::{execute, Next};
 use zmmu_cpu::interrupt::Interruption;
-use zmmu_cpu::memory::{Access, AddressType, Memory, System};
+use zmmu_cpu::memory::{logical_space, Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
 use zmmu_mmu::access::Fault;
@@ -39,8 +43,8 @@ use crate::guest::Window;
 pub use crate::guest::{CpuPage, Guest};
 use crate::protocol::{
     cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Gate, Shared, Site,
-    COMPLETED, DISPATCH, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST, LISTED_PAGES,
-    WANTED_FRAMES,
+    COMPLETED, DISPATCH, FAULT_IN_CALL, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST,
+    LISTED_PAGES, WANTED_FRAMES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -154,9 +158,16 @@ struct Bus<'g, G> {
     /// frame in `wanted`, a key other than 0, the access-register mode):
     /// the site stays the image's.
     unmet: bool,
-    /// The lowcore is accessed through the absolute window (an SVC's
-    /// delivery, `Cpu::deliver`: [`Bus::lowcore`]).
+    /// The lowcore is accessed through the absolute window (an
+    /// interruption's delivery, `Cpu::deliver`: [`Bus::lowcore`]).
     lowcore: bool,
+    /// The logical page at which the host found this call's instruction's
+    /// access to end in an s390x exception ([`Shared::fault_page`]): the
+    /// access exceptions of its operands are recognized on the software
+    /// path ([`Bus::probe`]).
+    fault: Option<u64>,
+    /// The access exception [`Bus::probe`] recognized at that page.
+    raised: Option<Exception>,
     /// The instruction needed what this bus does not offer.
     refused: bool,
 }
@@ -259,6 +270,8 @@ impl<'g, G: Guest> Bus<'g, G> {
             wanted: [0; WANTED_FRAMES],
             unmet: false,
             lowcore: false,
+            fault: None,
+            raised: None,
             refused: false,
         }
     }
@@ -357,17 +370,85 @@ impl<G: Guest> Bus<'_, G> {
         if key != 0 || matches!(space, AddressSpace::AccessRegister { .. }) {
             return Err(self.decline());
         }
-        let controls = Controls::from_registers(&acc.cpu.cr, acc.cpu.prefix, self.facilities);
+        let result = self.walked(acc.cpu, space, run);
+        if let Err(&exception) = result.as_ref() {
+            // The interpreter's exception for this access: the image may
+            // deliver it (`host_call`).
+            if !self.unmet && from_tables(exception) {
+                self.raised = Some(exception);
+            }
+        }
+        result
+    }
+
+    /// `run` on zmmu_mmu's software access path (`range`) in `space` with
+    /// the access key 0, every page walked afresh ([`Walked`]) under
+    /// `cpu`'s controls, with this bus as absolute storage: a program
+    /// exception is the instruction's, a walk the path cannot make (an
+    /// access-register translation) the host's ([`Bus::decline`]).
+    fn walked<T>(
+        &mut self,
+        cpu: &Cpu,
+        space: AddressSpace,
+        run: impl FnOnce(&mut Walked<'_, Self>) -> Result<T, Fault>,
+    ) -> Result<T, Exception> {
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, self.facilities);
         let mut walked = Walked {
             storage: self,
             controls: &controls,
             space,
-            key,
+            key: 0,
         };
         run(&mut walked).map_err(|fault| match fault {
             Fault::Program(exception) => exception,
             Fault::ArtUnsupported { .. } => self.decline(),
         })
+    }
+
+    /// In a call whose instruction's access the host found to end in an
+    /// s390x exception at logical page [`Bus::fault`]: the access
+    /// exceptions of an operand access of `len` bytes at `addr` in the
+    /// PSW's space, recognized on the software path before the access
+    /// is made, page by page, first page first, as the interpreter's
+    /// access recognizes them (PoP ch. 6 "Recognition of Access
+    /// Exceptions"; the PSW key 0, the only one `host_call` walks with:
+    /// key-controlled protection then allows every access). Its
+    /// exception where it is the fault page's, which the instruction
+    /// then ends in ([`Bus::raised`]); one at another page, or an
+    /// operand wrapping in the addressing mode, leaves the call to the
+    /// host ([`Bus::decline`]).
+    fn probe(&mut self, acc: &Access<'_>, addr: u64, len: u64) -> Result<(), Exception> {
+        let (Some(page), AddressType::Logical { base }) = (self.fault, acc.space) else {
+            return Ok(());
+        };
+        let last = addr.wrapping_add(len.wrapping_sub(1));
+        if len == 0 {
+            return Ok(());
+        }
+        if last < addr || last > self.amode.mask() {
+            return Err(self.decline());
+        }
+        let (kind, space) = (acc.kind, logical_space(acc.cpu, base));
+        let Err(exception) = self.walked(acc.cpu, space, |w| range::check(w, kind, addr, len))
+        else {
+            return Ok(());
+        };
+        // The bytes before the fault page, which the check recognized
+        // first, met no exception: the fault page's is the operand's.
+        let before = page.saturating_sub(addr).min(len);
+        let at_page = !self.unmet
+            && from_tables(exception)
+            && addr <= page | 0xfff
+            && page <= last
+            && (before == 0
+                || self
+                    .walked(acc.cpu, space, |w| range::check(w, kind, addr, before))
+                    .is_ok());
+        if !at_page {
+            return Err(self.decline());
+        }
+        self.raised = Some(exception);
+        Err(exception)
     }
 }
 
@@ -393,6 +474,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
             return Ok(());
         }
         let fetch = acc.kind == AccessKind::InstructionFetch;
+        self.probe(acc, addr, buf.len() as u64)?;
         let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
         let kind = acc.kind == AccessKind::Read || allowed;
@@ -447,6 +529,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
             self.lowcore(addr, data.len(), true)?;
             return self.moved.keep(addr, data).ok_or_else(|| self.refuse());
         }
+        self.probe(acc, addr, data.len() as u64)?;
         let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
         if !(real || matches!(acc.space, AddressType::Logical { .. })) || self.real {
             return Err(self.refuse());
@@ -474,6 +557,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         if matches!(acc.space, AddressType::Explicit { .. }) {
             return self.in_space(acc, |walked| range::check(walked, acc.kind, addr, len));
         }
+        self.probe(acc, addr, len)?;
         match acc.kind {
             AccessKind::Read => {
                 let mut scratch = [0u8; STORE_MAX];
@@ -507,6 +591,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         len: usize,
         update: &mut dyn FnMut(u128) -> Option<u128>,
     ) -> Result<u128, Exception> {
+        self.probe(acc, addr, len as u64)?;
         let alone = self.store.is_none() && self.checked.is_none() && !self.updated;
         if !self.interlocks
             || !alone
@@ -563,7 +648,9 @@ impl<G: Guest> Memory for Bus<'_, G> {
 /// Absolute storage as LRA's walk reads it (PoP ch. 3 "Translation
 /// Tables": the tables lie in absolute storage): through the absolute
 /// window, below [`Shared::absolute_size`], as the host's storage of that
-/// size. For an access in a named space ([`Bus::in_space`]) also the
+/// size. For the accesses [`Bus::probe`] checks, the tables and the
+/// frames' keys (whose access-control and fetch-protection bits the key
+/// 0 ignores). For an access in a named space ([`Bus::in_space`]) also the
 /// operands there, the reference and change bits the table at
 /// `protocol::STORABLE` gives each frame, and stores kept ([`Moved`])
 /// into frames listed storable; a reference or change to record is the
@@ -574,7 +661,7 @@ impl<G: Guest> Storage for Bus<'_, G> {
     }
 
     fn read(&self, address: AbsoluteAddress, buf: &mut [u8]) -> Option<()> {
-        if !(self.window || self.explicit) {
+        if !(self.window || self.explicit || self.fault.is_some()) {
             return None;
         }
         Window::new(&*self.guest, self.absolute_size).read(address, buf)
@@ -605,7 +692,7 @@ impl<G: Guest> Storage for Bus<'_, G> {
     /// access-control and fetch-protection bits zero: only the access
     /// key 0 meets them, [`Bus::in_space`]).
     fn key(&self, address: AbsoluteAddress) -> Option<StorageKey> {
-        if !self.explicit || address.value() >= self.absolute_size {
+        if !(self.explicit || self.fault.is_some()) || address.value() >= self.absolute_size {
             return None;
         }
         Some(StorageKey::new(
@@ -652,6 +739,26 @@ impl<G: Guest> System for Bus<'_, G> {
             .as_mut()
             .map(|clock| clock as &mut dyn zmmu_cpu::clock::Timing)
     }
+}
+
+/// Whether `exception` is one the DAT tables and the controls alone
+/// decide (PoP ch. 3 "Translation Exceptions", "Protection"): a
+/// translation or protection exception, which the image's walk through
+/// the absolute window gives as the interpreter's does; not an addressing
+/// exception, where the window may end before storage
+/// ([`Shared::absolute_size`]).
+fn from_tables(exception: Exception) -> bool {
+    matches!(
+        exception.code,
+        Code::PROTECTION
+            | Code::SEGMENT_TRANSLATION
+            | Code::PAGE_TRANSLATION
+            | Code::TRANSLATION_SPECIFICATION
+            | Code::ASCE_TYPE
+            | Code::REGION_FIRST_TRANSLATION
+            | Code::REGION_SECOND_TRANSLATION
+            | Code::REGION_THIRD_TRANSLATION
+    )
 }
 
 /// Byte `at` of the CPU page (its words are little-endian, as the host
@@ -1028,10 +1135,46 @@ pub const fn last_run(which: u64) -> u64 {
     which >> 8 | (which & 0xff) << 16
 }
 
+/// Delivers `interruption`, which ended the instruction of host call
+/// `which` under `cpu` (the PSW mask `old` before it), with the
+/// interpreter's code (`Cpu::deliver`) through the lowcore in the
+/// absolute window (`Bus::lowcore`), then sends the caller to the
+/// dispatcher at the new PSW through the gate (`gate::may_go_on`,
+/// `gate::switch`, [`Shared::go_to`]); `None`, having changed nothing,
+/// where a frame is not listed, the new PSW is one the chain cannot go on
+/// under, or its root is not published.
+#[allow(clippy::too_many_arguments)]
+fn deliver<G: Guest>(
+    cpu: &mut Cpu,
+    old: u64,
+    mut bus: Bus<'_, G>,
+    interruption: Interruption,
+    shared: &mut Shared,
+    page: &mut CpuPage,
+    context: &mut Context<'_>,
+    which: u64,
+) -> Option<()> {
+    bus.lowcore = true;
+    let delivered = cpu.deliver(&mut bus, interruption).is_ok() && !bus.refused;
+    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    let moved = bus.moved;
+    let guest = bus.guest;
+    if !delivered || !crate::gate::may_go_on(old, &cpu.psw, shared.mask_floor, now) {
+        return None;
+    }
+    crate::gate::switch(cpu, shared, page, context.gate, context.bits, guest)?;
+    for (absolute, bytes) in moved.pieces() {
+        guest.store_absolute(absolute, bytes);
+    }
+    *context.last_block = last_run(which);
+    shared.go_to = cpu.psw.addr;
+    Some(())
+}
+
 /// Host call `which`: completes the instruction in the VM and answers
-/// [`COMPLETED`] (or [`DISPATCH`] after an SVC whose interruption it
-/// delivered, with `context`), or answers [`HOST`] having changed
-/// nothing.
+/// [`COMPLETED`] (or [`DISPATCH`] after an SVC or a program
+/// interruption it delivered, with `context`), or answers [`HOST`]
+/// having changed nothing.
 ///
 /// # Panics
 /// On a [`Shared::version`] other than this image's (`VERSION`).
@@ -1043,7 +1186,7 @@ pub fn host_call(
     counts: &mut [u64],
     frames: &[u64],
     page: &mut CpuPage,
-    context: Option<Context<'_>>,
+    mut context: Option<Context<'_>>,
     guest: &mut impl Guest,
 ) -> u64 {
     assert_eq!(
@@ -1051,6 +1194,41 @@ pub fn host_call(
         crate::protocol::VERSION,
         "the host speaks another version of the call protocol"
     );
+    let fault = (core::mem::take(&mut shared.fault_site) == which.wrapping_add(1))
+        .then_some(shared.fault_page & !0xfff);
+    let mut once = |fault, shared: &mut Shared, page: &mut CpuPage, guest: &mut _| {
+        let context = context.as_mut();
+        call_once(
+            which, fault, shared, sites, counts, frames, page, context, guest,
+        )
+    };
+    let answer = once(fault, shared, page, guest);
+    if answer == HOST && fault.is_none() && shared.fault_site == FAULT_IN_CALL {
+        // An access of this call met an s390x exception (the host's fault
+        // path said so, `FAULT_IN_CALL`): the call runs again, having
+        // changed nothing, with the accesses of that page on the software
+        // path, which recognizes it.
+        shared.fault_site = 0;
+        return once(Some(shared.fault_page & !0xfff), shared, page, guest);
+    }
+    answer
+}
+
+/// [`host_call`] once, with the accesses of logical page `fault` on the
+/// software path (`Bus::probe`).
+#[allow(clippy::too_many_arguments)]
+fn call_once(
+    which: u64,
+    fault: Option<u64>,
+    shared: &mut Shared,
+    sites: &mut [Site],
+    counts: &mut [u64],
+    frames: &[u64],
+    page: &mut CpuPage,
+    context: Option<&mut Context<'_>>,
+    guest: &mut impl Guest,
+) -> u64 {
+    shared.refund = 0;
     let Some(slot) = find_site(sites, which) else {
         return HOST;
     };
@@ -1069,15 +1247,22 @@ pub fn host_call(
     let clock = shared.clock;
     let mut cpu = load_cpu(page, &clock);
     // Access-register mode (a base register's ALET), PER events and an
-    // invalid PSW are the host's.
+    // invalid PSW are the host's; so is a fault's software path under a
+    // key other than 0 (`Bus::probe`).
     let psw = cpu.psw;
-    if !psw.is_valid() || psw.mask & mask::PER != 0 || (psw.dat() && psw.asc() == 1) {
+    if !psw.is_valid()
+        || psw.mask & mask::PER != 0
+        || (psw.dat() && psw.asc() == 1)
+        || (fault.is_some() && psw.key() != 0)
+    {
         return HOST;
     }
     cpu.psw.addr = site.at;
     let before = cpu.clone();
     let mut bus = Bus::new(guest, &cpu, shared, frames, insn.op, site.at);
+    bus.fault = fault;
     let result = execute(&mut cpu, &mut bus, insn, site.at);
+    let raised = bus.raised;
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
     let (reads, fetched, real) = (bus.reads, bus.fetched, bus.real);
@@ -1103,6 +1288,43 @@ pub fn host_call(
         shared.wanted = wanted;
         return host();
     }
+    if raised.is_some() && result.err() == raised {
+        // The access exception recognized at the page of the host's fault
+        // (`Bus::probe`) ends the instruction: its program interruption
+        // (PoP ch. 6 "Program Interruption"), the PSW where the
+        // interpreter's step leaves it (`Cpu::end`: at the instruction
+        // when nullified), delivered where the instruction changed nothing
+        // before it (a store kept, a register, an interlocked update: the
+        // host's, which makes them). The block's instructions after it
+        // go back to the budget (`Shared::refund`), as the host's path
+        // refunds them.
+        let clean = !refused && !updated && store.is_none() && moved.count == 0 && cpu == before;
+        let Some(context) = context.filter(|_| clean) else {
+            return host();
+        };
+        let amode = before.psw.amode();
+        let Err(interruption) = cpu.end(&insn, site.at, amode, result) else {
+            return host();
+        };
+        let old = before.psw.mask;
+        if deliver(
+            &mut cpu,
+            old,
+            bus,
+            interruption,
+            shared,
+            page,
+            context,
+            which,
+        )
+        .is_none()
+        {
+            return host();
+        }
+        shared.refund = u64::from(site.after);
+        shared.programs += 1;
+        return DISPATCH;
+    }
     let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
@@ -1123,40 +1345,33 @@ pub fn host_call(
         }
         return host();
     }
-    if let Ok(Next::Svc(code)) = result {
-        // The SVC interruption (PoP ch. 6 "Supervisor-Call Interruption"):
-        // the interpreter's delivery through the lowcore in the absolute
-        // window (`Bus::lowcore`), the old PSW at the next instruction
-        // (the SVC ends its block: nothing after it to refund). An
-        // EXECUTE'd SVC, a frame not listed, a new PSW the chain cannot go
-        // on under or whose root is not published: the host's.
+    if let Ok(Next::Svc(_)) = result {
+        // The SVC interruption (PoP ch. 6 "Supervisor-Call Interruption"),
+        // the old PSW at the next instruction (`Cpu::end`; the SVC ends
+        // its block: nothing after it to refund). An EXECUTE'd SVC: the
+        // host's.
         let Some(context) = context.filter(|_| insn.op == Opcode::SVC) else {
             return host();
         };
-        let ilc = insn.ilc();
-        cpu.psw.addr = cpu
-            .psw
-            .amode()
-            .wrap(site.at.wrapping_add(u64::from(site.len)));
-        bus.lowcore = true;
-        let delivered = cpu
-            .deliver(&mut bus, Interruption::Supervisor { code, ilc })
-            .is_ok()
-            && !bus.refused;
-        let now = bus.clock.as_mut().map(Clock::peek_tod);
-        let moved = bus.moved;
-        let floor = shared.mask_floor;
-        if !delivered
-            || !crate::gate::may_go_on(before.psw.mask, &cpu.psw, floor, now)
-            || crate::gate::switch(&cpu, shared, page, context.gate, context.bits, guest).is_none()
+        let amode = before.psw.amode();
+        let Err(interruption) = cpu.end(&insn, site.at, amode, result) else {
+            return host();
+        };
+        let old = before.psw.mask;
+        if deliver(
+            &mut cpu,
+            old,
+            bus,
+            interruption,
+            shared,
+            page,
+            context,
+            which,
+        )
+        .is_none()
         {
             return host();
         }
-        for (absolute, bytes) in moved.pieces() {
-            guest.store_absolute(absolute, bytes);
-        }
-        *context.last_block = last_run(which);
-        shared.go_to = cpu.psw.addr;
         if let Some(count) = counts.get_mut(insn.op as usize) {
             *count += 1;
         }
@@ -1543,6 +1758,8 @@ mod tests {
             wanted: [0; WANTED_FRAMES],
             unmet: false,
             lowcore: false,
+            fault: None,
+            raised: None,
             refused: false,
         };
         let cpu = Cpu::new();
@@ -2382,8 +2599,17 @@ mod tests {
         g.absolute[0x1c0..0x1c8].copy_from_slice(&new.to_be_bytes());
         g.absolute[0x1c8..0x1d0].copy_from_slice(&0x3000u64.to_be_bytes());
         g.grant = true;
-        let cpu = load_cpu(&c.page, &c.shared.clock);
-        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, Facilities::empty());
+        let gate = gate_for(&c, c.page[offset::PSW_MASK / 8]);
+        (c, g, gate)
+    }
+
+    /// The gate with the root and the fetch controls of the call's CPU
+    /// under the PSW mask `mask` published (at indexes 2 and 1).
+    fn gate_for(c: &Call, mask: u64) -> Gate {
+        let mut cpu = load_cpu(&c.page, &c.shared.clock);
+        cpu.psw.mask = mask;
+        let facilities = Facilities::from_bits_truncate(c.shared.facilities as u32);
+        let controls = Controls::from_registers(&cpu.cr, cpu.prefix, facilities);
         let mut gate = Gate {
             roots: [[0; 2]; crate::protocol::GATE_ROOTS],
             spaces: [[u64::MAX; 6]; crate::protocol::GATE_SPACES],
@@ -2393,7 +2619,7 @@ mod tests {
         gate.roots[2] = crate::protocol::root_words(&root);
         let fetch = crate::gate::fetch_controls(&cpu, controls);
         gate.spaces[1] = crate::protocol::controls_words(&fetch);
-        (c, g, gate)
+        gate
     }
 
     /// Host call 3 << 8 | 1 with the gate `gate`: the answer, the
@@ -2490,6 +2716,159 @@ mod tests {
         let (mut c, mut g, _) = svc_setup(&svc, FRAME_STORABLE, REAL);
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
         assert!(g.absolute_stores.is_empty());
+    }
+
+    /// DAT on in the primary space (CR1: `tables()`), 64-bit.
+    const DAT: u64 = mask::DAT | mask::EA | mask::BA;
+
+    /// `insn` at 0x1000 under [`DAT`] with r2 = `r2`, `tables()` in
+    /// absolute storage (page 5 DAT-protected where `protect`), the
+    /// lowcore's frame 0 listed storable, the program new PSW `new` at
+    /// 0x3000 and its root published; the host's fault of this call at
+    /// logical page `page`, two instructions of the block after it.
+    fn program_setup(insn: &[u8], r2: u64, page: u64, new: u64) -> (Call, Recorded, Gate) {
+        let (mut c, mut g, gate) = svc_setup(insn, FRAME_STORABLE, new);
+        let mut absolute = tables();
+        absolute[0x1d0..0x1d8].copy_from_slice(&new.to_be_bytes());
+        absolute[0x1d8..0x1e0].copy_from_slice(&0x3000u64.to_be_bytes());
+        absolute[0x1_1000 + 8 * 5..0x1_1000 + 8 * 6].copy_from_slice(&0x2_3200u64.to_be_bytes());
+        g.absolute = absolute;
+        c.shared.absolute_size = ABSOLUTE as u64;
+        c.page[offset::PSW_MASK / 8] = DAT;
+        c.page[(offset::CR + 8) / 8] = 0x1_0000;
+        c.page[(offset::GPR + 16) / 8] = r2;
+        c.shared.fault_site = (3 << 8 | 1) + 1;
+        c.shared.fault_page = page;
+        let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+        c.sites[slot].after = 2;
+        (c, g, gate)
+    }
+
+    /// The interpreter's step of the call's instruction over `absolute`
+    /// with DAT (`zmmu_machine::bus::DatBus`) and its delivery of the
+    /// program interruption: the CPU and storage after it.
+    fn interpreted_program(c: &Call, absolute: &[u8]) -> (Cpu, Vec<u8>) {
+        let site = c.sites[find_site(&c.sites, 3 << 8 | 1).unwrap()];
+        let mut cpu = load_cpu(&c.page, &c.shared.clock);
+        let mut storage = zmmu_mmu::storage::OwnedStorage::new(absolute.len());
+        storage.write(AbsoluteAddress::new(0), absolute).unwrap();
+        let mut bus = zmmu_machine::bus::DatBus::new(storage);
+        let insn = decode(&site.insn_bytes()[..site.len as usize]).unwrap();
+        let (result, _) = cpu.step_decoded(&mut bus, insn, site.at);
+        let Err(interruption @ Interruption::Program { .. }) = result else {
+            panic!("no program interruption: {result:?}");
+        };
+        cpu.deliver(&mut bus, interruption).unwrap();
+        (cpu, bus.storage.to_vec())
+    }
+
+    /// PoP ch. 6 "Program Interruption": the page-translation exception
+    /// of a load (nullified: the old PSW at the instruction) and the
+    /// protection exception of a store into a DAT-protected page, each at
+    /// the page of the host's fault, delivered as the interpreter
+    /// delivers them (the code and ILC at 0x8c, the TEID at 0xa8, the old
+    /// PSW at 0x150, the new PSW from 0x1d0); the block's two
+    /// instructions after it given back, the count.
+    #[test]
+    fn an_access_exception_at_the_fault_page_is_delivered_as_the_interpreter() {
+        // lg r1,0(r2) at 0x6000 (invalid), stg r1,0(r2) at 0x5008
+        // (protected).
+        for (insn, r2, code) in [
+            ([0xe3, 0x10, 0x20, 0x00, 0x00, 0x04], 0x6000, 0x11),
+            ([0xe3, 0x10, 0x20, 0x00, 0x00, 0x24], 0x5008, 0x04),
+        ] {
+            let (mut c, mut g, gate) = program_setup(&insn, r2, r2 & !0xfff, REAL);
+            let (cpu, expected) = interpreted_program(&c, &g.absolute);
+            let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!(answer, DISPATCH, "{code:#x}");
+            assert_eq!(g.absolute[0x8e..0x90], [0, code]);
+            assert_eq!(g.absolute[0x80..0x200], expected[0x80..0x200], "{code:#x}");
+            assert_eq!(g.absolute, expected, "{code:#x}");
+            assert_eq!(
+                (c.page[offset::PSW_MASK / 8], c.page[offset::PSW_ADDR / 8]),
+                (cpu.psw.mask, cpu.psw.addr)
+            );
+            assert_eq!(cpu.psw.addr, 0x3000);
+            assert_eq!(
+                (bits, last),
+                (REAL & crate::gate::KEY_BITS | 1, 3 | 1 << 16)
+            );
+            assert_eq!(
+                (c.shared.go_to, c.shared.refund, c.shared.programs),
+                (0x3000, 2, 1)
+            );
+            assert_eq!(c.shared.fault_site, 0, "taken");
+            assert!(g.loads.is_empty(), "nothing loaded through the root");
+        }
+    }
+
+    /// What the image cannot deliver exactly is the host's, nothing
+    /// changed and the site not refused: a PSW key other than 0, the
+    /// exception at another page than the host's fault, a lowcore frame
+    /// not listed storable, a new PSW in the wait state, no context.
+    #[test]
+    fn an_access_exception_the_image_cannot_deliver_is_the_hosts() {
+        let lg = [0xe3, 0x10, 0x20, 0x00, 0x00, 0x04];
+        let refused = |(mut c, mut g, gate): (Call, Recorded, Gate), what: &str| {
+            let (page, absolute) = (c.page, g.absolute.clone());
+            let (answer, bits, last) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!((answer, bits, last), (HOST, 0, 0), "{what}");
+            assert_eq!((c.page, &g.absolute), (page, &absolute), "{what}");
+            assert_eq!((c.shared.refund, c.shared.programs), (0, 0), "{what}");
+            let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+            assert_eq!(c.sites[slot].refused, 0, "{what}");
+        };
+        let mut key = program_setup(&lg, 0x6000, 0x6000, REAL);
+        key.0.page[offset::PSW_MASK / 8] = DAT | 0x0010_0000_0000_0000;
+        refused(key, "key 1");
+        refused(program_setup(&lg, 0x6000, 0x8000, REAL), "another page");
+        let mut unlisted = program_setup(&lg, 0x6000, 0x6000, REAL);
+        list(&mut unlisted.0.frames, 0, FRAME_REFERENCED);
+        refused(unlisted, "referenced only");
+        refused(
+            program_setup(&lg, 0x6000, 0x6000, REAL | mask::WAIT),
+            "wait",
+        );
+        let (mut c, mut g, _) = program_setup(&lg, 0x6000, 0x6000, REAL);
+        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST, "no context");
+    }
+
+    /// An EXECUTE's target meeting the exception at the fault page: the
+    /// interruption is the EXECUTE's (its ILC, the old PSW at it when
+    /// nullified), as the interpreter's step gives it.
+    #[test]
+    fn an_executed_instructions_exception_is_the_executes() {
+        // exrl 0,+0x16 at 0x1000; at 0x1016 lg r1,0(r2), r2 at 0x6000
+        // (invalid); page 1 mapped onto frame 0x1000.
+        let (mut c, mut g, gate) =
+            program_setup(&[0xc6, 0x00, 0x00, 0x00, 0x00, 0x0b], 0x6000, 0x6000, REAL);
+        let target = [0xe3, 0x10, 0x20, 0x00, 0x00, 0x04];
+        g.text = Some((0x1016, target));
+        g.absolute[0x1016..0x101c].copy_from_slice(&target);
+        g.absolute[0x1_1008..0x1_1010].copy_from_slice(&0x1000u64.to_be_bytes());
+        let (cpu, expected) = interpreted_program(&c, &g.absolute);
+        let (answer, _, _) = svc_call(&mut c, &mut g, &gate);
+        assert_eq!(answer, DISPATCH);
+        assert!(g.absolute == expected, "the storage differs");
+        // ILC 3 (the EXRL's), the old PSW at the EXRL.
+        assert_eq!(g.absolute[0x8c..0x90], [0, 6, 0, 0x11]);
+        assert_eq!(g.absolute[0x158..0x160], 0x1000u64.to_be_bytes());
+        assert_eq!(page_state(&c), (cpu.gpr, cpu.psw.mask, cpu.psw.addr));
+        assert_eq!(c.shared.refund, 2);
+    }
+
+    /// The host's fault names another call: this one's accesses go
+    /// through the root as at any call (here completed), and the fault is
+    /// taken all the same.
+    #[test]
+    fn a_fault_of_another_call_is_not_this_ones() {
+        let (mut c, mut g, gate) =
+            program_setup(&[0xe3, 0x10, 0x20, 0x00, 0x00, 0x04], 0x6000, 0x6000, REAL);
+        c.shared.fault_site = (3 << 8 | 2) + 1;
+        let (answer, _, _) = svc_call(&mut c, &mut g, &gate);
+        assert_eq!(answer, COMPLETED);
+        assert_eq!(g.loads, [(0x6000, 8)]);
+        assert_eq!((c.shared.fault_site, c.shared.programs), (0, 0));
     }
 
     /// Lists the absolute frame of `frame` in `table` (the table at
@@ -2757,6 +3136,38 @@ mod tests {
         let (mut c, g) = mvcos(oac(2, 0) << 16, 0x5000, 0x5000, 8);
         c.page[offset::CR / 8] &= !zmmu_mmu::control::Cr0::SECONDARY_SPACE.bits();
         assert_eq!(left_to_the_host(c, g, Some(Code::SPECIAL_OPERATION.0)), []);
+    }
+
+    /// PoP ch. 6: MVCOS's access exceptions, which its walk in the named
+    /// spaces recognizes without a fault of the host, delivered as the
+    /// interpreter delivers them where the call can go on at the new PSW
+    /// (the lowcore frame listed storable, its root published); the
+    /// block's instructions after it given back.
+    #[test]
+    fn an_access_exception_of_move_with_optional_specifications_is_delivered_in_the_vm() {
+        for (dst, src, len, code) in [
+            (0x7000, 0x5000, 8, Code::PROTECTION),
+            (0x100, 0x5000, 8, Code::PROTECTION),
+            (0x6ff8, 0x5000, 0x10, Code::PROTECTION),
+            (0x8000, 0x5000, 8, Code::PAGE_TRANSLATION),
+            (0x5000, 0x8000, 8, Code::PAGE_TRANSLATION),
+        ] {
+            let (mut c, mut g) = mvcos(0, dst, src, len);
+            list(&mut c.frames, 0, FRAME_STORABLE);
+            g.absolute[0x1d0..0x1d8].copy_from_slice(&REAL.to_be_bytes());
+            g.absolute[0x1d8..0x1e0].copy_from_slice(&0x3000u64.to_be_bytes());
+            g.grant = true;
+            let slot = find_site(&c.sites, 3 << 8 | 1).unwrap();
+            c.sites[slot].after = 3;
+            let gate = gate_for(&c, REAL);
+            let (cpu, expected) = interpreted_program(&c, &g.absolute);
+            let (answer, _, _) = svc_call(&mut c, &mut g, &gate);
+            assert_eq!(answer, DISPATCH, "to {dst:#x}");
+            assert_eq!(g.absolute[0x8e..0x90], code.0.to_be_bytes(), "to {dst:#x}");
+            assert!(g.absolute == expected, "to {dst:#x}: the storage differs");
+            assert_eq!(page_state(&c), (cpu.gpr, cpu.psw.mask, cpu.psw.addr));
+            assert_eq!((c.shared.refund, c.shared.programs), (3, 1));
+        }
     }
 
     #[test]

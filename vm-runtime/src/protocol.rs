@@ -87,7 +87,7 @@ pub const CONTEXT_LAST_BLOCK: u64 = 64;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 12;
+pub const VERSION: u64 = 13;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -96,11 +96,17 @@ pub const COMPLETED: u64 = 0;
 /// as before the image existed).
 pub const HOST: u64 = 2;
 /// The image's answer: the instruction is done and the PSW is a new one
-/// (an SVC delivered, docs/CHOICES.md 80): the stub drops its caller's
-/// frame and goes to the dispatcher at [`Shared::go_to`] under the
-/// context's new bits (distinct from the host's `GO_TO`, 3, and the
-/// translator's answers 0 and 1).
+/// (an SVC delivered, docs/CHOICES.md 80, or a program interruption, 82:
+/// the stub first gives [`Shared::refund`] back to the budget): the stub
+/// drops its caller's frame and goes to the dispatcher at
+/// [`Shared::go_to`] under the context's new bits (distinct from the
+/// host's `GO_TO`, 3, and the translator's answers 0 and 1).
 pub const DISPATCH: u64 = 4;
+
+/// [`Shared::fault_site`] when the access that met the s390x exception
+/// was the image's own, in the call it is making: the call runs again
+/// with that page's accesses on the software path (`call::host_call`).
+pub const FAULT_IN_CALL: u64 = u64::MAX;
 
 /// Probes of the site table before a lookup gives up (and the host runs
 /// the instruction).
@@ -255,6 +261,25 @@ pub struct Shared {
     /// The PSW address the host-call stub goes to the dispatcher at after
     /// the image's [`DISPATCH`].
     pub go_to: u64,
+    // A program interruption delivered in the VM (docs/CHOICES.md 82).
+    /// The host call whose instruction's access the host just found to
+    /// end in an s390x exception (a page-translation or protection
+    /// exception: Linux's demand paging and copy-on-write), plus one
+    /// (zero: none): its slow path's call comes next, and the image
+    /// recognizes the access exceptions of its operands on the software
+    /// path (`call::Bus::probe`). Written by the host's fault path,
+    /// cleared by the image at each call.
+    pub fault_site: u64,
+    /// The logical page (4 KiB aligned) of that access.
+    pub fault_page: u64,
+    /// Instructions the host-call stub gives back to the budget (R15)
+    /// after the image's answer: the site's [`Site::after`] with a program
+    /// interruption delivered, else zero (written by the image at each
+    /// call).
+    pub refund: u64,
+    /// Program interruptions the image delivered (the image counts, the
+    /// host reads).
+    pub programs: u64,
 }
 
 /// Roots of [`Gate::roots`]: the shadow pager's most (`shadow::Config`'s
@@ -493,7 +518,12 @@ pub struct Site {
     /// Its bytes, from the first, in a big-endian word.
     pub bytes: u64,
     /// Its length in bytes (2, 4 or 6).
-    pub len: u32,
+    pub len: u16,
+    /// The instructions of its block after it, charged to the budget at
+    /// the block's entry: given back when the image delivers a program
+    /// interruption that ends the instruction ([`Shared::refund`],
+    /// docs/CHOICES.md 82).
+    pub after: u16,
     /// Nonzero once the image left this site's access to the host for a
     /// cause that holds at every call (the shadow root refused it: a
     /// sub-page rule such as low-address protection, a fault the mapping
@@ -514,9 +544,16 @@ impl Site {
             key: which + 1,
             at,
             bytes: u64::from_be_bytes(word),
-            len: len as u32,
+            len: len as u16,
+            after: 0,
             refused: 0,
         }
+    }
+
+    /// This site with `after` instructions of its block after it
+    /// ([`Site::after`]).
+    pub fn followed_by(self, after: u16) -> Self {
+        Self { after, ..self }
     }
 
     /// The instruction's bytes.
@@ -538,10 +575,10 @@ pub fn find_site(table: &[Site], which: u64) -> Option<usize> {
     site_slots(which).find(|&slot| table.get(slot).is_some_and(|site| site.key == which + 1))
 }
 
-/// The fourth word of a site as the host writes it: `len` and `refused`
-/// (little-endian, `repr(C)`).
-pub const fn site_word3(len: u32, refused: u32) -> u64 {
-    len as u64 | (refused as u64) << 32
+/// The fourth word of a site as the host writes it: `len`, `after` and
+/// `refused` (little-endian, `repr(C)`).
+pub const fn site_word3(len: u16, after: u16, refused: u32) -> u64 {
+    len as u64 | (after as u64) << 16 | (refused as u64) << 32
 }
 
 /// The bits of a jump-cache entry's PSW bits that hold the tag of the

@@ -563,10 +563,27 @@ impl Cpu {
         insn: Insn,
         at: u64,
     ) -> (Result<(), Interruption>, Insn) {
-        let ilc = insn.ilc();
-        let next = self.psw.amode().wrap(at.wrapping_add(u64::from(insn.len)));
+        let amode = self.psw.amode();
         let (result, ran) = execute_reporting(self, bus, insn, at);
-        let result = match result {
+        (self.end(&insn, at, amode, result), ran)
+    }
+
+    /// Ends `insn` at `at`, begun in the addressing mode `amode`, after
+    /// its execution gave `result`, as [`Cpu::step`] does: the PSW address
+    /// set where the architecture says (the next instruction, a branch
+    /// target, the instruction itself for a nullifying exception: PoP
+    /// ch. 6 "Types of Instruction Ending"), an exception or SVC returned
+    /// with the ILC of `insn`.
+    pub fn end(
+        &mut self,
+        insn: &Insn,
+        at: u64,
+        amode: zmmu_mmu::addr::AddressingMode,
+        result: Result<Next, Exception>,
+    ) -> Result<(), Interruption> {
+        let ilc = insn.ilc();
+        let next = amode.wrap(at.wrapping_add(u64::from(insn.len)));
+        match result {
             Ok(Next::Seq) => {
                 self.psw.addr = next;
                 Ok(())
@@ -591,8 +608,7 @@ impl Cpu {
                 };
                 Err(Interruption::Program { exception, ilc })
             }
-        };
-        (result, ran)
+        }
     }
 
     /// Fetch and decode the instruction at `at`; an exception comes with the
