@@ -44,7 +44,7 @@ pub use crate::guest::{CpuPage, Guest};
 use crate::protocol::{
     cpu_page, find_site, frame_state, page_entry, store_tag, ClockPage, Gate, Shared, Site,
     COMPLETED, DISPATCH, FAULT_IN_CALL, FRAME_REFERENCED, FRAME_STORABLE, FRAME_UNLISTED, HOST,
-    LISTED_PAGES, WANTED_FRAMES,
+    LISTED_PAGES, REFUSALS, WANTED_FRAMES,
 };
 
 /// Whether the host enters a site for `op` (an instruction translated
@@ -1233,7 +1233,7 @@ fn call_once(
         return HOST;
     };
     let site = sites[slot];
-    if site.refused != 0 {
+    if site.refused >= REFUSALS {
         return HOST;
     }
     let _ = guest.take_transient();
@@ -1341,7 +1341,7 @@ fn call_once(
         // meet (`Shared::transient`), a target's page not listed yet, or
         // an operand out of the root's reach at this call.
         if !transient && !passing {
-            sites[slot].refused = 1;
+            refused_again(&mut sites[slot]);
         }
         return host();
     }
@@ -1412,7 +1412,7 @@ fn call_once(
         for (at, range) in parts.into_iter().filter(|(_, range)| !range.is_empty()) {
             if !guest.store(at, &data[range]) {
                 if !(transient || guest.take_transient() || passing) {
-                    sites[slot].refused = 1;
+                    refused_again(&mut sites[slot]);
                 }
                 return host();
             }
@@ -1449,14 +1449,23 @@ fn call_once(
     if let Some(count) = counts.get_mut(insn.op as usize) {
         *count += 1;
     }
+    if sites[slot].refused != 0 {
+        sites[slot].refused = 0;
+    }
     COMPLETED
+}
+
+/// Counts a refusal of `site` for a cause that may hold at every call
+/// ([`Site::refused`]).
+fn refused_again(site: &mut Site) {
+    site.refused = site.refused.saturating_add(1);
 }
 
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
-    use crate::protocol::{site_slots, FRAME_UNLISTED, VERSION};
+    use crate::protocol::{site_slots, FRAME_UNLISTED, REFUSALS, VERSION};
     use std::format;
     use std::vec;
     use std::vec::Vec;
@@ -1640,22 +1649,40 @@ mod tests {
     }
 
     #[test]
-    fn a_store_the_root_refuses_leaves_everything_and_the_site_to_the_host() {
+    fn a_store_the_root_refuses_leaves_everything_to_the_host_and_the_site_after_refusals_in_a_row()
+    {
         let mut c = setup(&[0xb2, 0x05, 0x20, 0x00]);
         let before = c.page;
+        let which = 3 << 8 | 1;
         let mut g = Recorded {
             faults: true,
             ..guest()
         };
-        assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
+        for _ in 1..REFUSALS {
+            assert_eq!(c.call(which, &mut g), HOST);
+        }
         assert_eq!(c.page, before);
         assert_eq!(c.shared.clock.last, 0);
         assert_eq!(c.counts[Opcode::STCK as usize], 0);
-        // The site is the host's from now on: no second attempt (and fault).
+        // Fewer refusals than REFUSALS in a row: tried again, and a
+        // completion sets the count back.
         g.faults = false;
-        let which = 3 << 8 | 1;
+        assert_eq!(c.call(which, &mut g), COMPLETED);
+        g.faults = true;
+        for _ in 1..REFUSALS {
+            assert_eq!(c.call(which, &mut g), HOST);
+        }
+        g.faults = false;
+        assert_eq!(c.call(which, &mut g), COMPLETED);
+        g.faults = true;
+        for _ in 0..REFUSALS {
+            assert_eq!(c.call(which, &mut g), HOST);
+        }
+        // The site is the host's from now on: no attempt (and fault).
+        g.faults = false;
+        let stores = g.stores.len();
         assert_eq!(c.call(which, &mut g), HOST);
-        assert!(g.stores.is_empty());
+        assert_eq!(g.stores.len(), stores);
     }
 
     #[test]

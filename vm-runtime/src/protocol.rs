@@ -524,13 +524,16 @@ pub struct Site {
     /// interruption that ends the instruction ([`Shared::refund`],
     /// docs/CHOICES.md 82).
     pub after: u16,
-    /// Nonzero once the image left this site's access to the host for a
-    /// cause that holds at every call (the shadow root refused it: a
+    /// How many calls in a row the image left to the host for a cause
+    /// that may hold at every call (the shadow root refused the access: a
     /// sub-page rule such as low-address protection, a fault the mapping
-    /// did not cure; not an s390x exception or a code frame:
-    /// [`Shared::transient`]): later calls go straight to the host instead
-    /// of taking the same fault again. Written by the image; the host
-    /// enters sites with zero.
+    /// did not cure; a store across a page boundary the host did not
+    /// cross; not an s390x exception or a code frame:
+    /// [`Shared::transient`]). At [`REFUSALS`] later calls go straight to
+    /// the host instead of meeting the same cause again; a call the image
+    /// completes sets it back to zero, since some causes depend on the
+    /// operands' addresses (a VSTM on a stack that sometimes crosses a
+    /// page). Written by the image; the host enters sites with zero.
     pub refused: u32,
 }
 
@@ -561,6 +564,10 @@ impl Site {
         self.bytes.to_be_bytes()
     }
 }
+
+/// Refusals in a row ([`Site::refused`]) after which a site's calls go
+/// straight to the host.
+pub const REFUSALS: u32 = 16;
 
 /// The slots a lookup of `which` probes, in order.
 pub fn site_slots(which: u64) -> impl Iterator<Item = usize> {
