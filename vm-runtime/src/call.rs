@@ -21,9 +21,8 @@
 //! as before, and delivers its interruption if it has one.
 
 use zmmu_cpu::clock::{Clock, ClockState, TimeSource, TscScale};
-use zmmu_cpu::decode::decode;
+use zmmu_cpu::decode::{decode, Insn};
 use zmmu_cpu::exec::{execute, Next};
-use zmmu_cpu::interrupt::Interruption;
 use zmmu_cpu::memory::{logical_space, Access, AddressType, Memory, System};
 use zmmu_cpu::opcode::Opcode;
 use zmmu_cpu::state::{mask, offset, Cpu};
@@ -287,7 +286,7 @@ pub(crate) fn run_alone(
     shared: &Shared,
     frames: &[u64],
     guest: &mut impl Guest,
-    insn: zmmu_cpu::decode::Insn,
+    insn: Insn,
     at: u64,
 ) -> (Option<Next>, Option<u64>) {
     let mut bus = Bus::new(guest, cpu, shared, frames, insn.op, at);
@@ -723,11 +722,7 @@ impl<G: Guest> Storage for Bus<'_, G> {
 }
 
 impl<G: Guest> System for Bus<'_, G> {
-    fn system_instruction(
-        &mut self,
-        _: &mut Cpu,
-        _: &zmmu_cpu::decode::Insn,
-    ) -> Result<(), Exception> {
+    fn system_instruction(&mut self, _: &mut Cpu, _: &Insn) -> Result<(), Exception> {
         Err(self.refuse())
     }
 
@@ -1135,9 +1130,18 @@ pub const fn last_run(which: u64) -> u64 {
     which >> 8 | (which & 0xff) << 16
 }
 
-/// Delivers `interruption`, which ended the instruction of host call
-/// `which` under `cpu` (the PSW mask `old` before it), with the
-/// interpreter's code (`Cpu::deliver`) through the lowcore in the
+/// An instruction whose execution gave `result`, to be ended as the
+/// interpreter's step ends it (`Cpu::end`).
+struct Ending<'i> {
+    insn: &'i Insn,
+    at: u64,
+    result: Result<Next, Exception>,
+}
+
+/// Ends the instruction of host call `which` (`ending`, begun as
+/// `before`) in the interruption it gives, as the interpreter's step does
+/// (`Cpu::end`), and delivers it with the interpreter's code
+/// (`Cpu::deliver`) through the lowcore in the
 /// absolute window (`Bus::lowcore`), then sends the caller to the
 /// dispatcher at the new PSW through the gate (`gate::may_go_on`,
 /// `gate::switch`, [`Shared::go_to`]); `None`, having changed nothing,
@@ -1146,20 +1150,22 @@ pub const fn last_run(which: u64) -> u64 {
 #[allow(clippy::too_many_arguments)]
 fn deliver<G: Guest>(
     cpu: &mut Cpu,
-    old: u64,
+    before: &Cpu,
+    ending: Ending<'_>,
     mut bus: Bus<'_, G>,
-    interruption: Interruption,
     shared: &mut Shared,
     page: &mut CpuPage,
     context: &mut Context<'_>,
     which: u64,
 ) -> Option<()> {
+    let Ending { insn, at, result } = ending;
+    let interruption = cpu.end(insn, at, before.psw.amode(), result).err()?;
     bus.lowcore = true;
     let delivered = cpu.deliver(&mut bus, interruption).is_ok() && !bus.refused;
     let now = bus.clock.as_mut().map(Clock::peek_tod);
     let moved = bus.moved;
     let guest = bus.guest;
-    if !delivered || !crate::gate::may_go_on(old, &cpu.psw, shared.mask_floor, now) {
+    if !delivered || !crate::gate::may_go_on(before.psw.mask, &cpu.psw, shared.mask_floor, now) {
         return None;
     }
     crate::gate::switch(cpu, shared, page, context.gate, context.bits, guest)?;
@@ -1302,23 +1308,12 @@ fn call_once(
         let Some(context) = context.filter(|_| clean) else {
             return host();
         };
-        let amode = before.psw.amode();
-        let Err(interruption) = cpu.end(&insn, site.at, amode, result) else {
-            return host();
+        let ending = Ending {
+            insn: &insn,
+            at: site.at,
+            result,
         };
-        let old = before.psw.mask;
-        if deliver(
-            &mut cpu,
-            old,
-            bus,
-            interruption,
-            shared,
-            page,
-            context,
-            which,
-        )
-        .is_none()
-        {
+        if deliver(&mut cpu, &before, ending, bus, shared, page, context, which).is_none() {
             return host();
         }
         shared.refund = u64::from(site.after);
@@ -1353,23 +1348,12 @@ fn call_once(
         let Some(context) = context.filter(|_| insn.op == Opcode::SVC) else {
             return host();
         };
-        let amode = before.psw.amode();
-        let Err(interruption) = cpu.end(&insn, site.at, amode, result) else {
-            return host();
+        let ending = Ending {
+            insn: &insn,
+            at: site.at,
+            result,
         };
-        let old = before.psw.mask;
-        if deliver(
-            &mut cpu,
-            old,
-            bus,
-            interruption,
-            shared,
-            page,
-            context,
-            which,
-        )
-        .is_none()
-        {
+        if deliver(&mut cpu, &before, ending, bus, shared, page, context, which).is_none() {
             return host();
         }
         if let Some(count) = counts.get_mut(insn.op as usize) {
@@ -1469,6 +1453,7 @@ mod tests {
     use std::format;
     use std::vec;
     use std::vec::Vec;
+    use zmmu_cpu::interrupt::Interruption;
 
     /// A guest whose stores land in a list, or fault.
     struct Recorded {

@@ -1536,20 +1536,24 @@ pub(crate) mod tests {
     use super::*;
     use crate::{decode_block, stubs, MemoryAccess};
 
+    /// 64-bit code with the PSW key 0 and the software TLB.
+    fn env() -> Env {
+        Env {
+            amode: AddressingMode::Bits64,
+            key: 0,
+            memory: MemoryAccess::SoftTlb {
+                partition: 0,
+                whole_pages: true,
+                fma: false,
+            },
+            movbe: false,
+        }
+    }
+
     /// A translator that has just translated the block `code` decodes to.
     fn translated(code: &[u8]) -> Translator {
         let block = decode_block(code, 0x2_0000, AddressingMode::Bits64, 64);
-        let memory = MemoryAccess::SoftTlb {
-            partition: 0,
-            whole_pages: true,
-            fma: false,
-        };
-        let env = Env {
-            amode: AddressingMode::Bits64,
-            key: 0,
-            memory,
-            movbe: false,
-        };
+        let env = env();
         let (shared, stubs) = stubs(0x1000).unwrap();
         let mut t = Translator::new().unwrap();
         t.translate(&block, &env, 0x1000 + shared.len() as u64, 0, &stubs, &[])
@@ -1577,17 +1581,7 @@ pub(crate) mod tests {
         let second = [
             0x58, 0x40, 0x50, 0x04, 0x5a, 0x40, 0x50, 0x08, 0x50, 0x40, 0x50, 0x0c, 0, 0,
         ];
-        let memory = MemoryAccess::SoftTlb {
-            partition: 0,
-            whole_pages: true,
-            fma: false,
-        };
-        let env = Env {
-            amode: AddressingMode::Bits64,
-            key: 0,
-            memory,
-            movbe: false,
-        };
+        let env = env();
         let (shared, stubs) = stubs(0x1000).unwrap();
         let ip = 0x1000 + shared.len() as u64;
         let block = |code: &[u8]| decode_block(code, 0x2_0000, AddressingMode::Bits64, 64);
@@ -1616,16 +1610,7 @@ pub(crate) mod tests {
             0,
         ];
         let block = decode_block(&code, 0x2_0000, AddressingMode::Bits64, 64);
-        let env = Env {
-            amode: AddressingMode::Bits64,
-            key: 0,
-            memory: MemoryAccess::SoftTlb {
-                partition: 0,
-                whole_pages: true,
-                fma: false,
-            },
-            movbe: false,
-        };
+        let env = env();
         let (shared, stubs) = stubs(0x1000).unwrap();
         let ip = 0x1000 + shared.len() as u64;
         let mut encoder = Assembler::new();
