@@ -252,27 +252,14 @@ impl Gen {
 
 #[cfg(test)]
 mod tests {
-    use crate::emit::tests::emitted;
+    use crate::emit::tests::loop_body;
     use crate::psw::PSW_CC_BYTE;
 
-    /// The host instructions of a self-looping block `code` from its loop
-    /// head to the branch back to it: whether any stores the PSW's cc byte.
+    /// Whether any host instruction of the self-looping block `code`, from
+    /// its loop head to the branch back to it, stores the PSW's cc byte.
     fn loop_stores_the_cc(code: &[u8]) -> bool {
-        let host = emitted(code);
-        // The first jump to a label before it (labels are the ips the
-        // assembler gives the instructions it labels).
-        let (head, back) = host
-            .iter()
-            .enumerate()
-            .find_map(|(back, i)| {
-                let head = host[..back]
-                    .iter()
-                    .position(|h| h.ip() != 0 && h.ip() == i.near_branch64())?;
-                (i.code() == iced_x86::Code::Jmp_rel32_64).then_some((head, back))
-            })
-            .expect("a branch back");
         let cc_byte = PSW_CC_BYTE as u64;
-        host[head..back].iter().any(|i| {
+        loop_body(code).iter().any(|i| {
             i.code() == iced_x86::Code::Mov_rm8_r8
                 && i.op0_kind() == iced_x86::OpKind::Memory
                 && i.memory_base() == iced_x86::Register::RBX
