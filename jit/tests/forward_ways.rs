@@ -108,3 +108,69 @@ fn a_join_where_one_way_holds_bits_32_to_63_only_ends_as_the_interpreter() {
         }
     }
 }
+
+/// A compare with storage, its operand across a page boundary (the
+/// interpreter runs it in the compare's slow path), then a branch on its
+/// condition code (PoP, COMPARE: cc 0 equal, 1 first operand low, 2
+/// high): the slow path makes the compare's host flags again from that
+/// cc before it rejoins at the branch (docs/CHOICES.md §85), so the
+/// branch goes as the interpreter's for every mask.
+#[test]
+fn a_branch_after_a_compare_run_in_its_slow_path_goes_as_the_interpreter() {
+    // (form, opcode byte, operand length): CG, CLG and LTG (signed,
+    // logical, and a compare with zero that loads), CY and CLY.
+    let forms = [
+        ("CG", 0x20, 8),
+        ("CLG", 0x21, 8),
+        ("LTG", 0x02, 8),
+        ("CY", 0x59, 4),
+        ("CLY", 0x55, 4),
+    ];
+    let operands = [0, 1, 0x8000_0000_0000_0000, 0x8000_0000, u64::MAX];
+    for (name, op, len) in forms {
+        for &second in &operands {
+            for &r2 in &[0, 1, 0x8000_0000, u64::MAX] {
+                // Each set of cc 0-2 a mask selects (bit 1, cc 3, never).
+                for mask in [2u8, 4, 6, 8, 10, 12, 13] {
+                    // form r2,0(r6); brc mask,T; lghi r7,1; T: lghi r8,1.
+                    let code = [
+                        0xe3,
+                        0x20,
+                        0x60,
+                        0x00,
+                        0x00,
+                        op,
+                        0xa7,
+                        mask << 4 | 4,
+                        0x00,
+                        0x04,
+                        0xa7,
+                        0x79,
+                        0x00,
+                        0x01,
+                        0xa7,
+                        0x89,
+                        0x00,
+                        0x01,
+                        0,
+                        0,
+                    ];
+                    // The operand from `len` / 2 bytes before DATA's page
+                    // ends.
+                    let at = 0x1000 - len / 2;
+                    let mut data = vec![0; 0x1000 + len];
+                    data[at..at + len].copy_from_slice(&second.to_be_bytes()[8 - len..]);
+                    let set = |cpu: &mut Cpu| {
+                        cpu.gpr[2] = r2;
+                        cpu.gpr[6] = DATA + at as u64;
+                    };
+                    let jit = Jit::new(zmmu_jit::DEFAULT_BUFFER).unwrap();
+                    let ran = run_against_interpreter(jit, 100, SIZE, || {
+                        common::machine(SIZE, &code, &data, set)
+                    });
+                    assert!(!ran.native(name), "{name} ran in its slow path");
+                }
+            }
+        }
+    }
+}

@@ -175,6 +175,19 @@ impl Gen {
         cc_into_psw(a)
     }
 
+    /// The host flags of a compare ([`Compared`], signed or logical) from
+    /// its condition code in ecx (cc << 4: 0 equal, 1 low, 2 high, never
+    /// 3), where the interpreter ran the compare in its slow path: cc ^ 1
+    /// against 1 (1, 0 or 3 against 1) is equal, low or high both signed
+    /// and unsigned (docs/CHOICES.md §85). Uses rdx.
+    pub(crate) fn compared_again(&mut self) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(edx, ecx)?;
+        a.xor(edx, 0x10)?;
+        a.cmp(edx, 0x10)?;
+        Ok(())
+    }
+
     /// dl = the PSW's cc byte with the cc clear, also saved in the frame.
     pub(crate) fn save_cc_base(&mut self) -> Result<(), IcedError> {
         let a = &mut self.a;

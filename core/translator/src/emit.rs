@@ -304,8 +304,9 @@ fn emit(
             }
         }
         if here.used_slow {
-            // Its slow path rejoins after it with other flags.
-            g.flags_left = None;
+            // Its slow path rejoins after it: with the flags of its
+            // compare made again from the cc ([`Gen::compared_again`]),
+            // never with the cc only in the flags.
             g.cc_in_flags_left = false;
             g.slow.push(Slow {
                 label: here.slow,
@@ -315,6 +316,7 @@ fn emit(
                 regs: g.regs,
                 flush: g.start_regs,
                 pending,
+                flags: g.flags_left,
             });
         }
         if g.pending.is_some_and(|(_, until)| index + 1 >= until) {
@@ -482,6 +484,8 @@ struct Slow {
     flush: Regs,
     /// The condition code to store before the helper sees the PSW.
     pending: Option<Pending>,
+    /// The compare whose flags the next instruction expects.
+    flags: Option<Compared>,
 }
 
 /// A branch forward's way into the instruction it joins
@@ -1380,6 +1384,7 @@ impl Gen {
             regs,
             flush,
             pending,
+            flags,
         } in slow.drain(..)
         {
             self.index = index;
@@ -1403,6 +1408,9 @@ impl Gen {
                 // registers the cache holds.
                 self.load_cc()?;
                 self.reload(&regs)?;
+                if flags.is_some() {
+                    self.compared_again()?;
+                }
                 self.a.jmp(resume)?;
             } else {
                 self.end_at(next)?;
@@ -1977,13 +1985,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_branch_after_a_compare_with_a_slow_path_reads_the_condition_code() {
-        // clg r1,0(r2); jle: the slow path rejoins before the branch with
-        // the interpreter's flags, not the compare's.
+    fn a_branch_after_a_compare_with_a_slow_path_jumps_on_flags_made_again_there() {
+        // clg r1,0(r2); jle: the slow path, where the interpreter ran the
+        // compare, makes the compare's flags again from its cc before it
+        // rejoins at the branch (docs/CHOICES.md §85).
         let code = [
             0xe3, 0x10, 0x20, 0x00, 0x00, 0x21, 0xa7, 0xc4, 0x00, 0x04, 0, 0,
         ];
-        assert!(tests_the_cc(&emitted(&code)));
+        let host = emitted(&code);
+        assert!(!tests_the_cc(&host));
+        assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+        assert!(host.iter().any(|i| i.code() == Code::Xor_rm32_imm8
+            && i.op0_register() == Register::EDX
+            && i.immediate8() == 0x10));
     }
 
     #[test]
