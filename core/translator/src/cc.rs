@@ -175,6 +175,19 @@ impl Gen {
         cc_into_psw(a)
     }
 
+    /// The host flags of a compare ([`Compared`], signed or logical) from
+    /// its condition code in ecx (cc << 4: 0 equal, 1 low, 2 high, never
+    /// 3), where the interpreter ran the compare in its slow path: cc ^ 1
+    /// against 1 (1, 0 or 3 against 1) is equal, low or high both signed
+    /// and unsigned (docs/CHOICES.md §85). Uses rdx.
+    pub(crate) fn compared_again(&mut self) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(edx, ecx)?;
+        a.xor(edx, 0x10)?;
+        a.cmp(edx, 0x10)?;
+        Ok(())
+    }
+
     /// dl = the PSW's cc byte with the cc clear, also saved in the frame.
     pub(crate) fn save_cc_base(&mut self) -> Result<(), IcedError> {
         let a = &mut self.a;
@@ -252,27 +265,14 @@ impl Gen {
 
 #[cfg(test)]
 mod tests {
-    use crate::emit::tests::emitted;
+    use crate::emit::tests::loop_body;
     use crate::psw::PSW_CC_BYTE;
 
-    /// The host instructions of a self-looping block `code` from its loop
-    /// head to the branch back to it: whether any stores the PSW's cc byte.
+    /// Whether any host instruction of the self-looping block `code`, from
+    /// its loop head to the branch back to it, stores the PSW's cc byte.
     fn loop_stores_the_cc(code: &[u8]) -> bool {
-        let host = emitted(code);
-        // The first jump to a label before it (labels are the ips the
-        // assembler gives the instructions it labels).
-        let (head, back) = host
-            .iter()
-            .enumerate()
-            .find_map(|(back, i)| {
-                let head = host[..back]
-                    .iter()
-                    .position(|h| h.ip() != 0 && h.ip() == i.near_branch64())?;
-                (i.code() == iced_x86::Code::Jmp_rel32_64).then_some((head, back))
-            })
-            .expect("a branch back");
         let cc_byte = PSW_CC_BYTE as u64;
-        host[head..back].iter().any(|i| {
+        loop_body(code).iter().any(|i| {
             i.code() == iced_x86::Code::Mov_rm8_r8
                 && i.op0_kind() == iced_x86::OpKind::Memory
                 && i.memory_base() == iced_x86::Register::RBX

@@ -103,6 +103,7 @@ struct Lists {
     resume: Vec<CodeLabel>,
     starts: Vec<usize>,
     dropped: Vec<usize>,
+    ways: Vec<Way>,
 }
 
 impl core::fmt::Debug for Translator {
@@ -303,8 +304,9 @@ fn emit(
             }
         }
         if here.used_slow {
-            // Its slow path rejoins after it with other flags.
-            g.flags_left = None;
+            // Its slow path rejoins after it: with the flags of its
+            // compare made again from the cc ([`Gen::compared_again`]),
+            // never with the cc only in the flags.
             g.cc_in_flags_left = false;
             g.slow.push(Slow {
                 label: here.slow,
@@ -314,6 +316,7 @@ fn emit(
                 regs: g.regs,
                 flush: g.start_regs,
                 pending,
+                flags: g.flags_left,
             });
         }
         if g.pending.is_some_and(|(_, until)| index + 1 >= until) {
@@ -481,6 +484,20 @@ struct Slow {
     flush: Regs,
     /// The condition code to store before the helper sees the PSW.
     pending: Option<Pending>,
+    /// The compare whose flags the next instruction expects.
+    flags: Option<Compared>,
+}
+
+/// A branch forward's way into the instruction it joins
+/// ([`Gen::jump_forward`]): the label it jumps to, that instruction's
+/// index, and the register cache on the way, its dirty registers still
+/// in host registers; at the join, those the join does not keep as they
+/// are (docs/CHOICES.md §85).
+#[derive(Clone, Copy)]
+struct Way {
+    label: CodeLabel,
+    to: usize,
+    regs: Regs,
 }
 
 /// The out-of-line exit of a signed add or subtract whose condition code
@@ -620,6 +637,8 @@ pub(crate) struct Gen {
     /// Per instruction, what the register cache holds on every branch
     /// forward to it emitted so far ([`Regs::common`] of theirs).
     entering: Vec<Option<Regs>>,
+    /// The branches forward whose way in writes something back.
+    ways: Vec<Way>,
 }
 
 /// Per instruction of `block`, where its conditional relative branch goes
@@ -685,6 +704,7 @@ impl Gen {
             mut resume,
             mut starts,
             mut dropped,
+            mut ways,
         } = lists;
         slow.clear();
         fills.clear();
@@ -692,6 +712,7 @@ impl Gen {
         resume.clear();
         starts.clear();
         dropped.clear();
+        ways.clear();
         let exit = a.create_label();
         let out = a.create_label();
         let body = a.create_label();
@@ -739,6 +760,7 @@ impl Gen {
             forward: Vec::new(),
             joins: Vec::new(),
             entering: Vec::new(),
+            ways,
         }
     }
 
@@ -1141,26 +1163,28 @@ impl Gen {
     /// of the block ([`forward_targets`]): gives back the budget of the
     /// instructions it skips and joins the fall-through there
     /// ([`Gen::join`]), with the condition code in the PSW, as a block's
-    /// exit leaves it. Uses rcx and rdx.
+    /// exit leaves it. Its dirty registers stay in host registers up to the
+    /// join, which writes back on this way only those it does not keep
+    /// (a skip over an instruction or two would otherwise store every
+    /// register the fall-through goes on holding dirty: docs/CHOICES.md
+    /// §85). Uses rcx and rdx.
     fn jump_forward(&mut self, to: usize) -> Result<(), IcedError> {
         let skipped = to - self.index - 1;
         if skipped > 0 {
             self.a.add(r15, skipped as i32)?;
         }
         self.store_left_cc()?;
-        let mut here = self.cache_here();
-        // The way in by this branch writes back what it holds dirty (the
-        // fall-through, what the join does not keep).
-        self.flush(&here)?;
-        here.dirty = Default::default();
+        let here = self.cache_here();
         if let Some(entering) = self.entering.get_mut(to) {
             *entering = Some(entering.map_or(here, |e| e.common(&here)));
         }
-        match self.joins.get(to).copied().flatten() {
-            Some(join) => self.a.jmp(join),
-            // forward_targets made a label at every target.
-            None => self.a.set_label(&mut CodeLabel::default()),
-        }
+        let label = self.a.create_label();
+        self.ways.push(Way {
+            label,
+            to,
+            regs: here,
+        });
+        self.a.jmp(label)
     }
 
     /// Where branches forward from earlier instructions join the
@@ -1178,17 +1202,34 @@ impl Gen {
         self.cc_left = false;
         self.flags_left = None;
         self.cc_in_flags_left = false;
-        let entering = self.entering.get(self.index + 1).copied().flatten();
+        let to = self.index + 1;
+        let entering = self.entering.get(to).copied().flatten();
         if let Some(taken) = entering {
             let common = self.regs.common(&taken);
             for slot in 0..CACHE.len() {
-                let kept = common.held[slot] == self.regs.held[slot]
-                    && common.whole[slot] == self.regs.whole[slot];
-                if !kept {
+                if !common.keeps(&self.regs, slot) {
                     self.clean(slot)?;
                 }
             }
             self.regs = common;
+            // The branches forward here: a way with nothing to write back
+            // jumps here (its label on a `nop` the encoder leaves out),
+            // the others to their write-backs out of line ([`Gen::finish`]).
+            let mut n = 0;
+            while let Some(way) = self.ways.get_mut(n) {
+                if way.to == to {
+                    for slot in 0..CACHE.len() {
+                        way.regs.dirty[slot] &= !common.keeps(&way.regs, slot);
+                    }
+                    if !way.regs.dirty.contains(&true) {
+                        let mut label = self.ways.swap_remove(n).label;
+                        self.a.set_label(&mut label)?;
+                        self.a.nop()?;
+                        continue;
+                    }
+                }
+                n += 1;
+            }
         }
         Ok(())
     }
@@ -1297,6 +1338,7 @@ impl Gen {
             resume: self.resume,
             starts: self.starts,
             dropped: self.dropped,
+            ways: self.ways,
         };
         (self.a, lists)
     }
@@ -1317,6 +1359,20 @@ impl Gen {
         // No cc is pending at an overflow exit: the add sets it.
         self.pending = None;
         self.emit_overflow_exits()?;
+        // The branches forward that write back what their join does not
+        // keep (any whose join was never emitted: all their dirty ones).
+        let mut ways = core::mem::take(&mut self.ways);
+        for way in &mut ways {
+            self.a.set_label(&mut way.label)?;
+            self.flush(&way.regs)?;
+            match self.joins.get(way.to).copied().flatten() {
+                Some(join) => self.a.jmp(join)?,
+                None => self.a.set_label(&mut CodeLabel::default())?,
+            }
+        }
+        // The list's allocation kept.
+        ways.clear();
+        self.ways = ways;
         let mut slow = core::mem::take(&mut self.slow);
         // Each slow path stores the cc pending at its instruction.
         let mut slows = alloc::vec![None; native.len()];
@@ -1328,6 +1384,7 @@ impl Gen {
             regs,
             flush,
             pending,
+            flags,
         } in slow.drain(..)
         {
             self.index = index;
@@ -1351,6 +1408,9 @@ impl Gen {
                 // registers the cache holds.
                 self.load_cc()?;
                 self.reload(&regs)?;
+                if flags.is_some() {
+                    self.compared_again()?;
+                }
                 self.a.jmp(resume)?;
             } else {
                 self.end_at(next)?;
@@ -1647,6 +1707,55 @@ pub(crate) mod tests {
         translated(code).a.instructions().to_vec()
     }
 
+    /// The host instructions of a self-looping block `code` from its loop
+    /// head to the branch back to it, without the write-backs the encoder
+    /// leaves out.
+    pub(crate) fn loop_body(code: &[u8]) -> Vec<iced_x86::Instruction> {
+        let t = translated(code);
+        let host = t.a.instructions();
+        // The first jump to a label before it (labels are the ips the
+        // assembler gives the instructions it labels).
+        let (head, back) = host
+            .iter()
+            .enumerate()
+            .find_map(|(back, i)| {
+                let head = host[..back]
+                    .iter()
+                    .position(|h| h.ip() != 0 && h.ip() == i.near_branch64())?;
+                (i.code() == Code::Jmp_rel32_64).then_some((head, back))
+            })
+            .expect("a branch back");
+        (head..back)
+            .filter(|n| !t.lists.dropped.contains(n))
+            .map(|n| host[n])
+            .collect()
+    }
+
+    #[test]
+    fn a_branch_forward_leaves_in_host_registers_what_its_join_keeps() {
+        // lgr r3,r4; aghi r3,1; cgr r3,r5; jne +8; lghi r3,0; lgr r4,r3;
+        // brctg r1,-24 (the XZ decompressor's LZ copy: an index that wraps
+        // at the end of its buffer): the branch over LGHI reaches the
+        // join with the registers the fall-through holds there, so its
+        // iterations store no general register into the CPU state
+        // (docs/CHOICES.md §85).
+        let code = [
+            0xb9, 0x04, 0x00, 0x34, 0xa7, 0x3b, 0x00, 0x01, 0xb9, 0x20, 0x00, 0x35, 0xa7, 0x74,
+            0x00, 0x04, 0xa7, 0x39, 0x00, 0x00, 0xb9, 0x04, 0x00, 0x43, 0xa7, 0x17, 0xff, 0xf4, 0,
+            0,
+        ];
+        let gprs = offset::GPR as u64..offset::GPR as u64 + 16 * 8;
+        let stores = loop_body(&code)
+            .iter()
+            .filter(|i| {
+                i.op0_kind() == OpKind::Memory
+                    && i.memory_base() == Register::RBX
+                    && gprs.contains(&i.memory_displacement64())
+            })
+            .count();
+        assert_eq!(stores, 0);
+    }
+
     /// Whether any of `code` is `bt r64, r64`: a branch testing the
     /// condition code against its mask.
     fn tests_the_cc(code: &[iced_x86::Instruction]) -> bool {
@@ -1861,13 +1970,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_branch_after_a_compare_with_a_slow_path_reads_the_condition_code() {
-        // clg r1,0(r2); jle: the slow path rejoins before the branch with
-        // the interpreter's flags, not the compare's.
+    fn a_branch_after_a_compare_with_a_slow_path_jumps_on_flags_made_again_there() {
+        // clg r1,0(r2); jle: the slow path, where the interpreter ran the
+        // compare, makes the compare's flags again from its cc before it
+        // rejoins at the branch (docs/CHOICES.md §85).
         let code = [
             0xe3, 0x10, 0x20, 0x00, 0x00, 0x21, 0xa7, 0xc4, 0x00, 0x04, 0, 0,
         ];
-        assert!(tests_the_cc(&emitted(&code)));
+        let host = emitted(&code);
+        assert!(!tests_the_cc(&host));
+        assert!(host.iter().any(|i| i.code() == Code::Ja_rel32_64));
+        assert!(host.iter().any(|i| i.code() == Code::Xor_rm32_imm8
+            && i.op0_register() == Register::EDX
+            && i.immediate8() == 0x10));
     }
 
     #[test]

@@ -82,6 +82,14 @@ impl Regs {
         out
     }
 
+    /// Whether this state, where ways into the same code meet, keeps
+    /// `slot` as the way in `way` holds it: the same guest register (or
+    /// none), all 64 bits in both or in neither. Where it does not, that
+    /// way writes back its slot first if it holds it dirty.
+    pub(crate) fn keeps(&self, way: &Regs, slot: usize) -> bool {
+        self.held[slot] == way.held[slot] && self.whole[slot] == way.whole[slot]
+    }
+
     /// `slot` now holds `r`, all of it or bits 32-63 (`whole`), as the
     /// CPU state has it.
     pub(crate) fn assign(&mut self, slot: usize, r: u8, whole: bool) -> usize {
