@@ -766,7 +766,7 @@ impl Blocks {
                     .filter(|&(index, &native)| !native || block.slow_site[index]);
                 for (index, _) in calls {
                     if let Some(area) = &image {
-                        area.remove_site((id as u64) << 8 | index as u64);
+                        area.remove_site(abi::which(id as u64, index));
                     }
                 }
             }

@@ -337,7 +337,7 @@ impl Exits<'_, '_> {
         id: usize,
         index: usize,
     ) -> Result<u64, KvmError> {
-        let argument = (id as u64) << 8 | index as u64;
+        let argument = abi::which(id as u64, index);
         let Some(block) = self.blocks.blocks.get(id) else {
             return Err(KvmError::UnexpectedExit(format!(
                 "host call {argument:#x} names no block"
@@ -563,7 +563,8 @@ impl ExitHandler for Exits<'_, '_> {
         argument: u64,
         r15: u64,
     ) -> Result<u64, KvmError> {
-        let first = ((argument >> 8) as usize, (argument & 0xff) as usize);
+        let (block, index) = abi::block_index(argument);
+        let first = (block as usize, index);
         self.r15_less = 0;
         // The jump cache as the dispatcher reads it (`Exits::block_ahead`).
         self.blocks.take_entered(&paging.exec_area());
@@ -753,7 +754,7 @@ impl Exits<'_, '_> {
     fn call_of(&self, id: usize, start: u64) -> Option<(u64, usize)> {
         let block = self.blocks.blocks.get(id)?;
         let index = block.sites.iter().position(|s| s.start == start)?;
-        let which = (id as u64) << 8 | index as u64;
+        let which = abi::which(id as u64, index);
         (index <= 0xff).then_some((which, index))
     }
 
@@ -774,7 +775,7 @@ impl Exits<'_, '_> {
         };
         let start = (block.key.0, block.key.1);
         let storage = &self.board.bus.storage;
-        let which = (id as u64) << 8 | index as u64;
+        let which = abi::which(id as u64, index);
         let call = (which, crate::vmcall::after(block.insns.len(), index));
         if crate::vmcall::enter_slow_path(&image.area(), storage, call, start, guest) {
             self.blocks.blocks[id].slow_site[index] = true;

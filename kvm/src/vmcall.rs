@@ -86,7 +86,7 @@ pub(crate) fn enter_sites(
         if insn.len() != len {
             continue;
         }
-        let which = (id as u64) << 8 | index as u64;
+        let which = zmmu_translator::abi::which(id as u64, index);
         let site = Site::new(which, guest.at, &insn).followed_by(after(insns.len(), index));
         // A full probe sequence leaves the instruction to the host.
         let _ = area.insert_site(&site);

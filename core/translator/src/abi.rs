@@ -20,6 +20,19 @@
 //! instruction as `Cpu::step` would and returns 0 to continue the block, 1
 //! to leave.
 
+/// The helper's `which` for instruction `index` of block `block`: block
+/// number << 8 | instruction index (a block has at most
+/// [`crate::MAX_BLOCK`] instructions).
+pub const fn which(block: u64, index: usize) -> u64 {
+    block << 8 | index as u64
+}
+
+/// The block number and instruction index of the helper's `which`
+/// ([`which`]).
+pub const fn block_index(which: u64) -> (u64, usize) {
+    (which >> 8, (which & 0xff) as usize)
+}
+
 /// The helper's address.
 pub const CTX_HELPER: usize = 0;
 /// The software TLB's entries ([`zmmu_mmu::tlb::Tlb::entries_ptr`]).

@@ -1033,7 +1033,7 @@ impl Gen {
     fn helper(&mut self, index: usize) -> Result<(), IcedError> {
         let a = &mut self.a;
         a.mov(rdi, rbp)?;
-        a.mov(esi, self.id << 8 | index as u32)?;
+        a.mov(esi, abi::which(self.id.into(), index) as u32)?;
         a.call(qword_ptr(rbp + abi::CTX_HELPER as i32))?;
         a.test(eax, eax)?;
         a.jnz(self.exit)?;
