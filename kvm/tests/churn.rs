@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{on_both, program_machine, run_like, Quiet};
+use common::{on_both, page_table, program_machine, run_like, segment_table, write_words, Quiet};
 use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
@@ -90,20 +90,15 @@ const RESEAT: [u8; 96] = [
 /// r2,2 ; br r14` (and `lghi r2,4 ; br r14`).
 fn remap_machine_with(program: &[u8]) -> Machine {
     let mut machine = program_machine(0x2000, program);
+    segment_table(&mut machine, 0x10000, 0x11000);
+    page_table(&mut machine, 0x11000, |at| {
+        if at == 0x50000 {
+            0x60000
+        } else {
+            at
+        }
+    });
     let storage = &mut machine.bus.storage;
-    let mut put = |at: u64, value: u64| {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    };
-    for segment in 0..512 {
-        put(
-            0x10000 + segment * 8,
-            if segment == 0 { 0x11000 } else { 0x20 },
-        );
-    }
-    for page in 0..256 {
-        let frame = if page == 0x50 { 0x60000 } else { page << 12 };
-        put(0x11000 + page * 8, frame);
-    }
     for (at, value) in [(0x60000, 1u8), (0x60010, 3), (0x70000, 2), (0x70010, 4)] {
         let code = [0xa7, 0x29, 0x00, value, 0x07, 0xfe];
         storage.write(AbsoluteAddress::new(at), &code).unwrap();
@@ -242,30 +237,19 @@ fn spaces_machine(b_page: u64) -> Machine {
 
 /// The tables and code of [`spaces_machine`].
 fn spaces_tables(machine: &mut Machine, b_page: u64) {
-    let storage = &mut machine.bus.storage;
-    let mut put = |at: u64, value: u64| {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    };
     let invalid = 0x400;
     for (segments, pages, code_page, frame) in [
         (0x10000, 0x11000, 0x50000, 0x60000),
         (0x12000, 0x13000, b_page, 0x70000),
     ] {
-        for segment in 0..512 {
-            put(
-                segments + segment * 8,
-                if segment == 0 { pages } else { 0x20 },
-            );
-        }
-        for page in 0..256 {
-            let entry = match page << 12 {
-                at if at == code_page => frame,
-                0x50000 | 0x58000 => invalid,
-                at => at,
-            };
-            put(pages + page * 8, entry);
-        }
+        segment_table(machine, segments, pages);
+        page_table(machine, pages, |at| match at {
+            at if at == code_page => frame,
+            0x50000 | 0x58000 => invalid,
+            at => at,
+        });
     }
+    let storage = &mut machine.bus.storage;
     for (frame, code) in [
         (0x60000, [0xa7, 0x9b, 0x00, 0x01]),
         (0x70000, [0xa7, 0x8b, 0x00, 0x02]),
@@ -332,24 +316,19 @@ const PROCESSES: [u8; 52] = [
 /// (`j 0x50100`; there `j 0x50200`; there `aghi r9,1 ; br r14`).
 fn processes_machine() -> Machine {
     let mut machine = program_machine(0x2000, &PROCESSES);
-    let storage = &mut machine.bus.storage;
-    let mut put = |at: u64, value: u64| {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    };
     for space in 0..21 {
         let segments = 0x100000 + space * 0x1000;
-        put(0x2038 + space * 8, segments);
-        for segment in 0..512 {
-            put(
-                segments + segment * 8,
-                if segment == 0 { 0x11000 } else { 0x20 },
-            );
+        write_words(&mut machine, &[(0x2038 + space * 8, segments)]);
+        segment_table(&mut machine, segments, 0x11000);
+    }
+    page_table(&mut machine, 0x11000, |at| {
+        if at == 0x50000 {
+            0x60000
+        } else {
+            at
         }
-    }
-    for page in 0..256 {
-        let frame = if page == 0x50 { 0x60000 } else { page << 12 };
-        put(0x11000 + page * 8, frame);
-    }
+    });
+    let storage = &mut machine.bus.storage;
     for (at, code) in [
         (0x60000, &[0xa7, 0xf4, 0x00, 0x80][..]),
         (0x60100, &[0xa7, 0xf4, 0x00, 0x80][..]),

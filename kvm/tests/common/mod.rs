@@ -134,6 +134,31 @@ pub fn write_words(machine: &mut Machine, words: &[(u64, u64)]) {
     }
 }
 
+/// A segment table at `segments` (one page, 512 entries: what an ASCE of
+/// the segment-table type designates, PoP ch. 3 "Translation Tables")
+/// whose first entry is the page table at `pages` and the others invalid
+/// (bit 58, 0x20): an address space of one MiB.
+pub fn segment_table(machine: &mut Machine, segments: u64, pages: u64) {
+    let words: Vec<(u64, u64)> = (0..512)
+        .map(|segment| {
+            (
+                segments + segment * 8,
+                if segment == 0 { pages } else { 0x20 },
+            )
+        })
+        .collect();
+    write_words(machine, &words);
+}
+
+/// A page table at `pages` for the first MiB: entry `n` is `entry` of
+/// the page's address `n << 12` (a frame, or 0x400 for an invalid page).
+pub fn page_table(machine: &mut Machine, pages: u64, entry: impl Fn(u64) -> u64) {
+    let words: Vec<(u64, u64)> = (0..256)
+        .map(|page| (pages + page * 8, entry(page << 12)))
+        .collect();
+    write_words(machine, &words);
+}
+
 /// `len` bytes of `machine`'s storage at absolute `at`.
 pub fn bytes_at(machine: &Machine, at: u64, len: usize) -> Vec<u8> {
     let mut bytes = vec![0; len];

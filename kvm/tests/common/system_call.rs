@@ -9,7 +9,9 @@ use zmmu_machine::Machine;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::storage::Storage;
 
-use super::{assert_same, bytes_at, on_both, program_machine, write_words};
+use super::{
+    assert_same, bytes_at, on_both, page_table, program_machine, segment_table, write_words,
+};
 
 /// Turns of [`KERNEL`]'s loop.
 pub const TURNS: u64 = 200;
@@ -54,25 +56,13 @@ pub const PROCESS: [u8; 8] = [0xe3, 0x80, 0x00, 0x00, 0x59, 0x08, 0x0a, 0x00];
 /// leaves it invalid, space B (0x12000, 0x13000) maps it onto frame
 /// 0x70000, the process's code.
 pub fn two_spaces(machine: &mut Machine) {
-    let storage = &mut machine.bus.storage;
-    let mut put = |at: u64, value: u64| {
-        storage.write_u64(AbsoluteAddress::new(at), value).unwrap();
-    };
     for (segments, pages, mapped) in [(0x10000, 0x11000, false), (0x12000, 0x13000, true)] {
-        for segment in 0..512 {
-            put(
-                segments + segment * 8,
-                if segment == 0 { pages } else { 0x20 },
-            );
-        }
-        for page in 0..256 {
-            let entry = match page << 12 {
-                0x58000 if mapped => 0x70000,
-                0x58000 => 0x400,
-                at => at,
-            };
-            put(pages + page * 8, entry);
-        }
+        segment_table(machine, segments, pages);
+        page_table(machine, pages, |at| match at {
+            0x58000 if mapped => 0x70000,
+            0x58000 => 0x400,
+            at => at,
+        });
     }
 }
 
