@@ -54,8 +54,12 @@ fn in_spaces(program: &[u8], gprs: &[(usize, u64)]) -> Machine {
     words.push((0x1_1000 + 8 * 0x60, 0x9_0000 | 0x200));
     words.push((0x1_1000 + 8 * 0x70, 0x400));
     for frame in FRAMES {
-        words
-            .extend((0..512).map(|i| (frame + 8 * i, (frame << 20) ^ (i * 0x0101_0203_0507_0b0d))));
+        words.extend((0..512).map(|i| {
+            (
+                frame + 8 * i,
+                (frame << 20) ^ i.wrapping_mul(0x0101_0203_0507_0b0d),
+            )
+        }));
     }
     write_words(&mut machine, &words);
     let cpu = &mut machine.cpu;
