@@ -82,12 +82,14 @@ pub(crate) mod off {
     pub const EXEC_CTX: u64 = 0x10_1000;
     /// The jump cache, up to [`EXEC_END`].
     pub const EXEC_JUMP: u64 = 0x10_2000;
-    /// End of the execution area: the end of the runtime area (a jump
-    /// cache of up to 98,048 entries of 32 bytes).
+    /// End of the execution area: the end of the runtime area (the jump
+    /// cache, the table of published blocks and the log of the entries
+    /// the image made: `zmmu_kvm`'s layout, checked there).
     pub const EXEC_END: u64 = RUNTIME_END;
     /// End of the runtime area, 2 MiB aligned; the page-table pool
-    /// follows.
-    pub const RUNTIME_END: u64 = 0x40_0000;
+    /// follows. (5 MiB of execution area: 2 MiB of jump cache, 2.5 MiB of
+    /// published blocks.)
+    pub const RUNTIME_END: u64 = 0x60_0000;
 }
 
 /// Fields of the user data page ([`off::USER_DATA`]), which CPL3 code
