@@ -91,6 +91,53 @@ impl TimeSource for PageTime {
     fn wait_until_ns(&mut self, _: u64) {}
 }
 
+/// Room for what a call keeps until its instruction completed, lent by
+/// the caller to every call (the image's lies in its bss): [`STORE_MAX`]
+/// bytes for the store kept, as many for the store in a named space
+/// ([`Moved`]) and for the bytes an access check fetches and drops. A
+/// call reads of it only what it wrote, so none of it is cleared or
+/// moved at a call.
+#[derive(Debug)]
+pub struct Scratch {
+    store: [u8; STORE_MAX],
+    moved: [u8; STORE_MAX],
+    dropped: [u8; STORE_MAX],
+}
+
+impl Scratch {
+    /// Room for every call.
+    pub const fn new() -> Self {
+        Self {
+            store: [0; STORE_MAX],
+            moved: [0; STORE_MAX],
+            dropped: [0; STORE_MAX],
+        }
+    }
+
+    fn room(&mut self) -> Room<'_> {
+        Room {
+            store: &mut self.store,
+            moved: &mut self.moved,
+            dropped: &mut self.dropped,
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The room a [`Bus`] keeps bytes in ([`Scratch`]'s, or none: a store or
+/// an access check's fetch longer than its room is refused).
+#[derive(Debug, Default)]
+struct Room<'s> {
+    store: &'s mut [u8],
+    moved: &'s mut [u8],
+    dropped: &'s mut [u8],
+}
+
 /// The bus of one call: operand fetches through the active root, the
 /// clock (where the page holds it), the facilities, room for one store of
 /// up to [`STORE_MAX`] bytes, and for LRA absolute storage read through
@@ -100,7 +147,10 @@ struct Bus<'g, G> {
     amode: AddressingMode,
     clock: Option<Clock<PageTime>>,
     facilities: Facilities,
-    store: Option<(u64, [u8; STORE_MAX], usize)>,
+    /// The store kept (address, length): the first bytes of `room.store`.
+    store: Option<(u64, usize)>,
+    /// Where the bytes kept go.
+    room: Room<'g>,
     /// The range an access check for a store covered (address, length):
     /// the store made must cover it, so that every byte checked is
     /// accessed through the root.
@@ -177,12 +227,11 @@ struct Bus<'g, G> {
 const MOVED_PIECES: usize = 4;
 
 /// The store of an access in a named address space (MVCOS's first
-/// operand), kept until the instruction completed: its bytes in order,
-/// and the absolute address and length of each piece, in frames listed
-/// storable.
+/// operand), kept until the instruction completed: its bytes in order in
+/// `Room::moved`, and the absolute address and length of each piece, in
+/// frames listed storable.
 #[derive(Clone, Copy, Debug)]
 struct Moved {
-    bytes: [u8; STORE_MAX],
     len: usize,
     pieces: [(u64, usize); MOVED_PIECES],
     count: usize,
@@ -190,30 +239,30 @@ struct Moved {
 
 impl Moved {
     const EMPTY: Self = Self {
-        bytes: [0; STORE_MAX],
         len: 0,
         pieces: [(0, 0); MOVED_PIECES],
         count: 0,
     };
 
-    /// Keeps `data` for absolute `at`; `None` when there is no room.
-    fn keep(&mut self, at: u64, data: &[u8]) -> Option<()> {
+    /// Keeps `data` for absolute `at` in `room`; `None` when there is no
+    /// room.
+    fn keep(&mut self, room: &mut [u8], at: u64, data: &[u8]) -> Option<()> {
         let end = self
             .len
             .checked_add(data.len())
-            .filter(|&e| e <= STORE_MAX)?;
+            .filter(|&e| e <= room.len())?;
         *self.pieces.get_mut(self.count)? = (at, data.len());
-        self.bytes[self.len..end].copy_from_slice(data);
+        room[self.len..end].copy_from_slice(data);
         (self.len, self.count) = (end, self.count + 1);
         Some(())
     }
 
-    /// The pieces kept: absolute address and bytes.
-    fn pieces(&self) -> impl Iterator<Item = (u64, &[u8])> {
+    /// The pieces kept in `room`: absolute address and bytes.
+    fn pieces<'a>(&'a self, room: &'a [u8]) -> impl Iterator<Item = (u64, &'a [u8])> {
         let mut from = 0;
         self.pieces[..self.count].iter().map(move |&(at, len)| {
             from += len;
-            (at, &self.bytes[from - len..from])
+            (at, &room[from - len..from])
         })
     }
 }
@@ -221,9 +270,11 @@ impl Moved {
 impl<'g, G: Guest> Bus<'g, G> {
     /// The bus of a call of `op` at `at` under `cpu` (the clock from the
     /// clock page read at the TSC now, the facilities, the window and the
-    /// table of storable frames for the instructions that use them).
+    /// table of storable frames for the instructions that use them),
+    /// keeping bytes in `room`.
     fn new(
         guest: &'g mut G,
+        room: Room<'g>,
         cpu: &Cpu,
         shared: &Shared,
         frames: &'g [u64],
@@ -250,6 +301,7 @@ impl<'g, G: Guest> Bus<'g, G> {
             clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
             facilities: Facilities::from_bits_truncate(shared.facilities as u32),
             store: None,
+            room,
             checked: None,
             fetches: fetches_through_root(cpu, shared, at),
             executable: shared.executable,
@@ -279,8 +331,9 @@ impl<'g, G: Guest> Bus<'g, G> {
 /// Runs `insn` at `at` with the interpreter's semantics against the bus
 /// of a call, for an instruction that may only fetch (the gate's LPSWE):
 /// its result when it completed and needed nothing the bus refused and
-/// stored nothing (`None` otherwise: the host's), and the TOD clock now
-/// (when the clock page holds it).
+/// stored nothing (`None` otherwise: the host's; the bus has no room, so
+/// a store is refused), and the TOD clock now (when the clock page holds
+/// it).
 pub(crate) fn run_alone(
     cpu: &mut Cpu,
     shared: &Shared,
@@ -289,7 +342,7 @@ pub(crate) fn run_alone(
     insn: Insn,
     at: u64,
 ) -> (Option<Next>, Option<u64>) {
-    let mut bus = Bus::new(guest, cpu, shared, frames, insn.op, at);
+    let mut bus = Bus::new(guest, Room::default(), cpu, shared, frames, insn.op, at);
     let result = execute(cpu, &mut bus, insn, at);
     let clean = !bus.refused
         && !bus.unmet
@@ -482,7 +535,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         let last = addr.wrapping_add(len.wrapping_sub(1));
         let overlaps = self
             .store
-            .is_some_and(|(at, _, n)| addr < at + n as u64 && at <= last);
+            .is_some_and(|(at, n)| addr < at + n as u64 && at <= last);
         let beyond = last < addr || last > self.amode.mask() || last >= 1 << 47;
         self.beyond |= operand && len != 0 && beyond;
         if !operand || len == 0 || beyond || overlaps {
@@ -526,7 +579,8 @@ impl<G: Guest> Memory for Bus<'_, G> {
         }
         if acc.space == AddressType::Absolute {
             self.lowcore(addr, data.len(), true)?;
-            return self.moved.keep(addr, data).ok_or_else(|| self.refuse());
+            let kept = self.moved.keep(self.room.moved, addr, data);
+            return kept.ok_or_else(|| self.refuse());
         }
         self.probe(acc, addr, data.len() as u64)?;
         let real = acc.space == AddressType::Real && self.real_stores && self.store.is_none();
@@ -537,12 +591,12 @@ impl<G: Guest> Memory for Bus<'_, G> {
         if data.is_empty() {
             return Ok(());
         }
-        let (at, bytes, len) = self.store.get_or_insert((addr, [0; STORE_MAX], 0));
+        let (at, len) = self.store.get_or_insert((addr, 0));
         let end = *len + data.len();
-        if at.wrapping_add(*len as u64) != addr || end > STORE_MAX {
+        if at.wrapping_add(*len as u64) != addr || end > self.room.store.len() {
             return Err(self.refuse());
         }
-        bytes[*len..end].copy_from_slice(data);
+        self.room.store[*len..end].copy_from_slice(data);
         *len = end;
         Ok(())
     }
@@ -559,12 +613,14 @@ impl<G: Guest> Memory for Bus<'_, G> {
         self.probe(acc, addr, len)?;
         match acc.kind {
             AccessKind::Read => {
-                let mut scratch = [0u8; STORE_MAX];
                 let len = usize::try_from(len).unwrap_or(usize::MAX);
-                if len > STORE_MAX {
+                if len > self.room.dropped.len() {
                     return Err(self.refuse());
                 }
-                self.read(acc, addr, &mut scratch[..len])
+                let dropped = core::mem::take(&mut self.room.dropped);
+                let read = self.read(acc, addr, &mut dropped[..len]);
+                self.room.dropped = dropped;
+                read
             }
             AccessKind::Write if self.checked.is_none() => {
                 self.checked = Some((addr, len));
@@ -684,7 +740,7 @@ impl<G: Guest> Storage for Bus<'_, G> {
         {
             return None;
         }
-        self.moved.keep(at, data)
+        self.moved.keep(self.room.moved, at, data)
     }
 
     /// The reference and change bits the table gives the frame (the
@@ -756,23 +812,26 @@ fn from_tables(exception: Exception) -> bool {
     )
 }
 
-/// Byte `at` of the CPU page (its words are little-endian, as the host
-/// and the image store them).
-fn byte(page: &CpuPage, at: usize) -> u8 {
-    (page[at / 8] >> (8 * (at % 8))) as u8
+/// The bits of the field of `N` bytes at `at` of a word of the CPU page
+/// (its words are little-endian, as the host and the image store them),
+/// and their shift: a field of `Cpu` (1, 2 or 4 bytes) is aligned on its
+/// size, so it lies in one word.
+const fn field_bits<const N: usize>(at: usize) -> (u64, u32) {
+    assert!(matches!(N, 1 | 2 | 4) && at % N == 0);
+    (u64::MAX >> (64 - 8 * N), 8 * (at % 8) as u32)
 }
 
 /// The little-endian field of `N` bytes at `at` of the CPU page.
-fn field<const N: usize>(page: &CpuPage, at: usize) -> [u8; N] {
-    core::array::from_fn(|i| byte(page, at + i))
+fn field<const N: usize>(page: &CpuPage, at: usize) -> u64 {
+    let (bits, shift) = field_bits::<N>(at);
+    page[at / 8] >> shift & bits
 }
 
-/// Writes the little-endian `bytes` at `at` of the CPU page.
-fn set_field(page: &mut CpuPage, at: usize, bytes: &[u8]) {
-    for (i, &b) in bytes.iter().enumerate() {
-        let (word, shift) = ((at + i) / 8, 8 * ((at + i) % 8));
-        page[word] = page[word] & !(0xff << shift) | u64::from(b) << shift;
-    }
+/// Writes the low `N` bytes of `value` as the little-endian field at
+/// `at` of the CPU page.
+fn set_field<const N: usize>(page: &mut CpuPage, at: usize, value: u64) {
+    let (bits, shift) = field_bits::<N>(at);
+    page[at / 8] = page[at / 8] & !(bits << shift) | (value & bits) << shift;
 }
 
 /// The CPU as the page holds it (registers, PSW, prefix, FPC, CPU address
@@ -785,7 +844,7 @@ pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
         *value = word(offset::GPR + 8 * r);
     }
     for (r, value) in cpu.ar.iter_mut().enumerate() {
-        *value = u32::from_le_bytes(field(page, offset::AR + 4 * r));
+        *value = field::<4>(page, offset::AR + 4 * r) as u32;
     }
     for (r, value) in cpu.cr.iter_mut().enumerate() {
         *value = word(offset::CR + 8 * r);
@@ -796,10 +855,10 @@ pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     cpu.psw.mask = word(offset::PSW_MASK);
     cpu.psw.addr = word(offset::PSW_ADDR);
     cpu.prefix = zmmu_mmu::prefix::Prefix::new(word(offset::PREFIX));
-    cpu.fpc = u32::from_le_bytes(field(page, cpu_page::FPC));
-    cpu.cpu_addr = u16::from_le_bytes(field(page, cpu_page::CPU_ADDR));
-    cpu.vector_facility = byte(page, cpu_page::VECTOR_FACILITY) != 0;
-    cpu.mie3_facility = byte(page, cpu_page::MIE3_FACILITY) != 0;
+    cpu.fpc = field::<4>(page, cpu_page::FPC) as u32;
+    cpu.cpu_addr = field::<2>(page, cpu_page::CPU_ADDR) as u16;
+    cpu.vector_facility = field::<1>(page, cpu_page::VECTOR_FACILITY) != 0;
+    cpu.mie3_facility = field::<1>(page, cpu_page::MIE3_FACILITY) != 0;
     cpu.cpu_timer_zero = clock.cpu_timer_zero;
     cpu.tod_programmable = clock.tod_programmable as u16;
     cpu.clock_comparator = clock.clock_comparator;
@@ -1163,13 +1222,14 @@ fn deliver<G: Guest>(
     bus.lowcore = true;
     let delivered = cpu.deliver(&mut bus, interruption).is_ok() && !bus.refused;
     let now = bus.clock.as_mut().map(Clock::peek_tod);
-    let moved = bus.moved;
-    let guest = bus.guest;
+    let Bus {
+        guest, moved, room, ..
+    } = bus;
     if !delivered || !crate::gate::may_go_on(before.psw.mask, &cpu.psw, shared.mask_floor, now) {
         return None;
     }
     crate::gate::switch(cpu, shared, page, context.gate, context.bits, guest)?;
-    for (absolute, bytes) in moved.pieces() {
+    for (absolute, bytes) in moved.pieces(room.moved) {
         guest.store_absolute(absolute, bytes);
     }
     *context.last_block = last_run(which);
@@ -1194,6 +1254,7 @@ pub fn host_call(
     page: &mut CpuPage,
     mut context: Option<Context<'_>>,
     guest: &mut impl Guest,
+    scratch: &mut Scratch,
 ) -> u64 {
     assert_eq!(
         shared.version,
@@ -1205,7 +1266,7 @@ pub fn host_call(
     let mut once = |fault, shared: &mut Shared, page: &mut CpuPage, guest: &mut _| {
         let context = context.as_mut();
         call_once(
-            which, fault, shared, sites, counts, frames, page, context, guest,
+            which, fault, shared, sites, counts, frames, page, context, guest, scratch,
         )
     };
     let answer = once(fault, shared, page, guest);
@@ -1233,6 +1294,7 @@ fn call_once(
     page: &mut CpuPage,
     context: Option<&mut Context<'_>>,
     guest: &mut impl Guest,
+    scratch: &mut Scratch,
 ) -> u64 {
     shared.refund = 0;
     let Some(slot) = find_site(sites, which) else {
@@ -1265,7 +1327,15 @@ fn call_once(
     }
     cpu.psw.addr = site.at;
     let before = cpu.clone();
-    let mut bus = Bus::new(guest, &cpu, shared, frames, insn.op, site.at);
+    let mut bus = Bus::new(
+        guest,
+        scratch.room(),
+        &cpu,
+        shared,
+        frames,
+        insn.op,
+        site.at,
+    );
     bus.fault = fault;
     let result = execute(&mut cpu, &mut bus, insn, site.at);
     let raised = bus.raised;
@@ -1320,7 +1390,7 @@ fn call_once(
         shared.programs += 1;
         return DISPATCH;
     }
-    let covered = covers(store.map(|(at, _, n)| (at, n)), bus.checked);
+    let covered = covers(store, bus.checked);
     let comparator =
         (cpu.clock_comparator != before.clock_comparator).then_some(cpu.clock_comparator);
     // The I/O and external masks (STOSM, STNSM, SSM) are set only below
@@ -1373,15 +1443,16 @@ fn call_once(
         return host();
     }
     let last = bus.clock.map(|clock| clock.state().last);
+    let Bus { guest, room, .. } = bus;
     let amode = cpu.psw.amode();
-    if let Some((addr, data, len)) = store.filter(|_| real) {
+    if let Some((addr, len)) = store.filter(|_| real) {
         // A frame not listed yet: the host's store lists it, the site
         // stays the image's.
         let Some(absolute) = real_store(addr, len, &cpu, shared, frames) else {
             return host();
         };
-        guest.store_absolute(absolute, &data[..len]);
-    } else if let Some((addr, data, len)) = store {
+        guest.store_absolute(absolute, &room.store[..len]);
+    } else if let Some((addr, len)) = store {
         let parts = if storable(addr, len, amode) {
             [(addr, 0..len), (addr, len..len)]
         } else {
@@ -1394,7 +1465,7 @@ fn call_once(
         // The first page, then the second: the listed pages meet no
         // s390x exception the host's store did not (`split_store`).
         for (at, range) in parts.into_iter().filter(|(_, range)| !range.is_empty()) {
-            if !guest.store(at, &data[range]) {
+            if !guest.store(at, &room.store[range]) {
                 if !(transient || guest.take_transient() || passing) {
                     refused_again(&mut sites[slot]);
                 }
@@ -1404,20 +1475,20 @@ fn call_once(
     }
     // The store in a named space, in frames listed storable, of bytes
     // read before it (`Bus::read`).
-    for (absolute, bytes) in moved.pieces() {
+    for (absolute, bytes) in moved.pieces(room.moved) {
         guest.store_absolute(absolute, bytes);
     }
     for (r, value) in cpu.gpr.iter().enumerate() {
         page[(offset::GPR + 8 * r) / 8] = *value;
     }
     for (r, value) in cpu.ar.iter().enumerate() {
-        set_field(page, offset::AR + 4 * r, &value.to_le_bytes());
+        set_field::<4>(page, offset::AR + 4 * r, u64::from(*value));
     }
     for (v, value) in cpu.vr.iter().enumerate() {
         page[(offset::VR + 16 * v) / 8] = value[0];
         page[(offset::VR + 16 * v + 8) / 8] = value[1];
     }
-    set_field(page, cpu_page::FPC, &cpu.fpc.to_le_bytes());
+    set_field::<4>(page, cpu_page::FPC, u64::from(cpu.fpc));
     for r in FREE_REGISTERS {
         page[(offset::CR + 8 * r) / 8] = cpu.cr[r];
     }
@@ -1546,6 +1617,7 @@ mod tests {
         /// The table of storable frames (`protocol::STORABLE`).
         frames: Vec<u64>,
         page: CpuPage,
+        scratch: std::boxed::Box<Scratch>,
     }
 
     impl Call {
@@ -1557,8 +1629,9 @@ mod tests {
                 counts,
                 frames,
                 page,
+                scratch,
             } = self;
-            host_call(which, shared, sites, counts, frames, page, None, g)
+            host_call(which, shared, sites, counts, frames, page, None, g, scratch)
         }
     }
 
@@ -1590,6 +1663,7 @@ mod tests {
             counts: vec![0; zmmu_cpu::opcode::COUNT],
             frames: vec![0; crate::protocol::STORABLE_WORDS],
             page,
+            scratch: std::boxed::Box::default(),
         }
     }
 
@@ -1736,7 +1810,7 @@ mod tests {
         // lam a1,a2,0(r2): the words at 0x2000 (bytes 00 01 02 03, 04 05 06 07).
         let mut c = setup(&[0x9a, 0x12, 0x20, 0x00]);
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
-        let ar = |r: usize| u32::from_le_bytes(field(&c.page, offset::AR + 4 * r));
+        let ar = |r: usize| field::<4>(&c.page, offset::AR + 4 * r) as u32;
         assert_eq!(
             (ar(0), ar(1), ar(2), ar(3)),
             (0, 0x0001_0203, 0x0405_0607, 0)
@@ -1745,12 +1819,14 @@ mod tests {
 
     #[test]
     fn a_checked_store_range_the_store_does_not_cover_is_the_hosts() {
+        let mut scratch = Scratch::new();
         let mut bus = Bus {
             guest: &mut guest(),
             amode: AddressingMode::Bits64,
             clock: None,
             facilities: Facilities::empty(),
             store: None,
+            room: scratch.room(),
             checked: None,
             fetches: Fetches::Nowhere,
             executable: [0; LISTED_PAGES],
@@ -1782,9 +1858,9 @@ mod tests {
         };
         assert!(bus.check(&acc, 0x2000, 16).is_ok());
         assert!(Memory::write(&mut bus, &acc, 0x2000, &[0; 8]).is_ok());
-        assert!(!covers(bus.store.map(|(at, _, n)| (at, n)), bus.checked));
+        assert!(!covers(bus.store, bus.checked));
         assert!(Memory::write(&mut bus, &acc, 0x2008, &[0; 8]).is_ok());
-        assert!(covers(bus.store.map(|(at, _, n)| (at, n)), bus.checked));
+        assert!(covers(bus.store, bus.checked));
         // A write that does not continue the store is refused.
         assert!(Memory::write(&mut bus, &acc, 0x3000, &[0; 8]).is_err());
         assert!(bus.refused);
@@ -2318,7 +2394,7 @@ mod tests {
     fn float_setup(bytes: &[u8], f2: f64) -> Call {
         let mut c = setup(bytes);
         c.page[offset::CR / 8] |= 1 << 18 | 1 << 17;
-        set_field(&mut c.page, cpu_page::VECTOR_FACILITY, &[1]);
+        set_field::<1>(&mut c.page, cpu_page::VECTOR_FACILITY, 1);
         c.page[offset::FPR / 8] = 1.5f64.to_bits();
         c.page[(offset::FPR + 2 * offset::FPR_STRIDE) / 8] = f2.to_bits();
         c
@@ -2339,7 +2415,7 @@ mod tests {
     }
 
     fn fpc(c: &Call) -> u32 {
-        u32::from_le_bytes(field(&c.page, cpu_page::FPC))
+        field::<4>(&c.page, cpu_page::FPC) as u32
     }
 
     #[test]
@@ -2367,7 +2443,7 @@ mod tests {
         // ddbr f0,f2 by zero with the divide-by-zero trap on (FPC bit 1):
         // a data exception, which the host delivers after running it again.
         let mut c = float_setup(&[0xb3, 0x1d, 0x00, 0x02], 0.0);
-        set_field(&mut c.page, cpu_page::FPC, &0x4000_0000u32.to_le_bytes());
+        set_field::<4>(&mut c.page, cpu_page::FPC, 0x4000_0000);
         let before = c.page;
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
         assert_eq!(c.page, before);
@@ -2397,7 +2473,7 @@ mod tests {
     #[test]
     fn a_vector_instruction_without_the_facility_is_the_hosts() {
         let mut c = float_setup(&[0xe7, 0x10, 0x00, 0x01, 0x30, 0x21], 0.0);
-        set_field(&mut c.page, cpu_page::VECTOR_FACILITY, &[0]);
+        set_field::<1>(&mut c.page, cpu_page::VECTOR_FACILITY, 0);
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), HOST);
     }
 
@@ -2408,7 +2484,7 @@ mod tests {
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
         assert_eq!(c.page[(offset::GPR + 8) / 8], 0x2000);
         let mut c = setup(&[0xb3, 0x8c, 0x00, 0x30]);
-        set_field(&mut c.page, cpu_page::FPC, &0x0000_0003u32.to_le_bytes());
+        set_field::<4>(&mut c.page, cpu_page::FPC, 3);
         assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
         assert_eq!(c.page[(offset::GPR + 24) / 8], 3);
     }
@@ -2581,7 +2657,7 @@ mod tests {
         // access register.
         let (mut c, mut g) = window_setup(&[0xb1, 0x10, 0x20, 0x00], 0x5123);
         c.page[offset::PSW_MASK / 8] |= 1 << 46;
-        set_field(&mut c.page, offset::AR + 8, &5u32.to_le_bytes());
+        set_field::<4>(&mut c.page, offset::AR + 8, 5);
         assert_eq!(c.call(3 << 8 | 1, &mut g), HOST);
     }
 
@@ -2649,6 +2725,7 @@ mod tests {
             counts,
             frames,
             page,
+            scratch,
         } = c;
         let answer = host_call(
             3 << 8 | 1,
@@ -2659,6 +2736,7 @@ mod tests {
             page,
             Some(context),
             g,
+            scratch,
         );
         (answer, bits, last)
     }
