@@ -1001,24 +1001,47 @@ fn spaces_unused(cpu: &Cpu) -> bool {
 /// back: the general, access, vector (floating-point) and
 /// floating-point-control registers, the condition code, and CR1 and CR7
 /// where [`spaces_unused`] (the host takes them back, and a translated
-/// block depends on neither there). Anything else (the program mask,
-/// other control registers, the timers) is the host's to change: it may
-/// have to leave the chain for it. (Access registers matter to
-/// translated code only in access-register mode, which is the host's.)
+/// block depends on neither there); and in what the caller sets only
+/// where the host would not leave the chain for it: the I/O and external
+/// masks (`gate::masks_settable`) and the clock comparator
+/// ([`settable`]). Anything else (the program mask, other control
+/// registers, the timers) is the host's to change: it may have to leave
+/// the chain for it. (Access registers matter to translated code only in
+/// access-register mode, which is the host's.) Field by field, word by
+/// word, with nothing copied: every field of `Cpu` is named, so that one
+/// added to it is decided here.
 fn only_results_changed(before: &Cpu, after: &Cpu) -> bool {
-    let mut rest = after.clone();
-    rest.gpr = before.gpr;
-    rest.ar = before.ar;
-    rest.vr = before.vr;
-    rest.fpc = before.fpc;
-    rest.psw.mask = after.psw.mask & !mask::CC | before.psw.mask & mask::CC;
-    rest.psw.addr = before.psw.addr;
-    if spaces_unused(before) {
-        for r in FREE_REGISTERS {
-            rest.cr[r] = before.cr[r];
-        }
-    }
-    rest == *before
+    let Cpu {
+        gpr: _,
+        ar: _,
+        vr: _,
+        fpc: _,
+        clock_comparator: _,
+        cr,
+        psw,
+        prefix,
+        cpu_addr,
+        vector_facility,
+        mie3_facility,
+        vxeh_facility,
+        vxeh2_facility,
+        cpu_timer_zero,
+        tod_programmable,
+    } = after;
+    let results = mask::CC | mask::IO | mask::EXT;
+    let free = spaces_unused(before);
+    let registers = (cr.iter().zip(&before.cr).enumerate())
+        .all(|(r, (now, was))| now == was || free && FREE_REGISTERS.contains(&r));
+    registers
+        && psw.mask & !results == before.psw.mask & !results
+        && *prefix == before.prefix
+        && *cpu_addr == before.cpu_addr
+        && *vector_facility == before.vector_facility
+        && *mie3_facility == before.mie3_facility
+        && *vxeh_facility == before.vxeh_facility
+        && *vxeh2_facility == before.vxeh2_facility
+        && *cpu_timer_zero == before.cpu_timer_zero
+        && *tod_programmable == before.tod_programmable
 }
 
 /// Whether the store `store` covers the range an access check for a store
@@ -1397,10 +1420,7 @@ fn call_once(
     // the host's floor (`masks_settable`).
     let masks = mask::IO | mask::EXT;
     let masks_changed = (cpu.psw.mask ^ before.psw.mask) & masks != 0;
-    let mut rest = cpu.clone();
-    rest.clock_comparator = before.clock_comparator;
-    rest.psw.mask = rest.psw.mask & !masks | before.psw.mask & masks;
-    if refused || !covered || (result.is_ok() && !only_results_changed(&before, &rest)) {
+    if refused || !covered || (result.is_ok() && !only_results_changed(&before, &cpu)) {
         // What this instruction needs is the host's at every call, but
         // for an access that faulted for a cause the next call may not
         // meet (`Shared::transient`), a target's page not listed yet, or
@@ -3299,5 +3319,58 @@ mod tests {
         assert_eq!(left_to_the_host(c, g, Some(Code::PROTECTION.0)), []);
         let (c, g) = mvcos(oac(1, 0), 0x5000, 0x6000, 8);
         assert_eq!(left_to_the_host(c, g, None), []);
+    }
+
+    /// A change of one field of the CPU.
+    type Change = fn(&mut Cpu);
+
+    #[test]
+    fn only_the_results_may_change_each_other_field_of_the_cpu_is_the_hosts() {
+        let mut before = Cpu::new();
+        before.psw.mask = mask::EA | mask::BA;
+        let results: [Change; 10] = [
+            |c| c.gpr[15] = 1,
+            |c| c.ar[15] = 1,
+            |c| c.vr[31][1] = 1,
+            |c| c.fpc = 1,
+            |c| c.psw.mask |= mask::CC,
+            |c| c.psw.mask |= mask::IO | mask::EXT,
+            |c| c.psw.addr = 8,
+            |c| c.cr[1] = 1,
+            |c| c.cr[7] = 1,
+            |c| c.clock_comparator = 1,
+        ];
+        let others: [Change; 15] = [
+            |c| c.cr[0] = 0,
+            |c| c.cr[2] = 1,
+            |c| c.cr[15] = 1,
+            |c| c.psw.mask |= mask::FIXED_OVERFLOW,
+            |c| c.psw.mask |= mask::KEY,
+            |c| c.psw.mask |= mask::DAT,
+            |c| c.psw.mask |= mask::PROBLEM,
+            |c| c.prefix = zmmu_mmu::prefix::Prefix::new(0x2000),
+            |c| c.cpu_addr = 1,
+            |c| c.vector_facility = false,
+            |c| c.mie3_facility = false,
+            |c| c.vxeh_facility = false,
+            |c| c.vxeh2_facility = false,
+            |c| c.cpu_timer_zero = 1,
+            |c| c.tod_programmable = 1,
+        ];
+        for (i, change) in results.iter().enumerate() {
+            let mut after = before.clone();
+            change(&mut after);
+            assert!(only_results_changed(&before, &after), "result {i}");
+        }
+        for (i, change) in others.iter().enumerate() {
+            let mut after = before.clone();
+            change(&mut after);
+            assert!(!only_results_changed(&before, &after), "field {i}");
+        }
+        // With DAT on in the primary-space mode, CR1 chooses the root.
+        before.psw.mask |= mask::DAT;
+        let mut after = before.clone();
+        after.cr[1] = 1;
+        assert!(!only_results_changed(&before, &after));
     }
 }
