@@ -834,6 +834,12 @@ fn set_field<const N: usize>(page: &mut CpuPage, at: usize, value: u64) {
     page[at / 8] = page[at / 8] & !(bits << shift) | (value & bits) << shift;
 }
 
+/// The words of the CPU page that hold the access registers, two to a
+/// word (little-endian: the even-numbered one in its low half).
+const AR_WORDS: core::ops::Range<usize> = offset::AR / 8..offset::AR / 8 + 8;
+
+const _: () = assert!(offset::AR % 8 == 0);
+
 /// The CPU as the page holds it (registers, PSW, prefix, FPC, CPU address
 /// and model), with the clock page's timer, clock comparator and TOD
 /// programmable register.
@@ -843,8 +849,8 @@ pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
     for (r, value) in cpu.gpr.iter_mut().enumerate() {
         *value = word(offset::GPR + 8 * r);
     }
-    for (r, value) in cpu.ar.iter_mut().enumerate() {
-        *value = field::<4>(page, offset::AR + 4 * r) as u32;
+    for (pair, &word) in cpu.ar.chunks_exact_mut(2).zip(&page[AR_WORDS]) {
+        (pair[0], pair[1]) = (word as u32, (word >> 32) as u32);
     }
     for (r, value) in cpu.cr.iter_mut().enumerate() {
         *value = word(offset::CR + 8 * r);
@@ -1455,10 +1461,12 @@ fn call_once(
     // exception ...) or a branch: the host runs the instruction again from
     // the same state, which the image has not changed, and delivers it.
     // So is a clock comparator the host must set (`settable`).
-    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    // The TOD clock now (standing still through the call: `PageTime`),
+    // read only where needed.
+    let mut now = || bus.clock.as_mut().map(Clock::peek_tod);
     if !matches!(result, Ok(Next::Seq))
-        || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now))
-        || (masks_changed && !crate::gate::masks_settable(shared.mask_floor, now))
+        || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now()))
+        || (masks_changed && !crate::gate::masks_settable(shared.mask_floor, now()))
     {
         return host();
     }
@@ -1501,8 +1509,8 @@ fn call_once(
     for (r, value) in cpu.gpr.iter().enumerate() {
         page[(offset::GPR + 8 * r) / 8] = *value;
     }
-    for (r, value) in cpu.ar.iter().enumerate() {
-        set_field::<4>(page, offset::AR + 4 * r, u64::from(*value));
+    for (pair, word) in cpu.ar.chunks_exact(2).zip(&mut page[AR_WORDS]) {
+        *word = u64::from(pair[0]) | u64::from(pair[1]) << 32;
     }
     for (v, value) in cpu.vr.iter().enumerate() {
         page[(offset::VR + 16 * v) / 8] = value[0];
