@@ -91,6 +91,30 @@ impl TimeSource for PageTime {
     fn wait_until_ns(&mut self, _: u64) {}
 }
 
+/// The TOD clock of a call, where the clock page holds it: the page's
+/// until the instruction first reads it, then running from the TSC read
+/// then ([`Bus::tod_clock`]); an instruction that reads no clock reads no
+/// TSC.
+#[derive(Debug)]
+enum CallClock {
+    /// The clock page does not hold the clock.
+    Absent,
+    /// Not read yet.
+    Unread(ClockPage),
+    /// Read: at the TSC of the first reading.
+    Read(Clock<PageTime>),
+}
+
+impl CallClock {
+    /// The last TOD clock value handed out, where the clock was read.
+    fn last(&self) -> Option<u64> {
+        match self {
+            CallClock::Read(clock) => Some(clock.state().last),
+            _ => None,
+        }
+    }
+}
+
 /// Room for what a call keeps until its instruction completed, lent by
 /// the caller to every call (the image's lies in its bss): [`STORE_MAX`]
 /// bytes for the store kept, as many for the store in a named space
@@ -145,7 +169,7 @@ struct Room<'s> {
 struct Bus<'g, G> {
     guest: &'g mut G,
     amode: AddressingMode,
-    clock: Option<Clock<PageTime>>,
+    clock: CallClock,
     facilities: Facilities,
     /// The store kept (address, length): the first bytes of `room.store`.
     store: Option<(u64, usize)>,
@@ -158,8 +182,6 @@ struct Bus<'g, G> {
     /// Where instruction fetches (an EXECUTE's target) may go through the
     /// active root too ([`fetches_through_root`]).
     fetches: Fetches,
-    /// [`Shared::executable`] as the call began.
-    executable: [u64; LISTED_PAGES],
     /// Interlocked updates are made (COMPARE AND SWAP and its forms, which
     /// change nothing else than registers and the condition code after
     /// it: [`interlocks`]).
@@ -268,10 +290,11 @@ impl Moved {
 }
 
 impl<'g, G: Guest> Bus<'g, G> {
-    /// The bus of a call of `op` at `at` under `cpu` (the clock from the
-    /// clock page read at the TSC now, the facilities, the window and the
-    /// table of storable frames for the instructions that use them),
-    /// keeping bytes in `room`.
+    /// The bus of a call of `op` at `at` under `cpu` (the clock of the
+    /// clock page, the facilities, the window and the table of storable
+    /// frames for the instructions that use them), keeping bytes in
+    /// `room`. Only what `op` may use is prepared: instruction fetches
+    /// for EXECUTE ([`executes`]).
     fn new(
         guest: &'g mut G,
         room: Room<'g>,
@@ -281,30 +304,21 @@ impl<'g, G: Guest> Bus<'g, G> {
         op: Opcode,
         at: u64,
     ) -> Self {
-        let clock = shared.clock;
-        let time = PageTime {
-            ns: clock.ns,
-            scale: TscScale {
-                at: clock.tsc,
-                mult: clock.mult,
-                shift: clock.shift as u32,
-            },
-            tsc: guest.tsc(),
-        };
-        let state = ClockState {
-            epoch: clock.epoch,
-            last: clock.last,
-        };
         Self {
             guest,
             amode: cpu.psw.amode(),
-            clock: (clock.valid != 0).then(|| Clock::with_state(time, state)),
+            clock: match shared.clock.valid {
+                0 => CallClock::Absent,
+                _ => CallClock::Unread(shared.clock),
+            },
             facilities: Facilities::from_bits_truncate(shared.facilities as u32),
             store: None,
             room,
             checked: None,
-            fetches: fetches_through_root(cpu, shared, at),
-            executable: shared.executable,
+            fetches: match executes(op) {
+                true => fetches_through_root(cpu, shared, at),
+                false => Fetches::Nowhere,
+            },
             interlocks: interlocks(op),
             updated: false,
             reads: Reads::Nothing,
@@ -350,8 +364,36 @@ pub(crate) fn run_alone(
         && bus.store.is_none()
         && bus.moved.count == 0
         && !bus.guest.take_transient();
-    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    let now = bus.tod_clock().map(Clock::peek_tod);
     (result.ok().filter(|_| clean), now)
+}
+
+impl<G: Guest> Bus<'_, G> {
+    /// The TOD clock ([`CallClock`]): the clock page's, at the TSC read
+    /// when the call first reads it; `None` where the page does not hold
+    /// it.
+    fn tod_clock(&mut self) -> Option<&mut Clock<PageTime>> {
+        if let CallClock::Unread(page) = self.clock {
+            let time = PageTime {
+                ns: page.ns,
+                scale: TscScale {
+                    at: page.tsc,
+                    mult: page.mult,
+                    shift: page.shift as u32,
+                },
+                tsc: self.guest.tsc(),
+            };
+            let state = ClockState {
+                epoch: page.epoch,
+                last: page.last,
+            };
+            self.clock = CallClock::Read(Clock::with_state(time, state));
+        }
+        match &mut self.clock {
+            CallClock::Read(clock) => Some(clock),
+            _ => None,
+        }
+    }
 }
 
 impl<G> Bus<'_, G> {
@@ -527,7 +569,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         }
         let fetch = acc.kind == AccessKind::InstructionFetch;
         self.probe(acc, addr, buf.len() as u64)?;
-        let allowed = fetch && self.fetches.allow(addr, buf.len(), &self.executable);
+        let allowed = fetch && self.fetches.allow(addr, buf.len());
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
         let kind = acc.kind == AccessKind::Read || allowed;
         let operand = kind && matches!(acc.space, AddressType::Logical { .. });
@@ -783,11 +825,10 @@ impl<G: Guest> System for Bus<'_, G> {
     }
 
     fn clock(&mut self) -> Option<&mut dyn zmmu_cpu::clock::Timing> {
-        if self.clock.is_none() {
+        if matches!(self.clock, CallClock::Absent) {
             self.refused = true;
         }
-        self.clock
-            .as_mut()
+        self.tod_clock()
             .map(|clock| clock as &mut dyn zmmu_cpu::clock::Timing)
     }
 }
@@ -872,32 +913,49 @@ pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
 }
 
 /// Where an instruction fetch (EXECUTE's target) may go through the
-/// active root.
+/// active root. (`Pages` is large, but made only for an EXECUTE under
+/// instruction-execution protection; the image has no heap to box it in.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fetches {
-    /// Nowhere: instructions come from another space than the root's.
+    /// Nowhere: instructions come from another space than the root's, or
+    /// the instruction is not an EXECUTE ([`executes`]).
     Nowhere,
     /// Wherever the root reads.
     Anywhere,
     /// Within the 4 KiB page at `own` and the pages the host found
     /// executable under the fetch controls of `tag`
-    /// ([`Shared::executable`], the bus's copy).
-    Pages { own: u64, tag: u64 },
+    /// (`executable`: [`Shared::executable`] as the call began).
+    Pages {
+        own: u64,
+        tag: u64,
+        executable: [u64; LISTED_PAGES],
+    },
 }
 
 impl Fetches {
-    /// Whether `len` bytes at `addr` may be fetched through the root,
-    /// `executable` being [`Shared::executable`].
-    fn allow(self, addr: u64, len: usize, executable: &[u64]) -> bool {
+    /// Whether `len` bytes at `addr` may be fetched through the root.
+    fn allow(&self, addr: u64, len: usize) -> bool {
         let last = addr.wrapping_add((len as u64).saturating_sub(1));
         match self {
             Fetches::Nowhere => false,
             Fetches::Anywhere => true,
-            Fetches::Pages { own, tag } => [addr, last]
+            Fetches::Pages {
+                own,
+                tag,
+                executable,
+            } => [addr, last]
                 .into_iter()
-                .all(|at| at >> 12 == own >> 12 || executable.contains(&page_entry(at, tag))),
+                .all(|at| at >> 12 == own >> 12 || executable.contains(&page_entry(at, *tag))),
         }
     }
+}
+
+/// Whether `op` fetches an instruction: EXECUTE and EXECUTE RELATIVE
+/// LONG (PoP ch. 7 "EXECUTE": the target), the only instructions whose
+/// execution does (`zmmu_cpu::exec`, `execute_target`).
+fn executes(op: Opcode) -> bool {
+    matches!(op, Opcode::EX | Opcode::EXRL)
 }
 
 /// Where an instruction fetch (EXECUTE's target, PoP ch. 7 "EXECUTE")
@@ -924,6 +982,7 @@ fn fetches_through_root(cpu: &Cpu, shared: &Shared, at: u64) -> Fetches {
         Fetches::Pages {
             own: at,
             tag: shared.fetch_tag,
+            executable: shared.executable,
         }
     } else {
         Fetches::Anywhere
@@ -1250,7 +1309,7 @@ fn deliver<G: Guest>(
     let interruption = cpu.end(insn, at, before.psw.amode(), result).err()?;
     bus.lowcore = true;
     let delivered = cpu.deliver(&mut bus, interruption).is_ok() && !bus.refused;
-    let now = bus.clock.as_mut().map(Clock::peek_tod);
+    let now = bus.tod_clock().map(Clock::peek_tod);
     let Bus {
         guest, moved, room, ..
     } = bus;
@@ -1463,14 +1522,14 @@ fn call_once(
     // So is a clock comparator the host must set (`settable`).
     // The TOD clock now (standing still through the call: `PageTime`),
     // read only where needed.
-    let mut now = || bus.clock.as_mut().map(Clock::peek_tod);
+    let mut now = || bus.tod_clock().map(Clock::peek_tod);
     if !matches!(result, Ok(Next::Seq))
         || comparator.is_some_and(|value| !settable(value, shared.comparator_floor, now()))
         || (masks_changed && !crate::gate::masks_settable(shared.mask_floor, now()))
     {
         return host();
     }
-    let last = bus.clock.map(|clock| clock.state().last);
+    let last = bus.clock.last();
     let Bus { guest, room, .. } = bus;
     let amode = cpu.psw.amode();
     if let Some((addr, len)) = store.filter(|_| real) {
@@ -1851,13 +1910,12 @@ mod tests {
         let mut bus = Bus {
             guest: &mut guest(),
             amode: AddressingMode::Bits64,
-            clock: None,
+            clock: CallClock::Absent,
             facilities: Facilities::empty(),
             store: None,
             room: scratch.room(),
             checked: None,
             fetches: Fetches::Nowhere,
-            executable: [0; LISTED_PAGES],
             interlocks: false,
             updated: false,
             reads: Reads::Nothing,
