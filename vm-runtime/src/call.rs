@@ -99,13 +99,35 @@ impl TimeSource for PageTime {
 enum CallClock {
     /// The clock page does not hold the clock.
     Absent,
-    /// Not read yet.
-    Unread(ClockPage),
+    /// Not read yet: the clock page's time source (its TSC to be read)
+    /// and state.
+    Unread(PageTime, ClockState),
     /// Read: at the TSC of the first reading.
     Read(Clock<PageTime>),
 }
 
 impl CallClock {
+    /// The clock of the clock page `page`, not read yet.
+    fn new(page: &ClockPage) -> Self {
+        if page.valid == 0 {
+            return CallClock::Absent;
+        }
+        let time = PageTime {
+            ns: page.ns,
+            scale: TscScale {
+                at: page.tsc,
+                mult: page.mult,
+                shift: page.shift as u32,
+            },
+            tsc: 0,
+        };
+        let state = ClockState {
+            epoch: page.epoch,
+            last: page.last,
+        };
+        CallClock::Unread(time, state)
+    }
+
     /// The last TOD clock value handed out, where the clock was read.
     fn last(&self) -> Option<u64> {
         match self {
@@ -118,14 +140,15 @@ impl CallClock {
 /// Room for what a call keeps until its instruction completed, lent by
 /// the caller to every call (the image's lies in its bss): [`STORE_MAX`]
 /// bytes for the store kept, as many for the store in a named space
-/// ([`Moved`]) and for the bytes an access check fetches and drops. A
-/// call reads of it only what it wrote, so none of it is cleared or
-/// moved at a call.
+/// ([`Moved`]) and for the bytes an access check fetches and drops, and
+/// an EXECUTE's copy of [`Shared::executable`]. A call reads of it only
+/// what it wrote, so none of it is cleared or moved at a call.
 #[derive(Debug)]
 pub struct Scratch {
     store: [u8; STORE_MAX],
     moved: [u8; STORE_MAX],
     dropped: [u8; STORE_MAX],
+    executable: [u64; LISTED_PAGES],
 }
 
 impl Scratch {
@@ -135,6 +158,7 @@ impl Scratch {
             store: [0; STORE_MAX],
             moved: [0; STORE_MAX],
             dropped: [0; STORE_MAX],
+            executable: [0; LISTED_PAGES],
         }
     }
 
@@ -143,6 +167,7 @@ impl Scratch {
             store: &mut self.store,
             moved: &mut self.moved,
             dropped: &mut self.dropped,
+            executable: &mut self.executable,
         }
     }
 }
@@ -154,12 +179,14 @@ impl Default for Scratch {
 }
 
 /// The room a [`Bus`] keeps bytes in ([`Scratch`]'s, or none: a store or
-/// an access check's fetch longer than its room is refused).
+/// an access check's fetch longer than its room is refused), and its copy
+/// of [`Shared::executable`] for an EXECUTE ([`Fetches::Pages`]).
 #[derive(Debug, Default)]
 struct Room<'s> {
     store: &'s mut [u8],
     moved: &'s mut [u8],
     dropped: &'s mut [u8],
+    executable: &'s mut [u64],
 }
 
 /// The bus of one call: operand fetches through the active root, the
@@ -304,21 +331,29 @@ impl<'g, G: Guest> Bus<'g, G> {
         op: Opcode,
         at: u64,
     ) -> Self {
+        let fetches = match executes(op) {
+            true => fetches_through_root(cpu, shared, at),
+            false => Fetches::Nowhere,
+        };
+        // The pages found executable, copied into the room (no room: no
+        // fetch).
+        let fetches = match (fetches, room.executable.get_mut(..LISTED_PAGES)) {
+            (Fetches::Pages { .. }, Some(copy)) => {
+                copy.copy_from_slice(&shared.executable);
+                fetches
+            }
+            (Fetches::Pages { .. }, None) => Fetches::Nowhere,
+            _ => fetches,
+        };
         Self {
             guest,
             amode: cpu.psw.amode(),
-            clock: match shared.clock.valid {
-                0 => CallClock::Absent,
-                _ => CallClock::Unread(shared.clock),
-            },
+            clock: CallClock::new(&shared.clock),
             facilities: Facilities::from_bits_truncate(shared.facilities as u32),
             store: None,
             room,
             checked: None,
-            fetches: match executes(op) {
-                true => fetches_through_root(cpu, shared, at),
-                false => Fetches::Nowhere,
-            },
+            fetches,
             interlocks: interlocks(op),
             updated: false,
             reads: Reads::Nothing,
@@ -373,19 +408,10 @@ impl<G: Guest> Bus<'_, G> {
     /// when the call first reads it; `None` where the page does not hold
     /// it.
     fn tod_clock(&mut self) -> Option<&mut Clock<PageTime>> {
-        if let CallClock::Unread(page) = self.clock {
+        if let CallClock::Unread(time, state) = self.clock {
             let time = PageTime {
-                ns: page.ns,
-                scale: TscScale {
-                    at: page.tsc,
-                    mult: page.mult,
-                    shift: page.shift as u32,
-                },
                 tsc: self.guest.tsc(),
-            };
-            let state = ClockState {
-                epoch: page.epoch,
-                last: page.last,
+                ..time
             };
             self.clock = CallClock::Read(Clock::with_state(time, state));
         }
@@ -569,7 +595,7 @@ impl<G: Guest> Memory for Bus<'_, G> {
         }
         let fetch = acc.kind == AccessKind::InstructionFetch;
         self.probe(acc, addr, buf.len() as u64)?;
-        let allowed = fetch && self.fetches.allow(addr, buf.len());
+        let allowed = fetch && self.fetches.allow(addr, buf.len(), self.room.executable);
         self.unlisted |= fetch && !allowed && matches!(self.fetches, Fetches::Pages { .. });
         let kind = acc.kind == AccessKind::Read || allowed;
         let operand = kind && matches!(acc.space, AddressType::Logical { .. });
@@ -913,9 +939,7 @@ pub(crate) fn load_cpu(page: &CpuPage, clock: &ClockPage) -> Cpu {
 }
 
 /// Where an instruction fetch (EXECUTE's target) may go through the
-/// active root. (`Pages` is large, but made only for an EXECUTE under
-/// instruction-execution protection; the image has no heap to box it in.)
-#[allow(clippy::large_enum_variant)]
+/// active root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fetches {
     /// Nowhere: instructions come from another space than the root's, or
@@ -925,28 +949,22 @@ enum Fetches {
     Anywhere,
     /// Within the 4 KiB page at `own` and the pages the host found
     /// executable under the fetch controls of `tag`
-    /// (`executable`: [`Shared::executable`] as the call began).
-    Pages {
-        own: u64,
-        tag: u64,
-        executable: [u64; LISTED_PAGES],
-    },
+    /// ([`Shared::executable`] as the call began: the bus's copy,
+    /// `Room::executable`).
+    Pages { own: u64, tag: u64 },
 }
 
 impl Fetches {
-    /// Whether `len` bytes at `addr` may be fetched through the root.
-    fn allow(&self, addr: u64, len: usize) -> bool {
+    /// Whether `len` bytes at `addr` may be fetched through the root,
+    /// `executable` being [`Shared::executable`].
+    fn allow(self, addr: u64, len: usize, executable: &[u64]) -> bool {
         let last = addr.wrapping_add((len as u64).saturating_sub(1));
         match self {
             Fetches::Nowhere => false,
             Fetches::Anywhere => true,
-            Fetches::Pages {
-                own,
-                tag,
-                executable,
-            } => [addr, last]
+            Fetches::Pages { own, tag } => [addr, last]
                 .into_iter()
-                .all(|at| at >> 12 == own >> 12 || executable.contains(&page_entry(at, *tag))),
+                .all(|at| at >> 12 == own >> 12 || executable.contains(&page_entry(at, tag))),
         }
     }
 }
@@ -982,7 +1000,6 @@ fn fetches_through_root(cpu: &Cpu, shared: &Shared, at: u64) -> Fetches {
         Fetches::Pages {
             own: at,
             tag: shared.fetch_tag,
-            executable: shared.executable,
         }
     } else {
         Fetches::Anywhere
@@ -1400,8 +1417,7 @@ fn call_once(
     if !may_complete(insn.op) {
         return HOST;
     }
-    let clock = shared.clock;
-    let mut cpu = load_cpu(page, &clock);
+    let mut cpu = load_cpu(page, &shared.clock);
     // Access-register mode (a base register's ALET), PER events and an
     // invalid PSW are the host's; so is a fault's software path under a
     // key other than 0 (`Bus::probe`).
@@ -1430,7 +1446,7 @@ fn call_once(
     let transient = bus.guest.take_transient();
     let (refused, store, updated) = (bus.refused, bus.store, bus.updated);
     let (reads, fetched, real) = (bus.reads, bus.fetched, bus.real);
-    let (unmet, wanted, moved) = (bus.unmet, bus.wanted, bus.moved);
+    let (unmet, wanted) = (bus.unmet, bus.wanted);
     // A target's page the host may list at this call leaves the call to
     // the host but not the site, as a fault the next call may not meet
     // does (`Shared::transient`, which the host's fault path sets during
@@ -1462,7 +1478,8 @@ fn call_once(
         // host's, which makes them). The block's instructions after it
         // go back to the budget (`Shared::refund`), as the host's path
         // refunds them.
-        let clean = !refused && !updated && store.is_none() && moved.count == 0 && cpu == before;
+        let moved = bus.moved.count != 0;
+        let clean = !refused && !updated && store.is_none() && !moved && cpu == before;
         let Some(context) = context.filter(|_| clean) else {
             return host();
         };
@@ -1530,7 +1547,12 @@ fn call_once(
         return host();
     }
     let last = bus.clock.last();
-    let Bus { guest, room, .. } = bus;
+    let Bus {
+        guest,
+        room,
+        ref moved,
+        ..
+    } = bus;
     let amode = cpu.psw.amode();
     if let Some((addr, len)) = store.filter(|_| real) {
         // A frame not listed yet: the host's store lists it, the site
