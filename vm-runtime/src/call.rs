@@ -3409,6 +3409,43 @@ mod tests {
         assert_eq!(left_to_the_host(c, g, None), []);
     }
 
+    #[test]
+    fn store_access_multiple_stores_each_access_register_as_the_page_holds_it() {
+        // stam a0,a15,0(r2)
+        let mut c = setup(&[0x9b, 0x0f, 0x20, 0x00]);
+        let value = |r: usize| 0xa0b0_c000 | r as u32;
+        for r in 0..16 {
+            set_field::<4>(&mut c.page, offset::AR + 4 * r, u64::from(value(r)));
+        }
+        let mut g = guest();
+        assert_eq!(c.call(3 << 8 | 1, &mut g), COMPLETED);
+        let expected: Vec<u8> = (0..16).flat_map(|r| value(r).to_be_bytes()).collect();
+        assert_eq!(g.stores, [(0x2000, expected)]);
+    }
+
+    #[test]
+    fn load_access_multiple_writes_each_access_register_back_and_nothing_beside() {
+        // lam a0,a15,0(r2): the words at 0x2000 (bytes 00 01 02 ... 3f).
+        let mut c = setup(&[0x9a, 0x0f, 0x20, 0x00]);
+        for r in 0..16 {
+            c.page[(offset::CR + 8 * r) / 8] = 0x100 + r as u64;
+        }
+        let before = c.page;
+        assert_eq!(c.call(3 << 8 | 1, &mut guest()), COMPLETED);
+        for r in 0..16 {
+            let bytes = [0, 1, 2, 3].map(|i| (4 * r + i) as u8);
+            let ar = field::<4>(&c.page, offset::AR + 4 * r) as u32;
+            assert_eq!(ar, u32::from_be_bytes(bytes), "a{r}");
+        }
+        let ars = offset::AR / 8..offset::AR / 8 + 8;
+        let psw = offset::PSW_ADDR / 8;
+        for (w, (now, was)) in c.page.iter().zip(&before).enumerate() {
+            if !ars.contains(&w) && w != psw {
+                assert_eq!(now, was, "word {w}");
+            }
+        }
+    }
+
     /// A change of one field of the CPU.
     type Change = fn(&mut Cpu);
 
