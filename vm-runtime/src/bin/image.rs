@@ -16,7 +16,7 @@
 use core::arch::asm;
 use core::mem::offset_of;
 
-use zmmu_vm_runtime::call::{self, CpuPage, Guest};
+use zmmu_vm_runtime::call::{self, CpuPage, Guest, Scratch};
 use zmmu_vm_runtime::miss;
 use zmmu_vm_runtime::protocol::{
     va, Entered, Gate, JumpEntry, Panic, Published, Shared, Site, ABSOLUTE_VA, CONTEXT_BITS,
@@ -40,6 +40,11 @@ unsafe impl core::alloc::GlobalAlloc for NoHeap {
 
 #[global_allocator]
 static HEAP: NoHeap = NoHeap;
+
+/// The room the calls keep their stores in until the instruction
+/// completed (`call::Scratch`): in the bss of this vCPU's image, so that
+/// no call clears it.
+static mut SCRATCH: Scratch = Scratch::new();
 
 /// The shared page.
 fn shared() -> *mut Shared {
@@ -272,8 +277,10 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
     // read-write, and only this vCPU runs here (the host does not touch
     // them while it runs); the CPU page is the execution area's, whose
     // address the loader wrote, as is the context's (a user page of the
-    // execution area), or zero; the gate page is mapped user.
-    let (shared, sites, counts, storable, page, context) = unsafe {
+    // execution area), or zero; the gate page is mapped user. `SCRATCH`
+    // is this image's, whose one vCPU runs one call at a time: nothing
+    // else refers to it while the call runs.
+    let (shared, sites, counts, storable, page, context, scratch) = unsafe {
         let shared = &mut *shared();
         let sites = core::slice::from_raw_parts_mut(va(SITES) as *mut Site, SITE_SLOTS);
         let counts = core::slice::from_raw_parts_mut(
@@ -290,10 +297,11 @@ pub extern "sysv64" fn zmmu_runtime_call(which: u64) -> u64 {
                 last_block: &mut *((at + CONTEXT_LAST_BLOCK) as *mut u64),
             }),
         };
-        (shared, sites, counts, storable, page, context)
+        let scratch = &mut *core::ptr::addr_of_mut!(SCRATCH);
+        (shared, sites, counts, storable, page, context, scratch)
     };
     call::host_call(
-        which, shared, sites, counts, storable, page, context, &mut X86,
+        which, shared, sites, counts, storable, page, context, &mut X86, scratch,
     )
 }
 
