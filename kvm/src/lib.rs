@@ -819,6 +819,12 @@ impl KvmEngine {
         }
         let offset = (abs & 0xfff) as usize;
         let mut insns = decode_block(&page[offset..], addr, amode, zmmu_translator::MAX_BLOCK);
+        // The EXECUTE targets in the block's own page: its frame becomes a
+        // code frame, watched whole (docs/CHOICES.md 64a, 87).
+        zmmu_translator::fetch_targets(&mut insns, amode, &cpu.gpr, |at| {
+            let bytes = page.get((at & 0xfff) as usize..)?.get(..6)?;
+            (at & !0xfff == addr & !0xfff).then(|| bytes.try_into().ok())?
+        });
         let mut second = None;
         if insns.is_empty() {
             // The first instruction crosses into the next page: a block of
