@@ -13,13 +13,8 @@
 
 mod common;
 
-use common::{
-    assert_same, bytes_at, count, in_vm, on_both, page_table, program_machine, segment_table,
-};
-use zmmu_kvm::KvmEngine;
+use common::paged::{interruption, paged_machine, run_paged, ALIAS, INVALID};
 use zmmu_machine::Machine;
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::storage::Storage;
 
 /// At 0x2000:
 /// ```text
@@ -36,19 +31,6 @@ const PROGRAM: [u8; 68] = [
     0x60, 0x00, 0x07, 0x07,
 ];
 
-/// The operands' area, mapped onto itself but for [`INVALID`] and
-/// [`ALIAS`].
-const DATA: u64 = 0x2_0000;
-const DATA_LEN: usize = 0x2_0000;
-/// A page whose page-table entry is invalid.
-const INVALID: u64 = 0x3_0000;
-/// A page mapped onto the frame of the page after it, which is mapped
-/// onto itself: two logical pages, one frame.
-const ALIAS: u64 = 0x3_1000;
-
-/// DAT on (PSW bit 5).
-const DAT: u64 = 0x0400_0000_0000_0000;
-
 /// The operands of one run: R1 (the length byte), the MVC's first and
 /// second, the XC's first and second, the cleared one.
 #[derive(Clone, Copy, Debug)]
@@ -59,69 +41,20 @@ struct Case {
     clear: u64,
 }
 
-/// The program under DAT (segment table 0x10000, page table 0x11000)
-/// with the registers of `case`, over a pattern in the data area.
-fn machine(case: Case) -> Machine {
-    let mut machine = program_machine(0x2000, &PROGRAM);
-    let pattern: Vec<u8> = (0..DATA_LEN).map(|i| (i * 13 + i / 241) as u8).collect();
-    machine
-        .bus
-        .storage
-        .write(AbsoluteAddress::new(DATA), &pattern)
-        .unwrap();
-    segment_table(&mut machine, 0x1_0000, 0x1_1000);
-    page_table(&mut machine, 0x1_1000, |page| match page {
-        INVALID => 0x400,
-        ALIAS => ALIAS + 0x1000,
-        _ => page,
-    });
-    machine.cpu.cr[1] = 0x1_0000;
-    machine.cpu.psw.mask |= DAT;
-    let gpr = &mut machine.cpu.gpr;
-    gpr[1] = case.r1;
-    (gpr[2], gpr[3]) = case.mvc;
-    (gpr[4], gpr[5]) = case.xc;
-    gpr[6] = case.clear;
-    gpr[13] = 0x2030;
-    machine
-}
-
-/// The EXECUTEs run other than in translated code: by the host or the
-/// in-VM image, for a slow path or untranslated.
-fn calls(engine: &KvmEngine) -> u64 {
-    let reasons = engine.reasons();
-    ["EX", "EXRL"]
-        .iter()
-        .map(|m| {
-            in_vm(engine, m)
-                + count(&reasons.slow_paths_by_mnemonic(), m)
-                + count(&reasons.untranslated_by_mnemonic(), m)
-        })
-        .sum()
-}
-
-/// Runs `case` on both engines: the kvm engine's registers, PSW, lowcore
-/// and storage are the interpreter's; answers the reference and the
-/// EXECUTEs the kvm engine did not complete in translated code.
+/// Runs the program with the registers of `case` (and R13 0x2030) on
+/// both engines ([`run_paged`]): the reference and the EXECUTEs the kvm
+/// engine did not complete in translated code.
 fn run(case: Case) -> Option<(Machine, u64)> {
-    let (reference, kvm) = on_both(|| machine(case), 1000);
-    let (machine, engine) = kvm?;
-    assert_same(&machine, &reference);
-    for (at, len) in [(0x1000, 0x2000), (DATA, DATA_LEN)] {
-        let (ours, want) = (bytes_at(&machine, at, len), bytes_at(&reference, at, len));
-        let differ = ours.iter().zip(&want).position(|(a, b)| a != b);
-        assert_eq!(
-            differ, None,
-            "{case:x?}: the first byte that differs from {at:#x}"
-        );
-    }
-    Some((reference, calls(&engine)))
-}
-
-/// The program-interruption code: 1 (operation) at the program's end.
-fn interruption(machine: &Machine) -> u16 {
-    let code = bytes_at(machine, 0x8e, 2);
-    u16::from_be_bytes([code[0], code[1]])
+    let build = || {
+        paged_machine(&PROGRAM, |gpr| {
+            gpr[1] = case.r1;
+            (gpr[2], gpr[3]) = case.mvc;
+            (gpr[4], gpr[5]) = case.xc;
+            gpr[6] = case.clear;
+            gpr[13] = 0x2030;
+        })
+    };
+    run_paged(build, &["EX", "EXRL"], &format!("{case:x?}"))
 }
 
 #[test]

@@ -12,86 +12,21 @@
 
 mod common;
 
-use common::{
-    assert_same, bytes_at, count, in_vm, on_both, page_table, program_machine, segment_table,
-};
-use zmmu_kvm::KvmEngine;
+use common::paged::{interruption, paged_machine, run_paged, ALIAS, INVALID};
 use zmmu_machine::Machine;
-use zmmu_mmu::addr::AbsoluteAddress;
-use zmmu_mmu::storage::Storage;
 
 /// `0: mvcle r2,r4,0(r6) ; jo 0b ; ipm r7` then an invalid opcode.
 const PROGRAM: [u8; 16] = [
     0xa8, 0x24, 0x60, 0x00, 0xa7, 0x14, 0xff, 0xfe, 0xb2, 0x22, 0x00, 0x70, 0, 0, 0, 0,
 ];
 
-/// The operands' area, mapped onto itself but for [`INVALID`] and
-/// [`ALIAS`].
-const DATA: u64 = 0x2_0000;
-const DATA_LEN: usize = 0x2_0000;
-/// A page whose page-table entry is invalid.
-const INVALID: u64 = 0x3_0000;
-/// A page mapped onto the frame of the page after it, which is mapped
-/// onto itself: two logical pages, one frame.
-const ALIAS: u64 = 0x3_1000;
-
-/// DAT on (PSW bit 5).
-const DAT: u64 = 0x0400_0000_0000_0000;
-
-/// The program under DAT (segment table 0x10000, page table 0x11000)
-/// with R2, R3 (the first operand), R4, R5 (the second) and R6 (the pad
-/// in its low byte) from `regs`, over a pattern in the data area.
-fn machine(regs: [u64; 5]) -> Machine {
-    let mut machine = program_machine(0x2000, &PROGRAM);
-    let pattern: Vec<u8> = (0..DATA_LEN).map(|i| (i * 7 + i / 251) as u8).collect();
-    machine
-        .bus
-        .storage
-        .write(AbsoluteAddress::new(DATA), &pattern)
-        .unwrap();
-    segment_table(&mut machine, 0x1_0000, 0x1_1000);
-    page_table(&mut machine, 0x1_1000, |page| match page {
-        INVALID => 0x400,
-        ALIAS => ALIAS + 0x1000,
-        _ => page,
-    });
-    machine.cpu.cr[1] = 0x1_0000;
-    machine.cpu.psw.mask |= DAT;
-    machine.cpu.gpr[2..7].copy_from_slice(&regs);
-    machine
-}
-
-/// The MVCLEs run other than in translated code: by the host or the
-/// in-VM image, for a slow path or untranslated.
-fn calls(engine: &KvmEngine) -> u64 {
-    let reasons = engine.reasons();
-    in_vm(engine, "MVCLE")
-        + count(&reasons.slow_paths_by_mnemonic(), "MVCLE")
-        + count(&reasons.untranslated_by_mnemonic(), "MVCLE")
-}
-
-/// Runs `regs` on both engines: the kvm engine's registers, PSW, lowcore
-/// and data are the interpreter's; answers the reference and the
-/// MVCLEs the kvm engine did not complete in translated code.
+/// Runs the program with R2, R3 (the first operand), R4, R5 (the second)
+/// and R6 (the pad in its low byte) from `regs` on both engines
+/// ([`run_paged`]): the reference and the MVCLEs the kvm engine did not
+/// complete in translated code.
 fn run(regs: [u64; 5]) -> Option<(Machine, u64)> {
-    let (reference, kvm) = on_both(|| machine(regs), 1000);
-    let (machine, engine) = kvm?;
-    assert_same(&machine, &reference);
-    for (at, len) in [(0x1000, 0x2000), (DATA, DATA_LEN)] {
-        let (ours, want) = (bytes_at(&machine, at, len), bytes_at(&reference, at, len));
-        let differ = ours.iter().zip(&want).position(|(a, b)| a != b);
-        assert_eq!(
-            differ, None,
-            "{regs:x?}: the first byte that differs from {at:#x}"
-        );
-    }
-    Some((reference, calls(&engine)))
-}
-
-/// The program-interruption code: 1 (operation) at the program's end.
-fn interruption(machine: &Machine) -> u16 {
-    let code = bytes_at(machine, 0x8e, 2);
-    u16::from_be_bytes([code[0], code[1]])
+    let build = || paged_machine(&PROGRAM, |gpr| gpr[2..7].copy_from_slice(&regs));
+    run_paged(build, &["MVCLE"], &format!("{regs:x?}"))
 }
 
 /// The condition code IPM left in R7.
