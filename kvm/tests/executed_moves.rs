@@ -15,6 +15,8 @@ mod common;
 
 use common::paged::{interruption, paged_machine, run_paged, ALIAS, INVALID};
 use zmmu_machine::Machine;
+use zmmu_mmu::addr::AbsoluteAddress;
+use zmmu_mmu::storage::Storage;
 
 /// At 0x2000:
 /// ```text
@@ -209,4 +211,48 @@ fn an_exception_at_either_operand_stores_nothing() {
         );
         assert!(calls >= 1, "{case:x?}: the slow path");
     }
+}
+
+/// At 0x2fe0, reached by a jump from 0x2000: `X: exrl r1,0x3000 ; mvi
+/// 1(r11),7 ; brct r5,X` then an invalid opcode; at 0x3000, in the next
+/// page, `mvc 0(1,r2),0(r3)`.
+const ACROSS: [(u64, &[u8]); 3] = [
+    (0x2000, &[0xa7, 0xf4, 0x07, 0xf0]),
+    (
+        0x2fe0,
+        &[
+            0xc6, 0x10, 0x00, 0x00, 0x00, 0x10, 0x92, 0x07, 0xb0, 0x01, 0xa7, 0x56, 0xff, 0xfb, 0,
+            0, 0, 0,
+        ],
+    ),
+    (0x3000, &[0xd2, 0x00, 0x20, 0x00, 0x30, 0x00]),
+];
+
+#[test]
+fn a_target_in_the_next_page_is_watched_as_the_blocks_own() {
+    // The first turn moves one byte, then the MVI makes the target's
+    // length 8: the block, whose target's frame is a code frame, goes
+    // with the store, and the later turns move 8 bytes (PoP "EXECUTE":
+    // the target is fetched each time).
+    let build = || {
+        let mut machine = paged_machine(&[], |gpr| {
+            (gpr[1], gpr[2], gpr[3], gpr[5], gpr[11]) = (0, 0x2_1000, 0x2_2100, 3, 0x3000);
+        });
+        for (at, bytes) in ACROSS {
+            machine
+                .bus
+                .storage
+                .write(AbsoluteAddress::new(at), bytes)
+                .unwrap();
+        }
+        machine
+    };
+    let Some((reference, calls)) = run_paged(build, &["EXRL"], "across") else {
+        return;
+    };
+    assert_eq!(interruption(&reference), 1, "the end");
+    let storage = &reference.bus.storage;
+    let moved = [0x2_1000, 0x2_2100].map(|at| storage.read_u64(AbsoluteAddress::new(at)));
+    assert_eq!(moved[0], moved[1], "8 bytes moved");
+    assert_eq!(calls, 0, "the EXRLs in translated code");
 }
