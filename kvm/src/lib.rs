@@ -842,9 +842,15 @@ impl KvmEngine {
         zmmu_translator::fetch_targets(&mut insns, amode, &cpu.gpr, |at| {
             let bytes = match at & !0xfff {
                 p if p == addr & !0xfff => &page[..],
+                // Not a frame of the prefix area, which the machine's
+                // interruptions store into (see above).
                 p if p == next_page => {
                     &next
-                        .get_or_insert_with(|| next_frame(cpu, board, p))
+                        .get_or_insert_with(|| {
+                            next_frame(cpu, board, p).filter(|(frame, _)| {
+                                !(prefix..prefix + PREFIX_AREA).contains(frame)
+                            })
+                        })
                         .as_ref()?
                         .1[..]
                 }
