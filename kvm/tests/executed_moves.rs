@@ -256,3 +256,48 @@ fn a_target_in_the_next_page_is_watched_as_the_blocks_own() {
     assert_eq!(moved[0], moved[1], "8 bytes moved");
     assert_eq!(calls, 0, "the EXRLs in translated code");
 }
+
+/// At 0x2fe0, reached by a jump from 0x2000: `X: exrl r1,0x3000 ; ipte
+/// r8,r9 ; stg r10,0(r12) ; brct r5,X` then an invalid opcode; at 0x3000
+/// `mvc 0(1,r2),0(r3)`, at 0x24000 `mvc 0(8,r2),0(r3)`.
+const REMAPPED: [(u64, &[u8]); 4] = [
+    (0x2000, &[0xa7, 0xf4, 0x07, 0xf0]),
+    (
+        0x2fe0,
+        &[
+            0xc6, 0x10, 0x00, 0x00, 0x00, 0x10, 0xb2, 0x21, 0x00, 0x89, 0xe3, 0xa0, 0xc0, 0x00,
+            0x00, 0x24, 0xa7, 0x56, 0xff, 0xf8, 0, 0, 0, 0,
+        ],
+    ),
+    (0x3000, &[0xd2, 0x00, 0x20, 0x00, 0x30, 0x00]),
+    (0x2_4000, &[0xd2, 0x07, 0x20, 0x00, 0x30, 0x00]),
+];
+
+#[test]
+fn a_target_in_the_next_page_is_fetched_again_after_that_page_is_mapped_anew() {
+    // The first turn moves one byte; then the next page's entry is
+    // invalidated (IPTE) and made valid onto the frame at 0x24000, whose
+    // target moves 8 bytes (PoP "EXECUTE": the target is fetched through
+    // the tables each time).
+    let build = || {
+        let mut machine = paged_machine(&[], |gpr| {
+            (gpr[1], gpr[2], gpr[3], gpr[5]) = (0, 0x2_1000, 0x2_2100, 3);
+            (gpr[8], gpr[9], gpr[10], gpr[12]) = (0x1_1000, 0x3000, 0x2_4000, 0x1_1018);
+        });
+        for (at, bytes) in REMAPPED {
+            machine
+                .bus
+                .storage
+                .write(AbsoluteAddress::new(at), bytes)
+                .unwrap();
+        }
+        machine
+    };
+    let Some((reference, _)) = run_paged(build, &["EXRL"], "remapped") else {
+        return;
+    };
+    assert_eq!(interruption(&reference), 1, "the end");
+    let storage = &reference.bus.storage;
+    let moved = [0x2_1000, 0x2_2100].map(|at| storage.read_u64(AbsoluteAddress::new(at)));
+    assert_eq!(moved[0], moved[1], "8 bytes moved");
+}
