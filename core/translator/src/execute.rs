@@ -7,14 +7,14 @@
 //! Translation knows the target of an EXRL (relative to it) and of an EX
 //! whose base register a LARL just before it set, and guesses that of
 //! another EX from the registers at the block's start, which the code
-//! checks at run time ([`known_target`]); when
-//! the runner can fetch that target as the EXECUTE would and watch it
-//! (the jit: in the block's own page, or in the next page when the fetch
-//! from it is permitted and records nothing, as for an instruction
-//! crossing into it; the kvm engine: in the block's own page, whose
-//! frame it watches whole), [`fetch_targets`] records it, and the runner
-//! watches its bytes as the block's own (a store into them drops the
-//! block, as a store into its code does). So the target the code runs is
+//! checks at run time ([`known_target`]); when the runner can fetch that
+//! target as the EXECUTE would and watch it (the jit: in the block's own
+//! page, or in the next page when the fetch from it is permitted and
+//! records nothing, as for an instruction crossing into it; the kvm
+//! engine: in the block's own page or the next, whose frames it watches
+//! whole), [`fetch_targets`] records it, and the runner watches its bytes
+//! as the block's own (a store into them drops the block, as a store
+//! into its code does). So the target the code runs is
 //! the one the EXECUTE would fetch, without an exception; its address is
 //! even and it is not an EXECUTE (both checked here, else the helper runs
 //! it and raises the exception).
