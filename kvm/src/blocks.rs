@@ -87,7 +87,7 @@ pub(crate) struct Block {
     /// Per instruction, in order: where its code and slow path are.
     pub sites: Vec<Site>,
     /// The frame of the next page, for a block of one instruction that
-    /// crosses into it.
+    /// crosses into it or whose EXECUTE targets lie there.
     pub second: Option<u64>,
     pub key: Key,
     pub valid: bool,

@@ -161,9 +161,23 @@ fn fetch(cpu: &Cpu) -> Access<'_> {
     }
 }
 
-/// Whether `block`, if it ends with an instruction crossing into the next
-/// page, still fetches that instruction's tail from the frame it was
-/// translated from (the frame of its first byte is part of its key).
+/// The frame an instruction fetch at logical `page` (the next page of a
+/// block) translates to and its bytes, or `None` where the fetch is
+/// refused.
+fn next_frame(cpu: &Cpu, board: &mut Board<'_>, page: u64) -> Option<Frame> {
+    let frame = board.translate(&fetch(cpu), page).ok()?.value() & !0xfff;
+    let mut bytes = vec![0u8; 4096].into_boxed_slice();
+    board
+        .bus
+        .storage
+        .read(AbsoluteAddress::new(frame), &mut bytes)?;
+    Some((frame, bytes))
+}
+
+/// Whether `block`, if it has bytes in the next page (an instruction
+/// crossing into it, or EXECUTE targets there), still fetches them from
+/// the frame it was translated from (the frame of its first byte is part
+/// of its key).
 fn second_fetched(block: &Block, cpu: &Cpu, board: &mut Board<'_>) -> bool {
     let Some(second) = block.second else {
         return true;
@@ -819,7 +833,38 @@ impl KvmEngine {
         }
         let offset = (abs & 0xfff) as usize;
         let mut insns = decode_block(&page[offset..], addr, amode, zmmu_translator::MAX_BLOCK);
-        let mut second = None;
+        // The EXECUTE targets in the block's own page and in the next,
+        // fetched as the EXECUTE would: the frames become code frames,
+        // watched whole, the next one as the second frame of a block that
+        // crosses into it (docs/CHOICES.md 64a, 87).
+        let next_page = amode.wrap((addr | 0xfff).wrapping_add(1));
+        let mut next = None;
+        zmmu_translator::fetch_targets(&mut insns, amode, &cpu.gpr, |at| {
+            let bytes = match at & !0xfff {
+                p if p == addr & !0xfff => &page[..],
+                // Not a frame of the prefix area, which the machine's
+                // interruptions store into (see above).
+                p if p == next_page => {
+                    &next
+                        .get_or_insert_with(|| {
+                            next_frame(cpu, board, p).filter(|(frame, _)| {
+                                !(prefix..prefix + PREFIX_AREA).contains(frame)
+                            })
+                        })
+                        .as_ref()?
+                        .1[..]
+                }
+                _ => return None,
+            };
+            bytes
+                .get((at & 0xfff) as usize..)?
+                .get(..6)?
+                .try_into()
+                .ok()
+        });
+        let mut second = next
+            .flatten()
+            .filter(|_| zmmu_translator::target_range(&insns, next_page).is_some());
         if insns.is_empty() {
             // The first instruction crosses into the next page: a block of
             // its own, from the bytes of both frames.
@@ -920,12 +965,7 @@ impl KvmEngine {
         }
         let amode = cpu.psw.amode();
         let next = amode.wrap(addr.wrapping_add(head.len() as u64));
-        let frame = board.translate(&fetch(cpu), next).ok()?.value() & !0xfff;
-        let mut bytes = vec![0u8; 4096].into_boxed_slice();
-        board
-            .bus
-            .storage
-            .read(AbsoluteAddress::new(frame), &mut bytes)?;
+        let (frame, bytes) = next_frame(cpu, board, next)?;
         let mut joined = head.to_vec();
         joined.extend_from_slice(&bytes[..len - head.len()]);
         let insns = decode_block(&joined, addr, amode, 1);

@@ -7,13 +7,14 @@
 //! Translation knows the target of an EXRL (relative to it) and of an EX
 //! whose base register a LARL just before it set, and guesses that of
 //! another EX from the registers at the block's start, which the code
-//! checks at run time ([`known_target`]); when
-//! the runner can fetch that target as the EXECUTE would and watch it
-//! (the jit: in the block's own page, or in the next page when the fetch
-//! from it is permitted and records nothing, as for an instruction
-//! crossing into it), [`fetch_targets`] records it, and the runner
-//! watches its bytes as the block's own (a store into them drops the
-//! block, as a store into its code does). So the target the code runs is
+//! checks at run time ([`known_target`]); when the runner can fetch that
+//! target as the EXECUTE would and watch it (the jit: in the block's own
+//! page, or in the next page when the fetch from it is permitted and
+//! records nothing, as for an instruction crossing into it; the kvm
+//! engine: in the block's own page or the next, whose frames it watches
+//! whole), [`fetch_targets`] records it, and the runner watches its bytes
+//! as the block's own (a store into them drops the block, as a store
+//! into its code does). So the target the code runs is
 //! the one the EXECUTE would fetch, without an exception; its address is
 //! even and it is not an EXECUTE (both checked here, else the helper runs
 //! it and raises the exception).
@@ -23,13 +24,16 @@
 //! at the end of the operand's page, then moves or combines the run-time
 //! length; a probe that fails, an operand crossing its page, or operands
 //! whose overlap the byte-at-a-time rule makes matter and that the
-//! logical addresses do not show alike go to the slow path, where the helper runs the EXECUTE with the interpreter
-//! (every exception with the EXECUTE's ILC and PSW), nothing stored
-//! before.
+//! logical addresses do not show alike go to the slow path, where the
+//! helper runs the EXECUTE with the interpreter (every exception with the
+//! EXECUTE's ILC and PSW), nothing stored before. Under the host MMU the
+//! same checks bound each operand, and a byte of each is touched before
+//! any is stored ([`Gen::host_mmu_execute`]).
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use zmmu_cpu::decode::decode;
+use zmmu_cpu::format::Fields;
 use zmmu_cpu::opcode::Opcode;
 use zmmu_mmu::addr::AddressingMode;
 use zmmu_mmu::kind::AccessKind;
@@ -128,15 +132,17 @@ pub fn target_range(block: &[Guest], page: u64) -> Option<(u64, u64)> {
 }
 
 impl Gen {
-    /// An EXECUTE of the MVC or XC [`fetch_targets`] found, under the
-    /// software TLB; `false` for anything else (the helper runs it).
+    /// An EXECUTE of the MVC or XC [`fetch_targets`] found; `false` for
+    /// anything else (the helper runs it).
     pub(crate) fn execute(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         let Some(target) = here.target else {
             return Ok(false);
         };
-        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) {
-            return Ok(false);
-        }
+        let host_mmu = match self.env.memory {
+            MemoryAccess::SoftTlb { .. } => false,
+            MemoryAccess::HostMmu => true,
+            MemoryAccess::Helper => return Ok(false),
+        };
         let t = target.insn.f;
         let len = Len {
             r1: here.insn.f.r1,
@@ -160,6 +166,9 @@ impl Gen {
             self.access(here, AccessKind::Write, len.most())?;
             self.at_offset(len, rax, t.b1, t.d1)?;
             self.a.lea(rdi, qword_ptr(r13 + rax))?;
+            if host_mmu {
+                self.a.or(byte_ptr(rdi), 0)?;
+            }
             self.length(len)?;
             let a = &mut self.a;
             a.xor(eax, eax)?;
@@ -167,6 +176,9 @@ impl Gen {
             a.xor(ecx, ecx)?;
             a.xor(edx, edx)?;
             return self.set_cc().map(|()| true);
+        }
+        if host_mmu {
+            return self.host_mmu_execute(here, t, len, xor).map(|()| true);
         }
         self.ea(0, t.b2, t.d2)?;
         self.within(here, len)?;
@@ -214,6 +226,59 @@ impl Gen {
         Ok(true)
     }
 
+    /// The executed MVC or XC (`xor`, its fields `t`) under the host MMU,
+    /// each operand
+    /// within its page (else the slow path): a byte of the second read
+    /// and a byte of the first stored back unchanged before anything is
+    /// stored (a fault there is a shadow fill and a retry, or the slow
+    /// path with nothing stored), then the bytes one at a time in
+    /// ascending order (PoP "Storage-Operand Consistency": an operand
+    /// that overlaps the other sees the bytes already stored), which is
+    /// the interpreter's result where both lie in one page. Operands in
+    /// two pages whose offsets lie 1..length-1 bytes apart, the first
+    /// after the second, go to the slow path: should the pages alias one
+    /// frame, the interpreter reads the whole second operand before it
+    /// stores, which the translated code cannot see.
+    fn host_mmu_execute(
+        &mut self,
+        here: &mut Current,
+        t: Fields,
+        len: Len,
+        xor: bool,
+    ) -> Result<(), IcedError> {
+        self.ea(0, t.b2, t.d2)?;
+        self.within(here, len)?;
+        self.access(here, AccessKind::Read, len.most())?;
+        self.at_offset(len, rax, t.b2, t.d2)?;
+        self.a.mov(qword_ptr(rsp + abi::FRAME_OPERAND), rax)?;
+        self.ea(0, t.b1, t.d1)?;
+        self.within(here, len)?;
+        self.access(here, AccessKind::Write, len.most())?;
+        self.at_offset(len, rax, t.b1, t.d1)?;
+        self.a.mov(rsi, qword_ptr(rsp + abi::FRAME_OPERAND))?;
+        let mut apart = self.a.create_label();
+        self.length(len)?;
+        let a = &mut self.a;
+        a.mov(rdx, rax)?;
+        a.sub(rdx, rsi)?;
+        a.and(edx, 0xfff)?;
+        a.dec(rdx)?;
+        a.dec(ecx)?;
+        a.cmp(rdx, rcx)?;
+        a.jae(apart)?;
+        a.mov(rdx, rax)?;
+        a.xor(rdx, rsi)?;
+        a.shr(rdx, 12)?;
+        a.jnz(here.slow)?;
+        a.set_label(&mut apart)?;
+        a.lea(rdi, qword_ptr(r13 + rax))?;
+        a.add(rsi, r13)?;
+        a.movzx(ecx, byte_ptr(rsi))?;
+        a.or(byte_ptr(rdi), 0)?;
+        self.length(len)?;
+        self.byte_after_byte(xor.then_some(Logic::Xor))
+    }
+
     /// ecx = the operands' length ([`Len`]).
     fn length(&mut self, len: Len) -> Result<(), IcedError> {
         let a = &mut self.a;
@@ -257,8 +322,8 @@ impl Gen {
 
     /// After the probe, `r` = the absolute address of the operand at
     /// `d(b)`: the frame the probe gave (of the address [`Gen::within`]
-    /// moved within the page) and the operand's own offset. Uses rax but
-    /// for `r` = rax.
+    /// moved within the page; under the host MMU its logical page) and the
+    /// operand's own offset. Uses rax but for `r` = rax.
     fn at_offset(&mut self, len: Len, r: AsmRegister64, b: u8, d: i32) -> Result<(), IcedError> {
         if len.r1 == 0 {
             return Ok(());

@@ -185,13 +185,19 @@ impl Gen {
     /// compared with the quadword operand; equal, R3, R3 + 1 stored and cc
     /// 0; else the operand loaded into R1, R1 + 1 and cc 1 (PoP COMPARE
     /// DOUBLE AND SWAP). One `lock cmpxchg16b` (which compares rdx:rax and
-    /// stores rcx:rbx, rbx saved around it), under the software TLB only:
-    /// a host-MMU fault between the save and the restore would leave rbx
-    /// without the CPU. An odd R1 or R3, or an operand not on a quadword
-    /// boundary, is the interpreter's specification exception.
+    /// stores rcx:rbx, rbx saved around it). A fault between the save and
+    /// the restore would leave rbx without the CPU: under the host MMU a
+    /// locked OR of zero into the operand's first byte (which changes no
+    /// byte, even as another CPU stores) comes first, whose fault is a
+    /// shadow fill and a retry, or the slow path, with rbx intact; the
+    /// operand is then mapped writable, and the shadow changes only at a
+    /// host call or between batches (another CPU's purges wait for the
+    /// batch's end), so `cmpxchg16b` cannot fault. An odd R1 or R3, or an
+    /// operand not on a quadword boundary, is the interpreter's
+    /// specification exception.
     fn compare_double_and_swap(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         let f = here.insn.f;
-        if !matches!(self.env.memory, MemoryAccess::SoftTlb { .. }) || (f.r1 | f.r3) & 1 != 0 {
+        if (f.r1 | f.r3) & 1 != 0 {
             return Ok(false);
         }
         self.ea(0, f.b2, f.d2)?;
@@ -205,6 +211,9 @@ impl Gen {
         // The operand's first doubleword (R1's) is at the lower address:
         // big-endian doublewords, the first in rax (and rbx).
         a.lea(rsi, qword_ptr(r13 + rax))?;
+        if self.env.memory == MemoryAccess::HostMmu {
+            a.lock().or(byte_ptr(rsi), 0)?;
+        }
         a.mov(rax, gpr(f.r1))?;
         a.bswap(rax)?;
         a.mov(rdx, gpr(f.r1 | 1))?;

@@ -9,7 +9,9 @@
 //! one page: translated as one probe for a read and two big-endian
 //! doubleword loads. Nearer the boundary, the vector enablement, and
 //! every exception are the slow path; M3 above 6 (a specification
-//! exception) is not translated.
+//! exception) is not translated. Under the host MMU the two loads are the
+//! accesses: a fault at the first is a shadow fill and a retry, or the
+//! slow path, with V1 unchanged; the second lies in the same page.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -19,17 +21,13 @@ use zmmu_cpu::state::offset;
 use zmmu_mmu::kind::AccessKind;
 
 use crate::emit::{Current, Gen};
-use crate::memory::MemoryAccess;
 
 impl Gen {
-    /// VLBB as the module says, under the software TLB; `false` for
-    /// other instructions, M3 above 6, and the kvm engine (whose in-VM
-    /// image completes VLBB without leaving the VM, as it did before:
-    /// `kvm/tests/registers.rs` counts on it).
+    /// VLBB as the module says; `false` for other instructions, M3 above
+    /// 6, and the access-register mode's helper.
     pub(crate) fn vload(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         let f = here.insn.f;
-        let soft_tlb = matches!(self.env.memory, MemoryAccess::SoftTlb { .. });
-        if here.insn.op != Opcode::VLBB || f.m3 > 6 || !soft_tlb {
+        if here.insn.op != Opcode::VLBB || f.m3 > 6 || !self.env.memory.inline() {
             return Ok(false);
         }
         let block = 64i32 << f.m3;

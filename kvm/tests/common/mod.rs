@@ -199,4 +199,5 @@ pub fn in_vm(engine: &KvmEngine, mnemonic: &str) -> u64 {
     count(&engine.completed_in_vm(), mnemonic)
 }
 
+pub mod paged;
 pub mod system_call;
