@@ -1,9 +1,11 @@
 //! LOAD MULTIPLE and STORE MULTIPLE (LM, LMY, LMG, STM, STMY, STMG):
 //! registers R1 through R3 (wrapping from 15 to 0) from or to consecutive
-//! words or doublewords at the second-operand address. Under the software
-//! TLB an operand that crosses into the next page is native too (a load's
-//! two pages probed by the pair fill, a store's found in the TLB); any
-//! crossing under the host MMU is the interpreter's.
+//! words or doublewords at the second-operand address. An operand that
+//! crosses into the next page is native too: under the software TLB a
+//! load's two pages are probed by the pair fill and a store's found in
+//! the TLB; under the host MMU ([`Gen::host_mmu_crossing`]) a load copies
+//! the operand below the stack pointer before any register changes, and a
+//! store touches the second page before it stores into the first.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -19,9 +21,9 @@ impl Gen {
     /// LM, LMY, LMG, STM, STMY, STMG; `false` for other instructions.
     /// The whole operand is probed first, so an exception (or a page
     /// crossing) leaves every register and byte to the interpreter; under
-    /// the host MMU an operand that crosses a page goes to the interpreter
-    /// too, and within one page the first access (a load, or a store
-    /// before which nothing changed) is the only one that can fault.
+    /// the host MMU, within one page the first access (a load, or a store
+    /// before which nothing changed) is the only one that can fault, and
+    /// an operand across two pages is [`Gen::host_mmu_crossing`]'s.
     pub(crate) fn multiple(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         use Opcode::*;
         let (load, size) = match here.insn.op {
@@ -41,22 +43,25 @@ impl Gen {
             AccessKind::Write
         };
         let two_pages = matches!(self.env.memory, MemoryAccess::SoftTlb { .. });
+        let host_mmu = self.env.memory == MemoryAccess::HostMmu;
         let mut crossing = self.a.create_label();
         let mut done = self.a.create_label();
         if two_pages {
-            self.a.mov(ecx, eax)?;
-            self.a.and(ecx, 0xfff)?;
-            self.a.cmp(ecx, (0x1000 - total) as i32)?;
-            self.a.ja(crossing)?;
+            self.crosses(total, crossing)?;
         }
         self.access(here, kind, total)?;
-        if self.env.memory == MemoryAccess::HostMmu {
-            // A fault in the second page after the first's registers or
-            // bytes changed would leave the instruction half done (and
-            // its slow path with a new base register).
-            self.within_page(here, total)?;
+        if host_mmu {
+            self.crosses(total, crossing)?;
         }
         self.transfer(load, size, f.r1, count)?;
+        if host_mmu {
+            self.a.jmp(done)?;
+            self.a.set_label(&mut crossing)?;
+            self.host_mmu_crossing(load, total)?;
+            self.transfer(load, size, f.r1, count)?;
+            self.a.set_label(&mut done)?;
+            self.a.nop()?;
+        }
         if two_pages {
             self.a.jmp(done)?;
             self.a.set_label(&mut crossing)?;
@@ -76,6 +81,43 @@ impl Gen {
             self.a.nop()?;
         }
         Ok(true)
+    }
+
+    /// To `crossing` when the `total` bytes at the logical address in rax
+    /// cross into the next page. Uses rcx.
+    fn crosses(&mut self, total: u32, crossing: CodeLabel) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(ecx, eax)?;
+        a.and(ecx, 0xfff)?;
+        a.cmp(ecx, (0x1000 - total) as i32)?;
+        a.ja(crossing)
+    }
+
+    /// Under the host MMU, an operand (logical address in rax, `total`
+    /// bytes, checked by [`Gen::access`]) that crosses into the next page,
+    /// made ready so that no access after the first change can fault (a
+    /// fault is a shadow fill and a retry, or the slow path, which runs
+    /// the whole instruction again): a load's bytes are copied to the
+    /// [`GATHER`] bytes below the stack pointer (a fault at CPL3 pushes
+    /// nothing there; the copy resumes where it stopped after a fill), and
+    /// rax set so that r13 + rax addresses them; a store touches a byte of
+    /// the second page (stores it back unchanged) before the first store
+    /// into the first page, so that an exception there comes before any
+    /// byte is stored (PoP ch. 6: an access exception suppresses or
+    /// nullifies STORE MULTIPLE).
+    fn host_mmu_crossing(&mut self, load: bool, total: u32) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        if load {
+            a.lea(rsi, qword_ptr(r13 + rax))?;
+            a.lea(rdi, qword_ptr(rsp - GATHER))?;
+            a.mov(ecx, total)?;
+            a.rep().movsb()?;
+            a.lea(rax, qword_ptr(rsp - GATHER))?;
+            a.sub(rax, r13)?;
+        } else {
+            a.or(byte_ptr(r13 + rax + (total - 1) as i32), 0)?;
+        }
+        Ok(())
     }
 
     /// A load multiple's operand (logical address in rax, `total` bytes)
