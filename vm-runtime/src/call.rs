@@ -140,7 +140,7 @@ impl CallClock {
 /// Room for what a call keeps until its instruction completed, lent by
 /// the caller to every call (the image's lies in its bss): [`STORE_MAX`]
 /// bytes for the store kept, as many for the store in a named space
-/// ([`Moved`]) and for the bytes an access check fetches and drops, and
+/// (MVCOS's) and for the bytes an access check fetches and drops, and
 /// an EXECUTE's copy of [`Shared::executable`]. A call reads of it only
 /// what it wrote, so none of it is cleared or moved at a call.
 #[derive(Debug)]
