@@ -760,14 +760,20 @@ impl Exits<'_, '_> {
 
     /// Enters the site of block `id`'s native instruction `index`, whose
     /// slow path is taken, in the image's table once
-    /// (`vmcall::enter_slow_path`), in a valid block of one page.
+    /// (`vmcall::enter_slow_path`), in a valid block, the instruction in
+    /// the block's first page (a block's second frame holds an
+    /// instruction crossing into it, or only an EXECUTE's target).
     fn enter_slow_path(&mut self, paging: &KvmPaging, id: usize, index: usize) {
         let Some(block) = self.blocks.blocks.get(id) else {
             return;
         };
+        let in_first_page = block.insns.get(index).is_some_and(|g| {
+            let last = g.at.wrapping_add(u64::from(g.insn.len) - 1);
+            last >> 12 == block.key.0 >> 12 && last >= g.at
+        });
         let enter = block.valid
             && block.native.get(index) == Some(&true)
-            && block.second.is_none()
+            && in_first_page
             && !block.slow_site[index];
         let (Some(image), Some(guest)) = (paging.image().filter(|_| enter), block.insns.get(index))
         else {

@@ -301,3 +301,54 @@ fn a_target_in_the_next_page_is_fetched_again_after_that_page_is_mapped_anew() {
     let moved = [0x2_1000, 0x2_2100].map(|at| storage.read_u64(AbsoluteAddress::new(at)));
     assert_eq!(moved[0], moved[1], "8 bytes moved");
 }
+
+/// At 0x2fe0, reached by a jump from 0x2000: `X: exrl r1,0x3000 ; vlbb
+/// v1,0(r4),0 ; brct r5,X` then an invalid opcode; at 0x3000, in the next
+/// page, `mvc 0(1,r2),0(r3)`. R4 lies 8 bytes before a 64-byte boundary:
+/// each VLBB takes its slow path (PoP "VECTOR LOAD TO BLOCK BOUNDARY":
+/// only the bytes up to the boundary are loaded).
+const BESIDE: [(u64, &[u8]); 3] = [
+    (0x2000, &[0xa7, 0xf4, 0x07, 0xf0]),
+    (
+        0x2fe0,
+        &[
+            0xc6, 0x10, 0x00, 0x00, 0x00, 0x10, 0xe7, 0x10, 0x40, 0x00, 0x00, 0x07, 0xa7, 0x56,
+            0xff, 0xfa, 0, 0,
+        ],
+    ),
+    (0x3000, &[0xd2, 0x00, 0x20, 0x00, 0x30, 0x00]),
+];
+
+#[test]
+fn a_slow_path_in_a_block_whose_target_lies_in_the_next_page_asks_the_image() {
+    // The block's second frame holds only the EXRL's target: the VLBB's
+    // site, in the first page, is entered in the image's table at its
+    // first slow path, and the image completes the later ones.
+    const TURNS: u64 = 20;
+    let build = || {
+        let mut machine = paged_machine(&[], |gpr| {
+            (gpr[1], gpr[2], gpr[3], gpr[4], gpr[5]) = (0, 0x2_1000, 0x2_2100, 0x2_1038, TURNS);
+        });
+        machine.cpu.cr[0] |= 1 << 17;
+        for (at, bytes) in BESIDE {
+            machine
+                .bus
+                .storage
+                .write(AbsoluteAddress::new(at), bytes)
+                .unwrap();
+        }
+        machine
+    };
+    let (reference, kvm) = common::on_both(build, 1000);
+    let Some((machine, engine)) = kvm else {
+        return;
+    };
+    common::assert_same(&machine, &reference);
+    assert_eq!(interruption(&reference), 1, "the end");
+    let host = common::count(&engine.reasons().slow_paths_by_mnemonic(), "VLBB");
+    assert!(host <= 1, "{host} VLBB slow paths the host's");
+    assert!(
+        common::in_vm(&engine, "VLBB") >= TURNS - 1,
+        "the image completes the VLBBs"
+    );
+}
