@@ -163,19 +163,18 @@ impl Gen {
     }
 
     /// MVC, NC, OC, XC and CLC under the host MMU
-    /// ([`MemoryAccess::HostMmu`]); `false` for other instructions. Each
-    /// operand must lie within one page (else the slow path: a fault
-    /// between the pages of a store would leave the instruction half
-    /// done). The operands are touched once each, in the interpreter's
-    /// order, before any byte is stored: MVC, NC, OC and XC read the second
-    /// and write the first (the write stores the byte it read), CLC reads
-    /// the first, then the second. A fault there is a shadow fill and a
-    /// retry, or the slow path with nothing stored. Then the bytes go one
-    /// at a time in ascending order, each source byte read after the bytes
-    /// before it were stored: the rule for overlapping operands ("as if
-    /// processed one byte at a time"), whichever logical pages alias one
-    /// frame. NC, OC and XC set cc 1 if any result byte is nonzero; CLC
-    /// compares as [`Gen::compare`] does.
+    /// ([`MemoryAccess::HostMmu`]); `false` for other instructions. The
+    /// operands' first and last bytes are touched, in the interpreter's
+    /// order, before any byte is stored, so that a fault (a shadow fill
+    /// and a retry, or the slow path with nothing stored) comes first,
+    /// whether an operand lies in one page or crosses into the next: MVC,
+    /// NC, OC and XC read the second and write the first (the write stores
+    /// the byte it read), CLC reads the first, then the second. Then the
+    /// bytes go one at a time in ascending order, each source byte read
+    /// after the bytes before it were stored: the rule for overlapping
+    /// operands ("as if processed one byte at a time"). NC, OC and XC set
+    /// cc 1 if any result byte is nonzero; CLC compares as
+    /// [`Gen::compare`] does.
     fn host_mmu_ss(&mut self, here: &mut Current) -> Result<bool, IcedError> {
         let logic = match Ss::of(here.insn.op) {
             Some(Ss::Move) => None,
@@ -191,11 +190,14 @@ impl Gen {
             None => return Ok(false),
         };
         let len = self.host_mmu_operands(here, AccessKind::Write)?;
+        let last = (len - 1) as i32;
         let a = &mut self.a;
         a.add(rsi, r13)?;
         a.lea(rdi, qword_ptr(r13 + rax))?;
         a.movzx(ecx, byte_ptr(rsi))?;
+        a.movzx(ecx, byte_ptr(rsi + last))?;
         a.or(byte_ptr(rdi), 0)?;
+        a.or(byte_ptr(rdi + last), 0)?;
         a.mov(ecx, len)?;
         self.byte_after_byte(logic)?;
         Ok(true)
@@ -235,9 +237,15 @@ impl Gen {
         Ok(())
     }
 
-    /// The operands of an SS-a instruction under the host MMU, each within
-    /// one page (else the slow path): rax = the first's logical address
-    /// (accessed as `first`), rsi = the second's; answers the length.
+    /// The operands of an SS-a instruction under the host MMU: rax = the
+    /// first's logical address (accessed as `first`), rsi = the second's;
+    /// answers the length. For a store, where an operand crosses into the
+    /// next page, operands whose page offsets lie 1 to length - 1 bytes
+    /// apart, the first after the second, go to the slow path: two of
+    /// their pages could alias one frame, where the interpreter, which
+    /// looks at the logical addresses, reads the whole second operand
+    /// before it stores; any other pair overlaps nowhere a byte is read
+    /// after it is stored.
     fn host_mmu_operands(
         &mut self,
         here: &mut Current,
@@ -247,23 +255,30 @@ impl Gen {
         let len = u32::from(f.l1) + 1;
         self.ea(0, f.b2, f.d2)?;
         self.access(here, AccessKind::Read, len)?;
-        self.within_page(here, len)?;
         self.a.mov(rsi, rax)?;
         self.ea(0, f.b1, f.d1)?;
         self.access(here, first, len)?;
-        self.within_page(here, len)?;
+        if first == AccessKind::Write && len > 1 {
+            let mut crossing = self.a.create_label();
+            let mut apart = self.a.create_label();
+            let a = &mut self.a;
+            for operand in [eax, esi] {
+                a.mov(ecx, operand)?;
+                a.and(ecx, 0xfff)?;
+                a.cmp(ecx, (0x1000 - len) as i32)?;
+                a.ja(crossing)?;
+            }
+            a.jmp(apart)?;
+            a.set_label(&mut crossing)?;
+            a.mov(rdx, rax)?;
+            a.sub(rdx, rsi)?;
+            a.and(edx, 0xfff)?;
+            a.dec(rdx)?;
+            a.cmp(rdx, (len - 1) as i32)?;
+            a.jb(here.slow)?;
+            a.set_label(&mut apart)?;
+        }
         Ok(len)
-    }
-
-    /// Goes to the slow path unless the `len` bytes at rax lie in one page.
-    pub(crate) fn within_page(&mut self, here: &mut Current, len: u32) -> Result<(), IcedError> {
-        here.used_slow = true;
-        let a = &mut self.a;
-        a.mov(ecx, eax)?;
-        a.and(ecx, 0xfff)?;
-        a.cmp(ecx, (0x1000 - len) as i32)?;
-        a.ja(here.slow)?;
-        Ok(())
     }
 
     /// Probes both `len`-byte operands (the first accessed as `first`,
