@@ -4,9 +4,11 @@
 //! operand running into an invalid page stores nothing (PoP ch. 6: the
 //! access exception suppresses the instruction, the interpreter checks
 //! both operands first); where the operands' page offsets lie closer
-//! than their length, the first after the second, two of their pages
-//! could alias one frame, and the slow path gives the interpreter's
-//! bytes, which here are a page mapped onto the next one's frame.
+//! than their length, the first after the second, and they are not in
+//! one page, two of their pages could alias one frame (here: a page
+//! mapped onto the next one's frame), where the interpreter reads the
+//! whole second operand before it stores (the operands do not overlap
+//! logically): the slow path gives its bytes.
 
 mod common;
 
@@ -76,6 +78,24 @@ fn operands_whose_page_offsets_overlap_across_an_aliased_page_are_the_interprete
     let Some((reference, calls)) = run([
         ALIAS + 0xff8,
         ALIAS + 0x1ff0,
+        0x2_4ff8,
+        0x2_6ffc,
+        0x2_8ff4,
+        0x2_9ff8,
+    ]) else {
+        return;
+    };
+    assert_eq!(interruption(&reference), 1, "the end");
+    assert!(calls >= 1, "the MVC's slow path");
+}
+
+#[test]
+fn operands_in_two_pages_of_one_frame_whose_offsets_overlap_are_the_interpreters() {
+    // Each operand within its page: the MVC's first in ALIAS, its second
+    // 8 bytes before it in the frame they share, a page apart logically.
+    let Some((reference, calls)) = run([
+        ALIAS + 0x10,
+        ALIAS + 0x1008,
         0x2_4ff8,
         0x2_6ffc,
         0x2_8ff4,

@@ -43,7 +43,7 @@ use crate::block::{relative_target, Guest, Target};
 use crate::emit::{gpr_bytes, Current, Gen};
 use crate::fill::PairOrder;
 use crate::memory::MemoryAccess;
-use crate::ss::Logic;
+use crate::ss::{offsets_overlap, one_page_or, Logic};
 
 /// The targets translated natively.
 fn translated(op: Opcode) -> bool {
@@ -259,17 +259,10 @@ impl Gen {
         let mut apart = self.a.create_label();
         self.length(len)?;
         let a = &mut self.a;
-        a.mov(rdx, rax)?;
-        a.sub(rdx, rsi)?;
-        a.and(edx, 0xfff)?;
-        a.dec(rdx)?;
         a.dec(ecx)?;
-        a.cmp(rdx, rcx)?;
+        offsets_overlap(a, rcx)?;
         a.jae(apart)?;
-        a.mov(rdx, rax)?;
-        a.xor(rdx, rsi)?;
-        a.shr(rdx, 12)?;
-        a.jnz(here.slow)?;
+        one_page_or(a, here.slow)?;
         a.set_label(&mut apart)?;
         a.lea(rdi, qword_ptr(r13 + rax))?;
         a.add(rsi, r13)?;

@@ -239,13 +239,14 @@ impl Gen {
 
     /// The operands of an SS-a instruction under the host MMU: rax = the
     /// first's logical address (accessed as `first`), rsi = the second's;
-    /// answers the length. For a store, where an operand crosses into the
-    /// next page, operands whose page offsets lie 1 to length - 1 bytes
-    /// apart, the first after the second, go to the slow path: two of
-    /// their pages could alias one frame, where the interpreter, which
-    /// looks at the logical addresses, reads the whole second operand
-    /// before it stores; any other pair overlaps nowhere a byte is read
-    /// after it is stored.
+    /// answers the length. For a store, operands whose page offsets lie 1
+    /// to length - 1 bytes apart, the first after the second, go to the
+    /// slow path unless both lie in one page: two of their pages could
+    /// alias one frame, where the interpreter, which looks at the logical
+    /// addresses (PoP's overlap, `forward_overlap`), reads the whole
+    /// second operand before it stores; any other pair overlaps nowhere a
+    /// byte is read after it was stored, or overlaps logically as the
+    /// interpreter sees it.
     fn host_mmu_operands(
         &mut self,
         here: &mut Current,
@@ -268,13 +269,15 @@ impl Gen {
                 a.cmp(ecx, (0x1000 - len) as i32)?;
                 a.ja(crossing)?;
             }
+            // Each in its page: overlapping offsets in one page are the
+            // logical overlap the interpreter sees too; in two pages, the
+            // slow path.
+            offsets_overlap(a, (len - 1) as i32)?;
+            a.jae(apart)?;
+            one_page_or(a, here.slow)?;
             a.jmp(apart)?;
             a.set_label(&mut crossing)?;
-            a.mov(rdx, rax)?;
-            a.sub(rdx, rsi)?;
-            a.and(edx, 0xfff)?;
-            a.dec(rdx)?;
-            a.cmp(rdx, (len - 1) as i32)?;
+            offsets_overlap(a, (len - 1) as i32)?;
             a.jb(here.slow)?;
             a.set_label(&mut apart)?;
         }
@@ -490,4 +493,29 @@ fn logic_op(
         Logic::Or => a.or(x, m),
         Logic::Xor => a.xor(x, m),
     })
+}
+
+/// Compares (the first operand's page offset less the second's, modulo
+/// the page) less one with `limit`, the operands' length less one (rax
+/// and rsi their logical addresses): below (`jb`) where the first starts
+/// 1 to length - 1 bytes after the second in page offsets, so that two
+/// of their pages aliasing one frame would overlap them. Uses rdx.
+pub(crate) fn offsets_overlap<T>(a: &mut CodeAssembler, limit: T) -> Result<(), IcedError>
+where
+    CodeAssembler: iced_x86::code_asm::asm_traits::CodeAsmCmp<AsmRegister64, T>,
+{
+    a.mov(rdx, rax)?;
+    a.sub(rdx, rsi)?;
+    a.and(edx, 0xfff)?;
+    a.dec(rdx)?;
+    a.cmp(rdx, limit)
+}
+
+/// To `slow` unless the logical addresses in rax and rsi lie in one page.
+/// Uses rdx.
+pub(crate) fn one_page_or(a: &mut CodeAssembler, slow: CodeLabel) -> Result<(), IcedError> {
+    a.mov(rdx, rax)?;
+    a.xor(rdx, rsi)?;
+    a.shr(rdx, 12)?;
+    a.jnz(slow)
 }
