@@ -71,38 +71,21 @@ fn an_operand_running_into_an_invalid_page_stores_nothing() {
 }
 
 #[test]
-fn operands_whose_page_offsets_overlap_across_an_aliased_page_are_the_interpreters() {
-    // The MVC's first operand from ALIAS + 0xff8 on: the frame of
-    // ALIAS + 0x1000, where its second operand lies 8 bytes before it;
-    // the logical addresses are a page apart.
-    let Some((reference, calls)) = run([
-        ALIAS + 0xff8,
-        ALIAS + 0x1ff0,
-        0x2_4ff8,
-        0x2_6ffc,
-        0x2_8ff4,
-        0x2_9ff8,
-    ]) else {
-        return;
-    };
-    assert_eq!(interruption(&reference), 1, "the end");
-    assert!(calls >= 1, "the MVC's slow path");
-}
-
-#[test]
-fn operands_in_two_pages_of_one_frame_whose_offsets_overlap_are_the_interpreters() {
-    // Each operand within its page: the MVC's first in ALIAS, its second
-    // 8 bytes before it in the frame they share, a page apart logically.
-    let Some((reference, calls)) = run([
-        ALIAS + 0x10,
-        ALIAS + 0x1008,
-        0x2_4ff8,
-        0x2_6ffc,
-        0x2_8ff4,
-        0x2_9ff8,
-    ]) else {
-        return;
-    };
-    assert_eq!(interruption(&reference), 1, "the end");
-    assert!(calls >= 1, "the MVC's slow path");
+fn operands_whose_page_offsets_overlap_in_two_pages_of_one_frame_are_the_interpreters() {
+    // The MVC's first operand from ALIAS + 0xff8 on, across into the
+    // frame of ALIAS + 0x1000, where its second operand lies 8 bytes
+    // before it; then each operand within its page: the first in ALIAS,
+    // the second 8 bytes before it in the frame they share. The logical
+    // addresses are a page apart.
+    for mvc in [
+        [ALIAS + 0xff8, ALIAS + 0x1ff0],
+        [ALIAS + 0x10, ALIAS + 0x1008],
+    ] {
+        let regs = [mvc[0], mvc[1], 0x2_4ff8, 0x2_6ffc, 0x2_8ff4, 0x2_9ff8];
+        let Some((reference, calls)) = run(regs) else {
+            return;
+        };
+        assert_eq!(interruption(&reference), 1, "{regs:x?}: the end");
+        assert!(calls >= 1, "{regs:x?}: the MVC's slow path");
+    }
 }
