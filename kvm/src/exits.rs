@@ -767,16 +767,16 @@ impl Exits<'_, '_> {
         let Some(block) = self.blocks.blocks.get(id) else {
             return;
         };
-        let in_first_page = block.insns.get(index).is_some_and(|g| {
-            let last = g.at.wrapping_add(u64::from(g.insn.len) - 1);
-            last >> 12 == block.key.0 >> 12 && last >= g.at
-        });
+        let Some(guest) = block.insns.get(index) else {
+            return;
+        };
+        let last = guest.at.wrapping_add(u64::from(guest.insn.len) - 1);
+        let in_first_page = last >= guest.at && last >> 12 == block.key.0 >> 12;
         let enter = block.valid
             && block.native.get(index) == Some(&true)
             && in_first_page
             && !block.slow_site[index];
-        let (Some(image), Some(guest)) = (paging.image().filter(|_| enter), block.insns.get(index))
-        else {
+        let Some(image) = paging.image().filter(|_| enter) else {
             return;
         };
         let start = (block.key.0, block.key.1);

@@ -102,11 +102,11 @@ pub(crate) fn after(len: usize, index: usize) -> u16 {
 const _: () = assert!(zmmu_translator::MAX_BLOCK <= u16::MAX as usize);
 
 /// Enters the site of the native instruction `guest`, call `which`,
-/// whose slow path called the host (an operand across a page, a fault
-/// the host did not map ...), in a block of one page whose first
-/// instruction is at logical `start` and absolute `absolute`: its later
-/// slow paths ask the image first, which completes what its bus can (an
-/// LMG across a page: docs/CHOICES.md 53d). Only sites that take slow
+/// whose slow path called the host (a VLBB near its block boundary, a
+/// fault the host did not map ...), lying in the first page of a block
+/// whose first instruction is at logical `start` and absolute
+/// `absolute`: its later slow paths ask the image first, which completes
+/// what its bus can (docs/CHOICES.md 53d, 88). Only sites that take slow
 /// paths are entered: every native instruction's would fill the table.
 /// `after`: the block's instructions after it. `false` where the table
 /// or storage did not take it.
