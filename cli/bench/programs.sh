@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${1:-4}
 RUNS=${2:-3}
-read -r -a PROGRAMS <<<"${BENCH_PROGRAMS:-hello sieve sort hash chase chase64 chase512 memops bytesum spaces remap pagefault keys svc}"
+read -r -a PROGRAMS <<<"${BENCH_PROGRAMS:-hello sieve sort hash chase chase64 chase512 memops bytesum faults spaces remap pagefault keys svc}"
 TARGET=${CARGO_TARGET_DIR:-target}
 case $TARGET in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
 OUT=$TARGET/bench-programs-$SCALE

@@ -213,6 +213,11 @@ fn resolved_translation_and_protection_exceptions_run_as_on_qemu() {
 }
 
 #[test]
+fn demand_paging_and_a_second_space_over_the_same_tables_run_as_on_qemu() {
+    runs_as_on_qemu("faults", 0);
+}
+
+#[test]
 fn storage_keys_record_references_and_changes_as_on_qemu() {
     runs_as_on_qemu("keys", 0);
 }

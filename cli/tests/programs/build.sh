@@ -9,7 +9,7 @@ out=${1:-build}
 scale=${2:-1}
 cc=${S390_CC:-s390x-linux-gnu-gcc}
 mkdir -p "$out"
-programs=(hello sieve sort hash chase memops bytesum spaces crossspace remap pagefault keys svc stsi debugee smp shootdown serialize clock)
+programs=(hello sieve sort hash chase memops bytesum faults spaces crossspace remap pagefault keys svc stsi debugee smp shootdown serialize clock)
 # NAME=SOURCE:FLAGS: a program built from another's source with extra flags
 # (the benchmark's pointer chase over 64 MiB and 512 MiB).
 variants=(chase64=chase:-DCHASE_MIB=64 chase512=chase:-DCHASE_MIB=512)
