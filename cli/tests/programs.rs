@@ -217,6 +217,48 @@ fn demand_paging_and_a_second_space_over_the_same_tables_run_as_on_qemu() {
     runs_as_on_qemu("faults", 0);
 }
 
+/// The number after `label` in `text` (the first such).
+fn number_after(text: &str, label: &str) -> Option<u64> {
+    let rest = &text[text.find(label)? + label.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The kvm engine's shadow fills in the VM (docs/CHOICES.md 91): the
+/// second space maps pages the first space's faults had the host map (and
+/// list), so the image maps them itself on the faults there, and the host
+/// takes every mapping it made into its pager. The output is QEMU's.
+#[test]
+fn pages_mapped_in_one_space_are_mapped_by_the_image_in_another() {
+    let Some(dir) = built() else { return };
+    if !kvm_usable() {
+        return;
+    }
+    let out = Command::new(ZMMU)
+        .env("ZMMU_KVM_FILLS", "1")
+        .args([
+            "run",
+            "--engine",
+            "kvm",
+            "--stats",
+            "--max-insns",
+            MAX_INSNS,
+        ])
+        .arg(dir.join("faults.elf"))
+        .output()
+        .expect("zmmu runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let expected = std::fs::read_to_string(format!("{PROGRAMS}/expected/faults.out")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    let filled = number_after(&stderr, "resolved in the VM by a shadow fill ").unwrap();
+    let taken = number_after(&stderr, "mappings taken into the pager ").unwrap();
+    let removed = number_after(&stderr, "removed again ").unwrap();
+    // 4096 pages, a window of 64 per fill: 64 fills at least.
+    assert!(filled >= 64, "{stderr}");
+    assert!(taken >= 4096 && removed == 0, "{stderr}");
+}
+
 #[test]
 fn storage_keys_record_references_and_changes_as_on_qemu() {
     runs_as_on_qemu("keys", 0);

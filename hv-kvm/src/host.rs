@@ -182,6 +182,14 @@ pub trait ExitHandler {
         Ok(())
     }
 
+    /// At every exit, before anything else looks at the tables: the shadow
+    /// fills the in-VM image made since the last exit (docs/CHOICES.md
+    /// 91), taken into the host's records. Nothing by default (no image
+    /// fills unless the handler turned them on).
+    fn take_fills(&mut self, paging: &mut KvmPaging) {
+        let _ = paging;
+    }
+
     /// Before the vCPU runs again after a fault or a host call: the host
     /// publishes what the image reads (the gate's roots, which the
     /// handling may have changed).
@@ -390,11 +398,12 @@ impl KvmHost {
             )),
             false => None,
         };
-        let runtime = Runtime::assemble(
-            image
-                .as_ref()
-                .map(|(i, _)| (i.entry(), i.miss_entry(), i.stack_top())),
-        )?;
+        let runtime = Runtime::assemble(image.as_ref().map(|(i, _)| runtime::ImageEntries {
+            call: i.entry(),
+            miss: i.miss_entry(),
+            fault: i.fault_entry(),
+            stack_top: i.stack_top(),
+        }))?;
         let system = runtime.install(off::RUNTIME_END + config.pool_size)?;
         let kernels = Pattern::ALL
             .iter()
@@ -723,6 +732,7 @@ impl KvmHost {
                 };
                 kick.arm(KICK_AGAIN)?;
             }
+            self.paging.publish_active();
             let started = std::time::Instant::now();
             let exit = self.vcpu.run();
             self.stats.vcpu_ns += started.elapsed().as_nanos() as u64;
@@ -737,6 +747,9 @@ impl KvmHost {
                     return Err(e);
                 }
             }
+            // The image's shadow fills, into the pager's records before
+            // anything looks at the tables (docs/CHOICES.md 91).
+            exits.take_fills(&mut self.paging);
             let handled = matches!(exit, Ok(Exit::Done | Exit::Fault | Exit::Call));
             if let Some(root) = switched.filter(|_| handled) {
                 switched = None;

@@ -19,10 +19,10 @@ use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::{Endianness, Object, ObjectSymbol};
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_vm_runtime::protocol::{
-    frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Gate, Panic,
-    Shared, Site, COUNTS, COUNTS_END, FAULT_IN_CALL, GATE, GATE_END, GATE_ROOTS, GATE_SPACES,
-    IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP, STORABLE,
-    STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
+    frame_bits, page_entry, page_slots, site_word3, with_frame_state, ClockPage, Fill, Fills, Gate,
+    Panic, Shared, Site, COUNTS, COUNTS_END, FAULT_IN_CALL, GATE, GATE_END, GATE_ROOTS,
+    GATE_SPACES, IMAGE_SIZE, LISTED_PAGES, SHARED, SITES, SITES_END, SITE_SLOTS, STACK, STACK_TOP,
+    STORABLE, STORABLE_END, STORABLE_WORDS, VERSION, WANTED_FRAMES,
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
@@ -38,6 +38,9 @@ const _: () = assert!(IMAGE_VA == crate::runtime::CODE_CACHE_VA + crate::runtime
 /// The image's symbol the miss stub calls (`zmmu_runtime_miss`).
 const MISS_ENTRY: &str = "zmmu_runtime_miss";
 
+/// The image's symbol the fault stub calls (`zmmu_runtime_fault`).
+const FAULT_ENTRY: &str = "zmmu_runtime_fault";
+
 /// The image's ELF file, as `build.rs` built it.
 static ELF: &[u8] = include_bytes!(env!("ZMMU_VM_RUNTIME_IMAGE"));
 
@@ -50,6 +53,9 @@ pub struct Image {
     /// The System V entry `fn(address, bits) -> code` of a jump-cache
     /// miss ([`MISS_ENTRY`]).
     miss_entry: u64,
+    /// The System V entry `fn() -> answer` of a page fault of translated
+    /// code ([`FAULT_ENTRY`]).
+    fault_entry: u64,
     /// Mapped pages: slot offset and leaf flags.
     pages: Vec<(u64, PageTableFlags)>,
     /// The range of the image's code.
@@ -128,12 +134,15 @@ impl Image {
         if !code.contains(&entry) {
             return Err(bad("the entry point is not in the code"));
         }
-        let miss_entry = file
-            .symbols()
-            .find(|symbol| symbol.name() == Ok(MISS_ENTRY))
-            .map(|symbol| symbol.address())
-            .filter(|at| code.contains(at))
-            .ok_or_else(|| bad(&format!("no {MISS_ENTRY} in the code")))?;
+        let symbol = |name: &str| {
+            file.symbols()
+                .find(|symbol| symbol.name() == Ok(name))
+                .map(|symbol| symbol.address())
+                .filter(|at| code.contains(at))
+                .ok_or_else(|| bad(&format!("no {name} in the code")))
+        };
+        let miss_entry = symbol(MISS_ENTRY)?;
+        let fault_entry = symbol(FAULT_ENTRY)?;
         let data = user_page(true, false);
         for range in [
             SHARED..COUNTS_END,
@@ -148,6 +157,7 @@ impl Image {
             memory,
             entry,
             miss_entry,
+            fault_entry,
             pages,
             code,
         };
@@ -164,6 +174,12 @@ impl Image {
     /// `fn(address, bits) -> code` (`zmmu_vm_runtime::miss`).
     pub fn miss_entry(&self) -> u64 {
         self.miss_entry
+    }
+
+    /// The entry the fault stub calls at a page fault of translated code,
+    /// System V `fn() -> answer` (`zmmu_vm_runtime::fill`).
+    pub fn fault_entry(&self) -> u64 {
+        self.fault_entry
     }
 
     /// The top of the image's stack.
@@ -410,6 +426,72 @@ impl ImageArea<'_> {
         }
     }
 
+    /// Writes where the page-table pool is ([`Shared::pool_gpa`]: its
+    /// guest-physical address, length and the virtual address the image
+    /// reaches it at).
+    pub fn set_pool(&self, gpa: u64, len: u64, at: u64) {
+        self.store(shared(offset_of!(Shared, pool_gpa)), gpa);
+        self.store(shared(offset_of!(Shared, pool_len)), len);
+        self.store(shared(offset_of!(Shared, pool_va)), at);
+    }
+
+    /// Writes the addresses of translated code ([`Shared::code_start`]).
+    pub fn set_code(&self, code: std::ops::Range<u64>) {
+        self.store(shared(offset_of!(Shared, code_start)), code.start);
+        self.store(shared(offset_of!(Shared, code_end)), code.end);
+    }
+
+    /// Whether the #PF stub hands page faults of translated code to the
+    /// image ([`Shared::faults`]).
+    pub fn set_faults(&self, on: bool) {
+        self.store(shared(offset_of!(Shared, faults)), u64::from(on));
+    }
+
+    /// Writes [`Shared::active_root`]: `index` in [`Gate::roots`] of the
+    /// root translated code runs under, or `None`.
+    pub fn set_active_root(&self, index: Option<usize>) {
+        let value = index.map_or(0, |i| i as u64 + 1);
+        self.store(shared(offset_of!(Shared, active_root)), value);
+    }
+
+    /// The shadow fills the image made ([`Shared::fills`]), the log
+    /// emptied.
+    pub fn take_fills(&self) -> Vec<Fill> {
+        let len_at = shared(offset_of!(Shared, fills) + offset_of!(Fills, len));
+        let len = (self.load(len_at) as usize).min(zmmu_vm_runtime::protocol::FILL_ENTRIES);
+        if len == 0 {
+            return Vec::new();
+        }
+        let entry = |i: usize, field: usize| {
+            let at = offset_of!(Shared, fills) + offset_of!(Fills, entries);
+            self.load(shared(at + i * size_of::<Fill>() + field))
+        };
+        let fills = (0..len)
+            .map(|i| Fill {
+                root: entry(i, offset_of!(Fill, root)),
+                base: entry(i, offset_of!(Fill, base)),
+                pages: entry(i, offset_of!(Fill, pages)),
+            })
+            .collect();
+        self.store(len_at, 0);
+        fills
+    }
+
+    /// The faults the image resolved by a shadow fill and those it
+    /// forwarded to the host ([`Shared::filled`], [`Shared::forwarded`]).
+    pub fn fills_made(&self) -> (u64, u64) {
+        (
+            self.load(shared(offset_of!(Shared, filled))),
+            self.load(shared(offset_of!(Shared, forwarded))),
+        )
+    }
+
+    /// The root tags the gate names ([`Gate::roots`]), by index.
+    pub fn gate_roots(&self) -> [[u64; 2]; GATE_ROOTS] {
+        let at = |i: usize, j: usize| GATE + (offset_of!(Gate, roots) + 16 * i + 8 * j) as u64;
+        core::array::from_fn(|i| [self.load(at(i, 0)), self.load(at(i, 1))])
+    }
+
     /// Writes [`Shared::absolute_size`].
     pub fn set_absolute_size(&self, size: u64) {
         self.store(shared(offset_of!(Shared, absolute_size)), size);
@@ -451,17 +533,20 @@ impl ImageArea<'_> {
         self.store(shared(offset_of!(Shared, dispatch)), dispatch);
     }
 
-    /// Publishes the gate's roots by their tags and the fetch controls of
-    /// the jump cache's tags ([`Gate`], docs/CHOICES.md 77): the first
+    /// Publishes the gate's roots by their tags, each with its PML4's
+    /// guest-physical address ([`Gate::tables`], docs/CHOICES.md 91), and
+    /// the fetch controls of the jump cache's tags ([`Gate`],
+    /// docs/CHOICES.md 77): the first
     /// [`GATE_ROOTS`] and [`GATE_SPACES`] of each, the other entries
     /// emptied.
-    pub fn publish_gate(&self, roots: &[[u64; 2]], spaces: &[[u64; 6]]) {
+    pub fn publish_gate(&self, roots: &[([u64; 2], u64)], spaces: &[[u64; 6]]) {
         let gate = |field: usize| GATE + field as u64;
         for i in 0..GATE_ROOTS {
-            let words = roots.get(i).copied().unwrap_or_default();
+            let (words, table) = roots.get(i).copied().unwrap_or_default();
             for (j, word) in words.into_iter().enumerate() {
                 self.store(gate(offset_of!(Gate, roots) + 16 * i + 8 * j), word);
             }
+            self.store(gate(offset_of!(Gate, tables) + 8 * i), table);
         }
         let spaces = &spaces[..spaces.len().min(GATE_SPACES)];
         for (i, words) in spaces.iter().enumerate() {

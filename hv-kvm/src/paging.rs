@@ -108,6 +108,8 @@ pub struct PagingStats {
     pub invlpgs: u64,
     /// Full flushes (CR3 reloads) requested.
     pub reloads: u64,
+    /// 4 KiB leaves the guest wrote itself (the image's shadow fills).
+    pub adopted: u64,
     /// The pool.
     pub pool: PoolStats,
 }
@@ -207,6 +209,22 @@ impl KvmPaging {
                     .ok_or_else(fail)?;
             }
             let user_data = off::USTACK_TOP - 0x4000..off::USER_DATA + 0x1000;
+            // The kernel stack's last page, read-only to CPL3 at
+            // `off::KSTACK_ALIAS`: the frame of a page fault the #PF stub
+            // hands to the image (docs/CHOICES.md 91).
+            if at == off::KSTACK_ALIAS && self.image.is_some() {
+                let alias = PageTableFlags::PRESENT
+                    | PageTableFlags::USER_ACCESSIBLE
+                    | PageTableFlags::ACCESSED
+                    | PageTableFlags::NO_EXECUTE;
+                self.memory
+                    .store_u64(
+                        pt + 8 * (page % 512),
+                        self.gpa(off::KSTACK_TOP - 0x1000) | alias.bits(),
+                    )
+                    .ok_or_else(fail)?;
+                continue;
+            }
             let data = PageTableFlags::PRESENT
                 | PageTableFlags::WRITABLE
                 | PageTableFlags::ACCESSED
@@ -223,12 +241,16 @@ impl KvmPaging {
                 .store_u64(pt + 8 * (page % 512), self.gpa(at) | flags.bits())
                 .ok_or_else(fail)?;
         }
-        let pool = PageTableFlags::PRESENT
+        // With the image, user too: its shadow fills write the tables
+        // (docs/CHOICES.md 91). Translated code cannot reach the upper
+        // half (every guest access it makes is checked below 2^47).
+        let mut pool = PageTableFlags::PRESENT
             | PageTableFlags::WRITABLE
             | PageTableFlags::ACCESSED
             | PageTableFlags::DIRTY
             | PageTableFlags::HUGE_PAGE
             | PageTableFlags::NO_EXECUTE;
+        pool.set(PageTableFlags::USER_ACCESSIBLE, self.image.is_some());
         let mut big = off::RUNTIME_END;
         while big < self.memory.len() {
             self.memory
@@ -277,6 +299,14 @@ impl KvmPaging {
                 }
             }
             image.area().set_absolute_size(size);
+            image.area().set_pool(
+                self.gpa(off::RUNTIME_END),
+                self.memory.len() - off::RUNTIME_END,
+                va(off::RUNTIME_END),
+            );
+            if let Some((_, len)) = code {
+                image.area().set_code(CODE_CACHE_VA..CODE_CACHE_VA + len);
+            }
             let pt = self.pool.alloc(&self.memory)?;
             self.memory
                 .store_u64(
@@ -309,6 +339,28 @@ impl KvmPaging {
         }
         self.upper = self.gpa(pdpt) | TABLE.bits();
         Ok(())
+    }
+
+    /// The guest wrote the 4 KiB leaf of `logical` in `root` itself (the
+    /// image's shadow fill, docs/CHOICES.md 91): KVM may shadow the table
+    /// that holds it now, so the host's later writes to that table are
+    /// repeated in the guest (see the module docs).
+    pub fn adopted(&mut self, root: KvmRoot, logical: LogicalAddress) {
+        let Ok(mut table) = self.root_offset(root) else {
+            return;
+        };
+        for level in [4, 3, 2] {
+            let e = self.entry(table, index(logical.value(), level));
+            match self.table_of(e) {
+                Some(next) if present(e) && !large(e) => table = next,
+                _ => return,
+            }
+        }
+        let page = self.page_index(table);
+        if let Some(visible) = self.visible.get_mut(page) {
+            *visible = true;
+        }
+        self.stats.adopted += 1;
     }
 
     /// The in-VM runtime image, if the VM has one.
@@ -419,6 +471,20 @@ impl KvmPaging {
         self.loaded = Some(root);
         self.cr3_consumed();
         Ok(Some(root))
+    }
+
+    /// Tells the image which of the gate's roots translated code runs
+    /// under ([`Shared::active_root`](zmmu_vm_runtime::protocol::Shared::active_root)):
+    /// the active root's index in the gate's CR3 table, if it is there.
+    pub(crate) fn publish_active(&self) {
+        let Some(image) = self.image() else {
+            return;
+        };
+        let index = self.active.and_then(|root| {
+            (0..gate::ROOTS)
+                .find(|&i| self.memory.load_u64(off::GATE + 8 * i as u64) == Some(root.0))
+        });
+        image.area().set_active_root(index);
     }
 
     /// Forgets the root the gate loaded (the vCPU was reset: its CR3 is
@@ -968,6 +1034,27 @@ impl HostPaging for KvmPaging {
             HostPageSize::Size4K => dirty(address, 1),
             HostPageSize::Size2M => dirty(address, 2),
             HostPageSize::Size1G => (0..512u64).any(|j| dirty(address + (j << 21), 2)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zmmu_vm_runtime::protocol::page_leaf;
+
+    /// The image's shadow fills write the same 4 KiB entries as the host
+    /// (docs/CHOICES.md 91): present, user, accessed, dirty, not
+    /// executable, writable as the permissions say.
+    #[test]
+    fn the_images_page_entries_are_the_hosts() {
+        let rw = HostPerms::READ | HostPerms::WRITE;
+        for (perms, writable) in [(HostPerms::READ, false), (rw, true)] {
+            let frame = 0x12_3000;
+            assert_eq!(
+                KvmPaging::leaf(frame, perms, false, false),
+                page_leaf(frame, writable)
+            );
         }
     }
 }

@@ -26,9 +26,11 @@
 //!   resumes at the address the host chose (the next operation).
 //! - Any other exception, or a `#PF` at CPL0: `OUT FATAL` with the details.
 
+use std::mem::offset_of;
+
 use iced_x86::{BlockEncoderOptions, IcedError};
 
-use zmmu_vm_runtime::protocol::{DISPATCH, HOST};
+use zmmu_vm_runtime::protocol::{COMPLETED, DISPATCH, HOST};
 
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
@@ -70,6 +72,10 @@ pub(crate) mod off {
     pub const USTACK_TOP: u64 = 0x18000;
     /// User data page (kernel results).
     pub const USER_DATA: u64 = 0x18000;
+    /// The kernel stack's last page again, read-only to CPL3 (with the
+    /// image): the frame of a page fault the #PF stub hands to the image
+    /// (docs/CHOICES.md 91), at [`KSTACK_TOP`]` - 0x1000`.
+    pub const KSTACK_ALIAS: u64 = 0x1F000;
     /// Start of the operation table (user, read-write).
     pub const OPS: u64 = 0x20000;
     /// End of the operation table.
@@ -462,7 +468,9 @@ pub(crate) struct Runtime {
 /// pushed on the caller's stack and popped after it (the image keeps the
 /// callee-saved ones; RBX holds the caller's stack pointer meanwhile, so
 /// it must be in `saved`), and `arguments` moves the arguments into
-/// place once the stack is switched. RAX is the image's answer.
+/// place once the stack is switched. RAX is the image's answer. While
+/// the image runs, its page faults go to the host (`Shared::faults` is
+/// zero).
 fn call_image(
     a: &mut iced_x86::code_asm::CodeAssembler,
     saved: &[iced_x86::code_asm::AsmRegister64],
@@ -476,14 +484,56 @@ fn call_image(
     }
     a.mov(rbx, rsp)?;
     a.mov(rsp, stack_top)?;
+    // A page fault of the image's own accesses is the host's, not the
+    // image's fault entry (docs/CHOICES.md 91), which would run on this
+    // stack: `Shared::faults` is zero while the image runs.
+    use zmmu_vm_runtime::protocol::Shared;
+    let faults = qword_ptr(image_shared(offset_of!(Shared, faults)));
+    a.push(faults)?;
+    a.mov(faults, 0)?;
+    a.sub(rsp, 8)?;
     arguments(a)?;
     a.mov(rax, entry)?;
     a.call(rax)?;
+    a.add(rsp, 8)?;
+    a.pop(faults)?;
     a.mov(rsp, rbx)?;
     for &r in saved.iter().rev() {
         a.pop(r)?;
     }
     Ok(())
+}
+
+/// The in-VM runtime image's entries the runtime's stubs call, System V,
+/// on the image's stack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ImageEntries {
+    /// A host call: `fn(which) -> answer`.
+    pub call: u64,
+    /// A jump-cache miss: `fn(address, bits, jump, offset, generation) -> code`.
+    pub miss: u64,
+    /// A page fault of translated code: `fn() -> answer`
+    /// (docs/CHOICES.md 91).
+    pub fault: u64,
+    /// The top of the image's stack.
+    pub stack_top: u64,
+}
+
+/// `Shared::gate`'s value when the image's fault stub forwards a page
+/// fault to the host through the #BP handler (1 asks for a root).
+const FORWARD: i32 = 2;
+
+/// The offsets from [`off::KSTACK_TOP`] of what the #PF stub leaves on the
+/// kernel stack for the image's fault stub (read through
+/// [`off::KSTACK_ALIAS`]): the CPU's frame (SS, RSP, RFLAGS, CS, RIP, the
+/// error code), then RAX and CR2 pushed by the stub.
+mod kstack {
+    pub const RSP: u64 = 16;
+    pub const RFLAGS: u64 = 24;
+    pub const RIP: u64 = 40;
+    pub const ERR: u64 = 48;
+    pub const RAX: u64 = 56;
+    pub const CR2: u64 = 64;
 }
 
 const fn has_error_code(vector: u32) -> bool {
@@ -494,11 +544,11 @@ impl Runtime {
     /// Assembles the runtime; its host-call stub calls the in-VM runtime
     /// image first, if there is one: `image` is its entry, its miss entry
     /// and its stack top.
-    pub fn assemble(image: Option<(u64, u64, u64)>) -> Result<Self, KvmError> {
+    pub fn assemble(image: Option<ImageEntries>) -> Result<Self, KvmError> {
         Self::build(image).map_err(|e| KvmError::Assemble(e.to_string()))
     }
 
-    fn build(image: Option<(u64, u64, u64)>) -> Result<Self, IcedError> {
+    fn build(image: Option<ImageEntries>) -> Result<Self, IcedError> {
         use iced_x86::code_asm::*;
         let base = va(off::CODE);
         let mut a = iced_x86::code_asm::CodeAssembler::new(64)?;
@@ -606,6 +656,13 @@ impl Runtime {
             a.iretq()?;
         }
 
+        // The #PF stub's path to the host, and the image's fault stub
+        // (docs/CHOICES.md 91).
+        let mut host_fault = a.create_label();
+        let mut fault_stub = a.create_label();
+        use zmmu_vm_runtime::protocol::{FaultRecord, Shared};
+        let fault_field = |field: usize| qword_ptr(image_shared(offset_of!(Shared, fault) + field));
+
         // ---- #BP from CPL3: a host call (the user page's CALL is set) or
         // the end of the run.
         let mut breakpoint = a.create_label();
@@ -616,12 +673,14 @@ impl Runtime {
             // host names none there), the index recorded for the host; the
             // answer in RAX (1: loaded). Registers, not the shared page: each
             // CPL0 instruction costs about 1 us on PVM.
-            use zmmu_vm_runtime::protocol::Shared;
             let mut not_gate = a.create_label();
             let mut refused = a.create_label();
-            let gate_flag = qword_ptr(image_shared(std::mem::offset_of!(Shared, gate)));
+            let mut forward = a.create_label();
+            let gate_flag = qword_ptr(image_shared(offset_of!(Shared, gate)));
             a.cmp(gate_flag, 0)?;
             a.je(not_gate)?;
+            a.cmp(gate_flag, FORWARD)?;
+            a.je(forward)?;
             a.mov(gate_flag, 0)?;
             a.cmp(rcx, gate::ROOTS as i32)?;
             a.jae(refused)?;
@@ -636,6 +695,26 @@ impl Runtime {
             a.set_label(&mut refused)?;
             a.xor(eax, eax)?;
             a.iretq()?;
+            // The image's fault stub forwards a page fault to the host
+            // (docs/CHOICES.md 91), every register as at the fault but
+            // RSP, RIP and RFLAGS, which it left in `Shared::fault`: the
+            // INT3's frame becomes the fault's (the same place on the
+            // kernel stack, the error code below it), and the #PF stub's
+            // path to the host goes on with RAX saved and CR2 in RAX.
+            a.set_label(&mut forward)?;
+            a.mov(gate_flag, 0)?;
+            a.push(fault_field(offset_of!(FaultRecord, err)))?;
+            a.push(rax)?;
+            for (field, at) in [
+                (offset_of!(FaultRecord, rip), 16),
+                (offset_of!(FaultRecord, rflags), 32),
+                (offset_of!(FaultRecord, rsp), 40),
+            ] {
+                a.mov(rax, fault_field(field))?;
+                a.mov(qword_ptr(rsp + at), rax)?;
+            }
+            a.mov(rax, fault_field(offset_of!(FaultRecord, cr2)))?;
+            a.jmp(host_fault)?;
             a.set_label(&mut not_gate)?;
         }
         {
@@ -695,7 +774,27 @@ impl Runtime {
             // (`fault_frame`) and writes there the RIP to go on at.
             a.set_label(&mut from_user)?;
             a.push(rax)?;
+            if let Some(entries) = image {
+                // Handed to the image (docs/CHOICES.md 91): RAX and CR2
+                // pushed below the CPU's frame, where the image's fault
+                // stub reads them through `off::KSTACK_ALIAS`, and a frame
+                // to that stub on the image's stack, interrupts off.
+                let mut to_host = a.create_label();
+                a.cmp(qword_ptr(image_shared(offset_of!(Shared, faults))), 0)?;
+                a.je(to_host)?;
+                a.mov(rax, cr2)?;
+                a.push(rax)?;
+                a.push(i32::from(sel::UDATA))?;
+                a.push(entries.stack_top as i32)?;
+                a.push(2)?;
+                a.push(i32::from(sel::UCODE))?;
+                a.lea(rax, ptr(fault_stub))?;
+                a.push(rax)?;
+                a.iretq()?;
+                a.set_label(&mut to_host)?;
+            }
             a.mov(rax, cr2)?;
+            a.set_label(&mut host_fault)?;
             a.mov(qword_ptr(cbf(cb::CR2)), rax)?;
             a.mov(qword_ptr(cbf(cb::OP)), r12)?;
             a.out(port::FAULT as u32, al)?;
@@ -813,7 +912,12 @@ impl Runtime {
         a.set_label(&mut host_call)?;
         // From here, the stub's trap: R15 is stored for the host.
         let mut trap = a.create_label();
-        if let Some((entry, _, stack_top)) = image {
+        if let Some(ImageEntries {
+            call: entry,
+            stack_top,
+            ..
+        }) = image
+        {
             // Like the exit, the image changes only RAX and R11 of the
             // caller's registers.
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
@@ -891,7 +995,12 @@ impl Runtime {
         // callee-saved ones, the stub the others (the guest registers the
         // blocks cache in r8-r11).
         let mut miss_call = None;
-        if let Some((_, miss_entry, stack_top)) = image {
+        if let Some(ImageEntries {
+            miss: miss_entry,
+            stack_top,
+            ..
+        }) = image
+        {
             let mut l = a.create_label();
             a.set_label(&mut l)?;
             use zmmu_vm_runtime::protocol::Shared;
@@ -924,6 +1033,62 @@ impl Runtime {
             a.set_label(&mut resolved)?;
             a.ret()?;
             miss_call = Some(l);
+        }
+
+        // ---- CPL3 fault stub (with an image, docs/CHOICES.md 91): a page
+        // fault of CPL3 code the #PF stub handed over, on the image's
+        // stack, every register but RAX (on the kernel stack) as at the
+        // fault. The fault goes to `Shared::fault` (read through the
+        // kernel stack's alias), the image's fault entry runs with
+        // `Shared::faults` cleared (a fault in it goes to the host), then
+        // either the faulting instruction runs again with RAX, RFLAGS,
+        // RSP as at the fault, or INT3 with `Shared::gate` = FORWARD hands
+        // the fault to the #BP handler, which makes it the host's.
+        if let Some(entries) = image {
+            a.set_label(&mut fault_stub)?;
+            let shared_field = |field: usize| qword_ptr(image_shared(field));
+            let faults = offset_of!(Shared, faults);
+            let saved = [rbx, rcx, rdx, rsi, rdi, r8, r9, r10, r11];
+            for r in saved {
+                a.push(r)?;
+            }
+            a.mov(rbx, shared_field(faults))?;
+            a.push(rbx)?;
+            a.mov(shared_field(faults), 0)?;
+            for (below_top, field) in [
+                (kstack::CR2, offset_of!(FaultRecord, cr2)),
+                (kstack::RAX, offset_of!(FaultRecord, rax)),
+                (kstack::ERR, offset_of!(FaultRecord, err)),
+                (kstack::RIP, offset_of!(FaultRecord, rip)),
+                (kstack::RSP, offset_of!(FaultRecord, rsp)),
+                (kstack::RFLAGS, offset_of!(FaultRecord, rflags)),
+            ] {
+                a.mov(
+                    rcx,
+                    qword_ptr(abs32(off::KSTACK_ALIAS + 0x1000 - below_top)),
+                )?;
+                a.mov(fault_field(field), rcx)?;
+            }
+            a.mov(rcx, entries.fault)?;
+            a.call(rcx)?;
+            a.pop(rbx)?;
+            a.mov(shared_field(faults), rbx)?;
+            for r in saved.iter().rev() {
+                a.pop(*r)?;
+            }
+            let mut forward = a.create_label();
+            a.cmp(rax, COMPLETED as i32)?;
+            a.jne(forward)?;
+            a.push(fault_field(offset_of!(FaultRecord, rflags)))?;
+            a.mov(rax, fault_field(offset_of!(FaultRecord, rax)))?;
+            a.popfq()?;
+            a.mov(rsp, fault_field(offset_of!(FaultRecord, rsp)))?;
+            a.jmp(fault_field(offset_of!(FaultRecord, rip)))?;
+            a.set_label(&mut forward)?;
+            a.mov(rax, fault_field(offset_of!(FaultRecord, rax)))?;
+            a.mov(shared_field(offset_of!(Shared, gate)), FORWARD)?;
+            a.int3()?;
+            a.ud2()?;
         }
 
         // ---- CPL3 entry into translated code: rdi = CPU, rsi = context,

@@ -22,7 +22,7 @@ use zmmu_machine::system::Board;
 use zmmu_mmu::access::{AccessKind, Request};
 use zmmu_mmu::addr::LogicalAddress;
 use zmmu_mmu::control::{AddressSpace, Controls};
-use zmmu_mmu::host::{HostPaging, LOWER_HALF_END};
+use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
 use zmmu_mmu::shadow::{Resolution, ShadowError, ShadowPager};
 use zmmu_translator::{abi, relative_target};
 
@@ -166,6 +166,7 @@ fn reads_clock_only(op: Opcode) -> bool {
 // does not depend on them, so a change of them alone ends the chain only
 // when an interruption may be taken (`may_interrupt`).
 use zmmu_vm_runtime::gate::INTERRUPTION_MASKS;
+use zmmu_vm_runtime::protocol::{root_words, WINDOW_PAGES};
 
 /// After an instruction changed what decides which interruptions are
 /// pending and enabled (the masks, the clock comparator, the CPU timer,
@@ -397,7 +398,7 @@ impl Exits<'_, '_> {
         };
         self.blocks.written = None;
         if observes_change(op) {
-            self.pager.harvest(paging, &mut self.board.bus.storage);
+            crate::vmcall::harvest(self.pager, paging, &mut self.board.bus.storage, self.blocks);
         }
         let result = {
             let mut watch = Watch::new(self.board, self.blocks, self.pager, paging, before.0);
@@ -649,6 +650,53 @@ impl ExitHandler for Exits<'_, '_> {
         self.stolen = self.stolen.wrapping_add(r15);
     }
 
+    fn take_fills(&mut self, paging: &mut KvmPaging) {
+        let Some(image) = paging.image() else {
+            return;
+        };
+        let fills = image.area().take_fills();
+        if fills.is_empty() {
+            return;
+        }
+        let gate = image.area().gate_roots();
+        for fill in fills {
+            let Some(words) = usize::try_from(fill.root).ok().and_then(|i| gate.get(i)) else {
+                continue;
+            };
+            let Some((tag, root)) = self
+                .pager
+                .roots()
+                .find(|(tag, _)| root_words(tag) == *words)
+            else {
+                continue;
+            };
+            let pages = (0..WINDOW_PAGES)
+                .filter(|bit| fill.pages >> bit & 1 != 0)
+                .map(|bit| LogicalAddress::new(fill.base.wrapping_add(bit * 4096)));
+            for page in pages {
+                let Some((frame, perms)) = paging.translate(root, page) else {
+                    continue;
+                };
+                paging.adopted(root, page);
+                let storage = &self.board.bus.storage;
+                let controls = &self.context.controls;
+                if perms.contains(HostPerms::WRITE) && paging.is_code_frame(frame) {
+                    paging.unmap(root, page, HostPageSize::Size4K);
+                    paging.flush(root, FlushScope::Page(page));
+                } else {
+                    let mapping = Mapping {
+                        logical: page,
+                        frame,
+                        size: HostPageSize::Size4K,
+                        perms,
+                        track_stores: false,
+                    };
+                    self.pager.adopt(paging, storage, controls, tag, mapping);
+                }
+            }
+        }
+    }
+
     fn page_fault(
         &mut self,
         paging: &mut KvmPaging,
@@ -708,8 +756,18 @@ impl ExitHandler for Exits<'_, '_> {
             .pager
             .resolve_fault(paging, storage, &self.context.controls, request)
         {
-            Ok(Resolution::Mapped(_)) => {
+            Ok(Resolution::Mapped(access)) => {
                 self.stats.shadow_fills += 1;
+                // Its R bit is one now (C too after a store): the image
+                // may map the frame itself in other roots (docs/CHOICES.md 91).
+                if let Some(image) = paging.image() {
+                    crate::vmcall::list_frame(
+                        &image.area(),
+                        &self.board.bus.storage,
+                        self.blocks,
+                        access.absolute.page().value(),
+                    );
+                }
                 Ok(FaultAction::Retry)
             }
             Ok(Resolution::Software(_)) | Err(ShadowError::Unmappable(_)) => {

@@ -63,11 +63,11 @@ use zmmu_machine::system::Board;
 use zmmu_mmu::addr::AbsoluteAddress;
 use zmmu_mmu::addr::AddressingMode;
 use zmmu_mmu::control::Controls;
-use zmmu_mmu::host::{HostPageSize, HostPaging};
+use zmmu_mmu::host::HostPaging;
 use zmmu_mmu::invalidate::Invalidation;
 use zmmu_mmu::kind::AccessKind;
 use zmmu_mmu::prefix::PREFIX_AREA;
-use zmmu_mmu::shadow::{self, RootTag, ShadowPager};
+use zmmu_mmu::shadow::{RootTag, ShadowPager};
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::{
     abi, decode_block, relative_target, stubs_with_miss, translate, Guest, Stubs,
@@ -211,6 +211,13 @@ pub(crate) fn chain_context(cpu: &Cpu, controls: Controls) -> (Context, Option<R
 /// runs and after each exit, so that the image never sees a root the
 /// pager has not (an evicted root the paging takes out of the CR3 table
 /// at once: `KvmPaging::release_root`).
+/// Whether page faults of translated code go to the image first
+/// (docs/CHOICES.md 91): on, but `ZMMU_KVM_FILLS=0` turns it off (to
+/// measure what it saves).
+fn fills_in_vm() -> bool {
+    std::env::var_os("ZMMU_KVM_FILLS").is_some_and(|v| v == "1")
+}
+
 pub(crate) fn publish_gate(
     paging: &mut KvmPaging,
     pager: &ShadowPager<KvmPaging>,
@@ -220,7 +227,10 @@ pub(crate) fn publish_gate(
         return;
     };
     let roots: Vec<(RootTag, KvmRoot)> = pager.roots().take(GATE_ROOTS).collect();
-    let words: Vec<[u64; 2]> = roots.iter().map(|(tag, _)| root_words(tag)).collect();
+    let words: Vec<([u64; 2], u64)> = roots
+        .iter()
+        .map(|(tag, root)| (root_words(tag), root.cr3()))
+        .collect();
     let spaces: Vec<[u64; 6]> = blocks.fetch_controls().iter().map(controls_words).collect();
     image.area().publish_gate(&words, &spaces);
     let cr3s: Vec<KvmRoot> = roots.iter().map(|&(_, root)| root).collect();
@@ -434,6 +444,9 @@ impl KvmEngine {
                 blocks::ENTERED,
             );
             image.area().set_context(ExecArea::CONTEXT, stubs.dispatch);
+            // Page faults of translated code go to the image first
+            // (docs/CHOICES.md 91).
+            image.area().set_faults(fills_in_vm());
         }
         let cache = host
             .code_cache()
@@ -451,14 +464,9 @@ impl KvmEngine {
         // store, so a page with C zero is writable at once (no second fault)
         // and a store fault maps writable runs: `harvest` moves the record
         // into C whenever the host may look at keys (one CPU: `run_vm`).
-        let pager = ShadowPager::new(shadow::Config {
-            largest: HostPageSize::Size2M,
-            fault_around: 64,
-            speculative_reference: true,
-            stores_check_low_addresses: true,
-            change_by_host: true,
-            ..shadow::Config::default()
-        });
+        // The image's shadow fills follow the same configuration
+        // (docs/CHOICES.md 91).
+        let pager = ShadowPager::new(zmmu_vm_runtime::protocol::PAGER);
         let blocks = Blocks::new();
         host.paging_mut().clear_code_frames();
         // Without it the image reads only virtual time.
@@ -536,6 +544,15 @@ impl KvmEngine {
             .paging()
             .image()
             .map_or(0, |image| image.area().programs())
+    }
+
+    /// Page faults of translated code the image resolved by a shadow
+    /// fill, and those it forwarded to the host (`docs/CHOICES.md` 91).
+    pub fn fills_in_vm(&self) -> (u64, u64) {
+        self.host
+            .paging()
+            .image()
+            .map_or((0, 0), |image| image.area().fills_made())
     }
 
     /// LPSWEs in the prefix area the image completed, switching the root
@@ -679,8 +696,12 @@ impl KvmEngine {
         let before = interruption_controls(cpu);
         board.attention = false;
         // The instruction may read or set a storage key.
-        self.pager
-            .harvest(self.host.paging_mut(), &mut board.bus.storage);
+        vmcall::harvest(
+            &mut self.pager,
+            self.host.paging_mut(),
+            &mut board.bus.storage,
+            &self.blocks,
+        );
         let controls = board.bus.controls(cpu);
         let mut watch = Watch::new(
             board,
@@ -1140,8 +1161,12 @@ impl Engine for KvmEngine {
                 self.lowcore_delivered(cpu, board);
             }
             let ran = self.run_vm(cpu, board, max.max(1));
-            self.pager
-                .harvest(self.host.paging_mut(), &mut board.bus.storage);
+            vmcall::harvest(
+                &mut self.pager,
+                self.host.paging_mut(),
+                &mut board.bus.storage,
+                &self.blocks,
+            );
             match ran {
                 Ok(ran) => {
                     self.lowcore_left = matches!(
@@ -1236,8 +1261,9 @@ impl KvmEngine {
             self.reasons.report(s.slow_paths, &run),
             vmcall::report(&self.completed_in_vm()),
             format!(
-                "kvm: page faults by outcome: shadow fill {}, s390x exception {} (program interruptions delivered in the VM {}), software path {}, code-page write {}",
+                "kvm: page faults by outcome: shadow fill {}, s390x exception {} (program interruptions delivered in the VM {}), software path {}, code-page write {}; resolved in the VM by a shadow fill {} (mappings taken into the pager {}, removed again {}), forwarded by the image {}",
                 s.shadow_fills, s.fault_exceptions, self.programs_in_vm(), s.fault_software, s.code_page_writes,
+                self.fills_in_vm().0, pager.adopted, pager.disowned, self.fills_in_vm().1,
             ),
             format!(
                 "kvm: shadow roots created {} (evicted {}), mappings {} (4K {}, 2M {}, fault-around {}, dropped {}, kept by TLB purges {}, given again over new code frames {}), x86 table writes repeated in the guest {}, INVLPGs {}, CR3 reloads {}",

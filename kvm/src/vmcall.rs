@@ -41,8 +41,10 @@ use zmmu_cpu::clock::{Clock, Pace, TimeSource, TscScale};
 use zmmu_cpu::opcode::TABLE;
 use zmmu_cpu::state::Cpu;
 use zmmu_hv_kvm::image::{ImageArea, PageList, TscLink};
+use zmmu_hv_kvm::KvmPaging;
 use zmmu_mmu::addr::{AbsoluteAddress, RealAddress};
 use zmmu_mmu::control::Facilities;
+use zmmu_mmu::shadow::ShadowPager;
 use zmmu_mmu::storage::Storage;
 use zmmu_translator::Guest;
 use zmmu_vm_runtime::call::may_complete;
@@ -257,7 +259,12 @@ pub(crate) fn list_wanted(area: &ImageArea<'_>, storage: &dyn Storage, blocks: &
 /// fetch then changes nothing), else nothing.
 /// `KvmPaging::set_code_frame` and the key invalidations take it out
 /// again (`watch::invalidated`).
-fn list_frame(area: &ImageArea<'_>, storage: &dyn Storage, blocks: &Blocks, absolute: u64) {
+pub(crate) fn list_frame(
+    area: &ImageArea<'_>,
+    storage: &dyn Storage,
+    blocks: &Blocks,
+    absolute: u64,
+) {
     let Some(key) = storage.key(AbsoluteAddress::new(absolute)) else {
         return;
     };
@@ -265,6 +272,26 @@ fn list_frame(area: &ImageArea<'_>, storage: &dyn Storage, blocks: &Blocks, abso
         area.set_frame(absolute, FRAME_STORABLE);
     } else if key.referenced() {
         area.set_frame(absolute, FRAME_REFERENCED);
+    }
+}
+
+/// Moves the stores the host MMU recorded into the C bits
+/// (`ShadowPager::harvest`) and lists each frame whose C bit it set for
+/// the image ([`list_frame`]: storable now, unless it holds translated
+/// code), so that the image's shadow fills may map it writable
+/// (docs/CHOICES.md 91).
+pub(crate) fn harvest(
+    pager: &mut ShadowPager<KvmPaging>,
+    paging: &mut KvmPaging,
+    storage: &mut dyn Storage,
+    blocks: &Blocks,
+) {
+    let mut changed = Vec::new();
+    pager.harvest_with(paging, storage, |frame| changed.push(frame.value()));
+    if let Some(image) = paging.image() {
+        for frame in changed {
+            list_frame(&image.area(), storage, blocks, frame);
+        }
     }
 }
 

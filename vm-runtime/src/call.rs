@@ -1771,6 +1771,13 @@ mod tests {
         fn gate(&mut self, _: u64) -> bool {
             self.grant
         }
+        fn load_table(&self, _: u64) -> u64 {
+            unreachable!("no shadow fills here")
+        }
+
+        fn store_table(&mut self, _: u64, _: u64) {
+            unreachable!("no shadow fills here")
+        }
     }
 
     /// The tables of one call (block 3's instruction 1 and what it reads).
@@ -2865,6 +2872,7 @@ mod tests {
             roots: [[0; 2]; crate::protocol::GATE_ROOTS],
             spaces: [[u64::MAX; 6]; crate::protocol::GATE_SPACES],
             spaces_len: 2,
+            tables: [0; crate::protocol::GATE_ROOTS],
         };
         let root = crate::gate::root_tag(&cpu, &controls).unwrap();
         gate.roots[2] = crate::protocol::root_words(&root);

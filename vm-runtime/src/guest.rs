@@ -49,6 +49,14 @@ pub trait Guest {
     fn store_absolute(&mut self, addr: u64, data: &[u8]);
     /// The TSC.
     fn tsc(&mut self) -> u64;
+    /// The 8-byte entry of an x86 page table of the shadow roots at
+    /// virtual address `at` (in the pool, `Shared::pool_va`, 8-byte
+    /// aligned, as the caller checked).
+    fn load_table(&self, at: u64) -> u64;
+    /// Writes the 8-byte entry of an x86 page table at virtual address
+    /// `at` (as for [`Guest::load_table`]); the shadow fill's
+    /// (`crate::fill`).
+    fn store_table(&mut self, at: u64, entry: u64);
     /// Whether the host's fault path marked an access of this call as
     /// faulted for a cause the next call may not meet
     /// ([`Shared::transient`]), the mark then cleared. Read where the host

@@ -21,7 +21,10 @@
 //! completes the instruction ([`protocol::COMPLETED`]) or answers
 //! [`protocol::HOST`], and the stub exits to the host as before. At a
 //! jump-cache miss the dispatcher calls the image too ([`miss`]): it goes
-//! on at a block the host published, or the chain ends as before.
+//! on at a block the host published, or the chain ends as before. A
+//! page fault of translated code comes to the image too ([`fill`]): it
+//! maps the page in the shadow root itself, or forwards the fault to the
+//! host.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -29,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod fill;
 pub mod gate;
 pub mod guest;
 pub mod lowcore;

@@ -146,6 +146,13 @@ mod tests {
             self.asked = Some(index);
             self.grant
         }
+        fn load_table(&self, _: u64) -> u64 {
+            unreachable!("no shadow fills here")
+        }
+
+        fn store_table(&mut self, _: u64, _: u64) {
+            unreachable!("no shadow fills here")
+        }
     }
 
     /// The kernel's PSW: supervisor state, DAT off, 64-bit addressing.
@@ -193,6 +200,7 @@ mod tests {
             roots: [[0; 2]; GATE_ROOTS],
             spaces: [[u64::MAX; 6]; GATE_SPACES],
             spaces_len: 2,
+            tables: [0; GATE_ROOTS],
         };
         gate.roots[3] = root_words(&root_tag(&cpu, &controls).unwrap());
         gate.spaces[1] = controls_words(&fetch_controls(&cpu, controls));

@@ -198,6 +198,13 @@ mod tests {
         fn gate(&mut self, _: u64) -> bool {
             false
         }
+        fn load_table(&self, _: u64) -> u64 {
+            unreachable!("no shadow fills here")
+        }
+
+        fn store_table(&mut self, _: u64, _: u64) {
+            unreachable!("no shadow fills here")
+        }
     }
 
     /// The PSW bits of the blocks (a 64-bit supervisor PSW, DAT off, key

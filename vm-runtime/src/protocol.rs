@@ -29,6 +29,11 @@
 //! in the frames the host lists referenced in [`STORABLE`] (MVCOS), and
 //! stores into the frames it lists storable there (STURG, MVCOS), never
 //! elsewhere, and only below [`Shared::absolute_size`].
+//!
+//! The runtime's page-table pool ([`Shared::pool_va`]) is mapped user
+//! read-write too: the image writes there the x86 entries of its shadow
+//! fills ([`crate::fill`], docs/CHOICES.md 91), each into a page table of
+//! the active root, for a frame of guest storage, where none was present.
 
 /// The virtual address of the image's slot in every root: the last 2 MiB
 /// of the address space (the code-model `kernel` range, which the code
@@ -87,7 +92,7 @@ pub const CONTEXT_LAST_BLOCK: u64 = 64;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 13;
+pub const VERSION: u64 = 14;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -280,6 +285,143 @@ pub struct Shared {
     /// Program interruptions the image delivered (the image counts, the
     /// host reads).
     pub programs: u64,
+    // Page faults of translated code resolved in the VM (docs/CHOICES.md 91).
+    /// Nonzero: the CPL0 #PF stub hands a page fault of CPL3 code to the
+    /// image's fault entry (`zmmu_runtime_fault`, through the runtime's
+    /// fault stub) instead of the host. Written by the host; the fault
+    /// stub zeroes it while the image runs (a fault there goes to the
+    /// host) and writes back what it found.
+    pub faults: u64,
+    /// The code addresses whose faults the image resolves: translated
+    /// code, `[code_start, code_end)` (a fault elsewhere, the image's own
+    /// accesses among them, is forwarded). Written by the host.
+    pub code_start: u64,
+    /// See [`Shared::code_start`].
+    pub code_end: u64,
+    /// The index plus one in [`Gate::roots`] of the root in CR3 while
+    /// translated code runs (zero: none the gate names). Written by the
+    /// host before each run, and by the image after each switch it made
+    /// through the gate.
+    pub active_root: u64,
+    /// The page-table pool: its guest-physical address and length, and
+    /// the virtual address at which the image reaches it (the runtime's
+    /// 2 MiB pages there are user, writable, not executable). Written by
+    /// the host.
+    pub pool_gpa: u64,
+    /// See [`Shared::pool_gpa`].
+    pub pool_len: u64,
+    /// See [`Shared::pool_gpa`].
+    pub pool_va: u64,
+    /// The fault the image resolves, as the runtime's fault stub found it.
+    pub fault: FaultRecord,
+    /// The shadow fills the image made since the host last looked.
+    pub fills: Fills,
+    /// Faults the image resolved by a shadow fill (the image counts, the
+    /// host reads).
+    pub filled: u64,
+    /// Faults the image forwarded to the host (the image counts, the host
+    /// reads).
+    pub forwarded: u64,
+}
+
+/// A page fault of translated code as the runtime's fault stub hands it to
+/// the image: CR2, the error code, and the state the faulting instruction
+/// resumes with (RAX, RIP, RSP, RFLAGS; every other register is as at the
+/// fault while the image runs, saved and restored around it by the stub).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct FaultRecord {
+    /// The faulting linear address.
+    pub cr2: u64,
+    /// The #PF error code (Intel SDM Vol. 3A, 4.7): bit 0 present, bit 1
+    /// write, bit 2 user.
+    pub err: u64,
+    /// RAX at the fault.
+    pub rax: u64,
+    /// The faulting instruction.
+    pub rip: u64,
+    /// RSP at the fault.
+    pub rsp: u64,
+    /// RFLAGS at the fault.
+    pub rflags: u64,
+}
+
+/// Entries of [`Fills`].
+pub const FILL_ENTRIES: usize = 48;
+
+/// The log of the shadow fills the image made (docs/CHOICES.md 91), which
+/// the host takes into its shadow pager at every exit, before anything
+/// looks at the tables, and empties. The image fills nothing when it is
+/// full.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Fills {
+    /// Entries logged.
+    pub len: u64,
+    /// The fills, in order.
+    pub entries: [Fill; FILL_ENTRIES],
+}
+
+impl Default for Fills {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            entries: [Fill::default(); FILL_ENTRIES],
+        }
+    }
+}
+
+/// One fault's shadow fills: 4 KiB pages of one fault-around window of
+/// [`WINDOW_PAGES`] pages, mapped in one root. The host reads each page's
+/// frame and permissions back from the x86 tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Fill {
+    /// The root's index in [`Gate::roots`].
+    pub root: u64,
+    /// The window's first logical page.
+    pub base: u64,
+    /// Bit `i`: page `base + i * 4096` was mapped.
+    pub pages: u64,
+}
+
+/// The fault-around window of the kvm engine's shadow pager, in 4 KiB
+/// pages ([`PAGER`]'s): the image's fills map the pages of one window.
+pub const WINDOW_PAGES: u64 = 64;
+
+/// The kvm engine's shadow pager (`zmmu_kvm`), which the image's fills
+/// follow (docs/CHOICES.md 46d, 56, 91): whole 2 MiB frames and
+/// [`WINDOW_PAGES`]-page windows mapped ahead of use with their reference
+/// bits set; stores that check the low addresses themselves (the
+/// translator's `MemoryAccess::HostMmu`); change recording by the x86
+/// dirty flag.
+pub const PAGER: zmmu_mmu::shadow::Config = zmmu_mmu::shadow::Config {
+    max_roots: 32,
+    fault_around: WINDOW_PAGES as u16,
+    largest: zmmu_mmu::host::HostPageSize::Size2M,
+    speculative_reference: true,
+    max_mappings: 1 << 20,
+    stores_check_low_addresses: true,
+    change_by_host: true,
+};
+
+/// The x86 page-table entry of a 4 KiB shadow mapping of `frame`:
+/// present, user, accessed, dirty (no store recorded by it), not
+/// executable, writable if `writable` (Intel SDM Vol. 3A, Table 4-20).
+/// `zmmu_hv_kvm`'s tables make the same entries (checked there).
+pub const fn page_leaf(frame: u64, writable: bool) -> u64 {
+    const PRESENT: u64 = 1;
+    const WRITABLE: u64 = 1 << 1;
+    const USER: u64 = 1 << 2;
+    const ACCESSED: u64 = 1 << 5;
+    const DIRTY: u64 = 1 << 6;
+    const NO_EXECUTE: u64 = 1 << 63;
+    let leaf = frame | PRESENT | USER | ACCESSED | DIRTY | NO_EXECUTE;
+    if writable {
+        leaf | WRITABLE
+    } else {
+        leaf
+    }
 }
 
 /// Roots of [`Gate::roots`]: the shadow pager's most (`shadow::Config`'s
@@ -306,6 +448,11 @@ pub struct Gate {
     pub spaces: [[u64; 6]; GATE_SPACES],
     /// Entries of [`Gate::spaces`].
     pub spaces_len: u64,
+    /// The guest-physical address of each root's PML4 (its CR3), at the
+    /// indexes of [`Gate::roots`]: where the image's shadow fills walk
+    /// the root's x86 tables (docs/CHOICES.md 91). Loading a root stays
+    /// the gate's.
+    pub tables: [u64; GATE_ROOTS],
 }
 
 /// The words of a root's tag in [`Gate::roots`]: the ASCE's tag, and

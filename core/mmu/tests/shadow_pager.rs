@@ -938,3 +938,126 @@ fn a_2g_region_frame_maps_as_1g_pages() {
     };
     assert_eq!(take(&log), [Order::Create(1), Order::Map(1, mapping)]);
 }
+
+/// The tag of the primary-space data root of `controls()` with key 0.
+fn data_tag() -> RootTag {
+    RootTag::for_request(&controls(), &request(0, AccessKind::Read)).unwrap()
+}
+
+/// `pager.adopt` of the 4 KiB mapping of `logical` to `frame` with
+/// `perms` in the data root of `controls()`.
+fn adopt(
+    pager: &mut ShadowPager<MockHost>,
+    host: &mut MockHost,
+    storage: &OwnedStorage,
+    logical: u64,
+    frame: u64,
+    perms: HostPerms,
+) -> bool {
+    let mapping = page(logical, frame, perms);
+    pager.adopt(host, storage, &controls(), data_tag(), mapping)
+}
+
+#[test]
+fn a_mapping_made_elsewhere_is_kept_where_the_tables_translate_it_and_goes_with_its_ipte() {
+    let (mut host, log, mut pager, mut storage) = pager_after_reads(RC, &[0x5000]);
+
+    let kept = adopt(
+        &mut pager,
+        &mut host,
+        &storage,
+        0x7000,
+        0x10_7000,
+        HostPerms::READ,
+    );
+
+    assert!(kept);
+    assert_eq!(take(&log), []);
+    assert_eq!(pager.stats().adopted, 1);
+    assert_eq!(
+        pager.real_address(data_tag(), LogicalAddress::new(0x7010)),
+        Some(RealAddress::new(0x10_7010))
+    );
+    let inv = invalidate::ipte(&mut storage, PAGE_TABLE, 0x7000, 0).unwrap();
+    inv.apply(|inv| pager.invalidate(&mut host, inv));
+    assert_eq!(
+        take(&log),
+        [
+            Order::Unmap(1, 0x7000, HostPageSize::Size4K),
+            Order::Flush(1, FlushScope::Page(LogicalAddress::new(0x7000)))
+        ]
+    );
+}
+
+#[test]
+fn a_mapping_made_elsewhere_to_a_frame_the_tables_do_not_give_is_removed() {
+    let (mut host, log, mut pager, storage) = pager_after_reads(RC, &[0x5000]);
+
+    let kept = adopt(
+        &mut pager,
+        &mut host,
+        &storage,
+        0x7000,
+        0x10_8000,
+        HostPerms::READ,
+    );
+
+    assert!(!kept);
+    assert_eq!(
+        take(&log),
+        [
+            Order::Unmap(1, 0x7000, HostPageSize::Size4K),
+            Order::Flush(1, FlushScope::Page(LogicalAddress::new(0x7000)))
+        ]
+    );
+    assert_eq!(pager.stats().disowned, 1);
+    assert_eq!(
+        pager.real_address(data_tag(), LogicalAddress::new(0x7000)),
+        None
+    );
+}
+
+#[test]
+fn a_writable_mapping_made_elsewhere_needs_the_change_bit_and_no_dat_protection() {
+    let rw = HostPerms::READ | HostPerms::WRITE;
+    // R alone: a store would have to record C, which no fault would.
+    let (mut host, log, mut pager, mut storage) = pager_after_reads(StorageKey::R, &[0x5000]);
+    assert!(!adopt(
+        &mut pager, &mut host, &storage, 0x7000, 0x10_7000, rw
+    ));
+    assert_eq!(take(&log).len(), 2);
+    // R and C: kept.
+    storage
+        .set_key(AbsoluteAddress::new(0x10_7000), StorageKey::new(RC))
+        .unwrap();
+    assert!(adopt(
+        &mut pager, &mut host, &storage, 0x7000, 0x10_7000, rw
+    ));
+    // DAT protection refuses stores: removed.
+    storage
+        .write_u64(AbsoluteAddress::new(PAGE_TABLE + 8 * 8), 0x10_8000 | 0x200)
+        .unwrap();
+    storage
+        .set_key(AbsoluteAddress::new(0x10_8000), StorageKey::new(RC))
+        .unwrap();
+    take(&log);
+    assert!(!adopt(
+        &mut pager, &mut host, &storage, 0x8000, 0x10_8000, rw
+    ));
+    assert_eq!(take(&log).len(), 2);
+}
+
+#[test]
+fn a_mapping_made_elsewhere_of_a_frame_whose_reference_bit_is_zero_is_removed() {
+    let (mut host, log, mut pager, storage) = pager_after_reads(0, &[0x5000]);
+
+    assert!(!adopt(
+        &mut pager,
+        &mut host,
+        &storage,
+        0x7000,
+        0x10_7000,
+        HostPerms::READ
+    ));
+    assert_eq!(take(&log).len(), 2);
+}

@@ -251,8 +251,27 @@ impl Guest for X86 {
         unsafe {
             core::ptr::write_volatile(field(offset_of!(Shared, gate)), 1);
             asm!("int3", inout("rcx") index => _, out("rax") loaded, options(nostack));
+            if loaded == 1 {
+                // The root in CR3 now, for the shadow fills (`fill`).
+                core::ptr::write_volatile(field(offset_of!(Shared, active_root)), index + 1);
+            }
         }
         loaded == 1
+    }
+
+    fn load_table(&self, at: u64) -> u64 {
+        // SAFETY: `fill` gives an 8-byte aligned address in the pool,
+        // which the runtime maps user read-write at `Shared::pool_va`; the
+        // host writes the tables only while this vCPU is out of the VM.
+        unsafe { core::ptr::read_volatile(at as *const u64) }
+    }
+
+    fn store_table(&mut self, at: u64, entry: u64) {
+        // SAFETY: as for `load_table`. The entry is one `fill` made for a
+        // frame of guest storage in a table of the active root, where it
+        // found none present; the host takes it into its records at its
+        // next exit (`Shared::fills`).
+        unsafe { core::ptr::write_volatile(at as *mut u64, entry) }
     }
 
     fn tsc(&mut self) -> u64 {
@@ -367,6 +386,26 @@ pub extern "sysv64" fn zmmu_runtime_miss(
         context_bits,
     });
     miss::resolve(miss, shared, page, table, switch, jump, &mut X86)
+}
+
+/// A page fault of translated code that the runtime's fault stub handed
+/// to the image (`Shared::fault`), System V: `protocol::COMPLETED` when
+/// the image mapped the page (the instruction runs again), else
+/// `protocol::HOST` (the stub forwards the fault to the host; nothing
+/// changed): `zmmu_vm_runtime::fill`.
+#[no_mangle]
+pub extern "sysv64" fn zmmu_runtime_fault() -> u64 {
+    // SAFETY: as for `zmmu_runtime_call`: the shared page, the gate page,
+    // the table of storable frames and the CPU page are mapped user
+    // read-write and only this vCPU runs here.
+    let (shared, gate, frames, page) = unsafe {
+        let shared = &mut *shared();
+        let gate = &*(va(GATE) as *const Gate);
+        let frames = core::slice::from_raw_parts(va(STORABLE) as *const u64, STORABLE_WORDS);
+        let page = &*(shared.cpu as *const CpuPage);
+        (shared, gate, frames, page)
+    };
+    zmmu_vm_runtime::fill::resolve(shared, gate, frames, page, &mut X86)
 }
 
 /// A panic is reported through the exit protocol: its location goes to

@@ -86,7 +86,7 @@ use crate::addr::{AbsoluteAddress, LogicalAddress, RealAddress};
 use crate::asce::Asce;
 use crate::control::{Controls, Cr0};
 use crate::host::{
-    FlushScope, HostAccessKind, HostPageSize, HostPaging, HostPerms, LOWER_HALF_END,
+    FlushScope, HostAccessKind, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END,
 };
 use crate::invalidate::Invalidation;
 use crate::keys::StorageKey;
@@ -206,7 +206,7 @@ impl Purpose {
     }
 
     /// The permission an access of `kind` needs in a mapping.
-    const fn needs(kind: AccessKind) -> HostPerms {
+    pub const fn needs(kind: AccessKind) -> HostPerms {
         match kind {
             AccessKind::Write => HostPerms::WRITE,
             AccessKind::Read | AccessKind::InstructionFetch => HostPerms::READ,
@@ -214,7 +214,7 @@ impl Purpose {
     }
 
     /// The access kind that checks a page mapped ahead of use.
-    const fn probe_kind(self) -> AccessKind {
+    pub const fn probe_kind(self) -> AccessKind {
         match self {
             Self::Data => AccessKind::Read,
             Self::Instruction => AccessKind::InstructionFetch,
@@ -333,6 +333,58 @@ pub struct Stats {
     pub roots_created: u64,
     /// Roots released to make room.
     pub roots_evicted: u64,
+    /// Mappings made outside the pager and taken into its records
+    /// ([`ShadowPager::adopt`]).
+    pub adopted: u64,
+    /// Mappings made outside the pager that it removed instead
+    /// ([`ShadowPager::adopt`]).
+    pub disowned: u64,
+}
+
+/// [`PagePermissions::of`] the page of a permitted `access`, but with
+/// low-address protection left to the stores themselves when they check
+/// it ([`Config::stores_check_low_addresses`]): the rule protects only
+/// 1 KiB of the two low pages, never a whole page.
+fn permissions(
+    config: &Config,
+    controls: &Controls,
+    access: &Access,
+    access_key: u8,
+    key_now: StorageKey,
+) -> PagePermissions {
+    if config.stores_check_low_addresses {
+        let unprotected = Controls {
+            cr0: controls.cr0.difference(Cr0::LOW_ADDRESS_PROTECTION),
+            ..*controls
+        };
+        PagePermissions::of(&unprotected, access, access_key, key_now)
+    } else {
+        PagePermissions::of(controls, access, access_key, key_now)
+    }
+}
+
+/// The host permissions a pager with `config` gives the 4 KiB page of a
+/// permitted `access` in a root of `purpose` whose frame's key is now
+/// `key_now`, and whether its stores are tracked: with
+/// [`Config::change_by_host`], a data page that only its zero C bit would
+/// keep read-only is writable, the host recording its first store. For a
+/// backend that maps pages itself (the kvm engine's fills in the VM, which
+/// [`ShadowPager::adopt`] takes into the pager's records).
+pub fn page_permissions(
+    config: &Config,
+    controls: &Controls,
+    access: &Access,
+    access_key: u8,
+    key_now: StorageKey,
+    purpose: Purpose,
+) -> (HostPerms, bool) {
+    let strict = purpose.perms(permissions(config, controls, access, access_key, key_now));
+    if !config.change_by_host || purpose != Purpose::Data || key_now.changed() {
+        return (strict, false);
+    }
+    let changed = key_now.recorded(AccessKind::Write);
+    let loose = purpose.perms(permissions(config, controls, access, access_key, changed));
+    (loose, loose != strict)
 }
 
 /// The shadow pager for one CPU, generic over the host MMU backend. It holds
@@ -469,6 +521,85 @@ impl<H: HostPaging> ShadowPager<H> {
             HostPageSize::Size1G => self.stats.mapped_1g += 1,
         }
         Ok(Resolution::Mapped(access))
+    }
+
+    /// Takes into the pager's records a 4 KiB data mapping the backend got
+    /// from elsewhere (the kvm engine's shadow fills in the VM,
+    /// docs/CHOICES.md 91): `mapping` (a logical page mapped to an absolute
+    /// frame with some permissions, its stores not tracked) in the root
+    /// for `tag`. It is kept, as [`Self::resolve_fault`] would have made it,
+    /// only where the root exists and has no mapping of the page yet, and
+    /// DAT through the tables as they are now in `storage` (under
+    /// `controls`, with the tag's ASCE) translates the page to the frame
+    /// under a key whose reference bit is one and that, with the tag's
+    /// access key, permits at least its permissions with no tracking of stores (a
+    /// writable page's change bit is one). Otherwise the backend's mapping
+    /// is removed and flushed (a cached translation may go at any time;
+    /// the next access faults). Answers whether it was kept.
+    pub fn adopt<S: Storage + ?Sized>(
+        &mut self,
+        host: &mut H,
+        storage: &S,
+        controls: &Controls,
+        tag: RootTag,
+        mapping: Mapping,
+    ) -> bool {
+        let (page, frame, perms) = (mapping.logical, mapping.frame, mapping.perms);
+        let Some((id, root)) = self.roots.lookup(tag) else {
+            return false;
+        };
+        let base = page.page().value();
+        let covered = self
+            .roots
+            .get(id)
+            .and_then(|state| state.covering(base))
+            .map(|(_, shadow)| *shadow);
+        if let Some(shadow) = covered {
+            // Recorded already (the tables hold what the pager put there).
+            return shadow.holds_frame(frame.page());
+        }
+        self.stats.dat_walks += 1;
+        let kept = tag.asce.and_then(|asce| {
+            let controls = Controls {
+                cr1: Asce::new(asce),
+                ..*controls
+            };
+            let request = Request {
+                address: LogicalAddress::new(base),
+                space: crate::space::AddressSpace::Primary,
+                kind: tag.purpose.probe_kind(),
+                key: tag.key,
+            };
+            let access = access::check(storage, &controls, request).ok()?;
+            let strict = tag.purpose.perms(permissions(
+                &self.config,
+                &controls,
+                &access,
+                tag.key,
+                access.key,
+            ));
+            (access.absolute.page() == frame.page()
+                && mapping.size == HostPageSize::Size4K
+                && !mapping.track_stores
+                && access.key.referenced()
+                && strict.contains(perms)
+                && perms.contains(HostPerms::READ))
+            .then_some(access)
+        });
+        let Some(access) = kept.filter(|_| self.mapped < self.config.max_mappings) else {
+            host.unmap(root, LogicalAddress::new(base), HostPageSize::Size4K);
+            host.flush(root, FlushScope::Page(LogicalAddress::new(base)));
+            self.stats.disowned += 1;
+            return false;
+        };
+        let shadow = Shadow::page(&access, perms);
+        if let Some(state) = self.roots.get_mut(id) {
+            state.mappings.insert(base, shadow);
+            self.reverse.insert((id, base), &shadow);
+            self.mapped += 1;
+            self.stats.adopted += 1;
+        }
+        true
     }
 
     /// Drops every mapping that `invalidation` covers, in every root, and
@@ -659,10 +790,7 @@ impl<H: HostPaging> ShadowPager<H> {
             .collect()
     }
 
-    /// [`PagePermissions::of`] the page of a permitted `access`, but with
-    /// low-address protection left to the stores themselves when they check
-    /// it ([`Config::stores_check_low_addresses`]): the rule protects only
-    /// 1 KiB of the two low pages, never a whole page.
+    /// [`permissions`] under this pager's configuration.
     fn permissions(
         &self,
         controls: &Controls,
@@ -670,15 +798,7 @@ impl<H: HostPaging> ShadowPager<H> {
         access_key: u8,
         key_now: StorageKey,
     ) -> PagePermissions {
-        if self.config.stores_check_low_addresses {
-            let unprotected = Controls {
-                cr0: controls.cr0.difference(Cr0::LOW_ADDRESS_PROTECTION),
-                ..*controls
-            };
-            PagePermissions::of(&unprotected, access, access_key, key_now)
-        } else {
-            PagePermissions::of(controls, access, access_key, key_now)
-        }
+        permissions(&self.config, controls, access, access_key, key_now)
     }
 
     /// The mapping for a permitted `access` whose page may have `perms`:
@@ -716,10 +836,7 @@ impl<H: HostPaging> ShadowPager<H> {
             })
     }
 
-    /// The host permissions of the 4 KiB page of a permitted `access` whose
-    /// key is now `key_now`, and whether its stores are tracked: with
-    /// [`Config::change_by_host`], a data page that only its zero C bit
-    /// would keep read-only is writable, the host recording its first store.
+    /// [`page_permissions`] under this pager's configuration.
     fn page_perms(
         &self,
         controls: &Controls,
@@ -728,13 +845,7 @@ impl<H: HostPaging> ShadowPager<H> {
         key_now: StorageKey,
         purpose: Purpose,
     ) -> (HostPerms, bool) {
-        let strict = purpose.perms(self.permissions(controls, access, access_key, key_now));
-        if !self.config.change_by_host || purpose != Purpose::Data || key_now.changed() {
-            return (strict, false);
-        }
-        let changed = key_now.recorded(AccessKind::Write);
-        let loose = purpose.perms(self.permissions(controls, access, access_key, changed));
-        (loose, loose != strict)
+        page_permissions(&self.config, controls, access, access_key, key_now, purpose)
     }
 
     /// A host page of `size` around the large-frame `access`, if the
@@ -995,6 +1106,16 @@ impl<H: HostPaging> ShadowPager<H> {
     /// left unstored, the rest are made read-only: their first store
     /// faults and records C as without tracking.
     pub fn harvest<S: Storage + ?Sized>(&mut self, host: &mut H, storage: &mut S) -> usize {
+        self.harvest_with(host, storage, |_| {})
+    }
+
+    /// [`Self::harvest`], telling `changed` each frame whose C bit it set.
+    pub fn harvest_with<S: Storage + ?Sized>(
+        &mut self,
+        host: &mut H,
+        storage: &mut S,
+        mut changed: impl FnMut(AbsoluteAddress),
+    ) -> usize {
         let mut frames = core::mem::take(&mut self.stored);
         if !self.tracked.is_empty() {
             self.stats.harvests += 1;
@@ -1015,6 +1136,7 @@ impl<H: HostPaging> ShadowPager<H> {
         self.narrow_tracked(host, self.tracked.len().saturating_sub(TRACKED_MAX));
         for frame in &frames {
             let _ = storage.update_key(*frame, &mut |key| key.recorded(AccessKind::Write));
+            changed(*frame);
         }
         self.stats.harvested += frames.len() as u64;
         frames.len()
