@@ -1,7 +1,7 @@
 //! The in-VM runtime image (`zmmu-vm-runtime`): embedded at build time
 //! (`build.rs` builds it for `x86_64-unknown-none`), loaded from its ELF
 //! program headers into a memory slot of its own, which every root maps at
-//! [`IMAGE_VA`] (the last 2 MiB of the address space, in the upper half
+//! [`IMAGE_VA`] (the last 4 MiB of the address space, in the upper half
 //! they share) with the permissions of each segment: code user,
 //! read-only, executable; data and bss user, read-write, not executable.
 //! The rest of the slot is the records the host and the image share
@@ -32,7 +32,7 @@ pub use crate::error::PanicLocation;
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
 
-// The image takes the last 2 MiB, which the code cache leaves free.
+// The image takes the last 4 MiB, which the code cache leaves free.
 const _: () = assert!(IMAGE_VA == crate::runtime::CODE_CACHE_VA + crate::runtime::CODE_CACHE_MAX);
 
 /// The image's symbol the miss stub calls (`zmmu_runtime_miss`).
