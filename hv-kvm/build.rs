@@ -25,8 +25,10 @@ fn main() {
         "vm-runtime",
         "core/cpu/src",
         "core/mmu/src",
+        "core/translator/src",
         "core/cpu/Cargo.toml",
         "core/mmu/Cargo.toml",
+        "core/translator/Cargo.toml",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());

@@ -28,9 +28,12 @@
 #![deny(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod call;
 pub mod gate;
 pub mod guest;
 pub mod lowcore;
 pub mod miss;
 pub mod protocol;
+pub mod translate;
