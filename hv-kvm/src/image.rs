@@ -271,6 +271,19 @@ impl Image {
             .unwrap_or(0)
     }
 
+    /// The most of its stack the image has used since it was loaded: the
+    /// bytes from the lowest one it left nonzero up to the top (the stack
+    /// starts zeroed; a measurement for tests: a frame that stored only
+    /// zeros below its callers' is not seen).
+    pub fn stack_used(&self) -> u64 {
+        let mut stack = vec![0u8; (STACK_TOP - STACK) as usize];
+        let _ = self.memory.read(STACK, &mut stack);
+        stack
+            .iter()
+            .position(|&b| b != 0)
+            .map_or(0, |lowest| stack.len() as u64 - lowest as u64)
+    }
+
     /// The top of the image's stack.
     pub fn stack_top(&self) -> u64 {
         IMAGE_VA + STACK_TOP

@@ -22,6 +22,7 @@ use zmmu_hv_kvm::{
 };
 use zmmu_mmu::addr::AddressingMode;
 use zmmu_translator::{decode_block, stubs, translate, Env, MemoryAccess, Translated};
+use zmmu_vm_runtime::protocol::{STACK, STACK_TOP};
 use zmmu_vm_runtime::translate::{env_word, Request, Status, MAX_BLOCK};
 
 /// Guest storage: 16 MiB.
@@ -196,11 +197,14 @@ fn the_image_translates_each_block_to_the_hosts_code() {
     let khz = vm.host.tsc_link().unwrap().khz;
     let vm_ns = ticks as f64 * 1e6 / f64::from(khz);
     eprintln!(
-        "{} blocks, {insns} instructions translated: {:.0} ns per guest instruction in the VM, {:.0} on the host",
+        "{} blocks, {insns} instructions translated: {:.0} ns per guest instruction in the VM, {:.0} on the host; {} bytes of the image's stack used",
         blocks.len(),
         vm_ns / insns as f64,
         host_ns as f64 / insns as f64,
+        vm.host.paging().image().unwrap().stack_used(),
     );
+    let used = vm.host.paging().image().unwrap().stack_used();
+    assert!(2 * used <= STACK_TOP - STACK, "{used} bytes of stack");
 }
 
 #[test]
@@ -278,6 +282,12 @@ fn hostile_requests_are_answers() {
     let image = vm.in_vm(&vm.request(0x3400, FRAMES + 0x400, &env, 3));
     assert!(image.as_ref().is_ok_and(|code| code.native.len() == 64));
     assert_eq!(image, vm.on_host(0x3400, FRAMES + 0x400, &env, 3));
+    // The translations used at most half of the image's stack (124 KiB,
+    // an unmapped guard page below it).
+    let image = vm.host.paging().image().unwrap();
+    let (used, stack) = (image.stack_used(), STACK_TOP - STACK);
+    eprintln!("the image's stack: {used} of {stack} bytes used");
+    assert!(used > 0 && 2 * used <= stack, "{used} of {stack} bytes");
     // After all that, a block still translates.
     let block = [0xb9, 0x08, 0x00, 0x12, 0x07, 0xfe];
     vm.place(FRAMES + 0x40, &block);
