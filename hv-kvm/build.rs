@@ -25,8 +25,10 @@ fn main() {
         "vm-runtime",
         "core/cpu/src",
         "core/mmu/src",
+        "core/translator/src",
         "core/cpu/Cargo.toml",
         "core/mmu/Cargo.toml",
+        "core/translator/Cargo.toml",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
@@ -37,10 +39,21 @@ fn main() {
         |t| t.join("vm-runtime-image"),
     );
     let script = workspace.join("vm-runtime/image.ld");
+    // The nested build's fingerprint does not cover the linker script: a
+    // hash of it among the flags makes a changed script relink the image.
+    let script_hash = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::fs::read(&script)
+            .expect("vm-runtime/image.ld")
+            .hash(&mut hasher);
+        hasher.finish()
+    };
     let flags = [
         "-Ccode-model=kernel".to_string(),
         "-Crelocation-model=static".to_string(),
         format!("-Clink-arg=-T{}", script.display()),
+        format!("-Cmetadata=image-ld-{script_hash:016x}"),
     ]
     .join("\u{1f}");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

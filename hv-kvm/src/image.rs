@@ -1,7 +1,7 @@
 //! The in-VM runtime image (`zmmu-vm-runtime`): embedded at build time
 //! (`build.rs` builds it for `x86_64-unknown-none`), loaded from its ELF
 //! program headers into a memory slot of its own, which every root maps at
-//! [`IMAGE_VA`] (the last 2 MiB of the address space, in the upper half
+//! [`IMAGE_VA`] (the last 4 MiB of the address space, in the upper half
 //! they share) with the permissions of each segment: code user,
 //! read-only, executable; data and bss user, read-write, not executable.
 //! The rest of the slot is the records the host and the image share
@@ -26,13 +26,16 @@ use zmmu_vm_runtime::protocol::{
 };
 
 pub use zmmu_vm_runtime::protocol::IMAGE_VA;
+use zmmu_vm_runtime::translate::{
+    Answer, Request, Status, Translated, Translation, CODE_BYTES, MAX_BLOCK, UNLINKED,
+};
 
 pub use crate::error::PanicLocation;
 
 use crate::error::KvmError;
 use crate::memory::SlotMemory;
 
-// The image takes the last 2 MiB, which the code cache leaves free.
+// The image takes the last 4 MiB, which the code cache leaves free.
 const _: () = assert!(IMAGE_VA == crate::runtime::CODE_CACHE_VA + crate::runtime::CODE_CACHE_MAX);
 
 /// The image's symbol the miss stub calls (`zmmu_runtime_miss`).
@@ -40,6 +43,13 @@ const MISS_ENTRY: &str = "zmmu_runtime_miss";
 
 /// The image's symbol the fault stub calls (`zmmu_runtime_fault`).
 const FAULT_ENTRY: &str = "zmmu_runtime_fault";
+
+/// The image's run entry of a translation (`zmmu_runtime_translate_run`).
+const TRANSLATE_ENTRY: &str = "zmmu_runtime_translate_run";
+
+/// The image's record of a translation (`ZMMU_TRANSLATION`,
+/// `zmmu_vm_runtime::translate::Translation`).
+const TRANSLATION: &str = "ZMMU_TRANSLATION";
 
 /// The image's ELF file, as `build.rs` built it.
 static ELF: &[u8] = include_bytes!(env!("ZMMU_VM_RUNTIME_IMAGE"));
@@ -56,6 +66,10 @@ pub struct Image {
     /// The System V entry `fn() -> answer` of a page fault of translated
     /// code ([`FAULT_ENTRY`]).
     fault_entry: u64,
+    /// The run entry of a translation ([`TRANSLATE_ENTRY`]).
+    translate_entry: u64,
+    /// The slot offset of the record of a translation ([`TRANSLATION`]).
+    translation: u64,
     /// Mapped pages: slot offset and leaf flags.
     pages: Vec<(u64, PageTableFlags)>,
     /// The range of the image's code.
@@ -138,11 +152,28 @@ impl Image {
             file.symbols()
                 .find(|symbol| symbol.name() == Ok(name))
                 .map(|symbol| symbol.address())
+        };
+        let in_code = |name: &str| {
+            symbol(name)
                 .filter(|at| code.contains(at))
                 .ok_or_else(|| bad(&format!("no {name} in the code")))
         };
-        let miss_entry = symbol(MISS_ENTRY)?;
-        let fault_entry = symbol(FAULT_ENTRY)?;
+        let (miss_entry, translate_entry) = (in_code(MISS_ENTRY)?, in_code(TRANSLATE_ENTRY)?);
+        let fault_entry = in_code(FAULT_ENTRY)?;
+        // The record lies in the data's pages, whole.
+        let translation = symbol(TRANSLATION)
+            .map(|at| at.wrapping_sub(IMAGE_VA))
+            .filter(|&at| {
+                let end = at.checked_add(size_of::<Translation>() as u64 - 1);
+                [Some(at), end].iter().all(|at| {
+                    at.is_some_and(|at| {
+                        pages.iter().any(|&(page, flags)| {
+                            page == at & !0xfff && flags.contains(PageTableFlags::WRITABLE)
+                        })
+                    })
+                })
+            })
+            .ok_or_else(|| bad(&format!("no {TRANSLATION} in the data")))?;
         let data = user_page(true, false);
         for range in [
             SHARED..COUNTS_END,
@@ -158,6 +189,8 @@ impl Image {
             entry,
             miss_entry,
             fault_entry,
+            translate_entry,
+            translation,
             pages,
             code,
         };
@@ -180,6 +213,89 @@ impl Image {
     /// System V `fn() -> answer` (`zmmu_vm_runtime::fill`).
     pub fn fault_entry(&self) -> u64 {
         self.fault_entry
+    }
+
+    /// The entry that translates the block of the last
+    /// [`Image::request_translation`] (`zmmu_vm_runtime::translate`):
+    /// [`KvmHost::run_with`](crate::KvmHost::run_with) runs it (no
+    /// arguments; it switches to the image's stack and ends the run with
+    /// its answer in the record, [`Image::translation`]).
+    pub fn translate_entry(&self) -> u64 {
+        self.translate_entry
+    }
+
+    /// Writes the request of the next translation, its answer cleared.
+    pub fn request_translation(&self, request: &Request) {
+        let field = |f: usize| self.translation + (offset_of!(Translation, request) + f) as u64;
+        let words = [
+            (offset_of!(Request, addr), request.addr),
+            (offset_of!(Request, absolute), request.absolute),
+            (offset_of!(Request, env), request.env),
+            (offset_of!(Request, ip), request.ip),
+            (offset_of!(Request, id), request.id),
+        ];
+        let stubs = (0..3).map(|i| (offset_of!(Request, stubs) + 8 * i, request.stubs[i]));
+        for (at, word) in words.into_iter().chain(stubs) {
+            let _ = self.memory.store_u64(field(at), word);
+        }
+        let status = self.translation
+            + (offset_of!(Translation, answer) + offset_of!(Answer, status)) as u64;
+        let _ = self.memory.store_u64(status, Status::None as u64);
+    }
+
+    /// The answer of the last translation the image made: its status's
+    /// number where it translated nothing (`translate::Status`), else the
+    /// translator's result, read bounded from the record.
+    pub fn translation(&self) -> Result<Translated, u64> {
+        let answer = self.translation + offset_of!(Translation, answer) as u64;
+        let word = |f: usize| self.memory.load_u64(answer + f as u64).unwrap_or(0);
+        let pairs = |f: usize, n: usize| -> Vec<[u64; 2]> {
+            (0..n)
+                .map(|i| [word(f + 16 * i), word(f + 16 * i + 8)])
+                .collect()
+        };
+        let mut answer = Answer::of(Status::None);
+        answer.status = word(offset_of!(Answer, status));
+        answer.insns = word(offset_of!(Answer, insns));
+        answer.bytes = word(offset_of!(Answer, bytes));
+        answer.code_len = word(offset_of!(Answer, code_len));
+        answer.inline_end = word(offset_of!(Answer, inline_end));
+        answer.native = word(offset_of!(Answer, native));
+        answer.slow = word(offset_of!(Answer, slow));
+        answer
+            .sites
+            .copy_from_slice(&pairs(offset_of!(Answer, sites), MAX_BLOCK));
+        answer.unlinked_len = word(offset_of!(Answer, unlinked_len));
+        answer
+            .unlinked
+            .copy_from_slice(&pairs(offset_of!(Answer, unlinked), UNLINKED));
+        let len = answer.code_len.min(CODE_BYTES as u64);
+        let mut code = vec![0u8; len as usize];
+        let at = self.translation + offset_of!(Translation, code) as u64;
+        self.memory.read(at, &mut code).ok_or(answer.status)?;
+        answer.translated(&code).ok_or(answer.status)
+    }
+
+    /// The TSC ticks the image took for the last translation it made (a
+    /// measurement).
+    pub fn translation_ticks(&self) -> u64 {
+        let at = offset_of!(Translation, answer) + offset_of!(Answer, ticks);
+        self.memory
+            .load_u64(self.translation + at as u64)
+            .unwrap_or(0)
+    }
+
+    /// The most of its stack the image has used since it was loaded: the
+    /// bytes from the lowest one it left nonzero up to the top (the stack
+    /// starts zeroed; a measurement for tests: a frame that stored only
+    /// zeros below its callers' is not seen).
+    pub fn stack_used(&self) -> u64 {
+        let mut stack = vec![0u8; (STACK_TOP - STACK) as usize];
+        let _ = self.memory.read(STACK, &mut stack);
+        stack
+            .iter()
+            .position(|&b| b != 0)
+            .map_or(0, |lowest| stack.len() as u64 - lowest as u64)
     }
 
     /// The top of the image's stack.
@@ -660,6 +776,7 @@ mod tests {
     fn code_is_read_only_and_data_is_not_executable() {
         let image = Image::load(0).unwrap();
         assert!(image.contains(image.entry()));
+        assert!(image.contains(image.miss_entry()) && image.contains(image.translate_entry()));
         for &(page, flags) in image.pages() {
             assert!(flags.contains(PageTableFlags::USER_ACCESSIBLE));
             assert!(
@@ -679,6 +796,29 @@ mod tests {
         assert!(mapped(STACK_TOP - 8) && mapped(SHARED));
         assert!(mapped(STORABLE) && mapped(STORABLE_END - 8));
         assert!(!mapped(STACK_TOP), "a guard page above the stack");
+    }
+
+    #[test]
+    fn an_answer_the_image_did_not_make_is_no_translation() {
+        use zmmu_vm_runtime::translate::{Request, Status};
+        let image = Image::load(0).unwrap();
+        assert_eq!(image.translation(), Err(Status::None as u64));
+        // A request clears the last answer's status.
+        let at = image.translation + offset_of!(Translation, answer) as u64;
+        image
+            .memory
+            .store_u64(at, Status::Translated as u64)
+            .unwrap();
+        image.request_translation(&Request::default());
+        assert_eq!(image.translation(), Err(Status::None as u64));
+        // Counts the record cannot hold are no translation.
+        image
+            .memory
+            .store_u64(at, Status::Translated as u64)
+            .unwrap();
+        let insns = at + offset_of!(Answer, insns) as u64;
+        image.memory.store_u64(insns, MAX_BLOCK as u64 + 1).unwrap();
+        assert_eq!(image.translation(), Err(Status::Translated as u64));
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::collections::BTreeSet;
 use x86_64::structures::paging::PageTableFlags;
 use zmmu_mmu::addr::{AbsoluteAddress, LogicalAddress};
 use zmmu_mmu::host::{FlushScope, HostPageSize, HostPaging, HostPerms, Mapping, LOWER_HALF_END};
-use zmmu_vm_runtime::protocol::{ABSOLUTE_MAX, ABSOLUTE_VA};
+use zmmu_vm_runtime::protocol::{ABSOLUTE_MAX, ABSOLUTE_VA, IMAGE_SIZE};
 
 use crate::error::KvmError;
 use crate::image::{Image, IMAGE_VA};
@@ -258,7 +258,7 @@ impl KvmPaging {
                 .ok_or_else(fail)?;
             big += 1 << 21;
         }
-        // The last 1 GiB: the code cache, then the image in its last 2 MiB.
+        // The last 1 GiB: the code cache, then the image in its last 4 MiB.
         let last_pd = match (code, &self.image) {
             (None, None) => 0,
             _ => {
@@ -307,16 +307,22 @@ impl KvmPaging {
             if let Some((_, len)) = code {
                 image.area().set_code(CODE_CACHE_VA..CODE_CACHE_VA + len);
             }
-            let pt = self.pool.alloc(&self.memory)?;
-            self.memory
-                .store_u64(
-                    last_pd + 8 * index(IMAGE_VA, 2),
-                    self.gpa(pt) | TABLE.bits(),
-                )
-                .ok_or_else(fail)?;
-            for &(offset, flags) in image.pages() {
+            // A page table for each 2 MiB of the image's slot.
+            let mut tables = Vec::new();
+            for big in (0..IMAGE_SIZE).step_by(1 << 21) {
+                let pt = self.pool.alloc(&self.memory)?;
                 self.memory
-                    .store_u64(pt + 8 * (offset >> 12), (gpa + offset) | flags.bits())
+                    .store_u64(
+                        last_pd + 8 * index(IMAGE_VA + big, 2),
+                        self.gpa(pt) | TABLE.bits(),
+                    )
+                    .ok_or_else(fail)?;
+                tables.push(pt);
+            }
+            for &(offset, flags) in image.pages() {
+                let pt = tables.get((offset >> 21) as usize).ok_or_else(fail)?;
+                self.memory
+                    .store_u64(pt + 8 * (offset >> 12 & 511), (gpa + offset) | flags.bits())
                     .ok_or_else(fail)?;
             }
         }

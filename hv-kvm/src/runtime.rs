@@ -160,8 +160,9 @@ pub const LEAVE: u64 = 4;
 /// read-only, executable; the host writes it through the slot.
 pub const CODE_CACHE_VA: u64 = RUNTIME_VA + (1 << 30);
 
-/// The largest code-cache slot (it must fit the last 1 GiB).
-pub const CODE_CACHE_MAX: u64 = (1 << 30) - (2 << 20);
+/// The largest code-cache slot (it must fit the last 1 GiB, less the
+/// image's 4 MiB).
+pub const CODE_CACHE_MAX: u64 = (1 << 30) - (4 << 20);
 
 /// The space reserved for one benchmark kernel.
 pub(crate) const KERNEL_SLOT: u64 = 0x200;

@@ -5,12 +5,13 @@
 //! `x86_64-unknown-none`, it runs at CPL3 in the upper half every shadow
 //! root maps, so the instructions it completes cost no VM exit.
 //!
-//! - The library part ([`protocol`], [`call`], [`miss`], [`gate`]) is
-//!   ordinary Rust that builds and is tested on the host: the layout the
-//!   host and the image share, the call logic over a [`call::Guest`]
-//!   trait, the resolution of the dispatcher's jump-cache misses, and the
-//!   LPSWE in the prefix area that switches the shadow root through the
-//!   gate (docs/CHOICES.md 77).
+//! - The library part ([`protocol`], [`call`], [`miss`], [`gate`],
+//!   [`translate`]) is ordinary Rust that builds and is tested on the
+//!   host: the layout the host and the image share, the call logic over a
+//!   [`call::Guest`] trait, the resolution of the dispatcher's jump-cache
+//!   misses, the LPSWE in the prefix area that switches the shadow root
+//!   through the gate (docs/CHOICES.md 77), and the translation of a
+//!   block with the host's translator (docs/CHOICES.md 89).
 //! - The image (`src/bin/image.rs`, feature `image`) is the binary
 //!   `zmmu-hv-kvm`'s build script builds with a nested cargo (code model
 //!   `kernel`, static relocation, linked at [`protocol::IMAGE_VA`] by
@@ -31,6 +32,8 @@
 #![deny(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod call;
 pub mod fill;
 pub mod gate;
@@ -38,3 +41,4 @@ pub mod guest;
 pub mod lowcore;
 pub mod miss;
 pub mod protocol;
+pub mod translate;

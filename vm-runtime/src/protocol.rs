@@ -3,7 +3,7 @@
 //! write there. The host (`zmmu-hv-kvm`, `zmmu-kvm`) writes them through
 //! the slot; the image reads and writes them at their virtual addresses.
 //!
-//! The slot, `IMAGE_SIZE` bytes at [`IMAGE_VA`] (the last 2 MiB of the
+//! The slot, `IMAGE_SIZE` bytes at [`IMAGE_VA`] (the last 4 MiB of the
 //! x86 address space, in the upper half every root shares):
 //!
 //! | offsets | what | mapped |
@@ -35,31 +35,32 @@
 //! fills ([`crate::fill`], docs/CHOICES.md 91), each into a page table of
 //! the active root, for a frame of guest storage, where none was present.
 
-/// The virtual address of the image's slot in every root: the last 2 MiB
+/// The virtual address of the image's slot in every root: the last 4 MiB
 /// of the address space (the code-model `kernel` range, which the code
 /// cache leaves free).
-pub const IMAGE_VA: u64 = 0xFFFF_FFFF_FFE0_0000;
-/// The size of the image's slot.
-pub const IMAGE_SIZE: u64 = 2 << 20;
+pub const IMAGE_VA: u64 = 0xFFFF_FFFF_FFC0_0000;
+/// The size of the image's slot: 4 MiB, for the translator's code, its
+/// heap and its output in the ELF segments (docs/CHOICES.md 89).
+pub const IMAGE_SIZE: u64 = 4 << 20;
 /// Offset of the [`Shared`] page; the ELF segments must end below it.
-pub const SHARED: u64 = 0xC_0000;
+pub const SHARED: u64 = 0x2C_0000;
 /// Offset of the per-opcode counters.
-pub const COUNTS: u64 = 0xC_1000;
+pub const COUNTS: u64 = 0x2C_1000;
 /// End of the per-opcode counters.
-pub const COUNTS_END: u64 = 0xC_4000;
+pub const COUNTS_END: u64 = 0x2C_4000;
 /// Offset of the [`Gate`] page.
-pub const GATE: u64 = 0xC_4000;
+pub const GATE: u64 = 0x2C_4000;
 /// End of the [`Gate`] page.
-pub const GATE_END: u64 = 0xC_5000;
+pub const GATE_END: u64 = 0x2C_5000;
 /// Offset of the site table.
-pub const SITES: u64 = 0xC_8000;
+pub const SITES: u64 = 0x2C_8000;
 /// Slots of the site table.
 pub const SITE_SLOTS: usize = 1 << 15;
 /// End of the site table.
 pub const SITES_END: u64 = SITES + (SITE_SLOTS * core::mem::size_of::<Site>()) as u64;
 /// Offset of the table of what the image may do in each absolute frame
 /// ([`frame_state`]).
-pub const STORABLE: u64 = 0x1C_8000;
+pub const STORABLE: u64 = 0x3C_8000;
 /// Words of the table at [`STORABLE`] (two bits per frame).
 pub const STORABLE_WORDS: usize = 1 << 13;
 /// End of the table at [`STORABLE`].
@@ -73,7 +74,7 @@ pub const ABSOLUTE_VA: u64 = 0xFFFF_FF80_0000_0000;
 /// 1 GiB slots at the top of the upper half's last PML4 entry.
 pub const ABSOLUTE_MAX: u64 = 510 << 30;
 /// Offset of the stack's lowest page.
-pub const STACK: u64 = 0x1E_0000;
+pub const STACK: u64 = 0x3E_0000;
 /// Offset of the stack's top (it grows down from here; the page above is
 /// not mapped).
 pub const STACK_TOP: u64 = IMAGE_SIZE - 0x1000;
@@ -92,7 +93,7 @@ pub const CONTEXT_LAST_BLOCK: u64 = 64;
 
 /// The version of this protocol: the image panics on another (a host and
 /// an image built from different sources).
-pub const VERSION: u64 = 14;
+pub const VERSION: u64 = 15;
 
 /// The image's answer: the instruction is done, the block goes on (the
 /// translator's `abi::END`).
@@ -122,6 +123,7 @@ pub const fn va(offset: u64) -> u64 {
     IMAGE_VA + offset
 }
 
+const _: () = assert!(IMAGE_VA.wrapping_add(IMAGE_SIZE) == 0 && STACK_TOP <= IMAGE_SIZE);
 const _: () = assert!(SITES_END <= STORABLE && STORABLE_END <= STACK && COUNTS_END <= SITES);
 const _: () = assert!(COUNTS_END - COUNTS >= 8 * zmmu_cpu::opcode::COUNT as u64);
 const _: () = assert!(core::mem::size_of::<Shared>() <= (COUNTS - SHARED) as usize);

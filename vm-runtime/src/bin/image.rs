@@ -1,9 +1,12 @@
 //! The in-VM runtime image: `zmmu_runtime_call`, which the host-call stub
 //! of `zmmu-hv-kvm` calls at CPL3 on the image's stack, `zmmu_runtime_miss`,
-//! which its miss stub calls at a jump-cache miss, and the panic handler. Everything else is the library's (`zmmu_vm_runtime::call`);
-//! here are only the addresses of the shared records, the guest store
-//! through the active root with its fault recovery, the accesses through
-//! the absolute window, and the TSC.
+//! which its miss stub calls at a jump-cache miss, `zmmu_runtime_translate`,
+//! which translates one block (the host runs it at
+//! `zmmu_runtime_translate_run`), the heap and the panic handler.
+//! Everything else is the library's (`zmmu_vm_runtime::call`); here are
+//! only the addresses of the shared records, the guest store through the
+//! active root with its fault recovery, the accesses through the absolute
+//! window, and the TSC.
 //!
 //! Built for `x86_64-unknown-none` with `image.ld` by `zmmu-hv-kvm`'s
 //! build script (feature `image`); never for the host.
@@ -16,30 +19,38 @@
 use core::arch::asm;
 use core::mem::offset_of;
 
+use talc::cell::TalcSyncCell;
+use talc::source::Claim;
+use talc::{DefaultBinning, TalcCell};
 use zmmu_vm_runtime::call::{self, CpuPage, Guest, Scratch};
 use zmmu_vm_runtime::miss;
 use zmmu_vm_runtime::protocol::{
     va, Entered, Gate, JumpEntry, Panic, Published, Shared, Site, ABSOLUTE_VA, CONTEXT_BITS,
-    CONTEXT_LAST_BLOCK, COUNTS, COUNTS_END, GATE, JUMP_WAYS, SHARED, SITES, SITE_SLOTS, STORABLE,
-    STORABLE_WORDS,
+    CONTEXT_LAST_BLOCK, COUNTS, COUNTS_END, GATE, IMAGE_VA, JUMP_WAYS, SHARED, SITES, SITE_SLOTS,
+    STACK_TOP, STORABLE, STORABLE_WORDS,
+};
+use zmmu_vm_runtime::translate::{self, Translation, HEAP_BYTES};
+
+/// The heap, for the translator's allocations (docs/CHOICES.md 89): Talc
+/// over [`HEAP_BYTES`] of the bss. The semantics of the calls allocate
+/// nothing (but a path of `rustc_apfloat` the class never takes); a block
+/// is bounded (`zmmu_vm_runtime::translate`), so its translation does not
+/// exhaust it. A failed allocation would be a panic, reported as below.
+#[global_allocator]
+static HEAP: TalcSyncCell<Claim, DefaultBinning> = {
+    static mut ARENA: [u8; HEAP_BYTES] = [0; HEAP_BYTES];
+    // SAFETY: the arena is the heap's alone (nothing else names it). The
+    // image is single-threaded: one vCPU runs it, with interrupts off, and
+    // no handler it meets (the CPL0 #PF and #BP stubs) allocates, so no
+    // allocator call ever overlaps another.
+    unsafe { TalcSyncCell::new(TalcCell::new(Claim::array(&raw mut ARENA))) }
 };
 
-/// The image has no heap: the semantics it runs allocate nothing, and an
-/// allocation (a path of `rustc_apfloat` the class never takes) fails,
-/// which is a panic, reported as below.
-struct NoHeap;
-
-// SAFETY: `alloc` never hands out memory (null is the allowed failure);
-// `dealloc` is never given a pointer, since none was handed out.
-unsafe impl core::alloc::GlobalAlloc for NoHeap {
-    unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
-        core::ptr::null_mut()
-    }
-    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
-}
-
-#[global_allocator]
-static HEAP: NoHeap = NoHeap;
+/// The record of a translation (`zmmu_vm_runtime::translate`): the host
+/// finds it by its symbol, writes the request and reads the answer and
+/// the code.
+#[no_mangle]
+static mut ZMMU_TRANSLATION: Translation = Translation::new();
 
 /// The room the calls keep their stores in until the instruction
 /// completed (`call::Scratch`): in the bss of this vCPU's image, so that
@@ -407,6 +418,40 @@ pub extern "sysv64" fn zmmu_runtime_fault() -> u64 {
     };
     zmmu_vm_runtime::fill::resolve(shared, gate, frames, page, &mut X86)
 }
+
+/// Translates the block the host asks for in [`ZMMU_TRANSLATION`]
+/// (`zmmu_vm_runtime::translate`), System V: the answer's status.
+#[no_mangle]
+pub extern "sysv64" fn zmmu_runtime_translate() -> u64 {
+    // SAFETY: the record is this image's, whose one vCPU runs one entry
+    // at a time, and the host touches it only while the vCPU is out of
+    // the VM: nothing else refers to it while this runs. The shared page
+    // is mapped user read-write.
+    let (record, shared) = unsafe { (&mut *core::ptr::addr_of_mut!(ZMMU_TRANSLATION), &*shared()) };
+    let started = X86.tsc();
+    record.answer = translate::translate(
+        &record.request,
+        &X86,
+        shared.absolute_size,
+        &mut record.code,
+    );
+    record.answer.ticks = X86.tsc().wrapping_sub(started);
+    record.answer.status
+}
+
+// The host's run entry of a translation: `zmmu_runtime_translate` on the
+// image's stack, then `INT3` without the call flag, which ends the run
+// (`OUT DONE`).
+core::arch::global_asm!(
+    ".globl zmmu_runtime_translate_run",
+    "zmmu_runtime_translate_run:",
+    "movabs rsp, {top}",
+    "call {translate}",
+    "int3",
+    "ud2",
+    top = const IMAGE_VA.wrapping_add(STACK_TOP),
+    translate = sym zmmu_runtime_translate,
+);
 
 /// A panic is reported through the exit protocol: its location goes to
 /// the shared page and `UD2` raises #UD, which the CPL0 stub reports as a
