@@ -43,6 +43,8 @@ use zmmu_vm_runtime::protocol::{
     published_slots, Entered, JumpEntry, Published, ENTERED_SLOTS, JUMP_TAG, JUMP_WAYS,
 };
 
+use crate::FetchFrames;
+
 /// The virtual address of the table of published blocks
 /// (`protocol::Published`): in the execution area, after the jump cache.
 pub(crate) const PUBLISHED: u64 = ExecArea::JUMP + (crate::JUMP_ENTRIES * abi::JUMP_SIZE) as u64;
@@ -202,6 +204,9 @@ pub(crate) struct Blocks {
     pub entered: u64,
     /// Jump-cache entries dropped one by one.
     pub jump_dropped: u64,
+    /// The frames instruction fetches translate to, for the checks of
+    /// the jump cache after purges.
+    pub fetch_frames: FetchFrames,
 }
 
 /// Buckets of jump-cache entries: by their tag and the page index of
@@ -211,6 +216,9 @@ pub(crate) struct Blocks {
 /// ASCE at those of the tags fetching through it, not at all of them.
 const PAGES: usize = 256;
 const BUCKETS: usize = Spaces::MAX * PAGES;
+
+// A tag's buckets are whole words of a bitmap of buckets.
+const _: () = assert!(PAGES % 64 == 0);
 
 /// One bit per bucket.
 type Words = [u64; BUCKETS / 64];
@@ -253,8 +261,9 @@ impl Scope {
 
     /// The entries under tag `tag`.
     pub fn add_tag(&mut self, tag: usize) {
-        for index in 0..PAGES {
-            self.add(tag % Spaces::MAX * PAGES + index);
+        if let Some(set) = &mut self.0 {
+            let first = tag % Spaces::MAX * PAGES / 64;
+            set[first..first + PAGES / 64].fill(u64::MAX);
         }
     }
 
@@ -330,6 +339,7 @@ impl Blocks {
             dropped: 0,
             entered: 0,
             jump_dropped: 0,
+            fetch_frames: FetchFrames::default(),
         }
     }
 
