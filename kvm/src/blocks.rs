@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::mem::offset_of;
+use std::ops::Range;
 
 use zmmu_cpu::state::mask;
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
@@ -847,13 +848,20 @@ impl Blocks {
         }
     }
 
-    /// Drops the blocks of every code frame whose bytes are no longer
-    /// those it was translated from (after stores nothing watched).
-    pub fn drop_changed(&mut self, storage: &dyn Storage, paging: &mut KvmPaging) {
+    /// Drops the blocks of every code frame with bytes at the absolute
+    /// addresses `range` whose bytes are no longer those it was
+    /// translated from (after stores nothing watched).
+    pub fn drop_changed(
+        &mut self,
+        storage: &dyn Storage,
+        paging: &mut KvmPaging,
+        range: Range<u64>,
+    ) {
         let mut now = [0u8; 4096];
         let changed: Vec<u64> = self
             .snapshots
             .iter()
+            .filter(|(&page, _)| page < range.end && page.saturating_add(0x1000) > range.start)
             .filter(|(&page, then)| {
                 storage.read(AbsoluteAddress::new(page), &mut now).is_none() || now[..] != then[..]
             })
