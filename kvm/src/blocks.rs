@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::mem::offset_of;
+use std::ops::Range;
 
 use zmmu_cpu::state::mask;
 use zmmu_hv_kvm::{ExecArea, KvmPaging};
@@ -42,6 +43,8 @@ use zmmu_translator::{Env, Guest, MemoryAccess, Site};
 use zmmu_vm_runtime::protocol::{
     published_slots, Entered, JumpEntry, Published, ENTERED_SLOTS, JUMP_TAG, JUMP_WAYS,
 };
+
+use crate::FetchFrames;
 
 /// The virtual address of the table of published blocks
 /// (`protocol::Published`): in the execution area, after the jump cache.
@@ -161,6 +164,11 @@ pub(crate) struct Blocks {
     /// entry's slot and block took 21 ns an entry, the 24,000 entries
     /// of each of a Linux boot's 1,259 purges of everything 0.6 s.
     live: Vec<Vec<Live>>,
+    /// The buckets of [`Blocks::live`] that hold an entry, one bit each:
+    /// a walk looks only at those of its scope (a purge of everything
+    /// looked at all 16,384, nearly all empty: 144 million bucket visits
+    /// in a Linux boot).
+    occupied: Box<Words>,
     /// The controls jump-cache entries are tagged with.
     pub spaces: Spaces,
     /// Turns the slot a displaced live entry goes to in a full group.
@@ -197,6 +205,9 @@ pub(crate) struct Blocks {
     pub entered: u64,
     /// Jump-cache entries dropped one by one.
     pub jump_dropped: u64,
+    /// The frames instruction fetches translate to, for the checks of
+    /// the jump cache after purges.
+    pub fetch_frames: FetchFrames,
 }
 
 /// Buckets of jump-cache entries: by their tag and the page index of
@@ -206,6 +217,12 @@ pub(crate) struct Blocks {
 /// ASCE at those of the tags fetching through it, not at all of them.
 const PAGES: usize = 256;
 const BUCKETS: usize = Spaces::MAX * PAGES;
+
+// A tag's buckets are whole words of a bitmap of buckets.
+const _: () = assert!(PAGES % 64 == 0);
+
+/// One bit per bucket.
+type Words = [u64; BUCKETS / 64];
 
 /// The bucket of an entry at PSW address `addr` with bits `bits`.
 const fn bucket(addr: u64, bits: u64) -> usize {
@@ -219,7 +236,7 @@ pub(crate) const fn page_index(addr: u64) -> usize {
 
 /// The buckets a walk of the jump cache looks at: all, or one bit each.
 #[derive(Clone, Debug)]
-pub(crate) struct Scope(Option<Box<[u64; BUCKETS / 64]>>);
+pub(crate) struct Scope(Option<Box<Words>>);
 
 impl Scope {
     /// Every bucket.
@@ -245,15 +262,16 @@ impl Scope {
 
     /// The entries under tag `tag`.
     pub fn add_tag(&mut self, tag: usize) {
-        for index in 0..PAGES {
-            self.add(tag % Spaces::MAX * PAGES + index);
+        if let Some(set) = &mut self.0 {
+            let first = tag % Spaces::MAX * PAGES / 64;
+            set[first..first + PAGES / 64].fill(u64::MAX);
         }
     }
 
-    /// The buckets in the scope, in order.
-    fn buckets(&self) -> impl Iterator<Item = usize> + '_ {
+    /// The buckets in the scope that are also in `occupied`, in order.
+    fn buckets<'a>(&'a self, occupied: &'a Words) -> impl Iterator<Item = usize> + 'a {
         (0..BUCKETS / 64).flat_map(move |at| {
-            let mut word = self.0.as_ref().map_or(u64::MAX, |set| set[at]);
+            let mut word = self.0.as_ref().map_or(u64::MAX, |set| set[at]) & occupied[at];
             core::iter::from_fn(move || {
                 let bit = (word != 0).then(|| word.trailing_zeros() as usize)?;
                 word &= word - 1;
@@ -307,6 +325,7 @@ impl Blocks {
             jump: vec![(0, 0, 0, 0); crate::JUMP_ENTRIES],
             published: vec![0; PUBLISHED_SLOTS],
             live: vec![Vec::new(); BUCKETS],
+            occupied: Box::new([0; BUCKETS / 64]),
             spaces: Spaces::default(),
             victim: 0,
             generation: 1,
@@ -321,6 +340,7 @@ impl Blocks {
             dropped: 0,
             entered: 0,
             jump_dropped: 0,
+            fetch_frames: FetchFrames::default(),
         }
     }
 
@@ -338,6 +358,7 @@ impl Blocks {
         // Every jump-cache entry goes: a new generation.
         self.generation = self.generation.wrapping_add(1).max(1);
         self.live.iter_mut().for_each(Vec::clear);
+        self.occupied.fill(0);
         self.recheck = false;
     }
 
@@ -634,12 +655,18 @@ impl Blocks {
             crosses: block.second.is_some(),
         };
         if old_generation == self.generation {
-            let from = &mut self.live[bucket(old_addr, old_bits)];
+            let index = bucket(old_addr, old_bits);
+            let from = &mut self.live[index];
             if let Some(at) = from.iter().position(|l| l.slot == live.slot) {
                 from.swap_remove(at);
             }
+            if from.is_empty() {
+                self.occupied[index / 64] &= !(1 << (index % 64));
+            }
         }
-        self.live[bucket(entry.0, entry.1)].push(live);
+        let index = bucket(entry.0, entry.1);
+        self.live[index].push(live);
+        self.occupied[index / 64] |= 1 << (index % 64);
         debug_assert_eq!(
             page_index(self.blocks[entry.2 as usize].key.0),
             page_index(entry.0),
@@ -664,11 +691,13 @@ impl Blocks {
             blocks,
             jump,
             live,
+            occupied,
             generation,
             jump_dropped,
             ..
         } = self;
-        for index in scope.buckets() {
+        let present: Words = **occupied;
+        for index in scope.buckets(&present) {
             live[index].retain(|live| {
                 debug_assert_eq!(
                     jump[live.slot as usize],
@@ -697,6 +726,9 @@ impl Blocks {
                 *jump_dropped += 1;
                 false
             });
+            if live[index].is_empty() {
+                occupied[index / 64] &= !(1 << (index % 64));
+            }
         }
     }
 
@@ -816,13 +848,20 @@ impl Blocks {
         }
     }
 
-    /// Drops the blocks of every code frame whose bytes are no longer
-    /// those it was translated from (after stores nothing watched).
-    pub fn drop_changed(&mut self, storage: &dyn Storage, paging: &mut KvmPaging) {
+    /// Drops the blocks of every code frame with bytes at the absolute
+    /// addresses `range` whose bytes are no longer those it was
+    /// translated from (after stores nothing watched).
+    pub fn drop_changed(
+        &mut self,
+        storage: &dyn Storage,
+        paging: &mut KvmPaging,
+        range: Range<u64>,
+    ) {
         let mut now = [0u8; 4096];
         let changed: Vec<u64> = self
             .snapshots
             .iter()
+            .filter(|(&page, _)| page < range.end && page.saturating_add(0x1000) > range.start)
             .filter(|(&page, then)| {
                 storage.read(AbsoluteAddress::new(page), &mut now).is_none() || now[..] != then[..]
             })

@@ -288,7 +288,8 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
         }
         scope
     };
-    let mut frames = FetchFrames::new();
+    let mut frames = std::mem::take(&mut blocks.fetch_frames);
+    frames.forget();
     blocks.jump_retain(area, scope, |blocks, entry| {
         let Entry { addr, bits, .. } = entry;
         let cleared = cleared
@@ -309,6 +310,7 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
             == Some(entry.absolute)
             && (!entry.crosses || second_fetched(&blocks[entry.id], &probe, board))
     });
+    blocks.fetch_frames = frames;
 }
 
 /// The frames instruction fetches translate to, by page and the PSW bits
@@ -319,32 +321,44 @@ fn recheck_jumps(blocks: &mut Blocks, area: &ExecArea<'_>, cpu: &Cpu, board: &mu
 /// of a page need one translation. A purge of everything (Linux's CSPG)
 /// checks every entry of the controls in effect, some 24,000 in a boot's
 /// processes, a few per page. Direct-mapped: a page whose slot another
-/// took is translated again.
-struct FetchFrames {
-    /// (page, PSW bits, frame), the frame `None` where the fetch is
-    /// refused; the page is [`FetchFrames::EMPTY`] in a slot not used.
-    slots: Vec<(u64, u64, Option<u64>)>,
+/// took is translated again. Kept from check to check
+/// ([`Blocks::fetch_frames`]), each slot stamped with the check that
+/// filled it: making the table anew for each of a Linux boot's 14,400
+/// checks wrote 1.4 GB.
+#[derive(Debug, Default)]
+pub(crate) struct FetchFrames {
+    /// (page, PSW bits, frame, check), the frame `None` where the fetch
+    /// is refused; a slot of another check than [`FetchFrames::check`]
+    /// holds nothing.
+    slots: Vec<(u64, u64, Option<u64>, u32)>,
+    /// The current check, from one on.
+    check: u32,
 }
 
 impl FetchFrames {
     const SLOTS: usize = 4096;
-    /// No page address (those have their low 12 bits zero).
-    const EMPTY: u64 = 1;
 
-    fn new() -> Self {
-        Self {
-            slots: vec![(Self::EMPTY, 0, None); Self::SLOTS],
+    /// Forgets every frame: the translations may have changed since.
+    fn forget(&mut self) {
+        self.check = self.check.wrapping_add(1);
+        if self.check == 0 {
+            // No slot may hold a frame of an earlier check of that number.
+            self.slots.clear();
+            self.check = 1;
         }
     }
 
     /// The frame the instruction fetch at `addr` under `cpu`'s PSW
     /// translates to, or `None` where it is refused.
     fn of(&mut self, cpu: &Cpu, board: &mut Board<'_>, addr: u64) -> Option<u64> {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, None, 0); Self::SLOTS];
+        }
         let (page, bits) = (addr & !0xfff, cpu.psw.mask & KEY_BITS);
         let slot = &mut self.slots[(addr >> 12) as usize % Self::SLOTS];
-        if (slot.0, slot.1) != (page, bits) {
+        if (slot.0, slot.1, slot.3) != (page, bits, self.check) {
             let frame = board.translate(&fetch(cpu), page).ok();
-            *slot = (page, bits, frame.map(|a| a.value()));
+            *slot = (page, bits, frame.map(|a| a.value()), self.check);
         }
         slot.2
     }
