@@ -212,8 +212,8 @@ pub(crate) fn chain_context(cpu: &Cpu, controls: Controls) -> (Context, Option<R
 /// pager has not (an evicted root the paging takes out of the CR3 table
 /// at once: `KvmPaging::release_root`).
 /// Whether page faults of translated code go to the image first
-/// (docs/CHOICES.md 91): on, but `ZMMU_KVM_FILLS=0` turns it off (to
-/// measure what it saves).
+/// (docs/CHOICES.md 91): off (on PVM hosts it costs more than the exits
+/// it saves), `ZMMU_KVM_FILLS=1` turns it on.
 fn fills_in_vm() -> bool {
     std::env::var_os("ZMMU_KVM_FILLS").is_some_and(|v| v == "1")
 }
@@ -458,8 +458,8 @@ impl KvmEngine {
                 blocks::ENTERED,
             );
             image.area().set_context(ExecArea::CONTEXT, stubs.dispatch);
-            // Page faults of translated code go to the image first
-            // (docs/CHOICES.md 91).
+            // Page faults of translated code go to the image first where
+            // turned on (docs/CHOICES.md 91).
             image.area().set_faults(fills_in_vm());
         }
         let cache = host
