@@ -41,6 +41,11 @@ pub struct KvmConfig {
     /// Load the in-VM runtime image ([`crate::image`]): the host-call stub
     /// asks it first (default on; off, every host call is an exit).
     pub image: bool,
+    /// With the image: the #PF stub hands page faults of CPL3 code to the
+    /// image's shadow fill while `Shared::faults` is on (docs/CHOICES.md
+    /// 91). Off (the default), the stubs are assembled without that path
+    /// and cost not an instruction more.
+    pub image_faults: bool,
 }
 
 impl Default for KvmConfig {
@@ -49,6 +54,7 @@ impl Default for KvmConfig {
             pool_size: 64 << 20,
             code_cache: 0,
             image: true,
+            image_faults: false,
         }
     }
 }
@@ -401,7 +407,7 @@ impl KvmHost {
         let runtime = Runtime::assemble(image.as_ref().map(|(i, _)| runtime::ImageEntries {
             call: i.entry(),
             miss: i.miss_entry(),
-            fault: i.fault_entry(),
+            fault: config.image_faults.then(|| i.fault_entry()),
             stack_top: i.stack_top(),
         }))?;
         let system = runtime.install(off::RUNTIME_END + config.pool_size)?;

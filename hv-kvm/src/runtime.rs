@@ -465,7 +465,7 @@ pub(crate) struct Runtime {
 
 /// Vectors that push an error code.
 /// Emits a call of the in-VM runtime image's `entry` (System V) on its
-/// own stack, whose top is `stack_top`: the registers in `saved` are
+/// own stack (`image.stack_top`): the registers in `saved` are
 /// pushed on the caller's stack and popped after it (the image keeps the
 /// callee-saved ones; RBX holds the caller's stack pointer meanwhile, so
 /// it must be in `saved`), and `arguments` moves the arguments into
@@ -475,7 +475,7 @@ pub(crate) struct Runtime {
 fn call_image(
     a: &mut iced_x86::code_asm::CodeAssembler,
     saved: &[iced_x86::code_asm::AsmRegister64],
-    stack_top: u64,
+    image: &ImageEntries,
     entry: u64,
     arguments: impl FnOnce(&mut iced_x86::code_asm::CodeAssembler) -> Result<(), IcedError>,
 ) -> Result<(), IcedError> {
@@ -484,20 +484,24 @@ fn call_image(
         a.push(r)?;
     }
     a.mov(rbx, rsp)?;
-    a.mov(rsp, stack_top)?;
+    a.mov(rsp, image.stack_top)?;
     // A page fault of the image's own accesses is the host's, not the
     // image's fault entry (docs/CHOICES.md 91), which would run on this
     // stack: `Shared::faults` is zero while the image runs.
     use zmmu_vm_runtime::protocol::Shared;
     let faults = qword_ptr(image_shared(offset_of!(Shared, faults)));
-    a.push(faults)?;
-    a.mov(faults, 0)?;
-    a.sub(rsp, 8)?;
+    if image.fault.is_some() {
+        a.push(faults)?;
+        a.mov(faults, 0)?;
+        a.sub(rsp, 8)?;
+    }
     arguments(a)?;
     a.mov(rax, entry)?;
     a.call(rax)?;
-    a.add(rsp, 8)?;
-    a.pop(faults)?;
+    if image.fault.is_some() {
+        a.add(rsp, 8)?;
+        a.pop(faults)?;
+    }
     a.mov(rsp, rbx)?;
     for &r in saved.iter().rev() {
         a.pop(r)?;
@@ -514,8 +518,9 @@ pub(crate) struct ImageEntries {
     /// A jump-cache miss: `fn(address, bits, jump, offset, generation) -> code`.
     pub miss: u64,
     /// A page fault of translated code: `fn() -> answer`
-    /// (docs/CHOICES.md 91).
-    pub fault: u64,
+    /// (docs/CHOICES.md 91); `None`: the stubs are assembled without the
+    /// path to it.
+    pub fault: Option<u64>,
     /// The top of the image's stack.
     pub stack_top: u64,
 }
@@ -680,8 +685,11 @@ impl Runtime {
             let gate_flag = qword_ptr(image_shared(offset_of!(Shared, gate)));
             a.cmp(gate_flag, 0)?;
             a.je(not_gate)?;
-            a.cmp(gate_flag, FORWARD)?;
-            a.je(forward)?;
+            let faults = image.is_some_and(|entries| entries.fault.is_some());
+            if faults {
+                a.cmp(gate_flag, FORWARD)?;
+                a.je(forward)?;
+            }
             a.mov(gate_flag, 0)?;
             a.cmp(rcx, gate::ROOTS as i32)?;
             a.jae(refused)?;
@@ -702,20 +710,22 @@ impl Runtime {
             // INT3's frame becomes the fault's (the same place on the
             // kernel stack, the error code below it), and the #PF stub's
             // path to the host goes on with RAX saved and CR2 in RAX.
-            a.set_label(&mut forward)?;
-            a.mov(gate_flag, 0)?;
-            a.push(fault_field(offset_of!(FaultRecord, err)))?;
-            a.push(rax)?;
-            for (field, at) in [
-                (offset_of!(FaultRecord, rip), 16),
-                (offset_of!(FaultRecord, rflags), 32),
-                (offset_of!(FaultRecord, rsp), 40),
-            ] {
-                a.mov(rax, fault_field(field))?;
-                a.mov(qword_ptr(rsp + at), rax)?;
+            if faults {
+                a.set_label(&mut forward)?;
+                a.mov(gate_flag, 0)?;
+                a.push(fault_field(offset_of!(FaultRecord, err)))?;
+                a.push(rax)?;
+                for (field, at) in [
+                    (offset_of!(FaultRecord, rip), 16),
+                    (offset_of!(FaultRecord, rflags), 32),
+                    (offset_of!(FaultRecord, rsp), 40),
+                ] {
+                    a.mov(rax, fault_field(field))?;
+                    a.mov(qword_ptr(rsp + at), rax)?;
+                }
+                a.mov(rax, fault_field(offset_of!(FaultRecord, cr2)))?;
+                a.jmp(host_fault)?;
             }
-            a.mov(rax, fault_field(offset_of!(FaultRecord, cr2)))?;
-            a.jmp(host_fault)?;
             a.set_label(&mut not_gate)?;
         }
         {
@@ -775,7 +785,7 @@ impl Runtime {
             // (`fault_frame`) and writes there the RIP to go on at.
             a.set_label(&mut from_user)?;
             a.push(rax)?;
-            if let Some(entries) = image {
+            if let Some(entries) = image.filter(|entries| entries.fault.is_some()) {
                 // Handed to the image (docs/CHOICES.md 91): RAX and CR2
                 // pushed below the CPU's frame, where the image's fault
                 // stub reads them through `off::KSTACK_ALIAS`, and a frame
@@ -913,19 +923,14 @@ impl Runtime {
         a.set_label(&mut host_call)?;
         // From here, the stub's trap: R15 is stored for the host.
         let mut trap = a.create_label();
-        if let Some(ImageEntries {
-            call: entry,
-            stack_top,
-            ..
-        }) = image
-        {
+        if let Some(entries) = &image {
             // Like the exit, the image changes only RAX and R11 of the
             // caller's registers.
             let saved = [rbx, rdi, rsi, rdx, rcx, r8, r9, r10];
             let mut host_next = a.create_label();
             a.cmp(qword_ptr(abs32(off::USER_DATA + user::HOST_NEXT)), 0)?;
             a.jne(host_next)?;
-            call_image(&mut a, &saved, stack_top, entry, |a| a.mov(rdi, rsi))?;
+            call_image(&mut a, &saved, entries, entries.call, |a| a.mov(rdi, rsi))?;
             // A program interruption delivered (docs/CHOICES.md 82): the
             // block's instructions after the one it ended go back to the
             // budget (zero after any other answer).
@@ -996,12 +1001,7 @@ impl Runtime {
         // callee-saved ones, the stub the others (the guest registers the
         // blocks cache in r8-r11).
         let mut miss_call = None;
-        if let Some(ImageEntries {
-            miss: miss_entry,
-            stack_top,
-            ..
-        }) = image
-        {
+        if let Some(entries) = &image {
             let mut l = a.create_label();
             a.set_label(&mut l)?;
             use zmmu_vm_runtime::protocol::Shared;
@@ -1012,7 +1012,7 @@ impl Runtime {
                 qword_ptr(image_shared(std::mem::offset_of!(Shared, budget))),
                 r15,
             )?;
-            call_image(&mut a, &saved, stack_top, miss_entry, |a| {
+            call_image(&mut a, &saved, entries, entries.miss, |a| {
                 a.mov(r8d, edi)?;
                 a.mov(rdi, rax)
             })?;
@@ -1045,7 +1045,7 @@ impl Runtime {
         // either the faulting instruction runs again with RAX, RFLAGS,
         // RSP as at the fault, or INT3 with `Shared::gate` = FORWARD hands
         // the fault to the #BP handler, which makes it the host's.
-        if let Some(entries) = image {
+        if let Some(fault) = image.and_then(|entries| entries.fault) {
             a.set_label(&mut fault_stub)?;
             let shared_field = |field: usize| qword_ptr(image_shared(field));
             let faults = offset_of!(Shared, faults);
@@ -1070,7 +1070,7 @@ impl Runtime {
                 )?;
                 a.mov(fault_field(field), rcx)?;
             }
-            a.mov(rcx, entries.fault)?;
+            a.mov(rcx, fault)?;
             a.call(rcx)?;
             a.pop(rbx)?;
             a.mov(shared_field(faults), rbx)?;

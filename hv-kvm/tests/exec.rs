@@ -47,6 +47,7 @@ fn host_with(image: bool) -> Option<KvmHost> {
         pool_size: 4 << 20,
         code_cache: 2 << 20,
         image,
+        image_faults: false,
     };
     match KvmHost::new(&storage, config) {
         Ok(host) => Some(host),

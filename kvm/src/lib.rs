@@ -439,6 +439,7 @@ impl KvmEngine {
     pub fn new(storage: &MainStorage, code_cache: u64) -> Result<Self, KvmError> {
         let config = KvmConfig {
             code_cache,
+            image_faults: fills_in_vm(),
             ..KvmConfig::default()
         };
         // SAFETY: the storage outlives every run: each run re-points the
