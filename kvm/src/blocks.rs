@@ -876,7 +876,7 @@ impl Blocks {
 /// What the translator is told for blocks run in the VM: accesses at the
 /// guest's logical address through the x86 MMU, except in access-register
 /// mode (the interpreter makes them).
-pub(crate) fn env(amode: AddressingMode, key: u8, access_register_mode: bool) -> Env {
+pub fn env(amode: AddressingMode, key: u8, access_register_mode: bool) -> Env {
     Env {
         amode,
         key,

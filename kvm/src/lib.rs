@@ -73,6 +73,7 @@ use zmmu_translator::{
     abi, decode_block, relative_target, stubs_with_miss, translate, Guest, Stubs,
 };
 
+pub use blocks::env as translation_env;
 pub use time::TscTime;
 pub use zmmu_hv_kvm::vm::available;
 pub use zmmu_hv_kvm::Interrupter;

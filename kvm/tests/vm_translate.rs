@@ -20,8 +20,9 @@ use zmmu_hv_kvm::runtime::CODE_CACHE_VA;
 use zmmu_hv_kvm::{
     ExitHandler, FaultAction, GuestStorage, KvmConfig, KvmError, KvmHost, KvmPaging, PageFault,
 };
+use zmmu_kvm::translation_env;
 use zmmu_mmu::addr::AddressingMode;
-use zmmu_translator::{decode_block, stubs, translate, Env, MemoryAccess, Translated};
+use zmmu_translator::{decode_block, stubs, translate, Env, Translated};
 use zmmu_vm_runtime::protocol::{STACK, STACK_TOP};
 use zmmu_vm_runtime::translate::{env_word, Request, Status, MAX_BLOCK};
 
@@ -56,21 +57,6 @@ fn host(storage: &GuestStorage) -> Option<KvmHost> {
             None
         }
         Err(e) => panic!("KVM is present but the backend failed: {e}"),
-    }
-}
-
-/// The kvm engine's environment (`blocks::env`): accesses through the
-/// host MMU, or the helper in the access-register mode; no MOVBE.
-fn kvm_env(amode: AddressingMode, key: u8, access_register_mode: bool) -> Env {
-    Env {
-        amode,
-        key,
-        memory: if access_register_mode {
-            MemoryAccess::Helper
-        } else {
-            MemoryAccess::HostMmu
-        },
-        movbe: false,
     }
 }
 
@@ -182,7 +168,7 @@ fn the_image_translates_each_block_to_the_hosts_code() {
             let id = (round * frames as usize + i) as u32;
             // The kvm engine's environments: the PSW key, the host MMU
             // or the helper (the access-register mode).
-            let env = kvm_env(amode, (id % 16) as u8, id % 7 == 0);
+            let env = translation_env(amode, (id % 16) as u8, id % 7 == 0);
             let started = Instant::now();
             let host = vm.on_host(addr, absolute, &env, id);
             host_ns += started.elapsed().as_nanos();
@@ -217,12 +203,12 @@ fn a_changed_environment_makes_other_code() {
         0xe3, 0x30, 0x10, 0x08, 0x00, 0x04, 0xe3, 0x30, 0x10, 0x10, 0x00, 0x24, 0x07, 0xfe,
     ];
     vm.place(FRAMES + 0x100, &block);
-    let env = kvm_env(AddressingMode::Bits64, 0, false);
+    let env = translation_env(AddressingMode::Bits64, 0, false);
     let image = vm.in_vm(&vm.request(0x4100, FRAMES + 0x100, &env, 1));
     assert_eq!(image, vm.on_host(0x4100, FRAMES + 0x100, &env, 1));
     let others = [
-        kvm_env(AddressingMode::Bits31, 0, false),
-        kvm_env(AddressingMode::Bits64, 0, true),
+        translation_env(AddressingMode::Bits31, 0, false),
+        translation_env(AddressingMode::Bits64, 0, true),
         Env { movbe: true, ..env },
     ];
     for other in others {
@@ -243,7 +229,7 @@ fn lcg(seed: &mut u64) -> u64 {
 #[test]
 fn hostile_requests_are_answers() {
     let Some(mut vm) = Vm::new() else { return };
-    let env = kvm_env(AddressingMode::Bits64, 0, false);
+    let env = translation_env(AddressingMode::Bits64, 0, false);
     // Random bytes as code, at random offsets of 64 frames: the image
     // answers as the host's translator does (or the code is too large
     // for its buffer), and the VM goes on.
@@ -255,7 +241,7 @@ fn hostile_requests_are_answers() {
         for _ in 0..8 {
             let absolute = base + (lcg(&mut seed) & 0xffe);
             let addr = lcg(&mut seed) & !1;
-            let env = kvm_env(AddressingMode::Bits64, (frame % 16) as u8, frame % 5 == 0);
+            let env = translation_env(AddressingMode::Bits64, (frame % 16) as u8, frame % 5 == 0);
             let image = vm.in_vm(&vm.request(addr, absolute, &env, frame));
             let host = vm.on_host(addr, absolute, &env, frame as u32);
             if image != Err(Status::TooLarge as u64) {

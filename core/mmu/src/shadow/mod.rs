@@ -501,9 +501,13 @@ impl<H: HostPaging> ShadowPager<H> {
         let access = access::access(storage, controls, request)?;
         self.stats.faults += 1;
         let key_now = access.key.recorded(request.kind);
-        let perms = tag
-            .purpose
-            .perms(self.permissions(controls, &access, request.key, key_now));
+        let perms = tag.purpose.perms(permissions(
+            &self.config,
+            controls,
+            &access,
+            request.key,
+            key_now,
+        ));
         if !perms.contains(Purpose::needs(request.kind)) {
             return Ok(Resolution::Software(access));
         }
@@ -790,17 +794,6 @@ impl<H: HostPaging> ShadowPager<H> {
             .collect()
     }
 
-    /// [`permissions`] under this pager's configuration.
-    fn permissions(
-        &self,
-        controls: &Controls,
-        access: &Access,
-        access_key: u8,
-        key_now: StorageKey,
-    ) -> PagePermissions {
-        permissions(&self.config, controls, access, access_key, key_now)
-    }
-
     /// The mapping for a permitted `access` whose page may have `perms`:
     /// the largest host page the guest layout allows, else the 4 KiB page;
     /// and whether its stores are tracked ([`Self::page_perms`]).
@@ -826,26 +819,20 @@ impl<H: HostPaging> ShadowPager<H> {
             .map(|(base, shadow)| (base, shadow, false))
             .unwrap_or_else(|| {
                 let key_now = access.key.recorded(request.kind);
-                let (perms, track) =
-                    self.page_perms(controls, access, request.key, key_now, purpose);
+                let (perms, track) = page_permissions(
+                    &self.config,
+                    controls,
+                    access,
+                    request.key,
+                    key_now,
+                    purpose,
+                );
                 (
                     access.address.page().value(),
                     Shadow::page(access, perms),
                     track,
                 )
             })
-    }
-
-    /// [`page_permissions`] under this pager's configuration.
-    fn page_perms(
-        &self,
-        controls: &Controls,
-        access: &Access,
-        access_key: u8,
-        key_now: StorageKey,
-        purpose: Purpose,
-    ) -> (HostPerms, bool) {
-        page_permissions(&self.config, controls, access, access_key, key_now, purpose)
     }
 
     /// A host page of `size` around the large-frame `access`, if the
@@ -913,7 +900,8 @@ impl<H: HostPaging> ShadowPager<H> {
                 ..*access
             };
             if (!key.referenced() && !self.config.speculative_reference)
-                || purpose.perms(self.permissions(controls, &page, request.key, key)) != perms
+                || purpose.perms(permissions(&self.config, controls, &page, request.key, key))
+                    != perms
             {
                 return None;
             }
@@ -982,8 +970,14 @@ impl<H: HostPaging> ShadowPager<H> {
                 continue;
             };
             // R plays no part in the permissions.
-            let (perms, track) =
-                self.page_perms(controls, &access, request.key, access.key, purpose);
+            let (perms, track) = page_permissions(
+                &self.config,
+                controls,
+                &access,
+                request.key,
+                access.key,
+                purpose,
+            );
             // After a store fault, a neighbour that cannot be writable yet
             // (C is zero, and the host does not record stores) would only
             // fault again on its own first store. Unchanged and untouched
