@@ -10,7 +10,7 @@
 //! permissions the host's pager would give (`shadow::page_permissions`
 //! under [`PAGER`]), and maps the page's fault-around window as the pager
 //! would; the faulting instruction then runs again. The host takes each
-//! fill into its pager's records at its next exit ([`Fills`],
+//! fill into its pager's records at its next exit ([`Fills`](crate::protocol::Fills),
 //! `ShadowPager::adopt`), before anything looks at the tables.
 //!
 //! Anything else is forwarded to the host, nothing changed: an s390x
